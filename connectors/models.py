@@ -1,0 +1,162 @@
+"""Canonical models: the only shapes that cross from a connector into the gateway.
+
+Every upstream speaks its own dialect (Shopify gids and unpadded decimal strings,
+Zendesk integer ids, PostHog UUIDs and microsecond timestamps). A connector's
+``mapping.py`` turns that dialect into these frozen dataclasses, so the gateway
+never sees upstream JSON. Money is ``Decimal`` plus an ISO currency code; every
+``datetime`` is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalCustomer:
+    """A customer record as an upstream knows it (Shopify customer, Zendesk user,
+    PostHog person)."""
+
+    source: str
+    external_id: str
+    email: str | None
+    phone: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    created_at: datetime | None = None
+    amount_spent: Money | None = None
+    number_of_orders: int | None = None
+    tags: tuple[str, ...] = ()
+    properties: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    id: str
+    title: str
+    quantity: int
+    unit_price: Money
+    total: Money
+    sku: str | None = None
+    variant_title: str | None = None
+    product_id: str | None = None
+    category: str | None = None
+    """Shopify's ``productType``; ``None`` when the product was deleted."""
+    vendor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    id: str
+    order_id: str
+    created_at: datetime
+    total: Money
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    id: str
+    order_id: str
+    name: str
+    status: str
+    created_at: datetime | None = None
+    quantity: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    id: str
+    customer_id: str | None
+    name: str
+    created_at: datetime
+    processed_at: datetime
+    total: Money
+    subtotal: Money
+    total_refunded: Money
+    financial_status: str | None
+    fulfillment_status: str
+    cancelled_at: datetime | None = None
+    line_items: tuple[LineItem, ...] = ()
+    refunds: tuple[Refund, ...] = ()
+    returns: tuple[Return, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    """An abandoned checkout (cart); ``completed_at`` is set once recovered."""
+
+    id: str
+    customer_id: str | None
+    created_at: datetime
+    total: Money
+    url: str | None = None
+    completed_at: datetime | None = None
+    line_items: tuple[LineItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SatisfactionRating:
+    id: str
+    ticket_id: str
+    score: str
+    """``good``, ``bad``, ``offered`` or ``unoffered``."""
+    created_at: datetime | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketComment:
+    id: str
+    ticket_id: str
+    author_id: str | None
+    body: str
+    public: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: str
+    requester_id: str
+    subject: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    priority: str | None = None
+    type: str | None = None
+    channel: str | None = None
+    tags: tuple[str, ...] = ()
+    satisfaction: SatisfactionRating | None = None
+
+
+class ActivityKind(enum.StrEnum):
+    PAGE_VIEW = "page_view"
+    PRODUCT_VIEW = "product_view"
+    ADD_TO_CART = "add_to_cart"
+    SEARCH = "search"
+    IDENTIFY = "identify"
+    CUSTOM = "custom"
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEvent:
+    id: str
+    distinct_id: str
+    kind: ActivityKind
+    name: str
+    occurred_at: datetime
+    url: str | None = None
+    path: str | None = None
+    session_id: str | None = None
+    properties: Mapping[str, object] = field(default_factory=dict)
