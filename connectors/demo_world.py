@@ -21,7 +21,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
+import phonenumbers
 from faker import Faker
+from phonenumbers import PhoneNumberType
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,19 +222,19 @@ class World:
         )
 
 
-_CALLING_CODES = {"US": "1", "CA": "1", "GB": "44", "DE": "49", "FR": "33"}
-_AREA_CODES = {"US": ("212", "415", "617", "312"), "CA": ("416", "604")}
-
-
 def _e164(rng: random.Random, country: str) -> str:
-    """A valid, unassigned-looking E.164 number (+1 xxx 555 01xx for NANP)."""
-    if country in _AREA_CODES:
-        return f"+1{rng.choice(_AREA_CODES[country])}5550{rng.randint(100, 199)}"
-    if country == "GB":
-        return f"+447911{rng.randint(100000, 999999)}"
-    if country == "DE":
-        return f"+49151{rng.randint(10000000, 99999999)}"
-    return f"+336{rng.randint(10000000, 99999999)}"
+    """A valid mobile number in E.164, drawn next to libphonenumber's example
+    number for the country."""
+    example = phonenumbers.format_number(
+        phonenumbers.example_number_for_type(country, PhoneNumberType.MOBILE),
+        phonenumbers.PhoneNumberFormat.E164,
+    )
+    keep = 4
+    while True:
+        digits = "".join(str(rng.randint(0, 9)) for _ in range(keep))
+        candidate = example[:-keep] + digits
+        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            return candidate
 
 
 def _region(faker: Faker, country: str) -> str:
