@@ -160,3 +160,19 @@ class ActivityEvent:
     path: str | None = None
     session_id: str | None = None
     properties: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamChange:
+    """A verified webhook delivery, reduced to what invalidation needs: which
+    customer changed, and ids to drop duplicate deliveries by."""
+
+    source: str
+    topic: str
+    """The upstream's own event name (``orders/create``, ``ticket.created``)."""
+    customer_external_id: str | None
+    delivery_id: str | None
+    """Id of this delivery attempt (a retry may get a new one)."""
+    event_id: str | None
+    """Id of the underlying event: equal across duplicate deliveries."""
+    payload: Mapping[str, object] = field(default_factory=dict)
