@@ -1,0 +1,5 @@
+"""Zendesk Support: users, tickets, comments and satisfaction ratings."""
+
+from connectors.zendesk.client import ZendeskConnector
+
+__all__ = ["ZendeskConnector"]

@@ -1,0 +1,251 @@
+"""The Zendesk Support calls behind a customer's tickets.
+
+Which endpoint answers which batch, and why:
+
+* profiles by id: ``/users/show_many?ids=`` takes 100 ids; unknown ids are simply
+  left out of the answer, so they come back as ``None``.
+* profiles by email: ``/users/search?query=email:a email:b`` — repeated terms of
+  one keyword are OR-ed by Zendesk search, so one call serves
+  ``EMAILS_PER_SEARCH`` addresses (the URL stays short).
+* tickets of many requesters: one ``/search?query=type:ticket requester:1
+  requester:2 …`` per ``REQUESTERS_PER_SEARCH`` users instead of one
+  ``/users/{id}/tickets/requested`` listing per user. The call count then grows
+  with the number of *tickets* (100 per page), not of users. Search answers at
+  most 1,000 results and its index lags writes by minutes (webhooks cover that
+  gap); when a batch has more than 1,000 tickets we fall back to the per-user
+  cursor listing for that batch.
+* comments: Zendesk has no multi-ticket comment endpoint, so it is one cursor
+  listing per ticket, run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+
+from connectors.base import RequestObserver, RetryPolicy, UpstreamHTTP
+from connectors.errors import UpstreamNotFound
+from connectors.models import (
+    ExternalCustomer,
+    SatisfactionRating,
+    Ticket,
+    TicketComment,
+)
+from connectors.zendesk.auth import ZendeskBearerAuth, ZendeskTokenAuth
+from connectors.zendesk.mapping import (
+    comment_from_json,
+    customer_from_user,
+    satisfaction_from_rating,
+    ticket_from_json,
+)
+from connectors.zendesk.pagination import (
+    SEARCH_RESULT_LIMIT,
+    cursor_pages,
+    offset_pages,
+)
+
+IDS_PER_SHOW_MANY = 100
+EMAILS_PER_SEARCH = 25
+REQUESTERS_PER_SEARCH = 50
+CONCURRENCY = 8
+
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class _SearchTooLarge(Exception):
+    """A ticket search matched more than Zendesk search will page through."""
+
+
+class ZendeskConnector:
+    name = "zendesk"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        email: str | None = None,
+        api_token: str | None = None,
+        oauth_token: str | None = None,
+        page_size: int = 100,
+        observer: RequestObserver | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        auth: httpx.Auth
+        if oauth_token:
+            auth = ZendeskBearerAuth(oauth_token)
+        elif email and api_token:
+            auth = ZendeskTokenAuth(email, api_token)
+        else:
+            raise ValueError("Zendesk needs email + api_token or an oauth_token")
+        self.page_size = page_size
+        self._limit = asyncio.Semaphore(CONCURRENCY)
+        self.http = UpstreamHTTP(
+            self.name,
+            base_url,
+            headers={"Accept": "application/json"},
+            auth=auth,
+            retry=retry,
+            observer=observer,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def _bounded(self, work: Awaitable[T]) -> T:
+        async with self._limit:
+            return await work
+
+    async def _gather(self, works: Iterable[Awaitable[T]]) -> list[T]:
+        return list(await asyncio.gather(*(self._bounded(w) for w in works)))
+
+    async def customers_by_ids(
+        self, ids: Sequence[str]
+    ) -> list[ExternalCustomer | None]:
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, ExternalCustomer] = {}
+        for users in await self._gather(
+            self._show_many(chunk) for chunk in _chunks(unique, IDS_PER_SHOW_MANY)
+        ):
+            found.update((c.external_id, c) for c in users)
+        return [found.get(i) for i in ids]
+
+    async def _show_many(self, ids: Sequence[str]) -> list[ExternalCustomer]:
+        body = await self.http.get_json(
+            "/api/v2/users/show_many", params={"ids": ",".join(ids)}
+        )
+        return [customer_from_user(u) for u in body.get("users") or ()]
+
+    async def customers_by_emails(
+        self, emails: Sequence[str]
+    ) -> dict[str, ExternalCustomer]:
+        wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))
+        found: dict[str, ExternalCustomer] = {}
+        for users in await self._gather(
+            self._users_by_email(chunk) for chunk in _chunks(wanted, EMAILS_PER_SEARCH)
+        ):
+            for customer in users:
+                if customer.email in wanted and customer.email not in found:
+                    found[customer.email] = customer
+        return found
+
+    async def _users_by_email(self, emails: Sequence[str]) -> list[ExternalCustomer]:
+        query = " ".join(f"email:{e}" for e in emails)
+        return [
+            customer_from_user(user)
+            async for page, _ in offset_pages(
+                self.http, "/api/v2/users/search", "users", params={"query": query}
+            )
+            for user in page
+        ]
+
+    async def tickets_by_requesters(
+        self, user_ids: Sequence[str]
+    ) -> dict[str, list[Ticket]]:
+        unique = list(dict.fromkeys(user_ids))
+        result: dict[str, list[Ticket]] = {u: [] for u in unique}
+        for tickets in await self._gather(
+            self._tickets_of_batch(chunk)
+            for chunk in _chunks(unique, REQUESTERS_PER_SEARCH)
+        ):
+            for ticket in tickets:
+                if ticket.requester_id in result:
+                    result[ticket.requester_id].append(ticket)
+        for tickets in result.values():
+            tickets.sort(key=lambda t: t.created_at, reverse=True)
+        return result
+
+    async def _tickets_of_batch(self, user_ids: Sequence[str]) -> list[Ticket]:
+        try:
+            return await self._search_tickets(user_ids)
+        except _SearchTooLarge:
+            # Already inside one concurrency slot: run the batch's listings together.
+            lists = await asyncio.gather(*(self._requested(u) for u in user_ids))
+            return [t for tickets in lists for t in tickets]
+
+    async def _search_tickets(self, user_ids: Sequence[str]) -> list[Ticket]:
+        query = "type:ticket " + " ".join(f"requester:{u}" for u in user_ids)
+        tickets: list[Ticket] = []
+        async for page, count in offset_pages(
+            self.http,
+            "/api/v2/search",
+            "results",
+            params={"query": query, "sort_by": "created_at", "sort_order": "desc"},
+            per_page=self.page_size,
+            max_records=SEARCH_RESULT_LIMIT,
+        ):
+            if count > SEARCH_RESULT_LIMIT:
+                raise _SearchTooLarge
+            tickets.extend(
+                ticket_from_json(r) for r in page if r.get("result_type") == "ticket"
+            )
+        return tickets
+
+    async def _requested(self, user_id: str) -> list[Ticket]:
+        path = f"/api/v2/users/{user_id}/tickets/requested"
+        try:
+            return await self._collect(path, "tickets", ticket_from_json)
+        except UpstreamNotFound:
+            return []
+
+    async def _collect(
+        self, path: str, key: str, parse: Callable[[dict[str, Any]], T]
+    ) -> list[T]:
+        return [
+            parse(item)
+            async for page in cursor_pages(
+                self.http, path, key, page_size=self.page_size
+            )
+            for item in page
+        ]
+
+    async def comments_by_tickets(
+        self, ticket_ids: Sequence[str]
+    ) -> dict[str, list[TicketComment]]:
+        unique = list(dict.fromkeys(ticket_ids))
+        lists = await self._gather(self._comments(t) for t in unique)
+        return dict(zip(unique, lists, strict=True))
+
+    async def _comments(self, ticket_id: str) -> list[TicketComment]:
+        path = f"/api/v2/tickets/{ticket_id}/comments"
+        try:
+            return await self._collect(
+                path, "comments", lambda c: comment_from_json(ticket_id, c)
+            )
+        except UpstreamNotFound:
+            return []
+
+    async def satisfaction_ratings(
+        self,
+        *,
+        score: str | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> list[SatisfactionRating]:
+        """Account-wide CSAT ratings (admins only), for segments such as "low
+        satisfaction"; a customer's own ratings already ride on their tickets."""
+        params = {"score": score} if score else {}
+        if start_time is not None:
+            params["start_time"] = str(int(start_time.timestamp()))
+        if end_time is not None:
+            params["end_time"] = str(int(end_time.timestamp()))
+        return [
+            satisfaction_from_rating(rating)
+            async for page in cursor_pages(
+                self.http,
+                "/api/v2/satisfaction_ratings",
+                "satisfaction_ratings",
+                params=params,
+                page_size=self.page_size,
+            )
+            for rating in page
+        ]
