@@ -103,9 +103,7 @@ class UpstreamHTTP:
         if self.observer is not None:
             self.observer(self.connector, outcome)
 
-    async def _send_once(
-        self, method: str, url: str, **kwargs: Any
-    ) -> httpx.Response:
+    async def _send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
             response = await self.client.request(method, url, **kwargs)
         except httpx.TransportError as exc:

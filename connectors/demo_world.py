@@ -42,10 +42,17 @@ CATALOG: tuple[Product, ...] = (
     Product(102, "Rain Parka", "Outerwear", "Fjellrev", Decimal("179.50")),
     Product(103, "Quilted Vest", "Outerwear", "Fjellrev", Decimal("89.90")),
     Product(201, "Leather Belt", "Accessories", "Saddleback", Decimal("45.00")),
-    Product(202, "Cashmere Scarf", "Accessories", "Northwind Tailors", Decimal("79.00")),
+    Product(
+        202, "Cashmere Scarf", "Accessories", "Northwind Tailors", Decimal("79.00")
+    ),
     Product(203, "Canvas Tote", "Accessories", "Harbor & Co", Decimal("32.00")),
     Product(
-        301, "Hydrating Face Cream 90-day", "Skincare", "Lumen Labs", Decimal("54.00"), 90
+        301,
+        "Hydrating Face Cream 90-day",
+        "Skincare",
+        "Lumen Labs",
+        Decimal("54.00"),
+        90,
     ),
     Product(302, "Vitamin C Serum", "Skincare", "Lumen Labs", Decimal("38.50"), 60),
     Product(303, "Mineral Sunscreen SPF50", "Skincare", "Solara", Decimal("24.00"), 45),
@@ -54,8 +61,12 @@ CATALOG: tuple[Product, ...] = (
     Product(403, "Walnut Bookshelf", "Furniture", "Grain Studio", Decimal("649.00")),
     Product(501, "Trail Running Shoes", "Footwear", "Strider", Decimal("139.00")),
     Product(502, "Chelsea Boots", "Footwear", "Saddleback", Decimal("219.00")),
-    Product(601, "Noise-Cancelling Headphones", "Electronics", "Auralis", Decimal("299.99")),
-    Product(602, "13-inch Laptop Sleeve", "Electronics", "Harbor & Co", Decimal("49.00")),
+    Product(
+        601, "Noise-Cancelling Headphones", "Electronics", "Auralis", Decimal("299.99")
+    ),
+    Product(
+        602, "13-inch Laptop Sleeve", "Electronics", "Harbor & Co", Decimal("49.00")
+    ),
     Product(701, "Ground Coffee 1kg", "Grocery", "Roastery 9", Decimal("18.00"), 30),
 )
 
@@ -164,7 +175,9 @@ class World:
                 email = f"{local}{n}@example.com"
             seen.add(email)
             people.append(
-                self._customer(index, rng, faker, first, last, email, country, locale, tz, currency)
+                self._customer(
+                    index, rng, faker, first, last, email, country, locale, tz, currency
+                )
             )
         return tuple(people)
 
@@ -199,9 +212,16 @@ class World:
             if rng.random() < 0.85
             else None
         )
-        signed_up = self.now - timedelta(days=rng.randint(30, 1500), hours=rng.randint(0, 23))
+        signed_up = self.now - timedelta(
+            days=rng.randint(30, 1500), hours=rng.randint(0, 23)
+        )
         tags = tuple(
-            sorted(rng.sample(("vip", "wholesale", "newsletter", "influencer", "b2b"), k=rng.randint(0, 2)))
+            sorted(
+                rng.sample(
+                    ("vip", "wholesale", "newsletter", "influencer", "b2b"),
+                    k=rng.randint(0, 2),
+                )
+            )
         )
         return WorldCustomer(
             index=index,
