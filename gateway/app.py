@@ -1,0 +1,102 @@
+"""The Starlette application: routes, lifespan, and the GraphQL endpoint."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from gateway.context import Context
+from gateway.graphiql import graphiql_page, static_routes
+from gateway.loaders import Loaders
+from gateway.schema import build_schema
+from gateway.services import Services, open_services
+from gateway.settings import Settings
+
+log = logging.getLogger("gateway.app")
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's ASGI app with our context and our offline GraphiQL page."""
+
+    def __init__(self, app: Starlette, ide_headers: Mapping[str, str] | None) -> None:
+        super().__init__(build_schema(), graphql_ide="graphiql")
+        self.app = app
+        self.ide_headers = dict(ide_headers or {})
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | None = None
+    ) -> Context:
+        services: Services = self.app.state.services
+        return Context(
+            request=request,
+            response=response,
+            services=services,
+            loaders=Loaders(services.sessions),
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page(endpoint=request.url.path, default_headers=self.ide_headers)
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        async with services.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # any failure means "not ready"; the reason goes to the log
+        log.exception("readiness check failed")
+        return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "up"})
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    ide_headers: Mapping[str, str] | None = None,
+) -> Starlette:
+    """Build the gateway.
+
+    Args:
+        settings: configuration; read from ``CG_*`` variables when omitted.
+        services: already-open services (tests, the demo); when omitted the
+            lifespan opens them from ``settings`` and closes them on shutdown.
+        ide_headers: headers GraphiQL starts with (the demo's API key).
+    """
+    settings = settings or (services.settings if services else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        opener: AbstractAsyncContextManager[Services] = (
+            nullcontext(services) if services is not None else open_services(settings)
+        )
+        async with opener as opened:
+            app.state.services = opened
+            yield
+
+    app = Starlette(lifespan=lifespan)
+    if services is not None:
+        app.state.services = services
+    graphql = GraphQLApp(app, ide_headers)
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        *static_routes(),
+    ]
+    app.router.routes.extend(routes)
+    return app

@@ -1,0 +1,87 @@
+"""The ``customer-graph`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import Progress
+
+from gateway.db.session import upgrade
+from gateway.settings import Settings
+
+app = typer.Typer(help="Customer Graph: one GraphQL customer graph over every source.")
+db_app = typer.Typer(help="Database commands.")
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Worker processes."),
+) -> None:
+    """Run the gateway, configured by CG_* environment variables."""
+    uvicorn.run(
+        "gateway.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=Settings().log_level.lower(),
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Run the migrations up to the newest."""
+    settings = Settings()
+    upgrade(settings.database_url)
+    console.print("[green]Database is up to date.[/green]")
+
+
+@app.command()
+def schema() -> None:
+    """Print the GraphQL schema (SDL)."""
+    from gateway.schema import build_schema
+
+    typer.echo(build_schema().as_str())
+
+
+@app.command()
+def demo(
+    port: int = typer.Option(8000, help="Port for the gateway."),
+    customers: int = typer.Option(500, min=1, max=100_000, help="Customers to seed."),
+    seed: int = typer.Option(42, help="Seed of the demo world."),
+) -> None:
+    """Seed a local SQLite demo database and serve the gateway on it."""
+    from gateway.demo import run_demo
+
+    database = Path.cwd() / "customer-graph-demo.db"
+    os.environ.setdefault("CG_DATABASE_URL", f"sqlite+aiosqlite:///{database}")
+    settings = Settings()
+    if settings.is_sqlite and settings.database_url.endswith(str(database)):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+    upgrade(settings.database_url)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Seeding demo customers", total=customers)
+        asyncio.run(
+            run_demo(
+                settings,
+                port=port,
+                size=customers,
+                world_seed=seed,
+                on_seeded=lambda n: progress.advance(task, n),
+                console=console,
+            )
+        )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,33 @@
+"""What every resolver gets: the request, the per-request loaders and the
+long-lived services opened by the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from gateway.loaders import Loaders
+
+if TYPE_CHECKING:
+    from gateway.services import Services
+
+
+@dataclass(slots=True)
+class Context:
+    request: Request | WebSocket
+    response: Response | None
+    services: Services
+    loaders: Loaders
+
+    @property
+    def actor(self) -> str:
+        """Who is asking, for audit fields such as a note's author."""
+        return "api"
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,250 @@
+"""CRM writes: each function validates, then writes in one transaction.
+
+A failed check raises before anything is written; a unique-email clash found by
+the database rolls the whole transaction back and becomes ``CONFLICT``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.db import models
+from gateway.errors import BadUserInput, Conflict, NotFound
+from gateway.validation import (
+    clean_text,
+    normalize_country,
+    normalize_email,
+    normalize_locale,
+    normalize_phone,
+    normalize_timezone,
+)
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True, slots=True)
+class NewAddress:
+    kind: str
+    country: str
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postcode: str | None = None
+    is_default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewCustomer:
+    email: str
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    birth_date: date | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    addresses: Sequence[NewAddress] = ()
+    tags: Sequence[str] = ()
+    preferences: Mapping[str, str] = field(default_factory=dict)
+
+
+def _address(data: NewAddress) -> models.Address:
+    if data.kind not in ("shipping", "billing"):
+        raise BadUserInput("Address kind must be shipping or billing.", field="kind")
+    return models.Address(
+        kind=data.kind,
+        country=normalize_country(data.country),
+        line1=data.line1,
+        line2=data.line2,
+        city=data.city,
+        region=data.region,
+        postcode=data.postcode,
+        is_default=data.is_default,
+    )
+
+
+def clean_tag(tag: str) -> str:
+    return clean_text(tag, "tags", 64).lower()
+
+
+def _names(first: str | None, last: str | None) -> tuple[str | None, str | None]:
+    return (
+        clean_text(first, "firstName", 100, required=False) or None if first else None,
+        clean_text(last, "lastName", 100, required=False) or None if last else None,
+    )
+
+
+def _check_birth_date(value: date | None) -> date | None:
+    if value is not None and not date(1900, 1, 1) <= value <= date.today():
+        raise BadUserInput("Birth date must be between 1900 and today.", field="birthDate")
+    return value
+
+
+async def _unique_email(write: Awaitable[None]) -> None:
+    """Await a flush or commit; the only unique key a client can clash on is email."""
+    try:
+        await write
+    except IntegrityError as exc:
+        raise Conflict("A customer with this email already exists.", field="email") from exc
+
+
+async def create_customer(sessions: Sessions, data: NewCustomer) -> models.Customer:
+    addresses = [_address(a) for a in data.addresses]
+    region = addresses[0].country if addresses else None
+    first, last = _names(data.first_name, data.last_name)
+    customer = models.Customer(
+        email=normalize_email(data.email),
+        phone=normalize_phone(data.phone, region) if data.phone else None,
+        first_name=first,
+        last_name=last,
+        birth_date=_check_birth_date(data.birth_date),
+        locale=normalize_locale(data.locale) if data.locale else None,
+        timezone=normalize_timezone(data.timezone) if data.timezone else None,
+    )
+    tags = {clean_tag(t) for t in data.tags}
+    preferences = {
+        clean_text(k, "preferences.key", 64): clean_text(v, "preferences.value", 500)
+        for k, v in data.preferences.items()
+    }
+    async with sessions() as session:
+        session.add(customer)
+        await _unique_email(session.flush())
+        for address in addresses:
+            address.customer_id = customer.id
+        session.add_all(addresses)
+        session.add_all(models.Tag(customer_id=customer.id, name=t) for t in sorted(tags))
+        session.add_all(
+            models.Preference(customer_id=customer.id, key=k, value=v)
+            for k, v in preferences.items()
+        )
+        await _unique_email(session.commit())
+    return customer
+
+
+async def _get(session: AsyncSession, customer_id: int) -> models.Customer:
+    customer = await session.get(models.Customer, customer_id)
+    if customer is None:
+        raise NotFound("No customer with this id.", field="id")
+    return customer
+
+
+_UPDATERS = {
+    "email": normalize_email,
+    "phone": normalize_phone,
+    "locale": normalize_locale,
+    "timezone": normalize_timezone,
+}
+
+
+async def update_customer(
+    sessions: Sessions, customer_id: int, changes: Mapping[str, object]
+) -> models.Customer:
+    """Apply ``changes`` (field → new value; ``None`` clears a nullable field)."""
+    values: dict[str, object] = {}
+    for name, value in changes.items():
+        if value is None:
+            if name == "email":
+                raise BadUserInput("Email cannot be removed.", field="email")
+            values[name] = None
+        elif name in _UPDATERS and isinstance(value, str):
+            values[name] = _UPDATERS[name](value)
+        elif name in ("first_name", "last_name") and isinstance(value, str):
+            values[name] = clean_text(value, name, 100, required=False) or None
+        elif name == "birth_date" and isinstance(value, date):
+            values[name] = _check_birth_date(value)
+        else:
+            raise BadUserInput(f"Cannot update {name}.", field=name)
+    async with sessions() as session:
+        customer = await _get(session, customer_id)
+        for name, value in values.items():
+            setattr(customer, name, value)
+        await _unique_email(session.commit())
+    return customer
+
+
+async def add_note(sessions: Sessions, customer_id: int, author: str, body: str) -> models.Note:
+    note = models.Note(
+        customer_id=customer_id,
+        author=clean_text(author, "author", 200),
+        body=clean_text(body, "body", 10_000),
+    )
+    async with sessions() as session:
+        await _get(session, customer_id)
+        session.add(note)
+        await session.commit()
+    return note
+
+
+async def tag_customer(
+    sessions: Sessions, customer_id: int, tags: Sequence[str], *, add: bool
+) -> None:
+    names = {clean_tag(t) for t in tags}
+    if not names:
+        raise BadUserInput("Give at least one tag.", field="tags")
+    async with sessions() as session:
+        await _get(session, customer_id)
+        existing = set(
+            await session.scalars(
+                select(models.Tag.name).where(
+                    models.Tag.customer_id == customer_id, models.Tag.name.in_(names)
+                )
+            )
+        )
+        if add:
+            session.add_all(
+                models.Tag(customer_id=customer_id, name=n) for n in sorted(names - existing)
+            )
+        elif existing:
+            await session.execute(
+                delete(models.Tag).where(
+                    models.Tag.customer_id == customer_id, models.Tag.name.in_(existing)
+                )
+            )
+        await session.commit()
+
+
+async def set_consent(
+    sessions: Sessions, customer_id: int, channel: str, state: str, source: str
+) -> models.Consent:
+    async with sessions() as session:
+        await _get(session, customer_id)
+        consent = await session.get(models.Consent, (customer_id, channel))
+        if consent is None:
+            consent = models.Consent(customer_id=customer_id, channel=channel)
+            session.add(consent)
+        consent.state = state
+        consent.source = clean_text(source, "source", 64)
+        consent.changed_at = models.utcnow()
+        await session.commit()
+    return consent
+
+
+async def add_loyalty_points(
+    sessions: Sessions, customer_id: int, points: int, reason: str
+) -> models.LoyaltyEntry:
+    """Credit (positive) or redeem (negative) points; the balance never goes below 0."""
+    if points == 0:
+        raise BadUserInput("Points must not be zero.", field="points")
+    entry = models.LoyaltyEntry(
+        customer_id=customer_id, points=points, reason=clean_text(reason, "reason", 200)
+    )
+    async with sessions() as session, session.begin():
+        await _get(session, customer_id)
+        if points < 0:
+            balance = await session.scalar(
+                select(func.coalesce(func.sum(models.LoyaltyEntry.points), 0)).where(
+                    models.LoyaltyEntry.customer_id == customer_id
+                )
+            )
+            if int(balance or 0) + points < 0:
+                raise BadUserInput(
+                    f"Not enough points: the balance is {balance}.", field="points"
+                )
+        session.add(entry)
+    return entry

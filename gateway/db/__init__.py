@@ -1,0 +1,1 @@
+"""Our own CRM tables: models, engine and migrations."""

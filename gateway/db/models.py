@@ -1,0 +1,226 @@
+"""The local CRM tables (SQLAlchemy 2.0 typed models).
+
+The same models serve SQLite (the embedded default) and PostgreSQL: only portable
+types, timezone-aware timestamps stored as UTC, and constraints named by the
+convention below so Alembic can alter them on both.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite has no BIGINT autoincrement; PostgreSQL gets a real bigint identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, always returns aware datetimes (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        if value is None:
+            return None
+        return (
+            value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _customer_fk() -> Mapped[int]:
+    return mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True, nullable=False)
+    """Normalized: lower-cased, IDNA domain."""
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    """E.164."""
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    locale: Mapped[str | None] = mapped_column(String(35))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+    __table_args__ = (
+        Index("ix_customers_created_at_id", "created_at", "id"),
+        Index("ix_customers_last_name_id", "last_name", "id"),
+    )
+
+
+class Address(Base):
+    __tablename__ = "addresses"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = _customer_fk()
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    line1: Mapped[str | None] = mapped_column(String(200))
+    line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    postcode: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str] = mapped_column(String(2), nullable=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('shipping', 'billing')", name="kind"),
+        Index("ix_addresses_customer_id", "customer_id"),
+        Index("ix_addresses_country_region_city", "country", "region", "city"),
+    )
+
+
+class Identity(Base):
+    """A customer's id in an upstream (``shopify`` gid, Zendesk user id, …)."""
+
+    __tablename__ = "identities"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = _customer_fk()
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+    external_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    linked_by: Mapped[str] = mapped_column(String(16), default="manual", nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False
+    )
+
+    __table_args__ = (
+        UniqueConstraint(
+            "source", "external_id", name="uq_identities_source_external_id"
+        ),
+        Index("ix_identities_customer_id_source", "customer_id", "source"),
+    )
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    customer_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False
+    )
+
+    __table_args__ = (Index("ix_tags_name", "name"),)
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = _customer_fk()
+    author: Mapped[str] = mapped_column(String(200), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False
+    )
+
+    __table_args__ = (
+        Index("ix_notes_customer_id_created_at", "customer_id", "created_at", "id"),
+    )
+
+
+class Consent(Base):
+    """The current consent per channel; one row per (customer, channel)."""
+
+    __tablename__ = "consents"
+
+    customer_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False
+    )
+
+    __table_args__ = (
+        CheckConstraint("channel IN ('email', 'sms')", name="channel"),
+        CheckConstraint("state IN ('granted', 'denied', 'pending')", name="state"),
+    )
+
+
+class LoyaltyEntry(Base):
+    """Ledger of points; the balance is the sum, never stored."""
+
+    __tablename__ = "loyalty_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = _customer_fk()
+    points: Mapped[int] = mapped_column(Integer, nullable=False)
+    reason: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False
+    )
+
+    __table_args__ = (
+        Index("ix_loyalty_entries_customer_id", "customer_id", "created_at"),
+    )
+
+
+class Preference(Base):
+    __tablename__ = "preferences"
+
+    customer_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500), nullable=False)

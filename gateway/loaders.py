@@ -1,0 +1,204 @@
+"""Per-request DataLoaders: every field reads through one of these.
+
+Each loader is named after what it loads and by what (``AddressesByCustomerLoader``),
+does one query per batch and returns results aligned with its keys (``None`` or
+``[]`` for a missing key, never an exception). ``Loaders`` builds a fresh set for
+every request, so nothing leaks between callers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.db import models
+from gateway.db.customer_queries import CustomerPageRequest, customer_count, customer_page
+from gateway.pagination import Page
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def grouped(rows: Iterable[V], key: Callable[[V], K], keys: Sequence[K]) -> list[list[V]]:
+    by_key: dict[K, list[V]] = defaultdict(list)
+    for row in rows:
+        by_key[key(row)].append(row)
+    return [by_key.get(k, []) for k in keys]
+
+
+class SessionLoader(DataLoader):  # type: ignore[misc]
+    """A DataLoader that opens one short session per batch."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        super().__init__()
+        self.sessions = sessions
+
+    async def scalars(self, statement: Select[Any]) -> list[Any]:
+        async with self.sessions() as session:
+            return list((await session.scalars(statement)).all())
+
+
+class CustomerByIdLoader(SessionLoader):
+    async def batch_load_fn(self, ids: Sequence[int]) -> list[models.Customer | None]:
+        rows = await self.scalars(select(models.Customer).where(models.Customer.id.in_(ids)))
+        by_id = {row.id: row for row in rows}
+        return [by_id.get(i) for i in ids]
+
+
+class CustomerByEmailLoader(SessionLoader):
+    async def batch_load_fn(self, emails: Sequence[str]) -> list[models.Customer | None]:
+        rows = await self.scalars(
+            select(models.Customer).where(models.Customer.email.in_(emails))
+        )
+        by_email = {row.email: row for row in rows}
+        return [by_email.get(e) for e in emails]
+
+
+class CustomerPageLoader(SessionLoader):
+    """Pages of the customer list; identical page requests in one query share a read."""
+
+    async def batch_load_fn(
+        self, requests: Sequence[CustomerPageRequest]
+    ) -> list[Page[models.Customer]]:
+        async with self.sessions() as session:
+            return [await customer_page(session, request) for request in requests]
+
+
+class CustomerCountLoader(SessionLoader):
+    async def batch_load_fn(self, requests: Sequence[CustomerPageRequest]) -> list[int]:
+        async with self.sessions() as session:
+            return [await customer_count(session, request) for request in requests]
+
+
+class NoteByIdLoader(SessionLoader):
+    async def batch_load_fn(self, ids: Sequence[int]) -> list[models.Note | None]:
+        rows = await self.scalars(select(models.Note).where(models.Note.id.in_(ids)))
+        by_id = {row.id: row for row in rows}
+        return [by_id.get(i) for i in ids]
+
+
+def _children_loader(model: Any, *order_by: Any) -> type[SessionLoader]:
+    class ChildrenByCustomerLoader(SessionLoader):
+        async def batch_load_fn(self, customer_ids: Sequence[int]) -> list[list[Any]]:
+            rows = await self.scalars(
+                select(model).where(model.customer_id.in_(customer_ids)).order_by(*order_by)
+            )
+            return grouped(rows, lambda r: r.customer_id, customer_ids)
+
+    return ChildrenByCustomerLoader
+
+
+AddressesByCustomerLoader = _children_loader(
+    models.Address, models.Address.is_default.desc(), models.Address.id
+)
+IdentitiesByCustomerLoader = _children_loader(
+    models.Identity, models.Identity.source, models.Identity.id
+)
+TagsByCustomerLoader = _children_loader(models.Tag, models.Tag.name)
+ConsentsByCustomerLoader = _children_loader(models.Consent, models.Consent.channel)
+PreferencesByCustomerLoader = _children_loader(models.Preference, models.Preference.key)
+
+
+class LoyaltyBalanceByCustomerLoader(SessionLoader):
+    async def batch_load_fn(self, customer_ids: Sequence[int]) -> list[int]:
+        entry = models.LoyaltyEntry
+        statement = (
+            select(entry.customer_id, func.coalesce(func.sum(entry.points), 0))
+            .where(entry.customer_id.in_(customer_ids))
+            .group_by(entry.customer_id)
+        )
+        async with self.sessions() as session:
+            balances = {cid: int(total) for cid, total in (await session.execute(statement))}
+        return [balances.get(cid, 0) for cid in customer_ids]
+
+
+@dataclass(frozen=True, slots=True)
+class NotesPageKey:
+    customer_id: int
+    first: int
+    after: tuple[Any, int] | None = None
+
+
+class NotesPageByCustomerLoader(SessionLoader):
+    """Newest notes first; one windowed query per distinct (first, after)."""
+
+    async def batch_load_fn(self, keys: Sequence[NotesPageKey]) -> list[Page[models.Note]]:
+        pages: dict[NotesPageKey, Page[models.Note]] = {}
+        windows: dict[tuple[int, Any], list[int]] = defaultdict(list)
+        for key in keys:
+            windows[(key.first, key.after)].append(key.customer_id)
+        for (first, after), customer_ids in windows.items():
+            note = models.Note
+            rank = (
+                func.row_number()
+                .over(
+                    partition_by=note.customer_id,
+                    order_by=(note.created_at.desc(), note.id.desc()),
+                )
+                .label("rank")
+            )
+            inner = select(note.id, rank).where(note.customer_id.in_(customer_ids))
+            if after is not None:
+                inner = inner.where(tuple_(note.created_at, note.id) < tuple_(*after))
+            ranked = inner.subquery()
+            statement = (
+                select(note)
+                .join(ranked, ranked.c.id == note.id)
+                .where(ranked.c.rank <= first + 1)
+                .order_by(note.customer_id, note.created_at.desc(), note.id.desc())
+            )
+            rows = await self.scalars(statement)
+            for customer_id, group in zip(
+                customer_ids, grouped(rows, lambda r: r.customer_id, customer_ids), strict=True
+            ):
+                pages[NotesPageKey(customer_id, first, after)] = Page.from_rows(group, first)
+        return [pages[key] for key in keys]
+
+
+class Loaders:
+    """The loaders of one request."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self.customer_by_id = CustomerByIdLoader(sessions)
+        self.customer_by_email = CustomerByEmailLoader(sessions)
+        self.customer_page = CustomerPageLoader(sessions)
+        self.customer_count = CustomerCountLoader(sessions)
+        self.note_by_id = NoteByIdLoader(sessions)
+        self.addresses_by_customer = AddressesByCustomerLoader(sessions)
+        self.identities_by_customer = IdentitiesByCustomerLoader(sessions)
+        self.tags_by_customer = TagsByCustomerLoader(sessions)
+        self.consents_by_customer = ConsentsByCustomerLoader(sessions)
+        self.preferences_by_customer = PreferencesByCustomerLoader(sessions)
+        self.loyalty_balance_by_customer = LoyaltyBalanceByCustomerLoader(sessions)
+        self.notes_page_by_customer = NotesPageByCustomerLoader(sessions)
+
+    def forget_customer(self, customer_id: int) -> None:
+        """Drop what this request cached about a customer after a write.
+
+        Loaders keyed by customer id forget that key; those keyed otherwise
+        (pages, counts, emails) forget everything, which is cheap within a request.
+        """
+        for loader in vars(self).values():
+            if isinstance(loader, _BY_CUSTOMER_ID):
+                loader.clear(customer_id)
+            else:
+                loader.clear_all()
+
+
+_BY_CUSTOMER_ID = (
+    CustomerByIdLoader,
+    AddressesByCustomerLoader,
+    IdentitiesByCustomerLoader,
+    TagsByCustomerLoader,
+    ConsentsByCustomerLoader,
+    PreferencesByCustomerLoader,
+    LoyaltyBalanceByCustomerLoader,
+)

@@ -1,0 +1,63 @@
+"""Keyset pagination: opaque cursors and the page-window arithmetic.
+
+A cursor is url-safe base64 of a small JSON array ``[kind, *sort values, id]``.
+It names what it was made for (``kind``, e.g. the sort order), so a cursor from
+one ordering cannot be replayed against another. Pages are read by comparing the
+sort key with the cursor's, never by offset, so a page stays stable while rows
+are inserted before or after it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import orjson
+
+from gateway.errors import BadUserInput
+
+T = TypeVar("T")
+
+Key = tuple[object, ...]
+
+
+def encode_cursor(kind: str, key: Key) -> str:
+    raw = orjson.dumps([kind, *key])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, cursor: str) -> Key:
+    """The key inside ``cursor``; BAD_USER_INPUT when it is not one of ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, orjson.JSONDecodeError) as exc:
+        raise BadUserInput("The cursor is not valid.", argument="after") from exc
+    if not isinstance(value, list) or len(value) < 2 or value[0] != kind:
+        raise BadUserInput(
+            "The cursor does not belong to this list or ordering.", argument="after"
+        )
+    return tuple(value[1:])
+
+
+def check_first(first: int, maximum: int) -> int:
+    if first < 0:
+        raise BadUserInput("`first` must not be negative.", argument="first")
+    if first > maximum:
+        raise BadUserInput(f"`first` must be at most {maximum}.", argument="first")
+    return first
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page read with ``limit + 1`` rows: the extra row only says more exist."""
+
+    items: Sequence[T]
+    has_next: bool
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[T], first: int) -> Page[T]:
+        return cls(items=rows[:first], has_next=len(rows) > first)

@@ -1,0 +1,1 @@
+"""Thin functions between the schema and the loaders: arguments in, rows out."""

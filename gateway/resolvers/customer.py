@@ -1,0 +1,209 @@
+"""Customer reads and writes: arguments → loaders (reads) or ``gateway.crm`` (writes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from strawberry import UNSET
+
+from gateway import crm
+from gateway.context import Info
+from gateway.db import models
+from gateway.db.customer_queries import (
+    CustomerFilterSpec,
+    CustomerOrder,
+    CustomerPageRequest,
+)
+from gateway.errors import BadUserInput, NotFound
+from gateway.ids import decode_global_id
+from gateway.loaders import NotesPageKey
+from gateway.pagination import Page, check_first, decode_cursor, encode_cursor
+from gateway.validation import normalize_country, normalize_email
+
+if TYPE_CHECKING:
+    from gateway.schema.customer import (
+        CreateCustomerInput,
+        CustomerFilter,
+        UpdateCustomerInput,
+    )
+
+
+async def customer(info: Info, id: str | None, email: str | None) -> models.Customer | None:
+    if (id is None) == (email is None):
+        raise BadUserInput("Give exactly one of `id` or `email`.")
+    loaders = info.context.loaders
+    if id is not None:
+        _, pk = decode_global_id(id, "Customer")
+        row: models.Customer | None = await loaders.customer_by_id.load(pk)
+    else:
+        assert email is not None
+        row = await loaders.customer_by_email.load(normalize_email(email))
+    return row
+
+
+async def get_customer(info: Info, pk: int) -> models.Customer:
+    row: models.Customer | None = await info.context.loaders.customer_by_id.load(pk)
+    if row is None:
+        raise NotFound("No customer with this id.", field="id")
+    return row
+
+
+def _filter_spec(value: CustomerFilter | None) -> CustomerFilterSpec:
+    if value is None:
+        return CustomerFilterSpec()
+    if value.birth_month is not None and not 1 <= value.birth_month <= 12:
+        raise BadUserInput("`birthMonth` must be 1–12.", field="birthMonth")
+    consent = value.consent
+    return CustomerFilterSpec(
+        country=normalize_country(value.country) if value.country else None,
+        region=value.region,
+        city=value.city,
+        tags_any=tuple(t.lower() for t in value.tags_any or ()),
+        consent_channel=consent.channel.value if consent else None,
+        consent_state=consent.state.value if consent and consent.state else None,
+        birth_month=value.birth_month,
+        created_after=value.created_after,
+        created_before=value.created_before,
+        has_phone=value.has_phone,
+    )
+
+
+def customer_page_request(
+    search: str | None,
+    filter: CustomerFilter | None,
+    order_by: CustomerOrder,
+    first: int,
+    after: str | None,
+) -> CustomerPageRequest:
+    return CustomerPageRequest(
+        first=first,
+        after=after,
+        search=search.strip() or None if search else None,
+        filter=_filter_spec(filter),
+        order=order_by,
+    )
+
+
+async def customers(info: Info, request: CustomerPageRequest) -> Page[models.Customer]:
+    check_first(request.first, info.context.services.settings.max_page_size)
+    page: Page[models.Customer] = await info.context.loaders.customer_page.load(request)
+    return page
+
+
+async def customer_count(info: Info, request: CustomerPageRequest) -> int:
+    count: int = await info.context.loaders.customer_count.load(request)
+    return count
+
+
+async def addresses(info: Info, pk: int) -> list[models.Address]:
+    rows: list[models.Address] = await info.context.loaders.addresses_by_customer.load(pk)
+    return rows
+
+
+async def identities(info: Info, pk: int) -> list[models.Identity]:
+    rows: list[models.Identity] = await info.context.loaders.identities_by_customer.load(pk)
+    return rows
+
+
+async def tags(info: Info, pk: int) -> list[str]:
+    rows: list[models.Tag] = await info.context.loaders.tags_by_customer.load(pk)
+    return [t.name for t in rows]
+
+
+async def consents(info: Info, pk: int) -> list[models.Consent]:
+    rows: list[models.Consent] = await info.context.loaders.consents_by_customer.load(pk)
+    return rows
+
+
+async def preferences(info: Info, pk: int) -> list[models.Preference]:
+    rows: list[models.Preference] = await info.context.loaders.preferences_by_customer.load(pk)
+    return rows
+
+
+async def loyalty_balance(info: Info, pk: int) -> int:
+    balance: int = await info.context.loaders.loyalty_balance_by_customer.load(pk)
+    return balance
+
+
+NOTES = "notes"
+
+
+def note_cursor(note: models.Note) -> str:
+    return encode_cursor(NOTES, (note.created_at.isoformat(), note.id))
+
+
+async def notes(info: Info, pk: int, first: int, after: str | None) -> Page[models.Note]:
+    check_first(first, info.context.services.settings.max_page_size)
+    after_key = None
+    if after is not None:
+        key = decode_cursor(NOTES, after)
+        try:
+            after_key = (datetime_from(key[0]), int(str(key[1])))
+        except (ValueError, IndexError) as exc:
+            raise BadUserInput("The cursor is not valid.", argument="after") from exc
+    page: Page[models.Note] = await info.context.loaders.notes_page_by_customer.load(
+        NotesPageKey(pk, first, after_key)
+    )
+    return page
+
+
+def datetime_from(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("not a timestamp")
+    return datetime.fromisoformat(value)
+
+
+async def node(info: Info, id: str) -> models.Customer | models.Note | None:
+    type_name, pk = decode_global_id(id)
+    loaders = info.context.loaders
+    row: models.Customer | models.Note | None
+    if type_name == "Customer":
+        row = await loaders.customer_by_id.load(pk)
+    elif type_name == "Note":
+        row = await loaders.note_by_id.load(pk)
+    else:
+        row = None
+    if row is None:
+        raise NotFound("Nothing has this id.", field="id")
+    return row
+
+
+async def create_customer(info: Info, data: CreateCustomerInput) -> models.Customer:
+    new = crm.NewCustomer(
+        email=data.email,
+        phone=data.phone,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        birth_date=data.birth_date,
+        locale=data.locale,
+        timezone=data.timezone,
+        addresses=[
+            crm.NewAddress(
+                kind=a.kind.value,
+                country=a.country,
+                line1=a.line1,
+                line2=a.line2,
+                city=a.city,
+                region=a.region,
+                postcode=a.postcode,
+                is_default=a.is_default,
+            )
+            for a in data.addresses or ()
+        ],
+        tags=data.tags or (),
+    )
+    return await crm.create_customer(info.context.services.sessions, new)
+
+
+_FIELDS = ("email", "phone", "first_name", "last_name", "birth_date", "locale", "timezone")
+
+
+async def update_customer(info: Info, id: str, data: UpdateCustomerInput) -> models.Customer:
+    _, pk = decode_global_id(id, "Customer")
+    changes = {name: getattr(data, name) for name in _FIELDS if getattr(data, name) is not UNSET}
+    if not changes:
+        raise BadUserInput("Give at least one field to change.")
+    row = await crm.update_customer(info.context.services.sessions, pk, changes)
+    info.context.loaders.forget_customer(pk)
+    return row

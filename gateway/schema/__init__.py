@@ -1,0 +1,26 @@
+"""The schema: one module per domain, merged here."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.tools import merge_types
+
+from gateway.errors import ErrorCodes
+from gateway.schema.crm import CrmMutation
+from gateway.schema.customer import CustomerMutation, CustomerQuery
+
+Query = merge_types("Query", (CustomerQuery,))
+Mutation = merge_types("Mutation", (CustomerMutation, CrmMutation))
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            ErrorCodes,
+            lambda: ParserCache(maxsize=1024),
+            lambda: ValidationCache(maxsize=1024),
+        ],
+    )

@@ -1,0 +1,143 @@
+"""Seeds the CRM tables from the demo world (``connectors.demo_world``): the same
+people the simulated Shopify, Zendesk and PostHog know, with addresses,
+consents, tags, notes, loyalty points and preferences. Deterministic for a seed."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectors.demo_world import World, WorldCustomer
+from gateway.db import models
+
+BATCH = 200
+
+_NOTES = (
+    "Prefers delivery after 6pm.",
+    "Asked about the loyalty programme; explained tiers.",
+    "Called about a late parcel; offered a 10% code.",
+    "VIP: hand-written thank-you card with the next order.",
+    "Allergic to fragrance; recommend the unscented skincare line.",
+    "Interested in the white-glove furniture delivery.",
+)
+_SIZES = ("XS", "S", "M", "L", "XL")
+_COLOURS = ("black", "navy", "camel", "olive", "burgundy", "grey")
+
+
+def _rows(world: World, person: WorldCustomer) -> dict[str, list[dict[str, Any]]]:
+    rng = random.Random(world.seed_for(person, "crm"))
+    cid = person.index + 1
+    a = person.address
+    rows: dict[str, list[dict[str, Any]]] = {
+        "addresses": [
+            {
+                "customer_id": cid,
+                "kind": "shipping",
+                "line1": a.line1,
+                "city": a.city,
+                "region": a.region,
+                "postcode": a.postcode,
+                "country": a.country,
+                "is_default": True,
+            }
+        ],
+        "tags": [
+            {"customer_id": cid, "name": t, "created_at": person.signed_up_at}
+            for t in person.tags
+        ],
+        "consents": [
+            {
+                "customer_id": cid,
+                "channel": channel,
+                "state": "granted" if granted else "denied",
+                "source": "checkout",
+                "changed_at": person.signed_up_at,
+            }
+            for channel, granted in (("email", person.email_consent), ("sms", person.sms_consent))
+        ],
+        "notes": [],
+        "loyalty_entries": [],
+        "preferences": [
+            {"customer_id": cid, "key": "size", "value": rng.choice(_SIZES)},
+            {"customer_id": cid, "key": "colour", "value": rng.choice(_COLOURS)},
+        ],
+    }
+    if rng.random() < 0.25:
+        rows["addresses"].append({**rows["addresses"][0], "kind": "billing", "is_default": False})
+    for n in range(rng.choice((0, 0, 1, 2))):
+        rows["notes"].append(
+            {
+                "customer_id": cid,
+                "author": rng.choice(("maya@support", "leo@sales", "ops-bot")),
+                "body": rng.choice(_NOTES),
+                "created_at": world.now - timedelta(days=rng.randint(1, 300), minutes=n),
+            }
+        )
+    for _ in range(rng.randint(0, 4)):
+        rows["loyalty_entries"].append(
+            {
+                "customer_id": cid,
+                "points": rng.choice((50, 100, 250)),
+                "reason": "order reward",
+                "created_at": world.now - timedelta(days=rng.randint(1, 500)),
+            }
+        )
+    return rows
+
+
+def _customer(person: WorldCustomer) -> dict[str, Any]:
+    return {
+        "id": person.index + 1,
+        "email": person.email,
+        "phone": person.phone,
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "birth_date": person.birth_date,
+        "locale": person.locale,
+        "timezone": person.timezone,
+        "created_at": person.signed_up_at,
+        "updated_at": person.signed_up_at,
+    }
+
+
+_TABLES: dict[str, Any] = {
+    "addresses": models.Address,
+    "tags": models.Tag,
+    "consents": models.Consent,
+    "notes": models.Note,
+    "loyalty_entries": models.LoyaltyEntry,
+    "preferences": models.Preference,
+}
+
+
+async def seed(
+    sessions: async_sessionmaker[AsyncSession],
+    world: World,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Insert the world's customers in batches; returns how many."""
+    people: Sequence[WorldCustomer] = world.customers
+    for start in range(0, len(people), BATCH):
+        batch = people[start : start + BATCH]
+        children: dict[str, list[dict[str, Any]]] = {name: [] for name in _TABLES}
+        for person in batch:
+            for name, rows in _rows(world, person).items():
+                children[name].extend(rows)
+        async with sessions() as session, session.begin():
+            await session.execute(insert(models.Customer), [_customer(p) for p in batch])
+            for name, rows in children.items():
+                if rows:
+                    await session.execute(insert(_TABLES[name]), rows)
+        if progress:
+            progress(len(batch))
+    async with sessions() as session, session.begin():
+        if session.bind.dialect.name == "postgresql":
+            await session.execute(
+                text("SELECT setval(pg_get_serial_sequence('customers', 'id'), max(id)) FROM customers")
+            )
+    return len(people)

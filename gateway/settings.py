@@ -1,0 +1,57 @@
+"""All configuration, read once from ``CG_*`` environment variables.
+
+Demo mode starts from the same class and fills in what is unset
+(``Settings.for_demo``), so an operator's variable always wins.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{Path.cwd() / 'customer-graph.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CG_", extra="ignore")
+
+    database_url: str = Field(default_factory=default_database_url)
+    redis_url: str | None = None
+    env: Literal["development", "production"] = "development"
+    secret_key: SecretStr = SecretStr("dev-secret-change-me")
+    demo_api_key: SecretStr | None = None
+    log_level: str = "INFO"
+
+    max_page_size: int = 100
+    """The largest ``first`` a connection accepts."""
+
+    shopify_shop: str | None = None
+    shopify_access_token: SecretStr | None = None
+    shopify_api_secret: SecretStr | None = None
+    shopify_base_url: str | None = None
+    shopify_api_version: str = "2025-07"
+
+    zendesk_subdomain: str | None = None
+    zendesk_email: str | None = None
+    zendesk_api_token: SecretStr | None = None
+    zendesk_webhook_secret: SecretStr | None = None
+    zendesk_base_url: str | None = None
+
+    posthog_host: str | None = None
+    posthog_project_id: str | None = None
+    posthog_api_key: SecretStr | None = None
+
+    ingest_write_key: SecretStr | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

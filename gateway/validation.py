@@ -1,0 +1,68 @@
+"""Normalizing and validating what clients send: emails, phones, countries,
+locales, time zones. Each function returns the canonical form or raises
+``BadUserInput`` naming the field."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from zoneinfo import available_timezones
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from gateway.errors import BadUserInput
+
+_LOCALE = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
+
+
+def normalize_email(value: str, field: str = "email") -> str:
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise BadUserInput(f"Invalid email address: {exc}", field=field) from exc
+    return result.normalized.lower()
+
+
+def normalize_phone(value: str, region: str | None = None, field: str = "phone") -> str:
+    """E.164; a number without ``+`` needs a region (the address country)."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        raise BadUserInput(f"Invalid phone number: {value!r}.", field=field) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise BadUserInput(f"Invalid phone number: {value!r}.", field=field)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_country(value: str, field: str = "country") -> str:
+    code = value.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise BadUserInput(f"Unknown country code: {value!r} (ISO 3166-1 alpha-2).", field=field)
+    return code
+
+
+def normalize_locale(value: str, field: str = "locale") -> str:
+    if not _LOCALE.match(value):
+        raise BadUserInput(f"Invalid locale: {value!r} (a BCP 47 tag such as en-US).", field=field)
+    return value
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def normalize_timezone(value: str, field: str = "timezone") -> str:
+    if value not in _zones():
+        raise BadUserInput(f"Unknown time zone: {value!r} (an IANA name).", field=field)
+    return value
+
+
+def clean_text(value: str, field: str, max_length: int, *, required: bool = True) -> str:
+    text = value.strip()
+    if required and not text:
+        raise BadUserInput(f"`{field}` must not be empty.", field=field)
+    if len(text) > max_length:
+        raise BadUserInput(f"`{field}` is longer than {max_length} characters.", field=field)
+    return text
