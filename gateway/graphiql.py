@@ -35,8 +35,10 @@ MANIFEST = "manifest.json"
 ASSET_ROLES = ("react", "react-dom", "graphiql", "graphiql-css")
 
 DEFAULT_QUERY = """\
-# Customer Graph: one customer across the CRM, orders, tickets and activity.
-# Run with Ctrl-Enter (or the play button); Ctrl-Space completes fields.
+# Welcome to Customer Graph.
+# Run a query with Ctrl-Enter or the play button,
+# complete fields with Ctrl-Space, read the schema
+# in the Docs panel on the left.
 
 query FirstCustomers {
   customers(first: 10) {
