@@ -1,0 +1,5 @@
+"""PostHog: persons and their product-analytics events."""
+
+from connectors.posthog.client import PostHogConnector
+
+__all__ = ["PostHogConnector"]

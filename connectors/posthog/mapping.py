@@ -1,0 +1,97 @@
+"""PostHog JSON -> canonical models.
+
+Person (``GET /api/projects/{id}/persons/?distinct_id=…``, one of ``results``)::
+
+    {"id": 1042, "uuid": "0190c1c4-…", "name": "maya@example.com",
+     "distinct_ids": ["maya@example.com", "0190c1c4-anon…"],
+     "properties": {"email": "maya@example.com", "name": "Maya Lind", …},
+     "created_at": "2025-03-20T13:14:09.402000Z", "last_seen_at": "…"|null}
+
+``distinct_ids`` list the identified id first, so it is the person's external id.
+
+Event row of the HogQL query (``results`` of a HogQLQueryResponse, in the order
+of ``hogql.EVENT_COLUMNS``)::
+
+    ["0190c1c4-…", "$pageview", "maya@example.com",
+     "2025-03-20T13:14:09.402000Z", "https://shop.example/p/101", "/p/101",
+     "0190c1c4-session…", "{\"$current_url\": …, \"product_id\": 101}"]
+
+The last cell is the ``properties`` column, a JSON string as ClickHouse stores
+it; missing properties are ``null`` cells.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.models import ActivityEvent, ActivityKind, ExternalCustomer
+
+SOURCE = "posthog"
+
+_KINDS = {
+    "$pageview": ActivityKind.PAGE_VIEW,
+    "Product Viewed": ActivityKind.PRODUCT_VIEW,
+    "product_viewed": ActivityKind.PRODUCT_VIEW,
+    "Product Added": ActivityKind.ADD_TO_CART,
+    "add_to_cart": ActivityKind.ADD_TO_CART,
+    "Products Searched": ActivityKind.SEARCH,
+    "$search": ActivityKind.SEARCH,
+    "$identify": ActivityKind.IDENTIFY,
+}
+
+_KEPT_SYSTEM_PROPERTIES = ("$browser", "$os", "$device_type", "$referrer")
+
+
+def parse_time(value: str) -> datetime:
+    """``…402000Z`` (query API) or ``…402000+00:00`` (events REST) as UTC."""
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def kind_of(event: str) -> ActivityKind:
+    return _KINDS.get(event, ActivityKind.CUSTOM)
+
+
+def customer_from_person(person: Mapping[str, Any]) -> ExternalCustomer:
+    props: Mapping[str, Any] = person.get("properties") or {}
+    distinct_ids = list(person.get("distinct_ids") or ())
+    email = props.get("email")
+    first, _, last = str(props.get("name") or "").partition(" ")
+    created = person.get("created_at")
+    return ExternalCustomer(
+        source=SOURCE,
+        external_id=distinct_ids[0] if distinct_ids else str(person["uuid"]),
+        email=email.lower() if isinstance(email, str) else None,
+        phone=props.get("phone") or None,
+        first_name=first or None,
+        last_name=last or None,
+        created_at=parse_time(created) if created else None,
+        properties={
+            "person_uuid": person.get("uuid"),
+            "distinct_ids": tuple(distinct_ids),
+            "last_seen_at": person.get("last_seen_at"),
+        },
+    )
+
+
+def event_from_row(row: Sequence[Any]) -> ActivityEvent:
+    uuid, event, distinct_id, timestamp, url, path, session, raw_props = row
+    props = json.loads(raw_props) if isinstance(raw_props, str) else {}
+    kept = {
+        k: v
+        for k, v in props.items()
+        if not k.startswith("$") or k in _KEPT_SYSTEM_PROPERTIES
+    }
+    return ActivityEvent(
+        id=str(uuid),
+        distinct_id=str(distinct_id),
+        kind=kind_of(event),
+        name=event,
+        occurred_at=parse_time(timestamp),
+        url=url,
+        path=path,
+        session_id=session,
+        properties=kept,
+    )
