@@ -2,33 +2,32 @@
 
 Headless Chromium (Debian's ``chromium`` package, driven by the ``playwright``
 client without its own browser download) opens ``/graphql`` on the real app
-served by uvicorn on loopback. Every request leaving loopback is aborted and
-recorded, so the test proves the page needs no CDN; the server records the
-headers of each GraphQL request, so it proves the demo's default
+served by uvicorn on loopback (``serve_app``). Every request leaving loopback is
+aborted and recorded, so the test proves the page needs no CDN; the server
+records the headers of each GraphQL request, so it proves the demo's default
 Authorization header is sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.db.session import upgrade
+from gateway.services import open_services
 from gateway.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -83,80 +82,65 @@ def chromium() -> Path:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, GraphQLRecorder]]:
+async def server(tmp_path: Path) -> AsyncIterator[tuple[str, GraphQLRecorder]]:
     """The real gateway on a free loopback port, with one customer in it."""
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'graphiql.db'}"
-    upgrade(database_url)
-    app = create_app(
-        Settings(database_url=database_url),
-        ide_headers={"Authorization": f"Bearer {API_KEY}"},
-    )
-    recorder = GraphQLRecorder(app)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(recorder, log_level="warning", lifespan="on")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]})
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not uvicorn_server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        created = httpx.post(
-            f"{base_url}/graphql",
-            json={
-                "query": "mutation($email: String!) "
-                "{ createCustomer(input: {email: $email}) { id } }",
-                "variables": {"email": EMAIL},
-            },
+    await asyncio.to_thread(upgrade, database_url)
+    async with open_services(Settings(database_url=database_url)) as services:
+        app = create_app(
+            services=services, ide_headers={"Authorization": f"Bearer {API_KEY}"}
         )
-        assert created.status_code == 200
-        assert "errors" not in created.json(), created.json()
-        recorder.posts.clear()
-        yield base_url, recorder
-    finally:
-        uvicorn_server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+        recorder = GraphQLRecorder(app)
+        async with serve_app(recorder) as base_url:
+            async with httpx.AsyncClient(base_url=base_url) as client:
+                created = await client.post(
+                    "/graphql",
+                    json={
+                        "query": "mutation($email: String!) "
+                        "{ createCustomer(input: {email: $email}) { id } }",
+                        "variables": {"email": EMAIL},
+                    },
+                )
+            assert "errors" not in created.json(), created.json()
+            recorder.posts.clear()
+            yield base_url, recorder
 
 
-def test_graphiql_runs_the_default_query_offline_with_the_default_headers(
+async def test_graphiql_runs_the_default_query_offline_with_the_default_headers(
     chromium, server
 ):
-    from playwright.sync_api import Route, expect, sync_playwright
+    from playwright.async_api import Route, async_playwright, expect
 
     base_url, recorder = server
     off_loopback: list[str] = []
     page_errors: list[str] = []
 
-    def only_loopback(route: Route) -> None:
+    async def only_loopback(route: Route) -> None:
         if urlsplit(route.request.url).hostname in LOOPBACK:
-            route.continue_()
+            await route.continue_()
         else:
             off_loopback.append(route.request.url)
-            route.abort()
+            await route.abort()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
             executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
         )
         try:
-            context = browser.new_context()
-            context.route("**/*", only_loopback)
-            page = context.new_page()
+            context = await browser.new_context()
+            await context.route("**/*", only_loopback)
+            page = await context.new_page()
             page.on("pageerror", lambda error: page_errors.append(str(error)))
 
-            page.goto(f"{base_url}/graphql")
+            await page.goto(f"{base_url}/graphql")
             headers_editor = page.locator(".graphiql-editor-tool .graphiql-editor")
-            expect(headers_editor.last).to_contain_text(f"Bearer {API_KEY}")
-            page.locator(".graphiql-execute-button").click()
-            expect(page.locator(".result-window")).to_contain_text(
+            await expect(headers_editor.last).to_contain_text(f"Bearer {API_KEY}")
+            await page.locator(".graphiql-execute-button").click()
+            await expect(page.locator(".result-window")).to_contain_text(
                 EMAIL, timeout=15_000
             )
         finally:
-            browser.close()
+            await browser.close()
 
     assert off_loopback == []
     assert page_errors == []
