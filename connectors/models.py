@@ -176,20 +176,8 @@ class UpstreamChange:
     event_id: str | None
     """Id of the underlying event: equal across duplicate deliveries."""
     payload: Mapping[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamChange:
-    """One webhook delivery, parsed: which customer changed and, when the
-    payload carries it, the new state as canonical models. ``topic`` is the
-    upstream's own (``orders/create``); ``delivery_id`` is unique per delivery
-    (the idempotency key) while ``event_id`` stays the same across retries."""
-
-    source: str
-    topic: str
-    customer_external_id: str | None
-    delivery_id: str | None = None
-    event_id: str | None = None
     order: Order | None = None
+    """The order as the payload describes it, when the topic carries one."""
     customer: ExternalCustomer | None = None
-    payload: Mapping[str, object] = field(default_factory=dict)
+    """The customer as the payload describes it, when the topic carries one."""
+
