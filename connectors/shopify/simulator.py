@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 from graphql import (
+    DocumentNode,
     FieldNode,
     GraphQLError,
     OperationDefinitionNode,
@@ -129,6 +130,7 @@ class ShopifySimulator:
         self.rest = RestPayloads(shop_timezone)
         self._schema = build_schema()
         self._failures: list[int] = []
+        self._documents: dict[str, DocumentNode] = {}
         self.app = Starlette(
             routes=[
                 Route(
@@ -237,19 +239,23 @@ class ShopifySimulator:
             body = await request.json()
             query, variables = body["query"], body.get("variables") or {}
             operation_name = body.get("operationName")
-            document = parse(query)
-        except GraphQLError as exc:
-            return JSONResponse({"errors": [exc.formatted]})
         except (ValueError, KeyError, TypeError):
             return JSONResponse({"errors": "Bad Request"}, 400)
+        document = self._documents.get(query)
+        if document is None:
+            try:
+                document = parse(query)
+            except GraphQLError as exc:
+                return JSONResponse({"errors": [exc.formatted]})
+            invalid = validate(self._schema, document)
+            if invalid:
+                return JSONResponse({"errors": [e.formatted for e in invalid]})
+            self._documents[query] = document
         for definition in document.definitions:
             if isinstance(definition, OperationDefinitionNode):
                 for selection in definition.selection_set.selections:
                     if isinstance(selection, FieldNode):
                         self.operations.add(selection.name.value)
-        invalid = validate(self._schema, document)
-        if invalid:
-            return JSONResponse({"errors": [e.formatted for e in invalid]})
         requested = requested_cost(document, operation_name, variables)
         if requested > MAX_QUERY_COST:
             message = (

@@ -37,6 +37,16 @@ class SearchQuery:
             if terms:
                 self.groups.append(terms)
 
+    def equals(self, field: str) -> list[str] | None:
+        """The values of a query that is only ``field:a OR field:b …``, else
+        ``None``; lets the store look records up instead of scanning them."""
+        if not self.groups or any(
+            len(group) != 1 or group[0].field != field or group[0].op != "="
+            for group in self.groups
+        ):
+            return None
+        return [group[0].value for group in self.groups]
+
     def matches(self, record: dict[str, Any], fields: Mapping[str, Getter]) -> bool:
         if not self.groups:
             return True

@@ -1,0 +1,232 @@
+"""The Shopify connector: batched Admin GraphQL reads behind ``CommerceConnector``.
+
+Many customers cost few calls: profiles come from ``nodes(ids:)`` in chunks of
+250, orders from one ``orders`` search per 50 customers
+(``customer_id:1 OR customer_id:2 …``) paged to the end, with line items,
+refunds and returns inline. Shopify rate-limits by query cost, not by request:
+a ``THROTTLED`` answer (HTTP 200, or 429) is waited out for
+``(requested - currentlyAvailable) / restoreRate`` seconds and retried, so a
+busy shop slows the connector down instead of failing it, up to
+``max_throttle_wait`` seconds per query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from connectors.base import PageGuard, RequestObserver, RetryPolicy, UpstreamHTTP
+from connectors.errors import (
+    UpstreamAuthError,
+    UpstreamProtocolError,
+    UpstreamRateLimited,
+)
+from connectors.models import Checkout, ExternalCustomer, Order, Return
+from connectors.shopify import mapping, queries
+
+NAME = "shopify"
+Json = dict[str, Any]
+
+
+class ShopifyConnector:
+    name = NAME
+
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str,
+        *,
+        api_version: str = "2025-07",
+        order_cap: int = 250,
+        page_size: int = 50,
+        checkout_lookback_days: int = 90,
+        max_throttle_wait: float = 60.0,
+        observer: RequestObserver | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.http = UpstreamHTTP(
+            NAME,
+            base_url,
+            headers={"X-Shopify-Access-Token": access_token},
+            retry=retry,
+            observer=observer,
+            transport=transport,
+        )
+        self.path = f"/admin/api/{api_version}/graphql.json"
+        self.order_cap = order_cap
+        self.page_size = page_size
+        self.checkout_lookback = timedelta(days=checkout_lookback_days)
+        self.max_throttle_wait = max_throttle_wait
+        self.observer = observer
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def customers_by_ids(
+        self, ids: Sequence[str]
+    ) -> list[ExternalCustomer | None]:
+        found: list[ExternalCustomer | None] = []
+        for start in range(0, len(ids), queries.MAX_IDS):
+            chunk = list(ids[start : start + queries.MAX_IDS])
+            data = await self.query(queries.CUSTOMERS_BY_IDS, {"ids": chunk})
+            found.extend(mapping.customer(n) if n else None for n in data["nodes"])
+        return found
+
+    async def customers_by_emails(
+        self, emails: Sequence[str]
+    ) -> dict[str, ExternalCustomer]:
+        wanted = sorted({e.strip().lower() for e in emails if e.strip()})
+        found: dict[str, ExternalCustomer] = {}
+        for start in range(0, len(wanted), queries.CUSTOMERS_PER_SEARCH):
+            chunk = wanted[start : start + queries.CUSTOMERS_PER_SEARCH]
+            search = " OR ".join(f'email:"{email}"' for email in chunk)
+            async for node in self._pages(
+                queries.CUSTOMERS_SEARCH, "customers", {"query": search}, len(chunk)
+            ):
+                profile = mapping.customer(node)
+                if profile.email and profile.email.lower() in chunk:
+                    found[profile.email.lower()] = profile
+        return found
+
+    async def iter_customers(
+        self, updated_since: datetime | None = None
+    ) -> AsyncIterator[ExternalCustomer]:
+        """Every customer updated after ``updated_since``, oldest change first."""
+        variables: Json = {"sortKey": "UPDATED_AT"}
+        if updated_since is not None:
+            since = updated_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            variables["query"] = f"updated_at:>'{since}'"
+        size = min(self.page_size, queries.MAX_CUSTOMERS_PAGE)
+        async for node in self._pages(
+            queries.CUSTOMERS_SEARCH, "customers", variables, size
+        ):
+            yield mapping.customer(node)
+
+    async def orders_by_customers(
+        self, customer_ids: Sequence[str]
+    ) -> dict[str, list[Order]]:
+        wanted = list(dict.fromkeys(customer_ids))
+        result: dict[str, list[Order]] = {cid: [] for cid in wanted}
+        size = min(self.page_size, queries.MAX_ORDERS_PAGE)
+        for start in range(0, len(wanted), queries.CUSTOMERS_PER_SEARCH):
+            chunk = wanted[start : start + queries.CUSTOMERS_PER_SEARCH]
+            search = " OR ".join(f"customer_id:{_numeric(cid)}" for cid in chunk)
+            async for node in self._pages(
+                queries.ORDERS, "orders", {"query": search}, size
+            ):
+                order = mapping.order(node)
+                orders = result.get(order.customer_id or "")
+                if orders is not None and len(orders) < self.order_cap:
+                    orders.append(order)
+        return result
+
+    async def returns_by_customers(
+        self, customer_ids: Sequence[str]
+    ) -> dict[str, list[Return]]:
+        orders = await self.orders_by_customers(customer_ids)
+        return {
+            cid: [r for order in placed for r in order.returns]
+            for cid, placed in orders.items()
+        }
+
+    async def abandoned_checkouts_by_customers(
+        self, customer_ids: Sequence[str]
+    ) -> dict[str, list[Checkout]]:
+        """Shopify cannot filter checkouts by customer: read the recent ones
+        (``checkout_lookback_days``) and keep those of the wanted customers."""
+        result: dict[str, list[Checkout]] = {cid: [] for cid in customer_ids}
+        since = datetime.now(UTC) - self.checkout_lookback
+        variables = {"query": f"created_at:>='{since:%Y-%m-%dT%H:%M:%SZ}'"}
+        size = min(self.page_size, queries.MAX_CHECKOUTS_PAGE)
+        async for node in self._pages(
+            queries.CHECKOUTS, "abandonedCheckouts", variables, size
+        ):
+            checkout = mapping.checkout(node)
+            bucket = result.get(checkout.customer_id or "")
+            if bucket is not None:
+                bucket.append(checkout)
+        return result
+
+    async def _pages(
+        self, document: str, root: str, variables: Json, size: int
+    ) -> AsyncIterator[Json]:
+        """Nodes of a root connection, following ``endCursor`` to the end."""
+        guard = PageGuard(NAME)
+        after: str | None = None
+        while True:
+            page = {**variables, "first": size, "after": after}
+            connection = (await self.query(document, page))[root]
+            for node in connection["nodes"]:
+                yield node
+            info = connection["pageInfo"]
+            if not info["hasNextPage"] or not info["endCursor"]:
+                return
+            after = guard.advance(info["endCursor"])
+
+    async def query(self, document: str, variables: Json) -> Json:
+        """Run one GraphQL document; wait out throttling; return ``data``."""
+        waited = 0.0
+        while True:
+            try:
+                body = await self.http.post_json(
+                    self.path, {"query": document, "variables": variables}
+                )
+            except UpstreamRateLimited as exc:
+                delay = exc.retry_after or self.http.retry.max_delay
+            else:
+                throttled = _throttle_delay(body)
+                if throttled is None:
+                    return _data(body)
+                delay = throttled
+                if self.observer is not None:
+                    self.observer(NAME, "rate_limited")
+            waited += delay
+            if waited > self.max_throttle_wait:
+                raise UpstreamRateLimited(NAME, "throttled too long", delay)
+            await asyncio.sleep(delay)
+
+
+def _numeric(gid: str) -> str:
+    """``customer_id:`` takes the numeric id, not the gid."""
+    number = gid.rsplit("/", 1)[-1].split("?", 1)[0]
+    if not number.isdigit():
+        raise ValueError(f"not a Shopify customer id: {gid!r}")
+    return number
+
+
+def _throttle_delay(body: Json) -> float | None:
+    """Seconds until the bucket holds the requested points, or ``None`` when
+    the answer was not throttled."""
+    errors = body.get("errors")
+    if not isinstance(errors, list) or not any(
+        (e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors
+    ):
+        return None
+    cost = (body.get("extensions") or {}).get("cost") or {}
+    status = cost.get("throttleStatus") or {}
+    rate = float(status.get("restoreRate") or 50.0)
+    missing = float(cost.get("requestedQueryCost") or rate) - float(
+        status.get("currentlyAvailable") or 0
+    )
+    return max(missing / rate, 0.05)
+
+
+def _data(body: Json) -> Json:
+    errors = body.get("errors")
+    if isinstance(errors, str):
+        raise UpstreamProtocolError(NAME, errors)
+    if errors:
+        codes = {(e.get("extensions") or {}).get("code") for e in errors}
+        messages = "; ".join(str(e.get("message")) for e in errors)
+        if "ACCESS_DENIED" in codes:
+            raise UpstreamAuthError(NAME, messages)
+        raise UpstreamProtocolError(NAME, messages)
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise UpstreamProtocolError(NAME, "response has no data")
+    return data
