@@ -1,0 +1,224 @@
+"""PostHogConnector against PostHogSimulator over real loopback HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from connectors.base import RetryPolicy
+from connectors.demo_world import World
+from connectors.errors import UpstreamAuthError, UpstreamUnavailable
+from connectors.models import ActivityKind
+from connectors.posthog.client import PostHogConnector
+from connectors.posthog.simulator import PostHogSimulator
+from connectors.simulator_server import serve_app
+
+FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)
+WORLD = World(seed=11, size=80)
+
+
+@pytest.fixture
+def sim() -> PostHogSimulator:
+    return PostHogSimulator(WORLD, project_id=7, api_key="phx_test")
+
+
+@pytest.fixture
+async def base_url(sim: PostHogSimulator) -> AsyncIterator[str]:
+    async with serve_app(sim.app) as url:
+        yield url
+
+
+@pytest.fixture
+async def ph(base_url: str) -> AsyncIterator[PostHogConnector]:
+    client = PostHogConnector(base_url, 7, "phx_test", retry=FAST)
+    yield client
+    await client.aclose()
+
+
+def emails(sim: PostHogSimulator, n: int) -> list[str]:
+    return [p.distinct_ids[0] for p in sim.analytics.persons[:n]]
+
+
+def expected_events(sim, distinct_id: str, limit: int, days: int = 90) -> list[str]:
+    person = sim.analytics.by_distinct_id[distinct_id]
+    since = datetime.now(UTC) - timedelta(days=days)
+    return [
+        e["uuid"]
+        for e in sim.analytics.events_of(person)
+        if e["distinct_id"] == distinct_id and e["timestamp"] >= since
+    ][:limit]
+
+
+@pytest.mark.parametrize("n", [1, 10, 50])
+async def test_events_of_many_persons_cost_one_query(sim, ph, n):
+    ids = emails(sim, n)
+    events = await ph.events_by_persons(ids, limit=5)
+    for distinct_id in ids:
+        assert [e.id for e in events[distinct_id]] == expected_events(
+            sim, distinct_id, 5
+        )
+    assert sim.requests["query"] == 1
+    assert sim.requests.total == 1
+
+
+async def test_events_are_mapped_to_activity_kinds(sim, ph):
+    ids = emails(sim, 30)
+    events = await ph.events_by_persons(ids, limit=200)
+    every = [e for es in events.values() for e in es]
+    kinds = {e.kind for e in every}
+    assert {ActivityKind.PAGE_VIEW, ActivityKind.PRODUCT_VIEW} <= kinds
+    page_view = next(e for e in every if e.kind is ActivityKind.PAGE_VIEW)
+    assert page_view.url is not None
+    assert page_view.url.endswith(page_view.path or "?")
+    assert page_view.session_id
+    product = next(e for e in every if e.kind is ActivityKind.PRODUCT_VIEW)
+    assert "product_id" in product.properties
+    assert product.occurred_at.tzinfo is UTC
+
+
+async def test_last_seen_and_sessions_are_one_query_each(sim, ph):
+    ids = [*emails(sim, 20), "nobody@example.com"]
+    last_seen = await ph.last_seen_by_persons(ids)
+    sessions = await ph.sessions_count_by_persons(ids, days=30)
+    assert sim.requests["query"] == 2
+    assert last_seen["nobody@example.com"] is None
+    assert sessions["nobody@example.com"] == 0
+    since = datetime.now(UTC) - timedelta(days=30)
+    for distinct_id in ids[:-1]:
+        mine = [
+            e
+            for e in sim.analytics.events_of(sim.analytics.by_distinct_id[distinct_id])
+            if e["distinct_id"] == distinct_id
+        ]
+        newest = mine[0]["timestamp"] if mine else None
+        assert last_seen[distinct_id] == newest
+        recent = {
+            e["properties"]["$session_id"] for e in mine if e["timestamp"] >= since
+        }
+        assert sessions[distinct_id] == len(recent)
+
+
+async def test_ids_with_quotes_are_escaped_not_injected(sim, ph):
+    events = await ph.events_by_persons(["o'brien@example.com", "x\\' or 1=1 --"])
+    assert events == {"o'brien@example.com": [], "x\\' or 1=1 --": []}
+
+
+async def test_persons_by_distinct_id_and_email(sim, ph):
+    person = sim.analytics.persons[0]
+    found = await ph.customers_by_ids([person.distinct_ids[1], "unknown-id"])
+    assert found[1] is None
+    assert found[0] is not None
+    assert found[0].external_id == person.distinct_ids[0]
+    assert found[0].properties["person_uuid"] == person.uuid
+    by_email = await ph.customers_by_emails([person.distinct_ids[0].upper(), "no@x.io"])
+    assert list(by_email) == [person.distinct_ids[0]]
+
+
+async def test_a_429_with_retry_after_is_retried(sim, ph):
+    sim.force_rate_limit(1, retry_after=0)
+    await ph.events_by_persons(emails(sim, 2))
+    assert sim.requests["query"] == 2
+
+
+async def test_invalid_key_is_fatal_and_not_retried(sim, base_url):
+    ph = PostHogConnector(base_url, 7, "phc_project_token", retry=FAST)
+    try:
+        with pytest.raises(UpstreamAuthError):
+            await ph.events_by_persons(emails(sim, 1))
+    finally:
+        await ph.aclose()
+    assert sim.requests["query"] == 1
+
+
+async def test_5xx_is_retried_then_reported_unavailable(sim, ph):
+    sim.fail_next(3, status=503)
+    with pytest.raises(UpstreamUnavailable):
+        await ph.sessions_count_by_persons(emails(sim, 2))
+    assert sim.requests["query"] == FAST.attempts
+
+
+async def post_query(
+    base_url: str, hogql: str, key: str = "phx_test"
+) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        return await http.post(
+            "/api/projects/7/query/",
+            json={"query": {"kind": "HogQLQuery", "query": hogql}},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+
+
+async def test_query_endpoint_speaks_hogql_query_response(sim, base_url):
+    response = await post_query(
+        base_url, "select event, timestamp from events order by timestamp desc"
+    )
+    body = response.json()
+    assert response.status_code == 200
+    assert body["columns"] == ["event", "timestamp"]
+    assert body["types"][1] == ["timestamp", "DateTime64(6, 'UTC')"]
+    assert len(body["results"]) == 100
+    assert body["hasMore"] is True
+    assert body["results"][0][1].endswith("000Z")
+
+
+async def test_unsupported_hogql_is_a_400_validation_error(base_url):
+    response = await post_query(base_url, "select * from persons join events")
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["type"], body["code"], body["attr"]) == (
+        "validation_error",
+        "invalid_input",
+        None,
+    )
+
+
+async def test_simulator_error_envelopes(sim, base_url):
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        missing = await http.get("/api/projects/7/persons/")
+        wrong = await http.get(
+            "/api/projects/8/persons/", headers={"Authorization": "Bearer phx_test"}
+        )
+        sim.force_rate_limit(1, retry_after=3)
+        limited = await http.get(
+            "/api/projects/7/persons/", headers={"Authorization": "Bearer phx_test"}
+        )
+    assert missing.status_code == 401
+    assert missing.json()["code"] == "not_authenticated"
+    assert wrong.status_code == 404
+    assert wrong.json() == {
+        "type": "invalid_request",
+        "code": "not_found",
+        "detail": "Not found.",
+        "attr": None,
+    }
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "3"
+    assert limited.json()["type"] == "throttled_error"
+
+
+async def test_events_list_pages_backwards_with_before(sim, base_url):
+    distinct_id = max(
+        emails(sim, 40),
+        key=lambda d: len(sim.analytics.events_of(sim.analytics.by_distinct_id[d])),
+    )
+    after = (datetime.now(UTC) - timedelta(days=120)).isoformat()
+    seen: list[str] = []
+    url: str | None = "/api/environments/7/events/"
+    params: dict[str, str] | None = {
+        "distinct_id": distinct_id,
+        "after": after,
+        "limit": "3",
+    }
+    async with httpx.AsyncClient(
+        base_url=base_url, headers={"Authorization": "Bearer phx_test"}
+    ) as http:
+        while url:
+            body = (await http.get(url, params=params)).json()
+            seen += [e["id"] for e in body["results"]]
+            assert all(e["timestamp"].endswith("+00:00") for e in body["results"])
+            url, params = body["next"], None
+    assert seen == expected_events(sim, distinct_id, 10_000, days=120)
+    assert sim.requests["events"] > 1
