@@ -13,8 +13,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from gateway.context import Context
+from gateway.errors import format_errors
 from gateway.graphiql import graphiql_page, static_routes
 from gateway.loaders import Loaders
 from gateway.schema import build_schema
@@ -33,7 +36,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.ide_headers = dict(ide_headers or {})
 
     async def get_context(
-        self, request: Request | WebSocket, response: Response | None = None
+        self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         services: Services = self.app.state.services
         return Context(
@@ -43,8 +46,16 @@ class GraphQLApp(GraphQL[Context, None]):
             loaders=Loaders(services.sessions),
         )
 
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        result.errors = format_errors(result.errors)
+        return await super().process_result(request, result)
+
     async def render_graphql_ide(self, request: Request) -> Response:
-        return graphiql_page(endpoint=request.url.path, default_headers=self.ide_headers)
+        return graphiql_page(
+            endpoint=request.url.path, default_headers=self.ide_headers
+        )
 
 
 async def healthz(request: Request) -> Response:
@@ -58,7 +69,9 @@ async def readyz(request: Request) -> Response:
             await connection.execute(text("SELECT 1"))
     except Exception:  # any failure means "not ready"; the reason goes to the log
         log.exception("readiness check failed")
-        return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "database": "down"}, status_code=503
+        )
     return JSONResponse({"status": "ok", "database": "up"})
 
 

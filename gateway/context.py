@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 @dataclass(slots=True)
 class Context:
     request: Request | WebSocket
-    response: Response | None
+    response: Response | WebSocket
     services: Services
     loaders: Loaders
 

@@ -6,7 +6,7 @@ the database rolls the whole transaction back and becomes ``CONFLICT``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -82,7 +82,9 @@ def _names(first: str | None, last: str | None) -> tuple[str | None, str | None]
 
 def _check_birth_date(value: date | None) -> date | None:
     if value is not None and not date(1900, 1, 1) <= value <= date.today():
-        raise BadUserInput("Birth date must be between 1900 and today.", field="birthDate")
+        raise BadUserInput(
+            "Birth date must be between 1900 and today.", field="birthDate"
+        )
     return value
 
 
@@ -91,7 +93,9 @@ async def _unique_email(write: Awaitable[None]) -> None:
     try:
         await write
     except IntegrityError as exc:
-        raise Conflict("A customer with this email already exists.", field="email") from exc
+        raise Conflict(
+            "A customer with this email already exists.", field="email"
+        ) from exc
 
 
 async def create_customer(sessions: Sessions, data: NewCustomer) -> models.Customer:
@@ -118,7 +122,9 @@ async def create_customer(sessions: Sessions, data: NewCustomer) -> models.Custo
         for address in addresses:
             address.customer_id = customer.id
         session.add_all(addresses)
-        session.add_all(models.Tag(customer_id=customer.id, name=t) for t in sorted(tags))
+        session.add_all(
+            models.Tag(customer_id=customer.id, name=t) for t in sorted(tags)
+        )
         session.add_all(
             models.Preference(customer_id=customer.id, key=k, value=v)
             for k, v in preferences.items()
@@ -134,7 +140,7 @@ async def _get(session: AsyncSession, customer_id: int) -> models.Customer:
     return customer
 
 
-_UPDATERS = {
+_UPDATERS: dict[str, Callable[[str], str]] = {
     "email": normalize_email,
     "phone": normalize_phone,
     "locale": normalize_locale,
@@ -168,7 +174,9 @@ async def update_customer(
     return customer
 
 
-async def add_note(sessions: Sessions, customer_id: int, author: str, body: str) -> models.Note:
+async def add_note(
+    sessions: Sessions, customer_id: int, author: str, body: str
+) -> models.Note:
     note = models.Note(
         customer_id=customer_id,
         author=clean_text(author, "author", 200),
@@ -198,7 +206,8 @@ async def tag_customer(
         )
         if add:
             session.add_all(
-                models.Tag(customer_id=customer_id, name=n) for n in sorted(names - existing)
+                models.Tag(customer_id=customer_id, name=n)
+                for n in sorted(names - existing)
             )
         elif existing:
             await session.execute(

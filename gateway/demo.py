@@ -34,4 +34,3 @@ async def run_demo(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         )
         await server.serve()
-

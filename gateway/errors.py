@@ -11,16 +11,15 @@
 Connector errors (``connectors.errors``) become ``UPSTREAM_*`` codes carrying the
 connector's name, never the upstream's message. Anything else is a bug: clients
 get a generic message and a request id; the details go to the log only.
+``format_errors`` is applied to every result the gateway sends (``gateway.app``).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from connectors.errors import ConnectorError
 
@@ -56,15 +55,25 @@ def format_error(error: GraphQLError) -> GraphQLError:
     """Give every error a code and strip what a client must not see."""
     original = error.original_error
     if original is None:
-        code = (error.extensions or {}).get("code") or "GRAPHQL_VALIDATION_FAILED"
+        code = (error.extensions or {}).get("code") or _request_error_code(
+            error.message
+        )
         return _with(error, error.message, {**(error.extensions or {}), "code": code})
     if isinstance(original, GatewayError):
-        return _with(error, original.message, {"code": original.code, **original.extensions})
+        return _with(
+            error, original.message, {"code": original.code, **original.extensions}
+        )
     if isinstance(original, ConnectorError):
-        message = f"The {original.connector} upstream could not answer ({original.code})."
-        return _with(error, message, {"code": original.code, "source": original.connector})
-    if isinstance(original, GraphQLError):
-        return format_error(original)
+        message = (
+            f"The {original.connector} upstream could not answer ({original.code})."
+        )
+        return _with(
+            error, message, {"code": original.code, "source": original.connector}
+        )
+    if isinstance(
+        original, GraphQLError
+    ):  # e.g. a variable graphql-core could not coerce
+        return _with(error, error.message, {"code": _request_error_code(error.message)})
     request_id = uuid.uuid4().hex
     log.error(
         "unexpected error %s at %s",
@@ -79,7 +88,17 @@ def format_error(error: GraphQLError) -> GraphQLError:
     )
 
 
-def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+def _request_error_code(message: str) -> str:
+    if message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if message.startswith("Variable '$"):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+def _with(
+    error: GraphQLError, message: str, extensions: dict[str, object]
+) -> GraphQLError:
     return GraphQLError(
         message,
         nodes=error.nodes,
@@ -91,14 +110,5 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, object]) -> G
     )
 
 
-class ErrorCodes(SchemaExtension):
-    """Schema extension: runs ``format_error`` over every error of a result.
-
-    ``schema = strawberry.Schema(..., extensions=[ErrorCodes])``
-    """
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [format_error(e) for e in result.errors]
+def format_errors(errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
+    return [format_error(e) for e in errors] if errors else errors

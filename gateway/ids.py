@@ -7,7 +7,9 @@ from strawberry.relay import GlobalID
 from gateway.errors import BadUserInput
 
 
-def decode_global_id(value: str, expected: str | None = None, field: str = "id") -> tuple[str, int]:
+def decode_global_id(
+    value: str, expected: str | None = None, field: str = "id"
+) -> tuple[str, int]:
     """``(type name, integer id)``; BAD_USER_INPUT for anything malformed or of
     another type than ``expected``."""
     try:

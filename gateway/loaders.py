@@ -18,7 +18,11 @@ from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db import models
-from gateway.db.customer_queries import CustomerPageRequest, customer_count, customer_page
+from gateway.db.customer_queries import (
+    CustomerPageRequest,
+    customer_count,
+    customer_page,
+)
 from gateway.pagination import Page
 
 K = TypeVar("K", bound=Hashable)
@@ -27,14 +31,16 @@ V = TypeVar("V")
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def grouped(rows: Iterable[V], key: Callable[[V], K], keys: Sequence[K]) -> list[list[V]]:
+def grouped(
+    rows: Iterable[V], key: Callable[[V], K], keys: Sequence[K]
+) -> list[list[V]]:
     by_key: dict[K, list[V]] = defaultdict(list)
     for row in rows:
         by_key[key(row)].append(row)
     return [by_key.get(k, []) for k in keys]
 
 
-class SessionLoader(DataLoader):  # type: ignore[misc]
+class SessionLoader(DataLoader[Any, Any]):
     """A DataLoader that opens one short session per batch."""
 
     def __init__(self, sessions: Sessions) -> None:
@@ -48,13 +54,17 @@ class SessionLoader(DataLoader):  # type: ignore[misc]
 
 class CustomerByIdLoader(SessionLoader):
     async def batch_load_fn(self, ids: Sequence[int]) -> list[models.Customer | None]:
-        rows = await self.scalars(select(models.Customer).where(models.Customer.id.in_(ids)))
+        rows = await self.scalars(
+            select(models.Customer).where(models.Customer.id.in_(ids))
+        )
         by_id = {row.id: row for row in rows}
         return [by_id.get(i) for i in ids]
 
 
 class CustomerByEmailLoader(SessionLoader):
-    async def batch_load_fn(self, emails: Sequence[str]) -> list[models.Customer | None]:
+    async def batch_load_fn(
+        self, emails: Sequence[str]
+    ) -> list[models.Customer | None]:
         rows = await self.scalars(
             select(models.Customer).where(models.Customer.email.in_(emails))
         )
@@ -89,7 +99,9 @@ def _children_loader(model: Any, *order_by: Any) -> type[SessionLoader]:
     class ChildrenByCustomerLoader(SessionLoader):
         async def batch_load_fn(self, customer_ids: Sequence[int]) -> list[list[Any]]:
             rows = await self.scalars(
-                select(model).where(model.customer_id.in_(customer_ids)).order_by(*order_by)
+                select(model)
+                .where(model.customer_id.in_(customer_ids))
+                .order_by(*order_by)
             )
             return grouped(rows, lambda r: r.customer_id, customer_ids)
 
@@ -116,7 +128,9 @@ class LoyaltyBalanceByCustomerLoader(SessionLoader):
             .group_by(entry.customer_id)
         )
         async with self.sessions() as session:
-            balances = {cid: int(total) for cid, total in (await session.execute(statement))}
+            balances = {
+                cid: int(total) for cid, total in (await session.execute(statement))
+            }
         return [balances.get(cid, 0) for cid in customer_ids]
 
 
@@ -130,7 +144,9 @@ class NotesPageKey:
 class NotesPageByCustomerLoader(SessionLoader):
     """Newest notes first; one windowed query per distinct (first, after)."""
 
-    async def batch_load_fn(self, keys: Sequence[NotesPageKey]) -> list[Page[models.Note]]:
+    async def batch_load_fn(
+        self, keys: Sequence[NotesPageKey]
+    ) -> list[Page[models.Note]]:
         pages: dict[NotesPageKey, Page[models.Note]] = {}
         windows: dict[tuple[int, Any], list[int]] = defaultdict(list)
         for key in keys:
@@ -157,9 +173,13 @@ class NotesPageByCustomerLoader(SessionLoader):
             )
             rows = await self.scalars(statement)
             for customer_id, group in zip(
-                customer_ids, grouped(rows, lambda r: r.customer_id, customer_ids), strict=True
+                customer_ids,
+                grouped(rows, lambda r: r.customer_id, customer_ids),
+                strict=True,
             ):
-                pages[NotesPageKey(customer_id, first, after)] = Page.from_rows(group, first)
+                pages[NotesPageKey(customer_id, first, after)] = Page.from_rows(
+                    group, first
+                )
         return [pages[key] for key in keys]
 
 

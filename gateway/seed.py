@@ -58,7 +58,10 @@ def _rows(world: World, person: WorldCustomer) -> dict[str, list[dict[str, Any]]
                 "source": "checkout",
                 "changed_at": person.signed_up_at,
             }
-            for channel, granted in (("email", person.email_consent), ("sms", person.sms_consent))
+            for channel, granted in (
+                ("email", person.email_consent),
+                ("sms", person.sms_consent),
+            )
         ],
         "notes": [],
         "loyalty_entries": [],
@@ -68,14 +71,17 @@ def _rows(world: World, person: WorldCustomer) -> dict[str, list[dict[str, Any]]
         ],
     }
     if rng.random() < 0.25:
-        rows["addresses"].append({**rows["addresses"][0], "kind": "billing", "is_default": False})
+        rows["addresses"].append(
+            {**rows["addresses"][0], "kind": "billing", "is_default": False}
+        )
     for n in range(rng.choice((0, 0, 1, 2))):
         rows["notes"].append(
             {
                 "customer_id": cid,
                 "author": rng.choice(("maya@support", "leo@sales", "ops-bot")),
                 "body": rng.choice(_NOTES),
-                "created_at": world.now - timedelta(days=rng.randint(1, 300), minutes=n),
+                "created_at": world.now
+                - timedelta(days=rng.randint(1, 300), minutes=n),
             }
         )
     for _ in range(rng.randint(0, 4)):
@@ -105,6 +111,14 @@ def _customer(person: WorldCustomer) -> dict[str, Any]:
     }
 
 
+_RESET_SEQUENCE = (
+    "SELECT setval(pg_get_serial_sequence('customers', 'id'), max(id)) FROM customers"
+)
+
+_RESET_SEQUENCE = (
+    "SELECT setval(pg_get_serial_sequence('customers', 'id'), max(id)) FROM customers"
+)
+
 _TABLES: dict[str, Any] = {
     "addresses": models.Address,
     "tags": models.Tag,
@@ -129,15 +143,15 @@ async def seed(
             for name, rows in _rows(world, person).items():
                 children[name].extend(rows)
         async with sessions() as session, session.begin():
-            await session.execute(insert(models.Customer), [_customer(p) for p in batch])
+            await session.execute(
+                insert(models.Customer), [_customer(p) for p in batch]
+            )
             for name, rows in children.items():
                 if rows:
                     await session.execute(insert(_TABLES[name]), rows)
         if progress:
             progress(len(batch))
     async with sessions() as session, session.begin():
-        if session.bind.dialect.name == "postgresql":
-            await session.execute(
-                text("SELECT setval(pg_get_serial_sequence('customers', 'id'), max(id)) FROM customers")
-            )
+        if (await session.connection()).dialect.name == "postgresql":
+            await session.execute(text(_RESET_SEQUENCE))
     return len(people)

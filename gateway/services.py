@@ -24,6 +24,8 @@ class Services:
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     engine = create_engine(settings.database_url)
     try:
-        yield Services(settings=settings, engine=engine, sessions=session_factory(engine))
+        yield Services(
+            settings=settings, engine=engine, sessions=session_factory(engine)
+        )
     finally:
         await engine.dispose()

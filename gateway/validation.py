@@ -38,13 +38,17 @@ def normalize_phone(value: str, region: str | None = None, field: str = "phone")
 def normalize_country(value: str, field: str = "country") -> str:
     code = value.strip().upper()
     if code not in phonenumbers.SUPPORTED_REGIONS:
-        raise BadUserInput(f"Unknown country code: {value!r} (ISO 3166-1 alpha-2).", field=field)
+        raise BadUserInput(
+            f"Unknown country code: {value!r} (ISO 3166-1 alpha-2).", field=field
+        )
     return code
 
 
 def normalize_locale(value: str, field: str = "locale") -> str:
     if not _LOCALE.match(value):
-        raise BadUserInput(f"Invalid locale: {value!r} (a BCP 47 tag such as en-US).", field=field)
+        raise BadUserInput(
+            f"Invalid locale: {value!r} (a BCP 47 tag such as en-US).", field=field
+        )
     return value
 
 
@@ -59,10 +63,14 @@ def normalize_timezone(value: str, field: str = "timezone") -> str:
     return value
 
 
-def clean_text(value: str, field: str, max_length: int, *, required: bool = True) -> str:
+def clean_text(
+    value: str, field: str, max_length: int, *, required: bool = True
+) -> str:
     text = value.strip()
     if required and not text:
         raise BadUserInput(f"`{field}` must not be empty.", field=field)
     if len(text) > max_length:
-        raise BadUserInput(f"`{field}` is longer than {max_length} characters.", field=field)
+        raise BadUserInput(
+            f"`{field}` is longer than {max_length} characters.", field=field
+        )
     return text

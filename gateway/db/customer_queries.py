@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, extract, func, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    exists,
+    extract,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import models
@@ -45,7 +56,7 @@ class CustomerPageRequest:
     order: CustomerOrder = CustomerOrder.CREATED_AT_DESC
 
 
-def _sort_columns(order: CustomerOrder) -> tuple[ColumnElement[Any], bool]:
+def _sort_columns(order: CustomerOrder) -> tuple[SQLColumnExpression[Any], bool]:
     c = models.Customer
     if order in (CustomerOrder.CREATED_AT_DESC, CustomerOrder.CREATED_AT_ASC):
         return c.created_at, order is CustomerOrder.CREATED_AT_DESC
@@ -114,7 +125,9 @@ def _conditions(request: CustomerPageRequest) -> list[ColumnElement[bool]]:
         )
     if f.tags_any:
         where.append(
-            exists().where(models.Tag.customer_id == c.id, models.Tag.name.in_(f.tags_any))
+            exists().where(
+                models.Tag.customer_id == c.id, models.Tag.name.in_(f.tags_any)
+            )
         )
     if f.consent_channel:
         consent = [
@@ -135,7 +148,7 @@ def _conditions(request: CustomerPageRequest) -> list[ColumnElement[bool]]:
     return where
 
 
-def customer_query(request: CustomerPageRequest) -> Select[tuple[models.Customer]]:
+def customer_query(request: CustomerPageRequest) -> Select[models.Customer]:
     c = models.Customer
     column, descending = _sort_columns(request.order)
     statement = select(c).where(*_conditions(request))
@@ -157,5 +170,7 @@ async def customer_page(
 
 
 async def customer_count(session: AsyncSession, request: CustomerPageRequest) -> int:
-    statement = select(func.count()).select_from(models.Customer).where(*_conditions(request))
+    statement = (
+        select(func.count()).select_from(models.Customer).where(*_conditions(request))
+    )
     return int((await session.execute(statement)).scalar_one())

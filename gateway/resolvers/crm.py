@@ -11,7 +11,9 @@ from gateway.resolvers.customer import get_customer
 
 async def add_note(info: Info, customer_id: str, body: str) -> models.Note:
     pk = customer_pk(customer_id)
-    note = await crm.add_note(info.context.services.sessions, pk, info.context.actor, body)
+    note = await crm.add_note(
+        info.context.services.sessions, pk, info.context.actor, body
+    )
     info.context.loaders.forget_customer(pk)
     return note
 
@@ -29,7 +31,9 @@ async def set_consent(
     info: Info, customer_id: str, channel: str, state: str, source: str
 ) -> models.Consent:
     pk = customer_pk(customer_id)
-    consent = await crm.set_consent(info.context.services.sessions, pk, channel, state, source)
+    consent = await crm.set_consent(
+        info.context.services.sessions, pk, channel, state, source
+    )
     info.context.loaders.forget_customer(pk)
     return consent
 
@@ -38,6 +42,8 @@ async def add_loyalty_points(
     info: Info, customer_id: str, points: int, reason: str
 ) -> models.LoyaltyEntry:
     pk = customer_pk(customer_id)
-    entry = await crm.add_loyalty_points(info.context.services.sessions, pk, points, reason)
+    entry = await crm.add_loyalty_points(
+        info.context.services.sessions, pk, points, reason
+    )
     info.context.loaders.forget_customer(pk)
     return entry

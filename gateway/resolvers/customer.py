@@ -1,4 +1,4 @@
-"""Customer reads and writes: arguments → loaders (reads) or ``gateway.crm`` (writes)."""
+"""Customer reads and writes: arguments → loaders (reads), ``gateway.crm`` (writes)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     )
 
 
-async def customer(info: Info, id: str | None, email: str | None) -> models.Customer | None:
+async def customer(
+    info: Info, id: str | None, email: str | None
+) -> models.Customer | None:
     if (id is None) == (email is None):
         raise BadUserInput("Give exactly one of `id` or `email`.")
     loaders = info.context.loaders
@@ -97,12 +99,16 @@ async def customer_count(info: Info, request: CustomerPageRequest) -> int:
 
 
 async def addresses(info: Info, pk: int) -> list[models.Address]:
-    rows: list[models.Address] = await info.context.loaders.addresses_by_customer.load(pk)
+    rows: list[models.Address] = await info.context.loaders.addresses_by_customer.load(
+        pk
+    )
     return rows
 
 
 async def identities(info: Info, pk: int) -> list[models.Identity]:
-    rows: list[models.Identity] = await info.context.loaders.identities_by_customer.load(pk)
+    rows: list[
+        models.Identity
+    ] = await info.context.loaders.identities_by_customer.load(pk)
     return rows
 
 
@@ -112,12 +118,16 @@ async def tags(info: Info, pk: int) -> list[str]:
 
 
 async def consents(info: Info, pk: int) -> list[models.Consent]:
-    rows: list[models.Consent] = await info.context.loaders.consents_by_customer.load(pk)
+    rows: list[models.Consent] = await info.context.loaders.consents_by_customer.load(
+        pk
+    )
     return rows
 
 
 async def preferences(info: Info, pk: int) -> list[models.Preference]:
-    rows: list[models.Preference] = await info.context.loaders.preferences_by_customer.load(pk)
+    rows: list[
+        models.Preference
+    ] = await info.context.loaders.preferences_by_customer.load(pk)
     return rows
 
 
@@ -133,7 +143,9 @@ def note_cursor(note: models.Note) -> str:
     return encode_cursor(NOTES, (note.created_at.isoformat(), note.id))
 
 
-async def notes(info: Info, pk: int, first: int, after: str | None) -> Page[models.Note]:
+async def notes(
+    info: Info, pk: int, first: int, after: str | None
+) -> Page[models.Note]:
     check_first(first, info.context.services.settings.max_page_size)
     after_key = None
     if after is not None:
@@ -196,12 +208,26 @@ async def create_customer(info: Info, data: CreateCustomerInput) -> models.Custo
     return await crm.create_customer(info.context.services.sessions, new)
 
 
-_FIELDS = ("email", "phone", "first_name", "last_name", "birth_date", "locale", "timezone")
+_FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "locale",
+    "timezone",
+)
 
 
-async def update_customer(info: Info, id: str, data: UpdateCustomerInput) -> models.Customer:
+async def update_customer(
+    info: Info, id: str, data: UpdateCustomerInput
+) -> models.Customer:
     _, pk = decode_global_id(id, "Customer")
-    changes = {name: getattr(data, name) for name in _FIELDS if getattr(data, name) is not UNSET}
+    changes = {
+        name: getattr(data, name)
+        for name in _FIELDS
+        if getattr(data, name) is not UNSET
+    }
     if not changes:
         raise BadUserInput("Give at least one field to change.")
     row = await crm.update_customer(info.context.services.sessions, pk, changes)

@@ -102,7 +102,9 @@ class Note(relay.Node):
 
     @classmethod
     def from_row(cls, row: models.Note) -> Note:
-        return cls(id=row.id, author=row.author, body=row.body, created_at=row.created_at)
+        return cls(
+            id=row.id, author=row.author, body=row.body, created_at=row.created_at
+        )
 
 
 @strawberry.type
@@ -158,7 +160,9 @@ def _customer(row: models.Customer) -> Customer:
 
 @strawberry.type
 class CrmMutation:
-    @strawberry.mutation(description="Add a note to a customer; the author is the caller.")
+    @strawberry.mutation(
+        description="Add a note to a customer; the author is the caller."
+    )
     async def add_note(self, info: Info, customer_id: strawberry.ID, body: str) -> Note:
         return Note.from_row(await resolve.add_note(info, customer_id, body))
 
@@ -168,7 +172,9 @@ class CrmMutation:
     ) -> CustomerRef:
         return _customer(await resolve.tag_customer(info, customer_id, tags, add=True))
 
-    @strawberry.mutation(description="Remove tags; tags the customer lacks are ignored.")
+    @strawberry.mutation(
+        description="Remove tags; tags the customer lacks are ignored."
+    )
     async def untag_customer(
         self, info: Info, customer_id: strawberry.ID, tags: list[str]
     ) -> CustomerRef:
@@ -183,7 +189,9 @@ class CrmMutation:
         state: ConsentState,
         source: str = "api",
     ) -> Consent:
-        row = await resolve.set_consent(info, customer_id, channel.value, state.value, source)
+        row = await resolve.set_consent(
+            info, customer_id, channel.value, state.value, source
+        )
         return Consent.from_row(row)
 
     @strawberry.mutation(
@@ -193,4 +201,6 @@ class CrmMutation:
         self, info: Info, customer_id: strawberry.ID, points: int, reason: str
     ) -> LoyaltyEntry:
         row = await resolve.add_loyalty_points(info, customer_id, points, reason)
-        return LoyaltyEntry(points=row.points, reason=row.reason, created_at=row.created_at)
+        return LoyaltyEntry(
+            points=row.points, reason=row.reason, created_at=row.created_at
+        )

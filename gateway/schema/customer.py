@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 import strawberry
@@ -10,7 +9,11 @@ from strawberry import relay
 
 from gateway.context import Info
 from gateway.db import models
-from gateway.db.customer_queries import CustomerOrder, CustomerPageRequest, customer_cursor
+from gateway.db.customer_queries import (
+    CustomerOrder,
+    CustomerPageRequest,
+    customer_cursor,
+)
 from gateway.resolvers import customer as resolve
 from gateway.schema.crm import (
     Address,
@@ -89,11 +92,16 @@ class Customer(relay.Node):
         self, info: Info, first: int = 20, after: str | None = None
     ) -> NoteConnection:
         page = await resolve.notes(info, self.id, first, after)
-        edges = [NoteEdge(cursor=resolve.note_cursor(n), node=Note.from_row(n)) for n in page.items]
+        edges = [
+            NoteEdge(cursor=resolve.note_cursor(n), node=Note.from_row(n))
+            for n in page.items
+        ]
         return NoteConnection(edges=edges, page_info=_page_info(edges, page.has_next))
 
 
-def _page_info(edges: list[CustomerEdge] | list[NoteEdge], has_next: bool) -> relay.PageInfo:
+def _page_info(
+    edges: list[CustomerEdge] | list[NoteEdge], has_next: bool
+) -> relay.PageInfo:
     return relay.PageInfo(
         has_next_page=has_next,
         has_previous_page=False,
@@ -119,7 +127,7 @@ class CustomerConnection:
         return await resolve.customer_count(info, self._count_key)
 
 
-CustomerOrderBy = strawberry.enum(CustomerOrder, name="CustomerOrderBy")
+strawberry.enum(CustomerOrder, name="CustomerOrderBy")
 
 
 @strawberry.input
@@ -182,14 +190,16 @@ class CustomerQuery:
         info: Info,
         search: str | None = None,
         filter: CustomerFilter | None = None,
-        order_by: CustomerOrderBy = CustomerOrder.CREATED_AT_DESC,
+        order_by: CustomerOrder = CustomerOrder.CREATED_AT_DESC,
         first: int = 20,
         after: str | None = None,
     ) -> CustomerConnection:
         request = resolve.customer_page_request(search, filter, order_by, first, after)
         page = await resolve.customers(info, request)
         edges = [
-            CustomerEdge(cursor=customer_cursor(row, order_by), node=Customer.from_row(row))
+            CustomerEdge(
+                cursor=customer_cursor(row, order_by), node=Customer.from_row(row)
+            )
             for row in page.items
         ]
         return CustomerConnection(

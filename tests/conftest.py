@@ -1,0 +1,124 @@
+"""Shared fixtures: a migrated database per backend (SQLite and a real
+PostgreSQL), the app over ASGI, a GraphQL helper and an SQL statement counter."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from gateway.app import create_app
+from gateway.db.models import Base
+from gateway.db.session import upgrade
+from gateway.services import Services, open_services
+from gateway.settings import Settings
+from tests.servers import POSTGRES_URL, asyncpg_url, require, throwaway_database_name
+
+GraphQL = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A migrated, empty database; each run of the suite gets its own."""
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("db") / "test.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        await asyncio.to_thread(upgrade, url)
+        yield url
+        return
+    require("database", POSTGRES_URL, 5432)
+    name = throwaway_database_name()
+    admin = create_async_engine(asyncpg_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = asyncpg_url(POSTGRES_URL, name)
+    try:
+        await asyncio.to_thread(upgrade, url)
+        yield url
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(
+                text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            )
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def services(database_url: str) -> AsyncIterator[Services]:
+    settings = Settings(database_url=database_url, redis_url=None)
+    async with open_services(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def db(services: Services) -> AsyncIterator[Services]:
+    """The services, with every table emptied after the test."""
+    yield services
+    tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+    async with services.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(
+                text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            )
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                await connection.execute(table.delete())
+
+
+@pytest.fixture
+async def client(db: Services) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(services=db)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://gateway"
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQL:
+    async def run(
+        query: str, variables: dict[str, Any] | None = None, **kw: Any
+    ) -> dict[str, Any]:
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    return run
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+
+@pytest.fixture
+def sql(db: Services) -> Iterator[StatementCounter]:
+    """Counts the SQL statements sent while the test runs."""
+    counter = StatementCounter()
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith("PRAGMA"):
+            counter.statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", before)
+    yield counter
+    event.remove(db.engine.sync_engine, "before_cursor_execute", before)

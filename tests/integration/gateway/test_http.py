@@ -1,0 +1,98 @@
+"""The HTTP surface: health, readiness, GraphiQL, and errors that never leak
+internals."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.services import open_services
+from gateway.settings import Settings
+from tests.conftest import GraphQL
+
+
+async def test_healthz_and_readyz_answer_when_the_database_is_up(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.get("/healthz")).text == "ok"
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "database": "up"}
+
+
+@pytest.fixture
+async def broken_client() -> httpx.AsyncClient:
+    settings = Settings(database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    async with open_services(settings) as services:
+        app = create_app(services=services)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://gateway"
+        ) as http:
+            yield http
+
+
+async def test_readyz_is_503_when_the_database_is_down(
+    broken_client: httpx.AsyncClient,
+) -> None:
+    response = await broken_client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "down"}
+
+
+async def test_an_unexpected_failure_is_masked_with_a_request_id(
+    broken_client: httpx.AsyncClient,
+) -> None:
+    response = await broken_client.post(
+        "/graphql", json={"query": "{ customers { totalCount } }"}
+    )
+    body = response.json()
+    error = body["errors"][0]
+    assert error["message"] == "Internal server error."
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert len(error["extensions"]["requestId"]) == 32
+    text = response.text.lower()
+    for leak in (
+        "traceback",
+        "sqlalchemy",
+        "asyncpg",
+        "select ",
+        "/work/",
+        ".py",
+        "127.0.0.1",
+    ):
+        assert leak not in text
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("{ customers { ", "GRAPHQL_PARSE_FAILED"),
+        ("{ nope }", "GRAPHQL_VALIDATION_FAILED"),
+        ('{ customers(first: "ten") { totalCount } }', "GRAPHQL_VALIDATION_FAILED"),
+    ],
+)
+async def test_malformed_documents_get_a_code(
+    db: object, gql: GraphQL, query: str, code: str
+) -> None:
+    result = await gql(query)
+    assert result["errors"][0]["extensions"]["code"] == code
+
+
+async def test_a_wrongly_typed_variable_is_bad_user_input(
+    db: object, gql: GraphQL
+) -> None:
+    result = await gql(
+        "query($f: Int!) { customers(first: $f) { totalCount } }", {"f": "x"}
+    )
+    assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_browser_get_on_graphql_serves_the_offline_graphiql_page(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+    assert "https://" not in response.text
