@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -89,6 +90,7 @@ class PostHogSimulator:
         self.latency = latency
         self.rate_limit_per_minute = rate_limit_per_minute
         self.requests = RequestCounter()
+        self.last_headers = Headers()
         self._failures: deque[tuple[int, int]] = deque()
         self._recent: deque[float] = deque()
         routes = []
@@ -117,6 +119,7 @@ class PostHogSimulator:
     def _guarded(self, name: str, handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             self.requests.add(name)
+            self.last_headers = request.headers
             if self.latency:
                 await asyncio.sleep(self.latency)
             return self._gate(request) or await handler(request)

@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 import httpx
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -34,17 +34,17 @@ from connectors.demo_world import World
 from connectors.simulator_server import RequestCounter
 from connectors.zendesk.simulator_data import build_help_desk
 from connectors.zendesk.simulator_pages import cursor_or_offset, offset_page
-from connectors.zendesk.webhooks import (
-    EVENT_PREFIX,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    sign,
-)
+from connectors.zendesk.simulator_webhooks import send_event, ticket_event_detail
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 NOT_FOUND = {"error": "RecordNotFound", "description": "Not found"}
-ACCOUNT_ID = 10_455_771
+UNAUTHENTICATED = {"error": "Couldn't authenticate you"}
+_ERROR_BODIES: dict[int, dict[str, str]] = {
+    401: UNAUTHENTICATED,
+    403: {"error": "Forbidden", "description": "You do not have access"},
+    404: NOT_FOUND,
+}
 
 
 class ZendeskSimulator:
@@ -66,6 +66,7 @@ class ZendeskSimulator:
         self._accepted = {"Basic " + base64.b64encode(raw).decode()}
         if oauth_token:
             self._accepted.add(f"Bearer {oauth_token}")
+        self.last_headers = Headers()
         self._failures: deque[tuple[int, float | None]] = deque()
         self._recent: deque[float] = deque()
         routes = [
@@ -102,6 +103,7 @@ class ZendeskSimulator:
     def _guarded(self, name: str, handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             self.requests.add(name)
+            self.last_headers = request.headers
             if self.latency:
                 await asyncio.sleep(self.latency)
             response = await self._gate(request) or await handler(request)
@@ -117,7 +119,8 @@ class ZendeskSimulator:
             status, retry_after = self._failures.popleft()
             if status == 429:
                 return _too_many(retry_after or 0)
-            return JSONResponse({"error": "ServiceUnavailable"}, status_code=status)
+            body = _ERROR_BODIES.get(status, {"error": "ServiceUnavailable"})
+            return JSONResponse(body, status_code=status)
         now = time.monotonic()
         while self._recent and now - self._recent[0] >= 60:
             self._recent.popleft()
@@ -125,7 +128,7 @@ class ZendeskSimulator:
             return _too_many(int(60 - (now - self._recent[0])) + 1)
         self._recent.append(now)
         if request.headers.get("Authorization") not in self._accepted:
-            return JSONResponse({"error": "Couldn't authenticate you"}, status_code=401)
+            return JSONResponse(UNAUTHENTICATED, status_code=401)
         return None
 
     async def _users_show_many(self, request: Request) -> Response:
@@ -214,61 +217,13 @@ class ZendeskSimulator:
         timestamp: str | None = None,
     ) -> httpx.Response:
         """POST a signed event-subscription delivery (``ticket.created`` …)."""
-        now = datetime.now(UTC)
-        envelope = {
-            "type": EVENT_PREFIX + event_type,
-            "account_id": ACCOUNT_ID,
-            "id": str(uuid.uuid4()),
-            "time": now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z",
-            "zendesk_event_version": "2022-11-06",
-            "subject": f"zen:{event_type.split('.')[0]}:{detail.get('id')}",
-            "detail": dict(detail),
-            "event": dict(event or {}),
-        }
-        body = httpx.Request("POST", url, json=envelope).content
-        stamp = timestamp or now.strftime("%Y-%m-%dT%H:%M:%SZ")
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Zendesk Webhook",
-            "X-Zendesk-Webhook-Id": "01HZWEBHOOK000000000000000",
-            SIGNATURE_HEADER: sign(body, stamp, secret),
-            TIMESTAMP_HEADER: stamp,
-        }
-        async with httpx.AsyncClient() as client:
-            return await client.post(url, content=body, headers=headers)
+        return await send_event(
+            url, event_type, detail, secret, event=event, timestamp=timestamp
+        )
 
     def ticket_event_detail(self, ticket_id: int) -> dict[str, object]:
-        """A ticket as event subscriptions describe it: string ids, UPPERCASE enums."""
-        t = self.desk.tickets[ticket_id]
-        upper = {
-            k: (t[k] or "").upper() or None for k in ("status", "priority", "type")
-        }
-        ids = {
-            k: None if t[k] is None else str(t[k])
-            for k in (
-                "id",
-                "requester_id",
-                "submitter_id",
-                "assignee_id",
-                "group_id",
-                "brand_id",
-                "organization_id",
-            )
-        }
-        return {
-            **ids,
-            **upper,
-            "actor_id": str(t["requester_id"]),
-            "created_at": t["created_at"],
-            "updated_at": t["updated_at"],
-            "description": t["description"],
-            "subject": t["subject"],
-            "external_id": None,
-            "form_id": str(t["ticket_form_id"]),
-            "is_public": True,
-            "tags": t["tags"],
-            "via": {"channel": t["via"]["channel"]},
-        }
+        """A ticket as event subscriptions describe it."""
+        return ticket_event_detail(self.desk.tickets[ticket_id])
 
 
 def _ids(raw: str) -> list[int]:
