@@ -6,13 +6,15 @@ Events, last-seen times and session counts are read with HogQL through
 person to their newest ``n`` events. The events REST list is deprecated and takes
 one person per call, so it is not used.
 
-Persons are read through ``/persons/?distinct_id=`` and ``?email=``, which take one
-value each: those look-ups run concurrently, one call per id.
+Persons are read through ``/persons/?distinct_id=``, ``?email=`` and a
+``?properties=`` filter on ``phone``, which take one value each: those look-ups
+run concurrently, one call per id.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -36,6 +38,12 @@ from connectors.posthog.mapping import (
 
 IDS_PER_QUERY = 500
 CONCURRENCY = 8
+
+
+def _phone_filter(phone: str) -> str:
+    return json.dumps(
+        [{"key": "phone", "value": phone, "operator": "exact", "type": "person"}]
+    )
 
 
 class PostHogConnector:
@@ -96,6 +104,21 @@ class PostHogConnector:
         return {
             e: customer_from_person(people[0])
             for e, people in zip(wanted, answers, strict=True)
+            if people
+        }
+
+    async def customers_by_phones(
+        self, phones: Sequence[str]
+    ) -> dict[str, ExternalCustomer]:
+        """Persons whose ``phone`` property equals the E.164 number, one
+        ``properties`` filter call per number."""
+        wanted = list(dict.fromkeys(p.strip() for p in phones if p.strip()))
+        answers = await asyncio.gather(
+            *(self._persons(properties=_phone_filter(p)) for p in wanted)
+        )
+        return {
+            p: customer_from_person(people[0])
+            for p, people in zip(wanted, answers, strict=True)
             if people
         }
 

@@ -15,6 +15,7 @@ deprecated ``/api/environments/{id}/`` prefixes answer. Errors use PostHog's
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -175,6 +176,16 @@ class PostHogSimulator:
             people = [p for p in people if distinct_id in p.distinct_ids]
         if email := params.get("email"):
             people = [p for p in people if p.properties["email"] == email]
+        if raw := params.get("properties"):
+            try:
+                wanted = {f["key"]: f["value"] for f in json.loads(raw)}
+            except (ValueError, TypeError, KeyError):
+                return error(400, "Invalid properties filter")
+            people = [
+                p
+                for p in people
+                if all(p.properties.get(k) == v for k, v in wanted.items())
+            ]
         if search := params.get("search"):
             people = [
                 p

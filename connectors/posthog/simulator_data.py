@@ -66,6 +66,7 @@ class Analytics:
                     "name": f"{customer.first_name} {customer.last_name}",
                     "$geoip_country_code": customer.address.country,
                     "$initial_referring_domain": "$direct",
+                    **({"phone": customer.phone} if customer.phone else {}),
                 },
                 customer=customer,
             )

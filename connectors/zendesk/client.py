@@ -4,9 +4,9 @@ Which endpoint answers which batch, and why:
 
 * profiles by id: ``/users/show_many?ids=`` takes 100 ids; unknown ids are simply
   left out of the answer, so they come back as ``None``.
-* profiles by email: ``/users/search?query=email:a email:b`` — repeated terms of
-  one keyword are OR-ed by Zendesk search, so one call serves
-  ``EMAILS_PER_SEARCH`` addresses (the URL stays short).
+* profiles by email or phone: ``/users/search?query=email:a email:b`` — repeated
+  terms of one keyword are OR-ed by Zendesk search, so one call serves
+  ``EMAILS_PER_SEARCH`` values (the URL stays short).
 * tickets of many requesters: one ``/search?query=type:ticket requester:1
   requester:2 …`` per ``REQUESTERS_PER_SEARCH`` users instead of one
   ``/users/{id}/tickets/requested`` listing per user. The call count then grows
@@ -131,15 +131,33 @@ class ZendeskConnector:
         wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))
         found: dict[str, ExternalCustomer] = {}
         for users in await self._gather(
-            self._users_by_email(chunk) for chunk in _chunks(wanted, EMAILS_PER_SEARCH)
+            self._search_users("email", chunk)
+            for chunk in _chunks(wanted, EMAILS_PER_SEARCH)
         ):
             for customer in users:
                 if customer.email in wanted and customer.email not in found:
                     found[customer.email] = customer
         return found
 
-    async def _users_by_email(self, emails: Sequence[str]) -> list[ExternalCustomer]:
-        query = " ".join(f"email:{e}" for e in emails)
+    async def customers_by_phones(
+        self, phones: Sequence[str]
+    ) -> dict[str, ExternalCustomer]:
+        """Users by E.164 phone, ``phone:`` terms OR-ed like the email search."""
+        wanted = list(dict.fromkeys(p.strip() for p in phones if p.strip()))
+        found: dict[str, ExternalCustomer] = {}
+        for users in await self._gather(
+            self._search_users("phone", chunk)
+            for chunk in _chunks(wanted, EMAILS_PER_SEARCH)
+        ):
+            for customer in users:
+                if customer.phone in wanted and customer.phone not in found:
+                    found[customer.phone] = customer
+        return found
+
+    async def _search_users(
+        self, keyword: str, values: Sequence[str]
+    ) -> list[ExternalCustomer]:
+        query = " ".join(f"{keyword}:{v}" for v in values)
         return [
             customer_from_user(user)
             async for page, _ in offset_pages(

@@ -144,8 +144,17 @@ class ZendeskSimulator:
 
     async def _users_search(self, request: Request) -> Response:
         terms = request.query_params.get("query", "").split()
-        emails = {t.removeprefix("email:").lower() for t in terms}
-        users = [u for u in self.desk.users.values() if u["email"] in emails]
+        phones = {t.removeprefix("phone:") for t in terms if t.startswith("phone:")}
+        emails = {
+            t.removeprefix("email:").lower()
+            for t in terms
+            if not t.startswith("phone:")
+        }
+        users = [
+            u
+            for u in self.desk.users.values()
+            if u["email"] in emails or (u["phone"] and u["phone"] in phones)
+        ]
         return offset_page(request, users, "users")
 
     async def _requested(self, request: Request) -> Response:

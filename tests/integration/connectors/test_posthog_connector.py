@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from connectors.base import RetryPolicy
+from connectors.base import ActivityConnector, RetryPolicy
 from connectors.demo_world import World
 from connectors.errors import UpstreamAuthError, UpstreamUnavailable
 from connectors.models import ActivityKind
@@ -50,6 +50,10 @@ def expected_events(sim, distinct_id: str, limit: int, days: int = 90) -> list[s
         for e in sim.analytics.events_of(person)
         if e["distinct_id"] == distinct_id and e["timestamp"] >= since
     ][:limit]
+
+
+async def test_the_connector_is_an_activity_connector(ph):
+    assert isinstance(ph, ActivityConnector)
 
 
 @pytest.mark.parametrize("n", [1, 10, 50])
@@ -115,6 +119,14 @@ async def test_persons_by_distinct_id_and_email(sim, ph):
     assert found[0].properties["person_uuid"] == person.uuid
     by_email = await ph.customers_by_emails([person.distinct_ids[0].upper(), "no@x.io"])
     assert list(by_email) == [person.distinct_ids[0]]
+
+
+async def test_persons_by_phone_use_a_property_filter(sim, ph):
+    person = next(p for p in sim.analytics.persons if "phone" in p.properties)
+    phone = person.properties["phone"]
+    found = await ph.customers_by_phones([phone, "+15550000000"])
+    assert list(found) == [phone]
+    assert found[phone].properties["person_uuid"] == person.uuid
 
 
 async def test_a_429_with_retry_after_is_retried(sim, ph):

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from connectors.base import RetryPolicy
+from connectors.base import RetryPolicy, SupportConnector
 from connectors.demo_world import World
 from connectors.errors import UpstreamAuthError, UpstreamUnavailable
 from connectors.models import UpstreamChange
@@ -65,6 +65,10 @@ def tickets_of(sim: ZendeskSimulator, user_id: str) -> set[str]:
     }
 
 
+async def test_the_connector_is_a_support_connector(zd):
+    assert isinstance(zd, SupportConnector)
+
+
 async def test_users_by_id_keep_order_and_unknown_ids_are_none(sim, zd):
     ids = user_ids(sim, 3)
     found = await zd.customers_by_ids([ids[1], "30011229999999", ids[0]])
@@ -79,6 +83,14 @@ async def test_users_by_email_are_found_in_one_search_per_25_addresses(sim, zd):
     found = await zd.customers_by_emails([emails[0].upper(), *emails[1:], "no@x.io"])
     assert set(found) == set(emails)
     assert sim.requests["users/search"] == 2
+
+
+async def test_users_by_phone_share_the_user_search(sim, zd):
+    phones = [u["phone"] for u in sim.desk.users.values() if u["phone"]][:5]
+    found = await zd.customers_by_phones([*phones, "+15550000000"])
+    assert sorted(found) == sorted(phones)
+    assert all(found[p].phone == p for p in phones)
+    assert sim.requests["users/search"] == 1
 
 
 @pytest.mark.parametrize("n", [1, 10, 50])
