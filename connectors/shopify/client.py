@@ -81,16 +81,31 @@ class ShopifyConnector:
         self, emails: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
         wanted = sorted({e.strip().lower() for e in emails if e.strip()})
-        found: dict[str, ExternalCustomer] = {}
-        for start in range(0, len(wanted), queries.CUSTOMERS_PER_SEARCH):
-            chunk = wanted[start : start + queries.CUSTOMERS_PER_SEARCH]
-            search = " OR ".join(f'email:"{email}"' for email in chunk)
+        found = await self._search("email", wanted)
+        return {p.email.lower(): p for p in found if p.email}
+
+    async def customers_by_phones(
+        self, phones: Sequence[str]
+    ) -> dict[str, ExternalCustomer]:
+        """Profiles keyed by E.164 phone (the form Shopify stores)."""
+        wanted = sorted({p.strip() for p in phones if p.strip()})
+        found = await self._search("phone", wanted)
+        return {p.phone: p for p in found if p.phone}
+
+    async def _search(self, field: str, values: list[str]) -> list[ExternalCustomer]:
+        """Customers matching any of ``values`` on ``field``: one ``customers``
+        search per 50 values, exact matches only (search is fuzzy)."""
+        found: list[ExternalCustomer] = []
+        for start in range(0, len(values), queries.CUSTOMERS_PER_SEARCH):
+            chunk = values[start : start + queries.CUSTOMERS_PER_SEARCH]
+            search = " OR ".join(f'{field}:"{value}"' for value in chunk)
             async for node in self._pages(
                 queries.CUSTOMERS_SEARCH, "customers", {"query": search}, len(chunk)
             ):
                 profile = mapping.customer(node)
-                if profile.email and profile.email.lower() in chunk:
-                    found[profile.email.lower()] = profile
+                value = profile.email if field == "email" else profile.phone
+                if value and (value.lower() if field == "email" else value) in chunk:
+                    found.append(profile)
         return found
 
     async def iter_customers(

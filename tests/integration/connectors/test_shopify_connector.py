@@ -7,7 +7,12 @@ from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from connectors.base import CommerceConnector, RetryPolicy
 from connectors.demo_world import World, product_by_id
@@ -17,7 +22,7 @@ from connectors.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from connectors.shopify import queries
+from connectors.shopify import queries, webhooks
 from connectors.shopify.client import ShopifyConnector
 from connectors.shopify.simulator import ShopifySimulator
 from connectors.simulator_server import serve_app
@@ -278,3 +283,41 @@ async def test_a_query_above_the_cost_limit_is_refused(connect: Connect) -> None
     variables = {"first": 250, "query": "customer_id:1"}
     with pytest.raises(UpstreamProtocolError, match="MAX_COST_EXCEEDED|max cost"):
         await connect().query(queries.ORDERS, variables)
+
+
+async def test_a_simulated_webhook_is_signed_and_agrees_with_the_store(
+    simulator: ShopifySimulator,
+) -> None:
+    received: list[tuple[bytes, dict[str, str]]] = []
+
+    async def endpoint(request: Request) -> Response:
+        received.append((await request.body(), dict(request.headers)))
+        return Response(status_code=200)
+
+    app = Starlette(routes=[Route("/webhooks/shopify", endpoint, methods=["POST"])])
+    placed = simulator.add_order(5, [(product_by_id(302), 2)])
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        answer = await simulator.send_webhook(
+            client, "orders/create", simulator.order_payload(placed)
+        )
+    body, sent = received[0]
+    assert answer.status_code == 200
+    assert webhooks.verify_hmac(
+        body, sent["x-shopify-hmac-sha256"], simulator.api_secret
+    )
+    assert webhooks.missing_headers(sent) == []
+    change = webhooks.parse_delivery(body, sent)
+    assert change.order is not None
+    assert change.order.id == placed["id"]
+    assert change.order.total.amount == Decimal("84.5")  # 2 × 38.5 + shipping
+    assert change.customer_external_id == simulator.customer_gid(5)
+
+
+async def test_customers_are_found_by_phone_in_one_search(
+    connect: Connect, simulator: ShopifySimulator
+) -> None:
+    people = [c for c in simulator.world.customers[:20] if c.phone and c.index != 7]
+    found = await connect().customers_by_phones([c.phone or "" for c in people])
+    assert set(found) == {c.phone for c in people}
+    assert simulator.operations["customers"] == 1
