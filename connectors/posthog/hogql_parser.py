@@ -100,8 +100,8 @@ class _Parser:
     def __init__(self, text: str, now: datetime) -> None:
         self.now = now
         self.tokens: list[tuple[str, str]] = []
-        position, text = 0, text.rstrip().rstrip(";")
-        while position < len(text.rstrip()):
+        position, text = 0, text.strip().rstrip(";").rstrip()
+        while position < len(text):
             match = _TOKEN.match(text, position)
             if match is None or match.end() == position:
                 raise HogQLError(f"Syntax error at position {position}")

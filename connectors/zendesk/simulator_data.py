@@ -78,16 +78,12 @@ def zendesk_time(moment: datetime) -> str:
 
 @dataclass
 class HelpDesk:
+    """Users, tickets, comments (by ticket id) and ratings, as REST JSON."""
+
     users: dict[int, JSON] = field(default_factory=dict)
     tickets: dict[int, JSON] = field(default_factory=dict)
     comments: dict[int, list[JSON]] = field(default_factory=dict)
     ratings: list[JSON] = field(default_factory=list)
-
-    def user_id_by_email(self, email: str) -> int | None:
-        for user in self.users.values():
-            if user["email"] == email.lower():
-                return int(user["id"])
-        return None
 
 
 def build_help_desk(world: World) -> HelpDesk:
