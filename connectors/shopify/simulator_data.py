@@ -10,19 +10,27 @@ Each customer's history comes from ``random.Random(world.seed_for(c, "shopify"))
 and the shopper profile: regular orders at the profile's rate from sign-up (at
 most three years back) until the customer lapsed, replenishable products
 re-ordered close to ``replenish_days``, and a few cancellations, refunds,
-returns and abandoned checkouts.
+returns and abandoned checkouts (the timing lives in ``simulator_history``).
 """
 
 from __future__ import annotations
 
-import heapq
 import random
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connectors.demo_world import CATALOG, Product, World, WorldCustomer
+from connectors.demo_world import Product, World, WorldCustomer
+from connectors.shopify.simulator_history import (
+    basket,
+    checkout_count,
+    gid,
+    line_item,
+    money_bag,
+    money_str,
+    order_plan,
+)
 
 Record = dict[str, Any]
 
@@ -32,26 +40,7 @@ LINE_ITEM_ID_BASE = 14_000_000_000_000
 REFUND_ID_BASE = 9_100_000_000_000
 RETURN_ID_BASE = 8_200_000_000_000
 CHECKOUT_ID_BASE = 3_300_000_000_000
-PRODUCT_ID_BASE = 8_410_000_000_000
-VARIANT_ID_BASE = 4_410_000_000_000
-MAX_ORDERS_PER_CUSTOMER = 200
-HISTORY = timedelta(days=3 * 365)
 RETURN_STATUSES = ("CLOSED", "CLOSED", "OPEN", "REQUESTED", "DECLINED", "CANCELED")
-
-
-def gid(kind: str, number: int) -> str:
-    return f"gid://shopify/{kind}/{number}"
-
-
-def money_str(amount: Decimal) -> str:
-    """Shopify's ``Decimal`` scalar: no padding, at least one decimal digit."""
-    text = format(amount.quantize(Decimal("0.01")).normalize(), "f")
-    return text if "." in text else f"{text}.0"
-
-
-def money_bag(amount: Decimal, currency: str) -> Record:
-    money = {"amount": money_str(amount), "currencyCode": currency}
-    return {"shopMoney": money, "presentmentMoney": dict(money)}
 
 
 def iso_z(moment: datetime) -> str:
@@ -130,9 +119,9 @@ class ShopifyStore:
         self.by_gid[record["id"]] = record
         self.orders_by_customer[number] = []
         self._refresh_totals(record)
-        for when, items in _order_plan(rng, c, self.world.now):
+        for when, items in order_plan(rng, c, self.world.now):
             self._build_order(rng, c, when, items)
-        for k in range(_checkout_count(rng, c)):
+        for k in range(checkout_count(rng, c)):
             self._build_checkout(rng, c, k)
 
     def add_order(
@@ -163,7 +152,7 @@ class ShopifyStore:
         self._order_count[c.index] = k + 1
         order_id = ORDER_ID_BASE + c.index * 1000 + k
         lines = [
-            _line_item(rng, LINE_ITEM_ID_BASE + order_id % 10**10 * 10 + j, p, q, c)
+            line_item(rng, LINE_ITEM_ID_BASE + order_id % 10**10 * 10 + j, p, q, c)
             for j, (p, q) in enumerate(items)
         ]
         subtotal = sum(
@@ -274,9 +263,9 @@ class ShopifyStore:
         when = self.world.now - timedelta(
             days=rng.randint(1, 90), hours=rng.randint(0, 23)
         )
-        items = _basket(rng, c, max(1, c.profile.basket))
+        items = basket(rng, c, max(1, c.profile.basket))
         lines = [
-            _line_item(rng, number * 10 + j, p, q, c) for j, (p, q) in enumerate(items)
+            line_item(rng, number * 10 + j, p, q, c) for j, (p, q) in enumerate(items)
         ]
         for line in lines:
             line["__typename"] = "AbandonedCheckoutLineItem"
@@ -304,89 +293,3 @@ class ShopifyStore:
         }
         self.checkouts.append(record)
         self.by_gid[record["id"]] = record
-
-
-def _order_plan(
-    rng: random.Random, c: WorldCustomer, now: datetime
-) -> list[tuple[datetime, list[tuple[Product, int]]]]:
-    """Order dates and baskets: a Poisson stream of regular orders merged with
-    re-orders of replenishable products around their ``replenish_days``."""
-    per_year = c.profile.orders_per_year
-    if per_year <= 0:
-        return []
-    start = max(c.signed_up_at, now - HISTORY)
-    end = max(now - timedelta(days=c.profile.lapsed_days), start + timedelta(days=1))
-    reorders: list[tuple[datetime, int]] = []
-    plan: list[tuple[datetime, list[tuple[Product, int]]]] = []
-    moment = start + timedelta(hours=rng.randint(1, 72))
-    while len(plan) < MAX_ORDERS_PER_CUSTOMER:
-        if reorders and reorders[0][0] <= moment:
-            when, product_id = heapq.heappop(reorders)
-            items = [(next(p for p in CATALOG if p.id == product_id), 1)]
-        elif moment < end:
-            when, items = moment, _basket(rng, c, c.profile.basket)
-            moment += timedelta(days=rng.expovariate(per_year / 365), hours=1)
-        else:
-            break
-        if when >= end:
-            continue
-        plan.append((when, items))
-        for product, _ in items:
-            if product.replenish_days and rng.random() < 0.7:
-                days = product.replenish_days * rng.uniform(0.85, 1.15)
-                heapq.heappush(reorders, (when + timedelta(days=days), product.id))
-    return plan
-
-
-def _basket(
-    rng: random.Random, c: WorldCustomer, size: int
-) -> list[tuple[Product, int]]:
-    count = max(1, min(5, round(rng.gauss(size, 0.8))))
-    liked = [p for p in CATALOG if p.category in c.profile.categories]
-    chosen: dict[int, tuple[Product, int]] = {}
-    for _ in range(count):
-        pool = liked if liked and rng.random() < 0.75 else list(CATALOG)
-        product = rng.choice(pool)
-        chosen[product.id] = (product, 1 if rng.random() < 0.8 else rng.randint(2, 3))
-    return list(chosen.values())
-
-
-def _checkout_count(rng: random.Random, c: WorldCustomer) -> int:
-    weight = 0.5 if c.profile.orders_per_year == 0 else 0.3
-    return sum(rng.random() < weight for _ in range(3))
-
-
-def _line_item(
-    rng: random.Random, number: int, p: Product, quantity: int, c: WorldCustomer
-) -> Record:
-    """A line item; about one in twelve points at a since-deleted product."""
-    deleted = rng.random() < 0.08
-    sku = rng.choice((None, "")) if deleted else f"NW-{p.id}"
-    return {
-        "__typename": "LineItem",
-        "id": gid("LineItem", number),
-        "title": p.title,
-        "name": p.title,
-        "quantity": quantity,
-        "sku": sku,
-        "variantTitle": None if deleted else "Default Title",
-        "product": None
-        if deleted
-        else {
-            "id": gid("Product", PRODUCT_ID_BASE + p.id),
-            "title": p.title,
-            "productType": p.category,
-            "vendor": p.vendor,
-        },
-        "variant": None
-        if deleted
-        else {
-            "id": gid("ProductVariant", VARIANT_ID_BASE + p.id),
-            "sku": sku,
-            "title": "Default Title",
-        },
-        "originalUnitPriceSet": money_bag(p.price, c.currency),
-        "discountedTotalSet": money_bag(p.price * quantity, c.currency),
-        "_unit": str(p.price),
-        "_product": p.id,
-    }
