@@ -224,10 +224,17 @@ class ZendeskSimulator:
         *,
         event: Mapping[str, object] | None = None,
         timestamp: str | None = None,
+        event_id: str | None = None,
     ) -> httpx.Response:
         """POST a signed event-subscription delivery (``ticket.created`` …)."""
         return await send_event(
-            url, event_type, detail, secret, event=event, timestamp=timestamp
+            url,
+            event_type,
+            detail,
+            secret,
+            event=event,
+            timestamp=timestamp,
+            event_id=event_id,
         )
 
     def ticket_event_detail(self, ticket_id: int) -> dict[str, object]:

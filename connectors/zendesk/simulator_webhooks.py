@@ -40,13 +40,15 @@ async def send_event(
     *,
     event: Mapping[str, object] | None = None,
     timestamp: str | None = None,
+    event_id: str | None = None,
 ) -> httpx.Response:
-    """POST one signed delivery of ``zen:event-type:{event_type}`` to ``url``."""
+    """POST one signed delivery of ``zen:event-type:{event_type}`` to ``url``;
+    pass an earlier ``event_id`` to re-deliver the same event."""
     now = datetime.now(UTC)
     envelope = {
         "type": EVENT_PREFIX + event_type,
         "account_id": ACCOUNT_ID,
-        "id": str(uuid.uuid4()),
+        "id": event_id or str(uuid.uuid4()),
         "time": now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z",
         "zendesk_event_version": "2022-11-06",
         "subject": f"zen:{event_type.split('.')[0]}:{detail.get('id')}",

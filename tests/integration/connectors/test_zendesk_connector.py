@@ -277,9 +277,16 @@ async def test_signed_webhook_delivery_verifies_and_parses(sim):
             event={"current": "SOLVED", "previous": "OPEN"},
         )
         forged = await sim.send_webhook(f"{url}/hook", "ticket.created", detail, "x")
-    assert good.status_code == 200
-    assert forged.status_code == 401
-    [change] = received
+        again = await sim.send_webhook(
+            f"{url}/hook",
+            "ticket.status_changed",
+            detail,
+            "whsec",
+            event_id=received[0].event_id,
+        )
+    assert (good.status_code, forged.status_code, again.status_code) == (200, 401, 200)
+    change, duplicate = received
+    assert duplicate.event_id == change.event_id
     assert change.topic == "ticket.status_changed"
     requester = str(sim.desk.tickets[ticket_id]["requester_id"])
     assert change.customer_external_id == requester
