@@ -204,6 +204,12 @@ class Connector(Protocol):
         """Profiles keyed by normalized (lower-case) email; absent when unknown."""
         ...
 
+    async def customers_by_phones(
+        self, phones: Sequence[str]
+    ) -> dict[str, ExternalCustomer]:
+        """Profiles keyed by E.164 phone; absent when unknown."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

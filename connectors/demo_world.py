@@ -245,10 +245,10 @@ class World:
 def _e164(rng: random.Random, country: str) -> str:
     """A valid mobile number in E.164, drawn next to libphonenumber's example
     number for the country."""
-    example = phonenumbers.format_number(
-        phonenumbers.example_number_for_type(country, PhoneNumberType.MOBILE),
-        phonenumbers.PhoneNumberFormat.E164,
-    )
+    sample = phonenumbers.example_number_for_type(country, PhoneNumberType.MOBILE)
+    if sample is None:
+        raise ValueError(f"libphonenumber has no mobile example for {country}")
+    example = phonenumbers.format_number(sample, phonenumbers.PhoneNumberFormat.E164)
     keep = 4
     while True:
         digits = "".join(str(rng.randint(0, 9)) for _ in range(keep))

@@ -180,4 +180,3 @@ class UpstreamChange:
     """The order as the payload describes it, when the topic carries one."""
     customer: ExternalCustomer | None = None
     """The customer as the payload describes it, when the topic carries one."""
-

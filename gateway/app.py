@@ -23,6 +23,7 @@ from gateway.loaders import Loaders
 from gateway.schema import build_schema
 from gateway.services import Services, open_services
 from gateway.settings import Settings
+from gateway.webhooks import webhook
 
 log = logging.getLogger("gateway.app")
 
@@ -43,7 +44,7 @@ class GraphQLApp(GraphQL[Context, None]):
             request=request,
             response=response,
             services=services,
-            loaders=Loaders(services.sessions),
+            loaders=Loaders(services.sessions, services.upstreams),
         )
 
     async def process_result(
@@ -109,6 +110,7 @@ def create_app(
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/webhooks/{source}", webhook, methods=["POST"]),
         *static_routes(),
     ]
     app.router.routes.extend(routes)

@@ -1,16 +1,19 @@
 """Long-lived services shared by all requests, opened and closed by the app's
-lifespan: the settings, the database engine and its session factory."""
+lifespan: the settings, the database engine and its session factory, the
+upstream connectors and the change bus."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from gateway.changes import ChangeBus
 from gateway.db.session import create_engine, session_factory
 from gateway.settings import Settings
+from gateway.upstreams import Upstreams, build_upstreams
 
 
 @dataclass(slots=True)
@@ -18,14 +21,21 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    upstreams: Upstreams = field(default_factory=Upstreams)
+    changes: ChangeBus = field(default_factory=ChangeBus)
 
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     engine = create_engine(settings.database_url)
+    upstreams = build_upstreams(settings)
     try:
         yield Services(
-            settings=settings, engine=engine, sessions=session_factory(engine)
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            upstreams=upstreams,
         )
     finally:
+        await upstreams.aclose()
         await engine.dispose()

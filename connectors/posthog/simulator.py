@@ -114,6 +114,10 @@ class PostHogSimulator:
         """The next ``n`` requests answer ``status`` in PostHog's error envelope."""
         self._failures.extend((status, 0) for _ in range(n))
 
+    def heal(self) -> None:
+        """Forget failures injected with ``fail_next`` that were not used up."""
+        self._failures.clear()
+
     def force_rate_limit(self, n: int = 1, *, retry_after: int = 1) -> None:
         self._failures.extend((429, retry_after) for _ in range(n))
 

@@ -148,6 +148,10 @@ class ShopifySimulator:
         Shopify's bodies)."""
         self._failures.extend([status] * n)
 
+    def heal(self) -> None:
+        """Forget failures injected with ``fail_next`` that were not used up."""
+        self._failures.clear()
+
     def drain(self) -> None:
         """Empty the bucket: the next queries are THROTTLED until it refills."""
         self.bucket.drain()

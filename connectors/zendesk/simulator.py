@@ -96,6 +96,10 @@ class ZendeskSimulator:
         """The next ``n`` requests answer ``status`` before doing anything."""
         self._failures.extend((status, None) for _ in range(n))
 
+    def heal(self) -> None:
+        """Forget failures injected with ``fail_next`` that were not used up."""
+        self._failures.clear()
+
     def force_rate_limit(self, n: int = 1, *, retry_after: float = 1) -> None:
         """The next ``n`` requests answer 429 with ``Retry-After: retry_after``."""
         self._failures.extend((429, retry_after) for _ in range(n))

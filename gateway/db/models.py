@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -224,3 +225,92 @@ class Preference(Base):
     )
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(500), nullable=False)
+
+
+class WebhookDelivery(Base):
+    """Deliveries already processed, so a repeated one is acknowledged and skipped."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+    delivery_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    topic: Mapped[str] = mapped_column(String(100), nullable=False)
+    customer_id: Mapped[int | None] = mapped_column(BigId)
+    received_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False
+    )
+
+    __table_args__ = (
+        UniqueConstraint(
+            "source", "delivery_id", name="uq_webhook_deliveries_source_delivery"
+        ),
+    )
+
+
+class PrivacyRequest(Base):
+    """GDPR/CCPA requests received from upstreams (Shopify's compliance topics)."""
+
+    __tablename__ = "privacy_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    """``data_request``, ``customer_redact`` or ``shop_redact``."""
+    external_customer_id: Mapped[str | None] = mapped_column(String(255))
+    customer_id: Mapped[int | None] = mapped_column(BigId)
+    payload: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False
+    )
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TrackedEvent(Base):
+    """Events received by the Segment-compatible ingest API (track, page, identify)."""
+
+    __tablename__ = "tracked_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    anonymous_id: Mapped[str | None] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    name: Mapped[str | None] = mapped_column(String(255))
+    properties: Mapped[dict[str, object]] = mapped_column(
+        JSON, nullable=False, default=dict
+    )
+    context: Mapped[dict[str, object]] = mapped_column(
+        JSON, nullable=False, default=dict
+    )
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False
+    )
+
+    __table_args__ = (
+        Index(
+            "ix_tracked_events_customer_id_occurred_at",
+            "customer_id",
+            "occurred_at",
+            "id",
+        ),
+        Index("ix_tracked_events_user_id", "user_id"),
+        Index("ix_tracked_events_anonymous_id", "anonymous_id"),
+    )
+
+
+class SyncState(Base):
+    """Where the last backfill of a source stopped, so ``sync`` can resume."""
+
+    __tablename__ = "sync_state"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(String(500))
+    synced_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )

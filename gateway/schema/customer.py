@@ -15,6 +15,9 @@ from gateway.db.customer_queries import (
     customer_cursor,
 )
 from gateway.resolvers import customer as resolve
+from gateway.schema import activity as activity_fields
+from gateway.schema import orders as order_fields
+from gateway.schema import support as support_fields
 from gateway.schema.crm import (
     Address,
     AddressInput,
@@ -86,6 +89,21 @@ class Customer(relay.Node):
     @strawberry.field(description="Sum of the loyalty ledger.")
     async def loyalty_balance(self, info: Info) -> int:
         return await resolve.loyalty_balance(info, self.id)
+
+    orders = strawberry.field(resolver=order_fields.customer_orders)
+    returns = strawberry.field(resolver=order_fields.customer_returns)
+    abandoned_checkouts = strawberry.field(
+        resolver=order_fields.customer_abandoned_checkouts
+    )
+    shopify_customer = strawberry.field(resolver=order_fields.customer_shopify)
+    tickets = strawberry.field(resolver=support_fields.customer_tickets)
+    open_ticket_count = strawberry.field(
+        resolver=support_fields.customer_open_ticket_count
+    )
+    satisfaction = strawberry.field(resolver=support_fields.customer_satisfaction)
+    activity = strawberry.field(resolver=activity_fields.customer_activity)
+    last_seen_at = strawberry.field(resolver=activity_fields.customer_last_seen_at)
+    sessions_count = strawberry.field(resolver=activity_fields.customer_sessions_count)
 
     @strawberry.field(description="Notes, newest first.")
     async def notes(

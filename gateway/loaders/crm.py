@@ -1,10 +1,4 @@
-"""Per-request DataLoaders: every field reads through one of these.
-
-Each loader is named after what it loads and by what (``AddressesByCustomerLoader``),
-does one query per batch and returns results aligned with its keys (``None`` or
-``[]`` for a missing key, never an exception). ``Loaders`` builds a fresh set for
-every request, so nothing leaks between callers.
-"""
+"""Loaders of our own CRM tables: one SQL query per batch."""
 
 from __future__ import annotations
 
@@ -183,37 +177,7 @@ class NotesPageByCustomerLoader(SessionLoader):
         return [pages[key] for key in keys]
 
 
-class Loaders:
-    """The loaders of one request."""
-
-    def __init__(self, sessions: Sessions) -> None:
-        self.customer_by_id = CustomerByIdLoader(sessions)
-        self.customer_by_email = CustomerByEmailLoader(sessions)
-        self.customer_page = CustomerPageLoader(sessions)
-        self.customer_count = CustomerCountLoader(sessions)
-        self.note_by_id = NoteByIdLoader(sessions)
-        self.addresses_by_customer = AddressesByCustomerLoader(sessions)
-        self.identities_by_customer = IdentitiesByCustomerLoader(sessions)
-        self.tags_by_customer = TagsByCustomerLoader(sessions)
-        self.consents_by_customer = ConsentsByCustomerLoader(sessions)
-        self.preferences_by_customer = PreferencesByCustomerLoader(sessions)
-        self.loyalty_balance_by_customer = LoyaltyBalanceByCustomerLoader(sessions)
-        self.notes_page_by_customer = NotesPageByCustomerLoader(sessions)
-
-    def forget_customer(self, customer_id: int) -> None:
-        """Drop what this request cached about a customer after a write.
-
-        Loaders keyed by customer id forget that key; those keyed otherwise
-        (pages, counts, emails) forget everything, which is cheap within a request.
-        """
-        for loader in vars(self).values():
-            if isinstance(loader, _BY_CUSTOMER_ID):
-                loader.clear(customer_id)
-            else:
-                loader.clear_all()
-
-
-_BY_CUSTOMER_ID = (
+BY_CUSTOMER_ID = (
     CustomerByIdLoader,
     AddressesByCustomerLoader,
     IdentitiesByCustomerLoader,

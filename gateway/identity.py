@@ -1,0 +1,95 @@
+"""Identity linking: which upstream record is which of our customers.
+
+A link lives in ``identities`` (source, external id). When a customer has none
+for a source, we look the customer up upstream by normalized email — one batched
+call for all unlinked customers — then by E.164 phone, and store what we find
+(``linked_by`` says how), so the next read needs no look-up at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectors.base import Connector
+from connectors.models import ExternalCustomer
+from gateway.db import models
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def linked_ids(
+    sessions: Sessions, source: str, customer_ids: Sequence[int]
+) -> dict[int, str]:
+    """Existing links of ``source`` for these customers (customer id → external id)."""
+    identity = models.Identity
+    async with sessions() as session:
+        rows = await session.execute(
+            select(identity.customer_id, identity.external_id)
+            .where(identity.source == source, identity.customer_id.in_(customer_ids))
+            .order_by(identity.id)
+        )
+        return {customer_id: external for customer_id, external in rows}
+
+
+async def store_links(
+    sessions: Sessions, source: str, links: dict[int, str], linked_by: str
+) -> None:
+    """Insert links, leaving any existing link of that external id untouched."""
+    if not links:
+        return
+    rows = [
+        {
+            "customer_id": cid,
+            "source": source,
+            "external_id": ext,
+            "linked_by": linked_by,
+        }
+        for cid, ext in links.items()
+    ]
+    async with sessions() as session, session.begin():
+        dialect = (await session.connection()).dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(models.Identity).on_conflict_do_nothing(
+            index_elements=["source", "external_id"]
+        )
+        await session.execute(statement, rows)
+
+
+async def resolve_links(
+    sessions: Sessions,
+    connector: Connector,
+    customers: Sequence[models.Customer],
+) -> dict[int, str]:
+    """External ids of ``customers`` in ``connector``'s system, linking the
+    unlinked by email, then by phone. Customers found nowhere are absent."""
+    source = connector.name
+    links = await linked_ids(sessions, source, [c.id for c in customers])
+    unlinked = [c for c in customers if c.id not in links]
+    if not unlinked:
+        return links
+    by_email = await connector.customers_by_emails([c.email for c in unlinked])
+    found = _match(unlinked, lambda c: by_email.get(c.email))
+    await store_links(sessions, source, found, "email")
+    links.update(found)
+    with_phone = [c for c in unlinked if c.id not in found and c.phone]
+    if with_phone:
+        by_phone = await connector.customers_by_phones(
+            [c.phone or "" for c in with_phone]
+        )
+        matched = _match(with_phone, lambda c: by_phone.get(c.phone or ""))
+        await store_links(sessions, source, matched, "phone")
+        links.update(matched)
+    return links
+
+
+def _match(
+    customers: Sequence[models.Customer],
+    find: Callable[[models.Customer], ExternalCustomer | None],
+) -> dict[int, str]:
+    matches = ((customer.id, find(customer)) for customer in customers)
+    return {cid: profile.external_id for cid, profile in matches if profile is not None}

@@ -1,0 +1,91 @@
+"""The behaviour side of a customer (PostHog): web activity, last seen, sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from connectors.models import ActivityKind
+from gateway.context import Info
+from gateway.resolvers import activity as resolve
+
+if TYPE_CHECKING:
+    from gateway.schema.customer import Customer
+
+ActivityKindEnum = strawberry.enum(ActivityKind, name="ActivityKind")
+
+
+@strawberry.type
+class ActivityEvent:
+    id: strawberry.ID
+    kind: ActivityKind
+    name: str
+    occurred_at: datetime
+    url: str | None
+    path: str | None
+    session_id: str | None
+    properties: JSON
+
+
+@strawberry.type
+class ActivityEdge:
+    cursor: str
+    node: ActivityEvent
+
+
+@strawberry.type
+class ActivityConnection:
+    edges: list[ActivityEdge]
+    page_info: relay.PageInfo
+
+
+async def customer_activity(
+    root: Customer,
+    info: Info,
+    first: int = 20,
+    after: str | None = None,
+    kinds: list[ActivityKind] | None = None,
+) -> ActivityConnection | None:
+    """Recent web activity, newest first; null without a PostHog person."""
+    wanted = {k.value for k in kinds} if kinds else None
+    page = await resolve.activity(info, root.id, first, after, wanted)
+    if page is None:
+        return None
+    edges = [
+        ActivityEdge(
+            cursor=resolve.activity_cursor(e),
+            node=ActivityEvent(
+                id=strawberry.ID(e.id),
+                kind=e.kind,
+                name=e.name,
+                occurred_at=e.occurred_at,
+                url=e.url,
+                path=e.path,
+                session_id=e.session_id,
+                properties=JSON(dict(e.properties)),
+            ),
+        )
+        for e in page.items
+    ]
+    return ActivityConnection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
+
+
+async def customer_last_seen_at(root: Customer, info: Info) -> datetime | None:
+    return await resolve.last_seen_at(info, root.id)
+
+
+async def customer_sessions_count(root: Customer, info: Info) -> int | None:
+    """Distinct web sessions in the last 30 days."""
+    return await resolve.sessions_count(info, root.id)

@@ -1,0 +1,222 @@
+"""The ecommerce side of a customer (Shopify): orders, line items, refunds,
+returns, abandoned checkouts and the store's own customer record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import strawberry
+from strawberry import relay
+
+from connectors import models as canonical
+from gateway.context import Info
+from gateway.resolvers import orders as resolve
+
+if TYPE_CHECKING:
+    from gateway.schema.customer import Customer
+
+
+@strawberry.type
+class Money:
+    amount: Decimal = strawberry.field(description="Exact decimal, as a string.")
+    currency_code: str
+
+    @classmethod
+    def of(cls, money: canonical.Money) -> Money:
+        return cls(amount=money.amount, currency_code=money.currency)
+
+
+@strawberry.type
+class LineItem:
+    id: strawberry.ID
+    title: str
+    quantity: int
+    sku: str | None
+    variant_title: str | None
+    category: str | None = strawberry.field(
+        description="The product type; null when the product was deleted."
+    )
+    vendor: str | None
+    unit_price: Money
+    total: Money
+
+    @classmethod
+    def of(cls, item: canonical.LineItem) -> LineItem:
+        return cls(
+            id=strawberry.ID(item.id),
+            title=item.title,
+            quantity=item.quantity,
+            sku=item.sku or None,
+            variant_title=item.variant_title,
+            category=item.category,
+            vendor=item.vendor,
+            unit_price=Money.of(item.unit_price),
+            total=Money.of(item.total),
+        )
+
+
+@strawberry.type
+class Refund:
+    id: strawberry.ID
+    created_at: datetime
+    note: str | None
+    total: Money
+
+
+@strawberry.type
+class Return:
+    id: strawberry.ID
+    order_id: strawberry.ID
+    name: str
+    status: str
+    created_at: datetime | None
+    quantity: int
+
+    @classmethod
+    def of(cls, ret: canonical.Return) -> Return:
+        return cls(
+            id=strawberry.ID(ret.id),
+            order_id=strawberry.ID(ret.order_id),
+            name=ret.name,
+            status=ret.status,
+            created_at=ret.created_at,
+            quantity=ret.quantity,
+        )
+
+
+@strawberry.type
+class Order:
+    id: strawberry.ID = strawberry.field(description="The Shopify gid.")
+    name: str
+    created_at: datetime
+    processed_at: datetime
+    cancelled_at: datetime | None
+    financial_status: str | None
+    fulfillment_status: str
+    total: Money
+    subtotal: Money
+    total_refunded: Money
+    line_items: list[LineItem]
+    refunds: list[Refund]
+    returns: list[Return]
+
+    @classmethod
+    def of(cls, order: canonical.Order) -> Order:
+        return cls(
+            id=strawberry.ID(order.id),
+            name=order.name,
+            created_at=order.created_at,
+            processed_at=order.processed_at,
+            cancelled_at=order.cancelled_at,
+            financial_status=order.financial_status,
+            fulfillment_status=order.fulfillment_status,
+            total=Money.of(order.total),
+            subtotal=Money.of(order.subtotal),
+            total_refunded=Money.of(order.total_refunded),
+            line_items=[LineItem.of(i) for i in order.line_items],
+            refunds=[
+                Refund(
+                    id=strawberry.ID(r.id),
+                    created_at=r.created_at,
+                    note=r.note,
+                    total=Money.of(r.total),
+                )
+                for r in order.refunds
+            ],
+            returns=[Return.of(r) for r in order.returns],
+        )
+
+
+@strawberry.type
+class OrderEdge:
+    cursor: str
+    node: Order
+
+
+@strawberry.type
+class OrderConnection:
+    edges: list[OrderEdge]
+    page_info: relay.PageInfo
+    total_count: int
+
+
+@strawberry.type
+class AbandonedCheckout:
+    id: strawberry.ID
+    created_at: datetime
+    completed_at: datetime | None = strawberry.field(description="Set once recovered.")
+    url: str | None
+    total: Money
+    line_items: list[LineItem]
+
+
+@strawberry.type
+class ShopifyCustomer:
+    id: strawberry.ID
+    amount_spent: Money | None
+    number_of_orders: int | None
+    created_at: datetime | None
+    tags: list[str]
+
+
+async def customer_orders(
+    root: Customer, info: Info, first: int = 10, after: str | None = None
+) -> OrderConnection | None:
+    """The customer's Shopify orders, newest first; null without a Shopify link."""
+    page = await resolve.orders(info, root.id, first, after)
+    if page is None:
+        return None
+    edges = [
+        OrderEdge(cursor=resolve.order_cursor(o), node=Order.of(o)) for o in page.items
+    ]
+    return OrderConnection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=page.total,
+    )
+
+
+async def customer_returns(root: Customer, info: Info) -> list[Return] | None:
+    """Returns over all the customer's orders, newest first."""
+    returns = await resolve.returns(info, root.id)
+    return None if returns is None else [Return.of(r) for r in returns]
+
+
+async def customer_abandoned_checkouts(
+    root: Customer, info: Info
+) -> list[AbandonedCheckout] | None:
+    checkouts = await resolve.abandoned_checkouts(info, root.id)
+    if checkouts is None:
+        return None
+    return [
+        AbandonedCheckout(
+            id=strawberry.ID(c.id),
+            created_at=c.created_at,
+            completed_at=c.completed_at,
+            url=c.url,
+            total=Money.of(c.total),
+            line_items=[LineItem.of(i) for i in c.line_items],
+        )
+        for c in checkouts
+    ]
+
+
+async def customer_shopify(root: Customer, info: Info) -> ShopifyCustomer | None:
+    """The store's own record of this customer (lifetime spend, order count)."""
+    profile = await resolve.shopify_customer(info, root.id)
+    if profile is None:
+        return None
+    return ShopifyCustomer(
+        id=strawberry.ID(profile.external_id),
+        amount_spent=Money.of(profile.amount_spent) if profile.amount_spent else None,
+        number_of_orders=profile.number_of_orders,
+        created_at=profile.created_at,
+        tags=list(profile.tags),
+    )

@@ -1,0 +1,40 @@
+"""``POST /webhooks/{source}``: deliveries from Shopify and Zendesk.
+
+Each source's module authenticates its deliveries and turns them into effects
+(``gateway.webhooks.shopify``, ``gateway.webhooks.zendesk``); what they share —
+exactly-once processing, customer linking, answers — is in
+``gateway.webhooks.delivery``. Every answer is a small JSON body: a rejected
+delivery says why in one sentence, a failure is logged here and answered 500
+without details, so the upstream retries and nothing leaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.services import Services
+from gateway.webhooks import shopify, zendesk
+from gateway.webhooks.delivery import Rejected, answer, log
+
+Receiver = Callable[[Request, Services], Awaitable[Response]]
+RECEIVERS: dict[str, Receiver] = {
+    "shopify": shopify.receive,
+    "zendesk": zendesk.receive,
+}
+
+
+async def webhook(request: Request) -> Response:
+    receive = RECEIVERS.get(request.path_params["source"])
+    if receive is None:
+        return answer(404, error="Unknown webhook source.")
+    services: Services = request.app.state.services
+    try:
+        return await receive(request, services)
+    except Rejected as exc:
+        return answer(exc.status, error=exc.message)
+    except Exception:  # the upstream retries a 500; the reason is for our log only
+        log.exception("webhook from %s failed", request.path_params["source"])
+        return answer(500, error="The delivery could not be processed.")

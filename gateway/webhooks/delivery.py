@@ -1,0 +1,160 @@
+"""What every webhook source shares: small JSON answers, processing a delivery
+exactly once, and finding or linking our customer for an upstream id.
+
+Upstreams deliver at least once and retry on any non-2xx answer, so a delivery
+is *claimed* by inserting its ids into ``webhook_deliveries`` (unique per
+source) in the same transaction as its effects. A repeat finds the claim and is
+acknowledged without effect; two copies racing each other collide on the
+unique key and the loser rolls back whole. Changes are announced only after
+the commit, so subscribers never hear about something that was rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import JSONResponse
+
+from gateway.changes import CustomerChange
+from gateway.db import models
+from gateway.errors import BadUserInput
+from gateway.services import Services
+from gateway.validation import normalize_email, normalize_phone
+
+log = logging.getLogger("gateway.webhooks")
+
+Work = Callable[[AsyncSession], Awaitable[list[int]]]
+"""A delivery's effects inside its transaction; returns the customers it changed."""
+
+
+class Rejected(Exception):
+    """A delivery answered with an error status before anything was written."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def answer(http_status: int, /, **body: str) -> JSONResponse:
+    return JSONResponse(body, status_code=http_status)
+
+
+async def _seen(services: Services, source: str, keys: Sequence[str]) -> bool:
+    async with services.sessions() as session:
+        found = await session.scalar(
+            select(models.WebhookDelivery.id)
+            .where(
+                models.WebhookDelivery.source == source,
+                models.WebhookDelivery.delivery_id.in_(keys),
+            )
+            .limit(1)
+        )
+    return found is not None
+
+
+async def process_once(
+    services: Services, source: str, topic: str, keys: Sequence[str], work: Work
+) -> JSONResponse:
+    """Run ``work`` unless a delivery with any of ``keys`` was processed before,
+    then announce a ``CustomerChange`` per changed customer."""
+    if await _seen(services, source, keys):
+        log.info("%s %s: duplicate delivery %s skipped", source, topic, keys)
+        return answer(200, status="duplicate")
+    try:
+        async with services.sessions() as session, session.begin():
+            claims = [
+                models.WebhookDelivery(source=source, delivery_id=key, topic=topic)
+                for key in keys
+            ]
+            session.add_all(claims)
+            await session.flush()
+            changed = await work(session)
+            for claim in claims:
+                claim.customer_id = changed[0] if changed else None
+    except IntegrityError:
+        if not await _seen(services, source, keys):
+            raise
+        log.info("%s %s: concurrent duplicate %s skipped", source, topic, keys)
+        return answer(200, status="duplicate")
+    for customer_id in changed:
+        await services.changes.publish(CustomerChange(customer_id, source, topic))
+    return answer(200, status="processed")
+
+
+async def linked_customer(
+    session: AsyncSession, source: str, external_id: str
+) -> int | None:
+    return await session.scalar(
+        select(models.Identity.customer_id).where(
+            models.Identity.source == source,
+            models.Identity.external_id == external_id,
+        )
+    )
+
+
+def clean_email(value: str | None) -> str | None:
+    """The normalized email, or ``None`` when absent or not an address at all."""
+    if not value:
+        return None
+    try:
+        return normalize_email(value)
+    except BadUserInput:
+        return None
+
+
+def clean_phone(value: str | None) -> str | None:
+    """E.164, or ``None``: upstreams store international numbers, and a number
+    we cannot read must not be guessed into someone else's."""
+    if not value:
+        return None
+    try:
+        return normalize_phone(value)
+    except BadUserInput:
+        return None
+
+
+async def customer_by_contact(
+    session: AsyncSession, email: str | None, phone: str | None
+) -> tuple[int, str] | None:
+    """Our customer with this email, else the only one with this phone, and
+    how it was found (``email`` or ``phone``). A phone shared by several
+    customers identifies none of them."""
+    if email:
+        found = await session.scalar(
+            select(models.Customer.id).where(models.Customer.email == email)
+        )
+        if found is not None:
+            return found, "email"
+    if phone:
+        ids = (
+            await session.scalars(
+                select(models.Customer.id)
+                .where(models.Customer.phone == phone)
+                .limit(2)
+            )
+        ).all()
+        if len(ids) == 1:
+            return ids[0], "phone"
+    return None
+
+
+def add_link(
+    session: AsyncSession,
+    customer_id: int,
+    source: str,
+    external_id: str,
+    linked_by: str,
+) -> None:
+    session.add(
+        models.Identity(
+            customer_id=customer_id,
+            source=source,
+            external_id=external_id,
+            linked_by=linked_by,
+        )
+    )

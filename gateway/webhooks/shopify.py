@@ -1,0 +1,179 @@
+"""Shopify deliveries: authenticate, then keep our customers in step with the store.
+
+Checks run cheapest-to-forge last: without a configured API secret nothing can
+be trusted (503); a bad or absent ``X-Shopify-Hmac-Sha256`` is 401 before any
+other header is even looked at; then the other required headers and the JSON
+(400). A delivery is processed once per ``X-Shopify-Webhook-Id`` *and* once per
+``X-Shopify-Event-Id``, since a retry of one event may carry a new webhook id.
+
+Customer topics find our customer through its ``shopify`` identity, linking an
+unlinked one by email, then phone; ``customers/create`` for a stranger creates
+the CRM customer, so a new store customer appears in the graph at once.
+Compliance topics are recorded as ``privacy_requests``; the redactions drop the
+Shopify links we hold (the CRM profile is ours, not Shopify-derived) and are
+completed on the spot, while a ``data_request`` stays open for an operator.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from connectors.errors import ConnectorError, UpstreamProtocolError
+from connectors.models import ExternalCustomer, UpstreamChange
+from connectors.shopify.client import ShopifyConnector
+from connectors.shopify.webhooks import (
+    CUSTOMER_TOPICS,
+    HMAC_HEADER,
+    ORDER_TOPICS,
+    missing_headers,
+    parse_delivery,
+    rest_customer,
+    verify_hmac,
+)
+from gateway.db import models
+from gateway.db.models import utcnow
+from gateway.services import Services
+from gateway.webhooks.delivery import (
+    Rejected,
+    add_link,
+    answer,
+    clean_email,
+    clean_phone,
+    customer_by_contact,
+    linked_customer,
+    log,
+    process_once,
+)
+
+SOURCE = "shopify"
+PRIVACY_KINDS = {
+    "customers/data_request": "data_request",
+    "customers/redact": "customer_redact",
+    "shop/redact": "shop_redact",
+}
+HANDLED = ORDER_TOPICS | CUSTOMER_TOPICS | {"refunds/create"} | PRIVACY_KINDS.keys()
+ORDER_CUSTOMER = "query($id: ID!) { order(id: $id) { customer { id } } }"
+
+
+async def receive(request: Request, services: Services) -> Response:
+    secret = services.settings.shopify_api_secret
+    if secret is None or not secret.get_secret_value():
+        raise Rejected(
+            503, "Shopify webhooks are not configured: set CG_SHOPIFY_API_SECRET."
+        )
+    body = await request.body()
+    if not verify_hmac(
+        body, request.headers.get(HMAC_HEADER), secret.get_secret_value()
+    ):
+        raise Rejected(401, "Invalid or missing X-Shopify-Hmac-Sha256.")
+    if missing := missing_headers(request.headers):
+        raise Rejected(400, f"Missing headers: {', '.join(missing)}.")
+    try:
+        change = parse_delivery(body, request.headers)
+    except (UpstreamProtocolError, KeyError, ValueError, TypeError, ArithmeticError):
+        raise Rejected(
+            400, "The body is not a Shopify payload for this topic."
+        ) from None
+    if change.topic not in HANDLED:
+        log.info("shopify topic %r ignored", change.topic)
+        return answer(200, status="ignored")
+    external_id = change.customer_external_id
+    if change.topic == "refunds/create":
+        external_id = await _refund_customer(services.upstreams.shopify, change)
+    keys = [f"webhook:{change.delivery_id}"]
+    if change.event_id:
+        keys.append(f"event:{change.event_id}")
+
+    async def work(session: AsyncSession) -> list[int]:
+        if change.topic in PRIVACY_KINDS:
+            return await _privacy(session, change)
+        if external_id is None:
+            return []
+        found = await _customer(session, change, external_id)
+        return [] if found is None else [found]
+
+    return await process_once(services, SOURCE, change.topic, keys, work)
+
+
+async def _refund_customer(
+    connector: ShopifyConnector | None, change: UpstreamChange
+) -> str | None:
+    """A refund names only its order; the order's customer comes from the API.
+    Without a configured connector the refund is recorded and announces nothing;
+    an upstream failure answers 503 so that Shopify retries later."""
+    order_gid = change.payload.get("order_gid")
+    if connector is None or not isinstance(order_gid, str):
+        return None
+    try:
+        data = await connector.query(ORDER_CUSTOMER, {"id": order_gid})
+    except ConnectorError as exc:
+        log.warning("shopify refund: order %s not readable: %s", order_gid, exc)
+        raise Rejected(503, "Shopify is unavailable; retry later.") from exc
+    customer = (data.get("order") or {}).get("customer") or {}
+    found = customer.get("id")
+    return found if isinstance(found, str) else None
+
+
+def _profile(change: UpstreamChange) -> ExternalCustomer | None:
+    """The customer as the payload describes it: the body of a customer topic,
+    or an order's embedded ``customer`` object."""
+    if change.customer is not None:
+        return change.customer
+    embedded = change.payload.get("customer")
+    return rest_customer(embedded) if isinstance(embedded, dict) else None
+
+
+async def _customer(
+    session: AsyncSession, change: UpstreamChange, external_id: str
+) -> int | None:
+    found = await linked_customer(session, SOURCE, external_id)
+    if found is not None:
+        return found
+    profile = _profile(change)
+    if profile is None:
+        return None
+    email, phone = clean_email(profile.email), clean_phone(profile.phone)
+    match = await customer_by_contact(session, email, phone)
+    if match is not None:
+        customer_id, linked_by = match
+    elif change.topic == "customers/create" and email:
+        customer = models.Customer(
+            email=email,
+            phone=phone,
+            first_name=(profile.first_name or "")[:100] or None,
+            last_name=(profile.last_name or "")[:100] or None,
+        )
+        session.add(customer)
+        await session.flush()
+        customer_id, linked_by = customer.id, "webhook"
+    else:
+        return None
+    add_link(session, customer_id, SOURCE, external_id, linked_by)
+    return customer_id
+
+
+async def _privacy(session: AsyncSession, change: UpstreamChange) -> list[int]:
+    kind = PRIVACY_KINDS[change.topic]
+    external_id = change.customer_external_id
+    scope = models.Identity.source == SOURCE
+    if kind != "shop_redact":
+        scope &= models.Identity.external_id == (external_id or "")
+    affected = list(
+        (await session.scalars(select(models.Identity.customer_id).where(scope))).all()
+    )
+    request = models.PrivacyRequest(
+        source=SOURCE,
+        kind=kind,
+        external_customer_id=external_id,
+        customer_id=affected[0] if kind != "shop_redact" and affected else None,
+        payload=dict(change.payload),
+    )
+    session.add(request)
+    if kind == "data_request":
+        return []
+    await session.execute(delete(models.Identity).where(scope))
+    request.completed_at = utcnow()
+    return sorted(set(affected))

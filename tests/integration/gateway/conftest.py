@@ -1,0 +1,61 @@
+"""Fixtures for gateway tests that reach the upstream simulators over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from connectors.demo_world import World
+from gateway.app import create_app
+from gateway.seed import seed
+from gateway.services import Services, open_services
+from gateway.simulation import Simulators, simulated_upstreams
+from tests.conftest import GraphQL
+
+
+@pytest.fixture(scope="session")
+def world() -> World:
+    return World(seed=42, size=60)
+
+
+@pytest.fixture(scope="session")
+async def simulators(world: World) -> AsyncIterator[Simulators]:
+    async with simulated_upstreams(world) as running:
+        yield running
+
+
+@dataclass
+class Gateway:
+    services: Services
+    simulators: Simulators
+    world: World
+    http: httpx.AsyncClient
+
+    async def gql(self, query: str, variables: dict[str, object] | None = None) -> dict:
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}
+        )
+        assert response.status_code == 200, response.text
+        body: dict = response.json()
+        return body
+
+
+@pytest.fixture
+async def gateway(
+    db: Services, simulators: Simulators, world: World
+) -> AsyncIterator[Gateway]:
+    """The gateway over the seeded world, its upstreams the simulators."""
+    await seed(db.sessions, world)
+    async with open_services(simulators.settings(db.settings)) as services:
+        app = create_app(services=services)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+            simulators.reset_counts()
+            yield Gateway(services, simulators, world, http)
+            simulators.heal()
+
+
+__all__ = ["GraphQL"]

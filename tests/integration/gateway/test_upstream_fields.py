@@ -1,0 +1,191 @@
+"""Orders, tickets and activity on the Customer, read from the simulators over
+HTTP: exact values, batching, identity linking, and partial data on failure."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from gateway.db import models
+from tests.integration.gateway.conftest import Gateway
+
+VIEW = """
+query($email: String!) {
+  customer(email: $email) {
+    email
+    shopifyCustomer { id amountSpent { amount currencyCode } numberOfOrders }
+    orders(first: 3) {
+      totalCount
+      edges { cursor node { id name processedAt financialStatus fulfillmentStatus
+        total { amount currencyCode }
+        lineItems { title quantity category vendor unitPrice { amount } } refunds { id } returns { status } } }
+      pageInfo { hasNextPage endCursor }
+    }
+    returns { name status }
+    abandonedCheckouts { id total { amount } }
+    tickets(first: 5) { edges { node { id subject status comments { body public } satisfaction { score } } } }
+    openTicketCount
+    satisfaction { latestScore average ratedCount }
+    activity(first: 5) { edges { node { kind name occurredAt path } } }
+    lastSeenAt
+    sessionsCount
+  }
+}
+"""
+
+
+def shopper(gateway: Gateway) -> str:
+    """A world customer with orders, tickets and web sessions (not deleted upstream)."""
+    desk = gateway.simulators.zendesk.desk
+    requesters = {desk.users[t["requester_id"]]["email"] for t in desk.tickets.values()}
+    persons = gateway.simulators.posthog.analytics.by_distinct_id
+    for person in gateway.world.customers:
+        if (
+            person.profile.orders_per_year >= 5
+            and person.index % 50 != 7
+            and person.email in requesters
+            and person.email in persons
+        ):
+            return person.email
+    raise AssertionError("the world has no frequent shopper")
+
+
+async def test_a_customer_360_view_joins_all_three_upstreams(gateway: Gateway) -> None:
+    result = await gateway.gql(VIEW, {"email": shopper(gateway)})
+    assert "errors" not in result, result
+    c = result["data"]["customer"]
+    orders = c["orders"]["edges"]
+    assert orders, "a frequent shopper has orders"
+    assert c["shopifyCustomer"]["numberOfOrders"] == c["orders"]["totalCount"]
+    processed = [o["node"]["processedAt"] for o in orders]
+    assert processed == sorted(processed, reverse=True)
+    for edge in orders:
+        total = Decimal(edge["node"]["total"]["amount"])
+        assert total >= 0
+        assert edge["node"]["lineItems"]
+    assert c["tickets"] is not None
+    assert c["activity"]["edges"]
+    assert c["lastSeenAt"] is not None
+    assert c["sessionsCount"] >= 0
+
+
+async def test_orders_paginate_to_the_last_one_without_gaps(gateway: Gateway) -> None:
+    email = shopper(gateway)
+    seen: list[str] = []
+    after = None
+    total = None
+    while True:
+        result = await gateway.gql(
+            "query($e: String!, $a: String) { customer(email: $e) { orders(first: 4, after: $a) "
+            "{ totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } } }",
+            {"e": email, "a": after},
+        )
+        orders = result["data"]["customer"]["orders"]
+        total = orders["totalCount"]
+        seen += [e["node"]["id"] for e in orders["edges"]]
+        if not orders["pageInfo"]["hasNextPage"]:
+            break
+        after = orders["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == total
+
+
+async def test_identities_are_linked_by_email_once_and_reused(gateway: Gateway) -> None:
+    email = shopper(gateway)
+    await gateway.gql(VIEW, {"email": email})
+    async with gateway.services.sessions() as session:
+        sources = set(
+            await session.scalars(
+                select(models.Identity.source)
+                .join(models.Customer)
+                .where(models.Customer.email == email)
+            )
+        )
+    assert sources == {"shopify", "zendesk", "posthog"}
+    gateway.simulators.reset_counts()
+    await gateway.gql(
+        "query($e: String!) { customer(email: $e) { shopifyCustomer { id } } }",
+        {"e": email},
+    )
+    # linked now: one nodes() call, no customer search
+    assert gateway.simulators.shopify.operations["customers"] == 0
+    assert gateway.simulators.shopify.operations["nodes"] == 1
+
+
+PAGE = """
+query($n: Int!) { customers(first: $n, orderBy: EMAIL_ASC) { edges { node {
+  email orders(first: 5) { edges { node { name } } } openTicketCount lastSeenAt } } } }
+"""
+
+
+async def test_upstream_calls_for_a_page_do_not_grow_with_its_size(
+    gateway: Gateway,
+) -> None:
+    calls = {}
+    for n in (1, 10, 50):
+        await gateway.gql(PAGE, {"n": n})  # links identities
+        gateway.simulators.reset_counts()
+        result = await gateway.gql(PAGE, {"n": n})
+        assert "errors" not in result, result
+        calls[n] = gateway.simulators.total_requests()
+    # Zendesk: one search per 50 requesters; PostHog: one HogQL query per field.
+    assert calls[50]["zendesk"] <= 2, (
+        calls,
+        gateway.simulators.zendesk.requests.snapshot(),
+    )
+    assert calls[1]["posthog"] == calls[10]["posthog"] == calls[50]["posthog"] == 1 + 1
+    # Shopify pages orders by cost (10 per call), never one call per customer.
+    assert calls[50]["shopify"] < 50
+
+
+async def test_an_upstream_auth_failure_is_reported_and_the_rest_answers(
+    gateway: Gateway,
+) -> None:
+    email = shopper(gateway)
+    await gateway.gql(VIEW, {"email": email})  # link first
+    gateway.simulators.shopify.fail_next(5, status=401)
+    result = await gateway.gql(
+        "query($e: String!) { customer(email: $e) { email orders(first: 2) { totalCount } "
+        "openTicketCount } }",
+        {"e": email},
+    )
+    assert result["data"]["customer"]["email"] == email
+    assert result["data"]["customer"]["orders"] is None
+    assert result["data"]["customer"]["openTicketCount"] is not None
+    error = result["errors"][0]
+    assert error["extensions"] == {"code": "UPSTREAM_AUTH", "source": "shopify"}
+    assert "Invalid API key" not in str(result)
+
+
+async def test_an_upstream_outage_is_unavailable_with_partial_data(
+    gateway: Gateway,
+) -> None:
+    email = shopper(gateway)
+    await gateway.gql(VIEW, {"email": email})
+    gateway.simulators.zendesk.fail_next(20, status=503)
+    result = await gateway.gql(
+        "query($e: String!) { customer(email: $e) { email openTicketCount lastSeenAt } }",
+        {"e": email},
+    )
+    assert result["data"]["customer"]["email"] == email
+    assert result["data"]["customer"]["openTicketCount"] is None
+    assert result["data"]["customer"]["lastSeenAt"] is not None
+    assert result["errors"][0]["extensions"] == {
+        "code": "UPSTREAM_UNAVAILABLE",
+        "source": "zendesk",
+    }
+
+
+async def test_a_customer_unknown_upstream_has_null_upstream_fields(
+    gateway: Gateway,
+) -> None:
+    created = await gateway.gql(
+        'mutation { createCustomer(input: {email: "walk-in@example.com"}) { id } }'
+    )
+    assert "errors" not in created
+    result = await gateway.gql(VIEW, {"email": "walk-in@example.com"})
+    c = result["data"]["customer"]
+    assert "errors" not in result, result
+    assert c["orders"] is None
+    assert c["tickets"] is None
+    assert c["activity"] is None
