@@ -69,7 +69,7 @@ class Simulators:
         self.shopify.operations.reset()
 
     def heal(self) -> None:
-        """Forget injected failures, so one test's outage does not leak into the next."""
+        """Forget injected failures: one test's outage must not leak into the next."""
         for simulator in (self.shopify, self.zendesk, self.posthog):
             simulator.heal()
 
