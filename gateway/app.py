@@ -19,7 +19,9 @@ from strawberry.types import ExecutionResult
 from gateway.context import Context
 from gateway.errors import format_errors
 from gateway.graphiql import graphiql_page, static_routes
+from gateway.ingest import ingest_routes
 from gateway.loaders import Loaders
+from gateway.metrics import metrics_endpoint
 from gateway.schema import build_schema
 from gateway.services import Services, open_services
 from gateway.settings import Settings
@@ -44,7 +46,7 @@ class GraphQLApp(GraphQL[Context, None]):
             request=request,
             response=response,
             services=services,
-            loaders=Loaders(services.sessions, services.upstreams),
+            loaders=Loaders(services),
         )
 
     async def process_result(
@@ -110,8 +112,10 @@ def create_app(
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
         Route("/webhooks/{source}", webhook, methods=["POST"]),
         *static_routes(),
+        *ingest_routes(),
     ]
     app.router.routes.extend(routes)
     return app

@@ -67,11 +67,20 @@ async def resolve_links(
 ) -> dict[int, str]:
     """External ids of ``customers`` in ``connector``'s system, linking the
     unlinked by email, then by phone. Customers found nowhere are absent."""
-    source = connector.name
-    links = await linked_ids(sessions, source, [c.id for c in customers])
+    links = await linked_ids(sessions, connector.name, [c.id for c in customers])
     unlinked = [c for c in customers if c.id not in links]
-    if not unlinked:
-        return links
+    if unlinked:
+        links.update(await link_by_contact(sessions, connector, unlinked))
+    return links
+
+
+async def link_by_contact(
+    sessions: Sessions, connector: Connector, unlinked: Sequence[models.Customer]
+) -> dict[int, str]:
+    """Look ``unlinked`` customers up upstream (email, then phone) and store the
+    links found: at most two batched upstream calls."""
+    source = connector.name
+    links: dict[int, str] = {}
     by_email = await connector.customers_by_emails([c.email for c in unlinked])
     found = _match(unlinked, lambda c: by_email.get(c.email))
     await store_links(sessions, source, found, "email")

@@ -30,6 +30,19 @@ class Settings(BaseSettings):
     max_page_size: int = 100
     """The largest ``first`` a connection accepts."""
 
+    cache_ttl_shopify: float = 300.0
+    cache_ttl_zendesk: float = 120.0
+    cache_ttl_posthog: float = 60.0
+    cache_ttl_links: float = 600.0
+    """How long "this customer is unknown upstream" is remembered."""
+    cache_max_entries: int = 50_000
+    """Bound of the in-process cache (used when no Redis is configured)."""
+    cache_prefix: str = "cg"
+    """First part of every cache key: separates deployments sharing one Redis."""
+    cache_enabled: bool = True
+    loaders_enabled: bool = True
+    """Off only to measure what batching saves (the benchmark's baseline)."""
+
     shopify_shop: str | None = None
     shopify_access_token: SecretStr | None = None
     shopify_api_secret: SecretStr | None = None

@@ -4,6 +4,7 @@ PostgreSQL), the app over ASGI, a GraphQL helper and an SQL statement counter.""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,13 @@ from gateway.db.models import Base
 from gateway.db.session import upgrade
 from gateway.services import Services, open_services
 from gateway.settings import Settings
-from tests.servers import POSTGRES_URL, asyncpg_url, require, throwaway_database_name
+from tests.servers import (
+    POSTGRES_URL,
+    REDIS_URL,
+    asyncpg_url,
+    require,
+    throwaway_database_name,
+)
 
 GraphQL = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -122,3 +129,16 @@ def sql(db: Services) -> Iterator[StatementCounter]:
     event.listen(db.engine.sync_engine, "before_cursor_execute", before)
     yield counter
     event.remove(db.engine.sync_engine, "before_cursor_execute", before)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The real Redis of the test run (see tests/servers.py)."""
+    require("redis", REDIS_URL, 6379)
+    return REDIS_URL
+
+
+@pytest.fixture
+def cache_prefix() -> str:
+    """A key prefix of this test's own, so runs sharing one Redis never meet."""
+    return f"cgtest{uuid.uuid4().hex[:10]}"

@@ -8,11 +8,8 @@ builds a fresh set for every request, so nothing leaks between callers.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import TYPE_CHECKING
 
-from connectors.posthog.client import PostHogConnector
-from connectors.shopify.client import ShopifyConnector
-from connectors.zendesk.client import ZendeskConnector
 from gateway.loaders.crm import (
     BY_CUSTOMER_ID,
     AddressesByCustomerLoader,
@@ -30,20 +27,15 @@ from gateway.loaders.crm import (
     SessionLoader,
     TagsByCustomerLoader,
 )
-from gateway.loaders.upstream import (
-    CheckoutsByShopifyCustomerLoader,
-    CommentsByTicketLoader,
-    EventsByDistinctIdLoader,
-    ExternalIdByCustomerLoader,
-    LastSeenByDistinctIdLoader,
-    OrdersByShopifyCustomerLoader,
-    SessionsCountByDistinctIdLoader,
-    ShopifyCustomerByIdLoader,
-    TicketsByZendeskUserLoader,
+from gateway.loaders.sources import (
+    PostHogLoaders,
+    ShopifyLoaders,
+    UpstreamLoaders,
+    ZendeskLoaders,
 )
-from gateway.upstreams import Upstreams
 
-Sessions = async_sessionmaker[AsyncSession]
+if TYPE_CHECKING:
+    from gateway.services import Services
 
 __all__ = [
     "Loaders",
@@ -54,48 +46,11 @@ __all__ = [
 ]
 
 
-class ShopifyLoaders:
-    def __init__(self, sessions: Sessions, connector: ShopifyConnector) -> None:
-        self.id_by_customer = ExternalIdByCustomerLoader(sessions, connector)
-        self.customer_by_id = ShopifyCustomerByIdLoader(connector)
-        self.orders_by_customer = OrdersByShopifyCustomerLoader(connector)
-        self.checkouts_by_customer = CheckoutsByShopifyCustomerLoader(connector)
-
-
-class ZendeskLoaders:
-    def __init__(self, sessions: Sessions, connector: ZendeskConnector) -> None:
-        self.id_by_customer = ExternalIdByCustomerLoader(sessions, connector)
-        self.tickets_by_user = TicketsByZendeskUserLoader(connector)
-        self.comments_by_ticket = CommentsByTicketLoader(connector)
-
-
-class PostHogLoaders:
-    def __init__(self, sessions: Sessions, connector: PostHogConnector) -> None:
-        self.id_by_customer = ExternalIdByCustomerLoader(sessions, connector)
-        self.events_by_person = EventsByDistinctIdLoader(connector)
-        self.last_seen_by_person = LastSeenByDistinctIdLoader(connector)
-        self.sessions_count_by_person = SessionsCountByDistinctIdLoader(connector)
-
-
-class UpstreamLoaders:
-    """Loaders per configured upstream; ``None`` where one is not configured."""
-
-    def __init__(self, sessions: Sessions, upstreams: Upstreams) -> None:
-        self.shopify = (
-            ShopifyLoaders(sessions, upstreams.shopify) if upstreams.shopify else None
-        )
-        self.zendesk = (
-            ZendeskLoaders(sessions, upstreams.zendesk) if upstreams.zendesk else None
-        )
-        self.posthog = (
-            PostHogLoaders(sessions, upstreams.posthog) if upstreams.posthog else None
-        )
-
-
 class Loaders:
     """The loaders of one request."""
 
-    def __init__(self, sessions: Sessions, upstreams: Upstreams | None = None) -> None:
+    def __init__(self, services: Services) -> None:
+        sessions = services.sessions
         self.customer_by_id = CustomerByIdLoader(sessions)
         self.customer_by_email = CustomerByEmailLoader(sessions)
         self.customer_page = CustomerPageLoader(sessions)
@@ -108,7 +63,7 @@ class Loaders:
         self.preferences_by_customer = PreferencesByCustomerLoader(sessions)
         self.loyalty_balance_by_customer = LoyaltyBalanceByCustomerLoader(sessions)
         self.notes_page_by_customer = NotesPageByCustomerLoader(sessions)
-        self.upstream = UpstreamLoaders(sessions, upstreams or Upstreams())
+        self.upstream = UpstreamLoaders(services)
 
     def forget_customer(self, customer_id: int) -> None:
         """Drop what this request cached about a customer after a write.

@@ -1,131 +1,102 @@
-"""Loaders of upstream data: one connector call per batch.
+"""Loaders of upstream data: each batch reads the cache once (``MGET``) and
+sends the misses to the connector in one call.
 
 Keys are external ids (a Shopify gid, a Zendesk user id, a PostHog distinct id);
 ``ExternalIdByCustomerLoader`` turns our customer ids into those, linking
-unlinked customers on the way (``gateway.identity``).
+unlinked customers on the way (``gateway.identity``) and remembering for a while
+that a customer is unknown upstream, so that is not asked again on every read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Generic, TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
-from connectors.models import (
-    ActivityEvent,
-    Checkout,
-    ExternalCustomer,
-    Order,
-    Ticket,
-    TicketComment,
-)
-from connectors.posthog.client import PostHogConnector
-from connectors.shopify.client import ShopifyConnector
-from connectors.zendesk.client import ZendeskConnector
+from gateway import metrics
+from gateway.cache import ReadThrough
 from gateway.db import models
-from gateway.identity import resolve_links
+from gateway.identity import link_by_contact, linked_ids
 
-ACTIVITY_LIMIT = 100
-"""Events read per person; ``activity`` pages within these."""
+V = TypeVar("V")
+
+Fetch = Callable[[Sequence[str]], Awaitable[Mapping[str, V]]]
+
+
+class CachedLoader(DataLoader[str, V], Generic[V]):
+    """``<What>By<external id>``: the cache first, one connector call for misses."""
+
+    def __init__(
+        self,
+        name: str,
+        cache: ReadThrough[V] | None,
+        fetch: Fetch[V],
+        default: V,
+        *,
+        batch: bool = True,
+    ) -> None:
+        super().__init__(batch=batch)
+        self.name = name
+        self.store = cache
+        self.fetch = fetch
+        self.default = default
+
+    async def batch_load_fn(self, keys: Sequence[str]) -> list[V]:
+        metrics.BATCH_SIZE.labels(loader=self.name).observe(len(keys))
+        if self.store is None:
+            found = await self.fetch(list(keys))
+            return [found.get(k, self.default) for k in keys]
+        return await self.store.load_many(keys, self.fetch, self.default)
 
 
 class ExternalIdByCustomerLoader(DataLoader[int, str | None]):
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], connector: Connector
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        connector: Connector,
+        negatives: ReadThrough[str] | None,
+        *,
+        batch: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(batch=batch)
         self.sessions = sessions
         self.connector = connector
+        self.negatives = negatives
 
     async def batch_load_fn(self, customer_ids: Sequence[int]) -> list[str | None]:
+        metrics.BATCH_SIZE.labels(loader=f"{self.connector.name}.link").observe(
+            len(customer_ids)
+        )
+        links = await linked_ids(self.sessions, self.connector.name, customer_ids)
+        unlinked = [cid for cid in customer_ids if cid not in links]
+        if unlinked:
+            keys = [str(cid) for cid in unlinked]
+            if self.negatives is None:
+                found = await self._link(keys)
+            else:
+                found = dict(
+                    zip(
+                        keys,
+                        await self.negatives.load_many(keys, self._link, ""),
+                        strict=True,
+                    )
+                )
+            links.update({int(k): v for k, v in found.items() if v})
+        return [links.get(cid) for cid in customer_ids]
+
+    async def _link(self, keys: Sequence[str]) -> dict[str, str]:
+        """Link by email/phone; ``""`` for customers upstream does not know."""
         async with self.sessions() as session:
             customers = list(
                 await session.scalars(
-                    select(models.Customer).where(models.Customer.id.in_(customer_ids))
+                    select(models.Customer).where(
+                        models.Customer.id.in_([int(k) for k in keys])
+                    )
                 )
             )
-        links = await resolve_links(self.sessions, self.connector, customers)
-        return [links.get(cid) for cid in customer_ids]
-
-
-class ShopifyCustomerByIdLoader(DataLoader[str, ExternalCustomer | None]):
-    def __init__(self, connector: ShopifyConnector) -> None:
-        super().__init__()
-        self.connector = connector
-
-    async def batch_load_fn(self, ids: Sequence[str]) -> list[ExternalCustomer | None]:
-        return await self.connector.customers_by_ids(ids)
-
-
-class OrdersByShopifyCustomerLoader(DataLoader[str, list[Order]]):
-    def __init__(self, connector: ShopifyConnector) -> None:
-        super().__init__()
-        self.connector = connector
-
-    async def batch_load_fn(self, ids: Sequence[str]) -> list[list[Order]]:
-        found = await self.connector.orders_by_customers(ids)
-        return [found.get(i, []) for i in ids]
-
-
-class CheckoutsByShopifyCustomerLoader(DataLoader[str, list[Checkout]]):
-    def __init__(self, connector: ShopifyConnector) -> None:
-        super().__init__()
-        self.connector = connector
-
-    async def batch_load_fn(self, ids: Sequence[str]) -> list[list[Checkout]]:
-        found = await self.connector.abandoned_checkouts_by_customers(ids)
-        return [found.get(i, []) for i in ids]
-
-
-class TicketsByZendeskUserLoader(DataLoader[str, list[Ticket]]):
-    def __init__(self, connector: ZendeskConnector) -> None:
-        super().__init__()
-        self.connector = connector
-
-    async def batch_load_fn(self, ids: Sequence[str]) -> list[list[Ticket]]:
-        found = await self.connector.tickets_by_requesters(ids)
-        return [found.get(i, []) for i in ids]
-
-
-class CommentsByTicketLoader(DataLoader[str, list[TicketComment]]):
-    def __init__(self, connector: ZendeskConnector) -> None:
-        super().__init__()
-        self.connector = connector
-
-    async def batch_load_fn(self, ids: Sequence[str]) -> list[list[TicketComment]]:
-        found = await self.connector.comments_by_tickets(ids)
-        return [found.get(i, []) for i in ids]
-
-
-class EventsByDistinctIdLoader(DataLoader[str, list[ActivityEvent]]):
-    def __init__(self, connector: PostHogConnector) -> None:
-        super().__init__()
-        self.connector = connector
-
-    async def batch_load_fn(self, ids: Sequence[str]) -> list[list[ActivityEvent]]:
-        found = await self.connector.events_by_persons(ids, limit=ACTIVITY_LIMIT)
-        return [found.get(i, []) for i in ids]
-
-
-class LastSeenByDistinctIdLoader(DataLoader[str, datetime | None]):
-    def __init__(self, connector: PostHogConnector) -> None:
-        super().__init__()
-        self.connector = connector
-
-    async def batch_load_fn(self, ids: Sequence[str]) -> list[datetime | None]:
-        found = await self.connector.last_seen_by_persons(ids)
-        return [found.get(i) for i in ids]
-
-
-class SessionsCountByDistinctIdLoader(DataLoader[str, int]):
-    def __init__(self, connector: PostHogConnector) -> None:
-        super().__init__()
-        self.connector = connector
-
-    async def batch_load_fn(self, ids: Sequence[str]) -> list[int]:
-        found = await self.connector.sessions_count_by_persons(ids, days=30)
-        return [found.get(i, 0) for i in ids]
+        found = await link_by_contact(self.sessions, self.connector, customers)
+        return {k: found.get(int(k), "") for k in keys}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -12,6 +13,7 @@ from connectors.demo_world import World
 from gateway.app import create_app
 from gateway.seed import seed
 from gateway.services import Services, open_services
+from gateway.settings import Settings
 from gateway.simulation import Simulators, simulated_upstreams
 from tests.conftest import GraphQL
 
@@ -43,19 +45,34 @@ class Gateway:
         return body
 
 
-@pytest.fixture
-async def gateway(
-    db: Services, simulators: Simulators, world: World
+@asynccontextmanager
+async def open_gateway(
+    settings: Settings, simulators: Simulators, world: World
 ) -> AsyncIterator[Gateway]:
-    """The gateway over the seeded world, its upstreams the simulators."""
-    await seed(db.sessions, world)
-    async with open_services(simulators.settings(db.settings)) as services:
+    """A gateway app (one replica) over ``settings`` pointed at the simulators."""
+    async with open_services(simulators.settings(settings)) as services:
         app = create_app(services=services)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
-            simulators.reset_counts()
             yield Gateway(services, simulators, world, http)
-            simulators.heal()
+
+
+@pytest.fixture
+async def seeded(db: Services, world: World) -> Services:
+    await seed(db.sessions, world)
+    return db
+
+
+@pytest.fixture
+async def gateway(
+    seeded: Services, simulators: Simulators, world: World
+) -> AsyncIterator[Gateway]:
+    """The gateway over the seeded world, its upstreams the simulators, with the
+    in-process cache."""
+    async with open_gateway(seeded.settings, simulators, world) as opened:
+        simulators.reset_counts()
+        yield opened
+        simulators.heal()
 
 
 __all__ = ["GraphQL"]

@@ -1,0 +1,97 @@
+"""The cached namespaces of upstream data, one ``ReadThrough`` each, and which
+of them hold a given customer's data (for invalidation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
+
+from connectors.models import (
+    ActivityEvent,
+    Checkout,
+    ExternalCustomer,
+    Order,
+    Ticket,
+    TicketComment,
+)
+from gateway.cache import CacheBackend, ReadThrough
+from gateway.settings import Settings
+
+SOURCES = ("shopify", "zendesk", "posthog")
+
+V = TypeVar("V")
+
+
+@dataclass(slots=True)
+class UpstreamCaches:
+    backend: CacheBackend
+    shopify_customer: ReadThrough[ExternalCustomer | None]
+    shopify_orders: ReadThrough[list[Order]]
+    shopify_checkouts: ReadThrough[list[Checkout]]
+    zendesk_tickets: ReadThrough[list[Ticket]]
+    zendesk_comments: ReadThrough[list[TicketComment]]
+    posthog_events: ReadThrough[list[ActivityEvent]]
+    posthog_last_seen: ReadThrough[datetime | None]
+    posthog_sessions: ReadThrough[int]
+    links: dict[str, ReadThrough[str]]
+    """Per source: customer id → external id, ``""`` when upstream has no match."""
+
+    def by_external_id(self, source: str) -> list[ReadThrough[Any]]:
+        """The namespaces keyed by a ``source`` external id."""
+        namespaces: dict[str, list[ReadThrough[Any]]] = {
+            "shopify": [
+                self.shopify_customer,
+                self.shopify_orders,
+                self.shopify_checkouts,
+            ],
+            "zendesk": [self.zendesk_tickets],
+            "posthog": [
+                self.posthog_events,
+                self.posthog_last_seen,
+                self.posthog_sessions,
+            ],
+        }
+        return namespaces[source]
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+
+def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
+    shop = settings.cache_ttl_shopify
+    desk = settings.cache_ttl_zendesk
+    web = settings.cache_ttl_posthog
+
+    def namespace(name: str, adapter: TypeAdapter[V], ttl: float) -> ReadThrough[V]:
+        return ReadThrough(backend, name, adapter, ttl, prefix=settings.cache_prefix)
+
+    return UpstreamCaches(
+        backend=backend,
+        shopify_customer=namespace(
+            "shopify.customer", TypeAdapter(ExternalCustomer | None), shop
+        ),
+        shopify_orders=namespace("shopify.orders", TypeAdapter(list[Order]), shop),
+        shopify_checkouts=namespace(
+            "shopify.checkouts", TypeAdapter(list[Checkout]), shop
+        ),
+        zendesk_tickets=namespace("zendesk.tickets", TypeAdapter(list[Ticket]), desk),
+        zendesk_comments=namespace(
+            "zendesk.comments", TypeAdapter(list[TicketComment]), desk
+        ),
+        posthog_events=namespace(
+            "posthog.events", TypeAdapter(list[ActivityEvent]), web
+        ),
+        posthog_last_seen=namespace(
+            "posthog.last_seen", TypeAdapter(datetime | None), web
+        ),
+        posthog_sessions=namespace("posthog.sessions", TypeAdapter(int), web),
+        links={
+            source: namespace(
+                f"{source}.link", TypeAdapter(str), settings.cache_ttl_links
+            )
+            for source in SOURCES
+        },
+    )

@@ -1,0 +1,129 @@
+"""The loaders of each configured upstream, grouped per source.
+
+With ``CG_LOADERS_ENABLED=false`` every loader asks for one key at a time, and
+with ``CG_CACHE_ENABLED=false`` nothing is cached: both exist to measure what
+batching and caching save (``bench/``), not for production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from connectors.base import Connector
+from connectors.models import (
+    ActivityEvent,
+    Checkout,
+    ExternalCustomer,
+    Order,
+    Ticket,
+    TicketComment,
+)
+from connectors.posthog.client import PostHogConnector
+from connectors.shopify.client import ShopifyConnector
+from connectors.zendesk.client import ZendeskConnector
+from gateway.loaders.upstream import CachedLoader, ExternalIdByCustomerLoader
+
+if TYPE_CHECKING:
+    from gateway.services import Services
+
+V = TypeVar("V")
+
+ACTIVITY_LIMIT = 100
+"""Events read per person; ``activity`` pages within these."""
+
+
+def _cache(services: Services, name: str) -> Any:
+    caches = services.caches
+    return getattr(caches, name) if caches is not None else None
+
+
+def _link(services: Services, connector: Connector) -> ExternalIdByCustomerLoader:
+    caches = services.caches
+    return ExternalIdByCustomerLoader(
+        services.sessions,
+        connector,
+        caches.links[connector.name] if caches is not None else None,
+        batch=services.settings.loaders_enabled,
+    )
+
+
+def _loader(
+    services: Services,
+    name: str,
+    fetch: Callable[[Sequence[str]], Awaitable[Mapping[str, V]]],
+    default: V,
+) -> CachedLoader[V]:
+    return CachedLoader(
+        name,
+        _cache(services, name),
+        fetch,
+        default,
+        batch=services.settings.loaders_enabled,
+    )
+
+
+class ShopifyLoaders:
+    def __init__(self, services: Services, shopify: ShopifyConnector) -> None:
+        async def customers(ids: Sequence[str]) -> dict[str, ExternalCustomer | None]:
+            return dict(zip(ids, await shopify.customers_by_ids(ids), strict=True))
+
+        self.id_by_customer = _link(services, shopify)
+        self.customer_by_id = _loader(services, "shopify_customer", customers, None)
+        self.orders_by_customer: CachedLoader[list[Order]] = _loader(
+            services, "shopify_orders", shopify.orders_by_customers, []
+        )
+        self.checkouts_by_customer: CachedLoader[list[Checkout]] = _loader(
+            services, "shopify_checkouts", shopify.abandoned_checkouts_by_customers, []
+        )
+
+
+class ZendeskLoaders:
+    def __init__(self, services: Services, zendesk: ZendeskConnector) -> None:
+        self.id_by_customer = _link(services, zendesk)
+        self.tickets_by_user: CachedLoader[list[Ticket]] = _loader(
+            services, "zendesk_tickets", zendesk.tickets_by_requesters, []
+        )
+        self.comments_by_ticket: CachedLoader[list[TicketComment]] = _loader(
+            services, "zendesk_comments", zendesk.comments_by_tickets, []
+        )
+
+
+class PostHogLoaders:
+    def __init__(self, services: Services, posthog: PostHogConnector) -> None:
+        async def last_seen(ids: Sequence[str]) -> dict[str, datetime | None]:
+            return await posthog.last_seen_by_persons(ids)
+
+        async def sessions(ids: Sequence[str]) -> dict[str, int]:
+            return await posthog.sessions_count_by_persons(ids, days=30)
+
+        async def events(ids: Sequence[str]) -> dict[str, list[ActivityEvent]]:
+            return await posthog.events_by_persons(ids, limit=ACTIVITY_LIMIT)
+
+        self.id_by_customer = _link(services, posthog)
+        self.events_by_person: CachedLoader[list[ActivityEvent]] = _loader(
+            services, "posthog_events", events, []
+        )
+        self.last_seen_by_person = _loader(
+            services, "posthog_last_seen", last_seen, None
+        )
+        self.sessions_count_by_person = _loader(
+            services, "posthog_sessions", sessions, 0
+        )
+
+
+class UpstreamLoaders:
+    """Loaders per configured upstream; ``None`` where one is not configured."""
+
+    def __init__(self, services: Services) -> None:
+        upstreams = services.upstreams
+        self.shopify = (
+            ShopifyLoaders(services, upstreams.shopify) if upstreams.shopify else None
+        )
+        self.zendesk = (
+            ZendeskLoaders(services, upstreams.zendesk) if upstreams.zendesk else None
+        )
+        self.posthog = (
+            PostHogLoaders(services, upstreams.posthog) if upstreams.posthog else None
+        )

@@ -1,0 +1,54 @@
+"""Prometheus metrics, served at ``/metrics``.
+
+Names are part of the public interface (dashboards and alerts rely on them):
+``customer_graph_upstream_requests_total{connector,outcome}``,
+``customer_graph_cache_requests_total{source,result}`` and the rest below.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+REQUESTS = Counter(
+    "customer_graph_graphql_requests_total",
+    "GraphQL operations served, by operation name and outcome.",
+    ["operation", "outcome"],
+)
+LATENCY = Histogram(
+    "customer_graph_graphql_request_duration_seconds",
+    "Time to answer a GraphQL operation, by operation name.",
+    ["operation"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+UPSTREAM_REQUESTS = Counter(
+    "customer_graph_upstream_requests_total",
+    "HTTP requests sent to upstreams, by connector and outcome.",
+    ["connector", "outcome"],
+)
+CACHE_REQUESTS = Counter(
+    "customer_graph_cache_requests_total",
+    "Cache look-ups by namespace and result.",
+    ["source", "result"],
+)
+CACHE_ERRORS = Counter(
+    "customer_graph_cache_errors_total",
+    "Cache backend (Redis) failures, by operation; the gateway served from upstream.",
+    ["operation"],
+)
+BATCH_SIZE = Histogram(
+    "customer_graph_dataloader_batch_size",
+    "Keys per DataLoader batch, by loader.",
+    ["loader"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 250, 500),
+)
+
+
+def observe_upstream(connector: str, outcome: str) -> None:
+    """The connectors' request observer."""
+    UPSTREAM_REQUESTS.labels(connector=connector, outcome=outcome).inc()
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

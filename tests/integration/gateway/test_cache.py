@@ -1,0 +1,209 @@
+"""The read-through cache: warm queries cost no upstream call, changes evict
+exactly the customer they touch, Redis outages are survived, and replicas
+sharing one Redis see each other's invalidations."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from connectors.demo_world import World
+from gateway.changes import CustomerChange
+from gateway.ids import decode_global_id
+from gateway.services import Services
+from gateway.simulation import Simulators
+from tests.integration.gateway.conftest import Gateway, open_gateway
+
+PAGE = """
+query($n: Int!) { customers(first: $n, orderBy: EMAIL_ASC) { edges { node { id
+  email orders(first: 5) { edges { node { name } } } openTicketCount lastSeenAt } } } }
+"""
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cached(
+    request: pytest.FixtureRequest,
+    seeded: Services,
+    simulators: Simulators,
+    world: World,
+    cache_prefix: str,
+) -> AsyncIterator[Gateway]:
+    settings = seeded.settings.model_copy(update={"cache_prefix": cache_prefix})
+    if request.param == "redis":
+        settings = settings.model_copy(
+            update={"redis_url": request.getfixturevalue("redis_url")}
+        )
+    async with open_gateway(settings, simulators, world) as gateway:
+        simulators.reset_counts()
+        yield gateway
+        simulators.heal()
+
+
+async def page_ids(gateway: Gateway, n: int) -> list[str]:
+    result = await gateway.gql(PAGE, {"n": n})
+    assert "errors" not in result, result
+    return [e["node"]["id"] for e in result["data"]["customers"]["edges"]]
+
+
+@pytest.mark.parametrize("n", [1, 10, 50])
+async def test_a_second_identical_query_makes_no_upstream_call(
+    cached: Gateway, n: int
+) -> None:
+    await page_ids(cached, n)
+    cold = cached.simulators.total_requests()
+    assert cold["posthog"] >= 1
+    cached.simulators.reset_counts()
+    await page_ids(cached, n)
+    assert cached.simulators.total_requests() == {
+        "shopify": 0,
+        "zendesk": 0,
+        "posthog": 0,
+    }
+
+
+@pytest.mark.parametrize("n", [1, 10, 50])
+async def test_cold_calls_per_connector_do_not_grow_with_the_page(
+    cached: Gateway, n: int
+) -> None:
+    """Linked customers, cold cache: one call per connector and level — except
+    Shopify, whose query-cost limit pages orders ten at a time."""
+    ids = await page_ids(cached, n)  # links identities
+    await cached.services.changes.publish(  # evicts the page: the cache is cold again
+        *[CustomerChange(customer_id=pk(i), source="crm", kind="x") for i in ids]
+    )
+    cached.simulators.reset_counts()
+    await page_ids(cached, n)
+    posthog = cached.simulators.posthog.requests
+    zendesk = cached.simulators.zendesk.requests
+    assert posthog["query"] == 1  # lastSeenAt of the whole page: one HogQL query
+    assert zendesk["search"] == 1  # tickets of every requester: one search
+    # Customers unknown upstream are looked up again (the eviction forgot that):
+    # batched on Zendesk, one person query each on PostHog (its API has no batch).
+    assert zendesk["users/search"] <= 2
+    assert posthog["persons"] <= n // 5 + 1
+    store = cached.simulators.shopify.store
+    orders = sum(len(store.orders_by_customer.get(c, [])) for c in store.customers)
+    assert cached.simulators.shopify.requests.total <= 2 + orders // 10
+
+
+async def test_a_change_sends_only_that_customer_upstream_again(
+    cached: Gateway,
+) -> None:
+    ids = await page_ids(cached, 10)
+    cached.simulators.reset_counts()
+    await cached.services.changes.publish(
+        CustomerChange(customer_id=pk(ids[3]), source="shopify", kind="orders/create")
+    )
+    await page_ids(cached, 10)
+    calls = cached.simulators.total_requests()
+    assert calls["posthog"] == 1  # only the touched customer's last-seen
+    assert cached.simulators.posthog.requests.total == 1
+    cached.simulators.reset_counts()
+    await page_ids(cached, 10)
+    assert cached.simulators.total_requests() == {
+        "shopify": 0,
+        "zendesk": 0,
+        "posthog": 0,
+    }
+
+
+async def test_concurrent_identical_queries_share_one_upstream_call(
+    cached: Gateway,
+) -> None:
+    await page_ids(cached, 5)  # link
+    await cached.services.changes.publish(
+        *[CustomerChange(customer_id=i, source="crm", kind="x") for i in range(1, 6)]
+    )
+    cached.simulators.reset_counts()
+    await asyncio.gather(*(page_ids(cached, 5) for _ in range(8)))
+    assert cached.simulators.posthog.requests.total == 1
+
+
+def pk(global_id: str) -> int:
+    return decode_global_id(global_id, "Customer")[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def own_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis server of this test's own, which the test may kill."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    command = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            break
+        except OSError:
+            time.sleep(0.02)
+    yield f"redis://127.0.0.1:{port}/0", process
+    process.kill()
+    process.wait()
+
+
+async def test_queries_keep_answering_while_redis_is_down(
+    seeded: Services,
+    simulators: Simulators,
+    world: World,
+    own_redis: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    url, process = own_redis
+    settings = seeded.settings.model_copy(update={"redis_url": url})
+    async with open_gateway(settings, simulators, world) as gateway:
+        warm = await page_ids(gateway, 5)
+        process.kill()
+        process.wait()
+        simulators.reset_counts()
+        assert await page_ids(gateway, 5) == warm  # from upstream, no error
+        assert simulators.total_requests()["posthog"] >= 1
+
+
+async def test_replicas_sharing_redis_see_each_others_invalidations(
+    seeded: Services,
+    simulators: Simulators,
+    world: World,
+    redis_url: str,
+    cache_prefix: str,
+) -> None:
+    settings = seeded.settings.model_copy(
+        update={"redis_url": redis_url, "cache_prefix": cache_prefix}
+    )
+    async with (
+        open_gateway(settings, simulators, world) as first,
+        open_gateway(settings, simulators, world) as second,
+    ):
+        ids = await page_ids(first, 5)
+        simulators.reset_counts()
+        await page_ids(second, 5)  # warm through the shared Redis
+        assert simulators.total_requests() == {"shopify": 0, "zendesk": 0, "posthog": 0}
+        await second.services.changes.publish(
+            CustomerChange(
+                customer_id=pk(ids[0]), source="zendesk", kind="ticket.created"
+            )
+        )
+        await page_ids(first, 5)
+        assert simulators.total_requests()["posthog"] == 1
