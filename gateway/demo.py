@@ -1,4 +1,5 @@
-"""``customer-graph demo``: seed the demo world and serve the gateway on it."""
+"""``customer-graph demo``: the demo world in a local SQLite database, the three
+upstream simulators on loopback, the in-process cache, and the gateway."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from collections.abc import Callable
 
 import uvicorn
 from rich.console import Console
+from rich.table import Table
 
 from connectors.demo_world import World
 from gateway.app import create_app
 from gateway.seed import seed
 from gateway.services import open_services
 from gateway.settings import Settings
+from gateway.simulation import simulated_upstreams
 
 
 async def run_demo(
@@ -22,15 +25,29 @@ async def run_demo(
     world_seed: int,
     on_seeded: Callable[[int], None],
     console: Console,
+    latency: float = 0.0,
 ) -> None:
     world = World(seed=world_seed, size=size)
-    async with open_services(settings) as services:
-        count = await seed(services.sessions, world, on_seeded)
-        app = create_app(services=services)
-        url = f"http://127.0.0.1:{port}/graphql"
-        console.print(f"Seeded [bold]{count}[/bold] customers.")
-        console.print(f"GraphiQL: [bold cyan]{url}[/bold cyan]  (Ctrl+C to stop)")
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        await server.serve()
+    async with simulated_upstreams(world, latency=latency) as simulators:
+        demo_settings = simulators.settings(settings)
+        async with open_services(demo_settings) as services:
+            count = await seed(services.sessions, world, on_seeded)
+            app = create_app(services=services)
+            _announce(console, count, port, simulators.urls)
+            server = uvicorn.Server(
+                uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+            )
+            await server.serve()
+
+
+def _announce(
+    console: Console, count: int, port: int, upstreams: dict[str, str]
+) -> None:
+    table = Table(title="Customer Graph demo", show_header=False)
+    table.add_row("GraphiQL", f"[bold cyan]http://127.0.0.1:{port}/graphql[/]")
+    table.add_row("customers", str(count))
+    for name, url in upstreams.items():
+        table.add_row(f"{name} (simulated)", url)
+    table.add_row("metrics", f"http://127.0.0.1:{port}/metrics")
+    console.print(table)
+    console.print("Ctrl+C to stop.")

@@ -7,9 +7,13 @@ Names are part of the public interface (dashboards and alerts rely on them):
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
+from strawberry.extensions import SchemaExtension
 
 REQUESTS = Counter(
     "customer_graph_graphql_requests_total",
@@ -52,3 +56,18 @@ def observe_upstream(connector: str, outcome: str) -> None:
 
 async def metrics_endpoint(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class OperationMetrics(SchemaExtension):
+    """Counts and times every GraphQL operation by name (``anonymous`` without
+    one); the outcome is ``ok`` or ``error``."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context
+        name = context.operation_name or "anonymous"
+        result = context.result
+        outcome = "error" if result is None or result.errors else "ok"
+        REQUESTS.labels(operation=name, outcome=outcome).inc()
+        LATENCY.labels(operation=name).observe(time.perf_counter() - started)

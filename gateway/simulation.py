@@ -39,22 +39,23 @@ class Simulators:
     urls: dict[str, str]
 
     def settings(self, base: Settings) -> Settings:
-        """``base`` pointed at the simulators (values set in ``base`` are replaced)."""
-        return base.model_copy(
-            update={
-                "shopify_base_url": self.urls["shopify"],
-                "shopify_shop": "northwind-outfitters",
-                "shopify_access_token": SecretStr(SHOPIFY_TOKEN),
-                "shopify_api_secret": SecretStr(SHOPIFY_SECRET),
-                "zendesk_base_url": self.urls["zendesk"],
-                "zendesk_email": ZENDESK_EMAIL,
-                "zendesk_api_token": SecretStr(ZENDESK_TOKEN),
-                "zendesk_webhook_secret": SecretStr(ZENDESK_WEBHOOK_SECRET),
-                "posthog_host": self.urls["posthog"],
-                "posthog_project_id": "1",
-                "posthog_api_key": SecretStr(POSTHOG_KEY),
-            }
-        )
+        """``base`` pointed at the simulators; what the operator set explicitly
+        (``CG_*`` variables, constructor arguments) is kept."""
+        demo: dict[str, object] = {
+            "shopify_base_url": self.urls["shopify"],
+            "shopify_shop": "northwind-outfitters",
+            "shopify_access_token": SecretStr(SHOPIFY_TOKEN),
+            "shopify_api_secret": SecretStr(SHOPIFY_SECRET),
+            "zendesk_base_url": self.urls["zendesk"],
+            "zendesk_email": ZENDESK_EMAIL,
+            "zendesk_api_token": SecretStr(ZENDESK_TOKEN),
+            "zendesk_webhook_secret": SecretStr(ZENDESK_WEBHOOK_SECRET),
+            "posthog_host": self.urls["posthog"],
+            "posthog_project_id": "1",
+            "posthog_api_key": SecretStr(POSTHOG_KEY),
+        }
+        unset = {k: v for k, v in demo.items() if k not in base.model_fields_set}
+        return base.model_copy(update=unset)
 
     def total_requests(self) -> dict[str, int]:
         return {
