@@ -47,6 +47,10 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Run the migrations (synchronously: call it from a thread inside a loop)."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Run the migrations (synchronously: call it from a thread inside a loop).
+
+    ``heads``: features add migrations on branches of their own (each revising
+    ``0002``), so every head is upgraded; a merge revision can join them later.
+    """
     command.upgrade(alembic_config(url), revision)
