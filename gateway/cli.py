@@ -83,5 +83,19 @@ def demo(
         )
 
 
+@app.command()
+def sync(
+    source: str = typer.Argument(..., help="shopify, zendesk or posthog."),
+    since: str = typer.Option("60d", help="Changed since: Nd, Nh or an ISO date."),
+    full: bool = typer.Option(
+        False, "--full", help="Ignore where the last run stopped."
+    ),
+) -> None:
+    """Backfill identity links (and new store customers) from an upstream."""
+    from gateway.sync_console import run_sync
+
+    raise typer.Exit(run_sync(Settings(), source, since, full=full, console=console))
+
+
 if __name__ == "__main__":
     app()

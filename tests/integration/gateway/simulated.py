@@ -11,27 +11,34 @@ from sqlalchemy import func, select
 
 from gateway.changes import CustomerChange
 from gateway.services import Services
+from gateway.settings import Settings
 from gateway.simulation import Simulators
-from gateway.upstreams import build_upstreams
+from gateway.upstreams import Upstreams, build_upstreams
 
 
 @asynccontextmanager
-async def services_on(
-    simulators: Simulators, db: Services, **settings: Any
-) -> AsyncIterator[Services]:
-    """``db``'s engine with settings pointing at ``simulators`` (``settings``
-    override them, e.g. ``shopify_api_secret=None``)."""
-    configured = simulators.settings(db.settings).model_copy(update=settings)
-    upstreams = build_upstreams(configured)
+async def connectors_for(simulators: Simulators) -> AsyncIterator[Upstreams]:
+    """Connectors to the simulators, built once per module: building them
+    (three HTTP clients) costs more than most of these tests."""
+    upstreams = build_upstreams(simulators.settings(Settings()))
     try:
-        yield Services(
-            settings=configured,
-            engine=db.engine,
-            sessions=db.sessions,
-            upstreams=upstreams,
-        )
+        yield upstreams
     finally:
         await upstreams.aclose()
+
+
+def services_on(
+    simulators: Simulators, db: Services, upstreams: Upstreams, **settings: Any
+) -> Services:
+    """``db``'s engine with settings pointing at ``simulators`` (``settings``
+    override them, e.g. ``shopify_api_secret=None``) and a fresh change bus."""
+    configured = simulators.settings(db.settings).model_copy(update=settings)
+    return Services(
+        settings=configured,
+        engine=db.engine,
+        sessions=db.sessions,
+        upstreams=upstreams,
+    )
 
 
 def record_changes(services: Services) -> list[CustomerChange]:
