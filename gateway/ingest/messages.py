@@ -78,8 +78,8 @@ def parse_message(
             batch, where each message names its own ``type``.
         received_at: when the request arrived.
         sent_at: the batch's ``sentAt``, used when the message has none.
-        defaults: the batch's ``context`` and ``integrations``; the message's
-            own keys win.
+        defaults: the batch's top level, whose ``context`` applies to every
+            message (the message's own context keys win).
     """
     if not isinstance(raw, dict):
         raise InvalidMessage("a message must be a JSON object")

@@ -1,0 +1,58 @@
+"""Segment-compatible ingest: the HTTP Tracking API on ``/v1``.
+
+Any Segment library (or plain HTTP) can send here by pointing its host at the
+gateway. Routes, all ``POST`` with a JSON body::
+
+    /v1/identify  /v1/track  /v1/page  /v1/screen  /v1/group  /v1/alias
+    /v1/batch     {"batch": [message, ...], "sentAt"?, "context"?}
+
+The write key (``CG_INGEST_WRITE_KEY``) is the HTTP Basic user name with an
+empty password, or ``writeKey`` in the body, as Segment accepts both. Bodies may
+be gzipped (``Content-Encoding: gzip``).
+
+Answers::
+
+    200 {"success": true}
+    200 {"success": true,
+         "errors":   [{"index": 2, "messageId": "m3" | null, "message": "..."}],
+         "warnings": [{"index": 0, "messageId": "m1", "field": "traits.phone",
+                       "message": "..."}]}
+    400 / 401 / 500 / 503 {"success": false, "code": "...", "message": "..."}
+
+``errors`` (batch only) lists the messages refused and not stored — the valid
+ones of the batch are stored. On a single-message route a refused message is a
+400 ``invalid_message`` instead. ``warnings`` lists traits left out of a stored
+identify (an invalid phone, say). Error codes: ``too_large`` (over 32 KB per
+message or 500 KB per batch, Segment's limits), ``invalid_json``,
+``invalid_body``, ``invalid_message``, ``unauthorized`` (401),
+``ingest_disabled`` (503, no write key set), ``server_error`` (500, nothing
+stored; Segment libraries retry it).
+
+What is kept:
+
+- every message is one ``tracked_events`` row: ``message_id`` (the sender's
+  ``messageId``, or ``api-<uuid>`` when absent), ``type``, ``name`` (track
+  ``event``, page/screen ``name``, group ``groupId``), ``properties`` (track,
+  page and screen properties — a page's ``category`` included —, identify and
+  group traits, ``{"previousId"}`` for an alias), ``context``, ``user_id``,
+  ``anonymous_id``, ``occurred_at`` (see ``messages``), ``received_at`` and
+  ``customer_id`` when the userId is linked to a customer. A ``messageId``
+  already stored is acknowledged and skipped (unique index), as Segment
+  de-duplicates on it;
+- identify also creates or updates the customer (``traits``), resolved by the
+  userId's link in ``identities`` (source ``segment``), then by
+  ``traits.email``, created when unknown and an email is given, and links the
+  userId to it;
+- alias links its ``userId`` to the customer of ``previousId`` when that is a
+  linked userId; screen and group are stored as events only. Anonymous ids are
+  stored, not linked.
+
+Every customer touched gets one ``CustomerChange(id, "ingest", kind)`` per
+request once it is committed; ``kind`` is ``identify`` if the profile changed,
+else the type of the customer's first message. All of a request is written in
+one transaction (``store``).
+"""
+
+from gateway.ingest.http import ingest_routes
+
+__all__ = ["ingest_routes"]

@@ -1,0 +1,211 @@
+"""The ingest's HTTP side: routes, the write key, body limits and the answers.
+
+Checks run cheapest first: ingest enabled (503), the Authorization header if
+sent (401), the body size (400, read no further than the limit), the JSON
+(400), a write key in the body when no header was sent (401), then each
+message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+import zlib
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import SecretStr
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gateway.db.models import utcnow
+from gateway.ingest.messages import (
+    MAX_BATCH_BYTES,
+    MAX_MESSAGE_BYTES,
+    TYPES,
+    InvalidMessage,
+    Message,
+    parse_message,
+    parse_time,
+)
+from gateway.ingest.store import store_messages
+from gateway.services import Services
+
+log = logging.getLogger("gateway.ingest")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class Rejected(Exception):
+    """The whole request is refused; ``code`` and ``message`` are the fields
+    Segment's libraries read from an error answer."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def ingest_routes() -> list[BaseRoute]:
+    """``POST /v1/batch`` and one ``POST /v1/<type>`` per Segment message type."""
+    routes: list[BaseRoute] = [Route("/v1/batch", _endpoint(None), methods=["POST"])]
+    routes += [
+        Route(f"/v1/{kind}", _endpoint(kind), methods=["POST"])
+        for kind in sorted(TYPES)
+    ]
+    return routes
+
+
+def _endpoint(kind: str | None) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await _ingest(request, kind)
+        except Rejected as exc:
+            headers = {"WWW-Authenticate": 'Basic realm="ingest"'}
+            return JSONResponse(
+                {"success": False, "code": exc.code, "message": exc.message},
+                status_code=exc.status,
+                headers=headers if exc.status == 401 else None,
+            )
+
+    endpoint.__name__ = f"ingest_{kind or 'batch'}"
+    return endpoint
+
+
+async def _ingest(request: Request, kind: str | None) -> Response:
+    services: Services = request.app.state.services
+    secret = services.settings.ingest_write_key
+    if secret is None or not secret.get_secret_value():
+        raise Rejected(503, "ingest_disabled", "ingest disabled: no write key is set")
+    header_key = _basic_user(request.headers.get("authorization"))
+    if header_key is not None:
+        _check_key(header_key, secret)
+    body = await _read_body(request, MAX_MESSAGE_BYTES if kind else MAX_BATCH_BYTES)
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Rejected(400, "invalid_json", f"malformed JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise Rejected(400, "invalid_json", "the body must be a JSON object")
+    if header_key is None:
+        body_key = payload.get("writeKey")
+        _check_key(body_key if isinstance(body_key, str) else None, secret)
+    received_at = utcnow()
+    messages, indexes, errors = _parse(payload, kind, received_at)
+    if kind is not None and errors:
+        raise Rejected(400, "invalid_message", str(errors[0]["message"]))
+    try:
+        stored = await store_messages(services.sessions, messages, received_at)
+    except SQLAlchemyError as exc:
+        log.exception("ingest could not store %d messages", len(messages))
+        raise Rejected(
+            500, "server_error", "the messages could not be stored; retry"
+        ) from exc
+    await services.changes.publish(*stored.changes)
+    answer: dict[str, Any] = {"success": True}
+    if errors:
+        answer["errors"] = errors
+    if stored.warnings:
+        answer["warnings"] = [
+            {
+                "index": indexes[w.position],
+                "messageId": messages[w.position].message_id,
+                "field": w.field,
+                "message": w.reason,
+            }
+            for w in stored.warnings
+        ]
+    return JSONResponse(answer)
+
+
+def _parse(
+    payload: Mapping[str, object], kind: str | None, received_at: datetime
+) -> tuple[list[Message], list[int], list[dict[str, object]]]:
+    """The valid messages, their indexes in the request, and the errors."""
+    if kind is None:
+        raws = payload.get("batch")
+        if not isinstance(raws, list):
+            raise Rejected(400, "invalid_message", "batch must be an array")
+        try:
+            sent_at = parse_time(payload.get("sentAt"), "sentAt")
+        except InvalidMessage as exc:
+            raise Rejected(400, "invalid_message", exc.reason) from exc
+    else:
+        raws, sent_at = [payload], None
+    messages: list[Message] = []
+    indexes: list[int] = []
+    errors: list[dict[str, object]] = []
+    for index, raw in enumerate(raws):
+        try:
+            messages.append(
+                parse_message(
+                    raw,
+                    type_=kind,
+                    received_at=received_at,
+                    sent_at=sent_at,
+                    defaults=payload if kind is None else None,
+                )
+            )
+            indexes.append(index)
+        except InvalidMessage as exc:
+            message_id = raw.get("messageId") if isinstance(raw, dict) else None
+            errors.append(
+                {
+                    "index": index,
+                    "messageId": message_id if isinstance(message_id, str) else None,
+                    "message": exc.reason,
+                }
+            )
+    return messages, indexes, errors
+
+
+def _basic_user(header: str | None) -> str | None:
+    """The user name of HTTP Basic credentials: Segment's write key."""
+    if not header:
+        return None
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise Rejected(
+            401, "unauthorized", "use HTTP Basic auth with the write key as user name"
+        )
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise Rejected(401, "unauthorized", "malformed Basic credentials") from exc
+    return decoded.partition(":")[0]
+
+
+def _check_key(provided: str | None, secret: SecretStr) -> None:
+    expected = secret.get_secret_value().encode()
+    if provided is None or not hmac.compare_digest(provided.encode(), expected):
+        raise Rejected(401, "unauthorized", "invalid or missing write key")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, decompressed if gzipped; never more than ``limit`` bytes read."""
+    too_large = Rejected(400, "too_large", f"body larger than {limit // 1024} KB")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    if request.headers.get("content-encoding", "").lower() != "gzip":
+        return bytes(body)
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(bytes(body), limit + 1)
+    except zlib.error as exc:
+        raise Rejected(400, "invalid_body", "the body is not valid gzip") from exc
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise too_large
+    return data

@@ -1,0 +1,167 @@
+"""Writing accepted messages: one transaction per request, and a constant
+number of statements whatever the batch size.
+
+Inside the transaction, in this order:
+
+1. messages already stored (``tracked_events.message_id``) or repeated in the
+   request are dropped — one SELECT;
+2. userIds (and alias previousIds) are resolved through ``identities``
+   (source ``segment``) — one SELECT;
+3. identify creates or updates customers (``profiles``: a handful of
+   statements, none per message);
+4. new userId links, from identify and alias — one INSERT … ON CONFLICT DO
+   NOTHING;
+5. every message as a ``tracked_events`` row — one INSERT … ON CONFLICT
+   (message_id) DO NOTHING, so a repeat racing in from another request is
+   still stored once.
+
+Two requests racing to create the same customer: the loser's transaction
+fails on the unique email, nothing of it is stored and the sender retries (the
+answer is a 500, which Segment libraries retry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.changes import CustomerChange
+from gateway.db.models import Identity, TrackedEvent
+from gateway.ingest.messages import Message
+from gateway.ingest.profiles import TraitWarning, dialect_insert, identify_customers
+
+SOURCE = "segment"
+"""``identities.source`` of a Segment userId."""
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(slots=True)
+class Stored:
+    stored: int = 0
+    duplicates: int = 0
+    warnings: list[TraitWarning] = field(default_factory=list)
+    changes: list[CustomerChange] = field(default_factory=list)
+    """One per customer touched; publish them once the transaction is committed."""
+
+
+async def store_messages(
+    sessions: Sessions, messages: Sequence[Message], received_at: datetime
+) -> Stored:
+    result = Stored()
+    touched: dict[int, str] = {}
+    async with sessions() as session, session.begin():
+        fresh = await _fresh(session, messages)
+        result.duplicates = len(messages) - len(fresh)
+        result.stored = len(fresh)
+        wanted = {m.user_id for _, m in fresh if m.user_id}
+        wanted |= {m.previous_id for _, m in fresh if m.previous_id}
+        links = await _links(session, wanted)
+        identified = await identify_customers(
+            session,
+            [(pos, m) for pos, m in fresh if m.type == "identify"],
+            links,
+            result.warnings,
+        )
+        new_links = {
+            uid: (cid, "identify") for uid, cid in identified.new_links.items()
+        }
+        links.update(identified.new_links)
+        for _, message in fresh:
+            owner = links.get(message.previous_id or "")
+            user_id = message.user_id
+            if message.type == "alias" and user_id and user_id not in links and owner:
+                links[user_id] = owner
+                new_links[user_id] = (owner, "alias")
+        await _store_links(session, new_links)
+        rows: list[dict[str, Any]] = []
+        for position, message in fresh:
+            customer_id = identified.customers.get(position) or links.get(
+                message.user_id or ""
+            )
+            if customer_id is not None:
+                if message.type == "identify":
+                    touched[customer_id] = "identify"
+                else:
+                    touched.setdefault(customer_id, message.type)
+            rows.append(_event_row(message, customer_id, received_at))
+        if rows:
+            statement = dialect_insert(session, TrackedEvent)
+            await session.execute(
+                statement.on_conflict_do_nothing(index_elements=["message_id"]), rows
+            )
+    result.changes = [
+        CustomerChange(customer_id, "ingest", kind)
+        for customer_id, kind in touched.items()
+    ]
+    return result
+
+
+async def _fresh(
+    session: AsyncSession, messages: Sequence[Message]
+) -> list[tuple[int, Message]]:
+    ids = {m.message_id for m in messages}
+    known = set(
+        await session.scalars(
+            select(TrackedEvent.message_id).where(TrackedEvent.message_id.in_(ids))
+        )
+    )
+    fresh: list[tuple[int, Message]] = []
+    for position, message in enumerate(messages):
+        if message.message_id not in known:
+            known.add(message.message_id)
+            fresh.append((position, message))
+    return fresh
+
+
+async def _links(session: AsyncSession, user_ids: set[str]) -> dict[str, int]:
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        select(Identity.external_id, Identity.customer_id).where(
+            Identity.source == SOURCE, Identity.external_id.in_(user_ids)
+        )
+    )
+    return {external_id: customer_id for external_id, customer_id in rows}
+
+
+async def _store_links(
+    session: AsyncSession, links: dict[str, tuple[int, str]]
+) -> None:
+    if not links:
+        return
+    rows = [
+        {
+            "customer_id": customer_id,
+            "source": SOURCE,
+            "external_id": user_id,
+            "linked_by": linked_by,
+        }
+        for user_id, (customer_id, linked_by) in links.items()
+    ]
+    statement = dialect_insert(session, Identity).on_conflict_do_nothing(
+        index_elements=["source", "external_id"]
+    )
+    await session.execute(statement, rows)
+
+
+def _event_row(
+    message: Message, customer_id: int | None, received_at: datetime
+) -> dict[str, Any]:
+    return {
+        "message_id": message.message_id,
+        "customer_id": customer_id,
+        "user_id": message.user_id,
+        "anonymous_id": message.anonymous_id,
+        "type": message.type,
+        "name": message.name,
+        "properties": message.properties,
+        "context": message.context,
+        "occurred_at": message.occurred_at,
+        "received_at": received_at,
+    }
