@@ -43,8 +43,6 @@ Sessions = async_sessionmaker[AsyncSession]
 
 @dataclass(slots=True)
 class Stored:
-    stored: int = 0
-    duplicates: int = 0
     warnings: list[TraitWarning] = field(default_factory=list)
     changes: list[CustomerChange] = field(default_factory=list)
     """One per customer touched; publish them once the transaction is committed."""
@@ -57,8 +55,6 @@ async def store_messages(
     touched: dict[int, str] = {}
     async with sessions() as session, session.begin():
         fresh = await _fresh(session, messages)
-        result.duplicates = len(messages) - len(fresh)
-        result.stored = len(fresh)
         wanted = {m.user_id for _, m in fresh if m.user_id}
         wanted |= {m.previous_id for _, m in fresh if m.previous_id}
         links = await _links(session, wanted)
