@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from gateway.changes import CustomerChange
 from gateway.db import models
 from tests.integration.gateway.conftest import Gateway
 
@@ -111,11 +112,24 @@ async def test_identities_are_linked_by_email_once_and_reused(gateway: Gateway) 
     assert gateway.simulators.shopify.operations["customers"] == 0
 
 
+async def evict(gateway: Gateway, email: str) -> None:
+    """Drop the customer's cached upstream data, as a webhook would."""
+    async with gateway.services.sessions() as session:
+        customer_id = await session.scalar(
+            select(models.Customer.id).where(models.Customer.email == email)
+        )
+    assert customer_id is not None
+    await gateway.services.changes.publish(
+        CustomerChange(customer_id=customer_id, source="test", kind="evict")
+    )
+
+
 async def test_an_upstream_auth_failure_is_reported_and_the_rest_answers(
     gateway: Gateway,
 ) -> None:
     email = shopper(gateway)
     await gateway.gql(VIEW, {"email": email})  # link first
+    await evict(gateway, email)
     gateway.simulators.shopify.fail_next(5, status=401)
     result = await gateway.gql(
         "query($e: String!) { customer(email: $e) { email orders(first: 2) { totalCount } "
@@ -135,6 +149,7 @@ async def test_an_upstream_outage_is_unavailable_with_partial_data(
 ) -> None:
     email = shopper(gateway)
     await gateway.gql(VIEW, {"email": email})
+    await evict(gateway, email)
     gateway.simulators.zendesk.fail_next(20, status=503)
     result = await gateway.gql(
         "query($e: String!) { customer(email: $e) { email openTicketCount lastSeenAt } }",
