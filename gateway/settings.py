@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     loaders_enabled: bool = True
     """Off only to measure what batching saves (the benchmark's baseline)."""
 
+    rfm_window_days: int = 365
+    """Orders older than this count for recency only, not frequency or monetary."""
+    insights_refresh_interval: float = 3600.0
+    """Seconds between the gateway's full insights refreshes; 0 turns them off."""
+
     shopify_shop: str | None = None
     shopify_access_token: SecretStr | None = None
     shopify_api_secret: SecretStr | None = None

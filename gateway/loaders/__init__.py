@@ -27,6 +27,7 @@ from gateway.loaders.crm import (
     SessionLoader,
     TagsByCustomerLoader,
 )
+from gateway.loaders.insights import RfmByCustomerLoader, TraitsByCustomerLoader
 from gateway.loaders.sources import (
     PostHogLoaders,
     ShopifyLoaders,
@@ -63,6 +64,8 @@ class Loaders:
         self.preferences_by_customer = PreferencesByCustomerLoader(sessions)
         self.loyalty_balance_by_customer = LoyaltyBalanceByCustomerLoader(sessions)
         self.notes_page_by_customer = NotesPageByCustomerLoader(sessions)
+        self.traits_by_customer = TraitsByCustomerLoader(sessions)
+        self.rfm_by_customer = RfmByCustomerLoader(sessions)
         self.upstream = UpstreamLoaders(services)
 
     def forget_customer(self, customer_id: int) -> None:

@@ -9,9 +9,10 @@ from strawberry.tools import merge_types
 from gateway.metrics import OperationMetrics
 from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
+from gateway.schema.insights import InsightsMutation, InsightsQuery
 
-Query = merge_types("Query", (CustomerQuery,))
-Mutation = merge_types("Mutation", (CustomerMutation, CrmMutation))
+Query = merge_types("Query", (CustomerQuery, InsightsQuery))
+Mutation = merge_types("Mutation", (CustomerMutation, CrmMutation, InsightsMutation))
 
 
 def build_schema() -> strawberry.Schema:

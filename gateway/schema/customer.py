@@ -16,6 +16,7 @@ from gateway.db.customer_queries import (
 )
 from gateway.resolvers import customer as resolve
 from gateway.schema import activity as activity_fields
+from gateway.schema import insights as insights_fields
 from gateway.schema import orders as order_fields
 from gateway.schema import support as support_fields
 from gateway.schema.crm import (
@@ -104,6 +105,8 @@ class Customer(relay.Node):
     activity = strawberry.field(resolver=activity_fields.customer_activity)
     last_seen_at = strawberry.field(resolver=activity_fields.customer_last_seen_at)
     sessions_count = strawberry.field(resolver=activity_fields.customer_sessions_count)
+    traits = strawberry.field(resolver=insights_fields.customer_traits)
+    rfm = strawberry.field(resolver=insights_fields.customer_rfm)
 
     @strawberry.field(description="Notes, newest first.")
     async def notes(

@@ -1,0 +1,130 @@
+"""The local store of order facts, kept in step with the store's orders.
+
+Two writers feed it: ``customer-graph insights sync-orders`` (linked customers
+in batches through ``ShopifyConnector.orders_by_customers``) and the Shopify
+order webhooks (one order at a time). Both go through ``upsert_order_facts``,
+which is idempotent: an order is keyed by its gid, its row is overwritten and
+its category lines are replaced (a cancelled order keeps none: nothing was
+bought), so re-delivered webhooks and repeated syncs
+converge on the same rows on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectors.models import Order
+from connectors.shopify.client import ShopifyConnector
+from gateway.db import models
+from gateway.insights.sql import excluded_all, upsert
+from gateway.insights.tables import OrderFact, OrderLineFact
+
+Sessions = async_sessionmaker[AsyncSession]
+UNCATEGORISED = "Uncategorised"
+BATCH = 100
+
+
+def _fact(customer_id: int, order: Order) -> dict[str, Any]:
+    return {
+        "order_id": order.id,
+        "customer_id": customer_id,
+        "processed_at": order.processed_at,
+        "total": order.total.amount,
+        "currency": order.total.currency,
+        "refunded": order.total_refunded.amount,
+        "cancelled": order.cancelled_at is not None,
+        "returned": bool(order.returns),
+        "item_count": sum(item.quantity for item in order.line_items),
+    }
+
+
+def _lines(customer_id: int, order: Order) -> list[dict[str, Any]]:
+    by_category: dict[str, list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    for item in order.line_items:
+        entry = by_category[item.category or UNCATEGORISED]
+        entry[0] += item.quantity
+        entry[1] += item.total.amount
+    return [
+        {
+            "order_id": order.id,
+            "category": category,
+            "customer_id": customer_id,
+            "quantity": quantity,
+            "spend": spend,
+        }
+        for category, (quantity, spend) in sorted(by_category.items())
+    ]
+
+
+async def upsert_order_facts(
+    session: AsyncSession, customer_id: int, orders: Sequence[Order]
+) -> None:
+    """Write ``orders`` as facts of ``customer_id`` inside the caller's
+    transaction (the webhook handler's, so the facts commit with the delivery)."""
+    if not orders:
+        return
+    dialect = (await session.connection()).dialect.name
+    statement = upsert(dialect, OrderFact.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=["order_id"], set_=excluded_all(statement, {"order_id"})
+    )
+    await session.execute(statement, [_fact(customer_id, o) for o in orders])
+    ids = [o.id for o in orders]
+    await session.execute(delete(OrderLineFact).where(OrderLineFact.order_id.in_(ids)))
+    lines = [
+        line
+        for o in orders
+        if o.cancelled_at is None
+        for line in _lines(customer_id, o)
+    ]
+    if lines:
+        await session.execute(insert(OrderLineFact), lines)
+
+
+async def upsert_orders(
+    sessions: Sessions, customer_id: int, orders: Sequence[Order]
+) -> None:
+    """``upsert_order_facts`` in a transaction of its own."""
+    async with sessions() as session, session.begin():
+        await upsert_order_facts(session, customer_id, orders)
+
+
+async def sync_orders(
+    sessions: Sessions,
+    connector: ShopifyConnector,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Copy the orders of every Shopify-linked customer, ``BATCH`` customers per
+    upstream round; returns how many orders were written."""
+    written = 0
+    after = 0
+    while True:
+        async with sessions() as session:
+            links = (
+                await session.execute(
+                    select(models.Identity.customer_id, models.Identity.external_id)
+                    .where(
+                        models.Identity.source == "shopify",
+                        models.Identity.customer_id > after,
+                    )
+                    .order_by(models.Identity.customer_id)
+                    .limit(BATCH)
+                )
+            ).all()
+        if not links:
+            return written
+        orders = await connector.orders_by_customers([gid for _, gid in links])
+        async with sessions() as session, session.begin():
+            for customer_id, gid in links:
+                found = orders.get(gid, [])
+                await upsert_order_facts(session, customer_id, found)
+                written += len(found)
+        after = links[-1][0]
+        if progress:
+            progress(len(links))

@@ -1,0 +1,74 @@
+"""When insights are recomputed: all at once, for one customer, on a schedule.
+
+* ``refresh_all``: traits, RFM and every segment's membership in one
+  transaction (readers see the old or the new state, never half of each);
+  ``customer-graph insights refresh`` and the scheduled task run it.
+* ``record_orders``: an order webhook's facts plus that customer's traits and
+  memberships, inside the webhook's own transaction. RFM quintiles are
+  relative to everyone, so they wait for the next full refresh.
+* ``refresh_periodically``: the gateway's background task, started by the app
+  lifespan when ``Settings.insights_refresh_interval`` is positive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.models import Order
+from gateway.db.models import utcnow
+from gateway.insights.order_facts import Sessions, upsert_order_facts
+from gateway.insights.rfm import refresh_rfm
+from gateway.insights.segments import refresh_memberships
+from gateway.insights.traits import refresh_traits
+from gateway.settings import Settings
+
+log = logging.getLogger("gateway.insights")
+STEPS = ("traits", "rfm", "segments")
+
+
+async def refresh_all(
+    sessions: Sessions,
+    settings: Settings,
+    now: datetime | None = None,
+    step_done: Callable[[str], None] | None = None,
+) -> None:
+    now = now or utcnow()
+    async with sessions() as session, session.begin():
+        await refresh_traits(session, now)
+        if step_done:
+            step_done("traits")
+        await refresh_rfm(session, now, settings.rfm_window_days)
+        if step_done:
+            step_done("rfm")
+        await refresh_memberships(session, now)
+        if step_done:
+            step_done("segments")
+
+
+async def record_orders(
+    session: AsyncSession,
+    customer_id: int,
+    orders: Sequence[Order],
+    now: datetime | None = None,
+) -> None:
+    """Store ``orders`` and refresh what depends on them for this customer."""
+    now = now or utcnow()
+    await upsert_order_facts(session, customer_id, orders)
+    await refresh_traits(session, now, [customer_id])
+    await refresh_memberships(session, now, [customer_id])
+
+
+async def refresh_periodically(sessions: Sessions, settings: Settings) -> None:
+    """Run ``refresh_all`` every ``insights_refresh_interval`` seconds until
+    cancelled; a failed run is logged and retried at the next tick."""
+    while True:
+        await asyncio.sleep(settings.insights_refresh_interval)
+        try:
+            await refresh_all(sessions, settings)
+        except Exception:  # the schedule must survive a bad run; the log says why
+            log.exception("scheduled insights refresh failed")

@@ -1,0 +1,164 @@
+"""Saved segments: create, preview, list members, and keep membership current.
+
+Membership is materialised in ``segment_members`` so members page by keyset
+and exports stream without re-evaluating the filter. ``refresh_memberships``
+diffs the filter's matches against the stored members in four set-based
+statements per segment (exit events, exits, entry events, entries), either for
+everyone or for a ``scope`` of customers whose traits just changed; each
+change is recorded in ``segment_membership_events`` for the timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, exists, func, insert, literal, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.db import models
+from gateway.errors import BadUserInput, Conflict, NotFound
+from gateway.insights.segment_filter import Spec, compile_filter, segment_query
+from gateway.insights.tables import Segment, SegmentMember, SegmentMembershipEvent
+from gateway.pagination import Page, decode_cursor, encode_cursor
+
+Scope = Sequence[int] | None
+
+
+def member_cursor(kind: str, customer_id: int) -> str:
+    return encode_cursor(kind, (customer_id,))
+
+
+def _after(kind: str, after: str | None) -> int:
+    if after is None:
+        return 0
+    key = decode_cursor(kind, after)
+    if len(key) != 1 or not isinstance(key[0], int):
+        raise BadUserInput("The cursor is not valid.", argument="after")
+    return key[0]
+
+
+async def preview(
+    session: AsyncSession, spec: Spec, now: datetime, first: int, after: str | None
+) -> tuple[int, Page[models.Customer]]:
+    """How many customers ``spec`` matches, and the first page (by id)."""
+    match = segment_query(spec, now)
+    count = await session.scalar(select(func.count()).select_from(match.subquery()))
+    rows = await session.scalars(
+        select(models.Customer)
+        .where(
+            models.Customer.id.in_(match), models.Customer.id > _after("preview", after)
+        )
+        .order_by(models.Customer.id)
+        .limit(first + 1)
+    )
+    return int(count or 0), Page.from_rows(list(rows), first)
+
+
+async def create_segment(
+    session: AsyncSession, name: str, spec: Spec, now: datetime
+) -> Segment:
+    """Validate ``spec``, save it and fill its membership."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise BadUserInput("A segment name has 1 to 100 characters.", field="name")
+    compile_filter(spec, now)
+    segment = Segment(name=name, filter=dict(spec), created_at=now)
+    try:
+        async with session.begin_nested():
+            session.add(segment)
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(f"A segment named {name!r} exists.", field="name") from None
+    await refresh_memberships(session, now, segments=[segment])
+    return segment
+
+
+async def segment_by_name(session: AsyncSession, name: str) -> Segment:
+    found = await session.scalar(select(Segment).where(Segment.name == name))
+    if found is None:
+        raise NotFound(f"No segment named {name!r}.", field="name")
+    return found
+
+
+async def all_segments(session: AsyncSession) -> list[Segment]:
+    return list(await session.scalars(select(Segment).order_by(Segment.name)))
+
+
+async def members(
+    session: AsyncSession, segment: Segment, first: int, after: str | None
+) -> tuple[int, Page[models.Customer]]:
+    kind = f"segment:{segment.id}"
+    m, c = SegmentMember, models.Customer
+    count = await session.scalar(select(func.count()).where(m.segment_id == segment.id))
+    rows = await session.scalars(
+        select(c)
+        .join(m, m.customer_id == c.id)
+        .where(m.segment_id == segment.id, c.id > _after(kind, after))
+        .order_by(c.id)
+        .limit(first + 1)
+    )
+    return int(count or 0), Page.from_rows(list(rows), first)
+
+
+async def refresh_memberships(
+    session: AsyncSession,
+    now: datetime,
+    scope: Scope = None,
+    segments: Sequence[Segment] | None = None,
+) -> None:
+    """Bring ``segment_members`` in line with each segment's filter, for
+    ``scope`` (everyone when ``None``), recording who entered and who left."""
+    if scope is not None and not scope:
+        return
+    if segments is None:
+        segments = list(await session.scalars(select(Segment).order_by(Segment.id)))
+    for segment in segments:
+        await _refresh_one(session, segment, now, scope)
+        segment.refreshed_at = now
+
+
+async def _refresh_one(
+    session: AsyncSession, segment: Segment, now: datetime, scope: Scope
+) -> None:
+    m, e, c = SegmentMember, SegmentMembershipEvent, models.Customer
+    match = segment_query(segment.filter, now)
+    if scope is not None:
+        match = match.where(c.id.in_(list(scope)))
+    in_scope = [] if scope is None else [m.customer_id.in_(list(scope))]
+    leaving = select(m.customer_id).where(
+        m.segment_id == segment.id,
+        *in_scope,
+        ~exists(match.where(c.id == m.customer_id)),
+    )
+    stamp = literal(now, models.UTCDateTime())
+    await session.execute(
+        insert(e).from_select(
+            ["customer_id", "segment", "entered", "occurred_at"],
+            select(
+                leaving.subquery().c.customer_id,
+                literal(segment.name),
+                literal(False),
+                stamp,
+            ),
+        )
+    )
+    await session.execute(
+        delete(m).where(m.segment_id == segment.id, m.customer_id.in_(leaving))
+    )
+    entering = match.where(
+        ~exists().where(m.segment_id == segment.id, m.customer_id == c.id)
+    ).subquery()
+    await session.execute(
+        insert(e).from_select(
+            ["customer_id", "segment", "entered", "occurred_at"],
+            select(entering.c.id, literal(segment.name), literal(True), stamp),
+        )
+    )
+    await session.execute(
+        insert(m).from_select(
+            ["segment_id", "customer_id", "since"],
+            select(literal(segment.id), entering.c.id, stamp),
+        )
+    )

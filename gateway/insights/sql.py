@@ -1,0 +1,74 @@
+"""The few SQL pieces that SQLite and PostgreSQL spell differently.
+
+Date arithmetic is the only real difference the insights need: PostgreSQL
+subtracts timestamps into intervals, SQLite (which stores them as ISO text)
+goes through ``julianday``. Each is a small compiled construct, so the queries
+themselves stay written once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Float, FromClause
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+from gateway.db.models import UTCDateTime
+
+
+class days_between(FunctionElement[float]):  # noqa: N801 - reads as SQL
+    """``later - earlier`` in (fractional) days."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(days_between, "postgresql")
+def _days_between_pg(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(
+    element: days_between, compiler: SQLCompiler, **kw: Any
+) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(julianday({later}) - julianday({earlier}))"
+
+
+class add_days(FunctionElement[Any]):  # noqa: N801 - reads as SQL
+    """A timestamp plus a (fractional) number of days."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(add_days, "postgresql")
+def _add_days_pg(element: add_days, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, days = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({moment} + ({days}) * INTERVAL '1 day')"
+
+
+@compiles(add_days, "sqlite")
+def _add_days_sqlite(element: add_days, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, days = (compiler.process(c, **kw) for c in element.clauses)
+    return f"strftime('%Y-%m-%d %H:%M:%f000', julianday({moment}) + ({days}))"
+
+
+def upsert(dialect: str, table: FromClause) -> Any:
+    """``INSERT`` with ``on_conflict_do_update``/``nothing`` for ``dialect``."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def excluded_all(statement: Any, keys: set[str]) -> dict[str, ColumnElement[Any]]:
+    """``SET col = excluded.col`` for every column not in ``keys``."""
+    return {
+        c.name: statement.excluded[c.name]
+        for c in statement.table.columns
+        if c.name not in keys
+    }

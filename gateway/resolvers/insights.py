@@ -1,0 +1,65 @@
+"""Insights reads and writes: traits and RFM through loaders; previews,
+summaries and saved segments through ``gateway.insights`` in one short session."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from gateway.context import Info
+from gateway.db import models
+from gateway.db.models import utcnow
+from gateway.insights import rfm, segments
+from gateway.insights.tables import CustomerRfm, CustomerTraits, Segment
+from gateway.pagination import Page, check_first
+
+
+async def traits(info: Info, customer_id: int) -> CustomerTraits | None:
+    row: CustomerTraits | None = await info.context.loaders.traits_by_customer.load(
+        customer_id
+    )
+    return row
+
+
+async def customer_rfm(info: Info, customer_id: int) -> CustomerRfm | None:
+    row: CustomerRfm | None = await info.context.loaders.rfm_by_customer.load(
+        customer_id
+    )
+    return row
+
+
+async def rfm_summary(info: Info) -> list[tuple[str, int, Decimal]]:
+    async with info.context.services.sessions() as session:
+        return await rfm.rfm_summary(session)
+
+
+async def preview(
+    info: Info, spec: Mapping[str, Any], first: int, after: str | None
+) -> tuple[int, Page[models.Customer]]:
+    check_first(first, info.context.services.settings.max_page_size)
+    async with info.context.services.sessions() as session:
+        return await segments.preview(session, spec, utcnow(), first, after)
+
+
+async def create_segment(info: Info, name: str, spec: Mapping[str, Any]) -> Segment:
+    async with info.context.services.sessions() as session, session.begin():
+        return await segments.create_segment(session, name, spec, utcnow())
+
+
+async def segment(info: Info, name: str) -> Segment:
+    async with info.context.services.sessions() as session:
+        return await segments.segment_by_name(session, name)
+
+
+async def all_segments(info: Info) -> list[Segment]:
+    async with info.context.services.sessions() as session:
+        return await segments.all_segments(session)
+
+
+async def members(
+    info: Info, row: Segment, first: int, after: str | None
+) -> tuple[int, Page[models.Customer]]:
+    check_first(first, info.context.services.settings.max_page_size)
+    async with info.context.services.sessions() as session:
+        return await segments.members(session, row, first, after)
