@@ -209,7 +209,8 @@ async def test_a_sync_iterates_customers_updated_since_a_moment(
 async def test_a_drained_bucket_is_waited_out_instead_of_failing(
     world: World,
 ) -> None:
-    simulator = ShopifySimulator(world, bucket_size=1000, restore_rate=20)
+    # a slow refill: the bucket must still be empty when the request arrives
+    simulator = ShopifySimulator(world, bucket_size=1000, restore_rate=2)
     outcomes: list[str] = []
     async with serve_app(simulator.app) as base_url:
         connector = ShopifyConnector(
@@ -227,7 +228,8 @@ async def test_a_drained_bucket_is_waited_out_instead_of_failing(
 
 
 async def test_a_429_throttle_is_waited_out_too(world: World) -> None:
-    simulator = ShopifySimulator(world, bucket_size=1000, restore_rate=20)
+    # a slow refill: the bucket must still be empty when the request arrives
+    simulator = ShopifySimulator(world, bucket_size=1000, restore_rate=2)
     simulator.throttle_http_status = 429
     async with serve_app(simulator.app) as base_url:
         connector = ShopifyConnector(base_url, "shpat_demo", retry=RETRY)
