@@ -3,9 +3,10 @@ long-lived services opened by the app's lifespan."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -23,6 +24,8 @@ class Context:
     response: Response | WebSocket
     services: Services
     loaders: Loaders
+    errors: list[GraphQLError] = field(default_factory=list)
+    """Errors to send beside the data (a timeline source that failed)."""
 
     @property
     def actor(self) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway import history
 from gateway.db import models
 from gateway.errors import BadUserInput, Conflict, NotFound
 from gateway.validation import (
@@ -185,6 +186,15 @@ async def add_note(
     async with sessions() as session:
         await _get(session, customer_id)
         session.add(note)
+        await session.flush()
+        history.record(
+            session,
+            customer_id,
+            "note_added",
+            note.body,
+            actor=note.author,
+            note_id=note.id,
+        )
         await session.commit()
     return note
 
@@ -204,16 +214,21 @@ async def tag_customer(
                 )
             )
         )
+        changed = sorted(names - existing) if add else sorted(existing)
         if add:
             session.add_all(
-                models.Tag(customer_id=customer_id, name=n)
-                for n in sorted(names - existing)
+                models.Tag(customer_id=customer_id, name=n) for n in changed
             )
         elif existing:
             await session.execute(
                 delete(models.Tag).where(
                     models.Tag.customer_id == customer_id, models.Tag.name.in_(existing)
                 )
+            )
+        for name in changed:
+            verb = "added" if add else "removed"
+            history.record(
+                session, customer_id, f"tag_{verb}", f"Tag {name} {verb}", tag=name
             )
         await session.commit()
 
@@ -230,6 +245,15 @@ async def set_consent(
         consent.state = state
         consent.source = clean_text(source, "source", 64)
         consent.changed_at = models.utcnow()
+        history.record(
+            session,
+            customer_id,
+            "consent_changed",
+            f"{channel.capitalize()} consent {state}",
+            actor=consent.source,
+            channel=channel,
+            state=state,
+        )
         await session.commit()
     return consent
 
@@ -256,4 +280,12 @@ async def add_loyalty_points(
                     f"Not enough points: the balance is {balance}.", field="points"
                 )
         session.add(entry)
+        history.record(
+            session,
+            customer_id,
+            "loyalty_changed",
+            f"{points:+d} loyalty points: {entry.reason}",
+            points=points,
+            reason=entry.reason,
+        )
     return entry

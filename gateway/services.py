@@ -15,6 +15,7 @@ from gateway.cache import open_backend
 from gateway.caches import UpstreamCaches, build_caches
 from gateway.changes import ChangeBus
 from gateway.db.session import create_engine, session_factory
+from gateway.feed import ChangeFeed
 from gateway.invalidation import Invalidator
 from gateway.settings import Settings
 from gateway.upstreams import Upstreams, build_upstreams
@@ -28,6 +29,8 @@ class Services:
     upstreams: Upstreams = field(default_factory=Upstreams)
     changes: ChangeBus = field(default_factory=ChangeBus)
     caches: UpstreamCaches | None = None
+    feed: ChangeFeed | None = None
+    """Changes for live subscriptions, shared across replicas through Redis."""
 
 
 @asynccontextmanager
@@ -46,9 +49,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         services.changes.subscribe_batch(
             Invalidator(services.sessions, services.caches)
         )
+    services.feed = ChangeFeed(
+        services.changes, settings.redis_url, f"{settings.cache_prefix}:changes"
+    )
+    await services.feed.start()
     try:
         yield services
     finally:
+        await services.feed.aclose()
         if services.caches is not None:
             await services.caches.aclose()
         await upstreams.aclose()

@@ -314,3 +314,54 @@ class SyncState(Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
     )
+
+
+class CustomerEvent(Base):
+    """Local CRM history (notes, tags, consent, loyalty, tasks) for the timeline,
+    written in the same transaction as the change it records."""
+
+    __tablename__ = "customer_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = _customer_fk()
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    source: Mapped[str] = mapped_column(String(32), nullable=False, default="crm")
+    summary: Mapped[str] = mapped_column(String(500), nullable=False)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, object]] = mapped_column(
+        JSON, nullable=False, default=dict
+    )
+    occurred_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False
+    )
+
+    __table_args__ = (
+        Index(
+            "ix_customer_events_customer_id_occurred_at",
+            "customer_id",
+            "occurred_at",
+            "id",
+        ),
+    )
+
+
+class Task(Base):
+    """A follow-up for a customer; ``status`` is ``open`` until completed."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = _customer_fk()
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="open")
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False
+    )
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'done')", name="status"),
+        Index("ix_tasks_customer_id_created_at", "customer_id", "created_at", "id"),
+    )

@@ -34,6 +34,16 @@ from gateway.loaders.sources import (
     UpstreamLoaders,
     ZendeskLoaders,
 )
+from gateway.loaders.tasks import (
+    TaskByIdLoader,
+    TasksPageByCustomerLoader,
+    TasksPageKey,
+)
+from gateway.loaders.timeline import (
+    CustomerEventsByWindowLoader,
+    TrackedEventsByWindowLoader,
+    WindowKey,
+)
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -43,6 +53,8 @@ __all__ = [
     "NotesPageKey",
     "PostHogLoaders",
     "ShopifyLoaders",
+    "TasksPageKey",
+    "WindowKey",
     "ZendeskLoaders",
 ]
 
@@ -66,6 +78,10 @@ class Loaders:
         self.notes_page_by_customer = NotesPageByCustomerLoader(sessions)
         self.traits_by_customer = TraitsByCustomerLoader(sessions)
         self.rfm_by_customer = RfmByCustomerLoader(sessions)
+        self.customer_events_by_window = CustomerEventsByWindowLoader(sessions)
+        self.tracked_events_by_window = TrackedEventsByWindowLoader(sessions)
+        self.task_by_id = TaskByIdLoader(sessions)
+        self.tasks_page_by_customer = TasksPageByCustomerLoader(sessions)
         self.upstream = UpstreamLoaders(services)
 
     def forget_customer(self, customer_id: int) -> None:

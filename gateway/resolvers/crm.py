@@ -1,12 +1,19 @@
-"""CRM mutations: decode ids, call ``gateway.crm``, refresh what this request cached."""
+"""CRM mutations: decode ids, call ``gateway.crm``, refresh what this request
+cached, and announce the change (live timelines, cache invalidation)."""
 
 from __future__ import annotations
 
 from gateway import crm
+from gateway.changes import CustomerChange
 from gateway.context import Info
 from gateway.db import models
 from gateway.ids import customer_pk
 from gateway.resolvers.customer import get_customer
+
+
+async def _changed(info: Info, pk: int, kind: str) -> None:
+    info.context.loaders.forget_customer(pk)
+    await info.context.services.changes.publish(CustomerChange(pk, "crm", kind))
 
 
 async def add_note(info: Info, customer_id: str, body: str) -> models.Note:
@@ -14,7 +21,7 @@ async def add_note(info: Info, customer_id: str, body: str) -> models.Note:
     note = await crm.add_note(
         info.context.services.sessions, pk, info.context.actor, body
     )
-    info.context.loaders.forget_customer(pk)
+    await _changed(info, pk, "note_added")
     return note
 
 
@@ -23,7 +30,7 @@ async def tag_customer(
 ) -> models.Customer:
     pk = customer_pk(customer_id)
     await crm.tag_customer(info.context.services.sessions, pk, tags, add=add)
-    info.context.loaders.forget_customer(pk)
+    await _changed(info, pk, "tag_added" if add else "tag_removed")
     return await get_customer(info, pk)
 
 
@@ -34,7 +41,7 @@ async def set_consent(
     consent = await crm.set_consent(
         info.context.services.sessions, pk, channel, state, source
     )
-    info.context.loaders.forget_customer(pk)
+    await _changed(info, pk, "consent_changed")
     return consent
 
 
@@ -45,5 +52,5 @@ async def add_loyalty_points(
     entry = await crm.add_loyalty_points(
         info.context.services.sessions, pk, points, reason
     )
-    info.context.loaders.forget_customer(pk)
+    await _changed(info, pk, "loyalty_changed")
     return entry

@@ -10,17 +10,28 @@ from gateway.metrics import OperationMetrics
 from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
 from gateway.schema.insights import InsightsMutation, InsightsQuery
+from gateway.schema.partial_errors import PartialErrors
+from gateway.schema.tasks import TaskMutation
+from gateway.schema.timeline import TimelineMutation, TimelineSubscription
+from gateway.schema.timeline_events import EVENT_TYPES
 
 Query = merge_types("Query", (CustomerQuery, InsightsQuery))
-Mutation = merge_types("Mutation", (CustomerMutation, CrmMutation, InsightsMutation))
+Mutation = merge_types(
+    "Mutation",
+    (CustomerMutation, CrmMutation, InsightsMutation, TaskMutation, TimelineMutation),
+)
+Subscription = merge_types("Subscription", (TimelineSubscription,))
 
 
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
+        types=EVENT_TYPES,
         extensions=[
             OperationMetrics,
+            PartialErrors,
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
         ],

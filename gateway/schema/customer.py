@@ -19,6 +19,8 @@ from gateway.schema import activity as activity_fields
 from gateway.schema import insights as insights_fields
 from gateway.schema import orders as order_fields
 from gateway.schema import support as support_fields
+from gateway.schema import tasks as task_fields
+from gateway.schema import timeline as timeline_fields
 from gateway.schema.crm import (
     Address,
     AddressInput,
@@ -107,6 +109,8 @@ class Customer(relay.Node):
     sessions_count = strawberry.field(resolver=activity_fields.customer_sessions_count)
     traits = strawberry.field(resolver=insights_fields.customer_traits)
     rfm = strawberry.field(resolver=insights_fields.customer_rfm)
+    timeline = strawberry.field(resolver=timeline_fields.customer_timeline)
+    tasks = strawberry.field(resolver=task_fields.customer_tasks)
 
     @strawberry.field(description="Notes, newest first.")
     async def notes(

@@ -1,0 +1,70 @@
+"""Tasks: decode ids, write through ``gateway.tasks``, read through the loaders,
+and announce each change so live timelines show it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gateway import tasks
+from gateway.changes import CustomerChange
+from gateway.context import Info
+from gateway.db import models
+from gateway.errors import BadUserInput
+from gateway.ids import customer_pk, decode_global_id
+from gateway.loaders import TasksPageKey
+from gateway.pagination import Page, check_first, decode_cursor, encode_cursor
+
+TASKS = "tasks"
+
+
+async def create_task(
+    info: Info,
+    customer_id: str,
+    title: str,
+    due_at: datetime | None,
+    assignee: str | None,
+) -> models.Task:
+    pk = customer_pk(customer_id)
+    context = info.context
+    task = await tasks.create_task(
+        context.services.sessions, pk, title, due_at, assignee, context.actor
+    )
+    context.loaders.forget_customer(pk)
+    await context.services.changes.publish(CustomerChange(pk, "crm", "task_created"))
+    return task
+
+
+async def complete_task(info: Info, task_id: str) -> models.Task:
+    _, pk = decode_global_id(task_id, "Task")
+    context = info.context
+    task = await tasks.complete_task(context.services.sessions, pk, context.actor)
+    context.loaders.forget_customer(task.customer_id)
+    await context.services.changes.publish(
+        CustomerChange(task.customer_id, "crm", "task_completed")
+    )
+    return task
+
+
+async def task_by_id(info: Info, task_id: int) -> models.Task | None:
+    row: models.Task | None = await info.context.loaders.task_by_id.load(task_id)
+    return row
+
+
+def task_cursor(task: models.Task) -> str:
+    return encode_cursor(TASKS, (task.created_at.isoformat(), task.id))
+
+
+async def customer_tasks(
+    info: Info, customer_id: int, first: int, after: str | None, status: str | None
+) -> Page[models.Task]:
+    check_first(first, info.context.services.settings.max_page_size)
+    start = None
+    if after is not None:
+        key = decode_cursor(TASKS, after)
+        if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], int):
+            raise BadUserInput("The cursor is not valid.", argument="after")
+        start = (key[0], key[1])
+    page: Page[models.Task] = await info.context.loaders.tasks_page_by_customer.load(
+        TasksPageKey(customer_id, first, start, status)
+    )
+    return page

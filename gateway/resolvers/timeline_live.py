@@ -1,0 +1,93 @@
+"""New timeline events as they happen, for the ``customerTimeline`` subscription.
+
+The subscription remembers the newest events of every source when it starts.
+Each change announced for the customer (a webhook, an ingest call, a mutation,
+on any replica through ``gateway.feed``) names its source; that source's newest
+events are read again, with fresh loaders so nothing stale is reused, and the
+ones not seen before are pushed, oldest first. Changes that arrive together are
+handled in one read per source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Collection, Mapping
+
+from gateway.changes import CustomerChange
+from gateway.context import Info
+from gateway.feed import ChangeFeed
+from gateway.ids import customer_pk
+from gateway.loaders import Loaders
+from gateway.resolvers.customer import get_customer
+from gateway.resolvers.timeline import read_sources
+from gateway.services import Services
+from gateway.timeline.items import Key, Source, TimelineItem, Window
+
+HEAD = 20
+"""Newest events remembered per source: a burst larger than this between two
+reads would push its oldest events as if they had been seen."""
+
+SOURCE_OF_CHANGE: Mapping[str, Source] = {s.value: s for s in Source}
+
+
+@contextlib.asynccontextmanager
+async def _feed(services: Services) -> AsyncIterator[ChangeFeed]:
+    """The services' feed, or (services built by hand) one of this process."""
+    if services.feed is not None:
+        yield services.feed
+        return
+    feed = ChangeFeed(services.changes)
+    await feed.start()
+    try:
+        yield feed
+    finally:
+        await feed.aclose()
+
+
+async def _head(
+    services: Services, customer_id: int, source: Source
+) -> list[TimelineItem] | None:
+    """The source's newest events, newest first; ``None`` while it fails."""
+    items, failures = await read_sources(
+        Loaders(services), customer_id, [source], Window(limit=HEAD)
+    )
+    return None if failures else items
+
+
+def _drain(first: CustomerChange, queue: asyncio.Queue[CustomerChange]) -> set[str]:
+    sources = {first.source}
+    while not queue.empty():
+        sources.add(queue.get_nowait().source)
+    return sources
+
+
+async def new_events(
+    info: Info, customer_id: str, allowed: Collection[Source] | None = None
+) -> AsyncIterator[TimelineItem]:
+    """Raises NOT_FOUND for an unknown customer before anything is pushed."""
+    pk = customer_pk(customer_id)
+    await get_customer(info, pk)
+    services = info.context.services
+    sources = [s for s in Source if allowed is None or s in allowed]
+    async with _feed(services) as feed, feed.listen(pk) as changes:
+        heads = await asyncio.gather(*(_head(services, pk, s) for s in sources))
+        seen: dict[Source, set[Key] | None] = {
+            s: {i.key for i in head} if head is not None else None
+            for s, head in zip(sources, heads, strict=True)
+        }
+        while True:
+            named = _drain(await changes.get(), changes)
+            for source in (SOURCE_OF_CHANGE[n] for n in named if n in SOURCE_OF_CHANGE):
+                if source not in seen:
+                    continue
+                head = await _head(services, pk, source)
+                if head is None:
+                    continue
+                known = seen[source]
+                seen[source] = {i.key for i in head}
+                if known is None:
+                    continue  # no baseline while the source was failing
+                for item in reversed(head):
+                    if item.key not in known:
+                        yield item

@@ -1,0 +1,69 @@
+"""Task writes: a follow-up is created open and completed once, each change
+recorded in the customer's history in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import history
+from gateway.db import models
+from gateway.errors import BadUserInput, Conflict, NotFound
+from gateway.validation import clean_text
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def create_task(
+    sessions: Sessions,
+    customer_id: int,
+    title: str,
+    due_at: datetime | None,
+    assignee: str | None,
+    actor: str,
+) -> models.Task:
+    if due_at is not None and due_at.tzinfo is None:
+        raise BadUserInput("`dueAt` needs a time zone.", field="dueAt")
+    task = models.Task(
+        customer_id=customer_id,
+        title=clean_text(title, "title", 300),
+        due_at=due_at,
+        status="open",
+        assignee=clean_text(assignee, "assignee", 200) if assignee else None,
+        created_at=models.utcnow(),
+    )
+    async with sessions() as session, session.begin():
+        if await session.get(models.Customer, customer_id) is None:
+            raise NotFound("No customer with this id.", field="customerId")
+        session.add(task)
+        await session.flush()
+        history.record(
+            session,
+            customer_id,
+            "task_created",
+            f"Task: {task.title}",
+            actor=actor,
+            task_id=task.id,
+        )
+    return task
+
+
+async def complete_task(sessions: Sessions, task_id: int, actor: str) -> models.Task:
+    async with sessions() as session, session.begin():
+        task = await session.get(models.Task, task_id, with_for_update=True)
+        if task is None:
+            raise NotFound("No task with this id.", field="id")
+        if task.status == "done":
+            raise Conflict("The task is already completed.", field="id")
+        task.status = "done"
+        task.completed_at = models.utcnow()
+        history.record(
+            session,
+            task.customer_id,
+            "task_completed",
+            f"Completed task: {task.title}",
+            actor=actor,
+            task_id=task.id,
+        )
+    return task

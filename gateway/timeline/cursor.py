@@ -1,0 +1,32 @@
+"""Timeline cursors: the keyset ``(occurred_at, source, sort_id)`` of an item."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gateway.errors import BadUserInput
+from gateway.pagination import decode_cursor, encode_cursor
+from gateway.timeline.items import NUMERIC_IDS, Key, Source, TimelineItem
+
+TIMELINE = "timeline"
+
+
+def item_cursor(item: TimelineItem) -> str:
+    at, source, sort_id = item.key
+    return encode_cursor(TIMELINE, (at.isoformat(), source, sort_id))
+
+
+def cursor_key(cursor: str, argument: str) -> Key:
+    """The key inside a timeline cursor; BAD_USER_INPUT for anything else."""
+    value = decode_cursor(TIMELINE, cursor)
+    try:
+        at, source, sort_id = value
+        if not (isinstance(at, str) and isinstance(sort_id, str)):
+            raise ValueError(value)
+        moment = datetime.fromisoformat(at)
+        kind = Source(source)
+        if moment.tzinfo is None or (kind in NUMERIC_IDS and not sort_id.isdigit()):
+            raise ValueError(value)
+    except ValueError as exc:
+        raise BadUserInput("The cursor is not valid.", argument=argument) from exc
+    return (moment, kind.value, sort_id)

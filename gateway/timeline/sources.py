@@ -1,0 +1,104 @@
+"""The event producers: each reads one source for one customer and one window.
+
+Upstream sources read the customer's cached lists through the existing loaders
+(the same calls whatever the page) and cut them to the window; local sources
+run one keyset query through their window loaders. Every producer returns at
+most ``window.limit`` items in page order, ``[]`` when the source is not
+configured or does not know the customer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+from connectors.models import Checkout, Order, Ticket, TicketComment
+from gateway.loaders import Loaders, WindowKey
+from gateway.timeline.items import Kind, Source, TimelineItem, Window
+from gateway.timeline.mapping import (
+    crm_item,
+    ingest_item,
+    posthog_items,
+    shopify_items,
+    zendesk_items,
+)
+from gateway.timeline.merge import take
+
+Producer = Callable[[Loaders, int, Window], Awaitable[list[TimelineItem]]]
+
+
+async def shopify(
+    loaders: Loaders, customer_id: int, window: Window
+) -> list[TimelineItem]:
+    shop = loaders.upstream.shopify
+    if shop is None:
+        return []
+    external_id: str | None = await shop.id_by_customer.load(customer_id)
+    if not external_id:
+        return []
+    wants_checkouts = not window.kinds or Kind.CHECKOUT_ABANDONED in window.kinds
+    wants_orders = not window.kinds or bool(window.kinds - {Kind.CHECKOUT_ABANDONED})
+    orders: list[Order] = []
+    checkouts: list[Checkout] = []
+    if wants_orders and wants_checkouts:
+        orders, checkouts = await asyncio.gather(
+            shop.orders_by_customer.load(external_id),
+            shop.checkouts_by_customer.load(external_id),
+        )
+    elif wants_orders:
+        orders = await shop.orders_by_customer.load(external_id)
+    else:
+        checkouts = await shop.checkouts_by_customer.load(external_id)
+    return take(shopify_items(orders, checkouts), window)
+
+
+async def zendesk(
+    loaders: Loaders, customer_id: int, window: Window
+) -> list[TimelineItem]:
+    desk = loaders.upstream.zendesk
+    if desk is None:
+        return []
+    user_id: str | None = await desk.id_by_customer.load(customer_id)
+    if user_id is None:
+        return []
+    tickets: list[Ticket] = await desk.tickets_by_user.load(user_id)
+    comments: Mapping[str, list[TicketComment]] = {}
+    if tickets and (not window.kinds or Kind.TICKET_COMMENTED in window.kinds):
+        lists = await desk.comments_by_ticket.load_many([t.id for t in tickets])
+        comments = dict(zip([t.id for t in tickets], lists, strict=True))
+    return take(zendesk_items(tickets, comments), window)
+
+
+async def posthog(
+    loaders: Loaders, customer_id: int, window: Window
+) -> list[TimelineItem]:
+    analytics = loaders.upstream.posthog
+    if analytics is None:
+        return []
+    distinct_id: str | None = await analytics.id_by_customer.load(customer_id)
+    if not distinct_id:
+        return []
+    return take(
+        posthog_items(await analytics.events_by_person.load(distinct_id)), window
+    )
+
+
+async def ingest(
+    loaders: Loaders, customer_id: int, window: Window
+) -> list[TimelineItem]:
+    rows = await loaders.tracked_events_by_window.load(WindowKey(customer_id, window))
+    return [ingest_item(row) for row in rows]
+
+
+async def crm(loaders: Loaders, customer_id: int, window: Window) -> list[TimelineItem]:
+    rows = await loaders.customer_events_by_window.load(WindowKey(customer_id, window))
+    return [crm_item(row) for row in rows]
+
+
+PRODUCERS: Mapping[Source, Producer] = {
+    Source.SHOPIFY: shopify,
+    Source.ZENDESK: zendesk,
+    Source.POSTHOG: posthog,
+    Source.INGEST: ingest,
+    Source.CRM: crm,
+}
