@@ -20,6 +20,7 @@ from gateway.context import Context
 from gateway.errors import format_errors
 from gateway.graphiql import graphiql_page, static_routes
 from gateway.ingest import ingest_routes
+from gateway.insights.http import export_route, scheduled_refresh
 from gateway.loaders import Loaders
 from gateway.metrics import metrics_endpoint
 from gateway.schema import build_schema
@@ -99,7 +100,7 @@ def create_app(
         opener: AbstractAsyncContextManager[Services] = (
             nullcontext(services) if services is not None else open_services(settings)
         )
-        async with opener as opened:
+        async with opener as opened, scheduled_refresh(opened):
             app.state.services = opened
             yield
 
@@ -114,6 +115,7 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
         Route("/webhooks/{source}", webhook, methods=["POST"]),
+        Route("/segments/{name}/export", export_route),
         *static_routes(),
         *ingest_routes(),
     ]

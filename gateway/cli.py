@@ -12,11 +12,14 @@ from rich.console import Console
 from rich.progress import Progress
 
 from gateway.db.session import upgrade
+from gateway.insights.cli import insights_app, segments_app
 from gateway.settings import Settings
 
 app = typer.Typer(help="Customer Graph: one GraphQL customer graph over every source.")
 db_app = typer.Typer(help="Database commands.")
 app.add_typer(db_app, name="db")
+app.add_typer(insights_app, name="insights")
+app.add_typer(segments_app, name="segments")
 console = Console()
 
 

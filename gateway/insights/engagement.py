@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gateway.db import models
 from gateway.insights.order_facts import Sessions
@@ -22,6 +22,18 @@ from gateway.upstreams import Upstreams
 
 BATCH = 100
 OPEN_STATUSES = frozenset({"new", "open", "pending", "hold"})
+
+
+async def count_links(sessions: Sessions, sources: tuple[str, ...]) -> int:
+    """Customers linked to any of ``sources`` (the progress bar's total)."""
+    i = models.Identity
+    async with sessions() as session:
+        found = await session.scalar(
+            select(func.count(func.distinct(i.customer_id))).where(
+                i.source.in_(sources)
+            )
+        )
+    return int(found or 0)
 
 
 async def _links(sessions: Sessions, after: int) -> dict[int, dict[str, str]]:

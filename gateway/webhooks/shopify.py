@@ -35,6 +35,7 @@ from connectors.shopify.webhooks import (
 )
 from gateway.db import models
 from gateway.db.models import utcnow
+from gateway.insights.refresh import record_orders
 from gateway.services import Services
 from gateway.webhooks.delivery import (
     Rejected,
@@ -93,6 +94,8 @@ async def receive(request: Request, services: Services) -> Response:
         if external_id is None:
             return []
         found = await _customer(session, change, external_id)
+        if found is not None and change.order is not None:
+            await record_orders(session, found, [change.order])
         return [] if found is None else [found]
 
     return await process_once(services, SOURCE, change.topic, keys, work)
