@@ -1,0 +1,196 @@
+"""The load generator: timed GraphQL requests over httpx, alone or concurrently.
+
+Three ways to send, because the figures answer different questions:
+
+- ``sequential`` — one request at a time: latency without queueing, what one
+  user waits (and the only fair way to time a cold request).
+- ``closed_loop`` — ``concurrency`` clients, each sending its next request as
+  soon as the last one answered, until a request count or a deadline: the
+  throughput the gateway sustains.
+- ``waves`` — ``concurrency`` requests at once, all answered before the next
+  wave, with a hook between waves (the runner evicts the cache there): the
+  throughput of a cold cache, which a continuous load would warm at once.
+
+A response with GraphQL errors or a non-200 status counts as an error, never as
+a fast success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+Json = dict[str, Any]
+
+
+class QueryFailed(Exception):
+    """A benchmark query answered with errors: the figures would be meaningless."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    document: str
+    variables: Json
+
+    def body(self) -> bytes:
+        return orjson.dumps({"query": self.document, "variables": self.variables})
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """How much load: ``concurrency`` clients, until ``requests`` were sent or
+    ``duration`` seconds passed, whichever comes first."""
+
+    concurrency: int
+    requests: int
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Latencies (seconds) of the answered requests, and what they cost in time."""
+
+    latencies: tuple[float, ...]
+    errors: int
+    elapsed: float
+
+    @property
+    def count(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.elapsed if self.elapsed > 0 else 0.0
+
+    def percentile_ms(self, q: float) -> float:
+        """Nearest-rank percentile: with 20 samples, p99 is the slowest."""
+        if not self.latencies:
+            return math.nan
+        ordered = sorted(self.latencies)
+        rank = max(math.ceil(q / 100 * len(ordered)), 1)
+        return ordered[rank - 1] * 1000
+
+
+async def post(client: httpx.AsyncClient, request: Request) -> Json:
+    """Send once; the parsed ``data``, or ``QueryFailed``."""
+    response = await client.post("/graphql", content=request.body(), headers=_HEADERS)
+    body = _parse(response)
+    if body is None:
+        raise QueryFailed(f"HTTP {response.status_code}: {response.text[:500]}")
+    data: Json = body["data"]
+    return data
+
+
+async def sequential(
+    client: httpx.AsyncClient,
+    request: Request,
+    samples: int,
+    *,
+    before_each: Callable[[], Awaitable[None]] | None = None,
+    after_each: Callable[[], None] | None = None,
+    budget: float = math.inf,
+) -> Timings:
+    """``samples`` requests one after another (fewer once ``budget`` seconds
+    passed, but at least two); the hooks run outside the timing."""
+    latencies: list[float] = []
+    errors = 0
+    started = time.perf_counter()
+    for n in range(samples):
+        if n >= 2 and time.perf_counter() - started > budget:
+            break
+        if before_each is not None:
+            await before_each()
+        ok, seconds = await _timed(client, request)
+        if after_each is not None:
+            after_each()
+        if ok:
+            latencies.append(seconds)
+        else:
+            errors += 1
+    return Timings(tuple(latencies), errors, sum(latencies))
+
+
+async def closed_loop(
+    client: httpx.AsyncClient,
+    request: Request,
+    budget: Budget,
+) -> Timings:
+    """``budget.concurrency`` clients, each sending again once answered."""
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    started = time.perf_counter()
+    deadline = started + budget.duration
+
+    async def client_loop() -> None:
+        nonlocal sent, errors
+        while sent < budget.requests and time.perf_counter() < deadline:
+            sent += 1
+            ok, seconds = await _timed(client, request)
+            if ok:
+                latencies.append(seconds)
+            else:
+                errors += 1
+
+    await asyncio.gather(*(client_loop() for _ in range(budget.concurrency)))
+    return Timings(tuple(latencies), errors, time.perf_counter() - started)
+
+
+async def waves(
+    client: httpx.AsyncClient,
+    request: Request,
+    budget: Budget,
+    *,
+    between: Callable[[], Awaitable[None]],
+) -> Timings:
+    """Waves of ``budget.concurrency`` simultaneous requests, ``between``
+    before each; only the waves are timed."""
+    latencies: list[float] = []
+    errors = 0
+    elapsed = 0.0
+    while len(latencies) + errors < budget.requests and elapsed < budget.duration:
+        await between()
+        size = min(budget.concurrency, budget.requests - len(latencies) - errors)
+        started = time.perf_counter()
+        results: Sequence[tuple[bool, float]] = await asyncio.gather(
+            *(_timed(client, request) for _ in range(size))
+        )
+        elapsed += time.perf_counter() - started
+        for ok, seconds in results:
+            if ok:
+                latencies.append(seconds)
+            else:
+                errors += 1
+    return Timings(tuple(latencies), errors, elapsed)
+
+
+_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+
+async def _timed(client: httpx.AsyncClient, request: Request) -> tuple[bool, float]:
+    started = time.perf_counter()
+    try:
+        response = await client.post(
+            "/graphql", content=request.body(), headers=_HEADERS
+        )
+    except httpx.HTTPError:
+        return False, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return _parse(response) is not None, seconds
+
+
+def _parse(response: httpx.Response) -> Json | None:
+    """The body when it is a clean GraphQL answer, else ``None``."""
+    if response.status_code != 200:
+        return None
+    body = orjson.loads(response.content)
+    if not isinstance(body, dict) or body.get("errors") or body.get("data") is None:
+        return None
+    return body

@@ -1,0 +1,368 @@
+"""One benchmark run: seed, simulate the upstreams, start the gateway in each
+mode, measure every shape, return the figures.
+
+Modes are separate gateway processes, because loaders and cache are switched by
+``CG_*`` variables read at start-up:
+
+- ``loaders + cache`` (Redis, a prefix of this run's own) is measured **cold** —
+  every single request preceded by evicting the run's keys, and the load sent
+  in waves with an eviction before each — and **warm** (primed, then a
+  continuous load);
+- ``loaders, no cache`` and ``no loaders, no cache`` are cold by construction
+  and measured with the continuous load.
+
+Upstream calls are read from the simulators' request counters, which live in
+this process: exact, and per connector and endpoint.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+from pydantic import SecretStr
+from redis.asyncio import Redis
+
+from bench.database import bench_database, seed_world
+from bench.load import (
+    Budget,
+    Request,
+    Timings,
+    closed_loop,
+    post,
+    sequential,
+    waves,
+)
+from bench.machine import Machine, describe
+from bench.queries import (
+    CUSTOMER_360,
+    CUSTOMER_PAGE,
+    DEEP_PAGE,
+    DEEP_PAGE_NUMBER,
+    SHAPES,
+    Shape,
+)
+from bench.server import gateway_server
+from bench.subject import Subject, richest_customer
+from connectors.demo_world import World
+from gateway.settings import Settings
+from gateway.simulation import Simulators, simulated_upstreams
+
+CONNECTORS = ("shopify", "zendesk", "posthog")
+
+GATEWAY_DEFAULTS = {
+    "CG_LOG_LEVEL": "WARNING",
+    "CG_RATE_LIMIT_PER_MINUTE": "100000000",
+    "CG_RATE_LIMIT_BURST": "100000000",
+}
+"""The load generator is one caller standing in for many users: a per-caller
+rate limit would measure the limiter, not the gateway (its per-request cost is
+still paid). Quiet logs: an access line per request would cost more than some
+requests."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    customers: int = 500
+    latency_ms: float = 50.0
+    database_url: str | None = None
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    workers: int = 2
+    concurrency: int = 16
+    samples: int = 20
+    """Sequential requests per measurement (fewer once ``sample_budget`` passed)."""
+    sample_budget: float = 10.0
+    requests: int = 400
+    """Requests per load measurement, at most…"""
+    duration: float = 6.0
+    """…and seconds per load measurement, at most."""
+    world_seed: int = 42
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    name: str
+    loaders: bool
+    cache: bool
+
+
+MODES = (
+    Mode("loaders + cache", loaders=True, cache=True),
+    Mode("loaders, no cache", loaders=True, cache=False),
+    Mode("no loaders, no cache", loaders=False, cache=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Calls:
+    """Upstream calls per query: per connector, and per connector endpoint."""
+
+    connectors: dict[str, float]
+    endpoints: dict[str, float]
+
+    @property
+    def total(self) -> float:
+        return sum(self.connectors.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    shape: Shape
+    mode: Mode
+    state: str
+    """``cold``, ``warm`` or ``uncached``."""
+    single: Timings
+    load: Timings
+    load_kind: str
+    calls: Calls
+
+
+@dataclass(slots=True)
+class Report:
+    options: Options
+    machine: Machine
+    database: str
+    redis: str
+    subject: Subject
+    page_orders: int
+    """Orders of the 50 customers of the page shape (Shopify pages 10 per call)."""
+    first_requests: dict[str, tuple[float, Calls]] = field(default_factory=dict)
+    """Per shape: seconds and calls of the first request ever (identity linking)."""
+    measurements: list[Measurement] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class CallMeter:
+    """Counts the simulators' requests between ``reset`` and ``take``."""
+
+    def __init__(self, simulators: Simulators) -> None:
+        self.simulators = simulators
+
+    def reset(self) -> None:
+        self.simulators.reset_counts()
+
+    def take(self) -> tuple[dict[str, int], dict[str, int]]:
+        sims = self.simulators
+        endpoints = {
+            f"shopify {k}": v for k, v in sims.shopify.operations.snapshot().items()
+        }
+        for name in ("zendesk", "posthog"):
+            counter = getattr(sims, name).requests
+            endpoints.update({f"{name} {k}": v for k, v in counter.snapshot().items()})
+        return sims.total_requests(), endpoints
+
+
+def per_query(samples: list[tuple[dict[str, int], dict[str, int]]], n: int) -> Calls:
+    connectors = {c: sum(s[0].get(c, 0) for s in samples) / n for c in CONNECTORS}
+    names = sorted({k for s in samples for k in s[1]})
+    endpoints = {k: sum(s[1].get(k, 0) for s in samples) / n for k in names}
+    return Calls(connectors, endpoints)
+
+
+async def evict(redis: Redis, prefix: str) -> None:
+    """Delete every key of this run's prefix: the cache is cold again."""
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
+    for start in range(0, len(keys), 1000):
+        await redis.unlink(*keys[start : start + 1000])
+
+
+async def run(options: Options, say: Callable[[str], None]) -> Report:
+    started = time.perf_counter()
+    world = World(seed=options.world_seed, size=options.customers)
+    redis = Redis.from_url(options.redis_url)
+    prefix = f"cg-bench-{uuid.uuid4().hex[:12]}"
+    try:
+        redis_version = str((await redis.info("server"))["redis_version"])
+        async with (
+            bench_database(options.database_url) as database_url,
+            simulated_upstreams(world, latency=options.latency_ms / 1000) as simulators,
+        ):
+            say(f"seeding {options.customers} customers")
+            await seed_world(database_url, world)
+            report = Report(
+                options=options,
+                machine=describe(),
+                database=database_url.split(":", 1)[0],
+                redis=f"Redis {redis_version}",
+                subject=richest_customer(world, simulators),
+                page_orders=0,
+            )
+            await _run_modes(
+                options, report, database_url, simulators, redis, prefix, say
+            )
+    finally:
+        await evict(redis, prefix)
+        await redis.aclose()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+async def _run_modes(
+    options: Options,
+    report: Report,
+    database_url: str,
+    simulators: Simulators,
+    redis: Redis,
+    prefix: str,
+    say: Callable[[str], None],
+) -> None:
+    """One gateway per mode, each measured alone: booting the next one while
+    measuring would steal the cores the figures are about."""
+    api_key = f"cg_bench_{secrets.token_hex(16)}"
+    meter = CallMeter(simulators)
+    requests: dict[str, Request] = {}
+    for mode in MODES:
+        settings = simulators.settings(
+            Settings(
+                database_url=database_url,
+                redis_url=options.redis_url,
+                cache_prefix=prefix,
+                cache_enabled=mode.cache,
+                loaders_enabled=mode.loaders,
+                demo_api_key=SecretStr(api_key),
+            )
+        )
+        say(f"starting the gateway ({options.workers} workers): {mode.name}")
+        async with (
+            gateway_server(
+                settings, workers=options.workers, defaults=GATEWAY_DEFAULTS
+            ) as gateway,
+            httpx.AsyncClient(
+                base_url=gateway.url,
+                headers={"authorization": f"Bearer {api_key}"},
+                timeout=120,
+                limits=httpx.Limits(max_connections=options.concurrency),
+            ) as client,
+        ):
+            await gateway.ready()
+            if not requests:
+                requests = await _first_requests(client, meter, report.subject, report)
+            await _warm_up(client, requests, options)
+            for shape in SHAPES:
+                say(f"  {shape.title}")
+                report.measurements.extend(
+                    await _measure(
+                        client,
+                        meter,
+                        redis,
+                        prefix,
+                        options,
+                        mode,
+                        shape,
+                        requests[shape.key],
+                    )
+                )
+
+
+async def _first_requests(
+    client: httpx.AsyncClient, meter: CallMeter, subject: Subject, report: Report
+) -> dict[str, Request]:
+    """Send each shape once on the fresh database (this links the identities,
+    which later modes reuse); collect the deep page's cursors on the way."""
+    requests = {
+        CUSTOMER_360.key: Request(CUSTOMER_360.document, {"id": subject.global_id}),
+        CUSTOMER_PAGE.key: Request(CUSTOMER_PAGE.document, {}),
+    }
+    for shape in (CUSTOMER_360, CUSTOMER_PAGE):
+        meter.reset()
+        began = time.perf_counter()
+        data = await post(client, requests[shape.key])
+        seconds = time.perf_counter() - began
+        report.first_requests[shape.key] = (seconds, per_query([meter.take()], 1))
+        if shape is CUSTOMER_PAGE:
+            report.page_orders = sum(
+                (e["node"]["orders"] or {"totalCount": 0})["totalCount"]
+                for e in data["customers"]["edges"]
+            )
+    variables: dict[str, object] = {"id": subject.global_id}
+    meter.reset()
+    began = time.perf_counter()
+    for page in range(1, DEEP_PAGE_NUMBER):
+        data = await post(client, Request(DEEP_PAGE.document, dict(variables)))
+        customer = data["customer"]
+        for field_name, variable in (
+            ("activity", "activityAfter"),
+            ("orders", "ordersAfter"),
+        ):
+            connection = customer[field_name]
+            if connection and connection["pageInfo"]["endCursor"]:
+                variables[variable] = connection["pageInfo"]["endCursor"]
+        if page == 1:
+            seconds = time.perf_counter() - began
+            report.first_requests[DEEP_PAGE.key] = (
+                seconds,
+                per_query([meter.take()], 1),
+            )
+    requests[DEEP_PAGE.key] = Request(DEEP_PAGE.document, variables)
+    return requests
+
+
+async def _warm_up(
+    client: httpx.AsyncClient, requests: dict[str, Request], options: Options
+) -> None:
+    """A few of each shape at once, so every worker has parsed and validated
+    the documents before anything is timed."""
+    few = Budget(
+        concurrency=options.workers * 2, requests=options.workers * 2, duration=60
+    )
+    for request in requests.values():
+        await closed_loop(client, request, few)
+
+
+async def _measure(
+    client: httpx.AsyncClient,
+    meter: CallMeter,
+    redis: Redis,
+    prefix: str,
+    options: Options,
+    mode: Mode,
+    shape: Shape,
+    request: Request,
+) -> list[Measurement]:
+    samples: list[tuple[dict[str, int], dict[str, int]]] = []
+
+    async def cold_start() -> None:
+        if mode.cache:
+            await evict(redis, prefix)
+        meter.reset()
+
+    def collect() -> None:
+        samples.append(meter.take())
+
+    single = await sequential(
+        client,
+        request,
+        options.samples,
+        before_each=cold_start,
+        after_each=collect,
+        budget=options.sample_budget,
+    )
+    cold_calls = per_query(samples, len(samples))
+    budget = Budget(options.concurrency, options.requests, options.duration)
+    if not mode.cache:
+        load = await closed_loop(client, request, budget)
+        return [
+            Measurement(shape, mode, "uncached", single, load, "continuous", cold_calls)
+        ]
+
+    async def evict_all() -> None:
+        await evict(redis, prefix)
+
+    cold_load = await waves(client, request, budget, between=evict_all)
+    cold = Measurement(shape, mode, "cold", single, cold_load, "waves", cold_calls)
+    await post(client, request)  # prime
+    meter.reset()
+    warm_single = await sequential(
+        client, request, options.samples, budget=options.sample_budget
+    )
+    warm_load = await closed_loop(client, request, budget)
+    sent = warm_single.count + warm_single.errors + warm_load.count + warm_load.errors
+    warm_calls = per_query([meter.take()], max(sent, 1))
+    warm = Measurement(
+        shape, mode, "warm", warm_single, warm_load, "continuous", warm_calls
+    )
+    return [cold, warm]

@@ -1,0 +1,117 @@
+"""The gateway under test: uvicorn worker processes in a subprocess, started
+exactly as ``customer-graph serve --workers N`` starts them.
+
+The benchmark measures the server users run — uvicorn worker processes
+configured only by ``CG_*`` environment variables — not an app mounted in the
+benchmark's own event loop, which would share a core with the load generator
+and skip HTTP parsing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from pydantic import SecretStr
+
+from gateway.settings import Settings
+
+STARTUP_TIMEOUT = 60.0
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """``settings`` as the ``CG_*`` variables that reproduce it."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump(exclude_none=True).items():
+        if isinstance(value, SecretStr):
+            text = value.get_secret_value()
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        else:
+            text = str(value)
+        env[f"CG_{name.upper()}"] = text
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    async def ready(self) -> None:
+        """Return once ``/readyz`` answers 200; raise if the server died."""
+        await _wait_ready(self.url, self.process)
+
+
+@asynccontextmanager
+async def gateway_server(
+    settings: Settings, *, workers: int, defaults: Mapping[str, str]
+) -> AsyncIterator[Gateway]:
+    """Start the gateway on a free loopback port and yield at once
+    (``Gateway.ready`` waits for it); stop it, workers included, on the way out.
+
+    The environment is this process's, overlaid with ``settings``; ``defaults``
+    fill in variables the operator did not set.
+    """
+    port = free_port()
+    env = {**defaults, **os.environ, **environment(settings)}
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "gateway.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    process = subprocess.Popen(command, env=env)
+    try:
+        yield Gateway(f"http://127.0.0.1:{port}", process)
+    finally:
+        await asyncio.to_thread(_stop, process)
+
+
+async def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    async with httpx.AsyncClient(base_url=url, timeout=2) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the gateway exited with {process.returncode}")
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the gateway at {url} was not ready in {STARTUP_TIMEOUT} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM lets uvicorn's supervisor stop its workers; SIGKILL if it hangs."""
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
