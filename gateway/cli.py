@@ -100,5 +100,19 @@ def sync(
     raise typer.Exit(run_sync(Settings(), source, since, full=full, console=console))
 
 
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def bench(ctx: typer.Context) -> None:
+    """Benchmark loaders and cache (options: customer-graph bench --help)."""
+    try:
+        from bench.__main__ import main
+    except ImportError as exc:  # an installed wheel ships no bench/
+        console.print("[red]The benchmark runs from a source checkout.[/red]")
+        raise typer.Exit(2) from exc
+    raise typer.Exit(main(ctx.args, prog="customer-graph bench"))
+
+
 if __name__ == "__main__":
     app()
