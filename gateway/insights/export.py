@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 
 import orjson
 from sqlalchemy import Row, exists, select
+from sqlalchemy.orm import aliased
 
 from gateway.db import models
 from gateway.errors import BadUserInput
@@ -76,11 +77,13 @@ def render_export_row(
 
 def _batch_query(segment_id: int, after: int, channel: str | None) -> object:
     c, m, a = models.Customer, SegmentMember, models.Address
+    own = aliased(models.Address)
     first_address = (
-        select(a.id)
-        .where(a.customer_id == c.id)
-        .order_by(a.is_default.desc(), a.id)
+        select(own.id)
+        .where(own.customer_id == c.id)
+        .order_by(own.is_default.desc(), own.id)
         .limit(1)
+        .correlate(c)
         .scalar_subquery()
     )
     statement = (
