@@ -18,6 +18,7 @@ from strawberry.types import ExecutionResult
 
 from gateway.context import Context
 from gateway.errors import format_errors
+from gateway.embed_http import embed_routes
 from gateway.graphiql import graphiql_page, static_routes
 from gateway.ingest import ingest_routes
 from gateway.insights.http import export_route, scheduled_refresh
@@ -118,6 +119,7 @@ def create_app(
         Route("/segments/{name}/export", export_route),
         *static_routes(),
         *ingest_routes(),
+        *embed_routes(),
     ]
     app.router.routes.extend(routes)
     return app

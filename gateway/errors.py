@@ -93,6 +93,8 @@ def _request_error_code(message: str) -> str:
         return "GRAPHQL_PARSE_FAILED"
     if message.startswith("Variable '$"):
         return "BAD_USER_INPUT"
+    if message.startswith("Value '") and message.endswith(" enum."):
+        return "BAD_USER_INPUT"  # an enum value that does not exist, e.g. a kind
     return "GRAPHQL_VALIDATION_FAILED"
 
 

@@ -1,0 +1,84 @@
+"""The embed schema: the only fields an embed token can reach.
+
+The embed page talks to ``/embed/graphql``, a schema of its own with nothing
+but one customer's timeline and its live feed, so a token cannot be turned
+into any other read however the query is written. The token's scope rides on
+``EmbedContext``; asking for another customer is FORBIDDEN (HTTP 403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from datetime import datetime
+
+import strawberry
+
+from gateway.context import Context, Info
+from gateway.embed import EmbedScope
+from gateway.errors import Forbidden
+from gateway.ids import customer_pk
+from gateway.resolvers import timeline as resolve
+from gateway.resolvers import timeline_live as live
+from gateway.schema.partial_errors import PartialErrors
+from gateway.schema.timeline import TimelineConnection, timeline_args
+from gateway.schema.timeline_events import EVENT_TYPES, TimelineEvent, event_of
+from gateway.timeline.items import Kind, Source
+
+
+@dataclass(slots=True)
+class EmbedContext(Context):
+    scope: EmbedScope | None = None
+    """``None`` only on a WebSocket before its token was checked."""
+
+
+def _allowed(info: Info, customer_id: strawberry.ID) -> tuple[int, set[Source] | None]:
+    context = info.context
+    pk = customer_pk(customer_id)
+    scope = context.scope if isinstance(context, EmbedContext) else None
+    if scope is None or not scope.allows(pk):
+        raise Forbidden("This embed token is for another customer.")
+    if scope.sources is None:
+        return pk, None
+    return pk, {s for s in Source if s.value in scope.sources}
+
+
+@strawberry.type
+class EmbedQuery:
+    @strawberry.field(description="The token's customer's timeline, newest first.")
+    async def timeline(
+        self,
+        info: Info,
+        customer_id: strawberry.ID,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        kinds: list[Kind] | None = None,
+        sources: list[Source] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> TimelineConnection:
+        pk, allowed = _allowed(info, customer_id)
+        args = timeline_args(first, after, last, before, kinds, sources, since, until)
+        return TimelineConnection.of(await resolve.timeline(info, pk, args, allowed))
+
+
+@strawberry.type
+class EmbedSubscription:
+    @strawberry.subscription(description="New events of the token's customer.")
+    async def customer_timeline(
+        self, info: Info, customer_id: strawberry.ID
+    ) -> AsyncGenerator[TimelineEvent, None]:
+        _, allowed = _allowed(info, customer_id)
+        async for item in live.new_events(info, customer_id, allowed):
+            yield event_of(item)
+
+
+def build_embed_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=EmbedQuery,
+        subscription=EmbedSubscription,
+        types=EVENT_TYPES,
+        extensions=[PartialErrors],
+    )
