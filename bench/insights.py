@@ -1,0 +1,92 @@
+"""Insights benchmark: full refresh, a segment preview count, export memory.
+
+Run after ``python -m bench.insights_data``: ``python -m bench.insights --url
+postgresql+asyncpg://postgres@127.0.0.1:5432/cg_bench``. Prints one line per
+figure, as docs/benchmarks.md ("Insights") reports them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import tracemalloc
+
+from sqlalchemy import delete, func, select
+
+from gateway.db.models import utcnow
+from gateway.insights.export import ExportRequest, FullAccess, export_segment
+from gateway.insights.refresh import refresh_all
+from gateway.insights.segments import create_segment, preview
+from gateway.insights.tables import CustomerRfm, Segment
+from gateway.services import open_services
+from gateway.settings import Settings
+
+WIN_BACK = {
+    "rfmSegmentIn": ["At Risk", "Hibernating"],
+    "consent": {"channel": "email", "state": "granted"},
+}
+
+
+async def run(url: str) -> None:
+    settings = Settings(database_url=url, cache_enabled=False)
+    async with open_services(settings) as services:
+        sessions = services.sessions
+        async with sessions() as session, session.begin():
+            await session.execute(delete(Segment))
+        steps: dict[str, float] = {}
+        mark = time.perf_counter()
+
+        def step(name: str) -> None:
+            nonlocal mark
+            steps[name] = time.perf_counter() - mark
+            mark = time.perf_counter()
+
+        started = time.perf_counter()
+        await refresh_all(sessions, settings, step_done=step)
+        total = time.perf_counter() - started
+        print(f"full refresh (traits + RFM, no saved segment): {total:.1f} s {steps}")
+        async with sessions() as session:
+            rated = await session.scalar(select(func.count()).select_from(CustomerRfm))
+        print(f"customers with an RFM score: {rated:,}")
+
+        for attempt in range(3):
+            started = time.perf_counter()
+            async with sessions() as session:
+                count, _ = await preview(session, WIN_BACK, utcnow(), 20, None)
+            took = time.perf_counter() - started
+            print(
+                f"segment preview (win-back) #{attempt + 1}: {count:,} in {took:.3f} s"
+            )
+
+        started = time.perf_counter()
+        async with sessions() as session, session.begin():
+            await create_segment(session, "Everyone", {}, utcnow())
+        print(f"createSegment of everyone: {time.perf_counter() - started:.1f} s")
+
+        tracemalloc.start()
+        started = time.perf_counter()
+        rows = size = 0
+        request = ExportRequest("Everyone", "csv")
+        async for chunk in export_segment(sessions, request, FullAccess()):
+            rows += chunk.count(b"\n")
+            size += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        took = time.perf_counter() - started
+        print(
+            f"export: {rows - 1:,} rows, {size / 1e6:.1f} MB in {took:.1f} s,"
+            f" peak Python memory {peak / 1e6:.1f} MB"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/cg_bench"
+    )
+    asyncio.run(run(parser.parse_args().url))
+
+
+if __name__ == "__main__":
+    main()
