@@ -11,6 +11,7 @@ from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
 from gateway.schema.insights import InsightsMutation, InsightsQuery
 from gateway.schema.partial_errors import PartialErrors
+from gateway.schema.stream_errors import FormatStreamErrors
 from gateway.schema.tasks import TaskMutation
 from gateway.schema.timeline import TimelineMutation, TimelineSubscription
 from gateway.schema.timeline_events import EVENT_TYPES
@@ -32,6 +33,7 @@ def build_schema() -> strawberry.Schema:
         extensions=[
             OperationMetrics,
             PartialErrors,
+            FormatStreamErrors,
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
         ],

@@ -1,0 +1,110 @@
+"""``customerTimeline`` over a real WebSocket (graphql-transport-ws, the
+``websockets`` client) against gateways served by uvicorn on loopback: a signed
+Shopify webhook reaches a subscriber within 200 ms, an unknown customer gets an
+error then ``complete``, and with Redis a subscriber on one replica receives
+what another replica accepted."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from pathlib import Path
+
+import httpx
+from strawberry.relay import to_base64
+
+from connectors.demo_world import CATALOG
+from tests.e2e.live_gateway import AUTH, live_gateways, subscribe
+
+NOTE = "mutation($c: ID!, $b: String!) { addNote(customerId: $c, body: $b) { id } }"
+
+
+async def add_note(base_url: str, customer: str, body: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url, headers=AUTH) as http:
+        response = await http.post(
+            "/graphql", json={"query": NOTE, "variables": {"c": customer, "b": body}}
+        )
+    assert "errors" not in response.json(), response.json()
+
+
+async def test_a_signed_shopify_webhook_reaches_the_subscriber_within_200_ms(
+    tmp_path: Path,
+):
+    async with live_gateways(tmp_path) as ([gateway], simulators):
+        index = 3
+        customer = to_base64("Customer", index + 1)
+        async with subscribe(gateway.ws_url, customer) as live:
+            await live.until_live(partial(add_note, gateway.base_url, customer))
+
+            order = simulators.shopify.add_order(index, [(CATALOG[0], 2)])
+            started = time.perf_counter()
+            response = await simulators.shopify.send_webhook(
+                f"{gateway.base_url}/webhooks/shopify",
+                "orders/create",
+                simulators.shopify.order_payload(order),
+            )
+            accepted = time.perf_counter() - started
+            event = await live.next_event()
+            latency = time.perf_counter() - started
+            print(f"webhook answered after {accepted * 1000:.1f} ms")
+            print(f"webhook to subscriber: {latency * 1000:.1f} ms")
+        assert response.status_code == 200, response.text
+        assert event["__typename"] == "OrderPlaced"
+        assert event["source"] == "SHOPIFY"
+        assert order["name"] in event["summary"]
+        assert latency - accepted < 0.2, f"pushed {latency - accepted:.3f} s after"
+
+
+async def test_a_subscription_to_an_unknown_customer_gets_an_error_then_complete(
+    tmp_path: Path,
+):
+    async with live_gateways(tmp_path) as ([gateway], _):
+        async with subscribe(gateway.ws_url, to_base64("Customer", 999_999)) as live:
+            first = await live.receive()
+            second = await live.receive() if first["type"] == "next" else first
+        errors = (
+            first["payload"]["errors"] if first["type"] == "next" else first["payload"]
+        )
+        assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+        assert second["type"] in ("complete", "error")
+
+
+async def test_a_subscriber_on_one_replica_receives_what_another_accepted(
+    tmp_path: Path, redis_url: str, cache_prefix: str
+):
+    async with live_gateways(
+        tmp_path, replicas=2, redis_url=redis_url, cache_prefix=cache_prefix
+    ) as ([first, second], _):
+        customer = to_base64("Customer", 5)
+        async with subscribe(second.ws_url, customer) as live:
+            await live.until_live(partial(add_note, second.base_url, customer))
+            started = time.perf_counter()
+            await add_note(first.base_url, customer, "accepted by A")
+            accepted = time.perf_counter() - started
+            event = await live.event_where("accepted by A")
+            latency = time.perf_counter() - started
+            print(f"mutation on A answered after {accepted * 1000:.1f} ms")
+            print(f"replica A to subscriber on B: {latency * 1000:.1f} ms")
+        assert (event["kind"], event["summary"]) == ("NOTE_ADDED", "accepted by A")
+        assert latency - accepted < 0.2, f"pushed {latency - accepted:.3f} s after"
+
+
+async def test_the_embed_socket_serves_only_the_tokens_customer(tmp_path: Path):
+    async with live_gateways(tmp_path) as ([gateway], _):
+        customer, other = to_base64("Customer", 2), to_base64("Customer", 3)
+        async with httpx.AsyncClient(base_url=gateway.base_url, headers=AUTH) as http:
+            created = await http.post(
+                "/graphql",
+                json={
+                    "query": "mutation($c: ID!) { createEmbedToken(customerId: $c, "
+                    "ttlSeconds: 60, sources: [CRM]) { token } }",
+                    "variables": {"c": customer},
+                },
+            )
+        token = created.json()["data"]["createEmbedToken"]["token"]
+        url = gateway.base_url.replace("http", "ws") + f"/embed/graphql?token={token}"
+        async with subscribe(url, other, init={}) as refused:
+            message = await refused.receive()
+        assert "FORBIDDEN" in str(message)
+        async with subscribe(url, customer, init={}) as live:
+            await live.until_live(partial(add_note, gateway.base_url, customer))
