@@ -1,0 +1,98 @@
+"""``/embed``: tokens issued by ``createEmbedToken`` open one customer's
+timeline (page, GraphQL) and nothing else; bad, expired or foreign ones do not."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from strawberry.relay import to_base64
+
+from gateway.embed import create_token
+from tests.integration.gateway.conftest import Gateway
+
+ISSUE = """mutation($c: ID!, $s: [TimelineSource!]) {
+  createEmbedToken(customerId: $c, ttlSeconds: 120, sources: $s) { token url } }"""
+TIMELINE = """query($c: ID!) { timeline(customerId: $c, first: 50) {
+  edges { node { source kind } } } }"""
+CUSTOMER, OTHER = to_base64("Customer", 3), to_base64("Customer", 4)
+
+
+async def issue(gateway: Gateway, sources: list[str] | None = None) -> dict:
+    body = await gateway.gql(ISSUE, {"c": CUSTOMER, "s": sources})
+    assert "errors" not in body, body
+    issued: dict = body["data"]["createEmbedToken"]
+    return issued
+
+
+async def embed_query(
+    http: httpx.AsyncClient, token: str, customer: str
+) -> httpx.Response:
+    return await http.post(
+        "/embed/graphql",
+        json={"query": TIMELINE, "variables": {"c": customer}},
+        headers={"Authorization": f"Embed {token}"},
+    )
+
+
+async def test_the_page_opens_with_a_token_and_refuses_bad_or_foreign_ones(
+    gateway: Gateway,
+):
+    issued = await issue(gateway)
+    http = gateway.http
+    page = await http.get(issued["url"], headers={"Authorization": ""})
+    assert page.status_code == 200
+    assert "<customer-timeline" in page.text
+    assert CUSTOMER in page.text
+    script = await http.get("/embed/customer-timeline.js")
+    assert "customElements.define" in script.text
+    secret = gateway.services.settings.secret_key.get_secret_value()
+    expired, _ = create_token(secret, 3, 60, now=time.time() - 120)
+    for token in (expired, issued["token"][:-3] + "abc", ""):
+        refused = await http.get(f"/embed/timeline?token={token}")
+        assert refused.status_code == 401
+        assert CUSTOMER not in refused.text
+    foreign = await http.get(f"{issued['url']}&customer={OTHER}")
+    assert foreign.status_code == 403
+
+
+async def test_the_embed_endpoint_serves_only_the_tokens_customer(gateway: Gateway):
+    token = (await issue(gateway))["token"]
+    http = gateway.http
+    own = await embed_query(http, token, CUSTOMER)
+    assert own.status_code == 200
+    assert own.json()["data"]["timeline"]["edges"]
+    foreign = await embed_query(http, token, OTHER)
+    assert foreign.status_code == 403
+    assert foreign.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await embed_query(http, "", CUSTOMER)).status_code == 401
+    other_field = await http.post(
+        "/embed/graphql",
+        json={"query": '{ customer(id: "x") { email } }'},
+        headers={"Authorization": f"Embed {token}"},
+    )
+    assert "Cannot query field 'customer'" in other_field.text
+
+
+async def test_a_token_for_some_sources_shows_only_those(gateway: Gateway):
+    await gateway.gql(
+        'mutation($c: ID!) { addNote(customerId: $c, body: "hi") { id } }',
+        {"c": CUSTOMER},
+    )
+    token = (await issue(gateway, ["CRM"]))["token"]
+    response = await embed_query(gateway.http, token, CUSTOMER)
+    edges = response.json()["data"]["timeline"]["edges"]
+    assert {e["node"]["source"] for e in edges} == {"CRM"}
+
+
+async def test_an_embed_token_needs_an_existing_customer_and_a_sane_ttl(
+    gateway: Gateway,
+):
+    missing = await gateway.gql(ISSUE, {"c": to_base64("Customer", 999_999)})
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    too_long = await gateway.gql(
+        "mutation($c: ID!) { createEmbedToken(customerId: $c, ttlSeconds: 0) "
+        "{ token } }",
+        {"c": CUSTOMER},
+    )
+    assert too_long["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
