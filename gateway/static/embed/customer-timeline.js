@@ -12,14 +12,36 @@
 
   const PAGE_SIZE = 20;
   const SOURCES = ["SHOPIFY", "ZENDESK", "POSTHOG", "INGEST", "CRM"];
+  // Inline SVG line icons (24×24, stroked): no icon font, no CDN.
+  const BAG = '<path d="M6 7h12l-1 13H7z"/><path d="M9 7a3 3 0 0 1 6 0"/>';
+  const BACK = '<path d="M9 14l-4-4 4-4"/><path d="M5 10h9a5 5 0 0 1 0 10h-3"/>';
+  const CART = '<circle cx="9" cy="20" r="1.5"/><circle cx="17" cy="20" r="1.5"/><path d="M3 4h2l2.5 11h11L21 8H6.5"/>';
+  const BOX = '<path d="M3 7l9-4 9 4v10l-9 4-9-4z"/><path d="M3 7l9 4 9-4M12 11v10"/>';
+  const SQUARE = '<rect x="4" y="4" width="16" height="16" rx="3"/>';
+  const TAG = '<path d="M3 12V3h9l9 9-9 9z"/><circle cx="7.5" cy="7.5" r="1.5"/>';
   const ICONS = {
-    ORDER_PLACED: "🛍️", ORDER_REFUNDED: "💸", RETURN_REQUESTED: "↩️",
-    CHECKOUT_ABANDONED: "🛒", TICKET_OPENED: "🎫", TICKET_COMMENTED: "💬",
-    SATISFACTION_RATED: "⭐", PAGE_VIEWED: "👀", PRODUCT_VIEWED: "🔎",
-    ADDED_TO_CART: "➕", SEARCHED: "🔍", CUSTOM_EVENT: "⚡", NOTE_ADDED: "📝",
-    TASK_CREATED: "📌", TASK_COMPLETED: "✅", TAG_ADDED: "🏷️", TAG_REMOVED: "🏷️",
-    CONSENT_CHANGED: "🔐", LOYALTY_CHANGED: "🎁",
+    ORDER_PLACED: BAG,
+    ORDER_REFUNDED: BACK,
+    RETURN_REQUESTED: BACK,
+    CHECKOUT_ABANDONED: CART,
+    TICKET_OPENED: '<path d="M4 7h16v4a2 2 0 0 0 0 4v4H4v-4a2 2 0 0 0 0-4z"/>',
+    TICKET_COMMENTED: '<path d="M4 5h16v11H9l-5 4z"/>',
+    SATISFACTION_RATED: '<path d="M12 3l2.7 5.6 6.1.9-4.4 4.3 1 6.1L12 17l-5.4 2.9 1-6.1-4.4-4.3 6.1-.9z"/>',
+    PAGE_VIEWED: '<path d="M2 12s4-7 10-7 10 7 10 7-4 7-10 7S2 12 2 12z"/><circle cx="12" cy="12" r="3"/>',
+    PRODUCT_VIEWED: BOX,
+    ADDED_TO_CART: CART,
+    SEARCHED: '<circle cx="11" cy="11" r="6"/><path d="M20 20l-4.5-4.5"/>',
+    CUSTOM_EVENT: '<path d="M13 2L4 14h7l-1 8 9-12h-7z"/>',
+    NOTE_ADDED: '<path d="M5 3h10l4 4v14H5z"/><path d="M9 12h6M9 16h6"/>',
+    TASK_CREATED: SQUARE,
+    TASK_COMPLETED: SQUARE + '<path d="M8 12l3 3 5-6"/>',
+    TAG_ADDED: TAG,
+    TAG_REMOVED: TAG,
+    CONSENT_CHANGED: '<rect x="5" y="11" width="14" height="10" rx="2"/><path d="M8 11V7a4 4 0 0 1 8 0v4"/>',
+    LOYALTY_CHANGED: '<rect x="3" y="8" width="18" height="4"/><path d="M5 12v9h14v-9M12 8v13"/>',
   };
+  const COLORS = { SHOPIFY: "#2e7d32", ZENDESK: "#1565c0", POSTHOG: "#ef6c00", INGEST: "#6a1b9a", CRM: "#455a64" };
+
   const FIELDS = "id occurredAt source kind summary actor";
   const PAGE_QUERY = `query Timeline($id: ID!, $first: Int!, $after: String, $sources: [TimelineSource!]) {
     timeline(customerId: $id, first: $first, after: $after, sources: $sources) {
@@ -42,7 +64,7 @@
     li { display: grid; grid-template-columns: 28px 1fr; gap: 8px; padding: 9px 12px; border-bottom: 1px solid #eef0f3; background: #fff; }
     li.new { animation: flash 2s ease-out; }
     @keyframes flash { from { background: #fff6c2; } to { background: #fff; } }
-    .icon { font-size: 18px; text-align: center; }
+    .icon { display: flex; justify-content: center; padding-top: 2px; }
     .meta { color: #6b7485; font-size: 12px; }
     .src { text-transform: lowercase; background: #eef0f3; border-radius: 4px; padding: 0 5px; margin-right: 6px; }
     .status { padding: 12px; color: #6b7485; text-align: center; }
@@ -166,8 +188,8 @@
       if (live) item.className = "new";
       const icon = document.createElement("span");
       icon.className = "icon";
-      icon.textContent = ICONS[event.kind] || "•";
       icon.title = event.kind.toLowerCase().replace(/_/g, " ");
+      icon.innerHTML = `<svg viewBox="0 0 24 24" width="20" height="20" fill="none" stroke="${COLORS[event.source] || "#555"}" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">${ICONS[event.kind] || ""}</svg>`;
       const text = document.createElement("div");
       const summary = document.createElement("div");
       summary.className = "summary";
