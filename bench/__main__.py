@@ -85,6 +85,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m bench") -> in
         figures = render(report)
     print(figures)
     errors = sum(m.single.errors + m.load.errors for m in report.measurements)
+    if errors:
+        print(
+            f"{errors} requests failed; the gateways' logs: {report.logs}",
+            file=sys.stderr,
+        )
     missed = [t.name for t in targets(report) if t.met is False]
     if missed:
         print(f"targets missed: {'; '.join(missed)}", file=sys.stderr)

@@ -15,6 +15,8 @@ class Machine:
     memory_gib: float
     python: str
     os: str
+    load: float
+    """1-minute load average when the run started: others' work skews figures."""
 
     def rows(self) -> list[tuple[str, str]]:
         return [
@@ -23,6 +25,7 @@ class Machine:
             ("memory", f"{self.memory_gib:.1f} GiB"),
             ("Python", self.python),
             ("OS", self.os),
+            ("load average at start (1 min)", f"{self.load:.2f}"),
         ]
 
 
@@ -35,6 +38,7 @@ def describe() -> Machine:
         memory_gib=os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30,
         python=f"{platform.python_implementation()} {platform.python_version()}",
         os=platform.platform(),
+        load=os.getloadavg()[0],
     )
 
 

@@ -21,10 +21,8 @@ shows the difference instead of hiding it.
    ``activity`` (20 per page) and of ``orders`` (5 per page) with cursors the
    runner collects beforehand. 2 pairs: (Shopify, 1), (PostHog, 1).
 
-The subject customer (shapes 1 and 3) is the world's richest: the most orders,
-then the most activity, among customers every upstream knows — so that the
-pages are full, as far as the demo world allows (it gives nobody more than six
-tickets).
+The subject customer (shapes 1 and 3) is chosen so that these pages are full,
+as far as the demo world allows: see ``bench/subject.py``.
 """
 
 from __future__ import annotations

@@ -62,7 +62,8 @@ def render(report: Report) -> str:
         *(f"| {k} | {v} |" for k, v in report.machine.rows()),
         f"| database | {report.database}, {o.customers} demo customers |",
         f"| cache | {report.redis}, a fresh key prefix per run |",
-        f"| gateway | `customer-graph serve --workers {o.workers}` (uvicorn) |",
+        f"| gateway | uvicorn, {o.workers} worker processes (as `customer-graph "
+        f"serve --workers {o.workers}` runs it) |",
         f"| upstreams | the three simulators, {o.latency_ms:g} ms latency per call, "
         "in the benchmark process |",
         f"| load | httpx, {o.concurrency} concurrent clients, at most "
@@ -85,7 +86,8 @@ def render(report: Report) -> str:
         "",
         f"Subject of the single-customer shapes: customer {report.subject.customer_id}"
         f" ({report.subject.orders} orders, {report.subject.tickets} tickets, "
-        f"{report.subject.events} activity events read) — the richest in the world.",
+        f"{report.subject.events} activity events read): full pages, the fewest "
+        "orders beyond that (`bench/subject.py`).",
         "",
     ]
     for shape in SHAPES:

@@ -18,10 +18,12 @@ this process: exact, and per connector and endpoint.
 from __future__ import annotations
 
 import secrets
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
@@ -89,6 +91,10 @@ class Mode:
     loaders: bool
     cache: bool
 
+    @property
+    def slug(self) -> str:
+        return "-".join(self.name.replace(",", "").replace("+", "and").split())
+
 
 MODES = (
     Mode("loaders + cache", loaders=True, cache=True),
@@ -134,6 +140,8 @@ class Report:
     """Per shape: seconds and calls of the first request ever (identity linking)."""
     measurements: list[Measurement] = field(default_factory=list)
     seconds: float = 0.0
+    logs: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    """Where the gateways' output went, one file per mode."""
 
 
 class CallMeter:
@@ -190,6 +198,7 @@ async def run(options: Options, say: Callable[[str], None]) -> Report:
                 redis=f"Redis {redis_version}",
                 subject=richest_customer(world, simulators),
                 page_orders=0,
+                logs=Path(tempfile.mkdtemp(prefix=f"{prefix}-logs-")),
             )
             await _run_modes(
                 options, report, database_url, simulators, redis, prefix, say
@@ -229,7 +238,10 @@ async def _run_modes(
         say(f"starting the gateway ({options.workers} workers): {mode.name}")
         async with (
             gateway_server(
-                settings, workers=options.workers, defaults=GATEWAY_DEFAULTS
+                settings,
+                workers=options.workers,
+                defaults=GATEWAY_DEFAULTS,
+                log=report.logs / f"{mode.slug}.log",
             ) as gateway,
             httpx.AsyncClient(
                 base_url=gateway.url,

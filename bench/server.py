@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
@@ -59,13 +60,14 @@ class Gateway:
 
 @asynccontextmanager
 async def gateway_server(
-    settings: Settings, *, workers: int, defaults: Mapping[str, str]
+    settings: Settings, *, workers: int, defaults: Mapping[str, str], log: Path
 ) -> AsyncIterator[Gateway]:
     """Start the gateway on a free loopback port and yield at once
     (``Gateway.ready`` waits for it); stop it, workers included, on the way out.
 
     The environment is this process's, overlaid with ``settings``; ``defaults``
-    fill in variables the operator did not set.
+    fill in variables the operator did not set. Its output goes to ``log``:
+    a failing request's traceback there must not bury the report.
     """
     port = free_port()
     env = {**defaults, **os.environ, **environment(settings)}
@@ -85,7 +87,10 @@ async def gateway_server(
         "warning",
         "--no-access-log",
     ]
-    process = subprocess.Popen(command, env=env)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
     try:
         yield Gateway(f"http://127.0.0.1:{port}", process)
     finally:

@@ -1,9 +1,12 @@
 """Which customer the single-customer shapes ask for, read from the simulators.
 
-The richest one — most orders, then most activity, then most tickets — among
-customers every upstream knows, so the 360 view and the deep page are as full
-as the demo world allows. Reading the simulators' data (not the gateway) keeps
-the choice free of upstream calls and the same for every mode.
+One whose pages are full — at least 20 orders, 80 activity events and as many
+tickets as anyone has (the demo world gives nobody more than six) — and, of
+those, the one with the fewest orders: the gateway reads *all* of a customer's
+orders (Shopify pages them ten per call) and pages in memory, so a customer
+with 180 orders measures that outlier, not the 360 view. The report prints the
+subject's counts. Reading the simulators' data (not the gateway) keeps the
+choice free of upstream calls and the same for every mode.
 """
 
 from __future__ import annotations
@@ -56,4 +59,7 @@ def richest_customer(world: World, simulators: Simulators) -> Subject:
     ]
     if not candidates:
         raise RuntimeError("no customer is known to all three upstreams")
-    return max(candidates, key=lambda s: (s.orders, s.events, s.tickets))
+    return max(
+        candidates,
+        key=lambda s: (min(s.orders, 20), min(s.events, 80), s.tickets, -s.orders),
+    )
