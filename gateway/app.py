@@ -1,4 +1,4 @@
-"""The Starlette application: routes, lifespan, and the GraphQL endpoint."""
+"""The Starlette application: routes and lifespan."""
 
 from __future__ import annotations
 
@@ -11,20 +11,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.types import ExecutionResult
+from starlette.types import Receive, Scope, Send
 
-from gateway.context import Context
-from gateway.errors import format_errors
 from gateway.embed_http import embed_routes
-from gateway.graphiql import graphiql_page, static_routes
+from gateway.graphiql import static_routes
+from gateway.graphql_view import GraphQLApp
 from gateway.ingest import ingest_routes
 from gateway.insights.http import export_route, scheduled_refresh
-from gateway.loaders import Loaders
 from gateway.metrics import metrics_endpoint
-from gateway.schema import build_schema
 from gateway.services import Services, open_services
 from gateway.settings import Settings
 from gateway.webhooks import webhook
@@ -32,35 +26,19 @@ from gateway.webhooks import webhook
 log = logging.getLogger("gateway.app")
 
 
-class GraphQLApp(GraphQL[Context, None]):
-    """Strawberry's ASGI app with our context and our offline GraphiQL page."""
+class LazyGraphQL:
+    """The GraphQL endpoint, built on first use: it needs the services, which
+    the lifespan opens after the app is created."""
 
     def __init__(self, app: Starlette, ide_headers: Mapping[str, str] | None) -> None:
-        super().__init__(build_schema(), graphql_ide="graphiql")
         self.app = app
-        self.ide_headers = dict(ide_headers or {})
+        self.ide_headers = ide_headers
+        self._view: GraphQLApp | None = None
 
-    async def get_context(
-        self, request: Request | WebSocket, response: Response | WebSocket
-    ) -> Context:
-        services: Services = self.app.state.services
-        return Context(
-            request=request,
-            response=response,
-            services=services,
-            loaders=Loaders(services),
-        )
-
-    async def process_result(
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        result.errors = format_errors(result.errors)
-        return await super().process_result(request, result)
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        return graphiql_page(
-            endpoint=request.url.path, default_headers=self.ide_headers
-        )
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._view is None:
+            self._view = GraphQLApp(self.app.state.services, self.ide_headers)
+        await self._view(scope, receive, send)
 
 
 async def healthz(request: Request) -> Response:
@@ -108,7 +86,7 @@ def create_app(
     app = Starlette(lifespan=lifespan)
     if services is not None:
         app.state.services = services
-    graphql = GraphQLApp(app, ide_headers)
+    graphql = LazyGraphQL(app, ide_headers)
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),

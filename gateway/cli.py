@@ -8,9 +8,12 @@ from pathlib import Path
 
 import typer
 import uvicorn
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress
 
+from gateway.auth.cli import audit, keys_app, queries_app
+from gateway.auth.keys import new_secret
 from gateway.db.session import upgrade
 from gateway.insights.cli import insights_app, segments_app
 from gateway.settings import Settings
@@ -20,6 +23,9 @@ db_app = typer.Typer(help="Database commands.")
 app.add_typer(db_app, name="db")
 app.add_typer(insights_app, name="insights")
 app.add_typer(segments_app, name="segments")
+app.add_typer(keys_app, name="keys")
+app.add_typer(queries_app, name="queries")
+app.command()(audit)
 console = Console()
 
 
@@ -72,6 +78,17 @@ def demo(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
     upgrade(settings.database_url)
+    api_key = (
+        settings.demo_api_key.get_secret_value()
+        if settings.demo_api_key
+        else new_secret()
+    )
+    settings = settings.model_copy(
+        update={
+            "demo_api_key": SecretStr(api_key),
+            "ingest_write_key": settings.ingest_write_key or SecretStr("wk_demo"),
+        }
+    )
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Seeding demo customers", total=customers)
         asyncio.run(

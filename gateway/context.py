@@ -12,6 +12,8 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from gateway.auth.audit import AuditTrail
+from gateway.auth.principal import Principal
 from gateway.loaders import Loaders
 
 if TYPE_CHECKING:
@@ -24,13 +26,17 @@ class Context:
     response: Response | WebSocket
     services: Services
     loaders: Loaders
+    principal: Principal | None = None
+    audit: AuditTrail = field(default_factory=AuditTrail)
+    connection_params: dict[str, object] | None = None
+    """WebSocket ``connection_init`` payload (set by Strawberry)."""
     errors: list[GraphQLError] = field(default_factory=list)
     """Errors to send beside the data (a timeline source that failed)."""
 
     @property
     def actor(self) -> str:
-        """Who is asking, for audit fields such as a note's author."""
-        return "api"
+        """Who is asking, for authored records such as a note."""
+        return self.principal.subject if self.principal is not None else "api"
 
 
 Info = StrawberryInfo[Context, None]

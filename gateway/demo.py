@@ -32,8 +32,12 @@ async def run_demo(
         demo_settings = simulators.settings(settings)
         async with open_services(demo_settings) as services:
             count = await seed(services.sessions, world, on_seeded)
-            app = create_app(services=services)
-            _announce(console, count, port, simulators.urls)
+            key = demo_settings.demo_api_key
+            api_key = key.get_secret_value() if key else ""
+            app = create_app(
+                services=services, ide_headers={"Authorization": f"Bearer {api_key}"}
+            )
+            _announce(console, count, port, simulators.urls, api_key)
             server = uvicorn.Server(
                 uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
             )
@@ -41,10 +45,12 @@ async def run_demo(
 
 
 def _announce(
-    console: Console, count: int, port: int, upstreams: dict[str, str]
+    console: Console, count: int, port: int, upstreams: dict[str, str], api_key: str
 ) -> None:
     table = Table(title="Customer Graph demo", show_header=False)
     table.add_row("GraphiQL", f"[bold cyan]http://127.0.0.1:{port}/graphql[/]")
+    table.add_row("admin API key", f"[bold]{api_key}[/]")
+    table.add_row("ingest write key", "wk_demo (unless CG_INGEST_WRITE_KEY is set)")
     table.add_row("customers", str(count))
     for name, url in upstreams.items():
         table.add_row(f"{name} (simulated)", url)

@@ -1,6 +1,7 @@
 """Long-lived services shared by all requests, opened and closed by the app's
 lifespan: the settings, the database engine and its session factory, the
-upstream connectors, the cache of their results and the change bus."""
+authenticator and rate limiter, the upstream connectors, the cache of their
+results, persisted queries and the change bus."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway import metrics
-from gateway.cache import open_backend
+from gateway.auth.authenticate import Authenticator
+from gateway.auth.ratelimit import RateLimiter
+from gateway.auth.tokens import TokenVerifier
+from gateway.cache import RedisBackend, open_backend
 from gateway.caches import UpstreamCaches, build_caches
 from gateway.changes import ChangeBus
 from gateway.db.session import create_engine, session_factory
 from gateway.feed import ChangeFeed
 from gateway.invalidation import Invalidator
+from gateway.persisted import PersistedQueries
 from gateway.settings import Settings
 from gateway.upstreams import Upstreams, build_upstreams
 
@@ -26,6 +32,9 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    auth: Authenticator
+    rate_limiter: RateLimiter
+    persisted: PersistedQueries
     upstreams: Upstreams = field(default_factory=Upstreams)
     changes: ChangeBus = field(default_factory=ChangeBus)
     caches: UpstreamCaches | None = None
@@ -33,22 +42,46 @@ class Services:
     """Changes for live subscriptions, shared across replicas through Redis."""
 
 
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
     upstreams = build_upstreams(settings, observer=metrics.observe_upstream)
+    backend = open_backend(settings.redis_url, settings.cache_max_entries)
+    redis = backend.redis if isinstance(backend, RedisBackend) else None
+    tokens = TokenVerifier(
+        secret=_secret(settings.jwt_secret),
+        jwks_url=settings.jwt_jwks_url,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        roles_claim=settings.jwt_roles_claim,
+    )
     services = Services(
         settings=settings,
         engine=engine,
-        sessions=session_factory(engine),
+        sessions=sessions,
+        auth=Authenticator(sessions, tokens, _secret(settings.demo_api_key)),
+        rate_limiter=RateLimiter(
+            settings.rate_limit_per_minute,
+            settings.rate_limit_burst,
+            redis,
+            prefix=settings.cache_prefix,
+        ),
+        persisted=PersistedQueries(
+            backend,
+            sessions,
+            allowlist_only=settings.persisted_queries_only,
+            prefix=settings.cache_prefix,
+        ),
         upstreams=upstreams,
     )
     if settings.cache_enabled:
-        backend = open_backend(settings.redis_url, settings.cache_max_entries)
         services.caches = build_caches(backend, settings)
-        services.changes.subscribe_batch(
-            Invalidator(services.sessions, services.caches)
-        )
+        services.changes.subscribe_batch(Invalidator(sessions, services.caches))
     services.feed = ChangeFeed(
         services.changes, settings.redis_url, f"{settings.cache_prefix}:changes"
     )
@@ -57,7 +90,6 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         yield services
     finally:
         await services.feed.aclose()
-        if services.caches is not None:
-            await services.caches.aclose()
+        await backend.aclose()
         await upstreams.aclose()
         await engine.dispose()

@@ -66,9 +66,43 @@ class Settings(BaseSettings):
 
     ingest_write_key: SecretStr | None = None
 
+    jwt_secret: SecretStr | None = None
+    """HS256 shared secret; with ``jwt_jwks_url`` RS256/ES256 tokens are accepted."""
+    jwt_jwks_url: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_roles_claim: str = "roles"
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    max_cost: int = 10_000
+    """Largest number of nodes a query may ask for (fields × ``first``)."""
+    max_document_bytes: int = 100_000
+    batching_enabled: bool = False
+    max_batch: int = 10
+    introspection: bool | None = None
+    """Default: on in development, off in production."""
+    graphiql: bool | None = None
+    """Default: on in development, off in production."""
+    persisted_queries_only: bool = False
+    """Allowlist mode: only documents registered with ``customer-graph queries``."""
+    rate_limit_per_minute: int = 1200
+    rate_limit_burst: int = 200
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.introspection is None:
+            return not self.is_production
+        return self.introspection
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return not self.is_production if self.graphiql is None else self.graphiql
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -28,6 +29,10 @@ from tests.servers import (
 )
 
 GraphQL = Callable[..., Awaitable[dict[str, Any]]]
+
+ADMIN_KEY = "cg_test_admin_key"
+"""The tests' admin API key (``CG_DEMO_API_KEY``: no database row needed)."""
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -60,7 +65,9 @@ async def database_url(
 
 @pytest.fixture(scope="session")
 async def services(database_url: str) -> AsyncIterator[Services]:
-    settings = Settings(database_url=database_url, redis_url=None)
+    settings = Settings(
+        database_url=database_url, redis_url=None, demo_api_key=SecretStr(ADMIN_KEY)
+    )
     async with open_services(settings) as opened:
         yield opened
 
@@ -85,7 +92,7 @@ async def client(db: Services) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(services=db)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://gateway"
+        transport=transport, base_url="http://gateway", headers=ADMIN
     ) as http:
         yield http
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
 from gateway.metrics import OperationMetrics
@@ -24,7 +25,12 @@ Mutation = merge_types(
 Subscription = merge_types("Subscription", (TimelineSubscription,))
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    """The schema; without ``introspection`` (production) ``__schema`` and
+    ``__type`` fail validation, also over WebSocket."""
+    rules: list[type[ASTValidationRule]] = (
+        [] if introspection else [NoSchemaIntrospectionCustomRule]
+    )
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -35,6 +41,7 @@ def build_schema() -> strawberry.Schema:
             PartialErrors,
             FormatStreamErrors,
             lambda: ParserCache(maxsize=1024),
+            lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=1024),
         ],
     )

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry import relay
 
+from gateway.auth.pii import pii_field
+from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.db import models
 from gateway.resolvers import crm as resolve
@@ -40,11 +42,11 @@ class ConsentState(enum.Enum):
 @strawberry.type
 class Address:
     kind: AddressKind
-    line1: str | None
-    line2: str | None
+    line1: str | None = pii_field(PiiKind.STREET)
+    line2: str | None = pii_field(PiiKind.STREET)
     city: str | None
     region: str | None
-    postcode: str | None
+    postcode: str | None = pii_field(PiiKind.STREET)
     country: str
     is_default: bool
 

@@ -7,6 +7,8 @@ from datetime import date, datetime
 import strawberry
 from strawberry import relay
 
+from gateway.auth.pii import Pii, pii_field
+from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.db import models
 from gateway.db.customer_queries import (
@@ -38,11 +40,11 @@ from gateway.schema.crm import (
 @strawberry.type
 class Customer(relay.Node):
     id: relay.NodeID[int]
-    email: str
-    phone: str | None = strawberry.field(description="E.164, e.g. +14155550123.")
+    email: str | None = pii_field(PiiKind.EMAIL, description="Normalized.")
+    phone: str | None = pii_field(PiiKind.PHONE, description="E.164: +14155550123.")
     first_name: str | None
     last_name: str | None
-    birth_date: date | None
+    birth_date: date | None = pii_field(PiiKind.BIRTH_DATE)
     locale: str | None
     timezone: str | None
     created_at: datetime
@@ -63,13 +65,17 @@ class Customer(relay.Node):
             updated_at=row.updated_at,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The name, else a label that reveals nothing.")
     def display_name(self) -> str:
         name = " ".join(p for p in (self.first_name, self.last_name) if p)
-        return name or self.email
+        return name or f"Customer {self.id}"
 
-    @strawberry.field
-    async def addresses(self, info: Info) -> list[Address]:
+    @strawberry.field(extensions=[Pii(PiiKind.BIRTH_MONTH)], description="1–12.")
+    def birth_month(self) -> int | None:
+        return self.birth_date.month if self.birth_date else None
+
+    @strawberry.field(extensions=[Pii(PiiKind.ADDRESS)])
+    async def addresses(self, info: Info) -> list[Address] | None:
         return [Address.from_row(a) for a in await resolve.addresses(info, self.id)]
 
     @strawberry.field
@@ -112,10 +118,10 @@ class Customer(relay.Node):
     timeline = strawberry.field(resolver=timeline_fields.customer_timeline)
     tasks = strawberry.field(resolver=task_fields.customer_tasks)
 
-    @strawberry.field(description="Notes, newest first.")
+    @strawberry.field(extensions=[Pii(PiiKind.NOTE)], description="Newest first.")
     async def notes(
         self, info: Info, first: int = 20, after: str | None = None
-    ) -> NoteConnection:
+    ) -> NoteConnection | None:
         page = await resolve.notes(info, self.id, first, after)
         edges = [
             NoteEdge(cursor=resolve.note_cursor(n), node=Note.from_row(n))

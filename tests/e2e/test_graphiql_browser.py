@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -86,13 +87,16 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[str, GraphQLRecorder]]:
     """The real gateway on a free loopback port, with one customer in it."""
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'graphiql.db'}"
     await asyncio.to_thread(upgrade, database_url)
-    async with open_services(Settings(database_url=database_url)) as services:
+    settings = Settings(database_url=database_url, demo_api_key=SecretStr(API_KEY))
+    async with open_services(settings) as services:
         app = create_app(
             services=services, ide_headers={"Authorization": f"Bearer {API_KEY}"}
         )
         recorder = GraphQLRecorder(app)
         async with serve_app(recorder) as base_url:
-            async with httpx.AsyncClient(base_url=base_url) as client:
+            async with httpx.AsyncClient(
+                base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}
+            ) as client:
                 created = await client.post(
                     "/graphql",
                     json={

@@ -15,7 +15,7 @@ from gateway.seed import seed
 from gateway.services import Services, open_services
 from gateway.settings import Settings
 from gateway.simulation import Simulators, simulated_upstreams
-from tests.conftest import GraphQL
+from tests.conftest import ADMIN, GraphQL
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +53,9 @@ async def open_gateway(
     async with open_services(simulators.settings(settings)) as services:
         app = create_app(services=services)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://gw", headers=ADMIN
+        ) as http:
             yield Gateway(services, simulators, world, http)
 
 

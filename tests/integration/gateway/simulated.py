@@ -3,13 +3,14 @@ upstreams, webhook secrets and a change bus of their own."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.changes import CustomerChange
+from gateway.changes import ChangeBus, CustomerChange
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.simulation import Simulators
@@ -33,11 +34,8 @@ def services_on(
     """``db``'s engine with settings pointing at ``simulators`` (``settings``
     override them, e.g. ``shopify_api_secret=None``) and a fresh change bus."""
     configured = simulators.settings(db.settings).model_copy(update=settings)
-    return Services(
-        settings=configured,
-        engine=db.engine,
-        sessions=db.sessions,
-        upstreams=upstreams,
+    return dataclasses.replace(
+        db, settings=configured, upstreams=upstreams, changes=ChangeBus(), caches=None
     )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from gateway.app import create_app
 from gateway.services import open_services
 from gateway.settings import Settings
-from tests.conftest import GraphQL
+from tests.conftest import ADMIN, ADMIN_KEY, GraphQL
 
 
 async def test_healthz_and_readyz_answer_when_the_database_is_up(
@@ -23,12 +24,15 @@ async def test_healthz_and_readyz_answer_when_the_database_is_up(
 
 @pytest.fixture
 async def broken_client() -> httpx.AsyncClient:
-    settings = Settings(database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    settings = Settings(
+        database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none",
+        demo_api_key=SecretStr(ADMIN_KEY),
+    )
     async with open_services(settings) as services:
         app = create_app(services=services)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://gateway"
+            transport=transport, base_url="http://gateway", headers=ADMIN
         ) as http:
             yield http
 

@@ -20,6 +20,7 @@ from gateway.seed import seed
 from gateway.services import Services
 from gateway.simulation import SHOPIFY_SECRET, Simulators, simulated_upstreams
 from gateway.upstreams import Upstreams
+from tests.conftest import ADMIN
 from tests.integration.gateway.simulated import (
     connectors_for,
     count,
@@ -51,7 +52,9 @@ async def wired(simulators: Simulators, db: Services, upstreams: Upstreams) -> S
 @pytest.fixture
 async def gateway(wired: Services) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(services=wired))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://gw", headers=ADMIN
+    ) as http:
         yield http
 
 

@@ -1,0 +1,110 @@
+"""The one declarative table of who may see and change what.
+
+Roles: ``admin``, ``support``, ``sales`` see personal data in full;
+``marketing`` sees it masked (``j***@example.com``, ``+44******56``, the birth
+month but not the date, the city but not the street);
+``analyst`` sees none of it (null); ``embed`` (a signed timeline token) sees its
+one customer as support does, read-only. Fields name their kind of personal data
+(``gateway.auth.pii.pii_field``); this module decides what each role gets, so
+the timeline, exports and subscriptions apply the very same rules.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    SUPPORT = "support"
+    SALES = "sales"
+    MARKETING = "marketing"
+    ANALYST = "analyst"
+    EMBED = "embed"
+
+
+class PiiKind(enum.StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    BIRTH_DATE = "birth_date"
+    BIRTH_MONTH = "birth_month"
+    ADDRESS = "address"
+    """An address as a whole (country, region, city)."""
+    STREET = "street"
+    """The parts of an address that locate a home: lines and postcode."""
+    NOTE = "note"
+
+
+class Treatment(enum.Enum):
+    FULL = "full"
+    MASK = "mask"
+    HIDE = "hide"
+
+
+FULL, MASK, HIDE = Treatment.FULL, Treatment.MASK, Treatment.HIDE
+
+PII_POLICY: dict[Role, dict[PiiKind, Treatment]] = {
+    Role.ADMIN: dict.fromkeys(PiiKind, FULL),
+    Role.SUPPORT: dict.fromkeys(PiiKind, FULL),
+    Role.SALES: dict.fromkeys(PiiKind, FULL),
+    Role.EMBED: dict.fromkeys(PiiKind, FULL),
+    Role.MARKETING: {
+        PiiKind.EMAIL: MASK,
+        PiiKind.PHONE: MASK,
+        PiiKind.BIRTH_DATE: HIDE,
+        PiiKind.BIRTH_MONTH: FULL,
+        PiiKind.ADDRESS: FULL,
+        PiiKind.STREET: HIDE,
+        PiiKind.NOTE: HIDE,
+    },
+    Role.ANALYST: dict.fromkeys(PiiKind, HIDE),
+}
+"""Role → kind of personal data → what the role gets. The only such table."""
+
+WRITERS: frozenset[Role] = frozenset({Role.ADMIN, Role.SUPPORT, Role.SALES})
+"""Roles that may run any mutation."""
+
+MUTATIONS_BY_ROLE: dict[Role, frozenset[str]] = {
+    Role.MARKETING: frozenset({"createSegment", "setConsent"}),
+    Role.ANALYST: frozenset(),
+    Role.EMBED: frozenset(),
+}
+"""The mutations each non-writer role may run (by root field name)."""
+
+
+def may_run_mutation(role: Role, field: str) -> bool:
+    return role in WRITERS or field in MUTATIONS_BY_ROLE.get(role, frozenset())
+
+
+def treatment(role: Role, kind: PiiKind) -> Treatment:
+    return PII_POLICY[role][kind]
+
+
+def mask_email(value: str) -> str:
+    local, _, domain = value.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def mask_phone(value: str) -> str:
+    return f"{value[:3]}******{value[-2:]}" if len(value) > 5 else "***"
+
+
+def apply(role: Role, kind: PiiKind, value: Any) -> Any:
+    """``value`` as ``role`` may see it: itself, masked, or ``None``."""
+    if value is None:
+        return None
+    rule = treatment(role, kind)
+    if rule is Treatment.FULL:
+        return value
+    if rule is Treatment.HIDE:
+        return None
+    return _mask(kind, value)
+
+
+def _mask(kind: PiiKind, value: Any) -> Any:
+    if kind is PiiKind.EMAIL and isinstance(value, str):
+        return mask_email(value)
+    if kind is PiiKind.PHONE and isinstance(value, str):
+        return mask_phone(value)
+    return None

@@ -1,0 +1,20 @@
+"""The caller of a request, as authentication found it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gateway.auth.policy import Role
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    subject: str
+    """``key:<name>``, ``jwt:<sub>`` or ``embed:<customer id>``, as audited."""
+    role: Role
+    rate_key: str
+    """What the rate limiter counts by (one bucket per API key / subject)."""
+    customer_id: int | None = None
+    """Embed tokens: the one customer this caller may read."""
+    sources: frozenset[str] = field(default_factory=frozenset)
+    """Embed tokens: the timeline sources allowed (empty: all)."""

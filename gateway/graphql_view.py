@@ -1,0 +1,329 @@
+"""The GraphQL endpoint: Strawberry's ASGI view, with our rules in front of it.
+
+Before anything executes, a request must pass, in order: the content type
+(JSON only: a ``text/plain`` or form POST is a cross-site request and gets 415),
+batching (off unless enabled, then bounded), authentication (401), the rate
+limit (429 with ``Retry-After``), persisted queries, and the query limits
+(``gateway.limits``: 400 with a code). A mutation over GET is 405; a mutation the
+caller's role may not run is 403. Refusals are JSON ``{"errors": [...]}`` with
+``extensions.code`` — never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from cross_web import AsyncHTTPRequestAdapter
+from graphql import GraphQLError
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
+
+from gateway.auth.audit import AuditTrail, write_trail
+from gateway.auth.policy import may_run_mutation
+from gateway.auth.ratelimit import retry_after
+from gateway.context import Context
+from gateway.errors import format_errors
+from gateway.graphiql import graphiql_page
+from gateway.ids import decode_global_id
+from gateway.limits import Analysis, LimitExceeded, Limits, analyse
+from gateway.loaders import Loaders
+from gateway.persisted import PersistedQueryError
+from gateway.schema import build_schema
+from gateway.services import Services
+
+log = logging.getLogger("gateway.graphql")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+class Rejected(Exception):
+    """A request refused before execution, answered as a JSON error."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+    def response(self) -> Response:
+        body = {
+            "errors": [{"message": self.message, "extensions": {"code": self.code}}]
+        }
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    def __init__(
+        self, services: Services, ide_headers: Mapping[str, str] | None
+    ) -> None:
+        settings = services.settings
+        schema = build_schema(introspection=settings.introspection_enabled)
+        super().__init__(
+            schema, graphql_ide="graphiql" if settings.graphiql_enabled else None
+        )
+        self.graphql_schema = schema._schema
+        self.services = services
+        self.ide_headers = dict(ide_headers or {})
+        self.limits = Limits(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            max_cost=settings.max_cost,
+            max_document_bytes=settings.max_document_bytes,
+            introspection=settings.introspection_enabled,
+        )
+        self.production = settings.is_production
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            if scope["type"] == "http":
+                self._check_media_type(Request(scope))
+            await super().__call__(scope, receive, send)
+        except Rejected as rejected:
+            await rejected.response()(scope, receive, send)
+
+    def _check_media_type(self, request: Request) -> None:
+        if request.method != "POST":
+            return
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            raise Rejected(
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "POST bodies must be application/json.",
+            )
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        services = self.services
+        principal = None
+        if isinstance(request, Request):
+            header = request.headers.get("authorization")
+            principal = await services.auth.authenticate(header)
+            if isinstance(
+                response, Response
+            ) and GRAPHQL_RESPONSE in request.headers.get("accept", ""):
+                response.media_type = GRAPHQL_RESPONSE
+        return Context(
+            request=request,
+            response=response,
+            services=services,
+            loaders=Loaders(services),
+            principal=principal,
+            audit=AuditTrail(),
+        )
+
+    async def on_ws_connect(
+        self, context: Context
+    ) -> UnsetType | dict[str, object] | None:
+        """WebSocket clients authenticate in ``connection_init``'s payload
+        (``{"Authorization": "Bearer …"}``); others are closed with 4403."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        principal = await self.services.auth.authenticate(
+            header if isinstance(header, str) else None
+        )
+        if principal is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        context.principal = principal
+        unset: UnsetType = UNSET
+        return unset
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        if isinstance(request_data, list):
+            settings = self.services.settings
+            if not settings.batching_enabled:
+                raise Rejected(
+                    400, "BATCHING_DISABLED", "Batched operations are disabled."
+                )
+            if len(request_data) > settings.max_batch:
+                raise Rejected(
+                    400,
+                    "BATCH_TOO_LARGE",
+                    f"At most {settings.max_batch} operations per request.",
+                )
+        principal = context.principal
+        if principal is None:
+            raise Rejected(
+                401,
+                "UNAUTHENTICATED",
+                "Send an API key or token: Authorization: Bearer <credentials>.",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        wait = await self.services.rate_limiter.take(principal.rate_key)
+        if wait:
+            raise Rejected(
+                429,
+                "RATE_LIMITED",
+                "Too many requests; retry later.",
+                {"Retry-After": retry_after(wait)},
+            )
+        items = request_data if isinstance(request_data, list) else [request_data]
+        prepared = [await self._prepare(request, item, context) for item in items]
+        result = await super().execute_operation(
+            request,
+            request_adapter,
+            prepared if isinstance(request_data, list) else prepared[0],
+            context,
+            root_value,
+            sub_response,
+        )
+        sub_response.background = BackgroundTask(
+            write_trail,
+            self.services.sessions,
+            context.audit,
+            principal,
+            prepared[0].operation_name,
+        )
+        return result
+
+    def _validate_batch_request(
+        self, request_data: list[GraphQLRequestData], protocol: Any
+    ) -> None:
+        settings = self.services.settings
+        if not settings.batching_enabled:
+            raise Rejected(400, "BATCHING_DISABLED", "Batched operations are disabled.")
+        if len(request_data) > settings.max_batch:
+            raise Rejected(
+                400,
+                "BATCH_TOO_LARGE",
+                f"At most {settings.max_batch} operations per request.",
+            )
+
+    async def _prepare(
+        self, request: Request, item: GraphQLRequestData, context: Context
+    ) -> GraphQLRequestData:
+        try:
+            query = await self.services.persisted.document(item.query, item.extensions)
+        except PersistedQueryError as exc:
+            raise Rejected(exc.status, exc.code, exc.message) from exc
+        if query is None:
+            raise Rejected(400, "BAD_REQUEST", "No GraphQL query found in the request.")
+        try:
+            analysis = analyse(
+                self.graphql_schema,
+                query,
+                item.operation_name,
+                item.variables,
+                self.limits,
+            )
+        except LimitExceeded as exc:
+            raise Rejected(400, exc.code, exc.message) from exc
+        except GraphQLError:
+            analysis = None  # a syntax error: the executor reports it with its location
+        if analysis is not None and analysis.is_mutation:
+            self._check_mutation(request, analysis, item, context)
+        return GraphQLRequestData(
+            query=query,
+            variables=item.variables,
+            operation_name=item.operation_name,
+            extensions=item.extensions,
+            protocol=item.protocol,
+        )
+
+    def _check_mutation(
+        self,
+        request: Request,
+        analysis: Analysis,
+        item: GraphQLRequestData,
+        context: Context,
+    ) -> None:
+        if request.method == "GET":
+            raise Rejected(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "Mutations must be sent with POST.",
+                {"Allow": "POST"},
+            )
+        principal = context.principal
+        assert principal is not None
+        for node in analysis.root_fields:
+            name = node.name.value
+            if not may_run_mutation(principal.role, name):
+                raise Rejected(
+                    403, "FORBIDDEN", f"The {principal.role} role may not run {name}."
+                )
+            context.audit.wrote(_customer_argument(node, item.variables), name)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        result.errors = format_errors(result.errors)
+        if self.production and result.errors:
+            for error in result.errors:
+                error.message = _SUGGESTION.sub("", error.message)
+        return await super().process_result(request, result)
+
+    def encode_json(self, data: object) -> str:
+        """orjson: ten times json's speed on large results. A ``str``, so
+        WebSocket messages go out as text frames, as graphql-transport-ws wants."""
+        return orjson.dumps(data).decode()
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+            if isinstance(response_data, dict) and response_data.get("data") is None:
+                response.status_code = 400  # a request error: nothing was executed
+        return response
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page(
+            endpoint=request.url.path, default_headers=self.ide_headers
+        )
+
+
+def _customer_argument(node: Any, variables: dict[str, Any] | None) -> int | None:
+    """The customer a mutation names (``customerId`` or ``id``), for the audit."""
+    for argument in node.arguments or ():
+        if argument.name.value not in ("customerId", "id"):
+            continue
+        value = argument.value
+        raw = (
+            (variables or {}).get(value.name.value)
+            if value.kind == "variable"
+            else getattr(value, "value", None)
+        )
+        if isinstance(raw, str):
+            try:
+                type_name, pk = decode_global_id(raw)
+            except Exception:  # a malformed id: the mutation itself reports it
+                return None
+            return pk if type_name == "Customer" else None
+    return None
+
+
+__all__ = ["GraphQLApp", "Rejected"]

@@ -1,0 +1,337 @@
+"""Authentication, roles and personal-data masking, the audit log, rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from pydantic import SecretStr
+from typer.testing import CliRunner
+
+from gateway.app import create_app
+from gateway.auth.audit import entries_for
+from gateway.auth.keys import create_key, revoke_key
+from gateway.auth.policy import Role
+from gateway.cli import app as cli
+from gateway.ids import customer_pk
+from gateway.services import Services, open_services
+from tests.conftest import ADMIN
+
+CUSTOMER = """
+query($email: String!) { customer(email: $email) {
+  id email phone birthDate birthMonth firstName
+  addresses { country city line1 postcode }
+  notes(first: 5) { edges { node { body } } }
+} }
+"""
+
+
+@pytest.fixture
+async def maya(client: httpx.AsyncClient) -> str:
+    created = await client.post(
+        "/graphql",
+        json={
+            "query": 'mutation { createCustomer(input: {email: "maya@example.com", '
+            'phone: "+14155550123", firstName: "Maya", birthDate: "1990-04-12", '
+            'addresses: [{kind: SHIPPING, country: "US", city: "Oakland", '
+            'line1: "1 Main St", postcode: "94601"}]}) { id } }'
+        },
+    )
+    cid = str(created.json()["data"]["createCustomer"]["id"])
+    await client.post(
+        "/graphql",
+        json={
+            "query": 'mutation($c: ID!) { addNote(customerId: $c, body: "VIP") { id } }',
+            "variables": {"c": cid},
+        },
+    )
+    return cid
+
+
+async def key_for(db: Services, role: Role, **kw: Any) -> dict[str, str]:
+    key, _ = await create_key(db.sessions, f"{role}-{time.monotonic_ns()}", role, **kw)
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def ask(
+    client: httpx.AsyncClient, query: str, headers: dict[str, str], **variables: Any
+) -> httpx.Response:
+    return await client.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
+
+
+async def test_no_credentials_is_401_with_a_code(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql",
+        json={"query": "{ customers { totalCount } }"},
+        headers={"Authorization": ""},
+    )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer cg_not_a_real_key",
+        "Basic dXNlcjpwYXNz",
+        "Bearer",
+        "Bearer eyJhbGciOi.x.y",
+    ],
+)
+async def test_invalid_credentials_are_401(
+    client: httpx.AsyncClient, authorization: str
+) -> None:
+    response = await ask(client, "{ __typename }", {"Authorization": authorization})
+    assert response.status_code == 401
+
+
+async def test_revoked_and_expired_keys_stop_working(
+    db: Services, client: httpx.AsyncClient
+) -> None:
+    key, info = await create_key(db.sessions, "temp", Role.SUPPORT)
+    headers = {"Authorization": f"Bearer {key}"}
+    assert (await ask(client, "{ __typename }", headers)).status_code == 200
+    await revoke_key(db.sessions, "temp")
+    db.auth._keys.clear()  # what a replica forgets within KEY_MEMORY_SECONDS
+    assert (await ask(client, "{ __typename }", headers)).status_code == 401
+    expired = await key_for(db, Role.SUPPORT, expires_in=timedelta(seconds=-1))
+    assert (await ask(client, "{ __typename }", expired)).status_code == 401
+
+
+async def test_personal_data_is_shown_masked_or_hidden_by_role(
+    db: Services, client: httpx.AsyncClient, maya: str
+) -> None:
+    seen = {}
+    for role in (Role.SUPPORT, Role.MARKETING, Role.ANALYST):
+        response = await ask(
+            client, CUSTOMER, await key_for(db, role), email="maya@example.com"
+        )
+        body = response.json()
+        assert "errors" not in body, body
+        seen[role] = body["data"]["customer"]
+    support, marketing, analyst = (
+        seen[Role.SUPPORT],
+        seen[Role.MARKETING],
+        seen[Role.ANALYST],
+    )
+    assert support["email"] == "maya@example.com"
+    assert support["phone"] == "+14155550123"
+    assert support["birthDate"] == "1990-04-12"
+    assert support["addresses"][0]["line1"] == "1 Main St"
+    assert support["notes"]["edges"][0]["node"]["body"] == "VIP"
+    assert marketing["email"] == "m***@example.com"
+    assert marketing["phone"] == "+14******23"
+    assert marketing["birthDate"] is None
+    assert marketing["birthMonth"] == 4
+    assert marketing["addresses"] == [
+        {"country": "US", "city": "Oakland", "line1": None, "postcode": None}
+    ]
+    assert marketing["notes"] is None
+    assert marketing["firstName"] == "Maya"
+    for field in ("email", "phone", "birthDate", "birthMonth", "addresses", "notes"):
+        assert analyst[field] is None, field
+
+
+async def test_reading_by_email_is_not_a_side_channel_for_analysts(
+    db: Services, client: httpx.AsyncClient, maya: str
+) -> None:
+    """An analyst may find a customer but still sees no personal data."""
+    response = await ask(
+        client, CUSTOMER, await key_for(db, Role.ANALYST), email="maya@example.com"
+    )
+    assert response.json()["data"]["customer"]["email"] is None
+
+
+@pytest.mark.parametrize("role", [Role.MARKETING, Role.ANALYST])
+async def test_roles_that_may_not_write_get_403(
+    db: Services, client: httpx.AsyncClient, maya: str, role: Role
+) -> None:
+    response = await ask(
+        client,
+        'mutation($c: ID!) { addNote(customerId: $c, body: "x") { id } }',
+        await key_for(db, role),
+        c=maya,
+    )
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_reads_and_writes_are_audited(
+    db: Services, client: httpx.AsyncClient, maya: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    support = await key_for(db, Role.SUPPORT)
+    await ask(client, CUSTOMER, support, email="maya@example.com")
+    await ask(
+        client,
+        'mutation($c: ID!) { tagCustomer(customerId: $c, tags: ["vip"]) { id } }',
+        support,
+        c=maya,
+    )
+    entries = await entries_for(db.sessions, customer_pk(maya))
+    reads = [
+        e for e in entries if e.action == "read" and e.subject.startswith("key:support")
+    ]
+    writes = [
+        e for e in entries if e.action == "write" and e.operation == "tagCustomer"
+    ]
+    assert reads
+    assert {"email", "phone", "birthDate", "addresses", "notes"} <= set(reads[0].fields)
+    assert writes
+    assert writes[0].subject.startswith("key:support")
+    monkeypatch.setenv("CG_DATABASE_URL", db.settings.database_url)
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["audit", "--customer", "maya@example.com"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "tagCustomer" in result.output
+
+
+@pytest.fixture
+async def jwt_client(db: Services) -> AsyncIterator[httpx.AsyncClient]:
+    settings = db.settings.model_copy(
+        update={
+            "jwt_secret": SecretStr("s3cret-for-hs256-tests-0123456789"),
+            "jwt_audience": "customer-graph",
+            "jwt_issuer": "https://id.example",
+        }
+    )
+    async with open_services(settings) as services:
+        transport = httpx.ASGITransport(app=create_app(services=services))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+            yield http
+
+
+def token(**claims: Any) -> dict[str, str]:
+    payload = {
+        "sub": "u-1",
+        "aud": "customer-graph",
+        "iss": "https://id.example",
+        "exp": int(time.time()) + 60,
+        "roles": ["sales"],
+        **claims,
+    }
+    payload = {k: v for k, v in payload.items() if v is not None}
+    encoded = jwt.encode(
+        payload, "s3cret-for-hs256-tests-0123456789", algorithm="HS256"
+    )
+    return {"Authorization": f"Bearer {encoded}"}
+
+
+async def test_a_valid_jwt_authenticates_with_its_role(
+    jwt_client: httpx.AsyncClient,
+) -> None:
+    response = await ask(jwt_client, "{ customers { totalCount } }", token())
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": None},
+        {"exp": 1},
+        {"aud": "someone-else"},
+        {"iss": "https://evil.example"},
+        {"roles": ["superuser"]},
+    ],
+)
+async def test_unacceptable_jwts_are_401(
+    jwt_client: httpx.AsyncClient, claims: dict[str, Any]
+) -> None:
+    response = await ask(jwt_client, "{ __typename }", token(**claims))
+    assert response.status_code == 401
+
+
+async def test_the_rate_limit_answers_429_with_retry_after(db: Services) -> None:
+    settings = db.settings.model_copy(
+        update={"rate_limit_per_minute": 6, "rate_limit_burst": 3}
+    )
+    async with open_services(settings) as services:
+        transport = httpx.ASGITransport(app=create_app(services=services))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://gw", headers=ADMIN
+        ) as http:
+            statuses = [
+                (
+                    await http.post("/graphql", json={"query": "{ __typename }"})
+                ).status_code
+                for _ in range(4)
+            ]
+            refused = await http.post("/graphql", json={"query": "{ __typename }"})
+    assert statuses[:3] == [200, 200, 200]
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+async def test_the_rate_limit_is_shared_through_redis(
+    db: Services, redis_url: str, cache_prefix: str
+) -> None:
+    settings = db.settings.model_copy(
+        update={
+            "rate_limit_per_minute": 6,
+            "rate_limit_burst": 2,
+            "redis_url": redis_url,
+            "cache_prefix": cache_prefix,
+        }
+    )
+    async with open_services(settings) as first, open_services(settings) as second:
+        apps = [create_app(services=first), create_app(services=second)]
+        codes = []
+        for index in range(3):
+            transport = httpx.ASGITransport(app=apps[index % 2])
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://gw", headers=ADMIN
+            ) as http:
+                codes.append(
+                    (
+                        await http.post("/graphql", json={"query": "{ __typename }"})
+                    ).status_code
+                )
+    assert codes == [200, 200, 429]
+
+
+def test_keys_are_created_listed_and_revoked_from_the_command_line(
+    db: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CG_DATABASE_URL", db.settings.database_url)
+    runner = CliRunner()
+    created = runner.invoke(
+        cli, ["keys", "create", "--name", "helpdesk", "--role", "support"]
+    )
+    assert created.exit_code == 0, created.output
+    key = next(line for line in created.output.splitlines() if line.startswith("cg_"))
+    listed = runner.invoke(cli, ["keys", "list"])
+    assert "helpdesk" in listed.output
+    assert key not in listed.output
+    assert runner.invoke(cli, ["keys", "revoke", "helpdesk"]).exit_code == 0
+    assert runner.invoke(cli, ["keys", "revoke", "nobody"]).exit_code == 2
+    bad = runner.invoke(cli, ["keys", "create", "--name", "x", "--role", "root"])
+    assert bad.exit_code == 2
+
+
+async def test_a_websocket_without_credentials_is_closed(db: Services) -> None:
+    import websockets
+
+    from connectors.simulator_server import serve_app
+
+    async with serve_app(create_app(services=db)) as base_url:
+        url = base_url.replace("http", "ws") + "/graphql"
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send('{"type": "connection_init", "payload": {}}')
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd.code == 4403
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+            init = {"type": "connection_init", "payload": ADMIN}
+            await ws.send(json.dumps(init))
+            assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
