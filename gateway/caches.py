@@ -37,7 +37,8 @@ class UpstreamCaches:
     posthog_last_seen: ReadThrough[datetime | None]
     posthog_sessions: ReadThrough[int]
     links: dict[str, ReadThrough[str]]
-    """Per source: customer id → external id, ``""`` when upstream has no match."""
+    """Per source: customer id → external id, ``""`` when upstream has no match
+    (links themselves live in ``identities``; this spares reading them)."""
 
     def by_external_id(self, source: str) -> list[ReadThrough[Any]]:
         """The namespaces keyed by a ``source`` external id."""

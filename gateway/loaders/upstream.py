@@ -3,8 +3,10 @@ sends the misses to the connector in one call.
 
 Keys are external ids (a Shopify gid, a Zendesk user id, a PostHog distinct id);
 ``ExternalIdByCustomerLoader`` turns our customer ids into those, linking
-unlinked customers on the way (``gateway.identity``) and remembering for a while
-that a customer is unknown upstream, so that is not asked again on every read.
+unlinked customers on the way (``gateway.identity``). Its answers — the link, or
+``""`` for "unknown upstream" — are cached like upstream data, so a warm read
+costs neither a database query nor an upstream look-up; a change to the
+customer evicts them (``gateway.invalidation``).
 """
 
 from __future__ import annotations
@@ -58,35 +60,33 @@ class ExternalIdByCustomerLoader(DataLoader[int, str | None]):
         self,
         sessions: async_sessionmaker[AsyncSession],
         connector: Connector,
-        negatives: ReadThrough[str] | None,
+        links: ReadThrough[str] | None,
         *,
         batch: bool = True,
     ) -> None:
         super().__init__(batch=batch)
         self.sessions = sessions
         self.connector = connector
-        self.negatives = negatives
+        self.links = links
 
     async def batch_load_fn(self, customer_ids: Sequence[int]) -> list[str | None]:
         metrics.BATCH_SIZE.labels(loader=f"{self.connector.name}.link").observe(
             len(customer_ids)
         )
-        links = await linked_ids(self.sessions, self.connector.name, customer_ids)
-        unlinked = [cid for cid in customer_ids if cid not in links]
-        if unlinked:
-            keys = [str(cid) for cid in unlinked]
-            if self.negatives is None:
-                found = await self._link(keys)
-            else:
-                found = dict(
-                    zip(
-                        keys,
-                        await self.negatives.load_many(keys, self._link, ""),
-                        strict=True,
-                    )
-                )
-            links.update({int(k): v for k, v in found.items() if v})
-        return [links.get(cid) for cid in customer_ids]
+        keys = [str(cid) for cid in customer_ids]
+        if self.links is None:
+            found = await self._resolve(keys)
+            return [found.get(k) or None for k in keys]
+        known = await self.links.load_many(keys, self._resolve, "")
+        return [value or None for value in known]
+
+    async def _resolve(self, keys: Sequence[str]) -> dict[str, str]:
+        """Stored links first, then upstream look-ups for the rest."""
+        ids = [int(k) for k in keys]
+        links = await linked_ids(self.sessions, self.connector.name, ids)
+        unlinked = [str(cid) for cid in ids if cid not in links]
+        found = await self._link(unlinked) if unlinked else {}
+        return {k: links.get(int(k)) or found.get(k, "") for k in keys}
 
     async def _link(self, keys: Sequence[str]) -> dict[str, str]:
         """Link by email/phone; ``""`` for customers upstream does not know."""
