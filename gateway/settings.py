@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     shopify_api_secret: SecretStr | None = None
     shopify_base_url: str | None = None
     shopify_api_version: str = "2025-07"
+    shopify_order_history: int = 50
+    """Newest orders read per customer for ``Customer.orders`` (the lifetime
+    count is ``shopifyCustomer.numberOfOrders``; insights keep their own facts)."""
 
     zendesk_subdomain: str | None = None
     zendesk_email: str | None = None

@@ -47,6 +47,7 @@ def build_upstreams(
             shopify_url,
             shopify_token,
             api_version=settings.shopify_api_version,
+            order_cap=settings.shopify_order_history,
             observer=observer,
         )
     zendesk_url = settings.zendesk_base_url or (

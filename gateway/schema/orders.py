@@ -139,7 +139,10 @@ class OrderEdge:
 class OrderConnection:
     edges: list[OrderEdge]
     page_info: relay.PageInfo
-    total_count: int
+    total_count: int = strawberry.field(
+        description="Orders within the recent history read (CG_SHOPIFY_ORDER_HISTORY,"
+        " default 50); shopifyCustomer.numberOfOrders is the lifetime count."
+    )
 
 
 @strawberry.type
