@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 from cross_web import AsyncHTTPRequestAdapter
 from graphql import GraphQLError
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -30,7 +29,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from gateway.auth.audit import AuditTrail, write_trail
+from gateway.auth.audit import AuditTrail
 from gateway.auth.policy import may_run_mutation
 from gateway.auth.ratelimit import retry_after
 from gateway.context import Context
@@ -197,13 +196,7 @@ class GraphQLApp(GraphQL[Context, None]):
             root_value,
             sub_response,
         )
-        sub_response.background = BackgroundTask(
-            write_trail,
-            self.services.sessions,
-            context.audit,
-            principal,
-            prepared[0].operation_name,
-        )
+        self.services.audit.record(context.audit, principal, prepared[0].operation_name)
         return result
 
     def _validate_batch_request(

@@ -10,6 +10,7 @@ refuse. Each refusal has its own code; the HTTP view answers 400.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -93,15 +94,7 @@ def analyse(
             "QUERY_TOO_LARGE",
             f"The document exceeds {limits.max_document_bytes} bytes.",
         )
-    try:
-        document = parse(query, max_tokens=limits.max_tokens, no_location=True)
-    except GraphQLError as exc:
-        if "more than" in exc.message and "tokens" in exc.message:
-            raise LimitExceeded(
-                "QUERY_TOO_MANY_TOKENS",
-                f"The document has more than {limits.max_tokens} tokens.",
-            ) from exc
-        raise
+    document = _parse(query, limits.max_tokens)
     operation = _operation(document, operation_name)
     fragments = {
         d.name.value: d
@@ -132,6 +125,21 @@ def analyse(
             f"The query may return {analysis.cost} nodes (limit {limits.max_cost}).",
         )
     return analysis
+
+
+@lru_cache(maxsize=1024)
+def _parse(query: str, max_tokens: int) -> DocumentNode:
+    """Parsed documents, cached: clients send the same few documents over and
+    over, and parsing is most of what checking them costs."""
+    try:
+        return parse(query, max_tokens=max_tokens, no_location=True)
+    except GraphQLError as exc:
+        if "more than" in exc.message and "tokens" in exc.message:
+            raise LimitExceeded(
+                "QUERY_TOO_MANY_TOKENS",
+                f"The document has more than {max_tokens} tokens.",
+            ) from exc
+        raise
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:

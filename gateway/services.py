@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway import metrics
+from gateway.auth.audit import AuditLog
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.tokens import TokenVerifier
@@ -35,6 +36,7 @@ class Services:
     auth: Authenticator
     rate_limiter: RateLimiter
     persisted: PersistedQueries
+    audit: AuditLog
     upstreams: Upstreams = field(default_factory=Upstreams)
     changes: ChangeBus = field(default_factory=ChangeBus)
     caches: UpstreamCaches | None = None
@@ -77,6 +79,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             allowlist_only=settings.persisted_queries_only,
             prefix=settings.cache_prefix,
         ),
+        audit=AuditLog(sessions),
         upstreams=upstreams,
     )
     if settings.cache_enabled:

@@ -1,11 +1,12 @@
 """The audit log: who saw whose personal data, who changed what.
 
 Reads are collected per request (one entry per customer, with the fields shown)
-and written in one INSERT after the response is sent, off the hot path.
+and written in batches by ``AuditLog``, off the hot path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -60,20 +61,43 @@ class AuditTrail:
         return rows
 
 
-async def write_trail(
-    sessions: async_sessionmaker[AsyncSession],
-    trail: AuditTrail,
-    principal: Principal,
-    operation: str | None,
-) -> None:
-    rows = trail.rows(principal, operation)
-    if not rows:
-        return
-    try:
-        async with sessions() as session, session.begin():
-            await session.execute(insert(AuditEntry), rows)
-    except Exception:  # the audit must never fail a request that already answered
-        log.exception("could not write %d audit entries", len(rows))
+class AuditLog:
+    """Buffers audit rows and writes them in batches, at most ``interval``
+    seconds late: one INSERT per second instead of one per request."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], interval: float = 1.0
+    ) -> None:
+        self.sessions = sessions
+        self.interval = interval
+        self._rows: list[dict[str, object]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def record(
+        self, trail: AuditTrail, principal: Principal, operation: str | None
+    ) -> None:
+        self._rows.extend(trail.rows(principal, operation))
+        if self._rows and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.interval)
+        await self.flush()
+
+    async def flush(self) -> None:
+        rows, self._rows = self._rows, []
+        if not rows:
+            return
+        try:
+            async with self.sessions() as session, session.begin():
+                await session.execute(insert(AuditEntry), rows)
+        except Exception:  # the audit must never fail requests that already answered
+            log.exception("could not write %d audit entries", len(rows))
+
+    async def aclose(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        await self.flush()
 
 
 async def entries_for(

@@ -177,6 +177,7 @@ async def test_reads_and_writes_are_audited(
         support,
         c=maya,
     )
+    await db.audit.flush()
     entries = await entries_for(db.sessions, customer_pk(maya))
     reads = [
         e for e in entries if e.action == "read" and e.subject.startswith("key:support")
