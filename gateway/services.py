@@ -93,6 +93,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         yield services
     finally:
         await services.feed.aclose()
+        await services.audit.aclose()
         await backend.aclose()
         await upstreams.aclose()
         await engine.dispose()

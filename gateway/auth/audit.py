@@ -7,6 +7,7 @@ and written in batches by ``AuditLog``, off the hot path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -72,6 +73,7 @@ class AuditLog:
         self.interval = interval
         self._rows: list[dict[str, object]] = []
         self._task: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
 
     def record(
         self, trail: AuditTrail, principal: Principal, operation: str | None
@@ -81,7 +83,8 @@ class AuditLog:
             self._task = asyncio.get_running_loop().create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(self.interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), self.interval)
         await self.flush()
 
     async def flush(self) -> None:
@@ -95,8 +98,11 @@ class AuditLog:
             log.exception("could not write %d audit entries", len(rows))
 
     async def aclose(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        """Write what is buffered; a flush under way finishes first (never cut
+        off halfway through a database write)."""
+        self._closing.set()
+        if self._task is not None:
+            await self._task
         await self.flush()
 
 

@@ -108,3 +108,23 @@ def _mask(kind: PiiKind, value: Any) -> Any:
     if kind is PiiKind.PHONE and isinstance(value, str):
         return mask_phone(value)
     return None
+
+
+EXPORT_COLUMNS: dict[str, PiiKind] = {
+    "email": PiiKind.EMAIL,
+    "phone": PiiKind.PHONE,
+    "country": PiiKind.ADDRESS,
+    "city": PiiKind.ADDRESS,
+}
+"""Which exported columns hold which kind of personal data."""
+
+
+class RolePolicy:
+    """A segment export as ``role`` may see it (``gateway.insights.export``)."""
+
+    def __init__(self, role: Role) -> None:
+        self.role = role
+
+    def apply(self, column: str, value: Any) -> Any:
+        kind = EXPORT_COLUMNS.get(column)
+        return value if kind is None else apply(self.role, kind, value)

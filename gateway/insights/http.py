@@ -11,8 +11,11 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from gateway.auth.audit import AuditTrail
+from gateway.auth.policy import Role, RolePolicy
+from gateway.auth.ratelimit import retry_after
 from gateway.errors import BadUserInput, NotFound
-from gateway.insights.export import ExportRequest, FullAccess, export_segment
+from gateway.insights.export import ExportRequest, export_segment
 from gateway.insights.refresh import refresh_periodically
 from gateway.insights.segments import segment_by_name
 from gateway.services import Services
@@ -21,7 +24,34 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"
 
 
 async def export_route(request: Request) -> Response:
+    """Authenticated like ``/graphql``; the caller's role decides what each row
+    shows (``RolePolicy``), and marketing must name the consented channel."""
     services: Services = request.app.state.services
+    principal = await services.auth.authenticate(request.headers.get("authorization"))
+    if principal is None:
+        return JSONResponse(
+            {"error": "Send an API key or token: Authorization: Bearer <credentials>."},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if principal.role is Role.EMBED:
+        return JSONResponse({"error": "Embed tokens cannot export."}, status_code=403)
+    wait = await services.rate_limiter.take(principal.rate_key)
+    if wait:
+        return JSONResponse(
+            {"error": "Too many requests."},
+            status_code=429,
+            headers={"Retry-After": retry_after(wait)},
+        )
+    channel = request.query_params.get("channel")
+    if principal.role is Role.MARKETING and channel is None:
+        return JSONResponse(
+            {
+                "error": "Marketing exports name a channel (email or sms): only "
+                "customers who consented to it are exported."
+            },
+            status_code=400,
+        )
     try:
         export = ExportRequest(
             segment=request.path_params["name"],
@@ -34,7 +64,10 @@ async def export_route(request: Request) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=404)
     except BadUserInput as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
-    body = export_segment(services.sessions, export, FullAccess())
+    trail = AuditTrail()
+    trail.wrote(None, f"export:{export.segment}")
+    services.audit.record(trail, principal, "segmentExport")
+    body = export_segment(services.sessions, export, RolePolicy(principal.role))
     filename = f"{export.segment}.{export.format}".replace('"', "")
     return StreamingResponse(
         body,
