@@ -15,6 +15,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from connectors import models as canonical
+from gateway.auth.pii import pii_field
+from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.schema.crm import ConsentChannel, ConsentState
 from gateway.schema.orders import AbandonedCheckout, LineItem, Money, Order, Refund
@@ -115,7 +117,12 @@ class CustomEvent(WebEvent):
 
 @strawberry.type
 class NoteAdded(TimelineEvent):
-    body: str = strawberry.field(description="The note, cut to 200 characters.")
+    """Its ``summary`` never holds the note: only ``body`` does, which the
+    caller's role may hide (``gateway.auth.policy``)."""
+
+    body: str | None = pii_field(
+        PiiKind.NOTE, description="The note, cut to 200 characters."
+    )
 
 
 @strawberry.type
@@ -268,7 +275,9 @@ BUILDERS: Mapping[Kind, Callable[[TimelineItem], TimelineEvent]] = {
     Kind.ADDED_TO_CART: _web(AddedToCart),
     Kind.SEARCHED: _web(Searched),
     Kind.CUSTOM_EVENT: _web(CustomEvent),
-    Kind.NOTE_ADDED: lambda i: NoteAdded(**_common(i), body=i.summary),
+    Kind.NOTE_ADDED: lambda i: NoteAdded(
+        **{**_common(i), "summary": "Note added"}, body=i.summary
+    ),
     Kind.TASK_CREATED: lambda i: TaskCreated(
         **_common(i), task_id=int(_payload(i).get("task_id", 0))
     ),

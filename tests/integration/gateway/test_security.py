@@ -336,3 +336,67 @@ async def test_a_websocket_without_credentials_is_closed(db: Services) -> None:
             init = {"type": "connection_init", "payload": ADMIN}
             await ws.send(json.dumps(init))
             assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+
+
+NOTE_TIMELINE = """
+query($id: ID!) { customer(id: $id) { timeline(first: 5, sources: [CRM]) { edges { node {
+  __typename summary ... on NoteAdded { body } } } } } }
+"""
+
+
+async def test_the_timeline_masks_notes_as_the_customer_fields_do(
+    db: Services, client: httpx.AsyncClient, maya: str
+) -> None:
+    seen = {}
+    for role in (Role.SUPPORT, Role.MARKETING, Role.ANALYST):
+        response = await ask(client, NOTE_TIMELINE, await key_for(db, role), id=maya)
+        edges = response.json()["data"]["customer"]["timeline"]["edges"]
+        notes = [e["node"] for e in edges if e["node"]["__typename"] == "NoteAdded"]
+        seen[role] = notes[0]
+    assert seen[Role.SUPPORT] == {
+        "__typename": "NoteAdded",
+        "summary": "Note added",
+        "body": "VIP",
+    }
+    assert seen[Role.MARKETING]["body"] is None
+    assert seen[Role.ANALYST]["body"] is None
+    assert "VIP" not in str(seen[Role.MARKETING]) + str(seen[Role.ANALYST])
+
+
+async def test_the_subscription_masks_by_the_subscribers_role(
+    db: Services, client: httpx.AsyncClient, maya: str
+) -> None:
+    import websockets
+
+    from connectors.simulator_server import serve_app
+
+    marketing = await key_for(db, Role.MARKETING)
+    async with serve_app(create_app(services=db)) as base_url:
+        url = base_url.replace("http", "ws") + "/graphql"
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": marketing}))
+            assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+            document = (
+                "subscription($id: ID!) { customerTimeline(customerId: $id) "
+                "{ __typename summary ... on NoteAdded { body } } }"
+            )
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": "1",
+                        "type": "subscribe",
+                        "payload": {"query": document, "variables": {"id": maya}},
+                    }
+                )
+            )
+            await asyncio.sleep(0.3)
+            await ask(
+                client,
+                'mutation($c: ID!) { addNote(customerId: $c, body: "secret") { id } }',
+                ADMIN,
+                c=maya,
+            )
+            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert message["type"] == "next", message
+    event = message["payload"]["data"]["customerTimeline"]
+    assert event == {"__typename": "NoteAdded", "summary": "Note added", "body": None}
