@@ -89,13 +89,13 @@ class Subscription:
             if event["summary"] == summary:
                 return event
 
-    async def until_live(self, add_note: Callable[[str], Awaitable[None]]) -> None:
-        """Notes until one comes back: the server then listens for sure (it
+    async def until_live(self, add_tag: Callable[[str], Awaitable[None]]) -> None:
+        """Tags until one comes back: the server then listens for sure (it
         starts listening a moment after ``subscribe``, once it read the heads)."""
         for attempt in range(40):
-            await add_note(f"ready {attempt}")
+            await add_tag(f"ready-{attempt}")
             try:
-                await self.event_where(f"ready {attempt}", timeout=0.5)
+                await self.event_where(f"Tag ready-{attempt} added", timeout=0.5)
                 return
             except TimeoutError:
                 continue

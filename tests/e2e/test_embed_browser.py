@@ -79,17 +79,14 @@ async def test_the_embed_page_scrolls_pages_and_shows_live_events(
                 for attempt in range(20):  # the page subscribes a moment after load
                     await graphql(
                         gateway.base_url,
-                        "mutation($c: ID!, $b: String!) "
-                        "{ addNote(customerId: $c, body: $b) { id } }",
-                        {
-                            "c": customer,
-                            "b": f"Customer called about the laptop {attempt}",
-                        },
+                        "mutation($c: ID!, $t: String!) "
+                        "{ tagCustomer(customerId: $c, tags: [$t]) { id } }",
+                        {"c": customer, "t": f"laptop-call-{attempt}"},
                     )
                     if await page.locator("li.new").count():
                         break
                     await page.wait_for_timeout(500)
-                await expect(items.first).to_contain_text("Customer called about")
+                await expect(items.first).to_contain_text("Tag laptop-call-")
                 await expect(items.first).to_have_class("new")
                 if os.environ.get("CG_UPDATE_SCREENSHOT") or not SCREENSHOT.exists():
                     SCREENSHOT.parent.mkdir(exist_ok=True)

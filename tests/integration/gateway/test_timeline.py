@@ -20,7 +20,8 @@ FIELDS = """unavailableSources
   edges { cursor node { __typename id occurredAt source kind summary actor
     ... on OrderPlaced { order { name } }
     ... on TicketOpened { ticket { subject } }
-    ... on TaskCreated { task { title status } } } }"""
+    ... on TaskCreated { task { title status } }
+    ... on NoteAdded { body } } }"""
 TIMELINE = f"""query($id: ID!, $first: Int, $after: String, $last: Int, $before: String,
   $kinds: [TimelineKind!], $sources: [TimelineSource!], $since: DateTime,
   $until: DateTime) {{ customer(id: $id) {{ timeline(first: $first, after: $after,
@@ -127,7 +128,7 @@ async def test_walking_pages_while_events_arrive_yields_each_event_once(
         after = found["pageInfo"]["endCursor"]
     assert walked == before
     newest = await page(gateway, rich, first=3)
-    assert [e["node"]["summary"] for e in newest["edges"]] == ["meanwhile"] * 3
+    assert [e["node"]["body"] for e in newest["edges"]] == ["meanwhile"] * 3
 
 
 async def test_backward_pages_hold_the_same_events(gateway: Gateway, rich: str):
@@ -182,12 +183,13 @@ async def test_a_deep_page_costs_what_the_first_page_costs(gateway: Gateway):
     settings = gateway.services.settings.model_copy(update={"cache_enabled": False})
     sims = gateway.simulators
     statements: list[str] = []
+
+    def count(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "audit_log" not in statement:  # the audit trail is written once a second
+            statements.append(statement)
+
     async with open_gateway(settings, sims, gateway.world) as cold:
-        event.listen(
-            cold.services.engine.sync_engine,
-            "before_cursor_execute",
-            lambda _c, _k, statement, *_: statements.append(statement),
-        )
+        event.listen(cold.services.engine.sync_engine, "before_cursor_execute", count)
         customer = to_base64("Customer", 3)
         await add_history(cold, customer)
         await page(cold, customer, first=5)
