@@ -33,6 +33,7 @@ import orjson
 from pydantic import TypeAdapter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway import metrics
 
@@ -114,7 +115,10 @@ class RedisBackend:
         return time.monotonic() >= self._down_until
 
     def _failed(self, operation: str, exc: RedisError) -> None:
-        self._down_until = time.monotonic() + self.retry_pause
+        """A slow answer is a miss for that batch only; a refused or broken
+        connection pauses Redis use briefly, so a dead server costs no timeouts."""
+        if not isinstance(exc, RedisTimeoutError):
+            self._down_until = time.monotonic() + self.retry_pause
         metrics.CACHE_ERRORS.labels(operation=operation).inc()
         log.warning("redis %s failed (%s); serving from upstream", operation, exc)
 
