@@ -104,6 +104,12 @@ class GraphQLApp(GraphQL[Context, None]):
     def _check_media_type(self, request: Request) -> None:
         if request.method != "POST":
             return
+        length = request.headers.get("content-length", "")
+        limit = self.services.settings.max_body_bytes
+        if length.isdigit() and int(length) > limit:
+            raise Rejected(
+                413, "REQUEST_TOO_LARGE", f"The request body exceeds {limit} bytes."
+            )
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
             raise Rejected(

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     max_cost: int = 10_000
     """Largest number of nodes a query may ask for (fields × ``first``)."""
     max_document_bytes: int = 100_000
+    max_body_bytes: int = 1_000_000
+    """A POST body (document and variables) larger than this is refused unread."""
     batching_enabled: bool = False
     max_batch: int = 10
     introspection: bool | None = None
