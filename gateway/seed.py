@@ -93,7 +93,62 @@ def _rows(world: World, person: WorldCustomer) -> dict[str, list[dict[str, Any]]
                 "created_at": world.now - timedelta(days=rng.randint(1, 500)),
             }
         )
+    rows["customer_events"] = _history(rows)
     return rows
+
+
+def _history(rows: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The timeline's record of the seeded CRM data, as the CRM writes it."""
+    events: list[dict[str, Any]] = []
+
+    def event(
+        row: dict[str, Any], kind: str, summary: str, at: Any, **payload: Any
+    ) -> None:
+        events.append(
+            {
+                "customer_id": row["customer_id"],
+                "kind": kind,
+                "source": "crm",
+                "summary": summary,
+                "actor": payload.pop("actor", None),
+                "payload": payload,
+                "occurred_at": at,
+            }
+        )
+
+    for note in rows["notes"]:
+        event(
+            note, "note_added", note["body"], note["created_at"], actor=note["author"]
+        )
+    for tag in rows["tags"]:
+        event(
+            tag,
+            "tag_added",
+            f"Tag {tag['name']} added",
+            tag["created_at"],
+            tag=tag["name"],
+        )
+    for consent in rows["consents"]:
+        channel, state = consent["channel"], consent["state"]
+        event(
+            consent,
+            "consent_changed",
+            f"{channel.capitalize()} consent {state}",
+            consent["changed_at"],
+            actor=consent["source"],
+            channel=channel,
+            state=state,
+        )
+    for entry in rows["loyalty_entries"]:
+        event(
+            entry,
+            "loyalty_changed",
+            f"{entry['points']:+d} loyalty points: {entry['reason']}",
+            entry["created_at"],
+            points=entry["points"],
+            reason=entry["reason"],
+        )
+    return events
 
 
 def _customer(person: WorldCustomer) -> dict[str, Any]:
@@ -126,6 +181,7 @@ _TABLES: dict[str, Any] = {
     "notes": models.Note,
     "loyalty_entries": models.LoyaltyEntry,
     "preferences": models.Preference,
+    "customer_events": models.CustomerEvent,
 }
 
 

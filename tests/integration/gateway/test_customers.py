@@ -202,3 +202,21 @@ async def test_birth_date_from_the_future_is_refused(gql: GraphQL) -> None:
         CREATE, {"input": {"email": "f@example.com", "birthDate": future}}
     )
     assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_seeded_crm_data_has_its_history_on_the_timeline(
+    db: Services, gql: GraphQL
+) -> None:
+    world = await seeded(db, size=20)
+    person = next(p for p in world.customers if p.tags)
+    result = await gql(
+        "query($e: String!) { customer(email: $e) { tags timeline(first: 50, sources: [CRM]) "
+        "{ edges { node { __typename summary } } } } }",
+        {"e": person.email},
+    )
+    assert "errors" not in result, result
+    customer = result["data"]["customer"]
+    kinds = {e["node"]["__typename"] for e in customer["timeline"]["edges"]}
+    assert {"TagAdded", "ConsentChanged"} <= kinds
+    summaries = {e["node"]["summary"] for e in customer["timeline"]["edges"]}
+    assert f"Tag {customer['tags'][0]} added" in summaries
