@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from connectors.models import ActivityKind
 from gateway.context import Info
 from gateway.resolvers import activity as resolve
+from gateway.schema.connections import page_info
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
@@ -73,11 +74,8 @@ async def customer_activity(
     ]
     return ActivityConnection(
         edges=edges,
-        page_info=relay.PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+        page_info=page_info(
+            edges, has_next=page.has_next, has_previous=after is not None
         ),
     )
 

@@ -23,6 +23,7 @@ from gateway.schema import orders as order_fields
 from gateway.schema import support as support_fields
 from gateway.schema import tasks as task_fields
 from gateway.schema import timeline as timeline_fields
+from gateway.schema.connections import page_info
 from gateway.schema.crm import (
     Address,
     AddressInput,
@@ -127,18 +128,9 @@ class Customer(relay.Node):
             NoteEdge(cursor=resolve.note_cursor(n), node=Note.from_row(n))
             for n in page.items
         ]
-        return NoteConnection(edges=edges, page_info=_page_info(edges, page.has_next))
-
-
-def _page_info(
-    edges: list[CustomerEdge] | list[NoteEdge], has_next: bool
-) -> relay.PageInfo:
-    return relay.PageInfo(
-        has_next_page=has_next,
-        has_previous_page=False,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
+        return NoteConnection(
+            edges=edges, page_info=page_info(edges, has_next=page.has_next)
+        )
 
 
 @strawberry.type
@@ -234,7 +226,9 @@ class CustomerQuery:
             for row in page.items
         ]
         return CustomerConnection(
-            edges=edges, page_info=_page_info(edges, page.has_next), _count_key=request
+            edges=edges,
+            page_info=page_info(edges, has_next=page.has_next),
+            _count_key=request,
         )
 
     @strawberry.field(description="Any object by its global id.")

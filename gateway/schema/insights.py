@@ -20,6 +20,7 @@ from gateway.insights import tables
 from gateway.insights.segments import member_cursor
 from gateway.pagination import Page
 from gateway.resolvers import insights as resolve
+from gateway.schema.connections import page_info
 from gateway.schema.crm import ConsentChannel, ConsentState
 
 if TYPE_CHECKING:
@@ -196,12 +197,7 @@ def _connection(
     return SegmentMemberConnection(
         total_count=count,
         edges=edges,
-        page_info=relay.PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=False,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+        page_info=page_info(edges, has_next=page.has_next),
     )
 
 

@@ -13,6 +13,7 @@ from strawberry import relay
 from connectors import models as canonical
 from gateway.context import Info
 from gateway.resolvers import orders as resolve
+from gateway.schema.connections import page_info
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
@@ -176,11 +177,8 @@ async def customer_orders(
     ]
     return OrderConnection(
         edges=edges,
-        page_info=relay.PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+        page_info=page_info(
+            edges, has_next=page.has_next, has_previous=after is not None
         ),
         total_count=page.total,
     )

@@ -12,6 +12,7 @@ from strawberry import relay
 from gateway.context import Info
 from gateway.db import models
 from gateway.resolvers import tasks as resolve
+from gateway.schema.connections import page_info
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
@@ -80,11 +81,8 @@ async def customer_tasks(
     ]
     return TaskConnection(
         edges=edges,
-        page_info=relay.PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+        page_info=page_info(
+            edges, has_next=page.has_next, has_previous=after is not None
         ),
     )
 

@@ -20,6 +20,7 @@ from gateway.context import Info
 from gateway.resolvers import timeline as resolve
 from gateway.resolvers import timeline_live as live
 from gateway.resolvers.timeline import TimelineArgs, TimelinePage
+from gateway.schema.connections import page_info
 from gateway.schema.timeline_events import (
     TimelineEvent,
     TimelineKind,
@@ -56,11 +57,8 @@ class TimelineConnection:
         ]
         return cls(
             edges=edges,
-            page_info=relay.PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=page.has_previous,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+            page_info=page_info(
+                edges, has_next=page.has_next, has_previous=page.has_previous
             ),
             unavailable_sources=[source for source, _ in page.failures],
         )
