@@ -1,5 +1,6 @@
 """``customer-graph demo``: the demo world in a local SQLite database, the three
-upstream simulators on loopback, the in-process cache, and the gateway."""
+upstream simulators on loopback, linked and summarised (insights), the in-process
+cache, and the gateway."""
 
 from __future__ import annotations
 
@@ -11,10 +12,15 @@ from rich.table import Table
 
 from connectors.demo_world import World
 from gateway.app import create_app
+from gateway.db.models import utcnow
+from gateway.insights.engagement import sync_engagement
+from gateway.insights.order_facts import sync_orders
+from gateway.insights.refresh import refresh_all
 from gateway.seed import seed
-from gateway.services import open_services
+from gateway.services import Services, open_services
 from gateway.settings import Settings
 from gateway.simulation import simulated_upstreams
+from gateway.sync import link_customers
 
 
 async def run_demo(
@@ -32,6 +38,8 @@ async def run_demo(
         demo_settings = simulators.settings(settings)
         async with open_services(demo_settings) as services:
             count = await seed(services.sessions, world, on_seeded)
+            console.print("Linking the simulated upstreams and computing insights…")
+            await prepare_insights(services)
             key = demo_settings.demo_api_key
             api_key = key.get_secret_value() if key else ""
             app = create_app(
@@ -42,6 +50,20 @@ async def run_demo(
                 uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
             )
             await server.serve()
+
+
+async def prepare_insights(services: Services) -> None:
+    """What an operator runs after connecting a store: link every customer
+    (``sync``), copy order and engagement facts, compute traits, RFM and
+    segments — so the demo's ``traits`` and ``rfm`` are filled from the start."""
+    upstreams = services.upstreams
+    for connector in (upstreams.shopify, upstreams.zendesk, upstreams.posthog):
+        if connector is not None:
+            await link_customers(services.sessions, connector, full=True)
+    if upstreams.shopify is not None:
+        await sync_orders(services.sessions, upstreams.shopify)
+    await sync_engagement(services.sessions, upstreams, utcnow())
+    await refresh_all(services.sessions, services.settings)
 
 
 def _announce(

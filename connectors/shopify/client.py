@@ -127,15 +127,16 @@ class ShopifyConnector:
             yield mapping.customer(node)
 
     async def orders_by_customers(
-        self, customer_ids: Sequence[str]
+        self, customer_ids: Sequence[str], *, limit: int | None = None
     ) -> dict[str, list[Order]]:
-        """The newest ``order_cap`` orders of each customer, newest first.
+        """The newest ``limit`` (default ``order_cap``) orders of each customer,
+        newest first.
 
         Customers are searched ``CUSTOMERS_PER_CHUNK`` at a time (an OR-ed
         ``customer_id:`` query) and the chunks run concurrently: a chunk pages
         one cursor after another, so small chunks keep the wall time near that of
         the busiest customer instead of the sum. A chunk stops paging once every
-        one of its customers has ``order_cap`` orders.
+        one of its customers has ``limit`` orders.
         """
         wanted = list(dict.fromkeys(customer_ids))
         result: dict[str, list[Order]] = {cid: [] for cid in wanted}
@@ -143,17 +144,18 @@ class ShopifyConnector:
             wanted[start : start + CUSTOMERS_PER_CHUNK]
             for start in range(0, len(wanted), CUSTOMERS_PER_CHUNK)
         ]
-        limit = asyncio.Semaphore(CHUNK_CONCURRENCY)
+        concurrency = asyncio.Semaphore(CHUNK_CONCURRENCY)
+        cap = self.order_cap if limit is None else limit
 
         async def read(chunk: list[str]) -> None:
-            async with limit:
-                await self._orders_of_chunk(chunk, result)
+            async with concurrency:
+                await self._orders_of_chunk(chunk, result, cap)
 
         await asyncio.gather(*(read(chunk) for chunk in chunks))
         return result
 
     async def _orders_of_chunk(
-        self, chunk: list[str], result: dict[str, list[Order]]
+        self, chunk: list[str], result: dict[str, list[Order]], cap: int
     ) -> None:
         size = min(self.page_size, queries.MAX_ORDERS_PAGE)
         search = " OR ".join(f"customer_id:{_numeric(cid)}" for cid in chunk)
@@ -162,9 +164,9 @@ class ShopifyConnector:
         ):
             order = mapping.order(node)
             orders = result.get(order.customer_id or "")
-            if orders is not None and len(orders) < self.order_cap:
+            if orders is not None and len(orders) < cap:
                 orders.append(order)
-            if all(len(result[cid]) >= self.order_cap for cid in chunk):
+            if all(len(result[cid]) >= cap for cid in chunk):
                 return
 
     async def returns_by_customers(

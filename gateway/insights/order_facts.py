@@ -95,6 +95,11 @@ async def upsert_orders(
         await upsert_order_facts(session, customer_id, orders)
 
 
+FULL_HISTORY = 25_000
+"""Orders read per customer for the facts: all of them (Shopify's own ceiling
+on deep pagination), not the recent window the graph reads."""
+
+
 async def sync_orders(
     sessions: Sessions,
     connector: ShopifyConnector,
@@ -119,7 +124,9 @@ async def sync_orders(
             ).all()
         if not links:
             return written
-        orders = await connector.orders_by_customers([gid for _, gid in links])
+        orders = await connector.orders_by_customers(
+            [gid for _, gid in links], limit=FULL_HISTORY
+        )
         async with sessions() as session, session.begin():
             for customer_id, gid in links:
                 found = orders.get(gid, [])
