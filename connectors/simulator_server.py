@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator
 
 import uvicorn
@@ -63,3 +63,27 @@ class RequestCounter:
 
     def reset(self) -> None:
         self._counts.clear()
+
+
+class InjectedFailures:
+    """The failure knobs every simulator offers its tests: answer the next
+    requests with an error status, or a 429 saying when to come back."""
+
+    def __init__(self) -> None:
+        self._queue: deque[tuple[int, float]] = deque()
+
+    def fail_next(self, n: int = 1, *, status: int = 503) -> None:
+        """The next ``n`` requests answer ``status`` in the upstream's envelope."""
+        self._queue.extend((status, 0.0) for _ in range(n))
+
+    def force_rate_limit(self, n: int = 1, *, retry_after: float = 1) -> None:
+        """The next ``n`` requests answer 429 with ``Retry-After: retry_after``."""
+        self._queue.extend((429, retry_after) for _ in range(n))
+
+    def heal(self) -> None:
+        """Forget failures not used up, so one test's outage does not leak."""
+        self._queue.clear()
+
+    def next_failure(self) -> tuple[int, float] | None:
+        """``(status, retry_after)`` of the failure to answer now, if any."""
+        return self._queue.popleft() if self._queue else None

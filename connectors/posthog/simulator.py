@@ -32,7 +32,7 @@ from connectors.demo_world import World
 from connectors.posthog.hogql_eval import evaluate
 from connectors.posthog.hogql_parser import HogQLError
 from connectors.posthog.simulator_data import Analytics, Person
-from connectors.simulator_server import RequestCounter
+from connectors.simulator_server import InjectedFailures, RequestCounter
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -75,7 +75,7 @@ def rest_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-class PostHogSimulator:
+class PostHogSimulator(InjectedFailures):
     def __init__(
         self,
         world: World,
@@ -92,7 +92,7 @@ class PostHogSimulator:
         self.rate_limit_per_minute = rate_limit_per_minute
         self.requests = RequestCounter()
         self.last_headers = Headers()
-        self._failures: deque[tuple[int, int]] = deque()
+        super().__init__()
         self._recent: deque[float] = deque()
         routes = []
         for prefix in (
@@ -110,17 +110,6 @@ class PostHogSimulator:
             ]
         self.app = Starlette(routes=routes)
 
-    def fail_next(self, n: int = 1, *, status: int = 503) -> None:
-        """The next ``n`` requests answer ``status`` in PostHog's error envelope."""
-        self._failures.extend((status, 0) for _ in range(n))
-
-    def heal(self) -> None:
-        """Forget failures injected with ``fail_next`` that were not used up."""
-        self._failures.clear()
-
-    def force_rate_limit(self, n: int = 1, *, retry_after: int = 1) -> None:
-        self._failures.extend((429, retry_after) for _ in range(n))
-
     def _guarded(self, name: str, handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             self.requests.add(name)
@@ -132,9 +121,10 @@ class PostHogSimulator:
         return endpoint
 
     def _gate(self, request: Request) -> Response | None:
-        if self._failures:
-            status, retry_after = self._failures.popleft()
-            return _throttled(retry_after) if status == 429 else error(status)
+        failure = self.next_failure()
+        if failure is not None:
+            status, retry_after = failure
+            return _throttled(int(retry_after)) if status == 429 else error(status)
         header = request.headers.get("Authorization")
         if header is None:
             return JSONResponse(

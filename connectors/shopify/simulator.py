@@ -48,7 +48,7 @@ from connectors.shopify.simulator_webhooks import (
     encode,
     webhook_headers,
 )
-from connectors.simulator_server import RequestCounter
+from connectors.simulator_server import InjectedFailures, RequestCounter
 
 INVALID_TOKEN = (
     "[API] Invalid API key or access token (unrecognized login or wrong password)"
@@ -94,7 +94,7 @@ class LeakyBucket:
         }
 
 
-class ShopifySimulator:
+class ShopifySimulator(InjectedFailures):
     def __init__(
         self,
         world: World,
@@ -129,7 +129,7 @@ class ShopifySimulator:
         self.store = ShopifyStore(world, shop=shop, deleted=deleted)
         self.rest = RestPayloads(shop_timezone)
         self._schema = build_schema()
-        self._failures: list[int] = []
+        super().__init__()
         self._documents: dict[str, DocumentNode] = {}
         self.app = Starlette(
             routes=[
@@ -142,15 +142,6 @@ class ShopifySimulator:
     @property
     def shop_domain(self) -> str:
         return f"{self.shop}.myshopify.com"
-
-    def fail_next(self, n: int = 1, status: int = 503) -> None:
-        """Answer the next ``n`` requests with ``status`` (401, 429 and 5xx get
-        Shopify's bodies)."""
-        self._failures.extend([status] * n)
-
-    def heal(self) -> None:
-        """Forget failures injected with ``fail_next`` that were not used up."""
-        self._failures.clear()
 
     def drain(self) -> None:
         """Empty the bucket: the next queries are THROTTLED until it refills."""
@@ -237,8 +228,9 @@ class ShopifySimulator:
             await asyncio.sleep(self.latency)
         if request.headers.get("X-Shopify-Access-Token") != self.access_token:
             return JSONResponse({"errors": INVALID_TOKEN}, 401)
-        if self._failures:
-            return self._failure(self._failures.pop(0))
+        failure = self.next_failure()
+        if failure is not None:
+            return self._failure(failure[0])
         try:
             body = await request.json()
             query, variables = body["query"], body.get("variables") or {}

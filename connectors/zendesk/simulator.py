@@ -31,7 +31,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectors.demo_world import World
-from connectors.simulator_server import RequestCounter
+from connectors.simulator_server import InjectedFailures, RequestCounter
 from connectors.zendesk.simulator_data import build_help_desk
 from connectors.zendesk.simulator_pages import cursor_or_offset, offset_page
 from connectors.zendesk.simulator_webhooks import send_event, ticket_event_detail
@@ -47,7 +47,7 @@ _ERROR_BODIES: dict[int, dict[str, str]] = {
 }
 
 
-class ZendeskSimulator:
+class ZendeskSimulator(InjectedFailures):
     def __init__(
         self,
         world: World,
@@ -67,7 +67,7 @@ class ZendeskSimulator:
         if oauth_token:
             self._accepted.add(f"Bearer {oauth_token}")
         self.last_headers = Headers()
-        self._failures: deque[tuple[int, float | None]] = deque()
+        super().__init__()
         self._recent: deque[float] = deque()
         routes = [
             ("users/show_many", "/api/v2/users/show_many", self._users_show_many),
@@ -92,18 +92,6 @@ class ZendeskSimulator:
             Starlette(routes=[Route(p, self._guarded(n, h)) for n, p, h in routes])
         )
 
-    def fail_next(self, n: int = 1, *, status: int = 503) -> None:
-        """The next ``n`` requests answer ``status`` before doing anything."""
-        self._failures.extend((status, None) for _ in range(n))
-
-    def heal(self) -> None:
-        """Forget failures injected with ``fail_next`` that were not used up."""
-        self._failures.clear()
-
-    def force_rate_limit(self, n: int = 1, *, retry_after: float = 1) -> None:
-        """The next ``n`` requests answer 429 with ``Retry-After: retry_after``."""
-        self._failures.extend((429, retry_after) for _ in range(n))
-
     def _guarded(self, name: str, handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             self.requests.add(name)
@@ -119,10 +107,11 @@ class ZendeskSimulator:
         return endpoint
 
     async def _gate(self, request: Request) -> Response | None:
-        if self._failures:
-            status, retry_after = self._failures.popleft()
+        failure = self.next_failure()
+        if failure is not None:
+            status, retry_after = failure
             if status == 429:
-                return _too_many(retry_after or 0)
+                return _too_many(retry_after)
             body = _ERROR_BODIES.get(status, {"error": "ServiceUnavailable"})
             return JSONResponse(body, status_code=status)
         now = time.monotonic()
