@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 from strawberry.relay import to_base64
 
+from tests.e2e.browser import offline_page
 from tests.e2e.live_gateway import AUTH, live_gateways
-from tests.e2e.test_graphiql_browser import CHROMIUM_ARGS, LOOPBACK, chromium
+from tests.e2e.test_graphiql_browser import chromium
 
 __all__ = ["chromium"]
 
@@ -32,7 +32,7 @@ async def graphql(base_url: str, query: str, variables: dict) -> dict:
 async def test_the_embed_page_scrolls_pages_and_shows_live_events(
     chromium: Path, tmp_path: Path
 ):
-    from playwright.async_api import Route, async_playwright, expect
+    from playwright.async_api import expect
 
     async with live_gateways(tmp_path) as ([gateway], _):
         customer = to_base64("Customer", 4)
@@ -42,56 +42,35 @@ async def test_the_embed_page_scrolls_pages_and_shows_live_events(
             "{ url } }",
             {"c": customer},
         )
-        off_loopback: list[str] = []
-        page_errors: list[str] = []
-
-        async def only_loopback(route: Route) -> None:
-            if urlsplit(route.request.url).hostname in LOOPBACK:
-                await route.continue_()
-            else:
-                off_loopback.append(route.request.url)
-                await route.abort()
-
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
+        async with offline_page(
+            chromium, viewport={"width": 420, "height": 640}
+        ) as browser:
+            page = browser.page
+            await page.goto(gateway.base_url + issued["createEmbedToken"]["url"])
+            items = page.locator("customer-timeline li")
+            await expect(items).to_have_count(20, timeout=15_000)
+            await expect(page.locator("customer-timeline .live")).to_have_text("● live")
+            await page.locator("customer-timeline .list").evaluate(
+                "list => list.scrollTo(0, list.scrollHeight)"
             )
-            try:
-                context = await browser.new_context(
-                    viewport={"width": 420, "height": 640}
+            await expect(items.nth(20)).to_be_attached(timeout=10_000)
+            await page.locator("customer-timeline .list").evaluate(
+                "list => list.scrollTo(0, 0)"
+            )
+            for attempt in range(20):  # the page subscribes a moment after load
+                await graphql(
+                    gateway.base_url,
+                    "mutation($c: ID!, $t: String!) "
+                    "{ tagCustomer(customerId: $c, tags: [$t]) { id } }",
+                    {"c": customer, "t": f"laptop-call-{attempt}"},
                 )
-                await context.route("**/*", only_loopback)
-                page = await context.new_page()
-                page.on("pageerror", lambda error: page_errors.append(str(error)))
-                await page.goto(gateway.base_url + issued["createEmbedToken"]["url"])
-                items = page.locator("customer-timeline li")
-                await expect(items).to_have_count(20, timeout=15_000)
-                await expect(page.locator("customer-timeline .live")).to_have_text(
-                    "● live"
-                )
-                await page.locator("customer-timeline .list").evaluate(
-                    "list => list.scrollTo(0, list.scrollHeight)"
-                )
-                await expect(items.nth(20)).to_be_attached(timeout=10_000)
-                await page.locator("customer-timeline .list").evaluate(
-                    "list => list.scrollTo(0, 0)"
-                )
-                for attempt in range(20):  # the page subscribes a moment after load
-                    await graphql(
-                        gateway.base_url,
-                        "mutation($c: ID!, $t: String!) "
-                        "{ tagCustomer(customerId: $c, tags: [$t]) { id } }",
-                        {"c": customer, "t": f"laptop-call-{attempt}"},
-                    )
-                    if await page.locator("li.new").count():
-                        break
-                    await page.wait_for_timeout(500)
-                await expect(items.first).to_contain_text("Tag laptop-call-")
-                await expect(items.first).to_have_class("new")
-                if os.environ.get("CG_UPDATE_SCREENSHOT") or not SCREENSHOT.exists():
-                    SCREENSHOT.parent.mkdir(exist_ok=True)
-                    await page.screenshot(path=str(SCREENSHOT))
-            finally:
-                await browser.close()
-        assert off_loopback == []
-        assert page_errors == []
+                if await page.locator("li.new").count():
+                    break
+                await page.wait_for_timeout(500)
+            await expect(items.first).to_contain_text("Tag laptop-call-")
+            await expect(items.first).to_have_class("new")
+            if os.environ.get("CG_UPDATE_SCREENSHOT") or not SCREENSHOT.exists():
+                SCREENSHOT.parent.mkdir(exist_ok=True)
+                await page.screenshot(path=str(SCREENSHOT))
+        assert browser.off_loopback == []
+        assert browser.errors == []

@@ -11,13 +11,10 @@ Authorization header is sent.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -30,17 +27,8 @@ from gateway.app import create_app
 from gateway.db.session import upgrade
 from gateway.services import open_services
 from gateway.settings import Settings
+from tests.e2e.browser import offline_page, require_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 API_KEY = "cg_e2e_graphiql_key"
 EMAIL = "ada.lovelace@example.org"
 
@@ -70,16 +58,7 @@ class GraphQLRecorder:
 
 @pytest.fixture
 def chromium() -> Path:
-    """Debian's Chromium; skipped without it on a laptop, a failure in CI."""
-    if not CHROMIUM.exists():
-        reason = f"needs {CHROMIUM}: apt-get install chromium"
-    elif importlib.util.find_spec("playwright") is None:
-        reason = "needs the playwright package: pip install -e '.[dev]'"
-    else:
-        return CHROMIUM
-    if os.environ.get("CI"):
-        pytest.fail(f"GraphiQL browser test {reason}")
-    pytest.skip(f"GraphiQL browser test {reason}")
+    return require_chromium("GraphiQL browser test")
 
 
 @pytest.fixture
@@ -113,41 +92,21 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[str, GraphQLRecorder]]:
 async def test_graphiql_runs_the_default_query_offline_with_the_default_headers(
     chromium, server
 ):
-    from playwright.async_api import Route, async_playwright, expect
+    from playwright.async_api import expect
 
     base_url, recorder = server
-    off_loopback: list[str] = []
-    page_errors: list[str] = []
-
-    async def only_loopback(route: Route) -> None:
-        if urlsplit(route.request.url).hostname in LOOPBACK:
-            await route.continue_()
-        else:
-            off_loopback.append(route.request.url)
-            await route.abort()
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
+    async with offline_page(chromium) as browser:
+        page = browser.page
+        await page.goto(f"{base_url}/graphql")
+        headers_editor = page.locator(".graphiql-editor-tool .graphiql-editor")
+        await expect(headers_editor.last).to_contain_text(f"Bearer {API_KEY}")
+        await page.locator(".graphiql-execute-button").click()
+        await expect(page.locator(".result-window")).to_contain_text(
+            EMAIL, timeout=15_000
         )
-        try:
-            context = await browser.new_context()
-            await context.route("**/*", only_loopback)
-            page = await context.new_page()
-            page.on("pageerror", lambda error: page_errors.append(str(error)))
 
-            await page.goto(f"{base_url}/graphql")
-            headers_editor = page.locator(".graphiql-editor-tool .graphiql-editor")
-            await expect(headers_editor.last).to_contain_text(f"Bearer {API_KEY}")
-            await page.locator(".graphiql-execute-button").click()
-            await expect(page.locator(".result-window")).to_contain_text(
-                EMAIL, timeout=15_000
-            )
-        finally:
-            await browser.close()
-
-    assert off_loopback == []
-    assert page_errors == []
+    assert browser.off_loopback == []
+    assert browser.errors == []
     queries = [
         authorization
         for authorization, body in recorder.posts
