@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -58,6 +58,9 @@ class SyncReport:
     """Shopify records without a usable email."""
     unmatched: int = 0
     """Our customers found nowhere upstream (Zendesk, PostHog)."""
+    touched: list[int] = field(default_factory=list)
+    """Customers newly linked or created: their cached "unknown upstream"
+    marks must go (the caller announces them as changes)."""
 
     def rows(self) -> list[tuple[str, int]]:
         """The counts worth printing for this source."""
@@ -145,10 +148,10 @@ async def _shopify_batch(
                 report.already_linked += 1
                 continue
             customer_id = by_email.get(email or "") or by_phone.get(phone or "")
-            if customer_id is None and email is None:
-                report.skipped += 1
-                continue
-            if customer_id is None and email is not None:
+            if customer_id is None:
+                if email is None:
+                    report.skipped += 1
+                    continue
                 customer = _new_customer(upstream, email, phone)
                 session.add(customer)
                 await session.flush()
@@ -164,6 +167,7 @@ async def _shopify_batch(
             )
             linked.add(gid)
             report.linked += 1
+            report.touched.append(customer_id)
         await _save_state(session, "shopify", synced_until=_newest(batch))
 
 
@@ -241,6 +245,7 @@ async def link_customers(
         report.already_linked += len(known)
         report.linked += len(links) - len(known)
         report.unmatched += len(customers) - len(links)
+        report.touched.extend(cid for cid in links if cid not in known)
         after = customers[-1].id
         async with sessions() as session, session.begin():
             await _save_state(session, source, cursor=str(after))

@@ -13,6 +13,7 @@ from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 
 from connectors.errors import ConnectorError
+from gateway.changes import CustomerChange
 from gateway.services import open_services
 from gateway.settings import Settings
 from gateway.sync import (
@@ -86,6 +87,10 @@ async def _run(
                     "Progress is saved; run the command again to resume.[/red]"
                 )
                 return 1
+        # evicts cached "unknown upstream" marks (shared through Redis)
+        await services.changes.publish(
+            *(CustomerChange(cid, source, "sync") for cid in report.touched)
+        )
     console.print(summary(report))
     return 0
 

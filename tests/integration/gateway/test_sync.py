@@ -62,6 +62,7 @@ async def test_shopify_sync_links_known_customers_and_creates_the_others(
     in_store = len(simulators.shopify.store.customers)
     assert (report.seen, report.skipped) == (in_store, 1)
     assert report.linked == in_store - 1
+    assert len(set(report.touched)) == report.linked  # announced as changes
     assert report.created == in_store - 1 - len(OURS.customers)
     assert await count(wired, models.Customer) == len(OURS.customers) + report.created
     async with wired.sessions() as session:
@@ -118,6 +119,8 @@ async def test_zendesk_sync_links_our_customers_by_email_then_phone(
     )
     again = await link_customers(wired.sessions, wired.upstreams.zendesk)
     assert (again.linked, again.already_linked) == (0, report.linked)
+    assert len(report.touched) == report.linked
+    assert again.touched == []
     async with wired.sessions() as session:
         state = await session.get(models.SyncState, "zendesk")
     assert state is not None
