@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -136,10 +137,21 @@ async def script(request: Request) -> Response:
 
 
 def embed_routes() -> list[BaseRoute]:
+    """The embed page, its script and its endpoint. The endpoint answers
+    cross-origin requests (CORS, any origin): the ``<script>`` drop-in runs on
+    the host tool's origin, and the token travels in a header, never a cookie,
+    so no other site can borrow a browser's credentials."""
     graphql = EmbedGraphQL()
+    cross_origin = CORSMiddleware(
+        graphql,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
     return [
         Route("/embed/timeline", timeline_page),
         Route("/embed/customer-timeline.js", script),
-        Route("/embed/graphql", graphql, methods=["GET", "POST"]),
+        Route("/embed/graphql", cross_origin, methods=["GET", "POST", "OPTIONS"]),
         WebSocketRoute("/embed/graphql", graphql),
     ]

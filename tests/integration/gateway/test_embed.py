@@ -96,3 +96,28 @@ async def test_an_embed_token_needs_an_existing_customer_and_a_sane_ttl(
         {"c": CUSTOMER},
     )
     assert too_long["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_the_embed_endpoint_answers_a_cross_origin_preflight(gateway: Gateway):
+    """The <script> drop-in calls the endpoint from the host tool's origin."""
+    preflight = await gateway.http.options(
+        "/embed/graphql",
+        headers={
+            "Origin": "https://helpdesk.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    token = (await issue(gateway))["token"]
+    answer = await gateway.http.post(
+        "/embed/graphql",
+        json={"query": "{ timeline(first: 1) { edges { cursor } } }"},
+        headers={
+            "Authorization": f"Embed {token}",
+            "Origin": "https://helpdesk.example",
+        },
+    )
+    assert answer.headers["access-control-allow-origin"] == "*"
