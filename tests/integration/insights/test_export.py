@@ -81,3 +81,30 @@ async def test_export_over_http_streams_csv(client: httpx.AsyncClient, db) -> No
     assert missing.status_code == 404
     bad = await client.get("/segments/news/export?format=xml")
     assert bad.status_code == 400
+
+
+async def test_http_exports_follow_the_callers_role(
+    client: httpx.AsyncClient, db: Services
+) -> None:
+    from gateway.auth.keys import create_key
+    from gateway.auth.policy import Role
+
+    await newsletter(db)
+    url = "/segments/news/export?format=jsonl&channel=email"
+    anonymous = await client.get(url, headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    rows = {}
+    for role in (Role.MARKETING, Role.ANALYST):
+        key, _ = await create_key(db.sessions, f"export-{role}", role)
+        headers = {"Authorization": f"Bearer {key}"}
+        no_channel = await client.get("/segments/news/export", headers=headers)
+        if role is Role.MARKETING:
+            assert (
+                no_channel.status_code == 400
+            )  # marketing names the consented channel
+        response = await client.get(url, headers=headers)
+        assert response.status_code == 200
+        rows[role] = [orjson.loads(line) for line in response.text.splitlines()]
+    assert [r["email"] for r in rows[Role.MARKETING]] == ["y***@example.com"]
+    assert [r["email"] for r in rows[Role.ANALYST]] == [None]
+    assert rows[Role.ANALYST][0]["city"] is None
