@@ -164,18 +164,6 @@ class GraphQLApp(GraphQL[Context, None]):
         root_value: None,
         sub_response: Response,
     ) -> Any:
-        if isinstance(request_data, list):
-            settings = self.services.settings
-            if not settings.batching_enabled:
-                raise Rejected(
-                    400, "BATCHING_DISABLED", "Batched operations are disabled."
-                )
-            if len(request_data) > settings.max_batch:
-                raise Rejected(
-                    400,
-                    "BATCH_TOO_LARGE",
-                    f"At most {settings.max_batch} operations per request.",
-                )
         principal = context.principal
         if principal is None:
             raise Rejected(
@@ -208,6 +196,7 @@ class GraphQLApp(GraphQL[Context, None]):
     def _validate_batch_request(
         self, request_data: list[GraphQLRequestData], protocol: Any
     ) -> None:
+        """Strawberry's hook while parsing the body: batches are ours to bound."""
         settings = self.services.settings
         if not settings.batching_enabled:
             raise Rejected(400, "BATCHING_DISABLED", "Batched operations are disabled.")
