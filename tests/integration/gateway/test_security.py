@@ -400,3 +400,40 @@ async def test_the_subscription_masks_by_the_subscribers_role(
     assert message["type"] == "next", message
     event = message["payload"]["data"]["customerTimeline"]
     assert event == {"__typename": "NoteAdded", "summary": "Note added", "body": None}
+
+
+async def socket_answer(db: Services, headers: dict[str, str], document: str) -> dict:
+    import websockets
+
+    from connectors.simulator_server import serve_app
+
+    async with serve_app(create_app(services=db)) as base_url:
+        url = base_url.replace("http", "ws") + "/graphql"
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": headers}))
+            assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+            subscribe = {"id": "1", "type": "subscribe", "payload": {"query": document}}
+            await ws.send(json.dumps(subscribe))
+            answer: dict = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            return answer
+
+
+async def test_the_websocket_applies_mutation_permissions(
+    db: Services, maya: str
+) -> None:
+    analyst = await key_for(db, Role.ANALYST)
+    document = f'mutation {{ tagCustomer(customerId: "{maya}", tags: ["x"]) {{ id }} }}'
+    answer = await socket_answer(db, analyst, document)
+    errors = (
+        answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
+    )
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_the_websocket_applies_the_query_limits(db: Services) -> None:
+    deep = "{ " + "a { " * 40 + "b" + " }" * 40 + " }"
+    answer = await socket_answer(db, ADMIN, deep)
+    errors = (
+        answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
+    )
+    assert "QUERY_TOO_DEEP" in {e["extensions"]["code"] for e in errors}

@@ -1,0 +1,67 @@
+"""The HTTP view's checks, for operations sent over WebSocket.
+
+graphql-transport-ws runs queries and mutations as well as subscriptions, and
+never passes through ``GraphQLApp.execute_operation``: this extension applies
+the same query limits and mutation permissions to them, before execution.
+``schema = strawberry.Schema(..., extensions=[SocketGuard])``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from starlette.websockets import WebSocket
+from strawberry.extensions import SchemaExtension
+
+from gateway.auth.policy import Role, may_run_mutation
+from gateway.limits import LimitExceeded, Limits, analyse
+
+
+class SocketGuard(SchemaExtension):
+    """List it after ``ValidationCache``, which overwrites validation errors:
+    a refusal is added to them, so Strawberry answers it instead of executing."""
+
+    def on_validate(self) -> Iterator[None]:
+        execution = self.execution_context
+        request = getattr(execution.context, "request", None)
+        if isinstance(request, WebSocket) and execution.query is not None:
+            try:
+                self._check(execution.context, execution.query)
+            except GraphQLError as refusal:
+                execution.pre_execution_errors = [
+                    *(execution.pre_execution_errors or []),
+                    refusal,
+                ]
+        yield
+
+    def _check(self, context: object, query: str) -> None:
+        settings = context.services.settings  # type: ignore[attr-defined]
+        limits = Limits(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            max_cost=settings.max_cost,
+            max_document_bytes=settings.max_document_bytes,
+            introspection=settings.introspection_enabled,
+        )
+        try:
+            analysis = analyse(
+                self.execution_context.schema._schema,
+                query,
+                self.execution_context.operation_name,
+                self.execution_context.variables,
+                limits,
+            )
+        except LimitExceeded as exc:
+            raise GraphQLError(exc.message, extensions={"code": exc.code}) from exc
+        if not analysis.is_mutation:
+            return
+        principal = getattr(context, "principal", None)
+        role = principal.role if principal is not None else Role.ANALYST
+        for node in analysis.root_fields:
+            if not may_run_mutation(role, node.name.value):
+                raise GraphQLError(
+                    f"The {role} role may not run {node.name.value}.",
+                    extensions={"code": "FORBIDDEN"},
+                )
