@@ -29,9 +29,9 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from gateway.auth.admission import Refusal, admit
 from gateway.auth.audit import AuditTrail
 from gateway.auth.policy import may_run_mutation
-from gateway.auth.ratelimit import retry_after
 from gateway.context import Context
 from gateway.errors import format_errors
 from gateway.graphiql import graphiql_page
@@ -83,14 +83,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.graphql_schema = schema._schema
         self.services = services
         self.ide_headers = dict(ide_headers or {})
-        self.limits = Limits(
-            max_depth=settings.max_depth,
-            max_aliases=settings.max_aliases,
-            max_tokens=settings.max_tokens,
-            max_cost=settings.max_cost,
-            max_document_bytes=settings.max_document_bytes,
-            introspection=settings.introspection_enabled,
-        )
+        self.limits = Limits.from_settings(settings)
         self.production = settings.is_production
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -121,21 +114,18 @@ class GraphQLApp(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        """The caller is identified later, in ``execute_operation``: a browser's
+        GET for GraphiQL needs no credentials, and WebSockets authenticate in
+        ``connection_init``."""
         services = self.services
-        principal = None
-        if isinstance(request, Request):
-            header = request.headers.get("authorization")
-            principal = await services.auth.authenticate(header)
-            if isinstance(
-                response, Response
-            ) and GRAPHQL_RESPONSE in request.headers.get("accept", ""):
-                response.media_type = GRAPHQL_RESPONSE
+        wants = request.headers.get("accept", "")
+        if isinstance(response, Response) and GRAPHQL_RESPONSE in wants:
+            response.media_type = GRAPHQL_RESPONSE
         return Context(
             request=request,
             response=response,
             services=services,
             loaders=Loaders(services),
-            principal=principal,
             audit=AuditTrail(),
         )
 
@@ -164,22 +154,17 @@ class GraphQLApp(GraphQL[Context, None]):
         root_value: None,
         sub_response: Response,
     ) -> Any:
-        principal = context.principal
-        if principal is None:
-            raise Rejected(
-                401,
-                "UNAUTHENTICATED",
-                "Send an API key or token: Authorization: Bearer <credentials>.",
-                {"WWW-Authenticate": "Bearer"},
+        try:
+            principal = await admit(
+                self.services.auth,
+                self.services.rate_limiter,
+                request.headers.get("authorization"),
             )
-        wait = await self.services.rate_limiter.take(principal.rate_key)
-        if wait:
+        except Refusal as refusal:
             raise Rejected(
-                429,
-                "RATE_LIMITED",
-                "Too many requests; retry later.",
-                {"Retry-After": retry_after(wait)},
-            )
+                refusal.status, refusal.code, refusal.message, refusal.headers
+            ) from refusal
+        context.principal = principal
         items = request_data if isinstance(request_data, list) else [request_data]
         prepared = [await self._prepare(request, item, context) for item in items]
         result = await super().execute_operation(

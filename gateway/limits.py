@@ -36,6 +36,8 @@ from graphql import (
 )
 from graphql.language import DocumentNode
 
+from gateway.settings import Settings
+
 LIST_ESTIMATE = 10
 """Elements assumed for a list field without ``first`` (line items, tags…);
 a connection's own ``edges`` count once: ``first`` already multiplied them."""
@@ -49,6 +51,17 @@ class Limits:
     max_cost: int = 10_000
     max_document_bytes: int = 100_000
     introspection: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            max_cost=settings.max_cost,
+            max_document_bytes=settings.max_document_bytes,
+            introspection=settings.introspection_enabled,
+        )
 
 
 class LimitExceeded(Exception):

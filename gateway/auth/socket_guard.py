@@ -36,15 +36,7 @@ class SocketGuard(SchemaExtension):
         yield
 
     def _check(self, context: object, query: str) -> None:
-        settings = context.services.settings  # type: ignore[attr-defined]
-        limits = Limits(
-            max_depth=settings.max_depth,
-            max_aliases=settings.max_aliases,
-            max_tokens=settings.max_tokens,
-            max_cost=settings.max_cost,
-            max_document_bytes=settings.max_document_bytes,
-            introspection=settings.introspection_enabled,
-        )
+        limits = Limits.from_settings(context.services.settings)  # type: ignore[attr-defined]
         try:
             analysis = analyse(
                 self.execution_context.schema._schema,

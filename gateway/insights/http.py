@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from gateway.auth.admission import Refusal, admit
 from gateway.auth.audit import AuditTrail
 from gateway.auth.policy import Role, RolePolicy
-from gateway.auth.ratelimit import retry_after
 from gateway.errors import BadUserInput, NotFound
 from gateway.insights.export import ExportRequest, export_segment
 from gateway.insights.refresh import refresh_periodically
@@ -27,22 +27,18 @@ async def export_route(request: Request) -> Response:
     """Authenticated like ``/graphql``; the caller's role decides what each row
     shows (``RolePolicy``), and marketing must name the consented channel."""
     services: Services = request.app.state.services
-    principal = await services.auth.authenticate(request.headers.get("authorization"))
-    if principal is None:
+    try:
+        principal = await admit(
+            services.auth, services.rate_limiter, request.headers.get("authorization")
+        )
+    except Refusal as refusal:
         return JSONResponse(
-            {"error": "Send an API key or token: Authorization: Bearer <credentials>."},
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
+            {"error": refusal.message},
+            status_code=refusal.status,
+            headers=dict(refusal.headers),
         )
     if principal.role is Role.EMBED:
         return JSONResponse({"error": "Embed tokens cannot export."}, status_code=403)
-    wait = await services.rate_limiter.take(principal.rate_key)
-    if wait:
-        return JSONResponse(
-            {"error": "Too many requests."},
-            status_code=429,
-            headers={"Retry-After": retry_after(wait)},
-        )
     channel = request.query_params.get("channel")
     if principal.role is Role.MARKETING and channel is None:
         return JSONResponse(
