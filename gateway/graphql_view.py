@@ -71,6 +71,18 @@ class Rejected(Exception):
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
+class Answered(Exception):
+    """A request answered before execution, from the response cache."""
+
+    def __init__(self, body: bytes, media_type: str | None) -> None:
+        super().__init__("answered from the response cache")
+        self.body = body
+        self.media_type = media_type or "application/json"
+
+    def response(self) -> Response:
+        return Response(self.body, media_type=self.media_type)
+
+
 class GraphQLApp(GraphQL[Context, None]):
     def __init__(
         self, services: Services, ide_headers: Mapping[str, str] | None
@@ -91,8 +103,8 @@ class GraphQLApp(GraphQL[Context, None]):
             if scope["type"] == "http":
                 self._check_media_type(Request(scope))
             await super().__call__(scope, receive, send)
-        except Rejected as rejected:
-            await rejected.response()(scope, receive, send)
+        except (Rejected, Answered) as answer:
+            await answer.response()(scope, receive, send)
 
     def _check_media_type(self, request: Request) -> None:
         if request.method != "POST":
@@ -167,15 +179,72 @@ class GraphQLApp(GraphQL[Context, None]):
         context.principal = principal
         items = request_data if isinstance(request_data, list) else [request_data]
         prepared = [await self._prepare(request, item, context) for item in items]
-        result = await super().execute_operation(
-            request,
-            request_adapter,
-            prepared if isinstance(request_data, list) else prepared[0],
-            context,
-            root_value,
-            sub_response,
+        first, analysis = prepared[0]
+        if isinstance(request_data, list) or analysis is None:
+            result = await super().execute_operation(
+                request,
+                request_adapter,
+                [data for data, _ in prepared]
+                if isinstance(request_data, list)
+                else first,
+                context,
+                root_value,
+                sub_response,
+            )
+        else:
+            result = await self._execute_cached(
+                request, request_adapter, first, analysis, context, sub_response
+            )
+        self.services.audit.record(context.audit, principal, first.operation_name)
+        return result
+
+    async def _execute_cached(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        data: GraphQLRequestData,
+        analysis: Analysis,
+        context: Context,
+        sub_response: Response,
+    ) -> Any:
+        """One operation, through the response cache when it is cacheable."""
+        responses = self.services.responses
+        principal = context.principal
+        assert principal is not None
+        lookup = (
+            responses.lookup(
+                analysis.operation,
+                data.query or "",
+                data.operation_name,
+                data.variables,
+                principal.role.value,
+            )
+            if responses is not None
+            else None
         )
-        self.services.audit.record(context.audit, principal, prepared[0].operation_name)
+        if responses is None or lookup is None:
+            return await super().execute_operation(
+                request, request_adapter, data, context, None, sub_response
+            )
+        hit, versions = await responses.get(lookup)
+        if hit is not None:
+            for customer_id, names in hit.reads.items():
+                for name in names:
+                    context.audit.read(customer_id, name)
+            self.services.audit.record(context.audit, principal, data.operation_name)
+            raise Answered(hit.body, sub_response.media_type)
+        result = await super().execute_operation(
+            request, request_adapter, data, context, None, sub_response
+        )
+        if (
+            isinstance(result, ExecutionResult)
+            and result.data is not None
+            and not result.errors
+            and not result.extensions
+            and not context.errors
+        ):
+            body = orjson.dumps({"data": result.data})
+            await responses.put(lookup, versions, body, context.audit.reads)
         return result
 
     def _validate_batch_request(
@@ -194,7 +263,9 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def _prepare(
         self, request: Request, item: GraphQLRequestData, context: Context
-    ) -> GraphQLRequestData:
+    ) -> tuple[GraphQLRequestData, Analysis | None]:
+        """The operation to run (a persisted one resolved), checked against the
+        limits and the caller's mutation rights, with its analysis."""
         try:
             query = await self.services.persisted.document(item.query, item.extensions)
         except PersistedQueryError as exc:
@@ -215,13 +286,14 @@ class GraphQLApp(GraphQL[Context, None]):
             analysis = None  # a syntax error: the executor reports it with its location
         if analysis is not None and analysis.is_mutation:
             self._check_mutation(request, analysis, item, context)
-        return GraphQLRequestData(
+        prepared = GraphQLRequestData(
             query=query,
             variables=item.variables,
             operation_name=item.operation_name,
             extensions=item.extensions,
             protocol=item.protocol,
         )
+        return prepared, analysis
 
     def _check_mutation(
         self,
@@ -299,4 +371,4 @@ def _customer_argument(node: Any, variables: dict[str, Any] | None) -> int | Non
     return None
 
 
-__all__ = ["GraphQLApp", "Rejected"]
+__all__ = ["Answered", "GraphQLApp", "Rejected"]

@@ -24,6 +24,7 @@ from gateway.db.session import create_engine, session_factory
 from gateway.feed import ChangeFeed
 from gateway.invalidation import Invalidator
 from gateway.persisted import PersistedQueries
+from gateway.response_cache import ResponseCache
 from gateway.settings import Settings
 from gateway.upstreams import Upstreams, build_upstreams
 
@@ -40,8 +41,16 @@ class Services:
     upstreams: Upstreams = field(default_factory=Upstreams)
     changes: ChangeBus = field(default_factory=ChangeBus)
     caches: UpstreamCaches | None = None
+    responses: ResponseCache | None = None
+    """Whole responses of customer queries (``gateway.response_cache``)."""
     feed: ChangeFeed | None = None
     """Changes for live subscriptions, shared across replicas through Redis."""
+
+    async def forget_responses(self) -> None:
+        """Drop every cached response: after changes to many customers at once
+        (an insights refresh, a new segment)."""
+        if self.responses is not None:
+            await self.responses.forget_all()
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -85,6 +94,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     if settings.cache_enabled:
         services.caches = build_caches(backend, settings)
         services.changes.subscribe_batch(Invalidator(sessions, services.caches))
+        if settings.response_cache_ttl > 0:
+            services.responses = ResponseCache(
+                backend, settings.cache_prefix, settings.response_cache_ttl
+            )
+            services.changes.subscribe_batch(services.responses.forget_customers)
     services.feed = ChangeFeed(
         services.changes, settings.redis_url, f"{settings.cache_prefix}:changes"
     )

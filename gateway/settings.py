@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     cache_prefix: str = "cg"
     """First part of every cache key: separates deployments sharing one Redis."""
     cache_enabled: bool = True
+    response_cache_ttl: float = 60.0
+    """Seconds a whole ``customer(id:)`` response is reused at most; 0 turns
+    the response cache off (it is off too when ``cache_enabled`` is)."""
     loaders_enabled: bool = True
     """Off only to measure what batching saves (the benchmark's baseline)."""
 

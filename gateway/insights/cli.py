@@ -48,6 +48,7 @@ def refresh() -> None:
                     services.settings,
                     step_done=lambda step: progress.advance(task),
                 )
+            await services.forget_responses()
 
     asyncio.run(run())
     console.print("[green]Insights refreshed.[/green]")

@@ -79,7 +79,9 @@ async def scheduled_refresh(services: Services) -> AsyncIterator[None]:
         yield
         return
     task = asyncio.create_task(
-        refresh_periodically(services.sessions, services.settings)
+        refresh_periodically(
+            services.sessions, services.settings, services.forget_responses
+        )
     )
     try:
         yield

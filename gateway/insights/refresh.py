@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,12 +63,19 @@ async def record_orders(
     await refresh_memberships(session, now, [customer_id])
 
 
-async def refresh_periodically(sessions: Sessions, settings: Settings) -> None:
+async def refresh_periodically(
+    sessions: Sessions,
+    settings: Settings,
+    refreshed: Callable[[], Awaitable[None]] | None = None,
+) -> None:
     """Run ``refresh_all`` every ``insights_refresh_interval`` seconds until
-    cancelled; a failed run is logged and retried at the next tick."""
+    cancelled, then ``refreshed``; a failed run is logged and retried at the
+    next tick."""
     while True:
         await asyncio.sleep(settings.insights_refresh_interval)
         try:
             await refresh_all(sessions, settings)
+            if refreshed is not None:
+                await refreshed()
         except Exception:  # the schedule must survive a bad run; the log says why
             log.exception("scheduled insights refresh failed")

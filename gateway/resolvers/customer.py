@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from strawberry import UNSET
 
 from gateway import crm
+from gateway.changes import CustomerChange
 from gateway.context import Info
 from gateway.db import models
 from gateway.db.customer_queries import (
@@ -232,4 +233,7 @@ async def update_customer(
         raise BadUserInput("Give at least one field to change.")
     row = await crm.update_customer(info.context.services.sessions, pk, changes)
     info.context.loaders.forget_customer(pk)
+    await info.context.services.changes.publish(
+        CustomerChange(pk, "crm", "profile_updated")
+    )
     return row

@@ -44,7 +44,9 @@ async def preview(
 
 async def create_segment(info: Info, name: str, spec: Mapping[str, Any]) -> Segment:
     async with info.context.services.sessions() as session, session.begin():
-        return await segments.create_segment(session, name, spec, utcnow())
+        created = await segments.create_segment(session, name, spec, utcnow())
+    await info.context.services.forget_responses()  # members' timelines changed
+    return created
 
 
 async def segment(info: Info, name: str) -> Segment:

@@ -1,0 +1,228 @@
+"""The whole-response cache of ``customer(id:)`` queries: a repeated query costs
+no SQL and no upstream call, any change to the customer (mutation, webhook,
+another replica) is seen at once, roles never share an entry, and a hit is
+audited like the read it replays."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from connectors.demo_world import World
+from gateway.auth.audit import entries_for
+from gateway.auth.keys import create_key
+from gateway.auth.policy import Role
+from gateway.changes import CustomerChange
+from gateway.ids import decode_global_id
+from gateway.services import Services
+from gateway.simulation import Simulators
+from tests.conftest import StatementCounter
+from tests.integration.gateway.conftest import Gateway, open_gateway
+
+SIDEBAR = """
+query Sidebar($id: ID!) {
+  customer(id: $id) {
+    id email displayName tags loyaltyBalance
+    notes(first: 5) { edges { node { body } } }
+    orders(first: 5) { totalCount edges { node { name } } }
+    openTicketCount lastSeenAt
+  }
+}
+"""
+NO_UPSTREAM_CALLS = {"shopify": 0, "zendesk": 0, "posthog": 0}
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cached(
+    request: pytest.FixtureRequest,
+    seeded: Services,
+    simulators: Simulators,
+    world: World,
+    cache_prefix: str,
+) -> AsyncIterator[Gateway]:
+    settings = seeded.settings.model_copy(update={"cache_prefix": cache_prefix})
+    if request.param == "redis":
+        settings = settings.model_copy(
+            update={"redis_url": request.getfixturevalue("redis_url")}
+        )
+    async with open_gateway(settings, simulators, world) as gateway:
+        simulators.reset_counts()
+        yield gateway
+        simulators.heal()
+
+
+async def first_customer(gateway: Gateway) -> str:
+    result = await gateway.gql("{ customers(first: 1) { edges { node { id } } } }")
+    customer_id: str = result["data"]["customers"]["edges"][0]["node"]["id"]
+    return customer_id
+
+
+async def sidebar(
+    gateway: Gateway, customer_id: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    response = await gateway.http.post(
+        "/graphql",
+        json={"query": SIDEBAR, "variables": {"id": customer_id}},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body
+
+
+async def test_a_repeated_customer_query_costs_no_sql_and_no_upstream_call(
+    cached: Gateway, sql: StatementCounter
+) -> None:
+    customer_id = await first_customer(cached)
+    first = await sidebar(cached, customer_id)
+    cached.simulators.reset_counts()
+    sql.statements.clear()
+    again = await sidebar(cached, customer_id)
+    assert again == first
+    assert cached.simulators.total_requests() == NO_UPSTREAM_CALLS
+    # Only the caller's API key is looked up; nothing of the customer is read.
+    assert not [s for s in sql.statements if "customers" in s or "notes" in s]
+
+
+async def test_a_mutation_is_seen_by_the_next_query(cached: Gateway) -> None:
+    customer_id = await first_customer(cached)
+    await sidebar(cached, customer_id)
+    added = await cached.gql(
+        "mutation($c: ID!) { addNote(customerId: $c, body: $b) { id } }".replace(
+            "$b", '"called back"'
+        ),
+        {"c": customer_id},
+    )
+    assert "errors" not in added, added
+    notes = (await sidebar(cached, customer_id))["data"]["customer"]["notes"]
+    assert notes["edges"][0]["node"]["body"] == "called back"
+
+
+async def test_a_profile_update_is_seen_by_the_next_query(cached: Gateway) -> None:
+    customer_id = await first_customer(cached)
+    await sidebar(cached, customer_id)
+    updated = await cached.gql(
+        'mutation($c: ID!) { updateCustomer(id: $c, input: {firstName: "Zed"}) '
+        "{ id } }",
+        {"c": customer_id},
+    )
+    assert "errors" not in updated, updated
+    customer = (await sidebar(cached, customer_id))["data"]["customer"]
+    assert customer["displayName"].startswith("Zed")
+
+
+async def test_a_webhook_change_sends_the_customer_upstream_again(
+    cached: Gateway,
+) -> None:
+    customer_id = await first_customer(cached)
+    await sidebar(cached, customer_id)
+    pk = decode_global_id(customer_id, "Customer")[1]
+    await cached.services.changes.publish(
+        CustomerChange(pk, "shopify", "orders/create")
+    )
+    cached.simulators.reset_counts()
+    await sidebar(cached, customer_id)
+    assert cached.simulators.total_requests()["shopify"] >= 1
+
+
+async def test_other_customers_keep_their_entries(cached: Gateway) -> None:
+    result = await cached.gql("{ customers(first: 2) { edges { node { id } } } }")
+    one, two = (e["node"]["id"] for e in result["data"]["customers"]["edges"])
+    await sidebar(cached, one)
+    await sidebar(cached, two)
+    pk = decode_global_id(one, "Customer")[1]
+    await cached.services.changes.publish(CustomerChange(pk, "crm", "tag_added"))
+    cached.simulators.reset_counts()
+    await sidebar(cached, two)
+    assert cached.simulators.total_requests() == NO_UPSTREAM_CALLS
+
+
+async def test_roles_never_share_an_entry_and_hits_are_audited(
+    cached: Gateway,
+) -> None:
+    customer_id = await first_customer(cached)
+    admin = await sidebar(cached, customer_id)
+    key, _ = await create_key(cached.services.sessions, "marketing-bot", Role.MARKETING)
+    marketing = {"Authorization": f"Bearer {key}"}
+    masked = await sidebar(cached, customer_id, marketing)
+    assert admin["data"]["customer"]["email"]
+    assert masked["data"]["customer"]["email"] != admin["data"]["customer"]["email"]
+    again = await sidebar(cached, customer_id, marketing)  # a hit
+    assert again == masked
+    await cached.services.audit.flush()
+    pk = decode_global_id(customer_id, "Customer")[1]
+    reads = [
+        e
+        for e in await entries_for(cached.services.sessions, pk)
+        if e.action == "read" and e.subject == "key:marketing-bot"
+    ]
+    assert len(reads) == 2  # the execution and the hit
+
+
+def response_lookups() -> float:
+    return sum(
+        REGISTRY.get_sample_value(
+            "customer_graph_cache_requests_total",
+            {"source": "response", "result": result},
+        )
+        or 0.0
+        for result in ("hit", "miss")
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ customers(first: 3) { edges { node { id lastSeenAt } } } }",
+        '{ customer(email: "nobody@example.com") { id } }',
+        "query($id: ID!) { customer(id: $id) { id } customers(first: 1) "
+        "{ totalCount } }",
+    ],
+)
+async def test_only_look_ups_by_id_are_cached(cached: Gateway, query: str) -> None:
+    customer_id = await first_customer(cached)
+    before = response_lookups()
+    await cached.gql(query, {"id": customer_id} if "$id" in query else None)
+    assert response_lookups() == before
+    await sidebar(cached, customer_id)
+    assert response_lookups() == before + 1
+
+
+async def test_a_response_with_errors_is_not_cached(cached: Gateway) -> None:
+    customer_id = await first_customer(cached)
+    cached.simulators.zendesk.fail_next(100, status=503)
+    failed = await cached.http.post(
+        "/graphql", json={"query": SIDEBAR, "variables": {"id": customer_id}}
+    )
+    codes = {e["extensions"]["code"] for e in failed.json()["errors"]}
+    assert codes == {"UPSTREAM_UNAVAILABLE"}
+    cached.simulators.heal()
+    await sidebar(cached, customer_id)  # asserts no errors: nothing was kept
+
+
+async def test_replicas_sharing_redis_see_each_others_changes(
+    seeded: Services,
+    simulators: Simulators,
+    world: World,
+    redis_url: str,
+    cache_prefix: str,
+) -> None:
+    settings = seeded.settings.model_copy(
+        update={"redis_url": redis_url, "cache_prefix": cache_prefix}
+    )
+    async with (
+        open_gateway(settings, simulators, world) as first,
+        open_gateway(settings, simulators, world) as second,
+    ):
+        customer_id = await first_customer(first)
+        await sidebar(first, customer_id)
+        await second.gql(
+            'mutation($c: ID!) { tagCustomer(customerId: $c, tags: ["vip"]) { id } }',
+            {"c": customer_id},
+        )
+        tags = (await sidebar(first, customer_id))["data"]["customer"]["tags"]
+        assert "vip" in tags
