@@ -15,6 +15,7 @@ from functools import lru_cache
 from itertools import islice
 from typing import Any
 
+import orjson
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
@@ -102,8 +103,41 @@ def analyse(
     """Parse and measure ``query``; raise ``LimitExceeded`` past any limit.
 
     A document graphql-core cannot parse is left for the executor to report,
-    except when parsing stopped at the token limit.
+    except when parsing stopped at the token limit. Analyses are remembered
+    per document, operation and variables (variables change the cost), so a
+    query sent again is not walked again.
     """
+    try:
+        frozen = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # not JSON (cannot come from a request body): no reuse
+        frozen = b""
+    if not frozen or len(frozen) > _REMEMBERED_VARIABLES_BYTES:
+        return _analyse(schema, query, operation_name, variables, limits)
+    return _remembered(schema, query, operation_name, frozen, limits)
+
+
+_REMEMBERED_VARIABLES_BYTES = 4096
+"""Larger variables are analysed afresh: the memory stays small."""
+
+
+@lru_cache(maxsize=1024)
+def _remembered(
+    schema: GraphQLSchema,
+    query: str,
+    operation_name: str | None,
+    variables: bytes,
+    limits: Limits,
+) -> Analysis:
+    return _analyse(schema, query, operation_name, orjson.loads(variables), limits)
+
+
+def _analyse(
+    schema: GraphQLSchema,
+    query: str,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    limits: Limits,
+) -> Analysis:
     if len(query.encode()) > limits.max_document_bytes:
         raise LimitExceeded(
             "QUERY_TOO_LARGE",

@@ -8,6 +8,7 @@ builds a fresh set for every request, so nothing leaks between callers.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from gateway.loaders.crm import (
@@ -60,29 +61,88 @@ __all__ = [
 
 
 class Loaders:
-    """The loaders of one request."""
+    """The loaders of one request, each made on first use: a request answered
+    from the response cache, or one asking for two fields, builds few of them."""
 
     def __init__(self, services: Services) -> None:
-        sessions = services.sessions
-        self.customer_by_id = CustomerByIdLoader(sessions)
-        self.customer_by_email = CustomerByEmailLoader(sessions)
-        self.customer_page = CustomerPageLoader(sessions)
-        self.customer_count = CustomerCountLoader(sessions)
-        self.note_by_id = NoteByIdLoader(sessions)
-        self.addresses_by_customer = AddressesByCustomerLoader(sessions)
-        self.identities_by_customer = IdentitiesByCustomerLoader(sessions)
-        self.tags_by_customer = TagsByCustomerLoader(sessions)
-        self.consents_by_customer = ConsentsByCustomerLoader(sessions)
-        self.preferences_by_customer = PreferencesByCustomerLoader(sessions)
-        self.loyalty_balance_by_customer = LoyaltyBalanceByCustomerLoader(sessions)
-        self.notes_page_by_customer = NotesPageByCustomerLoader(sessions)
-        self.traits_by_customer = TraitsByCustomerLoader(sessions)
-        self.rfm_by_customer = RfmByCustomerLoader(sessions)
-        self.customer_events_by_window = CustomerEventsByWindowLoader(sessions)
-        self.tracked_events_by_window = TrackedEventsByWindowLoader(sessions)
-        self.task_by_id = TaskByIdLoader(sessions)
-        self.tasks_page_by_customer = TasksPageByCustomerLoader(sessions)
-        self.upstream = UpstreamLoaders(services)
+        self.services = services
+        self.sessions = services.sessions
+
+    @cached_property
+    def customer_by_id(self) -> CustomerByIdLoader:
+        return CustomerByIdLoader(self.sessions)
+
+    @cached_property
+    def customer_by_email(self) -> CustomerByEmailLoader:
+        return CustomerByEmailLoader(self.sessions)
+
+    @cached_property
+    def customer_page(self) -> CustomerPageLoader:
+        return CustomerPageLoader(self.sessions)
+
+    @cached_property
+    def customer_count(self) -> CustomerCountLoader:
+        return CustomerCountLoader(self.sessions)
+
+    @cached_property
+    def note_by_id(self) -> NoteByIdLoader:
+        return NoteByIdLoader(self.sessions)
+
+    @cached_property
+    def addresses_by_customer(self) -> SessionLoader:
+        return AddressesByCustomerLoader(self.sessions)
+
+    @cached_property
+    def identities_by_customer(self) -> SessionLoader:
+        return IdentitiesByCustomerLoader(self.sessions)
+
+    @cached_property
+    def tags_by_customer(self) -> SessionLoader:
+        return TagsByCustomerLoader(self.sessions)
+
+    @cached_property
+    def consents_by_customer(self) -> SessionLoader:
+        return ConsentsByCustomerLoader(self.sessions)
+
+    @cached_property
+    def preferences_by_customer(self) -> SessionLoader:
+        return PreferencesByCustomerLoader(self.sessions)
+
+    @cached_property
+    def loyalty_balance_by_customer(self) -> LoyaltyBalanceByCustomerLoader:
+        return LoyaltyBalanceByCustomerLoader(self.sessions)
+
+    @cached_property
+    def notes_page_by_customer(self) -> NotesPageByCustomerLoader:
+        return NotesPageByCustomerLoader(self.sessions)
+
+    @cached_property
+    def traits_by_customer(self) -> TraitsByCustomerLoader:
+        return TraitsByCustomerLoader(self.sessions)
+
+    @cached_property
+    def rfm_by_customer(self) -> RfmByCustomerLoader:
+        return RfmByCustomerLoader(self.sessions)
+
+    @cached_property
+    def customer_events_by_window(self) -> CustomerEventsByWindowLoader:
+        return CustomerEventsByWindowLoader(self.sessions)
+
+    @cached_property
+    def tracked_events_by_window(self) -> TrackedEventsByWindowLoader:
+        return TrackedEventsByWindowLoader(self.sessions)
+
+    @cached_property
+    def task_by_id(self) -> TaskByIdLoader:
+        return TaskByIdLoader(self.sessions)
+
+    @cached_property
+    def tasks_page_by_customer(self) -> TasksPageByCustomerLoader:
+        return TasksPageByCustomerLoader(self.sessions)
+
+    @cached_property
+    def upstream(self) -> UpstreamLoaders:
+        return UpstreamLoaders(self.services)
 
     def forget_customer(self, customer_id: int) -> None:
         """Drop what this request cached about a customer after a write.
