@@ -174,7 +174,7 @@ class KeepAlive:
         body = request.body()
         headers = {
             "host": f"{url.host}:{url.port}",
-            **dict(client.headers),
+            **{k: v for k, v in client.headers.items() if k != "accept-encoding"},
             **_HEADERS,
             "content-length": str(len(body)),
             "connection": "keep-alive",

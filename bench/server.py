@@ -29,9 +29,13 @@ STARTUP_TIMEOUT = 60.0
 
 
 def environment(settings: Settings) -> dict[str, str]:
-    """``settings`` as the ``CG_*`` variables that reproduce it."""
+    """What was set in ``settings`` (by argument or ``CG_*`` variable) as the
+    ``CG_*`` variables that reproduce it; defaults are left to the server, so
+    ``gateway_server``'s ``defaults`` can fill them in."""
     env: dict[str, str] = {}
-    for name, value in settings.model_dump(exclude_none=True).items():
+    for name, value in settings.model_dump(
+        exclude_none=True, exclude_unset=True
+    ).items():
         if isinstance(value, SecretStr):
             text = value.get_secret_value()
         elif isinstance(value, bool):
