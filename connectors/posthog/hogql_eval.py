@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.posthog.hogql_parser import (
+from connectors.posthog.hogql_ast import (
     JSON,
     Aggregate,
     Condition,
@@ -26,8 +26,8 @@ from connectors.posthog.hogql_parser import (
     Item,
     Row,
     Select,
-    parse,
 )
+from connectors.posthog.hogql_parser import parse
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 50_000

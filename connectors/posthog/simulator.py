@@ -31,8 +31,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.demo_world import World
+from connectors.posthog.hogql_ast import HogQLError
 from connectors.posthog.hogql_eval import evaluate
-from connectors.posthog.hogql_parser import HogQLError
 from connectors.posthog.simulator_data import Analytics, Person
 from connectors.simulator_server import InjectedFailures, RequestCounter
 
