@@ -3,8 +3,9 @@
 Each shape says how many distinct (connector, nesting level) pairs it touches:
 with loaders, a cold query should cost that many upstream calls, one per
 connector per level, and a warm one none. Where the gateway needs more (Shopify
-pages orders ten per call; PostHog has one query per field kind), the report
-shows the difference instead of hiding it.
+pages orders ten per call; a first-ever link looks customers up by email and
+phone), the report shows the difference instead of hiding it. PostHog answers
+activity, ``lastSeenAt`` and ``sessionsCount`` of a level in one HogQL query.
 
 1. **Customer 360** — one customer as a help-desk sidebar shows them: the
    profile, 20 orders with their line items, 20 tickets, 50 activity events and

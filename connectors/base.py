@@ -30,10 +30,11 @@ from connectors.errors import (
     error_for_status,
 )
 from connectors.models import (
-    ActivityEvent,
     Checkout,
     ExternalCustomer,
     Order,
+    PersonActivity,
+    PersonSummary,
     Return,
     Ticket,
     TicketComment,
@@ -245,8 +246,15 @@ class SupportConnector(Connector, Protocol):
 
 @runtime_checkable
 class ActivityConnector(Connector, Protocol):
-    async def events_by_persons(
+    async def activity_by_persons(
         self, distinct_ids: Sequence[str], *, limit: int = 100
-    ) -> dict[str, list[ActivityEvent]]:
-        """Recent events of each person, newest first, in one upstream query."""
+    ) -> dict[str, PersonActivity]:
+        """Recent events of each person, newest first, with their summary (last
+        seen, recent sessions), in one upstream query."""
+        ...
+
+    async def summaries_by_persons(
+        self, distinct_ids: Sequence[str]
+    ) -> dict[str, PersonSummary]:
+        """The summary alone, in one upstream query."""
         ...

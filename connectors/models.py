@@ -163,6 +163,24 @@ class ActivityEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonSummary:
+    """What an analytics tool sums up about a person: when they were last seen
+    (any event, ever) and how many sessions they had in the recent window."""
+
+    last_seen: datetime | None = None
+    sessions: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PersonActivity:
+    """A person's newest events with their summary, read together."""
+
+    events: tuple[ActivityEvent, ...] = ()
+    """Newest first."""
+    summary: PersonSummary = PersonSummary()
+
+
+@dataclass(frozen=True, slots=True)
 class UpstreamChange:
     """A verified webhook delivery, reduced to what invalidation needs: which
     customer changed, and ids to drop duplicate deliveries by."""

@@ -4,16 +4,16 @@ of them hold a given customer's data (for invalidation)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 
 from connectors.models import (
-    ActivityEvent,
     Checkout,
     ExternalCustomer,
     Order,
+    PersonActivity,
+    PersonSummary,
     Ticket,
     TicketComment,
 )
@@ -33,9 +33,8 @@ class UpstreamCaches:
     shopify_checkouts: ReadThrough[list[Checkout]]
     zendesk_tickets: ReadThrough[list[Ticket]]
     zendesk_comments: ReadThrough[list[TicketComment]]
-    posthog_events: ReadThrough[list[ActivityEvent]]
-    posthog_last_seen: ReadThrough[datetime | None]
-    posthog_sessions: ReadThrough[int]
+    posthog_activity: ReadThrough[PersonActivity]
+    posthog_summary: ReadThrough[PersonSummary]
     links: dict[str, ReadThrough[str]]
     """Per source: customer id → external id, ``""`` when upstream has no match
     (links themselves live in ``identities``; this spares reading them)."""
@@ -49,11 +48,7 @@ class UpstreamCaches:
                 self.shopify_checkouts,
             ],
             "zendesk": [self.zendesk_tickets],
-            "posthog": [
-                self.posthog_events,
-                self.posthog_last_seen,
-                self.posthog_sessions,
-            ],
+            "posthog": [self.posthog_activity, self.posthog_summary],
         }
         return namespaces[source]
 
@@ -82,13 +77,10 @@ def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
         zendesk_comments=namespace(
             "zendesk.comments", TypeAdapter(list[TicketComment]), desk
         ),
-        posthog_events=namespace(
-            "posthog.events", TypeAdapter(list[ActivityEvent]), web
+        posthog_activity=namespace(
+            "posthog.activity", TypeAdapter(PersonActivity), web
         ),
-        posthog_last_seen=namespace(
-            "posthog.last_seen", TypeAdapter(datetime | None), web
-        ),
-        posthog_sessions=namespace("posthog.sessions", TypeAdapter(int), web),
+        posthog_summary=namespace("posthog.summary", TypeAdapter(PersonSummary), web),
         links={
             source: namespace(
                 f"{source}.link", TypeAdapter(str), settings.cache_ttl_links

@@ -68,6 +68,7 @@ class Simulators:
         for simulator in (self.shopify, self.zendesk, self.posthog):
             simulator.requests.reset()
         self.shopify.operations.reset()
+        self.posthog.queries.reset()
 
     def heal(self) -> None:
         """Forget injected failures: one test's outage must not leak into the next."""

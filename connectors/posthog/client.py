@@ -2,48 +2,42 @@
 
 Events, last-seen times and session counts are read with HogQL through
 ``POST /api/projects/{id}/query/``: one query answers a whole batch of persons
-(``where distinct_id in (…)``), with ``limit n by distinct_id`` keeping each
-person to their newest ``n`` events. The events REST list is deprecated and takes
-one person per call, so it is not used.
+(``where distinct_id in (…)``) and all three at once (``hogql.activity_query``),
+with ``limit n by distinct_id`` keeping each person to their newest ``n``
+events; ``summaries_by_persons`` leaves the events out. The events REST list is
+deprecated and takes one person per call, so it is not used.
 
-Persons are read through ``/persons/?distinct_id=``, ``?email=`` and a
-``?properties=`` filter on ``phone``, which take one value each: those look-ups
-run concurrently, one call per id.
+Persons by email or phone are one HogQL query per batch too, over
+``person_distinct_ids``. By distinct id they are read through
+``/persons/?distinct_id=``, which takes one value: those look-ups run
+concurrently, one call per id.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 import httpx
 
 from connectors.base import RequestObserver, RetryPolicy, UpstreamHTTP
 from connectors.errors import UpstreamProtocolError
-from connectors.models import ActivityEvent, ExternalCustomer
+from connectors.models import ExternalCustomer, PersonActivity, PersonSummary
 from connectors.posthog.hogql import (
     MAX_ROWS,
-    events_query,
-    last_seen_query,
-    sessions_query,
+    activity_query,
+    persons_query,
+    summary_query,
 )
 from connectors.posthog.mapping import (
+    activity_from_rows,
     customer_from_person,
-    event_from_row,
-    parse_time,
+    persons_from_rows,
 )
 
 IDS_PER_QUERY = 500
 CONCURRENCY = 8
-
-
-def _phone_filter(phone: str) -> str:
-    return json.dumps(
-        [{"key": "phone", "value": phone, "operator": "exact", "type": "person"}]
-    )
 
 
 class PostHogConnector:
@@ -96,31 +90,34 @@ class PostHogConnector:
         }
         return [found.get(d) for d in ids]
 
+    async def _persons_by(
+        self, person_property: str, values: Sequence[str]
+    ) -> dict[str, ExternalCustomer]:
+        """Persons whose ``person_property`` equals one of ``values``, keyed by
+        that value: one HogQL query per ``IDS_PER_QUERY`` values."""
+        rows = await self._batched(
+            values, IDS_PER_QUERY, lambda c: persons_query(person_property, c)
+        )
+        found: dict[str, ExternalCustomer] = {}
+        wanted = set(values)
+        for customer in persons_from_rows(rows):
+            value = getattr(customer, person_property)
+            if value in wanted:
+                found.setdefault(value, customer)
+        return found
+
     async def customers_by_emails(
         self, emails: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
         wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))
-        answers = await asyncio.gather(*(self._persons(email=e) for e in wanted))
-        return {
-            e: customer_from_person(people[0])
-            for e, people in zip(wanted, answers, strict=True)
-            if people
-        }
+        return await self._persons_by("email", wanted) if wanted else {}
 
     async def customers_by_phones(
         self, phones: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
-        """Persons whose ``phone`` property equals the E.164 number, one
-        ``properties`` filter call per number."""
+        """Persons whose ``phone`` property equals the E.164 number."""
         wanted = list(dict.fromkeys(p.strip() for p in phones if p.strip()))
-        answers = await asyncio.gather(
-            *(self._persons(properties=_phone_filter(p)) for p in wanted)
-        )
-        return {
-            p: customer_from_person(people[0])
-            for p, people in zip(wanted, answers, strict=True)
-            if people
-        }
+        return await self._persons_by("phone", wanted) if wanted else {}
 
     async def query(self, hogql: str) -> list[list[Any]]:
         """Rows of one HogQL query (a read, so retried like a GET)."""
@@ -142,48 +139,41 @@ class PostHogConnector:
         answers = await asyncio.gather(*(self.query(build(c)) for c in chunks))
         return [row for rows in answers for row in rows]
 
-    async def events_by_persons(
-        self, distinct_ids: Sequence[str], *, limit: int = 100, days: int = 90
-    ) -> dict[str, list[ActivityEvent]]:
-        """The newest ``limit`` events of each person within ``days``, newest first."""
-        result: dict[str, list[ActivityEvent]] = {d: [] for d in distinct_ids}
-        if not result:
-            return result
+    async def activity_by_persons(
+        self,
+        distinct_ids: Sequence[str],
+        *,
+        limit: int = 100,
+        days: int = 90,
+        session_days: int = 30,
+    ) -> dict[str, PersonActivity]:
+        """Each person's newest ``limit`` events within ``days`` (newest first),
+        last-seen time and sessions within ``session_days``: one query."""
+        if not distinct_ids:
+            return {}
         per_query = max(1, min(IDS_PER_QUERY, MAX_ROWS // max(1, limit)))
         rows = await self._batched(
             distinct_ids,
             per_query,
-            lambda c: events_query(c, limit=limit, days=days),
+            lambda c: activity_query(
+                c, limit=limit, days=days, session_days=session_days
+            ),
         )
-        for row in rows:
-            event = event_from_row(row)
-            if event.distinct_id in result:
-                result[event.distinct_id].append(event)
-        for events in result.values():
-            events.sort(key=lambda e: e.occurred_at, reverse=True)
-        return result
+        return activity_from_rows(distinct_ids, rows)
 
-    async def last_seen_by_persons(
-        self, distinct_ids: Sequence[str]
-    ) -> dict[str, datetime | None]:
-        result: dict[str, datetime | None] = dict.fromkeys(distinct_ids)
-        if not result:
-            return result
-        for distinct_id, seen in await self._batched(
-            distinct_ids, IDS_PER_QUERY, last_seen_query
-        ):
-            result[distinct_id] = parse_time(seen) if seen else None
-        return result
-
-    async def sessions_count_by_persons(
-        self, distinct_ids: Sequence[str], *, days: int = 30
-    ) -> dict[str, int]:
-        """Distinct ``$session_id`` values per person in the last ``days``."""
-        result = dict.fromkeys(distinct_ids, 0)
-        if not result:
-            return result
-        for distinct_id, count in await self._batched(
-            distinct_ids, IDS_PER_QUERY, lambda c: sessions_query(c, days=days)
-        ):
-            result[distinct_id] = int(count)
-        return result
+    async def summaries_by_persons(
+        self, distinct_ids: Sequence[str], *, session_days: int = 30
+    ) -> dict[str, PersonSummary]:
+        """Last-seen time and sessions within ``session_days`` of each person,
+        without their events: one query."""
+        if not distinct_ids:
+            return {}
+        rows = await self._batched(
+            distinct_ids,
+            IDS_PER_QUERY,
+            lambda c: summary_query(c, session_days=session_days),
+        )
+        return {
+            d: activity.summary
+            for d, activity in activity_from_rows(distinct_ids, rows).items()
+        }

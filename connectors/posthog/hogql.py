@@ -3,8 +3,17 @@
 Distinct ids come from our own database, but they are user input as far as
 PostHog is concerned (an email can hold a quote), so every literal goes through
 ``quote``, which escapes like PostHog's own ``escape_hogql_string``. Each query
-covers a whole batch of persons and ends in an explicit ``limit``: without one
-PostHog caps results at 100 rows, and 50,000 is the most it will return.
+covers a whole batch of persons and each of its selects ends in an explicit
+``limit``: without one PostHog caps results at 100 rows, and 50,000 is the most
+it will return.
+
+``activity_query`` answers everything the gateway shows of a person's activity
+in one request: a ``UNION ALL`` of the newest events, the last-seen time and the
+recent sessions count, each row tagged by its first cell (``'event'``,
+``'last_seen'``, ``'sessions'``) and padded with ``NULL`` so the columns line
+up. ``persons_query`` finds many persons by email or phone at once through
+``person_distinct_ids`` (which joins ``person``), where the persons REST list
+takes one value per call.
 """
 
 from __future__ import annotations
@@ -36,6 +45,9 @@ EVENT_COLUMNS = (
     "properties.$session_id",
     "properties",
 )
+"""The event cells of an ``activity_query`` row, after its ``'event'`` tag."""
+
+PERSON_COLUMNS = ("person_id", "distinct_id", "person.created_at", "person.properties")
 
 
 def quote(value: str) -> str:
@@ -43,16 +55,20 @@ def quote(value: str) -> str:
     return "'" + "".join(_ESCAPES.get(c, c) for c in value) + "'"
 
 
-def _in_list(distinct_ids: Sequence[str]) -> str:
-    if not distinct_ids:
-        raise ValueError("a HogQL batch needs at least one distinct id")
-    return "(" + ", ".join(quote(d) for d in distinct_ids) + ")"
+def _in_list(values: Sequence[str]) -> str:
+    if not values:
+        raise ValueError("a HogQL batch needs at least one value")
+    return "(" + ", ".join(quote(v) for v in values) + ")"
 
 
-def events_query(distinct_ids: Sequence[str], *, limit: int, days: int) -> str:
+def _union(parts: Sequence[str]) -> str:
+    return " union all ".join(f"({part})" for part in parts)
+
+
+def _events_part(distinct_ids: Sequence[str], *, limit: int, days: int) -> str:
     """The newest ``limit`` events of each person, via ``LIMIT n BY``."""
     return (
-        f"select {', '.join(EVENT_COLUMNS)} from events"
+        f"select 'event', {', '.join(EVENT_COLUMNS)}, NULL from events"
         f" where distinct_id in {_in_list(distinct_ids)}"
         f" and timestamp >= now() - interval {int(days)} day"
         f" order by timestamp desc"
@@ -61,18 +77,44 @@ def events_query(distinct_ids: Sequence[str], *, limit: int, days: int) -> str:
     )
 
 
-def last_seen_query(distinct_ids: Sequence[str]) -> str:
-    return (
-        "select distinct_id, max(timestamp) from events"
-        f" where distinct_id in {_in_list(distinct_ids)}"
-        f" group by distinct_id limit {MAX_ROWS}"
+def _summary_parts(distinct_ids: Sequence[str], *, session_days: int) -> list[str]:
+    """Last seen (any event, ever) and sessions within ``session_days``; their
+    other cells are ``NULL`` to line up with the events part."""
+    people = _in_list(distinct_ids)
+    return [
+        "select 'last_seen', NULL, NULL, distinct_id, max(timestamp),"
+        " NULL, NULL, NULL, NULL, NULL from events"
+        f" where distinct_id in {people}"
+        f" group by distinct_id limit {MAX_ROWS}",
+        "select 'sessions', NULL, NULL, distinct_id, NULL, NULL, NULL, NULL, NULL,"
+        " count(distinct properties.$session_id) from events"
+        f" where distinct_id in {people}"
+        f" and timestamp >= now() - interval {int(session_days)} day"
+        f" group by distinct_id limit {MAX_ROWS}",
+    ]
+
+
+def activity_query(
+    distinct_ids: Sequence[str], *, limit: int, days: int, session_days: int
+) -> str:
+    """Each person's newest events and their summary, in one ``UNION ALL``."""
+    return _union(
+        [
+            _events_part(distinct_ids, limit=limit, days=days),
+            *_summary_parts(distinct_ids, session_days=session_days),
+        ]
     )
 
 
-def sessions_query(distinct_ids: Sequence[str], *, days: int) -> str:
+def summary_query(distinct_ids: Sequence[str], *, session_days: int) -> str:
+    """Only the summary rows of ``activity_query``."""
+    return _union(_summary_parts(distinct_ids, session_days=session_days))
+
+
+def persons_query(person_property: str, values: Sequence[str]) -> str:
+    """Every distinct id of the persons whose property equals one of ``values``."""
     return (
-        "select distinct_id, count(distinct properties.$session_id) from events"
-        f" where distinct_id in {_in_list(distinct_ids)}"
-        f" and timestamp >= now() - interval {int(days)} day"
-        f" group by distinct_id limit {MAX_ROWS}"
+        f"select {', '.join(PERSON_COLUMNS)} from person_distinct_ids"
+        f" where person.properties.{person_property} in {_in_list(values)}"
+        f" limit {MAX_ROWS}"
     )

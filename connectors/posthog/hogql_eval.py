@@ -1,9 +1,11 @@
-"""Runs a parsed HogQL query over the PostHog simulator's events.
+"""Runs a parsed HogQL query over the PostHog simulator's tables.
 
 Semantics follow ClickHouse where the subset touches it: ``limit n by f`` keeps
 the first ``n`` rows per value of ``f`` after ordering; aggregates skip ``null``;
-``count(distinct f)`` counts distinct non-null values. Like PostHog, a query
-without ``limit`` returns at most 100 rows and none returns more than 50,000.
+``count(distinct f)`` counts distinct non-null values; ``union all`` appends the
+rows of each select, whose columns must share a type (``NULL`` fits any,
+making it ``Nullable``). Like PostHog, a select without ``limit`` returns at
+most 100 rows and none returns more than 50,000.
 """
 
 from __future__ import annotations
@@ -14,26 +16,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.posthog.hogql_parser import (
+from connectors.posthog.hogql_ast import (
+    JSON,
     Aggregate,
     Condition,
+    Constant,
     Field,
     HogQLError,
+    Item,
     Row,
     Select,
-    parse,
 )
+from connectors.posthog.hogql_parser import parse
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 50_000
-_TYPES = {
-    "uuid": "UUID",
-    "event": "String",
-    "distinct_id": "String",
-    "timestamp": "DateTime64(6, 'UTC')",
-    "person_id": "UUID",
-    "properties": "String",
-}
+_NOTHING = "Nothing"
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
     "!=": operator.ne,
@@ -43,8 +41,8 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
 }
 
-RowSource = Callable[[frozenset[str] | None], Iterable[Row]]
-"""Gives the events, narrowed to these distinct ids when the query names them."""
+RowSource = Callable[[str, frozenset[str] | None], Iterable[Row]]
+"""Gives a table's rows, narrowed to these distinct ids when the query names them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +52,35 @@ class QueryResult:
     results: list[list[Any]]
     has_more: bool
     limit: int
+    tables: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    rows: list[list[Any]]
+    has_more: bool
+    limit: int
 
 
 def evaluate(text: str, source: RowSource, *, now: datetime) -> QueryResult:
-    query = parse(text, now=now)
+    selects = parse(text, now=now)
+    types = _union_types(selects)
+    parts = [_run(query, source) for query in selects]
+    columns = [_name(i) for i in selects[0].items]
+    return QueryResult(
+        columns=columns,
+        types=[[name, kind] for name, kind in zip(columns, types, strict=True)],
+        results=[row for part in parts for row in part.rows],
+        has_more=any(part.has_more for part in parts),
+        limit=max(part.limit for part in parts),
+        tables=frozenset(query.table for query in selects),
+    )
+
+
+def _run(query: Select, source: RowSource) -> _Part:
     rows = [
         row
-        for row in source(_distinct_ids(query.where))
+        for row in source(query.table, _distinct_ids(query.where))
         if all(_holds(c, row) for c in query.where)
     ]
     grouped = query.group_by is not None or any(
@@ -78,13 +98,29 @@ def evaluate(text: str, source: RowSource, *, now: datetime) -> QueryResult:
                 kept.append((row, out))
         keyed = kept
     limit = min(MAX_LIMIT, query.limit if query.limit is not None else DEFAULT_LIMIT)
-    return QueryResult(
-        columns=[_name(i) for i in query.items],
-        types=[[_name(i), _type(i)] for i in query.items],
-        results=[[_cell(v) for v in out] for _, out in keyed[:limit]],
+    return _Part(
+        rows=[[_cell(v) for v in out] for _, out in keyed[:limit]],
         has_more=len(keyed) > limit,
         limit=limit,
     )
+
+
+def _union_types(selects: list[Select]) -> list[str]:
+    """Each column's type across the selects, as ClickHouse finds a supertype."""
+    types = []
+    for column in zip(*(s.items for s in selects), strict=True):
+        kinds = [_type(item) for item in column]
+        nullable = any(k == _NOTHING or k.startswith("Nullable(") for k in kinds)
+        bare = {_not_null(k) for k in kinds} - {_NOTHING}
+        if len(bare) > 1:
+            raise HogQLError(f"There is no supertype for types {', '.join(kinds)}")
+        kind = bare.pop() if bare else _NOTHING
+        types.append(f"Nullable({kind})" if nullable else kind)
+    return types
+
+
+def _not_null(kind: str) -> str:
+    return kind[len("Nullable(") : -1] if kind.startswith("Nullable(") else kind
 
 
 def _distinct_ids(where: list[Condition]) -> frozenset[str] | None:
@@ -128,8 +164,15 @@ def _plain(query: Select, rows: list[Row]) -> list[tuple[Row, list[Any]]]:
         rows = sorted(
             rows, key=lambda r: _sort_key(order.get(r)), reverse=query.descending
         )
-    fields = [i for i in query.items if isinstance(i, Field)]
-    return [(row, [f.get(row) for f in fields]) for row in rows]
+    return [(row, [_value(item, row) for item in query.items]) for row in rows]
+
+
+def _value(item: Item, row: Row) -> Any:
+    if isinstance(item, Constant):
+        return item.value
+    if isinstance(item, Field):
+        return item.get(row)
+    raise HogQLError(f"Aggregate {item.text} outside a grouped query")
 
 
 def _grouped(query: Select, rows: list[Row]) -> list[tuple[Row, list[Any]]]:
@@ -149,13 +192,15 @@ def _grouped(query: Select, rows: list[Row]) -> list[tuple[Row, list[Any]]]:
     out = []
     for key in keys:
         members = groups[key]
-        cells = [
-            key if isinstance(item, Field) else _aggregate(item, members)
-            for item in query.items
-        ]
-        representative = members[0]
-        out.append((representative, cells))
+        cells = [_group_cell(item, key, members) for item in query.items]
+        out.append((members[0], cells))
     return out
+
+
+def _group_cell(item: Item, key: Any, members: list[Row]) -> Any:
+    if isinstance(item, Aggregate):
+        return _aggregate(item, members)
+    return key if isinstance(item, Field) else item.value
 
 
 def _aggregate(item: Aggregate, rows: list[Row]) -> Any:
@@ -170,18 +215,18 @@ def _aggregate(item: Aggregate, rows: list[Row]) -> Any:
     return max(values) if item.func == "max" else min(values)
 
 
-def _name(item: Field | Aggregate) -> str:
+def _name(item: Item) -> str:
     return item.path[-1] if isinstance(item, Field) else item.text
 
 
-def _type(item: Field | Aggregate) -> str:
+def _type(item: Item) -> str:
+    if isinstance(item, Constant):
+        return _NOTHING if item.value is None else "String"
     if isinstance(item, Aggregate):
         if item.func == "count":
             return "UInt64"
-        return _type(item.arg) if item.arg else "Nothing"
-    if item.path[0] == "properties" and len(item.path) == 2:
-        return "Nullable(String)"
-    return _TYPES[item.path[0]]
+        return _type(item.arg) if item.arg else _NOTHING
+    return "String" if item.type == JSON else item.type
 
 
 def _cell(value: Any) -> Any:

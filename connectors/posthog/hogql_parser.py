@@ -4,27 +4,39 @@ It reads the subset of HogQL that ``connectors.posthog.hogql`` emits and refuses
 everything else with ``HogQLError`` (the simulator turns it into PostHog's 400
 ``validation_error``); ``hogql_eval`` runs the parsed query::
 
-    select <field | count([distinct] field) | max(field) | min(field)>, …
-    from events
+    <select> [union all <select> …]        -- each select may sit in ( )
+    select <field | 'text' | NULL | count([distinct] field) | max(f) | min(f)>, …
+    from events | person_distinct_ids
     [where <field> in (<literal>, …) | <field> <op> <value> [and …]]
     [group by <field>] [order by <field> [asc|desc]]
     [limit <n> by <field>] [limit <n>]
 
-Fields are ``uuid``, ``event``, ``distinct_id``, ``timestamp``, ``person_id``,
-``properties`` and ``properties.<key>``; values are string or integer literals,
+``events`` has ``uuid``, ``event``, ``distinct_id``, ``timestamp``,
+``person_id`` and ``properties``; ``person_distinct_ids`` has ``distinct_id``,
+``person_id`` and the lazily joined ``person`` (``person.id``,
+``person.created_at``, ``person.properties``). ``properties.<key>`` reads one
+key of a JSON column. Values are string or integer literals,
 ``now() - interval <n> day|hour|minute`` and ``toDateTime('<iso>')``.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-COLUMNS = ("uuid", "event", "distinct_id", "timestamp", "person_id", "properties")
+from connectors.posthog.hogql_ast import (
+    TABLES,
+    Aggregate,
+    Condition,
+    Constant,
+    Field,
+    HogQLError,
+    Item,
+    Select,
+    resolve,
+)
+
 _TOKEN = re.compile(
     r"\s*(?:(?P<string>'(?:[^'\\]|\\.)*')|(?P<number>\d+)"
     r"|(?P<name>[A-Za-z_$][A-Za-z0-9_$]*)|(?P<op>>=|<=|!=|=|<|>|[(),.\-]))"
@@ -33,66 +45,10 @@ _UNESCAPE = {"b": "\b", "f": "\f", "r": "\r", "n": "\n", "t": "\t", "0": "\0"}
 _UNESCAPE |= {"a": "\a", "v": "\v"}
 _UNITS = {"day": "days", "hour": "hours", "minute": "minutes"}
 
-Row = Mapping[str, Any]
 
-
-class HogQLError(ValueError):
-    """A query outside the supported subset, or one that does not parse."""
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    path: tuple[str, ...]
-
-    @property
-    def text(self) -> str:
-        return ".".join(self.path)
-
-    def get(self, row: Row) -> Any:
-        if self.path[0] == "properties" and len(self.path) == 2:
-            value = row["properties"].get(self.path[1])
-            return (
-                value if value is None or isinstance(value, str) else json.dumps(value)
-            )
-        if self.path == ("properties",):
-            return json.dumps(row["properties"])
-        return row[self.path[0]]
-
-
-@dataclass(frozen=True, slots=True)
-class Aggregate:
-    func: str
-    distinct: bool
-    arg: Field | None
-
-    @property
-    def text(self) -> str:
-        inner = ("DISTINCT " if self.distinct else "") + (
-            self.arg.text if self.arg else ""
-        )
-        return f"{self.func}({inner})"
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    field: Field
-    op: str
-    values: tuple[Any, ...]
-
-
-@dataclass(slots=True)
-class Select:
-    items: list[Field | Aggregate]
-    where: list[Condition]
-    group_by: Field | None = None
-    order_by: Field | None = None
-    descending: bool = False
-    limit_by: tuple[int, Field] | None = None
-    limit: int | None = None
-
-
-def parse(text: str, *, now: datetime) -> Select:
-    """``now`` is what ``now()`` means in this query."""
+def parse(text: str, *, now: datetime) -> list[Select]:
+    """The selects of a query (several when joined by ``union all``);
+    ``now`` is what ``now()`` means in this query."""
     return _Parser(text, now).parse()
 
 
@@ -109,6 +65,7 @@ class _Parser:
             self.tokens.append((kind, match.group(kind)))
             position = match.end()
         self.at = 0
+        self.schema: dict[str, Any] = {}
 
     def peek(self, word: str) -> bool:
         if self.at >= len(self.tokens):
@@ -135,16 +92,48 @@ class _Parser:
             found = self.tokens[self.at][1] if self.at < len(self.tokens) else "end"
             raise HogQLError(f"Expected '{word}', got '{found}'")
 
-    def parse(self) -> Select:
+    def parse(self) -> list[Select]:
+        selects = [self.part()]
+        while self.accept("union"):
+            if not self.accept("all"):
+                raise HogQLError("Only UNION ALL is supported")
+            selects.append(self.part())
+        if self.at != len(self.tokens):
+            raise HogQLError(f"Unexpected '{self.tokens[self.at][1]}'")
+        widths = {len(s.items) for s in selects}
+        if len(widths) > 1:
+            raise HogQLError(
+                "Different number of columns in UNION ALL elements: "
+                + ", ".join(str(len(s.items)) for s in selects)
+            )
+        return selects
+
+    def part(self) -> Select:
+        if not self.accept("("):
+            return self.select()
+        select = self.select()
+        self.expect(")")
+        return select
+
+    def table_ahead(self) -> str:
+        """The table of the select starting here (fields resolve against it)."""
+        for at in range(self.at, len(self.tokens) - 1):
+            if self.tokens[at][1].lower() == "from":
+                return self.tokens[at + 1][1]
+        raise HogQLError("Expected 'from'")
+
+    def select(self) -> Select:
         self.expect("select")
+        table = self.table_ahead()
+        if table not in TABLES:
+            raise HogQLError(f"Unknown table `{table}`.")
+        self.schema = TABLES[table]
         items = [self.item()]
         while self.accept(","):
             items.append(self.item())
         self.expect("from")
-        table = self.take("name")
-        if table != "events":
-            raise HogQLError(f"Unknown table `{table}`.")
-        query = Select(items=items, where=[])
+        self.take("name")
+        query = Select(table=table, items=items, where=[])
         if self.accept("where"):
             query.where.append(self.condition())
             while self.accept("and"):
@@ -164,24 +153,21 @@ class _Parser:
                 query.limit_by = (count, self.field())
             else:
                 query.limit = count
-        if self.at != len(self.tokens):
-            raise HogQLError(f"Unexpected '{self.tokens[self.at][1]}'")
         return query
 
     def field(self) -> Field:
         path = [self.take("name")]
         while self.accept("."):
             path.append(self.take("name"))
-        field = Field(tuple(path))
-        known = (len(path) == 1 and path[0] in COLUMNS) or (
-            len(path) == 2 and path[0] == "properties"
-        )
-        if not known:
-            raise HogQLError(f"Unable to resolve field: {field.text}")
-        return field
+        return resolve(tuple(path), self.schema)
 
-    def item(self) -> Field | Aggregate:
-        func = self.tokens[self.at][1].lower() if self.at < len(self.tokens) else ""
+    def item(self) -> Item:
+        kind, text = self.tokens[self.at] if self.at < len(self.tokens) else ("", "")
+        if kind == "string":
+            return Constant(_unquote(self.take()))
+        if self.accept("null"):
+            return Constant(None)
+        func = text.lower()
         if func in ("count", "max", "min") and self.tokens[self.at + 1 :][:1] == [
             ("op", "(")
         ]:

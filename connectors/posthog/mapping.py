@@ -17,17 +17,34 @@ of ``hogql.EVENT_COLUMNS``)::
      "0190c1c4-session…", "{\"$current_url\": …, \"product_id\": 101}"]
 
 The last cell is the ``properties`` column, a JSON string as ClickHouse stores
-it; missing properties are ``null`` cells.
+it; missing properties are ``null`` cells. In an ``activity_query`` these cells
+follow an ``'event'`` tag and precede a ``null``; its summary rows are::
+
+    ["last_seen", null, null, "maya@example.com", "2025-03-20T13:14:09.402000Z",
+     null, null, null, null, null]
+    ["sessions", null, null, "maya@example.com", null, null, null, null, null, 4]
+
+Person row of ``persons_query`` (one per distinct id of each person found)::
+
+    ["0190c1c4-…", "maya@example.com", "2025-03-20T13:14:09.402000Z",
+     "{\"email\": \"maya@example.com\", \"name\": \"Maya Lind\", …}"]
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.models import ActivityEvent, ActivityKind, ExternalCustomer
+from connectors.models import (
+    ActivityEvent,
+    ActivityKind,
+    ExternalCustomer,
+    PersonActivity,
+    PersonSummary,
+)
 
 SOURCE = "posthog"
 
@@ -95,3 +112,59 @@ def event_from_row(row: Sequence[Any]) -> ActivityEvent:
         session_id=session,
         properties=kept,
     )
+
+
+def activity_from_rows(
+    distinct_ids: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> dict[str, PersonActivity]:
+    """Rows of ``activity_query`` (or ``summary_query``) per person; a person
+    with no rows has no events, was never seen and had no sessions."""
+    events: dict[str, list[ActivityEvent]] = {d: [] for d in distinct_ids}
+    seen: dict[str, datetime] = {}
+    sessions: dict[str, int] = {}
+    for row in rows:
+        part, distinct_id = row[0], str(row[3])
+        if distinct_id not in events:
+            continue
+        if part == "event":
+            events[distinct_id].append(event_from_row(row[1:9]))
+        elif part == "last_seen" and row[4]:
+            seen[distinct_id] = parse_time(row[4])
+        elif part == "sessions":
+            sessions[distinct_id] = int(row[9])
+    return {
+        d: PersonActivity(
+            events=tuple(sorted(mine, key=lambda e: e.occurred_at, reverse=True)),
+            summary=PersonSummary(last_seen=seen.get(d), sessions=sessions.get(d, 0)),
+        )
+        for d, mine in events.items()
+    }
+
+
+def _anonymous(distinct_id: str) -> bool:
+    """Browsers make up UUIDs (v7 in posthog-js) before a person is identified."""
+    try:
+        uuid.UUID(distinct_id)
+    except ValueError:
+        return False
+    return True
+
+
+def persons_from_rows(rows: Iterable[Sequence[Any]]) -> list[ExternalCustomer]:
+    """Rows of ``persons_query``, one customer per person, its distinct ids
+    ordered like the persons REST list: identified ones first."""
+    people: dict[str, dict[str, Any]] = {}
+    for person_id, distinct_id, created_at, properties in rows:
+        person = people.setdefault(
+            str(person_id),
+            {
+                "uuid": str(person_id),
+                "created_at": created_at,
+                "properties": json.loads(properties) if properties else {},
+                "distinct_ids": [],
+            },
+        )
+        person["distinct_ids"].append(str(distinct_id))
+    for person in people.values():
+        person["distinct_ids"].sort(key=lambda d: (_anonymous(d), d))
+    return [customer_from_person(person) for person in people.values()]

@@ -2,14 +2,16 @@
 
 Serves persons (``/persons/``), the deprecated events list (``/events/`` with its
 ``before=`` next link) and the HogQL query endpoint, which really runs the query
-(``hogql_eval``) over the world's events. Both ``/api/projects/{id}/`` and the
-deprecated ``/api/environments/{id}/`` prefixes answer. Errors use PostHog's
+(``hogql_eval``) over the world's events and persons. Both
+``/api/projects/{id}/`` and the deprecated ``/api/environments/{id}/`` prefixes
+answer. Errors use PostHog's
 ``{"type", "code", "detail", "attr"}`` envelope. Knobs::
 
     sim = PostHogSimulator(World(seed=7, size=50), latency=0.05)
     sim.fail_next(1, status=503)
     sim.force_rate_limit(1, retry_after=0)
     sim.requests["query"]  # how many HogQL queries were sent
+    sim.queries["person_distinct_ids"]  # how many of them read persons
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.demo_world import World
+from connectors.posthog.hogql_ast import HogQLError
 from connectors.posthog.hogql_eval import evaluate
-from connectors.posthog.hogql_parser import HogQLError
 from connectors.posthog.simulator_data import Analytics, Person
 from connectors.simulator_server import InjectedFailures, RequestCounter
 
@@ -91,7 +93,11 @@ class PostHogSimulator(InjectedFailures):
         self.latency = latency
         self.rate_limit_per_minute = rate_limit_per_minute
         self.requests = RequestCounter()
+        self.queries = RequestCounter()
+        """Answered HogQL queries by the tables they read."""
         self.last_headers = Headers()
+        self.last_results: list[list[Any]] = []
+        """Rows of the last answered HogQL query."""
         super().__init__()
         self._recent: deque[float] = deque()
         routes = []
@@ -268,12 +274,15 @@ class PostHogSimulator(InjectedFailures):
                 raise HogQLError("Only HogQLQuery is supported")
             started = time.perf_counter()
             result = evaluate(
-                query["query"], self.analytics.rows, now=datetime.now(UTC)
+                query["query"], self.analytics.table, now=datetime.now(UTC)
             )
         except HogQLError as exc:
             return error(400, str(exc))
         except (ValueError, KeyError, TypeError, AttributeError):
             return error(400, "Malformed query body")
+        for table in result.tables:
+            self.queries.add(table)
+        self.last_results = result.results
         return JSONResponse(
             {
                 "results": result.results,

@@ -73,6 +73,32 @@ class Analytics:
             self.persons.append(person)
             self.by_distinct_id.update(dict.fromkeys(person.distinct_ids, person))
 
+    def table(
+        self, name: str, distinct_ids: frozenset[str] | None
+    ) -> Iterator[dict[str, Any]]:
+        """Rows of a HogQL table (``events`` or ``person_distinct_ids``)."""
+        if name == "events":
+            return self.rows(distinct_ids)
+        return self.person_distinct_ids(distinct_ids)
+
+    def person_distinct_ids(
+        self, distinct_ids: frozenset[str] | None
+    ) -> Iterator[dict[str, Any]]:
+        """One row per distinct id, with the person it belongs to joined."""
+        for person in self.persons:
+            joined = {
+                "id": person.uuid,
+                "created_at": person.customer.signed_up_at,
+                "properties": person.properties,
+            }
+            for distinct_id in person.distinct_ids:
+                if distinct_ids is None or distinct_id in distinct_ids:
+                    yield {
+                        "distinct_id": distinct_id,
+                        "person_id": person.uuid,
+                        "person": joined,
+                    }
+
     def rows(self, distinct_ids: frozenset[str] | None) -> Iterator[dict[str, Any]]:
         """Events as query rows, optionally only those of some distinct ids."""
         if distinct_ids is None:

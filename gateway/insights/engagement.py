@@ -95,14 +95,15 @@ async def _facts(
         if upstreams.zendesk and zendesk_ids
         else {}
     )
-    seen = (
-        await upstreams.posthog.last_seen_by_persons(posthog_ids)
+    summaries = (
+        await upstreams.posthog.summaries_by_persons(posthog_ids)
         if upstreams.posthog and posthog_ids
         else {}
     )
     rows = []
     for customer_id, links in batch.items():
         mine = tickets.get(links.get("zendesk", ""), [])
+        summary = summaries.get(links.get("posthog", ""))
         scores = [t.satisfaction.score for t in mine if t.satisfaction]
         rows.append(
             {
@@ -111,7 +112,7 @@ async def _facts(
                 "ticket_count": len(mine),
                 "good_ratings": scores.count("good"),
                 "bad_ratings": scores.count("bad"),
-                "last_seen_at": seen.get(links.get("posthog", "")),
+                "last_seen_at": summary.last_seen if summary else None,
                 "updated_at": now,
             }
         )

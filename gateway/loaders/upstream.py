@@ -11,6 +11,7 @@ customer evicts them (``gateway.invalidation``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Generic, TypeVar
 
@@ -41,7 +42,9 @@ class CachedLoader(DataLoader[str, V], Generic[V]):
         *,
         batch: bool = True,
     ) -> None:
-        super().__init__(batch=batch)
+        self.requested: dict[str, asyncio.Future[V]] = {}
+        """This request's loads by key (aiodataloader's own cache map)."""
+        super().__init__(batch=batch, cache_map=self.requested)
         self.name = name
         self.store = cache
         self.fetch = fetch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from connectors.models import ActivityEvent
+from connectors.models import ActivityEvent, PersonActivity, PersonSummary
 from gateway.context import Info
 from gateway.errors import BadUserInput
 from gateway.loaders import PostHogLoaders
@@ -43,8 +43,8 @@ async def activity(
     if person is None:
         return None
     loaders, distinct_id = person
-    events: list[ActivityEvent] = await loaders.events_by_person.load(distinct_id)
-    newest_first = sorted(events, key=_sort_key, reverse=True)
+    activity: PersonActivity = await loaders.activity_by_person.load(distinct_id)
+    newest_first = sorted(activity.events, key=_sort_key, reverse=True)
     if kinds:
         newest_first = [e for e in newest_first if e.kind.value in kinds]
     if start is not None:
@@ -56,13 +56,13 @@ async def last_seen_at(info: Info, customer_id: int) -> datetime | None:
     person = await _person(info, customer_id)
     if person is None:
         return None
-    seen: datetime | None = await person[0].last_seen_by_person.load(person[1])
-    return seen
+    summary: PersonSummary = await person[0].summary_by_person.load(person[1])
+    return summary.last_seen
 
 
 async def sessions_count(info: Info, customer_id: int) -> int | None:
     person = await _person(info, customer_id)
     if person is None:
         return None
-    count: int = await person[0].sessions_count_by_person.load(person[1])
-    return count
+    summary: PersonSummary = await person[0].summary_by_person.load(person[1])
+    return summary.sessions

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
-from connectors.models import Checkout, Order, Ticket, TicketComment
+from connectors.models import Checkout, Order, PersonActivity, Ticket, TicketComment
 from gateway.loaders import Loaders, WindowKey
 from gateway.timeline.items import Kind, Source, TimelineItem, Window
 from gateway.timeline.mapping import (
@@ -78,9 +78,8 @@ async def posthog(
     distinct_id: str | None = await analytics.id_by_customer.load(customer_id)
     if not distinct_id:
         return []
-    return take(
-        posthog_items(await analytics.events_by_person.load(distinct_id)), window
-    )
+    activity: PersonActivity = await analytics.activity_by_person.load(distinct_id)
+    return take(posthog_items(activity.events), window)
 
 
 async def ingest(

@@ -60,11 +60,11 @@ class PostHogHarness:
         analytics = simulator.analytics
         person = max(analytics.persons, key=lambda p: len(analytics.events_of(p)))
         distinct_id = person.distinct_ids[0]
-        events = await connector.events_by_persons([distinct_id], limit=10_000)
+        found = await connector.activity_by_persons([distinct_id], limit=10_000)
         mine = [
             e for e in analytics.events_of(person) if e["distinct_id"] == distinct_id
         ]
-        return len(events[distinct_id]), len(mine)
+        return len(found[distinct_id].events), len(mine)
 
 
 HARNESS = PostHogHarness()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -56,13 +57,27 @@ async def test_the_connector_is_an_activity_connector(ph):
     assert isinstance(ph, ActivityConnector)
 
 
+def expected_summary(sim, distinct_id: str, session_days: int = 30):
+    mine = [
+        e
+        for e in sim.analytics.events_of(sim.analytics.by_distinct_id[distinct_id])
+        if e["distinct_id"] == distinct_id
+    ]
+    since = datetime.now(UTC) - timedelta(days=session_days)
+    recent = {e["properties"]["$session_id"] for e in mine if e["timestamp"] >= since}
+    return (mine[0]["timestamp"] if mine else None), len(recent)
+
+
 @pytest.mark.parametrize("n", [1, 10, 50])
-async def test_events_of_many_persons_cost_one_query(sim, ph, n):
+async def test_activity_of_many_persons_costs_one_query(sim, ph, n):
     ids = emails(sim, n)
-    events = await ph.events_by_persons(ids, limit=5)
+    found = await ph.activity_by_persons(ids, limit=5)
     for distinct_id in ids:
-        assert [e.id for e in events[distinct_id]] == expected_events(
-            sim, distinct_id, 5
+        activity = found[distinct_id]
+        assert [e.id for e in activity.events] == expected_events(sim, distinct_id, 5)
+        summary = activity.summary
+        assert (summary.last_seen, summary.sessions) == expected_summary(
+            sim, distinct_id
         )
     assert sim.requests["query"] == 1
     assert sim.requests.total == 1
@@ -70,8 +85,8 @@ async def test_events_of_many_persons_cost_one_query(sim, ph, n):
 
 async def test_events_are_mapped_to_activity_kinds(sim, ph):
     ids = emails(sim, 30)
-    events = await ph.events_by_persons(ids, limit=200)
-    every = [e for es in events.values() for e in es]
+    found = await ph.activity_by_persons(ids, limit=200)
+    every = [e for activity in found.values() for e in activity.events]
     kinds = {e.kind for e in every}
     assert {ActivityKind.PAGE_VIEW, ActivityKind.PRODUCT_VIEW} <= kinds
     page_view = next(e for e in every if e.kind is ActivityKind.PAGE_VIEW)
@@ -83,31 +98,25 @@ async def test_events_are_mapped_to_activity_kinds(sim, ph):
     assert product.occurred_at.tzinfo is UTC
 
 
-async def test_last_seen_and_sessions_are_one_query_each(sim, ph):
+async def test_summaries_alone_are_one_query_and_match_the_activity_query(sim, ph):
     ids = [*emails(sim, 20), "nobody@example.com"]
-    last_seen = await ph.last_seen_by_persons(ids)
-    sessions = await ph.sessions_count_by_persons(ids, days=30)
-    assert sim.requests["query"] == 2
-    assert last_seen["nobody@example.com"] is None
-    assert sessions["nobody@example.com"] == 0
-    since = datetime.now(UTC) - timedelta(days=30)
+    summaries = await ph.summaries_by_persons(ids, session_days=30)
+    assert sim.requests["query"] == 1
+    assert summaries["nobody@example.com"].last_seen is None
+    assert summaries["nobody@example.com"].sessions == 0
     for distinct_id in ids[:-1]:
-        mine = [
-            e
-            for e in sim.analytics.events_of(sim.analytics.by_distinct_id[distinct_id])
-            if e["distinct_id"] == distinct_id
-        ]
-        newest = mine[0]["timestamp"] if mine else None
-        assert last_seen[distinct_id] == newest
-        recent = {
-            e["properties"]["$session_id"] for e in mine if e["timestamp"] >= since
-        }
-        assert sessions[distinct_id] == len(recent)
+        summary = summaries[distinct_id]
+        assert (summary.last_seen, summary.sessions) == expected_summary(
+            sim, distinct_id
+        )
+    found = await ph.activity_by_persons(ids)
+    assert {d: a.summary for d, a in found.items()} == summaries
 
 
 async def test_ids_with_quotes_are_escaped_not_injected(sim, ph):
-    events = await ph.events_by_persons(["o'brien@example.com", "x\\' or 1=1 --"])
-    assert events == {"o'brien@example.com": [], "x\\' or 1=1 --": []}
+    found = await ph.activity_by_persons(["o'brien@example.com", "x\\' or 1=1 --"])
+    assert [a.events for a in found.values()] == [(), ()]
+    assert {a.summary.last_seen for a in found.values()} == {None}
 
 
 async def test_persons_by_distinct_id_and_email(sim, ph):
@@ -117,21 +126,53 @@ async def test_persons_by_distinct_id_and_email(sim, ph):
     assert found[0] is not None
     assert found[0].external_id == person.distinct_ids[0]
     assert found[0].properties["person_uuid"] == person.uuid
+    sim.requests.reset()
     by_email = await ph.customers_by_emails([person.distinct_ids[0].upper(), "no@x.io"])
     assert list(by_email) == [person.distinct_ids[0]]
+    rest, hogql = found[0], by_email[person.distinct_ids[0]]
+    assert replace(hogql, properties={}) == replace(rest, properties={})
+    assert {k: v for k, v in hogql.properties.items() if k != "last_seen_at"} == {
+        k: v for k, v in rest.properties.items() if k != "last_seen_at"
+    }
+    assert by_email[person.distinct_ids[0]].properties["distinct_ids"] == tuple(
+        person.distinct_ids
+    )
+    assert (sim.requests["query"], sim.requests["persons"]) == (1, 0)
 
 
-async def test_persons_by_phone_use_a_property_filter(sim, ph):
-    person = next(p for p in sim.analytics.persons if "phone" in p.properties)
-    phone = person.properties["phone"]
-    found = await ph.customers_by_phones([phone, "+15550000000"])
-    assert list(found) == [phone]
-    assert found[phone].properties["person_uuid"] == person.uuid
+@pytest.mark.parametrize("n", [1, 10, 50])
+async def test_many_emails_are_looked_up_in_one_query(sim, ph, n):
+    people = sim.analytics.persons[:n]
+    unknown = [
+        c.email for c in WORLD.customers if c.email not in sim.analytics.by_distinct_id
+    ]
+    found = await ph.customers_by_emails(
+        [p.properties["email"] for p in people] + unknown
+    )
+    assert set(found) == {p.properties["email"] for p in people}
+    for person in people:
+        customer = found[person.properties["email"]]
+        assert customer.external_id == person.distinct_ids[0]
+        assert customer.properties["person_uuid"] == person.uuid
+        assert customer.created_at == person.customer.signed_up_at
+    assert sim.requests["query"] == 1
+    assert sim.requests.total == 1
+
+
+async def test_persons_by_phone_are_one_query(sim, ph):
+    people = [p for p in sim.analytics.persons if "phone" in p.properties][:5]
+    phones = [p.properties["phone"] for p in people]
+    found = await ph.customers_by_phones([*phones, "+15550000000"])
+    assert list(found) == phones
+    assert [c.properties["person_uuid"] for c in found.values()] == [
+        p.uuid for p in people
+    ]
+    assert sim.requests.total == 1
 
 
 async def test_a_429_with_retry_after_is_retried(sim, ph):
     sim.force_rate_limit(1, retry_after=0)
-    await ph.events_by_persons(emails(sim, 2))
+    await ph.activity_by_persons(emails(sim, 2))
     assert sim.requests["query"] == 2
 
 
@@ -139,7 +180,7 @@ async def test_invalid_key_is_fatal_and_not_retried(sim, base_url):
     ph = PostHogConnector(base_url, 7, "phc_project_token", retry=FAST)
     try:
         with pytest.raises(UpstreamAuthError):
-            await ph.events_by_persons(emails(sim, 1))
+            await ph.activity_by_persons(emails(sim, 1))
     finally:
         await ph.aclose()
     assert sim.requests["query"] == 1
@@ -148,7 +189,7 @@ async def test_invalid_key_is_fatal_and_not_retried(sim, base_url):
 async def test_5xx_is_retried_then_reported_unavailable(sim, ph):
     sim.fail_next(3, status=503)
     with pytest.raises(UpstreamUnavailable):
-        await ph.sessions_count_by_persons(emails(sim, 2))
+        await ph.summaries_by_persons(emails(sim, 2))
     assert sim.requests["query"] == FAST.attempts
 
 
@@ -174,6 +215,62 @@ async def test_query_endpoint_speaks_hogql_query_response(sim, base_url):
     assert len(body["results"]) == 100
     assert body["hasMore"] is True
     assert body["results"][0][1].endswith("000Z")
+
+
+async def test_union_all_answers_one_response_with_common_column_types(base_url):
+    response = await post_query(
+        base_url,
+        "(select 'event', timestamp, NULL from events limit 3)"
+        " union all (select 'last_seen', max(timestamp), count() from events)",
+    )
+    body = response.json()
+    assert response.status_code == 200
+    assert body["types"] == [
+        ["'event'", "String"],
+        ["timestamp", "DateTime64(6, 'UTC')"],
+        ["NULL", "Nullable(UInt64)"],
+    ]
+    assert [row[0] for row in body["results"]] == ["event"] * 3 + ["last_seen"]
+    assert body["results"][-1][2] > 3
+
+
+async def test_person_distinct_ids_join_the_person(sim, base_url):
+    person = sim.analytics.persons[0]
+    response = await post_query(
+        base_url,
+        "select distinct_id, person.properties.email from person_distinct_ids"
+        f" where person_id = '{person.uuid}'",
+    )
+    assert response.status_code == 200
+    assert response.json()["results"] == [
+        [d, person.properties["email"]] for d in person.distinct_ids
+    ]
+
+
+@pytest.mark.parametrize(
+    ("hogql", "detail"),
+    [
+        (
+            "select uuid, event from events union all select uuid from events",
+            "Different number of columns in UNION ALL elements: 2, 1",
+        ),
+        (
+            "select event from events union all select count() from events",
+            "There is no supertype for types String, UInt64",
+        ),
+        ("select uuid from events union select uuid from events", None),
+    ],
+)
+async def test_a_malformed_union_is_a_400_validation_error(base_url, hogql, detail):
+    response = await post_query(base_url, hogql)
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["type"], body["code"], body["attr"]) == (
+        "validation_error",
+        "invalid_input",
+        None,
+    )
+    assert body["detail"] == detail or detail is None
 
 
 async def test_unsupported_hogql_is_a_400_validation_error(base_url):

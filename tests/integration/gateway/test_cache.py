@@ -10,11 +10,15 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from connectors.demo_world import World
+from connectors.posthog.simulator import PostHogSimulator
 from gateway.changes import CustomerChange
+from gateway.db import models
 from gateway.ids import decode_global_id
 from gateway.services import Services
 from gateway.simulation import Simulators
@@ -79,17 +83,113 @@ async def test_cold_calls_per_connector_do_not_grow_with_the_page(
     )
     cached.simulators.reset_counts()
     await page_ids(cached, n)
-    posthog = cached.simulators.posthog.requests
+    posthog = cached.simulators.posthog
     zendesk = cached.simulators.zendesk.requests
-    assert posthog["query"] == 1  # lastSeenAt of the whole page: one HogQL query
+    assert posthog.queries["events"] == 1  # lastSeenAt of the page: one HogQL query
     assert zendesk["search"] == 1  # tickets of every requester: one search
     # Customers unknown upstream are looked up again (the eviction forgot that):
-    # batched on Zendesk, one person query each on PostHog (its API has no batch).
+    # batched on both, by email and then by phone for those still unknown.
     assert zendesk["users/search"] <= 2
-    assert posthog["persons"] <= n // 5 + 1
+    assert posthog.queries["person_distinct_ids"] <= 2
+    assert posthog.requests["persons"] == 0
     store = cached.simulators.shopify.store
     orders = sum(len(store.orders_by_customer.get(c, [])) for c in store.customers)
     assert cached.simulators.shopify.requests.total <= 2 + orders // 10
+
+
+async def test_first_links_of_a_page_are_one_persons_query_per_contact_kind(
+    cached: Gateway,
+) -> None:
+    await page_ids(cached, 50)
+    posthog = cached.simulators.posthog
+    assert posthog.queries["events"] == 1
+    assert 1 <= posthog.queries["person_distinct_ids"] <= 2  # by email, by phone
+    assert posthog.requests["persons"] == 0
+    assert posthog.requests.total == posthog.requests["query"]
+
+
+VIEW_360 = """
+query($n: Int!, $events: Int!) { customers(first: $n, orderBy: EMAIL_ASC) {
+  edges { node { email activity(first: $events) { edges { node { id occurredAt } } }
+  lastSeenAt sessionsCount } } } }
+"""
+
+
+async def forget_posthog_data(gateway: Gateway) -> None:
+    """Cold PostHog data, warm links: what a TTL expiry leaves behind."""
+    caches = gateway.services.caches
+    assert caches is not None
+    async with gateway.services.sessions() as session:
+        distinct_ids = list(
+            await session.scalars(
+                select(models.Identity.external_id).where(
+                    models.Identity.source == "posthog"
+                )
+            )
+        )
+    for namespace in caches.by_external_id("posthog"):
+        await namespace.forget(distinct_ids)
+
+
+@pytest.mark.parametrize("n", [1, 10, 50])
+async def test_activity_last_seen_and_sessions_cost_one_posthog_query(
+    cached: Gateway, n: int
+) -> None:
+    variables = {"n": n, "events": 50 if n == 1 else 20}  # 50 × 50 is too costly
+    first = await cached.gql(VIEW_360, variables)  # links identities
+    assert "errors" not in first, first
+    await forget_posthog_data(cached)
+    cached.simulators.reset_counts()
+    cold = await cached.gql(VIEW_360, variables)
+    assert cold == first
+    posthog = cached.simulators.posthog
+    assert posthog.requests.total == posthog.requests["query"] == 1
+    cached.simulators.reset_counts()
+    assert await cached.gql(VIEW_360, variables) == first
+    assert cached.simulators.total_requests()["posthog"] == 0
+    customers = [e["node"] for e in cold["data"]["customers"]["edges"]]
+    assert_matches_the_simulator(posthog, customers, variables["events"])
+
+
+def assert_matches_the_simulator(
+    posthog: PostHogSimulator, customers: list, events: int
+) -> None:
+    """Events, last seen and sessions as PostHog recorded them for the email."""
+    analytics = posthog.analytics
+    now = datetime.now(UTC)
+    for customer in customers:
+        email = customer["email"]
+        if email not in analytics.by_distinct_id:
+            assert customer["lastSeenAt"] is None
+            continue
+        mine = [
+            e
+            for e in analytics.events_of(analytics.by_distinct_id[email])
+            if e["distinct_id"] == email
+        ]
+        recent = [e for e in mine if e["timestamp"] >= now - timedelta(days=90)]
+        edges = customer["activity"]["edges"]
+        assert [e["node"]["id"] for e in edges] == [e["uuid"] for e in recent[:events]]
+        seen = customer["lastSeenAt"]
+        assert (datetime.fromisoformat(seen) if seen else None) == (
+            mine[0]["timestamp"] if mine else None
+        )
+        month = now - timedelta(days=30)
+        sessions = {
+            e["properties"]["$session_id"] for e in mine if e["timestamp"] >= month
+        }
+        assert customer["sessionsCount"] == len(sessions)
+
+
+async def test_a_page_of_last_seen_reads_no_events(cached: Gateway) -> None:
+    await page_ids(cached, 50)
+    await forget_posthog_data(cached)
+    cached.simulators.reset_counts()
+    posthog = cached.simulators.posthog
+    await page_ids(cached, 50)
+    assert posthog.requests.total == 1
+    assert posthog.queries["events"] == 1
+    assert len(posthog.last_results) <= 2 * 50  # two summary rows a person, no events
 
 
 async def test_a_change_sends_only_that_customer_upstream_again(

@@ -6,7 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.posthog.hogql import events_query, quote, sessions_query
+from connectors.posthog.hogql import (
+    activity_query,
+    persons_query,
+    quote,
+    summary_query,
+)
 from connectors.posthog.hogql_eval import evaluate
 from connectors.posthog.hogql_parser import HogQLError, parse
 
@@ -29,16 +34,17 @@ def test_quote_escapes_like_posthog(raw, literal):
 
 @pytest.mark.parametrize("raw", ["o'brien", "a\\'b", "x' or 1=1 --", "\\", "tab\t'"])
 def test_quoted_ids_round_trip_through_the_parser(raw):
-    query = parse(events_query([raw], limit=5, days=30), now=NOW)
-    assert query.where[0].values == (raw,)
+    selects = parse(activity_query([raw], limit=5, days=30, session_days=7), now=NOW)
+    assert [s.where[0].values for s in selects] == [(raw,)] * 3
 
 
-def test_events_query_limits_per_person_and_overall():
-    hogql = events_query(["a", "b"], limit=20, days=90)
+def test_activity_query_limits_per_person_and_overall():
+    hogql = activity_query(["a", "b"], limit=20, days=90, session_days=30)
+    assert hogql.count(" union all ") == 2
     assert "distinct_id in ('a', 'b')" in hogql
-    assert hogql.endswith("limit 20 by distinct_id limit 40")
+    assert "limit 20 by distinct_id limit 40)" in hogql
     with pytest.raises(ValueError, match="at least one"):
-        events_query([], limit=5, days=1)
+        activity_query([], limit=5, days=1, session_days=1)
 
 
 def event(distinct_id: str, minutes: int, session: str, name: str = "$pageview"):
@@ -62,8 +68,31 @@ ROWS = [
 ]
 
 
+PERSONS = [
+    {
+        "distinct_id": distinct_id,
+        "person_id": person_id,
+        "person": {
+            "id": person_id,
+            "created_at": NOW - timedelta(days=400),
+            "properties": {"email": email, "phone": "+15550100"},
+        },
+    }
+    for person_id, email, distinct_ids in [
+        (
+            "p1",
+            "a@example.com",
+            ["a@example.com", "0190c1c4-0000-7000-8000-000000000001"],
+        ),
+        ("p2", "b@example.com", ["b@example.com"]),
+    ]
+    for distinct_id in distinct_ids
+]
+
+
 def run(hogql: str):
-    return evaluate(hogql, lambda ids: ROWS, now=NOW)
+    tables = {"events": ROWS, "person_distinct_ids": PERSONS}
+    return evaluate(hogql, lambda table, ids: tables[table], now=NOW)
 
 
 def test_limit_by_keeps_the_newest_rows_of_each_person():
@@ -77,9 +106,51 @@ def test_limit_by_keeps_the_newest_rows_of_each_person():
 
 
 def test_count_distinct_sessions_within_an_interval():
-    result = run(sessions_query(["a", "b"], days=30))
-    assert sorted(result.results) == [["a", 2], ["b", 1]]
+    result = run(
+        "select distinct_id, count(distinct properties.$session_id) from events "
+        "where timestamp >= now() - interval 30 day group by distinct_id"
+    )
+    assert sorted(result.results) == [["a", 2], ["b", 1], ["c", 1]]
     assert result.types[1] == ["count(DISTINCT properties.$session_id)", "UInt64"]
+
+
+def test_union_all_tags_events_and_summary_rows_of_each_person():
+    result = run(activity_query(["a", "b"], limit=2, days=30, session_days=30))
+    rows = {(r[0], r[3]): r for r in result.results}
+    events = [r for r in result.results if r[0] == "event"]
+    assert [(r[3], r[1]) for r in events] == [("a", "a-1"), ("a", "a-2"), ("b", "b-5")]
+    assert rows["last_seen", "b"][4] == "2025-03-20T11:55:00Z"
+    assert rows["sessions", "a"][9] == 2
+    assert rows["sessions", "b"][9] == 1  # the 40-day-old session is outside
+    assert rows["last_seen", "a"][1:3] == [None, None]
+    assert result.columns[:2] == ["'event'", "uuid"]
+    assert result.types[0] == ["'event'", "String"]
+    assert result.types[1] == ["uuid", "Nullable(UUID)"]
+    assert result.types[4] == ["timestamp", "Nullable(DateTime64(6, 'UTC'))"]
+    assert result.types[9] == ["NULL", "Nullable(UInt64)"]
+
+
+def test_summary_query_has_no_event_rows():
+    result = run(summary_query(["a", "c"], session_days=30))
+    assert sorted((r[0], r[3]) for r in result.results) == [
+        ("last_seen", "a"),
+        ("last_seen", "c"),
+        ("sessions", "a"),
+        ("sessions", "c"),
+    ]
+
+
+def test_persons_by_a_property_list_every_distinct_id_with_the_person():
+    result = run(persons_query("email", ["a@example.com", "nobody@example.com"]))
+    assert result.columns == ["person_id", "distinct_id", "created_at", "properties"]
+    assert [r[:2] for r in result.results] == [
+        ["p1", "a@example.com"],
+        ["p1", "0190c1c4-0000-7000-8000-000000000001"],
+    ]
+    assert result.results[0][2] == "2024-02-14T12:00:00Z"
+    assert result.types[3] == ["properties", "String"]
+    phones = run(persons_query("phone", ["+15550100"]))
+    assert {r[0] for r in phones.results} == {"p1", "p2"}
 
 
 def test_max_timestamp_grouped_by_person():
@@ -97,7 +168,7 @@ def test_max_timestamp_grouped_by_person():
 def test_property_cells_are_strings_and_default_limit_applies():
     many = evaluate(
         "select properties.price from events",
-        lambda ids: ROWS * 30,
+        lambda table, ids: ROWS * 30,
         now=NOW,
     )
     assert many.results[0] == ["54.0"]
@@ -111,6 +182,12 @@ def test_property_cells_are_strings_and_default_limit_applies():
         "select * from events",
         "select uuid from persons",
         "select nope from events",
+        "select person.properties.email from events",
+        "select distinct_id from person_distinct_ids union select uuid from events",
+        "select distinct_id, person_id from person_distinct_ids"
+        " union all select uuid from events",
+        "select 'a' from events union all select count() from events",
+        "(select uuid from events",
         "select uuid from events where distinct_id like 'a%'",
         "select distinct_id, event from events group by distinct_id",
         "select uuid from events limit",

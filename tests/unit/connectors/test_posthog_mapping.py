@@ -9,10 +9,12 @@ import pytest
 
 from connectors.models import ActivityKind
 from connectors.posthog.mapping import (
+    activity_from_rows,
     customer_from_person,
     event_from_row,
     kind_of,
     parse_time,
+    persons_from_rows,
 )
 
 
@@ -87,3 +89,41 @@ def test_person_uses_the_identified_distinct_id_as_external_id():
     assert customer.email == "maya@example.com"
     assert (customer.first_name, customer.last_name) == ("Maya", "Lind")
     assert customer.properties["distinct_ids"] == ("maya@example.com", "0190c1c4-anon")
+
+
+def event_row(distinct_id: str, uuid: str, at: str) -> list[object]:
+    return ["event", uuid, "$pageview", distinct_id, at, None, "/", "s1", "{}", None]
+
+
+def test_activity_rows_split_into_events_and_summary_per_person():
+    nulls = [None] * 5
+    rows = [
+        event_row("a", "e1", "2025-03-20T13:00:00Z"),
+        event_row("a", "e2", "2025-03-20T14:00:00Z"),
+        ["last_seen", None, None, "a", "2025-03-20T14:00:00Z", *nulls],
+        ["sessions", None, None, "a", None, None, None, None, None, 3],
+        ["last_seen", None, None, "old", "2024-01-01T00:00:00Z", *nulls],
+        ["sessions", None, None, "stranger", None, None, None, None, None, 9],
+    ]
+    found = activity_from_rows(["a", "old", "none"], rows)
+    assert list(found) == ["a", "old", "none"]
+    assert [e.id for e in found["a"].events] == ["e2", "e1"]
+    assert found["a"].summary.last_seen == datetime(2025, 3, 20, 14, tzinfo=UTC)
+    assert found["a"].summary.sessions == 3
+    assert found["old"].events == ()
+    assert found["old"].summary.sessions == 0
+    assert found["none"].summary.last_seen is None
+
+
+def test_person_rows_group_by_person_with_the_identified_id_first():
+    props = json.dumps({"email": "maya@example.com", "name": "Maya Lind"})
+    anon = "0190c1c4-aaaa-7000-8000-000000000002"
+    rows = [
+        ["p1", anon, "2025-03-20T13:14:09.402000Z", props],
+        ["p1", "maya@example.com", "2025-03-20T13:14:09.402000Z", props],
+    ]
+    (customer,) = persons_from_rows(rows)
+    assert customer.external_id == "maya@example.com"
+    assert customer.properties["distinct_ids"] == ("maya@example.com", anon)
+    assert customer.properties["person_uuid"] == "p1"
+    assert customer.created_at == datetime(2025, 3, 20, 13, 14, 9, 402000, tzinfo=UTC)
