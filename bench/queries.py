@@ -3,9 +3,15 @@
 Each shape says how many distinct (connector, nesting level) pairs it touches:
 with loaders, a cold query should cost that many upstream calls, one per
 connector per level, and a warm one none. Where the gateway needs more (Shopify
-pages orders ten per call; a first-ever link looks customers up by email and
-phone), the report shows the difference instead of hiding it. PostHog answers
-activity, ``lastSeenAt`` and ``sessionsCount`` of a level in one HogQL query.
+splits a level into concurrent calls under its query-cost cap, 26 customers'
+newest 5 order summaries or 22 full orders a call; a first-ever link looks
+customers up by email and phone), the report shows the difference instead of
+hiding it. PostHog answers activity, ``lastSeenAt`` and ``sessionsCount`` of a
+level in one HogQL query.
+
+Orders are read as windows of each customer's newest orders, as many as the
+page shows (rounded up to 5, 10, 20, 50, …), and as summaries when the query
+asks for no line items, refunds or returns.
 
 1. **Customer 360** — one customer as a help-desk sidebar shows them: the
    profile, 20 orders with their line items, 20 tickets, 50 activity events and
@@ -20,7 +26,8 @@ activity, ``lastSeenAt`` and ``sessionsCount`` of a level in one HogQL query.
 3. **Deep page** — the 4th page of one customer's history. The merged timeline
    (roadmap step 4) does not exist yet, so this reads the 4th page of
    ``activity`` (20 per page) and of ``orders`` (5 per page) with cursors the
-   runner collects beforehand. 2 pairs: (Shopify, 1), (PostHog, 1).
+   runner collects beforehand. 2 pairs: (Shopify, 1), (PostHog, 1). The orders
+   cursor carries its position, so page 4 reads the newest 20 orders.
 
 The subject customer (shapes 1 and 3) is chosen so that these pages are full,
 as far as the demo world allows: see ``bench/subject.py``.

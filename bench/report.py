@@ -213,26 +213,27 @@ def _notes(report: Report) -> list[str]:
     page = _find(report.measurements, CUSTOMER_PAGE, "cold")
     if page is not None:
         notes.append(
-            f"- Shopify's query-cost limit makes the connector read orders 10 per "
-            f"call, paging one search to the end: the page's 50 customers have "
-            f"{report.page_orders} orders, so a cold page costs "
-            f"{_n(page.calls.connectors['shopify'])} Shopify calls "
-            f"(⌈{report.page_orders}/10⌉ = {math.ceil(report.page_orders / 10)} "
-            "order pages, one after another), and its latency grows with them."
+            f"- The page's 50 customers have {report.page_orders} orders; the "
+            "gateway reads only the newest 5 of each, as summaries (no line "
+            "items), 26 customers per Shopify call under its 1,000-point query "
+            f"cost cap: a cold page costs {_n(page.calls.connectors['shopify'])} "
+            "Shopify calls, run concurrently."
         )
     cold_360 = _find(report.measurements, CUSTOMER_360, "cold")
     if cold_360 is not None:
         notes.append(
-            f"- The 360 subject has {report.subject.orders} orders: Shopify "
-            f"answers them in {_n(cold_360.calls.connectors['shopify'])} sequential "
-            "calls, so the Shopify branch of the fan-out is that many upstream "
-            "latencies long, however parallel the three connectors are."
+            f"- The 360 subject has {report.subject.orders} orders; the view shows "
+            "20 with their line items, and up to 22 full orders fit one Shopify "
+            f"call, so a cold view costs {_n(cold_360.calls.connectors['shopify'])} "
+            "Shopify call(s) (one more only when an order has more line items, "
+            "refunds or returns than are read inline)."
         )
     deep = _find(report.measurements, DEEP_PAGE, "cold")
     if deep is not None:
         notes.append(
-            "- The deep page reads every order and up to 100 events of the "
-            "customer and pages in the gateway, so page 4 costs what page 1 costs."
+            "- An orders cursor carries its position, so the deep page reads the "
+            "customer's newest 20 order summaries (one call), not the history; "
+            "activity still reads up to 100 events and pages in the gateway."
         )
     return notes
 

@@ -135,7 +135,7 @@ class Report:
     redis: str
     subject: Subject
     page_orders: int
-    """Orders of the 50 customers of the page shape (Shopify pages 10 per call)."""
+    """Orders of the 50 customers of the page shape (the page shows 5 each)."""
     first_requests: dict[str, tuple[float, Calls]] = field(default_factory=dict)
     """Per shape: seconds and calls of the first request ever (identity linking)."""
     measurements: list[Measurement] = field(default_factory=list)

@@ -2,11 +2,11 @@
 
 One whose pages are full — at least 20 orders, 80 activity events and as many
 tickets as anyone has (the demo world gives nobody more than six) — and, of
-those, the one with the fewest orders: the gateway reads *all* of a customer's
-orders (Shopify pages them ten per call) and pages in memory, so a customer
-with 180 orders measures that outlier, not the 360 view. The report prints the
-subject's counts. Reading the simulators' data (not the gateway) keeps the
-choice free of upstream calls and the same for every mode.
+those, the one with the fewest orders, a typical customer rather than the
+outlier with 180 (the gateway reads only the orders a page shows, so this
+matters less than it did). The report prints the subject's counts. Reading
+the simulators' data (not the gateway) keeps the choice free of upstream calls
+and the same for every mode.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,24 @@ class Return:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderSummary:
+    """An order without its line items, refunds and returns: what a list of
+    orders shows, read for a fraction of a full order's query cost."""
+
+    id: str
+    customer_id: str | None
+    name: str
+    created_at: datetime
+    processed_at: datetime
+    total: Money
+    subtotal: Money
+    total_refunded: Money
+    financial_status: str | None
+    fulfillment_status: str
+    cancelled_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
     id: str
     customer_id: str | None
@@ -90,6 +109,30 @@ class Order:
     line_items: tuple[LineItem, ...] = ()
     refunds: tuple[Refund, ...] = ()
     returns: tuple[Return, ...] = ()
+
+
+OrderT = TypeVar("OrderT", Order, OrderSummary)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderWindow(Generic[OrderT]):
+    """A customer's newest ``size`` orders (or summaries), newest first.
+
+    ``orders`` holds ``size`` orders unless ``complete``, when it holds every
+    order the upstream shows (fewer than ``size``). ``total`` is the customer's
+    order count as the upstream keeps it, which may include orders it no
+    longer shows (Shopify's 60-day window); a complete window counts what it
+    holds instead.
+    """
+
+    size: int
+    total: int
+    complete: bool
+    orders: tuple[OrderT, ...] = ()
+
+    def covers(self, size: int) -> bool:
+        """Whether this window answers a request for the newest ``size``."""
+        return self.complete or self.size >= size
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,6 +174,9 @@ def shape_version(adapter: TypeAdapter[Any]) -> str:
 
 
 Fetch = Callable[[Sequence[str]], Awaitable[Mapping[str, V]]]
+Fresh = Callable[[str, V], bool]
+"""Whether a cached value answers this request (a window of 5 orders does not
+answer a request for 20); stale values are fetched again and overwritten."""
 
 
 class ReadThrough(Generic[V]):
@@ -201,14 +204,21 @@ class ReadThrough(Generic[V]):
         return self.prefix + key
 
     async def load_many(
-        self, keys: Sequence[str], fetch: Fetch[V], default: V
+        self,
+        keys: Sequence[str],
+        fetch: Fetch[V],
+        default: V,
+        fresh: Fresh[V] | None = None,
     ) -> list[V]:
-        """Values for ``keys``; ``fetch`` gets the misses (absent → ``default``)."""
+        """Values for ``keys``; ``fetch`` gets the misses (absent → ``default``)
+        and the cached values ``fresh`` rejects."""
         raw = await self.backend.get_many([self.key(k) for k in keys])
         found: dict[str, V] = {}
         for key, value in zip(keys, raw, strict=True):
             if value is not None:
-                found[key] = self.adapter.validate_json(value)
+                cached = self.adapter.validate_json(value)
+                if fresh is None or fresh(key, cached):
+                    found[key] = cached
         hits = len(found)
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="hit").inc(hits)
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="miss").inc(
@@ -216,16 +226,20 @@ class ReadThrough(Generic[V]):
         )
         missing = [k for k in dict.fromkeys(keys) if k not in found]
         if missing:
-            found.update(await self._fill(missing, fetch, default))
+            found.update(await self._fill(missing, fetch, default, fresh))
         return [found[k] for k in keys]
 
-    async def _fill(self, keys: list[str], fetch: Fetch[V], default: V) -> dict[str, V]:
+    async def _fill(
+        self, keys: list[str], fetch: Fetch[V], default: V, fresh: Fresh[V] | None
+    ) -> dict[str, V]:
         shared = {k: self._inflight[k] for k in keys if k in self._inflight}
         mine = [k for k in keys if k not in shared]
         futures = {k: asyncio.get_running_loop().create_future() for k in mine}
         self._inflight.update(futures)
         try:
-            values = await self._fetch_locked(mine, fetch, default) if mine else {}
+            values = (
+                await self._fetch_locked(mine, fetch, default, fresh) if mine else {}
+            )
             for key, future in futures.items():
                 future.set_result(values[key])
         except BaseException as exc:
@@ -236,36 +250,45 @@ class ReadThrough(Generic[V]):
         finally:
             for key in mine:
                 self._inflight.pop(key, None)
+        outgrown = []
         for key, future in shared.items():
-            values[key] = await future
+            value = await future
+            if fresh is None or fresh(key, value):
+                values[key] = value
+            else:  # another caller's fetch answered a smaller request
+                outgrown.append(key)
+        if outgrown:
+            values.update(await self._fetch_locked(outgrown, fetch, default, fresh))
         return values
 
     async def _fetch_locked(
-        self, keys: list[str], fetch: Fetch[V], default: V
+        self, keys: list[str], fetch: Fetch[V], default: V, fresh: Fresh[V] | None
     ) -> dict[str, V]:
         locks = [self.key(k) + ":lock" for k in keys]
         held = await self.backend.acquire_many(locks, self.lock_ttl)
         waiting = [k for k, ok in zip(keys, held, strict=True) if not ok]
         values: dict[str, V] = {}
         if waiting:
-            values.update(await self._await_other_replica(waiting))
+            values.update(await self._await_other_replica(waiting, fresh))
         to_fetch = [k for k in keys if k not in values]
         try:
             if to_fetch:
                 fetched = await fetch(to_fetch)
-                fresh = {k: fetched.get(k, default) for k in to_fetch}
+                new = {k: fetched.get(k, default) for k in to_fetch}
                 await self.backend.set_many(
-                    {self.key(k): self.adapter.dump_json(v) for k, v in fresh.items()},
+                    {self.key(k): self.adapter.dump_json(v) for k, v in new.items()},
                     self.ttl,
                 )
-                values.update(fresh)
+                values.update(new)
         finally:
             await self.backend.delete_many(
                 [lock for lock, ok in zip(locks, held, strict=True) if ok]
             )
         return values
 
-    async def _await_other_replica(self, keys: list[str]) -> dict[str, V]:
+    async def _await_other_replica(
+        self, keys: list[str], fresh: Fresh[V] | None
+    ) -> dict[str, V]:
         """Poll for values another replica is fetching, up to the lock's life."""
         deadline = time.monotonic() + self.lock_ttl
         found: dict[str, V] = {}
@@ -275,7 +298,9 @@ class ReadThrough(Generic[V]):
             raw = await self.backend.get_many([self.key(k) for k in pending])
             for key, value in zip(pending, raw, strict=True):
                 if value is not None:
-                    found[key] = self.adapter.validate_json(value)
+                    cached = self.adapter.validate_json(value)
+                    if fresh is None or fresh(key, cached):
+                        found[key] = cached
             pending = [k for k in pending if k not in found]
         return found
 

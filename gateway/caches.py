@@ -12,6 +12,8 @@ from connectors.models import (
     Checkout,
     ExternalCustomer,
     Order,
+    OrderSummary,
+    OrderWindow,
     PersonActivity,
     PersonSummary,
     Ticket,
@@ -29,7 +31,11 @@ V = TypeVar("V")
 class UpstreamCaches:
     backend: CacheBackend
     shopify_customer: ReadThrough[ExternalCustomer | None]
-    shopify_orders: ReadThrough[list[Order]]
+    shopify_order_windows: ReadThrough[OrderWindow[Order]]
+    """Per customer gid: the newest orders some query needed, with all parts."""
+    shopify_order_summaries: ReadThrough[OrderWindow[OrderSummary]]
+    """Per customer gid: the newest orders as summaries (lists that show no
+    line items, refunds or returns)."""
     shopify_checkouts: ReadThrough[list[Checkout]]
     zendesk_tickets: ReadThrough[list[Ticket]]
     zendesk_comments: ReadThrough[list[TicketComment]]
@@ -44,7 +50,8 @@ class UpstreamCaches:
         namespaces: dict[str, list[ReadThrough[Any]]] = {
             "shopify": [
                 self.shopify_customer,
-                self.shopify_orders,
+                self.shopify_order_windows,
+                self.shopify_order_summaries,
                 self.shopify_checkouts,
             ],
             "zendesk": [self.zendesk_tickets],
@@ -69,7 +76,12 @@ def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
         shopify_customer=namespace(
             "shopify.customer", TypeAdapter(ExternalCustomer | None), shop
         ),
-        shopify_orders=namespace("shopify.orders", TypeAdapter(list[Order]), shop),
+        shopify_order_windows=namespace(
+            "shopify.order_windows", TypeAdapter(OrderWindow[Order]), shop
+        ),
+        shopify_order_summaries=namespace(
+            "shopify.order_summaries", TypeAdapter(OrderWindow[OrderSummary]), shop
+        ),
         shopify_checkouts=namespace(
             "shopify.checkouts", TypeAdapter(list[Checkout]), shop
         ),

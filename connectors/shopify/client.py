@@ -1,19 +1,22 @@
 """The Shopify connector: batched Admin GraphQL reads behind ``CommerceConnector``.
 
 Many customers cost few calls: profiles come from ``nodes(ids:)`` in chunks of
-250, orders from one ``orders`` search per 50 customers
-(``customer_id:1 OR customer_id:2 …``) paged to the end, with line items,
-refunds and returns inline. Shopify rate-limits by query cost, not by request:
-a ``THROTTLED`` answer (HTTP 200, or 429) is waited out for
-``(requested - currentlyAvailable) / restoreRate`` seconds and retried, so a
-busy shop slows the connector down instead of failing it, up to
-``max_throttle_wait`` seconds per query.
+250; the orders a query shows come as windows of each customer's newest orders,
+many customers per ``nodes(ids:)`` call (``order_windows.py``); a customer's
+whole history (``orders_by_customers``, for the insights sync) from one
+``orders`` search per 25 customers (``customer_id:1 OR customer_id:2 …``)
+paged to the end, with line items, refunds and returns inline.
+
+Shopify rate-limits by query cost, not by request: a ``THROTTLED`` answer
+(HTTP 200, or 429) is waited out for ``(requested - currentlyAvailable) /
+restoreRate`` seconds and retried, so a busy shop slows the connector down
+instead of failing it, up to ``max_throttle_wait`` seconds per query.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,8 +28,16 @@ from connectors.errors import (
     UpstreamProtocolError,
     UpstreamRateLimited,
 )
-from connectors.models import Checkout, ExternalCustomer, Order, Return
+from connectors.models import (
+    Checkout,
+    ExternalCustomer,
+    Order,
+    OrderSummary,
+    OrderWindow,
+    Return,
+)
 from connectors.shopify import mapping, queries
+from connectors.shopify.order_windows import OrderWindowReader
 
 NAME = "shopify"
 Json = dict[str, Any]
@@ -67,6 +78,7 @@ class ShopifyConnector:
         self.checkout_lookback = timedelta(days=checkout_lookback_days)
         self.max_throttle_wait = max_throttle_wait
         self.observer = observer
+        self.windows = OrderWindowReader(self.query, CHUNK_CONCURRENCY)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -168,6 +180,19 @@ class ShopifyConnector:
                 orders.append(order)
             if all(len(result[cid]) >= cap for cid in chunk):
                 return
+
+    async def order_windows(
+        self, sizes: Mapping[str, int]
+    ) -> dict[str, OrderWindow[Order]]:
+        """The newest ``sizes[gid]`` full orders of each customer, newest first,
+        with every line item, refund and return (``order_windows.py``)."""
+        return await self.windows.orders(sizes)
+
+    async def order_summary_windows(
+        self, sizes: Mapping[str, int]
+    ) -> dict[str, OrderWindow[OrderSummary]]:
+        """The same as summaries: no line items, refunds or returns."""
+        return await self.windows.summaries(sizes)
 
     async def returns_by_customers(
         self, customer_ids: Sequence[str]

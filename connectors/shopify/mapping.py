@@ -22,7 +22,8 @@ The shapes read here (what ``queries.py`` asks for)::
           originalUnitPriceSet, discountedTotalSet}]},
       refunds: [{id, createdAt, note, totalRefundedSet}],        # a plain list
       returns: {nodes: [{id, name, status, createdAt, totalQuantity}]},
-    }
+    }                  # an order summary: the same without the last three
+    Customer { id, numberOfOrders, orders: {nodes: [Order], pageInfo} }  # windows
     AbandonedCheckout {
       id, abandonedCheckoutUrl, createdAt, completedAt | null, customer: {id} | null,
       totalPriceSet, lineItems: {nodes: [... discountedTotalPriceSet ...]},
@@ -44,6 +45,7 @@ from connectors.models import (
     LineItem,
     Money,
     Order,
+    OrderSummary,
     Refund,
     Return,
 )
@@ -111,14 +113,16 @@ def line_item(node: Json, *, total_key: str = "discountedTotalSet") -> LineItem:
     )
 
 
-def order(node: Json) -> Order:
-    owner = node.get("customer")
+def order_summary(node: Json, owner: str | None = None) -> OrderSummary:
+    """``owner``: the customer gid, when the order was read under its customer
+    (``Customer.orders``) rather than with ``customer { id }``."""
+    customer = node.get("customer")
     total = money(node["totalPriceSet"])
     subtotal = node.get("subtotalPriceSet")
     refunded = node.get("totalRefundedSet")
-    return Order(
+    return OrderSummary(
         id=node["id"],
-        customer_id=owner["id"] if owner else None,
+        customer_id=owner or (customer["id"] if customer else None),
         name=node["name"],
         created_at=timestamp(node["createdAt"]),
         processed_at=timestamp(node["processedAt"]),
@@ -130,6 +134,23 @@ def order(node: Json) -> Order:
         financial_status=node.get("displayFinancialStatus"),
         fulfillment_status=node["displayFulfillmentStatus"],
         cancelled_at=optional_timestamp(node.get("cancelledAt")),
+    )
+
+
+def order(node: Json, owner: str | None = None) -> Order:
+    summary = order_summary(node, owner)
+    return Order(
+        id=summary.id,
+        customer_id=summary.customer_id,
+        name=summary.name,
+        created_at=summary.created_at,
+        processed_at=summary.processed_at,
+        total=summary.total,
+        subtotal=summary.subtotal,
+        total_refunded=summary.total_refunded,
+        financial_status=summary.financial_status,
+        fulfillment_status=summary.fulfillment_status,
+        cancelled_at=summary.cancelled_at,
         line_items=tuple(line_item(li) for li in _nodes(node.get("lineItems"))),
         refunds=tuple(refund(r, node["id"]) for r in node.get("refunds") or ()),
         returns=tuple(return_(r, node["id"]) for r in _nodes(node.get("returns"))),

@@ -2,9 +2,12 @@
 
 Shopify prices a query before running it: objects cost 1, a connection
 ``2 + first × item cost``, so nested connections multiply, and a query above
-1,000 requested points is refused. The page-size ceilings below keep each
-document under that cap: an order with ten line items, five refunds and five
-returns costs about 94 points, so ten orders fit in one page.
+1,000 requested points is refused. The sizes below keep each document under
+that cap. The ``orders`` search (the full history, for the insights sync) asks
+for ten line items, five refunds and five returns an order, about 94 points,
+so ten orders fit in one page. The windows the graph reads ask for fewer parts
+inline (45 points an order, 22 orders a call) and fetch the rest of the rare
+order that has more in a follow-up; a summary (no parts) costs 7.
 """
 
 from __future__ import annotations
@@ -73,6 +76,128 @@ query OrdersByCustomers($first: Int!, $after: String, $query: String!) {{
 }}
 """
 
+ORDER_SUMMARY = f"""
+fragment OrderSummary on Order {{
+  id name createdAt processedAt cancelledAt
+  displayFinancialStatus displayFulfillmentStatus
+  totalPriceSet {{ {MONEY} }}
+  subtotalPriceSet {{ {MONEY} }}
+  totalRefundedSet {{ {MONEY} }}
+}}
+"""
+"""7 points: the order and its three money bags (two objects each)."""
+
+LINE_ITEM_NODE = f"""
+  {LINE_ITEM_FIELDS}
+  originalUnitPriceSet {{ {MONEY} }}
+  discountedTotalSet {{ {MONEY} }}
+"""
+"""6 points: the line item, its product and two money bags."""
+REFUND_NODE = f"id createdAt note totalRefundedSet {{ {MONEY} }}"
+"""3 points."""
+RETURN_NODE = "id name status createdAt totalQuantity"
+"""1 point."""
+PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+
+
+def _order_parts(line_items: int, refunds: int, returns: int) -> str:
+    """The first line items, refunds and returns of an order. ``refunds`` is a
+    plain list: as many as asked means there may be more."""
+    return f"""
+  lineItems(first: {line_items}) {{ nodes {{ {LINE_ITEM_NODE} }} {PAGE_INFO} }}
+  refunds(first: {refunds}) {{ {REFUND_NODE} }}
+  returns(first: {returns}) {{ nodes {{ {RETURN_NODE} }} {PAGE_INFO} }}
+"""
+
+
+INLINE_LINE_ITEMS = 4
+INLINE_REFUNDS = 2
+INLINE_RETURNS = 2
+"""Read with every order of a window: enough for nearly every order (demo
+orders have 1–5 line items, at most one refund and one return), small enough
+that 22 full orders fit one call."""
+ORDER_COST = (
+    7
+    + (2 + INLINE_LINE_ITEMS * 6)
+    + (2 + INLINE_REFUNDS * 3)
+    + (2 + INLINE_RETURNS * 1)
+)
+"""45 points per full order."""
+SUMMARY_COST = 7
+CUSTOMER_COST = 3
+"""A customer of ``nodes`` (1) and its ``orders`` connection (2)."""
+
+
+def _windows(name: str, order: str, fragment: str) -> str:
+    return (
+        f"""
+query {name}($ids: [ID!]!, $first: Int!, $after: String) {{
+  nodes(ids: $ids) {{
+    ... on Customer {{
+      id numberOfOrders
+      orders(first: $first, after: $after, sortKey: PROCESSED_AT, reverse: true) {{
+        nodes {{ {order} }}
+        {PAGE_INFO}
+      }}
+    }}
+  }}
+}}
+"""
+        + fragment
+    )
+
+
+ORDER_WINDOWS = _windows(
+    "OrderWindows",
+    "...OrderSummary "
+    + _order_parts(INLINE_LINE_ITEMS, INLINE_REFUNDS, INLINE_RETURNS),
+    ORDER_SUMMARY,
+)
+"""The newest ``$first`` full orders of each customer in ``$ids``."""
+ORDER_SUMMARY_WINDOWS = _windows(
+    "OrderSummaryWindows", "...OrderSummary", ORDER_SUMMARY
+)
+"""The same without line items, refunds and returns (7 points an order)."""
+
+DETAIL_LINE_ITEMS = 30
+DETAIL_REFUNDS = 10
+DETAIL_RETURNS = 10
+ORDER_DETAILS = f"""
+query OrderDetails($ids: [ID!]!) {{
+  nodes(ids: $ids) {{
+    ... on Order {{
+      id {_order_parts(DETAIL_LINE_ITEMS, DETAIL_REFUNDS, DETAIL_RETURNS)}
+    }}
+  }}
+}}
+"""
+"""The follow-up for orders whose parts did not fit inline."""
+DETAILS_PER_CALL = 4
+"""227 points an order: 1 + (2 + 30 × 6) + (2 + 10 × 3) + (2 + 10 × 1)."""
+
+ORDER_LINE_ITEMS = f"""
+query OrderLineItems($id: ID!, $after: String) {{
+  order(id: $id) {{
+    lineItems(first: 150, after: $after) {{ nodes {{ {LINE_ITEM_NODE} }} {PAGE_INFO} }}
+  }}
+}}
+"""
+ORDER_RETURNS = f"""
+query OrderReturns($id: ID!, $after: String) {{
+  order(id: $id) {{
+    returns(first: 250, after: $after) {{ nodes {{ {RETURN_NODE} }} {PAGE_INFO} }}
+  }}
+}}
+"""
+MAX_REFUNDS = 250
+ORDER_REFUNDS = f"""
+query OrderRefunds($id: ID!) {{
+  order(id: $id) {{ refunds(first: {MAX_REFUNDS}) {{ {REFUND_NODE} }} }}
+}}
+"""
+"""Past the follow-up's limits (an order with 30+ line items, 10+ refunds or
+returns): the rest, one order and one part at a time."""
+
 CHECKOUTS = f"""
 query AbandonedCheckouts($first: Int!, $after: String, $query: String) {{
   abandonedCheckouts(first: $first, after: $after, query: $query,
@@ -94,6 +219,8 @@ query AbandonedCheckouts($first: Int!, $after: String, $query: String) {{
 }}
 """
 
+MAX_COST = 1000
+"""Shopify refuses a query whose requested cost is above this."""
 MAX_IDS = 250
 """``nodes(ids:)`` takes at most 250 ids (4 points each: 1,000)."""
 MAX_ORDERS_PAGE = 10

@@ -15,6 +15,8 @@ from connectors.models import (
     Checkout,
     ExternalCustomer,
     Order,
+    OrderSummary,
+    OrderWindow,
     PersonActivity,
     PersonSummary,
     Ticket,
@@ -23,6 +25,7 @@ from connectors.models import (
 from connectors.posthog.client import PostHogConnector
 from connectors.shopify.client import ShopifyConnector
 from connectors.zendesk.client import ZendeskConnector
+from gateway.loaders.order_windows import OrderWindowByCustomerLoader, OrderWindowKey
 from gateway.loaders.upstream import CachedLoader, ExternalIdByCustomerLoader
 
 if TYPE_CHECKING:
@@ -73,11 +76,33 @@ class ShopifyLoaders:
 
         self.id_by_customer = _link(services, shopify)
         self.customer_by_id = _loader(services, "shopify_customer", customers, None)
-        self.orders_by_customer: CachedLoader[list[Order]] = _loader(
-            services, "shopify_orders", shopify.orders_by_customers, []
+        batch = services.settings.loaders_enabled
+        self.order_window_by_customer: OrderWindowByCustomerLoader[Order] = (
+            OrderWindowByCustomerLoader(
+                "shopify_order_windows",
+                _cache(services, "shopify_order_windows"),
+                shopify.order_windows,
+                batch=batch,
+            )
         )
+        self.order_summaries_by_customer: OrderWindowByCustomerLoader[OrderSummary] = (
+            OrderWindowByCustomerLoader(
+                "shopify_order_summaries",
+                _cache(services, "shopify_order_summaries"),
+                shopify.order_summary_windows,
+                batch=batch,
+            )
+        )
+        self.history = services.settings.shopify_order_history
         self.checkouts_by_customer: CachedLoader[list[Checkout]] = _loader(
             services, "shopify_checkouts", shopify.abandoned_checkouts_by_customers, []
+        )
+
+    def history_of(self, external_id: str) -> Awaitable[OrderWindow[Order]]:
+        """The newest ``CG_SHOPIFY_ORDER_HISTORY`` orders, which the timeline
+        and ``returns`` show."""
+        return self.order_window_by_customer.load(
+            OrderWindowKey(external_id, self.history)
         )
 
 

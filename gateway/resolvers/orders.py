@@ -1,28 +1,52 @@
 """Ecommerce reads: our customer id → Shopify link → the Shopify loaders.
 
+A page of orders reads the customer's newest ``offset + first`` orders (a
+window, cached per customer), never the whole history; a deeper page reads a
+bigger window.
+
 Each returns ``None`` when Shopify is not configured or the customer has no
 Shopify record, so the field is ``null`` rather than an error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from connectors.models import Checkout, ExternalCustomer, Order, Return
+from strawberry.types.nodes import SelectedField, Selection
+
+from connectors.models import (
+    Checkout,
+    ExternalCustomer,
+    Order,
+    OrderSummary,
+    OrderT,
+    Return,
+)
 from gateway.context import Info
 from gateway.errors import BadUserInput
 from gateway.loaders import ShopifyLoaders
+from gateway.loaders.order_windows import (
+    OrderWindowByCustomerLoader,
+    OrderWindowKey,
+    window_size,
+)
 from gateway.pagination import check_first, decode_cursor, encode_cursor
 
 ORDERS = "orders"
 
 
+PARTS = frozenset({"lineItems", "refunds", "returns"})
+"""Order fields a summary lacks."""
+
+
 @dataclass(frozen=True, slots=True)
 class OrderPage:
-    items: Sequence[Order]
+    items: Sequence[Order | OrderSummary]
     has_next: bool
     total: int
+    offset: int
+    """Position of ``items[0]`` among the customer's orders, newest first."""
 
 
 async def _link(info: Info, customer_id: int) -> tuple[ShopifyLoaders, str] | None:
@@ -33,46 +57,89 @@ async def _link(info: Info, customer_id: int) -> tuple[ShopifyLoaders, str] | No
     return (loaders, external_id) if external_id else None
 
 
-def order_cursor(order: Order) -> str:
-    return encode_cursor(ORDERS, (order.processed_at.isoformat(), order.id))
+def order_cursor(order: Order | OrderSummary, position: int) -> str:
+    """The order's sort key, and its position as a hint of how big a window
+    the next page needs (a hint only: new orders shift positions)."""
+    return encode_cursor(ORDERS, (order.processed_at.isoformat(), order.id, position))
 
 
-def _sort_key(order: Order) -> tuple[str, str]:
+def _sort_key(order: Order | OrderSummary) -> tuple[str, str]:
     return (order.processed_at.isoformat(), order.id)
+
+
+def _after(cursor: str) -> tuple[tuple[str, str], int]:
+    """The sort key in a cursor and the position after it (0 when a cursor
+    of an older release carries no position)."""
+    key = decode_cursor(ORDERS, cursor)
+    position = key[2] if len(key) == 3 else -1
+    if (
+        len(key) not in (2, 3)
+        or not all(isinstance(k, str) for k in key[:2])
+        or not isinstance(position, int)
+        or isinstance(position, bool)
+        or position < -1
+    ):
+        raise BadUserInput("The cursor is not valid.", argument="after")
+    return (str(key[0]), str(key[1])), position + 1
+
+
+def _wants_parts(selections: Iterable[Selection]) -> bool:
+    return any(
+        (isinstance(s, SelectedField) and s.name in PARTS) or _wants_parts(s.selections)
+        for s in selections
+    )
 
 
 async def orders(
     info: Info, customer_id: int, first: int, after: str | None
 ) -> OrderPage | None:
+    """One page of the customer's orders from the smallest window that holds
+    it: summaries when the query shows no line items, refunds or returns."""
     check_first(first, info.context.services.settings.max_page_size)
-    start: tuple[str, str] | None = None
-    if after is not None:
-        key = decode_cursor(ORDERS, after)
-        if len(key) != 2 or not all(isinstance(k, str) for k in key):
-            raise BadUserInput("The cursor is not valid.", argument="after")
-        start = (str(key[0]), str(key[1]))
+    start, offset = _after(after) if after is not None else (None, 0)
     link = await _link(info, customer_id)
     if link is None:
         return None
     loaders, external_id = link
-    placed: list[Order] = await loaders.orders_by_customer.load(external_id)
-    newest_first = sorted(placed, key=_sort_key, reverse=True)
-    if start is not None:
-        newest_first = [o for o in newest_first if _sort_key(o) < start]
-    return OrderPage(
-        items=newest_first[:first],
-        has_next=len(newest_first) > first,
-        total=len(placed),
+    if _wants_parts(info.selected_fields):
+        return await _page(
+            loaders.order_window_by_customer, external_id, first, start, offset
+        )
+    return await _page(
+        loaders.order_summaries_by_customer, external_id, first, start, offset
     )
 
 
+async def _page(
+    loader: OrderWindowByCustomerLoader[OrderT],
+    external_id: str,
+    first: int,
+    start: tuple[str, str] | None,
+    offset: int,
+) -> OrderPage:
+    needed = offset + first
+    while True:
+        window = await loader.load(OrderWindowKey(external_id, window_size(needed)))
+        newest = sorted(window.orders, key=_sort_key, reverse=True)
+        rest = newest if start is None else [o for o in newest if _sort_key(o) < start]
+        if len(rest) >= first or window.complete:
+            return OrderPage(
+                items=rest[:first],
+                has_next=len(rest) > first or not window.complete,
+                total=window.total,
+                offset=len(newest) - len(rest),
+            )
+        needed = len(newest) + first - len(rest)
+
+
 async def returns(info: Info, customer_id: int) -> list[Return] | None:
+    """Returns of the customer's recent orders (``CG_SHOPIFY_ORDER_HISTORY``)."""
     link = await _link(info, customer_id)
     if link is None:
         return None
     loaders, external_id = link
-    placed: list[Order] = await loaders.orders_by_customer.load(external_id)
-    found = [r for order in placed for r in order.returns]
+    history = await loaders.history_of(external_id)
+    found = [r for order in history.orders for r in order.returns]
     return sorted(
         found, key=lambda r: (r.created_at is None, r.created_at), reverse=True
     )

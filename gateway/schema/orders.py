@@ -99,12 +99,36 @@ class Order:
     total: Money
     subtotal: Money
     total_refunded: Money
-    line_items: list[LineItem]
-    refunds: list[Refund]
-    returns: list[Return]
+    parts: strawberry.Private[canonical.Order | None]
+    """``None`` when read as a summary: only for queries that ask no parts."""
+
+    @strawberry.field
+    def line_items(self) -> list[LineItem]:
+        return [LineItem.of(i) for i in self._parts().line_items]
+
+    @strawberry.field
+    def refunds(self) -> list[Refund]:
+        return [
+            Refund(
+                id=strawberry.ID(r.id),
+                created_at=r.created_at,
+                note=r.note,
+                total=Money.of(r.total),
+            )
+            for r in self._parts().refunds
+        ]
+
+    @strawberry.field
+    def returns(self) -> list[Return]:
+        return [Return.of(r) for r in self._parts().returns]
+
+    def _parts(self) -> canonical.Order:
+        if self.parts is None:
+            raise RuntimeError(f"order {self.id} was read without its parts")
+        return self.parts
 
     @classmethod
-    def of(cls, order: canonical.Order) -> Order:
+    def of(cls, order: canonical.Order | canonical.OrderSummary) -> Order:
         return cls(
             id=strawberry.ID(order.id),
             name=order.name,
@@ -116,17 +140,7 @@ class Order:
             total=Money.of(order.total),
             subtotal=Money.of(order.subtotal),
             total_refunded=Money.of(order.total_refunded),
-            line_items=[LineItem.of(i) for i in order.line_items],
-            refunds=[
-                Refund(
-                    id=strawberry.ID(r.id),
-                    created_at=r.created_at,
-                    note=r.note,
-                    total=Money.of(r.total),
-                )
-                for r in order.refunds
-            ],
-            returns=[Return.of(r) for r in order.returns],
+            parts=order if isinstance(order, canonical.Order) else None,
         )
 
 
@@ -141,8 +155,8 @@ class OrderConnection:
     edges: list[OrderEdge]
     page_info: relay.PageInfo
     total_count: int = strawberry.field(
-        description="Orders within the recent history read (CG_SHOPIFY_ORDER_HISTORY,"
-        " default 50); shopifyCustomer.numberOfOrders is the lifetime count."
+        description="The customer's order count in Shopify (numberOfOrders); every"
+        " one of them can be paged to."
     )
 
 
@@ -173,7 +187,8 @@ async def customer_orders(
     if page is None:
         return None
     edges = [
-        OrderEdge(cursor=resolve.order_cursor(o), node=Order.of(o)) for o in page.items
+        OrderEdge(cursor=resolve.order_cursor(o, page.offset + i), node=Order.of(o))
+        for i, o in enumerate(page.items)
     ]
     return OrderConnection(
         edges=edges,
@@ -185,7 +200,8 @@ async def customer_orders(
 
 
 async def customer_returns(root: Customer, info: Info) -> list[Return] | None:
-    """Returns over all the customer's orders, newest first."""
+    """Returns of the customer's recent orders (CG_SHOPIFY_ORDER_HISTORY),
+    newest first."""
     returns = await resolve.returns(info, root.id)
     return None if returns is None else [Return.of(r) for r in returns]
 

@@ -10,7 +10,7 @@ configured or does not know the customer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from connectors.models import Checkout, Order, PersonActivity, Ticket, TicketComment
 from gateway.loaders import Loaders, WindowKey
@@ -38,15 +38,16 @@ async def shopify(
         return []
     wants_checkouts = not window.kinds or Kind.CHECKOUT_ABANDONED in window.kinds
     wants_orders = not window.kinds or bool(window.kinds - {Kind.CHECKOUT_ABANDONED})
-    orders: list[Order] = []
+    orders: Sequence[Order] = ()
     checkouts: list[Checkout] = []
     if wants_orders and wants_checkouts:
-        orders, checkouts = await asyncio.gather(
-            shop.orders_by_customer.load(external_id),
+        history, checkouts = await asyncio.gather(
+            shop.history_of(external_id),
             shop.checkouts_by_customer.load(external_id),
         )
+        orders = history.orders
     elif wants_orders:
-        orders = await shop.orders_by_customer.load(external_id)
+        orders = (await shop.history_of(external_id)).orders
     else:
         checkouts = await shop.checkouts_by_customer.load(external_id)
     return take(shopify_items(orders, checkouts), window)

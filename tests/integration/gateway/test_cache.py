@@ -75,8 +75,8 @@ async def test_a_second_identical_query_makes_no_upstream_call(
 async def test_cold_calls_per_connector_do_not_grow_with_the_page(
     cached: Gateway, n: int
 ) -> None:
-    """Linked customers, cold cache: one call per connector and level — except
-    Shopify, whose query-cost limit pages orders ten at a time."""
+    """Linked customers, cold cache: one call per connector and level — Shopify
+    splits a level into concurrent calls of 26 customers (its query-cost cap)."""
     ids = await page_ids(cached, n)  # links identities
     await cached.services.changes.publish(  # evicts the page: the cache is cold again
         *[CustomerChange(customer_id=pk(i), source="crm", kind="x") for i in ids]
@@ -92,9 +92,9 @@ async def test_cold_calls_per_connector_do_not_grow_with_the_page(
     assert zendesk["users/search"] <= 2
     assert posthog.queries["person_distinct_ids"] <= 2
     assert posthog.requests["persons"] == 0
-    store = cached.simulators.shopify.store
-    orders = sum(len(store.orders_by_customer.get(c, [])) for c in store.customers)
-    assert cached.simulators.shopify.requests.total <= 2 + orders // 10
+    shopify = cached.simulators.shopify
+    assert shopify.operations["nodes"] == -(-n // 26)
+    assert shopify.requests.total <= shopify.operations["nodes"] + 2
 
 
 async def test_first_links_of_a_page_are_one_persons_query_per_contact_kind(

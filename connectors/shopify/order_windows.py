@@ -1,0 +1,223 @@
+"""Windows of customers' newest orders, as big as a query shows and no bigger.
+
+One ``nodes(ids: [customer gids])`` call reads many customers' newest orders
+through ``Customer.orders(first:, sortKey: PROCESSED_AT, reverse: true)``
+together with ``numberOfOrders``. Customers go as many to a call as the
+1,000-point cost cap allows and the calls run concurrently, so a page of
+customers costs about one round-trip. A window bigger than one call's worth of
+orders pages that customer's connection on, one call per page.
+
+Full orders carry their first line items, refunds and returns inline
+(``queries.INLINE_*``); the rare order with more gets them re-read in one
+follow-up ``nodes(ids: [order gids])`` call with larger limits, and an order
+past even those has the rest paged from its own connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.base import PageGuard
+from connectors.errors import UpstreamProtocolError
+from connectors.models import Order, OrderSummary, OrderWindow
+from connectors.shopify import mapping, queries
+
+NAME = "shopify"
+Json = dict[str, Any]
+Query = Callable[[str, Json], Awaitable[Json]]
+
+
+@dataclass(slots=True)
+class RawWindow:
+    """One customer's window as read: order nodes, newest first."""
+
+    size: int
+    total: int
+    complete: bool
+    nodes: list[Json] = field(default_factory=list)
+
+
+def customers_per_call(first: int, order_cost: int) -> int:
+    """How many customers' ``first`` orders fit one query."""
+    per_customer = queries.CUSTOMER_COST + first * order_cost
+    return max(1, min(queries.MAX_IDS, queries.MAX_COST // per_customer))
+
+
+def _even_chunks(items: Sequence[str], most: int) -> list[list[str]]:
+    """``items`` split into as few chunks of at most ``most`` as possible, of
+    near-equal size (50 customers at 26 a call: 25 and 25)."""
+    count = math.ceil(len(items) / most)
+    size = math.ceil(len(items) / count) if count else 0
+    return [list(items[i : i + size]) for i in range(0, len(items), size or 1)]
+
+
+class OrderWindowReader:
+    def __init__(self, query: Query, concurrency: int) -> None:
+        self.query = query
+        self.limit = asyncio.Semaphore(concurrency)
+
+    async def orders(self, sizes: Mapping[str, int]) -> dict[str, OrderWindow[Order]]:
+        raw = await self._read(sizes, details=True)
+        return {
+            gid: OrderWindow(
+                w.size,
+                w.total,
+                w.complete,
+                tuple(mapping.order(n, gid) for n in w.nodes),
+            )
+            for gid, w in raw.items()
+        }
+
+    async def summaries(
+        self, sizes: Mapping[str, int]
+    ) -> dict[str, OrderWindow[OrderSummary]]:
+        raw = await self._read(sizes, details=False)
+        return {
+            gid: OrderWindow(
+                w.size,
+                w.total,
+                w.complete,
+                tuple(mapping.order_summary(n, gid) for n in w.nodes),
+            )
+            for gid, w in raw.items()
+        }
+
+    async def _read(
+        self, sizes: Mapping[str, int], *, details: bool
+    ) -> dict[str, RawWindow]:
+        """The newest ``sizes[gid]`` orders of each customer (``details``:
+        full orders, every part read; else summaries)."""
+        document = queries.ORDER_WINDOWS if details else queries.ORDER_SUMMARY_WINDOWS
+        cost = queries.ORDER_COST if details else queries.SUMMARY_COST
+        per_call = (queries.MAX_COST - queries.CUSTOMER_COST) // cost
+        by_size: dict[int, list[str]] = {}
+        for gid, size in sizes.items():
+            by_size.setdefault(size, []).append(gid)
+        found: dict[str, RawWindow] = {}
+        reads = []
+        for size, gids in by_size.items():
+            first = min(size, per_call)
+            for chunk in _even_chunks(gids, customers_per_call(first, cost)):
+                reads.append(self._chunk(document, chunk, size, first, found))
+        await asyncio.gather(*reads)
+        if details:
+            await self._complete_parts(
+                [n for window in found.values() for n in window.nodes]
+            )
+        return found
+
+    async def _chunk(
+        self,
+        document: str,
+        chunk: list[str],
+        size: int,
+        first: int,
+        found: dict[str, RawWindow],
+    ) -> None:
+        async with self.limit:
+            data = await self.query(
+                document, {"ids": chunk, "first": first, "after": None}
+            )
+        more = []
+        for gid, node in zip(chunk, data["nodes"], strict=True):
+            if not node:  # deleted, or not a customer
+                found[gid] = RawWindow(size, 0, True)
+                continue
+            window = RawWindow(size, int(node["numberOfOrders"]), False)
+            found[gid] = window
+            more.append(self._fill(document, gid, window, node["orders"], first))
+        await asyncio.gather(*more)
+
+    async def _fill(
+        self, document: str, gid: str, window: RawWindow, page: Json, first: int
+    ) -> None:
+        """Add ``page`` and the pages after it until the window is full."""
+        guard = PageGuard(NAME)
+        while True:
+            window.nodes.extend(page["nodes"])
+            info = page["pageInfo"]
+            if not info["hasNextPage"] or not info["endCursor"]:
+                window.complete = True
+                window.total = len(window.nodes)
+                return
+            if len(window.nodes) >= window.size:
+                del window.nodes[window.size :]
+                window.total = max(window.total, window.size)
+                return
+            variables = {
+                "ids": [gid],
+                "first": min(first, window.size - len(window.nodes)),
+                "after": guard.advance(info["endCursor"]),
+            }
+            async with self.limit:
+                data = await self.query(document, variables)
+            node = data["nodes"][0]
+            if not node:
+                raise UpstreamProtocolError(NAME, "customer vanished while paging")
+            page = node["orders"]
+
+    async def _complete_parts(self, nodes: list[Json]) -> None:
+        """Re-read the parts of orders that had more than fit inline."""
+        pending = [n for n in nodes if _overflows(n, queries.INLINE_REFUNDS)]
+        if not pending:
+            return
+        by_id = {n["id"]: n for n in pending}
+
+        async def details(chunk: list[str]) -> None:
+            async with self.limit:
+                data = await self.query(queries.ORDER_DETAILS, {"ids": chunk})
+            for gid, fresh in zip(chunk, data["nodes"], strict=True):
+                if not fresh:
+                    raise UpstreamProtocolError(NAME, "order vanished while reading")
+                for part in ("lineItems", "refunds", "returns"):
+                    by_id[gid][part] = fresh[part]
+
+        chunks = _even_chunks(list(by_id), queries.DETAILS_PER_CALL)
+        await asyncio.gather(*(details(chunk) for chunk in chunks))
+        await asyncio.gather(
+            *(self._rest(n) for n in pending if _overflows(n, queries.DETAIL_REFUNDS))
+        )
+
+    async def _rest(self, order: Json) -> None:
+        """Page an order's line items and returns to the end; all its refunds."""
+        for part, document in (
+            ("lineItems", queries.ORDER_LINE_ITEMS),
+            ("returns", queries.ORDER_RETURNS),
+        ):
+            connection = order[part]
+            guard = PageGuard(NAME)
+            while connection["pageInfo"]["hasNextPage"]:
+                after = guard.advance(connection["pageInfo"]["endCursor"])
+                page = (await self._order(document, order["id"], after))[part]
+                connection["nodes"] = connection["nodes"] + page["nodes"]
+                connection["pageInfo"] = page["pageInfo"]
+        if len(order["refunds"]) >= queries.DETAIL_REFUNDS:
+            refunds = (await self._order(queries.ORDER_REFUNDS, order["id"]))["refunds"]
+            if len(refunds) >= queries.MAX_REFUNDS:
+                raise UpstreamProtocolError(NAME, "order has too many refunds to read")
+            order["refunds"] = refunds
+
+    async def _order(self, document: str, gid: str, after: str | None = None) -> Json:
+        variables: Json = {"id": gid}
+        if after is not None:
+            variables["after"] = after
+        async with self.limit:
+            found = (await self.query(document, variables))["order"]
+        if not found:
+            raise UpstreamProtocolError(NAME, "order vanished while reading")
+        result: Json = found
+        return result
+
+
+def _overflows(order: Json, refunds_read: int) -> bool:
+    """Whether an order has parts beyond those read (a refund list as long as
+    asked for may have more)."""
+    return (
+        order["lineItems"]["pageInfo"]["hasNextPage"]
+        or order["returns"]["pageInfo"]["hasNextPage"]
+        or len(order["refunds"]) >= refunds_read
+    )

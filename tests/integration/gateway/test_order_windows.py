@@ -1,0 +1,226 @@
+"""Orders are read as windows of each customer's newest orders, as many as the
+query shows: Shopify calls per query, cache hits for smaller windows, and
+cursor pagination through every order."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from connectors.demo_world import CATALOG
+from connectors.shopify import queries
+from connectors.shopify.simulator_data import customer_number
+from gateway.changes import CustomerChange
+from gateway.ids import decode_global_id
+from tests.integration.gateway.conftest import Gateway
+
+VIEW = """
+query($email: String!) { customer(email: $email) { id
+  orders(first: 20) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { id name processedAt total { amount currencyCode }
+      lineItems { title quantity sku category unitPrice { amount currencyCode } } } }
+  } } }
+"""
+
+PAGE = """
+query($n: Int!) { customers(first: $n, orderBy: EMAIL_ASC) { edges { node { id email
+  orders(first: 5) {
+    totalCount
+    edges { node { id name processedAt total { amount currencyCode } } }
+  } } } } }
+"""
+
+SUMMARIES_PER_CALL = 26
+"""Customers whose newest 5 order summaries fit one call: 1000 // (3 + 5 × 7)."""
+
+
+def stored_orders(gateway: Gateway, index: int) -> list[dict[str, Any]]:
+    store = gateway.simulators.shopify.store
+    orders = store.orders_by_customer[customer_number(index)]
+    return sorted(orders, key=lambda o: (o["processedAt"], o["_number"]), reverse=True)
+
+
+def plain_shopper(gateway: Gateway, orders: int) -> int:
+    """A world customer with ``orders`` or more orders whose newest ``orders``
+    fit the inline limits (at most 4 line items, 1 refund, 2 returns)."""
+    for person in gateway.world.customers:
+        if person.index % 50 == 7:
+            continue
+        newest = stored_orders(gateway, person.index)[:orders]
+        if len(newest) == orders and all(
+            len(o["lineItems"]) <= queries.INLINE_LINE_ITEMS
+            and len(o["refunds"]) < queries.INLINE_REFUNDS
+            for o in newest
+        ):
+            return person.index
+    raise AssertionError("the world has no such shopper")
+
+
+def busiest(gateway: Gateway) -> int:
+    return max(
+        (p for p in gateway.world.customers if p.index % 50 != 7),
+        key=lambda p: len(stored_orders(gateway, p.index)),
+    ).index
+
+
+async def link(gateway: Gateway, email: str) -> int:
+    """Link the customer to Shopify, then forget every cached upstream answer
+    about them (the link itself stays in the database)."""
+    result = await gateway.gql(
+        "query($e: String!) { customer(email: $e) { id shopifyCustomer { id } } }",
+        {"e": email},
+    )
+    customer_id = decode_global_id(result["data"]["customer"]["id"], "Customer")[1]
+    await evict(gateway, customer_id)
+    return customer_id
+
+
+async def evict(gateway: Gateway, *customer_ids: int) -> None:
+    await gateway.services.changes.publish(
+        *[CustomerChange(customer_id=c, source="crm", kind="x") for c in customer_ids]
+    )
+    gateway.simulators.reset_counts()
+
+
+async def test_a_360_view_of_20_orders_with_line_items_costs_one_call_cold_none_warm(
+    gateway: Gateway,
+) -> None:
+    index = plain_shopper(gateway, 20)
+    email = gateway.world.customers[index].email
+    await link(gateway, email)
+
+    cold = await gateway.gql(VIEW, {"email": email})
+    cold_calls = gateway.simulators.shopify.requests.total
+    gateway.simulators.reset_counts()
+    warm = await gateway.gql(VIEW, {"email": email})
+
+    assert "errors" not in cold, cold
+    assert cold_calls == 1
+    assert gateway.simulators.shopify.requests.total == 0
+    assert warm == cold
+    orders = cold["data"]["customer"]["orders"]
+    stored = stored_orders(gateway, index)
+    assert [e["node"]["id"] for e in orders["edges"]] == [o["id"] for o in stored[:20]]
+    assert orders["totalCount"] == len(stored)
+    assert orders["pageInfo"]["hasNextPage"] == (len(stored) > 20)
+    for edge, record in zip(orders["edges"], stored, strict=False):
+        assert len(edge["node"]["lineItems"]) == len(record["lineItems"])
+
+
+async def test_a_smaller_window_after_a_bigger_one_is_a_cache_hit(
+    gateway: Gateway,
+) -> None:
+    index = plain_shopper(gateway, 20)
+    email = gateway.world.customers[index].email
+    await link(gateway, email)
+    await gateway.gql(VIEW, {"email": email})
+    gateway.simulators.reset_counts()
+
+    smaller = await gateway.gql(
+        "query($e: String!) { customer(email: $e) { orders(first: 3) "
+        "{ edges { node { id lineItems { title } returns { name } } } } } }",
+        {"e": email},
+    )
+    assert gateway.simulators.shopify.requests.total == 0
+    stored = stored_orders(gateway, index)
+    edges = smaller["data"]["customer"]["orders"]["edges"]
+    assert [e["node"]["id"] for e in edges] == [o["id"] for o in stored[:3]]
+
+    bigger = await gateway.gql(
+        "query($e: String!) { customer(email: $e) { orders(first: 30) "
+        "{ edges { node { id lineItems { title } } } } } }",
+        {"e": email},
+    )
+    assert gateway.simulators.shopify.operations["nodes"] >= 1
+    edges = bigger["data"]["customer"]["orders"]["edges"]
+    assert [e["node"]["id"] for e in edges] == [o["id"] for o in stored[:30]]
+
+
+@pytest.mark.parametrize("n", [1, 10, 50])
+async def test_a_page_of_customers_with_5_orders_each_costs_a_call_per_26_customers(
+    gateway: Gateway, n: int
+) -> None:
+    first = await gateway.gql(PAGE, {"n": n})  # links identities
+    edges = first["data"]["customers"]["edges"]
+    ids = [decode_global_id(e["node"]["id"], "Customer")[1] for e in edges]
+    linked = sum(e["node"]["orders"] is not None for e in edges)
+    await evict(gateway, *ids)
+
+    result = await gateway.gql(PAGE, {"n": n})
+
+    assert result == first
+    shopify = gateway.simulators.shopify
+    # the summary windows, concurrently; customers Shopify does not know are
+    # searched for again (the eviction forgot that): by email, then by phone
+    assert shopify.operations["nodes"] == math.ceil(linked / SUMMARIES_PER_CALL)
+    assert shopify.operations["customers"] <= 2
+    assert shopify.requests.total == (
+        shopify.operations["nodes"] + shopify.operations["customers"]
+    )
+    by_email = {p.email: p.index for p in gateway.world.customers}
+    for edge in edges:
+        orders = edge["node"]["orders"]
+        if orders is None:
+            continue
+        stored = stored_orders(gateway, by_email[edge["node"]["email"]])
+        assert orders["totalCount"] == len(stored)
+        assert [e["node"]["id"] for e in orders["edges"]] == [
+            o["id"] for o in stored[:5]
+        ]
+
+
+@pytest.mark.parametrize("parts", ["", "lineItems { title } refunds { id }"])
+async def test_cursors_page_through_every_order_exactly_once_newest_first(
+    gateway: Gateway, parts: str
+) -> None:
+    index = busiest(gateway)
+    email = gateway.world.customers[index].email
+    query = (
+        "query($e: String!, $a: String) { customer(email: $e) { orders(first: 7, "
+        "after: $a) { totalCount edges { node { id " + parts + " } } "
+        "pageInfo { hasNextPage endCursor } } } }"
+    )
+    seen: list[str] = []
+    after = None
+    calls = 0
+    while True:
+        result = await gateway.gql(query, {"e": email, "a": after})
+        calls += 1
+        orders = result["data"]["customer"]["orders"]
+        seen += [e["node"]["id"] for e in orders["edges"]]
+        if not orders["pageInfo"]["hasNextPage"]:
+            break
+        after = orders["pageInfo"]["endCursor"]
+    stored = stored_orders(gateway, index)
+    assert len(stored) > 50
+    assert seen == [o["id"] for o in stored]
+    assert orders["totalCount"] == len(stored)
+    assert calls == math.ceil(len(stored) / 7)
+
+
+async def test_a_cursor_still_continues_after_its_order_when_a_new_order_arrives(
+    gateway: Gateway,
+) -> None:
+    index = plain_shopper(gateway, 11)
+    email = gateway.world.customers[index].email
+    query = (
+        "query($e: String!, $a: String) { customer(email: $e) { orders(first: 5, "
+        "after: $a) { edges { node { id } } pageInfo { endCursor } } } }"
+    )
+    customer_id = await link(gateway, email)
+    page = await gateway.gql(query, {"e": email, "a": None})
+    cursor = page["data"]["customer"]["orders"]["pageInfo"]["endCursor"]
+    before = stored_orders(gateway, index)
+    latest = before[0]["_processed"] + timedelta(minutes=1)
+    gateway.simulators.shopify.add_order(index, [(CATALOG[0], 1)], processed_at=latest)
+    await evict(gateway, customer_id)
+
+    following = await gateway.gql(query, {"e": email, "a": cursor})
+
+    edges = following["data"]["customer"]["orders"]["edges"]
+    assert [e["node"]["id"] for e in edges] == [o["id"] for o in before[5:10]]
