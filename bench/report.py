@@ -66,8 +66,10 @@ def render(report: Report) -> str:
         f"serve --workers {o.workers}` runs it) |",
         f"| upstreams | the three simulators, {o.latency_ms:g} ms latency per call, "
         "in the benchmark process |",
-        f"| load | httpx, {o.concurrency} concurrent clients, at most "
-        f"{o.requests} requests or {o.duration:g} s per measurement |",
+        f"| load | {o.concurrency} concurrent clients (continuous load: one "
+        "keep-alive HTTP/1.1 connection each; cold waves and single requests: "
+        f"httpx), at most {o.requests} requests or {o.duration:g} s per "
+        "measurement |",
         f"| single-request latency | {o.samples} sequential requests "
         f"(fewer after {o.sample_budget:g} s) |",
         "",
@@ -227,6 +229,15 @@ def _notes(report: Report) -> list[str]:
             f"call, so a cold view costs {_n(cold_360.calls.connectors['shopify'])} "
             "Shopify call(s) (one more only when an order has more line items, "
             "refunds or returns than are read inline)."
+        )
+    warm_360 = _find(report.measurements, CUSTOMER_360, "warm")
+    if warm_360 is not None:
+        notes.append(
+            "- Warm 360 views and deep pages (root field `customer(id:)`) are "
+            "answered by the response cache: one Redis `MGET` for the stored "
+            "response and the customer's version, no SQL, no execution. The "
+            "page of 50 is a list, so it always executes (its upstream data "
+            "comes from the cache)."
         )
     deep = _find(report.measurements, DEEP_PAGE, "cold")
     if deep is not None:
