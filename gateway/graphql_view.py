@@ -32,6 +32,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from gateway.auth.admission import Refusal, admit
 from gateway.auth.audit import AuditTrail
 from gateway.auth.policy import may_run_mutation
+from gateway.auth.socket_guard import RateLimitedTransportWS
 from gateway.context import Context
 from gateway.errors import format_errors
 from gateway.graphiql import graphiql_page
@@ -84,6 +85,8 @@ class Answered(Exception):
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = RateLimitedTransportWS
+
     def __init__(
         self, services: Services, ide_headers: Mapping[str, str] | None
     ) -> None:

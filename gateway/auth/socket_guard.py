@@ -1,20 +1,31 @@
 """The HTTP view's checks, for operations sent over WebSocket.
 
 graphql-transport-ws runs queries and mutations as well as subscriptions, and
-never passes through ``GraphQLApp.execute_operation``: this extension applies
-the same query limits and mutation permissions to them, before execution.
-``schema = strawberry.Schema(..., extensions=[SocketGuard])``.
+never passes through ``GraphQLApp.execute_operation``: ``SocketGuard``, a schema
+extension, applies the same query limits and mutation permissions to them,
+before execution (``strawberry.Schema(..., extensions=[SocketGuard])``), and
+``RateLimitedTransportWS``, the view's protocol handler, takes a rate-limit
+token from the caller's bucket for every operation a socket starts, answering
+an ``error`` message with code ``RATE_LIMITED`` when none is left.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    SubscribeMessage,
+)
 
 from gateway.auth.policy import Role, may_run_mutation
+from gateway.auth.ratelimit import retry_after
 from gateway.limits import LimitExceeded, Limits, analyse
 
 
@@ -57,3 +68,30 @@ class SocketGuard(SchemaExtension):
                     f"The {role} role may not run {node.name.value}.",
                     extensions={"code": "FORBIDDEN"},
                 )
+
+
+class RateLimitedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
+    """graphql-transport-ws with the HTTP rate limit on every ``subscribe``."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        principal = getattr(self.context, "principal", None)
+        if self.connection_acknowledged and principal is not None:
+            limiter = self.context.services.rate_limiter
+            wait = await limiter.take(principal.rate_key)
+            if wait:
+                refusal = GraphQLError(
+                    "Too many requests; retry later.",
+                    extensions={
+                        "code": "RATE_LIMITED",
+                        "retryAfter": int(retry_after(wait)),
+                    },
+                )
+                await self.send_message(
+                    {
+                        "id": message["id"],
+                        "type": "error",
+                        "payload": [refusal.formatted],
+                    }
+                )
+                return
+        await super().handle_subscribe(message)

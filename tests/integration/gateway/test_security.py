@@ -437,3 +437,39 @@ async def test_the_websocket_applies_the_query_limits(db: Services) -> None:
         answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
     )
     assert "QUERY_TOO_DEEP" in {e["extensions"]["code"] for e in errors}
+
+
+async def test_the_websocket_applies_the_rate_limit(db: Services) -> None:
+    import websockets
+
+    from connectors.simulator_server import serve_app
+
+    settings = db.settings.model_copy(
+        update={"rate_limit_per_minute": 6, "rate_limit_burst": 2}
+    )
+    async with (
+        open_services(settings) as services,
+        serve_app(create_app(services=services)) as base_url,
+    ):
+        url = base_url.replace("http", "ws") + "/graphql"
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": ADMIN}))
+            assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+            answers = []
+            for n in range(3):
+                await ws.send(
+                    json.dumps(
+                        {
+                            "id": str(n),
+                            "type": "subscribe",
+                            "payload": {"query": "{ __typename }"},
+                        }
+                    )
+                )
+                answers.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+                if answers[-1]["type"] == "next":
+                    await asyncio.wait_for(ws.recv(), 5)  # its "complete"
+    assert [a["type"] for a in answers] == ["next", "next", "error"]
+    refusal = answers[2]["payload"][0]["extensions"]
+    assert refusal["code"] == "RATE_LIMITED"
+    assert refusal["retryAfter"] >= 1
