@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator
 
@@ -39,6 +40,20 @@ async def serve_app(app: ASGIApp, *, host: str = "127.0.0.1") -> AsyncIterator[s
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def answered_after(latency: float) -> AsyncIterator[None]:
+    """Hold an answer until ``latency`` seconds after the request arrived.
+
+    A simulated upstream's latency is its response time, its own work
+    included — as a real upstream's is; the simulator's work is not added on
+    top (on a small machine it would be the simulator measuring itself)."""
+    started = time.monotonic()
+    yield
+    left = latency - (time.monotonic() - started)
+    if left > 0:
+        await asyncio.sleep(left)
 
 
 class RequestCounter:

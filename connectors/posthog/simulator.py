@@ -16,7 +16,6 @@ answer. Errors use PostHog's
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import deque
@@ -34,7 +33,11 @@ from connectors.demo_world import World
 from connectors.posthog.hogql_ast import HogQLError
 from connectors.posthog.hogql_eval import evaluate
 from connectors.posthog.simulator_data import Analytics, Person
-from connectors.simulator_server import InjectedFailures, RequestCounter
+from connectors.simulator_server import (
+    InjectedFailures,
+    RequestCounter,
+    answered_after,
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -120,9 +123,8 @@ class PostHogSimulator(InjectedFailures):
         async def endpoint(request: Request) -> Response:
             self.requests.add(name)
             self.last_headers = request.headers
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            return self._gate(request) or await handler(request)
+            async with answered_after(self.latency):
+                return self._gate(request) or await handler(request)
 
         return endpoint
 

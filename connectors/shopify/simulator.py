@@ -13,7 +13,6 @@ Knobs for tests: ``fail_next(n, status)``, ``drain()``, ``latency``,
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -48,7 +47,11 @@ from connectors.shopify.simulator_webhooks import (
     encode,
     webhook_headers,
 )
-from connectors.simulator_server import InjectedFailures, RequestCounter
+from connectors.simulator_server import (
+    InjectedFailures,
+    RequestCounter,
+    answered_after,
+)
 
 INVALID_TOKEN = (
     "[API] Invalid API key or access token (unrecognized login or wrong password)"
@@ -224,8 +227,10 @@ class ShopifySimulator(InjectedFailures):
     async def _graphql(self, request: Request) -> JSONResponse:
         self.requests.add("graphql")
         self.last_headers = dict(request.headers)
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        async with answered_after(self.latency):
+            return await self._answer(request)
+
+    async def _answer(self, request: Request) -> JSONResponse:
         if request.headers.get("X-Shopify-Access-Token") != self.access_token:
             return JSONResponse({"errors": INVALID_TOKEN}, 401)
         failure = self.next_failure()

@@ -15,7 +15,6 @@ signed event-subscription webhooks. Knobs let tests inject failures::
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from collections import deque
@@ -31,7 +30,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectors.demo_world import World
-from connectors.simulator_server import InjectedFailures, RequestCounter
+from connectors.simulator_server import (
+    InjectedFailures,
+    RequestCounter,
+    answered_after,
+)
 from connectors.zendesk.simulator_data import build_help_desk
 from connectors.zendesk.simulator_pages import cursor_or_offset, offset_page
 from connectors.zendesk.simulator_webhooks import send_event, ticket_event_detail
@@ -96,9 +99,8 @@ class ZendeskSimulator(InjectedFailures):
         async def endpoint(request: Request) -> Response:
             self.requests.add(name)
             self.last_headers = request.headers
-            if self.latency:
-                await asyncio.sleep(self.latency)
-            response = await self._gate(request) or await handler(request)
+            async with answered_after(self.latency):
+                response = await self._gate(request) or await handler(request)
             remaining = max(0, self.rate_limit_per_minute - len(self._recent))
             response.headers["X-Rate-Limit"] = str(self.rate_limit_per_minute)
             response.headers["X-Rate-Limit-Remaining"] = str(remaining)
