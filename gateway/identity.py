@@ -3,14 +3,17 @@
 A link lives in ``identities`` (source, external id). When a customer has none
 for a source, we look the customer up upstream by normalized email — one batched
 call for all unlinked customers — then by E.164 phone, and store what we find
-(``linked_by`` says how), so the next read needs no look-up at all.
+(``linked_by`` says how), so the next read needs no look-up at all. A look-up
+that finds nothing is remembered too (``identity_checks``), so it is not
+repeated for every page until it is old or the customer changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,6 +37,56 @@ async def linked_ids(
             .order_by(identity.id)
         )
         return {customer_id: external for customer_id, external in rows}
+
+
+async def checked_without_match(
+    sessions: Sessions, source: str, customer_ids: Sequence[int], since: datetime
+) -> set[int]:
+    """Those of ``customer_ids`` looked up in ``source`` after ``since`` and
+    not found."""
+    check = models.IdentityCheck
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(check.customer_id).where(
+                check.source == source,
+                check.customer_id.in_(customer_ids),
+                check.checked_at > since,
+            )
+        )
+        return set(rows)
+
+
+async def forget_checks(sessions: Sessions, customer_ids: Collection[int]) -> None:
+    """Look the customers up again next time (their contact details may have
+    changed, or they may have appeared upstream)."""
+    async with sessions() as session, session.begin():
+        await session.execute(
+            delete(models.IdentityCheck).where(
+                models.IdentityCheck.customer_id.in_(customer_ids)
+            )
+        )
+
+
+async def _store_checks(
+    sessions: Sessions, source: str, customer_ids: Sequence[int]
+) -> None:
+    if not customer_ids:
+        return
+    now = models.utcnow()
+    rows = [
+        {"customer_id": c, "source": source, "checked_at": now} for c in customer_ids
+    ]
+    async with sessions() as session, session.begin():
+        dialect = (await session.connection()).dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(models.IdentityCheck)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["customer_id", "source"],
+                set_={"checked_at": statement.excluded.checked_at},
+            ),
+            rows,
+        )
 
 
 async def store_links(
@@ -93,6 +146,7 @@ async def link_by_contact(
         matched = _match(with_phone, lambda c: by_phone.get(c.phone or ""))
         await store_links(sessions, source, matched, "phone")
         links.update(matched)
+    await _store_checks(sessions, source, [c.id for c in unlinked if c.id not in links])
     return links
 
 

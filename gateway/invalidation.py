@@ -2,8 +2,8 @@
 
 Subscribed to the change bus: a webhook, an ingest call or a mutation that
 touches a customer deletes every cached namespace keyed by that customer's
-external ids (and the "unknown upstream" markers of the customer), so the next
-read goes upstream. With Redis the deletion is shared by every replica.
+external ids (and the "unknown upstream" markers of the customer, cached and
+stored), so the next read goes upstream. With Redis the deletion is shared by every replica.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.caches import SOURCES, UpstreamCaches
 from gateway.changes import CustomerChange
 from gateway.db import models
+from gateway.identity import forget_checks
 
 
 class Invalidator:
@@ -38,6 +39,7 @@ class Invalidator:
                     )
                 )
             )
+        await forget_checks(self.sessions, customer_ids)
         keys = [str(cid) for cid in customer_ids]
         for source in SOURCES:
             await self.caches.links[source].forget(keys)

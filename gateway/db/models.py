@@ -148,6 +148,21 @@ class Identity(Base):
     )
 
 
+class IdentityCheck(Base):
+    """A look-up of the customer in ``source`` (by email, then phone) that found
+    no record: not repeated until ``CG_CACHE_TTL_LINKS`` old or the customer
+    changes, so customers unknown upstream cost no call per page, even with a
+    cold cache."""
+
+    __tablename__ = "identity_checks"
+
+    customer_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 class Tag(Base):
     __tablename__ = "tags"
 

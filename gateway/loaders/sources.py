@@ -50,6 +50,7 @@ def _link(services: Services, connector: Connector) -> ExternalIdByCustomerLoade
         services.sessions,
         connector,
         caches.links[connector.name] if caches is not None else None,
+        recheck_after=services.settings.cache_ttl_links,
         batch=services.settings.loaders_enabled,
     )
 

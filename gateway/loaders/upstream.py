@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Generic, TypeVar
 
 from aiodataloader import DataLoader
@@ -23,7 +24,8 @@ from connectors.base import Connector
 from gateway import metrics
 from gateway.cache import ReadThrough
 from gateway.db import models
-from gateway.identity import link_by_contact, linked_ids
+from gateway.db.models import utcnow
+from gateway.identity import checked_without_match, link_by_contact, linked_ids
 
 V = TypeVar("V")
 
@@ -65,12 +67,14 @@ class ExternalIdByCustomerLoader(DataLoader[int, str | None]):
         connector: Connector,
         links: ReadThrough[str] | None,
         *,
+        recheck_after: float,
         batch: bool = True,
     ) -> None:
         super().__init__(batch=batch)
         self.sessions = sessions
         self.connector = connector
         self.links = links
+        self.recheck_after = timedelta(seconds=recheck_after)
 
     async def batch_load_fn(self, customer_ids: Sequence[int]) -> list[str | None]:
         metrics.BATCH_SIZE.labels(loader=f"{self.connector.name}.link").observe(
@@ -84,11 +88,19 @@ class ExternalIdByCustomerLoader(DataLoader[int, str | None]):
         return [value or None for value in known]
 
     async def _resolve(self, keys: Sequence[str]) -> dict[str, str]:
-        """Stored links first, then upstream look-ups for the rest."""
+        """Stored links first, then upstream look-ups for the rest — except
+        those looked up recently without a match."""
+        source = self.connector.name
         ids = [int(k) for k in keys]
-        links = await linked_ids(self.sessions, self.connector.name, ids)
-        unlinked = [str(cid) for cid in ids if cid not in links]
-        found = await self._link(unlinked) if unlinked else {}
+        links = await linked_ids(self.sessions, source, ids)
+        unlinked = [cid for cid in ids if cid not in links]
+        if unlinked:
+            since = utcnow() - self.recheck_after
+            known_unknown = await checked_without_match(
+                self.sessions, source, unlinked, since
+            )
+            unlinked = [cid for cid in unlinked if cid not in known_unknown]
+        found = await self._link([str(c) for c in unlinked]) if unlinked else {}
         return {k: links.get(int(k)) or found.get(k, "") for k in keys}
 
     async def _link(self, keys: Sequence[str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from connectors.demo_world import World
 from connectors.posthog.simulator import PostHogSimulator
+from gateway.cache import MemoryBackend, RedisBackend
 from gateway.changes import CustomerChange
 from gateway.db import models
 from gateway.ids import decode_global_id
@@ -307,3 +308,38 @@ async def test_replicas_sharing_redis_see_each_others_invalidations(
         )
         await page_ids(first, 5)
         assert simulators.total_requests()["posthog"] == 1
+
+
+async def forget_every_cached_value(gateway: Gateway) -> None:
+    """A cold cache without a change announced: a Redis flush, a restart."""
+    caches = gateway.services.caches
+    assert caches is not None
+    backend = caches.backend
+    if isinstance(backend, MemoryBackend):
+        await backend.aclose()  # empties it
+    else:
+        assert isinstance(backend, RedisBackend)
+        prefix = gateway.services.settings.cache_prefix
+        keys = [k async for k in backend.redis.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await backend.redis.delete(*keys)
+
+
+async def test_customers_unknown_upstream_are_not_looked_up_again_when_cold(
+    cached: Gateway,
+) -> None:
+    ids = await page_ids(cached, 50)  # links, and remembers who has no match
+    await forget_every_cached_value(cached)
+    cached.simulators.reset_counts()
+    assert await page_ids(cached, 50) == ids
+    assert cached.simulators.shopify.operations["customers"] == 0
+    assert cached.simulators.zendesk.requests["users/search"] == 0
+    assert cached.simulators.posthog.queries["person_distinct_ids"] == 0
+    # A change to a customer looks them up again (their email may be new).
+    await cached.services.changes.publish(
+        *[CustomerChange(customer_id=pk(i), source="crm", kind="x") for i in ids]
+    )
+    await forget_every_cached_value(cached)
+    cached.simulators.reset_counts()
+    await page_ids(cached, 50)
+    assert cached.simulators.zendesk.requests["users/search"] >= 1
