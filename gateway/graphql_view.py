@@ -20,7 +20,7 @@ import orjson
 from cross_web import AsyncHTTPRequestAdapter
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -36,7 +36,12 @@ from gateway.auth.socket_guard import RateLimitedTransportWS
 from gateway.context import Context
 from gateway.errors import format_errors
 from gateway.graphiql import graphiql_page
-from gateway.ids import decode_global_id
+from gateway.http_answers import (
+    Answered,
+    Rejected,
+    check_media_type,
+    customer_argument,
+)
 from gateway.limits import Analysis, LimitExceeded, Limits, analyse
 from gateway.loaders import Loaders
 from gateway.persisted import PersistedQueryError
@@ -47,41 +52,6 @@ log = logging.getLogger("gateway.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
-
-
-class Rejected(Exception):
-    """A request refused before execution, answered as a JSON error."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
-
-    def response(self) -> Response:
-        body = {
-            "errors": [{"message": self.message, "extensions": {"code": self.code}}]
-        }
-        return JSONResponse(body, status_code=self.status, headers=self.headers)
-
-
-class Answered(Exception):
-    """A request answered before execution, from the response cache."""
-
-    def __init__(self, body: bytes, media_type: str | None) -> None:
-        super().__init__("answered from the response cache")
-        self.body = body
-        self.media_type = media_type or "application/json"
-
-    def response(self) -> Response:
-        return Response(self.body, media_type=self.media_type)
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -104,27 +74,10 @@ class GraphQLApp(GraphQL[Context, None]):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             if scope["type"] == "http":
-                self._check_media_type(Request(scope))
+                check_media_type(Request(scope), self.services.settings.max_body_bytes)
             await super().__call__(scope, receive, send)
         except (Rejected, Answered) as answer:
             await answer.response()(scope, receive, send)
-
-    def _check_media_type(self, request: Request) -> None:
-        if request.method != "POST":
-            return
-        length = request.headers.get("content-length", "")
-        limit = self.services.settings.max_body_bytes
-        if length.isdigit() and int(length) > limit:
-            raise Rejected(
-                413, "REQUEST_TOO_LARGE", f"The request body exceeds {limit} bytes."
-            )
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media != "application/json":
-            raise Rejected(
-                415,
-                "UNSUPPORTED_MEDIA_TYPE",
-                "POST bodies must be application/json.",
-            )
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -320,7 +273,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise Rejected(
                     403, "FORBIDDEN", f"The {principal.role} role may not run {name}."
                 )
-            context.audit.wrote(_customer_argument(node, item.variables), name)
+            context.audit.wrote(customer_argument(node, item.variables), name)
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -354,24 +307,4 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
 
-def _customer_argument(node: Any, variables: dict[str, Any] | None) -> int | None:
-    """The customer a mutation names (``customerId`` or ``id``), for the audit."""
-    for argument in node.arguments or ():
-        if argument.name.value not in ("customerId", "id"):
-            continue
-        value = argument.value
-        raw = (
-            (variables or {}).get(value.name.value)
-            if value.kind == "variable"
-            else getattr(value, "value", None)
-        )
-        if isinstance(raw, str):
-            try:
-                type_name, pk = decode_global_id(raw)
-            except Exception:  # a malformed id: the mutation itself reports it
-                return None
-            return pk if type_name == "Customer" else None
-    return None
-
-
-__all__ = ["Answered", "GraphQLApp", "Rejected"]
+__all__ = ["GraphQLApp"]

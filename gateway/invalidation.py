@@ -3,7 +3,8 @@
 Subscribed to the change bus: a webhook, an ingest call or a mutation that
 touches a customer deletes every cached namespace keyed by that customer's
 external ids (and the "unknown upstream" markers of the customer, cached and
-stored), so the next read goes upstream. With Redis the deletion is shared by every replica.
+stored), so the next read goes upstream. With Redis the deletion is shared by
+every replica.
 """
 
 from __future__ import annotations
