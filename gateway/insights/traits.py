@@ -1,14 +1,16 @@
 """Traits per customer, computed in SQL from the local facts.
 
-Three statements per refresh, however many customers are in scope:
+Two statements per refresh, however many customers are in scope: deleting
+the rows in scope (a refresh is a replacement), then one ``INSERT … SELECT``
+over ``customers`` left-joined to per-customer aggregates, each computed once
+in its own sub-query and joined by hash or merge, never correlated:
 
-1. orders, help desk and analytics: one ``INSERT … SELECT`` over ``customers``
-   joined to per-customer aggregates of ``order_facts``, ``engagement_facts``
-   and ``tracked_events``;
-2. categories: favourite by quantity and by spend (``ROW_NUMBER`` per
-   customer), every category bought, and the replenishment-based prediction
-   for customers with a single order;
-3. (before both) deleting the rows in scope, so a refresh is a replacement.
+* ``order_facts``: lifetime value, counts, first and last order, return rate;
+* ``order_line_facts``: favourite category by quantity and by spend
+  (``ROW_NUMBER`` per customer), every category bought, and the shortest
+  replenishment interval, which predicts the next order of a customer with a
+  single order;
+* ``engagement_facts`` and ``tracked_events``: tickets, satisfaction, last seen.
 
 ``scope`` limits everything to some customers: the incremental refresh after
 an order webhook runs the same SQL for one id.
@@ -30,7 +32,6 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement
@@ -57,9 +58,9 @@ def _later(a: Any, b: Any) -> ColumnElement[Any]:
     return case((a.is_(None), b), (b.is_(None), a), (a > b, a), else_=b)
 
 
-def _orders_statement(now: datetime, scope: Scope) -> Any:
+def _orders(scope: Scope) -> Any:
     o = OrderFact
-    orders = (
+    return (
         select(
             o.customer_id,
             func.sum(o.total - o.refunded).label("ltv"),
@@ -73,58 +74,21 @@ def _orders_statement(now: datetime, scope: Scope) -> Any:
         .group_by(o.customer_id)
         .subquery("o")
     )
+
+
+def _last_seen(scope: Scope) -> Any:
     t = models.TrackedEvent
-    seen = (
+    return (
         select(t.customer_id, func.max(t.occurred_at).label("seen_at"))
         .where(t.customer_id.is_not(None), *_in_scope(t.customer_id, scope))
         .group_by(t.customer_id)
         .subquery("t")
     )
-    e, c = EngagementFact, models.Customer
-    interval = case(
-        (
-            orders.c.n > 1,
-            days_between(orders.c.last_at, orders.c.first_at) / (orders.c.n - 1),
-        ),
-        else_=None,
-    )
-    rated = e.good_ratings + e.bad_ratings
-    select_rows = (
-        select(
-            c.id,
-            func.coalesce(orders.c.ltv, 0),
-            orders.c.currency,
-            func.coalesce(orders.c.n, 0),
-            orders.c.ltv / orders.c.n,
-            orders.c.first_at,
-            orders.c.last_at,
-            interval,
-            cast(orders.c.returned, Float) / orders.c.n,
-            case((orders.c.n > 1, add_days(orders.c.last_at, interval)), else_=None),
-            func.coalesce(e.open_tickets, 0),
-            func.coalesce(e.ticket_count, 0),
-            case((rated > 0, cast(e.good_ratings, Float) / rated), else_=None),
-            _later(e.last_seen_at, seen.c.seen_at),
-            literal(now, models.UTCDateTime()),
-        )
-        .select_from(c)
-        .outerjoin(orders, orders.c.customer_id == c.id)
-        .outerjoin(e, e.customer_id == c.id)
-        .outerjoin(seen, seen.c.customer_id == c.id)
-        .where(*_in_scope(c.id, scope))
-    )
-    tr = CustomerTraits
-    columns = [
-        tr.customer_id, tr.lifetime_value, tr.currency, tr.order_count,
-        tr.average_order_value, tr.first_order_at, tr.last_order_at,
-        tr.average_days_between_orders, tr.return_rate, tr.predicted_next_order_at,
-        tr.open_tickets, tr.ticket_count, tr.average_satisfaction, tr.last_seen_at,
-        tr.computed_at,
-    ]  # fmt: skip
-    return insert(tr).from_select([col.key for col in columns], select_rows)
 
 
-def _categories_statement(scope: Scope) -> Any:
+def _categories(scope: Scope) -> Any:
+    """Favourites by quantity and by spend, every category bought, and the
+    shortest replenishment interval among them, one row per customer."""
     line = OrderLineFact
     r = CategoryReplenishment
     per_category = (
@@ -151,7 +115,7 @@ def _categories_statement(scope: Scope) -> Any:
         .subquery("pc")
     )
     pc = per_category.c
-    per_customer = (
+    return (
         select(
             pc.customer_id,
             func.max(case((pc.by_quantity == 1, pc.category))).label("fav_q"),
@@ -162,30 +126,65 @@ def _categories_statement(scope: Scope) -> Any:
         .group_by(pc.customer_id)
         .subquery("cc")
     )
-    tr = CustomerTraits
-    cc = per_customer.c
-    return (
-        update(tr)
-        .where(tr.customer_id == cc.customer_id)
-        .values(
-            favourite_category_by_quantity=cc.fav_q,
-            favourite_category_by_spend=cc.fav_s,
-            categories=cc.categories,
-            predicted_next_order_at=func.coalesce(
-                tr.predicted_next_order_at,
-                case(
-                    (
-                        and_(
-                            cc.replenish_days.is_not(None),
-                            tr.last_order_at.is_not(None),
-                        ),
-                        add_days(tr.last_order_at, cc.replenish_days),
-                    ),
-                    else_=None,
-                ),
-            ),
-        )
+
+
+def _statement(now: datetime, scope: Scope) -> Any:
+    orders, seen, cc = _orders(scope), _last_seen(scope), _categories(scope)
+    e, c = EngagementFact, models.Customer
+    interval = case(
+        (
+            orders.c.n > 1,
+            days_between(orders.c.last_at, orders.c.first_at) / (orders.c.n - 1),
+        ),
+        else_=None,
     )
+    predicted = case(
+        (orders.c.n > 1, add_days(orders.c.last_at, interval)),
+        (
+            and_(cc.c.replenish_days.is_not(None), orders.c.last_at.is_not(None)),
+            add_days(orders.c.last_at, cc.c.replenish_days),
+        ),
+        else_=None,
+    )
+    rated = e.good_ratings + e.bad_ratings
+    select_rows = (
+        select(
+            c.id,
+            func.coalesce(orders.c.ltv, 0),
+            orders.c.currency,
+            func.coalesce(orders.c.n, 0),
+            orders.c.ltv / orders.c.n,
+            orders.c.first_at,
+            orders.c.last_at,
+            interval,
+            cc.c.fav_q,
+            cc.c.fav_s,
+            cc.c.categories,
+            cast(orders.c.returned, Float) / orders.c.n,
+            predicted,
+            func.coalesce(e.open_tickets, 0),
+            func.coalesce(e.ticket_count, 0),
+            case((rated > 0, cast(e.good_ratings, Float) / rated), else_=None),
+            _later(e.last_seen_at, seen.c.seen_at),
+            literal(now, models.UTCDateTime()),
+        )
+        .select_from(c)
+        .outerjoin(orders, orders.c.customer_id == c.id)
+        .outerjoin(cc, cc.c.customer_id == c.id)
+        .outerjoin(e, e.customer_id == c.id)
+        .outerjoin(seen, seen.c.customer_id == c.id)
+        .where(*_in_scope(c.id, scope))
+    )
+    tr = CustomerTraits
+    columns = [
+        tr.customer_id, tr.lifetime_value, tr.currency, tr.order_count,
+        tr.average_order_value, tr.first_order_at, tr.last_order_at,
+        tr.average_days_between_orders, tr.favourite_category_by_quantity,
+        tr.favourite_category_by_spend, tr.categories, tr.return_rate,
+        tr.predicted_next_order_at, tr.open_tickets, tr.ticket_count,
+        tr.average_satisfaction, tr.last_seen_at, tr.computed_at,
+    ]  # fmt: skip
+    return insert(tr).from_select([col.key for col in columns], select_rows)
 
 
 async def refresh_traits(
@@ -198,5 +197,4 @@ async def refresh_traits(
     await session.execute(
         delete(CustomerTraits).where(*_in_scope(CustomerTraits.customer_id, scope))
     )
-    await session.execute(_orders_statement(now, scope))
-    await session.execute(_categories_statement(scope))
+    await session.execute(_statement(now, scope))
