@@ -70,10 +70,11 @@ def render_export_row(
     row: Row[tuple[object, ...]], policy: ExportPolicy
 ) -> dict[str, object]:
     """One exported record, after ``policy``; money as a string, exact."""
-    values = dict(zip(COLUMNS, row, strict=True))
-    if isinstance(values["lifetime_value"], Decimal):
-        values["lifetime_value"] = str(values["lifetime_value"])
-    return {column: policy.apply(column, value) for column, value in values.items()}
+    apply = policy.apply
+    return {
+        column: apply(column, str(value) if isinstance(value, Decimal) else value)
+        for column, value in zip(COLUMNS, row, strict=True)
+    }
 
 
 def _query(segment_id: int, channel: str | None) -> Select[tuple[object, ...]]:
@@ -123,10 +124,10 @@ def _encode(rows: list[dict[str, object]], fmt: str, header: bool) -> bytes:
     if fmt == "jsonl":
         return b"".join(orjson.dumps(r) + b"\n" for r in rows)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\n")
     if header:
-        writer.writeheader()
-    writer.writerows(rows)
+        writer.writerow(COLUMNS)
+    writer.writerows(r.values() for r in rows)  # in COLUMNS order
     return buffer.getvalue().encode()
 
 
@@ -138,7 +139,8 @@ async def export_segment(
         segment = await segment_by_name(session, request.segment)
         query = _query(segment.id, request.channel).execution_options(yield_per=BATCH)
         first = True
-        async for rows in (await session.stream(query)).partitions(BATCH):
+        connection = await session.connection()  # Core rows: no ORM loading
+        async for rows in (await connection.stream(query)).partitions(BATCH):
             yield _encode(
                 [render_export_row(r, policy) for r in rows], request.format, first
             )
