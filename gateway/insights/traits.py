@@ -88,14 +88,14 @@ def _last_seen(scope: Scope) -> Any:
 
 def _categories(scope: Scope) -> Any:
     """Favourites by quantity and by spend, every category bought, and the
-    shortest replenishment interval among them, one row per customer."""
+    shortest replenishment interval among them, one row per customer (the few
+    replenishment rows are joined after grouping the lines, not before)."""
     line = OrderLineFact
     r = CategoryReplenishment
     per_category = (
         select(
             line.customer_id,
             line.category,
-            r.days,
             func.row_number()
             .over(
                 partition_by=line.customer_id,
@@ -109,9 +109,8 @@ def _categories(scope: Scope) -> Any:
             )
             .label("by_spend"),
         )
-        .outerjoin(r, r.category == line.category)
         .where(*_in_scope(line.customer_id, scope))
-        .group_by(line.customer_id, line.category, r.days)
+        .group_by(line.customer_id, line.category)
         .subquery("pc")
     )
     pc = per_category.c
@@ -121,8 +120,9 @@ def _categories(scope: Scope) -> Any:
             func.max(case((pc.by_quantity == 1, pc.category))).label("fav_q"),
             func.max(case((pc.by_spend == 1, pc.category))).label("fav_s"),
             func.aggregate_strings(pc.category, "|").label("categories"),
-            func.min(pc.days).label("replenish_days"),
+            func.min(r.days).label("replenish_days"),
         )
+        .outerjoin(r, r.category == pc.category)
         .group_by(pc.customer_id)
         .subquery("cc")
     )
