@@ -88,41 +88,50 @@ def _last_seen(scope: Scope) -> Any:
 
 def _categories(scope: Scope) -> Any:
     """Favourites by quantity and by spend, every category bought, and the
-    shortest replenishment interval among them, one row per customer (the few
-    replenishment rows are joined after grouping the lines, not before)."""
+    shortest replenishment interval among them, one row per customer.
+
+    The lines are summed per (customer, category) first; the few replenishment
+    rows are joined to those sums, and the rankings leave them sorted by
+    customer, so the last grouping needs no hash table of its own."""
     line = OrderLineFact
     r = CategoryReplenishment
-    per_category = (
+    sums = (
         select(
             line.customer_id,
             line.category,
-            func.row_number()
-            .over(
-                partition_by=line.customer_id,
-                order_by=(func.sum(line.quantity).desc(), line.category),
-            )
-            .label("by_quantity"),
-            func.row_number()
-            .over(
-                partition_by=line.customer_id,
-                order_by=(func.sum(line.spend).desc(), line.category),
-            )
-            .label("by_spend"),
+            func.sum(line.quantity).label("quantity"),
+            func.sum(line.spend).label("spend"),
         )
         .where(*_in_scope(line.customer_id, scope))
         .group_by(line.customer_id, line.category)
+        .subquery("s")
+    )
+
+    def rank(by: Any) -> Any:
+        return func.row_number().over(
+            partition_by=sums.c.customer_id, order_by=(by.desc(), sums.c.category)
+        )
+
+    ranked = (
+        select(
+            sums.c.customer_id,
+            sums.c.category,
+            r.days,
+            rank(sums.c.quantity).label("by_quantity"),
+            rank(sums.c.spend).label("by_spend"),
+        )
+        .outerjoin(r, r.category == sums.c.category)
         .subquery("pc")
     )
-    pc = per_category.c
+    pc = ranked.c
     return (
         select(
             pc.customer_id,
             func.max(case((pc.by_quantity == 1, pc.category))).label("fav_q"),
             func.max(case((pc.by_spend == 1, pc.category))).label("fav_s"),
             func.aggregate_strings(pc.category, "|").label("categories"),
-            func.min(r.days).label("replenish_days"),
+            func.min(pc.days).label("replenish_days"),
         )
-        .outerjoin(r, r.category == pc.category)
         .group_by(pc.customer_id)
         .subquery("cc")
     )
