@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, case, delete, func, insert, literal, select
+from sqlalchemy import Integer, case, delete, exists, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import UTCDateTime
+from gateway.insights.sql import excluded_all, upsert
 from gateway.insights.tables import CustomerRfm, CustomerTraits, OrderFact
 
 SEGMENTS = (
@@ -66,7 +67,7 @@ def _segment_case(r: Any, fm: Any) -> Any:
     return case(*((key.in_(codes), name) for name, codes in cells.items()))
 
 
-def _statement(now: datetime, window_days: int) -> Any:
+def _statement(dialect: str, now: datetime, window_days: int) -> Any:
     """Population and recency from ``customer_traits`` (``order_count`` and
     ``last_order_at`` count the same orders), frequency and monetary from the
     orders inside the window only: one aggregation of the recent orders
@@ -116,17 +117,31 @@ def _statement(now: datetime, window_days: int) -> Any:
         _segment_case(s.r, fm),
         s.revenue,
         literal(now, UTCDateTime()),
-    )
+    ).where(true())  # SQLite: ON CONFLICT after WHERE
     names = ["customer_id", "recency", "frequency", "monetary", "segment"]
-    return insert(CustomerRfm).from_select([*names, "revenue", "computed_at"], rows)
+    statement = upsert(dialect, CustomerRfm.__table__).from_select(
+        [*names, "revenue", "computed_at"], rows
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["customer_id"],
+        set_=excluded_all(statement, {"customer_id"}),
+    )
 
 
 async def refresh_rfm(session: AsyncSession, now: datetime, window_days: int) -> None:
-    """Replace every RFM row (quintiles are relative: one customer's order moves
-    the boundaries for all, so there is no per-customer refresh). Reads the
-    traits: run it after ``refresh_traits`` for everyone, in one transaction."""
-    await session.execute(delete(CustomerRfm))
-    await session.execute(_statement(now, window_days))
+    """Recompute every RFM row (quintiles are relative: one customer's order
+    moves the boundaries for all, so there is no per-customer refresh): an
+    upsert in place, as for the traits, then the rows of customers who left
+    the population are deleted. Reads the traits: run it after
+    ``refresh_traits`` for everyone, in the same transaction."""
+    dialect = (await session.connection()).dialect.name
+    await session.execute(_statement(dialect, now, window_days))
+    t = CustomerTraits
+    await session.execute(
+        delete(CustomerRfm).where(
+            ~exists().where(t.customer_id == CustomerRfm.customer_id, t.order_count > 0)
+        )
+    )
 
 
 async def rfm_summary(session: AsyncSession) -> list[tuple[str, int, Decimal]]:
