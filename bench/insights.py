@@ -1,4 +1,4 @@
-"""Insights benchmark: full refresh, a segment preview count, export memory.
+"""Insights benchmark: full refresh, a segment preview count, a large segment, export.
 
 Run after ``python -m bench.insights_data``: ``python -m bench.insights --url
 postgresql+asyncpg://postgres@127.0.0.1:5432/cg_bench``. Prints one line per
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import time
 import tracemalloc
 
@@ -16,9 +17,10 @@ from sqlalchemy import delete, func, select
 
 from gateway.db.models import utcnow
 from gateway.insights.export import ExportRequest, FullAccess, export_segment
+from gateway.insights.order_facts import Sessions
 from gateway.insights.refresh import refresh_all
 from gateway.insights.segments import create_segment, preview
-from gateway.insights.tables import CustomerRfm, Segment
+from gateway.insights.tables import CustomerRfm, CustomerTraits, Segment
 from gateway.services import open_services
 from gateway.settings import Settings
 
@@ -28,24 +30,45 @@ WIN_BACK = {
 }
 
 
+async def _export(sessions: Sessions) -> tuple[int, int]:
+    rows = size = 0
+    request = ExportRequest("Everyone", "csv")
+    async for chunk in export_segment(sessions, request, FullAccess()):
+        rows += chunk.count(b"\n")
+        size += len(chunk)
+    return rows - 1, size
+
+
+async def _timed_refresh(
+    sessions: Sessions, settings: Settings
+) -> tuple[float, dict[str, float]]:
+    steps: dict[str, float] = {}
+    mark = started = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal mark
+        steps[name] = round(time.perf_counter() - mark, 1)
+        mark = time.perf_counter()
+
+    await refresh_all(sessions, settings, step_done=step)
+    return time.perf_counter() - started, steps
+
+
+def _max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 async def run(url: str) -> None:
     settings = Settings(database_url=url, cache_enabled=False)
     async with open_services(settings) as services:
         sessions = services.sessions
         async with sessions() as session, session.begin():
             await session.execute(delete(Segment))
-        steps: dict[str, float] = {}
-        mark = time.perf_counter()
-
-        def step(name: str) -> None:
-            nonlocal mark
-            steps[name] = time.perf_counter() - mark
-            mark = time.perf_counter()
-
-        started = time.perf_counter()
-        await refresh_all(sessions, settings, step_done=step)
-        total = time.perf_counter() - started
-        print(f"full refresh (traits + RFM, no saved segment): {total:.1f} s {steps}")
+            await session.execute(delete(CustomerTraits))
+            await session.execute(delete(CustomerRfm))
+        for label in ("first, empty tables", "again, replacing every row"):
+            took, steps = await _timed_refresh(sessions, settings)
+            print(f"full refresh ({label}, no saved segment): {took:.1f} s {steps}")
         async with sessions() as session:
             rated = await session.scalar(select(func.count()).select_from(CustomerRfm))
         print(f"customers with an RFM score: {rated:,}")
@@ -64,20 +87,27 @@ async def run(url: str) -> None:
             await create_segment(session, "Everyone", {}, utcnow())
         print(f"createSegment of everyone: {time.perf_counter() - started:.1f} s")
 
+        rss = _max_rss_mb()
+        started = time.perf_counter()
+        rows, size = await _export(sessions)
+        took = time.perf_counter() - started
+        print(
+            f"export: {rows:,} rows, {size / 1e6:.1f} MB in {took:.1f} s"
+            f" ({rows / took:,.0f} rows/s), max RSS {rss:.0f} -> {_max_rss_mb():.0f} MB"
+        )
         tracemalloc.start()
         started = time.perf_counter()
-        rows = size = 0
-        request = ExportRequest("Everyone", "csv")
-        async for chunk in export_segment(sessions, request, FullAccess()):
-            rows += chunk.count(b"\n")
-            size += len(chunk)
+        await _export(sessions)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         took = time.perf_counter() - started
         print(
-            f"export: {rows - 1:,} rows, {size / 1e6:.1f} MB in {took:.1f} s,"
+            f"export again under tracemalloc: {took:.1f} s,"
             f" peak Python memory {peak / 1e6:.1f} MB"
         )
+
+        took, steps = await _timed_refresh(sessions, settings)
+        print(f"full refresh with the saved segment of everyone: {took:.1f} s {steps}")
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """RFM: recency, frequency and monetary quintiles, and the named segments.
 
 The population is every customer with at least one order that was not
-cancelled. Recency is the last such order ever; frequency and monetary count
+cancelled (``customer_traits.order_count > 0``). Recency is the last such
+order ever (``last_order_at``); frequency and monetary count
 only orders inside the window (``Settings.rfm_window_days``), so a customer
 whose orders all predate it scores lowest on both. Scores are ``NTILE(5)``
 (5 best) with the customer id breaking ties, which makes them deterministic
@@ -17,11 +18,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, case, delete, func, insert, literal, select
+from sqlalchemy import Integer, case, delete, exists, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import UTCDateTime
-from gateway.insights.tables import CustomerRfm, OrderFact
+from gateway.insights.sql import excluded_all, upsert
+from gateway.insights.tables import CustomerRfm, CustomerTraits, OrderFact
 
 SEGMENTS = (
     "Champions",
@@ -65,19 +67,32 @@ def _segment_case(r: Any, fm: Any) -> Any:
     return case(*((key.in_(codes), name) for name, codes in cells.items()))
 
 
-def _statement(now: datetime, window_days: int) -> Any:
-    o = OrderFact
+def _statement(dialect: str, now: datetime, window_days: int) -> Any:
+    """Population and recency from ``customer_traits`` (``order_count`` and
+    ``last_order_at`` count the same orders), frequency and monetary from the
+    orders inside the window only: one aggregation of the recent orders
+    instead of a second one of every order."""
+    o, t = OrderFact, CustomerTraits
     start = now - timedelta(days=window_days)
-    inside = o.processed_at >= start
-    per_customer = (
+    recent = (
         select(
             o.customer_id,
-            func.max(o.processed_at).label("last_at"),
-            func.sum(case((inside, 1), else_=0)).label("n"),
-            func.sum(case((inside, o.total - o.refunded), else_=0)).label("revenue"),
+            func.count().label("n"),
+            func.sum(o.total - o.refunded).label("revenue"),
         )
-        .where(o.cancelled.is_(False))
+        .where(o.cancelled.is_(False), o.processed_at >= start)
         .group_by(o.customer_id)
+        .subquery("w")
+    )
+    per_customer = (
+        select(
+            t.customer_id,
+            t.last_order_at.label("last_at"),
+            func.coalesce(recent.c.n, 0).label("n"),
+            func.coalesce(recent.c.revenue, 0).label("revenue"),
+        )
+        .outerjoin(recent, recent.c.customer_id == t.customer_id)
+        .where(t.order_count > 0)
         .subquery("pc")
     )
     pc = per_customer.c
@@ -102,17 +117,31 @@ def _statement(now: datetime, window_days: int) -> Any:
         _segment_case(s.r, fm),
         s.revenue,
         literal(now, UTCDateTime()),
-    )
-    t = CustomerRfm
+    ).where(true())  # SQLite: ON CONFLICT after WHERE
     names = ["customer_id", "recency", "frequency", "monetary", "segment"]
-    return insert(t).from_select([*names, "revenue", "computed_at"], rows)
+    statement = upsert(dialect, CustomerRfm.__table__).from_select(
+        [*names, "revenue", "computed_at"], rows
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["customer_id"],
+        set_=excluded_all(statement, {"customer_id"}),
+    )
 
 
 async def refresh_rfm(session: AsyncSession, now: datetime, window_days: int) -> None:
-    """Replace every RFM row (quintiles are relative: one customer's order moves
-    the boundaries for all, so there is no per-customer refresh)."""
-    await session.execute(delete(CustomerRfm))
-    await session.execute(_statement(now, window_days))
+    """Recompute every RFM row (quintiles are relative: one customer's order
+    moves the boundaries for all, so there is no per-customer refresh): an
+    upsert in place, as for the traits, then the rows of customers who left
+    the population are deleted. Reads the traits: run it after
+    ``refresh_traits`` for everyone, in the same transaction."""
+    dialect = (await session.connection()).dialect.name
+    await session.execute(_statement(dialect, now, window_days))
+    t = CustomerTraits
+    await session.execute(
+        delete(CustomerRfm).where(
+            ~exists().where(t.customer_id == CustomerRfm.customer_id, t.order_count > 0)
+        )
+    )
 
 
 async def rfm_summary(session: AsyncSession) -> list[tuple[str, int, Decimal]]:

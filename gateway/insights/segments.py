@@ -6,24 +6,44 @@ diffs the filter's matches against the stored members in four set-based
 statements per segment (exit events, exits, entry events, entries), either for
 everyone or for a ``scope`` of customers whose traits just changed; each
 change is recorded in ``segment_membership_events`` for the timeline.
+
+A new segment has nothing to diff against: ``create_segment`` inserts its
+matches as members, then an "entered" event per member read back from them,
+two statements whatever the size. After either writes ``ANALYZE_AFTER`` rows or
+more, PostgreSQL re-analyzes ``segment_members``: the planner otherwise keeps
+estimating the table from before the change (500 rows where there are now a
+million) and picks nested loops for the next segment's diff.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, literal, select
+from sqlalchemy import (
+    CursorResult,
+    Result,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import models
 from gateway.errors import BadUserInput, Conflict, NotFound
 from gateway.insights.segment_filter import Spec, compile_filter, segment_query
+from gateway.insights.sql import analyze
 from gateway.insights.tables import Segment, SegmentMember, SegmentMembershipEvent
 from gateway.pagination import Page, decode_cursor, encode_cursor
 
 Scope = Sequence[int] | None
+ANALYZE_AFTER = 10_000
+ENTRY_COLUMNS = ["customer_id", "segment", "entered", "occurred_at"]
 
 
 def member_cursor(kind: str, customer_id: int) -> str:
@@ -71,8 +91,37 @@ async def create_segment(
             await session.flush()
     except IntegrityError:
         raise Conflict(f"A segment named {name!r} exists.", field="name") from None
-    await refresh_memberships(session, now, segments=[segment])
+    await _fill(session, segment, now)
+    segment.refreshed_at = now
     return segment
+
+
+async def _fill(session: AsyncSession, segment: Segment, now: datetime) -> None:
+    """A new (empty) segment's members and their "entered" events."""
+    m, e = SegmentMember, SegmentMembershipEvent
+    stamp = literal(now, models.UTCDateTime())
+    match = segment_query(segment.filter, now).subquery()
+    added = await session.execute(
+        insert(m).from_select(
+            ["segment_id", "customer_id", "since"],
+            select(literal(segment.id), match.c.id, stamp),
+        )
+    )
+    await session.execute(
+        insert(e).from_select(
+            ENTRY_COLUMNS,
+            select(m.customer_id, literal(segment.name), literal(True), stamp).where(
+                m.segment_id == segment.id
+            ),
+        )
+    )
+    if _rowcount(added) >= ANALYZE_AFTER:
+        await analyze(session, SegmentMember)
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an ``INSERT … SELECT`` or a ``DELETE`` wrote."""
+    return max(result.rowcount, 0) if isinstance(result, CursorResult) else 0
 
 
 async def segment_by_name(session: AsyncSession, name: str) -> Segment:
@@ -115,13 +164,15 @@ async def refresh_memberships(
     if segments is None:
         segments = list(await session.scalars(select(Segment).order_by(Segment.id)))
     for segment in segments:
-        await _refresh_one(session, segment, now, scope)
+        if await _refresh_one(session, segment, now, scope) >= ANALYZE_AFTER:
+            await analyze(session, SegmentMember)
         segment.refreshed_at = now
 
 
 async def _refresh_one(
     session: AsyncSession, segment: Segment, now: datetime, scope: Scope
-) -> None:
+) -> int:
+    """Apply one segment's diff; returns how many members it added or removed."""
     m, e, c = SegmentMember, SegmentMembershipEvent, models.Customer
     match = segment_query(segment.filter, now)
     if scope is not None:
@@ -135,7 +186,7 @@ async def _refresh_one(
     stamp = literal(now, models.UTCDateTime())
     await session.execute(
         insert(e).from_select(
-            ["customer_id", "segment", "entered", "occurred_at"],
+            ENTRY_COLUMNS,
             select(
                 leaving.subquery().c.customer_id,
                 literal(segment.name),
@@ -144,7 +195,7 @@ async def _refresh_one(
             ),
         )
     )
-    await session.execute(
+    left = await session.execute(
         delete(m).where(m.segment_id == segment.id, m.customer_id.in_(leaving))
     )
     entering = match.where(
@@ -152,13 +203,14 @@ async def _refresh_one(
     ).subquery()
     await session.execute(
         insert(e).from_select(
-            ["customer_id", "segment", "entered", "occurred_at"],
+            ENTRY_COLUMNS,
             select(entering.c.id, literal(segment.name), literal(True), stamp),
         )
     )
-    await session.execute(
+    entered = await session.execute(
         insert(m).from_select(
             ["segment_id", "customer_id", "since"],
             select(literal(segment.id), entering.c.id, stamp),
         )
     )
+    return _rowcount(left) + _rowcount(entered)

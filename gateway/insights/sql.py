@@ -1,22 +1,27 @@
 """The few SQL pieces that SQLite and PostgreSQL spell differently.
 
-Date arithmetic is the only real difference the insights need: PostgreSQL
+Date arithmetic is the only real difference the queries need: PostgreSQL
 subtracts timestamps into intervals, SQLite (which stores them as ISO text)
 goes through ``julianday``. Each is a small compiled construct, so the queries
-themselves stay written once.
+themselves stay written once. Around them, bulk work on PostgreSQL wants two
+things SQLite has no use for: a larger ``work_mem`` for the transaction, and
+``ANALYZE`` after a statement rewrote a table, so the next statement in the
+same transaction is planned for the rows it now holds (autovacuum only sees
+them after the commit).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, FromClause
+from sqlalchemy import Float, FromClause, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
-from gateway.db.models import UTCDateTime
+from gateway.db.models import Base, UTCDateTime
 
 
 class days_between(FunctionElement[float]):  # noqa: N801 - reads as SQL
@@ -72,3 +77,23 @@ def excluded_all(statement: Any, keys: set[str]) -> dict[str, ColumnElement[Any]
         for c in statement.table.columns
         if c.name not in keys
     }
+
+
+async def _is_postgresql(session: AsyncSession) -> bool:
+    return (await session.connection()).dialect.name == "postgresql"
+
+
+async def set_work_mem(session: AsyncSession, amount: str) -> None:
+    """``SET LOCAL work_mem`` (``"256MB"``) until the transaction ends."""
+    if await _is_postgresql(session):
+        await session.execute(
+            text("SELECT set_config('work_mem', :amount, true)"), {"amount": amount}
+        )
+
+
+async def analyze(session: AsyncSession, *tables: type[Base]) -> None:
+    """Fresh planner statistics for ``tables``, rows of this transaction
+    included (PostgreSQL's ``ANALYZE`` may run inside a transaction)."""
+    if tables and await _is_postgresql(session):
+        names = ", ".join(f'"{table.__tablename__}"' for table in tables)
+        await session.execute(text(f"ANALYZE {names}"))

@@ -61,13 +61,28 @@ async def test_every_row_goes_through_the_policy(db: Services) -> None:
     assert rows[0]["lifetime_value"] == "0.00"
 
 
-async def test_exports_read_in_batches(db: Services, monkeypatch) -> None:
+async def test_exports_stream_in_batches_by_customer_id(
+    db: Services, monkeypatch
+) -> None:
     monkeypatch.setattr(export_module, "BATCH", 2)
     await newsletter(db)
-    body = await collect(db, ExportRequest("news", "csv"))
-    lines = body.decode().splitlines()
+    request = ExportRequest("news", "csv")
+    chunks = [c async for c in export_segment(db.sessions, request, FullAccess())]
+    assert [c.count(b"\n") for c in chunks] == [3, 1]  # header + 2 rows, 1 row
+    lines = b"".join(chunks).decode().splitlines()
     assert lines[0].startswith("customer_id,email,")
-    assert len(lines) == 4
+    ids = [int(line.split(",")[0]) for line in lines[1:]]
+    assert ids == sorted(ids)
+    assert len(ids) == 3
+
+
+async def test_an_empty_export_is_a_header_only(db: Services) -> None:
+    await refresh_all(db.sessions, db.settings, NOW)
+    async with db.sessions() as session, session.begin():
+        await create_segment(session, "nobody", {"tagsAny": ["none"]}, NOW)
+    csv_body = await collect(db, ExportRequest("nobody", "csv"))
+    assert csv_body.decode().splitlines() == [",".join(export_module.COLUMNS)]
+    assert await collect(db, ExportRequest("nobody", "jsonl")) == b""
 
 
 async def test_export_over_http_streams_csv(client: httpx.AsyncClient, db) -> None:

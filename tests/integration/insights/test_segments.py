@@ -15,9 +15,10 @@ from connectors.demo_world import CATALOG, World
 from connectors.models import Money
 from gateway.app import create_app
 from gateway.db import models
+from gateway.insights import segments
 from gateway.insights.refresh import record_orders, refresh_all
 from gateway.insights.segments import create_segment
-from gateway.insights.tables import OrderFact, SegmentMembershipEvent
+from gateway.insights.tables import OrderFact, SegmentMember, SegmentMembershipEvent
 from gateway.seed import seed
 from gateway.services import Services
 from gateway.simulation import Simulators, simulated_upstreams
@@ -75,6 +76,37 @@ async def test_create_segment_then_page_its_members(gql, db: Services) -> None:
         'mutation { createSegment(name: "Skincare", filter: {}) { name } }'
     )
     assert again["errors"][0]["extensions"]["code"] == "CONFLICT"
+
+
+async def test_a_new_segment_records_one_entered_event_per_member_once(
+    db: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(segments, "ANALYZE_AFTER", 1)  # PostgreSQL analyzes too
+    ids = [await add_customer(db, f"n{i}@example.com") for i in range(4)]
+    for cid in ids[:3]:
+        await add_orders(db, cid, order(days_ago(3), [("Skincare", 1, "54.00")]))
+    await refresh_all(db.sessions, db.settings, NOW)
+    async with db.sessions() as session, session.begin():
+        segment = await create_segment(
+            session, "Buyers", {"orderCount": {"gte": 1}}, NOW
+        )
+    assert segment.refreshed_at == NOW
+    expected = [(cid, "Buyers", True) for cid in ids[:3]]
+    assert sorted(await events(db)) == expected
+    async with db.sessions() as session:
+        stored = (
+            await session.execute(
+                select(SegmentMember.customer_id, SegmentMember.since)
+                .where(SegmentMember.segment_id == segment.id)
+                .order_by(SegmentMember.customer_id)
+            )
+        ).all()
+        stamps = set(await session.scalars(select(SegmentMembershipEvent.occurred_at)))
+    assert stored == [(cid, NOW) for cid in ids[:3]]
+    assert stamps == {NOW}
+
+    await refresh_all(db.sessions, db.settings, NOW)  # nothing changed: no events
+    assert sorted(await events(db)) == expected
 
 
 async def test_segment_preview_counts_and_pages(gql, db: Services) -> None:

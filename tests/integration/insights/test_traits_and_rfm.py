@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -159,3 +160,29 @@ async def test_customer_traits_and_rfm_are_fields_of_customer(gql, db) -> None:
         "segment": "Champions",
     }
     assert ids[1] > 0
+
+
+async def test_a_refresh_updates_rows_in_place_and_drops_rfm_of_the_cancelled(
+    db: Services,
+) -> None:
+    a = await add_customer(db, "a@example.com")
+    b = await add_customer(db, "b@example.com")
+    bought = order(days_ago(10), [("Skincare", 1, "54.00")])
+    await add_orders(db, a, bought)
+    await add_orders(db, b, order(days_ago(20), [("Grocery", 2, "36.00")]))
+    await refresh_all(db.sessions, db.settings, NOW)
+    assert (await traits_of(db, a)).order_count == 1
+
+    later = NOW + timedelta(hours=1)
+    await add_orders(db, a, replace(bought, cancelled_at=bought.processed_at))
+    await refresh_all(db.sessions, db.settings, later)
+
+    ta = await traits_of(db, a)
+    assert (ta.order_count, ta.lifetime_value, ta.categories) == (0, Decimal(0), None)
+    assert ta.last_order_at is None
+    assert ta.computed_at == later
+    async with db.sessions() as session:
+        rated = list(await session.scalars(select(CustomerRfm.customer_id)))
+        traits = list(await session.scalars(select(CustomerTraits.customer_id)))
+    assert rated == [b]  # a has no order left that counts
+    assert sorted(traits) == [a, b]
