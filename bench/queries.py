@@ -3,7 +3,7 @@
 Each shape says how many distinct (connector, nesting level) pairs it touches:
 with loaders, a cold query should cost that many upstream calls, one per
 connector per level, and a warm one none. Where the gateway needs more (Shopify
-splits a level into concurrent calls under its query-cost cap, 26 customers'
+splits a level into concurrent calls under its query-cost cap, 55 customers'
 newest 5 order summaries or 22 full orders a call; a first-ever link looks
 customers up by email and phone), the report shows the difference instead of
 hiding it. PostHog answers activity, ``lastSeenAt`` and ``sessionsCount`` of a
@@ -11,7 +11,7 @@ level in one HogQL query.
 
 Orders are read as windows of each customer's newest orders, as many as the
 page shows (rounded up to 5, 10, 20, 50, …), and as summaries when the query
-asks for no line items, refunds or returns.
+asks for no subtotal, refunded amount, line items, refunds or returns.
 
 1. **Customer 360** — one customer as a help-desk sidebar shows them: the
    profile, 20 orders with their line items, 20 tickets, 50 activity events and

@@ -217,9 +217,9 @@ def _notes(report: Report) -> list[str]:
         notes.append(
             f"- The page's 50 customers have {report.page_orders} orders; the "
             "gateway reads only the newest 5 of each, as summaries (no line "
-            "items), 26 customers per Shopify call under its 1,000-point query "
-            f"cost cap: a cold page costs {_n(page.calls.connectors['shopify'])} "
-            "Shopify calls, run concurrently."
+            "items or subtotals), 55 customers per Shopify call under its "
+            "1,000-point query cost cap: a cold page costs "
+            f"{_n(page.calls.connectors['shopify'])} Shopify call(s)."
         )
     cold_360 = _find(report.measurements, CUSTOMER_360, "cold")
     if cold_360 is not None:

@@ -77,8 +77,9 @@ class Return:
 
 @dataclass(frozen=True, slots=True)
 class OrderSummary:
-    """An order without its line items, refunds and returns: what a list of
-    orders shows, read for a fraction of a full order's query cost."""
+    """An order without its subtotal, refunded amount, line items, refunds and
+    returns: what a list of orders shows, read for a fraction of a full
+    order's query cost."""
 
     id: str
     customer_id: str | None
@@ -86,8 +87,6 @@ class OrderSummary:
     created_at: datetime
     processed_at: datetime
     total: Money
-    subtotal: Money
-    total_refunded: Money
     financial_status: str | None
     fulfillment_status: str
     cancelled_at: datetime | None = None

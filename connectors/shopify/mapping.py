@@ -117,20 +117,13 @@ def order_summary(node: Json, owner: str | None = None) -> OrderSummary:
     """``owner``: the customer gid, when the order was read under its customer
     (``Customer.orders``) rather than with ``customer { id }``."""
     customer = node.get("customer")
-    total = money(node["totalPriceSet"])
-    subtotal = node.get("subtotalPriceSet")
-    refunded = node.get("totalRefundedSet")
     return OrderSummary(
         id=node["id"],
         customer_id=owner or (customer["id"] if customer else None),
         name=node["name"],
         created_at=timestamp(node["createdAt"]),
         processed_at=timestamp(node["processedAt"]),
-        total=total,
-        subtotal=money(subtotal) if subtotal else total,
-        total_refunded=money(refunded)
-        if refunded
-        else Money(Decimal(0), total.currency),
+        total=money(node["totalPriceSet"]),
         financial_status=node.get("displayFinancialStatus"),
         fulfillment_status=node["displayFulfillmentStatus"],
         cancelled_at=optional_timestamp(node.get("cancelledAt")),
@@ -139,6 +132,8 @@ def order_summary(node: Json, owner: str | None = None) -> OrderSummary:
 
 def order(node: Json, owner: str | None = None) -> Order:
     summary = order_summary(node, owner)
+    subtotal = node.get("subtotalPriceSet")
+    refunded = node.get("totalRefundedSet")
     return Order(
         id=summary.id,
         customer_id=summary.customer_id,
@@ -146,8 +141,10 @@ def order(node: Json, owner: str | None = None) -> Order:
         created_at=summary.created_at,
         processed_at=summary.processed_at,
         total=summary.total,
-        subtotal=summary.subtotal,
-        total_refunded=summary.total_refunded,
+        subtotal=money(subtotal) if subtotal else summary.total,
+        total_refunded=money(refunded)
+        if refunded
+        else Money(Decimal(0), summary.total.currency),
         financial_status=summary.financial_status,
         fulfillment_status=summary.fulfillment_status,
         cancelled_at=summary.cancelled_at,

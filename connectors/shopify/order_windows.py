@@ -49,7 +49,7 @@ def customers_per_call(first: int, order_cost: int) -> int:
 
 def _even_chunks(items: Sequence[str], most: int) -> list[list[str]]:
     """``items`` split into as few chunks of at most ``most`` as possible, of
-    near-equal size (50 customers at 26 a call: 25 and 25)."""
+    near-equal size (110 customers at 55 a call: 55 and 55)."""
     count = math.ceil(len(items) / most)
     size = math.ceil(len(items) / count) if count else 0
     return [list(items[i : i + size]) for i in range(0, len(items), size or 1)]

@@ -7,7 +7,8 @@ that cap. The ``orders`` search (the full history, for the insights sync) asks
 for ten line items, five refunds and five returns an order, about 94 points,
 so ten orders fit in one page. The windows the graph reads ask for fewer parts
 inline (45 points an order, 22 orders a call) and fetch the rest of the rare
-order that has more in a follow-up; a summary (no parts) costs 7.
+order that has more in a follow-up; a summary (the total, no subtotal, refunds
+or parts) costs 3.
 """
 
 from __future__ import annotations
@@ -81,11 +82,14 @@ fragment OrderSummary on Order {{
   id name createdAt processedAt cancelledAt
   displayFinancialStatus displayFulfillmentStatus
   totalPriceSet {{ {MONEY} }}
-  subtotalPriceSet {{ {MONEY} }}
-  totalRefundedSet {{ {MONEY} }}
 }}
 """
-"""7 points: the order and its three money bags (two objects each)."""
+"""3 points: the order and its total (a money bag: two objects)."""
+ORDER_AMOUNTS = f"""
+  subtotalPriceSet {{ {MONEY} }}
+  totalRefundedSet {{ {MONEY} }}
+"""
+"""4 points: what a full order adds to a summary besides its parts."""
 
 LINE_ITEM_NODE = f"""
   {LINE_ITEM_FIELDS}
@@ -117,13 +121,14 @@ INLINE_RETURNS = 2
 orders have 1–5 line items, at most one refund and one return), small enough
 that 22 full orders fit one call."""
 ORDER_COST = (
-    7
+    3
+    + 4
     + (2 + INLINE_LINE_ITEMS * 6)
     + (2 + INLINE_REFUNDS * 3)
     + (2 + INLINE_RETURNS * 1)
 )
 """45 points per full order."""
-SUMMARY_COST = 7
+SUMMARY_COST = 3
 CUSTOMER_COST = 3
 """A customer of ``nodes`` (1) and its ``orders`` connection (2)."""
 
@@ -150,6 +155,7 @@ query {name}($ids: [ID!]!, $first: Int!, $after: String) {{
 ORDER_WINDOWS = _windows(
     "OrderWindows",
     "...OrderSummary "
+    + ORDER_AMOUNTS
     + _order_parts(INLINE_LINE_ITEMS, INLINE_REFUNDS, INLINE_RETURNS),
     ORDER_SUMMARY,
 )
@@ -157,7 +163,8 @@ ORDER_WINDOWS = _windows(
 ORDER_SUMMARY_WINDOWS = _windows(
     "OrderSummaryWindows", "...OrderSummary", ORDER_SUMMARY
 )
-"""The same without line items, refunds and returns (7 points an order)."""
+"""The same as summaries: no subtotal, refunds, line items or returns (3 points
+an order: the newest 5 orders of 55 customers fit one call)."""
 
 DETAIL_LINE_ITEMS = 30
 DETAIL_REFUNDS = 10

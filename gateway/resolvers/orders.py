@@ -36,7 +36,7 @@ from gateway.pagination import check_first, decode_cursor, encode_cursor
 ORDERS = "orders"
 
 
-PARTS = frozenset({"lineItems", "refunds", "returns"})
+PARTS = frozenset({"subtotal", "totalRefunded", "lineItems", "refunds", "returns"})
 """Order fields a summary lacks."""
 
 
@@ -94,7 +94,7 @@ async def orders(
     info: Info, customer_id: int, first: int, after: str | None
 ) -> OrderPage | None:
     """One page of the customer's orders from the smallest window that holds
-    it: summaries when the query shows no line items, refunds or returns."""
+    it: summaries when the query shows none of ``PARTS``."""
     check_first(first, info.context.services.settings.max_page_size)
     start, offset = _after(after) if after is not None else (None, 0)
     link = await _link(info, customer_id)

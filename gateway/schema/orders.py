@@ -97,10 +97,17 @@ class Order:
     financial_status: str | None
     fulfillment_status: str
     total: Money
-    subtotal: Money
-    total_refunded: Money
     parts: strawberry.Private[canonical.Order | None]
-    """``None`` when read as a summary: only for queries that ask no parts."""
+    """``None`` when read as a summary: only for queries that ask none of the
+    fields below (``gateway.resolvers.orders.PARTS``)."""
+
+    @strawberry.field
+    def subtotal(self) -> Money:
+        return Money.of(self._parts().subtotal)
+
+    @strawberry.field
+    def total_refunded(self) -> Money:
+        return Money.of(self._parts().total_refunded)
 
     @strawberry.field
     def line_items(self) -> list[LineItem]:
@@ -138,8 +145,6 @@ class Order:
             financial_status=order.financial_status,
             fulfillment_status=order.fulfillment_status,
             total=Money.of(order.total),
-            subtotal=Money.of(order.subtotal),
-            total_refunded=Money.of(order.total_refunded),
             parts=order if isinstance(order, canonical.Order) else None,
         )
 

@@ -72,23 +72,23 @@ def regular(simulator: ShopifySimulator, orders: int, **extra: Any) -> str:
     raise AssertionError("no customer with that many plain orders")
 
 
-def test_one_call_holds_22_full_orders_or_26_customers_newest_5_summaries() -> None:
+def test_one_call_holds_22_full_orders_or_55_customers_newest_5_summaries() -> None:
     assert queries.ORDER_COST == 45
     assert customers_per_call(20, queries.ORDER_COST) == 1
     assert (queries.MAX_COST - queries.CUSTOMER_COST) // queries.ORDER_COST == 22
-    assert customers_per_call(5, queries.SUMMARY_COST) == 26
+    assert customers_per_call(5, queries.SUMMARY_COST) == 55
     assert customers_per_call(5, queries.ORDER_COST) == 4
 
 
 @pytest.mark.parametrize("size", [1, 10, 50])
-async def test_summaries_of_a_page_of_customers_cost_one_call_per_26_customers(
+async def test_summaries_of_a_page_of_customers_cost_one_call_per_55_customers(
     connector: ShopifyConnector, simulator: ShopifySimulator, size: int
 ) -> None:
     ids = [simulator.customer_gid(i) for i in range(size)]
 
     windows = await connector.order_summary_windows(dict.fromkeys(ids, 5))
 
-    assert simulator.requests.total == math.ceil(size / 26)
+    assert simulator.requests.total == math.ceil(size / 55)
     for gid in ids:
         window = windows[gid]
         expected = newest(simulator, gid)

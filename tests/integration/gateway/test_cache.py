@@ -77,7 +77,7 @@ async def test_cold_calls_per_connector_do_not_grow_with_the_page(
     cached: Gateway, n: int
 ) -> None:
     """Linked customers, cold cache: one call per connector and level — Shopify
-    splits a level into concurrent calls of 26 customers (its query-cost cap)."""
+    splits a level into concurrent calls of 55 customers (its query-cost cap)."""
     ids = await page_ids(cached, n)  # links identities
     await cached.services.changes.publish(  # evicts the page: the cache is cold again
         *[CustomerChange(customer_id=pk(i), source="crm", kind="x") for i in ids]
@@ -94,7 +94,7 @@ async def test_cold_calls_per_connector_do_not_grow_with_the_page(
     assert posthog.queries["person_distinct_ids"] <= 2
     assert posthog.requests["persons"] == 0
     shopify = cached.simulators.shopify
-    assert shopify.operations["nodes"] == -(-n // 26)
+    assert shopify.operations["nodes"] == -(-n // 55)
     assert shopify.requests.total <= shopify.operations["nodes"] + 2
 
 
