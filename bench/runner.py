@@ -78,7 +78,7 @@ class Options:
     samples: int = 20
     """Sequential requests per measurement (fewer once ``sample_budget`` passed)."""
     sample_budget: float = 10.0
-    requests: int = 400
+    requests: int = 3000
     """Requests per load measurement, at most…"""
     duration: float = 6.0
     """…and seconds per load measurement, at most."""
