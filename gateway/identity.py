@@ -56,15 +56,14 @@ async def checked_without_match(
         return set(rows)
 
 
-async def forget_checks(sessions: Sessions, customer_ids: Collection[int]) -> None:
+async def forget_checks(session: AsyncSession, customer_ids: Collection[int]) -> None:
     """Look the customers up again next time (their contact details may have
-    changed, or they may have appeared upstream)."""
-    async with sessions() as session, session.begin():
-        await session.execute(
-            delete(models.IdentityCheck).where(
-                models.IdentityCheck.customer_id.in_(customer_ids)
-            )
+    changed, or they may have appeared upstream); in the caller's transaction."""
+    await session.execute(
+        delete(models.IdentityCheck).where(
+            models.IdentityCheck.customer_id.in_(customer_ids)
         )
+    )
 
 
 async def _store_checks(

@@ -31,8 +31,10 @@ class Invalidator:
         await self.forget_customers({c.customer_id for c in changes})
 
     async def forget_customers(self, customer_ids: Collection[int]) -> None:
-        """One query for the customers' identities, one delete per namespace."""
-        async with self.sessions() as session:
+        """One transaction for the customers' identities and stored look-up
+        misses, then one delete per cache namespace."""
+        async with self.sessions() as session, session.begin():
+            await forget_checks(session, customer_ids)
             identities = list(
                 await session.execute(
                     select(models.Identity.source, models.Identity.external_id).where(
@@ -40,7 +42,6 @@ class Invalidator:
                     )
                 )
             )
-        await forget_checks(self.sessions, customer_ids)
         keys = [str(cid) for cid in customer_ids]
         for source in SOURCES:
             await self.caches.links[source].forget(keys)

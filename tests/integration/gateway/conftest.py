@@ -77,4 +77,25 @@ async def gateway(
         simulators.heal()
 
 
+@pytest.fixture(params=["memory", "redis"])
+async def cached(
+    request: pytest.FixtureRequest,
+    seeded: Services,
+    simulators: Simulators,
+    world: World,
+    cache_prefix: str,
+) -> AsyncIterator[Gateway]:
+    """A gateway of this test's own cache prefix, once with the in-process
+    cache and once with the real Redis."""
+    settings = seeded.settings.model_copy(update={"cache_prefix": cache_prefix})
+    if request.param == "redis":
+        settings = settings.model_copy(
+            update={"redis_url": request.getfixturevalue("redis_url")}
+        )
+    async with open_gateway(settings, simulators, world) as gateway:
+        simulators.reset_counts()
+        yield gateway
+        simulators.heal()
+
+
 __all__ = ["GraphQL"]

@@ -9,7 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -29,25 +29,6 @@ PAGE = """
 query($n: Int!) { customers(first: $n, orderBy: EMAIL_ASC) { edges { node { id
   email orders(first: 5) { edges { node { name } } } openTicketCount lastSeenAt } } } }
 """
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def cached(
-    request: pytest.FixtureRequest,
-    seeded: Services,
-    simulators: Simulators,
-    world: World,
-    cache_prefix: str,
-) -> AsyncIterator[Gateway]:
-    settings = seeded.settings.model_copy(update={"cache_prefix": cache_prefix})
-    if request.param == "redis":
-        settings = settings.model_copy(
-            update={"redis_url": request.getfixturevalue("redis_url")}
-        )
-    async with open_gateway(settings, simulators, world) as gateway:
-        simulators.reset_counts()
-        yield gateway
-        simulators.heal()
 
 
 async def page_ids(gateway: Gateway, n: int) -> list[str]:

@@ -5,7 +5,6 @@ audited like the read it replays."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -33,25 +32,6 @@ query Sidebar($id: ID!) {
 }
 """
 NO_UPSTREAM_CALLS = {"shopify": 0, "zendesk": 0, "posthog": 0}
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def cached(
-    request: pytest.FixtureRequest,
-    seeded: Services,
-    simulators: Simulators,
-    world: World,
-    cache_prefix: str,
-) -> AsyncIterator[Gateway]:
-    settings = seeded.settings.model_copy(update={"cache_prefix": cache_prefix})
-    if request.param == "redis":
-        settings = settings.model_copy(
-            update={"redis_url": request.getfixturevalue("redis_url")}
-        )
-    async with open_gateway(settings, simulators, world) as gateway:
-        simulators.reset_counts()
-        yield gateway
-        simulators.heal()
 
 
 async def first_customer(gateway: Gateway) -> str:
