@@ -127,7 +127,7 @@ async def load(url: str, n_customers: int, n_orders: int, seed: int) -> None:
             "SELECT setval(pg_get_serial_sequence('customers', 'id'), $1)",
             n_customers,
         )
-        await connection.execute("ANALYZE")
+        await connection.execute("VACUUM ANALYZE")
     finally:
         await connection.close()
 

@@ -50,12 +50,11 @@ class Settings(BaseSettings):
     """Orders older than this count for recency only, not frequency or monetary."""
     insights_refresh_interval: float = 3600.0
     """Seconds between the gateway's full insights refreshes; 0 turns them off."""
-    insights_work_mem: str = Field(default="1GB", pattern=r"^[0-9]+(kB|MB|GB)$")
-    """PostgreSQL ``work_mem`` of a full refresh's transaction, so its
-    aggregates and sorts stay in memory (the server default, 4 MB, spills them
-    to disk). Per hash or sort node, and hash tables may take twice as much:
-    at 1,000,000 customers the refresh's largest hash table (order lines per
-    customer and category) holds 2 GB, and the whole refresh up to ~3.5 GB."""
+    insights_work_mem: str = Field(default="256MB", pattern=r"^[0-9]+(kB|MB|GB)$")
+    """PostgreSQL ``work_mem`` of a full refresh's transaction, so its sorts
+    stay in memory (the server default, 4 MB, spills them to disk). Per sort
+    node: the aggregations stream from covering indexes, and the largest sorts
+    (RFM's three rankings) hold ~100 MB each at 1,000,000 customers."""
 
     shopify_shop: str | None = None
     shopify_access_token: SecretStr | None = None

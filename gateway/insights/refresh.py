@@ -3,8 +3,9 @@
 * ``refresh_all``: traits, RFM and every segment's membership in one
   transaction (readers see the old or the new state, never half of each);
   ``customer-graph insights refresh`` and the scheduled task run it. On
-  PostgreSQL the transaction gets ``Settings.insights_work_mem`` and analyzes
-  the tables it rewrote before the segments read them.
+  PostgreSQL the transaction gets ``Settings.insights_work_mem`` and sorted
+  rather than hashed aggregation (``plan_for_bulk``), and analyzes the tables
+  it rewrote before the segments read them.
 * ``record_orders``: an order webhook's facts plus that customer's traits and
   memberships, inside the webhook's own transaction. RFM quintiles are
   relative to everyone, so they wait for the next full refresh.
@@ -26,7 +27,7 @@ from gateway.db.models import utcnow
 from gateway.insights.order_facts import Sessions, upsert_order_facts
 from gateway.insights.rfm import refresh_rfm
 from gateway.insights.segments import refresh_memberships
-from gateway.insights.sql import analyze, set_work_mem
+from gateway.insights.sql import analyze, plan_for_bulk
 from gateway.insights.tables import CustomerRfm, CustomerTraits
 from gateway.insights.traits import refresh_traits
 from gateway.settings import Settings
@@ -43,7 +44,7 @@ async def refresh_all(
 ) -> None:
     now = now or utcnow()
     async with sessions() as session, session.begin():
-        await set_work_mem(session, settings.insights_work_mem)
+        await plan_for_bulk(session, settings.insights_work_mem)
         await refresh_traits(session, now)
         if step_done:
             step_done("traits")

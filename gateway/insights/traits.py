@@ -7,10 +7,10 @@ there is nothing to delete; a deleted customer's row goes by cascade) over
 its own sub-query and joined by hash or merge, never correlated:
 
 * ``order_facts``: lifetime value, counts, first and last order, return rate;
-* ``order_line_facts``: favourite category by quantity and by spend
-  (``ROW_NUMBER`` per customer), every category bought, and the shortest
-  replenishment interval, which predicts the next order of a customer with a
-  single order;
+* ``order_line_facts``: favourite category by quantity and by spend (the
+  first by name among the customer's largest sums), every category bought,
+  and the shortest replenishment interval, which predicts the next order of a
+  customer with a single order;
 * ``engagement_facts`` and ``tracked_events``: tickets, satisfaction, last seen.
 
 Updating in place rather than deleting and re-inserting matters on PostgreSQL
@@ -96,9 +96,12 @@ def _categories(scope: Scope) -> Any:
     """Favourites by quantity and by spend, every category bought, and the
     shortest replenishment interval among them, one row per customer.
 
-    The lines are summed per (customer, category) first; the few replenishment
-    rows are joined to those sums, and the rankings leave them sorted by
-    customer, so the last grouping needs no hash table of its own."""
+    The lines are summed per (customer, category) in the order of their
+    covering index; each sum is set beside the customer's largest (a window
+    over the customer alone, which needs no sort: the sums arrive grouped by
+    customer), and a favourite is the first category, by name, whose sum is
+    the largest. The few replenishment rows join last, by a nested loop that
+    keeps that order, so the final grouping streams too."""
     line = OrderLineFact
     r = CategoryReplenishment
     sums = (
@@ -112,32 +115,27 @@ def _categories(scope: Scope) -> Any:
         .group_by(line.customer_id, line.category)
         .subquery("s")
     )
-
-    def rank(by: Any) -> Any:
-        return func.row_number().over(
-            partition_by=sums.c.customer_id, order_by=(by.desc(), sums.c.category)
-        )
-
-    ranked = (
-        select(
-            sums.c.customer_id,
-            sums.c.category,
-            r.days,
-            rank(sums.c.quantity).label("by_quantity"),
-            rank(sums.c.spend).label("by_spend"),
-        )
-        .outerjoin(r, r.category == sums.c.category)
-        .subquery("pc")
-    )
-    pc = ranked.c
+    s = sums.c
+    with_tops = select(
+        s.customer_id,
+        s.category,
+        s.quantity,
+        s.spend,
+        func.max(s.quantity).over(partition_by=s.customer_id).label("top_quantity"),
+        func.max(s.spend).over(partition_by=s.customer_id).label("top_spend"),
+    ).subquery("pc")
+    pc = with_tops.c
     return (
         select(
             pc.customer_id,
-            func.max(case((pc.by_quantity == 1, pc.category))).label("fav_q"),
-            func.max(case((pc.by_spend == 1, pc.category))).label("fav_s"),
+            func.min(case((pc.quantity == pc.top_quantity, pc.category))).label(
+                "fav_q"
+            ),
+            func.min(case((pc.spend == pc.top_spend, pc.category))).label("fav_s"),
             func.aggregate_strings(pc.category, "|").label("categories"),
-            func.min(pc.days).label("replenish_days"),
+            func.min(r.days).label("replenish_days"),
         )
+        .select_from(with_tops.outerjoin(r, r.category == pc.category))
         .group_by(pc.customer_id)
         .subquery("cc")
     )
