@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from gateway.changes import ChangeBus, CustomerChange
+from gateway.db import models
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.simulation import Simulators
@@ -56,3 +57,13 @@ async def count(services: Services, model: Any, *where: Any) -> int:
             select(func.count()).select_from(model).where(*where)
         )
     return int(found or 0)
+
+
+async def customer_id_by_email(services: Services, email: str) -> int:
+    """Our id of the customer with ``email``; there must be one."""
+    async with services.sessions() as session:
+        found = await session.scalar(
+            select(models.Customer.id).where(models.Customer.email == email)
+        )
+    assert found is not None
+    return int(found)

@@ -18,36 +18,17 @@ from connectors.simulator_server import serve_app
 from connectors.zendesk.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from gateway.app import create_app
 from gateway.db import models
-from gateway.seed import seed
 from gateway.services import Services
-from gateway.simulation import ZENDESK_WEBHOOK_SECRET, Simulators, simulated_upstreams
+from gateway.simulation import ZENDESK_WEBHOOK_SECRET, Simulators
 from gateway.upstreams import Upstreams
 from tests.integration.gateway.simulated import (
-    connectors_for,
     count,
+    customer_id_by_email,
     record_changes,
     services_on,
 )
 
 WORLD = World(seed=6, size=10)
-
-
-@pytest.fixture(scope="module")
-async def simulators() -> AsyncIterator[Simulators]:
-    async with simulated_upstreams(WORLD) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def upstreams(simulators: Simulators) -> AsyncIterator[Upstreams]:
-    async with connectors_for(simulators) as built:
-        yield built
-
-
-@pytest.fixture
-async def wired(simulators: Simulators, db: Services, upstreams: Upstreams) -> Services:
-    await seed(db.sessions, WORLD)
-    return services_on(simulators, db, upstreams)
 
 
 @pytest.fixture
@@ -66,17 +47,6 @@ def ticket_of(simulators: Simulators) -> tuple[int, dict[str, object]]:
     )
     index = next(c.index for c in WORLD.customers if c.email == requester["email"])
     return index, simulators.zendesk.ticket_event_detail(ticket_id)
-
-
-async def our_id(wired: Services, index: int) -> int:
-    async with wired.sessions() as session:
-        found = await session.scalar(
-            select(models.Customer.id).where(
-                models.Customer.email == WORLD.customers[index].email
-            )
-        )
-    assert found is not None
-    return found
 
 
 def signature(message: bytes) -> str:
@@ -101,7 +71,7 @@ async def test_a_ticket_event_links_the_requester_by_email_and_announces_it(
     )
     assert response.status_code == 200, response.text
     assert response.json() == {"status": "processed"}
-    expected = await our_id(wired, index)
+    expected = await customer_id_by_email(wired, WORLD.customers[index].email)
     assert [(c.customer_id, c.source, c.kind) for c in changes] == [
         (expected, "zendesk", "ticket.created")
     ]
@@ -118,7 +88,9 @@ async def test_a_user_event_of_a_linked_user_needs_no_upstream_call(
     async with wired.sessions() as session, session.begin():
         session.add(
             models.Identity(
-                customer_id=await our_id(wired, 2), source="zendesk", external_id="777"
+                customer_id=await customer_id_by_email(wired, WORLD.customers[2].email),
+                source="zendesk",
+                external_id="777",
             )
         )
     simulators.reset_counts()

@@ -16,37 +16,18 @@ from connectors.demo_world import CATALOG, World
 from connectors.shopify.simulator_webhooks import encode, webhook_headers
 from gateway.app import create_app
 from gateway.db import models
-from gateway.seed import seed
 from gateway.services import Services
-from gateway.simulation import SHOPIFY_SECRET, Simulators, simulated_upstreams
+from gateway.simulation import SHOPIFY_SECRET, Simulators
 from gateway.upstreams import Upstreams
 from tests.conftest import ADMIN
 from tests.integration.gateway.simulated import (
-    connectors_for,
     count,
+    customer_id_by_email,
     record_changes,
     services_on,
 )
 
 WORLD = World(seed=5, size=12)
-
-
-@pytest.fixture(scope="module")
-async def simulators() -> AsyncIterator[Simulators]:
-    async with simulated_upstreams(WORLD) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def upstreams(simulators: Simulators) -> AsyncIterator[Upstreams]:
-    async with connectors_for(simulators) as built:
-        yield built
-
-
-@pytest.fixture
-async def wired(simulators: Simulators, db: Services, upstreams: Upstreams) -> Services:
-    await seed(db.sessions, WORLD)
-    return services_on(simulators, db, upstreams)
 
 
 @pytest.fixture
@@ -56,17 +37,6 @@ async def gateway(wired: Services) -> AsyncIterator[httpx.AsyncClient]:
         transport=transport, base_url="http://gw", headers=ADMIN
     ) as http:
         yield http
-
-
-async def customer_id(wired: Services, index: int) -> int:
-    async with wired.sessions() as session:
-        found = await session.scalar(
-            select(models.Customer.id).where(
-                models.Customer.email == WORLD.customers[index].email
-            )
-        )
-    assert found is not None
-    return found
 
 
 async def nothing_stored(wired: Services) -> bool:
@@ -104,7 +74,7 @@ async def test_an_order_webhook_links_the_customer_by_email_and_announces_it(
     )
     assert response.status_code == 200, response.text
     assert response.json() == {"status": "processed"}
-    expected = await customer_id(wired, 3)
+    expected = await customer_id_by_email(wired, WORLD.customers[3].email)
     assert [(c.customer_id, c.source, c.kind) for c in changes] == [
         (expected, "shopify", "orders/create")
     ]
@@ -127,7 +97,9 @@ async def test_a_refund_finds_its_customer_through_the_order_upstream(
     async with wired.sessions() as session, session.begin():
         session.add(
             models.Identity(
-                customer_id=await customer_id(wired, index),
+                customer_id=await customer_id_by_email(
+                    wired, WORLD.customers[index].email
+                ),
                 source="shopify",
                 external_id=simulators.shopify.customer_gid(index),
             )
@@ -137,7 +109,9 @@ async def test_a_refund_finds_its_customer_through_the_order_upstream(
     )
     assert response.status_code == 200, response.text
     assert [c.kind for c in changes] == ["refunds/create"]
-    assert changes[0].customer_id == await customer_id(wired, index)
+    assert changes[0].customer_id == await customer_id_by_email(
+        wired, WORLD.customers[index].email
+    )
 
 
 async def test_webhook_with_bad_signature_is_rejected_and_nothing_is_stored(
@@ -315,7 +289,7 @@ async def test_privacy_requests_are_recorded_and_redactions_remove_the_links(
                 select(models.PrivacyRequest).order_by(models.PrivacyRequest.id)
             )
         ).all()
-    ours = await customer_id(wired, 1)
+    ours = await customer_id_by_email(wired, WORLD.customers[1].email)
     assert [(r.kind, r.external_customer_id, r.customer_id) for r in rows] == [
         ("data_request", f"gid://shopify/Customer/{number}", ours),
         ("customer_redact", f"gid://shopify/Customer/{number}", ours),
