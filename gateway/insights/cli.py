@@ -16,13 +16,15 @@ from gateway.errors import GatewayError
 from gateway.insights.engagement import count_links, sync_engagement
 from gateway.insights.export import ExportRequest, FullAccess, export_segment
 from gateway.insights.order_facts import sync_orders
-from gateway.insights.refresh import STEPS, refresh_all
+from gateway.insights.refresh import STEPS, RefreshRunning, refresh_all
 from gateway.services import open_services
 from gateway.settings import Settings
 
 insights_app = typer.Typer(help="Traits, RFM and segment membership.")
 segments_app = typer.Typer(help="Saved segments.")
 console = Console(stderr=True)
+EX_TEMPFAIL = 75
+"""Exit status of a refresh that found another one running: try again later."""
 
 
 def _progress() -> Progress:
@@ -50,7 +52,11 @@ def refresh() -> None:
                 )
             await services.forget_responses()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except RefreshRunning as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(EX_TEMPFAIL) from None
     console.print("[green]Insights refreshed.[/green]")
 
 

@@ -2,7 +2,10 @@
 
 * ``refresh_all``: traits, RFM and every segment's membership in one
   transaction (readers see the old or the new state, never half of each);
-  ``customer-graph insights refresh`` and the scheduled task run it. On
+  ``customer-graph insights refresh`` and the scheduled task run it, one at a
+  time across replicas (an advisory lock on PostgreSQL: a second one raises
+  ``RefreshRunning`` at once instead of redoing the same work and colliding
+  on the same rows). On
   PostgreSQL the transaction gets ``Settings.insights_work_mem`` and sorted
   rather than hashed aggregation (``plan_for_bulk``), and analyzes the tables
   it rewrote before the segments read them.
@@ -10,7 +13,8 @@
   memberships, inside the webhook's own transaction. RFM quintiles are
   relative to everyone, so they wait for the next full refresh.
 * ``refresh_periodically``: the gateway's background task, started by the app
-  lifespan when ``Settings.insights_refresh_interval`` is positive.
+  lifespan when ``Settings.insights_refresh_interval`` is positive; a tick
+  that finds another refresh running skips its turn.
 """
 
 from __future__ import annotations
@@ -27,13 +31,23 @@ from gateway.db.models import utcnow
 from gateway.insights.order_facts import Sessions, upsert_order_facts
 from gateway.insights.rfm import refresh_rfm
 from gateway.insights.segments import refresh_memberships
-from gateway.insights.sql import analyze, plan_for_bulk
+from gateway.insights.sql import analyze, plan_for_bulk, try_transaction_lock
 from gateway.insights.tables import CustomerRfm, CustomerTraits
 from gateway.insights.traits import refresh_traits
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.insights")
 STEPS = ("traits", "rfm", "segments")
+REFRESH_LOCK = 0x63675F72667368  # "cg_rfsh": the advisory lock key of a full refresh
+
+
+class RefreshRunning(Exception):
+    """Another full refresh, on this or another replica, has not finished."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another insights refresh is running; this one was not started."
+        )
 
 
 async def refresh_all(
@@ -44,6 +58,8 @@ async def refresh_all(
 ) -> None:
     now = now or utcnow()
     async with sessions() as session, session.begin():
+        if not await try_transaction_lock(session, REFRESH_LOCK):
+            raise RefreshRunning()
         await plan_for_bulk(session, settings.insights_work_mem)
         await refresh_traits(session, now)
         if step_done:
@@ -84,5 +100,7 @@ async def refresh_periodically(
             await refresh_all(sessions, settings)
             if refreshed is not None:
                 await refreshed()
+        except RefreshRunning:
+            log.info("scheduled insights refresh skipped: another one is running")
         except Exception:  # the schedule must survive a bad run; the log says why
             log.exception("scheduled insights refresh failed")

@@ -108,3 +108,15 @@ async def analyze(session: AsyncSession, *tables: type[Base]) -> None:
     if tables and await _is_postgresql(session):
         names = ", ".join(f'"{table.__tablename__}"' for table in tables)
         await session.execute(text(f"ANALYZE {names}"))
+
+
+async def try_transaction_lock(session: AsyncSession, key: int) -> bool:
+    """Take the PostgreSQL advisory lock ``key`` until the transaction ends, or
+    return ``False`` at once when another transaction (on any replica) holds
+    it. SQLite runs one writer at a time anyway: always ``True`` there."""
+    if not await _is_postgresql(session):
+        return True
+    taken = await session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}
+    )
+    return bool(taken)
