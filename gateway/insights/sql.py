@@ -110,13 +110,17 @@ async def analyze(session: AsyncSession, *tables: type[Base]) -> None:
         await session.execute(text(f"ANALYZE {names}"))
 
 
-async def try_transaction_lock(session: AsyncSession, key: int) -> bool:
-    """Take the PostgreSQL advisory lock ``key`` until the transaction ends, or
-    return ``False`` at once when another transaction (on any replica) holds
-    it. SQLite runs one writer at a time anyway: always ``True`` there."""
+async def transaction_lock(
+    session: AsyncSession, key: int, *, shared: bool = False, wait: bool = False
+) -> bool:
+    """Take the PostgreSQL advisory lock ``key`` until the transaction ends:
+    exclusive or ``shared``; waiting for it, or (``wait=False``) returning
+    ``False`` at once when a conflicting holder (on any replica) has it.
+    SQLite runs one writer at a time anyway: always ``True`` there."""
     if not await _is_postgresql(session):
         return True
-    taken = await session.scalar(
-        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}
+    function = "pg_{}advisory_xact_lock{}".format(
+        "" if wait else "try_", "_shared" if shared else ""
     )
-    return bool(taken)
+    taken = await session.scalar(text(f"SELECT {function}(:key)"), {"key": key})
+    return wait or bool(taken)

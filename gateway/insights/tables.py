@@ -123,6 +123,16 @@ class EngagementFact(Base):
     )
 
 
+class PendingCustomer(Base):
+    """A customer whose order facts changed while a full refresh ran: the
+    refresh read them before, so it brings them up to date after its commit."""
+
+    __tablename__ = "insights_pending"
+
+    customer_id: Mapped[int] = _customer_pk()
+    since: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 class CustomerTraits(Base):
     __tablename__ = "customer_traits"
 

@@ -1,6 +1,8 @@
-"""One full refresh at a time across replicas (PostgreSQL advisory lock): a
-second one is refused at once and writes nothing; the schedule skips a turn;
-the command exits with EX_TEMPFAIL."""
+"""Full refreshes and webhooks on PostgreSQL (advisory locks): one full refresh
+at time across replicas (a second one is refused at once and writes nothing,
+the schedule skips a turn, the command exits with EX_TEMPFAIL), and an order
+webhook during a refresh stores its facts without waiting for the refresh's
+rows, its customer brought up to date after the refresh."""
 
 from __future__ import annotations
 
@@ -18,14 +20,24 @@ from gateway.cli import app
 from gateway.insights.cli import EX_TEMPFAIL
 from gateway.insights.refresh import (
     REFRESH_LOCK,
+    WRITERS_LOCK,
     RefreshRunning,
+    record_orders,
     refresh_all,
+    refresh_pending,
     refresh_periodically,
 )
-from gateway.insights.sql import try_transaction_lock
-from gateway.insights.tables import CustomerTraits
+from gateway.insights.segments import create_segment
+from gateway.insights.sql import transaction_lock
+from gateway.insights.tables import (
+    CustomerTraits,
+    PendingCustomer,
+    SegmentMembershipEvent,
+)
 from gateway.services import Services
-from tests.integration.insights.facts import NOW, add_customer
+from tests.integration.insights.facts import NOW, add_customer, days_ago, order
+
+ADA = 1
 
 
 @pytest.fixture
@@ -33,15 +45,16 @@ async def pg(db: Services) -> Services:
     async with db.sessions() as session:
         if (await session.connection()).dialect.name != "postgresql":
             pytest.skip("advisory locks are PostgreSQL's; SQLite has one writer")
-    await add_customer(db, "ada@example.com")
+    assert await add_customer(db, "ada@example.com") == ADA
     return db
 
 
 @asynccontextmanager
 async def refresh_under_way(db: Services) -> AsyncIterator[None]:
-    """Hold the refresh lock as a running refresh (on another replica) would."""
+    """Hold the locks as a running refresh (on another replica) would."""
     async with db.sessions() as session, session.begin():
-        assert await try_transaction_lock(session, REFRESH_LOCK)
+        assert await transaction_lock(session, REFRESH_LOCK)
+        assert await transaction_lock(session, WRITERS_LOCK)
         yield
 
 
@@ -49,6 +62,55 @@ async def traits_rows(db: Services) -> int:
     async with db.sessions() as session:
         found = await session.scalar(select(func.count()).select_from(CustomerTraits))
     return int(found or 0)
+
+
+async def ada(db: Services) -> tuple[int | None, list[int], list[str]]:
+    """Ada's order count, pending marks and segments entered."""
+    async with db.sessions() as session:
+        traits = await session.get(CustomerTraits, ADA)
+        marks = await session.scalars(select(PendingCustomer.customer_id))
+        entered = await session.scalars(
+            select(SegmentMembershipEvent.segment).where(SegmentMembershipEvent.entered)
+        )
+        return (traits and traits.order_count), list(marks), list(entered)
+
+
+async def webhook_order(db: Services) -> None:
+    """What the Shopify order webhook does in its transaction; never waits
+    (a hang here fails the test instead of blocking the suite)."""
+    bought = order(days_ago(1), [("Skincare", 1, "54.00")])
+
+    async def deliver() -> None:
+        async with db.sessions() as session, session.begin():
+            await record_orders(session, ADA, [bought], NOW)
+
+    await asyncio.wait_for(deliver(), timeout=30)
+
+
+async def test_an_order_webhook_during_a_refresh_is_caught_up_after_it(
+    pg: Services,
+) -> None:
+    await refresh_all(pg.sessions, pg.settings, NOW)
+    async with pg.sessions() as session, session.begin():
+        await create_segment(session, "Buyers", {"orderCount": {"gte": 1}}, NOW)
+    async with refresh_under_way(pg):
+        await webhook_order(pg)
+        assert await ada(pg) == (0, [ADA], [])  # facts stored, customer marked
+    await refresh_pending(pg.sessions, NOW)  # what the refresh does after commit
+    assert await ada(pg) == (1, [], ["Buyers"])
+
+    async with refresh_under_way(pg):
+        await webhook_order(pg)
+    await refresh_all(pg.sessions, pg.settings, NOW)
+    assert await ada(pg) == (2, [], ["Buyers"])  # a full refresh ends the same way
+
+
+async def test_an_order_webhook_with_no_refresh_running_updates_at_once(
+    pg: Services,
+) -> None:
+    await refresh_all(pg.sessions, pg.settings, NOW)
+    await webhook_order(pg)
+    assert await ada(pg) == (1, [], [])
 
 
 async def test_a_second_refresh_is_refused_and_writes_nothing(pg: Services) -> None:
