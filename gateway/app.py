@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from gateway.body_limit import BodyLimit
 from gateway.embed_http import embed_routes
 from gateway.graphiql import static_routes
 from gateway.graphql_view import GraphQLApp
@@ -94,6 +95,7 @@ def create_app(
             yield
 
     app = Starlette(lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if services is not None:
         app.state.services = services
     graphql = LazyGraphQL(app, ide_headers)

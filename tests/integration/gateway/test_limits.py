@@ -78,6 +78,27 @@ async def test_a_2_mb_body_is_refused_before_it_is_read(
     assert code(response) == "REQUEST_TOO_LARGE"
 
 
+async def test_a_chunked_body_is_refused_once_it_passes_the_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    """No ``Content-Length`` to refuse up front: reading stops at the limit."""
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield b'{"query": "{ __typename }", "padding": "'
+        while sent < 10_000_000:
+            sent += 65_536
+            yield b" " * 65_536
+
+    response = await client.post(
+        "/graphql", content=endless(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert code(response) == "REQUEST_TOO_LARGE"
+    assert sent <= 1_000_000 + 65_536  # CG_MAX_BODY_BYTES, and not a chunk more
+
+
 @pytest.mark.parametrize(("name", "query", "expected"), HOSTILE)
 async def test_hostile_documents_are_refused_with_400_and_their_code(
     client: httpx.AsyncClient, name: str, query: str, expected: str
