@@ -19,7 +19,8 @@ from connectors.models import (
     Ticket,
     TicketComment,
 )
-from gateway.cache import CacheBackend, ReadThrough
+from gateway.cache import ReadThrough
+from gateway.cache_backends import CacheBackend
 from gateway.settings import Settings
 
 SOURCES = ("shopify", "zendesk", "posthog")
