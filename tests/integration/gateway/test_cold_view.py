@@ -97,28 +97,11 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
         "zendesk": 1,
         "posthog": 1,
     }
-    # the customer; addresses, tags, consents, loyalty; a link per source
-    assert len(statements) == 8
+    # the customer; addresses, tags, consents, loyalty; every source's link
+    assert len(statements) == 6
     assert Counter(sent) == {
         "EVALSHA": 1,  # the rate limit
-        "MGET": 1 + 3 + 3,  # the stored response; links; orders, tickets, activity
-        "SET": 3 + 3 + 1,  # the locks of the misses; the response stored
-        "DEL+SET": 3 + 3,  # each miss stored and its lock released together
-    }
-
-
-async def test_a_cold_view_leaves_its_values_stored_and_no_lock_behind(
-    gateway: Gateway, redis: RedisBackend
-) -> None:
-    await view(gateway)
-    keys = await cached_keys(gateway, redis)
-    assert not [k for k in keys if k.endswith(":lock")]
-    assert {k.split(":")[1] for k in keys} >= {
-        "shopify.link",
-        "zendesk.link",
-        "posthog.link",
-        "shopify.order_windows",
-        "zendesk.tickets",
-        "posthog.activity",
-        "response",
+        "MGET": 1 + 1 + 3,  # the stored response; links; orders, tickets, activity
+        "SET": 1 + 3 + 1,  # the locks of the misses; the response stored
+        "DEL+SET": 1 + 3,  # each miss stored and its lock released together
     }
