@@ -105,3 +105,18 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
         "SET": 1 + 3 + 1,  # the locks of the misses; the response stored
         "DEL+SET": 1 + 3,  # each miss stored and its lock released together
     }
+
+
+async def test_a_cold_view_leaves_its_values_stored_and_no_lock_behind(
+    gateway: Gateway, redis: RedisBackend
+) -> None:
+    await view(gateway)
+    keys = await cached_keys(gateway, redis)
+    assert not [k for k in keys if k.endswith(":lock")]
+    assert {k.split(":")[1] for k in keys} >= {
+        "links",
+        "shopify.order_windows",
+        "zendesk.tickets",
+        "posthog.activity",
+        "response",
+    }
