@@ -19,7 +19,8 @@ from connectors.models import (
     Ticket,
     TicketComment,
 )
-from gateway.cache import CacheBackend, ReadThrough
+from gateway.cache import ReadThrough
+from gateway.cache_backends import CacheBackend
 from gateway.settings import Settings
 
 SOURCES = ("shopify", "zendesk", "posthog")
@@ -41,9 +42,10 @@ class UpstreamCaches:
     zendesk_comments: ReadThrough[list[TicketComment]]
     posthog_activity: ReadThrough[PersonActivity]
     posthog_summary: ReadThrough[PersonSummary]
-    links: dict[str, ReadThrough[str]]
-    """Per source: customer id → external id, ``""`` when upstream has no match
-    (links themselves live in ``identities``; this spares reading them)."""
+    links: ReadThrough[str]
+    """``<source>:<customer id>`` → external id, ``""`` when upstream has no
+    match (links themselves live in ``identities``; this spares reading them).
+    One namespace for every source, so a customer's links are one read."""
 
     def by_external_id(self, source: str) -> list[ReadThrough[Any]]:
         """The namespaces keyed by a ``source`` external id."""
@@ -61,6 +63,11 @@ class UpstreamCaches:
 
     async def aclose(self) -> None:
         await self.backend.aclose()
+
+
+def link_key(source: str, customer_id: int) -> str:
+    """The key of a customer's link to ``source`` in ``UpstreamCaches.links``."""
+    return f"{source}:{customer_id}"
 
 
 def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
@@ -93,10 +100,5 @@ def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
             "posthog.activity", TypeAdapter(PersonActivity), web
         ),
         posthog_summary=namespace("posthog.summary", TypeAdapter(PersonSummary), web),
-        links={
-            source: namespace(
-                f"{source}.link", TypeAdapter(str), settings.cache_ttl_links
-            )
-            for source in SOURCES
-        },
+        links=namespace("links", TypeAdapter(str), settings.cache_ttl_links),
     )

@@ -6,7 +6,9 @@ batching (off unless enabled, then bounded), authentication (401), the rate
 limit (429 with ``Retry-After``), persisted queries, and the query limits
 (``gateway.limits``: 400 with a code). A mutation over GET is 405; a mutation the
 caller's role may not run is 403. Refusals are JSON ``{"errors": [...]}`` with
-``extensions.code`` — never a stack trace.
+``extensions.code`` — never a stack trace. An operation's cache writes overlap
+its execution and are done before its response goes out
+(``gateway.cache_writes``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from gateway.auth.admission import Refusal, admit
 from gateway.auth.audit import AuditTrail
 from gateway.auth.policy import may_run_mutation
 from gateway.auth.socket_guard import RateLimitedTransportWS
+from gateway.cache_writes import deferred_writes
 from gateway.context import Context
 from gateway.errors import format_errors
 from gateway.graphiql import graphiql_page
@@ -136,21 +139,22 @@ class GraphQLApp(GraphQL[Context, None]):
         items = request_data if isinstance(request_data, list) else [request_data]
         prepared = [await self._prepare(request, item, context) for item in items]
         first, analysis = prepared[0]
-        if isinstance(request_data, list) or analysis is None:
-            result = await super().execute_operation(
-                request,
-                request_adapter,
-                [data for data, _ in prepared]
-                if isinstance(request_data, list)
-                else first,
-                context,
-                root_value,
-                sub_response,
-            )
-        else:
-            result = await self._execute_cached(
-                request, request_adapter, first, analysis, context, sub_response
-            )
+        async with deferred_writes():
+            if isinstance(request_data, list) or analysis is None:
+                result = await super().execute_operation(
+                    request,
+                    request_adapter,
+                    [data for data, _ in prepared]
+                    if isinstance(request_data, list)
+                    else first,
+                    context,
+                    root_value,
+                    sub_response,
+                )
+            else:
+                result = await self._execute_cached(
+                    request, request_adapter, first, analysis, context, sub_response
+                )
         self.services.audit.record(context.audit, principal, first.operation_name)
         return result
 

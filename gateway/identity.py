@@ -29,31 +29,47 @@ async def linked_ids(
     sessions: Sessions, source: str, customer_ids: Sequence[int]
 ) -> dict[int, str]:
     """Existing links of ``source`` for these customers (customer id → external id)."""
-    identity = models.Identity
     async with sessions() as session:
+        links = await _links(session, [source], customer_ids)
+    return {customer_id: external for (_, customer_id), external in links.items()}
+
+
+async def stored_links(
+    sessions: Sessions,
+    wanted: Collection[tuple[str, int]],
+    checked_since: datetime,
+) -> tuple[dict[tuple[str, int], str], set[tuple[str, int]]]:
+    """What the database knows of ``wanted`` (source, customer id) pairs, in
+    one session: their links, and which of the rest were looked up after
+    ``checked_since`` without a match."""
+    sources = sorted({source for source, _ in wanted})
+    customer_ids = sorted({customer_id for _, customer_id in wanted})
+    async with sessions() as session:
+        links = await _links(session, sources, customer_ids)
+        unlinked = [pair for pair in wanted if pair not in links]
+        if not unlinked:
+            return links, set()
+        check = models.IdentityCheck
         rows = await session.execute(
-            select(identity.customer_id, identity.external_id)
-            .where(identity.source == source, identity.customer_id.in_(customer_ids))
-            .order_by(identity.id)
-        )
-        return {customer_id: external for customer_id, external in rows}
-
-
-async def checked_without_match(
-    sessions: Sessions, source: str, customer_ids: Sequence[int], since: datetime
-) -> set[int]:
-    """Those of ``customer_ids`` looked up in ``source`` after ``since`` and
-    not found."""
-    check = models.IdentityCheck
-    async with sessions() as session:
-        rows = await session.scalars(
-            select(check.customer_id).where(
-                check.source == source,
-                check.customer_id.in_(customer_ids),
-                check.checked_at > since,
+            select(check.source, check.customer_id).where(
+                check.source.in_({source for source, _ in unlinked}),
+                check.customer_id.in_({customer_id for _, customer_id in unlinked}),
+                check.checked_at > checked_since,
             )
         )
-        return set(rows)
+        return links, {(source, customer_id) for source, customer_id in rows}
+
+
+async def _links(
+    session: AsyncSession, sources: Sequence[str], customer_ids: Sequence[int]
+) -> dict[tuple[str, int], str]:
+    identity = models.Identity
+    rows = await session.execute(
+        select(identity.source, identity.customer_id, identity.external_id)
+        .where(identity.source.in_(sources), identity.customer_id.in_(customer_ids))
+        .order_by(identity.id)
+    )
+    return {(source, customer_id): external for source, customer_id, external in rows}
 
 
 async def forget_checks(session: AsyncSession, customer_ids: Collection[int]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.caches import SOURCES, UpstreamCaches
+from gateway.caches import SOURCES, UpstreamCaches, link_key
 from gateway.changes import CustomerChange
 from gateway.db import models
 from gateway.identity import forget_checks
@@ -42,9 +42,10 @@ class Invalidator:
                     )
                 )
             )
-        keys = [str(cid) for cid in customer_ids]
+        await self.caches.links.forget(
+            [link_key(source, cid) for source in SOURCES for cid in customer_ids]
+        )
         for source in SOURCES:
-            await self.caches.links[source].forget(keys)
             external_ids = [ext for src, ext in identities if src == source]
             if not external_ids:
                 continue

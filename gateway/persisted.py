@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.cache import CacheBackend
+from gateway.cache_backends import CacheBackend
 from gateway.db.auth_models import RegisteredQuery
 
 APQ_TTL = 7 * 24 * 3600.0

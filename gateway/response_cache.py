@@ -43,7 +43,7 @@ from graphql import (
 )
 
 from gateway import metrics
-from gateway.cache import CacheBackend
+from gateway.cache_backends import CacheBackend
 from gateway.changes import CustomerChange
 from gateway.ids import decode_global_id
 

@@ -17,7 +17,7 @@ from gateway.auth.audit import AuditLog
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.tokens import TokenVerifier
-from gateway.cache import RedisBackend, open_backend
+from gateway.cache_backends import RedisBackend, open_backend
 from gateway.caches import UpstreamCaches, build_caches
 from gateway.changes import ChangeBus
 from gateway.db.session import create_engine, session_factory

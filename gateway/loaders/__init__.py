@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from gateway.db.shared_session import SharedSession
 from gateway.loaders.crm import (
     BY_CUSTOMER_ID,
     AddressesByCustomerLoader,
@@ -66,7 +67,7 @@ class Loaders:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.sessions = services.sessions
+        self.sessions = SharedSession(services.sessions)
 
     @cached_property
     def customer_by_id(self) -> CustomerByIdLoader:

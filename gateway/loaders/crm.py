@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy import Select, func, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db import models
 from gateway.db.customer_queries import (
@@ -17,12 +16,11 @@ from gateway.db.customer_queries import (
     customer_count,
     customer_page,
 )
+from gateway.db.shared_session import SharedSession
 from gateway.pagination import Page
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 def grouped(
@@ -35,9 +33,10 @@ def grouped(
 
 
 class SessionLoader(DataLoader[Any, Any]):
-    """A DataLoader that opens one short session per batch."""
+    """A DataLoader reading in its request's ``SharedSession``: batches that
+    run at the same time share one session."""
 
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(self, sessions: SharedSession) -> None:
         super().__init__()
         self.sessions = sessions
 

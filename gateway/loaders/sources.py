@@ -26,7 +26,11 @@ from connectors.posthog.client import PostHogConnector
 from connectors.shopify.client import ShopifyConnector
 from connectors.zendesk.client import ZendeskConnector
 from gateway.loaders.order_windows import OrderWindowByCustomerLoader, OrderWindowKey
-from gateway.loaders.upstream import CachedLoader, ExternalIdByCustomerLoader
+from gateway.loaders.upstream import (
+    CachedLoader,
+    ExternalIdByCustomerLoader,
+    SourceLinks,
+)
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -42,17 +46,6 @@ SESSION_DAYS = 30
 def _cache(services: Services, name: str) -> Any:
     caches = services.caches
     return getattr(caches, name) if caches is not None else None
-
-
-def _link(services: Services, connector: Connector) -> ExternalIdByCustomerLoader:
-    caches = services.caches
-    return ExternalIdByCustomerLoader(
-        services.sessions,
-        connector,
-        caches.links[connector.name] if caches is not None else None,
-        recheck_after=services.settings.cache_ttl_links,
-        batch=services.settings.loaders_enabled,
-    )
 
 
 def _loader(
@@ -71,11 +64,13 @@ def _loader(
 
 
 class ShopifyLoaders:
-    def __init__(self, services: Services, shopify: ShopifyConnector) -> None:
+    def __init__(
+        self, services: Services, shopify: ShopifyConnector, links: SourceLinks
+    ) -> None:
         async def customers(ids: Sequence[str]) -> dict[str, ExternalCustomer | None]:
             return dict(zip(ids, await shopify.customers_by_ids(ids), strict=True))
 
-        self.id_by_customer = _link(services, shopify)
+        self.id_by_customer = links
         self.customer_by_id = _loader(services, "shopify_customer", customers, None)
         batch = services.settings.loaders_enabled
         self.order_window_by_customer: OrderWindowByCustomerLoader[Order] = (
@@ -108,8 +103,10 @@ class ShopifyLoaders:
 
 
 class ZendeskLoaders:
-    def __init__(self, services: Services, zendesk: ZendeskConnector) -> None:
-        self.id_by_customer = _link(services, zendesk)
+    def __init__(
+        self, services: Services, zendesk: ZendeskConnector, links: SourceLinks
+    ) -> None:
+        self.id_by_customer = links
         self.tickets_by_user: CachedLoader[list[Ticket]] = _loader(
             services, "zendesk_tickets", zendesk.tickets_by_requesters, []
         )
@@ -156,13 +153,15 @@ class SummaryByPersonLoader(CachedLoader[PersonSummary]):
 
 
 class PostHogLoaders:
-    def __init__(self, services: Services, posthog: PostHogConnector) -> None:
+    def __init__(
+        self, services: Services, posthog: PostHogConnector, links: SourceLinks
+    ) -> None:
         async def activity(ids: Sequence[str]) -> dict[str, PersonActivity]:
             return await posthog.activity_by_persons(
                 ids, limit=ACTIVITY_LIMIT, session_days=SESSION_DAYS
             )
 
-        self.id_by_customer = _link(services, posthog)
+        self.id_by_customer = links
         self.activity_by_person: CachedLoader[PersonActivity] = _loader(
             services, "posthog_activity", activity, PersonActivity()
         )
@@ -172,16 +171,42 @@ class PostHogLoaders:
 
 
 class UpstreamLoaders:
-    """Loaders per configured upstream; ``None`` where one is not configured."""
+    """Loaders per configured upstream; ``None`` where one is not configured.
+    Their links to our customers are read together, for every source at once."""
 
     def __init__(self, services: Services) -> None:
         upstreams = services.upstreams
+        connectors: dict[str, Connector] = {
+            c.name: c
+            for c in (upstreams.shopify, upstreams.zendesk, upstreams.posthog)
+            if c is not None
+        }
+        caches = services.caches
+        links = ExternalIdByCustomerLoader(
+            services.sessions,
+            connectors,
+            caches.links if caches is not None else None,
+            recheck_after=services.settings.cache_ttl_links,
+            batch=services.settings.loaders_enabled,
+        )
         self.shopify = (
-            ShopifyLoaders(services, upstreams.shopify) if upstreams.shopify else None
+            ShopifyLoaders(
+                services, upstreams.shopify, SourceLinks(links, upstreams.shopify.name)
+            )
+            if upstreams.shopify
+            else None
         )
         self.zendesk = (
-            ZendeskLoaders(services, upstreams.zendesk) if upstreams.zendesk else None
+            ZendeskLoaders(
+                services, upstreams.zendesk, SourceLinks(links, upstreams.zendesk.name)
+            )
+            if upstreams.zendesk
+            else None
         )
         self.posthog = (
-            PostHogLoaders(services, upstreams.posthog) if upstreams.posthog else None
+            PostHogLoaders(
+                services, upstreams.posthog, SourceLinks(links, upstreams.posthog.name)
+            )
+            if upstreams.posthog
+            else None
         )

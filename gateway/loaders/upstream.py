@@ -3,18 +3,22 @@ sends the misses to the connector in one call.
 
 Keys are external ids (a Shopify gid, a Zendesk user id, a PostHog distinct id);
 ``ExternalIdByCustomerLoader`` turns our customer ids into those, linking
-unlinked customers on the way (``gateway.identity``). Its answers — the link, or
-``""`` for "unknown upstream" — are cached like upstream data, so a warm read
-costs neither a database query nor an upstream look-up; a change to the
-customer evicts them (``gateway.invalidation``).
+unlinked customers on the way (``gateway.identity``). It reads every source's
+links of its batch together (one cache read, one database session), since a
+customer view asks for all of them at once. Its answers — the link, or ``""``
+for "unknown upstream" — are cached like upstream data, so a warm read costs
+neither a database query nor an upstream look-up; a change to the customer
+evicts them (``gateway.invalidation``).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
 from sqlalchemy import select
@@ -23,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.base import Connector
 from gateway import metrics
 from gateway.cache import ReadThrough
+from gateway.caches import link_key
 from gateway.db import models
 from gateway.db.models import utcnow
-from gateway.identity import checked_without_match, link_by_contact, linked_ids
+from gateway.identity import link_by_contact, stored_links
 
 V = TypeVar("V")
 
@@ -60,11 +65,34 @@ class CachedLoader(DataLoader[str, V], Generic[V]):
         return await self.store.load_many(keys, self.fetch, self.default)
 
 
-class ExternalIdByCustomerLoader(DataLoader[int, str | None]):
+@dataclass(frozen=True, slots=True)
+class SourceLink:
+    """A customer's record in one upstream (``ExternalIdByCustomerLoader``'s key)."""
+
+    source: str
+    customer_id: int
+
+
+class LinkLookupFailed(Exception):
+    """An upstream look-up of some of a batch's links failed: what was found,
+    and the error of each failed source. Nothing of the batch is cached."""
+
+    def __init__(self, found: dict[str, str], errors: dict[str, Exception]) -> None:
+        super().__init__(", ".join(sorted(errors)))
+        self.found = found
+        self.errors = errors
+
+
+class ExternalIdByCustomerLoader(DataLoader[SourceLink, str | None]):
+    """Every source's links of a batch of customers together: one cache read,
+    one database session, look-ups upstream (per source, concurrently) only for
+    customers neither linked nor recently found unknown. A failed look-up fails
+    only its source's keys."""
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        connector: Connector,
+        connectors: Mapping[str, Connector],
         links: ReadThrough[str] | None,
         *,
         recheck_after: float,
@@ -72,46 +100,108 @@ class ExternalIdByCustomerLoader(DataLoader[int, str | None]):
     ) -> None:
         super().__init__(batch=batch)
         self.sessions = sessions
-        self.connector = connector
+        self.connectors = connectors
         self.links = links
         self.recheck_after = timedelta(seconds=recheck_after)
 
-    async def batch_load_fn(self, customer_ids: Sequence[int]) -> list[str | None]:
-        metrics.BATCH_SIZE.labels(loader=f"{self.connector.name}.link").observe(
-            len(customer_ids)
-        )
-        keys = [str(cid) for cid in customer_ids]
-        if self.links is None:
-            found = await self._resolve(keys)
-            return [found.get(k) or None for k in keys]
-        known = await self.links.load_many(keys, self._resolve, "")
-        return [value or None for value in known]
+    async def batch_load_fn(self, keys: Sequence[SourceLink]) -> list[str | None]:
+        for source, count in Counter(k.source for k in keys).items():
+            metrics.BATCH_SIZE.labels(loader=f"{source}.link").observe(count)
+        names = [link_key(k.source, k.customer_id) for k in keys]
+        try:
+            found = await self._known(names)
+        except LinkLookupFailed as failed:
+            errors = failed.errors
+            rest = [
+                n
+                for n, k in zip(names, keys, strict=True)
+                if n not in failed.found and k.source not in errors
+            ]  # keys another request's look-up held: answered by now
+            found = {**failed.found, **(await self._known(rest) if rest else {})}
+            answers = [
+                errors[k.source] if k.source in errors else found[n] or None
+                for n, k in zip(names, keys, strict=True)
+            ]  # aiodataloader fails the load of a key answered with an exception
+            return cast(list[str | None], answers)
+        return [found[n] or None for n in names]
 
-    async def _resolve(self, keys: Sequence[str]) -> dict[str, str]:
+    async def _known(self, names: list[str]) -> dict[str, str]:
+        if self.links is None:
+            return await self._resolve(names)
+        values = await self.links.load_many(names, self._resolve, "")
+        return dict(zip(names, values, strict=True))
+
+    async def _resolve(self, names: Sequence[str]) -> dict[str, str]:
         """Stored links first, then upstream look-ups for the rest — except
         those looked up recently without a match."""
-        source = self.connector.name
-        ids = [int(k) for k in keys]
-        links = await linked_ids(self.sessions, source, ids)
-        unlinked = [cid for cid in ids if cid not in links]
+        wanted = [_pair(name) for name in names]
+        since = utcnow() - self.recheck_after
+        links, unknown = await stored_links(self.sessions, wanted, since)
+        unlinked: dict[str, list[int]] = defaultdict(list)
+        for pair in wanted:
+            if pair not in links and pair not in unknown:
+                unlinked[pair[0]].append(pair[1])
+        found = dict(links)
+        errors: dict[str, Exception] = {}
         if unlinked:
-            since = utcnow() - self.recheck_after
-            known_unknown = await checked_without_match(
-                self.sessions, source, unlinked, since
+            customers = await self._customers(unlinked)
+            sources = list(unlinked)
+            results = await asyncio.gather(
+                *(self._link(s, unlinked[s], customers) for s in sources),
+                return_exceptions=True,
             )
-            unlinked = [cid for cid in unlinked if cid not in known_unknown]
-        found = await self._link([str(c) for c in unlinked]) if unlinked else {}
-        return {k: links.get(int(k)) or found.get(k, "") for k in keys}
+            for source, result in zip(sources, results, strict=True):
+                if isinstance(result, Exception):
+                    errors[source] = result
+                elif isinstance(result, BaseException):
+                    raise result
+                else:
+                    found.update(result)
+        values = {
+            name: found.get(pair, "")
+            for name, pair in zip(names, wanted, strict=True)
+            if pair[0] not in errors
+        }
+        if errors:
+            raise LinkLookupFailed(values, errors)
+        return values
 
-    async def _link(self, keys: Sequence[str]) -> dict[str, str]:
-        """Link by email/phone; ``""`` for customers upstream does not know."""
+    async def _customers(
+        self, unlinked: Mapping[str, list[int]]
+    ) -> dict[int, models.Customer]:
+        ids = {cid for customer_ids in unlinked.values() for cid in customer_ids}
         async with self.sessions() as session:
-            customers = list(
-                await session.scalars(
-                    select(models.Customer).where(
-                        models.Customer.id.in_([int(k) for k in keys])
-                    )
-                )
+            rows = await session.scalars(
+                select(models.Customer).where(models.Customer.id.in_(ids))
             )
-        found = await link_by_contact(self.sessions, self.connector, customers)
-        return {k: found.get(int(k), "") for k in keys}
+            return {row.id: row for row in rows}
+
+    async def _link(
+        self,
+        source: str,
+        customer_ids: list[int],
+        customers: dict[int, models.Customer],
+    ) -> dict[tuple[str, int], str]:
+        """Link by email/phone; absent: customers upstream does not know."""
+        known = [customers[cid] for cid in customer_ids if cid in customers]
+        if not known:
+            return {}
+        found = await link_by_contact(self.sessions, self.connectors[source], known)
+        return {(source, cid): external for cid, external in found.items()}
+
+
+def _pair(name: str) -> tuple[str, int]:
+    source, customer_id = name.split(":")
+    return source, int(customer_id)
+
+
+class SourceLinks:
+    """One source's view of ``ExternalIdByCustomerLoader``: its external id
+    of a customer, ``None`` when upstream has no such record."""
+
+    def __init__(self, loader: ExternalIdByCustomerLoader, source: str) -> None:
+        self.loader = loader
+        self.source = source
+
+    def load(self, customer_id: int) -> Awaitable[str | None]:
+        return self.loader.load(SourceLink(self.source, customer_id))

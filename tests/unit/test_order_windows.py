@@ -10,7 +10,8 @@ import pytest
 from pydantic import TypeAdapter
 
 from connectors.models import OrderSummary, OrderWindow
-from gateway.cache import MemoryBackend, ReadThrough
+from gateway.cache import ReadThrough
+from gateway.cache_backends import MemoryBackend
 from gateway.loaders.order_windows import (
     OrderWindowByCustomerLoader,
     OrderWindowKey,

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from connectors.demo_world import World
 from connectors.posthog.simulator import PostHogSimulator
-from gateway.cache import MemoryBackend, RedisBackend
+from gateway.cache_backends import MemoryBackend, RedisBackend
 from gateway.changes import CustomerChange
 from gateway.db import models
 from gateway.ids import decode_global_id

@@ -178,3 +178,28 @@ async def test_a_customer_unknown_upstream_has_null_upstream_fields(
     assert c["orders"] is None
     assert c["tickets"] is None
     assert c["activity"] is None
+
+
+async def test_a_failed_first_look_up_fails_only_its_sources_fields(
+    gateway: Gateway,
+) -> None:
+    """Every source's links are read together; one upstream failing to find
+    the customer leaves the other sources' links and fields intact."""
+    email = shopper(gateway)
+    gateway.simulators.zendesk.fail_next(20, status=503)
+    result = await gateway.gql(
+        "query($e: String!) { customer(email: $e) { orders(first: 1) { totalCount } "
+        "openTicketCount lastSeenAt } }",
+        {"e": email},
+    )
+    customer = result["data"]["customer"]
+    assert customer["orders"]["totalCount"] > 0
+    assert customer["lastSeenAt"] is not None
+    assert customer["openTicketCount"] is None
+    assert [e["extensions"] for e in result["errors"]] == [
+        {"code": "UPSTREAM_UNAVAILABLE", "source": "zendesk"}
+    ]
+    gateway.simulators.heal()
+    again = await gateway.gql(VIEW, {"email": email})
+    assert "errors" not in again, again
+    assert again["data"]["customer"]["openTicketCount"] is not None

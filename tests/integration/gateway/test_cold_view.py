@@ -1,0 +1,122 @@
+"""What a cold customer 360 view costs the gateway besides its three upstream
+calls — SQL statements and Redis round trips, counted — and that what it
+fetched is stored, and no lock left behind, once its response is out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from redis.asyncio.client import Pipeline
+from sqlalchemy import event
+
+from bench.queries import CUSTOMER_360
+from bench.subject import richest_customer
+from gateway.cache_backends import RedisBackend
+from tests.integration.gateway.conftest import Gateway
+
+
+@pytest.fixture
+async def gateway(cached: Gateway) -> Gateway:
+    """The Redis-backed gateway: round trips and locks are Redis's."""
+    caches = cached.services.caches
+    if caches is None or not isinstance(caches.backend, RedisBackend):
+        pytest.skip("round trips and locks exist with Redis only")
+    return cached
+
+
+@pytest.fixture
+def redis(gateway: Gateway) -> RedisBackend:
+    caches = gateway.services.caches
+    assert caches is not None
+    assert isinstance(caches.backend, RedisBackend)
+    return caches.backend
+
+
+@pytest.fixture
+def sent(redis: RedisBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The commands sent to Redis while the test runs, a pipeline's as one
+    entry (one round trip)."""
+    sent: list[str] = []
+    command = redis.redis.execute_command
+    execute = Pipeline.execute
+
+    async def one(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return await command(*args, **options)
+
+    async def pipeline(self: Pipeline, raise_on_error: bool = True) -> Any:
+        sent.append("+".join(sorted({str(c[0][0]) for c in self.command_stack})))
+        return await execute(self, raise_on_error)
+
+    monkeypatch.setattr(redis.redis, "execute_command", one)
+    monkeypatch.setattr(Pipeline, "execute", pipeline)
+    return sent
+
+
+@pytest.fixture
+def statements(gateway: Gateway) -> Iterator[list[str]]:
+    """The SQL statements the gateway sends while the test runs."""
+    sent: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith("PRAGMA"):
+            sent.append(statement)
+
+    engine = gateway.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", before)
+    yield sent
+    event.remove(engine, "before_cursor_execute", before)
+
+
+async def view(gateway: Gateway) -> None:
+    subject = richest_customer(gateway.world, gateway.simulators)
+    result = await gateway.gql(CUSTOMER_360.document, {"id": subject.global_id})
+    assert "errors" not in result, result
+    assert result["data"]["customer"]["orders"]["edges"]
+
+
+async def cached_keys(gateway: Gateway, redis: RedisBackend) -> list[str]:
+    prefix = gateway.services.settings.cache_prefix
+    return [k.decode() async for k in redis.redis.scan_iter(match=f"{prefix}:*")]
+
+
+async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
+    gateway: Gateway, redis: RedisBackend, statements: list[str], sent: list[str]
+) -> None:
+    await view(gateway)  # links the customer
+    await redis.redis.delete(*await cached_keys(gateway, redis))
+    gateway.simulators.reset_counts()
+    statements.clear()
+    sent.clear()
+    await view(gateway)
+    assert gateway.simulators.total_requests() == {
+        "shopify": 1,
+        "zendesk": 1,
+        "posthog": 1,
+    }
+    # the customer; addresses, tags, consents, loyalty; every source's link
+    assert len(statements) == 6
+    assert Counter(sent) == {
+        "EVALSHA": 1,  # the rate limit
+        "MGET": 1 + 1 + 3,  # the stored response; links; orders, tickets, activity
+        "SET": 1 + 3 + 1,  # the locks of the misses; the response stored
+        "DEL+SET": 1 + 3,  # each miss stored and its lock released together
+    }
+
+
+async def test_a_cold_view_leaves_its_values_stored_and_no_lock_behind(
+    gateway: Gateway, redis: RedisBackend
+) -> None:
+    await view(gateway)
+    keys = await cached_keys(gateway, redis)
+    assert not [k for k in keys if k.endswith(":lock")]
+    assert {k.split(":")[1] for k in keys} >= {
+        "links",
+        "shopify.order_windows",
+        "zendesk.tickets",
+        "posthog.activity",
+        "response",
+    }

@@ -1,0 +1,60 @@
+"""Reads of one request that overlap share a session; the session closes when
+the last of them is done; a failed read leaves it usable for the others."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.db import models
+from gateway.db.shared_session import SharedSession
+from gateway.services import Services
+
+
+class CountingSessions:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.opened: list[AsyncSession] = []
+
+    def __call__(self) -> AsyncSession:
+        session = self.services.sessions()
+        self.opened.append(session)
+        return session
+
+
+async def test_overlapping_reads_share_one_session_and_later_ones_get_a_new_one(
+    db: Services,
+) -> None:
+    sessions = CountingSessions(db)
+    reads = SharedSession(sessions)  # type: ignore[arg-type]
+
+    async def count() -> int:
+        async with reads() as session:
+            return len((await session.scalars(select(models.Customer))).all())
+
+    assert await asyncio.gather(count(), count(), count()) == [0, 0, 0]
+    assert len(sessions.opened) == 1
+    assert await count() == 0
+    assert len(sessions.opened) == 2
+
+
+async def test_a_failed_read_leaves_the_shared_session_usable(db: Services) -> None:
+    reads = SharedSession(db.sessions)
+
+    async def failing() -> None:
+        async with reads() as session:
+            await session.execute(text("SELECT * FROM no_such_table"))
+
+    async def count() -> int:
+        async with reads() as session:
+            return len((await session.scalars(select(models.Customer))).all())
+
+    failed, counted = await asyncio.gather(failing(), count(), return_exceptions=True)
+    assert isinstance(failed, DBAPIError)
+    assert counted == 0
+    with pytest.raises(DBAPIError):
+        await failing()

@@ -1,0 +1,67 @@
+"""Stores of cache misses deferred to the end of a request: the request reads
+on at once, the fetch stays shared until it is stored, and leaving the block
+waits for the store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+
+from pydantic import TypeAdapter
+
+from gateway.cache import ReadThrough
+from gateway.cache_backends import MemoryBackend
+from gateway.cache_writes import deferred_writes
+
+
+class HeldStores(MemoryBackend):
+    """Stores wait until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def store_and_release(
+        self, items: Mapping[str, bytes], ttl: float, locks: Sequence[str]
+    ) -> None:
+        await self.release.wait()
+        await super().store_and_release(items, ttl, locks)
+
+
+async def test_a_deferred_store_holds_up_no_read_and_is_done_when_the_block_ends() -> (
+    None
+):
+    backend = HeldStores()
+    cache = ReadThrough(backend, "test", TypeAdapter(int), ttl=60)
+    fetched: list[Sequence[str]] = []
+
+    async def fetch(keys: Sequence[str]) -> dict[str, int]:
+        fetched.append(keys)
+        return {k: len(k) for k in keys}
+
+    async def request() -> None:
+        async with deferred_writes():
+            assert await cache.load_many(["abc"], fetch, 0) == [3]
+            # not stored yet, but shared: no second fetch
+            assert await backend.get_many([cache.key("abc")]) == [None]
+            assert await cache.load_many(["abc"], fetch, 0) == [3]
+
+    leaving = asyncio.create_task(request())
+    await asyncio.sleep(0.01)
+    assert not leaving.done()  # waits for its store
+    backend.release.set()
+    await leaving
+    assert await cache.peek_many(["abc"]) == [3]
+    assert fetched == [["abc"]]
+
+
+async def test_outside_a_block_a_store_is_done_before_the_read_returns() -> None:
+    backend = HeldStores()
+    backend.release.set()
+    cache = ReadThrough(backend, "test", TypeAdapter(int), ttl=60)
+
+    async def fetch(keys: Sequence[str]) -> dict[str, int]:
+        return {k: 1 for k in keys}
+
+    assert await cache.load_many(["k"], fetch, 0) == [1]
+    assert await cache.peek_many(["k"]) == [1]
