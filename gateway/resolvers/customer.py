@@ -206,7 +206,13 @@ async def create_customer(info: Info, data: CreateCustomerInput) -> models.Custo
         ],
         tags=data.tags or (),
     )
-    return await crm.create_customer(info.context.services.sessions, new)
+    row = await crm.create_customer(info.context.services.sessions, new)
+    # Announced like any change: a response stored for this id before it
+    # existed (``customer: null``) must not outlive the customer's creation.
+    await info.context.services.changes.publish(
+        CustomerChange(row.id, "crm", "customer_created")
+    )
+    return row
 
 
 _FIELDS = (

@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import func, select
+from strawberry.relay import GlobalID
 
 from connectors.demo_world import World
 from gateway.auth.audit import entries_for
 from gateway.auth.keys import create_key
 from gateway.auth.policy import Role
 from gateway.changes import CustomerChange
+from gateway.db import models
 from gateway.ids import decode_global_id
 from gateway.services import Services
 from gateway.simulation import Simulators
@@ -93,6 +96,26 @@ async def test_a_profile_update_is_seen_by_the_next_query(cached: Gateway) -> No
     assert "errors" not in updated, updated
     customer = (await sidebar(cached, customer_id))["data"]["customer"]
     assert customer["displayName"].startswith("Zed")
+
+
+async def test_a_customer_created_after_its_id_was_asked_for_is_seen(
+    cached: Gateway,
+) -> None:
+    async with cached.services.sessions() as session:
+        last = await session.scalar(select(func.max(models.Customer.id)))
+    next_id = str(GlobalID("Customer", str(int(last or 0) + 1)))
+    before = await cached.gql(
+        "query($id: ID!) { customer(id: $id) { email } }", {"id": next_id}
+    )
+    assert before == {"data": {"customer": None}}  # answered, and stored
+    created = await cached.gql(
+        'mutation { createCustomer(input: {email: "new@example.com"}) { id } }'
+    )
+    assert created["data"]["createCustomer"]["id"] == next_id
+    after = await cached.gql(
+        "query($id: ID!) { customer(id: $id) { email } }", {"id": next_id}
+    )
+    assert after == {"data": {"customer": {"email": "new@example.com"}}}
 
 
 async def test_a_webhook_change_sends_the_customer_upstream_again(
