@@ -12,7 +12,9 @@ never reads old bytes::
 misses are fetched in one upstream call. Concurrent misses of one key share one
 fetch: within a process through shared futures, across replicas through a short
 Redis lock (``SET NX PX``) — a replica that finds the lock taken waits briefly
-for the value instead of calling upstream too.
+for the value instead of calling upstream too. Each lock is taken together with
+a read of its key (one pipeline), so a fetch that ended between a caller's miss
+and its lock — lock already released, value stored — is read, not repeated.
 
 What a miss fetched is stored and its lock released in one round trip, values
 first (``CacheBackend.store_and_release``), so a replica never finds the lock
@@ -155,11 +157,21 @@ class ReadThrough(Generic[V]):
     ) -> tuple[dict[str, V], dict[str, V], list[str]]:
         """Values for ``keys``, the fetched ones among them, and the locks
         taken for those: the caller stores the one and releases the other."""
-        locks = [self.key(k) + ":lock" for k in keys]
-        held = await self.backend.acquire_many(locks, self.lock_ttl)
-        mine = [lock for lock, ok in zip(locks, held, strict=True) if ok]
-        waiting = [k for k, ok in zip(keys, held, strict=True) if not ok]
+        locks = {self.key(k) + ":lock": self.key(k) for k in keys}
+        claims = await self.backend.acquire_many(locks, self.lock_ttl)
         values: dict[str, V] = {}
+        mine: list[str] = []
+        waiting: list[str] = []
+        for key, lock, (held, raw) in zip(keys, locks, claims, strict=True):
+            # Read with the lock: a fetch that ended between this caller's
+            # first read and here (its lock already gone) left its value.
+            cached = None if raw is None else self.adapter.validate_json(raw)
+            if cached is not None and (fresh is None or fresh(key, cached)):
+                values[key] = cached
+            elif not held:
+                waiting.append(key)
+            if held:
+                mine.append(lock)  # released with the store (or at once)
         new: dict[str, V] = {}
         try:
             if waiting:

@@ -31,8 +31,12 @@ class CacheBackend(Protocol):
 
     async def delete_many(self, keys: Sequence[str]) -> None: ...
 
-    async def acquire_many(self, keys: Sequence[str], ttl: float) -> list[bool]:
-        """Take short locks; ``True`` where this caller holds the lock."""
+    async def acquire_many(
+        self, locks: Mapping[str, str], ttl: float
+    ) -> list[tuple[bool, bytes | None]]:
+        """Take short locks (``{lock: value key}``), each read together with its
+        value key: ``(held, value)``, ``held`` where this caller has the lock;
+        a value means another fetch stored it since the caller's last read."""
         ...
 
     async def store_and_release(
@@ -77,8 +81,12 @@ class MemoryBackend:
         for key in keys:
             self._entries.pop(key, None)
 
-    async def acquire_many(self, keys: Sequence[str], ttl: float) -> list[bool]:
-        return [True] * len(keys)  # one process: in-process single-flight suffices
+    async def acquire_many(
+        self, locks: Mapping[str, str], ttl: float
+    ) -> list[tuple[bool, bytes | None]]:
+        # One process: in-process single-flight suffices; no lock is taken.
+        values = await self.get_many(list(locks.values()))
+        return [(True, value) for value in values]
 
     async def store_and_release(
         self, items: Mapping[str, bytes], ttl: float, locks: Sequence[str]
@@ -142,17 +150,24 @@ class RedisBackend:
         except RedisError as exc:
             self._failed("delete", exc)
 
-    async def acquire_many(self, keys: Sequence[str], ttl: float) -> list[bool]:
-        if not keys or not self._available():
-            return [True] * len(keys)
+    async def acquire_many(
+        self, locks: Mapping[str, str], ttl: float
+    ) -> list[tuple[bool, bytes | None]]:
+        if not locks or not self._available():
+            return [(True, None)] * len(locks)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.set(key, b"1", nx=True, px=int(ttl * 1000))
-                return [bool(ok) for ok in await pipe.execute()]
+                for lock, key in locks.items():
+                    pipe.set(lock, b"1", nx=True, px=int(ttl * 1000))
+                    pipe.get(key)
+                answers = await pipe.execute()
         except RedisError as exc:
             self._failed("lock", exc)
-            return [True] * len(keys)
+            return [(True, None)] * len(locks)
+        return [
+            (bool(held), value.encode() if isinstance(value, str) else value)
+            for held, value in zip(answers[::2], answers[1::2], strict=True)
+        ]
 
     async def store_and_release(
         self, items: Mapping[str, bytes], ttl: float, locks: Sequence[str]

@@ -1,6 +1,7 @@
 """Stores of cache misses deferred to the end of a request: the request reads
 on at once, the fetch stays shared until it is stored, and leaving the block
-waits for the store."""
+waits for the store; a value another fetch stored between a miss and the
+lock is read with the lock, not fetched again."""
 
 from __future__ import annotations
 
@@ -65,3 +66,32 @@ async def test_outside_a_block_a_store_is_done_before_the_read_returns() -> None
 
     assert await cache.load_many(["k"], fetch, 0) == [1]
     assert await cache.peek_many(["k"]) == [1]
+
+
+class StoredRightAfterFirstRead(MemoryBackend):
+    """Another request's fetch is stored (and its lock released) just after
+    this request's first read missed: the race of a busy worker."""
+
+    def __init__(self, key: str, value: bytes) -> None:
+        super().__init__()
+        self.late = (key, value)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        found = await super().get_many(keys)
+        if self.late[0] in keys:
+            await self.set_many(dict([self.late]), 60)
+        return found
+
+
+async def test_a_value_stored_after_the_first_read_is_found_with_the_lock() -> None:
+    cache = ReadThrough(MemoryBackend(), "test", TypeAdapter(int), ttl=60)
+    backend = StoredRightAfterFirstRead(cache.key("abc"), b"7")
+    cache.backend = backend
+    fetched: list[Sequence[str]] = []
+
+    async def fetch(keys: Sequence[str]) -> dict[str, int]:
+        fetched.append(keys)
+        return {k: len(k) for k in keys}
+
+    assert await cache.load_many(["abc"], fetch, 0) == [7]
+    assert fetched == []  # not fetched a second time
