@@ -23,7 +23,7 @@ from typing import Any
 
 from connectors.base import PageGuard
 from connectors.errors import UpstreamProtocolError
-from connectors.models import Order, OrderSummary, OrderWindow
+from connectors.models import Order, OrderSummary, OrderT, OrderWindow
 from connectors.shopify import mapping, queries
 
 NAME = "shopify"
@@ -39,6 +39,18 @@ class RawWindow:
     total: int
     complete: bool
     nodes: list[Json] = field(default_factory=list)
+
+
+def _mapped(
+    raw: Mapping[str, RawWindow], each: Callable[[Json, str], OrderT]
+) -> dict[str, OrderWindow[OrderT]]:
+    """Each window's order nodes mapped by ``each(node, customer gid)``."""
+    return {
+        gid: OrderWindow(
+            w.size, w.total, w.complete, tuple(each(n, gid) for n in w.nodes)
+        )
+        for gid, w in raw.items()
+    }
 
 
 def customers_per_call(first: int, order_cost: int) -> int:
@@ -61,30 +73,12 @@ class OrderWindowReader:
         self.limit = asyncio.Semaphore(concurrency)
 
     async def orders(self, sizes: Mapping[str, int]) -> dict[str, OrderWindow[Order]]:
-        raw = await self._read(sizes, details=True)
-        return {
-            gid: OrderWindow(
-                w.size,
-                w.total,
-                w.complete,
-                tuple(mapping.order(n, gid) for n in w.nodes),
-            )
-            for gid, w in raw.items()
-        }
+        return _mapped(await self._read(sizes, details=True), mapping.order)
 
     async def summaries(
         self, sizes: Mapping[str, int]
     ) -> dict[str, OrderWindow[OrderSummary]]:
-        raw = await self._read(sizes, details=False)
-        return {
-            gid: OrderWindow(
-                w.size,
-                w.total,
-                w.complete,
-                tuple(mapping.order_summary(n, gid) for n in w.nodes),
-            )
-            for gid, w in raw.items()
-        }
+        return _mapped(await self._read(sizes, details=False), mapping.order_summary)
 
     async def _read(
         self, sizes: Mapping[str, int], *, details: bool
