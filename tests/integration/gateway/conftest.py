@@ -98,4 +98,23 @@ async def cached(
         simulators.heal()
 
 
+@pytest.fixture
+async def replicas(
+    seeded: Services,
+    simulators: Simulators,
+    world: World,
+    redis_url: str,
+    cache_prefix: str,
+) -> AsyncIterator[tuple[Gateway, Gateway]]:
+    """Two gateway replicas sharing the real Redis (this test's own prefix)."""
+    settings = seeded.settings.model_copy(
+        update={"redis_url": redis_url, "cache_prefix": cache_prefix}
+    )
+    async with (
+        open_gateway(settings, simulators, world) as first,
+        open_gateway(settings, simulators, world) as second,
+    ):
+        yield first, second
+
+
 __all__ = ["GraphQL"]

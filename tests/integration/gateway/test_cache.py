@@ -265,30 +265,19 @@ async def test_queries_keep_answering_while_redis_is_down(
 
 
 async def test_replicas_sharing_redis_see_each_others_invalidations(
-    seeded: Services,
+    replicas: tuple[Gateway, Gateway],
     simulators: Simulators,
-    world: World,
-    redis_url: str,
-    cache_prefix: str,
 ) -> None:
-    settings = seeded.settings.model_copy(
-        update={"redis_url": redis_url, "cache_prefix": cache_prefix}
+    first, second = replicas
+    ids = await page_ids(first, 5)
+    simulators.reset_counts()
+    await page_ids(second, 5)  # warm through the shared Redis
+    assert simulators.total_requests() == {"shopify": 0, "zendesk": 0, "posthog": 0}
+    await second.services.changes.publish(
+        CustomerChange(customer_id=pk(ids[0]), source="zendesk", kind="ticket.created")
     )
-    async with (
-        open_gateway(settings, simulators, world) as first,
-        open_gateway(settings, simulators, world) as second,
-    ):
-        ids = await page_ids(first, 5)
-        simulators.reset_counts()
-        await page_ids(second, 5)  # warm through the shared Redis
-        assert simulators.total_requests() == {"shopify": 0, "zendesk": 0, "posthog": 0}
-        await second.services.changes.publish(
-            CustomerChange(
-                customer_id=pk(ids[0]), source="zendesk", kind="ticket.created"
-            )
-        )
-        await page_ids(first, 5)
-        assert simulators.total_requests()["posthog"] == 1
+    await page_ids(first, 5)
+    assert simulators.total_requests()["posthog"] == 1
 
 
 async def forget_every_cached_value(gateway: Gateway) -> None:

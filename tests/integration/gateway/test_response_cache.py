@@ -12,17 +12,14 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from strawberry.relay import GlobalID
 
-from connectors.demo_world import World
 from gateway.auth.audit import entries_for
 from gateway.auth.keys import create_key
 from gateway.auth.policy import Role
 from gateway.changes import CustomerChange
 from gateway.db import models
 from gateway.ids import decode_global_id
-from gateway.services import Services
-from gateway.simulation import Simulators
 from tests.conftest import StatementCounter
-from tests.integration.gateway.conftest import Gateway, open_gateway
+from tests.integration.gateway.conftest import Gateway
 
 SIDEBAR = """
 query Sidebar($id: ID!) {
@@ -208,24 +205,14 @@ async def test_a_response_with_errors_is_not_cached(cached: Gateway) -> None:
 
 
 async def test_replicas_sharing_redis_see_each_others_changes(
-    seeded: Services,
-    simulators: Simulators,
-    world: World,
-    redis_url: str,
-    cache_prefix: str,
+    replicas: tuple[Gateway, Gateway],
 ) -> None:
-    settings = seeded.settings.model_copy(
-        update={"redis_url": redis_url, "cache_prefix": cache_prefix}
+    first, second = replicas
+    customer_id = await first_customer(first)
+    await sidebar(first, customer_id)
+    await second.gql(
+        'mutation($c: ID!) { tagCustomer(customerId: $c, tags: ["vip"]) { id } }',
+        {"c": customer_id},
     )
-    async with (
-        open_gateway(settings, simulators, world) as first,
-        open_gateway(settings, simulators, world) as second,
-    ):
-        customer_id = await first_customer(first)
-        await sidebar(first, customer_id)
-        await second.gql(
-            'mutation($c: ID!) { tagCustomer(customerId: $c, tags: ["vip"]) { id } }',
-            {"c": customer_id},
-        )
-        tags = (await sidebar(first, customer_id))["data"]["customer"]["tags"]
-        assert "vip" in tags
+    tags = (await sidebar(first, customer_id))["data"]["customer"]["tags"]
+    assert "vip" in tags
