@@ -1,0 +1,74 @@
+"""Every package that ``gateway/`` and ``connectors/`` import is a declared,
+non-dev dependency: the Dockerfile installs ``pip install .`` without extras,
+so an import satisfied only by a dev tool's dependency (PyJWT came in that way)
+dies in production with ``ModuleNotFoundError``.
+
+Declared means named in ``[project].dependencies`` itself, not reached through
+another package's requirements, which may drop it in any release.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRST_PARTY = {"gateway", "connectors"}
+SOURCE_CHECKOUT_ONLY = {"bench"}
+"""Imported behind a guard that answers "runs from a source checkout"."""
+
+
+def imported_top_level_modules() -> dict[str, set[str]]:
+    """Top-level module → the files importing it, for third-party modules."""
+    found: dict[str, set[str]] = {}
+    for package in FIRST_PARTY:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif (
+                    isinstance(node, ast.ImportFrom) and node.module and not node.level
+                ):
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.partition(".")[0]
+                    if top in sys.stdlib_module_names | FIRST_PARTY:
+                        continue
+                    found.setdefault(top, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def declared_distributions() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
+
+
+def undeclared(declared: set[str]) -> dict[str, list[str]]:
+    """Imported third-party modules no distribution in ``declared`` provides."""
+    providers = packages_distributions()
+    missing = {}
+    for module, files in imported_top_level_modules().items():
+        if module in SOURCE_CHECKOUT_ONLY:
+            continue
+        distributions = {canonicalize_name(d) for d in providers.get(module, [])}
+        if not distributions & declared:
+            missing[module] = sorted(files)
+    return missing
+
+
+def test_every_run_time_import_is_a_declared_non_dev_dependency() -> None:
+    missing = undeclared(declared_distributions())
+    assert not missing, f"imported but not in [project].dependencies: {missing}"
+
+
+def test_a_dependency_missing_from_the_declared_set_is_reported() -> None:
+    missing = undeclared(declared_distributions() - {"pyjwt"})
+    assert "jwt" in missing
