@@ -1,20 +1,30 @@
-"""The ``customer-graph`` command line."""
+"""The ``customer-graph`` command line.
+
+Every command reads the same settings as ``serve``: the ``CG_*`` environment,
+then ``customer-graph.env`` in the working directory for what the environment
+leaves unset (``customer-graph demo`` writes that file, so ``keys list`` or
+``audit`` run beside a demo find the demo's database and keys). A command that
+needs the database checks first that it is reachable and migrated, and says
+so in one line with exit status 1.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 
 import typer
 import uvicorn
+from dotenv import load_dotenv
 from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress
 
 from gateway.auth.cli import audit, keys_app, queries_app
 from gateway.auth.keys import new_secret
-from gateway.db.session import upgrade
+from gateway.db.session import DatabaseNotReady, check_migrated, upgrade
 from gateway.insights.cli import insights_app, segments_app
 from gateway.settings import Settings
 
@@ -28,6 +38,20 @@ app.add_typer(queries_app, name="queries")
 app.command()(audit)
 console = Console()
 
+SETTINGS_FILE = "customer-graph.env"
+"""Read from the working directory by every command; written by ``demo``."""
+
+
+def main() -> None:
+    """The ``customer-graph`` entry point: the settings file, then the command;
+    a database that is unreachable or not migrated is one line, exit 1."""
+    load_dotenv(Path.cwd() / SETTINGS_FILE, override=False)
+    try:
+        app()
+    except DatabaseNotReady as exc:
+        typer.echo(exc.message, err=True)
+        sys.exit(1)
+
 
 @app.command()
 def serve(
@@ -36,6 +60,7 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes."),
 ) -> None:
     """Run the gateway, configured by CG_* environment variables."""
+    asyncio.run(check_migrated(Settings().database_url))
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,
@@ -89,6 +114,7 @@ def demo(
             "ingest_write_key": settings.ingest_write_key or SecretStr("wk_demo"),
         }
     )
+    _write_settings_file(settings)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Seeding demo customers", total=customers)
         asyncio.run(
@@ -131,5 +157,25 @@ def bench(ctx: typer.Context) -> None:
     raise typer.Exit(main(ctx.args, prog="customer-graph bench"))
 
 
+def _write_settings_file(settings: Settings) -> None:
+    """The demo's database and keys, for the commands run beside it (owner
+    read/write only: it holds the admin key)."""
+    values = {
+        "CG_DATABASE_URL": settings.database_url,
+        "CG_DEMO_API_KEY": _secret(settings.demo_api_key),
+        "CG_INGEST_WRITE_KEY": _secret(settings.ingest_write_key),
+    }
+    path = Path.cwd() / SETTINGS_FILE
+    path.touch(mode=0o600)
+    path.write_text(
+        "# Written by `customer-graph demo`; read by every command run here.\n"
+        + "".join(f"{name}={value}\n" for name, value in values.items())
+    )
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value else ""
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -20,7 +20,7 @@ from gateway.auth.tokens import TokenVerifier
 from gateway.cache_backends import RedisBackend, open_backend
 from gateway.caches import UpstreamCaches, build_caches
 from gateway.changes import ChangeBus
-from gateway.db.session import create_engine, session_factory
+from gateway.db.session import check_migrated, create_engine, session_factory
 from gateway.feed import ChangeFeed
 from gateway.invalidation import Invalidator
 from gateway.persisted import PersistedQueries
@@ -59,6 +59,9 @@ def _secret(value: SecretStr | None) -> str | None:
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """Every shared client; ``DatabaseNotReady`` first when the database is
+    unreachable or not migrated, so nothing starts half-way."""
+    await check_migrated(settings.database_url)
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     upstreams = build_upstreams(settings, observer=metrics.observe_upstream)

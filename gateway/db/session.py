@@ -6,8 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -54,3 +57,39 @@ def upgrade(url: str, revision: str = "heads") -> None:
     ``0002``), so every head is upgraded; a merge revision can join them later.
     """
     command.upgrade(alembic_config(url), revision)
+
+
+class DatabaseNotReady(Exception):
+    """The database cannot be reached, or lacks migrations; ``message`` is one
+    line for an operator, naming no host, user or password."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+async def check_migrated(url: str) -> None:
+    """Raise ``DatabaseNotReady`` unless every migration head is applied."""
+    database = make_url(url).database
+    if url.startswith("sqlite") and database and not Path(database).exists():
+        raise DatabaseNotReady(
+            f"No database at {database}: run `customer-graph db upgrade` "
+            "(or `customer-graph demo`), or set CG_DATABASE_URL."
+        )
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            current = await connection.run_sync(
+                lambda sync: set(MigrationContext.configure(sync).get_current_heads())
+            )
+    except (OSError, SQLAlchemyError) as exc:
+        raise DatabaseNotReady(
+            f"Cannot reach the database ({type(exc).__name__}): check CG_DATABASE_URL."
+        ) from exc
+    finally:
+        await engine.dispose()
+    if current != heads:
+        raise DatabaseNotReady(
+            "The database is not migrated: run `customer-graph db upgrade`."
+        )
