@@ -16,11 +16,27 @@ from gateway.db.models import utcnow
 from gateway.insights.engagement import sync_engagement
 from gateway.insights.order_facts import sync_orders
 from gateway.insights.refresh import refresh_all
+from gateway.insights.segments import create_segment
 from gateway.seed import seed
 from gateway.services import Services, open_services
 from gateway.settings import Settings
 from gateway.simulation import simulated_upstreams
 from gateway.sync import link_customers
+
+
+DEMO_SEGMENTS: dict[str, dict[str, object]] = {
+    "Win-back": {
+        "rfmSegmentIn": ["At Risk", "Hibernating"],
+        "consent": {"channel": "email", "state": "granted"},
+    },
+    "Low satisfaction": {"satisfaction": {"lte": 0.5}, "ticketCount": {"gte": 1}},
+    "Premium furniture": {
+        "favouriteCategoryBySpend": "Furniture",
+        "lifetimeValue": {"gte": 1000},
+    },
+}
+"""Saved segments of docs/segments.md's campaigns, so its export examples run
+against the demo as written."""
 
 
 async def run_demo(
@@ -64,6 +80,9 @@ async def prepare_insights(services: Services) -> None:
         await sync_orders(services.sessions, upstreams.shopify)
     await sync_engagement(services.sessions, upstreams, utcnow())
     await refresh_all(services.sessions, services.settings)
+    async with services.sessions() as session, session.begin():
+        for name, spec in DEMO_SEGMENTS.items():
+            await create_segment(session, name, spec, utcnow())
 
 
 def _announce(
