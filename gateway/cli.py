@@ -60,7 +60,13 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes."),
 ) -> None:
     """Run the gateway, configured by CG_* environment variables."""
-    asyncio.run(check_migrated(Settings().database_url))
+    try:
+        asyncio.run(check_migrated(Settings().database_url))
+    except DatabaseNotReady as exc:
+        if exc.reachable:
+            raise
+        # Down for now: serve anyway, /readyz answers 503 until it is back.
+        typer.echo(exc.message, err=True)
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,

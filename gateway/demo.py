@@ -23,7 +23,6 @@ from gateway.settings import Settings
 from gateway.simulation import simulated_upstreams
 from gateway.sync import link_customers
 
-
 DEMO_SEGMENTS: dict[str, dict[str, object]] = {
     "Win-back": {
         "rfmSegmentIn": ["At Risk", "Hibernating"],

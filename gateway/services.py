@@ -59,9 +59,8 @@ def _secret(value: SecretStr | None) -> str | None:
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Every shared client; ``DatabaseNotReady`` first when the database is
-    unreachable or not migrated, so nothing starts half-way."""
-    await check_migrated(settings.database_url)
+    """Every shared client. A server opens them with the database down too:
+    ``/readyz`` answers 503 until it is back."""
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     upstreams = build_upstreams(settings, observer=metrics.observe_upstream)
@@ -114,3 +113,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await backend.aclose()
         await upstreams.aclose()
         await engine.dispose()
+
+
+@asynccontextmanager
+async def open_command_services(settings: Settings) -> AsyncIterator[Services]:
+    """``open_services`` for a command: ``DatabaseNotReady`` first when the
+    database is missing, unreachable or not migrated, so nothing runs half-way."""
+    await check_migrated(settings.database_url)
+    async with open_services(settings) as services:
+        yield services

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from connectors.errors import ConnectorError
 from gateway.changes import CustomerChange
-from gateway.services import open_services
+from gateway.services import open_command_services
 from gateway.settings import Settings
 from gateway.sync import (
     SOURCES,
@@ -47,7 +47,7 @@ def run_sync(
 async def _run(
     settings: Settings, source: str, since: datetime, *, full: bool, console: Console
 ) -> int:
-    async with open_services(settings) as services:
+    async with open_command_services(settings) as services:
         upstreams = services.upstreams
         connector = {
             "shopify": upstreams.shopify,

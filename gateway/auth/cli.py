@@ -21,7 +21,7 @@ from gateway.auth.policy import Role
 from gateway.db import models
 from gateway.errors import GatewayError, NotFound
 from gateway.persisted import register
-from gateway.services import Services, open_services
+from gateway.services import Services, open_command_services
 from gateway.settings import Settings
 from gateway.validation import normalize_email
 
@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 def _run(work: Callable[[Services], Awaitable[T]]) -> T:
     async def main() -> T:
-        async with open_services(Settings()) as services:
+        async with open_command_services(Settings()) as services:
             return await work(services)
 
     try:

@@ -63,9 +63,10 @@ class DatabaseNotReady(Exception):
     """The database cannot be reached, or lacks migrations; ``message`` is one
     line for an operator, naming no host, user or password."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, reachable: bool = True) -> None:
         super().__init__(message)
         self.message = message
+        self.reachable = reachable
 
 
 async def check_migrated(url: str) -> None:

@@ -115,7 +115,7 @@ def test_an_unreachable_database_is_one_line_naming_no_credentials(
     ]
 
 
-def test_serve_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -> None:
+def test_serve_refuses_to_start_without_a_database(tmp_path: Path) -> None:
     done = customer_graph("serve", "--port", "1", cwd=tmp_path)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
