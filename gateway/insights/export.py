@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
@@ -136,7 +136,7 @@ async def export_segment(
     sessions: Sessions,
     request: ExportRequest,
     policy: ExportPolicy,
-    shown: Callable[[Sequence[dict[str, object]]], None] | None = None,
+    shown: Callable[[Sequence[dict[str, object]]], Awaitable[None]] | None = None,
 ) -> AsyncIterator[bytes]:
     """The export, one encoded batch at a time (the CSV header comes first);
     ``shown`` sees each batch of rendered rows before it is sent."""
@@ -148,7 +148,7 @@ async def export_segment(
         async for rows in (await connection.stream(query)).partitions(BATCH):
             rendered = [render_export_row(r, policy) for r in rows]
             if shown is not None:
-                shown(rendered)
+                await shown(rendered)
             yield _encode(rendered, request.format, first)
             first = False
         if first:

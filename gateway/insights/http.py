@@ -6,14 +6,15 @@ An export is audited as one ``write`` entry (who exported which segment) and
 one ``read`` entry per exported customer, naming the personal columns it
 showed; the read entries of each 5,000-row batch are handed to the audit log
 together, which writes them with one ``COPY`` (PostgreSQL) or one
-multi-row ``INSERT``.
+multi-row ``INSERT`` — and makes the export wait when more than
+``AUDIT_BACKLOG`` rows are still unwritten.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -28,6 +29,9 @@ from gateway.insights.refresh import refresh_periodically
 from gateway.insights.segments import segment_by_name
 from gateway.services import Services
 
+AUDIT_BACKLOG = 20_000
+"""Audit rows an export may have waiting (four batches, ~7 MB) before it waits
+for them to be written."""
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
@@ -87,15 +91,23 @@ async def export_route(request: Request) -> Response:
 
 def _audited(
     services: Services, principal: Principal
-) -> Callable[[Sequence[dict[str, object]]], None]:
-    def shown(rows: Sequence[dict[str, object]]) -> None:
-        trail = AuditTrail()
+) -> Callable[[Sequence[dict[str, object]]], Awaitable[None]]:
+    columns = sorted(EXPORT_COLUMNS)
+
+    async def shown(rows: Sequence[dict[str, object]]) -> None:
+        """An entry per customer, even when no personal column shows."""
+        lists: dict[tuple[str, ...], list[str]] = {}
+        reads = []
         for row in rows:
+            names = tuple(c for c in columns if row[c] is not None)
+            fields = lists.get(names)
+            if fields is None:
+                fields = lists[names] = list(names)
             customer_id = row["customer_id"]
             assert isinstance(customer_id, int)
-            fields = trail.reads[customer_id]  # an entry even when nothing shows
-            fields.update(c for c in EXPORT_COLUMNS if row[c] is not None)
-        services.audit.record(trail, principal, "segmentExport")
+            reads.append((customer_id, fields))
+        services.audit.record_reads(principal, "segmentExport", reads)
+        await services.audit.keep_under(AUDIT_BACKLOG)
 
     return shown
 

@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 import websockets
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from gateway.auth.audit import entries_for
 from gateway.auth.policy import Role
@@ -30,6 +30,15 @@ from tests.integration.gateway.surfaces import (
     ws_url,
 )
 from tests.integration.insights.facts import NOW, add_customer
+
+
+@pytest.fixture(autouse=True)
+async def empty_audit_log(db: Services) -> None:
+    """The services outlive a test: entries an earlier test left in the buffer
+    are written now, then removed, so each test counts only its own."""
+    await db.audit.flush()
+    async with db.sessions() as session, session.begin():
+        await session.execute(delete(AuditEntry))
 
 
 async def reads_of(db: Services, pk: int, subject: str) -> list[AuditEntry]:
