@@ -18,6 +18,7 @@ from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.auth.keys import create_key
 from gateway.auth.policy import GRANTABLE_ROLES, Role
+from gateway.db import models
 from gateway.ids import customer_pk
 from gateway.services import Services
 
@@ -40,8 +41,15 @@ class Maya:
     note: str
 
 
+VISITED = "https://shop.example/account?email=maya@example.com"
+VISIT_PROPERTIES = {"url": VISITED, "path": "/account", "email": "maya@example.com"}
+
+
 @pytest.fixture
-async def maya(client: httpx.AsyncClient) -> Maya:
+async def maya(db: Services, client: httpx.AsyncClient) -> Maya:
+    """Maya, with a note, a task, a page view (its URL and properties carry her
+    email) and a saved segment ``us`` she is in."""
+
     async def admin(query: str, **variables: Any) -> dict[str, Any]:
         response = await client.post(
             "/graphql", json={"query": query, "variables": variables}
@@ -68,6 +76,17 @@ async def maya(client: httpx.AsyncClient) -> Maya:
     )
     await admin('mutation { createSegment(name: "us", filter: {country: "US"}) '
                 "{ name } }")  # fmt: skip
+    async with db.sessions() as session, session.begin():
+        session.add(
+            models.TrackedEvent(
+                message_id="visit-1",
+                customer_id=customer_pk(cid),
+                type="page",
+                name="page",
+                properties=VISIT_PROPERTIES,
+                occurred_at=models.utcnow(),
+            )
+        )
     return Maya(id=cid, pk=customer_pk(cid), note=note["addNote"]["id"])
 
 
