@@ -8,6 +8,7 @@ one line in ``ENTRY_POINTS`` or ``CUSTOMER_FIELDS``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +16,12 @@ import httpx
 import pytest
 
 from gateway.auth import policy
+from gateway.auth.keys import create_key
 from gateway.auth.policy import PiiKind, Role
+from gateway.schema.timeline_events import PLAIN_SUMMARIES
+from gateway.timeline.items import Kind
 from tests.conftest import ADMIN
+from tests.integration.gateway.conftest import Gateway
 from tests.integration.gateway.surfaces import (
     ROLES,
     TASK_TITLE,
@@ -30,6 +35,7 @@ from tests.integration.gateway.surfaces import (
     ws_query,
     ws_url,
 )
+from tests.integration.gateway.test_upstream_fields import shopper
 
 
 @dataclass(frozen=True)
@@ -209,3 +215,81 @@ async def test_each_role_sees_the_same_over_websocket(
 
 
 __all__ = ["keys", "maya", "ws_url"]  # fixtures, used by name
+
+
+UPSTREAM_VIEW = """query($email: String!) { customer(email: $email) {
+  tickets(first: 5) { edges { node { id subject comments { body } } } }
+  activity(first: 5) { edges { node { url properties } } }
+  timeline(first: 40, sources: [ZENDESK]) { edges { node { kind summary
+    ... on TicketCommented { comment { body } } } } } } }"""
+
+
+def _as_role(role: Role, full: dict[str, Any]) -> dict[str, Any]:
+    """What ``role`` should see of what a role seeing everything saw."""
+
+    def text(value: Any) -> Any:
+        return policy.apply(role, PiiKind.TEXT, value)
+
+    tickets = [e["node"] for e in full["tickets"]["edges"]]
+    activity = [e["node"] for e in full["activity"]["edges"]]
+    timeline = [e["node"] for e in full["timeline"]["edges"]]
+    return {
+        "tickets": [
+            {
+                "id": t["id"],
+                "subject": text(t["subject"]) or f"Ticket #{t['id']}",
+                "comments": [{"body": text(c["body"])} for c in t["comments"]],
+            }
+            for t in tickets
+        ],
+        "activity": [
+            {
+                "url": policy.apply(role, PiiKind.URL, a["url"]),
+                "properties": text(a["properties"]),
+            }
+            for a in activity
+        ],
+        "timeline": [
+            {
+                "kind": e["kind"],
+                "summary": text(e["summary"])
+                or PLAIN_SUMMARIES.get(Kind[e["kind"]], e["summary"]),
+                **(
+                    {"comment": {"body": text(e["comment"]["body"])}}
+                    if "comment" in e
+                    else {}
+                ),
+            }
+            for e in timeline
+        ],
+    }
+
+
+def _seen(data: dict[str, Any]) -> dict[str, Any]:
+    customer = data["customer"]
+    return _as_role(Role.ADMIN, customer)  # admin sees all: the shape, unchanged
+
+
+async def test_upstream_text_is_masked_by_role_in_lists_and_the_timeline(
+    gateway: Gateway,
+) -> None:
+    email = shopper(gateway)
+    full = await gateway.gql(UPSTREAM_VIEW, {"email": email})
+    assert "errors" not in full, full
+    customer = full["data"]["customer"]
+    assert customer["tickets"]["edges"], "the shopper has tickets"
+    assert customer["activity"]["edges"], "and web activity"
+    kinds = {e["node"]["kind"] for e in customer["timeline"]["edges"]}
+    assert "TICKET_COMMENTED" in kinds, "and ticket comments"
+    for role in ROLES:
+        key, _ = await create_key(
+            gateway.services.sessions, f"{role}-{time.monotonic_ns()}", role
+        )
+        response = await gateway.http.post(
+            "/graphql",
+            json={"query": UPSTREAM_VIEW, "variables": {"email": email}},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        body = response.json()
+        assert "errors" not in body, body
+        assert _seen(body["data"]) == _as_role(role, customer), role
