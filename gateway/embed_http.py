@@ -14,7 +14,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
@@ -22,11 +22,13 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.relay import to_base64
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from gateway.auth.policy import Role
+from gateway.auth.principal import Principal
 from gateway.context import Context
 from gateway.embed import EmbedScope, EmbedTokenError, embed_scope, token_from_header
 from gateway.errors import BadUserInput, format_errors
@@ -68,8 +70,33 @@ class EmbedGraphQL(GraphQL[Context, None]):
             response=response,
             services=services,
             loaders=Loaders(services),
+            principal=_principal(scope) if scope is not None else None,
             scope=scope,
         )
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        """Audited like ``/graphql``: what the token's reader was shown (over
+        WebSocket, each result is audited by ``StreamAudit``)."""
+        result = await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+        if context.principal is not None:
+            name = (
+                request_data.operation_name
+                if isinstance(request_data, GraphQLRequestData)
+                else None
+            )
+            context.services.audit.record(context.audit, context.principal, name)
+            context.audit.clear()
+        return result
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object]:
         if not isinstance(context, EmbedContext) or context.scope is None:
@@ -96,6 +123,18 @@ class EmbedGraphQL(GraphQL[Context, None]):
         if "FORBIDDEN" in codes:
             response.status_code = 403
         return response
+
+
+def _principal(scope: EmbedScope) -> Principal:
+    """The embed role exists only here: no API key or JWT can hold it."""
+    subject = f"embed:{scope.customer_id}"
+    return Principal(
+        subject=subject,
+        role=Role.EMBED,
+        rate_key=subject,
+        customer_id=scope.customer_id,
+        sources=scope.sources or frozenset(),
+    )
 
 
 def _page(status: int, title: str, body: str) -> HTMLResponse:

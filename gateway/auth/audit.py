@@ -1,7 +1,8 @@
 """The audit log: who saw whose personal data, who changed what.
 
 Reads are collected per request (one entry per customer, with the fields shown)
-and written in batches by ``AuditLog``, off the hot path: on PostgreSQL with
+— per result over a stream (``StreamAudit``) — and written in batches by
+``AuditLog``, off the hot path: on PostgreSQL with
 ``COPY`` (a second's worth of a busy worker's entries — hundreds — costs ~2 ms
 of CPU that way, against ~20 ms as an ``INSERT``, a stall every request in the
 worker would wait out).
@@ -13,12 +14,14 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import orjson
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import StreamExecutionResult
 
 from gateway.auth.principal import Principal
 from gateway.db.auth_models import AuditEntry
@@ -41,6 +44,13 @@ class AuditTrail:
 
     def wrote(self, customer_id: int | None, mutation: str) -> None:
         self.writes.append((customer_id, mutation))
+
+    def __bool__(self) -> bool:
+        return bool(self.reads or self.writes)
+
+    def clear(self) -> None:
+        self.reads.clear()
+        self.writes.clear()
 
     def rows(
         self, principal: Principal, operation: str | None
@@ -85,11 +95,42 @@ class AuditLog:
         self._rows: list[dict[str, object]] = []
         self._task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
+        self._writing = asyncio.Lock()
 
     def record(
         self, trail: AuditTrail, principal: Principal, operation: str | None
     ) -> None:
         self._rows.extend(trail.rows(principal, operation))
+        self._schedule()
+
+    def record_reads(
+        self,
+        principal: Principal,
+        operation: str,
+        reads: Iterable[tuple[int, list[str]]],
+    ) -> None:
+        """Many customers' reads at once (an export's batch), without a trail:
+        ``(customer id, sorted field names)``. A fifth of a trail's CPU: 4 ms
+        per 5,000 rows against 20."""
+        base = {
+            "at": utcnow(),
+            "subject": principal.subject,
+            "role": principal.role.value,
+            "action": "read",
+            "operation": operation,
+        }
+        self._rows.extend(
+            {**base, "customer_id": cid, "fields": names} for cid, names in reads
+        )
+        self._schedule()
+
+    async def keep_under(self, rows: int) -> None:
+        """Write now when ``rows`` or more wait: a producer faster than the
+        writes (a million-row export) waits for them instead of piling up."""
+        if len(self._rows) >= rows:
+            await self.flush()
+
+    def _schedule(self) -> None:
         if self._rows and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self._flush_later())
 
@@ -99,6 +140,12 @@ class AuditLog:
         await self.flush()
 
     async def flush(self) -> None:
+        """Returns once every row recorded before the call is written: a
+        write already under way (the timer's) is waited for, not overtaken."""
+        async with self._writing:
+            await self._write()
+
+    async def _write(self) -> None:
         rows, self._rows = self._rows, []
         if not rows:
             return
@@ -126,6 +173,29 @@ class AuditLog:
         if self._task is not None:
             await self._task
         await self.flush()
+
+
+class StreamAudit(SchemaExtension):
+    """Audits each result of a stream as it goes out.
+
+    A WebSocket (graphql-transport-ws) shares one context, so one trail, among
+    every operation it runs, and a subscription may stream for hours: the HTTP
+    view's one record per request would never come. Before each result leaves
+    (a query's answer, a subscription's event) the trail is recorded under the
+    operation's name and emptied. Two operations running at once on one socket
+    share the trail: each read is still recorded once, under the caller, though
+    possibly under the other operation's name.
+    """
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        context = self.execution_context.context
+        principal = getattr(context, "principal", None)
+        trail = getattr(context, "audit", None)
+        if isinstance(trail, AuditTrail) and principal is not None and trail:
+            audit_log: AuditLog = context.services.audit
+            audit_log.record(trail, principal, self.execution_context.operation_name)
+            trail.clear()
+        yield
 
 
 async def entries_for(

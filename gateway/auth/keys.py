@@ -1,7 +1,8 @@
 """API keys: ``cg_`` + 32 random bytes (url-safe base64), shown once at creation.
 
 Only the SHA-256 of a key is stored: a leaked database does not leak keys. A
-key that is unknown, revoked or past its expiry authenticates nobody.
+key that is unknown, revoked or past its expiry authenticates nobody, nor does
+one whose role no key may hold (``embed``, from before keys were refused it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.auth.policy import Role
+from gateway.auth.policy import GRANTABLE_ROLES, Role
 from gateway.db.auth_models import ApiKey
 from gateway.db.models import utcnow
 from gateway.errors import BadUserInput, Conflict, NotFound
@@ -63,6 +64,13 @@ async def create_key(
     """A new key; returns the secret (never stored) and what is stored."""
     if not name.strip():
         raise BadUserInput("A key needs a name.", field="name")
+    if role not in GRANTABLE_ROLES:
+        raise BadUserInput(
+            f"No API key may have the {role} role: it comes only with an embed "
+            "token (the createEmbedToken mutation), limited to one customer's "
+            "timeline.",
+            field="role",
+        )
     key = secret or new_secret()
     if not key.startswith(PREFIX):
         raise BadUserInput(f"API keys start with {PREFIX}.", field="key")
@@ -109,5 +117,7 @@ async def find_key(
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= utcnow():
+        return None
+    if row.role not in GRANTABLE_ROLES:
         return None
     return _info(row)

@@ -4,15 +4,18 @@ Roles: ``admin``, ``support``, ``sales`` see personal data in full;
 ``marketing`` sees it masked (``j***@example.com``, ``+44******56``, the birth
 month but not the date, the city but not the street);
 ``analyst`` sees none of it (null); ``embed`` (a signed timeline token) sees its
-one customer as support does, read-only. Fields name their kind of personal data
-(``gateway.auth.pii.pii_field``); this module decides what each role gets, so
-the timeline, exports and subscriptions apply the very same rules.
+one customer as support does, read-only. ``embed`` is the role of an embed
+token only: no API key or JWT can hold it (``GRANTABLE_ROLES``). Fields name
+their kind of personal data (``gateway.auth.pii.pii_field``); this module
+decides what each role gets, so the timeline, exports and subscriptions apply
+the very same rules.
 """
 
 from __future__ import annotations
 
 import enum
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 class Role(enum.StrEnum):
@@ -24,6 +27,11 @@ class Role(enum.StrEnum):
     EMBED = "embed"
 
 
+GRANTABLE_ROLES: frozenset[Role] = frozenset(Role) - {Role.EMBED}
+"""Roles an API key or a JWT may carry: ``embed`` comes only with an embed
+token, which limits it to one customer's timeline."""
+
+
 class PiiKind(enum.StrEnum):
     EMAIL = "email"
     PHONE = "phone"
@@ -33,7 +41,16 @@ class PiiKind(enum.StrEnum):
     """An address as a whole (country, region, city)."""
     STREET = "street"
     """The parts of an address that locate a home: lines and postcode."""
+    NAME = "name"
+    """First and last names (``displayName`` falls back to ``Customer <id>``)."""
     NOTE = "note"
+    """Our notes on a customer."""
+    TEXT = "text"
+    """Free text written by, to or about a customer elsewhere: ticket subjects
+    and comments, task titles, refund notes, satisfaction comments, timeline
+    summaries that quote them, web event properties. It may hold anything."""
+    URL = "url"
+    """A visited URL: its query string may carry an email or a token."""
 
 
 class Treatment(enum.Enum):
@@ -56,7 +73,10 @@ PII_POLICY: dict[Role, dict[PiiKind, Treatment]] = {
         PiiKind.BIRTH_MONTH: FULL,
         PiiKind.ADDRESS: FULL,
         PiiKind.STREET: HIDE,
+        PiiKind.NAME: FULL,
         PiiKind.NOTE: HIDE,
+        PiiKind.TEXT: HIDE,
+        PiiKind.URL: MASK,
     },
     Role.ANALYST: dict.fromkeys(PiiKind, HIDE),
 }
@@ -102,17 +122,28 @@ def apply(role: Role, kind: PiiKind, value: Any) -> Any:
     return _mask(kind, value)
 
 
+def mask_url(value: str) -> str:
+    """Scheme, host and path: the query and fragment are where emails and
+    tokens ride."""
+    parts = urlsplit(value)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
 def _mask(kind: PiiKind, value: Any) -> Any:
     if kind is PiiKind.EMAIL and isinstance(value, str):
         return mask_email(value)
     if kind is PiiKind.PHONE and isinstance(value, str):
         return mask_phone(value)
+    if kind is PiiKind.URL and isinstance(value, str):
+        return mask_url(value)
     return None
 
 
 EXPORT_COLUMNS: dict[str, PiiKind] = {
     "email": PiiKind.EMAIL,
     "phone": PiiKind.PHONE,
+    "first_name": PiiKind.NAME,
+    "last_name": PiiKind.NAME,
     "country": PiiKind.ADDRESS,
     "city": PiiKind.ADDRESS,
 }

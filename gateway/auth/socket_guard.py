@@ -3,7 +3,8 @@
 graphql-transport-ws runs queries and mutations as well as subscriptions, and
 never passes through ``GraphQLApp.execute_operation``: ``SocketGuard``, a schema
 extension, applies the same query limits and mutation permissions to them,
-before execution (``strawberry.Schema(..., extensions=[SocketGuard])``), and
+before execution (``strawberry.Schema(..., extensions=[SocketGuard])``) and
+notes each mutation in the audit trail as the HTTP view does, and
 ``RateLimitedTransportWS``, the view's protocol handler, takes a rate-limit
 token from the caller's bucket for every operation a socket starts, answering
 an ``error`` message with code ``RATE_LIMITED`` when none is left.
@@ -24,8 +25,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 
+from gateway.auth.audit import AuditTrail
 from gateway.auth.policy import Role, may_run_mutation
 from gateway.auth.ratelimit import retry_after
+from gateway.http_answers import customer_argument
 from gateway.limits import LimitExceeded, Limits, analyse
 
 
@@ -68,6 +71,10 @@ class SocketGuard(SchemaExtension):
                     f"The {role} role may not run {node.name.value}.",
                     extensions={"code": "FORBIDDEN"},
                 )
+        trail: AuditTrail = context.audit  # type: ignore[attr-defined]
+        for node in analysis.root_fields:
+            name, variables = node.name.value, self.execution_context.variables
+            trail.wrote(customer_argument(node, variables), name)
 
 
 class RateLimitedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):

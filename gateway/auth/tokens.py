@@ -2,7 +2,9 @@
 against the identity provider's JWKS (fetched once, then cached).
 
 ``exp``, ``aud`` and ``iss`` are required and checked; the role comes from a
-configured claim (a string or a list, the first known role wins).
+configured claim (a string or a list, the first known role wins). ``embed`` is
+not a role a JWT can carry (``GRANTABLE_ROLES``): it is ignored like an unknown
+one.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import jwt
 from jwt import PyJWKClient
 
-from gateway.auth.policy import Role
+from gateway.auth.policy import GRANTABLE_ROLES, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,6 @@ class TokenVerifier:
 def _role(value: object) -> Role | None:
     candidates = value if isinstance(value, list) else [value]
     for candidate in candidates:
-        if isinstance(candidate, str) and candidate in Role.__members__.values():
+        if isinstance(candidate, str) and candidate in GRANTABLE_ROLES:
             return Role(candidate)
     return None

@@ -9,13 +9,14 @@ and then includes only customers whose consent for it is ``granted``.
 
 Every row goes through ``render_export_row(row, policy)``: the one place a
 caller's PII policy (masking per role) applies to what leaves the gateway.
+Each rendered batch is handed to ``shown`` (the audit) before it is sent.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
@@ -132,18 +133,23 @@ def _encode(rows: list[dict[str, object]], fmt: str, header: bool) -> bytes:
 
 
 async def export_segment(
-    sessions: Sessions, request: ExportRequest, policy: ExportPolicy
+    sessions: Sessions,
+    request: ExportRequest,
+    policy: ExportPolicy,
+    shown: Callable[[Sequence[dict[str, object]]], Awaitable[None]] | None = None,
 ) -> AsyncIterator[bytes]:
-    """The export, one encoded batch at a time (the CSV header comes first)."""
+    """The export, one encoded batch at a time (the CSV header comes first);
+    ``shown`` sees each batch of rendered rows before it is sent."""
     async with sessions() as session:
         segment = await segment_by_name(session, request.segment)
         query = _query(segment.id, request.channel).execution_options(yield_per=BATCH)
         first = True
         connection = await session.connection()  # Core rows: no ORM loading
         async for rows in (await connection.stream(query)).partitions(BATCH):
-            yield _encode(
-                [render_export_row(r, policy) for r in rows], request.format, first
-            )
+            rendered = [render_export_row(r, policy) for r in rows]
+            if shown is not None:
+                await shown(rendered)
+            yield _encode(rendered, request.format, first)
             first = False
         if first:
             yield _encode([], request.format, header=True)

@@ -7,6 +7,7 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
+from gateway.auth.audit import StreamAudit
 from gateway.auth.socket_guard import SocketGuard
 from gateway.metrics import OperationMetrics
 from gateway.schema.crm import CrmMutation
@@ -45,5 +46,6 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=1024),
             SocketGuard,
+            StreamAudit,
         ],
     )

@@ -10,6 +10,8 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from connectors.models import ActivityKind
+from gateway.auth.pii import pii_field
+from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.resolvers import activity as resolve
 from gateway.schema.connections import page_info
@@ -26,10 +28,13 @@ class ActivityEvent:
     kind: ActivityKind
     name: str
     occurred_at: datetime
-    url: str | None
+    url: str | None = pii_field(PiiKind.URL)
     path: str | None
     session_id: str | None
-    properties: JSON
+    properties: JSON | None = pii_field(
+        PiiKind.TEXT, description="Null where the caller's role may not see it."
+    )
+    customer_id: strawberry.Private[int]
 
 
 @strawberry.type
@@ -68,6 +73,7 @@ async def customer_activity(
                 path=e.path,
                 session_id=e.session_id,
                 properties=JSON(dict(e.properties)),
+                customer_id=root.id,
             ),
         )
         for e in page.items

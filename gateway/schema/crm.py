@@ -49,6 +49,7 @@ class Address:
     postcode: str | None = pii_field(PiiKind.STREET)
     country: str
     is_default: bool
+    customer_id: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: models.Address) -> Address:
@@ -61,6 +62,7 @@ class Address:
             postcode=row.postcode,
             country=row.country,
             is_default=row.is_default,
+            customer_id=row.customer_id,
         )
 
 
@@ -97,15 +99,25 @@ class Identity:
 
 @strawberry.type
 class Note(relay.Node):
+    """``author`` is who wrote it (``key:<name>``, ``jwt:<sub>``): a colleague,
+    not the customer, so it is shown to every role that may see the note."""
+
     id: relay.NodeID[int]
     author: str
-    body: str
+    body: str | None = pii_field(
+        PiiKind.NOTE, description="Null where the caller's role may not see notes."
+    )
     created_at: datetime
+    customer_id: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: models.Note) -> Note:
         return cls(
-            id=row.id, author=row.author, body=row.body, created_at=row.created_at
+            id=row.id,
+            author=row.author,
+            body=row.body,
+            created_at=row.created_at,
+            customer_id=row.customer_id,
         )
 
 

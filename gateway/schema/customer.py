@@ -43,8 +43,8 @@ class Customer(relay.Node):
     id: relay.NodeID[int]
     email: str | None = pii_field(PiiKind.EMAIL, description="Normalized.")
     phone: str | None = pii_field(PiiKind.PHONE, description="E.164: +14155550123.")
-    first_name: str | None
-    last_name: str | None
+    first_name: str | None = pii_field(PiiKind.NAME)
+    last_name: str | None = pii_field(PiiKind.NAME)
     birth_date: date | None = pii_field(PiiKind.BIRTH_DATE)
     locale: str | None
     timezone: str | None
@@ -66,7 +66,16 @@ class Customer(relay.Node):
             updated_at=row.updated_at,
         )
 
-    @strawberry.field(description="The name, else a label that reveals nothing.")
+    @property
+    def customer_id(self) -> int:
+        """Whose personal data this is, for the audit (``gateway.auth.pii``)."""
+        return self.id
+
+    @strawberry.field(
+        extensions=[Pii(PiiKind.NAME, redacted=lambda c: f"Customer {c.id}")],
+        description="The name, else (or where the role may not see names) "
+        "a label that reveals nothing.",
+    )
     def display_name(self) -> str:
         name = " ".join(p for p in (self.first_name, self.last_name) if p)
         return name or f"Customer {self.id}"

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import strawberry
 
+from gateway.auth.audit import StreamAudit
 from gateway.context import Context, Info
 from gateway.embed import EmbedScope
 from gateway.errors import Forbidden
@@ -62,7 +63,8 @@ class EmbedQuery:
     ) -> TimelineConnection:
         pk, allowed = _allowed(info, customer_id)
         args = timeline_args(first, after, last, before, kinds, sources, since, until)
-        return TimelineConnection.of(await resolve.timeline(info, pk, args, allowed))
+        page = await resolve.timeline(info, pk, args, allowed)
+        return TimelineConnection.of(page, pk)
 
 
 @strawberry.type
@@ -71,9 +73,9 @@ class EmbedSubscription:
     async def customer_timeline(
         self, info: Info, customer_id: strawberry.ID
     ) -> AsyncGenerator[TimelineEvent, None]:
-        _, allowed = _allowed(info, customer_id)
+        pk, allowed = _allowed(info, customer_id)
         async for item in live.new_events(info, customer_id, allowed):
-            yield event_of(item)
+            yield event_of(item, pk)
 
 
 def build_embed_schema() -> strawberry.Schema:
@@ -81,5 +83,5 @@ def build_embed_schema() -> strawberry.Schema:
         query=EmbedQuery,
         subscription=EmbedSubscription,
         types=EVENT_TYPES,
-        extensions=[PartialErrors, FormatStreamErrors],
+        extensions=[PartialErrors, FormatStreamErrors, StreamAudit],
     )

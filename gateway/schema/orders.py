@@ -11,6 +11,8 @@ import strawberry
 from strawberry import relay
 
 from connectors import models as canonical
+from gateway.auth.pii import pii_field
+from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.resolvers import orders as resolve
 from gateway.schema.connections import page_info
@@ -62,8 +64,19 @@ class LineItem:
 class Refund:
     id: strawberry.ID
     created_at: datetime
-    note: str | None
+    note: str | None = pii_field(PiiKind.TEXT)
     total: Money
+    customer_id: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, refund: canonical.Refund, customer_id: int) -> Refund:
+        return cls(
+            id=strawberry.ID(refund.id),
+            created_at=refund.created_at,
+            note=refund.note,
+            total=Money.of(refund.total),
+            customer_id=customer_id,
+        )
 
 
 @strawberry.type
@@ -100,6 +113,7 @@ class Order:
     parts: strawberry.Private[canonical.Order | None]
     """``None`` when read as a summary: only for queries that ask none of the
     fields below (``gateway.resolvers.orders.PARTS``)."""
+    customer_id: strawberry.Private[int]
 
     @strawberry.field
     def subtotal(self) -> Money:
@@ -115,15 +129,7 @@ class Order:
 
     @strawberry.field
     def refunds(self) -> list[Refund]:
-        return [
-            Refund(
-                id=strawberry.ID(r.id),
-                created_at=r.created_at,
-                note=r.note,
-                total=Money.of(r.total),
-            )
-            for r in self._parts().refunds
-        ]
+        return [Refund.of(r, self.customer_id) for r in self._parts().refunds]
 
     @strawberry.field
     def returns(self) -> list[Return]:
@@ -135,7 +141,9 @@ class Order:
         return self.parts
 
     @classmethod
-    def of(cls, order: canonical.Order | canonical.OrderSummary) -> Order:
+    def of(
+        cls, order: canonical.Order | canonical.OrderSummary, customer_id: int
+    ) -> Order:
         return cls(
             id=strawberry.ID(order.id),
             name=order.name,
@@ -146,6 +154,7 @@ class Order:
             fulfillment_status=order.fulfillment_status,
             total=Money.of(order.total),
             parts=order if isinstance(order, canonical.Order) else None,
+            customer_id=customer_id,
         )
 
 
@@ -170,9 +179,22 @@ class AbandonedCheckout:
     id: strawberry.ID
     created_at: datetime
     completed_at: datetime | None = strawberry.field(description="Set once recovered.")
-    url: str | None
+    url: str | None = pii_field(PiiKind.URL)
     total: Money
     line_items: list[LineItem]
+    customer_id: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, checkout: canonical.Checkout, customer_id: int) -> AbandonedCheckout:
+        return cls(
+            id=strawberry.ID(checkout.id),
+            created_at=checkout.created_at,
+            completed_at=checkout.completed_at,
+            url=checkout.url,
+            total=Money.of(checkout.total),
+            line_items=[LineItem.of(i) for i in checkout.line_items],
+            customer_id=customer_id,
+        )
 
 
 @strawberry.type
@@ -192,7 +214,9 @@ async def customer_orders(
     if page is None:
         return None
     edges = [
-        OrderEdge(cursor=resolve.order_cursor(o, page.offset + i), node=Order.of(o))
+        OrderEdge(
+            cursor=resolve.order_cursor(o, page.offset + i), node=Order.of(o, root.id)
+        )
         for i, o in enumerate(page.items)
     ]
     return OrderConnection(
@@ -217,17 +241,7 @@ async def customer_abandoned_checkouts(
     checkouts = await resolve.abandoned_checkouts(info, root.id)
     if checkouts is None:
         return None
-    return [
-        AbandonedCheckout(
-            id=strawberry.ID(c.id),
-            created_at=c.created_at,
-            completed_at=c.completed_at,
-            url=c.url,
-            total=Money.of(c.total),
-            line_items=[LineItem.of(i) for i in c.line_items],
-        )
-        for c in checkouts
-    ]
+    return [AbandonedCheckout.of(c, root.id) for c in checkouts]
 
 
 async def customer_shopify(root: Customer, info: Info) -> ShopifyCustomer | None:

@@ -10,6 +10,8 @@ import strawberry
 from strawberry import relay
 
 from connectors import models as canonical
+from gateway.auth.pii import pii_field
+from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.resolvers import support as resolve
 from gateway.schema.connections import page_info
@@ -32,22 +34,41 @@ class TicketStatus(enum.Enum):
 class TicketComment:
     id: strawberry.ID
     author_id: strawberry.ID | None
-    body: str
+    body: str | None = pii_field(
+        PiiKind.TEXT, description="Null where the caller's role may not see it."
+    )
     public: bool = strawberry.field(description="False for internal notes.")
     created_at: datetime
+    customer_id: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, comment: canonical.TicketComment, customer_id: int) -> TicketComment:
+        return cls(
+            id=strawberry.ID(comment.id),
+            author_id=strawberry.ID(comment.author_id) if comment.author_id else None,
+            body=comment.body,
+            public=comment.public,
+            created_at=comment.created_at,
+            customer_id=customer_id,
+        )
 
 
 @strawberry.type
 class SatisfactionRating:
     score: str = strawberry.field(description="good, bad, offered or unoffered.")
-    comment: str | None
+    comment: str | None = pii_field(PiiKind.TEXT)
     created_at: datetime | None
+    customer_id: strawberry.Private[int]
 
 
 @strawberry.type
 class Ticket:
     id: strawberry.ID
-    subject: str
+    subject: str = pii_field(
+        PiiKind.TEXT,
+        redacted=lambda t: f"Ticket #{t.id}",
+        description="`Ticket #<id>` where the caller's role may not see it.",
+    )
     status: str
     priority: str | None
     type: str | None
@@ -56,9 +77,10 @@ class Ticket:
     created_at: datetime
     updated_at: datetime
     satisfaction: SatisfactionRating | None
+    customer_id: strawberry.Private[int]
 
     @classmethod
-    def of(cls, t: canonical.Ticket) -> Ticket:
+    def of(cls, t: canonical.Ticket, customer_id: int) -> Ticket:
         rating = t.satisfaction
         return cls(
             id=strawberry.ID(t.id),
@@ -71,22 +93,20 @@ class Ticket:
             created_at=t.created_at,
             updated_at=t.updated_at,
             satisfaction=SatisfactionRating(
-                score=rating.score, comment=rating.comment, created_at=rating.created_at
+                score=rating.score,
+                comment=rating.comment,
+                created_at=rating.created_at,
+                customer_id=customer_id,
             )
             if rating
             else None,
+            customer_id=customer_id,
         )
 
     @strawberry.field(description="Public replies and internal notes, oldest first.")
     async def comments(self, info: Info) -> list[TicketComment]:
         return [
-            TicketComment(
-                id=strawberry.ID(c.id),
-                author_id=strawberry.ID(c.author_id) if c.author_id else None,
-                body=c.body,
-                public=c.public,
-                created_at=c.created_at,
-            )
+            TicketComment.of(c, self.customer_id)
             for c in await resolve.comments(info, str(self.id))
         ]
 
@@ -106,11 +126,12 @@ class TicketConnection:
 @strawberry.type
 class Satisfaction:
     latest_score: str | None
-    latest_comment: str | None
+    latest_comment: str | None = pii_field(PiiKind.TEXT)
     average: float | None = strawberry.field(
         description="Share of good ratings among good and bad ones, 0–1."
     )
     rated_count: int
+    customer_id: strawberry.Private[int]
 
 
 async def customer_tickets(
@@ -126,7 +147,7 @@ async def customer_tickets(
     if page is None:
         return None
     edges = [
-        TicketEdge(cursor=resolve.ticket_cursor(t), node=Ticket.of(t))
+        TicketEdge(cursor=resolve.ticket_cursor(t), node=Ticket.of(t, root.id))
         for t in page.items
     ]
     return TicketConnection(
@@ -151,4 +172,5 @@ async def customer_satisfaction(root: Customer, info: Info) -> Satisfaction | No
         latest_comment=found.latest_comment,
         average=found.average,
         rated_count=found.rated_count,
+        customer_id=root.id,
     )

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import strawberry
 from strawberry import relay
 
+from gateway.auth.pii import pii_field
+from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.db import models
 from gateway.resolvers import tasks as resolve
@@ -26,13 +28,20 @@ class TaskStatus(enum.Enum):
 
 @strawberry.type
 class Task(relay.Node):
+    """``assignee`` names a colleague, not the customer: shown to every role."""
+
     id: relay.NodeID[int]
-    title: str
+    title: str | None = pii_field(
+        PiiKind.TEXT,
+        description="Free text about the customer: null where the caller's role "
+        "may not see it.",
+    )
     status: TaskStatus
     due_at: datetime | None
     assignee: str | None
     created_at: datetime
     completed_at: datetime | None
+    customer_id: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: models.Task) -> Task:
@@ -44,6 +53,7 @@ class Task(relay.Node):
             assignee=row.assignee,
             created_at=row.created_at,
             completed_at=row.completed_at,
+            customer_id=row.customer_id,
         )
 
 

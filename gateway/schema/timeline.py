@@ -17,6 +17,7 @@ import strawberry
 from strawberry import relay
 
 from gateway.context import Info
+from gateway.ids import customer_pk
 from gateway.resolvers import timeline as resolve
 from gateway.resolvers import timeline_live as live
 from gateway.resolvers.timeline import TimelineArgs, TimelinePage
@@ -51,9 +52,10 @@ class TimelineConnection:
     )
 
     @classmethod
-    def of(cls, page: TimelinePage) -> TimelineConnection:
+    def of(cls, page: TimelinePage, customer_id: int) -> TimelineConnection:
         edges = [
-            TimelineEdge(cursor=item_cursor(i), node=event_of(i)) for i in page.items
+            TimelineEdge(cursor=item_cursor(i), node=event_of(i, customer_id))
+            for i in page.items
         ]
         return cls(
             edges=edges,
@@ -105,7 +107,7 @@ async def customer_timeline(
     """Everything that happened with the customer, newest first, from every
     source (20 per page unless ``first``/``last`` says otherwise)."""
     args = timeline_args(first, after, last, before, kinds, sources, since, until)
-    return TimelineConnection.of(await resolve.timeline(info, root.id, args))
+    return TimelineConnection.of(await resolve.timeline(info, root.id, args), root.id)
 
 
 @strawberry.type
@@ -144,5 +146,6 @@ class TimelineSubscription:
     async def customer_timeline(
         self, info: Info, customer_id: strawberry.ID
     ) -> AsyncGenerator[TimelineEvent, None]:
+        pk = customer_pk(customer_id)
         async for item in live.new_events(info, customer_id):
-            yield event_of(item)
+            yield event_of(item, pk)

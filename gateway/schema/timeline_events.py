@@ -3,6 +3,10 @@
 Each type carries its own details: an ``OrderPlaced`` links its ``Order``, a
 ``TicketCommented`` its comment and ticket, a ``TaskCreated`` its ``Task``.
 Web events from PostHog and the ingest API share the ``WebEvent`` interface.
+
+Summaries may quote free text (a ticket's subject, a comment, a task's title, a
+search): a role that may not see free text gets ``PLAIN_SUMMARIES``' line for
+the kind instead (``gateway.auth.policy``, ``PiiKind.TEXT``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from gateway.auth.pii import pii_field
 from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.schema.crm import ConsentChannel, ConsentState
-from gateway.schema.orders import AbandonedCheckout, LineItem, Money, Order, Refund
+from gateway.schema.orders import AbandonedCheckout, Order, Refund
 from gateway.schema.orders import Return as OrderReturn
 from gateway.schema.support import Ticket, TicketComment
 from gateway.schema.tasks import Task, task_by_id
@@ -35,10 +39,17 @@ class TimelineEvent:
     occurred_at: datetime
     source: Source
     kind: Kind
-    summary: str = strawberry.field(description="One human line, e.g. for a feed.")
+    summary: str = pii_field(
+        PiiKind.TEXT,
+        redacted=lambda event: event.plain_summary,
+        description="One human line, e.g. for a feed; without quoted text where "
+        "the caller's role may not see it.",
+    )
     actor: str | None = strawberry.field(
         description="Who did it when not the customer (an agent, a rep)."
     )
+    plain_summary: strawberry.Private[str]
+    customer_id: strawberry.Private[int]
 
 
 @strawberry.type
@@ -79,15 +90,17 @@ class TicketCommented(TimelineEvent):
 class SatisfactionRated(TimelineEvent):
     ticket: Ticket
     score: str = strawberry.field(description="good or bad.")
-    comment: str | None
+    comment: str | None = pii_field(PiiKind.TEXT)
 
 
 @strawberry.interface(description="A web or app event (PostHog or the ingest API).")
 class WebEvent(TimelineEvent):
     name: str
-    url: str | None
+    url: str | None = pii_field(PiiKind.URL)
     path: str | None
-    properties: JSON
+    properties: JSON | None = pii_field(
+        PiiKind.TEXT, description="Null where the caller's role may not see it."
+    )
 
 
 @strawberry.type
@@ -163,7 +176,9 @@ class ConsentChanged(TimelineEvent):
 @strawberry.type
 class LoyaltyChanged(TimelineEvent):
     points: int
-    reason: str
+    reason: str | None = pii_field(
+        PiiKind.TEXT, description="Null where the caller's role may not see it."
+    )
 
 
 EVENT_TYPES: tuple[type, ...] = (
@@ -175,53 +190,45 @@ EVENT_TYPES: tuple[type, ...] = (
 """Listed for the schema: they are reached only through the interface."""
 
 
-def _common(item: TimelineItem) -> dict[str, Any]:
+PLAIN_SUMMARIES: Mapping[Kind, str] = {
+    Kind.TICKET_OPENED: "Opened a ticket",
+    Kind.TICKET_COMMENTED: "Commented on a ticket",
+    Kind.PAGE_VIEWED: "Viewed a page",
+    Kind.PRODUCT_VIEWED: "Viewed a product",
+    Kind.ADDED_TO_CART: "Added a product to the cart",
+    Kind.SEARCHED: "Searched",
+    Kind.CUSTOM_EVENT: "Custom event",
+    Kind.NOTE_ADDED: "Note added",
+    Kind.TASK_CREATED: "Task created",
+    Kind.TASK_COMPLETED: "Task completed",
+    Kind.LOYALTY_CHANGED: "Loyalty points changed",
+}
+"""The summary of kinds whose summary quotes free text, for roles that may not
+see it; other kinds' summaries quote none and are shown as they are."""
+
+
+def _common(item: TimelineItem, customer_id: int) -> dict[str, Any]:
     return {
         "id": strawberry.ID(f"{item.source.value}:{item.ref}"),
         "occurred_at": item.occurred_at,
         "source": item.source,
         "kind": item.kind,
         "summary": item.summary,
+        "plain_summary": PLAIN_SUMMARIES.get(item.kind, item.summary),
         "actor": item.actor,
+        "customer_id": customer_id,
     }
 
 
-def _checkout(c: canonical.Checkout) -> AbandonedCheckout:
-    return AbandonedCheckout(
-        id=strawberry.ID(c.id),
-        created_at=c.created_at,
-        completed_at=c.completed_at,
-        url=c.url,
-        total=Money.of(c.total),
-        line_items=[LineItem.of(i) for i in c.line_items],
-    )
+Builder = Callable[[TimelineItem, int], TimelineEvent]
 
 
-def _refund(r: canonical.Refund) -> Refund:
-    return Refund(
-        id=strawberry.ID(r.id),
-        created_at=r.created_at,
-        note=r.note,
-        total=Money.of(r.total),
-    )
-
-
-def _comment(c: canonical.TicketComment) -> TicketComment:
-    return TicketComment(
-        id=strawberry.ID(c.id),
-        author_id=strawberry.ID(c.author_id) if c.author_id else None,
-        body=c.body,
-        public=c.public,
-        created_at=c.created_at,
-    )
-
-
-def _web(cls: type[WebEvent]) -> Callable[[TimelineItem], TimelineEvent]:
-    def build(item: TimelineItem) -> TimelineEvent:
+def _web(cls: type[WebEvent]) -> Builder:
+    def build(item: TimelineItem, customer_id: int) -> TimelineEvent:
         d = item.detail
         assert isinstance(d, WebDetail)
         return cls(
-            **_common(item), name=d.name, url=d.url, path=d.path,
+            **_common(item, customer_id), name=d.name, url=d.url, path=d.path,
             properties=JSON(dict(d.properties)),
         )  # fmt: skip
 
@@ -233,38 +240,46 @@ def _payload(item: TimelineItem) -> Mapping[str, Any]:
     return item.detail
 
 
-def _shopify(item: TimelineItem) -> TimelineEvent:
-    d, parent = item.detail, item.parent
+def _shopify(item: TimelineItem, customer_id: int) -> TimelineEvent:
+    d, parent, common = item.detail, item.parent, _common(item, customer_id)
     if isinstance(d, canonical.Order):
-        return OrderPlaced(**_common(item), order=Order.of(d))
+        return OrderPlaced(**common, order=Order.of(d, customer_id))
     if isinstance(d, canonical.Checkout):
-        return CheckoutAbandoned(**_common(item), checkout=_checkout(d))
+        return CheckoutAbandoned(
+            **common, checkout=AbandonedCheckout.of(d, customer_id)
+        )
     assert isinstance(parent, canonical.Order)
+    order = Order.of(parent, customer_id)
     if isinstance(d, canonical.Refund):
-        return OrderRefunded(**_common(item), order=Order.of(parent), refund=_refund(d))
+        return OrderRefunded(**common, order=order, refund=Refund.of(d, customer_id))
     assert isinstance(d, canonical.Return)
-    return ReturnRequested(
-        **_common(item), order=Order.of(parent), order_return=OrderReturn.of(d)
-    )
+    return ReturnRequested(**common, order=order, order_return=OrderReturn.of(d))
 
 
-def _zendesk(item: TimelineItem) -> TimelineEvent:
-    d, parent = item.detail, item.parent
+def _zendesk(item: TimelineItem, customer_id: int) -> TimelineEvent:
+    d, parent, common = item.detail, item.parent, _common(item, customer_id)
     if isinstance(d, canonical.Ticket):
-        return TicketOpened(**_common(item), ticket=Ticket.of(d))
+        return TicketOpened(**common, ticket=Ticket.of(d, customer_id))
     assert isinstance(parent, canonical.Ticket)
+    ticket = Ticket.of(parent, customer_id)
     if isinstance(d, canonical.TicketComment):
         return TicketCommented(
-            **_common(item), ticket=Ticket.of(parent), comment=_comment(d),
+            **common, ticket=ticket, comment=TicketComment.of(d, customer_id),
             public=d.public,
         )  # fmt: skip
     assert isinstance(d, canonical.SatisfactionRating)
-    return SatisfactionRated(
-        **_common(item), ticket=Ticket.of(parent), score=d.score, comment=d.comment
-    )
+    return SatisfactionRated(**common, ticket=ticket, score=d.score, comment=d.comment)
 
 
-BUILDERS: Mapping[Kind, Callable[[TimelineItem], TimelineEvent]] = {
+def _task(cls: type[TaskEvent]) -> Builder:
+    def build(item: TimelineItem, customer_id: int) -> TimelineEvent:
+        task_id = int(_payload(item).get("task_id", 0))
+        return cls(**_common(item, customer_id), task_id=task_id)
+
+    return build
+
+
+BUILDERS: Mapping[Kind, Builder] = {
     **{k: _shopify for k in (Kind.ORDER_PLACED, Kind.ORDER_REFUNDED)},
     Kind.RETURN_REQUESTED: _shopify,
     Kind.CHECKOUT_ABANDONED: _shopify,
@@ -275,31 +290,30 @@ BUILDERS: Mapping[Kind, Callable[[TimelineItem], TimelineEvent]] = {
     Kind.ADDED_TO_CART: _web(AddedToCart),
     Kind.SEARCHED: _web(Searched),
     Kind.CUSTOM_EVENT: _web(CustomEvent),
-    Kind.NOTE_ADDED: lambda i: NoteAdded(
-        **{**_common(i), "summary": "Note added"}, body=i.summary
+    Kind.NOTE_ADDED: lambda i, c: NoteAdded(
+        **{**_common(i, c), "summary": "Note added"}, body=i.summary
     ),
-    Kind.TASK_CREATED: lambda i: TaskCreated(
-        **_common(i), task_id=int(_payload(i).get("task_id", 0))
+    Kind.TASK_CREATED: _task(TaskCreated),
+    Kind.TASK_COMPLETED: _task(TaskCompleted),
+    Kind.TAG_ADDED: lambda i, c: TagAdded(
+        **_common(i, c), tag=str(_payload(i).get("tag"))
     ),
-    Kind.TASK_COMPLETED: lambda i: TaskCompleted(
-        **_common(i), task_id=int(_payload(i).get("task_id", 0))
+    Kind.TAG_REMOVED: lambda i, c: TagRemoved(
+        **_common(i, c), tag=str(_payload(i).get("tag"))
     ),
-    Kind.TAG_ADDED: lambda i: TagAdded(**_common(i), tag=str(_payload(i).get("tag"))),
-    Kind.TAG_REMOVED: lambda i: TagRemoved(
-        **_common(i), tag=str(_payload(i).get("tag"))
-    ),
-    Kind.CONSENT_CHANGED: lambda i: ConsentChanged(
-        **_common(i),
+    Kind.CONSENT_CHANGED: lambda i, c: ConsentChanged(
+        **_common(i, c),
         channel=ConsentChannel(_payload(i).get("channel")),
         state=ConsentState(_payload(i).get("state")),
     ),
-    Kind.LOYALTY_CHANGED: lambda i: LoyaltyChanged(
-        **_common(i),
+    Kind.LOYALTY_CHANGED: lambda i, c: LoyaltyChanged(
+        **_common(i, c),
         points=int(_payload(i).get("points", 0)),
         reason=str(_payload(i).get("reason", "")),
     ),
 }
 
 
-def event_of(item: TimelineItem) -> TimelineEvent:
-    return BUILDERS[item.kind](item)
+def event_of(item: TimelineItem, customer_id: int) -> TimelineEvent:
+    """``item`` of the customer ``customer_id`` (the audit's subject)."""
+    return BUILDERS[item.kind](item, customer_id)

@@ -1,0 +1,133 @@
+"""One customer with every kind of personal data, a key per role, and the
+ways to ask (HTTP, WebSocket), shared by the policy and audit surface tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from connectors.simulator_server import serve_app
+from gateway.app import create_app
+from gateway.auth.keys import create_key
+from gateway.auth.policy import GRANTABLE_ROLES, Role
+from gateway.db import models
+from gateway.ids import customer_pk
+from gateway.services import Services
+
+ROLES = sorted(GRANTABLE_ROLES)
+TASK_TITLE = "Call Maya about her refund"
+
+
+def dig(data: Any, path: tuple[str | int, ...]) -> Any:
+    for step in path:
+        if data is None:
+            return None
+        data = data[step]
+    return data
+
+
+@dataclass
+class Maya:
+    id: str
+    pk: int
+    note: str
+
+
+VISITED = "https://shop.example/account?email=maya@example.com"
+VISIT_PROPERTIES = {"url": VISITED, "path": "/account", "email": "maya@example.com"}
+
+
+@pytest.fixture
+async def maya(db: Services, client: httpx.AsyncClient) -> Maya:
+    """Maya, with a note, a task, a page view (its URL and properties carry her
+    email) and a saved segment ``us`` she is in."""
+
+    async def admin(query: str, **variables: Any) -> dict[str, Any]:
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables}
+        )
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        return body["data"]
+
+    created = await admin(
+        'mutation { createCustomer(input: {email: "maya@example.com", '
+        'phone: "+14155550123", firstName: "Maya", lastName: "Lopez", '
+        'birthDate: "1990-04-12", addresses: [{kind: SHIPPING, country: "US", '
+        'city: "Oakland", line1: "1 Main St", postcode: "94601"}]}) { id } }'
+    )
+    cid = created["createCustomer"]["id"]
+    note = await admin(
+        'mutation($c: ID!) { addNote(customerId: $c, body: "VIP") { id } }', c=cid
+    )
+    await admin(
+        "mutation($c: ID!, $t: String!) { createTask(customerId: $c, title: $t) "
+        "{ id } }",
+        c=cid,
+        t=TASK_TITLE,
+    )
+    await admin('mutation { createSegment(name: "us", filter: {country: "US"}) '
+                "{ name } }")  # fmt: skip
+    async with db.sessions() as session, session.begin():
+        session.add(
+            models.TrackedEvent(
+                message_id="visit-1",
+                customer_id=customer_pk(cid),
+                type="page",
+                name="page",
+                properties=VISIT_PROPERTIES,
+                occurred_at=models.utcnow(),
+            )
+        )
+    return Maya(id=cid, pk=customer_pk(cid), note=note["addNote"]["id"])
+
+
+@pytest.fixture
+async def keys(db: Services) -> dict[Role, dict[str, str]]:
+    headers = {}
+    for role in ROLES:
+        key, _ = await create_key(db.sessions, f"{role}-{time.monotonic_ns()}", role)
+        headers[role] = {"Authorization": f"Bearer {key}"}
+    return headers
+
+
+async def ask(
+    client: httpx.AsyncClient, headers: dict[str, str], query: str, **variables: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+@pytest.fixture
+async def ws_url(db: Services) -> AsyncIterator[str]:
+    async with serve_app(create_app(services=db)) as base_url:
+        yield base_url.replace("http", "ws") + "/graphql"
+
+
+async def ws_query(
+    url: str, headers: dict[str, str], query: str, **variables: Any
+) -> dict[str, Any]:
+    """One operation over graphql-transport-ws; its ``next`` payload."""
+    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": headers}))
+        assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+        payload = {"query": query, "variables": variables}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert message["type"] == "next", message
+    body: dict[str, Any] = message["payload"]
+    assert "errors" not in body, body
+    return body["data"]
