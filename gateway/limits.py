@@ -235,6 +235,10 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
             return operation
     if not operations:
         raise LimitExceeded("BAD_REQUEST", "The document has no operation.")
+    if name is not None:
+        raise LimitExceeded(
+            "BAD_REQUEST", "operationName names no operation in the document."
+        )
     raise LimitExceeded("BAD_REQUEST", "Name the operation to run (operationName).")
 
 
