@@ -34,6 +34,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -331,7 +332,7 @@ class _Walker:
                     f"The query uses more than {self.limits.max_aliases} aliases.",
                 )
         name = node.name.value
-        if name in ("__schema", "__type") and not self.limits.introspection:
+        if name in ("__schema", "__type", "_service") and not self.limits.introspection:
             raise LimitExceeded("INTROSPECTION_DISABLED", "Introspection is disabled.")
         if lists is None and name in ("__schema", "__type"):
             lists = 0
@@ -359,7 +360,17 @@ class _Walker:
         )
 
     def _page_size(self, node: FieldNode, definition: GraphQLField | None) -> int:
+        """``first``/``last``; for federation's ``_entities``, the number of
+        representations a router sends."""
         for argument in node.arguments or ():
+            if argument.name.value == "representations":
+                value = argument.value
+                if isinstance(value, ListValueNode):
+                    return max(1, len(value.values))
+                if isinstance(value, VariableNode):
+                    given = self.variables.get(value.name.value)
+                    if isinstance(given, list):
+                        return max(1, len(given))
             if argument.name.value in ("first", "last"):
                 value = argument.value
                 if isinstance(value, IntValueNode):

@@ -38,7 +38,7 @@ from gateway.schema.crm import (
 )
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id", "email"])
 class Customer(relay.Node):
     id: relay.NodeID[int]
     email: str | None = pii_field(PiiKind.EMAIL, description="Normalized.")
@@ -65,6 +65,14 @@ class Customer(relay.Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+    @classmethod
+    async def resolve_reference(
+        cls, info: Info, **representation: object
+    ) -> Customer | None:
+        """A router's ``{id}`` or ``{email}`` (``gateway.schema.federation``)."""
+        row = await resolve.customer_reference(info, representation)
+        return cls.from_row(row) if row else None
 
     @strawberry.field(description="The name, else a label that reveals nothing.")
     def display_name(self) -> str:
