@@ -14,6 +14,7 @@ own position only, and the others are answered.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Final, Literal
 
 import strawberry
@@ -49,7 +50,7 @@ class FederatedSchema(strawberry.federation.Schema):
         )
         return resolved[0]
 
-    @property
+    @cached_property
     def _entity_names(self) -> frozenset[str]:
         return frozenset(
             name
