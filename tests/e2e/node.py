@@ -30,13 +30,16 @@ def require_node_tools(what: str) -> Path:
         pytest.skip(reason)
     lock = NODE_DIR / "package-lock.json"
     if not INSTALLED.exists() or INSTALLED.stat().st_mtime < lock.stat().st_mtime:
-        subprocess.run(
+        installed = subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
             cwd=NODE_DIR,
-            check=True,
             capture_output=True,
+            text=True,
             timeout=600,
+            check=False,
         )
+        if installed.returncode != 0:
+            pytest.fail(f"npm ci in {NODE_DIR} failed:\n{installed.stderr[-3000:]}")
     return NODE_DIR
 
 
