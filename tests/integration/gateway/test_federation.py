@@ -110,7 +110,9 @@ async def test_a_hundred_entities_cost_what_a_page_of_a_hundred_costs(
         nodes, key=lambda c: c["id"]
     )
     assert entity_calls == page_calls
-    assert all(0 < calls <= 5 for calls in entity_calls.values()), entity_calls
+    # one batch per source; Shopify's is split by its query-cost cap (2 nodes calls)
+    assert entity_calls["zendesk"] == entity_calls["posthog"] == 1, entity_calls
+    assert 0 < entity_calls["shopify"] <= 3, entity_calls
     assert len(entity_reads) == len(page_reads)
 
 
