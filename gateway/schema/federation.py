@@ -25,8 +25,9 @@ from strawberry.types import Info
 from gateway.errors import BadUserInput
 
 FEDERATION_VERSION: Final[Literal["2.7"]] = "2.7"
-"""Understood by every current supergraph (Apollo Router and Gateway ≥ 2.7,
-Hive Gateway, Cosmo); the schema uses nothing newer than ``@key``."""
+"""Not Strawberry's newest default: a router composes only the spec versions it
+knows, and the schema uses nothing newer than ``@key``, so an older version
+lets older routers (Apollo's since 2.7) compose it."""
 
 
 class FederatedSchema(strawberry.federation.Schema):
@@ -45,10 +46,8 @@ class FederatedSchema(strawberry.federation.Schema):
                 f"({', '.join(sorted(self._entity_names))}) and its key fields.",
                 field=f"representations.{index}",
             )
-        resolved = super().entities_resolver(
-            info, [FederationAny(dict(representation))]
-        )
-        return resolved[0]
+        copy = FederationAny(dict(representation))  # Strawberry pops __typename
+        return super().entities_resolver(info, [copy])[0]
 
     @cached_property
     def _entity_names(self) -> frozenset[str]:
