@@ -86,11 +86,15 @@ def db_upgrade() -> None:
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    federation: bool = typer.Option(
+        False, "--federation", help="The subgraph SDL a supergraph composes."
+    ),
+) -> None:
     """Print the GraphQL schema (SDL)."""
-    from gateway.schema import build_schema
+    from gateway.schema import build_schema, plain_sdl
 
-    typer.echo(build_schema().as_str())
+    typer.echo(build_schema().as_str() if federation else plain_sdl())
 
 
 @app.command()

@@ -5,6 +5,14 @@ depth, its aliases and its cost — fields counted with list multipliers taken
 from ``first``/``last`` (literal, variable or the argument's default) — and the
 parser itself stops at the token limit, so a hostile document costs little to
 refuse. Each refusal has its own code; the HTTP view answers 400.
+
+Introspection (``__schema`` and ``__type`` subtrees) has its own depth bound:
+the standard query every tool sends (graphql-js's ``getIntrospectionQuery``,
+nine ``ofType`` levels deep) nests 15 deep, past ``max_depth``, while its
+denial of service is a loop of ``fields { type { fields …`` lists. So, as
+graphql-js's ``MaxIntrospectionDepthRule`` and GraphQL Armor do, the subtree
+may nest as deep as the standard query but holds at most two nested lists of
+``fields``, ``inputFields``, ``interfaces`` or ``possibleTypes``.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -38,6 +47,13 @@ from graphql import (
 from graphql.language import DocumentNode
 
 from gateway.settings import Settings
+
+INTROSPECTION_DEPTH = 15
+"""The standard introspection query's depth: ``__schema`` → ``types`` →
+``fields`` → ``args`` → ``type`` → nine ``ofType`` → ``name``."""
+INTROSPECTION_LISTS = ("fields", "inputFields", "interfaces", "possibleTypes")
+MAX_INTROSPECTION_LISTS = 2
+"""graphql-js refuses a third nested list; the standard query nests one."""
 
 LIST_ESTIMATE = 10
 """Elements assumed for a list field without ``first`` (line items, tags…);
@@ -220,6 +236,10 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
             return operation
     if not operations:
         raise LimitExceeded("BAD_REQUEST", "The document has no operation.")
+    if name is not None:
+        raise LimitExceeded(
+            "BAD_REQUEST", "operationName names no operation in the document."
+        )
     raise LimitExceeded("BAD_REQUEST", "Name the operation to run (operationName).")
 
 
@@ -245,14 +265,24 @@ class _Walker:
         multiplier: int,
         depth: int,
         spreads: tuple[str, ...],
+        lists: int | None = None,
     ) -> int:
-        if depth > self.limits.max_depth:
+        """``lists``: inside introspection, the introspection lists above;
+        ``None`` elsewhere."""
+        if lists is not None and depth > INTROSPECTION_DEPTH:
+            raise LimitExceeded(
+                "QUERY_TOO_DEEP",
+                f"The introspection query nests deeper than {INTROSPECTION_DEPTH}.",
+            )
+        if depth > self.limits.max_depth and lists is None:
             self.depth = max(self.depth, depth)
             return 0  # deep enough to refuse: no need to walk further
         cost = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                cost += self._field(selection, parent, multiplier, depth, spreads)
+                cost += self._field(
+                    selection, parent, multiplier, depth, spreads, lists
+                )
             elif isinstance(selection, InlineFragmentNode):
                 target = parent
                 if selection.type_condition is not None:
@@ -261,7 +291,7 @@ class _Walker:
                         or parent
                     )
                 cost += self.walk(
-                    selection.selection_set, target, multiplier, depth, spreads
+                    selection.selection_set, target, multiplier, depth, spreads, lists
                 )
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
@@ -281,6 +311,7 @@ class _Walker:
                         multiplier,
                         depth,
                         (*spreads, name),
+                        lists,
                     )
         return cost
 
@@ -291,8 +322,8 @@ class _Walker:
         multiplier: int,
         depth: int,
         spreads: tuple[str, ...],
+        lists: int | None,
     ) -> int:
-        self.depth = max(self.depth, depth)
         if node.alias is not None:
             self.aliases += 1
             if self.aliases > self.limits.max_aliases:
@@ -301,8 +332,20 @@ class _Walker:
                     f"The query uses more than {self.limits.max_aliases} aliases.",
                 )
         name = node.name.value
-        if name in ("__schema", "__type") and not self.limits.introspection:
+        if name in ("__schema", "__type", "_service") and not self.limits.introspection:
             raise LimitExceeded("INTROSPECTION_DISABLED", "Introspection is disabled.")
+        if lists is None and name in ("__schema", "__type"):
+            lists = 0
+        if lists is None:
+            self.depth = max(self.depth, depth)
+        elif name in INTROSPECTION_LISTS:
+            lists += 1
+            if lists > MAX_INTROSPECTION_LISTS:
+                raise LimitExceeded(
+                    "QUERY_TOO_DEEP",
+                    f"The introspection query nests {lists} lists of fields, "
+                    f"interfaces or types (limit {MAX_INTROSPECTION_LISTS}).",
+                )
         definition: GraphQLField | None = None
         if isinstance(parent, GraphQLObjectType) or hasattr(parent, "fields"):
             definition = parent.fields.get(name)
@@ -313,11 +356,21 @@ class _Walker:
         child = get_named_type(definition.type) if definition is not None else None
         inner = multiplier * size
         return multiplier + self.walk(
-            node.selection_set, child, inner, depth + 1, spreads
+            node.selection_set, child, inner, depth + 1, spreads, lists
         )
 
     def _page_size(self, node: FieldNode, definition: GraphQLField | None) -> int:
+        """``first``/``last``; for federation's ``_entities``, the number of
+        representations a router sends."""
         for argument in node.arguments or ():
+            if argument.name.value == "representations":
+                value = argument.value
+                if isinstance(value, ListValueNode):
+                    return max(1, len(value.values))
+                if isinstance(value, VariableNode):
+                    given = self.variables.get(value.name.value)
+                    if isinstance(given, list):
+                        return max(1, len(given))
             if argument.name.value in ("first", "last"):
                 value = argument.value
                 if isinstance(value, IntValueNode):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,27 @@ async def customer(
         assert email is not None
         row = await loaders.customer_by_email.load(normalize_email(email))
     return row
+
+
+async def customer_reference(
+    info: Info, representation: Mapping[str, object]
+) -> models.Customer | None:
+    """A Customer entity's key from a federation router, read as ``customer``
+    reads its arguments (the same loaders, the same rules); a key of no customer
+    is ``None``."""
+    id, email = representation.get("id"), representation.get("email")
+    if set(representation) not in ({"id"}, {"email"}) or not isinstance(
+        id or email, str
+    ):
+        raise BadUserInput(
+            "A Customer representation has one key: a string `id` or `email`.",
+            field="representations",
+        )
+    return await customer(
+        info,
+        id if isinstance(id, str) else None,
+        email if isinstance(email, str) else None,
+    )
 
 
 async def get_customer(info: Info, pk: int) -> models.Customer:

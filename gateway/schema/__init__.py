@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+from typing import Any
+
 import strawberry
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
@@ -12,6 +16,7 @@ from gateway.auth.socket_guard import SocketGuard
 from gateway.metrics import OperationMetrics
 from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
+from gateway.schema.federation import FEDERATION_VERSION, FederatedSchema
 from gateway.schema.insights import InsightsMutation, InsightsQuery
 from gateway.schema.partial_errors import PartialErrors
 from gateway.schema.stream_errors import FormatStreamErrors
@@ -27,13 +32,36 @@ Mutation = merge_types(
 Subscription = merge_types("Subscription", (TimelineSubscription,))
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(
+    *, introspection: bool = True, federation: bool = True
+) -> strawberry.Schema:
     """The schema; without ``introspection`` (production) ``__schema`` and
-    ``__type`` fail validation, also over WebSocket."""
+    ``__type`` fail validation, also over WebSocket. The gateway serves it as a
+    federation subgraph (``gateway.schema.federation``); without ``federation``
+    it is the plain schema ``customer-graph schema`` prints (``plain_sdl``)."""
     rules: list[type[ASTValidationRule]] = (
         [] if introspection else [NoSchemaIntrospectionCustomRule]
     )
-    return strawberry.Schema(
+    if not federation:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Federation directive found")
+            return strawberry.Schema(**_schema_options(rules))
+    return FederatedSchema(
+        **_schema_options(rules), federation_version=FEDERATION_VERSION
+    )
+
+
+def plain_sdl() -> str:
+    """The SDL without federation. Strawberry prints the ``@key`` directives of
+    a plain schema without their definition; they are taken out."""
+    return _KEY.sub("", build_schema(federation=False).as_str())
+
+
+_KEY = re.compile(r' @key\(fields: "[^"]*"\)')
+
+
+def _schema_options(rules: list[type[ASTValidationRule]]) -> dict[str, Any]:
+    return dict(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -38,7 +38,7 @@ from gateway.schema.crm import (
 )
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id", "email"])
 class Customer(relay.Node):
     id: relay.NodeID[int]
     email: str | None = pii_field(PiiKind.EMAIL, description="Normalized.")
@@ -70,6 +70,14 @@ class Customer(relay.Node):
     def customer_id(self) -> int:
         """Whose personal data this is, for the audit (``gateway.auth.pii``)."""
         return self.id
+
+    @classmethod
+    async def resolve_reference(
+        cls, info: Info, **representation: object
+    ) -> Customer | None:
+        """A router's ``{id}`` or ``{email}`` (``gateway.schema.federation``)."""
+        row = await resolve.customer_reference(info, representation)
+        return cls.from_row(row) if row else None
 
     @strawberry.field(
         extensions=[Pii(PiiKind.NAME, redacted=lambda c: f"Customer {c.id}")],

@@ -113,3 +113,74 @@ async def test_graphiql_runs_the_default_query_offline_with_the_default_headers(
         if "FirstCustomers" in str(body.get("query"))
     ]
     assert queries == [f"Bearer {API_KEY}"]
+
+
+async def test_graphiql_reads_the_schema_for_its_docs_panel_and_autocomplete(
+    chromium, server
+):
+    """GraphiQL fetches the schema with the standard introspection query; the
+    Docs panel then shows ``Customer`` and Ctrl-Space completes root fields."""
+    from playwright.async_api import expect
+
+    base_url, recorder = server
+    async with offline_page(chromium) as browser:
+        page = browser.page
+        await page.goto(f"{base_url}/graphql")
+        await page.get_by_label("Show Documentation Explorer").click()
+        docs = page.locator(".graphiql-doc-explorer")
+        await docs.get_by_role("link", name="Query", exact=True).click()
+        await docs.get_by_role("link", name="Customer", exact=True).first.click()
+        await expect(page.locator(".graphiql-doc-explorer-title")).to_have_text(
+            "Customer", timeout=15_000
+        )
+        await expect(docs).to_contain_text("email")
+        editor = page.locator(".graphiql-query-editor .CodeMirror")
+        await editor.evaluate("(node) => node.CodeMirror.setValue('{ custo')")
+        await editor.evaluate(
+            "(node) => node.CodeMirror.setCursor(node.CodeMirror.lineCount(), 0)"
+        )
+        await page.locator(".graphiql-query-editor textarea").focus()
+        await page.keyboard.press("Control+Space")
+        hints = page.locator(".CodeMirror-hints")
+        await expect(hints).to_contain_text("customers", timeout=15_000)
+        assert "Error fetching schema" not in await page.content()
+
+    assert browser.off_loopback == []
+    assert browser.errors == []
+    introspections = [
+        body for _, body in recorder.posts if "__schema" in str(body.get("query"))
+    ]
+    assert introspections
+
+
+async def test_graphiql_sends_the_operation_name_of_the_document_it_runs(
+    chromium, server
+):
+    """The named default query replaced by an anonymous one and run at once
+    (before GraphiQL's 100 ms re-read of the editor): the request carries no
+    stale ``operationName``, and the query runs."""
+    from playwright.async_api import expect
+
+    base_url, recorder = server
+    anonymous = "{ customers(first: 1) { edges { node { email } } } }"
+    async with offline_page(chromium) as browser:
+        page = browser.page
+        await page.goto(f"{base_url}/graphql")
+        editor = page.locator(".graphiql-query-editor .CodeMirror")
+        await expect(editor).to_contain_text("FirstCustomers")
+        await page.wait_for_timeout(300)  # GraphiQL has read the default's name
+        await editor.evaluate(
+            """(node, query) => {
+                node.CodeMirror.setValue(query);
+                document.querySelector('.graphiql-execute-button').click();
+            }""",
+            anonymous,
+        )
+        await expect(page.locator(".result-window")).to_contain_text(
+            EMAIL, timeout=15_000
+        )
+
+    assert browser.errors == []
+    sent = [body for _, body in recorder.posts if body.get("query") == anonymous]
+    assert len(sent) == 1
+    assert sent[0].get("operationName") is None

@@ -93,6 +93,23 @@ async def test_a_wrongly_typed_variable_is_bad_user_input(
     assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
+@pytest.mark.parametrize(
+    ("document", "name", "message"),
+    [
+        ("{ __typename }", "FirstCustomers", "operationName names no operation"),
+        ("query A { __typename } query B { __typename }", None, "Name the operation"),
+    ],
+)
+async def test_an_operation_name_that_does_not_fit_the_document_is_explained(
+    client: httpx.AsyncClient, document: str, name: str | None, message: str
+) -> None:
+    response = await client.post(
+        "/graphql", json={"query": document, "operationName": name}
+    )
+    assert response.status_code == 400
+    assert message in response.json()["errors"][0]["message"]
+
+
 async def test_a_browser_get_on_graphql_serves_the_offline_graphiql_page(
     client: httpx.AsyncClient,
 ) -> None:
