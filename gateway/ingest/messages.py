@@ -101,7 +101,7 @@ def parse_message(
             f"message larger than {MAX_MESSAGE_BYTES // 1024} KB", "too_large"
         )
     kind = type_ or raw.get("type")
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         raise InvalidMessage(f"type must be one of {', '.join(sorted(TYPES))}")
     user_id = _id(raw, "userId")
     anonymous_id = _id(raw, "anonymousId")

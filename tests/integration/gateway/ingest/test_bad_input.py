@@ -67,6 +67,7 @@ BAD_MESSAGES: list[tuple[str, dict[str, Any], str]] = [
     ("an event number", track("x", event=7), "event"),
     ("a messageId list", {**track("x"), "messageId": ["m"]}, "messageId"),
     ("a numeric type", {**track("x"), "type": 3}, "type"),
+    ("a list type (found by the fuzz test)", {**track("x"), "type": []}, "type"),
     ("a userId over 255 characters", track("x", user_id="u" * 256), "userId"),
     ("a group without groupId", {"type": "group", "userId": "u"}, "groupId"),
 ]
