@@ -212,8 +212,9 @@ def _write_keys(settings: Settings) -> dict[bool, bytes]:
 
 def _trusted(provided: str | None, keys: dict[bool, bytes]) -> bool:
     """Whether ``provided`` is the server write key (``False``: the public one);
-    every configured key is compared, in constant time."""
-    given = (provided or "").encode("utf-8", "surrogatepass")
+    every configured key is compared, in constant time. Should both keys be
+    equal (settings refuse it), the public key's limits apply."""
+    given = (provided or "").encode()
     matches = [t for t, key in keys.items() if hmac.compare_digest(given, key)]
     if provided is None or not matches:
         raise Rejected(401, "unauthorized", "invalid or missing write key")

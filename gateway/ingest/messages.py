@@ -17,8 +17,10 @@ Every time sent, and the resulting ``occurred_at``, must lie in
 [``EARLIEST``, ``LATEST``): a year-1 or year-9999 time (or a skew correction
 that would land there) is refused as ``invalid_timestamp`` for that message.
 Strings must be free of NUL characters and objects nested at most
-``MAX_DEPTH`` deep anywhere in a message (PostgreSQL's JSON cannot hold a NUL;
-deeper values are a misuse, and cost stack to store and serialize).
+``MAX_DEPTH`` deep anywhere in a message, its batch's context included
+(PostgreSQL's text columns, where traits land, refuse a NUL, as does a cast of
+the stored JSON to ``jsonb``; orjson cannot serialize past 254 levels, and
+deeper values are a misuse anyway).
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ def parse_message(
     batch_context = (defaults or {}).get("context")
     if isinstance(batch_context, dict):
         context = {**batch_context, **context}
+        _check_values(context)
     name, properties, previous_id = _body(raw, kind, user_id)
     return Message(
         message_id=message_id,

@@ -149,6 +149,15 @@ async def test_a_malformed_message_fails_alone_and_leaves_nothing_behind(
     assert await count(db, models.Customer) == 0
 
 
+async def test_a_batch_context_with_a_nul_fails_the_messages_it_applies_to(
+    ingest: httpx.AsyncClient, db: Services
+) -> None:
+    body = {"batch": [track("m1"), track("m2")], "context": {"ip": "1\x00"}}
+    response = await ingest.post("/v1/batch", json=body)
+    assert [e["index"] for e in response.json()["errors"]] == [0, 1]
+    assert await count(db, models.TrackedEvent) == 0
+
+
 async def test_a_refused_message_is_logged_by_id_and_code_without_its_data(
     ingest: httpx.AsyncClient, db: Services, caplog: pytest.LogCaptureFixture
 ) -> None:
