@@ -9,6 +9,7 @@ message.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import logging
 import zlib
@@ -99,14 +100,16 @@ async def _ingest(request: Request, kind: str | None) -> Response:
     received_at = utcnow()
     messages, indexes, errors = _parse(payload, kind, received_at)
     if errors:
-        first = errors[:10]
+        refused = [
+            f"{e['index']}:{_log_id(e['messageId'])}:{e['code']}" for e in errors[:10]
+        ]
         # One line per request, ids and codes only: anyone holding the public
         # key could otherwise write 500 log lines per request.
         log.info(
             "ingest refused %d of %d messages: %s",
             len(errors),
             len(errors) + len(messages),
-            ", ".join(f"{e['index']}:{e['messageId']!r}:{e['code']}" for e in first),
+            ", ".join(refused),
         )
     if kind is not None and errors:
         raise Rejected(400, str(errors[0]["code"]), str(errors[0]["message"]))
@@ -117,9 +120,9 @@ async def _ingest(request: Request, kind: str | None) -> Response:
     except SQLAlchemyError as exc:
         # The exception's text carries SQL parameters (emails): never logged.
         log.error(
-            "ingest could not store %d messages (first %r): %s",
+            "ingest could not store %d messages (first %s): %s",
             len(messages),
-            messages[0].message_id if messages else None,
+            _log_id(messages[0].message_id if messages else None),
             type(exc).__name__,
         )
         raise Rejected(
@@ -182,6 +185,15 @@ def _parse(
                 }
             )
     return messages, indexes, errors
+
+
+def _log_id(message_id: object) -> str:
+    """A messageId as logged: the first 16 hex digits of its SHA-256, since the
+    sender chooses it and may put an email in it (the sender can hash its own
+    ids to find a line)."""
+    if not isinstance(message_id, str):
+        return "-"
+    return hashlib.sha256(message_id.encode()).hexdigest()[:16]
 
 
 def _basic_user(header: str | None) -> str | None:
