@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     posthog_api_key: SecretStr | None = None
 
     ingest_write_key: SecretStr | None = None
+    """Segment's *public* write key: it ships in browsers and apps, so what it
+    may do to a profile is limited (create, fill empty fields; see
+    ``gateway.ingest.profiles``)."""
+    ingest_server_write_key: SecretStr | None = None
+    """A server-side write key, never shipped to clients: its identify calls
+    may link on email and change stored contact data. Must differ from
+    ``ingest_write_key``."""
 
     jwt_secret: SecretStr | None = None
     """HS256 shared secret; with ``jwt_jwks_url`` RS256/ES256 tokens are accepted."""
@@ -102,6 +109,20 @@ class Settings(BaseSettings):
     """Allowlist mode: only documents registered with ``customer-graph queries``."""
     rate_limit_per_minute: int = 1200
     rate_limit_burst: int = 200
+
+    @model_validator(mode="after")
+    def _distinct_ingest_keys(self) -> Settings:
+        public, server = self.ingest_write_key, self.ingest_server_write_key
+        if (
+            public is not None
+            and server is not None
+            and public.get_secret_value() == server.get_secret_value()
+        ):
+            raise ValueError(
+                "CG_INGEST_SERVER_WRITE_KEY must differ from CG_INGEST_WRITE_KEY "
+                "(the public write key ships in browsers)"
+            )
+        return self
 
     @property
     def is_production(self) -> bool:

@@ -16,12 +16,34 @@ from gateway.errors import BadUserInput
 _LOCALE = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
 
 
+MAX_EMAIL_LOCAL_OCTETS = 64
+MAX_EMAIL_OCTETS = 254
+"""RFC 5321's limits (4.5.3.1.1, and 4.5.3.1.3 with RFC 3696 errata 1690),
+counted in UTF-8 octets of the stored (normalized, lower-cased) address."""
+
+
 def normalize_email(value: str, field: str = "email") -> str:
+    """The one email check of every entry point (mutations, look-ups, ingest,
+    webhooks, sync): syntax by ``email_validator``, which checks the local
+    part's length only in its strict mode, then RFC 5321's limits ourselves."""
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise BadUserInput(f"Invalid email address: {exc}", field=field) from exc
-    return result.normalized.lower()
+    email = result.normalized.lower()
+    local = email.rpartition("@")[0]
+    if len(local.encode()) > MAX_EMAIL_LOCAL_OCTETS:
+        raise BadUserInput(
+            "Invalid email address: the part before the @-sign is longer than "
+            f"{MAX_EMAIL_LOCAL_OCTETS} bytes.",
+            field=field,
+        )
+    if len(email.encode()) > MAX_EMAIL_OCTETS:
+        raise BadUserInput(
+            f"Invalid email address: longer than {MAX_EMAIL_OCTETS} bytes.",
+            field=field,
+        )
+    return email
 
 
 def normalize_phone(value: str, region: str | None = None, field: str = "phone") -> str:

@@ -6,27 +6,33 @@ gateway. Routes, all ``POST`` with a JSON body::
     /v1/identify  /v1/track  /v1/page  /v1/screen  /v1/group  /v1/alias
     /v1/batch     {"batch": [message, ...], "sentAt"?, "context"?}
 
-The write key (``CG_INGEST_WRITE_KEY``) is the HTTP Basic user name with an
-empty password, or ``writeKey`` in the body, as Segment accepts both. Bodies may
-be gzipped (``Content-Encoding: gzip``).
+Two write keys, each the HTTP Basic user name with an empty password, or
+``writeKey`` in the body, as Segment accepts both: the public
+``CG_INGEST_WRITE_KEY`` (it ships in browsers: identify may only create and
+fill empty fields) and the secret ``CG_INGEST_SERVER_WRITE_KEY`` (trusted:
+identify may link on email and change profiles, alias may link); see
+``profiles``. Bodies may be gzipped (``Content-Encoding: gzip``).
 
 Answers::
 
     200 {"success": true}
     200 {"success": true,
-         "errors":   [{"index": 2, "messageId": "m3" | null, "message": "..."}],
+         "errors":   [{"index": 2, "messageId": "m3" | null,
+                       "code": "invalid_timestamp", "message": "..."}],
          "warnings": [{"index": 0, "messageId": "m1", "field": "traits.phone",
                        "message": "..."}]}
     400 / 401 / 500 / 503 {"success": false, "code": "...", "message": "..."}
 
 ``errors`` (batch only) lists the messages refused and not stored — the valid
-ones of the batch are stored. On a single-message route a refused message is a
-400 ``invalid_message`` instead. ``warnings`` lists traits left out of a stored
-identify (an invalid phone, say). Error codes: ``too_large`` (over 32 KB per
-message or 500 KB per batch, Segment's limits), ``invalid_json``,
-``invalid_body``, ``invalid_message``, ``unauthorized`` (401),
-``ingest_disabled`` (503, no write key set), ``server_error`` (500, nothing
-stored; Segment libraries retry it).
+ones of the batch are stored, and the answer is still 200, as Segment's. On a
+single-message route a refused message is a 400 with the message's code
+instead. ``warnings`` lists what a stored message did not apply: a trait left
+out (an invalid phone, say) or refused under the public key (a stored value
+kept, an email of another customer), or an alias not linked. Error codes:
+``too_large`` (over 32 KB per message or 500 KB per batch, Segment's limits),
+``invalid_json``, ``invalid_body``, ``invalid_message``, ``invalid_timestamp``
+(see ``messages``), ``unauthorized`` (401), ``ingest_disabled`` (503, no write
+key set), ``server_error`` (500, nothing stored; Segment libraries retry it).
 
 What is kept:
 
@@ -40,12 +46,12 @@ What is kept:
   already stored is acknowledged and skipped (unique index), as Segment
   de-duplicates on it;
 - identify also creates or updates the customer (``traits``), resolved by the
-  userId's link in ``identities`` (source ``segment``), then by
-  ``traits.email``, created when unknown and an email is given, and links the
-  userId to it;
-- alias links its ``userId`` to the customer of ``previousId`` when that is a
-  linked userId; screen and group are stored as events only. Anonymous ids are
-  stored, not linked.
+  userId's link in ``identities`` (source ``segment``), then — server key only
+  — by ``traits.email``, created when unknown and an email is given, and links
+  the userId to it (``profiles`` says what each key may change);
+- alias (server key only) links its ``userId`` to the customer of
+  ``previousId`` when that is a linked userId; screen and group are stored as
+  events only. Anonymous ids are stored, not linked.
 
 Every customer touched gets one ``CustomerChange(id, "ingest", kind)`` per
 request once it is committed; ``kind`` is ``identify`` if the profile changed,

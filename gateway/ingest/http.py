@@ -9,7 +9,7 @@ message.
 from __future__ import annotations
 
 import base64
-import binascii
+import hashlib
 import hmac
 import logging
 import zlib
@@ -36,6 +36,7 @@ from gateway.ingest.messages import (
 )
 from gateway.ingest.store import store_messages
 from gateway.services import Services
+from gateway.settings import Settings
 
 log = logging.getLogger("gateway.ingest")
 
@@ -81,12 +82,11 @@ def _endpoint(kind: str | None) -> Endpoint:
 
 async def _ingest(request: Request, kind: str | None) -> Response:
     services: Services = request.app.state.services
-    secret = services.settings.ingest_write_key
-    if secret is None or not secret.get_secret_value():
+    keys = _write_keys(services.settings)
+    if not keys:
         raise Rejected(503, "ingest_disabled", "ingest disabled: no write key is set")
     header_key = _basic_user(request.headers.get("authorization"))
-    if header_key is not None:
-        _check_key(header_key, secret)
+    trusted = None if header_key is None else _trusted(header_key, keys)
     body = await _read_body(request, MAX_MESSAGE_BYTES if kind else MAX_BATCH_BYTES)
     try:
         payload = orjson.loads(body)
@@ -94,17 +94,37 @@ async def _ingest(request: Request, kind: str | None) -> Response:
         raise Rejected(400, "invalid_json", f"malformed JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise Rejected(400, "invalid_json", "the body must be a JSON object")
-    if header_key is None:
+    if trusted is None:
         body_key = payload.get("writeKey")
-        _check_key(body_key if isinstance(body_key, str) else None, secret)
+        trusted = _trusted(body_key if isinstance(body_key, str) else None, keys)
     received_at = utcnow()
     messages, indexes, errors = _parse(payload, kind, received_at)
+    if errors:
+        refused = [
+            f"{e['index']}:{_log_id(e['messageId'])}:{e['code']}" for e in errors[:10]
+        ]
+        # One line per request, ids and codes only: anyone holding the public
+        # key could otherwise write 500 log lines per request.
+        log.info(
+            "ingest refused %d of %d messages: %s",
+            len(errors),
+            len(errors) + len(messages),
+            ", ".join(refused),
+        )
     if kind is not None and errors:
-        raise Rejected(400, "invalid_message", str(errors[0]["message"]))
+        raise Rejected(400, str(errors[0]["code"]), str(errors[0]["message"]))
     try:
-        stored = await store_messages(services.sessions, messages, received_at)
+        stored = await store_messages(
+            services.sessions, messages, received_at, trusted=trusted
+        )
     except SQLAlchemyError as exc:
-        log.exception("ingest could not store %d messages", len(messages))
+        # The exception's text carries SQL parameters (emails): never logged.
+        log.error(
+            "ingest could not store %d messages (first %s): %s",
+            len(messages),
+            _log_id(messages[0].message_id if messages else None),
+            type(exc).__name__,
+        )
         raise Rejected(
             500, "server_error", "the messages could not be stored; retry"
         ) from exc
@@ -136,7 +156,7 @@ def _parse(
         try:
             sent_at = parse_time(payload.get("sentAt"), "sentAt")
         except InvalidMessage as exc:
-            raise Rejected(400, "invalid_message", exc.reason) from exc
+            raise Rejected(400, exc.code, exc.reason) from exc
     else:
         raws, sent_at = [payload], None
     messages: list[Message] = []
@@ -160,10 +180,20 @@ def _parse(
                 {
                     "index": index,
                     "messageId": message_id if isinstance(message_id, str) else None,
+                    "code": exc.code,
                     "message": exc.reason,
                 }
             )
     return messages, indexes, errors
+
+
+def _log_id(message_id: object) -> str:
+    """A messageId as logged: the first 16 hex digits of its SHA-256, since the
+    sender chooses it and may put an email in it (the sender can hash its own
+    ids to find a line)."""
+    if not isinstance(message_id, str):
+        return "-"
+    return hashlib.sha256(message_id.encode()).hexdigest()[:16]
 
 
 def _basic_user(header: str | None) -> str | None:
@@ -177,15 +207,33 @@ def _basic_user(header: str | None) -> str | None:
         )
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # binascii.Error, UnicodeDecodeError, non-ASCII
         raise Rejected(401, "unauthorized", "malformed Basic credentials") from exc
     return decoded.partition(":")[0]
 
 
-def _check_key(provided: str | None, secret: SecretStr) -> None:
-    expected = secret.get_secret_value().encode()
-    if provided is None or not hmac.compare_digest(provided.encode(), expected):
+def _write_keys(settings: Settings) -> dict[bool, bytes]:
+    """The configured keys by trust: ``True`` for the server write key."""
+    keys: dict[bool, SecretStr | None] = {
+        False: settings.ingest_write_key,
+        True: settings.ingest_server_write_key,
+    }
+    return {
+        trusted: key.get_secret_value().encode()
+        for trusted, key in keys.items()
+        if key is not None and key.get_secret_value()
+    }
+
+
+def _trusted(provided: str | None, keys: dict[bool, bytes]) -> bool:
+    """Whether ``provided`` is the server write key (``False``: the public one);
+    every configured key is compared, in constant time. Should both keys be
+    equal (settings refuse it), the public key's limits apply."""
+    given = (provided or "").encode()
+    matches = [t for t, key in keys.items() if hmac.compare_digest(given, key)]
+    if provided is None or not matches:
         raise Rejected(401, "unauthorized", "invalid or missing write key")
+    return matches[0]
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

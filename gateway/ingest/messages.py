@@ -12,6 +12,15 @@ When the event happened (``occurred_at``), following Segment's rules:
    skew with ``sentAt``, the device's time of sending:
    ``receivedAt - (sentAt - originalTimestamp)``; without ``sentAt`` it is kept;
 3. else the time we received the request.
+
+Every time sent, and the resulting ``occurred_at``, must lie in
+[``EARLIEST``, ``LATEST``): a year-1 or year-9999 time (or a skew correction
+that would land there) is refused as ``invalid_timestamp`` for that message.
+Strings must be free of NUL characters and objects nested at most
+``MAX_DEPTH`` deep anywhere in a message, its batch's context included
+(PostgreSQL's text columns, where traits land, refuse a NUL, as does a cast of
+the stored JSON to ``jsonb``; orjson cannot serialize past 254 levels, and
+deeper values are a misuse anyway).
 """
 
 from __future__ import annotations
@@ -30,16 +39,21 @@ MAX_BATCH_BYTES = 500 * 1024
 
 TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 _ID_LENGTH = 255
+MAX_DEPTH = 32
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 JSONObject = dict[str, object]
 
 
 class InvalidMessage(Exception):
-    """A message we cannot store; ``reason`` is shown to the sender."""
+    """A message we cannot store; ``reason`` is shown to the sender, ``code``
+    (``invalid_message``, ``invalid_timestamp``, ``too_large``) is also logged."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: str = "invalid_message") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +97,13 @@ def parse_message(
     """
     if not isinstance(raw, dict):
         raise InvalidMessage("a message must be a JSON object")
+    _check_values(raw)
     if message_size(raw) > MAX_MESSAGE_BYTES:
-        raise InvalidMessage(f"message larger than {MAX_MESSAGE_BYTES // 1024} KB")
+        raise InvalidMessage(
+            f"message larger than {MAX_MESSAGE_BYTES // 1024} KB", "too_large"
+        )
     kind = type_ or raw.get("type")
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         raise InvalidMessage(f"type must be one of {', '.join(sorted(TYPES))}")
     user_id = _id(raw, "userId")
     anonymous_id = _id(raw, "anonymousId")
@@ -97,6 +114,7 @@ def parse_message(
     batch_context = (defaults or {}).get("context")
     if isinstance(batch_context, dict):
         context = {**batch_context, **context}
+        _check_values(context)
     name, properties, previous_id = _body(raw, kind, user_id)
     return Message(
         message_id=message_id,
@@ -143,26 +161,44 @@ def occurred_at(
     raw: Mapping[str, object], received_at: datetime, batch_sent_at: datetime | None
 ) -> datetime:
     timestamp = _time(raw, "timestamp")
+    original = _time(raw, "originalTimestamp")
+    sent_at = _time(raw, "sentAt") or batch_sent_at
     if timestamp is not None:
         return timestamp
-    original = _time(raw, "originalTimestamp")
     if original is None:
         return received_at
-    sent_at = _time(raw, "sentAt") or batch_sent_at
-    return original if sent_at is None else received_at - (sent_at - original)
+    if sent_at is None:
+        return original
+    corrected = received_at - (sent_at - original)
+    return _in_range(corrected, "originalTimestamp corrected by sentAt")
 
 
 def parse_time(value: object, field: str) -> datetime | None:
-    """An ISO 8601 time; a time without zone is taken as UTC."""
+    """An ISO 8601 time in [``EARLIEST``, ``LATEST``); a time without zone is
+    taken as UTC."""
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidMessage(f"{field} must be an ISO 8601 string")
+        raise InvalidMessage(f"{field} must be an ISO 8601 string", "invalid_timestamp")
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidMessage(f"{field} is not an ISO 8601 time: {value!r}") from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+        aware = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+        # An offset can carry year 1 or 9999 past what a datetime holds.
+        aware.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidMessage(
+            f"{field} is not an ISO 8601 time", "invalid_timestamp"
+        ) from exc
+    return _in_range(aware, field)
+
+
+def _in_range(value: datetime, field: str) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise InvalidMessage(
+            f"{field} must lie between the years {EARLIEST.year} and {LATEST.year}",
+            "invalid_timestamp",
+        )
+    return value
 
 
 def _time(raw: Mapping[str, object], field: str) -> datetime | None:
@@ -197,6 +233,23 @@ def _check_text(value: str, field: str) -> None:
         raise InvalidMessage(f"{field} is longer than {_ID_LENGTH} characters")
     if "\x00" in value:
         raise InvalidMessage(f"{field} contains a NUL character")
+
+
+def _check_values(raw: JSONObject) -> None:
+    """No NUL in any key or string, no nesting deeper than ``MAX_DEPTH``."""
+    stack: list[tuple[object, int]] = [(raw, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise InvalidMessage("the message contains a NUL character")
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_DEPTH:
+            raise InvalidMessage(f"the message is nested over {MAX_DEPTH} levels deep")
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        stack += [(item, depth + 1) for item in items]
 
 
 def _object(raw: Mapping[str, object], field: str) -> JSONObject:

@@ -9,8 +9,8 @@ Inside the transaction, in this order:
    (source ``segment``) — one SELECT;
 3. identify creates or updates customers (``profiles``: a handful of
    statements, none per message);
-4. new userId links, from identify and alias — one INSERT … ON CONFLICT DO
-   NOTHING;
+4. new userId links, from identify and (server write key only) alias — one
+   INSERT … ON CONFLICT DO NOTHING;
 5. every message as a ``tracked_events`` row — one INSERT … ON CONFLICT
    (message_id) DO NOTHING, so a repeat racing in from another request is
    still stored once.
@@ -33,12 +33,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.changes import CustomerChange
 from gateway.db.models import Identity, TrackedEvent
 from gateway.ingest.messages import Message
-from gateway.ingest.profiles import TraitWarning, dialect_insert, identify_customers
+from gateway.ingest.profile_writes import dialect_insert
+from gateway.ingest.profiles import identify_customers
+from gateway.ingest.traits import TraitWarning
 
 SOURCE = "segment"
 """``identities.source`` of a Segment userId."""
 
 Sessions = async_sessionmaker[AsyncSession]
+
+UNTRUSTED_ALIAS = (
+    "not linked: only the server write key may link a userId to the customer "
+    "of previousId"
+)
 
 
 @dataclass(slots=True)
@@ -49,8 +56,14 @@ class Stored:
 
 
 async def store_messages(
-    sessions: Sessions, messages: Sequence[Message], received_at: datetime
+    sessions: Sessions,
+    messages: Sequence[Message],
+    received_at: datetime,
+    *,
+    trusted: bool,
 ) -> Stored:
+    """Store ``messages``; ``trusted`` when they came with the server write key
+    (what identify and alias may change depends on it, see ``profiles``)."""
     result = Stored()
     touched: dict[int, str] = {}
     async with sessions() as session, session.begin():
@@ -63,15 +76,21 @@ async def store_messages(
             [(pos, m) for pos, m in fresh if m.type == "identify"],
             links,
             result.warnings,
+            trusted=trusted,
         )
         new_links = {
             uid: (cid, "identify") for uid, cid in identified.new_links.items()
         }
         links.update(identified.new_links)
-        for _, message in fresh:
+        for position, message in fresh:
             owner = links.get(message.previous_id or "")
             user_id = message.user_id
             if message.type == "alias" and user_id and user_id not in links and owner:
+                if not trusted:
+                    result.warnings.append(
+                        TraitWarning(position, "userId", UNTRUSTED_ALIAS)
+                    )
+                    continue
                 links[user_id] = owner
                 new_links[user_id] = (owner, "alias")
         await _store_links(session, new_links)

@@ -55,6 +55,16 @@ _RESERVED = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class TraitWarning:
+    """A trait (or id) of a stored message that was not applied, and why."""
+
+    position: int
+    """Index of the message in the list given to ``store_messages``."""
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class AddressTraits:
     country: str
     line1: str | None

@@ -4,7 +4,6 @@ real HTTP and by hand-made requests for everything a library would not send."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gzip
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,10 +12,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from pydantic import SecretStr
 from segment.analytics import Client
 from segment.analytics.request import APIError
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from connectors.simulator_server import serve_app
@@ -25,23 +23,14 @@ from gateway.changes import CustomerChange
 from gateway.db import models
 from gateway.services import Services
 from tests.conftest import StatementCounter
-
-WRITE_KEY = "wk_test_ingest"
-
-
-@pytest.fixture
-def ingest_services(db: Services) -> Services:
-    settings = db.settings.model_copy(update={"ingest_write_key": SecretStr(WRITE_KEY)})
-    return dataclasses.replace(db, settings=settings)
-
-
-@pytest.fixture
-async def ingest(ingest_services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(services=ingest_services))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://gateway", auth=(WRITE_KEY, "")
-    ) as http:
-        yield http
+from tests.integration.gateway.ingest.rows import (
+    WRITE_KEY,
+    count,
+    customer_by_email,
+    events,
+    preferences,
+    track,
+)
 
 
 @pytest.fixture
@@ -60,47 +49,6 @@ def changes(ingest_services: Services) -> Iterator[list[CustomerChange]]:
     unsubscribe = ingest_services.changes.subscribe(collect)
     yield seen
     unsubscribe()
-
-
-async def events(db: Services) -> list[models.TrackedEvent]:
-    async with db.sessions() as session:
-        rows = await session.scalars(
-            select(models.TrackedEvent).order_by(models.TrackedEvent.id)
-        )
-        return list(rows)
-
-
-async def count(db: Services, model: type[models.Base]) -> int:
-    async with db.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-async def customer_by_email(db: Services, email: str) -> models.Customer | None:
-    async with db.sessions() as session:
-        customer: models.Customer | None = await session.scalar(
-            select(models.Customer).where(models.Customer.email == email)
-        )
-        return customer
-
-
-async def preferences(db: Services, customer_id: int) -> dict[str, str]:
-    async with db.sessions() as session:
-        rows = await session.scalars(
-            select(models.Preference).where(
-                models.Preference.customer_id == customer_id
-            )
-        )
-        return {p.key: p.value for p in rows}
-
-
-def track(message_id: str, user_id: str = "u-1", **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "track",
-        "messageId": message_id,
-        "userId": user_id,
-        "event": "Viewed",
-        **extra,
-    }
 
 
 # The real Segment library
@@ -221,7 +169,7 @@ async def test_without_a_configured_write_key_the_ingest_is_disabled(
         (
             "/v1/track",
             b'{"userId": "u", "event": "e", "timestamp": "yesterday"}',
-            "invalid_message",
+            "invalid_timestamp",
             "not an ISO 8601 time",
         ),
         ("/v1/alias", b'{"userId": "u"}', "invalid_message", "previousId"),
@@ -320,8 +268,8 @@ async def test_a_gzipped_batch_is_accepted(
 # Identify
 
 
-async def test_identify_creates_then_updates_the_customer_and_its_preferences(
-    ingest: httpx.AsyncClient, db: Services, changes: list[CustomerChange]
+async def test_a_trusted_identify_creates_then_updates_the_customer_and_preferences(
+    trusted_ingest: httpx.AsyncClient, db: Services, changes: list[CustomerChange]
 ) -> None:
     traits = {
         "email": "Ana@Example.COM",
@@ -335,7 +283,9 @@ async def test_identify_creates_then_updates_the_customer_and_its_preferences(
         "tags": ["a", "b"],
         "id": "u-1",
     }
-    first = await ingest.post("/v1/identify", json={"userId": "u-1", "traits": traits})
+    first = await trusted_ingest.post(
+        "/v1/identify", json={"userId": "u-1", "traits": traits}
+    )
     assert first.json() == {"success": True}
     customer = await customer_by_email(db, "ana@example.com")
     assert customer is not None
@@ -367,7 +317,7 @@ async def test_identify_creates_then_updates_the_customer_and_its_preferences(
         "plan": "team",
         "name": "Ana Maria Silva",
     }
-    await ingest.post("/v1/identify", json={"userId": "u-1", "traits": update})
+    await trusted_ingest.post("/v1/identify", json={"userId": "u-1", "traits": update})
     assert await count(db, models.Customer) == 1
     updated = await customer_by_email(db, "ana.silva@example.com")
     assert updated is not None
@@ -379,16 +329,16 @@ async def test_identify_creates_then_updates_the_customer_and_its_preferences(
     ] * 2
 
 
-async def test_identify_by_email_links_the_user_to_an_existing_customer(
-    ingest: httpx.AsyncClient, db: Services
+async def test_a_trusted_identify_links_the_user_to_an_existing_customer_by_email(
+    trusted_ingest: httpx.AsyncClient, db: Services
 ) -> None:
     async with db.sessions() as session, session.begin():
         session.add(models.Customer(email="known@example.com", first_name="Old"))
-    await ingest.post(
+    await trusted_ingest.post(
         "/v1/identify",
         json={"userId": "u-9", "traits": {"email": "KNOWN@example.com"}},
     )
-    await ingest.post("/v1/track", json=track("t1", user_id="u-9"))
+    await trusted_ingest.post("/v1/track", json=track("t1", user_id="u-9"))
     customer = await customer_by_email(db, "known@example.com")
     assert customer is not None
     assert customer.first_name == "Old"
@@ -453,7 +403,7 @@ async def test_an_email_of_another_customer_is_not_taken_over(
 
 
 async def test_events_are_linked_to_the_customer_of_their_user_id(
-    ingest: httpx.AsyncClient, db: Services, changes: list[CustomerChange]
+    trusted_ingest: httpx.AsyncClient, db: Services, changes: list[CustomerChange]
 ) -> None:
     batch = [
         track("t0", user_id="stranger"),
@@ -465,7 +415,7 @@ async def test_events_are_linked_to_the_customer_of_their_user_id(
         {"type": "alias", "userId": "u-1-new", "previousId": "u-1"},
         track("t3", user_id="u-1-new"),
     ]
-    response = await ingest.post("/v1/batch", json={"batch": batch})
+    response = await trusted_ingest.post("/v1/batch", json={"batch": batch})
     assert response.json() == {"success": True}
     customer = await customer_by_email(db, "u1@example.com")
     assert customer is not None
@@ -485,7 +435,7 @@ async def test_events_are_linked_to_the_customer_of_their_user_id(
     assert [(c.customer_id, c.source, c.kind) for c in changes] == [
         (customer.id, "ingest", "identify")
     ]
-    await ingest.post("/v1/page", json={"userId": "u-1-new", "name": "Pricing"})
+    await trusted_ingest.post("/v1/page", json={"userId": "u-1-new", "name": "Pricing"})
     assert [(c.customer_id, c.kind) for c in changes[1:]] == [(customer.id, "page")]
 
 
