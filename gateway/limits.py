@@ -1,10 +1,16 @@
 """Query limits, checked on the parsed document before anything executes.
 
 One walk over the operation (fragments expanded, cycles refused) measures its
-depth, its aliases and its cost — fields counted with list multipliers taken
-from ``first``/``last`` (literal, variable or the argument's default) — and the
-parser itself stops at the token limit, so a hostile document costs little to
-refuse. Each refusal has its own code; the HTTP view answers 400.
+depth, its aliases, its directives and its cost — fields counted with list
+multipliers taken from ``first``/``last`` — and the parser itself stops at the
+token limit, so a hostile document costs little to refuse. Page sizes are read
+as the executor will see them: variables coerced by graphql-core (``100.0`` is
+the Int ``100``), literals through the argument's type. An integer literal too
+large for an Int (thousands of digits) is refused here (``BAD_USER_INPUT``);
+any other size that cannot be read (``"ten"``, a variable the executor will
+refuse) counts as the largest page and is left to validation. Each
+refusal has its own code; every transport answers it before execution
+(``gateway.gate``).
 """
 
 from __future__ import annotations
@@ -32,16 +38,23 @@ from graphql import (
     VariableNode,
     get_named_type,
     get_nullable_type,
+    get_variable_values,
     is_list_type,
     parse,
 )
-from graphql.language import DocumentNode
+from graphql.language import DirectiveNode, DocumentNode
+from graphql.pyutils import Undefined
+from graphql.utilities import value_from_ast
 
 from gateway.settings import Settings
 
 LIST_ESTIMATE = 10
 """Elements assumed for a list field without ``first`` (line items, tags…);
 a connection's own ``edges`` count once: ``first`` already multiplied them."""
+
+CONNECTION_DEFAULT = 20
+"""Page of a connection asked for without ``first``/``last`` or a default of its
+own (the timeline serves 20)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +64,9 @@ class Limits:
     max_tokens: int = 2000
     max_cost: int = 10_000
     max_document_bytes: int = 100_000
+    max_directives: int = 50
+    max_page_size: int = 100
+    """What a page size that cannot be read in advance counts as."""
     introspection: bool = True
 
     @classmethod
@@ -61,6 +77,22 @@ class Limits:
             max_tokens=settings.max_tokens,
             max_cost=settings.max_cost,
             max_document_bytes=settings.max_document_bytes,
+            max_directives=settings.max_directives,
+            max_page_size=settings.max_page_size,
+            introspection=settings.introspection_enabled,
+        )
+
+    @classmethod
+    def for_embed(cls, settings: Settings) -> Limits:
+        """Tighter: an embed token lives in other companies' pages."""
+        return cls(
+            max_depth=settings.embed_max_depth,
+            max_aliases=settings.embed_max_aliases,
+            max_tokens=settings.embed_max_tokens,
+            max_cost=settings.embed_max_cost,
+            max_document_bytes=settings.embed_max_document_bytes,
+            max_directives=settings.embed_max_directives,
+            max_page_size=settings.max_page_size,
             introspection=settings.introspection_enabled,
         )
 
@@ -154,7 +186,8 @@ def _analyse(
     analysis = Analysis(document=document, operation=operation)
     if root is None:
         return analysis
-    walker = _Walker(schema, fragments, variables or {}, limits)
+    walker = _Walker(schema, fragments, _coerced(schema, operation, variables), limits)
+    walker.count_directives(operation.directives)
     analysis.cost = walker.walk(operation.selection_set, root, 1, 1, ())
     analysis.depth = walker.depth
     analysis.aliases = walker.aliases
@@ -209,6 +242,19 @@ def _parse(query: str, max_tokens: int) -> DocumentNode:
         raise
 
 
+def _coerced(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any] | None,
+) -> dict[str, Any] | None:
+    """The variables as the executor will see them; ``None`` when they cannot be
+    coerced (the executor refuses them; page sizes count as the largest)."""
+    coerced = get_variable_values(
+        schema, operation.variable_definitions or (), variables or {}, max_errors=1
+    )
+    return None if isinstance(coerced, list) else coerced.coerced
+
+
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:
     operations = [
         d for d in document.definitions if isinstance(d, OperationDefinitionNode)
@@ -228,7 +274,7 @@ class _Walker:
         self,
         schema: GraphQLSchema,
         fragments: dict[str, FragmentDefinitionNode],
-        variables: dict[str, Any],
+        variables: dict[str, Any] | None,
         limits: Limits,
     ) -> None:
         self.schema = schema
@@ -237,6 +283,16 @@ class _Walker:
         self.limits = limits
         self.depth = 0
         self.aliases = 0
+        self.directives = 0
+
+    def count_directives(self, directives: tuple[DirectiveNode, ...] | None) -> None:
+        """One refusal for a pile of directives, not one error per directive."""
+        self.directives += len(directives or ())
+        if self.directives > self.limits.max_directives:
+            raise LimitExceeded(
+                "TOO_MANY_DIRECTIVES",
+                f"The query uses more than {self.limits.max_directives} directives.",
+            )
 
     def walk(
         self,
@@ -251,6 +307,7 @@ class _Walker:
             return 0  # deep enough to refuse: no need to walk further
         cost = 0
         for selection in selection_set.selections:
+            self.count_directives(selection.directives)
             if isinstance(selection, FieldNode):
                 cost += self._field(selection, parent, multiplier, depth, spreads)
             elif isinstance(selection, InlineFragmentNode):
@@ -271,6 +328,7 @@ class _Walker:
                     )
                 fragment = self.fragments.get(name)
                 if fragment is not None:
+                    self.count_directives(fragment.directives)
                     target = (
                         self.schema.get_type(fragment.type_condition.name.value)
                         or parent
@@ -317,19 +375,32 @@ class _Walker:
         )
 
     def _page_size(self, node: FieldNode, definition: GraphQLField | None) -> int:
-        for argument in node.arguments or ():
-            if argument.name.value in ("first", "last"):
-                value = argument.value
-                if isinstance(value, IntValueNode):
-                    return max(1, int(value.value))
-                if isinstance(value, VariableNode):
-                    given = self.variables.get(value.name.value)
-                    if isinstance(given, int):
-                        return max(1, given)
         if definition is None:
-            return 1
+            return 1  # no such field: validation refuses the document
+        for argument in node.arguments or ():
+            name = argument.name.value
+            declared = definition.args.get(name)
+            if name not in ("first", "last") or declared is None:
+                continue
+            if isinstance(argument.value, VariableNode):
+                if self.variables is None:
+                    return self.limits.max_page_size
+                value = self.variables.get(argument.value.name.value)
+            else:
+                value = value_from_ast(argument.value, declared.type)
+                if value is Undefined and isinstance(argument.value, IntValueNode):
+                    raise LimitExceeded(
+                        "BAD_USER_INPUT",
+                        f"`{name}` must be an Int (a 32-bit integer).",
+                    )
+                if value is Undefined:  # "ten", 1.5: validation refuses it
+                    return self.limits.max_page_size
+            if isinstance(value, int):
+                return max(1, value)
         for arg_name in ("first", "last"):
             arg = definition.args.get(arg_name)
             if arg is not None and isinstance(arg.default_value, int):
                 return max(1, arg.default_value)
+        if get_named_type(definition.type).name.endswith("Connection"):
+            return CONNECTION_DEFAULT
         return LIST_ESTIMATE if is_list_type(get_nullable_type(definition.type)) else 1

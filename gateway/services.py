@@ -36,6 +36,10 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     auth: Authenticator
     rate_limiter: RateLimiter
+    login_failures: RateLimiter
+    """Failed authentications per client address (``gateway.auth.admission``)."""
+    embed_rate_limiter: RateLimiter
+    """Per embed token, tighter than the API's."""
     persisted: PersistedQueries
     audit: AuditLog
     upstreams: Upstreams = field(default_factory=Upstreams)
@@ -81,6 +85,18 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             settings.rate_limit_burst,
             redis,
             prefix=settings.cache_prefix,
+        ),
+        login_failures=RateLimiter(
+            settings.auth_failures_per_minute,
+            settings.auth_failures_burst,
+            redis,
+            prefix=settings.cache_prefix,
+        ),
+        embed_rate_limiter=RateLimiter(
+            settings.embed_rate_limit_per_minute,
+            settings.embed_rate_limit_burst,
+            redis,
+            prefix=f"{settings.cache_prefix}:embed",
         ),
         persisted=PersistedQueries(
             backend,

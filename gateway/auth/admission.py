@@ -1,19 +1,33 @@
-"""Letting a request in: who is asking, and whether they have a token left.
+"""Letting a caller in: the failed-login throttle, who is asking (``admit``),
+and whether they have a rate-limit token left (``take_token``).
 
-One place for the 401 and 429 rules, shared by ``/graphql`` and the segment
-exports; each endpoint writes the refusal in its own response format.
+One place for the 401 and 429 rules, shared by ``/graphql`` (HTTP and
+WebSocket), ``/embed/graphql`` and the segment exports; each endpoint writes
+the refusal in its own response format.
+
+Failed authentications are counted per client address (``failures``, a
+token bucket: Redis-shared like the rate limit). Once an address has none
+left, its requests are 429 before their credentials are even read, so
+guessing keys costs the guesser time and the database nothing. The address
+is ``request.client``: behind a load balancer run uvicorn with
+``--forwarded-allow-ips=<the balancer>`` so it is the client's own, not the
+balancer's (else one guesser throttles everyone behind it); the header
+``X-Forwarded-For`` is never read here, so it cannot be forged to dodge the
+throttle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from gateway.auth.authenticate import Authenticator
+from starlette.requests import HTTPConnection
+
 from gateway.auth.principal import Principal
 from gateway.auth.ratelimit import RateLimiter, retry_after
 
 UNAUTHENTICATED = "Send an API key or token: Authorization: Bearer <credentials>."
+TOO_MANY_FAILURES = "Too many failed authentications from this address; retry later."
 
 
 @dataclass
@@ -24,15 +38,38 @@ class Refusal(Exception):
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+def client_address(connection: HTTPConnection) -> str:
+    """The peer as the server saw it (the proxy-resolved one under
+    ``--forwarded-allow-ips``)."""
+    return connection.client.host if connection.client is not None else "unknown"
+
+
 async def admit(
-    auth: Authenticator, limiter: RateLimiter, authorization: str | None
+    identify: Callable[[], Awaitable[Principal | None]],
+    failures: RateLimiter,
+    address: str,
+    *,
+    unauthenticated: str = UNAUTHENTICATED,
+    challenge: str = "Bearer",
 ) -> Principal:
-    """The caller, once authenticated and within their rate limit."""
-    principal = await auth.authenticate(authorization)
-    if principal is None:
+    """The caller ``identify`` finds, unless ``address`` failed too often."""
+    failure_key = f"authfail:{address}"
+    wait = await failures.take(failure_key, count=0)
+    if wait:
         raise Refusal(
-            401, "UNAUTHENTICATED", UNAUTHENTICATED, {"WWW-Authenticate": "Bearer"}
+            429, "RATE_LIMITED", TOO_MANY_FAILURES, {"Retry-After": retry_after(wait)}
         )
+    principal = await identify()
+    if principal is None:
+        await failures.take(failure_key)
+        raise Refusal(
+            401, "UNAUTHENTICATED", unauthenticated, {"WWW-Authenticate": challenge}
+        )
+    return principal
+
+
+async def take_token(limiter: RateLimiter, principal: Principal) -> None:
+    """One request (or socket operation) of the caller's rate limit."""
     wait = await limiter.take(principal.rate_key)
     if wait:
         raise Refusal(
@@ -41,4 +78,3 @@ async def admit(
             "Too many requests; retry later.",
             {"Retry-After": retry_after(wait)},
         )
-    return principal

@@ -7,7 +7,6 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
-from gateway.auth.socket_guard import SocketGuard
 from gateway.metrics import OperationMetrics
 from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
@@ -44,6 +43,5 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
             lambda: ParserCache(maxsize=1024),
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=1024),
-            SocketGuard,
         ],
     )
