@@ -103,10 +103,14 @@ class OperationGate:
     def present(self, errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
         """Errors as the client sees them, on every transport."""
         errors = format_errors(errors)
-        if self.production and errors:
-            for error in errors:
-                error.message = _SUGGESTION.sub("", error.message)
+        for error in errors or ():
+            error.message = self.message(error.message)
         return errors
+
+    def message(self, text: str) -> str:
+        """In production, without "Did you mean …" (field, argument, type and
+        enum value names are what an attacker fishes for)."""
+        return _SUGGESTION.sub("", text) if self.production else text
 
 
 def _check_shape(operation: Operation) -> None:

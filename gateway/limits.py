@@ -1,16 +1,14 @@
 """Query limits, checked on the parsed document before anything executes.
 
-One walk over the operation (fragments expanded, cycles refused) measures its
-depth, its aliases, its directives and its cost — fields counted with list
-multipliers taken from ``first``/``last`` — and the parser itself stops at the
-token limit, so a hostile document costs little to refuse. Page sizes are read
-as the executor will see them: variables coerced by graphql-core (``100.0`` is
-the Int ``100``), literals through the argument's type. An integer literal too
-large for an Int (thousands of digits) is refused here (``BAD_USER_INPUT``);
-any other size that cannot be read (``"ten"``, a variable the executor will
-refuse) counts as the largest page and is left to validation. Each
-refusal has its own code; every transport answers it before execution
-(``gateway.gate``).
+The parser stops at the token limit, and one walk over the operation
+(``gateway.query_walk``) measures its depth, aliases, directives and cost, so a
+hostile document costs little to refuse. Page sizes are read as the executor
+will see them: variables coerced by graphql-core (``100.0`` is the Int
+``100``), literals through the argument's type. An integer literal too large
+for an Int (thousands of digits) is refused (``BAD_USER_INPUT``); any other
+size that cannot be read (``"ten"``, a variable the executor will refuse)
+counts as the largest page and is left to validation. Each refusal has its
+own code; every transport answers it before execution (``gateway.gate``).
 """
 
 from __future__ import annotations
@@ -25,36 +23,18 @@ import orjson
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    GraphQLField,
-    GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
-    VariableNode,
-    get_named_type,
-    get_nullable_type,
-    get_variable_values,
-    is_list_type,
     parse,
 )
-from graphql.language import DirectiveNode, DocumentNode
-from graphql.pyutils import Undefined
-from graphql.utilities import value_from_ast
+from graphql.language import DocumentNode
 
+from gateway.query_walk import LimitExceeded, Walker, coerced_variables
 from gateway.settings import Settings
 
-LIST_ESTIMATE = 10
-"""Elements assumed for a list field without ``first`` (line items, tags…);
-a connection's own ``edges`` count once: ``first`` already multiplied them."""
-
-CONNECTION_DEFAULT = 20
-"""Page of a connection asked for without ``first``/``last`` or a default of its
-own (the timeline serves 20)."""
+__all__ = ["Analysis", "LimitExceeded", "Limits", "analyse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +75,6 @@ class Limits:
             max_page_size=settings.max_page_size,
             introspection=settings.introspection_enabled,
         )
-
-
-class LimitExceeded(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(slots=True)
@@ -186,7 +159,9 @@ def _analyse(
     analysis = Analysis(document=document, operation=operation)
     if root is None:
         return analysis
-    walker = _Walker(schema, fragments, _coerced(schema, operation, variables), limits)
+    walker = Walker(
+        schema, fragments, coerced_variables(schema, operation, variables), limits
+    )
     walker.count_directives(operation.directives)
     analysis.cost = walker.walk(operation.selection_set, root, 1, 1, ())
     analysis.depth = walker.depth
@@ -242,19 +217,6 @@ def _parse(query: str, max_tokens: int) -> DocumentNode:
         raise
 
 
-def _coerced(
-    schema: GraphQLSchema,
-    operation: OperationDefinitionNode,
-    variables: dict[str, Any] | None,
-) -> dict[str, Any] | None:
-    """The variables as the executor will see them; ``None`` when they cannot be
-    coerced (the executor refuses them; page sizes count as the largest)."""
-    coerced = get_variable_values(
-        schema, operation.variable_definitions or (), variables or {}, max_errors=1
-    )
-    return None if isinstance(coerced, list) else coerced.coerced
-
-
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:
     operations = [
         d for d in document.definitions if isinstance(d, OperationDefinitionNode)
@@ -267,140 +229,3 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
     if not operations:
         raise LimitExceeded("BAD_REQUEST", "The document has no operation.")
     raise LimitExceeded("BAD_REQUEST", "Name the operation to run (operationName).")
-
-
-class _Walker:
-    def __init__(
-        self,
-        schema: GraphQLSchema,
-        fragments: dict[str, FragmentDefinitionNode],
-        variables: dict[str, Any] | None,
-        limits: Limits,
-    ) -> None:
-        self.schema = schema
-        self.fragments = fragments
-        self.variables = variables
-        self.limits = limits
-        self.depth = 0
-        self.aliases = 0
-        self.directives = 0
-
-    def count_directives(self, directives: tuple[DirectiveNode, ...] | None) -> None:
-        """One refusal for a pile of directives, not one error per directive."""
-        self.directives += len(directives or ())
-        if self.directives > self.limits.max_directives:
-            raise LimitExceeded(
-                "TOO_MANY_DIRECTIVES",
-                f"The query uses more than {self.limits.max_directives} directives.",
-            )
-
-    def walk(
-        self,
-        selection_set: SelectionSetNode,
-        parent: Any,
-        multiplier: int,
-        depth: int,
-        spreads: tuple[str, ...],
-    ) -> int:
-        if depth > self.limits.max_depth:
-            self.depth = max(self.depth, depth)
-            return 0  # deep enough to refuse: no need to walk further
-        cost = 0
-        for selection in selection_set.selections:
-            self.count_directives(selection.directives)
-            if isinstance(selection, FieldNode):
-                cost += self._field(selection, parent, multiplier, depth, spreads)
-            elif isinstance(selection, InlineFragmentNode):
-                target = parent
-                if selection.type_condition is not None:
-                    target = (
-                        self.schema.get_type(selection.type_condition.name.value)
-                        or parent
-                    )
-                cost += self.walk(
-                    selection.selection_set, target, multiplier, depth, spreads
-                )
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in spreads:
-                    raise LimitExceeded(
-                        "GRAPHQL_VALIDATION_FAILED", f"Fragment {name} spreads itself."
-                    )
-                fragment = self.fragments.get(name)
-                if fragment is not None:
-                    self.count_directives(fragment.directives)
-                    target = (
-                        self.schema.get_type(fragment.type_condition.name.value)
-                        or parent
-                    )
-                    cost += self.walk(
-                        fragment.selection_set,
-                        target,
-                        multiplier,
-                        depth,
-                        (*spreads, name),
-                    )
-        return cost
-
-    def _field(
-        self,
-        node: FieldNode,
-        parent: Any,
-        multiplier: int,
-        depth: int,
-        spreads: tuple[str, ...],
-    ) -> int:
-        self.depth = max(self.depth, depth)
-        if node.alias is not None:
-            self.aliases += 1
-            if self.aliases > self.limits.max_aliases:
-                raise LimitExceeded(
-                    "TOO_MANY_ALIASES",
-                    f"The query uses more than {self.limits.max_aliases} aliases.",
-                )
-        name = node.name.value
-        if name in ("__schema", "__type") and not self.limits.introspection:
-            raise LimitExceeded("INTROSPECTION_DISABLED", "Introspection is disabled.")
-        definition: GraphQLField | None = None
-        if isinstance(parent, GraphQLObjectType) or hasattr(parent, "fields"):
-            definition = parent.fields.get(name)
-        if node.selection_set is None:
-            return multiplier
-        in_connection = getattr(parent, "name", "").endswith("Connection")
-        size = 1 if in_connection else self._page_size(node, definition)
-        child = get_named_type(definition.type) if definition is not None else None
-        inner = multiplier * size
-        return multiplier + self.walk(
-            node.selection_set, child, inner, depth + 1, spreads
-        )
-
-    def _page_size(self, node: FieldNode, definition: GraphQLField | None) -> int:
-        if definition is None:
-            return 1  # no such field: validation refuses the document
-        for argument in node.arguments or ():
-            name = argument.name.value
-            declared = definition.args.get(name)
-            if name not in ("first", "last") or declared is None:
-                continue
-            if isinstance(argument.value, VariableNode):
-                if self.variables is None:
-                    return self.limits.max_page_size
-                value = self.variables.get(argument.value.name.value)
-            else:
-                value = value_from_ast(argument.value, declared.type)
-                if value is Undefined and isinstance(argument.value, IntValueNode):
-                    raise LimitExceeded(
-                        "BAD_USER_INPUT",
-                        f"`{name}` must be an Int (a 32-bit integer).",
-                    )
-                if value is Undefined:  # "ten", 1.5: validation refuses it
-                    return self.limits.max_page_size
-            if isinstance(value, int):
-                return max(1, value)
-        for arg_name in ("first", "last"):
-            arg = definition.args.get(arg_name)
-            if arg is not None and isinstance(arg.default_value, int):
-                return max(1, arg.default_value)
-        if get_named_type(definition.type).name.endswith("Connection"):
-            return CONNECTION_DEFAULT
-        return LIST_ESTIMATE if is_list_type(get_nullable_type(definition.type)) else 1

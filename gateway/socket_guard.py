@@ -34,6 +34,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
+    Message,
     SubscribeMessage,
 )
 from strawberry.types.execution import PreExecutionError
@@ -98,11 +99,23 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
             return
         await super().handle_subscribe(message)
 
+    async def send_message(self, message: Message) -> None:
+        """The last step of every message: errors of results streamed or
+        answered here (a variable graphql-core could not coerce) lose their
+        suggestions in production, as over HTTP."""
+        payload: Any = message.get("payload")
+        errors = payload if message["type"] == "error" else None
+        if message["type"] == "next" and isinstance(payload, dict):
+            errors = payload.get("errors")
+        for error in errors or ():
+            if isinstance(error, dict) and isinstance(error.get("message"), str):
+                error["message"] = self.guarded.gate.message(error["message"])
+        await super().send_message(message)
+
     async def _handle_pre_execution_error(
         self, operation: Operation[Any, None], result: PreExecutionError
     ) -> None:
-        """Validation errors get their codes, and lose their suggestions in
-        production, as over HTTP."""
+        """Validation errors get their codes, as over HTTP."""
         result.errors = self.guarded.gate.present(result.errors)
         await super()._handle_pre_execution_error(operation, result)
 
