@@ -7,8 +7,8 @@ finds the credentials and writes a refusal in its own shape (an HTTP status,
 or a graphql-transport-ws ``error`` message), always with the same
 ``extensions.code``. In order:
 
-1. the operation's shape: ``query`` a string, ``variables`` an object (400
-   ``BAD_REQUEST``);
+1. the operation's shape: ``query`` a string (a persisted query resolved by
+   the endpoint first), ``variables`` an object (400 ``BAD_REQUEST``);
 2. the rate limit, one token per request or socket operation (429
    ``RATE_LIMITED`` with ``Retry-After`` / ``retryAfter``);
 3. the query limits on the parsed document with COERCED variables
@@ -113,10 +113,20 @@ class OperationGate:
         return _SUGGESTION.sub("", text) if self.production else text
 
 
-def _check_shape(operation: Operation) -> None:
-    if not isinstance(operation.query, str):
-        raise Refusal(400, "BAD_REQUEST", "No GraphQL query found in the request.")
+def check_shape(operation: Operation, extensions: object = None) -> None:
+    """What a WebSocket ``subscribe`` carries, checked as Strawberry checks an
+    HTTP body (``query`` may still be ``None``: a persisted query's hash)."""
+    if not isinstance(operation.query, str | None):
+        raise Refusal(400, "BAD_REQUEST", "query must be a string.")
     if not isinstance(operation.operation_name, str | None):
         raise Refusal(400, "BAD_REQUEST", "operationName must be a string.")
     if not isinstance(operation.variables, dict | None):
         raise Refusal(400, "BAD_REQUEST", "variables must be an object.")
+    if not isinstance(extensions, dict | None):
+        raise Refusal(400, "BAD_REQUEST", "extensions must be an object.")
+
+
+def _check_shape(operation: Operation) -> None:
+    check_shape(operation)
+    if operation.query is None:
+        raise Refusal(400, "BAD_REQUEST", "No GraphQL query found in the request.")

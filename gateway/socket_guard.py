@@ -6,9 +6,10 @@ protocol they speak: the legacy ``graphql-ws`` one is not offered, so nothing
 reaches the schema around it). Its view (``gateway.guarded_view``) admits the
 caller at ``connection_init``; then:
 
-- every ``subscribe`` passes the view's ``OperationGate`` (rate limit, query
-  limits, mutation rights); a refusal is an ``error`` message with the code
-  HTTP would give, and the socket stays open;
+- every ``subscribe`` is resolved as an HTTP request would be (persisted
+  queries, the allowlist mode) and passes the view's ``OperationGate`` (rate
+  limit, query limits, mutation rights); a refusal is an ``error`` message
+  with the code HTTP would give, and the socket stays open;
 - a watcher task per socket sleeps until the credentials' expiry or the next
   re-check, ``RECHECK_SECONDS``, whichever comes first, and reads them again
   (an API key from the database: revocation is a row every replica reads).
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -42,6 +44,8 @@ from strawberry.types.execution import PreExecutionError
 from gateway.auth.admission import Refusal
 from gateway.auth.authenticate import KEY_MEMORY_SECONDS
 from gateway.gate import Operation as GateOperation
+from gateway.gate import check_shape
+from gateway.http_answers import Rejected
 
 if TYPE_CHECKING:
     from gateway.guarded_view import GuardedGraphQL
@@ -77,27 +81,43 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
             await self._close_forbidden()
             return
         payload: Any = message.get("payload")
-        operation = (
-            GateOperation(
-                payload.get("query"),
-                payload.get("operationName"),
-                payload.get("variables"),
-            )
-            if isinstance(payload, dict)
-            else GateOperation(None)
+        if not isinstance(payload, dict):
+            payload = message["payload"] = {}  # type: ignore[typeddict-item]
+        operation = GateOperation(
+            payload.get("query"), payload.get("operationName"), payload.get("variables")
         )
         try:
-            await self.guarded.gate.admit(self.context.principal, [operation], "WS")
-        except Refusal as refusal:
-            extensions: dict[str, object] = {"code": refusal.code}
-            if "Retry-After" in refusal.headers:
-                extensions["retryAfter"] = int(refusal.headers["Retry-After"])
-            error = GraphQLError(refusal.message, extensions=extensions)
-            await self.send_message(
-                {"id": message["id"], "type": "error", "payload": [error.formatted]}
+            check_shape(operation, payload.get("extensions"))
+            resolved = await self.guarded.resolve(
+                GraphQLRequestData(
+                    query=payload.get("query"),
+                    variables=payload.get("variables"),
+                    operation_name=payload.get("operationName"),
+                    extensions=payload.get("extensions"),
+                    protocol="http",
+                )
             )
+            operation = GateOperation(
+                resolved.query, resolved.operation_name, resolved.variables
+            )
+            await self.guarded.gate.admit(self.context.principal, [operation], "WS")
+        except (Refusal, Rejected) as refusal:
+            await self._refuse_operation(message["id"], refusal)
             return
+        payload["query"] = resolved.query
         await super().handle_subscribe(message)
+
+    async def _refuse_operation(
+        self, operation_id: str, refusal: Refusal | Rejected
+    ) -> None:
+        """The refusal HTTP would give, as this operation's ``error``."""
+        extensions: dict[str, object] = {"code": refusal.code}
+        if "Retry-After" in refusal.headers:
+            extensions["retryAfter"] = int(refusal.headers["Retry-After"])
+        error = GraphQLError(refusal.message, extensions=extensions)
+        await self.send_message(
+            {"id": operation_id, "type": "error", "payload": [error.formatted]}
+        )
 
     async def send_message(self, message: Message) -> None:
         """The last step of every message: errors of results streamed or

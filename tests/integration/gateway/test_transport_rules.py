@@ -5,6 +5,7 @@ hides introspection and suggestions on each (``gateway.gate``)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -223,6 +224,37 @@ async def test_only_graphql_transport_ws_is_offered(gateway: Served) -> None:
         url = gateway.ws_base + path
         async with websockets.connect(url, subprotocols=["graphql-ws"]) as ws:
             with pytest.raises(websockets.ConnectionClosed) as closed:
-                await ws.recv()
+                await asyncio.wait_for(ws.recv(), 5)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 4406
+
+
+async def test_allowlist_mode_holds_on_every_transport(db: Services) -> None:
+    """WebSocket operations used to skip the persisted-query rules."""
+    from gateway.persisted import register
+
+    allowed = "{ customers { totalCount } }"
+    await register(db.sessions, allowed, "count")
+    async with served(db, persisted_queries_only=True) as running:
+        for name, send in API.items():
+            assert (await send(running, {"query": allowed}, None)).codes == [], name
+            other = await send(running, {"query": "{ __typename }"}, None)
+            assert other.codes == ["PERSISTED_QUERY_NOT_ALLOWED"], name
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"query": 5},
+        {"query": "{ __typename }", "variables": [1]},
+        {"query": "{ __typename }", "operationName": 3},
+        {"query": "{ __typename }", "extensions": "x"},
+        {},
+    ],
+)
+async def test_a_malformed_subscribe_is_refused_with_bad_request(
+    gateway: Served, payload: dict
+) -> None:
+    for name in ("WebSocket", "embed WebSocket"):
+        answer = await EVERY[name](gateway, payload, None)
+        assert answer.codes == ["BAD_REQUEST"], (name, answer)
