@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 200
     auth_failures_per_minute: int = 30
     """Failed authentications allowed per client address (``request.client``:
-    behind a proxy, run uvicorn with ``--forwarded-allow-ips``); past them every
+    behind a proxy, set uvicorn's ``FORWARDED_ALLOW_IPS``); past them every
     request from that address is 429 until the bucket refills."""
     auth_failures_burst: int = 30
 

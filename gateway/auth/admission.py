@@ -9,11 +9,11 @@ Failed authentications are counted per client address (``failures``, a
 token bucket: Redis-shared like the rate limit). Once an address has none
 left, its requests are 429 before their credentials are even read, so
 guessing keys costs the guesser time and the database nothing. The address
-is ``request.client``: behind a load balancer run uvicorn with
-``--forwarded-allow-ips=<the balancer>`` so it is the client's own, not the
-balancer's (else one guesser throttles everyone behind it); the header
-``X-Forwarded-For`` is never read here, so it cannot be forged to dodge the
-throttle.
+is ``request.client``: behind a load balancer set ``FORWARDED_ALLOW_IPS`` to
+the balancer's address (uvicorn's ``--forwarded-allow-ips``) so it is the
+client's own, not the balancer's (else one guesser throttles everyone behind
+it); ``X-Forwarded-For`` is never read here, so it cannot be forged to dodge
+the throttle.
 """
 
 from __future__ import annotations
