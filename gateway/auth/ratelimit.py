@@ -19,7 +19,7 @@ local at = tonumber(redis.call('HGET', KEYS[1], 'at') or ARGV[3])
 local now = tonumber(ARGV[3])
 tokens = math.min(tonumber(ARGV[1]), tokens + (now - at) * tonumber(ARGV[2]))
 local allowed = 0
-if tokens >= 1 then tokens = tokens - tonumber(ARGV[4]); allowed = 1 end
+if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
 redis.call('HSET', KEYS[1], 't', tokens, 'at', now)
 local refill_ms = math.ceil(tonumber(ARGV[1]) / tonumber(ARGV[2]) * 1000)
 redis.call('PEXPIRE', KEYS[1], refill_ms + 1000)
@@ -48,28 +48,27 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._script = redis.register_script(_TAKE) if redis is not None else None
 
-    async def take(self, key: str, count: int = 1) -> float:
-        """0 when allowed; else the seconds to wait. ``count=0`` only looks:
-        whether a token is left, taking none."""
+    async def take(self, key: str) -> float:
+        """0 when allowed; else the seconds to wait."""
         if self._script is not None:
             try:
                 allowed, tokens = await self._script(
                     keys=[f"{self.prefix}:rate:{key}"],
-                    args=[self.capacity, self.rate, time.time(), count],
+                    args=[self.capacity, self.rate, time.time()],
                 )
                 return 0.0 if int(allowed) else self._wait(float(tokens))
             except RedisError as exc:
                 log.warning("rate limiter falls back to memory: %s", exc)
-        return self._take_local(key, count)
+        return self._take_local(key)
 
-    def _take_local(self, key: str, count: int) -> float:
+    def _take_local(self, key: str) -> float:
         now = time.monotonic()
         if len(self._buckets) > _LOCAL_KEYS:
             self._buckets.clear()  # many addresses or tokens: start afresh
         tokens, at = self._buckets.get(key, (self.capacity, now))
         tokens = min(self.capacity, tokens + (now - at) * self.rate)
         if tokens >= 1:
-            self._buckets[key] = (tokens - count, now)
+            self._buckets[key] = (tokens - 1, now)
             return 0.0
         self._buckets[key] = (tokens, now)
         return self._wait(tokens)
