@@ -9,8 +9,9 @@ or a graphql-transport-ws ``error`` message), always with the same
 
 1. the operation's shape: ``query`` a string (a persisted query resolved by
    the endpoint first), ``variables`` an object (400 ``BAD_REQUEST``);
-2. the rate limit, one token per request or socket operation (429
-   ``RATE_LIMITED`` with ``Retry-After`` / ``retryAfter``);
+2. the rate limit, one token per operation — a batch of ten takes ten, as
+   ten socket operations do (429 ``RATE_LIMITED`` with ``Retry-After`` /
+   ``retryAfter``);
 3. the query limits on the parsed document with COERCED variables
    (``gateway.limits``: 400, each its code; ``INTROSPECTION_DISABLED`` in
    production);
@@ -64,7 +65,7 @@ class OperationGate:
         that may not run. ``method`` is the HTTP method, or ``"WS"``."""
         for operation in operations:
             _check_shape(operation)
-        await take_token(self.limiter, principal)
+            await take_token(self.limiter, principal)
         return [self._check(principal, o, method) for o in operations]
 
     def _check(

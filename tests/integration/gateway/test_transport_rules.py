@@ -258,3 +258,20 @@ async def test_a_malformed_subscribe_is_refused_with_bad_request(
     for name in ("WebSocket", "embed WebSocket"):
         answer = await EVERY[name](gateway, payload, None)
         assert answer.codes == ["BAD_REQUEST"], (name, answer)
+
+
+async def test_a_batch_takes_a_rate_limit_token_per_operation(db: Services) -> None:
+    """As a socket's operations do: batching is no way around the limit."""
+    import httpx
+
+    settings = {"batching_enabled": True, "rate_limit_burst": 3}
+    async with (
+        served(db, rate_limit_per_minute=6, **settings) as running,
+        httpx.AsyncClient(
+            base_url=running.base_url, headers=running.api_headers
+        ) as http,
+    ):
+        batch = [{"query": "{ __typename }"}] * 3
+        assert (await http.post("/graphql", json=batch)).status_code == 200
+        refused = await http.post("/graphql", json=batch[:1])
+    assert refused.status_code == 429
