@@ -76,7 +76,7 @@ def embed_scope(
     secret: str, token: str | None, *, now: float | None = None
 ) -> EmbedScope:
     """What ``token`` grants; ``EmbedTokenError`` unless it is ours and current."""
-    if not token or token.count(".") != 1:
+    if not token or token.count(".") != 1 or not token.isascii():
         raise EmbedTokenError("missing or malformed embed token")
     payload, signature = token.split(".")
     if not hmac.compare_digest(signature, _sign(secret, payload)):

@@ -6,33 +6,42 @@ page with the ``<customer-timeline>`` web component (``static/embed/``, plain
 JavaScript, no CDN). The component talks to ``/embed/graphql`` — HTTP with
 ``Authorization: Embed <token>``, WebSocket (``graphql-transport-ws``) with
 ``?token=`` since browsers cannot set WebSocket headers.
+
+The endpoint is a ``GuardedGraphQL`` like ``/graphql``: the same gate
+(``gateway.gate``) with tighter limits (``Limits.for_embed``, the
+``CG_EMBED_*`` settings), a rate limit per token (keyed by its hash, shared
+through Redis), introspection and suggestions off in production, and an open
+socket closed (4403) when its token expires.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from cross_web import AsyncHTTPRequestAdapter
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.relay import to_base64
-from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET, UnsetType
 
+from gateway.auth.authenticate import KEY_MEMORY_SECONDS
 from gateway.auth.policy import Role
 from gateway.auth.principal import Principal
 from gateway.context import Context
 from gateway.embed import EmbedScope, EmbedTokenError, embed_scope, token_from_header
-from gateway.errors import BadUserInput, format_errors
+from gateway.errors import BadUserInput
+from gateway.gate import OperationGate
+from gateway.guarded_view import GuardedGraphQL
 from gateway.ids import decode_global_id
+from gateway.limits import Limits
 from gateway.loaders import Loaders
 from gateway.schema.embed import EmbedContext, build_embed_schema
 from gateway.services import Services
@@ -46,32 +55,66 @@ def _scope(services: Services, token: str | None) -> EmbedScope:
     return embed_scope(secret, token)
 
 
-class EmbedGraphQL(GraphQL[Context, None]):
+class EmbedGraphQL(GuardedGraphQL):
     """The embed schema behind an embed token; nothing else is reachable."""
 
-    def __init__(self) -> None:
-        super().__init__(build_embed_schema(), graphql_ide=None)
+    challenge = "Embed"
+    unauthenticated = "Invalid or expired embed token."
+
+    def __init__(self, services: Services) -> None:
+        settings = services.settings
+        schema = build_embed_schema(introspection=settings.introspection_enabled)
+        gate = OperationGate(
+            schema._schema,
+            Limits.for_embed(settings),
+            services.embed_rate_limiter,
+            settings.is_production,
+        )
+        super().__init__(schema, services, gate)
+
+    def credentials(
+        self, connection: Request | WebSocket, params: Mapping[str, object] | None
+    ) -> str | None:
+        header = token_from_header(connection.headers.get("authorization"))
+        if header is None and isinstance(connection, WebSocket):
+            return connection.query_params.get("token")
+        return header
+
+    async def identify(
+        self, credentials: str | None, *, max_age: float = KEY_MEMORY_SECONDS
+    ) -> Principal | None:
+        """Tokens are signed, not stored: nothing to read again. The embed
+        role exists only here: no API key or JWT can hold it."""
+        try:
+            scope = _scope(self.services, credentials)
+        except EmbedTokenError:
+            return None
+        digest = hashlib.sha256((credentials or "").encode()).hexdigest()[:32]
+        return Principal(
+            subject=f"embed:{scope.customer_id}",
+            role=Role.EMBED,
+            rate_key=f"embed:{digest}",
+            customer_id=scope.customer_id,
+            sources=scope.sources or frozenset(),
+            expires_at=scope.expires_at,
+        )
+
+    def bind(self, context: Context, principal: Principal) -> None:
+        super().bind(context, principal)
+        customer, expires = principal.customer_id, principal.expires_at
+        if isinstance(context, EmbedContext) and customer and expires:
+            context.scope = EmbedScope(customer, principal.sources or None, expires)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        services: Services = request.app.state.services
-        header = token_from_header(request.headers.get("authorization"))
-        try:
-            scope: EmbedScope | None = _scope(
-                services, header or request.query_params.get("token")
-            )
-        except EmbedTokenError as exc:
-            if isinstance(request, Request):
-                raise HTTPException(401, "Invalid or expired embed token.") from exc
-            scope = None  # the WebSocket is refused in on_ws_connect
+        """The token is checked later, by the gate: ``execute_operation`` over
+        HTTP, ``connection_init`` over WebSocket."""
         return EmbedContext(
             request=request,
             response=response,
-            services=services,
-            loaders=Loaders(services),
-            principal=_principal(scope) if scope is not None else None,
-            scope=scope,
+            services=self.services,
+            loaders=Loaders(self.services),
         )
 
     async def execute_operation(
@@ -85,30 +128,22 @@ class EmbedGraphQL(GraphQL[Context, None]):
     ) -> Any:
         """Audited like ``/graphql``: what the token's reader was shown (over
         WebSocket, each result is audited by ``StreamAudit``)."""
+        items = request_data if isinstance(request_data, list) else [request_data]
+        admitted = await self.admit_http(request, items, context)
+        prepared = [item for item, _ in admitted]
         result = await super().execute_operation(
-            request, request_adapter, request_data, context, root_value, sub_response
+            request,
+            request_adapter,
+            prepared if isinstance(request_data, list) else prepared[0],
+            context,
+            root_value,
+            sub_response,
         )
-        if context.principal is not None:
-            name = (
-                request_data.operation_name
-                if isinstance(request_data, GraphQLRequestData)
-                else None
-            )
-            context.services.audit.record(context.audit, context.principal, name)
-            context.audit.clear()
+        principal = context.principal
+        assert principal is not None
+        context.services.audit.record(context.audit, principal, items[0].operation_name)
+        context.audit.clear()
         return result
-
-    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object]:
-        if not isinstance(context, EmbedContext) or context.scope is None:
-            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
-        unset: UnsetType = UNSET
-        return unset
-
-    async def process_result(
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        result.errors = format_errors(result.errors)
-        return await super().process_result(request, result)
 
     def create_response(
         self,
@@ -123,18 +158,6 @@ class EmbedGraphQL(GraphQL[Context, None]):
         if "FORBIDDEN" in codes:
             response.status_code = 403
         return response
-
-
-def _principal(scope: EmbedScope) -> Principal:
-    """The embed role exists only here: no API key or JWT can hold it."""
-    subject = f"embed:{scope.customer_id}"
-    return Principal(
-        subject=subject,
-        role=Role.EMBED,
-        rate_key=subject,
-        customer_id=scope.customer_id,
-        sources=scope.sources or frozenset(),
-    )
 
 
 def _page(status: int, title: str, body: str) -> HTMLResponse:
@@ -175,12 +198,25 @@ async def script(request: Request) -> Response:
     )
 
 
+class LazyEmbed:
+    """The endpoint, built on first use: it needs the services, which the
+    lifespan opens after the routes are made."""
+
+    def __init__(self) -> None:
+        self._view: EmbedGraphQL | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._view is None:
+            self._view = EmbedGraphQL(scope["app"].state.services)
+        await self._view(scope, receive, send)
+
+
 def embed_routes() -> list[BaseRoute]:
     """The embed page, its script and its endpoint. The endpoint answers
     cross-origin requests (CORS, any origin): the ``<script>`` drop-in runs on
     the host tool's origin, and the token travels in a header, never a cookie,
     so no other site can borrow a browser's credentials."""
-    graphql = EmbedGraphQL()
+    graphql = LazyEmbed()
     cross_origin = CORSMiddleware(
         graphql,
         allow_origins=["*"],

@@ -1,86 +1,74 @@
-"""The GraphQL endpoint: Strawberry's ASGI view, with our rules in front of it.
+"""``/graphql``: the API's endpoint, a ``GuardedGraphQL`` (``gateway.guarded_view``).
 
-Before anything executes, a request must pass, in order: the content type
-(JSON only: a ``text/plain`` or form POST is a cross-site request and gets 415),
-batching (off unless enabled, then bounded), authentication (401), the rate
-limit (429 with ``Retry-After``), persisted queries, and the query limits
-(``gateway.limits``: 400 with a code). A mutation over GET is 405; a mutation the
-caller's role may not run is 403. Refusals are JSON ``{"errors": [...]}`` with
-``extensions.code`` — never a stack trace. An operation's cache writes overlap
-its execution and are done before its response goes out
-(``gateway.cache_writes``).
+Credentials: ``Authorization: Bearer …`` (HTTP) or the same key in a
+WebSocket's ``connection_init`` payload. Before anything executes a request
+passes, in order: the content type (JSON only: a ``text/plain`` or form POST
+is a cross-site request and gets 415), batching (off unless enabled, then
+bounded), authentication (401, or 429 after repeated failures), persisted
+queries, then the gate (``gateway.gate``: rate limit, query limits, mutation
+rights). An operation's cache writes overlap its execution and are done
+before its response goes out (``gateway.cache_writes``).
 """
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter
-from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET, UnsetType
 
-from gateway.auth.admission import Refusal, admit
 from gateway.auth.audit import AuditTrail
-from gateway.auth.policy import may_run_mutation
-from gateway.auth.socket_guard import RateLimitedTransportWS
+from gateway.auth.authenticate import KEY_MEMORY_SECONDS
+from gateway.auth.principal import Principal
 from gateway.cache_writes import deferred_writes
 from gateway.context import Context
-from gateway.errors import format_errors
+from gateway.gate import OperationGate, audit_writes
 from gateway.graphiql import graphiql_page
-from gateway.http_answers import (
-    Answered,
-    Rejected,
-    check_media_type,
-    customer_argument,
-)
-from gateway.limits import Analysis, LimitExceeded, Limits, analyse
+from gateway.guarded_view import GuardedGraphQL
+from gateway.http_answers import Answered, Rejected
+from gateway.limits import Analysis, Limits
 from gateway.loaders import Loaders
 from gateway.persisted import PersistedQueryError
 from gateway.schema import build_schema
 from gateway.services import Services
 
-log = logging.getLogger("gateway.graphql")
-
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
-class GraphQLApp(GraphQL[Context, None]):
-    graphql_transport_ws_handler_class = RateLimitedTransportWS
-
+class GraphQLApp(GuardedGraphQL):
     def __init__(
         self, services: Services, ide_headers: Mapping[str, str] | None
     ) -> None:
         settings = services.settings
         schema = build_schema(introspection=settings.introspection_enabled)
-        super().__init__(
-            schema, graphql_ide="graphiql" if settings.graphiql_enabled else None
+        gate = OperationGate(
+            schema._schema,
+            Limits.from_settings(settings),
+            services.rate_limiter,
+            settings.is_production,
         )
-        self.graphql_schema = schema._schema
-        self.services = services
+        super().__init__(schema, services, gate, graphql_ide=settings.graphiql_enabled)
         self.ide_headers = dict(ide_headers or {})
-        self.limits = Limits.from_settings(settings)
-        self.production = settings.is_production
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            if scope["type"] == "http":
-                check_media_type(Request(scope), self.services.settings.max_body_bytes)
-            await super().__call__(scope, receive, send)
-        except (Rejected, Answered) as answer:
-            await answer.response()(scope, receive, send)
+    def credentials(
+        self, connection: Request | WebSocket, params: Mapping[str, object] | None
+    ) -> str | None:
+        if isinstance(connection, WebSocket):
+            params = params or {}
+            header = params.get("Authorization") or params.get("authorization")
+            return header if isinstance(header, str) else None
+        return connection.headers.get("authorization")
+
+    async def identify(
+        self, credentials: str | None, *, max_age: float = KEY_MEMORY_SECONDS
+    ) -> Principal | None:
+        return await self.services.auth.authenticate(credentials, max_age=max_age)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -100,22 +88,6 @@ class GraphQLApp(GraphQL[Context, None]):
             audit=AuditTrail(),
         )
 
-    async def on_ws_connect(
-        self, context: Context
-    ) -> UnsetType | dict[str, object] | None:
-        """WebSocket clients authenticate in ``connection_init``'s payload
-        (``{"Authorization": "Bearer …"}``); others are closed with 4403."""
-        params = context.connection_params or {}
-        header = params.get("Authorization") or params.get("authorization")
-        principal = await self.services.auth.authenticate(
-            header if isinstance(header, str) else None
-        )
-        if principal is None:
-            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
-        context.principal = principal
-        unset: UnsetType = UNSET
-        return unset
-
     async def execute_operation(
         self,
         request: Request,
@@ -125,28 +97,20 @@ class GraphQLApp(GraphQL[Context, None]):
         root_value: None,
         sub_response: Response,
     ) -> Any:
-        try:
-            principal = await admit(
-                self.services.auth,
-                self.services.rate_limiter,
-                request.headers.get("authorization"),
-            )
-        except Refusal as refusal:
-            raise Rejected(
-                refusal.status, refusal.code, refusal.message, refusal.headers
-            ) from refusal
-        context.principal = principal
         items = request_data if isinstance(request_data, list) else [request_data]
-        prepared = [await self._prepare(request, item, context) for item in items]
-        first, analysis = prepared[0]
+        admitted = await self.admit_http(request, items, context)
+        principal = context.principal
+        assert principal is not None
+        for item, analysis in admitted:
+            audit_writes(context.audit, analysis, item.variables)
+        prepared = [item for item, _ in admitted]
+        first, analysis = admitted[0]
         async with deferred_writes():
             if isinstance(request_data, list) or analysis is None:
                 result = await super().execute_operation(
                     request,
                     request_adapter,
-                    [data for data, _ in prepared]
-                    if isinstance(request_data, list)
-                    else first,
+                    prepared if isinstance(request_data, list) else first,
                     context,
                     root_value,
                     sub_response,
@@ -221,77 +185,21 @@ class GraphQLApp(GraphQL[Context, None]):
                 f"At most {settings.max_batch} operations per request.",
             )
 
-    async def _prepare(
-        self, request: Request, item: GraphQLRequestData, context: Context
-    ) -> tuple[GraphQLRequestData, Analysis | None]:
-        """The operation to run (a persisted one resolved), checked against the
-        limits and the caller's mutation rights, with its analysis."""
+    async def resolve(self, item: GraphQLRequestData) -> GraphQLRequestData:
+        """The operation to run, a persisted one resolved to its document."""
         try:
             query = await self.services.persisted.document(item.query, item.extensions)
         except PersistedQueryError as exc:
             raise Rejected(exc.status, exc.code, exc.message) from exc
         if query is None:
             raise Rejected(400, "BAD_REQUEST", "No GraphQL query found in the request.")
-        try:
-            analysis = analyse(
-                self.graphql_schema,
-                query,
-                item.operation_name,
-                item.variables,
-                self.limits,
-            )
-        except LimitExceeded as exc:
-            raise Rejected(400, exc.code, exc.message) from exc
-        except GraphQLError:
-            analysis = None  # a syntax error: the executor reports it with its location
-        if analysis is not None and analysis.is_mutation:
-            self._check_mutation(request, analysis, item, context)
-        prepared = GraphQLRequestData(
+        return GraphQLRequestData(
             query=query,
             variables=item.variables,
             operation_name=item.operation_name,
             extensions=item.extensions,
             protocol=item.protocol,
         )
-        return prepared, analysis
-
-    def _check_mutation(
-        self,
-        request: Request,
-        analysis: Analysis,
-        item: GraphQLRequestData,
-        context: Context,
-    ) -> None:
-        if request.method == "GET":
-            raise Rejected(
-                405,
-                "METHOD_NOT_ALLOWED",
-                "Mutations must be sent with POST.",
-                {"Allow": "POST"},
-            )
-        principal = context.principal
-        assert principal is not None
-        for node in analysis.root_fields:
-            name = node.name.value
-            if not may_run_mutation(principal.role, name):
-                raise Rejected(
-                    403, "FORBIDDEN", f"The {principal.role} role may not run {name}."
-                )
-            context.audit.wrote(customer_argument(node, item.variables), name)
-
-    async def process_result(
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        result.errors = format_errors(result.errors)
-        if self.production and result.errors:
-            for error in result.errors:
-                error.message = _SUGGESTION.sub("", error.message)
-        return await super().process_result(request, result)
-
-    def encode_json(self, data: object) -> str:
-        """orjson: ten times json's speed on large results. A ``str``, so
-        WebSocket messages go out as text frames, as graphql-transport-ws wants."""
-        return orjson.dumps(data).decode()
 
     def create_response(
         self,

@@ -1,18 +1,15 @@
 """Query limits, checked on the parsed document before anything executes.
 
-One walk over the operation (fragments expanded, cycles refused) measures its
-depth, its aliases and its cost — fields counted with list multipliers taken
-from ``first``/``last`` (literal, variable or the argument's default) — and the
-parser itself stops at the token limit, so a hostile document costs little to
-refuse. Each refusal has its own code; the HTTP view answers 400.
-
-Introspection (``__schema`` and ``__type`` subtrees) has its own depth bound:
-the standard query every tool sends (graphql-js's ``getIntrospectionQuery``,
-nine ``ofType`` levels deep) nests 15 deep, past ``max_depth``, while its
-denial of service is a loop of ``fields { type { fields …`` lists. So, as
-graphql-js's ``MaxIntrospectionDepthRule`` and GraphQL Armor do, the subtree
-may nest as deep as the standard query but holds at most two nested lists of
-``fields``, ``inputFields``, ``interfaces`` or ``possibleTypes``.
+The parser stops at the token limit, and one walk over the operation
+(``gateway.query_walk``) measures its depth, aliases, directives and cost, so a
+hostile document costs little to refuse; introspection has a bound of its
+own (``gateway.query_walk``). Page sizes are read as the executor
+will see them: variables coerced by graphql-core (``100.0`` is the Int
+``100``), literals through the argument's type. An integer literal too large
+for an Int (thousands of digits) is refused (``BAD_USER_INPUT``); any other
+size that cannot be read (``"ten"``, a variable the executor will refuse)
+counts as the largest page and is left to validation. Each refusal has its
+own code; every transport answers it before execution (``gateway.gate``).
 """
 
 from __future__ import annotations
@@ -27,37 +24,18 @@ import orjson
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    GraphQLField,
-    GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
-    IntValueNode,
-    ListValueNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
-    VariableNode,
-    get_named_type,
-    get_nullable_type,
-    is_list_type,
     parse,
 )
 from graphql.language import DocumentNode
 
+from gateway.query_walk import LimitExceeded, Walker, coerced_variables
 from gateway.settings import Settings
 
-INTROSPECTION_DEPTH = 15
-"""The standard introspection query's depth: ``__schema`` → ``types`` →
-``fields`` → ``args`` → ``type`` → nine ``ofType`` → ``name``."""
-INTROSPECTION_LISTS = ("fields", "inputFields", "interfaces", "possibleTypes")
-MAX_INTROSPECTION_LISTS = 2
-"""graphql-js refuses a third nested list; the standard query nests one."""
-
-LIST_ESTIMATE = 10
-"""Elements assumed for a list field without ``first`` (line items, tags…);
-a connection's own ``edges`` count once: ``first`` already multiplied them."""
+__all__ = ["Analysis", "LimitExceeded", "Limits", "analyse"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +45,9 @@ class Limits:
     max_tokens: int = 2000
     max_cost: int = 10_000
     max_document_bytes: int = 100_000
+    max_directives: int = 50
+    max_page_size: int = 100
+    """What a page size that cannot be read in advance counts as."""
     introspection: bool = True
 
     @classmethod
@@ -77,15 +58,24 @@ class Limits:
             max_tokens=settings.max_tokens,
             max_cost=settings.max_cost,
             max_document_bytes=settings.max_document_bytes,
+            max_directives=settings.max_directives,
+            max_page_size=settings.max_page_size,
             introspection=settings.introspection_enabled,
         )
 
-
-class LimitExceeded(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    @classmethod
+    def for_embed(cls, settings: Settings) -> Limits:
+        """Tighter: an embed token lives in other companies' pages."""
+        return cls(
+            max_depth=settings.embed_max_depth,
+            max_aliases=settings.embed_max_aliases,
+            max_tokens=settings.embed_max_tokens,
+            max_cost=settings.embed_max_cost,
+            max_document_bytes=settings.embed_max_document_bytes,
+            max_directives=settings.embed_max_directives,
+            max_page_size=settings.max_page_size,
+            introspection=settings.introspection_enabled,
+        )
 
 
 @dataclass(slots=True)
@@ -170,7 +160,10 @@ def _analyse(
     analysis = Analysis(document=document, operation=operation)
     if root is None:
         return analysis
-    walker = _Walker(schema, fragments, variables or {}, limits)
+    walker = Walker(
+        schema, fragments, coerced_variables(schema, operation, variables), limits
+    )
+    walker.count_directives(operation.directives)
     analysis.cost = walker.walk(operation.selection_set, root, 1, 1, ())
     analysis.depth = walker.depth
     analysis.aliases = walker.aliases
@@ -241,148 +234,3 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
             "BAD_REQUEST", "operationName names no operation in the document."
         )
     raise LimitExceeded("BAD_REQUEST", "Name the operation to run (operationName).")
-
-
-class _Walker:
-    def __init__(
-        self,
-        schema: GraphQLSchema,
-        fragments: dict[str, FragmentDefinitionNode],
-        variables: dict[str, Any],
-        limits: Limits,
-    ) -> None:
-        self.schema = schema
-        self.fragments = fragments
-        self.variables = variables
-        self.limits = limits
-        self.depth = 0
-        self.aliases = 0
-
-    def walk(
-        self,
-        selection_set: SelectionSetNode,
-        parent: Any,
-        multiplier: int,
-        depth: int,
-        spreads: tuple[str, ...],
-        lists: int | None = None,
-    ) -> int:
-        """``lists``: inside introspection, the introspection lists above;
-        ``None`` elsewhere."""
-        if lists is not None and depth > INTROSPECTION_DEPTH:
-            raise LimitExceeded(
-                "QUERY_TOO_DEEP",
-                f"The introspection query nests deeper than {INTROSPECTION_DEPTH}.",
-            )
-        if depth > self.limits.max_depth and lists is None:
-            self.depth = max(self.depth, depth)
-            return 0  # deep enough to refuse: no need to walk further
-        cost = 0
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                cost += self._field(
-                    selection, parent, multiplier, depth, spreads, lists
-                )
-            elif isinstance(selection, InlineFragmentNode):
-                target = parent
-                if selection.type_condition is not None:
-                    target = (
-                        self.schema.get_type(selection.type_condition.name.value)
-                        or parent
-                    )
-                cost += self.walk(
-                    selection.selection_set, target, multiplier, depth, spreads, lists
-                )
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in spreads:
-                    raise LimitExceeded(
-                        "GRAPHQL_VALIDATION_FAILED", f"Fragment {name} spreads itself."
-                    )
-                fragment = self.fragments.get(name)
-                if fragment is not None:
-                    target = (
-                        self.schema.get_type(fragment.type_condition.name.value)
-                        or parent
-                    )
-                    cost += self.walk(
-                        fragment.selection_set,
-                        target,
-                        multiplier,
-                        depth,
-                        (*spreads, name),
-                        lists,
-                    )
-        return cost
-
-    def _field(
-        self,
-        node: FieldNode,
-        parent: Any,
-        multiplier: int,
-        depth: int,
-        spreads: tuple[str, ...],
-        lists: int | None,
-    ) -> int:
-        if node.alias is not None:
-            self.aliases += 1
-            if self.aliases > self.limits.max_aliases:
-                raise LimitExceeded(
-                    "TOO_MANY_ALIASES",
-                    f"The query uses more than {self.limits.max_aliases} aliases.",
-                )
-        name = node.name.value
-        if name in ("__schema", "__type", "_service") and not self.limits.introspection:
-            raise LimitExceeded("INTROSPECTION_DISABLED", "Introspection is disabled.")
-        if lists is None and name in ("__schema", "__type"):
-            lists = 0
-        if lists is None:
-            self.depth = max(self.depth, depth)
-        elif name in INTROSPECTION_LISTS:
-            lists += 1
-            if lists > MAX_INTROSPECTION_LISTS:
-                raise LimitExceeded(
-                    "QUERY_TOO_DEEP",
-                    f"The introspection query nests {lists} lists of fields, "
-                    f"interfaces or types (limit {MAX_INTROSPECTION_LISTS}).",
-                )
-        definition: GraphQLField | None = None
-        if isinstance(parent, GraphQLObjectType) or hasattr(parent, "fields"):
-            definition = parent.fields.get(name)
-        if node.selection_set is None:
-            return multiplier
-        in_connection = getattr(parent, "name", "").endswith("Connection")
-        size = 1 if in_connection else self._page_size(node, definition)
-        child = get_named_type(definition.type) if definition is not None else None
-        inner = multiplier * size
-        return multiplier + self.walk(
-            node.selection_set, child, inner, depth + 1, spreads, lists
-        )
-
-    def _page_size(self, node: FieldNode, definition: GraphQLField | None) -> int:
-        """``first``/``last``; for federation's ``_entities``, the number of
-        representations a router sends."""
-        for argument in node.arguments or ():
-            if argument.name.value == "representations":
-                value = argument.value
-                if isinstance(value, ListValueNode):
-                    return max(1, len(value.values))
-                if isinstance(value, VariableNode):
-                    given = self.variables.get(value.name.value)
-                    if isinstance(given, list):
-                        return max(1, len(given))
-            if argument.name.value in ("first", "last"):
-                value = argument.value
-                if isinstance(value, IntValueNode):
-                    return max(1, int(value.value))
-                if isinstance(value, VariableNode):
-                    given = self.variables.get(value.name.value)
-                    if isinstance(given, int):
-                        return max(1, given)
-        if definition is None:
-            return 1
-        for arg_name in ("first", "last"):
-            arg = definition.args.get(arg_name)
-            if arg is not None and isinstance(arg.default_value, int):
-                return max(1, arg.default_value)
-        return LIST_ESTIMATE if is_list_type(get_nullable_type(definition.type)) else 1

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway import metrics
+from gateway.auth.admission import LoginThrottle
 from gateway.auth.audit import AuditLog
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.ratelimit import RateLimiter
@@ -36,6 +37,10 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     auth: Authenticator
     rate_limiter: RateLimiter
+    login_failures: LoginThrottle
+    """Failed authentications per client address (``gateway.auth.admission``)."""
+    embed_rate_limiter: RateLimiter
+    """Per embed token, tighter than the API's."""
     persisted: PersistedQueries
     audit: AuditLog
     upstreams: Upstreams = field(default_factory=Upstreams)
@@ -83,6 +88,20 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             settings.rate_limit_burst,
             redis,
             prefix=settings.cache_prefix,
+        ),
+        login_failures=LoginThrottle(
+            RateLimiter(
+                settings.auth_failures_per_minute,
+                settings.auth_failures_burst,
+                redis,
+                prefix=settings.cache_prefix,
+            )
+        ),
+        embed_rate_limiter=RateLimiter(
+            settings.embed_rate_limit_per_minute,
+            settings.embed_rate_limit_burst,
+            redis,
+            prefix=f"{settings.cache_prefix}:embed",
         ),
         persisted=PersistedQueries(
             backend,

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     max_cost: int = 10_000
     """Largest number of nodes a query may ask for (fields × ``first``)."""
     max_document_bytes: int = 100_000
+    max_directives: int = 50
+    """Directives in one operation (fragments expanded): one refusal, not an
+    error per directive."""
     max_body_bytes: int = 1_000_000
     """A POST body (document and variables) larger than this is refused unread."""
     batching_enabled: bool = False
@@ -109,6 +112,23 @@ class Settings(BaseSettings):
     """Allowlist mode: only documents registered with ``customer-graph queries``."""
     rate_limit_per_minute: int = 1200
     rate_limit_burst: int = 200
+    auth_failures_per_minute: int = 30
+    """Failed authentications allowed per client address (``request.client``:
+    behind a proxy, set uvicorn's ``FORWARDED_ALLOW_IPS``); past them every
+    request from that address is 429 until the bucket refills."""
+    auth_failures_burst: int = 30
+
+    embed_max_depth: int = 8
+    embed_max_aliases: int = 5
+    embed_max_tokens: int = 400
+    embed_max_cost: int = 1_500
+    """The embed page's query costs 261 for its 20-event pages, 1,301 for
+    the largest page (100 events)."""
+    embed_max_document_bytes: int = 8_000
+    embed_max_directives: int = 10
+    embed_rate_limit_per_minute: int = 120
+    """Per embed token (its hash), shared by replicas through Redis."""
+    embed_rate_limit_burst: int = 30
 
     @model_validator(mode="after")
     def _distinct_ingest_keys(self) -> Settings:

@@ -1,19 +1,35 @@
-"""Letting a request in: who is asking, and whether they have a token left.
+"""Letting a caller in: the failed-login throttle, who is asking (``admit``),
+and whether they have a rate-limit token left (``take_token``).
 
-One place for the 401 and 429 rules, shared by ``/graphql`` and the segment
-exports; each endpoint writes the refusal in its own response format.
+One place for the 401 and 429 rules, shared by ``/graphql`` (HTTP and
+WebSocket), ``/embed/graphql`` and the segment exports; each endpoint writes
+the refusal in its own response format.
+
+Failed authentications are counted per client address (``LoginThrottle``, a
+token bucket: Redis-shared like the rate limit). Once an address has none
+left, its requests are 429 before their credentials are even read, so
+guessing keys costs the guesser time and the database nothing; a request
+that authenticates costs no round trip to Redis for it. The address
+is ``request.client``: behind a load balancer set ``FORWARDED_ALLOW_IPS`` to
+the balancer's address (uvicorn's ``--forwarded-allow-ips``) so it is the
+client's own, not the balancer's (else one guesser throttles everyone behind
+it); ``X-Forwarded-For`` is never read here, so it cannot be forged to dodge
+the throttle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from gateway.auth.authenticate import Authenticator
+from starlette.requests import HTTPConnection
+
 from gateway.auth.principal import Principal
 from gateway.auth.ratelimit import RateLimiter, retry_after
 
 UNAUTHENTICATED = "Send an API key or token: Authorization: Bearer <credentials>."
+TOO_MANY_FAILURES = "Too many failed authentications from this address; retry later."
 
 
 @dataclass
@@ -24,15 +40,71 @@ class Refusal(Exception):
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+def client_address(connection: HTTPConnection) -> str:
+    """The peer as the server saw it (the proxy-resolved one under
+    ``--forwarded-allow-ips``)."""
+    return connection.client.host if connection.client is not None else "unknown"
+
+
+class LoginThrottle:
+    """Failed authentications per client address: a token bucket (shared by
+    replicas through Redis), and the addresses found out of tokens remembered
+    here until it refills — so a blocked address is refused before its
+    credentials are read, and an admitted request costs no extra round trip."""
+
+    def __init__(self, bucket: RateLimiter) -> None:
+        self.bucket = bucket
+        self._blocked: dict[str, float] = {}
+
+    def blocked_for(self, address: str) -> float:
+        """Seconds until ``address`` may try again; 0 when it may now."""
+        until = self._blocked.get(address)
+        if until is None:
+            return 0.0
+        left = until - time.monotonic()
+        if left <= 0:
+            del self._blocked[address]
+        return max(left, 0.0)
+
+    async def failed(self, address: str) -> float:
+        """Count a failure; the seconds ``address`` is blocked for, if now."""
+        wait = await self.bucket.take(f"authfail:{address}")
+        if wait:
+            if len(self._blocked) > _BLOCKED_ADDRESSES:
+                self._blocked.clear()
+            self._blocked[address] = time.monotonic() + wait
+        return wait
+
+
+_BLOCKED_ADDRESSES = 100_000
+
+
 async def admit(
-    auth: Authenticator, limiter: RateLimiter, authorization: str | None
+    identify: Callable[[], Awaitable[Principal | None]],
+    throttle: LoginThrottle,
+    address: str,
+    *,
+    unauthenticated: str = UNAUTHENTICATED,
+    challenge: str = "Bearer",
 ) -> Principal:
-    """The caller, once authenticated and within their rate limit."""
-    principal = await auth.authenticate(authorization)
-    if principal is None:
-        raise Refusal(
-            401, "UNAUTHENTICATED", UNAUTHENTICATED, {"WWW-Authenticate": "Bearer"}
-        )
+    """The caller ``identify`` finds, unless ``address`` failed too often."""
+    wait = throttle.blocked_for(address)
+    if not wait:
+        principal = await identify()
+        if principal is not None:
+            return principal
+        wait = await throttle.failed(address)
+        if not wait:
+            raise Refusal(
+                401, "UNAUTHENTICATED", unauthenticated, {"WWW-Authenticate": challenge}
+            )
+    raise Refusal(
+        429, "RATE_LIMITED", TOO_MANY_FAILURES, {"Retry-After": retry_after(wait)}
+    )
+
+
+async def take_token(limiter: RateLimiter, principal: Principal) -> None:
+    """One request (or socket operation) of the caller's rate limit."""
     wait = await limiter.take(principal.rate_key)
     if wait:
         raise Refusal(
@@ -41,4 +113,3 @@ async def admit(
             "Too many requests; retry later.",
             {"Retry-After": retry_after(wait)},
         )
-    return principal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from gateway.auth.policy import Role
 
@@ -18,3 +19,6 @@ class Principal:
     """Embed tokens: the one customer this caller may read."""
     sources: frozenset[str] = field(default_factory=frozenset)
     """Embed tokens: the timeline sources allowed (empty: all)."""
+    expires_at: datetime | None = None
+    """When the credentials stop being valid (a key's expiry, a JWT's ``exp``,
+    an embed token's): an open WebSocket is closed then."""

@@ -27,6 +27,10 @@ return {allowed, tostring(tokens)}
 """
 
 
+_LOCAL_KEYS = 100_000
+"""Buckets kept in memory at most (one per key, address or embed token)."""
+
+
 class RateLimiter:
     """``capacity`` requests in a burst, refilled at ``per_minute / 60`` per second."""
 
@@ -59,6 +63,8 @@ class RateLimiter:
 
     def _take_local(self, key: str) -> float:
         now = time.monotonic()
+        if len(self._buckets) > _LOCAL_KEYS:
+            self._buckets.clear()  # many addresses or tokens: start afresh
         tokens, at = self._buckets.get(key, (self.capacity, now))
         tokens = min(self.capacity, tokens + (now - at) * self.rate)
         if tokens >= 1:

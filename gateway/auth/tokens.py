@@ -4,24 +4,35 @@ against the identity provider's JWKS (fetched once, then cached).
 ``exp``, ``aud`` and ``iss`` are required and checked; the role comes from a
 configured claim (a string or a list, the first known role wins). ``embed`` is
 not a role a JWT can carry (``GRANTABLE_ROLES``): it is ignored like an unknown
-one.
+one. Whatever the bearer value — not base64, not JSON, ``alg: none``, an
+algorithm that does not fit the key its ``kid`` names, an unreachable JWKS —
+the answer is ``None`` (401), never an exception.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import jwt
-from jwt import PyJWKClient
+from jwt import PyJWK, PyJWKClient
 
 from gateway.auth.policy import GRANTABLE_ROLES, Role
+
+log = logging.getLogger("gateway.auth")
+
+_KEY_TYPES = {"RS256": "RSA", "ES256": "EC"}
+"""The JWK key type each asymmetric algorithm needs: an ES256 header naming an
+RSA key's ``kid`` is refused before the library is asked to mix them."""
 
 
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
     subject: str
     role: Role
+    expires_at: datetime
 
 
 class TokenVerifier:
@@ -53,10 +64,12 @@ class TokenVerifier:
             algorithm = header.get("alg")
             if algorithm == "HS256" and self.secret:
                 key: object = self.secret
-            elif algorithm in ("RS256", "ES256") and self.jwks is not None:
-                signing = await asyncio.to_thread(
+            elif algorithm in _KEY_TYPES and self.jwks is not None:
+                signing: PyJWK = await asyncio.to_thread(
                     self.jwks.get_signing_key_from_jwt, token
                 )
+                if signing.key_type != _KEY_TYPES[algorithm]:
+                    return None
                 key = signing.key
             else:
                 return None
@@ -75,12 +88,18 @@ class TokenVerifier:
                     ]
                 },
             )
-        except (jwt.PyJWTError, ValueError):
+        except jwt.PyJWKClientConnectionError as exc:
+            log.warning("JWKS unreachable: %s", type(exc).__name__)
+            return None
+        except (jwt.PyJWTError, ValueError, TypeError, AttributeError, KeyError):
+            # A hostile header or payload; PyJWT lets some of these through
+            # as the standard exceptions rather than its own.
             return None
         role = _role(claims.get(self.roles_claim))
-        if role is None:
+        if role is None or not isinstance(claims.get("exp"), int | float):
             return None
-        return TokenClaims(subject=str(claims["sub"]), role=role)
+        expires = datetime.fromtimestamp(claims["exp"], UTC)
+        return TokenClaims(subject=str(claims["sub"]), role=role, expires_at=expires)
 
 
 def _role(value: object) -> Role | None:

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from gateway.auth.admission import Refusal, admit
+from gateway.auth.admission import Refusal, admit, client_address, take_token
 from gateway.auth.audit import AuditTrail
 from gateway.auth.policy import EXPORT_COLUMNS, Role, RolePolicy
 from gateway.auth.principal import Principal
@@ -41,8 +41,11 @@ async def export_route(request: Request) -> Response:
     services: Services = request.app.state.services
     try:
         principal = await admit(
-            services.auth, services.rate_limiter, request.headers.get("authorization")
+            lambda: services.auth.authenticate(request.headers.get("authorization")),
+            services.login_failures,
+            client_address(request),
         )
+        await take_token(services.rate_limiter, principal)
     except Refusal as refusal:
         return JSONResponse(
             {"error": refusal.message},

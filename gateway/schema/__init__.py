@@ -12,7 +12,6 @@ from strawberry.extensions import AddValidationRules, ParserCache, ValidationCac
 from strawberry.tools import merge_types
 
 from gateway.auth.audit import StreamAudit
-from gateway.auth.socket_guard import SocketGuard
 from gateway.metrics import OperationMetrics
 from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
@@ -73,7 +72,6 @@ def _schema_options(rules: list[type[ASTValidationRule]]) -> dict[str, Any]:
             lambda: ParserCache(maxsize=1024),
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=1024),
-            SocketGuard,
             StreamAudit,
         ],
     )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import strawberry
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules
 
 from gateway.auth.audit import StreamAudit
 from gateway.context import Context, Info
@@ -78,10 +80,20 @@ class EmbedSubscription:
             yield event_of(item, pk)
 
 
-def build_embed_schema() -> strawberry.Schema:
+def build_embed_schema(*, introspection: bool = True) -> strawberry.Schema:
+    """Without ``introspection`` (production) ``__schema`` and ``__type``
+    fail validation, as on ``/graphql``."""
+    rules: list[type[ASTValidationRule]] = (
+        [] if introspection else [NoSchemaIntrospectionCustomRule]
+    )
     return strawberry.Schema(
         query=EmbedQuery,
         subscription=EmbedSubscription,
         types=EVENT_TYPES,
-        extensions=[PartialErrors, FormatStreamErrors, StreamAudit],
+        extensions=[
+            PartialErrors,
+            FormatStreamErrors,
+            StreamAudit,
+            lambda: AddValidationRules(rules),
+        ],
     )

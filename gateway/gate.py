@@ -1,0 +1,147 @@
+"""The one place that admits an operation, whatever carried it.
+
+``/graphql`` over HTTP (POST and GET) and WebSocket, and ``/embed/graphql``
+over both, call ``OperationGate.admit`` with the caller that
+``gateway.auth.admission`` let in, before anything executes. A transport only
+finds the credentials and writes a refusal in its own shape (an HTTP status,
+or a graphql-transport-ws ``error`` message), always with the same
+``extensions.code``. In order:
+
+1. the operation's shape: ``query`` a string (a persisted query resolved by
+   the endpoint first), ``variables`` an object (400 ``BAD_REQUEST``);
+2. the rate limit, one token per operation — a batch of ten takes ten, as
+   ten socket operations do (429 ``RATE_LIMITED`` with ``Retry-After`` /
+   ``retryAfter``);
+3. the query limits on the parsed document with COERCED variables
+   (``gateway.limits``: 400, each its code; ``INTROSPECTION_DISABLED`` in
+   production);
+4. mutations: never over GET (405), and only those the role may run (403).
+
+Errors that do reach the client pass ``present``: codes for all
+(``gateway.errors``), and in production no "Did you mean …" suggestions.
+Each endpoint has its own gate: the embed one has tighter limits
+(``Limits.for_embed``) and a bucket per embed token.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSchema
+
+from gateway.auth.admission import Refusal, take_token
+from gateway.auth.audit import AuditTrail
+from gateway.auth.policy import may_run_mutation
+from gateway.auth.principal import Principal
+from gateway.auth.ratelimit import RateLimiter
+from gateway.errors import format_errors
+from gateway.http_answers import customer_argument
+from gateway.limits import Analysis, LimitExceeded, Limits, analyse
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What a transport received, not yet trusted."""
+
+    query: object
+    operation_name: object = None
+    variables: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class OperationGate:
+    schema: GraphQLSchema
+    limits: Limits
+    limiter: RateLimiter
+    production: bool
+
+    async def admit(
+        self, principal: Principal, operations: Sequence[Operation], method: str
+    ) -> list[Analysis | None]:
+        """Each operation's analysis (``None``: a syntax error, which the
+        executor reports with its location); ``Refusal`` for the first one
+        that may not run. ``method`` is the HTTP method, or ``"WS"``."""
+        for operation in operations:
+            _check_shape(operation)
+            await take_token(self.limiter, principal)
+        return [self._check(principal, o, method) for o in operations]
+
+    def _check(
+        self, principal: Principal, operation: Operation, method: str
+    ) -> Analysis | None:
+        assert isinstance(operation.query, str)
+        try:
+            analysis = analyse(
+                self.schema,
+                operation.query,
+                operation.operation_name,  # type: ignore[arg-type]
+                operation.variables,  # type: ignore[arg-type]
+                self.limits,
+            )
+        except LimitExceeded as exc:
+            raise Refusal(400, exc.code, exc.message) from exc
+        except GraphQLError:
+            return None
+        if not analysis.is_mutation:
+            return analysis
+        if method == "GET":
+            raise Refusal(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "Mutations must be sent with POST.",
+                {"Allow": "POST"},
+            )
+        for node in analysis.root_fields:
+            name = node.name.value
+            if not may_run_mutation(principal.role, name):
+                raise Refusal(
+                    403, "FORBIDDEN", f"The {principal.role} role may not run {name}."
+                )
+        return analysis
+
+    def present(self, errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
+        """Errors as the client sees them, on every transport."""
+        errors = format_errors(errors)
+        for error in errors or ():
+            error.message = self.message(error.message)
+        return errors
+
+    def message(self, text: str) -> str:
+        """In production, without "Did you mean …" (field, argument, type and
+        enum value names are what an attacker fishes for)."""
+        return _SUGGESTION.sub("", text) if self.production else text
+
+
+def audit_writes(
+    trail: AuditTrail, analysis: Analysis | None, variables: dict[str, Any] | None
+) -> None:
+    """Note each mutation an admitted operation runs, and on which customer,
+    in the request's audit trail: the same on every transport."""
+    if analysis is None or not analysis.is_mutation:
+        return
+    for node in analysis.root_fields:
+        trail.wrote(customer_argument(node, variables), node.name.value)
+
+
+def check_shape(operation: Operation, extensions: object = None) -> None:
+    """What a WebSocket ``subscribe`` carries, checked as Strawberry checks an
+    HTTP body (``query`` may still be ``None``: a persisted query's hash)."""
+    if not isinstance(operation.query, str | None):
+        raise Refusal(400, "BAD_REQUEST", "query must be a string.")
+    if not isinstance(operation.operation_name, str | None):
+        raise Refusal(400, "BAD_REQUEST", "operationName must be a string.")
+    if not isinstance(operation.variables, dict | None):
+        raise Refusal(400, "BAD_REQUEST", "variables must be an object.")
+    if not isinstance(extensions, dict | None):
+        raise Refusal(400, "BAD_REQUEST", "extensions must be an object.")
+
+
+def _check_shape(operation: Operation) -> None:
+    check_shape(operation)
+    if operation.query is None:
+        raise Refusal(400, "BAD_REQUEST", "No GraphQL query found in the request.")
