@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 def _run(work: Callable[[Services], Awaitable[T]]) -> T:
     async def main() -> T:
-        async with open_services(Settings()) as services:
+        async with open_services(Settings.load()) as services:
             return await work(services)
 
     try:

@@ -42,7 +42,7 @@ def refresh() -> None:
     """Recompute every customer's traits, the RFM scores and segment members."""
 
     async def run() -> None:
-        async with open_services(Settings()) as services:
+        async with open_services(Settings.load()) as services:
             with _progress() as progress:
                 task = progress.add_task("Refreshing insights", total=len(STEPS))
                 await refresh_all(
@@ -65,7 +65,7 @@ def sync_orders_command() -> None:
     """Copy the orders of every Shopify-linked customer into the order facts."""
 
     async def run() -> int:
-        async with open_services(Settings()) as services:
+        async with open_services(Settings.load()) as services:
             shopify = services.upstreams.shopify
             if shopify is None:
                 console.print("[red]Shopify is not configured.[/red]")
@@ -85,7 +85,7 @@ def sync_engagement_command() -> None:
     """Copy ticket counts, ratings and last-seen from Zendesk and PostHog."""
 
     async def run() -> int:
-        async with open_services(Settings()) as services:
+        async with open_services(Settings.load()) as services:
             total = await count_links(services.sessions, ("zendesk", "posthog"))
             with _progress() as progress:
                 task = progress.add_task("Copying engagement", total=total)
@@ -114,7 +114,7 @@ def export(
 
     async def run() -> None:
         request = ExportRequest(name, format, channel)
-        async with open_services(Settings()) as services:
+        async with open_services(Settings.load()) as services:
             sink = output.open("wb") if output else sys.stdout.buffer
             try:
                 async for chunk in export_segment(
