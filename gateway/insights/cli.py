@@ -25,6 +25,9 @@ segments_app = typer.Typer(help="Saved segments.")
 console = Console(stderr=True)
 EX_TEMPFAIL = 75
 """Exit status of a refresh that found another one running: try again later."""
+EX_PARTIAL = 3
+"""Exit status of a refresh that skipped segments it could not evaluate (the
+rest is refreshed and committed)."""
 
 
 def _progress() -> Progress:
@@ -41,23 +44,31 @@ def _progress() -> Progress:
 def refresh() -> None:
     """Recompute every customer's traits, the RFM scores and segment members."""
 
-    async def run() -> None:
+    async def run() -> list[int]:
         async with open_services(Settings.load()) as services:
             with _progress() as progress:
                 task = progress.add_task("Refreshing insights", total=len(STEPS))
-                await refresh_all(
+                skipped = await refresh_all(
                     services.sessions,
                     services.settings,
                     step_done=lambda step: progress.advance(task),
                 )
             await services.forget_responses()
+            return skipped
 
     try:
-        asyncio.run(run())
+        skipped = asyncio.run(run())
     except RefreshRunning as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(EX_TEMPFAIL) from None
     console.print("[green]Insights refreshed.[/green]")
+    if skipped:
+        ids = ", ".join(map(str, skipped))
+        console.print(
+            f"[yellow]{len(skipped)} segment(s) skipped, their filters cannot be "
+            f"evaluated (ids {ids}): recreate them.[/yellow]"
+        )
+        raise typer.Exit(EX_PARTIAL)
 
 
 @insights_app.command("sync-orders")

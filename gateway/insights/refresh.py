@@ -67,7 +67,9 @@ async def refresh_all(
     settings: Settings,
     now: datetime | None = None,
     step_done: Callable[[str], None] | None = None,
-) -> None:
+) -> list[int]:
+    """Everything, in one transaction; returns the ids of the segments skipped
+    because their filters cannot be evaluated (``refresh_memberships``)."""
     now = now or utcnow()
     async with sessions() as session, session.begin():
         if not await transaction_lock(session, REFRESH_LOCK):
@@ -81,10 +83,11 @@ async def refresh_all(
         await analyze(session, CustomerTraits, CustomerRfm)
         if step_done:
             step_done("rfm")
-        await refresh_memberships(session, now)
+        skipped = await refresh_memberships(session, now)
     await refresh_pending(sessions, now)
     if step_done:
         step_done("segments")
+    return skipped
 
 
 async def refresh_pending(sessions: Sessions, now: datetime) -> None:
