@@ -320,8 +320,8 @@ class _Walker:
         for argument in node.arguments or ():
             if argument.name.value in ("first", "last"):
                 value = argument.value
-                if isinstance(value, IntValueNode):
-                    return max(1, int(value.value))
+                if isinstance(value, IntValueNode):  # 12 digits: past any Int;
+                    return max(1, int(value.value[:12]))  # 5,000 were a 500
                 if isinstance(value, VariableNode):
                     given = self.variables.get(value.name.value)
                     if isinstance(given, int):

@@ -14,8 +14,18 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
+
+from gateway.db.column_limits import check_lengths
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class CheckedSession(Session):
+    """A session that checks text lengths before each flush (``column_limits``)."""
+
+
+event.listen(CheckedSession, "before_flush", check_lengths)
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -37,7 +47,10 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    """Sessions whose flushes refuse text longer than its column."""
+    return async_sessionmaker(
+        engine, expire_on_commit=False, sync_session_class=CheckedSession
+    )
 
 
 def alembic_config(url: str) -> Config:

@@ -15,6 +15,7 @@ from gateway.schema.insights import InsightsMutation, InsightsQuery
 from gateway.schema.partial_errors import PartialErrors
 from gateway.schema.stream_errors import FormatStreamErrors
 from gateway.schema.tasks import TaskMutation
+from gateway.schema.text_inputs import TextInputs
 from gateway.schema.timeline import TimelineMutation, TimelineSubscription
 from gateway.schema.timeline_events import EVENT_TYPES
 
@@ -45,5 +46,6 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=1024),
             SocketGuard,
+            TextInputs,
         ],
     )

@@ -22,6 +22,7 @@ from gateway.resolvers import timeline as resolve
 from gateway.resolvers import timeline_live as live
 from gateway.schema.partial_errors import PartialErrors
 from gateway.schema.stream_errors import FormatStreamErrors
+from gateway.schema.text_inputs import TextInputs
 from gateway.schema.timeline import TimelineConnection, timeline_args
 from gateway.schema.timeline_events import EVENT_TYPES, TimelineEvent, event_of
 from gateway.timeline.items import Kind, Source
@@ -81,5 +82,5 @@ def build_embed_schema() -> strawberry.Schema:
         query=EmbedQuery,
         subscription=EmbedSubscription,
         types=EVENT_TYPES,
-        extensions=[PartialErrors, FormatStreamErrors],
+        extensions=[PartialErrors, FormatStreamErrors, TextInputs],
     )
