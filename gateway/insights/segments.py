@@ -83,8 +83,11 @@ async def create_segment(
 ) -> Segment:
     """Validate ``spec``, save it and fill its membership."""
     name = name.strip()
-    if not name or len(name) > 100:
-        raise BadUserInput("A segment name has 1 to 100 characters.", field="name")
+    if not name or len(name) > 100 or not name.isprintable():
+        raise BadUserInput(
+            "A segment name has 1 to 100 printable characters (no line breaks).",
+            field="name",
+        )
     compile_filter(spec, now)
     segment = Segment(name=name, filter=dict(spec), created_at=now)
     try:

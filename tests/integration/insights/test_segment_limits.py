@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from urllib.parse import quote
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -95,3 +97,34 @@ async def test_the_refresh_command_reports_skipped_segments_with_their_own_statu
     assert result.exit_code == 3, result.output
     assert "1 segment(s) skipped" in result.output
     assert f"ids {bad}" in result.output
+
+
+@pytest.mark.parametrize("name", ["two\r\nlines", "tab\there", "bell\x07"])
+async def test_a_segment_name_with_line_breaks_or_controls_is_refused(
+    gql: GraphQL, db: Services, name: str
+) -> None:
+    answer = await gql(CREATE, {"n": name, "f": {}})
+    assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert await count(db, Segment) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "fallback"),
+    [
+        ("Stammkunden München", "Stammkunden M_nchen.csv"),
+        ('say "hi"; x=1', "say _hi__ x=1.csv"),
+        ("saved\r\nbefore", "saved__before.csv"),
+    ],
+)
+async def test_an_export_names_any_segment_in_an_encoded_header(
+    client: httpx.AsyncClient, db: Services, name: str, fallback: str
+) -> None:
+    async with db.sessions() as session, session.begin():
+        session.add(Segment(name=name, filter={}, created_at=NOW))
+    response = await client.get(f"/segments/{quote(name, safe='')}/export")
+    assert response.status_code == 200
+    disposition = response.headers["content-disposition"]
+    assert disposition == (
+        f'attachment; filename="{fallback}"; '
+        f"filename*=UTF-8''{quote(name + '.csv', safe='')}"
+    )
