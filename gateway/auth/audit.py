@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.auth.principal import Principal
 from gateway.db.auth_models import AuditEntry
 from gateway.db.models import utcnow
+from gateway.errors import describe
 
 COLUMNS = ("at", "subject", "role", "action", "customer_id", "operation", "fields")
 
@@ -116,8 +117,8 @@ class AuditLog:
                     )
                 else:
                     await session.execute(insert(AuditEntry), rows)
-        except Exception:  # the audit must never fail requests that already answered
-            log.exception("could not write %d audit entries", len(rows))
+        except Exception as exc:  # the audit must never fail answered requests
+            log.error("could not write %d audit entries: %s", len(rows), describe(exc))
 
     async def aclose(self) -> None:
         """Write what is buffered; a flush under way finishes first (never cut

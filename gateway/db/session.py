@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -30,6 +31,9 @@ event.listen(CheckedSession, "before_flush", check_lengths)
 
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
+        # aiosqlite logs each statement with its parameters (emails) at DEBUG:
+        # never wanted, even when the gateway's own level is DEBUG.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _sqlite_pragmas(engine.sync_engine)
         return engine

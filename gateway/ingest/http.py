@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.db.models import utcnow
+from gateway.errors import describe
 from gateway.ingest.messages import (
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
@@ -104,7 +105,9 @@ async def _ingest(request: Request, kind: str | None) -> Response:
     try:
         stored = await store_messages(services.sessions, messages, received_at)
     except SQLAlchemyError as exc:
-        log.exception("ingest could not store %d messages", len(messages))
+        log.error(
+            "ingest could not store %d messages: %s", len(messages), describe(exc)
+        )
         raise Rejected(
             500, "server_error", "the messages could not be stored; retry"
         ) from exc

@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.models import Order
 from gateway.db.models import utcnow
+from gateway.errors import describe
 from gateway.insights.order_facts import Sessions, upsert_order_facts
 from gateway.insights.rfm import refresh_rfm
 from gateway.insights.segments import refresh_memberships
@@ -146,5 +147,5 @@ async def refresh_periodically(
                 await refreshed()
         except RefreshRunning:
             log.info("scheduled insights refresh skipped: another one is running")
-        except Exception:  # the schedule must survive a bad run; the log says why
-            log.exception("scheduled insights refresh failed")
+        except Exception as exc:  # the schedule must survive a bad run
+            log.error("scheduled insights refresh failed: %s", describe(exc))

@@ -9,6 +9,7 @@ from strawberry.tools import merge_types
 
 from gateway.auth.socket_guard import SocketGuard
 from gateway.metrics import OperationMetrics
+from gateway.schema.base import Schema
 from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
 from gateway.schema.insights import InsightsMutation, InsightsQuery
@@ -33,7 +34,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     rules: list[type[ASTValidationRule]] = (
         [] if introspection else [NoSchemaIntrospectionCustomRule]
     )
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -20,6 +20,7 @@ from gateway.errors import Forbidden
 from gateway.ids import customer_pk
 from gateway.resolvers import timeline as resolve
 from gateway.resolvers import timeline_live as live
+from gateway.schema.base import Schema
 from gateway.schema.partial_errors import PartialErrors
 from gateway.schema.stream_errors import FormatStreamErrors
 from gateway.schema.text_inputs import TextInputs
@@ -78,7 +79,7 @@ class EmbedSubscription:
 
 
 def build_embed_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=EmbedQuery,
         subscription=EmbedSubscription,
         types=EVENT_TYPES,

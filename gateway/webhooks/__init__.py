@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.body_limit import BodyTooLarge
+from gateway.errors import describe
 from gateway.services import Services
 from gateway.webhooks import shopify, zendesk
 from gateway.webhooks.delivery import Rejected, answer, log
@@ -40,6 +41,8 @@ async def webhook(request: Request) -> Response:
     except BodyTooLarge:  # BodyLimit stopped reading: refused, not failed
         limit = services.settings.max_body_bytes
         return answer(413, error=f"The delivery exceeds {limit} bytes.")
-    except Exception:  # the upstream retries a 500; the reason is for our log only
-        log.exception("webhook from %s failed", request.path_params["source"])
+    except Exception as exc:  # the upstream retries a 500; the reason is logged
+        log.error(
+            "webhook from %s failed: %s", request.path_params["source"], describe(exc)
+        )
         return answer(500, error="The delivery could not be processed.")
