@@ -19,9 +19,9 @@ SQL parameters, the document or personal data.
 from __future__ import annotations
 
 import logging
-import re
 import traceback
 import uuid
+from pathlib import Path
 
 from graphql import GraphQLError
 
@@ -104,7 +104,7 @@ def describe(exc: BaseException) -> str:
         chain.append(f"{type(current).__module__}.{type(current).__qualname__}")
         current = current.__cause__ or current.__context__
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if _OURS.search(f.filename)]
+    ours = [f for f in frames if f.filename.startswith(OURS)]
     where = (ours or frames)[-1:] if frames else []
     located = "".join(
         f" at {_relative(f.filename)}:{f.lineno} in {f.name}" for f in where
@@ -112,12 +112,14 @@ def describe(exc: BaseException) -> str:
     return " caused by ".join(chain) + located
 
 
-_OURS = re.compile(r"[/\\](gateway|connectors)[/\\]")
+ROOT = Path(__file__).resolve().parent.parent
+OURS = (str(ROOT / "gateway"), str(ROOT / "connectors"))
 
 
 def _relative(filename: str) -> str:
-    found = _OURS.search(filename)
-    return filename[found.start() + 1 :] if found else filename.rsplit("/", 1)[-1]
+    if filename.startswith(OURS):
+        return str(Path(filename).relative_to(ROOT))
+    return Path(filename).name
 
 
 def _request_error_code(message: str) -> str:

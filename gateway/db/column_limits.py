@@ -5,13 +5,15 @@ reached clients as an internal one (SQLite stores it whatever the size), so
 the two backends disagreed and a 500 followed. ``check_lengths`` runs before
 every ORM flush and raises ``BadUserInput`` naming the field, with the limit
 read from the column itself: a new column is covered without a new check.
+Core ``INSERT``s of many rows (order facts) call ``check_rows`` themselves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import String, inspect
+from sqlalchemy import FromClause, String, inspect
 from sqlalchemy.orm import Session, UOWTransaction
 
 from gateway.errors import BadUserInput
@@ -26,6 +28,23 @@ def check_lengths(session: Session, _flush: UOWTransaction, _objects: Any) -> No
                 raise BadUserInput(
                     f"`{_camel(column.key)}` has at most {length} characters.",
                     field=_camel(column.key),
+                )
+
+
+def check_rows(table: FromClause, rows: Iterable[Mapping[str, object]]) -> None:
+    """``check_lengths`` for the rows of a Core ``INSERT`` into ``table``."""
+    limits = [
+        (c.key, c.type.length)
+        for c in table.columns
+        if isinstance(c.type, String) and c.type.length is not None
+    ]
+    for row in rows:
+        for key, length in limits:
+            value = row.get(key)
+            if isinstance(value, str) and len(value) > length:
+                raise BadUserInput(
+                    f"`{_camel(key)}` has at most {length} characters.",
+                    field=_camel(key),
                 )
 
 

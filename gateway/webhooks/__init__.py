@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.body_limit import BodyTooLarge
-from gateway.errors import describe
+from gateway.errors import BadUserInput, describe
 from gateway.services import Services
 from gateway.webhooks import shopify, zendesk
 from gateway.webhooks.delivery import Rejected, answer, log
@@ -38,6 +38,8 @@ async def webhook(request: Request) -> Response:
         return await receive(request, services)
     except Rejected as exc:
         return answer(exc.status, error=exc.message)
+    except BadUserInput as exc:  # e.g. a value longer than its column
+        return answer(400, error=exc.message)
     except BodyTooLarge:  # BodyLimit stopped reading: refused, not failed
         limit = services.settings.max_body_bytes
         return answer(413, error=f"The delivery exceeds {limit} bytes.")

@@ -109,3 +109,25 @@ async def test_a_two_megabyte_shopify_delivery_is_413_and_stores_nothing(
     response = await shopify.send_webhook(gateway, "customers/create", payload)
     assert response.status_code == 413
     assert await stored(wired) == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", "#" + "9" * 5000), ("currency", "DOLLARS"), ("email", "x" * 400)],
+)
+async def test_shopify_strings_longer_than_their_columns_are_never_a_500(
+    simulators: Simulators,
+    wired: Services,
+    gateway: httpx.AsyncClient,
+    field: str,
+    value: str,
+) -> None:
+    shopify = simulators.shopify
+    order = shopify.order_payload(shopify.add_order(2, [(CATALOG[0], 1)]))
+    if field == "email":
+        order["customer"] = {**order["customer"], "email": value}
+        order["customer"].pop("admin_graphql_api_id", None)
+    else:
+        order[field] = value
+    response = await shopify.send_webhook(gateway, "orders/create", order)
+    await assert_answered(response, wired, field, 0)
