@@ -4,6 +4,7 @@ bounds of single fields: column lengths, ``search``, ``first``, loyalty."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -21,12 +22,13 @@ from graphql import (
 )
 from sqlalchemy import func, select
 
+from gateway.app import create_app
 from gateway.db.models import Base, LoyaltyEntry
 from gateway.ids import customer_pk
 from gateway.schema import build_schema
 from gateway.schema.text_inputs import MAX_TEXT_LENGTH
 from gateway.services import Services
-from tests.conftest import GraphQL
+from tests.conftest import ADMIN, GraphQL
 
 SCHEMA = build_schema()._schema
 MUTATIONS = SCHEMA.mutation_type
@@ -282,3 +284,30 @@ async def test_loyalty_grants_cannot_overflow_the_balance(
         {"c": customer},
     )
     assert read["data"]["node"]["loyaltyBalance"] == 2**31 - 1
+
+
+async def test_hostile_text_sent_over_a_websocket_is_refused_and_nothing_stored(
+    db: Services, customer: str
+) -> None:
+    import websockets
+
+    from connectors.simulator_server import serve_app
+
+    before = await rows(db)
+    async with serve_app(create_app(services=db)) as base_url:
+        url = base_url.replace("http", "ws") + "/graphql"
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": ADMIN}))
+            assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+            query = document("addNote")
+            variables = {"customerId": customer, "body": "a\x00b"}
+            payload = {"query": query, "variables": variables}
+            await ws.send(
+                json.dumps({"id": "1", "type": "subscribe", "payload": payload})
+            )
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    errors = (
+        answer["payload"]["errors"] if answer["type"] == "next" else answer["payload"]
+    )
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", answer
+    assert await rows(db) == before
