@@ -30,6 +30,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from gateway.context import Context
 from gateway.embed import EmbedScope, EmbedTokenError, embed_scope, token_from_header
 from gateway.errors import BadUserInput, format_errors
+from gateway.http_answers import decode_body
 from gateway.ids import decode_global_id
 from gateway.loaders import Loaders
 from gateway.schema.embed import EmbedContext, build_embed_schema
@@ -82,6 +83,9 @@ class EmbedGraphQL(GraphQL[Context, None]):
     ) -> GraphQLHTTPResponse:
         result.errors = format_errors(result.errors)
         return await super().process_result(request, result)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_body(data)
 
     def create_response(
         self,

@@ -44,6 +44,7 @@ from gateway.http_answers import (
     Rejected,
     check_media_type,
     customer_argument,
+    decode_body,
 )
 from gateway.limits import Analysis, LimitExceeded, Limits, analyse
 from gateway.loaders import Loaders
@@ -287,6 +288,9 @@ class GraphQLApp(GraphQL[Context, None]):
             for error in result.errors:
                 error.message = _SUGGESTION.sub("", error.message)
         return await super().process_result(request, result)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_body(data)
 
     def encode_json(self, data: object) -> str:
         """orjson: ten times json's speed on large results. A ``str``, so

@@ -3,6 +3,7 @@ error and code) or a stored response, and the checks of the raw request."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.ids import decode_global_id
+
+
+def decode_body(data: str | bytes) -> object:
+    """``json.loads`` for request bodies and socket messages. A number past
+    Python's 4,300-digit conversion limit raises a plain ``ValueError``, which
+    Strawberry does not take for bad JSON (only ``JSONDecodeError`` is a 400):
+    it was a 500. Here it is bad JSON too."""
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:
+        raise json.JSONDecodeError("a number has too many digits", "", 0) from exc
 
 
 class Rejected(Exception):

@@ -311,3 +311,21 @@ async def test_hostile_text_sent_over_a_websocket_is_refused_and_nothing_stored(
     )
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", answer
     assert await rows(db) == before
+
+
+@pytest.mark.parametrize("digits", [12, 5000])
+async def test_a_first_variable_of_many_digits_is_refused_with_400(
+    client: httpx.AsyncClient, digits: int
+) -> None:
+    query = "query($n: Int) { customers(first: $n) { edges { cursor } } }"
+    number = "9" * digits  # raw: json.dumps cannot write 5,000 digits either
+    body = json.dumps({"query": query, "variables": {"n": 0}}).replace(
+        '"n": 0', f'"n": {number}'
+    )
+    response = await client.post(
+        "/graphql", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    if digits < 100:
+        code = response.json()["errors"][0]["extensions"]["code"]
+        assert code == "QUERY_TOO_COSTLY"
