@@ -45,6 +45,17 @@ def _strings(value: object) -> Iterator[str]:
             yield from _strings(item)
 
 
+def _may_hold_bad_literals(query: str) -> bool:
+    """A literal holds a refused character raw or through a ``\\u`` escape,
+    and none is longer than the document: a scan of the text spares most
+    documents the walk (~0.1 ms for a customer page's query)."""
+    return (
+        len(query) > MAX_TEXT_LENGTH
+        or "\\u" in query
+        or FORBIDDEN.search(query) is not None
+    )
+
+
 class _Literals(Visitor):
     def __init__(self) -> None:
         super().__init__()
@@ -61,7 +72,9 @@ class TextInputs(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         execution = self.execution_context
         literals = _Literals()
-        if execution.graphql_document is not None:
+        if execution.graphql_document is not None and _may_hold_bad_literals(
+            execution.query or ""
+        ):
             visit(execution.graphql_document, literals)
         for value in [*literals.found, *_strings(execution.variables or {})]:
             problem = text_problem(value)
