@@ -20,7 +20,10 @@ from strawberry.types import ExecutionContext
 log = logging.getLogger("gateway.graphql")
 
 
-class Schema(strawberry.Schema):
+class QuietErrors:
+    """Mixed into every schema class (``strawberry.federation.Schema`` too):
+    ``class FederatedSchema(QuietErrors, federation.Schema)``."""
+
     def process_errors(
         self,
         errors: list[GraphQLError],
@@ -29,3 +32,7 @@ class Schema(strawberry.Schema):
         for error in errors:
             cause = error.original_error or error
             log.debug("operation error %s at %s", type(cause).__name__, error.path)
+
+
+class Schema(QuietErrors, strawberry.Schema):
+    pass
