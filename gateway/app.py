@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.body_limit import BodyLimit
 from gateway.embed_http import embed_routes
+from gateway.errors import describe
 from gateway.graphiql import static_routes
 from gateway.graphql_view import GraphQLApp
 from gateway.ingest import ingest_routes
@@ -55,8 +56,8 @@ async def readyz(request: Request) -> Response:
     try:
         async with services.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception:  # any failure means "not ready"; the reason goes to the log
-        log.exception("readiness check failed")
+    except Exception as exc:  # any failure means "not ready"; the log says which
+        log.error("readiness check failed: %s", describe(exc))
         return JSONResponse(
             {"status": "unavailable", "database": "down"}, status_code=503
         )
@@ -73,11 +74,15 @@ def create_app(
 
     Args:
         settings: configuration; read from ``CG_*`` variables when omitted.
+            Without ``services`` this is a server process, and unsafe
+            production settings stop it (``UnsafeSettings``, one line).
         services: already-open services (tests, the demo); when omitted the
             lifespan opens them from ``settings`` and closes them on shutdown.
         ide_headers: headers GraphiQL starts with (the demo's API key).
     """
     settings = settings or (services.settings if services else Settings())
+    if services is None:  # a server process: refuse unsafe production settings
+        settings.check_production()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

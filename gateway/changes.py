@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from gateway.db.models import utcnow
+from gateway.errors import describe
 
 log = logging.getLogger("gateway.changes")
 
@@ -52,11 +53,20 @@ class ChangeBus:
         for batch_subscriber in list(self._batch_subscribers):
             try:
                 await batch_subscriber(changes)
-            except Exception:  # one broken subscriber must not stop the others
-                log.exception("change subscriber failed for %d changes", len(changes))
+            except Exception as exc:  # one broken subscriber must not stop the others
+                log.error(
+                    "change subscriber failed for %d changes: %s",
+                    len(changes),
+                    describe(exc),
+                )
         for subscriber in list(self._subscribers):
             for change in changes:
                 try:
                     await subscriber(change)
-                except Exception:  # one broken subscriber must not stop the others
-                    log.exception("change subscriber failed for %s", change)
+                except Exception as exc:  # one broken subscriber must not stop others
+                    log.error(
+                        "change subscriber failed for customer %s (%s): %s",
+                        change.customer_id,
+                        change.kind,
+                        describe(exc),
+                    )

@@ -73,14 +73,14 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level=Settings().log_level.lower(),
+        log_level=Settings.load().log_level.lower(),
     )
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Run the migrations up to the newest."""
-    settings = Settings()
+    settings = Settings.load()
     upgrade(settings.database_url)
     console.print("[green]Database is up to date.[/green]")
 
@@ -108,7 +108,7 @@ def demo(
 
     database = Path.cwd() / "customer-graph-demo.db"
     os.environ.setdefault("CG_DATABASE_URL", f"sqlite+aiosqlite:///{database}")
-    settings = Settings()
+    settings = Settings.load()
     if settings.is_sqlite and settings.database_url.endswith(str(database)):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
@@ -121,7 +121,8 @@ def demo(
     settings = settings.model_copy(
         update={
             "demo_api_key": SecretStr(api_key),
-            "ingest_write_key": settings.ingest_write_key or SecretStr("wk_demo"),
+            "ingest_write_key": settings.ingest_write_key
+            or SecretStr(new_secret() if settings.is_production else "wk_demo"),
         }
     )
     _write_settings_file(settings)
@@ -150,7 +151,9 @@ def sync(
     """Backfill identity links (and new store customers) from an upstream."""
     from gateway.sync_console import run_sync
 
-    raise typer.Exit(run_sync(Settings(), source, since, full=full, console=console))
+    raise typer.Exit(
+        run_sync(Settings.load(), source, since, full=full, console=console)
+    )
 
 
 @app.command(

@@ -27,6 +27,10 @@ from gateway.validation import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
+MAX_LOYALTY_CHANGE = 1_000_000
+MAX_LOYALTY_BALANCE = 2**31 - 1
+"""GraphQL's ``Int`` is 32-bit: a balance past it cannot be answered, and the
+whole customer came back null."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,23 +266,29 @@ async def add_loyalty_points(
     sessions: Sessions, customer_id: int, points: int, reason: str
 ) -> models.LoyaltyEntry:
     """Credit (positive) or redeem (negative) points; the balance never goes below 0."""
-    if points == 0:
-        raise BadUserInput("Points must not be zero.", field="points")
+    if points == 0 or abs(points) > MAX_LOYALTY_CHANGE:
+        raise BadUserInput(
+            f"Points are not zero and at most {MAX_LOYALTY_CHANGE:,} either way.",
+            field="points",
+        )
     entry = models.LoyaltyEntry(
         customer_id=customer_id, points=points, reason=clean_text(reason, "reason", 200)
     )
     async with sessions() as session, session.begin():
         await _get(session, customer_id)
-        if points < 0:
-            balance = await session.scalar(
-                select(func.coalesce(func.sum(models.LoyaltyEntry.points), 0)).where(
-                    models.LoyaltyEntry.customer_id == customer_id
-                )
+        balance = await session.scalar(
+            select(func.coalesce(func.sum(models.LoyaltyEntry.points), 0)).where(
+                models.LoyaltyEntry.customer_id == customer_id
             )
-            if int(balance or 0) + points < 0:
-                raise BadUserInput(
-                    f"Not enough points: the balance is {balance}.", field="points"
-                )
+        )
+        if int(balance or 0) + points < 0:
+            raise BadUserInput(
+                f"Not enough points: the balance is {balance}.", field="points"
+            )
+        if int(balance or 0) + points > MAX_LOYALTY_BALANCE:
+            raise BadUserInput(
+                f"A balance is at most {MAX_LOYALTY_BALANCE:,} points.", field="points"
+            )
         session.add(entry)
         history.record(
             session,

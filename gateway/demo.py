@@ -60,7 +60,9 @@ async def run_demo(
             app = create_app(
                 services=services, ide_headers={"Authorization": f"Bearer {api_key}"}
             )
-            _announce(console, count, port, simulators.urls, api_key)
+            write = demo_settings.ingest_write_key
+            write_key = write.get_secret_value() if write else ""
+            _announce(console, count, port, simulators.urls, api_key, write_key)
             server = uvicorn.Server(
                 uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
             )
@@ -85,12 +87,17 @@ async def prepare_insights(services: Services) -> None:
 
 
 def _announce(
-    console: Console, count: int, port: int, upstreams: dict[str, str], api_key: str
+    console: Console,
+    count: int,
+    port: int,
+    upstreams: dict[str, str],
+    api_key: str,
+    write_key: str,
 ) -> None:
     table = Table(title="Customer Graph demo", show_header=False)
     table.add_row("GraphiQL", f"[bold cyan]http://127.0.0.1:{port}/graphql[/]")
     table.add_row("admin API key", f"[bold]{api_key}[/]")
-    table.add_row("ingest write key", "wk_demo (unless CG_INGEST_WRITE_KEY is set)")
+    table.add_row("ingest write key", write_key)
     table.add_row("customers", str(count))
     for name, url in upstreams.items():
         table.add_row(f"{name} (simulated)", url)

@@ -10,14 +10,18 @@
 
 Connector errors (``connectors.errors``) become ``UPSTREAM_*`` codes carrying the
 connector's name, never the upstream's message. Anything else is a bug: clients
-get a generic message and a request id; the details go to the log only.
+get a generic message and a request id; the log gets the request id and the
+error's classes and location (``describe``), never its message, which can hold
+SQL parameters, the document or personal data.
 ``format_errors`` is applied to every result the gateway sends (``gateway.app``).
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 import uuid
+from pathlib import Path
 
 from graphql import GraphQLError
 
@@ -76,16 +80,46 @@ def format_error(error: GraphQLError) -> GraphQLError:
         return _with(error, error.message, {"code": _request_error_code(error.message)})
     request_id = uuid.uuid4().hex
     log.error(
-        "unexpected error %s at %s",
-        request_id,
-        error.path,
-        exc_info=(type(original), original, original.__traceback__),
+        "unexpected error %s at %s: %s", request_id, error.path, describe(original)
     )
     return _with(
         error,
         "Internal server error.",
         {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
     )
+
+
+def describe(exc: BaseException) -> str:
+    """An exception for a log line: its class and its causes' classes, and
+    where ours raised it (``gateway/crm.py:120 in create_customer``).
+
+    Never the messages nor a traceback's: SQLAlchemy puts the statement and its
+    parameters (emails, phones) in its message, graphql-core the document line
+    and the variable's value, httpx the URL with its query string. The request
+    id beside it finds the request; the location finds the code.
+    """
+    chain: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 4:
+        chain.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        current = current.__cause__ or current.__context__
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if f.filename.startswith(OURS)]
+    where = (ours or frames)[-1:] if frames else []
+    located = "".join(
+        f" at {_relative(f.filename)}:{f.lineno} in {f.name}" for f in where
+    )
+    return " caused by ".join(chain) + located
+
+
+ROOT = Path(__file__).resolve().parent.parent
+OURS = (str(ROOT / "gateway"), str(ROOT / "connectors"))
+
+
+def _relative(filename: str) -> str:
+    if filename.startswith(OURS):
+        return str(Path(filename).relative_to(ROOT))
+    return Path(filename).name
 
 
 def _request_error_code(message: str) -> str:

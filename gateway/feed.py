@@ -20,6 +20,7 @@ import orjson
 import redis.asyncio as redis
 
 from gateway.changes import ChangeBus, CustomerChange
+from gateway.errors import describe
 
 log = logging.getLogger("gateway.feed")
 
@@ -99,8 +100,8 @@ class ChangeFeed:
             try:
                 async for message in pubsub.listen():
                     await self._dispatch(_decode(message["data"]))
-            except (redis.ConnectionError, OSError):
-                log.warning("change feed lost Redis; retrying", exc_info=True)
+            except (redis.ConnectionError, OSError) as exc:
+                log.warning("change feed lost Redis; retrying: %s", describe(exc))
                 await asyncio.sleep(1.0)
                 with contextlib.suppress(redis.ConnectionError, OSError):
                     await pubsub.subscribe(self.channel)

@@ -2,6 +2,11 @@
 
 Demo mode starts from the same class and fills in what is unset
 (``Settings.for_demo``), so an operator's variable always wins.
+
+Production (``CG_ENV=production``) refuses to start on a setting whose default
+or value is unsafe there (``Settings.check_production``): the secret that signs
+embed tokens left at its development value, a short shared secret, a demo
+credential everyone knows.
 """
 
 from __future__ import annotations
@@ -11,6 +16,50 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-secret-change-me"
+MIN_SECRET_CHARS = 32
+"""A shared secret shorter than this cannot hold 256 bits (RFC 7518 §3.2 asks
+HS256 keys for at least as many bits as the hash)."""
+MIN_DISTINCT_CHARS = 10
+"""Fewer distinct characters than this ("aaaa…", "changeme" repeated) is a
+pattern, not a random value."""
+KNOWN_VALUES = frozenset(
+    {
+        DEV_SECRET_KEY,
+        "wk_demo",
+        "shpss_demo_secret",
+        "zd-demo-webhook-secret",
+        "secret",
+        "changeme",
+        "change-me",
+    }
+)
+"""Values published in this repository (development defaults, the demo's
+simulator secrets) or in every tutorial: anyone can sign or write with them."""
+MAKE_ONE = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+class UnsafeSettings(SystemExit):
+    """Production settings the gateway refuses to start with.
+
+    A ``SystemExit`` on purpose: a host that loads the app factory directly
+    (``uvicorn --factory gateway.app:create_app``, gunicorn) stops with this one
+    line on stderr and a non-zero status instead of serving, and without a
+    traceback; the command line catches it to choose its own exit status.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.message = "Refusing to start in production: " + "; ".join(problems)
+        super().__init__(self.message)
+
+
+def _weak(value: str) -> bool:
+    return (
+        value in KNOWN_VALUES
+        or len(value) < MIN_SECRET_CHARS
+        or len(set(value)) < MIN_DISTINCT_CHARS
+    )
 
 
 def default_database_url() -> str:
@@ -23,7 +72,7 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=default_database_url)
     redis_url: str | None = None
     env: Literal["development", "production"] = "development"
-    secret_key: SecretStr = SecretStr("dev-secret-change-me")
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     demo_api_key: SecretStr | None = None
     log_level: str = "INFO"
 
@@ -143,6 +192,59 @@ class Settings(BaseSettings):
                 "(the public write key ships in browsers)"
             )
         return self
+
+    @classmethod
+    def load(cls) -> Settings:
+        """The settings of a process about to serve or sign: read from the
+        environment and refused (``UnsafeSettings``) if unsafe in production."""
+        settings = cls()
+        settings.check_production()
+        return settings
+
+    def production_problems(self) -> list[str]:
+        """What makes these settings unsafe in production, one sentence each
+        naming the variable; empty outside production.
+
+        Refused: ``CG_SECRET_KEY`` unset, known or short (it signs embed
+        tokens: with the development value anyone mints one for any
+        customer); ``CG_JWT_SECRET`` and ``CG_DEMO_API_KEY`` when set but weak
+        (an HS256 secret, an admin key without a database row); any secret or
+        write key set to a value published here (``wk_demo``, the simulators'
+        webhook secrets). Not refused: the SQLite default database (supported,
+        and holds no credential), introspection or GraphiQL an operator turns
+        on explicitly.
+        """
+        if not self.is_production:
+            return []
+        problems = []
+        if _weak(self.secret_key.get_secret_value()):
+            problems.append(
+                "CG_SECRET_KEY must be a random value of at least "
+                f"{MIN_SECRET_CHARS} characters (make one with: {MAKE_ONE})"
+            )
+        for name, value in (
+            ("CG_JWT_SECRET", self.jwt_secret),
+            ("CG_DEMO_API_KEY", self.demo_api_key),
+        ):
+            if value is not None and _weak(value.get_secret_value()):
+                problems.append(
+                    f"{name} is set but weak: use at least {MIN_SECRET_CHARS} "
+                    f"random characters (make one with: {MAKE_ONE}) or unset it"
+                )
+        for name, value in (
+            ("CG_INGEST_WRITE_KEY", self.ingest_write_key),
+            ("CG_SHOPIFY_API_SECRET", self.shopify_api_secret),
+            ("CG_ZENDESK_WEBHOOK_SECRET", self.zendesk_webhook_secret),
+        ):
+            if value is not None and value.get_secret_value() in KNOWN_VALUES:
+                problems.append(f"{name} is a published demo value: set your own")
+        return problems
+
+    def check_production(self) -> None:
+        """Raise ``UnsafeSettings`` if ``production_problems`` finds any."""
+        problems = self.production_problems()
+        if problems:
+            raise UnsafeSettings(problems)
 
     @property
     def is_production(self) -> bool:

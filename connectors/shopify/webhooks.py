@@ -50,6 +50,7 @@ from connectors.models import (
     Refund,
     UpstreamChange,
 )
+from connectors.shapes import check_shape
 
 SOURCE = "shopify"
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
@@ -113,6 +114,10 @@ def parse_delivery(raw_body: bytes, headers: Mapping[str, str]) -> UpstreamChang
         customer_id = _gid("Customer", payload.get("customer") or {})
     elif topic == "refunds/create" and payload.get("order_id") is not None:
         payload = {**payload, "order_gid": f"gid://shopify/Order/{payload['order_id']}"}
+    if order is not None:
+        check_shape(SOURCE, order)
+    if customer is not None:
+        check_shape(SOURCE, customer)
     return UpstreamChange(
         source=SOURCE,
         topic=topic,
@@ -153,8 +158,7 @@ def rest_order(payload: Json) -> Order:
     total = Money(Decimal(payload["total_price"]), currency)
     refunds = tuple(_refund(r, order_id, currency) for r in payload.get("refunds", ()))
     refunded = sum((r.total.amount for r in refunds), Decimal(0))
-    created = _when(payload["created_at"])
-    assert created is not None
+    created = _required_when(payload, "created_at")
     return Order(
         id=order_id,
         customer_id=_gid("Customer", payload.get("customer") or {}),
@@ -204,8 +208,7 @@ def _refund(refund: Json, order_id: str, currency: str) -> Refund:
     amount = sum(
         (Decimal(t["amount"]) for t in refund.get("transactions", ())), Decimal(0)
     )
-    created = _when(refund["created_at"])
-    assert created is not None
+    created = _required_when(refund, "created_at")
     return Refund(
         id=_gid("Refund", refund) or "",
         order_id=order_id,
@@ -220,6 +223,13 @@ def _gid(kind: str, obj: Mapping[str, Any]) -> str | None:
     if obj.get("admin_graphql_api_id"):
         return str(obj["admin_graphql_api_id"])
     return None if obj.get("id") is None else f"gid://shopify/{kind}/{obj['id']}"
+
+
+def _required_when(obj: Json, key: str) -> datetime:
+    moment = _when(obj.get(key))
+    if moment is None:
+        raise UpstreamProtocolError(SOURCE, f"webhook field {key} is missing")
+    return moment
 
 
 def _when(text: str | None) -> datetime | None:

@@ -26,6 +26,7 @@ from strawberry.types.execution import StreamExecutionResult
 from gateway.auth.principal import Principal
 from gateway.db.auth_models import AuditEntry
 from gateway.db.models import utcnow
+from gateway.errors import describe
 
 COLUMNS = ("at", "subject", "role", "action", "customer_id", "operation", "fields")
 
@@ -163,8 +164,8 @@ class AuditLog:
                     )
                 else:
                     await session.execute(insert(AuditEntry), rows)
-        except Exception:  # the audit must never fail requests that already answered
-            log.exception("could not write %d audit entries", len(rows))
+        except Exception as exc:  # the audit must never fail answered requests
+            log.error("could not write %d audit entries: %s", len(rows), describe(exc))
 
     async def aclose(self) -> None:
         """Write what is buffered; a flush under way finishes first (never cut

@@ -16,7 +16,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from gateway.auth.audit import entries_for
-from gateway.auth.keys import create_key, list_keys, revoke_key
+from gateway.auth.keys import MAX_LIFETIME, create_key, list_keys, revoke_key
 from gateway.auth.policy import Role
 from gateway.db import models
 from gateway.errors import GatewayError, NotFound
@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 def _run(work: Callable[[Services], Awaitable[T]]) -> T:
     async def main() -> T:
-        async with open_command_services(Settings()) as services:
+        async with open_command_services(Settings.load()) as services:
             return await work(services)
 
     try:
@@ -46,11 +46,19 @@ def _run(work: Callable[[Services], Awaitable[T]]) -> T:
 def _duration(value: str | None) -> timedelta | None:
     if value is None:
         return None
-    match = re.fullmatch(r"(\d+)([dh])", value.strip())
-    if match is None:
-        raise typer.BadParameter("use a number of days or hours, e.g. 90d or 12h")
-    amount, unit = int(match[1]), match[2]
-    return timedelta(days=amount) if unit == "d" else timedelta(hours=amount)
+    match = re.fullmatch(r"([0-9]{1,6})([dh])", value.strip())
+    amount = int(match[1]) if match else 0
+    lifetime = (
+        timedelta(days=amount) if match and match[2] == "d" else timedelta(hours=amount)
+    )
+    if not timedelta(0) < lifetime <= MAX_LIFETIME:
+        raise typer.BadParameter(
+            "use a positive number of days or hours, at most "
+            f"{MAX_LIFETIME.days}d, e.g. 90d or 12h; leave the option out "
+            "for a key that never expires",
+            param_hint="--expires-in",
+        )
+    return lifetime
 
 
 @keys_app.command("create")

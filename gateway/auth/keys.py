@@ -22,6 +22,8 @@ from gateway.db.models import utcnow
 from gateway.errors import BadUserInput, Conflict, NotFound
 
 PREFIX = "cg_"
+MAX_LIFETIME = timedelta(days=3650)
+"""Longest ``expires_in``: a key meant to expire does so within ten years."""
 
 
 def new_secret() -> str:
@@ -61,7 +63,11 @@ async def create_key(
     expires_in: timedelta | None = None,
     secret: str | None = None,
 ) -> tuple[str, KeyInfo]:
-    """A new key; returns the secret (never stored) and what is stored."""
+    """A new key; returns the secret (never stored) and what is stored.
+
+    Any ``expires_in`` given sets an expiry, a zero or negative one included
+    (the key is born expired): only ``None`` means never.
+    """
     if not name.strip():
         raise BadUserInput("A key needs a name.", field="name")
     if role not in GRANTABLE_ROLES:
@@ -79,7 +85,7 @@ async def create_key(
         role=role.value,
         key_hash=digest(key),
         prefix=key[:10],
-        expires_at=utcnow() + expires_in if expires_in else None,
+        expires_at=utcnow() + expires_in if expires_in is not None else None,
     )
     async with sessions() as session:
         session.add(row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -17,12 +18,25 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
+
+from gateway.db.column_limits import check_lengths
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class CheckedSession(Session):
+    """A session that checks text lengths before each flush (``column_limits``)."""
+
+
+event.listen(CheckedSession, "before_flush", check_lengths)
+
+
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
+        # aiosqlite logs each statement with its parameters (emails) at DEBUG:
+        # never wanted, even when the gateway's own level is DEBUG.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _sqlite_pragmas(engine.sync_engine)
         return engine
@@ -40,7 +54,10 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    """Sessions whose flushes refuse text longer than its column."""
+    return async_sessionmaker(
+        engine, expire_on_commit=False, sync_session_class=CheckedSession
+    )
 
 
 def alembic_config(url: str) -> Config:

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.db.models import utcnow
+from gateway.errors import describe
 from gateway.ingest.messages import (
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
@@ -123,7 +124,7 @@ async def _ingest(request: Request, kind: str | None) -> Response:
             "ingest could not store %d messages (first %s): %s",
             len(messages),
             _log_id(messages[0].message_id if messages else None),
-            type(exc).__name__,
+            describe(exc),
         )
         raise Rejected(
             500, "server_error", "the messages could not be stored; retry"

@@ -25,6 +25,9 @@ segments_app = typer.Typer(help="Saved segments.")
 console = Console(stderr=True)
 EX_TEMPFAIL = 75
 """Exit status of a refresh that found another one running: try again later."""
+EX_PARTIAL = 3
+"""Exit status of a refresh that skipped segments it could not evaluate (the
+rest is refreshed and committed)."""
 
 
 def _progress() -> Progress:
@@ -41,23 +44,31 @@ def _progress() -> Progress:
 def refresh() -> None:
     """Recompute every customer's traits, the RFM scores and segment members."""
 
-    async def run() -> None:
-        async with open_command_services(Settings()) as services:
+    async def run() -> list[int]:
+        async with open_command_services(Settings.load()) as services:
             with _progress() as progress:
                 task = progress.add_task("Refreshing insights", total=len(STEPS))
-                await refresh_all(
+                skipped = await refresh_all(
                     services.sessions,
                     services.settings,
                     step_done=lambda step: progress.advance(task),
                 )
             await services.forget_responses()
+            return skipped
 
     try:
-        asyncio.run(run())
+        skipped = asyncio.run(run())
     except RefreshRunning as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(EX_TEMPFAIL) from None
     console.print("[green]Insights refreshed.[/green]")
+    if skipped:
+        ids = ", ".join(map(str, skipped))
+        console.print(
+            f"[yellow]{len(skipped)} segment(s) skipped, their filters cannot be "
+            f"evaluated (ids {ids}): recreate them.[/yellow]"
+        )
+        raise typer.Exit(EX_PARTIAL)
 
 
 @insights_app.command("sync-orders")
@@ -65,7 +76,7 @@ def sync_orders_command() -> None:
     """Copy the orders of every Shopify-linked customer into the order facts."""
 
     async def run() -> int:
-        async with open_command_services(Settings()) as services:
+        async with open_command_services(Settings.load()) as services:
             shopify = services.upstreams.shopify
             if shopify is None:
                 console.print("[red]Shopify is not configured.[/red]")
@@ -85,7 +96,7 @@ def sync_engagement_command() -> None:
     """Copy ticket counts, ratings and last-seen from Zendesk and PostHog."""
 
     async def run() -> int:
-        async with open_command_services(Settings()) as services:
+        async with open_command_services(Settings.load()) as services:
             total = await count_links(services.sessions, ("zendesk", "posthog"))
             with _progress() as progress:
                 task = progress.add_task("Copying engagement", total=total)
@@ -114,7 +125,7 @@ def export(
 
     async def run() -> None:
         request = ExportRequest(name, format, channel)
-        async with open_command_services(Settings()) as services:
+        async with open_command_services(Settings.load()) as services:
             sink = output.open("wb") if output else sys.stdout.buffer
             try:
                 async for chunk in export_segment(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -84,11 +85,12 @@ async def export_route(request: Request) -> Response:
         RolePolicy(principal.role),
         _audited(services, principal),
     )
-    filename = f"{export.segment}.{export.format}".replace('"', "")
     return StreamingResponse(
         body,
         media_type=MEDIA_TYPES[export.format],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            "Content-Disposition": attachment(f"{export.segment}.{export.format}")
+        },
     )
 
 
@@ -113,6 +115,19 @@ def _audited(
         await services.audit.keep_under(AUDIT_BACKLOG)
 
     return shown
+
+
+def attachment(filename: str) -> str:
+    """``Content-Disposition`` for any name (RFC 6266): an ASCII fallback for
+    old clients, the exact name percent-encoded in ``filename*``. A segment
+    name with CR/LF or non-ASCII letters broke the header (a 500, or a header
+    split); here neither can reach it raw."""
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\;' else "_"
+        for c in filename
+    )
+    exact = quote(filename, safe="", errors="replace")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
 
 
 @contextlib.asynccontextmanager

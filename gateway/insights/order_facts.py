@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.models import Order
 from connectors.shopify.client import ShopifyConnector
 from gateway.db import models
+from gateway.db.column_limits import check_rows
 from gateway.insights.sql import excluded_all, upsert
 from gateway.insights.tables import OrderFact, OrderLineFact
 
@@ -74,7 +75,9 @@ async def upsert_order_facts(
     statement = statement.on_conflict_do_update(
         index_elements=["order_id"], set_=excluded_all(statement, {"order_id"})
     )
-    await session.execute(statement, [_fact(customer_id, o) for o in orders])
+    facts = [_fact(customer_id, o) for o in orders]
+    check_rows(OrderFact.__table__, facts)
+    await session.execute(statement, facts)
     ids = [o.id for o in orders]
     await session.execute(delete(OrderLineFact).where(OrderLineFact.order_id.in_(ids)))
     lines = [
@@ -84,6 +87,7 @@ async def upsert_order_facts(
         for line in _lines(customer_id, o)
     ]
     if lines:
+        check_rows(OrderLineFact.__table__, lines)
         await session.execute(insert(OrderLineFact), lines)
 
 

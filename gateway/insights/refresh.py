@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.models import Order
 from gateway.db.models import utcnow
+from gateway.errors import describe
 from gateway.insights.order_facts import Sessions, upsert_order_facts
 from gateway.insights.rfm import refresh_rfm
 from gateway.insights.segments import refresh_memberships
@@ -67,7 +68,9 @@ async def refresh_all(
     settings: Settings,
     now: datetime | None = None,
     step_done: Callable[[str], None] | None = None,
-) -> None:
+) -> list[int]:
+    """Everything, in one transaction; returns the ids of the segments skipped
+    because their filters cannot be evaluated (``refresh_memberships``)."""
     now = now or utcnow()
     async with sessions() as session, session.begin():
         if not await transaction_lock(session, REFRESH_LOCK):
@@ -81,10 +84,11 @@ async def refresh_all(
         await analyze(session, CustomerTraits, CustomerRfm)
         if step_done:
             step_done("rfm")
-        await refresh_memberships(session, now)
+        skipped = await refresh_memberships(session, now)
     await refresh_pending(sessions, now)
     if step_done:
         step_done("segments")
+    return skipped
 
 
 async def refresh_pending(sessions: Sessions, now: datetime) -> None:
@@ -143,5 +147,5 @@ async def refresh_periodically(
                 await refreshed()
         except RefreshRunning:
             log.info("scheduled insights refresh skipped: another one is running")
-        except Exception:  # the schedule must survive a bad run; the log says why
-            log.exception("scheduled insights refresh failed")
+        except Exception as exc:  # the schedule must survive a bad run
+            log.error("scheduled insights refresh failed: %s", describe(exc))

@@ -8,6 +8,10 @@ must all hold (AND); ``and``/``or`` take lists of trees, ``not`` one tree::
      "consent": {"channel": "email", "state": "granted"},
      "not": {"tagsAny": ["b2b"]}}
 
+A filter is bounded before it is compiled (``MAX_NODES`` conditions and
+values, ``MAX_DEPTH`` levels, ``MAX_TEXT`` characters a string): past them it
+is BAD_USER_INPUT, so no filter is saved that the database cannot evaluate.
+
 Every leaf is made two-valued (a missing trait is *false*, never SQL NULL),
 so ``not`` of a condition is exactly its complement. The result selects
 customer ids from ``customers`` left-joined to their traits and RFM row;
@@ -41,6 +45,14 @@ from gateway.insights.tables import CustomerRfm, CustomerTraits, OrderLineFact
 
 Spec = Mapping[str, Any]
 T, C = CustomerTraits, models.Customer
+MAX_NODES = 200
+"""Conditions plus list entries in one filter. SQLite refuses an expression
+deeper than 1,000 (an ``or`` of 2,000 tags was an internal error), and a
+filter an operator writes by hand has a few dozen."""
+MAX_DEPTH = 8
+MAX_TEXT = 200
+"""Longest string in a filter (a tag, category, country, region or city)."""
+MAX_DAYS = 36_500
 
 RANGES: dict[str, Any] = {
     "lifetimeValue": T.lifetime_value,
@@ -87,6 +99,18 @@ def _range(key: str, column: Any, spec: object) -> ColumnElement[bool]:
     return and_(*terms)
 
 
+def _whole(key: str, value: object, low: int, high: int) -> int:
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not low <= value <= high
+    ):
+        raise BadUserInput(
+            f"`{key}` takes a whole number from {low} to {high}.", field=key
+        )
+    return value
+
+
 def _moment(key: str, value: object) -> datetime:
     try:
         moment = datetime.fromisoformat(str(value))
@@ -109,10 +133,10 @@ def _time(key: str, column: Any, spec: object, now: datetime) -> ColumnElement[b
     if spec.get("before") is not None:
         terms.append(column < _moment(key, spec["before"]))
     if spec.get("lastDays") is not None:
-        days = int(spec["lastDays"])
+        days = _whole(key, spec["lastDays"], 0, MAX_DAYS)
         terms += [column >= now - timedelta(days=days), column <= now]
     if spec.get("nextDays") is not None:
-        days = int(spec["nextDays"])
+        days = _whole(key, spec["nextDays"], 0, MAX_DAYS)
         terms += [column >= now, column <= now + timedelta(days=days)]
     return and_(*terms)
 
@@ -169,9 +193,9 @@ def _leaf(key: str, value: Any, now: datetime) -> ColumnElement[bool]:
     if key in ADDRESS:
         return _address(key, value)
     simple: dict[str, Callable[[], ColumnElement[bool]]] = {
-        "and": lambda: and_(*(compile_filter(s, now) for s in _trees(key, value))),
-        "or": lambda: or_(*(compile_filter(s, now) for s in _trees(key, value))),
-        "not": lambda: not_(compile_filter(value, now)),
+        "and": lambda: and_(*(_compile(s, now) for s in _trees(key, value))),
+        "or": lambda: or_(*(_compile(s, now) for s in _trees(key, value))),
+        "not": lambda: not_(_compile(value, now)),
         "rfmSegmentIn": lambda: _segments(value),
         "tagsAny": lambda: _tags(_strings(key, value)),
         "tagsAll": lambda: and_(*(_tags([t]) for t in _strings(key, value))),
@@ -179,7 +203,8 @@ def _leaf(key: str, value: Any, now: datetime) -> ColumnElement[bool]:
         "categoriesAll": lambda: and_(*(_category([n]) for n in _strings(key, value))),
         "consent": lambda: _consent(value),
         "birthMonth": lambda: and_(
-            C.birth_date.is_not(None), extract("month", C.birth_date) == int(value)
+            C.birth_date.is_not(None),
+            extract("month", C.birth_date) == _whole(key, value, 1, 12),
         ),
     }
     if key not in simple:
@@ -193,9 +218,37 @@ def _trees(key: str, value: object) -> list[Spec]:
     return value
 
 
+def _measure(spec: object, depth: int = 1) -> int:
+    """Conditions and list entries in ``spec``; BAD_USER_INPUT past the bounds."""
+    if depth > MAX_DEPTH:
+        raise BadUserInput(
+            f"A segment filter nests at most {MAX_DEPTH} levels.", field="filter"
+        )
+    if isinstance(spec, Mapping):
+        return sum(1 + _measure(v, depth + 1) for v in spec.values() if v is not None)
+    if isinstance(spec, list):
+        return sum(_measure(v, depth) for v in spec)
+    if isinstance(spec, str) and len(spec) > MAX_TEXT:
+        raise BadUserInput(
+            f"Segment filter values have at most {MAX_TEXT} characters.",
+            field="filter",
+        )
+    return 1
+
+
 def compile_filter(spec: object, now: datetime) -> ColumnElement[bool]:
     """The condition ``spec`` describes, over ``customers`` joined as in
-    ``segment_query``; BAD_USER_INPUT for anything malformed."""
+    ``segment_query``; BAD_USER_INPUT for anything malformed or larger than
+    ``MAX_NODES``, before any SQL is built or sent."""
+    if _measure(spec) > MAX_NODES:
+        raise BadUserInput(
+            f"A segment filter has at most {MAX_NODES} conditions and values.",
+            field="filter",
+        )
+    return _compile(spec, now)
+
+
+def _compile(spec: object, now: datetime) -> ColumnElement[bool]:
     if not isinstance(spec, Mapping):
         raise BadUserInput("A segment filter is an object.", field="filter")
     terms = [_leaf(key, value, now) for key, value in spec.items() if value is not None]

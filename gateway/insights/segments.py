@@ -17,6 +17,7 @@ million) and picks nested loops for the next segment's diff.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -31,16 +32,17 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import models
-from gateway.errors import BadUserInput, Conflict, NotFound
+from gateway.errors import BadUserInput, Conflict, GatewayError, NotFound
 from gateway.insights.segment_filter import Spec, compile_filter, segment_query
 from gateway.insights.sql import analyze
 from gateway.insights.tables import Segment, SegmentMember, SegmentMembershipEvent
 from gateway.pagination import Page, decode_cursor, encode_cursor
 
+log = logging.getLogger("gateway.insights")
 Scope = Sequence[int] | None
 ANALYZE_AFTER = 10_000
 ENTRY_COLUMNS = ["customer_id", "segment", "entered", "occurred_at"]
@@ -81,8 +83,11 @@ async def create_segment(
 ) -> Segment:
     """Validate ``spec``, save it and fill its membership."""
     name = name.strip()
-    if not name or len(name) > 100:
-        raise BadUserInput("A segment name has 1 to 100 characters.", field="name")
+    if not name or len(name) > 100 or not name.isprintable():
+        raise BadUserInput(
+            "A segment name has 1 to 100 printable characters (no line breaks).",
+            field="name",
+        )
     compile_filter(spec, now)
     segment = Segment(name=name, filter=dict(spec), created_at=now)
     try:
@@ -156,17 +161,36 @@ async def refresh_memberships(
     now: datetime,
     scope: Scope = None,
     segments: Sequence[Segment] | None = None,
-) -> None:
+) -> list[int]:
     """Bring ``segment_members`` in line with each segment's filter, for
-    ``scope`` (everyone when ``None``), recording who entered and who left."""
+    ``scope`` (everyone when ``None``), recording who entered and who left.
+
+    Returns the ids of the segments skipped: one whose saved filter can no
+    longer be compiled or evaluated (saved before today's bounds, or naming
+    what no longer exists) is rolled back to its savepoint, logged by id and
+    left as it was, and the others are refreshed all the same.
+    """
     if scope is not None and not scope:
-        return
+        return []
     if segments is None:
         segments = list(await session.scalars(select(Segment).order_by(Segment.id)))
+    skipped = []
     for segment in segments:
-        if await _refresh_one(session, segment, now, scope) >= ANALYZE_AFTER:
+        try:
+            async with session.begin_nested():
+                changed = await _refresh_one(session, segment, now, scope)
+        except (GatewayError, SQLAlchemyError) as exc:
+            log.warning(
+                "segment %s skipped: its filter cannot be evaluated (%s)",
+                segment.id,
+                type(exc).__name__,
+            )
+            skipped.append(segment.id)
+            continue
+        if changed >= ANALYZE_AFTER:
             await analyze(session, SegmentMember)
         segment.refreshed_at = now
+    return skipped
 
 
 async def _refresh_one(

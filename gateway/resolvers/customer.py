@@ -23,6 +23,9 @@ from gateway.loaders import NotesPageKey
 from gateway.pagination import Page, check_first, decode_cursor, encode_cursor
 from gateway.validation import normalize_country, normalize_email
 
+MAX_SEARCH = 320
+"""The longest value a search can equal: an email address."""
+
 if TYPE_CHECKING:
     from gateway.schema.customer import (
         CreateCustomerInput,
@@ -101,6 +104,10 @@ def customer_page_request(
     first: int,
     after: str | None,
 ) -> CustomerPageRequest:
+    if search is not None and len(search) > MAX_SEARCH:
+        raise BadUserInput(
+            f"A search has at most {MAX_SEARCH} characters.", argument="search"
+        )
     return CustomerPageRequest(
         first=first,
         after=after,

@@ -13,6 +13,7 @@ from strawberry.tools import merge_types
 
 from gateway.auth.audit import StreamAudit
 from gateway.metrics import OperationMetrics
+from gateway.schema.base import Schema
 from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
 from gateway.schema.federation import FEDERATION_VERSION, FederatedSchema
@@ -20,6 +21,7 @@ from gateway.schema.insights import InsightsMutation, InsightsQuery
 from gateway.schema.partial_errors import PartialErrors
 from gateway.schema.stream_errors import FormatStreamErrors
 from gateway.schema.tasks import TaskMutation
+from gateway.schema.text_inputs import TextInputs
 from gateway.schema.timeline import TimelineMutation, TimelineSubscription
 from gateway.schema.timeline_events import EVENT_TYPES
 
@@ -44,7 +46,7 @@ def build_schema(
     if not federation:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Federation directive found")
-            return strawberry.Schema(**_schema_options(rules))
+            return Schema(**_schema_options(rules))
     return FederatedSchema(
         **_schema_options(rules), federation_version=FEDERATION_VERSION
     )
@@ -73,5 +75,6 @@ def _schema_options(rules: list[type[ASTValidationRule]]) -> dict[str, Any]:
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=1024),
             StreamAudit,
+            TextInputs,
         ],
     )

@@ -23,8 +23,10 @@ from gateway.errors import Forbidden
 from gateway.ids import customer_pk
 from gateway.resolvers import timeline as resolve
 from gateway.resolvers import timeline_live as live
+from gateway.schema.base import Schema
 from gateway.schema.partial_errors import PartialErrors
 from gateway.schema.stream_errors import FormatStreamErrors
+from gateway.schema.text_inputs import TextInputs
 from gateway.schema.timeline import TimelineConnection, timeline_args
 from gateway.schema.timeline_events import EVENT_TYPES, TimelineEvent, event_of
 from gateway.timeline.items import Kind, Source
@@ -86,7 +88,7 @@ def build_embed_schema(*, introspection: bool = True) -> strawberry.Schema:
     rules: list[type[ASTValidationRule]] = (
         [] if introspection else [NoSchemaIntrospectionCustomRule]
     )
-    return strawberry.Schema(
+    return Schema(
         query=EmbedQuery,
         subscription=EmbedSubscription,
         types=EVENT_TYPES,
@@ -94,6 +96,7 @@ def build_embed_schema(*, introspection: bool = True) -> strawberry.Schema:
             PartialErrors,
             FormatStreamErrors,
             StreamAudit,
+            TextInputs,
             lambda: AddValidationRules(rules),
         ],
     )

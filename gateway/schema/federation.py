@@ -23,6 +23,7 @@ from strawberry.federation.schema_directives import Key
 from strawberry.types import Info
 
 from gateway.errors import BadUserInput
+from gateway.schema.base import QuietErrors
 
 FEDERATION_VERSION: Final[Literal["2.7"]] = "2.7"
 """Not Strawberry's newest default: a router composes only the spec versions it
@@ -30,7 +31,7 @@ knows, and the schema uses nothing newer than ``@key``, so an older version
 lets older routers (Apollo's since 2.7) compose it."""
 
 
-class FederatedSchema(strawberry.federation.Schema):
+class FederatedSchema(QuietErrors, strawberry.federation.Schema):
     def entities_resolver(
         self, info: Info, representations: list[FederationAny]
     ) -> list[FederationAny]:

@@ -4,7 +4,8 @@ Each source's module authenticates its deliveries and turns them into effects
 (``gateway.webhooks.shopify``, ``gateway.webhooks.zendesk``); what they share —
 exactly-once processing, customer linking, answers — is in
 ``gateway.webhooks.delivery``. Every answer is a small JSON body: a rejected
-delivery says why in one sentence, a failure is logged here and answered 500
+delivery says why in one sentence (a body over ``CG_MAX_BODY_BYTES`` is 413),
+a failure is logged here and answered 500
 without details, so the upstream retries and nothing leaks.
 """
 
@@ -15,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.body_limit import BodyTooLarge
+from gateway.errors import BadUserInput, describe
 from gateway.services import Services
 from gateway.webhooks import shopify, zendesk
 from gateway.webhooks.delivery import Rejected, answer, log
@@ -35,6 +38,13 @@ async def webhook(request: Request) -> Response:
         return await receive(request, services)
     except Rejected as exc:
         return answer(exc.status, error=exc.message)
-    except Exception:  # the upstream retries a 500; the reason is for our log only
-        log.exception("webhook from %s failed", request.path_params["source"])
+    except BadUserInput as exc:  # e.g. a value longer than its column
+        return answer(400, error=exc.message)
+    except BodyTooLarge:  # BodyLimit stopped reading: refused, not failed
+        limit = services.settings.max_body_bytes
+        return answer(413, error=f"The delivery exceeds {limit} bytes.")
+    except Exception as exc:  # the upstream retries a 500; the reason is logged
+        log.error(
+            "webhook from %s failed: %s", request.path_params["source"], describe(exc)
+        )
         return answer(500, error="The delivery could not be processed.")

@@ -74,7 +74,14 @@ async def receive(request: Request, services: Services) -> Response:
         raise Rejected(400, f"Missing headers: {', '.join(missing)}.")
     try:
         change = parse_delivery(body, request.headers)
-    except (UpstreamProtocolError, KeyError, ValueError, TypeError, ArithmeticError):
+    except (
+        UpstreamProtocolError,
+        KeyError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ArithmeticError,
+    ):
         raise Rejected(
             400, "The body is not a Shopify payload for this topic."
         ) from None

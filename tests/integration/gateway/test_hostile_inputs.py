@@ -1,0 +1,343 @@
+"""Hostile text in every String argument of every mutation, generated from the
+schema: each is refused with BAD_USER_INPUT and nothing is stored. Plus the
+bounds of single fields: column lengths, ``search``, ``first``, loyalty."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+)
+from sqlalchemy import func, select
+
+from gateway.app import create_app
+from gateway.db.models import Base, LoyaltyEntry
+from gateway.ids import customer_pk
+from gateway.schema import build_schema
+from gateway.schema.text_inputs import MAX_TEXT_LENGTH
+from gateway.services import Services
+from tests.conftest import ADMIN, GraphQL
+
+SCHEMA = build_schema()._schema
+MUTATIONS = SCHEMA.mutation_type
+assert MUTATIONS is not None
+HOSTILE = {
+    "over-length": "x" * (MAX_TEXT_LENGTH + 1),
+    "nul": "a\x00b",
+    "lone-surrogate": "a\ud800b",
+    "escape": "a\x1b[31mb",
+}
+PLAUSIBLE: dict[str, Any] = {
+    "rfmSegmentIn": "Champions",
+    "birthMonth": 4,
+    "points": 5,
+    "email": "hostile@example.com",
+    "phone": "+14155550123",
+    "country": "US",
+    "locale": "en-US",
+    "timezone": "UTC",
+}
+SCALARS: dict[str, Any] = {
+    "Int": 60,
+    "Float": 1.5,
+    "Boolean": False,
+    "Date": "1990-04-12",
+    "DateTime": "2030-01-01T00:00:00+00:00",
+}
+
+
+def plausible(name: str, kind: GraphQLInputType, customer: str, depth: int) -> Any:
+    """A valid value for an argument or input field of type ``kind``."""
+    if isinstance(kind, GraphQLNonNull):
+        return plausible(name, kind.of_type, customer, depth)
+    if isinstance(kind, GraphQLList):
+        return [plausible(name, kind.of_type, customer, depth)]
+    if isinstance(kind, GraphQLEnumType):
+        return next(iter(kind.values))
+    if isinstance(kind, GraphQLInputObjectType):
+        if depth > 1:
+            return {}
+        return {
+            field: plausible(field, sub.type, customer, depth + 1)
+            for field, sub in kind.fields.items()
+            if field not in ("and", "or", "not") and not field.endswith("At")
+        }
+    assert isinstance(kind, GraphQLScalarType)
+    if kind.name == "ID":
+        return customer
+    default = "x" if kind.name == "String" else SCALARS[kind.name]
+    return PLAUSIBLE.get(name, default)
+
+
+def string_paths(value: Any, kind: GraphQLInputType) -> Iterator[tuple[Any, ...]]:
+    """Where ``value`` holds a String of the schema (not an ID)."""
+    if isinstance(kind, GraphQLNonNull):
+        yield from string_paths(value, kind.of_type)
+    elif isinstance(kind, GraphQLList):
+        yield from ((0, *p) for p in string_paths(value[0], kind.of_type))
+    elif isinstance(kind, GraphQLInputObjectType):
+        for field, sub in kind.fields.items():
+            if field in value:
+                yield from ((field, *p) for p in string_paths(value[field], sub.type))
+    elif isinstance(kind, GraphQLScalarType) and kind.name == "String":
+        yield ()
+
+
+def replaced(value: Any, path: tuple[Any, ...], new: str) -> Any:
+    if not path:
+        return new
+    head, *rest = path
+    copy = list(value) if isinstance(value, list) else dict(value)
+    copy[head] = replaced(value[head], tuple(rest), new)
+    return copy
+
+
+def cases() -> Iterator[tuple[str, str, tuple[Any, ...]]]:
+    for name, field in MUTATIONS.fields.items():
+        for arg, definition in field.args.items():
+            sample = plausible(arg, definition.type, "", 0)
+            for path in string_paths(sample, definition.type):
+                yield name, arg, path
+
+
+def document(name: str) -> str:
+    field = MUTATIONS.fields[name]
+    declared = ", ".join(f"${a}: {d.type}" for a, d in field.args.items())
+    passed = ", ".join(f"{a}: ${a}" for a in field.args)
+    returned = (
+        field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    )
+    selection = " { __typename }" if isinstance(returned, GraphQLObjectType) else ""
+    return f"mutation({declared}) {{ {name}({passed}){selection} }}"
+
+
+async def ask(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any]
+) -> dict[str, Any]:
+    """Posted as ASCII JSON: a lone surrogate travels as its ``\\ud800`` escape."""
+    response = await client.post(
+        "/graphql",
+        content=json.dumps({"query": query, "variables": variables}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code < 500, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def rows(db: Services) -> int:
+    """Rows in every table the gateway writes on a client's behalf."""
+    async with db.sessions() as session:
+        total = 0
+        for table in Base.metadata.sorted_tables:
+            if table.name != "audit_log":  # written behind, for earlier reads
+                count = select(func.count()).select_from(table)
+                total += int(await session.scalar(count) or 0)
+        return total
+
+
+@pytest.fixture
+async def customer(gql: GraphQL) -> str:
+    created = await gql(
+        'mutation { createCustomer(input: {email: "owner@example.com"}) { id } }'
+    )
+    return str(created["data"]["createCustomer"]["id"])
+
+
+CASES = list(cases())
+
+
+def test_the_table_covers_every_string_argument_of_the_crm_mutations() -> None:
+    covered = {(name, path[0] if path else arg) for name, arg, path in CASES}
+    covered |= {(name, path[-1]) for name, _, path in CASES if path}
+    assert {
+        ("createCustomer", "postcode"),
+        ("createCustomer", "tags"),
+        ("updateCustomer", "firstName"),
+        ("addNote", "body"),
+        ("setConsent", "source"),
+        ("createSegment", "name"),
+        ("createSegment", "city"),
+        ("createTask", "title"),
+    } <= covered
+
+
+@pytest.mark.parametrize("mutation", sorted({name for name, _, _ in CASES}))
+async def test_the_plausible_arguments_the_table_starts_from_are_accepted(
+    gql: GraphQL, customer: str, mutation: str
+) -> None:
+    field = MUTATIONS.fields[mutation]
+    variables = {a: plausible(a, d.type, customer, 0) for a, d in field.args.items()}
+    answer = await gql(document(mutation), variables)
+    assert "errors" not in answer, answer
+
+
+@pytest.mark.parametrize("hostile", list(HOSTILE), ids=list(HOSTILE))
+@pytest.mark.parametrize(
+    ("mutation", "arg", "path"), CASES, ids=[f"{m}.{a}{list(p)}" for m, a, p in CASES]
+)
+async def test_hostile_text_in_any_mutation_string_is_refused_and_nothing_stored(
+    client: httpx.AsyncClient,
+    db: Services,
+    customer: str,
+    mutation: str,
+    arg: str,
+    path: tuple[Any, ...],
+    hostile: str,
+) -> None:
+    field = MUTATIONS.fields[mutation]
+    variables = {a: plausible(a, d.type, customer, 0) for a, d in field.args.items()}
+    variables[arg] = replaced(variables[arg], path, HOSTILE[hostile])
+    before = await rows(db)
+    answer = await ask(client, document(mutation), variables)
+    assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", answer
+    assert await rows(db) == before
+
+
+@pytest.mark.parametrize(
+    ("literal", "code"),
+    [
+        ("a\\u0000b", "BAD_USER_INPUT"),
+        ("a\x00b", "BAD_USER_INPUT"),
+        ("a\x01b", "BAD_USER_INPUT"),
+        ("a\\ud800b", "GRAPHQL_PARSE_FAILED"),  # graphql-core's lexer refuses it
+    ],
+)
+async def test_a_control_character_in_a_literal_raw_or_escaped_is_refused_too(
+    client: httpx.AsyncClient, db: Services, customer: str, literal: str, code: str
+) -> None:
+    before = await rows(db)
+    answer = await ask(
+        client,
+        f'mutation($c: ID!) {{ addNote(customerId: $c, body: "{literal}") {{ id }} }}',
+        {"c": customer},
+    )
+    assert answer["errors"][0]["extensions"]["code"] == code
+    assert await rows(db) == before
+
+
+@pytest.mark.parametrize(
+    ("field", "length"),
+    [("line1", 201), ("line2", 201), ("city", 101), ("region", 101), ("postcode", 21)],
+)
+async def test_an_address_field_longer_than_its_column_is_refused_on_every_backend(
+    gql: GraphQL, db: Services, field: str, length: int
+) -> None:
+    address = {"kind": "SHIPPING", "country": "US", field: "9" * length}
+    answer = await gql(
+        "mutation($a: AddressInput!) { createCustomer(input: "
+        '{email: "long@example.com", addresses: [$a]}) { id } }',
+        {"a": address},
+    )
+    assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", answer
+    assert answer["errors"][0]["extensions"]["field"] == field
+    assert await rows(db) == 0
+
+
+async def test_a_95_kb_search_is_refused(gql: GraphQL) -> None:
+    answer = await gql(
+        "query($s: String) { customers(search: $s, first: 1) { edges { cursor } } }",
+        {"s": "x" * 95_000},
+    )
+    assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize("first", ["-1", "2147483647", "9" * 5000])
+@pytest.mark.parametrize(
+    "connection",
+    ["orders", "tickets", "activity", "tasks", "notes", "timeline"],
+)
+async def test_a_negative_or_huge_first_on_any_connection_is_a_coded_refusal(
+    client: httpx.AsyncClient, customer: str, connection: str, first: str
+) -> None:
+    answer = await ask(
+        client,
+        f"query($c: ID!) {{ node(id: $c) {{ ... on Customer {{ "
+        f"{connection}(first: {first}) {{ __typename }} }} }} }}",
+        {"c": customer},
+    )
+    codes = {e["extensions"]["code"] for e in answer.get("errors", [])}
+    assert codes, answer
+    assert "INTERNAL_SERVER_ERROR" not in codes
+
+
+async def test_loyalty_grants_cannot_overflow_the_balance(
+    gql: GraphQL, db: Services, customer: str
+) -> None:
+    grant = (
+        "mutation($c: ID!, $p: Int!) { addLoyaltyPoints(customerId: $c, points: $p,"
+        ' reason: "r") { __typename } }'
+    )
+    huge = await gql(grant, {"c": customer, "p": 2**31 - 1})
+    assert huge["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    async with db.sessions() as session, session.begin():
+        session.add(
+            LoyaltyEntry(
+                customer_id=customer_pk(customer), points=2**31 - 10, reason="r"
+            )
+        )
+    over = await gql(grant, {"c": customer, "p": 10})
+    assert over["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "errors" not in await gql(grant, {"c": customer, "p": 9})
+    read = await gql(
+        "query($c: ID!) { node(id: $c) { ... on Customer { loyaltyBalance } } }",
+        {"c": customer},
+    )
+    assert read["data"]["node"]["loyaltyBalance"] == 2**31 - 1
+
+
+async def test_hostile_text_sent_over_a_websocket_is_refused_and_nothing_stored(
+    db: Services, customer: str
+) -> None:
+    import websockets
+
+    from connectors.simulator_server import serve_app
+
+    before = await rows(db)
+    async with serve_app(create_app(services=db)) as base_url:
+        url = base_url.replace("http", "ws") + "/graphql"
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": ADMIN}))
+            assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+            query = document("addNote")
+            variables = {"customerId": customer, "body": "a\x00b"}
+            payload = {"query": query, "variables": variables}
+            await ws.send(
+                json.dumps({"id": "1", "type": "subscribe", "payload": payload})
+            )
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    errors = (
+        answer["payload"]["errors"] if answer["type"] == "next" else answer["payload"]
+    )
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", answer
+    assert await rows(db) == before
+
+
+@pytest.mark.parametrize("digits", [12, 5000])
+async def test_a_first_variable_of_many_digits_is_refused_with_400(
+    client: httpx.AsyncClient, digits: int
+) -> None:
+    query = "query($n: Int) { customers(first: $n) { edges { cursor } } }"
+    number = "9" * digits  # raw: json.dumps cannot write 5,000 digits either
+    body = json.dumps({"query": query, "variables": {"n": 0}}).replace(
+        '"n": 0', f'"n": {number}'
+    )
+    response = await client.post(
+        "/graphql", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    if digits < 100:
+        code = response.json()["errors"][0]["extensions"]["code"]
+        assert code == "QUERY_TOO_COSTLY"

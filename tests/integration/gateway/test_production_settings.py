@@ -1,0 +1,117 @@
+"""Production refuses to start on unsafe settings: the real command line as a
+subprocess, a host loading the app factory itself (uvicorn), and the factory
+in-process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from gateway.app import create_app
+from gateway.settings import DEV_SECRET_KEY, Settings, UnsafeSettings
+
+ROOT = Path(__file__).resolve().parents[3]
+STRONG = secrets.token_urlsafe(48)
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CG_")}
+    clean |= {"PYTHONPATH": str(ROOT), "CG_ENV": "production"} | env
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], variable: str) -> None:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve"],
+        ["demo", "--customers", "1"],
+        ["keys", "list"],
+        ["insights", "refresh"],
+        ["db", "upgrade"],
+    ],
+)
+def test_every_command_refuses_production_without_a_secret_key_in_one_line(
+    command: list[str], tmp_path: Path
+) -> None:
+    result = run(["-m", "gateway.cli", *command], tmp_path)
+    assert_refused(result, "CG_SECRET_KEY")
+    assert "secrets.token_urlsafe" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "secret", [DEV_SECRET_KEY, "short-but-random-9f3K", "a" * 64, "ab" * 40]
+)
+def test_serve_refuses_a_known_short_or_patterned_secret_key(
+    secret: str, tmp_path: Path
+) -> None:
+    result = run(["-m", "gateway.cli", "serve"], tmp_path, CG_SECRET_KEY=secret)
+    assert_refused(result, "CG_SECRET_KEY")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CG_JWT_SECRET", "hs256-secret"),
+        ("CG_DEMO_API_KEY", "demo"),
+        ("CG_INGEST_WRITE_KEY", "wk_demo"),
+        ("CG_SHOPIFY_API_SECRET", "shpss_demo_secret"),
+        ("CG_ZENDESK_WEBHOOK_SECRET", "zd-demo-webhook-secret"),
+    ],
+)
+def test_serve_refuses_a_weak_or_published_credential_by_its_name(
+    variable: str, value: str, tmp_path: Path
+) -> None:
+    result = run(
+        ["-m", "gateway.cli", "serve"],
+        tmp_path,
+        CG_SECRET_KEY=STRONG,
+        **{variable: value},
+    )
+    assert_refused(result, variable)
+
+
+def test_a_host_loading_the_app_factory_directly_is_refused_too(
+    tmp_path: Path,
+) -> None:
+    args = ["-m", "uvicorn", "--factory", "gateway.app:create_app", "--port", "0"]
+    result = run(args, tmp_path)
+    assert_refused(result, "CG_SECRET_KEY")
+
+
+def test_a_strong_production_configuration_runs_commands(tmp_path: Path) -> None:
+    result = run(["-m", "gateway.cli", "db", "upgrade"], tmp_path, CG_SECRET_KEY=STRONG)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_app_factory_refuses_production_settings_with_the_development_secret() -> (
+    None
+):
+    with pytest.raises(UnsafeSettings, match="CG_SECRET_KEY"):
+        create_app(Settings(env="production"))
+
+
+def test_the_app_factory_builds_with_a_strong_secret_and_outside_production() -> None:
+    create_app(Settings(env="production", secret_key=SecretStr(STRONG)))
+    create_app(Settings(env="development"))
