@@ -60,8 +60,9 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes."),
 ) -> None:
     """Run the gateway, configured by CG_* environment variables."""
+    settings = Settings.load()
     try:
-        asyncio.run(check_migrated(Settings().database_url))
+        asyncio.run(check_migrated(settings.database_url))
     except DatabaseNotReady as exc:
         if exc.reachable:
             raise
@@ -73,7 +74,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level=Settings.load().log_level.lower(),
+        log_level=settings.log_level.lower(),
     )
 
 
