@@ -202,7 +202,10 @@ async def test_hostile_text_in_any_mutation_string_is_refused_and_nothing_stored
     variables[arg] = replaced(variables[arg], path, HOSTILE[hostile])
     before = await rows(db)
     answer = await ask(client, document(mutation), variables)
-    assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", answer
+    # A lone surrogate, escaped in the JSON body, is refused by the JSON parser
+    # (orjson) with the whole body; every other string by the text check.
+    code = "BAD_REQUEST" if hostile == "lone-surrogate" else "BAD_USER_INPUT"
+    assert answer["errors"][0]["extensions"]["code"] == code, answer
     assert await rows(db) == before
 
 
@@ -325,10 +328,15 @@ async def test_hostile_text_sent_over_a_websocket_is_refused_and_nothing_stored(
     assert await rows(db) == before
 
 
-@pytest.mark.parametrize("digits", [12, 5000])
-async def test_a_first_variable_of_many_digits_is_refused_with_400(
-    client: httpx.AsyncClient, digits: int
+@pytest.mark.parametrize(
+    ("digits", "status", "code"),
+    [(12, 200, "BAD_USER_INPUT"), (5000, 400, "BAD_REQUEST")],
+)
+async def test_a_first_variable_of_many_digits_is_refused_before_execution(
+    client: httpx.AsyncClient, digits: int, status: int, code: str
 ) -> None:
+    """12 digits: JSON, but no Int (graphql-core's coercion, a request error);
+    5,000: past a double, so not a JSON body the gateway reads."""
     query = "query($n: Int) { customers(first: $n) { edges { cursor } } }"
     number = "9" * digits  # raw: json.dumps cannot write 5,000 digits either
     body = json.dumps({"query": query, "variables": {"n": 0}}).replace(
@@ -337,7 +345,7 @@ async def test_a_first_variable_of_many_digits_is_refused_with_400(
     response = await client.post(
         "/graphql", content=body, headers={"Content-Type": "application/json"}
     )
-    assert response.status_code == 400, response.text
-    if digits < 100:
-        code = response.json()["errors"][0]["extensions"]["code"]
-        assert code == "QUERY_TOO_COSTLY"
+    assert response.status_code == status, response.text
+    answer = response.json()
+    assert answer.get("data") is None
+    assert answer["errors"][0]["extensions"]["code"] == code
