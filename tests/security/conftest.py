@@ -184,7 +184,8 @@ async def stage(
             app = create_app(services=gateway.services)
             async with (
                 httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app), base_url="http://gw"
+                    transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                    base_url="http://gw",
                 ) as http,
                 serve_app(app) as base_url,
             ):
