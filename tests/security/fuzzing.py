@@ -46,8 +46,9 @@ FUZZ = settings(
 SQL_IN_LOGS = re.compile(r"SELECT [\w*\"]|INSERT INTO|UPDATE \w+ SET|DELETE FROM|\[parameters:")
 
 
-def answer_problems(status: int, text: str) -> list[str]:
-    """Classes of problem in one HTTP answer: 5xx, internals, uncoded errors."""
+def answer_problems(status: int, text: str, *, graphql: bool = True) -> list[str]:
+    """Classes of problem in one HTTP answer: 5xx, internals, and (GraphQL
+    answers) errors without a code."""
     problems = []
     if status >= 500:
         problems.append(f"5xx ({status})")
@@ -57,7 +58,7 @@ def answer_problems(status: int, text: str) -> list[str]:
         body = json.loads(text)
     except ValueError:
         body = None
-    if isinstance(body, dict):
+    if graphql and isinstance(body, dict):
         for error in body.get("errors") or []:
             if not isinstance(error, dict) or not (error.get("extensions") or {}).get("code"):
                 problems.append("an error without extensions.code")
