@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -25,8 +26,10 @@ from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
+from gateway.db import models
 from gateway.db.models import Base
 from gateway.embed import create_token
+from gateway.ids import customer_pk
 from gateway.insights.refresh import refresh_all
 from gateway.seed import seed
 from gateway.services import Services
@@ -123,17 +126,20 @@ ENRICH = """mutation($id: ID!, $body: String!, $tag: String!) {
 
 async def _fill_subject(stage: Stage) -> Subject:
     gid, email, phone = await _pick_subject(stage)
+    pk = customer_pk(gid)
     async with stage.services.sessions() as session, session.begin():
-        from gateway.ids import customer_pk
-
-        pk = customer_pk(gid)
-        await session.execute(
-            text(
-                "INSERT INTO addresses (customer_id, kind, line1, line2, city,"
-                " region, postcode, country, is_default) VALUES (:c, 'shipping',"
-                " '1 Main St', 'Flat 2', 'Oakland', 'CA', '94601', 'US', :d)"
-            ),
-            {"c": pk, "d": False},
+        # no mutation adds an address to an existing customer
+        session.add(
+            models.Address(
+                customer_id=pk,
+                kind="shipping",
+                line1="1 Main St",
+                line2="Flat 2",
+                city="Oakland",
+                region="CA",
+                postcode="94601",
+                country="US",
+            )
         )
     done = await stage.admin(ENRICH, id=gid, body=NOTE_BODY, tag=TAG)
     return Subject(
@@ -189,7 +195,9 @@ async def stage(
                 ) as http,
                 serve_app(app) as base_url,
             ):
-                yield await _build(gateway.services, simulators, world, http, base_url, issuer)
+                yield await _build(
+                    gateway.services, simulators, world, http, base_url, issuer
+                )
                 await gateway.services.audit.flush()
     await _empty(services)
 
@@ -208,8 +216,6 @@ async def _build(
         keys[role] = f"Bearer {key}"
     revoked, _ = await create_key(services.sessions, "sec-revoked", Role.ADMIN)
     await revoke_key(services.sessions, "sec-revoked")
-    from datetime import timedelta
-
     expired, _ = await create_key(
         services.sessions, "sec-expired", Role.ADMIN, expires_in=timedelta(seconds=-1)
     )

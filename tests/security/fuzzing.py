@@ -43,7 +43,9 @@ FUZZ = settings(
     ],
 )
 
-SQL_IN_LOGS = re.compile(r"SELECT [\w*\"]|INSERT INTO|UPDATE \w+ SET|DELETE FROM|\[parameters:")
+SQL_IN_LOGS = re.compile(
+    r"SELECT [\w*\"]|INSERT INTO|UPDATE \w+ SET|DELETE FROM|\[parameters:"
+)
 
 
 def answer_problems(status: int, text: str, *, graphql: bool = True) -> list[str]:
@@ -60,7 +62,9 @@ def answer_problems(status: int, text: str, *, graphql: bool = True) -> list[str
         body = None
     if graphql and isinstance(body, dict):
         for error in body.get("errors") or []:
-            if not isinstance(error, dict) or not (error.get("extensions") or {}).get("code"):
+            if not isinstance(error, dict) or not (error.get("extensions") or {}).get(
+                "code"
+            ):
                 problems.append("an error without extensions.code")
                 break
     return problems

@@ -28,8 +28,8 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
-    get_named_type,
     Undefined,
+    get_named_type,
     is_leaf_type,
     is_non_null_type,
 )
@@ -58,7 +58,9 @@ def declared_kind(field: GraphQLField) -> PiiKind | None:
 
 
 def kind_by_name(name: str) -> PiiKind | None:
-    return next((kind for pattern, kind in PERSONAL_NAMES if pattern.search(name)), None)
+    return next(
+        (kind for pattern, kind in PERSONAL_NAMES if pattern.search(name)), None
+    )
 
 
 def object_types(schema: GraphQLSchema) -> Iterator[GraphQLObjectType]:
@@ -115,7 +117,9 @@ class Step:
         return self.field if self.on is None else f"{self.key}: {self.field}"
 
 
-def _concrete(schema: GraphQLSchema, named: Any) -> list[tuple[GraphQLObjectType, bool]]:
+def _concrete(
+    schema: GraphQLSchema, named: Any
+) -> list[tuple[GraphQLObjectType, bool]]:
     if isinstance(named, GraphQLInterfaceType | GraphQLUnionType):
         return [(t, True) for t in schema.get_possible_types(named)]
     return [(named, False)] if isinstance(named, GraphQLObjectType) else []
@@ -145,7 +149,9 @@ def reach(
                 if named.name in seen or len(path) >= max_depth:
                     continue
                 seen.add(named.name)
-                queue.append((named.name, [*path, Step(name, on, declared_kind(field))]))
+                queue.append(
+                    (named.name, [*path, Step(name, on, declared_kind(field))])
+                )
     return paths
 
 
@@ -173,7 +179,9 @@ def _render(tree: dict[tuple[str | None, str], Any]) -> str:
     for (on, field), sub in tree.items():
         if on is not None:
             by_type.setdefault(on, []).append(_one(field, sub))
-    fragments = [f"... on {on} {{ {' '.join(fields)} }}" for on, fields in by_type.items()]
+    fragments = [
+        f"... on {on} {{ {' '.join(fields)} }}" for on, fields in by_type.items()
+    ]
     return "{ __typename " + " ".join(plain + fragments) + " }"
 
 
@@ -216,8 +224,12 @@ def expect(
     if step.on is not None and admin_value.get("__typename") != step.on:
         return
     inner = admin_value.get(step.key)
-    if step.container is not None and inner is not None:
-        if policy.apply(role, step.container, inner) is None:
-            yield f"{at}.{step.key}", None
-            return
+    hidden = (
+        step.container is not None
+        and inner is not None
+        and policy.apply(role, step.container, inner) is None
+    )
+    if hidden:
+        yield f"{at}.{step.key}", None
+        return
     yield from expect(role, kind, inner, steps[1:], f"{at}.{step.key}")

@@ -90,7 +90,11 @@ async def send(
             stage, "/graphql", {"Authorization": credential}, document, variables
         )
     if surface is Surface.EMBED_WS:
-        token = credential.decode("latin-1") if isinstance(credential, bytes) else credential
+        token = (
+            credential.decode("latin-1")
+            if isinstance(credential, bytes)
+            else credential
+        )
         path = "/embed/graphql" + ("" if token is None else f"?token={quote(token)}")
         return await socket(stage, path, {}, document, variables)
     headers: dict[str, str | bytes] = {}
@@ -128,7 +132,11 @@ async def socket(
     """One operation over graphql-transport-ws: its first ``next`` (or its
     ``error``), or the close code when the server closed the socket."""
     url = stage.base_url.replace("http", "ws", 1) + path
-    payload = {k: v.decode("latin-1") if isinstance(v, bytes) else v for k, v in init.items() if v is not None}
+    payload = {
+        k: v.decode("latin-1") if isinstance(v, bytes) else v
+        for k, v in init.items()
+        if v is not None
+    }
     messages: list[dict[str, Any]] = []
     texts: list[str] = []
     try:
@@ -152,9 +160,16 @@ async def socket(
                 message = json.loads(raw)
                 messages.append(message)
                 if message.get("type") == "next":
-                    return Answer(None, message["payload"], "\n".join(texts), messages=messages)
+                    return Answer(
+                        None, message["payload"], "\n".join(texts), messages=messages
+                    )
                 if message.get("type") == "error":
-                    return Answer(None, {"errors": message["payload"]}, "\n".join(texts), messages=messages)
+                    return Answer(
+                        None,
+                        {"errors": message["payload"]},
+                        "\n".join(texts),
+                        messages=messages,
+                    )
                 if message.get("type") == "complete":
                     return Answer(None, None, "\n".join(texts), messages=messages)
     except websockets.ConnectionClosed as closed:
@@ -169,7 +184,13 @@ async def socket(
 
 
 @contextlib.asynccontextmanager
-async def subscribed(stage: Stage, path: str, init: dict[str, Any], document: str, variables: dict[str, Any]):
+async def subscribed(
+    stage: Stage,
+    path: str,
+    init: dict[str, Any],
+    document: str,
+    variables: dict[str, Any],
+):
     """An open subscription; yields the socket once it is acknowledged and
     subscribed (the caller reads its events)."""
     url = stage.base_url.replace("http", "ws", 1) + path

@@ -44,7 +44,11 @@ async def test_a_bad_credential_is_refused_on_every_graphql_surface(
 ) -> None:
     credential = (bad.embed if surface.is_embed else bad.bearer)(stage)
     answer = await send(
-        stage, surface, credential, DOCUMENTS[surface.is_embed], {"id": stage.subject.gid}
+        stage,
+        surface,
+        credential,
+        DOCUMENTS[surface.is_embed],
+        {"id": stage.subject.gid},
     )
     assert_no_leak(stage, answer.text)
     assert not answer.data, answer.text[:500]
@@ -55,7 +59,10 @@ async def test_a_bad_credential_is_refused_on_every_graphql_surface(
         elif foreign:
             assert answer.close_code in WS_REFUSAL_CODES or "FORBIDDEN" in answer.codes
         else:
-            assert answer.close_code in WS_REFUSAL_CODES, (answer.close_code, answer.text[:500])
+            assert answer.close_code in WS_REFUSAL_CODES, (
+                answer.close_code,
+                answer.text[:500],
+            )
     elif foreign:
         assert answer.status in FOREIGN_EMBED_STATUS, answer.text[:500]
     else:
@@ -80,8 +87,15 @@ async def test_a_bad_credential_is_refused_by_the_segment_export(
 async def _stored(stage: Stage) -> int:
     async with stage.services.sessions() as session:
         total = 0
-        for model in (models.TrackedEvent, models.Customer, models.WebhookDelivery, models.Identity):
-            total += int(await session.scalar(select(func.count()).select_from(model)) or 0)
+        for model in (
+            models.TrackedEvent,
+            models.Customer,
+            models.WebhookDelivery,
+            models.Identity,
+        ):
+            total += int(
+                await session.scalar(select(func.count()).select_from(model)) or 0
+            )
         return total
 
 
@@ -92,7 +106,10 @@ async def test_a_bad_write_key_is_refused_by_the_ingest_and_stores_nothing(
     credential = bad.basic(stage)
     headers = {} if credential is None else {"Authorization": credential}
     before = await _stored(stage)
-    body = {"userId": "sec-intruder", "traits": {"email": stage.subject.email, "phone": "+15550000000"}}
+    body = {
+        "userId": "sec-intruder",
+        "traits": {"email": stage.subject.email, "phone": "+15550000000"},
+    }
     response = await stage.http.post("/v1/identify", json=body, headers=headers)
     assert response.status_code == 401, response.text[:500]
     assert await _stored(stage) == before
@@ -107,7 +124,10 @@ async def test_a_bad_webhook_signature_is_refused_and_stores_nothing(
     signature = bad.signature(stage)
     headers: dict[str, str | bytes] = {"Content-Type": "application/json"}
     if source == "shopify":
-        headers |= {"X-Shopify-Topic": "customers/update", "X-Shopify-Webhook-Id": "sec-1"}
+        headers |= {
+            "X-Shopify-Topic": "customers/update",
+            "X-Shopify-Webhook-Id": "sec-1",
+        }
         if signature is not None:
             headers["X-Shopify-Hmac-Sha256"] = signature
     else:
@@ -115,7 +135,9 @@ async def test_a_bad_webhook_signature_is_refused_and_stores_nothing(
         if signature is not None:
             headers[SIGNATURE_HEADER] = signature
     before = await _stored(stage)
-    response = await stage.http.post(f"/webhooks/{source}", content=body, headers=headers)
+    response = await stage.http.post(
+        f"/webhooks/{source}", content=body, headers=headers
+    )
     assert response.status_code == 401, response.text[:500]
     assert await _stored(stage) == before
 
@@ -127,7 +149,9 @@ def shopify_signature(body: bytes) -> str:
 
 def zendesk_signature(timestamp: str, body: bytes) -> str:
     key = ZENDESK_WEBHOOK_SECRET.encode()
-    return base64.b64encode(hmac.new(key, timestamp.encode() + body, hashlib.sha256).digest()).decode()
+    return base64.b64encode(
+        hmac.new(key, timestamp.encode() + body, hashlib.sha256).digest()
+    ).decode()
 
 
 async def test_a_valid_rs256_jwt_from_the_jwks_authenticates(stage: Stage) -> None:
@@ -148,13 +172,17 @@ async def test_a_jwt_with_the_embed_role_is_refused(stage: Stage) -> None:
         assert answer.status == 401, answer.text[:500]
 
 
-def test_the_cli_refuses_an_api_key_with_the_embed_role(stage: Stage, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_refuses_an_api_key_with_the_embed_role(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from gateway.cli import app as cli
 
     monkeypatch.setenv("CG_DATABASE_URL", stage.services.settings.database_url)
-    result = CliRunner().invoke(cli, ["keys", "create", "--name", "sec-embed-key", "--role", "embed"])
+    result = CliRunner().invoke(
+        cli, ["keys", "create", "--name", "sec-embed-key", "--role", "embed"]
+    )
     assert result.exit_code != 0, result.output
     assert "cg_" not in result.output
     assert Role.EMBED  # the role itself stays: embed tokens carry it

@@ -44,7 +44,8 @@ async def test_an_export_shows_each_column_as_the_policy_says_and_is_audited(
     stage: Stage, role: Role, format: str
 ) -> None:
     status, reference = await export(stage, Role.ADMIN, format)
-    assert status == 200 and reference, "the stage's segment exports nothing"
+    assert status == 200
+    assert reference, "the stage's segment exports nothing"
     before = await audit.reads(stage, role, stage.subject.pk)
     status, rows = await export(stage, role, format)
     assert status == 200
@@ -61,8 +62,11 @@ async def test_an_export_shows_each_column_as_the_policy_says_and_is_audited(
     ids = {str(r["customer_id"]) for r in rows}
     assert str(stage.subject.pk) in ids
     shown = any(
-        policy.apply(role, kind, "x@y.z") is not None for kind in EXPORT_COLUMNS.values()
+        policy.apply(role, kind, "x@y.z") is not None
+        for kind in EXPORT_COLUMNS.values()
     )
     if shown:
         after = await audit.wait_for_more_reads(stage, role, stage.subject.pk, before)
-        assert after > before, f"a {role} export of the subject left no audit entry for it"
+        assert after > before, (
+            f"a {role} export of the subject left no audit entry for it"
+        )

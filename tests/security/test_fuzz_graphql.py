@@ -33,8 +33,12 @@ from tests.security.fuzzing import (
 
 SCALARS = {
     "Date": st.dates().map(nodes.String),
-    "DateTime": st.datetimes(timezones=st.just(UTC)).map(lambda d: nodes.String(d.isoformat())),
-    "Decimal": st.decimals(allow_nan=False, allow_infinity=False, places=2).map(nodes.String),
+    "DateTime": st.datetimes(timezones=st.just(UTC)).map(
+        lambda d: nodes.String(d.isoformat())
+    ),
+    "Decimal": st.decimals(allow_nan=False, allow_infinity=False, places=2).map(
+        nodes.String
+    ),
     "JSON": st.just(graphql.ObjectValueNode(fields=())),
 }
 
@@ -43,7 +47,9 @@ SCALARS = {
 async def contacts(stage: Stage) -> dict[PiiKind, set[str]]:
     """The seeded customers' contact data, by kind."""
     async with stage.services.sessions() as session:
-        rows = (await session.execute(select(models.Customer.email, models.Customer.phone))).all()
+        rows = (
+            await session.execute(select(models.Customer.email, models.Customer.phone))
+        ).all()
     return {
         PiiKind.EMAIL: {e for e, _ in rows if e},
         PiiKind.PHONE: {p for _, p in rows if p and len(p) > 6},
@@ -84,7 +90,8 @@ def _operations(role: Role) -> Any:
         return queries(embed_schema(), custom_scalars=SCALARS)
     schema = api_schema()
     return st.one_of(
-        queries(schema, custom_scalars=SCALARS), mutations(schema, custom_scalars=SCALARS)
+        queries(schema, custom_scalars=SCALARS),
+        mutations(schema, custom_scalars=SCALARS),
     )
 
 
@@ -110,7 +117,10 @@ async def test_fuzz_generated_operations_never_fail_or_leak(
         if personal_in(text, hidden):
             problems.append(f"personal data shown to {role}")
         problems += log_problems(caplog.records, every)
-        tally.check(problems, describe(role=role, query=document, status=status, answer=text[:800]))
+        tally.check(
+            problems,
+            describe(role=role, query=document, status=status, answer=text[:800]),
+        )
 
     await run_examples(_operations(role), check)
     tally.finish()
@@ -118,7 +128,10 @@ async def test_fuzz_generated_operations_never_fail_or_leak(
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 BODIES = st.one_of(
@@ -146,7 +159,10 @@ async def test_fuzz_arbitrary_bodies_never_fail_or_leak(
         caplog.clear()
         status, text = await _post(stage, role, body, raw=True)
         problems = answer_problems(status, text) + log_problems(caplog.records, every)
-        tally.check(problems, describe(role=role, body=body[:800], status=status, answer=text[:800]))
+        tally.check(
+            problems,
+            describe(role=role, body=body[:800], status=status, answer=text[:800]),
+        )
 
     await run_examples(BODIES, check)
     tally.finish()
@@ -163,7 +179,9 @@ TYPED = [
 ]
 
 
-@pytest.mark.parametrize("document", TYPED, ids=lambda d: d.split("{")[1].split("(")[0].strip())
+@pytest.mark.parametrize(
+    "document", TYPED, ids=lambda d: d.split("{")[1].split("(")[0].strip()
+)
 async def test_fuzz_variables_of_any_type_never_fail_or_leak(
     stage: Stage,
     contacts: dict[PiiKind, set[str]],
@@ -173,14 +191,25 @@ async def test_fuzz_variables_of_any_type_never_fail_or_leak(
     tally = Tally(f"fuzz variables of {document[:40]}")
     every = everything(contacts)
     caplog.set_level(logging.INFO)
-    names = [n.strip("$:") for n in document.split(")")[0].split("(", 1)[1].split() if n.startswith("$")]
+    names = [
+        n.strip("$:")
+        for n in document.split(")")[0].split("(", 1)[1].split()
+        if n.startswith("$")
+    ]
     variables = st.fixed_dictionaries({}, optional={n: JSON for n in names})
 
     async def check(values: dict[str, Any]) -> None:
         caplog.clear()
-        status, text = await _post(stage, Role.ADMIN, {"query": document, "variables": values})
+        status, text = await _post(
+            stage, Role.ADMIN, {"query": document, "variables": values}
+        )
         problems = answer_problems(status, text) + log_problems(caplog.records, every)
-        tally.check(problems, describe(query=document, variables=values, status=status, answer=text[:800]))
+        tally.check(
+            problems,
+            describe(
+                query=document, variables=values, status=status, answer=text[:800]
+            ),
+        )
 
     await run_examples(variables, check)
     tally.finish()

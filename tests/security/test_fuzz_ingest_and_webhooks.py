@@ -21,7 +21,13 @@ from gateway.db.models import Base
 from gateway.ingest.messages import TYPES
 from gateway.webhooks.shopify import HANDLED
 from tests.security.conftest import WRITE_KEY, Stage
-from tests.security.fuzzing import Tally, answer_problems, describe, log_problems, run_examples
+from tests.security.fuzzing import (
+    Tally,
+    answer_problems,
+    describe,
+    log_problems,
+    run_examples,
+)
 from tests.security.test_credentials import shopify_signature, zendesk_signature
 from tests.security.test_fuzz_graphql import JSON, contacts, everything
 
@@ -30,7 +36,15 @@ __all__ = ["contacts"]
 TEXT = st.text(max_size=40)
 TIMESTAMPS = st.one_of(
     st.datetimes().map(lambda d: d.isoformat()),
-    st.sampled_from(["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "", "now", "2024-02-30T00:00:00Z"]),
+    st.sampled_from(
+        [
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "",
+            "now",
+            "2024-02-30T00:00:00Z",
+        ]
+    ),
     TEXT,
     JSON,
 )
@@ -46,7 +60,11 @@ TRAITS = st.fixed_dictionaries(
         "address": st.one_of(
             JSON,
             st.fixed_dictionaries(
-                {}, optional={k: CONTACT for k in ("street", "city", "postalCode", "country", "state")}
+                {},
+                optional={
+                    k: CONTACT
+                    for k in ("street", "city", "postalCode", "country", "state")
+                },
             ),
         ),
     },
@@ -63,7 +81,9 @@ MESSAGE = st.fixed_dictionaries(
         "traits": st.one_of(TRAITS, JSON),
         "event": st.one_of(TEXT, JSON),
         "properties": JSON,
-        "context": st.one_of(st.fixed_dictionaries({}, optional={"traits": TRAITS}), JSON),
+        "context": st.one_of(
+            st.fixed_dictionaries({}, optional={"traits": TRAITS}), JSON
+        ),
         "previousId": TEXT,
         "groupId": TEXT,
     },
@@ -86,7 +106,9 @@ async def _rows(stage: Stage) -> int:
     async with stage.services.sessions() as session:
         for table in Base.metadata.sorted_tables:
             if table.name != AuditEntry.__tablename__:
-                total += int(await session.scalar(select(func.count()).select_from(table)) or 0)
+                total += int(
+                    await session.scalar(select(func.count()).select_from(table)) or 0
+                )
     return total
 
 
@@ -102,14 +124,24 @@ async def test_fuzz_ingest_bodies_never_fail_and_refusals_store_nothing(
         caplog.clear()
         before = await _rows(stage)
         response = await stage.http.post(
-            f"/v1/{kind}", content=json.dumps(body).encode(), auth=(WRITE_KEY, ""),
+            f"/v1/{kind}",
+            content=json.dumps(body).encode(),
+            auth=(WRITE_KEY, ""),
             headers={"Content-Type": "application/json"},
         )
         problems = answer_problems(response.status_code, response.text, graphql=False)
         if 400 <= response.status_code < 600 and await _rows(stage) != before:
             problems.append("a refused body stored rows")
         problems += log_problems(caplog.records, every)
-        tally.check(problems, describe(path=f"/v1/{kind}", body=body, status=response.status_code, answer=response.text[:600]))
+        tally.check(
+            problems,
+            describe(
+                path=f"/v1/{kind}",
+                body=body,
+                status=response.status_code,
+                answer=response.text[:600],
+            ),
+        )
 
     await run_examples(INGEST, check)
     tally.finish()
@@ -125,7 +157,17 @@ SHOPIFY_BODY = st.one_of(
             "email": CONTACT,
             "phone": CONTACT,
             "first_name": CONTACT,
-            "customer": st.one_of(JSON, st.fixed_dictionaries({}, optional={"id": st.one_of(st.integers(), JSON), "email": CONTACT, "phone": CONTACT})),
+            "customer": st.one_of(
+                JSON,
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "id": st.one_of(st.integers(), JSON),
+                        "email": CONTACT,
+                        "phone": CONTACT,
+                    },
+                ),
+            ),
             "created_at": TIMESTAMPS,
             "updated_at": TIMESTAMPS,
             "total_price": st.one_of(TEXT, JSON),
@@ -140,12 +182,34 @@ SHOPIFY = st.tuples(st.sampled_from(sorted(HANDLED)), SHOPIFY_BODY)
 ZENDESK = st.one_of(
     JSON,
     st.fixed_dictionaries(
-        {"type": st.one_of(st.sampled_from(["zen:event-type:ticket.created", "zen:event-type:ticket.comment_added", "zen:event-type:user.created"]), TEXT)},
+        {
+            "type": st.one_of(
+                st.sampled_from(
+                    [
+                        "zen:event-type:ticket.created",
+                        "zen:event-type:ticket.comment_added",
+                        "zen:event-type:user.created",
+                    ]
+                ),
+                TEXT,
+            )
+        },
         optional={
             "id": TEXT,
             "time": TIMESTAMPS,
             "subject": TEXT,
-            "detail": st.one_of(JSON, st.fixed_dictionaries({}, optional={"id": st.one_of(TEXT, JSON), "requester_id": st.one_of(TEXT, JSON), "email": CONTACT, "status": TEXT})),
+            "detail": st.one_of(
+                JSON,
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "id": st.one_of(TEXT, JSON),
+                        "requester_id": st.one_of(TEXT, JSON),
+                        "email": CONTACT,
+                        "status": TEXT,
+                    },
+                ),
+            ),
             "event": JSON,
         },
     ),
@@ -173,12 +237,22 @@ async def test_fuzz_signed_shopify_deliveries_never_fail_and_refusals_store_noth
         }
         caplog.clear()
         before = await _rows(stage)
-        response = await stage.http.post("/webhooks/shopify", content=raw, headers=headers)
+        response = await stage.http.post(
+            "/webhooks/shopify", content=raw, headers=headers
+        )
         problems = answer_problems(response.status_code, response.text, graphql=False)
         if 400 <= response.status_code < 600 and await _rows(stage) != before:
             problems.append("a refused body stored rows")
         problems += log_problems(caplog.records, every)
-        tally.check(problems, describe(topic=topic, body=body, status=response.status_code, answer=response.text[:600]))
+        tally.check(
+            problems,
+            describe(
+                topic=topic,
+                body=body,
+                status=response.status_code,
+                answer=response.text[:600],
+            ),
+        )
 
     await run_examples(SHOPIFY, check)
     tally.finish()
@@ -203,12 +277,19 @@ async def test_fuzz_signed_zendesk_deliveries_never_fail_and_refusals_store_noth
         }
         caplog.clear()
         before = await _rows(stage)
-        response = await stage.http.post("/webhooks/zendesk", content=raw, headers=headers)
+        response = await stage.http.post(
+            "/webhooks/zendesk", content=raw, headers=headers
+        )
         problems = answer_problems(response.status_code, response.text, graphql=False)
         if 400 <= response.status_code < 600 and await _rows(stage) != before:
             problems.append("a refused body stored rows")
         problems += log_problems(caplog.records, every)
-        tally.check(problems, describe(body=body, status=response.status_code, answer=response.text[:600]))
+        tally.check(
+            problems,
+            describe(
+                body=body, status=response.status_code, answer=response.text[:600]
+            ),
+        )
 
     await run_examples(ZENDESK, check)
     tally.finish()

@@ -21,7 +21,7 @@ from gateway.auth.policy import Role
 from gateway.embed import create_token
 from gateway.services import open_services
 from tests.security.conftest import Stage
-from tests.security.entries import api_schema, embed_schema
+from tests.security.entries import embed_schema
 from tests.security.leaks import internals
 from tests.security.surfaces import Surface, send
 
@@ -80,7 +80,9 @@ def _cycle(root: str) -> str:
 
 
 HOSTILE = [
-    Hostile("deep nesting", _nest("customer", 40), _nest("timeline", 40), {"QUERY_TOO_DEEP"}),
+    Hostile(
+        "deep nesting", _nest("customer", 40), _nest("timeline", 40), {"QUERY_TOO_DEEP"}
+    ),
     Hostile(
         "1000 aliases",
         _aliases(1000),
@@ -94,8 +96,20 @@ HOSTILE = [
         None if DIRECTIVES_CODE is None else {DIRECTIVES_CODE},
         one_error=True,
     ),
-    Hostile("cost via a float variable", API_COST, EMBED_COST, {"QUERY_TOO_COSTLY"}, {"n": 100.0}),
-    Hostile("cost via an int variable", API_COST, EMBED_COST, {"QUERY_TOO_COSTLY"}, {"n": 100}),
+    Hostile(
+        "cost via a float variable",
+        API_COST,
+        EMBED_COST,
+        {"QUERY_TOO_COSTLY"},
+        {"n": 100.0},
+    ),
+    Hostile(
+        "cost via an int variable",
+        API_COST,
+        EMBED_COST,
+        {"QUERY_TOO_COSTLY"},
+        {"n": 100},
+    ),
     Hostile(
         "first with thousands of digits",
         f"{{ customers(first: {DIGITS}) {{ totalCount }} }}",
@@ -125,14 +139,18 @@ async def test_a_hostile_document_is_refused_with_one_code_on_every_transport(
     variables = dict(hostile.variables)
     if surface.is_embed and "$c" in document:
         variables["c"] = stage.subject.gid
-    answer = await send(stage, surface, _credential(stage, surface), document, variables)
+    answer = await send(
+        stage, surface, _credential(stage, surface), document, variables
+    )
     assert answer.status is None or answer.status < 500, answer.text[:500]
     assert answer.close_code is None, f"socket closed: {answer.close_code}"
     assert not internals(answer.text), answer.text[:500]
     assert answer.errors, f"not refused: {answer.text[:300]}"
     assert not answer.data, "executed"
     if hostile.one_error:
-        assert len(answer.errors) == 1, f"{len(answer.errors)} errors, {len(answer.text)} bytes"
+        assert len(answer.errors) == 1, (
+            f"{len(answer.errors)} errors, {len(answer.text)} bytes"
+        )
     codes = set(answer.codes)
     if hostile.codes is None:
         assert None not in codes, answer.text[:500]
@@ -155,7 +173,11 @@ async def production(stage: Stage) -> AsyncIterator[Stage]:
         ):
             token, _ = create_token(PRODUCTION_SECRET, stage.subject.pk, 600)
             yield dataclasses.replace(
-                stage, services=services, http=http, base_url=base_url, embed_token=token
+                stage,
+                services=services,
+                http=http,
+                base_url=base_url,
+                embed_token=token,
             )
 
 
@@ -170,7 +192,9 @@ MISSPELLED = {
 async def test_production_refuses_introspection_on_every_transport(
     production: Stage, surface: Surface
 ) -> None:
-    answer = await send(production, surface, _credential(production, surface), INTROSPECTION)
+    answer = await send(
+        production, surface, _credential(production, surface), INTROSPECTION
+    )
     assert answer.status is None or answer.status < 500, answer.text[:500]
     assert INTROSPECTION_CODE in answer.codes, answer.text[:500]
     assert not answer.data
@@ -182,6 +206,8 @@ async def test_production_suggests_no_field_names_on_any_transport(
 ) -> None:
     document = MISSPELLED[surface.is_embed]
     variables = {"c": production.subject.gid} if surface.is_embed else {}
-    answer = await send(production, surface, _credential(production, surface), document, variables)
+    answer = await send(
+        production, surface, _credential(production, surface), document, variables
+    )
     assert answer.errors, answer.text[:500]
     assert "Did you mean" not in answer.text, answer.text[:500]

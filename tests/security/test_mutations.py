@@ -49,11 +49,16 @@ def _value(stage: Stage, type_: Any, name: str, returns: str) -> Any:
         return {
             field_name: _value(stage, field.type, field_name, returns)
             for field_name, field in type_.fields.items()
-            if isinstance(field.type, GraphQLNonNull) and field.default_value is Undefined
+            if isinstance(field.type, GraphQLNonNull)
+            and field.default_value is Undefined
         }
     assert isinstance(type_, GraphQLScalarType)
     if type_.name == "ID":
-        return stage.subject.task_gid if returns == "Task" and name == "id" else stage.subject.gid
+        return (
+            stage.subject.task_gid
+            if returns == "Task" and name == "id"
+            else stage.subject.gid
+        )
     return SCALARS[type_.name]
 
 
@@ -117,7 +122,8 @@ async def test_an_embed_token_runs_no_mutation(
     before = await _rows(stage)
     answer = await send(stage, surface, stage.embed_token, document, variables)
     assert answer.status is None or answer.status < 500, answer.text[:500]
-    assert answer.errors and not answer.data, answer.text[:500]
+    assert answer.errors, answer.text[:500]
+    assert not answer.data, answer.text[:500]
     assert await _rows(stage) == before
 
 

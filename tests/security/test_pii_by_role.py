@@ -65,7 +65,8 @@ async def _admin_reference(stage: Stage, entry: Entry, selection: str) -> object
         document,
         reference.variables(stage),
     )
-    assert answer.status == 200 and not answer.errors, answer.text[:2000]
+    assert answer.status == 200, answer.text[:2000]
+    assert not answer.errors, answer.text[:2000]
     return reached(answer.data, reference.prefix)
 
 
@@ -104,9 +105,7 @@ async def test_each_role_sees_each_personal_field_as_the_policy_says(
         )
 
 
-SUBSCRIPTION = (
-    "subscription($id: ID!) { customerTimeline(customerId: $id) SELECTION }"
-)
+SUBSCRIPTION = "subscription($id: ID!) { customerTimeline(customerId: $id) SELECTION }"
 EVENT_BODY = "Spoke about the refund; lives at 9 Elm Row"
 
 
@@ -150,7 +149,12 @@ async def test_subscription_events_show_personal_data_as_the_policy_says(
         if want != got:
             problems.append(f"{key}: want {want} got {got}")
     assert not problems, problems
-    if leaves["NoteAdded.body"].kind and role in (Role.ADMIN, Role.SUPPORT, Role.SALES, Role.EMBED):
+    if leaves["NoteAdded.body"].kind and role in (
+        Role.ADMIN,
+        Role.SUPPORT,
+        Role.SALES,
+        Role.EMBED,
+    ):
         after = await audit.wait_for_more_reads(stage, role, stage.subject.pk, before)
         assert after > before, f"a {role} subscriber saw a note body; no audit entry"
 
