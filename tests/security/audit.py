@@ -38,7 +38,7 @@ async def reads(stage: Stage, role: Role, customer_id: int) -> int:
 
 
 async def wait_for_more_reads(
-    stage: Stage, role: Role, customer_id: int, before: int, seconds: float = 3.0
+    stage: Stage, role: Role, customer_id: int, before: int, seconds: float = 1.5
 ) -> int:
     """The count once it grew past ``before`` (or after ``seconds``)."""
     loop = asyncio.get_running_loop()
