@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.zendesk.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from gateway.auth.policy import Role
 from gateway.db import models
 from gateway.simulation import SHOPIFY_SECRET, ZENDESK_WEBHOOK_SECRET
 from tests.security.conftest import Stage
@@ -170,19 +169,3 @@ async def test_a_jwt_with_the_embed_role_is_refused(stage: Stage) -> None:
             stage, Surface.HTTP_POST, f"Bearer {token}", "{ customers { totalCount } }"
         )
         assert answer.status == 401, answer.text[:500]
-
-
-def test_the_cli_refuses_an_api_key_with_the_embed_role(
-    stage: Stage, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from typer.testing import CliRunner
-
-    from gateway.cli import app as cli
-
-    monkeypatch.setenv("CG_DATABASE_URL", stage.services.settings.database_url)
-    result = CliRunner().invoke(
-        cli, ["keys", "create", "--name", "sec-embed-key", "--role", "embed"]
-    )
-    assert result.exit_code != 0, result.output
-    assert "cg_" not in result.output
-    assert Role.EMBED  # the role itself stays: embed tokens carry it
