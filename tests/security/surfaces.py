@@ -170,7 +170,7 @@ async def socket(
                         "\n".join(texts),
                         messages=messages,
                     )
-                if message.get("type") == "complete":
+                if message.get("type") == "complete":  # ended without an answer
                     return Answer(None, None, "\n".join(texts), messages=messages)
     except websockets.ConnectionClosed as closed:
         code = closed.rcvd.code if closed.rcvd is not None else None
