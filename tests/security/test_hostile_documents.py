@@ -29,7 +29,7 @@ INTROSPECTION_CODE = "INTROSPECTION_DISABLED"
 DIRECTIVES_CODE: str | None = None
 """The code of "too many directives on one field": any, as long as it is ONE
 error (the fix chooses the name)."""
-HUGE_INT_CODES = {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"}
+HUGE_INT_CODES = {"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_COSTLY"}
 PRODUCTION_SECRET = "sec-suite-production-secret-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 TRANSPORTS = [Surface.HTTP_POST, Surface.WS, Surface.EMBED_HTTP, Surface.EMBED_WS]
 
@@ -158,11 +158,33 @@ async def test_a_hostile_document_is_refused_with_one_code_on_every_transport(
         assert codes & hostile.codes, answer.text[:500]
 
 
+@pytest.mark.parametrize("hostile", HOSTILE, ids=lambda h: h.name)
+async def test_a_hostile_document_gets_the_same_code_on_every_transport(
+    stage: Stage, hostile: Hostile
+) -> None:
+    seen = {}
+    for surface in TRANSPORTS:
+        document = hostile.embed if surface.is_embed else hostile.api
+        variables = dict(hostile.variables)
+        if surface.is_embed and "$c" in document:
+            variables["c"] = stage.subject.gid
+        answer = await send(
+            stage, surface, _credential(stage, surface), document, variables
+        )
+        seen[str(surface)] = sorted({str(c) for c in answer.codes})
+    assert len({tuple(codes) for codes in seen.values()}) == 1, seen
+
+
 @pytest.fixture(scope="module")
 async def production(stage: Stage) -> AsyncIterator[Stage]:
-    """The stage's data behind a gateway in production mode."""
+    """The stage's data behind a gateway in production mode: the one place
+    to add a setting production comes to require."""
     settings = stage.services.settings.model_copy(
-        update={"env": "production", "secret_key": SecretStr(PRODUCTION_SECRET)}
+        update={
+            "env": "production",
+            "secret_key": SecretStr(PRODUCTION_SECRET),
+            "demo_api_key": None,
+        }
     )
     async with open_services(settings) as services:
         app = create_app(services=services)
