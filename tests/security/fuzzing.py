@@ -104,7 +104,7 @@ class Tally:
             raise AssertionError(f"{problems}\n{example[:3000]}")
         for problem in problems:
             self.counts[problem] += 1
-            if len(self.samples[problem]) < 3:
+            if len(self.samples[problem]) < 3 and example not in self.samples[problem]:
                 self.samples[problem].append(example[:1500])
 
     def finish(self) -> None:
