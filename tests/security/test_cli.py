@@ -1,0 +1,102 @@
+"""The command line where it creates credentials or reads personal data: no
+key that never expires by mistake, no ``embed`` key, exports audited per
+customer, errors without tracebacks."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.auth.policy import Role
+from gateway.cli import app as cli
+from tests.security.conftest import SEGMENT, Stage
+from tests.security.leaks import internals
+from tests.security.surfaces import Surface, send
+
+
+async def invoke(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch, *args: str
+) -> tuple[int, str]:
+    monkeypatch.setenv("CG_DATABASE_URL", stage.services.settings.database_url)
+    result = await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+    return result.exit_code, result.output
+
+
+async def test_the_cli_refuses_an_api_key_with_the_embed_role(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, output = await invoke(
+        stage,
+        monkeypatch,
+        "keys",
+        "create",
+        "--name",
+        "sec-embed-key",
+        "--role",
+        Role.EMBED,
+    )
+    assert code != 0, output
+    assert "cg_" not in output
+
+
+async def test_a_key_created_to_expire_at_once_never_authenticates(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, output = await invoke(
+        stage,
+        monkeypatch,
+        "keys",
+        "create",
+        "--name",
+        "sec-zero",
+        "--role",
+        "admin",
+        "--expires-in",
+        "0h",
+    )
+    keys = [line for line in output.splitlines() if line.startswith("cg_")]
+    if code != 0:
+        assert not keys
+        return
+    answer = await send(stage, Surface.HTTP_POST, f"Bearer {keys[0]}", "{ __typename }")
+    assert answer.status == 401, "a key made with --expires-in 0h never expires"
+
+
+async def test_a_cli_export_is_audited_per_customer(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import func, select
+
+    from gateway.db.auth_models import AuditEntry
+
+    async def entries() -> int:
+        await stage.services.audit.flush()
+        async with stage.services.sessions() as session:
+            counted = await session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.customer_id == stage.subject.pk)
+            )
+        return int(counted or 0)
+
+    before = await entries()
+    code, output = await invoke(
+        stage, monkeypatch, "segments", "export", SEGMENT, "--format", "jsonl"
+    )
+    assert code == 0, output
+    assert stage.subject.email in output
+    assert await entries() > before, (
+        "the CLI export left no audit entry for its customers"
+    )
+
+
+async def test_a_cli_export_of_an_unknown_segment_fails_without_a_traceback(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, output = await invoke(
+        stage, monkeypatch, "segments", "export", "no such\r\nsegment"
+    )
+    assert code == 2, output
+    assert not internals(output), output
