@@ -14,6 +14,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.utils.str_converters import to_camel_case
 
+from connectors import models as canonical
 from gateway.context import Info
 from gateway.db import models
 from gateway.insights import tables
@@ -22,6 +23,7 @@ from gateway.pagination import Page
 from gateway.resolvers import insights as resolve
 from gateway.schema.connections import page_info
 from gateway.schema.crm import ConsentChannel, ConsentState
+from gateway.schema.orders import Money
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
@@ -34,17 +36,19 @@ LazyCustomer = Annotated["Customer", strawberry.lazy("gateway.schema.customer")]
     " (docs/segments.md), as of `computedAt`."
 )
 class CustomerTraits:
-    lifetime_value: Decimal = strawberry.field(
-        description="Order totals net of refunds, cancelled orders excluded, in"
-        " `currency`; a decimal string like `Money.amount`; 0 without orders."
+    lifetime_value: Money | None = strawberry.field(
+        description="Order totals net of refunds, cancelled orders excluded. Null"
+        " when the customer has no order at all (no currency to state it in)."
     )
     currency: str | None = strawberry.field(
-        description="ISO 4217 code of the amounts; null when the customer has no order."
+        description="ISO 4217 code of the amounts; null when the customer has no"
+        " order at all.",
+        deprecation_reason="Use lifetimeValue.currencyCode.",
     )
     order_count: int = strawberry.field(description="Orders not cancelled.")
-    average_order_value: Decimal | None = strawberry.field(
-        description="lifetimeValue / orderCount in `currency`, a decimal string;"
-        " null when the customer has no order."
+    average_order_value: Money | None = strawberry.field(
+        description="lifetimeValue / orderCount; null when the customer has no"
+        " order that was not cancelled."
     )
     first_order_at: datetime | None = strawberry.field(
         description="Null when the customer has no order."
@@ -91,10 +95,24 @@ class CustomerTraits:
         values = {
             f.name: getattr(row, f.name)
             for f in dataclasses.fields(cls)
-            if f.name != "categories_bought"
+            if f.name not in ("categories_bought", *_MONEY)
         }
         bought = sorted(filter(None, (row.categories or "").split("|")))
-        return cls(**values, categories_bought=bought)
+        return cls(
+            **values,
+            lifetime_value=_money(row.lifetime_value, row.currency),
+            average_order_value=_money(row.average_order_value, row.currency),
+            categories_bought=bought,
+        )
+
+
+_MONEY = ("lifetime_value", "average_order_value")
+
+
+def _money(amount: Decimal | None, currency: str | None) -> Money | None:
+    if amount is None or currency is None:
+        return None
+    return Money.of(canonical.Money(amount, currency))
 
 
 @strawberry.type(
