@@ -34,7 +34,7 @@ CURRENCY_DIGITS: dict[str, int] = {
 
 
 @strawberry.type(
-    description="An amount of money: every money field of the schema has this shape."
+    description="An amount in one currency: the shape of every per-customer amount."
 )
 class Money:
     amount: Decimal = strawberry.field(

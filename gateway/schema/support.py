@@ -100,7 +100,7 @@ class Ticket:
         description="`Ticket #<id>` where the caller's role may not see it.",
     )
     status: TicketStatus = strawberry.field(
-        description="The values the `tickets(status:)` filter takes."
+        description="Where it stands: the values `tickets(status:)` filters by."
     )
     priority: str | None = strawberry.field(
         description="urgent, high, normal or low; null when not set."
