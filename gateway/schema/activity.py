@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -79,7 +79,10 @@ async def customer_activity(
     info: Info,
     first: int = 20,
     after: str | None = None,
-    kinds: list[ActivityKind] | None = None,
+    kinds: Annotated[
+        list[ActivityKind] | None,
+        strawberry.argument(description="Only events of these kinds; all if left out."),
+    ] = None,
 ) -> ActivityConnection | None:
     """Recent web activity, newest first; null without a PostHog person."""
     wanted = {k.value for k in kinds} if kinds else None

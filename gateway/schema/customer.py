@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
@@ -383,7 +384,13 @@ class CustomerQuery:
     async def customers(
         self,
         info: Info,
-        search: str | None = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Part of an email or a name (case-insensitive), or a"
+                " whole phone number."
+            ),
+        ] = None,
         filter: CustomerFilter | None = None,
         order_by: CustomerOrder = CustomerOrder.CREATED_AT_DESC,
         first: int = 20,

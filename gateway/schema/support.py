@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -187,7 +187,12 @@ async def customer_tickets(
     info: Info,
     first: int = 10,
     after: str | None = None,
-    status: list[TicketStatus] | None = None,
+    status: Annotated[
+        list[TicketStatus] | None,
+        strawberry.argument(
+            description="Only tickets in one of these; all if left out."
+        ),
+    ] = None,
 ) -> TicketConnection | None:
     """Tickets the customer requested, newest first; `first` at most
     CG_MAX_PAGE_SIZE (100 by default)."""

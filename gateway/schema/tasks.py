@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -94,7 +94,10 @@ async def customer_tasks(
     info: Info,
     first: int = 20,
     after: str | None = None,
-    status: TaskStatus | None = None,
+    status: Annotated[
+        TaskStatus | None,
+        strawberry.argument(description="Only tasks in this status; all if left out."),
+    ] = None,
 ) -> TaskConnection:
     """The customer's tasks, newest first."""
     page = await resolve.customer_tasks(

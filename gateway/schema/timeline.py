@@ -134,8 +134,14 @@ async def customer_timeline(
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
-    kinds: list[Kind] | None = None,
-    sources: list[Source] | None = None,
+    kinds: Annotated[
+        list[Kind] | None,
+        strawberry.argument(description="Only events of these kinds; all if left out."),
+    ] = None,
+    sources: Annotated[
+        list[Source] | None,
+        strawberry.argument(description="Only events from these; all if left out."),
+    ] = None,
     since: Annotated[
         datetime | None, strawberry.argument(description="Inclusive.")
     ] = None,
@@ -169,8 +175,14 @@ class TimelineMutation:
         self,
         info: Info,
         customer_id: strawberry.ID,
-        ttl_seconds: int = 3600,
-        sources: list[Source] | None = None,
+        ttl_seconds: Annotated[
+            int,
+            strawberry.argument(description="Lifetime: 1 to 604800 (7 days)."),
+        ] = 3600,
+        sources: Annotated[
+            list[Source] | None,
+            strawberry.argument(description="Only these sources; all if left out."),
+        ] = None,
     ) -> EmbedToken:
         token, expires_at = await resolve.create_embed_token(
             info, customer_id, ttl_seconds, sources or ()
