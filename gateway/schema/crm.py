@@ -190,7 +190,8 @@ class Consent:
     channel: ConsentChannel = strawberry.field(description="The channel.")
     state: ConsentState = strawberry.field(description="Granted, denied or pending.")
     source: str = strawberry.field(
-        description='Where it was given, e.g. "api", "shopify", "checkout".'
+        description='Who recorded it: setConsent\'s `source` ("api" by default)'
+        " or the upstream it came from."
     )
     changed_at: datetime = strawberry.field(description="When it last changed (UTC).")
 

@@ -77,7 +77,9 @@ class CustomerTraits:
         description="Own average interval, else the category's replenishment;"
         " null when neither is known."
     )
-    open_tickets: int = strawberry.field(description="Tickets not solved or closed.")
+    open_tickets: int = strawberry.field(
+        description="Tickets in NEW, OPEN, PENDING or HOLD."
+    )
     ticket_count: int = strawberry.field(description="All tickets ever requested.")
     average_satisfaction: float | None = strawberry.field(
         description="Share of good ratings among good and bad ones (0–1); null"
@@ -220,7 +222,7 @@ class SegmentFilter:
         default=None, description="Share of good ratings, 0–1."
     )
     open_tickets: NumberRange | None = strawberry.field(
-        default=None, description="Tickets not solved or closed."
+        default=None, description="Tickets in NEW, OPEN, PENDING or HOLD."
     )
     ticket_count: NumberRange | None = strawberry.field(
         default=None, description="All tickets."
