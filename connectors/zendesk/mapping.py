@@ -34,6 +34,7 @@ Satisfaction rating (``/satisfaction_ratings``)::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,15 @@ from connectors.models import (
 )
 
 SOURCE = "zendesk"
+
+TICKET_STATUSES = frozenset({"new", "open", "pending", "hold", "solved", "closed"})
+"""The statuses Zendesk documents (custom statuses report one of them as
+``status``). Anything else — a status added later, ``deleted`` from an export,
+the upper case of event webhooks — is read as one of these or ``unknown``."""
+
+UNKNOWN_STATUS = "unknown"
+
+log = logging.getLogger(__name__)
 
 
 def parse_time(value: str) -> datetime:
@@ -104,13 +114,24 @@ def satisfaction_from_rating(rating: Mapping[str, Any]) -> SatisfactionRating:
     )
 
 
+def ticket_status(value: object) -> str:
+    """``value`` lower-cased when Zendesk documents it, else ``unknown``, so
+    the gateway's ``TicketStatus`` enum, its filter and the open-ticket counts
+    agree on every ticket and a new upstream status cannot fail a response."""
+    status = value.lower() if isinstance(value, str) else ""
+    if status in TICKET_STATUSES:
+        return status
+    log.warning("zendesk ticket status %r is not known; read as unknown", value)
+    return UNKNOWN_STATUS
+
+
 def ticket_from_json(ticket: Mapping[str, Any]) -> Ticket:
     via = ticket.get("via") or {}
     return Ticket(
         id=str(ticket["id"]),
         requester_id=str(ticket["requester_id"]),
         subject=ticket.get("subject") or ticket.get("raw_subject") or "",
-        status=ticket["status"],
+        status=ticket_status(ticket.get("status")),
         created_at=parse_time(ticket["created_at"]),
         updated_at=parse_time(ticket["updated_at"]),
         priority=ticket.get("priority"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -15,38 +15,63 @@ from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.resolvers import activity as resolve
 from gateway.schema.connections import page_info
+from gateway.schema.descriptions import describe_values, role_null
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
 
-ActivityKindEnum = strawberry.enum(ActivityKind, name="ActivityKind")
+ActivityKindEnum = strawberry.enum(
+    ActivityKind, name="ActivityKind", description="What a web event was."
+)
+describe_values(
+    ActivityKind,
+    {
+        ActivityKind.PAGE_VIEW: "A page was viewed ($pageview).",
+        ActivityKind.PRODUCT_VIEW: "A product page was viewed.",
+        ActivityKind.ADD_TO_CART: "A product was added to the cart.",
+        ActivityKind.SEARCH: "The site was searched.",
+        ActivityKind.IDENTIFY: "The visitor was identified as this customer.",
+        ActivityKind.CUSTOM: "Any other event; `name` says which.",
+    },
+)
 
 
-@strawberry.type
+@strawberry.type(description="One web event from PostHog.")
 class ActivityEvent:
-    id: strawberry.ID
-    kind: ActivityKind
-    name: str
-    occurred_at: datetime
-    url: str | None = pii_field(PiiKind.URL)
-    path: str | None
-    session_id: str | None
+    id: strawberry.ID = strawberry.field(description="PostHog's event uuid.")
+    kind: ActivityKind = strawberry.field(description="What kind of event it was.")
+    name: str = strawberry.field(
+        description='PostHog\'s event name, e.g. "$pageview", "Product Viewed".'
+    )
+    occurred_at: datetime = strawberry.field(description="When it happened (UTC).")
+    url: str | None = pii_field(
+        PiiKind.URL,
+        description="The page's URL. Null when the event has none. "
+        + role_null(PiiKind.URL, "query string removed"),
+    )
+    path: str | None = strawberry.field(
+        description="The URL's path; null when the event has no URL."
+    )
+    session_id: str | None = strawberry.field(
+        description="PostHog's session id; null when the event has none."
+    )
     properties: JSON | None = pii_field(
-        PiiKind.TEXT, description="Null where the caller's role may not see it."
+        PiiKind.TEXT,
+        description="The event's other properties, as sent. " + role_null(PiiKind.TEXT),
     )
     customer_id: strawberry.Private[int]
 
 
-@strawberry.type
+@strawberry.type(description="A web event and its cursor.")
 class ActivityEdge:
-    cursor: str
-    node: ActivityEvent
+    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
+    node: ActivityEvent = strawberry.field(description="The event.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of web events, newest first.")
 class ActivityConnection:
-    edges: list[ActivityEdge]
-    page_info: relay.PageInfo
+    edges: list[ActivityEdge] = strawberry.field(description="The page's events.")
+    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
 
 
 async def customer_activity(
@@ -54,7 +79,10 @@ async def customer_activity(
     info: Info,
     first: int = 20,
     after: str | None = None,
-    kinds: list[ActivityKind] | None = None,
+    kinds: Annotated[
+        list[ActivityKind] | None,
+        strawberry.argument(description="Only events of these kinds; all if left out."),
+    ] = None,
 ) -> ActivityConnection | None:
     """Recent web activity, newest first; null without a PostHog person."""
     wanted = {k.value for k in kinds} if kinds else None

@@ -15,40 +15,82 @@ from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.db import models
 from gateway.resolvers import crm as resolve
+from gateway.schema.descriptions import describe_values, role_null
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
 
 
-@strawberry.enum
+@strawberry.enum(description="What an address is used for.")
 class AddressKind(enum.Enum):
     SHIPPING = "shipping"
     BILLING = "billing"
 
 
-@strawberry.enum
+describe_values(
+    AddressKind,
+    {
+        AddressKind.SHIPPING: "Where orders go.",
+        AddressKind.BILLING: "Where invoices go.",
+    },
+)
+
+
+@strawberry.enum(description="A channel we may contact the customer on.")
 class ConsentChannel(enum.Enum):
     EMAIL = "email"
     SMS = "sms"
 
 
-@strawberry.enum
+describe_values(
+    ConsentChannel,
+    {
+        ConsentChannel.EMAIL: "Marketing email.",
+        ConsentChannel.SMS: "Marketing text messages.",
+    },
+)
+
+
+@strawberry.enum(description="Whether the customer agreed to be contacted.")
 class ConsentState(enum.Enum):
     GRANTED = "granted"
     DENIED = "denied"
     PENDING = "pending"
 
 
-@strawberry.type
+describe_values(
+    ConsentState,
+    {
+        ConsentState.GRANTED: "Agreed: may be contacted.",
+        ConsentState.DENIED: "Refused: must not be.",
+        ConsentState.PENDING: "Asked, not yet confirmed (double opt-in): must not be.",
+    },
+)
+
+
+@strawberry.type(description="A postal address of the customer.")
 class Address:
-    kind: AddressKind
-    line1: str | None = pii_field(PiiKind.STREET)
-    line2: str | None = pii_field(PiiKind.STREET)
-    city: str | None
-    region: str | None
-    postcode: str | None = pii_field(PiiKind.STREET)
-    country: str
-    is_default: bool
+    kind: AddressKind = strawberry.field(description="Shipping or billing.")
+    line1: str | None = pii_field(
+        PiiKind.STREET,
+        description="Street and number. Null when not recorded. "
+        + role_null(PiiKind.STREET),
+    )
+    line2: str | None = pii_field(
+        PiiKind.STREET,
+        description="Flat, floor, c/o. Null when not recorded. "
+        + role_null(PiiKind.STREET),
+    )
+    city: str | None = strawberry.field(description="Null when not recorded.")
+    region: str | None = strawberry.field(
+        description="State or province; null when not recorded."
+    )
+    postcode: str | None = pii_field(
+        PiiKind.STREET,
+        description="Null when not recorded. " + role_null(PiiKind.STREET),
+    )
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2 code, e.g. DE.")
+    is_default: bool = strawberry.field(description="The default address of its kind.")
     customer_id: strawberry.Private[int]
 
     @classmethod
@@ -66,26 +108,34 @@ class Address:
         )
 
 
-@strawberry.input
+@strawberry.input(description="A postal address; `kind` and `country` required.")
 class AddressInput:
-    kind: AddressKind
+    kind: AddressKind = strawberry.field(description="Shipping or billing.")
     country: str = strawberry.field(description="ISO 3166-1 alpha-2 code, e.g. DE.")
-    line1: str | None = None
-    line2: str | None = None
-    city: str | None = None
-    region: str | None = None
-    postcode: str | None = None
-    is_default: bool = False
+    line1: str | None = strawberry.field(default=None, description="Street and number.")
+    line2: str | None = strawberry.field(default=None, description="Flat, floor, c/o.")
+    city: str | None = strawberry.field(default=None, description="City or town.")
+    region: str | None = strawberry.field(
+        default=None, description="State or province."
+    )
+    postcode: str | None = strawberry.field(default=None, description="Postal code.")
+    is_default: bool = strawberry.field(
+        default=False, description="Make it the default address of its kind."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The customer's id in one upstream.")
 class Identity:
     """This customer's id in an upstream (``shopify``, ``zendesk``, ``posthog``…)."""
 
-    source: str
-    external_id: str
+    source: str = strawberry.field(
+        description="The upstream: shopify, zendesk, posthog or ingest."
+    )
+    external_id: str = strawberry.field(
+        description="The customer's id there (a Shopify gid, a Zendesk user id…)."
+    )
     linked_by: str = strawberry.field(description="manual, email, phone or webhook.")
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When it was linked (UTC).")
 
     @classmethod
     def from_row(cls, row: models.Identity) -> Identity:
@@ -97,17 +147,19 @@ class Identity:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A note a colleague wrote about the customer.")
 class Note(relay.Node):
     """``author`` is who wrote it (``key:<name>``, ``jwt:<sub>``): a colleague,
     not the customer, so it is shown to every role that may see the note."""
 
     id: relay.NodeID[int]
-    author: str
-    body: str | None = pii_field(
-        PiiKind.NOTE, description="Null where the caller's role may not see notes."
+    author: str = strawberry.field(
+        description="Who wrote it: `key:<name>` or `jwt:<sub>`."
     )
-    created_at: datetime
+    body: str | None = pii_field(
+        PiiKind.NOTE, description="The note's text. " + role_null(PiiKind.NOTE)
+    )
+    created_at: datetime = strawberry.field(description="When it was written (UTC).")
     customer_id: strawberry.Private[int]
 
     @classmethod
@@ -121,24 +173,27 @@ class Note(relay.Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A note and its cursor.")
 class NoteEdge:
-    cursor: str
-    node: Note
+    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
+    node: Note = strawberry.field(description="The note.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of notes, newest first.")
 class NoteConnection:
-    edges: list[NoteEdge]
-    page_info: relay.PageInfo
+    edges: list[NoteEdge] = strawberry.field(description="The page's notes.")
+    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
 
 
-@strawberry.type
+@strawberry.type(description="The customer's current consent for one channel.")
 class Consent:
-    channel: ConsentChannel
-    state: ConsentState
-    source: str
-    changed_at: datetime
+    channel: ConsentChannel = strawberry.field(description="The channel.")
+    state: ConsentState = strawberry.field(description="Granted, denied or pending.")
+    source: str = strawberry.field(
+        description='Who recorded it: setConsent\'s `source` ("api" by default)'
+        " or the upstream it came from."
+    )
+    changed_at: datetime = strawberry.field(description="When it last changed (UTC).")
 
     @classmethod
     def from_row(cls, row: models.Consent) -> Consent:
@@ -150,17 +205,19 @@ class Consent:
         )
 
 
-@strawberry.type
+@strawberry.type(description="One credit or redemption in the loyalty ledger.")
 class LoyaltyEntry:
-    points: int
-    reason: str
-    created_at: datetime
+    points: int = strawberry.field(
+        description="Positive: credited; negative: redeemed."
+    )
+    reason: str = strawberry.field(description="Why, as the writer gave it.")
+    created_at: datetime = strawberry.field(description="When it was booked (UTC).")
 
 
-@strawberry.type
+@strawberry.type(description="A customer preference, e.g. newsletter language.")
 class Preference:
-    key: str
-    value: str
+    key: str = strawberry.field(description="The preference's name.")
+    value: str = strawberry.field(description="Its value, as text.")
 
 
 CustomerRef = Annotated["Customer", strawberry.lazy("gateway.schema.customer")]

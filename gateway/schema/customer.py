@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
@@ -36,20 +37,51 @@ from gateway.schema.crm import (
     NoteEdge,
     Preference,
 )
+from gateway.schema.descriptions import describe_values, from_source, role_null
 
 
-@strawberry.federation.type(keys=["id", "email"])
+@strawberry.federation.type(
+    keys=["id", "email"],
+    description="One person, joined across the shop, the help desk, web"
+    " analytics and our own CRM. Fields from an upstream are null when the"
+    " customer is not linked to it or it failed (see `errors`).",
+)
 class Customer(relay.Node):
     id: relay.NodeID[int]
-    email: str | None = pii_field(PiiKind.EMAIL, description="Normalized.")
-    phone: str | None = pii_field(PiiKind.PHONE, description="E.164: +14155550123.")
-    first_name: str | None = pii_field(PiiKind.NAME)
-    last_name: str | None = pii_field(PiiKind.NAME)
-    birth_date: date | None = pii_field(PiiKind.BIRTH_DATE)
-    locale: str | None
-    timezone: str | None
-    created_at: datetime
-    updated_at: datetime
+    email: str | None = pii_field(
+        PiiKind.EMAIL,
+        description="Lower-cased. Null when none is recorded. "
+        + role_null(PiiKind.EMAIL, "`j***@example.com`"),
+    )
+    phone: str | None = pii_field(
+        PiiKind.PHONE,
+        description="E.164: +14155550123. Null when none is recorded. "
+        + role_null(PiiKind.PHONE, "`+41******23`"),
+    )
+    first_name: str | None = pii_field(
+        PiiKind.NAME,
+        description="Null when none is recorded. " + role_null(PiiKind.NAME),
+    )
+    last_name: str | None = pii_field(
+        PiiKind.NAME,
+        description="Null when none is recorded. " + role_null(PiiKind.NAME),
+    )
+    birth_date: date | None = pii_field(
+        PiiKind.BIRTH_DATE,
+        description="Null when none is recorded. " + role_null(PiiKind.BIRTH_DATE),
+    )
+    locale: str | None = strawberry.field(
+        description='BCP 47 tag, e.g. "en-US"; null when none is recorded.'
+    )
+    timezone: str | None = strawberry.field(
+        description='IANA zone, e.g. "Europe/Berlin"; null when none is recorded.'
+    )
+    created_at: datetime = strawberry.field(
+        description="When we first recorded the customer (UTC)."
+    )
+    updated_at: datetime = strawberry.field(
+        description="Last change to our own record (UTC)."
+    )
 
     @classmethod
     def from_row(cls, row: models.Customer) -> Customer:
@@ -88,55 +120,120 @@ class Customer(relay.Node):
         name = " ".join(p for p in (self.first_name, self.last_name) if p)
         return name or f"Customer {self.id}"
 
-    @strawberry.field(extensions=[Pii(PiiKind.BIRTH_MONTH)], description="1–12.")
+    @strawberry.field(
+        extensions=[Pii(PiiKind.BIRTH_MONTH)],
+        description="1–12. Null when no birth date is recorded. "
+        + role_null(PiiKind.BIRTH_MONTH),
+    )
     def birth_month(self) -> int | None:
         return self.birth_date.month if self.birth_date else None
 
-    @strawberry.field(extensions=[Pii(PiiKind.ADDRESS)])
+    @strawberry.field(
+        extensions=[Pii(PiiKind.ADDRESS)],
+        description="Default addresses first; empty when none. "
+        + role_null(PiiKind.ADDRESS),
+    )
     async def addresses(self, info: Info) -> list[Address] | None:
         return [Address.from_row(a) for a in await resolve.addresses(info, self.id)]
 
-    @strawberry.field
+    @strawberry.field(description="The customer's ids in each upstream, by source.")
     async def identities(self, info: Info) -> list[Identity]:
         return [Identity.from_row(i) for i in await resolve.identities(info, self.id)]
 
-    @strawberry.field
+    @strawberry.field(description="Our tags, lower-cased, alphabetical.")
     async def tags(self, info: Info) -> list[str]:
         return await resolve.tags(info, self.id)
 
-    @strawberry.field
+    @strawberry.field(description="The current consent per channel, by channel.")
     async def consents(self, info: Info) -> list[Consent]:
         return [Consent.from_row(c) for c in await resolve.consents(info, self.id)]
 
-    @strawberry.field
+    @strawberry.field(description="Key/value preferences, by key.")
     async def preferences(self, info: Info) -> list[Preference]:
         rows = await resolve.preferences(info, self.id)
         return [Preference(key=p.key, value=p.value) for p in rows]
 
-    @strawberry.field(description="Sum of the loyalty ledger.")
+    @strawberry.field(description="Loyalty points: the sum of the ledger.")
     async def loyalty_balance(self, info: Info) -> int:
         return await resolve.loyalty_balance(info, self.id)
 
-    orders = strawberry.field(resolver=order_fields.customer_orders)
-    returns = strawberry.field(resolver=order_fields.customer_returns)
+    orders = strawberry.field(
+        resolver=order_fields.customer_orders,
+        description="Shopify orders, newest first; `first` at most"
+        " CG_MAX_PAGE_SIZE (100 by default). " + from_source("Shopify"),
+    )
+    returns = strawberry.field(
+        resolver=order_fields.customer_returns,
+        description="Returns of the recent orders (CG_SHOPIFY_ORDER_HISTORY),"
+        " newest first. " + from_source("Shopify"),
+    )
     abandoned_checkouts = strawberry.field(
-        resolver=order_fields.customer_abandoned_checkouts
+        resolver=order_fields.customer_abandoned_checkouts,
+        description="Checkouts left unpaid, newest first. " + from_source("Shopify"),
     )
-    shopify_customer = strawberry.field(resolver=order_fields.customer_shopify)
-    tickets = strawberry.field(resolver=support_fields.customer_tickets)
+    shopify_customer = strawberry.field(
+        resolver=order_fields.customer_shopify,
+        description="The store's own record (lifetime spend, order count). "
+        + from_source("Shopify"),
+    )
+    tickets = strawberry.field(
+        resolver=support_fields.customer_tickets,
+        description="Zendesk tickets the customer requested, newest first;"
+        " `first` at most CG_MAX_PAGE_SIZE (100 by default). " + from_source("Zendesk"),
+    )
     open_ticket_count = strawberry.field(
-        resolver=support_fields.customer_open_ticket_count
+        resolver=support_fields.customer_open_ticket_count,
+        description="Tickets in NEW, OPEN, PENDING or HOLD. " + from_source("Zendesk"),
     )
-    satisfaction = strawberry.field(resolver=support_fields.customer_satisfaction)
-    activity = strawberry.field(resolver=activity_fields.customer_activity)
-    last_seen_at = strawberry.field(resolver=activity_fields.customer_last_seen_at)
-    sessions_count = strawberry.field(resolver=activity_fields.customer_sessions_count)
-    traits = strawberry.field(resolver=insights_fields.customer_traits)
-    rfm = strawberry.field(resolver=insights_fields.customer_rfm)
-    timeline = strawberry.field(resolver=timeline_fields.customer_timeline)
-    tasks = strawberry.field(resolver=task_fields.customer_tasks)
+    satisfaction = strawberry.field(
+        resolver=support_fields.customer_satisfaction,
+        description="Ticket ratings summed up. " + from_source("Zendesk"),
+    )
+    activity = strawberry.field(
+        resolver=activity_fields.customer_activity,
+        description="Web activity, newest first; `first` at most CG_MAX_PAGE_SIZE"
+        " (100 by default). " + from_source("PostHog"),
+    )
+    last_seen_at = strawberry.field(
+        resolver=activity_fields.customer_last_seen_at,
+        description="The latest web event (UTC); also null when PostHog has"
+        " none. " + from_source("PostHog"),
+    )
+    sessions_count = strawberry.field(
+        resolver=activity_fields.customer_sessions_count,
+        description="Distinct web sessions in the last 30 days. "
+        + from_source("PostHog"),
+    )
+    traits = strawberry.field(
+        resolver=insights_fields.customer_traits,
+        description="Computed facts (lifetime value, favourite category…) as of"
+        " `computedAt`; null when they were not computed yet for this customer.",
+    )
+    rfm = strawberry.field(
+        resolver=insights_fields.customer_rfm,
+        description="Recency/frequency/monetary scores as of `computedAt`; null"
+        " when not computed yet or the customer has no order (cancelled ones do"
+        " not count).",
+    )
+    timeline = strawberry.field(
+        resolver=timeline_fields.customer_timeline,
+        description="Everything that happened with the customer, newest first,"
+        " from every source: 20 per page unless `first`/`last` (at most"
+        " CG_MAX_PAGE_SIZE, 100 by default) says otherwise. A failed source"
+        " leaves its events out and is named in `unavailableSources` and in"
+        " `errors` (`extensions.source`).",
+    )
+    tasks = strawberry.field(
+        resolver=task_fields.customer_tasks,
+        description="The customer's tasks, newest first; `first` at most"
+        " CG_MAX_PAGE_SIZE (100 by default).",
+    )
 
-    @strawberry.field(extensions=[Pii(PiiKind.NOTE)], description="Newest first.")
+    @strawberry.field(
+        extensions=[Pii(PiiKind.NOTE)],
+        description="Our notes, newest first; `first` at most CG_MAX_PAGE_SIZE"
+        " (100 by default). " + role_null(PiiKind.NOTE),
+    )
     async def notes(
         self, info: Info, first: int = 20, after: str | None = None
     ) -> NoteConnection | None:
@@ -150,16 +247,16 @@ class Customer(relay.Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A customer and its cursor.")
 class CustomerEdge:
-    cursor: str
-    node: Customer
+    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
+    node: Customer = strawberry.field(description="The customer.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of customers, in the order asked for.")
 class CustomerConnection:
-    edges: list[CustomerEdge]
-    page_info: relay.PageInfo
+    edges: list[CustomerEdge] = strawberry.field(description="The page's customers.")
+    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
     _count_key: strawberry.Private[CustomerPageRequest]
 
     @strawberry.field(description="Customers matching the search and filter.")
@@ -167,68 +264,133 @@ class CustomerConnection:
         return await resolve.customer_count(info, self._count_key)
 
 
-strawberry.enum(CustomerOrder, name="CustomerOrderBy")
+strawberry.enum(
+    CustomerOrder, name="CustomerOrderBy", description="How `customers` is sorted."
+)
+describe_values(
+    CustomerOrder,
+    {
+        CustomerOrder.CREATED_AT_DESC: "Newest first (the default).",
+        CustomerOrder.CREATED_AT_ASC: "Oldest first.",
+        CustomerOrder.LAST_NAME_ASC: "By last name, A–Z; customers without one last.",
+        CustomerOrder.EMAIL_ASC: "By email, A–Z; customers without one last.",
+    },
+)
 
 
-@strawberry.input
+@strawberry.input(description="Customers with a given consent.")
 class ConsentFilter:
-    channel: ConsentChannel
-    state: ConsentState | None = None
+    channel: ConsentChannel = strawberry.field(description="The channel.")
+    state: ConsentState | None = strawberry.field(
+        default=None, description="The state it must be in; any state when left out."
+    )
 
 
 @strawberry.input(description="All given conditions must hold.")
 class CustomerFilter:
-    country: str | None = None
-    region: str | None = None
-    city: str | None = None
+    country: str | None = strawberry.field(
+        default=None, description="ISO 3166-1 alpha-2 code of an address, e.g. DE."
+    )
+    region: str | None = strawberry.field(
+        default=None, description="Region of an address, as recorded."
+    )
+    city: str | None = strawberry.field(
+        default=None, description="City of an address, as recorded."
+    )
     tags_any: list[str] | None = strawberry.field(
         default=None, description="Has at least one of these tags."
     )
-    consent: ConsentFilter | None = None
+    consent: ConsentFilter | None = strawberry.field(
+        default=None, description="Has this consent."
+    )
     birth_month: int | None = strawberry.field(default=None, description="1–12.")
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    has_phone: bool | None = None
+    created_after: datetime | None = strawberry.field(
+        default=None, description="Recorded at or after this time."
+    )
+    created_before: datetime | None = strawberry.field(
+        default=None, description="Recorded before this time."
+    )
+    has_phone: bool | None = strawberry.field(
+        default=None, description="True: has a phone number; false: has none."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A new customer; only `email` is required.")
 class CreateCustomerInput:
-    email: str
-    phone: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    birth_date: date | None = None
-    locale: str | None = None
-    timezone: str | None = None
-    addresses: list[AddressInput] | None = None
-    tags: list[str] | None = None
+    email: str = strawberry.field(description="Unique among customers.")
+    phone: str | None = strawberry.field(
+        default=None, description="E.164, e.g. +14155550123."
+    )
+    first_name: str | None = strawberry.field(default=None, description="Given name.")
+    last_name: str | None = strawberry.field(default=None, description="Family name.")
+    birth_date: date | None = strawberry.field(
+        default=None, description="ISO date, e.g. 1990-04-01."
+    )
+    locale: str | None = strawberry.field(
+        default=None, description='BCP 47 tag, e.g. "en-US".'
+    )
+    timezone: str | None = strawberry.field(
+        default=None, description='IANA zone, e.g. "Europe/Berlin".'
+    )
+    addresses: list[AddressInput] | None = strawberry.field(
+        default=None, description="Postal addresses."
+    )
+    tags: list[str] | None = strawberry.field(
+        default=None, description="Tags, lower-cased when stored."
+    )
 
 
 @strawberry.input(description="Only the fields given change; null clears one.")
 class UpdateCustomerInput:
-    email: str | None = strawberry.UNSET
-    phone: str | None = strawberry.UNSET
-    first_name: str | None = strawberry.UNSET
-    last_name: str | None = strawberry.UNSET
-    birth_date: date | None = strawberry.UNSET
-    locale: str | None = strawberry.UNSET
-    timezone: str | None = strawberry.UNSET
+    email: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Unique among customers."
+    )
+    phone: str | None = strawberry.field(
+        default=strawberry.UNSET, description="E.164, e.g. +14155550123."
+    )
+    first_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Given name."
+    )
+    last_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Family name."
+    )
+    birth_date: date | None = strawberry.field(
+        default=strawberry.UNSET, description="ISO date, e.g. 1990-04-01."
+    )
+    locale: str | None = strawberry.field(
+        default=strawberry.UNSET, description='BCP 47 tag, e.g. "en-US".'
+    )
+    timezone: str | None = strawberry.field(
+        default=strawberry.UNSET, description='IANA zone, e.g. "Europe/Berlin".'
+    )
 
 
 @strawberry.type
 class CustomerQuery:
-    @strawberry.field(description="One customer by global id or by email.")
+    @strawberry.field(
+        description="One customer by global id or by email (give one); null when"
+        " none matches."
+    )
     async def customer(
         self, info: Info, id: strawberry.ID | None = None, email: str | None = None
     ) -> Customer | None:
         row = await resolve.customer(info, id, email)
         return Customer.from_row(row) if row else None
 
-    @strawberry.field(description="Customers, paginated by keyset cursors.")
+    @strawberry.field(
+        description="Customers, paginated by keyset cursors; `first` at most"
+        " CG_MAX_PAGE_SIZE (100 by default)."
+    )
     async def customers(
         self,
         info: Info,
-        search: str | None = None,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Part of an email or a name (case-insensitive), or a"
+                " whole phone number."
+            ),
+        ] = None,
         filter: CustomerFilter | None = None,
         order_by: CustomerOrder = CustomerOrder.CREATED_AT_DESC,
         first: int = 20,
@@ -248,7 +410,9 @@ class CustomerQuery:
             _count_key=request,
         )
 
-    @strawberry.field(description="Any object by its global id.")
+    @strawberry.field(
+        description="A Customer or Note by its global id; null when none has it."
+    )
     async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
         row = await resolve.node(info, id)
         if isinstance(row, models.Customer):
@@ -260,11 +424,11 @@ class CustomerQuery:
 
 @strawberry.type
 class CustomerMutation:
-    @strawberry.mutation
+    @strawberry.mutation(description="Record a new customer.")
     async def create_customer(self, info: Info, input: CreateCustomerInput) -> Customer:
         return Customer.from_row(await resolve.create_customer(info, input))
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Change some of a customer's fields.")
     async def update_customer(
         self, info: Info, id: strawberry.ID, input: UpdateCustomerInput
     ) -> Customer:

@@ -14,6 +14,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.utils.str_converters import to_camel_case
 
+from connectors import models as canonical
 from gateway.context import Info
 from gateway.db import models
 from gateway.insights import tables
@@ -22,6 +23,7 @@ from gateway.pagination import Page
 from gateway.resolvers import insights as resolve
 from gateway.schema.connections import page_info
 from gateway.schema.crm import ConsentChannel, ConsentState
+from gateway.schema.orders import Money
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
@@ -29,58 +31,120 @@ if TYPE_CHECKING:
 LazyCustomer = Annotated["Customer", strawberry.lazy("gateway.schema.customer")]
 
 
-@strawberry.type
+@strawberry.type(
+    description="Facts computed from the customer's orders, tickets and visits"
+    " (docs/segments.md), as of `computedAt`."
+)
 class CustomerTraits:
-    lifetime_value: Decimal = strawberry.field(description="Net of refunds.")
-    currency: str | None
+    lifetime_value: Money | None = strawberry.field(
+        description="Order totals net of refunds, cancelled orders excluded. Null"
+        " when the customer has no order at all (no currency to state it in)."
+    )
+    currency: str | None = strawberry.field(
+        description="ISO 4217 code of the amounts; null when the customer has no"
+        " order at all.",
+        deprecation_reason="Use lifetimeValue.currencyCode.",
+    )
     order_count: int = strawberry.field(description="Orders not cancelled.")
-    average_order_value: Decimal | None
-    first_order_at: datetime | None
-    last_order_at: datetime | None
-    average_days_between_orders: float | None
-    favourite_category_by_quantity: str | None
-    favourite_category_by_spend: str | None
-    categories_bought: list[str]
+    average_order_value: Money | None = strawberry.field(
+        description="lifetimeValue / orderCount; null when the customer has no"
+        " order that was not cancelled."
+    )
+    first_order_at: datetime | None = strawberry.field(
+        description="Null when the customer has no order."
+    )
+    last_order_at: datetime | None = strawberry.field(
+        description="Null when the customer has no order."
+    )
+    average_days_between_orders: float | None = strawberry.field(
+        description="Days; null when the customer has fewer than two orders."
+    )
+    favourite_category_by_quantity: str | None = strawberry.field(
+        description="Product type bought in the most units; null when no line"
+        " item has one."
+    )
+    favourite_category_by_spend: str | None = strawberry.field(
+        description="Product type with the most spend; null when no line item has one."
+    )
+    categories_bought: list[str] = strawberry.field(
+        description="Product types ever bought, alphabetical."
+    )
     return_rate: float | None = strawberry.field(
-        description="Share of orders with a return (0–1)."
+        description="Share of orders with a return (0–1); null when the customer"
+        " has no order."
     )
     predicted_next_order_at: datetime | None = strawberry.field(
-        description="Own average interval, else the category's replenishment."
+        description="Own average interval, else the category's replenishment;"
+        " null when neither is known."
     )
-    open_tickets: int
-    ticket_count: int
+    open_tickets: int = strawberry.field(
+        description="Tickets in NEW, OPEN, PENDING or HOLD."
+    )
+    ticket_count: int = strawberry.field(description="All tickets ever requested.")
     average_satisfaction: float | None = strawberry.field(
-        description="Share of good ratings among good and bad ones (0–1)."
+        description="Share of good ratings among good and bad ones (0–1); null"
+        " when no ticket was rated."
     )
-    last_seen_at: datetime | None
-    computed_at: datetime
+    last_seen_at: datetime | None = strawberry.field(
+        description="The latest web event; null when none was recorded."
+    )
+    computed_at: datetime = strawberry.field(
+        description="When these facts were computed (UTC)."
+    )
 
     @classmethod
     def from_row(cls, row: tables.CustomerTraits) -> CustomerTraits:
         values = {
             f.name: getattr(row, f.name)
             for f in dataclasses.fields(cls)
-            if f.name != "categories_bought"
+            if f.name not in ("categories_bought", *_MONEY)
         }
         bought = sorted(filter(None, (row.categories or "").split("|")))
-        return cls(**values, categories_bought=bought)
+        return cls(
+            **values,
+            lifetime_value=_money(row.lifetime_value, row.currency),
+            average_order_value=_money(row.average_order_value, row.currency),
+            categories_bought=bought,
+        )
 
 
-@strawberry.type
+_MONEY = ("lifetime_value", "average_order_value")
+
+
+def _money(amount: Decimal | None, currency: str | None) -> Money | None:
+    if amount is None or currency is None:
+        return None
+    return Money.of(canonical.Money(amount, currency))
+
+
+@strawberry.type(
+    description="Recency, frequency and monetary quintiles: 5 is best"
+    " (docs/segments.md)."
+)
 class Rfm:
-    recency: int
-    frequency: int
-    monetary: int
+    recency: int = strawberry.field(description="1–5, from the last order's date.")
+    frequency: int = strawberry.field(
+        description="1–5, from the order count inside the RFM window."
+    )
+    monetary: int = strawberry.field(
+        description="1–5, from the net spend inside the RFM window."
+    )
     score: str = strawberry.field(description='R, F and M digits, e.g. "545".')
-    segment: str
-    computed_at: datetime
+    segment: str = strawberry.field(
+        description='The named segment, e.g. "Champions" (docs/segments.md).'
+    )
+    computed_at: datetime = strawberry.field(description="When scored (UTC).")
 
 
-@strawberry.type
+@strawberry.type(description="One RFM segment's size and revenue.")
 class RfmSegmentSummary:
-    segment: str
-    customers: int
-    revenue: Decimal = strawberry.field(description="Inside the RFM window.")
+    segment: str = strawberry.field(description='e.g. "Champions".')
+    customers: int = strawberry.field(description="Customers in the segment.")
+    revenue: Decimal = strawberry.field(
+        description="Net order totals inside the RFM window, a decimal string;"
+        " summed as recorded, so a shop selling in several currencies adds"
+        " unlike amounts."
+    )
 
 
 async def customer_traits(root: Customer, info: Info) -> CustomerTraits | None:
@@ -104,53 +168,111 @@ async def customer_rfm(root: Customer, info: Info) -> Rfm | None:
 
 @strawberry.input(description="Both bounds inclusive; either may be left out.")
 class NumberRange:
-    gte: float | None = None
-    lte: float | None = None
+    gte: float | None = strawberry.field(default=None, description="At least.")
+    lte: float | None = strawberry.field(default=None, description="At most.")
 
 
 @strawberry.input(description="Absolute bounds and/or days around now.")
 class TimeRange:
-    after: datetime | None = None
-    before: datetime | None = None
+    after: datetime | None = strawberry.field(
+        default=None, description="At or after this time."
+    )
+    before: datetime | None = strawberry.field(
+        default=None, description="Before this time."
+    )
     last_days: int | None = strawberry.field(default=None, description="Past N days.")
     next_days: int | None = strawberry.field(default=None, description="Next N days.")
 
 
-@strawberry.input
+@strawberry.input(description="Customers with a given consent.")
 class SegmentConsent:
-    channel: ConsentChannel
-    state: ConsentState | None = None
+    channel: ConsentChannel = strawberry.field(description="The channel.")
+    state: ConsentState | None = strawberry.field(
+        default=None, description="The state it must be in; any state when left out."
+    )
 
 
 @strawberry.input(description="All given conditions hold; and/or/not combine.")
 class SegmentFilter:
-    and_: list[SegmentFilter] | None = strawberry.field(default=None, name="and")
-    or_: list[SegmentFilter] | None = strawberry.field(default=None, name="or")
-    not_: SegmentFilter | None = strawberry.field(default=None, name="not")
-    lifetime_value: NumberRange | None = None
-    order_count: NumberRange | None = None
-    average_order_value: NumberRange | None = None
-    average_days_between_orders: NumberRange | None = None
-    return_rate: NumberRange | None = None
-    satisfaction: NumberRange | None = None
-    open_tickets: NumberRange | None = None
-    ticket_count: NumberRange | None = None
-    first_order_at: TimeRange | None = None
-    last_order_at: TimeRange | None = None
-    predicted_next_order_at: TimeRange | None = None
-    last_seen_at: TimeRange | None = None
-    rfm_segment_in: list[str] | None = None
-    tags_any: list[str] | None = None
-    tags_all: list[str] | None = None
-    categories_any: list[str] | None = None
-    categories_all: list[str] | None = None
-    favourite_category: str | None = None
-    favourite_category_by_spend: str | None = None
-    consent: SegmentConsent | None = None
-    country: str | None = None
-    region: str | None = None
-    city: str | None = None
-    birth_month: int | None = None
+    and_: list[SegmentFilter] | None = strawberry.field(
+        default=None, name="and", description="Every one of these filters holds."
+    )
+    or_: list[SegmentFilter] | None = strawberry.field(
+        default=None, name="or", description="At least one of these filters holds."
+    )
+    not_: SegmentFilter | None = strawberry.field(
+        default=None, name="not", description="This filter does not hold."
+    )
+    lifetime_value: NumberRange | None = strawberry.field(
+        default=None, description="Net order totals, in the customer's currency."
+    )
+    order_count: NumberRange | None = strawberry.field(
+        default=None, description="Orders not cancelled."
+    )
+    average_order_value: NumberRange | None = strawberry.field(
+        default=None, description="CustomerTraits.averageOrderValue."
+    )
+    average_days_between_orders: NumberRange | None = strawberry.field(
+        default=None, description="Days between orders."
+    )
+    return_rate: NumberRange | None = strawberry.field(
+        default=None, description="Share of orders with a return, 0–1."
+    )
+    satisfaction: NumberRange | None = strawberry.field(
+        default=None, description="Share of good ratings, 0–1."
+    )
+    open_tickets: NumberRange | None = strawberry.field(
+        default=None, description="Tickets in NEW, OPEN, PENDING or HOLD."
+    )
+    ticket_count: NumberRange | None = strawberry.field(
+        default=None, description="All tickets."
+    )
+    first_order_at: TimeRange | None = strawberry.field(
+        default=None, description="When the first order was placed."
+    )
+    last_order_at: TimeRange | None = strawberry.field(
+        default=None, description="When the last order was placed."
+    )
+    predicted_next_order_at: TimeRange | None = strawberry.field(
+        default=None, description="CustomerTraits.predictedNextOrderAt."
+    )
+    last_seen_at: TimeRange | None = strawberry.field(
+        default=None, description="The latest web event."
+    )
+    rfm_segment_in: list[str] | None = strawberry.field(
+        default=None, description="In one of these RFM segments, e.g. Champions."
+    )
+    tags_any: list[str] | None = strawberry.field(
+        default=None, description="Has at least one of these tags."
+    )
+    tags_all: list[str] | None = strawberry.field(
+        default=None, description="Has all of these tags."
+    )
+    categories_any: list[str] | None = strawberry.field(
+        default=None, description="Bought from at least one of these product types."
+    )
+    categories_all: list[str] | None = strawberry.field(
+        default=None, description="Bought from all of these product types."
+    )
+    favourite_category: str | None = strawberry.field(
+        default=None, description="Favourite product type by quantity."
+    )
+    favourite_category_by_spend: str | None = strawberry.field(
+        default=None, description="Favourite product type by spend."
+    )
+    consent: SegmentConsent | None = strawberry.field(
+        default=None, description="Has this consent."
+    )
+    country: str | None = strawberry.field(
+        default=None, description="ISO 3166-1 alpha-2 code of any address, e.g. DE."
+    )
+    region: str | None = strawberry.field(
+        default=None, description="Region of any address."
+    )
+    city: str | None = strawberry.field(
+        default=None, description="City of any address."
+    )
+    birth_month: int | None = strawberry.field(default=None, description="1–12.")
 
 
 def filter_json(value: object) -> Any:
@@ -170,17 +292,17 @@ def filter_json(value: object) -> Any:
     return value
 
 
-@strawberry.type
+@strawberry.type(description="A member customer and its cursor.")
 class SegmentMemberEdge:
-    cursor: str
-    node: LazyCustomer
+    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
+    node: LazyCustomer = strawberry.field(description="The customer.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of a segment's members, by customer id.")
 class SegmentMemberConnection:
-    total_count: int
-    edges: list[SegmentMemberEdge]
-    page_info: relay.PageInfo
+    total_count: int = strawberry.field(description="Members in all.")
+    edges: list[SegmentMemberEdge] = strawberry.field(description="The page's members.")
+    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
 
 
 def _connection(
@@ -201,12 +323,16 @@ def _connection(
     )
 
 
-@strawberry.type
+@strawberry.type(description="A named, stored SegmentFilter and its members.")
 class SavedSegment:
-    name: str
-    filter: JSON
-    created_at: datetime
-    refreshed_at: datetime | None
+    name: str = strawberry.field(description="Unique; at most 100 characters.")
+    filter: JSON = strawberry.field(
+        description="The SegmentFilter as saved (GraphQL names, no nulls)."
+    )
+    created_at: datetime = strawberry.field(description="When it was saved (UTC).")
+    refreshed_at: datetime | None = strawberry.field(
+        description="When members were last computed; null when they never were."
+    )
     _row: strawberry.Private[tables.Segment]
 
     @classmethod
@@ -219,7 +345,10 @@ class SavedSegment:
             _row=row,
         )
 
-    @strawberry.field(description="Members by customer id, as of the last refresh.")
+    @strawberry.field(
+        description="Members by customer id, as of the last refresh; `first` at"
+        " most CG_MAX_PAGE_SIZE (100 by default)."
+    )
     async def members(
         self, info: Info, first: int = 20, after: str | None = None
     ) -> SegmentMemberConnection:
@@ -236,7 +365,10 @@ class InsightsQuery:
             RfmSegmentSummary(segment=s, customers=n, revenue=r) for s, n, r in rows
         ]
 
-    @strawberry.field(description="Who a filter matches now, without saving it.")
+    @strawberry.field(
+        description="Who a filter matches now, without saving it, by customer"
+        " id; `first` at most CG_MAX_PAGE_SIZE (100 by default)."
+    )
     async def segment_preview(
         self,
         info: Info,
@@ -247,11 +379,11 @@ class InsightsQuery:
         count, page = await resolve.preview(info, filter_json(filter), first, after)
         return _connection("preview", count, page)
 
-    @strawberry.field
+    @strawberry.field(description="Every saved segment, by name.")
     async def segments(self, info: Info) -> list[SavedSegment]:
         return [SavedSegment.from_row(r) for r in await resolve.all_segments(info)]
 
-    @strawberry.field
+    @strawberry.field(description="A saved segment by name; NOT_FOUND if none.")
     async def segment(self, info: Info, name: str) -> SavedSegment:
         return SavedSegment.from_row(await resolve.segment(info, name))
 

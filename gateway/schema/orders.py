@@ -16,34 +16,63 @@ from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.resolvers import orders as resolve
 from gateway.schema.connections import page_info
+from gateway.schema.descriptions import role_null
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
 
 
-@strawberry.type
+CURRENCY_DIGITS: dict[str, int] = {
+    **dict.fromkeys((
+        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX",
+        "UYI", "VND", "VUV", "XAF", "XOF", "XPF",
+    ), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}  # fmt: skip
+"""ISO 4217 minor units of the currencies that do not have two."""
+
+
+@strawberry.type(
+    description="An amount in one currency: the shape of every per-customer amount."
+)
 class Money:
-    amount: Decimal = strawberry.field(description="Exact decimal, as a string.")
-    currency_code: str
+    amount: Decimal = strawberry.field(
+        description="A decimal string with the currency's fixed number of digits"
+        ' (ISO 4217): "12.50" USD, "1200" JPY, "1.250" KWD. Never a float: parse'
+        " it as a decimal."
+    )
+    currency_code: str = strawberry.field(
+        description='ISO 4217 code, e.g. "USD": the shop\'s currency of the amount.'
+    )
 
     @classmethod
     def of(cls, money: canonical.Money) -> Money:
-        return cls(amount=money.amount, currency_code=money.currency)
+        digits = CURRENCY_DIGITS.get(money.currency.upper(), 2)
+        amount = money.amount.quantize(Decimal(1).scaleb(-digits))
+        return cls(amount=amount, currency_code=money.currency)
 
 
-@strawberry.type
+@strawberry.type(description="One product line of an order or a checkout.")
 class LineItem:
-    id: strawberry.ID
-    title: str
-    quantity: int
-    sku: str | None
-    variant_title: str | None
+    id: strawberry.ID = strawberry.field(description="The Shopify line item gid.")
+    title: str = strawberry.field(description="The product's title when bought.")
+    quantity: int = strawberry.field(description="Units bought.")
+    sku: str | None = strawberry.field(
+        description="Stock keeping unit; null when the variant has none."
+    )
+    variant_title: str | None = strawberry.field(
+        description='The variant, e.g. "Blue / XL"; null when the product has'
+        " only its default variant or the variant was deleted."
+    )
     category: str | None = strawberry.field(
         description="The product type; null when the product was deleted."
     )
-    vendor: str | None
-    unit_price: Money
-    total: Money
+    vendor: str | None = strawberry.field(
+        description="The product's vendor; null when the product was deleted."
+    )
+    unit_price: Money = strawberry.field(description="Price of one unit.")
+    total: Money = strawberry.field(description="Unit price times quantity.")
 
     @classmethod
     def of(cls, item: canonical.LineItem) -> LineItem:
@@ -60,12 +89,16 @@ class LineItem:
         )
 
 
-@strawberry.type
+@strawberry.type(description="Money given back on an order.")
 class Refund:
-    id: strawberry.ID
-    created_at: datetime
-    note: str | None = pii_field(PiiKind.TEXT)
-    total: Money
+    id: strawberry.ID = strawberry.field(description="The Shopify refund gid.")
+    created_at: datetime = strawberry.field(description="When it was refunded (UTC).")
+    note: str | None = pii_field(
+        PiiKind.TEXT,
+        description="The staff's reason. Null when none was written. "
+        + role_null(PiiKind.TEXT),
+    )
+    total: Money = strawberry.field(description="Amount refunded.")
     customer_id: strawberry.Private[int]
 
     @classmethod
@@ -79,14 +112,21 @@ class Refund:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A return of items of an order.")
 class Return:
-    id: strawberry.ID
-    order_id: strawberry.ID
-    name: str
-    status: str
-    created_at: datetime | None
-    quantity: int
+    id: strawberry.ID = strawberry.field(description="The Shopify return gid.")
+    order_id: strawberry.ID = strawberry.field(
+        description="The gid of the order it returns items of."
+    )
+    name: str = strawberry.field(description='The return\'s number, e.g. "#1001-R1".')
+    status: str = strawberry.field(
+        description="As Shopify reports it: REQUESTED, OPEN, CLOSED, DECLINED or"
+        " CANCELED."
+    )
+    created_at: datetime | None = strawberry.field(
+        description="When it was requested (UTC); null when Shopify did not say."
+    )
+    quantity: int = strawberry.field(description="Units returned, over all lines.")
 
     @classmethod
     def of(cls, ret: canonical.Return) -> Return:
@@ -100,38 +140,51 @@ class Return:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A Shopify order of the customer.")
 class Order:
     id: strawberry.ID = strawberry.field(description="The Shopify gid.")
-    name: str
-    created_at: datetime
-    processed_at: datetime
-    cancelled_at: datetime | None
-    financial_status: str | None
-    fulfillment_status: str
-    total: Money
+    name: str = strawberry.field(description='The order number, e.g. "#1001".')
+    created_at: datetime = strawberry.field(
+        description="When it was created in Shopify (UTC)."
+    )
+    processed_at: datetime = strawberry.field(
+        description="When it was placed (UTC); differs from createdAt for imports."
+    )
+    cancelled_at: datetime | None = strawberry.field(
+        description="Null when the order was not cancelled."
+    )
+    financial_status: str | None = strawberry.field(
+        description="Shopify's displayFinancialStatus: PENDING, AUTHORIZED, PAID,"
+        " PARTIALLY_PAID, PARTIALLY_REFUNDED, REFUNDED, VOIDED or EXPIRED. Null"
+        " when Shopify reports none."
+    )
+    fulfillment_status: str = strawberry.field(
+        description="Shopify's displayFulfillmentStatus: UNFULFILLED, FULFILLED,"
+        " PARTIALLY_FULFILLED, IN_PROGRESS, ON_HOLD, OPEN, SCHEDULED…"
+    )
+    total: Money = strawberry.field(description="What the customer paid, all in.")
     parts: strawberry.Private[canonical.Order | None]
     """``None`` when read as a summary: only for queries that ask none of the
     fields below (``gateway.resolvers.orders.PARTS``)."""
     customer_id: strawberry.Private[int]
 
-    @strawberry.field
+    @strawberry.field(description="Line items after discounts, before shipping, tax.")
     def subtotal(self) -> Money:
         return Money.of(self._parts().subtotal)
 
-    @strawberry.field
+    @strawberry.field(description="Sum of the refunds; zero when none.")
     def total_refunded(self) -> Money:
         return Money.of(self._parts().total_refunded)
 
-    @strawberry.field
+    @strawberry.field(description="In the order's own order.")
     def line_items(self) -> list[LineItem]:
         return [LineItem.of(i) for i in self._parts().line_items]
 
-    @strawberry.field
+    @strawberry.field(description="Oldest first; empty when none.")
     def refunds(self) -> list[Refund]:
         return [Refund.of(r, self.customer_id) for r in self._parts().refunds]
 
-    @strawberry.field
+    @strawberry.field(description="Oldest first; empty when none.")
     def returns(self) -> list[Return]:
         return [Return.of(r) for r in self._parts().returns]
 
@@ -158,30 +211,36 @@ class Order:
         )
 
 
-@strawberry.type
+@strawberry.type(description="An order and its cursor.")
 class OrderEdge:
-    cursor: str
-    node: Order
+    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
+    node: Order = strawberry.field(description="The order.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of orders, newest first.")
 class OrderConnection:
-    edges: list[OrderEdge]
-    page_info: relay.PageInfo
+    edges: list[OrderEdge] = strawberry.field(description="The page's orders.")
+    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
     total_count: int = strawberry.field(
         description="The customer's order count in Shopify (numberOfOrders); every"
         " one of them can be paged to."
     )
 
 
-@strawberry.type
+@strawberry.type(description="A checkout the customer started and left.")
 class AbandonedCheckout:
-    id: strawberry.ID
-    created_at: datetime
-    completed_at: datetime | None = strawberry.field(description="Set once recovered.")
-    url: str | None = pii_field(PiiKind.URL)
-    total: Money
-    line_items: list[LineItem]
+    id: strawberry.ID = strawberry.field(description="The Shopify checkout gid.")
+    created_at: datetime = strawberry.field(description="When it was started (UTC).")
+    completed_at: datetime | None = strawberry.field(
+        description="When it was recovered; null when it is still abandoned."
+    )
+    url: str | None = pii_field(
+        PiiKind.URL,
+        description="The recovery link. Null when Shopify has none. "
+        + role_null(PiiKind.URL, "query string removed"),
+    )
+    total: Money = strawberry.field(description="The cart's total.")
+    line_items: list[LineItem] = strawberry.field(description="The cart's lines.")
     customer_id: strawberry.Private[int]
 
     @classmethod
@@ -197,19 +256,27 @@ class AbandonedCheckout:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The store's own record of the customer.")
 class ShopifyCustomer:
-    id: strawberry.ID
-    amount_spent: Money | None
-    number_of_orders: int | None
-    created_at: datetime | None
-    tags: list[str]
+    id: strawberry.ID = strawberry.field(description="The Shopify customer gid.")
+    amount_spent: Money | None = strawberry.field(
+        description="Lifetime spend as Shopify counts it; null when Shopify"
+        " reports none."
+    )
+    number_of_orders: int | None = strawberry.field(
+        description="Null when Shopify reports no count."
+    )
+    created_at: datetime | None = strawberry.field(
+        description="When the store's record was created; null when unknown."
+    )
+    tags: list[str] = strawberry.field(description="The store's tags, as in Shopify.")
 
 
 async def customer_orders(
     root: Customer, info: Info, first: int = 10, after: str | None = None
 ) -> OrderConnection | None:
-    """The customer's Shopify orders, newest first; null without a Shopify link."""
+    """The customer's Shopify orders, newest first; `first` at most
+    CG_MAX_PAGE_SIZE (100 by default)."""
     page = await resolve.orders(info, root.id, first, after)
     if page is None:
         return None
@@ -238,6 +305,7 @@ async def customer_returns(root: Customer, info: Info) -> list[Return] | None:
 async def customer_abandoned_checkouts(
     root: Customer, info: Info
 ) -> list[AbandonedCheckout] | None:
+    """Checkouts left unpaid, newest first."""
     checkouts = await resolve.abandoned_checkouts(info, root.id)
     if checkouts is None:
         return None

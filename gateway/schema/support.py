@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -15,12 +15,16 @@ from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.resolvers import support as resolve
 from gateway.schema.connections import page_info
+from gateway.schema.descriptions import describe_values, role_null
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
 
 
-@strawberry.enum
+@strawberry.enum(
+    description="Where a Zendesk ticket stands (custom statuses report the one"
+    " they belong to)."
+)
 class TicketStatus(enum.Enum):
     NEW = "new"
     OPEN = "open"
@@ -28,17 +32,37 @@ class TicketStatus(enum.Enum):
     HOLD = "hold"
     SOLVED = "solved"
     CLOSED = "closed"
+    UNKNOWN = "unknown"
 
 
-@strawberry.type
+describe_values(
+    TicketStatus,
+    {
+        TicketStatus.NEW: "Not yet looked at by an agent.",
+        TicketStatus.OPEN: "An agent is working on it.",
+        TicketStatus.PENDING: "Waiting for the customer's reply.",
+        TicketStatus.HOLD: "Waiting for a third party.",
+        TicketStatus.SOLVED: "Solved; the customer may still reopen it.",
+        TicketStatus.CLOSED: "Closed for good.",
+        TicketStatus.UNKNOWN: "A status Zendesk sent that this gateway does not"
+        " know (one added later, or `deleted`); the ticket is still shown."
+        " Filtering by it finds such tickets.",
+    },
+)
+
+
+@strawberry.type(description="A reply or an internal note on a ticket.")
 class TicketComment:
-    id: strawberry.ID
-    author_id: strawberry.ID | None
+    id: strawberry.ID = strawberry.field(description="The Zendesk comment id.")
+    author_id: strawberry.ID | None = strawberry.field(
+        description="The Zendesk user who wrote it; null when Zendesk names none"
+        " (a system comment)."
+    )
     body: str | None = pii_field(
-        PiiKind.TEXT, description="Null where the caller's role may not see it."
+        PiiKind.TEXT, description="Plain text. " + role_null(PiiKind.TEXT)
     )
     public: bool = strawberry.field(description="False for internal notes.")
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When it was written (UTC).")
     customer_id: strawberry.Private[int]
 
     @classmethod
@@ -53,30 +77,47 @@ class TicketComment:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The customer's rating of a ticket (CSAT).")
 class SatisfactionRating:
     score: str = strawberry.field(description="good, bad, offered or unoffered.")
-    comment: str | None = pii_field(PiiKind.TEXT)
-    created_at: datetime | None
+    comment: str | None = pii_field(
+        PiiKind.TEXT,
+        description="Null when the customer wrote none. " + role_null(PiiKind.TEXT),
+    )
+    created_at: datetime | None = strawberry.field(
+        description="Null when the rating came embedded in the ticket, which"
+        " carries no time."
+    )
     customer_id: strawberry.Private[int]
 
 
-@strawberry.type
+@strawberry.type(description="A Zendesk ticket the customer requested.")
 class Ticket:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The Zendesk ticket id.")
     subject: str = pii_field(
         PiiKind.TEXT,
         redacted=lambda t: f"Ticket #{t.id}",
         description="`Ticket #<id>` where the caller's role may not see it.",
     )
-    status: str
-    priority: str | None
-    type: str | None
-    channel: str | None
-    tags: list[str]
-    created_at: datetime
-    updated_at: datetime
-    satisfaction: SatisfactionRating | None
+    status: TicketStatus = strawberry.field(
+        description="Where it stands: the values `tickets(status:)` filters by."
+    )
+    priority: str | None = strawberry.field(
+        description="urgent, high, normal or low; null when not set."
+    )
+    type: str | None = strawberry.field(
+        description="problem, incident, question or task; null when not set."
+    )
+    channel: str | None = strawberry.field(
+        description='How it came in, e.g. "email", "web", "chat"; null when'
+        " Zendesk does not say."
+    )
+    tags: list[str] = strawberry.field(description="Zendesk's tags on the ticket.")
+    created_at: datetime = strawberry.field(description="When it was opened (UTC).")
+    updated_at: datetime = strawberry.field(description="Last change (UTC).")
+    satisfaction: SatisfactionRating | None = strawberry.field(
+        description="Null when satisfaction ratings are off in Zendesk."
+    )
     customer_id: strawberry.Private[int]
 
     @classmethod
@@ -85,7 +126,7 @@ class Ticket:
         return cls(
             id=strawberry.ID(t.id),
             subject=t.subject,
-            status=t.status,
+            status=TicketStatus(t.status),
             priority=t.priority,
             type=t.type,
             channel=t.channel,
@@ -111,26 +152,33 @@ class Ticket:
         ]
 
 
-@strawberry.type
+@strawberry.type(description="A ticket and its cursor.")
 class TicketEdge:
-    cursor: str
-    node: Ticket
+    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
+    node: Ticket = strawberry.field(description="The ticket.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of tickets, newest first.")
 class TicketConnection:
-    edges: list[TicketEdge]
-    page_info: relay.PageInfo
+    edges: list[TicketEdge] = strawberry.field(description="The page's tickets.")
+    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
 
 
-@strawberry.type
+@strawberry.type(description="The customer's satisfaction ratings, summed up.")
 class Satisfaction:
-    latest_score: str | None
-    latest_comment: str | None = pii_field(PiiKind.TEXT)
-    average: float | None = strawberry.field(
-        description="Share of good ratings among good and bad ones, 0–1."
+    latest_score: str | None = strawberry.field(
+        description="good or bad; null when no ticket was rated."
     )
-    rated_count: int
+    latest_comment: str | None = pii_field(
+        PiiKind.TEXT,
+        description="The latest rating's comment; null when it has none. "
+        + role_null(PiiKind.TEXT),
+    )
+    average: float | None = strawberry.field(
+        description="Share of good ratings among good and bad ones, 0–1; null"
+        " when no ticket was rated."
+    )
+    rated_count: int = strawberry.field(description="Tickets rated good or bad.")
     customer_id: strawberry.Private[int]
 
 
@@ -139,9 +187,15 @@ async def customer_tickets(
     info: Info,
     first: int = 10,
     after: str | None = None,
-    status: list[TicketStatus] | None = None,
+    status: Annotated[
+        list[TicketStatus] | None,
+        strawberry.argument(
+            description="Only tickets in one of these; all if left out."
+        ),
+    ] = None,
 ) -> TicketConnection | None:
-    """Tickets the customer requested, newest first; null without a Zendesk link."""
+    """Tickets the customer requested, newest first; `first` at most
+    CG_MAX_PAGE_SIZE (100 by default)."""
     statuses = {s.value for s in status} if status else None
     page = await resolve.tickets(info, root.id, first, after, statuses)
     if page is None:
@@ -159,11 +213,12 @@ async def customer_tickets(
 
 
 async def customer_open_ticket_count(root: Customer, info: Info) -> int | None:
-    """Tickets in new, open, pending or hold."""
+    """Tickets in NEW, OPEN, PENDING or HOLD."""
     return await resolve.open_ticket_count(info, root.id)
 
 
 async def customer_satisfaction(root: Customer, info: Info) -> Satisfaction | None:
+    """The customer's ratings of their tickets."""
     found = await resolve.satisfaction(info, root.id)
     if found is None:
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
@@ -15,32 +15,47 @@ from gateway.context import Info
 from gateway.db import models
 from gateway.resolvers import tasks as resolve
 from gateway.schema.connections import page_info
+from gateway.schema.descriptions import describe_values, role_null
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
 
 
-@strawberry.enum
+@strawberry.enum(description="Whether a task is still to do.")
 class TaskStatus(enum.Enum):
     OPEN = "open"
     DONE = "done"
 
 
-@strawberry.type
+describe_values(
+    TaskStatus,
+    {
+        TaskStatus.OPEN: "Still to do.",
+        TaskStatus.DONE: "Completed.",
+    },
+)
+
+
+@strawberry.type(description="A follow-up a colleague keeps on the customer.")
 class Task(relay.Node):
     """``assignee`` names a colleague, not the customer: shown to every role."""
 
     id: relay.NodeID[int]
     title: str | None = pii_field(
         PiiKind.TEXT,
-        description="Free text about the customer: null where the caller's role "
-        "may not see it.",
+        description="Free text about the customer. " + role_null(PiiKind.TEXT),
     )
-    status: TaskStatus
-    due_at: datetime | None
-    assignee: str | None
-    created_at: datetime
-    completed_at: datetime | None
+    status: TaskStatus = strawberry.field(description="Open or done.")
+    due_at: datetime | None = strawberry.field(
+        description="When it is due (UTC); null when no date was set."
+    )
+    assignee: str | None = strawberry.field(
+        description="The colleague it is for; null when unassigned."
+    )
+    created_at: datetime = strawberry.field(description="When it was added (UTC).")
+    completed_at: datetime | None = strawberry.field(
+        description="When it was completed; null when the task is open."
+    )
     customer_id: strawberry.Private[int]
 
     @classmethod
@@ -57,16 +72,16 @@ class Task(relay.Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="A task and its cursor.")
 class TaskEdge:
-    cursor: str
-    node: Task
+    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
+    node: Task = strawberry.field(description="The task.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of tasks, newest first.")
 class TaskConnection:
-    edges: list[TaskEdge]
-    page_info: relay.PageInfo
+    edges: list[TaskEdge] = strawberry.field(description="The page's tasks.")
+    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
 
 
 async def task_by_id(info: Info, task_id: int) -> Task | None:
@@ -79,7 +94,10 @@ async def customer_tasks(
     info: Info,
     first: int = 20,
     after: str | None = None,
-    status: TaskStatus | None = None,
+    status: Annotated[
+        TaskStatus | None,
+        strawberry.argument(description="Only tasks in this status; all if left out."),
+    ] = None,
 ) -> TaskConnection:
     """The customer's tasks, newest first."""
     page = await resolve.customer_tasks(

@@ -22,6 +22,7 @@ from gateway.resolvers import timeline as resolve
 from gateway.resolvers import timeline_live as live
 from gateway.resolvers.timeline import TimelineArgs, TimelinePage
 from gateway.schema.connections import page_info
+from gateway.schema.descriptions import describe_values
 from gateway.schema.timeline_events import (
     TimelineEvent,
     TimelineKind,
@@ -36,17 +37,55 @@ if TYPE_CHECKING:
 
 __all__ = ["TimelineKind", "TimelineSource"]
 
+describe_values(
+    Kind,
+    {
+        Kind.ORDER_PLACED: "A Shopify order was placed (OrderPlaced).",
+        Kind.ORDER_REFUNDED: "Money was refunded on an order (OrderRefunded).",
+        Kind.RETURN_REQUESTED: "A return was requested (ReturnRequested).",
+        Kind.CHECKOUT_ABANDONED: "A checkout was left unpaid (CheckoutAbandoned).",
+        Kind.TICKET_OPENED: "A Zendesk ticket was opened (TicketOpened).",
+        Kind.TICKET_COMMENTED: "A ticket got a reply or note (TicketCommented).",
+        Kind.SATISFACTION_RATED: "A ticket was rated (SatisfactionRated).",
+        Kind.PAGE_VIEWED: "A web page was viewed (PageViewed).",
+        Kind.PRODUCT_VIEWED: "A product page was viewed (ProductViewed).",
+        Kind.ADDED_TO_CART: "A product went into the cart (AddedToCart).",
+        Kind.SEARCHED: "The site was searched (Searched).",
+        Kind.CUSTOM_EVENT: "Any other web or app event (CustomEvent).",
+        Kind.NOTE_ADDED: "A colleague added a note (NoteAdded).",
+        Kind.TASK_CREATED: "A follow-up task was added (TaskCreated).",
+        Kind.TASK_COMPLETED: "A task was completed (TaskCompleted).",
+        Kind.TAG_ADDED: "A tag was added (TagAdded).",
+        Kind.TAG_REMOVED: "A tag was removed (TagRemoved).",
+        Kind.CONSENT_CHANGED: "A marketing consent changed (ConsentChanged).",
+        Kind.LOYALTY_CHANGED: "Loyalty points were credited or redeemed"
+        " (LoyaltyChanged).",
+    },
+)
+describe_values(
+    Source,
+    {
+        Source.SHOPIFY: "The shop: orders, refunds, returns, checkouts.",
+        Source.ZENDESK: "The help desk: tickets, comments, ratings.",
+        Source.POSTHOG: "Web analytics: page and product views, searches.",
+        Source.INGEST: "Events sent to this gateway's ingest API.",
+        Source.CRM: "Our own records: notes, tasks, tags, consents, loyalty.",
+    },
+)
 
-@strawberry.type
+
+@strawberry.type(description="A timeline event and its cursor.")
 class TimelineEdge:
-    cursor: str
-    node: TimelineEvent
+    cursor: str = strawberry.field(
+        description="Opaque; pass as `after` (or `before` going back)."
+    )
+    node: TimelineEvent = strawberry.field(description="The event.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of a customer's timeline, newest first.")
 class TimelineConnection:
-    edges: list[TimelineEdge]
-    page_info: relay.PageInfo
+    edges: list[TimelineEdge] = strawberry.field(description="The page's events.")
+    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
     unavailable_sources: list[Source] = strawberry.field(
         description="Sources that failed: their events are missing from this page."
     )
@@ -95,8 +134,14 @@ async def customer_timeline(
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
-    kinds: list[Kind] | None = None,
-    sources: list[Source] | None = None,
+    kinds: Annotated[
+        list[Kind] | None,
+        strawberry.argument(description="Only events of these kinds; all if left out."),
+    ] = None,
+    sources: Annotated[
+        list[Source] | None,
+        strawberry.argument(description="Only events from these; all if left out."),
+    ] = None,
     since: Annotated[
         datetime | None, strawberry.argument(description="Inclusive.")
     ] = None,
@@ -110,10 +155,13 @@ async def customer_timeline(
     return TimelineConnection.of(await resolve.timeline(info, root.id, args), root.id)
 
 
-@strawberry.type
+@strawberry.type(description="A signed token for the embeddable timeline page.")
 class EmbedToken:
-    token: str
-    expires_at: datetime
+    token: str = strawberry.field(
+        description="Opaque; give it to the embed page only: it reads the"
+        " customer's timeline until it expires."
+    )
+    expires_at: datetime = strawberry.field(description="When it stops working.")
     url: str = strawberry.field(description="The embed page, relative to the gateway.")
 
 
@@ -127,8 +175,14 @@ class TimelineMutation:
         self,
         info: Info,
         customer_id: strawberry.ID,
-        ttl_seconds: int = 3600,
-        sources: list[Source] | None = None,
+        ttl_seconds: Annotated[
+            int,
+            strawberry.argument(description="Lifetime: 1 to 604800 (7 days)."),
+        ] = 3600,
+        sources: Annotated[
+            list[Source] | None,
+            strawberry.argument(description="Only these sources; all if left out."),
+        ] = None,
     ) -> EmbedToken:
         token, expires_at = await resolve.create_embed_token(
             info, customer_id, ttl_seconds, sources or ()

@@ -23,22 +23,27 @@ from gateway.auth.pii import pii_field
 from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.schema.crm import ConsentChannel, ConsentState
+from gateway.schema.descriptions import role_null
 from gateway.schema.orders import AbandonedCheckout, Order, Refund
 from gateway.schema.orders import Return as OrderReturn
 from gateway.schema.support import Ticket, TicketComment
 from gateway.schema.tasks import Task, task_by_id
 from gateway.timeline.items import Kind, Source, TimelineItem, WebDetail
 
-TimelineKind = strawberry.enum(Kind, name="TimelineKind")
-TimelineSource = strawberry.enum(Source, name="TimelineSource")
+TimelineKind = strawberry.enum(
+    Kind, name="TimelineKind", description="What happened: one per event type."
+)
+TimelineSource = strawberry.enum(
+    Source, name="TimelineSource", description="Where an event comes from."
+)
 
 
 @strawberry.interface(description="Something that happened to or with a customer.")
 class TimelineEvent:
     id: strawberry.ID = strawberry.field(description="`<source>:<source's own id>`.")
-    occurred_at: datetime
-    source: Source
-    kind: Kind
+    occurred_at: datetime = strawberry.field(description="When it happened (UTC).")
+    source: Source = strawberry.field(description="Where it comes from.")
+    kind: Kind = strawberry.field(description="What happened; names the type.")
     summary: str = pii_field(
         PiiKind.TEXT,
         redacted=lambda event: event.plain_summary,
@@ -46,138 +51,154 @@ class TimelineEvent:
         "the caller's role may not see it.",
     )
     actor: str | None = strawberry.field(
-        description="Who did it when not the customer (an agent, a rep)."
+        description="Who did it when not the customer (an agent, a rep); null"
+        " when the customer did."
     )
     plain_summary: strawberry.Private[str]
     customer_id: strawberry.Private[int]
 
 
-@strawberry.type
+@strawberry.type(description="The customer placed an order.")
 class OrderPlaced(TimelineEvent):
-    order: Order
+    order: Order = strawberry.field(description="The order.")
 
 
-@strawberry.type
+@strawberry.type(description="Money was refunded on an order.")
 class OrderRefunded(TimelineEvent):
-    order: Order
-    refund: Refund
+    order: Order = strawberry.field(description="The refunded order.")
+    refund: Refund = strawberry.field(description="The refund.")
 
 
-@strawberry.type
+@strawberry.type(description="The customer asked to return items.")
 class ReturnRequested(TimelineEvent):
-    order: Order
-    order_return: OrderReturn
+    order: Order = strawberry.field(description="The order returned from.")
+    order_return: OrderReturn = strawberry.field(description="The return.")
 
 
-@strawberry.type
+@strawberry.type(description="The customer left a checkout unpaid.")
 class CheckoutAbandoned(TimelineEvent):
-    checkout: AbandonedCheckout
+    checkout: AbandonedCheckout = strawberry.field(description="The checkout.")
 
 
-@strawberry.type
+@strawberry.type(description="The customer opened a ticket.")
 class TicketOpened(TimelineEvent):
-    ticket: Ticket
+    ticket: Ticket = strawberry.field(description="The ticket.")
 
 
-@strawberry.type
+@strawberry.type(description="A ticket got a reply or an internal note.")
 class TicketCommented(TimelineEvent):
-    ticket: Ticket
-    comment: TicketComment
+    ticket: Ticket = strawberry.field(description="The ticket.")
+    comment: TicketComment = strawberry.field(description="The comment.")
     public: bool = strawberry.field(description="False for an internal note.")
 
 
-@strawberry.type
+@strawberry.type(description="The customer rated a ticket.")
 class SatisfactionRated(TimelineEvent):
-    ticket: Ticket
+    ticket: Ticket = strawberry.field(description="The rated ticket.")
     score: str = strawberry.field(description="good or bad.")
-    comment: str | None = pii_field(PiiKind.TEXT)
+    comment: str | None = pii_field(
+        PiiKind.TEXT,
+        description="Null when none was written. " + role_null(PiiKind.TEXT),
+    )
 
 
 @strawberry.interface(description="A web or app event (PostHog or the ingest API).")
 class WebEvent(TimelineEvent):
-    name: str
-    url: str | None = pii_field(PiiKind.URL)
-    path: str | None
+    name: str = strawberry.field(
+        description='The event\'s name, e.g. "$pageview", "Product Viewed".'
+    )
+    url: str | None = pii_field(
+        PiiKind.URL,
+        description="Null when the event has none. "
+        + role_null(PiiKind.URL, "query string removed"),
+    )
+    path: str | None = strawberry.field(
+        description="The URL's path; null when the event has no URL."
+    )
     properties: JSON | None = pii_field(
-        PiiKind.TEXT, description="Null where the caller's role may not see it."
+        PiiKind.TEXT,
+        description="The event's other properties, as sent. " + role_null(PiiKind.TEXT),
     )
 
 
-@strawberry.type
+@strawberry.type(description="A page was viewed.")
 class PageViewed(WebEvent):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="A product page was viewed.")
 class ProductViewed(WebEvent):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="A product was added to the cart.")
 class AddedToCart(WebEvent):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="The site was searched.")
 class Searched(WebEvent):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="Any other web or app event; `name` says which.")
 class CustomEvent(WebEvent):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="A colleague added a note.")
 class NoteAdded(TimelineEvent):
     """Its ``summary`` never holds the note: only ``body`` does, which the
     caller's role may hide (``gateway.auth.policy``)."""
 
     body: str | None = pii_field(
-        PiiKind.NOTE, description="The note, cut to 200 characters."
+        PiiKind.NOTE,
+        description="The note, cut to 200 characters. " + role_null(PiiKind.NOTE),
     )
 
 
-@strawberry.type
+@strawberry.type(description="A task changed.")
 class TaskEvent(TimelineEvent):
     task_id: strawberry.Private[int]
 
-    @strawberry.field(description="The task as it is now; null once deleted.")
+    @strawberry.field(description="The task as it is now; null when it was deleted.")
     async def task(self, info: Info) -> Task | None:
         return await task_by_id(info, self.task_id)
 
 
-@strawberry.type
+@strawberry.type(description="A follow-up task was added.")
 class TaskCreated(TaskEvent):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="A task was completed.")
 class TaskCompleted(TaskEvent):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="A tag was added to the customer.")
 class TagAdded(TimelineEvent):
-    tag: str
+    tag: str = strawberry.field(description="The tag, lower-cased.")
 
 
-@strawberry.type
+@strawberry.type(description="A tag was removed from the customer.")
 class TagRemoved(TimelineEvent):
-    tag: str
+    tag: str = strawberry.field(description="The tag, lower-cased.")
 
 
-@strawberry.type
+@strawberry.type(description="A marketing consent changed.")
 class ConsentChanged(TimelineEvent):
-    channel: ConsentChannel
-    state: ConsentState
+    channel: ConsentChannel = strawberry.field(description="The channel.")
+    state: ConsentState = strawberry.field(description="The new state.")
 
 
-@strawberry.type
+@strawberry.type(description="Loyalty points were credited or redeemed.")
 class LoyaltyChanged(TimelineEvent):
-    points: int
+    points: int = strawberry.field(
+        description="Positive: credited; negative: redeemed."
+    )
     reason: str | None = pii_field(
-        PiiKind.TEXT, description="Null where the caller's role may not see it."
+        PiiKind.TEXT, description="Why. " + role_null(PiiKind.TEXT)
     )
 
 

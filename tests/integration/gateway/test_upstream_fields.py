@@ -203,3 +203,34 @@ async def test_a_failed_first_look_up_fails_only_its_sources_fields(
     again = await gateway.gql(VIEW, {"email": email})
     assert "errors" not in again, again
     assert again["data"]["customer"]["openTicketCount"] is not None
+
+
+async def test_a_ticket_status_zendesk_adds_later_is_unknown_and_can_be_filtered(
+    gateway: Gateway,
+) -> None:
+    email = shopper(gateway)
+    desk = gateway.simulators.zendesk.desk
+    mine = [
+        t
+        for t in desk.tickets.values()
+        if desk.users[t["requester_id"]]["email"] == email
+    ]
+    ticket, was = mine[0], mine[0]["status"]
+    ticket["status"] = "escalated"
+    try:
+        result = await gateway.gql(
+            "query($e: String!) { customer(email: $e) {"
+            " all: tickets(first: 100) { edges { node { id status } } }"
+            " unknown: tickets(first: 100, status: [UNKNOWN]) { edges { node { id } } }"
+            " } }",
+            {"e": email},
+        )
+    finally:
+        ticket["status"] = was
+    assert "errors" not in result, result
+    customer = result["data"]["customer"]
+    statuses = {e["node"]["id"]: e["node"]["status"] for e in customer["all"]["edges"]}
+    assert statuses[str(ticket["id"])] == "UNKNOWN"
+    assert [e["node"]["id"] for e in customer["unknown"]["edges"]] == [
+        str(ticket["id"])
+    ]

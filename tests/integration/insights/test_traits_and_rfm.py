@@ -144,13 +144,18 @@ async def test_customer_traits_and_rfm_are_fields_of_customer(gql, db) -> None:
     await refresh_all(db.sessions, db.settings, NOW)
     body = await gql(
         "query($e: String!) { customer(email: $e) { traits { orderCount"
-        " lifetimeValue categoriesBought computedAt } rfm { recency frequency"
+        " lifetimeValue { amount currencyCode } averageOrderValue { amount }"
+        " categoriesBought computedAt } rfm { recency frequency"
         " monetary score segment } } }",
         {"e": "rfm2@example.com"},
     )
     customer = body["data"]["customer"]
     assert customer["traits"]["orderCount"] == 3
-    assert customer["traits"]["lifetimeValue"] == "4002.00"
+    assert customer["traits"]["lifetimeValue"] == {
+        "amount": "4002.00",
+        "currencyCode": "USD",
+    }
+    assert customer["traits"]["averageOrderValue"] == {"amount": "1334.00"}
     assert customer["traits"]["categoriesBought"] == ["Grocery"]
     assert customer["rfm"] == {
         "recency": 5,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from connectors.zendesk.mapping import (
     comment_from_json,
     customer_from_user,
@@ -97,3 +99,18 @@ def test_listed_rating_carries_ticket_and_time():
     )
     assert (rating.ticket_id, rating.comment) == ("10042", None)
     assert rating.created_at == datetime(2025, 3, 1, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("upstream", "status"),
+    [("open", "open"), ("OPEN", "open"), ("Hold", "hold"), ("deleted", "unknown")],
+)
+def test_ticket_status_is_a_documented_one_in_lower_case_or_unknown(
+    upstream: str, status: str
+) -> None:
+    assert ticket_from_json({**TICKET, "status": upstream}).status == status
+
+
+def test_a_ticket_without_a_status_reads_as_unknown() -> None:
+    ticket = {k: v for k, v in TICKET.items() if k != "status"}
+    assert ticket_from_json(ticket).status == "unknown"

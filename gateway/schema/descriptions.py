@@ -1,0 +1,67 @@
+"""The words the schema uses to describe itself in GraphiQL's Docs panel.
+
+Every type, field, enum value and input field has a description
+(``tests/unit/test_schema_descriptions.py`` fails otherwise). A description
+says what the value is, its unit or format, the order of a list and its page
+limit; it does not restate the field's name.
+
+**Null convention.** A nullable output field's description says when it is
+null, in a sentence containing "null when" (a state of the data) or "null
+where" (the caller's role), in any case. The usual reasons are phrased by the
+helpers below, so they read the same everywhere and follow the code they
+describe:
+
+- ``from_source``: the customer is not linked to that upstream, or the upstream
+  failed — the response then carries an error whose ``extensions.source`` names
+  it (``gateway.errors``), and the rest of the data is still served;
+- ``role_null``: the caller's role may not see that kind of personal data
+  (``gateway.auth.policy.PII_POLICY``, applied by the ``Pii`` field extension);
+- otherwise the description says it plainly ("null when none is recorded",
+  "null when the task is open").
+
+**Money** is ``Money { amount currencyCode }``: ``amount`` a decimal string
+with the currency's fixed number of digits (``"12.50"`` USD, ``"1200"`` JPY,
+``"1.250"`` KWD), never a float.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+from gateway.auth.policy import PII_POLICY, PiiKind, Treatment
+
+
+def from_source(source: str) -> str:
+    """When a field read from ``source`` (an upstream's display name) is null."""
+    return (
+        f"Null when the customer is not linked to {source} (or {source} is not "
+        f"configured), or when {source} failed: the response's `errors` then "
+        f'hold one with `extensions.source` "{source.lower()}".'
+    )
+
+
+def role_null(kind: PiiKind, masked_as: str = "") -> str:
+    """When a field holding ``kind`` of personal data is null or masked, by
+    role; ``masked_as`` shows what a masked value looks like."""
+    hidden = _roles(kind, Treatment.HIDE)
+    masked = _roles(kind, Treatment.MASK)
+    words = f"Null where the caller's role may not see it ({hidden})."
+    if not masked:
+        return words
+    return f"{words} Masked for {masked}" + (f": {masked_as}." if masked_as else ".")
+
+
+def _roles(kind: PiiKind, treatment: Treatment) -> str:
+    return ", ".join(
+        role.value for role, rules in PII_POLICY.items() if rules[kind] is treatment
+    )
+
+
+def describe_values(cls: type[enum.Enum], values: Mapping[enum.Enum, str]) -> None:
+    """Give the values of an enum made with ``strawberry.enum(cls)`` in a module
+    that does not import strawberry (``Kind``, ``Source``…) their descriptions."""
+    definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
+    by_value = {member.value: text for member, text in values.items()}
+    for value in definition.values:
+        value.description = by_value[value.value]
