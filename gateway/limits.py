@@ -24,8 +24,10 @@ import orjson
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
+    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
     parse,
@@ -92,11 +94,30 @@ class Analysis:
 
     @property
     def root_fields(self) -> list[FieldNode]:
-        return [
-            s
-            for s in self.operation.selection_set.selections
-            if isinstance(s, FieldNode)
-        ]
+        """The operation's root fields, with inline fragments and fragment
+        spreads expanded: ``mutation { ... on Mutation { addNote } }`` runs
+        ``addNote`` as surely as ``mutation { addNote }`` (permissions and the
+        audit read these)."""
+        fragments = {
+            d.name.value: d
+            for d in self.document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        found: list[FieldNode] = []
+        pending = list(self.operation.selection_set.selections)
+        seen: set[str] = set()
+        while pending:
+            selection = pending.pop(0)
+            if isinstance(selection, FieldNode):
+                found.append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.extend(selection.selection_set.selections)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in seen and name in fragments:
+                    seen.add(name)
+                    pending.extend(fragments[name].selection_set.selections)
+        return found
 
 
 def analyse(

@@ -152,16 +152,21 @@ async def test_reading_by_email_is_not_a_side_channel_for_analysts(
     assert response.json()["data"]["customer"]["email"] is None
 
 
+WRITE_FORMS = {
+    "top level": 'mutation($c: ID!) { addNote(customerId: $c, body: "x") { id } }',
+    "inline fragment": 'mutation($c: ID!) { ... on Mutation { addNote(customerId: $c, body: "x") { id } } }',
+    "bare inline fragment": 'mutation($c: ID!) { ... { addNote(customerId: $c, body: "x") { id } } }',
+    "fragment spread": 'mutation($c: ID!) { ...W } fragment W on Mutation { addNote(customerId: $c, body: "x") { id } }',
+}
+
+
+@pytest.mark.parametrize("form", list(WRITE_FORMS))
 @pytest.mark.parametrize("role", [Role.MARKETING, Role.ANALYST])
 async def test_roles_that_may_not_write_get_403(
-    db: Services, client: httpx.AsyncClient, maya: str, role: Role
+    db: Services, client: httpx.AsyncClient, maya: str, role: Role, form: str
 ) -> None:
-    response = await ask(
-        client,
-        'mutation($c: ID!) { addNote(customerId: $c, body: "x") { id } }',
-        await key_for(db, role),
-        c=maya,
-    )
+    """However the mutation is wrapped: a fragment once hid it from the check."""
+    response = await ask(client, WRITE_FORMS[form], await key_for(db, role), c=maya)
     assert response.status_code == 403
     assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
