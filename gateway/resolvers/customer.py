@@ -196,14 +196,18 @@ def datetime_from(value: object) -> datetime:
     return datetime.fromisoformat(value)
 
 
-async def node(info: Info, id: str) -> models.Customer | models.Note | None:
+async def node(
+    info: Info, id: str
+) -> models.Customer | models.Note | models.Task | None:
     type_name, pk = decode_global_id(id)
     loaders = info.context.loaders
-    row: models.Customer | models.Note | None
+    row: models.Customer | models.Note | models.Task | None
     if type_name == "Customer":
         row = await loaders.customer_by_id.load(pk)
     elif type_name == "Note":
         row = await loaders.note_by_id.load(pk)
+    elif type_name == "Task":
+        row = await loaders.task_by_id.load(pk)
     else:
         row = None
     if row is None:

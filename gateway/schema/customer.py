@@ -411,7 +411,7 @@ class CustomerQuery:
         )
 
     @strawberry.field(
-        description="A Customer or Note by its global id; null when none has it."
+        description="A Customer, Note or Task by its global id; null when none has it."
     )
     async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
         row = await resolve.node(info, id)
@@ -419,6 +419,8 @@ class CustomerQuery:
             return Customer.from_row(row)
         if isinstance(row, models.Note):
             return Note.from_row(row)
+        if isinstance(row, models.Task):
+            return task_fields.Task.from_row(row)
         return None
 
 

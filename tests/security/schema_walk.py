@@ -49,6 +49,16 @@ PERSONAL_NAMES: list[tuple[re.Pattern[str], PiiKind]] = [
 """Names that look personal, and the kind of data they would hold."""
 
 
+def redacted(field: GraphQLField) -> bool:
+    """A non-null field whose hidden value is a stand-in that reveals nothing
+    (``Ticket #<id>``, "Note added"), not null."""
+    definition = (field.extensions or {}).get("strawberry-definition")
+    return any(
+        isinstance(e, Pii) and e.redacted is not None
+        for e in getattr(definition, "extensions", None) or ()
+    )
+
+
 def declared_kind(field: GraphQLField) -> PiiKind | None:
     definition = (field.extensions or {}).get("strawberry-definition")
     for extension in getattr(definition, "extensions", None) or ():
@@ -77,6 +87,7 @@ class PiiLeaf:
     field_name: str
     kind: PiiKind
     declared: bool
+    stand_in: bool = False
 
     @property
     def key(self) -> str:
@@ -93,7 +104,9 @@ def pii_leaves(schema: GraphQLSchema) -> dict[str, PiiLeaf]:
             declared = declared_kind(field)
             kind = declared or kind_by_name(name)
             if kind is not None:
-                leaf = PiiLeaf(named.name, name, kind, declared is not None)
+                leaf = PiiLeaf(
+                    named.name, name, kind, declared is not None, redacted(field)
+                )
                 found[leaf.key] = leaf
     return found
 

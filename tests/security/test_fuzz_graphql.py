@@ -40,6 +40,8 @@ SCALARS = {
         nodes.String
     ),
     "JSON": st.just(graphql.ObjectValueNode(fields=())),
+    # federation's representations: an empty one is refused (BAD_USER_INPUT)
+    "_Any": st.just(graphql.ObjectValueNode(fields=())),
 }
 
 
