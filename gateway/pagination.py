@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 import orjson
 
 from gateway.errors import BadUserInput
+from gateway.ids import MAX_KEY
 
 T = TypeVar("T")
 
@@ -40,7 +41,17 @@ def decode_cursor(kind: str, cursor: str) -> Key:
         raise BadUserInput(
             "The cursor does not belong to this list or ordering.", argument="after"
         )
+    if not all(_comparable(v) for v in value[1:]):
+        raise BadUserInput("The cursor is not valid.", argument="after")
     return tuple(value[1:])
+
+
+def _comparable(value: object) -> bool:
+    """Not a number the database cannot compare with a ``BIGINT`` column (a
+    forged ``2**63`` was an OverflowError, a 500), nor a boolean posing as one."""
+    if isinstance(value, bool):
+        return False
+    return not isinstance(value, int) or -MAX_KEY - 1 <= value <= MAX_KEY
 
 
 def check_first(first: int, maximum: int) -> int:

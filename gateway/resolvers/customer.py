@@ -181,8 +181,10 @@ async def notes(
     if after is not None:
         key = decode_cursor(NOTES, after)
         try:
-            after_key = (datetime_from(key[0]), int(str(key[1])))
-        except (ValueError, IndexError) as exc:
+            if len(key) != 2 or not isinstance(key[1], int):
+                raise ValueError(key)
+            after_key = (datetime_from(key[0]), key[1])
+        except ValueError as exc:
             raise BadUserInput("The cursor is not valid.", argument="after") from exc
     page: Page[models.Note] = await info.context.loaders.notes_page_by_customer.load(
         NotesPageKey(pk, first, after_key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gateway.errors import BadUserInput
+from gateway.ids import MAX_KEY
 from gateway.pagination import decode_cursor, encode_cursor
 from gateway.timeline.items import NUMERIC_IDS, Key, Source, TimelineItem
 
@@ -25,8 +26,14 @@ def cursor_key(cursor: str, argument: str) -> Key:
             raise ValueError(value)
         moment = datetime.fromisoformat(at)
         kind = Source(source)
-        if moment.tzinfo is None or (kind in NUMERIC_IDS and not sort_id.isdigit()):
+        if moment.tzinfo is None or (kind in NUMERIC_IDS and not _key(sort_id)):
             raise ValueError(value)
     except ValueError as exc:
         raise BadUserInput("The cursor is not valid.", argument=argument) from exc
     return (moment, kind.value, sort_id)
+
+
+def _key(sort_id: str) -> bool:
+    """A zero-padded database id: ASCII digits (``"٣".isdigit()`` too), at most
+    a ``BIGINT`` (the loaders compare it with ``id`` in SQL)."""
+    return sort_id.isascii() and sort_id.isdigit() and int(sort_id) <= MAX_KEY

@@ -19,7 +19,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from connectors.demo_world import World
 from connectors.simulator_server import serve_app
@@ -27,6 +27,7 @@ from gateway.app import create_app
 from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
 from gateway.db import models
+from gateway.db.auth_models import AuditEntry
 from gateway.db.models import Base
 from gateway.embed import create_token
 from gateway.ids import customer_pk
@@ -90,6 +91,19 @@ class Stage:
         body: dict = response.json()
         assert "errors" not in body, body
         return body["data"]
+
+    async def rows(self) -> dict[str, int]:
+        """Rows per table, the audit log left out: what a refusal must not
+        change."""
+        counts = {}
+        async with self.services.sessions() as session:
+            for table in Base.metadata.sorted_tables:
+                if table.name == AuditEntry.__tablename__:
+                    continue
+                counts[table.name] = int(
+                    await session.scalar(select(func.count()).select_from(table)) or 0
+                )
+        return counts
 
 
 CANDIDATES = """{ customers(first: 60) { edges { node { id email phone

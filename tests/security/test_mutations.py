@@ -9,89 +9,20 @@ import json
 from typing import Any
 
 import pytest
-from graphql import (
-    GraphQLEnumType,
-    GraphQLInputObjectType,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLScalarType,
-    Undefined,
-    get_named_type,
-)
-from sqlalchemy import func, select
 
 from gateway.auth.policy import Role, may_run_mutation
-from gateway.db.auth_models import AuditEntry
-from gateway.db.models import Base
+from tests.security.arguments import call
 from tests.security.conftest import API_ROLES, Stage
 from tests.security.entries import api_schema
 from tests.security.surfaces import Surface, send
 
-SCALARS: dict[str, Any] = {
-    "String": "sec-x",
-    "Int": 1,
-    "Float": 1.0,
-    "Boolean": True,
-    "DateTime": "2030-01-01T00:00:00+00:00",
-    "Date": "1990-01-01",
-    "JSON": {},
-}
-
-
-def _value(stage: Stage, type_: Any, name: str, returns: str) -> Any:
-    if isinstance(type_, GraphQLNonNull):
-        return _value(stage, type_.of_type, name, returns)
-    if isinstance(type_, GraphQLList):
-        return [_value(stage, type_.of_type, name, returns)]
-    if isinstance(type_, GraphQLEnumType):
-        return next(iter(type_.values))
-    if isinstance(type_, GraphQLInputObjectType):
-        return {
-            field_name: _value(stage, field.type, field_name, returns)
-            for field_name, field in type_.fields.items()
-            if isinstance(field.type, GraphQLNonNull)
-            and field.default_value is Undefined
-        }
-    assert isinstance(type_, GraphQLScalarType)
-    if type_.name == "ID":
-        return (
-            stage.subject.task_gid
-            if returns == "Task" and name == "id"
-            else stage.subject.gid
-        )
-    return SCALARS[type_.name]
-
 
 def operation(stage: Stage, name: str) -> tuple[str, dict[str, Any]]:
     """``mutation`` with variables for every required argument of ``name``."""
-    field = api_schema().mutation_type.fields[name]  # type: ignore[union-attr]
-    returns = get_named_type(field.type).name
-    required = {
-        arg_name: arg
-        for arg_name, arg in field.args.items()
-        if isinstance(arg.type, GraphQLNonNull) and arg.default_value is Undefined
-    }
-    declared = ", ".join(f"${a}: {arg.type}" for a, arg in required.items())
-    passed = ", ".join(f"{a}: ${a}" for a in required)
-    head = f"mutation({declared})" if declared else "mutation"
-    call = f"{name}({passed})" if passed else name
-    variables = {a: _value(stage, arg.type, a, returns) for a, arg in required.items()}
-    return f"{head} {{ {call} {{ __typename }} }}", variables
+    return call(stage, api_schema(), "mutation", name)
 
 
 MUTATIONS = sorted(api_schema().mutation_type.fields)  # type: ignore[union-attr]
-
-
-async def _rows(stage: Stage) -> dict[str, int]:
-    counts = {}
-    async with stage.services.sessions() as session:
-        for table in Base.metadata.sorted_tables:
-            if table.name == AuditEntry.__tablename__:
-                continue
-            counts[table.name] = int(
-                await session.scalar(select(func.count()).select_from(table)) or 0
-            )
-    return counts
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
@@ -101,7 +32,7 @@ async def test_a_role_runs_only_the_mutations_the_policy_allows(
     stage: Stage, surface: Surface, role: Role, mutation: str
 ) -> None:
     document, variables = operation(stage, mutation)
-    before = await _rows(stage)
+    before = await stage.rows()
     answer = await send(stage, surface, stage.keys[role], document, variables)
     assert answer.status is None or answer.status < 500, answer.text[:500]
     if may_run_mutation(role, mutation):
@@ -110,7 +41,7 @@ async def test_a_role_runs_only_the_mutations_the_policy_allows(
     assert "FORBIDDEN" in answer.codes, answer.text[:500]
     if surface is Surface.HTTP_POST:
         assert answer.status == 403, answer.text[:500]
-    assert await _rows(stage) == before
+    assert await stage.rows() == before
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS)
@@ -119,12 +50,12 @@ async def test_an_embed_token_runs_no_mutation(
     stage: Stage, surface: Surface, mutation: str
 ) -> None:
     document, variables = operation(stage, mutation)
-    before = await _rows(stage)
+    before = await stage.rows()
     answer = await send(stage, surface, stage.embed_token, document, variables)
     assert answer.status is None or answer.status < 500, answer.text[:500]
     assert answer.errors, answer.text[:500]
     assert not answer.data, answer.text[:500]
-    assert await _rows(stage) == before
+    assert await stage.rows() == before
 
 
 async def test_a_mutation_over_get_is_refused_for_every_role(stage: Stage) -> None:
