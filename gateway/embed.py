@@ -13,7 +13,6 @@ authentication can call it for an ``embed`` role.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import time
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
+
+from gateway.ids import MAX_KEY
 
 MAX_TTL = 7 * 24 * 3600
 """A week: long enough for a sidebar session, short enough to expire."""
@@ -83,15 +84,31 @@ def embed_scope(
         raise EmbedTokenError("bad embed token signature")
     try:
         body = orjson.loads(_unb64(payload))
-        customer_id, sources, expires = int(body["c"]), body["s"], int(body["e"])
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        customer_id, sources, expires = body["c"], body["s"], body["e"]
+        if not (_key(customer_id) and _sources(sources) and _key(expires)):
+            raise ValueError("not the claims create_token writes")
+        expires_at = datetime.fromtimestamp(expires, UTC)
+    except (ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
+        # binascii.Error is a ValueError; OSError: fromtimestamp on some systems
         raise EmbedTokenError("malformed embed token") from exc
     if expires <= (time.time() if now is None else now):
         raise EmbedTokenError("expired embed token")
     return EmbedScope(
         customer_id=customer_id,
-        sources=frozenset(map(str, sources)) if sources else None,
-        expires_at=datetime.fromtimestamp(expires, UTC),
+        sources=frozenset(sources) if sources else None,
+        expires_at=expires_at,
+    )
+
+
+def _key(value: object) -> bool:
+    """A positive ``int`` a ``BIGINT`` holds (a customer id, unix seconds):
+    the signature proves who minted a token, not that its claims are sane."""
+    return type(value) is int and 0 < value <= MAX_KEY
+
+
+def _sources(value: object) -> bool:
+    return value is None or (
+        isinstance(value, list) and all(isinstance(s, str) for s in value)
     )
 
 

@@ -7,6 +7,12 @@ not a role a JWT can carry (``GRANTABLE_ROLES``): it is ignored like an unknown
 one. Whatever the bearer value — not base64, not JSON, ``alg: none``, an
 algorithm that does not fit the key its ``kid`` names, an unreachable JWKS —
 the answer is ``None`` (401), never an exception.
+
+What a token says is stored (``jwt:<sub>`` is the audit log's subject, a
+note's author), so the claims are checked too: ``sub`` a string of 1 to
+``MAX_SUBJECT_CHARS`` printable characters (a NUL cannot be stored in
+PostgreSQL text: an audit batch holding one failed whole), ``exp`` a time a
+``datetime`` can hold (``1e30`` was an ``OverflowError``, a 500).
 """
 
 from __future__ import annotations
@@ -22,6 +28,10 @@ from jwt import PyJWK, PyJWKClient
 from gateway.auth.policy import GRANTABLE_ROLES, Role
 
 log = logging.getLogger("gateway.auth")
+
+MAX_SUBJECT_CHARS = 196
+"""``jwt:<sub>`` fits the 200 characters of the columns it is stored in
+(``audit_log.subject``, ``notes.author``, ``tasks.assignee``)."""
 
 _KEY_TYPES = {"RS256": "RSA", "ES256": "EC"}
 """The JWK key type each asymmetric algorithm needs: an ES256 header naming an
@@ -91,15 +101,25 @@ class TokenVerifier:
         except jwt.PyJWKClientConnectionError as exc:
             log.warning("JWKS unreachable: %s", type(exc).__name__)
             return None
-        except (jwt.PyJWTError, ValueError, TypeError, AttributeError, KeyError):
+        except (
+            jwt.PyJWTError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            KeyError,
+            OverflowError,
+        ):
             # A hostile header or payload; PyJWT lets some of these through
             # as the standard exceptions rather than its own.
             return None
         role = _role(claims.get(self.roles_claim))
-        if role is None or not isinstance(claims.get("exp"), int | float):
+        subject = claims.get("sub")
+        expires = _moment(claims.get("exp"))
+        if role is None or expires is None or not isinstance(subject, str):
             return None
-        expires = datetime.fromtimestamp(claims["exp"], UTC)
-        return TokenClaims(subject=str(claims["sub"]), role=role, expires_at=expires)
+        if not _storable(subject):
+            return None
+        return TokenClaims(subject=subject, role=role, expires_at=expires)
 
 
 def _role(value: object) -> Role | None:
@@ -108,3 +128,17 @@ def _role(value: object) -> Role | None:
         if isinstance(candidate, str) and candidate in GRANTABLE_ROLES:
             return Role(candidate)
     return None
+
+
+def _storable(subject: str) -> bool:
+    return 0 < len(subject) <= MAX_SUBJECT_CHARS and subject.isprintable()
+
+
+def _moment(seconds: object) -> datetime | None:
+    """A claim's unix time as a ``datetime``; ``None`` past what one holds."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, ValueError, OSError):
+        return None

@@ -127,6 +127,31 @@ ES256_WITH_RSA_KID = unsigned(
 )
 EXPIRED_JWT = hs256(exp=int(time.time()) - 3600)
 
+JWT_SUB_NUL = hs256(sub="sec\x00user")
+JWT_SUB_LONG = hs256(sub="s" * 500)
+"""Under the 8 KB header limit, past the 200-character columns ``jwt:<sub>``
+is stored in."""
+JWT_EXP_FLOAT = hs256(exp=1e30)
+JWT_EXP_INT = hs256(exp=10**30)
+
+
+def signed_embed(claims: dict[str, Any]) -> Value:
+    """An embed token with any claims, signed with the stage's secret: the
+    signature proves who minted it, not that its claims are sane."""
+
+    def make(stage: Stage) -> str:
+        from gateway.embed import _b64, _sign
+
+        secret = stage.services.settings.secret_key.get_secret_value()
+        payload = _b64(json.dumps(claims).encode())
+        return f"{payload}.{_sign(secret, payload)}"
+
+    return make
+
+
+FAR = 4102444800
+"""2100-01-01: a current token's expiry."""
+
 BAD_CREDENTIALS: list[BadCredential] = [
     BadCredential("none", _same(None), _same(None), _same(None), _same(None)),
     BadCredential(
@@ -184,6 +209,34 @@ BAD_CREDENTIALS: list[BadCredential] = [
         _same(EXPIRED_JWT),
         _same(f"Bearer {EXPIRED_JWT}"),
         _same(EXPIRED_JWT),
+    ),
+    BadCredential(
+        "jwt_sub_with_nul_embed_id_past_bigint",
+        _same(f"Bearer {JWT_SUB_NUL}"),
+        signed_embed({"c": 2**63, "s": None, "e": FAR}),
+        _same(_basic(JWT_SUB_NUL)),
+        _same(JWT_SUB_NUL),
+    ),
+    BadCredential(
+        "jwt_sub_of_500_chars_embed_sources_not_a_list",
+        _same(f"Bearer {JWT_SUB_LONG}"),
+        signed_embed({"c": 1, "s": 5, "e": FAR}),
+        _same(_basic(JWT_SUB_LONG)),
+        _same(JWT_SUB_LONG),
+    ),
+    BadCredential(
+        "jwt_exp_1e30",
+        _same(f"Bearer {JWT_EXP_FLOAT}"),
+        signed_embed({"c": 1, "s": None, "e": 1e30}),
+        _same(_basic(JWT_EXP_FLOAT)),
+        _same(JWT_EXP_FLOAT),
+    ),
+    BadCredential(
+        "jwt_exp_10_to_the_30",
+        _same(f"Bearer {JWT_EXP_INT}"),
+        signed_embed({"c": 1, "s": None, "e": 10**30}),
+        _same(_basic(JWT_EXP_INT)),
+        _same(JWT_EXP_INT),
     ),
     BadCredential(
         "revoked_api_key",

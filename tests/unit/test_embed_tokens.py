@@ -64,3 +64,32 @@ def test_the_header_scheme_is_embed():
     assert token_from_header("embed  abc.def ") == "abc.def"
     assert token_from_header("Bearer abc.def") is None
     assert token_from_header(None) is None
+
+
+def _signed(body: bytes) -> str:
+    """A token with any payload, signed with the right key: what a leaked or
+    mistyped secret, or a bug in another minting tool, could produce."""
+    from gateway.embed import _b64, _sign
+
+    payload = _b64(body)
+    return f"{payload}.{_sign(SECRET, payload)}"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"c": 1, "s": null, "e": 1e30}',
+        b'{"c": 1, "s": null, "e": 10000000000000000000000000000000}',
+        b'{"c": 1, "s": null, "e": -1e30}',
+        b'{"c": 9223372036854775808, "s": null, "e": 4102444800}',
+        b'{"c": -1, "s": null, "e": 4102444800}',
+        b'{"c": 1, "s": 5, "e": 4102444800}',
+        b'{"c": 1, "s": {"crm": 1}, "e": 4102444800}',
+        b'{"c": true, "s": null, "e": 4102444800}',
+        b"[1, null, 4102444800]",
+        b'{"c": "1", "s": null, "e": "4102444800"}',
+    ],
+)
+def test_a_signed_token_with_impossible_claims_is_refused_not_an_error(body):
+    with pytest.raises(EmbedTokenError):
+        embed_scope(SECRET, _signed(body))
