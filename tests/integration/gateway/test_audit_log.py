@@ -1,0 +1,94 @@
+"""The audit log's batch writer: one entry the database cannot store never
+costs the other callers' entries of the batch, and the log says how many
+were lost with a code, never with whose entries they were."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import select
+
+from gateway.auth.audit import AuditLog, AuditTrail
+from gateway.auth.policy import Role
+from gateway.auth.principal import Principal
+from gateway.db.auth_models import AuditEntry
+from gateway.services import Services
+
+SECRET_SUB = "maya.secret@example.com"
+"""A subject that is personal data: it must not reach the log."""
+
+
+def caller(subject: str) -> Principal:
+    return Principal(subject=subject, role=Role.SUPPORT, rate_key=subject)
+
+
+def trail(customer_id: int) -> AuditTrail:
+    read = AuditTrail()
+    read.read(customer_id, "email")
+    return read
+
+
+async def written(db: Services) -> list[tuple[str, int | None, str | None]]:
+    async with db.sessions() as session:
+        rows = await session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        return [(r.subject, r.customer_id, r.operation) for r in rows]
+
+
+@pytest.fixture
+async def audit(db: Services) -> AuditLog:
+    return AuditLog(db.sessions, interval=3600)
+
+
+async def test_an_entry_holding_nul_or_an_overlong_name_is_stored_cleaned_with_the_others(
+    db: Services, audit: AuditLog, caplog: pytest.LogCaptureFixture
+) -> None:
+    audit.record(trail(1), caller("key:before"), "Before")
+    audit.record(trail(2), caller(f"jwt:{SECRET_SUB}\x00x"), "Op\x00")
+    audit.record(trail(3), caller("key:after"), "O" * 300)
+    await audit.flush()
+    rows = await written(db)
+    assert [(s, c) for s, c, _ in rows] == [
+        ("key:before", 1),
+        (f"jwt:{SECRET_SUB}\ufffdx", 2),
+        ("key:after", 3),
+    ]
+    assert rows[1][2] == "Op\ufffd"
+    assert len(rows[2][2] or "") == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_an_entry_the_database_refuses_loses_only_itself_with_a_coded_line(
+    db: Services, audit: AuditLog, caplog: pytest.LogCaptureFixture
+) -> None:
+    audit.record(trail(1), caller("key:before"), "Before")
+    audit.record(trail(2**63), caller(f"jwt:{SECRET_SUB}"), "Unstorable")
+    audit.record(trail(3), caller("key:after"), "After")
+    await audit.flush()
+    assert [(s, c) for s, c, _ in await written(db)] == [
+        ("key:before", 1),
+        ("key:after", 3),
+    ]
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.audit"]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("AUDIT_ENTRIES_REFUSED"), lines
+    assert "1 of 3" in lines[0], lines
+    assert SECRET_SUB not in lines[0], lines
+    assert "Unstorable" not in lines[0], lines
+
+
+async def test_a_database_that_cannot_be_written_stops_the_entry_by_entry_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    down = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:9/none")
+    audit = AuditLog(async_sessionmaker(down), interval=3600)
+    for n in range(50):
+        audit.record(trail(n + 1), caller(f"key:k{n}"), "Op")
+    await audit.flush()
+    await down.dispose()
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.audit"]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("AUDIT_WRITE_FAILED"), lines
+    assert "50" in lines[0], lines
