@@ -111,7 +111,7 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
         Route("/webhooks/{source}", webhook, methods=["POST"]),
-        Route("/segments/{name}/export", export_route),
+        export_route(),
         *static_routes(),
         *ingest_routes(),
         *embed_routes(),

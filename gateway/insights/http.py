@@ -2,6 +2,11 @@
 segment streamed to the caller (see ``export.py``), and the lifespan helper
 that runs the scheduled insights refresh.
 
+The name is the whole path part between ``/segments/`` and ``/export``, so
+every name a segment can have is addressable: with a ``/`` (sent as is or as
+``%2F``, which the server decodes alike) or a line break (a segment saved
+before names were bounded).
+
 An export is audited as one ``write`` entry (who exported which segment) and
 one ``read`` entry per exported customer, naming the personal columns it
 showed; the read entries of each 5,000-row batch are handed to the audit log
@@ -17,8 +22,10 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from urllib.parse import quote
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 
 from gateway.auth.admission import Refusal, admit, client_address, take_token
 from gateway.auth.audit import AuditTrail
@@ -36,7 +43,26 @@ for them to be written."""
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
-async def export_route(request: Request) -> Response:
+class SegmentName(Convertor[str]):
+    """Any text: Starlette's ``path`` stops at a line break, ``str`` at "/"."""
+
+    regex = "(?s:.+)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("segment_name", SegmentName())
+
+
+def export_route() -> Route:
+    return Route("/segments/{name:segment_name}/export", export_segment_endpoint)
+
+
+async def export_segment_endpoint(request: Request) -> Response:
     """Authenticated like ``/graphql``; the caller's role decides what each row
     shows (``RolePolicy``), and marketing must name the consented channel."""
     services: Services = request.app.state.services

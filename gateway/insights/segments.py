@@ -45,6 +45,7 @@ from gateway.pagination import Page, decode_cursor, encode_cursor
 log = logging.getLogger("gateway.insights")
 Scope = Sequence[int] | None
 ANALYZE_AFTER = 10_000
+NAME_CHARS = 100
 ENTRY_COLUMNS = ["customer_id", "segment", "entered", "occurred_at"]
 
 
@@ -83,7 +84,7 @@ async def create_segment(
 ) -> Segment:
     """Validate ``spec``, save it and fill its membership."""
     name = name.strip()
-    if not name or len(name) > 100 or not name.isprintable():
+    if not name or len(name) > NAME_CHARS or not name.isprintable():
         raise BadUserInput(
             "A segment name has 1 to 100 printable characters (no line breaks).",
             field="name",
@@ -129,7 +130,23 @@ def _rowcount(result: Result[Any]) -> int:
     return max(result.rowcount, 0) if isinstance(result, CursorResult) else 0
 
 
+def _could_exist(name: str) -> bool:
+    """Whether a saved segment may have ``name``. Not only printable ones: a
+    segment saved before the creation bounds may hold a line break. None holds
+    a NUL or a lone surrogate (PostgreSQL stores neither) or is longer than
+    its column."""
+    return (
+        0 < len(name) <= NAME_CHARS
+        and "\x00" not in name
+        and not any("\ud800" <= c <= "\udfff" for c in name)
+    )
+
+
 async def segment_by_name(session: AsyncSession, name: str) -> Segment:
+    """NOT_FOUND for a name no segment can have (a NUL in an export's path
+    reached PostgreSQL, a 500), without asking the database or echoing it."""
+    if not _could_exist(name):
+        raise NotFound("No segment has this name.", field="name")
     found = await session.scalar(select(Segment).where(Segment.name == name))
     if found is None:
         raise NotFound(f"No segment named {name!r}.", field="name")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from urllib.parse import quote
 
 import pytest
 
@@ -16,6 +17,7 @@ from gateway.auth.policy import EXPORT_COLUMNS, Role
 from gateway.insights.export import COLUMNS
 from tests.security import audit
 from tests.security.conftest import API_ROLES, SEGMENT, Stage
+from tests.security.leaks import assert_no_leak
 from tests.security.schema_walk import kind_by_name
 
 
@@ -70,3 +72,56 @@ async def test_an_export_shows_each_column_as_the_policy_says_and_is_audited(
         assert after > before, (
             f"a {role} export of the subject left no audit entry for it"
         )
+
+
+HOSTILE_NAMES = {
+    "nul": "a%00b",
+    "newline": "a%0Ab",
+    "delete": "%7F",
+    "5,000 characters": "a" * 5000,
+    "invalid utf-8": "%ED%A0%80%FF",
+}
+"""Raw path parts no segment can be named (1–100 printable characters)."""
+
+
+@pytest.mark.parametrize("raw", list(HOSTILE_NAMES.values()), ids=list(HOSTILE_NAMES))
+async def test_an_export_of_a_name_no_segment_can_have_is_404(
+    stage: Stage, raw: str
+) -> None:
+    response = await stage.http.get(
+        f"/segments/{raw}/export", headers={"Authorization": stage.keys[Role.ADMIN]}
+    )
+    assert response.status_code == 404, response.text[:300]
+    assert_no_leak(stage, response.text)
+    assert len(response.text) < 200, "the refusal echoes the name"
+
+
+ODD_NAMES = ["sec/slash/ed", "sec?query#frag", "sec 100% & more+", "sec/export"]
+"""Valid names that a path must percent-encode (``/`` included)."""
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+async def test_every_valid_segment_name_can_be_exported(
+    stage: Stage, name: str
+) -> None:
+    from tests.security.conftest import TAG
+
+    await stage.admin(
+        "mutation($n: String!, $t: String!) { createSegment(name: $n,"
+        " filter: {tagsAny: [$t]}) { name } }",
+        n=name,
+        t=TAG,
+    )
+    headers = {"Authorization": stage.keys[Role.ADMIN]}
+    paths = [f"/segments/{quote(name, safe='')}/export"]
+    if "/" in name:  # a slash left as it is names the segment too
+        paths.append(f"/segments/{quote(name, safe='/')}/export")
+    for path in paths:
+        response = await stage.http.get(
+            path, params={"format": "jsonl"}, headers=headers
+        )
+        assert response.status_code == 200, (path, response.text[:300])
+        exported = {
+            json.loads(line)["customer_id"] for line in response.text.splitlines()
+        }
+        assert stage.subject.pk in exported, path
