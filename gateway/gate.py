@@ -15,7 +15,9 @@ or a graphql-transport-ws ``error`` message), always with the same
 3. the query limits on the parsed document with COERCED variables
    (``gateway.limits``: 400, each its code; ``INTROSPECTION_DISABLED`` in
    production);
-4. mutations: never over GET (405), and only those the role may run (403).
+4. subscriptions: over WebSocket only (400 ``SUBSCRIPTION_OVER_HTTP``: over
+   plain HTTP they would run as a query, and fail inside);
+5. mutations: never over GET (405), and only those the role may run (403).
 
 Errors that do reach the client pass ``present``: codes for all
 (``gateway.errors``), and in production no "Did you mean …" suggestions.
@@ -87,6 +89,13 @@ class OperationGate:
             raise Refusal(400, exc.code, exc.message) from exc
         except GraphQLError:
             return None
+        if analysis.is_subscription and method != "WS":
+            raise Refusal(
+                400,
+                "SUBSCRIPTION_OVER_HTTP",
+                "Subscriptions run over WebSocket (graphql-transport-ws) on this "
+                "path, not over plain HTTP.",
+            )
         if not analysis.is_mutation:
             return analysis
         if method == "GET":

@@ -93,6 +93,10 @@ class Analysis:
         return self.operation.operation is OperationType.MUTATION
 
     @property
+    def is_subscription(self) -> bool:
+        return self.operation.operation is OperationType.SUBSCRIPTION
+
+    @property
     def root_fields(self) -> list[FieldNode]:
         """The operation's root fields, with inline fragments and fragment
         spreads expanded: ``mutation { ... on Mutation { addNote } }`` runs

@@ -175,6 +175,34 @@ async def test_a_hostile_document_gets_the_same_code_on_every_transport(
     assert len({tuple(codes) for codes in seen.values()}) == 1, seen
 
 
+SUBSCRIPTION = (
+    "subscription($c: ID!) { customerTimeline(customerId: $c) { __typename } }"
+)
+SUBSCRIPTION_OVER_HTTP = (400, "SUBSCRIPTION_OVER_HTTP")
+"""Subscriptions run over WebSocket only; over plain HTTP they executed as a
+query and failed inside (an internal error)."""
+
+
+@pytest.mark.parametrize(
+    "surface", [Surface.HTTP_POST, Surface.HTTP_GET, Surface.EMBED_HTTP], ids=str
+)
+async def test_a_subscription_over_plain_http_is_refused_with_a_code(
+    stage: Stage, surface: Surface
+) -> None:
+    answer = await send(
+        stage,
+        surface,
+        _credential(stage, surface),
+        SUBSCRIPTION,
+        {"c": stage.subject.gid},
+    )
+    assert (answer.status, answer.codes) == (
+        SUBSCRIPTION_OVER_HTTP[0],
+        [SUBSCRIPTION_OVER_HTTP[1]],
+    ), answer.text[:500]
+    assert not internals(answer.text), answer.text[:500]
+
+
 @pytest.fixture(scope="module")
 async def production(stage: Stage) -> AsyncIterator[Stage]:
     """The stage's data behind a gateway in production mode: the one place
