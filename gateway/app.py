@@ -74,13 +74,14 @@ def create_app(
 
     Args:
         settings: configuration; read from ``CG_*`` variables when omitted.
-            Without ``services`` this is a server process, and unsafe
-            production settings stop it (``UnsafeSettings``, one line).
+            Without ``services`` this is a server process, and invalid or
+            unsafe production settings stop it (``InvalidSettings``,
+            ``UnsafeSettings``: one line).
         services: already-open services (tests, the demo); when omitted the
             lifespan opens them from ``settings`` and closes them on shutdown.
         ide_headers: headers GraphiQL starts with (the demo's API key).
     """
-    settings = settings or (services.settings if services else Settings())
+    settings = settings or (services.settings if services else Settings.read())
     if services is None:  # a server process: refuse unsafe production settings
         settings.check_production()
 

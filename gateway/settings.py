@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-secret-change-me"
@@ -38,6 +38,25 @@ KNOWN_VALUES = frozenset(
 """Values published in this repository (development defaults, the demo's
 simulator secrets) or in every tutorial: anyone can sign or write with them."""
 MAKE_ONE = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+class InvalidSettings(SystemExit):
+    """Settings that are not valid at all (``CG_ENV=prod``, a number that is
+    not one): one line naming each variable and what it must be — never its
+    value, which may be a secret — and a non-zero status, no traceback (a
+    ``SystemExit``, as ``UnsafeSettings``)."""
+
+    def __init__(self, error: ValidationError) -> None:
+        problems = [_problem(e["loc"], e["msg"]) for e in error.errors()]
+        self.message = "Invalid settings: " + "; ".join(problems)
+        super().__init__(self.message)
+
+
+def _problem(location: tuple[int | str, ...], message: str) -> str:
+    message = message.removeprefix("Value error, ")
+    if not location:  # a rule over several variables names them itself
+        return message
+    return f"CG_{str(location[0]).upper()}: {message}"
 
 
 class UnsafeSettings(SystemExit):
@@ -194,10 +213,19 @@ class Settings(BaseSettings):
         return self
 
     @classmethod
+    def read(cls) -> Settings:
+        """The settings in the environment; ``InvalidSettings`` (one line)
+        when a value is not valid."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise InvalidSettings(exc) from None
+
+    @classmethod
     def load(cls) -> Settings:
         """The settings of a process about to serve or sign: read from the
         environment and refused (``UnsafeSettings``) if unsafe in production."""
-        settings = cls()
+        settings = cls.read()
         settings.check_production()
         return settings
 

@@ -115,3 +115,33 @@ def test_the_app_factory_refuses_production_settings_with_the_development_secret
 def test_the_app_factory_builds_with_a_strong_secret_and_outside_production() -> None:
     create_app(Settings(env="production", secret_key=SecretStr(STRONG)))
     create_app(Settings(env="development"))
+
+
+INVALID = [
+    ({"CG_ENV": "prod"}, "CG_ENV"),
+    ({"CG_MAX_DEPTH": "deep"}, "CG_MAX_DEPTH"),
+    (
+        {"CG_INGEST_WRITE_KEY": STRONG, "CG_INGEST_SERVER_WRITE_KEY": STRONG},
+        "CG_INGEST_SERVER_WRITE_KEY",
+    ),
+]
+"""Settings that are not valid at all, in any environment: one line naming the
+variable, never its value (it may be a secret)."""
+
+
+@pytest.mark.parametrize(("env", "variable"), INVALID, ids=[v for _, v in INVALID])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-m", "gateway.cli", "serve"],
+        ["-m", "gateway.cli", "keys", "list"],
+        ["-m", "uvicorn", "--factory", "gateway.app:create_app", "--port", "0"],
+    ],
+    ids=["serve", "keys", "uvicorn"],
+)
+def test_invalid_settings_are_one_line_and_a_failing_status(
+    args: list[str], env: dict[str, str], variable: str, tmp_path: Path
+) -> None:
+    result = run(args, tmp_path, **{"CG_SECRET_KEY": STRONG, **env})
+    assert_refused(result, variable)
+    assert STRONG not in result.stderr
