@@ -30,6 +30,9 @@ KNOWN_VALUES = frozenset(
         "wk_demo",
         "shpss_demo_secret",
         "zd-demo-webhook-secret",
+        "shpat_demo",
+        "zd-demo-token",
+        "phx_demo",
         "secret",
         "changeme",
         "change-me",
@@ -235,12 +238,13 @@ class Settings(BaseSettings):
 
         Refused: ``CG_SECRET_KEY`` unset, known or short (it signs embed
         tokens: with the development value anyone mints one for any
-        customer); ``CG_JWT_SECRET`` and ``CG_DEMO_API_KEY`` when set but weak
-        (an HS256 secret, an admin key without a database row); any secret or
-        write key set to a value published here (``wk_demo``, the simulators'
-        webhook secrets). Not refused: the SQLite default database (supported,
-        and holds no credential), introspection or GraphiQL an operator turns
-        on explicitly.
+        customer); every other credential the gateway checks — the HS256
+        secret, the demo admin key, both ingest write keys, the webhook
+        signing secrets — when set but weak or published here (``wk_demo``,
+        the simulators' secrets): a guessed one writes events or signs
+        deliveries. Not refused: the SQLite default database (supported, and
+        holds no credential), introspection or GraphiQL an operator turns on
+        explicitly.
         """
         if not self.is_production:
             return []
@@ -253,19 +257,19 @@ class Settings(BaseSettings):
         for name, value in (
             ("CG_JWT_SECRET", self.jwt_secret),
             ("CG_DEMO_API_KEY", self.demo_api_key),
+            ("CG_INGEST_WRITE_KEY", self.ingest_write_key),
+            ("CG_INGEST_SERVER_WRITE_KEY", self.ingest_server_write_key),
+            ("CG_SHOPIFY_API_SECRET", self.shopify_api_secret),
+            ("CG_ZENDESK_WEBHOOK_SECRET", self.zendesk_webhook_secret),
         ):
-            if value is not None and _weak(value.get_secret_value()):
+            text = value.get_secret_value() if value is not None else None
+            if text in KNOWN_VALUES:
+                problems.append(f"{name} is a published demo value: set your own")
+            elif text is not None and _weak(text):
                 problems.append(
                     f"{name} is set but weak: use at least {MIN_SECRET_CHARS} "
                     f"random characters (make one with: {MAKE_ONE}) or unset it"
                 )
-        for name, value in (
-            ("CG_INGEST_WRITE_KEY", self.ingest_write_key),
-            ("CG_SHOPIFY_API_SECRET", self.shopify_api_secret),
-            ("CG_ZENDESK_WEBHOOK_SECRET", self.zendesk_webhook_secret),
-        ):
-            if value is not None and value.get_secret_value() in KNOWN_VALUES:
-                problems.append(f"{name} is a published demo value: set your own")
         return problems
 
     def check_production(self) -> None:

@@ -78,6 +78,10 @@ def test_serve_refuses_a_known_short_or_patterned_secret_key(
         ("CG_INGEST_WRITE_KEY", "wk_demo"),
         ("CG_SHOPIFY_API_SECRET", "shpss_demo_secret"),
         ("CG_ZENDESK_WEBHOOK_SECRET", "zd-demo-webhook-secret"),
+        ("CG_INGEST_SERVER_WRITE_KEY", "wk_server_2024"),
+        ("CG_INGEST_WRITE_KEY", "wk_live_8f3a"),
+        ("CG_SHOPIFY_API_SECRET", "ab" * 20),
+        ("CG_ZENDESK_WEBHOOK_SECRET", "zendesk-secret"),
     ],
 )
 def test_serve_refuses_a_weak_or_published_credential_by_its_name(
@@ -145,3 +149,40 @@ def test_invalid_settings_are_one_line_and_a_failing_status(
     result = run(args, tmp_path, **{"CG_SECRET_KEY": STRONG, **env})
     assert_refused(result, variable)
     assert STRONG not in result.stderr
+
+
+SECRETS = [
+    "CG_SECRET_KEY",
+    "CG_JWT_SECRET",
+    "CG_DEMO_API_KEY",
+    "CG_INGEST_WRITE_KEY",
+    "CG_INGEST_SERVER_WRITE_KEY",
+    "CG_SHOPIFY_API_SECRET",
+    "CG_ZENDESK_WEBHOOK_SECRET",
+]
+"""Every credential production checks when set."""
+WEAK = ["wk_demo", "shpss_demo_secret", "zd-demo-webhook-secret", "short", "x" * 40]
+
+
+@pytest.mark.parametrize("variable", SECRETS)
+@pytest.mark.parametrize("value", WEAK)
+def test_production_names_every_weak_or_published_credential(
+    variable: str, value: str
+) -> None:
+    strong = {
+        name.removeprefix("CG_").lower(): secrets.token_urlsafe(40) for name in SECRETS
+    }
+    strong[variable.removeprefix("CG_").lower()] = value
+    problems = Settings(env="production", **strong).production_problems()
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(variable), problems
+    assert value not in problems[0]
+
+
+def test_strong_credentials_and_the_demo_values_in_development_are_accepted() -> None:
+    strong = {
+        name.removeprefix("CG_").lower(): secrets.token_urlsafe(40) for name in SECRETS
+    }
+    assert Settings(env="production", **strong).production_problems() == []
+    demo = {"ingest_write_key": "wk_demo", "shopify_api_secret": "shpss_demo_secret"}
+    assert Settings(env="development", **demo).production_problems() == []
