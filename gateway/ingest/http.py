@@ -1,9 +1,12 @@
 """The ingest's HTTP side: routes, the write key, body limits and the answers.
 
-Checks run cheapest first: ingest enabled (503), the Authorization header if
+Checks run cheapest first: the client address not blocked for failed
+authentications (429), ingest enabled (503), the Authorization header if
 sent (401), the body size (400, read no further than the limit), the JSON
 (400), a write key in the body when no header was sent (401), then each
-message.
+message. A refused write key counts as a failed login of its address, in the
+bucket ``/graphql`` uses (``gateway.auth.admission.LoginThrottle``): guessing
+write keys is throttled as guessing API keys is.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gateway.auth.admission import TOO_MANY_FAILURES, client_address
+from gateway.auth.ratelimit import retry_after
 from gateway.db.models import utcnow
 from gateway.errors import describe
 from gateway.ingest.messages import (
@@ -48,11 +53,18 @@ class Rejected(Exception):
     """The whole request is refused; ``code`` and ``message`` are the fields
     Segment's libraries read from an error answer."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
 
 
 def ingest_routes() -> list[BaseRoute]:
@@ -68,17 +80,37 @@ def ingest_routes() -> list[BaseRoute]:
 def _endpoint(kind: str | None) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         try:
-            return await _ingest(request, kind)
+            return await _throttled(request, kind)
         except Rejected as exc:
             headers = {"WWW-Authenticate": 'Basic realm="ingest"'}
             return JSONResponse(
                 {"success": False, "code": exc.code, "message": exc.message},
                 status_code=exc.status,
-                headers=headers if exc.status == 401 else None,
+                headers=headers if exc.status == 401 else exc.headers,
             )
 
     endpoint.__name__ = f"ingest_{kind or 'batch'}"
     return endpoint
+
+
+async def _throttled(request: Request, kind: str | None) -> Response:
+    """``_ingest``, unless the client's address failed too often; a refused
+    write key (401) counts as a failure, the last one allowed answers 429."""
+    services: Services = request.app.state.services
+    throttle, address = services.login_failures, client_address(request)
+    wait = throttle.blocked_for(address)
+    if not wait:
+        try:
+            return await _ingest(request, kind)
+        except Rejected as exc:
+            if exc.status != 401:
+                raise
+            wait = await throttle.failed(address)
+            if not wait:
+                raise
+    raise Rejected(
+        429, "rate_limited", TOO_MANY_FAILURES, {"Retry-After": retry_after(wait)}
+    )
 
 
 async def _ingest(request: Request, kind: str | None) -> Response:

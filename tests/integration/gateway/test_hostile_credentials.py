@@ -16,6 +16,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -187,6 +188,44 @@ async def test_failed_logins_are_throttled_per_client_address(db: Services) -> N
             assert export.status_code == 429
             assert await statuses(neighbour, 1) == [429]
             assert await statuses(elsewhere, 1) == [200]
+
+
+async def test_failed_ingest_write_keys_are_throttled_like_failed_logins(
+    db: Services,
+) -> None:
+    """Guessing write keys on ``/v1/*`` (as the Basic user or ``writeKey`` in
+    the body) takes from the same bucket per address as a guessed API key."""
+    settings = db.settings.model_copy(
+        update={
+            "auth_failures_per_minute": 6,
+            "auth_failures_burst": 3,
+            "ingest_write_key": SecretStr("wk_throttle_test_0123456789abcdef"),
+        }
+    )
+    event = {"userId": "u-1", "event": "Clicked"}
+    async with open_services(settings) as services:
+        app = create_app(services=services)
+        async with (
+            client(app, "203.0.113.9", {}) as guesser,
+            client(app, "198.51.100.7", {}) as elsewhere,
+        ):
+            seen = [
+                (await guesser.post("/v1/track", json=event, auth=(f"wk_{n}", "")))
+                for n in range(2)
+            ]
+            seen.append(
+                await guesser.post("/v1/track", json={**event, "writeKey": "wk_x"})
+            )
+            seen.append(await guesser.post("/v1/track", json=event, auth=("wk_3", "")))
+            assert [r.status_code for r in seen] == [401, 401, 401, 429]
+            assert seen[-1].json()["code"] == "rate_limited"
+            assert int(seen[-1].headers["retry-after"]) >= 1
+            # one bucket per address: GraphQL from it is refused too
+            assert await statuses(guesser, 1) == [429]
+            valid = await elsewhere.post(
+                "/v1/track", json=event, auth=("wk_throttle_test_0123456789abcdef", "")
+            )
+            assert valid.status_code == 200, valid.text
 
 
 async def test_the_failed_login_throttle_is_shared_through_redis(
