@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from gateway import access_log
 from gateway.body_limit import BodyLimit
 from gateway.embed_http import embed_routes
 from gateway.errors import describe
@@ -81,6 +82,7 @@ def create_app(
             lifespan opens them from ``settings`` and closes them on shutdown.
         ide_headers: headers GraphiQL starts with (the demo's API key).
     """
+    access_log.install()
     settings = settings or (services.settings if services else Settings.read())
     if services is None:  # a server process: refuse unsafe production settings
         settings.check_production()

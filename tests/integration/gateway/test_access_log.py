@@ -1,0 +1,97 @@
+"""Credentials in a URL's query never reach the server's log: uvicorn logs
+every request's path with its query (``uvicorn.access``) and every
+WebSocket's (``uvicorn.error``), and an embed page or socket carries its
+token there (``/embed/timeline?token=…``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import uvicorn
+import websockets
+
+from gateway.app import create_app
+from gateway.embed import create_token
+from gateway.services import Services
+
+LOGGERS = ("uvicorn.access", "uvicorn.error")
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def collected() -> Iterator[Collect]:
+    """Every line of uvicorn's loggers, whatever handlers they have."""
+    handler = Collect()
+    for name in LOGGERS:
+        logging.getLogger(name).addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for name in LOGGERS:
+            logging.getLogger(name).removeHandler(handler)
+
+
+@contextlib.asynccontextmanager
+async def served_with_access_log(app: object) -> AsyncIterator[str]:
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        log_level="info",
+        access_log=True,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_tokens_and_keys_in_a_query_string_are_redacted_in_the_server_log(
+    db: Services,
+) -> None:
+    secret = db.settings.secret_key.get_secret_value()
+    token, _ = create_token(secret, 1, 600)
+    app = create_app(services=db)
+    with collected() as log:
+        async with served_with_access_log(app) as host:
+            async with httpx.AsyncClient(base_url=f"http://{host}") as http:
+                await http.get("/embed/timeline", params={"token": token})
+                await http.get(
+                    "/embed/timeline", params={"customer": "Q3", "token": token}
+                )
+                await http.post(
+                    "/v1/track?writeKey=wk_in_the_url&key=cg_in_the_url",
+                    json={"userId": "u", "event": "e"},
+                )
+            with contextlib.suppress(websockets.WebSocketException):
+                async with websockets.connect(
+                    f"ws://{host}/embed/graphql?token={token}",
+                    subprotocols=["graphql-transport-ws"],
+                ):
+                    pass
+    text = "\n".join(log.lines)
+    assert "/embed/timeline" in text, text  # the lines are there...
+    assert "WebSocket /embed/graphql" in text, text
+    for credential in (token, "wk_in_the_url", "cg_in_the_url"):  # ...not the secrets
+        assert credential not in text, text
+    assert text.count("token=[redacted]") >= 3, text
