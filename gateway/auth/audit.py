@@ -9,9 +9,10 @@ worker would wait out).
 
 A batch holds many callers' entries, so one caller's entry must never sink it:
 text is stored as PostgreSQL can hold it (a NUL replaced, a name cut to its
-column), and should the database still refuse the batch, its entries are
-written one by one, each refused one lost alone. Log lines carry a code and
-counts (``AUDIT_ENTRIES_REFUSED``, ``AUDIT_WRITE_FAILED``), never a subject.
+column), and should the database still refuse the batch, it is written in
+halves, and halves of those, until each refused entry is lost alone. Log
+lines carry a code and counts (``AUDIT_ENTRIES_REFUSED``,
+``AUDIT_WRITE_FAILED``), never a subject.
 """
 
 from __future__ import annotations
@@ -167,31 +168,44 @@ class AuditLog:
             return
         try:
             await self._insert(rows)
-        except Exception:  # the audit must never fail answered requests
-            await self._one_by_one(rows)
+        except Exception as exc:  # the audit must never fail answered requests
+            await self._salvage(rows, exc)
 
-    async def _one_by_one(self, rows: list[dict[str, object]]) -> None:
-        """After a refused batch: each entry alone, so one the database cannot
-        store loses only itself. A failure that is not an entry's (the
-        database unreachable) ends the retry: the rest would fail alike."""
-        refused: list[BaseException] = []
-        for index, row in enumerate(rows):
-            try:
-                await self._insert([row])
-            except Exception as exc:  # the audit must never fail answered requests
-                if not _refused_entry(exc):
-                    log.error(
-                        "AUDIT_WRITE_FAILED: %d of %d audit entries lost: %s",
-                        len(refused) + len(rows) - index,
-                        len(rows),
-                        describe(exc),
-                    )
-                    return
-                refused.append(exc)
+    async def _salvage(self, rows: list[dict[str, object]], error: Exception) -> None:
+        """After a refused batch: its halves, then the refused halves' halves,
+        so an entry the database cannot store is found in about 2·log₂(n)
+        writes and lost alone (one by one, a 5,000-entry batch took 31 s on
+        PostgreSQL). A failure that is not an entry's (the database
+        unreachable) ends it: the rest would fail alike."""
+        refused: list[Exception] = []
+        pending: list[tuple[list[dict[str, object]], Exception | None]]
+        pending = [(rows, error)]  # parts to write, with why one already failed
+        while pending:
+            part, failure = pending.pop()
+            if failure is None:
+                try:
+                    await self._insert(part)
+                    continue
+                except Exception as exc:  # never fail answered requests
+                    failure = exc
+            if not _refused_entry(failure):
+                lost = len(refused) + len(part) + sum(len(p) for p, _ in pending)
+                log.error(
+                    "AUDIT_WRITE_FAILED: %d of %d audit entries lost: %s",
+                    lost,
+                    len(rows),
+                    describe(failure),
+                )
+                return
+            if len(part) == 1:
+                refused.append(failure)
+            else:  # the first half next, so entries keep their order
+                middle = len(part) // 2
+                pending += [(part[middle:], None), (part[:middle], None)]
         if refused:
             log.error(
                 "AUDIT_ENTRIES_REFUSED: %d of %d audit entries refused by the "
-                "database, the others written one by one: %s",
+                "database, the others written: %s",
                 len(refused),
                 len(rows),
                 describe(refused[-1]),

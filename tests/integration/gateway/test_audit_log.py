@@ -77,6 +77,29 @@ async def test_an_entry_the_database_refuses_loses_only_itself_with_a_coded_line
     assert "Unstorable" not in lines[0], lines
 
 
+async def test_scattered_refused_entries_of_a_large_batch_are_found_in_few_writes(
+    db: Services, audit: AuditLog, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = {17, 500, 501, 999}
+    for n in range(1000):
+        audit.record(trail(2**63 if n in bad else n + 1), caller("key:k"), "Op")
+    writes = 0
+    insert = audit._insert
+
+    async def counted(rows: list[dict[str, object]]) -> None:
+        nonlocal writes
+        writes += 1
+        await insert(rows)
+
+    audit._insert = counted  # type: ignore[method-assign]
+    await audit.flush()
+    stored = [c for _, c, _ in await written(db)]
+    assert stored == [n + 1 for n in range(1000) if n not in bad]
+    assert writes < 100, writes  # one by one: 1,001
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.audit"]
+    assert lines[0].startswith("AUDIT_ENTRIES_REFUSED: 4 of 1000"), lines
+
+
 async def test_a_database_that_cannot_be_written_stops_the_entry_by_entry_retry(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
