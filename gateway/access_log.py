@@ -26,7 +26,7 @@ _CREDENTIAL = re.compile(
 
 
 def redact(text: str) -> str:
-    return _CREDENTIAL.sub(r"\1[redacted]", text)
+    return _CREDENTIAL.sub(r"\1[redacted]", text) if "=" in text else text
 
 
 class RedactCredentials(logging.Filter):
