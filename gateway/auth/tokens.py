@@ -101,14 +101,7 @@ class TokenVerifier:
         except jwt.PyJWKClientConnectionError as exc:
             log.warning("JWKS unreachable: %s", type(exc).__name__)
             return None
-        except (
-            jwt.PyJWTError,
-            ValueError,
-            TypeError,
-            AttributeError,
-            KeyError,
-            OverflowError,
-        ):
+        except (jwt.PyJWTError, ValueError, TypeError, AttributeError, KeyError):
             # A hostile header or payload; PyJWT lets some of these through
             # as the standard exceptions rather than its own.
             return None

@@ -94,8 +94,9 @@ def _endpoint(kind: str | None) -> Endpoint:
 
 
 async def _throttled(request: Request, kind: str | None) -> Response:
-    """``_ingest``, unless the client's address failed too often; a refused
-    write key (401) counts as a failure, the last one allowed answers 429."""
+    """``_ingest``, unless the client's address failed too often. A refused
+    write key (401) counts as a failure; once the address has none left, the
+    answer is 429 (as ``gateway.auth.admission.admit`` answers)."""
     services: Services = request.app.state.services
     throttle, address = services.login_failures, client_address(request)
     wait = throttle.blocked_for(address)
