@@ -32,15 +32,20 @@ class Collect(logging.Handler):
 
 @contextlib.contextmanager
 def collected() -> Iterator[Collect]:
-    """Every line of uvicorn's loggers, whatever handlers they have."""
+    """Every line of uvicorn's loggers, whatever handlers and levels earlier
+    servers of the test run left them with."""
     handler = Collect()
-    for name in LOGGERS:
-        logging.getLogger(name).addHandler(handler)
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     try:
         yield handler
     finally:
-        for name in LOGGERS:
-            logging.getLogger(name).removeHandler(handler)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
 
 
 @contextlib.asynccontextmanager
