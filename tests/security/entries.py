@@ -42,6 +42,8 @@ class Entry:
     """Field names from ``data`` down to the reached object(s)."""
     variables: Callable[[Stage], dict[str, Any]]
     embed: bool = False
+    reference: Entry | None = None
+    """Where the admin reads the same objects on ``/graphql``, when not here."""
 
     def __str__(self) -> str:
         return self.name
@@ -112,14 +114,7 @@ def api_entries() -> list[Entry]:
             ("segmentPreview", "edges", "node"),
             lambda stage: {"tag": TAG},
         ),
-        Entry(
-            "timeline items",
-            "query($id: ID!) { customer(id: $id) { timeline(first: 50)"
-            " { edges { node SELECTION } } } }",
-            "TimelineEvent",
-            ("customer", "timeline", "edges", "node"),
-            _id,
-        ),
+        _timeline_items(TIMELINE_PAGE),
     ]
     for type_name in node_types(api_schema()):
         entries.append(
@@ -134,16 +129,35 @@ def api_entries() -> list[Entry]:
     return entries
 
 
+TIMELINE_PAGE = 50
+EMBED_TIMELINE_PAGE = 20
+"""The embed page's own page size. With every event type's personal fields,
+50 events cost 2,651, past the embed's cost limit (``CG_EMBED_MAX_COST``,
+1,500); 20 cost 1,061."""
+
+
+def _timeline_items(page: int) -> Entry:
+    return Entry(
+        "timeline items",
+        f"query($id: ID!) {{ customer(id: $id) {{ timeline(first: {page})"
+        " { edges { node SELECTION } } } }",
+        "TimelineEvent",
+        ("customer", "timeline", "edges", "node"),
+        _id,
+    )
+
+
 def embed_entries() -> list[Entry]:
     return [
         Entry(
             "embed timeline items",
-            "query($id: ID!) { timeline(customerId: $id, first: 50)"
+            f"query($id: ID!) {{ timeline(customerId: $id, first: {EMBED_TIMELINE_PAGE})"
             " { edges { node SELECTION } } }",
             "TimelineEvent",
             ("timeline", "edges", "node"),
             _id,
             embed=True,
+            reference=_timeline_items(EMBED_TIMELINE_PAGE),
         )
     ]
 

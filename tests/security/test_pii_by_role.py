@@ -50,16 +50,8 @@ MATRIX = [
 ]
 
 
-def _reference_entry(entry: Entry) -> Entry:
-    """Where the admin reads what ``entry`` reads (embed: the same timeline
-    through ``/graphql``)."""
-    if not entry.embed:
-        return entry
-    return next(e for e in api_entries() if e.name == "timeline items")
-
-
 async def _admin_reference(stage: Stage, entry: Entry, selection: str) -> object:
-    reference = _reference_entry(entry)
+    reference = entry.reference or entry
     document = reference.document.replace(SELECTION, selection)
     answer = await send(
         stage,
