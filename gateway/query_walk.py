@@ -4,10 +4,10 @@ The walk reads the operation in document order — a selection's directives,
 its alias, then the field and its selection set, depth first — and stops at
 the first limit passed, raising its code: directives, aliases, depth
 (``QUERY_TOO_DEEP`` at the first field past it), cost (``QUERY_TOO_COSTLY`` as
-soon as the running count passes it), an unreadable page size, introspection
-where it is off. A hostile document so costs at most what the limits allow:
-a kilobyte of fragments that expands to millions of fields is refused after
-``max_cost`` of them.
+soon as the running count passes it), a page size too large for an Int,
+introspection where it is off. A hostile document so costs at most what the
+limits allow: a kilobyte of fragments that expands to millions of fields is
+refused after ``max_cost`` of them.
 
 Fragments are expanded (a fragment that spreads itself is refused); as
 graphql-core collects fields, a fragment spread twice in one selection set is
