@@ -32,8 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.changes import CustomerChange
 from gateway.db.models import Identity, TrackedEvent
+from gateway.db.upsert import dialect_insert
 from gateway.ingest.messages import Message
-from gateway.ingest.profile_writes import dialect_insert
 from gateway.ingest.profiles import identify_customers
 from gateway.ingest.traits import TraitWarning
 
