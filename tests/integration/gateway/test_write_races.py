@@ -21,6 +21,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from connectors.shopify.simulator_webhooks import webhook_headers
 from gateway.app import create_app
@@ -320,6 +321,59 @@ RACES = [
         stored=lambda s: _dict(segments=s.count(Segment)),
         expected={"segments": 1},
     ),
+    Race(
+        "identify-same-user-trusted",
+        nothing,
+        lambda s, i: s.identify(SERVER_WRITE_KEY, "user-1", f"m-{i}"),
+        accepted=N,
+        refused=None,
+        stored=lambda s: _dict(
+            customers=s.count(models.Customer),
+            links=s.count(models.Identity),
+            events=s.count(models.TrackedEvent),
+        ),
+        expected={"customers": 1, "links": 1, "events": N},
+    ),
+    Race(
+        "identify-same-email-public",
+        nothing,
+        lambda s, i: s.identify(WRITE_KEY, f"user-{i}", f"m-{i}"),
+        accepted=N,
+        refused=None,
+        stored=lambda s: _dict(
+            customers=s.count(models.Customer),
+            links=s.count(models.Identity),
+            events=s.count(models.TrackedEvent),
+            attached=s.count(
+                models.TrackedEvent, models.TrackedEvent.customer_id.is_not(None)
+            ),
+        ),
+        expected={"customers": 1, "links": 1, "events": N, "attached": 1},
+    ),
+    Race(
+        "shopify-new-shopper-twice",
+        nothing,
+        lambda s, i: s.shopify(
+            "customers/create" if i % 2 else "customers/update", shopper(99001)
+        ),
+        accepted=N,
+        refused=None,
+        stored=lambda s: _dict(
+            customers=s.count(models.Customer),
+            links=s.count(models.Identity),
+            deliveries=s.count(models.WebhookDelivery),
+        ),
+        expected={"customers": 1, "links": 1, "deliveries": 2 * N},
+    ),
+    Race(
+        "one-email-every-surface",
+        nothing,
+        mixed_creation,
+        accepted=None,
+        refused="CONFLICT",
+        stored=lambda s: _dict(customers=s.count(models.Customer)),
+        expected={"customers": 1},
+    ),
 ]
 
 
@@ -368,3 +422,27 @@ async def test_concurrent_keys_of_one_name_store_one_and_refuse_the_rest(
     assert all(isinstance(m, Conflict) for m in made if not isinstance(m, tuple))
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ApiKey)) == 1
+
+
+class Duplicate(Exception):
+    sqlstate = "23505"
+
+
+async def keeps_clashing(*args: object, **kwargs: object) -> None:
+    raise IntegrityError("INSERT …", {}, Duplicate())
+
+
+async def test_a_write_that_keeps_clashing_is_a_409_and_stores_nothing(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gateway.ingest.store._store", keeps_clashing)
+    monkeypatch.setattr("gateway.webhooks.shopify._customer", keeps_clashing)
+    ingest = await stage.identify(SERVER_WRITE_KEY, "user-1", "m-1")
+    delivery = await stage.shopify("customers/create", shopper(99001))
+    assert (ingest.status, ingest.code) == (409, "conflict")
+    assert delivery.status == 409
+    assert delivery.data == {
+        "error": "Concurrent deliveries changed the same records; retry."
+    }
+    for model in (models.Customer, models.TrackedEvent, models.WebhookDelivery):
+        assert await stage.count(model) == 0
