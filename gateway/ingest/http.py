@@ -19,12 +19,13 @@ from typing import Any
 
 import orjson
 from pydantic import SecretStr
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.db.models import utcnow
+from gateway.db.races import is_unique_violation
 from gateway.errors import describe
 from gateway.ingest.messages import (
     MAX_BATCH_BYTES,
@@ -119,6 +120,15 @@ async def _ingest(request: Request, kind: str | None) -> Response:
             services.sessions, messages, received_at, trusted=trusted
         )
     except SQLAlchemyError as exc:
+        if isinstance(exc, IntegrityError) and is_unique_violation(exc):
+            log.warning(
+                "ingest of %d messages (first %s) kept meeting concurrent writes",
+                len(messages),
+                _log_id(messages[0].message_id if messages else None),
+            )
+            raise Rejected(
+                409, "conflict", "a concurrent request changed the same data; retry"
+            ) from exc
         # The exception's text carries SQL parameters (emails): never logged.
         log.error(
             "ingest could not store %d messages (first %s): %s",
