@@ -56,6 +56,14 @@ class Rejected(Exception):
         self.message = message
 
 
+HEADERS = {
+    401: {"WWW-Authenticate": 'Basic realm="ingest"'},
+    503: {"Retry-After": "1"},
+}
+"""Headers of a refusal by status: a 503 asks the client to retry (Segment's
+and RudderStack's libraries retry 5xx and 429, and drop other 4xx)."""
+
+
 def ingest_routes() -> list[BaseRoute]:
     """``POST /v1/batch`` and one ``POST /v1/<type>`` per Segment message type."""
     routes: list[BaseRoute] = [Route("/v1/batch", _endpoint(None), methods=["POST"])]
@@ -71,11 +79,10 @@ def _endpoint(kind: str | None) -> Endpoint:
         try:
             return await _ingest(request, kind)
         except Rejected as exc:
-            headers = {"WWW-Authenticate": 'Basic realm="ingest"'}
             return JSONResponse(
                 {"success": False, "code": exc.code, "message": exc.message},
                 status_code=exc.status,
-                headers=headers if exc.status == 401 else None,
+                headers=HEADERS.get(exc.status),
             )
 
     endpoint.__name__ = f"ingest_{kind or 'batch'}"
@@ -126,8 +133,9 @@ async def _ingest(request: Request, kind: str | None) -> Response:
                 len(messages),
                 _log_id(messages[0].message_id if messages else None),
             )
+            # Transient: answered so that the client's library retries it.
             raise Rejected(
-                409, "conflict", "a concurrent request changed the same data; retry"
+                503, "conflict", "a concurrent request changed the same data; retry"
             ) from exc
         # The exception's text carries SQL parameters (emails): never logged.
         log.error(

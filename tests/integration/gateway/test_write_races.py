@@ -432,14 +432,14 @@ async def keeps_clashing(*args: object, **kwargs: object) -> None:
     raise IntegrityError("INSERT …", {}, Duplicate())
 
 
-async def test_a_write_that_keeps_clashing_is_a_409_and_stores_nothing(
+async def test_a_write_that_keeps_clashing_is_retryable_and_stores_nothing(
     stage: Stage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("gateway.ingest.store._store", keeps_clashing)
     monkeypatch.setattr("gateway.webhooks.shopify._customer", keeps_clashing)
     ingest = await stage.identify(SERVER_WRITE_KEY, "user-1", "m-1")
     delivery = await stage.shopify("customers/create", shopper(99001))
-    assert (ingest.status, ingest.code) == (409, "conflict")
+    assert (ingest.status, ingest.code) == (503, "conflict")
     assert delivery.status == 409
     assert delivery.data == {
         "error": "Concurrent deliveries changed the same records; retry."
