@@ -14,6 +14,7 @@ the very same rules.
 from __future__ import annotations
 
 import enum
+import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,7 +51,11 @@ class PiiKind(enum.StrEnum):
     and comments, task titles, refund notes, satisfaction comments, timeline
     summaries that quote them, web event properties. It may hold anything."""
     URL = "url"
-    """A visited URL: its query string may carry an email or a token."""
+    """A visited URL or its path: its query string may carry an email or a
+    token, its user info a password."""
+    EXTERNAL_ID = "external_id"
+    """The customer's id in an upstream: mostly opaque (a Shopify gid), but a
+    Segment userId or a PostHog distinct id is an email for some senders."""
 
 
 class Treatment(enum.Enum):
@@ -77,6 +82,7 @@ PII_POLICY: dict[Role, dict[PiiKind, Treatment]] = {
         PiiKind.NOTE: HIDE,
         PiiKind.TEXT: HIDE,
         PiiKind.URL: MASK,
+        PiiKind.EXTERNAL_ID: MASK,
     },
     Role.ANALYST: dict.fromkeys(PiiKind, HIDE),
 }
@@ -110,6 +116,55 @@ def mask_phone(value: str) -> str:
     return f"{value[:3]}******{value[-2:]}" if len(value) > 5 else "***"
 
 
+_SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
+"""Schemes whose URLs browsers read with any number of ``/`` or ``\\`` after
+the colon (WHATWG URL: ``https:\\\\host``, ``https:/host`` are ``https://host``)."""
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_PHONE = re.compile(r"\+[0-9 ().-]{6,}")
+"""A phone number as an id: ``+`` then digits and separators."""
+
+
+def mask_url(value: str) -> str | None:
+    """Scheme, host, port and path: the query and fragment are where emails
+    and tokens ride, user info holds a password, ``;params`` a session id.
+
+    A URL with a scheme and no host (``mailto:``, ``tel:``, ``data:``) is all
+    payload: only its scheme is kept. A reference without a scheme keeps its
+    path, less a leading ``user@`` (``maya@shop.example/a``). ``None`` for
+    what is not a URL (an unclosed IPv6 bracket)."""
+    text = value.strip(_C0_AND_SPACE)
+    try:
+        scheme = urlsplit(text).scheme
+        if scheme in _SPECIAL_SCHEMES:
+            rest = text[len(scheme) + 1 :].replace("\\", "/").lstrip("/")
+            text = f"{scheme}://{rest}"
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if (
+        parts.scheme
+        and not parts.netloc
+        and not text[len(scheme) + 1 :].startswith("//")
+    ):
+        return f"{parts.scheme}:"
+    path = parts.path
+    if not parts.scheme and not parts.netloc:
+        first, slash, rest = path.partition("/")
+        path = first.rpartition("@")[2] + slash + rest
+    path = "/".join(segment.partition(";")[0] for segment in path.split("/"))
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, path, "", ""))
+
+
+def mask_external_id(value: str) -> str:
+    """An upstream id as it is, unless it is an email or a phone number."""
+    if "@" in value:
+        return mask_email(value)
+    if _PHONE.fullmatch(value):
+        return mask_phone(value)
+    return value
+
+
 def apply(role: Role, kind: PiiKind, value: Any) -> Any:
     """``value`` as ``role`` may see it: itself, masked, or ``None``."""
     if value is None:
@@ -122,13 +177,6 @@ def apply(role: Role, kind: PiiKind, value: Any) -> Any:
     return _mask(kind, value)
 
 
-def mask_url(value: str) -> str:
-    """Scheme, host and path: the query and fragment are where emails and
-    tokens ride."""
-    parts = urlsplit(value)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-
-
 def _mask(kind: PiiKind, value: Any) -> Any:
     if kind is PiiKind.EMAIL and isinstance(value, str):
         return mask_email(value)
@@ -136,6 +184,8 @@ def _mask(kind: PiiKind, value: Any) -> Any:
         return mask_phone(value)
     if kind is PiiKind.URL and isinstance(value, str):
         return mask_url(value)
+    if kind is PiiKind.EXTERNAL_ID and isinstance(value, str):
+        return mask_external_id(value)
     return None
 
 

@@ -122,6 +122,13 @@ ENRICH = """mutation($id: ID!, $body: String!, $tag: String!) {
   tagCustomer(customerId: $id, tags: [$tag]) { id }
   setConsent(customerId: $id, channel: EMAIL, state: GRANTED) { state }
 }"""
+LINK = """query($id: ID!) { customer(id: $id) {
+  orders(first: 1) { edges { node { id } } }
+  tickets(first: 1) { edges { node { id } } }
+  activity(first: 1) { edges { node { id } } }
+} }"""
+"""Reads each upstream once, so the subject's links to them exist before any
+table compares answers (``identities`` grows as the first read links them)."""
 
 
 async def _fill_subject(stage: Stage) -> Subject:
@@ -142,6 +149,7 @@ async def _fill_subject(stage: Stage) -> Subject:
             )
         )
     done = await stage.admin(ENRICH, id=gid, body=NOTE_BODY, tag=TAG)
+    await stage.admin(LINK, id=gid)
     return Subject(
         gid=gid,
         pk=pk,

@@ -92,7 +92,7 @@ def api_entries() -> list[Entry]:
         ),
         Entry(
             "customers",
-            "query($email: String!) { customers(search: $email, first: 5)"
+            "query($email: String!) { customers(search: $email, first: 3)"
             " { edges { node SELECTION } } }",
             "Customer",
             ("customers", "edges", "node"),
@@ -100,7 +100,7 @@ def api_entries() -> list[Entry]:
         ),
         Entry(
             "segment.members",
-            "query($name: String!) { segment(name: $name) { members(first: 5)"
+            "query($name: String!) { segment(name: $name) { members(first: 3)"
             " { edges { node SELECTION } } } }",
             "Customer",
             ("segment", "members", "edges", "node"),
@@ -109,7 +109,7 @@ def api_entries() -> list[Entry]:
         Entry(
             "segmentPreview",
             "query($tag: String!) { segmentPreview(filter: {tagsAny: [$tag]},"
-            " first: 5) { edges { node SELECTION } } }",
+            " first: 3) { edges { node SELECTION } } }",
             "Customer",
             ("segmentPreview", "edges", "node"),
             lambda stage: {"tag": TAG},

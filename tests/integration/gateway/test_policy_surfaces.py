@@ -25,8 +25,6 @@ from tests.integration.gateway.conftest import Gateway
 from tests.integration.gateway.surfaces import (
     ROLES,
     TASK_TITLE,
-    VISIT_PROPERTIES,
-    VISITED,
     Maya,
     ask,
     dig,
@@ -161,27 +159,6 @@ async def test_timeline_items_are_masked_by_role(
         data = await ask(client, keys[role], TIMELINE, id=maya.id)
         edges = data["customer"]["timeline"]["edges"]
         assert _timeline_view(edges) == _timeline_wanted(role), role
-
-
-WEB_TIMELINE = """query($id: ID!) { customer(id: $id) {
-  timeline(first: 5, sources: [INGEST]) { edges { node {
-    summary ... on WebEvent { url path properties } } } } } }"""
-
-
-async def test_web_events_hide_or_mask_what_their_url_and_properties_carry(
-    client: httpx.AsyncClient, keys: dict[Role, dict[str, str]], maya: Maya
-) -> None:
-    for role in ROLES:
-        data = await ask(client, keys[role], WEB_TIMELINE, id=maya.id)
-        event = data["customer"]["timeline"]["edges"][0]["node"]
-        text = policy.apply(role, PiiKind.TEXT, "x") is not None
-        assert event == {
-            "summary": "Viewed /account" if text else "Viewed a page",
-            "url": policy.apply(role, PiiKind.URL, VISITED),
-            "path": "/account",
-            "properties": policy.apply(role, PiiKind.TEXT, VISIT_PROPERTIES),
-        }, role
-    assert policy.mask_url(VISITED) == "https://shop.example/account"
 
 
 async def test_an_embed_token_sees_its_customers_timeline_as_the_embed_role(
