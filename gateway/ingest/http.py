@@ -151,7 +151,10 @@ async def _ingest(request: Request, kind: str | None) -> Response:
     answer: dict[str, Any] = {"success": True}
     if errors:
         answer["errors"] = errors
-    if stored.warnings:
+    # The public key ships in browsers: its sender learns only what the
+    # message alone decides, never whether an email, phone or userId is known.
+    told = [w for w in stored.warnings if trusted or w.from_message]
+    if told:
         answer["warnings"] = [
             {
                 "index": indexes[w.position],
@@ -159,7 +162,7 @@ async def _ingest(request: Request, kind: str | None) -> Response:
                 "field": w.field,
                 "message": w.reason,
             }
-            for w in stored.warnings
+            for w in told
         ]
     return JSONResponse(answer)
 

@@ -50,6 +50,7 @@ UNTRUSTED_ALIAS = (
     "not linked: only the server write key may link a userId to the customer "
     "of previousId"
 )
+"""Answered to every alias sent with the public write key."""
 
 
 @dataclass(slots=True)
@@ -99,14 +100,18 @@ async def _store(
         }
         links.update(identified.new_links)
         for position, message in fresh:
+            if message.type != "alias":
+                continue
+            if not trusted:
+                # every alias, linked previousId or not: the answer must not
+                # tell the sender which userIds are linked
+                result.warnings.append(
+                    TraitWarning(position, "userId", UNTRUSTED_ALIAS, True)
+                )
+                continue
             owner = links.get(message.previous_id or "")
             user_id = message.user_id
-            if message.type == "alias" and user_id and user_id not in links and owner:
-                if not trusted:
-                    result.warnings.append(
-                        TraitWarning(position, "userId", UNTRUSTED_ALIAS)
-                    )
-                    continue
+            if user_id and user_id not in links and owner:
                 links[user_id] = owner
                 new_links[user_id] = (owner, "alias")
         await _store_links(session, new_links)
