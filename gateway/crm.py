@@ -26,6 +26,7 @@ from gateway.db.races import is_unique_violation
 from gateway.db.upsert import dialect_insert
 from gateway.errors import BadUserInput, Conflict, NotFound
 from gateway.validation import (
+    clean_name,
     clean_text,
     normalize_country,
     normalize_email,
@@ -83,7 +84,7 @@ def _address(data: NewAddress) -> models.Address:
 
 
 def clean_tag(tag: str) -> str:
-    return clean_text(tag, "tags", 64).lower()
+    return clean_name(tag, "tags", 64).lower()
 
 
 def _names(first: str | None, last: str | None) -> tuple[str | None, str | None]:
@@ -271,7 +272,7 @@ async def set_consent(
         customer_id=customer_id,
         channel=channel,
         state=state,
-        source=clean_text(source, "source", 64),
+        source=clean_name(source, "source", 64),
         changed_at=models.utcnow(),
     )
     async with sessions() as session, session.begin():

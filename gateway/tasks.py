@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway import history
 from gateway.db import models
 from gateway.errors import BadUserInput, Conflict, NotFound
-from gateway.validation import clean_text
+from gateway.validation import clean_name, clean_text
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -36,7 +36,7 @@ async def create_task(
         title=clean_text(title, "title", 300),
         due_at=due_at,
         status="open",
-        assignee=clean_text(assignee, "assignee", 200) if assignee else None,
+        assignee=clean_name(assignee, "assignee", 200) if assignee else None,
         created_at=models.utcnow(),
     )
     async with sessions() as session, session.begin():
