@@ -15,7 +15,9 @@ or a graphql-transport-ws ``error`` message), always with the same
 3. the query limits on the parsed document with COERCED variables
    (``gateway.limits``: 400, each its code; ``INTROSPECTION_DISABLED`` in
    production);
-4. mutations: never over GET (405), and only those the role may run (403).
+4. mutations: never over GET (405), and only those the role may run, with
+   the argument values it may use (403; ``gateway.auth.policy``: marketing's
+   ``setConsent`` records an opt-out only).
 
 Errors that do reach the client pass ``present``: codes for all
 (``gateway.errors``), and in production no "Did you mean …" suggestions.
@@ -30,11 +32,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSchema
+from graphql import GraphQLError, GraphQLSchema, value_from_ast_untyped
 
 from gateway.auth.admission import Refusal, take_token
 from gateway.auth.audit import AuditTrail
-from gateway.auth.policy import may_run_mutation
+from gateway.auth.policy import Role, argument_limits, may_run_mutation
 from gateway.auth.principal import Principal
 from gateway.auth.ratelimit import RateLimiter
 from gateway.errors import format_errors
@@ -96,12 +98,15 @@ class OperationGate:
                 "Mutations must be sent with POST.",
                 {"Allow": "POST"},
             )
+        variables = _as_sent(analysis, operation.variables)
         for node in analysis.root_fields:
             name = node.name.value
-            if not may_run_mutation(principal.role, name):
-                raise Refusal(
-                    403, "FORBIDDEN", f"The {principal.role} role may not run {name}."
-                )
+            arguments = {
+                a.name.value: value_from_ast_untyped(a.value, variables)
+                for a in node.arguments or ()
+            }
+            if not may_run_mutation(principal.role, name, arguments):
+                raise Refusal(403, "FORBIDDEN", _forbidden(principal.role, name))
         return analysis
 
     def present(self, errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
@@ -115,6 +120,25 @@ class OperationGate:
         """In production, without "Did you mean …" (field, argument, type and
         enum value names are what an attacker fishes for)."""
         return _SUGGESTION.sub("", text) if self.production else text
+
+
+def _as_sent(analysis: Analysis, variables: object) -> dict[str, Any]:
+    """The variables as sent, with the operation's defaults for those left out
+    (enum values stay their GraphQL names: what ``ARGUMENTS_BY_ROLE`` lists)."""
+    sent = dict(variables) if isinstance(variables, dict) else {}
+    for definition in analysis.operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if name not in sent and definition.default_value is not None:
+            sent[name] = value_from_ast_untyped(definition.default_value)
+    return sent
+
+
+def _forbidden(role: Role, field: str) -> str:
+    limits = argument_limits(role, field)
+    if not limits:
+        return f"The {role} role may not run {field}."
+    only = ", ".join(f"{n}: {' or '.join(sorted(v))}" for n, v in limits.items())
+    return f"The {role} role may run {field} only with {only}."
 
 
 def audit_writes(

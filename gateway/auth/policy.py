@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -98,9 +99,34 @@ MUTATIONS_BY_ROLE: dict[Role, frozenset[str]] = {
 }
 """The mutations each non-writer role may run (by root field name)."""
 
+ARGUMENTS_BY_ROLE: dict[Role, dict[str, dict[str, frozenset[str]]]] = {
+    Role.MARKETING: {"setConsent": {"state": frozenset({"DENIED"})}},
+}
+"""For a mutation a non-writer role may run, the only values some of its
+arguments may take (enum values by their GraphQL names). Marketing records an
+opt-out (``DENIED``) but never grants consent, nor asks for it (``PENDING``),
+on a customer's behalf: a granted consent is what puts a customer in a
+marketing export, so granting it to oneself would unlock the contacts."""
 
-def may_run_mutation(role: Role, field: str) -> bool:
-    return role in WRITERS or field in MUTATIONS_BY_ROLE.get(role, frozenset())
+
+def may_run_mutation(
+    role: Role, field: str, arguments: Mapping[str, object] | None = None
+) -> bool:
+    """Whether ``role`` may run the root mutation ``field`` with ``arguments``
+    (GraphQL names → values as sent; an argument left out matches no limit)."""
+    if role in WRITERS:
+        return True
+    if field not in MUTATIONS_BY_ROLE.get(role, frozenset()):
+        return False
+    given = arguments or {}
+    return all(
+        isinstance(value := given.get(name), str) and value in allowed
+        for name, allowed in argument_limits(role, field).items()
+    )
+
+
+def argument_limits(role: Role, field: str) -> Mapping[str, frozenset[str]]:
+    return ARGUMENTS_BY_ROLE.get(role, {}).get(field, {})
 
 
 def treatment(role: Role, kind: PiiKind) -> Treatment:
