@@ -278,10 +278,6 @@ def _on_every_backend(test: str, reason: str) -> dict[str, str]:
 
 KNOWN_OPEN: dict[str, str] = {
     **_on_every_backend(
-        "test_cli.py::test_a_cli_export_is_audited_per_customer",
-        "open: the CLI export does not hand its rows to the audit log",
-    ),
-    **_on_every_backend(
         "test_fuzz_ingest_and_webhooks.py::"
         "test_fuzz_signed_zendesk_deliveries_never_fail_and_refusals_store_nothing",
         "open: a signed Zendesk delivery with missing keys or a non-object "
