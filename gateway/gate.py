@@ -15,7 +15,10 @@ or a graphql-transport-ws ``error`` message), always with the same
 3. the query limits on the parsed document with COERCED variables
    (``gateway.limits``: 400, each its code; ``INTROSPECTION_DISABLED`` in
    production);
-4. mutations: never over GET (405), and only those the role may run (403).
+4. mutations: never over GET (405), and only those the role may run (403);
+5. comparisons: arguments, filter fields, order values and entity keys that
+   compare with personal data only for a role that sees it in full
+   (``policy.COMPARED``; 403 ``FORBIDDEN`` with ``extensions.argument``).
 
 Errors that do reach the client pass ``present``: codes for all
 (``gateway.errors``), and in production no "Did you mean …" suggestions.
@@ -34,7 +37,7 @@ from graphql import GraphQLError, GraphQLSchema
 
 from gateway.auth.admission import Refusal, take_token
 from gateway.auth.audit import AuditTrail
-from gateway.auth.policy import may_run_mutation
+from gateway.auth.policy import COMPARED, may_compare, may_run_mutation
 from gateway.auth.principal import Principal
 from gateway.auth.ratelimit import RateLimiter
 from gateway.errors import format_errors
@@ -87,21 +90,9 @@ class OperationGate:
             raise Refusal(400, exc.code, exc.message) from exc
         except GraphQLError:
             return None
-        if not analysis.is_mutation:
-            return analysis
-        if method == "GET":
-            raise Refusal(
-                405,
-                "METHOD_NOT_ALLOWED",
-                "Mutations must be sent with POST.",
-                {"Allow": "POST"},
-            )
-        for node in analysis.root_fields:
-            name = node.name.value
-            if not may_run_mutation(principal.role, name):
-                raise Refusal(
-                    403, "FORBIDDEN", f"The {principal.role} role may not run {name}."
-                )
+        if analysis.is_mutation:
+            _check_mutation(principal, analysis, method)
+        _check_comparisons(principal, analysis)
         return analysis
 
     def present(self, errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
@@ -126,6 +117,38 @@ def audit_writes(
         return
     for node in analysis.root_fields:
         trail.wrote(customer_argument(node, variables), node.name.value)
+
+
+def _check_mutation(principal: Principal, analysis: Analysis, method: str) -> None:
+    if method == "GET":
+        raise Refusal(
+            405,
+            "METHOD_NOT_ALLOWED",
+            "Mutations must be sent with POST.",
+            {"Allow": "POST"},
+        )
+    for node in analysis.root_fields:
+        name = node.name.value
+        if not may_run_mutation(principal.role, name):
+            raise Refusal(
+                403, "FORBIDDEN", f"The {principal.role} role may not run {name}."
+            )
+
+
+def _check_comparisons(principal: Principal, analysis: Analysis) -> None:
+    """A role searches, filters, orders and looks up only by what it sees in
+    full (``policy.COMPARED``): anything else would be an oracle for a value
+    it may not see (``customers(search: "alice@")``, ``orderBy: EMAIL_ASC``)."""
+    for coordinate in sorted(analysis.arguments & COMPARED.keys()):
+        if not may_compare(principal.role, coordinate):
+            kinds = ", ".join(sorted(COMPARED[coordinate]))
+            raise Refusal(
+                403,
+                "FORBIDDEN",
+                f"The {principal.role} role may not search, filter, order or look"
+                f" up by {coordinate}: it does not see {kinds} in full.",
+                extensions={"argument": coordinate},
+            )
 
 
 def check_shape(operation: Operation, extensions: object = None) -> None:
