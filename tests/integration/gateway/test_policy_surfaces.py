@@ -106,6 +106,7 @@ ENTRY_POINTS: dict[str, tuple[str, tuple[str | int, ...]]] = {
 COMPARES: dict[str, str] = {
     "customer(email)": "Query.customer(email:)",
     "segmentPreview": "SegmentFilter.country",
+    "segment members": "SegmentFilter.country",
 }
 """What an entry point compares with (``policy.COMPARED``): a role that may not
 compare by it gets FORBIDDEN there instead (tests/security/test_comparisons)."""
