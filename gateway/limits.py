@@ -47,6 +47,7 @@ from graphql import (
 )
 from graphql.language import DocumentNode
 
+from gateway.query_arguments import arguments_used
 from gateway.query_walk import LimitExceeded, Walker, coerced_variables
 from gateway.settings import Settings
 
@@ -100,6 +101,10 @@ class Analysis:
     depth: int = 0
     aliases: int = 0
     cost: int = 0
+    arguments: frozenset[str] = frozenset()
+    """The schema coordinates of the arguments, input fields and enum values
+    the operation gives a value (``gateway.query_arguments``): the gate holds
+    them against the role's comparisons (``policy.COMPARED``)."""
 
     @property
     def is_mutation(self) -> bool:
@@ -194,14 +199,14 @@ def _analyse(
     analysis = Analysis(document=document, operation=operation)
     if root is None:
         return analysis
-    walker = Walker(
-        schema, fragments, coerced_variables(schema, operation, variables), limits
-    )
+    coerced = coerced_variables(schema, operation, variables)
+    walker = Walker(schema, fragments, coerced, limits)
     walker.count_directives(operation.directives)
     walker.walk(operation.selection_set, root, 1, 1)
     analysis.depth = walker.depth
     analysis.aliases = walker.aliases
     analysis.cost = walker.cost
+    analysis.arguments = arguments_used(schema, operation, fragments, coerced)
     return analysis
 
 

@@ -8,7 +8,9 @@ one customer as support does, read-only. ``embed`` is the role of an embed
 token only: no API key or JWT can hold it (``GRANTABLE_ROLES``). Fields name
 their kind of personal data (``gateway.auth.pii.pii_field``); this module
 decides what each role gets, so the timeline, exports and subscriptions apply
-the very same rules.
+the very same rules. ``COMPARED`` says which arguments compare with which
+kind: a role searches, filters, orders and looks up only by what it sees in
+full.
 """
 
 from __future__ import annotations
@@ -89,6 +91,63 @@ PII_POLICY: dict[Role, dict[PiiKind, Treatment]] = {
 }
 """Role → kind of personal data → what the role gets. The only such table."""
 
+SEARCHED: dict[str, PiiKind] = {
+    "email": PiiKind.EMAIL,
+    "name": PiiKind.NAME,
+    "phone": PiiKind.PHONE,
+}
+"""What ``customers(search:)`` matches (``gateway.db.customer_queries``)."""
+
+_EMAIL, _PHONE, _NAME = (
+    frozenset({PiiKind.EMAIL}),
+    frozenset({PiiKind.PHONE}),
+    frozenset({PiiKind.NAME}),
+)
+_ADDRESS, _BIRTH_MONTH = frozenset({PiiKind.ADDRESS}), frozenset({PiiKind.BIRTH_MONTH})
+
+COMPARED: dict[str, frozenset[PiiKind]] = {
+    "Query.customer(email:)": _EMAIL,
+    "Query.customers(search:)": frozenset(SEARCHED.values()),
+    "CustomerOrderBy.EMAIL_ASC": _EMAIL,
+    "CustomerOrderBy.LAST_NAME_ASC": _NAME,
+    "CustomerFilter.country": _ADDRESS,
+    "CustomerFilter.region": _ADDRESS,
+    "CustomerFilter.city": _ADDRESS,
+    "CustomerFilter.birthMonth": _BIRTH_MONTH,
+    "CustomerFilter.hasPhone": _PHONE,
+    "SegmentFilter.country": _ADDRESS,
+    "SegmentFilter.region": _ADDRESS,
+    "SegmentFilter.city": _ADDRESS,
+    "SegmentFilter.birthMonth": _BIRTH_MONTH,
+    "Customer.email": _EMAIL,
+}
+"""Every argument, input field, enum value and federation entity key
+(``Customer.email``: a router's ``_entities`` representation) that compares
+with personal data, by schema coordinate → the kinds it compares with. A role
+may search, filter, order or look up by one only when it sees one of those
+kinds in FULL, and it then compares with those only (``search`` matches what
+the role sees in full: names for marketing). The gate refuses the rest before
+execution (``gateway.gate``), and saved segments are read by the same rule
+(``gateway.insights.segment_filter.hidden_conditions``)."""
+
+
+def compared_in_full(role: Role, coordinate: str) -> frozenset[PiiKind]:
+    """The kinds ``coordinate`` compares with that ``role`` sees in full."""
+    kinds = COMPARED.get(coordinate, frozenset())
+    return frozenset(k for k in kinds if treatment(role, k) is FULL)
+
+
+def may_compare(role: Role, coordinate: str) -> bool:
+    return coordinate not in COMPARED or bool(compared_in_full(role, coordinate))
+
+
+def searched(role: Role) -> frozenset[str]:
+    """The fields ``customers(search:)`` matches for ``role``."""
+    return frozenset(
+        name for name, kind in SEARCHED.items() if treatment(role, kind) is FULL
+    )
+
+
 WRITERS: frozenset[Role] = frozenset({Role.ADMIN, Role.SUPPORT, Role.SALES})
 """Roles that may run any mutation."""
 
@@ -146,7 +205,7 @@ _SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
 """Schemes whose URLs browsers read with any number of ``/`` or ``\\`` after
 the colon (WHATWG URL: ``https:\\\\host``, ``https:/host`` are ``https://host``)."""
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
-_PHONE = re.compile(r"\+[0-9 ().-]{6,}")
+_PHONE_ID = re.compile(r"\+[0-9 ().-]{6,}")
 """A phone number as an id: ``+`` then digits and separators."""
 
 
@@ -186,7 +245,7 @@ def mask_external_id(value: str) -> str:
     """An upstream id as it is, unless it is an email or a phone number."""
     if "@" in value:
         return mask_email(value)
-    if _PHONE.fullmatch(value):
+    if _PHONE_ID.fullmatch(value):
         return mask_phone(value)
     return value
 

@@ -21,6 +21,7 @@ from gateway.errors import BadUserInput, NotFound
 from gateway.insights.export import ExportRequest, export_segment
 from gateway.insights.export_audit import audited_export
 from gateway.insights.refresh import refresh_periodically
+from gateway.insights.segment_filter import hidden_conditions
 from gateway.insights.segments import segment_by_name
 from gateway.services import Services
 
@@ -62,11 +63,19 @@ async def export_route(request: Request) -> Response:
             channel=request.query_params.get("channel"),
         )
         async with services.sessions() as session:
-            await segment_by_name(session, export.segment)  # before streaming
+            segment = await segment_by_name(session, export.segment)  # first
     except NotFound as exc:
         return JSONResponse({"error": str(exc)}, status_code=404)
     except BadUserInput as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
+    if hidden := hidden_conditions(principal.role, segment.filter):
+        return JSONResponse(
+            {
+                "error": f"The {principal.role} role may not export a segment that"
+                f" filters by {', '.join(hidden)}: it does not see them in full."
+            },
+            status_code=403,
+        )
     body = export_segment(
         services.sessions,
         export,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLSchema
 
+from gateway.auth.policy import Role, may_compare
 from gateway.schema import build_schema
 from gateway.schema.embed import build_embed_schema
 from tests.security.schema_walk import PiiLeaf, Step, pii_leaves, reach, render
@@ -44,6 +45,12 @@ class Entry:
     embed: bool = False
     reference: Entry | None = None
     """Where the admin reads the same objects on ``/graphql``, when not here."""
+    compares: tuple[str, ...] = ()
+    """``policy.COMPARED`` coordinates the entry uses: only roles that may
+    compare by them read through it (the others: ``test_comparisons``)."""
+
+    def open_to(self, role: Role) -> bool:
+        return all(may_compare(role, c) for c in self.compares)
 
     def __str__(self) -> str:
         return self.name
@@ -89,14 +96,15 @@ def api_entries() -> list[Entry]:
             "Customer",
             ("customer",),
             _email,
+            compares=("Query.customer(email:)",),
         ),
         Entry(
             "customers",
-            "query($email: String!) { customers(search: $email, first: 3)"
+            "query($tag: String!) { customers(filter: {tagsAny: [$tag]}, first: 3)"
             " { edges { node SELECTION } } }",
             "Customer",
             ("customers", "edges", "node"),
-            _email,
+            lambda stage: {"tag": TAG},
         ),
         Entry(
             "segment.members",
