@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
 from gateway.auth.audit import AuditTrail
+from gateway.auth.policy import Role
 from gateway.auth.principal import Principal
 from gateway.loaders import Loaders
 
@@ -32,6 +33,12 @@ class Context:
     """WebSocket ``connection_init`` payload (set by Strawberry)."""
     errors: list[GraphQLError] = field(default_factory=list)
     """Errors to send beside the data (a timeline source that failed)."""
+
+    @property
+    def role(self) -> Role:
+        """The caller's role; with no caller (never admitted), the one that
+        sees least."""
+        return self.principal.role if self.principal is not None else Role.ANALYST
 
     @property
     def actor(self) -> str:

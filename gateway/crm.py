@@ -2,6 +2,12 @@
 
 A failed check raises before anything is written; a unique-email clash found by
 the database rolls the whole transaction back and becomes ``CONFLICT``.
+
+Concurrent requests (several replicas share the database) are settled by the
+database, never by an in-process lock: tags and consents are written with
+``INSERT … ON CONFLICT``, so two requests adding the same tag or first consent
+both succeed and store one row; a loyalty change locks its customer's row
+(``_locked``) before it reads the balance it checks.
 """
 
 from __future__ import annotations
@@ -10,14 +16,17 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import history
 from gateway.db import models
+from gateway.db.races import is_unique_violation
+from gateway.db.upsert import dialect_insert
 from gateway.errors import BadUserInput, Conflict, NotFound
 from gateway.validation import (
+    clean_name,
     clean_text,
     normalize_country,
     normalize_email,
@@ -75,7 +84,7 @@ def _address(data: NewAddress) -> models.Address:
 
 
 def clean_tag(tag: str) -> str:
-    return clean_text(tag, "tags", 64).lower()
+    return clean_name(tag, "tags", 64).lower()
 
 
 def _names(first: str | None, last: str | None) -> tuple[str | None, str | None]:
@@ -98,6 +107,8 @@ async def _unique_email(write: Awaitable[None]) -> None:
     try:
         await write
     except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
         raise Conflict(
             "A customer with this email already exists.", field="email"
         ) from exc
@@ -143,6 +154,25 @@ async def _get(session: AsyncSession, customer_id: int) -> models.Customer:
     if customer is None:
         raise NotFound("No customer with this id.", field="id")
     return customer
+
+
+async def _locked(session: AsyncSession, customer_id: int) -> None:
+    """Hold the customer's row until the transaction ends, or raise ``NotFound``.
+
+    A second writer of the same customer waits here, then reads what the first
+    committed. A no-op UPDATE rather than ``SELECT … FOR UPDATE``, which SQLite
+    ignores: the UPDATE takes the row lock on PostgreSQL and the write lock on
+    SQLite, before anything is read.
+    """
+    locked = await session.scalar(
+        update(models.Customer)
+        .where(models.Customer.id == customer_id)
+        .values(updated_at=models.Customer.updated_at)
+        .returning(models.Customer.id)
+        .execution_options(synchronize_session=False)
+    )
+    if locked is None:
+        raise NotFound("No customer with this id.", field="id")
 
 
 _UPDATERS: dict[str, Callable[[str], str]] = {
@@ -206,49 +236,64 @@ async def add_note(
 async def tag_customer(
     sessions: Sessions, customer_id: int, tags: Sequence[str], *, add: bool
 ) -> None:
+    """Add or remove ``tags``; only the tags this call changed get a history
+    entry, so two requests adding the same tag at once record it once."""
     names = {clean_tag(t) for t in tags}
     if not names:
         raise BadUserInput("Give at least one tag.", field="tags")
-    async with sessions() as session:
+    async with sessions() as session, session.begin():
         await _get(session, customer_id)
-        existing = set(
-            await session.scalars(
-                select(models.Tag.name).where(
-                    models.Tag.customer_id == customer_id, models.Tag.name.in_(names)
-                )
-            )
-        )
-        changed = sorted(names - existing) if add else sorted(existing)
+        tag = models.Tag
         if add:
-            session.add_all(
-                models.Tag(customer_id=customer_id, name=n) for n in changed
+            insert = dialect_insert(session, tag)
+            statement = insert.values(
+                [{"customer_id": customer_id, "name": n} for n in sorted(names)]
+            ).on_conflict_do_nothing(index_elements=["customer_id", "name"])
+            changed = await session.scalars(statement.returning(insert.table.c.name))
+        else:
+            changed = await session.scalars(
+                delete(tag)
+                .where(tag.customer_id == customer_id, tag.name.in_(names))
+                .returning(tag.name)
+                .execution_options(synchronize_session=False)
             )
-        elif existing:
-            await session.execute(
-                delete(models.Tag).where(
-                    models.Tag.customer_id == customer_id, models.Tag.name.in_(existing)
-                )
-            )
-        for name in changed:
-            verb = "added" if add else "removed"
+        verb = "added" if add else "removed"
+        for name in sorted(changed):
             history.record(
                 session, customer_id, f"tag_{verb}", f"Tag {name} {verb}", tag=name
             )
-        await session.commit()
 
 
 async def set_consent(
     sessions: Sessions, customer_id: int, channel: str, state: str, source: str
 ) -> models.Consent:
-    async with sessions() as session:
+    """Upsert the channel's one row: of two requests at once, the later wins."""
+    consent = models.Consent(
+        customer_id=customer_id,
+        channel=channel,
+        state=state,
+        source=clean_name(source, "source", 64),
+        changed_at=models.utcnow(),
+    )
+    async with sessions() as session, session.begin():
         await _get(session, customer_id)
-        consent = await session.get(models.Consent, (customer_id, channel))
-        if consent is None:
-            consent = models.Consent(customer_id=customer_id, channel=channel)
-            session.add(consent)
-        consent.state = state
-        consent.source = clean_text(source, "source", 64)
-        consent.changed_at = models.utcnow()
+        insert = dialect_insert(session, models.Consent)
+        await session.execute(
+            insert.values(
+                customer_id=customer_id,
+                channel=channel,
+                state=consent.state,
+                source=consent.source,
+                changed_at=consent.changed_at,
+            ).on_conflict_do_update(
+                index_elements=["customer_id", "channel"],
+                set_={
+                    "state": insert.excluded.state,
+                    "source": insert.excluded.source,
+                    "changed_at": insert.excluded.changed_at,
+                },
+            )
+        )
         history.record(
             session,
             customer_id,
@@ -258,14 +303,14 @@ async def set_consent(
             channel=channel,
             state=state,
         )
-        await session.commit()
     return consent
 
 
 async def add_loyalty_points(
     sessions: Sessions, customer_id: int, points: int, reason: str
 ) -> models.LoyaltyEntry:
-    """Credit (positive) or redeem (negative) points; the balance never goes below 0."""
+    """Credit (positive) or redeem (negative) points; the balance never goes below
+    0 nor past ``MAX_LOYALTY_BALANCE``, however many changes arrive at once."""
     if points == 0 or abs(points) > MAX_LOYALTY_CHANGE:
         raise BadUserInput(
             f"Points are not zero and at most {MAX_LOYALTY_CHANGE:,} either way.",
@@ -275,7 +320,7 @@ async def add_loyalty_points(
         customer_id=customer_id, points=points, reason=clean_text(reason, "reason", 200)
     )
     async with sessions() as session, session.begin():
-        await _get(session, customer_id)
+        await _locked(session, customer_id)
         balance = await session.scalar(
             select(func.coalesce(func.sum(models.LoyaltyEntry.points), 0)).where(
                 models.LoyaltyEntry.customer_id == customer_id

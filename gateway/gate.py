@@ -17,7 +17,12 @@ or a graphql-transport-ws ``error`` message), always with the same
    production);
 4. subscriptions: over WebSocket only (400 ``SUBSCRIPTION_OVER_HTTP``: over
    plain HTTP they would run as a query, and fail inside);
-5. mutations: never over GET (405), and only those the role may run (403).
+5. mutations: never over GET (405), and only those the role may run, with
+   the argument values it may use (403; ``gateway.auth.policy``: marketing's
+   ``setConsent`` records an opt-out only);
+6. comparisons: arguments, filter fields, order values and entity keys that
+   compare with personal data only for a role that sees it in full
+   (``policy.COMPARED``; 403 ``FORBIDDEN`` with ``extensions.argument``).
 
 Errors that do reach the client pass ``present``: codes for all
 (``gateway.errors``), and in production no "Did you mean …" suggestions.
@@ -32,11 +37,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSchema
+from graphql import GraphQLError, GraphQLSchema, value_from_ast_untyped
 
 from gateway.auth.admission import Refusal, take_token
 from gateway.auth.audit import AuditTrail
-from gateway.auth.policy import may_run_mutation
+from gateway.auth.policy import (
+    COMPARED,
+    Role,
+    argument_limits,
+    may_compare,
+    may_run_mutation,
+)
 from gateway.auth.principal import Principal
 from gateway.auth.ratelimit import RateLimiter
 from gateway.errors import format_errors
@@ -96,21 +107,9 @@ class OperationGate:
                 "Subscriptions run over WebSocket (graphql-transport-ws) on this "
                 "path, not over plain HTTP.",
             )
-        if not analysis.is_mutation:
-            return analysis
-        if method == "GET":
-            raise Refusal(
-                405,
-                "METHOD_NOT_ALLOWED",
-                "Mutations must be sent with POST.",
-                {"Allow": "POST"},
-            )
-        for node in analysis.root_fields:
-            name = node.name.value
-            if not may_run_mutation(principal.role, name):
-                raise Refusal(
-                    403, "FORBIDDEN", f"The {principal.role} role may not run {name}."
-                )
+        if analysis.is_mutation:
+            _check_mutation(principal, analysis, method, operation.variables)
+        _check_comparisons(principal, analysis)
         return analysis
 
     def present(self, errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
@@ -124,6 +123,62 @@ class OperationGate:
         """In production, without "Did you mean …" (field, argument, type and
         enum value names are what an attacker fishes for)."""
         return _SUGGESTION.sub("", text) if self.production else text
+
+
+def _check_mutation(
+    principal: Principal, analysis: Analysis, method: str, variables: object
+) -> None:
+    if method == "GET":
+        raise Refusal(
+            405,
+            "METHOD_NOT_ALLOWED",
+            "Mutations must be sent with POST.",
+            {"Allow": "POST"},
+        )
+    sent = _as_sent(analysis, variables)
+    for node in analysis.root_fields:
+        name = node.name.value
+        arguments = {
+            a.name.value: value_from_ast_untyped(a.value, sent)
+            for a in node.arguments or ()
+        }
+        if not may_run_mutation(principal.role, name, arguments):
+            raise Refusal(403, "FORBIDDEN", _forbidden(principal.role, name))
+
+
+def _check_comparisons(principal: Principal, analysis: Analysis) -> None:
+    """A role searches, filters, orders and looks up only by what it sees in
+    full (``policy.COMPARED``): anything else would be an oracle for a value
+    it may not see (``customers(search: "alice@")``, ``orderBy: EMAIL_ASC``)."""
+    for coordinate in sorted(analysis.arguments & COMPARED.keys()):
+        if not may_compare(principal.role, coordinate):
+            kinds = ", ".join(sorted(COMPARED[coordinate]))
+            raise Refusal(
+                403,
+                "FORBIDDEN",
+                f"The {principal.role} role may not search, filter, order or look"
+                f" up by {coordinate}: it does not see {kinds} in full.",
+                extensions={"argument": coordinate},
+            )
+
+
+def _as_sent(analysis: Analysis, variables: object) -> dict[str, Any]:
+    """The variables as sent, with the operation's defaults for those left out
+    (enum values stay their GraphQL names: what ``ARGUMENTS_BY_ROLE`` lists)."""
+    sent = dict(variables) if isinstance(variables, dict) else {}
+    for definition in analysis.operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if name not in sent and definition.default_value is not None:
+            sent[name] = value_from_ast_untyped(definition.default_value)
+    return sent
+
+
+def _forbidden(role: Role, field: str) -> str:
+    limits = argument_limits(role, field)
+    if not limits:
+        return f"The {role} role may not run {field}."
+    only = ", ".join(f"{n}: {' or '.join(sorted(v))}" for n, v in limits.items())
+    return f"The {role} role may run {field} only with {only}."
 
 
 def audit_writes(

@@ -193,7 +193,13 @@ class GuardedGraphQL(GraphQL[Context, None]):
 
 
 def _rejected(refusal: Refusal) -> Rejected:
-    return Rejected(refusal.status, refusal.code, refusal.message, refusal.headers)
+    return Rejected(
+        refusal.status,
+        refusal.code,
+        refusal.message,
+        refusal.headers,
+        refusal.extensions,
+    )
 
 
 __all__ = ["GuardedGraphQL"]

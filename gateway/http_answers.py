@@ -21,17 +21,18 @@ class Rejected(Exception):
         code: str,
         message: str,
         headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        self.extensions = dict(extensions or {})
 
     def response(self) -> Response:
-        body = {
-            "errors": [{"message": self.message, "extensions": {"code": self.code}}]
-        }
+        extensions = {"code": self.code, **self.extensions}
+        body = {"errors": [{"message": self.message, "extensions": extensions}]}
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 

@@ -1,15 +1,28 @@
-"""Query limits, checked on the parsed document before anything executes.
+"""Query limits, checked on the document before anything executes, in one
+order on every surface — ``/graphql`` and ``/embed/graphql`` differ only in
+the limits (``Limits.for_embed``), never in the order:
 
-The parser stops at the token limit, and one walk over the operation
-(``gateway.query_walk``) measures its depth, aliases, directives and cost, so a
-hostile document costs little to refuse; introspection has a bound of its
-own (``gateway.query_walk``). Page sizes are read as the executor
-will see them: variables coerced by graphql-core (``100.0`` is the Int
-``100``), literals through the argument's type. An integer literal too large
-for an Int (thousands of digits) is refused (``BAD_USER_INPUT``); any other
-size that cannot be read (``"ten"``, a variable the executor will refuse)
-counts as the largest page and is left to validation. Each refusal has its
-own code; every transport answers it before execution (``gateway.gate``).
+1. its size in bytes (``QUERY_TOO_LARGE``);
+2. its tokens (``QUERY_TOO_MANY_TOKENS``), counted before graphql-core parses;
+3. the operation to run (``BAD_REQUEST`` for none, or a name that is not
+   there);
+4. one walk over that operation in document order (``gateway.query_walk``),
+   stopping at the first limit it passes: directives, aliases, depth, cost, a
+   page size too large for an Int, a fragment that spreads itself,
+   introspection where it is off.
+
+A document past two limits gets the first one's code, so a surface with
+tighter limits may refuse it earlier, with an earlier check's code: 100
+directives on a field are 700 tokens, ``QUERY_TOO_MANY_TOKENS`` under the
+embed's 400, ``TOO_MANY_DIRECTIVES`` on ``/graphql``.
+
+Page sizes are read as the executor will see them: variables coerced by
+graphql-core (``100.0`` is the Int ``100``), literals through the argument's
+type. An integer literal too large for an Int (thousands of digits) is refused
+(``BAD_USER_INPUT``); any other size that cannot be read (``"ten"``, a variable
+the executor will refuse) counts as the largest page and is left to
+validation. Every transport answers a refusal before execution
+(``gateway.gate``).
 """
 
 from __future__ import annotations
@@ -34,6 +47,7 @@ from graphql import (
 )
 from graphql.language import DocumentNode
 
+from gateway.query_arguments import arguments_used
 from gateway.query_walk import LimitExceeded, Walker, coerced_variables
 from gateway.settings import Settings
 
@@ -87,6 +101,10 @@ class Analysis:
     depth: int = 0
     aliases: int = 0
     cost: int = 0
+    arguments: frozenset[str] = frozenset()
+    """The schema coordinates of the arguments, input fields and enum values
+    the operation gives a value (``gateway.query_arguments``): the gate holds
+    them against the role's comparisons (``policy.COMPARED``)."""
 
     @property
     def is_mutation(self) -> bool:
@@ -185,28 +203,14 @@ def _analyse(
     analysis = Analysis(document=document, operation=operation)
     if root is None:
         return analysis
-    walker = Walker(
-        schema, fragments, coerced_variables(schema, operation, variables), limits
-    )
+    coerced = coerced_variables(schema, operation, variables)
+    walker = Walker(schema, fragments, coerced, limits)
     walker.count_directives(operation.directives)
-    analysis.cost = walker.walk(operation.selection_set, root, 1, 1, ())
+    walker.walk(operation.selection_set, root, 1, 1)
     analysis.depth = walker.depth
     analysis.aliases = walker.aliases
-    if walker.depth > limits.max_depth:
-        raise LimitExceeded(
-            "QUERY_TOO_DEEP",
-            f"The query nests {walker.depth} deep (limit {limits.max_depth}).",
-        )
-    if walker.aliases > limits.max_aliases:
-        raise LimitExceeded(
-            "TOO_MANY_ALIASES",
-            f"The query uses {walker.aliases} aliases (limit {limits.max_aliases}).",
-        )
-    if analysis.cost > limits.max_cost:
-        raise LimitExceeded(
-            "QUERY_TOO_COSTLY",
-            f"The query may return {analysis.cost} nodes (limit {limits.max_cost}).",
-        )
+    analysis.cost = walker.cost
+    analysis.arguments = arguments_used(schema, operation, fragments, coerced)
     return analysis
 
 

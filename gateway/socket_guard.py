@@ -114,7 +114,7 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
         self, operation_id: str, refusal: Refusal | Rejected
     ) -> None:
         """The refusal HTTP would give, as this operation's ``error``."""
-        extensions: dict[str, object] = {"code": refusal.code}
+        extensions: dict[str, object] = {"code": refusal.code, **refusal.extensions}
         if "Retry-After" in refusal.headers:
             extensions["retryAfter"] = int(refusal.headers["Retry-After"])
         error = GraphQLError(refusal.message, extensions=extensions)

@@ -9,6 +9,9 @@ Each batch commits together with the newest ``updated_at`` it saw in
 ``sync_state``, so an interrupted run resumes where it stopped and a second run
 finds nothing new to create. Resuming starts one second early: customers that
 share the boundary second are re-read, which is harmless, rather than missed.
+A batch that loses a race with a webhook or a request creating or linking the
+same customer is rolled back and run again (``retry_on_conflict``), then
+finding that customer; its counts are added only once it has committed.
 
 Zendesk and PostHog cannot list everyone, so their backfill goes the other way:
 our customers, in id order, are linked through ``identity.resolve_links``
@@ -31,6 +34,7 @@ from connectors.base import Connector
 from connectors.models import ExternalCustomer
 from connectors.shopify.client import ShopifyConnector
 from gateway.db import models
+from gateway.db.races import retry_on_conflict
 from gateway.identity import Sessions, linked_ids, resolve_links
 from gateway.webhooks.delivery import clean_email, clean_phone
 
@@ -61,6 +65,15 @@ class SyncReport:
     touched: list[int] = field(default_factory=list)
     """Customers newly linked or created: their cached "unknown upstream"
     marks must go (the caller announces them as changes)."""
+
+    def add(self, batch: SyncReport) -> None:
+        """Count a committed batch's report in."""
+        self.seen += batch.seen
+        self.already_linked += batch.already_linked
+        self.linked += batch.linked
+        self.created += batch.created
+        self.skipped += batch.skipped
+        self.touched += batch.touched
 
     def rows(self) -> list[tuple[str, int]]:
         """The counts worth printing for this source."""
@@ -112,20 +125,27 @@ async def sync_shopify(
     async for upstream in connector.iter_customers(start):
         batch.append(upstream)
         if len(batch) == BATCH:
-            await _shopify_batch(sessions, batch, report)
+            report.add(await _shopify_batch(sessions, batch))
             if progress:
                 progress(len(batch))
             batch = []
     if batch:
-        await _shopify_batch(sessions, batch, report)
+        report.add(await _shopify_batch(sessions, batch))
         if progress:
             progress(len(batch))
     return report
 
 
 async def _shopify_batch(
-    sessions: Sessions, batch: Sequence[ExternalCustomer], report: SyncReport
-) -> None:
+    sessions: Sessions, batch: Sequence[ExternalCustomer]
+) -> SyncReport:
+    return await retry_on_conflict(lambda: _shopify_batch_once(sessions, batch))
+
+
+async def _shopify_batch_once(
+    sessions: Sessions, batch: Sequence[ExternalCustomer]
+) -> SyncReport:
+    report = SyncReport("shopify")
     report.seen += len(batch)
     gids = [c.external_id for c in batch]
     emails = {c.external_id: clean_email(c.email) for c in batch}
@@ -169,6 +189,7 @@ async def _shopify_batch(
             report.linked += 1
             report.touched.append(customer_id)
         await _save_state(session, "shopify", synced_until=_newest(batch))
+    return report
 
 
 async def _ids_by(

@@ -1,16 +1,22 @@
 """Task writes: a follow-up is created open and completed once, each change
-recorded in the customer's history in the same transaction."""
+recorded in the customer's history in the same transaction.
+
+"Once" holds for requests at the same moment too: completion is one
+conditional UPDATE (``… WHERE status = 'open'``), so of two concurrent
+completions the database lets one through and the other finds it done.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import history
 from gateway.db import models
 from gateway.errors import BadUserInput, Conflict, NotFound
-from gateway.validation import clean_text
+from gateway.validation import clean_name, clean_text
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -30,7 +36,7 @@ async def create_task(
         title=clean_text(title, "title", 300),
         due_at=due_at,
         status="open",
-        assignee=clean_text(assignee, "assignee", 200) if assignee else None,
+        assignee=clean_name(assignee, "assignee", 200) if assignee else None,
         created_at=models.utcnow(),
     )
     async with sessions() as session, session.begin():
@@ -51,13 +57,17 @@ async def create_task(
 
 async def complete_task(sessions: Sessions, task_id: int, actor: str) -> models.Task:
     async with sessions() as session, session.begin():
-        task = await session.get(models.Task, task_id, with_for_update=True)
+        task = await session.scalar(
+            update(models.Task)
+            .where(models.Task.id == task_id, models.Task.status == "open")
+            .values(status="done", completed_at=models.utcnow())
+            .returning(models.Task)
+            .execution_options(synchronize_session=False)
+        )
         if task is None:
-            raise NotFound("No task with this id.", field="id")
-        if task.status == "done":
+            if await session.get(models.Task, task_id) is None:
+                raise NotFound("No task with this id.", field="id")
             raise Conflict("The task is already completed.", field="id")
-        task.status = "done"
-        task.completed_at = models.utcnow()
         history.record(
             session,
             task.customer_id,

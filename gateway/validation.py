@@ -1,6 +1,6 @@
 """Normalizing and validating what clients send: emails, phones, countries,
-locales, time zones. Each function returns the canonical form or raises
-``BadUserInput`` naming the field."""
+locales, time zones, text and names. Each function returns the canonical form
+or raises ``BadUserInput`` naming the field."""
 
 from __future__ import annotations
 
@@ -94,5 +94,23 @@ def clean_text(
     if len(text) > max_length:
         raise BadUserInput(
             f"`{field}` is longer than {max_length} characters.", field=field
+        )
+    return text
+
+
+def clean_name(value: str, field: str, max_length: int) -> str:
+    """A name (of a key, a segment, a tag, a colleague): ``clean_text``, and
+    only printable characters with plain spaces. Refused: bidirectional
+    controls (U+202E makes ``invoice_exe.pdf`` read ``invoice_fdp.exe``),
+    zero-width and other format characters (``help\u200bdesk`` would pass for
+    ``helpdesk``), line and paragraph separators, other spaces, private-use
+    and unassigned code points — Python's ``str.isprintable``. Free text
+    (notes, titles) keeps them: right-to-left writing needs its marks there."""
+    text = clean_text(value, field, max_length)
+    if not text.isprintable():
+        raise BadUserInput(
+            f"`{field}` must hold printable characters only: no bidirectional "
+            "controls, invisible characters or line breaks.",
+            field=field,
         )
     return text

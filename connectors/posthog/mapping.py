@@ -58,6 +58,9 @@ _KINDS = {
     "$search": ActivityKind.SEARCH,
     "$identify": ActivityKind.IDENTIFY,
 }
+EVENT_NAMES: frozenset[str] = frozenset(_KINDS)
+"""The event names classified above: PostHog's own and the e-commerce spec's,
+none of them the sender's own text."""
 
 _KEPT_SYSTEM_PROPERTIES = ("$browser", "$os", "$device_type", "$referrer")
 

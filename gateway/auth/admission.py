@@ -38,6 +38,8 @@ class Refusal(Exception):
     code: str
     message: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    extensions: Mapping[str, object] = field(default_factory=dict)
+    """Beside ``code`` in the error (``argument``: what a FORBIDDEN names)."""
 
 
 def client_address(connection: HTTPConnection) -> str:

@@ -20,6 +20,7 @@ from gateway.auth.policy import GRANTABLE_ROLES, Role
 from gateway.db.auth_models import ApiKey
 from gateway.db.models import utcnow
 from gateway.errors import BadUserInput, Conflict, NotFound
+from gateway.validation import clean_name
 
 PREFIX = "cg_"
 MAX_LIFETIME = timedelta(days=3650)
@@ -68,8 +69,7 @@ async def create_key(
     Any ``expires_in`` given sets an expiry, a zero or negative one included
     (the key is born expired): only ``None`` means never.
     """
-    if not name.strip():
-        raise BadUserInput("A key needs a name.", field="name")
+    name = clean_name(name, "name", 100)
     if role not in GRANTABLE_ROLES:
         raise BadUserInput(
             f"No API key may have the {role} role: it comes only with an embed "
@@ -81,7 +81,7 @@ async def create_key(
     if not key.startswith(PREFIX):
         raise BadUserInput(f"API keys start with {PREFIX}.", field="key")
     row = ApiKey(
-        name=name.strip(),
+        name=name,
         role=role.value,
         key_hash=digest(key),
         prefix=key[:10],

@@ -8,12 +8,16 @@ one customer as support does, read-only. ``embed`` is the role of an embed
 token only: no API key or JWT can hold it (``GRANTABLE_ROLES``). Fields name
 their kind of personal data (``gateway.auth.pii.pii_field``); this module
 decides what each role gets, so the timeline, exports and subscriptions apply
-the very same rules.
+the very same rules. ``COMPARED`` says which arguments compare with which
+kind: a role searches, filters, orders and looks up only by what it sees in
+full.
 """
 
 from __future__ import annotations
 
 import enum
+import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,7 +54,11 @@ class PiiKind(enum.StrEnum):
     and comments, task titles, refund notes, satisfaction comments, timeline
     summaries that quote them, web event properties. It may hold anything."""
     URL = "url"
-    """A visited URL: its query string may carry an email or a token."""
+    """A visited URL or its path: its query string may carry an email or a
+    token, its user info a password."""
+    EXTERNAL_ID = "external_id"
+    """The customer's id in an upstream: mostly opaque (a Shopify gid), but a
+    Segment userId or a PostHog distinct id is an email for some senders."""
 
 
 class Treatment(enum.Enum):
@@ -77,10 +85,68 @@ PII_POLICY: dict[Role, dict[PiiKind, Treatment]] = {
         PiiKind.NOTE: HIDE,
         PiiKind.TEXT: HIDE,
         PiiKind.URL: MASK,
+        PiiKind.EXTERNAL_ID: MASK,
     },
     Role.ANALYST: dict.fromkeys(PiiKind, HIDE),
 }
 """Role → kind of personal data → what the role gets. The only such table."""
+
+SEARCHED: dict[str, PiiKind] = {
+    "email": PiiKind.EMAIL,
+    "name": PiiKind.NAME,
+    "phone": PiiKind.PHONE,
+}
+"""What ``customers(search:)`` matches (``gateway.db.customer_queries``)."""
+
+_EMAIL, _PHONE, _NAME = (
+    frozenset({PiiKind.EMAIL}),
+    frozenset({PiiKind.PHONE}),
+    frozenset({PiiKind.NAME}),
+)
+_ADDRESS, _BIRTH_MONTH = frozenset({PiiKind.ADDRESS}), frozenset({PiiKind.BIRTH_MONTH})
+
+COMPARED: dict[str, frozenset[PiiKind]] = {
+    "Query.customer(email:)": _EMAIL,
+    "Query.customers(search:)": frozenset(SEARCHED.values()),
+    "CustomerOrderBy.EMAIL_ASC": _EMAIL,
+    "CustomerOrderBy.LAST_NAME_ASC": _NAME,
+    "CustomerFilter.country": _ADDRESS,
+    "CustomerFilter.region": _ADDRESS,
+    "CustomerFilter.city": _ADDRESS,
+    "CustomerFilter.birthMonth": _BIRTH_MONTH,
+    "CustomerFilter.hasPhone": _PHONE,
+    "SegmentFilter.country": _ADDRESS,
+    "SegmentFilter.region": _ADDRESS,
+    "SegmentFilter.city": _ADDRESS,
+    "SegmentFilter.birthMonth": _BIRTH_MONTH,
+    "Customer.email": _EMAIL,
+}
+"""Every argument, input field, enum value and federation entity key
+(``Customer.email``: a router's ``_entities`` representation) that compares
+with personal data, by schema coordinate → the kinds it compares with. A role
+may search, filter, order or look up by one only when it sees one of those
+kinds in FULL, and it then compares with those only (``search`` matches what
+the role sees in full: names for marketing). The gate refuses the rest before
+execution (``gateway.gate``), and saved segments are read by the same rule
+(``gateway.insights.segment_filter.hidden_conditions``)."""
+
+
+def compared_in_full(role: Role, coordinate: str) -> frozenset[PiiKind]:
+    """The kinds ``coordinate`` compares with that ``role`` sees in full."""
+    kinds = COMPARED.get(coordinate, frozenset())
+    return frozenset(k for k in kinds if treatment(role, k) is FULL)
+
+
+def may_compare(role: Role, coordinate: str) -> bool:
+    return coordinate not in COMPARED or bool(compared_in_full(role, coordinate))
+
+
+def searched(role: Role) -> frozenset[str]:
+    """The fields ``customers(search:)`` matches for ``role``."""
+    return frozenset(
+        name for name, kind in SEARCHED.items() if treatment(role, kind) is FULL
+    )
+
 
 WRITERS: frozenset[Role] = frozenset({Role.ADMIN, Role.SUPPORT, Role.SALES})
 """Roles that may run any mutation."""
@@ -92,9 +158,34 @@ MUTATIONS_BY_ROLE: dict[Role, frozenset[str]] = {
 }
 """The mutations each non-writer role may run (by root field name)."""
 
+ARGUMENTS_BY_ROLE: dict[Role, dict[str, dict[str, frozenset[str]]]] = {
+    Role.MARKETING: {"setConsent": {"state": frozenset({"DENIED"})}},
+}
+"""For a mutation a non-writer role may run, the only values some of its
+arguments may take (enum values by their GraphQL names). Marketing records an
+opt-out (``DENIED``) but never grants consent, nor asks for it (``PENDING``),
+on a customer's behalf: a granted consent is what puts a customer in a
+marketing export, so granting it to oneself would unlock the contacts."""
 
-def may_run_mutation(role: Role, field: str) -> bool:
-    return role in WRITERS or field in MUTATIONS_BY_ROLE.get(role, frozenset())
+
+def may_run_mutation(
+    role: Role, field: str, arguments: Mapping[str, object] | None = None
+) -> bool:
+    """Whether ``role`` may run the root mutation ``field`` with ``arguments``
+    (GraphQL names → values as sent; an argument left out matches no limit)."""
+    if role in WRITERS:
+        return True
+    if field not in MUTATIONS_BY_ROLE.get(role, frozenset()):
+        return False
+    given = arguments or {}
+    return all(
+        isinstance(value := given.get(name), str) and value in allowed
+        for name, allowed in argument_limits(role, field).items()
+    )
+
+
+def argument_limits(role: Role, field: str) -> Mapping[str, frozenset[str]]:
+    return ARGUMENTS_BY_ROLE.get(role, {}).get(field, {})
 
 
 def treatment(role: Role, kind: PiiKind) -> Treatment:
@@ -110,6 +201,55 @@ def mask_phone(value: str) -> str:
     return f"{value[:3]}******{value[-2:]}" if len(value) > 5 else "***"
 
 
+_SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
+"""Schemes whose URLs browsers read with any number of ``/`` or ``\\`` after
+the colon (WHATWG URL: ``https:\\\\host``, ``https:/host`` are ``https://host``)."""
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_PHONE_ID = re.compile(r"\+[0-9 ().-]{6,}")
+"""A phone number as an id: ``+`` then digits and separators."""
+
+
+def mask_url(value: str) -> str | None:
+    """Scheme, host, port and path: the query and fragment are where emails
+    and tokens ride, user info holds a password, ``;params`` a session id.
+
+    A URL with a scheme and no host (``mailto:``, ``tel:``, ``data:``) is all
+    payload: only its scheme is kept. A reference without a scheme keeps its
+    path, less a leading ``user@`` (``maya@shop.example/a``). ``None`` for
+    what is not a URL (an unclosed IPv6 bracket)."""
+    text = value.strip(_C0_AND_SPACE)
+    try:
+        scheme = urlsplit(text).scheme
+        if scheme in _SPECIAL_SCHEMES:
+            rest = text[len(scheme) + 1 :].replace("\\", "/").lstrip("/")
+            text = f"{scheme}://{rest}"
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if (
+        parts.scheme
+        and not parts.netloc
+        and not text[len(scheme) + 1 :].startswith("//")
+    ):
+        return f"{parts.scheme}:"
+    path = parts.path
+    if not parts.scheme and not parts.netloc:
+        first, slash, rest = path.partition("/")
+        path = first.rpartition("@")[2] + slash + rest
+    path = "/".join(segment.partition(";")[0] for segment in path.split("/"))
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, path, "", ""))
+
+
+def mask_external_id(value: str) -> str:
+    """An upstream id as it is, unless it is an email or a phone number."""
+    if "@" in value:
+        return mask_email(value)
+    if _PHONE_ID.fullmatch(value):
+        return mask_phone(value)
+    return value
+
+
 def apply(role: Role, kind: PiiKind, value: Any) -> Any:
     """``value`` as ``role`` may see it: itself, masked, or ``None``."""
     if value is None:
@@ -122,13 +262,6 @@ def apply(role: Role, kind: PiiKind, value: Any) -> Any:
     return _mask(kind, value)
 
 
-def mask_url(value: str) -> str:
-    """Scheme, host and path: the query and fragment are where emails and
-    tokens ride."""
-    parts = urlsplit(value)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-
-
 def _mask(kind: PiiKind, value: Any) -> Any:
     if kind is PiiKind.EMAIL and isinstance(value, str):
         return mask_email(value)
@@ -136,6 +269,8 @@ def _mask(kind: PiiKind, value: Any) -> Any:
         return mask_phone(value)
     if kind is PiiKind.URL and isinstance(value, str):
         return mask_url(value)
+    if kind is PiiKind.EXTERNAL_ID and isinstance(value, str):
+        return mask_external_id(value)
     return None
 
 

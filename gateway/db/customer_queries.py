@@ -14,6 +14,7 @@ from sqlalchemy import (
     and_,
     exists,
     extract,
+    false,
     func,
     or_,
     select,
@@ -52,6 +53,9 @@ class CustomerPageRequest:
     first: int
     after: str | None = None
     search: str | None = None
+    searched: frozenset[str] = frozenset()
+    """What ``search`` matches: ``email``, ``name``, ``phone`` (the fields the
+    caller's role sees in full, ``policy.searched``); none matches nothing."""
     filter: CustomerFilterSpec = CustomerFilterSpec()
     order: CustomerOrder = CustomerOrder.CREATED_AT_DESC
 
@@ -97,22 +101,28 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
+def _search(term: str, searched: frozenset[str]) -> ColumnElement[bool]:
+    c = models.Customer
+    pattern = _like(term)
+    terms: list[ColumnElement[bool]] = [false()]
+    if "email" in searched:
+        terms.append(c.email.like(pattern, escape="\\"))
+    if "name" in searched:
+        full_name = func.lower(
+            func.coalesce(c.first_name, "") + " " + func.coalesce(c.last_name, "")
+        )
+        terms.append(full_name.like(pattern, escape="\\"))
+    if "phone" in searched:
+        terms.append(c.phone == term)
+    return or_(*terms)
+
+
 def _conditions(request: CustomerPageRequest) -> list[ColumnElement[bool]]:
     c = models.Customer
     f = request.filter
     where: list[ColumnElement[bool]] = []
     if request.search:
-        pattern = _like(request.search.strip())
-        full_name = func.lower(
-            func.coalesce(c.first_name, "") + " " + func.coalesce(c.last_name, "")
-        )
-        where.append(
-            or_(
-                c.email.like(pattern, escape="\\"),
-                full_name.like(pattern, escape="\\"),
-                c.phone == request.search.strip(),
-            )
-        )
+        where.append(_search(request.search.strip(), request.searched))
     address_terms = [
         (models.Address.country, f.country and f.country.upper()),
         (models.Address.region, f.region),

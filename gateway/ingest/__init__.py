@@ -21,18 +21,24 @@ Answers::
                        "code": "invalid_timestamp", "message": "..."}],
          "warnings": [{"index": 0, "messageId": "m1", "field": "traits.phone",
                        "message": "..."}]}
-    400 / 401 / 500 / 503 {"success": false, "code": "...", "message": "..."}
+    400 / 401 / 409 / 500 / 503 {"success": false, "code": "...", "message": "..."}
 
 ``errors`` (batch only) lists the messages refused and not stored — the valid
 ones of the batch are stored, and the answer is still 200, as Segment's. On a
 single-message route a refused message is a 400 with the message's code
 instead. ``warnings`` lists what a stored message did not apply: a trait left
 out (an invalid phone, say) or refused under the public key (a stored value
-kept, an email of another customer), or an alias not linked. Error codes:
+kept, an email of another customer), or an alias not linked. The public key's
+sender is told only what the message alone decides (an invalid trait, an
+alias: never linked under it), so its answers are the same whether or not an
+email, phone or userId belongs to a customer; the server key is told all.
+Error codes:
 ``too_large`` (over 32 KB per message or 500 KB per batch, Segment's limits),
 ``invalid_json``, ``invalid_body``, ``invalid_message``, ``invalid_timestamp``
 (see ``messages``), ``unauthorized`` (401), ``ingest_disabled`` (503, no write
-key set), ``server_error`` (500, nothing stored; Segment libraries retry it).
+key set), ``conflict`` (409, nothing stored: concurrent requests kept changing
+the same customers, see ``store``), ``server_error`` (500, nothing stored;
+Segment libraries retry it).
 
 What is kept:
 

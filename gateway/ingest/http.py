@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 from pydantic import SecretStr
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute, Route
 from gateway.auth.admission import TOO_MANY_FAILURES, client_address
 from gateway.auth.ratelimit import retry_after
 from gateway.db.models import utcnow
+from gateway.db.races import is_unique_violation
 from gateway.errors import describe
 from gateway.ingest.messages import (
     MAX_BATCH_BYTES,
@@ -67,6 +68,15 @@ class Rejected(Exception):
         self.headers = dict(headers or {})
 
 
+HEADERS = {
+    401: {"WWW-Authenticate": 'Basic realm="ingest"'},
+    503: {"Retry-After": "1"},
+}
+"""Headers of a refusal by status: a 503 asks the client to retry (Segment's
+and RudderStack's libraries retry 5xx and 429, and drop other 4xx); a 429
+brings its own ``Retry-After``."""
+
+
 def ingest_routes() -> list[BaseRoute]:
     """``POST /v1/batch`` and one ``POST /v1/<type>`` per Segment message type."""
     routes: list[BaseRoute] = [Route("/v1/batch", _endpoint(None), methods=["POST"])]
@@ -82,11 +92,10 @@ def _endpoint(kind: str | None) -> Endpoint:
         try:
             return await _throttled(request, kind)
         except Rejected as exc:
-            headers = {"WWW-Authenticate": 'Basic realm="ingest"'}
             return JSONResponse(
                 {"success": False, "code": exc.code, "message": exc.message},
                 status_code=exc.status,
-                headers=headers if exc.status == 401 else exc.headers,
+                headers={**HEADERS.get(exc.status, {}), **exc.headers},
             )
 
     endpoint.__name__ = f"ingest_{kind or 'batch'}"
@@ -152,6 +161,16 @@ async def _ingest(request: Request, kind: str | None) -> Response:
             services.sessions, messages, received_at, trusted=trusted
         )
     except SQLAlchemyError as exc:
+        if isinstance(exc, IntegrityError) and is_unique_violation(exc):
+            log.warning(
+                "ingest of %d messages (first %s) kept meeting concurrent writes",
+                len(messages),
+                _log_id(messages[0].message_id if messages else None),
+            )
+            # Transient: answered so that the client's library retries it.
+            raise Rejected(
+                503, "conflict", "a concurrent request changed the same data; retry"
+            ) from exc
         # The exception's text carries SQL parameters (emails): never logged.
         log.error(
             "ingest could not store %d messages (first %s): %s",
@@ -166,7 +185,10 @@ async def _ingest(request: Request, kind: str | None) -> Response:
     answer: dict[str, Any] = {"success": True}
     if errors:
         answer["errors"] = errors
-    if stored.warnings:
+    # The public key ships in browsers: its sender learns only what the
+    # message alone decides, never whether an email, phone or userId is known.
+    told = [w for w in stored.warnings if trusted or w.from_message]
+    if told:
         answer["warnings"] = [
             {
                 "index": indexes[w.position],
@@ -174,7 +196,7 @@ async def _ingest(request: Request, kind: str | None) -> Response:
                 "field": w.field,
                 "message": w.reason,
             }
-            for w in stored.warnings
+            for w in told
         ]
     return JSONResponse(answer)
 

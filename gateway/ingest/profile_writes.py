@@ -13,31 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects.postgresql import Insert as PgInsert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.models import Address, Base, Customer, Preference
+from gateway.db.models import Address, Customer, Preference
+from gateway.db.upsert import dialect_insert, table_of
 from gateway.ingest.traits import AddressTraits, Profile, TraitWarning
 
 _NEW_CUSTOMER_COLUMNS = ("email", "phone", "first_name", "last_name", "birth_date")
 _ADDRESS_PARTS = ("line1", "city", "region", "postcode")
 KEPT = "stored value kept: the public write key only fills empty fields"
-
-
-def table_of(model: type[Base]) -> Table:
-    """The model's Core table: Core INSERTs keep every key of every row (the ORM's
-    bulk INSERT splits rows by their non-null keys) and batch on SQLite too."""
-    return Base.metadata.tables[model.__tablename__]
-
-
-def dialect_insert(session: AsyncSession, model: type[Base]) -> PgInsert | SqliteInsert:
-    """The dialect's INSERT, which has ON CONFLICT on both backends we run on."""
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table_of(model))
 
 
 @dataclass(slots=True)

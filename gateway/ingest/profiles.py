@@ -7,7 +7,9 @@ anyone can send with it. Under it an identify:
 - finds its customer only through its userId's link (never by email or phone);
 - may create a customer for an email nobody has, and link its userId to it;
 - only fills what is empty: a stored email, phone, name, birthday, default
-  address or preference is kept, and each refused change is a warning;
+  address or preference is kept; each refused change is noted as a warning,
+  which the answer to the public key leaves out (it would tell the sender
+  what is stored: ``TraitWarning.from_message``);
 - with an email that belongs to another customer, applies nothing and links
   nothing: the event is stored unattached to any customer, with a warning;
 - never sets a phone that another customer has.
@@ -93,7 +95,9 @@ async def identify_customers(
     resolved: dict[int, Customer] = {}
     changes = Changes(trusted=trusted, warnings=warnings)
     for position, message, profile in profiles:
-        warnings.extend(TraitWarning(position, f, r) for f, r in profile.warnings)
+        warnings.extend(
+            TraitWarning(position, f, r, from_message=True) for f, r in profile.warnings
+        )
         customer = None
         if message.user_id:
             linked = links.get(message.user_id)

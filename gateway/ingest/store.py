@@ -15,9 +15,12 @@ Inside the transaction, in this order:
    (message_id) DO NOTHING, so a repeat racing in from another request is
    still stored once.
 
-Two requests racing to create the same customer: the loser's transaction
-fails on the unique email, nothing of it is stored and the sender retries (the
-answer is a 500, which Segment libraries retry).
+Two requests racing to create the same customer (or to take the same email,
+or to link the same userId): the loser's transaction fails on the unique key,
+nothing of it is stored, and it runs again from step 1 (``retry_on_conflict``),
+now finding the winner's customer — as if it had arrived second. Should the
+same keys keep changing under it, the last violation reaches the caller
+(answered 409 ``conflict``).
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.changes import CustomerChange
 from gateway.db.models import Identity, TrackedEvent
+from gateway.db.races import retry_on_conflict
+from gateway.db.upsert import dialect_insert
 from gateway.ingest.messages import Message
-from gateway.ingest.profile_writes import dialect_insert
 from gateway.ingest.profiles import identify_customers
 from gateway.ingest.traits import TraitWarning
 
@@ -46,6 +50,7 @@ UNTRUSTED_ALIAS = (
     "not linked: only the server write key may link a userId to the customer "
     "of previousId"
 )
+"""Answered to every alias sent with the public write key."""
 
 
 @dataclass(slots=True)
@@ -64,6 +69,18 @@ async def store_messages(
 ) -> Stored:
     """Store ``messages``; ``trusted`` when they came with the server write key
     (what identify and alias may change depends on it, see ``profiles``)."""
+    return await retry_on_conflict(
+        lambda: _store(sessions, messages, received_at, trusted=trusted)
+    )
+
+
+async def _store(
+    sessions: Sessions,
+    messages: Sequence[Message],
+    received_at: datetime,
+    *,
+    trusted: bool,
+) -> Stored:
     result = Stored()
     touched: dict[int, str] = {}
     async with sessions() as session, session.begin():
@@ -83,14 +100,18 @@ async def store_messages(
         }
         links.update(identified.new_links)
         for position, message in fresh:
+            if message.type != "alias":
+                continue
+            if not trusted:
+                # every alias, linked previousId or not: the answer must not
+                # tell the sender which userIds are linked
+                result.warnings.append(
+                    TraitWarning(position, "userId", UNTRUSTED_ALIAS, True)
+                )
+                continue
             owner = links.get(message.previous_id or "")
             user_id = message.user_id
-            if message.type == "alias" and user_id and user_id not in links and owner:
-                if not trusted:
-                    result.warnings.append(
-                        TraitWarning(position, "userId", UNTRUSTED_ALIAS)
-                    )
-                    continue
+            if user_id and user_id not in links and owner:
                 links[user_id] = owner
                 new_links[user_id] = (owner, "alias")
         await _store_links(session, new_links)

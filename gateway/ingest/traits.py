@@ -62,6 +62,11 @@ class TraitWarning:
     """Index of the message in the list given to ``store_messages``."""
     field: str
     reason: str
+    from_message: bool = False
+    """Whether the message alone decides it (an invalid phone), whatever is
+    stored. Only such warnings are told to the public write key's sender:
+    the others (an email that belongs to someone, a stored value kept) would
+    say what the database holds to anyone with the key."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,10 @@ from gateway.db.models import utcnow
 from gateway.errors import GatewayError
 from gateway.insights.engagement import count_links, sync_engagement
 from gateway.insights.export import ExportRequest, FullAccess, export_segment
+from gateway.insights.export_audit import audited_export, command_line_operator
 from gateway.insights.order_facts import sync_orders
 from gateway.insights.refresh import STEPS, RefreshRunning, refresh_all
+from gateway.insights.segments import segment_by_name
 from gateway.services import open_command_services
 from gateway.settings import Settings
 
@@ -121,15 +123,19 @@ def export(
         Path | None, typer.Option("--output", "-o", help="Default: stdout.")
     ] = None,
 ) -> None:
-    """Stream a segment's members as CSV or JSON lines."""
+    """Stream a segment's members as CSV or JSON lines, audited per customer
+    under ``cli:<login name>`` as the HTTP export is under its caller."""
 
     async def run() -> None:
         request = ExportRequest(name, format, channel)
         async with open_command_services(Settings.load()) as services:
+            async with services.sessions() as session:
+                await segment_by_name(session, name)  # before anything is audited
+            shown = audited_export(services.audit, command_line_operator(), name)
             sink = output.open("wb") if output else sys.stdout.buffer
             try:
                 async for chunk in export_segment(
-                    services.sessions, request, FullAccess()
+                    services.sessions, request, FullAccess(), shown
                 ):
                     sink.write(chunk)
             finally:

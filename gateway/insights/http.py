@@ -7,19 +7,14 @@ every name a segment can have is addressable: with a ``/`` (sent as is or as
 ``%2F``, which the server decodes alike) or a line break (a segment saved
 before names were bounded).
 
-An export is audited as one ``write`` entry (who exported which segment) and
-one ``read`` entry per exported customer, naming the personal columns it
-showed; the read entries of each 5,000-row batch are handed to the audit log
-together, which writes them with one ``COPY`` (PostgreSQL) or one
-multi-row ``INSERT`` — and makes the export wait when more than
-``AUDIT_BACKLOG`` rows are still unwritten.
+An export is audited per customer (``export_audit``), as the command line's is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from starlette.convertors import Convertor, register_url_convertor
@@ -28,18 +23,15 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.auth.admission import Refusal, admit, client_address, take_token
-from gateway.auth.audit import AuditTrail
-from gateway.auth.policy import EXPORT_COLUMNS, Role, RolePolicy
-from gateway.auth.principal import Principal
+from gateway.auth.policy import Role, RolePolicy
 from gateway.errors import BadUserInput, NotFound
 from gateway.insights.export import ExportRequest, export_segment
+from gateway.insights.export_audit import audited_export
 from gateway.insights.refresh import refresh_periodically
+from gateway.insights.segment_filter import hidden_conditions
 from gateway.insights.segments import segment_by_name
 from gateway.services import Services
 
-AUDIT_BACKLOG = 20_000
-"""Audit rows an export may have waiting (four batches, ~7 MB) before it waits
-for them to be written."""
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
@@ -97,19 +89,24 @@ async def export_segment_endpoint(request: Request) -> Response:
             channel=request.query_params.get("channel"),
         )
         async with services.sessions() as session:
-            await segment_by_name(session, export.segment)  # before streaming
+            segment = await segment_by_name(session, export.segment)  # first
     except NotFound as exc:
         return JSONResponse({"error": str(exc)}, status_code=404)
     except BadUserInput as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
-    trail = AuditTrail()
-    trail.wrote(None, f"export:{export.segment}")
-    services.audit.record(trail, principal, "segmentExport")
+    if hidden := hidden_conditions(principal.role, segment.filter):
+        return JSONResponse(
+            {
+                "error": f"The {principal.role} role may not export a segment that"
+                f" filters by {', '.join(hidden)}: it does not see them in full."
+            },
+            status_code=403,
+        )
     body = export_segment(
         services.sessions,
         export,
         RolePolicy(principal.role),
-        _audited(services, principal),
+        audited_export(services.audit, principal, export.segment),
     )
     return StreamingResponse(
         body,
@@ -118,29 +115,6 @@ async def export_segment_endpoint(request: Request) -> Response:
             "Content-Disposition": attachment(f"{export.segment}.{export.format}")
         },
     )
-
-
-def _audited(
-    services: Services, principal: Principal
-) -> Callable[[Sequence[dict[str, object]]], Awaitable[None]]:
-    columns = sorted(EXPORT_COLUMNS)
-
-    async def shown(rows: Sequence[dict[str, object]]) -> None:
-        """An entry per customer, even when no personal column shows."""
-        lists: dict[tuple[str, ...], list[str]] = {}
-        reads = []
-        for row in rows:
-            names = tuple(c for c in columns if row[c] is not None)
-            fields = lists.get(names)
-            if fields is None:
-                fields = lists[names] = list(names)
-            customer_id = row["customer_id"]
-            assert isinstance(customer_id, int)
-            reads.append((customer_id, fields))
-        services.audit.record_reads(principal, "segmentExport", reads)
-        await services.audit.keep_under(AUDIT_BACKLOG)
-
-    return shown
 
 
 def attachment(filename: str) -> str:

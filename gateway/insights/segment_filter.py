@@ -38,6 +38,7 @@ from sqlalchemy import (
     true,
 )
 
+from gateway.auth.policy import Role, may_compare
 from gateway.db import models
 from gateway.errors import BadUserInput
 from gateway.insights.rfm import SEGMENTS
@@ -253,6 +254,26 @@ def _compile(spec: object, now: datetime) -> ColumnElement[bool]:
         raise BadUserInput("A segment filter is an object.", field="filter")
     terms = [_leaf(key, value, now) for key, value in spec.items() if value is not None]
     return and_(*terms) if terms else true()
+
+
+def hidden_conditions(role: Role, spec: object) -> list[str]:
+    """The conditions of a saved filter that compare with personal data
+    ``role`` does not see in full (``policy.COMPARED``, as ``SegmentFilter``
+    coordinates): its members would tell that role those values, so it may
+    not read them (``SavedSegment.members``, exports)."""
+    used: set[str] = set()
+    pending: list[object] = [spec]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, Mapping):
+            for key, value in item.items():
+                if key in ("and", "or", "not"):
+                    pending.append(value)
+                elif value is not None:
+                    used.add(f"SegmentFilter.{key}")
+    return sorted(c for c in used if not may_compare(role, c))
 
 
 def segment_query(spec: Spec, now: datetime) -> Select[int]:

@@ -41,6 +41,7 @@ from gateway.insights.segment_filter import Spec, compile_filter, segment_query
 from gateway.insights.sql import analyze
 from gateway.insights.tables import Segment, SegmentMember, SegmentMembershipEvent
 from gateway.pagination import Page, decode_cursor, encode_cursor
+from gateway.validation import clean_name
 
 log = logging.getLogger("gateway.insights")
 Scope = Sequence[int] | None
@@ -83,12 +84,7 @@ async def create_segment(
     session: AsyncSession, name: str, spec: Spec, now: datetime
 ) -> Segment:
     """Validate ``spec``, save it and fill its membership."""
-    name = name.strip()
-    if not name or len(name) > NAME_CHARS or not name.isprintable():
-        raise BadUserInput(
-            "A segment name has 1 to 100 printable characters (no line breaks).",
-            field="name",
-        )
+    name = clean_name(name, "name", NAME_CHARS)
     compile_filter(spec, now)
     segment = Segment(name=name, filter=dict(spec), created_at=now)
     try:

@@ -27,6 +27,7 @@ from connectors.shopify.client import ShopifyConnector
 from connectors.zendesk.client import ZendeskConnector
 from gateway.loaders.order_windows import OrderWindowByCustomerLoader, OrderWindowKey
 from gateway.loaders.upstream import (
+    ByCustomer,
     CachedLoader,
     ExternalIdByCustomerLoader,
     SourceLinks,
@@ -70,7 +71,6 @@ class ShopifyLoaders:
         async def customers(ids: Sequence[str]) -> dict[str, ExternalCustomer | None]:
             return dict(zip(ids, await shopify.customers_by_ids(ids), strict=True))
 
-        self.id_by_customer = links
         self.customer_by_id = _loader(services, "shopify_customer", customers, None)
         batch = services.settings.loaders_enabled
         self.order_window_by_customer: OrderWindowByCustomerLoader[Order] = (
@@ -89,30 +89,45 @@ class ShopifyLoaders:
                 batch=batch,
             )
         )
-        self.history = services.settings.shopify_order_history
+        self.history_size = services.settings.shopify_order_history
         self.checkouts_by_customer: CachedLoader[list[Checkout]] = _loader(
             services, "shopify_checkouts", shopify.abandoned_checkouts_by_customers, []
         )
+        # by our customer id
+        self.customer = ByCustomer(links, self.customer_by_id.load)
+        self.checkouts = ByCustomer(links, self.checkouts_by_customer.load)
+        self.history = ByCustomer(links, self._history)
+        self.order_window = ByCustomer(links, self._window)
+        self.order_summaries = ByCustomer(links, self._summaries)
 
-    def history_of(self, external_id: str) -> Awaitable[OrderWindow[Order]]:
+    def _history(self, external_id: str) -> Awaitable[OrderWindow[Order]]:
         """The newest ``CG_SHOPIFY_ORDER_HISTORY`` orders, which the timeline
         and ``returns`` show."""
         return self.order_window_by_customer.load(
-            OrderWindowKey(external_id, self.history)
+            OrderWindowKey(external_id, self.history_size)
         )
+
+    def _window(self, external_id: str, size: int) -> Awaitable[OrderWindow[Order]]:
+        return self.order_window_by_customer.load(OrderWindowKey(external_id, size))
+
+    def _summaries(
+        self, external_id: str, size: int
+    ) -> Awaitable[OrderWindow[OrderSummary]]:
+        return self.order_summaries_by_customer.load(OrderWindowKey(external_id, size))
 
 
 class ZendeskLoaders:
     def __init__(
         self, services: Services, zendesk: ZendeskConnector, links: SourceLinks
     ) -> None:
-        self.id_by_customer = links
         self.tickets_by_user: CachedLoader[list[Ticket]] = _loader(
             services, "zendesk_tickets", zendesk.tickets_by_requesters, []
         )
         self.comments_by_ticket: CachedLoader[list[TicketComment]] = _loader(
             services, "zendesk_comments", zendesk.comments_by_tickets, []
         )
+        self.tickets = ByCustomer(links, self.tickets_by_user.load)
+        """By our customer id: the tickets the customer requested."""
 
 
 class SummaryByPersonLoader(CachedLoader[PersonSummary]):
@@ -161,13 +176,14 @@ class PostHogLoaders:
                 ids, limit=ACTIVITY_LIMIT, session_days=SESSION_DAYS
             )
 
-        self.id_by_customer = links
         self.activity_by_person: CachedLoader[PersonActivity] = _loader(
             services, "posthog_activity", activity, PersonActivity()
         )
         self.summary_by_person = SummaryByPersonLoader(
             services, posthog, self.activity_by_person
         )
+        self.activity = ByCustomer(links, self.activity_by_person.load)
+        self.summary = ByCustomer(links, self.summary_by_person.load)
 
 
 class UpstreamLoaders:

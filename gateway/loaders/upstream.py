@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Generic, TypeVar, cast
+from typing import Concatenate, Generic, ParamSpec, TypeVar, cast
 
 from aiodataloader import DataLoader
 from sqlalchemy import select
@@ -33,6 +33,7 @@ from gateway.db.models import utcnow
 from gateway.identity import link_by_contact, stored_links
 
 V = TypeVar("V")
+P = ParamSpec("P")
 
 Fetch = Callable[[Sequence[str]], Awaitable[Mapping[str, V]]]
 
@@ -205,3 +206,24 @@ class SourceLinks:
 
     def load(self, customer_id: int) -> Awaitable[str | None]:
         return self.loader.load(SourceLink(self.source, customer_id))
+
+
+class ByCustomer(Generic[P, V]):
+    """A source's loader read by our customer id: the customer's link to the
+    source first (batched with every other link the request needs), then the
+    source's own loader, keyed by the external id. ``None`` when the source
+    does not know the customer — so a resolver never handles links itself."""
+
+    def __init__(
+        self, links: SourceLinks, load: Callable[Concatenate[str, P], Awaitable[V]]
+    ) -> None:
+        self.links = links
+        self.by_external_id = load
+
+    async def load(
+        self, customer_id: int, *args: P.args, **kwargs: P.kwargs
+    ) -> V | None:
+        external_id = await self.links.load(customer_id)
+        if not external_id:
+            return None
+        return await self.by_external_id(external_id, *args, **kwargs)

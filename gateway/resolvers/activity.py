@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from connectors.models import ActivityEvent, PersonActivity, PersonSummary
+from connectors.models import ActivityEvent, PersonSummary
 from gateway.context import Info
 from gateway.errors import BadUserInput
-from gateway.loaders import PostHogLoaders
 from gateway.pagination import Page, check_first, decode_cursor, encode_cursor
 
 ACTIVITY = "activity"
-
-
-async def _person(info: Info, customer_id: int) -> tuple[PostHogLoaders, str] | None:
-    loaders = info.context.loaders.upstream.posthog
-    if loaders is None:
-        return None
-    distinct_id: str | None = await loaders.id_by_customer.load(customer_id)
-    return (loaders, distinct_id) if distinct_id else None
 
 
 def _sort_key(event: ActivityEvent) -> tuple[str, str]:
@@ -39,11 +30,10 @@ async def activity(
         if len(key) != 2 or not all(isinstance(k, str) for k in key):
             raise BadUserInput("The cursor is not valid.", argument="after")
         start = (str(key[0]), str(key[1]))
-    person = await _person(info, customer_id)
-    if person is None:
+    analytics = info.context.loaders.upstream.posthog
+    activity = await analytics.activity.load(customer_id) if analytics else None
+    if activity is None:
         return None
-    loaders, distinct_id = person
-    activity: PersonActivity = await loaders.activity_by_person.load(distinct_id)
     newest_first = sorted(activity.events, key=_sort_key, reverse=True)
     if kinds:
         newest_first = [e for e in newest_first if e.kind.value in kinds]
@@ -52,17 +42,16 @@ async def activity(
     return Page.from_rows(newest_first, first)
 
 
+async def _summary(info: Info, customer_id: int) -> PersonSummary | None:
+    analytics = info.context.loaders.upstream.posthog
+    return await analytics.summary.load(customer_id) if analytics else None
+
+
 async def last_seen_at(info: Info, customer_id: int) -> datetime | None:
-    person = await _person(info, customer_id)
-    if person is None:
-        return None
-    summary: PersonSummary = await person[0].summary_by_person.load(person[1])
-    return summary.last_seen
+    summary = await _summary(info, customer_id)
+    return summary.last_seen if summary else None
 
 
 async def sessions_count(info: Info, customer_id: int) -> int | None:
-    person = await _person(info, customer_id)
-    if person is None:
-        return None
-    summary: PersonSummary = await person[0].summary_by_person.load(person[1])
-    return summary.sessions
+    summary = await _summary(info, customer_id)
+    return summary.sessions if summary else None

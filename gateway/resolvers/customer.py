@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from strawberry import UNSET
 
 from gateway import crm
+from gateway.auth import policy
 from gateway.changes import CustomerChange
 from gateway.context import Info
 from gateway.db import models
@@ -98,6 +99,7 @@ def _filter_spec(value: CustomerFilter | None) -> CustomerFilterSpec:
 
 
 def customer_page_request(
+    info: Info,
     search: str | None,
     filter: CustomerFilter | None,
     order_by: CustomerOrder,
@@ -112,6 +114,7 @@ def customer_page_request(
         first=first,
         after=after,
         search=search.strip() or None if search else None,
+        searched=policy.searched(info.context.role),
         filter=_filter_spec(filter),
         order=order_by,
     )

@@ -10,7 +10,9 @@ from typing import Any
 from gateway.context import Info
 from gateway.db import models
 from gateway.db.models import utcnow
+from gateway.errors import Forbidden
 from gateway.insights import rfm, segments
+from gateway.insights.segment_filter import hidden_conditions
 from gateway.insights.tables import CustomerRfm, CustomerTraits, Segment
 from gateway.pagination import Page, check_first
 
@@ -63,5 +65,12 @@ async def members(
     info: Info, row: Segment, first: int, after: str | None
 ) -> tuple[int, Page[models.Customer]]:
     check_first(first, info.context.services.settings.max_page_size)
+    role = info.context.role
+    if hidden := hidden_conditions(role, row.filter):
+        raise Forbidden(
+            f"The {role} role may not read the members of a segment that filters"
+            f" by {', '.join(hidden)}: it does not see them in full.",
+            argument=hidden[0],
+        )
     async with info.context.services.sessions() as session:
         return await segments.members(session, row, first, after)

@@ -21,16 +21,13 @@ from connectors.models import (
     Order,
     OrderSummary,
     OrderT,
+    OrderWindow,
     Return,
 )
 from gateway.context import Info
 from gateway.errors import BadUserInput
-from gateway.loaders import ShopifyLoaders
-from gateway.loaders.order_windows import (
-    OrderWindowByCustomerLoader,
-    OrderWindowKey,
-    window_size,
-)
+from gateway.loaders.order_windows import window_size
+from gateway.loaders.upstream import ByCustomer
 from gateway.pagination import check_first, decode_cursor, encode_cursor
 
 ORDERS = "orders"
@@ -47,14 +44,6 @@ class OrderPage:
     total: int
     offset: int
     """Position of ``items[0]`` among the customer's orders, newest first."""
-
-
-async def _link(info: Info, customer_id: int) -> tuple[ShopifyLoaders, str] | None:
-    loaders = info.context.loaders.upstream.shopify
-    if loaders is None:
-        return None
-    external_id: str | None = await loaders.id_by_customer.load(customer_id)
-    return (loaders, external_id) if external_id else None
 
 
 def order_cursor(order: Order | OrderSummary, position: int) -> str:
@@ -97,29 +86,26 @@ async def orders(
     it: summaries when the query shows none of ``PARTS``."""
     check_first(first, info.context.services.settings.max_page_size)
     start, offset = _after(after) if after is not None else (None, 0)
-    link = await _link(info, customer_id)
-    if link is None:
+    shop = info.context.loaders.upstream.shopify
+    if shop is None:
         return None
-    loaders, external_id = link
     if _wants_parts(info.selected_fields):
-        return await _page(
-            loaders.order_window_by_customer, external_id, first, start, offset
-        )
-    return await _page(
-        loaders.order_summaries_by_customer, external_id, first, start, offset
-    )
+        return await _page(shop.order_window, customer_id, first, start, offset)
+    return await _page(shop.order_summaries, customer_id, first, start, offset)
 
 
 async def _page(
-    loader: OrderWindowByCustomerLoader[OrderT],
-    external_id: str,
+    windows: ByCustomer[[int], OrderWindow[OrderT]],
+    customer_id: int,
     first: int,
     start: tuple[str, str] | None,
     offset: int,
-) -> OrderPage:
+) -> OrderPage | None:
     needed = offset + first
     while True:
-        window = await loader.load(OrderWindowKey(external_id, window_size(needed)))
+        window = await windows.load(customer_id, window_size(needed))
+        if window is None:
+            return None
         newest = sorted(window.orders, key=_sort_key, reverse=True)
         rest = newest if start is None else [o for o in newest if _sort_key(o) < start]
         if len(rest) >= first or window.complete:
@@ -134,11 +120,10 @@ async def _page(
 
 async def returns(info: Info, customer_id: int) -> list[Return] | None:
     """Returns of the customer's recent orders (``CG_SHOPIFY_ORDER_HISTORY``)."""
-    link = await _link(info, customer_id)
-    if link is None:
+    shop = info.context.loaders.upstream.shopify
+    history = await shop.history.load(customer_id) if shop else None
+    if history is None:
         return None
-    loaders, external_id = link
-    history = await loaders.history_of(external_id)
     found = [r for order in history.orders for r in order.returns]
     return sorted(
         found, key=lambda r: (r.created_at is None, r.created_at), reverse=True
@@ -146,18 +131,13 @@ async def returns(info: Info, customer_id: int) -> list[Return] | None:
 
 
 async def abandoned_checkouts(info: Info, customer_id: int) -> list[Checkout] | None:
-    link = await _link(info, customer_id)
-    if link is None:
+    shop = info.context.loaders.upstream.shopify
+    checkouts = await shop.checkouts.load(customer_id) if shop else None
+    if checkouts is None:
         return None
-    loaders, external_id = link
-    checkouts: list[Checkout] = await loaders.checkouts_by_customer.load(external_id)
     return sorted(checkouts, key=lambda c: c.created_at, reverse=True)
 
 
 async def shopify_customer(info: Info, customer_id: int) -> ExternalCustomer | None:
-    link = await _link(info, customer_id)
-    if link is None:
-        return None
-    loaders, external_id = link
-    profile: ExternalCustomer | None = await loaders.customer_by_id.load(external_id)
-    return profile
+    shop = info.context.loaders.upstream.shopify
+    return await shop.customer.load(customer_id) if shop else None

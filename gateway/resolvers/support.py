@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from connectors.models import Ticket, TicketComment
 from gateway.context import Info
 from gateway.errors import BadUserInput
-from gateway.loaders import ZendeskLoaders
 from gateway.pagination import Page, check_first, decode_cursor, encode_cursor
 
 TICKETS = "tickets"
@@ -23,17 +22,11 @@ class Satisfaction:
     rated_count: int
 
 
-async def _tickets(
-    info: Info, customer_id: int
-) -> tuple[ZendeskLoaders, list[Ticket]] | None:
-    loaders = info.context.loaders.upstream.zendesk
-    if loaders is None:
-        return None
-    user_id: str | None = await loaders.id_by_customer.load(customer_id)
-    if user_id is None:
-        return None
-    tickets: list[Ticket] = await loaders.tickets_by_user.load(user_id)
-    return loaders, sorted(tickets, key=_sort_key, reverse=True)
+async def _tickets(info: Info, customer_id: int) -> list[Ticket] | None:
+    """The customer's tickets, newest first."""
+    desk = info.context.loaders.upstream.zendesk
+    tickets = await desk.tickets.load(customer_id) if desk else None
+    return None if tickets is None else sorted(tickets, key=_sort_key, reverse=True)
 
 
 def _sort_key(ticket: Ticket) -> tuple[str, str]:
@@ -58,10 +51,9 @@ async def tickets(
         if len(key) != 2 or not all(isinstance(k, str) for k in key):
             raise BadUserInput("The cursor is not valid.", argument="after")
         start = (str(key[0]), str(key[1]))
-    found = await _tickets(info, customer_id)
-    if found is None:
+    newest_first = await _tickets(info, customer_id)
+    if newest_first is None:
         return None
-    _, newest_first = found
     if statuses:
         newest_first = [t for t in newest_first if t.status in statuses]
     if start is not None:
@@ -81,7 +73,7 @@ async def open_ticket_count(info: Info, customer_id: int) -> int | None:
     found = await _tickets(info, customer_id)
     if found is None:
         return None
-    return sum(1 for t in found[1] if t.status in OPEN_STATUSES)
+    return sum(1 for t in found if t.status in OPEN_STATUSES)
 
 
 async def satisfaction(info: Info, customer_id: int) -> Satisfaction | None:
@@ -90,7 +82,7 @@ async def satisfaction(info: Info, customer_id: int) -> Satisfaction | None:
         return None
     rated = [
         t.satisfaction
-        for t in found[1]
+        for t in found
         if t.satisfaction is not None and t.satisfaction.score in ("good", "bad")
     ]
     if not rated:

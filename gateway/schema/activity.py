@@ -16,6 +16,9 @@ from gateway.context import Info
 from gateway.resolvers import activity as resolve
 from gateway.schema.connections import page_info
 from gateway.schema.descriptions import describe_values, role_null
+from gateway.schema.timeline_events import PLAIN_NAME, URL_MASK, plain_name
+from gateway.timeline.items import Kind
+from gateway.timeline.mapping import ACTIVITY_KINDS
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
@@ -40,17 +43,24 @@ describe_values(
 class ActivityEvent:
     id: strawberry.ID = strawberry.field(description="PostHog's event uuid.")
     kind: ActivityKind = strawberry.field(description="What kind of event it was.")
-    name: str = strawberry.field(
-        description='PostHog\'s event name, e.g. "$pageview", "Product Viewed".'
+    name: str = pii_field(
+        PiiKind.TEXT,
+        redacted=lambda event: plain_name(
+            event.name, ACTIVITY_KINDS.get(event.kind, Kind.CUSTOM_EVENT)
+        ),
+        description='PostHog\'s event name, e.g. "$pageview", "Product Viewed". '
+        + PLAIN_NAME,
     )
     occurred_at: datetime = strawberry.field(description="When it happened (UTC).")
     url: str | None = pii_field(
         PiiKind.URL,
         description="The page's URL. Null when the event has none. "
-        + role_null(PiiKind.URL, "query string removed"),
+        + role_null(PiiKind.URL, URL_MASK),
     )
-    path: str | None = strawberry.field(
-        description="The URL's path; null when the event has no URL."
+    path: str | None = pii_field(
+        PiiKind.URL,
+        description="The URL's path; null when the event has no URL. "
+        + role_null(PiiKind.URL, "without query or ;params"),
     )
     session_id: str | None = strawberry.field(
         description="PostHog's session id; null when the event has none."

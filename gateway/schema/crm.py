@@ -131,11 +131,15 @@ class Identity:
     source: str = strawberry.field(
         description="The upstream: shopify, zendesk, posthog or ingest."
     )
-    external_id: str = strawberry.field(
-        description="The customer's id there (a Shopify gid, a Zendesk user id…)."
+    external_id: str | None = pii_field(
+        PiiKind.EXTERNAL_ID,
+        description="The customer's id there (a Shopify gid, a Zendesk user id, "
+        "a Segment userId, which some senders make the email…). "
+        + role_null(PiiKind.EXTERNAL_ID, "an email or phone masked, others shown"),
     )
     linked_by: str = strawberry.field(description="manual, email, phone or webhook.")
     created_at: datetime = strawberry.field(description="When it was linked (UTC).")
+    customer_id: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: models.Identity) -> Identity:
@@ -144,6 +148,7 @@ class Identity:
             external_id=row.external_id,
             linked_by=row.linked_by,
             created_at=row.created_at,
+            customer_id=row.customer_id,
         )
 
 

@@ -37,7 +37,13 @@ from gateway.schema.crm import (
     NoteEdge,
     Preference,
 )
-from gateway.schema.descriptions import describe_values, from_source, role_null
+from gateway.schema.descriptions import (
+    describe_values,
+    from_source,
+    role_null,
+    role_refused,
+    search_by_role,
+)
 
 
 @strawberry.federation.type(
@@ -272,8 +278,10 @@ describe_values(
     {
         CustomerOrder.CREATED_AT_DESC: "Newest first (the default).",
         CustomerOrder.CREATED_AT_ASC: "Oldest first.",
-        CustomerOrder.LAST_NAME_ASC: "By last name, A–Z; customers without one last.",
-        CustomerOrder.EMAIL_ASC: "By email, A–Z; customers without one last.",
+        CustomerOrder.LAST_NAME_ASC: "By last name, A–Z; customers without one"
+        " last. " + role_refused(PiiKind.NAME),
+        CustomerOrder.EMAIL_ASC: "By email, A–Z; customers without one last. "
+        + role_refused(PiiKind.EMAIL),
     },
 )
 
@@ -289,13 +297,18 @@ class ConsentFilter:
 @strawberry.input(description="All given conditions must hold.")
 class CustomerFilter:
     country: str | None = strawberry.field(
-        default=None, description="ISO 3166-1 alpha-2 code of an address, e.g. DE."
+        default=None,
+        description="ISO 3166-1 alpha-2 code of an address, e.g. DE. "
+        + role_refused(PiiKind.ADDRESS),
     )
     region: str | None = strawberry.field(
-        default=None, description="Region of an address, as recorded."
+        default=None,
+        description="Region of an address, as recorded. "
+        + role_refused(PiiKind.ADDRESS),
     )
     city: str | None = strawberry.field(
-        default=None, description="City of an address, as recorded."
+        default=None,
+        description="City of an address, as recorded. " + role_refused(PiiKind.ADDRESS),
     )
     tags_any: list[str] | None = strawberry.field(
         default=None, description="Has at least one of these tags."
@@ -303,7 +316,9 @@ class CustomerFilter:
     consent: ConsentFilter | None = strawberry.field(
         default=None, description="Has this consent."
     )
-    birth_month: int | None = strawberry.field(default=None, description="1–12.")
+    birth_month: int | None = strawberry.field(
+        default=None, description="1–12. " + role_refused(PiiKind.BIRTH_MONTH)
+    )
     created_after: datetime | None = strawberry.field(
         default=None, description="Recorded at or after this time."
     )
@@ -311,7 +326,9 @@ class CustomerFilter:
         default=None, description="Recorded before this time."
     )
     has_phone: bool | None = strawberry.field(
-        default=None, description="True: has a phone number; false: has none."
+        default=None,
+        description="True: has a phone number; false: has none. "
+        + role_refused(PiiKind.PHONE),
     )
 
 
@@ -372,7 +389,13 @@ class CustomerQuery:
         " none matches."
     )
     async def customer(
-        self, info: Info, id: strawberry.ID | None = None, email: str | None = None
+        self,
+        info: Info,
+        id: strawberry.ID | None = None,
+        email: Annotated[
+            str | None,
+            strawberry.argument(description="Any case. " + role_refused(PiiKind.EMAIL)),
+        ] = None,
     ) -> Customer | None:
         row = await resolve.customer(info, id, email)
         return Customer.from_row(row) if row else None
@@ -388,7 +411,7 @@ class CustomerQuery:
             str | None,
             strawberry.argument(
                 description="Part of an email or a name (case-insensitive), or a"
-                " whole phone number."
+                " whole phone number. " + search_by_role()
             ),
         ] = None,
         filter: CustomerFilter | None = None,
@@ -396,7 +419,9 @@ class CustomerQuery:
         first: int = 20,
         after: str | None = None,
     ) -> CustomerConnection:
-        request = resolve.customer_page_request(search, filter, order_by, first, after)
+        request = resolve.customer_page_request(
+            info, search, filter, order_by, first, after
+        )
         page = await resolve.customers(info, request)
         edges = [
             CustomerEdge(

@@ -16,6 +16,8 @@ describe:
   it (``gateway.errors``), and the rest of the data is still served;
 - ``role_null``: the caller's role may not see that kind of personal data
   (``gateway.auth.policy.PII_POLICY``, applied by the ``Pii`` field extension);
+  ``role_refused`` and ``search_by_role`` say the same of arguments that
+  compare with it (``gateway.auth.policy.COMPARED``);
 - otherwise the description says it plainly ("null when none is recorded",
   "null when the task is open").
 
@@ -29,7 +31,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-from gateway.auth.policy import PII_POLICY, PiiKind, Treatment
+from gateway.auth.policy import PII_POLICY, SEARCHED, PiiKind, Treatment, searched
 
 
 def from_source(source: str) -> str:
@@ -50,6 +52,32 @@ def role_null(kind: PiiKind, masked_as: str = "") -> str:
     if not masked:
         return words
     return f"{words} Masked for {masked}" + (f": {masked_as}." if masked_as else ".")
+
+
+def role_refused(kind: PiiKind) -> str:
+    """Who may not search, filter, order or look up by a value of ``kind``
+    (``gateway.auth.policy.COMPARED``: only roles that see it in full may)."""
+    roles = ", ".join(
+        role.value
+        for role, rules in PII_POLICY.items()
+        if rules[kind] is not Treatment.FULL
+    )
+    words = kind.value.replace("_", " ")
+    return f"FORBIDDEN for roles that do not see {words} in full ({roles})."
+
+
+def search_by_role() -> str:
+    """What ``customers(search:)`` matches for each role (``policy.searched``)."""
+    parts = []
+    for role in PII_POLICY:
+        fields = sorted(searched(role))
+        if len(fields) < len(SEARCHED):
+            parts.append(f"{role.value}: {' and '.join(fields) or 'FORBIDDEN'}")
+    return (
+        "Only what the caller's role sees in full is searched ("
+        + "; ".join(parts)
+        + ")."
+    )
 
 
 def _roles(kind: PiiKind, treatment: Treatment) -> str:

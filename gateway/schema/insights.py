@@ -15,6 +15,7 @@ from strawberry.scalars import JSON
 from strawberry.utils.str_converters import to_camel_case
 
 from connectors import models as canonical
+from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.db import models
 from gateway.insights import tables
@@ -23,6 +24,7 @@ from gateway.pagination import Page
 from gateway.resolvers import insights as resolve
 from gateway.schema.connections import page_info
 from gateway.schema.crm import ConsentChannel, ConsentState
+from gateway.schema.descriptions import role_refused
 from gateway.schema.orders import Money
 
 if TYPE_CHECKING:
@@ -264,15 +266,21 @@ class SegmentFilter:
         default=None, description="Has this consent."
     )
     country: str | None = strawberry.field(
-        default=None, description="ISO 3166-1 alpha-2 code of any address, e.g. DE."
+        default=None,
+        description="ISO 3166-1 alpha-2 code of any address, e.g. DE. "
+        + role_refused(PiiKind.ADDRESS),
     )
     region: str | None = strawberry.field(
-        default=None, description="Region of any address."
+        default=None,
+        description="Region of any address. " + role_refused(PiiKind.ADDRESS),
     )
     city: str | None = strawberry.field(
-        default=None, description="City of any address."
+        default=None,
+        description="City of any address. " + role_refused(PiiKind.ADDRESS),
     )
-    birth_month: int | None = strawberry.field(default=None, description="1–12.")
+    birth_month: int | None = strawberry.field(
+        default=None, description="1–12. " + role_refused(PiiKind.BIRTH_MONTH)
+    )
 
 
 def filter_json(value: object) -> Any:
@@ -347,7 +355,9 @@ class SavedSegment:
 
     @strawberry.field(
         description="Members by customer id, as of the last refresh; `first` at"
-        " most CG_MAX_PAGE_SIZE (100 by default)."
+        " most CG_MAX_PAGE_SIZE (100 by default). FORBIDDEN for a role that"
+        " may not filter by a condition of the segment's filter (an analyst,"
+        " a filter by city)."
     )
     async def members(
         self, info: Info, first: int = 20, after: str | None = None

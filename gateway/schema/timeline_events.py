@@ -29,6 +29,7 @@ from gateway.schema.orders import Return as OrderReturn
 from gateway.schema.support import Ticket, TicketComment
 from gateway.schema.tasks import Task, task_by_id
 from gateway.timeline.items import Kind, Source, TimelineItem, WebDetail
+from gateway.timeline.mapping import STANDARD_EVENT_NAMES
 
 TimelineKind = strawberry.enum(
     Kind, name="TimelineKind", description="What happened: one per event type."
@@ -102,18 +103,36 @@ class SatisfactionRated(TimelineEvent):
     )
 
 
+def plain_name(name: str, kind: Kind) -> str:
+    """An event's name for a role that may not see free text: a name the
+    vendors define as it is, the sender's own as the kind's plain line."""
+    return name if name in STANDARD_EVENT_NAMES else PLAIN_SUMMARIES[kind]
+
+
+PLAIN_NAME = (
+    "A name the sender chose (a page's title, a custom event) may quote anything:"
+    " roles that may not see free text get the kind's plain line instead"
+    ' ("Viewed a page", "Custom event"); names the vendors define are shown.'
+)
+URL_MASK = "scheme, host, port and path only"
+
+
 @strawberry.interface(description="A web or app event (PostHog or the ingest API).")
 class WebEvent(TimelineEvent):
-    name: str = strawberry.field(
-        description='The event\'s name, e.g. "$pageview", "Product Viewed".'
+    name: str = pii_field(
+        PiiKind.TEXT,
+        redacted=lambda event: plain_name(event.name, event.kind),
+        description='The event\'s name, e.g. "$pageview", "Product Viewed". '
+        + PLAIN_NAME,
     )
     url: str | None = pii_field(
         PiiKind.URL,
-        description="Null when the event has none. "
-        + role_null(PiiKind.URL, "query string removed"),
+        description="Null when the event has none. " + role_null(PiiKind.URL, URL_MASK),
     )
-    path: str | None = strawberry.field(
-        description="The URL's path; null when the event has no URL."
+    path: str | None = pii_field(
+        PiiKind.URL,
+        description="The URL's path; null when the event has no URL. "
+        + role_null(PiiKind.URL, "without query or ;params"),
     )
     properties: JSON | None = pii_field(
         PiiKind.TEXT,

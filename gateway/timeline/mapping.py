@@ -15,6 +15,7 @@ from connectors.models import (
     Ticket,
     TicketComment,
 )
+from connectors.posthog.mapping import EVENT_NAMES as POSTHOG_EVENT_NAMES
 from gateway.db import models
 from gateway.timeline.items import Kind, Source, TimelineItem, WebDetail, padded
 
@@ -34,6 +35,12 @@ SEGMENT_EVENTS: Mapping[str, Kind] = {
 }
 """Segment's e-commerce spec names; any other ``track`` is a custom event."""
 SEGMENT_TYPES = ("page", "screen", "track")
+STANDARD_EVENT_NAMES: frozenset[str] = (
+    frozenset(SEGMENT_EVENTS) | frozenset(SEGMENT_TYPES) | POSTHOG_EVENT_NAMES
+)
+"""Event names the vendors define (``$pageview``, ``Product Viewed``, and a
+Segment message's type when it has no name): they quote nothing. Any other name
+is the sender's own text (a page's title, a custom event) and may."""
 
 
 def shopify_items(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from connectors.models import Checkout, Order, PersonActivity, Ticket, TicketComment
+from connectors.models import Order, TicketComment
 from gateway.loaders import Loaders, WindowKey
 from gateway.timeline.items import Kind, Source, TimelineItem, Window
 from gateway.timeline.mapping import (
@@ -33,36 +33,27 @@ async def shopify(
     shop = loaders.upstream.shopify
     if shop is None:
         return []
-    external_id: str | None = await shop.id_by_customer.load(customer_id)
-    if not external_id:
-        return []
     wants_checkouts = not window.kinds or Kind.CHECKOUT_ABANDONED in window.kinds
     wants_orders = not window.kinds or bool(window.kinds - {Kind.CHECKOUT_ABANDONED})
-    orders: Sequence[Order] = ()
-    checkouts: list[Checkout] = []
-    if wants_orders and wants_checkouts:
-        history, checkouts = await asyncio.gather(
-            shop.history_of(external_id),
-            shop.checkouts_by_customer.load(external_id),
-        )
-        orders = history.orders
-    elif wants_orders:
-        orders = (await shop.history_of(external_id)).orders
-    else:
-        checkouts = await shop.checkouts_by_customer.load(external_id)
-    return take(shopify_items(orders, checkouts), window)
+    history, checkouts = await asyncio.gather(
+        shop.history.load(customer_id) if wants_orders else _nothing(),
+        shop.checkouts.load(customer_id) if wants_checkouts else _nothing(),
+    )
+    orders: Sequence[Order] = history.orders if history else ()
+    return take(shopify_items(orders, checkouts or []), window)
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def zendesk(
     loaders: Loaders, customer_id: int, window: Window
 ) -> list[TimelineItem]:
     desk = loaders.upstream.zendesk
-    if desk is None:
+    tickets = await desk.tickets.load(customer_id) if desk else None
+    if desk is None or tickets is None:
         return []
-    user_id: str | None = await desk.id_by_customer.load(customer_id)
-    if user_id is None:
-        return []
-    tickets: list[Ticket] = await desk.tickets_by_user.load(user_id)
     comments: Mapping[str, list[TicketComment]] = {}
     if tickets and (not window.kinds or Kind.TICKET_COMMENTED in window.kinds):
         lists = await desk.comments_by_ticket.load_many([t.id for t in tickets])
@@ -74,13 +65,8 @@ async def posthog(
     loaders: Loaders, customer_id: int, window: Window
 ) -> list[TimelineItem]:
     analytics = loaders.upstream.posthog
-    if analytics is None:
-        return []
-    distinct_id: str | None = await analytics.id_by_customer.load(customer_id)
-    if not distinct_id:
-        return []
-    activity: PersonActivity = await analytics.activity_by_person.load(distinct_id)
-    return take(posthog_items(activity.events), window)
+    activity = await analytics.activity.load(customer_id) if analytics else None
+    return take(posthog_items(activity.events), window) if activity else []
 
 
 async def ingest(

@@ -5,7 +5,11 @@ Upstreams deliver at least once and retry on any non-2xx answer, so a delivery
 is *claimed* by inserting its ids into ``webhook_deliveries`` (unique per
 source) in the same transaction as its effects. A repeat finds the claim and is
 acknowledged without effect; two copies racing each other collide on the
-unique key and the loser rolls back whole. Changes are announced only after
+unique key and the loser rolls back whole. So do two *different* deliveries
+racing to create or link the same customer (``customers/create`` and an order
+of a new shopper at once): the loser runs again (``retry_on_conflict``) and
+finds the winner's customer and link. Deliveries that keep clashing are
+answered 409, which upstreams retry later. Changes are announced only after
 the commit, so subscribers never hear about something that was rolled back.
 """
 
@@ -21,6 +25,7 @@ from starlette.responses import JSONResponse
 
 from gateway.changes import CustomerChange
 from gateway.db import models
+from gateway.db.races import is_unique_violation, retry_on_conflict
 from gateway.errors import BadUserInput
 from gateway.services import Services
 from gateway.validation import normalize_email, normalize_phone
@@ -62,10 +67,10 @@ async def process_once(
 ) -> JSONResponse:
     """Run ``work`` unless a delivery with any of ``keys`` was processed before,
     then announce a ``CustomerChange`` per changed customer."""
-    if await _seen(services, source, keys):
-        log.info("%s %s: duplicate delivery %s skipped", source, topic, keys)
-        return answer(200, status="duplicate")
-    try:
+
+    async def attempt() -> list[int] | None:
+        if await _seen(services, source, keys):
+            return None
         async with services.sessions() as session, session.begin():
             claims = [
                 models.WebhookDelivery(source=source, delivery_id=key, topic=topic)
@@ -76,10 +81,21 @@ async def process_once(
             changed = await work(session)
             for claim in claims:
                 claim.customer_id = changed[0] if changed else None
-    except IntegrityError:
-        if not await _seen(services, source, keys):
+        return changed
+
+    try:
+        changed = await retry_on_conflict(attempt)
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
             raise
-        log.info("%s %s: concurrent duplicate %s skipped", source, topic, keys)
+        log.warning(
+            "%s %s: %s kept clashing with concurrent writes", source, topic, keys
+        )
+        raise Rejected(
+            409, "Concurrent deliveries changed the same records; retry."
+        ) from exc
+    if changed is None:
+        log.info("%s %s: duplicate delivery %s skipped", source, topic, keys)
         return answer(200, status="duplicate")
     for customer_id in changed:
         await services.changes.publish(CustomerChange(customer_id, source, topic))

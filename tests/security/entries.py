@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLSchema
 
+from gateway.auth.policy import Role, may_compare
 from gateway.schema import build_schema
 from gateway.schema.embed import build_embed_schema
 from tests.security.schema_walk import PiiLeaf, Step, pii_leaves, reach, render
@@ -42,6 +43,14 @@ class Entry:
     """Field names from ``data`` down to the reached object(s)."""
     variables: Callable[[Stage], dict[str, Any]]
     embed: bool = False
+    reference: Entry | None = None
+    """Where the admin reads the same objects on ``/graphql``, when not here."""
+    compares: tuple[str, ...] = ()
+    """``policy.COMPARED`` coordinates the entry uses: only roles that may
+    compare by them read through it (the others: ``test_comparisons``)."""
+
+    def open_to(self, role: Role) -> bool:
+        return all(may_compare(role, c) for c in self.compares)
 
     def __str__(self) -> str:
         return self.name
@@ -87,18 +96,19 @@ def api_entries() -> list[Entry]:
             "Customer",
             ("customer",),
             _email,
+            compares=("Query.customer(email:)",),
         ),
         Entry(
             "customers",
-            "query($email: String!) { customers(search: $email, first: 5)"
+            "query($tag: String!) { customers(filter: {tagsAny: [$tag]}, first: 3)"
             " { edges { node SELECTION } } }",
             "Customer",
             ("customers", "edges", "node"),
-            _email,
+            lambda stage: {"tag": TAG},
         ),
         Entry(
             "segment.members",
-            "query($name: String!) { segment(name: $name) { members(first: 5)"
+            "query($name: String!) { segment(name: $name) { members(first: 3)"
             " { edges { node SELECTION } } } }",
             "Customer",
             ("segment", "members", "edges", "node"),
@@ -107,19 +117,12 @@ def api_entries() -> list[Entry]:
         Entry(
             "segmentPreview",
             "query($tag: String!) { segmentPreview(filter: {tagsAny: [$tag]},"
-            " first: 5) { edges { node SELECTION } } }",
+            " first: 3) { edges { node SELECTION } } }",
             "Customer",
             ("segmentPreview", "edges", "node"),
             lambda stage: {"tag": TAG},
         ),
-        Entry(
-            "timeline items",
-            "query($id: ID!) { customer(id: $id) { timeline(first: 50)"
-            " { edges { node SELECTION } } } }",
-            "TimelineEvent",
-            ("customer", "timeline", "edges", "node"),
-            _id,
-        ),
+        _timeline_items(TIMELINE_PAGE),
     ]
     for type_name in node_types(api_schema()):
         entries.append(
@@ -134,16 +137,35 @@ def api_entries() -> list[Entry]:
     return entries
 
 
+TIMELINE_PAGE = 50
+EMBED_TIMELINE_PAGE = 20
+"""The embed page's own page size. With every event type's personal fields,
+50 events cost 2,651, past the embed's cost limit (``CG_EMBED_MAX_COST``,
+1,500); 20 cost 1,061."""
+
+
+def _timeline_items(page: int) -> Entry:
+    return Entry(
+        "timeline items",
+        f"query($id: ID!) {{ customer(id: $id) {{ timeline(first: {page})"
+        " { edges { node SELECTION } } } }",
+        "TimelineEvent",
+        ("customer", "timeline", "edges", "node"),
+        _id,
+    )
+
+
 def embed_entries() -> list[Entry]:
     return [
         Entry(
             "embed timeline items",
-            "query($id: ID!) { timeline(customerId: $id, first: 50)"
+            f"query($id: ID!) {{ timeline(customerId: $id, first: {EMBED_TIMELINE_PAGE})"
             " { edges { node SELECTION } } }",
             "TimelineEvent",
             ("timeline", "edges", "node"),
             _id,
             embed=True,
+            reference=_timeline_items(EMBED_TIMELINE_PAGE),
         )
     ]
 

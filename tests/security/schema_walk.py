@@ -45,8 +45,18 @@ PERSONAL_NAMES: list[tuple[re.Pattern[str], PiiKind]] = [
     (re.compile(r"birth", re.I), PiiKind.BIRTH_DATE),
     (re.compile(r"line_?[12]|postcode", re.I), PiiKind.STREET),
     (re.compile(r"body|comment", re.I), PiiKind.NOTE),
+    (re.compile(r"path", re.I), PiiKind.URL),
+    (re.compile(r"external_?id", re.I), PiiKind.EXTERNAL_ID),
 ]
 """Names that look personal, and the kind of data they would hold."""
+
+PERSONAL_FIELDS: dict[str, PiiKind] = {
+    "WebEvent.name": PiiKind.TEXT,
+    "ActivityEvent.name": PiiKind.TEXT,
+}
+"""Fields whose name alone does not say they hold personal data (``Order.name``
+does not), as ``Type.field``; an interface's entry covers its types. An event's
+name is the sender's text: a page's title, a custom event's name."""
 
 
 def redacted(field: GraphQLField) -> bool:
@@ -71,6 +81,15 @@ def kind_by_name(name: str) -> PiiKind | None:
     return next(
         (kind for pattern, kind in PERSONAL_NAMES if pattern.search(name)), None
     )
+
+
+def kind_by_field(named: GraphQLObjectType, name: str) -> PiiKind | None:
+    """``PERSONAL_FIELDS``' kind for the field (or an interface's), else the
+    name's."""
+    for owner in [named.name, *(i.name for i in named.interfaces)]:
+        if f"{owner}.{name}" in PERSONAL_FIELDS:
+            return PERSONAL_FIELDS[f"{owner}.{name}"]
+    return kind_by_name(name)
 
 
 def object_types(schema: GraphQLSchema) -> Iterator[GraphQLObjectType]:
@@ -102,7 +121,7 @@ def pii_leaves(schema: GraphQLSchema) -> dict[str, PiiLeaf]:
             if not is_leaf_type(get_named_type(field.type)):
                 continue
             declared = declared_kind(field)
-            kind = declared or kind_by_name(name)
+            kind = declared or kind_by_field(named, name)
             if kind is not None:
                 leaf = PiiLeaf(
                     named.name, name, kind, declared is not None, redacted(field)

@@ -5,12 +5,15 @@ customer, errors without tracebacks."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
-from gateway.auth.policy import Role
+from gateway.auth.policy import EXPORT_COLUMNS, Role
 from gateway.cli import app as cli
+from gateway.db.auth_models import AuditEntry
 from tests.security.conftest import SEGMENT, Stage
 from tests.security.leaks import internals
 from tests.security.surfaces import Surface, send
@@ -67,29 +70,30 @@ async def test_a_key_created_to_expire_at_once_never_authenticates(
 async def test_a_cli_export_is_audited_per_customer(
     stage: Stage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlalchemy import func, select
-
-    from gateway.db.auth_models import AuditEntry
-
-    async def entries() -> int:
-        await stage.services.audit.flush()
-        async with stage.services.sessions() as session:
-            counted = await session.scalar(
-                select(func.count())
-                .select_from(AuditEntry)
-                .where(AuditEntry.customer_id == stage.subject.pk)
-            )
-        return int(counted or 0)
-
-    before = await entries()
     code, output = await invoke(
         stage, monkeypatch, "segments", "export", SEGMENT, "--format", "jsonl"
     )
     assert code == 0, output
-    assert stage.subject.email in output
-    assert await entries() > before, (
-        "the CLI export left no audit entry for its customers"
-    )
+    exported = [json.loads(line) for line in output.splitlines() if line[:1] == "{"]
+    assert stage.subject.pk in {row["customer_id"] for row in exported}
+    async with stage.services.sessions() as session:
+        entries = list(
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.subject.startswith("cli:"))
+            )
+        )
+    reads = {
+        e.customer_id: e.fields
+        for e in entries
+        if (e.action, e.operation) == ("read", "segmentExport")
+    }
+    assert reads == {
+        row["customer_id"]: sorted(c for c in EXPORT_COLUMNS if row[c] is not None)
+        for row in exported
+    }, "the CLI export left no per-customer audit entry for some customers"
+    writes = [e.operation for e in entries if e.action == "write"]
+    assert writes == [f"export:{SEGMENT}"]
+    assert {e.role for e in entries} == {Role.ADMIN.value}
 
 
 async def test_a_cli_export_of_an_unknown_segment_fails_without_a_traceback(

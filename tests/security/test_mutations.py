@@ -1,7 +1,10 @@
 """Mutations × roles × surfaces: what ``may_run_mutation`` allows runs; anything
 else is 403 FORBIDDEN over HTTP and an error with code FORBIDDEN over
 WebSocket, with nothing written. The mutations and their arguments come from
-the schema, so a new mutation is in the table the day it exists."""
+the schema, so a new mutation is in the table the day it exists. Arguments a
+role may only use with some values (``ARGUMENTS_BY_ROLE``: marketing's
+``setConsent`` state) have their own table: values × the ways a document can
+pass them."""
 
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ async def test_a_role_runs_only_the_mutations_the_policy_allows(
     before = await stage.rows()
     answer = await send(stage, surface, stage.keys[role], document, variables)
     assert answer.status is None or answer.status < 500, answer.text[:500]
-    if may_run_mutation(role, mutation):
+    if may_run_mutation(role, mutation, variables):
         assert "FORBIDDEN" not in answer.codes, answer.text[:500]
         return
     assert "FORBIDDEN" in answer.codes, answer.text[:500]
@@ -56,6 +59,65 @@ async def test_an_embed_token_runs_no_mutation(
     assert answer.errors, answer.text[:500]
     assert not answer.data, answer.text[:500]
     assert await stage.rows() == before
+
+
+CONSENT = "setConsent(customerId: $id, channel: SMS, state: STATE) { state }"
+CONSENT_FORMS: dict[str, tuple[str, bool]] = {
+    "literal": (f"mutation($id: ID!) {{ {CONSENT} }}", False),
+    "variable": (
+        f"mutation($id: ID!, $s: ConsentState!) {{ {CONSENT.replace('STATE', '$s')} }}",
+        True,
+    ),
+    "variable default": (
+        f"mutation($id: ID!, $s: ConsentState = STATE) {{ "
+        f"{CONSENT.replace('STATE', '$s', 1)} }}",
+        False,
+    ),
+    "fragment": (
+        f"mutation($id: ID!) {{ ...F }} fragment F on Mutation {{ {CONSENT} }}",
+        False,
+    ),
+}
+"""(document with STATE where the value goes, whether it is sent as $s)."""
+
+
+@pytest.mark.parametrize("form", CONSENT_FORMS)
+@pytest.mark.parametrize("state", ["GRANTED", "PENDING", "DENIED"])
+@pytest.mark.parametrize("role", API_ROLES, ids=str)
+@pytest.mark.parametrize("surface", [Surface.HTTP_POST, Surface.WS], ids=str)
+async def test_a_role_sets_only_the_consent_states_the_policy_allows(
+    stage: Stage, surface: Surface, role: Role, state: str, form: str
+) -> None:
+    template, as_variable = CONSENT_FORMS[form]
+    document = template.replace("STATE", state)
+    variables: dict[str, Any] = {"id": stage.subject.gid}
+    if as_variable:
+        variables["s"] = state
+    before = await stage.rows()
+    answer = await send(stage, surface, stage.keys[role], document, variables)
+    assert answer.status is None or answer.status < 500, answer.text[:500]
+    if may_run_mutation(role, "setConsent", {"state": state}):
+        assert answer.data == {"setConsent": {"state": state}}, answer.text[:500]
+        return
+    assert answer.codes == ["FORBIDDEN"], answer.text[:500]
+    if surface is Surface.HTTP_POST:
+        assert answer.status == 403, answer.text[:500]
+    assert await stage.rows() == before
+
+
+@pytest.mark.parametrize(
+    "sent", [["DENIED"], {"state": "DENIED"}, None, "denied", 1], ids=repr
+)
+async def test_a_consent_state_of_another_shape_is_refused_not_a_crash(
+    stage: Stage, sent: object
+) -> None:
+    document, _ = CONSENT_FORMS["variable"]
+    variables = {"id": stage.subject.gid, "s": sent}
+    answer = await send(
+        stage, Surface.HTTP_POST, stage.keys[Role.MARKETING], document, variables
+    )
+    assert answer.status == 403, answer.text[:500]
+    assert answer.codes == ["FORBIDDEN"]
 
 
 async def test_a_mutation_over_get_is_refused_for_every_role(stage: Stage) -> None:

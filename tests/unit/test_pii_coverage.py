@@ -29,7 +29,7 @@ from gateway.schema.embed import build_embed_schema
 
 PERSONAL = re.compile(
     r"email|phone|birth|address|line\d|street|postcode|zip|name|body|note|comment"
-    r"|subject|title|summary|reason|url|properties",
+    r"|subject|title|summary|reason|url|path|external|properties",
     re.IGNORECASE,
 )
 """Field names that suggest personal data (names, contact details, free text).
@@ -42,8 +42,6 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("LineItem", "title"): "a product's title, from the catalogue",
     ("LineItem", "variantTitle"): "a product variant's title, from the catalogue",
     ("SavedSegment", "name"): "a segment's name, chosen by staff",
-    ("WebEvent", "name"): "the event's name: page, Product Viewed…",
-    ("ActivityEvent", "name"): "the event's name: $pageview, Product Viewed…",
     ("EmbedToken", "url"): "the embed page, returned to the writer who made it",
     ("LoyaltyEntry", "reason"): "returned only to the writer who just wrote it",
 }

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -41,14 +42,22 @@ class Maya:
     note: str
 
 
-VISITED = "https://shop.example/account?email=maya@example.com"
-VISIT_PROPERTIES = {"url": VISITED, "path": "/account", "email": "maya@example.com"}
+VISITED_PATH = "/account;jsessionid=S3SS10N?email=maya@example.com"
+VISITED = f"https://maya:pa55@shop.example{VISITED_PATH}"
+VISIT_PROPERTIES = {"url": VISITED, "path": VISITED_PATH, "email": "maya@example.com"}
+WEB_EVENTS = (
+    ("page", "Account of maya@example.com", VISIT_PROPERTIES),
+    ("track", "Product Viewed", {"path": "/p/42;ref=mail?email=maya@example.com"}),
+)
+"""(type, name, properties) of Maya's web events, oldest first: a page whose
+title names her, a standard event; the URL's user info, ``;params`` and query
+carry a password, a session id and her email."""
 
 
 @pytest.fixture
 async def maya(db: Services, client: httpx.AsyncClient) -> Maya:
-    """Maya, with a note, a task, a page view (its URL and properties carry her
-    email) and a saved segment ``us`` she is in."""
+    """Maya, with a note, a task, web events (``WEB_EVENTS``) and a saved
+    segment ``us`` she is in."""
 
     async def admin(query: str, **variables: Any) -> dict[str, Any]:
         response = await client.post(
@@ -77,15 +86,16 @@ async def maya(db: Services, client: httpx.AsyncClient) -> Maya:
     await admin('mutation { createSegment(name: "us", filter: {country: "US"}) '
                 "{ name } }")  # fmt: skip
     async with db.sessions() as session, session.begin():
-        session.add(
+        session.add_all(
             models.TrackedEvent(
-                message_id="visit-1",
+                message_id=f"visit-{n}",
                 customer_id=customer_pk(cid),
-                type="page",
-                name="page",
-                properties=VISIT_PROPERTIES,
-                occurred_at=models.utcnow(),
+                type=type_,
+                name=name,
+                properties=properties,
+                occurred_at=models.utcnow() + timedelta(seconds=n),
             )
+            for n, (type_, name, properties) in enumerate(WEB_EVENTS)
         )
     return Maya(id=cid, pk=customer_pk(cid), note=note["addNote"]["id"])
 

@@ -85,6 +85,26 @@ async def test_a_second_shopify_sync_creates_nothing_new(wired: Services) -> Non
     assert await count(wired, models.Customer) == customers
 
 
+async def test_shopify_syncs_at_once_create_and_link_each_customer_once(
+    simulators: Simulators, wired: Services
+) -> None:
+    """Every run meets the others' customers and links: the losing batches roll
+    back and run again instead of failing, and count only what they wrote."""
+    runs = 4
+    reports = await asyncio.gather(
+        *(
+            sync_shopify(wired.sessions, shopify(wired), LONG_AGO, full=True)
+            for _ in range(runs)
+        )
+    )
+    in_store = len(simulators.shopify.store.customers)
+    assert [r.seen for r in reports] == [in_store] * runs
+    assert sum(r.created for r in reports) == in_store - 1 - len(OURS.customers)
+    assert sum(r.linked for r in reports) == in_store - 1
+    assert await count(wired, models.Customer) == in_store - 1
+    assert await count(wired, models.Identity) == in_store - 1
+
+
 async def test_shopify_sync_resumes_from_where_the_last_run_stopped(
     simulators: Simulators, wired: Services
 ) -> None:

@@ -191,10 +191,10 @@ async def test_an_email_over_the_rfc_5321_limits_creates_no_customer(
     response = await client.post(
         "/v1/identify", json={"userId": "u-1", "traits": traits}
     )
-    assert [w["field"] for w in response.json()["warnings"]] == [
-        "traits.email",
-        "traits.email",
-    ]
+    # the server key is also told the unknown userId was not created; the
+    # public key only what its message got wrong (test_existence_oracle)
+    fields = ["traits.email"] * (1 if key == "public" else 2)
+    assert [w["field"] for w in response.json()["warnings"]] == fields
     assert "64 bytes" in response.json()["warnings"][0]["message"]
     assert await count(db, models.Customer) == 0
     assert await count(db, models.TrackedEvent) == 1
