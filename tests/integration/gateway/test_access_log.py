@@ -13,6 +13,9 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import uvicorn
 import websockets
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.embed import create_token
@@ -100,3 +103,38 @@ async def test_tokens_and_keys_in_a_query_string_are_redacted_in_the_server_log(
     for credential in (token, "wk_in_the_url", "cg_in_the_url"):  # ...not the secrets
         assert credential not in text, text
     assert text.count("token=[redacted]") >= 3, text
+
+
+class FormattedLines(Collect):
+    """Lines as a handler formats them: with any traceback."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(logging.Formatter().format(record))
+
+
+async def test_an_uncaught_exception_is_one_line_without_its_message_or_traceback(
+    db: Services,
+) -> None:
+    app = create_app(services=db)
+
+    async def broken(request: Request) -> Response:
+        raise RuntimeError("INSERT INTO customers (email) VALUES ('maya@example.com')")
+
+    app.router.routes.append(Route("/broken", broken))
+    handler = FormattedLines()
+    logger = logging.getLogger("uvicorn.error")
+    logger.addHandler(handler)
+    try:
+        async with (
+            served_with_access_log(app) as host,
+            httpx.AsyncClient(base_url=f"http://{host}") as http,
+        ):
+            answer = await http.get("/broken")
+    finally:
+        logger.removeHandler(handler)
+    assert answer.status_code == 500
+    text = "\n".join(handler.lines)
+    assert "builtins.RuntimeError" in text, text  # the line is there...
+    assert " at gateway/" in text, text  # ...with where (in our code) it passed
+    for leak in ("maya@example.com", "INSERT", "Traceback"):
+        assert leak not in text, text
