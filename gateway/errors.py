@@ -91,7 +91,7 @@ def format_error(error: GraphQLError) -> GraphQLError:
 
 def describe(exc: BaseException) -> str:
     """An exception for a log line: its class and its causes' classes, and
-    where ours raised it (``gateway/crm.py:120 in create_customer``).
+    where ours raised it (``gateway/crm/customers.py:120 in create_customer``).
 
     Never the messages nor a traceback's: SQLAlchemy puts the statement and its
     parameters (emails, phones) in its message, graphql-core the document line

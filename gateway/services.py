@@ -1,7 +1,8 @@
 """Long-lived services shared by all requests, opened and closed by the app's
 lifespan: the settings, the database engine and its session factory, the
 authenticator and rate limiter, the upstream connectors, the cache of their
-results, persisted queries and the change bus."""
+results, persisted queries, the change bus and the CRM writes that announce
+on it."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from gateway.auth.tokens import TokenVerifier
 from gateway.cache_backends import RedisBackend, open_backend
 from gateway.caches import UpstreamCaches, build_caches
 from gateway.changes import ChangeBus
+from gateway.crm.service import Crm
 from gateway.db.session import check_migrated, create_engine, session_factory
 from gateway.feed import ChangeFeed
 from gateway.invalidation import Invalidator
@@ -50,6 +52,12 @@ class Services:
     """Whole responses of customer queries (``gateway.response_cache``)."""
     feed: ChangeFeed | None = None
     """Changes for live subscriptions, shared across replicas through Redis."""
+    crm: Crm = field(init=False)
+    """CRM writes, each announced on ``changes`` after its commit; built from
+    ``sessions`` and ``changes`` (also by ``dataclasses.replace``)."""
+
+    def __post_init__(self) -> None:
+        self.crm = Crm(self.sessions, self.changes)
 
     async def forget_responses(self) -> None:
         """Drop every cached response: after changes to many customers at once

@@ -1,17 +1,18 @@
-"""Customer reads and writes: arguments → loaders (reads), ``gateway.crm`` (writes)."""
+"""Customer reads and writes: arguments → loaders (reads), ``services.crm``
+(writes, each announced after its commit). Arguments arrive as plain values
+and dataclasses (``CustomerFilterSpec``, ``NewCustomer``, a mapping of
+changes): the schema layer converts its GraphQL inputs, and the checks here
+raise the same coded errors whichever way a value came."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from strawberry import UNSET
-
-from gateway import crm
 from gateway.auth import policy
-from gateway.changes import CustomerChange
 from gateway.context import Info
+from gateway.crm.customers import NewCustomer
 from gateway.db import models
 from gateway.db.customer_queries import (
     CustomerFilterSpec,
@@ -26,13 +27,6 @@ from gateway.validation import normalize_country, normalize_email
 
 MAX_SEARCH = 320
 """The longest value a search can equal: an email address."""
-
-if TYPE_CHECKING:
-    from gateway.schema.customer import (
-        CreateCustomerInput,
-        CustomerFilter,
-        UpdateCustomerInput,
-    )
 
 
 async def customer(
@@ -78,30 +72,22 @@ async def get_customer(info: Info, pk: int) -> models.Customer:
     return row
 
 
-def _filter_spec(value: CustomerFilter | None) -> CustomerFilterSpec:
-    if value is None:
-        return CustomerFilterSpec()
+def _checked_filter(value: CustomerFilterSpec) -> CustomerFilterSpec:
+    """``value`` as the query takes it: the birth month checked, the country
+    code normalized, the tags lower-cased."""
     if value.birth_month is not None and not 1 <= value.birth_month <= 12:
         raise BadUserInput("`birthMonth` must be 1–12.", field="birthMonth")
-    consent = value.consent
-    return CustomerFilterSpec(
+    return replace(
+        value,
         country=normalize_country(value.country) if value.country else None,
-        region=value.region,
-        city=value.city,
-        tags_any=tuple(t.lower() for t in value.tags_any or ()),
-        consent_channel=consent.channel.value if consent else None,
-        consent_state=consent.state.value if consent and consent.state else None,
-        birth_month=value.birth_month,
-        created_after=value.created_after,
-        created_before=value.created_before,
-        has_phone=value.has_phone,
+        tags_any=tuple(t.lower() for t in value.tags_any),
     )
 
 
 def customer_page_request(
     info: Info,
     search: str | None,
-    filter: CustomerFilter | None,
+    filter: CustomerFilterSpec,
     order_by: CustomerOrder,
     first: int,
     after: str | None,
@@ -115,7 +101,7 @@ def customer_page_request(
         after=after,
         search=search.strip() or None if search else None,
         searched=policy.searched(info.context.role),
-        filter=_filter_spec(filter),
+        filter=_checked_filter(filter),
         order=order_by,
     )
 
@@ -220,64 +206,17 @@ async def node(
     return row
 
 
-async def create_customer(info: Info, data: CreateCustomerInput) -> models.Customer:
-    new = crm.NewCustomer(
-        email=data.email,
-        phone=data.phone,
-        first_name=data.first_name,
-        last_name=data.last_name,
-        birth_date=data.birth_date,
-        locale=data.locale,
-        timezone=data.timezone,
-        addresses=[
-            crm.NewAddress(
-                kind=a.kind.value,
-                country=a.country,
-                line1=a.line1,
-                line2=a.line2,
-                city=a.city,
-                region=a.region,
-                postcode=a.postcode,
-                is_default=a.is_default,
-            )
-            for a in data.addresses or ()
-        ],
-        tags=data.tags or (),
-    )
-    row = await crm.create_customer(info.context.services.sessions, new)
-    # Announced like any change: a response stored for this id before it
-    # existed (``customer: null``) must not outlive the customer's creation.
-    await info.context.services.changes.publish(
-        CustomerChange(row.id, "crm", "customer_created")
-    )
-    return row
-
-
-_FIELDS = (
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "birth_date",
-    "locale",
-    "timezone",
-)
+async def create_customer(info: Info, data: NewCustomer) -> models.Customer:
+    return await info.context.services.crm.create_customer(data)
 
 
 async def update_customer(
-    info: Info, id: str, data: UpdateCustomerInput
+    info: Info, id: str, changes: Mapping[str, object]
 ) -> models.Customer:
+    """Apply ``changes``: the fields given (snake_case), ``None`` clearing one."""
     _, pk = decode_global_id(id, "Customer")
-    changes = {
-        name: getattr(data, name)
-        for name in _FIELDS
-        if getattr(data, name) is not UNSET
-    }
     if not changes:
         raise BadUserInput("Give at least one field to change.")
-    row = await crm.update_customer(info.context.services.sessions, pk, changes)
+    row = await info.context.services.crm.update_customer(pk, changes)
     info.context.loaders.forget_customer(pk)
-    await info.context.services.changes.publish(
-        CustomerChange(pk, "crm", "profile_updated")
-    )
     return row

@@ -1,12 +1,10 @@
-"""Tasks: decode ids, write through ``gateway.tasks``, read through the loaders,
-and announce each change so live timelines show it."""
+"""Tasks: decode ids, write through ``services.crm`` (which commits and
+announces each change, so live timelines show it), read through the loaders."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from gateway import tasks
-from gateway.changes import CustomerChange
 from gateway.context import Info
 from gateway.db import models
 from gateway.errors import BadUserInput
@@ -26,22 +24,18 @@ async def create_task(
 ) -> models.Task:
     pk = customer_pk(customer_id)
     context = info.context
-    task = await tasks.create_task(
-        context.services.sessions, pk, title, due_at, assignee, context.actor
+    task = await context.services.crm.create_task(
+        pk, title, due_at, assignee, context.actor
     )
     context.loaders.forget_customer(pk)
-    await context.services.changes.publish(CustomerChange(pk, "crm", "task_created"))
     return task
 
 
 async def complete_task(info: Info, task_id: str) -> models.Task:
     _, pk = decode_global_id(task_id, "Task")
     context = info.context
-    task = await tasks.complete_task(context.services.sessions, pk, context.actor)
+    task = await context.services.crm.complete_task(pk, context.actor)
     context.loaders.forget_customer(task.customer_id)
-    await context.services.changes.publish(
-        CustomerChange(task.customer_id, "crm", "task_completed")
-    )
     return task
 
 

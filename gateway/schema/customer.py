@@ -13,6 +13,7 @@ from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.db import models
 from gateway.db.customer_queries import (
+    CustomerFilterSpec,
     CustomerOrder,
     CustomerPageRequest,
     customer_cursor,
@@ -27,15 +28,17 @@ from gateway.schema import timeline as timeline_fields
 from gateway.schema.connections import page_info
 from gateway.schema.crm import (
     Address,
-    AddressInput,
     Consent,
-    ConsentChannel,
-    ConsentState,
     Identity,
     Note,
     NoteConnection,
     NoteEdge,
     Preference,
+)
+from gateway.schema.customer_inputs import (
+    CreateCustomerInput,
+    CustomerFilter,
+    UpdateCustomerInput,
 )
 from gateway.schema.descriptions import (
     describe_values,
@@ -286,102 +289,6 @@ describe_values(
 )
 
 
-@strawberry.input(description="Customers with a given consent.")
-class ConsentFilter:
-    channel: ConsentChannel = strawberry.field(description="The channel.")
-    state: ConsentState | None = strawberry.field(
-        default=None, description="The state it must be in; any state when left out."
-    )
-
-
-@strawberry.input(description="All given conditions must hold.")
-class CustomerFilter:
-    country: str | None = strawberry.field(
-        default=None,
-        description="ISO 3166-1 alpha-2 code of an address, e.g. DE. "
-        + role_refused(PiiKind.ADDRESS),
-    )
-    region: str | None = strawberry.field(
-        default=None,
-        description="Region of an address, as recorded. "
-        + role_refused(PiiKind.ADDRESS),
-    )
-    city: str | None = strawberry.field(
-        default=None,
-        description="City of an address, as recorded. " + role_refused(PiiKind.ADDRESS),
-    )
-    tags_any: list[str] | None = strawberry.field(
-        default=None, description="Has at least one of these tags."
-    )
-    consent: ConsentFilter | None = strawberry.field(
-        default=None, description="Has this consent."
-    )
-    birth_month: int | None = strawberry.field(
-        default=None, description="1–12. " + role_refused(PiiKind.BIRTH_MONTH)
-    )
-    created_after: datetime | None = strawberry.field(
-        default=None, description="Recorded at or after this time."
-    )
-    created_before: datetime | None = strawberry.field(
-        default=None, description="Recorded before this time."
-    )
-    has_phone: bool | None = strawberry.field(
-        default=None,
-        description="True: has a phone number; false: has none. "
-        + role_refused(PiiKind.PHONE),
-    )
-
-
-@strawberry.input(description="A new customer; only `email` is required.")
-class CreateCustomerInput:
-    email: str = strawberry.field(description="Unique among customers.")
-    phone: str | None = strawberry.field(
-        default=None, description="E.164, e.g. +14155550123."
-    )
-    first_name: str | None = strawberry.field(default=None, description="Given name.")
-    last_name: str | None = strawberry.field(default=None, description="Family name.")
-    birth_date: date | None = strawberry.field(
-        default=None, description="ISO date, e.g. 1990-04-01."
-    )
-    locale: str | None = strawberry.field(
-        default=None, description='BCP 47 tag, e.g. "en-US".'
-    )
-    timezone: str | None = strawberry.field(
-        default=None, description='IANA zone, e.g. "Europe/Berlin".'
-    )
-    addresses: list[AddressInput] | None = strawberry.field(
-        default=None, description="Postal addresses."
-    )
-    tags: list[str] | None = strawberry.field(
-        default=None, description="Tags, lower-cased when stored."
-    )
-
-
-@strawberry.input(description="Only the fields given change; null clears one.")
-class UpdateCustomerInput:
-    email: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Unique among customers."
-    )
-    phone: str | None = strawberry.field(
-        default=strawberry.UNSET, description="E.164, e.g. +14155550123."
-    )
-    first_name: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Given name."
-    )
-    last_name: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Family name."
-    )
-    birth_date: date | None = strawberry.field(
-        default=strawberry.UNSET, description="ISO date, e.g. 1990-04-01."
-    )
-    locale: str | None = strawberry.field(
-        default=strawberry.UNSET, description='BCP 47 tag, e.g. "en-US".'
-    )
-    timezone: str | None = strawberry.field(
-        default=strawberry.UNSET, description='IANA zone, e.g. "Europe/Berlin".'
-    )
-
-
 @strawberry.type
 class CustomerQuery:
     @strawberry.field(
@@ -419,8 +326,9 @@ class CustomerQuery:
         first: int = 20,
         after: str | None = None,
     ) -> CustomerConnection:
+        spec = filter.spec() if filter is not None else CustomerFilterSpec()
         request = resolve.customer_page_request(
-            info, search, filter, order_by, first, after
+            info, search, spec, order_by, first, after
         )
         page = await resolve.customers(info, request)
         edges = [
@@ -453,10 +361,12 @@ class CustomerQuery:
 class CustomerMutation:
     @strawberry.mutation(description="Record a new customer.")
     async def create_customer(self, info: Info, input: CreateCustomerInput) -> Customer:
-        return Customer.from_row(await resolve.create_customer(info, input))
+        row = await resolve.create_customer(info, input.new_customer())
+        return Customer.from_row(row)
 
     @strawberry.mutation(description="Change some of a customer's fields.")
     async def update_customer(
         self, info: Info, id: strawberry.ID, input: UpdateCustomerInput
     ) -> Customer:
-        return Customer.from_row(await resolve.update_customer(info, id, input))
+        row = await resolve.update_customer(info, id, input.changes())
+        return Customer.from_row(row)

@@ -27,7 +27,7 @@ from connectors.shopify.simulator_webhooks import webhook_headers
 from gateway.app import create_app
 from gateway.auth.keys import create_key
 from gateway.auth.policy import Role
-from gateway.crm import MAX_LOYALTY_BALANCE
+from gateway.crm.customers import MAX_LOYALTY_BALANCE
 from gateway.db import models
 from gateway.db.auth_models import ApiKey
 from gateway.errors import Conflict

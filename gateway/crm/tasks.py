@@ -1,5 +1,6 @@
 """Task writes: a follow-up is created open and completed once, each change
-recorded in the customer's history in the same transaction.
+recorded in the customer's history in the same transaction
+(``gateway.crm.service.Crm`` calls these and announces what they committed).
 
 "Once" holds for requests at the same moment too: completion is one
 conditional UPDATE (``… WHERE status = 'open'``), so of two concurrent

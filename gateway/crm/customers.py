@@ -1,4 +1,5 @@
-"""CRM writes: each function validates, then writes in one transaction.
+"""Customer writes: each function validates, then writes in one transaction;
+``gateway.crm.service.Crm`` calls them and announces what they committed.
 
 A failed check raises before anything is written; a unique-email clash found by
 the database rolls the whole transaction back and becomes ``CONFLICT``.
