@@ -12,17 +12,22 @@ import copy
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from connectors.demo_world import CATALOG, World
 from connectors.shopify.simulator_webhooks import webhook_headers
 from connectors.zendesk.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from gateway.app import create_app
 from gateway.db import models
+from gateway.insights.refresh import refresh_all
 from gateway.insights.tables import (
+    CustomerRfm,
+    CustomerTraits,
     OrderFact,
     OrderLineFact,
 )
@@ -415,3 +420,23 @@ async def test_a_signed_two_megabyte_delivery_is_413_and_stores_nothing(
     assert response.status_code == 413
     assert set(response.json()) == {"error"}
     assert await stored(wired) == before
+
+
+async def test_orders_whose_sum_passes_the_money_columns_keep_the_traits_at_its_top(
+    simulators: Simulators, wired: Services, gateway: httpx.AsyncClient
+) -> None:
+    """Each order fits ``NUMERIC(14, 2)``, their sum does not: the second was a
+    500 on PostgreSQL (the customer's lifetime value overflowed)."""
+    for _ in range(2):
+        body = shopify_payload(simulators, "orders/create")
+        body = put("total_price", value="999999999999.00")(body)
+        response = await post_shopify(gateway, "orders/create", body)
+        assert response.json() == {"status": "processed"}
+    async with wired.sessions() as session:
+        (traits,) = (await session.scalars(select(CustomerTraits))).all()
+    assert traits.lifetime_value == Decimal("999999999999.99")
+    assert traits.order_count == 2
+    await refresh_all(wired.sessions, wired.settings)
+    async with wired.sessions() as session:
+        revenue = await session.scalar(select(CustomerRfm.revenue))
+    assert revenue == Decimal("999999999999.99")
