@@ -263,10 +263,6 @@ KNOWN_OPEN: dict[tuple[str, str], str] = {
     ("test_a_cli_export_is_audited_per_customer", ""): (
         "open: the CLI export does not hand its rows to the audit log"
     ),
-    ("test_fuzz_signed_zendesk_deliveries_never_fail", ""): (
-        "open: a signed Zendesk delivery with missing keys or a non-object "
-        "detail is a 500 (connectors/zendesk/webhooks.py parse_event)"
-    ),
     ("test_a_hostile_document_is_refused_with_one_code", "embed_"): (
         "open: /embed/graphql's tighter token and size limits refuse these "
         "first, with another code than the table expects"
