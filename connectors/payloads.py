@@ -33,6 +33,10 @@ from connectors.shapes import MAX_AMOUNT, MAX_WHOLE
 MAX_DEPTH = 32
 """Objects and arrays nested deeper than this are refused (Shopify's deepest
 order field, a line item's ``price_set.shop_money``, is 5 levels down)."""
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+"""Times outside are refused, as the ingest does: an order of year 1 and one of
+year 9999 made the predicted next order overflow PostgreSQL's timestamps."""
 _AMOUNT = re.compile(r"[0-9]{1,16}(\.[0-9]{1,12})?")
 """Money as Shopify writes it (``"1978.00"``): ASCII digits, no sign, exponent,
 space or ``_`` (all of which ``Decimal`` would accept)."""
@@ -146,16 +150,21 @@ class Fields:
     @overload
     def time(self, key: str, *, required: bool = False) -> datetime | None: ...
     def time(self, key: str, *, required: bool = False) -> datetime | None:
-        """An ISO 8601 time in UTC; one without an offset is taken as UTC."""
+        """An ISO 8601 time in UTC, in [``EARLIEST``, ``LATEST``); one
+        without an offset is taken as UTC."""
         text = self.text(key, required=required)
         if text is None:
             return None
         try:
             moment = datetime.fromisoformat(text)
             aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-            return aware.astimezone(UTC)
+            moment = aware.astimezone(UTC)
         except (ValueError, OverflowError):
             raise self.error(key, "is not an ISO 8601 time") from None
+        if not EARLIEST <= moment < LATEST:
+            years = f"{EARLIEST.year} and {LATEST.year}"
+            raise self.error(key, f"is not a time between {years}")
+        return moment
 
     def flag(self, key: str) -> bool | None:
         value = self._get(key, False)

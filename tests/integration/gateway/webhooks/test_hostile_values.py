@@ -159,6 +159,21 @@ SHOPIFY: list[tuple[str, str, Edit]] = [
         "a line item that is a string",
         put("line_items", value=["Parka"]),
     ),
+    (
+        "orders/create",
+        "created in year 1",
+        put("created_at", value="0001-01-01T00:00:00+00:00"),
+    ),
+    (
+        "orders/create",
+        "processed in year 9999",
+        put("processed_at", value="9999-12-31T23:59:59+00:00"),
+    ),
+    (
+        "orders/create",
+        "cancelled in 1969",
+        put("cancelled_at", value="1969-12-31T23:59:59Z"),
+    ),
     ("orders/create", "no currency", drop("currency")),
     (
         "orders/create",
