@@ -6,7 +6,11 @@ a string belongs, and the wrong value then travels into SQL (a NOT NULL
 violation, a string in a numeric column: an internal error after part of the
 work). ``check_shape`` walks a frozen dataclass — nested models, optionals,
 ``tuple[X, ...]`` — and raises ``UpstreamProtocolError`` at the first field
-whose value is not of its declared type, or a ``Decimal`` that is not finite::
+whose value is not of its declared type, an ``int`` past 64 bits (PostgreSQL's
+``bigint``), a ``Decimal`` that is not finite or not below ``MAX_AMOUNT``, or a
+``str`` holding NUL or a lone surrogate (PostgreSQL refuses the first, UTF-8
+cannot encode the second). Exact column limits are the gateway's
+(``gateway.db.column_limits``); these are what no canonical model may hold::
 
     order = rest_order(payload)
     check_shape(SOURCE, order)
@@ -15,6 +19,7 @@ whose value is not of its declared type, or a ``Decimal`` that is not finite::
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 from collections.abc import Mapping
 from datetime import datetime
@@ -23,6 +28,12 @@ from functools import cache
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from connectors.errors import UpstreamProtocolError
+
+MAX_WHOLE = 2**63 - 1
+MAX_AMOUNT = Decimal(10) ** 15
+"""Past any money column (``NUMERIC(14, 2)``) and far from ``Decimal``'s own
+overflow, so amounts can be added and multiplied by quantities."""
+BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 @cache
@@ -66,10 +77,20 @@ def _problem(value: object, kind: Any, where: str) -> str | None:
 
 
 def _scalar(value: object, kind: Any, where: str) -> str | None:
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        return f"{where} is not a whole number"
-    if kind is Decimal and not (isinstance(value, Decimal) and value.is_finite()):
-        return f"{where} is not a finite number"
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{where} is not a whole number"
+        return None if -MAX_WHOLE <= value <= MAX_WHOLE else f"{where} is past 64 bits"
+    if kind is Decimal:
+        if (
+            isinstance(value, Decimal)
+            and value.is_finite()
+            and value.copy_abs() < MAX_AMOUNT
+        ):
+            return None
+        return f"{where} is not a finite number below {MAX_AMOUNT:,}"
     if kind in (str, bool, datetime) and not isinstance(value, kind):
         return f"{where} is not a {kind.__name__}"
+    if isinstance(value, str) and BAD_TEXT.search(value):
+        return f"{where} holds a NUL character or a lone surrogate"
     return None

@@ -27,7 +27,12 @@ are dropped by ``X-Shopify-Webhook-Id``. Payloads are REST-shaped, not GraphQL::
     shop/redact: {"shop_id", "shop_domain"}
 
 Every topic parses into an ``UpstreamChange``; one the graph does not react to
-(``topic not in TOPICS``) carries no customer, order or profile.
+(``topic not in TOPICS``) carries no customer, order or profile. The body is
+read by ``connectors.payloads`` (bounded depth, no NUL, numbers within 64 bits)
+and every field the graph uses by its declared type: ids are integers (``true``
+or ``"123"`` is refused) or ``gid://shopify/<Kind>/…`` strings, money is a
+decimal string, quantities are integers. Anything else is an
+``UpstreamProtocolError`` naming the field, before anything is written.
 """
 
 from __future__ import annotations
@@ -35,13 +40,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Literal, overload
 
-from connectors.errors import UpstreamProtocolError
 from connectors.models import (
     ExternalCustomer,
     LineItem,
@@ -50,6 +52,7 @@ from connectors.models import (
     Refund,
     UpstreamChange,
 )
+from connectors.payloads import Fields, read_object
 from connectors.shapes import check_shape
 
 SOURCE = "shopify"
@@ -72,7 +75,6 @@ TOPICS = (
     | PRIVACY_TOPICS
     | {"customers/delete", "refunds/create", "shop/redact"}
 )
-Json = dict[str, Any]
 
 
 def verify_hmac(raw_body: bytes, header: str | None, secret: str) -> bool:
@@ -90,34 +92,34 @@ def missing_headers(headers: Mapping[str, str]) -> list[str]:
 
 
 def parse_delivery(raw_body: bytes, headers: Mapping[str, str]) -> UpstreamChange:
-    """Read a verified delivery; raises ``UpstreamProtocolError`` on bad JSON."""
+    """Read a verified delivery; raises ``UpstreamProtocolError`` when the body
+    is not JSON or not the topic's payload."""
     lower = {name.lower(): value for name, value in headers.items()}
     topic = lower.get("x-shopify-topic", "")
-    try:
-        payload = json.loads(raw_body)
-    except ValueError as exc:
-        raise UpstreamProtocolError(SOURCE, "webhook body is not JSON") from exc
-    if not isinstance(payload, dict):
-        raise UpstreamProtocolError(SOURCE, "webhook body is not an object")
+    payload = read_object(SOURCE, raw_body)
+    fields = Fields(SOURCE, payload, "body")
     order: Order | None = None
     customer: ExternalCustomer | None = None
     customer_id: str | None = None
     if topic in ORDER_TOPICS:
-        order = rest_order(payload)
+        order = rest_order(fields)
         customer_id = order.customer_id
+        embedded = fields.object("customer")
+        customer = rest_customer(embedded) if embedded.data else None
     elif topic in CUSTOMER_TOPICS:
-        customer = rest_customer(payload)
+        customer = rest_customer(fields)
         customer_id = customer.external_id
     elif topic == "customers/delete":
-        customer_id = _gid("Customer", payload)
+        customer_id = _gid("Customer", fields)
     elif topic in PRIVACY_TOPICS:
-        customer_id = _gid("Customer", payload.get("customer") or {})
-    elif topic == "refunds/create" and payload.get("order_id") is not None:
-        payload = {**payload, "order_gid": f"gid://shopify/Order/{payload['order_id']}"}
-    if order is not None:
-        check_shape(SOURCE, order)
-    if customer is not None:
-        check_shape(SOURCE, customer)
+        customer_id = _gid("Customer", fields.object("customer"))
+    elif topic == "refunds/create":
+        order_id = fields.whole("order_id")
+        if order_id is not None:
+            payload = {**payload, "order_gid": f"gid://shopify/Order/{order_id}"}
+    for model in (order, customer):
+        if model is not None:
+            check_shape(SOURCE, model)
     return UpstreamChange(
         source=SOURCE,
         topic=topic,
@@ -130,54 +132,50 @@ def parse_delivery(raw_body: bytes, headers: Mapping[str, str]) -> UpstreamChang
     )
 
 
-def rest_customer(payload: Json) -> ExternalCustomer:
-    consent = payload.get("email_marketing_consent") or {}
+def rest_customer(fields: Fields) -> ExternalCustomer:
+    consent = fields.object("email_marketing_consent")
     return ExternalCustomer(
         source=SOURCE,
-        external_id=_gid("Customer", payload) or "",
-        email=payload.get("email"),
-        phone=payload.get("phone"),
-        first_name=payload.get("first_name"),
-        last_name=payload.get("last_name"),
-        created_at=_when(payload.get("created_at")),
-        tags=_tags(payload.get("tags")),
+        external_id=_gid("Customer", fields, required=True),
+        email=fields.text("email"),
+        phone=fields.text("phone"),
+        first_name=fields.text("first_name"),
+        last_name=fields.text("last_name"),
+        created_at=fields.time("created_at"),
+        tags=_tags(fields.text("tags")),
         properties={
-            "state": _upper(payload.get("state")),
-            "note": payload.get("note"),
-            "verified_email": payload.get("verified_email"),
-            "updated_at": payload.get("updated_at"),
-            "email_marketing_state": _upper(consent.get("state")),
+            "state": _upper(fields.text("state")),
+            "note": fields.text("note"),
+            "verified_email": fields.flag("verified_email"),
+            "updated_at": fields.text("updated_at"),
+            "email_marketing_state": _upper(consent.text("state")),
         },
     )
 
 
-def rest_order(payload: Json) -> Order:
+def rest_order(fields: Fields) -> Order:
     """A REST order; line items carry no category (REST has no product type)."""
-    order_id = _gid("Order", payload) or ""
-    currency = payload["currency"]
-    total = Money(Decimal(payload["total_price"]), currency)
-    refunds = tuple(_refund(r, order_id, currency) for r in payload.get("refunds", ()))
+    order_id = _gid("Order", fields, required=True)
+    currency = fields.text("currency", required=True)
+    total = Money(fields.amount("total_price", required=True), currency)
+    refunds = tuple(_refund(r, order_id, currency) for r in fields.objects("refunds"))
     refunded = sum((r.total.amount for r in refunds), Decimal(0))
-    created = _required_when(payload, "created_at")
+    created = fields.time("created_at", required=True)
+    fulfillment = fields.text("fulfillment_status")
     return Order(
         id=order_id,
-        customer_id=_gid("Customer", payload.get("customer") or {}),
-        name=payload["name"],
+        customer_id=_gid("Customer", fields.object("customer")),
+        name=fields.text("name", required=True),
         created_at=created,
-        processed_at=_when(payload.get("processed_at")) or created,
+        processed_at=fields.time("processed_at") or created,
         total=total,
-        subtotal=Money(
-            Decimal(payload.get("subtotal_price") or total.amount), currency
-        ),
+        subtotal=Money(fields.amount("subtotal_price") or total.amount, currency),
         total_refunded=Money(refunded, currency),
-        financial_status=_upper(payload.get("financial_status")),
-        fulfillment_status=_FULFILLMENT.get(
-            payload.get("fulfillment_status"),
-            str(_upper(payload.get("fulfillment_status"))),
-        ),
-        cancelled_at=_when(payload.get("cancelled_at")),
+        financial_status=_upper(fields.text("financial_status")),
+        fulfillment_status=_FULFILLMENT.get(fulfillment, str(_upper(fulfillment))),
+        cancelled_at=fields.time("cancelled_at"),
         line_items=tuple(
-            _line_item(li, currency) for li in payload.get("line_items", ())
+            _line_item(li, currency) for li in fields.objects("line_items")
         ),
         refunds=refunds,
     )
@@ -186,54 +184,58 @@ def rest_order(payload: Json) -> Order:
 _FULFILLMENT = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED"}
 
 
-def _line_item(item: Json, currency: str) -> LineItem:
-    price = Decimal(item["price"])
-    quantity = int(item["quantity"])
-    discount = Decimal(item.get("total_discount") or 0)
-    product = item.get("product_id")
+def _line_item(item: Fields, currency: str) -> LineItem:
+    price = item.amount("price", required=True)
+    quantity = item.whole("quantity", required=True)
+    if quantity < 0:
+        raise item.error("quantity", "is negative")
+    discount = item.amount("total_discount") or Decimal(0)
+    product = item.whole("product_id")
     return LineItem(
         id=_gid("LineItem", item) or "",
-        title=item["title"],
+        title=item.text("title", required=True),
         quantity=quantity,
         unit_price=Money(price, currency),
         total=Money(price * quantity - discount, currency),
-        sku=item.get("sku") or None,
-        variant_title=item.get("variant_title"),
+        sku=item.text("sku") or None,
+        variant_title=item.text("variant_title"),
         product_id=f"gid://shopify/Product/{product}" if product else None,
-        vendor=item.get("vendor"),
+        vendor=item.text("vendor"),
     )
 
 
-def _refund(refund: Json, order_id: str, currency: str) -> Refund:
+def _refund(refund: Fields, order_id: str, currency: str) -> Refund:
     amount = sum(
-        (Decimal(t["amount"]) for t in refund.get("transactions", ())), Decimal(0)
+        (t.amount("amount", required=True) for t in refund.objects("transactions")),
+        Decimal(0),
     )
-    created = _required_when(refund, "created_at")
     return Refund(
         id=_gid("Refund", refund) or "",
         order_id=order_id,
-        created_at=created,
+        created_at=refund.time("created_at", required=True),
         total=Money(amount, currency),
-        note=refund.get("note"),
+        note=refund.text("note"),
     )
 
 
-def _gid(kind: str, obj: Mapping[str, Any]) -> str | None:
-    """The object's gid; privacy payloads carry only the numeric ``id``."""
-    if obj.get("admin_graphql_api_id"):
-        return str(obj["admin_graphql_api_id"])
-    return None if obj.get("id") is None else f"gid://shopify/{kind}/{obj['id']}"
-
-
-def _required_when(obj: Json, key: str) -> datetime:
-    moment = _when(obj.get(key))
-    if moment is None:
-        raise UpstreamProtocolError(SOURCE, f"webhook field {key} is missing")
-    return moment
-
-
-def _when(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
+@overload
+def _gid(kind: str, fields: Fields, *, required: Literal[True]) -> str: ...
+@overload
+def _gid(kind: str, fields: Fields, *, required: bool = False) -> str | None: ...
+def _gid(kind: str, fields: Fields, *, required: bool = False) -> str | None:
+    """The object's gid (``admin_graphql_api_id``), else one made of its
+    numeric ``id`` (privacy payloads carry only that)."""
+    gid = fields.text("admin_graphql_api_id")
+    if gid:
+        if not gid.startswith(f"gid://shopify/{kind}/"):
+            raise fields.error("admin_graphql_api_id", f"is not a {kind} gid")
+        return gid
+    number = fields.whole("id", required=required)
+    if number is None:
+        return None
+    if number <= 0:
+        raise fields.error("id", "is not a positive id")
+    return f"gid://shopify/{kind}/{number}"
 
 
 def _tags(text: str | None) -> tuple[str, ...]:

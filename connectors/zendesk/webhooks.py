@@ -22,14 +22,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal
 
 from connectors.errors import UpstreamProtocolError
 from connectors.models import UpstreamChange
+from connectors.payloads import Fields, read_object
+from connectors.shapes import MAX_WHOLE, check_shape
 
+SOURCE = "zendesk"
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
 EVENT_PREFIX = "zen:event-type:"
@@ -82,34 +83,51 @@ def parse_event(raw_body: bytes, *, delivery_id: str | None = None) -> UpstreamC
     The customer is the ticket's requester for ``ticket.*`` events and the user
     itself for ``user.*`` events. ``delivery_id`` comes from the transport (a
     header), the envelope ``id`` identifies the event across re-deliveries.
+    The envelope needs a ``type``, an ``id`` and an object ``detail``; a
+    ticket's or user's ``detail.id`` is required. Raises
+    ``UpstreamProtocolError`` naming the first field that is missing or not
+    of its type.
     """
-    try:
-        envelope = json.loads(raw_body)
-    except ValueError as exc:
-        raise UpstreamProtocolError("zendesk", "webhook body is not JSON") from exc
-    if not isinstance(envelope, dict) or not str(envelope.get("type", "")).startswith(
-        EVENT_PREFIX
-    ):
-        raise UpstreamProtocolError("zendesk", "not an event-subscription envelope")
-    topic = envelope["type"].removeprefix(EVENT_PREFIX)
-    detail: Mapping[str, object] = envelope.get("detail") or {}
-    event: Mapping[str, object] = envelope.get("event") or {}
-    if topic.startswith("user."):
-        customer = detail.get("id")
-    else:
-        customer = detail.get("requester_id")
-    status = detail.get("status")
-    return UpstreamChange(
-        source="zendesk",
+    envelope = Fields(SOURCE, read_object(SOURCE, raw_body), "envelope")
+    kind = envelope.data.get("type")
+    if not isinstance(kind, str) or not kind.startswith(EVENT_PREFIX):
+        raise UpstreamProtocolError(SOURCE, "not an event-subscription envelope")
+    topic = kind.removeprefix(EVENT_PREFIX)
+    event_id = envelope.text("id", required=True)
+    if envelope.data.get("detail") is None:
+        raise envelope.error("detail", "is missing")
+    detail = envelope.object("detail")
+    event = envelope.object("event")
+    is_user, is_ticket = topic.startswith("user."), topic.startswith("ticket.")
+    own_id = _zendesk_id(detail, "id", required=True) if is_user or is_ticket else None
+    customer = own_id if is_user else _zendesk_id(detail, "requester_id")
+    status = detail.text("status")
+    change = UpstreamChange(
+        source=SOURCE,
         topic=topic,
-        customer_external_id=None if customer is None else str(customer),
+        customer_external_id=customer,
         delivery_id=delivery_id,
-        event_id=None if envelope.get("id") is None else str(envelope["id"]),
+        event_id=event_id,
         payload={
-            "subject": envelope.get("subject"),
-            "ticket_id": str(detail["id"]) if topic.startswith("ticket.") else None,
-            "status": status.lower() if isinstance(status, str) else None,
-            "detail": detail,
-            "event": event,
+            "subject": envelope.text("subject"),
+            "ticket_id": own_id if is_ticket else None,
+            "status": status.lower() if status else None,
+            "detail": detail.data,
+            "event": event.data,
         },
     )
+    check_shape(SOURCE, change)
+    return change
+
+
+def _zendesk_id(fields: Fields, key: str, *, required: bool = False) -> str | None:
+    """A Zendesk id: a string of digits (what events send) or an integer."""
+    sent = fields.data.get(key)
+    if sent is None and not required:
+        return None
+    value = sent
+    if isinstance(sent, str) and sent.isascii() and sent.isdigit():
+        value = int(sent) if len(sent) <= 19 else None
+    if type(value) is int and 0 < value <= MAX_WHOLE:  # a bool is not an id
+        return str(value)
+    raise fields.error(key, "is missing" if sent is None else "is not a Zendesk id")

@@ -206,12 +206,13 @@ def _time(raw: Mapping[str, object], field: str) -> datetime | None:
 
 
 def _id(raw: Mapping[str, object], field: str) -> str | None:
-    """Segment ids are strings; numbers are accepted and stringified as the
-    libraries do. An empty id counts as absent."""
+    """Segment ids are strings; integers are accepted and stringified as the
+    libraries do. A float is not (orjson reads an integer past 64 bits as one,
+    whose text would be another id). An empty id counts as absent."""
     value = raw.get(field)
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidMessage(f"{field} must be a string")
     text = str(value)
     _check_text(text, field)

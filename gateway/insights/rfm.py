@@ -22,7 +22,7 @@ from sqlalchemy import Integer, case, delete, exists, func, literal, select, tru
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import UTCDateTime
-from gateway.insights.sql import excluded_all, upsert
+from gateway.insights.sql import excluded_all, held_to, upsert
 from gateway.insights.tables import CustomerRfm, CustomerTraits, OrderFact
 
 SEGMENTS = (
@@ -78,7 +78,9 @@ def _statement(dialect: str, now: datetime, window_days: int) -> Any:
         select(
             o.customer_id,
             func.count().label("n"),
-            func.sum(o.total - o.refunded).label("revenue"),
+            held_to(func.sum(o.total - o.refunded), CustomerRfm.revenue).label(
+                "revenue"
+            ),
         )
         .where(o.cancelled.is_(False), o.processed_at >= start)
         .group_by(o.customer_id)

@@ -7,14 +7,16 @@ themselves stay written once. Around them, bulk work on PostgreSQL wants two
 things SQLite has no use for: planner settings for the transaction
 (``plan_for_bulk``), and ``ANALYZE`` after a statement rewrote a table, so the
 next statement in the same transaction is planned for the rows it now holds
-(autovacuum only sees them after the commit).
+(autovacuum only sees them after the commit). ``held_to`` keeps a sum within
+the ``NUMERIC`` column it is stored in (there is no portable ``LEAST``).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Float, FromClause, text
+from sqlalchemy import Float, FromClause, Numeric, case, literal, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -62,6 +64,21 @@ def _add_days_pg(element: add_days, compiler: SQLCompiler, **kw: Any) -> str:
 def _add_days_sqlite(element: add_days, compiler: SQLCompiler, **kw: Any) -> str:
     moment, days = (compiler.process(c, **kw) for c in element.clauses)
     return f"strftime('%Y-%m-%d %H:%M:%f000', julianday({moment}) + ({days}))"
+
+
+def held_to(value: Any, column: Any) -> ColumnElement[Any]:
+    """``value`` saturated at the largest magnitude ``column`` (a
+    ``NUMERIC(p, s)``) stores. Each order's amounts fit the money columns, but a
+    customer's sum of them need not (two orders of 999,999,999,999.00): on
+    PostgreSQL that was an overflow failing the order's webhook and every full
+    refresh after it."""
+    kind = column.type
+    assert isinstance(kind, Numeric)
+    assert kind.precision is not None
+    scale = kind.scale or 0
+    top = Decimal(10) ** (kind.precision - scale) - Decimal(10) ** -scale
+    high, low = literal(top, kind), literal(-top, kind)
+    return case((value > high, high), (value < low, low), else_=value)
 
 
 def upsert(dialect: str, table: FromClause) -> Any:

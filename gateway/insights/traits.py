@@ -43,7 +43,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement
 
 from gateway.db import models
-from gateway.insights.sql import add_days, days_between, excluded_all, upsert
+from gateway.insights.sql import (
+    add_days,
+    days_between,
+    excluded_all,
+    held_to,
+    upsert,
+)
 from gateway.insights.tables import (
     CategoryReplenishment,
     CustomerTraits,
@@ -69,7 +75,9 @@ def _orders(scope: Scope) -> Any:
     return (
         select(
             o.customer_id,
-            func.sum(o.total - o.refunded).label("ltv"),
+            held_to(
+                func.sum(o.total - o.refunded), CustomerTraits.lifetime_value
+            ).label("ltv"),
             func.count().label("n"),
             func.max(o.currency).label("currency"),
             func.min(o.processed_at).label("first_at"),

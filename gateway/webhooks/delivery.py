@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 
 from gateway.changes import CustomerChange
 from gateway.db import models
+from gateway.db.column_limits import check_value
 from gateway.db.races import is_unique_violation, retry_on_conflict
 from gateway.errors import BadUserInput
 from gateway.services import Services
@@ -66,7 +67,11 @@ async def process_once(
     services: Services, source: str, topic: str, keys: Sequence[str], work: Work
 ) -> JSONResponse:
     """Run ``work`` unless a delivery with any of ``keys`` was processed before,
-    then announce a ``CustomerChange`` per changed customer."""
+    then announce a ``CustomerChange`` per changed customer. A key the claims
+    table cannot hold (too long, or a NUL, which PostgreSQL refuses even in
+    the look-up) is ``BadUserInput`` (400) before any query."""
+    for key in keys:
+        check_value(models.WebhookDelivery.__table__.c.delivery_id, key)
 
     async def attempt() -> list[int] | None:
         if await _seen(services, source, keys):

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from connectors.errors import ConnectorError, UpstreamProtocolError
-from connectors.models import ExternalCustomer, UpstreamChange
+from connectors.models import UpstreamChange
 from connectors.shopify.client import ShopifyConnector
 from connectors.shopify.webhooks import (
     CUSTOMER_TOPICS,
@@ -30,7 +30,6 @@ from connectors.shopify.webhooks import (
     ORDER_TOPICS,
     missing_headers,
     parse_delivery,
-    rest_customer,
     verify_hmac,
 )
 from gateway.db import models
@@ -74,16 +73,9 @@ async def receive(request: Request, services: Services) -> Response:
         raise Rejected(400, f"Missing headers: {', '.join(missing)}.")
     try:
         change = parse_delivery(body, request.headers)
-    except (
-        UpstreamProtocolError,
-        KeyError,
-        ValueError,
-        TypeError,
-        AttributeError,
-        ArithmeticError,
-    ):
+    except UpstreamProtocolError as exc:
         raise Rejected(
-            400, "The body is not a Shopify payload for this topic."
+            400, f"The body is not a Shopify payload for this topic: {exc.detail}."
         ) from None
     if change.topic not in HANDLED:
         log.info("shopify topic %r ignored", change.topic)
@@ -127,22 +119,13 @@ async def _refund_customer(
     return found if isinstance(found, str) else None
 
 
-def _profile(change: UpstreamChange) -> ExternalCustomer | None:
-    """The customer as the payload describes it: the body of a customer topic,
-    or an order's embedded ``customer`` object."""
-    if change.customer is not None:
-        return change.customer
-    embedded = change.payload.get("customer")
-    return rest_customer(embedded) if isinstance(embedded, dict) else None
-
-
 async def _customer(
     session: AsyncSession, change: UpstreamChange, external_id: str
 ) -> int | None:
     found = await linked_customer(session, SOURCE, external_id)
     if found is not None:
         return found
-    profile = _profile(change)
+    profile = change.customer  # a customer topic's body, or an order's customer
     if profile is None:
         return None
     email, phone = clean_email(profile.email), clean_phone(profile.phone)

@@ -64,8 +64,10 @@ async def receive(request: Request, services: Services) -> Response:
         raise Rejected(401, "Invalid, missing or stale Zendesk webhook signature.")
     try:
         change = parse_event(body)
-    except UpstreamProtocolError:
-        raise Rejected(400, "The body is not a Zendesk event envelope.") from None
+    except UpstreamProtocolError as exc:
+        raise Rejected(
+            400, f"The body is not a Zendesk event envelope: {exc.detail}."
+        ) from None
     if not change.event_id:
         raise Rejected(400, "The event envelope has no id.")
     external_id = change.customer_external_id

@@ -290,14 +290,7 @@ def _on_every_backend(test: str, reason: str) -> dict[str, str]:
     }
 
 
-KNOWN_OPEN: dict[str, str] = {
-    **_on_every_backend(
-        "test_fuzz_ingest_and_webhooks.py::"
-        "test_fuzz_signed_zendesk_deliveries_never_fail_and_refusals_store_nothing",
-        "open: a signed Zendesk delivery with missing keys or a non-object "
-        "detail is a 500 (connectors/zendesk/webhooks.py parse_event)",
-    ),
-}
+KNOWN_OPEN: dict[str, str] = {}
 """Security-suite tests that still fail, by exact test id: listed, not
 hidden, each with why. Strict: once one passes, the run fails until its entry
 is removed."""

@@ -4,9 +4,10 @@ each answer and log record, and the tally.
 ``CG_FUZZ_EXAMPLES`` sets the examples per fuzz test (default 25, enough for
 CI); runs are derandomized, so CI is repeatable. By default the first problem
 fails the test (Hypothesis then shrinks it). With ``CG_FUZZ_TALLY=<file>`` a
-test runs all its examples, counts every problem by class, appends the counts
-and a few examples of each class to ``<file>`` (JSON lines) and fails at the
-end if there were any — the mode for the long run::
+test runs all its examples, counts every problem by class, appends the counts,
+a few examples of each class and the count of each outcome a test reports
+(``"400 invalid_json"``, ``"200 processed"``) to ``<file>`` (JSON lines) and
+fails at the end if there were any problems — the mode for the long run::
 
     CG_FUZZ_EXAMPLES=2000 CG_FUZZ_TALLY=/tmp/fuzz.jsonl pytest tests/security -k fuzz
 """
@@ -95,9 +96,12 @@ class Tally:
     examples: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     samples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    outcomes: Counter[str] = field(default_factory=Counter)
 
-    def check(self, problems: list[str], example: str) -> None:
+    def check(self, problems: list[str], example: str, outcome: str = "") -> None:
         self.examples += 1
+        if outcome:
+            self.outcomes[outcome] += 1
         if not problems:
             return
         if TALLY_FILE is None:
@@ -115,6 +119,7 @@ class Tally:
                     "examples": self.examples,
                     "problems": dict(self.counts),
                     "samples": self.samples,
+                    "outcomes": dict(sorted(self.outcomes.items())),
                 }
                 out.write(json.dumps(line) + "\n")
         assert not self.counts, f"{self.test}: {dict(self.counts)}"

@@ -70,6 +70,10 @@ BAD_MESSAGES: list[tuple[str, dict[str, Any], str]] = [
     ("a numeric type", {**track("x"), "type": 3}, "type"),
     ("a list type (found by the fuzz test)", {**track("x"), "type": []}, "type"),
     ("a userId over 255 characters", track("x", user_id="u" * 256), "userId"),
+    ("a userId past 64 bits (read as a float)", track("x", user_id=2**64), "userId"),
+    ("a fractional userId", track("x", user_id=1.5), "userId"),
+    ("a messageId of 1e308", {**track("x"), "messageId": 1e308}, "messageId"),
+    ("a boolean anonymousId", {**track("x"), "anonymousId": False}, "anonymousId"),
     ("a group without groupId", {"type": "group", "userId": "u"}, "groupId"),
 ]
 
@@ -198,3 +202,40 @@ async def test_an_email_over_the_rfc_5321_limits_creates_no_customer(
     assert "64 bytes" in response.json()["warnings"][0]["message"]
     assert await count(db, models.Customer) == 0
     assert await count(db, models.TrackedEvent) == 1
+
+
+HOSTILE_BODIES = {
+    "a lone surrogate": b'{"type": "track", "userId": "u", "event": "\\ud800"}',
+    # 16,000 levels fit the 32 KB message limit: the parser refuses them
+    "nesting 16,000 deep": b'{"type": "track", "userId": "u", "event": "E",'
+    b' "properties": {"d": ' + b"[" * 16_000 + b"]" * 16_000 + b"}}",
+    "a number past a double": b'{"type": "track", "userId": "u", "event": "E",'
+    b' "properties": {"n": 1e309}}',
+    "NaN": b'{"type": "track", "userId": "u", "event": "E", "properties": {"n": NaN}}',
+}
+
+
+@pytest.mark.parametrize("route", ["track", "batch"])
+@pytest.mark.parametrize("body", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
+async def test_json_no_parser_should_follow_refuses_the_body_whole_and_stores_nothing(
+    ingest: httpx.AsyncClient, db: Services, route: str, body: bytes
+) -> None:
+    if route == "batch":
+        body = b'{"batch": [' + body + b"]}"
+    response = await ingest.post(
+        f"/v1/{route}", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_json"
+    assert len(response.text) < 300
+    assert await count(db, models.TrackedEvent) == 0
+
+
+async def test_numbers_up_to_a_double_in_properties_are_stored_as_sent(
+    ingest: httpx.AsyncClient, db: Services
+) -> None:
+    properties = {"big": 2**63, "past_64_bits": 2**64, "huge": 1e308}
+    response = await ingest.post("/v1/track", json=track("m", properties=properties))
+    assert response.status_code == 200, response.text
+    (event,) = await events(db)
+    assert event.properties == {"big": 2**63, "past_64_bits": 2.0**64, "huge": 1e308}
