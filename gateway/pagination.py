@@ -4,7 +4,8 @@ A cursor is url-safe base64 of a small JSON array ``[kind, *sort values, id]``.
 It names what it was made for (``kind``, e.g. the sort order), so a cursor from
 one ordering cannot be replayed against another. Pages are read by comparing the
 sort key with the cursor's, never by offset, so a page stays stable while rows
-are inserted before or after it.
+are inserted before or after it. Every list declares its cursor once as a
+:class:`Cursor` (kind and key shape) and reads ``after`` through it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import orjson
 
@@ -23,6 +24,7 @@ from gateway.ids import MAX_KEY
 T = TypeVar("T")
 
 Key = tuple[object, ...]
+K = TypeVar("K", bound=Key)
 
 
 def encode_cursor(kind: str, key: Key) -> str:
@@ -30,19 +32,20 @@ def encode_cursor(kind: str, key: Key) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(kind: str, cursor: str) -> Key:
-    """The key inside ``cursor``; BAD_USER_INPUT when it is not one of ours."""
+def decode_cursor(kind: str, cursor: str, argument: str = "after") -> Key:
+    """The key inside ``cursor``, of any shape; BAD_USER_INPUT when it is not
+    one of ours. Lists read their cursors through :class:`Cursor` instead."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, binascii.Error, orjson.JSONDecodeError) as exc:
-        raise BadUserInput("The cursor is not valid.", argument="after") from exc
+        raise BadUserInput("The cursor is not valid.", argument=argument) from exc
     if not isinstance(value, list) or len(value) < 2 or value[0] != kind:
         raise BadUserInput(
-            "The cursor does not belong to this list or ordering.", argument="after"
+            "The cursor does not belong to this list or ordering.", argument=argument
         )
     if not all(_comparable(v) for v in value[1:]):
-        raise BadUserInput("The cursor is not valid.", argument="after")
+        raise BadUserInput("The cursor is not valid.", argument=argument)
     return tuple(value[1:])
 
 
@@ -52,6 +55,38 @@ def _comparable(value: object) -> bool:
     if isinstance(value, bool):
         return False
     return not isinstance(value, int) or -MAX_KEY - 1 <= value <= MAX_KEY
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor(Generic[K]):
+    """The cursor of one list: its kind and the JSON types of its key.
+
+    ``TASKS: Cursor[tuple[str, int]] = Cursor("tasks", (str, int))`` then
+    ``TASKS.encode((created_at, id))`` and ``TASKS.decode(after)``, which
+    refuses a key of another length or with another type in any place (a
+    ``true`` is not an int). ``optional`` are trailing places that cursors of
+    an older release may lack.
+    """
+
+    kind: str
+    shape: tuple[type[object], ...]
+    optional: tuple[type[object], ...] = ()
+
+    def encode(self, key: K) -> str:
+        return encode_cursor(self.kind, key)
+
+    def decode(self, cursor: str, argument: str = "after") -> K:
+        """The key inside ``cursor``; BAD_USER_INPUT for anything else."""
+        key = decode_cursor(self.kind, cursor, argument)
+        if not self._fits(key):
+            raise BadUserInput("The cursor is not valid.", argument=argument)
+        return cast(K, key)
+
+    def _fits(self, key: Key) -> bool:
+        types = (*self.shape, *self.optional)
+        return len(self.shape) <= len(key) <= len(types) and all(
+            type(value) is kind for value, kind in zip(key, types, strict=False)
+        )
 
 
 def check_first(first: int, maximum: int) -> int:

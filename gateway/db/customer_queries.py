@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import models
 from gateway.errors import BadUserInput
-from gateway.pagination import Page, decode_cursor, encode_cursor
+from gateway.pagination import Cursor, Page
 
 
 class CustomerOrder(enum.Enum):
@@ -69,7 +69,7 @@ def _sort_columns(order: CustomerOrder) -> tuple[SQLColumnExpression[Any], bool]
     return c.email, False
 
 
-def sort_key(customer: models.Customer, order: CustomerOrder) -> tuple[object, ...]:
+def sort_key(customer: models.Customer, order: CustomerOrder) -> tuple[str, int]:
     if order in (CustomerOrder.CREATED_AT_DESC, CustomerOrder.CREATED_AT_ASC):
         return (customer.created_at.isoformat(), customer.id)
     if order is CustomerOrder.LAST_NAME_ASC:
@@ -77,23 +77,26 @@ def sort_key(customer: models.Customer, order: CustomerOrder) -> tuple[object, .
     return (customer.email, customer.id)
 
 
+CURSORS: dict[CustomerOrder, Cursor[tuple[str, int]]] = {
+    order: Cursor(f"customers:{order.value}", (str, int)) for order in CustomerOrder
+}
+
+
 def customer_cursor(customer: models.Customer, order: CustomerOrder) -> str:
-    return encode_cursor(f"customers:{order.value}", sort_key(customer, order))
+    return CURSORS[order].encode(sort_key(customer, order))
 
 
 def _after_key(request: CustomerPageRequest) -> tuple[object, int] | None:
     if request.after is None:
         return None
-    key = decode_cursor(f"customers:{request.order.value}", request.after)
-    if len(key) != 2 or not isinstance(key[1], int) or not isinstance(key[0], str):
-        raise BadUserInput("The cursor is not valid.", argument="after")
-    value: object = key[0]
+    text, customer_id = CURSORS[request.order].decode(request.after)
+    value: object = text
     if request.order in (CustomerOrder.CREATED_AT_DESC, CustomerOrder.CREATED_AT_ASC):
         try:
-            value = datetime.fromisoformat(key[0])
+            value = datetime.fromisoformat(text)
         except ValueError as exc:
             raise BadUserInput("The cursor is not valid.", argument="after") from exc
-    return value, key[1]
+    return value, customer_id
 
 
 def _like(term: str) -> str:

@@ -36,11 +36,11 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import models
-from gateway.errors import BadUserInput, Conflict, GatewayError, NotFound
+from gateway.errors import Conflict, GatewayError, NotFound
 from gateway.insights.segment_filter import Spec, compile_filter, segment_query
 from gateway.insights.sql import analyze
 from gateway.insights.tables import Segment, SegmentMember, SegmentMembershipEvent
-from gateway.pagination import Page, decode_cursor, encode_cursor
+from gateway.pagination import Cursor, Page
 from gateway.validation import clean_name
 
 log = logging.getLogger("gateway.insights")
@@ -50,17 +50,17 @@ NAME_CHARS = 100
 ENTRY_COLUMNS = ["customer_id", "segment", "entered", "occurred_at"]
 
 
+def _members(kind: str) -> Cursor[tuple[int]]:
+    """Members of one segment (``segment:<id>``) or of a ``preview``, by id."""
+    return Cursor(kind, (int,))
+
+
 def member_cursor(kind: str, customer_id: int) -> str:
-    return encode_cursor(kind, (customer_id,))
+    return _members(kind).encode((customer_id,))
 
 
 def _after(kind: str, after: str | None) -> int:
-    if after is None:
-        return 0
-    key = decode_cursor(kind, after)
-    if len(key) != 1 or not isinstance(key[0], int):
-        raise BadUserInput("The cursor is not valid.", argument="after")
-    return key[0]
+    return 0 if after is None else _members(kind).decode(after)[0]
 
 
 async def preview(

@@ -6,10 +6,9 @@ from datetime import datetime
 
 from connectors.models import ActivityEvent, PersonSummary
 from gateway.context import Info
-from gateway.errors import BadUserInput
-from gateway.pagination import Page, check_first, decode_cursor, encode_cursor
+from gateway.pagination import Cursor, Page, check_first
 
-ACTIVITY = "activity"
+ACTIVITY: Cursor[tuple[str, str]] = Cursor("activity", (str, str))
 
 
 def _sort_key(event: ActivityEvent) -> tuple[str, str]:
@@ -17,19 +16,14 @@ def _sort_key(event: ActivityEvent) -> tuple[str, str]:
 
 
 def activity_cursor(event: ActivityEvent) -> str:
-    return encode_cursor(ACTIVITY, _sort_key(event))
+    return ACTIVITY.encode(_sort_key(event))
 
 
 async def activity(
     info: Info, customer_id: int, first: int, after: str | None, kinds: set[str] | None
 ) -> Page[ActivityEvent] | None:
     check_first(first, info.context.services.settings.max_page_size)
-    start = None
-    if after is not None:
-        key = decode_cursor(ACTIVITY, after)
-        if len(key) != 2 or not all(isinstance(k, str) for k in key):
-            raise BadUserInput("The cursor is not valid.", argument="after")
-        start = (str(key[0]), str(key[1]))
+    start = ACTIVITY.decode(after) if after is not None else None
     analytics = info.context.loaders.upstream.posthog
     activity = await analytics.activity.load(customer_id) if analytics else None
     if activity is None:

@@ -22,7 +22,7 @@ from gateway.db.customer_queries import (
 from gateway.errors import BadUserInput, NotFound
 from gateway.ids import decode_global_id
 from gateway.loaders import NotesPageKey
-from gateway.pagination import Page, check_first, decode_cursor, encode_cursor
+from gateway.pagination import Cursor, Page, check_first
 from gateway.validation import normalize_country, normalize_email
 
 MAX_SEARCH = 320
@@ -155,11 +155,11 @@ async def loyalty_balance(info: Info, pk: int) -> int:
     return balance
 
 
-NOTES = "notes"
+NOTES: Cursor[tuple[str, int]] = Cursor("notes", (str, int))
 
 
 def note_cursor(note: models.Note) -> str:
-    return encode_cursor(NOTES, (note.created_at.isoformat(), note.id))
+    return NOTES.encode((note.created_at.isoformat(), note.id))
 
 
 async def notes(
@@ -168,23 +168,15 @@ async def notes(
     check_first(first, info.context.services.settings.max_page_size)
     after_key = None
     if after is not None:
-        key = decode_cursor(NOTES, after)
+        at, note_id = NOTES.decode(after)
         try:
-            if len(key) != 2 or not isinstance(key[1], int):
-                raise ValueError(key)
-            after_key = (datetime_from(key[0]), key[1])
+            after_key = (datetime.fromisoformat(at), note_id)
         except ValueError as exc:
             raise BadUserInput("The cursor is not valid.", argument="after") from exc
     page: Page[models.Note] = await info.context.loaders.notes_page_by_customer.load(
         NotesPageKey(pk, first, after_key)
     )
     return page
-
-
-def datetime_from(value: object) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("not a timestamp")
-    return datetime.fromisoformat(value)
 
 
 async def node(

@@ -28,9 +28,11 @@ from gateway.context import Info
 from gateway.errors import BadUserInput
 from gateway.loaders.order_windows import window_size
 from gateway.loaders.upstream import ByCustomer
-from gateway.pagination import check_first, decode_cursor, encode_cursor
+from gateway.pagination import Cursor, check_first
 
-ORDERS = "orders"
+ORDERS: Cursor[tuple[str, str] | tuple[str, str, int]] = Cursor(
+    "orders", (str, str), optional=(int,)
+)
 
 
 PARTS = frozenset({"subtotal", "totalRefunded", "lineItems", "refunds", "returns"})
@@ -49,7 +51,7 @@ class OrderPage:
 def order_cursor(order: Order | OrderSummary, position: int) -> str:
     """The order's sort key, and its position as a hint of how big a window
     the next page needs (a hint only: new orders shift positions)."""
-    return encode_cursor(ORDERS, (order.processed_at.isoformat(), order.id, position))
+    return ORDERS.encode((order.processed_at.isoformat(), order.id, position))
 
 
 def _sort_key(order: Order | OrderSummary) -> tuple[str, str]:
@@ -59,17 +61,11 @@ def _sort_key(order: Order | OrderSummary) -> tuple[str, str]:
 def _after(cursor: str) -> tuple[tuple[str, str], int]:
     """The sort key in a cursor and the position after it (0 when a cursor
     of an older release carries no position)."""
-    key = decode_cursor(ORDERS, cursor)
+    key = ORDERS.decode(cursor)
     position = key[2] if len(key) == 3 else -1
-    if (
-        len(key) not in (2, 3)
-        or not all(isinstance(k, str) for k in key[:2])
-        or not isinstance(position, int)
-        or isinstance(position, bool)
-        or position < -1
-    ):
+    if position < -1:
         raise BadUserInput("The cursor is not valid.", argument="after")
-    return (str(key[0]), str(key[1])), position + 1
+    return (key[0], key[1]), position + 1
 
 
 def _wants_parts(selections: Iterable[Selection]) -> bool:

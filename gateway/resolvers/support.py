@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 from connectors.models import Ticket, TicketComment
 from gateway.context import Info
-from gateway.errors import BadUserInput
-from gateway.pagination import Page, check_first, decode_cursor, encode_cursor
+from gateway.pagination import Cursor, Page, check_first
 
-TICKETS = "tickets"
+TICKETS: Cursor[tuple[str, str]] = Cursor("tickets", (str, str))
 OPEN_STATUSES = frozenset({"new", "open", "pending", "hold"})
 
 
@@ -34,7 +33,7 @@ def _sort_key(ticket: Ticket) -> tuple[str, str]:
 
 
 def ticket_cursor(ticket: Ticket) -> str:
-    return encode_cursor(TICKETS, _sort_key(ticket))
+    return TICKETS.encode(_sort_key(ticket))
 
 
 async def tickets(
@@ -45,12 +44,7 @@ async def tickets(
     statuses: set[str] | None,
 ) -> Page[Ticket] | None:
     check_first(first, info.context.services.settings.max_page_size)
-    start = None
-    if after is not None:
-        key = decode_cursor(TICKETS, after)
-        if len(key) != 2 or not all(isinstance(k, str) for k in key):
-            raise BadUserInput("The cursor is not valid.", argument="after")
-        start = (str(key[0]), str(key[1]))
+    start = TICKETS.decode(after) if after is not None else None
     newest_first = await _tickets(info, customer_id)
     if newest_first is None:
         return None

@@ -7,12 +7,11 @@ from datetime import datetime
 
 from gateway.context import Info
 from gateway.db import models
-from gateway.errors import BadUserInput
 from gateway.ids import customer_pk, decode_global_id
 from gateway.loaders import TasksPageKey
-from gateway.pagination import Page, check_first, decode_cursor, encode_cursor
+from gateway.pagination import Cursor, Page, check_first
 
-TASKS = "tasks"
+TASKS: Cursor[tuple[str, int]] = Cursor("tasks", (str, int))
 
 
 async def create_task(
@@ -45,19 +44,14 @@ async def task_by_id(info: Info, task_id: int) -> models.Task | None:
 
 
 def task_cursor(task: models.Task) -> str:
-    return encode_cursor(TASKS, (task.created_at.isoformat(), task.id))
+    return TASKS.encode((task.created_at.isoformat(), task.id))
 
 
 async def customer_tasks(
     info: Info, customer_id: int, first: int, after: str | None, status: str | None
 ) -> Page[models.Task]:
     check_first(first, info.context.services.settings.max_page_size)
-    start = None
-    if after is not None:
-        key = decode_cursor(TASKS, after)
-        if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], int):
-            raise BadUserInput("The cursor is not valid.", argument="after")
-        start = (key[0], key[1])
+    start = TASKS.decode(after) if after is not None else None
     page: Page[models.Task] = await info.context.loaders.tasks_page_by_customer.load(
         TasksPageKey(customer_id, first, start, status)
     )

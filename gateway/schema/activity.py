@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from strawberry import relay
 from strawberry.scalars import JSON
 
 from connectors.models import ActivityKind
@@ -14,7 +14,7 @@ from gateway.auth.pii import pii_field
 from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.resolvers import activity as resolve
-from gateway.schema.connections import page_info
+from gateway.schema.connections import Connection, Edge
 from gateway.schema.descriptions import describe_values, role_null
 from gateway.schema.timeline_events import PLAIN_NAME, URL_MASK, plain_name
 from gateway.timeline.items import Kind
@@ -73,15 +73,13 @@ class ActivityEvent:
 
 
 @strawberry.type(description="A web event and its cursor.")
-class ActivityEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
-    node: ActivityEvent = strawberry.field(description="The event.")
+class ActivityEdge(Edge[ActivityEvent]):
+    pass
 
 
 @strawberry.type(description="A page of web events, newest first.")
-class ActivityConnection:
-    edges: list[ActivityEdge] = strawberry.field(description="The page's events.")
-    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
+class ActivityConnection(Connection[ActivityEvent]):
+    edges: Sequence[ActivityEdge] = strawberry.field(description="The page's events.")
 
 
 async def customer_activity(
@@ -99,28 +97,23 @@ async def customer_activity(
     page = await resolve.activity(info, root.id, first, after, wanted)
     if page is None:
         return None
-    edges = [
-        ActivityEdge(
-            cursor=resolve.activity_cursor(e),
-            node=ActivityEvent(
-                id=strawberry.ID(e.id),
-                kind=e.kind,
-                name=e.name,
-                occurred_at=e.occurred_at,
-                url=e.url,
-                path=e.path,
-                session_id=e.session_id,
-                properties=JSON(dict(e.properties)),
-                customer_id=root.id,
-            ),
-        )
-        for e in page.items
-    ]
-    return ActivityConnection(
-        edges=edges,
-        page_info=page_info(
-            edges, has_next=page.has_next, has_previous=after is not None
+    return ActivityConnection.build(
+        page.items,
+        resolve.activity_cursor,
+        lambda e: ActivityEvent(
+            id=strawberry.ID(e.id),
+            kind=e.kind,
+            name=e.name,
+            occurred_at=e.occurred_at,
+            url=e.url,
+            path=e.path,
+            session_id=e.session_id,
+            properties=JSON(dict(e.properties)),
+            customer_id=root.id,
         ),
+        has_next=page.has_next,
+        has_previous=after is not None,
+        edge=ActivityEdge,
     )
 
 

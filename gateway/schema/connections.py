@@ -1,19 +1,65 @@
-"""What every Relay connection of the schema shares."""
+"""The one Relay connection every list of the schema is served as.
+
+``Edge[Note]`` is named ``NoteEdge`` by Strawberry; a list keeps its own
+description (and adds fields such as ``totalCount``) in a subclass::
+
+    @strawberry.type(description="A page of notes, newest first.")
+    class NoteConnection(Connection[Note]):
+        pass
+
+    NoteConnection.build(page.items, note_cursor, Note.from_row, has_next=...)
+
+An edge whose name is not ``<Node>Edge`` is a named subclass of ``Edge``, and
+its connection overrides ``edges`` with it (``ActivityEdge``, ``TimelineEdge``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Sequence
+from typing import Generic, Self, TypeVar
 
+import strawberry
 from strawberry import relay
 
+T = TypeVar("T")
+Item = TypeVar("Item")
 
-class Edge(Protocol):
-    cursor: str
+
+@strawberry.type(description="One item of a page and its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of items.")
+class Connection(Generic[T]):
+    edges: Sequence[Edge[T]] = strawberry.field(description="The page's items.")
+    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
+
+    @classmethod
+    def build(
+        cls,
+        items: Iterable[Item],
+        cursor: Callable[[Item], str],
+        node: Callable[[Item], T],
+        *,
+        has_next: bool,
+        has_previous: bool = False,
+        edge: type[Edge[T]] = Edge,
+        **fields: object,
+    ) -> Self:
+        """The page of ``items`` with their cursors and its ``pageInfo``;
+        ``fields`` are those a subclass adds (``total_count=...``)."""
+        edges = [edge(cursor=cursor(i), node=node(i)) for i in items]
+        return cls(
+            edges=edges,
+            page_info=page_info(edges, has_next=has_next, has_previous=has_previous),
+            **fields,
+        )
 
 
 def page_info(
-    edges: Sequence[Edge], *, has_next: bool, has_previous: bool = False
+    edges: Sequence[Edge[T]], *, has_next: bool, has_previous: bool = False
 ) -> relay.PageInfo:
     return relay.PageInfo(
         has_next_page=has_next,

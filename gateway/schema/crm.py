@@ -15,6 +15,7 @@ from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.db import models
 from gateway.resolvers import crm as resolve
+from gateway.schema.connections import Connection
 from gateway.schema.descriptions import describe_values, role_null
 
 if TYPE_CHECKING:
@@ -178,16 +179,9 @@ class Note(relay.Node):
         )
 
 
-@strawberry.type(description="A note and its cursor.")
-class NoteEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
-    node: Note = strawberry.field(description="The note.")
-
-
 @strawberry.type(description="A page of notes, newest first.")
-class NoteConnection:
-    edges: list[NoteEdge] = strawberry.field(description="The page's notes.")
-    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
+class NoteConnection(Connection[Note]):
+    pass
 
 
 @strawberry.type(description="The customer's current consent for one channel.")

@@ -25,14 +25,13 @@ from gateway.schema import orders as order_fields
 from gateway.schema import support as support_fields
 from gateway.schema import tasks as task_fields
 from gateway.schema import timeline as timeline_fields
-from gateway.schema.connections import page_info
+from gateway.schema.connections import Connection
 from gateway.schema.crm import (
     Address,
     Consent,
     Identity,
     Note,
     NoteConnection,
-    NoteEdge,
     Preference,
 )
 from gateway.schema.customer_inputs import (
@@ -247,25 +246,13 @@ class Customer(relay.Node):
         self, info: Info, first: int = 20, after: str | None = None
     ) -> NoteConnection | None:
         page = await resolve.notes(info, self.id, first, after)
-        edges = [
-            NoteEdge(cursor=resolve.note_cursor(n), node=Note.from_row(n))
-            for n in page.items
-        ]
-        return NoteConnection(
-            edges=edges, page_info=page_info(edges, has_next=page.has_next)
+        return NoteConnection.build(
+            page.items, resolve.note_cursor, Note.from_row, has_next=page.has_next
         )
 
 
-@strawberry.type(description="A customer and its cursor.")
-class CustomerEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
-    node: Customer = strawberry.field(description="The customer.")
-
-
 @strawberry.type(description="A page of customers, in the order asked for.")
-class CustomerConnection:
-    edges: list[CustomerEdge] = strawberry.field(description="The page's customers.")
-    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
+class CustomerConnection(Connection[Customer]):
     _count_key: strawberry.Private[CustomerPageRequest]
 
     @strawberry.field(description="Customers matching the search and filter.")
@@ -331,15 +318,11 @@ class CustomerQuery:
             info, search, spec, order_by, first, after
         )
         page = await resolve.customers(info, request)
-        edges = [
-            CustomerEdge(
-                cursor=customer_cursor(row, order_by), node=Customer.from_row(row)
-            )
-            for row in page.items
-        ]
-        return CustomerConnection(
-            edges=edges,
-            page_info=page_info(edges, has_next=page.has_next),
+        return CustomerConnection.build(
+            page.items,
+            lambda row: customer_cursor(row, order_by),
+            Customer.from_row,
+            has_next=page.has_next,
             _count_key=request,
         )
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
-from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.utils.str_converters import to_camel_case
 
@@ -22,7 +22,7 @@ from gateway.insights import tables
 from gateway.insights.segments import member_cursor
 from gateway.pagination import Page
 from gateway.resolvers import insights as resolve
-from gateway.schema.connections import page_info
+from gateway.schema.connections import Connection, Edge
 from gateway.schema.crm import ConsentChannel, ConsentState
 from gateway.schema.descriptions import role_refused
 from gateway.schema.orders import Money
@@ -301,16 +301,16 @@ def filter_json(value: object) -> Any:
 
 
 @strawberry.type(description="A member customer and its cursor.")
-class SegmentMemberEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
-    node: LazyCustomer = strawberry.field(description="The customer.")
+class SegmentMemberEdge(Edge[LazyCustomer]):
+    pass
 
 
 @strawberry.type(description="A page of a segment's members, by customer id.")
-class SegmentMemberConnection:
+class SegmentMemberConnection(Connection[LazyCustomer]):
+    edges: Sequence[SegmentMemberEdge] = strawberry.field(
+        description="The page's members."
+    )
     total_count: int = strawberry.field(description="Members in all.")
-    edges: list[SegmentMemberEdge] = strawberry.field(description="The page's members.")
-    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
 
 
 def _connection(
@@ -318,16 +318,13 @@ def _connection(
 ) -> SegmentMemberConnection:
     from gateway.schema.customer import Customer
 
-    edges = [
-        SegmentMemberEdge(
-            cursor=member_cursor(kind, row.id), node=Customer.from_row(row)
-        )
-        for row in page.items
-    ]
-    return SegmentMemberConnection(
+    return SegmentMemberConnection.build(
+        page.items,
+        lambda row: member_cursor(kind, row.id),
+        Customer.from_row,
+        has_next=page.has_next,
+        edge=SegmentMemberEdge,
         total_count=count,
-        edges=edges,
-        page_info=page_info(edges, has_next=page.has_next),
     )
 
 

@@ -8,14 +8,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import strawberry
-from strawberry import relay
 
 from connectors import models as canonical
 from gateway.auth.pii import pii_field
 from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.resolvers import orders as resolve
-from gateway.schema.connections import page_info
+from gateway.schema.connections import Connection
 from gateway.schema.descriptions import role_null
 
 if TYPE_CHECKING:
@@ -211,16 +210,8 @@ class Order:
         )
 
 
-@strawberry.type(description="An order and its cursor.")
-class OrderEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
-    node: Order = strawberry.field(description="The order.")
-
-
 @strawberry.type(description="A page of orders, newest first.")
-class OrderConnection:
-    edges: list[OrderEdge] = strawberry.field(description="The page's orders.")
-    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
+class OrderConnection(Connection[Order]):
     total_count: int = strawberry.field(
         description="The customer's order count in Shopify (numberOfOrders); every"
         " one of them can be paged to."
@@ -280,17 +271,12 @@ async def customer_orders(
     page = await resolve.orders(info, root.id, first, after)
     if page is None:
         return None
-    edges = [
-        OrderEdge(
-            cursor=resolve.order_cursor(o, page.offset + i), node=Order.of(o, root.id)
-        )
-        for i, o in enumerate(page.items)
-    ]
-    return OrderConnection(
-        edges=edges,
-        page_info=page_info(
-            edges, has_next=page.has_next, has_previous=after is not None
-        ),
+    return OrderConnection.build(
+        enumerate(page.items, page.offset),
+        lambda pair: resolve.order_cursor(pair[1], position=pair[0]),
+        lambda pair: Order.of(pair[1], root.id),
+        has_next=page.has_next,
+        has_previous=after is not None,
         total_count=page.total,
     )
 

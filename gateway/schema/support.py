@@ -7,14 +7,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from strawberry import relay
 
 from connectors import models as canonical
 from gateway.auth.pii import pii_field
 from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.resolvers import support as resolve
-from gateway.schema.connections import page_info
+from gateway.schema.connections import Connection
 from gateway.schema.descriptions import describe_values, role_null
 
 if TYPE_CHECKING:
@@ -152,16 +151,9 @@ class Ticket:
         ]
 
 
-@strawberry.type(description="A ticket and its cursor.")
-class TicketEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
-    node: Ticket = strawberry.field(description="The ticket.")
-
-
 @strawberry.type(description="A page of tickets, newest first.")
-class TicketConnection:
-    edges: list[TicketEdge] = strawberry.field(description="The page's tickets.")
-    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
+class TicketConnection(Connection[Ticket]):
+    pass
 
 
 @strawberry.type(description="The customer's satisfaction ratings, summed up.")
@@ -200,15 +192,12 @@ async def customer_tickets(
     page = await resolve.tickets(info, root.id, first, after, statuses)
     if page is None:
         return None
-    edges = [
-        TicketEdge(cursor=resolve.ticket_cursor(t), node=Ticket.of(t, root.id))
-        for t in page.items
-    ]
-    return TicketConnection(
-        edges=edges,
-        page_info=page_info(
-            edges, has_next=page.has_next, has_previous=after is not None
-        ),
+    return TicketConnection.build(
+        page.items,
+        resolve.ticket_cursor,
+        lambda t: Ticket.of(t, root.id),
+        has_next=page.has_next,
+        has_previous=after is not None,
     )
 
 

@@ -14,7 +14,7 @@ from gateway.auth.policy import PiiKind
 from gateway.context import Info
 from gateway.db import models
 from gateway.resolvers import tasks as resolve
-from gateway.schema.connections import page_info
+from gateway.schema.connections import Connection
 from gateway.schema.descriptions import describe_values, role_null
 
 if TYPE_CHECKING:
@@ -72,16 +72,9 @@ class Task(relay.Node):
         )
 
 
-@strawberry.type(description="A task and its cursor.")
-class TaskEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
-    node: Task = strawberry.field(description="The task.")
-
-
 @strawberry.type(description="A page of tasks, newest first.")
-class TaskConnection:
-    edges: list[TaskEdge] = strawberry.field(description="The page's tasks.")
-    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
+class TaskConnection(Connection[Task]):
+    pass
 
 
 async def task_by_id(info: Info, task_id: int) -> Task | None:
@@ -103,15 +96,12 @@ async def customer_tasks(
     page = await resolve.customer_tasks(
         info, root.id, first, after, status.value if status else None
     )
-    edges = [
-        TaskEdge(cursor=resolve.task_cursor(t), node=Task.from_row(t))
-        for t in page.items
-    ]
-    return TaskConnection(
-        edges=edges,
-        page_info=page_info(
-            edges, has_next=page.has_next, has_previous=after is not None
-        ),
+    return TaskConnection.build(
+        page.items,
+        resolve.task_cursor,
+        Task.from_row,
+        has_next=page.has_next,
+        has_previous=after is not None,
     )
 
 

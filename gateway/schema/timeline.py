@@ -9,19 +9,18 @@ reads only ``data`` and one that reads ``errors`` both learn it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from strawberry import relay
 
 from gateway.context import Info
 from gateway.ids import customer_pk
 from gateway.resolvers import timeline as resolve
 from gateway.resolvers import timeline_live as live
 from gateway.resolvers.timeline import TimelineArgs, TimelinePage
-from gateway.schema.connections import page_info
+from gateway.schema.connections import Connection, Edge
 from gateway.schema.descriptions import describe_values
 from gateway.schema.timeline_events import (
     TimelineEvent,
@@ -75,32 +74,28 @@ describe_values(
 
 
 @strawberry.type(description="A timeline event and its cursor.")
-class TimelineEdge:
+class TimelineEdge(Edge[TimelineEvent]):
     cursor: str = strawberry.field(
         description="Opaque; pass as `after` (or `before` going back)."
     )
-    node: TimelineEvent = strawberry.field(description="The event.")
 
 
 @strawberry.type(description="A page of a customer's timeline, newest first.")
-class TimelineConnection:
-    edges: list[TimelineEdge] = strawberry.field(description="The page's events.")
-    page_info: relay.PageInfo = strawberry.field(description="Where the page is.")
+class TimelineConnection(Connection[TimelineEvent]):
+    edges: Sequence[TimelineEdge] = strawberry.field(description="The page's events.")
     unavailable_sources: list[Source] = strawberry.field(
         description="Sources that failed: their events are missing from this page."
     )
 
     @classmethod
     def of(cls, page: TimelinePage, customer_id: int) -> TimelineConnection:
-        edges = [
-            TimelineEdge(cursor=item_cursor(i), node=event_of(i, customer_id))
-            for i in page.items
-        ]
-        return cls(
-            edges=edges,
-            page_info=page_info(
-                edges, has_next=page.has_next, has_previous=page.has_previous
-            ),
+        return cls.build(
+            page.items,
+            item_cursor,
+            lambda i: event_of(i, customer_id),
+            has_next=page.has_next,
+            has_previous=page.has_previous,
+            edge=TimelineEdge,
             unavailable_sources=[source for source, _ in page.failures],
         )
 

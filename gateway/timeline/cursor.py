@@ -6,28 +6,25 @@ from datetime import datetime
 
 from gateway.errors import BadUserInput
 from gateway.ids import MAX_KEY
-from gateway.pagination import decode_cursor, encode_cursor
+from gateway.pagination import Cursor
 from gateway.timeline.items import NUMERIC_IDS, Key, Source, TimelineItem
 
-TIMELINE = "timeline"
+TIMELINE: Cursor[tuple[str, str, str]] = Cursor("timeline", (str, str, str))
 
 
 def item_cursor(item: TimelineItem) -> str:
     at, source, sort_id = item.key
-    return encode_cursor(TIMELINE, (at.isoformat(), source, sort_id))
+    return TIMELINE.encode((at.isoformat(), source, sort_id))
 
 
 def cursor_key(cursor: str, argument: str) -> Key:
     """The key inside a timeline cursor; BAD_USER_INPUT for anything else."""
-    value = decode_cursor(TIMELINE, cursor)
+    at, source, sort_id = TIMELINE.decode(cursor, argument)
     try:
-        at, source, sort_id = value
-        if not (isinstance(at, str) and isinstance(sort_id, str)):
-            raise ValueError(value)
         moment = datetime.fromisoformat(at)
         kind = Source(source)
         if moment.tzinfo is None or (kind in NUMERIC_IDS and not _key(sort_id)):
-            raise ValueError(value)
+            raise ValueError(sort_id)
     except ValueError as exc:
         raise BadUserInput("The cursor is not valid.", argument=argument) from exc
     return (moment, kind.value, sort_id)

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+
+import orjson
 import pytest
 
 from gateway.errors import BadUserInput
-from gateway.pagination import Page, check_first, decode_cursor, encode_cursor
+from gateway.pagination import (
+    Cursor,
+    Page,
+    check_first,
+    decode_cursor,
+    encode_cursor,
+)
+
+TASKS: Cursor[tuple[str, int]] = Cursor("tasks", (str, int))
+ORDERS: Cursor[tuple[str, str] | tuple[str, str, int]] = Cursor(
+    "orders", (str, str), optional=(int,)
+)
 
 
 def test_a_cursor_round_trips_and_is_opaque() -> None:
@@ -35,3 +49,71 @@ def test_first_is_bounded() -> None:
     assert check_first(100, 100) == 100
     with pytest.raises(BadUserInput):
         check_first(101, 100)
+
+
+def _raw(value: object) -> str:
+    """A cursor as a client could forge it: base64 of any JSON."""
+    return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
+
+
+def test_a_codec_round_trips_in_the_wire_format_of_before() -> None:
+    key = ("2025-01-01T00:00:00+00:00", 7)
+    assert TASKS.encode(key) == encode_cursor("tasks", key)
+    assert TASKS.decode(TASKS.encode(key)) == key
+    assert TASKS.decode(_raw(["tasks", *key])) == key
+
+
+def test_a_codec_reads_the_shorter_keys_of_an_older_release() -> None:
+    assert ORDERS.decode(_raw(["orders", "a", "b"])) == ("a", "b")
+    assert ORDERS.decode(_raw(["orders", "a", "b", 3])) == ("a", "b", 3)
+
+
+@pytest.mark.parametrize(
+    ("codec", "forged"),
+    [
+        (TASKS, ["tasks", "2025-01-01"]),
+        (TASKS, ["tasks", "2025-01-01", 1, 2]),
+        (TASKS, ["tasks", "2025-01-01", "1"]),
+        (TASKS, ["tasks", "2025-01-01", True]),
+        (TASKS, ["tasks", "2025-01-01", 1.0]),
+        (TASKS, ["tasks", "2025-01-01", None]),
+        (TASKS, ["tasks", 20250101, 1]),
+        (TASKS, ["tasks", ["2025-01-01"], 1]),
+        (TASKS, ["tasks", {"at": "2025-01-01"}, 1]),
+        (ORDERS, ["orders", "a"]),
+        (ORDERS, ["orders", "a", "b", False]),
+        (ORDERS, ["orders", "a", "b", "3"]),
+        (ORDERS, ["orders", "a", "b", 3, 4]),
+        (ORDERS, ["orders", "a", 2, 3]),
+    ],
+)
+def test_a_key_of_another_shape_is_refused_as_not_valid(
+    codec: Cursor[tuple[object, ...]], forged: list[object]
+) -> None:
+    with pytest.raises(BadUserInput, match="not valid") as refused:
+        codec.decode(_raw(forged))
+    assert refused.value.extensions["argument"] == "after"
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        ["notes", "2025-01-01", 1],
+        ["Tasks", "2025-01-01", 1],
+        ["tasks"],
+        "tasks",
+        {"tasks": 1},
+        [1, "2025-01-01", 1],
+    ],
+)
+def test_a_cursor_of_another_list_is_refused_as_foreign(forged: object) -> None:
+    with pytest.raises(BadUserInput, match="does not belong"):
+        TASKS.decode(_raw(forged))
+
+
+def test_a_tampered_cursor_is_refused_and_names_its_argument() -> None:
+    cursor = TASKS.encode(("2025-01-01T00:00:00+00:00", 7))
+    for tampered in (cursor[:-3], "X" + cursor[1:], cursor[:10] + "A" + cursor[11:]):
+        with pytest.raises(BadUserInput) as refused:
+            TASKS.decode(tampered, argument="before")
+        assert refused.value.extensions["argument"] == "before"
