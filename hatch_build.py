@@ -1,7 +1,7 @@
 """Vendor GraphiQL and React into ``gateway/static/vendor/`` at build time.
 
 The gateway serves GraphiQL itself so that it works offline (see
-``gateway/graphiql.py``). The browser files come from the npm registry, pinned
+``gateway/http/graphiql.py``). The browser files come from the npm registry, pinned
 to exact versions and checked against the registry's sha512 integrity, and are
 never committed: this module fetches them with ``npm pack`` when they are
 missing.
@@ -44,7 +44,7 @@ MANIFEST = "manifest.json"
 class NpmPackage:
     """One pinned npm package and the files the page needs from its tarball.
 
-    ``files`` maps a role (the key ``gateway/graphiql.py`` looks up in the
+    ``files`` maps a role (the key ``gateway/http/graphiql.py`` looks up in the
     manifest) to a member of the tarball. The vendored file name carries the
     version, so the gateway can serve it with an immutable cache header.
     """
@@ -105,7 +105,7 @@ class VendorError(RuntimeError):
 
 
 def expected_manifest(packages: tuple[NpmPackage, ...] = PACKAGES) -> dict[str, str]:
-    """Role → vendored file name, as ``gateway/graphiql.py`` reads it."""
+    """Role → vendored file name, as ``gateway/http/graphiql.py`` reads it."""
     return {
         role: package.target(member)
         for package in packages

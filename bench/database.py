@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from connectors.demo_world import World
 from gateway.db.session import create_engine, session_factory, upgrade
-from gateway.seed import seed
+from gateway.demo.seed import seed
 
 
 @asynccontextmanager

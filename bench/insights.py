@@ -21,7 +21,7 @@ from gateway.insights.order_facts import Sessions
 from gateway.insights.refresh import refresh_all
 from gateway.insights.segments import create_segment, preview
 from gateway.insights.tables import CustomerRfm
-from gateway.services import open_services
+from gateway.runtime.services import open_services
 from gateway.settings import Settings
 
 WIN_BACK = {

@@ -51,8 +51,8 @@ from bench.queries import (
 from bench.server import gateway_server
 from bench.subject import Subject, richest_customer
 from connectors.demo_world import World
+from gateway.demo.simulation import Simulators, simulated_upstreams
 from gateway.settings import Settings
-from gateway.simulation import Simulators, simulated_upstreams
 
 CONNECTORS = ("shopify", "zendesk", "posthog")
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from strawberry.relay import GlobalID
 
 from connectors.demo_world import World
-from connectors.shopify.simulator_data import customer_number
-from connectors.zendesk.simulator_data import USER_ID_BASE
+from connectors.shopify.simulator.data import customer_number
+from connectors.zendesk.simulator.data import USER_ID_BASE
+from gateway.demo.simulation import Simulators
 from gateway.loaders.sources import ACTIVITY_LIMIT
-from gateway.simulation import Simulators
 
 
 @dataclass(frozen=True, slots=True)

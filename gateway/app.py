@@ -14,16 +14,16 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
-from gateway import access_log
-from gateway.body_limit import BodyLimit
-from gateway.embed_http import embed_routes
+from gateway.admission.body_limit import BodyLimit
 from gateway.errors import describe
-from gateway.graphiql import static_routes
-from gateway.graphql_view import GraphQLApp
+from gateway.http import access_log
+from gateway.http.embed import embed_routes
+from gateway.http.graphiql import static_routes
+from gateway.http.graphql import GraphQLApp
 from gateway.ingest import ingest_routes
 from gateway.insights.http import export_route, scheduled_refresh
 from gateway.metrics import metrics_endpoint
-from gateway.services import Services, open_services
+from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
 from gateway.webhooks import webhook
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from gateway.app import create_app
 from gateway.db.models import Base
 from gateway.db.session import upgrade
-from gateway.services import Services, open_services
+from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
 from tests.servers import (
     POSTGRES_URL,

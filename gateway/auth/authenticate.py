@@ -5,7 +5,7 @@ configured); ``CG_DEMO_API_KEY`` is an admin key that needs no database row.
 Valid API keys are remembered for a few seconds, so a busy client does not
 cost a database read per request; revocation (a row in the shared database,
 so every replica sees it) takes effect within that time. Open WebSockets ask
-again with ``max_age`` (``gateway.socket_guard``). Any header value —
+again with ``max_age`` (``gateway.http.socket``). Any header value —
 non-ASCII, huge, not a scheme we know — is ``None``, never an exception.
 """
 

@@ -127,7 +127,7 @@ with personal data, by schema coordinate → the kinds it compares with. A role
 may search, filter, order or look up by one only when it sees one of those
 kinds in FULL, and it then compares with those only (``search`` matches what
 the role sees in full: names for marketing). The gate refuses the rest before
-execution (``gateway.gate``), and saved segments are read by the same rule
+execution (``gateway.admission.gate``), and saved segments are read by the same rule
 (``gateway.insights.segment_filter.hidden_conditions``)."""
 
 

@@ -7,7 +7,7 @@ so no caller can write without announcing. ``customers`` and ``tasks`` hold
 the checks and the transactions it runs. Reads go through the loaders
 (``gateway.loaders.crm``), not through this package.
 
-Imported by ``gateway.services`` (which builds the one ``Crm``), by the
+Imported by ``gateway.runtime.services`` (which builds the one ``Crm``), by the
 resolvers, and by the schema layer for the plain inputs (``NewCustomer``,
 ``NewAddress``) it converts its GraphQL inputs into. It imports only the
 database layer, ``history``, ``validation``, ``errors`` and the change bus.

@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import history
+from gateway.changes import history
 from gateway.db import models
 from gateway.db.races import is_unique_violation
 from gateway.db.upsert import dialect_insert

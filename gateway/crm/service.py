@@ -1,6 +1,6 @@
 """``Crm``: every CRM write commits, then announces its ``CustomerChange``.
 
-Built once per process in ``gateway.services`` with the session factory and
+Built once per process in ``gateway.runtime.services`` with the session factory and
 the change bus; the resolvers call it and keep only request-local work
 (forgetting what the request's loaders read). An announcement is what
 invalidates cached upstream data and stored responses and feeds live
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from gateway.changes import ChangeBus, CustomerChange
+from gateway.changes.bus import ChangeBus, CustomerChange
 from gateway.crm import customers, tasks
 from gateway.crm.customers import NewCustomer, Sessions
 from gateway.db import models

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import history
+from gateway.changes import history
 from gateway.db import models
 from gateway.errors import BadUserInput, Conflict, NotFound
 from gateway.validation import clean_name, clean_text

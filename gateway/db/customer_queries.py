@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import models
 from gateway.errors import BadUserInput
-from gateway.pagination import Cursor, Page
+from gateway.relay.pagination import Cursor, Page
 
 
 class CustomerOrder(enum.Enum):

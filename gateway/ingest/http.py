@@ -42,7 +42,7 @@ from gateway.ingest.messages import (
     parse_time,
 )
 from gateway.ingest.store import store_messages
-from gateway.services import Services
+from gateway.runtime.services import Services
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.ingest")

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.changes import CustomerChange
+from gateway.changes.bus import CustomerChange
 from gateway.db.models import Identity, TrackedEvent
 from gateway.db.races import retry_on_conflict
 from gateway.db.upsert import dialect_insert

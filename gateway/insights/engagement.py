@@ -18,7 +18,7 @@ from gateway.db import models
 from gateway.insights.order_facts import Sessions
 from gateway.insights.sql import excluded_all, upsert
 from gateway.insights.tables import EngagementFact
-from gateway.upstreams import Upstreams
+from gateway.runtime.upstreams import Upstreams
 
 BATCH = 100
 OPEN_STATUSES = frozenset({"new", "open", "pending", "hold"})

@@ -30,7 +30,7 @@ from gateway.insights.export_audit import audited_export
 from gateway.insights.refresh import refresh_periodically
 from gateway.insights.segment_filter import hidden_conditions
 from gateway.insights.segments import segment_by_name
-from gateway.services import Services
+from gateway.runtime.services import Services
 
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 

@@ -40,7 +40,7 @@ from gateway.errors import Conflict, GatewayError, NotFound
 from gateway.insights.segment_filter import Spec, compile_filter, segment_query
 from gateway.insights.sql import analyze
 from gateway.insights.tables import Segment, SegmentMember, SegmentMembershipEvent
-from gateway.pagination import Cursor, Page
+from gateway.relay.pagination import Cursor, Page
 from gateway.validation import clean_name
 
 log = logging.getLogger("gateway.insights")

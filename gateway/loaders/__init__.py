@@ -48,7 +48,7 @@ from gateway.loaders.timeline import (
 )
 
 if TYPE_CHECKING:
-    from gateway.services import Services
+    from gateway.runtime.services import Services
 
 __all__ = [
     "Loaders",

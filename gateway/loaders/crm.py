@@ -17,7 +17,7 @@ from gateway.db.customer_queries import (
     customer_page,
 )
 from gateway.db.shared_session import SharedSession
-from gateway.pagination import Page
+from gateway.relay.pagination import Page
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

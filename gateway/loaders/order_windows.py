@@ -18,7 +18,7 @@ from aiodataloader import DataLoader
 
 from connectors.models import OrderT, OrderWindow
 from gateway import metrics
-from gateway.cache import ReadThrough
+from gateway.cache.read_through import ReadThrough
 
 TIERS = (5, 10, 20, 50, 100, 250)
 """Window sizes below 250; beyond, multiples of 250."""

@@ -34,7 +34,7 @@ from gateway.loaders.upstream import (
 )
 
 if TYPE_CHECKING:
-    from gateway.services import Services
+    from gateway.runtime.services import Services
 
 V = TypeVar("V")
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, tuple_
 
 from gateway.db import models
 from gateway.loaders.crm import SessionLoader
-from gateway.pagination import Page
+from gateway.relay.pagination import Page
 
 
 class TaskByIdLoader(SessionLoader):

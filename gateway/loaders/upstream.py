@@ -3,12 +3,12 @@ sends the misses to the connector in one call.
 
 Keys are external ids (a Shopify gid, a Zendesk user id, a PostHog distinct id);
 ``ExternalIdByCustomerLoader`` turns our customer ids into those, linking
-unlinked customers on the way (``gateway.identity``). It reads every source's
+unlinked customers on the way (``gateway.identity.links``). It reads every source's
 links of its batch together (one cache read, one database session), since a
 customer view asks for all of them at once. Its answers — the link, or ``""``
 for "unknown upstream" — are cached like upstream data, so a warm read costs
 neither a database query nor an upstream look-up; a change to the customer
-evicts them (``gateway.invalidation``).
+evicts them (``gateway.cache.invalidation``).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
 from gateway import metrics
-from gateway.cache import ReadThrough
-from gateway.caches import link_key
+from gateway.cache.namespaces import link_key
+from gateway.cache.read_through import ReadThrough
 from gateway.db import models
 from gateway.db.models import utcnow
-from gateway.identity import link_by_contact, stored_links
+from gateway.identity.links import link_by_contact, stored_links
 
 V = TypeVar("V")
 P = ParamSpec("P")

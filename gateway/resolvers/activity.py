@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from connectors.models import ActivityEvent, PersonSummary
-from gateway.context import Info
-from gateway.pagination import Cursor, Page, check_first
+from gateway.relay.pagination import Cursor, Page, check_first
+from gateway.resolvers.context import Info
 
 ACTIVITY: Cursor[tuple[str, str]] = Cursor("activity", (str, str))
 

@@ -3,9 +3,9 @@ announces the change), and forget what this request's loaders read."""
 
 from __future__ import annotations
 
-from gateway.context import Info
 from gateway.db import models
-from gateway.ids import customer_pk
+from gateway.relay.ids import customer_pk
+from gateway.resolvers.context import Info
 from gateway.resolvers.customer import get_customer
 
 

@@ -11,7 +11,6 @@ from dataclasses import replace
 from datetime import datetime
 
 from gateway.auth import policy
-from gateway.context import Info
 from gateway.crm.customers import NewCustomer
 from gateway.db import models
 from gateway.db.customer_queries import (
@@ -20,9 +19,10 @@ from gateway.db.customer_queries import (
     CustomerPageRequest,
 )
 from gateway.errors import BadUserInput, NotFound
-from gateway.ids import decode_global_id
 from gateway.loaders import NotesPageKey
-from gateway.pagination import Cursor, Page, check_first
+from gateway.relay.ids import decode_global_id
+from gateway.relay.pagination import Cursor, Page, check_first
+from gateway.resolvers.context import Info
 from gateway.validation import normalize_country, normalize_email
 
 MAX_SEARCH = 320

@@ -7,14 +7,14 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from gateway.context import Info
 from gateway.db import models
 from gateway.db.models import utcnow
 from gateway.errors import Forbidden
 from gateway.insights import rfm, segments
 from gateway.insights.segment_filter import hidden_conditions
 from gateway.insights.tables import CustomerRfm, CustomerTraits, Segment
-from gateway.pagination import Page, check_first
+from gateway.relay.pagination import Page, check_first
+from gateway.resolvers.context import Info
 
 
 async def traits(info: Info, customer_id: int) -> CustomerTraits | None:

@@ -24,11 +24,11 @@ from connectors.models import (
     OrderWindow,
     Return,
 )
-from gateway.context import Info
 from gateway.errors import BadUserInput
 from gateway.loaders.order_windows import window_size
 from gateway.loaders.upstream import ByCustomer
-from gateway.pagination import Cursor, check_first
+from gateway.relay.pagination import Cursor, check_first
+from gateway.resolvers.context import Info
 
 ORDERS: Cursor[tuple[str, str] | tuple[str, str, int]] = Cursor(
     "orders", (str, str), optional=(int,)

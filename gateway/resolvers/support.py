@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connectors.models import Ticket, TicketComment
-from gateway.context import Info
-from gateway.pagination import Cursor, Page, check_first
+from gateway.relay.pagination import Cursor, Page, check_first
+from gateway.resolvers.context import Info
 
 TICKETS: Cursor[tuple[str, str]] = Cursor("tickets", (str, str))
 OPEN_STATUSES = frozenset({"new", "open", "pending", "hold"})

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway.context import Info
 from gateway.db import models
-from gateway.ids import customer_pk, decode_global_id
 from gateway.loaders import TasksPageKey
-from gateway.pagination import Cursor, Page, check_first
+from gateway.relay.ids import customer_pk, decode_global_id
+from gateway.relay.pagination import Cursor, Page, check_first
+from gateway.resolvers.context import Info
 
 TASKS: Cursor[tuple[str, int]] = Cursor("tasks", (str, int))
 

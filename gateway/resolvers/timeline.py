@@ -17,17 +17,17 @@ from datetime import datetime
 from graphql import GraphQLError
 
 from connectors.errors import ConnectorError
-from gateway import embed
-from gateway.context import Info
+from gateway.auth import embed_tokens as embed
 from gateway.errors import BadUserInput
-from gateway.ids import customer_pk
 from gateway.loaders import Loaders
-from gateway.pagination import check_first
+from gateway.loaders.timeline_sources import PRODUCERS
+from gateway.relay.ids import customer_pk
+from gateway.relay.pagination import check_first
+from gateway.resolvers.context import Info
 from gateway.resolvers.customer import get_customer
 from gateway.timeline.cursor import cursor_key
 from gateway.timeline.items import Kind, Source, TimelineItem, Window
 from gateway.timeline.merge import merge
-from gateway.timeline.sources import PRODUCERS
 
 log = logging.getLogger("gateway.timeline")
 

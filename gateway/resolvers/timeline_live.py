@@ -2,7 +2,7 @@
 
 The subscription remembers the newest events of every source when it starts.
 Each change announced for the customer (a webhook, an ingest call, a mutation,
-on any replica through ``gateway.feed``) names its source; that source's newest
+on any replica through ``gateway.changes.feed``) names its source; that source's newest
 events are read again, with fresh loaders so nothing stale is reused, and the
 ones not seen before are pushed, oldest first. Changes that arrive together are
 handled in one read per source.
@@ -14,14 +14,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Collection, Mapping
 
-from gateway.changes import CustomerChange
-from gateway.context import Info
-from gateway.feed import ChangeFeed
-from gateway.ids import customer_pk
+from gateway.changes.bus import CustomerChange
+from gateway.changes.feed import ChangeFeed
 from gateway.loaders import Loaders
+from gateway.relay.ids import customer_pk
+from gateway.resolvers.context import Info
 from gateway.resolvers.customer import get_customer
 from gateway.resolvers.timeline import read_sources
-from gateway.services import Services
+from gateway.runtime.services import Services
 from gateway.timeline.items import Key, Source, TimelineItem, Window
 
 HEAD = 20

@@ -12,8 +12,8 @@ from strawberry.scalars import JSON
 from connectors.models import ActivityKind
 from gateway.auth.pii import pii_field
 from gateway.auth.policy import PiiKind
-from gateway.context import Info
 from gateway.resolvers import activity as resolve
+from gateway.resolvers.context import Info
 from gateway.schema.connections import Connection, Edge
 from gateway.schema.descriptions import describe_values, role_null
 from gateway.schema.timeline_events import PLAIN_NAME, URL_MASK, plain_name

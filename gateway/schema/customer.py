@@ -10,7 +10,6 @@ from strawberry import relay
 
 from gateway.auth.pii import Pii, pii_field
 from gateway.auth.policy import PiiKind
-from gateway.context import Info
 from gateway.db import models
 from gateway.db.customer_queries import (
     CustomerFilterSpec,
@@ -19,6 +18,7 @@ from gateway.db.customer_queries import (
     customer_cursor,
 )
 from gateway.resolvers import customer as resolve
+from gateway.resolvers.context import Info
 from gateway.schema import activity as activity_fields
 from gateway.schema import insights as insights_fields
 from gateway.schema import orders as order_fields

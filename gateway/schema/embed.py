@@ -17,12 +17,12 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from strawberry.extensions import AddValidationRules
 
 from gateway.auth.audit import StreamAudit
-from gateway.context import Context, Info
-from gateway.embed import EmbedScope
+from gateway.auth.embed_tokens import EmbedScope
 from gateway.errors import Forbidden
-from gateway.ids import customer_pk
+from gateway.relay.ids import customer_pk
 from gateway.resolvers import timeline as resolve
 from gateway.resolvers import timeline_live as live
+from gateway.resolvers.context import Context, Info
 from gateway.schema.base import Schema
 from gateway.schema.partial_errors import PartialErrors
 from gateway.schema.stream_errors import FormatStreamErrors

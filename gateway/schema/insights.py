@@ -16,12 +16,12 @@ from strawberry.utils.str_converters import to_camel_case
 
 from connectors import models as canonical
 from gateway.auth.policy import PiiKind
-from gateway.context import Info
 from gateway.db import models
 from gateway.insights import tables
 from gateway.insights.segments import member_cursor
-from gateway.pagination import Page
+from gateway.relay.pagination import Page
 from gateway.resolvers import insights as resolve
+from gateway.resolvers.context import Info
 from gateway.schema.connections import Connection, Edge
 from gateway.schema.crm import ConsentChannel, ConsentState
 from gateway.schema.descriptions import role_refused

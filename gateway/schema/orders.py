@@ -12,8 +12,8 @@ import strawberry
 from connectors import models as canonical
 from gateway.auth.pii import pii_field
 from gateway.auth.policy import PiiKind
-from gateway.context import Info
 from gateway.resolvers import orders as resolve
+from gateway.resolvers.context import Info
 from gateway.schema.connections import Connection
 from gateway.schema.descriptions import role_null
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
 
-from gateway.context import Context
+from gateway.resolvers.context import Context
 
 
 class PartialErrors(SchemaExtension):

@@ -11,9 +11,9 @@ from strawberry import relay
 
 from gateway.auth.pii import pii_field
 from gateway.auth.policy import PiiKind
-from gateway.context import Info
 from gateway.db import models
 from gateway.resolvers import tasks as resolve
+from gateway.resolvers.context import Info
 from gateway.schema.connections import Connection
 from gateway.schema.descriptions import describe_values, role_null
 

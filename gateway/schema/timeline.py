@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from gateway.context import Info
-from gateway.ids import customer_pk
+from gateway.relay.ids import customer_pk
 from gateway.resolvers import timeline as resolve
 from gateway.resolvers import timeline_live as live
+from gateway.resolvers.context import Info
 from gateway.resolvers.timeline import TimelineArgs, TimelinePage
 from gateway.schema.connections import Connection, Edge
 from gateway.schema.descriptions import describe_values

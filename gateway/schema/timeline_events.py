@@ -21,7 +21,7 @@ from strawberry.scalars import JSON
 from connectors import models as canonical
 from gateway.auth.pii import pii_field
 from gateway.auth.policy import PiiKind
-from gateway.context import Info
+from gateway.resolvers.context import Info
 from gateway.schema.crm import ConsentChannel, ConsentState
 from gateway.schema.descriptions import role_null
 from gateway.schema.orders import AbandonedCheckout, Order, Refund

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from gateway.errors import BadUserInput
-from gateway.ids import MAX_KEY
-from gateway.pagination import Cursor
+from gateway.relay.ids import MAX_KEY
+from gateway.relay.pagination import Cursor
 from gateway.timeline.items import NUMERIC_IDS, Key, Source, TimelineItem
 
 TIMELINE: Cursor[tuple[str, str, str]] = Cursor("timeline", (str, str, str))

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.body_limit import BodyTooLarge
+from gateway.admission.body_limit import BodyTooLarge
 from gateway.errors import BadUserInput, describe
-from gateway.services import Services
+from gateway.runtime.services import Services
 from gateway.webhooks import shopify, zendesk
 from gateway.webhooks.delivery import Rejected, answer, log
 

@@ -23,12 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 
-from gateway.changes import CustomerChange
+from gateway.changes.bus import CustomerChange
 from gateway.db import models
 from gateway.db.column_limits import check_value
 from gateway.db.races import is_unique_violation, retry_on_conflict
 from gateway.errors import BadUserInput
-from gateway.services import Services
+from gateway.runtime.services import Services
 from gateway.validation import normalize_email, normalize_phone
 
 log = logging.getLogger("gateway.webhooks")

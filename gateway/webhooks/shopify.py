@@ -35,7 +35,7 @@ from connectors.shopify.webhooks import (
 from gateway.db import models
 from gateway.db.models import utcnow
 from gateway.insights.refresh import record_orders
-from gateway.services import Services
+from gateway.runtime.services import Services
 from gateway.webhooks.delivery import (
     Rejected,
     add_link,

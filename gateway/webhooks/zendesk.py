@@ -25,7 +25,7 @@ from connectors.zendesk.webhooks import (
     parse_event,
     verify_signature,
 )
-from gateway.services import Services
+from gateway.runtime.services import Services
 from gateway.webhooks.delivery import (
     Rejected,
     add_link,

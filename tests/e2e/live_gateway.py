@@ -19,10 +19,10 @@ from connectors.demo_world import World
 from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.db.session import upgrade
-from gateway.seed import seed
-from gateway.services import Services, open_services
+from gateway.demo.seed import seed
+from gateway.demo.simulation import Simulators, simulated_upstreams
+from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
-from gateway.simulation import Simulators, simulated_upstreams
 
 API_KEY = "cg_e2e_timeline_key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

@@ -88,7 +88,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CG_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port)],
+        [sys.executable, "-m", "gateway.cli.main", "demo", "--port", str(port)],
         cwd=directory,
         env={**env, "CG_DEMO_API_KEY": KEY},
         stdout=subprocess.DEVNULL,

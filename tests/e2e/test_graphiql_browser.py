@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.db.session import upgrade
-from gateway.services import open_services
+from gateway.runtime.services import open_services
 from gateway.settings import Settings
 from tests.e2e.browser import offline_page, require_chromium
 

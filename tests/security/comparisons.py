@@ -3,7 +3,7 @@ the ones ``gateway.auth.policy.COMPARED`` declares.
 
 ``schema_coordinates`` names every argument, input field, enum value an
 argument can take, and federation entity key of a schema, independently of
-the gateway's own walk (``gateway.query_arguments``). Each must be declared in
+the gateway's own walk (``gateway.admission.arguments``). Each must be declared in
 ``COMPARED`` (it compares with personal data) or in ``NOT_COMPARED`` here with
 why it compares with none: a new argument, filter field, order value or key
 fails ``test_comparisons`` until someone decides which it is.

@@ -24,17 +24,17 @@ from sqlalchemy import func, select, text
 from connectors.demo_world import World
 from connectors.simulator_server import serve_app
 from gateway.app import create_app
+from gateway.auth.embed_tokens import create_token
 from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
 from gateway.db import models
 from gateway.db.auth_models import AuditEntry
 from gateway.db.models import Base
-from gateway.embed import create_token
-from gateway.ids import customer_pk
+from gateway.demo.seed import seed
+from gateway.demo.simulation import Simulators
 from gateway.insights.refresh import refresh_all
-from gateway.seed import seed
-from gateway.services import Services
-from gateway.simulation import Simulators
+from gateway.relay.ids import customer_pk
+from gateway.runtime.services import Services
 from tests.integration.gateway.conftest import open_gateway, simulators, world
 from tests.security.credentials import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, Issuer
 
@@ -213,7 +213,7 @@ async def stage(
             }
         )
         async with open_gateway(settings, simulators, world) as gateway:
-            app = create_app(services=gateway.services)
+            app = create_app(services=gateway.runtime.services)
             async with (
                 httpx.AsyncClient(
                     transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
@@ -222,9 +222,9 @@ async def stage(
                 serve_app(app) as base_url,
             ):
                 yield await _build(
-                    gateway.services, simulators, world, http, base_url, issuer
+                    gateway.runtime.services, simulators, world, http, base_url, issuer
                 )
-                await gateway.services.audit.flush()
+                await gateway.runtime.services.audit.flush()
     await _empty(services)
 
 

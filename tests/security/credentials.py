@@ -140,7 +140,7 @@ def signed_embed(claims: dict[str, Any]) -> Value:
     signature proves who minted it, not that its claims are sane."""
 
     def make(stage: Stage) -> str:
-        from gateway.embed import _b64, _sign
+        from gateway.auth.embed_tokens import _b64, _sign
 
         secret = stage.services.settings.secret_key.get_secret_value()
         payload = _b64(json.dumps(claims).encode())

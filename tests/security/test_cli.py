@@ -12,7 +12,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from gateway.auth.policy import EXPORT_COLUMNS, Role
-from gateway.cli import app as cli
+from gateway.cli.main import app as cli
 from gateway.db.auth_models import AuditEntry
 from tests.security.conftest import SEGMENT, Stage
 from tests.security.leaks import internals

@@ -25,6 +25,7 @@ import pytest
 from graphql import GraphQLEnumType, GraphQLInputObjectType
 from strawberry.relay import GlobalID
 
+from gateway.auth.embed_tokens import create_token
 from gateway.auth.policy import (
     COMPARED,
     Role,
@@ -32,7 +33,6 @@ from gateway.auth.policy import (
     may_compare,
     may_run_mutation,
 )
-from gateway.embed import create_token
 from tests.security import audit
 from tests.security.comparisons import (
     Facts,

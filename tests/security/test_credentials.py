@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from connectors.zendesk.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from gateway.db import models
-from gateway.simulation import SHOPIFY_SECRET, ZENDESK_WEBHOOK_SECRET
+from gateway.demo.simulation import SHOPIFY_SECRET, ZENDESK_WEBHOOK_SECRET
 from tests.security.conftest import Stage
 from tests.security.credentials import BAD_CREDENTIALS, BadCredential
 from tests.security.leaks import assert_no_leak

@@ -1,7 +1,7 @@
 """Hostile documents × transports: each is refused on ``/graphql`` over HTTP
 and WebSocket and on ``/embed/graphql`` over both with exactly one error, the
 code of the first check it fails on that surface — its size, its tokens, then
-the limit it is built to pass (``gateway.limits``'s order, the same on both
+the limit it is built to pass (``gateway.admission.limits``'s order, the same on both
 surfaces) — computed from that surface's own limits, with no 5xx and nothing
 internal in the answer. In production, introspection is refused and no answer
 suggests field names ("Did you mean"), on every transport.
@@ -20,11 +20,11 @@ from graphql.language import Lexer, Source, TokenKind
 from pydantic import SecretStr
 
 from connectors.simulator_server import serve_app
+from gateway.admission.limits import Limits
 from gateway.app import create_app
+from gateway.auth.embed_tokens import create_token
 from gateway.auth.policy import Role
-from gateway.embed import create_token
-from gateway.limits import Limits
-from gateway.services import open_services
+from gateway.runtime.services import open_services
 from tests.security.conftest import Stage
 from tests.security.entries import embed_schema
 from tests.security.leaks import internals

@@ -15,8 +15,8 @@ import pytest
 from graphql import GraphQLSchema, get_named_type
 from strawberry.relay import to_base64
 
+from gateway.auth.embed_tokens import create_token
 from gateway.auth.policy import Role
-from gateway.embed import create_token
 from tests.security.arguments import KINDS, call, root
 from tests.security.conftest import Stage
 from tests.security.entries import api_schema, embed_schema, node_types

@@ -10,9 +10,9 @@ import time
 import websockets
 
 from gateway.auth.authenticate import KEY_MEMORY_SECONDS
+from gateway.auth.embed_tokens import create_token
 from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
-from gateway.embed import create_token
 from tests.security.conftest import Stage
 from tests.security.surfaces import subscribed
 

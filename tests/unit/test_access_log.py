@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from gateway.access_log import install
+from gateway.http.access_log import install
 from tests.integration.gateway.test_access_log import collected
 
 

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import TypeAdapter
 
-from gateway.cache import ReadThrough
-from gateway.cache_backends import MemoryBackend
-from gateway.cache_writes import deferred_writes
+from gateway.cache.backends import MemoryBackend
+from gateway.cache.read_through import ReadThrough
+from gateway.cache.writes import deferred_writes
 
 
 class HeldStores(MemoryBackend):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.embed import (
+from gateway.auth.embed_tokens import (
     EmbedTokenError,
     create_token,
     embed_scope,
@@ -69,7 +69,7 @@ def test_the_header_scheme_is_embed():
 def _signed(body: bytes) -> str:
     """A token with any payload, signed with the right key: what a leaked or
     mistyped secret, or a bug in another minting tool, could produce."""
-    from gateway.embed import _b64, _sign
+    from gateway.auth.embed_tokens import _b64, _sign
 
     payload = _b64(body)
     return f"{payload}.{_sign(SECRET, payload)}"

@@ -9,8 +9,8 @@ from importlib import resources
 import httpx
 from starlette.applications import Starlette
 
-from gateway import graphiql
-from gateway.graphiql import graphiql_page, static_routes
+from gateway.http import graphiql
+from gateway.http.graphiql import graphiql_page, static_routes
 
 
 class _Page(HTMLParser):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import graphiql
+from gateway.http import graphiql
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ import pytest
 from pydantic import TypeAdapter
 
 from connectors.models import OrderSummary, OrderWindow
-from gateway.cache import ReadThrough
-from gateway.cache_backends import MemoryBackend
+from gateway.cache.backends import MemoryBackend
+from gateway.cache.read_through import ReadThrough
 from gateway.loaders.order_windows import (
     OrderWindowByCustomerLoader,
     OrderWindowKey,

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from gateway.errors import BadUserInput
-from gateway.pagination import (
+from gateway.relay.pagination import (
     Cursor,
     Page,
     check_first,

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 
-from gateway.query_arguments import arguments_used
-from gateway.query_walk import coerced_variables
+from gateway.admission.arguments import arguments_used
+from gateway.admission.walk import coerced_variables
 from gateway.schema import build_schema
 
 SCHEMA = build_schema()._schema

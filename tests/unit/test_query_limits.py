@@ -1,4 +1,4 @@
-"""The order the query limits are checked in (``gateway.limits``): the
+"""The order the query limits are checked in (``gateway.admission.limits``): the
 document's size, then its tokens, then one walk over the operation in document
 order that stops at the first limit it passes — the same on every surface, so
 a document breaking two limits gets the first one's code, and a hostile
@@ -12,7 +12,7 @@ from functools import cache
 import pytest
 from graphql import GraphQLSchema
 
-from gateway.limits import LimitExceeded, Limits, analyse
+from gateway.admission.limits import LimitExceeded, Limits, analyse
 from gateway.schema import build_schema
 
 LIMITS = Limits()

@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = ROOT / "gateway"
-SERVING = {"gateway/cli.py", "gateway/graphql_view.py", "gateway/embed_http.py"}
+SERVING = {"gateway/cli/main.py", "gateway/http/graphql.py", "gateway/http/embed.py"}
 """``customer-graph schema``, ``/graphql`` and ``/embed/graphql``."""
 
 

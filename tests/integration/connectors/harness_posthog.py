@@ -7,7 +7,7 @@ from starlette.types import ASGIApp
 from connectors.base import RetryPolicy
 from connectors.demo_world import World
 from connectors.posthog.client import PostHogConnector
-from connectors.posthog.simulator import PostHogSimulator
+from connectors.posthog.simulator.server import PostHogSimulator
 
 PROJECT = 3
 KEY = "phx_conformance"

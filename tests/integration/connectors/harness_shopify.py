@@ -7,7 +7,7 @@ from starlette.types import ASGIApp
 from connectors.base import RetryPolicy
 from connectors.demo_world import World
 from connectors.shopify.client import ShopifyConnector
-from connectors.shopify.simulator import ShopifySimulator
+from connectors.shopify.simulator.server import ShopifySimulator
 
 TOKEN = "shpat_conformance"
 RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)

@@ -9,8 +9,8 @@ from starlette.types import ASGIApp
 from connectors.base import RetryPolicy
 from connectors.demo_world import World
 from connectors.zendesk.client import ZendeskConnector
-from connectors.zendesk.simulator import ZendeskSimulator
-from connectors.zendesk.simulator_data import USER_ID_BASE
+from connectors.zendesk.simulator.data import USER_ID_BASE
+from connectors.zendesk.simulator.server import ZendeskSimulator
 
 EMAIL = "agent@northwind.example"
 TOKEN = "zd-conformance"

@@ -14,7 +14,7 @@ from connectors.demo_world import World
 from connectors.errors import UpstreamAuthError, UpstreamUnavailable
 from connectors.models import ActivityKind
 from connectors.posthog.client import PostHogConnector
-from connectors.posthog.simulator import PostHogSimulator
+from connectors.posthog.simulator.server import PostHogSimulator
 from connectors.simulator_server import serve_app
 
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)

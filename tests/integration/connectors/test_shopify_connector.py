@@ -24,7 +24,7 @@ from connectors.errors import (
 )
 from connectors.shopify import queries, webhooks
 from connectors.shopify.client import CUSTOMERS_PER_CHUNK, ShopifyConnector
-from connectors.shopify.simulator import ShopifySimulator
+from connectors.shopify.simulator.server import ShopifySimulator
 from connectors.simulator_server import serve_app
 
 RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)

@@ -16,8 +16,8 @@ from connectors.demo_world import CATALOG, World
 from connectors.shopify import queries
 from connectors.shopify.client import ShopifyConnector
 from connectors.shopify.order_windows import customers_per_call
-from connectors.shopify.simulator import ShopifySimulator
-from connectors.shopify.simulator_data import Record
+from connectors.shopify.simulator.data import Record
+from connectors.shopify.simulator.server import ShopifySimulator
 from connectors.simulator_server import serve_app
 
 RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)

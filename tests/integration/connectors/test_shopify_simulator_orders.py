@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from connectors.demo_world import CATALOG, World
-from connectors.shopify.simulator import ShopifySimulator
+from connectors.shopify.simulator.server import ShopifySimulator
 
 PATH = "/admin/api/2025-07/graphql.json"
 

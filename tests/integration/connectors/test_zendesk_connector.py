@@ -20,7 +20,7 @@ from connectors.simulator_server import serve_app
 from connectors.zendesk import client as zendesk_client
 from connectors.zendesk.client import ZendeskConnector
 from connectors.zendesk.pagination import offset_pages
-from connectors.zendesk.simulator import ZendeskSimulator
+from connectors.zendesk.simulator.server import ZendeskSimulator
 from connectors.zendesk.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

@@ -11,10 +11,10 @@ import pytest
 
 from connectors.demo_world import World
 from gateway.app import create_app
-from gateway.seed import seed
-from gateway.services import Services, open_services
+from gateway.demo.seed import seed
+from gateway.demo.simulation import Simulators, simulated_upstreams
+from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
-from gateway.simulation import Simulators, simulated_upstreams
 from tests.conftest import ADMIN, GraphQL
 
 

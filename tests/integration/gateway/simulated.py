@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.changes import ChangeBus, CustomerChange
+from gateway.changes.bus import ChangeBus, CustomerChange
 from gateway.db import models
-from gateway.services import Services
+from gateway.demo.simulation import Simulators
+from gateway.runtime.services import Services
+from gateway.runtime.upstreams import Upstreams, build_upstreams
 from gateway.settings import Settings
-from gateway.simulation import Simulators
-from gateway.upstreams import Upstreams, build_upstreams
 
 
 @asynccontextmanager

@@ -20,8 +20,8 @@ from gateway.app import create_app
 from gateway.auth.keys import create_key
 from gateway.auth.policy import GRANTABLE_ROLES, Role
 from gateway.db import models
-from gateway.ids import customer_pk
-from gateway.services import Services
+from gateway.relay.ids import customer_pk
+from gateway.runtime.services import Services
 
 ROLES = sorted(GRANTABLE_ROLES)
 TASK_TITLE = "Call Maya about her refund"

@@ -18,8 +18,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.app import create_app
-from gateway.embed import create_token
-from gateway.services import Services
+from gateway.auth.embed_tokens import create_token
+from gateway.runtime.services import Services
 
 LOGGERS = ("uvicorn.access", "uvicorn.error")
 

@@ -13,7 +13,7 @@ from gateway.auth.audit import AuditLog, AuditTrail
 from gateway.auth.policy import Role
 from gateway.auth.principal import Principal
 from gateway.db.auth_models import AuditEntry
-from gateway.services import Services
+from gateway.runtime.services import Services
 
 SECRET_SUB = "maya.secret@example.com"
 """A subject that is personal data: it must not reach the log."""

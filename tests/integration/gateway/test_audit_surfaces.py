@@ -19,7 +19,7 @@ from gateway.auth.policy import Role
 from gateway.db.auth_models import AuditEntry
 from gateway.insights.refresh import refresh_all
 from gateway.insights.segments import create_segment
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.conftest import ADMIN
 from tests.integration.gateway.surfaces import (
     Maya,

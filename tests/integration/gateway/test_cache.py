@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import select
 
 from connectors.demo_world import World
-from connectors.posthog.simulator import PostHogSimulator
-from gateway.cache_backends import MemoryBackend, RedisBackend
-from gateway.changes import CustomerChange
+from connectors.posthog.simulator.server import PostHogSimulator
+from gateway.cache.backends import MemoryBackend, RedisBackend
+from gateway.changes.bus import CustomerChange
 from gateway.db import models
-from gateway.ids import decode_global_id
-from gateway.services import Services
-from gateway.simulation import Simulators
+from gateway.demo.simulation import Simulators
+from gateway.relay.ids import decode_global_id
+from gateway.runtime.services import Services
 from tests.integration.gateway.conftest import Gateway, open_gateway
 
 PAGE = """
@@ -99,9 +99,9 @@ query($n: Int!, $events: Int!) { customers(first: $n, orderBy: EMAIL_ASC) {
 
 async def forget_posthog_data(gateway: Gateway) -> None:
     """Cold PostHog data, warm links: what a TTL expiry leaves behind."""
-    caches = gateway.services.caches
+    caches = gateway.runtime.services.caches
     assert caches is not None
-    async with gateway.services.sessions() as session:
+    async with gateway.runtime.services.sessions() as session:
         distinct_ids = list(
             await session.scalars(
                 select(models.Identity.external_id).where(
@@ -282,14 +282,14 @@ async def test_replicas_sharing_redis_see_each_others_invalidations(
 
 async def forget_every_cached_value(gateway: Gateway) -> None:
     """A cold cache without a change announced: a Redis flush, a restart."""
-    caches = gateway.services.caches
+    caches = gateway.runtime.services.caches
     assert caches is not None
     backend = caches.backend
     if isinstance(backend, MemoryBackend):
         await backend.aclose()  # empties it
     else:
         assert isinstance(backend, RedisBackend)
-        prefix = gateway.services.settings.cache_prefix
+        prefix = gateway.runtime.services.settings.cache_prefix
         keys = [k async for k in backend.redis.scan_iter(match=f"{prefix}:*")]
         if keys:
             await backend.redis.delete(*keys)

@@ -12,8 +12,8 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from gateway import cli as cli_module
-from gateway.cli import app
+from gateway.cli import main as cli_module
+from gateway.cli.main import app
 from gateway.db.session import upgrade
 from gateway.settings import Settings
 
@@ -67,7 +67,7 @@ def customer_graph(
     other than ``environment``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CG_")}
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
+        [sys.executable, "-m", "gateway.cli.main", *args],
         cwd=cwd,
         env={**env, **environment},
         capture_output=True,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from connectors.demo_world import World
-from gateway.seed import seed
-from gateway.services import Services
+from gateway.demo.seed import seed
+from gateway.runtime.services import Services
 from tests.conftest import GraphQL, StatementCounter
 
 FULL = """

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.services import Services
+from gateway.runtime.services import Services
 from gateway.validation import normalize_email
 from tests.conftest import GraphQL
 

@@ -20,10 +20,10 @@ from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.auth.keys import create_key, digest, list_keys
 from gateway.auth.policy import Role
-from gateway.cli import app as cli
+from gateway.cli.main import app as cli
 from gateway.db.auth_models import ApiKey
 from gateway.errors import BadUserInput
-from gateway.services import Services, open_services
+from gateway.runtime.services import Services, open_services
 
 SECRET = "s3cret-for-hs256-tests-0123456789"
 READ = {"query": '{ customer(email: "maya@example.com") { email } }'}

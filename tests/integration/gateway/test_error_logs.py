@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import format_error
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.conftest import GraphQL
 
 EMAIL = "maya.private@example.com"

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from connectors.demo_world import World
 from gateway.auth.policy import Role
-from gateway.cli import app
-from gateway.services import Services
-from gateway.simulation import Simulators
+from gateway.cli.main import app
+from gateway.demo.simulation import Simulators
+from gateway.runtime.services import Services
 from tests.conftest import ADMIN
 from tests.integration.gateway.conftest import Gateway, open_gateway
 from tests.integration.gateway.test_limits import gateway_with
@@ -64,7 +64,7 @@ async def counted(
             if statement.lstrip().upper().startswith("SELECT"):
                 sent.append(statement)
 
-        engine = gateway.services.engine.sync_engine
+        engine = gateway.runtime.services.engine.sync_engine
         event.listen(engine, "before_cursor_execute", before)
         simulators.reset_counts()
         try:

@@ -25,7 +25,7 @@ from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.auth.keys import create_key
 from gateway.auth.policy import Role
-from gateway.services import Services, open_services
+from gateway.runtime.services import Services, open_services
 from tests.conftest import ADMIN
 from tests.integration.gateway.transports import API, EMBED, Served, served
 
@@ -251,7 +251,7 @@ async def test_the_failed_login_throttle_is_shared_through_redis(
 
 
 async def test_each_embed_token_has_its_own_rate_limit(db: Services) -> None:
-    from gateway.embed import create_token
+    from gateway.auth.embed_tokens import create_token
 
     settings = db.settings.model_copy(
         update={"embed_rate_limit_per_minute": 6, "embed_rate_limit_burst": 2}

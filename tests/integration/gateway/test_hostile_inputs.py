@@ -24,10 +24,10 @@ from sqlalchemy import func, select
 
 from gateway.app import create_app
 from gateway.db.models import Base, LoyaltyEntry
-from gateway.ids import customer_pk
+from gateway.relay.ids import customer_pk
+from gateway.runtime.services import Services
 from gateway.schema import build_schema
 from gateway.schema.text_inputs import MAX_TEXT_LENGTH
-from gateway.services import Services
 from tests.conftest import ADMIN, GraphQL
 
 SCHEMA = build_schema()._schema

@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.app import create_app
-from gateway.services import open_services
+from gateway.runtime.services import open_services
 from gateway.settings import Settings
 from tests.conftest import ADMIN, ADMIN_KEY, GraphQL
 

@@ -13,7 +13,7 @@ from graphql import build_client_schema, get_introspection_query
 
 from connectors.simulator_server import serve_app
 from gateway.app import create_app
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.conftest import ADMIN
 
 STANDARD = get_introspection_query(

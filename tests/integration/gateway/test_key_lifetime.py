@@ -12,9 +12,9 @@ from typer.testing import CliRunner, Result
 
 from gateway.auth.keys import create_key, list_keys
 from gateway.auth.policy import Role
-from gateway.cli import app as cli
+from gateway.cli.main import app as cli
 from gateway.db.auth_models import ApiKey
-from gateway.services import Services
+from gateway.runtime.services import Services
 
 
 async def key_rows(db: Services) -> int:

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.admission.persisted import register
 from gateway.app import create_app
-from gateway.persisted import register
-from gateway.services import Services, open_services
+from gateway.runtime.services import Services, open_services
 from tests.conftest import ADMIN
 
 

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from graphql import build_schema as parse_sdl
 
-from gateway.changes import CustomerChange
+from gateway.changes.bus import CustomerChange
 from gateway.db import models
-from gateway.ids import decode_global_id
+from gateway.relay.ids import decode_global_id
+from gateway.runtime.services import Services
 from gateway.schema import plain_sdl
-from gateway.services import Services
 from tests.conftest import GraphQL
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.db import models
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.conftest import GraphQL
 
 CREATE = "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id email } }"

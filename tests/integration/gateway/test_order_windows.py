@@ -12,9 +12,9 @@ import pytest
 
 from connectors.demo_world import CATALOG
 from connectors.shopify import queries
-from connectors.shopify.simulator_data import customer_number
-from gateway.changes import CustomerChange
-from gateway.ids import decode_global_id
+from connectors.shopify.simulator.data import customer_number
+from gateway.changes.bus import CustomerChange
+from gateway.relay.ids import decode_global_id
 from tests.integration.gateway.conftest import Gateway
 
 VIEW = """
@@ -81,7 +81,7 @@ async def link(gateway: Gateway, email: str) -> int:
 
 
 async def evict(gateway: Gateway, *customer_ids: int) -> None:
-    await gateway.services.changes.publish(
+    await gateway.runtime.services.changes.publish(
         *[CustomerChange(customer_id=c, source="crm", kind="x") for c in customer_ids]
     )
     gateway.simulators.reset_counts()

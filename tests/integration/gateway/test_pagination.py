@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from connectors.demo_world import World
-from gateway.seed import seed
-from gateway.services import Services
+from gateway.demo.seed import seed
+from gateway.runtime.services import Services
 from tests.conftest import GraphQL
 
 PAGE = """

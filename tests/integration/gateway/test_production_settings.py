@@ -55,7 +55,7 @@ def assert_refused(result: subprocess.CompletedProcess[str], variable: str) -> N
 def test_every_command_refuses_production_without_a_secret_key_in_one_line(
     command: list[str], tmp_path: Path
 ) -> None:
-    result = run(["-m", "gateway.cli", *command], tmp_path)
+    result = run(["-m", "gateway.cli.main", *command], tmp_path)
     assert_refused(result, "CG_SECRET_KEY")
     assert "secrets.token_urlsafe" in result.stderr
 
@@ -66,7 +66,7 @@ def test_every_command_refuses_production_without_a_secret_key_in_one_line(
 def test_serve_refuses_a_known_short_or_patterned_secret_key(
     secret: str, tmp_path: Path
 ) -> None:
-    result = run(["-m", "gateway.cli", "serve"], tmp_path, CG_SECRET_KEY=secret)
+    result = run(["-m", "gateway.cli.main", "serve"], tmp_path, CG_SECRET_KEY=secret)
     assert_refused(result, "CG_SECRET_KEY")
 
 
@@ -88,7 +88,7 @@ def test_serve_refuses_a_weak_or_published_credential_by_its_name(
     variable: str, value: str, tmp_path: Path
 ) -> None:
     result = run(
-        ["-m", "gateway.cli", "serve"],
+        ["-m", "gateway.cli.main", "serve"],
         tmp_path,
         CG_SECRET_KEY=STRONG,
         **{variable: value},
@@ -105,7 +105,9 @@ def test_a_host_loading_the_app_factory_directly_is_refused_too(
 
 
 def test_a_strong_production_configuration_runs_commands(tmp_path: Path) -> None:
-    result = run(["-m", "gateway.cli", "db", "upgrade"], tmp_path, CG_SECRET_KEY=STRONG)
+    result = run(
+        ["-m", "gateway.cli.main", "db", "upgrade"], tmp_path, CG_SECRET_KEY=STRONG
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -137,8 +139,8 @@ variable, never its value (it may be a secret)."""
 @pytest.mark.parametrize(
     "args",
     [
-        ["-m", "gateway.cli", "serve"],
-        ["-m", "gateway.cli", "keys", "list"],
+        ["-m", "gateway.cli.main", "serve"],
+        ["-m", "gateway.cli.main", "keys", "list"],
         ["-m", "uvicorn", "--factory", "gateway.app:create_app", "--port", "0"],
     ],
     ids=["serve", "keys", "uvicorn"],

@@ -15,9 +15,9 @@ from strawberry.relay import GlobalID
 from gateway.auth.audit import entries_for
 from gateway.auth.keys import create_key
 from gateway.auth.policy import Role
-from gateway.changes import CustomerChange
+from gateway.changes.bus import CustomerChange
 from gateway.db import models
-from gateway.ids import decode_global_id
+from gateway.relay.ids import decode_global_id
 from tests.conftest import StatementCounter
 from tests.integration.gateway.conftest import Gateway
 

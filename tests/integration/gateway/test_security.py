@@ -19,9 +19,9 @@ from gateway.app import create_app
 from gateway.auth.audit import entries_for
 from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
-from gateway.cli import app as cli
-from gateway.ids import customer_pk
-from gateway.services import Services, open_services
+from gateway.cli.main import app as cli
+from gateway.relay.ids import customer_pk
+from gateway.runtime.services import Services, open_services
 from tests.conftest import ADMIN
 
 CUSTOMER = """

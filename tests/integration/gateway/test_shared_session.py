@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import models
 from gateway.db.shared_session import SharedSession
-from gateway.services import Services
+from gateway.runtime.services import Services
 
 
 class CountingSessions:

@@ -19,11 +19,11 @@ import websockets
 from pydantic import SecretStr
 from strawberry.relay import to_base64
 
+from gateway.auth.embed_tokens import create_token
 from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
-from gateway.embed import create_token
-from gateway.ids import customer_pk
-from gateway.services import Services
+from gateway.relay.ids import customer_pk
+from gateway.runtime.services import Services
 from tests.integration.gateway.transports import Served, served
 
 LIVE = "subscription($id: ID!) { customerTimeline(customerId: $id) { summary } }"
@@ -86,11 +86,13 @@ async def test_a_revoked_key_closes_its_streaming_socket_within_ten_seconds(
     gateway: Served,
 ) -> None:
     customer = await a_customer(gateway)
-    key, _ = await create_key(gateway.services.sessions, "soon-revoked", Role.SUPPORT)
+    key, _ = await create_key(
+        gateway.runtime.services.sessions, "soon-revoked", Role.SUPPORT
+    )
     init = {"Authorization": f"Bearer {key}"}
     async with subscribed(gateway.ws_base + "/graphql", init, customer) as ws:
         await asyncio.sleep(0.5)
-        await revoke_key(gateway.services.sessions, "soon-revoked")
+        await revoke_key(gateway.runtime.services.sessions, "soon-revoked")
         code, seconds = await closed_after(ws, 15)
     assert code == 4403
     assert seconds <= 10.5
@@ -100,11 +102,13 @@ async def test_a_new_operation_after_revocation_closes_the_socket(
     gateway: Served,
 ) -> None:
     customer = await a_customer(gateway)
-    key, _ = await create_key(gateway.services.sessions, "revoked", Role.SUPPORT)
+    key, _ = await create_key(
+        gateway.runtime.services.sessions, "revoked", Role.SUPPORT
+    )
     init = {"Authorization": f"Bearer {key}"}
     async with subscribed(gateway.ws_base + "/graphql", init, customer) as ws:
-        await revoke_key(gateway.services.sessions, "revoked")
-        gateway.services.auth._keys.clear()  # this replica's memory has lapsed
+        await revoke_key(gateway.runtime.services.sessions, "revoked")
+        gateway.runtime.services.auth._keys.clear()  # this replica's memory has lapsed
         query = {"query": "{ __typename }"}
         await ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": query}))
         code, seconds = await closed_after(ws, 5)
@@ -132,7 +136,7 @@ async def test_an_embed_socket_is_closed_when_its_token_expires(
     gateway: Served,
 ) -> None:
     customer = await a_customer(gateway)
-    secret = gateway.services.settings.secret_key.get_secret_value()
+    secret = gateway.runtime.services.settings.secret_key.get_secret_value()
     pk = customer_pk(customer)
     token, expires = create_token(secret, pk, 2)
     url = gateway.ws_base + f"/embed/graphql?token={token}"

@@ -12,14 +12,19 @@ from typer.testing import CliRunner
 
 from connectors.demo_world import World
 from connectors.shopify.client import ShopifyConnector
-from connectors.shopify.simulator_data import customer_number
-from gateway.cli import app
+from connectors.shopify.simulator.data import customer_number
+from gateway.cli.main import app
 from gateway.db import models
-from gateway.seed import seed
-from gateway.services import Services
-from gateway.simulation import Simulators, simulated_upstreams
-from gateway.sync import BadSyncInput, link_customers, parse_since, sync_shopify
-from gateway.upstreams import Upstreams
+from gateway.demo.seed import seed
+from gateway.demo.simulation import Simulators, simulated_upstreams
+from gateway.runtime.services import Services
+from gateway.runtime.upstreams import Upstreams
+from gateway.sync.backfill import (
+    BadSyncInput,
+    link_customers,
+    parse_since,
+    sync_shopify,
+)
 from tests.integration.gateway.simulated import connectors_for, count, services_on
 
 STORE = World(seed=9, size=12)

@@ -1,7 +1,7 @@
 """The same rules on every transport: a hostile document gets the same code
 over HTTP POST, HTTP GET and WebSocket on ``/graphql`` and over HTTP and
 WebSocket on ``/embed/graphql`` — refused before execution, and production
-hides introspection and suggestions on each (``gateway.gate``)."""
+hides introspection and suggestions on each (``gateway.admission.gate``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from strawberry.relay import to_base64
 
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.integration.gateway.transports import (
     API,
     EMBED,
@@ -237,7 +237,7 @@ async def test_only_graphql_transport_ws_is_offered(gateway: Served) -> None:
 
 async def test_allowlist_mode_holds_on_every_transport(db: Services) -> None:
     """WebSocket operations used to skip the persisted-query rules."""
-    from gateway.persisted import register
+    from gateway.admission.persisted import register
 
     allowed = "{ customers { totalCount } }"
     await register(db.sessions, allowed, "count")

@@ -20,10 +20,10 @@ import websockets
 
 from gateway.auth import policy
 from gateway.auth.policy import PiiKind, Role
-from gateway.changes import CustomerChange
+from gateway.changes.bus import CustomerChange
 from gateway.db import models
+from gateway.runtime.services import Services
 from gateway.schema.timeline_events import plain_name
-from gateway.services import Services
 from gateway.timeline.items import Kind
 from tests.conftest import ADMIN
 from tests.integration.gateway.surfaces import (

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from connectors.shopify.simulator_webhooks import webhook_headers
+from connectors.shopify.simulator.webhooks import webhook_headers
 from gateway.app import create_app
 from gateway.auth.keys import create_key
 from gateway.auth.policy import Role
@@ -31,9 +31,9 @@ from gateway.crm.customers import MAX_LOYALTY_BALANCE
 from gateway.db import models
 from gateway.db.auth_models import ApiKey
 from gateway.errors import Conflict
-from gateway.ids import customer_pk
 from gateway.insights.tables import Segment
-from gateway.services import Services
+from gateway.relay.ids import customer_pk
+from gateway.runtime.services import Services
 from tests.conftest import ADMIN
 
 N = 12

@@ -19,8 +19,8 @@ import websockets
 
 from connectors.simulator_server import serve_app
 from gateway.app import create_app
-from gateway.embed import create_token
-from gateway.services import Services, open_services
+from gateway.auth.embed_tokens import create_token
+from gateway.runtime.services import Services, open_services
 from tests.conftest import ADMIN
 
 

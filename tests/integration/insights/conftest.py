@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import delete, insert
 
 from gateway.insights.tables import CategoryReplenishment
-from gateway.services import Services
+from gateway.runtime.services import Services
 
 REPLENISHMENT = {"Skincare": 90, "Grocery": 30}
 

@@ -13,7 +13,7 @@ from connectors.models import LineItem, Money, Order, Return
 from gateway.db import models
 from gateway.insights.order_facts import upsert_orders
 from gateway.insights.tables import EngagementFact
-from gateway.services import Services
+from gateway.runtime.services import Services
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 _ids = count(1)

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.insights.refresh import refresh_all
 from gateway.insights.segments import preview
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.integration.insights.facts import (
     NOW,
     add_customer,

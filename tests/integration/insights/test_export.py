@@ -13,7 +13,7 @@ from gateway.insights import export as export_module
 from gateway.insights.export import ExportRequest, FullAccess, export_segment
 from gateway.insights.refresh import refresh_all
 from gateway.insights.segments import create_segment
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.integration.insights.facts import NOW, add_customer
 
 

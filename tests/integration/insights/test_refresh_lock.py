@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from gateway.cli import app
-from gateway.insights.cli import EX_TEMPFAIL
+from gateway.cli.insights import EX_TEMPFAIL
+from gateway.cli.main import app
 from gateway.insights.refresh import (
     REFRESH_LOCK,
     WRITERS_LOCK,
@@ -34,7 +34,7 @@ from gateway.insights.tables import (
     PendingCustomer,
     SegmentMembershipEvent,
 )
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.integration.insights.facts import NOW, add_customer, days_ago, order
 
 ADA = 1

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from gateway.insights.refresh import refresh_all
 from gateway.insights.sql import analyze, plan_for_bulk
 from gateway.insights.tables import CustomerTraits
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.integration.insights.facts import NOW, add_customer
 
 

@@ -9,7 +9,7 @@ import pytest
 from gateway.errors import BadUserInput
 from gateway.insights.refresh import refresh_all
 from gateway.insights.segments import preview
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.integration.insights.facts import (
     NOW,
     add_customer,

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from gateway.cli import app as cli
+from gateway.cli.main import app as cli
 from gateway.insights.refresh import refresh_all
 from gateway.insights.segment_filter import MAX_NODES
 from gateway.insights.tables import Segment, SegmentMember
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.conftest import GraphQL
 from tests.integration.insights.facts import NOW, add_customer
 

@@ -15,14 +15,14 @@ from connectors.demo_world import CATALOG, World
 from connectors.models import Money
 from gateway.app import create_app
 from gateway.db import models
+from gateway.demo.seed import seed
+from gateway.demo.simulation import Simulators, simulated_upstreams
 from gateway.insights import segments
 from gateway.insights.refresh import record_orders, refresh_all
 from gateway.insights.segments import create_segment
 from gateway.insights.tables import OrderFact, SegmentMember, SegmentMembershipEvent
-from gateway.seed import seed
-from gateway.services import Services
-from gateway.simulation import Simulators, simulated_upstreams
-from gateway.upstreams import Upstreams
+from gateway.runtime.services import Services
+from gateway.runtime.upstreams import Upstreams
 from tests.integration.gateway.simulated import connectors_for, services_on
 from tests.integration.insights.facts import (
     NOW,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from gateway.insights.refresh import refresh_all
 from gateway.insights.rfm import SEGMENTS, segment_of
 from gateway.insights.tables import CustomerRfm, CustomerTraits, OrderFact
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.integration.insights.facts import (
     NOW,
     RFM_TRIPLES,

@@ -12,8 +12,8 @@ from connectors.posthog.hogql import (
     quote,
     summary_query,
 )
-from connectors.posthog.hogql_eval import evaluate
-from connectors.posthog.hogql_parser import HogQLError, parse
+from connectors.posthog.simulator.hogql_eval import evaluate
+from connectors.posthog.simulator.hogql_parser import HogQLError, parse
 
 NOW = datetime(2025, 3, 20, 12, tzinfo=UTC)
 

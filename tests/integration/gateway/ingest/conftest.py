@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.app import create_app
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.integration.gateway.ingest.rows import SERVER_WRITE_KEY, WRITE_KEY
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from gateway.db import models
-from gateway.services import Services
+from gateway.runtime.services import Services
 
 WRITE_KEY = "wk_test_ingest"
 """The public write key (``CG_INGEST_WRITE_KEY``)."""

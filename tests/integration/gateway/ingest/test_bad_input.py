@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gateway.db import models
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.integration.gateway.ingest.rows import count, events, track
 
 PERSONAL = "secret.person@example.com"

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.integration.gateway.ingest.test_trust import (
     VICTIM_EMAIL,
     VICTIM_PHONE,

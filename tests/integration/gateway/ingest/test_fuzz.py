@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from gateway.db import models
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.integration.gateway.ingest.rows import SERVER_WRITE_KEY, WRITE_KEY, count
 
 EXAMPLES = int(os.environ.get("CG_FUZZ_EXAMPLES", "200"))

@@ -19,9 +19,9 @@ from sqlalchemy.exc import OperationalError
 
 from connectors.simulator_server import serve_app
 from gateway.app import create_app
-from gateway.changes import CustomerChange
+from gateway.changes.bus import CustomerChange
 from gateway.db import models
-from gateway.services import Services
+from gateway.runtime.services import Services
 from tests.conftest import StatementCounter
 from tests.integration.gateway.ingest.rows import (
     WRITE_KEY,

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.db import models
-from gateway.services import Services
+from gateway.runtime.services import Services
 from gateway.settings import Settings
 from tests.integration.gateway.ingest.rows import SERVER_WRITE_KEY, WRITE_KEY
 

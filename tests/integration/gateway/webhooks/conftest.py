@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from connectors.demo_world import World
-from gateway.seed import seed
-from gateway.services import Services
-from gateway.simulation import Simulators, simulated_upstreams
-from gateway.upstreams import Upstreams
+from gateway.demo.seed import seed
+from gateway.demo.simulation import Simulators, simulated_upstreams
+from gateway.runtime.services import Services
+from gateway.runtime.upstreams import Upstreams
 from tests.integration.gateway.simulated import connectors_for, services_on
 
 

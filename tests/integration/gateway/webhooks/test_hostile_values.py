@@ -20,10 +20,11 @@ import pytest
 from sqlalchemy import select
 
 from connectors.demo_world import CATALOG, World
-from connectors.shopify.simulator_webhooks import webhook_headers
+from connectors.shopify.simulator.webhooks import webhook_headers
 from connectors.zendesk.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from gateway.app import create_app
 from gateway.db import models
+from gateway.demo.simulation import SHOPIFY_SECRET, ZENDESK_WEBHOOK_SECRET, Simulators
 from gateway.insights.refresh import refresh_all
 from gateway.insights.tables import (
     CustomerRfm,
@@ -31,8 +32,7 @@ from gateway.insights.tables import (
     OrderFact,
     OrderLineFact,
 )
-from gateway.services import Services
-from gateway.simulation import SHOPIFY_SECRET, ZENDESK_WEBHOOK_SECRET, Simulators
+from gateway.runtime.services import Services
 from tests.conftest import ADMIN
 from tests.integration.gateway.simulated import count
 from tests.security.hostile_json import Deep, encode

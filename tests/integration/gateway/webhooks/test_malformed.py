@@ -15,8 +15,8 @@ from connectors.demo_world import CATALOG, World
 from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.db import models
-from gateway.services import Services
-from gateway.simulation import ZENDESK_WEBHOOK_SECRET, Simulators
+from gateway.demo.simulation import ZENDESK_WEBHOOK_SECRET, Simulators
+from gateway.runtime.services import Services
 from tests.conftest import ADMIN
 from tests.integration.gateway.simulated import count
 

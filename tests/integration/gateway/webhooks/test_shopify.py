@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from connectors.demo_world import CATALOG, World
-from connectors.shopify.simulator_webhooks import encode, webhook_headers
+from connectors.shopify.simulator.webhooks import encode, webhook_headers
 from gateway.app import create_app
 from gateway.db import models
-from gateway.services import Services
-from gateway.simulation import SHOPIFY_SECRET, Simulators
-from gateway.upstreams import Upstreams
+from gateway.demo.simulation import SHOPIFY_SECRET, Simulators
+from gateway.runtime.services import Services
+from gateway.runtime.upstreams import Upstreams
 from tests.conftest import ADMIN
 from tests.integration.gateway.simulated import (
     count,

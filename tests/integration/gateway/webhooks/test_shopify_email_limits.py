@@ -13,8 +13,8 @@ import pytest
 from connectors.demo_world import World
 from gateway.app import create_app
 from gateway.db import models
-from gateway.services import Services
-from gateway.simulation import Simulators
+from gateway.demo.simulation import Simulators
+from gateway.runtime.services import Services
 from tests.conftest import ADMIN
 from tests.integration.gateway.simulated import count
 

@@ -18,9 +18,9 @@ from connectors.simulator_server import serve_app
 from connectors.zendesk.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from gateway.app import create_app
 from gateway.db import models
-from gateway.services import Services
-from gateway.simulation import ZENDESK_WEBHOOK_SECRET, Simulators
-from gateway.upstreams import Upstreams
+from gateway.demo.simulation import ZENDESK_WEBHOOK_SECRET, Simulators
+from gateway.runtime.services import Services
+from gateway.runtime.upstreams import Upstreams
 from tests.integration.gateway.simulated import (
     count,
     customer_id_by_email,

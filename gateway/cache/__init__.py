@@ -1,0 +1,7 @@
+"""The caches: upstream results read through Redis (or an in-process LRU),
+writes deferred to the end of a request, whole customer responses, and the
+eviction that follows every change of a customer.
+
+Imported by ``gateway.loaders`` and ``gateway.runtime``; imports connectors'
+canonical models, ``gateway.changes.bus`` (to listen) and ``gateway.db``.
+"""

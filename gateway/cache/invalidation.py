@@ -1,0 +1,61 @@
+"""Evicts a customer's cached upstream data the moment something changes it.
+
+Subscribed to the change bus: a webhook, an ingest call or a mutation that
+touches a customer deletes every cached namespace keyed by that customer's
+external ids (and the "unknown upstream" markers of the customer, cached and
+stored), so the next read goes upstream. With Redis the deletion is shared by
+every replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.cache.namespaces import SOURCES, UpstreamCaches, link_key
+from gateway.changes.bus import CustomerChange
+from gateway.db import models
+from gateway.identity.links import forget_checks
+
+
+class Invalidator:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], caches: UpstreamCaches
+    ) -> None:
+        self.sessions = sessions
+        self.caches = caches
+
+    async def __call__(self, changes: Sequence[CustomerChange]) -> None:
+        await self.forget_customers({c.customer_id for c in changes})
+
+    async def forget_customers(self, customer_ids: Collection[int]) -> None:
+        """One transaction for the customers' identities and stored look-up
+        misses, then one delete per cache namespace."""
+        async with self.sessions() as session, session.begin():
+            await forget_checks(session, customer_ids)
+            identities = list(
+                await session.execute(
+                    select(models.Identity.source, models.Identity.external_id).where(
+                        models.Identity.customer_id.in_(customer_ids)
+                    )
+                )
+            )
+        await self.caches.links.forget(
+            [link_key(source, cid) for source in SOURCES for cid in customer_ids]
+        )
+        for source in SOURCES:
+            external_ids = [ext for src, ext in identities if src == source]
+            if not external_ids:
+                continue
+            if source == "zendesk":
+                await self._forget_comments(external_ids)
+            for namespace in self.caches.by_external_id(source):
+                await namespace.forget(external_ids)
+
+    async def _forget_comments(self, user_ids: list[str]) -> None:
+        ticket_lists = await self.caches.zendesk_tickets.peek_many(user_ids)
+        ticket_ids = [t.id for tickets in ticket_lists if tickets for t in tickets]
+        if ticket_ids:
+            await self.caches.zendesk_comments.forget(ticket_ids)

@@ -1,0 +1,104 @@
+"""The cached namespaces of upstream data, one ``ReadThrough`` each, and which
+of them hold a given customer's data (for invalidation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
+
+from connectors.models import (
+    Checkout,
+    ExternalCustomer,
+    Order,
+    OrderSummary,
+    OrderWindow,
+    PersonActivity,
+    PersonSummary,
+    Ticket,
+    TicketComment,
+)
+from gateway.cache.backends import CacheBackend
+from gateway.cache.read_through import ReadThrough
+from gateway.settings import Settings
+
+SOURCES = ("shopify", "zendesk", "posthog")
+
+V = TypeVar("V")
+
+
+@dataclass(slots=True)
+class UpstreamCaches:
+    backend: CacheBackend
+    shopify_customer: ReadThrough[ExternalCustomer | None]
+    shopify_order_windows: ReadThrough[OrderWindow[Order]]
+    """Per customer gid: the newest orders some query needed, with all parts."""
+    shopify_order_summaries: ReadThrough[OrderWindow[OrderSummary]]
+    """Per customer gid: the newest orders as summaries (lists that show no
+    line items, refunds or returns)."""
+    shopify_checkouts: ReadThrough[list[Checkout]]
+    zendesk_tickets: ReadThrough[list[Ticket]]
+    zendesk_comments: ReadThrough[list[TicketComment]]
+    posthog_activity: ReadThrough[PersonActivity]
+    posthog_summary: ReadThrough[PersonSummary]
+    links: ReadThrough[str]
+    """``<source>:<customer id>`` → external id, ``""`` when upstream has no
+    match (links themselves live in ``identities``; this spares reading them).
+    One namespace for every source, so a customer's links are one read."""
+
+    def by_external_id(self, source: str) -> list[ReadThrough[Any]]:
+        """The namespaces keyed by a ``source`` external id."""
+        namespaces: dict[str, list[ReadThrough[Any]]] = {
+            "shopify": [
+                self.shopify_customer,
+                self.shopify_order_windows,
+                self.shopify_order_summaries,
+                self.shopify_checkouts,
+            ],
+            "zendesk": [self.zendesk_tickets],
+            "posthog": [self.posthog_activity, self.posthog_summary],
+        }
+        return namespaces[source]
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+
+def link_key(source: str, customer_id: int) -> str:
+    """The key of a customer's link to ``source`` in ``UpstreamCaches.links``."""
+    return f"{source}:{customer_id}"
+
+
+def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
+    shop = settings.cache_ttl_shopify
+    desk = settings.cache_ttl_zendesk
+    web = settings.cache_ttl_posthog
+
+    def namespace(name: str, adapter: TypeAdapter[V], ttl: float) -> ReadThrough[V]:
+        return ReadThrough(backend, name, adapter, ttl, prefix=settings.cache_prefix)
+
+    return UpstreamCaches(
+        backend=backend,
+        shopify_customer=namespace(
+            "shopify.customer", TypeAdapter(ExternalCustomer | None), shop
+        ),
+        shopify_order_windows=namespace(
+            "shopify.order_windows", TypeAdapter(OrderWindow[Order]), shop
+        ),
+        shopify_order_summaries=namespace(
+            "shopify.order_summaries", TypeAdapter(OrderWindow[OrderSummary]), shop
+        ),
+        shopify_checkouts=namespace(
+            "shopify.checkouts", TypeAdapter(list[Checkout]), shop
+        ),
+        zendesk_tickets=namespace("zendesk.tickets", TypeAdapter(list[Ticket]), desk),
+        zendesk_comments=namespace(
+            "zendesk.comments", TypeAdapter(list[TicketComment]), desk
+        ),
+        posthog_activity=namespace(
+            "posthog.activity", TypeAdapter(PersonActivity), web
+        ),
+        posthog_summary=namespace("posthog.summary", TypeAdapter(PersonSummary), web),
+        links=namespace("links", TypeAdapter(str), settings.cache_ttl_links),
+    )

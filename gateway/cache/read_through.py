@@ -1,0 +1,220 @@
+"""The read-through cache of connector results.
+
+Values live in a ``CacheBackend`` (``gateway.cache.backends``: Redis, or an
+in-process LRU). Reads are batched (one ``MGET`` per loader batch), values are
+compact JSON written by pydantic from the canonical models, and every key
+carries a version derived from the shape of what it stores, so a changed model
+never reads old bytes::
+
+    cg:<namespace>:<version>:<key>
+
+``ReadThrough.load_many`` is what loaders call: cached values come back at once;
+misses are fetched in one upstream call. Concurrent misses of one key share one
+fetch: within a process through shared futures, across replicas through a short
+Redis lock (``SET NX PX``) — a replica that finds the lock taken waits briefly
+for the value instead of calling upstream too. Each lock is taken together with
+a read of its key (one pipeline), so a fetch that ended between a caller's miss
+and its lock — lock already released, value stored — is read, not repeated.
+
+What a miss fetched is stored and its lock released in one round trip, values
+first (``CacheBackend.store_and_release``), so a replica never finds the lock
+free and the value absent. Inside ``gateway.cache.writes.deferred_writes()``
+that round trip runs beside the rest of the request instead of before its next
+read; the fetch stays shared in-process until it is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+import orjson
+from pydantic import TypeAdapter
+
+from gateway import metrics
+from gateway.cache.backends import CacheBackend
+from gateway.cache.writes import write
+
+V = TypeVar("V")
+
+MAPPING_VERSION = 1
+"""Bump when a connector's mapping changes what a model's fields mean."""
+
+
+def shape_version(adapter: TypeAdapter[Any]) -> str:
+    """A short hash of the JSON schema of what a namespace stores."""
+    schema = orjson.dumps(adapter.json_schema(), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha1(schema + str(MAPPING_VERSION).encode()).hexdigest()[:8]
+
+
+Fetch = Callable[[Sequence[str]], Awaitable[Mapping[str, V]]]
+Fresh = Callable[[str, V], bool]
+"""Whether a cached value answers this request (a window of 5 orders does not
+answer a request for 20); stale values are fetched again and overwritten."""
+
+
+class ReadThrough(Generic[V]):
+    """One cached namespace (e.g. Shopify orders by customer gid)."""
+
+    def __init__(
+        self,
+        backend: CacheBackend,
+        namespace: str,
+        adapter: TypeAdapter[V],
+        ttl: float,
+        *,
+        lock_ttl: float = 2.0,
+        prefix: str = "cg",
+    ) -> None:
+        self.backend = backend
+        self.namespace = namespace
+        self.adapter = adapter
+        self.ttl = ttl
+        self.lock_ttl = lock_ttl
+        self.prefix = f"{prefix}:{namespace}:{shape_version(adapter)}:"
+        self._inflight: dict[str, asyncio.Future[V]] = {}
+
+    def key(self, key: str) -> str:
+        return self.prefix + key
+
+    async def load_many(
+        self,
+        keys: Sequence[str],
+        fetch: Fetch[V],
+        default: V,
+        fresh: Fresh[V] | None = None,
+    ) -> list[V]:
+        """Values for ``keys``; ``fetch`` gets the misses (absent → ``default``)
+        and the cached values ``fresh`` rejects."""
+        raw = await self.backend.get_many([self.key(k) for k in keys])
+        found: dict[str, V] = {}
+        for key, value in zip(keys, raw, strict=True):
+            if value is not None:
+                cached = self.adapter.validate_json(value)
+                if fresh is None or fresh(key, cached):
+                    found[key] = cached
+        hits = len(found)
+        metrics.CACHE_REQUESTS.labels(source=self.namespace, result="hit").inc(hits)
+        metrics.CACHE_REQUESTS.labels(source=self.namespace, result="miss").inc(
+            len(keys) - hits
+        )
+        missing = [k for k in dict.fromkeys(keys) if k not in found]
+        if missing:
+            found.update(await self._fill(missing, fetch, default, fresh))
+        return [found[k] for k in keys]
+
+    async def _fill(
+        self, keys: list[str], fetch: Fetch[V], default: V, fresh: Fresh[V] | None
+    ) -> dict[str, V]:
+        shared = {k: self._inflight[k] for k in keys if k in self._inflight}
+        mine = [k for k in keys if k not in shared]
+        futures = {k: asyncio.get_running_loop().create_future() for k in mine}
+        self._inflight.update(futures)
+        try:
+            values, new, locks = (
+                await self._fetch_locked(mine, fetch, default, fresh)
+                if mine
+                else ({}, {}, [])
+            )
+            for key, future in futures.items():
+                future.set_result(values[key])
+        except BaseException as exc:
+            for future in futures.values():
+                future.set_exception(exc)
+                future.exception()  # mark retrieved: the caller re-raises it
+            self._settled(futures)
+            raise
+        if new or locks:
+            await write(self._store(new, locks), lambda: self._settled(futures))
+        else:
+            self._settled(futures)
+        outgrown = []
+        for key, future in shared.items():
+            value = await future
+            if fresh is None or fresh(key, value):
+                values[key] = value
+            else:  # another caller's fetch answered a smaller request
+                outgrown.append(key)
+        if outgrown:
+            regrown, new, locks = await self._fetch_locked(
+                outgrown, fetch, default, fresh
+            )
+            values.update(regrown)
+            await write(self._store(new, locks))
+        return values
+
+    def _settled(self, futures: Mapping[str, asyncio.Future[V]]) -> None:
+        """Stop sharing these fetches: their values are stored (or failed)."""
+        for key, future in futures.items():
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+
+    async def _fetch_locked(
+        self, keys: list[str], fetch: Fetch[V], default: V, fresh: Fresh[V] | None
+    ) -> tuple[dict[str, V], dict[str, V], list[str]]:
+        """Values for ``keys``, the fetched ones among them, and the locks
+        taken for those: the caller stores the one and releases the other."""
+        locks = {self.key(k) + ":lock": self.key(k) for k in keys}
+        claims = await self.backend.acquire_many(locks, self.lock_ttl)
+        values: dict[str, V] = {}
+        mine: list[str] = []
+        waiting: list[str] = []
+        for key, lock, (held, raw) in zip(keys, locks, claims, strict=True):
+            # Read with the lock: a fetch that ended between this caller's
+            # first read and here (its lock already gone) left its value.
+            cached = None if raw is None else self.adapter.validate_json(raw)
+            if cached is not None and (fresh is None or fresh(key, cached)):
+                values[key] = cached
+            elif not held:
+                waiting.append(key)
+            if held:
+                mine.append(lock)  # released with the store (or at once)
+        new: dict[str, V] = {}
+        try:
+            if waiting:
+                values.update(await self._await_other_replica(waiting, fresh))
+            to_fetch = [k for k in keys if k not in values]
+            if to_fetch:
+                fetched = await fetch(to_fetch)
+                new = {k: fetched.get(k, default) for k in to_fetch}
+        except BaseException:
+            await self.backend.delete_many(mine)
+            raise
+        values.update(new)
+        return values, new, mine
+
+    async def _store(self, new: Mapping[str, V], locks: Sequence[str]) -> None:
+        await self.backend.store_and_release(
+            {self.key(k): self.adapter.dump_json(v) for k, v in new.items()},
+            self.ttl,
+            locks,
+        )
+
+    async def _await_other_replica(
+        self, keys: list[str], fresh: Fresh[V] | None
+    ) -> dict[str, V]:
+        """Poll for values another replica is fetching, up to the lock's life."""
+        deadline = time.monotonic() + self.lock_ttl
+        found: dict[str, V] = {}
+        pending = list(keys)
+        while pending and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            raw = await self.backend.get_many([self.key(k) for k in pending])
+            for key, value in zip(pending, raw, strict=True):
+                if value is not None:
+                    cached = self.adapter.validate_json(value)
+                    if fresh is None or fresh(key, cached):
+                        found[key] = cached
+            pending = [k for k in pending if k not in found]
+        return found
+
+    async def peek_many(self, keys: Sequence[str]) -> list[V | None]:
+        """Cached values without fetching (``None`` where absent)."""
+        raw = await self.backend.get_many([self.key(k) for k in keys])
+        return [None if v is None else self.adapter.validate_json(v) for v in raw]
+
+    async def forget(self, keys: Sequence[str]) -> None:
+        await self.backend.delete_many([self.key(k) for k in keys])

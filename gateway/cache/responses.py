@@ -1,0 +1,196 @@
+"""Whole responses of customer queries, cached until that customer changes.
+
+A help-desk sidebar asks the same query for the same customer again and again.
+When every root field of a query is ``customer(id:)`` or ``node(id:)`` naming a
+customer, the encoded response is kept under a key made of the document, the
+operation name, the variables and the caller's role (the role decides what
+personal data the response shows). Beside it are the *versions* it was built
+from: one per customer it names, plus one global version.
+
+Reading costs one ``MGET`` (the entry and the current versions together); the
+entry is served only when the versions it was built from are still current.
+Versions are read *before* the query executes, so a change that lands while it
+runs makes the stored response stale at once instead of hiding the change.
+
+What moves a version:
+
+- a customer's: every change on the change bus (webhooks, ingest, mutations,
+  sync), so other replicas see it too when the backend is Redis;
+- the global one: whatever changes many customers at once (an insights refresh,
+  a new segment).
+
+Responses with errors are never stored. Entries expire after
+``CG_RESPONSE_CACHE_TTL`` seconds whatever happens, which bounds staleness from
+upstream changes nobody announced (PostHog has no webhooks). A hit still records
+what it showed in the audit trail, as the original execution did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import (
+    FieldNode,
+    OperationDefinitionNode,
+    OperationType,
+    ValueNode,
+    VariableNode,
+)
+
+from gateway import metrics
+from gateway.cache.backends import CacheBackend
+from gateway.changes.bus import CustomerChange
+from gateway.relay.ids import decode_global_id
+
+VERSION_TTL = 7 * 24 * 3600.0
+"""Versions outlive any entry; an expired version only costs a miss."""
+_SEPARATOR = b"\x00"
+"""Between an entry's header and its body (JSON never holds a raw NUL)."""
+_ROOTS = frozenset({"customer", "node"})
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A cacheable request: where its entry lives and what it depends on."""
+
+    key: str
+    version_keys: tuple[str, ...]
+    customer_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    body: bytes
+    reads: dict[int, list[str]]
+    """What the response showed, per customer, for the audit trail."""
+
+
+class ResponseCache:
+    def __init__(self, backend: CacheBackend, prefix: str, ttl: float) -> None:
+        self.backend = backend
+        self.ttl = ttl
+        self._entries = f"{prefix}:response:v1:"
+        self._versions = f"{prefix}:response-version:"
+
+    def lookup(
+        self,
+        operation: OperationDefinitionNode,
+        document: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        role: str,
+    ) -> Lookup | None:
+        """The cache slot of a query, or ``None`` when it is not cacheable."""
+        ids = _customer_ids(operation, variables or {})
+        if not ids:
+            return None
+        digest = hashlib.sha256(
+            orjson.dumps(
+                [document, operation_name, variables or {}, role],
+                option=orjson.OPT_SORT_KEYS,
+            )
+        ).hexdigest()
+        unique = tuple(sorted(set(ids)))
+        return Lookup(
+            key=self._entries + digest,
+            version_keys=(self._version_key("all"),)
+            + tuple(self._version_key(str(cid)) for cid in unique),
+            customer_ids=unique,
+        )
+
+    async def get(self, lookup: Lookup) -> tuple[Hit | None, list[bytes | None]]:
+        """The entry if it is current, and the versions read (for ``put``)."""
+        raw = await self.backend.get_many([lookup.key, *lookup.version_keys])
+        entry, versions = raw[0], raw[1:]
+        hit = _current(entry, versions) if entry is not None else None
+        metrics.CACHE_REQUESTS.labels(
+            source="response", result="hit" if hit else "miss"
+        ).inc()
+        return hit, versions
+
+    async def put(
+        self,
+        lookup: Lookup,
+        versions: Sequence[bytes | None],
+        body: bytes,
+        reads: Mapping[int, Collection[str]],
+    ) -> None:
+        header = orjson.dumps(
+            {
+                "versions": [v.decode() if v else "" for v in versions],
+                "reads": {str(cid): sorted(names) for cid, names in reads.items()},
+            }
+        )
+        await self.backend.set_many({lookup.key: header + _SEPARATOR + body}, self.ttl)
+
+    async def forget_customers(self, changes: Sequence[CustomerChange]) -> None:
+        """Change bus subscriber: new versions for the changed customers."""
+        ids = {c.customer_id for c in changes}
+        await self._bump([str(cid) for cid in ids])
+
+    async def forget_all(self) -> None:
+        await self._bump(["all"])
+
+    async def _bump(self, names: Sequence[str]) -> None:
+        token = secrets.token_hex(8).encode()
+        await self.backend.set_many(
+            {self._version_key(name): token for name in names}, VERSION_TTL
+        )
+
+    def _version_key(self, name: str) -> str:
+        return self._versions + name
+
+
+def _current(entry: bytes, versions: Sequence[bytes | None]) -> Hit | None:
+    header, _, body = entry.partition(_SEPARATOR)
+    meta = orjson.loads(header)
+    now = [v.decode() if v else "" for v in versions]
+    if meta["versions"] != now:
+        return None
+    return Hit(
+        body=body,
+        reads={int(cid): names for cid, names in meta["reads"].items()},
+    )
+
+
+def _customer_ids(
+    operation: OperationDefinitionNode, variables: Mapping[str, Any]
+) -> list[int] | None:
+    """The customers a query's root fields name, or ``None`` unless it is a
+    query whose every root field looks up one customer by id."""
+    if operation.operation is not OperationType.QUERY:
+        return None
+    ids: list[int] = []
+    for field in operation.selection_set.selections:
+        if not isinstance(field, FieldNode):
+            return None  # a fragment at the root: not worth reading through
+        name = field.name.value
+        if name == "__typename":
+            continue
+        if name not in _ROOTS or field.directives:
+            return None
+        arguments = {a.name.value: a.value for a in field.arguments or ()}
+        if set(arguments) != {"id"}:
+            return None
+        raw = _value(arguments["id"], variables)
+        if not isinstance(raw, str):
+            return None
+        try:
+            type_name, pk = decode_global_id(raw)
+        except Exception:  # a malformed id: let the executor report it
+            return None
+        if type_name != "Customer":
+            return None
+        ids.append(pk)
+    return ids or None
+
+
+def _value(node: ValueNode, variables: Mapping[str, Any]) -> object:
+    if isinstance(node, VariableNode):
+        return variables.get(node.name.value)
+    return getattr(node, "value", None)

@@ -1,0 +1,7 @@
+"""The change bus: what webhooks, ingest and mutations announce about a
+customer, the feed live subscriptions listen to across replicas, and the
+local history of changes people made.
+
+Anything that writes publishes here; the cache and subscriptions listen.
+Imports only ``gateway.db`` and ``gateway.errors``.
+"""

@@ -1,0 +1,222 @@
+"""``/graphql``: the API's endpoint, a ``GuardedGraphQL`` (``gateway.http.guarded``).
+
+Credentials: ``Authorization: Bearer …`` (HTTP) or the same key in a
+WebSocket's ``connection_init`` payload. Before anything executes a request
+passes, in order: the content type (JSON only: a ``text/plain`` or form POST
+is a cross-site request and gets 415), batching (off unless enabled, then
+bounded), authentication (401, or 429 after repeated failures), persisted
+queries, then the gate (``gateway.admission.gate``: rate limit, query limits, mutation
+rights). An operation's cache writes overlap its execution and are done
+before its response goes out (``gateway.cache.writes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from cross_web import AsyncHTTPRequestAdapter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.types import ExecutionResult
+
+from gateway.admission.answers import Answered, Rejected
+from gateway.admission.gate import OperationGate, audit_writes
+from gateway.admission.limits import Analysis, Limits
+from gateway.admission.persisted import PersistedQueryError
+from gateway.auth.audit import AuditTrail
+from gateway.auth.authenticate import KEY_MEMORY_SECONDS
+from gateway.auth.principal import Principal
+from gateway.cache.writes import deferred_writes
+from gateway.http.graphiql import graphiql_page
+from gateway.http.guarded import GuardedGraphQL
+from gateway.loaders import Loaders
+from gateway.resolvers.context import Context
+from gateway.runtime.services import Services
+from gateway.schema import build_schema
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+class GraphQLApp(GuardedGraphQL):
+    def __init__(
+        self, services: Services, ide_headers: Mapping[str, str] | None
+    ) -> None:
+        settings = services.settings
+        schema = build_schema(introspection=settings.introspection_enabled)
+        gate = OperationGate(
+            schema._schema,
+            Limits.from_settings(settings),
+            services.rate_limiter,
+            settings.is_production,
+        )
+        super().__init__(schema, services, gate, graphql_ide=settings.graphiql_enabled)
+        self.ide_headers = dict(ide_headers or {})
+
+    def credentials(
+        self, connection: Request | WebSocket, params: Mapping[str, object] | None
+    ) -> str | None:
+        if isinstance(connection, WebSocket):
+            params = params or {}
+            header = params.get("Authorization") or params.get("authorization")
+            return header if isinstance(header, str) else None
+        return connection.headers.get("authorization")
+
+    async def identify(
+        self, credentials: str | None, *, max_age: float = KEY_MEMORY_SECONDS
+    ) -> Principal | None:
+        return await self.services.auth.authenticate(credentials, max_age=max_age)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        """The caller is identified later, in ``execute_operation``: a browser's
+        GET for GraphiQL needs no credentials, and WebSockets authenticate in
+        ``connection_init``."""
+        services = self.services
+        wants = request.headers.get("accept", "")
+        if isinstance(response, Response) and GRAPHQL_RESPONSE in wants:
+            response.media_type = GRAPHQL_RESPONSE
+        return Context(
+            request=request,
+            response=response,
+            services=services,
+            loaders=Loaders(services),
+            audit=AuditTrail(),
+        )
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        items = request_data if isinstance(request_data, list) else [request_data]
+        admitted = await self.admit_http(request, items, context)
+        principal = context.principal
+        assert principal is not None
+        for item, analysis in admitted:
+            audit_writes(context.audit, analysis, item.variables)
+        prepared = [item for item, _ in admitted]
+        first, analysis = admitted[0]
+        async with deferred_writes():
+            if isinstance(request_data, list) or analysis is None:
+                result = await super().execute_operation(
+                    request,
+                    request_adapter,
+                    prepared if isinstance(request_data, list) else first,
+                    context,
+                    root_value,
+                    sub_response,
+                )
+            else:
+                result = await self._execute_cached(
+                    request, request_adapter, first, analysis, context, sub_response
+                )
+        self.services.audit.record(context.audit, principal, first.operation_name)
+        return result
+
+    async def _execute_cached(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        data: GraphQLRequestData,
+        analysis: Analysis,
+        context: Context,
+        sub_response: Response,
+    ) -> Any:
+        """One operation, through the response cache when it is cacheable."""
+        responses = self.services.responses
+        principal = context.principal
+        assert principal is not None
+        lookup = (
+            responses.lookup(
+                analysis.operation,
+                data.query or "",
+                data.operation_name,
+                data.variables,
+                principal.role.value,
+            )
+            if responses is not None
+            else None
+        )
+        if responses is None or lookup is None:
+            return await super().execute_operation(
+                request, request_adapter, data, context, None, sub_response
+            )
+        hit, versions = await responses.get(lookup)
+        if hit is not None:
+            for customer_id, names in hit.reads.items():
+                for name in names:
+                    context.audit.read(customer_id, name)
+            self.services.audit.record(context.audit, principal, data.operation_name)
+            raise Answered(hit.body, sub_response.media_type)
+        result = await super().execute_operation(
+            request, request_adapter, data, context, None, sub_response
+        )
+        if (
+            isinstance(result, ExecutionResult)
+            and result.data is not None
+            and not result.errors
+            and not result.extensions
+            and not context.errors
+        ):
+            body = orjson.dumps({"data": result.data})
+            await responses.put(lookup, versions, body, context.audit.reads)
+        return result
+
+    def _validate_batch_request(
+        self, request_data: list[GraphQLRequestData], protocol: Any
+    ) -> None:
+        """Strawberry's hook while parsing the body: batches are ours to bound."""
+        settings = self.services.settings
+        if not settings.batching_enabled:
+            raise Rejected(400, "BATCHING_DISABLED", "Batched operations are disabled.")
+        if len(request_data) > settings.max_batch:
+            raise Rejected(
+                400,
+                "BATCH_TOO_LARGE",
+                f"At most {settings.max_batch} operations per request.",
+            )
+
+    async def resolve(self, item: GraphQLRequestData) -> GraphQLRequestData:
+        """The operation to run, a persisted one resolved to its document."""
+        try:
+            query = await self.services.persisted.document(item.query, item.extensions)
+        except PersistedQueryError as exc:
+            raise Rejected(exc.status, exc.code, exc.message) from exc
+        if query is None:
+            raise Rejected(400, "BAD_REQUEST", "No GraphQL query found in the request.")
+        return GraphQLRequestData(
+            query=query,
+            variables=item.variables,
+            operation_name=item.operation_name,
+            extensions=item.extensions,
+            protocol=item.protocol,
+        )
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+            if isinstance(response_data, dict) and response_data.get("data") is None:
+                response.status_code = 400  # a request error: nothing was executed
+        return response
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page(
+            endpoint=request.url.path, default_headers=self.ide_headers
+        )
+
+
+__all__ = ["GraphQLApp"]

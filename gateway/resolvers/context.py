@@ -1,0 +1,49 @@
+"""What every resolver gets: the request, the per-request loaders and the
+long-lived services opened by the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from gateway.auth.audit import AuditTrail
+from gateway.auth.policy import Role
+from gateway.auth.principal import Principal
+from gateway.loaders import Loaders
+
+if TYPE_CHECKING:
+    from gateway.runtime.services import Services
+
+
+@dataclass(slots=True)
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket
+    services: Services
+    loaders: Loaders
+    principal: Principal | None = None
+    audit: AuditTrail = field(default_factory=AuditTrail)
+    connection_params: dict[str, object] | None = None
+    """WebSocket ``connection_init`` payload (set by Strawberry)."""
+    errors: list[GraphQLError] = field(default_factory=list)
+    """Errors to send beside the data (a timeline source that failed)."""
+
+    @property
+    def role(self) -> Role:
+        """The caller's role; with no caller (never admitted), the one that
+        sees least."""
+        return self.principal.role if self.principal is not None else Role.ANALYST
+
+    @property
+    def actor(self) -> str:
+        """Who is asking, for authored records such as a note."""
+        return self.principal.subject if self.principal is not None else "api"
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,151 @@
+"""Long-lived services shared by all requests, opened and closed by the app's
+lifespan: the settings, the database engine and its session factory, the
+authenticator and rate limiter, the upstream connectors, the cache of their
+results, persisted queries, the change bus and the CRM writes that announce
+on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from gateway import metrics
+from gateway.admission.persisted import PersistedQueries
+from gateway.auth.admission import LoginThrottle
+from gateway.auth.audit import AuditLog
+from gateway.auth.authenticate import Authenticator
+from gateway.auth.ratelimit import RateLimiter
+from gateway.auth.tokens import TokenVerifier
+from gateway.cache.backends import RedisBackend, open_backend
+from gateway.cache.invalidation import Invalidator
+from gateway.cache.namespaces import UpstreamCaches, build_caches
+from gateway.cache.responses import ResponseCache
+from gateway.changes.bus import ChangeBus
+from gateway.changes.feed import ChangeFeed
+from gateway.crm.service import Crm
+from gateway.db.session import check_migrated, create_engine, session_factory
+from gateway.runtime.upstreams import Upstreams, build_upstreams
+from gateway.settings import Settings
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    auth: Authenticator
+    rate_limiter: RateLimiter
+    login_failures: LoginThrottle
+    """Failed authentications per client address (``gateway.auth.admission``)."""
+    embed_rate_limiter: RateLimiter
+    """Per embed token, tighter than the API's."""
+    persisted: PersistedQueries
+    audit: AuditLog
+    upstreams: Upstreams = field(default_factory=Upstreams)
+    changes: ChangeBus = field(default_factory=ChangeBus)
+    caches: UpstreamCaches | None = None
+    responses: ResponseCache | None = None
+    """Whole responses of customer queries (``gateway.cache.responses``)."""
+    feed: ChangeFeed | None = None
+    """Changes for live subscriptions, shared across replicas through Redis."""
+    crm: Crm = field(init=False)
+    """CRM writes, each announced on ``changes`` after its commit; built from
+    ``sessions`` and ``changes`` (also by ``dataclasses.replace``)."""
+
+    def __post_init__(self) -> None:
+        self.crm = Crm(self.sessions, self.changes)
+
+    async def forget_responses(self) -> None:
+        """Drop every cached response: after changes to many customers at once
+        (an insights refresh, a new segment)."""
+        if self.responses is not None:
+            await self.responses.forget_all()
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """Every shared client. A server opens them with the database down too:
+    ``/readyz`` answers 503 until it is back."""
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    upstreams = build_upstreams(settings, observer=metrics.observe_upstream)
+    backend = open_backend(settings.redis_url, settings.cache_max_entries)
+    redis = backend.redis if isinstance(backend, RedisBackend) else None
+    tokens = TokenVerifier(
+        secret=_secret(settings.jwt_secret),
+        jwks_url=settings.jwt_jwks_url,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        roles_claim=settings.jwt_roles_claim,
+    )
+    services = Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        auth=Authenticator(sessions, tokens, _secret(settings.demo_api_key)),
+        rate_limiter=RateLimiter(
+            settings.rate_limit_per_minute,
+            settings.rate_limit_burst,
+            redis,
+            prefix=settings.cache_prefix,
+        ),
+        login_failures=LoginThrottle(
+            RateLimiter(
+                settings.auth_failures_per_minute,
+                settings.auth_failures_burst,
+                redis,
+                prefix=settings.cache_prefix,
+            )
+        ),
+        embed_rate_limiter=RateLimiter(
+            settings.embed_rate_limit_per_minute,
+            settings.embed_rate_limit_burst,
+            redis,
+            prefix=f"{settings.cache_prefix}:embed",
+        ),
+        persisted=PersistedQueries(
+            backend,
+            sessions,
+            allowlist_only=settings.persisted_queries_only,
+            prefix=settings.cache_prefix,
+        ),
+        audit=AuditLog(sessions),
+        upstreams=upstreams,
+    )
+    if settings.cache_enabled:
+        services.caches = build_caches(backend, settings)
+        services.changes.subscribe_batch(Invalidator(sessions, services.caches))
+        if settings.response_cache_ttl > 0:
+            services.responses = ResponseCache(
+                backend, settings.cache_prefix, settings.response_cache_ttl
+            )
+            services.changes.subscribe_batch(services.responses.forget_customers)
+    services.feed = ChangeFeed(
+        services.changes, settings.redis_url, f"{settings.cache_prefix}:changes"
+    )
+    await services.feed.start()
+    try:
+        yield services
+    finally:
+        await services.feed.aclose()
+        await services.audit.aclose()
+        await backend.aclose()
+        await upstreams.aclose()
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def open_command_services(settings: Settings) -> AsyncIterator[Services]:
+    """``open_services`` for a command: ``DatabaseNotReady`` first when the
+    database is missing, unreachable or not migrated, so nothing runs half-way."""
+    await check_migrated(settings.database_url)
+    async with open_services(settings) as services:
+        yield services

@@ -1,0 +1,192 @@
+"""The shape of the code, kept: which package may import which.
+
+``ALLOWED`` is the map of docs/architecture.md as a table. Every import in
+``gateway/`` and ``connectors/`` (those under ``if TYPE_CHECKING:`` too: a type
+couples as much as a call) must follow it, and the table itself has no cycle,
+so a change that needs a new arrow has to add it here, in review, in the open.
+"""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ALLOWED: dict[str, frozenset[str]] = {
+    name: frozenset(deps)
+    for name, deps in {
+        # leaves
+        "connectors": set(),
+        "gateway.settings": set(),
+        "gateway.metrics": set(),
+        "gateway.errors": {"connectors"},
+        "gateway.validation": {"gateway.errors"},
+        "gateway.relay": {"gateway.errors"},
+        "gateway.db": {"gateway.errors", "gateway.relay"},
+        # the domain, below any transport
+        "gateway.auth": {
+            "gateway.db", "gateway.errors", "gateway.relay", "gateway.settings",
+            "gateway.validation",
+        },
+        "gateway.changes": {"gateway.db", "gateway.errors"},
+        "gateway.identity": {"connectors", "gateway.db"},
+        "gateway.crm": {
+            "gateway.changes", "gateway.db", "gateway.errors", "gateway.validation",
+        },
+        "gateway.timeline": {"connectors", "gateway.db", "gateway.errors", "gateway.relay"},
+        "gateway.cache": {
+            "connectors", "gateway.changes", "gateway.db", "gateway.identity",
+            "gateway.metrics", "gateway.relay", "gateway.settings",
+        },
+        "gateway.admission": {
+            "gateway.auth", "gateway.cache", "gateway.db", "gateway.errors",
+            "gateway.relay", "gateway.settings",
+        },
+        "gateway.runtime": {
+            "connectors", "gateway.admission", "gateway.auth", "gateway.cache",
+            "gateway.changes", "gateway.crm", "gateway.db", "gateway.metrics",
+            "gateway.settings",
+        },
+        "gateway.insights": {
+            "connectors", "gateway.admission", "gateway.auth", "gateway.db",
+            "gateway.errors", "gateway.relay", "gateway.runtime", "gateway.settings",
+            "gateway.validation",
+        },
+        "gateway.loaders": {
+            "connectors", "gateway.cache", "gateway.db", "gateway.identity",
+            "gateway.insights", "gateway.metrics", "gateway.relay", "gateway.runtime",
+            "gateway.timeline",
+        },
+        # endpoints outside GraphQL
+        "gateway.ingest": {
+            "gateway.admission", "gateway.auth", "gateway.changes", "gateway.crm",
+            "gateway.db", "gateway.errors", "gateway.runtime", "gateway.settings",
+            "gateway.validation",
+        },
+        "gateway.webhooks": {
+            "connectors", "gateway.admission", "gateway.changes", "gateway.crm",
+            "gateway.db", "gateway.errors", "gateway.identity", "gateway.insights",
+            "gateway.runtime", "gateway.validation",
+        },
+        "gateway.sync": {
+            "connectors", "gateway.changes", "gateway.db", "gateway.identity",
+            "gateway.webhooks",
+        },
+        # GraphQL: resolvers take plain values, the schema converts
+        "gateway.resolvers": {
+            "connectors", "gateway.auth", "gateway.changes", "gateway.crm",
+            "gateway.db", "gateway.errors", "gateway.insights", "gateway.loaders",
+            "gateway.relay", "gateway.runtime", "gateway.timeline", "gateway.validation",
+        },
+        "gateway.schema": {
+            "connectors", "gateway.auth", "gateway.crm", "gateway.db", "gateway.errors",
+            "gateway.insights", "gateway.metrics", "gateway.relay",
+            "gateway.resolvers", "gateway.timeline",
+        },
+        "gateway.http": {
+            "gateway.admission", "gateway.auth", "gateway.cache", "gateway.errors",
+            "gateway.loaders", "gateway.relay", "gateway.resolvers", "gateway.runtime",
+            "gateway.schema", "gateway.settings",
+        },
+        # composition roots: nothing imports them but each other
+        "gateway.app": {
+            "gateway.admission", "gateway.errors", "gateway.http", "gateway.ingest",
+            "gateway.insights", "gateway.metrics", "gateway.runtime",
+            "gateway.settings", "gateway.webhooks",
+        },
+        "gateway.demo": {
+            "connectors", "gateway.app", "gateway.db", "gateway.insights",
+            "gateway.runtime", "gateway.settings", "gateway.sync",
+        },
+        "gateway.cli": {
+            "connectors", "gateway.admission", "gateway.auth", "gateway.changes",
+            "gateway.crm", "gateway.db", "gateway.demo", "gateway.errors",
+            "gateway.insights", "gateway.runtime", "gateway.schema",
+            "gateway.settings", "gateway.sync", "gateway.validation",
+        },
+    }.items()
+}  # fmt: skip
+"""Package → the packages it may import (besides itself)."""
+
+NO_SQL = {"gateway.schema", "gateway.resolvers", "gateway.http", "gateway.timeline"}
+"""Packages that reach the database only through loaders and services."""
+
+
+def unit_of(module: str) -> str:
+    """The unit of ``ALLOWED`` a dotted module belongs to."""
+    parts = module.split(".")
+    if parts[0] == "connectors":
+        return "connectors"
+    return ".".join(parts[:2])
+
+
+def module_of(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, dotted module) of every absolute import, ``from gateway import x``
+    read as ``gateway.x``."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            if node.module in {"gateway", "connectors"}:
+                for alias in node.names:
+                    yield node.lineno, f"{node.module}.{alias.name}"
+            else:
+                yield node.lineno, node.module
+
+
+def sources() -> list[Path]:
+    return sorted(
+        p
+        for package in ("gateway", "connectors")
+        for p in (ROOT / package).rglob("*.py")
+    )
+
+
+def test_every_package_is_in_the_table() -> None:
+    units = {unit_of(module_of(p)) for p in sources()} - {"gateway.__init__"}
+    assert units - {"gateway"} <= set(ALLOWED), sorted(units - set(ALLOWED))
+
+
+def test_the_table_has_no_cycle() -> None:
+    graphlib.TopologicalSorter(ALLOWED).prepare()
+
+
+def test_top_level_holds_packages_and_a_few_modules() -> None:
+    modules = {p.stem for p in (ROOT / "gateway").glob("*.py")}
+    assert modules == {
+        "__init__", "app", "errors", "metrics", "settings", "validation"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("path", sources(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_follow_the_table(path: Path) -> None:
+    here = unit_of(module_of(path))
+    wrong = []
+    for line, target in imports(path):
+        top = target.split(".")[0]
+        if top in {"gateway", "connectors"}:
+            there = unit_of(target)
+            if there != here and there not in ALLOWED[here]:
+                wrong.append(f"line {line}: {here} → {there} ({target})")
+        elif top == "sqlalchemy" and here in NO_SQL:
+            wrong.append(f"line {line}: {here} imports SQLAlchemy")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("source", ["shopify", "zendesk", "posthog"])
+def test_a_connector_client_never_imports_its_simulator(source: str) -> None:
+    simulator = f"connectors.{source}.simulator"
+    for path in (ROOT / "connectors" / source).glob("*.py"):
+        for line, target in imports(path):
+            assert not target.startswith(simulator), f"{path.name}:{line} {target}"
