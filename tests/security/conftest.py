@@ -213,7 +213,7 @@ async def stage(
             }
         )
         async with open_gateway(settings, simulators, world) as gateway:
-            app = create_app(services=gateway.runtime.services)
+            app = create_app(services=gateway.services)
             async with (
                 httpx.AsyncClient(
                     transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
@@ -222,9 +222,9 @@ async def stage(
                 serve_app(app) as base_url,
             ):
                 yield await _build(
-                    gateway.runtime.services, simulators, world, http, base_url, issuer
+                    gateway.services, simulators, world, http, base_url, issuer
                 )
-                await gateway.runtime.services.audit.flush()
+                await gateway.services.audit.flush()
     await _empty(services)
 
 

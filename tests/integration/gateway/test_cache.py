@@ -99,9 +99,9 @@ query($n: Int!, $events: Int!) { customers(first: $n, orderBy: EMAIL_ASC) {
 
 async def forget_posthog_data(gateway: Gateway) -> None:
     """Cold PostHog data, warm links: what a TTL expiry leaves behind."""
-    caches = gateway.runtime.services.caches
+    caches = gateway.services.caches
     assert caches is not None
-    async with gateway.runtime.services.sessions() as session:
+    async with gateway.services.sessions() as session:
         distinct_ids = list(
             await session.scalars(
                 select(models.Identity.external_id).where(
@@ -282,14 +282,14 @@ async def test_replicas_sharing_redis_see_each_others_invalidations(
 
 async def forget_every_cached_value(gateway: Gateway) -> None:
     """A cold cache without a change announced: a Redis flush, a restart."""
-    caches = gateway.runtime.services.caches
+    caches = gateway.services.caches
     assert caches is not None
     backend = caches.backend
     if isinstance(backend, MemoryBackend):
         await backend.aclose()  # empties it
     else:
         assert isinstance(backend, RedisBackend)
-        prefix = gateway.runtime.services.settings.cache_prefix
+        prefix = gateway.services.settings.cache_prefix
         keys = [k async for k in backend.redis.scan_iter(match=f"{prefix}:*")]
         if keys:
             await backend.redis.delete(*keys)

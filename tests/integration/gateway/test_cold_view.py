@@ -29,7 +29,7 @@ async def gateway(cached: Gateway) -> Gateway:
 
 @pytest.fixture
 def redis(gateway: Gateway) -> RedisBackend:
-    caches = gateway.runtime.services.caches
+    caches = gateway.services.caches
     assert caches is not None
     assert isinstance(caches.backend, RedisBackend)
     return caches.backend
@@ -65,7 +65,7 @@ def statements(gateway: Gateway) -> Iterator[list[str]]:
         if not statement.lstrip().upper().startswith("PRAGMA"):
             sent.append(statement)
 
-    engine = gateway.runtime.services.engine.sync_engine
+    engine = gateway.services.engine.sync_engine
     event.listen(engine, "before_cursor_execute", before)
     yield sent
     event.remove(engine, "before_cursor_execute", before)
@@ -79,7 +79,7 @@ async def view(gateway: Gateway) -> None:
 
 
 async def cached_keys(gateway: Gateway, redis: RedisBackend) -> list[str]:
-    prefix = gateway.runtime.services.settings.cache_prefix
+    prefix = gateway.services.settings.cache_prefix
     return [k.decode() async for k in redis.redis.scan_iter(match=f"{prefix}:*")]
 
 

@@ -46,7 +46,7 @@ async def test_the_page_opens_with_a_token_and_refuses_bad_or_foreign_ones(
     assert CUSTOMER in page.text
     script = await http.get("/embed/customer-timeline.js")
     assert "customElements.define" in script.text
-    secret = gateway.runtime.services.settings.secret_key.get_secret_value()
+    secret = gateway.services.settings.secret_key.get_secret_value()
     expired, _ = create_token(secret, 3, 60, now=time.time() - 120)
     for token in (expired, issued["token"][:-3] + "abc", ""):
         refused = await http.get(f"/embed/timeline?token={token}")

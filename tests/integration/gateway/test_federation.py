@@ -64,7 +64,7 @@ async def counted(
             if statement.lstrip().upper().startswith("SELECT"):
                 sent.append(statement)
 
-        engine = gateway.runtime.services.engine.sync_engine
+        engine = gateway.services.engine.sync_engine
         event.listen(engine, "before_cursor_execute", before)
         simulators.reset_counts()
         try:

@@ -81,7 +81,7 @@ async def link(gateway: Gateway, email: str) -> int:
 
 
 async def evict(gateway: Gateway, *customer_ids: int) -> None:
-    await gateway.runtime.services.changes.publish(
+    await gateway.services.changes.publish(
         *[CustomerChange(customer_id=c, source="crm", kind="x") for c in customer_ids]
     )
     gateway.simulators.reset_counts()

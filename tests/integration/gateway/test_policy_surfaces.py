@@ -282,7 +282,7 @@ async def test_upstream_text_is_masked_by_role_in_lists_and_the_timeline(
     assert "TICKET_COMMENTED" in kinds, "and ticket comments"
     for role in ROLES:
         key, _ = await create_key(
-            gateway.runtime.services.sessions, f"{role}-{time.monotonic_ns()}", role
+            gateway.services.sessions, f"{role}-{time.monotonic_ns()}", role
         )
         response = await gateway.http.post(
             "/graphql",

@@ -86,13 +86,11 @@ async def test_a_revoked_key_closes_its_streaming_socket_within_ten_seconds(
     gateway: Served,
 ) -> None:
     customer = await a_customer(gateway)
-    key, _ = await create_key(
-        gateway.runtime.services.sessions, "soon-revoked", Role.SUPPORT
-    )
+    key, _ = await create_key(gateway.services.sessions, "soon-revoked", Role.SUPPORT)
     init = {"Authorization": f"Bearer {key}"}
     async with subscribed(gateway.ws_base + "/graphql", init, customer) as ws:
         await asyncio.sleep(0.5)
-        await revoke_key(gateway.runtime.services.sessions, "soon-revoked")
+        await revoke_key(gateway.services.sessions, "soon-revoked")
         code, seconds = await closed_after(ws, 15)
     assert code == 4403
     assert seconds <= 10.5
@@ -102,13 +100,11 @@ async def test_a_new_operation_after_revocation_closes_the_socket(
     gateway: Served,
 ) -> None:
     customer = await a_customer(gateway)
-    key, _ = await create_key(
-        gateway.runtime.services.sessions, "revoked", Role.SUPPORT
-    )
+    key, _ = await create_key(gateway.services.sessions, "revoked", Role.SUPPORT)
     init = {"Authorization": f"Bearer {key}"}
     async with subscribed(gateway.ws_base + "/graphql", init, customer) as ws:
-        await revoke_key(gateway.runtime.services.sessions, "revoked")
-        gateway.runtime.services.auth._keys.clear()  # this replica's memory has lapsed
+        await revoke_key(gateway.services.sessions, "revoked")
+        gateway.services.auth._keys.clear()  # this replica's memory has lapsed
         query = {"query": "{ __typename }"}
         await ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": query}))
         code, seconds = await closed_after(ws, 5)
@@ -136,7 +132,7 @@ async def test_an_embed_socket_is_closed_when_its_token_expires(
     gateway: Served,
 ) -> None:
     customer = await a_customer(gateway)
-    secret = gateway.runtime.services.settings.secret_key.get_secret_value()
+    secret = gateway.services.settings.secret_key.get_secret_value()
     pk = customer_pk(customer)
     token, expires = create_token(secret, pk, 2)
     url = gateway.ws_base + f"/embed/graphql?token={token}"

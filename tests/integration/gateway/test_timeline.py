@@ -180,9 +180,7 @@ async def test_unknown_kind_or_bad_cursor_is_bad_user_input(
 async def test_a_deep_page_costs_what_the_first_page_costs(gateway: Gateway):
     """Cache off, so every page really asks the upstreams; the first read links
     the customer upstream once, so it is left out."""
-    settings = gateway.runtime.services.settings.model_copy(
-        update={"cache_enabled": False}
-    )
+    settings = gateway.services.settings.model_copy(update={"cache_enabled": False})
     sims = gateway.simulators
     statements: list[str] = []
 

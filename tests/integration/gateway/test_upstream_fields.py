@@ -95,7 +95,7 @@ async def test_orders_paginate_to_the_last_one_without_gaps(gateway: Gateway) ->
 async def test_identities_are_linked_by_email_once_and_reused(gateway: Gateway) -> None:
     email = shopper(gateway)
     await gateway.gql(VIEW, {"email": email})
-    async with gateway.runtime.services.sessions() as session:
+    async with gateway.services.sessions() as session:
         sources = set(
             await session.scalars(
                 select(models.Identity.source)
@@ -115,12 +115,12 @@ async def test_identities_are_linked_by_email_once_and_reused(gateway: Gateway) 
 
 async def evict(gateway: Gateway, email: str) -> None:
     """Drop the customer's cached upstream data, as a webhook would."""
-    async with gateway.runtime.services.sessions() as session:
+    async with gateway.services.sessions() as session:
         customer_id = await session.scalar(
             select(models.Customer.id).where(models.Customer.email == email)
         )
     assert customer_id is not None
-    await gateway.runtime.services.changes.publish(
+    await gateway.services.changes.publish(
         CustomerChange(customer_id=customer_id, source="test", kind="evict")
     )
 
