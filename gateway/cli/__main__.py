@@ -1,0 +1,5 @@
+"""``python -m gateway.cli``: the ``customer-graph`` command."""
+
+from gateway.cli.main import main
+
+main()
