@@ -7,6 +7,7 @@ that announce their address with a ``READY <url>`` line."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import shutil
 import subprocess
@@ -29,17 +30,21 @@ def require_node_tools(what: str) -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     lock = NODE_DIR / "package-lock.json"
-    if not INSTALLED.exists() or INSTALLED.stat().st_mtime < lock.stat().st_mtime:
-        installed = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if installed.returncode != 0:
-            pytest.fail(f"npm ci in {NODE_DIR} failed:\n{installed.stderr[-3000:]}")
+    # Test workers (pytest-xdist) may get here at once: one installs, the
+    # others wait for it and find the packages installed.
+    with (NODE_DIR / ".install.lock").open("w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if not INSTALLED.exists() or INSTALLED.stat().st_mtime < lock.stat().st_mtime:
+            installed = subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
+                cwd=NODE_DIR,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            if installed.returncode != 0:
+                pytest.fail(f"npm ci in {NODE_DIR} failed:\n{installed.stderr[-3000:]}")
     return NODE_DIR
 
 
