@@ -1,7 +1,8 @@
 """The connector framework: the protocols every upstream implements, and the HTTP
-plumbing they share (one ``httpx.AsyncClient`` per connector, timeouts, retries
-with exponential backoff and jitter honouring ``Retry-After``, request counting,
-and a guard against paginators that loop).
+plumbing they share (one ``httpx.AsyncClient`` per connector, a deadline over
+every call, retries with exponential backoff and jitter honouring
+``Retry-After``, the guard's budget and breaker, request counting, and a guard
+against paginators that loop).
 
 A concrete connector only says what to ask and how to read the answer
 (``client.py``) and how upstream JSON becomes canonical models (``mapping.py``).
@@ -9,23 +10,20 @@ A concrete connector only says what to ask and how to read the answer
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-)
 
 from connectors.errors import (
     ConnectorError,
-    UpstreamProtocolError,
+    UpstreamBadResponse,
     UpstreamRateLimited,
+    UpstreamTimeout,
     UpstreamUnavailable,
     error_for_status,
 )
@@ -39,10 +37,15 @@ from connectors.models import (
     Ticket,
     TicketComment,
 )
+from connectors.scope import CallGuard, Outcome, current_priority, current_scope
 
 RequestObserver = Callable[[str, str], None]
 """Called once per HTTP attempt with ``(connector, outcome)``; outcome is ``ok``,
-``rate_limited``, ``error``, ``auth_error`` or ``unavailable``."""
+``rate_limited``, ``error``, ``auth_error``, ``unavailable``, ``timeout`` or
+``bad_response``."""
+
+BACKGROUND_DEADLINE = 30.0
+"""Seconds a call outside any ``call_scope`` may take when no guard says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,8 @@ class RetryPolicy:
     attempts: int = 4
     base_delay: float = 0.2
     max_delay: float = 10.0
+    """Bound of the backoff; a ``Retry-After`` is honoured beyond it (the
+    deadline bounds every wait)."""
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff for the given 1-based attempt."""
@@ -66,11 +71,21 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+JSON_TYPES = ("application/json", "+json")
+"""``Content-Type`` media types a JSON answer may carry (``application/*+json`` too)."""
+
+
 class UpstreamHTTP:
     """One shared ``httpx.AsyncClient`` per connector, with the retry rules.
 
     Only idempotent reads are retried (GraphQL queries sent by POST count as
-    reads: the caller says so with ``idempotent=True``).
+    reads: the caller says so with ``idempotent=True``). Every call answers by
+    its deadline — the current ``call_scope``'s, else ``background_deadline``
+    from now: each attempt is cut off at it (a hung upstream, a body that
+    trickles in), and a backoff or ``Retry-After`` that would end past it is
+    not waited: the last error is raised at once. ``guard``, when set, admits
+    each attempt (``cost`` in the units of the upstream's budget) and hears
+    its outcome.
     """
 
     def __init__(
@@ -88,6 +103,8 @@ class UpstreamHTTP:
         self.connector = connector
         self.retry = retry or RetryPolicy()
         self.observer = observer
+        self.guard: CallGuard | None = None
+        """Set by the gateway (``gateway.runtime.upstreams``)."""
         self.client = httpx.AsyncClient(
             base_url=base_url,
             headers=dict(headers or {}),
@@ -104,15 +121,100 @@ class UpstreamHTTP:
         if self.observer is not None:
             self.observer(self.connector, outcome)
 
-    async def _send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _deadline(self) -> float:
+        scope = current_scope()
+        if scope is not None and scope.deadline is not None:
+            return scope.deadline
+        background = (
+            self.guard.background_deadline
+            if self.guard is not None
+            else BACKGROUND_DEADLINE
+        )
+        return time.monotonic() + background
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool = True,
+        cost: float = 1.0,
+        **kwargs: Any,
+    ) -> Any:
+        """Send a request and return its decoded JSON; retry 429, 5xx and
+        connection errors when idempotent, within the deadline."""
+        deadline = self._deadline()
+        attempts = self.retry.attempts if idempotent else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._attempt(method, url, deadline, cost, **kwargs)
+            except ConnectorError as error:
+                if not error.retriable or attempt == attempts:
+                    raise
+                delay = self.retry.backoff(attempt)
+                if isinstance(error, UpstreamRateLimited) and error.retry_after:
+                    delay = max(delay, error.retry_after)
+                if time.monotonic() + delay >= deadline:
+                    raise  # the wait would outlast the deadline: answer now
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _attempt(
+        self, method: str, url: str, deadline: float, cost: float, **kwargs: Any
+    ) -> Any:
+        if self.guard is not None:
+            await self.guard.admit(self.connector, cost, current_priority(), deadline)
+        outcome = Outcome.ABANDONED
         try:
-            response = await self.client.request(method, url, **kwargs)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise UpstreamTimeout(self.connector, "deadline spent before sending")
+            try:
+                async with asyncio.timeout(left):
+                    body = await self._send(method, url, **kwargs)
+            except TimeoutError as exc:
+                raise UpstreamTimeout(self.connector, "no answer in time") from exc
+            outcome = Outcome.ANSWERED
+            return body
+        except (UpstreamUnavailable, UpstreamTimeout, UpstreamBadResponse):
+            outcome = Outcome.FAILED
+            raise
+        except ConnectorError:
+            outcome = Outcome.ANSWERED  # a 4xx or a 429: the upstream is up
+            raise
+        finally:
+            if self.guard is not None:
+                self.guard.record(self.connector, outcome)
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> Any:
+        """One attempt: headers, then the whole body, then its JSON."""
+        request = self.client.build_request(method, url, **kwargs)
+        try:
+            response = await self.client.send(request, stream=True)
         except httpx.TransportError as exc:
             self._observe("unavailable")
             raise UpstreamUnavailable(self.connector, type(exc).__name__) from exc
-        if response.status_code < 400:
-            self._observe("ok")
-            return response
+        try:
+            await response.aread()
+        except httpx.TimeoutException as exc:
+            self._observe("timeout")
+            raise UpstreamTimeout(self.connector, "body too slow") from exc
+        except httpx.TransportError as exc:
+            self._observe("bad_response")
+            raise UpstreamBadResponse(self.connector, "truncated body") from exc
+        finally:
+            await response.aclose()
+        if response.status_code >= 400:
+            raise self._status_error(response)
+        try:
+            body = decode_json(self.connector, response)
+        except UpstreamBadResponse:
+            self._observe("bad_response")
+            raise
+        self._observe("ok")
+        return body
+
+    def _status_error(self, response: httpx.Response) -> ConnectorError:
         error = error_for_status(self.connector, response.status_code)
         if isinstance(error, UpstreamRateLimited):
             error.retry_after = retry_after_seconds(response.headers.get("Retry-After"))
@@ -123,51 +225,50 @@ class UpstreamHTTP:
             self._observe("auth_error")
         else:
             self._observe("error")
-        raise error
+        return error
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        delay = self.retry.backoff(state.attempt_number)
-        if isinstance(exc, UpstreamRateLimited) and exc.retry_after is not None:
-            delay = max(delay, exc.retry_after)
-        return min(delay, self.retry.max_delay)
+    async def settle(self, charged: float, actual: float | None) -> None:
+        """Correct the guard's budget to what the upstream says a call cost
+        (``actual``; ``None``: it did not say, ``charged`` stands)."""
+        if self.guard is not None and actual is not None and actual != charged:
+            await self.guard.settle(self.connector, actual - charged)
 
-    async def request(
-        self, method: str, url: str, *, idempotent: bool = True, **kwargs: Any
-    ) -> httpx.Response:
-        """Send a request; retry 429, 5xx and connection errors when idempotent."""
-        if not idempotent:
-            return await self._send_once(method, url, **kwargs)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=self._wait,
-            retry=retry_if_exception(
-                lambda e: isinstance(e, ConnectorError) and e.retriable
-            ),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                return await self._send_once(method, url, **kwargs)
-        raise AssertionError("unreachable: tenacity reraises the last error")
+    async def wait(self, seconds: float, error: ConnectorError) -> None:
+        """Sleep before asking again (a throttled answer's wait), or raise
+        ``error`` at once when the wait would end past the scope's deadline."""
+        scope = current_scope()
+        left = scope.time_left() if scope is not None else None
+        if left is not None and seconds >= left:
+            raise error
+        await asyncio.sleep(seconds)
 
-    async def get_json(self, url: str, **kwargs: Any) -> Any:
-        return decode_json(self.connector, await self.request("GET", url, **kwargs))
+    async def get_json(self, url: str, *, cost: float = 1.0, **kwargs: Any) -> Any:
+        return await self.request("GET", url, cost=cost, **kwargs)
 
     async def post_json(
-        self, url: str, body: Any, *, idempotent: bool = True, **kwargs: Any
+        self,
+        url: str,
+        body: Any,
+        *,
+        idempotent: bool = True,
+        cost: float = 1.0,
+        **kwargs: Any,
     ) -> Any:
-        response = await self.request(
-            "POST", url, json=body, idempotent=idempotent, **kwargs
+        return await self.request(
+            "POST", url, json=body, idempotent=idempotent, cost=cost, **kwargs
         )
-        return decode_json(self.connector, response)
 
 
 def decode_json(connector: str, response: httpx.Response) -> Any:
+    """The body's JSON; ``UpstreamBadResponse`` unless it is JSON, declared
+    as such (an HTML error page or a login form answered 200 is not)."""
+    media_type = response.headers.get("content-type", "").split(";")[0].strip()
+    if not media_type.lower().endswith(JSON_TYPES):
+        raise UpstreamBadResponse(connector, f"content type {media_type or 'none'!r}")
     try:
         return response.json()
     except ValueError as exc:
-        raise UpstreamProtocolError(connector, "response is not JSON") from exc
+        raise UpstreamBadResponse(connector, "response is not JSON") from exc
 
 
 class PageGuard:
@@ -180,9 +281,9 @@ class PageGuard:
 
     def advance(self, token: str) -> str:
         if token in self._seen:
-            raise UpstreamProtocolError(self.connector, "pagination token repeated")
+            raise UpstreamBadResponse(self.connector, "pagination token repeated")
         if len(self._seen) >= self.max_pages:
-            raise UpstreamProtocolError(self.connector, "too many pages")
+            raise UpstreamBadResponse(self.connector, "too many pages")
         self._seen.add(token)
         return token
 

@@ -2,15 +2,31 @@
 
 ::
 
-    ConnectorError                 (carries the connector's name)
-    ├── UpstreamAuthError          401/403: fatal, never retried
-    ├── UpstreamNotFound           404 on a single-resource read
-    ├── UpstreamRateLimited        429 / THROTTLED: retriable after ``retry_after``
-    ├── UpstreamUnavailable        5xx, timeouts, connection errors: retriable
-    └── UpstreamProtocolError      a response we cannot read (shape, repeated cursor)
+    ConnectorError              (carries the connector's name)
+    ├── UpstreamAuthError       UPSTREAM_AUTH          401/403: fatal, never retried
+    ├── UpstreamNotFound        UPSTREAM_NOT_FOUND     404 on a single-resource read
+    ├── UpstreamRateLimited     UPSTREAM_RATE_LIMITED  429 / THROTTLED: retried
+    │                                                  after ``retry_after``
+    ├── UpstreamUnavailable     UPSTREAM_UNAVAILABLE   5xx, connection errors: retried
+    ├── UpstreamTimeout         UPSTREAM_TIMEOUT       the call's deadline ran out
+    │                                                  (a hung or slow upstream)
+    ├── UpstreamBadResponse     UPSTREAM_BAD_RESPONSE  an answer we cannot read: not
+    │                                                  JSON or not declared JSON, a
+    │                                                  truncated body, an HTML page,
+    │                                                  a 200 carrying errors, a shape
+    │                                                  we do not know, a repeated
+    │                                                  page cursor
+    └── UpstreamNotSent                                held back by the gateway's
+        │                                              guard, never sent:
+        ├── UpstreamBudgetSpent UPSTREAM_RATE_LIMITED  this gateway's share of the
+        │                                              vendor's limit is spent
+        └── UpstreamCircuitOpen UPSTREAM_UNAVAILABLE   the upstream failed
+                                                       repeatedly: its breaker is open
 
-Upstream messages stay in ``detail`` for the logs; the gateway shows clients only
-the code and the connector name.
+``transient`` says whether the upstream may well answer later (everything but
+auth and not-found): a cache may then serve its last good value instead of the
+error. Upstream messages stay in ``detail`` for the logs; the gateway shows
+clients only the code and the connector name.
 """
 
 from __future__ import annotations
@@ -19,6 +35,9 @@ from __future__ import annotations
 class ConnectorError(Exception):
     code = "UPSTREAM_ERROR"
     retriable = False
+    """Worth sending again within the same call (after a wait)."""
+    transient = True
+    """The upstream may answer later: a last good value may stand in."""
 
     def __init__(self, connector: str, detail: str = "") -> None:
         super().__init__(f"{connector}: {detail}" if detail else connector)
@@ -28,10 +47,12 @@ class ConnectorError(Exception):
 
 class UpstreamAuthError(ConnectorError):
     code = "UPSTREAM_AUTH"
+    transient = False
 
 
 class UpstreamNotFound(ConnectorError):
     code = "UPSTREAM_NOT_FOUND"
+    transient = False
 
 
 class UpstreamRateLimited(ConnectorError):
@@ -50,12 +71,29 @@ class UpstreamUnavailable(ConnectorError):
     retriable = True
 
 
-class UpstreamProtocolError(ConnectorError):
-    code = "UPSTREAM_PROTOCOL"
+class UpstreamTimeout(ConnectorError):
+    code = "UPSTREAM_TIMEOUT"
+
+
+class UpstreamBadResponse(ConnectorError):
+    code = "UPSTREAM_BAD_RESPONSE"
+
+
+class UpstreamNotSent(ConnectorError):
+    """A call the guard refused before sending it (``connectors.scope.CallGuard``)."""
+
+
+class UpstreamBudgetSpent(UpstreamNotSent):
+    code = "UPSTREAM_RATE_LIMITED"
+
+
+class UpstreamCircuitOpen(UpstreamNotSent):
+    code = "UPSTREAM_UNAVAILABLE"
 
 
 def error_for_status(connector: str, status: int, detail: str = "") -> ConnectorError:
-    """The one status → error table shared by all connectors."""
+    """The one status → error table shared by all connectors (statuses below
+    400 are answers; what their bodies hold is ``decode_json``'s to judge)."""
     if status in (401, 403):
         return UpstreamAuthError(connector, f"HTTP {status} {detail}".strip())
     if status == 404:
@@ -64,4 +102,4 @@ def error_for_status(connector: str, status: int, detail: str = "") -> Connector
         return UpstreamRateLimited(connector, detail or "HTTP 429")
     if status >= 500:
         return UpstreamUnavailable(connector, f"HTTP {status} {detail}".strip())
-    return UpstreamProtocolError(connector, f"HTTP {status} {detail}".strip())
+    return UpstreamBadResponse(connector, f"HTTP {status} {detail}".strip())

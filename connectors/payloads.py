@@ -8,7 +8,7 @@ lone surrogate (not encodable as UTF-8), prices of ``1e308`` and ids past
 the work. ``read_object`` refuses deep nesting, NUL, lone surrogates and
 numbers past 64 bits anywhere in the body before any mapping reads it;
 ``Fields`` then reads one object's fields as the types the
-mapping needs and raises ``UpstreamProtocolError`` naming the field, instead
+mapping needs and raises ``UpstreamBadResponse`` naming the field, instead
 of a ``KeyError`` or ``TypeError`` deep in a mapping::
 
     order = Fields(SOURCE, read_object(SOURCE, raw_body), "order")
@@ -27,7 +27,7 @@ from typing import Any, Literal, overload
 
 import orjson
 
-from connectors.errors import UpstreamProtocolError
+from connectors.errors import UpstreamBadResponse
 from connectors.shapes import MAX_AMOUNT, MAX_WHOLE
 
 MAX_DEPTH = 32
@@ -50,12 +50,12 @@ def read_object(source: str, raw_body: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw_body)
     except orjson.JSONDecodeError as exc:
-        raise UpstreamProtocolError(source, "webhook body is not JSON") from exc
+        raise UpstreamBadResponse(source, "webhook body is not JSON") from exc
     if not isinstance(body, dict):
-        raise UpstreamProtocolError(source, "webhook body is not an object")
+        raise UpstreamBadResponse(source, "webhook body is not an object")
     problem = _problem(body)
     if problem is not None:
-        raise UpstreamProtocolError(source, f"webhook body {problem}")
+        raise UpstreamBadResponse(source, f"webhook body {problem}")
     return body
 
 
@@ -82,13 +82,11 @@ def _problem(body: dict[str, Any]) -> str | None:
 class Fields:
     """One JSON object's fields, each read as a declared type. An absent key
     and ``null`` are ``None`` (an error when ``required``); any other type is
-    an ``UpstreamProtocolError`` naming ``where.key``."""
+    an ``UpstreamBadResponse`` naming ``where.key``."""
 
     def __init__(self, source: str, data: object, where: str) -> None:
         if not isinstance(data, Mapping):
-            raise UpstreamProtocolError(
-                source, f"webhook field {where} is not an object"
-            )
+            raise UpstreamBadResponse(source, f"webhook field {where} is not an object")
         self.source = source
         self.data: Mapping[str, Any] = data
         self.where = where
@@ -99,8 +97,8 @@ class Fields:
             raise self.error(key, "is missing")
         return value
 
-    def error(self, key: str, problem: str) -> UpstreamProtocolError:
-        return UpstreamProtocolError(
+    def error(self, key: str, problem: str) -> UpstreamBadResponse:
+        return UpstreamBadResponse(
             self.source, f"webhook field {self.where}.{key} {problem}"
         )
 

@@ -5,7 +5,7 @@ delivery whose signature is valid can still carry ``null`` or a number where
 a string belongs, and the wrong value then travels into SQL (a NOT NULL
 violation, a string in a numeric column: an internal error after part of the
 work). ``check_shape`` walks a frozen dataclass — nested models, optionals,
-``tuple[X, ...]`` — and raises ``UpstreamProtocolError`` at the first field
+``tuple[X, ...]`` — and raises ``UpstreamBadResponse`` at the first field
 whose value is not of its declared type, an ``int`` past 64 bits (PostgreSQL's
 ``bigint``), a ``Decimal`` that is not finite or not below ``MAX_AMOUNT``, or a
 ``str`` holding NUL or a lone surrogate (PostgreSQL refuses the first, UTF-8
@@ -27,7 +27,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from connectors.errors import UpstreamProtocolError
+from connectors.errors import UpstreamBadResponse
 
 MAX_WHOLE = 2**63 - 1
 MAX_AMOUNT = Decimal(10) ** 15
@@ -42,10 +42,10 @@ def _hints(model: type) -> dict[str, Any]:
 
 
 def check_shape(source: str, value: object) -> None:
-    """Raise ``UpstreamProtocolError`` naming the first mistyped field."""
+    """Raise ``UpstreamBadResponse`` naming the first mistyped field."""
     problem = _problem(value, type(value), type(value).__name__)
     if problem is not None:
-        raise UpstreamProtocolError(source, f"webhook field {problem}")
+        raise UpstreamBadResponse(source, f"webhook field {problem}")
 
 
 def _problem(value: object, kind: Any, where: str) -> str | None:

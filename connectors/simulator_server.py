@@ -16,9 +16,10 @@ import contextlib
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator
+from enum import StrEnum
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 @contextlib.asynccontextmanager
@@ -80,12 +81,49 @@ class RequestCounter:
         self._counts.clear()
 
 
+class Fault(StrEnum):
+    """Ways an upstream misbehaves below its own envelope, for the tests of
+    what the gateway makes of them (``InjectedFailures.inject``)."""
+
+    HANG = "hang"
+    """Accept the request and never answer (until the client gives up)."""
+    SLOW_BODY = "slow_body"
+    """Headers at once, then the real body a few bytes at a time over
+    ``InjectedFailures.slow_body_seconds``."""
+    MALFORMED_JSON = "malformed_json"
+    """200, a JSON content type, and half the real body: not JSON."""
+    TRUNCATED_BODY = "truncated_body"
+    """``Content-Length`` of the real body, half of it sent, the connection closed."""
+    HTML_PAGE = "html_page"
+    """200 with an HTML page (a proxy's error page, a login form)."""
+    WRONG_CONTENT_TYPE = "wrong_content_type"
+    """The real body, declared ``text/plain``."""
+    ERROR_BODY = "error_body"
+    """200 whose JSON holds only ``errors``."""
+
+
+HTML_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Service temporarily unavailable</title>"
+    b"</head><body><h1>Something went wrong</h1><p>Please try again later.</p>"
+    b"</body></html>"
+)
+HANG_AT_MOST = 120.0
+"""Seconds a hung request is held at most, should its client never leave."""
+
+
 class InjectedFailures:
     """The failure knobs every simulator offers its tests: answer the next
-    requests with an error status, or a 429 saying when to come back."""
+    requests with an error status, or a 429 saying when to come back (in the
+    upstream's envelope, by the simulator itself); or misbehave below the
+    envelope (``inject``), which ``with_faults`` applies around the
+    simulator's app — the request still reaches the simulator and is counted."""
+
+    slow_body_seconds = 30.0
 
     def __init__(self) -> None:
         self._queue: deque[tuple[int, float]] = deque()
+        self._faults: deque[Fault] = deque()
+        self._healed = asyncio.Event()
 
     def fail_next(self, n: int = 1, *, status: int = 503) -> None:
         """The next ``n`` requests answer ``status`` in the upstream's envelope."""
@@ -95,10 +133,133 @@ class InjectedFailures:
         """The next ``n`` requests answer 429 with ``Retry-After: retry_after``."""
         self._queue.extend((429, retry_after) for _ in range(n))
 
+    def inject(self, fault: Fault, n: int = 1) -> None:
+        """The next ``n`` requests misbehave as ``fault`` says."""
+        self._faults.extend(fault for _ in range(n))
+
     def heal(self) -> None:
-        """Forget failures not used up, so one test's outage does not leak."""
+        """Forget failures not used up, and let hung requests go, so one
+        test's outage does not leak."""
         self._queue.clear()
+        self._faults.clear()
+        self._healed.set()
+        self._healed = asyncio.Event()
 
     def next_failure(self) -> tuple[int, float] | None:
         """``(status, retry_after)`` of the failure to answer now, if any."""
         return self._queue.popleft() if self._queue else None
+
+    def with_faults(self, app: ASGIApp) -> ASGIApp:
+        """``app`` misbehaving as ``inject`` asks: what ``serve_app`` serves."""
+        return _Faulty(app, self)
+
+    def next_fault(self) -> tuple[Fault, asyncio.Event] | None:
+        """The fault to act now, if any, and the event ``heal`` sets."""
+        return (self._faults.popleft(), self._healed) if self._faults else None
+
+
+class _Faulty:
+    """Runs the simulator, then sends its answer the way a fault says."""
+
+    def __init__(self, app: ASGIApp, knobs: InjectedFailures) -> None:
+        self.app = app
+        self.knobs = knobs
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        next_fault = self.knobs.next_fault() if scope["type"] == "http" else None
+        if next_fault is None:
+            await self.app(scope, receive, send)
+            return
+        fault, healed = next_fault
+        sent: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, keep)
+        status = sent[0]["status"]
+        headers = [(k, v) for k, v in sent[0]["headers"] if k != b"content-length"]
+        body = b"".join(m.get("body", b"") for m in sent[1:])
+        if fault is Fault.HANG:
+            await _until_gone(receive, healed, HANG_AT_MOST)
+        elif fault is Fault.SLOW_BODY:
+            await _trickle(
+                (status, headers, body),
+                receive,
+                send,
+                healed,
+                self.knobs.slow_body_seconds,
+            )
+        elif fault is Fault.TRUNCATED_BODY:
+            await _start(send, status, headers, len(body))
+            half = body[: len(body) // 2]
+            await send({"type": "http.response.body", "body": half, "more_body": True})
+        else:
+            status, content_type, body = _misshapen(fault, body)
+            headers = [(k, v) for k, v in headers if k != b"content-type"]
+            headers = [(b"content-type", content_type), *headers]
+            await _start(send, status, headers, len(body))
+            await send({"type": "http.response.body", "body": body})
+
+
+def _misshapen(fault: Fault, body: bytes) -> tuple[int, bytes, bytes]:
+    """``(status, content type, body)`` of a fault that answers at once."""
+    if fault is Fault.MALFORMED_JSON:
+        return 200, b"application/json", body[: len(body) // 2] or b'{"data": '
+    if fault is Fault.HTML_PAGE:
+        return 200, b"text/html; charset=utf-8", HTML_PAGE
+    if fault is Fault.WRONG_CONTENT_TYPE:
+        return 200, b"text/plain; charset=utf-8", body
+    error = b'{"errors": [{"message": "Internal error"}]}'
+    return 200, b"application/json", error
+
+
+async def _start(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], length: int
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(length).encode())],
+        }
+    )
+
+
+async def _until_gone(receive: Receive, healed: asyncio.Event, most: float) -> bool:
+    """Wait until the client disconnects or the knobs heal (``True``), or
+    ``most`` seconds pass (``False``)."""
+
+    async def disconnected() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    gone = asyncio.ensure_future(disconnected())
+    released = asyncio.ensure_future(healed.wait())
+    try:
+        done, _ = await asyncio.wait({gone, released}, timeout=most)
+    finally:
+        gone.cancel()
+        released.cancel()
+    return bool(done)
+
+
+async def _trickle(
+    answer: tuple[int, list[tuple[bytes, bytes]], bytes],
+    receive: Receive,
+    send: Send,
+    healed: asyncio.Event,
+    seconds: float,
+) -> None:
+    """``answer``'s body in 20 pieces over ``seconds``, stopping if the
+    client leaves or the knobs heal."""
+    status, headers, body = answer
+    await _start(send, status, headers, len(body))
+    pieces = 20
+    size = max(1, -(-len(body) // pieces))
+    for offset in range(0, len(body), size):
+        if await _until_gone(receive, healed, seconds / pieces):
+            return
+        chunk = body[offset : offset + size]
+        last = offset + size >= len(body)
+        await send({"type": "http.response.body", "body": chunk, "more_body": not last})

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from connectors.base import RequestObserver, RetryPolicy, UpstreamHTTP
-from connectors.errors import UpstreamProtocolError
+from connectors.errors import UpstreamBadResponse
 from connectors.models import ExternalCustomer, PersonActivity, PersonSummary
 from connectors.posthog.hogql import (
     MAX_ROWS,
@@ -69,12 +69,14 @@ class PostHogConnector:
 
     async def _persons(self, **params: str) -> list[dict[str, Any]]:
         async with self._limit:
+            # The budget counts HogQL queries (PostHog's hourly query
+            # throttle); the persons API is under its general throttles.
             body = await self.http.get_json(
-                f"{self.project_path}/persons/", params=params
+                f"{self.project_path}/persons/", params=params, cost=0
             )
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list):
-            raise UpstreamProtocolError(self.name, "persons response has no results")
+            raise UpstreamBadResponse(self.name, "persons response has no results")
         return results
 
     async def customers_by_ids(
@@ -127,7 +129,7 @@ class PostHogConnector:
         )
         rows = body.get("results") if isinstance(body, dict) else None
         if not isinstance(rows, list):
-            raise UpstreamProtocolError(self.name, "query response has no results")
+            raise UpstreamBadResponse(self.name, "query response has no results")
         return rows
 
     async def _batched(

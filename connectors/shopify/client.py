@@ -10,7 +10,8 @@ paged to the end, with line items, refunds and returns inline.
 Shopify rate-limits by query cost, not by request: a ``THROTTLED`` answer
 (HTTP 200, or 429) is waited out for ``(requested - currentlyAvailable) /
 restoreRate`` seconds and retried, so a busy shop slows the connector down
-instead of failing it, up to ``max_throttle_wait`` seconds per query.
+instead of failing it, up to ``max_throttle_wait`` seconds per query and never
+past the call's deadline (``connectors.scope``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import httpx
 from connectors.base import PageGuard, RequestObserver, RetryPolicy, UpstreamHTTP
 from connectors.errors import (
     UpstreamAuthError,
-    UpstreamProtocolError,
+    UpstreamBadResponse,
     UpstreamRateLimited,
 )
 from connectors.models import (
@@ -43,6 +44,9 @@ NAME = "shopify"
 Json = dict[str, Any]
 
 
+ESTIMATED_COST = 200.0
+"""Points a query is charged against the gateway's budget before Shopify says
+what it cost (a window of a few full orders requests about this much)."""
 CUSTOMERS_PER_CHUNK = 25
 CHUNK_CONCURRENCY = 8
 
@@ -237,17 +241,23 @@ class ShopifyConnector:
                 return
             after = guard.advance(info["endCursor"])
 
-    async def query(self, document: str, variables: Json) -> Json:
-        """Run one GraphQL document; wait out throttling; return ``data``."""
+    async def query(
+        self, document: str, variables: Json, *, cost: float = ESTIMATED_COST
+    ) -> Json:
+        """Run one GraphQL document; wait out throttling; return ``data``.
+
+        The gateway's budget is charged ``cost`` points up front and settled
+        to what Shopify charged (``actualQueryCost``; nothing when throttled)."""
         waited = 0.0
         while True:
             try:
                 body = await self.http.post_json(
-                    self.path, {"query": document, "variables": variables}
+                    self.path, {"query": document, "variables": variables}, cost=cost
                 )
             except UpstreamRateLimited as exc:
                 delay = exc.retry_after or self.http.retry.max_delay
             else:
+                await self.http.settle(cost, _actual_cost(body))
                 throttled = _throttle_delay(body)
                 if throttled is None:
                     return _data(body)
@@ -255,9 +265,10 @@ class ShopifyConnector:
                 if self.observer is not None:
                     self.observer(NAME, "rate_limited")
             waited += delay
+            throttled_too_long = UpstreamRateLimited(NAME, "throttled too long", delay)
             if waited > self.max_throttle_wait:
-                raise UpstreamRateLimited(NAME, "throttled too long", delay)
-            await asyncio.sleep(delay)
+                raise throttled_too_long
+            await self.http.wait(delay, throttled_too_long)
 
 
 def _numeric(gid: str) -> str:
@@ -266,6 +277,16 @@ def _numeric(gid: str) -> str:
     if not number.isdigit():
         raise ValueError(f"not a Shopify customer id: {gid!r}")
     return number
+
+
+def _actual_cost(body: Json) -> float | None:
+    """The points Shopify charged (``extensions.cost.actualQueryCost``; null
+    when throttled: 0); ``None`` when the answer does not say."""
+    cost = body.get("extensions", {}).get("cost") if isinstance(body, dict) else None
+    if not isinstance(cost, dict) or "actualQueryCost" not in cost:
+        return None
+    actual = cost["actualQueryCost"]
+    return float(actual) if isinstance(actual, int | float) else 0.0
 
 
 def _throttle_delay(body: Json) -> float | None:
@@ -288,14 +309,14 @@ def _throttle_delay(body: Json) -> float | None:
 def _data(body: Json) -> Json:
     errors = body.get("errors")
     if isinstance(errors, str):
-        raise UpstreamProtocolError(NAME, errors)
+        raise UpstreamBadResponse(NAME, errors)
     if errors:
         codes = {(e.get("extensions") or {}).get("code") for e in errors}
         messages = "; ".join(str(e.get("message")) for e in errors)
         if "ACCESS_DENIED" in codes:
             raise UpstreamAuthError(NAME, messages)
-        raise UpstreamProtocolError(NAME, messages)
+        raise UpstreamBadResponse(NAME, messages)
     data = body.get("data")
     if not isinstance(data, dict):
-        raise UpstreamProtocolError(NAME, "response has no data")
+        raise UpstreamBadResponse(NAME, "response has no data")
     return data

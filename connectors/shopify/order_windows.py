@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.base import PageGuard
-from connectors.errors import UpstreamProtocolError
+from connectors.errors import UpstreamBadResponse
 from connectors.models import Order, OrderSummary, OrderT, OrderWindow
 from connectors.shopify import mapping, queries
 
@@ -151,7 +151,7 @@ class OrderWindowReader:
                 data = await self.query(document, variables)
             node = data["nodes"][0]
             if not node:
-                raise UpstreamProtocolError(NAME, "customer vanished while paging")
+                raise UpstreamBadResponse(NAME, "customer vanished while paging")
             page = node["orders"]
 
     async def _complete_parts(self, nodes: list[Json]) -> None:
@@ -166,7 +166,7 @@ class OrderWindowReader:
                 data = await self.query(queries.ORDER_DETAILS, {"ids": chunk})
             for gid, fresh in zip(chunk, data["nodes"], strict=True):
                 if not fresh:
-                    raise UpstreamProtocolError(NAME, "order vanished while reading")
+                    raise UpstreamBadResponse(NAME, "order vanished while reading")
                 for part in ("lineItems", "refunds", "returns"):
                     by_id[gid][part] = fresh[part]
 
@@ -192,7 +192,7 @@ class OrderWindowReader:
         if len(order["refunds"]) >= queries.DETAIL_REFUNDS:
             refunds = (await self._order(queries.ORDER_REFUNDS, order["id"]))["refunds"]
             if len(refunds) >= queries.MAX_REFUNDS:
-                raise UpstreamProtocolError(NAME, "order has too many refunds to read")
+                raise UpstreamBadResponse(NAME, "order has too many refunds to read")
             order["refunds"] = refunds
 
     async def _order(self, document: str, gid: str, after: str | None = None) -> Json:
@@ -202,7 +202,7 @@ class OrderWindowReader:
         async with self.limit:
             found = (await self.query(document, variables))["order"]
         if not found:
-            raise UpstreamProtocolError(NAME, "order vanished while reading")
+            raise UpstreamBadResponse(NAME, "order vanished while reading")
         result: Json = found
         return result
 

@@ -32,7 +32,7 @@ read by ``connectors.payloads`` (bounded depth, no NUL, numbers within 64 bits)
 and every field the graph uses by its declared type: ids are integers (``true``
 or ``"123"`` is refused) or ``gid://shopify/<Kind>/…`` strings, money is a
 decimal string, quantities are integers. Anything else is an
-``UpstreamProtocolError`` naming the field, before anything is written.
+``UpstreamBadResponse`` naming the field, before anything is written.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def missing_headers(headers: Mapping[str, str]) -> list[str]:
 
 
 def parse_delivery(raw_body: bytes, headers: Mapping[str, str]) -> UpstreamChange:
-    """Read a verified delivery; raises ``UpstreamProtocolError`` when the body
+    """Read a verified delivery; raises ``UpstreamBadResponse`` when the body
     is not JSON or not the topic's payload."""
     lower = {name.lower(): value for name, value in headers.items()}
     topic = lower.get("x-shopify-topic", "")

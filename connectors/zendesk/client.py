@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import httpx
 
 from connectors.base import RequestObserver, RetryPolicy, UpstreamHTTP
-from connectors.errors import UpstreamNotFound
+from connectors.errors import UpstreamBadResponse, UpstreamNotFound
 from connectors.models import (
     ExternalCustomer,
     SatisfactionRating,
@@ -123,7 +123,10 @@ class ZendeskConnector:
         body = await self.http.get_json(
             "/api/v2/users/show_many", params={"ids": ",".join(ids)}
         )
-        return [customer_from_user(u) for u in body.get("users") or ()]
+        users = body.get("users") if isinstance(body, dict) else None
+        if not isinstance(users, list):
+            raise UpstreamBadResponse(self.name, "show_many answer has no users")
+        return [customer_from_user(u) for u in users]
 
     async def customers_by_emails(
         self, emails: Sequence[str]

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from connectors.base import PageGuard, UpstreamHTTP
-from connectors.errors import UpstreamProtocolError
+from connectors.errors import UpstreamBadResponse
 
 OFFSET_RECORD_LIMIT = 10_000
 SEARCH_RESULT_LIMIT = 1_000
@@ -23,7 +23,7 @@ SEARCH_RESULT_LIMIT = 1_000
 def _items(connector: str, body: Any, key: str) -> list[dict[str, Any]]:
     items = body.get(key) if isinstance(body, dict) else None
     if not isinstance(items, list):
-        raise UpstreamProtocolError(connector, f"response has no '{key}' list")
+        raise UpstreamBadResponse(connector, f"response has no '{key}' list")
     return items
 
 

@@ -25,7 +25,7 @@ import hmac
 from datetime import UTC, datetime
 from typing import Literal
 
-from connectors.errors import UpstreamProtocolError
+from connectors.errors import UpstreamBadResponse
 from connectors.models import UpstreamChange
 from connectors.payloads import Fields, read_object
 from connectors.shapes import MAX_WHOLE, check_shape
@@ -85,13 +85,13 @@ def parse_event(raw_body: bytes, *, delivery_id: str | None = None) -> UpstreamC
     header), the envelope ``id`` identifies the event across re-deliveries.
     The envelope needs a ``type``, an ``id`` and an object ``detail``; a
     ticket's or user's ``detail.id`` is required. Raises
-    ``UpstreamProtocolError`` naming the first field that is missing or not
+    ``UpstreamBadResponse`` naming the first field that is missing or not
     of its type.
     """
     envelope = Fields(SOURCE, read_object(SOURCE, raw_body), "envelope")
     kind = envelope.data.get("type")
     if not isinstance(kind, str) or not kind.startswith(EVENT_PREFIX):
-        raise UpstreamProtocolError(SOURCE, "not an event-subscription envelope")
+        raise UpstreamBadResponse(SOURCE, "not an event-subscription envelope")
     topic = kind.removeprefix(EVENT_PREFIX)
     event_id = envelope.text("id", required=True)
     if envelope.data.get("detail") is None:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connectors.errors import ConnectorError, UpstreamProtocolError
+from connectors.errors import ConnectorError, UpstreamBadResponse
 from connectors.models import UpstreamChange
 from connectors.shopify.client import ShopifyConnector
 from connectors.shopify.webhooks import (
@@ -73,7 +73,7 @@ async def receive(request: Request, services: Services) -> Response:
         raise Rejected(400, f"Missing headers: {', '.join(missing)}.")
     try:
         change = parse_delivery(body, request.headers)
-    except UpstreamProtocolError as exc:
+    except UpstreamBadResponse as exc:
         raise Rejected(
             400, f"The body is not a Shopify payload for this topic: {exc.detail}."
         ) from None

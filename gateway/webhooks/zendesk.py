@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connectors.errors import ConnectorError, UpstreamProtocolError
+from connectors.errors import ConnectorError, UpstreamBadResponse
 from connectors.models import ExternalCustomer
 from connectors.zendesk.webhooks import (
     SIGNATURE_HEADER,
@@ -64,7 +64,7 @@ async def receive(request: Request, services: Services) -> Response:
         raise Rejected(401, "Invalid, missing or stale Zendesk webhook signature.")
     try:
         change = parse_event(body)
-    except UpstreamProtocolError as exc:
+    except UpstreamBadResponse as exc:
         raise Rejected(
             400, f"The body is not a Zendesk event envelope: {exc.detail}."
         ) from None

@@ -18,7 +18,7 @@ from connectors.base import CommerceConnector, RetryPolicy
 from connectors.demo_world import World, product_by_id
 from connectors.errors import (
     UpstreamAuthError,
-    UpstreamProtocolError,
+    UpstreamBadResponse,
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
@@ -278,13 +278,13 @@ async def test_a_garbage_cursor_is_rejected_as_a_protocol_error(
     connect: Connect, simulator: ShopifySimulator
 ) -> None:
     variables = {"first": 1, "after": "not-a-cursor", "query": "customer_id:1"}
-    with pytest.raises(UpstreamProtocolError, match="Invalid cursor"):
+    with pytest.raises(UpstreamBadResponse, match="Invalid cursor"):
         await connect().query(queries.ORDERS, variables)
 
 
 async def test_a_query_above_the_cost_limit_is_refused(connect: Connect) -> None:
     variables = {"first": 250, "query": "customer_id:1"}
-    with pytest.raises(UpstreamProtocolError, match="MAX_COST_EXCEEDED|max cost"):
+    with pytest.raises(UpstreamBadResponse, match="MAX_COST_EXCEEDED|max cost"):
         await connect().query(queries.ORDERS, variables)
 
 

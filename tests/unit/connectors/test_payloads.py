@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.errors import UpstreamProtocolError
+from connectors.errors import UpstreamBadResponse
 from connectors.payloads import MAX_DEPTH, Fields, read_object
 from tests.security.hostile_json import Deep, encode
 
@@ -36,7 +36,7 @@ REFUSED_BODIES = {
 
 @pytest.mark.parametrize("body", REFUSED_BODIES.values(), ids=REFUSED_BODIES.keys())
 def test_a_body_no_mapping_should_read_is_a_protocol_error(body: bytes) -> None:
-    with pytest.raises(UpstreamProtocolError):
+    with pytest.raises(UpstreamBadResponse):
         read_object("shopify", body)
 
 
@@ -110,14 +110,14 @@ MISREAD = [
 def test_a_field_of_another_type_is_a_protocol_error_naming_it(
     reader: str, key: str, problem: str
 ) -> None:
-    with pytest.raises(UpstreamProtocolError, match=f"order.{key}.* {problem}"):
+    with pytest.raises(UpstreamBadResponse, match=f"order.{key}.* {problem}"):
         getattr(FIELDS, reader)(key)
 
 
 @pytest.mark.parametrize("reader", ["text", "whole", "amount", "time"])
 def test_a_required_field_absent_or_null_is_a_protocol_error(reader: str) -> None:
     for key in ("absent", "null"):
-        with pytest.raises(UpstreamProtocolError, match=f"order.{key} is missing"):
+        with pytest.raises(UpstreamBadResponse, match=f"order.{key} is missing"):
             getattr(FIELDS, reader)(key, required=True)
 
 
@@ -137,11 +137,11 @@ def test_a_required_field_absent_or_null_is_a_protocol_error(reader: str) -> Non
     ],
 )
 def test_an_amount_that_is_not_money_is_a_protocol_error(amount: str) -> None:
-    with pytest.raises(UpstreamProtocolError, match="amount"):
+    with pytest.raises(UpstreamBadResponse, match="amount"):
         Fields("shopify", {"price": amount}, "item").amount("price")
 
 
 def test_objects_in_a_list_are_named_by_their_position() -> None:
     items = Fields("shopify", {"items": [{"q": 1}, "x"]}, "order")
-    with pytest.raises(UpstreamProtocolError, match=r"order\.items\[1\] is not"):
+    with pytest.raises(UpstreamBadResponse, match=r"order\.items\[1\] is not"):
         items.objects("items")

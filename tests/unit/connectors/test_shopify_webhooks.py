@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.errors import UpstreamProtocolError
+from connectors.errors import UpstreamBadResponse
 from connectors.shopify import webhooks
 
 SECRET = "shpss_test_secret"
@@ -152,5 +152,5 @@ def test_an_unknown_topic_parses_into_a_change_with_nothing_to_do() -> None:
 
 
 def test_a_body_that_is_not_json_is_a_protocol_error() -> None:
-    with pytest.raises(UpstreamProtocolError):
+    with pytest.raises(UpstreamBadResponse):
         webhooks.parse_delivery(b"not json", headers("orders/create"))

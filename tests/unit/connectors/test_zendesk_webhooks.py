@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.errors import UpstreamProtocolError
+from connectors.errors import UpstreamBadResponse
 from connectors.zendesk.webhooks import parse_event, verify_signature
 
 SECRET = "whsec-test"
@@ -99,7 +99,7 @@ def test_user_events_name_the_user_itself():
 
 
 def test_trigger_payloads_and_garbage_are_protocol_errors():
-    with pytest.raises(UpstreamProtocolError):
+    with pytest.raises(UpstreamBadResponse):
         parse_event(b'{"ticket_id": "{{ticket.id}}"}')
-    with pytest.raises(UpstreamProtocolError):
+    with pytest.raises(UpstreamBadResponse):
         parse_event(b"not json")

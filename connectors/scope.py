@@ -1,0 +1,132 @@
+"""What an upstream call runs within: its deadline and its priority, read from
+a context variable, and the guard that may hold it back.
+
+The gateway opens a scope per GraphQL operation (``call_scope``): every
+upstream call the operation causes — batched by loaders, shared with another
+request's fetch, retried — shares its deadline, and the cache notes in it the
+values it answered stale. Work outside any scope (a sync, a backfill, a
+webhook's look-up) is background work: each of its calls gets the guard's
+longer ``background_deadline``::
+
+    with call_scope(2.0, Priority.INTERACTIVE) as scope:
+        result = await execute(...)
+    scope.stale  # the last good values served in place of failed reads
+
+A ``CallGuard`` (``UpstreamHTTP.guard``) admits each attempt before it is sent
+— the upstream's shared budget, its circuit breaker — and hears how it went.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+class Priority(StrEnum):
+    INTERACTIVE = "interactive"
+    """Someone waits for the answer: a GraphQL operation, an embed."""
+    BACKGROUND = "background"
+    """Sync, backfills, refreshes, webhooks' look-ups: spent only above a reserve."""
+
+
+@dataclass(frozen=True, slots=True)
+class StaleRead:
+    """A cached value served past its TTL because its upstream failed."""
+
+    source: str
+    fetched_at: float
+    """When the value was read from the upstream (Unix time)."""
+
+
+@dataclass(slots=True)
+class CallScope:
+    deadline: float | None
+    """``time.monotonic()`` by which every call must have answered."""
+    priority: Priority
+    stale: list[StaleRead] = field(default_factory=list)
+
+    def time_left(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return self.deadline - time.monotonic()
+
+
+_current: ContextVar[CallScope | None] = ContextVar("upstream_call_scope", default=None)
+
+
+@contextmanager
+def call_scope(seconds: float | None, priority: Priority) -> Iterator[CallScope]:
+    """Calls made inside answer within ``seconds`` (an enclosing scope's
+    earlier deadline wins) at ``priority``."""
+    outer = _current.get()
+    deadline = None if seconds is None else time.monotonic() + seconds
+    if outer is not None and outer.deadline is not None:
+        deadline = outer.deadline if deadline is None else min(deadline, outer.deadline)
+    scope = CallScope(deadline, priority)
+    token = _current.set(scope)
+    try:
+        yield scope
+    finally:
+        _current.reset(token)
+
+
+def current_scope() -> CallScope | None:
+    return _current.get()
+
+
+def time_left() -> float | None:
+    """Seconds until the current scope's deadline; ``None`` outside one."""
+    scope = _current.get()
+    return None if scope is None else scope.time_left()
+
+
+def current_priority() -> Priority:
+    scope = _current.get()
+    return Priority.BACKGROUND if scope is None else scope.priority
+
+
+def note_stale(source: str, fetched_at: float) -> None:
+    """Record in the current scope that a stale value answered (outside a
+    scope nobody reads it, and nothing is kept)."""
+    scope = _current.get()
+    if scope is not None:
+        scope.stale.append(StaleRead(source, fetched_at))
+
+
+class Outcome(StrEnum):
+    """How an admitted attempt ended, for a circuit breaker."""
+
+    ANSWERED = "answered"
+    """The upstream answered, even with a 4xx or a 429: it is up."""
+    FAILED = "failed"
+    """Unreachable, 5xx, timed out, or an answer we cannot read."""
+    ABANDONED = "abandoned"
+    """Cancelled before the upstream answered: no verdict."""
+
+
+class CallGuard(Protocol):
+    """Admits or refuses each attempt of an upstream call, and hears its outcome."""
+
+    background_deadline: float
+    """Seconds each call outside any ``call_scope`` may take, retries included."""
+
+    async def admit(
+        self, connector: str, cost: float, priority: Priority, deadline: float
+    ) -> None:
+        """Return when the attempt may be sent (waiting no later than
+        ``deadline``), or raise an ``UpstreamNotSent``."""
+        ...
+
+    async def settle(self, connector: str, extra: float) -> None:
+        """Charge ``extra`` more (less, when negative) to the upstream's budget:
+        the upstream reported what an admitted call really cost."""
+        ...
+
+    def record(self, connector: str, outcome: Outcome) -> None:
+        """How an admitted attempt ended."""
+        ...
