@@ -62,7 +62,10 @@ async def readyz(request: Request) -> Response:
         return JSONResponse(
             {"status": "unavailable", "database": "down"}, status_code=503
         )
-    return JSONResponse({"status": "ok", "database": "up"})
+    detail: dict[str, object] = {"status": "ok", "database": "up"}
+    if services.guard is not None and services.guard.breakers:
+        detail["upstreams"] = services.guard.detail()
+    return JSONResponse(detail)
 
 
 def create_app(

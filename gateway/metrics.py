@@ -10,7 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
@@ -40,6 +46,23 @@ CACHE_ERRORS = Counter(
     "customer_graph_cache_errors_total",
     "Cache backend (Redis) failures, by operation; the gateway served from upstream.",
     ["operation"],
+)
+UPSTREAM_REFUSED = Counter(
+    "customer_graph_upstream_refused_total",
+    "Upstream calls the guard did not send, by connector, reason (budget, "
+    "breaker) and priority (interactive, background).",
+    ["connector", "reason", "priority"],
+)
+BREAKER_STATE = Gauge(
+    "customer_graph_upstream_breaker_state",
+    "Each upstream's circuit breaker in this process: 0 closed, 1 half-open, 2 open.",
+    ["connector"],
+)
+STALE_ANSWERS = Counter(
+    "customer_graph_stale_answers_total",
+    "Cached values served past their TTL because their upstream could not "
+    "answer, by source.",
+    ["source"],
 )
 BATCH_SIZE = Histogram(
     "customer_graph_dataloader_batch_size",

@@ -114,6 +114,44 @@ class Settings(BaseSettings):
     response_cache_ttl: float = 60.0
     """Seconds a whole ``customer(id:)`` response is reused at most; 0 turns
     the response cache off (it is off too when ``cache_enabled`` is)."""
+    cache_max_stale_shopify: float = 3600.0
+    """Seconds past its TTL a cached Shopify value is kept, and served (with
+    ``extensions.stale``) when Shopify cannot answer; 0: never stale."""
+    cache_max_stale_zendesk: float = 900.0
+    cache_max_stale_posthog: float = 3600.0
+
+    read_deadline_seconds: float = Field(default=2.0, gt=0)
+    """Every upstream call of a GraphQL operation (retries and waits included)
+    answers within this many seconds of its start, or its source answers
+    stale or null with its code."""
+    background_deadline_seconds: float = Field(default=60.0, gt=0)
+    """The same bound per upstream call of background work (sync, backfills,
+    insights, webhooks' look-ups)."""
+    upstream_budget_share: float = Field(default=0.8, gt=0, le=1)
+    """The share of each vendor's rate limit this gateway spends, all replicas
+    together (the rest is left to the vendor's other clients of the key)."""
+    upstream_background_reserve: float = Field(default=0.25, ge=0, lt=1)
+    """The share of each budget's burst kept for interactive reads: background
+    calls are sent only while more than this is left."""
+    shopify_limit_points_per_second: float = Field(default=100.0, gt=0)
+    """The store's GraphQL Admin restore rate: Standard 100, Advanced 200,
+    Plus 1,000, Commerce Components 2,000 (shopify.dev/docs/apps/build/apis/
+    graphql-admin/rate-limits)."""
+    shopify_limit_bucket_points: float = Field(default=2000.0, gt=0)
+    """The store's bucket size (``throttleStatus.maximumAvailable``)."""
+    zendesk_limit_per_minute: int = Field(default=400, gt=0)
+    """The account's API requests per minute: Team 200, Growth and
+    Professional 400, Enterprise 700, Enterprise Plus 2,500
+    (developer.zendesk.com/api-reference/introduction/rate-limits/)."""
+    posthog_limit_queries_per_hour: int = Field(default=120, gt=0)
+    """HogQL queries per hour per team (PostHog's ``HogQLQueryThrottle``
+    default in posthog/rate_limit.py; some plans allow more)."""
+    breaker_failures: int = Field(default=5, gt=0)
+    """Consecutive failed calls that open an upstream's circuit breaker."""
+    breaker_open_seconds: float = Field(default=1.0, gt=0)
+    """How long a breaker stays open before a probe; doubled per failed probe."""
+    breaker_max_open_seconds: float = Field(default=60.0, gt=0)
+
     loaders_enabled: bool = True
     """Off only to measure what batching saves (the benchmark's baseline)."""
 

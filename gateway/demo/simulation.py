@@ -39,8 +39,9 @@ class Simulators:
     urls: dict[str, str]
 
     def settings(self, base: Settings) -> Settings:
-        """``base`` pointed at the simulators; what the operator set explicitly
-        (``CG_*`` variables, constructor arguments) is kept."""
+        """``base`` pointed at the simulators, its upstream budgets the
+        simulators' limits; what the operator set explicitly (``CG_*``
+        variables, constructor arguments) is kept."""
         demo: dict[str, object] = {
             "shopify_base_url": self.urls["shopify"],
             "shopify_shop": "northwind-outfitters",
@@ -53,6 +54,11 @@ class Simulators:
             "posthog_host": self.urls["posthog"],
             "posthog_project_id": "1",
             "posthog_api_key": SecretStr(POSTHOG_KEY),
+            # the budgets: the limits the simulators enforce
+            "shopify_limit_points_per_second": self.shopify.bucket.restore_rate,
+            "shopify_limit_bucket_points": self.shopify.bucket.size,
+            "zendesk_limit_per_minute": self.zendesk.rate_limit_per_minute,
+            "posthog_limit_queries_per_hour": self.posthog.rate_limit_per_minute * 60,
         }
         unset = {k: v for k, v in demo.items() if k not in base.model_fields_set}
         return base.model_copy(update=unset)
@@ -100,9 +106,12 @@ async def simulated_upstreams(
         world, api_key=POSTHOG_KEY, latency=latency, rate_limit_per_minute=GENEROUS
     )
     async with AsyncExitStack() as stack:
-        urls = {
-            "shopify": await stack.enter_async_context(serve_app(shopify.app)),
-            "zendesk": await stack.enter_async_context(serve_app(zendesk.app)),
-            "posthog": await stack.enter_async_context(serve_app(posthog.app)),
-        }
+        urls: dict[str, str] = {}
+        for name, simulator in (
+            ("shopify", shopify),
+            ("zendesk", zendesk),
+            ("posthog", posthog),
+        ):
+            served = simulator.with_faults(simulator.app)
+            urls[name] = await stack.enter_async_context(serve_app(served))
         yield Simulators(shopify=shopify, zendesk=zendesk, posthog=posthog, urls=urls)

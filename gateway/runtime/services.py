@@ -1,8 +1,8 @@
 """Long-lived services shared by all requests, opened and closed by the app's
 lifespan: the settings, the database engine and its session factory, the
-authenticator and rate limiter, the upstream connectors, the cache of their
-results, persisted queries, the change bus and the CRM writes that announce
-on it."""
+authenticator and rate limiter, the upstream connectors and their guard, the
+cache of their results, persisted queries, the change bus and the CRM writes
+that announce on it."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from gateway.changes.bus import ChangeBus
 from gateway.changes.feed import ChangeFeed
 from gateway.crm.service import Crm
 from gateway.db.session import check_migrated, create_engine, session_factory
+from gateway.guard.upstreams import UpstreamGuard, build_guard
 from gateway.runtime.upstreams import Upstreams, build_upstreams
 from gateway.settings import Settings
 
@@ -46,6 +47,8 @@ class Services:
     persisted: PersistedQueries
     audit: AuditLog
     upstreams: Upstreams = field(default_factory=Upstreams)
+    guard: UpstreamGuard | None = None
+    """Budgets and breakers of the upstreams' calls (``gateway.guard``)."""
     changes: ChangeBus = field(default_factory=ChangeBus)
     caches: UpstreamCaches | None = None
     responses: ResponseCache | None = None
@@ -76,9 +79,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     ``/readyz`` answers 503 until it is back."""
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
-    upstreams = build_upstreams(settings, observer=metrics.observe_upstream)
     backend = open_backend(settings.redis_url, settings.cache_max_entries)
     redis = backend.redis if isinstance(backend, RedisBackend) else None
+    upstreams = build_upstreams(settings, observer=metrics.observe_upstream)
+    guard = build_guard(settings, redis, [c.name for c in upstreams.configured()])
+    upstreams.guard_with(guard)
     tokens = TokenVerifier(
         secret=_secret(settings.jwt_secret),
         jwks_url=settings.jwt_jwks_url,
@@ -119,6 +124,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         ),
         audit=AuditLog(sessions),
         upstreams=upstreams,
+        guard=guard,
     )
     if settings.cache_enabled:
         services.caches = build_caches(backend, settings)

@@ -10,9 +10,12 @@ from dataclasses import dataclass
 
 from connectors.base import RequestObserver
 from connectors.posthog.client import PostHogConnector
+from connectors.scope import CallGuard
 from connectors.shopify.client import ShopifyConnector
 from connectors.zendesk.client import ZendeskConnector
 from gateway.settings import Settings
+
+Configured = ShopifyConnector | ZendeskConnector | PostHogConnector
 
 
 @dataclass(slots=True)
@@ -21,10 +24,17 @@ class Upstreams:
     zendesk: ZendeskConnector | None = None
     posthog: PostHogConnector | None = None
 
+    def configured(self) -> list[Configured]:
+        return [c for c in (self.shopify, self.zendesk, self.posthog) if c is not None]
+
+    def guard_with(self, guard: CallGuard) -> None:
+        """Every call of every connector admitted by ``guard``."""
+        for connector in self.configured():
+            connector.http.guard = guard
+
     async def aclose(self) -> None:
-        for connector in (self.shopify, self.zendesk, self.posthog):
-            if connector is not None:
-                await connector.aclose()
+        for connector in self.configured():
+            await connector.aclose()
 
 
 def _secret(value: object) -> str | None:

@@ -27,11 +27,12 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.errors": {"connectors"},
         "gateway.validation": {"gateway.errors"},
         "gateway.relay": {"gateway.errors"},
+        "gateway.guard": {"connectors", "gateway.metrics", "gateway.settings"},
         "gateway.db": {"gateway.errors", "gateway.relay"},
         # the domain, below any transport
         "gateway.auth": {
-            "gateway.db", "gateway.errors", "gateway.relay", "gateway.settings",
-            "gateway.validation",
+            "gateway.db", "gateway.errors", "gateway.guard", "gateway.relay",
+            "gateway.settings", "gateway.validation",
         },
         "gateway.changes": {"gateway.db", "gateway.errors"},
         "gateway.identity": {"connectors", "gateway.db"},
@@ -49,8 +50,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         "gateway.runtime": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.cache",
-            "gateway.changes", "gateway.crm", "gateway.db", "gateway.metrics",
-            "gateway.settings",
+            "gateway.changes", "gateway.crm", "gateway.db", "gateway.guard",
+            "gateway.metrics", "gateway.settings",
         },
         "gateway.insights": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.db",

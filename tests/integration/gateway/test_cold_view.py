@@ -100,7 +100,9 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
     # the customer; addresses, tags, consents, loyalty; every source's link
     assert len(statements) == 6
     assert Counter(sent) == {
-        "EVALSHA": 1,  # the rate limit
+        "EVALSHA": 1
+        + 3
+        + 1,  # the rate limit; each upstream's budget; Shopify's settled
         "MGET": 1 + 1 + 3,  # the stored response; links; orders, tickets, activity
         "GET+SET": 1 + 3,  # the misses' locks, each taken with a read of its key
         "SET": 1,  # the response stored

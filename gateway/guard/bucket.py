@@ -1,0 +1,106 @@
+"""Token buckets by key: Redis (one atomic Lua script, shared by replicas)
+when configured, else in process. A take may cost more than one token and
+may have to leave a floor in the bucket; a refusal carries the seconds until
+it would pass.
+
+Used to meter callers (``gateway.auth.ratelimit``) and to spend the budget of
+each upstream (``gateway.guard.budget``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("gateway.guard.bucket")
+
+_TAKE = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local cost = tonumber(ARGV[4])
+local floor = tonumber(ARGV[5])
+local force = tonumber(ARGV[6])
+local tokens = tonumber(redis.call('HGET', KEYS[1], 't') or ARGV[1])
+local at = tonumber(redis.call('HGET', KEYS[1], 'at') or ARGV[3])
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local allowed = 0
+if force == 1 or tokens - cost >= floor then
+  tokens = math.min(capacity, tokens - cost)
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 't', tokens, 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
+return {allowed, tostring(tokens)}
+"""
+# Tokens refill at ``rate`` per second up to ``capacity``; a take of ``cost``
+# passes while ``floor`` tokens stay; ``force`` applies it regardless (a
+# settlement: negative costs give tokens back).
+
+_LOCAL_KEYS = 100_000
+"""Buckets kept in memory at most (one per key, address or embed token)."""
+
+
+class TokenBucket:
+    """Buckets of ``capacity`` tokens refilled at ``rate`` per second, one per key."""
+
+    def __init__(
+        self, rate: float, capacity: float, redis: Redis | None, prefix: str
+    ) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.redis = redis
+        self.prefix = prefix
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._script = redis.register_script(_TAKE) if redis is not None else None
+
+    async def take(self, key: str, cost: float = 1.0, floor: float = 0.0) -> float:
+        """0 when ``cost`` tokens were taken leaving at least ``floor``; else
+        the seconds until they could be (``inf`` when never)."""
+        tokens = await self._apply(key, cost, floor, force=False)
+        if tokens is None:
+            return 0.0
+        return self._wait(tokens, cost + floor)
+
+    async def adjust(self, key: str, cost: float) -> None:
+        """Take ``cost`` tokens whatever is left (give back when negative)."""
+        await self._apply(key, cost, 0.0, force=True)
+
+    async def _apply(
+        self, key: str, cost: float, floor: float, *, force: bool
+    ) -> float | None:
+        """``None`` when applied, else the tokens there are."""
+        if self._script is not None:
+            try:
+                shape = [self.capacity, self.rate, time.time()]
+                allowed, tokens = await self._script(
+                    keys=[f"{self.prefix}:{key}"],
+                    args=[*shape, cost, floor, int(force)],
+                )
+                return None if int(allowed) else float(tokens)
+            except RedisError as exc:
+                log.warning("token bucket falls back to memory: %s", exc)
+        return self._apply_local(key, cost, floor, force=force)
+
+    def _apply_local(
+        self, key: str, cost: float, floor: float, *, force: bool
+    ) -> float | None:
+        now = time.monotonic()
+        if len(self._buckets) > _LOCAL_KEYS:
+            self._buckets.clear()  # many addresses or tokens: start afresh
+        tokens, at = self._buckets.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - at) * self.rate)
+        if force or tokens - cost >= floor:
+            self._buckets[key] = (min(self.capacity, tokens - cost), now)
+            return None
+        self._buckets[key] = (tokens, now)
+        return tokens
+
+    def _wait(self, tokens: float, needed: float) -> float:
+        if needed > self.capacity:
+            return math.inf
+        return max(0.001, (needed - tokens) / self.rate)

@@ -1,0 +1,57 @@
+"""Each upstream's budget: the share of the vendor's rate limit this gateway
+may spend, as the shape of a token bucket, in the unit the vendor counts.
+
+- Shopify counts GraphQL cost points in a leaky bucket (a restore rate and a
+  bucket size): a token bucket of ``share`` × both never asks more of it.
+- Zendesk counts requests per minute, PostHog HogQL queries per hour, in
+  windows: a quarter of the share may come at once (``BURST``), the rest
+  refills over the window, so that no window ever holds more than ``share``
+  × the limit.
+
+The vendors' figures are settings (``CG_SHOPIFY_LIMIT_*``,
+``CG_ZENDESK_LIMIT_PER_MINUTE``, ``CG_POSTHOG_LIMIT_QUERIES_PER_HOUR``) with
+their sources beside them in ``gateway.settings``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.settings import Settings
+
+BURST = 0.25
+"""Of a windowed budget, the part that may be spent at once."""
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    rate: float
+    """Units refilled per second."""
+    capacity: float
+    """Units held at most: the largest burst."""
+
+    @classmethod
+    def leaky(cls, restore_rate: float, size: float, share: float) -> Budget:
+        return cls(restore_rate * share, size * share)
+
+    @classmethod
+    def windowed(cls, limit: float, window: float, share: float) -> Budget:
+        """At most ``share`` × ``limit`` in any ``window`` seconds."""
+        spend = limit * share
+        return cls(spend * (1 - BURST) / window, max(1.0, spend * BURST))
+
+
+def budgets(settings: Settings) -> dict[str, Budget]:
+    """The budget of each upstream, by connector name."""
+    share = settings.upstream_budget_share
+    return {
+        "shopify": Budget.leaky(
+            settings.shopify_limit_points_per_second,
+            settings.shopify_limit_bucket_points,
+            share,
+        ),
+        "zendesk": Budget.windowed(settings.zendesk_limit_per_minute, 60.0, share),
+        "posthog": Budget.windowed(
+            settings.posthog_limit_queries_per_hour, 3600.0, share
+        ),
+    }
