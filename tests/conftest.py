@@ -73,6 +73,9 @@ async def services(database_url: str) -> AsyncIterator[Services]:
         # purpose: the failed-login throttle has tests of its own.
         auth_failures_per_minute=100_000,
         auth_failures_burst=100_000,
+        # Several workers share two cores: a read may wait seconds for CPU.
+        # The deadline's own tests set theirs.
+        read_deadline_seconds=30.0,
     )
     async with open_services(settings) as opened:
         yield opened

@@ -71,12 +71,26 @@ def link_key(source: str, customer_id: int) -> str:
 
 
 def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
+    """Every namespace; each upstream's with its TTL and the staleness its
+    last good values may be served with (links: never stale)."""
     shop = settings.cache_ttl_shopify
     desk = settings.cache_ttl_zendesk
     web = settings.cache_ttl_posthog
+    max_stale = {
+        "shopify": settings.cache_max_stale_shopify,
+        "zendesk": settings.cache_max_stale_zendesk,
+        "posthog": settings.cache_max_stale_posthog,
+    }
 
     def namespace(name: str, adapter: TypeAdapter[V], ttl: float) -> ReadThrough[V]:
-        return ReadThrough(backend, name, adapter, ttl, prefix=settings.cache_prefix)
+        return ReadThrough(
+            backend,
+            name,
+            adapter,
+            ttl,
+            max_stale=max_stale.get(name.split(".")[0], 0.0),
+            prefix=settings.cache_prefix,
+        )
 
     return UpstreamCaches(
         backend=backend,

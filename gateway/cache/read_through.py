@@ -21,6 +21,15 @@ first (``CacheBackend.store_and_release``), so a replica never finds the lock
 free and the value absent. Inside ``gateway.cache.writes.deferred_writes()``
 that round trip runs beside the rest of the request instead of before its next
 read; the fetch stays shared in-process until it is stored.
+
+Stale-if-error: each value is stored with the time it was fetched
+(``<fetched at>|<json>``) and kept ``max_stale`` seconds past its TTL. Past
+the TTL it is a miss like any other; but when the fetch that should replace
+it fails for a reason that may pass (``ConnectorError.transient``: the
+upstream down, slow, unreadable, rate limited, its budget spent or its
+breaker open), ``load_or_last_good`` answers it instead, noting it in the
+call scope (``connectors.scope.note_stale``) so the response can say so.
+Every wait on another caller's fetch ends by the call scope's deadline.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ from typing import Any, Generic, TypeVar
 import orjson
 from pydantic import TypeAdapter
 
+from connectors.errors import ConnectorError, UpstreamTimeout
+from connectors.scope import note_stale, time_left
 from gateway import metrics
 from gateway.cache.backends import CacheBackend
 from gateway.cache.writes import write
@@ -42,12 +53,15 @@ V = TypeVar("V")
 
 MAPPING_VERSION = 1
 """Bump when a connector's mapping changes what a model's fields mean."""
+ENTRY_FORMAT = b"<fetched at>|<json>"
+"""How a value is stored; part of every key's version."""
 
 
 def shape_version(adapter: TypeAdapter[Any]) -> str:
     """A short hash of the JSON schema of what a namespace stores."""
     schema = orjson.dumps(adapter.json_schema(), option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha1(schema + str(MAPPING_VERSION).encode()).hexdigest()[:8]
+    versions = str(MAPPING_VERSION).encode() + ENTRY_FORMAT
+    return hashlib.sha1(schema + versions).hexdigest()[:8]
 
 
 Fetch = Callable[[Sequence[str]], Awaitable[Mapping[str, V]]]
@@ -66,19 +80,79 @@ class ReadThrough(Generic[V]):
         adapter: TypeAdapter[V],
         ttl: float,
         *,
+        max_stale: float = 0.0,
         lock_ttl: float = 2.0,
         prefix: str = "cg",
     ) -> None:
         self.backend = backend
         self.namespace = namespace
+        self.source = namespace.split(".")[0]
+        """The upstream the namespace's values come from."""
         self.adapter = adapter
         self.ttl = ttl
+        self.max_stale = max_stale
         self.lock_ttl = lock_ttl
         self.prefix = f"{prefix}:{namespace}:{shape_version(adapter)}:"
         self._inflight: dict[str, asyncio.Future[V]] = {}
 
     def key(self, key: str) -> str:
         return self.prefix + key
+
+    def entry(self, value: V, fetched_at: float) -> bytes:
+        """What is stored for ``value`` read from upstream at ``fetched_at``."""
+        return b"%.3f|" % fetched_at + self.adapter.dump_json(value)
+
+    def _decode(self, raw: bytes) -> tuple[float, V]:
+        """``(fetched at, value)`` of a stored entry."""
+        at, _, body = raw.partition(b"|")
+        return float(at), self.adapter.validate_json(body)
+
+    def _current(
+        self, key: str, raw: bytes | None, fresh: Fresh[V] | None
+    ) -> tuple[V] | None:
+        """The stored value (in a 1-tuple: it may be ``None`` itself) if it is
+        within its TTL and answers the request."""
+        if raw is None:
+            return None
+        at, value = self._decode(raw)
+        if time.time() - at > self.ttl or (fresh is not None and not fresh(key, value)):
+            return None
+        return (value,)
+
+    async def load_or_last_good(
+        self,
+        keys: Sequence[str],
+        fetch: Fetch[V],
+        default: V,
+        fresh: Fresh[V] | None = None,
+    ) -> list[V | ConnectorError]:
+        """``load_many``; but when the fetch fails for a reason that may pass,
+        each key gets its last good value (no older than TTL + ``max_stale``,
+        noted as stale) or, without one, the error."""
+        try:
+            return list(await self.load_many(keys, fetch, default, fresh))
+        except ConnectorError as error:
+            if not error.transient or self.max_stale <= 0:
+                raise
+            failed = error
+        last = await self._last_good(keys, fresh)
+        for at in last.values():
+            note_stale(self.source, at[0])
+        metrics.STALE_ANSWERS.labels(source=self.source).inc(len(last))
+        return [last[k][1] if k in last else failed for k in keys]
+
+    async def _last_good(
+        self, keys: Sequence[str], fresh: Fresh[V] | None
+    ) -> dict[str, tuple[float, V]]:
+        raw = await self.backend.get_many([self.key(k) for k in keys])
+        oldest = time.time() - self.ttl - self.max_stale
+        found: dict[str, tuple[float, V]] = {}
+        for key, value in zip(keys, raw, strict=True):
+            if value is not None:
+                at, cached = self._decode(value)
+                if at >= oldest and (fresh is None or fresh(key, cached)):
+                    found[key] = (at, cached)
+        return found
 
     async def load_many(
         self,
@@ -92,10 +166,8 @@ class ReadThrough(Generic[V]):
         raw = await self.backend.get_many([self.key(k) for k in keys])
         found: dict[str, V] = {}
         for key, value in zip(keys, raw, strict=True):
-            if value is not None:
-                cached = self.adapter.validate_json(value)
-                if fresh is None or fresh(key, cached):
-                    found[key] = cached
+            if current := self._current(key, value, fresh):
+                found[key] = current[0]
         hits = len(found)
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="hit").inc(hits)
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="miss").inc(
@@ -133,7 +205,7 @@ class ReadThrough(Generic[V]):
             self._settled(futures)
         outgrown = []
         for key, future in shared.items():
-            value = await future
+            value = await self._joined(future)
             if fresh is None or fresh(key, value):
                 values[key] = value
             else:  # another caller's fetch answered a smaller request
@@ -145,6 +217,16 @@ class ReadThrough(Generic[V]):
             values.update(regrown)
             await write(self._store(new, locks))
         return values
+
+    async def _joined(self, future: asyncio.Future[V]) -> V:
+        """Another caller's fetch, awaited no later than this caller's deadline."""
+        left = time_left()
+        if left is None:
+            return await future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), max(left, 0.0))
+        except TimeoutError:
+            raise UpstreamTimeout(self.source, "a shared fetch ran late") from None
 
     def _settled(self, futures: Mapping[str, asyncio.Future[V]]) -> None:
         """Stop sharing these fetches: their values are stored (or failed)."""
@@ -165,9 +247,8 @@ class ReadThrough(Generic[V]):
         for key, lock, (held, raw) in zip(keys, locks, claims, strict=True):
             # Read with the lock: a fetch that ended between this caller's
             # first read and here (its lock already gone) left its value.
-            cached = None if raw is None else self.adapter.validate_json(raw)
-            if cached is not None and (fresh is None or fresh(key, cached)):
-                values[key] = cached
+            if current := self._current(key, raw, fresh):
+                values[key] = current[0]
             elif not held:
                 waiting.append(key)
             if held:
@@ -187,34 +268,38 @@ class ReadThrough(Generic[V]):
         return values, new, mine
 
     async def _store(self, new: Mapping[str, V], locks: Sequence[str]) -> None:
+        at = time.time()
         await self.backend.store_and_release(
-            {self.key(k): self.adapter.dump_json(v) for k, v in new.items()},
-            self.ttl,
+            {self.key(k): self.entry(v, at) for k, v in new.items()},
+            self.ttl + self.max_stale,
             locks,
         )
 
     async def _await_other_replica(
         self, keys: list[str], fresh: Fresh[V] | None
     ) -> dict[str, V]:
-        """Poll for values another replica is fetching, up to the lock's life."""
-        deadline = time.monotonic() + self.lock_ttl
+        """Poll for values another replica is fetching, up to the lock's life
+        or the call scope's deadline."""
+        wait = self.lock_ttl
+        left = time_left()
+        if left is not None:
+            wait = min(wait, left)
+        deadline = time.monotonic() + wait
         found: dict[str, V] = {}
         pending = list(keys)
         while pending and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
             raw = await self.backend.get_many([self.key(k) for k in pending])
             for key, value in zip(pending, raw, strict=True):
-                if value is not None:
-                    cached = self.adapter.validate_json(value)
-                    if fresh is None or fresh(key, cached):
-                        found[key] = cached
+                if current := self._current(key, value, fresh):
+                    found[key] = current[0]
             pending = [k for k in pending if k not in found]
         return found
 
     async def peek_many(self, keys: Sequence[str]) -> list[V | None]:
-        """Cached values without fetching (``None`` where absent)."""
+        """Cached values without fetching (``None`` where absent), stale ones too."""
         raw = await self.backend.get_many([self.key(k) for k in keys])
-        return [None if v is None else self.adapter.validate_json(v) for v in raw]
+        return [None if v is None else self._decode(v)[1] for v in raw]
 
     async def forget(self, keys: Sequence[str]) -> None:
         await self.backend.delete_many([self.key(k) for k in keys])

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic
+from typing import Generic, cast
 
 from aiodataloader import DataLoader
 
+from connectors.errors import ConnectorError
 from connectors.models import OrderT, OrderWindow
 from gateway import metrics
 from gateway.cache.read_through import ReadThrough
@@ -46,7 +47,8 @@ class OrderWindowByCustomerLoader(
     DataLoader[OrderWindowKey, OrderWindow[OrderT]], Generic[OrderT]
 ):
     """The cache first (one ``MGET``), then one connector call for customers
-    whose cached window is missing or smaller than asked."""
+    whose cached window is missing or smaller than asked (failing: their
+    last good windows, if as big)."""
 
     def __init__(
         self,
@@ -74,12 +76,14 @@ class OrderWindowByCustomerLoader(
 
         ids = list(sizes)
         empty: OrderWindow[OrderT] = OrderWindow(0, 0, True)
+        windows: list[OrderWindow[OrderT] | ConnectorError]
         if self.store is None:
             found = await read(ids)
             windows = [found.get(i, empty) for i in ids]
         else:
-            windows = await self.store.load_many(
+            windows = await self.store.load_or_last_good(
                 ids, read, empty, lambda i, window: window.covers(sizes[i])
             )
         by_id = dict(zip(ids, windows, strict=True))
-        return [by_id[key.external_id] for key in keys]
+        # aiodataloader fails the load of a key answered with an exception
+        return cast(list[OrderWindow[OrderT]], [by_id[k.external_id] for k in keys])

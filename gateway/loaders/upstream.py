@@ -39,7 +39,9 @@ Fetch = Callable[[Sequence[str]], Awaitable[Mapping[str, V]]]
 
 
 class CachedLoader(DataLoader[str, V], Generic[V]):
-    """``<What>By<external id>``: the cache first, one connector call for misses."""
+    """``<What>By<external id>``: the cache first, one connector call for
+    misses; when that call fails, the last good value of each key that has
+    one (``ReadThrough.load_or_last_good``), the error for the others."""
 
     def __init__(
         self,
@@ -63,7 +65,9 @@ class CachedLoader(DataLoader[str, V], Generic[V]):
         if self.store is None:
             found = await self.fetch(list(keys))
             return [found.get(k, self.default) for k in keys]
-        return await self.store.load_many(keys, self.fetch, self.default)
+        answers = await self.store.load_or_last_good(keys, self.fetch, self.default)
+        # aiodataloader fails the load of a key answered with an exception
+        return cast(list[V], answers)
 
 
 @dataclass(frozen=True, slots=True)

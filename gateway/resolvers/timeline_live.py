@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Collection, Mapping
 
+from connectors.scope import Priority, call_scope
 from gateway.changes.bus import CustomerChange
 from gateway.changes.feed import ChangeFeed
 from gateway.loaders import Loaders
@@ -48,10 +49,12 @@ async def _feed(services: Services) -> AsyncIterator[ChangeFeed]:
 async def _head(
     services: Services, customer_id: int, source: Source
 ) -> list[TimelineItem] | None:
-    """The source's newest events, newest first; ``None`` while it fails."""
-    items, failures = await read_sources(
-        Loaders(services), customer_id, [source], Window(limit=HEAD)
-    )
+    """The source's newest events, newest first; ``None`` while it fails.
+    Each read has its own deadline: the subscription itself has none."""
+    with call_scope(services.settings.read_deadline_seconds, Priority.INTERACTIVE):
+        items, failures = await read_sources(
+            Loaders(services), customer_id, [source], Window(limit=HEAD)
+        )
     return None if failures else items
 
 

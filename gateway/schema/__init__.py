@@ -24,6 +24,7 @@ from gateway.schema.tasks import TaskMutation
 from gateway.schema.text_inputs import TextInputs
 from gateway.schema.timeline import TimelineMutation, TimelineSubscription
 from gateway.schema.timeline_events import EVENT_TYPES
+from gateway.schema.upstream_scope import UpstreamScope
 
 Query = merge_types("Query", (CustomerQuery, InsightsQuery))
 Mutation = merge_types(
@@ -69,6 +70,7 @@ def _schema_options(rules: list[type[ASTValidationRule]]) -> dict[str, Any]:
         types=EVENT_TYPES,
         extensions=[
             OperationMetrics,
+            UpstreamScope,
             PartialErrors,
             FormatStreamErrors,
             lambda: ParserCache(maxsize=1024),

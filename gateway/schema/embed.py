@@ -29,6 +29,7 @@ from gateway.schema.stream_errors import FormatStreamErrors
 from gateway.schema.text_inputs import TextInputs
 from gateway.schema.timeline import TimelineConnection, timeline_args
 from gateway.schema.timeline_events import EVENT_TYPES, TimelineEvent, event_of
+from gateway.schema.upstream_scope import UpstreamScope
 from gateway.timeline.items import Kind, Source
 
 
@@ -93,6 +94,7 @@ def build_embed_schema(*, introspection: bool = True) -> strawberry.Schema:
         subscription=EmbedSubscription,
         types=EVENT_TYPES,
         extensions=[
+            UpstreamScope,
             PartialErrors,
             FormatStreamErrors,
             StreamAudit,

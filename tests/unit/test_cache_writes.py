@@ -6,6 +6,7 @@ lock is read with the lock, not fetched again."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 
 from pydantic import TypeAdapter
@@ -85,7 +86,7 @@ class StoredRightAfterFirstRead(MemoryBackend):
 
 async def test_a_value_stored_after_the_first_read_is_found_with_the_lock() -> None:
     cache = ReadThrough(MemoryBackend(), "test", TypeAdapter(int), ttl=60)
-    backend = StoredRightAfterFirstRead(cache.key("abc"), b"7")
+    backend = StoredRightAfterFirstRead(cache.key("abc"), cache.entry(7, time.time()))
     cache.backend = backend
     fetched: list[Sequence[str]] = []
 
