@@ -1,0 +1,239 @@
+"""What a customer view answers, through the HTTP API, while an upstream
+misbehaves: the last good value with ``extensions.stale`` when there is one,
+else null with the source's code and the rest answering; unreadable answers
+are ``UPSTREAM_BAD_RESPONSE`` and never cached; a failing upstream's breaker
+opens (no more calls) and closes on an answered probe; a hung upstream or a
+storm of 429s costs no answer more than the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from connectors.demo_world import World
+from connectors.simulator_server import Fault
+from gateway.demo.simulation import Simulators
+from gateway.runtime.services import Services
+from tests.integration.gateway.conftest import Gateway, open_gateway
+from tests.integration.gateway.test_upstream_fields import shopper
+
+VIEW = """
+query($email: String!) {
+  customer(email: $email) {
+    email
+    orders(first: 3) { edges { node { id name } } }
+    tickets(first: 5) { edges { node { id subject } } }
+    activity(first: 5) { edges { node { name occurredAt } } }
+  }
+}
+"""
+FIELD = {"shopify": "orders", "zendesk": "tickets", "posthog": "activity"}
+
+
+GatewayOf = Callable[..., Any]
+
+
+@pytest.fixture
+def gateway_of(
+    seeded: Services, simulators: Simulators, world: World, cache_prefix: str
+) -> GatewayOf:
+    """Gateways over the seeded world with settings of the test's own, each
+    with an empty in-process cache and no response cache."""
+
+    @asynccontextmanager
+    async def opened(**settings: Any) -> AsyncIterator[Gateway]:
+        configured = seeded.settings.model_copy(
+            update={"cache_prefix": cache_prefix, "response_cache_ttl": 0, **settings}
+        )
+        async with open_gateway(configured, simulators, world) as gateway:
+            try:
+                yield gateway
+            finally:
+                simulators.heal()
+
+    return opened
+
+
+async def view(gateway: Gateway, email: str) -> tuple[dict[str, Any], float]:
+    """The answer, and the seconds it took."""
+    started = time.monotonic()
+    response = await gateway.http.post(
+        "/graphql", json={"query": VIEW, "variables": {"email": email}}
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body, time.monotonic() - started
+
+
+def codes(body: dict[str, Any]) -> dict[str, str]:
+    """``{source: code}`` of the answer's errors."""
+    return {
+        e["extensions"]["source"]: e["extensions"]["code"]
+        for e in body.get("errors", [])
+    }
+
+
+async def test_a_failing_upstream_answers_its_last_good_value_marked_stale(
+    gateway_of: GatewayOf,
+) -> None:
+    async with gateway_of(cache_ttl_shopify=0.0, read_deadline_seconds=5.0) as gw:
+        email = shopper(gw)
+        fresh, _ = await view(gw, email)
+        assert "errors" not in fresh, fresh
+        assert "extensions" not in fresh
+        fetched = datetime.now(UTC)
+        gw.simulators.shopify.fail_next(100, status=503)
+        stale, _ = await view(gw, email)
+    assert "errors" not in stale, stale
+    assert stale["data"] == fresh["data"]
+    [entry] = stale["extensions"]["stale"]
+    assert entry["source"] == "shopify"
+    fetched_at = datetime.fromisoformat(entry["fetchedAt"])
+    assert abs(fetched_at - fetched) < timedelta(seconds=30)
+
+
+async def test_without_a_last_good_value_the_source_is_null_with_its_code(
+    gateway_of: GatewayOf,
+) -> None:
+    async with gateway_of(read_deadline_seconds=5.0) as gw:
+        email = shopper(gw)
+        await view(gw, email)  # linked (the links are stored, not cached)
+    async with gateway_of(read_deadline_seconds=5.0) as gw:
+        gw.simulators.shopify.fail_next(100, status=503)
+        body, _ = await view(gw, email)
+    assert body["data"]["customer"]["orders"] is None
+    assert body["data"]["customer"]["tickets"] is not None
+    assert codes(body) == {"shopify": "UPSTREAM_UNAVAILABLE"}
+    assert "extensions" not in body
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.MALFORMED_JSON,
+        Fault.TRUNCATED_BODY,
+        Fault.HTML_PAGE,
+        Fault.WRONG_CONTENT_TYPE,
+        Fault.ERROR_BODY,
+    ],
+)
+@pytest.mark.parametrize("source", ["shopify", "zendesk", "posthog"])
+async def test_an_unreadable_answer_nulls_its_source_only_and_is_not_cached(
+    gateway_of: GatewayOf, fault: Fault, source: str
+) -> None:
+    async with gateway_of() as gw:
+        email = shopper(gw)
+        await view(gw, email)  # linked: the next gateway asks one call per source
+    async with gateway_of() as gw:
+        simulator = getattr(gw.simulators, source)
+        gw.simulators.reset_counts()
+        simulator.inject(fault)
+        body, _ = await view(gw, email)
+        asked = gw.simulators.total_requests()
+        again, _ = await view(gw, email)
+        asked_again = gw.simulators.total_requests()
+    customer = body["data"]["customer"]
+    assert customer[FIELD[source]] is None
+    assert codes(body) == {source: "UPSTREAM_BAD_RESPONSE"}
+    assert customer["email"] == email
+    assert all(customer[f] is not None for s, f in FIELD.items() if s != source)
+    assert asked == {"shopify": 1, "zendesk": 1, "posthog": 1}
+    # nothing was cached: the source is asked again, the others are not
+    assert asked_again == {s: 1 + (s == source) for s in FIELD}
+    assert "errors" not in again
+    assert again["data"]["customer"][FIELD[source]] is not None
+
+
+def breaker_gauge(source: str) -> float | None:
+    return REGISTRY.get_sample_value(
+        "customer_graph_upstream_breaker_state", {"connector": source}
+    )
+
+
+async def test_a_failing_upstream_opens_its_breaker_then_one_probe_closes_it(
+    gateway_of: GatewayOf,
+) -> None:
+    async with gateway_of(
+        breaker_failures=2,
+        breaker_open_seconds=1.5,
+        read_deadline_seconds=5.0,
+        cache_ttl_shopify=0.0,  # every view asks Shopify
+        cache_max_stale_shopify=0.0,
+    ) as gw:
+        email = shopper(gw)
+        await view(gw, email)
+        gw.simulators.shopify.fail_next(100, status=503)
+        gw.simulators.reset_counts()
+        opened, _ = await view(gw, email)
+        sent_before_opening = gw.simulators.shopify.requests.total
+        refused, _ = await view(gw, email)
+        ready = (await gw.http.get("/readyz")).json()
+        gauge_open = breaker_gauge("shopify")
+        assert gw.simulators.shopify.requests.total == sent_before_opening
+        gw.simulators.heal()
+        await asyncio.sleep(1.6)
+        probed, _ = await view(gw, email)
+        closed = (await gw.http.get("/readyz")).json()
+    assert sent_before_opening == 2  # two failures opened it mid-retries
+    assert codes(opened)["shopify"] == "UPSTREAM_UNAVAILABLE"
+    assert codes(refused)["shopify"] == "UPSTREAM_UNAVAILABLE"
+    assert ready["upstreams"]["shopify"]["breaker"] == "open"
+    assert ready["upstreams"]["zendesk"]["breaker"] == "closed"
+    assert gauge_open == 2
+    assert "errors" not in probed, probed
+    assert closed["upstreams"]["shopify"]["breaker"] == "closed"
+    assert breaker_gauge("shopify") == 0
+
+
+DEADLINE = 1.0
+LATE = DEADLINE + 1.0
+"""What "every answer within the deadline" is held to, generously."""
+
+
+async def views_at_once(gw: Gateway, emails: list[str]) -> list[tuple[dict, float]]:
+    return list(await asyncio.gather(*(view(gw, e) for e in emails)))
+
+
+def shoppers(gw: Gateway, count: int) -> list[str]:
+    persons = gw.simulators.posthog.analytics.by_distinct_id
+    found = [c.email for c in gw.world.customers if c.email in persons]
+    return found[:count]
+
+
+async def test_a_hung_upstream_costs_no_answer_more_than_the_deadline(
+    gateway_of: GatewayOf,
+) -> None:
+    async with gateway_of(read_deadline_seconds=DEADLINE) as gw:
+        emails = shoppers(gw, 8)
+        gw.simulators.shopify.inject(Fault.HANG, n=1000)
+        answers = await views_at_once(gw, emails)
+    for body, took in answers:
+        assert took < LATE
+        assert body["data"]["customer"]["email"] is not None
+        assert body["data"]["customer"]["orders"] is None
+        assert codes(body)["shopify"] == "UPSTREAM_TIMEOUT"
+
+
+async def test_a_storm_of_429s_costs_no_answer_more_than_the_deadline(
+    gateway_of: GatewayOf,
+) -> None:
+    async with gateway_of(read_deadline_seconds=DEADLINE) as gw:
+        emails = shoppers(gw, 8)
+        gw.simulators.shopify.force_rate_limit(1000)
+        gw.simulators.zendesk.force_rate_limit(1000, retry_after=30)
+        gw.simulators.posthog.force_rate_limit(1000, retry_after=0)
+        answers = await views_at_once(gw, emails)
+    for body, took in answers:
+        assert took < LATE
+        assert body["data"]["customer"]["email"] is not None
+        assert set(codes(body).values()) <= {
+            "UPSTREAM_RATE_LIMITED",
+            "UPSTREAM_TIMEOUT",
+        }
