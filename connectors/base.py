@@ -162,20 +162,20 @@ class UpstreamHTTP:
     async def _attempt(
         self, method: str, url: str, deadline: float, cost: float, **kwargs: Any
     ) -> Any:
+        if deadline <= time.monotonic():
+            raise UpstreamTimeout(self.connector, "deadline spent before sending")
         if self.guard is not None:
             await self.guard.admit(self.connector, cost, current_priority(), deadline)
-        outcome = Outcome.ABANDONED
+        outcome = Outcome.ABANDONED  # unless the upstream is heard from
         try:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise UpstreamTimeout(self.connector, "deadline spent before sending")
-            try:
-                async with asyncio.timeout(left):
-                    body = await self._send(method, url, **kwargs)
-            except TimeoutError as exc:
-                raise UpstreamTimeout(self.connector, "no answer in time") from exc
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                body = await self._send(method, url, **kwargs)
             outcome = Outcome.ANSWERED
             return body
+        except TimeoutError as exc:
+            self._observe("timeout")
+            outcome = Outcome.FAILED
+            raise UpstreamTimeout(self.connector, "no answer in time") from exc
         except (UpstreamUnavailable, UpstreamTimeout, UpstreamBadResponse):
             outcome = Outcome.FAILED
             raise

@@ -62,12 +62,13 @@ _current: ContextVar[CallScope | None] = ContextVar("upstream_call_scope", defau
 @contextmanager
 def call_scope(seconds: float | None, priority: Priority) -> Iterator[CallScope]:
     """Calls made inside answer within ``seconds`` (an enclosing scope's
-    earlier deadline wins) at ``priority``."""
+    earlier deadline wins) at ``priority``; stale answers are noted in the
+    outermost scope."""
     outer = _current.get()
     deadline = None if seconds is None else time.monotonic() + seconds
     if outer is not None and outer.deadline is not None:
         deadline = outer.deadline if deadline is None else min(deadline, outer.deadline)
-    scope = CallScope(deadline, priority)
+    scope = CallScope(deadline, priority, outer.stale if outer is not None else [])
     token = _current.set(scope)
     try:
         yield scope

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
+from connectors.scope import call_scope, current_priority, time_left
 from gateway import metrics
 from gateway.cache.namespaces import link_key
 from gateway.cache.read_through import ReadThrough
@@ -151,10 +152,14 @@ class ExternalIdByCustomerLoader(DataLoader[SourceLink, str | None]):
         if unlinked:
             customers = await self._customers(unlinked)
             sources = list(unlinked)
-            results = await asyncio.gather(
-                *(self._link(s, unlinked[s], customers) for s in sources),
-                return_exceptions=True,
-            )
+            left = time_left()
+            # Half the time left at most: one source that hangs must leave
+            # the others time to read the data their links lead to.
+            with call_scope(None if left is None else left / 2, current_priority()):
+                results = await asyncio.gather(
+                    *(self._link(s, unlinked[s], customers) for s in sources),
+                    return_exceptions=True,
+                )
             for source, result in zip(sources, results, strict=True):
                 if isinstance(result, Exception):
                     errors[source] = result

@@ -6,7 +6,8 @@ exactly-once processing, customer linking, answers — is in
 ``gateway.webhooks.delivery``. Every answer is a small JSON body: a rejected
 delivery says why in one sentence (a body over ``CG_MAX_BODY_BYTES`` is 413),
 a failure is logged here and answered 500
-without details, so the upstream retries and nothing leaks.
+without details, so the upstream retries and nothing leaks. An upstream
+look-up a delivery needs answers within ``CG_READ_DEADLINE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connectors.scope import Priority, call_scope
 from gateway.admission.body_limit import BodyTooLarge
 from gateway.errors import BadUserInput, describe
 from gateway.runtime.services import Services
@@ -35,7 +37,10 @@ async def webhook(request: Request) -> Response:
         return answer(404, error="Unknown webhook source.")
     services: Services = request.app.state.services
     try:
-        return await receive(request, services)
+        # A look-up upstream answers by the read deadline (the vendor waits
+        # a few seconds, then retries), at background priority.
+        with call_scope(services.settings.read_deadline_seconds, Priority.BACKGROUND):
+            return await receive(request, services)
     except Rejected as exc:
         return answer(exc.status, error=exc.message)
     except BadUserInput as exc:  # e.g. a value longer than its column

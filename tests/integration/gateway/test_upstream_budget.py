@@ -1,13 +1,15 @@
-"""Each upstream's budget: its shape from the vendor's limit, spent by
-priority — background calls only above the reserve, interactive ones down to
-the last token — and a call the budget cannot cover never sent (counted at
-the simulator)."""
+"""Each upstream's budget: its shape from the vendor's limit, its token
+bucket (Redis or in process, alike), spent by priority — background calls
+only above the reserve, interactive ones down to the last token — and a call
+the budget cannot cover never sent (counted at the simulator)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
 from connectors.demo_world import World
 from connectors.errors import UpstreamBudgetSpent
@@ -15,6 +17,7 @@ from connectors.posthog.client import PostHogConnector
 from connectors.posthog.simulator.server import PostHogSimulator
 from connectors.scope import Priority, call_scope
 from connectors.simulator_server import serve_app
+from gateway.guard.bucket import TokenBucket
 from gateway.guard.budget import Budget, budgets
 from gateway.guard.upstreams import build_guard
 from gateway.settings import Settings
@@ -90,3 +93,31 @@ async def test_a_persons_read_costs_nothing_against_the_query_budget(
             assert (await connector.customers_by_ids([person]))[0] is not None
         await connector.activity_by_persons([person])  # the budget is whole
     assert simulator.requests.total == 13
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def bucket_redis(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Redis | None]:
+    if request.param == "memory":
+        yield None
+        return
+    redis = Redis.from_url(request.getfixturevalue("redis_url"))
+    yield redis
+    await redis.aclose()
+
+
+async def test_a_bucket_takes_costs_above_a_floor_and_settles_both_ways(
+    bucket_redis: Redis | None, cache_prefix: str
+) -> None:
+    bucket = TokenBucket(
+        rate=0.001, capacity=10, redis=bucket_redis, prefix=cache_prefix
+    )
+    assert await bucket.take("k", cost=4, floor=5) == 0  # 10 → 6
+    assert await bucket.take("k", cost=4, floor=5) > 0  # would leave 2 < 5
+    assert await bucket.take("k", cost=4) == 0  # 6 → 2: no floor
+    await bucket.adjust("k", -3)  # the call cost 3 less: 5
+    assert await bucket.take("k", cost=5) == 0
+    await bucket.adjust("k", 2)  # it cost 2 more: -2, a debt
+    assert await bucket.take("k", cost=1) > 0
+    assert await bucket.take("k", cost=11) == math.inf  # more than it ever holds

@@ -202,8 +202,12 @@ async def views_at_once(gw: Gateway, emails: list[str]) -> list[tuple[dict, floa
 
 
 def shoppers(gw: Gateway, count: int) -> list[str]:
+    """Customers known to PostHog and Zendesk alike."""
     persons = gw.simulators.posthog.analytics.by_distinct_id
-    found = [c.email for c in gw.world.customers if c.email in persons]
+    users = {u["email"] for u in gw.simulators.zendesk.desk.users.values()}
+    found = [
+        c.email for c in gw.world.customers if c.email in persons and c.email in users
+    ]
     return found[:count]
 
 
@@ -216,9 +220,12 @@ async def test_a_hung_upstream_costs_no_answer_more_than_the_deadline(
         answers = await views_at_once(gw, emails)
     for body, took in answers:
         assert took < LATE
-        assert body["data"]["customer"]["email"] is not None
-        assert body["data"]["customer"]["orders"] is None
-        assert codes(body)["shopify"] == "UPSTREAM_TIMEOUT"
+        customer = body["data"]["customer"]
+        assert customer["orders"] is None
+        assert codes(body) == {"shopify": "UPSTREAM_TIMEOUT"}
+        # not linked yet: the hung look-up left the others time to answer
+        assert customer["tickets"] is not None
+        assert customer["activity"] is not None
 
 
 async def test_a_storm_of_429s_costs_no_answer_more_than_the_deadline(
