@@ -39,7 +39,10 @@ def from_source(source: str) -> str:
     return (
         f"Null when the customer is not linked to {source} (or {source} is not "
         f"configured), or when {source} failed: the response's `errors` then "
-        f'hold one with `extensions.source` "{source.lower()}".'
+        f'hold one with `extensions.source` "{source.lower()}". When {source} '
+        "fails after a recent read, that read answers instead, and the "
+        f'response\'s `extensions.stale` lists `{{source: "{source.lower()}", '
+        "fetchedAt}`."
     )
 
 
