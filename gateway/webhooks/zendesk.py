@@ -25,9 +25,9 @@ from connectors.zendesk.webhooks import (
     parse_event,
     verify_signature,
 )
+from gateway.errors import Refused
 from gateway.runtime.services import Services
 from gateway.webhooks.delivery import (
-    Rejected,
     add_link,
     clean_email,
     clean_phone,
@@ -44,8 +44,10 @@ MAX_AGE_SECONDS = 300
 async def receive(request: Request, services: Services) -> Response:
     secret = services.settings.zendesk_webhook_secret
     if secret is None or not secret.get_secret_value():
-        raise Rejected(
-            503, "Zendesk webhooks are not configured: set CG_ZENDESK_WEBHOOK_SECRET."
+        raise Refused(
+            503,
+            "NOT_CONFIGURED",
+            "Zendesk webhooks are not configured: set CG_ZENDESK_WEBHOOK_SECRET.",
         )
     body = await request.body()
     signature = request.headers.get(SIGNATURE_HEADER)
@@ -61,15 +63,21 @@ async def receive(request: Request, services: Services) -> Response:
             max_age=MAX_AGE_SECONDS,
         )
     ):
-        raise Rejected(401, "Invalid, missing or stale Zendesk webhook signature.")
+        raise Refused(
+            401,
+            "UNAUTHENTICATED",
+            "Invalid, missing or stale Zendesk webhook signature.",
+        )
     try:
         change = parse_event(body)
     except UpstreamProtocolError as exc:
-        raise Rejected(
-            400, f"The body is not a Zendesk event envelope: {exc.detail}."
+        raise Refused(
+            400,
+            "BAD_REQUEST",
+            f"The body is not a Zendesk event envelope: {exc.detail}.",
         ) from None
     if not change.event_id:
-        raise Rejected(400, "The event envelope has no id.")
+        raise Refused(400, "BAD_REQUEST", "The event envelope has no id.")
     external_id = change.customer_external_id
     profile = await _unlinked_profile(services, external_id)
 
@@ -107,5 +115,7 @@ async def _unlinked_profile(
         (profile,) = await connector.customers_by_ids([external_id])
     except ConnectorError as exc:
         log.warning("zendesk user %s not readable: %s", external_id, exc)
-        raise Rejected(503, "Zendesk is unavailable; retry later.") from exc
+        raise Refused(
+            503, "UPSTREAM_UNAVAILABLE", "Zendesk is unavailable; retry later."
+        ) from exc
     return profile

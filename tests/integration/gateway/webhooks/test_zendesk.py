@@ -186,4 +186,4 @@ async def test_an_unknown_source_is_not_found(wired: Services, url: str) -> None
     async with httpx.AsyncClient() as http:
         response = await http.post(url.replace("zendesk", "freshdesk"), content=b"{}")
     assert response.status_code == 404
-    assert set(response.json()) == {"error"}
+    assert set(response.json()) == {"error", "code"}
