@@ -155,7 +155,12 @@ CASES: list[tuple[str, list[dict[str, Any]], Outcome, Outcome]] = [
             },
         ],
         replace(UNCHANGED, events=(None, None)),
-        replace(UNCHANGED, events=(None, None), warnings=("traits.email",)),
+        # the server key reads context.traits as it reads traits
+        Outcome(
+            victim=replace(Victim(), phone=OTHER_PHONE),
+            links={"victim-uid": "victim", "attacker": "victim"},
+            events=("victim", "victim"),
+        ),
     ),
     (
         "an alias of a new userId to the victim's userId",
