@@ -25,7 +25,7 @@ or to link the same userId): the loser's transaction fails on the unique key,
 nothing of it is stored, and it runs again from step 1 (``retry_on_conflict``),
 now finding the winner's customer — as if it had arrived second. Should the
 same keys keep changing under it, the last violation reaches the caller
-(answered 409 ``conflict``).
+(answered 503 ``conflict``, which the libraries retry).
 """
 
 from __future__ import annotations
