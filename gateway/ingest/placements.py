@@ -95,26 +95,31 @@ def place(
     if kind == "identify" and email is not None and "email" not in traits:
         traits["email"] = email[1]
     user_id = id_value(raw.get("userId"), "userId")
-    for fallback in (traits.get("userId"), traits.get("id"), external.get("user_id")):
+    for fallback in (
+        traits.get("userId"),
+        traits.get("id"),
+        _id_of(external, "user_id"),
+    ):
         user_id = user_id or usable_id(fallback)
     anonymous_id = id_value(raw.get("anonymousId"), "anonymousId")
-    anonymous_id = anonymous_id or usable_id(external.get("anonymous_id"))
+    anonymous_id = anonymous_id or usable_id(_id_of(external, "anonymous_id"))
     return Placed(user_id, anonymous_id, traits, email)
 
 
-def external_ids(context: Mapping[str, object]) -> dict[str, object]:
-    """The first id of each read type in the context's external id lists."""
-    found: dict[str, object] = {}
+def external_ids(context: Mapping[str, object]) -> dict[str, tuple[str, object]]:
+    """Type → (placement, id) of the first entry with an id of each read type
+    in the context's external id lists."""
+    found: dict[str, tuple[str, object]] = {}
     for name in EXTERNAL_ID_LISTS:
         entries = context.get(name)
         if not isinstance(entries, list):
             continue
         for entry in entries:
-            if not isinstance(entry, dict):
+            if not isinstance(entry, dict) or entry.get("id") is None:
                 continue
             kind = entry.get("type")
             if isinstance(kind, str) and kind in READ_TYPES:
-                found.setdefault(kind, entry.get("id"))
+                found.setdefault(kind, (f"context.{name}", entry["id"]))
     return found
 
 
@@ -133,7 +138,7 @@ def _email(
     raw: Mapping[str, object],
     kind: str,
     traits: Mapping[str, object],
-    external: Mapping[str, object],
+    external: Mapping[str, tuple[str, object]],
 ) -> tuple[str, str] | None:
     properties = raw.get("properties")
     if kind not in _EVENT_TYPES or not isinstance(properties, dict):
@@ -144,9 +149,13 @@ def _email(
             traits.get("email"),
         ),
         ("properties.email", properties.get("email")),
-        ("context.externalIds", external.get("email")),
+        external.get("email", ("context.externalIds", None)),
     ]
     for placement, value in placements:
         if isinstance(value, str) and value.strip():
             return placement, value
     return None
+
+
+def _id_of(external: Mapping[str, tuple[str, object]], kind: str) -> object:
+    return external[kind][1] if kind in external else None

@@ -135,6 +135,21 @@ def test_the_anonymous_id_may_be_an_external_id() -> None:
             "alias",
             ("context.externalIds", "e@x.test"),
         ),
+        (
+            {"context": {"externalId": [{"type": "email", "id": "r@x.test"}]}},
+            "track",
+            ("context.externalId", "r@x.test"),
+        ),
+        (
+            {
+                "context": {
+                    "externalIds": [{"type": "email"}],
+                    "externalId": [{"type": "email", "id": "r@x.test"}],
+                }
+            },
+            "track",
+            ("context.externalId", "r@x.test"),
+        ),
         ({"context": {"traits": {"email": 7}}}, "track", None),
         ({"context": {"traits": {"email": "  "}}}, "track", None),
     ],
