@@ -2,11 +2,12 @@
 
 Checks run cheapest first: the client address not blocked for failed
 authentications (429), ingest enabled (503), the Authorization header if
-sent (401), the body size (400, read no further than the limit), the JSON
-(400), a write key in the body when no header was sent (401), then each
-message. A refused write key counts as a failed login of its address, in the
-bucket ``/graphql`` uses (``gateway.auth.admission.LoginThrottle``): guessing
-write keys is throttled as guessing API keys is.
+sent (401), the body's coding (415), its size (413, read and inflated no
+further than the limit), the gzip (400), the JSON (400), a write key in the
+body when no header was sent (401), then each message. A refused write key
+counts as a failed login of its address, in the bucket ``/graphql`` uses
+(``gateway.auth.admission.LoginThrottle``): guessing write keys is throttled
+as guessing API keys is.
 """
 
 from __future__ import annotations
@@ -32,16 +33,17 @@ from gateway.auth.ratelimit import retry_after
 from gateway.db.models import utcnow
 from gateway.db.races import is_unique_violation
 from gateway.errors import Refused, describe
+from gateway.ingest.fields import InvalidMessage
+from gateway.ingest.gunzip import gunzip
 from gateway.ingest.messages import (
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
     TYPES,
-    InvalidMessage,
     Message,
     parse_message,
-    parse_time,
 )
 from gateway.ingest.store import store_messages
+from gateway.ingest.times import parse_time
 from gateway.runtime.services import Services
 from gateway.settings import Settings
 
@@ -136,7 +138,9 @@ async def _ingest(request: Request, kind: str | None) -> Response:
             ", ".join(refused),
         )
     if kind is not None and errors:
-        raise Refused(400, str(errors[0]["code"]), str(errors[0]["message"]))
+        code = str(errors[0]["code"])
+        status = 413 if code == "too_large" else 400
+        raise Refused(status, code, str(errors[0]["message"]))
     try:
         stored = await store_messages(
             services.sessions, messages, received_at, trusted=trusted
@@ -274,8 +278,18 @@ def _trusted(provided: str | None, keys: dict[bool, bytes]) -> bool:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, decompressed if gzipped; never more than ``limit`` bytes read."""
-    too_large = Refused(400, "too_large", f"body larger than {limit // 1024} KB")
+    """The body, inflated if gzipped; never more than ``limit`` bytes read or
+    inflated (413 past it, as RudderStack's server answers a body over its
+    limit: rudderlabs/rudder-server ``gateway/openapi.yaml``, 413
+    ``StatusRequestEntityTooLarge``). Gzip is the one coding the libraries
+    send (``x-gzip`` is its old name, RFC 9110 8.4.1.3); another is a 415,
+    before the body is read."""
+    too_large = Refused(413, "too_large", f"body larger than {limit // 1024} KB")
+    coding = request.headers.get("content-encoding", "").strip().lower()
+    if coding not in ("", "identity", "gzip", "x-gzip"):
+        raise Refused(
+            415, "unsupported_encoding", "Content-Encoding must be gzip or absent"
+        )
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         raise too_large
@@ -284,13 +298,12 @@ async def _read_body(request: Request, limit: int) -> bytes:
         body += chunk
         if len(body) > limit:
             raise too_large
-    if request.headers.get("content-encoding", "").lower() != "gzip":
+    if coding not in ("gzip", "x-gzip"):
         return bytes(body)
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        data = inflater.decompress(bytes(body), limit + 1)
+        inflated = gunzip(bytes(body), limit)
     except zlib.error as exc:
         raise Refused(400, "invalid_body", "the body is not valid gzip") from exc
-    if len(data) > limit or inflater.unconsumed_tail:
+    if inflated is None:
         raise too_large
-    return data
+    return inflated
