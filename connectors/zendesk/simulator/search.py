@@ -117,6 +117,12 @@ class SearchIndex:
             due = max(due, self._pending[-1][0])
         self._pending.append((due, record))
 
+    def catch_up(self) -> None:
+        """Index every write made so far, as if their lag had passed."""
+        for _, record in self._pending:
+            self._indexed[record["id"]] = record
+        self._pending.clear()
+
     def records(self) -> list[JSON]:
         now = self.clock()
         later: deque[tuple[float, JSON]] = deque()

@@ -29,6 +29,8 @@ from connectors.zendesk.simulator.data import (
 JSON = dict[str, Any]
 
 FIRST_NEW_TICKET = 900_000
+BRAND_ID, TICKET_FORM_ID, NEW_STATUS_ID = 360000002, 360000003, 360000004
+"""The demo desk's one brand and form (``data.py``), and a status id."""
 CHANGEABLE = ("status", "priority", "subject", "tags", "type")
 STATUSES = frozenset({"new", "open", "pending", "hold", "solved", "closed"})
 
@@ -62,15 +64,31 @@ def create_ticket(desk: HelpDesk, body: object) -> JSON:
         "description": text,
         "priority": fields.get("priority"),
         "status": "new",
+        "recipient": None,
         "requester_id": requester,
         "submitter_id": requester,
         "assignee_id": None,
         "organization_id": None,
         "group_id": None,
+        "collaborator_ids": [],
+        "follower_ids": [],
+        "email_cc_ids": [],
+        "forum_topic_id": None,
+        "problem_id": None,
+        "has_incidents": False,
+        "is_public": True,
+        "due_at": None,
         "tags": list(fields.get("tags") or []),
         "custom_fields": [],
+        "fields": [],
         "satisfaction_rating": {"score": "unoffered"},
-        "is_public": True,
+        "sharing_agreement_ids": [],
+        "brand_id": BRAND_ID,
+        "ticket_form_id": TICKET_FORM_ID,
+        "custom_status_id": NEW_STATUS_ID,
+        "allow_channelback": False,
+        "allow_attachments": True,
+        "from_messaging_channel": False,
         "generated_timestamp": int(datetime.now(UTC).timestamp()),
     }
     desk.tickets[ticket_id] = ticket
