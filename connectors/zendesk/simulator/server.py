@@ -98,6 +98,9 @@ class ZendeskSimulator(InjectedFailures):
         index_lag: float = INDEX_LAG,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """The limits default to Zendesk's for an Enterprise account
+        (``limits.py``), the index lag to a minute (``search.py``); ``clock``
+        (seconds) drives both, so a test can move time instead of waiting."""
         self.desk = build_help_desk(world)
         self.latency = latency
         self.limits = MinuteLimits(
@@ -128,9 +131,11 @@ class ZendeskSimulator(InjectedFailures):
                 limit=TICKETS_INDEX,
             ),
             _Endpoint("tickets/show_many", "/tickets/show_many", self._show_many),
-            _Endpoint("tickets", "/tickets", self._create, method="POST"),
+            _Endpoint("POST tickets", "/tickets", self._create, method="POST"),
             _Endpoint("tickets/{id}", "/tickets/{id:int}", self._ticket),
-            _Endpoint("tickets/{id}", "/tickets/{id:int}", self._update, method="PUT"),
+            _Endpoint(
+                "PUT tickets/{id}", "/tickets/{id:int}", self._update, method="PUT"
+            ),
             _Endpoint(
                 "tickets/{id}/comments", "/tickets/{id:int}/comments", self._comments
             ),

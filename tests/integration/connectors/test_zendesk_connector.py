@@ -14,7 +14,11 @@ from starlette.routing import Route
 
 from connectors.base import RetryPolicy, SupportConnector
 from connectors.demo_world import World
-from connectors.errors import UpstreamAuthError, UpstreamUnavailable
+from connectors.errors import (
+    UpstreamAuthError,
+    UpstreamRateLimited,
+    UpstreamUnavailable,
+)
 from connectors.models import UpstreamChange
 from connectors.simulator_server import serve_app
 from connectors.zendesk import client as zendesk_client
@@ -228,6 +232,26 @@ async def test_a_429_with_retry_after_is_retried(sim, zd):
     found = await zd.customers_by_ids(user_ids(sim, 1))
     assert found[0] is not None
     assert sim.requests["users/show_many"] == 2
+
+
+async def test_a_spent_search_limit_is_rate_limited_with_zendesks_retry_after():
+    sim = ZendeskSimulator(
+        WORLD, api_token="secret-token", search_per_minute=1, clock=lambda: 90.0
+    )
+    async with serve_app(sim.app) as url:
+        zd = ZendeskConnector(
+            url, email="agent@northwind.example", api_token="secret-token", retry=FAST
+        )
+        try:
+            await zd.tickets_by_requesters(user_ids(sim, 1))
+            with pytest.raises(UpstreamRateLimited) as limited:
+                await zd.tickets_by_requesters(user_ids(sim, 1))
+            found = await zd.customers_by_ids(user_ids(sim, 1))
+        finally:
+            await zd.aclose()
+    assert limited.value.retry_after == 30  # the rest of the minute
+    assert sim.requests["search"] == 1 + FAST.attempts
+    assert found[0] is not None  # the account's limit is not spent
 
 
 async def test_bad_credentials_are_fatal_and_not_retried(sim, base_url):
