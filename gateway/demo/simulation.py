@@ -95,6 +95,8 @@ async def simulated_upstreams(
         api_token=ZENDESK_TOKEN,
         latency=latency,
         rate_limit_per_minute=GENEROUS,
+        search_per_minute=GENEROUS,
+        tickets_index_per_minute=GENEROUS,
     )
     posthog = PostHogSimulator(
         world, api_key=POSTHOG_KEY, latency=latency, rate_limit_per_minute=GENEROUS
