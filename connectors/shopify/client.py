@@ -10,12 +10,25 @@ paged to the end, with line items, refunds and returns inline.
 Shopify rate-limits by query cost, not by request: a ``THROTTLED`` answer
 (HTTP 200, or 429) is waited out for ``(requested - currentlyAvailable) /
 restoreRate`` seconds and retried, so a busy shop slows the connector down
-instead of failing it, up to ``max_throttle_wait`` seconds per query.
+instead of failing it, up to ``max_throttle_wait`` seconds per query. Documents
+are planned under Shopify's 1,000-point single-query limit with a margin
+(``queries.PLANNED_COST``); one Shopify still prices above it
+(``MAX_COST_EXCEEDED``) is asked again as two halves of its batch of ids, or
+with half the page size.
+
+Access scopes: ``check_scopes`` asks which ones the app was granted; fields of
+an optional scope it lacks are left out of every document (``scopes.py``), and
+an ``ACCESS_DENIED`` answer for such a field adds its scope to the missing ones
+and asks again without it, so a read never fails for a field it can do without.
+A scope no read can do without (``read_customers``, ``read_orders``) is
+``UpstreamForbidden``. Outcomes beyond each HTTP attempt's go to the observer:
+``rate_limited`` (THROTTLED), ``cost_exceeded``, ``access_denied``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +37,7 @@ import httpx
 
 from connectors.base import PageGuard, RequestObserver, RetryPolicy, UpstreamHTTP
 from connectors.errors import (
-    UpstreamAuthError,
+    UpstreamForbidden,
     UpstreamProtocolError,
     UpstreamRateLimited,
 )
@@ -36,11 +49,22 @@ from connectors.models import (
     OrderWindow,
     Return,
 )
-from connectors.shopify import mapping, queries
+from connectors.shopify import mapping, queries, scopes
 from connectors.shopify.order_windows import OrderWindowReader
 
 NAME = "shopify"
 Json = dict[str, Any]
+log = logging.getLogger("connectors.shopify")
+
+STANDARD_RESTORE_RATE = 100.0
+"""Points per second on the standard plan (shopify.dev, "GraphQL Admin API rate
+limits"): the wait assumed when a THROTTLED answer carries no throttleStatus."""
+
+
+class CostExceeded(UpstreamProtocolError):
+    """Shopify priced a document above its single-query limit
+    (``MAX_COST_EXCEEDED``): the connector splits its batch; past one id or
+    one item a page, it is a protocol error like any other."""
 
 
 CUSTOMERS_PER_CHUNK = 25
@@ -78,7 +102,10 @@ class ShopifyConnector:
         self.checkout_lookback = timedelta(days=checkout_lookback_days)
         self.max_throttle_wait = max_throttle_wait
         self.observer = observer
-        self.windows = OrderWindowReader(self.query, CHUNK_CONCURRENCY)
+        self.missing_scopes: frozenset[str] = frozenset()
+        """Scopes the app lacks, as far as it is known (``check_scopes``, or an
+        ``ACCESS_DENIED`` answer): fields of the optional ones are not asked."""
+        self.windows = OrderWindowReader(self.query, self.nodes, CHUNK_CONCURRENCY)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -87,10 +114,10 @@ class ShopifyConnector:
         self, ids: Sequence[str]
     ) -> list[ExternalCustomer | None]:
         found: list[ExternalCustomer | None] = []
-        for start in range(0, len(ids), queries.MAX_IDS):
-            chunk = list(ids[start : start + queries.MAX_IDS])
-            data = await self.query(queries.CUSTOMERS_BY_IDS, {"ids": chunk})
-            found.extend(mapping.customer(n) if n else None for n in data["nodes"])
+        for start in range(0, len(ids), queries.IDS_PER_CALL):
+            chunk = ids[start : start + queries.IDS_PER_CALL]
+            nodes = await self.nodes(queries.CUSTOMERS_BY_IDS, chunk)
+            found.extend(mapping.customer(n) if n else None for n in nodes)
         return found
 
     async def customers_by_emails(
@@ -221,15 +248,53 @@ class ShopifyConnector:
                 bucket.append(checkout)
         return result
 
+    async def check_scopes(self) -> scopes.ScopeCheck:
+        """The scopes the app was granted (``currentAppInstallation``); the
+        missing ones' fields are not asked from now on."""
+        data = await self.query(queries.ACCESS_SCOPES, {})
+        granted = frozenset(
+            str(scope["handle"])
+            for scope in data["currentAppInstallation"]["accessScopes"]
+        )
+        check = scopes.ScopeCheck(granted)
+        self.missing_scopes = frozenset(check.missing)
+        return check
+
+    async def nodes(
+        self, document: str, ids: Sequence[str], variables: Json | None = None
+    ) -> list[Json | None]:
+        """``data.nodes`` of ``document`` for ``ids``, in their order. A batch
+        Shopify prices above its limit is asked again as two halves."""
+        try:
+            data = await self.query(document, {**(variables or {}), "ids": list(ids)})
+        except CostExceeded:
+            if len(ids) < 2:
+                raise
+            half = len(ids) // 2
+            first, second = await asyncio.gather(
+                self.nodes(document, ids[:half], variables),
+                self.nodes(document, ids[half:], variables),
+            )
+            return first + second
+        found: list[Json | None] = data["nodes"]
+        return found
+
     async def _pages(
         self, document: str, root: str, variables: Json, size: int
     ) -> AsyncIterator[Json]:
-        """Nodes of a root connection, following ``endCursor`` to the end."""
+        """Nodes of a root connection, following ``endCursor`` to the end; a
+        page Shopify prices above its limit is asked again half as big."""
         guard = PageGuard(NAME)
         after: str | None = None
         while True:
             page = {**variables, "first": size, "after": after}
-            connection = (await self.query(document, page))[root]
+            try:
+                connection = (await self.query(document, page))[root]
+            except CostExceeded:
+                if size < 2:
+                    raise
+                size //= 2
+                continue
             for node in connection["nodes"]:
                 yield node
             info = connection["pageInfo"]
@@ -238,7 +303,29 @@ class ShopifyConnector:
             after = guard.advance(info["endCursor"])
 
     async def query(self, document: str, variables: Json) -> Json:
-        """Run one GraphQL document; wait out throttling; return ``data``."""
+        """Run one GraphQL document without the fields of missing optional
+        scopes; wait out throttling; return ``data``."""
+        while True:
+            withheld = scopes.withheld_fields(self.missing_scopes)
+            body = await self._send(scopes.without(document, withheld), variables)
+            errors = body.get("errors")
+            refused = scopes.denied(errors) if isinstance(errors, list) else set()
+            if not refused:
+                return self._data(body)
+            self._observe("access_denied")
+            optional = set(scopes.OPTIONAL)
+            learned = refused - self.missing_scopes
+            if not learned or not learned <= optional:
+                needed = sorted(refused - optional) or sorted(refused)
+                raise UpstreamForbidden(NAME, f"{needed[0]} not granted", needed[0])
+            self.missing_scopes |= learned
+            log.warning(
+                "shopify: access denied, asking again without: %s",
+                ", ".join(sorted(learned)),
+            )
+
+    async def _send(self, document: str, variables: Json) -> Json:
+        """One answer that is not THROTTLED, waiting as long as it says."""
         waited = 0.0
         while True:
             try:
@@ -250,14 +337,34 @@ class ShopifyConnector:
             else:
                 throttled = _throttle_delay(body)
                 if throttled is None:
-                    return _data(body)
+                    result: Json = body
+                    return result
                 delay = throttled
-                if self.observer is not None:
-                    self.observer(NAME, "rate_limited")
+                self._observe("rate_limited")
             waited += delay
             if waited > self.max_throttle_wait:
                 raise UpstreamRateLimited(NAME, "throttled too long", delay)
             await asyncio.sleep(delay)
+
+    def _data(self, body: Json) -> Json:
+        errors = body.get("errors")
+        if isinstance(errors, str):
+            raise UpstreamProtocolError(NAME, errors)
+        if errors:
+            codes = {(e.get("extensions") or {}).get("code") for e in errors}
+            messages = "; ".join(str(e.get("message")) for e in errors)
+            if "MAX_COST_EXCEEDED" in codes:
+                self._observe("cost_exceeded")
+                raise CostExceeded(NAME, messages)
+            raise UpstreamProtocolError(NAME, messages)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise UpstreamProtocolError(NAME, "response has no data")
+        return data
+
+    def _observe(self, outcome: str) -> None:
+        if self.observer is not None:
+            self.observer(NAME, outcome)
 
 
 def _numeric(gid: str) -> str:
@@ -278,24 +385,8 @@ def _throttle_delay(body: Json) -> float | None:
         return None
     cost = (body.get("extensions") or {}).get("cost") or {}
     status = cost.get("throttleStatus") or {}
-    rate = float(status.get("restoreRate") or 50.0)
+    rate = float(status.get("restoreRate") or STANDARD_RESTORE_RATE)
     missing = float(cost.get("requestedQueryCost") or rate) - float(
         status.get("currentlyAvailable") or 0
     )
     return max(missing / rate, 0.05)
-
-
-def _data(body: Json) -> Json:
-    errors = body.get("errors")
-    if isinstance(errors, str):
-        raise UpstreamProtocolError(NAME, errors)
-    if errors:
-        codes = {(e.get("extensions") or {}).get("code") for e in errors}
-        messages = "; ".join(str(e.get("message")) for e in errors)
-        if "ACCESS_DENIED" in codes:
-            raise UpstreamAuthError(NAME, messages)
-        raise UpstreamProtocolError(NAME, messages)
-    data = body.get("data")
-    if not isinstance(data, dict):
-        raise UpstreamProtocolError(NAME, "response has no data")
-    return data
