@@ -58,7 +58,7 @@ async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
     upstreams: dict[str, object] = {}
     if services.shopify_scopes is not None:
-        upstreams["shopify"] = await services.shopify_scopes.detail()
+        upstreams["shopify"] = services.shopify_scopes.detail()
     try:
         async with services.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

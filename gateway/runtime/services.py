@@ -141,6 +141,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     try:
         yield services
     finally:
+        if services.shopify_scopes is not None:
+            await services.shopify_scopes.aclose()
         await services.feed.aclose()
         await services.audit.aclose()
         await backend.aclose()

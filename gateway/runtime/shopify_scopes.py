@@ -8,12 +8,14 @@ answer null with ``UPSTREAM_FORBIDDEN`` while the rest of a customer answers.
 What the gateway computes from orders is flagged too (``FLAGGED``): without
 ``read_all_orders`` it sees the last 60 days only, which is not an error but a
 different number. A check that could not run (Shopify unreachable at start-up)
-is tried again by ``/readyz``, at most once every ``RECHECK_SECONDS``.
+is tried again in the background when ``/readyz`` is asked, at most once every
+``RECHECK_SECONDS``: a readiness probe never waits on Shopify.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -42,6 +44,13 @@ class ShopifyScopes:
         self.check: ScopeCheck | None = None
         """``None`` until a check succeeded."""
         self._tried = -math.inf
+        self._again: asyncio.Task[None] | None = None
+
+    async def aclose(self) -> None:
+        if self._again is not None:
+            self._again.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._again
 
     async def refresh(self) -> None:
         """Ask Shopify; log one line when a needed scope is missing."""
@@ -67,10 +76,15 @@ class ShopifyScopes:
         missing = self.check.missing if self.check else ()
         return [f"{FLAGGED[s]}: {s} missing" for s in missing if s in FLAGGED]
 
-    async def detail(self) -> dict[str, object]:
-        """``/readyz``'s ``shopify`` entry (checking again if it is unknown)."""
-        if self.check is None and time.monotonic() - self._tried >= RECHECK_SECONDS:
-            await self.refresh()
+    def detail(self) -> dict[str, object]:
+        """``/readyz``'s ``shopify`` entry; while unknown, a check runs again
+        in the background (its answer shows on a later probe)."""
+        if (
+            self.check is None
+            and (self._again is None or self._again.done())
+            and time.monotonic() - self._tried >= RECHECK_SECONDS
+        ):
+            self._again = asyncio.create_task(self.refresh())
         if self.check is None:
             return {"scopes": "unknown"}
         missing = self.check.missing

@@ -15,6 +15,7 @@ from connectors.demo_world import World
 from connectors.shopify.simulator.server import ShopifySimulator
 from gateway.demo.simulation import Simulators
 from gateway.metrics import UPSTREAM_REQUESTS
+from gateway.runtime import shopify_scopes
 from gateway.runtime.services import Services
 from tests.integration.gateway.conftest import Gateway, open_gateway
 
@@ -246,3 +247,26 @@ async def test_fields_shopify_leaves_null_are_null_without_an_error(
         for line in c["lineItems"]
     ]
     assert any(line["title"] is None and line["quantity"] for line in lines)
+
+
+async def test_a_check_that_failed_at_start_up_runs_again_behind_readyz(
+    seeded: Services,
+    simulators: Simulators,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    simulators.shopify.fail_next(4, status=503)  # every attempt of the check
+    try:
+        async with open_gateway(seeded.settings, simulators, world) as gateway:
+            scopes = gateway.services.shopify_scopes
+            assert scopes is not None
+            assert scopes.check is None
+            monkeypatch.setattr(shopify_scopes, "RECHECK_SECONDS", 0.0)
+            first = (await gateway.http.get("/readyz")).json()
+            assert first["shopify"] == {"scopes": "unknown"}  # the probe did not wait
+            assert scopes._again is not None
+            await scopes._again
+            second = (await gateway.http.get("/readyz")).json()
+    finally:
+        simulators.heal()
+    assert second["shopify"]["scopes"] == "ok"
