@@ -7,28 +7,18 @@ whole history (``orders_by_customers``, for the insights sync) from one
 ``orders`` search per 25 customers (``customer_id:1 OR customer_id:2 …``)
 paged to the end, with line items, refunds and returns inline.
 
-Shopify rate-limits by query cost, not by request: a ``THROTTLED`` answer
-(HTTP 200, or 429) is waited out for ``(requested - currentlyAvailable) /
-restoreRate`` seconds and retried, so a busy shop slows the connector down
-instead of failing it, up to ``max_throttle_wait`` seconds per query. Documents
-are planned under Shopify's 1,000-point single-query limit with a margin
+Every document goes through ``admin_api.AdminApi``: throttling waited out,
+fields of missing access scopes left out. Documents are planned under
+Shopify's 1,000-point single-query limit with a margin
 (``queries.PLANNED_COST``); one Shopify still prices above it
 (``MAX_COST_EXCEEDED``) is asked again as two halves of its batch of ids, or
-with half the page size.
-
-Access scopes: ``check_scopes`` asks which ones the app was granted; fields of
-an optional scope it lacks are left out of every document (``scopes.py``), and
-an ``ACCESS_DENIED`` answer for such a field adds its scope to the missing ones
-and asks again without it, so a read never fails for a field it can do without.
-A scope no read can do without (``read_customers``, ``read_orders``) is
-``UpstreamForbidden``. Outcomes beyond each HTTP attempt's go to the observer:
-``rate_limited`` (THROTTLED), ``cost_exceeded``, ``access_denied``.
+with half the page size. ``check_scopes`` asks which access scopes the app was
+granted, so no read asks for what it may not read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,11 +26,6 @@ from typing import Any
 import httpx
 
 from connectors.base import PageGuard, RequestObserver, RetryPolicy, UpstreamHTTP
-from connectors.errors import (
-    UpstreamForbidden,
-    UpstreamProtocolError,
-    UpstreamRateLimited,
-)
 from connectors.models import (
     Checkout,
     ExternalCustomer,
@@ -50,22 +35,10 @@ from connectors.models import (
     Return,
 )
 from connectors.shopify import mapping, queries, scopes
+from connectors.shopify.admin_api import NAME, AdminApi, CostExceeded
 from connectors.shopify.order_windows import OrderWindowReader
 
-NAME = "shopify"
 Json = dict[str, Any]
-log = logging.getLogger("connectors.shopify")
-
-STANDARD_RESTORE_RATE = 100.0
-"""Points per second on the standard plan (shopify.dev, "GraphQL Admin API rate
-limits"): the wait assumed when a THROTTLED answer carries no throttleStatus."""
-
-
-class CostExceeded(UpstreamProtocolError):
-    """Shopify priced a document above its single-query limit
-    (``MAX_COST_EXCEEDED``): the connector splits its batch; past one id or
-    one item a page, it is a protocol error like any other."""
-
 
 CUSTOMERS_PER_CHUNK = 25
 CHUNK_CONCURRENCY = 8
@@ -96,15 +69,15 @@ class ShopifyConnector:
             observer=observer,
             transport=transport,
         )
-        self.path = f"/admin/api/{api_version}/graphql.json"
+        self.api = AdminApi(
+            self.http,
+            f"/admin/api/{api_version}/graphql.json",
+            max_throttle_wait=max_throttle_wait,
+            observer=observer,
+        )
         self.order_cap = order_cap
         self.page_size = page_size
         self.checkout_lookback = timedelta(days=checkout_lookback_days)
-        self.max_throttle_wait = max_throttle_wait
-        self.observer = observer
-        self.missing_scopes: frozenset[str] = frozenset()
-        """Scopes the app lacks, as far as it is known (``check_scopes``, or an
-        ``ACCESS_DENIED`` answer): fields of the optional ones are not asked."""
         self.windows = OrderWindowReader(self.query, self.nodes, CHUNK_CONCURRENCY)
 
     async def aclose(self) -> None:
@@ -257,7 +230,7 @@ class ShopifyConnector:
             for scope in data["currentAppInstallation"]["accessScopes"]
         )
         check = scopes.ScopeCheck(granted)
-        self.missing_scopes = frozenset(check.missing)
+        self.api.missing_scopes = frozenset(check.missing)
         return check
 
     async def nodes(
@@ -303,68 +276,14 @@ class ShopifyConnector:
             after = guard.advance(info["endCursor"])
 
     async def query(self, document: str, variables: Json) -> Json:
-        """Run one GraphQL document without the fields of missing optional
-        scopes; wait out throttling; return ``data``."""
-        while True:
-            withheld = scopes.withheld_fields(self.missing_scopes)
-            body = await self._send(scopes.without(document, withheld), variables)
-            errors = body.get("errors")
-            refused = scopes.denied(errors) if isinstance(errors, list) else set()
-            if not refused:
-                return self._data(body)
-            self._observe("access_denied")
-            optional = set(scopes.OPTIONAL)
-            learned = refused - self.missing_scopes
-            if not learned or not learned <= optional:
-                needed = sorted(refused - optional) or sorted(refused)
-                raise UpstreamForbidden(NAME, f"{needed[0]} not granted", needed[0])
-            self.missing_scopes |= learned
-            log.warning(
-                "shopify: access denied, asking again without: %s",
-                ", ".join(sorted(learned)),
-            )
+        """Run one GraphQL document; return ``data`` (``admin_api.py``)."""
+        return await self.api.query(document, variables)
 
-    async def _send(self, document: str, variables: Json) -> Json:
-        """One answer that is not THROTTLED, waiting as long as it says."""
-        waited = 0.0
-        while True:
-            try:
-                body = await self.http.post_json(
-                    self.path, {"query": document, "variables": variables}
-                )
-            except UpstreamRateLimited as exc:
-                delay = exc.retry_after or self.http.retry.max_delay
-            else:
-                throttled = _throttle_delay(body)
-                if throttled is None:
-                    result: Json = body
-                    return result
-                delay = throttled
-                self._observe("rate_limited")
-            waited += delay
-            if waited > self.max_throttle_wait:
-                raise UpstreamRateLimited(NAME, "throttled too long", delay)
-            await asyncio.sleep(delay)
-
-    def _data(self, body: Json) -> Json:
-        errors = body.get("errors")
-        if isinstance(errors, str):
-            raise UpstreamProtocolError(NAME, errors)
-        if errors:
-            codes = {(e.get("extensions") or {}).get("code") for e in errors}
-            messages = "; ".join(str(e.get("message")) for e in errors)
-            if "MAX_COST_EXCEEDED" in codes:
-                self._observe("cost_exceeded")
-                raise CostExceeded(NAME, messages)
-            raise UpstreamProtocolError(NAME, messages)
-        data = body.get("data")
-        if not isinstance(data, dict):
-            raise UpstreamProtocolError(NAME, "response has no data")
-        return data
-
-    def _observe(self, outcome: str) -> None:
-        if self.observer is not None:
-            self.observer(NAME, outcome)
+    @property
+    def missing_scopes(self) -> frozenset[str]:
+        """Scopes the app lacks, as far as it is known (``check_scopes``, or an
+        ``ACCESS_DENIED`` answer): fields of the optional ones are not asked."""
+        return self.api.missing_scopes
 
 
 def _numeric(gid: str) -> str:
@@ -373,20 +292,3 @@ def _numeric(gid: str) -> str:
     if not number.isdigit():
         raise ValueError(f"not a Shopify customer id: {gid!r}")
     return number
-
-
-def _throttle_delay(body: Json) -> float | None:
-    """Seconds until the bucket holds the requested points, or ``None`` when
-    the answer was not throttled."""
-    errors = body.get("errors")
-    if not isinstance(errors, list) or not any(
-        (e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors
-    ):
-        return None
-    cost = (body.get("extensions") or {}).get("cost") or {}
-    status = cost.get("throttleStatus") or {}
-    rate = float(status.get("restoreRate") or STANDARD_RESTORE_RATE)
-    missing = float(cost.get("requestedQueryCost") or rate) - float(
-        status.get("currentlyAvailable") or 0
-    )
-    return max(missing / rate, 0.05)

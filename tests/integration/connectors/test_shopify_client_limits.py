@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
 
 import pytest
 
 from connectors import errors
 from connectors.base import RetryPolicy
 from connectors.demo_world import World
-from connectors.shopify import client as client_module
-from connectors.shopify import mapping, queries
+from connectors.shopify import admin_api, mapping, queries
 from connectors.shopify.client import ShopifyConnector
 from connectors.shopify.simulator.server import ShopifySimulator
 from connectors.simulator_server import serve_app
@@ -156,7 +156,7 @@ async def test_throttled_is_waited_out_for_the_points_missing_over_the_restore_r
         waits.append(seconds)
         simulator.bucket.available = simulator.bucket.size  # the time passed
 
-    monkeypatch.setattr(client_module.asyncio, "sleep", sleep)
+    monkeypatch.setattr(admin_api, "asyncio", SimpleNamespace(sleep=sleep))
     simulator.drain()  # the standard plan's 100 points a second
     ids = [simulator.customer_gid(i) for i in range(1, 101)]  # 400 points
     found = await connector.customers_by_ids(ids)
@@ -183,8 +183,8 @@ def test_the_wait_is_read_from_the_throttle_status() -> None:
             }
         },
     }
-    assert client_module._throttle_delay(body) == pytest.approx(2.0)
-    assert client_module._throttle_delay({"data": {}}) is None
+    assert admin_api.throttle_delay(body) == pytest.approx(2.0)
+    assert admin_api.throttle_delay({"data": {}}) is None
 
 
 async def test_the_scope_check_reports_what_is_missing_and_what_it_hides(
