@@ -1,10 +1,10 @@
 """A PostHog private API on loopback, for tests and the demo.
 
 Serves persons (``/persons/``), the deprecated events list (``/events/`` with its
-``before=`` next link) and the HogQL query endpoint, which really runs the query
-(``hogql_eval``) over the world's events and persons. Both
-``/api/projects/{id}/`` and the deprecated ``/api/environments/{id}/`` prefixes
-answer. Errors use PostHog's
+``before=`` next link) and the HogQL query endpoint, which parses the query with
+PostHog's own parser (``hogql_parse``) and runs it (``hogql_eval``) over the
+world's events and persons. Both ``/api/projects/{id}/`` and the deprecated
+``/api/environments/{id}/`` prefixes answer. Errors use PostHog's
 ``{"type", "code", "detail", "attr"}`` envelope. Knobs::
 
     sim = PostHogSimulator(World(seed=7, size=50), latency=0.05)
@@ -33,6 +33,7 @@ from connectors.demo_world import World
 from connectors.posthog.simulator.data import Analytics, Person
 from connectors.posthog.simulator.hogql_ast import HogQLError
 from connectors.posthog.simulator.hogql_eval import evaluate
+from connectors.posthog.simulator.hogql_parse import ParserFailure
 from connectors.simulator_server import (
     InjectedFailures,
     RequestCounter,
@@ -57,12 +58,14 @@ _ERRORS: dict[int, tuple[str, str, str]] = {
 }
 
 
-def error(status: int, detail: str | None = None, **headers: str) -> JSONResponse:
-    kind, code, default = _ERRORS.get(
+def error(
+    status: int, detail: str | None = None, code: str | None = None
+) -> JSONResponse:
+    kind, default_code, default = _ERRORS.get(
         status, ("server_error", "error", "A server error occurred.")
     )
-    body = {"type": kind, "code": code, "detail": detail or default, "attr": None}
-    return JSONResponse(body, status_code=status, headers=headers)
+    body = {"type": kind, "code": code or default_code, "detail": detail or default}
+    return JSONResponse({**body, "attr": None}, status_code=status)
 
 
 def _throttled(retry_after: int) -> JSONResponse:
@@ -273,13 +276,15 @@ class PostHogSimulator(InjectedFailures):
             body = await request.json()
             query = body["query"]
             if query.get("kind") != "HogQLQuery" or not isinstance(query["query"], str):
-                raise HogQLError("Only HogQLQuery is supported")
+                raise HogQLError("The PostHog simulator runs only HogQLQuery")
             started = time.perf_counter()
             result = evaluate(
                 query["query"], self.analytics.table, now=datetime.now(UTC)
             )
         except HogQLError as exc:
-            return error(400, str(exc))
+            return error(400, str(exc), exc.code)
+        except ParserFailure:
+            return error(500)
         except (ValueError, KeyError, TypeError, AttributeError):
             return error(400, "Malformed query body")
         for table in result.tables:
