@@ -4,6 +4,10 @@
 
     ConnectorError              (carries the connector's name)
     ├── UpstreamAuthError       UPSTREAM_AUTH          401/403: fatal, never retried
+    ├── UpstreamForbidden       UPSTREAM_FORBIDDEN     the credentials lack a scope
+    │                                                  for this data (Shopify
+    │                                                  ACCESS_DENIED): fatal for that
+    │                                                  data only
     ├── UpstreamNotFound        UPSTREAM_NOT_FOUND     404 on a single-resource read
     ├── UpstreamRateLimited     UPSTREAM_RATE_LIMITED  429 / THROTTLED: retried
     │                                                  after ``retry_after``
@@ -24,9 +28,9 @@
                                                        repeatedly: its breaker is open
 
 ``transient`` says whether the upstream may well answer later (everything but
-auth and not-found): a cache may then serve its last good value instead of the
-error. Upstream messages stay in ``detail`` for the logs; the gateway shows
-clients only the code and the connector name.
+auth, forbidden and not-found): a cache may then serve its last good value
+instead of the error. Upstream messages stay in ``detail`` for the logs; the
+gateway shows clients only the code and the connector name.
 """
 
 from __future__ import annotations
@@ -48,6 +52,21 @@ class ConnectorError(Exception):
 class UpstreamAuthError(ConnectorError):
     code = "UPSTREAM_AUTH"
     transient = False
+
+
+class UpstreamForbidden(ConnectorError):
+    """The upstream answered, but the app may not read this data (``scope``:
+    what it lacks, when known). The rest of a read still answers; the field
+    is null."""
+
+    code = "UPSTREAM_FORBIDDEN"
+    transient = False
+
+    def __init__(
+        self, connector: str, detail: str = "", scope: str | None = None
+    ) -> None:
+        super().__init__(connector, detail)
+        self.scope = scope
 
 
 class UpstreamNotFound(ConnectorError):
