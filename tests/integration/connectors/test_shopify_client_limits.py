@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from types import SimpleNamespace
 
 import pytest
 
@@ -150,11 +149,11 @@ async def test_throttled_is_waited_out_for_the_points_missing_over_the_restore_r
 ) -> None:
     waits: list[float] = []
 
-    async def sleep(seconds: float) -> None:
+    async def wait(seconds: float, error: errors.ConnectorError) -> None:
         waits.append(seconds)
         simulator.bucket.available = simulator.bucket.size  # the time passed
 
-    monkeypatch.setattr(admin_api, "asyncio", SimpleNamespace(sleep=sleep))
+    monkeypatch.setattr(connector.http, "wait", wait)
     simulator.drain()  # the standard plan's 100 points a second
     ids = [simulator.customer_gid(i) for i in range(1, 101)]  # 400 points
     found = await connector.customers_by_ids(ids)
