@@ -10,7 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
@@ -36,9 +42,19 @@ CACHE_REQUESTS = Counter(
     "Cache look-ups by namespace and result.",
     ["source", "result"],
 )
-CACHE_ERRORS = Counter(
+REDIS_ERRORS = Counter(
     "customer_graph_cache_errors_total",
-    "Cache backend (Redis) failures, by operation; the gateway served from upstream.",
+    "Redis failures (errors and timeouts) by operation: cache reads and writes, "
+    "rate limits, the change feed.",
+    ["operation"],
+)
+REDIS_UP = Gauge(
+    "customer_graph_redis_up",
+    "1 while this process uses Redis, 0 while its breaker skips it.",
+)
+REDIS_SKIPPED = Counter(
+    "customer_graph_redis_skipped_total",
+    "Redis calls answered in process while the breaker skipped Redis, by operation.",
     ["operation"],
 )
 BATCH_SIZE = Histogram(

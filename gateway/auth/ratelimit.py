@@ -1,17 +1,16 @@
 """Per-caller token buckets: Redis (one atomic Lua script, shared by replicas)
-when configured, else in process. A refusal carries the seconds until a token
-is available, for ``Retry-After``."""
+when configured, else in process — and in process too while the process's
+Redis breaker skips Redis (``gateway.shared_redis``), so an outage costs no
+request a wait. A refusal carries the seconds until a token is available, for
+``Retry-After``."""
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
-log = logging.getLogger("gateway.ratelimit")
+from gateway.shared_redis.breaker import DOWN
+from gateway.shared_redis.client import SharedRedis
 
 _TAKE = """
 local tokens = tonumber(redis.call('HGET', KEYS[1], 't') or ARGV[1])
@@ -38,7 +37,7 @@ class RateLimiter:
         self,
         per_minute: int,
         burst: int,
-        redis: Redis | None = None,
+        redis: SharedRedis | None = None,
         prefix: str = "cg",
     ) -> None:
         self.rate = per_minute / 60.0
@@ -46,19 +45,22 @@ class RateLimiter:
         self.redis = redis
         self.prefix = prefix
         self._buckets: dict[str, tuple[float, float]] = {}
-        self._script = redis.register_script(_TAKE) if redis is not None else None
+        self._script = redis.client.register_script(_TAKE) if redis else None
 
     async def take(self, key: str) -> float:
         """0 when allowed; else the seconds to wait."""
-        if self._script is not None:
-            try:
-                allowed, tokens = await self._script(
+        if self.redis is not None and self._script is not None:
+            script = self._script
+            answer = await self.redis.breaker.run(
+                "rate",
+                lambda: script(
                     keys=[f"{self.prefix}:rate:{key}"],
                     args=[self.capacity, self.rate, time.time()],
-                )
+                ),
+            )
+            if answer is not DOWN:
+                allowed, tokens = answer
                 return 0.0 if int(allowed) else self._wait(float(tokens))
-            except RedisError as exc:
-                log.warning("rate limiter falls back to memory: %s", exc)
         return self._take_local(key)
 
     def _take_local(self, key: str) -> float:

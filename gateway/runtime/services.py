@@ -20,7 +20,7 @@ from gateway.auth.audit import AuditLog
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.tokens import TokenVerifier
-from gateway.cache.backends import RedisBackend, open_backend
+from gateway.cache.backends import open_backend
 from gateway.cache.invalidation import Invalidator
 from gateway.cache.namespaces import UpstreamCaches, build_caches
 from gateway.cache.responses import ResponseCache
@@ -30,6 +30,7 @@ from gateway.crm.service import Crm
 from gateway.db.session import check_migrated, create_engine, session_factory
 from gateway.runtime.upstreams import Upstreams, build_upstreams
 from gateway.settings import Settings
+from gateway.shared_redis.client import SharedRedis
 
 
 @dataclass(slots=True)
@@ -52,6 +53,9 @@ class Services:
     """Whole responses of customer queries (``gateway.cache.responses``)."""
     feed: ChangeFeed | None = None
     """Changes for live subscriptions, shared across replicas through Redis."""
+    redis: SharedRedis | None = None
+    """The process's Redis client and its breaker, shared by every Redis user
+    above (``gateway.shared_redis``); ``None`` without ``CG_REDIS_URL``."""
     crm: Crm = field(init=False)
     """CRM writes, each announced on ``changes`` after its commit; built from
     ``sessions`` and ``changes`` (also by ``dataclasses.replace``)."""
@@ -77,8 +81,12 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     upstreams = build_upstreams(settings, observer=metrics.observe_upstream)
-    backend = open_backend(settings.redis_url, settings.cache_max_entries)
-    redis = backend.redis if isinstance(backend, RedisBackend) else None
+    redis = (
+        SharedRedis.open(settings.redis_url, settings.redis_timeout)
+        if settings.redis_url
+        else None
+    )
+    backend = open_backend(redis, settings.cache_max_entries)
     tokens = TokenVerifier(
         secret=_secret(settings.jwt_secret),
         jwks_url=settings.jwt_jwks_url,
@@ -119,6 +127,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         ),
         audit=AuditLog(sessions),
         upstreams=upstreams,
+        redis=redis,
     )
     if settings.cache_enabled:
         services.caches = build_caches(backend, settings)
@@ -128,8 +137,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 backend, settings.cache_prefix, settings.response_cache_ttl
             )
             services.changes.subscribe_batch(services.responses.forget_customers)
+            if redis is not None:
+                # Changes made during an outage bumped versions nobody else saw.
+                redis.breaker.on_recovery(services.responses.forget_all)
     services.feed = ChangeFeed(
-        services.changes, settings.redis_url, f"{settings.cache_prefix}:changes"
+        services.changes, redis, f"{settings.cache_prefix}:changes"
     )
     await services.feed.start()
     try:
@@ -138,6 +150,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await services.feed.aclose()
         await services.audit.aclose()
         await backend.aclose()
+        if redis is not None:
+            await redis.aclose()
         await upstreams.aclose()
         await engine.dispose()
 

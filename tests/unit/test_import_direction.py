@@ -28,12 +28,13 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.validation": {"gateway.errors"},
         "gateway.relay": {"gateway.errors"},
         "gateway.db": {"gateway.errors", "gateway.relay"},
+        "gateway.shared_redis": {"gateway.errors", "gateway.metrics"},
         # the domain, below any transport
         "gateway.auth": {
             "gateway.db", "gateway.errors", "gateway.relay", "gateway.settings",
-            "gateway.validation",
+            "gateway.shared_redis", "gateway.validation",
         },
-        "gateway.changes": {"gateway.db", "gateway.errors"},
+        "gateway.changes": {"gateway.db", "gateway.errors", "gateway.shared_redis"},
         "gateway.identity": {"connectors", "gateway.db"},
         "gateway.crm": {
             "gateway.changes", "gateway.db", "gateway.errors", "gateway.validation",
@@ -42,6 +43,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.cache": {
             "connectors", "gateway.changes", "gateway.db", "gateway.identity",
             "gateway.metrics", "gateway.relay", "gateway.settings",
+            "gateway.shared_redis",
         },
         "gateway.admission": {
             "gateway.auth", "gateway.cache", "gateway.db", "gateway.errors",
@@ -50,7 +52,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.runtime": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.cache",
             "gateway.changes", "gateway.crm", "gateway.db", "gateway.metrics",
-            "gateway.settings",
+            "gateway.settings", "gateway.shared_redis",
         },
         "gateway.insights": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.db",
@@ -100,8 +102,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.settings", "gateway.webhooks",
         },
         "gateway.demo": {
-            "connectors", "gateway.app", "gateway.db", "gateway.insights",
-            "gateway.runtime", "gateway.settings", "gateway.sync",
+            "connectors", "gateway.app", "gateway.db", "gateway.errors",
+            "gateway.insights", "gateway.runtime", "gateway.settings", "gateway.sync",
         },
         "gateway.cli": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.changes",
