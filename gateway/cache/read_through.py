@@ -196,11 +196,12 @@ class ReadThrough(Generic[V]):
     async def _await_other_replica(
         self, keys: list[str], fresh: Fresh[V] | None
     ) -> dict[str, V]:
-        """Poll for values another replica is fetching, up to the lock's life."""
+        """Poll for values another replica is fetching, up to the lock's life
+        or until Redis is skipped (the value would not be seen)."""
         deadline = time.monotonic() + self.lock_ttl
         found: dict[str, V] = {}
         pending = list(keys)
-        while pending and time.monotonic() < deadline:
+        while pending and time.monotonic() < deadline and self.backend.shared:
             await asyncio.sleep(0.02)
             raw = await self.backend.get_many([self.key(k) for k in pending])
             for key, value in zip(pending, raw, strict=True):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 from redis.asyncio.client import Pipeline
 
 from bench.queries import CUSTOMER_360
@@ -22,6 +23,8 @@ from bench.redis_server import RedisServer
 from bench.subject import richest_customer
 from connectors.demo_world import World
 from gateway.auth.ratelimit import RateLimiter
+from gateway.cache.backends import RedisBackend
+from gateway.cache.read_through import ReadThrough
 from gateway.changes.bus import ChangeBus, CustomerChange
 from gateway.changes.feed import ANY_SOURCE, RESYNC, ChangeFeed
 from gateway.demo.simulation import Simulators
@@ -262,3 +265,33 @@ async def test_listeners_get_a_resync_naming_no_source_after_resubscribing(
         redis_server.start()
         resync = await next_change(queue)
     assert (resync.customer_id, resync.source, resync.kind) == (3, ANY_SOURCE, RESYNC)
+
+
+async def test_a_miss_waiting_for_another_replicas_fetch_stops_when_redis_dies(
+    redis_server: RedisServer,
+) -> None:
+    shared = SharedRedis.open(redis_server.url, timeout=0.25)
+    backend = RedisBackend(shared, 100)
+    values = ReadThrough(backend, "outage", TypeAdapter(str), 60, lock_ttl=30)
+    fetched: list[list[str]] = []
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        fetched.append(list(keys))
+        return {k: f"value of {k}" for k in keys}
+
+    try:
+        # Another replica holds the key's lock, fetching it.
+        [(held, _)] = await backend.acquire_many(
+            {values.key("k") + ":lock": values.key("k")}, 30
+        )
+        assert held
+        waiting = asyncio.create_task(values.load_many(["k"], fetch, ""))
+        await asyncio.sleep(0.1)
+        assert not fetched  # waiting for that replica
+        redis_server.kill()
+        # Its value could not be seen any more: fetched here, long before the
+        # lock's 30 s.
+        assert await asyncio.wait_for(waiting, 10) == ["value of k"]
+        assert fetched == [["k"]]
+    finally:
+        await shared.aclose()
