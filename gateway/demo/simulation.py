@@ -8,11 +8,13 @@ reach Shopify, Zendesk and PostHog.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from pydantic import SecretStr
+from starlette.types import ASGIApp
 
 from connectors.demo_world import World
 from connectors.posthog.simulator.server import PostHogSimulator
@@ -31,6 +33,11 @@ GENEROUS = 1_000_000
 """Requests per minute: the demo and benchmark should not trip rate limits."""
 
 
+class Simulator(Protocol):
+    @property
+    def app(self) -> ASGIApp: ...
+
+
 @dataclass(slots=True)
 class Simulators:
     shopify: ShopifySimulator
@@ -41,18 +48,10 @@ class Simulators:
     def settings(self, base: Settings) -> Settings:
         """``base`` pointed at the simulators; what the operator set explicitly
         (``CG_*`` variables, constructor arguments) is kept."""
-        demo: dict[str, object] = {
-            "shopify_base_url": self.urls["shopify"],
-            "shopify_shop": "northwind-outfitters",
-            "shopify_access_token": SecretStr(SHOPIFY_TOKEN),
-            "shopify_api_secret": SecretStr(SHOPIFY_SECRET),
-            "zendesk_base_url": self.urls["zendesk"],
-            "zendesk_email": ZENDESK_EMAIL,
-            "zendesk_api_token": SecretStr(ZENDESK_TOKEN),
-            "zendesk_webhook_secret": SecretStr(ZENDESK_WEBHOOK_SECRET),
-            "posthog_host": self.urls["posthog"],
-            "posthog_project_id": "1",
-            "posthog_api_key": SecretStr(POSTHOG_KEY),
+        demo = {
+            name: value
+            for source, url in self.urls.items()
+            for name, value in upstream_settings(source, url).items()
         }
         unset = {k: v for k, v in demo.items() if k not in base.model_fields_set}
         return base.model_copy(update=unset)
@@ -76,12 +75,31 @@ class Simulators:
             simulator.heal()
 
 
-@asynccontextmanager
-async def simulated_upstreams(
-    world: World, *, latency: float = 0.0
-) -> AsyncIterator[Simulators]:
-    """Serve the three simulators on free loopback ports for the block's duration."""
-    shopify = ShopifySimulator(
+def upstream_settings(source: str, url: str) -> dict[str, object]:
+    """The settings that point the gateway at ``source``'s simulator at ``url``."""
+    return {
+        "shopify": {
+            "shopify_base_url": url,
+            "shopify_shop": "northwind-outfitters",
+            "shopify_access_token": SecretStr(SHOPIFY_TOKEN),
+            "shopify_api_secret": SecretStr(SHOPIFY_SECRET),
+        },
+        "zendesk": {
+            "zendesk_base_url": url,
+            "zendesk_email": ZENDESK_EMAIL,
+            "zendesk_api_token": SecretStr(ZENDESK_TOKEN),
+            "zendesk_webhook_secret": SecretStr(ZENDESK_WEBHOOK_SECRET),
+        },
+        "posthog": {
+            "posthog_host": url,
+            "posthog_project_id": "1",
+            "posthog_api_key": SecretStr(POSTHOG_KEY),
+        },
+    }[source]
+
+
+def shopify_simulator(world: World, latency: float) -> ShopifySimulator:
+    return ShopifySimulator(
         world,
         access_token=SHOPIFY_TOKEN,
         api_secret=SHOPIFY_SECRET,
@@ -89,16 +107,40 @@ async def simulated_upstreams(
         restore_rate=GENEROUS,
         bucket_size=GENEROUS,
     )
-    zendesk = ZendeskSimulator(
+
+
+def zendesk_simulator(world: World, latency: float) -> ZendeskSimulator:
+    return ZendeskSimulator(
         world,
         email=ZENDESK_EMAIL,
         api_token=ZENDESK_TOKEN,
         latency=latency,
         rate_limit_per_minute=GENEROUS,
     )
-    posthog = PostHogSimulator(
+
+
+def posthog_simulator(world: World, latency: float) -> PostHogSimulator:
+    return PostHogSimulator(
         world, api_key=POSTHOG_KEY, latency=latency, rate_limit_per_minute=GENEROUS
     )
+
+
+SIMULATORS: dict[str, Callable[[World, float], Simulator]] = {
+    "shopify": shopify_simulator,
+    "zendesk": zendesk_simulator,
+    "posthog": posthog_simulator,
+}
+"""Each upstream's simulator, by source: the demo starts each on its own."""
+
+
+@asynccontextmanager
+async def simulated_upstreams(
+    world: World, *, latency: float = 0.0
+) -> AsyncIterator[Simulators]:
+    """Serve the three simulators on free loopback ports for the block's duration."""
+    shopify = shopify_simulator(world, latency)
+    zendesk = zendesk_simulator(world, latency)
+    posthog = posthog_simulator(world, latency)
     async with AsyncExitStack() as stack:
         urls = {
             "shopify": await stack.enter_async_context(serve_app(shopify.app)),
