@@ -82,7 +82,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     sessions = session_factory(engine)
     upstreams = build_upstreams(settings, observer=metrics.observe_upstream)
     redis = (
-        SharedRedis.open(settings.redis_url, settings.redis_timeout)
+        SharedRedis.open(
+            settings.redis_url, settings.redis_timeout, settings.cache_prefix
+        )
         if settings.redis_url
         else None
     )

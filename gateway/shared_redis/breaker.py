@@ -1,6 +1,6 @@
 """The breaker every Redis user of a process shares::
 
-    closed ──a failure (an error or a timeout)──▶ open ──pause──▶ one PING
+    closed ──a failure (an error or a timeout)──▶ open ──pause──▶ one probe
       ▲                                             ▲                │
       │                                             └─ no answer: ◀──┤
       │                                                pause doubles │
@@ -11,12 +11,12 @@ Closed, calls go to Redis. The first failure opens it, and from then on
 does what it documents for an outage (the caches read an in-process tier,
 the rate limits count in process, the change feed delivers locally). One
 background task drops the client's connections (each would fail once against
-a restarted server, reopening the breaker) and probes with a PING after
-0.25 s, then 0.5, 1, 2, 4 and every 5 s (half-open: one probe at a time, and
-no request ever waits for it); its
-first answer closes the breaker, wakes whoever waits for Redis, and runs the
-recovery hooks (evictions made during the outage replayed, a new response
-cache version, the change feed's outbox published).
+a restarted server, reopening the breaker) and probes (a short-lived SET,
+``client.py``) after 0.25 s, then 0.5, 1, 2, 4 and every 5 s (half-open: one
+probe at a time, and no request ever waits for it); its first answer closes
+the breaker, wakes whoever waits for Redis, and runs the recovery hooks
+(evictions made during the outage replayed, a new response cache version,
+the change feed's outbox published).
 
 Only the calls sent before the first timeout fired pay one
 (``CG_REDIS_TIMEOUT``), once: redis-py's own retries are off (``client.py``),

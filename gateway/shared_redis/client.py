@@ -26,7 +26,7 @@ class SharedRedis:
     breaker: RedisBreaker
 
     @classmethod
-    def open(cls, url: str, timeout: float) -> SharedRedis:
+    def open(cls, url: str, timeout: float, prefix: str = "cg") -> SharedRedis:
         client = Redis.from_url(
             url,
             socket_timeout=timeout,
@@ -34,7 +34,13 @@ class SharedRedis:
             retry=Retry(NoBackoff(), 0),
             health_check_interval=30,
         )
-        breaker = RedisBreaker(client.ping, reset=client.connection_pool.disconnect)
+
+        async def probe() -> None:
+            """A write, not a PING: a server that answers but refuses writes
+            (a read-only replica during a failover, out of memory) is not back."""
+            await client.set(f"{prefix}:redis-probe", b"1", px=1000)
+
+        breaker = RedisBreaker(probe, reset=client.connection_pool.disconnect)
         return cls(client, breaker)
 
     async def aclose(self) -> None:

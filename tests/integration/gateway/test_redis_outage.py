@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
+from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bench.queries import CUSTOMER_360
@@ -29,6 +30,7 @@ from gateway.changes.bus import ChangeBus, CustomerChange
 from gateway.changes.feed import ANY_SOURCE, RESYNC, ChangeFeed
 from gateway.demo.simulation import Simulators
 from gateway.runtime.services import Services
+from gateway.shared_redis.breaker import DOWN
 from gateway.shared_redis.client import SharedRedis
 from tests.integration.gateway.conftest import Gateway, open_gateway
 
@@ -54,7 +56,7 @@ async def gateway(
 @pytest.fixture
 def sent(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """The commands (a pipeline as one) the gateway sends to Redis, the
-    breaker's probes (PING) left out."""
+    breaker's probes left out."""
     shared = gateway.services.redis
     assert shared is not None
     sent: Counter[str] = Counter()
@@ -62,7 +64,8 @@ def sent(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     execute = Pipeline.execute
 
     async def one(*args: Any, **options: Any) -> Any:
-        if args[0] != "PING":
+        probe = len(args) > 1 and str(args[1]).endswith(":redis-probe")
+        if not probe:
             sent[str(args[0])] += 1
         return await command(*args, **options)
 
@@ -294,4 +297,24 @@ async def test_a_miss_waiting_for_another_replicas_fetch_stops_when_redis_dies(
         assert await asyncio.wait_for(waiting, 10) == ["value of k"]
         assert fetched == [["k"]]
     finally:
+        await shared.aclose()
+
+
+async def test_a_server_that_answers_but_refuses_writes_is_not_back(
+    redis_server: RedisServer,
+) -> None:
+    shared = SharedRedis.open(redis_server.url, timeout=0.25)
+    admin = Redis.from_url(redis_server.url)
+    try:
+        # A replica of nothing (as during a failover): every write is READONLY.
+        await admin.execute_command("REPLICAOF", "127.0.0.1", "1")
+        write = await shared.breaker.run("set", lambda: shared.client.set("k", b"v"))
+        assert write is DOWN
+        await asyncio.sleep(1.0)  # probes after 0.25 and 0.75 s
+        assert await admin.ping()  # it answers…
+        assert not shared.breaker.closed  # …but is not back
+        await admin.execute_command("REPLICAOF", "NO", "ONE")
+        await asyncio.wait_for(shared.breaker.wait_closed(), 15)
+    finally:
+        await admin.aclose()
         await shared.aclose()
