@@ -14,12 +14,14 @@ phase lasts ``phase`` seconds:
 5. *refused* — Redis killed: connections refused;
 6. *restarted* — a new, empty Redis on the same port.
 
-A ``customerTimeline`` subscription (graphql-transport-ws) to a customer
-outside the viewed ones is held through phases 2–6; during each of phases 3–6
-``events`` tag mutations are sent to the gateway (to either worker), and at
-the end the subscriber counts the events it received of each phase's, after
-waiting up to ``EVENT_WAIT`` for the late ones: a change accepted by the other
-worker during an outage reaches the subscriber once Redis is back.
+During each of phases 3–6 ``events`` tags are added (mutations sent to either
+worker) to a customer of that phase's own, outside the viewed ones, whose
+``customerTimeline`` subscription (graphql-transport-ws) is held from phase 2
+to the end; at the end each subscriber counts the events it received, after
+waiting up to ``EVENT_WAIT`` for late ones (a change accepted by the other
+worker during an outage reaches it once Redis is back). A customer per phase,
+because the live timeline reads a source again on each change: a later
+phase's tag would reveal an earlier phase's lost event.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -84,7 +86,7 @@ class Phase:
     calls: dict[str, int]
     """Upstream requests during the phase, per connector."""
     tags: tuple[str, ...] = ()
-    """Tags added to the watched customer during the phase: one live event each."""
+    """Tags added to the phase's watched customer: one live event each."""
     events_received: int = 0
 
 
@@ -164,7 +166,6 @@ async def run_outage(
     key = f"cg_bench_{secrets.token_hex(12)}"
     picker = random.Random(7)
     ids = [str(GlobalID("Customer", str(i))) for i in range(1, options.viewed + 1)]
-    watched = str(GlobalID("Customer", str(options.viewed + 1)))
 
     def view() -> Request:
         return Request(CUSTOMER_360.document, {"id": picker.choice(ids)})
@@ -200,12 +201,9 @@ async def run_outage(
             cached = base.model_copy(update={"redis_url": redis.url})
             async with serve(cached, "cached.log") as gateway:
                 await gateway.ready()
-                async with (
-                    _client(gateway, key) as http,
-                    subscribed(gateway, key, watched) as live,
-                ):
+                async with _client(gateway, key) as http:
                     await _run_phases(
-                        report, redis, http, live, view, watched, simulators, say
+                        report, redis, gateway, key, http, view, simulators, say
                     )
     return report
 
@@ -213,35 +211,45 @@ async def run_outage(
 async def _run_phases(
     report: OutageReport,
     redis: RedisServer,
+    gateway: Gateway,
+    key: str,
     http: httpx.AsyncClient,
-    live: Subscriber,
     view: Callable[[], Request],
-    watched: str,
     simulators: Simulators,
     say: Callable[[str], None],
 ) -> None:
     options = report.options
-    await open_loop(http, view, options.rate, max(options.phase / 2, 2.0))  # warm
-    say("before")
-    report.phases.append(await _measure("before", http, view, options, simulators))
     steps: list[tuple[str, Callable[[], None]]] = [
         ("hung", redis.pause),
         ("back", redis.resume),
         ("refused", redis.kill),
         ("restarted", redis.start),
     ]
-    outages = []
-    for name, act in steps:
-        say(name)
-        act()
-        tags = tuple(f"{name}-{n}" for n in range(options.events))
-        outages.append(
-            await _measure(name, http, view, options, simulators, tags=(watched, tags))
-        )
-    await live.received([t for phase in outages for t in phase.tags], EVENT_WAIT)
-    for phase in outages:
-        received = await live.received(phase.tags, 0)
-        report.phases.append(replace(phase, events_received=received))
+    watched = {
+        name: str(GlobalID("Customer", str(options.viewed + n)))
+        for n, (name, _) in enumerate(steps, start=1)
+    }
+    async with AsyncExitStack() as stack:
+        live = {
+            name: await stack.enter_async_context(subscribed(gateway, key, customer))
+            for name, customer in watched.items()
+        }
+        await open_loop(http, view, options.rate, max(options.phase / 2, 2.0))  # warm
+        say("before")
+        report.phases.append(await _measure("before", http, view, options, simulators))
+        outages = []
+        for name, act in steps:
+            say(name)
+            act()
+            tags = tuple(f"{name}-{n}" for n in range(options.events))
+            outages.append(
+                await _measure(
+                    name, http, view, options, simulators, tags=(watched[name], tags)
+                )
+            )
+        for phase in outages:
+            received = await live[phase.name].received(phase.tags, EVENT_WAIT)
+            report.phases.append(replace(phase, events_received=received))
 
 
 async def _measure(
