@@ -76,6 +76,9 @@ async def services(database_url: str) -> AsyncIterator[Services]:
         # purpose: the failed-login throttle has tests of its own.
         auth_failures_per_minute=100_000,
         auth_failures_burst=100_000,
+        # Tests count Redis round trips: a machine that stalls a worker for
+        # 0.1 s must not turn one into an outage (tests of outages stop Redis).
+        redis_timeout=1.0,
     )
     async with open_services(settings) as opened:
         yield opened
