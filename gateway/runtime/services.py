@@ -1,5 +1,6 @@
 """Long-lived services shared by all requests, opened and closed by the app's
 lifespan: the settings, the database engine and its session factory, the
+process's Redis client and breaker (every Redis user below shares them), the
 authenticator and rate limiter, the upstream connectors, the cache of their
 results, persisted queries, the change bus and the CRM writes that announce
 on it."""
