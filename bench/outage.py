@@ -16,34 +16,30 @@ phase lasts ``phase`` seconds:
 
 During each of phases 3–6 ``events`` tags are added (mutations sent to either
 worker) to a customer of that phase's own, outside the viewed ones, whose
-``customerTimeline`` subscription (graphql-transport-ws) is held from phase 2
-to the end; at the end each subscriber counts the events it received, after
-waiting up to ``EVENT_WAIT`` for late ones (a change accepted by the other
-worker during an outage reaches it once Redis is back). A customer per phase,
-because the live timeline reads a source again on each change: a later
-phase's tag would reveal an earlier phase's lost event.
+``customerTimeline`` subscription (graphql-transport-ws, ``bench/subscriber.py``)
+is held from phase 2 to the end; at the end each subscriber counts the events
+it received, after waiting up to ``EVENT_WAIT`` for late ones (a change
+accepted by the other worker during an outage reaches it once Redis is back).
+A customer per phase, because the live timeline reads a source again on each
+change: a later phase's tag would reveal an earlier phase's lost event.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import secrets
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
-import websockets
 from pydantic import SecretStr
 from strawberry.relay import GlobalID
-from websockets.typing import Subprotocol
 
 from bench.database import bench_database, seed_world
 from bench.load import Request, Timings, open_loop
@@ -51,18 +47,13 @@ from bench.queries import CUSTOMER_360
 from bench.redis_server import RedisServer, own_redis
 from bench.runner import CONNECTORS, GATEWAY_DEFAULTS
 from bench.server import Gateway, gateway_server
+from bench.subscriber import subscribed, tag_customer
 from connectors.demo_world import World
 from gateway.demo.simulation import Simulators, simulated_upstreams
 from gateway.settings import Settings
 
 EVENT_WAIT = 15.0
-"""Seconds after a phase the subscriber waits for the events sent during it."""
-TAG = (
-    "mutation($c: ID!, $t: String!) { tagCustomer(customerId: $c, tags: [$t]) { id } }"
-)
-SUBSCRIPTION = (
-    "subscription($id: ID!) { customerTimeline(customerId: $id) { summary } }"
-)
+"""Seconds each phase's subscriber waits, at the end, for the events of its phase."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,65 +88,6 @@ class OutageReport:
 
     def phase(self, name: str) -> Phase:
         return next(p for p in self.phases if p.name == name)
-
-
-class Subscriber:
-    """One ``customerTimeline`` subscription, its events' summaries collected."""
-
-    def __init__(self, socket: websockets.ClientConnection) -> None:
-        self.socket = socket
-        self.summaries: list[str] = []
-
-    async def collect(self) -> None:
-        async for raw in self.socket:
-            message = json.loads(raw)
-            if message["type"] == "next":
-                timeline = message["payload"]["data"]["customerTimeline"]
-                self.summaries.append(timeline["summary"])
-            elif message["type"] in ("error", "complete"):
-                raise RuntimeError(f"the subscription ended: {message}")
-
-    async def received(self, tags: Sequence[str], wait: float) -> int:
-        """How many of ``tags`` arrived, waiting up to ``wait`` s for all."""
-        wanted = {f"Tag {tag} added" for tag in tags}
-        deadline = time.monotonic() + wait
-        while not wanted <= set(self.summaries) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        return len(wanted & set(self.summaries))
-
-
-@asynccontextmanager
-async def subscribed(
-    gateway: Gateway, key: str, customer: str
-) -> AsyncIterator[Subscriber]:
-    url = gateway.url.replace("http://", "ws://") + "/graphql"
-    async with websockets.connect(
-        url, subprotocols=[Subprotocol("graphql-transport-ws")]
-    ) as ws:
-        init = {"Authorization": f"Bearer {key}"}
-        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
-        ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        if ack["type"] != "connection_ack":
-            raise RuntimeError(f"the gateway refused the socket: {ack}")
-        payload = {"query": SUBSCRIPTION, "variables": {"id": customer}}
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-        subscriber = Subscriber(ws)
-        task = asyncio.create_task(subscriber.collect())
-        try:
-            yield subscriber
-        finally:
-            task.cancel()
-
-
-async def tag_customer(http: httpx.AsyncClient, customer: str, tag: str) -> bool:
-    """Whether the mutation answered without errors."""
-    try:
-        response = await http.post(
-            "/graphql", json={"query": TAG, "variables": {"c": customer, "t": tag}}
-        )
-    except httpx.HTTPError:
-        return False
-    return response.status_code == 200 and not response.json().get("errors")
 
 
 async def run_outage(
