@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from functools import partial
+from itertools import islice
 from typing import Protocol
 
 from gateway.shared_redis.breaker import DOWN
@@ -226,7 +227,7 @@ class RedisBackend:
             )
             self._evictions_lost = 0
         while self._evicted:
-            chunk = list(self._evicted)[:_REPLAY_CHUNK]
+            chunk = list(islice(self._evicted, _REPLAY_CHUNK))
             replay = partial(self.redis.delete, *chunk)
             if await self.breaker.run("delete", replay) is DOWN:
                 return  # down again: replayed when it is back
