@@ -124,8 +124,8 @@ class ChangeFeed:
             queue.put_nowait(change)
 
     async def _publish(self, change: CustomerChange) -> None:
-        """Through Redis; here directly (and kept for Redis) while this replica
-        is not subscribed, or Redis is skipped or fails."""
+        """Through Redis. Delivered here directly too while this replica is
+        not subscribed; kept in the outbox when Redis is skipped or fails."""
         assert self.redis is not None
         client = self.redis.client
         sent = await self.redis.breaker.run(
