@@ -1,6 +1,6 @@
 """The load generator: timed GraphQL requests over httpx, alone or concurrently.
 
-Three ways to send, because the figures answer different questions:
+Four ways to send, because the figures answer different questions:
 
 - ``sequential`` — one request at a time: latency without queueing, what one
   user waits (and the only fair way to time a cold request).
@@ -10,6 +10,8 @@ Three ways to send, because the figures answer different questions:
 - ``waves`` — ``concurrency`` requests at once, all answered before the next
   wave, with a hook between waves (the runner evicts the cache there): the
   throughput of a cold cache, which a continuous load would warm at once.
+- ``open_loop`` — a fixed rate, whatever the answers take (as users arrive):
+  a slow phase shows as latency, not as fewer requests (``bench/outage.py``).
 
 A response with GraphQL errors or a non-200 status counts as an error, never as
 a fast success.
@@ -241,6 +243,25 @@ async def waves(
             else:
                 errors += 1
     return Timings(tuple(latencies), errors, elapsed)
+
+
+async def open_loop(
+    client: httpx.AsyncClient,
+    next_request: Callable[[], Request],
+    rate: float,
+    duration: float,
+) -> Timings:
+    """``rate`` requests a second for ``duration`` seconds, each sent on time
+    even while earlier ones are unanswered; returns once all are answered."""
+    started = time.perf_counter()
+    sent: list[asyncio.Task[tuple[bool, float]]] = []
+    while (due := started + len(sent) / rate) < started + duration:
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        sent.append(asyncio.create_task(_timed(client, next_request())))
+    results = await asyncio.gather(*sent)
+    latencies = tuple(seconds for ok, seconds in results if ok)
+    errors = sum(1 for ok, _ in results if not ok)
+    return Timings(latencies, errors, time.perf_counter() - started)
 
 
 _HEADERS = {"content-type": "application/json", "accept": "application/json"}

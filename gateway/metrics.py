@@ -42,9 +42,19 @@ CACHE_REQUESTS = Counter(
     "Cache look-ups by namespace and result.",
     ["source", "result"],
 )
-CACHE_ERRORS = Counter(
+REDIS_ERRORS = Counter(
     "customer_graph_cache_errors_total",
-    "Cache backend (Redis) failures, by operation; the gateway served from upstream.",
+    "Redis failures (errors and timeouts) by operation: cache reads and writes, "
+    "rate limits, the change feed.",
+    ["operation"],
+)
+REDIS_UP = Gauge(
+    "customer_graph_redis_up",
+    "1 while this process uses Redis, 0 while its breaker skips it.",
+)
+REDIS_SKIPPED = Counter(
+    "customer_graph_redis_skipped_total",
+    "Redis calls answered in process while the breaker skipped Redis, by operation.",
     ["operation"],
 )
 UPSTREAM_REFUSED = Counter(

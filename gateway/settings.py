@@ -93,6 +93,11 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default_factory=default_database_url)
     redis_url: str | None = None
+    redis_timeout: float = Field(default=0.1, gt=0)
+    """Seconds a Redis command (or connecting) may take before it counts as a
+    failure; after one, Redis is skipped until a probe finds it back
+    (``gateway.shared_redis``). A hung Redis costs the requests of its first
+    moments this much once; a Redis nearby answers in a millisecond or two."""
     env: Literal["development", "production"] = "development"
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     demo_api_key: SecretStr | None = None

@@ -1,9 +1,11 @@
 """Shared fixtures: a migrated database per backend (SQLite and a real
-PostgreSQL), the app over ASGI, a GraphQL helper and an SQL statement counter."""
+PostgreSQL), the app over ASGI, a GraphQL helper, an SQL statement counter,
+and Redis: the shared one, or a server of a test's own."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.redis_server import RedisServer, own_redis
 from gateway.app import create_app
 from gateway.db.models import Base
 from gateway.db.session import upgrade
@@ -76,6 +79,9 @@ async def services(database_url: str) -> AsyncIterator[Services]:
         # Several workers share two cores: a read may wait seconds for CPU.
         # The deadline's own tests set theirs.
         read_deadline_seconds=30.0,
+        # Tests count Redis round trips: a machine that stalls a worker for
+        # 0.1 s must not turn one into an outage (tests of outages stop Redis).
+        redis_timeout=1.0,
     )
     async with open_services(settings) as opened:
         yield opened
@@ -152,6 +158,15 @@ def redis_url() -> str:
     """The real Redis of the test run (see tests/servers.py)."""
     require("redis", REDIS_URL, 6379)
     return REDIS_URL
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis server of this test's own, to stop, kill and restart."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    with own_redis() as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,14 +1,14 @@
 """Per-caller token buckets (``gateway.guard.bucket``: Redis, shared by
-replicas, when configured, else in process). A refusal carries the seconds
-until a token is available, for ``Retry-After``."""
+replicas, when configured, else in process — and in process too while the
+process's Redis breaker skips Redis, so an outage costs no request a wait).
+A refusal carries the seconds until a token is available, for ``Retry-After``."""
 
 from __future__ import annotations
 
 import math
 
-from redis.asyncio import Redis
-
 from gateway.guard.bucket import TokenBucket
+from gateway.shared_redis.client import SharedRedis
 
 
 class RateLimiter:
@@ -18,7 +18,7 @@ class RateLimiter:
         self,
         per_minute: int,
         burst: int,
-        redis: Redis | None = None,
+        redis: SharedRedis | None = None,
         prefix: str = "cg",
     ) -> None:
         self.rate = per_minute / 60.0

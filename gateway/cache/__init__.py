@@ -3,5 +3,6 @@ writes deferred to the end of a request, whole customer responses, and the
 eviction that follows every change of a customer.
 
 Imported by ``gateway.loaders`` and ``gateway.runtime``; imports connectors'
-canonical models, ``gateway.changes.bus`` (to listen) and ``gateway.db``.
+canonical models, ``gateway.changes.bus`` (to listen), ``gateway.db`` and
+``gateway.shared_redis`` (the process's Redis and its breaker).
 """

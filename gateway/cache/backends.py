@@ -1,10 +1,11 @@
 """Where cached bytes live: Redis, or an in-process LRU.
 
-Redis (``redis.asyncio`` + hiredis) when ``CG_REDIS_URL`` is set, else a bounded
-in-process LRU with TTLs; both behind ``CacheBackend``. Redis failures never
-reach clients: the backend answers "miss", the gateway goes upstream, the
-failure is logged and counted, and Redis is tried again after a short pause
-(the client reconnects by itself).
+Redis (``redis.asyncio`` + hiredis, the process's ``SharedRedis``) when
+``CG_REDIS_URL`` is set, else a bounded in-process LRU with TTLs; both behind
+``CacheBackend``. Redis failures never reach clients, nor make them wait: the
+first one opens the process's breaker (``gateway.shared_redis``), and until a
+probe finds Redis back the backend answers from an in-process tier of what
+this replica fetched meanwhile.
 """
 
 from __future__ import annotations
@@ -13,18 +14,31 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from functools import partial
+from itertools import islice
 from typing import Protocol
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from gateway.shared_redis.breaker import DOWN
+from gateway.shared_redis.client import SharedRedis
 
-from gateway import metrics
+log = logging.getLogger("gateway.cache.backends")
 
-log = logging.getLogger("gateway.cache.read_through")
+NEAR_TTL = 30.0
+"""Seconds at most an entry of the outage tier is served: while Redis is down
+no other replica's eviction reaches this one, so this bounds how stale a value
+another replica changed can be (a local change evicts it at once)."""
+MAX_EVICTIONS = 100_000
+"""Evictions remembered during an outage for replay, at most (newest kept)."""
+_REPLAY_CHUNK = 1_000
 
 
 class CacheBackend(Protocol):
+    @property
+    def shared(self) -> bool:
+        """Whether values other replicas store are readable now (Redis in
+        use): only then is waiting for another replica's fetch worth it."""
+        ...
+
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
 
     async def set_many(self, items: Mapping[str, bytes], ttl: float) -> None: ...
@@ -51,6 +65,8 @@ class CacheBackend(Protocol):
 
 class MemoryBackend:
     """A bounded LRU with per-entry expiry, for a single process."""
+
+    shared = False
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
@@ -93,77 +109,83 @@ class MemoryBackend:
     ) -> None:
         await self.set_many(items, ttl)  # no locks were taken
 
-    async def aclose(self) -> None:
+    def clear(self) -> None:
         self._entries.clear()
+
+    async def aclose(self) -> None:
+        self.clear()
 
 
 class RedisBackend:
-    """Redis, degrading to "always miss" while it is unreachable."""
+    """Redis behind the process's breaker, with an in-process tier for outages.
 
-    def __init__(self, url: str, *, retry_pause: float = 1.0) -> None:
-        self.redis = Redis.from_url(
-            url,
-            socket_timeout=0.5,
-            socket_connect_timeout=0.5,
-            health_check_interval=30,
-        )
-        self.retry_pause = retry_pause
-        self._down_until = 0.0
+    While the breaker skips Redis every call goes to ``near``, a bounded LRU
+    filled by what this replica fetches meanwhile (entries live at most
+    ``NEAR_TTL``): repeated views are answered in process, misses are fetched
+    once per key and replica (``ReadThrough``'s single-flight; no lock is
+    taken), and no call waits on Redis. Evictions made meanwhile are
+    remembered and replayed in Redis when it is back, so what a webhook
+    evicted during the outage is not read back from Redis afterwards; the
+    tier is then emptied."""
 
-    def _available(self) -> bool:
-        return time.monotonic() >= self._down_until
+    def __init__(self, shared: SharedRedis, near_entries: int) -> None:
+        self.redis = shared.client
+        self.breaker = shared.breaker
+        self.near = MemoryBackend(near_entries)
+        self._evicted: dict[str, None] = {}
+        """Keys deleted while Redis was skipped (insertion-ordered, bounded)."""
+        self._evictions_lost = 0
+        self.breaker.on_recovery(self._recovered)
 
-    def _failed(self, operation: str, exc: RedisError) -> None:
-        """A slow answer is a miss for that batch only; a refused or broken
-        connection pauses Redis use briefly, so a dead server costs no timeouts."""
-        if not isinstance(exc, RedisTimeoutError):
-            self._down_until = time.monotonic() + self.retry_pause
-        metrics.CACHE_ERRORS.labels(operation=operation).inc()
-        log.warning("redis %s failed (%s); serving from upstream", operation, exc)
+    @property
+    def shared(self) -> bool:
+        return self.breaker.closed
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        if not keys or not self._available():
-            return [None] * len(keys)
-        try:
-            values = await self.redis.mget(list(keys))
-        except RedisError as exc:
-            self._failed("get", exc)
-            return [None] * len(keys)
+        if not keys:
+            return []
+        values = await self.breaker.run("get", lambda: self.redis.mget(list(keys)))
+        if values is DOWN:
+            return await self.near.get_many(keys)
         return [v.encode() if isinstance(v, str) else v for v in values]
 
     async def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
-        if not items or not self._available():
+        if not items:
             return
-        try:
+
+        async def pipeline() -> None:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key, value in items.items():
                     pipe.set(key, value, px=int(ttl * 1000))
                 await pipe.execute()
-        except RedisError as exc:
-            self._failed("set", exc)
+
+        if await self.breaker.run("set", pipeline) is DOWN:
+            await self.near.set_many(items, min(ttl, NEAR_TTL))
 
     async def delete_many(self, keys: Sequence[str]) -> None:
         if not keys:
             return
-        try:
-            await self.redis.delete(*keys)
-        except RedisError as exc:
-            self._failed("delete", exc)
+        if await self.breaker.run("delete", lambda: self.redis.delete(*keys)) is DOWN:
+            await self.near.delete_many(keys)
+            self._remember_evictions(keys)
 
     async def acquire_many(
         self, locks: Mapping[str, str], ttl: float
     ) -> list[tuple[bool, bytes | None]]:
-        if not locks or not self._available():
-            return [(True, None)] * len(locks)
-        try:
+        if not locks:
+            return []
+
+        async def pipeline() -> list[bytes | None]:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for lock, key in locks.items():
                     pipe.set(lock, b"1", nx=True, px=int(ttl * 1000))
                     pipe.get(key)
-                answers = await pipe.execute()
-        except RedisError as exc:
-            self._failed("lock", exc)
-            return [(True, None)] * len(locks)
+                answers: list[bytes | None] = await pipe.execute()
+                return answers
+
+        answers = await self.breaker.run("lock", pipeline)
+        if answers is DOWN:
+            return await self.near.acquire_many(locks, ttl)
         return [
             (bool(held), value.encode() if isinstance(value, str) else value)
             for held, value in zip(answers[::2], answers[1::2], strict=True)
@@ -172,27 +194,53 @@ class RedisBackend:
     async def store_and_release(
         self, items: Mapping[str, bytes], ttl: float, locks: Sequence[str]
     ) -> None:
-        """One pipeline: the values, then the locks' deletion. While Redis is
-        paused only the locks are deleted (as ``delete_many`` always tries)."""
-        if not self._available():
-            items = {}
+        """One pipeline: the values, then the locks' deletion. Without Redis
+        the values go to the in-process tier; the locks expire by themselves."""
         if not (items or locks):
             return
-        try:
+
+        async def pipeline() -> None:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key, value in items.items():
                     pipe.set(key, value, px=int(ttl * 1000))
                 if locks:
                     pipe.delete(*locks)
                 await pipe.execute()
-        except RedisError as exc:
-            self._failed("set", exc)
+
+        if await self.breaker.run("set", pipeline) is DOWN:
+            await self.near.set_many(items, min(ttl, NEAR_TTL))
+
+    def _remember_evictions(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._evicted[key] = None
+        while len(self._evicted) > MAX_EVICTIONS:
+            del self._evicted[next(iter(self._evicted))]
+            self._evictions_lost += 1
+
+    async def _recovered(self) -> None:
+        """Redis is back: replay the outage's evictions, forget the tier."""
+        if self._evictions_lost:
+            log.warning(
+                "%d evictions made while Redis was skipped were not kept; "
+                "their values may be read for up to their TTL",
+                self._evictions_lost,
+            )
+            self._evictions_lost = 0
+        while self._evicted:
+            chunk = list(islice(self._evicted, _REPLAY_CHUNK))
+            replay = partial(self.redis.delete, *chunk)
+            if await self.breaker.run("delete", replay) is DOWN:
+                return  # down again: replayed when it is back
+            for key in chunk:
+                del self._evicted[key]
+        self.near.clear()
 
     async def aclose(self) -> None:
-        await self.redis.aclose()
+        """The tier only: the client is the process's (``SharedRedis``)."""
+        self.near.clear()
 
 
-def open_backend(redis_url: str | None, max_entries: int) -> CacheBackend:
-    if redis_url:
-        return RedisBackend(redis_url)
+def open_backend(shared: SharedRedis | None, max_entries: int) -> CacheBackend:
+    if shared is not None:
+        return RedisBackend(shared, max_entries)
     return MemoryBackend(max_entries)

@@ -279,7 +279,8 @@ class ReadThrough(Generic[V]):
         self, keys: list[str], fresh: Fresh[V] | None
     ) -> dict[str, V]:
         """Poll for values another replica is fetching, up to the lock's life
-        or the call scope's deadline."""
+        or the call scope's deadline, or until Redis is skipped (the value would
+        not be seen)."""
         wait = self.lock_ttl
         left = time_left()
         if left is not None:
@@ -287,7 +288,7 @@ class ReadThrough(Generic[V]):
         deadline = time.monotonic() + wait
         found: dict[str, V] = {}
         pending = list(keys)
-        while pending and time.monotonic() < deadline:
+        while pending and time.monotonic() < deadline and self.backend.shared:
             await asyncio.sleep(0.02)
             raw = await self.backend.get_many([self.key(k) for k in pending])
             for key, value in zip(pending, raw, strict=True):

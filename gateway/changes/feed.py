@@ -5,6 +5,19 @@ every change accepted here is published on one channel and every replica
 (this one included) dispatches what arrives on that channel to its local
 listeners, so a browser connected to replica B sees a webhook accepted by
 replica A. Listeners get changes for one customer on an ``asyncio.Queue``.
+
+A Redis outage loses no change that can be delivered (``gateway.shared_redis``
+decides when Redis is down, for every user of the process):
+
+- while this replica is not subscribed, its own changes are delivered to its
+  listeners directly, and kept (``OUTBOX`` at most) to be published when Redis
+  is back, for the other replicas;
+- after every resubscription each listener gets a ``RESYNC``
+  change naming no source: the subscription reads every source again, so what
+  other replicas accepted while this one was not listening is pushed then.
+
+A change may thus arrive twice (delivered here, then published); listeners
+read it as "look again", so a repeat costs a read, never a repeated event.
 """
 
 from __future__ import annotations
@@ -12,17 +25,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from functools import partial
 
 import orjson
-import redis.asyncio as redis
+from redis.asyncio.client import PubSub
 
 from gateway.changes.bus import ChangeBus, CustomerChange
 from gateway.errors import describe
+from gateway.shared_redis.breaker import DOWN, FAILURES, RedisBreaker
+from gateway.shared_redis.client import SharedRedis
 
 log = logging.getLogger("gateway.changes.feed")
+
+RESYNC = "resync"
+"""The kind of the change a listener gets after the feed resubscribed; its
+source is ``ANY_SOURCE``."""
+ANY_SOURCE = "*"
+OUTBOX = 10_000
+"""Changes kept for publication while Redis is skipped (the newest)."""
+_POLL = 1.0
+"""Seconds a read of the channel waits for a message before the reader checks
+that no outage happened meanwhile."""
 
 
 def _encode(change: CustomerChange) -> bytes:
@@ -40,27 +66,37 @@ def _decode(raw: bytes) -> CustomerChange:
 
 class ChangeFeed:
     def __init__(
-        self, bus: ChangeBus, redis_url: str | None = None, channel: str = "changes"
+        self, bus: ChangeBus, redis: SharedRedis | None = None, channel: str = "changes"
     ) -> None:
         self.bus = bus
-        self.redis_url = redis_url
+        self.redis = redis
         self.channel = channel
         self._listeners: dict[int, set[asyncio.Queue[CustomerChange]]] = defaultdict(
             set
         )
-        self._redis: redis.Redis | None = None
         self._reader: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._subscribed = asyncio.Event()
+        self._tried = asyncio.Event()
+        """Set once the reader's first subscription succeeded or failed."""
+        self._outbox: deque[CustomerChange] = deque(maxlen=OUTBOX)
 
     async def start(self) -> None:
-        if self.redis_url is None:
+        """Listen; with Redis, return once subscribed (or once Redis failed:
+        the reader keeps trying, and changes are delivered here meanwhile)."""
+        if self.redis is None:
             self._unsubscribe = self.bus.subscribe(self._dispatch)
             return
-        self._redis = redis.Redis.from_url(self.redis_url)
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self.channel)
-        self._reader = asyncio.create_task(self._read(pubsub))
         self._unsubscribe = self.bus.subscribe(self._publish)
+        self.redis.breaker.on_recovery(self._flush)
+        self._reader = asyncio.create_task(self._read(self.redis))
+        await self._tried.wait()
+
+    @property
+    def subscribed(self) -> bool:
+        """Whether other replicas' changes reach this one now (always true
+        without Redis: there are none)."""
+        return self.redis is None or self._subscribed.is_set()
 
     async def aclose(self) -> None:
         if self._unsubscribe is not None:
@@ -69,8 +105,6 @@ class ChangeFeed:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        if self._redis is not None:
-            await self._redis.aclose()
 
     @contextlib.asynccontextmanager
     async def listen(
@@ -90,18 +124,71 @@ class ChangeFeed:
             queue.put_nowait(change)
 
     async def _publish(self, change: CustomerChange) -> None:
-        assert self._redis is not None
-        await self._redis.publish(self.channel, _encode(change))
+        """Through Redis. Delivered here directly too while this replica is
+        not subscribed; kept in the outbox when Redis is skipped or fails."""
+        assert self.redis is not None
+        client = self.redis.client
+        sent = await self.redis.breaker.run(
+            "publish", lambda: client.publish(self.channel, _encode(change))
+        )
+        if sent is DOWN:
+            self._outbox.append(change)
+        if sent is DOWN or not self._subscribed.is_set():
+            await self._dispatch(change)
 
-    async def _read(self, pubsub: redis.client.PubSub) -> None:
-        """Dispatch what the channel carries; a Redis outage is logged and
-        retried, live updates resume when Redis is back."""
+    async def _flush(self) -> None:
+        """Redis is back: publish what was accepted here meanwhile, for the
+        other replicas (a change that fails again stays for next time)."""
+        assert self.redis is not None
+        client = self.redis.client
+        while self._outbox:
+            message = _encode(self._outbox[0])
+            sent = await self.redis.breaker.run(
+                "publish", partial(client.publish, self.channel, message)
+            )
+            if sent is DOWN:
+                return
+            self._outbox.popleft()
+
+    async def _read(self, redis: SharedRedis) -> None:
+        """Subscribe whenever Redis is in use, and dispatch what the channel
+        carries; drop the subscription when an outage begins (the connection
+        may be dead without saying so), and resync the listeners after each
+        subscription (at start-up there are none)."""
+        breaker = redis.breaker
         while True:
+            await breaker.wait_closed()
+            outages = breaker.outages
+            pubsub = redis.client.pubsub(ignore_subscribe_messages=True)
             try:
-                async for message in pubsub.listen():
-                    await self._dispatch(_decode(message["data"]))
-            except (redis.ConnectionError, OSError) as exc:
-                log.warning("change feed lost Redis; retrying: %s", describe(exc))
-                await asyncio.sleep(1.0)
-                with contextlib.suppress(redis.ConnectionError, OSError):
-                    await pubsub.subscribe(self.channel)
+                await pubsub.subscribe(self.channel)
+                self._subscribed.set()
+                self._tried.set()
+                self._resync()
+                await self._relay(pubsub, breaker, outages)
+            except FAILURES as exc:
+                breaker.failed("subscribe", exc)
+            finally:
+                self._subscribed.clear()
+                self._tried.set()
+                with contextlib.suppress(*FAILURES):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _relay(self, pubsub: PubSub, breaker: RedisBreaker, outages: int) -> None:
+        """Dispatch messages until the breaker opens again."""
+        while breaker.outages == outages:
+            message = await pubsub.get_message(timeout=_POLL)
+            if message is None:
+                continue
+            try:
+                change = _decode(message["data"])
+            except (ValueError, TypeError) as exc:  # not a change of ours
+                log.error("change feed skipped a malformed message: %s", describe(exc))
+                continue
+            await self._dispatch(change)
+
+    def _resync(self) -> None:
+        for customer_id, queues in self._listeners.items():
+            change = CustomerChange(customer_id, ANY_SOURCE, RESYNC)
+            for queue in queues:
+                queue.put_nowait(change)

@@ -1,10 +1,14 @@
 """``customer-graph demo``: the demo world in a local SQLite database, the three
 upstream simulators on loopback, linked and summarised (insights), the in-process
-cache, and the gateway."""
+cache, and the gateway. An upstream that is missing (a simulator that does not
+start, an address of the operator's where nothing listens) is said in one log
+line and left out (``gateway.demo.upstreams``); the rest works."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 
 import uvicorn
 from rich.console import Console
@@ -14,7 +18,7 @@ from connectors.demo_world import World
 from gateway.app import create_app
 from gateway.db.models import utcnow
 from gateway.demo.seed import seed
-from gateway.demo.simulation import simulated_upstreams
+from gateway.demo.upstreams import DemoUpstreams, open_upstreams
 from gateway.insights.engagement import sync_engagement
 from gateway.insights.order_facts import sync_orders
 from gateway.insights.refresh import refresh_all
@@ -49,8 +53,9 @@ async def run_demo(
     latency: float = 0.0,
 ) -> None:
     world = World(seed=world_seed, size=size)
-    async with simulated_upstreams(world, latency=latency) as simulators:
-        demo_settings = simulators.settings(settings)
+    async with AsyncExitStack() as stack:
+        upstreams = await open_upstreams(settings, world, latency, stack)
+        demo_settings = upstreams.settings
         async with open_services(demo_settings) as services:
             count = await seed(services.sessions, world, on_seeded)
             console.print("Linking the simulated upstreams and computing insights…")
@@ -62,11 +67,15 @@ async def run_demo(
             )
             write = demo_settings.ingest_write_key
             write_key = write.get_secret_value() if write else ""
-            _announce(console, count, port, simulators.urls, api_key, write_key)
+            _announce(console, count, port, upstreams, api_key, write_key)
             server = uvicorn.Server(
                 uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
             )
-            await server.serve()
+            try:
+                await server.serve()
+            except asyncio.CancelledError:  # stopped by its caller, not Ctrl+C
+                await server.shutdown()
+                raise
 
 
 async def prepare_insights(services: Services) -> None:
@@ -90,7 +99,7 @@ def _announce(
     console: Console,
     count: int,
     port: int,
-    upstreams: dict[str, str],
+    upstreams: DemoUpstreams,
     api_key: str,
     write_key: str,
 ) -> None:
@@ -99,8 +108,10 @@ def _announce(
     table.add_row("admin API key", f"[bold]{api_key}[/]")
     table.add_row("ingest write key", write_key)
     table.add_row("customers", str(count))
-    for name, url in upstreams.items():
+    for name, url in upstreams.urls.items():
         table.add_row(f"{name} (simulated)", url)
+    for name in upstreams.missing:
+        table.add_row(name, "[red]missing[/] (see the log line above)")
     table.add_row("metrics", f"http://127.0.0.1:{port}/metrics")
     console.print(table)
     console.print("Ctrl+C to stop.")

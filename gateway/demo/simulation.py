@@ -8,11 +8,13 @@ reach Shopify, Zendesk and PostHog.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from pydantic import SecretStr
+from starlette.types import ASGIApp
 
 from connectors.demo_world import World
 from connectors.posthog.simulator.server import PostHogSimulator
@@ -32,6 +34,11 @@ GENEROUS = 1_000_000
 """Requests per minute (or HogQL queries per hour), where a limit is lifted."""
 
 
+class Simulator(Protocol):
+    @property
+    def app(self) -> ASGIApp: ...
+
+
 @dataclass(slots=True)
 class Simulators:
     shopify: ShopifySimulator
@@ -43,23 +50,18 @@ class Simulators:
         """``base`` pointed at the simulators, its upstream budgets the
         simulators' limits; what the operator set explicitly (``CG_*``
         variables, constructor arguments) is kept."""
-        demo: dict[str, object] = {
-            "shopify_base_url": self.urls["shopify"],
-            "shopify_shop": "northwind-outfitters",
-            "shopify_access_token": SecretStr(SHOPIFY_TOKEN),
-            "shopify_api_secret": SecretStr(SHOPIFY_SECRET),
-            "zendesk_base_url": self.urls["zendesk"],
-            "zendesk_email": ZENDESK_EMAIL,
-            "zendesk_api_token": SecretStr(ZENDESK_TOKEN),
-            "zendesk_webhook_secret": SecretStr(ZENDESK_WEBHOOK_SECRET),
-            "posthog_host": self.urls["posthog"],
-            "posthog_project_id": "1",
-            "posthog_api_key": SecretStr(POSTHOG_KEY),
-            # the budgets: the limits the simulators enforce
-            "shopify_limit_points_per_second": self.shopify.bucket.restore_rate,
-            "shopify_limit_bucket_points": self.shopify.bucket.size,
-            "zendesk_limit_per_minute": self.zendesk.limits.account_limit,
-            "posthog_limit_queries_per_hour": self.posthog.query_budget.rate,
+        simulators: dict[str, Simulator] = {
+            "shopify": self.shopify,
+            "zendesk": self.zendesk,
+            "posthog": self.posthog,
+        }
+        demo = {
+            name: value
+            for source, url in self.urls.items()
+            for name, value in {
+                **upstream_settings(source, url),
+                **budget_settings(simulators[source]),
+            }.items()
         }
         unset = {k: v for k, v in demo.items() if k not in base.model_fields_set}
         return base.model_copy(update=unset)
@@ -83,20 +85,45 @@ class Simulators:
             simulator.heal()
 
 
-@asynccontextmanager
-async def simulated_upstreams(
-    world: World,
-    *,
-    latency: float = 0.0,
-    posthog_queries_per_hour: int = QUERIES_PER_HOUR,
-) -> AsyncIterator[Simulators]:
-    """Serve the three simulators on free loopback ports for the block's duration.
+def upstream_settings(source: str, url: str) -> dict[str, object]:
+    """The settings that point the gateway at ``source``'s simulator at ``url``."""
+    return {
+        "shopify": {
+            "shopify_base_url": url,
+            "shopify_shop": "northwind-outfitters",
+            "shopify_access_token": SecretStr(SHOPIFY_TOKEN),
+            "shopify_api_secret": SecretStr(SHOPIFY_SECRET),
+        },
+        "zendesk": {
+            "zendesk_base_url": url,
+            "zendesk_email": ZENDESK_EMAIL,
+            "zendesk_api_token": SecretStr(ZENDESK_TOKEN),
+            "zendesk_webhook_secret": SecretStr(ZENDESK_WEBHOOK_SECRET),
+        },
+        "posthog": {
+            "posthog_host": url,
+            "posthog_project_id": "1",
+            "posthog_api_key": SecretStr(POSTHOG_KEY),
+        },
+    }[source]
 
-    PostHog's keeps PostHog's real limits, its hourly HogQL query budget
-    included (``connectors/posthog/simulator/throttles.py``): the demo meets them
-    as a real deployment would. A caller that needs more queries raises the
-    budget by name (``posthog_queries_per_hour``)."""
-    shopify = ShopifySimulator(
+
+def budget_settings(simulator: Simulator) -> dict[str, object]:
+    """The gateway's upstream budget set to the limits ``simulator`` enforces."""
+    if isinstance(simulator, ShopifySimulator):
+        return {
+            "shopify_limit_points_per_second": simulator.bucket.restore_rate,
+            "shopify_limit_bucket_points": simulator.bucket.size,
+        }
+    if isinstance(simulator, ZendeskSimulator):
+        return {"zendesk_limit_per_minute": simulator.limits.account_limit}
+    if isinstance(simulator, PostHogSimulator):
+        return {"posthog_limit_queries_per_hour": simulator.query_budget.rate}
+    return {}
+
+
+def shopify_simulator(world: World, latency: float) -> ShopifySimulator:
+    return ShopifySimulator(
         world,
         access_token=SHOPIFY_TOKEN,
         api_secret=SHOPIFY_SECRET,
@@ -104,7 +131,10 @@ async def simulated_upstreams(
         restore_rate=GENEROUS,
         bucket_size=GENEROUS,
     )
-    zendesk = ZendeskSimulator(
+
+
+def zendesk_simulator(world: World, latency: float) -> ZendeskSimulator:
+    return ZendeskSimulator(
         world,
         email=ZENDESK_EMAIL,
         api_token=ZENDESK_TOKEN,
@@ -113,12 +143,40 @@ async def simulated_upstreams(
         search_per_minute=GENEROUS,
         tickets_index_per_minute=GENEROUS,
     )
-    posthog = PostHogSimulator(
-        world,
-        api_key=POSTHOG_KEY,
-        latency=latency,
-        queries_per_hour=posthog_queries_per_hour,
+
+
+def posthog_simulator(
+    world: World, latency: float, queries_per_hour: int = QUERIES_PER_HOUR
+) -> PostHogSimulator:
+    """PostHog's keeps PostHog's real limits, its hourly HogQL query budget
+    included (``connectors/posthog/simulator/throttles.py``): the demo meets
+    them as a real deployment would."""
+    return PostHogSimulator(
+        world, api_key=POSTHOG_KEY, latency=latency, queries_per_hour=queries_per_hour
     )
+
+
+SIMULATORS: dict[str, Callable[[World, float], Simulator]] = {
+    "shopify": shopify_simulator,
+    "zendesk": zendesk_simulator,
+    "posthog": posthog_simulator,
+}
+"""Each upstream's simulator, by source: the demo starts each on its own."""
+
+
+@asynccontextmanager
+async def simulated_upstreams(
+    world: World,
+    *,
+    latency: float = 0.0,
+    posthog_queries_per_hour: int = QUERIES_PER_HOUR,
+) -> AsyncIterator[Simulators]:
+    """Serve the three simulators on free loopback ports for the block's
+    duration, each with its fault knobs (``with_faults``). A caller that needs
+    more PostHog queries than PostHog allows raises the budget by name."""
+    shopify = shopify_simulator(world, latency)
+    zendesk = zendesk_simulator(world, latency)
+    posthog = posthog_simulator(world, latency, posthog_queries_per_hour)
     async with AsyncExitStack() as stack:
         urls: dict[str, str] = {}
         for name, simulator in (

@@ -1,5 +1,6 @@
 """Token buckets by key: Redis (one atomic Lua script, shared by replicas)
-when configured, else in process. A take may cost more than one token and
+when configured, else in process — and in process while the process's Redis
+breaker skips Redis (``gateway.shared_redis``). A take may cost more than one token and
 may have to leave a floor in the bucket; a refusal carries the seconds until
 it would pass.
 
@@ -9,14 +10,11 @@ each upstream (``gateway.guard.budget``).
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
-log = logging.getLogger("gateway.guard.bucket")
+from gateway.shared_redis.breaker import DOWN
+from gateway.shared_redis.client import SharedRedis
 
 _TAKE = """
 local capacity = tonumber(ARGV[1])
@@ -49,14 +47,14 @@ class TokenBucket:
     """Buckets of ``capacity`` tokens refilled at ``rate`` per second, one per key."""
 
     def __init__(
-        self, rate: float, capacity: float, redis: Redis | None, prefix: str
+        self, rate: float, capacity: float, redis: SharedRedis | None, prefix: str
     ) -> None:
         self.rate = rate
         self.capacity = capacity
         self.redis = redis
         self.prefix = prefix
         self._buckets: dict[str, tuple[float, float]] = {}
-        self._script = redis.register_script(_TAKE) if redis is not None else None
+        self._script = redis.client.register_script(_TAKE) if redis else None
 
     async def take(self, key: str, cost: float = 1.0, floor: float = 0.0) -> float:
         """0 when ``cost`` tokens were taken leaving at least ``floor``; else
@@ -74,16 +72,19 @@ class TokenBucket:
         self, key: str, cost: float, floor: float, *, force: bool
     ) -> float | None:
         """``None`` when applied, else the tokens there are."""
-        if self._script is not None:
-            try:
-                shape = [self.capacity, self.rate, time.time()]
-                allowed, tokens = await self._script(
+        if self.redis is not None and self._script is not None:
+            script = self._script
+            shape = [self.capacity, self.rate, time.time()]
+            answer = await self.redis.breaker.run(
+                "bucket",
+                lambda: script(
                     keys=[f"{self.prefix}:{key}"],
                     args=[*shape, cost, floor, int(force)],
-                )
+                ),
+            )
+            if answer is not DOWN:
+                allowed, tokens = answer
                 return None if int(allowed) else float(tokens)
-            except RedisError as exc:
-                log.warning("token bucket falls back to memory: %s", exc)
         return self._apply_local(key, cost, floor, force=force)
 
     def _apply_local(

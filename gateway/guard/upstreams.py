@@ -16,8 +16,6 @@ import asyncio
 import time
 from collections.abc import Iterable, Mapping
 
-from redis.asyncio import Redis
-
 from connectors.breaker import BreakerState, CircuitBreaker
 from connectors.errors import UpstreamBudgetSpent, UpstreamCircuitOpen
 from connectors.scope import Outcome, Priority
@@ -25,6 +23,7 @@ from gateway import metrics
 from gateway.guard.bucket import TokenBucket
 from gateway.guard.budget import Budget, budgets
 from gateway.settings import Settings
+from gateway.shared_redis.client import SharedRedis
 
 BREAKER_GAUGE = {
     BreakerState.CLOSED: 0,
@@ -39,7 +38,7 @@ class UpstreamGuard:
         budgets: Mapping[str, Budget],
         breakers: Mapping[str, CircuitBreaker],
         *,
-        redis: Redis | None,
+        redis: SharedRedis | None,
         prefix: str,
         reserve: float,
         background_deadline: float,
@@ -115,7 +114,7 @@ class UpstreamGuard:
 
 
 def build_guard(
-    settings: Settings, redis: Redis | None, names: Iterable[str]
+    settings: Settings, redis: SharedRedis | None, names: Iterable[str]
 ) -> UpstreamGuard:
     """The guard of the upstreams ``names``, from the settings."""
     shapes = {name: shape for name, shape in budgets(settings).items() if name in names}

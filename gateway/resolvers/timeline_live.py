@@ -5,7 +5,8 @@ Each change announced for the customer (a webhook, an ingest call, a mutation,
 on any replica through ``gateway.changes.feed``) names its source; that source's newest
 events are read again, with fresh loaders so nothing stale is reused, and the
 ones not seen before are pushed, oldest first. Changes that arrive together are
-handled in one read per source.
+handled in one read per source. The feed's ``RESYNC`` (after a Redis outage)
+names every source.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import AsyncIterator, Collection, Mapping
 
 from connectors.scope import Priority, call_scope
 from gateway.changes.bus import CustomerChange
-from gateway.changes.feed import ChangeFeed
+from gateway.changes.feed import ANY_SOURCE, ChangeFeed
 from gateway.loaders import Loaders
 from gateway.relay.ids import customer_pk
 from gateway.resolvers.context import Info
@@ -81,6 +82,8 @@ async def new_events(
         }
         while True:
             named = _drain(await changes.get(), changes)
+            if ANY_SOURCE in named:
+                named = {s.value for s in sources}
             for source in (SOURCE_OF_CHANGE[n] for n in named if n in SOURCE_OF_CHANGE):
                 if source not in seen:
                     continue

@@ -1,6 +1,7 @@
 """Long-lived services shared by all requests, opened and closed by the app's
 lifespan: the settings, the database engine and its session factory, the
-authenticator and rate limiter, the upstream connectors (and the access
+authenticator and rate limiter, the process's Redis client and breaker
+(every Redis user below shares them), the upstream connectors (and the access
 Shopify granted them) and their guard, the cache of their results, persisted
 queries, the change bus and the CRM writes that announce on it."""
 
@@ -20,7 +21,7 @@ from gateway.auth.audit import AuditLog
 from gateway.auth.authenticate import Authenticator
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.tokens import TokenVerifier
-from gateway.cache.backends import RedisBackend, open_backend
+from gateway.cache.backends import open_backend
 from gateway.cache.invalidation import Invalidator
 from gateway.cache.namespaces import UpstreamCaches, build_caches
 from gateway.cache.responses import ResponseCache
@@ -32,6 +33,7 @@ from gateway.guard.upstreams import UpstreamGuard, build_guard
 from gateway.runtime.shopify_scopes import ShopifyScopes
 from gateway.runtime.upstreams import Upstreams, build_upstreams
 from gateway.settings import Settings
+from gateway.shared_redis.client import SharedRedis
 
 
 @dataclass(slots=True)
@@ -58,6 +60,9 @@ class Services:
     """Changes for live subscriptions, shared across replicas through Redis."""
     shopify_scopes: ShopifyScopes | None = None
     """The access scopes Shopify granted, checked when the services open."""
+    redis: SharedRedis | None = None
+    """The process's Redis client and its breaker, shared by every Redis user
+    above (``gateway.shared_redis``); ``None`` without ``CG_REDIS_URL``."""
     crm: Crm = field(init=False)
     """CRM writes, each announced on ``changes`` after its commit; built from
     ``sessions`` and ``changes`` (also by ``dataclasses.replace``)."""
@@ -82,8 +87,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     ``/readyz`` answers 503 until it is back."""
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
-    backend = open_backend(settings.redis_url, settings.cache_max_entries)
-    redis = backend.redis if isinstance(backend, RedisBackend) else None
+    redis = (
+        SharedRedis.open(
+            settings.redis_url, settings.redis_timeout, settings.cache_prefix
+        )
+        if settings.redis_url
+        else None
+    )
+    backend = open_backend(redis, settings.cache_max_entries)
     upstreams = build_upstreams(settings, observer=metrics.observe_upstream)
     guard = build_guard(settings, redis, [c.name for c in upstreams.configured()])
     upstreams.guard_with(guard)
@@ -128,6 +139,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         audit=AuditLog(sessions),
         upstreams=upstreams,
         guard=guard,
+        redis=redis,
     )
     if settings.cache_enabled:
         services.caches = build_caches(backend, settings)
@@ -137,8 +149,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 backend, settings.cache_prefix, settings.response_cache_ttl
             )
             services.changes.subscribe_batch(services.responses.forget_customers)
+            if redis is not None:
+                # Changes made during an outage bumped versions nobody else saw.
+                redis.breaker.on_recovery(services.responses.forget_all)
     services.feed = ChangeFeed(
-        services.changes, settings.redis_url, f"{settings.cache_prefix}:changes"
+        services.changes, redis, f"{settings.cache_prefix}:changes"
     )
     await services.feed.start()
     if upstreams.shopify is not None:
@@ -152,6 +167,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await services.feed.aclose()
         await services.audit.aclose()
         await backend.aclose()
+        if redis is not None:
+            await redis.aclose()
         await upstreams.aclose()
         await engine.dispose()
 

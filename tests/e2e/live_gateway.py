@@ -89,6 +89,19 @@ class Subscription:
             if event["summary"] == summary:
                 return event
 
+    async def summaries_until(self, wanted: set[str], timeout: float) -> set[str]:
+        """The summaries received until all of ``wanted`` arrived (or the
+        timeout passed), in whatever order they came."""
+        deadline = time.monotonic() + timeout
+        seen: set[str] = set()
+        while not wanted <= seen and time.monotonic() < deadline:
+            try:
+                event = await self.next_event(max(deadline - time.monotonic(), 0.01))
+            except TimeoutError:
+                break
+            seen.add(event["summary"])
+        return seen
+
     async def until_live(self, add_tag: Callable[[str], Awaitable[None]]) -> None:
         """Tags until one comes back: the server then listens for sure (it
         starts listening a moment after ``subscribe``, once it read the heads)."""

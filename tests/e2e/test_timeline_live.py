@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 from strawberry.relay import to_base64
 
+from bench.redis_server import RedisServer
 from connectors.demo_world import CATALOG
 from tests.e2e.live_gateway import AUTH, live_gateways, subscribe
 
@@ -92,6 +93,28 @@ async def test_a_subscriber_on_one_replica_receives_what_another_accepted(
             print(f"replica A to subscriber on B: {latency * 1000:.1f} ms")
         assert event["kind"] == "TAG_ADDED"
         assert latency - accepted < 0.2, f"pushed {latency - accepted:.3f} s after"
+
+
+async def test_a_subscription_held_through_a_redis_outage_loses_no_event(
+    tmp_path: Path, redis_server: RedisServer
+):
+    """Killed, then restarted on its port: a change replica A accepts while
+    Redis is down reaches the subscriber on B once Redis is back, and so does
+    one accepted right after it came back."""
+    wanted = {"Tag while-down added", "Tag once-back added"}
+    async with live_gateways(tmp_path, replicas=2, redis_url=redis_server.url) as (
+        [first, second],
+        _,
+    ):
+        customer = to_base64("Customer", 6)
+        async with subscribe(second.ws_url, customer) as live:
+            await live.until_live(partial(add_tag, second.base_url, customer))
+            redis_server.kill()
+            await add_tag(first.base_url, customer, "while-down")
+            redis_server.start()
+            await add_tag(first.base_url, customer, "once-back")
+            summaries = await live.summaries_until(wanted, timeout=20)
+    assert wanted <= summaries
 
 
 async def test_the_embed_socket_serves_only_the_tokens_customer(tmp_path: Path):

@@ -33,14 +33,16 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.errors": {"connectors"},
         "gateway.validation": {"gateway.errors"},
         "gateway.relay": {"gateway.errors"},
-        "gateway.guard": {"connectors", "gateway.metrics", "gateway.settings"},
+        "gateway.guard": {
+            "connectors", "gateway.metrics", "gateway.settings", "gateway.shared_redis",
+        },
         "gateway.db": {"gateway.errors", "gateway.relay"},
+        "gateway.shared_redis": {"gateway.errors", "gateway.metrics"},
         # the domain, below any transport
         "gateway.auth": {
-            "gateway.db", "gateway.errors", "gateway.guard", "gateway.relay",
-            "gateway.settings", "gateway.validation",
+            "gateway.db", "gateway.errors", "gateway.guard", "gateway.relay", "gateway.settings", "gateway.shared_redis", "gateway.validation",
         },
-        "gateway.changes": {"gateway.db", "gateway.errors"},
+        "gateway.changes": {"gateway.db", "gateway.errors", "gateway.shared_redis"},
         "gateway.identity": {"connectors", "gateway.db"},
         "gateway.crm": {
             "gateway.changes", "gateway.db", "gateway.errors", "gateway.validation",
@@ -49,6 +51,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.cache": {
             "connectors", "gateway.changes", "gateway.db", "gateway.identity",
             "gateway.metrics", "gateway.relay", "gateway.settings",
+            "gateway.shared_redis",
         },
         "gateway.admission": {
             "gateway.auth", "gateway.cache", "gateway.db", "gateway.errors",
@@ -56,8 +59,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         "gateway.runtime": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.cache",
-            "gateway.changes", "gateway.crm", "gateway.db", "gateway.guard",
-            "gateway.metrics", "gateway.settings",
+            "gateway.changes", "gateway.crm", "gateway.db", "gateway.guard", "gateway.metrics", "gateway.settings", "gateway.shared_redis",
         },
         "gateway.insights": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.db",
@@ -107,8 +109,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.settings", "gateway.webhooks",
         },
         "gateway.demo": {
-            "connectors", "gateway.app", "gateway.db", "gateway.insights",
-            "gateway.runtime", "gateway.settings", "gateway.sync",
+            "connectors", "gateway.app", "gateway.db", "gateway.errors",
+            "gateway.insights", "gateway.runtime", "gateway.settings", "gateway.sync",
         },
         "gateway.cli": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.changes",

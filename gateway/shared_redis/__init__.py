@@ -1,0 +1,10 @@
+"""Redis as every replica shares it: the one client of the process and the
+breaker in front of it (``breaker.py``), so a dead or hung Redis costs one
+short timeout, not one per caller and per request.
+
+Every Redis user goes through ``SharedRedis.breaker.run`` and answers its own
+degraded behaviour while Redis is skipped: the caches read and write an
+in-process tier, the rate limits count in process, the change feed delivers
+locally. Imported by ``gateway.cache``, ``gateway.auth``, ``gateway.changes``
+and ``gateway.runtime``; imports only the leaves (errors, metrics, settings).
+"""
