@@ -36,7 +36,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        per_minute: int,
+        per_minute: float,
         burst: int,
         redis: Redis | None = None,
         prefix: str = "cg",

@@ -27,6 +27,7 @@ ZENDESK_EMAIL = "agent@northwind.example"
 ZENDESK_TOKEN = "zd-demo-token"
 ZENDESK_WEBHOOK_SECRET = "zd-demo-webhook-secret"
 POSTHOG_KEY = "phx_demo"
+POSTHOG_WEBHOOK_SECRET = "ph-demo-destination-secret"
 GENEROUS = 1_000_000
 """Requests per minute: the demo and benchmark should not trip rate limits."""
 
@@ -53,6 +54,7 @@ class Simulators:
             "posthog_host": self.urls["posthog"],
             "posthog_project_id": "1",
             "posthog_api_key": SecretStr(POSTHOG_KEY),
+            "posthog_webhook_secret": SecretStr(POSTHOG_WEBHOOK_SECRET),
         }
         unset = {k: v for k, v in demo.items() if k not in base.model_fields_set}
         return base.model_copy(update=unset)

@@ -52,6 +52,9 @@ class Services:
     """Whole responses of customer queries (``gateway.cache.responses``)."""
     feed: ChangeFeed | None = None
     """Changes for live subscriptions, shared across replicas through Redis."""
+    posthog_fallback_budget: RateLimiter | None = None
+    """The hourly budget of live HogQL queries for persons the event mirror
+    lacks (``gateway.mirror.fallback``), shared by replicas through Redis."""
     crm: Crm = field(init=False)
     """CRM writes, each announced on ``changes`` after its commit; built from
     ``sessions`` and ``changes`` (also by ``dataclasses.replace``)."""
@@ -119,6 +122,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         ),
         audit=AuditLog(sessions),
         upstreams=upstreams,
+        posthog_fallback_budget=RateLimiter(
+            settings.posthog_fallback_queries_per_hour / 60,
+            settings.posthog_fallback_queries_per_hour,
+            redis,
+            prefix=settings.cache_prefix,
+        )
+        if settings.posthog_fallback_queries_per_hour
+        else None,
     )
     if settings.cache_enabled:
         services.caches = build_caches(backend, settings)

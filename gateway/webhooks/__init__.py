@@ -1,7 +1,9 @@
-"""``POST /webhooks/{source}``: deliveries from Shopify and Zendesk.
+"""``POST /webhooks/{source}``: deliveries from Shopify, Zendesk and PostHog's
+real-time destination.
 
 Each source's module authenticates its deliveries and turns them into effects
-(``gateway.webhooks.shopify``, ``gateway.webhooks.zendesk``); what they share —
+(``gateway.webhooks.shopify``, ``gateway.webhooks.zendesk``,
+``gateway.webhooks.posthog``); what they share —
 exactly-once processing, customer linking, answers — is in
 ``gateway.webhooks.delivery``. Every answer is a small JSON body: a rejected
 delivery says why in one sentence (a body over ``CG_MAX_BODY_BYTES`` is 413),
@@ -19,13 +21,14 @@ from starlette.responses import Response
 from gateway.admission.body_limit import BodyTooLarge
 from gateway.errors import BadUserInput, describe
 from gateway.runtime.services import Services
-from gateway.webhooks import shopify, zendesk
+from gateway.webhooks import posthog, shopify, zendesk
 from gateway.webhooks.delivery import Rejected, answer, log
 
 Receiver = Callable[[Request, Services], Awaitable[Response]]
 RECEIVERS: dict[str, Receiver] = {
     "shopify": shopify.receive,
     "zendesk": zendesk.receive,
+    "posthog": posthog.receive,
 }
 
 
