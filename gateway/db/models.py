@@ -359,6 +359,21 @@ class PostHogEvent(Base):
     )
 
 
+class PostHogPersonCheck(Base):
+    """A person the event mirror held no event of, whom the live fallback
+    found quiet: never seen, or last seen before the widest window the
+    gateway shows (``gateway.mirror.reads.ACTIVITY_DAYS``). Until
+    ``CHECK_TTL`` old it answers for them (no events, no sessions, this
+    last-seen time) without another query; an event delivered since makes
+    them mirrored, and the mirror answers instead."""
+
+    __tablename__ = "posthog_person_checks"
+
+    distinct_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 class SyncState(Base):
     """Where the last backfill of a source stopped, so ``sync`` can resume."""
 

@@ -21,13 +21,11 @@ from gateway.db import models
 from gateway.insights.order_facts import Sessions
 from gateway.insights.sql import excluded_all, upsert
 from gateway.insights.tables import EngagementFact
-from gateway.mirror import fallback
+from gateway.mirror import fallback, reads
 from gateway.mirror.fallback import Budget
 from gateway.runtime.upstreams import Upstreams
 
 BATCH = 100
-SESSION_DAYS = 30
-"""The summary's sessions window (``engagement_facts`` keeps only last-seen)."""
 OPEN_STATUSES = frozenset({"new", "open", "pending", "hold"})
 
 
@@ -79,7 +77,9 @@ async def sync_engagement(
     """Refresh ``engagement_facts`` of every linked customer; returns how
     many. ``budget`` and ``fallback_per_hour`` are the live fallback's
     (``Services.posthog_fallback_budget``, ``CG_POSTHOG_FALLBACK_QUERIES_PER_HOUR``)."""
-    live = fallback.live_fallback(upstreams.posthog, budget, fallback_per_hour)
+    live = fallback.live_fallback(
+        upstreams.posthog, budget, fallback_per_hour, sessions
+    )
     done, after = 0, 0
     while batch := await _links(sessions, after):
         rows = await _facts(sessions, upstreams, live, batch, now)
@@ -114,7 +114,7 @@ async def _facts(
     )
     summaries = (
         await fallback.summaries(
-            sessions, live, posthog_ids, session_days=SESSION_DAYS, now=now
+            sessions, live, posthog_ids, session_days=reads.SESSION_DAYS, now=now
         )
         if upstreams.posthog and posthog_ids
         else {}

@@ -32,12 +32,9 @@ if TYPE_CHECKING:
 
 V = TypeVar("V")
 
-ACTIVITY_LIMIT = 100
-"""Events read per person; ``activity`` pages within these."""
-ACTIVITY_DAYS = 90
-"""How far back ``activity`` and the timeline's web events reach."""
-SESSION_DAYS = 30
-"""The window of ``sessionsCount``."""
+ACTIVITY_LIMIT = reads.ACTIVITY_LIMIT
+ACTIVITY_DAYS = reads.ACTIVITY_DAYS
+SESSION_DAYS = reads.SESSION_DAYS
 
 
 async def _live(
@@ -150,6 +147,7 @@ class PostHogLoaders:
             posthog,
             services.posthog_fallback_budget,
             services.settings.posthog_fallback_queries_per_hour,
+            services.sessions,
         )
         batch = services.settings.loaders_enabled
         self.activity_by_person = ActivityByPersonLoader(

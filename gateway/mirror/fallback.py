@@ -15,23 +15,36 @@ turns the fallback off: unmirrored persons answer as having no events.
 
 One token per call: the gateway's batches hold at most ``CG_MAX_PAGE_SIZE``
 (100) persons, which the connector reads in one query.
+
+A person the live path finds quiet — never seen, or last seen before
+``reads.ACTIVITY_DAYS`` — is remembered in ``posthog_person_checks``, so the
+mirror answers for them (for ``reads.CHECK_TTL``) rather than another query:
+without it, every view of a long-inactive customer would spend the budget.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.errors import UpstreamRateLimited
 from connectors.models import PersonActivity, PersonSummary
 from connectors.posthog.client import PostHogConnector
 from gateway import metrics
+from gateway.db.models import PostHogPersonCheck, utcnow
+from gateway.db.upsert import dialect_insert
+from gateway.errors import describe
 from gateway.mirror import reads
 
+log = logging.getLogger("gateway.mirror")
+
 BUDGET_KEY = "posthog:fallback"
+Sessions = async_sessionmaker[AsyncSession]
 
 
 class Budget(Protocol):
@@ -43,10 +56,13 @@ class Budget(Protocol):
 
 
 class LiveFallback:
-    def __init__(self, posthog: PostHogConnector, budget: Budget | None) -> None:
+    def __init__(
+        self, posthog: PostHogConnector, budget: Budget | None, sessions: Sessions
+    ) -> None:
         self.posthog = posthog
         self.budget = budget
         """``None``: not budgeted here (a command running alone)."""
+        self.sessions = sessions
 
     async def _spend(self, read: str) -> None:
         wait = await self.budget.take(BUDGET_KEY) if self.budget is not None else 0.0
@@ -61,31 +77,67 @@ class LiveFallback:
         self, distinct_ids: Sequence[str], *, limit: int, days: int, session_days: int
     ) -> dict[str, PersonActivity]:
         await self._spend("activity")
-        return await self.posthog.activity_by_persons(
+        found = await self.posthog.activity_by_persons(
             distinct_ids, limit=limit, days=days, session_days=session_days
         )
+        await self._remember_quiet(
+            {d: a.summary for d, a in found.items() if not a.events}
+        )
+        return found
 
     async def summaries(
         self, distinct_ids: Sequence[str], *, session_days: int
     ) -> dict[str, PersonSummary]:
         await self._spend("summary")
-        return await self.posthog.summaries_by_persons(
+        found = await self.posthog.summaries_by_persons(
             distinct_ids, session_days=session_days
         )
+        await self._remember_quiet(found)
+        return found
+
+    async def _remember_quiet(self, summaries: Mapping[str, PersonSummary]) -> None:
+        """A check for each quiet person of a live answer. Failing to write
+        one costs a later query, not this read: it is logged, not raised."""
+        now = utcnow()
+        since = now - timedelta(days=reads.ACTIVITY_DAYS)
+        rows = [
+            {"distinct_id": d, "last_seen_at": s.last_seen, "checked_at": now}
+            for d, s in summaries.items()
+            if not s.sessions and (s.last_seen is None or s.last_seen < since)
+        ]
+        if not rows:
+            return
+        try:
+            async with self.sessions() as session, session.begin():
+                statement = dialect_insert(session, PostHogPersonCheck).values(rows)
+                await session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["distinct_id"],
+                        set_={
+                            "last_seen_at": statement.excluded.last_seen_at,
+                            "checked_at": statement.excluded.checked_at,
+                        },
+                    )
+                )
+        except SQLAlchemyError as exc:
+            log.warning("quiet PostHog persons not remembered: %s", describe(exc))
 
 
 def live_fallback(
-    posthog: PostHogConnector | None, budget: Budget | None, per_hour: int
+    posthog: PostHogConnector | None,
+    budget: Budget | None,
+    per_hour: int,
+    sessions: Sessions,
 ) -> LiveFallback | None:
     """The fallback to use, ``None`` when PostHog is not configured or the
     budget is 0 (fallback off)."""
     if posthog is None or per_hour <= 0:
         return None
-    return LiveFallback(posthog, budget)
+    return LiveFallback(posthog, budget, sessions)
 
 
 async def summaries(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Sessions,
     fallback: LiveFallback | None,
     distinct_ids: Sequence[str],
     *,

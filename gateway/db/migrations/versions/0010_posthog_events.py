@@ -1,4 +1,5 @@
-"""The local mirror of PostHog's events (``posthog_events``).
+"""The local mirror of PostHog's events (``posthog_events``) and the quiet
+persons the live fallback found (``posthog_person_checks``).
 
 Revision ID: 0010
 Revises: 0009
@@ -39,9 +40,17 @@ def upgrade() -> None:
         "posthog_events",
         ["distinct_id", "occurred_at", "uuid"],
     )
+    op.create_table(
+        "posthog_person_checks",
+        sa.Column("distinct_id", sa.String(length=200), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("distinct_id", name=op.f("pk_posthog_person_checks")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("posthog_person_checks")
     op.drop_index(
         "ix_posthog_events_distinct_id_occurred_at", table_name="posthog_events"
     )
