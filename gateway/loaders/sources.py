@@ -1,4 +1,5 @@
-"""The loaders of each configured upstream, grouped per source.
+"""The loaders of each configured upstream, grouped per source (PostHog's,
+which read the local event mirror first, in ``gateway.loaders.analytics``).
 
 With ``CG_LOADERS_ENABLED=false`` every loader asks for one key at a time, and
 with ``CG_CACHE_ENABLED=false`` nothing is cached: both exist to measure what

@@ -24,6 +24,7 @@ from connectors.posthog.hogql import MAX_ROWS
 from connectors.posthog.simulator.destination import WebhookDestination
 from gateway.db import models
 from gateway.db.models import utcnow
+from gateway.demo.command import prepare_insights
 from gateway.demo.simulation import POSTHOG_WEBHOOK_SECRET, Simulators
 from gateway.insights.engagement import sync_engagement
 from gateway.insights.tables import EngagementFact
@@ -334,3 +335,13 @@ async def test_engagement_facts_read_last_seen_from_the_mirror(
             if e["distinct_id"] == distinct_id
         ]
         assert last_seen == (max(mine) if mine else None)
+
+
+async def test_the_demo_prepares_a_mirror_its_views_need_no_live_query(
+    gateway: Gateway,
+) -> None:
+    await prepare_insights(gateway.services)
+    gateway.simulators.reset_counts()
+    answer = nodes(await gateway.gql(VIEW, {"n": N}))
+    assert any(node["activity"]["edges"] for node in answer)
+    assert gateway.simulators.posthog.requests.total == 0
