@@ -8,6 +8,13 @@
     ├── Conflict                 CONFLICT
     └── Forbidden                FORBIDDEN
 
+    Refused                      a whole request refused: an HTTP status and a code
+
+``Refused`` is the one HTTP error of every surface (GraphQL over HTTP and
+WebSocket, the embed endpoint, the ingest API, webhooks, exports), raised
+before anything runs or is written; ``Refused.response`` is the one place it
+becomes a response, in the surface's own shape.
+
 Connector errors (``connectors.errors``) become ``UPSTREAM_*`` codes carrying the
 connector's name, never the upstream's message. Anything else is a bug: clients
 get a generic message and a request id; the log gets the request id and the
@@ -21,9 +28,12 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from graphql import GraphQLError
+from starlette.responses import JSONResponse
 
 from connectors.errors import ConnectorError
 
@@ -53,6 +63,59 @@ class Conflict(GatewayError):
 
 class Forbidden(GatewayError):
     code = "FORBIDDEN"
+
+
+Shape = Literal["graphql", "segment", "plain"]
+"""How a surface writes a refusal: ``graphql`` ``{"errors": [{message,
+extensions: {code, …}}]}`` (the GraphQL endpoints); ``segment``
+``{"success": false, code, message}`` (the ingest API, what Segment's and
+RudderStack's libraries read); ``plain`` ``{"error": message, "code": code}``
+(webhooks and exports)."""
+
+
+class Refused(Exception):
+    """A request refused before anything ran or was written."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+        self.extensions = dict(extensions or {})
+        """Beside ``code`` in a GraphQL error (``argument``: what a FORBIDDEN names)."""
+
+    def graphql_error(self) -> dict[str, object]:
+        """The refusal as one GraphQL error (a WebSocket operation's ``error``
+        carries it with the ``Retry-After`` HTTP would send as ``retryAfter``)."""
+        return {
+            "message": self.message,
+            "extensions": {"code": self.code, **self.extensions},
+        }
+
+    def response(
+        self, shape: Shape = "graphql", headers: Mapping[str, str] | None = None
+    ) -> JSONResponse:
+        """The answer in ``shape``; ``headers`` are the surface's defaults,
+        under the refusal's own."""
+        body: dict[str, object]
+        if shape == "graphql":
+            body = {"errors": [self.graphql_error()]}
+        elif shape == "segment":
+            body = {"success": False, "code": self.code, "message": self.message}
+        else:
+            body = {"error": self.message, "code": self.code}
+        return JSONResponse(
+            body, status_code=self.status, headers={**(headers or {}), **self.headers}
+        )
 
 
 def format_error(error: GraphQLError) -> GraphQLError:

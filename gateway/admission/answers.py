@@ -1,51 +1,15 @@
-"""Answers given before execution: a refusal (an HTTP status with a GraphQL
-error and code) or a stored response, and the checks of the raw request."""
+"""The checks of a raw GraphQL request before it is parsed (its declared size
+and media type), and the customer a mutation names, for the audit."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
+from gateway.admission.body_limit import BodyTooLarge
+from gateway.errors import Refused
 from gateway.relay.ids import decode_global_id
-
-
-class Rejected(Exception):
-    """A request refused before execution, answered as a JSON error."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        headers: Mapping[str, str] | None = None,
-        extensions: Mapping[str, object] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
-        self.extensions = dict(extensions or {})
-
-    def response(self) -> Response:
-        extensions = {"code": self.code, **self.extensions}
-        body = {"errors": [{"message": self.message, "extensions": extensions}]}
-        return JSONResponse(body, status_code=self.status, headers=self.headers)
-
-
-class Answered(Exception):
-    """A request answered before execution, from the response cache."""
-
-    def __init__(self, body: bytes, media_type: str | None) -> None:
-        super().__init__("answered from the response cache")
-        self.body = body
-        self.media_type = media_type or "application/json"
-
-    def response(self) -> Response:
-        return Response(self.body, media_type=self.media_type)
 
 
 def check_media_type(request: Request, limit: int) -> None:
@@ -54,12 +18,10 @@ def check_media_type(request: Request, limit: int) -> None:
         return
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
-        raise Rejected(
-            413, "REQUEST_TOO_LARGE", f"The request body exceeds {limit} bytes."
-        )
+        raise BodyTooLarge(limit)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
-        raise Rejected(
+        raise Refused(
             415,
             "UNSUPPORTED_MEDIA_TYPE",
             "POST bodies must be application/json.",

@@ -5,19 +5,28 @@ protocol's error shape (GraphQL, webhooks, the ingest API). A body sent
 without one (``Transfer-Encoding: chunked``), or longer than it declared,
 would still be read whole into memory by ``request.body()``. ``BodyLimit``
 counts the bytes as the app receives them and, past ``limit``, stops reading
-and answers ``413`` with a GraphQL-shaped error (``REQUEST_TOO_LARGE``)::
+raises ``BodyTooLarge`` (a ``Refused``: ``413 REQUEST_TOO_LARGE``) into the app,
+which answers it in its own shape; an app that does not catch it gets a
+GraphQL-shaped answer here::
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 """
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.errors import Refused
 
-class BodyTooLarge(Exception):
-    """Raised into the app by ``receive`` once the body passes the limit."""
+
+class BodyTooLarge(Refused):
+    """A body over ``limit`` bytes: declared so, or raised into the app by
+    ``receive`` once the bytes read pass it."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413, "REQUEST_TOO_LARGE", f"The request body exceeds {limit} bytes."
+        )
 
 
 class BodyLimit:
@@ -38,7 +47,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise BodyTooLarge()
+                    raise BodyTooLarge(self.limit)
             return message
 
         async def watched(message: Message) -> None:
@@ -48,16 +57,7 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, watched)
-        except BodyTooLarge:
+        except BodyTooLarge as refused:
             if started:  # too late for a status: the server drops the connection
                 raise
-            await self._refuse(scope, receive, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = f"The request body exceeds {self.limit} bytes."
-        body = {
-            "errors": [
-                {"message": message, "extensions": {"code": "REQUEST_TOO_LARGE"}}
-            ]
-        }
-        await JSONResponse(body, status_code=413)(scope, receive, send)
+            await refused.response()(scope, receive, send)

@@ -41,7 +41,7 @@ from graphql import GraphQLError, GraphQLSchema, value_from_ast_untyped
 
 from gateway.admission.answers import customer_argument
 from gateway.admission.limits import Analysis, LimitExceeded, Limits, analyse
-from gateway.auth.admission import Refusal, take_token
+from gateway.auth.admission import take_token
 from gateway.auth.audit import AuditTrail
 from gateway.auth.policy import (
     COMPARED,
@@ -52,7 +52,7 @@ from gateway.auth.policy import (
 )
 from gateway.auth.principal import Principal
 from gateway.auth.ratelimit import RateLimiter
-from gateway.errors import format_errors
+from gateway.errors import Refused, format_errors
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
@@ -77,7 +77,7 @@ class OperationGate:
         self, principal: Principal, operations: Sequence[Operation], method: str
     ) -> list[Analysis | None]:
         """Each operation's analysis (``None``: a syntax error, which the
-        executor reports with its location); ``Refusal`` for the first one
+        executor reports with its location); ``Refused`` for the first one
         that may not run. ``method`` is the HTTP method, or ``"WS"``."""
         for operation in operations:
             _check_shape(operation)
@@ -97,11 +97,11 @@ class OperationGate:
                 self.limits,
             )
         except LimitExceeded as exc:
-            raise Refusal(400, exc.code, exc.message) from exc
+            raise Refused(400, exc.code, exc.message) from exc
         except GraphQLError:
             return None
         if analysis.is_subscription and method != "WS":
-            raise Refusal(
+            raise Refused(
                 400,
                 "SUBSCRIPTION_OVER_HTTP",
                 "Subscriptions run over WebSocket (graphql-transport-ws) on this "
@@ -129,11 +129,11 @@ def _check_mutation(
     principal: Principal, analysis: Analysis, method: str, variables: object
 ) -> None:
     if method == "GET":
-        raise Refusal(
+        raise Refused(
             405,
             "METHOD_NOT_ALLOWED",
             "Mutations must be sent with POST.",
-            {"Allow": "POST"},
+            headers={"Allow": "POST"},
         )
     sent = _as_sent(analysis, variables)
     for node in analysis.root_fields:
@@ -143,7 +143,7 @@ def _check_mutation(
             for a in node.arguments or ()
         }
         if not may_run_mutation(principal.role, name, arguments):
-            raise Refusal(403, "FORBIDDEN", _forbidden(principal.role, name))
+            raise Refused(403, "FORBIDDEN", _forbidden(principal.role, name))
 
 
 def _check_comparisons(principal: Principal, analysis: Analysis) -> None:
@@ -153,7 +153,7 @@ def _check_comparisons(principal: Principal, analysis: Analysis) -> None:
     for coordinate in sorted(analysis.arguments & COMPARED.keys()):
         if not may_compare(principal.role, coordinate):
             kinds = ", ".join(sorted(COMPARED[coordinate]))
-            raise Refusal(
+            raise Refused(
                 403,
                 "FORBIDDEN",
                 f"The {principal.role} role may not search, filter, order or look"
@@ -196,16 +196,16 @@ def check_shape(operation: Operation, extensions: object = None) -> None:
     """What a WebSocket ``subscribe`` carries, checked as Strawberry checks an
     HTTP body (``query`` may still be ``None``: a persisted query's hash)."""
     if not isinstance(operation.query, str | None):
-        raise Refusal(400, "BAD_REQUEST", "query must be a string.")
+        raise Refused(400, "BAD_REQUEST", "query must be a string.")
     if not isinstance(operation.operation_name, str | None):
-        raise Refusal(400, "BAD_REQUEST", "operationName must be a string.")
+        raise Refused(400, "BAD_REQUEST", "operationName must be a string.")
     if not isinstance(operation.variables, dict | None):
-        raise Refusal(400, "BAD_REQUEST", "variables must be an object.")
+        raise Refused(400, "BAD_REQUEST", "variables must be an object.")
     if not isinstance(extensions, dict | None):
-        raise Refusal(400, "BAD_REQUEST", "extensions must be an object.")
+        raise Refused(400, "BAD_REQUEST", "extensions must be an object.")
 
 
 def _check_shape(operation: Operation) -> None:
     check_shape(operation)
     if operation.query is None:
-        raise Refusal(400, "BAD_REQUEST", "No GraphQL query found in the request.")
+        raise Refused(400, "BAD_REQUEST", "No GraphQL query found in the request.")

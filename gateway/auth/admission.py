@@ -20,26 +20,16 @@ the throttle.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import HTTPConnection
 
 from gateway.auth.principal import Principal
 from gateway.auth.ratelimit import RateLimiter, retry_after
+from gateway.errors import Refused
 
 UNAUTHENTICATED = "Send an API key or token: Authorization: Bearer <credentials>."
 TOO_MANY_FAILURES = "Too many failed authentications from this address; retry later."
-
-
-@dataclass
-class Refusal(Exception):
-    status: int
-    code: str
-    message: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    extensions: Mapping[str, object] = field(default_factory=dict)
-    """Beside ``code`` in the error (``argument``: what a FORBIDDEN names)."""
 
 
 def client_address(connection: HTTPConnection) -> str:
@@ -97,11 +87,17 @@ async def admit(
             return principal
         wait = await throttle.failed(address)
         if not wait:
-            raise Refusal(
-                401, "UNAUTHENTICATED", unauthenticated, {"WWW-Authenticate": challenge}
+            raise Refused(
+                401,
+                "UNAUTHENTICATED",
+                unauthenticated,
+                headers={"WWW-Authenticate": challenge},
             )
-    raise Refusal(
-        429, "RATE_LIMITED", TOO_MANY_FAILURES, {"Retry-After": retry_after(wait)}
+    raise Refused(
+        429,
+        "RATE_LIMITED",
+        TOO_MANY_FAILURES,
+        headers={"Retry-After": retry_after(wait)},
     )
 
 
@@ -109,9 +105,9 @@ async def take_token(limiter: RateLimiter, principal: Principal) -> None:
     """One request (or socket operation) of the caller's rate limit."""
     wait = await limiter.take(principal.rate_key)
     if wait:
-        raise Refusal(
+        raise Refused(
             429,
             "RATE_LIMITED",
             "Too many requests; retry later.",
-            {"Retry-After": retry_after(wait)},
+            headers={"Retry-After": retry_after(wait)},
         )

@@ -13,6 +13,7 @@ before its response goes out (``gateway.cache.writes``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -23,7 +24,6 @@ from starlette.websockets import WebSocket
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from gateway.admission.answers import Answered, Rejected
 from gateway.admission.gate import OperationGate, audit_writes
 from gateway.admission.limits import Analysis, Limits
 from gateway.admission.persisted import PersistedQueryError
@@ -31,6 +31,7 @@ from gateway.auth.audit import AuditTrail
 from gateway.auth.authenticate import KEY_MEMORY_SECONDS
 from gateway.auth.principal import Principal
 from gateway.cache.writes import deferred_writes
+from gateway.errors import Refused
 from gateway.http.graphiql import graphiql_page
 from gateway.http.guarded import GuardedGraphQL
 from gateway.loaders import Loaders
@@ -39,6 +40,16 @@ from gateway.runtime.services import Services
 from gateway.schema import build_schema
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """An answer read from the response cache, sent as its stored bytes: what
+    ``_execute_cached`` returns in place of an ``ExecutionResult``."""
+
+    body: bytes
+    errors: None = None
+    """Read by Strawberry's ``run`` of every result: a stored answer has none."""
 
 
 class GraphQLApp(GuardedGraphQL):
@@ -131,7 +142,8 @@ class GraphQLApp(GuardedGraphQL):
         context: Context,
         sub_response: Response,
     ) -> Any:
-        """One operation, through the response cache when it is cacheable."""
+        """One operation, through the response cache when it is cacheable: a
+        current stored answer is returned as ``Stored``, nothing executed."""
         responses = self.services.responses
         principal = context.principal
         assert principal is not None
@@ -155,8 +167,7 @@ class GraphQLApp(GuardedGraphQL):
             for customer_id, names in hit.reads.items():
                 for name in names:
                     context.audit.read(customer_id, name)
-            self.services.audit.record(context.audit, principal, data.operation_name)
-            raise Answered(hit.body, sub_response.media_type)
+            return Stored(hit.body)
         result = await super().execute_operation(
             request, request_adapter, data, context, None, sub_response
         )
@@ -177,9 +188,9 @@ class GraphQLApp(GuardedGraphQL):
         """Strawberry's hook while parsing the body: batches are ours to bound."""
         settings = self.services.settings
         if not settings.batching_enabled:
-            raise Rejected(400, "BATCHING_DISABLED", "Batched operations are disabled.")
+            raise Refused(400, "BATCHING_DISABLED", "Batched operations are disabled.")
         if len(request_data) > settings.max_batch:
-            raise Rejected(
+            raise Refused(
                 400,
                 "BATCH_TOO_LARGE",
                 f"At most {settings.max_batch} operations per request.",
@@ -190,9 +201,9 @@ class GraphQLApp(GuardedGraphQL):
         try:
             query = await self.services.persisted.document(item.query, item.extensions)
         except PersistedQueryError as exc:
-            raise Rejected(exc.status, exc.code, exc.message) from exc
+            raise Refused(exc.status, exc.code, exc.message) from exc
         if query is None:
-            raise Rejected(400, "BAD_REQUEST", "No GraphQL query found in the request.")
+            raise Refused(400, "BAD_REQUEST", "No GraphQL query found in the request.")
         return GraphQLRequestData(
             query=query,
             variables=item.variables,
@@ -201,11 +212,25 @@ class GraphQLApp(GuardedGraphQL):
             protocol=item.protocol,
         )
 
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        if isinstance(result, Stored):  # already processed when it was stored
+            return result
+        return await super().process_result(request, result)
+
     def create_response(
         self,
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
         sub_response: Response,
     ) -> Response:
+        if isinstance(response_data, Stored):
+            response = Response(
+                response_data.body,
+                media_type=sub_response.media_type or "application/json",
+            )
+            response.headers.raw.extend(sub_response.headers.raw)
+            return response
         response = super().create_response(response_data, sub_response)
         if sub_response.media_type == GRAPHQL_RESPONSE:
             response.headers["content-type"] = GRAPHQL_RESPONSE

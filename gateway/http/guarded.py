@@ -28,12 +28,13 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from gateway.admission.answers import Answered, Rejected, check_media_type
+from gateway.admission.answers import check_media_type
 from gateway.admission.gate import Operation, OperationGate
 from gateway.admission.limits import Analysis
-from gateway.auth.admission import UNAUTHENTICATED, Refusal, admit, client_address
+from gateway.auth.admission import UNAUTHENTICATED, admit, client_address
 from gateway.auth.authenticate import KEY_MEMORY_SECONDS
 from gateway.auth.principal import Principal
+from gateway.errors import Refused
 from gateway.http.socket import GuardedTransportWS
 from gateway.resolvers.context import Context
 from gateway.runtime.services import Services
@@ -92,8 +93,8 @@ class GuardedGraphQL(GraphQL[Context, None]):
             if scope["type"] == "http":
                 check_media_type(Request(scope), self.services.settings.max_body_bytes)
             await super().__call__(scope, receive, send)
-        except (Rejected, Answered) as answer:
-            await answer.response()(scope, receive, send)
+        except Refused as refused:
+            await refused.response()(scope, receive, send)
 
     async def run(
         self, request: Any, context: Any = UNSET, root_value: Any = UNSET
@@ -102,7 +103,7 @@ class GuardedGraphQL(GraphQL[Context, None]):
             return await super().run(request, context, root_value)
         except HTTPException as exc:  # Strawberry's own refusals, coded like ours
             code = _STATUS_CODES.get(exc.status_code, "BAD_REQUEST")
-            raise Rejected(exc.status_code, code, exc.reason) from exc
+            raise Refused(exc.status_code, code, exc.reason) from exc
 
     def decode_json(self, data: str | bytes) -> object:
         """orjson: a number past a double (thousands of digits) is its
@@ -121,7 +122,7 @@ class GuardedGraphQL(GraphQL[Context, None]):
             if not isinstance(value, dict) and not (
                 batch and all(isinstance(item, dict) for item in value)
             ):
-                raise Rejected(
+                raise Refused(
                     400,
                     "BAD_REQUEST",
                     "Expected a JSON object (a batch: a non-empty array of objects).",
@@ -143,10 +144,7 @@ class GuardedGraphQL(GraphQL[Context, None]):
             Operation(item.query, item.operation_name, item.variables)
             for item in resolved
         ]
-        try:
-            analyses = await self.gate.admit(principal, operations, request.method)
-        except Refusal as refusal:
-            raise _rejected(refusal) from refusal
+        analyses = await self.gate.admit(principal, operations, request.method)
         return list(zip(resolved, analyses, strict=True))
 
     async def resolve(self, item: GraphQLRequestData) -> GraphQLRequestData:
@@ -157,16 +155,13 @@ class GuardedGraphQL(GraphQL[Context, None]):
         self, connection: Request | WebSocket, params: Mapping[str, object] | None
     ) -> Principal:
         credentials = self.credentials(connection, params)
-        try:
-            return await admit(
-                lambda: self.identify(credentials),
-                self.services.login_failures,
-                client_address(connection),
-                unauthenticated=self.unauthenticated,
-                challenge=self.challenge,
-            )
-        except Refusal as refusal:
-            raise _rejected(refusal) from refusal
+        return await admit(
+            lambda: self.identify(credentials),
+            self.services.login_failures,
+            client_address(connection),
+            unauthenticated=self.unauthenticated,
+            challenge=self.challenge,
+        )
 
     async def on_ws_connect(
         self, context: Context
@@ -174,7 +169,7 @@ class GuardedGraphQL(GraphQL[Context, None]):
         """Credentials checked at ``connection_init``; refused: closed, 4403."""
         try:
             principal = await self._admit(context.request, context.connection_params)
-        except Rejected as refusal:
+        except Refused as refusal:
             raise ConnectionRejectionError({"code": refusal.code}) from refusal
         self.bind(context, principal)
         unset: UnsetType = UNSET
@@ -190,16 +185,6 @@ class GuardedGraphQL(GraphQL[Context, None]):
         """orjson: ten times json's speed on large results. A ``str``, so
         WebSocket messages go out as text frames, as graphql-transport-ws wants."""
         return orjson.dumps(data).decode()
-
-
-def _rejected(refusal: Refusal) -> Rejected:
-    return Rejected(
-        refusal.status,
-        refusal.code,
-        refusal.message,
-        refusal.headers,
-        refusal.extensions,
-    )
 
 
 __all__ = ["GuardedGraphQL"]

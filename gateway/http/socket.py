@@ -41,11 +41,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 from strawberry.types.execution import PreExecutionError
 
-from gateway.admission.answers import Rejected
 from gateway.admission.gate import Operation as GateOperation
 from gateway.admission.gate import audit_writes, check_shape
-from gateway.auth.admission import Refusal
 from gateway.auth.authenticate import KEY_MEMORY_SECONDS
+from gateway.errors import Refused
 
 if TYPE_CHECKING:
     from gateway.http.guarded import GuardedGraphQL
@@ -103,16 +102,14 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
             [analysis] = await self.guarded.gate.admit(
                 self.context.principal, [operation], "WS"
             )
-        except (Refusal, Rejected) as refusal:
+        except Refused as refusal:
             await self._refuse_operation(message["id"], refusal)
             return
         audit_writes(self.context.audit, analysis, resolved.variables)
         payload["query"] = resolved.query
         await super().handle_subscribe(message)
 
-    async def _refuse_operation(
-        self, operation_id: str, refusal: Refusal | Rejected
-    ) -> None:
+    async def _refuse_operation(self, operation_id: str, refusal: Refused) -> None:
         """The refusal HTTP would give, as this operation's ``error``."""
         extensions: dict[str, object] = {"code": refusal.code, **refusal.extensions}
         if "Retry-After" in refusal.headers:

@@ -2,11 +2,12 @@
 
 Checks run cheapest first: the client address not blocked for failed
 authentications (429), ingest enabled (503), the Authorization header if
-sent (401), the body size (400, read no further than the limit), the JSON
-(400), a write key in the body when no header was sent (401), then each
-message. A refused write key counts as a failed login of its address, in the
-bucket ``/graphql`` uses (``gateway.auth.admission.LoginThrottle``): guessing
-write keys is throttled as guessing API keys is.
+sent (401), the body's coding (415), its size (413, read and inflated no
+further than the limit), the gzip (400), the JSON (400), a write key in the
+body when no header was sent (401), then each message. A refused write key
+counts as a failed login of its address, in the bucket ``/graphql`` uses
+(``gateway.auth.admission.LoginThrottle``): guessing write keys is throttled
+as guessing API keys is.
 """
 
 from __future__ import annotations
@@ -31,41 +32,24 @@ from gateway.auth.admission import TOO_MANY_FAILURES, client_address
 from gateway.auth.ratelimit import retry_after
 from gateway.db.models import utcnow
 from gateway.db.races import is_unique_violation
-from gateway.errors import describe
+from gateway.errors import Refused, describe
+from gateway.ingest.fields import InvalidMessage
+from gateway.ingest.gunzip import gunzip
 from gateway.ingest.messages import (
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
     TYPES,
-    InvalidMessage,
     Message,
     parse_message,
-    parse_time,
 )
 from gateway.ingest.store import store_messages
+from gateway.ingest.times import parse_time
 from gateway.runtime.services import Services
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.ingest")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-class Rejected(Exception):
-    """The whole request is refused; ``code`` and ``message`` are the fields
-    Segment's libraries read from an error answer."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
 
 
 HEADERS = {
@@ -91,12 +75,8 @@ def _endpoint(kind: str | None) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         try:
             return await _throttled(request, kind)
-        except Rejected as exc:
-            return JSONResponse(
-                {"success": False, "code": exc.code, "message": exc.message},
-                status_code=exc.status,
-                headers={**HEADERS.get(exc.status, {}), **exc.headers},
-            )
+        except Refused as refused:  # BodyLimit's BodyTooLarge too
+            return refused.response("segment", HEADERS.get(refused.status))
 
     endpoint.__name__ = f"ingest_{kind or 'batch'}"
     return endpoint
@@ -112,14 +92,17 @@ async def _throttled(request: Request, kind: str | None) -> Response:
     if not wait:
         try:
             return await _ingest(request, kind)
-        except Rejected as exc:
+        except Refused as exc:
             if exc.status != 401:
                 raise
             wait = await throttle.failed(address)
             if not wait:
                 raise
-    raise Rejected(
-        429, "rate_limited", TOO_MANY_FAILURES, {"Retry-After": retry_after(wait)}
+    raise Refused(
+        429,
+        "rate_limited",
+        TOO_MANY_FAILURES,
+        headers={"Retry-After": retry_after(wait)},
     )
 
 
@@ -127,16 +110,16 @@ async def _ingest(request: Request, kind: str | None) -> Response:
     services: Services = request.app.state.services
     keys = _write_keys(services.settings)
     if not keys:
-        raise Rejected(503, "ingest_disabled", "ingest disabled: no write key is set")
+        raise Refused(503, "ingest_disabled", "ingest disabled: no write key is set")
     header_key = _basic_user(request.headers.get("authorization"))
     trusted = None if header_key is None else _trusted(header_key, keys)
     body = await _read_body(request, MAX_MESSAGE_BYTES if kind else MAX_BATCH_BYTES)
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise Rejected(400, "invalid_json", f"malformed JSON: {exc}") from exc
+        raise Refused(400, "invalid_json", f"malformed JSON: {exc}") from exc
     if not isinstance(payload, dict):
-        raise Rejected(400, "invalid_json", "the body must be a JSON object")
+        raise Refused(400, "invalid_json", "the body must be a JSON object")
     if trusted is None:
         body_key = payload.get("writeKey")
         trusted = _trusted(body_key if isinstance(body_key, str) else None, keys)
@@ -155,7 +138,9 @@ async def _ingest(request: Request, kind: str | None) -> Response:
             ", ".join(refused),
         )
     if kind is not None and errors:
-        raise Rejected(400, str(errors[0]["code"]), str(errors[0]["message"]))
+        code = str(errors[0]["code"])
+        status = 413 if code == "too_large" else 400
+        raise Refused(status, code, str(errors[0]["message"]))
     try:
         stored = await store_messages(
             services.sessions, messages, received_at, trusted=trusted
@@ -168,7 +153,7 @@ async def _ingest(request: Request, kind: str | None) -> Response:
                 _log_id(messages[0].message_id if messages else None),
             )
             # Transient: answered so that the client's library retries it.
-            raise Rejected(
+            raise Refused(
                 503, "conflict", "a concurrent request changed the same data; retry"
             ) from exc
         # The exception's text carries SQL parameters (emails): never logged.
@@ -178,7 +163,7 @@ async def _ingest(request: Request, kind: str | None) -> Response:
             _log_id(messages[0].message_id if messages else None),
             describe(exc),
         )
-        raise Rejected(
+        raise Refused(
             500, "server_error", "the messages could not be stored; retry"
         ) from exc
     await services.changes.publish(*stored.changes)
@@ -208,11 +193,11 @@ def _parse(
     if kind is None:
         raws = payload.get("batch")
         if not isinstance(raws, list):
-            raise Rejected(400, "invalid_message", "batch must be an array")
+            raise Refused(400, "invalid_message", "batch must be an array")
         try:
             sent_at = parse_time(payload.get("sentAt"), "sentAt")
         except InvalidMessage as exc:
-            raise Rejected(400, exc.code, exc.reason) from exc
+            raise Refused(400, exc.code, exc.reason) from exc
     else:
         raws, sent_at = [payload], None
     messages: list[Message] = []
@@ -258,13 +243,13 @@ def _basic_user(header: str | None) -> str | None:
         return None
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() != "basic":
-        raise Rejected(
+        raise Refused(
             401, "unauthorized", "use HTTP Basic auth with the write key as user name"
         )
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode()
     except ValueError as exc:  # binascii.Error, UnicodeDecodeError, non-ASCII
-        raise Rejected(401, "unauthorized", "malformed Basic credentials") from exc
+        raise Refused(401, "unauthorized", "malformed Basic credentials") from exc
     return decoded.partition(":")[0]
 
 
@@ -288,13 +273,23 @@ def _trusted(provided: str | None, keys: dict[bool, bytes]) -> bool:
     given = (provided or "").encode()
     matches = [t for t, key in keys.items() if hmac.compare_digest(given, key)]
     if provided is None or not matches:
-        raise Rejected(401, "unauthorized", "invalid or missing write key")
+        raise Refused(401, "unauthorized", "invalid or missing write key")
     return matches[0]
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, decompressed if gzipped; never more than ``limit`` bytes read."""
-    too_large = Rejected(400, "too_large", f"body larger than {limit // 1024} KB")
+    """The body, inflated if gzipped; never more than ``limit`` bytes read or
+    inflated (413 past it, as RudderStack's server answers a body over its
+    limit: rudderlabs/rudder-server ``gateway/openapi.yaml``, 413
+    ``StatusRequestEntityTooLarge``). Gzip is the one coding the libraries
+    send (``x-gzip`` is its old name, RFC 9110 8.4.1.3); another is a 415,
+    before the body is read."""
+    too_large = Refused(413, "too_large", f"body larger than {limit // 1024} KB")
+    coding = request.headers.get("content-encoding", "").strip().lower()
+    if coding not in ("", "identity", "gzip", "x-gzip"):
+        raise Refused(
+            415, "unsupported_encoding", "Content-Encoding must be gzip or absent"
+        )
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         raise too_large
@@ -303,13 +298,12 @@ async def _read_body(request: Request, limit: int) -> bytes:
         body += chunk
         if len(body) > limit:
             raise too_large
-    if request.headers.get("content-encoding", "").lower() != "gzip":
+    if coding not in ("gzip", "x-gzip"):
         return bytes(body)
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        data = inflater.decompress(bytes(body), limit + 1)
+        inflated = gunzip(bytes(body), limit)
     except zlib.error as exc:
-        raise Rejected(400, "invalid_body", "the body is not valid gzip") from exc
-    if len(data) > limit or inflater.unconsumed_tail:
+        raise Refused(400, "invalid_body", "the body is not valid gzip") from exc
+    if inflated is None:
         raise too_large
-    return data
+    return inflated

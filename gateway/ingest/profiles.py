@@ -62,6 +62,8 @@ class Identified:
     """Message position → customer id."""
     new_links: dict[str, int] = field(default_factory=dict)
     """userId → customer id, for userIds not linked before."""
+    by_email: dict[str, int] = field(default_factory=dict)
+    """Email → customer id of every customer loaded or created."""
 
 
 async def identify_customers(
@@ -134,6 +136,7 @@ async def identify_customers(
     return Identified(
         customers={position: c.id for position, c in resolved.items()},
         new_links={user_id: c.id for user_id, c in pending.items()},
+        by_email={c.email: c.id for c in by_email.values()},
     )
 
 

@@ -11,7 +11,12 @@ Inside the transaction, in this order:
    statements, none per message);
 4. new userId links, from identify and (server write key only) alias — one
    INSERT … ON CONFLICT DO NOTHING;
-5. every message as a ``tracked_events`` row — one INSERT … ON CONFLICT
+5. server write key only: the other messages whose userId is not linked find
+   their customer by the email they name (``Message.email``: its
+   ``context.traits``, ``properties`` or external ids) — one SELECT, when any
+   email is not one identify already met; a message never links its userId
+   this way, and the public key never finds a customer by email;
+6. every message as a ``tracked_events`` row — one INSERT … ON CONFLICT
    (message_id) DO NOTHING, so a repeat racing in from another request is
    still stored once.
 
@@ -20,7 +25,7 @@ or to link the same userId): the loser's transaction fails on the unique key,
 nothing of it is stored, and it runs again from step 1 (``retry_on_conflict``),
 now finding the winner's customer — as if it had arrived second. Should the
 same keys keep changing under it, the last violation reaches the caller
-(answered 409 ``conflict``).
+(answered 503 ``conflict``, which the libraries retry).
 """
 
 from __future__ import annotations
@@ -34,12 +39,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.changes.bus import CustomerChange
-from gateway.db.models import Identity, TrackedEvent
+from gateway.db.models import Customer, Identity, TrackedEvent
 from gateway.db.races import retry_on_conflict
 from gateway.db.upsert import dialect_insert
+from gateway.errors import BadUserInput
 from gateway.ingest.messages import Message
-from gateway.ingest.profiles import identify_customers
+from gateway.ingest.profiles import Identified, identify_customers
 from gateway.ingest.traits import TraitWarning
+from gateway.validation import normalize_email
 
 SOURCE = "segment"
 """``identities.source`` of a Segment userId."""
@@ -115,10 +122,17 @@ async def _store(
                 links[user_id] = owner
                 new_links[user_id] = (owner, "alias")
         await _store_links(session, new_links)
+        by_email = (
+            await _by_email(session, fresh, links, identified, result.warnings)
+            if trusted
+            else {}
+        )
         rows: list[dict[str, Any]] = []
         for position, message in fresh:
-            customer_id = identified.customers.get(position) or links.get(
-                message.user_id or ""
+            customer_id = (
+                identified.customers.get(position)
+                or links.get(message.user_id or "")
+                or by_email.get(position)
             )
             if customer_id is not None:
                 if message.type == "identify":
@@ -136,6 +150,35 @@ async def _store(
         for customer_id, kind in touched.items()
     ]
     return result
+
+
+async def _by_email(
+    session: AsyncSession,
+    fresh: Sequence[tuple[int, Message]],
+    links: dict[str, int],
+    identified: Identified,
+    warnings: list[TraitWarning],
+) -> dict[int, int]:
+    """Message position → customer id, for the messages other than identify
+    that no userId link resolves, by the email they name; an email that is
+    not one is noted as a warning."""
+    wanted: dict[int, str] = {}
+    for position, message in fresh:
+        if message.email is None or message.user_id in links:
+            continue
+        placement, sent = message.email
+        try:
+            wanted[position] = normalize_email(sent, placement)
+        except BadUserInput as exc:
+            warnings.append(TraitWarning(position, placement, exc.message, True))
+    found = dict(identified.by_email)
+    unknown = set(wanted.values()) - found.keys()
+    if unknown:
+        rows = await session.execute(
+            select(Customer.email, Customer.id).where(Customer.email.in_(unknown))
+        )
+        found.update({email: customer_id for email, customer_id in rows})
+    return {pos: found[email] for pos, email in wanted.items() if email in found}
 
 
 async def _fresh(

@@ -11,10 +11,11 @@ Segment's reserved traits that we keep as customer fields::
     address {street, city, state, postalCode, country}
                                the customer's default shipping address
 
-``id`` repeats ``userId`` and is dropped; every other trait becomes a
-preference (key → value, values stringified, nested values as JSON). A trait
-that fails its check is reported as a warning and left out; the rest of the
-message is still applied, as Segment does not reject a message for a trait.
+``id`` and ``userId`` are placements of the userId (``placements``), not
+preferences; every other trait becomes a preference (key → value, values
+stringified, nested values as JSON). A trait that fails its check is
+reported as a warning and left out; the rest of the message is still
+applied, as Segment does not reject a message for a trait.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ _RESERVED = frozenset(
         "birthday",
         "address",
         "id",
+        "userId",
     }
 )
 

@@ -19,12 +19,12 @@ from urllib.parse import quote
 
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.auth.admission import Refusal, admit, client_address, take_token
+from gateway.auth.admission import admit, client_address, take_token
 from gateway.auth.policy import Role, RolePolicy
-from gateway.errors import BadUserInput, NotFound
+from gateway.errors import BadUserInput, NotFound, Refused
 from gateway.insights.export import ExportRequest, export_segment
 from gateway.insights.export_audit import audited_export
 from gateway.insights.refresh import refresh_periodically
@@ -57,30 +57,29 @@ def export_route() -> Route:
 async def export_segment_endpoint(request: Request) -> Response:
     """Authenticated like ``/graphql``; the caller's role decides what each row
     shows (``RolePolicy``), and marketing must name the consented channel."""
-    services: Services = request.app.state.services
     try:
-        principal = await admit(
-            lambda: services.auth.authenticate(request.headers.get("authorization")),
-            services.login_failures,
-            client_address(request),
-        )
-        await take_token(services.rate_limiter, principal)
-    except Refusal as refusal:
-        return JSONResponse(
-            {"error": refusal.message},
-            status_code=refusal.status,
-            headers=dict(refusal.headers),
-        )
+        return await _export(request)
+    except Refused as refused:
+        return refused.response("plain")
+
+
+async def _export(request: Request) -> Response:
+    services: Services = request.app.state.services
+    principal = await admit(
+        lambda: services.auth.authenticate(request.headers.get("authorization")),
+        services.login_failures,
+        client_address(request),
+    )
+    await take_token(services.rate_limiter, principal)
     if principal.role is Role.EMBED:
-        return JSONResponse({"error": "Embed tokens cannot export."}, status_code=403)
+        raise Refused(403, "FORBIDDEN", "Embed tokens cannot export.")
     channel = request.query_params.get("channel")
     if principal.role is Role.MARKETING and channel is None:
-        return JSONResponse(
-            {
-                "error": "Marketing exports name a channel (email or sms): only "
-                "customers who consented to it are exported."
-            },
-            status_code=400,
+        raise Refused(
+            400,
+            "BAD_USER_INPUT",
+            "Marketing exports name a channel (email or sms): only "
+            "customers who consented to it are exported.",
         )
     try:
         export = ExportRequest(
@@ -90,17 +89,15 @@ async def export_segment_endpoint(request: Request) -> Response:
         )
         async with services.sessions() as session:
             segment = await segment_by_name(session, export.segment)  # first
-    except NotFound as exc:
-        return JSONResponse({"error": str(exc)}, status_code=404)
-    except BadUserInput as exc:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+    except (NotFound, BadUserInput) as exc:
+        status = 404 if isinstance(exc, NotFound) else 400
+        raise Refused(status, exc.code, exc.message) from exc
     if hidden := hidden_conditions(principal.role, segment.filter):
-        return JSONResponse(
-            {
-                "error": f"The {principal.role} role may not export a segment that"
-                f" filters by {', '.join(hidden)}: it does not see them in full."
-            },
-            status_code=403,
+        raise Refused(
+            403,
+            "FORBIDDEN",
+            f"The {principal.role} role may not export a segment that"
+            f" filters by {', '.join(hidden)}: it does not see them in full.",
         )
     body = export_segment(
         services.sessions,

@@ -27,7 +27,7 @@ from gateway.changes.bus import CustomerChange
 from gateway.db import models
 from gateway.db.column_limits import check_value
 from gateway.db.races import is_unique_violation, retry_on_conflict
-from gateway.errors import BadUserInput
+from gateway.errors import BadUserInput, Refused
 from gateway.runtime.services import Services
 from gateway.validation import normalize_email, normalize_phone
 
@@ -35,15 +35,6 @@ log = logging.getLogger("gateway.webhooks")
 
 Work = Callable[[AsyncSession], Awaitable[list[int]]]
 """A delivery's effects inside its transaction; returns the customers it changed."""
-
-
-class Rejected(Exception):
-    """A delivery answered with an error status before anything was written."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def answer(http_status: int, /, **body: str) -> JSONResponse:
@@ -96,8 +87,8 @@ async def process_once(
         log.warning(
             "%s %s: %s kept clashing with concurrent writes", source, topic, keys
         )
-        raise Rejected(
-            409, "Concurrent deliveries changed the same records; retry."
+        raise Refused(
+            409, "CONFLICT", "Concurrent deliveries changed the same records; retry."
         ) from exc
     if changed is None:
         log.info("%s %s: duplicate delivery %s skipped", source, topic, keys)

@@ -29,9 +29,10 @@ from gateway.changes.bus import CustomerChange
 from gateway.db.column_limits import check_rows
 from gateway.db.models import PostHogEvent, utcnow
 from gateway.db.upsert import table_of
+from gateway.errors import Refused
 from gateway.mirror.store import event_row, insert_rows
 from gateway.runtime.services import Services
-from gateway.webhooks.delivery import Rejected, answer, linked_customer
+from gateway.webhooks.delivery import answer, linked_customer
 
 SOURCE = "posthog"
 
@@ -39,17 +40,22 @@ SOURCE = "posthog"
 async def receive(request: Request, services: Services) -> Response:
     secret = services.settings.posthog_webhook_secret
     if secret is None or not secret.get_secret_value():
-        raise Rejected(
+        raise Refused(
             503,
+            "NOT_CONFIGURED",
             "PostHog deliveries are not configured: set CG_POSTHOG_WEBHOOK_SECRET.",
         )
     if not verify_secret(request.headers.get(SECRET_HEADER), secret.get_secret_value()):
-        raise Rejected(401, f"Missing or wrong {SECRET_HEADER} header.")
+        raise Refused(
+            401, "UNAUTHENTICATED", f"Missing or wrong {SECRET_HEADER} header."
+        )
     try:
         event = parse_delivery(await request.body())
     except UpstreamProtocolError as exc:
-        raise Rejected(
-            400, f"The body is not a PostHog webhook delivery: {exc.detail}."
+        raise Refused(
+            400,
+            "BAD_REQUEST",
+            f"The body is not a PostHog webhook delivery: {exc.detail}.",
         ) from None
     row = event_row(event, "destination", utcnow())
     check_rows(table_of(PostHogEvent), [row])

@@ -34,10 +34,10 @@ from connectors.shopify.webhooks import (
 )
 from gateway.db import models
 from gateway.db.models import utcnow
+from gateway.errors import Refused
 from gateway.insights.refresh import record_orders
 from gateway.runtime.services import Services
 from gateway.webhooks.delivery import (
-    Rejected,
     add_link,
     answer,
     clean_email,
@@ -61,21 +61,27 @@ ORDER_CUSTOMER = "query($id: ID!) { order(id: $id) { customer { id } } }"
 async def receive(request: Request, services: Services) -> Response:
     secret = services.settings.shopify_api_secret
     if secret is None or not secret.get_secret_value():
-        raise Rejected(
-            503, "Shopify webhooks are not configured: set CG_SHOPIFY_API_SECRET."
+        raise Refused(
+            503,
+            "NOT_CONFIGURED",
+            "Shopify webhooks are not configured: set CG_SHOPIFY_API_SECRET.",
         )
     body = await request.body()
     if not verify_hmac(
         body, request.headers.get(HMAC_HEADER), secret.get_secret_value()
     ):
-        raise Rejected(401, "Invalid or missing X-Shopify-Hmac-Sha256.")
+        raise Refused(
+            401, "UNAUTHENTICATED", "Invalid or missing X-Shopify-Hmac-Sha256."
+        )
     if missing := missing_headers(request.headers):
-        raise Rejected(400, f"Missing headers: {', '.join(missing)}.")
+        raise Refused(400, "BAD_REQUEST", f"Missing headers: {', '.join(missing)}.")
     try:
         change = parse_delivery(body, request.headers)
     except UpstreamProtocolError as exc:
-        raise Rejected(
-            400, f"The body is not a Shopify payload for this topic: {exc.detail}."
+        raise Refused(
+            400,
+            "BAD_REQUEST",
+            f"The body is not a Shopify payload for this topic: {exc.detail}.",
         ) from None
     if change.topic not in HANDLED:
         log.info("shopify topic %r ignored", change.topic)
@@ -113,7 +119,9 @@ async def _refund_customer(
         data = await connector.query(ORDER_CUSTOMER, {"id": order_gid})
     except ConnectorError as exc:
         log.warning("shopify refund: order %s not readable: %s", order_gid, exc)
-        raise Rejected(503, "Shopify is unavailable; retry later.") from exc
+        raise Refused(
+            503, "UPSTREAM_UNAVAILABLE", "Shopify is unavailable; retry later."
+        ) from exc
     customer = (data.get("order") or {}).get("customer") or {}
     found = customer.get("id")
     return found if isinstance(found, str) else None

@@ -4,6 +4,12 @@
 ``gateway/`` and ``connectors/`` (those under ``if TYPE_CHECKING:`` too: a type
 couples as much as a call) must follow it, and the table itself has no cycle,
 so a change that needs a new arrow has to add it here, in review, in the open.
+
+Two finer rules ride on the same reading of imports: outside
+``gateway/schema/`` only the modules that serve a schema import it (resolvers
+take plain values; the schema converts its Strawberry inputs into them), and
+no resolver publishes on the change bus by hand (``services.crm`` announces
+each write after its commit).
 """
 
 from __future__ import annotations
@@ -133,10 +139,14 @@ def module_of(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(path: Path) -> Iterator[tuple[int, str]]:
-    """(line, dotted module) of every absolute import, ``from gateway import x``
-    read as ``gateway.x``."""
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+def parsed(path: Path) -> ast.AST:
+    return ast.parse(path.read_text(), str(path))
+
+
+def imports(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """(line, dotted module) of every absolute import — under ``TYPE_CHECKING``
+    or inside a function too — ``from gateway import x`` read as ``gateway.x``."""
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield node.lineno, alias.name
@@ -176,7 +186,7 @@ def test_top_level_holds_packages_and_a_few_modules() -> None:
 def test_imports_follow_the_table(path: Path) -> None:
     here = unit_of(module_of(path))
     wrong = []
-    for line, target in imports(path):
+    for line, target in imports(parsed(path)):
         top = target.split(".")[0]
         if top in {"gateway", "connectors"}:
             there = unit_of(target)
@@ -191,5 +201,60 @@ def test_imports_follow_the_table(path: Path) -> None:
 def test_a_connector_client_never_imports_its_simulator(source: str) -> None:
     simulator = f"connectors.{source}.simulator"
     for path in (ROOT / "connectors" / source).glob("*.py"):
-        for line, target in imports(path):
+        for line, target in imports(parsed(path)):
             assert not target.startswith(simulator), f"{path.name}:{line} {target}"
+
+
+SERVING = {"gateway.cli.main", "gateway.http.graphql", "gateway.http.embed"}
+"""What serves a schema: ``customer-graph schema``, ``/graphql``, ``/embed/graphql``."""
+
+
+def imports_schema(tree: ast.AST) -> bool:
+    return any(
+        target == "gateway.schema" or target.startswith("gateway.schema.")
+        for _, target in imports(tree)
+    )
+
+
+def test_only_the_schema_and_what_serves_it_import_the_schema() -> None:
+    importers = {
+        module_of(path)
+        for path in sources()
+        if unit_of(module_of(path)) != "gateway.schema" and imports_schema(parsed(path))
+    }
+    assert importers <= SERVING, sorted(importers - SERVING)
+
+
+def test_no_resolver_publishes_a_change_by_hand() -> None:
+    publishers = [
+        module_of(path)
+        for path in (ROOT / "gateway" / "resolvers").rglob("*.py")
+        if any(
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "publish"
+            for node in ast.walk(parsed(path))
+        )
+    ]
+    assert not publishers
+
+
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("from gateway.schema.customer import CustomerFilter", True),
+        ("from gateway import schema", True),
+        ("import gateway.schema.crm", True),
+        (
+            "from typing import TYPE_CHECKING\n"
+            "if TYPE_CHECKING:\n"
+            "    from gateway.schema.customer import UpdateCustomerInput",
+            True,
+        ),
+        ("def f():\n    from gateway.schema import build_schema", True),
+        ("from gateway.schemas import x", False),
+        ("from gateway.db.customer_queries import CustomerFilterSpec", False),
+    ],
+)
+def test_the_reading_sees_every_form_of_import(source: str, found: bool) -> None:
+    assert imports_schema(ast.parse(source)) is found

@@ -23,7 +23,12 @@ from connectors.posthog.mapping import kept_properties
 from gateway.cli.main import app
 from gateway.db import models
 from gateway.db.models import utcnow
-from gateway.demo.simulation import POSTHOG_KEY, Simulators, simulated_upstreams
+from gateway.demo.simulation import (
+    GENEROUS,
+    POSTHOG_KEY,
+    Simulators,
+    simulated_upstreams,
+)
 from gateway.mirror.backfill import STATE, BackfillReport, backfill_events
 from gateway.runtime.services import Services
 from gateway.runtime.upstreams import Upstreams
@@ -36,7 +41,9 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 async def simulators() -> AsyncIterator[Simulators]:
-    async with simulated_upstreams(WORLD) as running:
+    async with simulated_upstreams(
+        WORLD, posthog_queries_per_hour=GENEROUS
+    ) as running:  # the backfill's own budget has a test of its own here
         yield running
 
 

@@ -442,7 +442,8 @@ async def test_a_write_that_keeps_clashing_is_retryable_and_stores_nothing(
     assert (ingest.status, ingest.code) == (503, "conflict")
     assert delivery.status == 409
     assert delivery.data == {
-        "error": "Concurrent deliveries changed the same records; retry."
+        "error": "Concurrent deliveries changed the same records; retry.",
+        "code": "CONFLICT",
     }
     for model in (models.Customer, models.TrackedEvent, models.WebhookDelivery):
         assert await stage.count(model) == 0

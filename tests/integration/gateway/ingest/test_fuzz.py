@@ -104,6 +104,22 @@ traits = st.fixed_dictionaries(
         "plan": json_values,
     },
 )
+external_ids = (
+    st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "type": st.sampled_from(["user_id", "anonymous_id", "email", "other"])
+                | json_values,
+                "id": ids | emails,
+            },
+        )
+        | json_values,
+        max_size=3,
+    )
+    | json_values
+)
+"""Segment's ``context.externalIds`` and RudderStack's ``context.externalId``."""
 messages = st.fixed_dictionaries(
     {},
     optional={
@@ -117,7 +133,15 @@ messages = st.fixed_dictionaries(
         "name": text | json_values,
         "traits": traits | json_values,
         "properties": st.dictionaries(text, json_values, max_size=4) | json_values,
-        "context": st.fixed_dictionaries({}, optional={"traits": traits}) | json_values,
+        "context": st.fixed_dictionaries(
+            {},
+            optional={
+                "traits": traits,
+                "externalIds": external_ids,
+                "externalId": external_ids,
+            },
+        )
+        | json_values,
         "timestamp": times,
         "originalTimestamp": times,
         "sentAt": times,

@@ -191,23 +191,23 @@ async def test_a_bad_body_is_400_with_the_reason_and_nothing_is_stored(
     assert await count(db, models.TrackedEvent) == 0
 
 
-async def test_a_message_over_32_kb_is_400(
+async def test_a_message_over_32_kb_is_413(
     ingest: httpx.AsyncClient, db: Services
 ) -> None:
     big = track("m1", properties={"blob": "x" * (32 * 1024)})
     response = await ingest.post("/v1/track", json=big)
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json()["code"] == "too_large"
     assert "32 KB" in response.json()["message"]
     assert await count(db, models.TrackedEvent) == 0
 
 
-async def test_a_batch_over_500_kb_is_400_and_nothing_is_stored(
+async def test_a_batch_over_500_kb_is_413_and_nothing_is_stored(
     ingest: httpx.AsyncClient, db: Services
 ) -> None:
     batch = [track(f"m{i}", properties={"blob": "x" * 20_000}) for i in range(30)]
     response = await ingest.post("/v1/batch", json={"batch": batch})
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json()["code"] == "too_large"
     assert "500 KB" in response.json()["message"]
     assert await count(db, models.TrackedEvent) == 0

@@ -9,6 +9,7 @@ in one batch and compares a snapshot of the database with the expected one."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
+from rudderstack.analytics import Client as RudderClient
 from segment.analytics import Client
 from sqlalchemy import select
 
@@ -155,7 +157,32 @@ CASES: list[tuple[str, list[dict[str, Any]], Outcome, Outcome]] = [
             },
         ],
         replace(UNCHANGED, events=(None, None)),
-        replace(UNCHANGED, events=(None, None), warnings=("traits.email",)),
+        # the server key reads context.traits as it reads traits
+        Outcome(
+            victim=replace(Victim(), phone=OTHER_PHONE),
+            links={"victim-uid": "victim", "attacker": "victim"},
+            events=("victim", "victim"),
+        ),
+    ),
+    (
+        "anonymous events naming the victim's email in properties and external ids",
+        [
+            {
+                "type": "track",
+                "anonymousId": "anon-1",
+                "event": "Viewed",
+                "properties": {"email": VICTIM_EMAIL},
+            },
+            {
+                "type": "page",
+                "userId": "attacker",
+                "name": "Account",
+                "context": {"externalIds": [{"id": VICTIM_EMAIL, "type": "email"}]},
+            },
+        ],
+        replace(UNCHANGED, events=(None, None)),
+        # the server key attaches the events, but only identify links a userId
+        replace(UNCHANGED, events=("victim", "victim")),
     ),
     (
         "an alias of a new userId to the victim's userId",
@@ -259,6 +286,67 @@ async def outcome(db: Services, victim_id: int, warnings: list[str]) -> Outcome:
         )
 
 
+def in_context_traits(message: dict[str, Any]) -> dict[str, Any]:
+    """RudderStack's placement: identify traits only in ``context.traits``."""
+    if message["type"] != "identify":
+        return message
+    context = message.get("context", {})
+    traits = {**context.get("traits", {}), **message["traits"]}
+    rest = {k: v for k, v in message.items() if k != "traits"}
+    return {**rest, "context": {**context, "traits": traits}}
+
+
+def split(message: dict[str, Any]) -> dict[str, Any]:
+    """Identify's email top-level, its other traits in ``context.traits``."""
+    if message["type"] != "identify" or "email" not in message["traits"]:
+        return in_context_traits(message)
+    moved = in_context_traits(message)
+    email = moved["context"]["traits"].pop("email")
+    return {**moved, "traits": {"email": email}}
+
+
+def email_as_external_id(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The user's email moved out of the traits into an external id."""
+
+    def move(message: dict[str, Any]) -> dict[str, Any]:
+        context = dict(message.get("context", {}))
+        in_context = dict(context.pop("traits", {}))
+        traits = {**in_context, **message.get("traits", {})}
+        email = traits.pop("email", None)
+        moved = {**message, "context": context}
+        if message["type"] == "identify":
+            moved["traits"] = traits
+        elif traits:
+            context["traits"] = traits
+        if email is not None:
+            context[name] = [{"id": email, "type": "email"}]
+        return moved
+
+    return move
+
+
+def user_id_as_external_id(message: dict[str, Any]) -> dict[str, Any]:
+    """The userId moved into RudderStack's ``context.externalId``."""
+    if "userId" not in message:
+        return message
+    rest = {k: v for k, v in message.items() if k != "userId"}
+    entry = {"id": message["userId"], "type": "user_id"}
+    return {**rest, "context": {**message.get("context", {}), "externalId": [entry]}}
+
+
+PLACEMENTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "as sent": lambda message: message,
+    "traits in context.traits": in_context_traits,
+    "traits split between both": split,
+    "email in context.externalIds": email_as_external_id("externalIds"),
+    "email in context.externalId": email_as_external_id("externalId"),
+    "userId in context.externalId": user_id_as_external_id,
+}
+"""Each case sent with its traits and ids moved to another placement of the
+Segment or RudderStack spec: what a key may change must not depend on it."""
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
 @pytest.mark.parametrize("trusted", [False, True], ids=["public key", "server key"])
 @pytest.mark.parametrize(
     ("messages", "public", "server"),
@@ -273,10 +361,12 @@ async def test_what_a_hostile_message_can_change_depends_on_the_write_key(
     messages: list[dict[str, Any]],
     public: Outcome,
     server: Outcome,
+    placement: str,
 ) -> None:
     victim_id = await add_victim(db)
     client = trusted_ingest if trusted else ingest
-    response = await client.post("/v1/batch", json={"batch": messages})
+    batch = [PLACEMENTS[placement](message) for message in messages]
+    response = await client.post("/v1/batch", json={"batch": batch})
     assert response.status_code == 200
     body = response.json()
     assert body["success"] is True
@@ -297,6 +387,25 @@ async def test_the_segment_library_with_the_public_key_cannot_take_over_a_profil
         )
     assert await outcome(db, victim_id, []) == replace(
         UNCHANGED, events=(None, "victim")
+    )
+
+
+async def test_the_rudderstack_library_with_the_public_key_cannot_take_over_a_profile(
+    ingest_services: Services, db: Services
+) -> None:
+    """RudderStack's library sends identify traits in ``context.traits``."""
+    victim_id = await add_victim(db)
+    async with serve_app(create_app(services=ingest_services)) as host:
+        rudder = RudderClient(WRITE_KEY, host=host, sync_mode=True)
+        await asyncio.to_thread(rudder.identify, "attacker", HIJACK)
+        await asyncio.to_thread(
+            rudder.identify, "victim-uid", {"email": "mallory@example.com"}
+        )
+        await asyncio.to_thread(
+            rudder.track, "attacker", "Viewed", context={"traits": HIJACK}
+        )
+    assert await outcome(db, victim_id, []) == replace(
+        UNCHANGED, events=(None, "victim", None)
     )
 
 

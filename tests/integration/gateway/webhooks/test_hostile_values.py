@@ -280,7 +280,7 @@ async def assert_refused(
     response: httpx.Response, wired: Services, before: list[int]
 ) -> None:
     assert response.status_code == 400, response.text
-    assert set(response.json()) == {"error"}
+    assert set(response.json()) == {"error", "code"}
     assert len(response.text) < 300, response.text
     assert "Traceback" not in response.text
     assert await stored(wired) == before
@@ -433,7 +433,7 @@ async def test_a_signed_two_megabyte_delivery_is_413_and_stores_nothing(
         body = put("detail", "description", value="x" * 2**21)(envelope)
         response = await post_zendesk(gateway, body)
     assert response.status_code == 413
-    assert set(response.json()) == {"error"}
+    assert set(response.json()) == {"error", "code"}
     assert await stored(wired) == before
 
 

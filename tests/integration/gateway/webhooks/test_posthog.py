@@ -183,7 +183,8 @@ async def test_a_delivery_without_the_secret_is_401_and_stores_nothing(
     )
     response = await gateway.post("/webhooks/posthog", json=body, headers=headers)
     assert response.status_code == 401
-    assert set(response.json()) == {"error"}
+    assert response.json()["code"] == "UNAUTHENTICATED"
+    assert set(response.json()) == {"error", "code"}
     assert await count(wired, models.PostHogEvent) == 0
 
 
@@ -199,6 +200,7 @@ async def test_without_a_configured_secret_deliveries_are_503(
     ) as client:
         response = await client.post("/webhooks/posthog", json=body, headers=SECRET)
     assert response.status_code == 503
+    assert response.json()["code"] == "NOT_CONFIGURED"
     assert await count(wired, models.PostHogEvent) == 0
 
 
@@ -254,7 +256,8 @@ async def test_a_hostile_delivery_is_400_with_a_short_error_and_stores_nothing(
             headers={**SECRET, "Content-Type": "application/json"},
         )
     assert response.status_code == 400, response.text
-    assert set(response.json()) == {"error"}
+    assert response.json()["code"] in ("BAD_REQUEST", "BAD_USER_INPUT")
+    assert set(response.json()) == {"error", "code"}
     assert len(response.text) < 300
     assert await count(wired, models.PostHogEvent) == 0
     assert "Traceback" not in caplog.text

@@ -161,7 +161,7 @@ async def test_malformed_json_is_a_bad_request_and_nothing_is_stored(
     for body in (b'{"id": 1,', b"[1, 2]", b'{"id": 1}'):
         response = await post(gateway, body, "orders/create")
         assert response.status_code == 400, body
-        assert set(response.json()) == {"error"}
+        assert set(response.json()) == {"error", "code"}
     assert await nothing_stored(wired)
 
 

@@ -1,9 +1,9 @@
 """The local mirror of PostHog's events (``posthog_events``) and the quiet
 persons the live fallback found (``posthog_person_checks``).
 
-Revision ID: 0010
-Revises: 0009
-Create Date: 2026-12-02 09:00:00
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-03 05:00:00
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
