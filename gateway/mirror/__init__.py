@@ -14,6 +14,12 @@ which allows about 120 HogQL queries an hour per key (PostHog's
 
 Rows are keyed by PostHog's ``distinct_id``, as the query API reads them:
 our customer is linked to one (``gateway.identity``) and reads its rows.
+They live in a table of their own, ``posthog_events``, not in the ingest's
+``tracked_events``: those are keyed by a Segment ``messageId`` and linked by
+Segment userIds, carry identify traits under trust rules, and are the
+timeline's ``INGEST`` source — PostHog's events there would show twice, and
+the reads here need ``(distinct_id, occurred_at)`` ordering, which that table
+has no index for.
 Imported by the loaders, insights, webhooks, the command line and the demo;
 imports connectors' canonical models, ``gateway.db`` and ``gateway.metrics``.
 """
