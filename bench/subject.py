@@ -20,7 +20,7 @@ from connectors.demo_world import World
 from connectors.shopify.simulator.data import customer_number
 from connectors.zendesk.simulator.data import USER_ID_BASE
 from gateway.demo.simulation import Simulators
-from gateway.loaders.sources import ACTIVITY_LIMIT
+from gateway.loaders.analytics import ACTIVITY_LIMIT
 
 
 @dataclass(frozen=True, slots=True)

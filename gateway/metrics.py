@@ -81,6 +81,26 @@ BATCH_SIZE = Histogram(
     buckets=(1, 2, 5, 10, 20, 50, 100, 250, 500),
 )
 
+MIRROR_EVENTS = Counter(
+    "customer_graph_mirror_events_total",
+    "PostHog events offered to the local event mirror, by how they arrived "
+    "(destination, backfill) and what became of them (stored, duplicate, skipped).",
+    ["via", "result"],
+)
+MIRROR_LOOKUPS = Counter(
+    "customer_graph_mirror_lookups_total",
+    "Persons read from the event mirror: hit (events mirrored) or miss (the "
+    "live fallback's, if it is on).",
+    ["result"],
+)
+POSTHOG_FALLBACK = Counter(
+    "customer_graph_posthog_fallback_queries_total",
+    "Live HogQL queries for persons the event mirror has no events of, by what "
+    "they read (activity, summary) and outcome (sent, or refused by the hourly "
+    "budget without being sent).",
+    ["read", "outcome"],
+)
+
 
 def observe_upstream(connector: str, outcome: str) -> None:
     """The connectors' request observer."""

@@ -30,6 +30,7 @@ KNOWN_VALUES = frozenset(
         "wk_demo",
         "shpss_demo_secret",
         "zd-demo-webhook-secret",
+        "ph-demo-destination-secret",
         "shpat_demo",
         "zd-demo-token",
         "phx_demo",
@@ -192,6 +193,20 @@ class Settings(BaseSettings):
     posthog_host: str | None = None
     posthog_project_id: str | None = None
     posthog_api_key: SecretStr | None = None
+    posthog_webhook_secret: SecretStr | None = None
+    """What PostHog's HTTP Webhook destination sends in
+    ``X-Customer-Graph-Secret`` (docs/analytics.md); unset: ``/webhooks/posthog``
+    answers 503."""
+    posthog_fallback_queries_per_hour: int = Field(default=60, ge=0)
+    """HogQL queries an hour the live fallback may send for persons the event
+    mirror has no events of, shared by replicas; 0 turns the fallback off.
+    PostHog allows a key 120 an hour by default: this leaves the rest to the
+    backfill."""
+    posthog_backfill_queries_per_hour: int = Field(default=60, ge=1)
+    """The pace of ``customer-graph mirror backfill``: one query every
+    3600 / this seconds."""
+    posthog_backfill_page_size: int = Field(default=10_000, ge=1, le=50_000)
+    """Events per backfill query (PostHog returns 50,000 rows at most)."""
 
     ingest_write_key: SecretStr | None = None
     """Segment's *public* write key: it ships in browsers and apps, so what it
@@ -308,6 +323,7 @@ class Settings(BaseSettings):
             ("CG_INGEST_SERVER_WRITE_KEY", self.ingest_server_write_key),
             ("CG_SHOPIFY_API_SECRET", self.shopify_api_secret),
             ("CG_ZENDESK_WEBHOOK_SECRET", self.zendesk_webhook_secret),
+            ("CG_POSTHOG_WEBHOOK_SECRET", self.posthog_webhook_secret),
         ):
             text = value.get_secret_value() if value is not None else None
             if text in KNOWN_VALUES:

@@ -7,6 +7,9 @@ with ``limit n by distinct_id`` keeping each person to their newest ``n``
 events; ``summaries_by_persons`` leaves the events out. The events REST list is
 deprecated and takes one person per call, so it is not used.
 
+``events_between`` reads everyone's events of a time range a page at a
+time (oldest first), for the local event mirror's backfill.
+
 Persons by email or phone are one HogQL query per batch too, over
 ``person_distinct_ids``. By distinct id they are read through
 ``/persons/?distinct_id=``, which takes one value: those look-ups run
@@ -17,22 +20,30 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from connectors.base import RequestObserver, RetryPolicy, UpstreamHTTP
 from connectors.errors import UpstreamBadResponse
-from connectors.models import ExternalCustomer, PersonActivity, PersonSummary
+from connectors.models import (
+    ActivityEvent,
+    ExternalCustomer,
+    PersonActivity,
+    PersonSummary,
+)
 from connectors.posthog.hogql import (
     MAX_ROWS,
     activity_query,
+    history_query,
     persons_query,
     summary_query,
 )
 from connectors.posthog.mapping import (
     activity_from_rows,
     customer_from_person,
+    event_from_row,
     persons_from_rows,
 )
 
@@ -179,3 +190,14 @@ class PostHogConnector:
             d: activity.summary
             for d, activity in activity_from_rows(distinct_ids, rows).items()
         }
+
+    async def events_between(
+        self, since: datetime, until: datetime, *, limit: int
+    ) -> list[ActivityEvent]:
+        """One page of everyone's events from ``since`` until ``until``,
+        oldest first (``hogql.history_query``): one query."""
+        rows = await self.query(history_query(since, until, limit=limit))
+        try:
+            return [event_from_row(row) for row in rows]
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise UpstreamBadResponse(self.name, "malformed event row") from exc

@@ -13,12 +13,14 @@ recent sessions count, each row tagged by its first cell (``'event'``,
 ``'last_seen'``, ``'sessions'``) and padded with ``NULL`` so the columns line
 up. ``persons_query`` finds many persons by email or phone at once through
 ``person_distinct_ids`` (which joins ``person``), where the persons REST list
-takes one value per call.
+takes one value per call. ``history_query`` reads everyone's events in a time
+range, oldest first, a page at a time: the event mirror's backfill.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 MAX_ROWS = 50_000
 
@@ -117,4 +119,23 @@ def persons_query(person_property: str, values: Sequence[str]) -> str:
         f"select {', '.join(PERSON_COLUMNS)} from person_distinct_ids"
         f" where person.properties.{person_property} in {_in_list(values)}"
         f" limit {MAX_ROWS}"
+    )
+
+
+def _moment(value: datetime) -> str:
+    """A ``toDateTime`` of ``value`` in UTC to the microsecond, as events are
+    stored (``DateTime64(6)``)."""
+    text = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"toDateTime({quote(text)})"
+
+
+def history_query(since: datetime, until: datetime, *, limit: int) -> str:
+    """Every person's events from ``since`` (inclusive) until ``until``,
+    oldest first, at most ``limit`` (up to ``MAX_ROWS``). A backfill pages by
+    time: the next page starts at the last row's timestamp, inclusive, so
+    events sharing it are read twice (and stored once) rather than missed."""
+    return (
+        f"select {', '.join(EVENT_COLUMNS)} from events"
+        f" where timestamp >= {_moment(since)} and timestamp < {_moment(until)}"
+        f" order by timestamp asc limit {max(1, min(MAX_ROWS, int(limit)))}"
     )

@@ -96,14 +96,19 @@ def customer_from_person(person: Mapping[str, Any]) -> ExternalCustomer:
     )
 
 
-def event_from_row(row: Sequence[Any]) -> ActivityEvent:
-    uuid, event, distinct_id, timestamp, url, path, session, raw_props = row
-    props = json.loads(raw_props) if isinstance(raw_props, str) else {}
-    kept = {
+def kept_properties(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The properties an ``ActivityEvent`` keeps: the sender's own, and of
+    PostHog's ``$`` keys only browser, OS, device type and referrer."""
+    return {
         k: v
         for k, v in props.items()
         if not k.startswith("$") or k in _KEPT_SYSTEM_PROPERTIES
     }
+
+
+def event_from_row(row: Sequence[Any]) -> ActivityEvent:
+    uuid, event, distinct_id, timestamp, url, path, session, raw_props = row
+    props = json.loads(raw_props) if isinstance(raw_props, str) else {}
     return ActivityEvent(
         id=str(uuid),
         distinct_id=str(distinct_id),
@@ -113,7 +118,7 @@ def event_from_row(row: Sequence[Any]) -> ActivityEvent:
         url=url,
         path=path,
         session_id=session,
-        properties=kept,
+        properties=kept_properties(props),
     )
 
 

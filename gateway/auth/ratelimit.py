@@ -16,7 +16,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        per_minute: int,
+        per_minute: float,
         burst: int,
         redis: SharedRedis | None = None,
         prefix: str = "cg",

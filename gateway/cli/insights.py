@@ -95,7 +95,7 @@ def sync_orders_command() -> None:
 
 @insights_app.command("sync-engagement")
 def sync_engagement_command() -> None:
-    """Copy ticket counts, ratings and last-seen from Zendesk and PostHog."""
+    """Copy ticket counts, ratings and last-seen (the PostHog event mirror's)."""
 
     async def run() -> int:
         async with open_command_services(Settings.load()) as services:
@@ -107,6 +107,8 @@ def sync_engagement_command() -> None:
                     services.upstreams,
                     utcnow(),
                     lambda n: progress.advance(task, n),
+                    budget=services.posthog_fallback_budget,
+                    fallback_per_hour=services.settings.posthog_fallback_queries_per_hour,
                 )
 
     console.print(f"[green]{asyncio.run(run())} customers updated.[/green]")

@@ -25,6 +25,7 @@ from rich.progress import Progress
 from gateway.auth.keys import new_secret
 from gateway.cli.insights import insights_app, segments_app
 from gateway.cli.keys import audit, keys_app, queries_app
+from gateway.cli.mirror import mirror_app
 from gateway.db.session import DatabaseNotReady, check_migrated, upgrade
 from gateway.settings import Settings
 
@@ -35,6 +36,7 @@ app.add_typer(insights_app, name="insights")
 app.add_typer(segments_app, name="segments")
 app.add_typer(keys_app, name="keys")
 app.add_typer(queries_app, name="queries")
+app.add_typer(mirror_app, name="mirror")
 app.command()(audit)
 console = Console()
 

@@ -341,6 +341,62 @@ class TrackedEvent(Base):
     )
 
 
+class PostHogEvent(Base):
+    """The local mirror of PostHog's events (``gateway.mirror``): what its
+    real-time destination delivers and the backfill reads, one row per event
+    ``uuid`` (so a redelivery or a backfill overlap stores nothing twice).
+
+    Keyed by PostHog's ``distinct_id``, as the query API reads them: a
+    customer's rows are those of the distinct id it is linked to. Only what
+    ``activity`` and the timeline show is kept: ``properties`` without
+    PostHog's own ``$`` keys, as the connector's mapping reads them.
+    """
+
+    __tablename__ = "posthog_events"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    distinct_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    """PostHog refuses distinct ids longer than 200 characters."""
+    event: Mapped[str] = mapped_column(String(400), nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    url: Mapped[str | None] = mapped_column(Text)
+    path: Mapped[str | None] = mapped_column(Text)
+    session_id: Mapped[str | None] = mapped_column(String(200))
+    properties: Mapped[dict[str, object]] = mapped_column(
+        JSON, nullable=False, default=dict
+    )
+    via: Mapped[str] = mapped_column(String(16), nullable=False)
+    """``destination`` or ``backfill``: how the row arrived."""
+    received_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False
+    )
+
+    __table_args__ = (
+        CheckConstraint("via IN ('destination', 'backfill')", name="via"),
+        Index(
+            "ix_posthog_events_distinct_id_occurred_at",
+            "distinct_id",
+            "occurred_at",
+            "uuid",
+        ),
+    )
+
+
+class PostHogPersonCheck(Base):
+    """A person the event mirror held no event of, whom the live fallback
+    found quiet: never seen, or last seen before the widest window the
+    gateway shows (``gateway.mirror.reads.ACTIVITY_DAYS``). Until
+    ``CHECK_TTL`` old it answers for them (no events, no sessions, this
+    last-seen time) without another query; an event delivered since makes
+    them mirrored, and the mirror answers instead."""
+
+    __tablename__ = "posthog_person_checks"
+
+    distinct_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 class SyncState(Base):
     """Where the last backfill of a source stopped, so ``sync`` can resume."""
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 import uvicorn
 from rich.console import Console
 from rich.table import Table
 
 from connectors.demo_world import World
+from connectors.posthog.hogql import MAX_ROWS
 from gateway.app import create_app
 from gateway.db.models import utcnow
 from gateway.demo.seed import seed
@@ -23,6 +25,7 @@ from gateway.insights.engagement import sync_engagement
 from gateway.insights.order_facts import sync_orders
 from gateway.insights.refresh import refresh_all
 from gateway.insights.segments import create_segment
+from gateway.mirror.backfill import backfill_events
 from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
 from gateway.sync.backfill import link_customers
@@ -40,6 +43,11 @@ DEMO_SEGMENTS: dict[str, dict[str, object]] = {
 }
 """Saved segments of docs/segments.md's campaigns, so its export examples run
 against the demo as written."""
+DEMO_HISTORY = timedelta(days=365)
+"""The simulated PostHog's events reach 90 days back: all of them."""
+DEMO_BACKFILL_PER_HOUR = 3_600
+"""The simulator is local: a page a second, 50,000 events each (the default
+500 customers' 16,000 events are one query)."""
 
 
 async def run_demo(
@@ -80,15 +88,33 @@ async def run_demo(
 
 async def prepare_insights(services: Services) -> None:
     """What an operator runs after connecting a store: link every customer
-    (``sync``), copy order and engagement facts, compute traits, RFM and
-    segments — so the demo's ``traits`` and ``rfm`` are filled from the start."""
+    (``sync``), backfill the PostHog event mirror (``mirror backfill``), copy
+    order and engagement facts, compute traits, RFM and segments — so the
+    demo's ``traits`` and ``rfm`` are filled from the start and its views of
+    web activity send PostHog no query."""
     upstreams = services.upstreams
     for connector in (upstreams.shopify, upstreams.zendesk, upstreams.posthog):
         if connector is not None:
             await link_customers(services.sessions, connector, full=True)
+    if upstreams.posthog is not None:
+        now = utcnow()
+        await backfill_events(
+            services.sessions,
+            upstreams.posthog,
+            since=now - DEMO_HISTORY,
+            full=True,
+            page_size=MAX_ROWS,
+            queries_per_hour=DEMO_BACKFILL_PER_HOUR,
+        )
     if upstreams.shopify is not None:
         await sync_orders(services.sessions, upstreams.shopify)
-    await sync_engagement(services.sessions, upstreams, utcnow())
+    await sync_engagement(
+        services.sessions,
+        upstreams,
+        utcnow(),
+        budget=services.posthog_fallback_budget,
+        fallback_per_hour=services.settings.posthog_fallback_queries_per_hour,
+    )
     await refresh_all(services.sessions, services.settings)
     async with services.sessions() as session, session.begin():
         for name, spec in DEMO_SEGMENTS.items():

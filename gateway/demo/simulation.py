@@ -30,6 +30,7 @@ ZENDESK_EMAIL = "agent@northwind.example"
 ZENDESK_TOKEN = "zd-demo-token"
 ZENDESK_WEBHOOK_SECRET = "zd-demo-webhook-secret"
 POSTHOG_KEY = "phx_demo"
+POSTHOG_WEBHOOK_SECRET = "ph-demo-destination-secret"
 GENEROUS = 1_000_000
 """Requests per minute (or HogQL queries per hour), where a limit is lifted."""
 
@@ -104,6 +105,7 @@ def upstream_settings(source: str, url: str) -> dict[str, object]:
             "posthog_host": url,
             "posthog_project_id": "1",
             "posthog_api_key": SecretStr(POSTHOG_KEY),
+            "posthog_webhook_secret": SecretStr(POSTHOG_WEBHOOK_SECRET),
         },
     }[source]
 

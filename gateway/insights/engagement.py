@@ -3,7 +3,10 @@
 Traits read tickets and last-seen from this table instead of calling Zendesk
 and PostHog per customer during a refresh: ``customer-graph insights
 sync-engagement`` walks the linked customers ``BATCH`` at a time, one batched
-upstream call per source per batch, and upserts a row per customer.
+upstream call per source per batch, and upserts a row per customer. Last-seen
+times come from the local event mirror (one SQL statement per batch); only
+persons it has no event of cost a HogQL query, through the budgeted live
+fallback (``gateway.mirror.fallback``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from gateway.db import models
 from gateway.insights.order_facts import Sessions
 from gateway.insights.sql import excluded_all, upsert
 from gateway.insights.tables import EngagementFact
+from gateway.mirror import fallback, reads
+from gateway.mirror.fallback import Budget
 from gateway.runtime.upstreams import Upstreams
 
 BATCH = 100
@@ -65,11 +70,19 @@ async def sync_engagement(
     upstreams: Upstreams,
     now: datetime,
     progress: Callable[[int], None] | None = None,
+    *,
+    budget: Budget | None,
+    fallback_per_hour: int,
 ) -> int:
-    """Refresh ``engagement_facts`` of every linked customer; returns how many."""
+    """Refresh ``engagement_facts`` of every linked customer; returns how
+    many. ``budget`` and ``fallback_per_hour`` are the live fallback's
+    (``Services.posthog_fallback_budget``, ``CG_POSTHOG_FALLBACK_QUERIES_PER_HOUR``)."""
+    live = fallback.live_fallback(
+        upstreams.posthog, budget, fallback_per_hour, sessions
+    )
     done, after = 0, 0
     while batch := await _links(sessions, after):
-        rows = await _facts(upstreams, batch, now)
+        rows = await _facts(sessions, upstreams, live, batch, now)
         async with sessions() as session, session.begin():
             dialect = (await session.connection()).dialect.name
             statement = upsert(dialect, EngagementFact.__table__)
@@ -86,7 +99,11 @@ async def sync_engagement(
 
 
 async def _facts(
-    upstreams: Upstreams, batch: dict[int, dict[str, str]], now: datetime
+    sessions: Sessions,
+    upstreams: Upstreams,
+    live: fallback.LiveFallback | None,
+    batch: dict[int, dict[str, str]],
+    now: datetime,
 ) -> list[dict[str, Any]]:
     zendesk_ids = [links["zendesk"] for links in batch.values() if "zendesk" in links]
     posthog_ids = [links["posthog"] for links in batch.values() if "posthog" in links]
@@ -96,7 +113,9 @@ async def _facts(
         else {}
     )
     summaries = (
-        await upstreams.posthog.summaries_by_persons(posthog_ids)
+        await fallback.summaries(
+            sessions, live, posthog_ids, session_days=reads.SESSION_DAYS, now=now
+        )
         if upstreams.posthog and posthog_ids
         else {}
     )

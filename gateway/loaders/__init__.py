@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from gateway.db.shared_session import SharedSession
+from gateway.loaders.analytics import PostHogLoaders
 from gateway.loaders.crm import (
     BY_CUSTOMER_ID,
     AddressesByCustomerLoader,
@@ -31,7 +32,6 @@ from gateway.loaders.crm import (
 )
 from gateway.loaders.insights import RfmByCustomerLoader, TraitsByCustomerLoader
 from gateway.loaders.sources import (
-    PostHogLoaders,
     ShopifyLoaders,
     UpstreamLoaders,
     ZendeskLoaders,
@@ -143,7 +143,7 @@ class Loaders:
 
     @cached_property
     def upstream(self) -> UpstreamLoaders:
-        return UpstreamLoaders(self.services)
+        return UpstreamLoaders(self.services, self.sessions)
 
     def forget_customer(self, customer_id: int) -> None:
         """Drop what this request cached about a customer after a write.

@@ -1,4 +1,5 @@
-"""The loaders of each configured upstream, grouped per source.
+"""The loaders of each configured upstream, grouped per source (PostHog's,
+which read the local event mirror first, in ``gateway.loaders.analytics``).
 
 With ``CG_LOADERS_ENABLED=false`` every loader asks for one key at a time, and
 with ``CG_CACHE_ENABLED=false`` nothing is cached: both exist to measure what
@@ -18,16 +19,15 @@ from connectors.models import (
     Order,
     OrderSummary,
     OrderWindow,
-    PersonActivity,
-    PersonSummary,
     Ticket,
     TicketComment,
 )
-from connectors.posthog.client import PostHogConnector
 from connectors.shopify.client import ShopifyConnector
 from connectors.zendesk.client import ZendeskConnector
 from gateway.db.models import utcnow
+from gateway.db.shared_session import SharedSession
 from gateway.db.ticket_changes import tickets_changed_since
+from gateway.loaders.analytics import PostHogLoaders
 from gateway.loaders.order_windows import OrderWindowByCustomerLoader, OrderWindowKey
 from gateway.loaders.upstream import (
     ByCustomer,
@@ -40,11 +40,6 @@ if TYPE_CHECKING:
     from gateway.runtime.services import Services
 
 V = TypeVar("V")
-
-ACTIVITY_LIMIT = 100
-"""Events read per person; ``activity`` pages within these."""
-SESSION_DAYS = 30
-"""The window of ``sessionsCount``."""
 
 
 def _cache(services: Services, name: str) -> Any:
@@ -145,67 +140,11 @@ class ZendeskLoaders:
         """By our customer id: the tickets the customer requested."""
 
 
-class SummaryByPersonLoader(CachedLoader[PersonSummary]):
-    """Last seen and sessions count by distinct id, read along with the events
-    when this request also loads the person's activity: the activity query
-    carries the summary, so asking for both costs one PostHog query, not two.
-    Alone (a page of customers' ``lastSeenAt``) it asks for the summary only,
-    leaving the events where they are."""
-
-    def __init__(
-        self,
-        services: Services,
-        posthog: PostHogConnector,
-        activity: CachedLoader[PersonActivity],
-    ) -> None:
-        async def summaries(ids: Sequence[str]) -> dict[str, PersonSummary]:
-            return await posthog.summaries_by_persons(ids, session_days=SESSION_DAYS)
-
-        super().__init__(
-            "posthog_summary",
-            _cache(services, "posthog_summary"),
-            summaries,
-            PersonSummary(),
-            batch=services.settings.loaders_enabled,
-        )
-        self.activity = activity
-
-    async def batch_load_fn(self, keys: Sequence[str]) -> list[PersonSummary]:
-        requested = self.activity.requested
-        loading = {k: requested[k] for k in keys if k in requested}
-        rest = [k for k in keys if k not in loading]
-        found: dict[str, PersonSummary] = {}
-        if rest:
-            found.update(zip(rest, await super().batch_load_fn(rest), strict=True))
-        for key, activity in loading.items():
-            found[key] = (await activity).summary
-        return [found[k] for k in keys]
-
-
-class PostHogLoaders:
-    def __init__(
-        self, services: Services, posthog: PostHogConnector, links: SourceLinks
-    ) -> None:
-        async def activity(ids: Sequence[str]) -> dict[str, PersonActivity]:
-            return await posthog.activity_by_persons(
-                ids, limit=ACTIVITY_LIMIT, session_days=SESSION_DAYS
-            )
-
-        self.activity_by_person: CachedLoader[PersonActivity] = _loader(
-            services, "posthog_activity", activity, PersonActivity()
-        )
-        self.summary_by_person = SummaryByPersonLoader(
-            services, posthog, self.activity_by_person
-        )
-        self.activity = ByCustomer(links, self.activity_by_person.load)
-        self.summary = ByCustomer(links, self.summary_by_person.load)
-
-
 class UpstreamLoaders:
     """Loaders per configured upstream; ``None`` where one is not configured.
     Their links to our customers are read together, for every source at once."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, sessions: SharedSession) -> None:
         upstreams = services.upstreams
         connectors: dict[str, Connector] = {
             c.name: c
@@ -236,7 +175,10 @@ class UpstreamLoaders:
         )
         self.posthog = (
             PostHogLoaders(
-                services, upstreams.posthog, SourceLinks(links, upstreams.posthog.name)
+                services,
+                upstreams.posthog,
+                SourceLinks(links, upstreams.posthog.name),
+                sessions,
             )
             if upstreams.posthog
             else None

@@ -1,7 +1,9 @@
-"""``POST /webhooks/{source}``: deliveries from Shopify and Zendesk.
+"""``POST /webhooks/{source}``: deliveries from Shopify, Zendesk and PostHog's
+real-time destination.
 
 Each source's module authenticates its deliveries and turns them into effects
-(``gateway.webhooks.shopify``, ``gateway.webhooks.zendesk``); what they share —
+(``gateway.webhooks.shopify``, ``gateway.webhooks.zendesk``,
+``gateway.webhooks.posthog``); what they share —
 exactly-once processing, customer linking, answers — is in
 ``gateway.webhooks.delivery``. Every answer is a small JSON body: a rejected
 delivery (``gateway.errors.Refused``) says why in one sentence with a code
@@ -21,13 +23,14 @@ from starlette.responses import Response
 from connectors.scope import Priority, call_scope
 from gateway.errors import BadUserInput, Refused, describe
 from gateway.runtime.services import Services
-from gateway.webhooks import shopify, zendesk
+from gateway.webhooks import posthog, shopify, zendesk
 from gateway.webhooks.delivery import log
 
 Receiver = Callable[[Request, Services], Awaitable[Response]]
 RECEIVERS: dict[str, Receiver] = {
     "shopify": shopify.receive,
     "zendesk": zendesk.receive,
+    "posthog": posthog.receive,
 }
 
 

@@ -1,8 +1,9 @@
 """``customerTimeline`` over a real WebSocket (graphql-transport-ws, the
 ``websockets`` client) against gateways served by uvicorn on loopback: a signed
-Shopify webhook reaches a subscriber within 200 ms, an unknown customer gets an
-error then ``complete``, and with Redis a subscriber on one replica receives
-what another replica accepted."""
+Shopify webhook reaches a subscriber within 200 ms, so does a page view that
+PostHog's destination delivers, an unknown customer gets an error then
+``complete``, and with Redis a subscriber on one replica receives what another
+replica accepted."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from strawberry.relay import to_base64
 
 from bench.redis_server import RedisServer
 from connectors.demo_world import CATALOG
+from connectors.posthog.destination import SECRET_HEADER
+from connectors.posthog.simulator.destination import WebhookDestination
+from gateway.db.models import utcnow
+from gateway.demo.simulation import POSTHOG_WEBHOOK_SECRET
+from gateway.sync.backfill import link_customers
 from tests.e2e.live_gateway import AUTH, live_gateways, subscribe
 
 TAG = (
@@ -59,6 +65,45 @@ async def test_a_signed_shopify_webhook_reaches_the_subscriber_at_once(
         # The target is 200 ms (about 100 ms measured alone); the push re-reads
         # the customer's orders from the simulator, which a loaded CI box slows.
         assert latency - accepted < 0.5, f"pushed {latency - accepted:.3f} s after"
+
+
+async def test_a_page_view_posthog_delivers_reaches_the_subscriber_at_once(
+    tmp_path: Path,
+):
+    async with live_gateways(tmp_path) as ([gateway], simulators):
+        posthog = gateway.services.upstreams.posthog
+        assert posthog is not None
+        await link_customers(gateway.services.sessions, posthog, full=True)
+        analytics = simulators.posthog.analytics
+        person = analytics.persons[0]
+        customer = to_base64("Customer", person.customer.index + 1)
+        destination = WebhookDestination(
+            f"{gateway.base_url}/webhooks/posthog",
+            {SECRET_HEADER: POSTHOG_WEBHOOK_SECRET},
+            backoff=0,
+        )
+        async with subscribe(gateway.ws_url, customer) as live:
+            await live.until_live(partial(add_tag, gateway.base_url, customer))
+            event = analytics.capture(
+                person.distinct_ids[0],
+                "$pageview",
+                {"$current_url": "https://shop.example/sale", "$pathname": "/sale"},
+                utcnow(),
+            )
+            simulators.reset_counts()
+            started = time.perf_counter()
+            statuses = await destination.deliver(analytics, [event])
+            pushed = await live.next_event()
+            latency = time.perf_counter() - started
+            print(f"destination to subscriber: {latency * 1000:.1f} ms")
+        assert statuses == [200]
+        assert (pushed["__typename"], pushed["id"], pushed["summary"]) == (
+            "PageViewed",
+            f"posthog:{event['uuid']}",
+            "Viewed /sale",
+        )
+        assert simulators.posthog.requests.total == 0  # read from the mirror
+        assert latency < 0.5
 
 
 async def test_a_subscription_to_an_unknown_customer_gets_an_error_then_complete(

@@ -1,13 +1,14 @@
 """What the fuzz tests of the ingest and the webhooks send: Segment messages
 and batches, Shopify order-, customer-, privacy- and refund-shaped bodies (whole
-or with keys missing) and Zendesk envelopes, every value drawn from
-``hostile_json`` or of the wrong type, and well-formed ones that name our
-customers (Shopify customers by their emails, linked Zendesk users) so that
-their values also reach the writes behind them."""
+or with keys missing), Zendesk envelopes and PostHog destination deliveries,
+every value drawn from ``hostile_json`` or of the wrong type, and well-formed
+ones that name our customers (Shopify customers by their emails, linked
+Zendesk users, linked PostHog distinct ids) so that their values also reach
+the writes behind them."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import strategies as st
@@ -279,3 +280,62 @@ def zendesk_bodies(linked: list[str]) -> Any:
         },
     )
     return st.one_of(well_formed, envelope, JSON)
+
+
+def posthog_bodies(linked: list[str]) -> Any:
+    """The destination template's body (its event of linked or any distinct
+    ids, its uuid sometimes repeated), bodies with hostile fields, and
+    anything."""
+    distinct_id = st.one_of(st.sampled_from(linked), TEXT) if linked else TEXT
+    properties = st.fixed_dictionaries(
+        {},
+        optional={
+            "$current_url": st.one_of(TEXT, JSON),
+            "$pathname": TEXT,
+            "$session_id": st.one_of(st.uuids().map(str), TEXT, JSON),
+            "sku": JSON,
+        },
+    )
+    event_uuid = st.one_of(
+        st.uuids().map(str), st.sampled_from(["0190c1c4-0000-7000-8000-000000000001"])
+    )
+    well_formed = st.fixed_dictionaries(
+        {
+            "event": st.fixed_dictionaries(
+                {
+                    "uuid": event_uuid,
+                    "event": st.one_of(st.sampled_from(["$pageview", "x"]), TEXT),
+                    "distinct_id": distinct_id,
+                    "properties": properties,
+                    "timestamp": st.datetimes(
+                        min_value=datetime(1970, 1, 2),
+                        max_value=datetime(2099, 12, 31),
+                        timezones=st.just(UTC),
+                    ).map(lambda d: d.isoformat()),
+                },
+                optional={"elements_chain": TEXT, "url": TEXT},
+            ),
+            "person": st.one_of(st.none(), JSON),
+        }
+    )
+    hostile = st.fixed_dictionaries(
+        {},
+        optional={
+            "event": st.one_of(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "uuid": st.one_of(event_uuid, ID),
+                        "event": st.one_of(TEXT, JSON),
+                        "name": TEXT,
+                        "distinct_id": st.one_of(distinct_id, ID),
+                        "properties": st.one_of(properties, JSON),
+                        "timestamp": TIMESTAMPS,
+                    },
+                ),
+                JSON,
+            ),
+            "person": JSON,
+        },
+    )
+    return st.one_of(well_formed, hostile, JSON)

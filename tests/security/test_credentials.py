@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
+from connectors.posthog.destination import SECRET_HEADER as POSTHOG_SECRET_HEADER
 from connectors.zendesk.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from gateway.db import models
 from gateway.demo.simulation import SHOPIFY_SECRET, ZENDESK_WEBHOOK_SECRET
@@ -83,6 +86,16 @@ async def test_a_bad_credential_is_refused_by_the_segment_export(
     assert_no_leak(stage, response.text)
 
 
+POSTHOG_EVENT = {
+    "uuid": "0190c1c4-0000-7000-8000-0000000000aa",
+    "event": "$pageview",
+    "distinct_id": "intruder@example.com",
+    "properties": {"$current_url": "https://shop.example/"},
+    "timestamp": "2025-03-20T13:14:09.402Z",
+}
+"""A well-formed delivery: only the missing or bad secret refuses it."""
+
+
 async def _stored(stage: Stage) -> int:
     async with stage.services.sessions() as session:
         total = 0
@@ -91,6 +104,7 @@ async def _stored(stage: Stage) -> int:
             models.Customer,
             models.WebhookDelivery,
             models.Identity,
+            models.PostHogEvent,
         ):
             total += int(
                 await session.scalar(select(func.count()).select_from(model)) or 0
@@ -115,11 +129,13 @@ async def test_a_bad_write_key_is_refused_by_the_ingest_and_stores_nothing(
 
 
 @pytest.mark.parametrize("bad", BAD_CREDENTIALS, ids=_id)
-@pytest.mark.parametrize("source", ["shopify", "zendesk"])
+@pytest.mark.parametrize("source", ["shopify", "zendesk", "posthog"])
 async def test_a_bad_webhook_signature_is_refused_and_stores_nothing(
     stage: Stage, bad: BadCredential, source: str
 ) -> None:
     body = b'{"id": 1, "email": "intruder@example.com"}'
+    if source == "posthog":
+        body = json.dumps({"event": POSTHOG_EVENT, "person": None}).encode()
     signature = bad.signature(stage)
     headers: dict[str, str | bytes] = {"Content-Type": "application/json"}
     if source == "shopify":
@@ -129,16 +145,33 @@ async def test_a_bad_webhook_signature_is_refused_and_stores_nothing(
         }
         if signature is not None:
             headers["X-Shopify-Hmac-Sha256"] = signature
-    else:
+    elif source == "zendesk":
         headers[TIMESTAMP_HEADER] = datetime.now(UTC).isoformat()
         if signature is not None:
             headers[SIGNATURE_HEADER] = signature
+    elif signature is not None:  # PostHog's destination sends a shared secret
+        headers[POSTHOG_SECRET_HEADER] = signature
     before = await _stored(stage)
     response = await stage.http.post(
         f"/webhooks/{source}", content=body, headers=headers
     )
     assert response.status_code == 401, response.text[:500]
     assert await _stored(stage) == before
+
+
+async def test_the_posthog_control_delivery_with_the_secret_is_stored(
+    stage: Stage,
+) -> None:
+    """The control of the PostHog rows: the same body with the secret is in."""
+    from gateway.demo.simulation import POSTHOG_WEBHOOK_SECRET
+
+    body = {"event": {**POSTHOG_EVENT, "uuid": str(uuid.uuid4())}, "person": None}
+    response = await stage.http.post(
+        "/webhooks/posthog",
+        json=body,
+        headers={POSTHOG_SECRET_HEADER: POSTHOG_WEBHOOK_SECRET},
+    )
+    assert response.json() == {"status": "processed"}, response.text
 
 
 def shopify_signature(body: bytes) -> str:

@@ -1,7 +1,7 @@
 """Property-based fuzzing of what arrives from outside without an API key: the
-Segment-compatible ingest (``/v1/*``, with the write key) and signed Shopify and
+Segment-compatible ingest (``/v1/*``, with the write key), signed Shopify and
 Zendesk webhook deliveries (signatures computed here, so the bodies reach the
-parsers). Values come from ``hostile_json``: NUL and lone surrogates, numbers
+parsers) and PostHog destination deliveries (with the shared secret). Values come from ``hostile_json``: NUL and lone surrogates, numbers
 past 64 bits or 1e308, nesting up to 100,000 deep, wrong types, missing keys;
 ids are sometimes those of our customers, so bodies reach the database.
 Whatever the JSON: no 5xx, a refusal is a short JSON error, nothing internal in
@@ -23,7 +23,12 @@ from sqlalchemy import func, select
 from gateway.db.auth_models import AuditEntry
 from gateway.db.models import Base, Identity
 from tests.security.conftest import WRITE_KEY, Stage
-from tests.security.delivery_bodies import INGEST, shopify_deliveries, zendesk_bodies
+from tests.security.delivery_bodies import (
+    INGEST,
+    posthog_bodies,
+    shopify_deliveries,
+    zendesk_bodies,
+)
 from tests.security.fuzzing import (
     Tally,
     answer_problems,
@@ -188,4 +193,39 @@ async def test_fuzz_signed_zendesk_deliveries_never_fail_and_refusals_store_noth
         await sender.send("/webhooks/zendesk", raw, headers, body=body)
 
     await run_examples(zendesk_bodies(zendesk_users), check)
+    sender.tally.finish()
+
+
+@pytest.fixture(scope="module")
+async def posthog_ids(stage: Stage) -> list[str]:
+    """PostHog distinct ids linked to our customers (the subject's, at least)."""
+    async with stage.services.sessions() as session:
+        ids = await session.scalars(
+            select(Identity.external_id)
+            .where(Identity.source == "posthog")
+            .order_by(Identity.id)
+            .limit(20)
+        )
+        return list(ids)
+
+
+async def test_fuzz_posthog_deliveries_never_fail_and_refusals_store_nothing(
+    stage: Stage,
+    contacts: dict,
+    posthog_ids: list[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from connectors.posthog.destination import SECRET_HEADER
+    from gateway.demo.simulation import POSTHOG_WEBHOOK_SECRET
+
+    sender = Sender(stage, contacts, caplog, "fuzz posthog deliveries")
+    headers = {
+        "Content-Type": "application/json",
+        SECRET_HEADER: POSTHOG_WEBHOOK_SECRET,
+    }
+
+    async def check(body: Any) -> None:
+        await sender.send("/webhooks/posthog", encode(body), headers, body=body)
+
+    await run_examples(posthog_bodies(posthog_ids), check)
     sender.tally.finish()

@@ -63,13 +63,16 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         "gateway.insights": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.db",
-            "gateway.errors", "gateway.relay", "gateway.runtime", "gateway.settings",
-            "gateway.validation",
+            "gateway.errors", "gateway.mirror", "gateway.relay", "gateway.runtime",
+            "gateway.settings", "gateway.validation",
+        },
+        "gateway.mirror": {
+            "connectors", "gateway.db", "gateway.errors", "gateway.metrics",
         },
         "gateway.loaders": {
             "connectors", "gateway.cache", "gateway.db", "gateway.identity",
-            "gateway.insights", "gateway.metrics", "gateway.relay", "gateway.runtime",
-            "gateway.timeline",
+            "gateway.insights", "gateway.metrics", "gateway.mirror", "gateway.relay",
+            "gateway.runtime", "gateway.timeline",
         },
         # endpoints outside GraphQL
         "gateway.ingest": {
@@ -80,7 +83,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.webhooks": {
             "connectors", "gateway.admission", "gateway.changes", "gateway.crm",
             "gateway.db", "gateway.errors", "gateway.identity", "gateway.insights",
-            "gateway.runtime", "gateway.validation",
+            "gateway.mirror", "gateway.runtime", "gateway.validation",
         },
         "gateway.sync": {
             "connectors", "gateway.changes", "gateway.db", "gateway.identity",
@@ -109,13 +112,12 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.settings", "gateway.webhooks",
         },
         "gateway.demo": {
-            "connectors", "gateway.app", "gateway.db", "gateway.errors",
-            "gateway.insights", "gateway.runtime", "gateway.settings", "gateway.sync",
+            "connectors", "gateway.app", "gateway.db", "gateway.errors", "gateway.insights", "gateway.mirror", "gateway.runtime", "gateway.settings", "gateway.sync",
         },
         "gateway.cli": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.changes",
             "gateway.crm", "gateway.db", "gateway.demo", "gateway.errors",
-            "gateway.insights", "gateway.runtime", "gateway.schema",
+            "gateway.insights", "gateway.mirror", "gateway.runtime", "gateway.schema",
             "gateway.settings", "gateway.sync", "gateway.validation",
         },
     }.items()

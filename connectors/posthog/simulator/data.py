@@ -121,6 +121,30 @@ class Analytics:
             self._events[person.id] = _events(self.world, person)
         return self._events[person.id]
 
+    def capture(
+        self,
+        distinct_id: str,
+        event: str,
+        properties: dict[str, Any],
+        timestamp: datetime,
+    ) -> dict[str, Any]:
+        """Record a new event of a known distinct id, as PostHog's capture
+        API would; the query API sees it from now on. Returns its row."""
+        person = self.by_distinct_id[distinct_id]
+        row = {
+            "uuid": str(uuid.uuid4()),
+            "event": event,
+            "distinct_id": distinct_id,
+            "timestamp": timestamp,
+            "person_id": person.uuid,
+            "anonymous": distinct_id != person.distinct_ids[0],
+            "properties": properties,
+        }
+        events = self.events_of(person)
+        events.append(row)
+        events.sort(key=lambda e: e["timestamp"], reverse=True)
+        return row
+
 
 def _events(world: World, person: Person) -> list[dict[str, Any]]:
     customer = person.customer

@@ -82,6 +82,8 @@ def test_serve_refuses_a_known_short_or_patterned_secret_key(
         ("CG_INGEST_WRITE_KEY", "wk_live_8f3a"),
         ("CG_SHOPIFY_API_SECRET", "ab" * 20),
         ("CG_ZENDESK_WEBHOOK_SECRET", "zendesk-secret"),
+        ("CG_POSTHOG_WEBHOOK_SECRET", "ph-demo-destination-secret"),
+        ("CG_POSTHOG_WEBHOOK_SECRET", "posthog-destination"),
     ],
 )
 def test_serve_refuses_a_weak_or_published_credential_by_its_name(
@@ -161,9 +163,17 @@ SECRETS = [
     "CG_INGEST_SERVER_WRITE_KEY",
     "CG_SHOPIFY_API_SECRET",
     "CG_ZENDESK_WEBHOOK_SECRET",
+    "CG_POSTHOG_WEBHOOK_SECRET",
 ]
 """Every credential production checks when set."""
-WEAK = ["wk_demo", "shpss_demo_secret", "zd-demo-webhook-secret", "short", "x" * 40]
+WEAK = [
+    "wk_demo",
+    "shpss_demo_secret",
+    "zd-demo-webhook-secret",
+    "ph-demo-destination-secret",
+    "short",
+    "x" * 40,
+]
 
 
 @pytest.mark.parametrize("variable", SECRETS)

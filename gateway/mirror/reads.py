@@ -1,0 +1,165 @@
+"""A batch of persons read from the mirror, answering what PostHog's
+``activity_query`` answers (``connectors.posthog.hogql``): each person's
+newest ``ACTIVITY_LIMIT`` events within ``ACTIVITY_DAYS``, their last-seen
+time (any event, ever) and their distinct sessions within ``SESSION_DAYS``.
+
+The mirror answers for a person it holds any event of, and for one the live
+fallback found quiet within the last ``CHECK_TTL``
+(``posthog_person_checks``: no events, no sessions, that last-seen time).
+Only those are in the answers; the caller sends the others to the live
+fallback. Two statements at most per batch, both on
+``(distinct_id, occurred_at, uuid)``: the summaries (``GROUP BY
+distinct_id``, with the checks by ``UNION ALL``) and, for the persons with
+events, their newest (``row_number() OVER (PARTITION BY distinct_id …)``,
+which SQLite has had since 3.25 and PostgreSQL always).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import Result, case, distinct, func, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.models import ActivityEvent, PersonActivity, PersonSummary
+from connectors.posthog.mapping import kind_of
+from gateway import metrics
+from gateway.db.models import PostHogEvent, PostHogPersonCheck
+
+ACTIVITY_LIMIT = 100
+"""Events read per person; ``activity`` pages within these."""
+ACTIVITY_DAYS = 90
+"""How far back ``activity`` and the timeline's web events reach: the widest
+window shown, so a person last seen before it is quiet."""
+SESSION_DAYS = 30
+"""The window of ``sessionsCount``."""
+CHECK_TTL = timedelta(days=1)
+"""How long a quiet person's check answers before the live path is asked
+again (an event delivered meanwhile answers from the mirror at once)."""
+
+
+async def summaries(
+    session: AsyncSession,
+    distinct_ids: Sequence[str],
+    *,
+    session_days: int = SESSION_DAYS,
+    now: datetime,
+) -> dict[str, PersonSummary]:
+    """The persons among ``distinct_ids`` the mirror answers for: last seen
+    and sessions."""
+    found, _ = await _summaries(session, distinct_ids, session_days, now)
+    return found
+
+
+async def _summaries(
+    session: AsyncSession, distinct_ids: Sequence[str], session_days: int, now: datetime
+) -> tuple[dict[str, PersonSummary], set[str]]:
+    """The summaries, and which of them have events in the mirror."""
+    wanted = set(distinct_ids)
+    if not wanted:
+        return {}, set()
+    e, check = PostHogEvent, PostHogPersonCheck
+    recent = case((e.occurred_at >= now - timedelta(days=session_days), e.session_id))
+    result: Result[str, datetime | None, int, bool] = await session.execute(
+        union_all(
+            select(
+                e.distinct_id,
+                func.max(e.occurred_at),
+                func.count(distinct(recent)),
+                literal(True),
+            )
+            .where(e.distinct_id.in_(wanted))
+            .group_by(e.distinct_id),
+            select(
+                check.distinct_id, check.last_seen_at, literal(0), literal(False)
+            ).where(
+                check.distinct_id.in_(wanted),
+                check.checked_at > now - CHECK_TTL,
+            ),
+        )
+    )
+    found: dict[str, PersonSummary] = {}
+    with_events: set[str] = set()
+    for distinct_id, last_seen, sessions, mirrored in result:
+        if mirrored:
+            with_events.add(distinct_id)
+        elif distinct_id in with_events or distinct_id in found:
+            continue  # the events answer, not an older check
+        found[distinct_id] = PersonSummary(last_seen=last_seen, sessions=int(sessions))
+    metrics.MIRROR_LOOKUPS.labels(result="hit").inc(len(found))
+    metrics.MIRROR_LOOKUPS.labels(result="miss").inc(len(wanted) - len(found))
+    return found, with_events
+
+
+async def activity(
+    session: AsyncSession,
+    distinct_ids: Sequence[str],
+    *,
+    limit: int = ACTIVITY_LIMIT,
+    days: int = ACTIVITY_DAYS,
+    session_days: int = SESSION_DAYS,
+    now: datetime,
+) -> dict[str, PersonActivity]:
+    """The persons among ``distinct_ids`` the mirror answers for: their
+    newest ``limit`` events within ``days`` (newest first) and summary."""
+    found, with_events = await _summaries(session, distinct_ids, session_days, now)
+    if not with_events:
+        return {d: PersonActivity(summary=summary) for d, summary in found.items()}
+    e = PostHogEvent
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=e.distinct_id,
+            order_by=(e.occurred_at.desc(), e.uuid.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(
+            e.uuid,
+            e.distinct_id,
+            e.event,
+            e.occurred_at,
+            e.url,
+            e.path,
+            e.session_id,
+            e.properties,
+            rank,
+        )
+        .where(
+            e.distinct_id.in_(with_events),
+            e.occurred_at >= now - timedelta(days=days),
+        )
+        .subquery()
+    )
+    rows = await session.execute(select(ranked).where(ranked.c.rank <= limit))
+    events: dict[str, list[ActivityEvent]] = defaultdict(list)
+    for row in rows:
+        events[row.distinct_id].append(
+            ActivityEvent(
+                id=row.uuid,
+                distinct_id=row.distinct_id,
+                kind=kind_of(row.event),
+                name=row.event,
+                occurred_at=row.occurred_at,
+                url=row.url,
+                path=row.path,
+                session_id=row.session_id,
+                properties=row.properties,
+            )
+        )
+    return {
+        distinct_id: PersonActivity(
+            events=tuple(
+                sorted(
+                    events[distinct_id],
+                    key=lambda event: (event.occurred_at, event.id),
+                    reverse=True,
+                )
+            ),
+            summary=summary,
+        )
+        for distinct_id, summary in found.items()
+    }
