@@ -15,6 +15,7 @@ from gateway.app import create_app
 from gateway.db.models import utcnow
 from gateway.demo.seed import seed
 from gateway.demo.simulation import simulated_upstreams
+from gateway.insights.checkout_facts import sync_checkouts
 from gateway.insights.engagement import sync_engagement
 from gateway.insights.order_facts import sync_orders
 from gateway.insights.refresh import refresh_all
@@ -79,6 +80,7 @@ async def prepare_insights(services: Services) -> None:
             await link_customers(services.sessions, connector, full=True)
     if upstreams.shopify is not None:
         await sync_orders(services.sessions, upstreams.shopify)
+        await sync_checkouts(services.sessions, upstreams.shopify)
     await sync_engagement(services.sessions, upstreams, utcnow())
     await refresh_all(services.sessions, services.settings)
     async with services.sessions() as session, session.begin():

@@ -1,4 +1,5 @@
-"""Loaders of computed insights: a customer's traits row and RFM row."""
+"""Loaders of computed insights: a customer's traits row and RFM row, and the
+products it bought with their run-out dates."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from gateway.insights.product_tables import CustomerReplenishment, Product
 from gateway.insights.tables import CustomerRfm, CustomerTraits
-from gateway.loaders.crm import SessionLoader
+from gateway.loaders.crm import SessionLoader, grouped
+
+Replenishment = tuple[CustomerReplenishment, Product | None]
 
 
 class TraitsByCustomerLoader(SessionLoader):
@@ -26,3 +30,25 @@ class RfmByCustomerLoader(SessionLoader):
         )
         by_id = {row.customer_id: row for row in rows}
         return [by_id.get(i) for i in ids]
+
+
+class ReplenishmentByCustomerLoader(SessionLoader):
+    """Each customer's products, the soonest to run out first, those without a
+    date last (then by SKU), with their catalogue rows."""
+
+    async def batch_load_fn(self, ids: Sequence[int]) -> list[list[Replenishment]]:
+        r = CustomerReplenishment
+        statement = (
+            select(r, Product)
+            .outerjoin(Product, Product.sku == r.sku)
+            .where(r.customer_id.in_(ids))
+            .order_by(
+                r.customer_id,
+                r.expected_run_out_at.is_(None),
+                r.expected_run_out_at,
+                r.sku,
+            )
+        )
+        async with self.sessions() as session:
+            rows = [(r, p) for r, p in await session.execute(statement)]
+        return grouped(rows, lambda row: row[0].customer_id, ids)
