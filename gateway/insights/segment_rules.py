@@ -86,17 +86,15 @@ def _window(key: str, spec: Mapping[str, Any], column: Any, now: datetime) -> li
     terms = []
     if "between" in spec:
         span = fields(f"{key}.between", spec["between"], {"from", "to"})
-        if set(span) != {"from", "to"}:
-            raise BadUserInput(
-                f"`{key}.between` takes from and to.", field=f"{key}.between"
-            )
-        start = moment(f"{key}.between", span["from"])
-        end = moment(f"{key}.between", span["to"])
-        if start > end:
+        ends = {end: moment(f"{key}.between", span[end]) for end in span}
+        if "from" in ends and "to" in ends and ends["from"] > ends["to"]:
             raise BadUserInput(
                 f"`{key}.between`: from is after to.", field=f"{key}.between"
             )
-        terms += [column >= start, column <= end]
+        if "from" in ends:
+            terms.append(column >= ends["from"])
+        if "to" in ends:
+            terms.append(column <= ends["to"])
     if "inLastDays" in spec:
         days = whole(f"{key}.inLastDays", spec["inLastDays"], 1, MAX_DAYS)
         terms += [column >= now - timedelta(days=days), column <= now]
@@ -166,7 +164,9 @@ def abandoned_checkout(key: str, value: object, now: datetime) -> ColumnElement[
     days = whole(f"{key}.inLastDays", spec["inLastDays"], 1, MAX_DAYS)
     k, o = CheckoutFact, OrderFact
     ordered_since = exists().where(
-        o.customer_id == C.id, o.processed_at > k.created_at, o.cancelled.is_(False)
+        o.customer_id == k.customer_id,
+        o.processed_at > k.created_at,
+        o.cancelled.is_(False),
     )
     return exists().where(
         k.customer_id == C.id,

@@ -70,12 +70,16 @@ class BirthdayRule:
     )
 
 
-@strawberry.input(description="A span of time, both ends inclusive.")
+@strawberry.input(
+    description="A span of time, both ends inclusive; an end left out is open."
+)
 class DateTimeRange:
-    from_: datetime = strawberry.field(
-        name="from", description="Start; at most `to`, else BAD_USER_INPUT."
+    from_: datetime | None = strawberry.field(
+        default=None,
+        name="from",
+        description="Start; at most `to`, else BAD_USER_INPUT.",
     )
-    to: datetime = strawberry.field(description="End.")
+    to: datetime | None = strawberry.field(default=None, description="End.")
 
 
 @strawberry.input(
