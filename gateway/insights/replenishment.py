@@ -29,7 +29,9 @@ learning per product is that a 26-day shoe habit says nothing about a 90-day
 cream of the same shopper, nor one cream about another of its category.
 
 **Per customer** (``refresh_replenishment``): the last purchase of each SKU
-(the latest order, its units), and ``expected_run_out_at`` = that purchase +
+(the latest order, its units: the row with no next one, so both window
+functions read ``order_item_facts`` in the order of its ``(customer_id, sku,
+processed_at)`` index, with no sort), and ``expected_run_out_at`` = that purchase +
 days per unit × units. Rows are replaced for everyone (full refresh), for some
 customers (an order webhook) or for some SKUs (an interval set by the
 operator): one ``DELETE`` and one ``INSERT … SELECT`` whatever the size.
@@ -80,7 +82,7 @@ ANALYZE_AFTER = 10_000
 def _repeats() -> Any:
     """``(sku, per_unit)``: each repeat's days per unit bought."""
     i = OrderItemFact
-    by, order = (i.sku, i.customer_id), (i.processed_at, i.order_id)
+    by, order = (i.customer_id, i.sku), (i.processed_at,)
     lagged = select(
         i.sku,
         i.processed_at,
@@ -198,12 +200,9 @@ def _rows(now: datetime, scope: list[Any]) -> Select[Any]:
             i.sku,
             i.processed_at,
             i.quantity,
-            func.row_number()
-            .over(
-                partition_by=(i.customer_id, i.sku),
-                order_by=(i.processed_at.desc(), i.order_id.desc()),
-            )
-            .label("rank"),
+            func.lead(i.processed_at)
+            .over(partition_by=(i.customer_id, i.sku), order_by=i.processed_at)
+            .label("next_at"),
         )
         .where(*scope)
         .subquery("last")
@@ -230,7 +229,7 @@ def _rows(now: datetime, scope: list[Any]) -> Select[Any]:
             literal(now, UTCDateTime()),
         )
         .select_from(source)
-        .where(last.rank == 1)
+        .where(last.next_at.is_(None))
     )
 
 
