@@ -16,7 +16,10 @@ Every leaf is made two-valued (a missing trait is *false*, never SQL NULL),
 so ``not`` of a condition is exactly its complement. The result selects
 customer ids from ``customers`` left-joined to their traits and RFM row;
 list-valued conditions (tags, categories, consent, address) are ``EXISTS``
-sub-queries on indexed tables, so a count stays one statement.
+sub-queries on indexed tables, so a count stays one statement. The relative
+and historical rules (``birthday``, ``purchased``, ``replenishmentDue``,
+``abandonedCheckout``, ``viewedProduct``) are ``gateway.insights.segment_rules``;
+the values of every condition are read by ``gateway.insights.filter_values``.
 """
 
 from __future__ import annotations
