@@ -3,8 +3,8 @@
 Each shape says how many distinct (connector, nesting level) pairs it touches:
 with loaders, a cold query should cost that many upstream calls, one per
 connector per level, and a warm one none. Where the gateway needs more (Shopify
-splits a level into concurrent calls under its query-cost cap, 55 customers'
-newest 5 order summaries or 22 full orders a call; a first-ever link looks
+splits a level into concurrent calls planned under its query-cost cap, 50
+customers' newest 5 order summaries or 20 full orders a call; a first-ever link looks
 customers up by email and phone), the report shows the difference instead of
 hiding it. PostHog answers activity, ``lastSeenAt`` and ``sessionsCount`` of a
 level in one HogQL query.

@@ -217,15 +217,15 @@ def _notes(report: Report) -> list[str]:
         notes.append(
             f"- The page's 50 customers have {report.page_orders} orders; the "
             "gateway reads only the newest 5 of each, as summaries (no line "
-            "items or subtotals), 55 customers per Shopify call under its "
-            "1,000-point query cost cap: a cold page costs "
+            "items or subtotals), 50 customers per Shopify call, planned at 900 "
+            "points under its 1,000-point query cost cap: a cold page costs "
             f"{_n(page.calls.connectors['shopify'])} Shopify call(s)."
         )
     cold_360 = _find(report.measurements, CUSTOMER_360, "cold")
     if cold_360 is not None:
         notes.append(
             f"- The 360 subject has {report.subject.orders} orders; the view shows "
-            "20 with their line items, and up to 22 full orders fit one Shopify "
+            "20 with their line items, and up to 20 full orders fit one Shopify "
             f"call, so a cold view costs {_n(cold_360.calls.connectors['shopify'])} "
             "Shopify call(s) (one more only when an order has more line items, "
             "refunds or returns than are read inline)."

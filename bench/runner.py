@@ -51,7 +51,7 @@ from bench.queries import (
 from bench.server import gateway_server
 from bench.subject import Subject, richest_customer
 from connectors.demo_world import World
-from gateway.demo.simulation import Simulators, simulated_upstreams
+from gateway.demo.simulation import GENEROUS, Simulators, simulated_upstreams
 from gateway.settings import Settings
 
 CONNECTORS = ("shopify", "zendesk", "posthog")
@@ -187,7 +187,12 @@ async def run(options: Options, say: Callable[[str], None]) -> Report:
         redis_version = str((await redis.info("server"))["redis_version"])
         async with (
             bench_database(options.database_url) as database_url,
-            simulated_upstreams(world, latency=options.latency_ms / 1000) as simulators,
+            # the benchmark measures the gateway, not PostHog's hourly query budget
+            simulated_upstreams(
+                world,
+                latency=options.latency_ms / 1000,
+                posthog_queries_per_hour=GENEROUS,
+            ) as simulators,
         ):
             say(f"seeding {options.customers} customers")
             await seed_world(database_url, world)

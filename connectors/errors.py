@@ -4,6 +4,8 @@
 
     ConnectorError                 (carries the connector's name)
     ├── UpstreamAuthError          401/403: fatal, never retried
+    ├── UpstreamForbidden          the credentials lack a scope for this data
+    │                              (Shopify ACCESS_DENIED): fatal for that data only
     ├── UpstreamNotFound           404 on a single-resource read
     ├── UpstreamRateLimited        429 / THROTTLED: retriable after ``retry_after``
     ├── UpstreamUnavailable        5xx, timeouts, connection errors: retriable
@@ -28,6 +30,20 @@ class ConnectorError(Exception):
 
 class UpstreamAuthError(ConnectorError):
     code = "UPSTREAM_AUTH"
+
+
+class UpstreamForbidden(ConnectorError):
+    """The upstream answered, but the app may not read this data (``scope``:
+    what it lacks, when known). The rest of a read still answers; the field
+    is null."""
+
+    code = "UPSTREAM_FORBIDDEN"
+
+    def __init__(
+        self, connector: str, detail: str = "", scope: str | None = None
+    ) -> None:
+        super().__init__(connector, detail)
+        self.scope = scope
 
 
 class UpstreamNotFound(ConnectorError):

@@ -44,7 +44,9 @@ class ExternalCustomer:
 @dataclass(frozen=True, slots=True)
 class LineItem:
     id: str
-    title: str
+    title: str | None
+    """``None`` when the upstream has none (a Shopify abandoned checkout's line
+    may lack one)."""
     quantity: int
     unit_price: Money
     total: Money
@@ -54,13 +56,18 @@ class LineItem:
     category: str | None = None
     """Shopify's ``productType``; ``None`` when the product was deleted."""
     vendor: str | None = None
+    unavailable: frozenset[str] = frozenset()
+    """Fields above the upstream did not give (a missing access scope), so
+    their ``None`` means "not readable", not "none"."""
 
 
 @dataclass(frozen=True, slots=True)
 class Refund:
     id: str
     order_id: str
-    created_at: datetime
+    created_at: datetime | None
+    """``None`` when the upstream does not say (Shopify's ``Refund.createdAt``
+    is nullable)."""
     total: Money
     note: str | None = None
 
@@ -108,6 +115,9 @@ class Order:
     line_items: tuple[LineItem, ...] = ()
     refunds: tuple[Refund, ...] = ()
     returns: tuple[Return, ...] = ()
+    unavailable: frozenset[str] = frozenset()
+    """Fields above the upstream did not give (a missing access scope, e.g.
+    ``returns``), so their emptiness means "not readable", not "none"."""
 
 
 OrderT = TypeVar("OrderT", Order, OrderSummary)

@@ -53,16 +53,22 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """Ready when the database answers; the ``shopify`` detail says which
+    access scopes Shopify did not grant and what that hides (docs/shopify.md)."""
     services: Services = request.app.state.services
+    upstreams: dict[str, object] = {}
+    if services.shopify_scopes is not None:
+        upstreams["shopify"] = services.shopify_scopes.detail()
     try:
         async with services.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means "not ready"; the log says which
         log.error("readiness check failed: %s", describe(exc))
         return JSONResponse(
-            {"status": "unavailable", "database": "down"}, status_code=503
+            {"status": "unavailable", "database": "down", **upstreams},
+            status_code=503,
         )
-    return JSONResponse({"status": "ok", "database": "up"})
+    return JSONResponse({"status": "ok", "database": "up", **upstreams})
 
 
 def create_app(

@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     zendesk_api_token: SecretStr | None = None
     zendesk_webhook_secret: SecretStr | None = None
     zendesk_base_url: str | None = None
+    zendesk_search_lag: float = Field(default=300.0, ge=0)
+    """Seconds a ticket a webhook announced is read through ``show_many``
+    rather than from Zendesk search, whose index "can take up to a few
+    minutes" to show a write."""
 
     posthog_host: str | None = None
     posthog_project_id: str | None = None

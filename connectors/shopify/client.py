@@ -7,10 +7,13 @@ whole history (``orders_by_customers``, for the insights sync) from one
 ``orders`` search per 25 customers (``customer_id:1 OR customer_id:2 …``)
 paged to the end, with line items, refunds and returns inline.
 
-Shopify rate-limits by query cost, not by request: a ``THROTTLED`` answer
-(HTTP 200, or 429) is waited out for ``(requested - currentlyAvailable) /
-restoreRate`` seconds and retried, so a busy shop slows the connector down
-instead of failing it, up to ``max_throttle_wait`` seconds per query.
+Every document goes through ``admin_api.AdminApi``: throttling waited out,
+fields of missing access scopes left out. Documents are planned under
+Shopify's 1,000-point single-query limit with a margin
+(``queries.PLANNED_COST``); one Shopify still prices above it
+(``MAX_COST_EXCEEDED``) is asked again as two halves of its batch of ids, or
+with half the page size. ``check_scopes`` asks which access scopes the app was
+granted, so no read asks for what it may not read.
 """
 
 from __future__ import annotations
@@ -23,11 +26,6 @@ from typing import Any
 import httpx
 
 from connectors.base import PageGuard, RequestObserver, RetryPolicy, UpstreamHTTP
-from connectors.errors import (
-    UpstreamAuthError,
-    UpstreamProtocolError,
-    UpstreamRateLimited,
-)
 from connectors.models import (
     Checkout,
     ExternalCustomer,
@@ -36,12 +34,11 @@ from connectors.models import (
     OrderWindow,
     Return,
 )
-from connectors.shopify import mapping, queries
+from connectors.shopify import mapping, queries, scopes
+from connectors.shopify.admin_api import NAME, AdminApi, CostExceeded
 from connectors.shopify.order_windows import OrderWindowReader
 
-NAME = "shopify"
 Json = dict[str, Any]
-
 
 CUSTOMERS_PER_CHUNK = 25
 CHUNK_CONCURRENCY = 8
@@ -72,13 +69,16 @@ class ShopifyConnector:
             observer=observer,
             transport=transport,
         )
-        self.path = f"/admin/api/{api_version}/graphql.json"
+        self.api = AdminApi(
+            self.http,
+            f"/admin/api/{api_version}/graphql.json",
+            max_throttle_wait=max_throttle_wait,
+            observer=observer,
+        )
         self.order_cap = order_cap
         self.page_size = page_size
         self.checkout_lookback = timedelta(days=checkout_lookback_days)
-        self.max_throttle_wait = max_throttle_wait
-        self.observer = observer
-        self.windows = OrderWindowReader(self.query, CHUNK_CONCURRENCY)
+        self.windows = OrderWindowReader(self.query, self.nodes, CHUNK_CONCURRENCY)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -87,10 +87,10 @@ class ShopifyConnector:
         self, ids: Sequence[str]
     ) -> list[ExternalCustomer | None]:
         found: list[ExternalCustomer | None] = []
-        for start in range(0, len(ids), queries.MAX_IDS):
-            chunk = list(ids[start : start + queries.MAX_IDS])
-            data = await self.query(queries.CUSTOMERS_BY_IDS, {"ids": chunk})
-            found.extend(mapping.customer(n) if n else None for n in data["nodes"])
+        for start in range(0, len(ids), queries.IDS_PER_CALL):
+            chunk = ids[start : start + queries.IDS_PER_CALL]
+            nodes = await self.nodes(queries.CUSTOMERS_BY_IDS, chunk)
+            found.extend(mapping.customer(n) if n else None for n in nodes)
         return found
 
     async def customers_by_emails(
@@ -221,15 +221,53 @@ class ShopifyConnector:
                 bucket.append(checkout)
         return result
 
+    async def check_scopes(self) -> scopes.ScopeCheck:
+        """The scopes the app was granted (``currentAppInstallation``); the
+        missing ones' fields are not asked from now on."""
+        data = await self.query(queries.ACCESS_SCOPES, {})
+        granted = frozenset(
+            str(scope["handle"])
+            for scope in data["currentAppInstallation"]["accessScopes"]
+        )
+        check = scopes.ScopeCheck(granted)
+        self.api.missing_scopes = frozenset(check.missing)
+        return check
+
+    async def nodes(
+        self, document: str, ids: Sequence[str], variables: Json | None = None
+    ) -> list[Json | None]:
+        """``data.nodes`` of ``document`` for ``ids``, in their order. A batch
+        Shopify prices above its limit is asked again as two halves."""
+        try:
+            data = await self.query(document, {**(variables or {}), "ids": list(ids)})
+        except CostExceeded:
+            if len(ids) < 2:
+                raise
+            half = len(ids) // 2
+            first, second = await asyncio.gather(
+                self.nodes(document, ids[:half], variables),
+                self.nodes(document, ids[half:], variables),
+            )
+            return first + second
+        found: list[Json | None] = data["nodes"]
+        return found
+
     async def _pages(
         self, document: str, root: str, variables: Json, size: int
     ) -> AsyncIterator[Json]:
-        """Nodes of a root connection, following ``endCursor`` to the end."""
+        """Nodes of a root connection, following ``endCursor`` to the end; a
+        page Shopify prices above its limit is asked again half as big."""
         guard = PageGuard(NAME)
         after: str | None = None
         while True:
             page = {**variables, "first": size, "after": after}
-            connection = (await self.query(document, page))[root]
+            try:
+                connection = (await self.query(document, page))[root]
+            except CostExceeded:
+                if size < 2:
+                    raise
+                size //= 2
+                continue
             for node in connection["nodes"]:
                 yield node
             info = connection["pageInfo"]
@@ -238,26 +276,14 @@ class ShopifyConnector:
             after = guard.advance(info["endCursor"])
 
     async def query(self, document: str, variables: Json) -> Json:
-        """Run one GraphQL document; wait out throttling; return ``data``."""
-        waited = 0.0
-        while True:
-            try:
-                body = await self.http.post_json(
-                    self.path, {"query": document, "variables": variables}
-                )
-            except UpstreamRateLimited as exc:
-                delay = exc.retry_after or self.http.retry.max_delay
-            else:
-                throttled = _throttle_delay(body)
-                if throttled is None:
-                    return _data(body)
-                delay = throttled
-                if self.observer is not None:
-                    self.observer(NAME, "rate_limited")
-            waited += delay
-            if waited > self.max_throttle_wait:
-                raise UpstreamRateLimited(NAME, "throttled too long", delay)
-            await asyncio.sleep(delay)
+        """Run one GraphQL document; return ``data`` (``admin_api.py``)."""
+        return await self.api.query(document, variables)
+
+    @property
+    def missing_scopes(self) -> frozenset[str]:
+        """Scopes the app lacks, as far as it is known (``check_scopes``, or an
+        ``ACCESS_DENIED`` answer): fields of the optional ones are not asked."""
+        return self.api.missing_scopes
 
 
 def _numeric(gid: str) -> str:
@@ -266,36 +292,3 @@ def _numeric(gid: str) -> str:
     if not number.isdigit():
         raise ValueError(f"not a Shopify customer id: {gid!r}")
     return number
-
-
-def _throttle_delay(body: Json) -> float | None:
-    """Seconds until the bucket holds the requested points, or ``None`` when
-    the answer was not throttled."""
-    errors = body.get("errors")
-    if not isinstance(errors, list) or not any(
-        (e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors
-    ):
-        return None
-    cost = (body.get("extensions") or {}).get("cost") or {}
-    status = cost.get("throttleStatus") or {}
-    rate = float(status.get("restoreRate") or 50.0)
-    missing = float(cost.get("requestedQueryCost") or rate) - float(
-        status.get("currentlyAvailable") or 0
-    )
-    return max(missing / rate, 0.05)
-
-
-def _data(body: Json) -> Json:
-    errors = body.get("errors")
-    if isinstance(errors, str):
-        raise UpstreamProtocolError(NAME, errors)
-    if errors:
-        codes = {(e.get("extensions") or {}).get("code") for e in errors}
-        messages = "; ".join(str(e.get("message")) for e in errors)
-        if "ACCESS_DENIED" in codes:
-            raise UpstreamAuthError(NAME, messages)
-        raise UpstreamProtocolError(NAME, messages)
-    data = body.get("data")
-    if not isinstance(data, dict):
-        raise UpstreamProtocolError(NAME, "response has no data")
-    return data

@@ -20,14 +20,20 @@ The shapes read here (what ``queries.py`` asks for)::
       lineItems: {nodes: [{id, title, quantity, sku: "NW-1" | "" | null,
           variantTitle, product: {id, productType, vendor} | null,  # null: deleted
           originalUnitPriceSet, discountedTotalSet}]},
-      refunds: [{id, createdAt, note, totalRefundedSet}],        # a plain list
+      refunds: [{id, createdAt | null, note, totalRefundedSet}],  # a plain list
       returns: {nodes: [{id, name, status, createdAt, totalQuantity}]},
     }                  # an order summary: the same without the last three
     Customer { id, numberOfOrders, orders: {nodes: [Order], pageInfo} }  # windows
     AbandonedCheckout {
       id, abandonedCheckoutUrl, createdAt, completedAt | null, customer: {id} | null,
-      totalPriceSet, lineItems: {nodes: [... discountedTotalPriceSet ...]},
+      totalPriceSet, lineItems: {nodes: [{title | null, … discountedTotalPriceSet}]},
     }
+
+Every field the 2025-07 schema declares nullable may be ``null`` here (``| null``
+above, and ``subtotalPriceSet``, ``displayFinancialStatus``, ``firstName``,
+``lastName``, ``note``, ``sku``, ``variantTitle``). A field absent from the node
+was left out of the document for a missing access scope (``scopes.OPTIONAL``):
+its canonical fields are marked ``unavailable`` instead of read as empty.
 
 Enum values are passed through as strings, so a value added in a later API
 version reaches the gateway instead of failing the read.
@@ -52,6 +58,11 @@ from connectors.models import (
 
 SOURCE = "shopify"
 Json = dict[str, Any]
+
+PRODUCT_FIELDS = frozenset({"product_id", "category", "vendor"})
+"""What a line item read without its ``product`` (``read_products``) lacks."""
+ORDER_RETURNS = frozenset({"returns"})
+"""What an order read without its ``returns`` (``read_returns``) lacks."""
 
 
 def money(value: Json) -> Money:
@@ -101,7 +112,7 @@ def line_item(node: Json, *, total_key: str = "discountedTotalSet") -> LineItem:
     product = node.get("product")
     return LineItem(
         id=node["id"],
-        title=node["title"],
+        title=node.get("title"),
         quantity=int(node["quantity"]),
         unit_price=money(node["originalUnitPriceSet"]),
         total=money(node[total_key]),
@@ -110,6 +121,7 @@ def line_item(node: Json, *, total_key: str = "discountedTotalSet") -> LineItem:
         product_id=product["id"] if product else None,
         category=(product.get("productType") or None) if product else None,
         vendor=product.get("vendor") if product else None,
+        unavailable=frozenset() if "product" in node else PRODUCT_FIELDS,
     )
 
 
@@ -151,6 +163,7 @@ def order(node: Json, owner: str | None = None) -> Order:
         line_items=tuple(line_item(li) for li in _nodes(node.get("lineItems"))),
         refunds=tuple(refund(r, node["id"]) for r in node.get("refunds") or ()),
         returns=tuple(return_(r, node["id"]) for r in _nodes(node.get("returns"))),
+        unavailable=frozenset() if "returns" in node else ORDER_RETURNS,
     )
 
 
@@ -158,7 +171,7 @@ def refund(node: Json, order_id: str) -> Refund:
     return Refund(
         id=node["id"],
         order_id=order_id,
-        created_at=timestamp(node["createdAt"]),
+        created_at=optional_timestamp(node.get("createdAt")),
         total=money(node["totalRefundedSet"]),
         note=node.get("note"),
     )

@@ -2,15 +2,17 @@
 
 One ``nodes(ids: [customer gids])`` call reads many customers' newest orders
 through ``Customer.orders(first:, sortKey: PROCESSED_AT, reverse: true)``
-together with ``numberOfOrders``. Customers go as many to a call as the
-1,000-point cost cap allows and the calls run concurrently, so a page of
-customers costs about one round-trip. A window bigger than one call's worth of
-orders pages that customer's connection on, one call per page.
+together with ``numberOfOrders``. Customers go as many to a call as the planned
+cost (``queries.PLANNED_COST``, under Shopify's 1,000-point cap) allows and the
+calls run concurrently, so a page of customers costs about one round-trip. A
+window bigger than one call's worth of orders pages that customer's connection
+on, one call per page.
 
 Full orders carry their first line items, refunds and returns inline
 (``queries.INLINE_*``); the rare order with more gets them re-read in one
 follow-up ``nodes(ids: [order gids])`` call with larger limits, and an order
-past even those has the rest paged from its own connections.
+past even those has the rest paged from its own connections. Returns are not
+read when the app lacks ``read_returns`` (the documents then hold none).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from connectors.shopify import mapping, queries
 NAME = "shopify"
 Json = dict[str, Any]
 Query = Callable[[str, Json], Awaitable[Json]]
+Nodes = Callable[[str, Sequence[str], Json], Awaitable[list[Json | None]]]
+"""``ShopifyConnector.nodes``: a batch of ids, split when Shopify prices it
+above its limit."""
 
 
 @dataclass(slots=True)
@@ -56,20 +61,21 @@ def _mapped(
 def customers_per_call(first: int, order_cost: int) -> int:
     """How many customers' ``first`` orders fit one query."""
     per_customer = queries.CUSTOMER_COST + first * order_cost
-    return max(1, min(queries.MAX_IDS, queries.MAX_COST // per_customer))
+    return max(1, min(queries.MAX_IDS, queries.PLANNED_COST // per_customer))
 
 
 def _even_chunks(items: Sequence[str], most: int) -> list[list[str]]:
     """``items`` split into as few chunks of at most ``most`` as possible, of
-    near-equal size (110 customers at 55 a call: 55 and 55)."""
+    near-equal size (110 customers at 50 a call: 37, 37 and 36)."""
     count = math.ceil(len(items) / most)
     size = math.ceil(len(items) / count) if count else 0
     return [list(items[i : i + size]) for i in range(0, len(items), size or 1)]
 
 
 class OrderWindowReader:
-    def __init__(self, query: Query, concurrency: int) -> None:
+    def __init__(self, query: Query, nodes: Nodes, concurrency: int) -> None:
         self.query = query
+        self.nodes = nodes
         self.limit = asyncio.Semaphore(concurrency)
 
     async def orders(self, sizes: Mapping[str, int]) -> dict[str, OrderWindow[Order]]:
@@ -87,7 +93,7 @@ class OrderWindowReader:
         full orders, every part read; else summaries)."""
         document = queries.ORDER_WINDOWS if details else queries.ORDER_SUMMARY_WINDOWS
         cost = queries.ORDER_COST if details else queries.SUMMARY_COST
-        per_call = (queries.MAX_COST - queries.CUSTOMER_COST) // cost
+        per_call = (queries.PLANNED_COST - queries.CUSTOMER_COST) // cost
         by_size: dict[int, list[str]] = {}
         for gid, size in sizes.items():
             by_size.setdefault(size, []).append(gid)
@@ -113,11 +119,9 @@ class OrderWindowReader:
         found: dict[str, RawWindow],
     ) -> None:
         async with self.limit:
-            data = await self.query(
-                document, {"ids": chunk, "first": first, "after": None}
-            )
+            nodes = await self.nodes(document, chunk, {"first": first, "after": None})
         more = []
-        for gid, node in zip(chunk, data["nodes"], strict=True):
+        for gid, node in zip(chunk, nodes, strict=True):
             if not node:  # deleted, or not a customer
                 found[gid] = RawWindow(size, 0, True)
                 continue
@@ -163,12 +167,13 @@ class OrderWindowReader:
 
         async def details(chunk: list[str]) -> None:
             async with self.limit:
-                data = await self.query(queries.ORDER_DETAILS, {"ids": chunk})
-            for gid, fresh in zip(chunk, data["nodes"], strict=True):
+                found = await self.nodes(queries.ORDER_DETAILS, chunk, {})
+            for gid, fresh in zip(chunk, found, strict=True):
                 if not fresh:
                     raise UpstreamProtocolError(NAME, "order vanished while reading")
                 for part in ("lineItems", "refunds", "returns"):
-                    by_id[gid][part] = fresh[part]
+                    if part in fresh:
+                        by_id[gid][part] = fresh[part]
 
         chunks = _even_chunks(list(by_id), queries.DETAILS_PER_CALL)
         await asyncio.gather(*(details(chunk) for chunk in chunks))
@@ -182,6 +187,8 @@ class OrderWindowReader:
             ("lineItems", queries.ORDER_LINE_ITEMS),
             ("returns", queries.ORDER_RETURNS),
         ):
+            if part not in order:  # not asked: a missing access scope
+                continue
             connection = order[part]
             guard = PageGuard(NAME)
             while connection["pageInfo"]["hasNextPage"]:
@@ -210,8 +217,9 @@ class OrderWindowReader:
 def _overflows(order: Json, refunds_read: int) -> bool:
     """Whether an order has parts beyond those read (a refund list as long as
     asked for may have more)."""
+    returns = order.get("returns") or {"pageInfo": {"hasNextPage": False}}
     return (
         order["lineItems"]["pageInfo"]["hasNextPage"]
-        or order["returns"]["pageInfo"]["hasNextPage"]
+        or returns["pageInfo"]["hasNextPage"]
         or len(order["refunds"]) >= refunds_read
     )

@@ -2,13 +2,24 @@
 
 Shopify prices a query before running it: objects cost 1, a connection
 ``2 + first × item cost``, so nested connections multiply, and a query above
-1,000 requested points is refused. The sizes below keep each document under
-that cap. The ``orders`` search (the full history, for the insights sync) asks
-for ten line items, five refunds and five returns an order, about 94 points,
-so ten orders fit in one page. The windows the graph reads ask for fewer parts
-inline (45 points an order, 22 orders a call) and fetch the rest of the rare
-order that has more in a follow-up; a summary (the total, no subtotal, refunds
-or parts) costs 3.
+1,000 requested points is refused with ``MAX_COST_EXCEEDED`` (shopify.dev,
+"GraphQL Admin API rate limits": the single query limit is on the requested
+cost, whatever the plan). The cost model is ours, so the sizes below plan every
+document at ``PLANNED_COST`` (900) or less, a margin under the cap; a document
+Shopify still prices above it is split by the client (``client.py``).
+``tests/unit/connectors/test_shopify_query_costs.py`` prices each document at
+its planned sizes with the simulator's cost model.
+
+The ``orders`` search (the full history, for the insights sync) asks for ten
+line items, five refunds and five returns an order, 94 points, so nine orders
+fit in one page. The windows the graph reads ask for fewer parts inline (44
+points an order, 20 orders a call) and fetch the rest of the rare order that
+has more in a follow-up; a summary (the total, no subtotal, refunds or parts)
+costs 3.
+
+Fields behind optional access scopes (``LineItem.product``: ``read_products``;
+``Order.returns``: ``read_returns``) are left out of a document when the app
+lacks the scope (``scopes.py``), so the rest of the order still answers.
 """
 
 from __future__ import annotations
@@ -116,10 +127,10 @@ def _order_parts(line_items: int, refunds: int, returns: int) -> str:
 
 INLINE_LINE_ITEMS = 4
 INLINE_REFUNDS = 2
-INLINE_RETURNS = 2
+INLINE_RETURNS = 1
 """Read with every order of a window: enough for nearly every order (demo
 orders have 1–5 line items, at most one refund and one return), small enough
-that 22 full orders fit one call."""
+that 20 full orders fit one call."""
 ORDER_COST = (
     3
     + 4
@@ -127,7 +138,7 @@ ORDER_COST = (
     + (2 + INLINE_REFUNDS * 3)
     + (2 + INLINE_RETURNS * 1)
 )
-"""45 points per full order."""
+"""44 points per full order."""
 SUMMARY_COST = 3
 CUSTOMER_COST = 3
 """A customer of ``nodes`` (1) and its ``orders`` connection (2)."""
@@ -164,7 +175,7 @@ ORDER_SUMMARY_WINDOWS = _windows(
     "OrderSummaryWindows", "...OrderSummary", ORDER_SUMMARY
 )
 """The same as summaries: no subtotal, refunds, line items or returns (3 points
-an order: the newest 5 orders of 55 customers fit one call)."""
+an order: the newest 5 orders of 50 customers fit one call)."""
 
 DETAIL_LINE_ITEMS = 30
 DETAIL_REFUNDS = 10
@@ -179,13 +190,17 @@ query OrderDetails($ids: [ID!]!) {{
 }}
 """
 """The follow-up for orders whose parts did not fit inline."""
-DETAILS_PER_CALL = 4
+DETAILS_PER_CALL = 3
 """227 points an order: 1 + (2 + 30 × 6) + (2 + 10 × 3) + (2 + 10 × 1)."""
 
+LINE_ITEMS_PAGE = 140
+"""1 + 2 + 140 × 6 = 843 points."""
 ORDER_LINE_ITEMS = f"""
 query OrderLineItems($id: ID!, $after: String) {{
   order(id: $id) {{
-    lineItems(first: 150, after: $after) {{ nodes {{ {LINE_ITEM_NODE} }} {PAGE_INFO} }}
+    lineItems(first: {LINE_ITEMS_PAGE}, after: $after) {{
+      nodes {{ {LINE_ITEM_NODE} }} {PAGE_INFO}
+    }}
   }}
 }}
 """
@@ -226,12 +241,24 @@ query AbandonedCheckouts($first: Int!, $after: String, $query: String) {{
 }}
 """
 
+ACCESS_SCOPES = """
+query AccessScopes { currentAppInstallation { accessScopes { handle } } }
+"""
+"""The scopes the app was granted (2 points)."""
+
 MAX_COST = 1000
 """Shopify refuses a query whose requested cost is above this."""
+PLANNED_COST = 900
+"""What the connector plans a document to cost at most."""
 MAX_IDS = 250
-"""``nodes(ids:)`` takes at most 250 ids (4 points each: 1,000)."""
-MAX_ORDERS_PAGE = 10
-MAX_CHECKOUTS_PAGE = 25
-MAX_CUSTOMERS_PAGE = 240
+"""Any input array holds at most 250 items (shopify.dev "API limits")."""
+IDS_PER_CALL = 225
+"""Customers per ``nodes(ids:)`` of ``CUSTOMERS_BY_IDS``: 4 points each."""
+MAX_ORDERS_PAGE = 9
+"""``ORDERS``: 2 + 9 × 94 = 848 points."""
+MAX_CHECKOUTS_PAGE = 24
+"""``CHECKOUTS``: 2 + 24 × 36 = 866 points."""
+MAX_CUSTOMERS_PAGE = 224
+"""``CUSTOMERS_SEARCH``: 2 + 224 × 4 = 898 points."""
 CUSTOMERS_PER_SEARCH = 50
 """Ids or emails OR-ed into one ``query:`` string."""

@@ -1,19 +1,32 @@
 """The Zendesk Support calls behind a customer's tickets.
 
-Which endpoint answers which batch, and why:
+Which endpoint answers which batch, and why (sources, all [doc]: the Search API
+https://developer.zendesk.com/api-reference/ticketing/ticket-management/search/,
+the Zendesk Support search reference
+https://support.zendesk.com/hc/en-us/articles/4408886879258, the Tickets API
+https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/ and the
+rate limits https://developer.zendesk.com/api-reference/introduction/rate-limits/):
 
 * profiles by id: ``/users/show_many?ids=`` takes 100 ids; unknown ids are simply
   left out of the answer, so they come back as ``None``.
-* profiles by email or phone: ``/users/search?query=email:a email:b`` — repeated
-  terms of one keyword are OR-ed by Zendesk search, so one call serves
-  ``EMAILS_PER_SEARCH`` values (the URL stays short).
+* profiles by email or phone: ``/users/search?query=email:a email:b`` — the
+  search reference says a keyword repeated in one query is OR-ed ("tags:silver
+  tags:bronze" finds either), so one call serves ``EMAILS_PER_SEARCH`` values.
 * tickets of many requesters: one ``/search?query=type:ticket requester:1
-  requester:2 …`` per ``REQUESTERS_PER_SEARCH`` users instead of one
-  ``/users/{id}/tickets/requested`` listing per user. The call count then grows
-  with the number of *tickets* (100 per page), not of users. Search answers at
-  most 1,000 results and its index lags writes by minutes (webhooks cover that
-  gap); when a batch has more than 1,000 tickets we fall back to the per-user
-  cursor listing for that batch.
+  requester:2 …`` per ``REQUESTERS_PER_SEARCH`` users (OR-ed the same way; a
+  query holds at most 64 words), instead of one ``/users/{id}/tickets/requested``
+  listing per user: the ticket lists have a limit of their own, 100 calls a
+  minute per account, which a page of 50 customers would half spend. The call
+  count grows with the number of *tickets* (100 per page), not of users.
+  Search answers at most 1,000 results: a batch with more is split in two until
+  it fits, and a single requester beyond it is listed (cursor pages, no cap).
+* search is eventually consistent: "it can take up to a few minutes for new
+  tickets … to be indexed". Tickets the caller knows were written within that
+  lag (``changed``: the ids its webhooks announced) are read through
+  ``/tickets/show_many`` (100 ids a call, not search-indexed) in the same
+  round, and replace what search holds of them — a new ticket is added, a
+  changed one is current, one that ``show_many`` no longer returns (deleted)
+  is dropped. The search and that call run concurrently.
 * comments: Zendesk has no multi-ticket comment endpoint, so it is one cursor
   listing per ticket, run concurrently.
 """
@@ -21,7 +34,7 @@ Which endpoint answers which batch, and why:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -51,6 +64,7 @@ from connectors.zendesk.pagination import (
 IDS_PER_SHOW_MANY = 100
 EMAILS_PER_SEARCH = 25
 REQUESTERS_PER_SEARCH = 50
+"""With ``type:ticket``, 51 of the 64 words a search query may hold."""
 CONCURRENCY = 8
 
 T = TypeVar("T")
@@ -167,28 +181,53 @@ class ZendeskConnector:
         ]
 
     async def tickets_by_requesters(
-        self, user_ids: Sequence[str]
+        self, user_ids: Sequence[str], *, changed: Collection[str] = ()
     ) -> dict[str, list[Ticket]]:
+        """Each user's tickets, newest first: search for the batch, and
+        ``show_many`` for the ``changed`` ticket ids search may not hold yet."""
         unique = list(dict.fromkeys(user_ids))
+        recent = list(dict.fromkeys(changed))
+        searched, current = await asyncio.gather(
+            self._gather(
+                self._tickets_of_batch(chunk)
+                for chunk in _chunks(unique, REQUESTERS_PER_SEARCH)
+            ),
+            self._gather(
+                self._tickets_by_ids(chunk)
+                for chunk in _chunks(recent, IDS_PER_SHOW_MANY)
+            ),
+        )
+        by_id = {t.id: t for tickets in searched for t in tickets}
+        for ticket_id in recent:
+            by_id.pop(ticket_id, None)
+        by_id.update((t.id, t) for tickets in current for t in tickets)
         result: dict[str, list[Ticket]] = {u: [] for u in unique}
-        for tickets in await self._gather(
-            self._tickets_of_batch(chunk)
-            for chunk in _chunks(unique, REQUESTERS_PER_SEARCH)
-        ):
-            for ticket in tickets:
-                if ticket.requester_id in result:
-                    result[ticket.requester_id].append(ticket)
+        for ticket in by_id.values():
+            if ticket.requester_id in result:
+                result[ticket.requester_id].append(ticket)
         for tickets in result.values():
             tickets.sort(key=lambda t: t.created_at, reverse=True)
         return result
 
+    async def _tickets_by_ids(self, ids: Sequence[str]) -> list[Ticket]:
+        body = await self.http.get_json(
+            "/api/v2/tickets/show_many", params={"ids": ",".join(ids)}
+        )
+        return [ticket_from_json(t) for t in body.get("tickets") or ()]
+
     async def _tickets_of_batch(self, user_ids: Sequence[str]) -> list[Ticket]:
+        """Already inside one concurrency slot: a split runs its halves in it."""
         try:
             return await self._search_tickets(user_ids)
         except _SearchTooLarge:
-            # Already inside one concurrency slot: run the batch's listings together.
-            lists = await asyncio.gather(*(self._requested(u) for u in user_ids))
-            return [t for tickets in lists for t in tickets]
+            if len(user_ids) == 1:
+                return await self._requested(user_ids[0])
+            half = len(user_ids) // 2
+            parts = await asyncio.gather(
+                self._tickets_of_batch(user_ids[:half]),
+                self._tickets_of_batch(user_ids[half:]),
+            )
+            return [t for tickets in parts for t in tickets]
 
     async def _search_tickets(self, user_ids: Sequence[str]) -> list[Ticket]:
         query = "type:ticket " + " ".join(f"requester:{u}" for u in user_ids)

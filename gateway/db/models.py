@@ -263,6 +263,29 @@ class WebhookDelivery(Base):
     )
 
 
+class ZendeskTicketChange(Base):
+    """A Zendesk ticket a webhook said was created or changed, and when we
+    heard: for ``CG_ZENDESK_SEARCH_LAG`` seconds its requester's tickets are
+    read past Zendesk search, whose index lags writes
+    (``gateway.db.ticket_changes``). Kept by Zendesk ids, linked to a
+    customer of ours or not; the webhook that writes one prunes the expired."""
+
+    __tablename__ = "zendesk_ticket_changes"
+
+    ticket_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    requester_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        Index(
+            "ix_zendesk_ticket_changes_requester_id_changed_at",
+            "requester_id",
+            "changed_at",
+        ),
+        Index("ix_zendesk_ticket_changes_changed_at", "changed_at"),
+    )
+
+
 class PrivacyRequest(Base):
     """GDPR/CCPA requests received from upstreams (Shopify's compliance topics)."""
 

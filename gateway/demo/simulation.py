@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from connectors.demo_world import World
 from connectors.posthog.simulator.server import PostHogSimulator
+from connectors.posthog.simulator.throttles import QUERIES_PER_HOUR
 from connectors.shopify.simulator.server import ShopifySimulator
 from connectors.simulator_server import serve_app
 from connectors.zendesk.simulator.server import ZendeskSimulator
@@ -28,7 +29,7 @@ ZENDESK_TOKEN = "zd-demo-token"
 ZENDESK_WEBHOOK_SECRET = "zd-demo-webhook-secret"
 POSTHOG_KEY = "phx_demo"
 GENEROUS = 1_000_000
-"""Requests per minute: the demo and benchmark should not trip rate limits."""
+"""Requests per minute (or HogQL queries per hour), where a limit is lifted."""
 
 
 @dataclass(slots=True)
@@ -78,9 +79,17 @@ class Simulators:
 
 @asynccontextmanager
 async def simulated_upstreams(
-    world: World, *, latency: float = 0.0
+    world: World,
+    *,
+    latency: float = 0.0,
+    posthog_queries_per_hour: int = QUERIES_PER_HOUR,
 ) -> AsyncIterator[Simulators]:
-    """Serve the three simulators on free loopback ports for the block's duration."""
+    """Serve the three simulators on free loopback ports for the block's duration.
+
+    PostHog's keeps PostHog's real limits, its hourly HogQL query budget
+    included (``connectors/posthog/simulator/throttles.py``): the demo meets them
+    as a real deployment would. A caller that needs more queries raises the
+    budget by name (``posthog_queries_per_hour``)."""
     shopify = ShopifySimulator(
         world,
         access_token=SHOPIFY_TOKEN,
@@ -95,9 +104,14 @@ async def simulated_upstreams(
         api_token=ZENDESK_TOKEN,
         latency=latency,
         rate_limit_per_minute=GENEROUS,
+        search_per_minute=GENEROUS,
+        tickets_index_per_minute=GENEROUS,
     )
     posthog = PostHogSimulator(
-        world, api_key=POSTHOG_KEY, latency=latency, rate_limit_per_minute=GENEROUS
+        world,
+        api_key=POSTHOG_KEY,
+        latency=latency,
+        queries_per_hour=posthog_queries_per_hour,
     )
     async with AsyncExitStack() as stack:
         urls = {

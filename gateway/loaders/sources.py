@@ -8,6 +8,7 @@ batching and caching save (``bench/``), not for production.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from connectors.base import Connector
@@ -25,6 +26,8 @@ from connectors.models import (
 from connectors.posthog.client import PostHogConnector
 from connectors.shopify.client import ShopifyConnector
 from connectors.zendesk.client import ZendeskConnector
+from gateway.db.models import utcnow
+from gateway.db.ticket_changes import tickets_changed_since
 from gateway.loaders.order_windows import OrderWindowByCustomerLoader, OrderWindowKey
 from gateway.loaders.upstream import (
     ByCustomer,
@@ -120,8 +123,20 @@ class ZendeskLoaders:
     def __init__(
         self, services: Services, zendesk: ZendeskConnector, links: SourceLinks
     ) -> None:
+        lag = timedelta(seconds=services.settings.zendesk_search_lag)
+
+        async def tickets(user_ids: Sequence[str]) -> dict[str, list[Ticket]]:
+            """Search for the batch, past it for tickets webhooks announced
+            within the index's lag (``gateway.db.ticket_changes``)."""
+            changed = (
+                await tickets_changed_since(services.sessions, user_ids, utcnow() - lag)
+                if lag
+                else []
+            )
+            return await zendesk.tickets_by_requesters(user_ids, changed=changed)
+
         self.tickets_by_user: CachedLoader[list[Ticket]] = _loader(
-            services, "zendesk_tickets", zendesk.tickets_by_requesters, []
+            services, "zendesk_tickets", tickets, []
         )
         self.comments_by_ticket: CachedLoader[list[TicketComment]] = _loader(
             services, "zendesk_comments", zendesk.comments_by_tickets, []

@@ -5,7 +5,10 @@ window, cached per customer), never the whole history; a deeper page reads a
 bigger window.
 
 Each returns ``None`` when Shopify is not configured or the customer has no
-Shopify record, so the field is ``null`` rather than an error.
+Shopify record, so the field is ``null`` rather than an error. What Shopify
+did not give for a missing access scope (``unavailable`` on the canonical
+models) is ``UpstreamForbidden``: that field is null with its code, the rest of
+the order answers.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 
 from strawberry.types.nodes import SelectedField, Selection
 
+from connectors.errors import UpstreamForbidden
 from connectors.models import (
     Checkout,
     ExternalCustomer,
@@ -37,6 +41,13 @@ ORDERS: Cursor[tuple[str, str] | tuple[str, str, int]] = Cursor(
 
 PARTS = frozenset({"subtotal", "totalRefunded", "lineItems", "refunds", "returns"})
 """Order fields a summary lacks."""
+SOURCE = "shopify"
+
+
+def readable(field: str, unavailable: frozenset[str]) -> None:
+    """Raise ``UpstreamForbidden`` when Shopify did not give ``field``."""
+    if field in unavailable:
+        raise UpstreamForbidden(SOURCE, f"{field} not readable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +131,8 @@ async def returns(info: Info, customer_id: int) -> list[Return] | None:
     history = await shop.history.load(customer_id) if shop else None
     if history is None:
         return None
+    for order in history.orders:
+        readable("returns", order.unavailable)
     found = [r for order in history.orders for r in order.returns]
     return sorted(
         found, key=lambda r: (r.created_at is None, r.created_at), reverse=True

@@ -1,8 +1,8 @@
 """Long-lived services shared by all requests, opened and closed by the app's
 lifespan: the settings, the database engine and its session factory, the
-authenticator and rate limiter, the upstream connectors, the cache of their
-results, persisted queries, the change bus and the CRM writes that announce
-on it."""
+authenticator and rate limiter, the upstream connectors (and the access
+Shopify granted them), the cache of their results, persisted queries, the
+change bus and the CRM writes that announce on it."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from gateway.changes.bus import ChangeBus
 from gateway.changes.feed import ChangeFeed
 from gateway.crm.service import Crm
 from gateway.db.session import check_migrated, create_engine, session_factory
+from gateway.runtime.shopify_scopes import ShopifyScopes
 from gateway.runtime.upstreams import Upstreams, build_upstreams
 from gateway.settings import Settings
 
@@ -52,6 +53,8 @@ class Services:
     """Whole responses of customer queries (``gateway.cache.responses``)."""
     feed: ChangeFeed | None = None
     """Changes for live subscriptions, shared across replicas through Redis."""
+    shopify_scopes: ShopifyScopes | None = None
+    """The access scopes Shopify granted, checked when the services open."""
     crm: Crm = field(init=False)
     """CRM writes, each announced on ``changes`` after its commit; built from
     ``sessions`` and ``changes`` (also by ``dataclasses.replace``)."""
@@ -132,9 +135,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         services.changes, settings.redis_url, f"{settings.cache_prefix}:changes"
     )
     await services.feed.start()
+    if upstreams.shopify is not None:
+        services.shopify_scopes = ShopifyScopes(upstreams.shopify)
+        await services.shopify_scopes.refresh()
     try:
         yield services
     finally:
+        if services.shopify_scopes is not None:
+            await services.shopify_scopes.aclose()
         await services.feed.aclose()
         await services.audit.aclose()
         await backend.aclose()

@@ -45,6 +45,7 @@ from gateway.schema.descriptions import (
     from_source,
     role_null,
     role_refused,
+    scope_missing,
     search_by_role,
 )
 
@@ -174,7 +175,7 @@ class Customer(relay.Node):
     returns = strawberry.field(
         resolver=order_fields.customer_returns,
         description="Returns of the recent orders (CG_SHOPIFY_ORDER_HISTORY),"
-        " newest first. " + from_source("Shopify"),
+        " newest first. " + from_source("Shopify") + " " + scope_missing("Shopify"),
     )
     abandoned_checkouts = strawberry.field(
         resolver=order_fields.customer_abandoned_checkouts,

@@ -14,6 +14,9 @@ describe:
 - ``from_source``: the customer is not linked to that upstream, or the upstream
   failed — the response then carries an error whose ``extensions.source`` names
   it (``gateway.errors``), and the rest of the data is still served;
+- ``scope_missing``: the upstream did not grant the gateway the access scope
+  the field needs (Shopify's ``read_products``, ``read_returns``): the error's
+  ``extensions.code`` is ``UPSTREAM_FORBIDDEN``, the rest is served;
 - ``role_null``: the caller's role may not see that kind of personal data
   (``gateway.auth.policy.PII_POLICY``, applied by the ``Pii`` field extension);
   ``role_refused`` and ``search_by_role`` say the same of arguments that
@@ -40,6 +43,16 @@ def from_source(source: str) -> str:
         f"Null when the customer is not linked to {source} (or {source} is not "
         f"configured), or when {source} failed: the response's `errors` then "
         f'hold one with `extensions.source` "{source.lower()}".'
+    )
+
+
+def scope_missing(source: str) -> str:
+    """When a field read from ``source`` is null for an access scope the
+    upstream did not grant (``connectors.errors.UpstreamForbidden``)."""
+    return (
+        f"Null when {source} did not grant the gateway the access scope it needs:"
+        " the response's `errors` then hold one with `extensions.code`"
+        ' "UPSTREAM_FORBIDDEN" (docs/shopify.md).'
     )
 
 

@@ -15,7 +15,7 @@ from gateway.auth.policy import PiiKind
 from gateway.resolvers import orders as resolve
 from gateway.resolvers.context import Info
 from gateway.schema.connections import Connection
-from gateway.schema.descriptions import role_null
+from gateway.schema.descriptions import role_null, scope_missing
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
@@ -30,6 +30,8 @@ CURRENCY_DIGITS: dict[str, int] = {
     **dict.fromkeys(("CLF", "UYW"), 4),
 }  # fmt: skip
 """ISO 4217 minor units of the currencies that do not have two."""
+
+FORBIDDEN = " " + scope_missing("Shopify")
 
 
 @strawberry.type(
@@ -55,7 +57,10 @@ class Money:
 @strawberry.type(description="One product line of an order or a checkout.")
 class LineItem:
     id: strawberry.ID = strawberry.field(description="The Shopify line item gid.")
-    title: str = strawberry.field(description="The product's title when bought.")
+    title: str | None = strawberry.field(
+        description="The product's title when bought; null when Shopify has none"
+        " (an abandoned checkout's line may lack one)."
+    )
     quantity: int = strawberry.field(description="Units bought.")
     sku: str | None = strawberry.field(
         description="Stock keeping unit; null when the variant has none."
@@ -64,14 +69,24 @@ class LineItem:
         description='The variant, e.g. "Blue / XL"; null when the product has'
         " only its default variant or the variant was deleted."
     )
-    category: str | None = strawberry.field(
-        description="The product type; null when the product was deleted."
-    )
-    vendor: str | None = strawberry.field(
-        description="The product's vendor; null when the product was deleted."
-    )
     unit_price: Money = strawberry.field(description="Price of one unit.")
     total: Money = strawberry.field(description="Unit price times quantity.")
+    item: strawberry.Private[canonical.LineItem]
+
+    @strawberry.field(
+        description="The product type; null when the product was deleted." + FORBIDDEN
+    )
+    def category(self) -> str | None:
+        resolve.readable("category", self.item.unavailable)
+        return self.item.category
+
+    @strawberry.field(
+        description="The product's vendor; null when the product was deleted."
+        + FORBIDDEN
+    )
+    def vendor(self) -> str | None:
+        resolve.readable("vendor", self.item.unavailable)
+        return self.item.vendor
 
     @classmethod
     def of(cls, item: canonical.LineItem) -> LineItem:
@@ -81,17 +96,19 @@ class LineItem:
             quantity=item.quantity,
             sku=item.sku or None,
             variant_title=item.variant_title,
-            category=item.category,
-            vendor=item.vendor,
             unit_price=Money.of(item.unit_price),
             total=Money.of(item.total),
+            item=item,
         )
 
 
 @strawberry.type(description="Money given back on an order.")
 class Refund:
     id: strawberry.ID = strawberry.field(description="The Shopify refund gid.")
-    created_at: datetime = strawberry.field(description="When it was refunded (UTC).")
+    created_at: datetime | None = strawberry.field(
+        description="When it was refunded (UTC); null when Shopify does not say"
+        " (its Refund.createdAt is nullable)."
+    )
     note: str | None = pii_field(
         PiiKind.TEXT,
         description="The staff's reason. Null when none was written. "
@@ -183,9 +200,11 @@ class Order:
     def refunds(self) -> list[Refund]:
         return [Refund.of(r, self.customer_id) for r in self._parts().refunds]
 
-    @strawberry.field(description="Oldest first; empty when none.")
-    def returns(self) -> list[Return]:
-        return [Return.of(r) for r in self._parts().returns]
+    @strawberry.field(description="Oldest first; empty when none." + FORBIDDEN)
+    def returns(self) -> list[Return] | None:
+        parts = self._parts()
+        resolve.readable("returns", parts.unavailable)
+        return [Return.of(r) for r in parts.returns]
 
     def _parts(self) -> canonical.Order:
         if self.parts is None:
@@ -283,7 +302,7 @@ async def customer_orders(
 
 async def customer_returns(root: Customer, info: Info) -> list[Return] | None:
     """Returns of the customer's recent orders (CG_SHOPIFY_ORDER_HISTORY),
-    newest first."""
+    newest first; null with UPSTREAM_FORBIDDEN without Shopify's read_returns."""
     returns = await resolve.returns(info, root.id)
     return None if returns is None else [Return.of(r) for r in returns]
 

@@ -56,6 +56,8 @@ def shopify_items(
             )
         )  # fmt: skip
         for refund in order.refunds:
+            if refund.created_at is None:  # Shopify does not always say when
+                continue
             amount = f"{refund.total.amount} {refund.total.currency}"
             items.append(
                 TimelineItem(

@@ -5,6 +5,12 @@ within five minutes, so a captured delivery cannot be replayed later (401).
 Zendesk re-delivers an event with the same envelope ``id``: that is the dedupe
 key (``X-Zendesk-Webhook-Id`` names the subscription, not the delivery).
 
+A ticket event's ticket is noted with its requester
+(``gateway.db.ticket_changes``), linked to a customer of ours or not: reads
+take it past Zendesk search, whose index lags writes, for
+``CG_ZENDESK_SEARCH_LAG`` seconds — so the read that follows the eviction
+this delivery causes has the new or changed ticket.
+
 The event's requester (``ticket.*``) or user (``user.*``) is found through its
 ``zendesk`` identity. An unlinked user is read from the Zendesk API, when one is
 configured, and linked by email, then phone — never created: a help-desk user
@@ -25,6 +31,7 @@ from connectors.zendesk.webhooks import (
     parse_event,
     verify_signature,
 )
+from gateway.db.ticket_changes import note_ticket_change
 from gateway.errors import Refused
 from gateway.runtime.services import Services
 from gateway.webhooks.delivery import (
@@ -79,11 +86,19 @@ async def receive(request: Request, services: Services) -> Response:
     if not change.event_id:
         raise Refused(400, "BAD_REQUEST", "The event envelope has no id.")
     external_id = change.customer_external_id
+    ticket_id = change.payload.get("ticket_id")
     profile = await _unlinked_profile(services, external_id)
 
     async def work(session: AsyncSession) -> list[int]:
         if external_id is None:
             return []
+        if isinstance(ticket_id, str):
+            await note_ticket_change(
+                session,
+                ticket_id,
+                external_id,
+                lag=services.settings.zendesk_search_lag,
+            )
         found = await linked_customer(session, SOURCE, external_id)
         if found is None and profile is not None:
             match = await customer_by_contact(

@@ -1,5 +1,7 @@
-"""The parsed form of the PostHog simulator's HogQL subset, and the tables it
-reads: ``events``, and ``person_distinct_ids`` joined to its ``person``.
+"""The simulator's form of a HogQL query (``hogql_parse`` reads PostHog's own
+parse tree into it), the errors PostHog answers for a refused query, and the
+tables the simulator reads: ``events``, and ``person_distinct_ids`` joined to its
+``person``.
 
 A ``Field`` is resolved against its table when parsed, so ``hogql_eval`` only
 follows row keys: ``person.properties.email`` reads ``row["person"]
@@ -37,7 +39,20 @@ Row = Mapping[str, Any]
 
 
 class HogQLError(ValueError):
-    """A query outside the supported subset, or one that does not parse."""
+    """A query PostHog refuses: 400 ``validation_error`` with the error's
+    ``code_name`` as ``code`` (posthog/api/query.py; posthog/hogql/errors.py,
+    posthog/errors.py). A valid query the simulator does not run says so."""
+
+    def __init__(self, message: str, code: str = "hogql_query_error") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class HogQLSyntaxError(HogQLError):
+    """Text PostHog's parser refuses (``SyntaxError``: ``hogql_syntax_error``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "hogql_syntax_error")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,15 +5,17 @@ the first ``n`` rows per value of ``f`` after ordering; aggregates skip ``null``
 ``count(distinct f)`` counts distinct non-null values; ``union all`` appends the
 rows of each select, whose columns must share a type (``NULL`` fits any,
 making it ``Nullable``). Like PostHog, a select without ``limit`` returns at
-most 100 rows and none returns more than 50,000.
+most 100 rows and none returns more than 50,000 (posthog/hogql/constants.py
+``DEFAULT_RETURNED_ROWS``, ``MAX_SELECT_RETURNED_ROWS``; "API queries return up to
+100 rows … up to 50k rows per query", https://posthog.com/docs/api/queries).
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import eq, ge, gt, le, lt, ne
 from typing import Any
 
 from connectors.posthog.simulator.hogql_ast import (
@@ -27,19 +29,13 @@ from connectors.posthog.simulator.hogql_ast import (
     Row,
     Select,
 )
-from connectors.posthog.simulator.hogql_parser import parse
+from connectors.posthog.simulator.hogql_parse import parse
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 50_000
 _NOTHING = "Nothing"
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    ">=": operator.ge,
-    ">": operator.gt,
-    "<=": operator.le,
-    "<": operator.lt,
-}
+_OPS: dict[str, Callable[[Any, Any], bool]] = {"=": eq, "!=": ne, ">=": ge, ">": gt}
+_OPS |= {"<=": le, "<": lt}
 
 RowSource = Callable[[str, frozenset[str] | None], Iterable[Row]]
 """Gives a table's rows, narrowed to these distinct ids when the query names them."""
@@ -113,7 +109,9 @@ def _union_types(selects: list[Select]) -> list[str]:
         nullable = any(k == _NOTHING or k.startswith("Nullable(") for k in kinds)
         bare = {_not_null(k) for k in kinds} - {_NOTHING}
         if len(bare) > 1:
-            raise HogQLError(f"There is no supertype for types {', '.join(kinds)}")
+            raise HogQLError(
+                f"There is no supertype for types {', '.join(kinds)}", "no_common_type"
+            )
         kind = bare.pop() if bare else _NOTHING
         types.append(f"Nullable({kind})" if nullable else kind)
     return types
@@ -179,7 +177,10 @@ def _grouped(query: Select, rows: list[Row]) -> list[tuple[Row, list[Any]]]:
     key_field = query.group_by
     for item in query.items:
         if isinstance(item, Field) and item != key_field:
-            raise HogQLError(f"Field {item.text} must appear in the GROUP BY clause")
+            raise HogQLError(
+                f"Field {item.text} must appear in the GROUP BY clause",
+                "not_an_aggregate",
+            )
     for extra in (query.order_by, query.limit_by[1] if query.limit_by else None):
         if extra is not None and extra != key_field:
             raise HogQLError(f"Cannot order or limit groups by {extra.text}")

@@ -1,13 +1,20 @@
 """A PostHog private API on loopback, for tests and the demo.
 
 Serves persons (``/persons/``), the deprecated events list (``/events/`` with its
-``before=`` next link) and the HogQL query endpoint, which really runs the query
-(``hogql_eval``) over the world's events and persons. Both
-``/api/projects/{id}/`` and the deprecated ``/api/environments/{id}/`` prefixes
-answer. Errors use PostHog's
-``{"type", "code", "detail", "attr"}`` envelope. Knobs::
+``before=`` next link) and the HogQL query endpoint, which parses the query with
+PostHog's own parser and runs it (``hogql_eval``) over the world's events and
+persons. Both ``/api/projects/{id}/`` and the deprecated
+``/api/environments/{id}/`` prefixes answer. Errors use PostHog's
+``{"type", "code", "detail", "attr"}`` envelope (drf-exceptions-hog).
+
+PostHog's limits are on by default: the throttles of ``throttles`` (120 HogQL
+queries an hour per key; 240 a minute and 1200 an hour on persons and events),
+each answered with PostHog's 429 and ``Retry-After``; a query that would run
+longer than ``max_execution_time`` (60 s, posthog/hogql/constants.py
+``HogQLGlobalSettings``) is PostHog's 504. Knobs::
 
     sim = PostHogSimulator(World(seed=7, size=50), latency=0.05)
+    sim.query_budget.rate = 10_000  # a test that needs many queries says so
     sim.fail_next(1, status=503)
     sim.force_rate_limit(1, retry_after=0)
     sim.requests["query"]  # how many HogQL queries were sent
@@ -18,7 +25,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,9 +36,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connectors.demo_world import World
+from connectors.posthog.simulator import throttles
+from connectors.posthog.simulator.answers import TIMED_OUT, error, throttled
 from connectors.posthog.simulator.data import Analytics, Person
 from connectors.posthog.simulator.hogql_ast import HogQLError
 from connectors.posthog.simulator.hogql_eval import evaluate
+from connectors.posthog.simulator.hogql_parse import ParserFailure
 from connectors.simulator_server import (
     InjectedFailures,
     RequestCounter,
@@ -40,39 +49,6 @@ from connectors.simulator_server import (
 )
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-_ERRORS: dict[int, tuple[str, str, str]] = {
-    400: ("validation_error", "invalid_input", "Invalid input."),
-    401: (
-        "authentication_error",
-        "authentication_failed",
-        "Personal API key found in request Authorization header is invalid.",
-    ),
-    403: (
-        "authentication_error",
-        "permission_denied",
-        "You do not have permission to perform this action.",
-    ),
-    404: ("invalid_request", "not_found", "Not found."),
-}
-
-
-def error(status: int, detail: str | None = None, **headers: str) -> JSONResponse:
-    kind, code, default = _ERRORS.get(
-        status, ("server_error", "error", "A server error occurred.")
-    )
-    body = {"type": kind, "code": code, "detail": detail or default, "attr": None}
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def _throttled(retry_after: int) -> JSONResponse:
-    detail = f"Request was throttled. Expected available in {retry_after} seconds."
-    body = {"type": "throttled_error", "code": "throttled", "detail": detail}
-    return JSONResponse(
-        {**body, "attr": None},
-        status_code=429,
-        headers={"Retry-After": str(retry_after)},
-    )
 
 
 def rest_time(moment: datetime) -> str:
@@ -88,13 +64,28 @@ class PostHogSimulator(InjectedFailures):
         project_id: int = 1,
         api_key: str = "phx_demo",
         latency: float = 0.0,
-        rate_limit_per_minute: int = 240,
+        queries_per_hour: int = throttles.QUERIES_PER_HOUR,
+        rate_limit_per_minute: int = throttles.BURST_PER_MINUTE,
+        max_execution_time: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.analytics = Analytics(world)
         self.project_id = project_id
         self.api_key = api_key
         self.latency = latency
-        self.rate_limit_per_minute = rate_limit_per_minute
+        self.max_execution_time = max_execution_time
+        self.clock = clock
+        self.query_budget = throttles.Throttle(queries_per_hour, throttles.HOUR)
+        """The HogQL queries a key may send per hour; raise ``rate`` to allow more."""
+        analytics = (
+            throttles.Throttle(rate_limit_per_minute, 60.0),
+            throttles.Throttle(throttles.SUSTAINED_PER_HOUR, throttles.HOUR),
+        )
+        self._throttles: dict[str, tuple[throttles.Throttle, ...]] = {
+            "query": (self.query_budget,),
+            "persons": analytics,
+            "events": analytics,
+        }
         self.requests = RequestCounter()
         self.queries = RequestCounter()
         """Answered HogQL queries by the tables they read."""
@@ -102,7 +93,6 @@ class PostHogSimulator(InjectedFailures):
         self.last_results: list[list[Any]] = []
         """Rows of the last answered HogQL query."""
         super().__init__()
-        self._recent: deque[float] = deque()
         routes = []
         for prefix in (
             "/api/projects/{project:int}",
@@ -123,38 +113,29 @@ class PostHogSimulator(InjectedFailures):
         async def endpoint(request: Request) -> Response:
             self.requests.add(name)
             self.last_headers = request.headers
-            async with answered_after(self.latency):
-                return self._gate(request) or await handler(request)
+            latency = self.latency
+            if name == "query":
+                latency = min(latency, self.max_execution_time)
+            async with answered_after(latency):
+                return self._gate(request, name) or await handler(request)
 
         return endpoint
 
-    def _gate(self, request: Request) -> Response | None:
+    def _gate(self, request: Request, name: str) -> Response | None:
         failure = self.next_failure()
         if failure is not None:
             status, retry_after = failure
-            return _throttled(int(retry_after)) if status == 429 else error(status)
+            return throttled(retry_after) if status == 429 else error(status)
         header = request.headers.get("Authorization")
         if header is None:
-            return JSONResponse(
-                {
-                    "type": "authentication_error",
-                    "code": "not_authenticated",
-                    "detail": "Authentication credentials were not provided.",
-                    "attr": None,
-                },
-                status_code=401,
-            )
+            detail = "Authentication credentials were not provided."
+            return error(401, detail, "not_authenticated")
         if header != f"Bearer {self.api_key}":
             return error(401)
-        now = time.monotonic()
-        while self._recent and now - self._recent[0] >= 60:
-            self._recent.popleft()
-        if len(self._recent) >= self.rate_limit_per_minute:
-            return _throttled(int(60 - (now - self._recent[0])) + 1)
-        self._recent.append(now)
         if request.path_params["project"] != self.project_id:
             return error(404)
-        return None
+        refused, wait = throttles.refusal(self._throttles[name], self.clock())
+        return throttled(wait) if refused else None
 
     def _person_json(self, person: Person) -> dict[str, Any]:
         last_seen = self.analytics.last_seen(person)
@@ -216,16 +197,9 @@ class PostHogSimulator(InjectedFailures):
         params = request.query_params
         now = datetime.now(UTC)
         try:
-            after = (
-                datetime.fromisoformat(params["after"])
-                if "after" in params
-                else now - timedelta(days=1)
-            )
-            before = (
-                datetime.fromisoformat(params["before"])
-                if "before" in params
-                else now + timedelta(seconds=5)
-            )
+            since = params.get("after") or (now - timedelta(days=1)).isoformat()
+            until = params.get("before") or (now + timedelta(seconds=5)).isoformat()
+            after, before = datetime.fromisoformat(since), datetime.fromisoformat(until)
             limit = min(int(params.get("limit", "100")), 1000)
         except ValueError as exc:
             return error(400, str(exc))
@@ -273,15 +247,19 @@ class PostHogSimulator(InjectedFailures):
             body = await request.json()
             query = body["query"]
             if query.get("kind") != "HogQLQuery" or not isinstance(query["query"], str):
-                raise HogQLError("Only HogQLQuery is supported")
+                raise HogQLError("The PostHog simulator runs only HogQLQuery")
             started = time.perf_counter()
             result = evaluate(
                 query["query"], self.analytics.table, now=datetime.now(UTC)
             )
         except HogQLError as exc:
-            return error(400, str(exc))
+            return error(400, str(exc), exc.code)
+        except ParserFailure:
+            return error(500)
         except (ValueError, KeyError, TypeError, AttributeError):
             return error(400, "Malformed query body")
+        if self.latency > self.max_execution_time:
+            return error(504, TIMED_OUT)
         for table in result.tables:
             self.queries.add(table)
         self.last_results = result.results

@@ -11,6 +11,10 @@ and the shopper profile: regular orders at the profile's rate from sign-up (at
 most three years back) until the customer lapsed, replenishable products
 re-ordered close to ``replenish_days``, and a few cancellations, refunds,
 returns and abandoned checkouts (the timing lives in ``simulator_history``).
+
+Fields the Admin schema lets be null are null on a few records, as they can be
+in a real shop (``SPARSE``): a line item whose product was deleted, a refund
+without ``createdAt``, an abandoned checkout line without a ``title``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ REFUND_ID_BASE = 9_100_000_000_000
 RETURN_ID_BASE = 8_200_000_000_000
 CHECKOUT_ID_BASE = 3_300_000_000_000
 RETURN_STATUSES = ("CLOSED", "CLOSED", "OPEN", "REQUESTED", "DECLINED", "CANCELED")
+SPARSE = 7
+"""One refund in ``SPARSE`` has no ``createdAt`` (``Refund.createdAt: DateTime``)
+and the first line of one abandoned checkout in ``SPARSE`` no ``title``
+(``AbandonedCheckoutLineItem.title: String``); chosen by id, so the rest of the
+generated shop does not change."""
 
 
 def iso_z(moment: datetime) -> str:
@@ -204,10 +213,12 @@ class ShopifyStore:
             )
         if refunded:
             refund_at = when + timedelta(days=rng.randint(0, 6), hours=2)
+            refund_id = REFUND_ID_BASE + c.index * 1000 + k
             order["refunds"].append(
                 {
-                    "id": gid("Refund", REFUND_ID_BASE + c.index * 1000 + k),
-                    "createdAt": iso_z(refund_at),
+                    "id": gid("Refund", refund_id),
+                    "createdAt": None if refund_id % SPARSE == 0 else iso_z(refund_at),
+                    "_created": refund_at,
                     "note": rng.choice(("Damaged in transit", "Changed mind", None)),
                     "totalRefundedSet": money_bag(refunded, c.currency),
                 }
@@ -270,6 +281,8 @@ class ShopifyStore:
         for line in lines:
             line["__typename"] = "AbandonedCheckoutLineItem"
             line["discountedTotalPriceSet"] = line.pop("discountedTotalSet")
+        if number % SPARSE == 0:
+            lines[0]["title"] = None
         total = sum((Decimal(li["_unit"]) * li["quantity"] for li in lines), Decimal(0))
         completed = when + timedelta(hours=rng.randint(2, 48))
         recovered = rng.random() < 0.3

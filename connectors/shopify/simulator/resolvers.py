@@ -1,8 +1,8 @@
 """Resolvers that serve ``ShopifyStore`` records through the simulator schema,
 with Shopify's connection rules: ``first`` required and at most 250, opaque
 base64-JSON cursors keyed on ``(sort value, id)``, garbage cursors rejected,
-``endCursor`` null on an empty page, and the 60-day order window when the app
-lacks ``read_all_orders``.
+``endCursor`` null on an empty page, the 60-day order window when the app
+lacks ``read_all_orders``, and access scopes checked per field (``access.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from graphql import GraphQLError, GraphQLInterfaceType, GraphQLObjectType, GraphQLSchema
 from graphql import build_schema as build_sdl
 
+from connectors.shopify.simulator.access import SCOPES, guard_fields, readable
 from connectors.shopify.simulator.data import Record, ShopifyStore, iso_z
 from connectors.shopify.simulator.schema import SDL
 from connectors.shopify.simulator.search import Getter, SearchQuery
@@ -30,13 +31,18 @@ SortKey = Callable[[Record], Any]
 @dataclass(frozen=True, slots=True)
 class SimContext:
     store: ShopifyStore
-    read_all_orders: bool
+    scopes: frozenset[str]
+    """What the request's access token was granted."""
     now: datetime
 
     def visible(self, record: Record | None) -> Record | None:
         """Orders older than 60 days do not exist for an app without
         ``read_all_orders``; Shopify hides them silently."""
-        if record is None or self.read_all_orders or record["__typename"] != "Order":
+        if (
+            record is None
+            or "read_all_orders" in self.scopes
+            or record["__typename"] != "Order"
+        ):
             return record
         return record if self.now - record["_processed"] <= ORDER_WINDOW else None
 
@@ -160,17 +166,32 @@ def _filtered(
     return [r for r in items if search.matches(r, filters)]
 
 
-def resolve_nodes(_: None, info: Any, ids: list[str]) -> list[Record | None]:
+def resolve_nodes(_: None, info: Any, ids: list[str]) -> list[Any]:
+    """Each id's record, ``None``, or the access error that takes its place."""
     if len(ids) > MAX_PAGE:
         raise GraphQLError(
             f"The input array size of {len(ids)} is greater than the maximum "
             f"allowed of {MAX_PAGE}."
         )
-    return [_lookup(info.context, gid) for gid in ids]
+    ctx: SimContext = info.context
+    return [readable(_lookup(ctx, gid), ctx.scopes, "nodes") for gid in ids]
 
 
-def resolve_node(_: None, info: Any, id: str) -> Record | None:  # noqa: A002
-    return _lookup(info.context, id)
+def resolve_node(_: None, info: Any, id: str) -> Any:  # noqa: A002
+    ctx: SimContext = info.context
+    return readable(_lookup(ctx, id), ctx.scopes, "node")
+
+
+def resolve_installation(_: None, info: Any) -> Record:
+    """``currentAppInstallation``: the scopes the token was granted."""
+    scopes = sorted(info.context.scopes)
+    return {
+        "id": "gid://shopify/AppInstallation/1",
+        "accessScopes": [
+            {"handle": scope, "description": SCOPES.get(scope, scope)}
+            for scope in scopes
+        ],
+    }
 
 
 def resolve_typed(typename: str) -> Callable[..., Record | None]:
@@ -256,6 +277,7 @@ def build_schema() -> GraphQLSchema:
         (root, "customers"): resolve_customers,
         (root, "orders"): resolve_orders,
         (root, "abandonedCheckouts"): resolve_checkouts,
+        (root, "currentAppInstallation"): resolve_installation,
     }
     for typename, field, resolver in (
         ("Customer", "orders", resolve_customer_orders),
@@ -273,4 +295,5 @@ def build_schema() -> GraphQLSchema:
     node = schema.get_type("Node")
     assert isinstance(node, GraphQLInterfaceType)
     node.resolve_type = lambda value, *_: value["__typename"]
+    guard_fields(schema)
     return schema

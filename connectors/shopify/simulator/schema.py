@@ -1,5 +1,9 @@
 """The Admin GraphQL schema the simulator executes (the subset the connector and
-the demo use), with Shopify's types, nullability and enum names.
+the demo use), with Shopify's types, nullability and enum names: every field
+the connector reads has the type it has in Shopify's published 2025-07 schema
+(``admin_2025-07.json.gz``, Shopify/cli packages/shopify-dev-tools/src/data/),
+nullable ones included (``Refund.createdAt``, ``AbandonedCheckoutLineItem.title``,
+``LineItem.product``, ``Order.subtotalPriceSet``, ``displayFinancialStatus``).
 
 Executing a real schema instead of pattern-matching query strings means a
 connector query with a typo fails here exactly as it would against Shopify.
@@ -107,7 +111,7 @@ type Return implements Node {
   id: ID!
   name: String!
   status: ReturnStatus!
-  createdAt: DateTime
+  createdAt: DateTime!
   totalQuantity: Int!
   returnLineItems(first: Int, after: String): ReturnLineItemConnection!
 }
@@ -154,7 +158,7 @@ type OrderConnection { edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo!
 
 type AbandonedCheckoutLineItem {
   id: ID!
-  title: String!
+  title: String
   quantity: Int!
   sku: String
   variantTitle: String
@@ -187,7 +191,11 @@ type AbandonedCheckoutConnection {
 }
 enum AbandonedCheckoutSortKeys { CREATED_AT ID }
 
+type AccessScope { handle: String! description: String! }
+type AppInstallation { id: ID! accessScopes: [AccessScope!]! }
+
 type Query {
+  currentAppInstallation: AppInstallation!
   node(id: ID!): Node
   nodes(ids: [ID!]!): [Node]!
   customer(id: ID!): Customer

@@ -1,19 +1,25 @@
 """A Shopify Admin GraphQL API on loopback, for tests and ``customer-graph demo``.
 
 ``ShopifySimulator(world).app`` answers ``POST /admin/api/{version}/graphql.json``
-the way Shopify does: ``X-Shopify-Access-Token`` auth (401 with ``errors`` as a
-string), a real GraphQL schema, ``extensions.cost`` on every answer, a leaky
-bucket that answers ``THROTTLED`` when drained, ``MAX_COST_EXCEEDED`` above
-1,000 points, and the 60-day order window without ``read_all_orders``.
+the way Shopify does, its real limits on by default: ``X-Shopify-Access-Token``
+auth (401 with ``errors`` as a string), a real GraphQL schema,
+``extensions.cost`` on every answer, the standard plan's leaky bucket
+(``bucket.py``) that answers ``THROTTLED`` when it cannot cover a query's
+requested cost, ``MAX_COST_EXCEEDED`` above 1,000 requested points whatever the
+plan, access scopes per token (``access.py``: a denied field is null with an
+``ACCESS_DENIED`` error naming it, the rest answers;
+``currentAppInstallation { accessScopes { handle } }``), and the 60-day order
+window without ``read_all_orders``.
 
-Knobs for tests: ``fail_next(n, status)``, ``drain()``, ``latency``,
-``throttle_http_status`` (200 or 429), ``read_all_orders``; counters
-``requests`` (per HTTP request) and ``operations`` (per GraphQL root field).
+Knobs for tests: ``fail_next(n, status)``, ``drain()``, ``latency``, ``plan``
+or ``bucket_size``/``restore_rate``, ``throttle_http_status`` (200 or 429),
+``max_query_cost``,
+``scopes`` and ``grant``/``revoke`` (per token); counters ``requests`` (per
+HTTP request) and ``operations`` (per GraphQL root field).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -34,6 +40,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.demo_world import Product, World
+from connectors.shopify.simulator.access import SCOPES
+from connectors.shopify.simulator.bucket import LeakyBucket
 from connectors.shopify.simulator.cost import (
     MAX_QUERY_COST,
     actual_cost,
@@ -59,44 +67,6 @@ INVALID_TOKEN = (
 RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
 
 
-class LeakyBucket:
-    """Shopify's per app-and-store bucket of query points."""
-
-    def __init__(self, size: float, restore_rate: float) -> None:
-        self.size = size
-        self.restore_rate = restore_rate
-        self.available = size
-        self._at = time.monotonic()
-
-    def _refill(self) -> None:
-        now = time.monotonic()
-        elapsed = now - self._at
-        self.available = min(self.size, self.available + elapsed * self.restore_rate)
-        self._at = now
-
-    def take(self, cost: int) -> bool:
-        self._refill()
-        if cost > self.available:
-            return False
-        self.available -= cost
-        return True
-
-    def refund(self, points: int) -> None:
-        self.available = min(self.size, self.available + points)
-
-    def drain(self) -> None:
-        self._refill()
-        self.available = 0.0
-
-    def status(self) -> dict[str, float | int]:
-        self._refill()
-        return {
-            "maximumAvailable": float(self.size),
-            "currentlyAvailable": int(self.available),
-            "restoreRate": float(self.restore_rate),
-        }
-
-
 class ShopifySimulator(InjectedFailures):
     def __init__(
         self,
@@ -107,23 +77,35 @@ class ShopifySimulator(InjectedFailures):
         api_secret: str = "shpss_demo_secret",
         api_version: str = "2025-07",
         latency: float = 0.0,
-        bucket_size: float = 2000.0,
-        restore_rate: float = 100.0,
-        read_all_orders: bool = True,
+        plan: str = "standard",
+        bucket_size: float | None = None,
+        restore_rate: float | None = None,
+        scopes: Iterable[str] = SCOPES,
         deleted: Iterable[int] | None = None,
         shop_timezone: str = "America/New_York",
     ) -> None:
-        """``deleted``: world indices whose Shopify customer no longer exists
-        (default: every index ending in 7 of each fifty, e.g. 7, 57, 107)."""
+        """``plan`` sets the bucket (``bucket_size``/``restore_rate`` override
+        it); ``scopes``: what ``access_token`` was granted (default: every
+        scope the connector reads); ``deleted``: world indices whose Shopify
+        customer no longer exists (default: every index ending in 7 of each
+        fifty, e.g. 7, 57, 107)."""
         self.world = world
         self.shop = shop
         self.access_token = access_token
         self.api_secret = api_secret
         self.api_version = api_version
         self.latency = latency
-        self.read_all_orders = read_all_orders
+        self.tokens: dict[str, frozenset[str]] = {access_token: frozenset(scopes)}
+        """Every valid access token and the scopes it was granted."""
         self.throttle_http_status = 200
-        self.bucket = LeakyBucket(bucket_size, restore_rate)
+        self.max_query_cost = MAX_QUERY_COST
+        """Shopify's single-query limit; a test lowers it to stand for Shopify
+        pricing a document above the connector's own cost model."""
+        planned = LeakyBucket.for_plan(plan)
+        self.bucket = LeakyBucket(
+            planned.size if bucket_size is None else bucket_size,
+            planned.restore_rate if restore_rate is None else restore_rate,
+        )
         self.requests = RequestCounter()
         self.operations = RequestCounter()
         self.last_headers: dict[str, str] = {}
@@ -149,6 +131,17 @@ class ShopifySimulator(InjectedFailures):
     def drain(self) -> None:
         """Empty the bucket: the next queries are THROTTLED until it refills."""
         self.bucket.drain()
+
+    def grant(self, *scopes: str, token: str | None = None) -> None:
+        """Add ``scopes`` to ``token`` (the main token by default); a token not
+        known yet becomes valid with just these."""
+        token = token or self.access_token
+        self.tokens[token] = self.tokens.get(token, frozenset()) | set(scopes)
+
+    def revoke(self, *scopes: str, token: str | None = None) -> None:
+        """Take ``scopes`` from ``token`` (the main token by default)."""
+        token = token or self.access_token
+        self.tokens[token] = self.tokens[token] - set(scopes)
 
     def customer_gid(self, index: int) -> str:
         return f"gid://shopify/Customer/{customer_number(index)}"
@@ -213,8 +206,7 @@ class ShopifySimulator(InjectedFailures):
             "extensions": {"code": "THROTTLED", "documentation": RATE_LIMIT_DOCS},
         }
         body = {"errors": [error], "extensions": self._cost(requested, None)}
-        missing = max(0.0, requested - self.bucket.available)
-        headers = {"Retry-After": f"{missing / self.bucket.restore_rate:.3f}"}
+        headers = {"Retry-After": f"{self.bucket.wait_for(requested):.3f}"}
         return JSONResponse(body, status, headers=headers if status == 429 else None)
 
     def _failure(self, status: int) -> JSONResponse:
@@ -231,7 +223,8 @@ class ShopifySimulator(InjectedFailures):
             return await self._answer(request)
 
     async def _answer(self, request: Request) -> JSONResponse:
-        if request.headers.get("X-Shopify-Access-Token") != self.access_token:
+        scopes = self.tokens.get(request.headers.get("X-Shopify-Access-Token", ""))
+        if scopes is None:
             return JSONResponse({"errors": INVALID_TOKEN}, 401)
         failure = self.next_failure()
         if failure is not None:
@@ -258,17 +251,25 @@ class ShopifySimulator(InjectedFailures):
                     if isinstance(selection, FieldNode):
                         self.operations.add(selection.name.value)
         requested = requested_cost(document, operation_name, variables)
-        if requested > MAX_QUERY_COST:
+        if requested > self.max_query_cost:
             message = (
                 f"Query cost is {requested}, which exceeds the single query max "
-                f"cost limit ({MAX_QUERY_COST})."
+                f"cost limit ({self.max_query_cost})."
             )
-            error = {"message": message, "extensions": {"code": "MAX_COST_EXCEEDED"}}
+            # the shape third-party fixtures record (message, cost, maxCost)
+            error = {
+                "message": message,
+                "extensions": {
+                    "code": "MAX_COST_EXCEEDED",
+                    "cost": requested,
+                    "maxCost": self.max_query_cost,
+                },
+            }
             extensions = self._cost(requested, None)
             return JSONResponse({"errors": [error], "extensions": extensions})
         if not self.bucket.take(requested):
             return self._throttled(requested, self.throttle_http_status)
-        context = SimContext(self.store, self.read_all_orders, self.world.now)
+        context = SimContext(self.store, scopes, self.world.now)
         result = execute_sync(
             self._schema,
             document,

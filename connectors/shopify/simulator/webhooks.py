@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from connectors.shopify.simulator.data import Record
+from connectors.shopify.simulator.data import Record, iso_z
 
 JsonObject = dict[str, Any]
 
@@ -170,8 +170,8 @@ class RestPayloads:
             "id": int(r["id"].rsplit("/", 1)[1]),
             "admin_graphql_api_id": r["id"],
             "order_id": o["_number"],
-            "created_at": self.when(r["createdAt"]),
-            "processed_at": self.when(r["createdAt"]),
+            "created_at": self.when(iso_z(r["_created"])),
+            "processed_at": self.when(iso_z(r["_created"])),
             "note": r["note"],
             "refund_line_items": [],
             "transactions": [

@@ -18,9 +18,8 @@ class PostHogHarness:
     name = "posthog"
 
     def simulator(self, world: World) -> PostHogSimulator:
-        return PostHogSimulator(
-            world, project_id=PROJECT, api_key=KEY, rate_limit_per_minute=100_000
-        )
+        """With PostHog's real limits (120 HogQL queries an hour)."""
+        return PostHogSimulator(world, project_id=PROJECT, api_key=KEY)
 
     def app(self, simulator: PostHogSimulator) -> ASGIApp:
         return simulator.app

@@ -11,7 +11,11 @@ import pytest
 
 from connectors.base import ActivityConnector, RetryPolicy
 from connectors.demo_world import World
-from connectors.errors import UpstreamAuthError, UpstreamUnavailable
+from connectors.errors import (
+    UpstreamAuthError,
+    UpstreamRateLimited,
+    UpstreamUnavailable,
+)
 from connectors.models import ActivityKind
 from connectors.posthog.client import PostHogConnector
 from connectors.posthog.simulator.server import PostHogSimulator
@@ -248,40 +252,56 @@ async def test_person_distinct_ids_join_the_person(sim, base_url):
 
 
 @pytest.mark.parametrize(
-    ("hogql", "detail"),
+    ("hogql", "code", "detail"),
     [
         (
             "select uuid, event from events union all select uuid from events",
+            "hogql_query_error",
             "Different number of columns in UNION ALL elements: 2, 1",
         ),
         (
             "select event from events union all select count() from events",
+            "no_common_type",
             "There is no supertype for types String, UInt64",
         ),
-        ("select uuid from events union select uuid from events", None),
+        (
+            "select uuid from events union select uuid from events",
+            "hogql_query_error",
+            "The PostHog simulator does not run UNION DISTINCT",
+        ),
+        (
+            "select * from persons join events",
+            "hogql_query_error",
+            "The PostHog simulator does not run joins, aliases or sampling",
+        ),
     ],
 )
-async def test_a_malformed_union_is_a_400_validation_error(base_url, hogql, detail):
+async def test_a_query_posthog_parses_but_refuses_is_a_400_validation_error(
+    base_url, hogql, code, detail
+):
     response = await post_query(base_url, hogql)
     assert response.status_code == 400
-    body = response.json()
-    assert (body["type"], body["code"], body["attr"]) == (
-        "validation_error",
-        "invalid_input",
-        None,
-    )
-    assert body["detail"] == detail or detail is None
+    assert response.json() == {
+        "type": "validation_error",
+        "code": code,
+        "detail": detail,
+        "attr": None,
+    }
 
 
-async def test_unsupported_hogql_is_a_400_validation_error(base_url):
-    response = await post_query(base_url, "select * from persons join events")
+async def test_a_hogql_syntax_error_is_answered_as_posthog_answers_it(sim, base_url):
+    """posthog/api/query.py turns the parser's ``SyntaxError`` into
+    ``ValidationError(str(e), "hogql_syntax_error")``; it counts against the
+    hourly budget, which PostHog checks before it reads the query."""
+    response = await post_query(base_url, "select from where")
     assert response.status_code == 400
-    body = response.json()
-    assert (body["type"], body["code"], body["attr"]) == (
-        "validation_error",
-        "invalid_input",
-        None,
-    )
+    assert response.json() == {
+        "type": "validation_error",
+        "code": "hogql_syntax_error",
+        "detail": "no viable alternative at input 'select from where'",
+        "attr": None,
+    }
+    assert len(sim.query_budget.history) == 1
 
 
 async def test_simulator_error_envelopes(sim, base_url):
@@ -331,3 +351,98 @@ async def test_events_list_pages_backwards_with_before(sim, base_url):
             url, params = body["next"], None
     assert seen == expected_events(sim, distinct_id, 10_000, days=120)
     assert sim.requests["events"] > 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_the_hourly_query_budget_answers_429_then_the_window_rolls():
+    """PostHog's ``HogQLQueryThrottle``: 120 HogQL queries an hour per key, a
+    sliding window (posthog/rate_limit.py)."""
+    clock = Clock()
+    sim = PostHogSimulator(WORLD, project_id=7, api_key="phx_test", clock=clock)
+    transport = httpx.ASGITransport(app=sim.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ph") as http:
+
+        async def query() -> httpx.Response:
+            return await http.post(
+                "/api/projects/7/query/",
+                json={
+                    "query": {
+                        "kind": "HogQLQuery",
+                        "query": "select 'x' from events limit 1",
+                    }
+                },
+                headers={"Authorization": "Bearer phx_test"},
+            )
+
+        for minute in range(120):
+            clock.now = 1_000.0 + minute * 10
+            assert (await query()).status_code == 200
+        clock.now = 1_000.0 + 1_200
+        refused = await query()
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "2400"
+        assert refused.json() == {
+            "type": "throttled_error",
+            "code": "throttled",
+            "detail": "Request was throttled. Expected available in 2400 seconds.",
+            "attr": None,
+        }
+        clock.now = 1_000.0 + 3_599.5
+        assert (await query()).status_code == 429
+        assert (await query()).headers["Retry-After"] == "1"
+        clock.now = 1_000.0 + 3_600
+        assert (await query()).status_code == 200
+        assert (await query()).status_code == 429
+        clock.now = 1_000.0 + 3_610
+        assert (await query()).status_code == 200
+    assert sim.requests["query"] == 126
+    assert sim.queries["events"] == 122
+
+
+async def test_a_raised_budget_lets_more_queries_through_at_once(sim, ph):
+    sim.query_budget.rate = 10_000
+    for _ in range(3):
+        await ph.summaries_by_persons(emails(sim, 200))
+    assert sim.requests["query"] == 3
+    sim.query_budget.rate = 2
+    with pytest.raises(UpstreamRateLimited):
+        await ph.summaries_by_persons(emails(sim, 2))
+
+
+async def test_persons_are_limited_per_minute_like_posthogs_analytics_endpoints():
+    clock = Clock()
+    sim = PostHogSimulator(
+        WORLD, project_id=7, api_key="phx_test", rate_limit_per_minute=2, clock=clock
+    )
+    transport = httpx.ASGITransport(app=sim.app)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://ph",
+        headers={"Authorization": "Bearer phx_test"},
+    ) as http:
+        answers = [await http.get("/api/projects/7/persons/") for _ in range(3)]
+        clock.now += 60
+        later = await http.get("/api/projects/7/persons/")
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].headers["Retry-After"] == "60"
+    assert later.status_code == 200
+
+
+async def test_a_query_running_past_the_max_execution_time_is_posthogs_504(base_url):
+    sim = PostHogSimulator(
+        WORLD, project_id=7, api_key="phx_test", latency=0.2, max_execution_time=0.05
+    )
+    async with serve_app(sim.app) as url:
+        response = await post_query(url, "select event from events limit 1")
+    assert response.status_code == 504
+    assert response.json()["type"] == "server_error"
+    assert response.json()["detail"].startswith(
+        "Query has hit the max execution time before completing."
+    )

@@ -70,7 +70,7 @@ async def test_the_connector_is_a_commerce_connector(connect: Connect) -> None:
 async def test_a_batch_of_customers_costs_calls_per_page_of_orders_not_per_customer(
     connect: Connect, simulator: ShopifySimulator, size: int
 ) -> None:
-    simulator.read_all_orders = False
+    simulator.revoke("read_all_orders")
     connector = connect()
     ids = [simulator.customer_gid(i) for i in range(size)]
 
@@ -170,7 +170,7 @@ async def test_older_orders_disappear_without_read_all_orders(
     connect: Connect, simulator: ShopifySimulator
 ) -> None:
     gid = busiest_customer(simulator)
-    simulator.read_all_orders = False
+    simulator.revoke("read_all_orders")
     orders = (await connect().orders_by_customers([gid]))[gid]
     limit = simulator.world.now - timedelta(days=60)
     assert all(o.processed_at >= limit for o in orders)

@@ -123,7 +123,7 @@ async def test_a_garbage_cursor_on_customer_orders_is_an_error(
 async def test_number_of_orders_counts_orders_hidden_by_the_60_day_window(
     client: httpx.AsyncClient, simulator: ShopifySimulator
 ) -> None:
-    simulator.read_all_orders = False
+    simulator.revoke("read_all_orders")
     gid, stored = busiest(simulator)
     body = await gql(client, ORDERS, id=gid, first=250)
     customer = body["data"]["customer"]

@@ -14,7 +14,11 @@ from starlette.routing import Route
 
 from connectors.base import RetryPolicy, SupportConnector
 from connectors.demo_world import World
-from connectors.errors import UpstreamAuthError, UpstreamUnavailable
+from connectors.errors import (
+    UpstreamAuthError,
+    UpstreamRateLimited,
+    UpstreamUnavailable,
+)
 from connectors.models import UpstreamChange
 from connectors.simulator_server import serve_app
 from connectors.zendesk import client as zendesk_client
@@ -121,7 +125,7 @@ async def test_ticket_search_is_followed_to_the_last_page(sim, base_url):
     assert sim.requests["search"] == math.ceil(total / 3)
 
 
-async def test_too_many_search_results_fall_back_to_cursor_listings(
+async def test_a_batch_over_the_search_cap_is_split_until_it_fits(
     sim, base_url, monkeypatch
 ):
     monkeypatch.setattr(zendesk_client, "SEARCH_RESULT_LIMIT", 2)
@@ -135,7 +139,61 @@ async def test_too_many_search_results_fall_back_to_cursor_listings(
         await zd.aclose()
     for user_id in ids:
         assert {t.id for t in tickets[user_id]} == tickets_of(sim, user_id)
-    assert sim.requests["users/{id}/tickets/requested"] >= len(ids)
+    # only a requester over the cap on their own is listed (a page per ticket)
+    heavy = [len(tickets_of(sim, u)) for u in ids if len(tickets_of(sim, u)) > 2]
+    assert heavy
+    assert sim.requests["users/{id}/tickets/requested"] == sum(heavy)
+
+
+async def write(base_url: str, method: str, path: str, ticket: dict) -> dict:
+    async with httpx.AsyncClient(base_url=base_url, auth=AUTH) as http:
+        response = await http.request(method, path, json={"ticket": ticket})
+    assert response.status_code in (200, 201), response.text
+    written: dict = response.json()["ticket"]
+    return written
+
+
+async def test_a_ticket_written_within_the_index_lag_is_read_through_show_many(
+    sim, zd, base_url
+):
+    user = next(u for u in user_ids(sim, 20) if tickets_of(sim, u))
+    new = await write(
+        base_url,
+        "POST",
+        "/api/v2/tickets",
+        {"requester_id": int(user), "comment": {"body": "Where is my parcel?"}},
+    )
+    searched = await zd.tickets_by_requesters([user])
+    sim.requests.reset()
+    fresh = await zd.tickets_by_requesters([user], changed=[str(new["id"])])
+    assert str(new["id"]) not in {t.id for t in searched[user]}
+    assert [t.id for t in fresh[user]][0] == str(new["id"])
+    assert {t.id for t in fresh[user]} == tickets_of(sim, user)
+    assert (sim.requests["search"], sim.requests["tickets/show_many"]) == (1, 1)
+
+
+async def test_a_changed_ticket_is_current_and_a_deleted_one_is_dropped(
+    sim, zd, base_url
+):
+    user = next(u for u in user_ids(sim, 40) if len(tickets_of(sim, u)) >= 2)
+    changed_id, deleted_id = sorted(tickets_of(sim, user))[:2]
+    was = sim.desk.tickets[int(changed_id)]["status"]
+    now = "open" if was == "hold" else "hold"
+    await write(base_url, "PUT", f"/api/v2/tickets/{changed_id}", {"status": now})
+    del sim.desk.tickets[int(deleted_id)]  # search still holds it
+    other = next(t for t in sim.desk.tickets.values() if str(t["requester_id"]) != user)
+    searched = await zd.tickets_by_requesters([user])
+    fresh = await zd.tickets_by_requesters(
+        [user], changed=[changed_id, deleted_id, str(other["id"])]
+    )
+    stale = {t.id: t.status for t in searched[user]}
+    current = {t.id: t.status for t in fresh[user]}
+    assert deleted_id in stale
+    assert stale[changed_id] == was
+    assert deleted_id not in current
+    assert current[changed_id] == now
+    assert set(current) == tickets_of(sim, user)
+    assert set(fresh) == {user}
 
 
 async def test_comments_are_paged_to_the_end_and_keep_private_notes(sim, base_url):
@@ -174,6 +232,26 @@ async def test_a_429_with_retry_after_is_retried(sim, zd):
     found = await zd.customers_by_ids(user_ids(sim, 1))
     assert found[0] is not None
     assert sim.requests["users/show_many"] == 2
+
+
+async def test_a_spent_search_limit_is_rate_limited_with_zendesks_retry_after():
+    sim = ZendeskSimulator(
+        WORLD, api_token="secret-token", search_per_minute=1, clock=lambda: 90.0
+    )
+    async with serve_app(sim.app) as url:
+        zd = ZendeskConnector(
+            url, email="agent@northwind.example", api_token="secret-token", retry=FAST
+        )
+        try:
+            await zd.tickets_by_requesters(user_ids(sim, 1))
+            with pytest.raises(UpstreamRateLimited) as limited:
+                await zd.tickets_by_requesters(user_ids(sim, 1))
+            found = await zd.customers_by_ids(user_ids(sim, 1))
+        finally:
+            await zd.aclose()
+    assert limited.value.retry_after == 30  # the rest of the minute
+    assert sim.requests["search"] == 1 + FAST.attempts
+    assert found[0] is not None  # the account's limit is not spent
 
 
 async def test_bad_credentials_are_fatal_and_not_retried(sim, base_url):

@@ -12,7 +12,7 @@ import pytest
 from connectors.demo_world import World
 from gateway.app import create_app
 from gateway.demo.seed import seed
-from gateway.demo.simulation import Simulators, simulated_upstreams
+from gateway.demo.simulation import GENEROUS, Simulators, simulated_upstreams
 from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
 from tests.conftest import ADMIN, GraphQL
@@ -25,7 +25,10 @@ def world() -> World:
 
 @pytest.fixture(scope="session")
 async def simulators(world: World) -> AsyncIterator[Simulators]:
-    async with simulated_upstreams(world) as running:
+    """One set for the whole session: thousands of tests' HogQL queries exceed
+    PostHog's hourly budget, so it is raised here (tests of the budget build
+    their own simulator)."""
+    async with simulated_upstreams(world, posthog_queries_per_hour=GENEROUS) as running:
         yield running
 
 

@@ -1,8 +1,13 @@
-"""The HogQL the connector sends, and the simulator's evaluator of it."""
+"""The HogQL the connector sends, parsed by PostHog's own parser, and the
+simulator's evaluator of it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -12,8 +17,9 @@ from connectors.posthog.hogql import (
     quote,
     summary_query,
 )
+from connectors.posthog.simulator.hogql_ast import HogQLError, HogQLSyntaxError
 from connectors.posthog.simulator.hogql_eval import evaluate
-from connectors.posthog.simulator.hogql_parser import HogQLError, parse
+from connectors.posthog.simulator.hogql_parse import parse
 
 NOW = datetime(2025, 3, 20, 12, tzinfo=UTC)
 
@@ -32,10 +38,48 @@ def test_quote_escapes_like_posthog(raw, literal):
     assert quote(raw) == literal
 
 
-@pytest.mark.parametrize("raw", ["o'brien", "a\\'b", "x' or 1=1 --", "\\", "tab\t'"])
-def test_quoted_ids_round_trip_through_the_parser(raw):
-    selects = parse(activity_query([raw], limit=5, days=30, session_days=7), now=NOW)
-    assert [s.where[0].values for s in selects] == [(raw,)] * 3
+HOSTILE = ["o'brien", "a\\'b", "x' or 1=1 --", "\\", "tab\t'", "\a\b\f\v\r\n", "🙂"]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda ids: activity_query(ids, limit=5, days=30, session_days=7),
+        lambda ids: summary_query(ids, session_days=7),
+        lambda ids: persons_query("email", ids),
+        lambda ids: persons_query("phone", ids),
+    ],
+    ids=["activity", "summary", "persons by email", "persons by phone"],
+)
+@pytest.mark.parametrize("raw", HOSTILE)
+def test_every_query_the_connector_sends_parses_with_posthogs_parser(build, raw):
+    """``parse`` runs PostHog's ``hogql_parser``: a query it refuses raises,
+    and each quoted id reads back as it was."""
+    selects = parse(build([raw, "maya@example.com"]), now=NOW)
+    assert {s.where[0].values for s in selects} == {(raw, "maya@example.com")}
+
+
+def test_posthogs_parser_drops_a_nul_so_no_query_can_match_an_id_holding_one():
+    """PostHog reads ``\\0`` in a string as nothing ("NUL characters are
+    ignored", common/hogql_parser/string.cpp)."""
+    (select,) = parse(persons_query("email", ["nul\0x"]), now=NOW)
+    assert select.where[0].values == ("nulx",)
+
+
+@pytest.mark.parametrize(
+    ("hogql", "message"),
+    [
+        ("select from where", "no viable alternative at input 'select from where'"),
+        ("drop table events", "mismatched input 'drop' expecting"),
+        ("(select uuid from events", "missing ')' at '<EOF>'"),
+        ("select uuid from events limit", "no viable alternative at input"),
+    ],
+)
+def test_text_posthogs_parser_refuses_is_a_syntax_error(hogql, message):
+    with pytest.raises(HogQLSyntaxError) as refused:
+        parse(hogql, now=NOW)
+    assert str(refused.value).startswith(message)
+    assert refused.value.code == "hogql_syntax_error"
 
 
 def test_activity_query_limits_per_person_and_overall():
@@ -187,13 +231,39 @@ def test_property_cells_are_strings_and_default_limit_applies():
         "select distinct_id, person_id from person_distinct_ids"
         " union all select uuid from events",
         "select 'a' from events union all select count() from events",
-        "(select uuid from events",
         "select uuid from events where distinct_id like 'a%'",
         "select distinct_id, event from events group by distinct_id",
-        "select uuid from events limit",
-        "drop table events",
+        "select uuid as id from events",
+        "select distinct event from events",
+        "select uuid from events limit 5 offset 5",
+        "select uuid from events where event = 'a' or event = 'b'",
+        "select uuid from events e join persons p on e.person_id = p.id",
+        "select uuid from (select uuid from events)",
+        "select 1",
     ],
 )
-def test_queries_outside_the_subset_are_rejected(hogql):
-    with pytest.raises(HogQLError):
+def test_valid_queries_outside_the_subset_are_refused_as_query_errors(hogql):
+    with pytest.raises(HogQLError) as refused:
         run(hogql)
+    assert not isinstance(refused.value, HogQLSyntaxError)
+    assert refused.value.code in {
+        "hogql_query_error",
+        "no_common_type",
+        "not_an_aggregate",
+    }
+
+
+def test_loading_posthogs_parser_leaves_an_existing_posthog_module_in_place():
+    """The parser imports ``posthog.hogql.*`` when it loads; the stand-ins
+    serving that import must not replace another ``posthog`` (PostHog's SDK
+    has that name), so this runs in a fresh interpreter."""
+    script = (
+        "import sys, types\n"
+        "sdk = sys.modules['posthog'] = types.ModuleType('posthog')\n"
+        "from connectors.posthog.simulator.hogql_parse import parse\n"
+        "assert sys.modules['posthog'] is sdk\n"
+        "assert not [n for n in sys.modules if n.startswith('posthog.')]\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=root)

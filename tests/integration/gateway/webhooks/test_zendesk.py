@@ -18,6 +18,8 @@ from connectors.simulator_server import serve_app
 from connectors.zendesk.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from gateway.app import create_app
 from gateway.db import models
+from gateway.db.models import utcnow
+from gateway.db.ticket_changes import tickets_changed_since
 from gateway.demo.simulation import ZENDESK_WEBHOOK_SECRET, Simulators
 from gateway.runtime.services import Services
 from gateway.runtime.upstreams import Upstreams
@@ -100,6 +102,37 @@ async def test_a_user_event_of_a_linked_user_needs_no_upstream_call(
     assert response.status_code == 200, response.text
     assert [c.kind for c in changes] == ["user.active_changed"]
     assert simulators.zendesk.requests.total == 0
+
+
+async def test_a_ticket_event_notes_its_ticket_for_reads_past_search(
+    simulators: Simulators, wired: Services, url: str
+) -> None:
+    _, detail = ticket_of(simulators)
+    ticket_id, requester = str(detail["id"]), str(detail["requester_id"])
+    lag = timedelta(seconds=wired.settings.zendesk_search_lag)
+    async with wired.sessions() as session, session.begin():
+        session.add(  # a change older than search's lag: no read needs it
+            models.ZendeskTicketChange(
+                ticket_id="1", requester_id=requester, changed_at=utcnow() - 2 * lag
+            )
+        )
+    for kind in ("ticket.created", "ticket.status_changed"):
+        response = await simulators.zendesk.send_webhook(
+            url, kind, detail, ZENDESK_WEBHOOK_SECRET
+        )
+        assert response.status_code == 200, response.text
+    user = await simulators.zendesk.send_webhook(
+        url, "user.active_changed", {"id": "777"}, ZENDESK_WEBHOOK_SECRET
+    )
+    assert user.status_code == 200, user.text
+    async with wired.sessions() as session:
+        rows = (await session.scalars(select(models.ZendeskTicketChange))).all()
+    assert [(r.ticket_id, r.requester_id) for r in rows] == [(ticket_id, requester)]
+    since = utcnow() - lag
+    assert await tickets_changed_since(wired.sessions, [requester], since) == [
+        ticket_id
+    ]
+    assert await tickets_changed_since(wired.sessions, ["777"], since) == []
 
 
 async def test_a_bad_signature_is_rejected_and_nothing_is_stored(

@@ -1,0 +1,145 @@
+"""One Admin GraphQL document sent to Shopify and its answer read: what every
+read of the connector goes through.
+
+- Shopify rate-limits by query cost, not by request: a ``THROTTLED`` answer
+  (HTTP 200, or 429) is waited out for ``(requested - currentlyAvailable) /
+  restoreRate`` seconds from its ``throttleStatus`` and asked again, so a busy
+  shop slows the connector down instead of failing it, up to
+  ``max_throttle_wait`` seconds per document.
+- A document priced above Shopify's single-query limit (``MAX_COST_EXCEEDED``)
+  is ``CostExceeded``, for the caller to split (``client.py``).
+- Access scopes: the fields of optional scopes the app lacks are left out of
+  every document (``scopes.py``); an ``ACCESS_DENIED`` answer for such a field
+  adds its scope to the missing ones and asks again without it, so a read never
+  fails for a field it can do without. A scope no read can do without
+  (``read_customers``, ``read_orders``) is ``UpstreamForbidden``.
+
+Outcomes beyond each HTTP attempt's go to the observer: ``rate_limited``
+(THROTTLED), ``cost_exceeded``, ``access_denied``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from connectors.base import RequestObserver, UpstreamHTTP
+from connectors.errors import (
+    UpstreamForbidden,
+    UpstreamProtocolError,
+    UpstreamRateLimited,
+)
+from connectors.shopify import scopes
+
+NAME = "shopify"
+Json = dict[str, Any]
+log = logging.getLogger("connectors.shopify")
+
+STANDARD_RESTORE_RATE = 100.0
+"""Points per second on the standard plan (shopify.dev, "GraphQL Admin API rate
+limits"): the wait assumed when a THROTTLED answer carries no throttleStatus."""
+
+
+class CostExceeded(UpstreamProtocolError):
+    """Shopify priced a document above its single-query limit
+    (``MAX_COST_EXCEEDED``): the connector splits its batch; past one id or
+    one item a page, it is a protocol error like any other."""
+
+
+class AdminApi:
+    def __init__(
+        self,
+        http: UpstreamHTTP,
+        path: str,
+        *,
+        max_throttle_wait: float,
+        observer: RequestObserver | None,
+    ) -> None:
+        self.http = http
+        self.path = path
+        self.max_throttle_wait = max_throttle_wait
+        self.observer = observer
+        self.missing_scopes: frozenset[str] = frozenset()
+        """Scopes the app lacks, as far as it is known."""
+
+    async def query(self, document: str, variables: Json) -> Json:
+        """Run one GraphQL document without the fields of missing optional
+        scopes; wait out throttling; return ``data``."""
+        while True:
+            withheld = scopes.withheld_fields(self.missing_scopes)
+            body = await self._send(scopes.without(document, withheld), variables)
+            errors = body.get("errors")
+            refused = scopes.denied(errors) if isinstance(errors, list) else set()
+            if not refused:
+                return self._data(body)
+            self._observe("access_denied")
+            optional = set(scopes.OPTIONAL)
+            learned = refused - self.missing_scopes
+            if not learned or not learned <= optional:
+                needed = sorted(refused - optional) or sorted(refused)
+                raise UpstreamForbidden(NAME, f"{needed[0]} not granted", needed[0])
+            self.missing_scopes |= learned
+            log.warning(
+                "shopify: access denied, asking again without: %s",
+                ", ".join(sorted(learned)),
+            )
+
+    async def _send(self, document: str, variables: Json) -> Json:
+        """One answer that is not THROTTLED, waiting as long as it says."""
+        waited = 0.0
+        while True:
+            try:
+                body = await self.http.post_json(
+                    self.path, {"query": document, "variables": variables}
+                )
+            except UpstreamRateLimited as exc:
+                delay = exc.retry_after or self.http.retry.max_delay
+            else:
+                throttled = throttle_delay(body)
+                if throttled is None:
+                    result: Json = body
+                    return result
+                delay = throttled
+                self._observe("rate_limited")
+            waited += delay
+            if waited > self.max_throttle_wait:
+                raise UpstreamRateLimited(NAME, "throttled too long", delay)
+            await asyncio.sleep(delay)
+
+    def _data(self, body: Json) -> Json:
+        errors = body.get("errors")
+        if isinstance(errors, str):
+            raise UpstreamProtocolError(NAME, errors)
+        if errors:
+            codes = {(e.get("extensions") or {}).get("code") for e in errors}
+            messages = "; ".join(str(e.get("message")) for e in errors)
+            if "MAX_COST_EXCEEDED" in codes:
+                self._observe("cost_exceeded")
+                raise CostExceeded(NAME, messages)
+            raise UpstreamProtocolError(NAME, messages)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise UpstreamProtocolError(NAME, "response has no data")
+        return data
+
+    def _observe(self, outcome: str) -> None:
+        if self.observer is not None:
+            self.observer(NAME, outcome)
+
+
+def throttle_delay(body: Json) -> float | None:
+    """Seconds until the bucket holds the requested points, or ``None`` when
+    the answer was not throttled."""
+    errors = body.get("errors")
+    if not isinstance(errors, list) or not any(
+        (e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors
+    ):
+        return None
+    cost = (body.get("extensions") or {}).get("cost") or {}
+    status = cost.get("throttleStatus") or {}
+    rate = float(status.get("restoreRate") or STANDARD_RESTORE_RATE)
+    missing = float(cost.get("requestedQueryCost") or rate) - float(
+        status.get("currentlyAvailable") or 0
+    )
+    return max(missing / rate, 0.05)
