@@ -88,7 +88,7 @@ async def run(url: str) -> None:
                 text(
                     "TRUNCATE segments, segment_members, segment_membership_events,"
                     " customer_traits, customer_rfm, insights_pending,"
-                    " learned_intervals, customer_replenishment"
+                    " learned_intervals"
                 )
             )
         for label in ("first, empty tables", "again, replacing every row"):

@@ -121,7 +121,7 @@ async def load(url: str, n_customers: int, n_orders: int, seed: int) -> None:
         await connection.execute("SET session_replication_role = replica")
         await connection.execute(
             "TRUNCATE customers, order_facts, order_line_facts, order_item_facts,"
-            " products, learned_intervals, customer_replenishment, customer_traits,"
+            " products, learned_intervals, customer_traits,"
             " customer_rfm, segments, segment_members, segment_membership_events"
             " RESTART IDENTITY CASCADE"
         )

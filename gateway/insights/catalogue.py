@@ -11,14 +11,13 @@ Intervals are a table plus two mutations, not settings: marketing sets them
 from the API while the gateway runs, every replica reads the same rows at
 once, and the category table already held the configured days.
 ``set_product_interval`` and ``set_category_interval`` write one row (``None``
-removes it) and recompute the replenishment rows of the SKUs it applies to in
-the same transaction.
+removes it); every customer's dates follow at once, as they are computed when
+read (``gateway.insights.replenishment``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
 
 from sqlalchemy import (
     Select,
@@ -34,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import BadUserInput
 from gateway.insights.product_tables import Product
-from gateway.insights.replenishment import refresh_replenishment
 from gateway.insights.sql import upsert
 from gateway.insights.tables import CategoryReplenishment, OrderLineFact
 from gateway.validation import clean_name
@@ -83,7 +81,7 @@ async def check_known(
 
 
 async def set_product_interval(
-    session: AsyncSession, sku: str, days: int | None, now: datetime
+    session: AsyncSession, sku: str, days: int | None
 ) -> Product:
     """Set (or, with ``None``, remove) the days one unit of ``sku`` lasts."""
     sku = clean_sku(sku)
@@ -92,7 +90,6 @@ async def set_product_interval(
     await session.execute(
         update(Product).where(Product.sku == sku).values(override_days=days)
     )
-    await refresh_replenishment(session, now, skus=[sku])
     product = await session.scalar(
         select(Product)
         .where(Product.sku == sku)
@@ -103,7 +100,7 @@ async def set_product_interval(
 
 
 async def set_category_interval(
-    session: AsyncSession, category: str, days: int | None, now: datetime
+    session: AsyncSession, category: str, days: int | None
 ) -> str:
     """Set (or, with ``None``, remove) the days one unit of a ``category``
     product lasts when the product has no interval of its own."""
@@ -121,10 +118,6 @@ async def set_category_interval(
                 index_elements=["category"], set_={"days": days}
             )
         )
-    skus = await session.scalars(
-        select(Product.sku).where(Product.category == category)
-    )
-    await refresh_replenishment(session, now, skus=list(skus))
     return category
 
 

@@ -1,12 +1,11 @@
 """The product catalogue and per-product replenishment (docs/segments.md).
 
 ``products`` is every SKU the order facts name, with the title and category
-last seen and the operator's interval for it, if any. ``learned_intervals``
+last seen and the operator's interval for it, if any; it is kept by the fact
+writers and the ``setProductReplenishment`` mutation. ``learned_intervals``
 holds what a full refresh learned from repeat purchases, per product and per
-category; ``customer_replenishment`` holds, per customer and product, when the
-last purchase runs out and which rule said so. The last two are recomputed
-(``gateway.insights.replenishment``); ``products`` is kept by the fact writers
-and the ``setProductReplenishment`` mutation.
+category (``gateway.insights.replenishment``, which computes each customer's
+dates from these when they are read).
 """
 
 from __future__ import annotations
@@ -14,17 +13,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (
-    CheckConstraint,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-)
+from sqlalchemy import CheckConstraint, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db.models import Base, BigId, UTCDateTime
+from gateway.db.models import Base, UTCDateTime
 
 
 class Basis(enum.StrEnum):
@@ -70,36 +62,3 @@ class LearnedInterval(Base):
     days: Mapped[float] = mapped_column(Float, nullable=False)
     samples: Mapped[int] = mapped_column(Integer, nullable=False)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-
-
-class CustomerReplenishment(Base):
-    """One product a customer bought: the last purchase and when it runs out."""
-
-    __tablename__ = "customer_replenishment"
-
-    customer_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
-    )
-    sku: Mapped[str] = mapped_column(String(255), primary_key=True)
-    category: Mapped[str | None] = mapped_column(String(100))
-    last_purchased_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
-    days_per_unit: Mapped[float | None] = mapped_column(Float)
-    expected_run_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    basis: Mapped[str] = mapped_column(String(20), nullable=False)
-    confidence: Mapped[float | None] = mapped_column(Float)
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-
-    __table_args__ = (
-        Index(
-            "ix_customer_replenishment_sku_expected_run_out_at",
-            "sku",
-            "expected_run_out_at",
-        ),
-        Index(
-            "ix_customer_replenishment_category_expected_run_out_at",
-            "category",
-            "expected_run_out_at",
-        ),
-        Index("ix_customer_replenishment_expected_run_out_at", "expected_run_out_at"),
-    )

@@ -1,19 +1,20 @@
 """When insights are recomputed: all at once, for one customer, on a schedule.
 
 * ``refresh_all``: traits, RFM, the replenishment intervals learned from
-  repeat purchases and every customer's run-out dates, and every segment's
-  membership in one transaction (readers see the old or the new state,
-  never half of each); ``customer-graph insights refresh`` and the
-  scheduled task run it, one at a time across replicas (an advisory lock on
-  PostgreSQL: a second one raises ``RefreshRunning`` at once instead of
-  redoing the same work and colliding on the same rows). On PostgreSQL the
+  repeat purchases, and every segment's membership in one transaction
+  (readers see the old or the new state, never half of each);
+  ``customer-graph insights refresh`` and the scheduled task run it, one at
+  a time across replicas (an advisory lock on PostgreSQL: a second one raises
+  ``RefreshRunning`` at once instead of redoing the same work and colliding
+  on the same rows). On PostgreSQL the
   transaction gets ``Settings.insights_work_mem`` and sorted rather than
   hashed aggregation (``plan_for_bulk``), and analyzes the tables it rewrote
   before the segments read them.
-* ``record_orders``: an order webhook's facts plus that customer's traits,
-  run-out dates and memberships, inside the webhook's own transaction. RFM
-  quintiles and learned intervals are relative to everyone, so they wait for
-  the next full refresh.
+* ``record_orders``: an order webhook's facts plus that customer's traits and
+  memberships, inside the webhook's own transaction (run-out dates are read
+  from the facts, so they follow at once). RFM quintiles and learned
+  intervals are relative to everyone, so they wait for the next full
+  refresh.
 * ``refresh_periodically``: the gateway's background task, started by the app
   lifespan when ``Settings.insights_refresh_interval`` is positive; a tick
   that finds another refresh running skips its turn.
@@ -43,7 +44,7 @@ from connectors.models import Order
 from gateway.db.models import utcnow
 from gateway.errors import describe
 from gateway.insights.order_facts import Sessions, upsert_order_facts
-from gateway.insights.replenishment import learn_intervals, refresh_replenishment
+from gateway.insights.replenishment import learn_intervals
 from gateway.insights.rfm import refresh_rfm
 from gateway.insights.segments import refresh_memberships
 from gateway.insights.sql import analyze, plan_for_bulk, transaction_lock, upsert
@@ -88,7 +89,6 @@ async def refresh_all(
         if step_done:
             step_done("rfm")
         await learn_intervals(session, now)
-        await refresh_replenishment(session, now)
         if step_done:
             step_done("replenishment")
         skipped = await refresh_memberships(session, now)
@@ -111,7 +111,6 @@ async def refresh_pending(sessions: Sessions, now: datetime) -> None:
         if not pending:
             return
         await refresh_traits(session, now, pending)
-        await refresh_replenishment(session, now, customers=pending)
         await refresh_memberships(session, now, pending)
         await session.execute(
             delete(PendingCustomer).where(PendingCustomer.customer_id.in_(pending))
@@ -136,7 +135,6 @@ async def record_orders(
         await session.execute(mark.on_conflict_do_nothing())
         return
     await refresh_traits(session, now, [customer_id])
-    await refresh_replenishment(session, now, customers=[customer_id])
     await refresh_memberships(session, now, [customer_id])
 
 

@@ -21,7 +21,8 @@ from sqlalchemy import ColumnElement, and_, exists, extract, func, or_, select, 
 from gateway.db import models
 from gateway.errors import BadUserInput
 from gateway.insights.filter_values import MAX_DAYS, fields, moment, text, whole
-from gateway.insights.product_tables import CustomerReplenishment, Product
+from gateway.insights.product_tables import Product
+from gateway.insights.replenishment import replenishment_rows
 from gateway.insights.tables import (
     CheckoutFact,
     OrderFact,
@@ -136,23 +137,19 @@ def purchased(key: str, value: object, now: datetime) -> ColumnElement[bool]:
 
 
 def replenishment_due(key: str, value: object, now: datetime) -> ColumnElement[bool]:
-    """A product (of a SKU, of a category, any) runs out from now to
-    ``withinDays`` days ahead (``customer_replenishment``)."""
+    """A product bought (of a SKU, of a category, any) runs out from now to
+    ``withinDays`` days ahead (``gateway.insights.replenishment``)."""
     spec = fields(key, value, {"sku", "category", "withinDays"})
     if "withinDays" not in spec:
         raise BadUserInput(f"`{key}` takes withinDays.", field=f"{key}.withinDays")
     days = whole(f"{key}.withinDays", spec["withinDays"], 0, MAX_AHEAD_DAYS)
-    r = CustomerReplenishment
-    terms = [
-        r.customer_id == C.id,
-        r.expected_run_out_at >= now,
-        r.expected_run_out_at <= now + timedelta(days=days),
-    ]
-    if "sku" in spec:
-        terms.append(r.sku == text(f"{key}.sku", spec["sku"]))
-    if "category" in spec:
-        terms.append(r.category == text(f"{key}.category", spec["category"]))
-    return exists().where(*terms)
+    sku = text(f"{key}.sku", spec["sku"]) if "sku" in spec else None
+    kind = text(f"{key}.category", spec["category"]) if "category" in spec else None
+    rows = replenishment_rows(sku=sku, category=kind)
+    due = rows.c.expected_run_out_at
+    return C.id.in_(
+        select(rows.c.customer_id).where(due >= now, due <= now + timedelta(days=days))
+    )
 
 
 def abandoned_checkout(key: str, value: object, now: datetime) -> ColumnElement[bool]:

@@ -129,10 +129,11 @@ class OrderItemFact(Base):
             postgresql_include=["quantity"],
         ),
         Index(
-            "ix_order_item_facts_sku_processed_at",
+            "ix_order_item_facts_sku_customer_id_processed_at",
             "sku",
+            "customer_id",
             "processed_at",
-            postgresql_include=["customer_id", "quantity"],
+            postgresql_include=["quantity"],
         ),
     )
 

@@ -7,11 +7,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from gateway.insights.product_tables import CustomerReplenishment, Product
+from gateway.insights.replenishment import Replenishment, replenishment_of
 from gateway.insights.tables import CustomerRfm, CustomerTraits
 from gateway.loaders.crm import SessionLoader, grouped
-
-Replenishment = tuple[CustomerReplenishment, Product | None]
 
 
 class TraitsByCustomerLoader(SessionLoader):
@@ -34,21 +32,9 @@ class RfmByCustomerLoader(SessionLoader):
 
 class ReplenishmentByCustomerLoader(SessionLoader):
     """Each customer's products, the soonest to run out first, those without a
-    date last (then by SKU), with their catalogue rows."""
+    date last (then by SKU)."""
 
     async def batch_load_fn(self, ids: Sequence[int]) -> list[list[Replenishment]]:
-        r = CustomerReplenishment
-        statement = (
-            select(r, Product)
-            .outerjoin(Product, Product.sku == r.sku)
-            .where(r.customer_id.in_(ids))
-            .order_by(
-                r.customer_id,
-                r.expected_run_out_at.is_(None),
-                r.expected_run_out_at,
-                r.sku,
-            )
-        )
         async with self.sessions() as session:
-            rows = [(r, p) for r, p in await session.execute(statement)]
-        return grouped(rows, lambda row: row[0].customer_id, ids)
+            rows = await replenishment_of(session, ids)
+        return grouped(rows, lambda row: row.customer_id, ids)

@@ -5,10 +5,9 @@ transaction, after which stored responses are dropped (many customers'
 
 from __future__ import annotations
 
-from gateway.db.models import utcnow
 from gateway.insights import catalogue
 from gateway.insights.product_tables import Product
-from gateway.loaders.insights import Replenishment
+from gateway.insights.replenishment import Replenishment
 from gateway.relay.pagination import check_first
 from gateway.resolvers.context import Info
 
@@ -32,13 +31,13 @@ async def customer_replenishment(
 
 async def set_product_interval(info: Info, sku: str, days: int | None) -> Product:
     async with info.context.services.sessions() as session, session.begin():
-        product = await catalogue.set_product_interval(session, sku, days, utcnow())
+        product = await catalogue.set_product_interval(session, sku, days)
     await info.context.services.forget_responses()
     return product
 
 
 async def set_category_interval(info: Info, category: str, days: int | None) -> str:
     async with info.context.services.sessions() as session, session.begin():
-        found = await catalogue.set_category_interval(session, category, days, utcnow())
+        found = await catalogue.set_category_interval(session, category, days)
     await info.context.services.forget_responses()
     return found

@@ -97,21 +97,20 @@ class ProductReplenishment:
     )
 
     @classmethod
-    def of(cls, found: Replenishment) -> ProductReplenishment:
-        row, product = found
+    def of(cls, row: Replenishment) -> ProductReplenishment:
         return cls(
             product=Product(
                 sku=row.sku,
-                title=product.title if product else row.sku,
+                title=row.title,
                 category=row.category,
-                override_days=product.override_days if product else None,
+                override_days=row.override_days,
             ),
             last_purchased_at=row.last_purchased_at,
             quantity=row.quantity,
             days_per_unit=row.days_per_unit,
             expected_run_out_at=row.expected_run_out_at,
             confidence=row.confidence,
-            basis=ReplenishmentBasis(row.basis),
+            basis=ReplenishmentBasis(row.basis.value),
         )
 
 

@@ -20,8 +20,9 @@ from gateway.demo.seed import seed
 from gateway.demo.simulation import Simulators, simulated_upstreams
 from gateway.insights.checkout_facts import sync_checkouts
 from gateway.insights.order_facts import sync_orders
-from gateway.insights.product_tables import CustomerReplenishment, Product
+from gateway.insights.product_tables import Product
 from gateway.insights.refresh import refresh_all
+from gateway.insights.replenishment import replenishment_of
 from gateway.insights.segments import preview
 from gateway.insights.tables import CheckoutFact, OrderFact, OrderLineFact
 from gateway.runtime.services import Services
@@ -94,7 +95,10 @@ async def test_an_order_webhook_takes_its_category_from_the_catalogue(
                 )
             )
         )
-        mine = await session.get(CustomerReplenishment, (customer_id, sku))
+        assert customer_id is not None
+        mine = {r.sku: r for r in await replenishment_of(session, [customer_id])}.get(
+            sku
+        )
         fact = await session.get(OrderFact, placed["id"])
     assert categories == [product.category]
     assert mine is not None

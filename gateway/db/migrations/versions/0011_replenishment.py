@@ -1,9 +1,9 @@
 """Per-product replenishment and the facts of relative segment rules: order
 lines by product (``order_item_facts``), the product catalogue (``products``,
 with the operator's interval per product), intervals learned from repeat
-purchases (``learned_intervals``), each customer's products and when they run
-out (``customer_replenishment``), abandoned checkouts (``checkout_facts``), and
-an index of web events by name and time (``viewedProduct``).
+purchases (``learned_intervals``), abandoned checkouts (``checkout_facts``),
+and an index of web events by name and time (``viewedProduct``). Each
+customer's run-out dates are computed from these when read.
 
 The new fact tables start empty: ``customer-graph insights sync-orders`` fills
 them from the store, then ``customer-graph insights refresh`` learns the
@@ -51,10 +51,10 @@ def upgrade() -> None:
         postgresql_include=["quantity"],
     )
     op.create_index(
-        "ix_order_item_facts_sku_processed_at",
+        "ix_order_item_facts_sku_customer_id_processed_at",
         "order_item_facts",
-        ["sku", "processed_at"],
-        postgresql_include=["customer_id", "quantity"],
+        ["sku", "customer_id", "processed_at"],
+        postgresql_include=["quantity"],
     )
     op.create_table(
         "checkout_facts",
@@ -94,36 +94,6 @@ def upgrade() -> None:
         sa.Column("computed_at", WHEN, nullable=False),
         sa.PrimaryKeyConstraint("level", "key", name=op.f("pk_learned_intervals")),
     )
-    op.create_table(
-        "customer_replenishment",
-        sa.Column("customer_id", BIG_ID, nullable=False),
-        sa.Column("sku", sa.String(length=255), nullable=False),
-        sa.Column("category", sa.String(length=100), nullable=True),
-        sa.Column("last_purchased_at", WHEN, nullable=False),
-        sa.Column("quantity", sa.Integer(), nullable=False),
-        sa.Column("days_per_unit", sa.Float(), nullable=True),
-        sa.Column("expected_run_out_at", WHEN, nullable=True),
-        sa.Column("basis", sa.String(length=20), nullable=False),
-        sa.Column("confidence", sa.Float(), nullable=True),
-        sa.Column("computed_at", WHEN, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customers.id"],
-            name=op.f("fk_customer_replenishment_customer_id_customers"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint(
-            "customer_id", "sku", name=op.f("pk_customer_replenishment")
-        ),
-    )
-    for name, columns in (
-        ("sku_expected_run_out_at", ["sku", "expected_run_out_at"]),
-        ("category_expected_run_out_at", ["category", "expected_run_out_at"]),
-        ("expected_run_out_at", ["expected_run_out_at"]),
-    ):
-        op.create_index(
-            f"ix_customer_replenishment_{name}", "customer_replenishment", columns
-        )
     op.create_index(
         "ix_tracked_events_name_occurred_at", "tracked_events", ["name", "occurred_at"]
     )
@@ -131,7 +101,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_tracked_events_name_occurred_at", table_name="tracked_events")
-    op.drop_table("customer_replenishment")
     op.drop_table("learned_intervals")
     op.drop_table("products")
     op.drop_table("checkout_facts")
