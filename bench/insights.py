@@ -1,4 +1,5 @@
-"""Insights benchmark: full refresh, a segment preview count, a large segment, export.
+"""Insights benchmark: full refresh, segment preview counts (RFM; replenishment
+and relative rules at the data's own now), a large segment, export.
 
 Run after ``python -m bench.insights_data``: ``python -m bench.insights --url
 postgresql+asyncpg://postgres@127.0.0.1:5432/cg_bench``. Prints one line per
@@ -15,6 +16,7 @@ import tracemalloc
 
 from sqlalchemy import func, select, text
 
+from bench.insights_data import NOW
 from gateway.db.models import utcnow
 from gateway.insights.export import ExportRequest, FullAccess, export_segment
 from gateway.insights.order_facts import Sessions
@@ -27,6 +29,25 @@ from gateway.settings import Settings
 WIN_BACK = {
     "rfmSegmentIn": ["At Risk", "Hibernating"],
     "consent": {"channel": "email", "state": "granted"},
+}
+PREVIEWS: dict[str, dict[str, object]] = {
+    "win-back": WIN_BACK,
+}
+AT_THE_DATA_S_NOW: dict[str, dict[str, object]] = {
+    "skincare due in 14 days": {
+        "replenishmentDue": {"category": "Skincare", "withinDays": 14}
+    },
+    "one SKU due in 14 days": {"replenishmentDue": {"sku": "SKI-1", "withinDays": 14}},
+    "birthday next month, bought outerwear in October": {
+        "birthday": {"monthsAhead": 1},
+        "purchased": {
+            "category": "Outerwear",
+            "between": {
+                "from": "2024-10-01T00:00:00+00:00",
+                "to": "2024-10-31T23:59:59+00:00",
+            },
+        },
+    },
 }
 
 
@@ -69,7 +90,8 @@ async def run(url: str) -> None:
             await session.execute(
                 text(
                     "TRUNCATE segments, segment_members, segment_membership_events,"
-                    " customer_traits, customer_rfm, insights_pending"
+                    " customer_traits, customer_rfm, insights_pending,"
+                    " learned_intervals"
                 )
             )
         for label in ("first, empty tables", "again, replacing every row"):
@@ -79,14 +101,18 @@ async def run(url: str) -> None:
             rated = await session.scalar(select(func.count()).select_from(CustomerRfm))
         print(f"customers with an RFM score: {rated:,}")
 
-        for attempt in range(3):
-            started = time.perf_counter()
-            async with sessions() as session:
-                count, _ = await preview(session, WIN_BACK, utcnow(), 20, None)
-            took = time.perf_counter() - started
-            print(
-                f"segment preview (win-back) #{attempt + 1}: {count:,} in {took:.3f} s"
-            )
+        previews = [(label, spec, utcnow()) for label, spec in PREVIEWS.items()]
+        previews += [(label, spec, NOW) for label, spec in AT_THE_DATA_S_NOW.items()]
+        for label, spec, now in previews:
+            for attempt in range(3):
+                started = time.perf_counter()
+                async with sessions() as session:
+                    count, _ = await preview(session, spec, now, 20, None)
+                took = time.perf_counter() - started
+                print(
+                    f"segment preview ({label}) #{attempt + 1}: {count:,}"
+                    f" in {took:.3f} s"
+                )
 
         started = time.perf_counter()
         async with sessions() as session, session.begin():

@@ -2,9 +2,12 @@
 
 ``python -m bench.insights_data --customers 1000000 --orders 5000000 --url
 postgresql://postgres@127.0.0.1:5432/cg_bench`` migrates the database, empties
-the tables it fills, then streams customers, addresses, consents, order facts
-and order line facts through ``asyncpg``'s ``copy_records_to_table`` in chunks,
-so memory stays flat whatever the size. Deterministic for a seed.
+the tables it fills, then streams customers, addresses, consents, order facts,
+order line facts and their SKUs (``order_item_facts``: five products per
+category, ``products``) through ``asyncpg``'s ``copy_records_to_table`` in
+chunks, so memory stays flat whatever the size. Deterministic for a seed (the
+SKUs are derived from the order number, so the rest is what it was before
+they were added).
 
 The rows are consistent by construction (every order's customer exists, every
 line's order exists), so the loading session sets ``session_replication_role``
@@ -72,9 +75,12 @@ def consents(n: int, rng: random.Random) -> Iterator[tuple[object, ...]]:
         yield (i, "email", state, "bench", NOW)
 
 
+Rows = list[tuple[object, ...]]
+
+
 def orders(
     n_customers: int, n_orders: int, rng: random.Random
-) -> Iterator[tuple[tuple[object, ...], list[tuple[object, ...]]]]:
+) -> Iterator[tuple[tuple[object, ...], Rows, Rows]]:
     for k in range(1, n_orders + 1):
         customer = rng.randint(1, n_customers)
         at = NOW - timedelta(days=rng.random() * 900)
@@ -84,11 +90,28 @@ def orders(
             quantity = rng.randint(1, 3)
             lines.append((f"o{k}", category, customer, quantity, price * quantity))
             total += price * quantity
+        at_items = [(o, _sku(c, k), who, at, q) for o, c, who, q, _ in lines]
         cancelled = rng.random() < 0.02
         refunded = total if rng.random() < 0.03 else Decimal(0)
         fact = (f"o{k}", customer, at, total, "USD", refunded, cancelled,
                 rng.random() < 0.05, sum(q for _, _, _, q, _ in lines))  # fmt: skip
-        yield fact, ([] if cancelled else lines)
+        yield fact, ([] if cancelled else lines), ([] if cancelled else at_items)
+
+
+def _sku(category: str, order: int) -> str:
+    return f"{category[:3].upper()}-{order % PRODUCTS + 1}"
+
+
+PRODUCTS = 5
+"""SKUs per category."""
+
+
+def products() -> list[tuple[object, ...]]:
+    return [
+        (_sku(category, n), f"{category} {n + 1}", category)
+        for category, _ in CATEGORIES
+        for n in range(PRODUCTS)
+    ]
 
 
 async def load(url: str, n_customers: int, n_orders: int, seed: int) -> None:
@@ -97,9 +120,13 @@ async def load(url: str, n_customers: int, n_orders: int, seed: int) -> None:
     try:
         await connection.execute("SET session_replication_role = replica")
         await connection.execute(
-            "TRUNCATE customers, order_facts, order_line_facts, customer_traits,"
+            "TRUNCATE customers, order_facts, order_line_facts, order_item_facts,"
+            " products, learned_intervals, customer_traits,"
             " customer_rfm, segments, segment_members, segment_membership_events"
             " RESTART IDENTITY CASCADE"
+        )
+        await connection.copy_records_to_table(
+            "products", records=products(), columns=("sku", "title", "category")
         )
         copies = {
             "customers": (customers(n_customers, rng), ("id", "email", "first_name",
@@ -114,15 +141,17 @@ async def load(url: str, n_customers: int, n_orders: int, seed: int) -> None:
                 await connection.copy_records_to_table(
                     table, records=chunk, columns=columns
                 )
-        facts: list[tuple[object, ...]] = []
-        lines: list[tuple[object, ...]] = []
-        for fact, its_lines in orders(n_customers, n_orders, rng):
+        facts: Rows = []
+        lines: Rows = []
+        items: Rows = []
+        for fact, its_lines, its_items in orders(n_customers, n_orders, rng):
             facts.append(fact)
             lines.extend(its_lines)
+            items.extend(its_items)
             if len(facts) == CHUNK:
-                await _copy_orders(connection, facts, lines)
-                facts, lines = [], []
-        await _copy_orders(connection, facts, lines)
+                await _copy_orders(connection, facts, lines, items)
+                facts, lines, items = [], [], []
+        await _copy_orders(connection, facts, lines, items)
         await connection.execute(
             "SELECT setval(pg_get_serial_sequence('customers', 'id'), $1)",
             n_customers,
@@ -133,9 +162,8 @@ async def load(url: str, n_customers: int, n_orders: int, seed: int) -> None:
 
 
 async def _copy_orders(
-    connection: asyncpg.Connection, facts: list[tuple[object, ...]],
-    lines: list[tuple[object, ...]],
-) -> None:  # fmt: skip
+    connection: asyncpg.Connection, facts: Rows, lines: Rows, items: Rows
+) -> None:
     await connection.copy_records_to_table(
         "order_facts",
         records=facts,
@@ -146,6 +174,11 @@ async def _copy_orders(
         "order_line_facts",
         records=lines,
         columns=("order_id", "category", "customer_id", "quantity", "spend"),
+    )
+    await connection.copy_records_to_table(
+        "order_item_facts",
+        records=items,
+        columns=("order_id", "sku", "customer_id", "processed_at", "quantity"),
     )
 
 

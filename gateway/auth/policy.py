@@ -104,6 +104,7 @@ _EMAIL, _PHONE, _NAME = (
     frozenset({PiiKind.NAME}),
 )
 _ADDRESS, _BIRTH_MONTH = frozenset({PiiKind.ADDRESS}), frozenset({PiiKind.BIRTH_MONTH})
+_BIRTH_DATE = frozenset({PiiKind.BIRTH_DATE})
 
 COMPARED: dict[str, frozenset[PiiKind]] = {
     "Query.customer(email:)": _EMAIL,
@@ -119,6 +120,8 @@ COMPARED: dict[str, frozenset[PiiKind]] = {
     "SegmentFilter.region": _ADDRESS,
     "SegmentFilter.city": _ADDRESS,
     "SegmentFilter.birthMonth": _BIRTH_MONTH,
+    "BirthdayRule.withinDays": _BIRTH_DATE,  # a window of days tells the day
+    "BirthdayRule.monthsAhead": _BIRTH_MONTH,
     "Customer.email": _EMAIL,
 }
 """Every argument, input field, enum value and federation entity key
@@ -152,7 +155,16 @@ WRITERS: frozenset[Role] = frozenset({Role.ADMIN, Role.SUPPORT, Role.SALES})
 """Roles that may run any mutation."""
 
 MUTATIONS_BY_ROLE: dict[Role, frozenset[str]] = {
-    Role.MARKETING: frozenset({"createSegment", "setConsent"}),
+    Role.MARKETING: frozenset(
+        {
+            "createSegment",
+            "updateSegment",
+            "deleteSegment",
+            "setProductReplenishment",
+            "setCategoryReplenishment",
+            "setConsent",
+        }
+    ),
     Role.ANALYST: frozenset(),
     Role.EMBED: frozenset(),
 }

@@ -13,6 +13,7 @@ from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColum
 
 from gateway.db.models import utcnow
 from gateway.errors import GatewayError
+from gateway.insights.checkout_facts import sync_checkouts
 from gateway.insights.engagement import count_links, sync_engagement
 from gateway.insights.export import ExportRequest, FullAccess, export_segment
 from gateway.insights.export_audit import audited_export, command_line_operator
@@ -75,9 +76,10 @@ def refresh() -> None:
 
 @insights_app.command("sync-orders")
 def sync_orders_command() -> None:
-    """Copy the orders of every Shopify-linked customer into the order facts."""
+    """Copy the orders of every Shopify-linked customer into the order facts,
+    and the store's recent abandoned checkouts of those customers."""
 
-    async def run() -> int:
+    async def run() -> tuple[int, int]:
         async with open_command_services(Settings.load()) as services:
             shopify = services.upstreams.shopify
             if shopify is None:
@@ -86,11 +88,13 @@ def sync_orders_command() -> None:
             total = await count_links(services.sessions, ("shopify",))
             with _progress() as progress:
                 task = progress.add_task("Copying orders", total=total)
-                return await sync_orders(
+                orders = await sync_orders(
                     services.sessions, shopify, lambda n: progress.advance(task, n)
                 )
+            return orders, await sync_checkouts(services.sessions, shopify)
 
-    console.print(f"[green]{asyncio.run(run())} orders stored.[/green]")
+    orders, checkouts = asyncio.run(run())
+    console.print(f"[green]{orders} orders and {checkouts} checkouts stored.[/green]")
 
 
 @insights_app.command("sync-engagement")

@@ -338,7 +338,10 @@ class TrackedEvent(Base):
         ),
         Index("ix_tracked_events_user_id", "user_id"),
         Index("ix_tracked_events_anonymous_id", "anonymous_id"),
+        Index("ix_tracked_events_name_occurred_at", "name", "occurred_at"),
     )
+    """``name, occurred_at``: the segment rule ``viewedProduct`` reads one
+    event name within recent days (``gateway.insights.segment_rules``)."""
 
 
 class PostHogEvent(Base):

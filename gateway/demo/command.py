@@ -21,6 +21,7 @@ from gateway.app import create_app
 from gateway.db.models import utcnow
 from gateway.demo.seed import seed
 from gateway.demo.upstreams import DemoUpstreams, open_upstreams
+from gateway.insights.checkout_facts import sync_checkouts
 from gateway.insights.engagement import sync_engagement
 from gateway.insights.order_facts import sync_orders
 from gateway.insights.refresh import refresh_all
@@ -108,6 +109,7 @@ async def prepare_insights(services: Services) -> None:
         )
     if upstreams.shopify is not None:
         await sync_orders(services.sessions, upstreams.shopify)
+        await sync_checkouts(services.sessions, upstreams.shopify)
     await sync_engagement(
         services.sessions,
         upstreams,

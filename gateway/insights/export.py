@@ -4,7 +4,9 @@ One statement reads every row, streamed from a server-side cursor (asyncpg)
 or the SQLite cursor ``BATCH`` rows at a time; each batch is rendered and
 yielded before the next is fetched, so a million-row export holds one batch
 at a time. The export holds one connection and one read transaction (a
-consistent snapshot) until its last row. A marketing export names a channel
+consistent snapshot) until its last row. Its rows are the segment's members as
+``SavedSegment.members`` reads them: a dynamic segment's evaluated at the
+export's start (``segments.member_ids``). A marketing export names a channel
 and then includes only customers whose consent for it is ``granted``.
 
 Every row goes through ``render_export_row(row, policy)``: the one place a
@@ -18,17 +20,19 @@ import csv
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import orjson
 from sqlalchemy import Row, Select, and_, exists, func, select
 
 from gateway.db import models
+from gateway.db.models import utcnow
 from gateway.errors import BadUserInput
 from gateway.insights.order_facts import Sessions
-from gateway.insights.segments import segment_by_name
-from gateway.insights.tables import CustomerRfm, CustomerTraits, SegmentMember
+from gateway.insights.segments import member_ids, segment_by_name
+from gateway.insights.tables import CustomerRfm, CustomerTraits
 
 BATCH = 5000
 FORMATS = ("csv", "jsonl")
@@ -78,11 +82,11 @@ def render_export_row(
     }
 
 
-def _query(segment_id: int, channel: str | None) -> Select[tuple[object, ...]]:
+def _query(members: Select[Any], channel: str | None) -> Select[tuple[object, ...]]:
     """Every exported row in one statement, by customer id. The first address
     (the default one, else the oldest) comes from one ranked pass over
     ``addresses`` joined like the traits, not from a sub-query per row."""
-    c, m, a = models.Customer, SegmentMember, models.Address
+    c, a = models.Customer, models.Address
     ranked = select(
         a.customer_id,
         a.country,
@@ -104,11 +108,10 @@ def _query(segment_id: int, channel: str | None) -> Select[tuple[object, ...]]:
             CustomerTraits.lifetime_value,
             CustomerRfm.segment,
         )  # fmt: skip
-        .join(m, m.customer_id == c.id)
         .outerjoin(ranked, and_(ranked.c.customer_id == c.id, ranked.c.rank == 1))
         .outerjoin(CustomerTraits, CustomerTraits.customer_id == c.id)
         .outerjoin(CustomerRfm, CustomerRfm.customer_id == c.id)
-        .where(m.segment_id == segment_id)
+        .where(c.id.in_(members))
         .order_by(c.id)
     )
     if channel is not None:
@@ -137,12 +140,14 @@ async def export_segment(
     request: ExportRequest,
     policy: ExportPolicy,
     shown: Callable[[Sequence[dict[str, object]]], Awaitable[None]] | None = None,
+    now: datetime | None = None,
 ) -> AsyncIterator[bytes]:
     """The export, one encoded batch at a time (the CSV header comes first);
     ``shown`` sees each batch of rendered rows before it is sent."""
     async with sessions() as session:
         segment = await segment_by_name(session, request.segment)
-        query = _query(segment.id, request.channel).execution_options(yield_per=BATCH)
+        members = member_ids(segment, now or utcnow())
+        query = _query(members, request.channel).execution_options(yield_per=BATCH)
         first = True
         connection = await session.connection()  # Core rows: no ORM loading
         async for rows in (await connection.stream(query)).partitions(BATCH):

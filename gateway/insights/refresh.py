@@ -1,17 +1,20 @@
 """When insights are recomputed: all at once, for one customer, on a schedule.
 
-* ``refresh_all``: traits, RFM and every segment's membership in one
-  transaction (readers see the old or the new state, never half of each);
-  ``customer-graph insights refresh`` and the scheduled task run it, one at a
-  time across replicas (an advisory lock on PostgreSQL: a second one raises
+* ``refresh_all``: traits, RFM, the replenishment intervals learned from
+  repeat purchases, and every segment's membership in one transaction
+  (readers see the old or the new state, never half of each);
+  ``customer-graph insights refresh`` and the scheduled task run it, one at
+  a time across replicas (an advisory lock on PostgreSQL: a second one raises
   ``RefreshRunning`` at once instead of redoing the same work and colliding
-  on the same rows). On PostgreSQL the transaction gets
-  ``Settings.insights_work_mem`` and sorted rather than hashed aggregation
-  (``plan_for_bulk``), and analyzes the tables it rewrote before the segments
-  read them.
+  on the same rows). On PostgreSQL the
+  transaction gets ``Settings.insights_work_mem`` and sorted rather than
+  hashed aggregation (``plan_for_bulk``), and analyzes the tables it rewrote
+  before the segments read them.
 * ``record_orders``: an order webhook's facts plus that customer's traits and
-  memberships, inside the webhook's own transaction. RFM quintiles are
-  relative to everyone, so they wait for the next full refresh.
+  memberships, inside the webhook's own transaction (run-out dates are read
+  from the facts, so they follow at once). RFM quintiles and learned
+  intervals are relative to everyone, so they wait for the next full
+  refresh.
 * ``refresh_periodically``: the gateway's background task, started by the app
   lifespan when ``Settings.insights_refresh_interval`` is positive; a tick
   that finds another refresh running skips its turn.
@@ -41,6 +44,7 @@ from connectors.models import Order
 from gateway.db.models import utcnow
 from gateway.errors import describe
 from gateway.insights.order_facts import Sessions, upsert_order_facts
+from gateway.insights.replenishment import learn_intervals
 from gateway.insights.rfm import refresh_rfm
 from gateway.insights.segments import refresh_memberships
 from gateway.insights.sql import analyze, plan_for_bulk, transaction_lock, upsert
@@ -49,7 +53,7 @@ from gateway.insights.traits import refresh_traits
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.insights")
-STEPS = ("traits", "rfm", "segments")
+STEPS = ("traits", "rfm", "replenishment", "segments")
 REFRESH_LOCK = 0x63675F72667368  # "cg_rfsh": one full refresh at a time
 WRITERS_LOCK = 0x63675F77726974  # "cg_writ": a full refresh or webhooks' own
 
@@ -84,6 +88,9 @@ async def refresh_all(
         await analyze(session, CustomerTraits, CustomerRfm)
         if step_done:
             step_done("rfm")
+        await learn_intervals(session, now)
+        if step_done:
+            step_done("replenishment")
         skipped = await refresh_memberships(session, now)
     await refresh_pending(sessions, now)
     if step_done:

@@ -16,14 +16,16 @@ Every leaf is made two-valued (a missing trait is *false*, never SQL NULL),
 so ``not`` of a condition is exactly its complement. The result selects
 customer ids from ``customers`` left-joined to their traits and RFM row;
 list-valued conditions (tags, categories, consent, address) are ``EXISTS``
-sub-queries on indexed tables, so a count stays one statement.
+sub-queries on indexed tables, so a count stays one statement. The relative
+and historical rules (``birthday``, ``purchased``, ``replenishmentDue``,
+``abandonedCheckout``, ``viewedProduct``) are ``gateway.insights.segment_rules``;
+the values of every condition are read by ``gateway.insights.filter_values``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import (
@@ -41,7 +43,9 @@ from sqlalchemy import (
 from gateway.auth.policy import Role, may_compare
 from gateway.db import models
 from gateway.errors import BadUserInput
+from gateway.insights.filter_values import MAX_DAYS, moment, number, strings, whole
 from gateway.insights.rfm import SEGMENTS
+from gateway.insights.segment_rules import INPUT_TYPES, RULES
 from gateway.insights.tables import CustomerRfm, CustomerTraits, OrderLineFact
 
 Spec = Mapping[str, Any]
@@ -51,9 +55,8 @@ MAX_NODES = 200
 deeper than 1,000 (an ``or`` of 2,000 tags was an internal error), and a
 filter an operator writes by hand has a few dozen."""
 MAX_DEPTH = 8
-MAX_TEXT = 200
-"""Longest string in a filter (a tag, category, country, region or city)."""
-MAX_DAYS = 36_500
+MAX_TEXT = 255
+"""Longest string in a filter (a tag, category, SKU, country, region or city)."""
 
 RANGES: dict[str, Any] = {
     "lifetimeValue": T.lifetime_value,
@@ -82,44 +85,15 @@ ADDRESS: dict[str, Any] = {
 }
 
 
-def _number(key: str, value: object) -> Decimal:
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        raise BadUserInput(f"`{key}` needs numbers.", field=key) from None
-
-
 def _range(key: str, column: Any, spec: object) -> ColumnElement[bool]:
     if not isinstance(spec, Mapping) or not spec.keys() <= {"gte", "lte"}:
         raise BadUserInput(f"`{key}` takes {{gte, lte}}.", field=key)
     terms = [column.is_not(None)]
     if spec.get("gte") is not None:
-        terms.append(column >= _number(key, spec["gte"]))
+        terms.append(column >= number(key, spec["gte"]))
     if spec.get("lte") is not None:
-        terms.append(column <= _number(key, spec["lte"]))
+        terms.append(column <= number(key, spec["lte"]))
     return and_(*terms)
-
-
-def _whole(key: str, value: object, low: int, high: int) -> int:
-    if (
-        not isinstance(value, int)
-        or isinstance(value, bool)
-        or not low <= value <= high
-    ):
-        raise BadUserInput(
-            f"`{key}` takes a whole number from {low} to {high}.", field=key
-        )
-    return value
-
-
-def _moment(key: str, value: object) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise BadUserInput(f"`{key}` needs ISO date-times.", field=key) from None
-    if moment.tzinfo is None:
-        raise BadUserInput(f"`{key}` needs a time zone.", field=key)
-    return moment
 
 
 def _time(key: str, column: Any, spec: object, now: datetime) -> ColumnElement[bool]:
@@ -130,22 +104,16 @@ def _time(key: str, column: Any, spec: object, now: datetime) -> ColumnElement[b
         )
     terms = [column.is_not(None)]
     if spec.get("after") is not None:
-        terms.append(column >= _moment(key, spec["after"]))
+        terms.append(column >= moment(key, spec["after"]))
     if spec.get("before") is not None:
-        terms.append(column < _moment(key, spec["before"]))
+        terms.append(column < moment(key, spec["before"]))
     if spec.get("lastDays") is not None:
-        days = _whole(key, spec["lastDays"], 0, MAX_DAYS)
+        days = whole(key, spec["lastDays"], 0, MAX_DAYS)
         terms += [column >= now - timedelta(days=days), column <= now]
     if spec.get("nextDays") is not None:
-        days = _whole(key, spec["nextDays"], 0, MAX_DAYS)
+        days = whole(key, spec["nextDays"], 0, MAX_DAYS)
         terms += [column >= now, column <= now + timedelta(days=days)]
     return and_(*terms)
-
-
-def _strings(key: str, value: object) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadUserInput(f"`{key}` takes a list of strings.", field=key)
-    return list(value)
 
 
 def _tags(names: list[str]) -> ColumnElement[bool]:
@@ -168,7 +136,7 @@ def _consent(spec: object) -> ColumnElement[bool]:
 
 
 def _segments(value: object) -> ColumnElement[bool]:
-    names = _strings("rfmSegmentIn", value)
+    names = strings("rfmSegmentIn", value)
     if unknown := set(names) - set(SEGMENTS):
         raise BadUserInput(
             f"Unknown RFM segments: {', '.join(sorted(unknown))}.",
@@ -193,19 +161,21 @@ def _leaf(key: str, value: Any, now: datetime) -> ColumnElement[bool]:
         return and_(column.is_not(None), column == str(value))
     if key in ADDRESS:
         return _address(key, value)
+    if key in RULES:
+        return RULES[key](key, value, now)
     simple: dict[str, Callable[[], ColumnElement[bool]]] = {
         "and": lambda: and_(*(_compile(s, now) for s in _trees(key, value))),
         "or": lambda: or_(*(_compile(s, now) for s in _trees(key, value))),
         "not": lambda: not_(_compile(value, now)),
         "rfmSegmentIn": lambda: _segments(value),
-        "tagsAny": lambda: _tags(_strings(key, value)),
-        "tagsAll": lambda: and_(*(_tags([t]) for t in _strings(key, value))),
-        "categoriesAny": lambda: _category(_strings(key, value)),
-        "categoriesAll": lambda: and_(*(_category([n]) for n in _strings(key, value))),
+        "tagsAny": lambda: _tags(strings(key, value)),
+        "tagsAll": lambda: and_(*(_tags([t]) for t in strings(key, value))),
+        "categoriesAny": lambda: _category(strings(key, value)),
+        "categoriesAll": lambda: and_(*(_category([n]) for n in strings(key, value))),
         "consent": lambda: _consent(value),
         "birthMonth": lambda: and_(
             C.birth_date.is_not(None),
-            extract("month", C.birth_date) == _whole(key, value, 1, 12),
+            extract("month", C.birth_date) == whole(key, value, 1, 12),
         ),
     }
     if key not in simple:
@@ -273,6 +243,11 @@ def hidden_conditions(role: Role, spec: object) -> list[str]:
                     pending.append(value)
                 elif value is not None:
                     used.add(f"SegmentFilter.{key}")
+                    if key in INPUT_TYPES and isinstance(value, Mapping):
+                        named = INPUT_TYPES[key]
+                        used.update(
+                            f"{named}.{k}" for k in value if value[k] is not None
+                        )
     return sorted(c for c in used if not may_compare(role, c))
 
 

@@ -7,6 +7,13 @@ statements per segment (exit events, exits, entry events, entries), either for
 everyone or for a ``scope`` of customers whose traits just changed; each
 change is recorded in ``segment_membership_events`` for the timeline.
 
+A *dynamic* segment (``segment_rules.is_dynamic``: its filter counts days
+from now) changes with the clock alone, between refreshes: its members are
+evaluated at read time (``member_ids``), by the same query a preview runs,
+while its stored membership still records entries and exits at each refresh.
+A filter naming a SKU or a category the facts do not know is refused before
+it is previewed or saved (``catalogue.check_known``).
+
 A new segment has nothing to diff against: ``create_segment`` inserts its
 matches as members, then an "entered" event per member read back from them,
 two statements whatever the size. After either writes ``ANALYZE_AFTER`` rows or
@@ -25,6 +32,7 @@ from typing import Any
 from sqlalchemy import (
     CursorResult,
     Result,
+    Select,
     delete,
     exists,
     func,
@@ -37,7 +45,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import models
 from gateway.errors import Conflict, GatewayError, NotFound
+from gateway.insights.catalogue import check_known
 from gateway.insights.segment_filter import Spec, compile_filter, segment_query
+from gateway.insights.segment_rules import is_dynamic, product_names
 from gateway.insights.sql import analyze
 from gateway.insights.tables import Segment, SegmentMember, SegmentMembershipEvent
 from gateway.relay.pagination import Cursor, Page
@@ -63,21 +73,33 @@ def _after(kind: str, after: str | None) -> int:
     return 0 if after is None else _members(kind).decode(after)[0]
 
 
-async def preview(
-    session: AsyncSession, spec: Spec, now: datetime, first: int, after: str | None
+async def check_filter(session: AsyncSession, spec: Spec, now: datetime) -> None:
+    """BAD_USER_INPUT for a malformed filter, or one naming a SKU or category
+    the facts do not know (one statement, only when it names one)."""
+    compile_filter(spec, now)
+    await check_known(session, *product_names(spec))
+
+
+async def _page(
+    session: AsyncSession, ids: Select[Any], kind: str, first: int, after: str | None
 ) -> tuple[int, Page[models.Customer]]:
-    """How many customers ``spec`` matches, and the first page (by id)."""
-    match = segment_query(spec, now)
-    count = await session.scalar(select(func.count()).select_from(match.subquery()))
+    """How many customers ``ids`` selects, and a page of them (by id)."""
+    count = await session.scalar(select(func.count()).select_from(ids.subquery()))
     rows = await session.scalars(
         select(models.Customer)
-        .where(
-            models.Customer.id.in_(match), models.Customer.id > _after("preview", after)
-        )
+        .where(models.Customer.id.in_(ids), models.Customer.id > _after(kind, after))
         .order_by(models.Customer.id)
         .limit(first + 1)
     )
     return int(count or 0), Page.from_rows(list(rows), first)
+
+
+async def preview(
+    session: AsyncSession, spec: Spec, now: datetime, first: int, after: str | None
+) -> tuple[int, Page[models.Customer]]:
+    """How many customers ``spec`` matches, and the first page (by id)."""
+    await check_filter(session, spec, now)
+    return await _page(session, segment_query(spec, now), "preview", first, after)
 
 
 async def create_segment(
@@ -85,7 +107,7 @@ async def create_segment(
 ) -> Segment:
     """Validate ``spec``, save it and fill its membership."""
     name = clean_name(name, "name", NAME_CHARS)
-    compile_filter(spec, now)
+    await check_filter(session, spec, now)
     segment = Segment(name=name, filter=dict(spec), created_at=now)
     try:
         async with session.begin_nested():
@@ -153,10 +175,25 @@ async def all_segments(session: AsyncSession) -> list[Segment]:
     return list(await session.scalars(select(Segment).order_by(Segment.name)))
 
 
+def member_ids(segment: Segment, now: datetime) -> Select[Any]:
+    """``SELECT`` of the ids of ``segment``'s members: evaluated at ``now``
+    for a dynamic segment, else as stored."""
+    if is_dynamic(segment.filter):
+        return segment_query(segment.filter, now)
+    m = SegmentMember
+    return select(m.customer_id).where(m.segment_id == segment.id)
+
+
 async def members(
-    session: AsyncSession, segment: Segment, first: int, after: str | None
+    session: AsyncSession,
+    segment: Segment,
+    now: datetime,
+    first: int,
+    after: str | None,
 ) -> tuple[int, Page[models.Customer]]:
     kind = f"segment:{segment.id}"
+    if is_dynamic(segment.filter):
+        return await _page(session, member_ids(segment, now), kind, first, after)
     m, c = SegmentMember, models.Customer
     count = await session.scalar(select(func.count()).where(m.segment_id == segment.id))
     rows = await session.scalars(

@@ -1,9 +1,12 @@
 """The insights tables: facts copied from upstreams, and what is computed from them.
 
-Facts (``order_facts``, ``order_line_facts``, ``engagement_facts``) are the
-minimum the traits need, so a refresh never calls an upstream. Computed rows
-(``customer_traits``, ``customer_rfm``, ``segment_members``) are replaced by a
-refresh; ``segment_membership_events`` is append-only (the timeline reads it).
+Facts (``order_facts``, ``order_line_facts``, ``order_item_facts``,
+``checkout_facts``, ``engagement_facts``) are the minimum the traits, the
+replenishment dates and the segment rules need, so a refresh never calls an
+upstream. Computed rows (``customer_traits``, ``customer_rfm``,
+``segment_members``) are replaced by a refresh; ``segment_membership_events``
+is append-only (the timeline reads it). The product catalogue and the
+replenishment rows are in ``gateway.insights.product_tables``.
 """
 
 from __future__ import annotations
@@ -98,8 +101,65 @@ class OrderLineFact(Base):
     )
 
 
+class OrderItemFact(Base):
+    """Units of one product (SKU) within one order that was not cancelled:
+    what per-product replenishment learns from and ``purchased`` filters by.
+    Lines without a SKU are only in ``order_line_facts``."""
+
+    __tablename__ = "order_item_facts"
+
+    order_id: Mapped[str] = mapped_column(
+        String(255),
+        ForeignKey("order_facts.order_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    sku: Mapped[str] = mapped_column(String(255), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigId, nullable=False)
+    """Copied from the order, as ``processed_at`` is: a customer's or a
+    product's purchases are read from one index, with no join."""
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (
+        Index(
+            "ix_order_item_facts_customer_id_sku_processed_at",
+            "customer_id",
+            "sku",
+            "processed_at",
+            postgresql_include=["quantity"],
+        ),
+        Index(
+            "ix_order_item_facts_sku_customer_id_processed_at",
+            "sku",
+            "customer_id",
+            "processed_at",
+            postgresql_include=["quantity"],
+        ),
+    )
+
+
+class CheckoutFact(Base):
+    """A checkout the customer started: abandoned while ``completed_at`` is null."""
+
+    __tablename__ = "checkout_facts"
+
+    checkout_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_checkout_facts_customer_id_created_at", "customer_id", "created_at"),
+    )
+
+
 class CategoryReplenishment(Base):
-    """How many days a category's typical purchase lasts (face cream: 90)."""
+    """How many days one unit of a category lasts (face cream: 90), as the
+    operator says: a product of the category without its own interval
+    (``gateway.insights.replenishment``) and a single-order customer's
+    ``predictedNextOrderAt`` use it."""
 
     __tablename__ = "category_replenishment"
 

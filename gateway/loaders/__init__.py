@@ -30,7 +30,11 @@ from gateway.loaders.crm import (
     SessionLoader,
     TagsByCustomerLoader,
 )
-from gateway.loaders.insights import RfmByCustomerLoader, TraitsByCustomerLoader
+from gateway.loaders.insights import (
+    ReplenishmentByCustomerLoader,
+    RfmByCustomerLoader,
+    TraitsByCustomerLoader,
+)
 from gateway.loaders.sources import (
     ShopifyLoaders,
     UpstreamLoaders,
@@ -124,6 +128,10 @@ class Loaders:
     @cached_property
     def rfm_by_customer(self) -> RfmByCustomerLoader:
         return RfmByCustomerLoader(self.sessions)
+
+    @cached_property
+    def replenishment_by_customer(self) -> ReplenishmentByCustomerLoader:
+        return ReplenishmentByCustomerLoader(self.sessions)
 
     @cached_property
     def customer_events_by_window(self) -> CustomerEventsByWindowLoader:

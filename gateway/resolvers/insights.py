@@ -10,7 +10,7 @@ from typing import Any
 from gateway.db import models
 from gateway.db.models import utcnow
 from gateway.errors import Forbidden
-from gateway.insights import rfm, segments
+from gateway.insights import rfm, segment_edits, segments
 from gateway.insights.segment_filter import hidden_conditions
 from gateway.insights.tables import CustomerRfm, CustomerTraits, Segment
 from gateway.relay.pagination import Page, check_first
@@ -51,6 +51,24 @@ async def create_segment(info: Info, name: str, spec: Mapping[str, Any]) -> Segm
     return created
 
 
+async def update_segment(
+    info: Info, name: str, new_name: str | None, spec: Mapping[str, Any] | None
+) -> Segment:
+    async with info.context.services.sessions() as session, session.begin():
+        updated = await segment_edits.update_segment(
+            session, name, utcnow(), new_name=new_name, spec=spec
+        )
+    await info.context.services.forget_responses()  # members' timelines changed
+    return updated
+
+
+async def delete_segment(info: Info, name: str) -> str:
+    async with info.context.services.sessions() as session, session.begin():
+        deleted = await segment_edits.delete_segment(session, name)
+    await info.context.services.forget_responses()
+    return deleted
+
+
 async def segment(info: Info, name: str) -> Segment:
     async with info.context.services.sessions() as session:
         return await segments.segment_by_name(session, name)
@@ -73,4 +91,4 @@ async def members(
             argument=hidden[0],
         )
     async with info.context.services.sessions() as session:
-        return await segments.members(session, row, first, after)
+        return await segments.members(session, row, utcnow(), first, after)

@@ -19,6 +19,7 @@ from gateway.schema.customer import CustomerMutation, CustomerQuery
 from gateway.schema.federation import FEDERATION_VERSION, FederatedSchema
 from gateway.schema.insights import InsightsMutation, InsightsQuery
 from gateway.schema.partial_errors import PartialErrors
+from gateway.schema.replenishment import ReplenishmentMutation
 from gateway.schema.stream_errors import FormatStreamErrors
 from gateway.schema.tasks import TaskMutation
 from gateway.schema.text_inputs import TextInputs
@@ -29,7 +30,14 @@ from gateway.schema.upstream_scope import UpstreamScope
 Query = merge_types("Query", (CustomerQuery, InsightsQuery))
 Mutation = merge_types(
     "Mutation",
-    (CustomerMutation, CrmMutation, InsightsMutation, TaskMutation, TimelineMutation),
+    (
+        CustomerMutation,
+        CrmMutation,
+        InsightsMutation,
+        ReplenishmentMutation,
+        TaskMutation,
+        TimelineMutation,
+    ),
 )
 Subscription = merge_types("Subscription", (TimelineSubscription,))
 

@@ -22,6 +22,7 @@ from gateway.resolvers.context import Info
 from gateway.schema import activity as activity_fields
 from gateway.schema import insights as insights_fields
 from gateway.schema import orders as order_fields
+from gateway.schema import replenishment as replenishment_fields
 from gateway.schema import support as support_fields
 from gateway.schema import tasks as task_fields
 from gateway.schema import timeline as timeline_fields
@@ -223,6 +224,13 @@ class Customer(relay.Node):
         description="Recency/frequency/monetary scores as of `computedAt`; null"
         " when not computed yet or the customer has no order (cancelled ones do"
         " not count).",
+    )
+    replenishment = strawberry.field(
+        resolver=replenishment_fields.customer_replenishment,
+        description="Products (SKUs) the customer bought and when each runs out,"
+        " the soonest first, those without a date last; `first` at most"
+        " CG_MAX_PAGE_SIZE (100 by default). Computed by the insights refresh"
+        " and the order webhooks (docs/segments.md, Replenishment).",
     )
     timeline = strawberry.field(
         resolver=timeline_fields.customer_timeline,

@@ -1,31 +1,29 @@
 """Insights in the graph: ``Customer.traits``, ``Customer.rfm``, ``rfmSummary``,
-segment previews, saved segments and their members."""
+segment previews, saved segments and their members; the filter's inputs are
+in ``gateway.schema.segment_inputs``."""
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
-from strawberry.utils.str_converters import to_camel_case
 
 from connectors import models as canonical
-from gateway.auth.policy import PiiKind
 from gateway.db import models
 from gateway.insights import tables
+from gateway.insights.segment_rules import is_dynamic
 from gateway.insights.segments import member_cursor
 from gateway.relay.pagination import Page
 from gateway.resolvers import insights as resolve
 from gateway.resolvers.context import Info
 from gateway.schema.connections import Connection, Edge
-from gateway.schema.crm import ConsentChannel, ConsentState
-from gateway.schema.descriptions import role_refused
 from gateway.schema.orders import Money
+from gateway.schema.segment_inputs import SegmentFilter, filter_json
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
@@ -168,138 +166,6 @@ async def customer_rfm(root: Customer, info: Info) -> Rfm | None:
     )
 
 
-@strawberry.input(description="Both bounds inclusive; either may be left out.")
-class NumberRange:
-    gte: float | None = strawberry.field(default=None, description="At least.")
-    lte: float | None = strawberry.field(default=None, description="At most.")
-
-
-@strawberry.input(description="Absolute bounds and/or days around now.")
-class TimeRange:
-    after: datetime | None = strawberry.field(
-        default=None, description="At or after this time."
-    )
-    before: datetime | None = strawberry.field(
-        default=None, description="Before this time."
-    )
-    last_days: int | None = strawberry.field(default=None, description="Past N days.")
-    next_days: int | None = strawberry.field(default=None, description="Next N days.")
-
-
-@strawberry.input(description="Customers with a given consent.")
-class SegmentConsent:
-    channel: ConsentChannel = strawberry.field(description="The channel.")
-    state: ConsentState | None = strawberry.field(
-        default=None, description="The state it must be in; any state when left out."
-    )
-
-
-@strawberry.input(description="All given conditions hold; and/or/not combine.")
-class SegmentFilter:
-    and_: list[SegmentFilter] | None = strawberry.field(
-        default=None, name="and", description="Every one of these filters holds."
-    )
-    or_: list[SegmentFilter] | None = strawberry.field(
-        default=None, name="or", description="At least one of these filters holds."
-    )
-    not_: SegmentFilter | None = strawberry.field(
-        default=None, name="not", description="This filter does not hold."
-    )
-    lifetime_value: NumberRange | None = strawberry.field(
-        default=None, description="Net order totals, in the customer's currency."
-    )
-    order_count: NumberRange | None = strawberry.field(
-        default=None, description="Orders not cancelled."
-    )
-    average_order_value: NumberRange | None = strawberry.field(
-        default=None, description="CustomerTraits.averageOrderValue."
-    )
-    average_days_between_orders: NumberRange | None = strawberry.field(
-        default=None, description="Days between orders."
-    )
-    return_rate: NumberRange | None = strawberry.field(
-        default=None, description="Share of orders with a return, 0–1."
-    )
-    satisfaction: NumberRange | None = strawberry.field(
-        default=None, description="Share of good ratings, 0–1."
-    )
-    open_tickets: NumberRange | None = strawberry.field(
-        default=None, description="Tickets in NEW, OPEN, PENDING or HOLD."
-    )
-    ticket_count: NumberRange | None = strawberry.field(
-        default=None, description="All tickets."
-    )
-    first_order_at: TimeRange | None = strawberry.field(
-        default=None, description="When the first order was placed."
-    )
-    last_order_at: TimeRange | None = strawberry.field(
-        default=None, description="When the last order was placed."
-    )
-    predicted_next_order_at: TimeRange | None = strawberry.field(
-        default=None, description="CustomerTraits.predictedNextOrderAt."
-    )
-    last_seen_at: TimeRange | None = strawberry.field(
-        default=None, description="The latest web event."
-    )
-    rfm_segment_in: list[str] | None = strawberry.field(
-        default=None, description="In one of these RFM segments, e.g. Champions."
-    )
-    tags_any: list[str] | None = strawberry.field(
-        default=None, description="Has at least one of these tags."
-    )
-    tags_all: list[str] | None = strawberry.field(
-        default=None, description="Has all of these tags."
-    )
-    categories_any: list[str] | None = strawberry.field(
-        default=None, description="Bought from at least one of these product types."
-    )
-    categories_all: list[str] | None = strawberry.field(
-        default=None, description="Bought from all of these product types."
-    )
-    favourite_category: str | None = strawberry.field(
-        default=None, description="Favourite product type by quantity."
-    )
-    favourite_category_by_spend: str | None = strawberry.field(
-        default=None, description="Favourite product type by spend."
-    )
-    consent: SegmentConsent | None = strawberry.field(
-        default=None, description="Has this consent."
-    )
-    country: str | None = strawberry.field(
-        default=None,
-        description="ISO 3166-1 alpha-2 code of any address, e.g. DE. "
-        + role_refused(PiiKind.ADDRESS),
-    )
-    region: str | None = strawberry.field(
-        default=None,
-        description="Region of any address. " + role_refused(PiiKind.ADDRESS),
-    )
-    city: str | None = strawberry.field(
-        default=None,
-        description="City of any address. " + role_refused(PiiKind.ADDRESS),
-    )
-    birth_month: int | None = strawberry.field(
-        default=None, description="1–12. " + role_refused(PiiKind.BIRTH_MONTH)
-    )
-
-
-def filter_json(value: object) -> Any:
-    """The input as the JSON a saved segment stores (GraphQL names, no nulls)."""
-    if isinstance(value, list):
-        return [filter_json(v) for v in value]
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            to_camel_case(f.name.rstrip("_")): filter_json(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if getattr(value, f.name) is not None
-        }
-    return value
-
-
 @strawberry.type(description="A member customer and its cursor.")
 class SegmentMemberEdge(Edge[LazyCustomer]):
     pass
@@ -336,7 +202,13 @@ class SavedSegment:
     )
     created_at: datetime = strawberry.field(description="When it was saved (UTC).")
     refreshed_at: datetime | None = strawberry.field(
-        description="When members were last computed; null when they never were."
+        description="When the stored membership (entries and exits) was last"
+        " computed; null when it never was."
+    )
+    dynamic: bool = strawberry.field(
+        description="True when the filter counts days from now (lastDays,"
+        " nextDays, inLastDays, withinDays, monthsAhead): its members then change"
+        " as days pass, and `members` evaluates it when read."
     )
     _row: strawberry.Private[tables.Segment]
 
@@ -347,14 +219,16 @@ class SavedSegment:
             filter=cast(JSON, row.filter),
             created_at=row.created_at,
             refreshed_at=row.refreshed_at,
+            dynamic=is_dynamic(row.filter),
             _row=row,
         )
 
     @strawberry.field(
-        description="Members by customer id, as of the last refresh; `first` at"
-        " most CG_MAX_PAGE_SIZE (100 by default). FORBIDDEN for a role that"
-        " may not filter by a condition of the segment's filter (an analyst,"
-        " a filter by city)."
+        description="Members by customer id: a dynamic segment's evaluated now,"
+        " another's as of the last refresh (which order webhooks keep current);"
+        " `first` at most CG_MAX_PAGE_SIZE (100 by default). FORBIDDEN for a"
+        " role that may not filter by a condition of the segment's filter (an"
+        " analyst, a filter by city)."
     )
     async def members(
         self, info: Info, first: int = 20, after: str | None = None
@@ -403,3 +277,26 @@ class InsightsMutation:
     ) -> SavedSegment:
         row = await resolve.create_segment(info, name, filter_json(filter))
         return SavedSegment.from_row(row)
+
+    @strawberry.mutation(
+        description="Rename a saved segment and/or replace its filter; members"
+        " who no longer match leave and new matches enter now (each recorded)."
+        " NOT_FOUND for an unknown name, CONFLICT for a `newName` taken."
+    )
+    async def update_segment(
+        self,
+        info: Info,
+        name: str,
+        new_name: str | None = None,
+        filter: SegmentFilter | None = None,
+    ) -> SavedSegment:
+        spec = None if filter is None else filter_json(filter)
+        row = await resolve.update_segment(info, name, new_name, spec)
+        return SavedSegment.from_row(row)
+
+    @strawberry.mutation(
+        description="Delete a saved segment and its stored members; returns its"
+        " name. NOT_FOUND for an unknown name."
+    )
+    async def delete_segment(self, info: Info, name: str) -> str:
+        return await resolve.delete_segment(info, name)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from graphql import (
@@ -44,6 +45,7 @@ WRITE = (
     "a write sets the value and compares with nothing a writer does not see "
     "(writers see every kind in full; marketing's mutations are listed apart)"
 )
+PRODUCT = "a product's SKU or category, from the store's catalogue"
 OWN_LIST = (
     "narrows one customer's own list by kind, source, state or time: the caller "
     "reads that customer already"
@@ -63,6 +65,12 @@ NOT_COMPARED: dict[str, str] = {
     "Query.segmentPreview(filter:)": HOLDER,
     "Mutation.createSegment(filter:)": HOLDER,
     "Mutation.createSegment(name:)": "a segment's name, chosen by staff",
+    "Mutation.updateSegment(filter:)": HOLDER,
+    "Mutation.updateSegment(name:)": "a segment's name, chosen by staff",
+    "Mutation.updateSegment(newName:)": "a segment's name, chosen by staff",
+    "Mutation.deleteSegment(name:)": "a segment's name, chosen by staff",
+    "Mutation.setProductReplenishment": PRODUCT,
+    "Mutation.setCategoryReplenishment": PRODUCT,
     "Mutation.setConsent": "a consent: channel, state and its source",
     "Query.segment(name:)": "a segment's name, chosen by staff",
     "CustomerOrderBy.CREATED_AT_DESC": "when we recorded the customer",
@@ -79,6 +87,17 @@ NOT_COMPARED: dict[str, str] = {
     "SegmentFilter.consent": HOLDER,
     "SegmentFilter.tagsAny": "our tags",
     "SegmentFilter.tagsAll": "our tags",
+    "SegmentFilter.birthday": HOLDER,
+    "SegmentFilter.purchased": HOLDER,
+    "SegmentFilter.replenishmentDue": HOLDER,
+    "SegmentFilter.abandonedCheckout": HOLDER,
+    "SegmentFilter.viewedProduct": HOLDER,
+    "PurchasedRule": PRODUCT + "; days and units bought",
+    "DateTimeRange": "when an order was placed",
+    "ReplenishmentDueRule": PRODUCT + "; days until it runs out (computed)",
+    "AbandonedCheckoutRule": "days since a checkout was left (a store fact)",
+    "ViewedProductRule": PRODUCT + " a web event names in its sku or category"
+    " property (never its other properties, which may hold any text); days",
     **dict.fromkeys(
         (
             "SegmentFilter.lifetimeValue",
@@ -226,12 +245,22 @@ class Facts:
     address: dict[str, str]
     birth_month: int
     tag: str
+    birth_date: date
 
     def value(self, kind: PiiKind, field: str) -> object:
+        today = datetime.now(UTC).date()
         if kind is PiiKind.ADDRESS:
             return self.address[field]
+        if kind is PiiKind.BIRTH_MONTH and field == "monthsAhead":
+            return (self.birth_month - today.month) % 12
         if kind is PiiKind.BIRTH_MONTH:
             return self.birth_month
+        if kind is PiiKind.BIRTH_DATE:  # ``withinDays``: until the next birthday
+            born = self.birth_date
+            next_one = born.replace(year=today.year)
+            if next_one < today:
+                next_one = born.replace(year=today.year + 1)
+            return (next_one - today).days
         if kind is PiiKind.PHONE and field == "hasPhone":
             return True
         by_kind = {
@@ -294,6 +323,9 @@ def _usages_of(
                     leaf, wrap = member, _entity(owner, member)
                 elif get_named_type(arg.type) is named:
                     leaf, wrap = member, _input(named, member)
+                elif holder := _holder(get_named_type(arg.type), named):
+                    outer = get_named_type(arg.type)
+                    leaf, wrap = member, _nested(outer, holder, member)
                 else:
                     continue
                 for kind in kinds:
@@ -306,6 +338,12 @@ def _usages_of(
                     )
 
 
+PREPARED = {
+    "updateSegment": "createSegment(name: $o_name, filter: {}) { name } ",
+}
+"""What a root field needs to exist first, run before it in the same document
+(mutations run in order): the segment ``updateSegment`` changes."""
+
 Wrap = Callable[[object, str], object]
 """The argument's value from the compared value and the subject's tag."""
 
@@ -316,6 +354,26 @@ def _same(value: object, tag: str) -> object:
 
 def _entity(type_name: str, key: str) -> Wrap:
     return lambda value, tag: [{"__typename": type_name, key: value}]
+
+
+def _holder(outer: Any, named: Any) -> str | None:
+    """The field of the input type ``outer`` whose type is the input type
+    ``named`` (``SegmentFilter.birthday`` for ``BirthdayRule``)."""
+    if not isinstance(named, GraphQLInputObjectType):
+        return None
+    if not isinstance(outer, GraphQLInputObjectType) or outer is named:
+        return None
+    return next(
+        (n for n, f in outer.fields.items() if get_named_type(f.type) is named), None
+    )
+
+
+def _nested(outer: Any, holder: str, member: str) -> Wrap:
+    tagged = "tagsAny" in outer.fields  # only the subject: it has the stage's tag
+    return lambda value, tag: {
+        holder: {member: value},
+        **({"tagsAny": [tag]} if tagged else {}),
+    }
 
 
 def _input(named: Any, member: str) -> Wrap:
@@ -354,7 +412,8 @@ def _usage(
     assert selection is not None, f"{root}.{field_name} reaches no Customer id"
     document = (
         f"{root.lower()}({', '.join(declared)}) "
-        f"{{ {field_name}({', '.join(passed)}) {selection} }}"
+        f"{{ {PREPARED.get(field_name, '')}"
+        f"{field_name}({', '.join(passed)}) {selection} }}"
     )
     coordinate, kind = compared
 

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from gateway.app import create_app
 from gateway.db.models import Base, LoyaltyEntry
+from gateway.insights.product_tables import Product
 from gateway.relay.ids import customer_pk
 from gateway.runtime.services import Services
 from gateway.schema import build_schema
@@ -42,6 +43,9 @@ HOSTILE = {
 PLAUSIBLE: dict[str, Any] = {
     "rfmSegmentIn": "Champions",
     "birthMonth": 4,
+    "monthsAhead": 1,
+    "sku": "NW-301",  # in the catalogue (``customer`` below)
+    "category": "Skincare",
     "points": 5,
     "email": "hostile@example.com",
     "phone": "+14155550123",
@@ -149,11 +153,18 @@ async def rows(db: Services) -> int:
 
 
 @pytest.fixture
-async def customer(gql: GraphQL) -> str:
+async def customer(gql: GraphQL, db: Services) -> str:
+    """A customer, and the product the plausible SKU and category name."""
     created = await gql(
         'mutation { createCustomer(input: {email: "owner@example.com"}) { id } }'
     )
+    async with db.sessions() as session, session.begin():
+        session.add(Product(sku="NW-301", title="Face cream", category="Skincare"))
     return str(created["data"]["createCustomer"]["id"])
+
+
+EXISTING = {"updateSegment", "deleteSegment"}
+"""Mutations of a saved segment: the plausible name ``x`` is created first."""
 
 
 CASES = list(cases())
@@ -180,6 +191,8 @@ async def test_the_plausible_arguments_the_table_starts_from_are_accepted(
 ) -> None:
     field = MUTATIONS.fields[mutation]
     variables = {a: plausible(a, d.type, customer, 0) for a, d in field.args.items()}
+    if mutation in EXISTING:
+        await gql('mutation { createSegment(name: "x", filter: {}) { name } }')
     answer = await gql(document(mutation), variables)
     assert "errors" not in answer, answer
 

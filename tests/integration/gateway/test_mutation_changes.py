@@ -89,6 +89,12 @@ WRITES: dict[str, Write] = {
 
 NOT_CUSTOMER_WRITES = {
     "createSegment": "saves a segment; drops every stored response instead",
+    "updateSegment": "changes a segment; drops every stored response instead",
+    "deleteSegment": "removes a segment; drops every stored response instead",
+    "setProductReplenishment": "an interval of a product, for many customers;"
+    " drops every stored response instead",
+    "setCategoryReplenishment": "an interval of a category, for many customers;"
+    " drops every stored response instead",
     "createEmbedToken": "signs a token, stores nothing",
 }
 

@@ -21,28 +21,30 @@ _ids = count(1)
 
 def order(
     at: datetime,
-    lines: list[tuple[str, int, str]],
+    lines: list[tuple[str, int, str]] | list[tuple[str, int, str, str]],
     *,
     refunded: str = "0",
     cancelled: bool = False,
     returned: bool = False,
     total: str | None = None,
 ) -> Order:
-    """An order of ``(category, quantity, spend)`` lines; total = sum of spends."""
+    """An order of ``(category, quantity, spend)`` lines, or ``(category,
+    quantity, spend, sku)``; total = sum of spends."""
     n = next(_ids)
     gid = f"gid://shopify/Order/{n}"
-    spend = sum((Decimal(s) for _, _, s in lines), Decimal(0))
+    spend = sum((Decimal(line[2]) for line in lines), Decimal(0))
     amount = Decimal(total) if total is not None else spend
     items = tuple(
         LineItem(
             id=f"{gid}/{i}",
-            title=category,
-            quantity=qty,
-            unit_price=Money(Decimal(s) / qty, "USD"),
-            total=Money(Decimal(s), "USD"),
-            category=category,
+            title=f"{line[0]} {line[3]}" if len(line) > 3 else line[0],
+            quantity=line[1],
+            unit_price=Money(Decimal(line[2]) / line[1], "USD"),
+            total=Money(Decimal(line[2]), "USD"),
+            sku=line[3] if len(line) > 3 else None,
+            category=line[0],
         )
-        for i, (category, qty, s) in enumerate(lines)
+        for i, line in enumerate(lines)
     )
     return Order(
         id=gid,

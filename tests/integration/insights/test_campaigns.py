@@ -4,7 +4,7 @@ against a small world in which we know who should be reached."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
@@ -24,15 +24,17 @@ from tests.integration.insights.facts import (
 )
 
 DOC = Path(__file__).parents[3] / "docs" / "segments.md"
+CREAM = "NW-301"
 CAMPAIGN = re.compile(r"^### (.+?)\n.*?```json\n(.+?)\n```", re.M | re.S)
 CAMPAIGNS = {
     title: orjson.loads(body)
     for title, body in CAMPAIGN.findall(DOC.read_text().split("## Campaigns")[1])
 }
 EXPECTED = {
-    "Birthday month, with a code on the favourite category": {"birthday"},
+    "Birthdays next month, with a code on the favourite category": {"birthday"},
     "Win-back: At Risk and Hibernating": {"rfm17", "rfm16", "rfm22"},
     "Face-cream reorder reminder": {"cream"},
+    "Coat buyers of last October: accessories in December": {"coat"},
     "Low satisfaction: tell them about product fixes": {"unhappy"},
     "Premium furniture buyers: white-glove delivery": {"sofa"},
     "Everyone near a city: pop-up store in Portland, Oregon": {"portland"},
@@ -50,13 +52,16 @@ async def world(db: Services) -> dict[int, str]:
         await add_consent(db, i)
     people = {
         "birthday": await add_customer(
-            db, "birthday@example.com", birth=date(1991, 11, 20),
+            db, "birthday@example.com", birth=date(1991, 7, 20),
             email_consent="granted",
         ),
         "nobirthday": await add_customer(
-            db, "nb@example.com", birth=date(1991, 11, 20), email_consent="denied"
+            db, "nb@example.com", birth=date(1991, 7, 20), email_consent="denied"
         ),
         "cream": await add_customer(db, "cream@example.com"),
+        "walker": await add_customer(db, "walker@example.com"),
+        "coat": await add_customer(db, "coat@example.com"),
+        "coat and scarf": await add_customer(db, "coat2@example.com"),
         "unhappy": await add_customer(db, "unhappy@example.com"),
         "sofa": await add_customer(db, "sofa@example.com"),
         "portland": await add_customer(
@@ -73,7 +78,26 @@ async def world(db: Services) -> dict[int, str]:
         db, people["nobirthday"], order(days_ago(9), [("Outerwear", 1, "89.90")])
     )
     await add_orders(
-        db, people["cream"], order(days_ago(80), [("Skincare", 1, "54.00")])
+        db, people["cream"], order(days_ago(80), [("Skincare", 1, "54.00", CREAM)])
+    )
+    await add_orders(
+        db,
+        people["walker"],
+        order(days_ago(42), [("Skincare", 1, "54.00", CREAM)]),
+        *(
+            order(days_ago(15 + 26 * k), [("Footwear", 1, "139.00", "NW-501")])
+            for k in range(4)
+        ),
+    )
+    october = datetime(2024, 10, 14, tzinfo=UTC)
+    for who in ("coat", "coat and scarf"):
+        await add_orders(
+            db, people[who], order(october, [("Outerwear", 1, "289.00", "NW-101")])
+        )
+    await add_orders(
+        db,
+        people["coat and scarf"],
+        order(days_ago(10), [("Accessories", 1, "79.00", "NW-202")]),
     )
     await add_engagement(db, people["unhappy"], tickets=3, good=1, bad=2)
     await add_orders(
