@@ -49,7 +49,7 @@ from bench.runner import CONNECTORS, GATEWAY_DEFAULTS
 from bench.server import Gateway, gateway_server
 from bench.subscriber import subscribed, tag_customer
 from connectors.demo_world import World
-from gateway.demo.simulation import Simulators, simulated_upstreams
+from gateway.demo.simulation import GENEROUS, Simulators, simulated_upstreams
 from gateway.settings import Settings
 
 EVENT_WAIT = 15.0
@@ -104,7 +104,11 @@ async def run_outage(
 
     async with (
         bench_database(options.database_url) as database_url,
-        simulated_upstreams(world, latency=options.latency_ms / 1000) as simulators,
+        simulated_upstreams(
+            world,
+            latency=options.latency_ms / 1000,
+            posthog_queries_per_hour=GENEROUS,  # unmirrored: the live path
+        ) as simulators,
     ):
         await seed_world(database_url, world)
         base = Settings(database_url=database_url, demo_api_key=SecretStr(key))

@@ -9,7 +9,6 @@ import math
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
 from connectors.demo_world import World
 from connectors.errors import UpstreamBudgetSpent
@@ -21,6 +20,7 @@ from gateway.guard.bucket import TokenBucket
 from gateway.guard.budget import Budget, budgets
 from gateway.guard.upstreams import build_guard
 from gateway.settings import Settings
+from gateway.shared_redis.client import SharedRedis
 
 
 def test_a_windowed_budget_never_spends_more_than_its_share_in_a_window() -> None:
@@ -98,17 +98,17 @@ async def test_a_persons_read_costs_nothing_against_the_query_budget(
 @pytest.fixture(params=["memory", "redis"])
 async def bucket_redis(
     request: pytest.FixtureRequest,
-) -> AsyncIterator[Redis | None]:
+) -> AsyncIterator[SharedRedis | None]:
     if request.param == "memory":
         yield None
         return
-    redis = Redis.from_url(request.getfixturevalue("redis_url"))
+    redis = SharedRedis.open(request.getfixturevalue("redis_url"), timeout=1.0)
     yield redis
     await redis.aclose()
 
 
 async def test_a_bucket_takes_costs_above_a_floor_and_settles_both_ways(
-    bucket_redis: Redis | None, cache_prefix: str
+    bucket_redis: SharedRedis | None, cache_prefix: str
 ) -> None:
     bucket = TokenBucket(
         rate=0.001, capacity=10, redis=bucket_redis, prefix=cache_prefix
