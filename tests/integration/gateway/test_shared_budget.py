@@ -176,5 +176,7 @@ async def test_two_gateway_processes_share_one_budget(
     assert refused, "asked for more than the budget, some reads were refused"
     assert all(e["extensions"]["source"] == "zendesk" for e in refused)
     per_gateway = [await zendesk_calls_sent(client) for client in clients]
-    assert all(count > 0 for count in per_gateway), per_gateway  # both spent it
-    assert sum(per_gateway) == sent
+    # Each gateway was sent half the views; which of them found tokens left is
+    # a matter of timing. The bound above holds for both together: with a
+    # bucket each they could have sent twice the capacity.
+    assert sum(per_gateway) == sent, per_gateway
