@@ -45,7 +45,7 @@ from gateway.db import models
 from gateway.errors import BadUserInput
 from gateway.insights.filter_values import MAX_DAYS, moment, number, strings, whole
 from gateway.insights.rfm import SEGMENTS
-from gateway.insights.segment_rules import INPUT_TYPES, RULES
+from gateway.insights.segment_rules import INPUT_TYPES, RULES, leaves
 from gateway.insights.tables import CustomerRfm, CustomerTraits, OrderLineFact
 
 Spec = Mapping[str, Any]
@@ -232,22 +232,11 @@ def hidden_conditions(role: Role, spec: object) -> list[str]:
     coordinates): its members would tell that role those values, so it may
     not read them (``SavedSegment.members``, exports)."""
     used: set[str] = set()
-    pending: list[object] = [spec]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, Mapping):
-            for key, value in item.items():
-                if key in ("and", "or", "not"):
-                    pending.append(value)
-                elif value is not None:
-                    used.add(f"SegmentFilter.{key}")
-                    if key in INPUT_TYPES and isinstance(value, Mapping):
-                        named = INPUT_TYPES[key]
-                        used.update(
-                            f"{named}.{k}" for k in value if value[k] is not None
-                        )
+    for key, value in leaves(spec):
+        used.add(f"SegmentFilter.{key}")
+        if key in INPUT_TYPES and isinstance(value, Mapping):
+            named = INPUT_TYPES[key]
+            used.update(f"{named}.{k}" for k in value if value[k] is not None)
     return sorted(c for c in used if not may_compare(role, c))
 
 

@@ -210,7 +210,7 @@ RELATIVE_KEYS = {"lastDays", "nextDays", "inLastDays", "withinDays", "monthsAhea
 PRODUCT_RULES = ("purchased", "replenishmentDue", "viewedProduct")
 
 
-def _entries(spec: object) -> Iterator[tuple[str, Any]]:
+def leaves(spec: object) -> Iterator[tuple[str, Any]]:
     """Every ``(key, value)`` of the tree, through ``and``/``or``/``not``."""
     pending: list[object] = [spec]
     while pending:
@@ -230,7 +230,7 @@ def is_dynamic(spec: object) -> bool:
     return any(
         isinstance(value, Mapping)
         and any(value.get(k) is not None for k in RELATIVE_KEYS)
-        for _, value in _entries(spec)
+        for _, value in leaves(spec)
     )
 
 
@@ -240,7 +240,7 @@ def product_names(
     """The ``(field, sku)`` and ``(field, category)`` pairs the product rules
     name, for ``gateway.insights.catalogue.check_known``."""
     skus, categories = [], []
-    for key, value in _entries(spec):
+    for key, value in leaves(spec):
         if key in PRODUCT_RULES and isinstance(value, Mapping):
             if isinstance(value.get("sku"), str):
                 skus.append((f"{key}.sku", value["sku"]))
