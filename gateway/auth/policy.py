@@ -1,25 +1,29 @@
 """The one declarative table of who may see and change what.
 
 Roles: ``admin``, ``support``, ``sales`` see personal data in full;
-``marketing`` sees it masked (``j***@example.com``, ``+44******56``, the birth
-month but not the date, the city but not the street);
+``marketing`` sees a customer's email in full only where that customer's email
+consent is granted and the phone only where SMS consent is granted (null
+otherwise: a masked address is still personal data, and useless for sending),
+URLs and upstream ids masked (``https://shop.example/cart``), the birth month
+but not the date, the city but not the street;
 ``analyst`` sees none of it (null); ``embed`` (a signed timeline token) sees its
 one customer as support does, read-only. ``embed`` is the role of an embed
 token only: no API key or JWT can hold it (``GRANTABLE_ROLES``). Fields name
 their kind of personal data (``gateway.auth.pii.pii_field``); this module
-decides what each role gets, so the timeline, exports and subscriptions apply
-the very same rules. ``COMPARED`` says which arguments compare with which
-kind: a role searches, filters, orders and looks up only by what it sees in
-full.
+decides what each role gets, so the timeline, exports, subscriptions and
+automations' payloads (``gateway.auth.contact``) apply the very same rules.
+``COMPARED`` says which arguments compare with which kind: a role searches,
+filters, orders and looks up only by what it sees in full — for every
+customer, so never by a kind it sees only where consent allows.
 """
 
 from __future__ import annotations
 
 import enum
-import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from gateway.auth.masks import mask_email, mask_external_id, mask_phone, mask_url
 
 
 class Role(enum.StrEnum):
@@ -65,9 +69,17 @@ class Treatment(enum.Enum):
     FULL = "full"
     MASK = "mask"
     HIDE = "hide"
+    CONSENTED = "consented"
+    """``FULL`` where the customer's consent for the kind's channel
+    (``CONSENT_CHANNELS``) is granted when the value is read, else ``HIDE``."""
 
 
 FULL, MASK, HIDE = Treatment.FULL, Treatment.MASK, Treatment.HIDE
+CONSENTED = Treatment.CONSENTED
+
+CONSENT_CHANNELS: dict[PiiKind, str] = {PiiKind.EMAIL: "email", PiiKind.PHONE: "sms"}
+"""The consent channel (``consents.channel``) that unlocks a ``CONSENTED``
+kind: the email address for marketing email, the phone for text messages."""
 
 PII_POLICY: dict[Role, dict[PiiKind, Treatment]] = {
     Role.ADMIN: dict.fromkeys(PiiKind, FULL),
@@ -75,8 +87,8 @@ PII_POLICY: dict[Role, dict[PiiKind, Treatment]] = {
     Role.SALES: dict.fromkeys(PiiKind, FULL),
     Role.EMBED: dict.fromkeys(PiiKind, FULL),
     Role.MARKETING: {
-        PiiKind.EMAIL: MASK,
-        PiiKind.PHONE: MASK,
+        PiiKind.EMAIL: CONSENTED,
+        PiiKind.PHONE: CONSENTED,
         PiiKind.BIRTH_DATE: HIDE,
         PiiKind.BIRTH_MONTH: FULL,
         PiiKind.ADDRESS: FULL,
@@ -204,69 +216,28 @@ def treatment(role: Role, kind: PiiKind) -> Treatment:
     return PII_POLICY[role][kind]
 
 
-def mask_email(value: str) -> str:
-    local, _, domain = value.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
+def needs_consent(role: Role, kind: PiiKind) -> bool:
+    """Whether what ``role`` sees of ``kind`` depends on the customer's
+    consents (read them only then: other roles never pay for it)."""
+    return treatment(role, kind) is CONSENTED
 
 
-def mask_phone(value: str) -> str:
-    return f"{value[:3]}******{value[-2:]}" if len(value) > 5 else "***"
+def may_hide(role: Role, kind: PiiKind) -> bool:
+    """Whether ``role`` gets null for some customer's ``kind``."""
+    return treatment(role, kind) in (HIDE, CONSENTED)
 
 
-_SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp"})
-"""Schemes whose URLs browsers read with any number of ``/`` or ``\\`` after
-the colon (WHATWG URL: ``https:\\\\host``, ``https:/host`` are ``https://host``)."""
-_C0_AND_SPACE = "".join(map(chr, range(0x21)))
-_PHONE_ID = re.compile(r"\+[0-9 ().-]{6,}")
-"""A phone number as an id: ``+`` then digits and separators."""
-
-
-def mask_url(value: str) -> str | None:
-    """Scheme, host, port and path: the query and fragment are where emails
-    and tokens ride, user info holds a password, ``;params`` a session id.
-
-    A URL with a scheme and no host (``mailto:``, ``tel:``, ``data:``) is all
-    payload: only its scheme is kept. A reference without a scheme keeps its
-    path, less a leading ``user@`` (``maya@shop.example/a``). ``None`` for
-    what is not a URL (an unclosed IPv6 bracket)."""
-    text = value.strip(_C0_AND_SPACE)
-    try:
-        scheme = urlsplit(text).scheme
-        if scheme in _SPECIAL_SCHEMES:
-            rest = text[len(scheme) + 1 :].replace("\\", "/").lstrip("/")
-            text = f"{scheme}://{rest}"
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    if (
-        parts.scheme
-        and not parts.netloc
-        and not text[len(scheme) + 1 :].startswith("//")
-    ):
-        return f"{parts.scheme}:"
-    path = parts.path
-    if not parts.scheme and not parts.netloc:
-        first, slash, rest = path.partition("/")
-        path = first.rpartition("@")[2] + slash + rest
-    path = "/".join(segment.partition(";")[0] for segment in path.split("/"))
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, path, "", ""))
-
-
-def mask_external_id(value: str) -> str:
-    """An upstream id as it is, unless it is an email or a phone number."""
-    if "@" in value:
-        return mask_email(value)
-    if _PHONE_ID.fullmatch(value):
-        return mask_phone(value)
-    return value
-
-
-def apply(role: Role, kind: PiiKind, value: Any) -> Any:
-    """``value`` as ``role`` may see it: itself, masked, or ``None``."""
+def apply(
+    role: Role, kind: PiiKind, value: Any, granted: Collection[str] = ()
+) -> Any:
+    """``value`` as ``role`` may see it: itself, masked, or ``None``.
+    ``granted``: the channels the customer's consent is granted for, read at
+    read time (none known: none granted, so a ``CONSENTED`` value is hidden)."""
     if value is None:
         return None
     rule = treatment(role, kind)
+    if rule is CONSENTED:
+        rule = FULL if CONSENT_CHANNELS[kind] in granted else HIDE
     if rule is Treatment.FULL:
         return value
     if rule is Treatment.HIDE:
@@ -294,15 +265,5 @@ EXPORT_COLUMNS: dict[str, PiiKind] = {
     "country": PiiKind.ADDRESS,
     "city": PiiKind.ADDRESS,
 }
-"""Which exported columns hold which kind of personal data."""
-
-
-class RolePolicy:
-    """A segment export as ``role`` may see it (``gateway.insights.export``)."""
-
-    def __init__(self, role: Role) -> None:
-        self.role = role
-
-    def apply(self, column: str, value: Any) -> Any:
-        kind = EXPORT_COLUMNS.get(column)
-        return value if kind is None else apply(self.role, kind, value)
+"""Which exported columns hold which kind of personal data (``email`` and
+``phone`` go through ``gateway.auth.contact.contact_for``)."""

@@ -6,12 +6,19 @@ yielded before the next is fetched, so a million-row export holds one batch
 at a time. The export holds one connection and one read transaction (a
 consistent snapshot) until its last row. Its rows are the segment's members as
 ``SavedSegment.members`` reads them: a dynamic segment's evaluated at the
-export's start (``segments.member_ids``). A marketing export names a channel
-and then includes only customers whose consent for it is ``granted``.
+export's start (``segments.member_ids``). An export may name a channel
+(``email`` or ``sms``; marketing's must) and then includes only customers whose
+consent for it is ``granted``.
 
 Every row goes through ``render_export_row(row, policy)``: the one place a
-caller's PII policy (masking per role) applies to what leaves the gateway.
-Each rendered batch is handed to ``shown`` (the audit) before it is sent.
+caller's PII policy applies to what leaves the gateway. The row carries the
+customer's granted channels, read by the same statement (so at the export's
+snapshot, never from a cache); the contact columns are what
+``gateway.auth.contact.contact_for`` gives the role — for marketing, the email
+only where email consent is granted and the phone only where SMS consent is,
+else empty, never masked. So an email export lists every row's email in full,
+an SMS export every row's phone. Each rendered batch is handed to ``shown``
+(the audit) before it is sent.
 """
 
 from __future__ import annotations
@@ -25,8 +32,11 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 import orjson
-from sqlalchemy import Row, Select, and_, exists, func, select
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, select
+from sqlalchemy.orm import aliased
 
+from gateway.auth.contact import GRANTED, Contact, ContactRow, contact_for
+from gateway.auth.policy import EXPORT_COLUMNS, Role, apply
 from gateway.db import models
 from gateway.db.models import utcnow
 from gateway.errors import BadUserInput
@@ -41,14 +51,21 @@ COLUMNS = (
     "customer_id", "email", "phone", "first_name", "last_name", "country", "city",
     "favourite_category", "lifetime_value", "rfm_segment",
 )  # fmt: skip
+CONTACT_COLUMNS = frozenset({"email", "phone"})
 
 Format = Literal["csv", "jsonl"]
 
 
 class ExportPolicy(Protocol):
-    """What a caller may see: returns the value to export for ``column``."""
+    """What a caller may see of each row."""
 
-    def apply(self, column: str, value: object) -> object: ...
+    def apply(self, column: str, value: object) -> object:
+        """The value to export for ``column`` (not a contact column)."""
+        ...
+
+    def contact(self, customer: ContactRow) -> Contact:
+        """The contact columns."""
+        ...
 
 
 class FullAccess:
@@ -56,6 +73,24 @@ class FullAccess:
 
     def apply(self, column: str, value: object) -> object:
         return value
+
+    def contact(self, customer: ContactRow) -> Contact:
+        return Contact(customer.email, customer.phone)
+
+
+class RolePolicy:
+    """An export as ``role`` may see it: the contact columns through
+    ``contact_for`` (the customer's consents), the others through the table."""
+
+    def __init__(self, role: Role) -> None:
+        self.role = role
+
+    def apply(self, column: str, value: object) -> object:
+        kind = EXPORT_COLUMNS.get(column)
+        return value if kind is None else apply(self.role, kind, value)
+
+    def contact(self, customer: ContactRow) -> Contact:
+        return contact_for(self.role, customer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +109,31 @@ class ExportRequest:
 def render_export_row(
     row: Row[tuple[object, ...]], policy: ExportPolicy
 ) -> dict[str, object]:
-    """One exported record, after ``policy``; money as a string, exact."""
-    apply = policy.apply
+    """One exported record, after ``policy``; money as a string, exact. The
+    row is ``COLUMNS`` then whether email and SMS consent are granted."""
+    values = dict(zip(COLUMNS, row[: len(COLUMNS)], strict=True))
+    email_granted, sms_granted = row[len(COLUMNS) :]
+    granted = frozenset(
+        channel
+        for channel, yes in (("email", email_granted), ("sms", sms_granted))
+        if yes
+    )
+    customer_id = values["customer_id"]
+    assert isinstance(customer_id, int)
+    contact = policy.contact(
+        ContactRow(customer_id, _text(values["email"]), _text(values["phone"]), granted)
+    )
+    shown = {"email": contact.email, "phone": contact.phone}
     return {
-        column: apply(column, str(value) if isinstance(value, Decimal) else value)
-        for column, value in zip(COLUMNS, row, strict=True)
+        column: shown[column]
+        if column in CONTACT_COLUMNS
+        else policy.apply(column, str(value) if isinstance(value, Decimal) else value)
+        for column, value in values.items()
     }
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _query(members: Select[Any], channel: str | None) -> Select[tuple[object, ...]]:
@@ -87,6 +141,7 @@ def _query(members: Select[Any], channel: str | None) -> Select[tuple[object, ..
     (the default one, else the oldest) comes from one ranked pass over
     ``addresses`` joined like the traits, not from a sub-query per row."""
     c, a = models.Customer, models.Address
+    by_email, by_sms = aliased(models.Consent), aliased(models.Consent)
     ranked = select(
         a.customer_id,
         a.country,
@@ -107,8 +162,12 @@ def _query(members: Select[Any], channel: str | None) -> Select[tuple[object, ..
             CustomerTraits.favourite_category_by_quantity,
             CustomerTraits.lifetime_value,
             CustomerRfm.segment,
+            by_email.customer_id.is_not(None),
+            by_sms.customer_id.is_not(None),
         )  # fmt: skip
         .outerjoin(ranked, and_(ranked.c.customer_id == c.id, ranked.c.rank == 1))
+        .outerjoin(by_email, _granted(by_email, c, "email"))
+        .outerjoin(by_sms, _granted(by_sms, c, "sms"))
         .outerjoin(CustomerTraits, CustomerTraits.customer_id == c.id)
         .outerjoin(CustomerRfm, CustomerRfm.customer_id == c.id)
         .where(c.id.in_(members))
@@ -118,10 +177,22 @@ def _query(members: Select[Any], channel: str | None) -> Select[tuple[object, ..
         k = models.Consent
         statement = statement.where(
             exists().where(
-                k.customer_id == c.id, k.channel == channel, k.state == "granted"
+                k.customer_id == c.id, k.channel == channel, k.state == GRANTED
             )
         )
     return statement
+
+
+def _granted(
+    consent: type[models.Consent], customer: type[models.Customer], channel: str
+) -> ColumnElement[bool]:
+    """The join to the customer's one consent row for ``channel``, if granted
+    (the primary key is customer and channel: at most one row)."""
+    return and_(
+        consent.customer_id == customer.id,
+        consent.channel == channel,
+        consent.state == GRANTED,
+    )
 
 
 def _encode(rows: list[dict[str, object]], fmt: str, header: bool) -> bytes:

@@ -23,9 +23,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.auth.admission import admit, client_address, take_token
-from gateway.auth.policy import Role, RolePolicy
+from gateway.auth.policy import Role
 from gateway.errors import BadUserInput, NotFound, Refused
-from gateway.insights.export import ExportRequest, export_segment
+from gateway.insights.export import ExportRequest, RolePolicy, export_segment
 from gateway.insights.export_audit import audited_export
 from gateway.insights.refresh import refresh_periodically
 from gateway.insights.segment_filter import hidden_conditions

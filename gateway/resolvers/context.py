@@ -3,6 +3,7 @@ long-lived services opened by the app's lifespan."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from strawberry.types import Info as StrawberryInfo
 from gateway.auth.audit import AuditTrail
 from gateway.auth.policy import Role
 from gateway.auth.principal import Principal
+from gateway.db import models
 from gateway.loaders import Loaders
 
 if TYPE_CHECKING:
@@ -39,6 +41,14 @@ class Context:
         """The caller's role; with no caller (never admitted), the one that
         sees least."""
         return self.principal.role if self.principal is not None else Role.ANALYST
+
+    def consents(self, customer_id: int) -> Awaitable[list[models.Consent]]:
+        """The customer's consent rows as they are now, the load started at once
+        (``gateway.auth.pii``: a level's customers are one statement)."""
+        loaded: Awaitable[list[models.Consent]] = (
+            self.loaders.consents_by_customer.load(customer_id)
+        )
+        return loaded
 
     @property
     def actor(self) -> str:

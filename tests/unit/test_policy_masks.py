@@ -1,11 +1,11 @@
-"""The masks ``gateway.auth.policy`` applies for roles that see personal data
+"""The masks (``gateway.auth.masks``) ``gateway.auth.policy`` applies for roles that see personal data
 masked: what each keeps of a value, on values built to slip something past."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.auth.policy import mask_external_id, mask_url
+from gateway.auth.masks import mask_external_id, mask_url
 
 URLS: list[tuple[str, str | None]] = [
     (

@@ -9,6 +9,7 @@ import io
 import httpx
 import orjson
 
+from gateway.auth.contact import Contact, ContactRow
 from gateway.insights import export as export_module
 from gateway.insights.export import ExportRequest, FullAccess, export_segment
 from gateway.insights.refresh import refresh_all
@@ -18,12 +19,14 @@ from tests.integration.insights.facts import NOW, add_customer
 
 
 class MaskEmail:
-    """A policy as the security layer will plug in: hides the email's local part."""
+    """A policy that hides the email's local part, to see it applied."""
 
     def apply(self, column: str, value: object) -> object:
-        if column == "email" and isinstance(value, str):
-            return "***@" + value.split("@")[1]
         return value
+
+    def contact(self, customer: ContactRow) -> Contact:
+        email = customer.email and "***@" + customer.email.split("@")[1]
+        return Contact(email, customer.phone)
 
 
 async def newsletter(db: Services) -> None:
@@ -120,6 +123,12 @@ async def test_http_exports_follow_the_callers_role(
         response = await client.get(url, headers=headers)
         assert response.status_code == 200
         rows[role] = [orjson.loads(line) for line in response.text.splitlines()]
-    assert [r["email"] for r in rows[Role.MARKETING]] == ["y***@example.com"]
+        if role is Role.MARKETING:  # sms@ granted SMS only: no usable email
+            sms = await client.get(url.replace("=email", "=sms"), headers=headers)
+            assert [orjson.loads(line)["email"] for line in sms.text.splitlines()] == [
+                None
+            ]
+    # email consent granted: the address in full (it is sent to), never masked
+    assert [r["email"] for r in rows[Role.MARKETING]] == ["yes@example.com"]
     assert [r["email"] for r in rows[Role.ANALYST]] == [None]
     assert rows[Role.ANALYST][0]["city"] is None
