@@ -50,7 +50,9 @@ class ContactRow:
     def of(
         cls, customer: models.Customer, consents: Iterable[models.Consent]
     ) -> ContactRow:
-        return cls(customer.id, customer.email, customer.phone, granted_channels(consents))
+        return cls(
+            customer.id, customer.email, customer.phone, granted_channels(consents)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,9 @@ class Contact:
     phone: str | None
 
 
-def contact_for(role: Role, customer: ContactRow, channel: str | None = None) -> Contact:
+def contact_for(
+    role: Role, customer: ContactRow, channel: str | None = None
+) -> Contact:
     """The contact fields ``role`` may use of ``customer``: each as the policy
     gives it with the customer's consents. Given a ``channel`` (``email`` or
     ``sms``), only that channel's field: what a send on it may use."""

@@ -227,9 +227,7 @@ def may_hide(role: Role, kind: PiiKind) -> bool:
     return treatment(role, kind) in (HIDE, CONSENTED)
 
 
-def apply(
-    role: Role, kind: PiiKind, value: Any, granted: Collection[str] = ()
-) -> Any:
+def apply(role: Role, kind: PiiKind, value: Any, granted: Collection[str] = ()) -> Any:
     """``value`` as ``role`` may see it: itself, masked, or ``None``.
     ``granted``: the channels the customer's consent is granted for, read at
     read time (none known: none granted, so a ``CONSENTED`` value is hidden)."""

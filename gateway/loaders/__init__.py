@@ -17,6 +17,7 @@ from gateway.loaders.crm import (
     BY_CUSTOMER_ID,
     AddressesByCustomerLoader,
     ConsentsByCustomerLoader,
+    ConsentsNowByCustomerLoader,
     CustomerByEmailLoader,
     CustomerByIdLoader,
     CustomerCountLoader,
@@ -108,6 +109,10 @@ class Loaders:
     @cached_property
     def consents_by_customer(self) -> SessionLoader:
         return ConsentsByCustomerLoader(self.sessions)
+
+    @cached_property
+    def consents_now_by_customer(self) -> SessionLoader:
+        return ConsentsNowByCustomerLoader(self.sessions)
 
     @cached_property
     def preferences_by_customer(self) -> SessionLoader:

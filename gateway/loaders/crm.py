@@ -88,8 +88,12 @@ class NoteByIdLoader(SessionLoader):
         return [by_id.get(i) for i in ids]
 
 
-def _children_loader(model: Any, *order_by: Any) -> type[SessionLoader]:
+def _children_loader(
+    model: Any, *order_by: Any, memoized: bool = True
+) -> type[SessionLoader]:
     class ChildrenByCustomerLoader(SessionLoader):
+        cache = memoized
+
         async def batch_load_fn(self, customer_ids: Sequence[int]) -> list[list[Any]]:
             rows = await self.scalars(
                 select(model)
@@ -110,6 +114,15 @@ IdentitiesByCustomerLoader = _children_loader(
 TagsByCustomerLoader = _children_loader(models.Tag, models.Tag.name)
 ConsentsByCustomerLoader = _children_loader(models.Consent, models.Consent.channel)
 PreferencesByCustomerLoader = _children_loader(models.Preference, models.Preference.key)
+
+
+ConsentsNowByCustomerLoader = _children_loader(
+    models.Consent, models.Consent.channel, memoized=False
+)
+"""The consents that decide a ``CONSENTED`` value (``gateway.auth.pii``):
+batched like the others (a page's customers are one statement) but never
+memoized, so a withdrawal applies to the very next read — also on a WebSocket,
+whose loaders live as long as its connection."""
 
 
 class LoyaltyBalanceByCustomerLoader(SessionLoader):

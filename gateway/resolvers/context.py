@@ -43,10 +43,11 @@ class Context:
         return self.principal.role if self.principal is not None else Role.ANALYST
 
     def consents(self, customer_id: int) -> Awaitable[list[models.Consent]]:
-        """The customer's consent rows as they are now, the load started at once
-        (``gateway.auth.pii``: a level's customers are one statement)."""
+        """The customer's consent rows as they are now (never memoized), the
+        load started at once (``gateway.auth.pii``: a level's customers are one
+        statement)."""
         loaded: Awaitable[list[models.Consent]] = (
-            self.loaders.consents_by_customer.load(customer_id)
+            self.loaders.consents_now_by_customer.load(customer_id)
         )
         return loaded
 

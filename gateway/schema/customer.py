@@ -61,12 +61,12 @@ class Customer(relay.Node):
     email: str | None = pii_field(
         PiiKind.EMAIL,
         description="Lower-cased. Null when none is recorded. "
-        + role_null(PiiKind.EMAIL, "`j***@example.com`"),
+        + role_null(PiiKind.EMAIL),
     )
     phone: str | None = pii_field(
         PiiKind.PHONE,
         description="E.164: +14155550123. Null when none is recorded. "
-        + role_null(PiiKind.PHONE, "`+41******23`"),
+        + role_null(PiiKind.PHONE),
     )
     first_name: str | None = pii_field(
         PiiKind.NAME,

@@ -34,7 +34,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-from gateway.auth.policy import PII_POLICY, SEARCHED, PiiKind, Treatment, searched
+from gateway.auth.policy import (
+    CONSENT_CHANNELS,
+    PII_POLICY,
+    SEARCHED,
+    PiiKind,
+    Treatment,
+    searched,
+)
 
 
 def from_source(source: str) -> str:
@@ -64,7 +71,15 @@ def role_null(kind: PiiKind, masked_as: str = "") -> str:
     role; ``masked_as`` shows what a masked value looks like."""
     hidden = _roles(kind, Treatment.HIDE)
     masked = _roles(kind, Treatment.MASK)
+    consented = _roles(kind, Treatment.CONSENTED)
     words = f"Null where the caller's role may not see it ({hidden})."
+    if consented:
+        channel = CONSENT_CHANNELS[kind].upper()
+        words += (
+            f" For {consented}: the value in full where the customer's {channel}"
+            " consent is granted when it is read, else null (denied, pending or"
+            " none recorded), never masked."
+        )
     if not masked:
         return words
     return f"{words} Masked for {masked}" + (f": {masked_as}." if masked_as else ".")

@@ -92,6 +92,36 @@ class Stage:
         assert "errors" not in body, body
         return body["data"]
 
+    async def granted_by_contact(self) -> dict[str, frozenset[str]]:
+        """Every customer's email and phone → the channels its consent grants
+        now (what ``policy.apply`` needs for ``CONSENTED`` kinds). A value
+        two customers share maps to what both grant."""
+        async with self.services.sessions() as session:
+            customers = (
+                await session.execute(
+                    select(
+                        models.Customer.id, models.Customer.email, models.Customer.phone
+                    )
+                )
+            ).all()
+            consents = (
+                await session.execute(
+                    select(models.Consent.customer_id, models.Consent.channel).where(
+                        models.Consent.state == "granted"
+                    )
+                )
+            ).all()
+        granted: dict[int, set[str]] = {}
+        for customer_id, channel in consents:
+            granted.setdefault(customer_id, set()).add(channel)
+        by_value: dict[str, frozenset[str]] = {}
+        for customer_id, email, phone in customers:
+            channels = frozenset(granted.get(customer_id, ()))
+            for value in (email, phone):
+                if value:
+                    by_value[value] = by_value.get(value, channels) & channels
+        return by_value
+
     async def rows(self) -> dict[str, int]:
         """Rows per table, the audit log left out: what a refusal must not
         change."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -238,16 +238,26 @@ def walk(value: Any, steps: list[Step], at: str = "") -> Iterator[tuple[str, Any
 
 
 def expect(
-    role: Role, kind: PiiKind, admin_value: Any, steps: list[Step], at: str = ""
+    role: Role,
+    kind: PiiKind,
+    admin_value: Any,
+    steps: list[Step],
+    at: str = "",
+    granted: Mapping[Any, Collection[str]] | None = None,
 ) -> Iterator[tuple[str, Any]]:
     """What ``role`` must see along ``steps``, from what the admin saw: a
-    container whose treatment hides it is null; a leaf is ``policy.apply``'d."""
+    container whose treatment hides it is null; a leaf is ``policy.apply``'d,
+    with the consent channels ``granted`` gives its value (a contact value →
+    its customer's granted channels, ``Stage.granted_by_contact``)."""
     if isinstance(admin_value, list):
         for index, item in enumerate(admin_value):
-            yield from expect(role, kind, item, steps, f"{at}[{index}]")
+            yield from expect(role, kind, item, steps, f"{at}[{index}]", granted)
         return
     if not steps:
-        yield at, policy.apply(role, kind, admin_value)
+        channels: Collection[str] = ()
+        if granted is not None and isinstance(admin_value, str):
+            channels = granted.get(admin_value, ())
+        yield at, policy.apply(role, kind, admin_value, channels)
         return
     if admin_value is None:
         yield at, None
@@ -264,4 +274,4 @@ def expect(
     if hidden:
         yield f"{at}.{step.key}", None
         return
-    yield from expect(role, kind, inner, steps[1:], f"{at}.{step.key}")
+    yield from expect(role, kind, inner, steps[1:], f"{at}.{step.key}", granted)

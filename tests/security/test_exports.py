@@ -1,5 +1,6 @@
 """Segment exports × roles × formats: each column shows what the policy's
-export table (``EXPORT_COLUMNS`` → ``PII_POLICY``) says for the role, every
+export table (``EXPORT_COLUMNS`` → ``PII_POLICY``, with each customer's
+consents) says for the role, every
 exported customer gets an audit entry, and an export column that looks
 personal has a kind in the table."""
 
@@ -51,9 +52,12 @@ async def test_an_export_shows_each_column_as_the_policy_says_and_is_audited(
     before = await audit.reads(stage, role, stage.subject.pk)
     status, rows = await export(stage, role, format)
     assert status == 200
+    granted = await stage.granted_by_contact()
     want = [
         {
-            column: policy.apply(role, EXPORT_COLUMNS[column], value)
+            column: policy.apply(
+                role, EXPORT_COLUMNS[column], value, granted.get(str(value), ())
+            )
             if column in EXPORT_COLUMNS
             else value
             for column, value in row.items()
@@ -64,7 +68,7 @@ async def test_an_export_shows_each_column_as_the_policy_says_and_is_audited(
     ids = {str(r["customer_id"]) for r in rows}
     assert str(stage.subject.pk) in ids
     shown = any(
-        policy.apply(role, kind, "x@y.z") is not None
+        policy.apply(role, kind, "x@y.z", ("email", "sms")) is not None
         for kind in EXPORT_COLUMNS.values()
     )
     if shown:
