@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 import orjson
-from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, select
 from sqlalchemy.orm import aliased
 
 from gateway.auth.contact import GRANTED, Contact, ContactRow, contact_for
@@ -174,12 +174,8 @@ def _query(members: Select[Any], channel: str | None) -> Select[tuple[object, ..
         .order_by(c.id)
     )
     if channel is not None:
-        k = models.Consent
-        statement = statement.where(
-            exists().where(
-                k.customer_id == c.id, k.channel == channel, k.state == GRANTED
-            )
-        )
+        granted = {"email": by_email, "sms": by_sms}[channel]
+        statement = statement.where(granted.customer_id.is_not(None))
     return statement
 
 

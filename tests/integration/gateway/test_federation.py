@@ -173,11 +173,19 @@ async def test_a_malformed_representation_is_bad_user_input_and_the_rest_answer(
 
 
 @pytest.mark.parametrize(
-    ("role", "shown"),
-    [(Role.MARKETING, "m***@example.com"), (Role.ANALYST, None)],
+    ("role", "consent", "shown"),
+    [
+        (Role.MARKETING, None, None),  # no consent: null, never a mask
+        (Role.MARKETING, "GRANTED", "maya@example.com"),
+        (Role.ANALYST, "GRANTED", None),
+    ],
 )
 async def test_entities_show_personal_data_as_the_callers_role_allows(
-    db: Services, client: httpx.AsyncClient, role: Role, shown: str | None
+    db: Services,
+    client: httpx.AsyncClient,
+    role: Role,
+    consent: str | None,
+    shown: str | None,
 ) -> None:
     created = await client.post(
         "/graphql",
@@ -187,6 +195,16 @@ async def test_entities_show_personal_data_as_the_callers_role_allows(
         },
     )
     customer_id = created.json()["data"]["createCustomer"]["id"]
+    if consent is not None:
+        granted = await client.post(
+            "/graphql",
+            json={
+                "query": "mutation($id: ID!, $s: ConsentState!) { setConsent("
+                "customerId: $id, channel: EMAIL, state: $s) { state } }",
+                "variables": {"id": customer_id, "s": consent},
+            },
+        )
+        assert "errors" not in granted.json(), granted.json()
     response = await client.post(
         "/graphql",
         json={
