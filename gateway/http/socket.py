@@ -17,7 +17,11 @@ caller at ``connection_init``; then:
   operation and close the socket with ``4403`` (graphql-transport-ws's
   Forbidden, as at ``connection_init``). A new operation re-authenticates
   too, as an HTTP request would. The watcher is cancelled when the socket
-  closes.
+  closes;
+- every operation runs on a context of its own: fresh loaders and no partial
+  errors of another operation. The socket's context keeps what the connection
+  owns (the caller, its audit trail); a loader living as long as the socket
+  would answer from what it read minutes ago.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from contextvars import ContextVar
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +50,10 @@ from strawberry.types.execution import PreExecutionError
 from gateway.admission.gate import Operation as GateOperation
 from gateway.admission.gate import audit_writes, check_shape
 from gateway.auth.authenticate import KEY_MEMORY_SECONDS
+from gateway.auth.principal import Principal
 from gateway.errors import Refused
+from gateway.loaders import Loaders
+from gateway.resolvers.context import Context
 
 if TYPE_CHECKING:
     from gateway.http.guarded import GuardedGraphQL
@@ -58,9 +67,31 @@ FORBIDDEN = 4403
 EXPIRY_MARGIN = 0.05
 """Seconds after an expiry before checking: the verifiers compare with ``<=``."""
 
+_operation_context: ContextVar[Context | None] = ContextVar(
+    "socket_operation_context", default=None
+)
+"""The context of the operation whose task reads it: set while Strawberry
+creates the operation's task, which copies it."""
+
 
 class GuardedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
     _watcher: asyncio.Task[None] | None = None
+    _connection_context: Context
+
+    @property
+    def context(self) -> Context:
+        return _operation_context.get() or self._connection_context
+
+    @context.setter
+    def context(self, value: Context) -> None:
+        self._connection_context = value
+
+    @property
+    def principal(self) -> Principal:
+        """The caller admitted at ``connection_init``."""
+        principal = self._connection_context.principal
+        assert principal is not None, "asked before the connection was acknowledged"
+        return principal
 
     @property
     def guarded(self) -> GuardedGraphQL:
@@ -100,14 +131,21 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
                 resolved.query, resolved.operation_name, resolved.variables
             )
             [analysis] = await self.guarded.gate.admit(
-                self.context.principal, [operation], "WS"
+                self.principal, [operation], "WS"
             )
         except Refused as refusal:
             await self._refuse_operation(message["id"], refusal)
             return
         audit_writes(self.context.audit, analysis, resolved.variables)
         payload["query"] = resolved.query
-        await super().handle_subscribe(message)
+        own = replace(
+            self._connection_context, loaders=Loaders(self.guarded.services), errors=[]
+        )
+        token = _operation_context.set(own)
+        try:
+            await super().handle_subscribe(message)
+        finally:
+            _operation_context.reset(token)
 
     async def _refuse_operation(self, operation_id: str, refusal: Refused) -> None:
         """The refusal HTTP would give, as this operation's ``error``."""
@@ -148,7 +186,7 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
     async def _watch(self) -> None:
         while True:
             delay = RECHECK_SECONDS
-            expires = self.context.principal.expires_at
+            expires = self.principal.expires_at
             if expires is not None:
                 left = (expires - datetime.now(UTC)).total_seconds() + EXPIRY_MARGIN
                 delay = min(delay, max(left, 0.0))
