@@ -40,11 +40,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.demo_world import Product, World
-from connectors.shopify.simulator.access import SCOPES
+from connectors.shopify.simulator.access import SCOPES, implied
 from connectors.shopify.simulator.bucket import LeakyBucket
 from connectors.shopify.simulator.cost import (
     MAX_QUERY_COST,
     actual_cost,
+    mutation_cost,
     requested_cost,
 )
 from connectors.shopify.simulator.data import Record, ShopifyStore, customer_number
@@ -269,7 +270,7 @@ class ShopifySimulator(InjectedFailures):
             return JSONResponse({"errors": [error], "extensions": extensions})
         if not self.bucket.take(requested):
             return self._throttled(requested, self.throttle_http_status)
-        context = SimContext(self.store, scopes, self.world.now)
+        context = SimContext(self.store, implied(scopes), self.world.now)
         result = execute_sync(
             self._schema,
             document,
@@ -277,7 +278,8 @@ class ShopifySimulator(InjectedFailures):
             operation_name=operation_name,
             context_value=context,
         )
-        actual = min(requested, actual_cost(result.data))
+        spent = actual_cost(result.data) + mutation_cost(document, operation_name)
+        actual = min(requested, spent)
         self.bucket.refund(requested - actual)
         answer: dict[str, Any] = {"data": result.data}
         if result.errors:
