@@ -18,7 +18,8 @@ What is checked, and where it comes from:
 - ``endsAt`` after ``startsAt`` — ``END_DATE_BEFORE_START_DATE``;
 - ``percentage`` "must be between 0.00 - 1.00" (``DiscountCustomerGetsValueInput``)
   — ``VALUE_OUTSIDE_RANGE``; a fixed ``amount`` above zero — ``GREATER_THAN``;
-- one kind of value, one kind of items, one kind of customers —
+- ``discountOnQuantity`` ("BXGY" only, the value input's description) —
+  ``INVALID``; one kind of value, one kind of items, one kind of customers —
   ``TOO_MANY_ARGUMENTS``; both minimums — ``MINIMUM_SUBTOTAL_AND_QUANTITY_…``;
   neither one-time purchases nor subscriptions — ``APPLIES_ON_NOTHING``;
 - customers, collections, products and variants that do not exist in the shop
@@ -172,6 +173,12 @@ def _gets(
 
 def _value(value: Record | None, problems: Problems) -> None:
     path = ["customerGets", "value"]
+    if (value or {}).get("discountOnQuantity") is not None:
+        problems.add(
+            [*path, "discountOnQuantity"],
+            "INVALID",
+            "Discount on quantity is only for Buy X Get Y discounts",
+        )
     kinds = [
         k for k in ("percentage", "discountAmount") if (value or {}).get(k) is not None
     ]

@@ -74,7 +74,12 @@ input DiscountCustomerSelectionInput {
   customerSegments: DiscountCustomerSegmentsInput
 }
 input DiscountAmountInput { amount: Decimal appliesOnEachItem: Boolean }
+input DiscountEffectInput { percentage: Float amount: Decimal }
+input DiscountOnQuantityInput {
+  quantity: UnsignedInt64 effect: DiscountEffectInput
+}
 input DiscountCustomerGetsValueInput {
+  discountOnQuantity: DiscountOnQuantityInput
   percentage: Float
   discountAmount: DiscountAmountInput
 }

@@ -34,9 +34,12 @@ ORDER_WINDOW = timedelta(days=60)
 @dataclass(frozen=True, slots=True)
 class SimContext:
     store: ShopifyStore
-    scopes: frozenset[str]
+    granted: frozenset[str]
     """What the request's access token was granted."""
     now: datetime
+    scopes: frozenset[str] = frozenset()
+    """What the token may do: ``granted`` and the read scopes its write scopes
+    include (``access.implied``)."""
 
     def visible(self, record: Record | None) -> Record | None:
         """Orders older than 60 days do not exist for an app without
@@ -128,7 +131,7 @@ def resolve_node(_: None, info: Any, id: str) -> Any:  # noqa: A002
 
 def resolve_installation(_: None, info: Any) -> Record:
     """``currentAppInstallation``: the scopes the token was granted."""
-    scopes = sorted(info.context.scopes)
+    scopes = sorted(info.context.granted)
     return {
         "id": "gid://shopify/AppInstallation/1",
         "accessScopes": [

@@ -270,7 +270,7 @@ class ShopifySimulator(InjectedFailures):
             return JSONResponse({"errors": [error], "extensions": extensions})
         if not self.bucket.take(requested):
             return self._throttled(requested, self.throttle_http_status)
-        context = SimContext(self.store, implied(scopes), self.world.now)
+        context = SimContext(self.store, scopes, self.world.now, implied(scopes))
         result = execute_sync(
             self._schema,
             document,
