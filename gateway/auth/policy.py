@@ -163,6 +163,7 @@ MUTATIONS_BY_ROLE: dict[Role, frozenset[str]] = {
             "setProductReplenishment",
             "setCategoryReplenishment",
             "setConsent",
+            "createPromoCode",
         }
     ),
     Role.ANALYST: frozenset(),
