@@ -465,3 +465,22 @@ async def test_a_missing_scope_is_upstream_forbidden(
         await calls[call]()
     assert forbidden.value.scope == scope
     assert simulator.store.discounts == []
+
+
+async def test_a_create_retried_by_the_http_layer_after_a_503_is_one_discount(
+    simulator: ShopifySimulator,
+) -> None:
+    """A 503 after Shopify did the work (a proxy lost its answer): the HTTP
+    layer sends the create again, Shopify answers TAKEN, the code is read back."""
+    retrying = ShopifyConnector(
+        "http://shop",
+        "shpat_demo",
+        transport=httpx.ASGITransport(app=simulator.app),
+        retry=RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.01),
+    )
+    simulator.lose_answers("discountCodeBasicCreate")
+    code = await retrying.create_discount_code(wanted(simulator))
+    await retrying.aclose()
+    assert code.id == simulator.store.discounts[0]["id"]
+    assert len(simulator.store.discounts) == 1
+    assert simulator.operations["discountCodeBasicCreate"] == 2
