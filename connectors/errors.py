@@ -20,6 +20,9 @@
     │                                                  a 200 carrying errors, a shape
     │                                                  we do not know, a repeated
     │                                                  page cursor
+    ├── UpstreamRejected        UPSTREAM_REJECTED      a write's input refused
+    │                                                  (Shopify ``userErrors``): fatal;
+    │                                                  ``rejections`` say why
     └── UpstreamNotSent                                held back by the gateway's
         │                                              guard, never sent:
         ├── UpstreamBudgetSpent UPSTREAM_RATE_LIMITED  this gateway's share of the
@@ -34,6 +37,8 @@ gateway shows clients only the code and the connector name.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class ConnectorError(Exception):
@@ -96,6 +101,28 @@ class UpstreamTimeout(ConnectorError):
 
 class UpstreamBadResponse(ConnectorError):
     code = "UPSTREAM_BAD_RESPONSE"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One reason an upstream gave for refusing a write: the input field by its
+    path (``("basicCodeDiscount", "code")``), its code (``TAKEN``) and message."""
+
+    field: tuple[str, ...]
+    code: str | None
+    message: str
+
+
+class UpstreamRejected(ConnectorError):
+    """The upstream answered and refused the write's input: sending it again
+    changes nothing. The messages are the upstream's, about our input."""
+
+    code = "UPSTREAM_REJECTED"
+    transient = False
+
+    def __init__(self, connector: str, rejections: tuple[Rejection, ...]) -> None:
+        super().__init__(connector, "; ".join(r.message for r in rejections))
+        self.rejections = rejections
 
 
 class UpstreamNotSent(ConnectorError):

@@ -158,6 +158,66 @@ class Checkout:
 
 
 @dataclass(frozen=True, slots=True)
+class Collection:
+    """A group of the store's products (a Shopify collection): what a discount
+    can be limited to, e.g. every product of a category."""
+
+    id: str
+    title: str
+    handle: str
+    products_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDiscountCode:
+    """A percentage-off code to create: for ``customer_ids`` only, on the
+    products of ``collection_ids`` or ``product_ids``, from ``starts_at`` to
+    ``ends_at``. ``percentage`` is a share, 0 < p ≤ 1 (0.2 for 20 %)."""
+
+    title: str
+    code: str
+    percentage: Decimal
+    customer_ids: tuple[str, ...]
+    starts_at: datetime
+    ends_at: datetime | None
+    collection_ids: tuple[str, ...] = ()
+    product_ids: tuple[str, ...] = ()
+    usage_limit: int | None = 1
+    once_per_customer: bool = True
+    combines_with_shipping: bool = True
+    """Whether a free-shipping code may be used beside it."""
+
+
+@dataclass(frozen=True, slots=True)
+class DiscountCode:
+    """A code discount as the store holds it (Shopify ``DiscountCodeNode``)."""
+
+    id: str
+    code: str
+    title: str
+    status: str
+    """``ACTIVE``, ``SCHEDULED`` or ``EXPIRED`` (Shopify's ``DiscountStatus``)."""
+    percentage: Decimal | None
+    starts_at: datetime
+    ends_at: datetime | None
+    usage_limit: int | None
+    customer_ids: tuple[str, ...]
+    collection_ids: tuple[str, ...] = ()
+    product_ids: tuple[str, ...] = ()
+
+    def grants(self, wanted: NewDiscountCode) -> bool:
+        """Whether this discount is the one ``wanted`` describes: the same
+        code, customers, share and items (what a retried create finds)."""
+        return (
+            self.code.casefold() == wanted.code.casefold()
+            and set(self.customer_ids) == set(wanted.customer_ids)
+            and self.percentage == wanted.percentage
+            and set(self.collection_ids) == set(wanted.collection_ids)
+            and set(self.product_ids) == set(wanted.product_ids)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class SatisfactionRating:
     id: str
     ticket_id: str

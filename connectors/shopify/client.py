@@ -13,7 +13,8 @@ Shopify's 1,000-point single-query limit with a margin
 (``queries.PLANNED_COST``); one Shopify still prices above it
 (``MAX_COST_EXCEEDED``) is asked again as two halves of its batch of ids, or
 with half the page size. ``check_scopes`` asks which access scopes the app was
-granted, so no read asks for what it may not read.
+granted, so no read asks for what it may not read. Promo codes and the
+collections they apply to: ``discounts`` (``discounts.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import httpx
 from connectors.base import PageGuard, RequestObserver, RetryPolicy, UpstreamHTTP
 from connectors.models import (
     Checkout,
+    DiscountCode,
     ExternalCustomer,
+    NewDiscountCode,
     Order,
     OrderSummary,
     OrderWindow,
@@ -36,6 +39,7 @@ from connectors.models import (
 )
 from connectors.shopify import mapping, queries, scopes
 from connectors.shopify.admin_api import NAME, AdminApi, CostExceeded
+from connectors.shopify.discounts import Discounts
 from connectors.shopify.order_windows import OrderWindowReader
 
 Json = dict[str, Any]
@@ -79,6 +83,7 @@ class ShopifyConnector:
         self.page_size = page_size
         self.checkout_lookback = timedelta(days=checkout_lookback_days)
         self.windows = OrderWindowReader(self.query, self.nodes, CHUNK_CONCURRENCY)
+        self.discounts = Discounts(self.query)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -220,6 +225,11 @@ class ShopifyConnector:
             if bucket is not None:
                 bucket.append(checkout)
         return result
+
+    async def create_discount_code(self, wanted: NewDiscountCode) -> DiscountCode:
+        """A customer's promo code, created once however often it is asked
+        for (``discounts.py``)."""
+        return await self.discounts.create_code(wanted)
 
     async def check_scopes(self) -> scopes.ScopeCheck:
         """The scopes the app was granted (``currentAppInstallation``); the

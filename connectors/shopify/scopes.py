@@ -42,8 +42,10 @@ NEEDED: dict[str, str] = {
     "read_all_orders": "orders older than 60 days are not visible",
     "read_products": "line items' category and vendor are null (UPSTREAM_FORBIDDEN)",
     "read_returns": "orders' and customers' returns are null (UPSTREAM_FORBIDDEN)",
+    "write_discounts": "promo codes cannot be created (UPSTREAM_FORBIDDEN)",
 }
-"""The scopes the connector reads with, and what is missing without each."""
+"""The scopes the connector reads and writes with, and what is missing without
+each."""
 
 OPTIONAL: dict[str, frozenset[str]] = {
     "read_products": frozenset({"product"}),

@@ -175,6 +175,7 @@ MUTATIONS_BY_ROLE: dict[Role, frozenset[str]] = {
             "setProductReplenishment",
             "setCategoryReplenishment",
             "setConsent",
+            "createPromoCode",
         }
     ),
     Role.ANALYST: frozenset(),

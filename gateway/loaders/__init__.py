@@ -36,6 +36,7 @@ from gateway.loaders.insights import (
     RfmByCustomerLoader,
     TraitsByCustomerLoader,
 )
+from gateway.loaders.promotions import PromoCodesByCustomerLoader
 from gateway.loaders.sources import (
     ShopifyLoaders,
     UpstreamLoaders,
@@ -137,6 +138,10 @@ class Loaders:
     @cached_property
     def replenishment_by_customer(self) -> ReplenishmentByCustomerLoader:
         return ReplenishmentByCustomerLoader(self.sessions)
+
+    @cached_property
+    def promo_codes_by_customer(self) -> PromoCodesByCustomerLoader:
+        return PromoCodesByCustomerLoader(self.sessions)
 
     @cached_property
     def customer_events_by_window(self) -> CustomerEventsByWindowLoader:

@@ -19,6 +19,7 @@ from gateway.schema.customer import CustomerMutation, CustomerQuery
 from gateway.schema.federation import FEDERATION_VERSION, FederatedSchema
 from gateway.schema.insights import InsightsMutation, InsightsQuery
 from gateway.schema.partial_errors import PartialErrors
+from gateway.schema.promotions import PromotionsMutation
 from gateway.schema.replenishment import ReplenishmentMutation
 from gateway.schema.stream_errors import FormatStreamErrors
 from gateway.schema.tasks import TaskMutation
@@ -34,6 +35,7 @@ Mutation = merge_types(
         CustomerMutation,
         CrmMutation,
         InsightsMutation,
+        PromotionsMutation,
         ReplenishmentMutation,
         TaskMutation,
         TimelineMutation,

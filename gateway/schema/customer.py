@@ -22,6 +22,7 @@ from gateway.resolvers.context import Info
 from gateway.schema import activity as activity_fields
 from gateway.schema import insights as insights_fields
 from gateway.schema import orders as order_fields
+from gateway.schema import promotions as promotion_fields
 from gateway.schema import replenishment as replenishment_fields
 from gateway.schema import support as support_fields
 from gateway.schema import tasks as task_fields
@@ -231,6 +232,12 @@ class Customer(relay.Node):
         " the soonest first, those without a date last; `first` at most"
         " CG_MAX_PAGE_SIZE (100 by default). Computed by the insights refresh"
         " and the order webhooks (docs/segments.md, Replenishment).",
+    )
+    promo_codes = strawberry.field(
+        resolver=promotion_fields.customer_promo_codes,
+        description="Shopify discount codes made for the customer (createPromoCode,"
+        " automations), newest first; `first` at most CG_MAX_PAGE_SIZE (100 by"
+        " default).",
     )
     timeline = strawberry.field(
         resolver=timeline_fields.customer_timeline,

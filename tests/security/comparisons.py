@@ -72,6 +72,8 @@ NOT_COMPARED: dict[str, str] = {
     "Mutation.setProductReplenishment": PRODUCT,
     "Mutation.setCategoryReplenishment": PRODUCT,
     "Mutation.setConsent": "a consent: channel, state and its source",
+    "Mutation.createPromoCode": "a promo code's percentage, days and the store's"
+    " category or collection it applies to",
     "Query.segment(name:)": "a segment's name, chosen by staff",
     "CustomerOrderBy.CREATED_AT_DESC": "when we recorded the customer",
     "CustomerOrderBy.CREATED_AT_ASC": "when we recorded the customer",

@@ -69,10 +69,15 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.mirror": {
             "connectors", "gateway.db", "gateway.errors", "gateway.metrics",
         },
+        "gateway.promotions": {
+            "connectors", "gateway.changes", "gateway.db", "gateway.errors",
+            "gateway.identity", "gateway.insights", "gateway.runtime",
+        },
         "gateway.loaders": {
             "connectors", "gateway.cache", "gateway.db", "gateway.identity",
-            "gateway.insights", "gateway.metrics", "gateway.mirror", "gateway.relay",
-            "gateway.runtime", "gateway.timeline",
+            "gateway.insights", "gateway.metrics", "gateway.mirror",
+            "gateway.promotions", "gateway.relay", "gateway.runtime",
+            "gateway.timeline",
         },
         # endpoints outside GraphQL
         "gateway.ingest": {
@@ -93,7 +98,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.resolvers": {
             "connectors", "gateway.auth", "gateway.changes", "gateway.crm",
             "gateway.db", "gateway.errors", "gateway.insights", "gateway.loaders",
-            "gateway.relay", "gateway.runtime", "gateway.timeline", "gateway.validation",
+            "gateway.promotions", "gateway.relay", "gateway.runtime",
+            "gateway.timeline", "gateway.validation",
         },
         "gateway.schema": {
             "connectors", "gateway.auth", "gateway.crm", "gateway.db", "gateway.errors",

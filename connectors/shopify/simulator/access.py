@@ -4,11 +4,14 @@ Each object type needs a scope (the ``requiredAccess`` of the type in Shopify's
 published 2025-07 Admin schema, ``admin_2025-07.json.gz`` in the Shopify/cli
 repository, packages/shopify-dev-tools/src/data/): ``Customer`` needs
 ``read_customers``; ``Order``, ``LineItem``, ``Refund``, ``AbandonedCheckout``
-and its lines ``read_orders``; ``Product`` ``read_products``; ``Return``
-``read_returns``. A field whose items are of a type the token may not read
-answers ``null`` with an error naming the field, and the rest of the document
-answers (partial data + errors), in the shape Shopify's responses have since
-2020-07 (shopify.dev/changelog/new-error-messages-for-graphql-operations-
+and its lines ``read_orders``; ``Product`` and ``Collection``
+``read_products``; ``Return`` ``read_returns``; the discount types
+``read_discounts``, which ``write_discounts`` implies; the
+``discountCodeBasicCreate`` mutation ``write_discounts``. A field whose items
+are of a type the token may not read answers ``null`` with an error naming
+the field, and the rest of the document answers (partial data + errors), in
+the shape Shopify's responses have since 2020-07
+(shopify.dev/changelog/new-error-messages-for-graphql-operations-
 without-necessary-access-scopes)::
 
     {"message": "Access denied for returns field. Required access:
@@ -49,6 +52,7 @@ SCOPES: dict[str, str] = {
     "read_all_orders": "Read all orders, not only those of the last 60 days",
     "read_products": "Read products, variants and collections",
     "read_returns": "Read returns",
+    "write_discounts": "Modify discounts",
 }
 """What the simulated app can be granted, with ``AccessScope.description``."""
 
@@ -61,8 +65,25 @@ REQUIRED: dict[str, str] = {
     "AbandonedCheckoutLineItem": "read_orders",
     "Product": "read_products",
     "Return": "read_returns",
+    "Collection": "read_products",
+    "DiscountCodeNode": "read_discounts",
+    "DiscountNode": "read_discounts",
+    "DiscountRedeemCode": "read_discounts",
 }
 """Object type → the scope its ``requiredAccess`` names first."""
+
+REQUIRED_FIELDS: dict[tuple[str, str], str] = {
+    ("Mutation", "discountCodeBasicCreate"): "write_discounts",
+}
+"""Fields that need a scope whatever they return (a mutation writes)."""
+
+
+def implied(granted: frozenset[str]) -> frozenset[str]:
+    """``granted`` and the read scope each write scope includes
+    (``write_discounts`` reads discounts too, as Shopify's scopes do)."""
+    writes = (s.removeprefix("write_") for s in granted if s.startswith("write_"))
+    reads = {f"read_{resource}" for resource in writes}
+    return granted | reads
 
 
 def access_denied(field: str, scope: str) -> GraphQLError:
@@ -103,7 +124,9 @@ def guard_fields(schema: GraphQLSchema) -> None:
         if not isinstance(kind, GraphQLObjectType) or kind.name.startswith("__"):
             continue
         for name, field in kind.fields.items():
-            scope = REQUIRED.get(_item_type(field.type).name)
+            scope = REQUIRED_FIELDS.get((kind.name, name)) or REQUIRED.get(
+                _item_type(field.type).name
+            )
             if scope is not None:
                 _guard(field, name, scope)
 

@@ -1,7 +1,10 @@
 """Shopify's query cost: scalars and enums are free, an object costs 1, a
 connection or list with ``first: n`` costs 2 + n × the cost of one item, so
-nested connections multiply. The requested cost is reserved before execution;
-the actual cost (counted on the result the same way) is what the bucket keeps.
+nested connections multiply, and a mutation costs 10 (shopify.dev, "GraphQL
+Admin API rate limits": its table prices a mutation field at 10 where an
+object is 1; what the payload selects is priced as any selection). The
+requested cost is reserved before execution; the actual cost (counted on the
+result the same way, plus the mutations' 10) is what the bucket keeps.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from graphql import (
     IntValueNode,
     ListValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     VariableNode,
 )
 
 MAX_QUERY_COST = 1000
+MUTATION_COST = 10
 _WRAPPERS = frozenset({"edges", "nodes", "pageInfo"})
 
 
@@ -89,17 +94,36 @@ class _Walker:
         return best
 
 
-def requested_cost(
-    document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any]
-) -> int:
-    walker = _Walker(document, variables)
+def _operation(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode) and (
             operation_name is None
             or (definition.name and definition.name.value == operation_name)
         ):
-            return walker.cost(definition.selection_set)
-    return 0
+            return definition
+    return None
+
+
+def requested_cost(
+    document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any]
+) -> int:
+    operation = _operation(document, operation_name)
+    if operation is None:
+        return 0
+    selected = _Walker(document, variables).cost(operation.selection_set)
+    return selected + mutation_cost(document, operation_name)
+
+
+def mutation_cost(document: DocumentNode, operation_name: str | None) -> int:
+    """What a mutation's root fields cost beyond the object each returns: 9
+    each (10 in all), nothing for a query."""
+    operation = _operation(document, operation_name)
+    if operation is None or operation.operation is not OperationType.MUTATION:
+        return 0
+    roots = _Walker(document, {}).fields(operation.selection_set)
+    return (MUTATION_COST - 1) * sum(1 for _ in roots)
 
 
 def actual_cost(data: object) -> int:

@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.demo_world import Product, World, WorldCustomer
+from connectors.shopify.simulator.collections import catalogue_records
 from connectors.shopify.simulator.history import (
     basket,
     checkout_count,
@@ -65,7 +66,9 @@ def customer_gid(index: int) -> str:
 
 
 class ShopifyStore:
-    """Every customer, order and abandoned checkout of the simulated shop."""
+    """Every customer, order and abandoned checkout of the simulated shop, its
+    catalogue (products and a collection per category, ``collections.py``)
+    and the code discounts created in it (``discounts.py``)."""
 
     def __init__(self, world: World, *, shop: str, deleted: Iterable[int]) -> None:
         self.world = world
@@ -77,6 +80,13 @@ class ShopifyStore:
         self.checkouts: list[Record] = []
         self.by_gid: dict[str, Record] = {}
         self._order_count: dict[int, int] = {}
+        self.collections: list[Record] = []
+        for record in catalogue_records(world.now):
+            self.by_gid[record["id"]] = record
+            if record["__typename"] == "Collection":
+                self.collections.append(record)
+        self.discounts: list[Record] = []
+        """Code discounts created through ``discountCodeBasicCreate``."""
         for customer in world.customers:
             if customer.index not in self.deleted:
                 self._add_customer(customer)

@@ -1,15 +1,11 @@
 """Resolvers that serve ``ShopifyStore`` records through the simulator schema,
-with Shopify's connection rules: ``first`` required and at most 250, opaque
-base64-JSON cursors keyed on ``(sort value, id)``, garbage cursors rejected,
-``endCursor`` null on an empty page, the 60-day order window when the app
-lacks ``read_all_orders``, and access scopes checked per field (``access.py``).
+with Shopify's connection rules (``pages.py``), the 60-day order window when
+the app lacks ``read_all_orders``, and access scopes checked per field
+(``access.py``). Discounts and collections have theirs in ``discounts.py``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,22 +14,32 @@ from typing import Any
 from graphql import GraphQLError, GraphQLInterfaceType, GraphQLObjectType, GraphQLSchema
 from graphql import build_schema as build_sdl
 
+from connectors.shopify.simulator import discounts
 from connectors.shopify.simulator.access import SCOPES, guard_fields, readable
 from connectors.shopify.simulator.data import Record, ShopifyStore, iso_z
+from connectors.shopify.simulator.discount_schema import DISCOUNT_SDL
+from connectors.shopify.simulator.pages import (
+    MAX_PAGE,
+    SortKey,
+    by_number,
+    connection,
+    positional,
+)
 from connectors.shopify.simulator.schema import SDL
 from connectors.shopify.simulator.search import Getter, SearchQuery
 
-MAX_PAGE = 250
 ORDER_WINDOW = timedelta(days=60)
-SortKey = Callable[[Record], Any]
 
 
 @dataclass(frozen=True, slots=True)
 class SimContext:
     store: ShopifyStore
-    scopes: frozenset[str]
+    granted: frozenset[str]
     """What the request's access token was granted."""
     now: datetime
+    scopes: frozenset[str] = frozenset()
+    """What the token may do: ``granted`` and the read scopes its write scopes
+    include (``access.implied``)."""
 
     def visible(self, record: Record | None) -> Record | None:
         """Orders older than 60 days do not exist for an app without
@@ -47,26 +53,22 @@ class SimContext:
         return record if self.now - record["_processed"] <= ORDER_WINDOW else None
 
 
-def _by_number(r: Record) -> Any:
-    return r["_number"]
-
-
 def _at(key: str) -> SortKey:
     return lambda r: iso_z(r[key])
 
 
 ORDER_SORT: dict[str, SortKey] = {
-    "ID": _by_number,
+    "ID": by_number,
     "PROCESSED_AT": _at("_processed"),
     "CREATED_AT": _at("_processed"),
     "UPDATED_AT": _at("_updated"),
 }
 CUSTOMER_SORT: dict[str, SortKey] = {
-    "ID": _by_number,
+    "ID": by_number,
     "CREATED_AT": _at("_created"),
     "UPDATED_AT": _at("_updated"),
 }
-CHECKOUT_SORT: dict[str, SortKey] = {"ID": _by_number, "CREATED_AT": _at("_created")}
+CHECKOUT_SORT: dict[str, SortKey] = {"ID": by_number, "CREATED_AT": _at("_created")}
 
 ORDER_FILTERS: dict[str, Getter] = {
     "customer_id": lambda r: r["_customer"],
@@ -96,61 +98,6 @@ CHECKOUT_FILTERS: dict[str, Getter] = {
     "status": lambda r: r["_status"],
     "recovery_state": lambda r: "recovered" if r["completedAt"] else "not_recovered",
 }
-
-
-def encode_cursor(key: tuple[Any, Any]) -> str:
-    raw = json.dumps({"last_id": key[1], "last_value": key[0]}).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[Any, Any]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return data["last_value"], data["last_id"]
-    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
-        raise GraphQLError("Invalid cursor for current pagination.") from exc
-
-
-def connection(
-    items: Sequence[Record],
-    *,
-    first: int | None,
-    after: str | None,
-    key: SortKey = _by_number,
-    reverse: bool = False,
-) -> Record:
-    """One page of ``items`` in Relay connection shape."""
-    if first is None:
-        raise GraphQLError("you must provide one of first or last")
-    if first > MAX_PAGE or first < 0:
-        raise GraphQLError(f"The page size must be between 0 and {MAX_PAGE}.")
-    keyed = sorted(((key(r), r.get("_number", i)), r) for i, r in enumerate(items))
-    if reverse:
-        keyed.reverse()
-    if after is not None:
-        start = decode_cursor(after)
-        try:
-            keyed = [(k, r) for k, r in keyed if (k < start if reverse else k > start)]
-        except TypeError as exc:
-            raise GraphQLError("Invalid cursor for current pagination.") from exc
-    page = keyed[:first]
-    edges = [{"cursor": encode_cursor(k), "node": r} for k, r in page]
-    return {
-        "edges": edges,
-        "nodes": [r for _, r in page],
-        "pageInfo": {
-            "hasNextPage": len(keyed) > first,
-            "hasPreviousPage": after is not None,
-            "startCursor": edges[0]["cursor"] if edges else None,
-            "endCursor": edges[-1]["cursor"] if edges else None,
-        },
-    }
-
-
-def _positional(
-    items: Sequence[Record], first: int | None, after: str | None
-) -> Record:
-    return connection(items, first=first, after=after, key=lambda r: 0)
 
 
 def _lookup(ctx: SimContext, gid: str) -> Record | None:
@@ -184,7 +131,7 @@ def resolve_node(_: None, info: Any, id: str) -> Any:  # noqa: A002
 
 def resolve_installation(_: None, info: Any) -> Record:
     """``currentAppInstallation``: the scopes the token was granted."""
-    scopes = sorted(info.context.scopes)
+    scopes = sorted(info.context.granted)
     return {
         "id": "gid://shopify/AppInstallation/1",
         "accessScopes": [
@@ -255,7 +202,7 @@ def resolve_checkouts(_: None, info: Any, **args: Any) -> Record:
 
 def _nested(key: str) -> Callable[..., Record]:
     def resolve(parent: Record, _: Any, **args: Any) -> Record:
-        return _positional(parent[key], args.get("first"), args.get("after"))
+        return positional(parent[key], args.get("first"), args.get("after"))
 
     return resolve
 
@@ -266,7 +213,7 @@ def _refunds(order: Record, _: Any, first: int | None = None) -> list[Record]:
 
 
 def build_schema() -> GraphQLSchema:
-    schema = build_sdl(SDL)
+    schema = build_sdl(SDL + DISCOUNT_SDL)
     root = schema.query_type
     assert root is not None
     resolvers: dict[tuple[GraphQLObjectType, str], Callable[..., Any]] = {
@@ -295,5 +242,6 @@ def build_schema() -> GraphQLSchema:
     node = schema.get_type("Node")
     assert isinstance(node, GraphQLInterfaceType)
     node.resolve_type = lambda value, *_: value["__typename"]
+    discounts.register(schema)
     guard_fields(schema)
     return schema

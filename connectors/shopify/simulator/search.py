@@ -18,6 +18,8 @@ from typing import Any
 Getter = Callable[[dict[str, Any]], object]
 
 _TERM = re.compile(r"^(?P<field>[a-z_]+):(?P<op><=|>=|<|>)?(?P<value>.+)$")
+_TOKEN = re.compile(r"""(?:[a-z_]+:(?:<=|>=|<|>)?)?(?:"[^"]*"|'[^']*')|\S+""")
+"""A term: a quoted value (``title:"Face Care"``) is one, spaces and all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,8 @@ class SearchQuery:
     def __init__(self, text: str | None) -> None:
         self.groups: list[list[Term]] = []
         for group in re.split(r"\s+OR\s+", (text or "").strip()):
-            terms = [_term(token) for token in group.split() if token != "AND"]
+            tokens = _TOKEN.findall(group)
+            terms = [_term(token) for token in tokens if token != "AND"]
             if terms:
                 self.groups.append(terms)
 

@@ -13,9 +13,10 @@ window without ``read_all_orders``.
 
 Knobs for tests: ``fail_next(n, status)``, ``drain()``, ``latency``, ``plan``
 or ``bucket_size``/``restore_rate``, ``throttle_http_status`` (200 or 429),
-``max_query_cost``,
-``scopes`` and ``grant``/``revoke`` (per token); counters ``requests`` (per
-HTTP request) and ``operations`` (per GraphQL root field).
+``max_query_cost``, ``lose_answers(field, n)`` (run it, then answer 503 as a
+proxy that lost Shopify's answer would), ``scopes`` and ``grant``/``revoke``
+(per token); counters ``requests`` (per HTTP request) and ``operations`` (per
+GraphQL root field).
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.demo_world import Product, World
-from connectors.shopify.simulator.access import SCOPES
+from connectors.shopify.simulator.access import SCOPES, implied
 from connectors.shopify.simulator.bucket import LeakyBucket
 from connectors.shopify.simulator.cost import (
     MAX_QUERY_COST,
     actual_cost,
+    mutation_cost,
     requested_cost,
 )
 from connectors.shopify.simulator.data import Record, ShopifyStore, customer_number
@@ -116,6 +118,7 @@ class ShopifySimulator(InjectedFailures):
         self._schema = build_schema()
         super().__init__()
         self._documents: dict[str, DocumentNode] = {}
+        self._lost: dict[str, int] = {}
         self.app = Starlette(
             routes=[
                 Route(
@@ -127,6 +130,11 @@ class ShopifySimulator(InjectedFailures):
     @property
     def shop_domain(self) -> str:
         return f"{self.shop}.myshopify.com"
+
+    def lose_answers(self, field: str, n: int = 1) -> None:
+        """The next ``n`` requests running root field ``field`` run it, then
+        answer 503: the work is done, the client never hears of it."""
+        self._lost[field] = self._lost.get(field, 0) + n
 
     def drain(self) -> None:
         """Empty the bucket: the next queries are THROTTLED until it refills."""
@@ -245,11 +253,15 @@ class ShopifySimulator(InjectedFailures):
             if invalid:
                 return JSONResponse({"errors": [e.formatted for e in invalid]})
             self._documents[query] = document
-        for definition in document.definitions:
-            if isinstance(definition, OperationDefinitionNode):
-                for selection in definition.selection_set.selections:
-                    if isinstance(selection, FieldNode):
-                        self.operations.add(selection.name.value)
+        roots = [
+            selection.name.value
+            for definition in document.definitions
+            if isinstance(definition, OperationDefinitionNode)
+            for selection in definition.selection_set.selections
+            if isinstance(selection, FieldNode)
+        ]
+        for root in roots:
+            self.operations.add(root)
         requested = requested_cost(document, operation_name, variables)
         if requested > self.max_query_cost:
             message = (
@@ -269,7 +281,7 @@ class ShopifySimulator(InjectedFailures):
             return JSONResponse({"errors": [error], "extensions": extensions})
         if not self.bucket.take(requested):
             return self._throttled(requested, self.throttle_http_status)
-        context = SimContext(self.store, scopes, self.world.now)
+        context = SimContext(self.store, scopes, self.world.now, implied(scopes))
         result = execute_sync(
             self._schema,
             document,
@@ -277,8 +289,14 @@ class ShopifySimulator(InjectedFailures):
             operation_name=operation_name,
             context_value=context,
         )
-        actual = min(requested, actual_cost(result.data))
+        spent = actual_cost(result.data) + mutation_cost(document, operation_name)
+        actual = min(requested, spent)
         self.bucket.refund(requested - actual)
+        lost = [root for root in roots if self._lost.get(root)]
+        for root in lost:
+            self._lost[root] -= 1
+        if lost:
+            return self._failure(503)
         answer: dict[str, Any] = {"data": result.data}
         if result.errors:
             answer["errors"] = [e.formatted for e in result.errors]

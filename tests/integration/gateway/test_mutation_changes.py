@@ -96,6 +96,9 @@ NOT_CUSTOMER_WRITES = {
     "setCategoryReplenishment": "an interval of a category, for many customers;"
     " drops every stored response instead",
     "createEmbedToken": "signs a token, stores nothing",
+    "createPromoCode": "makes a Shopify discount (no Shopify here): its"
+    " promo_code_created announcement is tested against the simulator in"
+    " tests/integration/gateway/test_promo_codes.py",
 }
 
 

@@ -1,17 +1,20 @@
 """Every document the Shopify connector sends, priced at its planned sizes with
 the simulator's cost model (Shopify's published rules: objects 1, connections
-``2 + first × item``): each stays at or under ``queries.PLANNED_COST``, a margin
-under Shopify's 1,000-point single-query limit; and each stays valid against
-the simulator's schema once the fields of optional scopes are left out."""
+``2 + first × item``, a mutation 10): each stays at or under
+``queries.PLANNED_COST``, a margin under Shopify's 1,000-point single-query
+limit; each is valid against Shopify's published 2025-07 Admin schema
+(tests/data/shopify/), and stays valid against the simulator's schema once the
+fields of optional scopes are left out."""
 
 from __future__ import annotations
 
 import pytest
 from graphql import parse, validate
 
-from connectors.shopify import queries, scopes
+from connectors.shopify import discounts, queries, scopes
 from connectors.shopify.simulator.cost import requested_cost
 from connectors.shopify.simulator.resolvers import build_schema
+from tests.unit.connectors.published import published_schema
 
 
 def ids(count: int) -> list[str]:
@@ -39,6 +42,10 @@ PLANNED = {
     "ORDER_REFUNDS": (queries.ORDER_REFUNDS, {"id": "gid://shopify/Order/1"}),
     "CHECKOUTS": (queries.CHECKOUTS, {"first": queries.MAX_CHECKOUTS_PAGE}),
     "ACCESS_SCOPES": (queries.ACCESS_SCOPES, {}),
+    "DISCOUNT_CREATE": (discounts.CREATE, {"input": {}}),
+    "DISCOUNT_BY_CODE": (discounts.BY_CODE, {"code": "SKINCARE20-K7Q3XPMN"}),
+    "COLLECTIONS": (discounts.COLLECTIONS, {"first": discounts.COLLECTIONS_PAGE}),
+    "COLLECTION": (discounts.COLLECTION, {"id": "gid://shopify/Collection/1"}),
 }
 
 
@@ -58,6 +65,19 @@ def test_the_cost_per_order_the_windows_plan_with_is_the_priced_one() -> None:
     )
     assert two - one == queries.ORDER_COST
     assert one - queries.ORDER_COST == queries.CUSTOMER_COST
+
+
+@pytest.mark.parametrize("name", PLANNED)
+def test_each_document_is_valid_against_shopifys_published_schema(name: str) -> None:
+    document, _ = PLANNED[name]
+    assert validate(published_schema(), parse(document)) == []
+
+
+def test_a_mutation_costs_ten_beside_what_it_reads_back() -> None:
+    create = requested_cost(parse(discounts.CREATE), None, {})
+    read_back = requested_cost(parse(discounts.BY_CODE), None, {})
+    user_errors = 1  # a list of objects without ``first``
+    assert create == 10 + user_errors + read_back
 
 
 @pytest.mark.parametrize("name", PLANNED)
