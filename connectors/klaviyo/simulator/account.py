@@ -66,7 +66,8 @@ class Profile:
     def can_receive_email_marketing(self) -> bool:
         return self.consent == SUBSCRIBED and not self.suppressions
 
-    def as_json(self, *, subscriptions: bool = False) -> dict[str, Any]:
+    def as_json(self, base: str, *, subscriptions: bool = False) -> dict[str, Any]:
+        """The resource as Klaviyo answers it; ``base``: the API's origin."""
         attributes: dict[str, Any] = {
             name: self.attributes.get(name) for name in PROFILE_FIELDS
         }
@@ -77,7 +78,12 @@ class Profile:
         }
         if subscriptions:
             attributes["subscriptions"] = {"email": {"marketing": self._marketing()}}
-        return {"type": "profile", "id": self.id, "attributes": attributes}
+        return {
+            "type": "profile",
+            "id": self.id,
+            "attributes": attributes,
+            "links": {"self": f"{base}/api/profiles/{self.id}/"},
+        }
 
     def _marketing(self) -> dict[str, Any]:
         return {
@@ -108,7 +114,7 @@ class EmailList:
     awaiting: set[str] = field(default_factory=set)
     """Profiles subscribed to a double opt-in list, not yet confirmed."""
 
-    def as_json(self, *, profile_count: bool = False) -> dict[str, Any]:
+    def as_json(self, base: str, *, profile_count: bool = False) -> dict[str, Any]:
         attributes: dict[str, Any] = {
             "name": self.name,
             "created": _iso(self.created),
@@ -119,7 +125,12 @@ class EmailList:
         }
         if profile_count:
             attributes["profile_count"] = len(self.members)
-        return {"type": "list", "id": self.id, "attributes": attributes}
+        return {
+            "type": "list",
+            "id": self.id,
+            "attributes": attributes,
+            "links": {"self": f"{base}/api/lists/{self.id}/"},
+        }
 
 
 class Account:

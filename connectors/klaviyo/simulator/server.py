@@ -226,18 +226,22 @@ class KlaviyoSimulator(InjectedFailures):
         chunk, links = page(request, profiles, size)
         extra = request.query_params.get("additional-fields[profile]", "")
         with_subscriptions = "subscriptions" in extra.split(",")
-        data = [p.as_json(subscriptions=with_subscriptions) for p in chunk]
+        data = [
+            p.as_json(_base(request), subscriptions=with_subscriptions) for p in chunk
+        ]
         return document({"data": data, "links": links})
 
     async def _create(self, request: Request) -> Response:
         attributes, _ = bodies.profile(bodies.parse(await request.body()))
         created = self.account.create(attributes)
-        return document({"data": created.as_json()}, 201)
+        return document({"data": created.as_json(_base(request))}, 201)
 
     async def _import(self, request: Request) -> Response:
         attributes, profile_id = bodies.profile(bodies.parse(await request.body()))
         profile, created = self.account.upsert(attributes, profile_id)
-        return document({"data": profile.as_json()}, 201 if created else 200)
+        return document(
+            {"data": profile.as_json(_base(request))}, 201 if created else 200
+        )
 
     async def _subscribe(self, request: Request) -> Response:
         job = bodies.subscribe_job(bodies.parse(await request.body()))
@@ -275,13 +279,15 @@ class KlaviyoSimulator(InjectedFailures):
             if found is None or found.matches(getattr(item, found.field))
         ]
         chunk, links = page(request, lists, page_size(request, 10, LISTS_PAGE))
-        return document({"data": [item.as_json() for item in chunk], "links": links})
+        return document(
+            {"data": [item.as_json(_base(request)) for item in chunk], "links": links}
+        )
 
     async def _list(self, request: Request) -> Response:
         found = self.account.get_list(request.path_params["id"])
         extra = request.query_params.get("additional-fields[list]", "")
         counted = "profile_count" in extra.split(",")
-        return document({"data": found.as_json(profile_count=counted)})
+        return document({"data": found.as_json(_base(request), profile_count=counted)})
 
     async def _members(self, request: Request) -> Response:
         found = self.account.get_list(request.path_params["id"])
@@ -301,6 +307,10 @@ class KlaviyoSimulator(InjectedFailures):
         ids = bodies.list_members(bodies.parse(await request.body()))
         self.account.remove(list_id, ids)
         return Response(status_code=204)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
 
 
 def _limit_of(name: str, request: Request) -> str:
