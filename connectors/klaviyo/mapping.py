@@ -4,7 +4,8 @@ and the canonical models of what Klaviyo answers.
 Every body is a JSON:API document (``{"data": {"type", "id", "attributes",
 "relationships"}}``), sent as ``application/vnd.api+json``. The shapes below
 are those of the published OpenAPI spec, revision 2026-07-15
-(``tests/contract/klaviyo_openapi.json`` holds the trimmed copy the tests
+(``tests/integration/connectors/klaviyo_openapi.json`` holds the trimmed
+copy the tests
 check every body against).
 
 Profile (Get Profiles ``data[]``, Create or Update Profile ``data``)::
