@@ -96,6 +96,10 @@ NOT_CUSTOMER_WRITES = {
     "setCategoryReplenishment": "an interval of a category, for many customers;"
     " drops every stored response instead",
     "createEmbedToken": "signs a token, stores nothing",
+    "connectSegmentToList": "stores which segment feeds which Klaviyo list;"
+    " no customer's data changes",
+    "disconnectSegmentFromList": "forgets a segment's Klaviyo list; no customer's"
+    " data changes",
 }
 
 
