@@ -5,6 +5,7 @@ unsubscribed, nothing sent twice — counted in the simulator's requests."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import delete, insert, select, update
+from typer.testing import CliRunner
 
 from connectors.errors import UpstreamRateLimited
 from connectors.klaviyo.limits import Limit
@@ -22,12 +24,14 @@ from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.audiences.service import Added, Audiences, audiences_for
 from gateway.audiences.tables import AudienceConnection
+from gateway.cli.main import app
 from gateway.db import models
 from gateway.insights.tables import Segment, SegmentMember
 from gateway.runtime.services import Services, open_services
 from tests.conftest import ADMIN, GraphQL
 
 KEY = "pk_audience_test_key"
+runner = CliRunner()
 CONNECT = """mutation($s: String!, $l: String!) {
   connectSegmentToList(segment: $s, listId: $l) {
     segment listId listName syncedAt subscribed removed unsubscribed } }"""
@@ -128,9 +132,7 @@ async def people(
     return sorted((cid, email) for cid, email in rows)
 
 
-async def segment(
-    services: Services, name: str, members: list[tuple[int, str]]
-) -> int:
+async def segment(services: Services, name: str, members: list[tuple[int, str]]) -> int:
     now = datetime.now(UTC)
     async with services.sessions.begin() as session:
         row = Segment(name=name, filter={"tagsAny": ["vip"]}, refreshed_at=now)
@@ -315,3 +317,30 @@ async def test_without_a_klaviyo_key_connecting_is_not_configured(gql: GraphQL) 
     assert answer["errors"][0]["extensions"]["code"] == "NOT_CONFIGURED"
     listed = await gql(CONNECTIONS)
     assert listed["data"] == {"audienceConnections": []}
+
+
+async def test_the_command_line_syncs_and_lists_the_connections(
+    configured: Services,
+    api: httpx.AsyncClient,
+    sim: KlaviyoSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``customer-graph audiences sync`` in a thread of its own (its own event
+    loop), the simulator served from this one."""
+    [member] = await people(configured, 1, consent="granted")
+    await segment(configured, "VIPs", [member])
+    await ask(api, CONNECT, s="VIPs", l=vip(sim))
+    settings = configured.settings
+    monkeypatch.setenv("CG_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CG_KLAVIYO_URL", settings.klaviyo_url)
+    monkeypatch.setenv("CG_KLAVIYO_API_KEY", KEY)
+    synced = await asyncio.to_thread(runner.invoke, app, ["audiences", "sync"])
+    assert synced.exit_code == 0, synced.output
+    assert sim.list_emails(vip(sim)) == {member[1]}
+    listed = await asyncio.to_thread(runner.invoke, app, ["audiences", "list"])
+    assert "VIPs" in listed.output
+    assert listed.exit_code == 0, listed.output
+    monkeypatch.delenv("CG_KLAVIYO_API_KEY")
+    unconfigured = await asyncio.to_thread(runner.invoke, app, ["audiences", "sync"])
+    assert unconfigured.exit_code == 1
+    assert "not configured" in unconfigured.output
