@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Mapping
 
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 JSON_API = "application/vnd.api+json"
 
@@ -133,3 +134,15 @@ def document(
     body: object, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers, media_type=JSON_API)
+
+
+def without_trailing_slash(app: ASGIApp) -> ASGIApp:
+    """Klaviyo serves each path with and without its trailing slash."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path")
+        if isinstance(path, str) and len(path) > 1 and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/")}
+        await app(scope, receive, send)
+
+    return asgi

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from connectors.klaviyo.simulator.account import Profile
 from connectors.klaviyo.simulator.answers import bad_parameter
 
 T = TypeVar("T")
@@ -126,3 +127,24 @@ def page(
             )
         )
     return chunk, links
+
+
+PROFILE_SORTS = ("id", "created", "updated", "email")
+
+
+def sort_profiles(profiles: list[Profile], sort: str | None) -> list[Profile]:
+    if sort is None:
+        return profiles
+    key = sort.removeprefix("-")
+    if key not in PROFILE_SORTS:
+        raise bad_parameter(f"'{sort}' is not a valid sort field.", "sort")
+
+    def value(profile: Profile) -> str:
+        if key == "id":
+            return profile.id
+        if key == "email":
+            return profile.email or ""
+        when = profile.updated if key == "updated" else None
+        return (when or profile.created).isoformat()
+
+    return sorted(profiles, key=value, reverse=sort.startswith("-"))

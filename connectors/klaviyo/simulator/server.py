@@ -29,7 +29,6 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectors.demo_world import World
 from connectors.klaviyo.limits import ENDPOINTS, LISTS_PAGE, PROFILES_PAGE, Limit
@@ -43,10 +42,16 @@ from connectors.klaviyo.simulator.answers import (
     injected,
     not_authenticated,
     throttled,
+    without_trailing_slash,
 )
 from connectors.klaviyo.simulator.jobs import Job, Jobs
 from connectors.klaviyo.simulator.limits import EndpointLimits
-from connectors.klaviyo.simulator.queries import page, page_size, read_filter
+from connectors.klaviyo.simulator.queries import (
+    page,
+    page_size,
+    read_filter,
+    sort_profiles,
+)
 from connectors.simulator_server import (
     InjectedFailures,
     RequestCounter,
@@ -68,7 +73,6 @@ JOB_DELAY = 2.0
 REVISION_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
 JSON_BODIES = ("application/json", "application/vnd.api+json")
 PROFILE_FILTERS = ("id", "email", "phone_number", "external_id")
-PROFILE_SORTS = ("id", "created", "updated", "email")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +134,7 @@ class KlaviyoSimulator(InjectedFailures):
                 "DELETE",
             ),
         ]
-        self.app = _without_trailing_slash(
+        self.app = without_trailing_slash(
             Starlette(
                 routes=[
                     Route("/api" + e.path, self._guarded(e), methods=[e.method])
@@ -221,7 +225,7 @@ class KlaviyoSimulator(InjectedFailures):
                     p.id if found.field == "id" else p.attributes.get(found.field)
                 )
             ]
-        profiles = _sorted(profiles, request.query_params.get("sort"))
+        profiles = sort_profiles(profiles, request.query_params.get("sort"))
         size = page_size(request, 20, PROFILES_PAGE)
         chunk, links = page(request, profiles, size)
         extra = request.query_params.get("additional-fields[profile]", "")
@@ -318,33 +322,3 @@ def _limit_of(name: str, request: Request) -> str:
     if name == "get-list" and "profile_count" in extra.split(","):
         return "get-list-profile-count"
     return name
-
-
-def _sorted(profiles: list[Profile], sort: str | None) -> list[Profile]:
-    if sort is None:
-        return profiles
-    key = sort.removeprefix("-")
-    if key not in PROFILE_SORTS:
-        raise bad_parameter(f"'{sort}' is not a valid sort field.", "sort")
-
-    def value(profile: Profile) -> str:
-        if key == "id":
-            return profile.id
-        if key == "email":
-            return profile.email or ""
-        when = profile.updated if key == "updated" else None
-        return (when or profile.created).isoformat()
-
-    return sorted(profiles, key=value, reverse=sort.startswith("-"))
-
-
-def _without_trailing_slash(app: ASGIApp) -> ASGIApp:
-    """Klaviyo serves each path with and without its trailing slash."""
-
-    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path")
-        if isinstance(path, str) and len(path) > 1 and path.endswith("/"):
-            scope = {**scope, "path": path.rstrip("/")}
-        await app(scope, receive, send)
-
-    return asgi
