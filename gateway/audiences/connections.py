@@ -48,6 +48,14 @@ class Connection:
     unsubscribed: int
 
 
+async def segment_named(session: AsyncSession, name: str) -> Segment:
+    """The saved segment; NOT_FOUND on the argument ``segment``."""
+    try:
+        return await segment_by_name(session, name)
+    except NotFound as exc:
+        raise NotFound(exc.message, field="segment") from None
+
+
 def check_list_id(list_id: str) -> str:
     if not LIST_ID.match(list_id):
         raise BadUserInput("Not a Klaviyo list id.", field="listId")
@@ -59,7 +67,7 @@ async def connect(
 ) -> AudienceConnection:
     """Store the connection of ``segment_name`` to the list Klaviyo answered
     (``found``; ``None``: it has no list ``list_id``)."""
-    segment = await segment_by_name(session, segment_name)
+    segment = await segment_named(session, segment_name)
     if found is None:
         raise BadUserInput("Klaviyo has no list with this id.", field="listId")
     row = AudienceConnection(
@@ -76,7 +84,7 @@ async def connect(
 
 
 async def disconnect(session: AsyncSession, segment_name: str, list_id: str) -> None:
-    segment = await segment_by_name(session, segment_name)
+    segment = await segment_named(session, segment_name)
     gone = await session.execute(
         delete(AudienceConnection)
         .where(

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from connectors.errors import ConnectorError
 from connectors.klaviyo.client import KlaviyoConnector
 from gateway.audiences import connections
-from gateway.audiences.connections import Connection, check_list_id
+from gateway.audiences.connections import Connection, check_list_id, segment_named
 from gateway.audiences.sync import (
     Sessions,
     SyncReport,
@@ -27,7 +27,6 @@ from gateway.audiences.sync import (
 from gateway.audiences.tables import AudienceConnection
 from gateway.db import models
 from gateway.errors import GatewayError, NotFound, describe
-from gateway.insights.segments import segment_by_name
 from gateway.runtime.services import Services
 
 log = logging.getLogger("gateway.audiences")
@@ -48,7 +47,7 @@ class Audiences:
     async def connect(self, segment: str, list_id: str) -> Connection:
         check_list_id(list_id)
         async with self.sessions() as session:
-            await segment_by_name(session, segment)
+            await segment_named(session, segment)
         found = await self.klaviyo.get_list(list_id)
         async with self.sessions.begin() as session:
             row = await connections.connect(session, segment, found, list_id)

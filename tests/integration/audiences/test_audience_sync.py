@@ -287,7 +287,7 @@ async def test_what_cannot_be_connected_is_refused_and_nothing_stored(
         ("BAD_USER_INPUT", "listId")
     ]
     assert codes(await ask(api, CONNECT, s="Nobody", l=vip(sim))) == [
-        ("NOT_FOUND", "name")
+        ("NOT_FOUND", "segment")
     ]
     assert sim.requests.total == 0
     assert codes(await ask(api, CONNECT, s="VIPs", l="Nosuch")) == [
