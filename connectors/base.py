@@ -71,6 +71,9 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+NO_CONTENT = (202, 204)
+"""Statuses whose answer may have no body (a job accepted, a deletion)."""
+
 JSON_TYPES = ("application/json", "+json")
 """``Content-Type`` media types a JSON answer may carry (``application/*+json`` too)."""
 
@@ -139,15 +142,21 @@ class UpstreamHTTP:
         *,
         idempotent: bool = True,
         cost: float = 1.0,
+        budget: str | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Send a request and return its decoded JSON; retry 429, 5xx and
-        connection errors when idempotent, within the deadline."""
+        """Send a request and return its decoded JSON (``None`` for a 202 or
+        204 without a body); retry 429, 5xx and connection errors when
+        idempotent, within the deadline. ``budget`` names the guard's budget
+        the call spends when it is not the connector's own (an upstream that
+        limits each endpoint on its own, as Klaviyo does)."""
         deadline = self._deadline()
         attempts = self.retry.attempts if idempotent else 1
         for attempt in range(1, attempts + 1):
             try:
-                return await self._attempt(method, url, deadline, cost, **kwargs)
+                return await self._attempt(
+                    method, url, deadline, cost, budget, **kwargs
+                )
             except ConnectorError as error:
                 if not error.retriable or attempt == attempts:
                     raise
@@ -160,12 +169,20 @@ class UpstreamHTTP:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _attempt(
-        self, method: str, url: str, deadline: float, cost: float, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        deadline: float,
+        cost: float,
+        budget: str | None,
+        **kwargs: Any,
     ) -> Any:
         if deadline <= time.monotonic():
             raise UpstreamTimeout(self.connector, "deadline spent before sending")
         if self.guard is not None:
-            await self.guard.admit(self.connector, cost, current_priority(), deadline)
+            await self.guard.admit(
+                self.connector, cost, current_priority(), deadline, budget=budget
+            )
         outcome = Outcome.ABANDONED  # unless the upstream is heard from
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
@@ -206,6 +223,9 @@ class UpstreamHTTP:
             await response.aclose()
         if response.status_code >= 400:
             raise self._status_error(response)
+        if response.status_code in NO_CONTENT and not response.content:
+            self._observe("ok")
+            return None
         try:
             body = decode_json(self.connector, response)
         except UpstreamBadResponse:

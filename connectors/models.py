@@ -42,6 +42,17 @@ class ExternalCustomer:
 
 
 @dataclass(frozen=True, slots=True)
+class EmailList:
+    """A list of an email tool (a Klaviyo list) that customers are subscribed to."""
+
+    id: str
+    name: str
+    double_opt_in: bool
+    """Subscribers confirm by email before they are on the list."""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LineItem:
     id: str
     title: str | None

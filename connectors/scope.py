@@ -117,10 +117,17 @@ class CallGuard(Protocol):
     """Seconds each call outside any ``call_scope`` may take, retries included."""
 
     async def admit(
-        self, connector: str, cost: float, priority: Priority, deadline: float
+        self,
+        connector: str,
+        cost: float,
+        priority: Priority,
+        deadline: float,
+        *,
+        budget: str | None = None,
     ) -> None:
         """Return when the attempt may be sent (waiting no later than
-        ``deadline``), or raise an ``UpstreamNotSent``."""
+        ``deadline``), or raise an ``UpstreamNotSent``; ``budget``: the budget
+        it spends when not the connector's own (one of an endpoint)."""
         ...
 
     async def settle(self, connector: str, extra: float) -> None:

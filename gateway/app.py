@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from gateway.admission.body_limit import BodyLimit
+from gateway.audiences.service import sync_after_refresh
 from gateway.errors import describe
 from gateway.http import access_log
 from gateway.http.embed import embed_routes
@@ -102,7 +103,7 @@ def create_app(
         opener: AbstractAsyncContextManager[Services] = (
             nullcontext(services) if services is not None else open_services(settings)
         )
-        async with opener as opened, scheduled_refresh(opened):
+        async with opener as opened, scheduled_refresh(opened, sync_after_refresh):
             app.state.services = opened
             graphql.build()
             if services is None:  # a server process, not a test's app

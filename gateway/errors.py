@@ -6,7 +6,9 @@
     ├── BadUserInput             BAD_USER_INPUT
     ├── NotFound                 NOT_FOUND
     ├── Conflict                 CONFLICT
-    └── Forbidden                FORBIDDEN
+    ├── Forbidden                FORBIDDEN
+    └── NotConfigured            NOT_CONFIGURED   the feature needs an upstream this
+                                                  deployment has no settings for
 
     Refused                      a whole request refused: an HTTP status and a code
 
@@ -63,6 +65,10 @@ class Conflict(GatewayError):
 
 class Forbidden(GatewayError):
     code = "FORBIDDEN"
+
+
+class NotConfigured(GatewayError):
+    code = "NOT_CONFIGURED"
 
 
 Shape = Literal["graphql", "segment", "plain"]

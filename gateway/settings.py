@@ -34,6 +34,7 @@ KNOWN_VALUES = frozenset(
         "shpat_demo",
         "zd-demo-token",
         "phx_demo",
+        "pk_demo_klaviyo",
         "secret",
         "changeme",
         "change-me",
@@ -207,6 +208,16 @@ class Settings(BaseSettings):
     3600 / this seconds."""
     posthog_backfill_page_size: int = Field(default=10_000, ge=1, le=50_000)
     """Events per backfill query (PostHog returns 50,000 rows at most)."""
+
+    klaviyo_api_key: SecretStr | None = None
+    """The Klaviyo account's private API key (scopes ``lists:read``,
+    ``lists:write``, ``profiles:read``, ``profiles:write``,
+    ``subscriptions:write``); unset: audience sync answers NOT_CONFIGURED."""
+    klaviyo_url: str = "https://a.klaviyo.com"
+    """Klaviyo's API origin (the simulator's in the demo and the tests). Its
+    limits are per endpoint and the same for every account
+    (``connectors.klaviyo.limits``): the budget is their
+    ``CG_UPSTREAM_BUDGET_SHARE``."""
 
     ingest_write_key: SecretStr | None = None
     """Segment's *public* write key: it ships in browsers and apps, so what it

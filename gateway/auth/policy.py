@@ -176,12 +176,21 @@ MUTATIONS_BY_ROLE: dict[Role, frozenset[str]] = {
             "setCategoryReplenishment",
             "setConsent",
             "createPromoCode",
+            "connectSegmentToList",
+            "disconnectSegmentFromList",
         }
     ),
     Role.ANALYST: frozenset(),
     Role.EMBED: frozenset(),
 }
 """The mutations each non-writer role may run (by root field name)."""
+
+ONLY_ROLES: dict[str, frozenset[Role]] = {
+    "connectSegmentToList": frozenset({Role.ADMIN, Role.MARKETING}),
+    "disconnectSegmentFromList": frozenset({Role.ADMIN, Role.MARKETING}),
+}
+"""Mutations only these roles may run, writers or not: which customers are
+sent to an email tool is marketing's decision (and the admin's)."""
 
 ARGUMENTS_BY_ROLE: dict[Role, dict[str, dict[str, frozenset[str]]]] = {
     Role.MARKETING: {"setConsent": {"state": frozenset({"DENIED"})}},
@@ -198,6 +207,8 @@ def may_run_mutation(
 ) -> bool:
     """Whether ``role`` may run the root mutation ``field`` with ``arguments``
     (GraphQL names → values as sent; an argument left out matches no limit)."""
+    if field in ONLY_ROLES and role not in ONLY_ROLES[field]:
+        return False
     if role in WRITERS:
         return True
     if field not in MUTATIONS_BY_ROLE.get(role, frozenset()):

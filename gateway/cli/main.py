@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from gateway.auth.keys import new_secret
+from gateway.cli.audiences import audiences_app
 from gateway.cli.insights import insights_app, segments_app
 from gateway.cli.keys import audit, keys_app, queries_app
 from gateway.cli.mirror import mirror_app
@@ -37,6 +38,7 @@ app.add_typer(segments_app, name="segments")
 app.add_typer(keys_app, name="keys")
 app.add_typer(queries_app, name="queries")
 app.add_typer(mirror_app, name="mirror")
+app.add_typer(audiences_app, name="audiences")
 app.command()(audit)
 console = Console()
 

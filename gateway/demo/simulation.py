@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp
 
 from connectors.demo_world import World
+from connectors.klaviyo.simulator.server import KlaviyoSimulator
 from connectors.posthog.simulator.server import PostHogSimulator
 from connectors.posthog.simulator.throttles import QUERIES_PER_HOUR
 from connectors.shopify.simulator.server import ShopifySimulator
@@ -31,6 +32,7 @@ ZENDESK_TOKEN = "zd-demo-token"
 ZENDESK_WEBHOOK_SECRET = "zd-demo-webhook-secret"
 POSTHOG_KEY = "phx_demo"
 POSTHOG_WEBHOOK_SECRET = "ph-demo-destination-secret"
+KLAVIYO_KEY = "pk_demo_klaviyo"
 GENEROUS = 1_000_000
 """Requests per minute (or HogQL queries per hour), where a limit is lifted."""
 
@@ -107,6 +109,7 @@ def upstream_settings(source: str, url: str) -> dict[str, object]:
             "posthog_api_key": SecretStr(POSTHOG_KEY),
             "posthog_webhook_secret": SecretStr(POSTHOG_WEBHOOK_SECRET),
         },
+        "klaviyo": {"klaviyo_url": url, "klaviyo_api_key": SecretStr(KLAVIYO_KEY)},
     }[source]
 
 
@@ -158,12 +161,23 @@ def posthog_simulator(
     )
 
 
+def klaviyo_simulator(world: World, latency: float) -> KlaviyoSimulator:
+    """Klaviyo's keeps Klaviyo's limits (the gateway's budgets are computed
+    from the same figures, ``connectors.klaviyo.limits``) and runs its bulk
+    jobs a few seconds after accepting them, as Klaviyo does; its account
+    has the world's consenting customers on a newsletter list."""
+    return KlaviyoSimulator(world, api_key=KLAVIYO_KEY, latency=latency)
+
+
 SIMULATORS: dict[str, Callable[[World, float], Simulator]] = {
     "shopify": shopify_simulator,
     "zendesk": zendesk_simulator,
     "posthog": posthog_simulator,
+    "klaviyo": klaviyo_simulator,
 }
-"""Each upstream's simulator, by source: the demo starts each on its own."""
+"""Each upstream's simulator, by source: the demo starts each on its own
+(Klaviyo's is the demo's only: the tests' ``simulated_upstreams`` serve the
+three sources of customer data)."""
 
 
 @asynccontextmanager

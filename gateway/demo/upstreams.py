@@ -30,12 +30,14 @@ CONFIGURED_BY = {
     "shopify": "shopify_base_url",
     "zendesk": "zendesk_base_url",
     "posthog": "posthog_host",
+    "klaviyo": "klaviyo_url",
 }
 """The setting that points the gateway at an upstream of the operator's."""
 WITHOUT = {
     "shopify": {"shopify_access_token": None},
     "zendesk": {"zendesk_api_token": None},
     "posthog": {"posthog_api_key": None},
+    "klaviyo": {"klaviyo_api_key": None},
 }
 """What leaves a connector unbuilt (``gateway.runtime.upstreams``)."""
 CONNECT_TIMEOUT = 2.0

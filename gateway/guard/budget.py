@@ -7,6 +7,11 @@ may spend, as the shape of a token bucket, in the unit the vendor counts.
   windows: a quarter of the share may come at once (``BURST``), the rest
   refills over the window, so that no window ever holds more than ``share``
   × the limit.
+- Klaviyo limits each endpoint on its own, in a burst (1 s) and a steady
+  (1 min) fixed window (``connectors.klaviyo.limits``): one budget per
+  endpoint, named ``klaviyo:<endpoint>``, whose bucket holds at most the
+  share of the burst and refills so that no minute holds more than the share
+  of the steady limit.
 
 The vendors' figures are settings (``CG_SHOPIFY_LIMIT_*``,
 ``CG_ZENDESK_LIMIT_PER_MINUTE``, ``CG_POSTHOG_LIMIT_QUERIES_PER_HOUR``) with
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connectors.klaviyo.limits import ENDPOINTS as KLAVIYO_ENDPOINTS
 from gateway.settings import Settings
 
 BURST = 0.25
@@ -40,9 +46,23 @@ class Budget:
         spend = limit * share
         return cls(spend * (1 - BURST) / window, max(1.0, spend * BURST))
 
+    @classmethod
+    def tiered(cls, burst: float, steady: float, share: float) -> Budget:
+        """At most ``share`` × ``burst`` at once and ``share`` × ``steady`` in
+        any minute: the bucket holds the burst (or a quarter of the minute,
+        when smaller) and refills the rest of the minute's share over it."""
+        spend = steady * share
+        capacity = max(1.0, min(burst * share, spend * BURST))
+        return cls(max(spend - capacity, 1.0) / 60.0, capacity)
+
+
+def upstream_of(budget: str) -> str:
+    """The upstream a budget belongs to (``klaviyo:bulk-subscribe`` → ``klaviyo``)."""
+    return budget.partition(":")[0]
+
 
 def budgets(settings: Settings) -> dict[str, Budget]:
-    """The budget of each upstream, by connector name."""
+    """The budget of each upstream, by connector name (Klaviyo's by endpoint)."""
     share = settings.upstream_budget_share
     return {
         "shopify": Budget.leaky(
@@ -54,4 +74,8 @@ def budgets(settings: Settings) -> dict[str, Budget]:
         "posthog": Budget.windowed(
             settings.posthog_limit_queries_per_hour, 3600.0, share
         ),
+        **{
+            f"klaviyo:{endpoint}": Budget.tiered(limit.burst, limit.steady, share)
+            for endpoint, limit in KLAVIYO_ENDPOINTS.items()
+        },
     }

@@ -21,7 +21,7 @@ from connectors.errors import UpstreamBudgetSpent, UpstreamCircuitOpen
 from connectors.scope import Outcome, Priority
 from gateway import metrics
 from gateway.guard.bucket import TokenBucket
-from gateway.guard.budget import Budget, budgets
+from gateway.guard.budget import Budget, budgets, upstream_of
 from gateway.settings import Settings
 from gateway.shared_redis.client import SharedRedis
 
@@ -54,7 +54,13 @@ class UpstreamGuard:
             self._gauge(name)
 
     async def admit(
-        self, connector: str, cost: float, priority: Priority, deadline: float
+        self,
+        connector: str,
+        cost: float,
+        priority: Priority,
+        deadline: float,
+        *,
+        budget: str | None = None,
     ) -> None:
         breaker = self.breakers.get(connector)
         if breaker is not None:
@@ -63,11 +69,12 @@ class UpstreamGuard:
             if not allowed:
                 self._refused(connector, "breaker", priority)
                 raise UpstreamCircuitOpen(connector, "circuit breaker open")
-        bucket = self.buckets.get(connector)
+        name = budget or connector
+        bucket = self.buckets.get(name)
         if bucket is None or cost <= 0:
             return
-        floor = self.floors[connector] if priority is Priority.BACKGROUND else 0.0
-        while (wait := await bucket.take(connector, cost, floor)) > 0:
+        floor = self.floors[name] if priority is Priority.BACKGROUND else 0.0
+        while (wait := await bucket.take(name, cost, floor)) > 0:
             if priority is Priority.INTERACTIVE or time.monotonic() + wait >= deadline:
                 if breaker is not None:
                     breaker.abandoned()
@@ -116,8 +123,15 @@ class UpstreamGuard:
 def build_guard(
     settings: Settings, redis: SharedRedis | None, names: Iterable[str]
 ) -> UpstreamGuard:
-    """The guard of the upstreams ``names``, from the settings."""
-    shapes = {name: shape for name, shape in budgets(settings).items() if name in names}
+    """The guard of the upstreams ``names``, from the settings: their
+    budgets (an upstream's own, or one per endpoint: ``klaviyo:…``) and a
+    breaker each."""
+    wanted = set(names)
+    shapes = {
+        name: shape
+        for name, shape in budgets(settings).items()
+        if upstream_of(name) in wanted
+    }
     return UpstreamGuard(
         shapes,
         {
@@ -126,7 +140,7 @@ def build_guard(
                 base_interval=settings.breaker_open_seconds,
                 max_interval=settings.breaker_max_open_seconds,
             )
-            for name in shapes
+            for name in dict.fromkeys(upstream_of(n) for n in shapes)
         },
         redis=redis,
         prefix=settings.cache_prefix,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import quote
 
 from starlette.convertors import Convertor, register_url_convertor
@@ -128,15 +128,23 @@ def attachment(filename: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def scheduled_refresh(services: Services) -> AsyncIterator[None]:
-    """Run the periodic refresh while the app lives (when the interval is > 0)."""
+async def scheduled_refresh(
+    services: Services, after: Callable[[Services], Awaitable[None]] | None = None
+) -> AsyncIterator[None]:
+    """Run the periodic refresh while the app lives (when the interval is > 0);
+    after each, cached responses are dropped, then ``after`` runs (the
+    audiences' sync)."""
     if services.settings.insights_refresh_interval <= 0:
         yield
         return
+
+    async def refreshed() -> None:
+        await services.forget_responses()
+        if after is not None:
+            await after(services)
+
     task = asyncio.create_task(
-        refresh_periodically(
-            services.sessions, services.settings, services.forget_responses
-        )
+        refresh_periodically(services.sessions, services.settings, refreshed)
     )
     try:
         yield

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connectors.base import RequestObserver
+from connectors.klaviyo.client import KlaviyoConnector
 from connectors.posthog.client import PostHogConnector
 from connectors.scope import CallGuard
 from connectors.shopify.client import ShopifyConnector
 from connectors.zendesk.client import ZendeskConnector
 from gateway.settings import Settings
 
-Configured = ShopifyConnector | ZendeskConnector | PostHogConnector
+Configured = ShopifyConnector | ZendeskConnector | PostHogConnector | KlaviyoConnector
 
 
 @dataclass(slots=True)
@@ -23,9 +24,12 @@ class Upstreams:
     shopify: ShopifyConnector | None = None
     zendesk: ZendeskConnector | None = None
     posthog: PostHogConnector | None = None
+    klaviyo: KlaviyoConnector | None = None
+    """Not a customer source: where audiences are sent (``gateway.audiences``)."""
 
     def configured(self) -> list[Configured]:
-        return [c for c in (self.shopify, self.zendesk, self.posthog) if c is not None]
+        found = (self.shopify, self.zendesk, self.posthog, self.klaviyo)
+        return [c for c in found if c is not None]
 
     def guard_with(self, guard: CallGuard) -> None:
         """Every call of every connector admitted by ``guard``."""
@@ -80,5 +84,10 @@ def build_upstreams(
             settings.posthog_project_id,
             posthog_key,
             observer=observer,
+        )
+    klaviyo_key = _secret(settings.klaviyo_api_key)
+    if klaviyo_key:
+        upstreams.klaviyo = KlaviyoConnector(
+            settings.klaviyo_url, klaviyo_key, observer=observer
         )
     return upstreams

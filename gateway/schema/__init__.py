@@ -13,6 +13,7 @@ from strawberry.tools import merge_types
 
 from gateway.auth.audit import StreamAudit
 from gateway.metrics import OperationMetrics
+from gateway.schema.audiences import AudienceMutation, AudienceQuery
 from gateway.schema.base import Schema
 from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
@@ -28,7 +29,7 @@ from gateway.schema.timeline import TimelineMutation, TimelineSubscription
 from gateway.schema.timeline_events import EVENT_TYPES
 from gateway.schema.upstream_scope import UpstreamScope
 
-Query = merge_types("Query", (CustomerQuery, InsightsQuery))
+Query = merge_types("Query", (CustomerQuery, InsightsQuery, AudienceQuery))
 Mutation = merge_types(
     "Mutation",
     (
@@ -36,6 +37,7 @@ Mutation = merge_types(
         CrmMutation,
         InsightsMutation,
         PromotionsMutation,
+        AudienceMutation,
         ReplenishmentMutation,
         TaskMutation,
         TimelineMutation,

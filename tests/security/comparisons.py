@@ -69,6 +69,12 @@ NOT_COMPARED: dict[str, str] = {
     "Mutation.updateSegment(name:)": "a segment's name, chosen by staff",
     "Mutation.updateSegment(newName:)": "a segment's name, chosen by staff",
     "Mutation.deleteSegment(name:)": "a segment's name, chosen by staff",
+    "Mutation.connectSegmentToList(segment:)": "a segment's name, chosen by staff",
+    "Mutation.connectSegmentToList(listId:)": "a Klaviyo list's id",
+    "Mutation.disconnectSegmentFromList(segment:)": (
+        "a segment's name, chosen by staff"
+    ),
+    "Mutation.disconnectSegmentFromList(listId:)": "a Klaviyo list's id",
     "Mutation.setProductReplenishment": PRODUCT,
     "Mutation.setCategoryReplenishment": PRODUCT,
     "Mutation.setConsent": "a consent: channel, state and its source",

@@ -73,6 +73,10 @@ ALLOWED: dict[str, frozenset[str]] = {
             "connectors", "gateway.changes", "gateway.db", "gateway.errors",
             "gateway.identity", "gateway.insights", "gateway.runtime",
         },
+        "gateway.audiences": {
+            "connectors", "gateway.db", "gateway.errors", "gateway.insights",
+            "gateway.runtime",
+        },
         "gateway.loaders": {
             "connectors", "gateway.cache", "gateway.db", "gateway.identity",
             "gateway.insights", "gateway.metrics", "gateway.mirror",
@@ -96,13 +100,13 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         # GraphQL: resolvers take plain values, the schema converts
         "gateway.resolvers": {
-            "connectors", "gateway.auth", "gateway.changes", "gateway.crm",
+            "connectors", "gateway.audiences", "gateway.auth", "gateway.changes", "gateway.crm",
             "gateway.db", "gateway.errors", "gateway.insights", "gateway.loaders",
             "gateway.promotions", "gateway.relay", "gateway.runtime",
             "gateway.timeline", "gateway.validation",
         },
         "gateway.schema": {
-            "connectors", "gateway.auth", "gateway.crm", "gateway.db", "gateway.errors",
+            "connectors", "gateway.audiences", "gateway.auth", "gateway.crm", "gateway.db", "gateway.errors",
             "gateway.insights", "gateway.metrics", "gateway.relay",
             "gateway.resolvers", "gateway.timeline",
         },
@@ -113,7 +117,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         # composition roots: nothing imports them but each other
         "gateway.app": {
-            "gateway.admission", "gateway.errors", "gateway.http", "gateway.ingest",
+            "gateway.admission", "gateway.audiences", "gateway.errors", "gateway.http", "gateway.ingest",
             "gateway.insights", "gateway.metrics", "gateway.runtime",
             "gateway.settings", "gateway.webhooks",
         },
@@ -121,7 +125,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "connectors", "gateway.app", "gateway.db", "gateway.errors", "gateway.insights", "gateway.mirror", "gateway.runtime", "gateway.settings", "gateway.sync",
         },
         "gateway.cli": {
-            "connectors", "gateway.admission", "gateway.auth", "gateway.changes",
+            "connectors", "gateway.admission", "gateway.audiences", "gateway.auth", "gateway.changes",
             "gateway.crm", "gateway.db", "gateway.demo", "gateway.errors",
             "gateway.insights", "gateway.mirror", "gateway.runtime", "gateway.schema",
             "gateway.settings", "gateway.sync", "gateway.validation",

@@ -43,6 +43,7 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("LineItem", "variantTitle"): "a product variant's title, from the catalogue",
     ("Product", "title"): "a product's title, from its latest order line",
     ("SavedSegment", "name"): "a segment's name, chosen by staff",
+    ("AudienceConnection", "listName"): "a Klaviyo list's name, chosen by staff",
     ("EmbedToken", "url"): "the embed page, returned to the writer who made it",
     ("LoyaltyEntry", "reason"): "returned only to the writer who just wrote it",
 }

@@ -14,11 +14,12 @@ from connectors.demo_world import World
 from connectors.errors import UpstreamAuthError
 from connectors.simulator_server import serve_app
 from tests.integration.connectors.harness import ConnectorHarness
+from tests.integration.connectors.harness_klaviyo import HARNESS as KLAVIYO
 from tests.integration.connectors.harness_posthog import HARNESS as POSTHOG
 from tests.integration.connectors.harness_shopify import HARNESS as SHOPIFY
 from tests.integration.connectors.harness_zendesk import HARNESS as ZENDESK
 
-HARNESSES: list[ConnectorHarness] = [SHOPIFY, ZENDESK, POSTHOG]
+HARNESSES: list[ConnectorHarness] = [SHOPIFY, ZENDESK, POSTHOG, KLAVIYO]
 
 
 @pytest.fixture(scope="module")

@@ -165,6 +165,9 @@ async def customer(gql: GraphQL, db: Services) -> str:
 
 EXISTING = {"updateSegment", "deleteSegment"}
 """Mutations of a saved segment: the plausible name ``x`` is created first."""
+NEEDS_KLAVIYO = {"connectSegmentToList", "disconnectSegmentFromList"}
+"""Mutations that reach Klaviyo, which these services have no key for: their
+plausible call answers NOT_CONFIGURED (test_audience_sync.py runs them)."""
 
 
 CASES = list(cases())
@@ -202,6 +205,10 @@ async def test_the_plausible_arguments_the_table_starts_from_are_accepted(
     if mutation in EXISTING:
         await gql('mutation { createSegment(name: "x", filter: {}) { name } }')
     answer = await gql(document(mutation), variables)
+    if mutation in NEEDS_KLAVIYO:
+        codes = [e["extensions"]["code"] for e in answer["errors"]]
+        assert codes == ["NOT_CONFIGURED"], answer
+        return
     assert "errors" not in answer, answer
 
 

@@ -99,6 +99,10 @@ NOT_CUSTOMER_WRITES = {
     "createPromoCode": "makes a Shopify discount (no Shopify here): its"
     " promo_code_created announcement is tested against the simulator in"
     " tests/integration/gateway/test_promo_codes.py",
+    "connectSegmentToList": "stores which segment feeds which Klaviyo list;"
+    " no customer's data changes",
+    "disconnectSegmentFromList": "forgets a segment's Klaviyo list; no customer's"
+    " data changes",
 }
 
 

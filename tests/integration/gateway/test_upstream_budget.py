@@ -12,6 +12,10 @@ import pytest
 
 from connectors.demo_world import World
 from connectors.errors import UpstreamBudgetSpent
+from connectors.klaviyo.client import KlaviyoConnector
+from connectors.klaviyo.limits import ENDPOINTS as KLAVIYO_ENDPOINTS
+from connectors.klaviyo.limits import Limit
+from connectors.klaviyo.simulator.server import KlaviyoSimulator
 from connectors.posthog.client import PostHogConnector
 from connectors.posthog.simulator.server import PostHogSimulator
 from connectors.scope import Priority, call_scope
@@ -121,3 +125,33 @@ async def test_a_bucket_takes_costs_above_a_floor_and_settles_both_ways(
     await bucket.adjust("k", 2)  # it cost 2 more: -2, a debt
     assert await bucket.take("k", cost=1) > 0
     assert await bucket.take("k", cost=11) == math.inf  # more than it ever holds
+
+
+def test_klaviyo_has_a_budget_per_endpoint_within_its_burst_and_its_minute() -> None:
+    shapes = budgets(Settings(upstream_budget_share=0.8))
+    edits = shapes["klaviyo:remove-from-list"]  # 10/s, 150/m
+    assert edits.capacity == pytest.approx(8)
+    assert edits.capacity + edits.rate * 60 == pytest.approx(120)
+    jobs = shapes["klaviyo:bulk-subscribe"]  # 75/s, 750/m
+    assert jobs.capacity == pytest.approx(60)
+    assert jobs.capacity + jobs.rate * 60 == pytest.approx(600)
+
+
+async def test_a_klaviyo_endpoint_past_its_budget_is_not_sent_the_others_are() -> None:
+    generous = {name: Limit(100_000, 100_000) for name in KLAVIYO_ENDPOINTS}
+    simulator = KlaviyoSimulator(api_key="pk_budget", limits=generous)
+    guard = build_guard(Settings(upstream_budget_share=0.8), None, ["klaviyo"])
+    assert set(guard.breakers) == {"klaviyo"}
+    list_id = next(iter(simulator.account.lists))
+    async with serve_app(simulator.app) as url:
+        connector = KlaviyoConnector(url, "pk_budget")
+        connector.http.guard = guard
+        with call_scope(5.0, Priority.INTERACTIVE):
+            for _ in range(8):
+                await connector.remove_from_list(list_id, ["01X"])
+            with pytest.raises(UpstreamBudgetSpent):
+                await connector.remove_from_list(list_id, ["01X"])
+            assert len(await connector.lists()) == 3
+        await connector.aclose()
+    assert simulator.requests["remove-from-list"] == 8
+    assert simulator.requests["get-lists"] == 1
