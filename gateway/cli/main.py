@@ -26,6 +26,7 @@ from gateway.auth.keys import new_secret
 from gateway.cli.insights import insights_app, segments_app
 from gateway.cli.keys import audit, keys_app, queries_app
 from gateway.cli.mirror import mirror_app
+from gateway.cli.worker import worker
 from gateway.db.session import DatabaseNotReady, check_migrated, upgrade
 from gateway.settings import Settings
 
@@ -38,6 +39,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(queries_app, name="queries")
 app.add_typer(mirror_app, name="mirror")
 app.command()(audit)
+app.command()(worker)
 console = Console()
 
 SETTINGS_FILE = "customer-graph.env"

@@ -38,6 +38,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         "gateway.db": {"gateway.errors", "gateway.relay"},
         "gateway.shared_redis": {"gateway.errors", "gateway.metrics"},
+        "gateway.jobs": {"gateway.settings"},
         # the domain, below any transport
         "gateway.auth": {
             "gateway.db", "gateway.errors", "gateway.guard", "gateway.relay", "gateway.settings", "gateway.shared_redis", "gateway.validation",
@@ -59,7 +60,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         "gateway.runtime": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.cache",
-            "gateway.changes", "gateway.crm", "gateway.db", "gateway.guard", "gateway.metrics", "gateway.settings", "gateway.shared_redis",
+            "gateway.changes", "gateway.crm", "gateway.db", "gateway.guard",
+            "gateway.jobs", "gateway.metrics", "gateway.settings", "gateway.shared_redis",
         },
         "gateway.insights": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.db",
@@ -108,16 +110,16 @@ ALLOWED: dict[str, frozenset[str]] = {
         # composition roots: nothing imports them but each other
         "gateway.app": {
             "gateway.admission", "gateway.errors", "gateway.http", "gateway.ingest",
-            "gateway.insights", "gateway.metrics", "gateway.runtime",
+            "gateway.insights", "gateway.jobs", "gateway.metrics", "gateway.runtime",
             "gateway.settings", "gateway.webhooks",
         },
         "gateway.demo": {
             "connectors", "gateway.app", "gateway.db", "gateway.errors", "gateway.insights", "gateway.mirror", "gateway.runtime", "gateway.settings", "gateway.sync",
         },
         "gateway.cli": {
-            "connectors", "gateway.admission", "gateway.auth", "gateway.changes",
+            "connectors", "gateway.admission", "gateway.app", "gateway.auth", "gateway.changes",
             "gateway.crm", "gateway.db", "gateway.demo", "gateway.errors",
-            "gateway.insights", "gateway.mirror", "gateway.runtime", "gateway.schema",
+            "gateway.insights", "gateway.jobs", "gateway.mirror", "gateway.runtime", "gateway.schema",
             "gateway.settings", "gateway.sync", "gateway.validation",
         },
     }.items()
