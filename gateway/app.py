@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from gateway.admission.body_limit import BodyLimit
+from gateway.automations import tasks as automation_tasks
 from gateway.errors import describe
 from gateway.http import access_log
 from gateway.http.embed import embed_routes
@@ -34,6 +35,7 @@ log = logging.getLogger("gateway.app")
 
 BLUEPRINTS: dict[str, BlueprintFactory] = {
     recovery.NAMESPACE: recovery.blueprint,
+    automation_tasks.NAMESPACE: automation_tasks.blueprint,
 }
 """The job engine's tasks by namespace (``gateway.jobs``): what a worker, in
 this app's lifespan or ``customer-graph worker``, runs."""

@@ -13,7 +13,7 @@ engine's documented in-memory store, not a test double here). Jobs run
 in the process that deferred them and are lost when it stops: not durable,
 one process only; production is PostgreSQL.
 
-Tasks come from blueprint *factories* (``namespace → () → Blueprint``,
+Tasks come from blueprint *factories* (``namespace → (settings) → Blueprint``,
 added by ``gateway.jobs.worker.ensure_tasks``):
 procrastinate binds a blueprint's tasks to the first App that adds it, and a
 process (a test run, a benchmark) may build several Apps.
@@ -31,7 +31,8 @@ from sqlalchemy.engine import make_url
 
 from gateway.settings import Settings
 
-BlueprintFactory = Callable[[], Blueprint]
+BlueprintFactory = Callable[[Settings], Blueprint]
+"""Builds a namespace's tasks, with retry strategies from the settings."""
 
 
 def conninfo(database_url: str) -> str | None:

@@ -15,6 +15,8 @@ import logging
 
 from procrastinate import Blueprint, JobContext
 
+from gateway.settings import Settings
+
 log = logging.getLogger("gateway.jobs")
 NAMESPACE = "jobs"
 
@@ -28,7 +30,7 @@ async def recover_stalled(context: JobContext, timestamp: int) -> None:
         await manager.retry_job(job)
 
 
-def blueprint() -> Blueprint:
+def blueprint(settings: Settings) -> Blueprint:
     tasks = Blueprint()
     task = tasks.task(name="recover_stalled", pass_context=True)(recover_stalled)
     tasks.periodic(cron="* * * * *", periodic_id="stalled")(task)

@@ -27,12 +27,14 @@ from gateway.jobs.engine import BlueprintFactory
 from gateway.settings import Settings
 
 
-def ensure_tasks(app: App, blueprints: Mapping[str, BlueprintFactory]) -> None:
+def ensure_tasks(
+    app: App, settings: Settings, blueprints: Mapping[str, BlueprintFactory]
+) -> None:
     """Add the tasks of each namespace ``app`` does not have yet."""
     known = {name.partition(":")[0] for name in app.tasks}
     for namespace, factory in blueprints.items():
         if namespace not in known:
-            app.add_tasks_from(factory(), namespace=namespace)
+            app.add_tasks_from(factory(settings), namespace=namespace)
 
 
 def options(settings: Settings, services: object, **extra: Any) -> dict[str, Any]:
@@ -56,7 +58,7 @@ async def running_worker(
 ) -> AsyncIterator[None]:
     """A worker for as long as the context lasts; on exit it stops taking
     jobs and lets those in flight finish."""
-    ensure_tasks(app, blueprints)
+    ensure_tasks(app, settings, blueprints)
     task = asyncio.create_task(
         app.run_worker_async(**options(settings, services, name="gateway"))
     )
@@ -75,7 +77,7 @@ async def run_until_stopped(
     blueprints: Mapping[str, BlueprintFactory],
 ) -> None:
     """``customer-graph worker``: run until SIGINT or SIGTERM."""
-    ensure_tasks(app, blueprints)
+    ensure_tasks(app, settings, blueprints)
     await app.run_worker_async(
         **options(settings, services, name="worker", install_signal_handlers=True)
     )
@@ -89,7 +91,7 @@ async def drain(
 ) -> None:
     """Run every job that is due, then return (``customer-graph worker
     --until-idle``, tests)."""
-    ensure_tasks(app, blueprints)
+    ensure_tasks(app, settings, blueprints)
     await asyncio.sleep(0)  # jobs deferred at a commit just now are queued
     await app.run_worker_async(
         **options(settings, services, name="drain", wait=False, listen_notify=False)

@@ -68,6 +68,11 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.errors", "gateway.mirror", "gateway.relay", "gateway.runtime",
             "gateway.settings", "gateway.validation",
         },
+        "gateway.automations": {
+            "gateway.auth", "gateway.changes", "gateway.crm", "gateway.db",
+            "gateway.errors", "gateway.insights", "gateway.jobs", "gateway.relay",
+            "gateway.settings", "gateway.validation",
+        },
         "gateway.mirror": {
             "connectors", "gateway.db", "gateway.errors", "gateway.metrics",
         },
@@ -110,7 +115,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         # composition roots: nothing imports them but each other
         "gateway.app": {
             "gateway.admission", "gateway.errors", "gateway.http", "gateway.ingest",
-            "gateway.insights", "gateway.jobs", "gateway.metrics", "gateway.runtime",
+            "gateway.automations", "gateway.insights", "gateway.jobs",
+            "gateway.metrics", "gateway.runtime",
             "gateway.settings", "gateway.webhooks",
         },
         "gateway.demo": {
