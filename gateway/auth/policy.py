@@ -122,6 +122,9 @@ COMPARED: dict[str, frozenset[PiiKind]] = {
     "SegmentFilter.birthMonth": _BIRTH_MONTH,
     "BirthdayRule.withinDays": _BIRTH_DATE,  # a window of days tells the day
     "BirthdayRule.monthsAhead": _BIRTH_MONTH,
+    "BirthdayTrigger.daysAhead": _BIRTH_DATE,  # a run dated N days ahead tells the day
+    "BirthdayTrigger.monthAhead": _BIRTH_MONTH,
+    "BirthdayTrigger.inBirthdayMonth": _BIRTH_MONTH,
     "Customer.email": _EMAIL,
 }
 """Every argument, input field, enum value and federation entity key
@@ -163,6 +166,12 @@ MUTATIONS_BY_ROLE: dict[Role, frozenset[str]] = {
             "setProductReplenishment",
             "setCategoryReplenishment",
             "setConsent",
+            "createAutomation",
+            "updateAutomation",
+            "pauseAutomation",
+            "resumeAutomation",
+            "deleteAutomation",
+            "retryRun",
         }
     ),
     Role.ANALYST: frozenset(),
@@ -180,11 +189,37 @@ on a customer's behalf: a granted consent is what puts a customer in a
 marketing export, so granting it to oneself would unlock the contacts."""
 
 
+AUTOMATION_MANAGERS: frozenset[Role] = frozenset({Role.ADMIN, Role.MARKETING})
+ROOT_FIELD_ROLES: dict[str, frozenset[Role]] = dict.fromkeys(
+    (
+        "automations",
+        "automationRuns",
+        "dryRunAutomation",
+        "createAutomation",
+        "updateAutomation",
+        "pauseAutomation",
+        "resumeAutomation",
+        "deleteAutomation",
+        "retryRun",
+    ),
+    AUTOMATION_MANAGERS,
+)
+"""Root fields (queries and mutations) only some roles may use, whatever
+else they may run: automations are marketing's and the admin's, not the
+help desk's or sales' (docs/automations.md)."""
+
+
+def may_use_root_field(role: Role, field: str) -> bool:
+    return role in ROOT_FIELD_ROLES.get(field, frozenset(Role))
+
+
 def may_run_mutation(
     role: Role, field: str, arguments: Mapping[str, object] | None = None
 ) -> bool:
     """Whether ``role`` may run the root mutation ``field`` with ``arguments``
     (GraphQL names → values as sent; an argument left out matches no limit)."""
+    if not may_use_root_field(role, field):
+        return False
     if role in WRITERS:
         return True
     if field not in MUTATIONS_BY_ROLE.get(role, frozenset()):

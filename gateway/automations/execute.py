@@ -14,7 +14,8 @@ An action that fails marks the run ``failed`` with a safe message and raises
 marks it ``dead`` — the dead letter, which ``retryRun`` revives — and
 procrastinate's job is ``failed``. A finished run (``done`` or ``dead``)
 writes an ``automation_ran`` entry in the customer's history, which the
-timeline shows.
+timeline shows — unless its definition compares with personal data a role
+reading timelines does not see (``on_timeline``: birthday triggers).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.auth.policy import Role
 from gateway.automations.actions import EXECUTORS, Done, Step
-from gateway.automations.definitions import parse
+from gateway.automations.definitions import hidden_from, parse
 from gateway.automations.tables import Automation, AutomationRun
 from gateway.changes import history
 from gateway.changes.bus import ChangeBus, CustomerChange
@@ -67,6 +69,14 @@ async def _claim(session: AsyncSession, run_id: int, now: datetime) -> Claimed |
         return None
     automation = await session.get(Automation, run.automation_id)
     return Claimed(run, automation) if automation is not None else None
+
+
+def on_timeline(automation: Automation) -> bool:
+    """Whether a run goes on the customer's timeline: not when its definition
+    compares with personal data some role reading timelines does not see (a
+    birthday trigger's run, dated, tells the birthday's day or month)."""
+    definition = parse(automation.trigger, automation.conditions, automation.actions)
+    return not any(hidden_from(role, definition) for role in Role)
 
 
 def safe_message(exc: BaseException) -> str:
@@ -158,13 +168,14 @@ async def _finish(
             .where(AutomationRun.id == run.id)
             .values(status=status, error=error, finished_at=utcnow() if final else None)
         )
-        if final:
+        if final and on_timeline(automation):
             history.record(
                 session,
                 run.customer_id,
                 "automation_ran",
                 f"Automation {automation.name}: {status}",
                 actor=f"automation: {automation.name}"[:200],
+                automation=automation.name,
                 automation_id=automation.id,
                 run_id=run.id,
                 status=status,

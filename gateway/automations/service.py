@@ -3,8 +3,8 @@ their runs' counts, page through runs, revive a dead run.
 
 Each function takes a session inside the caller's transaction; a check that
 fails raises before anything is written. Names are unique
-(CONFLICT otherwise). Who may call them is the resolvers' check
-(``MANAGERS``); what a definition may compare with is
+(CONFLICT otherwise). Who may call them is the gate's and the resolvers'
+check (``policy.AUTOMATION_MANAGERS``); what a definition may compare with is
 ``gateway.automations.definitions.hidden_from``.
 """
 
@@ -20,7 +20,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.auth.policy import Role
 from gateway.automations.definitions import Definition, check, parse
 from gateway.automations.runs import EXECUTE_RUN, run_job
 from gateway.automations.tables import RUN_STATUSES, Automation, AutomationRun
@@ -30,8 +29,6 @@ from gateway.jobs.deferral import defer_with
 from gateway.relay.pagination import Page
 from gateway.validation import clean_name
 
-MANAGERS = frozenset({Role.ADMIN, Role.MARKETING})
-"""Roles that manage automations and read their runs."""
 REVIVABLE = ("dead", "failed")
 
 
@@ -166,10 +163,14 @@ async def runs(
     automation_id: int | None = None,
     customer_id: int | None = None,
     status: str | None = None,
+    among: list[int] | None = None,
 ) -> Page[AutomationRun]:
-    """Runs newest first (by id), keyset-paginated."""
+    """Runs newest first (by id), keyset-paginated; ``among``: of these
+    automations only."""
     r = AutomationRun
     query = select(r)
+    if among is not None:
+        query = query.where(r.automation_id.in_(among))
     if automation_id is not None:
         query = query.where(r.automation_id == automation_id)
     if customer_id is not None:

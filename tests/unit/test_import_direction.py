@@ -88,7 +88,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.validation",
         },
         "gateway.webhooks": {
-            "connectors", "gateway.admission", "gateway.changes", "gateway.crm",
+            "connectors", "gateway.admission", "gateway.automations", "gateway.changes", "gateway.crm",
             "gateway.db", "gateway.errors", "gateway.identity", "gateway.insights",
             "gateway.mirror", "gateway.runtime", "gateway.validation",
         },
@@ -98,12 +98,12 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         # GraphQL: resolvers take plain values, the schema converts
         "gateway.resolvers": {
-            "connectors", "gateway.auth", "gateway.changes", "gateway.crm",
+            "connectors", "gateway.auth", "gateway.automations", "gateway.changes", "gateway.crm",
             "gateway.db", "gateway.errors", "gateway.insights", "gateway.loaders",
             "gateway.relay", "gateway.runtime", "gateway.timeline", "gateway.validation",
         },
         "gateway.schema": {
-            "connectors", "gateway.auth", "gateway.crm", "gateway.db", "gateway.errors",
+            "connectors", "gateway.auth", "gateway.automations", "gateway.crm", "gateway.db", "gateway.errors",
             "gateway.insights", "gateway.metrics", "gateway.relay",
             "gateway.resolvers", "gateway.timeline",
         },

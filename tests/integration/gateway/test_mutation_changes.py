@@ -96,6 +96,18 @@ NOT_CUSTOMER_WRITES = {
     "setCategoryReplenishment": "an interval of a category, for many customers;"
     " drops every stored response instead",
     "createEmbedToken": "signs a token, stores nothing",
+    **dict.fromkeys(
+        (
+            "createAutomation",
+            "updateAutomation",
+            "pauseAutomation",
+            "resumeAutomation",
+            "deleteAutomation",
+        ),
+        "an automation's definition; its runs' actions announce their own"
+        " changes when they run (tests/integration/automations)",
+    ),
+    "retryRun": "queues a run again; its actions announce when they run",
 }
 
 
