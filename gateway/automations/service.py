@@ -199,7 +199,7 @@ async def retry(session: AsyncSession, jobs: App, run_id: int) -> AutomationRun:
         .where(r.id == run_id, r.status.in_(REVIVABLE))
         .values(status="pending", error=None, finished_at=None)
         .returning(r)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     if revived is None:
         await run_by_id(session, run_id)

@@ -18,13 +18,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from procrastinate import App
 
+from gateway.errors import describe
 from gateway.jobs.engine import BlueprintFactory
 from gateway.settings import Settings
+
+
+class _NoTracebacks(logging.Filter):
+    """procrastinate logs a failed job with its traceback; our log lines
+    carry an error's kind and place only (``gateway.errors.describe``): its
+    message and its frames' values may hold personal data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.getMessage()} ({describe(record.exc_info[1])})"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_QUIET = _NoTracebacks()
+for _name in ("procrastinate.worker", "procrastinate.jobs"):
+    logging.getLogger(_name).addFilter(_QUIET)
 
 
 def ensure_tasks(

@@ -38,7 +38,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         "gateway.db": {"gateway.errors", "gateway.relay"},
         "gateway.shared_redis": {"gateway.errors", "gateway.metrics"},
-        "gateway.jobs": {"gateway.settings"},
+        "gateway.jobs": {"gateway.errors", "gateway.settings"},
         # the domain, below any transport
         "gateway.auth": {
             "gateway.db", "gateway.errors", "gateway.guard", "gateway.relay", "gateway.settings", "gateway.shared_redis", "gateway.validation",

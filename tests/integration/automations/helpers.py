@@ -35,7 +35,12 @@ async def create(
 ) -> dict[str, Any]:
     return await api(
         CREATE,
-        {"n": name, "t": trigger, "a": actions or TASK, "c": conditions},
+        {
+            "n": name,
+            "t": trigger,
+            "a": TASK if actions is None else actions,
+            "c": conditions,
+        },
         key=key,
     )
 
