@@ -5,6 +5,7 @@ and nothing created."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import event, select
 from strawberry.relay import to_base64
 
+from gateway.app import create_app
 from gateway.automations.evaluate import evaluate_all
 from gateway.automations.tables import Automation, AutomationRun
 from gateway.changes.bus import CustomerChange
@@ -292,3 +294,19 @@ async def test_automations_are_listed_with_their_runs_counted(
     assert "errors" not in deleted
     assert (await count(env, Automation), await count(env, AutomationRun)) == (0, 0)
     assert decode_global_id(deleted["data"]["deleteAutomation"])[0] == "Automation"
+
+
+async def test_the_gateways_lifespan_runs_a_worker_that_does_the_runs(
+    env: Services, api: Api
+) -> None:
+    who = await customer(env, "lifespan@example.com", birth=born(1))
+    await created(api, "Done by serve", {"birthday": {"daysAhead": 3}})
+    app = create_app(services=env, worker=True)
+    async with app.router.lifespan_context(app):
+        await evaluate_all(env.sessions, env.jobs, datetime.now(UTC))
+        for _ in range(200):
+            if [r.status for r in await runs(env)] == ["done"]:
+                break
+            await asyncio.sleep(0.05)
+    assert [r.status for r in await runs(env)] == ["done"]
+    assert len(await tasks_of(env, who)) == 1
