@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.policy import Role, may_compare
+from gateway.automations.actions import EXECUTORS
 from gateway.errors import BadUserInput, NotFound
 from gateway.insights.catalogue import check_known
 from gateway.insights.filter_values import fields, text, whole
@@ -167,8 +168,6 @@ def _check_action(key: str, kind: str, spec: Spec) -> None:
 
 
 def _check_runnable(actions: Sequence[tuple[str, Spec]]) -> None:
-    from gateway.automations.actions import EXECUTORS
-
     for index, (kind, _) in enumerate(actions):
         if kind not in EXECUTORS:
             raise BadUserInput(

@@ -25,7 +25,7 @@ from gateway.automations.runs import Pairs, open_runs
 from gateway.automations.tables import Automation, AutomationMember
 from gateway.automations.triggers import PERIODIC, SEGMENT, selected, utc_day
 from gateway.db.upsert import dialect_insert
-from gateway.errors import NotFound
+from gateway.errors import BadUserInput, NotFound, describe
 from gateway.insights.segments import member_ids, segment_by_name
 from gateway.insights.sql import transaction_lock
 
@@ -51,11 +51,13 @@ async def evaluate_all(
         )
     opened = 0
     for row in rows:
-        definition = definition_of(row)
-        if (
-            definition.trigger_kind not in PERIODIC
-            and definition.trigger_kind not in SEGMENT
-        ):
+        try:
+            definition = definition_of(row)
+        except BadUserInput as exc:  # stored before a rule changed: skipped
+            log.warning("automation %s skipped: %s", row.id, describe(exc))
+            continue
+        kind = definition.trigger_kind
+        if kind not in PERIODIC and kind not in SEGMENT:
             continue
         async with sessions() as session, session.begin():
             await transaction_lock(session, LOCK_BASE + row.id, wait=True)

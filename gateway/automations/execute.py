@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.auth.policy import Role
@@ -183,13 +183,3 @@ async def _finish(
             )
     if final:
         await changes.publish(CustomerChange(run.customer_id, "crm", "automation_ran"))
-
-
-async def run_status(
-    sessions: async_sessionmaker[AsyncSession], run_id: int
-) -> str | None:
-    async with sessions() as session:
-        found: str | None = await session.scalar(
-            select(AutomationRun.status).where(AutomationRun.id == run_id)
-        )
-    return found

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.models import Base, BigId, UTCDateTime, utcnow
 
-STATUSES = ("active", "paused")
 RUN_STATUSES = ("pending", "running", "done", "failed", "dead")
 
 

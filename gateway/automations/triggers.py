@@ -142,7 +142,6 @@ PERIODIC = {
     "noOrder": _no_order,
 }
 SEGMENT = ("segmentEntered", "segmentExited")
-EVENTS = ("orderPlaced", "ticketRatedBad")
 
 
 def selected(definition: Definition, now: datetime) -> Pairs:
