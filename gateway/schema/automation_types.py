@@ -184,7 +184,8 @@ class AutomationDryRun:
         " the customer now or fires on an event."
     )
     note: str | None = strawberry.field(
-        description="About an event trigger or a first segment look; null otherwise."
+        description="About an event trigger or a first segment look; null when"
+        " there is nothing to add."
     )
     already_ran: bool = strawberry.field(description="The occasion has its run.")
     conditions: list[ConditionMatch] = strawberry.field(
