@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.relay import to_base64
 
 from gateway.crm.customers import write_tags
 from gateway.crm.tasks import add_task
@@ -107,15 +108,16 @@ def preview(
     kind: str, params: Mapping[str, Any], customer_id: int, now: datetime
 ) -> dict[str, Any]:
     """The payload an action would act with, nothing written: a dry run."""
+    customer = to_base64("Customer", customer_id)
     if kind == "createTask":
         days = params.get("dueInDays")
         due = now + timedelta(days=days) if days else None
         return {
-            "customerId": customer_id,
+            "customerId": customer,
             "title": params["title"],
             "assignee": params.get("assignee"),
             "dueAt": due.isoformat() if due else None,
         }
     if kind in ("tag", "untag"):
-        return {"customerId": customer_id, "tags": sorted(set(params["tags"]))}
-    return {"customerId": customer_id, **params}
+        return {"customerId": customer, "tags": sorted(set(params["tags"]))}
+    return {"customerId": customer, **params}
