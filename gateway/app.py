@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.admission.body_limit import BodyLimit
 from gateway.audiences.service import sync_after_refresh
+from gateway.automations import tasks as automation_tasks
 from gateway.errors import describe
 from gateway.http import access_log
 from gateway.http.embed import embed_routes
@@ -23,12 +24,22 @@ from gateway.http.graphiql import static_routes
 from gateway.http.graphql import GraphQLApp
 from gateway.ingest import ingest_routes
 from gateway.insights.http import export_route, scheduled_refresh
+from gateway.jobs import recovery
+from gateway.jobs.engine import BlueprintFactory
+from gateway.jobs.worker import running_worker
 from gateway.metrics import metrics_endpoint
 from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
 from gateway.webhooks import webhook
 
 log = logging.getLogger("gateway.app")
+
+BLUEPRINTS: dict[str, BlueprintFactory] = {
+    recovery.NAMESPACE: recovery.blueprint,
+    automation_tasks.NAMESPACE: automation_tasks.blueprint,
+}
+"""The job engine's tasks by namespace (``gateway.jobs``): what a worker, in
+this app's lifespan or ``customer-graph worker``, runs."""
 
 
 class LazyGraphQL:
@@ -81,6 +92,7 @@ def create_app(
     *,
     services: Services | None = None,
     ide_headers: Mapping[str, str] | None = None,
+    worker: bool | None = None,
 ) -> Starlette:
     """Build the gateway.
 
@@ -92,18 +104,29 @@ def create_app(
         services: already-open services (tests, the demo); when omitted the
             lifespan opens them from ``settings`` and closes them on shutdown.
         ide_headers: headers GraphiQL starts with (the demo's API key).
+        worker: whether the lifespan runs a job worker (``gateway.jobs``);
+            by default a server process does when ``CG_JOBS_WORKER`` is on,
+            and an app given open services (a test's) does not.
     """
     access_log.install()
     settings = settings or (services.settings if services else Settings.read())
     if services is None:  # a server process: refuse unsafe production settings
         settings.check_production()
+    if worker is None:
+        worker = services is None and settings.jobs_worker
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opener: AbstractAsyncContextManager[Services] = (
             nullcontext(services) if services is not None else open_services(settings)
         )
-        async with opener as opened, scheduled_refresh(opened, sync_after_refresh):
+        async with (
+            opener as opened,
+            scheduled_refresh(opened, sync_after_refresh),
+            running_worker(opened.jobs, settings, opened, BLUEPRINTS)
+            if worker
+            else nullcontext(),
+        ):
             app.state.services = opened
             graphql.build()
             if services is None:  # a server process, not a test's app

@@ -172,6 +172,27 @@ class Settings(BaseSettings):
     node: the aggregations stream from covering indexes, and the largest sorts
     (RFM's three rankings) hold ~100 MB each at 1,000,000 customers."""
 
+    jobs_worker: bool = True
+    """Whether each ``serve`` process runs a job worker (``gateway.jobs``) in
+    its lifespan; off, only ``customer-graph worker`` processes run jobs."""
+    jobs_concurrency: int = Field(default=10, ge=1, le=100)
+    """Jobs one worker runs at once (they wait on I/O, not on the CPU)."""
+    jobs_shutdown_seconds: float | None = Field(default=30.0, ge=0)
+    """How long a stopping worker lets its jobs in flight finish; past it they
+    are aborted, and their runs taken up again by the next worker's recovery
+    pass. Unset: wait for them whatever it takes."""
+    jobs_max_attempts: int = Field(default=5, ge=1, le=20)
+    """Attempts of a job before it is dead-lettered (procrastinate ``failed``)."""
+    jobs_retry_seconds: int = Field(default=4, ge=0, le=60)
+    """Base of the exponential backoff: attempt n waits this ** n seconds
+    (4, 16, 64, 256 s with the default; 0: at once, for tests)."""
+    jobs_stalled_seconds: float = Field(default=30.0, gt=0)
+    """A worker silent (no heartbeat) for longer is taken for dead: its jobs
+    in flight are run again by another (``gateway.jobs.recovery``)."""
+    jobs_pool_size: int = Field(default=4, ge=2, le=50)
+    """PostgreSQL connections of the job engine's own pool (psycopg), beside
+    SQLAlchemy's: a worker listens on one and fetches jobs through the rest."""
+
     shopify_shop: str | None = None
     shopify_access_token: SecretStr | None = None
     shopify_api_secret: SecretStr | None = None

@@ -20,7 +20,9 @@ or a graphql-transport-ws ``error`` message), always with the same
 5. mutations: never over GET (405), and only those the role may run, with
    the argument values it may use (403; ``gateway.auth.policy``: marketing's
    ``setConsent`` records an opt-out only);
-6. comparisons: arguments, filter fields, order values and entity keys that
+6. root fields some roles only may use, queries too (403;
+   ``policy.ROOT_FIELD_ROLES``: automations are admin's and marketing's);
+7. comparisons: arguments, filter fields, order values and entity keys that
    compare with personal data only for a role that sees it in full
    (``policy.COMPARED``; 403 ``FORBIDDEN`` with ``extensions.argument``).
 
@@ -49,6 +51,7 @@ from gateway.auth.policy import (
     argument_limits,
     may_compare,
     may_run_mutation,
+    may_use_root_field,
 )
 from gateway.auth.principal import Principal
 from gateway.auth.ratelimit import RateLimiter
@@ -109,6 +112,7 @@ class OperationGate:
             )
         if analysis.is_mutation:
             _check_mutation(principal, analysis, method, operation.variables)
+        _check_root_fields(self.schema, principal, analysis)
         _check_comparisons(principal, analysis)
         return analysis
 
@@ -144,6 +148,22 @@ def _check_mutation(
         }
         if not may_run_mutation(principal.role, name, arguments):
             raise Refused(403, "FORBIDDEN", _forbidden(principal.role, name))
+
+
+def _check_root_fields(
+    schema: GraphQLSchema, principal: Principal, analysis: Analysis
+) -> None:
+    """Root fields kept to some roles (``policy.ROOT_FIELD_ROLES``), queries
+    included; a field the schema lacks (the embed one's) is validation's."""
+    root = schema.get_root_type(analysis.operation.operation)
+    for node in analysis.root_fields:
+        known = root is not None and node.name.value in root.fields
+        if known and not may_use_root_field(principal.role, node.name.value):
+            raise Refused(
+                403,
+                "FORBIDDEN",
+                f"The {principal.role} role may not use {node.name.value}.",
+            )
 
 
 def _check_comparisons(principal: Principal, analysis: Analysis) -> None:

@@ -134,6 +134,9 @@ COMPARED: dict[str, frozenset[PiiKind]] = {
     "SegmentFilter.birthMonth": _BIRTH_MONTH,
     "BirthdayRule.withinDays": _BIRTH_DATE,  # a window of days tells the day
     "BirthdayRule.monthsAhead": _BIRTH_MONTH,
+    "BirthdayTrigger.daysAhead": _BIRTH_DATE,  # a run dated N days ahead tells the day
+    "BirthdayTrigger.monthAhead": _BIRTH_MONTH,
+    "BirthdayTrigger.inBirthdayMonth": _BIRTH_MONTH,
     "Customer.email": _EMAIL,
 }
 """Every argument, input field, enum value and federation entity key
@@ -178,19 +181,18 @@ MUTATIONS_BY_ROLE: dict[Role, frozenset[str]] = {
             "createPromoCode",
             "connectSegmentToList",
             "disconnectSegmentFromList",
+            "createAutomation",
+            "updateAutomation",
+            "pauseAutomation",
+            "resumeAutomation",
+            "deleteAutomation",
+            "retryRun",
         }
     ),
     Role.ANALYST: frozenset(),
     Role.EMBED: frozenset(),
 }
 """The mutations each non-writer role may run (by root field name)."""
-
-ONLY_ROLES: dict[str, frozenset[Role]] = {
-    "connectSegmentToList": frozenset({Role.ADMIN, Role.MARKETING}),
-    "disconnectSegmentFromList": frozenset({Role.ADMIN, Role.MARKETING}),
-}
-"""Mutations only these roles may run, writers or not: which customers are
-sent to an email tool is marketing's decision (and the admin's)."""
 
 ARGUMENTS_BY_ROLE: dict[Role, dict[str, dict[str, frozenset[str]]]] = {
     Role.MARKETING: {"setConsent": {"state": frozenset({"DENIED"})}},
@@ -202,12 +204,39 @@ on a customer's behalf: a granted consent is what puts a customer in a
 marketing export, so granting it to oneself would unlock the contacts."""
 
 
+CAMPAIGN_MANAGERS: frozenset[Role] = frozenset({Role.ADMIN, Role.MARKETING})
+ROOT_FIELD_ROLES: dict[str, frozenset[Role]] = dict.fromkeys(
+    (
+        "connectSegmentToList",
+        "disconnectSegmentFromList",
+        "automations",
+        "automationRuns",
+        "dryRunAutomation",
+        "createAutomation",
+        "updateAutomation",
+        "pauseAutomation",
+        "resumeAutomation",
+        "deleteAutomation",
+        "retryRun",
+    ),
+    CAMPAIGN_MANAGERS,
+)
+"""Root fields (queries and mutations) only some roles may use, whatever
+else they may run: automations, and which customers are sent to an email
+tool, are marketing's and the admin's decisions, not the help desk's or
+sales' (docs/automations.md, docs/audiences.md)."""
+
+
+def may_use_root_field(role: Role, field: str) -> bool:
+    return role in ROOT_FIELD_ROLES.get(field, frozenset(Role))
+
+
 def may_run_mutation(
     role: Role, field: str, arguments: Mapping[str, object] | None = None
 ) -> bool:
     """Whether ``role`` may run the root mutation ``field`` with ``arguments``
     (GraphQL names → values as sent; an argument left out matches no limit)."""
-    if field in ONLY_ROLES and role not in ONLY_ROLES[field]:
+    if not may_use_root_field(role, field):
         return False
     if role in WRITERS:
         return True

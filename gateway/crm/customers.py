@@ -239,30 +239,50 @@ async def tag_customer(
 ) -> None:
     """Add or remove ``tags``; only the tags this call changed get a history
     entry, so two requests adding the same tag at once record it once."""
+    async with sessions() as session, session.begin():
+        await write_tags(session, customer_id, tags, add=add)
+
+
+async def write_tags(
+    session: AsyncSession,
+    customer_id: int,
+    tags: Sequence[str],
+    *,
+    add: bool,
+    actor: str | None = None,
+) -> list[str]:
+    """``tag_customer`` inside the caller's transaction; returns the tags it
+    changed."""
     names = {clean_tag(t) for t in tags}
     if not names:
         raise BadUserInput("Give at least one tag.", field="tags")
-    async with sessions() as session, session.begin():
-        await _get(session, customer_id)
-        tag = models.Tag
-        if add:
-            insert = dialect_insert(session, tag)
-            statement = insert.values(
-                [{"customer_id": customer_id, "name": n} for n in sorted(names)]
-            ).on_conflict_do_nothing(index_elements=["customer_id", "name"])
-            changed = await session.scalars(statement.returning(insert.table.c.name))
-        else:
-            changed = await session.scalars(
-                delete(tag)
-                .where(tag.customer_id == customer_id, tag.name.in_(names))
-                .returning(tag.name)
-                .execution_options(synchronize_session=False)
-            )
-        verb = "added" if add else "removed"
-        for name in sorted(changed):
-            history.record(
-                session, customer_id, f"tag_{verb}", f"Tag {name} {verb}", tag=name
-            )
+    await _get(session, customer_id)
+    tag = models.Tag
+    if add:
+        insert = dialect_insert(session, tag)
+        statement = insert.values(
+            [{"customer_id": customer_id, "name": n} for n in sorted(names)]
+        ).on_conflict_do_nothing(index_elements=["customer_id", "name"])
+        changed = await session.scalars(statement.returning(insert.table.c.name))
+    else:
+        changed = await session.scalars(
+            delete(tag)
+            .where(tag.customer_id == customer_id, tag.name.in_(names))
+            .returning(tag.name)
+            .execution_options(synchronize_session=False)
+        )
+    verb = "added" if add else "removed"
+    done = sorted(changed)
+    for name in done:
+        history.record(
+            session,
+            customer_id,
+            f"tag_{verb}",
+            f"Tag {name} {verb}",
+            actor=actor,
+            tag=name,
+        )
+    return done
 
 
 async def set_consent(

@@ -30,6 +30,20 @@ async def create_task(
     assignee: str | None,
     actor: str,
 ) -> models.Task:
+    async with sessions() as session, session.begin():
+        return await add_task(session, customer_id, title, due_at, assignee, actor)
+
+
+async def add_task(
+    session: AsyncSession,
+    customer_id: int,
+    title: str,
+    due_at: datetime | None,
+    assignee: str | None,
+    actor: str,
+) -> models.Task:
+    """``create_task`` inside the caller's transaction (an automation's
+    action, recorded with its outcome)."""
     if due_at is not None and due_at.tzinfo is None:
         raise BadUserInput("`dueAt` needs a time zone.", field="dueAt")
     task = models.Task(
@@ -40,19 +54,18 @@ async def create_task(
         assignee=clean_name(assignee, "assignee", 200) if assignee else None,
         created_at=models.utcnow(),
     )
-    async with sessions() as session, session.begin():
-        if await session.get(models.Customer, customer_id) is None:
-            raise NotFound("No customer with this id.", field="customerId")
-        session.add(task)
-        await session.flush()
-        history.record(
-            session,
-            customer_id,
-            "task_created",
-            f"Task: {task.title}",
-            actor=actor,
-            task_id=task.id,
-        )
+    if await session.get(models.Customer, customer_id) is None:
+        raise NotFound("No customer with this id.", field="customerId")
+    session.add(task)
+    await session.flush()
+    history.record(
+        session,
+        customer_id,
+        "task_created",
+        f"Task: {task.title}",
+        actor=actor,
+        task_id=task.id,
+    )
     return task
 
 

@@ -72,7 +72,9 @@ async def run_demo(
             key = demo_settings.demo_api_key
             api_key = key.get_secret_value() if key else ""
             app = create_app(
-                services=services, ide_headers={"Authorization": f"Bearer {api_key}"}
+                services=services,
+                ide_headers={"Authorization": f"Bearer {api_key}"},
+                worker=demo_settings.jobs_worker,
             )
             write = demo_settings.ingest_write_key
             write_key = write.get_secret_value() if write else ""

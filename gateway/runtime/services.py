@@ -3,7 +3,8 @@ lifespan: the settings, the database engine and its session factory, the
 authenticator and rate limiter, the process's Redis client and breaker
 (every Redis user below shares them), the upstream connectors (and the access
 Shopify granted them) and their guard, the cache of their results, persisted
-queries, the change bus and the CRM writes that announce on it."""
+queries, the change bus and the CRM writes that announce on it, and the job
+engine (``gateway.jobs``: its App, opened here; workers run elsewhere)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from procrastinate import App
+from procrastinate.testing import InMemoryConnector
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -30,6 +33,7 @@ from gateway.changes.feed import ChangeFeed
 from gateway.crm.service import Crm
 from gateway.db.session import check_migrated, create_engine, session_factory
 from gateway.guard.upstreams import UpstreamGuard, build_guard
+from gateway.jobs.engine import build_jobs, opened
 from gateway.runtime.shopify_scopes import ShopifyScopes
 from gateway.runtime.upstreams import Upstreams, build_upstreams
 from gateway.settings import Settings
@@ -66,6 +70,9 @@ class Services:
     posthog_fallback_budget: RateLimiter | None = None
     """The hourly budget of live HogQL queries for persons the event mirror
     lacks (``gateway.mirror.fallback``), shared by replicas through Redis."""
+    jobs: App = field(default_factory=lambda: App(connector=InMemoryConnector()))
+    """The job engine (``gateway.jobs.engine``): defers jobs; the tasks are
+    registered where a worker runs (``gateway.app``, ``customer-graph worker``)."""
     crm: Crm = field(init=False)
     """CRM writes, each announced on ``changes`` after its commit; built from
     ``sessions`` and ``changes`` (also by ``dataclasses.replace``)."""
@@ -151,6 +158,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         if settings.posthog_fallback_queries_per_hour
         else None,
+        jobs=build_jobs(settings),
     )
     if settings.cache_enabled:
         services.caches = build_caches(backend, settings)
@@ -171,7 +179,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         services.shopify_scopes = ShopifyScopes(upstreams.shopify)
         await services.shopify_scopes.refresh()
     try:
-        yield services
+        async with opened(services.jobs, settings):
+            yield services
     finally:
         if services.shopify_scopes is not None:
             await services.shopify_scopes.aclose()

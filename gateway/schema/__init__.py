@@ -14,6 +14,7 @@ from strawberry.tools import merge_types
 from gateway.auth.audit import StreamAudit
 from gateway.metrics import OperationMetrics
 from gateway.schema.audiences import AudienceMutation, AudienceQuery
+from gateway.schema.automations import AutomationMutation, AutomationQuery
 from gateway.schema.base import Schema
 from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
@@ -29,12 +30,15 @@ from gateway.schema.timeline import TimelineMutation, TimelineSubscription
 from gateway.schema.timeline_events import EVENT_TYPES
 from gateway.schema.upstream_scope import UpstreamScope
 
-Query = merge_types("Query", (CustomerQuery, InsightsQuery, AudienceQuery))
+Query = merge_types(
+    "Query", (CustomerQuery, InsightsQuery, AudienceQuery, AutomationQuery)
+)
 Mutation = merge_types(
     "Mutation",
     (
         CustomerMutation,
         CrmMutation,
+        AutomationMutation,
         InsightsMutation,
         PromotionsMutation,
         AudienceMutation,

@@ -264,6 +264,6 @@ def filter_json(value: object) -> Any:
         return {
             to_camel_case(f.name.rstrip("_")): filter_json(getattr(value, f.name))
             for f in dataclasses.fields(value)
-            if getattr(value, f.name) is not None
+            if getattr(value, f.name) not in (None, strawberry.UNSET)
         }
     return value

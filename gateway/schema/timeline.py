@@ -59,6 +59,7 @@ describe_values(
         Kind.CONSENT_CHANGED: "A marketing consent changed (ConsentChanged).",
         Kind.LOYALTY_CHANGED: "Loyalty points were credited or redeemed"
         " (LoyaltyChanged).",
+        Kind.AUTOMATION_RAN: "An automation's run finished (AutomationRan).",
     },
 )
 describe_values(

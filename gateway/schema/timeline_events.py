@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from strawberry.relay import to_base64
 from strawberry.scalars import JSON
 
 from connectors import models as canonical
@@ -221,11 +222,24 @@ class LoyaltyChanged(TimelineEvent):
     )
 
 
+@strawberry.type(
+    description="An automation's run for the customer finished: done, or dead"
+    " after its retries (automationRuns has its actions' outcomes)."
+)
+class AutomationRan(TimelineEvent):
+    automation_name: str = strawberry.field(description="The automation's name.")
+    run_id: strawberry.ID = strawberry.field(description="The run (AutomationRun id).")
+    status: str = strawberry.field(description="`done` or `dead`.")
+    trigger: str = strawberry.field(
+        description="What fired it: a trigger kind, e.g. `orderPlaced`."
+    )
+
+
 EVENT_TYPES: tuple[type, ...] = (
     OrderPlaced, OrderRefunded, ReturnRequested, CheckoutAbandoned, TicketOpened,
     TicketCommented, SatisfactionRated, PageViewed, ProductViewed, AddedToCart,
     Searched, CustomEvent, NoteAdded, TaskCreated, TaskCompleted, TagAdded,
-    TagRemoved, ConsentChanged, LoyaltyChanged,
+    TagRemoved, ConsentChanged, LoyaltyChanged, AutomationRan,
 )  # fmt: skip
 """Listed for the schema: they are reached only through the interface."""
 
@@ -350,6 +364,15 @@ BUILDERS: Mapping[Kind, Builder] = {
         **_common(i, c),
         points=int(_payload(i).get("points", 0)),
         reason=str(_payload(i).get("reason", "")),
+    ),
+    Kind.AUTOMATION_RAN: lambda i, c: AutomationRan(
+        **_common(i, c),
+        automation_name=str(_payload(i).get("automation")),
+        run_id=strawberry.ID(
+            to_base64("AutomationRun", int(_payload(i).get("run_id", 0)))
+        ),
+        status=str(_payload(i).get("status")),
+        trigger=str(_payload(i).get("trigger")),
     ),
 }
 

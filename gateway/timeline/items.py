@@ -35,6 +35,7 @@ class Kind(enum.Enum):
     TAG_REMOVED = "tag_removed"
     CONSENT_CHANGED = "consent_changed"
     LOYALTY_CHANGED = "loyalty_changed"
+    AUTOMATION_RAN = "automation_ran"
 
 
 class Source(enum.Enum):
@@ -77,6 +78,7 @@ KINDS_BY_SOURCE: Mapping[Source, frozenset[Kind]] = {
             Kind.TAG_REMOVED,
             Kind.CONSENT_CHANGED,
             Kind.LOYALTY_CHANGED,
+            Kind.AUTOMATION_RAN,
         }
     ),
 }

@@ -32,6 +32,7 @@ from connectors.shopify.webhooks import (
     parse_delivery,
     verify_hmac,
 )
+from gateway.automations import events
 from gateway.db import models
 from gateway.db.models import utcnow
 from gateway.errors import Refused
@@ -101,6 +102,10 @@ async def receive(request: Request, services: Services) -> Response:
         found = await _customer(session, change, external_id)
         if found is not None and change.order is not None:
             await record_orders(session, found, [change.order])
+            if change.topic == "orders/create":  # its automations' runs commit here
+                await events.order_placed(
+                    session, services.jobs, found, change.order.id, utcnow()
+                )
         return [] if found is None else [found]
 
     return await process_once(services, SOURCE, change.topic, keys, work)

@@ -15,6 +15,10 @@ The event's requester (``ticket.*``) or user (``user.*``) is found through its
 ``zendesk`` identity. An unlinked user is read from the Zendesk API, when one is
 configured, and linked by email, then phone — never created: a help-desk user
 is not necessarily a store customer.
+
+A ticket rated bad (the envelope a Zendesk trigger posts, type
+``ticket.satisfaction_rated``: ``gateway.automations.events``) opens the runs
+of the automations it triggers in the delivery's transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from connectors.zendesk.webhooks import (
     parse_event,
     verify_signature,
 )
+from gateway.automations import events
+from gateway.db.models import utcnow
 from gateway.db.ticket_changes import note_ticket_change
 from gateway.errors import Refused
 from gateway.runtime.services import Services
@@ -107,6 +113,11 @@ async def receive(request: Request, services: Services) -> Response:
             if match is not None:
                 found, linked_by = match
                 add_link(session, found, SOURCE, external_id, linked_by)
+        rated_bad = events.rated_bad(change.topic, change.payload)
+        if found is not None and isinstance(ticket_id, str) and rated_bad:
+            await events.ticket_rated_bad(
+                session, services.jobs, found, ticket_id, utcnow()
+            )
         return [] if found is None else [found]
 
     return await process_once(

@@ -51,6 +51,8 @@ OWN_LIST = (
     "reads that customer already"
 )
 
+AUTOMATION = "an automation's id, name, kinds, counts or actions' settings"
+
 NOT_COMPARED: dict[str, str] = {
     "(first:)": PAGE,
     "(last:)": PAGE,
@@ -81,6 +83,36 @@ NOT_COMPARED: dict[str, str] = {
     "Mutation.createPromoCode": "a promo code's percentage, days and the store's"
     " category or collection it applies to",
     "Query.segment(name:)": "a segment's name, chosen by staff",
+    "(automationId:)": GLOBAL_ID,
+    "Query.automationRuns(status:)": AUTOMATION,
+    "AutomationRunStatus": "a run's state, not personal data",
+    "Mutation.createAutomation(name:)": AUTOMATION,
+    "Mutation.createAutomation(trigger:)": HOLDER,
+    "Mutation.createAutomation(conditions:)": HOLDER,
+    "Mutation.createAutomation(actions:)": AUTOMATION,
+    "Mutation.updateAutomation(name:)": AUTOMATION,
+    "Mutation.updateAutomation(trigger:)": HOLDER,
+    "Mutation.updateAutomation(conditions:)": HOLDER,
+    "Mutation.updateAutomation(actions:)": AUTOMATION,
+    "Mutation.updateAutomation(clearConditions:)": AUTOMATION,
+    "Query.dryRunAutomation(definition:)": HOLDER,
+    "AutomationDefinition": HOLDER,
+    "AutomationTrigger": HOLDER,
+    "SegmentTrigger": "a segment's name, chosen by staff",
+    "ReplenishmentTrigger": PRODUCT + "; days until it runs out (computed)",
+    "CheckoutAbandonedTrigger": "hours since a checkout was left (a store fact)",
+    "NoOrderTrigger": "days since the last order (a store fact)",
+    **dict.fromkeys(
+        (
+            "AutomationAction",
+            "CreateTaskAction",
+            "TagAction",
+            "WebhookAction",
+            "AddToListAction",
+            "CreateDiscountCodeAction",
+        ),
+        "what an action does: its settings compare with nothing",
+    ),
     "CustomerOrderBy.CREATED_AT_DESC": "when we recorded the customer",
     "CustomerOrderBy.CREATED_AT_ASC": "when we recorded the customer",
     "CustomerFilter.tagsAny": "our tags",
@@ -238,6 +270,9 @@ class Usage:
     document: str
     variables: Callable[[Facts, str], dict[str, Any]]
     """From the subject's facts and a string unique to the request (names)."""
+    finds: bool = True
+    """Whether the answer lists customers (an automation's does not: an
+    allowed one is then only admitted)."""
 
     def __str__(self) -> str:
         return f"{self.coordinate}[{self.kind}]@{self.field}"
@@ -254,12 +289,16 @@ class Facts:
     birth_month: int
     tag: str
     birth_date: date
+    subject: str = ""
+    """The subject's global id (a dry run's ``customerId``)."""
 
     def value(self, kind: PiiKind, field: str) -> object:
         today = datetime.now(UTC).date()
         if kind is PiiKind.ADDRESS:
             return self.address[field]
-        if kind is PiiKind.BIRTH_MONTH and field == "monthsAhead":
+        if field == "inBirthdayMonth":
+            return True
+        if kind is PiiKind.BIRTH_MONTH and field in ("monthsAhead", "monthAhead"):
             return (self.birth_month - today.month) % 12
         if kind is PiiKind.BIRTH_MONTH:
             return self.birth_month
@@ -319,6 +358,8 @@ def _usages_of(
         root_type = schema.get_type(root)
         assert isinstance(root_type, GraphQLObjectType)
         for field_name, field in root_type.fields.items():
+            if field_name in NOT_GENERATED:
+                continue
             for arg_name, arg in field.args.items():
                 wrap: Wrap
                 if argument:
@@ -352,6 +393,31 @@ PREPARED = {
 """What a root field needs to exist first, run before it in the same document
 (mutations run in order): the segment ``updateSegment`` changes."""
 
+_ACTIONS = '[{tag: {tags: ["sec-compared"]}}]'
+FILLED = {
+    ("createAutomation", "trigger"): "{orderPlaced: true}",
+    ("createAutomation", "actions"): _ACTIONS,
+    ("dryRunAutomation", "customerId"): "$subject",
+}
+"""Required arguments that are not strings, as literals (``$subject``: the
+subject's global id)."""
+INPUT_FILLED: dict[str, dict[str, object]] = {
+    "AutomationDefinition": {
+        "trigger": {"orderPlaced": True},
+        "actions": [{"tag": {"tags": ["sec-compared"]}}],
+    },
+}
+"""The required fields of an input type holding a compared one."""
+NOT_GENERATED = {
+    "updateAutomation": "needs an automation's id; its trigger and conditions"
+    " are the same input types as createAutomation's, held by the same gate"
+    " (tests/integration/automations/test_roles.py)",
+}
+"""Root fields no usage is generated for, and why."""
+AUTOMATION_FIELDS = ("createAutomation", "dryRunAutomation")
+"""Root fields that compare but answer no customer (an automation, a dry
+run): a use by an allowed role is admitted, and that is what is checked."""
+
 Wrap = Callable[[object, str], object]
 """The argument's value from the compared value and the subject's tag."""
 
@@ -379,6 +445,7 @@ def _holder(outer: Any, named: Any) -> str | None:
 def _nested(outer: Any, holder: str, member: str) -> Wrap:
     tagged = "tagsAny" in outer.fields  # only the subject: it has the stage's tag
     return lambda value, tag: {
+        **INPUT_FILLED.get(outer.name, {}),
         holder: {member: value},
         **({"tagsAny": [tag]} if tagged else {}),
     }
@@ -407,7 +474,12 @@ def _usage(
         named = get_named_type(arg.type)
         if other == arg_name:
             continue
-        if other == "first":
+        if (field_name, other) in FILLED:
+            filled = FILLED[field_name, other]
+            if filled == "$subject":
+                declared.append("$subject: ID!")
+            passed.append(f"{other}: {filled}")
+        elif other == "first":
             passed.append("first: 100")
         elif isinstance(named, GraphQLInputObjectType) and "tagsAny" in named.fields:
             declared.append("$tag: String!")
@@ -417,7 +489,10 @@ def _usage(
             declared.append(f"$o_{other}: String!")
             passed.append(f"{other}: $o_{other}")
     selection = ids_selection(schema, get_named_type(field.type))
-    assert selection is not None, f"{root}.{field_name} reaches no Customer id"
+    finds = selection is not None
+    if not finds:
+        assert field_name in AUTOMATION_FIELDS, f"{root}.{field_name} reaches no id"
+        selection = "{ __typename }"
     document = (
         f"{root.lower()}({', '.join(declared)}) "
         f"{{ {PREPARED.get(field_name, '')}"
@@ -432,6 +507,8 @@ def _usage(
         for other in field.args:
             if f"$o_{other}" in document:
                 found[f"o_{other}"] = f"sec-compared-{unique}"
+        if "$subject" in document:
+            found["subject"] = facts.subject
         return found
 
-    return Usage(coordinate, kind, root, field_name, document, variables)
+    return Usage(coordinate, kind, root, field_name, document, variables, finds)

@@ -38,6 +38,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         "gateway.db": {"gateway.errors", "gateway.relay"},
         "gateway.shared_redis": {"gateway.errors", "gateway.metrics"},
+        "gateway.jobs": {"gateway.errors", "gateway.settings"},
         # the domain, below any transport
         "gateway.auth": {
             "gateway.db", "gateway.errors", "gateway.guard", "gateway.relay", "gateway.settings", "gateway.shared_redis", "gateway.validation",
@@ -59,11 +60,17 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         "gateway.runtime": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.cache",
-            "gateway.changes", "gateway.crm", "gateway.db", "gateway.guard", "gateway.metrics", "gateway.settings", "gateway.shared_redis",
+            "gateway.changes", "gateway.crm", "gateway.db", "gateway.guard",
+            "gateway.jobs", "gateway.metrics", "gateway.settings", "gateway.shared_redis",
         },
         "gateway.insights": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.db",
             "gateway.errors", "gateway.mirror", "gateway.relay", "gateway.runtime",
+            "gateway.settings", "gateway.validation",
+        },
+        "gateway.automations": {
+            "gateway.auth", "gateway.changes", "gateway.crm", "gateway.db",
+            "gateway.errors", "gateway.insights", "gateway.jobs", "gateway.relay",
             "gateway.settings", "gateway.validation",
         },
         "gateway.mirror": {
@@ -90,7 +97,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.validation",
         },
         "gateway.webhooks": {
-            "connectors", "gateway.admission", "gateway.changes", "gateway.crm",
+            "connectors", "gateway.admission", "gateway.automations", "gateway.changes", "gateway.crm",
             "gateway.db", "gateway.errors", "gateway.identity", "gateway.insights",
             "gateway.mirror", "gateway.runtime", "gateway.validation",
         },
@@ -100,13 +107,15 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         # GraphQL: resolvers take plain values, the schema converts
         "gateway.resolvers": {
-            "connectors", "gateway.audiences", "gateway.auth", "gateway.changes", "gateway.crm",
+            "connectors", "gateway.audiences", "gateway.auth", "gateway.automations",
+            "gateway.changes", "gateway.crm",
             "gateway.db", "gateway.errors", "gateway.insights", "gateway.loaders",
             "gateway.promotions", "gateway.relay", "gateway.runtime",
             "gateway.timeline", "gateway.validation",
         },
         "gateway.schema": {
-            "connectors", "gateway.audiences", "gateway.auth", "gateway.crm", "gateway.db", "gateway.errors",
+            "connectors", "gateway.audiences", "gateway.auth", "gateway.automations",
+            "gateway.crm", "gateway.db", "gateway.errors",
             "gateway.insights", "gateway.metrics", "gateway.relay",
             "gateway.resolvers", "gateway.timeline",
         },
@@ -117,17 +126,21 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         # composition roots: nothing imports them but each other
         "gateway.app": {
-            "gateway.admission", "gateway.audiences", "gateway.errors", "gateway.http", "gateway.ingest",
-            "gateway.insights", "gateway.metrics", "gateway.runtime",
+            "gateway.admission", "gateway.audiences", "gateway.automations",
+            "gateway.errors", "gateway.http", "gateway.ingest", "gateway.insights",
+            "gateway.jobs", "gateway.metrics", "gateway.runtime",
             "gateway.settings", "gateway.webhooks",
         },
         "gateway.demo": {
-            "connectors", "gateway.app", "gateway.db", "gateway.errors", "gateway.insights", "gateway.mirror", "gateway.runtime", "gateway.settings", "gateway.sync",
+            "connectors", "gateway.app", "gateway.db", "gateway.errors",
+            "gateway.insights", "gateway.mirror", "gateway.runtime", "gateway.settings",
+            "gateway.sync",
         },
         "gateway.cli": {
-            "connectors", "gateway.admission", "gateway.audiences", "gateway.auth", "gateway.changes",
+            "connectors", "gateway.admission", "gateway.app", "gateway.audiences",
+            "gateway.auth", "gateway.changes",
             "gateway.crm", "gateway.db", "gateway.demo", "gateway.errors",
-            "gateway.insights", "gateway.mirror", "gateway.runtime", "gateway.schema",
+            "gateway.insights", "gateway.jobs", "gateway.mirror", "gateway.runtime", "gateway.schema",
             "gateway.settings", "gateway.sync", "gateway.validation",
         },
     }.items()

@@ -46,6 +46,9 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("AudienceConnection", "listName"): "a Klaviyo list's name, chosen by staff",
     ("EmbedToken", "url"): "the embed page, returned to the writer who made it",
     ("LoyaltyEntry", "reason"): "returned only to the writer who just wrote it",
+    ("Automation", "name"): "an automation's name, chosen by staff",
+    ("AutomationRan", "automationName"): "an automation's name, chosen by staff",
+    ("AutomationDryRun", "note"): "a fixed sentence about the trigger",
 }
 """Fields whose names match ``PERSONAL`` but hold none, each with why."""
 

@@ -103,6 +103,18 @@ NOT_CUSTOMER_WRITES = {
     " no customer's data changes",
     "disconnectSegmentFromList": "forgets a segment's Klaviyo list; no customer's"
     " data changes",
+    **dict.fromkeys(
+        (
+            "createAutomation",
+            "updateAutomation",
+            "pauseAutomation",
+            "resumeAutomation",
+            "deleteAutomation",
+        ),
+        "an automation's definition; its runs' actions announce their own"
+        " changes when they run (tests/integration/automations)",
+    ),
+    "retryRun": "queues a run again; its actions announce when they run",
 }
 
 

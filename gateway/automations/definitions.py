@@ -1,0 +1,230 @@
+"""An automation's definition read and checked: its trigger, its conditions
+(a ``SegmentFilter``) and its ordered actions, as the JSON of their GraphQL
+inputs (camelCase keys, nulls left out) — what ``automations`` stores.
+
+Anything wrong is BAD_USER_INPUT naming the field (``trigger.birthday.daysAhead``,
+``actions[1].webhook.url``) before anything is written: more or less than one
+trigger or action kind, a value out of range, a segment, SKU or category
+nobody has, a webhook URL that is not http(s), a discount outside 1–100 %, an
+action that passes on a discount code no earlier action creates (actions run
+in order; each sees the outputs of those before it), an action kind
+this gateway cannot run (``gateway.automations.actions.EXECUTORS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth.policy import Role, may_compare
+from gateway.automations.actions import EXECUTORS
+from gateway.errors import BadUserInput, NotFound
+from gateway.insights.catalogue import check_known
+from gateway.insights.filter_values import fields, text, whole
+from gateway.insights.segment_filter import compile_filter, hidden_conditions
+from gateway.insights.segment_rules import product_names
+from gateway.insights.segments import segment_by_name
+
+Spec = Mapping[str, Any]
+MAX_ACTIONS = 10
+MAX_DAYS = 3650
+MAX_TAGS = 20
+TRIGGERS = {
+    "segmentEntered": {"segment"},
+    "segmentExited": {"segment"},
+    "orderPlaced": set(),
+    "replenishmentDue": {"daysAhead", "sku", "category"},
+    "birthday": {"daysAhead", "monthAhead", "inBirthdayMonth"},
+    "ticketRatedBad": set(),
+    "checkoutAbandoned": {"hours"},
+    "noOrder": {"days"},
+}
+"""Each trigger kind and the fields its object takes (none: ``true``)."""
+ACTIONS = {
+    "createTask": {"title", "assignee", "dueInDays"},
+    "tag": {"tags"},
+    "untag": {"tags"},
+    "webhook": {"url", "event", "includeDiscountCode"},
+    "addToList": {"listId", "includeDiscountCode"},
+    "createDiscountCode": {"percent", "category", "validDays"},
+}
+"""Each action kind and its fields; a kind is run only when it has an
+executor (``gateway.automations.actions.EXECUTORS``)."""
+TRIGGER_TYPES = {
+    "birthday": "BirthdayTrigger",
+    "replenishmentDue": "ReplenishmentTrigger",
+}
+"""GraphQL input types of the triggers whose fields ``policy.COMPARED`` may name."""
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    trigger_kind: str
+    trigger: Spec
+    conditions: Spec | None
+    actions: Sequence[tuple[str, Spec]]
+
+
+def _one(key: str, value: object, allowed: Mapping[str, set[str]]) -> tuple[str, Any]:
+    if not isinstance(value, Mapping):
+        raise BadUserInput(f"`{key}` is an object.", field=key)
+    given = {k: v for k, v in value.items() if v is not None and v is not False}
+    if len(given) != 1 or not given.keys() <= allowed.keys():
+        kinds = ", ".join(sorted(allowed))
+        raise BadUserInput(f"`{key}` takes exactly one of {kinds}.", field=key)
+    ((kind, spec),) = given.items()
+    return kind, spec
+
+
+def read_trigger(value: object) -> tuple[str, Spec]:
+    kind, spec = _one("trigger", value, TRIGGERS)
+    key = f"trigger.{kind}"
+    if not TRIGGERS[kind]:
+        if spec is not True:
+            raise BadUserInput(f"`{key}` takes true.", field=key)
+        return kind, {}
+    spec = fields(key, spec, TRIGGERS[kind])
+    if kind in ("segmentEntered", "segmentExited"):
+        text(f"{key}.segment", spec.get("segment"))
+    elif kind == "replenishmentDue":
+        whole(f"{key}.daysAhead", spec.get("daysAhead"), 0, 365)
+        if "sku" in spec and "category" in spec:
+            raise BadUserInput(f"`{key}` takes sku or category.", field=key)
+    elif kind == "birthday":
+        _birthday(key, spec)
+    elif kind == "checkoutAbandoned":
+        whole(f"{key}.hours", spec.get("hours"), 1, 24 * 30)
+    elif kind == "noOrder":
+        whole(f"{key}.days", spec.get("days"), 1, MAX_DAYS)
+    return kind, spec
+
+
+def _birthday(key: str, spec: Spec) -> None:
+    chosen = [k for k in ("daysAhead", "monthAhead", "inBirthdayMonth") if k in spec]
+    if len(chosen) != 1:
+        raise BadUserInput(
+            f"`{key}` takes one of daysAhead, monthAhead, inBirthdayMonth.", field=key
+        )
+    if "daysAhead" in spec:
+        whole(f"{key}.daysAhead", spec["daysAhead"], 0, 365)
+    elif "monthAhead" in spec:
+        whole(f"{key}.monthAhead", spec["monthAhead"], 0, 11)
+    elif spec["inBirthdayMonth"] is not True:
+        raise BadUserInput(f"`{key}.inBirthdayMonth` takes true.", field=key)
+
+
+def read_actions(value: object) -> list[tuple[str, Spec]]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_ACTIONS:
+        raise BadUserInput(
+            f"`actions` takes 1 to {MAX_ACTIONS} actions.", field="actions"
+        )
+    actions: list[tuple[str, Spec]] = []
+    for index, item in enumerate(value):
+        kind, spec = _one(f"actions[{index}]", item, ACTIONS)
+        key = f"actions[{index}].{kind}"
+        spec = fields(key, spec, ACTIONS[kind])
+        _check_action(key, kind, spec)
+        coded = any(k == "createDiscountCode" for k, _ in actions)
+        if kind == "createDiscountCode" and coded:
+            raise BadUserInput("A run creates one discount code at most.", field=key)
+        if spec.get("includeDiscountCode") and not coded:
+            raise BadUserInput(
+                f"`{key}.includeDiscountCode`: no earlier action creates a code.",
+                field=f"{key}.includeDiscountCode",
+            )
+        actions.append((kind, spec))
+    return actions
+
+
+def _check_action(key: str, kind: str, spec: Spec) -> None:
+    if kind == "createTask":
+        text(f"{key}.title", spec.get("title"))
+        whole(f"{key}.dueInDays", spec.get("dueInDays", 0), 0, MAX_DAYS)
+    elif kind in ("tag", "untag"):
+        tags = spec.get("tags")
+        if not isinstance(tags, list) or not 1 <= len(tags) <= MAX_TAGS:
+            raise BadUserInput(
+                f"`{key}.tags` takes 1 to {MAX_TAGS} tags.", field=f"{key}.tags"
+            )
+        for tag in tags:
+            text(f"{key}.tags", tag)
+    elif kind == "webhook":
+        url = text(f"{key}.url", spec.get("url"))
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise BadUserInput(
+                f"`{key}.url` must be an http(s) URL.", field=f"{key}.url"
+            )
+    elif kind == "addToList":
+        text(f"{key}.listId", spec.get("listId"))
+    elif kind == "createDiscountCode":
+        whole(f"{key}.percent", spec.get("percent"), 1, 100)
+        whole(f"{key}.validDays", spec.get("validDays", 30), 1, 365)
+
+
+def _check_runnable(actions: Sequence[tuple[str, Spec]]) -> None:
+    for index, (kind, _) in enumerate(actions):
+        if kind not in EXECUTORS:
+            raise BadUserInput(
+                f"This gateway cannot run `{kind}` actions yet.",
+                field=f"actions[{index}].{kind}",
+            )
+
+
+def compared(definition: Definition) -> list[str]:
+    """Schema coordinates of the definition's trigger fields (those named in
+    ``TRIGGER_TYPES``) and conditions: what its runs tell about customers."""
+    used = []
+    named = TRIGGER_TYPES.get(definition.trigger_kind)
+    if named:
+        used += [f"{named}.{k}" for k in definition.trigger]
+    return used
+
+
+def hidden_from(role: Role, definition: Definition) -> list[str]:
+    """What the definition compares with that ``role`` does not see in full:
+    such a role may not create it, nor read its runs (they would tell it)."""
+    hidden = [c for c in compared(definition) if not may_compare(role, c)]
+    if definition.conditions:
+        hidden += hidden_conditions(role, definition.conditions)
+    return sorted(hidden)
+
+
+def parse(trigger: object, conditions: object, actions: object) -> Definition:
+    """The definition, checked for its shape (no database)."""
+    kind, spec = read_trigger(trigger)
+    if conditions is not None and not isinstance(conditions, Mapping):
+        raise BadUserInput("`conditions` is a segment filter.", field="conditions")
+    listed = read_actions(actions)
+    return Definition(kind, spec, conditions or None, listed)
+
+
+async def check(
+    session: AsyncSession, definition: Definition, now: datetime
+) -> Definition:
+    """``definition`` checked against the data: conditions compile, the
+    segment, SKUs and categories exist, every action can run."""
+    if definition.conditions:
+        compile_filter(definition.conditions, now)
+    spec = definition.trigger
+    if "segment" in spec:
+        key = f"trigger.{definition.trigger_kind}.segment"
+        try:
+            await segment_by_name(session, spec["segment"])
+        except NotFound as exc:
+            raise BadUserInput("No segment has this name.", field=key) from exc
+    skus, categories = product_names(definition.conditions or {})
+    if definition.trigger_kind == "replenishmentDue":
+        key = "trigger.replenishmentDue"
+        if "sku" in spec:
+            skus.append((f"{key}.sku", spec["sku"]))
+        if "category" in spec:
+            categories.append((f"{key}.category", spec["category"]))
+    await check_known(session, skus, categories)
+    _check_runnable(definition.actions)
+    return definition
