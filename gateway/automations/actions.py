@@ -10,11 +10,12 @@ outputs of those before it (``Step.outputs``): a ``createDiscountCode``'s
 code is there for a following ``webhook`` or ``addToList``.
 
 ``EXECUTORS`` holds the kinds this gateway runs: ``createTask``, ``tag``,
-``untag``. ``webhook`` (signed outbound webhooks), ``addToList`` (an email
-tool's list) and ``createDiscountCode`` (a Shopify code per customer) are
-defined (``gateway.automations.definitions.ACTIONS``) and refused until their
-executors are registered here; an executor that calls out of the database
-must make its call idempotent by ``Step.key`` (the run and the action).
+``untag`` write CRM rows; ``createDiscountCode`` makes the customer's Shopify
+code (``gateway.promotions``: one code per run, so a retry sends the same
+code and makes no second discount) and ``addToList`` subscribes the customer
+to a Klaviyo list with email consent only (``gateway.audiences``; subscribing
+twice is a no-op in Klaviyo). An executor that calls out of the database must
+make its call idempotent by the run (``Step.run_id``, ``Step.key``).
 
 ``preview`` says what an action would do, for a dry run: nothing is written.
 """
@@ -24,13 +25,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.relay import to_base64
 
+from connectors.errors import UpstreamUnavailable
+from gateway.audiences.service import audiences_for
 from gateway.crm.customers import write_tags
 from gateway.crm.tasks import add_task
+from gateway.promotions.service import DEFAULT_VALID_DAYS, create_promo_code
+
+if TYPE_CHECKING:
+    from gateway.runtime.services import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,8 @@ class Step:
     occasion: str
     trigger: str
     now: datetime
+    services: Services
+    """What an action calling out uses (its connectors, the sessions)."""
     outputs: Mapping[str, Any] = field(default_factory=dict)
     """Earlier actions' outputs by kind (``{"createDiscountCode": {"code": …}}``)."""
 
@@ -97,10 +106,54 @@ async def untag(session: AsyncSession, step: Step) -> Done:
     return Done({"tags": changed}, ("tag_removed",) if changed else ())
 
 
+async def create_discount_code(session: AsyncSession, step: Step) -> Done:
+    """The run's one code; ``promo_code_created`` is announced by
+    ``create_promo_code`` once Shopify has it."""
+    code = await create_promo_code(
+        step.services,
+        step.customer_id,
+        step.params["percent"],
+        category=step.params.get("category"),
+        valid_days=step.params.get("validDays") or DEFAULT_VALID_DAYS,
+        run_id=step.run_id,
+    )
+    return Done(
+        {
+            "code": code.code,
+            "category": code.category,
+            "endsAt": code.ends_at.isoformat(),
+        }
+    )
+
+
+def discount_code(step: Step) -> str | None:
+    """The code an earlier action made, when this action asks for it."""
+    if not step.params.get("includeDiscountCode"):
+        return None
+    made: Mapping[str, Any] = step.outputs.get("createDiscountCode") or {}
+    code = made.get("code")
+    return code if isinstance(code, str) else None
+
+
+async def add_to_list(session: AsyncSession, step: Step) -> Done:
+    audiences = audiences_for(step.services)
+    if audiences is None:
+        raise UpstreamUnavailable("klaviyo", "not configured")
+    code = discount_code(step)
+    added = await audiences.add_to_list(
+        step.customer_id,
+        step.params["listId"],
+        {"promoCode": code} if code is not None else None,
+    )
+    return Done({"listId": step.params["listId"], "result": added.value})
+
+
 EXECUTORS: dict[str, Executor] = {
     "createTask": create_task,
     "tag": tag,
     "untag": untag,
+    "createDiscountCode": create_discount_code,
+    "addToList": add_to_list,
 }
 
 

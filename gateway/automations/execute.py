@@ -23,11 +23,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors.errors import ConnectorError, UpstreamRejected
 from gateway.auth.policy import Role
 from gateway.automations.actions import EXECUTORS, Done, Step
 from gateway.automations.definitions import hidden_from, parse
@@ -35,7 +36,10 @@ from gateway.automations.tables import Automation, AutomationRun
 from gateway.changes import history
 from gateway.changes.bus import ChangeBus, CustomerChange
 from gateway.db.models import utcnow
-from gateway.errors import GatewayError, describe
+from gateway.errors import BadUserInput, GatewayError, NotFound, describe
+
+if TYPE_CHECKING:
+    from gateway.runtime.services import Services
 
 log = logging.getLogger("gateway.automations")
 CLAIMABLE = ("pending", "running", "failed")
@@ -43,7 +47,22 @@ MAX_ERROR = 500
 
 
 class RunFailed(Exception):
-    """An action of a run failed; the message is safe to store and show."""
+    """An action of a run failed and is worth another attempt; the message is
+    safe to store and show."""
+
+
+class RunDead(Exception):
+    """An action of a run failed for good: the last attempt, or an error that
+    another attempt would meet again (bad input, an upstream refusing the
+    write: Shopify's ``userErrors``). procrastinate does not retry it."""
+
+
+def retried(exc: BaseException) -> bool:
+    """Whether another attempt may go better: not for our input errors nor an
+    upstream's refusal of the write (``ConnectorError.transient``)."""
+    if isinstance(exc, ConnectorError):
+        return exc.transient
+    return not isinstance(exc, BadUserInput | NotFound)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +103,19 @@ def safe_message(exc: BaseException) -> str:
     for clients), else the error's kind only."""
     if isinstance(exc, GatewayError):
         return exc.message[:MAX_ERROR]
+    if isinstance(exc, UpstreamRejected):  # the upstream's words on our input
+        return f"{exc.connector} refused it: {exc.detail}"[:MAX_ERROR]
+    if isinstance(exc, ConnectorError):
+        return f"{exc.connector} could not do it ({exc.code})."
     return f"The action failed ({type(exc).__name__})."
 
 
 async def execute_run(
-    sessions: async_sessionmaker[AsyncSession],
-    changes: ChangeBus,
-    run_id: int,
-    *,
-    last_attempt: bool,
+    services: Services, run_id: int, *, last_attempt: bool
 ) -> str | None:
     """Run ``run_id``'s remaining actions; returns its final status, or
     ``None`` when it was not to be run (done, dead or gone)."""
+    sessions, changes = services.sessions, services.changes
     now = utcnow()
     async with sessions() as session, session.begin():
         claimed = await _claim(session, run_id, now)
@@ -110,19 +130,20 @@ async def execute_run(
             continue
         step = Step(
             run_id, index, run.customer_id, automation.name, params,
-            run.occasion, run.trigger, now, outputs,
+            run.occasion, run.trigger, now, services, outputs,
         )  # fmt: skip
         try:
             done = await _act(sessions, kind, step, outcomes)
         except Exception as exc:  # any failure: recorded, then retried or dead
-            status = "dead" if last_attempt else "failed"
+            final = last_attempt or not retried(exc)
             message = safe_message(exc)
             log.warning(
                 "automation run %s: action %s (%s) failed: %s",
                 run_id, index, kind, describe(exc),
             )  # fmt: skip
+            status = "dead" if final else "failed"
             await _finish(sessions, changes, run, automation, status, message)
-            raise RunFailed(message) from exc
+            raise (RunDead if final else RunFailed)(message) from exc
         outputs[kind] = dict(done.output)
         if done.changes:
             await changes.publish(

@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from procrastinate import Blueprint, JobContext, RetryStrategy
+from procrastinate.jobs import Job
+from procrastinate.retry import RetryDecision
 
 from gateway.automations.evaluate import evaluate_all
-from gateway.automations.execute import execute_run
+from gateway.automations.execute import RunDead, execute_run
 from gateway.automations.runs import NAMESPACE
 from gateway.settings import Settings
 
@@ -25,14 +27,23 @@ a trigger selects is "due now", not "due at this tick"."""
 __all__ = ["NAMESPACE", "blueprint"]
 
 
+class RunRetries(RetryStrategy):
+    """Exponential backoff, except for a run already dead (``RunDead``: its
+    error would come again)."""
+
+    def get_retry_decision(
+        self, *, exception: BaseException, job: Job
+    ) -> RetryDecision | None:
+        if isinstance(exception, RunDead):
+            return None
+        return super().get_retry_decision(exception=exception, job=job)
+
+
 async def run(context: JobContext, run_id: int) -> None:
     services = context.additional_context["services"]
     attempt = context.job.attempts + 1
     await execute_run(
-        services.sessions,
-        services.changes,
-        run_id,
-        last_attempt=attempt >= services.settings.jobs_max_attempts,
+        services, run_id, last_attempt=attempt >= services.settings.jobs_max_attempts
     )
 
 
@@ -48,7 +59,7 @@ def blueprint(settings: Settings) -> Blueprint:
     tasks.task(
         name="execute_run",
         pass_context=True,
-        retry=RetryStrategy(
+        retry=RunRetries(
             max_attempts=retries, exponential_wait=settings.jobs_retry_seconds
         )
         if retries

@@ -69,8 +69,9 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.settings", "gateway.validation",
         },
         "gateway.automations": {
-            "gateway.auth", "gateway.changes", "gateway.crm", "gateway.db",
-            "gateway.errors", "gateway.insights", "gateway.jobs", "gateway.relay",
+            "connectors", "gateway.audiences", "gateway.auth", "gateway.changes",
+            "gateway.crm", "gateway.db", "gateway.errors", "gateway.insights",
+            "gateway.jobs", "gateway.promotions", "gateway.relay", "gateway.runtime",
             "gateway.settings", "gateway.validation",
         },
         "gateway.mirror": {

@@ -117,9 +117,30 @@ async def test_a_run_is_on_the_customers_timeline(
     ]
 
 
-async def test_a_failing_action_is_retried_then_dead_then_revived_by_retry_run(
+async def test_a_failing_action_is_retried_then_dead(
     env: Services, api: Api, work: Drain
 ) -> None:
+    """Shopify is not configured here: an upstream that may come back, so the
+    run is attempted ``jobs_max_attempts`` times before its dead letter."""
+    await customer(env, "retried@example.com", birth=born(1))
+    await created(
+        api,
+        "No Shopify",
+        {"birthday": {"daysAhead": 3}},
+        actions=[{"createDiscountCode": {"percent": 20, "category": "Skincare"}}],
+    )
+    await evaluate_all(env.sessions, env.jobs, datetime.now(UTC))
+    await work()
+    (run,) = await runs(env)
+    assert (run.status, run.attempts) == ("dead", env.settings.jobs_max_attempts)
+    assert run.error == "shopify could not do it (UPSTREAM_UNAVAILABLE)."
+
+
+async def test_an_action_failing_on_its_input_is_dead_at_once_then_revived_by_retry_run(
+    env: Services, api: Api, work: Drain
+) -> None:
+    """Another attempt would meet the same error: no retries; fixed, the run
+    is revived by ``retryRun``."""
     who = await customer(env, "dead@example.com", birth=born(1))
     automation = await created(
         api,
@@ -130,7 +151,7 @@ async def test_a_failing_action_is_retried_then_dead_then_revived_by_retry_run(
     await evaluate_all(env.sessions, env.jobs, datetime.now(UTC))
     await work()
     (run,) = await runs(env)
-    assert (run.status, run.attempts) == ("dead", env.settings.jobs_max_attempts)
+    assert (run.status, run.attempts) == ("dead", 1)
     assert run.error is not None
     assert "title" in run.error
     if is_durable(env.jobs):
