@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 
-from connectors.base import RequestObserver, RetryPolicy, UpstreamHTTP
 from connectors.errors import UpstreamBadResponse
 from connectors.models import (
     ActivityEvent,
@@ -46,6 +45,8 @@ from connectors.posthog.mapping import (
     event_from_row,
     persons_from_rows,
 )
+from connectors.retry import RetryPolicy
+from connectors.upstream_http import RequestObserver, UpstreamHTTP
 
 IDS_PER_QUERY = 500
 CONCURRENCY = 8

@@ -27,13 +27,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from connectors.base import RequestObserver, UpstreamHTTP
 from connectors.errors import (
     UpstreamBadResponse,
     UpstreamForbidden,
     UpstreamRateLimited,
 )
 from connectors.shopify import scopes
+from connectors.upstream_http import RequestObserver, UpstreamHTTP
 
 NAME = "shopify"
 Json = dict[str, Any]

@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 
-from connectors.base import PageGuard, RequestObserver, RetryPolicy, UpstreamHTTP
 from connectors.models import (
     Checkout,
     ExternalCustomer,
@@ -34,9 +33,12 @@ from connectors.models import (
     OrderWindow,
     Return,
 )
+from connectors.pagination import PageGuard
+from connectors.retry import RetryPolicy
 from connectors.shopify import mapping, queries, scopes
 from connectors.shopify.admin_api import NAME, AdminApi, CostExceeded
 from connectors.shopify.order_windows import OrderWindowReader
+from connectors.upstream_http import RequestObserver, UpstreamHTTP
 
 Json = dict[str, Any]
 

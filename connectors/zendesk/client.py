@@ -40,7 +40,6 @@ from typing import Any, TypeVar
 
 import httpx
 
-from connectors.base import RequestObserver, RetryPolicy, UpstreamHTTP
 from connectors.errors import UpstreamBadResponse, UpstreamNotFound
 from connectors.models import (
     ExternalCustomer,
@@ -48,6 +47,8 @@ from connectors.models import (
     Ticket,
     TicketComment,
 )
+from connectors.retry import RetryPolicy
+from connectors.upstream_http import RequestObserver, UpstreamHTTP
 from connectors.zendesk.auth import ZendeskBearerAuth, ZendeskTokenAuth
 from connectors.zendesk.mapping import (
     comment_from_json,

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from connectors.base import PageGuard, UpstreamHTTP
 from connectors.errors import UpstreamBadResponse
+from connectors.pagination import PageGuard
+from connectors.upstream_http import UpstreamHTTP
 
 OFFSET_RECORD_LIMIT = 10_000
 SEARCH_RESULT_LIMIT = 1_000

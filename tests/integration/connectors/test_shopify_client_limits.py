@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from connectors import errors
-from connectors.base import RetryPolicy
 from connectors.demo_world import World
+from connectors.retry import RetryPolicy
 from connectors.shopify import admin_api, mapping, queries
 from connectors.shopify.client import ShopifyConnector
 from connectors.shopify.simulator.server import ShopifySimulator

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from connectors.base import RetryPolicy
 from connectors.demo_world import World
 from connectors.errors import ConnectorError
 from connectors.models import ActivityEvent
 from connectors.posthog.client import PostHogConnector
 from connectors.posthog.mapping import kept_properties
+from connectors.retry import RetryPolicy
 from gateway.cli.main import app
 from gateway.db import models
 from gateway.db.models import utcnow
