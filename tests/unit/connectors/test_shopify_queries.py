@@ -10,7 +10,7 @@ import pytest
 from graphql import parse, validate
 
 from connectors.shopify import queries, scopes
-from connectors.shopify.simulator.cost import requested_cost
+from connectors.shopify.cost import requested_cost
 from connectors.shopify.simulator.resolvers import build_schema
 
 
