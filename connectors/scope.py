@@ -28,10 +28,21 @@ from typing import Protocol
 
 
 class Priority(StrEnum):
+    """Who spends an upstream's budget first, highest first: each class
+    leaves a larger reserve to the ones above it (``gateway.guard``)."""
+
     INTERACTIVE = "interactive"
     """Someone waits for the answer: a GraphQL operation, an embed."""
+    FALLBACK = "fallback"
+    """Someone waits, but the answer has a stand-in and the read is a second
+    way to it (PostHog's live HogQL for a person the event mirror lacks):
+    never waited for, spent only above the fallback reserve."""
     BACKGROUND = "background"
-    """Sync, backfills, refreshes, webhooks' look-ups: spent only above a reserve."""
+    """Sync, backfills, refreshes, webhooks' look-ups: waited for, spent only
+    above the background reserve."""
+
+
+_ORDER = tuple(Priority)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +102,16 @@ def current_priority() -> Priority:
     return Priority.BACKGROUND if scope is None else scope.priority
 
 
+@contextmanager
+def at_most(priority: Priority) -> Iterator[CallScope]:
+    """Calls made inside spend at ``priority``, or at the current priority
+    when that is lower (a fallback read of a sync stays background), within
+    the enclosing scope's deadline."""
+    lowest = max(priority, current_priority(), key=_ORDER.index)
+    with call_scope(None, lowest) as scope:
+        yield scope
+
+
 def note_stale(source: str, fetched_at: float) -> None:
     """Record in the current scope that a stale value answered (outside a
     scope nobody reads it, and nothing is kept)."""
@@ -117,10 +138,16 @@ class CallGuard(Protocol):
     """Seconds each call outside any ``call_scope`` may take, retries included."""
 
     async def admit(
-        self, connector: str, cost: float, priority: Priority, deadline: float
+        self,
+        connector: str,
+        cost: float,
+        priority: Priority,
+        deadline: float,
+        limit: str | None = None,
     ) -> None:
         """Return when the attempt may be sent (waiting no later than
-        ``deadline``), or raise an ``UpstreamNotSent``."""
+        ``deadline``), or raise an ``UpstreamNotSent``. ``limit`` names an
+        endpoint's own limit the call counts against too (Zendesk search's)."""
         ...
 
     async def settle(self, connector: str, extra: float) -> None:

@@ -98,15 +98,18 @@ class UpstreamHTTP:
         *,
         idempotent: bool = True,
         cost: float = 1.0,
+        limit: str | None = None,
         **kwargs: Any,
     ) -> Any:
         """Send a request and return its decoded JSON; retry 429, 5xx and
-        connection errors when idempotent, within the deadline."""
+        connection errors when idempotent, within the deadline. ``cost`` is
+        charged to the upstream's budget, and to the budget of ``limit``, an
+        endpoint's own limit, when named."""
         deadline = self._deadline()
         attempts = self.retry.attempts if idempotent else 1
         for attempt in range(1, attempts + 1):
             try:
-                return await self._attempt(method, url, deadline, cost, **kwargs)
+                return await self._attempt(method, url, deadline, cost, limit, **kwargs)
             except ConnectorError as error:
                 if not error.retriable or attempt == attempts:
                     raise
@@ -119,12 +122,20 @@ class UpstreamHTTP:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _attempt(
-        self, method: str, url: str, deadline: float, cost: float, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        deadline: float,
+        cost: float,
+        limit: str | None,
+        **kwargs: Any,
     ) -> Any:
         if deadline <= time.monotonic():
             raise UpstreamTimeout(self.connector, "deadline spent before sending")
         if self.guard is not None:
-            await self.guard.admit(self.connector, cost, current_priority(), deadline)
+            await self.guard.admit(
+                self.connector, cost, current_priority(), deadline, limit
+            )
         outcome = Outcome.ABANDONED  # unless the upstream is heard from
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
@@ -190,8 +201,10 @@ class UpstreamHTTP:
             raise error
         await asyncio.sleep(seconds)
 
-    async def get_json(self, url: str, *, cost: float = 1.0, **kwargs: Any) -> Any:
-        return await self.request("GET", url, cost=cost, **kwargs)
+    async def get_json(
+        self, url: str, *, cost: float = 1.0, limit: str | None = None, **kwargs: Any
+    ) -> Any:
+        return await self.request("GET", url, cost=cost, limit=limit, **kwargs)
 
     async def post_json(
         self,

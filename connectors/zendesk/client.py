@@ -67,6 +67,10 @@ EMAILS_PER_SEARCH = 25
 REQUESTERS_PER_SEARCH = 50
 """With ``type:ticket``, 51 of the 64 words a search query may hold."""
 CONCURRENCY = 8
+SEARCH_LIMIT = "search"
+"""``/api/v2/search``'s own limit (2,500 a minute, beside the account's; the
+Search API reference): every page of a ticket search spends the gateway's
+``zendesk.search`` budget as well as the account's (``gateway.guard``)."""
 
 T = TypeVar("T")
 
@@ -243,6 +247,7 @@ class ZendeskConnector:
             params={"query": query, "sort_by": "created_at", "sort_order": "desc"},
             per_page=self.page_size,
             max_records=SEARCH_RESULT_LIMIT,
+            limit=SEARCH_LIMIT,
         ):
             if count > SEARCH_RESULT_LIMIT:
                 raise _SearchTooLarge

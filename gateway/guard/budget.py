@@ -7,9 +7,13 @@ may spend, as the shape of a token bucket, in the unit the vendor counts.
   windows: a quarter of the share may come at once (``BURST``), the rest
   refills over the window, so that no window ever holds more than ``share``
   × the limit.
+- Zendesk's search has a limit of its own beside the account's: a budget of
+  its own, ``zendesk.search``, which a search call spends together with
+  ``zendesk``'s (``<upstream>.<limit>``: ``UpstreamHTTP.request(limit=)``).
 
 The vendors' figures are settings (``CG_SHOPIFY_LIMIT_*``,
-``CG_ZENDESK_LIMIT_PER_MINUTE``, ``CG_POSTHOG_LIMIT_QUERIES_PER_HOUR``) with
+``CG_ZENDESK_LIMIT_PER_MINUTE``, ``CG_ZENDESK_SEARCH_LIMIT_PER_MINUTE``,
+``CG_POSTHOG_LIMIT_QUERIES_PER_HOUR``) with
 their sources beside them in ``gateway.settings``.
 """
 
@@ -42,7 +46,8 @@ class Budget:
 
 
 def budgets(settings: Settings) -> dict[str, Budget]:
-    """The budget of each upstream, by connector name."""
+    """The budget of each upstream, by connector name, and of each endpoint
+    with a limit of its own, by ``<connector>.<limit>``."""
     share = settings.upstream_budget_share
     return {
         "shopify": Budget.leaky(
@@ -51,6 +56,9 @@ def budgets(settings: Settings) -> dict[str, Budget]:
             share,
         ),
         "zendesk": Budget.windowed(settings.zendesk_limit_per_minute, 60.0, share),
+        "zendesk.search": Budget.windowed(
+            settings.zendesk_search_limit_per_minute, 60.0, share
+        ),
         "posthog": Budget.windowed(
             settings.posthog_limit_queries_per_hour, 3600.0, share
         ),
