@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from connectors.answers import reads_answers
 from connectors.models import (
     Checkout,
     ExternalCustomer,
@@ -85,6 +86,7 @@ class ShopifyConnector:
     async def aclose(self) -> None:
         await self.http.aclose()
 
+    @reads_answers(NAME)
     async def customers_by_ids(
         self, ids: Sequence[str]
     ) -> list[ExternalCustomer | None]:
@@ -95,6 +97,7 @@ class ShopifyConnector:
             found.extend(mapping.customer(n) if n else None for n in nodes)
         return found
 
+    @reads_answers(NAME)
     async def customers_by_emails(
         self, emails: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
@@ -102,6 +105,7 @@ class ShopifyConnector:
         found = await self._search("email", wanted)
         return {p.email.lower(): p for p in found if p.email}
 
+    @reads_answers(NAME)
     async def customers_by_phones(
         self, phones: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
@@ -140,6 +144,7 @@ class ShopifyConnector:
         ):
             yield mapping.customer(node)
 
+    @reads_answers(NAME)
     async def orders_by_customers(
         self, customer_ids: Sequence[str], *, limit: int | None = None
     ) -> dict[str, list[Order]]:
@@ -183,6 +188,7 @@ class ShopifyConnector:
             if all(len(result[cid]) >= cap for cid in chunk):
                 return
 
+    @reads_answers(NAME)
     async def order_windows(
         self, sizes: Mapping[str, int]
     ) -> dict[str, OrderWindow[Order]]:
@@ -190,12 +196,14 @@ class ShopifyConnector:
         with every line item, refund and return (``order_windows.py``)."""
         return await self.windows.orders(sizes)
 
+    @reads_answers(NAME)
     async def order_summary_windows(
         self, sizes: Mapping[str, int]
     ) -> dict[str, OrderWindow[OrderSummary]]:
         """The same as summaries: no line items, refunds or returns."""
         return await self.windows.summaries(sizes)
 
+    @reads_answers(NAME)
     async def returns_by_customers(
         self, customer_ids: Sequence[str]
     ) -> dict[str, list[Return]]:
@@ -205,6 +213,7 @@ class ShopifyConnector:
             for cid, placed in orders.items()
         }
 
+    @reads_answers(NAME)
     async def abandoned_checkouts_by_customers(
         self, customer_ids: Sequence[str]
     ) -> dict[str, list[Checkout]]:
@@ -223,6 +232,7 @@ class ShopifyConnector:
                 bucket.append(checkout)
         return result
 
+    @reads_answers(NAME)
     async def check_scopes(self) -> scopes.ScopeCheck:
         """The scopes the app was granted (``currentAppInstallation``); the
         missing ones' fields are not asked from now on."""

@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from connectors.answers import reads_answers
 from connectors.errors import UpstreamBadResponse, UpstreamNotFound
 from connectors.models import (
     ExternalCustomer,
@@ -62,6 +63,7 @@ from connectors.zendesk.pagination import (
     offset_pages,
 )
 
+NAME = "zendesk"
 IDS_PER_SHOW_MANY = 100
 EMAILS_PER_SEARCH = 25
 REQUESTERS_PER_SEARCH = 50
@@ -84,7 +86,7 @@ class _SearchTooLarge(Exception):
 
 
 class ZendeskConnector:
-    name = "zendesk"
+    name = NAME
 
     def __init__(
         self,
@@ -127,6 +129,7 @@ class ZendeskConnector:
     async def _gather(self, works: Iterable[Awaitable[T]]) -> list[T]:
         return list(await asyncio.gather(*(self._bounded(w) for w in works)))
 
+    @reads_answers(NAME)
     async def customers_by_ids(
         self, ids: Sequence[str]
     ) -> list[ExternalCustomer | None]:
@@ -147,6 +150,7 @@ class ZendeskConnector:
             raise UpstreamBadResponse(self.name, "show_many answer has no users")
         return [customer_from_user(u) for u in users]
 
+    @reads_answers(NAME)
     async def customers_by_emails(
         self, emails: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
@@ -161,6 +165,7 @@ class ZendeskConnector:
                     found[customer.email] = customer
         return found
 
+    @reads_answers(NAME)
     async def customers_by_phones(
         self, phones: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
@@ -188,6 +193,7 @@ class ZendeskConnector:
             for user in page
         ]
 
+    @reads_answers(NAME)
     async def tickets_by_requesters(
         self, user_ids: Sequence[str], *, changed: Collection[str] = ()
     ) -> dict[str, list[Ticket]]:
@@ -252,7 +258,7 @@ class ZendeskConnector:
             if count > SEARCH_RESULT_LIMIT:
                 raise _SearchTooLarge
             tickets.extend(
-                ticket_from_json(r) for r in page if r.get("result_type") == "ticket"
+                ticket_from_json(r) for r in page if r["result_type"] == "ticket"
             )
         return tickets
 
@@ -274,6 +280,7 @@ class ZendeskConnector:
             for item in page
         ]
 
+    @reads_answers(NAME)
     async def comments_by_tickets(
         self, ticket_ids: Sequence[str]
     ) -> dict[str, list[TicketComment]]:
@@ -290,6 +297,7 @@ class ZendeskConnector:
         except UpstreamNotFound:
             return []
 
+    @reads_answers(NAME)
     async def satisfaction_ratings(
         self,
         *,

@@ -1,7 +1,8 @@
 """What a customer view answers, through the HTTP API, while an upstream
 misbehaves: the last good value with ``extensions.stale`` when there is one,
 else null with the source's code and the rest answering; unreadable answers
-are ``UPSTREAM_BAD_RESPONSE`` and never cached; a failing upstream's breaker
+(malformed, cut off, not JSON, a shape the mapping does not know) are
+``UPSTREAM_BAD_RESPONSE`` and never cached; a failing upstream's breaker
 opens (no more calls) and closes on an answered probe; a hung upstream or a
 storm of 429s costs no answer more than the deadline."""
 
@@ -122,6 +123,7 @@ async def test_without_a_last_good_value_the_source_is_null_with_its_code(
         Fault.HTML_PAGE,
         Fault.WRONG_CONTENT_TYPE,
         Fault.ERROR_BODY,
+        Fault.SHAPE_CHANGED,
     ],
 )
 @pytest.mark.parametrize("source", ["shopify", "zendesk", "posthog"])
