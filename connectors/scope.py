@@ -12,6 +12,11 @@ longer ``background_deadline``::
         result = await execute(...)
     scope.stale  # the last good values served in place of failed reads
 
+Inside a scope, ``asking(origin)`` names what the calls made within are for
+(the gateway: a GraphQL field's path); a stale answer is noted with the
+origin of the read that found it. Reads batched together run in the context
+of the first of them, so a batch is noted with its first asker's origin.
+
 A ``CallGuard`` (``UpstreamHTTP.guard``) admits each attempt before it is sent
 — the upstream's shared budget, its circuit breaker — and hears how it went.
 """
@@ -52,6 +57,8 @@ class StaleRead:
     source: str
     fetched_at: float
     """When the value was read from the upstream (Unix time)."""
+    origin: tuple[str | int, ...] | None = None
+    """What asked for the read (``asking``), when known."""
 
 
 @dataclass(slots=True)
@@ -68,6 +75,9 @@ class CallScope:
 
 
 _current: ContextVar[CallScope | None] = ContextVar("upstream_call_scope", default=None)
+_origin: ContextVar[tuple[str | int, ...] | None] = ContextVar(
+    "upstream_call_origin", default=None
+)
 
 
 @contextmanager
@@ -112,12 +122,23 @@ def at_most(priority: Priority) -> Iterator[CallScope]:
         yield scope
 
 
+@contextmanager
+def asking(origin: tuple[str | int, ...]) -> Iterator[None]:
+    """Reads made inside are for ``origin`` (a GraphQL field's path)."""
+    token = _origin.set(origin)
+    try:
+        yield
+    finally:
+        _origin.reset(token)
+
+
 def note_stale(source: str, fetched_at: float) -> None:
-    """Record in the current scope that a stale value answered (outside a
-    scope nobody reads it, and nothing is kept)."""
+    """Record in the current scope that a stale value answered, with the
+    origin of the read (outside a scope nobody reads it, and nothing is
+    kept)."""
     scope = _current.get()
     if scope is not None:
-        scope.stale.append(StaleRead(source, fetched_at))
+        scope.stale.append(StaleRead(source, fetched_at, _origin.get()))
 
 
 class Outcome(StrEnum):
