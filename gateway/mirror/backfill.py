@@ -76,7 +76,7 @@ class BackfillReport:
             ("new events stored", str(self.stored)),
             ("skipped", str(self.skipped)),
             ("queries refused by the budget", str(self.refused)),
-            ("seconds waited for the budget", f"{self.waited:.0f}"),
+            ("seconds waited after refusals", f"{self.waited:.0f}"),
         ]
 
 
