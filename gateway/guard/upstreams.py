@@ -74,7 +74,7 @@ class UpstreamGuard:
             if not allowed:
                 self._refused(connector, "breaker", priority)
                 raise UpstreamCircuitOpen(connector, "circuit breaker open")
-        names = [connector, f"{connector}.{limit}" if limit else ""]
+        names = [connector, *([f"{connector}.{limit}"] if limit else [])]
         spends = [name for name in names if name in self.buckets]
         if not spends or cost <= 0:
             return
