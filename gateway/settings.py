@@ -142,7 +142,8 @@ class Settings(BaseSettings):
     upstream_fallback_reserve: float = Field(default=0.1, ge=0, lt=1)
     """The share of each budget's burst kept for interactive reads: fallback
     reads (PostHog's live path for persons the event mirror lacks) are sent
-    only while more than this is left. At most the background reserve."""
+    only while more than this is left. Fallback reads come before background
+    work: a value above the background reserve counts as that reserve."""
     shopify_limit_points_per_second: float = Field(default=100.0, gt=0)
     """The store's GraphQL Admin restore rate: Standard 100, Advanced 200,
     Plus 1,000, Commerce Components 2,000 (shopify.dev/docs/apps/build/apis/
@@ -266,16 +267,6 @@ class Settings(BaseSettings):
     embed_rate_limit_per_minute: int = 120
     """Per embed token (its hash), shared by replicas through Redis."""
     embed_rate_limit_burst: int = 30
-
-    @model_validator(mode="after")
-    def _reserves_in_priority_order(self) -> Settings:
-        if self.upstream_fallback_reserve > self.upstream_background_reserve:
-            raise ValueError(
-                "CG_UPSTREAM_FALLBACK_RESERVE must not exceed "
-                "CG_UPSTREAM_BACKGROUND_RESERVE (fallback reads come before "
-                "background work)"
-            )
-        return self
 
     @model_validator(mode="after")
     def _distinct_ingest_keys(self) -> Settings:

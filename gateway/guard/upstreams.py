@@ -170,7 +170,10 @@ def build_guard(
         prefix=settings.cache_prefix,
         reserves={
             Priority.INTERACTIVE: 0.0,
-            Priority.FALLBACK: settings.upstream_fallback_reserve,
+            Priority.FALLBACK: min(
+                settings.upstream_fallback_reserve,
+                settings.upstream_background_reserve,
+            ),
             Priority.BACKGROUND: settings.upstream_background_reserve,
         },
         background_deadline=settings.background_deadline_seconds,

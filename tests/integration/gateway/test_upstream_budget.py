@@ -48,9 +48,10 @@ def test_the_budgets_follow_the_vendors_limits_and_the_share() -> None:
     assert search.capacity + search.rate * 60 == pytest.approx(1250)
 
 
-def test_a_fallback_reserve_above_the_background_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="CG_UPSTREAM_FALLBACK_RESERVE"):
-        Settings(upstream_fallback_reserve=0.3, upstream_background_reserve=0.2)
+def test_a_fallback_reserve_above_the_background_one_counts_as_that_one() -> None:
+    settings = Settings(upstream_fallback_reserve=0.3, upstream_background_reserve=0.2)
+    guard = build_guard(settings, None, ["posthog"])
+    assert guard.reserves[Priority.FALLBACK] == guard.reserves[Priority.BACKGROUND]
 
 
 @pytest.fixture
