@@ -132,6 +132,13 @@ class UpstreamNotSent(ConnectorError):
 class UpstreamBudgetSpent(UpstreamNotSent):
     code = "UPSTREAM_RATE_LIMITED"
 
+    def __init__(
+        self, connector: str, detail: str = "", retry_after: float | None = None
+    ) -> None:
+        super().__init__(connector, detail)
+        self.retry_after = retry_after
+        """Seconds until the budget could cover the call (``inf``: never)."""
+
 
 class UpstreamCircuitOpen(UpstreamNotSent):
     code = "UPSTREAM_UNAVAILABLE"

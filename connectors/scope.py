@@ -12,6 +12,11 @@ longer ``background_deadline``::
         result = await execute(...)
     scope.stale  # the last good values served in place of failed reads
 
+Inside a scope, ``asking(origin)`` names what the calls made within are for
+(the gateway: a GraphQL field's path); a stale answer is noted with the
+origin of the read that found it. Reads batched together run in the context
+of the first of them, so a batch is noted with its first asker's origin.
+
 A ``CallGuard`` (``UpstreamHTTP.guard``) admits each attempt before it is sent
 — the upstream's shared budget, its circuit breaker — and hears how it went.
 """
@@ -28,10 +33,21 @@ from typing import Protocol
 
 
 class Priority(StrEnum):
+    """Who spends an upstream's budget first, highest first: each class
+    leaves a larger reserve to the ones above it (``gateway.guard``)."""
+
     INTERACTIVE = "interactive"
     """Someone waits for the answer: a GraphQL operation, an embed."""
+    FALLBACK = "fallback"
+    """Someone waits, but the answer has a stand-in and the read is a second
+    way to it (PostHog's live HogQL for a person the event mirror lacks):
+    never waited for, spent only above the fallback reserve."""
     BACKGROUND = "background"
-    """Sync, backfills, refreshes, webhooks' look-ups: spent only above a reserve."""
+    """Sync, backfills, refreshes, webhooks' look-ups: waited for, spent only
+    above the background reserve."""
+
+
+_ORDER = tuple(Priority)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +57,8 @@ class StaleRead:
     source: str
     fetched_at: float
     """When the value was read from the upstream (Unix time)."""
+    origin: tuple[str | int, ...] | None = None
+    """What asked for the read (``asking``), when known."""
 
 
 @dataclass(slots=True)
@@ -57,6 +75,9 @@ class CallScope:
 
 
 _current: ContextVar[CallScope | None] = ContextVar("upstream_call_scope", default=None)
+_origin: ContextVar[tuple[str | int, ...] | None] = ContextVar(
+    "upstream_call_origin", default=None
+)
 
 
 @contextmanager
@@ -91,12 +112,33 @@ def current_priority() -> Priority:
     return Priority.BACKGROUND if scope is None else scope.priority
 
 
+@contextmanager
+def at_most(priority: Priority) -> Iterator[CallScope]:
+    """Calls made inside spend at ``priority``, or at the current priority
+    when that is lower (a fallback read of a sync stays background), within
+    the enclosing scope's deadline."""
+    lowest = max(priority, current_priority(), key=_ORDER.index)
+    with call_scope(None, lowest) as scope:
+        yield scope
+
+
+@contextmanager
+def asking(origin: tuple[str | int, ...]) -> Iterator[None]:
+    """Reads made inside are for ``origin`` (a GraphQL field's path)."""
+    token = _origin.set(origin)
+    try:
+        yield
+    finally:
+        _origin.reset(token)
+
+
 def note_stale(source: str, fetched_at: float) -> None:
-    """Record in the current scope that a stale value answered (outside a
-    scope nobody reads it, and nothing is kept)."""
+    """Record in the current scope that a stale value answered, with the
+    origin of the read (outside a scope nobody reads it, and nothing is
+    kept)."""
     scope = _current.get()
     if scope is not None:
-        scope.stale.append(StaleRead(source, fetched_at))
+        scope.stale.append(StaleRead(source, fetched_at, _origin.get()))
 
 
 class Outcome(StrEnum):
@@ -123,11 +165,13 @@ class CallGuard(Protocol):
         priority: Priority,
         deadline: float,
         *,
-        budget: str | None = None,
+        limit: str | None = None,
     ) -> None:
         """Return when the attempt may be sent (waiting no later than
-        ``deadline``), or raise an ``UpstreamNotSent``; ``budget``: the budget
-        it spends when not the connector's own (one of an endpoint)."""
+        ``deadline``), or raise an ``UpstreamNotSent``. ``limit`` names an
+        endpoint's own limit the call counts against too, as the budget
+        ``<connector>.<limit>`` (Zendesk search's; each of Klaviyo's
+        endpoints, which have no account limit)."""
         ...
 
     async def settle(self, connector: str, extra: float) -> None:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator
 from enum import StrEnum
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -100,6 +102,10 @@ class Fault(StrEnum):
     """The real body, declared ``text/plain``."""
     ERROR_BODY = "error_body"
     """200 whose JSON holds only ``errors``."""
+    SHAPE_CHANGED = "shape_changed"
+    """200 with the real JSON in a shape the connector does not know (what a
+    new API version might answer): every object inside a list has its keys
+    renamed (``<key>_v2``), every list inside a list keeps its first item."""
 
 
 HTML_PAGE = (
@@ -210,8 +216,25 @@ def _misshapen(fault: Fault, body: bytes) -> tuple[int, bytes, bytes]:
         return 200, b"text/html; charset=utf-8", HTML_PAGE
     if fault is Fault.WRONG_CONTENT_TYPE:
         return 200, b"text/plain; charset=utf-8", body
+    if fault is Fault.SHAPE_CHANGED:
+        return (
+            200,
+            b"application/json",
+            json.dumps(_reshaped(json.loads(body))).encode(),
+        )
     error = b'{"errors": [{"message": "Internal error"}]}'
     return 200, b"application/json", error
+
+
+def _reshaped(value: Any, in_list: bool = False) -> Any:
+    """``value`` as ``Fault.SHAPE_CHANGED`` answers it."""
+    if isinstance(value, dict):
+        suffix = "_v2" if in_list else ""
+        return {f"{k}{suffix}": _reshaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = value[:1] if in_list else value
+        return [_reshaped(item, in_list=True) for item in items]
+    return value
 
 
 async def _start(

@@ -96,8 +96,8 @@ MIRROR_LOOKUPS = Counter(
 POSTHOG_FALLBACK = Counter(
     "customer_graph_posthog_fallback_queries_total",
     "Live HogQL queries for persons the event mirror has no events of, by what "
-    "they read (activity, summary) and outcome (sent, or refused by the hourly "
-    "budget without being sent).",
+    "they read (activity, summary) and outcome (sent, or refused by the guard "
+    "without being sent: PostHog's budget or its breaker).",
     ["read", "outcome"],
 )
 

@@ -138,8 +138,13 @@ class Settings(BaseSettings):
     """The share of each vendor's rate limit this gateway spends, all replicas
     together (the rest is left to the vendor's other clients of the key)."""
     upstream_background_reserve: float = Field(default=0.25, ge=0, lt=1)
-    """The share of each budget's burst kept for interactive reads: background
-    calls are sent only while more than this is left."""
+    """The share of each budget's burst kept for interactive and fallback
+    reads: background calls are sent only while more than this is left."""
+    upstream_fallback_reserve: float = Field(default=0.1, ge=0, lt=1)
+    """The share of each budget's burst kept for interactive reads: fallback
+    reads (PostHog's live path for persons the event mirror lacks) are sent
+    only while more than this is left. Fallback reads come before background
+    work: a value above the background reserve counts as that reserve."""
     shopify_limit_points_per_second: float = Field(default=100.0, gt=0)
     """The store's GraphQL Admin restore rate: Standard 100, Advanced 200,
     Plus 1,000, Commerce Components 2,000 (shopify.dev/docs/apps/build/apis/
@@ -150,6 +155,10 @@ class Settings(BaseSettings):
     """The account's API requests per minute: Team 200, Growth and
     Professional 400, Enterprise 700, Enterprise Plus 2,500
     (developer.zendesk.com/api-reference/introduction/rate-limits/)."""
+    zendesk_search_limit_per_minute: int = Field(default=2500, gt=0)
+    """Search API requests per minute per account, counted beside the
+    account's limit (developer.zendesk.com/api-reference/ticketing/
+    ticket-management/search/, "Limits")."""
     posthog_limit_queries_per_hour: int = Field(default=120, gt=0)
     """HogQL queries per hour per team (PostHog's ``HogQLQueryThrottle``
     default in posthog/rate_limit.py; some plans allow more)."""
@@ -219,14 +228,10 @@ class Settings(BaseSettings):
     """What PostHog's HTTP Webhook destination sends in
     ``X-Customer-Graph-Secret`` (docs/analytics.md); unset: ``/webhooks/posthog``
     answers 503."""
-    posthog_fallback_queries_per_hour: int = Field(default=60, ge=0)
-    """HogQL queries an hour the live fallback may send for persons the event
-    mirror has no events of, shared by replicas; 0 turns the fallback off.
-    PostHog allows a key 120 an hour by default: this leaves the rest to the
-    backfill."""
-    posthog_backfill_queries_per_hour: int = Field(default=60, ge=1)
-    """The pace of ``customer-graph mirror backfill``: one query every
-    3600 / this seconds."""
+    posthog_live_fallback: bool = True
+    """Read persons the event mirror has no events of from PostHog's query
+    API (spending its budget at fallback priority, ``gateway.guard``); off:
+    they answer as having no events."""
     posthog_backfill_page_size: int = Field(default=10_000, ge=1, le=50_000)
     """Events per backfill query (PostHog returns 50,000 rows at most)."""
 

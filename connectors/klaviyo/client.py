@@ -22,7 +22,8 @@ Which endpoint does what, and why (the OpenAPI spec's descriptions, revision
 
 Every write here leaves Klaviyo in the same state when sent twice, so all are
 retried (``idempotent=True``) after a 429 (``Retry-After``) or a 5xx. Each
-call spends its endpoint's own budget (``budget=klaviyo:<endpoint>``).
+call spends its endpoint's own budget (``limit=<endpoint>``: the guard's
+``klaviyo.<endpoint>``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.base import PageGuard, RequestObserver, RetryPolicy, UpstreamHTTP
 from connectors.errors import UpstreamNotFound
 from connectors.klaviyo.auth import KlaviyoKeyAuth
 from connectors.klaviyo.limits import (
@@ -60,6 +60,9 @@ from connectors.klaviyo.mapping import (
     unsubscribe_job,
 )
 from connectors.models import EmailList, ExternalCustomer
+from connectors.pagination import PageGuard
+from connectors.retry import RetryPolicy
+from connectors.upstream_http import RequestObserver, UpstreamHTTP
 
 JSON_API = "application/vnd.api+json"
 CONCURRENCY = 4
@@ -113,7 +116,7 @@ class KlaviyoConnector:
             path,
             content=_json(body),
             headers={"Content-Type": JSON_API},
-            budget=f"klaviyo:{endpoint}",
+            limit=endpoint,
         )
 
     async def subscribe(self, list_id: str, emails: Sequence[str]) -> int:
@@ -237,9 +240,7 @@ class KlaviyoConnector:
         guard = PageGuard(self.name)
         items: list[Mapping[str, Any]] = []
         while True:
-            body = await self.http.get_json(
-                path, params=params, budget=f"klaviyo:{endpoint}"
-            )
+            body = await self.http.get_json(path, params=params, limit=endpoint)
             items.extend(resources(body, kind))
             cursor = next_cursor(body)
             if cursor is None:
@@ -257,7 +258,7 @@ class KlaviyoConnector:
         """The list, or ``None`` when Klaviyo has none by that id."""
         try:
             body = await self.http.get_json(
-                f"/api/lists/{quote(list_id, safe='')}", budget="klaviyo:get-list"
+                f"/api/lists/{quote(list_id, safe='')}", limit="get-list"
             )
         except UpstreamNotFound:
             return None

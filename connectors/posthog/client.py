@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from connectors.base import RequestObserver, RetryPolicy, UpstreamHTTP
+from connectors.answers import reads_answers
 from connectors.errors import UpstreamBadResponse
 from connectors.models import (
     ActivityEvent,
@@ -46,13 +46,16 @@ from connectors.posthog.mapping import (
     event_from_row,
     persons_from_rows,
 )
+from connectors.retry import RetryPolicy
+from connectors.upstream_http import RequestObserver, UpstreamHTTP
 
+NAME = "posthog"
 IDS_PER_QUERY = 500
 CONCURRENCY = 8
 
 
 class PostHogConnector:
-    name = "posthog"
+    name = NAME
 
     def __init__(
         self,
@@ -90,6 +93,7 @@ class PostHogConnector:
             raise UpstreamBadResponse(self.name, "persons response has no results")
         return results
 
+    @reads_answers(NAME)
     async def customers_by_ids(
         self, ids: Sequence[str]
     ) -> list[ExternalCustomer | None]:
@@ -119,12 +123,14 @@ class PostHogConnector:
                 found.setdefault(value, customer)
         return found
 
+    @reads_answers(NAME)
     async def customers_by_emails(
         self, emails: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
         wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))
         return await self._persons_by("email", wanted) if wanted else {}
 
+    @reads_answers(NAME)
     async def customers_by_phones(
         self, phones: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
@@ -152,6 +158,7 @@ class PostHogConnector:
         answers = await asyncio.gather(*(self.query(build(c)) for c in chunks))
         return [row for rows in answers for row in rows]
 
+    @reads_answers(NAME)
     async def activity_by_persons(
         self,
         distinct_ids: Sequence[str],
@@ -174,6 +181,7 @@ class PostHogConnector:
         )
         return activity_from_rows(distinct_ids, rows)
 
+    @reads_answers(NAME)
     async def summaries_by_persons(
         self, distinct_ids: Sequence[str], *, session_days: int = 30
     ) -> dict[str, PersonSummary]:
@@ -191,6 +199,7 @@ class PostHogConnector:
             for d, activity in activity_from_rows(distinct_ids, rows).items()
         }
 
+    @reads_answers(NAME)
     async def events_between(
         self, since: datetime, until: datetime, *, limit: int
     ) -> list[ActivityEvent]:

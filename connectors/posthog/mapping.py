@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.answers import reads_answers
 from connectors.models import (
     ActivityEvent,
     ActivityKind,
@@ -74,6 +75,7 @@ def kind_of(event: str) -> ActivityKind:
     return _KINDS.get(event, ActivityKind.CUSTOM)
 
 
+@reads_answers(SOURCE)
 def customer_from_person(person: Mapping[str, Any]) -> ExternalCustomer:
     props: Mapping[str, Any] = person.get("properties") or {}
     distinct_ids = list(person.get("distinct_ids") or ())
@@ -106,6 +108,7 @@ def kept_properties(props: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@reads_answers(SOURCE)
 def event_from_row(row: Sequence[Any]) -> ActivityEvent:
     uuid, event, distinct_id, timestamp, url, path, session, raw_props = row
     props = json.loads(raw_props) if isinstance(raw_props, str) else {}
@@ -122,6 +125,7 @@ def event_from_row(row: Sequence[Any]) -> ActivityEvent:
     )
 
 
+@reads_answers(SOURCE)
 def activity_from_rows(
     distinct_ids: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> dict[str, PersonActivity]:
@@ -158,6 +162,7 @@ def _anonymous(distinct_id: str) -> bool:
     return True
 
 
+@reads_answers(SOURCE)
 def persons_from_rows(rows: Iterable[Sequence[Any]]) -> list[ExternalCustomer]:
     """Rows of ``persons_query``, one customer per person, its distinct ids
     ordered like the persons REST list: identified ones first."""

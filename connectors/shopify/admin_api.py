@@ -7,9 +7,10 @@ read of the connector goes through.
   shop slows the connector down instead of failing it, up to
   ``max_throttle_wait`` seconds per document and never past the call's
   deadline (``connectors.scope``).
-- The gateway's budget (``UpstreamHTTP.guard``) is charged ``ESTIMATED_COST``
-  points per document up front and settled to what Shopify charged
-  (``actualQueryCost``; nothing when throttled).
+- The gateway's budget (``UpstreamHTTP.guard``) is charged each document's
+  planned cost up front — what Shopify will request for it, by the cost
+  model the documents are planned with (``cost.py``) — and settled to what
+  Shopify charged (``actualQueryCost``; nothing when throttled).
 - A document priced above Shopify's single-query limit (``MAX_COST_EXCEEDED``)
   is ``CostExceeded``, for the caller to split (``client.py``).
 - Access scopes: the fields of optional scopes the app lacks are left out of
@@ -27,21 +28,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from connectors.base import RequestObserver, UpstreamHTTP
 from connectors.errors import (
     UpstreamBadResponse,
     UpstreamForbidden,
     UpstreamRateLimited,
 )
 from connectors.shopify import scopes
+from connectors.shopify.cost import planned_cost
+from connectors.upstream_http import RequestObserver, UpstreamHTTP
 
 NAME = "shopify"
 Json = dict[str, Any]
 log = logging.getLogger("connectors.shopify")
 
-ESTIMATED_COST = 200.0
-"""Points a document is charged against the gateway's budget before Shopify
-says what it cost (a window of a few full orders requests about this much)."""
 STANDARD_RESTORE_RATE = 100.0
 """Points per second on the standard plan (shopify.dev, "GraphQL Admin API rate
 limits"): the wait assumed when a THROTTLED answer carries no throttleStatus."""
@@ -94,17 +93,18 @@ class AdminApi:
     async def _send(self, document: str, variables: Json) -> Json:
         """One answer that is not THROTTLED, waiting as long as it says."""
         waited = 0.0
+        planned = planned_cost(document, variables)
         while True:
             try:
                 body = await self.http.post_json(
                     self.path,
                     {"query": document, "variables": variables},
-                    cost=ESTIMATED_COST,
+                    cost=planned,
                 )
             except UpstreamRateLimited as exc:
                 delay = exc.retry_after or self.http.retry.max_delay
             else:
-                await self.http.settle(ESTIMATED_COST, actual_cost(body))
+                await self.http.settle(planned, actual_cost(body))
                 throttled = throttle_delay(body)
                 if throttled is None:
                     result: Json = body

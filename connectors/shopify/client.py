@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from connectors.base import PageGuard, RequestObserver, RetryPolicy, UpstreamHTTP
+from connectors.answers import reads_answers
 from connectors.models import (
     Checkout,
     DiscountCode,
@@ -37,10 +37,13 @@ from connectors.models import (
     OrderWindow,
     Return,
 )
+from connectors.pagination import PageGuard
+from connectors.retry import RetryPolicy
 from connectors.shopify import mapping, queries, scopes
 from connectors.shopify.admin_api import NAME, AdminApi, CostExceeded
 from connectors.shopify.discounts import Discounts
 from connectors.shopify.order_windows import OrderWindowReader
+from connectors.upstream_http import RequestObserver, UpstreamHTTP
 
 Json = dict[str, Any]
 
@@ -88,6 +91,7 @@ class ShopifyConnector:
     async def aclose(self) -> None:
         await self.http.aclose()
 
+    @reads_answers(NAME)
     async def customers_by_ids(
         self, ids: Sequence[str]
     ) -> list[ExternalCustomer | None]:
@@ -98,6 +102,7 @@ class ShopifyConnector:
             found.extend(mapping.customer(n) if n else None for n in nodes)
         return found
 
+    @reads_answers(NAME)
     async def customers_by_emails(
         self, emails: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
@@ -105,6 +110,7 @@ class ShopifyConnector:
         found = await self._search("email", wanted)
         return {p.email.lower(): p for p in found if p.email}
 
+    @reads_answers(NAME)
     async def customers_by_phones(
         self, phones: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
@@ -143,6 +149,7 @@ class ShopifyConnector:
         ):
             yield mapping.customer(node)
 
+    @reads_answers(NAME)
     async def orders_by_customers(
         self, customer_ids: Sequence[str], *, limit: int | None = None
     ) -> dict[str, list[Order]]:
@@ -186,6 +193,7 @@ class ShopifyConnector:
             if all(len(result[cid]) >= cap for cid in chunk):
                 return
 
+    @reads_answers(NAME)
     async def order_windows(
         self, sizes: Mapping[str, int]
     ) -> dict[str, OrderWindow[Order]]:
@@ -193,12 +201,14 @@ class ShopifyConnector:
         with every line item, refund and return (``order_windows.py``)."""
         return await self.windows.orders(sizes)
 
+    @reads_answers(NAME)
     async def order_summary_windows(
         self, sizes: Mapping[str, int]
     ) -> dict[str, OrderWindow[OrderSummary]]:
         """The same as summaries: no line items, refunds or returns."""
         return await self.windows.summaries(sizes)
 
+    @reads_answers(NAME)
     async def returns_by_customers(
         self, customer_ids: Sequence[str]
     ) -> dict[str, list[Return]]:
@@ -208,6 +218,7 @@ class ShopifyConnector:
             for cid, placed in orders.items()
         }
 
+    @reads_answers(NAME)
     async def abandoned_checkouts_by_customers(
         self, customer_ids: Sequence[str]
     ) -> dict[str, list[Checkout]]:
@@ -231,6 +242,7 @@ class ShopifyConnector:
         for (``discounts.py``)."""
         return await self.discounts.create_code(wanted)
 
+    @reads_answers(NAME)
     async def check_scopes(self) -> scopes.ScopeCheck:
         """The scopes the app was granted (``currentAppInstallation``); the
         missing ones' fields are not asked from now on."""

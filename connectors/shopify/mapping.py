@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from connectors.answers import reads_answers
 from connectors.models import (
     Checkout,
     ExternalCustomer,
@@ -79,6 +80,7 @@ def optional_timestamp(text: str | None) -> datetime | None:
     return None if text is None else timestamp(text)
 
 
+@reads_answers(SOURCE)
 def customer(node: Json) -> ExternalCustomer:
     email = node.get("defaultEmailAddress") or {}
     phone = node.get("defaultPhoneNumber") or {}
@@ -125,6 +127,7 @@ def line_item(node: Json, *, total_key: str = "discountedTotalSet") -> LineItem:
     )
 
 
+@reads_answers(SOURCE)
 def order_summary(node: Json, owner: str | None = None) -> OrderSummary:
     """``owner``: the customer gid, when the order was read under its customer
     (``Customer.orders``) rather than with ``customer { id }``."""
@@ -142,6 +145,7 @@ def order_summary(node: Json, owner: str | None = None) -> OrderSummary:
     )
 
 
+@reads_answers(SOURCE)
 def order(node: Json, owner: str | None = None) -> Order:
     summary = order_summary(node, owner)
     subtotal = node.get("subtotalPriceSet")
@@ -188,6 +192,7 @@ def return_(node: Json, order_id: str) -> Return:
     )
 
 
+@reads_answers(SOURCE)
 def checkout(node: Json) -> Checkout:
     owner = node.get("customer")
     return Checkout(

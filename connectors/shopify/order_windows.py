@@ -23,9 +23,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.base import PageGuard
 from connectors.errors import UpstreamBadResponse
 from connectors.models import Order, OrderSummary, OrderT, OrderWindow
+from connectors.pagination import PageGuard
 from connectors.shopify import mapping, queries
 
 NAME = "shopify"

@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from connectors.base import RequestObserver, RetryPolicy, UpstreamHTTP
+from connectors.answers import reads_answers
 from connectors.errors import UpstreamBadResponse, UpstreamNotFound
 from connectors.models import (
     ExternalCustomer,
@@ -48,6 +48,8 @@ from connectors.models import (
     Ticket,
     TicketComment,
 )
+from connectors.retry import RetryPolicy
+from connectors.upstream_http import RequestObserver, UpstreamHTTP
 from connectors.zendesk.auth import ZendeskBearerAuth, ZendeskTokenAuth
 from connectors.zendesk.mapping import (
     comment_from_json,
@@ -61,11 +63,16 @@ from connectors.zendesk.pagination import (
     offset_pages,
 )
 
+NAME = "zendesk"
 IDS_PER_SHOW_MANY = 100
 EMAILS_PER_SEARCH = 25
 REQUESTERS_PER_SEARCH = 50
 """With ``type:ticket``, 51 of the 64 words a search query may hold."""
 CONCURRENCY = 8
+SEARCH_LIMIT = "search"
+"""``/api/v2/search``'s own limit (2,500 a minute, beside the account's; the
+Search API reference): every page of a ticket search spends the gateway's
+``zendesk.search`` budget as well as the account's (``gateway.guard``)."""
 
 T = TypeVar("T")
 
@@ -79,7 +86,7 @@ class _SearchTooLarge(Exception):
 
 
 class ZendeskConnector:
-    name = "zendesk"
+    name = NAME
 
     def __init__(
         self,
@@ -122,6 +129,7 @@ class ZendeskConnector:
     async def _gather(self, works: Iterable[Awaitable[T]]) -> list[T]:
         return list(await asyncio.gather(*(self._bounded(w) for w in works)))
 
+    @reads_answers(NAME)
     async def customers_by_ids(
         self, ids: Sequence[str]
     ) -> list[ExternalCustomer | None]:
@@ -142,6 +150,7 @@ class ZendeskConnector:
             raise UpstreamBadResponse(self.name, "show_many answer has no users")
         return [customer_from_user(u) for u in users]
 
+    @reads_answers(NAME)
     async def customers_by_emails(
         self, emails: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
@@ -156,6 +165,7 @@ class ZendeskConnector:
                     found[customer.email] = customer
         return found
 
+    @reads_answers(NAME)
     async def customers_by_phones(
         self, phones: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
@@ -183,6 +193,7 @@ class ZendeskConnector:
             for user in page
         ]
 
+    @reads_answers(NAME)
     async def tickets_by_requesters(
         self, user_ids: Sequence[str], *, changed: Collection[str] = ()
     ) -> dict[str, list[Ticket]]:
@@ -242,11 +253,12 @@ class ZendeskConnector:
             params={"query": query, "sort_by": "created_at", "sort_order": "desc"},
             per_page=self.page_size,
             max_records=SEARCH_RESULT_LIMIT,
+            limit=SEARCH_LIMIT,
         ):
             if count > SEARCH_RESULT_LIMIT:
                 raise _SearchTooLarge
             tickets.extend(
-                ticket_from_json(r) for r in page if r.get("result_type") == "ticket"
+                ticket_from_json(r) for r in page if r["result_type"] == "ticket"
             )
         return tickets
 
@@ -268,6 +280,7 @@ class ZendeskConnector:
             for item in page
         ]
 
+    @reads_answers(NAME)
     async def comments_by_tickets(
         self, ticket_ids: Sequence[str]
     ) -> dict[str, list[TicketComment]]:
@@ -284,6 +297,7 @@ class ZendeskConnector:
         except UpstreamNotFound:
             return []
 
+    @reads_answers(NAME)
     async def satisfaction_ratings(
         self,
         *,

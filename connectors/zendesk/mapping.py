@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.answers import reads_answers
 from connectors.models import (
     ExternalCustomer,
     SatisfactionRating,
@@ -67,6 +68,7 @@ def _optional_id(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+@reads_answers(SOURCE)
 def customer_from_user(user: Mapping[str, Any]) -> ExternalCustomer:
     first, _, last = (user.get("name") or "").partition(" ")
     email = user.get("email")
@@ -103,6 +105,7 @@ def satisfaction_from_ticket(ticket: Mapping[str, Any]) -> SatisfactionRating | 
     )
 
 
+@reads_answers(SOURCE)
 def satisfaction_from_rating(rating: Mapping[str, Any]) -> SatisfactionRating:
     created = rating.get("created_at")
     return SatisfactionRating(
@@ -125,6 +128,7 @@ def ticket_status(value: object) -> str:
     return UNKNOWN_STATUS
 
 
+@reads_answers(SOURCE)
 def ticket_from_json(ticket: Mapping[str, Any]) -> Ticket:
     via = ticket.get("via") or {}
     return Ticket(
@@ -142,6 +146,7 @@ def ticket_from_json(ticket: Mapping[str, Any]) -> Ticket:
     )
 
 
+@reads_answers(SOURCE)
 def comment_from_json(ticket_id: str, comment: Mapping[str, Any]) -> TicketComment:
     """``public: false`` marks an internal note; callers decide who may see it."""
     return TicketComment(

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from connectors.base import PageGuard, UpstreamHTTP
 from connectors.errors import UpstreamBadResponse
+from connectors.pagination import PageGuard
+from connectors.upstream_http import UpstreamHTTP
 
 OFFSET_RECORD_LIMIT = 10_000
 SEARCH_RESULT_LIMIT = 1_000
@@ -55,10 +56,15 @@ async def offset_pages(
     params: Mapping[str, str] | None = None,
     per_page: int = 100,
     max_records: int = OFFSET_RECORD_LIMIT,
+    limit: str | None = None,
 ) -> AsyncIterator[tuple[list[dict[str, Any]], int]]:
-    """Pages of ``(items, count)``, following ``next_page`` up to ``max_records``."""
+    """Pages of ``(items, count)``, following ``next_page`` up to
+    ``max_records``; each page counts against ``limit`` too, when named
+    (``UpstreamHTTP.request``)."""
     guard = PageGuard(http.connector)
-    body = await http.get_json(path, params={**(params or {}), "per_page": per_page})
+    body = await http.get_json(
+        path, params={**(params or {}), "per_page": per_page}, limit=limit
+    )
     fetched = 0
     while True:
         items = _items(http.connector, body, key)
@@ -67,4 +73,4 @@ async def offset_pages(
         next_url = body.get("next_page")
         if not next_url or not items or fetched + per_page > max_records:
             return
-        body = await http.get_json(guard.advance(next_url))
+        body = await http.get_json(guard.advance(next_url), limit=limit)

@@ -111,8 +111,7 @@ def sync_engagement_command() -> None:
                     services.upstreams,
                     utcnow(),
                     lambda n: progress.advance(task, n),
-                    budget=services.posthog_fallback_budget,
-                    fallback_per_hour=services.settings.posthog_fallback_queries_per_hour,
+                    live_fallback=services.settings.posthog_live_fallback,
                 )
 
     console.print(f"[green]{asyncio.run(run())} customers updated.[/green]")

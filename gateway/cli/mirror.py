@@ -1,5 +1,6 @@
 """``customer-graph mirror backfill``: PostHog's event history into the local
-event mirror, paced within its queries-per-hour budget, with a progress bar
+event mirror, within PostHog's budget (shared with every gateway replica, as
+background work: ``gateway.mirror.backfill``), with a progress bar
 and a summary table (``gateway.mirror.backfill`` does the work). Exit codes:
 0 done, 1 PostHog is not configured or failed (progress so far is saved, so
 rerunning resumes), 2 bad arguments."""
@@ -38,11 +39,6 @@ def backfill(
         max=50_000,
         help="Events per query (default CG_POSTHOG_BACKFILL_PAGE_SIZE).",
     ),
-    queries_per_hour: int | None = typer.Option(
-        None,
-        min=1,
-        help="Pace (default CG_POSTHOG_BACKFILL_QUERIES_PER_HOUR).",
-    ),
 ) -> None:
     """Read PostHog's events into the mirror, resuming where the last run stopped."""
     try:
@@ -58,14 +54,13 @@ def backfill(
                 start,
                 full=full,
                 page_size=page_size or settings.posthog_backfill_page_size,
-                per_hour=queries_per_hour or settings.posthog_backfill_queries_per_hour,
             )
         )
     )
 
 
 async def _run(
-    settings: Settings, since: datetime, *, full: bool, page_size: int, per_hour: int
+    settings: Settings, since: datetime, *, full: bool, page_size: int
 ) -> int:
     async with open_command_services(settings) as services:
         posthog = services.upstreams.posthog
@@ -94,7 +89,6 @@ async def _run(
                     since=since,
                     full=full,
                     page_size=page_size,
-                    queries_per_hour=per_hour,
                     progress=advance,
                 )
             except ConnectorError as exc:

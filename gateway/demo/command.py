@@ -46,9 +46,6 @@ DEMO_SEGMENTS: dict[str, dict[str, object]] = {
 against the demo as written."""
 DEMO_HISTORY = timedelta(days=365)
 """The simulated PostHog's events reach 90 days back: all of them."""
-DEMO_BACKFILL_PER_HOUR = 3_600
-"""The simulator is local: a page a second, 50,000 events each (the default
-500 customers' 16,000 events are one query)."""
 
 
 async def run_demo(
@@ -107,7 +104,6 @@ async def prepare_insights(services: Services) -> None:
             since=now - DEMO_HISTORY,
             full=True,
             page_size=MAX_ROWS,
-            queries_per_hour=DEMO_BACKFILL_PER_HOUR,
         )
     if upstreams.shopify is not None:
         await sync_orders(services.sessions, upstreams.shopify)
@@ -116,8 +112,7 @@ async def prepare_insights(services: Services) -> None:
         services.sessions,
         upstreams,
         utcnow(),
-        budget=services.posthog_fallback_budget,
-        fallback_per_hour=services.settings.posthog_fallback_queries_per_hour,
+        live_fallback=services.settings.posthog_live_fallback,
     )
     await refresh_all(services.sessions, services.settings)
     async with services.sessions() as session, session.begin():

@@ -22,6 +22,7 @@ from connectors.posthog.simulator.server import PostHogSimulator
 from connectors.posthog.simulator.throttles import QUERIES_PER_HOUR
 from connectors.shopify.simulator.server import ShopifySimulator
 from connectors.simulator_server import serve_app
+from connectors.zendesk.simulator.limits import SEARCH_INDEX
 from connectors.zendesk.simulator.server import ZendeskSimulator
 from gateway.settings import Settings
 
@@ -121,7 +122,12 @@ def budget_settings(simulator: Simulator) -> dict[str, object]:
             "shopify_limit_bucket_points": simulator.bucket.size,
         }
     if isinstance(simulator, ZendeskSimulator):
-        return {"zendesk_limit_per_minute": simulator.limits.account_limit}
+        return {
+            "zendesk_limit_per_minute": simulator.limits.account_limit,
+            "zendesk_search_limit_per_minute": simulator.limits.endpoint_limit(
+                SEARCH_INDEX
+            ),
+        }
     if isinstance(simulator, PostHogSimulator):
         return {"posthog_limit_queries_per_hour": simulator.query_budget.rate}
     return {}

@@ -7,14 +7,18 @@ may spend, as the shape of a token bucket, in the unit the vendor counts.
   windows: a quarter of the share may come at once (``BURST``), the rest
   refills over the window, so that no window ever holds more than ``share``
   × the limit.
+- Zendesk's search has a limit of its own beside the account's: a budget of
+  its own, ``zendesk.search``, which a search call spends together with
+  ``zendesk``'s (``<upstream>.<limit>``: ``UpstreamHTTP.request(limit=)``).
 - Klaviyo limits each endpoint on its own, in a burst (1 s) and a steady
-  (1 min) fixed window (``connectors.klaviyo.limits``): one budget per
-  endpoint, named ``klaviyo:<endpoint>``, whose bucket holds at most the
-  share of the burst and refills so that no minute holds more than the share
-  of the steady limit.
+  (1 min) fixed window (``connectors.klaviyo.limits``), and has no account
+  limit: one budget per endpoint, ``klaviyo.<endpoint>``, whose bucket holds
+  at most the share of the burst and refills so that no minute holds more
+  than the share of the steady limit.
 
 The vendors' figures are settings (``CG_SHOPIFY_LIMIT_*``,
-``CG_ZENDESK_LIMIT_PER_MINUTE``, ``CG_POSTHOG_LIMIT_QUERIES_PER_HOUR``) with
+``CG_ZENDESK_LIMIT_PER_MINUTE``, ``CG_ZENDESK_SEARCH_LIMIT_PER_MINUTE``,
+``CG_POSTHOG_LIMIT_QUERIES_PER_HOUR``) with
 their sources beside them in ``gateway.settings``.
 """
 
@@ -57,12 +61,13 @@ class Budget:
 
 
 def upstream_of(budget: str) -> str:
-    """The upstream a budget belongs to (``klaviyo:bulk-subscribe`` → ``klaviyo``)."""
-    return budget.partition(":")[0]
+    """The upstream a budget belongs to (``zendesk.search`` → ``zendesk``)."""
+    return budget.partition(".")[0]
 
 
 def budgets(settings: Settings) -> dict[str, Budget]:
-    """The budget of each upstream, by connector name (Klaviyo's by endpoint)."""
+    """The budget of each upstream, by connector name, and of each endpoint
+    with a limit of its own, by ``<connector>.<limit>``."""
     share = settings.upstream_budget_share
     return {
         "shopify": Budget.leaky(
@@ -71,11 +76,14 @@ def budgets(settings: Settings) -> dict[str, Budget]:
             share,
         ),
         "zendesk": Budget.windowed(settings.zendesk_limit_per_minute, 60.0, share),
+        "zendesk.search": Budget.windowed(
+            settings.zendesk_search_limit_per_minute, 60.0, share
+        ),
         "posthog": Budget.windowed(
             settings.posthog_limit_queries_per_hour, 3600.0, share
         ),
         **{
-            f"klaviyo:{endpoint}": Budget.tiered(limit.burst, limit.steady, share)
+            f"klaviyo.{endpoint}": Budget.tiered(limit.burst, limit.steady, share)
             for endpoint, limit in KLAVIYO_ENDPOINTS.items()
         },
     }

@@ -1,13 +1,16 @@
 """The guard of every upstream call (``connectors.scope.CallGuard``): a
 circuit breaker per upstream in this process, then the upstream's budget,
-shared by every replica.
+shared by every replica — and the budget of the endpoint's own limit, when
+the call names one (Zendesk search): it must cover both, or spends neither.
 
-An interactive call the budget cannot cover now is not sent: its source
-answers from the last good value (``gateway.cache.read_through``) or null
-with ``UPSTREAM_RATE_LIMITED``. A background call waits for the budget —
-within its deadline — and only while more than the reserve is left, so sync
-and backfills never spend what interactive reads need. The breakers' states
-are in ``/metrics`` and ``/readyz``.
+Each priority class leaves a reserve of the budget's burst to the classes
+above it: interactive reads none, fallback reads ``CG_UPSTREAM_FALLBACK_RESERVE``,
+background work ``CG_UPSTREAM_BACKGROUND_RESERVE``. An interactive or
+fallback call the budget cannot cover now is not sent: its source answers
+from the last good value (``gateway.cache.read_through``) or null with
+``UPSTREAM_RATE_LIMITED``. A background call waits for the budget — within
+its deadline — so sync and backfills never spend what the others need. The
+breakers' states are in ``/metrics`` and ``/readyz``.
 """
 
 from __future__ import annotations
@@ -40,14 +43,17 @@ class UpstreamGuard:
         *,
         redis: SharedRedis | None,
         prefix: str,
-        reserve: float,
+        reserves: Mapping[Priority, float],
         background_deadline: float,
     ) -> None:
+        """``budgets`` by connector name, and by ``<connector>.<limit>`` for
+        an endpoint's own limit; ``reserves``: the share of each burst a
+        priority class leaves to the classes above it."""
         self.buckets = {
             name: TokenBucket(b.rate, b.capacity, redis, f"{prefix}:budget")
             for name, b in budgets.items()
         }
-        self.floors = {name: b.capacity * reserve for name, b in budgets.items()}
+        self.reserves = dict(reserves)
         self.breakers = dict(breakers)
         self.background_deadline = background_deadline
         for name in self.breakers:
@@ -60,7 +66,7 @@ class UpstreamGuard:
         priority: Priority,
         deadline: float,
         *,
-        budget: str | None = None,
+        limit: str | None = None,
     ) -> None:
         breaker = self.breakers.get(connector)
         if breaker is not None:
@@ -69,18 +75,38 @@ class UpstreamGuard:
             if not allowed:
                 self._refused(connector, "breaker", priority)
                 raise UpstreamCircuitOpen(connector, "circuit breaker open")
-        name = budget or connector
-        bucket = self.buckets.get(name)
-        if bucket is None or cost <= 0:
+        names = [connector, *([f"{connector}.{limit}"] if limit else [])]
+        spends = [name for name in names if name in self.buckets]
+        if not spends or cost <= 0:
             return
-        floor = self.floors[name] if priority is Priority.BACKGROUND else 0.0
-        while (wait := await bucket.take(name, cost, floor)) > 0:
-            if priority is Priority.INTERACTIVE or time.monotonic() + wait >= deadline:
+        while (wait := await self._take(spends, cost, priority)) > 0:
+            if (
+                priority is not Priority.BACKGROUND
+                or time.monotonic() + wait >= deadline
+            ):
                 if breaker is not None:
                     breaker.abandoned()
                 self._refused(connector, "budget", priority)
-                raise UpstreamBudgetSpent(connector, f"budget spent for {wait:.1f} s")
+                raise UpstreamBudgetSpent(
+                    connector, f"budget spent for {wait:.1f} s", retry_after=wait
+                )
             await asyncio.sleep(wait)
+
+    async def _take(self, names: list[str], cost: float, priority: Priority) -> float:
+        """0 when every budget of ``names`` covered ``cost`` above the
+        priority's reserve; else the seconds until the one that did not
+        could, and what the others took is given back."""
+        taken: list[str] = []
+        for name in names:
+            bucket = self.buckets[name]
+            floor = bucket.capacity * self.reserves[priority]
+            wait = await bucket.take(name, cost, floor)
+            if wait > 0:
+                for done in taken:
+                    await self.buckets[done].adjust(done, -cost)
+                return wait
+            taken.append(name)
+        return 0.0
 
     async def settle(self, connector: str, extra: float) -> None:
         bucket = self.buckets.get(connector)
@@ -124,7 +150,8 @@ def build_guard(
     settings: Settings, redis: SharedRedis | None, names: Iterable[str]
 ) -> UpstreamGuard:
     """The guard of the upstreams ``names``, from the settings: their
-    budgets (an upstream's own, or one per endpoint: ``klaviyo:…``) and a
+    budgets (an upstream's own, and one per endpoint with a limit of its own:
+    ``zendesk.search``, ``klaviyo.<endpoint>``) and a
     breaker each."""
     wanted = set(names)
     shapes = {
@@ -144,6 +171,13 @@ def build_guard(
         },
         redis=redis,
         prefix=settings.cache_prefix,
-        reserve=settings.upstream_background_reserve,
+        reserves={
+            Priority.INTERACTIVE: 0.0,
+            Priority.FALLBACK: min(
+                settings.upstream_fallback_reserve,
+                settings.upstream_background_reserve,
+            ),
+            Priority.BACKGROUND: settings.upstream_background_reserve,
+        },
         background_deadline=settings.background_deadline_seconds,
     )

@@ -22,7 +22,6 @@ from gateway.insights.order_facts import Sessions
 from gateway.insights.sql import excluded_all, upsert
 from gateway.insights.tables import EngagementFact
 from gateway.mirror import fallback, reads
-from gateway.mirror.fallback import Budget
 from gateway.runtime.upstreams import Upstreams
 
 BATCH = 100
@@ -71,15 +70,13 @@ async def sync_engagement(
     now: datetime,
     progress: Callable[[int], None] | None = None,
     *,
-    budget: Budget | None,
-    fallback_per_hour: int,
+    live_fallback: bool,
 ) -> int:
     """Refresh ``engagement_facts`` of every linked customer; returns how
-    many. ``budget`` and ``fallback_per_hour`` are the live fallback's
-    (``Services.posthog_fallback_budget``, ``CG_POSTHOG_FALLBACK_QUERIES_PER_HOUR``)."""
-    live = fallback.live_fallback(
-        upstreams.posthog, budget, fallback_per_hour, sessions
-    )
+    many. ``live_fallback``: whether persons the event mirror lacks are read
+    from PostHog's query API (``CG_POSTHOG_LIVE_FALLBACK``), within its
+    budget at background priority."""
+    live = fallback.live_fallback(upstreams.posthog, live_fallback, sessions)
     done, after = 0, 0
     while batch := await _links(sessions, after):
         rows = await _facts(sessions, upstreams, live, batch, now)

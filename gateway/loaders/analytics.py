@@ -6,8 +6,7 @@ the events of the persons it holds; only the persons it has no event of go
 to the live loaders, which read through the cache and the budgeted live
 fallback (``gateway.mirror.fallback``) — one HogQL query per level for all
 of them, none at all for a view of mirrored customers. With the fallback off
-(``CG_POSTHOG_FALLBACK_QUERIES_PER_HOUR=0``) an unmirrored person has no
-events.
+(``CG_POSTHOG_LIVE_FALLBACK=false``) an unmirrored person has no events.
 """
 
 from __future__ import annotations
@@ -144,10 +143,7 @@ class PostHogLoaders:
         sessions: SharedSession,
     ) -> None:
         fallback = live_fallback(
-            posthog,
-            services.posthog_fallback_budget,
-            services.settings.posthog_fallback_queries_per_hour,
-            services.sessions,
+            posthog, services.settings.posthog_live_fallback, services.sessions
         )
         batch = services.settings.loaders_enabled
         self.activity_by_person = ActivityByPersonLoader(

@@ -8,9 +8,10 @@ which allows about 120 HogQL queries an hour per key (PostHog's
   read them;
 - ``reads``: a batch of persons' newest events and their summaries, in SQL;
 - ``fallback``: the live HogQL path, only for persons the mirror has no event
-  of, spending an hourly budget shared by replicas, and counted;
-- ``backfill``: history from the query API, page by page within its own
-  queries-per-hour budget, resumable, for ``customer-graph mirror backfill``.
+  of, spending PostHog's one budget (``gateway.guard``) at fallback priority,
+  and counted;
+- ``backfill``: history from the query API, page by page, spending the same
+  budget as background work, resumable, for ``customer-graph mirror backfill``.
 
 Rows are keyed by PostHog's ``distinct_id``, as the query API reads them:
 our customer is linked to one (``gateway.identity``) and reads its rows.

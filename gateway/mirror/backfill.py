@@ -11,18 +11,23 @@ with its position in ``sync_state`` (source ``posthog_events``):
   missed), while a run is under way — an interrupted run resumes there;
 - ``synced_until``: where the last complete run ended — the next run starts
   there, an hour early (``OVERLAP``) for events PostHog ingested late;
-- ``updated_at``: when its last query was sent, so a new run keeps the pace.
+- ``updated_at``: when its last page was read.
 
-Queries are paced to ``queries_per_hour`` (``CG_POSTHOG_BACKFILL_QUERIES_PER_HOUR``):
-each is sent at least ``3600 / queries_per_hour`` seconds after the one
-before, that of an earlier run included, so no hour holds more. A full page
-whose events all share the timestamp it started at would not move the
-cursor: the page is read again, twice as large, up to PostHog's 50,000 rows.
+Its queries spend PostHog's one budget (``gateway.guard``, shared by every
+replica and this command) as background work: only while more than
+``CG_UPSTREAM_BACKGROUND_RESERVE`` of the burst is left, so the views' live
+fallback and interactive reads come first. A query the budget cannot cover
+within the background deadline is not sent; the backfill waits until the
+budget says it could be, and asks again — a long backfill runs at the pace
+PostHog's limit refills, whatever else spends it. A full page whose events
+all share the timestamp it started at would not move the cursor: the page is
+read again, twice as large, up to PostHog's 50,000 rows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +35,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.errors import UpstreamBadResponse
+from connectors.errors import UpstreamBadResponse, UpstreamBudgetSpent
 from connectors.models import ActivityEvent
 from connectors.posthog.client import PostHogConnector
 from connectors.posthog.hogql import MAX_ROWS
@@ -57,8 +62,10 @@ class BackfillReport:
     stored: int = 0
     skipped: int = 0
     """Events a column could not hold (an id past 200 characters, a NUL)."""
+    refused: int = 0
+    """Queries the budget could not cover in time, waited for and asked again."""
     waited: float = 0.0
-    """Seconds spent keeping the pace."""
+    """Seconds waited after those refusals."""
 
     def rows(self) -> list[tuple[str, str]]:
         return [
@@ -68,32 +75,31 @@ class BackfillReport:
             ("events read", str(self.read)),
             ("new events stored", str(self.stored)),
             ("skipped", str(self.skipped)),
-            ("seconds waited for the budget", f"{self.waited:.0f}"),
+            ("queries refused by the budget", str(self.refused)),
+            ("seconds waited after refusals", f"{self.waited:.0f}"),
         ]
 
 
-class Pacer:
-    """At most ``per_hour`` queries an hour: each one waits until
-    ``3600 / per_hour`` seconds after the previous one."""
-
-    def __init__(
-        self, per_hour: int, last: datetime | None, clock: Clock, sleep: Sleep
-    ) -> None:
-        self.interval = timedelta(seconds=3600 / per_hour)
-        self.last = last
-        self.clock = clock
-        self.sleep = sleep
-
-    async def turn(self) -> float:
-        """Wait for the next query's turn; returns the seconds waited."""
-        waited = 0.0
-        if self.last is not None:
-            wait = (self.last + self.interval - self.clock()).total_seconds()
-            if wait > 0:
-                await self.sleep(wait)
-                waited = wait
-        self.last = self.clock()
-        return waited
+async def _page(
+    posthog: PostHogConnector,
+    since: datetime,
+    until: datetime,
+    limit: int,
+    sleep: Sleep,
+    report: BackfillReport,
+) -> list[ActivityEvent]:
+    """One page, asked again each time the budget refuses it, after the wait
+    the guard gave (a query the budget could never cover is raised)."""
+    while True:
+        try:
+            return await posthog.events_between(since, until, limit=limit)
+        except UpstreamBudgetSpent as spent:
+            wait = spent.retry_after
+            if wait is None or not math.isfinite(wait):
+                raise
+            report.refused += 1
+            report.waited += wait
+            await sleep(wait)
 
 
 async def _state(sessions: Sessions) -> SyncState | None:
@@ -145,7 +151,6 @@ async def backfill_events(
     since: datetime,
     full: bool,
     page_size: int,
-    queries_per_hour: int,
     clock: Clock = utcnow,
     sleep: Sleep = asyncio.sleep,
     progress: Callable[[int], None] | None = None,
@@ -155,12 +160,10 @@ async def backfill_events(
     state = await _state(sessions)
     position = _start(state, since, full=full)
     report = BackfillReport(started_from=position, until=clock())
-    pacer = Pacer(queries_per_hour, state.updated_at if state else None, clock, sleep)
     limit = page_size
     while True:
-        report.waited += await pacer.turn()
+        events = await _page(posthog, position, report.until, limit, sleep, report)
         queried_at = clock()
-        events = await posthog.events_between(position, report.until, limit=limit)
         report.queries += 1
         report.read += len(events)
         if progress is not None:

@@ -2,18 +2,20 @@
 (a customer linked before the backfill reached them, or last seen before the
 mirror's history starts).
 
-Every query it sends takes a token from an hourly budget first,
-``CG_POSTHOG_FALLBACK_QUERIES_PER_HOUR`` (a token bucket shared by replicas
-through Redis, in process without it; ``gateway.auth.ratelimit``), so the
-views of unmirrored customers cannot spend the PostHog key's whole hourly
-allowance, which the backfill and other tools share. Without a token nothing
-is sent and the read fails as PostHog's own throttle would
-(``UpstreamRateLimited``: the field is null with ``UPSTREAM_RATE_LIMITED``).
-Each query, sent or refused, is counted in
-``customer_graph_posthog_fallback_queries_total{read,outcome}``. A budget of 0
-turns the fallback off: unmirrored persons answer as having no events.
+Its queries spend PostHog's one budget (``gateway.guard``, shared by
+replicas), at fallback priority (``connectors.scope.Priority.FALLBACK``):
+never waited for, and sent only while more than ``CG_UPSTREAM_FALLBACK_RESERVE``
+of the burst is left for interactive reads — while the backfill, background
+work, stops at the larger background reserve and waits. A query the budget
+cannot cover is not sent, and the read fails as PostHog's own throttle would
+(``UPSTREAM_RATE_LIMITED``: the field is stale or null). Read by background
+work (``insights sync-engagement``), a fallback query stays background.
+Each query, sent or refused by the guard, is counted in
+``customer_graph_posthog_fallback_queries_total{read,outcome}``.
+``CG_POSTHOG_LIVE_FALLBACK=false`` turns the fallback off: unmirrored persons
+answer as having no events.
 
-One token per call: the gateway's batches hold at most ``CG_MAX_PAGE_SIZE``
+One query per call: the gateway's batches hold at most ``CG_MAX_PAGE_SIZE``
 (100) persons, which the connector reads in one query.
 
 A person the live path finds quiet — never seen, or last seen before
@@ -25,16 +27,17 @@ without it, every view of a long-inactive customer would spend the budget.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.errors import UpstreamRateLimited
+from connectors.errors import UpstreamNotSent
 from connectors.models import PersonActivity, PersonSummary
 from connectors.posthog.client import PostHogConnector
+from connectors.scope import Priority, at_most
 from gateway import metrics
 from gateway.db.models import PostHogPersonCheck, utcnow
 from gateway.db.upsert import dialect_insert
@@ -43,42 +46,36 @@ from gateway.mirror import reads
 
 log = logging.getLogger("gateway.mirror")
 
-BUDGET_KEY = "posthog:fallback"
 Sessions = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
 
 
-class Budget(Protocol):
-    """A token bucket (``gateway.auth.ratelimit.RateLimiter``)."""
-
-    async def take(self, key: str) -> float:
-        """0 when a token was taken; else the seconds until one is free."""
-        ...
+async def _counted(read: str, query: Callable[[], Awaitable[T]]) -> T:
+    """``query`` at fallback priority (at most), counted as sent or refused."""
+    outcome = "sent"
+    try:
+        with at_most(Priority.FALLBACK):
+            return await query()
+    except UpstreamNotSent:
+        outcome = "refused"
+        raise
+    finally:
+        metrics.POSTHOG_FALLBACK.labels(read=read, outcome=outcome).inc()
 
 
 class LiveFallback:
-    def __init__(
-        self, posthog: PostHogConnector, budget: Budget | None, sessions: Sessions
-    ) -> None:
+    def __init__(self, posthog: PostHogConnector, sessions: Sessions) -> None:
         self.posthog = posthog
-        self.budget = budget
-        """``None``: not budgeted here (a command running alone)."""
         self.sessions = sessions
-
-    async def _spend(self, read: str) -> None:
-        wait = await self.budget.take(BUDGET_KEY) if self.budget is not None else 0.0
-        if wait > 0:
-            metrics.POSTHOG_FALLBACK.labels(read=read, outcome="refused").inc()
-            raise UpstreamRateLimited(
-                self.posthog.name, "live fallback budget spent", retry_after=wait
-            )
-        metrics.POSTHOG_FALLBACK.labels(read=read, outcome="sent").inc()
 
     async def activity(
         self, distinct_ids: Sequence[str], *, limit: int, days: int, session_days: int
     ) -> dict[str, PersonActivity]:
-        await self._spend("activity")
-        found = await self.posthog.activity_by_persons(
-            distinct_ids, limit=limit, days=days, session_days=session_days
+        found = await _counted(
+            "activity",
+            lambda: self.posthog.activity_by_persons(
+                distinct_ids, limit=limit, days=days, session_days=session_days
+            ),
         )
         await self._remember_quiet(
             {d: a.summary for d, a in found.items() if not a.events}
@@ -88,9 +85,11 @@ class LiveFallback:
     async def summaries(
         self, distinct_ids: Sequence[str], *, session_days: int
     ) -> dict[str, PersonSummary]:
-        await self._spend("summary")
-        found = await self.posthog.summaries_by_persons(
-            distinct_ids, session_days=session_days
+        found = await _counted(
+            "summary",
+            lambda: self.posthog.summaries_by_persons(
+                distinct_ids, session_days=session_days
+            ),
         )
         await self._remember_quiet(found)
         return found
@@ -124,16 +123,13 @@ class LiveFallback:
 
 
 def live_fallback(
-    posthog: PostHogConnector | None,
-    budget: Budget | None,
-    per_hour: int,
-    sessions: Sessions,
+    posthog: PostHogConnector | None, enabled: bool, sessions: Sessions
 ) -> LiveFallback | None:
     """The fallback to use, ``None`` when PostHog is not configured or the
-    budget is 0 (fallback off)."""
-    if posthog is None or per_hour <= 0:
+    fallback is off (``CG_POSTHOG_LIVE_FALLBACK``)."""
+    if posthog is None or not enabled:
         return None
-    return LiveFallback(posthog, budget, sessions)
+    return LiveFallback(posthog, sessions)
 
 
 async def summaries(

@@ -67,9 +67,6 @@ class Services:
     redis: SharedRedis | None = None
     """The process's Redis client and its breaker, shared by every Redis user
     above (``gateway.shared_redis``); ``None`` without ``CG_REDIS_URL``."""
-    posthog_fallback_budget: RateLimiter | None = None
-    """The hourly budget of live HogQL queries for persons the event mirror
-    lacks (``gateway.mirror.fallback``), shared by replicas through Redis."""
     jobs: App = field(default_factory=lambda: App(connector=InMemoryConnector()))
     """The job engine (``gateway.jobs.engine``): defers jobs; the tasks are
     registered where a worker runs (``gateway.app``, ``customer-graph worker``)."""
@@ -150,14 +147,6 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         upstreams=upstreams,
         guard=guard,
         redis=redis,
-        posthog_fallback_budget=RateLimiter(
-            settings.posthog_fallback_queries_per_hour / 60,
-            settings.posthog_fallback_queries_per_hour,
-            redis,
-            prefix=settings.cache_prefix,
-        )
-        if settings.posthog_fallback_queries_per_hour
-        else None,
         jobs=build_jobs(settings),
     )
     if settings.cache_enabled:

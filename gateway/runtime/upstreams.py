@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connectors.base import RequestObserver
 from connectors.klaviyo.client import KlaviyoConnector
 from connectors.posthog.client import PostHogConnector
 from connectors.scope import CallGuard
 from connectors.shopify.client import ShopifyConnector
+from connectors.upstream_http import RequestObserver
 from connectors.zendesk.client import ZendeskConnector
 from gateway.settings import Settings
 

@@ -49,6 +49,7 @@ from gateway.schema.descriptions import (
     scope_missing,
     search_by_role,
 )
+from gateway.schema.upstream_scope import upstream_field
 
 
 @strawberry.federation.type(
@@ -168,49 +169,49 @@ class Customer(relay.Node):
     async def loyalty_balance(self, info: Info) -> int:
         return await resolve.loyalty_balance(info, self.id)
 
-    orders = strawberry.field(
+    orders = upstream_field(
         resolver=order_fields.customer_orders,
         description="Shopify orders, newest first; `first` at most"
         " CG_MAX_PAGE_SIZE (100 by default). " + from_source("Shopify"),
     )
-    returns = strawberry.field(
+    returns = upstream_field(
         resolver=order_fields.customer_returns,
         description="Returns of the recent orders (CG_SHOPIFY_ORDER_HISTORY),"
         " newest first. " + from_source("Shopify") + " " + scope_missing("Shopify"),
     )
-    abandoned_checkouts = strawberry.field(
+    abandoned_checkouts = upstream_field(
         resolver=order_fields.customer_abandoned_checkouts,
         description="Checkouts left unpaid, newest first. " + from_source("Shopify"),
     )
-    shopify_customer = strawberry.field(
+    shopify_customer = upstream_field(
         resolver=order_fields.customer_shopify,
         description="The store's own record (lifetime spend, order count). "
         + from_source("Shopify"),
     )
-    tickets = strawberry.field(
+    tickets = upstream_field(
         resolver=support_fields.customer_tickets,
         description="Zendesk tickets the customer requested, newest first;"
         " `first` at most CG_MAX_PAGE_SIZE (100 by default). " + from_source("Zendesk"),
     )
-    open_ticket_count = strawberry.field(
+    open_ticket_count = upstream_field(
         resolver=support_fields.customer_open_ticket_count,
         description="Tickets in NEW, OPEN, PENDING or HOLD. " + from_source("Zendesk"),
     )
-    satisfaction = strawberry.field(
+    satisfaction = upstream_field(
         resolver=support_fields.customer_satisfaction,
         description="Ticket ratings summed up. " + from_source("Zendesk"),
     )
-    activity = strawberry.field(
+    activity = upstream_field(
         resolver=activity_fields.customer_activity,
         description="Web activity, newest first; `first` at most CG_MAX_PAGE_SIZE"
         " (100 by default). " + from_source("PostHog"),
     )
-    last_seen_at = strawberry.field(
+    last_seen_at = upstream_field(
         resolver=activity_fields.customer_last_seen_at,
         description="The latest web event (UTC); also null when PostHog has"
         " none. " + from_source("PostHog"),
     )
-    sessions_count = strawberry.field(
+    sessions_count = upstream_field(
         resolver=activity_fields.customer_sessions_count,
         description="Distinct web sessions in the last 30 days. "
         + from_source("PostHog"),
@@ -239,7 +240,7 @@ class Customer(relay.Node):
         " automations), newest first; `first` at most CG_MAX_PAGE_SIZE (100 by"
         " default).",
     )
-    timeline = strawberry.field(
+    timeline = upstream_field(
         resolver=timeline_fields.customer_timeline,
         description="Everything that happened with the customer, newest first,"
         " from every source: 20 per page unless `first`/`last` (at most"

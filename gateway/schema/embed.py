@@ -29,7 +29,7 @@ from gateway.schema.stream_errors import FormatStreamErrors
 from gateway.schema.text_inputs import TextInputs
 from gateway.schema.timeline import TimelineConnection, timeline_args
 from gateway.schema.timeline_events import EVENT_TYPES, TimelineEvent, event_of
-from gateway.schema.upstream_scope import UpstreamScope
+from gateway.schema.upstream_scope import ReadsUpstream, UpstreamScope
 from gateway.timeline.items import Kind, Source
 
 
@@ -52,7 +52,10 @@ def _allowed(info: Info, customer_id: strawberry.ID) -> tuple[int, set[Source] |
 
 @strawberry.type
 class EmbedQuery:
-    @strawberry.field(description="The token's customer's timeline, newest first.")
+    @strawberry.field(
+        description="The token's customer's timeline, newest first.",
+        extensions=[ReadsUpstream()],
+    )
     async def timeline(
         self,
         info: Info,

@@ -15,6 +15,7 @@ from gateway.resolvers import support as resolve
 from gateway.resolvers.context import Info
 from gateway.schema.connections import Connection
 from gateway.schema.descriptions import describe_values, role_null
+from gateway.schema.upstream_scope import ReadsUpstream
 
 if TYPE_CHECKING:
     from gateway.schema.customer import Customer
@@ -143,7 +144,10 @@ class Ticket:
             customer_id=customer_id,
         )
 
-    @strawberry.field(description="Public replies and internal notes, oldest first.")
+    @strawberry.field(
+        description="Public replies and internal notes, oldest first.",
+        extensions=[ReadsUpstream()],
+    )
     async def comments(self, info: Info) -> list[TicketComment]:
         return [
             TicketComment.of(c, self.customer_id)

@@ -8,11 +8,19 @@ execute through the schema. A subscription is not bounded as a whole: each
 read it makes opens its own scope (``gateway.resolvers.timeline_live``).
 
 A source that answered stale (``gateway.cache.read_through``) is listed in
-the response's extensions, once per source with its oldest value's fetch
-time::
+the response's extensions, once per source, with its oldest value's fetch
+time and the path of the first field that read a stale value from it::
 
     "extensions": {"stale": [{"source": "shopify",
-                              "fetchedAt": "2025-06-01T12:00:03+00:00"}]}
+                              "fetchedAt": "2025-06-01T12:00:03+00:00",
+                              "path": ["customer", "orders"]}]}
+
+``path`` is the field's response path (aliases and list indexes included),
+as in ``errors[].path``. Reads are batched: one read serves the same field of
+every customer of a list, and is noted with the first of them — the other
+fields of that source in the response may be stale too (same source, same
+kind of read). Fields that read an upstream carry ``ReadsUpstream``
+(``upstream_field``); ``path`` is null for a stale read no such field made.
 
 Use it as ``extensions=[UpstreamScope]``.
 """
@@ -20,13 +28,16 @@ Use it as ``extensions=[UpstreamScope]``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
-from strawberry.extensions import SchemaExtension
+import strawberry
+from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.types import Info
 from strawberry.types.graphql import OperationType
 
-from connectors.scope import CallScope, Priority, call_scope
+from connectors.scope import CallScope, Priority, asking, call_scope
 from gateway.resolvers.context import Context
 
 
@@ -56,14 +67,50 @@ class UpstreamScope(SchemaExtension):
         if self._scope is None or not self._scope.stale:
             return {}
         oldest: dict[str, float] = {}
+        first: dict[str, list[str | int] | None] = {}
         for read in self._scope.stale:
             oldest[read.source] = min(read.fetched_at, oldest.get(read.source, 1e18))
+            if first.get(read.source) is None:
+                first[read.source] = list(read.origin) if read.origin else None
         return {
             "stale": [
-                {"source": source, "fetchedAt": _iso(at)}
+                {"source": source, "fetchedAt": _iso(at), "path": first[source]}
                 for source, at in sorted(oldest.items())
             ]
         }
+
+
+class ReadsUpstream(FieldExtension):
+    """On a field whose resolver reads an upstream: the reads it makes are
+    asked for its path, so a stale answer names it (``extensions.stale``).
+    Only such fields carry it: every other field resolves untouched."""
+
+    def resolve(
+        self,
+        next_: Callable[..., Any],
+        source: Any,
+        info: Info[Any, Any],
+        **kwargs: Any,
+    ) -> Any:
+        with asking(tuple(info.path.as_list())):
+            return next_(source, info, **kwargs)
+
+    async def resolve_async(
+        self,
+        next_: Callable[..., Awaitable[Any]],
+        source: Any,
+        info: Info[Any, Any],
+        **kwargs: Any,
+    ) -> Any:
+        with asking(tuple(info.path.as_list())):
+            return await next_(source, info, **kwargs)
+
+
+def upstream_field(*, resolver: Callable[..., Any], description: str) -> Any:
+    """A field resolved from an upstream (``ReadsUpstream``)."""
+    return strawberry.field(
+        resolver=resolver, description=description, extensions=[ReadsUpstream()]
+    )
 
 
 def _iso(moment: float) -> str:

@@ -236,9 +236,6 @@ async def stage(
                 # limit has its own tests
                 "rate_limit_per_minute": 10_000_000,
                 "rate_limit_burst": 10_000_000,
-                # the world's events are not mirrored here, so every PostHog
-                # read is the live fallback; its budget has its own tests
-                "posthog_fallback_queries_per_hour": 10_000_000,
                 # a table reads every entry point of a role in one document
                 # (one alias each); the alias limit has its own tests
                 "max_aliases": 200,

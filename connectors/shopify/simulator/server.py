@@ -41,14 +41,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.demo_world import Product, World
-from connectors.shopify.simulator.access import SCOPES, implied
-from connectors.shopify.simulator.bucket import LeakyBucket
-from connectors.shopify.simulator.cost import (
+from connectors.shopify.cost import (
     MAX_QUERY_COST,
     actual_cost,
     mutation_cost,
     requested_cost,
 )
+from connectors.shopify.simulator.access import SCOPES, implied
+from connectors.shopify.simulator.bucket import LeakyBucket
 from connectors.shopify.simulator.data import Record, ShopifyStore, customer_number
 from connectors.shopify.simulator.resolvers import SimContext, build_schema
 from connectors.shopify.simulator.webhooks import (

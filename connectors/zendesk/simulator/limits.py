@@ -77,6 +77,10 @@ class MinuteLimits:
     def account_limit(self) -> int:
         return self._windows[ACCOUNT].limit
 
+    def endpoint_limit(self, endpoint: str) -> int:
+        """An endpoint's own limit (the account's when it has none)."""
+        return self._windows.get(endpoint, self._windows[ACCOUNT]).limit
+
     def _counted(self, endpoint: str | None) -> list[_Window]:
         own = self._windows.get(endpoint) if endpoint else None
         return [self._windows[ACCOUNT], *([own] if own else [])]

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp
 
-from connectors.base import RetryPolicy
 from connectors.demo_world import World
 from connectors.klaviyo.client import KlaviyoConnector
 from connectors.klaviyo.limits import ENDPOINTS, Limit
 from connectors.klaviyo.simulator.server import KlaviyoSimulator
+from connectors.retry import RetryPolicy
 
 KEY = "pk_conformance_key"
 RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp
 
-from connectors.base import RetryPolicy
 from connectors.demo_world import World
 from connectors.posthog.client import PostHogConnector
 from connectors.posthog.simulator.server import PostHogSimulator
+from connectors.retry import RetryPolicy
 
 PROJECT = 3
 KEY = "phx_conformance"

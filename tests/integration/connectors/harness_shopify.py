@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp
 
-from connectors.base import RetryPolicy
 from connectors.demo_world import World
+from connectors.retry import RetryPolicy
 from connectors.shopify.client import ShopifyConnector
 from connectors.shopify.simulator.server import ShopifySimulator
 

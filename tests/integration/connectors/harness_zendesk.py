@@ -6,8 +6,8 @@ import base64
 
 from starlette.types import ASGIApp
 
-from connectors.base import RetryPolicy
 from connectors.demo_world import World
+from connectors.retry import RetryPolicy
 from connectors.zendesk.client import ZendeskConnector
 from connectors.zendesk.simulator.data import USER_ID_BASE
 from connectors.zendesk.simulator.server import ZendeskSimulator

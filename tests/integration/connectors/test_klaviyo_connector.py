@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connectors.base import RetryPolicy
 from connectors.demo_world import World
 from connectors.errors import (
     UpstreamAuthError,
@@ -24,6 +23,7 @@ from connectors.errors import (
 from connectors.klaviyo.client import KlaviyoConnector
 from connectors.klaviyo.limits import ENDPOINTS, Limit
 from connectors.klaviyo.simulator.server import KlaviyoSimulator
+from connectors.retry import RetryPolicy
 from connectors.scope import Priority, call_scope
 from connectors.simulator_server import serve_app
 from tests.integration.connectors.klaviyo_spec import check_request

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from connectors.base import ActivityConnector, RetryPolicy
+from connectors.base import ActivityConnector
 from connectors.demo_world import World
 from connectors.errors import (
     UpstreamAuthError,
@@ -19,6 +19,7 @@ from connectors.errors import (
 from connectors.models import ActivityKind
 from connectors.posthog.client import PostHogConnector
 from connectors.posthog.simulator.server import PostHogSimulator
+from connectors.retry import RetryPolicy
 from connectors.simulator_server import serve_app
 
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)

@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from connectors import errors
-from connectors.base import RetryPolicy
 from connectors.demo_world import World
+from connectors.retry import RetryPolicy
+from connectors.scope import Outcome, Priority
 from connectors.shopify import admin_api, mapping, queries
 from connectors.shopify.client import ShopifyConnector
+from connectors.shopify.simulator.bucket import LeakyBucket
 from connectors.shopify.simulator.server import ShopifySimulator
 from connectors.simulator_server import serve_app
 
@@ -86,6 +88,51 @@ async def test_customers_by_ids_are_planned_under_the_limit_with_a_margin(
     assert len(found) == 450
     # 225 ids a call: 900 points, 100 under Shopify's 1,000
     assert simulator.requests["graphql"] == 2
+
+
+class Ledger:
+    """A ``CallGuard`` that admits every call and writes down its charges."""
+
+    background_deadline = 5.0
+
+    def __init__(self) -> None:
+        self.charged: list[float] = []
+        self.settled: list[float] = []
+
+    async def admit(
+        self,
+        connector: str,
+        cost: float,
+        priority: Priority,
+        deadline: float,
+        limit: str | None = None,
+    ) -> None:
+        self.charged.append(cost)
+
+    async def settle(self, connector: str, extra: float) -> None:
+        self.settled.append(extra)
+
+    def record(self, connector: str, outcome: Outcome) -> None:
+        pass
+
+
+async def test_each_document_is_charged_its_planned_cost_then_what_shopify_kept(
+    connector: ShopifyConnector, simulator: ShopifySimulator
+) -> None:
+    simulator.bucket = LeakyBucket(size=10_000, restore_rate=0.001)
+    ledger = Ledger()
+    connector.http.guard = ledger
+    ids = [simulator.customer_gid(i % 60) for i in range(450)]
+    await connector.customers_by_ids(ids)
+    assert ledger.charged == [900, 900]  # 225 ids × 4 points, as Shopify requests
+    kept = simulator.bucket.size - simulator.bucket.available
+    # a deleted customer's node is null: Shopify keeps less than it requested
+    assert 0 < kept < 1800
+    assert sum(ledger.charged) + sum(ledger.settled) == pytest.approx(kept, abs=0.1)
+    windows = {gid: 5 for gid in with_orders(simulator, 10)}
+    ledger.charged.clear()
+    await connector.order_summary_windows(windows)
+    assert ledger.charged == [10 * (3 + 5 * 3)]  # each customer: 3 + 5 summaries
 
 
 async def test_a_batch_shopify_prices_above_its_limit_is_split_in_halves(

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors.base import CommerceConnector, RetryPolicy
+from connectors.base import CommerceConnector
 from connectors.demo_world import World, product_by_id
 from connectors.errors import (
     UpstreamAuthError,
@@ -22,6 +22,7 @@ from connectors.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from connectors.retry import RetryPolicy
 from connectors.shopify import queries, webhooks
 from connectors.shopify.client import CUSTOMERS_PER_CHUNK, ShopifyConnector
 from connectors.shopify.simulator.server import ShopifySimulator

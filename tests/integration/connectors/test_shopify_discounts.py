@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import RetryPolicy
 from connectors.demo_world import World
 from connectors.errors import (
     UpstreamBadResponse,
@@ -24,6 +23,7 @@ from connectors.errors import (
     UpstreamRejected,
 )
 from connectors.models import NewDiscountCode
+from connectors.retry import RetryPolicy
 from connectors.shopify.client import ShopifyConnector
 from connectors.shopify.discounts import CREATE
 from connectors.shopify.simulator.server import ShopifySimulator

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from connectors.base import RetryPolicy
 from connectors.demo_world import CATALOG, World
+from connectors.retry import RetryPolicy
 from connectors.shopify import queries
 from connectors.shopify.client import ShopifyConnector
 from connectors.shopify.order_windows import customers_per_call

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from connectors.base import RetryPolicy, SupportConnector
+from connectors.base import SupportConnector
 from connectors.demo_world import World
 from connectors.errors import (
     UpstreamAuthError,
@@ -20,6 +20,7 @@ from connectors.errors import (
     UpstreamUnavailable,
 )
 from connectors.models import UpstreamChange
+from connectors.retry import RetryPolicy
 from connectors.simulator_server import serve_app
 from connectors.zendesk import client as zendesk_client
 from connectors.zendesk.client import ZendeskConnector

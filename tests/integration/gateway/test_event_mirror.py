@@ -2,7 +2,7 @@
 ``activity``, ``lastSeenAt``, ``sessionsCount``, the timeline's web events and
 the engagement facts answer what the live HogQL path answered, and a view
 costs PostHog no query. Persons the mirror lacks take the live fallback: one
-query per level, counted, within its hourly budget; refused past it, without
+query per level, counted, within PostHog's budget; refused past it, without
 a query; none at all with the fallback off. Both databases."""
 
 from __future__ import annotations
@@ -67,7 +67,6 @@ async def mirrored(services: Services) -> None:
         since=utcnow() - timedelta(days=365),
         full=True,
         page_size=MAX_ROWS,
-        queries_per_hour=3_600,
     )
 
 
@@ -216,18 +215,25 @@ async def test_a_page_of_last_seen_reads_only_the_summaries_of_the_unmirrored(
 async def budgeted(
     seeded: Services, simulators: Simulators, world: World
 ) -> AsyncIterator[Gateway]:
-    """A fallback budget of one query an hour."""
+    """PostHog's budget one query at once (4 an hour, a quarter at once), all
+    of it the fallback's; the customers linked beforehand, outside it."""
+    async with open_gateway(seeded.settings, simulators, world) as generous:
+        await linked(generous)
     settings = seeded.settings.model_copy(
-        update={"cache_enabled": False, "posthog_fallback_queries_per_hour": 1}
+        update={
+            "cache_enabled": False,
+            "posthog_limit_queries_per_hour": 4,
+            "upstream_budget_share": 1.0,
+            "upstream_fallback_reserve": 0.0,
+        }
     )
     async with open_gateway(settings, simulators, world) as gateway:
-        await linked(gateway)
         simulators.reset_counts()
         yield gateway
         simulators.heal()
 
 
-async def test_past_the_fallback_budget_nothing_is_sent_and_the_field_is_rate_limited(
+async def test_past_posthogs_budget_no_fallback_query_is_sent_and_the_field_is_rate_limited(
     budgeted: Gateway,
 ) -> None:
     assert "errors" not in await budgeted.gql(LAST_SEEN, {"n": 5})
@@ -248,7 +254,7 @@ async def test_with_the_fallback_off_unmirrored_persons_have_no_activity_and_cos
     seeded: Services, simulators: Simulators, world: World
 ) -> None:
     settings = seeded.settings.model_copy(
-        update={"cache_enabled": False, "posthog_fallback_queries_per_hour": 0}
+        update={"cache_enabled": False, "posthog_live_fallback": False}
     )
     async with open_gateway(settings, simulators, world) as gateway:
         await linked(gateway)
@@ -310,8 +316,7 @@ async def test_engagement_facts_read_last_seen_from_the_mirror(
             services.sessions,
             services.upstreams,
             datetime.now(UTC),
-            budget=services.posthog_fallback_budget,
-            fallback_per_hour=services.settings.posthog_fallback_queries_per_hour,
+            live_fallback=services.settings.posthog_live_fallback,
         )
         assert done > 0
         assert posthog.requests.total == queries

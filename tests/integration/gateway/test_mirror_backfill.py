@@ -1,7 +1,8 @@
 """``customer-graph mirror backfill``: PostHog's history into the event mirror
 from the simulator's query API — page by page, each event once (by uuid),
-resuming where an interrupted run stopped, and never more queries an hour
-than its budget (a fake clock: no test waits). Both databases."""
+resuming where an interrupted run stopped, and within PostHog's one budget as
+background work (time passes by refilling it: no test waits). Both
+databases."""
 
 from __future__ import annotations
 
@@ -14,21 +15,22 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from connectors.base import RetryPolicy
 from connectors.demo_world import World
 from connectors.errors import ConnectorError
-from connectors.models import ActivityEvent
 from connectors.posthog.client import PostHogConnector
 from connectors.posthog.mapping import kept_properties
+from connectors.retry import RetryPolicy
+from connectors.scope import Priority
 from gateway.cli.main import app
 from gateway.db import models
-from gateway.db.models import utcnow
 from gateway.demo.simulation import (
     GENEROUS,
     POSTHOG_KEY,
     Simulators,
     simulated_upstreams,
 )
+from gateway.guard.budget import Budget
+from gateway.guard.upstreams import UpstreamGuard
 from gateway.mirror.backfill import STATE, BackfillReport, backfill_events
 from gateway.runtime.services import Services
 from gateway.runtime.upstreams import Upstreams
@@ -95,7 +97,6 @@ async def run(
         "since": SINCE,
         "full": False,
         "page_size": 100,
-        "queries_per_hour": 3_600_000,
         **options,
     }
     return await backfill_events(services.sessions, connector, **settings)
@@ -172,55 +173,54 @@ async def test_an_interrupted_backfill_resumes_where_it_stopped(
     assert stored + resumed.stored == len(history(simulators))
 
 
-class FakeClock:
-    """Time that passes only when the backfill sleeps."""
+class PassingTime:
+    """The backfill's sleep: instead of waiting, the budget gets what it
+    would have refilled meanwhile."""
 
-    def __init__(self) -> None:
-        self.now = utcnow()
+    def __init__(self, guard: UpstreamGuard, rate: float) -> None:
+        self.guard = guard
+        self.rate = rate
         self.slept: list[float] = []
 
-    def __call__(self) -> datetime:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
+    async def __call__(self, seconds: float) -> None:
         self.slept.append(seconds)
-        self.now += timedelta(seconds=seconds)
+        await self.guard.buckets["posthog"].adjust("posthog", -seconds * self.rate)
 
 
-async def test_the_backfill_sends_no_more_queries_an_hour_than_its_budget(
+async def test_the_backfill_spends_posthogs_one_budget_as_background_work(
     simulators: Simulators, wired: Services
 ) -> None:
-    clock = FakeClock()
-    sent: list[datetime] = []
-    connector = posthog(wired)
-    read = connector.events_between
-
-    async def recorded(
-        since: datetime, until: datetime, *, limit: int
-    ) -> list[ActivityEvent]:
-        sent.append(clock())
-        return await read(since, until, limit=limit)
-
-    connector.events_between = recorded  # type: ignore[method-assign]
+    """4 queries at once, barely refilled, half of it kept for the views: the
+    backfill sends two, then each query the budget cannot cover within the
+    background deadline is waited for and asked again — the run never fails
+    for it, and never spends the views' half."""
+    rate = 0.001
+    guard = UpstreamGuard(
+        {"posthog": Budget(rate=rate, capacity=4)},
+        {},
+        redis=None,
+        prefix="backfill",
+        reserves={
+            Priority.INTERACTIVE: 0.0,
+            Priority.FALLBACK: 0.25,
+            Priority.BACKGROUND: 0.5,
+        },
+        background_deadline=5.0,
+    )
+    connector = PostHogConnector(simulators.urls["posthog"], 1, POSTHOG_KEY)
+    connector.http.guard = guard
+    passing = PassingTime(guard, rate)
     try:
-        report = await run(
-            wired,
-            connector,
-            page_size=30,
-            queries_per_hour=4,
-            clock=clock,
-            sleep=clock.sleep,
-        )
-        assert report.queries >= 5
-        for earlier, later in zip(sent, sent[4:], strict=False):
-            assert later - earlier >= timedelta(hours=1)  # 4 at most in any hour
-        assert report.waited == pytest.approx(sum(clock.slept))
-        # a new run keeps the pace of the last one's final query
-        queries = len(sent)
-        await run(wired, connector, queries_per_hour=4, clock=clock, sleep=clock.sleep)
-        assert sent[queries] - sent[queries - 1] >= timedelta(minutes=15)
+        report = await run(wired, connector, page_size=30, sleep=passing)
     finally:
-        del connector.events_between
+        await connector.aclose()
+    assert report.queries >= 5
+    assert simulators.posthog.requests["query"] == report.queries  # none refused
+    assert report.refused == len(passing.slept) == report.queries - 2
+    assert report.waited == pytest.approx(sum(passing.slept))
+    assert all(wait == pytest.approx(1 / rate, rel=0.01) for wait in passing.slept)
+    assert set(await mirror(wired)) == set(history(simulators))
+    assert await guard.buckets["posthog"].take("posthog", 2) == 0  # the views' half
 
 
 async def test_events_sharing_one_timestamp_past_a_page_are_all_read(

@@ -1,7 +1,8 @@
 """One budget for every replica: two gateway processes (uvicorn, one Redis)
 asked for twice what Zendesk's budget allows send no more than it, all
 together — counted at the simulator — and refuse the rest with
-``UPSTREAM_RATE_LIMITED``."""
+``UPSTREAM_RATE_LIMITED``. Both of Zendesk's budgets: the account's, and
+search's own (every ticket read is a search)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,16 @@ from gateway.settings import Settings
 from tests.conftest import ADMIN, ADMIN_KEY
 
 ROOT = Path(__file__).resolve().parents[3]
-LIMIT = {"zendesk_limit_per_minute": 60, "upstream_budget_share": 0.5}
-"""30 Zendesk calls a minute for the whole deployment: 7.5 at once, then
-0.375 a second."""
+LIMITS: dict[str, dict[str, float]] = {
+    "zendesk": {"zendesk_limit_per_minute": 60, "upstream_budget_share": 0.5},
+    "zendesk.search": {
+        "zendesk_limit_per_minute": 100_000,
+        "zendesk_search_limit_per_minute": 60,
+        "upstream_budget_share": 0.5,
+    },
+}
+"""By budget: 30 calls a minute for the whole deployment (7.5 at once, then
+0.375 a second), to Zendesk at all, or to its search."""
 TICKETS = "query($email: String!) { customer(email: $email) { tickets(first: 3) { edges { node { id } } } } }"
 
 
@@ -49,8 +57,16 @@ async def database(tmp_path: Path, world: World) -> str:
     return url
 
 
+@pytest.fixture(params=list(LIMITS))
+def limited(request: pytest.FixtureRequest) -> str:
+    """The budget the test spends."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
 def gateways(
+    limited: str,
     database: str,
     simulators: Simulators,
     redis_url: str,
@@ -72,7 +88,7 @@ def gateways(
         "CG_READ_DEADLINE_SECONDS": "20",
         "CG_RESPONSE_CACHE_TTL": "0",
         "CG_INSIGHTS_REFRESH_INTERVAL": "0",
-        **{f"CG_{k.upper()}": str(v) for k, v in LIMIT.items()},
+        **{f"CG_{k.upper()}": str(v) for k, v in LIMITS[limited].items()},
     }
     servers = []
     urls = []
@@ -144,7 +160,10 @@ async def zendesk_calls_sent(client: httpx.AsyncClient) -> float:
 
 
 async def test_two_gateway_processes_share_one_budget(
-    clients: list[httpx.AsyncClient], simulators: Simulators, world: World
+    clients: list[httpx.AsyncClient],
+    simulators: Simulators,
+    world: World,
+    limited: str,
 ) -> None:
     emails = requesters(simulators, world)[:40]
     simulators.reset_counts()
@@ -163,8 +182,9 @@ async def test_two_gateway_processes_share_one_budget(
     answers = await asyncio.gather(*(view(n, e) for n, e in enumerate(emails)))
     elapsed = time.monotonic() - started
 
-    budget = budgets(Settings(**LIMIT))["zendesk"]
-    sent = simulators.zendesk.requests.total
+    budget = budgets(Settings(**LIMITS[limited]))[limited]
+    counted = simulators.zendesk.requests
+    sent = counted.total if limited == "zendesk" else counted["search"]
     assert sent <= budget.capacity + budget.rate * elapsed
     assert sent >= budget.capacity - 1  # the budget was spent, not idle
     refused = [
@@ -179,4 +199,4 @@ async def test_two_gateway_processes_share_one_budget(
     # Each gateway was sent half the views; which of them found tokens left is
     # a matter of timing. The bound above holds for both together: with a
     # bucket each they could have sent twice the capacity.
-    assert sum(per_gateway) == sent, per_gateway
+    assert sum(per_gateway) == counted.total, per_gateway

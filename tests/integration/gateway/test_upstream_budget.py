@@ -1,11 +1,13 @@
 """Each upstream's budget: its shape from the vendor's limit, its token
 bucket (Redis or in process, alike), spent by priority — background calls
-only above the reserve, interactive ones down to the last token — and a call
-the budget cannot cover never sent (counted at the simulator)."""
+only above their reserve, fallback reads above theirs, interactive ones down
+to the last token — an endpoint's own limit spent beside its upstream's, and
+a call the budget cannot cover never sent (counted at the simulator)."""
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -18,11 +20,11 @@ from connectors.klaviyo.limits import Limit
 from connectors.klaviyo.simulator.server import KlaviyoSimulator
 from connectors.posthog.client import PostHogConnector
 from connectors.posthog.simulator.server import PostHogSimulator
-from connectors.scope import Priority, call_scope
+from connectors.scope import Priority, at_most, call_scope
 from connectors.simulator_server import serve_app
 from gateway.guard.bucket import TokenBucket
 from gateway.guard.budget import Budget, budgets
-from gateway.guard.upstreams import build_guard
+from gateway.guard.upstreams import UpstreamGuard, build_guard
 from gateway.settings import Settings
 from gateway.shared_redis.client import SharedRedis
 
@@ -40,18 +42,27 @@ def test_the_budgets_follow_the_vendors_limits_and_the_share() -> None:
             shopify_limit_points_per_second=100,
             shopify_limit_bucket_points=2000,
             zendesk_limit_per_minute=400,
+            zendesk_search_limit_per_minute=2500,
         )
     )
     assert shapes["shopify"] == Budget(rate=50, capacity=1000)
     zendesk = shapes["zendesk"]
     assert zendesk.capacity + zendesk.rate * 60 == pytest.approx(200)
+    search = shapes["zendesk.search"]
+    assert search.capacity + search.rate * 60 == pytest.approx(1250)
+
+
+def test_a_fallback_reserve_above_the_background_one_counts_as_that_one() -> None:
+    settings = Settings(upstream_fallback_reserve=0.3, upstream_background_reserve=0.2)
+    guard = build_guard(settings, None, ["posthog"])
+    assert guard.reserves[Priority.FALLBACK] == guard.reserves[Priority.BACKGROUND]
 
 
 @pytest.fixture
 async def posthog() -> AsyncIterator[tuple[PostHogSimulator, PostHogConnector]]:
     """PostHog behind a budget of 10 queries at once (40 an hour, all of it
-    ours), half of it reserved for interactive reads; background calls may
-    wait 0.2 s for it."""
+    ours): background calls leave half of it, fallback reads a fifth;
+    background calls may wait 2 s for it (a query refills in two minutes)."""
     simulator = PostHogSimulator(
         World(seed=5, size=20), api_key="phx_budget", rate_limit_per_minute=100_000
     )
@@ -59,7 +70,8 @@ async def posthog() -> AsyncIterator[tuple[PostHogSimulator, PostHogConnector]]:
         posthog_limit_queries_per_hour=40,
         upstream_budget_share=1.0,
         upstream_background_reserve=0.5,
-        background_deadline_seconds=0.2,
+        upstream_fallback_reserve=0.2,
+        background_deadline_seconds=2.0,
     )
     async with serve_app(simulator.app) as url:
         connector = PostHogConnector(url, 1, "phx_budget")
@@ -85,6 +97,38 @@ async def test_background_calls_stop_at_the_reserve_while_interactive_ones_pass(
         with pytest.raises(UpstreamBudgetSpent):
             await connector.activity_by_persons([person])
     assert simulator.requests.total == 10
+
+
+async def spend_until_refused(connector: PostHogConnector, person: str) -> None:
+    """Read until the guard refuses a query."""
+    try:
+        while True:
+            await connector.activity_by_persons([person])
+    except UpstreamBudgetSpent:
+        return
+
+
+async def test_each_class_stops_at_its_reserve_the_fallback_between_the_others(
+    posthog: tuple[PostHogSimulator, PostHogConnector],
+) -> None:
+    simulator, connector = posthog
+    person = next(iter(simulator.analytics.by_distinct_id))
+    sent = []
+    for priority in (Priority.BACKGROUND, Priority.FALLBACK, Priority.INTERACTIVE):
+        with call_scope(5.0, Priority.INTERACTIVE), at_most(priority):
+            await spend_until_refused(connector, person)
+        sent.append(simulator.requests.total)
+    assert sent == [5, 8, 10]  # 10 → 5 (background), → 2 (fallback), → 0
+
+
+async def test_a_fallback_read_of_background_work_stays_background(
+    posthog: tuple[PostHogSimulator, PostHogConnector],
+) -> None:
+    simulator, connector = posthog
+    person = next(iter(simulator.analytics.by_distinct_id))
+    with at_most(Priority.FALLBACK):
+        await spend_until_refused(connector, person)
+    assert simulator.requests.total == 5
 
 
 async def test_a_persons_read_costs_nothing_against_the_query_budget(
@@ -129,10 +173,10 @@ async def test_a_bucket_takes_costs_above_a_floor_and_settles_both_ways(
 
 def test_klaviyo_has_a_budget_per_endpoint_within_its_burst_and_its_minute() -> None:
     shapes = budgets(Settings(upstream_budget_share=0.8))
-    edits = shapes["klaviyo:remove-from-list"]  # 10/s, 150/m
+    edits = shapes["klaviyo.remove-from-list"]  # 10/s, 150/m
     assert edits.capacity == pytest.approx(8)
     assert edits.capacity + edits.rate * 60 == pytest.approx(120)
-    jobs = shapes["klaviyo:bulk-subscribe"]  # 75/s, 750/m
+    jobs = shapes["klaviyo.bulk-subscribe"]  # 75/s, 750/m
     assert jobs.capacity == pytest.approx(60)
     assert jobs.capacity + jobs.rate * 60 == pytest.approx(600)
 
@@ -155,3 +199,35 @@ async def test_a_klaviyo_endpoint_past_its_budget_is_not_sent_the_others_are() -
         await connector.aclose()
     assert simulator.requests["remove-from-list"] == 8
     assert simulator.requests["get-lists"] == 1
+
+
+async def test_a_search_spends_its_own_budget_and_the_accounts_or_neither(
+    bucket_redis: SharedRedis | None, cache_prefix: str
+) -> None:
+    guard = UpstreamGuard(
+        {
+            "zendesk": Budget(rate=0.001, capacity=3),
+            "zendesk.search": Budget(rate=0.001, capacity=2),
+        },
+        {},
+        redis=bucket_redis,
+        prefix=cache_prefix,
+        reserves=dict.fromkeys(Priority, 0.0),
+        background_deadline=1.0,
+    )
+
+    async def admit(limit: str | None) -> None:
+        deadline = time.monotonic() + 1.0
+        await guard.admit("zendesk", 1, Priority.INTERACTIVE, deadline, limit)
+
+    await admit("search")
+    await admit("search")  # account 3 → 1, search 2 → 0
+    with pytest.raises(UpstreamBudgetSpent):
+        await admit("search")  # search spent: the account's token given back
+    await admit(None)  # account 1 → 0
+    with pytest.raises(UpstreamBudgetSpent):
+        await admit(None)
+    await guard.buckets["zendesk.search"].adjust("zendesk.search", -2)
+    with pytest.raises(UpstreamBudgetSpent):
+        await admit("search")  # the account's spent: no search either
+    assert await guard.buckets["zendesk.search"].take("zendesk.search", 2) == 0

@@ -1,7 +1,8 @@
 """What a customer view answers, through the HTTP API, while an upstream
 misbehaves: the last good value with ``extensions.stale`` when there is one,
 else null with the source's code and the rest answering; unreadable answers
-are ``UPSTREAM_BAD_RESPONSE`` and never cached; a failing upstream's breaker
+(malformed, cut off, not JSON, a shape the mapping does not know) are
+``UPSTREAM_BAD_RESPONSE`` and never cached; a failing upstream's breaker
 opens (no more calls) and closes on an answered probe; a hung upstream or a
 storm of 429s costs no answer more than the deadline."""
 
@@ -95,8 +96,41 @@ async def test_a_failing_upstream_answers_its_last_good_value_marked_stale(
     assert stale["data"] == fresh["data"]
     [entry] = stale["extensions"]["stale"]
     assert entry["source"] == "shopify"
+    assert entry["path"] == ["customer", "orders"]  # the field that read it
     fetched_at = datetime.fromisoformat(entry["fetchedAt"])
     assert abs(fetched_at - fetched) < timedelta(seconds=30)
+
+
+TWO = """
+query($one: String!, $two: String!) {
+  a: customer(email: $one) { orders(first: 3) { edges { node { id } } } }
+  b: customer(email: $two) { orders(first: 3) { edges { node { id } } } }
+}
+"""
+
+
+async def test_a_stale_read_names_the_path_of_the_first_field_it_answered(
+    gateway_of: GatewayOf,
+) -> None:
+    async with gateway_of(cache_ttl_shopify=0.0, read_deadline_seconds=5.0) as gw:
+        one, two = [
+            p.email
+            for p in gw.world.customers
+            if p.profile.orders_per_year >= 5 and p.index % 50 != 7
+        ][:2]
+        variables = {"one": one, "two": two}
+        fresh = (await gw.gql(TWO, variables))["data"]
+        assert fresh["a"]["orders"]["edges"], fresh
+        gw.simulators.shopify.fail_next(100, status=503)
+        response = await gw.http.post(
+            "/graphql", json={"query": TWO, "variables": variables}
+        )
+    stale = response.json()
+    assert "errors" not in stale, stale
+    assert stale["data"] == fresh
+    [entry] = stale["extensions"]["stale"]
+    # one batched read answered both: it is named by the first field, aliased
+    assert (entry["source"], entry["path"]) == ("shopify", ["a", "orders"])
 
 
 async def test_without_a_last_good_value_the_source_is_null_with_its_code(
@@ -122,6 +156,7 @@ async def test_without_a_last_good_value_the_source_is_null_with_its_code(
         Fault.HTML_PAGE,
         Fault.WRONG_CONTENT_TYPE,
         Fault.ERROR_BODY,
+        Fault.SHAPE_CHANGED,
     ],
 )
 @pytest.mark.parametrize("source", ["shopify", "zendesk", "posthog"])

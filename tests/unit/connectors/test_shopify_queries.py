@@ -12,7 +12,7 @@ import pytest
 from graphql import parse, validate
 
 from connectors.shopify import discounts, queries, scopes
-from connectors.shopify.simulator.cost import requested_cost
+from connectors.shopify.cost import requested_cost
 from connectors.shopify.simulator.resolvers import build_schema
 from tests.unit.connectors.published import published_schema
 

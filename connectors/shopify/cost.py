@@ -1,15 +1,21 @@
-"""Shopify's query cost: scalars and enums are free, an object costs 1, a
-connection or list with ``first: n`` costs 2 + n × the cost of one item, so
-nested connections multiply, and a mutation costs 10 (shopify.dev, "GraphQL
-Admin API rate limits": its table prices a mutation field at 10 where an
-object is 1; what the payload selects is priced as any selection). The
-requested cost is reserved before execution; the actual cost (counted on the
-result the same way, plus the mutations' 10) is what the bucket keeps.
+"""Shopify's query cost (shopify.dev, "GraphQL Admin API rate limits"):
+scalars and enums are free, an object costs 1, a connection or list with
+``first: n`` costs 2 + n × the cost of one item, so nested connections
+multiply, and a mutation costs 10 (the table prices a mutation field at 10
+where an object is 1; what the payload selects is priced as any selection).
+The requested cost is reserved before execution; the actual cost (counted on
+the result the same way, plus the mutations' 10) is what the bucket keeps.
+
+One model for both sides: the connector plans its documents with it
+(``queries.PLANNED_COST``) and charges the gateway's budget each document's
+``planned_cost`` before sending it (``admin_api.py``); the simulator prices
+what it is sent with it, as Shopify does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import cache
 from typing import Any
 
 from graphql import (
@@ -24,6 +30,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     VariableNode,
+    parse,
 )
 
 MAX_QUERY_COST = 1000
@@ -124,6 +131,17 @@ def mutation_cost(document: DocumentNode, operation_name: str | None) -> int:
         return 0
     roots = _Walker(document, {}).fields(operation.selection_set)
     return (MUTATION_COST - 1) * sum(1 for _ in roots)
+
+
+def planned_cost(document: str, variables: Mapping[str, Any]) -> int:
+    """What Shopify will request for ``document`` (its one operation) with
+    ``variables``: the connector's few documents are parsed once each."""
+    return requested_cost(_parsed(document), None, variables)
+
+
+@cache
+def _parsed(document: str) -> DocumentNode:
+    return parse(document)
 
 
 def actual_cost(data: object) -> int:
