@@ -19,7 +19,8 @@ or a graphql-transport-ws ``error`` message), always with the same
    plain HTTP they would run as a query, and fail inside);
 5. mutations: never over GET (405), and only those the role may run, with
    the argument values it may use (403; ``gateway.auth.policy``: marketing's
-   ``setConsent`` records an opt-out only);
+   ``setConsent`` records an opt-out only); root fields of any operation that
+   only ``admin`` may use (``policy.ADMIN_ONLY``: outbound webhooks), 403;
 6. comparisons: arguments, filter fields, order values and entity keys that
    compare with personal data only for a role that sees it in full
    (``policy.COMPARED``; 403 ``FORBIDDEN`` with ``extensions.argument``).
@@ -49,6 +50,7 @@ from gateway.auth.policy import (
     argument_limits,
     may_compare,
     may_run_mutation,
+    may_use_root_field,
 )
 from gateway.auth.principal import Principal
 from gateway.auth.ratelimit import RateLimiter
@@ -109,6 +111,8 @@ class OperationGate:
             )
         if analysis.is_mutation:
             _check_mutation(principal, analysis, method, operation.variables)
+        else:
+            _check_root_fields(principal, analysis)
         _check_comparisons(principal, analysis)
         return analysis
 
@@ -144,6 +148,12 @@ def _check_mutation(
         }
         if not may_run_mutation(principal.role, name, arguments):
             raise Refused(403, "FORBIDDEN", _forbidden(principal.role, name))
+
+
+def _check_root_fields(principal: Principal, analysis: Analysis) -> None:
+    for node in analysis.root_fields:
+        if not may_use_root_field(principal.role, node.name.value):
+            raise Refused(403, "FORBIDDEN", _forbidden(principal.role, node.name.value))
 
 
 def _check_comparisons(principal: Principal, analysis: Analysis) -> None:

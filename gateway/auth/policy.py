@@ -151,6 +151,29 @@ def searched(role: Role) -> frozenset[str]:
     )
 
 
+ADMIN_ONLY: frozenset[str] = frozenset(
+    {
+        "webhookEndpoints",
+        "webhookDeliveries",
+        "createWebhookEndpoint",
+        "rotateWebhookSecret",
+        "disableWebhookEndpoint",
+        "enableWebhookEndpoint",
+        "deleteWebhookEndpoint",
+        "retryDelivery",
+        "replayDelivery",
+    }
+)
+"""Root fields (queries and mutations) only ``admin`` may use: outbound
+webhooks send customers' data to any URL they name, and their log shows
+where it went."""
+
+
+def may_use_root_field(role: Role, field: str) -> bool:
+    """Whether ``role`` may select the root field ``field`` at all."""
+    return field not in ADMIN_ONLY or role is Role.ADMIN
+
+
 WRITERS: frozenset[Role] = frozenset({Role.ADMIN, Role.SUPPORT, Role.SALES})
 """Roles that may run any mutation."""
 
@@ -185,6 +208,8 @@ def may_run_mutation(
 ) -> bool:
     """Whether ``role`` may run the root mutation ``field`` with ``arguments``
     (GraphQL names → values as sent; an argument left out matches no limit)."""
+    if not may_use_root_field(role, field):
+        return False
     if role in WRITERS:
         return True
     if field not in MUTATIONS_BY_ROLE.get(role, frozenset()):

@@ -18,6 +18,7 @@ from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
 from gateway.schema.federation import FEDERATION_VERSION, FederatedSchema
 from gateway.schema.insights import InsightsMutation, InsightsQuery
+from gateway.schema.outbound import OutboundMutation, OutboundQuery
 from gateway.schema.partial_errors import PartialErrors
 from gateway.schema.replenishment import ReplenishmentMutation
 from gateway.schema.stream_errors import FormatStreamErrors
@@ -27,13 +28,14 @@ from gateway.schema.timeline import TimelineMutation, TimelineSubscription
 from gateway.schema.timeline_events import EVENT_TYPES
 from gateway.schema.upstream_scope import UpstreamScope
 
-Query = merge_types("Query", (CustomerQuery, InsightsQuery))
+Query = merge_types("Query", (CustomerQuery, InsightsQuery, OutboundQuery))
 Mutation = merge_types(
     "Mutation",
     (
         CustomerMutation,
         CrmMutation,
         InsightsMutation,
+        OutboundMutation,
         ReplenishmentMutation,
         TaskMutation,
         TimelineMutation,

@@ -74,6 +74,10 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.insights", "gateway.metrics", "gateway.mirror", "gateway.relay",
             "gateway.runtime", "gateway.timeline",
         },
+        "gateway.outbound": {
+            "gateway.db", "gateway.errors", "gateway.relay", "gateway.runtime",
+            "gateway.settings",
+        },
         # endpoints outside GraphQL
         "gateway.ingest": {
             "gateway.admission", "gateway.auth", "gateway.changes", "gateway.crm",
@@ -93,7 +97,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.resolvers": {
             "connectors", "gateway.auth", "gateway.changes", "gateway.crm",
             "gateway.db", "gateway.errors", "gateway.insights", "gateway.loaders",
-            "gateway.relay", "gateway.runtime", "gateway.timeline", "gateway.validation",
+            "gateway.outbound", "gateway.relay", "gateway.runtime", "gateway.timeline",
+            "gateway.validation",
         },
         "gateway.schema": {
             "connectors", "gateway.auth", "gateway.crm", "gateway.db", "gateway.errors",
