@@ -96,6 +96,18 @@ NOT_CUSTOMER_WRITES = {
     "setCategoryReplenishment": "an interval of a category, for many customers;"
     " drops every stored response instead",
     "createEmbedToken": "signs a token, stores nothing",
+    **dict.fromkeys(
+        (
+            "createWebhookEndpoint",
+            "rotateWebhookSecret",
+            "disableWebhookEndpoint",
+            "enableWebhookEndpoint",
+            "deleteWebhookEndpoint",
+            "retryDelivery",
+            "replayDelivery",
+        ),
+        "an outbound webhook endpoint or delivery: no customer's data changes",
+    ),
 }
 
 
