@@ -119,9 +119,10 @@ def _conninfo(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-async def open_jobs(database_url: str) -> App:
+async def open_jobs(database_url: str, empty: bool = True) -> App:
     """A job engine app of our blueprint alone, opened: in memory beside
-    SQLite, on the test database beside PostgreSQL (its schema applied once)."""
+    SQLite, on the test database beside PostgreSQL (its schema applied once;
+    its jobs emptied unless ``empty`` is false)."""
     if database_url.startswith("sqlite"):
         app = App(connector=InMemoryConnector())
     else:
@@ -132,9 +133,10 @@ async def open_jobs(database_url: str) -> App:
         if database_url not in _SCHEMAS:
             await app.schema_manager.apply_schema_async()
             _SCHEMAS.add(database_url)
-        await app.connector.execute_query_async(
-            "TRUNCATE procrastinate_jobs, procrastinate_periodic_defers CASCADE"
-        )
+        if empty:
+            await app.connector.execute_query_async(
+                "TRUNCATE procrastinate_jobs, procrastinate_periodic_defers CASCADE"
+            )
     return app
 
 
