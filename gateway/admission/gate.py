@@ -112,9 +112,19 @@ class OperationGate:
         if analysis.is_mutation:
             _check_mutation(principal, analysis, method, operation.variables)
         else:
-            _check_root_fields(principal, analysis)
+            self._check_root_fields(principal, analysis)
         _check_comparisons(principal, analysis)
         return analysis
+
+    def _check_root_fields(self, principal: Principal, analysis: Analysis) -> None:
+        """Root fields only ``admin`` may use; a field this schema lacks is
+        left to validation, which names it."""
+        root = self.schema.get_root_type(analysis.operation.operation)
+        served = root.fields if root is not None else {}
+        for node in analysis.root_fields:
+            name = node.name.value
+            if name in served and not may_use_root_field(principal.role, name):
+                raise Refused(403, "FORBIDDEN", _forbidden(principal.role, name))
 
     def present(self, errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
         """Errors as the client sees them, on every transport."""

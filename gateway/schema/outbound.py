@@ -148,11 +148,12 @@ class WebhookDelivery(relay.Node):
         description="The last attempt's HTTP status; null when none answered."
     )
     next_attempt_at: datetime | None = strawberry.field(
-        description="When the next attempt is due (UTC); null unless FAILED."
+        description="When the next attempt is due (UTC); null when the status is"
+        " not FAILED."
     )
     created_at: datetime = strawberry.field(description="When it was published (UTC).")
     delivered_at: datetime | None = strawberry.field(
-        description="When an attempt was answered 2xx (UTC); null before."
+        description="When an attempt was answered 2xx (UTC); null when none was."
     )
     log: list[WebhookAttempt] = strawberry.field(
         description="Every attempt, oldest first."

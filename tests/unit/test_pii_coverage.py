@@ -44,6 +44,9 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("Product", "title"): "a product's title, from its latest order line",
     ("SavedSegment", "name"): "a segment's name, chosen by staff",
     ("EmbedToken", "url"): "the embed page, returned to the writer who made it",
+    ("WebhookEndpoint", "url"): "an outbound webhook's target, set by an admin"
+    " (admin only)",
+    ("WebhookEndpoint", "disabledReason"): "`operator` or `gone`, not a person's words",
     ("LoyaltyEntry", "reason"): "returned only to the writer who just wrote it",
 }
 """Fields whose names match ``PERSONAL`` but hold none, each with why."""
