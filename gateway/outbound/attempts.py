@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db.models import utcnow
@@ -65,31 +65,50 @@ async def claim(
                 ),
             )
             .values(status=DeliveryStatus.SENDING.value, job_id=job_id)
-            .returning(
-                OutboundDelivery.endpoint_id,
-                OutboundDelivery.message_id,
-                OutboundDelivery.attempts,
-            )
+            .returning(OutboundDelivery.endpoint_id, OutboundDelivery.attempts)
         )
         row = taken.first()
         if row is None:
             return None
-        endpoint_id, message_id, attempts = row
-        endpoint = await session.get(OutboundEndpoint, endpoint_id)
-        message = await session.get(OutboundMessage, message_id)
-    assert endpoint is not None  # foreign keys
-    assert message is not None
+        endpoint_id, attempts = row
+        found = (
+            await session.execute(
+                select(
+                    OutboundEndpoint.url,
+                    OutboundEndpoint.enabled,
+                    OutboundEndpoint.secret,
+                    OutboundEndpoint.previous_secret,
+                    OutboundEndpoint.previous_secret_expires_at,
+                    OutboundMessage.msg_id,
+                    OutboundMessage.body,
+                )
+                .select_from(OutboundDelivery)
+                .join(
+                    OutboundEndpoint,
+                    OutboundEndpoint.id == OutboundDelivery.endpoint_id,
+                )
+                .join(
+                    OutboundMessage, OutboundMessage.id == OutboundDelivery.message_id
+                )
+                .where(OutboundDelivery.id == delivery_id)
+            )
+        ).one()
     now = utcnow()
     return Claimed(
         delivery_id=delivery_id,
         endpoint_id=endpoint_id,
         attempts=attempts,
-        enabled=endpoint.enabled,
+        enabled=found.enabled,
         attempt=Attempt(
-            url=endpoint.url,
-            msg_id=message.msg_id,
-            body=message.body,
-            secrets=signing_secrets(endpoint, now),
+            url=found.url,
+            msg_id=found.msg_id,
+            body=found.body,
+            secrets=signing_secrets(
+                found.secret,
+                found.previous_secret,
+                found.previous_secret_expires_at,
+                now,
+            ),
             now=now,
         ),
     )

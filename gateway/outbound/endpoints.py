@@ -131,13 +131,14 @@ async def page(
     return Page.from_rows(rows, first)
 
 
-def signing_secrets(endpoint: OutboundEndpoint, now: datetime) -> list[str]:
+def signing_secrets(
+    secret: str, previous: str | None, expires: datetime | None, now: datetime
+) -> list[str]:
     """The secrets an attempt is signed with now: the current one, and the
-    previous one while its grace period lasts."""
-    expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret and expires is not None and expires > now:
-        return [endpoint.secret, endpoint.previous_secret]
-    return [endpoint.secret]
+    previous one while its grace period (until ``expires``) lasts."""
+    if previous and expires is not None and expires > now:
+        return [secret, previous]
+    return [secret]
 
 
 async def _get(session: AsyncSession, endpoint_id: int) -> OutboundEndpoint:

@@ -187,10 +187,12 @@ async def test_a_slow_endpoint_holds_its_lanes_only(
         await publish(services, "fast.event", {"n": n})
     lanes = services.settings.outbound_endpoint_concurrency
     async with worker(services, concurrency=lanes + 2):
-        await eventually(lambda: len(inbox.of("quick")) == 5)
-        assert inbox.of("stuck") == []
-        assert inbox.in_flight["stuck"] == lanes
-        inbox.gate["stuck"].set()
+        try:
+            await eventually(lambda: len(inbox.of("quick")) == 5)
+            assert inbox.of("stuck") == []
+            assert inbox.in_flight["stuck"] == lanes
+        finally:
+            inbox.gate["stuck"].set()  # else the worker's shutdown waits on it
         await eventually(lambda: settled(services, 11))
     await patient.aclose()
     assert await statuses(services) == ["delivered"] * 11
