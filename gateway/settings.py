@@ -300,6 +300,27 @@ class Settings(BaseSettings):
     """Per embed token (its hash), shared by replicas through Redis."""
     embed_rate_limit_burst: int = 30
 
+    outbound_allow_private_targets: bool = False
+    """Let outbound webhooks reach loopback, private, link-local and other
+    non-public addresses (checked when an endpoint is saved and again at each
+    delivery, after DNS). Off: a webhook cannot be aimed at the gateway's own
+    network (SSRF). Tests and a local demo turn it on."""
+    outbound_connect_timeout: float = Field(default=5.0, gt=0)
+    outbound_read_timeout: float = Field(default=15.0, gt=0)
+    """Seconds an endpoint has to answer once connected; then the attempt
+    failed (``ReadTimeout``) and is retried."""
+    outbound_max_attempts: int = Field(default=10, ge=1, le=50)
+    """Attempts before a delivery is dead (a dead letter, ``retryDelivery``)."""
+    outbound_backoff_seconds: float = Field(default=30.0, ge=0)
+    """The first retry's delay; each next one doubles (equal jitter: half of
+    it fixed, half random), capped by ``outbound_backoff_max_seconds``."""
+    outbound_backoff_max_seconds: float = Field(default=6 * 3600.0, ge=0)
+    outbound_endpoint_concurrency: int = Field(default=4, ge=1, le=64)
+    """Deliveries to one endpoint sent at once, by every worker together: a
+    slow endpoint holds at most this many workers' slots."""
+    outbound_secret_grace_seconds: int = Field(default=24 * 3600, ge=0)
+    """How long the previous secret still signs after ``rotateWebhookSecret``."""
+
     @model_validator(mode="after")
     def _distinct_ingest_keys(self) -> Settings:
         public, server = self.ingest_write_key, self.ingest_server_write_key
