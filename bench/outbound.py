@@ -157,7 +157,6 @@ async def run(options: Options) -> None:
         jobs = App(connector=PsycopgConnector(conninfo=conninfo))
         jobs.add_tasks_from(build_blueprint(), namespace="outbound")
         async with open_services(settings) as opened, jobs.open_async():
-            await jobs.schema_manager.apply_schema_async()
             services = opened
             services.jobs = jobs
             port = free_port()

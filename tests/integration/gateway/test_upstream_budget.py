@@ -218,7 +218,7 @@ async def test_a_search_spends_its_own_budget_and_the_accounts_or_neither(
 
     async def admit(limit: str | None) -> None:
         deadline = time.monotonic() + 1.0
-        await guard.admit("zendesk", 1, Priority.INTERACTIVE, deadline, limit)
+        await guard.admit("zendesk", 1, Priority.INTERACTIVE, deadline, limit=limit)
 
     await admit("search")
     await admit("search")  # account 3 → 1, search 2 → 0

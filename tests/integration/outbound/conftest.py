@@ -112,31 +112,24 @@ async def inbox() -> AsyncIterator[Inbox]:
         yield box
 
 
-_SCHEMAS: set[str] = set()
-
-
 def _conninfo(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 async def open_jobs(database_url: str, empty: bool = True) -> App:
     """A job engine app of our blueprint alone, opened: in memory beside
-    SQLite, on the test database beside PostgreSQL (its schema applied once;
-    its jobs emptied unless ``empty`` is false)."""
+    SQLite, on the test database beside PostgreSQL (its schema is migration
+    0015's; its jobs emptied unless ``empty`` is false)."""
     if database_url.startswith("sqlite"):
         app = App(connector=InMemoryConnector())
     else:
         app = App(connector=PsycopgConnector(conninfo=_conninfo(database_url)))
     app.add_tasks_from(build_blueprint(), namespace="outbound")
     await app.open_async()
-    if isinstance(app.connector, PsycopgConnector):
-        if database_url not in _SCHEMAS:
-            await app.schema_manager.apply_schema_async()
-            _SCHEMAS.add(database_url)
-        if empty:
-            await app.connector.execute_query_async(
-                "TRUNCATE procrastinate_jobs, procrastinate_periodic_defers CASCADE"
-            )
+    if isinstance(app.connector, PsycopgConnector) and empty:
+        await app.connector.execute_query_async(
+            "TRUNCATE procrastinate_jobs, procrastinate_periodic_defers CASCADE"
+        )
     return app
 
 
