@@ -8,6 +8,10 @@ may spend, as the shape of a token bucket, in the unit the vendor counts.
   refills over the window, so that no window ever holds more than ``share``
   × the limit.
 
+Windows and restore rates are in the vendors' seconds:
+``CG_UPSTREAM_CLOCK_FACTOR`` of them pass per real second (1, except in a
+time-compressed soak).
+
 The vendors' figures are settings (``CG_SHOPIFY_LIMIT_*``,
 ``CG_ZENDESK_LIMIT_PER_MINUTE``, ``CG_POSTHOG_LIMIT_QUERIES_PER_HOUR``) with
 their sources beside them in ``gateway.settings``.
@@ -44,14 +48,17 @@ class Budget:
 def budgets(settings: Settings) -> dict[str, Budget]:
     """The budget of each upstream, by connector name."""
     share = settings.upstream_budget_share
+    speed = settings.upstream_clock_factor
     return {
         "shopify": Budget.leaky(
-            settings.shopify_limit_points_per_second,
+            settings.shopify_limit_points_per_second * speed,
             settings.shopify_limit_bucket_points,
             share,
         ),
-        "zendesk": Budget.windowed(settings.zendesk_limit_per_minute, 60.0, share),
+        "zendesk": Budget.windowed(
+            settings.zendesk_limit_per_minute, 60.0 / speed, share
+        ),
         "posthog": Budget.windowed(
-            settings.posthog_limit_queries_per_hour, 3600.0, share
+            settings.posthog_limit_queries_per_hour, 3600.0 / speed, share
         ),
     }
