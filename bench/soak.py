@@ -48,15 +48,8 @@ from bench.soak_setup import (
     soak_upstreams,
     stale_bounds,
 )
-from bench.soak_traffic import (
-    Answers,
-    Delivered,
-    Picker,
-    Rates,
-    Webhooks,
-    agent,
-    customer_id,
-)
+from bench.soak_traffic import Answers, Picker, agent, customer_id
+from bench.soak_webhooks import Delivered, Rates, Webhooks
 from bench.subscriber import subscribed
 from connectors.demo_world import World
 from connectors.simulator_clock import ScaledClock

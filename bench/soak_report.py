@@ -26,7 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bench.soak_ledger import LIMITS, Ledger
-from bench.soak_traffic import Answers, Delivered
+from bench.soak_traffic import Answers
+from bench.soak_webhooks import Delivered
 
 GROWTH = 0.10
 RSS_SLACK = 8 * 2**20
