@@ -42,9 +42,11 @@ class LeakyBucket:
         self._at = clock()
 
     @classmethod
-    def for_plan(cls, plan: str) -> LeakyBucket:
+    def for_plan(
+        cls, plan: str, clock: Callable[[], float] = time.monotonic
+    ) -> LeakyBucket:
         rate = PLANS[plan]
-        return cls(rate * BUCKET_SECONDS, rate)
+        return cls(rate * BUCKET_SECONDS, rate, clock)
 
     def _refill(self) -> None:
         now = self.clock()
