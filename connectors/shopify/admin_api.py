@@ -7,14 +7,9 @@ read of the connector goes through.
   shop slows the connector down instead of failing it, up to
   ``max_throttle_wait`` seconds per document and never past the call's
   deadline (``connectors.scope``).
-- The gateway's budget (``UpstreamHTTP.guard``) is charged up front what
-  Shopify last asked for the same document (``requestedQueryCost``: Shopify
-  takes the requested cost from its bucket before it runs a query, and gives
-  the difference back after), ``ESTIMATED_COST`` for a document not sent yet,
-  and settled to what Shopify charged (``actualQueryCost``; nothing when
-  throttled). Charging a flat estimate let concurrent 883-point documents
-  take more than the bucket held: the soak's four hours met three
-  ``THROTTLED`` answers (docs/benchmarks.md, *Soak*).
+- The gateway's budget (``UpstreamHTTP.guard``) is charged ``ESTIMATED_COST``
+  points per document up front and settled to what Shopify charged
+  (``actualQueryCost``; nothing when throttled).
 - A document priced above Shopify's single-query limit (``MAX_COST_EXCEEDED``)
   is ``CostExceeded``, for the caller to split (``client.py``).
 - Access scopes: the fields of optional scopes the app lacks are left out of
@@ -73,9 +68,6 @@ class AdminApi:
         self.observer = observer
         self.missing_scopes: frozenset[str] = frozenset()
         """Scopes the app lacks, as far as it is known."""
-        self.requested: dict[str, float] = {}
-        """The points Shopify last asked for each document sent (the largest
-        of its variables' sizes is what the budget must cover)."""
 
     async def query(self, document: str, variables: Json) -> Json:
         """Run one GraphQL document without the fields of missing optional
@@ -103,21 +95,16 @@ class AdminApi:
         """One answer that is not THROTTLED, waiting as long as it says."""
         waited = 0.0
         while True:
-            charged = self.requested.get(document, ESTIMATED_COST)
             try:
                 body = await self.http.post_json(
                     self.path,
                     {"query": document, "variables": variables},
-                    cost=charged,
+                    cost=ESTIMATED_COST,
                 )
             except UpstreamRateLimited as exc:
                 delay = exc.retry_after or self.http.retry.max_delay
             else:
-                await self.http.settle(charged, actual_cost(body))
-                if (requested := requested_cost(body)) is not None:
-                    self.requested[document] = max(
-                        requested, self.requested.get(document, 0.0)
-                    )
+                await self.http.settle(ESTIMATED_COST, actual_cost(body))
                 throttled = throttle_delay(body)
                 if throttled is None:
                     result: Json = body
@@ -159,14 +146,6 @@ def actual_cost(body: Json) -> float | None:
         return None
     actual = cost["actualQueryCost"]
     return float(actual) if isinstance(actual, int | float) else 0.0
-
-
-def requested_cost(body: Json) -> float | None:
-    """The points Shopify reserved for the query
-    (``extensions.cost.requestedQueryCost``); ``None`` when it does not say."""
-    cost = (body.get("extensions") or {}).get("cost")
-    requested = cost.get("requestedQueryCost") if isinstance(cost, dict) else None
-    return float(requested) if isinstance(requested, int | float) else None
 
 
 def throttle_delay(body: Json) -> float | None:

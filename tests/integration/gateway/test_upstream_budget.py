@@ -15,10 +15,6 @@ from connectors.errors import UpstreamBudgetSpent
 from connectors.posthog.client import PostHogConnector
 from connectors.posthog.simulator.server import PostHogSimulator
 from connectors.scope import Priority, call_scope
-from connectors.shopify.admin_api import ESTIMATED_COST
-from connectors.shopify.client import ShopifyConnector
-from connectors.shopify.simulator.data import customer_number
-from connectors.shopify.simulator.server import ShopifySimulator
 from connectors.simulator_server import serve_app
 from gateway.guard.bucket import TokenBucket
 from gateway.guard.budget import Budget, budgets
@@ -139,40 +135,3 @@ async def test_a_bucket_takes_costs_above_a_floor_and_settles_both_ways(
     await bucket.adjust("k", 2)  # it cost 2 more: -2, a debt
     assert await bucket.take("k", cost=1) > 0
     assert await bucket.take("k", cost=11) == math.inf  # more than it ever holds
-
-
-async def test_shopify_is_charged_what_it_last_asked_for_a_document() -> None:
-    """Shopify reserves a query's requested cost before it runs it: the
-    budget is charged as much (learned from ``requestedQueryCost``), not a
-    flat estimate under which concurrent reads took more than the bucket held
-    (the soak's ``THROTTLED`` answers, docs/benchmarks.md)."""
-    simulator = ShopifySimulator(
-        World(seed=5, size=20), restore_rate=1_000_000, bucket_size=1_000_000
-    )
-    settings = Settings(
-        shopify_limit_points_per_second=0.001,
-        shopify_limit_bucket_points=1000,
-        upstream_budget_share=1.0,
-    )
-    gid = next(
-        simulator.customer_gid(i)
-        for i in range(20)
-        if simulator.store.orders_by_customer.get(customer_number(i))
-    )
-    async with serve_app(simulator.app) as url:
-        connector = ShopifyConnector(url, "shpat_demo")
-        guard = build_guard(settings, None, ["shopify"])
-        connector.http.guard = guard
-        try:
-            with call_scope(5.0, Priority.INTERACTIVE):
-                await connector.order_windows({gid: 20})  # charged the estimate
-                requested = max(connector.api.requested.values())
-                assert requested > ESTIMATED_COST
-                bucket = guard.buckets["shopify"]
-                await bucket.adjust("shopify", -2000)  # full again: 1,000
-                await bucket.adjust("shopify", 1000 - requested + 1)
-                with pytest.raises(UpstreamBudgetSpent):  # requested - 1 left
-                    await connector.order_windows({gid: 20})
-        finally:
-            await connector.aclose()
-    assert simulator.requests.total == 1
