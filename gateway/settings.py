@@ -162,6 +162,11 @@ class Settings(BaseSettings):
     posthog_limit_queries_per_hour: int = Field(default=120, gt=0)
     """HogQL queries per hour per team (PostHog's ``HogQLQueryThrottle``
     default in posthog/rate_limit.py; some plans allow more)."""
+    upstream_clock_factor: float = Field(default=1.0, gt=0)
+    """Seconds of the vendors' clocks per real second, as their limits count:
+    1 against the real vendors. A compressed soak (``bench/soak.py``) runs the
+    simulators' clocks this much faster, and the budgets' windows shrink (and
+    Shopify's restore quickens) alike."""
     breaker_failures: int = Field(default=5, gt=0)
     """Consecutive failed calls that open an upstream's circuit breaker."""
     breaker_open_seconds: float = Field(default=1.0, gt=0)

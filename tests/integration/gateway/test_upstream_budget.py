@@ -58,6 +58,20 @@ def test_a_fallback_reserve_above_the_background_one_counts_as_that_one() -> Non
     assert guard.reserves[Priority.FALLBACK] == guard.reserves[Priority.BACKGROUND]
 
 
+def test_a_faster_vendor_clock_refills_faster_and_bursts_the_same() -> None:
+    """A soak compressing time K-fold (``CG_UPSTREAM_CLOCK_FACTOR``): each
+    budget refills K times faster, its burst unchanged, so a simulated window
+    (1/K of a real one) still holds no more than the share."""
+    limits = {"zendesk_limit_per_minute": 700, "posthog_limit_queries_per_hour": 120}
+    real = budgets(Settings(**limits))
+    fast = budgets(Settings(**limits, upstream_clock_factor=30))
+    for name in ("shopify", "zendesk", "posthog"):
+        assert fast[name].rate == pytest.approx(real[name].rate * 30)
+        assert fast[name].capacity == real[name].capacity
+    zendesk = fast["zendesk"]
+    assert zendesk.capacity + zendesk.rate * 60 / 30 == pytest.approx(560)
+
+
 @pytest.fixture
 async def posthog() -> AsyncIterator[tuple[PostHogSimulator, PostHogConnector]]:
     """PostHog behind a budget of 10 queries at once (40 an hour, all of it
