@@ -8,10 +8,8 @@ sides: the simulators' limits, buckets and search index lag run on a
 cache TTLs, max staleness, the Zendesk search lag, the insights refresh — is
 divided by K. What stays real on both sides: upstream latency, the read
 deadline, the breakers' pauses, the Redis timeout (they are about the wire,
-not about the vendors' clocks). The PostHog live fallback's hourly budget
-(``CG_POSTHOG_FALLBACK_QUERIES_PER_HOUR``, a rate limiter of its own) and the
-backfill's pace are multiplied by K: the fallback's burst too, which the
-guard's PostHog budget still bounds.
+not about the vendors' clocks). The PostHog live fallback and the backfill
+spend the guard's PostHog budget, compressed with the others.
 """
 
 from __future__ import annotations
@@ -52,8 +50,6 @@ SIMULATED_DURATIONS = (
     "insights_refresh_interval",
 )
 """Settings in seconds of the vendors' (and the help desk's) time."""
-PER_HOUR = ("posthog_fallback_queries_per_hour", "posthog_backfill_queries_per_hour")
-"""Settings in queries per simulated hour."""
 HISTORY = timedelta(days=730)
 """How far back the mirror's backfill reads before the soak starts."""
 
@@ -65,8 +61,6 @@ def compressed(base: Settings, factor: float) -> Settings:
     update: dict[str, object] = {
         name: float(defaults[name].default) / factor for name in SIMULATED_DURATIONS
     }
-    for name in PER_HOUR:
-        update[name] = round(int(defaults[name].default) * factor)
     update["upstream_clock_factor"] = factor
     return base.model_copy(update=update)
 
@@ -130,6 +124,5 @@ async def backfill_mirror(settings: Settings, world: World) -> int:
             since=world.now - HISTORY,
             full=True,
             page_size=settings.posthog_backfill_page_size,
-            queries_per_hour=settings.posthog_backfill_queries_per_hour,
         )
     return report.stored
