@@ -245,3 +245,23 @@ async def test_a_search_spends_its_own_budget_and_the_accounts_or_neither(
     with pytest.raises(UpstreamBudgetSpent):
         await admit("search")  # the account's spent: no search either
     assert await guard.buckets["zendesk.search"].take("zendesk.search", 2) == 0
+
+
+async def test_a_call_dearer_than_the_whole_budget_waits_for_a_full_bucket_not_forever(
+    bucket_redis: SharedRedis | None, cache_prefix: str
+) -> None:
+    """A Shopify document planned at 900 points against a budget of 800 (a
+    share of a 1,000-point bucket): admitted when the bucket is full, then
+    the bucket is empty."""
+    guard = UpstreamGuard(
+        {"shopify": Budget(rate=0.001, capacity=800)},
+        {},
+        redis=bucket_redis,
+        prefix=cache_prefix,
+        reserves=dict.fromkeys(Priority, 0.0),
+        background_deadline=1.0,
+    )
+    deadline = time.monotonic() + 1.0
+    await guard.admit("shopify", 900, Priority.INTERACTIVE, deadline)
+    with pytest.raises(UpstreamBudgetSpent):
+        await guard.admit("shopify", 1, Priority.INTERACTIVE, deadline)
