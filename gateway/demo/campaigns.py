@@ -7,7 +7,8 @@ Saving is idempotent: an automation (or a segment it follows) whose name is
 taken is left as it is, so a demo restarted on a database it keeps (an
 operator's ``CG_DATABASE_URL``) neither duplicates nor fails. An automation
 whose Klaviyo list is missing (no Klaviyo, or a real one without that list)
-is one log line and left out.
+is one log line and left out, as is one naming a product or category
+nobody bought yet.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from gateway.automations.definitions import parse
 from gateway.automations.evaluate import evaluate_all
 from gateway.automations.service import create
 from gateway.automations.tables import Automation
-from gateway.errors import BadUserInput, NotFound
+from gateway.errors import BadUserInput, NotFound, describe
 from gateway.insights.catalogue import set_product_interval
 from gateway.insights.segments import create_segment, segment_by_name
 from gateway.runtime.services import Services
@@ -226,7 +227,14 @@ async def save_campaigns(services: Services, now: datetime) -> list[str]:
                 dict(campaign.conditions) if campaign.conditions else None,
                 with_lists(campaign, ids),
             )
-            await create(session, campaign.name, definition, ACTOR, now)
+            try:
+                async with session.begin_nested():
+                    await create(session, campaign.name, definition, ACTOR, now)
+            except BadUserInput as exc:  # a SKU or category nobody bought yet
+                log.warning(
+                    "demo: automation %r left out: %s", campaign.name, describe(exc)
+                )
+                continue
             saved.append(campaign.name)
     return saved
 
