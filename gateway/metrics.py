@@ -7,6 +7,7 @@ Names are part of the public interface (dashboards and alerts rely on them):
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -101,6 +102,12 @@ POSTHOG_FALLBACK = Counter(
     ["read", "outcome"],
 )
 
+ASYNCIO_TASKS = Gauge(
+    "customer_graph_asyncio_tasks",
+    "Asyncio tasks alive in this process when /metrics was read: flat under a "
+    "steady load; growing, a leak (tasks never awaited or cancelled).",
+)
+
 
 def observe_upstream(connector: str, outcome: str) -> None:
     """The connectors' request observer."""
@@ -108,6 +115,7 @@ def observe_upstream(connector: str, outcome: str) -> None:
 
 
 async def metrics_endpoint(request: Request) -> Response:
+    ASYNCIO_TASKS.set(len(asyncio.all_tasks()))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -162,6 +162,11 @@ class Settings(BaseSettings):
     posthog_limit_queries_per_hour: int = Field(default=120, gt=0)
     """HogQL queries per hour per team (PostHog's ``HogQLQueryThrottle``
     default in posthog/rate_limit.py; some plans allow more)."""
+    upstream_clock_factor: float = Field(default=1.0, gt=0)
+    """Seconds of the vendors' clocks per real second, as their limits count:
+    1 against the real vendors. A compressed soak (``bench/soak.py``) runs the
+    simulators' clocks this much faster, and the budgets' windows shrink (and
+    Shopify's restore quickens) alike."""
     breaker_failures: int = Field(default=5, gt=0)
     """Consecutive failed calls that open an upstream's circuit breaker."""
     breaker_open_seconds: float = Field(default=1.0, gt=0)
@@ -299,6 +304,27 @@ class Settings(BaseSettings):
     embed_rate_limit_per_minute: int = 120
     """Per embed token (its hash), shared by replicas through Redis."""
     embed_rate_limit_burst: int = 30
+
+    outbound_allow_private_targets: bool = False
+    """Let outbound webhooks reach loopback, private, link-local and other
+    non-public addresses (checked when an endpoint is saved and again at each
+    delivery, after DNS). Off: a webhook cannot be aimed at the gateway's own
+    network (SSRF). Tests and a local demo turn it on."""
+    outbound_connect_timeout: float = Field(default=5.0, gt=0)
+    outbound_read_timeout: float = Field(default=15.0, gt=0)
+    """Seconds an endpoint has to answer once connected; then the attempt
+    failed (``ReadTimeout``) and is retried."""
+    outbound_max_attempts: int = Field(default=10, ge=1, le=50)
+    """Attempts before a delivery is dead (a dead letter, ``retryDelivery``)."""
+    outbound_backoff_seconds: float = Field(default=30.0, ge=0)
+    """The first retry's delay; each next one doubles (equal jitter: half of
+    it fixed, half random), capped by ``outbound_backoff_max_seconds``."""
+    outbound_backoff_max_seconds: float = Field(default=6 * 3600.0, ge=0)
+    outbound_endpoint_concurrency: int = Field(default=4, ge=1, le=64)
+    """Deliveries to one endpoint sent at once, by every worker together: a
+    slow endpoint holds at most this many workers' slots."""
+    outbound_secret_grace_seconds: int = Field(default=24 * 3600, ge=0)
+    """How long the previous secret still signs after ``rotateWebhookSecret``."""
 
     @model_validator(mode="after")
     def _distinct_ingest_keys(self) -> Settings:

@@ -11,14 +11,19 @@ deprecated and takes one person per call, so it is not used.
 time (oldest first), for the local event mirror's backfill.
 
 Persons by email or phone are one HogQL query per batch too, over
-``person_distinct_ids``. By distinct id they are read through
-``/persons/?distinct_id=``, which takes one value: those look-ups run
-concurrently, one call per id.
+``person_distinct_ids`` — except a few (``REST_LOOKUPS``), read through the
+persons API (``/persons/?email=``, ``?properties=`` for the phone), one call
+each: PostHog allows a key 120 HogQL queries an hour but 1,200 persons calls,
+and a help desk links customers one view at a time (measured by the soak,
+docs/benchmarks.md: one HogQL query per first view spent the hour's queries
+in minutes). By distinct id they are read through ``/persons/?distinct_id=``,
+which takes one value: those look-ups run concurrently, one call per id.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -51,6 +56,10 @@ from connectors.upstream_http import RequestObserver, UpstreamHTTP
 
 NAME = "posthog"
 IDS_PER_QUERY = 500
+REST_LOOKUPS = 5
+"""Emails or phones up to this many are looked up through the persons API
+(under PostHog's general throttles, 240 a minute and 1,200 an hour), more in
+one HogQL query (under its query throttle, 120 an hour)."""
 CONCURRENCY = 8
 
 
@@ -111,13 +120,21 @@ class PostHogConnector:
         self, person_property: str, values: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
         """Persons whose ``person_property`` equals one of ``values``, keyed by
-        that value: one HogQL query per ``IDS_PER_QUERY`` values."""
-        rows = await self._batched(
-            values, IDS_PER_QUERY, lambda c: persons_query(person_property, c)
-        )
+        that value: a persons call per value up to ``REST_LOOKUPS`` of them,
+        else one HogQL query per ``IDS_PER_QUERY`` values."""
+        if len(values) <= REST_LOOKUPS:
+            answers = await asyncio.gather(
+                *(self._persons(**_person_filter(person_property, v)) for v in values)
+            )
+            customers = [customer_from_person(p) for ps in answers for p in ps]
+        else:
+            rows = await self._batched(
+                values, IDS_PER_QUERY, lambda c: persons_query(person_property, c)
+            )
+            customers = persons_from_rows(rows)
         found: dict[str, ExternalCustomer] = {}
         wanted = set(values)
-        for customer in persons_from_rows(rows):
+        for customer in customers:
             value = getattr(customer, person_property)
             if value in wanted:
                 found.setdefault(value, customer)
@@ -210,3 +227,13 @@ class PostHogConnector:
             return [event_from_row(row) for row in rows]
         except (TypeError, ValueError, AttributeError) as exc:
             raise UpstreamBadResponse(self.name, "malformed event row") from exc
+
+
+def _person_filter(person_property: str, value: str) -> dict[str, str]:
+    """The persons API's filter for one value: ``email`` has its own
+    parameter, other properties go in ``properties`` (PostHog's property
+    filter JSON)."""
+    if person_property == "email":
+        return {"email": value}
+    condition = {"key": person_property, "value": value, "operator": "exact"}
+    return {"properties": json.dumps([{**condition, "type": "person"}])}

@@ -21,7 +21,8 @@ or a graphql-transport-ws ``error`` message), always with the same
    the argument values it may use (403; ``gateway.auth.policy``: marketing's
    ``setConsent`` records an opt-out only);
 6. root fields some roles only may use, queries too (403;
-   ``policy.ROOT_FIELD_ROLES``: automations are admin's and marketing's);
+   ``policy.ROOT_FIELD_ROLES``: automations are admin's and marketing's,
+   outbound webhooks admin's);
 7. comparisons: arguments, filter fields, order values and entity keys that
    compare with personal data only for a role that sees it in full
    (``policy.COMPARED``; 403 ``FORBIDDEN`` with ``extensions.argument``).
@@ -112,9 +113,20 @@ class OperationGate:
             )
         if analysis.is_mutation:
             _check_mutation(principal, analysis, method, operation.variables)
-        _check_root_fields(self.schema, principal, analysis)
+        self._check_root_fields(principal, analysis)
         _check_comparisons(principal, analysis)
         return analysis
+
+    def _check_root_fields(self, principal: Principal, analysis: Analysis) -> None:
+        """Root fields kept to some roles (``policy.ROOT_FIELD_ROLES``),
+        queries included; a field this schema lacks (the embed one's) is left
+        to validation, which names it."""
+        root = self.schema.get_root_type(analysis.operation.operation)
+        served = root.fields if root is not None else {}
+        for node in analysis.root_fields:
+            name = node.name.value
+            if name in served and not may_use_root_field(principal.role, name):
+                raise Refused(403, "FORBIDDEN", _forbidden(principal.role, name))
 
     def present(self, errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
         """Errors as the client sees them, on every transport."""
@@ -148,22 +160,6 @@ def _check_mutation(
         }
         if not may_run_mutation(principal.role, name, arguments):
             raise Refused(403, "FORBIDDEN", _forbidden(principal.role, name))
-
-
-def _check_root_fields(
-    schema: GraphQLSchema, principal: Principal, analysis: Analysis
-) -> None:
-    """Root fields kept to some roles (``policy.ROOT_FIELD_ROLES``), queries
-    included; a field the schema lacks (the embed one's) is validation's."""
-    root = schema.get_root_type(analysis.operation.operation)
-    for node in analysis.root_fields:
-        known = root is not None and node.name.value in root.fields
-        if known and not may_use_root_field(principal.role, node.name.value):
-            raise Refused(
-                403,
-                "FORBIDDEN",
-                f"The {principal.role} role may not use {node.name.value}.",
-            )
 
 
 def _check_comparisons(principal: Principal, analysis: Analysis) -> None:

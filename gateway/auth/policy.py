@@ -205,29 +205,48 @@ marketing export, so granting it to oneself would unlock the contacts."""
 
 
 CAMPAIGN_MANAGERS: frozenset[Role] = frozenset({Role.ADMIN, Role.MARKETING})
-ROOT_FIELD_ROLES: dict[str, frozenset[Role]] = dict.fromkeys(
-    (
-        "connectSegmentToList",
-        "disconnectSegmentFromList",
-        "automations",
-        "automationRuns",
-        "dryRunAutomation",
-        "createAutomation",
-        "updateAutomation",
-        "pauseAutomation",
-        "resumeAutomation",
-        "deleteAutomation",
-        "retryRun",
+ROOT_FIELD_ROLES: dict[str, frozenset[Role]] = {
+    **dict.fromkeys(
+        (
+            "connectSegmentToList",
+            "disconnectSegmentFromList",
+            "automations",
+            "automationRuns",
+            "dryRunAutomation",
+            "createAutomation",
+            "updateAutomation",
+            "pauseAutomation",
+            "resumeAutomation",
+            "deleteAutomation",
+            "retryRun",
+        ),
+        CAMPAIGN_MANAGERS,
     ),
-    CAMPAIGN_MANAGERS,
-)
+    **dict.fromkeys(
+        (
+            "webhookEndpoints",
+            "webhookDeliveries",
+            "createWebhookEndpoint",
+            "rotateWebhookSecret",
+            "disableWebhookEndpoint",
+            "enableWebhookEndpoint",
+            "deleteWebhookEndpoint",
+            "retryDelivery",
+            "replayDelivery",
+        ),
+        frozenset({Role.ADMIN}),
+    ),
+}
 """Root fields (queries and mutations) only some roles may use, whatever
 else they may run: automations, and which customers are sent to an email
 tool, are marketing's and the admin's decisions, not the help desk's or
-sales' (docs/automations.md, docs/audiences.md)."""
+sales' (docs/automations.md, docs/audiences.md); outbound webhooks are the
+admin's alone: they send customers' data to any URL they name, and their log
+shows where it went (docs/webhooks-outbound.md)."""
 
 
 def may_use_root_field(role: Role, field: str) -> bool:
+    """Whether ``role`` may select the root field ``field`` at all."""
     return role in ROOT_FIELD_ROLES.get(field, frozenset(Role))
 
 

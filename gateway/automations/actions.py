@@ -10,9 +10,12 @@ outputs of those before it (``Step.outputs``): a ``createDiscountCode``'s
 code is there for a following ``webhook`` or ``addToList``.
 
 ``EXECUTORS`` holds the kinds this gateway runs: ``createTask``, ``tag``,
-``untag`` write CRM rows; ``createDiscountCode`` makes the customer's Shopify
-code (``gateway.promotions``: one code per run, so a retry sends the same
-code and makes no second discount) and ``addToList`` subscribes the customer
+``untag`` write CRM rows; ``webhook`` publishes a signed event to the
+outbound endpoints registered for its type (``gateway.outbound``; a retry
+after a lost commit may publish it again, as a new message);
+``createDiscountCode`` makes the customer's Shopify code
+(``gateway.promotions``: one code per run, so a retry sends the same code
+and makes no second discount) and ``addToList`` subscribes the customer
 to a Klaviyo list with email consent only (``gateway.audiences``; subscribing
 twice is a no-op in Klaviyo). An executor that calls out of the database must
 make its call idempotent by the run (``Step.run_id``, ``Step.key``).
@@ -27,13 +30,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.relay import to_base64
 
 from connectors.errors import UpstreamUnavailable
 from gateway.audiences.service import audiences_for
+from gateway.auth.contact import ContactRow, contact_for
+from gateway.auth.policy import Role
 from gateway.crm.customers import write_tags
 from gateway.crm.tasks import add_task
+from gateway.db import models
+from gateway.outbound.publish import publish
 from gateway.promotions.service import DEFAULT_VALID_DAYS, create_promo_code
 
 if TYPE_CHECKING:
@@ -148,7 +156,45 @@ async def add_to_list(session: AsyncSession, step: Step) -> Done:
     return Done({"listId": step.params["listId"], "result": added.value})
 
 
+async def webhook(session: AsyncSession, step: Step) -> Done:
+    """The event to every outbound endpoint registered for its type
+    (``gateway.outbound``: signed, retried, dead-lettered there). Its contact
+    data is what consent allows whoever made the automation: the email with
+    email consent, the phone with SMS consent (``contact_for`` under the
+    marketing rule), else null."""
+    payload = await webhook_payload(session, step)
+    sent = await publish(
+        step.services, step.params["event"], payload, customer_id=step.customer_id
+    )
+    return Done({"event": step.params["event"], "deliveries": len(sent)})
+
+
+async def webhook_payload(session: AsyncSession, step: Step) -> dict[str, Any]:
+    customer = await session.get(models.Customer, step.customer_id)
+    consents = await session.scalars(
+        select(models.Consent).where(models.Consent.customer_id == step.customer_id)
+    )
+    contact = (
+        contact_for(Role.MARKETING, ContactRow.of(customer, consents))
+        if customer is not None
+        else None
+    )
+    return {
+        "automation": step.automation,
+        "trigger": step.trigger,
+        "occasion": step.occasion,
+        "customer": {
+            "id": to_base64("Customer", step.customer_id),
+            "firstName": customer.first_name if customer is not None else None,
+            "email": contact.email if contact is not None else None,
+            "phone": contact.phone if contact is not None else None,
+        },
+        "discountCode": discount_code(step),
+    }
+
+
 EXECUTORS: dict[str, Executor] = {
+    "webhook": webhook,
     "createTask": create_task,
     "tag": tag,
     "untag": untag,

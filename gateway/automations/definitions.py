@@ -3,9 +3,9 @@
 inputs (camelCase keys, nulls left out) — what ``automations`` stores.
 
 Anything wrong is BAD_USER_INPUT naming the field (``trigger.birthday.daysAhead``,
-``actions[1].webhook.url``) before anything is written: more or less than one
+``actions[1].webhook.event``) before anything is written: more or less than one
 trigger or action kind, a value out of range, a segment, SKU or category
-nobody has, a webhook URL that is not http(s), a discount outside 1–100 %, an
+nobody has, a webhook event that is not an event type, a discount outside 1–100 %, an
 action that passes on a discount code no earlier action creates (actions run
 in order; each sees the outputs of those before it), an action kind
 this gateway cannot run (``gateway.automations.actions.EXECUTORS``).
@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +28,7 @@ from gateway.insights.filter_values import fields, text, whole
 from gateway.insights.segment_filter import compile_filter, hidden_conditions
 from gateway.insights.segment_rules import product_names
 from gateway.insights.segments import segment_by_name
+from gateway.outbound.endpoints import EVENT_TYPE
 
 Spec = Mapping[str, Any]
 MAX_ACTIONS = 10
@@ -49,7 +49,7 @@ ACTIONS = {
     "createTask": {"title", "assignee", "dueInDays"},
     "tag": {"tags"},
     "untag": {"tags"},
-    "webhook": {"url", "event", "includeDiscountCode"},
+    "webhook": {"event", "includeDiscountCode"},
     "addToList": {"listId", "includeDiscountCode"},
     "createDiscountCode": {"percent", "category", "validDays"},
 }
@@ -154,11 +154,11 @@ def _check_action(key: str, kind: str, spec: Spec) -> None:
         for tag in tags:
             text(f"{key}.tags", tag)
     elif kind == "webhook":
-        url = text(f"{key}.url", spec.get("url"))
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        event = text(f"{key}.event", spec.get("event"))
+        if not EVENT_TYPE.fullmatch(event):
             raise BadUserInput(
-                f"`{key}.url` must be an http(s) URL.", field=f"{key}.url"
+                f"`{key}.event` is an event type such as `automation.birthday`.",
+                field=f"{key}.event",
             )
     elif kind == "addToList":
         text(f"{key}.listId", spec.get("listId"))

@@ -16,6 +16,10 @@ may spend, as the shape of a token bucket, in the unit the vendor counts.
   at most the share of the burst and refills so that no minute holds more
   than the share of the steady limit.
 
+Windows and restore rates are in the vendors' seconds:
+``CG_UPSTREAM_CLOCK_FACTOR`` of them pass per real second (1, except in a
+time-compressed soak).
+
 The vendors' figures are settings (``CG_SHOPIFY_LIMIT_*``,
 ``CG_ZENDESK_LIMIT_PER_MINUTE``, ``CG_ZENDESK_SEARCH_LIMIT_PER_MINUTE``,
 ``CG_POSTHOG_LIMIT_QUERIES_PER_HOUR``) with
@@ -69,18 +73,21 @@ def budgets(settings: Settings) -> dict[str, Budget]:
     """The budget of each upstream, by connector name, and of each endpoint
     with a limit of its own, by ``<connector>.<limit>``."""
     share = settings.upstream_budget_share
+    speed = settings.upstream_clock_factor
     return {
         "shopify": Budget.leaky(
-            settings.shopify_limit_points_per_second,
+            settings.shopify_limit_points_per_second * speed,
             settings.shopify_limit_bucket_points,
             share,
         ),
-        "zendesk": Budget.windowed(settings.zendesk_limit_per_minute, 60.0, share),
+        "zendesk": Budget.windowed(
+            settings.zendesk_limit_per_minute, 60.0 / speed, share
+        ),
         "zendesk.search": Budget.windowed(
-            settings.zendesk_search_limit_per_minute, 60.0, share
+            settings.zendesk_search_limit_per_minute, 60.0 / speed, share
         ),
         "posthog": Budget.windowed(
-            settings.posthog_limit_queries_per_hour, 3600.0, share
+            settings.posthog_limit_queries_per_hour, 3600.0 / speed, share
         ),
         **{
             f"klaviyo.{endpoint}": Budget.tiered(limit.burst, limit.steady, share)

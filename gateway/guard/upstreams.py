@@ -96,16 +96,20 @@ class UpstreamGuard:
         """0 when every budget of ``names`` covered ``cost`` above the
         priority's reserve; else the seconds until the one that did not
         could, and what the others took is given back."""
-        taken: list[str] = []
+        taken: list[tuple[str, float]] = []
         for name in names:
             bucket = self.buckets[name]
             floor = bucket.capacity * self.reserves[priority]
-            wait = await bucket.take(name, cost, floor)
+            # A call dearer than the bucket holds above the floor (a budget
+            # share smaller than one query's cost) waits for a full bucket,
+            # not for ever; what it really cost is settled after.
+            amount = min(cost, bucket.capacity - floor)
+            wait = await bucket.take(name, amount, floor)
             if wait > 0:
-                for done in taken:
-                    await self.buckets[done].adjust(done, -cost)
+                for done, given in taken:
+                    await self.buckets[done].adjust(done, -given)
                 return wait
-            taken.append(name)
+            taken.append((name, amount))
         return 0.0
 
     async def settle(self, connector: str, extra: float) -> None:

@@ -117,15 +117,21 @@ class ExternalIdByCustomerLoader(DataLoader[SourceLink, str | None]):
         try:
             found = await self._known(names)
         except LinkLookupFailed as failed:
-            errors = failed.errors
+            errors = dict(failed.errors)
+            found = dict(failed.found)
             rest = [
                 n
                 for n, k in zip(names, keys, strict=True)
-                if n not in failed.found and k.source not in errors
+                if n not in found and k.source not in errors
             ]  # keys another request's look-up held: answered by now
-            found = {**failed.found, **(await self._known(rest) if rest else {})}
+            if rest:
+                try:
+                    found.update(await self._known(rest))
+                except LinkLookupFailed as again:  # that look-up failed too
+                    found.update(again.found)
+                    errors = {**again.errors, **errors}
             answers = [
-                errors[k.source] if k.source in errors else found[n] or None
+                found[n] or None if n in found else errors[k.source]
                 for n, k in zip(names, keys, strict=True)
             ]  # aiodataloader fails the load of a key answered with an exception
             return cast(list[str | None], answers)

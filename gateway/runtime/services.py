@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import httpx
 from procrastinate import App
 from procrastinate.testing import InMemoryConnector
 from pydantic import SecretStr
@@ -70,6 +71,10 @@ class Services:
     jobs: App = field(default_factory=lambda: App(connector=InMemoryConnector()))
     """The job engine (``gateway.jobs.engine``): defers jobs; the tasks are
     registered where a worker runs (``gateway.app``, ``customer-graph worker``)."""
+    outbound_http: httpx.AsyncClient | None = None
+    """The HTTP client of outbound webhook deliveries (``gateway.outbound``):
+    never follows a redirect, ``CG_OUTBOUND_*_TIMEOUT``, no proxy from the
+    environment."""
     crm: Crm = field(init=False)
     """CRM writes, each announced on ``changes`` after its commit; built from
     ``sessions`` and ``changes`` (also by ``dataclasses.replace``)."""
@@ -86,6 +91,20 @@ class Services:
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
+
+
+def outbound_client(settings: Settings) -> httpx.AsyncClient:
+    """Deliveries connect to the address ``gateway.outbound.targets`` checked,
+    so nothing may send them elsewhere: no redirects, no proxy."""
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        trust_env=False,
+        timeout=httpx.Timeout(
+            settings.outbound_read_timeout, connect=settings.outbound_connect_timeout
+        ),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        headers={"User-Agent": "customer-graph-webhooks"},
+    )
 
 
 @asynccontextmanager
@@ -160,6 +179,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             if redis is not None:
                 # Changes made during an outage bumped versions nobody else saw.
                 redis.breaker.on_recovery(services.responses.forget_all)
+    services.outbound_http = outbound_client(settings)
     services.feed = ChangeFeed(
         services.changes, redis, f"{settings.cache_prefix}:changes"
     )
@@ -174,6 +194,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         if services.shopify_scopes is not None:
             await services.shopify_scopes.aclose()
         await services.feed.aclose()
+        await services.outbound_http.aclose()
         await services.audit.aclose()
         await backend.aclose()
         if redis is not None:

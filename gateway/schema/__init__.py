@@ -20,6 +20,7 @@ from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
 from gateway.schema.federation import FEDERATION_VERSION, FederatedSchema
 from gateway.schema.insights import InsightsMutation, InsightsQuery
+from gateway.schema.outbound import OutboundMutation, OutboundQuery
 from gateway.schema.partial_errors import PartialErrors
 from gateway.schema.promotions import PromotionsMutation
 from gateway.schema.replenishment import ReplenishmentMutation
@@ -31,7 +32,8 @@ from gateway.schema.timeline_events import EVENT_TYPES
 from gateway.schema.upstream_scope import UpstreamScope
 
 Query = merge_types(
-    "Query", (CustomerQuery, InsightsQuery, AudienceQuery, AutomationQuery)
+    "Query",
+    (CustomerQuery, InsightsQuery, AudienceQuery, AutomationQuery, OutboundQuery),
 )
 Mutation = merge_types(
     "Mutation",
@@ -42,6 +44,7 @@ Mutation = merge_types(
         InsightsMutation,
         PromotionsMutation,
         AudienceMutation,
+        OutboundMutation,
         ReplenishmentMutation,
         TaskMutation,
         TimelineMutation,

@@ -118,11 +118,14 @@ class TagAction:
     tags: list[str] = strawberry.field(description="1 to 20 tags.")
 
 
-@strawberry.input(description="POST a signed event (Standard Webhooks) to a URL.")
+@strawberry.input(
+    description="Send a signed event (Standard Webhooks) to the outbound webhook"
+    " endpoints an admin registered for its type (createWebhookEndpoint)."
+)
 class WebhookAction:
-    url: str = strawberry.field(description="An http(s) URL.")
-    event: str | None = strawberry.field(
-        default=None, description="The event type sent; the trigger's kind if unset."
+    event: str = strawberry.field(
+        description="The event type, e.g. `automation.birthday`: the endpoints"
+        " whose eventTypes list it (or list none) receive it."
     )
     include_discount_code: bool | None = strawberry.field(
         default=None, description="Add the code an earlier action created."

@@ -40,7 +40,15 @@ class SharedRedis:
             (a read-only replica during a failover, out of memory) is not back."""
             await client.set(f"{prefix}:redis-probe", b"1", px=1000)
 
-        breaker = RedisBreaker(probe, reset=client.connection_pool.disconnect)
+        async def reset() -> None:
+            """Drop the idle connections. Not those in use: redis-py dropped
+            under a command raises ``AttributeError`` from it (a ``None``
+            writer or reader, redis-py issue #2349); a command on the wire
+            ends as Redis answers or fails it, and redis-py then disconnects
+            a connection that failed."""
+            await client.connection_pool.disconnect(inuse_connections=False)
+
+        breaker = RedisBreaker(probe, reset=reset)
         return cls(client, breaker)
 
     async def aclose(self) -> None:

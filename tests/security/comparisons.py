@@ -113,6 +113,11 @@ NOT_COMPARED: dict[str, str] = {
         ),
         "what an action does: its settings compare with nothing",
     ),
+    "Mutation.createWebhookEndpoint": "an outbound webhook endpoint's URL, event"
+    " types and description, chosen by an admin",
+    "Query.webhookDeliveries(endpointId:)": GLOBAL_ID,
+    "Query.webhookDeliveries(status:)": HOLDER,
+    "WebhookDeliveryStatus": "a delivery's state, not personal data",
     "CustomerOrderBy.CREATED_AT_DESC": "when we recorded the customer",
     "CustomerOrderBy.CREATED_AT_ASC": "when we recorded the customer",
     "CustomerFilter.tagsAny": "our tags",

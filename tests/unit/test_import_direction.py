@@ -71,8 +71,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.automations": {
             "connectors", "gateway.audiences", "gateway.auth", "gateway.changes",
             "gateway.crm", "gateway.db", "gateway.errors", "gateway.insights",
-            "gateway.jobs", "gateway.promotions", "gateway.relay", "gateway.runtime",
-            "gateway.settings", "gateway.validation",
+            "gateway.jobs", "gateway.outbound", "gateway.promotions", "gateway.relay",
+            "gateway.runtime", "gateway.settings", "gateway.validation",
         },
         "gateway.mirror": {
             "connectors", "gateway.db", "gateway.errors", "gateway.metrics",
@@ -90,6 +90,10 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.insights", "gateway.metrics", "gateway.mirror",
             "gateway.promotions", "gateway.relay", "gateway.runtime",
             "gateway.timeline",
+        },
+        "gateway.outbound": {
+            "gateway.db", "gateway.errors", "gateway.relay", "gateway.runtime",
+            "gateway.settings",
         },
         # endpoints outside GraphQL
         "gateway.ingest": {
@@ -111,7 +115,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "connectors", "gateway.audiences", "gateway.auth", "gateway.automations",
             "gateway.changes", "gateway.crm",
             "gateway.db", "gateway.errors", "gateway.insights", "gateway.loaders",
-            "gateway.promotions", "gateway.relay", "gateway.runtime",
+            "gateway.outbound", "gateway.promotions", "gateway.relay", "gateway.runtime",
             "gateway.timeline", "gateway.validation",
         },
         "gateway.schema": {
@@ -129,7 +133,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.app": {
             "gateway.admission", "gateway.audiences", "gateway.automations",
             "gateway.errors", "gateway.http", "gateway.ingest", "gateway.insights",
-            "gateway.jobs", "gateway.metrics", "gateway.runtime",
+            "gateway.jobs", "gateway.metrics", "gateway.outbound", "gateway.runtime",
             "gateway.settings", "gateway.webhooks",
         },
         "gateway.demo": {

@@ -45,6 +45,9 @@ NOT_PERSONAL: dict[tuple[str, str], str] = {
     ("SavedSegment", "name"): "a segment's name, chosen by staff",
     ("AudienceConnection", "listName"): "a Klaviyo list's name, chosen by staff",
     ("EmbedToken", "url"): "the embed page, returned to the writer who made it",
+    ("WebhookEndpoint", "url"): "an outbound webhook's target, set by an admin"
+    " (admin only)",
+    ("WebhookEndpoint", "disabledReason"): "`operator` or `gone`, not a person's words",
     ("LoyaltyEntry", "reason"): "returned only to the writer who just wrote it",
     ("Automation", "name"): "an automation's name, chosen by staff",
     ("AutomationRan", "automationName"): "an automation's name, chosen by staff",

@@ -13,6 +13,7 @@ actual cost is given back after.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 PLANS: dict[str, float] = {
     "standard": 100.0,
@@ -26,19 +27,29 @@ BUCKET_SECONDS = 20.0
 
 
 class LeakyBucket:
-    def __init__(self, size: float, restore_rate: float) -> None:
+    def __init__(
+        self,
+        size: float,
+        restore_rate: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``restore_rate`` points per second of ``clock`` (a ``ScaledClock``
+        restores them faster, as a compressed soak needs)."""
         self.size = size
         self.restore_rate = restore_rate
+        self.clock = clock
         self.available = size
-        self._at = time.monotonic()
+        self._at = clock()
 
     @classmethod
-    def for_plan(cls, plan: str) -> LeakyBucket:
+    def for_plan(
+        cls, plan: str, clock: Callable[[], float] = time.monotonic
+    ) -> LeakyBucket:
         rate = PLANS[plan]
-        return cls(rate * BUCKET_SECONDS, rate)
+        return cls(rate * BUCKET_SECONDS, rate, clock)
 
     def _refill(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         elapsed = now - self._at
         self.available = min(self.size, self.available + elapsed * self.restore_rate)
         self._at = now

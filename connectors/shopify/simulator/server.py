@@ -13,15 +13,16 @@ window without ``read_all_orders``.
 
 Knobs for tests: ``fail_next(n, status)``, ``drain()``, ``latency``, ``plan``
 or ``bucket_size``/``restore_rate``, ``throttle_http_status`` (200 or 429),
-``max_query_cost``, ``lose_answers(field, n)`` (run it, then answer 503 as a
-proxy that lost Shopify's answer would), ``scopes`` and ``grant``/``revoke``
-(per token); counters ``requests`` (per HTTP request) and ``operations`` (per
-GraphQL root field).
+``max_query_cost``, ``clock`` (the bucket's time), ``lose_answers(field, n)``
+(run it, then answer 503 as a proxy that lost Shopify's answer would),
+``scopes`` and ``grant``/``revoke`` (per token); counters ``requests`` (per
+HTTP request) and ``operations`` (per GraphQL root field).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -85,12 +86,14 @@ class ShopifySimulator(InjectedFailures):
         scopes: Iterable[str] = SCOPES,
         deleted: Iterable[int] | None = None,
         shop_timezone: str = "America/New_York",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``plan`` sets the bucket (``bucket_size``/``restore_rate`` override
         it); ``scopes``: what ``access_token`` was granted (default: every
         scope the connector reads); ``deleted``: world indices whose Shopify
         customer no longer exists (default: every index ending in 7 of each
-        fifty, e.g. 7, 57, 107)."""
+        fifty, e.g. 7, 57, 107); ``clock``: the seconds the bucket restores
+        in (``connectors.simulator_clock``)."""
         self.world = world
         self.shop = shop
         self.access_token = access_token
@@ -107,6 +110,7 @@ class ShopifySimulator(InjectedFailures):
         self.bucket = LeakyBucket(
             planned.size if bucket_size is None else bucket_size,
             planned.restore_rate if restore_rate is None else restore_rate,
+            clock,
         )
         self.requests = RequestCounter()
         self.operations = RequestCounter()

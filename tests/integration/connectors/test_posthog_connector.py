@@ -17,7 +17,7 @@ from connectors.errors import (
     UpstreamUnavailable,
 )
 from connectors.models import ActivityKind
-from connectors.posthog.client import PostHogConnector
+from connectors.posthog.client import REST_LOOKUPS, PostHogConnector
 from connectors.posthog.simulator.server import PostHogSimulator
 from connectors.retry import RetryPolicy
 from connectors.simulator_server import serve_app
@@ -132,7 +132,8 @@ async def test_persons_by_distinct_id_and_email(sim, ph):
     assert found[0].external_id == person.distinct_ids[0]
     assert found[0].properties["person_uuid"] == person.uuid
     sim.requests.reset()
-    by_email = await ph.customers_by_emails([person.distinct_ids[0].upper(), "no@x.io"])
+    unknown = [f"no{n}@x.io" for n in range(REST_LOOKUPS)]  # past the persons API
+    by_email = await ph.customers_by_emails([person.distinct_ids[0].upper(), *unknown])
     assert list(by_email) == [person.distinct_ids[0]]
     rest, hogql = found[0], by_email[person.distinct_ids[0]]
     assert replace(hogql, properties={}) == replace(rest, properties={})
@@ -162,6 +163,25 @@ async def test_many_emails_are_looked_up_in_one_query(sim, ph, n):
         assert customer.created_at == person.customer.signed_up_at
     assert sim.requests["query"] == 1
     assert sim.requests.total == 1
+
+
+async def test_a_few_emails_and_phones_are_persons_calls_not_hogql_queries(sim, ph):
+    """A view links one customer: the persons API (1,200 calls an hour), not
+    a HogQL query (120 an hour)."""
+    people = [p for p in sim.analytics.persons if "phone" in p.properties][:2]
+    emails = [p.properties["email"] for p in people]
+    by_email = await ph.customers_by_emails([*emails, "no@x.io"])
+    phones = [p.properties["phone"] for p in people]
+    by_phone = await ph.customers_by_phones([*phones, "+15550000000"])
+    assert list(by_email) == emails
+    assert list(by_phone) == phones
+    for person, found in zip(people, by_email.values(), strict=True):
+        assert found.external_id == person.distinct_ids[0]
+        assert found.properties["person_uuid"] == person.uuid
+    assert [c.external_id for c in by_phone.values()] == [
+        c.external_id for c in by_email.values()
+    ]
+    assert (sim.requests["query"], sim.requests["persons"]) == (0, 6)
 
 
 async def test_persons_by_phone_are_one_query(sim, ph):

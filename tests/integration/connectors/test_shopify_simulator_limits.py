@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from connectors.demo_world import World
-from connectors.shopify.simulator import bucket as bucket_module
 from connectors.shopify.simulator.bucket import LeakyBucket
 from connectors.shopify.simulator.server import ShopifySimulator
 
@@ -141,12 +140,9 @@ async def test_a_query_the_bucket_cannot_cover_is_throttled_with_no_data(
     assert ok["data"]["nodes"][0]["id"] == simulator.customer_gid(1)
 
 
-def test_the_bucket_drains_and_restores_at_its_rate_up_to_its_size(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_bucket_drains_and_restores_at_its_rate_up_to_its_size() -> None:
     clock = [100.0]
-    monkeypatch.setattr(bucket_module.time, "monotonic", lambda: clock[0])
-    bucket = LeakyBucket.for_plan("standard")
+    bucket = LeakyBucket.for_plan("standard", clock=lambda: clock[0])
     assert bucket.take(1500)
     assert not bucket.take(600)  # 500 left
     assert bucket.wait_for(600) == pytest.approx(1.0)

@@ -22,6 +22,15 @@ async def test_healthz_and_readyz_answer_when_the_database_is_up(
     assert ready.json() == {"status": "ok", "database": "up"}
 
 
+async def test_metrics_count_the_asyncio_tasks_alive(client: httpx.AsyncClient) -> None:
+    """What tells a task leak from a steady load (the soak reads it:
+    bench/soak.py)."""
+    text = (await client.get("/metrics")).text
+    gauge = "customer_graph_asyncio_tasks "
+    line = next(x for x in text.splitlines() if x.startswith(gauge))
+    assert float(line.removeprefix(gauge)) >= 1  # the test's own task at least
+
+
 @pytest.fixture
 async def broken_client() -> httpx.AsyncClient:
     settings = Settings(

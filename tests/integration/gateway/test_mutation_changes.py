@@ -115,6 +115,18 @@ NOT_CUSTOMER_WRITES = {
         " changes when they run (tests/integration/automations)",
     ),
     "retryRun": "queues a run again; its actions announce when they run",
+    **dict.fromkeys(
+        (
+            "createWebhookEndpoint",
+            "rotateWebhookSecret",
+            "disableWebhookEndpoint",
+            "enableWebhookEndpoint",
+            "deleteWebhookEndpoint",
+            "retryDelivery",
+            "replayDelivery",
+        ),
+        "an outbound webhook endpoint or delivery: no customer's data changes",
+    ),
 }
 
 

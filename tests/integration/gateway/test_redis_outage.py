@@ -318,3 +318,30 @@ async def test_a_server_that_answers_but_refuses_writes_is_not_back(
     finally:
         await admin.aclose()
         await shared.aclose()
+
+
+async def test_calls_in_flight_when_an_outage_begins_fail_as_redis_failures(
+    redis_server: RedisServer,
+) -> None:
+    """The breaker drops the pool's connections when it opens; dropping those
+    in use under their commands made redis-py raise ``AttributeError`` (a
+    ``None`` writer or reader: redis-py issue #2349), which reached views as
+    INTERNAL_SERVER_ERROR (the soak, docs/benchmarks.md). Only idle ones are
+    dropped: a command on the wire ends as Redis answers or fails it."""
+    shared = SharedRedis.open(redis_server.url, timeout=2.0)
+    try:
+        await shared.client.set("big", b"x" * 2_000_000)
+        for round in range(30):
+            calls = [
+                asyncio.create_task(
+                    shared.breaker.run("get", lambda: shared.client.get("big"))
+                )
+                for _ in range(5)
+            ]
+            await asyncio.sleep(round % 10 / 1000)  # sending, reading, done
+            shared.breaker.failed("get", TimeoutError())  # opens: drops connections
+            answers = await asyncio.gather(*calls, return_exceptions=True)
+            assert not [a for a in answers if isinstance(a, BaseException)]
+            await asyncio.wait_for(shared.breaker.wait_closed(), 15)
+    finally:
+        await shared.aclose()

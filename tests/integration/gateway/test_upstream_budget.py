@@ -58,6 +58,20 @@ def test_a_fallback_reserve_above_the_background_one_counts_as_that_one() -> Non
     assert guard.reserves[Priority.FALLBACK] == guard.reserves[Priority.BACKGROUND]
 
 
+def test_a_faster_vendor_clock_refills_faster_and_bursts_the_same() -> None:
+    """A soak compressing time K-fold (``CG_UPSTREAM_CLOCK_FACTOR``): each
+    budget refills K times faster, its burst unchanged, so a simulated window
+    (1/K of a real one) still holds no more than the share."""
+    limits = {"zendesk_limit_per_minute": 700, "posthog_limit_queries_per_hour": 120}
+    real = budgets(Settings(**limits))
+    fast = budgets(Settings(**limits, upstream_clock_factor=30))
+    for name in ("shopify", "zendesk", "posthog"):
+        assert fast[name].rate == pytest.approx(real[name].rate * 30)
+        assert fast[name].capacity == real[name].capacity
+    zendesk = fast["zendesk"]
+    assert zendesk.capacity + zendesk.rate * 60 / 30 == pytest.approx(560)
+
+
 @pytest.fixture
 async def posthog() -> AsyncIterator[tuple[PostHogSimulator, PostHogConnector]]:
     """PostHog behind a budget of 10 queries at once (40 an hour, all of it
@@ -218,7 +232,7 @@ async def test_a_search_spends_its_own_budget_and_the_accounts_or_neither(
 
     async def admit(limit: str | None) -> None:
         deadline = time.monotonic() + 1.0
-        await guard.admit("zendesk", 1, Priority.INTERACTIVE, deadline, limit)
+        await guard.admit("zendesk", 1, Priority.INTERACTIVE, deadline, limit=limit)
 
     await admit("search")
     await admit("search")  # account 3 → 1, search 2 → 0
@@ -231,3 +245,23 @@ async def test_a_search_spends_its_own_budget_and_the_accounts_or_neither(
     with pytest.raises(UpstreamBudgetSpent):
         await admit("search")  # the account's spent: no search either
     assert await guard.buckets["zendesk.search"].take("zendesk.search", 2) == 0
+
+
+async def test_a_call_dearer_than_the_whole_budget_waits_for_a_full_bucket_not_forever(
+    bucket_redis: SharedRedis | None, cache_prefix: str
+) -> None:
+    """A Shopify document planned at 900 points against a budget of 800 (a
+    share of a 1,000-point bucket): admitted when the bucket is full, then
+    the bucket is empty."""
+    guard = UpstreamGuard(
+        {"shopify": Budget(rate=0.001, capacity=800)},
+        {},
+        redis=bucket_redis,
+        prefix=cache_prefix,
+        reserves=dict.fromkeys(Priority, 0.0),
+        background_deadline=1.0,
+    )
+    deadline = time.monotonic() + 1.0
+    await guard.admit("shopify", 900, Priority.INTERACTIVE, deadline)
+    with pytest.raises(UpstreamBudgetSpent):
+        await guard.admit("shopify", 1, Priority.INTERACTIVE, deadline)

@@ -1,0 +1,47 @@
+"""A help desk's simulated hour against the vendors' real limits (issue 16),
+time-compressed 30-fold: two real minutes. The gateway served by uvicorn on
+PostgreSQL and Redis; 20 agents opening Customer 360 views of a working set
+and of anyone; Shopify, Zendesk and PostHog webhooks arriving; two live
+timelines held open; the simulators enforcing Shopify's Standard bucket and
+cost ceiling, an Enterprise Zendesk account's limits (search's and the ticket
+lists' own too) and its search index lag, and PostHog's 120 HogQL queries an
+hour and persons throttles — on a clock 30 times faster, the gateway's
+budgets and durations compressed alike (``bench/soak_setup.py``).
+
+Asserted (``bench/soak_report.problems``): no view answered
+``UPSTREAM_RATE_LIMITED``, 5xx or a transport error; the subscriptions held
+to the end; every stale answer within its source's bound in simulated time; every simulator's
+calls within each vendor limit in every window, none refused; the gateway
+worker's RSS and asyncio tasks flat. ``python -m bench.soak`` runs the same
+for longer (docs/benchmarks.md, "Soak")."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.soak import SoakOptions, run_soak
+from bench.soak_report import concerns, problems, render
+from tests.servers import POSTGRES_URL, REDIS_URL, require
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+FACTOR = 30.0
+"""Simulated seconds per real second: the hour takes two minutes."""
+
+
+async def test_a_simulated_hour_of_a_help_desk_stays_within_every_limit() -> None:
+    require("database", POSTGRES_URL, 5432)
+    require("redis", REDIS_URL, 6379)
+    options = SoakOptions(
+        minutes=60,
+        factor=FACTOR,
+        agents=20,
+        database_url=POSTGRES_URL,
+        redis_url=REDIS_URL,
+    )
+    report = await run_soak(options, print)
+    print(render(report), *concerns(report), sep="\n")
+    # 20 agents, a view every 2 simulated minutes: ~600 when answered at once
+    assert len(report.answers.latencies) >= 100
+    assert sum(report.delivered.sent.values()) >= 400  # of ~700 an hour
+    assert problems(report) == []
