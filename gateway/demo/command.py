@@ -19,31 +19,18 @@ from connectors.demo_world import World
 from connectors.posthog.hogql import MAX_ROWS
 from gateway.app import create_app
 from gateway.db.models import utcnow
+from gateway.demo.campaigns import save_segments, set_face_cream, start_campaigns
 from gateway.demo.seed import seed
 from gateway.demo.upstreams import DemoUpstreams, open_upstreams
 from gateway.insights.checkout_facts import sync_checkouts
 from gateway.insights.engagement import sync_engagement
 from gateway.insights.order_facts import sync_orders
 from gateway.insights.refresh import refresh_all
-from gateway.insights.segments import create_segment
 from gateway.mirror.backfill import backfill_events
 from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
 from gateway.sync.backfill import link_customers
 
-DEMO_SEGMENTS: dict[str, dict[str, object]] = {
-    "Win-back": {
-        "rfmSegmentIn": ["At Risk", "Hibernating"],
-        "consent": {"channel": "email", "state": "granted"},
-    },
-    "Low satisfaction": {"satisfaction": {"lte": 0.5}, "ticketCount": {"gte": 1}},
-    "Premium furniture": {
-        "favouriteCategoryBySpend": "Furniture",
-        "lifetimeValue": {"gte": 1000},
-    },
-}
-"""Saved segments of docs/segments.md's campaigns, so its export examples run
-against the demo as written."""
 DEMO_HISTORY = timedelta(days=365)
 """The simulated PostHog's events reach 90 days back: all of them."""
 
@@ -66,6 +53,8 @@ async def run_demo(
             count = await seed(services.sessions, world, on_seeded)
             console.print("Linking the simulated upstreams and computing insights…")
             await prepare_insights(services)
+            opened = await start_campaigns(services, utcnow())
+            console.print(f"Campaigns saved as automations; {opened} runs opened.")
             key = demo_settings.demo_api_key
             api_key = key.get_secret_value() if key else ""
             app = create_app(
@@ -108,6 +97,7 @@ async def prepare_insights(services: Services) -> None:
     if upstreams.shopify is not None:
         await sync_orders(services.sessions, upstreams.shopify)
         await sync_checkouts(services.sessions, upstreams.shopify)
+        await set_face_cream(services)
     await sync_engagement(
         services.sessions,
         upstreams,
@@ -115,9 +105,7 @@ async def prepare_insights(services: Services) -> None:
         live_fallback=services.settings.posthog_live_fallback,
     )
     await refresh_all(services.sessions, services.settings)
-    async with services.sessions() as session, session.begin():
-        for name, spec in DEMO_SEGMENTS.items():
-            await create_segment(session, name, spec, utcnow())
+    await save_segments(services, utcnow())
 
 
 def _announce(

@@ -34,6 +34,14 @@ ZENDESK_WEBHOOK_SECRET = "zd-demo-webhook-secret"
 POSTHOG_KEY = "phx_demo"
 POSTHOG_WEBHOOK_SECRET = "ph-demo-destination-secret"
 KLAVIYO_KEY = "pk_demo_klaviyo"
+CAMPAIGN_LISTS = (
+    "Birthday promo",
+    "Reorder reminders",
+    "Accessories picks",
+    "Portland",
+)
+"""Klaviyo lists the demo's campaigns subscribe to (``gateway.demo.campaigns``;
+they use the account's "VIP early access" and "Win-back" lists too)."""
 GENEROUS = 1_000_000
 """Requests per minute (or HogQL queries per hour), where a limit is lifted."""
 
@@ -171,8 +179,12 @@ def klaviyo_simulator(world: World, latency: float) -> KlaviyoSimulator:
     """Klaviyo's keeps Klaviyo's limits (the gateway's budgets are computed
     from the same figures, ``connectors.klaviyo.limits``) and runs its bulk
     jobs a few seconds after accepting them, as Klaviyo does; its account
-    has the world's consenting customers on a newsletter list."""
-    return KlaviyoSimulator(world, api_key=KLAVIYO_KEY, latency=latency)
+    has the world's consenting customers on a newsletter list, and the
+    campaigns' lists (``CAMPAIGN_LISTS``), empty."""
+    simulator = KlaviyoSimulator(world, api_key=KLAVIYO_KEY, latency=latency)
+    for name in CAMPAIGN_LISTS:
+        simulator.account.add_list(name)
+    return simulator
 
 
 SIMULATORS: dict[str, Callable[[World, float], Simulator]] = {

@@ -55,8 +55,16 @@ class DemoUpstreams:
 async def open_upstreams(
     base: Settings, world: World, latency: float, stack: AsyncExitStack
 ) -> DemoUpstreams:
-    """Start or check each upstream; simulators stop with ``stack``."""
-    upstreams = DemoUpstreams(base)
+    """Start or check each upstream; simulators stop with ``stack``. The demo
+    runs on one machine, so outbound webhooks may go to a receiver on it
+    (``CG_OUTBOUND_ALLOW_PRIVATE_TARGETS``; production refuses them) unless
+    the operator said otherwise."""
+    local = {"outbound_allow_private_targets": True}
+    upstreams = DemoUpstreams(
+        base.model_copy(
+            update={k: v for k, v in local.items() if k not in base.model_fields_set}
+        )
+    )
     for source, build in SIMULATORS.items():
         configured = CONFIGURED_BY[source]
         if configured in base.model_fields_set:

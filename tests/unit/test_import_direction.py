@@ -137,7 +137,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.settings", "gateway.webhooks",
         },
         "gateway.demo": {
-            "connectors", "gateway.app", "gateway.db", "gateway.errors",
+            "connectors", "gateway.app", "gateway.automations", "gateway.db", "gateway.errors",
             "gateway.insights", "gateway.mirror", "gateway.runtime", "gateway.settings",
             "gateway.sync",
         },
