@@ -166,12 +166,15 @@ class CallGuard(Protocol):
         deadline: float,
         *,
         limit: str | None = None,
+        hold: float = 0.0,
     ) -> None:
         """Return when the attempt may be sent (waiting no later than
         ``deadline``), or raise an ``UpstreamNotSent``. ``limit`` names an
         endpoint's own limit the call counts against too, as the budget
         ``<connector>.<limit>`` (Zendesk search's; each of Klaviyo's
-        endpoints, which have no account limit)."""
+        endpoints, which have no account limit). ``hold`` more tokens must be
+        in the upstream's own budget, not taken: what the upstream reserves
+        while the call runs (Shopify, a query's requested cost)."""
         ...
 
     async def settle(self, connector: str, extra: float) -> None:

@@ -102,18 +102,22 @@ class UpstreamHTTP:
         idempotent: bool = True,
         cost: float = 1.0,
         limit: str | None = None,
+        hold: float = 0.0,
         **kwargs: Any,
     ) -> Any:
         """Send a request and return its decoded JSON (``None`` for a 202 or
         204 without a body); retry 429, 5xx and connection errors when
         idempotent, within the deadline. ``cost`` is
         charged to the upstream's budget, and to the budget of ``limit``, an
-        endpoint's own limit, when named."""
+        endpoint's own limit, when named; ``hold`` more must be there, not
+        taken (what the upstream reserves while the call runs)."""
         deadline = self._deadline()
         attempts = self.retry.attempts if idempotent else 1
         for attempt in range(1, attempts + 1):
             try:
-                return await self._attempt(method, url, deadline, cost, limit, **kwargs)
+                return await self._attempt(
+                    method, url, deadline, cost, limit, hold, **kwargs
+                )
             except ConnectorError as error:
                 if not error.retriable or attempt == attempts:
                     raise
@@ -132,13 +136,19 @@ class UpstreamHTTP:
         deadline: float,
         cost: float,
         limit: str | None,
+        hold: float,
         **kwargs: Any,
     ) -> Any:
         if deadline <= time.monotonic():
             raise UpstreamTimeout(self.connector, "deadline spent before sending")
         if self.guard is not None:
             await self.guard.admit(
-                self.connector, cost, current_priority(), deadline, limit=limit
+                self.connector,
+                cost,
+                current_priority(),
+                deadline,
+                limit=limit,
+                hold=hold,
             )
         outcome = Outcome.ABANDONED  # unless the upstream is heard from
         try:

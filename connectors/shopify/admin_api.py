@@ -7,10 +7,13 @@ read of the connector goes through.
   shop slows the connector down instead of failing it, up to
   ``max_throttle_wait`` seconds per document and never past the call's
   deadline (``connectors.scope``).
-- The gateway's budget (``UpstreamHTTP.guard``) is charged each document's
-  planned cost up front — what Shopify will request for it, by the cost
-  model the documents are planned with (``cost.py``) — and settled to what
-  Shopify charged (``actualQueryCost``; nothing when throttled).
+- The gateway's budget (``UpstreamHTTP.guard``) is charged up front what the
+  document cost the last time it was answered (its planned cost, by the
+  cost model of ``cost.py``, the first time), and settled to what Shopify
+  charged (``actualQueryCost``; nothing when throttled). Shopify reserves
+  the requested cost only while a query runs and refunds the rest at once:
+  charging the planned cost (883 points for a 360 view that costs far less)
+  refused views a shop's bucket would have served (the soak, issue 16).
 - A document priced above Shopify's single-query limit (``MAX_COST_EXCEEDED``)
   is ``CostExceeded``, for the caller to split (``client.py``).
 - Access scopes: the fields of optional scopes the app lacks are left out of
@@ -67,6 +70,9 @@ class AdminApi:
         self.observer = observer
         self.missing_scopes: frozenset[str] = frozenset()
         """Scopes the app lacks, as far as it is known."""
+        self.spent: dict[str, float] = {}
+        """What each document (by its text) cost the last time it was answered:
+        what the budget is charged next time (its planned cost the first)."""
 
     async def query(self, document: str, variables: Json) -> Json:
         """Run one GraphQL document without the fields of missing optional
@@ -94,17 +100,22 @@ class AdminApi:
         """One answer that is not THROTTLED, waiting as long as it says."""
         waited = 0.0
         planned = planned_cost(document, variables)
+        charged = self.spent.get(document) or planned
         while True:
             try:
                 body = await self.http.post_json(
                     self.path,
                     {"query": document, "variables": variables},
-                    cost=planned,
+                    cost=charged,
+                    hold=max(0.0, planned - charged),
                 )
             except UpstreamRateLimited as exc:
                 delay = exc.retry_after or self.http.retry.max_delay
             else:
-                await self.http.settle(planned, actual_cost(body))
+                actual = actual_cost(body)
+                await self.http.settle(charged, actual)
+                if actual:
+                    self.spent[document] = actual
                 throttled = throttle_delay(body)
                 if throttled is None:
                     result: Json = body

@@ -5,12 +5,14 @@ the call names one (Zendesk search): it must cover both, or spends neither.
 
 Each priority class leaves a reserve of the budget's burst to the classes
 above it: interactive reads none, fallback reads ``CG_UPSTREAM_FALLBACK_RESERVE``,
-background work ``CG_UPSTREAM_BACKGROUND_RESERVE``. An interactive or
-fallback call the budget cannot cover now is not sent: its source answers
-from the last good value (``gateway.cache.read_through``) or null with
-``UPSTREAM_RATE_LIMITED``. A background call waits for the budget — within
-its deadline — so sync and backfills never spend what the others need. The
-breakers' states are in ``/metrics`` and ``/readyz``.
+background work ``CG_UPSTREAM_BACKGROUND_RESERVE``. An interactive read the
+budget cannot cover waits while half its deadline is left (calls in flight
+are settled to their real cost: Shopify's documents are charged their planned
+cost first), then is not sent; a fallback read is not sent at once. Not sent,
+its source answers from the last good value (``gateway.cache.read_through``)
+or null with ``UPSTREAM_RATE_LIMITED``. A background call waits for the
+budget — within its deadline — so sync and backfills never spend what the
+others need. The breakers' states are in ``/metrics`` and ``/readyz``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ BREAKER_GAUGE = {
     BreakerState.HALF_OPEN: 1,
     BreakerState.OPEN: 2,
 }
+
+
+SETTLE_POLL = 0.05
+"""Seconds between looks at a budget an interactive read waits for."""
 
 
 class UpstreamGuard:
@@ -67,6 +73,7 @@ class UpstreamGuard:
         deadline: float,
         *,
         limit: str | None = None,
+        hold: float = 0.0,
     ) -> None:
         breaker = self.breakers.get(connector)
         if breaker is not None:
@@ -79,20 +86,36 @@ class UpstreamGuard:
         spends = [name for name in names if name in self.buckets]
         if not spends or cost <= 0:
             return
-        while (wait := await self._take(spends, cost, priority)) > 0:
-            if (
-                priority is not Priority.BACKGROUND
-                or time.monotonic() + wait >= deadline
-            ):
+        while (wait := await self._take(spends, cost, priority, hold)) > 0:
+            if not self._may_wait(priority, wait, deadline):
                 if breaker is not None:
                     breaker.abandoned()
                 self._refused(connector, "budget", priority)
                 raise UpstreamBudgetSpent(
                     connector, f"budget spent for {wait:.1f} s", retry_after=wait
                 )
-            await asyncio.sleep(wait)
+            if priority is Priority.BACKGROUND:
+                await asyncio.sleep(wait)
+            else:  # calls in flight settle below their planned cost: look again soon
+                await asyncio.sleep(min(wait, SETTLE_POLL))
 
-    async def _take(self, names: list[str], cost: float, priority: Priority) -> float:
+    @staticmethod
+    def _may_wait(priority: Priority, wait: float, deadline: float) -> bool:
+        """Background work waits as long as its deadline allows. An interactive
+        read waits only while half its time is left for the call itself: a
+        budget short for a moment (Shopify charged each document's planned
+        cost until its real one is settled) then costs a little latency, not
+        an error. The live fallback never waits: it is a fallback."""
+        left = deadline - time.monotonic()
+        if priority is Priority.BACKGROUND:
+            return wait < left
+        if priority is Priority.INTERACTIVE:
+            return wait < left / 2
+        return False
+
+    async def _take(
+        self, names: list[str], cost: float, priority: Priority, hold: float = 0.0
+    ) -> float:
         """0 when every budget of ``names`` covered ``cost`` above the
         priority's reserve; else the seconds until the one that did not
         could, and what the others took is given back."""
@@ -100,6 +123,8 @@ class UpstreamGuard:
         for name in names:
             bucket = self.buckets[name]
             floor = bucket.capacity * self.reserves[priority]
+            if name == names[0]:  # the upstream's own budget holds the rest
+                floor = min(floor + hold, bucket.capacity - min(cost, 1.0))
             # A call dearer than the bucket holds above the floor (a budget
             # share smaller than one query's cost) waits for a full bucket,
             # not for ever; what it really cost is settled after.

@@ -207,8 +207,13 @@ async def test_a_klaviyo_endpoint_past_its_budget_is_not_sent_the_others_are() -
         with call_scope(5.0, Priority.INTERACTIVE):
             for _ in range(8):
                 await connector.remove_from_list(list_id, ["01X"])
-            with pytest.raises(UpstreamBudgetSpent):
-                await connector.remove_from_list(list_id, ["01X"])
+        # the next token is half a second away: more than half of 0.2 s
+        with (
+            call_scope(0.2, Priority.INTERACTIVE),
+            pytest.raises(UpstreamBudgetSpent),
+        ):
+            await connector.remove_from_list(list_id, ["01X"])
+        with call_scope(5.0, Priority.INTERACTIVE):
             assert len(await connector.lists()) == 3
         await connector.aclose()
     assert simulator.requests["remove-from-list"] == 8
@@ -265,3 +270,44 @@ async def test_a_call_dearer_than_the_whole_budget_waits_for_a_full_bucket_not_f
     await guard.admit("shopify", 900, Priority.INTERACTIVE, deadline)
     with pytest.raises(UpstreamBudgetSpent):
         await guard.admit("shopify", 1, Priority.INTERACTIVE, deadline)
+
+
+async def test_an_interactive_read_waits_for_a_budget_short_for_a_moment(
+    bucket_redis: SharedRedis | None, cache_prefix: str
+) -> None:
+    """The next token is 0.05 s away, well within half a 2 s deadline: the
+    read waits for it instead of answering UPSTREAM_RATE_LIMITED; a fallback
+    read in the same spot is not sent."""
+    guard = UpstreamGuard(
+        {"shopify": Budget(rate=20, capacity=1)},
+        {},
+        redis=bucket_redis,
+        prefix=cache_prefix,
+        reserves=dict.fromkeys(Priority, 0.0),
+        background_deadline=1.0,
+    )
+    await guard.admit("shopify", 1, Priority.INTERACTIVE, time.monotonic() + 2.0)
+    await guard.admit("shopify", 1, Priority.INTERACTIVE, time.monotonic() + 2.0)
+    with pytest.raises(UpstreamBudgetSpent):
+        await guard.admit("shopify", 1, Priority.FALLBACK, time.monotonic() + 2.0)
+
+
+async def test_a_call_holds_what_the_upstream_reserves_while_it_runs(
+    bucket_redis: SharedRedis | None, cache_prefix: str
+) -> None:
+    """Shopify reserves a query's requested cost while it runs: a document
+    charged its last cost (100) with 850 more held passes a full budget of
+    1,000 and takes 100; the next one finds 900, less than 950 with its hold."""
+    guard = UpstreamGuard(
+        {"shopify": Budget(rate=0.001, capacity=1000)},
+        {},
+        redis=bucket_redis,
+        prefix=cache_prefix,
+        reserves=dict.fromkeys(Priority, 0.0),
+        background_deadline=1.0,
+    )
+    deadline = time.monotonic() + 1.0
+    await guard.admit("shopify", 100, Priority.INTERACTIVE, deadline, hold=850)
+    with pytest.raises(UpstreamBudgetSpent):
+        await guard.admit("shopify", 100, Priority.INTERACTIVE, deadline, hold=850)
+    await guard.admit("shopify", 100, Priority.INTERACTIVE, deadline)
