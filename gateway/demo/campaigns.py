@@ -231,7 +231,7 @@ async def save_campaigns(services: Services, now: datetime) -> list[str]:
                 async with session.begin_nested():
                     await create(session, campaign.name, definition, ACTOR, now)
             except BadUserInput as exc:  # a SKU or category nobody bought yet
-                log.warning(
+                log.info(
                     "demo: automation %r left out: %s", campaign.name, describe(exc)
                 )
                 continue
