@@ -323,7 +323,8 @@ async def test_a_page_of_customers_reads_replenishment_in_one_statement(
     without = "{ customers(first: 50) { edges { node { email } } } }"
     sql.reset()
     assert "errors" not in await gql(without)
-    base = sql.count
+    base = sql.answering
+    await db.audit.flush()  # its timer may write while the next query runs
     sql.reset()
     answer = await gql(PAGE)
     assert "errors" not in answer, answer
@@ -332,4 +333,4 @@ async def test_a_page_of_customers_reads_replenishment_in_one_statement(
     assert all(e["node"]["replenishment"][0]["product"]["sku"] == CREAM for e in edges)
     replenishment = [s for s in sql.statements if "order_item_facts" in s]
     assert len(replenishment) == 1
-    assert sql.count == base + 1
+    assert sql.answering == base + 1, sql.statements
