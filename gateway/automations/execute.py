@@ -12,10 +12,12 @@ An action that fails marks the run ``failed`` with a safe message and raises
 ``RunFailed``, so procrastinate retries the job with exponential backoff
 (``CG_JOBS_RETRY_SECONDS``); the last attempt (``CG_JOBS_MAX_ATTEMPTS``)
 marks it ``dead`` — the dead letter, which ``retryRun`` revives — and
-procrastinate's job is ``failed``. A finished run (``done`` or ``dead``)
-writes an ``automation_ran`` entry in the customer's history, which the
-timeline shows — unless its definition compares with personal data a role
-reading timelines does not see (``on_timeline``: birthday triggers).
+procrastinate's job is ``failed``. A paused automation's runs are held:
+not claimed, or stopped before their next action, and left ``pending`` (or
+``failed``) for ``resumeAutomation`` to queue again. A finished run (``done``
+or ``dead``) writes an ``automation_ran`` entry in the customer's history,
+which the timeline shows — unless its definition compares with personal data
+a role reading timelines does not see (``on_timeline``: birthday triggers).
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, exists, func, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.errors import ConnectorError, UpstreamRejected
 from gateway.auth.policy import Role
 from gateway.automations.actions import EXECUTORS, Done, Step
 from gateway.automations.definitions import hidden_from, parse
-from gateway.automations.tables import Automation, AutomationRun
+from gateway.automations.tables import CLAIMABLE, Automation, AutomationRun
 from gateway.changes import history
 from gateway.changes.bus import ChangeBus, CustomerChange
 from gateway.db.models import utcnow
@@ -42,7 +44,6 @@ if TYPE_CHECKING:
     from gateway.runtime.services import Services
 
 log = logging.getLogger("gateway.automations")
-CLAIMABLE = ("pending", "running", "failed")
 MAX_ERROR = 500
 
 
@@ -71,11 +72,18 @@ class Claimed:
     automation: Automation
 
 
+def _active(automation_id: Any) -> ColumnElement[bool]:
+    a = Automation
+    return exists().where(a.id == automation_id, a.status == "active")
+
+
 async def _claim(session: AsyncSession, run_id: int, now: datetime) -> Claimed | None:
+    """The run, now ``running``; ``None`` when it is finished, gone, or its
+    automation is paused (the run stays as it is, held until resumed)."""
     r = AutomationRun
     run = await session.scalar(
         update(r)
-        .where(r.id == run_id, r.status.in_(CLAIMABLE))
+        .where(r.id == run_id, r.status.in_(CLAIMABLE), _active(r.automation_id))
         .values(
             status="running",
             attempts=r.attempts + 1,
@@ -144,6 +152,9 @@ async def execute_run(
             status = "dead" if final else "failed"
             await _finish(sessions, changes, run, automation, status, message)
             raise (RunDead if final else RunFailed)(message) from exc
+        if done is None:
+            log.info("automation run %s held: its automation is paused", run_id)
+            return "pending"
         outputs[kind] = dict(done.output)
         if done.changes:
             await changes.publish(
@@ -158,11 +169,23 @@ async def _act(
     kind: str,
     step: Step,
     outcomes: list[dict[str, Any]],
-) -> Done:
+) -> Done | None:
+    """Do the action and append its outcome, in one transaction; ``None``
+    (nothing done) when the run's automation is paused: the run is held."""
     executor = EXECUTORS.get(kind)
     if executor is None:
         raise RunFailed(f"This gateway cannot run `{kind}` actions.")
     async with sessions() as session, session.begin():
+        held = await session.execute(
+            update(AutomationRun)
+            .where(
+                AutomationRun.id == step.run_id,
+                ~_active(AutomationRun.automation_id),
+            )
+            .values(status="pending")
+        )
+        if held.rowcount:  # type: ignore[attr-defined]
+            return None  # committed: the run waits as ``pending``
         done = await executor(session, step)
         entry = {"kind": kind, "ok": True, "output": dict(done.output)}
         await session.execute(

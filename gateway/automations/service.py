@@ -22,7 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.automations.definitions import Definition, check, parse
 from gateway.automations.runs import EXECUTE_RUN, run_job
-from gateway.automations.tables import RUN_STATUSES, Automation, AutomationRun
+from gateway.automations.tables import (
+    CLAIMABLE,
+    RUN_STATUSES,
+    Automation,
+    AutomationRun,
+)
 from gateway.db.races import is_unique_violation
 from gateway.errors import BadUserInput, Conflict, NotFound
 from gateway.jobs.deferral import defer_with
@@ -120,11 +125,23 @@ async def update_definition(
 
 
 async def set_status(
-    session: AsyncSession, automation_id: int, status: str
+    session: AsyncSession, jobs: App, automation_id: int, status: str
 ) -> Automation:
+    """Pause (``paused``: no new runs, queued ones held before their next
+    action) or resume (``active``): a resumed automation's held runs are
+    queued again, in this transaction."""
     row = await get(session, automation_id)
+    resumed = row.status != "active" and status == "active"
     row.status = status
     await session.flush()
+    if resumed:
+        r = AutomationRun
+        held = await session.scalars(
+            select(r.id)
+            .where(r.automation_id == automation_id, r.status.in_(CLAIMABLE))
+            .order_by(r.id)
+        )
+        await defer_with(session, jobs, EXECUTE_RUN, [run_job(i) for i in held])
     return row
 
 

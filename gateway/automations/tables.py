@@ -25,6 +25,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from gateway.db.models import Base, BigId, UTCDateTime, utcnow
 
 RUN_STATUSES = ("pending", "running", "done", "failed", "dead")
+CLAIMABLE = ("pending", "running", "failed")
+"""A run in these states has actions left (a ``running`` one: its worker died)."""
 
 
 class Automation(Base):

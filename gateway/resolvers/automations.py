@@ -74,14 +74,19 @@ async def update(info: Info, automation_id: str, **changes: Any) -> Automation:
 
 async def set_status(info: Info, automation_id: str, status: str) -> Automation:
     _manager(info)
-    async with info.context.services.sessions() as session, session.begin():
-        return await service.set_status(session, automation_pk(automation_id), status)
+    services = info.context.services
+    async with services.sessions() as session, session.begin():
+        row = await service.get(session, automation_pk(automation_id))
+        _visible(info, service.definition_of(row))
+        return await service.set_status(session, services.jobs, row.id, status)
 
 
 async def delete(info: Info, automation_id: str) -> int:
     _manager(info)
     async with info.context.services.sessions() as session, session.begin():
-        return await service.remove(session, automation_pk(automation_id))
+        row = await service.get(session, automation_pk(automation_id))
+        _visible(info, service.definition_of(row))
+        return await service.remove(session, row.id)
 
 
 async def automations(info: Info) -> list[service.Listed]:

@@ -124,11 +124,16 @@ class AutomationMutation:
         )
         return Automation.of(row)
 
-    @strawberry.mutation(description="Stop opening runs (queued runs still run).")
+    @strawberry.mutation(
+        description=(
+            "Stop opening runs; queued runs are held before their next action"
+            " until resumed."
+        )
+    )
     async def pause_automation(self, info: Info, id: strawberry.ID) -> Automation:
         return Automation.of(await resolve.set_status(info, id, "paused"))
 
-    @strawberry.mutation(description="Open runs again.")
+    @strawberry.mutation(description="Open runs again and go on with the held ones.")
     async def resume_automation(self, info: Info, id: strawberry.ID) -> Automation:
         return Automation.of(await resolve.set_status(info, id, "active"))
 

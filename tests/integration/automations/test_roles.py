@@ -89,10 +89,17 @@ async def test_the_runs_of_a_day_precise_birthday_are_not_listed_to_marketing(
     assert refused["errors"][0]["extensions"]["argument"] == "BirthdayTrigger.daysAhead"
     unfiltered = await api("{ automationRuns { edges { cursor } } }", key=marketing)
     assert unfiltered["data"] == {"automationRuns": {"edges": []}}
-    changed = await api(
-        "mutation($i: ID!) { updateAutomation(id: $i, trigger: {birthday:"
-        " {daysAhead: 3}}) { name } }",
-        {"i": automation},
-        key=marketing,
-    )
-    assert changed["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    for change in (
+        "updateAutomation(id: $i, trigger: {birthday: {daysAhead: 3}}) { name }",
+        "pauseAutomation(id: $i) { name }",
+        "resumeAutomation(id: $i) { name }",
+        "deleteAutomation(id: $i)",
+    ):
+        changed = await api(
+            f"mutation($i: ID!) {{ {change} }}", {"i": automation}, key=marketing
+        )
+        assert changed["errors"][0]["extensions"]["code"] == "FORBIDDEN", change
+    listed = await api("{ automations { name status } }")
+    assert listed["data"]["automations"] == [
+        {"name": "Admin's birthdays", "status": "ACTIVE"}
+    ]

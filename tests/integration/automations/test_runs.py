@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from strawberry.relay import to_base64
 
 from gateway.app import create_app
+from gateway.automations.actions import EXECUTORS, Done, Step
 from gateway.automations.evaluate import evaluate_all
 from gateway.automations.tables import Automation, AutomationRun
 from gateway.changes.bus import CustomerChange
@@ -23,6 +24,7 @@ from gateway.relay.ids import decode_global_id
 from gateway.runtime.services import Services
 from tests.integration.automations.conftest import Drain
 from tests.integration.automations.helpers import (
+    TASK,
     Api,
     count,
     create,
@@ -326,4 +328,63 @@ async def test_the_gateways_lifespan_runs_a_worker_that_does_the_runs(
                 break
             await asyncio.sleep(0.05)
     assert [r.status for r in await runs(env)] == ["done"]
+    assert len(await tasks_of(env, who)) == 1
+
+
+PAUSE = "mutation($i: ID!) { pauseAutomation(id: $i) { status } }"
+RESUME = "mutation($i: ID!) { resumeAutomation(id: $i) { status } }"
+
+
+async def test_a_paused_automations_queued_runs_are_held_until_resumed(
+    env: Services, api: Api, work: Drain
+) -> None:
+    who = await customer(env, "held@example.com", birth=born(1))
+    pk = await created(api, "Held", {"birthday": {"daysAhead": 3}})
+    await evaluate_all(env.sessions, env.jobs, datetime.now(UTC))
+    assert "errors" not in await api(PAUSE, {"i": gid("Automation", pk)})
+    await work()
+    (run,) = await runs(env)
+    assert (run.status, run.attempts, run.outcomes) == ("pending", 0, [])
+    assert await tasks_of(env, who) == []
+    assert "errors" not in await api(RESUME, {"i": gid("Automation", pk)})
+    await work()
+    (run,) = await runs(env)
+    assert (run.status, run.attempts) == ("done", 1)
+    assert len(await tasks_of(env, who)) == 1
+
+
+async def test_a_pause_stops_a_run_before_its_next_action_and_resume_goes_on(
+    env: Services, api: Api, work: Drain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paused while the run's first action runs (the pause commits with it:
+    SQLite has one writer): the second waits, the first is not done twice."""
+    who = await customer(env, "midway@example.com", birth=born(1))
+    pk = await created(
+        api,
+        "Midway",
+        {"birthday": {"daysAhead": 3}},
+        actions=[{"tag": {"tags": ["first"]}}, {"createTask": TASK[0]["createTask"]}],
+    )
+    tag = EXECUTORS["tag"]
+
+    async def tag_then_pause(session: Any, step: Step) -> Done:
+        done = await tag(session, step)
+        paused = update(Automation).where(Automation.id == pk)
+        await session.execute(paused.values(status="paused"))
+        return done
+
+    monkeypatch.setitem(EXECUTORS, "tag", tag_then_pause)
+    await evaluate_all(env.sessions, env.jobs, datetime.now(UTC))
+    await work()
+    (run,) = await runs(env)
+    assert (run.status, [o["kind"] for o in run.outcomes]) == ("pending", ["tag"])
+    assert await tasks_of(env, who) == []
+    monkeypatch.setitem(EXECUTORS, "tag", tag)
+    assert "errors" not in await api(RESUME, {"i": gid("Automation", pk)})
+    await work()
+    (run,) = await runs(env)
+    assert (run.status, [o["kind"] for o in run.outcomes]) == (
+        "done",
+        ["tag", "createTask"],
+    )
     assert len(await tasks_of(env, who)) == 1
