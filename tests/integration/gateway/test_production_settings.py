@@ -60,14 +60,30 @@ def test_every_command_refuses_production_without_a_secret_key_in_one_line(
     assert "secrets.token_urlsafe" in result.stderr
 
 
+def test_serve_refuses_a_known_secret_key(tmp_path: Path) -> None:
+    result = run(
+        ["-m", "gateway.cli.main", "serve"], tmp_path, CG_SECRET_KEY=DEV_SECRET_KEY
+    )
+    assert_refused(result, "CG_SECRET_KEY")
+
+
 @pytest.mark.parametrize(
     "secret", [DEV_SECRET_KEY, "short-but-random-9f3K", "a" * 64, "ab" * 40]
 )
-def test_serve_refuses_a_known_short_or_patterned_secret_key(
-    secret: str, tmp_path: Path
-) -> None:
-    result = run(["-m", "gateway.cli.main", "serve"], tmp_path, CG_SECRET_KEY=secret)
-    assert_refused(result, "CG_SECRET_KEY")
+def test_a_known_short_or_patterned_secret_key_is_refused(secret: str) -> None:
+    """What every command checks first (the one above, as a process)."""
+    problems = Settings(env="production", secret_key=secret).production_problems()
+    assert [p.split()[0] for p in problems] == ["CG_SECRET_KEY"], problems
+
+
+def test_serve_refuses_a_weak_credential_by_its_name(tmp_path: Path) -> None:
+    result = run(
+        ["-m", "gateway.cli.main", "serve"],
+        tmp_path,
+        CG_SECRET_KEY=STRONG,
+        CG_SHOPIFY_API_SECRET="shpss_demo_secret",
+    )
+    assert_refused(result, "CG_SHOPIFY_API_SECRET")
 
 
 @pytest.mark.parametrize(
@@ -86,16 +102,18 @@ def test_serve_refuses_a_known_short_or_patterned_secret_key(
         ("CG_POSTHOG_WEBHOOK_SECRET", "posthog-destination"),
     ],
 )
-def test_serve_refuses_a_weak_or_published_credential_by_its_name(
-    variable: str, value: str, tmp_path: Path
+def test_a_weak_or_published_credential_is_refused_by_its_name(
+    variable: str, value: str
 ) -> None:
-    result = run(
-        ["-m", "gateway.cli.main", "serve"],
-        tmp_path,
-        CG_SECRET_KEY=STRONG,
-        **{variable: value},
+    settings = Settings(
+        env="production",
+        secret_key=STRONG,
+        **{variable.removeprefix("CG_").lower(): value},
     )
-    assert_refused(result, variable)
+    problems = settings.production_problems()
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(variable), problems
+    assert value not in problems[0]
 
 
 def test_a_host_loading_the_app_factory_directly_is_refused_too(
