@@ -2,20 +2,21 @@
 (a ``SegmentFilter``) and its ordered actions, as the JSON of their GraphQL
 inputs (camelCase keys, nulls left out) — what ``automations`` stores.
 
-Anything wrong is BAD_USER_INPUT naming the field (``trigger.birthday.daysAhead``,
-``actions[1].webhook.event``) before anything is written: more or less than one
-trigger or action kind, a value out of range, a segment, SKU or category
-nobody has, a webhook event that is not an event type, a discount outside 1–100 %, an
-action that passes on a discount code no earlier action creates (actions run
-in order; each sees the outputs of those before it), an action kind
-this gateway cannot run (``gateway.automations.actions.EXECUTORS``).
+Anything wrong is BAD_USER_INPUT naming the field
+(``trigger.birthday.daysAhead``, ``actions[1].webhook.event``) before anything
+is written: more or less than one trigger or action kind, a value out of
+range, a ``during`` span over (when given), a segment, SKU or category nobody
+has, a webhook event that is not an event type, a discount outside 1–100 %,
+an action that passes on a discount code no earlier action creates (actions
+run in order; each sees the outputs of those before it), an action kind this
+gateway cannot run (``gateway.automations.actions.EXECUTORS``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +25,7 @@ from gateway.auth.policy import Role, may_compare
 from gateway.automations.actions import EXECUTORS
 from gateway.errors import BadUserInput, NotFound
 from gateway.insights.catalogue import check_known
-from gateway.insights.filter_values import fields, text, whole
+from gateway.insights.filter_values import fields, moment, text, whole
 from gateway.insights.segment_filter import compile_filter, hidden_conditions
 from gateway.insights.segment_rules import product_names
 from gateway.insights.segments import segment_by_name
@@ -34,6 +35,8 @@ Spec = Mapping[str, Any]
 MAX_ACTIONS = 10
 MAX_DAYS = 3650
 MAX_TAGS = 20
+MAX_SPAN = timedelta(days=366)
+"""The longest ``during`` span."""
 TRIGGERS = {
     "segmentEntered": {"segment"},
     "segmentExited": {"segment"},
@@ -43,6 +46,7 @@ TRIGGERS = {
     "ticketRatedBad": set(),
     "checkoutAbandoned": {"hours"},
     "noOrder": {"days"},
+    "during": {"from", "to"},
 }
 """Each trigger kind and the fields its object takes (none: ``true``)."""
 ACTIONS = {
@@ -101,7 +105,30 @@ def read_trigger(value: object) -> tuple[str, Spec]:
         whole(f"{key}.hours", spec.get("hours"), 1, 24 * 30)
     elif kind == "noOrder":
         whole(f"{key}.days", spec.get("days"), 1, MAX_DAYS)
+    elif kind == "during":
+        _during(key, spec)
     return kind, spec
+
+
+def _during(key: str, spec: Spec) -> None:
+    if "from" not in spec or "to" not in spec:
+        raise BadUserInput(f"`{key}` takes from and to.", field=key)
+    start, end = moment(f"{key}.from", spec["from"]), moment(f"{key}.to", spec["to"])
+    if not start <= end <= start + MAX_SPAN:
+        raise BadUserInput(
+            f"`{key}`: to is from or later, at most {MAX_SPAN.days} days on.",
+            field=f"{key}.to",
+        )
+
+
+def not_past(definition: Definition, now: datetime) -> None:
+    """A ``during`` span given now must not be over: it would never fire."""
+    spec = definition.trigger
+    if definition.trigger_kind == "during" and moment("to", spec["to"]) < now:
+        raise BadUserInput(
+            "`trigger.during.to` is past: it would never fire.",
+            field="trigger.during.to",
+        )
 
 
 def _birthday(key: str, spec: Spec) -> None:

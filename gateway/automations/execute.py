@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, exists, func, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.errors import ConnectorError, UpstreamRejected
@@ -176,16 +176,14 @@ async def _act(
     if executor is None:
         raise RunFailed(f"This gateway cannot run `{kind}` actions.")
     async with sessions() as session, session.begin():
-        held = await session.execute(
-            update(AutomationRun)
-            .where(
-                AutomationRun.id == step.run_id,
-                ~_active(AutomationRun.automation_id),
-            )
-            .values(status="pending")
+        r = AutomationRun
+        on = await session.scalar(
+            select(_active(r.automation_id)).where(r.id == step.run_id)
         )
-        if held.rowcount:  # type: ignore[attr-defined]
-            return None  # committed: the run waits as ``pending``
+        if not on:  # a read: SQLite's write lock is not taken yet
+            held = update(r).where(r.id == step.run_id).values(status="pending")
+            await session.execute(held)
+            return None
         done = await executor(session, step)
         entry = {"kind": kind, "ok": True, "output": dict(done.output)}
         await session.execute(

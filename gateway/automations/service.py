@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.automations.definitions import Definition, check, parse
+from gateway.automations.definitions import Definition, check, not_past, parse
 from gateway.automations.runs import EXECUTE_RUN, run_job
 from gateway.automations.tables import (
     CLAIMABLE,
@@ -65,6 +65,7 @@ async def create(
     now: datetime,
 ) -> Automation:
     await check(session, definition, now)
+    not_past(definition, now)
     row = Automation(
         name=_name(name),
         **stored(definition),
@@ -110,6 +111,8 @@ async def update_definition(
         actions if actions is not None else row.actions,
     )
     await check(session, definition, now)
+    if trigger is not None:
+        not_past(definition, now)
     if name is not None:
         row.name = _name(name)
     if (

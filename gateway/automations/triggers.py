@@ -15,6 +15,8 @@ finds its run already there (``automation_runs``' unique key):
   of that), no order since; ``checkout:<id>``.
 - ``noOrder``: no order for ``days`` days, a last order existing;
   ``since:<last order day>``.
+- ``during``: every customer (the conditions narrow it) while now is within
+  ``from``–``to``: a campaign on dates; ``during:<from day>``.
 - ``segmentEntered`` / ``segmentExited``: the difference between the
   segment's members and the automation's snapshot; ``entered:<day>`` /
   ``exited:<day>``.
@@ -25,7 +27,7 @@ Event triggers are opened by their webhook (``gateway.automations.events``):
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -35,8 +37,10 @@ from sqlalchemy import (
     cast,
     exists,
     extract,
+    false,
     literal,
     select,
+    true,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -135,11 +139,20 @@ def _no_order(spec: Any, now: datetime) -> Pairs:
     )
 
 
+def _during(spec: Any, now: datetime) -> Pairs:
+    start, end = (datetime.fromisoformat(spec[end]) for end in ("from", "to"))
+    occasion = f"during:{start.astimezone(UTC).date().isoformat()}"
+    return _pairs(C.id, literal(occasion)).where(
+        true() if start <= now <= end else false()
+    )
+
+
 PERIODIC = {
     "replenishmentDue": _replenishment,
     "birthday": _birthday,
     "checkoutAbandoned": _checkout,
     "noOrder": _no_order,
+    "during": _during,
 }
 SEGMENT = ("segmentEntered", "segmentExited")
 

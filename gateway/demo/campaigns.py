@@ -81,6 +81,15 @@ def last_october(now: datetime) -> dict[str, str]:
     }
 
 
+def next_december(now: datetime) -> dict[str, str]:
+    """This December (now or to come), the accessories' month."""
+    year = now.year
+    return {
+        "from": datetime(year, 12, 1, tzinfo=UTC).isoformat(),
+        "to": datetime(year, 12, 31, 23, 59, 59, tzinfo=UTC).isoformat(),
+    }
+
+
 def campaigns(now: datetime) -> list[Campaign]:
     return [
         Campaign(
@@ -116,7 +125,7 @@ def campaigns(now: datetime) -> list[Campaign]:
         ),
         Campaign(
             "Coat buyers: accessories",
-            {"noOrder": {"days": 30}},
+            {"during": next_december(now)},
             [{"tag": {"tags": ["show-accessories"]}}, {"addToList": {}}],
             {
                 "purchased": {"category": "Outerwear", "between": last_october(now)},

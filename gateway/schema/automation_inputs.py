@@ -18,7 +18,7 @@ import strawberry
 
 from gateway.auth.policy import PiiKind
 from gateway.schema.descriptions import role_refused
-from gateway.schema.segment_inputs import SegmentFilter, filter_json
+from gateway.schema.segment_inputs import DateTimeRange, SegmentFilter, filter_json
 
 
 @strawberry.input(description="A saved segment, by name.")
@@ -99,6 +99,12 @@ class AutomationTrigger:
     )
     no_order: NoOrderTrigger | None = strawberry.field(
         description="The customer stopped ordering."
+    )
+    during: DateTimeRange | None = strawberry.field(
+        description="A campaign on dates: every customer the conditions admit"
+        " while now is within the span (both ends needed, at most 366 days;"
+        " checked every quarter hour), once each. A span already over is"
+        " BAD_USER_INPUT."
     )
 
 

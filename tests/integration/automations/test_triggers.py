@@ -13,7 +13,7 @@ from sqlalchemy import insert, update
 from connectors.demo_world import CATALOG, World
 from connectors.shopify.simulator.server import ShopifySimulator
 from gateway.automations.evaluate import evaluate_all
-from gateway.automations.tables import AutomationRun
+from gateway.automations.tables import Automation, AutomationRun
 from gateway.db import models
 from gateway.insights.catalogue import set_product_interval
 from gateway.insights.order_facts import upsert_orders
@@ -27,6 +27,7 @@ from tests.integration.automations.conftest import (
 from tests.integration.automations.helpers import (
     Api,
     count,
+    create,
     created,
     customer,
     runs,
@@ -211,6 +212,64 @@ async def test_no_order_for_days_runs_once_per_dormant_spell(
     (run,) = await runs(env)
     since = (now - timedelta(days=100)).date().isoformat()
     assert (run.customer_id, run.occasion) == (dormant, f"since:{since}")
+
+
+async def test_a_campaign_on_dates_runs_once_for_each_customer_within_its_span(
+    env: Services, api: Api
+) -> None:
+    """Coat buyers in October, shown accessories in December: the span opens,
+    the conditions narrow it, a customer who meets them later in the span gets
+    the run then, and nobody gets a second one."""
+    now = datetime.now(UTC)
+    buyer = await customer(env, "coat@example.com")
+    later = await customer(env, "later@example.com")
+    await customer(env, "other@example.com")
+    async with env.sessions() as session, session.begin():
+        session.add(traits(buyer, now - timedelta(days=40)))
+    span = {
+        "from": (now + timedelta(days=2)).isoformat(),
+        "to": (now + timedelta(days=9)).isoformat(),
+    }
+    await created(
+        api,
+        "December accessories",
+        {"during": span},
+        conditions={"lastOrderAt": {"lastDays": 60}},
+    )
+    assert await evaluate(env, now) == 0  # not open yet
+    assert await evaluate(env, now + timedelta(days=3)) == 1
+    async with env.sessions() as session, session.begin():
+        session.add(traits(later, now))
+    assert await evaluate(env, now + timedelta(days=4)) == 1
+    assert await evaluate(env, now + timedelta(days=5)) == 0
+    async with env.sessions() as session, session.begin():
+        await session.execute(update(CustomerTraits).values(last_order_at=now))
+    assert await evaluate(env, now + timedelta(days=10)) == 0  # over
+    day = (now + timedelta(days=2)).date().isoformat()
+    assert sorted((r.customer_id, r.occasion) for r in await runs(env)) == [
+        (buyer, f"during:{day}"),
+        (later, f"during:{day}"),
+    ]
+
+
+async def test_a_campaign_span_over_backwards_or_too_long_is_refused(
+    api: Api, env: Services
+) -> None:
+    now = datetime.now(UTC)
+
+    def span(start: int, end: int) -> dict[str, object]:
+        at = [(now + timedelta(days=d)).isoformat() for d in (start, end)]
+        return {"during": {"from": at[0], "to": at[1]}}
+
+    for trigger, field in (
+        (span(-9, -2), "trigger.during.to"),
+        (span(5, 2), "trigger.during.to"),
+        (span(0, 400), "trigger.during.to"),
+    ):
+        answer = await create(api, "Refused", trigger)
+        error = answer["errors"][0]["extensions"]
+        assert (error["code"], error["field"]) == ("BAD_USER_INPUT", field), trigger
+    assert await count(env, Automation) == 0
 
 
 async def test_segment_entered_and_exited_follow_the_snapshot(
