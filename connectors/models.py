@@ -53,6 +53,21 @@ class EmailList:
 
 
 @dataclass(frozen=True, slots=True)
+class EmailOptOut:
+    """An email tool's word that an address may no longer get marketing email:
+    its owner unsubscribed, or the tool suppressed it (a bounce, a spam
+    complaint)."""
+
+    email: str
+    """Lower-case."""
+    reason: str
+    """The tool's own: Klaviyo's ``UNSUBSCRIBE``, ``HARD_BOUNCE``,
+    ``SPAM_COMPLAINT``, ``USER_SUPPRESSED``, ``INVALID_EMAIL``."""
+    at: datetime
+    """When the tool recorded it (UTC)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LineItem:
     id: str
     title: str | None

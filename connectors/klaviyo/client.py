@@ -18,6 +18,11 @@ Which endpoint does what, and why (the OpenAPI spec's descriptions, revision
   […])``, 100 a page; ``POST /api/profile-import`` creates or updates one by
   email (idempotent). ``POST /api/profiles`` is not used: a retry after a
   lost answer would meet its own profile as a 409 duplicate.
+* opt-outs: ``GET /api/profiles`` with ``filter=greater-than(subscriptions.
+  email.marketing.suppression.timestamp,…)`` and ``additional-fields[profile]
+  =subscriptions``, 100 a page: every profile of the account suppressed since
+  then (an unsubscribe is an ``UNSUBSCRIBE`` suppression) — one call per 100
+  new suppressions, whatever the size of the lists.
 * lists: ``GET /api/lists`` (10 a page), ``GET /api/lists/{id}``.
 
 Every write here leaves Klaviyo in the same state when sent twice, so all are
@@ -31,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -53,13 +59,15 @@ from connectors.klaviyo.mapping import (
     list_from_json,
     list_members,
     next_cursor,
+    opt_out_from_profile,
     profile_upsert,
     resource,
     resources,
+    since_filter,
     subscribe_job,
     unsubscribe_job,
 )
-from connectors.models import EmailList, ExternalCustomer
+from connectors.models import EmailList, EmailOptOut, ExternalCustomer
 from connectors.pagination import PageGuard
 from connectors.retry import RetryPolicy
 from connectors.upstream_http import RequestObserver, UpstreamHTTP
@@ -68,6 +76,8 @@ JSON_API = "application/vnd.api+json"
 CONCURRENCY = 4
 CUSTOM_SOURCE = "Customer Graph audience sync"
 """What Klaviyo stores as the consent records' source."""
+SUPPRESSED_AT = "subscriptions.email.marketing.suppression.timestamp"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 T = TypeVar("T")
 
@@ -233,6 +243,17 @@ class KlaviyoConnector:
             for chunk in _chunks(unique, PROFILES_PAGE)
         )
         return [customer_from_profile(p) for page in pages for p in page]
+
+    async def opt_outs_since(self, since: datetime | None) -> list[EmailOptOut]:
+        """Every profile suppressed for email marketing after ``since`` (ever,
+        with ``None``), by email: one call per 100."""
+        params = {
+            "filter": since_filter(SUPPRESSED_AT, since or EPOCH),
+            "additional-fields[profile]": "subscriptions",
+            "page[size]": PROFILES_PAGE,
+        }
+        found = await self._collect("/api/profiles", "get-profiles", "profile", params)
+        return [o for p in found if (o := opt_out_from_profile(p)) is not None]
 
     async def _collect(
         self, path: str, endpoint: str, kind: str, params: dict[str, Any]

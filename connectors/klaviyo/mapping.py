@@ -17,6 +17,21 @@ Profile (Get Profiles ``data[]``, Create or Update Profile ``data``)::
                     "created": "2022-11-08T00:00:00+00:00", "properties": {…}, …},
      "links": {"self": "…"}}
 
+With ``additional-fields[profile]=subscriptions`` a profile also carries its
+consents; email marketing's (``subscriptions.email.marketing``)::
+
+    {"can_receive_email_marketing": false, "consent": "UNSUBSCRIBED",
+     "consent_timestamp": "2026-11-02T10:00:00+00:00",
+     "last_updated": "2026-11-02T10:00:00+00:00", "method": "EMAIL_UNSUBSCRIBE",
+     "suppression": [{"reason": "UNSUBSCRIBE",
+                      "timestamp": "2026-11-02T10:00:00+00:00"}],
+     "list_suppressions": [], …}
+
+``consent`` is ``SUBSCRIBED``, ``UNSUBSCRIBED`` or ``NEVER_SUBSCRIBED``; a
+suppression (``UNSUBSCRIBE``, ``HARD_BOUNCE``, ``SPAM_COMPLAINT``,
+``USER_SUPPRESSED``, ``INVALID_EMAIL``) stops marketing email whatever the
+consent says.
+
 List (Get Lists ``data[]``, Get List ``data``)::
 
     {"type": "list", "id": "Y6nRLr",
@@ -30,12 +45,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from connectors.errors import UpstreamBadResponse
-from connectors.models import EmailList, ExternalCustomer
+from connectors.models import EmailList, EmailOptOut, ExternalCustomer
 
 SOURCE = "klaviyo"
 SUBSCRIBED = "SUBSCRIBED"
@@ -128,6 +143,12 @@ def filterable(value: str) -> bool:
     return '"' not in value and "\\" not in value
 
 
+def since_filter(field: str, when: datetime) -> str:
+    """``greater-than(updated,2026-11-02T10:00:00Z)``: a date-time, unquoted."""
+    stamp = when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return f"greater-than({field},{stamp})"
+
+
 def next_cursor(body: Mapping[str, Any]) -> str | None:
     """``page[cursor]`` of ``links.next``; ``None`` on the last page."""
     links = body.get("links")
@@ -170,9 +191,10 @@ def _time(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value)
+        found = datetime.fromisoformat(value)
     except ValueError as exc:
         raise UpstreamBadResponse(SOURCE, "unreadable timestamp") from exc
+    return found.replace(tzinfo=UTC) if found.tzinfo is None else found
 
 
 def _text(value: object) -> str | None:
@@ -206,3 +228,34 @@ def list_from_json(item: Mapping[str, Any]) -> EmailList:
         double_opt_in=attributes.get("opt_in_process") == "double_opt_in",
         created_at=_time(attributes.get("created")),
     )
+
+
+def opt_out_from_profile(profile: Mapping[str, Any]) -> EmailOptOut | None:
+    """What stops email marketing to the profile — its latest suppression,
+    else an ``UNSUBSCRIBED`` consent — or ``None`` when nothing does (or it
+    has no email)."""
+    attributes = profile["attributes"]
+    email = _text(attributes.get("email"))
+    subscriptions = attributes.get("subscriptions")
+    if email is None or not isinstance(subscriptions, Mapping):
+        return None
+    channel = subscriptions.get("email")
+    marketing = channel.get("marketing") if isinstance(channel, Mapping) else None
+    if not isinstance(marketing, Mapping):
+        return None
+    found: list[tuple[datetime, str]] = []
+    for item in marketing.get("suppression") or ():
+        at = _time(item.get("timestamp")) if isinstance(item, Mapping) else None
+        reason = _text(item.get("reason")) if isinstance(item, Mapping) else None
+        if at is not None and reason is not None:
+            found.append((at, reason))
+    if found:
+        at, reason = max(found)
+        return EmailOptOut(email.lower(), reason, at.astimezone(UTC))
+    if marketing.get("consent") == UNSUBSCRIBED:
+        at = _time(marketing.get("last_updated")) or _time(
+            marketing.get("consent_timestamp")
+        )
+        if at is not None:
+            return EmailOptOut(email.lower(), "UNSUBSCRIBE", at.astimezone(UTC))
+    return None

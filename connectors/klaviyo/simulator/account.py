@@ -16,6 +16,11 @@ to them (the OpenAPI spec's descriptions, revision 2026-07-15):
   attributes given replace, ``null`` clears, absent ones stay.
 * Create Profile: 409 ``duplicate_profile`` when an identifier is taken.
 
+Every change of consent or suppression moves the profile's ``updated`` and
+the marketing consent's ``last_updated``, as Klaviyo's do; ``unsubscribe``
+and ``suppress`` are also what a test calls for a person's own click on an
+email's unsubscribe link, a bounce or a spam complaint.
+
 Only the email channel is modelled; SMS, WhatsApp and push subscriptions in a
 body are accepted and ignored.
 """
@@ -56,11 +61,34 @@ class Profile:
     method_detail: str | None = None
     suppressions: list[tuple[str, datetime]] = field(default_factory=list)
     updated: datetime | None = None
+    marketing_updated: datetime | None = None
+    """The email marketing subscription's ``last_updated``."""
 
     @property
     def email(self) -> str | None:
         value = self.attributes.get("email")
         return value if isinstance(value, str) else None
+
+    def filter_values(self, field: str) -> list[object]:
+        """The values Get Profiles' ``filter`` compares for ``field``."""
+        if field == "id":
+            return [self.id]
+        if field == "created":
+            return [self.created]
+        if field == "updated":
+            return [self.updated or self.created]
+        if field == "subscriptions.email.marketing.suppression.timestamp":
+            return [at for _, at in self.suppressions]
+        if field == "subscriptions.email.marketing.suppression.reason":
+            return [reason for reason, _ in self.suppressions]
+        return [self.attributes.get(field)]
+
+    def changed(self, at: datetime, *, consent: bool = True) -> None:
+        """A change of consent (or, with ``consent=False``, of suppressions
+        only) at ``at``."""
+        if consent:
+            self.consent_at = at
+        self.marketing_updated = self.updated = at
 
     @property
     def can_receive_email_marketing(self) -> bool:
@@ -90,7 +118,9 @@ class Profile:
             "can_receive_email_marketing": self.can_receive_email_marketing,
             "consent": self.consent,
             "consent_timestamp": _iso(self.consent_at) if self.consent_at else None,
-            "last_updated": _iso(self.consent_at) if self.consent_at else None,
+            "last_updated": _iso(self.marketing_updated)
+            if self.marketing_updated
+            else None,
             "method": "API" if self.consent_at else None,
             "method_detail": "",
             "custom_method_detail": self.method_detail,
@@ -219,7 +249,7 @@ class Account:
 
     def mark_subscribed(self, profile: Profile, source: str | None) -> None:
         profile.consent = SUBSCRIBED
-        profile.consent_at = datetime.now(UTC)
+        profile.changed(datetime.now(UTC))
         profile.method_detail = source
         profile.suppressions = [
             s for s in profile.suppressions if s[0] not in CLEARED_BY_SUBSCRIBE
@@ -243,7 +273,8 @@ class Account:
             profile = self.find(entry)
             if profile is None:
                 continue
-            profile.consent, profile.consent_at = UNSUBSCRIBED, now
+            profile.consent = UNSUBSCRIBED
+            profile.changed(now)
             if all(reason != "UNSUBSCRIBE" for reason, _ in profile.suppressions):
                 profile.suppressions.append(("UNSUBSCRIBE", now))
             if target is not None:
@@ -260,9 +291,11 @@ class Account:
         profile = self.find({"email": email.lower()})
         if profile is None:
             raise KeyError(email)
-        profile.suppressions.append((reason, datetime.now(UTC)))
+        now = datetime.now(UTC)
+        profile.suppressions.append((reason, now))
         if reason == "UNSUBSCRIBE":
             profile.consent = UNSUBSCRIBED
+        profile.changed(now, consent=reason == "UNSUBSCRIBE")
 
 
 def build_account(world: World | None) -> Account:

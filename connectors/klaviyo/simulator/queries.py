@@ -1,13 +1,17 @@
 """Query parameters as Klaviyo reads them: ``filter`` (the subset of its
-filter syntax the simulator serves: one ``equals`` or ``any`` over a field
-the endpoint allows), ``page[size]`` within the endpoint's bounds and an
-opaque ``page[cursor]``; collections carry ``links.self``/``next``/``prev``.
+filter syntax the simulator serves: ``equals``/``any`` over strings and
+``greater-than``/``greater-or-equal``/``less-than``/``less-or-equal`` over
+date-times, on the fields and operators the endpoint allows, several joined
+by commas — all must hold), ``page[size]`` within the endpoint's bounds and
+an opaque ``page[cursor]``; collections carry ``links.self``/``next``/``prev``.
 
 The filter syntax (developers.klaviyo.com/en/reference/api-overview#filtering):
-``equals(email,"a@b.example")``, ``any(id,["01H…","01J…"])``; strings in
-double or single quotes. Anything else the simulator answers 400 ``invalid``
-naming the parameter — a filter Klaviyo accepts but the simulator does not
-serve included (``and(…)``, other operators) [unverified: Klaviyo's own
+``equals(email,"a@b.example")``, ``any(id,["01H…","01J…"])`` (strings in
+double or single quotes), ``greater-than(updated,2023-04-19T00:00:00Z)``
+(an unquoted date-time), ``less-than(updated,…),greater-than(updated,…)``
+(both). Anything else the simulator answers 400 ``invalid`` naming the
+parameter — a filter Klaviyo accepts but the simulator does not serve
+included (``and(…)``, ``or(…)``, other operators) [unverified: Klaviyo's own
 wording of a bad filter].
 """
 
@@ -15,8 +19,9 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from starlette.requests import Request
@@ -26,17 +31,37 @@ from connectors.klaviyo.simulator.answers import bad_parameter
 
 T = TypeVar("T")
 
-_CALL = re.compile(r"^(equals|any)\(([a-z_.]+),(.*)\)$", re.DOTALL)
+EQUALITY = ("any", "equals")
+COMPARISONS = ("greater-than", "greater-or-equal", "less-than", "less-or-equal")
+_CALL = re.compile(r"\s*([a-z-]+)\(([a-z_.]+),")
 _STRING = re.compile(r"\s*(?:\"([^\"\\]*)\"|'([^'\\]*)')\s*")
 
 
 @dataclass(frozen=True, slots=True)
-class Filter:
+class Condition:
     field: str
-    values: frozenset[str]
+    operator: str
+    values: frozenset[str] = frozenset()
+    """What ``equals``/``any`` accept."""
+    bound: datetime | None = None
+    """What a comparison compares with."""
 
-    def matches(self, value: object) -> bool:
-        return isinstance(value, str) and value in self.values
+    def matches(self, found: Iterable[object]) -> bool:
+        """Whether one of the resource's values for ``field`` satisfies it."""
+        return any(self._holds(value) for value in found)
+
+    def _holds(self, value: object) -> bool:
+        if self.bound is None:
+            return isinstance(value, str) and value in self.values
+        if not isinstance(value, datetime):
+            return False
+        if self.operator == "greater-than":
+            return value > self.bound
+        if self.operator == "greater-or-equal":
+            return value >= self.bound
+        if self.operator == "less-than":
+            return value < self.bound
+        return value <= self.bound
 
 
 def _strings(text: str) -> list[str]:
@@ -60,25 +85,83 @@ def _strings(text: str) -> list[str]:
     return values
 
 
-def read_filter(request: Request, allowed: Sequence[str]) -> Filter | None:
+def _date_time(text: str) -> datetime:
+    found = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return found.replace(tzinfo=UTC) if found.tzinfo is None else found
+
+
+def _argument_end(raw: str, position: int) -> int:
+    """The index of the ``)`` closing the call whose argument starts at
+    ``position``, quotes and brackets skipped."""
+    quote: str | None = None
+    for index in range(position, len(raw)):
+        char = raw[index]
+        if quote is not None:
+            if char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char == ")":
+            return index
+    raise ValueError(raw)
+
+
+def _calls(raw: str) -> list[tuple[str, str, str]]:
+    """``(operator, field, argument)`` of each comma-joined call."""
+    calls: list[tuple[str, str, str]] = []
+    position = 0
+    while True:
+        call = _CALL.match(raw, position)
+        if call is None:
+            raise ValueError(raw)
+        end = _argument_end(raw, call.end())
+        calls.append((call.group(1), call.group(2), raw[call.end() : end]))
+        position = end + 1
+        rest = raw[position:].lstrip()
+        if not rest:
+            return calls
+        if not rest.startswith(","):
+            raise ValueError(raw)
+        position = len(raw) - len(rest) + 1
+
+
+def read_filter(
+    request: Request, allowed: Mapping[str, Sequence[str]]
+) -> list[Condition]:
+    """The conditions of ``filter`` (none without one); ``allowed``: each
+    field the endpoint filters on, with its operators."""
     raw = request.query_params.get("filter")
     if raw is None:
-        return None
-    call = _CALL.match(raw.strip())
-    if call is None:
-        raise bad_parameter(f"Invalid filter provided: '{raw}'.", "filter")
-    operator, field, argument = call.groups()
-    if field not in allowed:
-        raise bad_parameter(
-            f"'{field}' is not a valid field for this filter.", "filter"
-        )
+        return []
     try:
-        values = _strings(argument)
+        calls = _calls(raw)
     except ValueError:
         raise bad_parameter(f"Invalid filter provided: '{raw}'.", "filter") from None
-    if operator == "equals" and len(values) != 1:
-        raise bad_parameter("'equals' takes one value.", "filter")
-    return Filter(field, frozenset(values))
+    conditions: list[Condition] = []
+    for operator, field, argument in calls:
+        if field not in allowed:
+            raise bad_parameter(
+                f"'{field}' is not a valid field for this filter.", "filter"
+            )
+        if operator not in allowed[field]:
+            raise bad_parameter(
+                f"'{operator}' is not a valid operator for '{field}'.", "filter"
+            )
+        try:
+            if operator in COMPARISONS:
+                conditions.append(
+                    Condition(field, operator, bound=_date_time(argument))
+                )
+                continue
+            values = _strings(argument)
+        except ValueError:
+            raise bad_parameter(
+                f"Invalid filter provided: '{raw}'.", "filter"
+            ) from None
+        if operator == "equals" and len(values) != 1:
+            raise bad_parameter("'equals' takes one value.", "filter")
+        conditions.append(Condition(field, operator, frozenset(values)))
+    return conditions
 
 
 def page_size(request: Request, default: int, most: int) -> int:

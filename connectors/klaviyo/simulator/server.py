@@ -47,6 +47,8 @@ from connectors.klaviyo.simulator.answers import (
 from connectors.klaviyo.simulator.jobs import Job, Jobs
 from connectors.klaviyo.simulator.limits import EndpointLimits
 from connectors.klaviyo.simulator.queries import (
+    COMPARISONS,
+    EQUALITY,
     page,
     page_size,
     read_filter,
@@ -72,7 +74,18 @@ profile_count`` (1/s, 15/m: "Rate limits when using the additional-fields
 JOB_DELAY = 2.0
 REVISION_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
 JSON_BODIES = ("application/json", "application/vnd.api+json")
-PROFILE_FILTERS = ("id", "email", "phone_number", "external_id")
+PROFILE_FILTERS: dict[str, tuple[str, ...]] = {
+    "id": EQUALITY,
+    "email": EQUALITY,
+    "phone_number": EQUALITY,
+    "external_id": EQUALITY,
+    "created": ("greater-than", "less-than"),
+    "updated": ("greater-than", "less-than"),
+    "subscriptions.email.marketing.suppression.reason": ("equals",),
+    "subscriptions.email.marketing.suppression.timestamp": COMPARISONS,
+}
+"""Get Profiles' ``filter`` fields and operators (the spec's, less
+``_kx`` and list suppressions)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,16 +228,12 @@ class KlaviyoSimulator(InjectedFailures):
                 )
 
     async def _profiles(self, request: Request) -> Response:
-        found = read_filter(request, PROFILE_FILTERS)
-        profiles = list(self.account.profiles.values())
-        if found is not None:
-            profiles = [
-                p
-                for p in profiles
-                if found.matches(
-                    p.id if found.field == "id" else p.attributes.get(found.field)
-                )
-            ]
+        conditions = read_filter(request, PROFILE_FILTERS)
+        profiles = [
+            p
+            for p in self.account.profiles.values()
+            if all(c.matches(p.filter_values(c.field)) for c in conditions)
+        ]
         profiles = sort_profiles(profiles, request.query_params.get("sort"))
         size = page_size(request, 20, PROFILES_PAGE)
         chunk, links = page(request, profiles, size)
@@ -276,11 +285,11 @@ class KlaviyoSimulator(InjectedFailures):
         self.job_queue.accept(kind, job.list_id, emails, work)
 
     async def _lists(self, request: Request) -> Response:
-        found = read_filter(request, ("id", "name"))
+        conditions = read_filter(request, {"id": EQUALITY, "name": EQUALITY})
         lists = [
             item
             for item in self.account.lists.values()
-            if found is None or found.matches(getattr(item, found.field))
+            if all(c.matches([getattr(item, c.field)]) for c in conditions)
         ]
         chunk, links = page(request, lists, page_size(request, 10, LISTS_PAGE))
         return document(
@@ -295,12 +304,14 @@ class KlaviyoSimulator(InjectedFailures):
 
     async def _members(self, request: Request) -> Response:
         found = self.account.get_list(request.path_params["id"])
-        only = read_filter(request, ("email", "phone_number"))
+        conditions = read_filter(request, {"email": EQUALITY, "phone_number": EQUALITY})
         ids = [
             pid
             for pid in found.members
-            if only is None
-            or only.matches(self.account.profiles[pid].attributes.get(only.field))
+            if all(
+                c.matches(self.account.profiles[pid].filter_values(c.field))
+                for c in conditions
+            )
         ]
         chunk, links = page(request, ids, page_size(request, 20, PROFILES_PAGE))
         data = [{"type": "profile", "id": pid} for pid in chunk]
