@@ -18,6 +18,7 @@ from connectors.errors import ConnectorError
 from connectors.klaviyo.client import KlaviyoConnector
 from gateway.audiences import connections
 from gateway.audiences.connections import Connection, check_list_id, segment_named
+from gateway.audiences.readback import ReadBackFailed
 from gateway.audiences.sync import (
     Sessions,
     SyncReport,
@@ -25,6 +26,7 @@ from gateway.audiences.sync import (
     sync_connection,
 )
 from gateway.audiences.tables import AudienceConnection
+from gateway.changes.bus import ChangeBus
 from gateway.db import models
 from gateway.errors import GatewayError, NotFound, describe
 from gateway.runtime.services import Services
@@ -40,9 +42,12 @@ class Added(StrEnum):
 
 
 class Audiences:
-    def __init__(self, sessions: Sessions, klaviyo: KlaviyoConnector) -> None:
+    def __init__(
+        self, sessions: Sessions, klaviyo: KlaviyoConnector, changes: ChangeBus
+    ) -> None:
         self.sessions = sessions
         self.klaviyo = klaviyo
+        self.changes = changes
 
     async def connect(self, segment: str, list_id: str) -> Connection:
         check_list_id(list_id)
@@ -66,24 +71,31 @@ class Audiences:
 
     async def sync(self, connection_id: int, now: datetime | None = None) -> SyncReport:
         return await sync_connection(
-            self.sessions, self.klaviyo, connection_id, now or datetime.now(UTC)
+            self.sessions,
+            self.klaviyo,
+            self.changes,
+            connection_id,
+            now or datetime.now(UTC),
         )
 
     async def sync_all(self, now: datetime | None = None) -> dict[int, SyncReport]:
-        """Every connection in turn; one that fails is logged and retried at
-        the next sync, the others go on."""
+        """Every connection in turn; one that fails is logged, reported with
+        its ``failure`` and retried at the next sync, the others go on."""
         async with self.sessions() as session:
             ids = list(await session.scalars(select(AudienceConnection.id)))
         reports: dict[int, SyncReport] = {}
         for connection_id in ids:
             try:
                 reports[connection_id] = await self.sync(connection_id, now)
-            except (ConnectorError, GatewayError) as exc:
+            except (ReadBackFailed, ConnectorError, GatewayError) as exc:
+                failure = _failure(exc)
                 log.warning(
-                    "audience sync of connection %s failed: %s",
+                    "audience sync of connection %s failed: %s (%s)",
                     connection_id,
+                    failure,
                     describe(exc),
                 )
+                reports[connection_id] = SyncReport(failure=failure)
         return reports
 
     async def add_to_list(
@@ -116,6 +128,19 @@ class Audiences:
         return Added.SUBSCRIBED
 
 
+def _failure(exc: Exception) -> str:
+    """What stopped a sync, in words fit for a log line and a terminal: no
+    upstream message, no address."""
+    if isinstance(exc, ReadBackFailed):
+        cause = exc.__cause__
+        code = cause.code if isinstance(cause, ConnectorError) else "error"
+        return f"reading consent back from Klaviyo failed ({code}): nothing changed"
+    if isinstance(exc, ConnectorError):
+        return f"Klaviyo failed ({exc.code}): what it accepted is recorded"
+    assert isinstance(exc, GatewayError)
+    return exc.message
+
+
 async def all_connections(sessions: Sessions) -> list[Connection]:
     """The connections with their counts (no Klaviyo call: readable when
     Klaviyo is not configured any more)."""
@@ -125,7 +150,9 @@ async def all_connections(sessions: Sessions) -> list[Connection]:
 
 def audiences_for(services: Services) -> Audiences | None:
     klaviyo = services.upstreams.klaviyo
-    return None if klaviyo is None else Audiences(services.sessions, klaviyo)
+    if klaviyo is None:
+        return None
+    return Audiences(services.sessions, klaviyo, services.changes)
 
 
 async def sync_after_refresh(services: Services) -> None:

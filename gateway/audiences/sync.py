@@ -1,7 +1,10 @@
 """Keep a segment's members subscribed to a Klaviyo list, sending only what
 changed since the last sync.
 
-Against ``audience_members`` (what Klaviyo was last told), a sync finds:
+First it reads consent back from Klaviyo (``readback.py``): members Klaviyo
+reports unsubscribed or suppressed become ``unsubscribed``, their CRM email
+consent withdrawn. Then, against ``audience_members`` (what Klaviyo was last
+told), it finds:
 
 * **entered**: in the segment, email consent ``granted``, not ``subscribed``
   → Bulk Subscribe Profiles (1,000 a job);
@@ -36,6 +39,7 @@ from connectors.klaviyo.limits import (
     SUBSCRIBE_BATCH,
     UNSUBSCRIBE_BATCH,
 )
+from gateway.audiences.readback import SOURCE, read_back
 from gateway.audiences.tables import (
     REMOVED,
     SUBSCRIBED,
@@ -43,6 +47,7 @@ from gateway.audiences.tables import (
     AudienceConnection,
     AudienceMember,
 )
+from gateway.changes.bus import ChangeBus, CustomerChange
 from gateway.db import models
 from gateway.db.upsert import dialect_insert
 from gateway.errors import NotFound
@@ -59,6 +64,11 @@ class SyncReport:
     entered: int = 0
     exited: int = 0
     withdrawn: int = 0
+    opted_out: int = 0
+    """Subscribed members Klaviyo reported unsubscribed or suppressed."""
+    failure: str | None = None
+    """Why the sync stopped (``Audiences.sync_all``); what was recorded
+    before stands."""
 
 
 def email_consent_granted() -> Exists:
@@ -136,8 +146,16 @@ def _chunks(items: Sequence[Contact], size: int) -> list[Sequence[Contact]]:
 
 
 async def sync_connection(
-    sessions: Sessions, klaviyo: KlaviyoConnector, connection_id: int, now: datetime
+    sessions: Sessions,
+    klaviyo: KlaviyoConnector,
+    changes: ChangeBus,
+    connection_id: int,
+    now: datetime,
 ) -> SyncReport:
+    read = await read_back(sessions, klaviyo, connection_id)
+    await changes.publish(
+        *(CustomerChange(c, SOURCE, "consent_changed") for c in read.withdrawn)
+    )
     async with sessions() as session:
         connection = await session.get(AudienceConnection, connection_id)
         if connection is None:
@@ -161,4 +179,4 @@ async def sync_connection(
             .where(AudienceConnection.id == connection_id)
             .values(synced_at=now)
         )
-    return SyncReport(len(entered), len(exited), len(withdrawn))
+    return SyncReport(len(entered), len(exited), len(withdrawn), read.opted_out)

@@ -40,6 +40,9 @@ class AudienceConnection(Base):
     )
     synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """When a sync last finished; null until the first."""
+    opt_outs_read_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Klaviyo's time of the latest email suppression read back for this
+    connection; null until one was read."""
 
     __table_args__ = (UniqueConstraint("segment_id", "list_id"),)
 

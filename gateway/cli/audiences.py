@@ -45,7 +45,8 @@ async def _list(settings: Settings) -> None:
 
 @audiences_app.command("sync")
 def sync() -> None:
-    """Send every connection's entries, exits and withdrawn consents to Klaviyo."""
+    """Read Klaviyo's opt-outs back, then send every connection's entries,
+    exits and withdrawn consents to Klaviyo."""
     raise typer.Exit(asyncio.run(_sync(Settings.load())))
 
 
@@ -57,18 +58,20 @@ async def _sync(settings: Settings) -> int:
             return 1
         names = {c.id: c for c in await all_connections(services.sessions)}
         reports = await audiences.sync_all()
-    table = Table("segment", "list", "entered", "exited", "withdrawn")
+    table = Table("segment", "list", "opted out", "entered", "exited", "withdrawn")
     for connection_id, report in reports.items():
         c = names[connection_id]
         table.add_row(
             c.segment,
             c.list_id,
+            str(report.opted_out),
             str(report.entered),
             str(report.exited),
             str(report.withdrawn),
         )
     console.print(table)
-    failed = len(names) - len(reports)
-    if failed:
-        console.print(f"[red]{failed} connection(s) failed; see the log.[/red]")
+    failed = {i: r.failure for i, r in reports.items() if r.failure is not None}
+    for connection_id, failure in failed.items():
+        c = names[connection_id]
+        console.print(f"[red]{c.segment} → {c.list_id}: {failure}[/red]")
     return 1 if failed else 0
