@@ -6,13 +6,11 @@ unsubscribed, nothing sent twice — counted in the simulator's requests."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import delete, insert, select, update
 from typer.testing import CliRunner
 
@@ -20,74 +18,20 @@ from connectors.errors import UpstreamRateLimited
 from connectors.klaviyo.limits import Limit
 from connectors.klaviyo.simulator.limits import EndpointLimits
 from connectors.klaviyo.simulator.server import LIMITS, KlaviyoSimulator
-from connectors.simulator_server import serve_app
-from gateway.app import create_app
-from gateway.audiences.service import Added, Audiences, audiences_for
+from gateway.audiences.service import Added, Audiences
 from gateway.audiences.tables import AudienceConnection
 from gateway.cli.main import app
 from gateway.db import models
 from gateway.insights.tables import Segment, SegmentMember
-from gateway.runtime.services import Services, open_services
-from tests.conftest import ADMIN, GraphQL
+from gateway.runtime.services import Services
+from tests.conftest import GraphQL
+from tests.integration.audiences.conftest import KEY, Clock
 
-KEY = "pk_audience_test_key"
 runner = CliRunner()
 CONNECT = """mutation($s: String!, $l: String!) {
   connectSegmentToList(segment: $s, listId: $l) {
     segment listId listName syncedAt subscribed removed unsubscribed } }"""
 CONNECTIONS = "{ audienceConnections { segment listId subscribed removed unsubscribed syncedAt } }"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 50_040.0  # the start of a minute: a 429 asks for 60 s
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def sim(clock: Clock) -> KlaviyoSimulator:
-    return KlaviyoSimulator(api_key=KEY, clock=clock, job_delay=0)
-
-
-@pytest.fixture
-async def configured(
-    db: Services, sim: KlaviyoSimulator, redis_url: str, cache_prefix: str
-) -> AsyncIterator[Services]:
-    """The gateway's services with Klaviyo configured and Redis for its budgets."""
-    async with serve_app(sim.with_faults(sim.app)) as url:
-        settings = db.settings.model_copy(
-            update={
-                "redis_url": redis_url,
-                "cache_prefix": cache_prefix,
-                "klaviyo_api_key": SecretStr(KEY),
-                "klaviyo_url": url,
-            }
-        )
-        async with open_services(settings) as opened:
-            yield opened
-
-
-@pytest.fixture
-async def api(configured: Services) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(services=configured))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://gw", headers=ADMIN
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-def audiences(configured: Services) -> Audiences:
-    found = audiences_for(configured)
-    assert found is not None
-    return found
 
 
 async def ask(api: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
