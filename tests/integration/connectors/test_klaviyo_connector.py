@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -205,3 +206,51 @@ async def test_what_klaviyo_refuses_is_an_error_not_a_retry(
         await klaviyo.subscribe("nosuch", ["a@x.example"])
     assert sim.requests["bulk-subscribe"] == 2
     assert sim.jobs == []
+
+
+async def test_opt_outs_since_a_time_are_read_100_a_page_with_their_reasons(
+    sim: KlaviyoSimulator, klaviyo: KlaviyoConnector
+) -> None:
+    """The demo world's every 25th profile hard-bounced long ago; then 150
+    more are suppressed now: read ever, then since the earlier ones."""
+    earlier = await klaviyo.opt_outs_since(None)
+    assert {o.reason for o in earlier} == {"HARD_BOUNCE"}
+    emails = [f"o{i}@x.example" for i in range(150)]
+    await klaviyo.subscribe(list_id(sim), emails)
+    sim.run_jobs()
+    for email in emails[:100]:
+        sim.account.suppress(email, "UNSUBSCRIBE")
+    for email in emails[100:]:
+        sim.account.suppress(email, "SPAM_COMPLAINT")
+    sim.requests.reset()
+    since = max((o.at for o in earlier), default=None)
+    found = await klaviyo.opt_outs_since(since)
+    assert sim.requests["get-profiles"] == 2
+    assert {o.email: o.reason for o in found} == {
+        **{e: "UNSUBSCRIBE" for e in emails[:100]},
+        **{e: "SPAM_COMPLAINT" for e in emails[100:]},
+    }
+    profile = sim.profile(emails[0])
+    assert profile is not None
+    assert found[0].at == profile.suppressions[-1][1] == profile.updated
+
+
+async def test_the_simulator_refuses_a_filter_operator_the_field_does_not_allow(
+    served: tuple[Recorder, str],
+) -> None:
+    headers = {"Authorization": f"Klaviyo-API-Key {KEY}", "revision": "2026-07-15"}
+    async with httpx.AsyncClient(base_url=served[1], headers=headers) as client:
+        bad = await client.get(
+            "/api/profiles",
+            params={"filter": "greater-than(email,2026-01-01T00:00:00Z)"},
+        )
+        both = await client.get(
+            "/api/profiles",
+            params={
+                "filter": "greater-than(updated,2020-01-01T00:00:00Z),"
+                "less-than(updated,2020-01-02T00:00:00Z)"
+            },
+        )
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["source"] == {"parameter": "filter"}
+    assert (both.status_code, both.json()["data"]) == (200, [])
