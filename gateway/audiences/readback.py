@@ -12,16 +12,20 @@ takes every suppression there is, once. Each read starts ``OVERLAP`` before
 the latest suppression read last time, so one Klaviyo wrote late is still
 found; reading one twice changes nothing.
 
-For each customer the sync believes ``subscribed`` whose address Klaviyo
-reports suppressed:
+For each customer whose address Klaviyo reports suppressed — a member of the
+list or not yet (suppressed before our first subscribe):
 
 * the CRM's email consent becomes ``denied``, source ``klaviyo``, at
   Klaviyo's time, recorded on the customer's history (``consent_changed``)
   and announced after the commit — unless the CRM recorded a consent after
   Klaviyo's opt-out (the newer word stands, nothing changes);
-* the member becomes ``unsubscribed``: nothing is sent for them, and with
-  consent no longer granted the sync never subscribes them again (Klaviyo's
-  subscribe would lift an ``UNSUBSCRIBE`` suppression).
+* a member the sync believes ``subscribed`` becomes ``unsubscribed``:
+  nothing is sent for them; and with consent no longer granted the sync never
+  subscribes anyone suppressed (Klaviyo's subscribe would lift an
+  ``UNSUBSCRIBE`` suppression).
+
+The read runs before every sync, one call at least, even while nobody is
+subscribed yet: the first subscribe must not lift an earlier opt-out.
 
 Nothing is written unless the whole read succeeded: Klaviyo failing during
 the read leaves the CRM and the connection as they were.
@@ -33,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.errors import ConnectorError
@@ -65,25 +69,16 @@ class ReadBackFailed(Exception):
     sent. The cause is the connector's error."""
 
 
-async def _has_subscribed(session: AsyncSession, connection_id: int) -> bool:
-    subscribed = exists().where(
-        Member.connection_id == connection_id, Member.state == SUBSCRIBED
-    )
-    return bool(await session.scalar(select(subscribed)))
-
-
 async def read_back(
     sessions: Sessions, klaviyo: KlaviyoConnector, connection_id: int
 ) -> ReadBack:
     """Read Klaviyo's opt-outs since the connection's last read and apply
-    them (no call while no member is subscribed)."""
+    them."""
     async with sessions() as session:
         connection = await session.get(AudienceConnection, connection_id)
         if connection is None:
             raise NotFound("No such audience connection.")
         read_to = connection.opt_outs_read_to
-        if not await _has_subscribed(session, connection_id):
-            return ReadBack()
     try:
         opt_outs = await klaviyo.opt_outs_since(read_to - OVERLAP if read_to else None)
     except ConnectorError as exc:
@@ -111,23 +106,32 @@ async def _apply(
     withdrawn: list[tuple[int, EmailOptOut]] = []
     for start in range(0, len(emails), EMAILS_PER_STATEMENT):
         rows = await session.execute(
-            select(customer.id, customer.email, consent.state, consent.changed_at)
-            .join(Member, Member.customer_id == customer.id)
+            select(
+                customer.id,
+                customer.email,
+                consent.state,
+                consent.changed_at,
+                Member.state,
+            )
+            .outerjoin(
+                Member,
+                and_(
+                    Member.customer_id == customer.id,
+                    Member.connection_id == connection_id,
+                ),
+            )
             .outerjoin(
                 consent,
                 and_(consent.customer_id == customer.id, consent.channel == "email"),
             )
-            .where(
-                Member.connection_id == connection_id,
-                Member.state == SUBSCRIBED,
-                customer.email.in_(emails[start : start + EMAILS_PER_STATEMENT]),
-            )
+            .where(customer.email.in_(emails[start : start + EMAILS_PER_STATEMENT]))
         )
-        for customer_id, email, state, changed_at in rows:
+        for customer_id, email, state, changed_at, member_state in rows:
             opt_out = by_email[email]
             if state == "granted" and changed_at > opt_out.at:
                 continue  # the CRM's word is newer
-            opted_out.append(customer_id)
+            if member_state == SUBSCRIBED:
+                opted_out.append(customer_id)
             if state == "granted":
                 withdrawn.append((customer_id, opt_out))
     if opted_out:

@@ -139,7 +139,34 @@ async def test_a_hard_bounce_withdraws_consent_and_is_not_subscribed_again(
     await join(configured, segment_id, a)
     sim.requests.reset()
     await audiences.sync(await connection_id(configured))
-    assert sim.requests.total == 0  # no one subscribed: nothing read, nothing sent
+    assert sim.requests.snapshot() == {"get-profiles": 1}  # read, nothing sent
+
+
+async def test_an_opt_out_before_the_first_subscribe_is_never_lifted(
+    configured: Services,
+    api: httpx.AsyncClient,
+    audiences: Audiences,
+    sim: KlaviyoSimulator,
+) -> None:
+    """Unsubscribed in Klaviyo (another list's email) after the CRM's consent,
+    before this list's first sync: the first sync reads it and does not
+    subscribe them (which would lift the suppression)."""
+    members = await people(configured, 2, consent="granted")
+    [(a, a_email), (b, b_email)] = members
+    for _, email in members:
+        sim.account.add_profile({"email": email})
+    sim.account.suppress(a_email, "UNSUBSCRIBE")
+    await segment(configured, "VIPs", members)
+    await ask(api, CONNECT, s="VIPs", l=vip(sim))
+    report = await audiences.sync(await connection_id(configured))
+    assert (report.entered, report.opted_out) == (1, 0)
+    assert sim.list_emails(vip(sim)) == {b_email}
+    consent = await consent_of(configured, a)
+    assert (consent.state, consent.source) == ("denied", "klaviyo")
+    assert await states(configured) == {b: "subscribed"}
+    suppressed = sim.account.find({"email": a_email})
+    assert suppressed is not None
+    assert not suppressed.can_receive_email_marketing
 
 
 async def test_a_consent_the_crm_recorded_after_the_opt_out_stands(
