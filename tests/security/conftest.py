@@ -19,7 +19,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from connectors.demo_world import World
 from connectors.simulator_server import serve_app
@@ -28,13 +28,13 @@ from gateway.auth.embed_tokens import create_token
 from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
 from gateway.db import models
-from gateway.db.auth_models import AuditEntry
 from gateway.db.models import Base
 from gateway.demo.seed import seed
 from gateway.demo.simulation import Simulators
 from gateway.insights.refresh import refresh_all
 from gateway.relay.ids import customer_pk
 from gateway.runtime.services import Services
+from tests.conftest import row_counts
 from tests.integration.gateway.conftest import open_gateway, simulators, world
 from tests.security.credentials import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, Issuer
 
@@ -125,15 +125,7 @@ class Stage:
     async def rows(self) -> dict[str, int]:
         """Rows per table, the audit log left out: what a refusal must not
         change."""
-        counts = {}
-        async with self.services.sessions() as session:
-            for table in Base.metadata.sorted_tables:
-                if table.name == AuditEntry.__tablename__:
-                    continue
-                counts[table.name] = int(
-                    await session.scalar(select(func.count()).select_from(table)) or 0
-                )
-        return counts
+        return await row_counts(self.services)
 
 
 CANDIDATES = """{ customers(first: 60) { edges { node { id email phone

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from gateway.db.auth_models import AuditEntry
-from gateway.db.models import Base, Identity
+from gateway.db.models import Identity
+from tests.conftest import row_counts
 from tests.security.conftest import WRITE_KEY, Stage
 from tests.security.delivery_bodies import (
     INGEST,
@@ -44,14 +44,7 @@ __all__ = ["contacts"]
 
 
 async def _rows(stage: Stage) -> int:
-    total = 0
-    async with stage.services.sessions() as session:
-        for table in Base.metadata.sorted_tables:
-            if table.name != AuditEntry.__tablename__:
-                total += int(
-                    await session.scalar(select(func.count()).select_from(table)) or 0
-                )
-    return total
+    return sum((await row_counts(stage.services)).values())
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from gateway.auth.policy import Role
-from gateway.db.auth_models import ApiKey, AuditEntry
-from gateway.db.models import Base
+from gateway.db.auth_models import ApiKey
+from tests.conftest import row_counts
 from tests.security.conftest import Stage
 from tests.security.surfaces import Surface, send
 from tests.security.test_cli import invoke
@@ -69,13 +69,7 @@ recorded a consent), in a mutation that would store it."""
 
 
 async def _rows(stage: Stage) -> dict[str, int]:
-    counts = {}
-    async with stage.services.sessions() as session:
-        for table in Base.metadata.sorted_tables:
-            if table.name != AuditEntry.__tablename__:
-                statement = select(func.count()).select_from(table)
-                counts[table.name] = int(await session.scalar(statement) or 0)
-    return counts
+    return await row_counts(stage.services)
 
 
 @pytest.mark.parametrize("char", INVISIBLE.values(), ids=INVISIBLE.keys())
