@@ -85,7 +85,8 @@ def gateways(
         "CG_ZENDESK_BASE_URL": simulators.urls["zendesk"],
         "CG_ZENDESK_EMAIL": ZENDESK_EMAIL,
         "CG_ZENDESK_API_TOKEN": ZENDESK_TOKEN,
-        "CG_READ_DEADLINE_SECONDS": "20",
+        # Reads short of budget wait up to half of it, then are refused.
+        "CG_READ_DEADLINE_SECONDS": "6",
         "CG_RESPONSE_CACHE_TTL": "0",
         "CG_INSIGHTS_REFRESH_INTERVAL": "0",
         **{f"CG_{k.upper()}": str(v) for k, v in LIMITS[limited].items()},
