@@ -143,20 +143,38 @@ def test_the_documents_hold_examples_of_every_kind() -> None:
     assert len(SHELL) >= 3
 
 
-@pytest.mark.parametrize("example", GRAPHQL, ids=[e.where for e in GRAPHQL])
-async def test_graphql_example_runs_against_the_demo(
-    demo: Demo, example: Example
+async def test_every_example_runs_in_document_order_against_one_demo(
+    demo: Demo,
 ) -> None:
+    """In the order a reader meets them (an example may use what one before
+    it made: a segment created, then updated, then deleted), every failure
+    named by its place."""
+    failures = []
+    for example in EXAMPLES:
+        try:
+            if example.language == "graphql":
+                await _graphql(demo, example)
+            elif example.language == "python":
+                await asyncio.to_thread(_python, demo, example)
+            elif example.language in ("sh", "bash", "console"):
+                for command in shell_commands(example.code):
+                    await asyncio.to_thread(_shell, demo, command)
+        except (AssertionError, httpx.HTTPError, OSError, TimeoutError) as exc:
+            failures.append(f"{example.where}: {type(exc).__name__}: {exc}")
+    assert not failures, "\n\n".join(failures)
+
+
+async def _graphql(demo: Demo, example: Example) -> None:
     variables = {"id": keith_id(demo)} if "$id" in example.code else {}
     if example.code.lstrip().startswith("subscription"):
         await _subscribe(demo, example.code, variables)
         return
-    answer = httpx.post(
-        f"{demo.base_url}/graphql",
-        json={"query": example.code, "variables": variables},
-        headers={"Authorization": f"Bearer {KEY}"},
-        timeout=30,
-    )
+    async with httpx.AsyncClient(timeout=30) as client:
+        answer = await client.post(
+            f"{demo.base_url}/graphql",
+            json={"query": example.code, "variables": variables},
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert "errors" not in body, body["errors"]
@@ -179,8 +197,7 @@ async def _subscribe(demo: Demo, document: str, variables: dict[str, str]) -> No
         assert "errors" not in message["payload"], message
 
 
-@pytest.mark.parametrize("example", PYTHON, ids=[e.where for e in PYTHON])
-def test_python_example_runs_against_the_demo(demo: Demo, example: Example) -> None:
+def _python(demo: Demo, example: Example) -> None:
     done = subprocess.run(
         [sys.executable, "-c", demo.local(example.code)],
         cwd=demo.directory,
@@ -193,12 +210,7 @@ def test_python_example_runs_against_the_demo(demo: Demo, example: Example) -> N
     assert "rror" not in done.stderr, done.stderr
 
 
-@pytest.mark.parametrize(
-    ("example", "command"), SHELL, ids=[f"{e.where} {c[:40]}" for e, c in SHELL]
-)
-def test_shell_example_runs_against_the_demo(
-    demo: Demo, example: Example, command: str
-) -> None:
+def _shell(demo: Demo, command: str) -> None:
     bin_dir = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CG_")}
     env |= {"KEY": KEY, "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}"}
