@@ -12,9 +12,11 @@ A job deferred ``if_none_queued`` is not inserted while a job of its lock is
 queued (``todo``): that one is locked instead (``FOR UPDATE``) until the
 transaction ends, so no worker starts it before the rows this transaction
 adds are there for it to see (procrastinate fetches with ``FOR UPDATE SKIP
-LOCKED``). Not procrastinate's ``queueing_lock``: its unique index would also
-refuse the engine's retry of a job while another of its lock is queued, and
-the insert would fail the caller's transaction. Two transactions deferring at
+LOCKED``); locked in the order of their locks, so that two transactions
+deferring into the same locks wait for each other rather than deadlock.
+Not procrastinate's ``queueing_lock``: its unique index would also refuse
+the engine's retry of a job while another of its lock is queued, and the
+insert would fail the caller's transaction. Two transactions deferring at
 once may both insert; jobs of one lock run one at a time, so the second finds
 its work done.
 
@@ -46,7 +48,7 @@ DEFER = text(
     " queued AS (SELECT coalesce(array_agg(q.lock), '{}') AS locks FROM ("
     " SELECT lock FROM procrastinate_jobs WHERE status = 'todo'"
     " AND lock IN (SELECT lock FROM wanted WHERE if_none_queued)"
-    " FOR UPDATE) AS q)"
+    " ORDER BY lock FOR UPDATE) AS q)"
     " INSERT INTO procrastinate_jobs"
     " (queue_name, task_name, priority, lock, args, scheduled_at)"
     " SELECT queue, :task, 0, lock, args, scheduled_at FROM wanted, queued"
