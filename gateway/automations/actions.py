@@ -11,8 +11,9 @@ code is there for a following ``webhook`` or ``addToList``.
 
 ``EXECUTORS`` holds the kinds this gateway runs: ``createTask``, ``tag``,
 ``untag`` write CRM rows; ``webhook`` publishes a signed event to the
-outbound endpoints registered for its type (``gateway.outbound``; a retry
-after a lost commit may publish it again, as a new message);
+outbound endpoints registered for its type (``gateway.outbound``: the
+message, its deliveries and their jobs are written in the action's
+transaction, so a run publishes it once);
 ``createDiscountCode`` makes the customer's Shopify code
 (``gateway.promotions``: one code per run, so a retry sends the same code
 and makes no second discount) and ``addToList`` subscribes the customer
@@ -158,13 +159,18 @@ async def add_to_list(session: AsyncSession, step: Step) -> Done:
 
 async def webhook(session: AsyncSession, step: Step) -> Done:
     """The event to every outbound endpoint registered for its type
-    (``gateway.outbound``: signed, retried, dead-lettered there). Its contact
+    (``gateway.outbound``: signed, retried, dead-lettered there), published
+    in the action's transaction. Its contact
     data is what consent allows whoever made the automation: the email with
     email consent, the phone with SMS consent (``contact_for`` under the
     marketing rule), else null."""
     payload = await webhook_payload(session, step)
     sent = await publish(
-        step.services, step.params["event"], payload, customer_id=step.customer_id
+        step.services,
+        step.params["event"],
+        payload,
+        customer_id=step.customer_id,
+        session=session,
     )
     return Done({"event": step.params["event"], "deliveries": len(sent)})
 

@@ -3,8 +3,9 @@
 ``page``: deliveries newest first, by endpoint and status, each with its
 message's id and type and every attempt (two statements a page).
 ``requeue``: ``retryDelivery`` takes a dead or failed delivery,
-``replayDelivery`` a delivered one; either way the delivery is queued again
-with a fresh attempt budget and the same message — the same ``webhook-id``
+``replayDelivery`` a delivered one; either way the delivery is pending again
+in its lane, whose job is queued in the same transaction, with a fresh
+attempt budget and the same message — the same ``webhook-id``
 and body, which is how a receiver recognises a message it already has.
 """
 
@@ -17,7 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.errors import Conflict, NotFound
-from gateway.outbound.publish import defer
+from gateway.jobs.deferral import defer_with
+from gateway.outbound.publish import SEND_LANE, lane_job
 from gateway.outbound.tables import (
     DeliveryStatus,
     OutboundAttempt,
@@ -111,7 +113,6 @@ async def requeue(
                 status=DeliveryStatus.PENDING.value,
                 attempts=0,
                 job_id=None,
-                queued_at=None,
                 next_attempt_at=None,
             )
             .returning(OutboundDelivery.endpoint_id)
@@ -121,7 +122,11 @@ async def requeue(
             raise Conflict(
                 f"Only a {names} delivery can be sent this way.", argument="id"
             )
-    await defer(services, [(delivery_id, current.row.endpoint_id)])
+        if services.jobs is None:
+            raise RuntimeError("no job engine: Services.jobs is not set")
+        width = services.settings.outbound_endpoint_concurrency
+        job = lane_job(endpoint.id, delivery_id % width, width)
+        await defer_with(session, services.jobs, SEND_LANE, [job])
     return await one(services.sessions, delivery_id)
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import httpx
 
+from gateway.db.models import utcnow
 from gateway.outbound import signing
 from gateway.outbound.tables import Outcome
 from gateway.outbound.targets import TargetRefused, check_url, resolve
@@ -37,17 +38,18 @@ class Answer:
     duration_ms: int
     error_class: str | None = None
     excerpt: str | None = None
+    attempted_at: datetime = field(default_factory=utcnow)
 
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """What to send: where, the message and the secrets that sign it."""
+    """What to send: where, the message and the secrets that sign it (signed
+    when sent: ``webhook-timestamp`` is the attempt's own)."""
 
     url: str
     msg_id: str
     body: str
     secrets: list[str]
-    now: datetime
 
 
 def sanitized(raw: bytes) -> str | None:
@@ -60,6 +62,7 @@ def sanitized(raw: bytes) -> str | None:
 async def send(
     client: httpx.AsyncClient, attempt: Attempt, allow_private: bool
 ) -> Answer:
+    now = utcnow()
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -68,10 +71,8 @@ async def send(
     try:
         target = await resolve(check_url(attempt.url), allow_private)
     except TargetRefused:
-        return Answer(Outcome.REFUSED, None, elapsed(), "TargetRefused")
-    headers = signing.headers(
-        attempt.msg_id, attempt.body, attempt.secrets, attempt.now
-    )
+        return Answer(Outcome.REFUSED, None, elapsed(), "TargetRefused", None, now)
+    headers = signing.headers(attempt.msg_id, attempt.body, attempt.secrets, now)
     headers["Content-Type"] = "application/json"
     headers["Host"] = target.url.netloc.decode("ascii")
     extensions = (
@@ -87,12 +88,12 @@ async def send(
         ) as response:
             head = await _head(response)
     except httpx.HTTPError as exc:
-        return Answer(Outcome.FAILED, None, elapsed(), type(exc).__name__)
+        return Answer(Outcome.FAILED, None, elapsed(), type(exc).__name__, None, now)
     code = response.status_code
     if 200 <= code < 300:
-        return Answer(Outcome.DELIVERED, code, elapsed())
+        return Answer(Outcome.DELIVERED, code, elapsed(), None, None, now)
     outcome = Outcome.GONE if code == 410 else Outcome.FAILED
-    return Answer(outcome, code, elapsed(), "HTTPStatus", sanitized(head))
+    return Answer(outcome, code, elapsed(), "HTTPStatus", sanitized(head), now)
 
 
 async def _head(response: httpx.Response) -> bytes:

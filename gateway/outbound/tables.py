@@ -106,9 +106,8 @@ class OutboundDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     """Attempts since it was last queued (the log keeps every one)."""
     job_id: Mapped[int | None] = mapped_column(BigInteger)
-    """The job that holds it: only that job may send it again."""
-    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    """When its job was deferred; null: committed but not deferred yet."""
+    """The job sending it: only that job may take it again (the engine's
+    retry of it, or a run after a crashed worker). None once recorded."""
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(

@@ -92,8 +92,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.timeline",
         },
         "gateway.outbound": {
-            "gateway.db", "gateway.errors", "gateway.relay", "gateway.runtime",
-            "gateway.settings",
+            "gateway.db", "gateway.errors", "gateway.jobs", "gateway.relay",
+            "gateway.runtime", "gateway.settings",
         },
         # endpoints outside GraphQL
         "gateway.ingest": {

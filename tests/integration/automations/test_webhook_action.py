@@ -2,20 +2,25 @@
 outbound endpoints registered for the type (``gateway.outbound``), a real
 receiver gets it signed by the Standard Webhooks spec, and its contact data is
 what consent allows: the email of a customer with email consent, null for one
-without."""
+without. The event is written with the action's outcome: a transaction that
+fails after publishing leaves no message, and the run's retry publishes it
+once."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import event
 from strawberry.relay import to_base64
 
 from gateway.automations.evaluate import evaluate_all
 from gateway.db import models
+from gateway.outbound.tables import OutboundDelivery, OutboundMessage
 from gateway.runtime.services import Services
 from tests.integration.automations.conftest import Drain
-from tests.integration.automations.helpers import Api, created, customer, runs
+from tests.integration.automations.helpers import Api, count, created, customer, runs
 from tests.integration.automations.test_triggers import born
 from tests.integration.outbound.conftest import Inbox, endpoint_for, inbox
 
@@ -57,3 +62,37 @@ async def test_a_webhook_action_sends_its_event_signed_with_consented_contacts(
     assert yes["data"]["customer"]["email"] == "yes@example.com"
     assert no["data"]["customer"]["email"] is None
     assert yes["data"]["automation"] == "Birthday hook"
+
+
+async def test_a_webhook_action_whose_transaction_fails_publishes_nothing_and_its_retry_once(
+    env: Services, api: Api, work: Drain, inbox: Inbox
+) -> None:
+    await endpoint_for(env, inbox, "once", ["automation.birthday"])
+    await customer(env, "once@example.com", birth=born(2))
+    await created(
+        api,
+        "Birthday once",
+        {"birthday": {"daysAhead": 3}},
+        actions=[{"webhook": {"event": "automation.birthday"}}],
+    )
+
+    def fail_once(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        # the action's outcome, written after publish in the same transaction
+        if statement.startswith("UPDATE automation_runs SET outcomes") and not failed:
+            failed.append(statement)
+            raise RuntimeError("the outcome's write fails")
+
+    failed: list[str] = []
+    event.listen(env.engine.sync_engine, "before_cursor_execute", fail_once)
+    try:
+        await evaluate_all(env.sessions, env.jobs, datetime.now(UTC))
+        await work()
+    finally:
+        event.remove(env.engine.sync_engine, "before_cursor_execute", fail_once)
+    assert failed  # the first attempt's transaction rolled back
+    (run,) = await runs(env)
+    assert (run.status, run.attempts) == ("done", 2)
+    assert await count(env, OutboundMessage) == 1
+    assert await count(env, OutboundDelivery) == 1
+    (got,) = inbox.of("once")
+    assert got.verified

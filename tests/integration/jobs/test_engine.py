@@ -57,6 +57,24 @@ async def test_a_job_of_a_rolled_back_transaction_never_runs(
     assert SEEN == []
 
 
+async def test_a_job_deferred_if_none_queued_is_deferred_once_on_its_queue(
+    jobs_db: Services,
+) -> None:
+    SEEN.clear()
+    job = Job({"value": 4}, lock="probe:one", queue="probes", if_none_queued=True)
+    for _ in range(2):
+        async with jobs_db.sessions() as session, session.begin():
+            await defer_with(session, jobs_db.jobs, "probe:note", [job, job])
+    await drain(jobs_db.jobs, jobs_db.settings, jobs_db, PROBE)
+    assert SEEN == [(4, True)]
+    async with jobs_db.sessions() as session, session.begin():  # none queued now
+        await defer_with(session, jobs_db.jobs, "probe:note", [job])
+    await drain(jobs_db.jobs, jobs_db.settings, jobs_db, PROBE)
+    assert SEEN == [(4, True), (4, True)]
+    ran = await jobs_db.jobs.job_manager.list_jobs_async(queue="probes")
+    assert [j.lock for j in ran] == ["probe:one", "probe:one"]
+
+
 async def test_the_engine_is_durable_on_postgresql_only(jobs_db: Services) -> None:
     postgres = conninfo(jobs_db.settings.database_url) is not None
     assert is_durable(jobs_db.jobs) is postgres

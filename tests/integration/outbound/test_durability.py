@@ -1,19 +1,19 @@
 """Deliveries are jobs in PostgreSQL: a worker stopped half-way leaves the
 rest to the next one, and the receiver gets every message exactly once; a
-delivery committed but never deferred (its publisher stopped in between) is
-deferred again by the periodic sweep and sent once."""
+delivery whose lane job, or whose retry, is deferred twice is sent once."""
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from dataclasses import replace
 
 import pytest
-from sqlalchemy import update
 
 from gateway.db.models import utcnow
-from gateway.outbound.publish import publish, requeue_stranded
-from gateway.outbound.tables import OutboundDelivery
+from gateway.jobs.deferral import defer_with
+from gateway.outbound.attempts import retry_job
+from gateway.outbound.publish import DELIVER, SEND_LANE, lane_job, publish
+from gateway.outbound.tasks import BATCH
 from gateway.runtime.services import Services
 from tests.integration.outbound.conftest import (
     Inbox,
@@ -24,7 +24,9 @@ from tests.integration.outbound.conftest import (
 )
 from tests.integration.outbound.test_delivery import settled, statuses
 
-TOTAL = 40
+TOTAL = 4 * BATCH
+"""Two batches in each of the endpoint's two lanes: a stopped worker finishes
+the batches it runs and leaves the rest."""
 
 
 async def test_a_worker_restart_delivers_every_message_exactly_once(
@@ -53,21 +55,19 @@ async def test_a_worker_restart_delivers_every_message_exactly_once(
     assert all(r.verified for r in inbox.of("durable"))
 
 
-async def test_a_stranded_delivery_is_deferred_again_and_sent_once(
+async def test_deliveries_deferred_twice_are_sent_once(
     outbound: Services, inbox: Inbox
 ) -> None:
-    await endpoint_for(outbound, inbox, "stranded")
-    (delivery_id,) = await publish(outbound, "customer.updated", {"id": 1})
-    async with outbound.sessions() as session, session.begin():
-        await session.execute(
-            update(OutboundDelivery)
-            .where(OutboundDelivery.id == delivery_id)
-            .values(queued_at=None, created_at=utcnow() - timedelta(minutes=5))
-        )
+    endpoint = await endpoint_for(outbound, inbox, "twice")
+    ids = [await publish(outbound, "customer.updated", {"n": n}) for n in range(3)]
+    width = outbound.settings.outbound_endpoint_concurrency
+    first = ids[0][0]
     assert outbound.jobs is not None
-    assert await requeue_stranded(outbound, outbound.jobs) == 1
-    assert await requeue_stranded(outbound, outbound.jobs) == 0
+    async with outbound.sessions() as session, session.begin():
+        again = replace(lane_job(endpoint, first % width, width), if_none_queued=False)
+        await defer_with(session, outbound.jobs, SEND_LANE, [again])
+        await defer_with(session, outbound.jobs, DELIVER, [retry_job(first, utcnow())])
     async with worker(outbound):
-        await eventually(lambda: settled(outbound, 1))
-    assert await statuses(outbound) == ["delivered"]
-    assert len(inbox.of("stranded")) == 1
+        await eventually(lambda: settled(outbound, 3))
+    counts = Counter(r.msg_id for r in inbox.of("twice"))
+    assert sorted(counts.values()) == [1, 1, 1]
