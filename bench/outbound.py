@@ -164,6 +164,7 @@ async def run(options: Options) -> None:
             for n in range(options.endpoints):
                 created = await endpoints.create(
                     services.sessions,
+                    services.sealer,
                     f"http://127.0.0.1:{port}/hooks/e{n}",
                     [],
                     None,

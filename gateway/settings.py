@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     moments this much once; a Redis nearby answers in a millisecond or two."""
     env: Literal["development", "production"] = "development"
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    previous_secret_keys: list[SecretStr] = Field(default_factory=list)
+    """What ``secret_key`` was before a rotation (a JSON list): the secrets
+    sealed under them are still read (``gateway.sealing``)."""
     demo_api_key: SecretStr | None = None
     log_level: str = "INFO"
 

@@ -22,6 +22,7 @@ from gateway.outbound.signing import new_secret
 from gateway.outbound.tables import OutboundEndpoint
 from gateway.outbound.targets import check_target
 from gateway.relay.pagination import Cursor, Page
+from gateway.sealing import Sealer
 
 EVENT_TYPE = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,99}")
 """An event type as the spec's examples write them: ``customer.updated``."""
@@ -66,34 +67,40 @@ def _check_description(value: str | None) -> str | None:
 
 async def create(
     sessions: async_sessionmaker[AsyncSession],
+    sealer: Sealer,
     url: str,
     event_types: Sequence[str],
     description: str | None,
     allow_private: bool,
 ) -> Created:
+    secret = new_secret()
     endpoint = OutboundEndpoint(
         url=await check_target(url, allow_private),
         event_types=check_event_types(event_types),
         description=_check_description(description),
-        secret=new_secret(),
+        secret=sealer.seal(secret),
         enabled=True,
         created_at=utcnow(),
     )
     async with sessions() as session, session.begin():
         session.add(endpoint)
-    return Created(endpoint=endpoint, secret=endpoint.secret)
+    return Created(endpoint=endpoint, secret=secret)
 
 
 async def rotate(
-    sessions: async_sessionmaker[AsyncSession], endpoint_id: int, grace: timedelta
+    sessions: async_sessionmaker[AsyncSession],
+    sealer: Sealer,
+    endpoint_id: int,
+    grace: timedelta,
 ) -> Created:
     """A new secret; the current one keeps signing (beside it) for ``grace``."""
+    secret = new_secret()
     async with sessions() as session, session.begin():
         endpoint = await _get(session, endpoint_id)
         endpoint.previous_secret = endpoint.secret
         endpoint.previous_secret_expires_at = utcnow() + grace
-        endpoint.secret = new_secret()
-    return Created(endpoint=endpoint, secret=endpoint.secret)
+        endpoint.secret = sealer.seal(secret)
+    return Created(endpoint=endpoint, secret=secret)
 
 
 async def set_enabled(
@@ -134,8 +141,9 @@ async def page(
 def signing_secrets(
     secret: str, previous: str | None, expires: datetime | None, now: datetime
 ) -> list[str]:
-    """The secrets an attempt is signed with now: the current one, and the
-    previous one while its grace period (until ``expires``) lasts."""
+    """The secrets an attempt is signed with now, as stored (sealed): the
+    current one, and the previous one while its grace period (until
+    ``expires``) lasts."""
     if previous and expires is not None and expires > now:
         return [secret, previous]
     return [secret]

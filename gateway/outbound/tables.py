@@ -64,9 +64,10 @@ class OutboundEndpoint(Base):
     description: Mapped[str | None] = mapped_column(String(500))
     event_types: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     """The event types it receives; empty: every type."""
-    secret: Mapped[str] = mapped_column(String(100), nullable=False)
-    """``whsec_`` + base64 of 32 random bytes."""
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(String(255), nullable=False)
+    """``whsec_`` + base64 of 32 random bytes, sealed (``gateway.sealing``):
+    the database alone signs nothing."""
+    previous_secret: Mapped[str | None] = mapped_column(String(255))
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """Until then deliveries carry a signature by each secret."""
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)

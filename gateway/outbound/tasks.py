@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import cast
 
 from procrastinate import Blueprint, JobContext, RetryStrategy
@@ -36,6 +37,7 @@ from gateway.outbound.publish import QUEUE, lane_job
 from gateway.outbound.sending import Answer, send
 from gateway.outbound.tables import Outcome
 from gateway.runtime.services import Services
+from gateway.sealing import Unreadable
 
 log = logging.getLogger("gateway.outbound")
 
@@ -91,10 +93,19 @@ async def attempt(services: Services, claimed: Claimed, disabled: bool) -> Answe
     was disabled since the claim, by a 410 of the same batch)."""
     if disabled or not claimed.enabled:
         return Answer(Outcome.DISABLED, None, 0, "EndpointDisabled")
+    try:
+        secrets = [services.sealer.unseal(s) for s in claimed.attempt.secrets]
+    except Unreadable:  # retried: the operator may add the key it was sealed by
+        log.error(
+            "outbound endpoint %d: its signing secret opens with no key of"
+            " CG_SECRET_KEY / CG_PREVIOUS_SECRET_KEYS",
+            claimed.endpoint_id,
+        )
+        return Answer(Outcome.FAILED, None, 0, "SecretUnreadable")
     assert services.outbound_http is not None  # opened with the services
     return await send(
         services.outbound_http,
-        claimed.attempt,
+        replace(claimed.attempt, secrets=secrets),
         services.settings.outbound_allow_private_targets,
     )
 

@@ -59,6 +59,7 @@ async def create_endpoint(
     services = info.context.services
     return await endpoints.create(
         services.sessions,
+        services.sealer,
         url,
         event_types,
         description,
@@ -71,8 +72,9 @@ async def rotate_secret(info: Info, id: str) -> Created:
     grace = timedelta(
         seconds=info.context.services.settings.outbound_secret_grace_seconds
     )
+    services = info.context.services
     return await endpoints.rotate(
-        info.context.services.sessions, _endpoint_pk(id), grace
+        services.sessions, services.sealer, _endpoint_pk(id), grace
     )
 
 

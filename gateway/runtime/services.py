@@ -37,6 +37,7 @@ from gateway.guard.upstreams import UpstreamGuard, build_guard
 from gateway.jobs.engine import build_jobs, opened
 from gateway.runtime.shopify_scopes import ShopifyScopes
 from gateway.runtime.upstreams import Upstreams, build_upstreams
+from gateway.sealing import Sealer
 from gateway.settings import Settings
 from gateway.shared_redis.client import SharedRedis
 
@@ -79,8 +80,12 @@ class Services:
     """CRM writes, each announced on ``changes`` after its commit; built from
     ``sessions`` and ``changes`` (also by ``dataclasses.replace``)."""
 
+    sealer: Sealer = field(init=False)
+    """Seals and opens stored secrets under ``CG_SECRET_KEY``."""
+
     def __post_init__(self) -> None:
         self.crm = Crm(self.sessions, self.changes)
+        self.sealer = Sealer.of(self.settings)
 
     async def forget_responses(self) -> None:
         """Drop every cached response: after changes to many customers at once

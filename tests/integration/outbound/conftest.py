@@ -196,7 +196,12 @@ async def endpoint_for(
     """An endpoint posting to ``inbox``'s path ``name``, its secret taught to
     the receiver."""
     created = await endpoints.create(
-        services.sessions, inbox.url(name), event_types or [], None, True
+        services.sessions,
+        services.sealer,
+        inbox.url(name),
+        event_types or [],
+        None,
+        True,
     )
     inbox.secrets[name] = [created.secret]
     return created.endpoint.id

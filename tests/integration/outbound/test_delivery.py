@@ -160,7 +160,9 @@ async def test_a_rotated_secret_signs_beside_the_old_one(
     endpoint = await endpoint_for(outbound, inbox, "rotated")
     old = inbox.secrets["rotated"][0]
     new = (
-        await endpoints.rotate(outbound.sessions, endpoint, timedelta(hours=1))
+        await endpoints.rotate(
+            outbound.sessions, outbound.sealer, endpoint, timedelta(hours=1)
+        )
     ).secret
     inbox.secrets["rotated"] = [old, new]
     await publish(outbound, "customer.updated", {"id": 6})
