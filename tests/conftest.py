@@ -38,6 +38,25 @@ ADMIN_KEY = "cg_test_admin_key"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """A module marked ``storage_independent`` (its subject is transport,
+    roles, upstreams or caches, not what the database does) runs on
+    PostgreSQL only: on SQLite it would repeat the same checks."""
+    dropped = [
+        item
+        for item in items
+        if item.get_closest_marker("storage_independent")
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("database_url") == "sqlite"  # type: ignore[attr-defined]
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = set(map(id, dropped))
+        items[:] = [item for item in items if id(item) not in gone]
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 async def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

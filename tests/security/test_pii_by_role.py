@@ -45,6 +45,8 @@ from tests.security.surfaces import (
     subscribed,
 )
 
+pytestmark = pytest.mark.storage_independent
+
 MATRIX = [
     pytest.param(surface, role, entry, id=f"{surface}-{role}-{entry}")
     for entry in api_entries()

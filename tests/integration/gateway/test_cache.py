@@ -26,6 +26,8 @@ from gateway.relay.ids import decode_global_id
 from gateway.runtime.services import Services
 from tests.integration.gateway.conftest import Gateway, open_gateway
 
+pytestmark = pytest.mark.storage_independent
+
 PAGE = """
 query($n: Int!) { customers(first: $n, orderBy: EMAIL_ASC) { edges { node { id
   email orders(first: 5) { edges { node { name } } } openTicketCount lastSeenAt } } } }

@@ -11,6 +11,8 @@ import pytest
 from tests.integration.gateway.conftest import Gateway
 from tests.integration.gateway.test_upstream_fields import shopper
 
+pytestmark = pytest.mark.storage_independent
+
 ROOT = "query($c: String) { %s }"
 ON_CUSTOMER = "query($e: String!, $c: String) { customer(email: $e) { %s } }"
 

@@ -26,6 +26,8 @@ from tests.integration.gateway.conftest import Gateway, open_gateway
 from tests.integration.gateway.test_limits import gateway_with
 from tests.integration.gateway.test_security import key_for
 
+pytestmark = pytest.mark.storage_independent
+
 SELECTION = """
     id email displayName tags loyaltyBalance
     orders(first: 5) { totalCount edges { node { id name } } }

@@ -29,6 +29,8 @@ from gateway.runtime.services import Services, open_services
 from tests.conftest import ADMIN
 from tests.integration.gateway.transports import API, EMBED, Served, served
 
+pytestmark = pytest.mark.storage_independent
+
 ISSUER, AUDIENCE = "https://id.example", "customer-graph"
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())

@@ -34,7 +34,7 @@ from gateway.shared_redis.breaker import DOWN
 from gateway.shared_redis.client import SharedRedis
 from tests.integration.gateway.conftest import Gateway, open_gateway
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.storage_independent]
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from gateway.relay.ids import decode_global_id
 from tests.conftest import StatementCounter
 from tests.integration.gateway.conftest import Gateway
 
+pytestmark = pytest.mark.storage_independent
+
 SIDEBAR = """
 query Sidebar($id: ID!) {
   customer(id: $id) {

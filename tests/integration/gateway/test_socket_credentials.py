@@ -26,6 +26,8 @@ from gateway.relay.ids import customer_pk
 from gateway.runtime.services import Services
 from tests.integration.gateway.transports import Served, served
 
+pytestmark = pytest.mark.storage_independent
+
 LIVE = "subscription($id: ID!) { customerTimeline(customerId: $id) { summary } }"
 JWT_SECRET = "s3cret-for-hs256-tests-0123456789"
 

@@ -20,6 +20,8 @@ from tests.integration.gateway.transports import (
     served,
 )
 
+pytestmark = pytest.mark.storage_independent
+
 CUSTOMER = to_base64("Customer", 1)
 EVENT = "edges { node { id occurredAt source kind summary actor } }"
 

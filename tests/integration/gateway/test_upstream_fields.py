@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from gateway.changes.bus import CustomerChange
 from gateway.db import models
 from tests.integration.gateway.conftest import Gateway
+
+pytestmark = pytest.mark.storage_independent
 
 VIEW = """
 query($email: String!) {

@@ -25,6 +25,8 @@ from gateway.runtime.services import Services
 from tests.integration.gateway.conftest import Gateway, open_gateway
 from tests.integration.gateway.test_upstream_fields import shopper
 
+pytestmark = pytest.mark.storage_independent
+
 VIEW = """
 query($email: String!) {
   customer(email: $email) {

@@ -37,6 +37,8 @@ from tests.integration.gateway.surfaces import (
     ws_url,
 )
 
+pytestmark = pytest.mark.storage_independent
+
 WEB = "... on WebEvent { kind name url path properties }"
 TIMELINE = f"""query($id: ID!) {{ customer(id: $id) {{
   timeline(first: 5, sources: [INGEST]) {{ edges {{ node {{ {WEB} }} }} }} }} }}"""

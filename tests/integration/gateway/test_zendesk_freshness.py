@@ -31,6 +31,8 @@ from gateway.demo.simulation import (
 from gateway.runtime.services import Services, open_services
 from tests.conftest import ADMIN
 
+pytestmark = pytest.mark.storage_independent
+
 TICKETS = """query($id: ID!) { customer(id: $id) {
   openTicketCount tickets(first: 50) { edges { node { id status } } } } }"""
 PAGE = """{ customers(first: 50) { edges { node {
