@@ -8,8 +8,9 @@ lists' own too) and its search index lag, and PostHog's 120 HogQL queries an
 hour and persons throttles — on a clock 30 times faster, the gateway's
 budgets and durations compressed alike (``bench/soak_setup.py``).
 
-Asserted (``bench/soak_report.problems``): no view answered
-``UPSTREAM_RATE_LIMITED``, 5xx or a transport error; the subscriptions held
+Asserted (``bench/soak_report.problems``): no view answered 5xx or a
+transport error, at most 1 % ``UPSTREAM_RATE_LIMITED`` by the gateway's own
+budget (``GUARD_SLACK``: the suite's other worker may stall it); the subscriptions held
 to the end; every stale answer within its source's bound in simulated time; every simulator's
 calls within each vendor limit in every window, none refused; the gateway
 worker's RSS and asyncio tasks flat. ``python -m bench.soak`` runs the same

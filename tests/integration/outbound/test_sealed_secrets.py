@@ -18,7 +18,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.db.session import upgrade
 from gateway.outbound.publish import publish
-from gateway.outbound.tables import DeliveryStatus, OutboundDelivery, OutboundEndpoint
+from gateway.outbound.tables import (
+    DeliveryStatus,
+    OutboundAttempt,
+    OutboundDelivery,
+    OutboundEndpoint,
+)
 from gateway.runtime.services import Services
 from gateway.sealing import Sealer
 from gateway.settings import Settings
@@ -94,11 +99,15 @@ async def test_a_secret_no_key_opens_fails_the_attempt_and_says_so_without_it(
     await publish(lost, "customer.updated", {"id": 3})
 
     async def failed() -> bool:
-        return await status(lost) == DeliveryStatus.FAILED.value
+        done = (DeliveryStatus.FAILED.value, DeliveryStatus.DEAD.value)
+        return await status(lost) in done  # retried at once here: dead soon
 
     async with worker(lost):
         await eventually(failed)
     assert inbox.received == []
+    async with lost.sessions() as session:
+        errors = await session.scalars(select(OutboundAttempt.error_class))
+        assert set(errors) == {"SecretUnreadable"}
     unreadable = [r for r in caplog.records if "signing secret" in r.getMessage()]
     assert unreadable
     assert f"endpoint {endpoint}" in unreadable[0].getMessage()
