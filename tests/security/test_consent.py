@@ -46,6 +46,8 @@ from tests.security.consent_people import (
 from tests.security.entries import api_schema, embed_schema
 from tests.security.schema_walk import pii_leaves, reach
 
+pytestmark = pytest.mark.storage_independent
+
 FIELDS = {"email": PiiKind.EMAIL, "phone": PiiKind.PHONE}
 CHANNEL_FIELD = {"email": "email", "sms": "phone"}
 

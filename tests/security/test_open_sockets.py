@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 import websockets
 
 from gateway.auth.authenticate import KEY_MEMORY_SECONDS
@@ -15,6 +16,8 @@ from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
 from tests.security.conftest import Stage
 from tests.security.surfaces import subscribed
+
+pytestmark = pytest.mark.storage_independent
 
 WS_REFUSAL_CODES = range(4400, 4500)
 SLACK = 3.0

@@ -17,6 +17,8 @@ from gateway.changes.bus import CustomerChange
 from gateway.relay.ids import decode_global_id
 from tests.integration.gateway.conftest import Gateway
 
+pytestmark = pytest.mark.storage_independent
+
 VIEW = """
 query($email: String!) { customer(email: $email) { id
   orders(first: 20) {

@@ -155,15 +155,20 @@ INVALID = [
 variable, never its value (it may be a secret)."""
 
 
-@pytest.mark.parametrize(("env", "variable"), INVALID, ids=[v for _, v in INVALID])
+ENTRY_POINTS = {
+    "serve": ["-m", "gateway.cli.main", "serve"],
+    "keys": ["-m", "gateway.cli.main", "keys", "list"],
+    "uvicorn": ["-m", "uvicorn", "--factory", "gateway.app:create_app", "--port", "0"],
+}
+
+
 @pytest.mark.parametrize(
-    "args",
+    ("args", "env", "variable"),
     [
-        ["-m", "gateway.cli.main", "serve"],
-        ["-m", "gateway.cli.main", "keys", "list"],
-        ["-m", "uvicorn", "--factory", "gateway.app:create_app", "--port", "0"],
+        (args, *INVALID[n % len(INVALID)])
+        for n, args in enumerate(ENTRY_POINTS.values())
     ],
-    ids=["serve", "keys", "uvicorn"],
+    ids=[f"{e}-{INVALID[n % len(INVALID)][1]}" for n, e in enumerate(ENTRY_POINTS)],
 )
 def test_invalid_settings_are_one_line_and_a_failing_status(
     args: list[str], env: dict[str, str], variable: str, tmp_path: Path

@@ -24,6 +24,8 @@ from gateway.relay.ids import customer_pk
 from gateway.runtime.services import Services, open_services
 from tests.conftest import ADMIN
 
+pytestmark = pytest.mark.storage_independent
+
 CUSTOMER = """
 query($id: ID!) { customer(id: $id) {
   id email phone birthDate birthMonth firstName

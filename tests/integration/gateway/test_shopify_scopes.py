@@ -19,6 +19,8 @@ from gateway.runtime import shopify_scopes
 from gateway.runtime.services import Services
 from tests.integration.gateway.conftest import Gateway, open_gateway
 
+pytestmark = pytest.mark.storage_independent
+
 VIEW = """
 query($email: String!) {
   customer(email: $email) {

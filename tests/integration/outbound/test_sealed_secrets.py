@@ -34,6 +34,8 @@ from tests.integration.outbound.conftest import (
     worker,
 )
 
+pytestmark = pytest.mark.storage_independent
+
 NEW_KEY = "rotated-" + "k7Qp" * 12
 
 
