@@ -109,12 +109,13 @@ async def services(database_url: str) -> AsyncIterator[Services]:
         yield opened
 
 
+WITH_ROWS = " UNION ALL ".join(
+    f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")"
+    for t in Base.metadata.sorted_tables
+)
+"""The tables that hold rows, in one statement."""
 USED_TABLES = text(
-    " UNION ALL ".join(
-        f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")"
-        for t in Base.metadata.sorted_tables
-    )
-    + " UNION ALL SELECT t.relname FROM pg_sequences s"
+    WITH_ROWS + " UNION ALL SELECT t.relname FROM pg_sequences s"
     " JOIN pg_class q ON q.relname = s.sequencename"
     " JOIN pg_depend d ON d.objid = q.oid AND d.deptype IN ('a', 'i')"
     " JOIN pg_class t ON t.oid = d.refobjid"
@@ -155,8 +156,10 @@ async def db(services: Services) -> AsyncIterator[Services]:
                     text(f"TRUNCATE {listed} RESTART IDENTITY CASCADE")
                 )
         else:
+            used = set(await connection.scalars(text(WITH_ROWS)))
             for table in reversed(Base.metadata.sorted_tables):
-                await connection.execute(table.delete())
+                if table.name in used:
+                    await connection.execute(table.delete())
 
 
 @pytest.fixture

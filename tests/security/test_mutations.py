@@ -19,6 +19,8 @@ from tests.security.conftest import API_ROLES, Stage
 from tests.security.entries import api_schema
 from tests.security.surfaces import Surface, send
 
+pytestmark = pytest.mark.storage_independent
+
 
 def operation(stage: Stage, name: str) -> tuple[str, dict[str, Any]]:
     """``mutation`` with variables for every required argument of ``name``."""

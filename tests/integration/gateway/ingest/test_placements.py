@@ -26,6 +26,8 @@ from tests.integration.gateway.ingest.rows import (
     preferences,
 )
 
+pytestmark = pytest.mark.storage_independent
+
 KNOWN_EMAIL = "known@example.com"
 KNOWN_UID = "known-uid"
 

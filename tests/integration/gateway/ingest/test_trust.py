@@ -28,6 +28,8 @@ from gateway.runtime.services import Services
 from gateway.settings import Settings
 from tests.integration.gateway.ingest.rows import SERVER_WRITE_KEY, WRITE_KEY
 
+pytestmark = pytest.mark.storage_independent
+
 VICTIM_EMAIL = "victim@example.com"
 VICTIM_PHONE = "+49301234567"
 OTHER_PHONE = "+49301234568"
