@@ -95,6 +95,10 @@ async def services(database_url: str) -> AsyncIterator[Services]:
         # purpose: the failed-login throttle has tests of its own.
         auth_failures_per_minute=100_000,
         auth_failures_burst=100_000,
+        # One admin key sends every test's requests: its rate limit has
+        # tests of its own (test_security.py, test_hostile_credentials.py).
+        rate_limit_per_minute=10_000_000,
+        rate_limit_burst=10_000_000,
         # Several workers share two cores: a read may wait seconds for CPU.
         # The deadline's own tests set theirs.
         read_deadline_seconds=30.0,
