@@ -68,6 +68,8 @@ class OutageOptions:
     latency_ms: float = 50.0
     events: int = 5
     database_url: str | None = None
+    read_deadline: float | None = None
+    """``CG_READ_DEADLINE_SECONDS`` of both gateways; ``None``: the default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,10 @@ async def run_outage(
     ):
         await seed_world(database_url, world)
         base = Settings(database_url=database_url, demo_api_key=SecretStr(key))
+        if options.read_deadline is not None:
+            base = base.model_copy(
+                update={"read_deadline_seconds": options.read_deadline}
+            )
         logs = Path(tempfile.mkdtemp(prefix="cg-outage-"))
         say(f"gateway logs in {logs}")
 

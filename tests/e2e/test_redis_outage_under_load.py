@@ -26,11 +26,17 @@ PHASE = 5.0
 """Seconds per phase: the issue's 20 s outage compressed, still a real
 stopped, killed and restarted redis-server."""
 
+READ_DEADLINE = 30.0
+"""The gateways' read deadline: a view answered late is measured against the
+reference's p99; on a saturated CI machine the uncached reference's views
+went past the default 2 s and were answered as partial errors (20 of 100), a
+fact about the machine, not about Redis outages."""
+
 
 async def test_a_redis_outage_under_load_fails_nothing_waits_little_loses_nothing():
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
-    options = OutageOptions(phase=PHASE)
+    options = OutageOptions(phase=PHASE, read_deadline=READ_DEADLINE)
     report = await run_outage(options, print)
     print(render(report))
 
