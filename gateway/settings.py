@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-secret-change-me"
@@ -86,6 +86,10 @@ def _weak(value: str) -> bool:
     )
 
 
+_MATCH_RULES = ("email", "external_id", "phone", "email_alias", "name_postcode")
+"""``gateway.identity.rules.MatchRule``'s values (settings import nothing)."""
+
+
 def default_database_url() -> str:
     return f"sqlite+aiosqlite:///{Path.cwd() / 'customer-graph.db'}"
 
@@ -118,6 +122,14 @@ class Settings(BaseSettings):
     """How long "this customer is unknown upstream" is remembered."""
     cache_max_entries: int = 50_000
     """Bound of the in-process cache (used when no Redis is configured)."""
+    identity_match_rules: str = (
+        "email:strong,external_id:strong,phone:strong,"
+        "email_alias:weak,name_postcode:weak"
+    )
+    """Which facts say two records are one person, highest priority first:
+    ``strong`` ones link by themselves, ``weak`` ones only suggest
+    (``duplicateCandidates``); a rule left out is not used
+    (``gateway.identity.rules``)."""
     cache_prefix: str = "cg"
     """First part of every cache key: separates deployments sharing one Redis."""
     cache_enabled: bool = True
@@ -328,6 +340,24 @@ class Settings(BaseSettings):
     slow endpoint holds at most this many workers' slots."""
     outbound_secret_grace_seconds: int = Field(default=24 * 3600, ge=0)
     """How long the previous secret still signs after ``rotateWebhookSecret``."""
+
+    @field_validator("identity_match_rules")
+    @classmethod
+    def _match_rules(cls, value: str) -> str:
+        seen: set[str] = set()
+        for item in value.split(","):
+            rule, _, strength = item.strip().partition(":")
+            if rule not in _MATCH_RULES or strength not in ("", "strong", "weak"):
+                raise ValueError(
+                    f"{item.strip()!r} is not rule:strength (rules: "
+                    f"{', '.join(_MATCH_RULES)}; strengths: strong, weak)"
+                )
+            if rule in seen:
+                raise ValueError(f"{rule} is listed twice")
+            if rule == "external_id" and strength == "weak":
+                raise ValueError("external_id is an id, not a guess: always strong")
+            seen.add(rule)
+        return value
 
     @model_validator(mode="after")
     def _distinct_ingest_keys(self) -> Settings:

@@ -71,6 +71,7 @@ async def _run(
                         since,
                         full=full,
                         progress=lambda n: progress.advance(task, n),
+                        rules=services.match_rules,
                     )
                 else:
                     total = await count_customers(services.sessions)
@@ -80,6 +81,7 @@ async def _run(
                         connector,
                         full=full,
                         progress=lambda n: progress.advance(task, n),
+                        rules=services.match_rules,
                     )
             except ConnectorError as exc:
                 console.print(

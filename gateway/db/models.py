@@ -136,6 +136,11 @@ class Identity(Base):
     source: Mapped[str] = mapped_column(String(32), nullable=False)
     external_id: Mapped[str] = mapped_column(String(255), nullable=False)
     linked_by: Mapped[str] = mapped_column(String(16), default="manual", nullable=False)
+    """The rule that linked it (``gateway.identity.rules.MatchRule``), or
+    ``sync``/``manual``/``webhook`` for links made before rules were declared."""
+    explanation: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    """``gateway.identity.rules.Explanation.to_json()``: rule, strength,
+    values compared, source, when. ``None`` for links older than migration 0021."""
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, nullable=False
     )

@@ -84,7 +84,9 @@ async def prepare_insights(services: Services) -> None:
     upstreams = services.upstreams
     for connector in (upstreams.shopify, upstreams.zendesk, upstreams.posthog):
         if connector is not None:
-            await link_customers(services.sessions, connector, full=True)
+            await link_customers(
+                services.sessions, connector, full=True, rules=services.match_rules
+            )
     if upstreams.posthog is not None:
         now = utcnow()
         await backfill_events(

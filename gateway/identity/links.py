@@ -1,26 +1,27 @@
 """Identity linking: which upstream record is which of our customers.
 
 A link lives in ``identities`` (source, external id). When a customer has none
-for a source, we look the customer up upstream by normalized email — one batched
-call for all unlinked customers — then by E.164 phone, and store what we find
-(``linked_by`` says how), so the next read needs no look-up at all. A look-up
+for a source, we look the customer up upstream by each strong rule of
+``MatchRules`` in order — normalized email, E.164 phone — one batched call per
+rule for all unlinked customers, and store what we find with its
+``Explanation``, so the next read needs no look-up at all. A look-up
 that finds nothing is remembered too (``identity_checks``), so it is not
 repeated for every page until it is old or the customer changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
 from connectors.models import ExternalCustomer
 from gateway.db import models
+from gateway.db.upsert import dialect_insert
+from gateway.identity.rules import Explanation, MatchRule, MatchRules, explain
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -92,9 +93,7 @@ async def _store_checks(
         {"customer_id": c, "source": source, "checked_at": now} for c in customer_ids
     ]
     async with sessions() as session, session.begin():
-        dialect = (await session.connection()).dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(models.IdentityCheck)
+        statement = dialect_insert(session, models.IdentityCheck)
         await session.execute(
             statement.on_conflict_do_update(
                 index_elements=["customer_id", "source"],
@@ -105,7 +104,10 @@ async def _store_checks(
 
 
 async def store_links(
-    sessions: Sessions, source: str, links: dict[int, str], linked_by: str
+    sessions: Sessions,
+    source: str,
+    links: dict[int, str],
+    explanations: dict[int, Explanation],
 ) -> None:
     """Insert links, leaving any existing link of that external id untouched."""
     if not links:
@@ -115,14 +117,13 @@ async def store_links(
             "customer_id": cid,
             "source": source,
             "external_id": ext,
-            "linked_by": linked_by,
+            "linked_by": explanations[cid].rule,
+            "explanation": explanations[cid].to_json(),
         }
         for cid, ext in links.items()
     ]
     async with sessions() as session, session.begin():
-        dialect = (await session.connection()).dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(models.Identity).on_conflict_do_nothing(
+        statement = dialect_insert(session, models.Identity).on_conflict_do_nothing(
             index_elements=["source", "external_id"]
         )
         await session.execute(statement, rows)
@@ -132,42 +133,55 @@ async def resolve_links(
     sessions: Sessions,
     connector: Connector,
     customers: Sequence[models.Customer],
+    rules: MatchRules,
 ) -> dict[int, str]:
     """External ids of ``customers`` in ``connector``'s system, linking the
-    unlinked by email, then by phone. Customers found nowhere are absent."""
+    unlinked by the strong ``rules``. Customers found nowhere are absent."""
     links = await linked_ids(sessions, connector.name, [c.id for c in customers])
     unlinked = [c for c in customers if c.id not in links]
     if unlinked:
-        links.update(await link_by_contact(sessions, connector, unlinked))
+        links.update(await link_by_contact(sessions, connector, unlinked, rules))
     return links
 
 
 async def link_by_contact(
-    sessions: Sessions, connector: Connector, unlinked: Sequence[models.Customer]
+    sessions: Sessions,
+    connector: Connector,
+    unlinked: Sequence[models.Customer],
+    rules: MatchRules,
 ) -> dict[int, str]:
-    """Look ``unlinked`` customers up upstream (email, then phone) and store the
-    links found: at most two batched upstream calls."""
+    """Look ``unlinked`` customers up upstream by each strong contact rule in
+    the rules' order (email, phone) and store the links found, each with its
+    explanation: at most one batched upstream call per rule."""
     source = connector.name
     links: dict[int, str] = {}
-    by_email = await connector.customers_by_emails([c.email for c in unlinked])
-    found = _match(unlinked, lambda c: by_email.get(c.email))
-    await store_links(sessions, source, found, "email")
-    links.update(found)
-    with_phone = [c for c in unlinked if c.id not in found and c.phone]
-    if with_phone:
-        by_phone = await connector.customers_by_phones(
-            [c.phone or "" for c in with_phone]
-        )
-        matched = _match(with_phone, lambda c: by_phone.get(c.phone or ""))
-        await store_links(sessions, source, matched, "phone")
+    for rule, _ in rules.order:
+        if not rules.links(rule) or rule not in _LOOK_UPS:
+            continue
+        value_of, look_up = _LOOK_UPS[rule]
+        wanted = [c for c in unlinked if c.id not in links and value_of(c)]
+        if not wanted:
+            continue
+        found = await look_up(connector, [value_of(c) or "" for c in wanted])
+        matched: dict[int, str] = {}
+        explanations: dict[int, Explanation] = {}
+        for customer in wanted:
+            ours = value_of(customer) or ""
+            profile = found.get(ours)
+            if profile is not None:
+                matched[customer.id] = profile.external_id
+                explanations[customer.id] = explain(rule, source, ours)
+        await store_links(sessions, source, matched, explanations)
         links.update(matched)
     await _store_checks(sessions, source, [c.id for c in unlinked if c.id not in links])
     return links
 
 
-def _match(
-    customers: Sequence[models.Customer],
-    find: Callable[[models.Customer], ExternalCustomer | None],
-) -> dict[int, str]:
-    matches = ((customer.id, find(customer)) for customer in customers)
-    return {cid: profile.external_id for cid, profile in matches if profile is not None}
+LookUp = Callable[[Connector, list[str]], Awaitable[dict[str, ExternalCustomer]]]
+
+_LOOK_UPS: dict[MatchRule, tuple[Callable[[models.Customer], str | None], LookUp]] = {
+    MatchRule.EMAIL: (lambda c: c.email, lambda up, v: up.customers_by_emails(v)),
+    MatchRule.PHONE: (lambda c: c.phone, lambda up, v: up.customers_by_phones(v)),
+}
+"""The rules an upstream can be searched by: the customer's value, the batched
+search (upstreams answer by normalized value)."""

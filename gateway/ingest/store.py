@@ -43,6 +43,7 @@ from gateway.db.models import Customer, Identity, TrackedEvent
 from gateway.db.races import retry_on_conflict
 from gateway.db.upsert import dialect_insert
 from gateway.errors import BadUserInput
+from gateway.identity.rules import MatchRule, explain
 from gateway.ingest.messages import Message
 from gateway.ingest.profiles import Identified, identify_customers
 from gateway.ingest.traits import TraitWarning
@@ -212,17 +213,22 @@ async def _links(session: AsyncSession, user_ids: set[str]) -> dict[str, int]:
 async def _store_links(
     session: AsyncSession, links: dict[str, tuple[int, str]]
 ) -> None:
+    """userId → (customer, how: ``identify`` or ``alias``); the sender named
+    the id, so each link is explained by the ``external_id`` rule."""
     if not links:
         return
-    rows = [
-        {
-            "customer_id": customer_id,
-            "source": SOURCE,
-            "external_id": user_id,
-            "linked_by": linked_by,
-        }
-        for user_id, (customer_id, linked_by) in links.items()
-    ]
+    rows = []
+    for user_id, (customer_id, linked_by) in links.items():
+        explanation = explain(MatchRule.EXTERNAL_ID, SOURCE, user_id)
+        rows.append(
+            {
+                "customer_id": customer_id,
+                "source": SOURCE,
+                "external_id": user_id,
+                "linked_by": linked_by,
+                "explanation": explanation.to_json() | {"via": linked_by},
+            }
+        )
     statement = dialect_insert(session, Identity).on_conflict_do_nothing(
         index_elements=["source", "external_id"]
     )

@@ -156,6 +156,7 @@ class UpstreamLoaders:
             services.sessions,
             connectors,
             caches.links if caches is not None else None,
+            rules=services.match_rules,
             recheck_after=services.settings.cache_ttl_links,
             batch=services.settings.loaders_enabled,
         )

@@ -32,6 +32,7 @@ from gateway.cache.read_through import ReadThrough
 from gateway.db import models
 from gateway.db.models import utcnow
 from gateway.identity.links import link_by_contact, stored_links
+from gateway.identity.rules import MatchRules
 
 V = TypeVar("V")
 P = ParamSpec("P")
@@ -101,11 +102,13 @@ class ExternalIdByCustomerLoader(DataLoader[SourceLink, str | None]):
         connectors: Mapping[str, Connector],
         links: ReadThrough[str] | None,
         *,
+        rules: MatchRules,
         recheck_after: float,
         batch: bool = True,
     ) -> None:
         super().__init__(batch=batch)
         self.sessions = sessions
+        self.rules = rules
         self.connectors = connectors
         self.links = links
         self.recheck_after = timedelta(seconds=recheck_after)
@@ -198,11 +201,13 @@ class ExternalIdByCustomerLoader(DataLoader[SourceLink, str | None]):
         customer_ids: list[int],
         customers: dict[int, models.Customer],
     ) -> dict[tuple[str, int], str]:
-        """Link by email/phone; absent: customers upstream does not know."""
+        """Link by the strong rules; absent: customers upstream does not know."""
         known = [customers[cid] for cid in customer_ids if cid in customers]
         if not known:
             return {}
-        found = await link_by_contact(self.sessions, self.connectors[source], known)
+        found = await link_by_contact(
+            self.sessions, self.connectors[source], known, self.rules
+        )
         return {(source, cid): external for cid, external in found.items()}
 
 

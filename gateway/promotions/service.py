@@ -90,7 +90,7 @@ async def create_promo_code(
     if shopify is None:
         raise UpstreamUnavailable("shopify", "not configured")
     customer, favourite = await _customer(sessions, customer_id)
-    links = await resolve_links(sessions, shopify, [customer])
+    links = await resolve_links(sessions, shopify, [customer], services.match_rules)
     if customer.id not in links:
         raise BadUserInput("The customer has no Shopify account.", field="customerId")
     if category is None and collection is None:

@@ -34,6 +34,7 @@ from gateway.changes.feed import ChangeFeed
 from gateway.crm.service import Crm
 from gateway.db.session import check_migrated, create_engine, session_factory
 from gateway.guard.upstreams import UpstreamGuard, build_guard
+from gateway.identity.rules import MatchRules
 from gateway.jobs.engine import build_jobs, opened
 from gateway.runtime.shopify_scopes import ShopifyScopes
 from gateway.runtime.upstreams import Upstreams, build_upstreams
@@ -82,10 +83,13 @@ class Services:
 
     sealer: Sealer = field(init=False)
     """Seals and opens stored secrets under ``CG_SECRET_KEY``."""
+    match_rules: MatchRules = field(init=False)
+    """``CG_IDENTITY_MATCH_RULES``: which facts link records by themselves."""
 
     def __post_init__(self) -> None:
         self.crm = Crm(self.sessions, self.changes)
         self.sealer = Sealer.of(self.settings)
+        self.match_rules = MatchRules.parse(self.settings.identity_match_rules)
 
     async def forget_responses(self) -> None:
         """Drop every cached response: after changes to many customers at once

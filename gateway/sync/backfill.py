@@ -22,13 +22,12 @@ customer id done while a run is under way and is cleared when it completes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from connectors.base import Connector
 from connectors.models import ExternalCustomer
@@ -36,7 +35,14 @@ from connectors.shopify.client import ShopifyConnector
 from gateway.db import models
 from gateway.db.races import retry_on_conflict
 from gateway.identity.links import Sessions, linked_ids, resolve_links
-from gateway.webhooks.delivery import clean_email, clean_phone
+from gateway.identity.matching import (
+    add_link,
+    clean_email,
+    clean_phone,
+    customers_by_contacts,
+    first_match,
+)
+from gateway.identity.rules import MatchRule, MatchRules, explain
 
 SOURCES = ("shopify", "zendesk", "posthog")
 BATCH = 100
@@ -113,9 +119,12 @@ async def sync_shopify(
     *,
     full: bool = False,
     progress: Progress | None = None,
+    rules: MatchRules | None = None,
 ) -> SyncReport:
     """Link or create a CRM customer for every Shopify customer updated since
-    ``since`` (or since the last run stopped, when later and not ``full``)."""
+    ``since`` (or since the last run stopped, when later and not ``full``),
+    finding ours by ``rules`` (``MatchRules.default()`` when not given)."""
+    rules = rules or MatchRules.default()
     start = since
     state = await _state(sessions, "shopify")
     if not full and state and state.synced_until:
@@ -125,25 +134,25 @@ async def sync_shopify(
     async for upstream in connector.iter_customers(start):
         batch.append(upstream)
         if len(batch) == BATCH:
-            report.add(await _shopify_batch(sessions, batch))
+            report.add(await _shopify_batch(sessions, rules, batch))
             if progress:
                 progress(len(batch))
             batch = []
     if batch:
-        report.add(await _shopify_batch(sessions, batch))
+        report.add(await _shopify_batch(sessions, rules, batch))
         if progress:
             progress(len(batch))
     return report
 
 
 async def _shopify_batch(
-    sessions: Sessions, batch: Sequence[ExternalCustomer]
+    sessions: Sessions, rules: MatchRules, batch: Sequence[ExternalCustomer]
 ) -> SyncReport:
-    return await retry_on_conflict(lambda: _shopify_batch_once(sessions, batch))
+    return await retry_on_conflict(lambda: _shopify_batch_once(sessions, rules, batch))
 
 
 async def _shopify_batch_once(
-    sessions: Sessions, batch: Sequence[ExternalCustomer]
+    sessions: Sessions, rules: MatchRules, batch: Sequence[ExternalCustomer]
 ) -> SyncReport:
     report = SyncReport("shopify")
     report.seen += len(batch)
@@ -159,61 +168,43 @@ async def _shopify_batch_once(
                 )
             )
         )
-        by_email = await _ids_by(session, models.Customer.email, emails.values())
-        by_phone = await _ids_by(session, models.Customer.phone, phones.values())
+        by_email, by_phone = await customers_by_contacts(
+            session,
+            rules,
+            {e for e in emails.values() if e},
+            {p for p in phones.values() if p},
+        )
         for upstream in batch:
             gid = upstream.external_id
             email, phone = emails[gid], phones[gid]
             if gid in linked:
                 report.already_linked += 1
                 continue
-            customer_id = by_email.get(email or "") or by_phone.get(phone or "")
-            if customer_id is None:
+            match = first_match(
+                rules,
+                "shopify",
+                {
+                    MatchRule.EMAIL: (email, by_email),
+                    MatchRule.PHONE: (phone, by_phone),
+                },
+            )
+            if match is None:
                 if email is None:
                     report.skipped += 1
                     continue
                 customer = _new_customer(upstream, email, phone)
                 session.add(customer)
                 await session.flush()
-                customer_id = by_email[email] = customer.id
+                by_email[email] = customer.id
+                match = customer.id, explain(MatchRule.EXTERNAL_ID, "shopify", gid)
                 report.created += 1
-            session.add(
-                models.Identity(
-                    customer_id=customer_id,
-                    source="shopify",
-                    external_id=gid,
-                    linked_by="sync",
-                )
-            )
+            customer_id, explanation = match
+            add_link(session, customer_id, "shopify", gid, explanation)
             linked.add(gid)
             report.linked += 1
             report.touched.append(customer_id)
         await _save_state(session, "shopify", synced_until=_newest(batch))
     return report
-
-
-async def _ids_by(
-    session: AsyncSession,
-    column: InstrumentedAttribute[str] | InstrumentedAttribute[str | None],
-    values: Iterable[str | None],
-) -> dict[str, int]:
-    """Customer ids by ``column`` value; a phone shared by several customers
-    identifies none of them, so ambiguous values are left out."""
-    wanted = sorted({v for v in values if v})
-    if not wanted:
-        return {}
-    rows = await session.execute(
-        select(column, models.Customer.id).where(column.in_(wanted))
-    )
-    found: dict[str, int] = {}
-    ambiguous: set[str] = set()
-    for value, customer_id in rows:
-        if value is None:
-            continue
-        if value in found:
-            ambiguous.add(value)
-        found[value] = customer_id
-    return {v: i for v, i in found.items() if v not in ambiguous}
 
 
 def _new_customer(
@@ -242,8 +233,11 @@ async def link_customers(
     *,
     full: bool = False,
     progress: Progress | None = None,
+    rules: MatchRules | None = None,
 ) -> SyncReport:
-    """Link our customers to ``connector``'s users/persons by email, then phone."""
+    """Link our customers to ``connector``'s users/persons by the strong
+    ``rules`` (``MatchRules.default()`` when not given)."""
+    rules = rules or MatchRules.default()
     source = connector.name
     report = SyncReport(source)
     state = await _state(sessions, source)
@@ -261,7 +255,7 @@ async def link_customers(
         if not customers:
             break
         known = await linked_ids(sessions, source, [c.id for c in customers])
-        links = await resolve_links(sessions, connector, customers)
+        links = await resolve_links(sessions, connector, customers, rules)
         report.seen += len(customers)
         report.already_linked += len(known)
         report.linked += len(links) - len(known)

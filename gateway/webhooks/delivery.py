@@ -1,5 +1,6 @@
-"""What every webhook source shares: small JSON answers, processing a delivery
-exactly once, and finding or linking our customer for an upstream id.
+"""What every webhook source shares: small JSON answers and processing a
+delivery exactly once (finding or linking our customer for an upstream record
+is ``gateway.identity.matching``).
 
 Upstreams deliver at least once and retry on any non-2xx answer, so a delivery
 is *claimed* by inserting its ids into ``webhook_deliveries`` (unique per
@@ -27,9 +28,8 @@ from gateway.changes.bus import CustomerChange
 from gateway.db import models
 from gateway.db.column_limits import check_value
 from gateway.db.races import is_unique_violation, retry_on_conflict
-from gateway.errors import BadUserInput, Refused
+from gateway.errors import Refused
 from gateway.runtime.services import Services
-from gateway.validation import normalize_email, normalize_phone
 
 log = logging.getLogger("gateway.webhooks")
 
@@ -96,77 +96,3 @@ async def process_once(
     for customer_id in changed:
         await services.changes.publish(CustomerChange(customer_id, source, topic))
     return answer(200, status="processed")
-
-
-async def linked_customer(
-    session: AsyncSession, source: str, external_id: str
-) -> int | None:
-    return await session.scalar(
-        select(models.Identity.customer_id).where(
-            models.Identity.source == source,
-            models.Identity.external_id == external_id,
-        )
-    )
-
-
-def clean_email(value: str | None) -> str | None:
-    """The normalized email, or ``None`` when absent or not an address at all."""
-    if not value:
-        return None
-    try:
-        return normalize_email(value)
-    except BadUserInput:
-        return None
-
-
-def clean_phone(value: str | None) -> str | None:
-    """E.164, or ``None``: upstreams store international numbers, and a number
-    we cannot read must not be guessed into someone else's."""
-    if not value:
-        return None
-    try:
-        return normalize_phone(value)
-    except BadUserInput:
-        return None
-
-
-async def customer_by_contact(
-    session: AsyncSession, email: str | None, phone: str | None
-) -> tuple[int, str] | None:
-    """Our customer with this email, else the only one with this phone, and
-    how it was found (``email`` or ``phone``). A phone shared by several
-    customers identifies none of them."""
-    if email:
-        found = await session.scalar(
-            select(models.Customer.id).where(models.Customer.email == email)
-        )
-        if found is not None:
-            return found, "email"
-    if phone:
-        ids = (
-            await session.scalars(
-                select(models.Customer.id)
-                .where(models.Customer.phone == phone)
-                .limit(2)
-            )
-        ).all()
-        if len(ids) == 1:
-            return ids[0], "phone"
-    return None
-
-
-def add_link(
-    session: AsyncSession,
-    customer_id: int,
-    source: str,
-    external_id: str,
-    linked_by: str,
-) -> None:
-    session.add(
-        models.Identity(
-            customer_id=customer_id,
-            source=source,
-            external_id=external_id,
-            linked_by=linked_by,
-        )
-    )

@@ -30,9 +30,10 @@ from gateway.db.column_limits import check_rows
 from gateway.db.models import PostHogEvent, utcnow
 from gateway.db.upsert import table_of
 from gateway.errors import Refused
+from gateway.identity.matching import linked_customer
 from gateway.mirror.store import event_row, insert_rows
 from gateway.runtime.services import Services
-from gateway.webhooks.delivery import answer, linked_customer
+from gateway.webhooks.delivery import answer
 
 SOURCE = "posthog"
 

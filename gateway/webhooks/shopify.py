@@ -36,18 +36,17 @@ from gateway.automations import events
 from gateway.db import models
 from gateway.db.models import utcnow
 from gateway.errors import Refused
-from gateway.insights.refresh import record_orders
-from gateway.runtime.services import Services
-from gateway.webhooks.delivery import (
+from gateway.identity.matching import (
     add_link,
-    answer,
     clean_email,
     clean_phone,
     customer_by_contact,
     linked_customer,
-    log,
-    process_once,
 )
+from gateway.identity.rules import MatchRule, MatchRules, explain
+from gateway.insights.refresh import record_orders
+from gateway.runtime.services import Services
+from gateway.webhooks.delivery import answer, log, process_once
 
 SOURCE = "shopify"
 PRIVACY_KINDS = {
@@ -99,7 +98,7 @@ async def receive(request: Request, services: Services) -> Response:
             return await _privacy(session, change)
         if external_id is None:
             return []
-        found = await _customer(session, change, external_id)
+        found = await _customer(session, services.match_rules, change, external_id)
         if found is not None and change.order is not None:
             await record_orders(session, found, [change.order])
             if change.topic == "orders/create":  # its automations' runs commit here
@@ -133,7 +132,7 @@ async def _refund_customer(
 
 
 async def _customer(
-    session: AsyncSession, change: UpstreamChange, external_id: str
+    session: AsyncSession, rules: MatchRules, change: UpstreamChange, external_id: str
 ) -> int | None:
     found = await linked_customer(session, SOURCE, external_id)
     if found is not None:
@@ -142,9 +141,9 @@ async def _customer(
     if profile is None:
         return None
     email, phone = clean_email(profile.email), clean_phone(profile.phone)
-    match = await customer_by_contact(session, email, phone)
+    match = await customer_by_contact(session, rules, SOURCE, email, phone)
     if match is not None:
-        customer_id, linked_by = match
+        customer_id, explanation = match
     elif change.topic == "customers/create" and email:
         customer = models.Customer(
             email=email,
@@ -154,10 +153,11 @@ async def _customer(
         )
         session.add(customer)
         await session.flush()
-        customer_id, linked_by = customer.id, "webhook"
+        customer_id = customer.id
+        explanation = explain(MatchRule.EXTERNAL_ID, SOURCE, external_id)
     else:
         return None
-    add_link(session, customer_id, SOURCE, external_id, linked_by)
+    add_link(session, customer_id, SOURCE, external_id, explanation)
     return customer_id
 
 

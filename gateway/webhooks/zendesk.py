@@ -39,16 +39,15 @@ from gateway.automations import events
 from gateway.db.models import utcnow
 from gateway.db.ticket_changes import note_ticket_change
 from gateway.errors import Refused
-from gateway.runtime.services import Services
-from gateway.webhooks.delivery import (
+from gateway.identity.matching import (
     add_link,
     clean_email,
     clean_phone,
     customer_by_contact,
     linked_customer,
-    log,
-    process_once,
 )
+from gateway.runtime.services import Services
+from gateway.webhooks.delivery import log, process_once
 
 SOURCE = "zendesk"
 MAX_AGE_SECONDS = 300
@@ -108,11 +107,15 @@ async def receive(request: Request, services: Services) -> Response:
         found = await linked_customer(session, SOURCE, external_id)
         if found is None and profile is not None:
             match = await customer_by_contact(
-                session, clean_email(profile.email), clean_phone(profile.phone)
+                session,
+                services.match_rules,
+                SOURCE,
+                clean_email(profile.email),
+                clean_phone(profile.phone),
             )
             if match is not None:
-                found, linked_by = match
-                add_link(session, found, SOURCE, external_id, linked_by)
+                found, explanation = match
+                add_link(session, found, SOURCE, external_id, explanation)
         rated_bad = events.rated_bad(change.topic, change.payload)
         if found is not None and isinstance(ticket_id, str) and rated_bad:
             await events.ticket_rated_bad(

@@ -48,7 +48,10 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.db", "gateway.errors", "gateway.guard", "gateway.relay", "gateway.settings", "gateway.shared_redis", "gateway.validation",
         },
         "gateway.changes": {"gateway.db", "gateway.errors", "gateway.shared_redis"},
-        "gateway.identity": {"connectors", "gateway.db"},
+        "gateway.identity": {
+            "connectors", "gateway.db", "gateway.errors", "gateway.settings",
+            "gateway.validation",
+        },
         "gateway.crm": {
             "gateway.changes", "gateway.db", "gateway.errors", "gateway.validation",
         },
@@ -65,7 +68,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.runtime": {
             "connectors", "gateway.admission", "gateway.auth", "gateway.cache",
             "gateway.changes", "gateway.crm", "gateway.db", "gateway.guard",
-            "gateway.jobs", "gateway.metrics", "gateway.sealing", "gateway.settings",
+            "gateway.identity", "gateway.jobs", "gateway.metrics", "gateway.sealing", "gateway.settings",
             "gateway.shared_redis",
         },
         "gateway.insights": {
@@ -103,7 +106,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         # endpoints outside GraphQL
         "gateway.ingest": {
             "gateway.admission", "gateway.auth", "gateway.changes", "gateway.crm",
-            "gateway.db", "gateway.errors", "gateway.runtime", "gateway.settings",
+            "gateway.db", "gateway.errors", "gateway.identity", "gateway.runtime", "gateway.settings",
             "gateway.validation",
         },
         "gateway.webhooks": {
@@ -118,8 +121,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         # GraphQL: resolvers take plain values, the schema converts
         "gateway.resolvers": {
             "connectors", "gateway.audiences", "gateway.auth", "gateway.automations",
-            "gateway.changes", "gateway.crm",
-            "gateway.db", "gateway.errors", "gateway.insights", "gateway.loaders",
+            "gateway.changes", "gateway.crm", "gateway.db", "gateway.errors",
+            "gateway.identity", "gateway.insights", "gateway.loaders",
             "gateway.outbound", "gateway.promotions", "gateway.relay", "gateway.runtime",
             "gateway.timeline", "gateway.validation",
         },

@@ -31,7 +31,11 @@ async def test_a_held_look_up_that_fails_answers_each_key_its_sources_error(
 
     def request() -> ExternalIdByCustomerLoader:
         return ExternalIdByCustomerLoader(
-            services.sessions, connectors, services.caches.links, recheck_after=600
+            services.sessions,
+            connectors,
+            services.caches.links,
+            rules=services.match_rules,
+            recheck_after=600,
         )
 
     simulators.zendesk.latency = 1.0

@@ -85,7 +85,7 @@ async def with_favourites(gateway: Gateway, indices: list[int]) -> dict[int, str
                 select(models.Customer).where(models.Customer.id.in_(ids))
             )
         ).all()
-    await resolve_links(services.sessions, shopify, rows)
+    await resolve_links(services.sessions, shopify, rows, services.match_rules)
     await sync_orders(services.sessions, shopify)
     await refresh_all(services.sessions, services.settings)
     async with services.sessions() as session:

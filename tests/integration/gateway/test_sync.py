@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -72,7 +74,14 @@ async def test_shopify_sync_links_known_customers_and_creates_the_others(
     assert await count(wired, models.Customer) == len(OURS.customers) + report.created
     async with wired.sessions() as session:
         links = (await session.scalars(select(models.Identity))).all()
-    assert {link.linked_by for link in links} == {"sync"}
+    # ours found by email; the others created from the store's record
+    by_rule = Counter(link.linked_by for link in links)
+    assert by_rule == {"email": len(OURS.customers), "external_id": report.created}
+    for link in links:
+        assert link.explanation is not None
+        assert link.explanation["rule"] == link.linked_by
+        assert link.explanation["source"] == "shopify"
+        assert link.explanation["strength"] == "strong"
     assert {link.external_id for link in links} == {
         simulators.shopify.customer_gid(c.index)
         for c in STORE.customers
