@@ -205,6 +205,8 @@ marketing export, so granting it to oneself would unlock the contacts."""
 
 
 CAMPAIGN_MANAGERS: frozenset[Role] = frozenset({Role.ADMIN, Role.MARKETING})
+IDENTITY_STEWARDS: frozenset[Role] = frozenset({Role.ADMIN, Role.SUPPORT})
+"""Who decides which customers are one person (docs/identity.md)."""
 ROOT_FIELD_ROLES: dict[str, frozenset[Role]] = {
     **dict.fromkeys(
         (
@@ -222,6 +224,7 @@ ROOT_FIELD_ROLES: dict[str, frozenset[Role]] = {
         ),
         CAMPAIGN_MANAGERS,
     ),
+    **dict.fromkeys(("duplicateCandidates",), IDENTITY_STEWARDS),
     **dict.fromkeys(
         (
             "webhookEndpoints",
@@ -240,7 +243,8 @@ ROOT_FIELD_ROLES: dict[str, frozenset[Role]] = {
 """Root fields (queries and mutations) only some roles may use, whatever
 else they may run: automations, and which customers are sent to an email
 tool, are marketing's and the admin's decisions, not the help desk's or
-sales' (docs/automations.md, docs/audiences.md); outbound webhooks are the
+sales' (docs/automations.md, docs/audiences.md); which customers are one
+person is the data stewards' (docs/identity.md); outbound webhooks are the
 admin's alone: they send customers' data to any URL they name, and their log
 shows where it went (docs/webhooks-outbound.md)."""
 

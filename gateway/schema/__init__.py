@@ -19,6 +19,7 @@ from gateway.schema.base import Schema
 from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
 from gateway.schema.federation import FEDERATION_VERSION, FederatedSchema
+from gateway.schema.identity import IdentityQuery
 from gateway.schema.insights import InsightsMutation, InsightsQuery
 from gateway.schema.outbound import OutboundMutation, OutboundQuery
 from gateway.schema.partial_errors import PartialErrors
@@ -33,7 +34,14 @@ from gateway.schema.upstream_scope import UpstreamScope
 
 Query = merge_types(
     "Query",
-    (CustomerQuery, InsightsQuery, AudienceQuery, AutomationQuery, OutboundQuery),
+    (
+        CustomerQuery,
+        InsightsQuery,
+        AudienceQuery,
+        AutomationQuery,
+        OutboundQuery,
+        IdentityQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",

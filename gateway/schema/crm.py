@@ -15,6 +15,7 @@ from gateway.auth.policy import PiiKind
 from gateway.db import models
 from gateway.resolvers import crm as resolve
 from gateway.resolvers.context import Info
+from gateway.resolvers.identity import Explanation
 from gateway.schema.connections import Connection
 from gateway.schema.descriptions import describe_values, role_null
 
@@ -125,6 +126,40 @@ class AddressInput:
     )
 
 
+@strawberry.enum(description="What a rule may do by itself.")
+class MatchStrength(enum.Enum):
+    STRONG = strawberry.enum_value("strong", description="Links by itself.")
+    WEAK = strawberry.enum_value("weak", description="Only suggests.")
+
+
+@strawberry.type(description="Why a record was linked to the customer.")
+class LinkExplanation:
+    rule: str = strawberry.field(
+        description="The rule (`MatchRule`'s value) or, for links made by a"
+        " sender, how (`identify`, `alias`)."
+    )
+    strength: MatchStrength = strawberry.field(description="The rule's strength.")
+    source: str = strawberry.field(description="The upstream whose record it is.")
+    values: list[str] | None = pii_field(
+        PiiKind.TEXT,
+        description="The values compared (normalized). " + role_null(PiiKind.TEXT),
+    )
+    at: datetime = strawberry.field(description="When it was linked (UTC).")
+    customer_id: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, data: dict[str, object], customer_id: int) -> LinkExplanation:
+        explanation = Explanation.from_json(data)
+        return cls(
+            customer_id=customer_id,
+            rule=explanation.rule,
+            strength=MatchStrength(explanation.strength.value),
+            source=explanation.source,
+            values=list(explanation.values),
+            at=explanation.at,
+        )
+
+
 @strawberry.type(description="The customer's id in one upstream.")
 class Identity:
     """This customer's id in an upstream (``shopify``, ``zendesk``, ``posthog``…)."""
@@ -138,16 +173,28 @@ class Identity:
         "a Segment userId, which some senders make the email…). "
         + role_null(PiiKind.EXTERNAL_ID, "an email or phone masked, others shown"),
     )
-    linked_by: str = strawberry.field(description="manual, email, phone or webhook.")
+    linked_by: str = strawberry.field(
+        description="The rule that linked it (email, phone, external_id; identify"
+        " or alias for a sender's userId); sync, manual or webhook for links"
+        " older than the rules."
+    )
+    explanation: LinkExplanation | None = strawberry.field(
+        description="Why it was linked: rule, strength, values compared, source"
+        " and when. Null when the link was made before the rules were declared."
+    )
     created_at: datetime = strawberry.field(description="When it was linked (UTC).")
     customer_id: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: models.Identity) -> Identity:
+        explained = row.explanation
         return cls(
             source=row.source,
             external_id=row.external_id,
             linked_by=row.linked_by,
+            explanation=(
+                LinkExplanation.of(explained, row.customer_id) if explained else None
+            ),
             created_at=row.created_at,
             customer_id=row.customer_id,
         )
