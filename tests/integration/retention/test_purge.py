@@ -35,6 +35,7 @@ from gateway.retention import tasks
 from gateway.retention.purge import purge
 from gateway.runtime.services import Services
 from gateway.settings import Settings
+from tests.conftest import StatementCounter
 
 NOW = utcnow()
 OLD = NOW - timedelta(days=100)
@@ -179,7 +180,9 @@ async def test_rows_past_retention_go_and_the_rest_stay_per_table(
     assert all(p.rows == 0 for p in again)
 
 
-async def test_a_backlog_goes_in_statements_of_bounded_rows(db: Services, sql) -> None:
+async def test_a_backlog_goes_in_statements_of_bounded_rows(
+    db: Services, sql: StatementCounter
+) -> None:
     async with db.sessions.begin() as session:
         session.add_all(
             AuditEntry(at=OLD, subject="s", role="admin", action="read")
@@ -220,11 +223,15 @@ async def test_the_command_prints_counts_per_table_and_a_dry_run_changes_nothing
     assert await counts(db) == before
     done = await asyncio.to_thread(runner.invoke, app, ["purge"])
     assert done.exit_code == 0, done.output
-    for output in (dry.output, done.output):
-        rows = {
-            line.split()[1]: line.split()[-2]
-            for line in output.splitlines()
-            if line.split()[1:2] and line.split()[1] in PURGED_WHEN_ON
-        }
-        assert rows == {name: str(n) for name, n in PURGED_WHEN_ON.items()}
+    assert printed(dry.output) == printed(done.output) == PURGED_WHEN_ON
     assert await counts(db) == LEFT_WHEN_ON
+
+
+def printed(output: str) -> dict[str, int]:
+    """The command's table as {table: rows} (``│ name │ kept │ rows │``)."""
+    cells = [line.strip("│ ").split("│") for line in output.splitlines()]
+    return {
+        row[0].strip(): int(row[-1].replace(",", ""))
+        for row in cells
+        if len(row) == 3 and row[0].strip() in PURGED_WHEN_ON
+    }
