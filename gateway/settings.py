@@ -42,6 +42,9 @@ KNOWN_VALUES = frozenset(
 )
 """Values published in this repository (development defaults, the demo's
 simulator secrets) or in every tutorial: anyone can sign or write with them."""
+MIRROR_MIN_DAYS = 90
+"""The widest window of PostHog activity shown (``gateway.mirror.reads.
+ACTIVITY_DAYS``): the event mirror keeps at least that much."""
 MAKE_ONE = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 
 
@@ -341,6 +344,28 @@ class Settings(BaseSettings):
     outbound_secret_grace_seconds: int = Field(default=24 * 3600, ge=0)
     """How long the previous secret still signs after ``rotateWebhookSecret``."""
 
+    retention_tracked_events_days: int = Field(default=365, ge=0, le=36_500)
+    """Days an ingested event (``tracked_events``, by ``occurred_at``) is
+    kept; older ones are purged (``gateway.retention``). 0: kept forever.
+    Segment rules (``viewedProduct``) and the timeline see no further back."""
+    retention_posthog_events_days: int = Field(default=0, ge=0, le=36_500)
+    """Days an event of the local PostHog mirror (``posthog_events``) is kept.
+    0 (the default): kept forever — PostHog holds the originals under its own
+    retention. Else at least ``MIRROR_MIN_DAYS``, the widest window
+    ``activity`` shows."""
+    retention_audit_days: int = Field(default=365, ge=0, le=36_500)
+    """Days an audit entry (``audit_log``: who read or changed whose data) is
+    kept. 0: kept forever."""
+    retention_webhook_payloads_days: int = Field(default=30, ge=0, le=36_500)
+    """Days webhook data is kept: received deliveries' claims
+    (``webhook_deliveries``, never less than the floor of
+    ``gateway.retention``, upstreams' retries), completed privacy requests'
+    payloads, outbound webhooks' finished messages, deliveries and attempts.
+    0: kept forever."""
+    retention_batch_rows: int = Field(default=10_000, ge=1, le=100_000)
+    """Rows one purge statement deletes at most: each is its own short
+    transaction, so a backlog never holds a long lock."""
+
     @field_validator("identity_match_rules")
     @classmethod
     def _match_rules(cls, value: str) -> str:
@@ -358,6 +383,16 @@ class Settings(BaseSettings):
                 raise ValueError("external_id is an id, not a guess: always strong")
             seen.add(rule)
         return value
+
+    @model_validator(mode="after")
+    def _mirror_retention_covers_activity(self) -> Settings:
+        days = self.retention_posthog_events_days
+        if 0 < days < MIRROR_MIN_DAYS:
+            raise ValueError(
+                "CG_RETENTION_POSTHOG_EVENTS_DAYS must be 0 (keep forever) or at "
+                f"least {MIRROR_MIN_DAYS}: the activity a customer view shows"
+            )
+        return self
 
     @model_validator(mode="after")
     def _distinct_ingest_keys(self) -> Settings:

@@ -108,6 +108,11 @@ async def services(database_url: str) -> AsyncIterator[Services]:
         # Outbound webhooks' receivers in tests listen on loopback; their
         # refusal of non-public addresses has tests of its own.
         outbound_allow_private_targets=True,
+        # The hourly purge (a drain may run it) would remove other tests'
+        # dated rows: retention's own tests set theirs.
+        retention_tracked_events_days=0,
+        retention_audit_days=0,
+        retention_webhook_payloads_days=0,
     )
     async with open_services(settings) as opened:
         yield opened

@@ -27,6 +27,7 @@ from gateway.cli.audiences import audiences_app
 from gateway.cli.insights import insights_app, segments_app
 from gateway.cli.keys import audit, keys_app, queries_app
 from gateway.cli.mirror import mirror_app
+from gateway.cli.retention import purge_command
 from gateway.cli.worker import worker
 from gateway.db.session import DatabaseNotReady, check_migrated, upgrade
 from gateway.settings import Settings
@@ -42,6 +43,7 @@ app.add_typer(mirror_app, name="mirror")
 app.add_typer(audiences_app, name="audiences")
 app.command()(audit)
 app.command()(worker)
+app.command("purge")(purge_command)
 console = Console()
 
 SETTINGS_FILE = "customer-graph.env"

@@ -43,7 +43,10 @@ class AuditEntry(Base):
     operation: Mapped[str | None] = mapped_column(String(200))
     fields: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
 
-    __table_args__ = (Index("ix_audit_log_customer_id_at", "customer_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_log_customer_id_at", "customer_id", "at"),
+        Index("ix_audit_log_at", "at"),
+    )
 
 
 class RegisteredQuery(Base):

@@ -265,6 +265,7 @@ class WebhookDelivery(Base):
         UniqueConstraint(
             "source", "delivery_id", name="uq_webhook_deliveries_source_delivery"
         ),
+        Index("ix_webhook_deliveries_received_at", "received_at"),
     )
 
 
@@ -344,6 +345,7 @@ class TrackedEvent(Base):
         Index("ix_tracked_events_user_id", "user_id"),
         Index("ix_tracked_events_anonymous_id", "anonymous_id"),
         Index("ix_tracked_events_name_occurred_at", "name", "occurred_at"),
+        Index("ix_tracked_events_occurred_at", "occurred_at"),
     )
     """``name, occurred_at``: the segment rule ``viewedProduct`` reads one
     event name within recent days (``gateway.insights.segment_rules``)."""
@@ -387,6 +389,7 @@ class PostHogEvent(Base):
             "occurred_at",
             "uuid",
         ),
+        Index("ix_posthog_events_occurred_at", "occurred_at"),
     )
 
 

@@ -94,7 +94,7 @@ async def check_migrated(url: str) -> None:
             f"No database at {database}: run `customer-graph db upgrade` "
             "(or `customer-graph demo`), or set CG_DATABASE_URL."
         )
-    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    script = ScriptDirectory.from_config(alembic_config(url))
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
@@ -107,7 +107,20 @@ async def check_migrated(url: str) -> None:
         ) from exc
     finally:
         await engine.dispose()
-    if current != heads:
+    if _applied(script, current) != {r.revision for r in script.walk_revisions()}:
         raise DatabaseNotReady(
             "The database is not migrated: run `customer-graph db upgrade`."
         )
+
+
+def _applied(script: ScriptDirectory, current: set[str]) -> set[str]:
+    """The revisions the database's heads stand for: theirs, their ancestors'
+    and those they depend on (a head another revision ``depends_on`` leaves
+    ``alembic_version`` once that revision is applied)."""
+    if not current or not current <= {r.revision for r in script.walk_revisions()}:
+        return set()
+    return {
+        r.revision
+        for r in script.revision_map.iterate_revisions(tuple(current), "base")
+        if r is not None
+    }

@@ -89,8 +89,9 @@ class OutboundMessage(Base):
     customer_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     """The customer the event is about, if any (erasure finds it by this)."""
     created_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, nullable=False
+        UTCDateTime, default=utcnow, nullable=False, index=True
     )
+    """Retention purges finished messages by it (``gateway.retention``)."""
 
 
 class OutboundDelivery(Base):
@@ -119,6 +120,7 @@ class OutboundDelivery(Base):
     __table_args__ = (
         Index("ix_outbound_deliveries_endpoint_id_id", "endpoint_id", "id"),
         Index("ix_outbound_deliveries_status_id", "status", "id"),
+        Index("ix_outbound_deliveries_message_id", "message_id"),
     )
 
 

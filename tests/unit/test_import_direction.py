@@ -103,6 +103,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.db", "gateway.errors", "gateway.jobs", "gateway.relay",
             "gateway.runtime", "gateway.sealing", "gateway.settings",
         },
+        "gateway.retention": {"gateway.db", "gateway.outbound", "gateway.settings"},
         # endpoints outside GraphQL
         "gateway.ingest": {
             "gateway.admission", "gateway.auth", "gateway.changes", "gateway.crm",
@@ -141,8 +142,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.app": {
             "gateway.admission", "gateway.audiences", "gateway.automations",
             "gateway.errors", "gateway.http", "gateway.ingest", "gateway.insights",
-            "gateway.jobs", "gateway.metrics", "gateway.outbound", "gateway.runtime",
-            "gateway.settings", "gateway.webhooks",
+            "gateway.jobs", "gateway.metrics", "gateway.outbound", "gateway.retention",
+            "gateway.runtime", "gateway.settings", "gateway.webhooks",
         },
         "gateway.demo": {
             "connectors", "gateway.app", "gateway.automations", "gateway.db", "gateway.errors",
@@ -153,7 +154,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "connectors", "gateway.admission", "gateway.app", "gateway.audiences",
             "gateway.auth", "gateway.changes",
             "gateway.crm", "gateway.db", "gateway.demo", "gateway.errors",
-            "gateway.insights", "gateway.jobs", "gateway.mirror", "gateway.runtime", "gateway.schema",
+            "gateway.insights", "gateway.jobs", "gateway.mirror", "gateway.retention",
+            "gateway.runtime", "gateway.schema",
             "gateway.settings", "gateway.sync", "gateway.validation",
         },
     }.items()
