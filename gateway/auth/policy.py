@@ -224,7 +224,10 @@ ROOT_FIELD_ROLES: dict[str, frozenset[Role]] = {
         ),
         CAMPAIGN_MANAGERS,
     ),
-    **dict.fromkeys(("duplicateCandidates",), IDENTITY_STEWARDS),
+    **dict.fromkeys(
+        ("duplicateCandidates", "previewMerge", "mergeCustomers", "unmergeCustomer"),
+        IDENTITY_STEWARDS,
+    ),
     **dict.fromkeys(
         (
             "webhookEndpoints",

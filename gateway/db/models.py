@@ -98,10 +98,40 @@ class Customer(Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
     )
+    merged_into: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("customers.id", name="fk_customers_merged_into"), index=True
+    )
+    """The survivor this customer was merged into (``gateway.identity.merge``):
+    its id resolves to the survivor, and lists, segments and look-ups skip
+    it. Always the final survivor (a merge re-points earlier ones)."""
 
     __table_args__ = (
         Index("ix_customers_created_at_id", "created_at", "id"),
         Index("ix_customers_last_name_id", "last_name", "id"),
+    )
+
+
+class CustomerMerge(Base):
+    """One merge of ``merged_id`` into ``survivor_id`` and, once undone, its
+    unmerge (``gateway.identity.merge``)."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    survivor_id: Mapped[int] = _customer_fk()
+    merged_id: Mapped[int] = _customer_fk()
+    explanation: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
+    """Why: the rules that agreed (or ``manual``), the field choices."""
+    journal: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
+    """What the merge did, for the unmerge to undo it exactly."""
+    merged_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    unmerged_by: Mapped[str | None] = mapped_column(String(200))
+    unmerged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_customer_merges_merged_id", "merged_id"),
+        Index("ix_customer_merges_survivor_id", "survivor_id"),
     )
 
 

@@ -156,6 +156,31 @@ async def duplicate_candidates(
     return sorted(candidates, key=lambda c: c.key)
 
 
+async def pair_reasons(
+    session: AsyncSession, rules: MatchRules, first: int, second: int
+) -> tuple[float, tuple[Reason, ...]]:
+    """What the suggesting rules say about these two customers: the score and
+    the reasons (none: a merge on a person's word alone)."""
+    dialect = session.get_bind().dialect.name
+    reasons = []
+    for rule in rules.suggests():
+        strength = rules.strength(rule)
+        if strength is None or rule not in _KEYS:
+            continue
+        rows = _KEYS[rule](dialect).subquery()
+        found = {
+            customer_id: (key, shown)
+            for customer_id, key, shown in await session.execute(
+                select(rows.c.id, rows.c.key, rows.c.shown).where(
+                    rows.c.id.in_((first, second))
+                )
+            )
+        }
+        if first in found and second in found and found[first][0] == found[second][0]:
+            reasons.append(Reason(rule, strength, (found[first][1], found[second][1])))
+    return _score(rules, reasons), tuple(reasons)
+
+
 def _score(rules: MatchRules, reasons: Sequence[Reason]) -> float:
     doubt = 1.0
     for reason in reasons:

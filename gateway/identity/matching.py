@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import models
 from gateway.errors import BadUserInput
+from gateway.identity.merge import RESOLVED
 from gateway.identity.rules import Explanation, MatchRule, MatchRules, explain
 from gateway.validation import normalize_email, normalize_phone
 
@@ -61,21 +62,23 @@ async def customer_by_contact(
 ) -> tuple[int, Explanation] | None:
     """Our customer with this (normalized) email, else the only one with this
     (E.164) phone, each only while its rule is strong, in the rules' order,
-    and why. A phone shared by several customers identifies none of them."""
+    and why. A phone shared by several customers identifies none of them; a
+    merged customer is its survivor."""
     for rule, _ in rules.order:
         if not rules.links(rule):
             continue
         if rule is MatchRule.EMAIL and email:
             found = await session.scalar(
-                select(models.Customer.id).where(models.Customer.email == email)
+                select(RESOLVED).where(models.Customer.email == email)
             )
             if found is not None:
                 return found, explain(rule, source, email)
         elif rule is MatchRule.PHONE and phone:
             ids = (
                 await session.scalars(
-                    select(models.Customer.id)
+                    select(RESOLVED)
                     .where(models.Customer.phone == phone)
+                    .distinct()
                     .limit(2)
                 )
             ).all()
@@ -96,21 +99,21 @@ async def customers_by_contacts(
     by_phone: dict[str, int] = {}
     if emails and rules.links(MatchRule.EMAIL):
         rows = await session.execute(
-            select(models.Customer.email, models.Customer.id).where(
+            select(models.Customer.email, RESOLVED).where(
                 models.Customer.email.in_(emails)
             )
         )
         by_email = {email: customer_id for email, customer_id in rows}
     if phones and rules.links(MatchRule.PHONE):
         rows = await session.execute(
-            select(models.Customer.phone, models.Customer.id).where(
+            select(models.Customer.phone, RESOLVED).where(
                 models.Customer.phone.in_(phones)
             )
         )
-        owners: dict[str, list[int]] = {}
+        owners: dict[str, set[int]] = {}
         for phone, customer_id in rows:
-            owners.setdefault(phone, []).append(customer_id)
-        by_phone = {p: ids[0] for p, ids in owners.items() if len(ids) == 1}
+            owners.setdefault(phone, set()).add(customer_id)
+        by_phone = {p: min(ids) for p, ids in owners.items() if len(ids) == 1}
     return by_email, by_phone
 
 

@@ -32,6 +32,7 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import Customer
+from gateway.identity.merge import with_survivors
 from gateway.ingest.messages import Message
 from gateway.ingest.profile_writes import (
     KEPT,
@@ -84,14 +85,16 @@ async def identify_customers(
     emails = {p.email for _, _, p in profiles if p.email}
     phones = {str(p.fields["phone"]) for _, _, p in profiles if "phone" in p.fields}
     by_phone_clause = false() if trusted else Customer.phone.in_(phones)
-    loaded = await session.scalars(
-        select(Customer).where(
-            or_(Customer.id.in_(ids), Customer.email.in_(emails), by_phone_clause)
+    loaded = list(
+        await session.scalars(
+            select(Customer).where(
+                or_(Customer.id.in_(ids), Customer.email.in_(emails), by_phone_clause)
+            )
         )
     )
-    by_id = {c.id: c for c in loaded}
-    by_email = {c.email: c for c in by_id.values()}
-    by_phone = {c.phone: c for c in by_id.values() if c.phone}
+    by_id = await with_survivors(session, loaded)  # a merged one is its survivor
+    by_email = {c.email: by_id[c.id] for c in loaded}
+    by_phone = {c.phone: by_id[c.id] for c in loaded if c.phone}
     created: list[Customer] = []
     pending: dict[str, Customer] = {}
     resolved: dict[int, Customer] = {}

@@ -43,6 +43,7 @@ from gateway.db.models import Customer, Identity, TrackedEvent
 from gateway.db.races import retry_on_conflict
 from gateway.db.upsert import dialect_insert
 from gateway.errors import BadUserInput
+from gateway.identity.merge import RESOLVED
 from gateway.identity.rules import MatchRule, explain
 from gateway.ingest.messages import Message
 from gateway.ingest.profiles import Identified, identify_customers
@@ -176,7 +177,7 @@ async def _by_email(
     unknown = set(wanted.values()) - found.keys()
     if unknown:
         rows = await session.execute(
-            select(Customer.email, Customer.id).where(Customer.email.in_(unknown))
+            select(Customer.email, RESOLVED).where(Customer.email.in_(unknown))
         )
         found.update({email: customer_id for email, customer_id in rows})
     return {pos: found[email] for pos, email in wanted.items() if email in found}

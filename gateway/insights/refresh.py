@@ -138,6 +138,14 @@ async def record_orders(
     await refresh_memberships(session, now, [customer_id])
 
 
+async def refresh_customers(session: AsyncSession, customer_ids: list[int]) -> None:
+    """These customers' traits and segment memberships, from the facts each
+    holds now, in the caller's transaction (a merge moved them)."""
+    now = utcnow()
+    await refresh_traits(session, now, customer_ids)
+    await refresh_memberships(session, now, customer_ids)
+
+
 async def refresh_periodically(
     sessions: Sessions,
     settings: Settings,

@@ -241,11 +241,12 @@ def hidden_conditions(role: Role, spec: object) -> list[str]:
 
 
 def segment_query(spec: Spec, now: datetime) -> Select[int]:
-    """``SELECT customers.id`` of everyone ``spec`` matches (unordered)."""
+    """``SELECT customers.id`` of everyone ``spec`` matches (unordered);
+    never a merged customer (its survivor stands for it)."""
     return (
         select(C.id)
         .select_from(C)
         .outerjoin(T, T.customer_id == C.id)
         .outerjoin(CustomerRfm, CustomerRfm.customer_id == C.id)
-        .where(compile_filter(spec, now))
+        .where(C.merged_into.is_(None), compile_filter(spec, now))
     )

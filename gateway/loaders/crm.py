@@ -17,6 +17,7 @@ from gateway.db.customer_queries import (
     customer_page,
 )
 from gateway.db.shared_session import SharedSession
+from gateway.identity.merge import with_survivors
 from gateway.relay.pagination import Page
 
 K = TypeVar("K", bound=Hashable)
@@ -46,22 +47,33 @@ class SessionLoader(DataLoader[Any, Any]):
 
 
 class CustomerByIdLoader(SessionLoader):
+    """A merged customer's id loads its survivor (links elsewhere keep working)."""
+
     async def batch_load_fn(self, ids: Sequence[int]) -> list[models.Customer | None]:
-        rows = await self.scalars(
-            select(models.Customer).where(models.Customer.id.in_(ids))
-        )
-        by_id = {row.id: row for row in rows}
+        async with self.sessions() as session:
+            rows = list(
+                await session.scalars(
+                    select(models.Customer).where(models.Customer.id.in_(ids))
+                )
+            )
+            by_id = await with_survivors(session, rows)
         return [by_id.get(i) for i in ids]
 
 
 class CustomerByEmailLoader(SessionLoader):
+    """A merged customer's email loads its survivor."""
+
     async def batch_load_fn(
         self, emails: Sequence[str]
     ) -> list[models.Customer | None]:
-        rows = await self.scalars(
-            select(models.Customer).where(models.Customer.email.in_(emails))
-        )
-        by_email = {row.email: row for row in rows}
+        async with self.sessions() as session:
+            rows = list(
+                await session.scalars(
+                    select(models.Customer).where(models.Customer.email.in_(emails))
+                )
+            )
+            resolved = await with_survivors(session, rows)
+        by_email = {row.email: resolved[row.id] for row in rows}
         return [by_email.get(e) for e in emails]
 
 

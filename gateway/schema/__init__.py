@@ -19,7 +19,7 @@ from gateway.schema.base import Schema
 from gateway.schema.crm import CrmMutation
 from gateway.schema.customer import CustomerMutation, CustomerQuery
 from gateway.schema.federation import FEDERATION_VERSION, FederatedSchema
-from gateway.schema.identity import IdentityQuery
+from gateway.schema.identity import IdentityMutation, IdentityQuery
 from gateway.schema.insights import InsightsMutation, InsightsQuery
 from gateway.schema.outbound import OutboundMutation, OutboundQuery
 from gateway.schema.partial_errors import PartialErrors
@@ -53,6 +53,7 @@ Mutation = merge_types(
         PromotionsMutation,
         AudienceMutation,
         OutboundMutation,
+        IdentityMutation,
         ReplenishmentMutation,
         TaskMutation,
         TimelineMutation,

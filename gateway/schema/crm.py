@@ -153,7 +153,7 @@ class LinkExplanation:
         return cls(
             customer_id=customer_id,
             rule=explanation.rule,
-            strength=MatchStrength(explanation.strength.value),
+            strength=MatchStrength[explanation.strength.name],
             source=explanation.source,
             values=list(explanation.values),
             at=explanation.at,

@@ -60,6 +60,10 @@ describe_values(
         Kind.LOYALTY_CHANGED: "Loyalty points were credited or redeemed"
         " (LoyaltyChanged).",
         Kind.AUTOMATION_RAN: "An automation's run finished (AutomationRan).",
+        Kind.CUSTOMER_MERGED: "Another customer record was merged into this one"
+        " (CustomerMerged).",
+        Kind.CUSTOMER_UNMERGED: "A merge of this customer was undone"
+        " (CustomerUnmerged).",
     },
 )
 describe_values(
@@ -69,7 +73,7 @@ describe_values(
         Source.ZENDESK: "The help desk: tickets, comments, ratings.",
         Source.POSTHOG: "Web analytics: page and product views, searches.",
         Source.INGEST: "Events sent to this gateway's ingest API.",
-        Source.CRM: "Our own records: notes, tasks, tags, consents, loyalty.",
+        Source.CRM: "Our own records: notes, tasks, tags, consents, loyalty, merges.",
     },
 )
 

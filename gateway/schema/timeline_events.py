@@ -235,11 +235,32 @@ class AutomationRan(TimelineEvent):
     )
 
 
+@strawberry.type(
+    description="Another customer record was merged into this one: its"
+    " history, links and tags are this customer's now (unmergeCustomer undoes it)."
+)
+class CustomerMerged(TimelineEvent):
+    merged_id: strawberry.ID = strawberry.field(
+        description="The merged customer's id (it resolves to this customer)."
+    )
+
+
+@strawberry.type(
+    description="A merge was undone: the two customers are apart again, each"
+    " with what it held."
+)
+class CustomerUnmerged(TimelineEvent):
+    other_id: strawberry.ID = strawberry.field(
+        description="The other customer of the undone merge."
+    )
+
+
 EVENT_TYPES: tuple[type, ...] = (
     OrderPlaced, OrderRefunded, ReturnRequested, CheckoutAbandoned, TicketOpened,
     TicketCommented, SatisfactionRated, PageViewed, ProductViewed, AddedToCart,
     Searched, CustomEvent, NoteAdded, TaskCreated, TaskCompleted, TagAdded,
-    TagRemoved, ConsentChanged, LoyaltyChanged, AutomationRan,
+    TagRemoved, ConsentChanged, LoyaltyChanged, AutomationRan, CustomerMerged,
+    CustomerUnmerged,
 )  # fmt: skip
 """Listed for the schema: they are reached only through the interface."""
 
@@ -333,6 +354,10 @@ def _task(cls: type[TaskEvent]) -> Builder:
     return build
 
 
+def _other(item: TimelineItem) -> strawberry.ID:
+    return strawberry.ID(to_base64("Customer", int(_payload(item).get("other", 0))))
+
+
 BUILDERS: Mapping[Kind, Builder] = {
     **{k: _shopify for k in (Kind.ORDER_PLACED, Kind.ORDER_REFUNDED)},
     Kind.RETURN_REQUESTED: _shopify,
@@ -373,6 +398,12 @@ BUILDERS: Mapping[Kind, Builder] = {
         ),
         status=str(_payload(i).get("status")),
         trigger=str(_payload(i).get("trigger")),
+    ),
+    Kind.CUSTOMER_MERGED: lambda i, c: CustomerMerged(
+        **_common(i, c), merged_id=_other(i)
+    ),
+    Kind.CUSTOMER_UNMERGED: lambda i, c: CustomerUnmerged(
+        **_common(i, c), other_id=_other(i)
     ),
 }
 

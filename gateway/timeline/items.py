@@ -36,6 +36,8 @@ class Kind(enum.Enum):
     CONSENT_CHANGED = "consent_changed"
     LOYALTY_CHANGED = "loyalty_changed"
     AUTOMATION_RAN = "automation_ran"
+    CUSTOMER_MERGED = "customer_merged"
+    CUSTOMER_UNMERGED = "customer_unmerged"
 
 
 class Source(enum.Enum):
@@ -79,6 +81,8 @@ KINDS_BY_SOURCE: Mapping[Source, frozenset[Kind]] = {
             Kind.CONSENT_CHANGED,
             Kind.LOYALTY_CHANGED,
             Kind.AUTOMATION_RAN,
+            Kind.CUSTOMER_MERGED,
+            Kind.CUSTOMER_UNMERGED,
         }
     ),
 }

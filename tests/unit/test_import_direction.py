@@ -49,8 +49,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         "gateway.changes": {"gateway.db", "gateway.errors", "gateway.shared_redis"},
         "gateway.identity": {
-            "connectors", "gateway.db", "gateway.errors", "gateway.settings",
-            "gateway.validation",
+            "connectors", "gateway.changes", "gateway.db", "gateway.errors",
+            "gateway.settings", "gateway.validation",
         },
         "gateway.crm": {
             "gateway.changes", "gateway.db", "gateway.errors", "gateway.validation",
