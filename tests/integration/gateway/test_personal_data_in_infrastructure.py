@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from functools import cached_property
 
 import httpx
+import jwt
 import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
@@ -45,6 +47,9 @@ MARKERS = ("marker-7f3a", "pii.example", PHONE[1:], FIRST, LAST)
 MARKED = 2
 """The world's customer who carries them: in every upstream, with orders,
 tickets and web activity."""
+STAFF = "marker-7f3a.staff@pii.example"
+"""A colleague's JWT subject: an email too (its rate-limit bucket is a key)."""
+JWT_SECRET = "pii-test-jwt-secret-0123456789abcdef"
 WRITE_KEY = "wk_test_pii_server"
 LOGGERS = ("gateway", "connectors", "httpx", "httpcore")
 
@@ -107,6 +112,7 @@ async def gateway(
             "redis_url": redis_url,
             "cache_prefix": cache_prefix,
             "ingest_server_write_key": SecretStr(WRITE_KEY),
+            "jwt_secret": SecretStr(JWT_SECRET),
         }
     )
     async with open_gateway(settings, simulators, world) as opened:
@@ -141,7 +147,8 @@ async def view(gateway: Gateway) -> None:
 
 async def change(gateway: Gateway) -> None:
     """The marked customer identified and tracked through the ingest, changed
-    by a Shopify and a PostHog webhook and by mutations."""
+    by a Shopify and a PostHog webhook and by mutations (the admin's, then a
+    colleague's, whose JWT subject is an email)."""
     customer_id = str(GlobalID("Customer", str(MARKED + 1)))
     transport = httpx.ASGITransport(app=create_app(services=gateway.services))
     ingest = httpx.AsyncClient(
@@ -169,6 +176,17 @@ async def change(gateway: Gateway) -> None:
     assert statuses == [200]
     changed = await gateway.gql(NOTE, {"id": customer_id, "phone": PHONE})
     assert "errors" not in changed, changed
+    colleague = jwt.encode(
+        {"sub": STAFF, "exp": int(time.time()) + 60, "roles": ["sales"]},
+        JWT_SECRET,
+        algorithm="HS256",
+    )
+    answer = await gateway.http.post(
+        "/graphql",
+        json={"query": NOTE, "variables": {"id": customer_id, "phone": PHONE}},
+        headers={"Authorization": f"Bearer {colleague}"},
+    )
+    assert answer.status_code == 200, answer.text
 
 
 async def test_no_marker_in_redis_keys_channels_metrics_or_logs(
