@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import lru_cache
 
 from gateway.sealing import derive_key
 from gateway.settings import Settings
@@ -27,6 +28,9 @@ from gateway.settings import Settings
 _INFO = b"customer-graph key pseudonyms v1"
 DIGITS = 32
 """Hex digits kept (128 bits): collisions are out of reach for any cache."""
+REMEMBERED = 65_536
+"""Pseudonyms kept in memory: a key is named once per read, lock and write,
+and 1.2 µs per HMAC adds up on a page of customers (0.1 µs remembered)."""
 
 
 class Pseudonyms:
@@ -35,12 +39,16 @@ class Pseudonyms:
 
     def __init__(self, secret_key: str) -> None:
         self._mac = hmac.new(derive_key(secret_key, _INFO), digestmod=hashlib.sha256)
+        self._named = lru_cache(maxsize=REMEMBERED)(self._name)
 
     @classmethod
     def of(cls, settings: Settings) -> Pseudonyms:
         return cls(settings.secret_key.get_secret_value())
 
     def __call__(self, value: str) -> str:
+        return self._named(value)
+
+    def _name(self, value: str) -> str:
         mac = self._mac.copy()
         mac.update(value.encode())
         return mac.hexdigest()[:DIGITS]

@@ -160,11 +160,19 @@ async def change(gateway: Gateway) -> None:
         assert (await ingest.post("/v1/identify", json=identify)).status_code == 200
         track = {"userId": EMAIL, "event": "Viewed", "properties": {"email": EMAIL}}
         assert (await ingest.post("/v1/track", json=track)).status_code == 200
+        refused = {"type": "track", "messageId": EMAIL, "event": "Viewed"}  # no user
+        batch = {"batch": [{"type": "track", **track}, refused]}
+        answer = await ingest.post("/v1/batch", json=batch)
+        assert answer.status_code == 200, answer.text  # the refusal is logged
     shopify = gateway.simulators.shopify
-    answer = await shopify.send_webhook(
-        gateway.http, "customers/update", shopify.customer_payload(MARKED)
-    )
-    assert answer.status_code == 200, answer.text
+    for status in ("processed", "duplicate"):  # a duplicate is logged
+        answer = await shopify.send_webhook(
+            gateway.http,
+            "customers/update",
+            shopify.customer_payload(MARKED),
+            webhook_id="b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",  # Shopify's: a UUID
+        )
+        assert answer.json() == {"status": status}, answer.text
     analytics = gateway.simulators.posthog.analytics
     event = analytics.capture(
         EMAIL, "$pageview", {"$pathname": "/p/1"}, gateway.world.now + timedelta(1)
@@ -172,8 +180,8 @@ async def change(gateway: Gateway) -> None:
     destination = WebhookDestination(
         "http://gw/webhooks/posthog", {SECRET_HEADER: POSTHOG_WEBHOOK_SECRET}
     )
-    statuses = await destination.deliver(analytics, [event], transport=transport)
-    assert statuses == [200]
+    statuses = await destination.deliver(analytics, [event] * 2, transport=transport)
+    assert statuses == [200, 200]
     changed = await gateway.gql(NOTE, {"id": customer_id, "phone": PHONE})
     assert "errors" not in changed, changed
     colleague = jwt.encode(
@@ -218,7 +226,10 @@ async def test_no_marker_in_redis_keys_channels_metrics_or_logs(
         for r in caplog.records
         if ".simulator" not in r.name  # the upstreams' own logs
     ]
-    assert any(r.startswith("httpx ") for r in records), records
+    logged = " ".join(records)
+    assert "httpx HTTP Request" in logged
+    assert "ingest refused 1 of 2 messages" in logged
+    assert "customers/update: duplicate delivery" in logged
     assert leaks(names) == []
     assert leaks(metrics.splitlines()) == []
     assert leaks(records) == []
