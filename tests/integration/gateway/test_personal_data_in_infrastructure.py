@@ -184,6 +184,10 @@ async def change(gateway: Gateway) -> None:
     assert statuses == [200, 200]
     changed = await gateway.gql(NOTE, {"id": customer_id, "phone": PHONE})
     assert "errors" not in changed, changed
+    refused = await gateway.gql(NOTE, {"id": customer_id, "phone": f"{PHONE}000000"})
+    (error,) = refused["errors"]  # logged, and its message names no value
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert leaks([error["message"]]) == []
     colleague = jwt.encode(
         {"sub": STAFF, "exp": int(time.time()) + 60, "roles": ["sales"]},
         JWT_SECRET,
