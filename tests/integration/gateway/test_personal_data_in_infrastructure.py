@@ -1,11 +1,12 @@
 """No contact data in infrastructure: one customer's email, phone and name are
 marker strings, in our database and in every simulator. The gateway reads
 that customer (the 360 view with PostHog activity, a look-up by email, a
-search), receives an identify with those traits and a track through the
-ingest, a Shopify and a PostHog webhook, and a mutation; then no Redis key,
-pub/sub channel, metrics label or log record (``gateway.*``, ``connectors.*``,
-``httpx`` and ``httpcore`` at DEBUG) holds a marker — while the cache still
-works and a change still evicts the customer's keys."""
+search), receives an identify with those traits, tracks and a refused message
+through the ingest, a Shopify and a PostHog webhook (each twice), mutations
+(one refused, one under a JWT whose subject is an email); then no Redis key,
+pub/sub channel, metrics line or log record (``gateway.*``, ``connectors.*``,
+``httpx`` and ``httpcore`` at DEBUG, tracebacks included) holds a marker —
+while the cache still answers and a change still evicts the customer's keys."""
 
 from __future__ import annotations
 
@@ -225,8 +226,9 @@ async def test_no_marker_in_redis_keys_channels_metrics_or_logs(
     names += await redis_names(redis_url)
 
     metrics = (await gateway.http.get("/metrics")).text
+    line = logging.Formatter("%(name)s %(message)s")
     records = [
-        f"{r.name} {r.getMessage()} {r.exc_text or ''}"
+        line.format(r)
         for r in caplog.records
         if ".simulator" not in r.name  # the upstreams' own logs
     ]
