@@ -30,9 +30,16 @@ class Unreadable(Exception):
     changed without the old one in ``CG_PREVIOUS_SECRET_KEYS``)."""
 
 
+def derive_key(secret_key: str, info: bytes) -> bytes:
+    """32 bytes for one purpose (``info``) derived from ``CG_SECRET_KEY`` by
+    HKDF-SHA256: each use of the secret gets a key of its own, and none of
+    them reveals the secret or another use's key."""
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info)
+    return derived.derive(secret_key.encode())
+
+
 def _fernet(secret_key: str) -> Fernet:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO)
-    return Fernet(base64.urlsafe_b64encode(derived.derive(secret_key.encode())))
+    return Fernet(base64.urlsafe_b64encode(derive_key(secret_key, _INFO)))
 
 
 class Sealer:

@@ -47,13 +47,16 @@ def normalize_email(value: str, field: str = "email") -> str:
 
 
 def normalize_phone(value: str, region: str | None = None, field: str = "phone") -> str:
-    """E.164; a number without ``+`` needs a region (the address country)."""
+    """E.164; a number without ``+`` needs a region (the address country).
+    The error names the field, never the value: it may be a phone number
+    (one digit off), and errors travel further than the data (an upstream's
+    webhook delivery log, an automation run's failure)."""
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
-        raise BadUserInput(f"Invalid phone number: {value!r}.", field=field) from exc
+        raise BadUserInput("Invalid phone number.", field=field) from exc
     if not phonenumbers.is_valid_number(number):
-        raise BadUserInput(f"Invalid phone number: {value!r}.", field=field)
+        raise BadUserInput("Invalid phone number.", field=field)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

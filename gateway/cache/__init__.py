@@ -4,5 +4,6 @@ eviction that follows every change of a customer.
 
 Imported by ``gateway.loaders`` and ``gateway.runtime``; imports connectors'
 canonical models, ``gateway.changes.bus`` (to listen), ``gateway.db`` and
-``gateway.shared_redis`` (the process's Redis and its breaker).
+``gateway.shared_redis`` (the process's Redis, its breaker, and the
+pseudonyms that name keys: no upstream id, an email for PostHog, in Redis).
 """

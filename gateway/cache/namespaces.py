@@ -22,6 +22,7 @@ from connectors.models import (
 from gateway.cache.backends import CacheBackend
 from gateway.cache.read_through import ReadThrough
 from gateway.settings import Settings
+from gateway.shared_redis.pseudonyms import Pseudonyms
 
 SOURCES = ("shopify", "zendesk", "posthog")
 
@@ -72,10 +73,12 @@ def link_key(source: str, customer_id: int) -> str:
 
 def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
     """Every namespace; each upstream's with its TTL and the staleness its
-    last good values may be served with (links: never stale)."""
+    last good values may be served with (links: never stale). Keys are named
+    by their pseudonyms: no upstream id (an email, for PostHog) in Redis."""
     shop = settings.cache_ttl_shopify
     desk = settings.cache_ttl_zendesk
     web = settings.cache_ttl_posthog
+    pseudonyms = Pseudonyms.of(settings)  # distinct ids are often emails
     max_stale = {
         "shopify": settings.cache_max_stale_shopify,
         "zendesk": settings.cache_max_stale_zendesk,
@@ -90,6 +93,7 @@ def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
             ttl,
             max_stale=max_stale.get(name.split(".")[0], 0.0),
             prefix=settings.cache_prefix,
+            pseudonyms=pseudonyms,
         )
 
     return UpstreamCaches(

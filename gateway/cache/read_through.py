@@ -8,6 +8,12 @@ never reads old bytes::
 
     cg:<namespace>:<version>:<key>
 
+A namespace given ``pseudonyms`` (every namespace of ``build_caches``) names
+a key by its keyed hash instead (``gateway.shared_redis.pseudonyms``): its
+keys are upstream ids, and a PostHog distinct id is often an email. Every
+read, lock, write and eviction goes through ``ReadThrough.key``, so an
+eviction by external id finds what a read stored.
+
 ``ReadThrough.load_many`` is what loaders call: cached values come back at once;
 misses are fetched in one upstream call. Concurrent misses of one key share one
 fetch: within a process through shared futures, across replicas through a short
@@ -83,6 +89,7 @@ class ReadThrough(Generic[V]):
         max_stale: float = 0.0,
         lock_ttl: float = 2.0,
         prefix: str = "cg",
+        pseudonyms: Callable[[str], str] | None = None,
     ) -> None:
         self.backend = backend
         self.namespace = namespace
@@ -93,9 +100,13 @@ class ReadThrough(Generic[V]):
         self.max_stale = max_stale
         self.lock_ttl = lock_ttl
         self.prefix = f"{prefix}:{namespace}:{shape_version(adapter)}:"
+        self.pseudonyms = pseudonyms
         self._inflight: dict[str, asyncio.Future[V]] = {}
 
     def key(self, key: str) -> str:
+        """The backend's name for ``key``."""
+        if self.pseudonyms is not None:
+            return self.prefix + self.pseudonyms(key)
         return self.prefix + key
 
     def entry(self, value: V, fetched_at: float) -> bytes:

@@ -5,12 +5,20 @@ An embed page is opened as ``/embed/timeline?token=…`` and an embed socket as
 URL. uvicorn logs each request's path with its query string
 (``uvicorn.access``) and each WebSocket's (``uvicorn.error``:
 ``"WebSocket /embed/graphql?token=…" [accepted]``): a log reader could replay
-the token. ``RedactCredentials`` replaces the value of each query parameter
-named like a credential with ``[redacted]`` before any handler formats the
-record, and replaces the traceback uvicorn logs for an exception no handler
-caught ("Exception in ASGI application": SQLAlchemy's message carries the
-statement and its parameters) with ``gateway.errors.describe``'s one line.
-``install`` puts it on both loggers (once, whoever configured them)::
+the token. A GraphQL request sent by GET carries its document and variables
+in the query string too (``/graphql?query={customer(email:"…")…}``): contact
+data a log must not hold. ``RedactCredentials`` replaces the value of each
+query parameter named like a credential, and of ``query`` and ``variables``,
+with ``[redacted]`` before any handler formats the record, and replaces the
+traceback uvicorn logs for an exception no handler caught ("Exception in ASGI
+application": SQLAlchemy's message carries the statement and its parameters)
+with ``gateway.errors.describe``'s one line.
+
+httpx logs each upstream request it sends (``HTTP Request: GET <url> …``,
+INFO) with the URL's query string, which names whom it looks up: a Zendesk
+search ``query=email:…``, PostHog's ``persons/?email=…``. ``UpstreamQueries``
+keeps the URL and drops its query. ``install`` puts the filters on their
+loggers (once, whoever configured them)::
 
     install()  # in create_app: uvicorn, gunicorn and the demo alike
 """
@@ -20,11 +28,14 @@ from __future__ import annotations
 import logging
 import re
 
+import httpx
+
 from gateway.errors import describe
 
 LOGGERS = ("uvicorn.access", "uvicorn.error")
 _CREDENTIAL = re.compile(
-    r"([?&](?:token|key|api_key|apikey|access_token|write_key|writekey|secret)=)"
+    r"([?&](?:token|key|api_key|apikey|access_token|write_key|writekey|secret"
+    r"|query|variables)=)"
     r"[^&#\s\"]*",
     re.IGNORECASE,
 )
@@ -55,8 +66,29 @@ class RedactCredentials(logging.Filter):
         return True
 
 
+class UpstreamQueries(logging.Filter):
+    """Rewrites the URL arguments of a record: their query strings redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_without_query(a) for a in record.args)
+        return True
+
+
+def _without_query(arg: object) -> object:
+    if isinstance(arg, httpx.URL) and arg.query:
+        return f"{arg.copy_with(query=None)}?[redacted]"
+    return arg
+
+
+FILTERS: dict[str, type[logging.Filter]] = {
+    **dict.fromkeys(LOGGERS, RedactCredentials),
+    "httpx": UpstreamQueries,
+}
+
+
 def install() -> None:
-    for name in LOGGERS:
+    for name, kind in FILTERS.items():
         logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactCredentials) for f in logger.filters):
-            logger.addFilter(RedactCredentials())
+        if not any(isinstance(f, kind) for f in logger.filters):
+            logger.addFilter(kind())

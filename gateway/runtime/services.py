@@ -41,6 +41,7 @@ from gateway.runtime.upstreams import Upstreams, build_upstreams
 from gateway.sealing import Sealer
 from gateway.settings import Settings
 from gateway.shared_redis.client import SharedRedis
+from gateway.shared_redis.pseudonyms import Pseudonyms
 
 
 @dataclass(slots=True)
@@ -133,6 +134,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     upstreams = build_upstreams(settings, observer=metrics.observe_upstream)
     guard = build_guard(settings, redis, [c.name for c in upstreams.configured()])
     upstreams.guard_with(guard)
+    pseudonyms = Pseudonyms.of(settings)
     tokens = TokenVerifier(
         secret=_secret(settings.jwt_secret),
         jwks_url=settings.jwt_jwks_url,
@@ -150,6 +152,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             settings.rate_limit_burst,
             redis,
             prefix=settings.cache_prefix,
+            pseudonyms=pseudonyms,
         ),
         login_failures=LoginThrottle(
             RateLimiter(
@@ -157,6 +160,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 settings.auth_failures_burst,
                 redis,
                 prefix=settings.cache_prefix,
+                pseudonyms=pseudonyms,
             )
         ),
         embed_rate_limiter=RateLimiter(
@@ -164,6 +168,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             settings.embed_rate_limit_burst,
             redis,
             prefix=f"{settings.cache_prefix}:embed",
+            pseudonyms=pseudonyms,
         ),
         persisted=PersistedQueries(
             backend,

@@ -5,6 +5,9 @@ short timeout, not one per caller and per request.
 Every Redis user goes through ``SharedRedis.breaker.run`` and answers its own
 degraded behaviour while Redis is skipped: the caches read and write an
 in-process tier, the rate limits count in process, the change feed delivers
-locally. Imported by ``gateway.cache``, ``gateway.auth``, ``gateway.changes``
-and ``gateway.runtime``; imports only the leaves (errors, metrics, settings).
+locally. Key names hold no personal data: an identifier that may be one (an
+email used as a PostHog distinct id, a JWT subject, a client address) is
+replaced by its keyed hash (``pseudonyms.py``). Imported by ``gateway.cache``,
+``gateway.auth``, ``gateway.changes`` and ``gateway.runtime``; imports only the
+leaves (errors, metrics, sealing, settings).
 """

@@ -41,7 +41,10 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.db": {
             "gateway.errors", "gateway.relay", "gateway.sealing", "gateway.settings",
         },
-        "gateway.shared_redis": {"gateway.errors", "gateway.metrics"},
+        # (key names hold keyed hashes under a key derived from the secret key)
+        "gateway.shared_redis": {
+            "gateway.errors", "gateway.metrics", "gateway.sealing", "gateway.settings",
+        },
         "gateway.jobs": {"gateway.errors", "gateway.settings"},
         # the domain, below any transport
         "gateway.auth": {

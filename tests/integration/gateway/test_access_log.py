@@ -74,7 +74,7 @@ async def served_with_access_log(app: object) -> AsyncIterator[str]:
         await task
 
 
-async def test_tokens_and_keys_in_a_query_string_are_redacted_in_the_server_log(
+async def test_tokens_keys_and_graphql_in_a_query_string_are_redacted_in_the_log(
     db: Services,
 ) -> None:
     secret = db.settings.secret_key.get_secret_value()
@@ -91,6 +91,13 @@ async def test_tokens_and_keys_in_a_query_string_are_redacted_in_the_server_log(
                     "/v1/track?writeKey=wk_in_the_url&key=cg_in_the_url",
                     json={"userId": "u", "event": "e"},
                 )
+                await http.get(  # GraphQL over GET: contact data in the URL
+                    "/graphql",
+                    params={
+                        "query": '{customer(email: "marker-7f3a@pii.example"){id}}',
+                        "variables": '{"phone": "+15550173"}',
+                    },
+                )
             with contextlib.suppress(websockets.WebSocketException):
                 async with websockets.connect(
                     f"ws://{host}/embed/graphql?token={token}",
@@ -100,9 +107,10 @@ async def test_tokens_and_keys_in_a_query_string_are_redacted_in_the_server_log(
     text = "\n".join(log.lines)
     assert "/embed/timeline" in text, text  # the lines are there...
     assert "WebSocket /embed/graphql" in text, text
-    for credential in (token, "wk_in_the_url", "cg_in_the_url"):  # ...not the secrets
-        assert credential not in text, text
+    for secret in (token, "wk_in_the_url", "cg_in_the_url", "marker-7f3a", "5550173"):
+        assert secret not in text, text  # ...not the secrets nor contact data
     assert text.count("token=[redacted]") >= 3, text
+    assert "query=[redacted]&variables=[redacted]" in text, text
 
 
 class FormattedLines(Collect):
