@@ -135,14 +135,15 @@ class MatchStrength(enum.Enum):
 @strawberry.type(description="Why a record was linked to the customer.")
 class LinkExplanation:
     rule: str = strawberry.field(
-        description="The rule (`MatchRule`'s value) or, for links made by a"
-        " sender, how (`identify`, `alias`)."
+        description="The rule that linked it: a `MatchRule`'s value (`email`,"
+        " `phone`, `external_id`)."
     )
     strength: MatchStrength = strawberry.field(description="The rule's strength.")
     source: str = strawberry.field(description="The upstream whose record it is.")
-    values: list[str] | None = pii_field(
+    compared: str | None = pii_field(
         PiiKind.TEXT,
-        description="The values compared (normalized). " + role_null(PiiKind.TEXT),
+        description="The value compared (normalized; two values joined by ` = `"
+        " when they differ in form). " + role_null(PiiKind.TEXT),
     )
     at: datetime = strawberry.field(description="When it was linked (UTC).")
     customer_id: strawberry.Private[int]
@@ -155,7 +156,7 @@ class LinkExplanation:
             rule=explanation.rule,
             strength=MatchStrength[explanation.strength.name],
             source=explanation.source,
-            values=list(explanation.values),
+            compared=" = ".join(dict.fromkeys(explanation.values)) or None,
             at=explanation.at,
         )
 
