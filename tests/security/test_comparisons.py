@@ -48,6 +48,8 @@ from tests.security.conftest import API_ROLES, TAG, Stage
 from tests.security.entries import api_schema, embed_schema
 from tests.security.surfaces import API_SURFACES, EMBED_SURFACES, Surface, send
 
+pytestmark = pytest.mark.storage_independent
+
 USAGES = list(usages(api_schema()))
 _TOKENS = itertools.count()
 

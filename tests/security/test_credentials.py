@@ -22,6 +22,8 @@ from tests.security.credentials import BAD_CREDENTIALS, BadCredential
 from tests.security.leaks import assert_no_leak
 from tests.security.surfaces import Surface, send
 
+pytestmark = pytest.mark.storage_independent
+
 WS_REFUSAL_CODES = range(4400, 4500)
 """graphql-transport-ws closes a refused socket with 4403 (Forbidden) today;
 any 44xx close is accepted."""

@@ -30,6 +30,8 @@ from tests.security.entries import embed_schema
 from tests.security.leaks import internals
 from tests.security.surfaces import Surface, send
 
+pytestmark = pytest.mark.storage_independent
+
 INTROSPECTION_CODE = "INTROSPECTION_DISABLED"
 DIRECTIVES_CODE = "TOO_MANY_DIRECTIVES"
 """The code of "too many directives on one field": one error for the pile."""

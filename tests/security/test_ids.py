@@ -23,6 +23,8 @@ from tests.security.entries import api_schema, embed_schema, node_types
 from tests.security.leaks import assert_no_leak
 from tests.security.surfaces import Surface, send
 
+pytestmark = pytest.mark.storage_independent
+
 NUMBERS: list[object] = [2**63, 2**64, 10**40, -1, 0, "1e5", "٣", "+7", "007"]
 """Past ``BIGINT``, no key, or not as we write keys (``int()`` reads the last
 three as 3, 7 and 7: they would alias real rows)."""

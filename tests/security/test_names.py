@@ -21,6 +21,8 @@ from tests.security.conftest import Stage
 from tests.security.surfaces import Surface, send
 from tests.security.test_cli import invoke
 
+pytestmark = pytest.mark.storage_independent
+
 INVISIBLE = {
     "RLO": "\u202e",
     "LRI": "\u2066",
