@@ -98,3 +98,15 @@ class ActivityConnector(Connector, Protocol):
     ) -> dict[str, PersonSummary]:
         """The summary alone, in one upstream query."""
         ...
+
+
+@runtime_checkable
+class ErasingConnector(Protocol):
+    name: str
+
+    async def erase_customer(self, external_id: str) -> None:
+        """Ask the upstream to erase the person ``external_id`` names, for
+        good (a data subject's erasure request). Returns once the upstream
+        accepted it; a person it no longer knows counts as erased, so the
+        call may be repeated after a failure."""
+        ...

@@ -116,6 +116,24 @@ class PostHogConnector:
         }
         return [found.get(d) for d in ids]
 
+    async def erase_customer(self, external_id: str) -> None:
+        """Person deletion with their events, as PostHog's data-deletion guide
+        says: the persons of the distinct id (``/persons/?distinct_id=``),
+        then ``DELETE /persons/{uuid}/?delete_events=true`` for each (PostHog
+        accepts it and deletes the events in the background). No person
+        left for the id: erased already."""
+        for person in await self._persons(distinct_id=external_id):
+            person_id = person.get("uuid") or person.get("id")
+            if not isinstance(person_id, str | int):
+                raise UpstreamBadResponse(self.name, "person without an id")
+            async with self._limit:
+                await self.http.request(
+                    "DELETE",
+                    f"{self.project_path}/persons/{person_id}/",
+                    params={"delete_events": "true"},
+                    cost=0,
+                )
+
     async def _persons_by(
         self, person_property: str, values: Sequence[str]
     ) -> dict[str, ExternalCustomer]:
