@@ -233,6 +233,9 @@ ROOT_FIELD_ROLES: dict[str, frozenset[Role]] = {
             "deleteWebhookEndpoint",
             "retryDelivery",
             "replayDelivery",
+            "eraseCustomer",
+            "exportCustomerData",
+            "privacyRequest",
         ),
         frozenset({Role.ADMIN}),
     ),
@@ -242,7 +245,9 @@ else they may run: automations, and which customers are sent to an email
 tool, are marketing's and the admin's decisions, not the help desk's or
 sales' (docs/automations.md, docs/audiences.md); outbound webhooks are the
 admin's alone: they send customers' data to any URL they name, and their log
-shows where it went (docs/webhooks-outbound.md)."""
+shows where it went (docs/webhooks-outbound.md); so are data subject requests
+— an erasure cannot be undone, an export holds everything about a person
+(docs/privacy.md)."""
 
 
 def may_use_root_field(role: Role, field: str) -> bool:

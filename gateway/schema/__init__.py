@@ -22,6 +22,7 @@ from gateway.schema.federation import FEDERATION_VERSION, FederatedSchema
 from gateway.schema.insights import InsightsMutation, InsightsQuery
 from gateway.schema.outbound import OutboundMutation, OutboundQuery
 from gateway.schema.partial_errors import PartialErrors
+from gateway.schema.privacy import PrivacyMutation, PrivacyQuery
 from gateway.schema.promotions import PromotionsMutation
 from gateway.schema.replenishment import ReplenishmentMutation
 from gateway.schema.stream_errors import FormatStreamErrors
@@ -33,7 +34,14 @@ from gateway.schema.upstream_scope import UpstreamScope
 
 Query = merge_types(
     "Query",
-    (CustomerQuery, InsightsQuery, AudienceQuery, AutomationQuery, OutboundQuery),
+    (
+        CustomerQuery,
+        InsightsQuery,
+        AudienceQuery,
+        AutomationQuery,
+        OutboundQuery,
+        PrivacyQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -45,6 +53,7 @@ Mutation = merge_types(
         PromotionsMutation,
         AudienceMutation,
         OutboundMutation,
+        PrivacyMutation,
         ReplenishmentMutation,
         TaskMutation,
         TimelineMutation,

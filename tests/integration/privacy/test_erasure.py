@@ -1,0 +1,216 @@
+"""``eraseCustomer``: the customer gone from every local table and from each
+upstream's simulator, a failing upstream retried to done while the others
+finish, Shopify's ``customers/redact`` running the same erasure, and a second
+erasure refused."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+from strawberry import relay
+
+from connectors.simulator_server import Fault
+from connectors.zendesk.simulator.data import USER_ID_BASE
+from gateway.db import models
+from gateway.demo.simulation import Simulators
+from gateway.privacy.erasure import BY_CUSTOMER_ID, BY_UPSTREAM_ID, KEPT, NULLED
+from gateway.privacy.upstreams import SourceFailed, erase_upstream
+from gateway.relay.ids import decode_global_id
+from gateway.runtime.services import Services
+from tests.conftest import row_counts
+from tests.integration.gateway.simulated import count
+from tests.integration.privacy.conftest import (
+    PLANTED,
+    WORLD,
+    Api,
+    Drain,
+    linked_everywhere,
+    links_of,
+    plant,
+    rows_of,
+)
+
+ERASE = "mutation($id: ID!) { eraseCustomer(id: $id) { id status } }"
+REQUEST = """query($id: ID!) { privacyRequest(id: $id) {
+  kind origin status customer completedAt
+  sources { source status attempts error }
+} }"""
+
+
+def gid(customer_id: int) -> str:
+    return str(relay.GlobalID("Customer", str(customer_id)))
+
+
+def test_every_table_holding_customers_is_erased_or_kept_for_a_reason() -> None:
+    with_customer = {
+        t.name
+        for t in models.Base.metadata.sorted_tables
+        if "customer_id" in t.c and t.name != "customers"
+    }
+    erased = set(BY_CUSTOMER_ID) - {"customers"}
+    assert with_customer == erased | set(NULLED) | KEPT
+    assert set(PLANTED) == erased - {"identities"} | set(BY_UPSTREAM_ID) | set(NULLED)
+
+
+def upstreams_know(simulators: Simulators, index: int) -> dict[str, bool]:
+    links = links_of(simulators, index)
+    return {
+        "shopify": links["shopify"] in simulators.shopify.store.by_gid,
+        "zendesk": USER_ID_BASE + index in simulators.zendesk.desk.users,
+        "posthog": links["posthog"] in simulators.posthog.analytics.by_distinct_id,
+    }
+
+
+async def test_erasure_removes_the_customer_from_every_table_and_upstream(
+    env: Services, simulators: Simulators, api: Api, work: Drain
+) -> None:
+    target, bystander = linked_everywhere(simulators)[:2]
+    links = links_of(simulators, target)
+    other = links_of(simulators, bystander)
+    customer = await plant(env, WORLD.customers[target].email, links)
+    kept = await plant(env, WORLD.customers[bystander].email, other)
+    before = await rows_of(env, customer, links)
+    assert all(before.values()), before  # a row in every table to erase
+    bystanders = await rows_of(env, kept, other)
+
+    made = await api(ERASE, {"id": gid(customer)})
+    assert made["data"]["eraseCustomer"]["status"] == "PENDING", made
+    await work()
+
+    assert set((await rows_of(env, customer, links)).values()) == {0}
+    assert await rows_of(env, kept, other) == bystanders
+    assert upstreams_know(simulators, target) == dict.fromkeys(links, False)
+    assert upstreams_know(simulators, bystander) == dict.fromkeys(other, True)
+    assert USER_ID_BASE + target in simulators.zendesk.desk.permanently_deleted
+    request = (await api(REQUEST, {"id": made["data"]["eraseCustomer"]["id"]}))["data"][
+        "privacyRequest"
+    ]
+    assert (request["kind"], request["origin"], request["status"]) == (
+        "erasure",
+        "api",
+        "DONE",
+    )
+    assert request["completedAt"] is not None
+    assert {s["source"]: (s["status"], s["attempts"]) for s in request["sources"]} == {
+        source: ("DONE", 1) for source in ("local", "posthog", "shopify", "zendesk")
+    }
+    async with env.sessions() as session:
+        kept_ids = await session.scalars(
+            select(models.PrivacyRequestSource.external_id)
+        )
+        assert set(kept_ids) == {None}  # upstream ids dropped once done
+
+
+async def test_an_upstream_failing_is_retried_to_done_while_the_others_finish(
+    env: Services, simulators: Simulators, api: Api, work: Drain
+) -> None:
+    target = linked_everywhere(simulators)[2]
+    links = links_of(simulators, target)
+    del links["shopify"]  # not linked there
+    customer = await plant(env, WORLD.customers[target].email, links)
+    made = await api(ERASE, {"id": gid(customer)})
+    simulators.zendesk.inject(Fault.HTML_PAGE)  # its first DELETE: unreadable
+
+    await work()
+
+    request = (await api(REQUEST, {"id": made["data"]["eraseCustomer"]["id"]}))["data"][
+        "privacyRequest"
+    ]
+    assert request["status"] == "DONE"
+    assert {s["source"]: (s["status"], s["attempts"]) for s in request["sources"]} == {
+        "local": ("DONE", 1),
+        "posthog": ("DONE", 1),
+        "shopify": ("NOT_LINKED", 0),
+        "zendesk": ("DONE", 2),  # failed once, retried by the job engine
+    }
+    assert upstreams_know(simulators, target)["zendesk"] is False
+
+
+async def test_a_failed_source_shows_failed_with_its_code_until_retried(
+    env: Services, simulators: Simulators, api: Api, work: Drain
+) -> None:
+    target = linked_everywhere(simulators)[3]
+    customer = await plant(
+        env, WORLD.customers[target].email, links_of(simulators, target)
+    )
+    made = await api(ERASE, {"id": gid(customer)})
+    request_id = made["data"]["eraseCustomer"]["id"]
+    pk = decode_global_id(request_id, "PrivacyRequest")[1]
+    simulators.posthog.inject(Fault.HTML_PAGE)  # a proxy's error page
+    with pytest.raises(SourceFailed):
+        await erase_upstream(env, pk, "posthog")
+    request = (await api(REQUEST, {"id": request_id}))["data"]["privacyRequest"]
+    posthog = next(s for s in request["sources"] if s["source"] == "posthog")
+    assert (request["status"], posthog["status"], posthog["error"]) == (
+        "FAILED",
+        "FAILED",
+        "UPSTREAM_BAD_RESPONSE",
+    )
+    await work()
+    request = (await api(REQUEST, {"id": request_id}))["data"]["privacyRequest"]
+    assert request["status"] == "DONE"
+
+
+async def test_erasing_twice_or_an_unknown_customer_is_refused_and_changes_nothing(
+    env: Services, simulators: Simulators, api: Api, work: Drain
+) -> None:
+    customer = await plant(env, "twice@example.com", {})
+    first = await api(ERASE, {"id": gid(customer)})
+    assert "errors" not in first, first
+    await work()
+    counts = await row_counts(env)
+    for wanted, code in (
+        (gid(customer), "CONFLICT"),
+        (gid(customer + 1000), "NOT_FOUND"),
+    ):
+        answer = await api(ERASE, {"id": wanted})
+        assert answer["errors"][0]["extensions"]["code"] == code, answer
+    missing = await api(REQUEST, {"id": "UHJpdmFjeVJlcXVlc3Q6OTk5"})  # :999
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert await row_counts(env) == counts
+    assert await count(env, models.PrivacyRequest) == 1
+
+
+async def test_shopifys_customers_redact_runs_the_same_erasure(
+    env: Services,
+    simulators: Simulators,
+    gateway: httpx.AsyncClient,
+    api: Api,
+    work: Drain,
+) -> None:
+    target = linked_everywhere(simulators)[4]
+    links = links_of(simulators, target)
+    customer = await plant(env, WORLD.customers[target].email, links)
+    number = int(links["shopify"].rsplit("/", 1)[1])
+    answer = await simulators.shopify.send_webhook(
+        gateway,
+        "customers/redact",
+        {
+            "shop_id": 954889,
+            "shop_domain": simulators.shopify.shop_domain,
+            "customer": {"id": number, "email": links["posthog"], "phone": None},
+            "orders_to_redact": [],
+        },
+    )
+    assert answer.status_code == 200, answer.text
+
+    await work()
+
+    assert set((await rows_of(env, customer, links)).values()) == {0}
+    assert upstreams_know(simulators, target) == {
+        "shopify": True,  # Shopify asked, and erases on its side
+        "zendesk": False,
+        "posthog": False,
+    }
+    async with env.sessions() as session:
+        request = await session.scalar(select(models.PrivacyRequest))
+        assert request is not None
+        sources = await session.scalars(select(models.PrivacyRequestSource))
+        statuses = {s.source: (s.status, s.attempts) for s in sources}
+    assert (request.kind, request.source, request.status) == (
+        "customer_redact",
+        "shopify",
+        "done",
+    )
+    assert statuses["shopify"] == ("done", 0)
