@@ -77,7 +77,7 @@ def downgrade() -> None:
     op.drop_table("privacy_request_sources")
     op.drop_index("uq_privacy_requests_erased_customer", "privacy_requests")
     with op.batch_alter_table("privacy_requests") as batch:
-        batch.drop_constraint("ck_privacy_requests_status", type_="check")
+        batch.drop_constraint("status", type_="check")
         batch.drop_column("export")
         batch.drop_column("requested_by")
         batch.drop_column("status")
