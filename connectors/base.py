@@ -104,9 +104,11 @@ class ActivityConnector(Connector, Protocol):
 class ErasingConnector(Protocol):
     name: str
 
-    async def erase_customer(self, external_id: str) -> None:
+    async def erase_customer(self, external_id: str) -> tuple[str, ...]:
         """Ask the upstream to erase the person ``external_id`` names, for
         good (a data subject's erasure request). Returns once the upstream
-        accepted it; a person it no longer knows counts as erased, so the
-        call may be repeated after a failure."""
+        accepted it, with every id the person had there (a PostHog person's
+        distinct ids: the anonymous ones too), for the caller to forget what
+        it keeps by them; a person it no longer knows counts as erased, so
+        the call may be repeated after a failure."""
         ...

@@ -243,9 +243,10 @@ class ShopifyConnector:
         for (``discounts.py``)."""
         return await self.discounts.create_code(wanted)
 
-    async def erase_customer(self, external_id: str) -> None:
+    async def erase_customer(self, external_id: str) -> tuple[str, ...]:
         """``customerRequestDataErasure`` for the customer's gid (``erasure.py``)."""
         await request_erasure(self.query, external_id)
+        return (external_id,)
 
     @reads_answers(NAME)
     async def check_scopes(self) -> scopes.ScopeCheck:

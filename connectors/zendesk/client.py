@@ -151,7 +151,7 @@ class ZendeskConnector:
             raise UpstreamBadResponse(self.name, "show_many answer has no users")
         return [customer_from_user(u) for u in users]
 
-    async def erase_customer(self, external_id: str) -> None:
+    async def erase_customer(self, external_id: str) -> tuple[str, ...]:
         """Permanent user deletion, as Zendesk documents it: ``DELETE
         /api/v2/users/{id}`` (the user becomes a deleted user), then ``DELETE
         /api/v2/deleted_users/{id}`` ("deletes all of their information",
@@ -161,6 +161,7 @@ class ZendeskConnector:
         for path in ("users", "deleted_users"):
             with contextlib.suppress(UpstreamNotFound):
                 await self.http.request("DELETE", f"/api/v2/{path}/{external_id}")
+        return (external_id,)
 
     @reads_answers(NAME)
     async def customers_by_emails(

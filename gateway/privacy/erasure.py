@@ -20,6 +20,7 @@ customer id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,6 +78,22 @@ def _table(name: str) -> Table:
     return models.Base.metadata.tables[name]
 
 
+async def forget_upstream_ids(
+    session: AsyncSession, source: str, ids: Collection[str]
+) -> dict[str, int]:
+    """Delete the rows kept by ``source``'s ids of a person (``BY_UPSTREAM_ID``):
+    the linked one by the local erasure, every one the upstream named (a
+    PostHog person's anonymous distinct ids) once it erased them."""
+    deleted: dict[str, int] = {}
+    for name, (table_source, column) in BY_UPSTREAM_ID.items():
+        if table_source != source or not ids:
+            continue
+        table = _table(name)
+        result = await session.execute(delete(table).where(table.c[column].in_(ids)))
+        deleted[name] = result.rowcount or 0  # type: ignore[attr-defined]
+    return deleted
+
+
 async def erase_local(session: AsyncSession, customer_id: int) -> dict[str, int]:
     """Delete the customer's rows in ``session``'s transaction; rows deleted
     per table (the test's and the log's count; no value is logged)."""
@@ -89,14 +106,8 @@ async def erase_local(session: AsyncSession, customer_id: int) -> dict[str, int]
     for source, external_id in links:
         upstream_ids.setdefault(source, []).append(external_id)
     deleted: dict[str, int] = {}
-    for name, (source, column) in BY_UPSTREAM_ID.items():
-        ids = upstream_ids.get(source)
-        if ids:
-            table = _table(name)
-            result = await session.execute(
-                delete(table).where(table.c[column].in_(ids))
-            )
-            deleted[name] = result.rowcount or 0  # type: ignore[attr-defined]
+    for source, ids in upstream_ids.items():
+        deleted |= await forget_upstream_ids(session, source, ids)
     for name, column in NULLED.items():
         table = _table(name)
         await session.execute(

@@ -1,7 +1,9 @@
 """One upstream asked to erase the customer of a request: the connector's
 ``erase_customer`` with the id the request took when it was made.
 
-A failure — the upstream down, refusing, or not configured here — records
+Once it did, what we keep by the ids it named goes too (the event mirror's
+rows of a PostHog person's anonymous distinct ids, which no link of ours
+named). A failure — the upstream down, refusing, or not configured here — records
 the source ``failed`` with the error's code (never its message) and raises
 ``SourceFailed``, so the job engine runs the job again with backoff
 (``tasks.py``); the request's other sources are other jobs and go on.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from connectors.base import ErasingConnector
 from connectors.errors import ConnectorError
+from gateway.privacy.erasure import forget_upstream_ids
 from gateway.privacy.requests import pending_source, record
 from gateway.runtime.services import Services
 
@@ -44,14 +47,16 @@ async def erase_upstream(services: Services, request_id: int, source: str) -> No
     external_id = found[1].external_id
     connector = connector_of(services, source)
     code: str | None = None
+    erased: tuple[str, ...] = ()
     if connector is None:
         code = "NOT_CONFIGURED"
     elif external_id is not None:
         try:
-            await connector.erase_customer(external_id)
+            erased = await connector.erase_customer(external_id)
         except ConnectorError as exc:
             code = exc.code
     async with services.sessions() as session, session.begin():
+        await forget_upstream_ids(session, source, erased)
         await record(session, request_id, source, "failed" if code else "done", code)
     if code is not None:
         raise SourceFailed(source, code)

@@ -5,6 +5,8 @@ erasure refused."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -13,6 +15,7 @@ from strawberry import relay
 from connectors.simulator_server import Fault
 from connectors.zendesk.simulator.data import USER_ID_BASE
 from gateway.db import models
+from gateway.db.models import PostHogEvent
 from gateway.demo.simulation import Simulators
 from gateway.privacy.erasure import BY_CUSTOMER_ID, BY_UPSTREAM_ID, KEPT, NULLED
 from gateway.privacy.upstreams import SourceFailed, erase_upstream
@@ -21,6 +24,7 @@ from gateway.runtime.services import Services
 from tests.conftest import row_counts
 from tests.integration.gateway.simulated import count
 from tests.integration.privacy.conftest import (
+    NOW,
     PLANTED,
     WORLD,
     Api,
@@ -53,6 +57,19 @@ def test_every_table_holding_customers_is_erased_or_kept_for_a_reason() -> None:
     assert set(PLANTED) == erased - {"identities"} | set(BY_UPSTREAM_ID) | set(NULLED)
 
 
+async def mirror_event(services: Services, distinct_id: str) -> None:
+    async with services.sessions() as session, session.begin():
+        session.add(
+            PostHogEvent(
+                uuid=str(uuid.uuid4()),
+                distinct_id=distinct_id,
+                event="$pageview",
+                occurred_at=NOW,
+                via="destination",
+            )
+        )
+
+
 def upstreams_know(simulators: Simulators, index: int) -> dict[str, bool]:
     links = links_of(simulators, index)
     return {
@@ -73,6 +90,9 @@ async def test_erasure_removes_the_customer_from_every_table_and_upstream(
     before = await rows_of(env, customer, links)
     assert all(before.values()), before  # a row in every table to erase
     bystanders = await rows_of(env, kept, other)
+    person = simulators.posthog.analytics.by_distinct_id[links["posthog"]]
+    anonymous = person.distinct_ids[1]  # no link of ours names it
+    await mirror_event(env, anonymous)
 
     made = await api(ERASE, {"id": gid(customer)})
     assert made["data"]["eraseCustomer"]["status"] == "PENDING", made
@@ -80,6 +100,7 @@ async def test_erasure_removes_the_customer_from_every_table_and_upstream(
 
     assert set((await rows_of(env, customer, links)).values()) == {0}
     assert await rows_of(env, kept, other) == bystanders
+    assert await count(env, PostHogEvent, PostHogEvent.distinct_id == anonymous) == 0
     assert upstreams_know(simulators, target) == dict.fromkeys(links, False)
     assert upstreams_know(simulators, bystander) == dict.fromkeys(other, True)
     assert USER_ID_BASE + target in simulators.zendesk.desk.permanently_deleted
