@@ -64,12 +64,14 @@ BY_CUSTOMER_ID = (
 )
 """Tables whose rows about the customer carry its id (``customers``: ``id``),
 children before their parents."""
-BY_UPSTREAM_ID = {
-    "posthog_events": ("posthog", "distinct_id"),
-    "posthog_person_checks": ("posthog", "distinct_id"),
-    "zendesk_ticket_changes": ("zendesk", "requester_id"),
-}
-"""Tables keyed by the customer's id upstream: (source, column)."""
+BY_UPSTREAM_ID = (
+    ("posthog_events", "posthog", "distinct_id"),
+    ("posthog_person_checks", "posthog", "distinct_id"),
+    ("zendesk_ticket_changes", "zendesk", "requester_id"),
+    ("tracked_events", "segment", "user_id"),
+)
+"""Rows found by the customer's id in a source (table, source, column): the
+ingest's events of a Segment userId stored before it was linked too."""
 NULLED = {"webhook_deliveries": "customer_id"}
 KEPT = frozenset({"audit_log", "privacy_requests"})
 
@@ -85,13 +87,31 @@ async def forget_upstream_ids(
     the linked one by the local erasure, every one the upstream named (a
     PostHog person's anonymous distinct ids) once it erased them."""
     deleted: dict[str, int] = {}
-    for name, (table_source, column) in BY_UPSTREAM_ID.items():
+    for name, table_source, column in BY_UPSTREAM_ID:
         if table_source != source or not ids:
             continue
         table = _table(name)
         result = await session.execute(delete(table).where(table.c[column].in_(ids)))
-        deleted[name] = result.rowcount or 0  # type: ignore[attr-defined]
+        deleted[f"{name}.{column}"] = result.rowcount or 0  # type: ignore[attr-defined]
     return deleted
+
+
+async def _anonymous_events(session: AsyncSession, customer_id: int) -> int:
+    """The ingest's events of the customer's anonymous ids (a browser's
+    before it identified), stored with no customer: the same person's."""
+    events = models.TrackedEvent
+    anonymous = (
+        select(events.anonymous_id)
+        .where(events.customer_id == customer_id, events.anonymous_id.is_not(None))
+        .distinct()
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        delete(events).where(
+            events.customer_id.is_(None), events.anonymous_id.in_(anonymous)
+        )
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
 
 
 async def erase_local(session: AsyncSession, customer_id: int) -> dict[str, int]:
@@ -105,7 +125,9 @@ async def erase_local(session: AsyncSession, customer_id: int) -> dict[str, int]
     upstream_ids: dict[str, list[str]] = {}
     for source, external_id in links:
         upstream_ids.setdefault(source, []).append(external_id)
-    deleted: dict[str, int] = {}
+    deleted = {
+        "tracked_events.anonymous_id": await _anonymous_events(session, customer_id)
+    }
     for source, ids in upstream_ids.items():
         deleted |= await forget_upstream_ids(session, source, ids)
     for name, column in NULLED.items():

@@ -84,13 +84,19 @@ async def _local(session: AsyncSession, customer_id: int) -> dict[str, Any]:
         table = metadata[name]
         key = table.c.id if name == "customers" else table.c.customer_id
         rows = await session.execute(select(table).where(key == customer_id))
-        tables[name] = [plain(dict(r._mapping)) for r in rows]
-    for name, (source, column) in BY_UPSTREAM_ID.items():
+        tables[name] = [_row(r) for r in rows]
+    for name, source, column in BY_UPSTREAM_ID:
         ids = [ext for src, ext in links if src == source]
         table = metadata[name]
         rows = await session.execute(select(table).where(table.c[column].in_(ids)))
-        tables[name] = [plain(dict(r._mapping)) for r in rows]
+        found = tables.setdefault(name, [])
+        found += [row for row in map(_row, rows) if row not in found]
     return tables
+
+
+def _row(row: Any) -> dict[str, Any]:
+    exported: dict[str, Any] = plain(dict(row._mapping))
+    return exported
 
 
 async def _audit(session: AsyncSession, customer_id: int) -> list[dict[str, Any]]:

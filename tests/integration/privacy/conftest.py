@@ -140,6 +140,8 @@ def _rows(cid: int, links: dict[str, str], parents: dict[str, int]) -> dict[str,
         "customer_events": {"customer_id": cid, "kind": "note_added", "summary": "n"},
         "tracked_events": {
             "customer_id": cid,
+            "user_id": links.get("segment"),
+            "anonymous_id": f"anon-{cid}",
             "message_id": f"m-{cid}",
             "type": "track",
             "occurred_at": NOW,
@@ -255,6 +257,10 @@ def _rows(cid: int, links: dict[str, str], parents: dict[str, int]) -> dict[str,
     }
 
 
+UPSTREAM_KEYED = {
+    name: source for name, source, _ in BY_UPSTREAM_ID if name not in BY_CUSTOMER_ID
+}
+"""Tables a customer has rows in only through an upstream's id."""
 PLANTED = tuple(
     _rows(
         0,
@@ -312,7 +318,7 @@ async def plant(services: Services, email: str, links: dict[str, str]) -> int:
             )
         parents = await _parents(session)
         for name, row in _rows(customer.id, links, parents).items():
-            if name in BY_UPSTREAM_ID and BY_UPSTREAM_ID[name][0] not in links:
+            if name in UPSTREAM_KEYED and UPSTREAM_KEYED[name] not in links:
                 continue  # keyed by an upstream the customer is not linked to
             await session.execute(insert(tables[name]).values(row))
         return customer.id
@@ -334,11 +340,11 @@ async def rows_of(
                 )
                 or 0
             )
-        for name, (source, column) in BY_UPSTREAM_ID.items():
+        for name, source, column in BY_UPSTREAM_ID:
             if source not in links:
                 continue
             table = tables[name]
-            counts[name] = (
+            counts[f"{name}.{column}"] = (
                 await session.scalar(
                     select(func.count())
                     .select_from(table)

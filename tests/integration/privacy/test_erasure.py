@@ -15,9 +15,10 @@ from strawberry import relay
 from connectors.simulator_server import Fault
 from connectors.zendesk.simulator.data import USER_ID_BASE
 from gateway.db import models
-from gateway.db.models import PostHogEvent
+from gateway.db.models import PostHogEvent, TrackedEvent
 from gateway.demo.simulation import Simulators
 from gateway.privacy.erasure import BY_CUSTOMER_ID, BY_UPSTREAM_ID, KEPT, NULLED
+from gateway.privacy.requests import UPSTREAMS
 from gateway.privacy.upstreams import SourceFailed, erase_upstream
 from gateway.relay.ids import decode_global_id
 from gateway.runtime.services import Services
@@ -54,7 +55,20 @@ def test_every_table_holding_customers_is_erased_or_kept_for_a_reason() -> None:
     }
     erased = set(BY_CUSTOMER_ID) - {"customers"}
     assert with_customer == erased | set(NULLED) | KEPT
-    assert set(PLANTED) == erased - {"identities"} | set(BY_UPSTREAM_ID) | set(NULLED)
+    by_upstream = {name for name, _, _ in BY_UPSTREAM_ID}
+    assert set(PLANTED) == erased - {"identities"} | by_upstream | set(NULLED)
+
+
+async def orphan_events(services: Services, user_id: str, anonymous_id: str) -> None:
+    """Events the ingest stored with no customer: a userId not linked yet, a
+    browser's anonymous id before it identified."""
+    async with services.sessions() as session, session.begin():
+        for n, ids in enumerate(({"user_id": user_id}, {"anonymous_id": anonymous_id})):
+            session.add(
+                TrackedEvent(
+                    message_id=f"orphan-{n}", type="page", occurred_at=NOW, **ids
+                )
+            )
 
 
 async def mirror_event(services: Services, distinct_id: str) -> None:
@@ -83,10 +97,11 @@ async def test_erasure_removes_the_customer_from_every_table_and_upstream(
     env: Services, simulators: Simulators, api: Api, work: Drain
 ) -> None:
     target, bystander = linked_everywhere(simulators)[:2]
-    links = links_of(simulators, target)
-    other = links_of(simulators, bystander)
+    links = links_of(simulators, target) | {"segment": f"user-{target}"}
+    other = links_of(simulators, bystander) | {"segment": f"user-{bystander}"}
     customer = await plant(env, WORLD.customers[target].email, links)
     kept = await plant(env, WORLD.customers[bystander].email, other)
+    await orphan_events(env, links["segment"], f"anon-{customer}")
     before = await rows_of(env, customer, links)
     assert all(before.values()), before  # a row in every table to erase
     bystanders = await rows_of(env, kept, other)
@@ -101,8 +116,9 @@ async def test_erasure_removes_the_customer_from_every_table_and_upstream(
     assert set((await rows_of(env, customer, links)).values()) == {0}
     assert await rows_of(env, kept, other) == bystanders
     assert await count(env, PostHogEvent, PostHogEvent.distinct_id == anonymous) == 0
-    assert upstreams_know(simulators, target) == dict.fromkeys(links, False)
-    assert upstreams_know(simulators, bystander) == dict.fromkeys(other, True)
+    assert await count(env, TrackedEvent) == 1  # the bystander's
+    assert upstreams_know(simulators, target) == dict.fromkeys(UPSTREAMS, False)
+    assert upstreams_know(simulators, bystander) == dict.fromkeys(UPSTREAMS, True)
     assert USER_ID_BASE + target in simulators.zendesk.desk.permanently_deleted
     request = (await api(REQUEST, {"id": made["data"]["eraseCustomer"]["id"]}))["data"][
         "privacyRequest"
