@@ -287,6 +287,10 @@ class ZendeskTicketChange(Base):
     )
 
 
+IN_FLIGHT = "kind = 'erasure' AND status <> 'done'"
+"""The erasures still under way: one per customer at a time."""
+
+
 class PrivacyRequest(Base):
     """A data subject request: an erasure or an export asked through the API
     (``source`` ``api``), or one of Shopify's compliance topics (``shopify``).
@@ -319,11 +323,12 @@ class PrivacyRequest(Base):
             "uq_privacy_requests_erased_customer",
             "customer_id",
             unique=True,
-            postgresql_where=text("kind = 'erasure'"),
-            sqlite_where=text("kind = 'erasure'"),
+            postgresql_where=text(IN_FLIGHT),
+            sqlite_where=text(IN_FLIGHT),
         ),
     )
-    """A customer is erased through the API once (``eraseCustomer``: CONFLICT)."""
+    """One erasure of a customer under way at a time (``eraseCustomer``:
+    CONFLICT); ``gateway.privacy.requests`` refuses one after it is done."""
 
 
 class PrivacyRequestSource(Base):

@@ -100,9 +100,18 @@ def _row(row: Any) -> dict[str, Any]:
 
 
 async def _audit(session: AsyncSession, customer_id: int) -> list[dict[str, Any]]:
+    """Who read or changed the customer, since the customer was created (on
+    SQLite an erased customer's id may be the next one's: their entries are
+    older than the new customer)."""
+    created = select(models.Customer.created_at).where(
+        models.Customer.id == customer_id
+    )
     rows = await session.scalars(
         select(AuditEntry)
-        .where(AuditEntry.customer_id == customer_id)
+        .where(
+            AuditEntry.customer_id == customer_id,
+            AuditEntry.at >= created.scalar_subquery(),
+        )
         .order_by(AuditEntry.at, AuditEntry.id)
     )
     return [

@@ -118,13 +118,12 @@ async def open_erasure(
 async def erase(
     sessions: Sessions, jobs: App, customer_id: int, requested_by: str
 ) -> int:
-    """``eraseCustomer``: the request's id. CONFLICT when the customer was
-    erased (or is being erased) already, NOT_FOUND when there is no such
-    customer; nothing is written then."""
+    """``eraseCustomer``: the request's id. CONFLICT when the customer is
+    being erased or was erased, NOT_FOUND when there is no such customer;
+    nothing is written then."""
     try:
         async with sessions() as session, session.begin():
-            await _no_erasure_yet(session, customer_id)
-            await _customer_exists(session, customer_id)
+            await _erasable(session, customer_id)
             request = await open_erasure(
                 session, jobs, customer_id, source="api", requested_by=requested_by
             )
@@ -133,19 +132,28 @@ async def erase(
         raise _already_erased() from exc
 
 
-async def _no_erasure_yet(session: AsyncSession, customer_id: int) -> None:
-    found = await session.scalar(
-        select(models.PrivacyRequest.id).where(
-            models.PrivacyRequest.customer_id == customer_id,
-            models.PrivacyRequest.kind.in_(ERASURE_KINDS),
+async def _erasable(session: AsyncSession, customer_id: int) -> None:
+    """An erasure of the customer under way is a CONFLICT; so is a finished
+    one when the customer is gone. A finished one of a customer that exists
+    was of another customer with the same id — SQLite gives the id of the
+    newest row deleted to the next one inserted — and does not count."""
+    statuses = set(
+        await session.scalars(
+            select(models.PrivacyRequest.status).where(
+                models.PrivacyRequest.customer_id == customer_id,
+                models.PrivacyRequest.kind.in_(ERASURE_KINDS),
+            )
         )
     )
-    if found is not None:
+    exists = await session.get(models.Customer, customer_id) is not None
+    if statuses - {"done"} or (statuses and not exists):
         raise _already_erased()
+    if not exists:
+        raise NotFound("No customer with this id.", field="id")
 
 
 def _already_erased() -> Conflict:
-    return Conflict("This customer was erased already.", field="id")
+    return Conflict("This customer is erased, or being erased.", field="id")
 
 
 async def export(

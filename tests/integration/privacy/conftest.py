@@ -251,7 +251,7 @@ def _rows(cid: int, links: dict[str, str], parents: dict[str, int]) -> dict[str,
         "webhook_deliveries": {
             "customer_id": cid,
             "source": "shopify",
-            "delivery_id": f"d-{cid}",
+            "delivery_id": str(uuid.uuid4()),  # kept after an erasure
             "topic": "customers/update",
         },
     }

@@ -20,6 +20,7 @@ branch_labels = None
 depends_on = None
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+IN_FLIGHT = "kind = 'erasure' AND status <> 'done'"
 
 
 def upgrade() -> None:
@@ -45,8 +46,8 @@ def upgrade() -> None:
         "privacy_requests",
         ["customer_id"],
         unique=True,
-        postgresql_where=sa.text("kind = 'erasure'"),
-        sqlite_where=sa.text("kind = 'erasure'"),
+        postgresql_where=sa.text(IN_FLIGHT),
+        sqlite_where=sa.text(IN_FLIGHT),
     )
     op.create_table(
         "privacy_request_sources",
