@@ -37,6 +37,7 @@ from tests.integration.privacy.conftest import (
 )
 
 ERASE = "mutation($id: ID!) { eraseCustomer(id: $id) { id status } }"
+PROFILE = "query($id: ID!) { customer(id: $id) { email tags } }"
 REQUEST = """query($id: ID!) { privacyRequest(id: $id) {
   kind origin status customer completedAt
   sources { source status attempts error }
@@ -109,10 +110,14 @@ async def test_erasure_removes_the_customer_from_every_table_and_upstream(
     anonymous = person.distinct_ids[1]  # no link of ours names it
     await mirror_event(env, anonymous)
 
+    shown = await api(PROFILE, {"id": gid(customer)})  # now in the response cache
+    assert shown["data"]["customer"]["email"] == WORLD.customers[target].email
+
     made = await api(ERASE, {"id": gid(customer)})
     assert made["data"]["eraseCustomer"]["status"] == "PENDING", made
     await work()
 
+    assert (await api(PROFILE, {"id": gid(customer)}))["data"]["customer"] is None
     assert set((await rows_of(env, customer, links)).values()) == {0}
     assert await rows_of(env, kept, other) == bystanders
     assert await count(env, PostHogEvent, PostHogEvent.distinct_id == anonymous) == 0
