@@ -67,8 +67,11 @@ class PrivacySource:
     description="A data subject request: an erasure or an export of one customer."
     " It holds ids only, never the person's contact data."
 )
-class PrivacyRequest(relay.Node):
-    id: relay.NodeID[int]
+class PrivacyRequest:
+    id: strawberry.ID = strawberry.field(
+        description="Its global id, for `privacyRequest(id:)` (not a Node:"
+        " `node(id:)` does not read requests)."
+    )
     kind: str = strawberry.field(
         description="`erasure` or `export` (this API); `customer_redact`,"
         " `data_request` or `shop_redact` (Shopify's compliance webhooks)."
@@ -104,7 +107,7 @@ class PrivacyRequest(relay.Node):
     @classmethod
     def of(cls, request: Request) -> PrivacyRequest:
         return cls(
-            id=request.id,
+            id=strawberry.ID(str(relay.GlobalID("PrivacyRequest", str(request.id)))),
             kind=request.kind,
             origin=request.source,
             status=PrivacyStatus(request.status),
