@@ -333,8 +333,9 @@ class PrivacyRequest(Base):
 
 class PrivacyRequestSource(Base):
     """Where one request stands in one place its data lives: ``local`` (our
-    tables), ``shopify``, ``zendesk`` or ``posthog``, with the upstream's id
-    taken when the request was made (the local erasure deletes the links)."""
+    tables), ``shopify``, ``zendesk`` or ``posthog``, with the upstream's ids
+    taken when the request was made (the local erasure deletes the links; a
+    merged customer has several per source)."""
 
     __tablename__ = "privacy_request_sources"
 
@@ -342,7 +343,8 @@ class PrivacyRequestSource(Base):
         BigId, ForeignKey("privacy_requests.id", ondelete="CASCADE"), primary_key=True
     )
     source: Mapped[str] = mapped_column(String(32), primary_key=True)
-    external_id: Mapped[str | None] = mapped_column(String(255))
+    external_ids: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    """Cleared once the source is done: some (a PostHog distinct id) are emails."""
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     """``pending``, ``done``, ``failed`` or ``not_linked``."""
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

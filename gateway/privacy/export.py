@@ -7,8 +7,8 @@ everything each linked upstream holds, with where each part came from.
      "local": {"customers": [{…}], "notes": [...], …},   our tables, by name
      "derived": {"customer_traits": [...], "customer_rfm": [...],
                  "segment_members": [...]},                computed by us
-     "sources": {"shopify": {"status": "done", "externalId": "gid://…",
-                             "fetchedAt": "…", "customer": {…}, "orders": [...]},
+     "sources": {"shopify": {"status": "done", "externalIds": ["gid://…"],
+                             "fetchedAt": "…", "customers": [{…}], "orders": [...]},
                  "zendesk": {"status": "not_linked"}, …},
      "audit": [{"at", "subject", "role", "action", "operation", "fields"}]}
 
@@ -37,7 +37,13 @@ from gateway.db import models
 from gateway.db.auth_models import AuditEntry
 from gateway.db.models import utcnow
 from gateway.privacy.erasure import BY_CUSTOMER_ID, BY_UPSTREAM_ID
-from gateway.privacy.requests import LOCAL, UPSTREAMS, pending_source, record
+from gateway.privacy.requests import (
+    LOCAL,
+    UPSTREAMS,
+    links_of,
+    pending_source,
+    record,
+)
 from gateway.runtime.services import Services
 
 DERIVED = ("customer_traits", "customer_rfm", "segment_members")
@@ -127,35 +133,35 @@ async def _audit(session: AsyncSession, customer_id: int) -> list[dict[str, Any]
     ]
 
 
-async def _fetch(services: Services, source: str, external_id: str) -> dict[str, Any]:
-    """What ``source`` holds of the person, as canonical models."""
+async def _fetch(services: Services, source: str, ids: list[str]) -> dict[str, Any]:
+    """What ``source`` holds of the person under ``ids``, as canonical
+    models: its records (``customers``, one per id, null for one it no
+    longer holds) and what they own."""
     upstreams = services.upstreams
     if source == "shopify" and upstreams.shopify is not None:
         shopify = upstreams.shopify
-        customers = await shopify.customers_by_ids([external_id])
-        orders = await shopify.orders_by_customers([external_id])
+        orders = await shopify.orders_by_customers(ids)
         return {
-            "customer": plain(customers[0]),
-            "orders": plain(orders.get(external_id, [])),
+            "customers": plain(await shopify.customers_by_ids(ids)),
+            "orders": plain([o for i in ids for o in orders.get(i, [])]),
         }
     if source == "zendesk" and upstreams.zendesk is not None:
         zendesk = upstreams.zendesk
-        users = await zendesk.customers_by_ids([external_id])
-        tickets = await zendesk.tickets_by_requesters([external_id])
+        tickets = await zendesk.tickets_by_requesters(ids)
         return {
-            "customer": plain(users[0]),
-            "tickets": plain(tickets.get(external_id, [])),
+            "customers": plain(await zendesk.customers_by_ids(ids)),
+            "tickets": plain([t for i in ids for t in tickets.get(i, [])]),
         }
     if source == "posthog" and upstreams.posthog is not None:
         posthog = upstreams.posthog
-        persons = await posthog.customers_by_ids([external_id])
         activity = await posthog.activity_by_persons(
-            [external_id], limit=ACTIVITY_LIMIT, days=ACTIVITY_DAYS
+            ids, limit=ACTIVITY_LIMIT, days=ACTIVITY_DAYS
         )
-        found = activity.get(external_id)
         return {
-            "customer": plain(persons[0]),
-            "events": plain(found.events) if found else [],
+            "customers": plain(await posthog.customers_by_ids(ids)),
+            "events": plain(
+                [e for i in ids if i in activity for e in activity[i].events]
+            ),
         }
     raise _NotConfigured(source)
 
@@ -173,26 +179,16 @@ async def build_export(services: Services, request_id: int) -> None:
         customer_id = found[0].customer_id
         local = await _local(session, customer_id)
         audit = await _audit(session, customer_id)
-        links = dict(
-            (source, external)
-            for source, external in await session.execute(
-                select(models.Identity.source, models.Identity.external_id)
-                .where(
-                    models.Identity.customer_id == customer_id,
-                    models.Identity.source.in_(UPSTREAMS),
-                )
-                .order_by(models.Identity.id.desc())
-            )
-        )
+        links = await links_of(session, customer_id)
     sources: dict[str, Any] = {}
     for source in UPSTREAMS:
-        external_id = links.get(source)
-        if external_id is None:
+        ids = links.get(source)
+        if not ids:
             sources[source] = {"status": "not_linked"}
             continue
-        entry: dict[str, Any] = {"externalId": external_id}
+        entry: dict[str, Any] = {"externalIds": ids}
         try:
-            entry |= await _fetch(services, source, external_id)
+            entry |= await _fetch(services, source, ids)
         except ConnectorError as exc:
             entry |= {"status": "failed", "error": exc.code}
         else:

@@ -1,10 +1,11 @@
 """Privacy requests: recorded with their sources, their jobs deferred in the
 same transaction, and their status kept as the jobs report.
 
-A request stores ids only: our customer id, and for each upstream the id the
+A request stores ids only: our customer id, and for each upstream the ids the
 customer had there (the local erasure deletes the links, and the upstream's
-job still needs it) — cleared once that source is done, since some ids
-(a PostHog distinct id) are an email address.
+job still needs them; a merged customer has several per source) — cleared
+once that source is done, since some ids (a PostHog distinct id) are an email
+address.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def task(name: str) -> str:
     return f"{NAMESPACE}:{name}"
 
 
-async def _links(session: AsyncSession, customer_id: int) -> dict[str, str]:
+async def links_of(session: AsyncSession, customer_id: int) -> dict[str, list[str]]:
+    """The customer's ids in each upstream, oldest link first."""
     rows = await session.execute(
         select(models.Identity.source, models.Identity.external_id)
         .where(
@@ -70,9 +72,9 @@ async def _links(session: AsyncSession, customer_id: int) -> dict[str, str]:
         )
         .order_by(models.Identity.id)
     )
-    links: dict[str, str] = {}
+    links: dict[str, list[str]] = {}
     for source, external_id in rows:
-        links.setdefault(source, external_id)
+        links.setdefault(source, []).append(external_id)
     return links
 
 
@@ -95,7 +97,7 @@ async def open_erasure(
     """Record an erasure of ``customer_id`` in ``session``'s transaction and
     defer its jobs: the local erasure, and one per linked upstream not in
     ``done`` (those the request came from). The caller commits."""
-    links = await _links(session, customer_id)
+    links = await links_of(session, customer_id)
     request = models.PrivacyRequest(
         source=source,
         kind=kind,
@@ -190,7 +192,7 @@ async def open_export(
     )
     session.add(request)
     await session.flush()
-    links = await _links(session, customer_id)
+    links = await links_of(session, customer_id)
     _add_sources(session, request.id, links, (), keep_ids=False)
     await defer_with(session, jobs, task("export"), [_job(request.id)])
     return request
@@ -215,37 +217,37 @@ def record_unmatched(
 def _add_sources(
     session: AsyncSession,
     request_id: int,
-    links: Mapping[str, str],
+    links: Mapping[str, list[str]],
     done: Collection[str],
     *,
     keep_ids: bool,
 ) -> list[str]:
     """A row per source (``local`` and each upstream: ``done`` when in
     ``done``, ``not_linked`` without a link, else ``pending``, with the
-    upstream's id when ``keep_ids``); the upstreams left pending."""
+    upstream's ids when ``keep_ids``); the upstreams left pending."""
     session.add(_source(request_id, LOCAL, None, "pending"))
     pending = []
     for upstream in UPSTREAMS:
-        external_id = links.get(upstream)
+        external_ids = links.get(upstream)
         if upstream in done:
             status = "done"
-        elif external_id is None:
+        elif not external_ids:
             status = "not_linked"
         else:
             status = "pending"
             pending.append(upstream)
-        kept = external_id if keep_ids and status == "pending" else None
+        kept = external_ids if keep_ids and status == "pending" else None
         session.add(_source(request_id, upstream, kept, status))
     return pending
 
 
 def _source(
-    request_id: int, source: str, external_id: str | None, status: str
+    request_id: int, source: str, external_ids: list[str] | None, status: str
 ) -> models.PrivacyRequestSource:
     return models.PrivacyRequestSource(
         request_id=request_id,
         source=source,
-        external_id=external_id,
+        external_ids=external_ids,
         status=status,
         attempts=0,
         updated_at=utcnow(),
@@ -280,7 +282,7 @@ async def record(
     row.error = error
     row.updated_at = utcnow()
     if status == "done":
-        row.external_id = None
+        row.external_ids = None
     await session.flush()
     statuses = set(
         await session.scalars(

@@ -1,5 +1,5 @@
 """One upstream asked to erase the customer of a request: the connector's
-``erase_customer`` with the id the request took when it was made.
+``erase_customer`` for each id the request took when it was made.
 
 Once it did, what we keep by the ids it named goes too (the event mirror's
 rows of a PostHog person's anonymous distinct ids, which no link of ours
@@ -44,17 +44,19 @@ async def erase_upstream(services: Services, request_id: int, source: str) -> No
         found = await pending_source(session, request_id, source)
     if found is None:
         return
-    external_id = found[1].external_id
+    external_ids = found[1].external_ids or []
     connector = connector_of(services, source)
     code: str | None = None
-    erased: tuple[str, ...] = ()
+    erased: list[str] = []
     if connector is None:
         code = "NOT_CONFIGURED"
-    elif external_id is not None:
-        try:
-            erased = await connector.erase_customer(external_id)
-        except ConnectorError as exc:
-            code = exc.code
+    else:
+        for external_id in external_ids:  # each is done again on a retry
+            try:
+                erased += await connector.erase_customer(external_id)
+            except ConnectorError as exc:
+                code = exc.code
+                break
     async with services.sessions() as session, session.begin():
         await forget_upstream_ids(session, source, erased)
         await record(session, request_id, source, "failed" if code else "done", code)

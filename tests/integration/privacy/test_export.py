@@ -52,11 +52,11 @@ async def test_the_export_holds_every_source_with_provenance_and_the_audit(
         "segment_members": 1,
     }
     sources = document["sources"]
-    assert {s: (e["status"], e["externalId"]) for s, e in sources.items()} == {
-        s: ("done", links[s]) for s in links
+    assert {s: (e["status"], e["externalIds"]) for s, e in sources.items()} == {
+        s: ("done", [links[s]]) for s in links
     }
     assert all(e["fetchedAt"] for e in sources.values())
-    assert {e["customer"]["email"] for e in sources.values()} == {email}
+    assert {c["email"] for e in sources.values() for c in e["customers"]} == {email}
     store = simulators.shopify.store
     assert len(sources["shopify"]["orders"]) == len(
         store.orders_by_customer[store.by_gid[links["shopify"]]["_number"]]

@@ -53,7 +53,7 @@ def upgrade() -> None:
         "privacy_request_sources",
         sa.Column("request_id", BIG_ID, nullable=False),
         sa.Column("source", sa.String(length=32), nullable=False),
-        sa.Column("external_id", sa.String(length=255)),
+        sa.Column("external_ids", sa.JSON()),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.String(length=64)),
