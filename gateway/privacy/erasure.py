@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cache.invalidation import Invalidator
@@ -96,7 +96,7 @@ async def forget_upstream_ids(
     return deleted
 
 
-async def _anonymous_events(session: AsyncSession, customer_id: int) -> int:
+def anonymous_events(customer_id: int) -> ColumnElement[bool]:
     """The ingest's events of the customer's anonymous ids (a browser's
     before it identified), stored with no customer: the same person's."""
     events = models.TrackedEvent
@@ -106,10 +106,12 @@ async def _anonymous_events(session: AsyncSession, customer_id: int) -> int:
         .distinct()
         .scalar_subquery()
     )
+    return and_(events.customer_id.is_(None), events.anonymous_id.in_(anonymous))
+
+
+async def _anonymous_events(session: AsyncSession, customer_id: int) -> int:
     result = await session.execute(
-        delete(events).where(
-            events.customer_id.is_(None), events.anonymous_id.in_(anonymous)
-        )
+        delete(models.TrackedEvent).where(anonymous_events(customer_id))
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
 

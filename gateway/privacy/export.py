@@ -36,7 +36,7 @@ from connectors.errors import ConnectorError
 from gateway.db import models
 from gateway.db.auth_models import AuditEntry
 from gateway.db.models import utcnow
-from gateway.privacy.erasure import BY_CUSTOMER_ID, BY_UPSTREAM_ID
+from gateway.privacy.erasure import BY_CUSTOMER_ID, BY_UPSTREAM_ID, anonymous_events
 from gateway.privacy.requests import (
     LOCAL,
     UPSTREAMS,
@@ -97,6 +97,10 @@ async def _local(session: AsyncSession, customer_id: int) -> dict[str, Any]:
         rows = await session.execute(select(table).where(table.c[column].in_(ids)))
         found = tables.setdefault(name, [])
         found += [row for row in map(_row, rows) if row not in found]
+    orphans = await session.execute(
+        select(models.TrackedEvent.__table__).where(anonymous_events(customer_id))
+    )
+    tables["tracked_events"] += [_row(r) for r in orphans]
     return tables
 
 

@@ -353,3 +353,15 @@ async def rows_of(
                 or 0
             )
     return counts
+
+
+async def orphan_events(services: Services, user_id: str, anonymous_id: str) -> None:
+    """Events the ingest stored with no customer: a userId not linked yet, a
+    browser's anonymous id before it identified."""
+    async with services.sessions() as session, session.begin():
+        for n, ids in enumerate(({"user_id": user_id}, {"anonymous_id": anonymous_id})):
+            session.add(
+                models.TrackedEvent(
+                    message_id=f"orphan-{n}", type="page", occurred_at=NOW, **ids
+                )
+            )

@@ -32,6 +32,7 @@ from tests.integration.privacy.conftest import (
     Drain,
     linked_everywhere,
     links_of,
+    orphan_events,
     plant,
     rows_of,
 )
@@ -58,18 +59,6 @@ def test_every_table_holding_customers_is_erased_or_kept_for_a_reason() -> None:
     assert with_customer == erased | set(NULLED) | KEPT
     by_upstream = {name for name, _, _ in BY_UPSTREAM_ID}
     assert set(PLANTED) == erased - {"identities"} | by_upstream | set(NULLED)
-
-
-async def orphan_events(services: Services, user_id: str, anonymous_id: str) -> None:
-    """Events the ingest stored with no customer: a userId not linked yet, a
-    browser's anonymous id before it identified."""
-    async with services.sessions() as session, session.begin():
-        for n, ids in enumerate(({"user_id": user_id}, {"anonymous_id": anonymous_id})):
-            session.add(
-                TrackedEvent(
-                    message_id=f"orphan-{n}", type="page", occurred_at=NOW, **ids
-                )
-            )
 
 
 async def mirror_event(services: Services, distinct_id: str) -> None:

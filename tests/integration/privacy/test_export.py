@@ -14,6 +14,7 @@ from tests.integration.privacy.conftest import (
     Drain,
     linked_everywhere,
     links_of,
+    orphan_events,
     plant,
 )
 
@@ -28,6 +29,7 @@ async def test_the_export_holds_every_source_with_provenance_and_the_audit(
     links = links_of(simulators, index)
     email = WORLD.customers[index].email
     customer = await plant(env, email, links)
+    await orphan_events(env, "user-not-linked", f"anon-{customer}")
     customer_id = str(relay.GlobalID("Customer", str(customer)))
     read = await api(
         "query($id: ID!) { customer(id: $id) { email } }", {"id": customer_id}
@@ -45,6 +47,8 @@ async def test_the_export_holds_every_source_with_provenance_and_the_audit(
     assert document["customerId"] == customer
     assert document["local"]["customers"][0]["email"] == email
     assert [n["body"] for n in document["local"]["notes"]] == ["Called back."]
+    events = document["local"]["tracked_events"]
+    assert [e["message_id"] for e in events] == [f"m-{customer}", "orphan-1"]
     assert document["local"]["posthog_events"][0]["distinct_id"] == links["posthog"]
     assert {k: len(v) for k, v in document["derived"].items()} == {
         "customer_traits": 1,
