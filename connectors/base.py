@@ -98,3 +98,17 @@ class ActivityConnector(Connector, Protocol):
     ) -> dict[str, PersonSummary]:
         """The summary alone, in one upstream query."""
         ...
+
+
+@runtime_checkable
+class ErasingConnector(Protocol):
+    name: str
+
+    async def erase_customer(self, external_id: str) -> tuple[str, ...]:
+        """Ask the upstream to erase the person ``external_id`` names, for
+        good (a data subject's erasure request). Returns once the upstream
+        accepted it, with every id the person had there (a PostHog person's
+        distinct ids: the anonymous ones too), for the caller to forget what
+        it keeps by them; a person it no longer knows counts as erased, so
+        the call may be repeated after a failure."""
+        ...

@@ -30,6 +30,7 @@ from gateway.jobs.worker import running_worker
 from gateway.metrics import metrics_endpoint
 from gateway.outbound import tasks as outbound_tasks
 from gateway.outbound.publish import QUEUE as OUTBOUND_QUEUE
+from gateway.privacy import tasks as privacy_tasks
 from gateway.retention import tasks as retention_tasks
 from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
@@ -41,6 +42,7 @@ BLUEPRINTS: dict[str, BlueprintFactory] = {
     recovery.NAMESPACE: recovery.blueprint,
     automation_tasks.NAMESPACE: automation_tasks.blueprint,
     OUTBOUND_QUEUE: lambda settings: outbound_tasks.build_blueprint(),
+    privacy_tasks.NAMESPACE: privacy_tasks.blueprint,
     retention_tasks.NAMESPACE: retention_tasks.blueprint,
 }
 """The job engine's tasks by namespace (``gateway.jobs``): what a worker, in

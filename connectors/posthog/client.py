@@ -116,6 +116,29 @@ class PostHogConnector:
         }
         return [found.get(d) for d in ids]
 
+    async def erase_customer(self, external_id: str) -> tuple[str, ...]:
+        """Person deletion with their events, as PostHog's data-deletion guide
+        says: the persons of the distinct id (``/persons/?distinct_id=``),
+        then ``DELETE /persons/{uuid}/?delete_events=true`` for each (PostHog
+        accepts it and deletes the events in the background). No person
+        left for the id: erased already. Returns the persons' distinct ids."""
+        distinct_ids = [external_id]
+        for person in await self._persons(distinct_id=external_id):
+            known = person.get("distinct_ids")
+            if isinstance(known, list):
+                distinct_ids += [d for d in known if isinstance(d, str)]
+            person_id = person.get("uuid") or person.get("id")
+            if not isinstance(person_id, str | int):
+                raise UpstreamBadResponse(self.name, "person without an id")
+            async with self._limit:
+                await self.http.request(
+                    "DELETE",
+                    f"{self.project_path}/persons/{person_id}/",
+                    params={"delete_events": "true"},
+                    cost=0,
+                )
+        return tuple(dict.fromkeys(distinct_ids))
+
     async def _persons_by(
         self, person_property: str, values: Sequence[str]
     ) -> dict[str, ExternalCustomer]:

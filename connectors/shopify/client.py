@@ -42,6 +42,7 @@ from connectors.retry import RetryPolicy
 from connectors.shopify import mapping, queries, scopes
 from connectors.shopify.admin_api import NAME, AdminApi, CostExceeded
 from connectors.shopify.discounts import Discounts
+from connectors.shopify.erasure import request_erasure
 from connectors.shopify.order_windows import OrderWindowReader
 from connectors.upstream_http import RequestObserver, UpstreamHTTP
 
@@ -241,6 +242,11 @@ class ShopifyConnector:
         """A customer's promo code, created once however often it is asked
         for (``discounts.py``)."""
         return await self.discounts.create_code(wanted)
+
+    async def erase_customer(self, external_id: str) -> tuple[str, ...]:
+        """``customerRequestDataErasure`` for the customer's gid (``erasure.py``)."""
+        await request_erasure(self.query, external_id)
+        return (external_id,)
 
     @reads_answers(NAME)
     async def check_scopes(self) -> scopes.ScopeCheck:

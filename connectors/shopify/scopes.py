@@ -43,6 +43,8 @@ NEEDED: dict[str, str] = {
     "read_products": "line items' category and vendor are null (UPSTREAM_FORBIDDEN)",
     "read_returns": "orders' and customers' returns are null (UPSTREAM_FORBIDDEN)",
     "write_discounts": "promo codes cannot be created (UPSTREAM_FORBIDDEN)",
+    "write_customer_data_erasure": "erasure requests cannot reach Shopify (the"
+    " request's shopify source stays failed)",
 }
 """The scopes the connector reads and writes with, and what is missing without
 each."""

@@ -34,6 +34,7 @@ rate limits https://developer.zendesk.com/api-reference/introduction/rate-limits
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -149,6 +150,18 @@ class ZendeskConnector:
         if not isinstance(users, list):
             raise UpstreamBadResponse(self.name, "show_many answer has no users")
         return [customer_from_user(u) for u in users]
+
+    async def erase_customer(self, external_id: str) -> tuple[str, ...]:
+        """Permanent user deletion, as Zendesk documents it: ``DELETE
+        /api/v2/users/{id}`` (the user becomes a deleted user), then ``DELETE
+        /api/v2/deleted_users/{id}`` ("deletes all of their information",
+        not recoverable; a user must be deleted first). A 404 from either
+        means that step is behind the user already: a repeated call finishes
+        what an interrupted one began."""
+        for path in ("users", "deleted_users"):
+            with contextlib.suppress(UpstreamNotFound):
+                await self.http.request("DELETE", f"/api/v2/{path}/{external_id}")
+        return (external_id,)
 
     @reads_answers(NAME)
     async def customers_by_emails(

@@ -239,6 +239,9 @@ ROOT_FIELD_ROLES: dict[str, frozenset[Role]] = {
             "deleteWebhookEndpoint",
             "retryDelivery",
             "replayDelivery",
+            "eraseCustomer",
+            "exportCustomerData",
+            "privacyRequest",
         ),
         frozenset({Role.ADMIN}),
     ),
@@ -249,7 +252,9 @@ tool, are marketing's and the admin's decisions, not the help desk's or
 sales' (docs/automations.md, docs/audiences.md); which customers are one
 person is the data stewards' (docs/identity.md); outbound webhooks are the
 admin's alone: they send customers' data to any URL they name, and their log
-shows where it went (docs/webhooks-outbound.md)."""
+shows where it went (docs/webhooks-outbound.md); so are data subject requests
+— an erasure cannot be undone, an export holds everything about a person
+(docs/privacy.md)."""
 
 
 def may_use_root_field(role: Role, field: str) -> bool:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -322,22 +323,78 @@ class ZendeskTicketChange(Base):
     )
 
 
+IN_FLIGHT = "kind = 'erasure' AND status <> 'done'"
+"""The erasures still under way: one per customer at a time."""
+
+
 class PrivacyRequest(Base):
-    """GDPR/CCPA requests received from upstreams (Shopify's compliance topics)."""
+    """A data subject request: an erasure or an export asked through the API
+    (``source`` ``api``), or one of Shopify's compliance topics (``shopify``).
+    Ids only, never the person's contact data (``gateway.privacy``): what the
+    request was about is our customer id and the upstream's id."""
 
     __tablename__ = "privacy_requests"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(32), nullable=False)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
-    """``data_request``, ``customer_redact`` or ``shop_redact``."""
+    """``erasure`` or ``export`` (the API); ``data_request``,
+    ``customer_redact`` or ``shop_redact`` (Shopify)."""
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    """``pending``, ``done`` or ``failed`` (a source failed; it is retried)."""
     external_customer_id: Mapped[str | None] = mapped_column(String(255))
     customer_id: Mapped[int | None] = mapped_column(BigId)
-    payload: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    """The API caller's subject (an API key's name, a token's subject)."""
+    export: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
+    """An export's document, once built."""
     received_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, nullable=False
     )
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'done', 'failed')", name="status"),
+        Index(
+            "uq_privacy_requests_erased_customer",
+            "customer_id",
+            unique=True,
+            postgresql_where=text(IN_FLIGHT),
+            sqlite_where=text(IN_FLIGHT),
+        ),
+    )
+    """One erasure of a customer under way at a time (``eraseCustomer``:
+    CONFLICT); ``gateway.privacy.requests`` refuses one after it is done."""
+
+
+class PrivacyRequestSource(Base):
+    """Where one request stands in one place its data lives: ``local`` (our
+    tables), ``shopify``, ``zendesk`` or ``posthog``, with the upstream's ids
+    taken when the request was made (the local erasure deletes the links; a
+    merged customer has several per source)."""
+
+    __tablename__ = "privacy_request_sources"
+
+    request_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("privacy_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    external_ids: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    """Cleared once the source is done: some (a PostHog distinct id) are emails."""
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    """``pending``, ``done``, ``failed`` or ``not_linked``."""
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error: Mapped[str | None] = mapped_column(String(64))
+    """The last failure's code (``UPSTREAM_UNAVAILABLE``…), never its message."""
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'done', 'failed', 'not_linked')", name="status"
+        ),
+    )
 
 
 class TrackedEvent(Base):

@@ -21,7 +21,7 @@ from sqlalchemy import CursorResult, Executable, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db.models import utcnow
-from gateway.retention.tables import EMPTIED, RETAINED, Retained
+from gateway.retention.tables import RETAINED, Retained
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.retention")
@@ -86,8 +86,8 @@ def _batch(retained: Retained, cutoff: datetime, batch: int) -> Executable:
     table: Any = retained.key.class_
     keys = retained.key.in_(retained.rows(cutoff).limit(batch))
     statement = (
-        update(table).where(keys).values(payload=EMPTIED)
-        if retained.action == "empty_payload"
+        update(table).where(keys).values(export=None)
+        if retained.action == "drop_export"
         else delete(table).where(keys)
     )
     # No ORM bookkeeping of the rows removed (it would read their keys back).

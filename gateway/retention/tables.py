@@ -3,8 +3,8 @@
 Each names its rows past a cutoff as a SELECT of their keys (so a batch is
 ``… WHERE key IN (that SELECT LIMIT n)`` and a dry run counts the same
 SELECT) on an indexed time column (migration ``0022``), and what happens to
-them: deleted, or — a privacy request, the record that it was handled — its
-payload emptied.
+them: deleted, or — a finished privacy request, the record that it was
+handled — its export document dropped (the request itself holds ids only).
 
 Received webhooks' claims (``webhook_deliveries``) make deliveries
 exactly-once: a claim purged while its upstream may still retry would let a
@@ -19,13 +19,12 @@ deliveries is still on its way.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, Text, cast, exists, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from gateway.db.auth_models import AuditEntry
@@ -52,11 +51,6 @@ upstream's own delays and a replay by hand."""
 FINISHED = (DeliveryStatus.DELIVERED.value, DeliveryStatus.DEAD.value)
 """Outbound deliveries nothing will send again unless an operator asks."""
 
-EMPTIED: dict[str, object] = {}
-"""A handled privacy request's payload once purged (the row stays: source,
-kind, ids and dates record that it was received and handled)."""
-
-
 @dataclass(frozen=True)
 class Retained:
     """One table's retention: ``rows(cutoff)`` selects the keys of the rows
@@ -67,7 +61,7 @@ class Retained:
     """The ``Settings`` field of its days (``CG_`` + its name, upper case)."""
     key: InstrumentedAttribute[Any]
     rows: Callable[[datetime], Select[Any]]
-    action: Literal["delete", "empty_payload"] = "delete"
+    action: Literal["delete", "drop_export"] = "delete"
     floor_days: int = 0
 
     def kept_days(self, settings: Settings) -> int:
@@ -107,11 +101,9 @@ def _finished_messages(cutoff: datetime) -> Select[Any]:
     return select(m.id).where(m.created_at < cutoff, ~on_its_way)
 
 
-def _handled_privacy_requests(cutoff: datetime) -> Select[Any]:
+def _finished_exports(cutoff: datetime) -> Select[Any]:
     p = PrivacyRequest
-    return select(p.id).where(
-        p.completed_at < cutoff, cast(p.payload, Text) != json.dumps(EMPTIED)
-    )
+    return select(p.id).where(p.completed_at < cutoff, p.export.is_not(None))
 
 
 WEBHOOKS = "retention_webhook_payloads_days"
@@ -143,11 +135,11 @@ RETAINED: tuple[Retained, ...] = (
         floor_days=WEBHOOK_CLAIM_FLOOR_DAYS,
     ),
     Retained(
-        "privacy_requests.payload",
+        "privacy_requests.export",
         WEBHOOKS,
         PrivacyRequest.id,
-        _handled_privacy_requests,
-        action="empty_payload",
+        _finished_exports,
+        action="drop_export",
     ),
     Retained("outbound_attempts", WEBHOOKS, OutboundAttempt.id, _finished_attempts),
     Retained(

@@ -23,6 +23,7 @@ from gateway.schema.identity import IdentityMutation, IdentityQuery
 from gateway.schema.insights import InsightsMutation, InsightsQuery
 from gateway.schema.outbound import OutboundMutation, OutboundQuery
 from gateway.schema.partial_errors import PartialErrors
+from gateway.schema.privacy import PrivacyMutation, PrivacyQuery
 from gateway.schema.promotions import PromotionsMutation
 from gateway.schema.replenishment import ReplenishmentMutation
 from gateway.schema.stream_errors import FormatStreamErrors
@@ -41,6 +42,7 @@ Query = merge_types(
         AutomationQuery,
         OutboundQuery,
         IdentityQuery,
+        PrivacyQuery,
     ),
 )
 Mutation = merge_types(
@@ -54,6 +56,7 @@ Mutation = merge_types(
         AudienceMutation,
         OutboundMutation,
         IdentityMutation,
+        PrivacyMutation,
         ReplenishmentMutation,
         TaskMutation,
         TimelineMutation,

@@ -9,14 +9,18 @@ other header is even looked at; then the other required headers and the JSON
 Customer topics find our customer through its ``shopify`` identity, linking an
 unlinked one by email, then phone; ``customers/create`` for a stranger creates
 the CRM customer, so a new store customer appears in the graph at once.
-Compliance topics are recorded as ``privacy_requests``; the redactions drop the
-Shopify links we hold (the CRM profile is ours, not Shopify-derived) and are
-completed on the spot, while a ``data_request`` stays open for an operator.
+Compliance topics are privacy requests (``gateway.privacy``), recorded by
+ids, never with the payload's email and phone: ``customers/redact`` erases
+the linked customer as ``eraseCustomer`` does — our tables and the other
+upstreams; Shopify, which asked, is done — and ``customers/data_request``
+builds the customer's export for the merchant to hand over. A request
+naming no customer of ours is recorded, done. ``shop/redact`` drops every
+Shopify link we hold (the CRM profiles are ours, not Shopify-derived).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -45,6 +49,7 @@ from gateway.identity.matching import (
 )
 from gateway.identity.rules import MatchRule, MatchRules, explain
 from gateway.insights.refresh import record_orders
+from gateway.privacy import requests
 from gateway.runtime.services import Services
 from gateway.webhooks.delivery import answer, log, process_once
 
@@ -95,7 +100,7 @@ async def receive(request: Request, services: Services) -> Response:
 
     async def work(session: AsyncSession) -> list[int]:
         if change.topic in PRIVACY_KINDS:
-            return await _privacy(session, change)
+            return await _privacy(session, services, change)
         if external_id is None:
             return []
         found = await _customer(session, services.match_rules, change, external_id)
@@ -161,25 +166,41 @@ async def _customer(
     return customer_id
 
 
-async def _privacy(session: AsyncSession, change: UpstreamChange) -> list[int]:
+async def _privacy(
+    session: AsyncSession, services: Services, change: UpstreamChange
+) -> list[int]:
+    """The request recorded, its jobs deferred in the delivery's transaction;
+    the jobs announce what they change."""
     kind = PRIVACY_KINDS[change.topic]
     external_id = change.customer_external_id
-    scope = models.Identity.source == SOURCE
-    if kind != "shop_redact":
-        scope &= models.Identity.external_id == (external_id or "")
-    affected = list(
-        (await session.scalars(select(models.Identity.customer_id).where(scope))).all()
-    )
-    request = models.PrivacyRequest(
-        source=SOURCE,
-        kind=kind,
-        external_customer_id=external_id,
-        customer_id=affected[0] if kind != "shop_redact" and affected else None,
-        payload=dict(change.payload),
-    )
-    session.add(request)
-    if kind == "data_request":
+    if kind == "shop_redact":
+        await session.execute(
+            delete(models.Identity).where(models.Identity.source == SOURCE)
+        )
+        requests.record_unmatched(session, SOURCE, kind, None)
         return []
-    await session.execute(delete(models.Identity).where(scope))
-    request.completed_at = utcnow()
-    return sorted(set(affected))
+    customer_id = (
+        await linked_customer(session, SOURCE, external_id) if external_id else None
+    )
+    if customer_id is None:
+        requests.record_unmatched(session, SOURCE, kind, external_id)
+    elif kind == "customer_redact":
+        await requests.open_erasure(
+            session,
+            services.jobs,
+            customer_id,
+            source=SOURCE,
+            kind=kind,
+            done={SOURCE},
+            external_customer_id=external_id,
+        )
+    else:
+        await requests.open_export(
+            session,
+            services.jobs,
+            customer_id,
+            source=SOURCE,
+            kind=kind,
+            external_customer_id=external_id,
+        )
+    return []

@@ -107,6 +107,10 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.runtime", "gateway.sealing", "gateway.settings",
         },
         "gateway.retention": {"gateway.db", "gateway.outbound", "gateway.settings"},
+        "gateway.privacy": {
+            "connectors", "gateway.cache", "gateway.changes", "gateway.db",
+            "gateway.errors", "gateway.jobs", "gateway.runtime", "gateway.settings",
+        },
         # endpoints outside GraphQL
         "gateway.ingest": {
             "gateway.admission", "gateway.auth", "gateway.changes", "gateway.crm",
@@ -116,7 +120,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.webhooks": {
             "connectors", "gateway.admission", "gateway.automations", "gateway.changes", "gateway.crm",
             "gateway.db", "gateway.errors", "gateway.identity", "gateway.insights",
-            "gateway.mirror", "gateway.runtime", "gateway.validation",
+            "gateway.mirror", "gateway.privacy", "gateway.runtime", "gateway.validation",
         },
         "gateway.sync": {
             "connectors", "gateway.changes", "gateway.db", "gateway.identity",
@@ -127,8 +131,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "connectors", "gateway.audiences", "gateway.auth", "gateway.automations",
             "gateway.changes", "gateway.crm", "gateway.db", "gateway.errors",
             "gateway.identity", "gateway.insights", "gateway.loaders",
-            "gateway.outbound", "gateway.promotions", "gateway.relay", "gateway.runtime",
-            "gateway.timeline", "gateway.validation",
+            "gateway.outbound", "gateway.privacy", "gateway.promotions", "gateway.relay",
+            "gateway.runtime", "gateway.timeline", "gateway.validation",
         },
         "gateway.schema": {
             "connectors", "gateway.audiences", "gateway.auth", "gateway.automations",
@@ -145,7 +149,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         "gateway.app": {
             "gateway.admission", "gateway.audiences", "gateway.automations",
             "gateway.errors", "gateway.http", "gateway.ingest", "gateway.insights",
-            "gateway.jobs", "gateway.metrics", "gateway.outbound", "gateway.retention",
+            "gateway.jobs", "gateway.metrics", "gateway.outbound", "gateway.privacy",
+            "gateway.retention",
             "gateway.runtime", "gateway.settings", "gateway.webhooks",
         },
         "gateway.demo": {

@@ -73,6 +73,19 @@ class Analytics:
             self.persons.append(person)
             self.by_distinct_id.update(dict.fromkeys(person.distinct_ids, person))
 
+    def person(self, person_id: str) -> Person | None:
+        """The person whose numeric id or uuid is ``person_id``."""
+        return next((p for p in self.persons if person_id in (str(p.id), p.uuid)), None)
+
+    def delete(self, person: Person, *, events: bool) -> None:
+        """Forget ``person`` (and their events when ``events``): what the
+        persons API and every query read no longer holds them."""
+        self.persons.remove(person)
+        for distinct_id in person.distinct_ids:
+            self.by_distinct_id.pop(distinct_id, None)
+        if events:
+            self._events[person.id] = []
+
     def table(
         self, name: str, distinct_ids: frozenset[str] | None
     ) -> Iterator[dict[str, Any]]:

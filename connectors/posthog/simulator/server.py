@@ -100,6 +100,11 @@ class PostHogSimulator(InjectedFailures):
         ):
             routes += [
                 Route(f"{prefix}/persons/", self._guarded("persons", self._persons)),
+                Route(
+                    f"{prefix}/persons/{{person_id}}/",
+                    self._guarded("persons", self._delete_person),
+                    methods=["DELETE"],
+                ),
                 Route(f"{prefix}/events/", self._guarded("events", self._events)),
                 Route(
                     f"{prefix}/query/",
@@ -192,6 +197,19 @@ class PostHogSimulator(InjectedFailures):
                 "results": [self._person_json(p) for p in page],
             }
         )
+
+    async def _delete_person(self, request: Request) -> Response:
+        """``DELETE /persons/{id}/`` (a numeric id or the uuid): 202, the
+        person gone from the persons API and HogQL's ``person_distinct_ids``;
+        with ``delete_events=true`` their events too (which PostHog deletes
+        in the background; here at once)."""
+        wanted = request.path_params["person_id"]
+        person = self.analytics.person(wanted)
+        if person is None:
+            return error(404)
+        events = request.query_params.get("delete_events") == "true"
+        self.analytics.delete(person, events=events)
+        return Response(status_code=202)
 
     async def _events(self, request: Request) -> Response:
         params = request.query_params

@@ -53,6 +53,7 @@ SCOPES: dict[str, str] = {
     "read_products": "Read products, variants and collections",
     "read_returns": "Read returns",
     "write_discounts": "Modify discounts",
+    "write_customer_data_erasure": "Request customer data erasure",
 }
 """What the simulated app can be granted, with ``AccessScope.description``."""
 
@@ -74,6 +75,7 @@ REQUIRED: dict[str, str] = {
 
 REQUIRED_FIELDS: dict[tuple[str, str], str] = {
     ("Mutation", "discountCodeBasicCreate"): "write_discounts",
+    ("Mutation", "customerRequestDataErasure"): "write_customer_data_erasure",
 }
 """Fields that need a scope whatever they return (a mutation writes)."""
 

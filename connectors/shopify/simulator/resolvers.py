@@ -14,10 +14,11 @@ from typing import Any
 from graphql import GraphQLError, GraphQLInterfaceType, GraphQLObjectType, GraphQLSchema
 from graphql import build_schema as build_sdl
 
-from connectors.shopify.simulator import discounts
+from connectors.shopify.simulator import discounts, erasure
 from connectors.shopify.simulator.access import SCOPES, guard_fields, readable
 from connectors.shopify.simulator.data import Record, ShopifyStore, iso_z
 from connectors.shopify.simulator.discount_schema import DISCOUNT_SDL
+from connectors.shopify.simulator.erasure import ERASURE_SDL
 from connectors.shopify.simulator.pages import (
     MAX_PAGE,
     SortKey,
@@ -213,7 +214,7 @@ def _refunds(order: Record, _: Any, first: int | None = None) -> list[Record]:
 
 
 def build_schema() -> GraphQLSchema:
-    schema = build_sdl(SDL + DISCOUNT_SDL)
+    schema = build_sdl(SDL + DISCOUNT_SDL + ERASURE_SDL)
     root = schema.query_type
     assert root is not None
     resolvers: dict[tuple[GraphQLObjectType, str], Callable[..., Any]] = {
@@ -243,5 +244,6 @@ def build_schema() -> GraphQLSchema:
     assert isinstance(node, GraphQLInterfaceType)
     node.resolve_type = lambda value, *_: value["__typename"]
     discounts.register(schema)
+    erasure.register(schema)
     guard_fields(schema)
     return schema

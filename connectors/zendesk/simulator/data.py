@@ -78,12 +78,17 @@ def zendesk_time(moment: datetime) -> str:
 
 @dataclass
 class HelpDesk:
-    """Users, tickets, comments (by ticket id) and ratings, as REST JSON."""
+    """Users, tickets, comments (by ticket id), ratings and deleted users, as
+    REST JSON."""
 
     users: dict[int, JSON] = field(default_factory=dict)
     tickets: dict[int, JSON] = field(default_factory=dict)
     comments: dict[int, list[JSON]] = field(default_factory=dict)
     ratings: list[JSON] = field(default_factory=list)
+    deleted_users: dict[int, JSON] = field(default_factory=dict)
+    """Users deleted through the API, by id; permanently deleted ones with
+    their personal data gone (``server.py``)."""
+    permanently_deleted: set[int] = field(default_factory=set)
 
 
 def build_help_desk(world: World) -> HelpDesk:

@@ -125,6 +125,18 @@ class ZendeskSimulator(InjectedFailures):
             _Endpoint("users/search", "/users/search", self._users_search),
             _Endpoint("users/{id}", "/users/{id:int}", self._user),
             _Endpoint(
+                "DELETE users/{id}",
+                "/users/{id:int}",
+                self._delete_user,
+                method="DELETE",
+            ),
+            _Endpoint(
+                "DELETE deleted_users/{id}",
+                "/deleted_users/{id:int}",
+                self._delete_permanently,
+                method="DELETE",
+            ),
+            _Endpoint(
                 "users/{id}/tickets/requested",
                 "/users/{id:int}/tickets/requested",
                 self._requested,
@@ -192,6 +204,39 @@ class ZendeskSimulator(InjectedFailures):
         if user is None:
             return JSONResponse(NOT_FOUND, status_code=404)
         return JSONResponse({"user": user})
+
+    async def _delete_user(self, request: Request) -> Response:
+        """Delete User: the user leaves ``users`` (and ``show_many``, search)
+        for the deleted users, inactive; their tickets stay, as Zendesk keeps
+        them."""
+        user = self.desk.users.pop(request.path_params["id"], None)
+        if user is None:
+            return JSONResponse(NOT_FOUND, status_code=404)
+        user = {**user, "active": False}
+        self.desk.deleted_users[user["id"]] = user
+        return JSONResponse({"user": user})
+
+    async def _delete_permanently(self, request: Request) -> Response:
+        """Permanently Delete User: only a deleted user (404 otherwise, and
+        for one already permanently deleted); their personal data is gone,
+        their name ``Permanently Deleted User`` as Zendesk lists them."""
+        user = self.desk.deleted_users.get(request.path_params["id"])
+        if user is None or user["id"] in self.desk.permanently_deleted:
+            return JSONResponse(NOT_FOUND, status_code=404)
+        redacted = {
+            "id": user["id"],
+            "url": user.get("url"),
+            "name": "Permanently Deleted User",
+            "email": None,
+            "phone": None,
+            "active": False,
+            "role": user.get("role", "end-user"),
+            "created_at": user.get("created_at"),
+            "updated_at": user.get("updated_at"),
+        }
+        self.desk.deleted_users[user["id"]] = redacted
+        self.desk.permanently_deleted.add(user["id"])
+        return JSONResponse({"deleted_user": redacted})
 
     async def _users_search(self, request: Request) -> Response:
         """``email:a email:b`` or ``phone:…`` terms, OR-ed per keyword."""

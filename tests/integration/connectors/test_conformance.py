@@ -1,7 +1,8 @@
 """One suite, every connector: each simulator is served over real HTTP on
 loopback and its connector must send credentials, page to the end, retry a 429,
-stop at a 401 and answer ``None`` for a deleted id. Adding a connector is one
-line in ``HARNESSES``."""
+stop at a 401 and answer ``None`` for a deleted id; a source of customers'
+data erases one for good, and a repeated erasure is done. Adding a connector
+is one line in ``HARNESSES``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from connectors.base import ErasingConnector
 from connectors.demo_world import World
 from connectors.errors import UpstreamAuthError
 from connectors.simulator_server import serve_app
@@ -98,3 +100,15 @@ async def test_a_deleted_id_comes_back_as_none_in_its_place(
     assert found[0] is None
     assert found[1] is not None
     assert found[1].external_id == existing
+
+
+async def test_an_erased_customer_is_gone_and_erasing_again_is_done(
+    harness: ConnectorHarness, upstream: tuple[Any, str], connector: Any
+) -> None:
+    if not isinstance(connector, ErasingConnector):
+        pytest.skip("not a source of customers' data: nothing to erase there")
+    simulator, _ = upstream
+    existing = harness.existing_id(simulator)
+    assert existing in await connector.erase_customer(existing)
+    assert existing in await connector.erase_customer(existing)  # a retry
+    assert await connector.customers_by_ids([existing]) == [None]

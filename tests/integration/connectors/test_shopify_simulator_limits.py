@@ -202,6 +202,7 @@ async def test_the_app_installation_lists_the_granted_scopes(
         "read_customers",
         "read_orders",
         "read_products",
+        "write_customer_data_erasure",
         "write_discounts",
     ]
 

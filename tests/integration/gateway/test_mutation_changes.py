@@ -127,6 +127,9 @@ NOT_CUSTOMER_WRITES = {
         ),
         "an outbound webhook endpoint or delivery: no customer's data changes",
     ),
+    "eraseCustomer": "queues a privacy request; its erasure job announces"
+    " customer_erased after it commits (tests/integration/privacy)",
+    "exportCustomerData": "queues a privacy request; an export changes nothing",
 }
 
 

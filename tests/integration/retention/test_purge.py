@@ -53,7 +53,7 @@ PURGED_WHEN_ON = {
     "posthog_events": 1,
     "audit_log": 1,
     "webhook_deliveries": 1,  # the 100-day claim; 2 days is within the floor
-    "privacy_requests.payload": 1,  # the handled one; the pending one waits
+    "privacy_requests.export": 1,  # the finished one; the pending one waits
     "outbound_attempts": 1,  # the delivered delivery's, not the failed one's
     "outbound_deliveries": 1,
     "outbound_messages": 1,  # the old one whose deliveries are all finished
@@ -108,9 +108,10 @@ async def seed(services: Services) -> None:
         for completed in (OLD, YOUNG, None):
             session.add(
                 PrivacyRequest(
-                    source="shopify",
-                    kind="customer_redact",
-                    payload={"customer": {"id": 1}},
+                    source="api",
+                    kind="export",
+                    status="pending" if completed is None else "done",
+                    export={"local": {"customer": {"id": 1}}},
                     received_at=OLD,
                     completed_at=completed,
                 )
@@ -150,10 +151,10 @@ async def counts(services: Services) -> dict[type, int]:
         }
 
 
-async def emptied_payloads(services: Services) -> int:
+async def dropped_exports(services: Services) -> int:
     async with services.sessions() as session:
-        payloads = await session.scalars(select(PrivacyRequest.payload))
-        return sum(p == {} for p in payloads)
+        exports = await session.scalars(select(PrivacyRequest.export))
+        return sum(e is None for e in exports)
 
 
 @pytest.mark.parametrize(
@@ -175,7 +176,7 @@ async def test_rows_past_retention_go_and_the_rest_stay_per_table(
     report = await purge(db.sessions, configured(db, values), now=NOW)
     assert {p.name: p.rows for p in report} == purged
     assert await counts(db) == (left or before)
-    assert await emptied_payloads(db) == purged["privacy_requests.payload"]
+    assert await dropped_exports(db) == purged["privacy_requests.export"]
     again = await purge(db.sessions, configured(db, values), now=NOW)
     assert all(p.rows == 0 for p in again)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from graphql import parse, validate
 
-from connectors.shopify import discounts, queries, scopes
+from connectors.shopify import discounts, erasure, queries, scopes
 from connectors.shopify.cost import requested_cost
 from connectors.shopify.simulator.resolvers import build_schema
 from tests.unit.connectors.published import published_schema
@@ -46,6 +46,10 @@ PLANNED = {
     "DISCOUNT_BY_CODE": (discounts.BY_CODE, {"code": "SKINCARE20-K7Q3XPMN"}),
     "COLLECTIONS": (discounts.COLLECTIONS, {"first": discounts.COLLECTIONS_PAGE}),
     "COLLECTION": (discounts.COLLECTION, {"id": "gid://shopify/Collection/1"}),
+    "REQUEST_ERASURE": (
+        erasure.REQUEST_ERASURE,
+        {"customerId": "gid://shopify/Customer/1"},
+    ),
 }
 
 

@@ -253,7 +253,7 @@ async def test_customers_update_for_a_stranger_creates_nobody(
     assert await count(wired, models.Identity) == 0
 
 
-async def test_privacy_requests_are_recorded_and_redactions_remove_the_links(
+async def test_privacy_requests_are_recorded_by_ids_and_queue_their_jobs(
     simulators: Simulators, wired: Services, gateway: httpx.AsyncClient
 ) -> None:
     for index in (1, 2, 3):
@@ -277,7 +277,7 @@ async def test_privacy_requests_are_recorded_and_redactions_remove_the_links(
             gateway, topic, {**privacy, **extra}
         )
         assert response.status_code == 200, response.text
-    assert await count(wired, models.Identity) == 2
+    assert await count(wired, models.Identity) == 3  # the erasure is a job's
     shop = await simulators.shopify.send_webhook(
         gateway, "shop/redact", {"shop_id": 954889, "shop_domain": "x.myshopify.com"}
     )
@@ -295,6 +295,17 @@ async def test_privacy_requests_are_recorded_and_redactions_remove_the_links(
         ("customer_redact", f"gid://shopify/Customer/{number}", ours),
         ("shop_redact", None, None),
     ]
-    assert rows[0].completed_at is None
-    assert all(r.completed_at is not None for r in rows[1:])
-    assert rows[1].payload["orders_to_redact"] == [1]
+    assert [r.status for r in rows] == ["pending", "pending", "done"]
+    async with wired.sessions() as session:
+        sources = {
+            s.source: s.status
+            for s in await session.scalars(
+                select(models.PrivacyRequestSource).where(
+                    models.PrivacyRequestSource.request_id == rows[1].id
+                )
+            )
+        }
+    assert sources["shopify"] == "done"  # Shopify asked: not asked back
+    assert sources["local"] == "pending"
+    stored = " ".join(str(v) for r in rows for v in vars(r).values())
+    assert WORLD.customers[1].email not in stored

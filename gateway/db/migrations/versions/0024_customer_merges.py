@@ -4,8 +4,8 @@ resolving and an unmerge gives it back; ``customer_merges`` holds each
 merge's explanation and journal (what moved, what was set aside, the
 survivor's fields before), so an unmerge restores both customers exactly.
 
-Revision ID: 0025
-Revises: 0022
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-05 10:00:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0025"
-down_revision = "0022"
+revision = "0024"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
