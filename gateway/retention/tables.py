@@ -51,6 +51,7 @@ upstream's own delays and a replay by hand."""
 FINISHED = (DeliveryStatus.DELIVERED.value, DeliveryStatus.DEAD.value)
 """Outbound deliveries nothing will send again unless an operator asks."""
 
+
 @dataclass(frozen=True)
 class Retained:
     """One table's retention: ``rows(cutoff)`` selects the keys of the rows
