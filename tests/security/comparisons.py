@@ -60,6 +60,12 @@ NOT_COMPARED: dict[str, str] = {
     "(before:)": PAGE,
     "(id:)": GLOBAL_ID,
     "(customerId:)": GLOBAL_ID,
+    "(survivorId:)": GLOBAL_ID,
+    "(mergedId:)": GLOBAL_ID,
+    **dict.fromkeys(
+        ("(survivorship:)", "(fields:)", "FieldChoice", "ProfileField", "Survivorship"),
+        "which record's value a merge keeps for a field: compares nothing",
+    ),
     "Customer.id": "federation key: " + GLOBAL_ID,
     "Query._entities(representations:)": HOLDER,
     "Query.customers(filter:)": HOLDER,

@@ -293,6 +293,8 @@ async def test_a_merge_through_the_api_resolves_shows_and_undoes(
 ) -> None:
     s = await _created(gql, "ana@work.example")
     m = await _created(gql, "ana@home.example", "+14155550100")
+    cached = await gql(CUSTOMER, {"id": m})  # a stored response of the merged id
+    assert cached["data"]["customer"]["id"] == m
     preview = (await gql(PREVIEW, {"s": s, "m": m}))["data"]["previewMerge"]
     phone = next(f for f in preview["fields"] if f["field"] == "PHONE")
     assert phone == {"field": "PHONE", "survivorValue": None,
