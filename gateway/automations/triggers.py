@@ -104,14 +104,14 @@ def _birthday(spec: Any, now: datetime) -> Pairs:
         month_day = extract("month", C.birth_date) * 100 + extract("day", C.birth_date)
         this_year = month_day >= today.month * 100 + today.day
         year = case((this_year, today.year), else_=today.year + 1)
-        return _pairs(C.id, _text(year)).where(within, C.merged_into.is_(None))
+        return _pairs(C.id, _text(year)).where(within, models.not_merged(C.id))
     ahead = spec.get("monthAhead", 0)
     month = (today.month - 1 + ahead) % 12 + 1
     year = today.year + (today.month - 1 + ahead) // 12
     return _pairs(C.id, literal(f"{year}-{month:02d}")).where(
         C.birth_date.is_not(None),
         extract("month", C.birth_date) == month,
-        C.merged_into.is_(None),
+        models.not_merged(C.id),
     )
 
 
@@ -145,7 +145,7 @@ def _during(spec: Any, now: datetime) -> Pairs:
     start, end = (datetime.fromisoformat(spec[end]) for end in ("from", "to"))
     occasion = f"during:{start.astimezone(UTC).date().isoformat()}"
     return _pairs(C.id, literal(occasion)).where(
-        true() if start <= now <= end else false(), C.merged_into.is_(None)
+        true() if start <= now <= end else false(), models.not_merged(C.id)
     )
 
 

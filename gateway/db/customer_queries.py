@@ -123,7 +123,7 @@ def _search(term: str, searched: frozenset[str]) -> ColumnElement[bool]:
 def _conditions(request: CustomerPageRequest) -> list[ColumnElement[bool]]:
     c = models.Customer
     f = request.filter
-    where: list[ColumnElement[bool]] = [c.merged_into.is_(None)]  # resolve to others
+    where: list[ColumnElement[bool]] = [models.not_merged(c.id)]  # resolve to others
     if request.search:
         where.append(_search(request.search.strip(), request.searched))
     address_terms = [

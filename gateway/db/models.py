@@ -8,6 +8,7 @@ convention below so Alembic can alter them on both.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -24,10 +25,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    exists,
     text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -134,6 +137,16 @@ class CustomerMerge(Base):
         Index("ix_customer_merges_merged_id", "merged_id"),
         Index("ix_customer_merges_survivor_id", "survivor_id"),
     )
+
+
+def not_merged(customer_id: Any) -> ColumnElement[bool]:
+    """``customer_id`` is no merged customer (``CustomerMerge``): an anti-join
+    on the merges, not ``customers.merged_into IS NULL``, which PostgreSQL
+    estimates at 0.5 % of the rows until the column has statistics and then
+    plans a segment's sub-queries as nested loops (a 60-customer test's
+    trigger query took 20 s instead of 20 ms)."""
+    merge = CustomerMerge
+    return ~exists().where(merge.merged_id == customer_id, merge.unmerged_at.is_(None))
 
 
 class Address(Base):

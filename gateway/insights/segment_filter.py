@@ -248,5 +248,5 @@ def segment_query(spec: Spec, now: datetime) -> Select[int]:
         .select_from(C)
         .outerjoin(T, T.customer_id == C.id)
         .outerjoin(CustomerRfm, CustomerRfm.customer_id == C.id)
-        .where(C.merged_into.is_(None), compile_filter(spec, now))
+        .where(models.not_merged(C.id), compile_filter(spec, now))
     )
