@@ -41,12 +41,13 @@ async def stored_links(
     checked_since: datetime,
 ) -> tuple[dict[tuple[str, int], str], set[tuple[str, int]]]:
     """What the database knows of ``wanted`` (source, customer id) pairs, in
-    one session: their links, and which of the rest were looked up after
+    one session: their links (each customer's every link to the source,
+    ``split_links``), and which of the rest were looked up after
     ``checked_since`` without a match."""
     sources = sorted({source for source, _ in wanted})
     customer_ids = sorted({customer_id for _, customer_id in wanted})
     async with sessions() as session:
-        links = await _links(session, sources, customer_ids)
+        links = await _links(session, sources, customer_ids, every=True)
         unlinked = [pair for pair in wanted if pair not in links]
         if not unlinked:
             return links, set()
@@ -62,15 +63,38 @@ async def stored_links(
 
 
 async def _links(
-    session: AsyncSession, sources: Sequence[str], customer_ids: Sequence[int]
+    session: AsyncSession,
+    sources: Sequence[str],
+    customer_ids: Sequence[int],
+    *,
+    every: bool = False,
 ) -> dict[tuple[str, int], str]:
+    """(source, customer) → its external id: the oldest link, or with
+    ``every`` all of them, oldest first, joined by ``SEPARATOR`` (a merged
+    customer's survivor has the links of each record merged into it)."""
     identity = models.Identity
     rows = await session.execute(
         select(identity.source, identity.customer_id, identity.external_id)
         .where(identity.source.in_(sources), identity.customer_id.in_(customer_ids))
         .order_by(identity.id)
     )
-    return {(source, customer_id): external for source, customer_id, external in rows}
+    found: dict[tuple[str, int], list[str]] = {}
+    for source, customer_id, external in rows:
+        found.setdefault((source, customer_id), []).append(external)
+    return {
+        pair: SEPARATOR.join(ids) if every else ids[0] for pair, ids in found.items()
+    }
+
+
+SEPARATOR = "\n"
+"""Between a customer's links to one source in ``stored_links`` (and the
+links cache): no upstream id holds a line break (``gateway.db.column_limits``
+refuses control characters)."""
+
+
+def split_links(value: str) -> list[str]:
+    """The external ids ``stored_links`` joined, oldest link first."""
+    return value.split(SEPARATOR) if value else []
 
 
 async def forget_checks(session: AsyncSession, customer_ids: Collection[int]) -> None:

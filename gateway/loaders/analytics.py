@@ -22,6 +22,7 @@ from connectors.posthog.client import PostHogConnector
 from gateway import metrics
 from gateway.db.models import utcnow
 from gateway.db.shared_session import SharedSession
+from gateway.loaders import combine
 from gateway.loaders.upstream import ByCustomer, CachedLoader, SourceLinks
 from gateway.mirror import reads
 from gateway.mirror.fallback import LiveFallback, live_fallback
@@ -155,8 +156,10 @@ class PostHogLoaders:
             _live_summaries(services, fallback),
             batch=batch,
         )
-        self.activity = ByCustomer(links, self.activity_by_person.load)
-        self.summary = ByCustomer(links, self.summary_by_person.load)
+        self.activity = ByCustomer(
+            links, self.activity_by_person.load, combine.activities
+        )
+        self.summary = ByCustomer(links, self.summary_by_person.load, combine.summaries)
 
 
 def _live_activity(

@@ -27,6 +27,7 @@ from connectors.zendesk.client import ZendeskConnector
 from gateway.db.models import utcnow
 from gateway.db.shared_session import SharedSession
 from gateway.db.ticket_changes import tickets_changed_since
+from gateway.loaders import combine
 from gateway.loaders.analytics import PostHogLoaders
 from gateway.loaders.order_windows import OrderWindowByCustomerLoader, OrderWindowKey
 from gateway.loaders.upstream import (
@@ -93,10 +94,12 @@ class ShopifyLoaders:
         )
         # by our customer id
         self.customer = ByCustomer(links, self.customer_by_id.load)
-        self.checkouts = ByCustomer(links, self.checkouts_by_customer.load)
-        self.history = ByCustomer(links, self._history)
-        self.order_window = ByCustomer(links, self._window)
-        self.order_summaries = ByCustomer(links, self._summaries)
+        self.checkouts = ByCustomer(
+            links, self.checkouts_by_customer.load, combine.checkouts
+        )
+        self.history = ByCustomer(links, self._history, combine.order_windows)
+        self.order_window = ByCustomer(links, self._window, combine.order_windows)
+        self.order_summaries = ByCustomer(links, self._summaries, combine.order_windows)
 
     def _history(self, external_id: str) -> Awaitable[OrderWindow[Order]]:
         """The newest ``CG_SHOPIFY_ORDER_HISTORY`` orders, which the timeline
@@ -136,7 +139,7 @@ class ZendeskLoaders:
         self.comments_by_ticket: CachedLoader[list[TicketComment]] = _loader(
             services, "zendesk_comments", zendesk.comments_by_tickets, []
         )
-        self.tickets = ByCustomer(links, self.tickets_by_user.load)
+        self.tickets = ByCustomer(links, self.tickets_by_user.load, combine.tickets)
         """By our customer id: the tickets the customer requested."""
 
 

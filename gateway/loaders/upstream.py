@@ -31,7 +31,7 @@ from gateway.cache.namespaces import link_key
 from gateway.cache.read_through import ReadThrough
 from gateway.db import models
 from gateway.db.models import utcnow
-from gateway.identity.links import link_by_contact, stored_links
+from gateway.identity.links import link_by_contact, split_links, stored_links
 from gateway.identity.rules import MatchRules
 
 V = TypeVar("V")
@@ -217,33 +217,57 @@ def _pair(name: str) -> tuple[str, int]:
 
 
 class SourceLinks:
-    """One source's view of ``ExternalIdByCustomerLoader``: its external id
-    of a customer, ``None`` when upstream has no such record."""
+    """One source's view of ``ExternalIdByCustomerLoader``: a customer's
+    external ids there — one, or a merged customer's survivor's several —
+    none when upstream has no such record."""
 
     def __init__(self, loader: ExternalIdByCustomerLoader, source: str) -> None:
         self.loader = loader
         self.source = source
 
-    def load(self, customer_id: int) -> Awaitable[str | None]:
-        return self.loader.load(SourceLink(self.source, customer_id))
+    async def load(self, customer_id: int) -> str | None:
+        """The customer's oldest link."""
+        found = await self.load_all(customer_id)
+        return found[0] if found else None
+
+    async def load_all(self, customer_id: int) -> list[str]:
+        return split_links(
+            await self.loader.load(SourceLink(self.source, customer_id)) or ""
+        )
+
+
+def first(values: Sequence[V]) -> V:
+    """The oldest link's value: for what one person has once (a profile)."""
+    return values[0]
 
 
 class ByCustomer(Generic[P, V]):
-    """A source's loader read by our customer id: the customer's link to the
+    """A source's loader read by our customer id: the customer's links to the
     source first (batched with every other link the request needs), then the
     source's own loader, keyed by the external id. ``None`` when the source
-    does not know the customer — so a resolver never handles links itself."""
+    does not know the customer — so a resolver never handles links itself.
+    A merged customer's survivor linked to several records of the source
+    reads each (batched alike) and gets ``combine``'s one value of them."""
 
     def __init__(
-        self, links: SourceLinks, load: Callable[Concatenate[str, P], Awaitable[V]]
+        self,
+        links: SourceLinks,
+        load: Callable[Concatenate[str, P], Awaitable[V]],
+        combine: Callable[[Sequence[V]], V] = first,
     ) -> None:
         self.links = links
         self.by_external_id = load
+        self.combine = combine
 
     async def load(
         self, customer_id: int, *args: P.args, **kwargs: P.kwargs
     ) -> V | None:
-        external_id = await self.links.load(customer_id)
-        if not external_id:
+        external_ids = await self.links.load_all(customer_id)
+        if not external_ids:
             return None
-        return await self.by_external_id(external_id, *args, **kwargs)
+        if len(external_ids) == 1:
+            return await self.by_external_id(external_ids[0], *args, **kwargs)
+        values = await asyncio.gather(
+            *(self.by_external_id(e, *args, **kwargs) for e in external_ids)
+        )
+        return self.combine(values)

@@ -1,0 +1,67 @@
+"""One value of a source for a customer linked to several of its records (a
+merged customer's survivor): what ``ByCustomer`` gives when the links are
+more than one. Each keeps the order and bounds of a single record's value."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from connectors.models import (
+    Checkout,
+    OrderT,
+    OrderWindow,
+    PersonActivity,
+    PersonSummary,
+    Ticket,
+)
+
+
+def order_windows(windows: Sequence[OrderWindow[OrderT]]) -> OrderWindow[OrderT]:
+    """The newest ``size`` orders of all the accounts, newest first; complete
+    only when each window was and together they hold no more than ``size``."""
+    size = windows[0].size
+    every: list[Any] = sorted(
+        (order for window in windows for order in window.orders),
+        key=lambda order: order.processed_at,
+        reverse=True,
+    )
+    complete = all(w.complete for w in windows) and len(every) <= size
+    return OrderWindow(
+        size=size,
+        total=sum(w.total for w in windows),
+        complete=complete,
+        orders=tuple(every[:size]),
+    )
+
+
+def tickets(lists: Sequence[list[Ticket]]) -> list[Ticket]:
+    """Every user's tickets, newest first (as Zendesk's search sorts them)."""
+    return sorted(
+        (t for found in lists for t in found), key=lambda t: t.created_at, reverse=True
+    )
+
+
+def checkouts(lists: Sequence[list[Checkout]]) -> list[Checkout]:
+    return sorted(
+        (c for found in lists for c in found), key=lambda c: c.created_at, reverse=True
+    )
+
+
+def summaries(found: Sequence[PersonSummary]) -> PersonSummary:
+    seen = [s.last_seen for s in found if s.last_seen is not None]
+    return PersonSummary(
+        last_seen=max(seen) if seen else None, sessions=sum(s.sessions for s in found)
+    )
+
+
+def activities(found: Sequence[PersonActivity]) -> PersonActivity:
+    """Every person's events, newest first, and their summaries summed."""
+    events = sorted(
+        (e for activity in found for e in activity.events),
+        key=lambda e: e.occurred_at,
+        reverse=True,
+    )
+    return PersonActivity(
+        events=tuple(events), summary=summaries([a.summary for a in found])
+    )
