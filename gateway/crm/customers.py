@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.changes import history
 from gateway.db import models
+from gateway.db.merged_writes import note_written, target
 from gateway.db.races import is_unique_violation
 from gateway.db.upsert import dialect_insert
 from gateway.errors import BadUserInput, Conflict, NotFound
@@ -157,23 +158,30 @@ async def _get(session: AsyncSession, customer_id: int) -> models.Customer:
     return customer
 
 
-async def _locked(session: AsyncSession, customer_id: int) -> None:
-    """Hold the customer's row until the transaction ends, or raise ``NotFound``.
+async def _locked(session: AsyncSession, customer_id: int) -> int:
+    """Hold the customer's row until the transaction ends, or raise
+    ``NotFound``; returns the customer written to (a merged one's survivor,
+    whose row is then held too).
 
     A second writer of the same customer waits here, then reads what the first
     committed. A no-op UPDATE rather than ``SELECT … FOR UPDATE``, which SQLite
     ignores: the UPDATE takes the row lock on PostgreSQL and the write lock on
     SQLite, before anything is read.
     """
-    locked = await session.scalar(
-        update(models.Customer)
-        .where(models.Customer.id == customer_id)
-        .values(updated_at=models.Customer.updated_at)
-        .returning(models.Customer.id)
-        .execution_options(synchronize_session=False)
-    )
+    locked = (
+        await session.execute(
+            update(models.Customer)
+            .where(models.Customer.id == customer_id)
+            .values(updated_at=models.Customer.updated_at)
+            .returning(models.Customer.id, models.Customer.merged_into)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
     if locked is None:
         raise NotFound("No customer with this id.", field="id")
+    if locked.merged_into is not None:
+        return await _locked(session, locked.merged_into)
+    return customer_id
 
 
 _UPDATERS: dict[str, Callable[[str], str]] = {
@@ -204,6 +212,8 @@ async def update_customer(
             raise BadUserInput(f"Cannot update {name}.", field=name)
     async with sessions() as session:
         customer = await _get(session, customer_id)
+        if customer.merged_into is not None:  # the person's profile: the survivor's
+            customer = await _get(session, customer.merged_into)
         for name, value in values.items():
             setattr(customer, name, value)
         await _unique_email(session.commit())
@@ -219,28 +229,50 @@ async def add_note(
         body=clean_text(body, "body", 10_000),
     )
     async with sessions() as session:
-        await _get(session, customer_id)
+        note.customer_id = target(await _get(session, customer_id))
         session.add(note)
         await session.flush()
-        history.record(
+        event = history.record(
             session,
-            customer_id,
+            note.customer_id,
             "note_added",
             note.body,
             actor=note.author,
             note_id=note.id,
         )
+        await _about_merged(session, customer_id, note.customer_id, note, event)
         await session.commit()
     return note
 
 
+async def _about_merged(
+    session: AsyncSession,
+    addressed: int,
+    written_to: int,
+    row: models.Note | models.Task | models.LoyaltyEntry,
+    event: models.CustomerEvent,
+) -> None:
+    """A write addressed to a merged customer: its row and history event
+    noted on the merge, to go back to that customer on unmerge."""
+    if addressed == written_to:
+        return
+    await session.flush()
+    table = type(row).__tablename__
+    await note_written(
+        session, addressed, [(table, row.id), ("customer_events", event.id)]
+    )
+
+
 async def tag_customer(
     sessions: Sessions, customer_id: int, tags: Sequence[str], *, add: bool
-) -> None:
+) -> int:
     """Add or remove ``tags``; only the tags this call changed get a history
-    entry, so two requests adding the same tag at once record it once."""
+    entry, so two requests adding the same tag at once record it once.
+    Returns the customer tagged (a merged one's survivor)."""
     async with sessions() as session, session.begin():
+        customer_id = target(await _get(session, customer_id))
         await write_tags(session, customer_id, tags, add=add)
+    return customer_id
 
 
 async def write_tags(
@@ -297,7 +329,7 @@ async def set_consent(
         changed_at=models.utcnow(),
     )
     async with sessions() as session, session.begin():
-        await _get(session, customer_id)
+        customer_id = consent.customer_id = target(await _get(session, customer_id))
         insert = dialect_insert(session, models.Consent)
         await session.execute(
             insert.values(
@@ -340,8 +372,9 @@ async def add_loyalty_points(
     entry = models.LoyaltyEntry(
         customer_id=customer_id, points=points, reason=clean_text(reason, "reason", 200)
     )
+    addressed = customer_id
     async with sessions() as session, session.begin():
-        await _locked(session, customer_id)
+        customer_id = entry.customer_id = await _locked(session, customer_id)
         balance = await session.scalar(
             select(func.coalesce(func.sum(models.LoyaltyEntry.points), 0)).where(
                 models.LoyaltyEntry.customer_id == customer_id
@@ -356,7 +389,7 @@ async def add_loyalty_points(
                 f"A balance is at most {MAX_LOYALTY_BALANCE:,} points.", field="points"
             )
         session.add(entry)
-        history.record(
+        event = history.record(
             session,
             customer_id,
             "loyalty_changed",
@@ -364,4 +397,5 @@ async def add_loyalty_points(
             points=points,
             reason=entry.reason,
         )
+        await _about_merged(session, addressed, customer_id, entry, event)
     return entry

@@ -44,19 +44,21 @@ class Crm:
     ) -> models.Customer:
         """Apply ``changes`` (field → new value; ``None`` clears a nullable field)."""
         row = await customers.update_customer(self._sessions, customer_id, changes)
-        await self._announce(customer_id, "profile_updated")
+        await self._announce(row.id, "profile_updated")
         return row
 
     async def add_note(self, customer_id: int, author: str, body: str) -> models.Note:
         note = await customers.add_note(self._sessions, customer_id, author, body)
-        await self._announce(customer_id, "note_added")
+        await self._announce(note.customer_id, "note_added")
         return note
 
     async def tag_customer(
         self, customer_id: int, tags: Sequence[str], *, add: bool
     ) -> None:
-        await customers.tag_customer(self._sessions, customer_id, tags, add=add)
-        await self._announce(customer_id, "tag_added" if add else "tag_removed")
+        tagged = await customers.tag_customer(
+            self._sessions, customer_id, tags, add=add
+        )
+        await self._announce(tagged, "tag_added" if add else "tag_removed")
 
     async def set_consent(
         self, customer_id: int, channel: str, state: str, source: str
@@ -64,7 +66,7 @@ class Crm:
         consent = await customers.set_consent(
             self._sessions, customer_id, channel, state, source
         )
-        await self._announce(customer_id, "consent_changed")
+        await self._announce(consent.customer_id, "consent_changed")
         return consent
 
     async def add_loyalty_points(
@@ -73,7 +75,7 @@ class Crm:
         entry = await customers.add_loyalty_points(
             self._sessions, customer_id, points, reason
         )
-        await self._announce(customer_id, "loyalty_changed")
+        await self._announce(entry.customer_id, "loyalty_changed")
         return entry
 
     async def create_task(
@@ -87,7 +89,7 @@ class Crm:
         task = await tasks.create_task(
             self._sessions, customer_id, title, due_at, assignee, actor
         )
-        await self._announce(customer_id, "task_created")
+        await self._announce(task.customer_id, "task_created")
         return task
 
     async def complete_task(self, task_id: int, actor: str) -> models.Task:

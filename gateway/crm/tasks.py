@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.changes import history
 from gateway.db import models
+from gateway.db.merged_writes import note_written, target
 from gateway.errors import BadUserInput, Conflict, NotFound
 from gateway.validation import clean_name, clean_text
 
@@ -54,18 +55,25 @@ async def add_task(
         assignee=clean_name(assignee, "assignee", 200) if assignee else None,
         created_at=models.utcnow(),
     )
-    if await session.get(models.Customer, customer_id) is None:
+    customer = await session.get(models.Customer, customer_id)
+    if customer is None:
         raise NotFound("No customer with this id.", field="customerId")
+    task.customer_id = target(customer)
     session.add(task)
     await session.flush()
-    history.record(
+    event = history.record(
         session,
-        customer_id,
+        task.customer_id,
         "task_created",
         f"Task: {task.title}",
         actor=actor,
         task_id=task.id,
     )
+    if task.customer_id != customer_id:  # addressed to a merged customer
+        await session.flush()
+        await note_written(
+            session, customer_id, [("tasks", task.id), ("customer_events", event.id)]
+        )
     return task
 
 

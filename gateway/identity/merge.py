@@ -10,7 +10,9 @@ in exactly one class (a test holds the list complete):
   journal keeps their primary keys, so the unmerge moves those same rows back
   wherever they are, and rows written after the merge stay with the survivor,
   except the events that arrived through one of the merged customer's own
-  upstream links (its ``segment`` userIds), which were about it.
+  upstream links (its ``segment`` userIds) and the notes, tasks and loyalty
+  entries written through its id (``gateway.db.merged_writes``), which were
+  about it.
 * ``UNITED`` — one row per customer and key (tags by name, preferences by
   key, consents by channel): the union. Where both hold a key, the survivor's
   row stays (a consent takes the more restrictive state: denied over pending
@@ -480,6 +482,16 @@ async def unmerge(
     await _events_of_its_links(
         session, journal, survivor_id, merged_id, record.merged_at
     )
+    written: dict[str, list[int]] = {}
+    for name, row_id in journal.get("written", []):  # through the merged id
+        written.setdefault(name, []).append(row_id)
+    for name, ids in written.items():
+        table = _table(name)
+        await session.execute(
+            update(table)
+            .where(table.c.id.in_(ids), table.c.customer_id == survivor_id)
+            .values(customer_id=merged_id)
+        )
     for name, united in journal.get("united", {}).items():
         table = _table(name)
         key_columns = UNITED[name]

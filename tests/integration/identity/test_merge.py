@@ -398,3 +398,42 @@ async def test_an_unmerge_keeps_what_was_changed_on_the_survivor_since(
         assert survivor is not None
         assert survivor.phone == "+14155550199"  # changed since: kept
         assert survivor.first_name is None  # set by the merge, unchanged: restored
+
+
+WRITES = """mutation($m: ID!) {
+  addNote(customerId: $m, body: "called about the refund") { id }
+  createTask(customerId: $m, title: "Call back") { id }
+  addLoyaltyPoints(customerId: $m, points: 25, reason: "Goodwill") { points }
+  tagCustomer(customerId: $m, tags: ["called"]) { id }
+}"""
+HELD = """query($id: ID!) { customer(id: $id) {
+  id tags loyaltyBalance notes(first: 10) { edges { node { body } } }
+  tasks(first: 10) { edges { node { title } } } } }"""
+
+
+async def test_writes_through_the_merged_id_land_on_the_survivor_and_go_back(
+    gql: Any,
+) -> None:
+    s = await _created(gql, "bo@work.example")
+    m = await _created(gql, "bo@home.example")
+    assert "errors" not in await gql(MERGE, {"s": s, "m": m})
+    wrote = await gql(WRITES, {"m": m})
+    assert "errors" not in wrote, wrote
+    merged = (await gql(HELD, {"id": s}))["data"]["customer"]
+    assert merged["loyaltyBalance"] == 25
+    assert "called" in merged["tags"]
+    assert [e["node"]["body"] for e in merged["notes"]["edges"]] == [
+        "called about the refund"
+    ]
+    assert "errors" not in await gql(UNMERGE, {"id": m})
+    back = (await gql(HELD, {"id": m}))["data"]["customer"]
+    survivor = (await gql(HELD, {"id": s}))["data"]["customer"]
+    assert back["id"] == m
+    assert [e["node"]["body"] for e in back["notes"]["edges"]] == [
+        "called about the refund"
+    ]
+    assert [e["node"]["title"] for e in back["tasks"]["edges"]] == ["Call back"]
+    assert back["loyaltyBalance"] == 25
+    assert survivor["notes"]["edges"] == survivor["tasks"]["edges"] == []
+    assert survivor["loyaltyBalance"] == 0
+    assert "called" in survivor["tags"]  # a tag is united, not about one record
