@@ -139,6 +139,27 @@ class CustomerMerge(Base):
     )
 
 
+class DuplicateDismissal(Base):
+    """Two customers a data steward said are not one person
+    (``dismissDuplicate``): never suggested again. ``first_id < second_id``."""
+
+    __tablename__ = "duplicate_dismissals"
+
+    first_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    second_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    dismissed_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    dismissed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("first_id < second_id", name="order"),
+        Index("ix_duplicate_dismissals_second_id", "second_id"),
+    )
+
+
 def not_merged(customer_id: Any) -> ColumnElement[bool]:
     """``customer_id`` is no merged customer (``CustomerMerge``): an anti-join
     on the merges, not ``customers.merged_into IS NULL``, which PostgreSQL

@@ -3,7 +3,8 @@ may be one person, with a score and the evidence.
 
 Each rule is one SQL pass over the whole base: a key per customer (the phone,
 the mailbox without its ``+tag``, name + postcode), a window count per key,
-and only the customers whose key is shared by 2 … ``MAX_SHARED`` of them. A
+and only the customers whose key is shared by 2 … ``MAX_SHARED`` of them
+(merged customers are their survivors: left out). A
 key held by more (a store's own phone, a shared office mailbox) says nothing
 about any one person. The pairs of each key are scored in Python: every rule
 agreeing adds its evidence (``MatchRules.weight``, combined as independent:
@@ -21,6 +22,8 @@ from sqlalchemy import ColumnElement, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import models
+from gateway.db.upsert import dialect_insert
+from gateway.errors import BadUserInput, NotFound
 from gateway.identity.rules import MatchRule, MatchRules, Strength
 
 MAX_SHARED = 5
@@ -71,7 +74,7 @@ def _joined(*parts: Any) -> ColumnElement[str]:
 def _phone_rows(dialect: str) -> Any:
     c = models.Customer
     return select(c.id, c.phone.label("key"), c.phone.label("shown")).where(
-        c.phone.is_not(None)
+        c.phone.is_not(None), models.not_merged(c.id)
     )
 
 
@@ -85,7 +88,9 @@ def _alias_rows(dialect: str) -> Any:
         ),
         else_=c.email,
     )
-    return select(c.id, mailbox.label("key"), c.email.label("shown"))
+    return select(c.id, mailbox.label("key"), c.email.label("shown")).where(
+        models.not_merged(c.id)
+    )
 
 
 def _name_postcode_rows(dialect: str) -> Any:
@@ -101,6 +106,7 @@ def _name_postcode_rows(dialect: str) -> Any:
             c.last_name.is_not(None),
             a.postcode.is_not(None),
             a.postcode != "",
+            models.not_merged(c.id),
         )
         .group_by(c.id, key)
     )
@@ -139,7 +145,13 @@ async def _shared(
 async def duplicate_candidates(
     session: AsyncSession, rules: MatchRules
 ) -> list[Candidate]:
-    """Every pair the suggesting rules find, strongest first."""
+    """Every pair the suggesting rules find, strongest first, but those a
+    steward dismissed (``dismiss``)."""
+    d = models.DuplicateDismissal
+    dismissed = {
+        (first, second)
+        for first, second in await session.execute(select(d.first_id, d.second_id))
+    }
     evidence: dict[tuple[int, int], list[Reason]] = {}
     for rule in rules.suggests():
         strength = rules.strength(rule)
@@ -152,6 +164,7 @@ async def duplicate_candidates(
     candidates = [
         Candidate(first, second, _score(rules, reasons), tuple(reasons))
         for (first, second), reasons in evidence.items()
+        if (first, second) not in dismissed
     ]
     return sorted(candidates, key=lambda c: c.key)
 
@@ -186,6 +199,29 @@ def _score(rules: MatchRules, reasons: Sequence[Reason]) -> float:
     for reason in reasons:
         doubt *= 1.0 - rules.weight(reason.rule)
     return round(1.0 - doubt, 3)
+
+
+async def dismiss(
+    session: AsyncSession, customer_id: int, duplicate_id: int, actor: str
+) -> None:
+    """Record that the two are not one person, in the caller's transaction
+    (again: nothing new). BAD_USER_INPUT for one customer twice, NOT_FOUND for
+    an unknown one."""
+    if customer_id == duplicate_id:
+        raise BadUserInput(
+            "A customer is not a duplicate of itself.", field="duplicateId"
+        )
+    for pk, argument in ((customer_id, "customerId"), (duplicate_id, "duplicateId")):
+        if await session.get(models.Customer, pk) is None:
+            raise NotFound("No customer with this id.", field=argument)
+    first, second = sorted((customer_id, duplicate_id))
+    statement = dialect_insert(session, models.DuplicateDismissal).values(
+        first_id=first,
+        second_id=second,
+        dismissed_by=actor,
+        dismissed_at=models.utcnow(),
+    )
+    await session.execute(statement.on_conflict_do_nothing())
 
 
 def page_after(

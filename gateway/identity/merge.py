@@ -215,6 +215,7 @@ async def plan(
             raise Conflict(
                 "This customer is already merged into another.", field=argument
             )
+    await _not_being_erased(session, (survivor_id, merged_id))
     fields = [
         _pick(name, survivor, merged, (choices or {}).get(name, default))
         for name in PROFILE
@@ -332,6 +333,28 @@ async def merge(
     _history(session, survivor_id, "customer_merged", merged_id, record.id, actor)
     await recompute(session, [survivor_id])
     return record, done
+
+
+ERASURES = ("erasure", "customer_redact")
+"""``privacy_requests.kind`` of an erasure (``gateway.privacy.requests``)."""
+
+
+async def _not_being_erased(session: AsyncSession, customer_ids: Sequence[int]) -> None:
+    """CONFLICT when an erasure of either customer is under way: a merge or an
+    unmerge would move rows the erasure is about to delete, or hand it a
+    customer nobody asked to erase."""
+    request = models.PrivacyRequest
+    pending = await session.scalar(
+        select(request.id)
+        .where(
+            request.customer_id.in_(customer_ids),
+            request.kind.in_(ERASURES),
+            request.status != "done",
+        )
+        .limit(1)
+    )
+    if pending is not None:
+        raise Conflict("This customer is being erased.", field="id")
 
 
 def _history(
@@ -456,14 +479,20 @@ async def active_merge(session: AsyncSession, merged_id: int) -> models.Customer
 async def unmerge(
     session: AsyncSession, merged_id: int, *, actor: str, recompute: Recompute
 ) -> models.CustomerMerge:
-    """Undo the merge of ``merged_id`` in the caller's transaction."""
-    await _customer(session, merged_id, "id")
-    record = await active_merge(session, merged_id)
-    survivor_id = record.survivor_id
+    """Undo the merge of ``merged_id`` in the caller's transaction. Both
+    customers are locked (in id order, as a merge locks them) before the
+    merge is read, so of two unmerges at once the second finds none."""
+    survivor_id = (await _customer(session, merged_id, "id")).merged_into
+    if survivor_id is None:
+        raise Conflict("This customer is not merged.", field="id")
     await _lock(session, sorted((survivor_id, merged_id)))
+    record = await active_merge(session, merged_id)
+    if record.survivor_id != survivor_id:  # merged elsewhere meanwhile: try again
+        raise Conflict("This customer's merge changed meanwhile; retry.", field="id")
     survivor = await _customer(session, survivor_id, "id")
     if survivor.merged_into is not None:
         raise Conflict("The survivor was merged since: unmerge it first.", field="id")
+    await _not_being_erased(session, (survivor_id, merged_id))
     journal: dict[str, Any] = record.journal
     for name, keys in journal.get("moved", {}).items():
         table = _table(name)

@@ -120,7 +120,20 @@ async def erase_local(session: AsyncSession, customer_id: int) -> dict[str, int]
     """Delete the customer's rows in ``session``'s transaction, and those of
     every customer merged into it (the same person: their records point at
     it, their merges' journals hold their values); rows deleted per table
-    (the test's and the log's count; no value is logged)."""
+    (the test's and the log's count; no value is logged). The customer's row
+    is locked first: a merge or unmerge of it waits, then finds it gone; one
+    committed before is seen (a merged customer is its survivor's person)."""
+    survivor = await session.scalar(
+        select(models.Customer.merged_into).where(models.Customer.id == customer_id)
+    )
+    if survivor is not None:
+        customer_id = survivor
+    await session.execute(
+        update(models.Customer)
+        .where(models.Customer.id == customer_id)
+        .values(updated_at=models.Customer.updated_at)
+        .execution_options(synchronize_session=False)
+    )
     merged = list(
         await session.scalars(
             select(models.Customer.id).where(models.Customer.merged_into == customer_id)

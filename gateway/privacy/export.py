@@ -216,7 +216,8 @@ async def build_export(services: Services, request_id: int) -> None:
     async with services.sessions() as session, session.begin():
         request = await session.get(models.PrivacyRequest, request_id)
         assert request is not None
-        request.export = document
+        erased = await session.get(models.Customer, customer_id) is None
+        request.export = None if erased else document  # erased meanwhile: none
         for source, entry in sources.items():
             await record(
                 session, request_id, source, entry["status"], entry.get("error")

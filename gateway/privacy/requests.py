@@ -145,6 +145,19 @@ async def erase(
         raise _already_erased() from exc
 
 
+async def _erasure_under_way(session: AsyncSession, customer_id: int) -> bool:
+    found = await session.scalar(
+        select(models.PrivacyRequest.id)
+        .where(
+            models.PrivacyRequest.customer_id == customer_id,
+            models.PrivacyRequest.kind.in_(ERASURE_KINDS),
+            models.PrivacyRequest.status != "done",
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def _erasable(session: AsyncSession, customer_id: int) -> None:
     """An erasure of the customer under way is a CONFLICT; so is a finished
     one when the customer is gone. A finished one of a customer that exists
@@ -172,10 +185,16 @@ def _already_erased() -> Conflict:
 async def export(
     sessions: Sessions, jobs: App, customer_id: int, requested_by: str
 ) -> int:
-    """``exportCustomerData``: the request's id; NOT_FOUND for no customer."""
+    """``exportCustomerData``: the request's id; NOT_FOUND for no customer,
+    CONFLICT while an erasure of the customer is under way."""
     async with sessions() as session, session.begin():
         customer_id = await person(session, customer_id)
         await _customer_exists(session, customer_id)
+        if await _erasure_under_way(session, customer_id):
+            raise Conflict(
+                "This customer is being erased: there will be nothing to export.",
+                field="id",
+            )
         request = await open_export(
             session, jobs, customer_id, source="api", requested_by=requested_by
         )

@@ -120,12 +120,20 @@ async def unmerge_customer(info: Info, id: str) -> tuple[int, int]:
         actor=info.context.actor,
         recompute=refresh_customers,
     )
-    _forget(info, (survivor, merged), "unmergeCustomer")
+    # the gate audited the write of ``id`` (the merged customer) already
+    _forget(info, (survivor, merged), "unmergeCustomer", audited=merged)
     return survivor, merged
 
 
-def _forget(info: Info, customer_ids: tuple[int, int], mutation: str) -> None:
-    """Audited as a write of both customers; the request's loaders forget them."""
+def _forget(
+    info: Info,
+    customer_ids: tuple[int, int],
+    mutation: str,
+    audited: int | None = None,
+) -> None:
+    """Audited as a write of both customers (but the one the gate audited by
+    the mutation's ``id``); the request's loaders forget them."""
     for customer_id in customer_ids:
-        info.context.audit.wrote(customer_id, mutation)
+        if customer_id != audited:
+            info.context.audit.wrote(customer_id, mutation)
         info.context.loaders.forget_customer(customer_id)

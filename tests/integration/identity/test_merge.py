@@ -5,8 +5,10 @@ timeline tells both, and bad requests change nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,7 +16,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 import gateway.app  # noqa: F401  (every table registered)
 from gateway.auth.keys import create_key
@@ -338,16 +340,18 @@ async def test_a_merge_through_the_api_resolves_shows_and_undoes(
         phone_now = await session.scalar(
             select(models.Customer.phone).where(models.Customer.id == customer_pk(s))
         )
-        audited = set(
-            await session.execute(
-                select(AuditEntry.customer_id, AuditEntry.operation).where(
-                    AuditEntry.action == "write"
-                )
+        rows = await session.execute(
+            select(AuditEntry.customer_id, AuditEntry.operation).where(
+                AuditEntry.action == "write",
+                AuditEntry.operation.in_(("mergeCustomers", "unmergeCustomer")),
             )
         )
+        audited = Counter((pk, op) for pk, op in rows)
     assert phone_now is None  # the survivor's own value is back
-    for pk in (customer_pk(s), customer_pk(m)):
-        assert {(pk, "mergeCustomers"), (pk, "unmergeCustomer")} <= audited
+    sp, mp = customer_pk(s), customer_pk(m)
+    assert audited[(sp, "mergeCustomers")] == audited[(mp, "mergeCustomers")] == 1
+    assert audited[(mp, "unmergeCustomer")] == 1  # once: by the gate, by its id
+    assert audited[(sp, "unmergeCustomer")] == 2  # the refused attempt, the unmerge
 
 
 @pytest.mark.parametrize("role", sorted(GRANTABLE_ROLES), ids=str)
@@ -437,3 +441,38 @@ async def test_writes_through_the_merged_id_land_on_the_survivor_and_go_back(
     assert survivor["notes"]["edges"] == survivor["tasks"]["edges"] == []
     assert survivor["loyaltyBalance"] == 0
     assert "called" in survivor["tags"]  # a tag is united, not about one record
+
+
+async def test_unmerges_at_once_undo_once_and_merged_customers_are_no_candidates(
+    gql: Any, db: Services
+) -> None:
+    s = await _created(gql, "cy@work.example", "+14155550177")
+    m = await _created(gql, "cy@home.example", "+14155550177")
+    other = await _created(gql, "cy+shop@work.example")
+    pairs = await gql(PAIRS, {"first": 10})
+    assert len(pairs["data"]["duplicateCandidates"]["edges"]) == 2  # phone, alias
+    assert "errors" not in await gql(MERGE, {"s": s, "m": m})
+    pairs = await gql(PAIRS, {"first": 10})
+    ids = [
+        (e["node"]["customer"]["id"], e["node"]["duplicate"]["id"])
+        for e in pairs["data"]["duplicateCandidates"]["edges"]
+    ]
+    assert ids == [(s, other)]  # the merged one is its survivor: no pair left
+
+    async def one() -> str | None:
+        answer = await gql(UNMERGE, {"id": m})
+        return None if "errors" not in answer else _code(answer)
+
+    codes = await asyncio.gather(*(one() for _ in range(4)))
+    assert Counter(codes) == {None: 1, "CONFLICT": 3}
+    async with db.sessions() as session:
+        undone = await session.scalar(
+            select(func.count())
+            .select_from(models.CustomerMerge)
+            .where(models.CustomerMerge.unmerged_at.is_not(None))
+        )
+    assert undone == 1
+
+
+PAIRS = """{ duplicateCandidates(first: 10) { edges { node {
+  customer { id } duplicate { id } } } } }"""

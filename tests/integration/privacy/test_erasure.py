@@ -284,3 +284,36 @@ async def test_erasing_a_merged_customer_erases_the_person_everywhere(
     assert await count(env, models.Customer) == 0
     for index in (first, second):
         assert upstreams_know(simulators, index) == dict.fromkeys(UPSTREAMS, False)
+
+
+UNMERGE = "mutation($id: ID!) { unmergeCustomer(id: $id) { restored { id } } }"
+EXPORT = "mutation($id: ID!) { exportCustomerData(id: $id) { id } }"
+
+
+async def test_no_merge_unmerge_or_export_while_an_erasure_is_under_way(
+    env: Services, simulators: Simulators, api: Api, work: Drain
+) -> None:
+    """Each would move rows the erasure is about to delete, hand it a customer
+    nobody asked to erase, or keep a document of someone erased: CONFLICT,
+    nothing written, and the erasure then takes exactly its person."""
+    a, b, c = (len(WORLD.customers) - n for n in (1, 2, 3))
+    ids = {}
+    for index in (a, b, c):
+        links = {"segment": f"user-{index}"}
+        ids[index] = await plant(env, WORLD.customers[index].email, links)
+    assert "errors" not in await api(MERGE, {"s": gid(ids[b]), "m": gid(ids[c])})
+    assert "errors" not in await api(ERASE, {"id": gid(ids[a])})
+    assert "errors" not in await api(ERASE, {"id": gid(ids[b])})  # b and c: one person
+    refused = [
+        await api(MERGE, {"s": gid(ids[a]), "m": gid(ids[b])}),
+        await api(MERGE, {"s": gid(ids[b]), "m": gid(ids[a])}),
+        await api(UNMERGE, {"id": gid(ids[c])}),
+        await api(EXPORT, {"id": gid(ids[a])}),
+    ]
+    assert [r["errors"][0]["extensions"]["code"] for r in refused] == ["CONFLICT"] * 4
+    await work()
+    assert await count(env, models.Customer) == 0
+    assert (
+        await count(env, models.PrivacyRequest, models.PrivacyRequest.kind == "export")
+        == 0
+    )
