@@ -225,7 +225,13 @@ ROOT_FIELD_ROLES: dict[str, frozenset[Role]] = {
         CAMPAIGN_MANAGERS,
     ),
     **dict.fromkeys(
-        ("duplicateCandidates", "previewMerge", "mergeCustomers", "unmergeCustomer"),
+        (
+            "duplicateCandidates",
+            "dismissDuplicate",
+            "previewMerge",
+            "mergeCustomers",
+            "unmergeCustomer",
+        ),
         IDENTITY_STEWARDS,
     ),
     **dict.fromkeys(

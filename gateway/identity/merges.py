@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.changes.bus import ChangeBus, CustomerChange
 from gateway.identity import merge
-from gateway.identity.duplicates import Reason, pair_reasons
+from gateway.identity.duplicates import Reason, dismiss, pair_reasons
 from gateway.identity.merge import Plan, Recompute, Survivorship
 from gateway.identity.rules import MatchRules
 
@@ -105,3 +105,11 @@ async def _announce(
 ) -> None:
     for customer_id in customer_ids:
         await changes.publish(CustomerChange(customer_id, SOURCE, kind))
+
+
+async def dismiss_duplicate(
+    sessions: Sessions, customer_id: int, duplicate_id: int, *, actor: str
+) -> None:
+    """``dismissDuplicate``: the pair is not suggested again."""
+    async with sessions() as session, session.begin():
+        await dismiss(session, customer_id, duplicate_id, actor)

@@ -32,6 +32,7 @@ __all__ = [
     "Plan",
     "Reason",
     "Survivorship",
+    "dismiss_duplicate",
     "duplicate_cursor",
     "duplicate_page",
     "merge_customers",
@@ -123,6 +124,16 @@ async def unmerge_customer(info: Info, id: str) -> tuple[int, int]:
     # the gate audited the write of ``id`` (the merged customer) already
     _forget(info, (survivor, merged), "unmergeCustomer", audited=merged)
     return survivor, merged
+
+
+async def dismiss_duplicate(info: Info, customer_id: str, duplicate_id: str) -> None:
+    _steward(info)
+    await merges.dismiss_duplicate(
+        info.context.services.sessions,
+        customer_pk(customer_id, "customerId"),
+        customer_pk(duplicate_id, "duplicateId"),
+        actor=info.context.actor,
+    )
 
 
 def _forget(

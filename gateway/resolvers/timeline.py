@@ -121,6 +121,12 @@ async def read_sources(
     return merge(runs, window), failures
 
 
+async def person(info: Info, customer_id: int) -> int:
+    """The customer whose timeline ``customer_id``'s is: itself, or the
+    survivor it was merged into (an embed token issued before the merge)."""
+    return (await get_customer(info, customer_id)).id
+
+
 async def timeline(
     info: Info,
     customer_id: int,

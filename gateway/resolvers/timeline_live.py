@@ -69,9 +69,9 @@ def _drain(first: CustomerChange, queue: asyncio.Queue[CustomerChange]) -> set[s
 async def new_events(
     info: Info, customer_id: str, allowed: Collection[Source] | None = None
 ) -> AsyncIterator[TimelineItem]:
-    """Raises NOT_FOUND for an unknown customer before anything is pushed."""
-    pk = customer_pk(customer_id)
-    await get_customer(info, pk)
+    """Raises NOT_FOUND for an unknown customer before anything is pushed. A
+    merged customer's id follows its survivor's timeline."""
+    pk = (await get_customer(info, customer_pk(customer_id))).id
     services = info.context.services
     sources = [s for s in Source if allowed is None or s in allowed]
     async with _feed(services) as feed, feed.listen(pk) as changes:

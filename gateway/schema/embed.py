@@ -70,6 +70,7 @@ class EmbedQuery:
         until: datetime | None = None,
     ) -> TimelineConnection:
         pk, allowed = _allowed(info, customer_id)
+        pk = await resolve.person(info, pk)  # a merged customer's: its survivor's
         args = timeline_args(first, after, last, before, kinds, sources, since, until)
         page = await resolve.timeline(info, pk, args, allowed)
         return TimelineConnection.of(page, pk)
@@ -81,7 +82,8 @@ class EmbedSubscription:
     async def customer_timeline(
         self, info: Info, customer_id: strawberry.ID
     ) -> AsyncGenerator[TimelineEvent, None]:
-        pk, allowed = _allowed(info, customer_id)
+        _, allowed = _allowed(info, customer_id)
+        pk = await resolve.person(info, customer_pk(customer_id))
         async for item in live.new_events(info, customer_id, allowed):
             yield event_of(item, pk)
 

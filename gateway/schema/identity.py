@@ -315,6 +315,18 @@ class IdentityMutation:
         )
 
     @strawberry.mutation(
+        description="Say that two customers are not one person (admin and support"
+        " only): `duplicateCandidates` never suggests the pair again. True;"
+        " again is no error. BAD_USER_INPUT for one customer twice, NOT_FOUND"
+        " for an unknown one."
+    )
+    async def dismiss_duplicate(
+        self, info: Info, customer_id: strawberry.ID, duplicate_id: strawberry.ID
+    ) -> bool:
+        await resolve.dismiss_duplicate(info, customer_id, duplicate_id)
+        return True
+
+    @strawberry.mutation(
         description="Undo the merge of the customer `id` (admin and support only):"
         " both customers get back exactly what each held, with what was written"
         " since through the merged customer's own links. CONFLICT when it is not"

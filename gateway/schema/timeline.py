@@ -200,6 +200,6 @@ class TimelineSubscription:
     async def customer_timeline(
         self, info: Info, customer_id: strawberry.ID
     ) -> AsyncGenerator[TimelineEvent, None]:
-        pk = customer_pk(customer_id)
+        pk = await resolve.person(info, customer_pk(customer_id))
         async for item in live.new_events(info, customer_id):
             yield event_of(item, pk)

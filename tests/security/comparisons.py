@@ -62,6 +62,7 @@ NOT_COMPARED: dict[str, str] = {
     "(customerId:)": GLOBAL_ID,
     "(survivorId:)": GLOBAL_ID,
     "(mergedId:)": GLOBAL_ID,
+    "(duplicateId:)": GLOBAL_ID,
     **dict.fromkeys(
         ("(survivorship:)", "(fields:)", "FieldChoice", "ProfileField", "Survivorship"),
         "which record's value a merge keeps for a field: compares nothing",

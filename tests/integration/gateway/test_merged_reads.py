@@ -10,6 +10,7 @@ from strawberry import relay
 
 from tests.integration.gateway.conftest import Gateway
 from tests.integration.gateway.simulated import customer_id_by_email
+from tests.integration.gateway.test_embed import ISSUE, embed_query
 
 pytestmark = pytest.mark.storage_independent
 
@@ -71,3 +72,34 @@ async def test_a_survivor_reads_both_records_of_each_source(gateway: Gateway) ->
     undone = await gateway.gql(UNMERGE, {"id": gid(second)})
     assert "errors" not in undone, undone
     assert {pk: await _view(gateway, pk) for pk in (first, second)} == alone
+
+
+NOTE = 'mutation($c: ID!) { addNote(customerId: $c, body: "after the merge") { id } }'
+
+
+async def test_an_embed_token_of_the_merged_record_shows_the_persons_timeline(
+    gateway: Gateway,
+) -> None:
+    """Issued before the merge (a help-desk sidebar): after it, the token's
+    timeline is the survivor's, whole — not the merged record's leftovers."""
+    survivor, merged = gateway.world.customers[3], gateway.world.customers[4]
+    s = await customer_id_by_email(gateway.services, survivor.email)
+    m = await customer_id_by_email(gateway.services, merged.email)
+    token = (await issue_for(gateway, gid(m)))["token"]
+    assert "errors" not in await gateway.gql(MERGE, {"s": gid(s), "m": gid(m)})
+    assert "errors" not in await gateway.gql(NOTE, {"c": gid(s)})
+    answer = await embed_query(gateway.http, token, gid(m))
+    body = answer.json()
+    assert "errors" not in body, body
+    kinds = [e["node"]["kind"] for e in body["data"]["timeline"]["edges"]]
+    assert "NOTE_ADDED" in kinds  # written to the survivor
+    assert "CUSTOMER_MERGED" in kinds
+    other = await embed_query(gateway.http, token, gid(s))  # still its one id
+    assert other.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def issue_for(gateway: Gateway, customer: str) -> dict:
+    body = await gateway.gql(ISSUE, {"c": customer, "s": None})
+    assert "errors" not in body, body
+    issued: dict = body["data"]["createEmbedToken"]
+    return issued

@@ -130,6 +130,8 @@ NOT_CUSTOMER_WRITES = {
     "eraseCustomer": "queues a privacy request; its erasure job announces"
     " customer_erased after it commits (tests/integration/privacy)",
     "exportCustomerData": "queues a privacy request; an export changes nothing",
+    "dismissDuplicate": "a steward's decision about two customers; neither"
+    " customer's data changes",
     **dict.fromkeys(
         ("mergeCustomers", "unmergeCustomer"),
         "two customers: customer_merged / customer_unmerged announced for both"

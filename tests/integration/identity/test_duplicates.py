@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import select
+from strawberry import relay
 
 from gateway.auth.keys import create_key
 from gateway.auth.policy import GRANTABLE_ROLES, IDENTITY_STEWARDS, Role
@@ -167,3 +169,37 @@ async def test_only_strong_rules_link_in_their_order(
 def test_invalid_rules_are_refused_at_start(value: str) -> None:
     with pytest.raises(ValidationError):
         Settings.model_validate({"identity_match_rules": value})
+
+
+DISMISS = """mutation($a: ID!, $b: ID!) { dismissDuplicate(customerId: $a, duplicateId: $b) }"""
+
+
+async def test_a_dismissed_pair_is_not_suggested_again(gql: Any, db: Services) -> None:
+    await _people(db)
+    first = (await gql(PAIRS, {"first": 10}))["data"]["duplicateCandidates"]
+    assert len(first["edges"]) == 2
+    async with db.sessions() as session:
+        bo = {
+            email: pk
+            for email, pk in await session.execute(
+                select(models.Customer.email, models.Customer.id).where(
+                    models.Customer.email.like("bo%")
+                )
+            )
+        }
+    a, b = (gid(bo["bo+shop@mail.example"]), gid(bo["bo@mail.example"]))
+    for _ in range(2):  # again: no error
+        done = await gql(DISMISS, {"a": a, "b": b})
+        assert done == {"data": {"dismissDuplicate": True}}, done
+    after = (await gql(PAIRS, {"first": 10}))["data"]["duplicateCandidates"]
+    assert [e["node"]["customer"]["email"] for e in after["edges"]] == [
+        "ana@work.example"
+    ]
+    same = await gql(DISMISS, {"a": a, "b": a})
+    assert same["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    unknown = await gql(DISMISS, {"a": a, "b": gid(10**9)})
+    assert unknown["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def gid(pk: int) -> str:
+    return str(relay.GlobalID("Customer", str(pk)))
