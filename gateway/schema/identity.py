@@ -13,7 +13,7 @@ from strawberry.relay import to_base64
 from gateway.resolvers import identity as resolve
 from gateway.resolvers.context import Info
 from gateway.schema.connections import Connection
-from gateway.schema.crm import MatchStrength
+from gateway.schema.crm import ConsentChannel, ConsentState, MatchStrength
 from gateway.schema.customer import Customer
 
 
@@ -139,6 +139,13 @@ def _text(value: object) -> str | None:
 _VALUE = "The value as text (a date as YYYY-MM-DD). Null when the record has none."
 
 
+@strawberry.enum(description="Whose value a profile field keeps on a merge.")
+class TakenFrom(enum.Enum):
+    SURVIVOR = strawberry.enum_value("survivor", description="The survivor's.")
+    MERGED = strawberry.enum_value("merged", description="The merged customer's.")
+    BOTH = strawberry.enum_value("both", description="Both had the same value.")
+
+
 @strawberry.type(
     description="One profile field on a merge: both values and the result."
 )
@@ -153,9 +160,7 @@ class MergeFieldOutcome:
     result: str | None = strawberry.field(
         description="What the survivor will hold. " + _VALUE
     )
-    taken_from: str = strawberry.field(
-        description="`survivor`, `merged` or `both` (equal values)."
-    )
+    taken_from: TakenFrom = strawberry.field(description="Whose value it is.")
 
 
 @strawberry.type(description="A table's rows a merge moves to the survivor.")
@@ -166,9 +171,9 @@ class MovedRows:
 
 @strawberry.type(description="A channel's consent after a merge.")
 class MergedConsent:
-    channel: str = strawberry.field(description="email or sms.")
-    state: str = strawberry.field(
-        description="granted, denied or pending: the more restrictive of the two."
+    channel: ConsentChannel = strawberry.field(description="The channel.")
+    state: ConsentState = strawberry.field(
+        description="The more restrictive of the two (denied, then pending)."
     )
 
 
@@ -179,7 +184,7 @@ def _outcomes(plan: resolve.Plan) -> list[MergeFieldOutcome]:
             survivor_value=_text(o.survivor),
             merged_value=_text(o.merged),
             result=_text(o.result),
-            taken_from=o.taken_from,
+            taken_from=TakenFrom[o.taken_from.upper()],
         )
         for o in plan.fields
     ]
@@ -226,8 +231,8 @@ class MergePreview:
             fields=_outcomes(plan),
             tags=plan.tags,
             consents=[
-                MergedConsent(channel=c, state=s)
-                for c, s in sorted(plan.consents.items())
+                MergedConsent(channel=ConsentChannel(c), state=ConsentState(state))
+                for c, state in sorted(plan.consents.items())
             ],
             loyalty_balance=plan.loyalty_balance,
             moved=[MovedRows(table=t, rows=n) for t, n in sorted(plan.moved.items())],

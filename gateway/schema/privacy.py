@@ -80,8 +80,8 @@ class PrivacyRequest:
         description="Who asked: `api` or `shopify` (a compliance webhook)."
     )
     status: PrivacyStatus = strawberry.field(
-        description="`done` once every source is done or not linked; `failed`"
-        " while a source failed (it is retried); else `pending`."
+        description="`DONE` once every source is done or not linked; `FAILED`"
+        " while a source failed (it is retried); else `PENDING`."
     )
     customer: strawberry.ID | None = strawberry.field(
         description="The customer's global id (it no longer resolves once"

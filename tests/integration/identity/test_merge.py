@@ -301,7 +301,7 @@ async def test_a_merge_through_the_api_resolves_shows_and_undoes(
     phone = next(f for f in preview["fields"] if f["field"] == "PHONE")
     assert phone == {"field": "PHONE", "survivorValue": None,
                      "mergedValue": "+14155550100", "result": "+14155550100",
-                     "takenFrom": "merged"}  # fmt: skip
+                     "takenFrom": "MERGED"}  # fmt: skip
     assert {"table": "customer_events", "rows": 1} not in preview["moved"]
     done = await gql(MERGE, {"s": s, "m": m})
     assert "errors" not in done, done
