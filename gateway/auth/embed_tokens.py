@@ -1,10 +1,14 @@
 """Embed tokens: what lets another tool show one customer's timeline.
 
 A token is ``<payload>.<signature>``, both url-safe base64: the payload is JSON
-``{"c": customer id, "s": sources or null, "e": expiry (unix seconds)}`` and the
-signature HMAC-SHA256 over it with ``CG_SECRET_KEY``. It grants one thing only:
-reading that customer's timeline (of those sources) until it expires. There is
-no server-side state, so a token cannot be revoked early: keep TTLs short.
+``{"c": customer id, "s": sources or null, "e": expiry (unix seconds), "b":
+the customer's creation (unix microseconds)}`` and the signature HMAC-SHA256
+over it with ``CG_SECRET_KEY``. ``b`` ties the token to that customer, not to
+its id: an id an erased customer leaves is reused by SQLite, and the token of
+the erased one must not read the next (tokens minted before ``b`` have none).
+It grants one thing only: reading that customer's timeline (of those
+sources) until it expires. There is no server-side state, so a token cannot
+be revoked early: keep TTLs short.
 
 ``embed_scope`` is the one check; the embed endpoint uses it, and the API's
 authentication can call it for an ``embed`` role.
@@ -38,6 +42,8 @@ class EmbedScope:
     sources: frozenset[str] | None
     """``None``: every source."""
     expires_at: datetime
+    born: int | None = None
+    """The customer's creation (unix microseconds); ``None`` in older tokens."""
 
     def allows(self, customer_id: int) -> bool:
         return customer_id == self.customer_id
@@ -63,12 +69,20 @@ def create_token(
     sources: Collection[str] | None = None,
     *,
     now: float | None = None,
+    born: datetime | None = None,
 ) -> tuple[str, datetime]:
-    """A token and when it expires; ``ttl_seconds`` must be 1 to ``MAX_TTL``."""
+    """A token and when it expires; ``ttl_seconds`` must be 1 to ``MAX_TTL``;
+    ``born``: the customer's creation, which the token is then tied to."""
     if not 0 < ttl_seconds <= MAX_TTL:
         raise ValueError(f"ttl_seconds must be 1 to {MAX_TTL}")
     expires = int((time.time() if now is None else now) + ttl_seconds)
-    body = {"c": customer_id, "s": sorted(sources) if sources else None, "e": expires}
+    body: dict[str, object] = {
+        "c": customer_id,
+        "s": sorted(sources) if sources else None,
+        "e": expires,
+    }
+    if born is not None:
+        body["b"] = micros(born)
     payload = _b64(orjson.dumps(body))
     return f"{payload}.{_sign(secret, payload)}", datetime.fromtimestamp(expires, UTC)
 
@@ -85,7 +99,10 @@ def embed_scope(
     try:
         body = orjson.loads(_unb64(payload))
         customer_id, sources, expires = body["c"], body["s"], body["e"]
+        born = body.get("b")
         if not (_key(customer_id) and _sources(sources) and _key(expires)):
+            raise ValueError("not the claims create_token writes")
+        if born is not None and not _key(born):
             raise ValueError("not the claims create_token writes")
         expires_at = datetime.fromtimestamp(expires, UTC)
     except (ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
@@ -97,7 +114,13 @@ def embed_scope(
         customer_id=customer_id,
         sources=frozenset(sources) if sources else None,
         expires_at=expires_at,
+        born=born,
     )
+
+
+def micros(moment: datetime) -> int:
+    """``moment`` in unix microseconds (a token's ``b``)."""
+    return round(moment.timestamp() * 1_000_000)
 
 
 def _key(value: object) -> bool:

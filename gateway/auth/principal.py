@@ -19,6 +19,8 @@ class Principal:
     """Embed tokens: the one customer this caller may read."""
     sources: frozenset[str] = field(default_factory=frozenset)
     """Embed tokens: the timeline sources allowed (empty: all)."""
+    customer_born: int | None = None
+    """Embed tokens: their customer's creation (``EmbedScope.born``)."""
     expires_at: datetime | None = None
     """When the credentials stop being valid (a key's expiry, a JWT's ``exp``,
     an embed token's): an open WebSocket is closed then."""

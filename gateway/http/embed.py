@@ -102,13 +102,19 @@ class EmbedGraphQL(GuardedGraphQL):
             customer_id=scope.customer_id,
             sources=scope.sources or frozenset(),
             expires_at=scope.expires_at,
+            customer_born=scope.born,
         )
 
     def bind(self, context: Context, principal: Principal) -> None:
         super().bind(context, principal)
         customer, expires = principal.customer_id, principal.expires_at
         if isinstance(context, EmbedContext) and customer and expires:
-            context.scope = EmbedScope(customer, principal.sources or None, expires)
+            context.scope = EmbedScope(
+                customer,
+                principal.sources or None,
+                expires,
+                born=principal.customer_born,
+            )
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

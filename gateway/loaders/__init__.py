@@ -21,6 +21,7 @@ from gateway.loaders.crm import (
     CustomerByEmailLoader,
     CustomerByIdLoader,
     CustomerCountLoader,
+    CustomerCreatedLoader,
     CustomerPageLoader,
     IdentitiesByCustomerLoader,
     LoyaltyBalanceByCustomerLoader,
@@ -78,6 +79,10 @@ class Loaders:
     @cached_property
     def customer_by_id(self) -> CustomerByIdLoader:
         return CustomerByIdLoader(self.sessions)
+
+    @cached_property
+    def customer_created(self) -> CustomerCreatedLoader:
+        return CustomerCreatedLoader(self.sessions)
 
     @cached_property
     def customer_by_email(self) -> CustomerByEmailLoader:

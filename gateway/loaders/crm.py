@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -58,6 +59,21 @@ class CustomerByIdLoader(SessionLoader):
             )
             by_id = await with_survivors(session, rows)
         return [by_id.get(i) for i in ids]
+
+
+class CustomerCreatedLoader(SessionLoader):
+    """When each customer was created, by its own id (a merged one's too):
+    what ties an embed token to its customer."""
+
+    async def batch_load_fn(self, ids: Sequence[int]) -> list[datetime | None]:
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(models.Customer.id, models.Customer.created_at).where(
+                    models.Customer.id.in_(ids)
+                )
+            )
+            found = {pk: created for pk, created in rows}
+        return [found.get(i) for i in ids]
 
 
 class CustomerByEmailLoader(SessionLoader):

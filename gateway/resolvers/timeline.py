@@ -18,7 +18,7 @@ from graphql import GraphQLError
 
 from connectors.errors import ConnectorError
 from gateway.auth import embed_tokens as embed
-from gateway.errors import BadUserInput
+from gateway.errors import BadUserInput, NotFound
 from gateway.loaders import Loaders
 from gateway.loaders.timeline_sources import PRODUCERS
 from gateway.relay.ids import customer_pk
@@ -158,6 +158,23 @@ async def create_embed_token(
         raise BadUserInput(
             f"`ttlSeconds` must be 1 to {embed.MAX_TTL}.", argument="ttlSeconds"
         )
-    await get_customer(info, pk)
+    customer = await get_customer(info, pk)  # a merged one's: its survivor's
     secret = info.context.services.settings.secret_key.get_secret_value()
-    return embed.create_token(secret, pk, ttl_seconds, [s.value for s in sources])
+    return embed.create_token(
+        secret,
+        customer.id,
+        ttl_seconds,
+        [s.value for s in sources],
+        born=customer.created_at,
+    )
+
+
+async def embed_person(info: Info, scope: embed.EmbedScope) -> int:
+    """The customer an embed token's timeline is: its customer, or the
+    survivor it was merged into. NOT_FOUND once that customer is gone — and
+    when its id now names another customer (SQLite reuses an erased
+    customer's id): the token is tied to when its customer was created."""
+    born = await info.context.loaders.customer_created.load(scope.customer_id)
+    if born is None or (scope.born is not None and embed.micros(born) != scope.born):
+        raise NotFound("The embed token's customer no longer exists.", field="token")
+    return await person(info, scope.customer_id)

@@ -39,12 +39,18 @@ class EmbedContext(Context):
     """``None`` only on a WebSocket before its token was checked."""
 
 
-def _allowed(info: Info, customer_id: strawberry.ID) -> tuple[int, set[Source] | None]:
+async def _allowed(
+    info: Info, customer_id: strawberry.ID
+) -> tuple[int, set[Source] | None]:
+    """The customer whose timeline the token shows (a merged one's survivor)
+    and its sources; FORBIDDEN for another id, NOT_FOUND once its customer
+    is gone."""
     context = info.context
     pk = customer_pk(customer_id)
     scope = context.scope if isinstance(context, EmbedContext) else None
     if scope is None or not scope.allows(pk):
         raise Forbidden("This embed token is for another customer.")
+    pk = await resolve.embed_person(info, scope)
     if scope.sources is None:
         return pk, None
     return pk, {s for s in Source if s.value in scope.sources}
@@ -69,8 +75,7 @@ class EmbedQuery:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> TimelineConnection:
-        pk, allowed = _allowed(info, customer_id)
-        pk = await resolve.person(info, pk)  # a merged customer's: its survivor's
+        pk, allowed = await _allowed(info, customer_id)
         args = timeline_args(first, after, last, before, kinds, sources, since, until)
         page = await resolve.timeline(info, pk, args, allowed)
         return TimelineConnection.of(page, pk)
@@ -82,8 +87,7 @@ class EmbedSubscription:
     async def customer_timeline(
         self, info: Info, customer_id: strawberry.ID
     ) -> AsyncGenerator[TimelineEvent, None]:
-        _, allowed = _allowed(info, customer_id)
-        pk = await resolve.person(info, customer_pk(customer_id))
+        pk, allowed = await _allowed(info, customer_id)
         async for item in live.new_events(info, customer_id, allowed):
             yield event_of(item, pk)
 

@@ -9,6 +9,8 @@ import httpx
 from strawberry.relay import to_base64
 
 from gateway.auth.embed_tokens import create_token
+from gateway.changes.bus import CustomerChange
+from gateway.db import models
 from tests.integration.gateway.conftest import Gateway
 
 ISSUE = """mutation($c: ID!, $s: [TimelineSource!]) {
@@ -121,3 +123,26 @@ async def test_the_embed_endpoint_answers_a_cross_origin_preflight(gateway: Gate
         },
     )
     assert answer.headers["access-control-allow-origin"] == "*"
+
+
+async def test_a_token_dies_with_its_customer_even_when_the_id_is_reused(
+    gateway: Gateway,
+):
+    """SQLite gives an erased customer's id to the next one created: the
+    token is tied to its customer's creation, so it reads nobody else's."""
+    token = (await issue(gateway))["token"]
+    assert "errors" not in (await embed_query(gateway.http, token, CUSTOMER)).json()
+    async with gateway.services.sessions() as session, session.begin():
+        erased = await session.get(models.Customer, 3)
+        assert erased is not None
+        await session.delete(erased)
+    changes = gateway.services.changes  # as the erasure and a creation announce
+    await changes.publish(CustomerChange(3, "crm", "customer_erased"))
+    gone = (await embed_query(gateway.http, token, CUSTOMER)).json()
+    assert gone["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    async with gateway.services.sessions() as session, session.begin():
+        session.add(models.Customer(id=3, email="someone.else@example.com"))
+    await changes.publish(CustomerChange(3, "crm", "customer_created"))
+    reused = (await embed_query(gateway.http, token, CUSTOMER)).json()
+    assert reused["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert reused.get("data") is None
