@@ -114,6 +114,16 @@ class Settings(BaseSettings):
     sealed under them are still read (``gateway.sealing``)."""
     demo_api_key: SecretStr | None = None
     log_level: str = "INFO"
+    keep_alive_seconds: int = Field(default=75, ge=1, le=3600)
+    """How long ``serve`` keeps an idle HTTP connection open (uvicorn's
+    ``timeout_keep_alive``, 5 s by default). Keep it above the idle timeout of
+    the load balancer's pool of connections to the gateway (nginx 60 s, AWS
+    ALB 60 s, Google Cloud's 600 s): a balancer reusing a connection the
+    gateway just closed answers its client with a reset (docs/deploying.md)."""
+    shutdown_grace_seconds: int = Field(default=30, ge=1, le=3600)
+    """On SIGTERM, how long ``serve`` lets in-flight requests finish before
+    it closes their connections (uvicorn's ``timeout_graceful_shutdown``;
+    unbounded by default, which outlasts an orchestrator's grace period)."""
 
     max_page_size: int = 100
     """The largest ``first`` a connection accepts."""

@@ -83,6 +83,8 @@ def serve(
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        timeout_keep_alive=settings.keep_alive_seconds,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 
