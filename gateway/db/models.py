@@ -7,6 +7,7 @@ convention below so Alembic can alter them on both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -26,9 +27,11 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     exists,
+    select,
     text,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -158,6 +161,26 @@ class DuplicateDismissal(Base):
         CheckConstraint("first_id < second_id", name="order"),
         Index("ix_duplicate_dismissals_second_id", "second_id"),
     )
+
+
+ERASURE_KINDS = ("erasure", "customer_redact")
+"""``privacy_requests.kind`` of an erasure: asked through the API, or by
+Shopify's ``customers/redact``."""
+
+
+async def erasure_under_way(session: AsyncSession, customer_ids: Sequence[int]) -> bool:
+    """Whether an erasure of any of ``customer_ids`` is recorded and not done."""
+    request = PrivacyRequest
+    found = await session.scalar(
+        select(request.id)
+        .where(
+            request.customer_id.in_(customer_ids),
+            request.kind.in_(ERASURE_KINDS),
+            request.status != "done",
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def not_merged(customer_id: Any) -> ColumnElement[bool]:

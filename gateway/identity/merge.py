@@ -44,6 +44,7 @@ from typing import Any
 from sqlalchemy import Table, and_, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.changes import history
 from gateway.db import models
 from gateway.errors import BadUserInput, Conflict, NotFound
 
@@ -335,25 +336,11 @@ async def merge(
     return record, done
 
 
-ERASURES = ("erasure", "customer_redact")
-"""``privacy_requests.kind`` of an erasure (``gateway.privacy.requests``)."""
-
-
 async def _not_being_erased(session: AsyncSession, customer_ids: Sequence[int]) -> None:
     """CONFLICT when an erasure of either customer is under way: a merge or an
     unmerge would move rows the erasure is about to delete, or hand it a
     customer nobody asked to erase."""
-    request = models.PrivacyRequest
-    pending = await session.scalar(
-        select(request.id)
-        .where(
-            request.customer_id.in_(customer_ids),
-            request.kind.in_(ERASURES),
-            request.status != "done",
-        )
-        .limit(1)
-    )
-    if pending is not None:
+    if await models.erasure_under_way(session, customer_ids):
         raise Conflict("This customer is being erased.", field="id")
 
 
@@ -370,16 +357,8 @@ def _history(
         "customer_merged": f"Customer {other} was merged into this one",
         "customer_unmerged": f"Unmerged from customer {other}",
     }[kind]
-    session.add(
-        models.CustomerEvent(
-            customer_id=customer_id,
-            kind=kind,
-            source="crm",
-            summary=summary,
-            actor=actor,
-            payload={"other": other, "merge_id": merge_id},
-            occurred_at=models.utcnow(),
-        )
+    history.record(
+        session, customer_id, kind, summary, actor=actor, other=other, merge_id=merge_id
     )
 
 

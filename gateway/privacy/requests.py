@@ -28,7 +28,7 @@ NAMESPACE = "privacy"
 UPSTREAMS = ("shopify", "zendesk", "posthog")
 LOCAL = "local"
 ERASURE, EXPORT = "erasure", "export"
-ERASURE_KINDS = frozenset({ERASURE, "customer_redact"})
+ERASURE_KINDS = frozenset(models.ERASURE_KINDS)
 """Kinds that erase: the API's, and Shopify's ``customers/redact``."""
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -108,16 +108,9 @@ async def open_erasure(
     defer its jobs: the local erasure, and one per linked upstream not in
     ``done`` (those the request came from). The caller commits."""
     links = await links_of(session, customer_id)
-    request = models.PrivacyRequest(
-        source=source,
-        kind=kind,
-        status="pending",
-        customer_id=customer_id,
-        external_customer_id=external_customer_id,
-        requested_by=requested_by,
+    request = await _new_request(
+        session, source, kind, customer_id, requested_by, external_customer_id
     )
-    session.add(request)
-    await session.flush()
     upstream_jobs = [
         _job(request.id, upstream)
         for upstream in _add_sources(session, request.id, links, done, keep_ids=True)
@@ -143,19 +136,6 @@ async def erase(
             return request.id
     except IntegrityError as exc:  # a concurrent eraseCustomer won the race
         raise _already_erased() from exc
-
-
-async def _erasure_under_way(session: AsyncSession, customer_id: int) -> bool:
-    found = await session.scalar(
-        select(models.PrivacyRequest.id)
-        .where(
-            models.PrivacyRequest.customer_id == customer_id,
-            models.PrivacyRequest.kind.in_(ERASURE_KINDS),
-            models.PrivacyRequest.status != "done",
-        )
-        .limit(1)
-    )
-    return found is not None
 
 
 async def _erasable(session: AsyncSession, customer_id: int) -> None:
@@ -190,7 +170,7 @@ async def export(
     async with sessions() as session, session.begin():
         customer_id = await person(session, customer_id)
         await _customer_exists(session, customer_id)
-        if await _erasure_under_way(session, customer_id):
+        if await models.erasure_under_way(session, [customer_id]):
             raise Conflict(
                 "This customer is being erased: there will be nothing to export.",
                 field="id",
@@ -213,6 +193,24 @@ async def open_export(
 ) -> models.PrivacyRequest:
     """Record an export of ``customer_id`` and defer its job, in
     ``session``'s transaction. The caller commits."""
+    request = await _new_request(
+        session, source, kind, customer_id, requested_by, external_customer_id
+    )
+    links = await links_of(session, customer_id)
+    _add_sources(session, request.id, links, (), keep_ids=False)
+    await defer_with(session, jobs, task("export"), [_job(request.id)])
+    return request
+
+
+async def _new_request(
+    session: AsyncSession,
+    source: str,
+    kind: str,
+    customer_id: int,
+    requested_by: str | None,
+    external_customer_id: str | None,
+) -> models.PrivacyRequest:
+    """A pending request, flushed (its id is its jobs')."""
     request = models.PrivacyRequest(
         source=source,
         kind=kind,
@@ -223,9 +221,6 @@ async def open_export(
     )
     session.add(request)
     await session.flush()
-    links = await links_of(session, customer_id)
-    _add_sources(session, request.id, links, (), keep_ids=False)
-    await defer_with(session, jobs, task("export"), [_job(request.id)])
     return request
 
 

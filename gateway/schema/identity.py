@@ -76,14 +76,7 @@ class DuplicateCandidate:
     def of(cls, candidate: resolve.Candidate) -> DuplicateCandidate:
         return cls(
             score=candidate.score,
-            reasons=[
-                MatchReason(
-                    rule=MatchRule[reason.rule.name],
-                    strength=MatchStrength[reason.strength.name],
-                    values=list(reason.values),
-                )
-                for reason in candidate.reasons
-            ],
+            reasons=_reasons(candidate.reasons),
             customer_id=candidate.customer_id,
             duplicate_id=candidate.duplicate_id,
         )
