@@ -2,8 +2,8 @@
 unmerges, on PostgreSQL.
 
 ``python -m bench.identity --customers 1000000 --url
-postgresql+asyncpg://postgres@127.0.0.1:5432/postgres`` creates a throwaway
-database on that server and seeds, with ``generate_series``, customers with
+postgresql://postgres@127.0.0.1:5432/postgres`` creates a throwaway database
+on that server (``bench.database``) and seeds, with ``generate_series``, customers with
 an address each: names from pools of 200 first and 500 last names, postcodes
 from 10,000; every 100th customer shares the phone of the one before, every
 200th is a ``+shop`` sub-address of the one before's mailbox, every 300th has
@@ -21,15 +21,14 @@ import argparse
 import asyncio
 import statistics
 import time
-import uuid
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import gateway.app  # noqa: F401  (every table registered: a merge classes them all)
+from bench.database import bench_database
 from gateway.changes.bus import ChangeBus
-from gateway.db.session import create_engine, session_factory, upgrade
+from gateway.db.session import create_engine, session_factory
 from gateway.identity import merges
 from gateway.identity.duplicates import duplicate_candidates
 from gateway.identity.rules import MatchRules
@@ -80,66 +79,62 @@ HISTORY = (
 
 
 async def run(server: str, customers: int, count: int) -> None:
-    name = f"cg_bench_identity_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(upgrade, url)
+    async with bench_database(server) as url:
         engine = create_engine(url)
-        sessions = session_factory(engine)
+        try:
+            await _measure(engine, customers, count)
+        finally:
+            await engine.dispose()
+
+
+async def _measure(engine: AsyncEngine, customers: int, count: int) -> None:
+    sessions = session_factory(engine)
+    started = time.perf_counter()
+    async with engine.begin() as connection:
+        for statement in SEED:
+            await connection.execute(text(statement), {"n": customers})
+    took = time.perf_counter() - started
+    print(f"seeded {customers:,} customers in {took:.1f} s")
+    rules = MatchRules.default()
+    started = time.perf_counter()
+    async with sessions() as session:
+        found = await duplicate_candidates(session, rules)
+    took = time.perf_counter() - started
+    print(f"duplicateCandidates: {len(found):,} pairs in {took:.1f} s")
+    pairs = [(c.customer_id, c.duplicate_id) for c in found[: count * 3]]
+    pairs = _disjoint(pairs)[:count]
+    ids = [i for pair in pairs for i in pair]
+    async with engine.begin() as connection:
+        for statement in HISTORY:
+            await connection.execute(text(statement), {"ids": ids})
+        await connection.execute(text("ANALYZE"))
+    changes = ChangeBus()
+    merged, unmerged = [], []
+    for survivor, other in pairs:
         started = time.perf_counter()
-        async with engine.begin() as connection:
-            for statement in SEED:
-                await connection.execute(text(statement), {"n": customers})
-        took = time.perf_counter() - started
-        print(f"seeded {customers:,} customers in {took:.1f} s")
-        rules = MatchRules.default()
+        await merges.merge_customers(
+            sessions,
+            changes,
+            rules,
+            survivor,
+            other,
+            actor="bench",
+            recompute=refresh_customers,
+        )
+        merged.append(time.perf_counter() - started)
+    for _, other in pairs:
         started = time.perf_counter()
-        async with sessions() as session:
-            found = await duplicate_candidates(session, rules)
-        took = time.perf_counter() - started
-        print(f"duplicateCandidates: {len(found):,} pairs in {took:.1f} s")
-        pairs = [(c.customer_id, c.duplicate_id) for c in found[: count * 3]]
-        pairs = _disjoint(pairs)[:count]
-        ids = [i for pair in pairs for i in pair]
-        async with engine.begin() as connection:
-            for statement in HISTORY:
-                await connection.execute(text(statement), {"ids": ids})
-            await connection.execute(text("ANALYZE"))
-        changes = ChangeBus()
-        merged, unmerged = [], []
-        for survivor, other in pairs:
-            started = time.perf_counter()
-            await merges.merge_customers(
-                sessions,
-                changes,
-                rules,
-                survivor,
-                other,
-                actor="bench",
-                recompute=refresh_customers,
-            )
-            merged.append(time.perf_counter() - started)
-        for _, other in pairs:
-            started = time.perf_counter()
-            await merges.unmerge_customer(
-                sessions, changes, other, actor="bench", recompute=refresh_customers
-            )
-            unmerged.append(time.perf_counter() - started)
-        for label, times in (("merge", merged), ("unmerge", unmerged)):
-            ms = sorted(t * 1000 for t in times)
-            print(
-                f"{label}: p50 {statistics.median(ms):.1f} ms, max {ms[-1]:.1f} ms"
-                f" over {len(ms)} (each side: 3 notes, 2 tags, a consent,"
-                " 2 loyalty entries, a link, 5 events)"
-            )
-        await engine.dispose()
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.dispose()
+        await merges.unmerge_customer(
+            sessions, changes, other, actor="bench", recompute=refresh_customers
+        )
+        unmerged.append(time.perf_counter() - started)
+    for label, times in (("merge", merged), ("unmerge", unmerged)):
+        ms = sorted(t * 1000 for t in times)
+        print(
+            f"{label}: p50 {statistics.median(ms):.1f} ms, max {ms[-1]:.1f} ms"
+            f" over {len(ms)} (each side: 3 notes, 2 tags, a consent,"
+            " 2 loyalty entries, a link, 5 events)"
+        )
 
 
 def _disjoint(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -157,7 +152,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--merges", type=int, default=20)
     parser.add_argument(
-        "--url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+        "--url", default="postgresql://postgres@127.0.0.1:5432/postgres"
     )
     options = parser.parse_args()
     asyncio.run(run(options.url, options.customers, options.merges))
