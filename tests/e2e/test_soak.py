@@ -1,6 +1,6 @@
-"""A help desk's simulated twenty minutes against the vendors' real limits
-(issue 16), time-compressed 30-fold: 40 real seconds (the suite's time limit;
-the hour and longer runs are ``python -m bench.soak``'s). The gateway served by uvicorn on
+"""A help desk's simulated half hour against the vendors' real limits (issue
+16), time-compressed 30-fold: one real minute (the suite's time limit; the
+hour and longer runs are ``python -m bench.soak``'s). The gateway served by uvicorn on
 PostgreSQL and Redis; 20 agents opening Customer 360 views of a working set
 and of anyone; Shopify, Zendesk and PostHog webhooks arriving; two live
 timelines held open; the simulators enforcing Shopify's Standard bucket and
@@ -28,14 +28,14 @@ from tests.servers import POSTGRES_URL, REDIS_URL, require
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 FACTOR = 30.0
-"""Simulated seconds per real second: twenty minutes take 40 s."""
+"""Simulated seconds per real second: the half hour takes a minute."""
 
 
-async def test_simulated_minutes_of_a_help_desk_stay_within_every_limit() -> None:
+async def test_a_simulated_half_hour_of_a_help_desk_stays_within_every_limit() -> None:
     require("database", POSTGRES_URL, 5432)
     require("redis", REDIS_URL, 6379)
     options = SoakOptions(
-        minutes=20,
+        minutes=30,
         factor=FACTOR,
         agents=20,
         database_url=POSTGRES_URL,
@@ -43,7 +43,7 @@ async def test_simulated_minutes_of_a_help_desk_stay_within_every_limit() -> Non
     )
     report = await run_soak(options, print)
     print(render(report), *concerns(report), sep="\n")
-    # 20 agents, a view every 2 simulated minutes: ~200 when answered at once
-    assert len(report.answers.latencies) >= 66
-    assert sum(report.delivered.sent.values()) >= 133  # of ~233 in 20 minutes
+    # 20 agents, a view every 2 simulated minutes: ~300 when answered at once
+    assert len(report.answers.latencies) >= 100
+    assert sum(report.delivered.sent.values()) >= 200  # of ~350 a half hour
     assert problems(report) == []
