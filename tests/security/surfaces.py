@@ -204,5 +204,8 @@ async def subscribed(
             "payload": {"query": document, "variables": variables},
         }
         await ws.send(json.dumps(subscribe))
-        await asyncio.sleep(0.3)
+        # the subscription listens once it has read its customer (and, for an
+        # embed token, checked its customer's creation): a change sent before
+        # is in its first head, never pushed; 0.3 s was short on a busy CI
+        await asyncio.sleep(1.0)
         yield ws
