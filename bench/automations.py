@@ -24,15 +24,13 @@ import argparse
 import asyncio
 import statistics
 import time
-import uuid
 from datetime import UTC, datetime
 
 import httpx
 from pydantic import SecretStr
 from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.database import bench_database
 from connectors.demo_world import CATALOG, World
 from connectors.shopify.simulator.server import ShopifySimulator
 from gateway.app import create_app
@@ -41,7 +39,6 @@ from gateway.automations.definitions import parse
 from gateway.automations.evaluate import evaluate_all
 from gateway.automations.tables import AutomationRun
 from gateway.db.models import utcnow
-from gateway.db.session import upgrade
 from gateway.demo.seed import seed
 from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
@@ -67,13 +64,7 @@ SEED = (
 
 
 async def run(server: str, customers: int, orders: int) -> None:
-    name = f"cg_bench_automations_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(upgrade, url)
+    async with bench_database(server) as url:
         settings = Settings(
             database_url=url,
             insights_refresh_interval=0,
@@ -101,12 +92,6 @@ async def run(server: str, customers: int, orders: int) -> None:
                 print(f"{tick}: {opened:,} runs and jobs opened in {took:.1f} s")
             if orders:
                 await order_placed(services, world, orders)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(
-                text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            )
-        await admin.dispose()
 
 
 async def order_placed(services: Services, world: World, orders: int) -> None:
