@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from gateway.db.session import create_engine
 from gateway.settings import Settings
 from tests.deploy.files import COMPOSE, DEPLOY, compose, configured, duration_seconds
 
@@ -106,3 +107,26 @@ def test_no_secret_setting_is_written_in_the_compose_file(name: str) -> None:
         if field is not None:
             assert "SecretStr" not in str(field.annotation), variable
     assert "${POSTGRES_PASSWORD" in environment["CG_DATABASE_URL"]
+
+
+def test_postgres_admits_every_connection_the_fleet_may_open() -> None:
+    """Each process's pools at their fullest, every process at once: the
+    replicas' uvicorn workers, the job workers and the migration."""
+    services = compose()["services"]
+    engine = create_engine("postgresql+asyncpg://customer_graph@postgres/db")
+    pool: Any = engine.sync_engine.pool
+    sqlalchemy = pool.size() + pool._max_overflow
+    processes = 1  # a migration run again (`compose up`) while the rest serve
+    for name in ("gateway", "worker"):
+        command = services[name]["command"]
+        workers = 1
+        if "--workers" in command:
+            workers = int(command[command.index("--workers") + 1])
+        processes += services[name]["deploy"]["replicas"] * workers
+    per_process = (
+        sqlalchemy + configured(services["gateway"]["environment"]).jobs_pool_size
+    )
+    command = services["postgres"]["command"]
+    max_connections = int(command[command.index("-c") + 1].split("=")[1])
+    reserved = 3  # superuser_reserved_connections
+    assert processes * per_process <= max_connections - reserved
