@@ -100,7 +100,7 @@ def test_example_overlay_renders_to_valid_manifests(tmp_path: Path) -> None:
         "customer-graph"
     }
     base = [r for p in kubernetes_files() if p.parent == BASE for r in manifests(p)]
-    assert len(resources) == len(base) + 1  # and the overlay's Namespace
+    assert len(resources) == len(base) + 2  # and the overlay's Namespace, Ingress
     for version in VERSIONS:
         assert problems(resources, version) == []
 
@@ -177,3 +177,15 @@ def test_pods_run_unprivileged_on_a_read_only_root() -> None:
             assert context["readOnlyRootFilesystem"] is True
             assert context["allowPrivilegeEscalation"] is False
             assert "memory" in container["resources"]["limits"]
+
+
+def test_example_ingress_routes_to_the_gateway_service() -> None:
+    ingress = next(r for r in manifests(OVERLAY / "ingress.yaml"))
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    service = base_resource("Service", "customer-graph")
+    assert backend["name"] == service["metadata"]["name"]
+    assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+    timeout = ingress["metadata"]["annotations"][
+        "nginx.ingress.kubernetes.io/proxy-read-timeout"
+    ]
+    assert int(timeout) >= 3600  # subscriptions stay open
