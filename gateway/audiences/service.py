@@ -26,9 +26,11 @@ from gateway.audiences.sync import (
     sync_connection,
 )
 from gateway.audiences.tables import AudienceConnection
+from gateway.auth.policy import Role
 from gateway.changes.bus import ChangeBus
 from gateway.db import models
-from gateway.errors import GatewayError, NotFound, describe
+from gateway.errors import Forbidden, GatewayError, NotFound, describe
+from gateway.insights.segment_filter import hidden_conditions
 from gateway.runtime.services import Services
 
 log = logging.getLogger("gateway.audiences")
@@ -49,10 +51,19 @@ class Audiences:
         self.klaviyo = klaviyo
         self.changes = changes
 
-    async def connect(self, segment: str, list_id: str) -> Connection:
+    async def connect(self, segment: str, list_id: str, role: Role) -> Connection:
+        """FORBIDDEN to a role that may not read the segment's members (its
+        filter compares what the role does not see in full): the list would
+        copy them out."""
         check_list_id(list_id)
         async with self.sessions() as session:
-            await segment_named(session, segment)
+            saved = await segment_named(session, segment)
+        if hidden := hidden_conditions(role, saved.filter):
+            raise Forbidden(
+                f"The {role} role may not connect a segment that filters by"
+                f" {', '.join(hidden)}: it does not see them in full.",
+                argument=hidden[0],
+            )
         found = await self.klaviyo.get_list(list_id)
         async with self.sessions.begin() as session:
             row = await connections.connect(session, segment, found, list_id)

@@ -14,13 +14,15 @@ gateway cannot run (``gateway.automations.actions.EXECUTORS``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.audiences.connections import LIST_ID
 from gateway.auth.policy import Role, may_compare
 from gateway.automations.actions import EXECUTORS
 from gateway.errors import BadUserInput, NotFound
@@ -29,7 +31,9 @@ from gateway.insights.filter_values import fields, moment, text, whole
 from gateway.insights.segment_filter import compile_filter, hidden_conditions
 from gateway.insights.segment_rules import product_names
 from gateway.insights.segments import segment_by_name
+from gateway.insights.tables import Segment
 from gateway.outbound.endpoints import EVENT_TYPE
+from gateway.validation import clean_name, clean_text
 
 Spec = Mapping[str, Any]
 MAX_ACTIONS = 10
@@ -37,6 +41,14 @@ MAX_DAYS = 3650
 MAX_TAGS = 20
 MAX_SPAN = timedelta(days=366)
 """The longest ``during`` span."""
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""A ``during`` span lies between them: date arithmetic near ``datetime``'s
+own ends (years 1 and 9999, or an offset past them) overflows."""
+TAG_CHARS = 64
+EVENT_NAMESPACE = "automation."
+"""Every event an automation publishes has a type in it: one made by a
+campaign manager never passes for another kind an endpoint listens to."""
 TRIGGERS = {
     "segmentEntered": {"segment"},
     "segmentExited": {"segment"},
@@ -114,9 +126,14 @@ def _during(key: str, spec: Spec) -> None:
     if "from" not in spec or "to" not in spec:
         raise BadUserInput(f"`{key}` takes from and to.", field=key)
     start, end = moment(f"{key}.from", spec["from"]), moment(f"{key}.to", spec["to"])
-    if not start <= end <= start + MAX_SPAN:
+    try:  # comparing aware times near year 1 or 9999 moves them past the ends
+        inside = start >= EARLIEST and end <= LATEST
+    except OverflowError:
+        inside = False
+    if not (inside and start <= end <= start + MAX_SPAN):
         raise BadUserInput(
-            f"`{key}`: to is from or later, at most {MAX_SPAN.days} days on.",
+            f"`{key}`: to is from or later, at most {MAX_SPAN.days} days on,"
+            f" both within the years {EARLIEST.year}–{LATEST.year}.",
             field=f"{key}.to",
         )
 
@@ -170,7 +187,11 @@ def read_actions(value: object) -> list[tuple[str, Spec]]:
 
 def _check_action(key: str, kind: str, spec: Spec) -> None:
     if kind == "createTask":
-        text(f"{key}.title", spec.get("title"))
+        # the bounds the task itself is written with (``crm.tasks.add_task``)
+        clean_text(text(f"{key}.title", spec.get("title")), f"{key}.title", 300)
+        if spec.get("assignee") is not None:
+            assignee = text(f"{key}.assignee", spec["assignee"])
+            clean_name(assignee, f"{key}.assignee", 200)
         whole(f"{key}.dueInDays", spec.get("dueInDays", 0), 0, MAX_DAYS)
     elif kind in ("tag", "untag"):
         tags = spec.get("tags")
@@ -178,20 +199,26 @@ def _check_action(key: str, kind: str, spec: Spec) -> None:
             raise BadUserInput(
                 f"`{key}.tags` takes 1 to {MAX_TAGS} tags.", field=f"{key}.tags"
             )
-        for tag in tags:
-            text(f"{key}.tags", tag)
+        for tag in tags:  # the bounds of a tag written (``crm.customers``)
+            clean_name(text(f"{key}.tags", tag), f"{key}.tags", TAG_CHARS)
     elif kind == "webhook":
         event = text(f"{key}.event", spec.get("event"))
-        if not EVENT_TYPE.fullmatch(event):
+        if not (EVENT_TYPE.fullmatch(event) and event.startswith(EVENT_NAMESPACE)):
             raise BadUserInput(
-                f"`{key}.event` is an event type such as `automation.birthday`.",
+                f"`{key}.event` is an event type in `{EVENT_NAMESPACE}`, such as"
+                " `automation.birthday`: an endpoint can tell an automation's"
+                " events from any other.",
                 field=f"{key}.event",
             )
     elif kind == "addToList":
-        text(f"{key}.listId", spec.get("listId"))
+        if not LIST_ID.match(text(f"{key}.listId", spec.get("listId"))):
+            raise BadUserInput("Not a Klaviyo list id.", field=f"{key}.listId")
     elif kind == "createDiscountCode":
         whole(f"{key}.percent", spec.get("percent"), 1, 100)
         whole(f"{key}.validDays", spec.get("validDays", 30), 1, 365)
+        if "category" in spec:
+            category = text(f"{key}.category", spec["category"])
+            clean_name(category, f"{key}.category", 200)
 
 
 def _check_runnable(actions: Sequence[tuple[str, Spec]]) -> None:
@@ -213,13 +240,34 @@ def compared(definition: Definition) -> list[str]:
     return used
 
 
-def hidden_from(role: Role, definition: Definition) -> list[str]:
+def hidden_from(
+    role: Role, definition: Definition, segments: Mapping[str, Spec] | None = None
+) -> list[str]:
     """What the definition compares with that ``role`` does not see in full:
-    such a role may not create it, nor read its runs (they would tell it)."""
+    such a role may not create it, update it, dry-run it nor read its runs
+    (they would tell it). A segment trigger compares what its segment's filter
+    does: ``segments`` holds the saved filters by name (``segment_filters``)."""
     hidden = [c for c in compared(definition) if not may_compare(role, c)]
     if definition.conditions:
         hidden += hidden_conditions(role, definition.conditions)
-    return sorted(hidden)
+    segment = (segments or {}).get(definition.trigger.get("segment", ""))
+    if segment:
+        hidden += hidden_conditions(role, segment)
+    return sorted(set(hidden))
+
+
+async def segment_filters(
+    session: AsyncSession, definitions: Iterable[Definition]
+) -> dict[str, Spec]:
+    """The saved filters of the segments ``definitions`` trigger on, by name:
+    one statement, none when no definition names a segment."""
+    names = {d.trigger["segment"] for d in definitions if "segment" in d.trigger}
+    if not names:
+        return {}
+    found = await session.execute(
+        select(Segment.name, Segment.filter).where(Segment.name.in_(sorted(names)))
+    )
+    return {row.name: row.filter for row in found if row.filter}
 
 
 def parse(trigger: object, conditions: object, actions: object) -> Definition:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.automations.actions import preview
 from gateway.automations.definitions import Definition
-from gateway.automations.tables import AutomationMember, AutomationRun
+from gateway.automations.tables import Automation, AutomationMember, AutomationRun
 from gateway.automations.triggers import PERIODIC, SEGMENT, limited_to, selected
 from gateway.db import models
 from gateway.errors import NotFound
@@ -45,11 +45,12 @@ class DryRun:
 
 async def _selection(
     session: AsyncSession,
-    automation_id: int | None,
+    saved: Automation | None,
     definition: Definition,
     customer_id: int,
     now: datetime,
 ) -> tuple[bool, str | None, str | None]:
+    automation_id = saved.id if saved is not None else None
     kind = definition.trigger_kind
     if kind in PERIODIC:
         row = (
@@ -75,23 +76,30 @@ async def _selection(
         selects = member and not held if entered else held and not member
         day = now.date().isoformat()
         occasion = f"{'entered' if entered else 'exited'}:{day}" if selects else None
-        note = None if automation_id else "A new automation's first look fires none."
-        return selects and automation_id is not None, occasion, note
+        looked = saved is not None and saved.snapshot_at is not None
+        note = None if looked else "A new automation's first look fires none."
+        return selects and looked, occasion, note
     return True, None, EVENT_NOTES[kind]
 
 
 async def dry_run(
     session: AsyncSession,
-    automation_id: int | None,
+    saved: Automation | None,
     definition: Definition,
     customer_id: int,
     now: datetime,
 ) -> DryRun:
+    """What ``definition`` (``saved``'s, or one not saved) would do for the
+    customer now. A paused automation would not run: ``note`` says so."""
     if await session.get(models.Customer, customer_id) is None:
         raise NotFound("No customer with this id.", field="customerId")
+    automation_id = saved.id if saved is not None else None
     selects, occasion, note = await _selection(
-        session, automation_id, definition, customer_id, now
+        session, saved, definition, customer_id, now
     )
+    paused = saved is not None and saved.status == "paused"
+    if paused:
+        note = "The automation is paused: it opens no run until it is resumed."
     conditions: dict[str, bool] = {}
     for key, value in (definition.conditions or {}).items():
         if value is None:
@@ -112,7 +120,7 @@ async def dry_run(
             )
         ) is not None
     return DryRun(
-        would_run=selects and all(conditions.values()) and not ran,
+        would_run=selects and all(conditions.values()) and not ran and not paused,
         trigger_selects=selects,
         occasion=occasion,
         note=note,

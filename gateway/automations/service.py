@@ -20,7 +20,15 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.automations.definitions import Definition, check, not_past, parse
+from gateway.auth.policy import Role
+from gateway.automations.definitions import (
+    Definition,
+    check,
+    hidden_from,
+    not_past,
+    parse,
+    segment_filters,
+)
 from gateway.automations.runs import EXECUTE_RUN, run_job
 from gateway.automations.tables import (
     CLAIMABLE,
@@ -29,7 +37,7 @@ from gateway.automations.tables import (
     AutomationRun,
 )
 from gateway.db.races import is_unique_violation
-from gateway.errors import BadUserInput, Conflict, NotFound
+from gateway.errors import BadUserInput, Conflict, Forbidden, NotFound
 from gateway.jobs.deferral import defer_with
 from gateway.relay.pagination import Page
 from gateway.validation import clean_name
@@ -90,6 +98,48 @@ def definition_of(row: Automation) -> Definition:
     return parse(row.trigger, row.conditions, row.actions)
 
 
+async def check_visible(
+    session: AsyncSession, role: Role, *items: Definition | Automation
+) -> None:
+    """FORBIDDEN when any of the definitions (or stored automations) compares
+    what ``role`` does not see in full, its trigger segment's filter included
+    (``hidden_from``)."""
+    definitions = [definition_of(i) if isinstance(i, Automation) else i for i in items]
+    segments = await segment_filters(session, definitions)
+    for definition in definitions:
+        if hidden := hidden_from(role, definition, segments):
+            raise Forbidden(
+                f"The {role} role may not use an automation that compares"
+                f" {', '.join(hidden)}: it does not see them in full.",
+                argument=hidden[0],
+            )
+
+
+def changed_definition(
+    row: Automation,
+    *,
+    name: str | None = None,
+    trigger: object = None,
+    conditions: object = None,
+    actions: object = None,
+    clear_conditions: bool = False,
+) -> Definition:
+    """``row``'s definition with what is given changed (shape checked only).
+    ``conditions`` replaces the stored ones (an empty filter included);
+    ``clearConditions`` removes them, and giving both is refused."""
+    if clear_conditions and conditions is not None:
+        raise BadUserInput(
+            "Give `conditions` or `clearConditions`, not both.", field="conditions"
+        )
+    return parse(
+        trigger if trigger is not None else row.trigger,
+        None
+        if clear_conditions
+        else (conditions if conditions is not None else row.conditions),
+        actions if actions is not None else row.actions,
+    )
+
+
 async def update_definition(
     session: AsyncSession,
     automation_id: int,
@@ -105,10 +155,12 @@ async def update_definition(
     segment snapshot."""
     row = await get(session, automation_id)
     current = definition_of(row)
-    definition = parse(
-        trigger if trigger is not None else row.trigger,
-        None if clear_conditions else (conditions or row.conditions),
-        actions if actions is not None else row.actions,
+    definition = changed_definition(
+        row,
+        trigger=trigger,
+        conditions=conditions,
+        actions=actions,
+        clear_conditions=clear_conditions,
     )
     await check(session, definition, now)
     if trigger is not None:

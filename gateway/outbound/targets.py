@@ -75,11 +75,34 @@ def check_url(value: str, field: str = "url") -> httpx.URL:
     return url
 
 
+NAT64 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),  # RFC 6052's well-known prefix
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # RFC 8215's local-use prefix
+)
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+"""RFC 4291's deprecated IPv4-compatible addresses (``::127.0.0.1``)."""
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries to an IPv4 host: mapped
+    (``::ffff:a.b.c.d``), IPv4-compatible (``::a.b.c.d``), NAT64
+    (``64:ff9b::a.b.c.d``: on a NAT64/DNS64 network it reaches that host),
+    6to4 (``2002:AABB:CCDD::``) and Teredo (its server and client)."""
+    found = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in IPV4_COMPATIBLE or any(address in net for net in NAT64):
+        found.append(low32)
+    return [a for a in found if a is not None]
+
+
 def is_public(address: Address) -> bool:
-    """Whether ``address`` is on the public internet; an IPv4 address mapped
-    into IPv6 (``::ffff:127.0.0.1``) is judged as the IPv4 address it is."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    """Whether ``address`` is on the public internet. An IPv6 address that
+    carries an IPv4 one (``embedded_ipv4``) is public only when each IPv4
+    address it carries is: ``64:ff9b::7f00:1`` is 127.0.0.1 behind NAT64."""
+    if isinstance(address, ipaddress.IPv6Address):
+        carried = embedded_ipv4(address)
+        if carried:
+            return all(is_public(a) for a in carried)
     return address.is_global and not address.is_multicast
 
 

@@ -86,19 +86,19 @@ async def create_promo_code(
         made = await _of_run(sessions, run_id)
         if made is not None and made.discount_id is not None:
             return made
+    customer, favourite = await _customer(sessions, customer_id)
+    if category is None and collection is None and favourite is None:
+        raise BadUserInput(
+            "The customer has no favourite category yet: give one.",
+            field="category",
+        )
     shopify = services.upstreams.shopify
     if shopify is None:
         raise UpstreamUnavailable("shopify", "not configured")
-    customer, favourite = await _customer(sessions, customer_id)
     links = await resolve_links(sessions, shopify, [customer], services.match_rules)
     if customer.id not in links:
         raise BadUserInput("The customer has no Shopify account.", field="customerId")
     if category is None and collection is None:
-        if favourite is None:
-            raise BadUserInput(
-                "The customer has no favourite category yet: give one.",
-                field="category",
-            )
         category = favourite
     found = await _collection(shopify, category, collection)
     secret = services.settings.secret_key.get_secret_value().encode()

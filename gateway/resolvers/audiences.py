@@ -23,7 +23,7 @@ async def connections(info: Info) -> list[Connection]:
 
 
 async def connect(info: Info, segment: str, list_id: str) -> Connection:
-    return await _audiences(info).connect(segment, list_id)
+    return await _audiences(info).connect(segment, list_id, info.context.role)
 
 
 async def disconnect(info: Info, segment: str, list_id: str) -> bool:

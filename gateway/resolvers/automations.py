@@ -17,9 +17,15 @@ from typing import Any
 
 from gateway.auth.policy import CAMPAIGN_MANAGERS
 from gateway.automations import service
-from gateway.automations.definitions import Definition, check, hidden_from, parse
+from gateway.automations.definitions import (
+    check,
+    hidden_from,
+    parse,
+    segment_filters,
+)
 from gateway.automations.dry_run import DryRun, dry_run
 from gateway.automations.tables import Automation, AutomationRun
+from gateway.automations.upstream_checks import check_upstream
 from gateway.db.models import utcnow
 from gateway.errors import Forbidden
 from gateway.relay.ids import customer_pk, decode_global_id
@@ -37,16 +43,6 @@ def _manager(info: Info) -> None:
         raise Forbidden(f"The {role} role may not manage automations.")
 
 
-def _visible(info: Info, definition: Definition) -> None:
-    role = info.context.role
-    if hidden := hidden_from(role, definition):
-        raise Forbidden(
-            f"The {role} role may not use an automation that compares"
-            f" {', '.join(hidden)}: it does not see them in full.",
-            argument=hidden[0],
-        )
-
-
 def automation_pk(value: str, field: str = "id") -> int:
     return decode_global_id(value, "Automation", field)[1]
 
@@ -56,20 +52,32 @@ async def create(
 ) -> Automation:
     _manager(info)
     definition = parse(trigger, conditions, actions)
-    _visible(info, definition)
-    async with info.context.services.sessions() as session, session.begin():
+    services = info.context.services
+    async with services.sessions() as session:
+        await service.check_visible(session, info.context.role, definition)
+    await check_upstream(services, definition)
+    async with services.sessions() as session, session.begin():
         return await service.create(
             session, name, definition, info.context.actor, utcnow()
         )
 
 
 async def update(info: Info, automation_id: str, **changes: Any) -> Automation:
+    """Allowed only to a role that may use the automation as it is and as it
+    will be: changing a definition it may not see must not open its runs."""
     _manager(info)
     pk = automation_pk(automation_id)
-    async with info.context.services.sessions() as session, session.begin():
-        row = await service.update_definition(session, pk, utcnow(), **changes)
-        _visible(info, service.definition_of(row))
-        return row
+    services = info.context.services
+    async with services.sessions() as session:
+        row = await service.get(session, pk)
+        current = service.definition_of(row)
+        await service.check_visible(session, info.context.role, current)
+        changed = service.changed_definition(row, **changes)
+        await service.check_visible(session, info.context.role, changed)
+    if changed.actions != current.actions:
+        await check_upstream(services, changed)
+    async with services.sessions() as session, session.begin():
+        return await service.update_definition(session, pk, utcnow(), **changes)
 
 
 async def set_status(info: Info, automation_id: str, status: str) -> Automation:
@@ -77,7 +85,7 @@ async def set_status(info: Info, automation_id: str, status: str) -> Automation:
     services = info.context.services
     async with services.sessions() as session, session.begin():
         row = await service.get(session, automation_pk(automation_id))
-        _visible(info, service.definition_of(row))
+        await service.check_visible(session, info.context.role, row)
         return await service.set_status(session, services.jobs, row.id, status)
 
 
@@ -85,7 +93,7 @@ async def delete(info: Info, automation_id: str) -> int:
     _manager(info)
     async with info.context.services.sessions() as session, session.begin():
         row = await service.get(session, automation_pk(automation_id))
-        _visible(info, service.definition_of(row))
+        await service.check_visible(session, info.context.role, row)
         return await service.remove(session, row.id)
 
 
@@ -112,16 +120,21 @@ async def runs(
     role = info.context.role
     start = RUNS.decode(after)[0] if after is not None else None
     async with info.context.services.sessions() as session:
-        every = await service.listed(session)
+        every = {
+            item.automation.id: service.definition_of(item.automation)
+            for item in await service.listed(session)
+        }
+        segments = await segment_filters(session, every.values())
         shown = [
-            item.automation.id
-            for item in every
-            if not hidden_from(role, service.definition_of(item.automation))
+            pk
+            for pk, definition in every.items()
+            if not hidden_from(role, definition, segments)
         ]
         pk = None
         if automation_id is not None:
             pk = automation_pk(automation_id, "automationId")
-            _visible(info, service.definition_of(await service.get(session, pk)))
+            row = await service.get(session, pk)
+            await service.check_visible(session, info.context.role, row)
         return await service.runs(
             session,
             first,
@@ -139,9 +152,8 @@ async def retry_run(info: Info, run_id: str) -> AutomationRun:
     services = info.context.services
     async with services.sessions() as session, session.begin():
         run = await service.run_by_id(session, pk)
-        _visible(
-            info, service.definition_of(await service.get(session, run.automation_id))
-        )
+        row = await service.get(session, run.automation_id)
+        await service.check_visible(session, info.context.role, row)
         return await service.retry(session, services.jobs, pk)
 
 
@@ -153,11 +165,13 @@ async def dry(
 ) -> DryRun:
     _manager(info)
     customer = customer_pk(customer_id)
-    async with info.context.services.sessions() as session:
-        pk = None
+    services = info.context.services
+    saved = None
+    async with services.sessions() as session:
         if automation_id is not None:
             pk = automation_pk(automation_id, "automationId")
-            parsed = service.definition_of(await service.get(session, pk))
+            saved = await service.get(session, pk)
+            parsed = service.definition_of(saved)
         else:
             assert definition is not None
             parsed = parse(
@@ -165,6 +179,10 @@ async def dry(
                 definition.get("conditions"),
                 definition["actions"],
             )
+        await service.check_visible(session, info.context.role, parsed)
+        if saved is None:
             await check(session, parsed, utcnow())
-        _visible(info, parsed)
-        return await dry_run(session, pk, parsed, customer, utcnow())
+    if saved is None:
+        await check_upstream(services, parsed)
+    async with services.sessions() as session:
+        return await dry_run(session, saved, parsed, customer, utcnow())

@@ -37,7 +37,9 @@ describe_values(
     AutomationStatus,
     {
         AutomationStatus.ACTIVE: "Its triggers open runs.",
-        AutomationStatus.PAUSED: "It opens no runs (those queued still run).",
+        AutomationStatus.PAUSED: (
+            "It opens no runs, and those queued wait until it is resumed."
+        ),
     },
 )
 describe_values(

@@ -93,8 +93,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "gateway.identity", "gateway.insights", "gateway.runtime",
         },
         "gateway.audiences": {
-            "connectors", "gateway.changes", "gateway.db", "gateway.errors",
-            "gateway.insights", "gateway.runtime",
+            "connectors", "gateway.auth", "gateway.changes", "gateway.db",
+            "gateway.errors", "gateway.insights", "gateway.runtime",
         },
         "gateway.loaders": {
             "connectors", "gateway.cache", "gateway.db", "gateway.identity",

@@ -19,9 +19,11 @@ from connectors.demo_world import World
 from connectors.klaviyo.simulator.server import KlaviyoSimulator
 from connectors.simulator_server import serve_app
 from gateway.app import BLUEPRINTS
+from gateway.automations.definitions import parse
 from gateway.automations.evaluate import evaluate_all
 from gateway.automations.service import retry
 from gateway.automations.tables import Automation, AutomationRun
+from gateway.automations.upstream_checks import check_upstream
 from gateway.db import models
 from gateway.db.models import utcnow
 from gateway.demo.campaigns import save_campaigns
@@ -34,6 +36,7 @@ from gateway.demo.simulation import (
     simulated_upstreams,
     upstream_settings,
 )
+from gateway.errors import BadUserInput
 from gateway.identity.links import linked_ids
 from gateway.insights.refresh import refresh_all
 from gateway.insights.tables import CustomerTraits
@@ -261,3 +264,33 @@ async def test_the_face_cream_reminder_selects_the_cream_running_out_not_the_sho
     assert [(t.customer_id, t.title) for t in tasks] == [
         (buyer, "Suggest a face cream refill")
     ]
+
+
+@pytest.mark.parametrize(
+    ("action", "field"),
+    [
+        ({"addToList": {"listId": "NOPE00"}}, "actions[0].addToList.listId"),
+        (
+            {"createDiscountCode": {"percent": 10, "category": "No Such Category"}},
+            "actions[0].createDiscountCode.category",
+        ),
+    ],
+)
+async def test_what_an_action_names_upstream_must_be_there_before_it_is_saved(
+    world_campaigns: Campaigns, action: dict[str, object], field: str
+) -> None:
+    """A Klaviyo list or a category's Shopify collection that does not exist
+    would kill every run: the upstream is asked first (tryout of issue 17)."""
+    services = world_campaigns.services
+    good = parse(
+        {"orderPlaced": True},
+        None,
+        [
+            {"createDiscountCode": {"percent": 10, "category": "Outerwear"}},
+            {"addToList": {"listId": world_campaigns.list_id("Birthday promo")}},
+        ],
+    )
+    await check_upstream(services, good)
+    with pytest.raises(BadUserInput) as refused:
+        await check_upstream(services, parse({"orderPlaced": True}, None, [action]))
+    assert refused.value.extensions["field"] == field

@@ -6,8 +6,10 @@ for marketing too. Refusals are 403 FORBIDDEN before anything runs."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from unittest.mock import ANY
 
 import pytest
+from strawberry.relay import to_base64
 
 from gateway.auth.keys import create_key
 from gateway.auth.policy import GRANTABLE_ROLES, Role
@@ -76,7 +78,7 @@ async def test_a_birthday_trigger_needs_a_role_that_sees_its_precision(
 async def test_the_runs_of_a_day_precise_birthday_are_not_listed_to_marketing(
     env: Services, api: Api
 ) -> None:
-    await customer(env, "bday@example.com", birth=born(2))
+    who = await customer(env, "bday@example.com", birth=born(2))
     made = await create(api, "Admin's birthdays", {"birthday": {"daysAhead": 7}})
     automation = made["data"]["createAutomation"]["id"]
     await evaluate_all(env.sessions, env.jobs, datetime.now(UTC))
@@ -91,6 +93,9 @@ async def test_the_runs_of_a_day_precise_birthday_are_not_listed_to_marketing(
     assert unfiltered["data"] == {"automationRuns": {"edges": []}}
     for change in (
         "updateAutomation(id: $i, trigger: {birthday: {daysAhead: 3}}) { name }",
+        # into one marketing could use: the runs it opened would be listed
+        "updateAutomation(id: $i, trigger: {birthday: {monthAhead: 1}}) { name }",
+        "updateAutomation(id: $i, clearConditions: true) { name }",
         "pauseAutomation(id: $i) { name }",
         "resumeAutomation(id: $i) { name }",
         "deleteAutomation(id: $i)",
@@ -99,7 +104,57 @@ async def test_the_runs_of_a_day_precise_birthday_are_not_listed_to_marketing(
             f"mutation($i: ID!) {{ {change} }}", {"i": automation}, key=marketing
         )
         assert changed["errors"][0]["extensions"]["code"] == "FORBIDDEN", change
-    listed = await api("{ automations { name status } }")
+    dry = await api(
+        "query($i: ID!, $c: ID!) { dryRunAutomation(automationId: $i,"
+        " customerId: $c) { wouldRun } }",
+        {"i": automation, "c": to_base64("Customer", who)},
+        key=marketing,
+    )
+    assert dry["errors"][0]["extensions"]["code"] == "FORBIDDEN", dry
+    listed = await api("{ automations { name status trigger } }")
     assert listed["data"]["automations"] == [
-        {"name": "Admin's birthdays", "status": "ACTIVE"}
+        {"name": "Admin's birthdays", "status": "ACTIVE", "trigger": ANY}
     ]
+    assert "daysAhead" in str(listed["data"]["automations"][0]["trigger"])
+
+
+async def test_a_segment_trigger_compares_what_its_segment_does(
+    env: Services, api: Api
+) -> None:
+    """A segment whose members marketing may not read (its filter compares
+    birth dates) is no trigger, and no Klaviyo list, for marketing: the
+    runs, a dry run or the list would tell who matches."""
+    who = await customer(env, "soon@example.com", birth=born(3))
+    saved = await api(
+        'mutation { createSegment(name: "Birthday this week",'
+        " filter: {birthday: {withinDays: 7}}) { name } }"
+    )
+    assert "errors" not in saved, saved
+    marketing = await key_of(env, Role.MARKETING)
+    trigger = {"segmentEntered": {"segment": "Birthday this week"}}
+    refused = await create(api, "oracle", trigger, key=marketing)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", refused
+    assert refused["errors"][0]["extensions"]["argument"] == "BirthdayRule.withinDays"
+    dry = await api(
+        "query($d: AutomationDefinition!, $c: ID!) {"
+        " dryRunAutomation(definition: $d, customerId: $c) { triggerSelects } }",
+        {
+            "d": {"trigger": trigger, "actions": [{"tag": {"tags": ["x"]}}]},
+            "c": to_base64("Customer", who),
+        },
+        key=marketing,
+    )
+    assert dry["errors"][0]["extensions"]["code"] == "FORBIDDEN", dry
+    made = await create(api, "admin's", trigger)  # admin sees birth dates
+    assert "errors" not in made, made
+    runs = await api("{ automationRuns { edges { cursor } } }", key=marketing)
+    assert runs["data"] == {"automationRuns": {"edges": []}}
+    connected = await api(
+        'mutation { connectSegmentToList(segment: "Birthday this week",'
+        ' listId: "L1") { listId } }',
+        key=marketing,
+    )
+    assert connected["errors"][0]["extensions"]["code"] in (
+        "FORBIDDEN",
+        "NOT_CONFIGURED",
+    )

@@ -124,12 +124,16 @@ async def test_a_failing_action_is_retried_then_dead(
 ) -> None:
     """Shopify is not configured here: an upstream that may come back, so the
     run is attempted ``jobs_max_attempts`` times before its dead letter."""
-    await customer(env, "retried@example.com", birth=born(1))
+    who = await customer(env, "retried@example.com", birth=born(1))
+    async with env.sessions() as session, session.begin():
+        row = traits(who, datetime.now(UTC))
+        row.favourite_category_by_quantity = "Skincare"
+        session.add(row)
     await created(
         api,
         "No Shopify",
         {"birthday": {"daysAhead": 3}},
-        actions=[{"createDiscountCode": {"percent": 20, "category": "Skincare"}}],
+        actions=[{"createDiscountCode": {"percent": 20}}],  # their favourite's
     )
     await evaluate_all(env.sessions, env.jobs, datetime.now(UTC))
     await work()
@@ -146,16 +150,17 @@ async def test_an_action_failing_on_its_input_is_dead_at_once_then_revived_by_re
     who = await customer(env, "dead@example.com", birth=born(1))
     automation = await created(
         api,
-        "Too long",
+        "No favourite",
         {"birthday": {"daysAhead": 3}},
-        actions=[{"createTask": {"title": "x" * 301}}],  # longer than a task's title
+        # the favourite category's code: this customer has bought nothing
+        actions=[{"createDiscountCode": {"percent": 20}}],
     )
     await evaluate_all(env.sessions, env.jobs, datetime.now(UTC))
     await work()
     (run,) = await runs(env)
     assert (run.status, run.attempts) == ("dead", 1)
     assert run.error is not None
-    assert "title" in run.error
+    assert "favourite category" in run.error
     if is_durable(env.jobs):
         (job,) = await env.jobs.job_manager.list_jobs_async(
             task="automations:execute_run"
@@ -257,6 +262,56 @@ BAD: dict[str, tuple[dict[str, Any], str]] = {
         {"a": [{"addToList": {"listId": "L1", "includeDiscountCode": True}}]},
         "actions[0].addToList.includeDiscountCode",
     ),
+    "webhook event outside automation.": (
+        {"a": [{"webhook": {"event": "order.placed"}}]},
+        "actions[0].webhook.event",
+    ),
+    "tag longer than a tag": (
+        {"a": [{"tag": {"tags": ["x" * 65]}}]},
+        "actions[0].tag.tags",
+    ),
+    "tag with a bidi control": (
+        {"a": [{"untag": {"tags": ["vip\u202e"]}}]},
+        "actions[0].untag.tags",
+    ),
+    "task title longer than a task's": (
+        {"a": [{"createTask": {"title": "y" * 301}}]},
+        "actions[0].createTask.title",
+    ),
+    "task assignee longer than a task's": (
+        {"a": [{"createTask": {"title": "Call", "assignee": "z" * 201}}]},
+        "actions[0].createTask.assignee",
+    ),
+    "not a Klaviyo list id": (
+        {"a": [{"addToList": {"listId": "no such list!"}}]},
+        "actions[0].addToList.listId",
+    ),
+    "blank discount category": (
+        {"a": [{"createDiscountCode": {"percent": 10, "category": "  "}}]},
+        "actions[0].createDiscountCode.category",
+    ),
+    "span at the end of time": (
+        {
+            "t": {
+                "during": {
+                    "from": "9999-12-01T00:00:00Z",
+                    "to": "9999-12-31T00:00:00Z",
+                }
+            }
+        },
+        "trigger.during.to",
+    ),
+    "span at the start of time, east of UTC": (
+        {
+            "t": {
+                "during": {
+                    "from": "0001-01-01T00:00:00+14:00",
+                    "to": "0001-01-02T00:00:00+14:00",
+                }
+            }
+        },
+        "trigger.during.to",
+    ),
     "no actions": ({"a": []}, "actions"),
     "empty tag list": ({"a": [{"tag": {"tags": []}}]}, "actions[0].tag.tags"),
     "bad condition": ({"c": {"rfmSegmentIn": ["Nope"]}}, "rfmSegmentIn"),
@@ -280,6 +335,23 @@ async def test_bad_input_is_refused_with_its_field_and_nothing_is_created(
     if field:  # a oneOf input with two fields is refused by validation
         assert error["extensions"]["code"] == "BAD_USER_INPUT", error
         assert error["extensions"]["field"] == field, error
+    assert await count(env, Automation) == 0
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        {"addToList": {"listId": "L1"}},
+        {"createDiscountCode": {"percent": 10, "category": "Skincare"}},
+    ],
+)
+async def test_an_action_naming_an_upstream_this_gateway_lacks_is_not_configured(
+    env: Services, api: Api, action: dict[str, Any]
+) -> None:
+    """Klaviyo and Shopify are not configured here: the automation could
+    never act, so it is not saved (its runs would all die)."""
+    answer = await create(api, "no upstream", {"orderPlaced": True}, actions=[action])
+    assert answer["errors"][0]["extensions"]["code"] == "NOT_CONFIGURED", answer
     assert await count(env, Automation) == 0
 
 

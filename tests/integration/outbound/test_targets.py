@@ -68,6 +68,17 @@ PRIVATE = [
     "http://[::ffff:127.0.0.1]/hook",
     "http://[fe80::1]/hook",
     "http://localhost/hook",
+    # IPv6 addresses that carry an IPv4 one to its host (found by a tryout)
+    "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
+    "http://[64:ff9b::7f00:1]/",  # NAT64 of 127.0.0.1
+    "http://[64:ff9b:1::a00:1]/",  # local-use NAT64 of 10.0.0.1
+    "http://[2002:7f00:1::1]/",  # 6to4 of 127.0.0.1
+    "http://[2002:a9fe:a9fe::1]/",  # 6to4 of 169.254.169.254
+    "http://[::127.0.0.1]/",  # IPv4-compatible
+]
+PUBLIC_CARRIED = [
+    "http://[64:ff9b::808:808]/",  # NAT64 of 8.8.8.8
+    "http://[2002:808:808::1]/",  # 6to4 of 8.8.8.8
 ]
 
 
@@ -77,6 +88,11 @@ async def test_a_non_public_target_is_refused_unless_allowed(url: str) -> None:
         await check_target(url, allow_private=False)
     assert refused.value.extensions == {"field": "url"}
     assert await check_target(url, allow_private=True)
+
+
+@pytest.mark.parametrize("url", PUBLIC_CARRIED)
+async def test_an_ipv6_address_carrying_a_public_ipv4_is_public(url: str) -> None:
+    assert await check_target(url, allow_private=False)
 
 
 async def test_a_public_address_is_accepted() -> None:
