@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from alembic import command
@@ -21,6 +22,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from gateway.db.column_limits import check_lengths
+from gateway.db.online_ddl import is_lock_timeout
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -60,20 +64,49 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     )
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, lock_timeout_ms: int = 0) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if lock_timeout_ms:
+        config.set_main_option("lock_timeout", f"{int(lock_timeout_ms)}ms")
     return config
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
+def upgrade(
+    url: str,
+    revision: str = "heads",
+    *,
+    lock_timeout_ms: int = 2000,
+    attempts: int = 10,
+) -> None:
     """Run the migrations (synchronously: call it from a thread inside a loop).
 
     ``heads``: features add migrations on branches of their own (each revising
     ``0002``), so every head is upgraded; a merge revision can join them later.
+
+    Under traffic (docs/deploying.md, "Migrations under traffic"): on
+    PostgreSQL a DDL waits at most ``lock_timeout_ms`` for its lock, so the
+    writers queued behind it wait no longer; refused, the upgrade waits a
+    little and goes on from the migration that failed (each commits on its
+    own), up to ``attempts`` times.
     """
-    command.upgrade(alembic_config(url), revision)
+    config = alembic_config(url, lock_timeout_ms)
+    for attempt in range(1, attempts + 1):
+        try:
+            command.upgrade(config, revision)
+            return
+        except SQLAlchemyError as exc:
+            if attempt == attempts or not is_lock_timeout(exc):
+                raise
+            logger.warning(
+                "A migration could not take its lock within %d ms (attempt %d of "
+                "%d): trying again.",
+                lock_timeout_ms,
+                attempt,
+                attempts,
+            )
+            time.sleep(min(0.5 * attempt, 5.0))
 
 
 class DatabaseNotReady(Exception):
