@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from pathlib import Path
 
 from alembic import command
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db.column_limits import check_lengths
 from gateway.db.online_ddl import is_lock_timeout
+from gateway.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +38,13 @@ class CheckedSession(Session):
 event.listen(CheckedSession, "before_flush", check_lengths)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 20, pgbouncer: bool = False
+) -> AsyncEngine:
+    """An engine on ``url``; behind PgBouncer in transaction mode
+    (``pgbouncer``) no prepared statement is kept: each statement's next
+    transaction may run on another server connection, where a cached one
+    does not exist and a reused name may (SQLAlchemy's "asyncpg … pgbouncer")."""
     if url.startswith("sqlite"):
         # aiosqlite logs each statement with its parameters (emails) at DEBUG:
         # never wanted, even when the gateway's own level is DEBUG.
@@ -44,7 +52,36 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _sqlite_pragmas(engine.sync_engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        connect_args=PGBOUNCER_CONNECT_ARGS if pgbouncer else {},
+    )
+
+
+def settings_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    """The engine the settings ask for, on ``url`` (default: the primary)."""
+    return create_engine(
+        url or settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pgbouncer=settings.database_pgbouncer,
+    )
+
+
+def _statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
+PGBOUNCER_CONNECT_ARGS: dict[str, object] = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": _statement_name,
+}
+"""asyncpg through PgBouncer's transaction mode: neither asyncpg's statement
+cache nor SQLAlchemy's, and every statement named uniquely."""
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
