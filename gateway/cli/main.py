@@ -72,7 +72,9 @@ def serve(
     settings = Settings.load()
     budget.check(settings, processes=workers)
     try:
-        asyncio.run(check_migrated(settings.database_url))
+        asyncio.run(
+            check_migrated(settings.database_url, pgbouncer=settings.database_pgbouncer)
+        )
     except DatabaseNotReady as exc:
         if exc.reachable:
             raise

@@ -28,7 +28,7 @@ def purge_command(
 
 
 async def _run(settings: Settings, *, dry_run: bool) -> list[Purged]:
-    await check_migrated(settings.database_url)
+    await check_migrated(settings.database_url, pgbouncer=settings.database_pgbouncer)
     engine = settings_engine(settings)
     try:
         return await purge(session_factory(engine), settings, dry_run=dry_run)

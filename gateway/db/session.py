@@ -156,8 +156,9 @@ class DatabaseNotReady(Exception):
         self.reachable = reachable
 
 
-async def check_migrated(url: str) -> None:
-    """Raise ``DatabaseNotReady`` unless every migration head is applied."""
+async def check_migrated(url: str, *, pgbouncer: bool = False) -> None:
+    """Raise ``DatabaseNotReady`` unless every migration head is applied
+    (``pgbouncer``: ``url`` leads to PgBouncer, see ``create_engine``)."""
     database = make_url(url).database
     if url.startswith("sqlite") and database and not Path(database).exists():
         raise DatabaseNotReady(
@@ -165,7 +166,7 @@ async def check_migrated(url: str) -> None:
             "(or `customer-graph demo`), or set CG_DATABASE_URL."
         )
     script = ScriptDirectory.from_config(alembic_config(url))
-    engine = create_engine(url)
+    engine = create_engine(url, pool_size=1, max_overflow=0, pgbouncer=pgbouncer)
     try:
         async with engine.connect() as connection:
             current = await connection.run_sync(

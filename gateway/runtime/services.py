@@ -238,6 +238,6 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
 async def open_command_services(settings: Settings) -> AsyncIterator[Services]:
     """``open_services`` for a command: ``DatabaseNotReady`` first when the
     database is missing, unreachable or not migrated, so nothing runs half-way."""
-    await check_migrated(settings.database_url)
+    await check_migrated(settings.database_url, pgbouncer=settings.database_pgbouncer)
     async with open_services(settings) as services:
         yield services

@@ -8,7 +8,7 @@ import asyncio
 
 from procrastinate import Blueprint
 
-from gateway.db.session import upgrade
+from gateway.db.session import check_migrated, upgrade
 from gateway.insights.refresh import refresh_all
 from gateway.jobs.deferral import Job, defer_with
 from gateway.jobs.worker import drain
@@ -51,6 +51,7 @@ async def test_the_gateway_answers_through_pgbouncer_in_transaction_mode(
             database_pool_size=8,
             database_max_overflow=0,
         )
+        await check_migrated(settings.database_url, pgbouncer=True)
         async with (
             open_services(settings) as services,
             graphql_client(services) as client,
