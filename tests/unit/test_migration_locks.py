@@ -1,7 +1,13 @@
-"""Every index a migration builds on PostgreSQL on a table that existed
-before it is built concurrently (``gateway.db.online_ddl``), or listed here
-with the reason it may block writes: a rolling deploy migrates under traffic
-(docs/deploying.md, "Migrations under traffic")."""
+"""What a migration does on PostgreSQL to a table that existed before it
+must not block writes for longer than a moment (a rolling deploy migrates
+under traffic: docs/deploying.md, "Migrations under traffic"):
+
+- an index is built concurrently (``gateway.db.online_ddl``);
+- a foreign key is added ``NOT VALID`` (and validated apart);
+- a new column is nullable, or has a constant default (no rewrite).
+
+Anything else is listed here with the reason it is fine.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +17,26 @@ from pathlib import Path
 from gateway.db.session import MIGRATIONS
 
 ALLOWED = {
-    ("0023", "uq_privacy_requests_erased_customer"): (
+    ("0023", "index uq_privacy_requests_erased_customer"): (
         "privacy_requests holds one row per privacy request (hundreds); the "
         "index follows a column change in the same transaction"
     ),
-    ("0024", "ix_customers_merged_into"): (
+    ("0024", "index ix_customers_merged_into"): (
         "the SQLite branch's (batch mode); PostgreSQL's builds it concurrently"
     ),
+    ("0024", "foreign key fk_customers_merged_into"): (
+        "the SQLite branch's (batch mode); PostgreSQL's adds it NOT VALID"
+    ),
 }
-"""(revision, index) → why a plain ``CREATE INDEX`` is fine there."""
+"""(revision, operation) → why it may run as written."""
 
-CONCURRENT = {"create_index", "rebuild_index"}
-"""``gateway.db.online_ddl``'s builders (called as ``online_ddl.<name>`` or
-imported by name)."""
+SAFE_WITH = {
+    "create_index": "postgresql_concurrently",
+    "create_foreign_key": "postgresql_not_valid",
+}
+"""The keyword that makes an operation harmless to writers."""
+
+VOLATILE = ("now", "random", "uuid", "clock_timestamp", "nextval")
 
 
 def _string(node: ast.expr | None) -> str | None:
@@ -34,10 +47,42 @@ def _string(node: ast.expr | None) -> str | None:
     )
 
 
-def _indexes_on_older_tables(path: Path) -> list[str]:
-    """The plain index builds of ``path``'s upgrade on tables it did not
-    create itself: ``op.create_index(name, table, …)`` and
-    ``batch_op.create_index(name, …)`` inside ``batch_alter_table(table)``."""
+def _operation(call: ast.Call, table: str | None) -> tuple[str, str] | None:
+    """``(table, label)`` of a blocking operation, ``None`` if harmless.
+    ``table`` is the ``batch_alter_table``'s, if the call is inside one."""
+    assert isinstance(call.func, ast.Attribute)
+    kind, args = call.func.attr, call.args
+    keywords = {k.arg for k in call.keywords}
+    if kind in SAFE_WITH and SAFE_WITH[kind] in keywords:
+        return None
+    if kind == "create_index":
+        on = table or (_string(args[1]) if len(args) > 1 else None)
+        return on or "?", f"index {_string(args[0]) if args else None}"
+    if kind == "create_foreign_key":
+        on = table or (_string(args[1]) if len(args) > 1 else None)
+        return on or "?", f"foreign key {_string(args[0]) if args else None}"
+    if kind == "add_column":
+        column = args[-1] if args else None
+        on = table or (_string(args[0]) if len(args) > 1 else None)
+        if isinstance(column, ast.Call) and _rewrites(column):
+            return on or "?", f"rewriting column {_string(column.args[0])}"
+    return None
+
+
+def _rewrites(column: ast.Call) -> bool:
+    """A ``Column(…)`` that is ``NOT NULL`` without a default, or whose
+    default is computed per row."""
+    keywords = {k.arg: k.value for k in column.keywords}
+    default = keywords.get("server_default")
+    if default is not None:
+        return any(word in ast.unparse(default).lower() for word in VOLATILE)
+    nullable = keywords.get("nullable")
+    return isinstance(nullable, ast.Constant) and nullable.value is False
+
+
+def _blocking_operations(path: Path) -> list[str]:
+    """The operations of ``path``'s upgrade that block writes on tables it
+    did not create itself, as "<operation> on <table>"."""
     tree = ast.parse(path.read_text())
     upgrade = [
         node
@@ -45,55 +90,57 @@ def _indexes_on_older_tables(path: Path) -> list[str]:
         if not (isinstance(node, ast.FunctionDef) and node.name == "downgrade")
     ]
     created: set[str] = set()
-    builds: list[tuple[str, str | None, ast.Call]] = []
+    found: list[tuple[str, str]] = []
+    batched: set[int] = set()
     for node in (n for top in upgrade for n in ast.walk(top)):
         if isinstance(node, ast.With):
             for item in node.items:
                 call = item.context_expr
-                if (
-                    isinstance(call, ast.Call)
-                    and isinstance(call.func, ast.Attribute)
-                    and call.func.attr == "batch_alter_table"
-                ):
+                if _is_call(call, "batch_alter_table", owner="op"):
+                    assert isinstance(call, ast.Call)
                     table = _string(call.args[0])
                     for inner in (n for stmt in node.body for n in ast.walk(stmt)):
-                        if _is_op_call(inner, "create_index", owner=None):
-                            builds.append((table or "?", _string(inner.args[0]), inner))
-        elif _is_op_call(node, "create_table", owner="op"):
+                        if _is_call(inner, None, owner=None):
+                            assert isinstance(inner, ast.Call)
+                            batched.add(id(inner))
+                            if hit := _operation(inner, table or "?"):
+                                found.append(hit)
+        elif _is_call(node, "create_table", owner="op"):
+            assert isinstance(node, ast.Call)
             created.add(_string(node.args[0]) or "?")
-        elif _is_op_call(node, "create_index", owner="op"):
-            table = _string(node.args[1]) if len(node.args) > 1 else None
-            builds.append((table or "?", _string(node.args[0]), node))
-    plain = []
-    for table, name, call in builds:
-        concurrent = any(k.arg == "postgresql_concurrently" for k in call.keywords)
-        if table not in created and not concurrent:
-            plain.append(f"{name} on {table}")
-    return sorted(plain)
+        elif _is_call(node, None, owner="op") and id(node) not in batched:
+            assert isinstance(node, ast.Call)
+            if hit := _operation(node, None):
+                found.append(hit)
+    return sorted(
+        f"{label} on {table}" for table, label in found if table not in created
+    )
 
 
-def _is_op_call(node: ast.AST, attribute: str, owner: str | None) -> bool:
-    """``op.<attribute>(…)`` (owner ``op``) or ``<anything but online_ddl>.<attribute>(…)``."""
+def _is_call(node: ast.AST, attribute: str | None, owner: str | None) -> bool:
+    """``<owner>.<attribute>(…)``; ``None``: any attribute, or any owner but
+    ``online_ddl`` (whose operations are the harmless forms)."""
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
         return False
     base = node.func.value
-    if node.func.attr != attribute or not isinstance(base, ast.Name):
+    if attribute is not None and node.func.attr != attribute:
         return False
-    return base.id == owner if owner else base.id != "online_ddl"
+    if not isinstance(base, ast.Name) or base.id == "online_ddl":
+        return False
+    return owner is None or base.id == owner
 
 
-def test_indexes_on_existing_tables_are_built_concurrently_on_postgresql() -> None:
+def test_migrations_do_not_block_writes_to_existing_tables_on_postgresql() -> None:
     offenders = []
     for path in sorted((MIGRATIONS / "versions").glob("*.py")):
         revision = path.name.split("_", 1)[0]
-        for build in _indexes_on_older_tables(path):
-            name = build.split(" on ", 1)[0]
-            if (revision, name) not in ALLOWED:
-                offenders.append(f"{path.name}: {build}")
+        for operation in _blocking_operations(path):
+            if (revision, operation.split(" on ", 1)[0]) not in ALLOWED:
+                offenders.append(f"{path.name}: {operation}")
     assert offenders == []
 
 
-def test_the_scan_sees_a_plain_index_on_an_older_table(tmp_path: Path) -> None:
+def test_the_scan_sees_what_blocks_writes_on_an_older_table(tmp_path: Path) -> None:
     migration = tmp_path / "0099_example.py"
     migration.write_text(
         "from alembic import op\n"
@@ -105,10 +152,21 @@ def test_the_scan_sees_a_plain_index_on_an_older_table(tmp_path: Path) -> None:
         "    online_ddl.create_index('ix_events_a', 'tracked_events', ['a'])\n"
         "    with op.batch_alter_table('customers') as batch_op:\n"
         "        batch_op.create_index('ix_customers_a', ['a'])\n"
+        "        batch_op.add_column(sa.Column('b', sa.Integer(), nullable=False))\n"
+        "        batch_op.add_column(sa.Column('c', sa.Integer(), nullable=True))\n"
+        "    op.add_column('notes', sa.Column('d', sa.Text(), server_default='x'))\n"
+        "    op.add_column('notes', sa.Column('e', WHEN, server_default=sa.func.now()))\n"
+        "    op.create_foreign_key('fk_a', 'notes', 'customers', ['a'], ['id'])\n"
+        "    op.create_foreign_key(\n"
+        "        'fk_b', 'notes', 'customers', ['b'], ['id'], postgresql_not_valid=True\n"
+        "    )\n"
         "def downgrade():\n"
         "    op.create_index('ix_old_b', 'order_facts', ['b'])\n"
     )
-    assert _indexes_on_older_tables(migration) == [
-        "ix_customers_a on customers",
-        "ix_orders_a on order_facts",
+    assert _blocking_operations(migration) == [
+        "foreign key fk_a on notes",
+        "index ix_customers_a on customers",
+        "index ix_orders_a on order_facts",
+        "rewriting column b on customers",
+        "rewriting column e on notes",
     ]
