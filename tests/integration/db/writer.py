@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 import asyncpg
 
 SEED = {
-    "customers": 50_000,
-    "notes": 20_000,
-    "order_facts": 100_000,
-    "order_line_facts": 150_000,
-    "tracked_events": 100_000,
-    "audit_log": 100_000,
+    "customers": 30_000,
+    "notes": 10_000,
+    "order_facts": 60_000,
+    "order_line_facts": 100_000,
+    "tracked_events": 60_000,
+    "audit_log": 60_000,
 }
 """Rows per busy table: a plain ``CREATE INDEX`` on any of them holds writes
 for a visible fraction of a second, while seeding stays within seconds."""
@@ -38,15 +38,15 @@ SEED_SQL = {
         SELECT 1 + i % 1000, 'seed', 'A note', now() FROM generate_series(1, $1) AS i""",
     "order_facts": """INSERT INTO order_facts (order_id, customer_id, processed_at,
         total, currency, refunded, cancelled, returned, item_count)
-        SELECT 's' || i, 1 + i % 40000, now() - (i || ' minutes')::interval, 10, 'EUR',
+        SELECT 's' || i, 1 + i % 30000, now() - (i || ' minutes')::interval, 10, 'EUR',
         0, false, false, 1 FROM generate_series(1, $1) AS i""",
     "order_line_facts": """INSERT INTO order_line_facts (order_id, category,
         customer_id, quantity, spend)
-        SELECT 's' || (1 + i % 100000), 'c' || i, 1 + i % 40000, 1, 10
+        SELECT 's' || (1 + i % 60000), 'c' || i, 1 + i % 30000, 1, 10
         FROM generate_series(1, $1) AS i""",
     "tracked_events": """INSERT INTO tracked_events (message_id, customer_id, type,
         name, properties, context, occurred_at, received_at)
-        SELECT 'seed' || i, 1 + i % 40000, 'track', 'viewedProduct', '{}', '{}',
+        SELECT 'seed' || i, 1 + i % 30000, 'track', 'viewedProduct', '{}', '{}',
         now() - (i || ' seconds')::interval, now() FROM generate_series(1, $1) AS i""",
     "audit_log": """INSERT INTO audit_log (at, subject, role, action, fields)
         SELECT now() - (i || ' seconds')::interval, 'seed', 'admin', 'read', '[]'
