@@ -101,6 +101,30 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CG_", extra="ignore")
 
     database_url: str = Field(default_factory=default_database_url)
+    database_pool_size: int = Field(default=10, ge=1, le=500)
+    """Connections each process's SQLAlchemy pool keeps to PostgreSQL."""
+    database_max_overflow: int = Field(default=20, ge=0, le=500)
+    """Connections a process may open beyond its pool in a burst (closed when
+    given back)."""
+    database_max_connections: int | None = Field(default=None, ge=1)
+    """The most PostgreSQL connections one replica may open (every process of
+    ``serve --workers N``, or one ``worker``): refused at start when its pools
+    could exceed it (``gateway.db.budget``, docs/deploying.md). Unset: no check."""
+    database_pgbouncer: bool = False
+    """``CG_DATABASE_URL`` (and ``CG_DATABASE_READ_URL``) lead to PgBouncer in
+    transaction mode: no prepared statement outlives its statement, and the
+    job engine listens for new jobs only on ``CG_JOBS_DATABASE_URL``."""
+    database_read_url: str | None = None
+    """A read replica for the read-only queries of lists, insights and
+    exports (``Services.read_sessions``); unset: the primary."""
+    jobs_database_url: str | None = None
+    """A direct PostgreSQL URL for the job engine's pool (its workers
+    ``LISTEN``, which PgBouncer's transaction mode does not carry); unset:
+    ``CG_DATABASE_URL`` (behind PgBouncer, the workers then poll)."""
+    migration_lock_timeout_ms: int = Field(default=2000, ge=50, le=600_000)
+    """How long a migration's DDL waits for its lock before giving up and
+    trying again (``gateway.db.session.upgrade``): the writes queued behind
+    it wait no longer than this."""
     redis_url: str | None = None
     redis_timeout: float = Field(default=0.1, gt=0)
     """Seconds a Redis command (or connecting) may take before it counts as a

@@ -29,6 +29,7 @@ from gateway.cli.keys import audit, keys_app, queries_app
 from gateway.cli.mirror import mirror_app
 from gateway.cli.retention import purge_command
 from gateway.cli.worker import worker
+from gateway.db import budget
 from gateway.db.session import DatabaseNotReady, check_migrated, upgrade
 from gateway.settings import Settings
 
@@ -69,8 +70,11 @@ def serve(
 ) -> None:
     """Run the gateway, configured by CG_* environment variables."""
     settings = Settings.load()
+    budget.check(settings, processes=workers)
     try:
-        asyncio.run(check_migrated(settings.database_url))
+        asyncio.run(
+            check_migrated(settings.database_url, pgbouncer=settings.database_pgbouncer)
+        )
     except DatabaseNotReady as exc:
         if exc.reachable:
             raise
@@ -92,7 +96,7 @@ def serve(
 def db_upgrade() -> None:
     """Run the migrations up to the newest."""
     settings = Settings.load()
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, lock_timeout_ms=settings.migration_lock_timeout_ms)
     console.print("[green]Database is up to date.[/green]")
 
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.db.session import check_migrated, create_engine, session_factory
+from gateway.db.session import check_migrated, session_factory, settings_engine
 from gateway.retention.purge import Purged, purge
 from gateway.settings import Settings
 
@@ -28,8 +28,8 @@ def purge_command(
 
 
 async def _run(settings: Settings, *, dry_run: bool) -> list[Purged]:
-    await check_migrated(settings.database_url)
-    engine = create_engine(settings.database_url)
+    await check_migrated(settings.database_url, pgbouncer=settings.database_pgbouncer)
+    engine = settings_engine(settings)
     try:
         return await purge(session_factory(engine), settings, dry_run=dry_run)
     finally:

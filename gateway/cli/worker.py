@@ -12,6 +12,7 @@ import asyncio
 import typer
 
 from gateway.app import BLUEPRINTS
+from gateway.db import budget
 from gateway.jobs.engine import is_durable
 from gateway.jobs.worker import drain, run_until_stopped
 from gateway.runtime.services import open_command_services
@@ -25,6 +26,7 @@ def worker(
 ) -> None:
     """Run background jobs (automations, deliveries) until stopped."""
     settings = Settings.load()
+    budget.check(settings)
     raise typer.Exit(asyncio.run(_run(settings, until_idle=until_idle)))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from pathlib import Path
 
 from alembic import command
@@ -21,6 +23,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from gateway.db.column_limits import check_lengths
+from gateway.db.online_ddl import is_lock_timeout
+from gateway.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,7 +38,13 @@ class CheckedSession(Session):
 event.listen(CheckedSession, "before_flush", check_lengths)
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 20, pgbouncer: bool = False
+) -> AsyncEngine:
+    """An engine on ``url``; behind PgBouncer in transaction mode
+    (``pgbouncer``) no prepared statement is kept: each statement's next
+    transaction may run on another server connection, where a cached one
+    does not exist and a reused name may (SQLAlchemy's "asyncpg … pgbouncer")."""
     if url.startswith("sqlite"):
         # aiosqlite logs each statement with its parameters (emails) at DEBUG:
         # never wanted, even when the gateway's own level is DEBUG.
@@ -40,7 +52,36 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _sqlite_pragmas(engine.sync_engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        connect_args=PGBOUNCER_CONNECT_ARGS if pgbouncer else {},
+    )
+
+
+def settings_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    """The engine the settings ask for, on ``url`` (default: the primary)."""
+    return create_engine(
+        url or settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pgbouncer=settings.database_pgbouncer,
+    )
+
+
+def _statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
+PGBOUNCER_CONNECT_ARGS: dict[str, object] = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": _statement_name,
+}
+"""asyncpg through PgBouncer's transaction mode: neither asyncpg's statement
+cache nor SQLAlchemy's, and every statement named uniquely."""
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -60,20 +101,49 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     )
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, lock_timeout_ms: int = 0) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if lock_timeout_ms:
+        config.set_main_option("lock_timeout", f"{int(lock_timeout_ms)}ms")
     return config
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
+def upgrade(
+    url: str,
+    revision: str = "heads",
+    *,
+    lock_timeout_ms: int = 2000,
+    attempts: int = 10,
+) -> None:
     """Run the migrations (synchronously: call it from a thread inside a loop).
 
     ``heads``: features add migrations on branches of their own (each revising
     ``0002``), so every head is upgraded; a merge revision can join them later.
+
+    Under traffic (docs/deploying.md, "Migrations under traffic"): on
+    PostgreSQL a DDL waits at most ``lock_timeout_ms`` for its lock, so the
+    writers queued behind it wait no longer; refused, the upgrade waits a
+    little and goes on from the migration that failed (each commits on its
+    own), up to ``attempts`` times.
     """
-    command.upgrade(alembic_config(url), revision)
+    config = alembic_config(url, lock_timeout_ms)
+    for attempt in range(1, attempts + 1):
+        try:
+            command.upgrade(config, revision)
+            return
+        except SQLAlchemyError as exc:
+            if attempt == attempts or not is_lock_timeout(exc):
+                raise
+            logger.warning(
+                "A migration could not take its lock within %d ms (attempt %d of "
+                "%d): trying again.",
+                lock_timeout_ms,
+                attempt,
+                attempts,
+            )
+            time.sleep(min(0.5 * attempt, 5.0))
 
 
 class DatabaseNotReady(Exception):
@@ -86,8 +156,9 @@ class DatabaseNotReady(Exception):
         self.reachable = reachable
 
 
-async def check_migrated(url: str) -> None:
-    """Raise ``DatabaseNotReady`` unless every migration head is applied."""
+async def check_migrated(url: str, *, pgbouncer: bool = False) -> None:
+    """Raise ``DatabaseNotReady`` unless every migration head is applied
+    (``pgbouncer``: ``url`` leads to PgBouncer, see ``create_engine``)."""
     database = make_url(url).database
     if url.startswith("sqlite") and database and not Path(database).exists():
         raise DatabaseNotReady(
@@ -95,7 +166,7 @@ async def check_migrated(url: str) -> None:
             "(or `customer-graph demo`), or set CG_DATABASE_URL."
         )
     script = ScriptDirectory.from_config(alembic_config(url))
-    engine = create_engine(url)
+    engine = create_engine(url, pool_size=1, max_overflow=0, pgbouncer=pgbouncer)
     try:
         async with engine.connect() as connection:
             current = await connection.run_sync(

@@ -87,7 +87,7 @@ async def _export(request: Request) -> Response:
             format=request.query_params.get("format", "csv"),
             channel=request.query_params.get("channel"),
         )
-        async with services.sessions() as session:
+        async with services.reads() as session:  # the replica, if any
             segment = await segment_by_name(session, export.segment)  # first
     except (NotFound, BadUserInput) as exc:
         status = 404 if isinstance(exc, NotFound) else 400
@@ -100,7 +100,7 @@ async def _export(request: Request) -> Response:
             f" filters by {', '.join(hidden)}: it does not see them in full.",
         )
     body = export_segment(
-        services.sessions,
+        services.reads,
         export,
         RolePolicy(principal.role),
         audited_export(services.audit, principal, export.segment),

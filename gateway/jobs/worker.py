@@ -25,7 +25,7 @@ from typing import Any
 from procrastinate import App
 
 from gateway.errors import describe
-from gateway.jobs.engine import BlueprintFactory
+from gateway.jobs.engine import BlueprintFactory, listens
 from gateway.settings import Settings
 
 
@@ -66,6 +66,7 @@ def options(settings: Settings, services: object, **extra: Any) -> dict[str, Any
         "install_signal_handlers": False,
         "update_heartbeat_interval": settings.jobs_stalled_seconds / 3,
         "stalled_worker_timeout": settings.jobs_stalled_seconds,
+        "listen_notify": listens(settings),
         **extra,
     }
 

@@ -75,6 +75,8 @@ class Loaders:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.sessions = SharedSession(services.sessions)
+        self.list_reads = SharedSession(services.reads)
+        """Lists and counts, which may come from the read replica."""
 
     @cached_property
     def customer_by_id(self) -> CustomerByIdLoader:
@@ -90,11 +92,11 @@ class Loaders:
 
     @cached_property
     def customer_page(self) -> CustomerPageLoader:
-        return CustomerPageLoader(self.sessions)
+        return CustomerPageLoader(self.list_reads)
 
     @cached_property
     def customer_count(self) -> CustomerCountLoader:
-        return CustomerCountLoader(self.sessions)
+        return CustomerCountLoader(self.list_reads)
 
     @cached_property
     def note_by_id(self) -> NoteByIdLoader:

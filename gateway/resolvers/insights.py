@@ -1,5 +1,7 @@
 """Insights reads and writes: traits and RFM through loaders; previews,
-summaries and saved segments through ``gateway.insights`` in one short session."""
+summaries and saved segments through ``gateway.insights`` in one short session
+(the summaries, previews, lists and members on the read replica, when there is
+one: ``Services.reads``)."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ async def customer_rfm(info: Info, customer_id: int) -> CustomerRfm | None:
 
 
 async def rfm_summary(info: Info) -> list[tuple[str, int, Decimal]]:
-    async with info.context.services.sessions() as session:
+    async with info.context.services.reads() as session:
         return await rfm.rfm_summary(session)
 
 
@@ -40,7 +42,7 @@ async def preview(
     info: Info, spec: Mapping[str, Any], first: int, after: str | None
 ) -> tuple[int, Page[models.Customer]]:
     check_first(first, info.context.services.settings.max_page_size)
-    async with info.context.services.sessions() as session:
+    async with info.context.services.reads() as session:
         return await segments.preview(session, spec, utcnow(), first, after)
 
 
@@ -75,7 +77,7 @@ async def segment(info: Info, name: str) -> Segment:
 
 
 async def all_segments(info: Info) -> list[Segment]:
-    async with info.context.services.sessions() as session:
+    async with info.context.services.reads() as session:
         return await segments.all_segments(session)
 
 
@@ -90,5 +92,5 @@ async def members(
             f" by {', '.join(hidden)}: it does not see them in full.",
             argument=hidden[0],
         )
-    async with info.context.services.sessions() as session:
+    async with info.context.services.reads() as session:
         return await segments.members(session, row, utcnow(), first, after)

@@ -32,7 +32,7 @@ from gateway.cache.responses import ResponseCache
 from gateway.changes.bus import ChangeBus
 from gateway.changes.feed import ChangeFeed
 from gateway.crm.service import Crm
-from gateway.db.session import check_migrated, create_engine, session_factory
+from gateway.db.session import check_migrated, session_factory, settings_engine
 from gateway.guard.upstreams import UpstreamGuard, build_guard
 from gateway.identity.rules import MatchRules
 from gateway.jobs.engine import build_jobs, opened
@@ -74,6 +74,9 @@ class Services:
     jobs: App = field(default_factory=lambda: App(connector=InMemoryConnector()))
     """The job engine (``gateway.jobs.engine``): defers jobs; the tasks are
     registered where a worker runs (``gateway.app``, ``customer-graph worker``)."""
+    read_sessions: async_sessionmaker[AsyncSession] | None = None
+    """Sessions on the read replica (``CG_DATABASE_READ_URL``), for the
+    read-only queries of lists, insights and exports; see ``reads``."""
     outbound_http: httpx.AsyncClient | None = None
     """The HTTP client of outbound webhook deliveries (``gateway.outbound``):
     never follows a redirect, ``CG_OUTBOUND_*_TIMEOUT``, no proxy from the
@@ -91,6 +94,12 @@ class Services:
         self.crm = Crm(self.sessions, self.changes)
         self.sealer = Sealer.of(self.settings)
         self.match_rules = MatchRules.parse(self.settings.identity_match_rules)
+
+    @property
+    def reads(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for a read that may lag the primary by the replica's
+        delay (a list, a summary): the replica's, else the primary's."""
+        return self.read_sessions or self.sessions
 
     async def forget_responses(self) -> None:
         """Drop every cached response: after changes to many customers at once
@@ -121,8 +130,13 @@ def outbound_client(settings: Settings) -> httpx.AsyncClient:
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Every shared client. A server opens them with the database down too:
     ``/readyz`` answers 503 until it is back."""
-    engine = create_engine(settings.database_url)
+    engine = settings_engine(settings)
     sessions = session_factory(engine)
+    read_engine = (
+        settings_engine(settings, settings.database_read_url)
+        if settings.database_read_url
+        else None
+    )
     redis = (
         SharedRedis.open(
             settings.redis_url, settings.redis_timeout, settings.cache_prefix
@@ -181,6 +195,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         guard=guard,
         redis=redis,
         jobs=build_jobs(settings),
+        read_sessions=session_factory(read_engine) if read_engine else None,
     )
     if settings.cache_enabled:
         services.caches = build_caches(backend, settings)
@@ -215,12 +230,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             await redis.aclose()
         await upstreams.aclose()
         await engine.dispose()
+        if read_engine is not None:
+            await read_engine.dispose()
 
 
 @asynccontextmanager
 async def open_command_services(settings: Settings) -> AsyncIterator[Services]:
     """``open_services`` for a command: ``DatabaseNotReady`` first when the
     database is missing, unreachable or not migrated, so nothing runs half-way."""
-    await check_migrated(settings.database_url)
+    await check_migrated(settings.database_url, pgbouncer=settings.database_pgbouncer)
     async with open_services(settings) as services:
         yield services

@@ -1,7 +1,11 @@
 """Timeline: the CRM history table ``customer_events`` and ``tasks``.
 
 Existing notes are copied into ``customer_events`` so a customer's timeline
-shows the notes written before this revision.
+shows the notes written before this revision. On PostgreSQL the copy runs
+after the new tables are committed: creating their foreign keys locks
+``customers`` against writes until the transaction ends, and the copy takes
+as long as the notes are many. Tables and indexes are made ``IF NOT EXISTS``
+so that a copy that failed can run again.
 
 Revision ID: 0005
 Revises: 0002
@@ -19,6 +23,12 @@ branch_labels = None
 depends_on = None
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+COPY_NOTES = (
+    "INSERT INTO customer_events "
+    "(customer_id, kind, source, summary, actor, payload, occurred_at) "
+    "SELECT customer_id, 'note_added', 'crm', substr(body, 1, 200), author, "
+    "'{}', created_at FROM notes"
+)
 
 
 def upgrade() -> None:
@@ -39,11 +49,13 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_events")),
+        if_not_exists=True,
     )
     op.create_index(
         "ix_customer_events_customer_id_occurred_at",
         "customer_events",
         ["customer_id", "occurred_at", "id"],
+        if_not_exists=True,
     )
     op.create_table(
         "tasks",
@@ -63,16 +75,19 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tasks")),
+        if_not_exists=True,
     )
     op.create_index(
-        "ix_tasks_customer_id_created_at", "tasks", ["customer_id", "created_at", "id"]
+        "ix_tasks_customer_id_created_at",
+        "tasks",
+        ["customer_id", "created_at", "id"],
+        if_not_exists=True,
     )
-    op.execute(
-        "INSERT INTO customer_events "
-        "(customer_id, kind, source, summary, actor, payload, occurred_at) "
-        "SELECT customer_id, 'note_added', 'crm', substr(body, 1, 200), author, "
-        "'{}', created_at FROM notes"
-    )
+    if op.get_bind().dialect.name != "postgresql":
+        op.execute(COPY_NOTES)
+        return
+    with op.get_context().autocommit_block():
+        op.execute(COPY_NOTES)
 
 
 def downgrade() -> None:

@@ -9,6 +9,9 @@ The new fact tables start empty: ``customer-graph insights sync-orders`` fills
 them from the store, then ``customer-graph insights refresh`` learns the
 intervals.
 
+The index on ``tracked_events`` (a large table) is built concurrently, first:
+should it fail, nothing else of this revision is committed yet.
+
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-03 09:00:00
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+from gateway.db import online_ddl
 
 revision = "0012"
 down_revision = "0011"
@@ -29,6 +34,9 @@ WHEN = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    online_ddl.create_index(
+        "ix_tracked_events_name_occurred_at", "tracked_events", ["name", "occurred_at"]
+    )
     op.create_table(
         "order_item_facts",
         sa.Column("order_id", sa.String(length=255), nullable=False),
@@ -93,9 +101,6 @@ def upgrade() -> None:
         sa.Column("samples", sa.Integer(), nullable=False),
         sa.Column("computed_at", WHEN, nullable=False),
         sa.PrimaryKeyConstraint("level", "key", name=op.f("pk_learned_intervals")),
-    )
-    op.create_index(
-        "ix_tracked_events_name_occurred_at", "tracked_events", ["name", "occurred_at"]
     )
 
 

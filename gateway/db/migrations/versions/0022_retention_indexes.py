@@ -3,8 +3,9 @@ indexed, so a purge batch finds its rows past the cutoff without a scan; and
 outbound deliveries by message, which purging a message (and its foreign
 key's cascade) looks up.
 
-``IF NOT EXISTS``: an operator with large tables may build them beforehand
-without blocking writes (``CREATE INDEX CONCURRENTLY``, docs/retention.md).
+Built concurrently on PostgreSQL (``gateway.db.online_ddl``): these tables
+are the largest, and writes go on meanwhile. ``IF NOT EXISTS``: an operator
+may still have built them beforehand (docs/retention.md).
 
 Revision ID: 0022
 Revises: 0021
@@ -13,7 +14,7 @@ Create Date: 2026-12-03 13:00:00
 
 from __future__ import annotations
 
-from alembic import op
+from gateway.db import online_ddl
 
 revision = "0022"
 down_revision = "0021"
@@ -32,9 +33,9 @@ INDEXES = (
 
 def upgrade() -> None:
     for name, table, column in INDEXES:
-        op.create_index(name, table, [column], if_not_exists=True)
+        online_ddl.create_index(name, table, [column], if_not_exists=True)
 
 
 def downgrade() -> None:
     for name, table, _ in reversed(INDEXES):
-        op.drop_index(name, table_name=table)
+        online_ddl.drop_index(name, table)
