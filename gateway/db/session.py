@@ -178,7 +178,19 @@ async def check_migrated(url: str, *, pgbouncer: bool = False) -> None:
         ) from exc
     finally:
         await engine.dispose()
-    if _applied(script, current) != {r.revision for r in script.walk_revisions()}:
+    known = {r.revision for r in script.walk_revisions()}
+    if current and not current <= known:
+        # A newer release migrated it: during a rolling deploy (or a restart
+        # of an old replica, or a rollback) the old code serves on the new
+        # schema, which expand/contract migrations keep readable to it
+        # (docs/deploying.md, "Migrations under traffic").
+        logger.warning(
+            "The database is at a migration this release does not know (%s):"
+            " serving on it, as the old replicas of a rolling deploy do.",
+            ", ".join(sorted(current - known)),
+        )
+        return
+    if _applied(script, current) != known:
         raise DatabaseNotReady(
             "The database is not migrated: run `customer-graph db upgrade`."
         )
