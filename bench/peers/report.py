@@ -37,7 +37,9 @@ def peers_section(report: Report) -> list[str]:
         "counted at the simulators during the single requests; *p50* — one "
         "request at a time; *req/s*, *load p99* — the continuous load; *CPU "
         "ms/req* — CPU seconds of the server's processes (workers included, "
-        "from `/proc`) during the load, per request. *ours ×* — our figure "
+        "from `/proc`) during the load, per request; *errors* — requests "
+        "answered with errors or not at all (not counted in req/s). *ours ×* — "
+        "our figure "
         "divided by the peer's, against our row of the same kind (no cache: "
         "`loaders, no cache`; warm: our warm row).",
         "",
@@ -58,8 +60,9 @@ def _table(report: Report, shape: Shape) -> list[str]:
         f"### {shape.title}",
         "",
         "| server | cache | calls | p50 ms | req/s | load p99 ms | CPU ms/req "
-        "| ours × calls | ours × p50 | ours × req/s | ours × CPU |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| errors | ours × calls | ours × p50 | ours × req/s | ours × CPU |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: |",
     ]
     for state in ("cold", "warm"):
         if state in ours:
@@ -89,6 +92,7 @@ def _row(name: str, m: Measurement, baseline: Measurement | None) -> str:
         f"{m.load.per_second:.0f}",
         _ms(m.load.percentile_ms(99)),
         _ms(m.cpu_ms_per_request, digits=2),
+        str(m.single.errors + m.load.errors),
     ]
     if baseline is None:
         cells += ["", "", "", ""]

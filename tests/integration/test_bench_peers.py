@@ -15,9 +15,12 @@ import pytest
 
 from bench.__main__ import parse
 from bench.load import Budget
+from bench.machine import describe
 from bench.peers.hive import node_available
+from bench.peers.report import peers_section
 from bench.peers.run import PEERS, measure_peers, selected
 from bench.queries import CUSTOMER_360, CUSTOMER_PAGE
+from bench.runner import Options, Report
 from bench.subject import richest_customer
 from connectors.demo_world import World
 from gateway.demo.simulation import GENEROUS, simulated_upstreams
@@ -93,3 +96,7 @@ async def test_every_peer_answers_both_shapes_and_its_calls_are_counted(
         cached = cells["Hive Gateway + Mesh + responseCaching", shape.key]
         assert cached.state == "warm"
         assert cached.calls.total == 0
+
+    report = Report(Options(), describe(), "sqlite", "Redis", subject, 0, peers=found)
+    table = "\n".join(peers_section(report))
+    assert all(f"| {peer.name} |" in table for peer in PEERS)
