@@ -13,8 +13,11 @@ Customers are Shopify's (the store is the system of record a team would
 start from): ``customer(id:)`` takes Shopify's numeric id, ``customers``
 pages Shopify's list. Run it as the benchmark does::
 
-    PEER_SHOPIFY_URL=… PEER_ZENDESK_URL=… PEER_POSTHOG_URL=… \\
-        uvicorn bench.peers.plain:create_app --factory --workers 2
+    PEER_SHOPIFY_URL=… PEER_SHOPIFY_TOKEN=… PEER_ZENDESK_URL=… \\
+    PEER_ZENDESK_EMAIL=… PEER_ZENDESK_TOKEN=… PEER_POSTHOG_URL=… \\
+    PEER_POSTHOG_KEY=… uvicorn bench.peers.plain:create_app --factory --workers 2
+
+It imports nothing of this project: it is someone else's app.
 """
 
 from __future__ import annotations
@@ -32,13 +35,6 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
-
-from gateway.demo.simulation import (
-    POSTHOG_KEY,
-    SHOPIFY_TOKEN,
-    ZENDESK_EMAIL,
-    ZENDESK_TOKEN,
-)
 
 Json = dict[str, Any]
 OPEN_STATUSES = frozenset({"new", "open", "pending"})
@@ -99,19 +95,22 @@ def upstreams_from_environment() -> Upstreams:
     return Upstreams(
         shopify=httpx.AsyncClient(
             base_url=os.environ["PEER_SHOPIFY_URL"],
-            headers={"X-Shopify-Access-Token": SHOPIFY_TOKEN},
+            headers={"X-Shopify-Access-Token": os.environ["PEER_SHOPIFY_TOKEN"]},
             timeout=30,
             limits=KEEP_ALIVE,
         ),
         zendesk=httpx.AsyncClient(
             base_url=os.environ["PEER_ZENDESK_URL"],
-            auth=(f"{ZENDESK_EMAIL}/token", ZENDESK_TOKEN),
+            auth=(
+                f"{os.environ['PEER_ZENDESK_EMAIL']}/token",
+                os.environ["PEER_ZENDESK_TOKEN"],
+            ),
             timeout=30,
             limits=KEEP_ALIVE,
         ),
         posthog=httpx.AsyncClient(
             base_url=os.environ["PEER_POSTHOG_URL"],
-            headers={"Authorization": f"Bearer {POSTHOG_KEY}"},
+            headers={"Authorization": f"Bearer {os.environ['PEER_POSTHOG_KEY']}"},
             timeout=30,
             limits=KEEP_ALIVE,
         ),

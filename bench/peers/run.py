@@ -33,7 +33,14 @@ from bench.runner import CallMeter, Measurement, Mode, per_query
 from bench.server import Gateway, gateway_server
 from bench.subject import Subject
 from connectors.posthog.simulator.throttles import Throttle
-from gateway.demo.simulation import GENEROUS, Simulators
+from gateway.demo.simulation import (
+    GENEROUS,
+    POSTHOG_KEY,
+    SHOPIFY_TOKEN,
+    ZENDESK_EMAIL,
+    ZENDESK_TOKEN,
+    Simulators,
+)
 from gateway.settings import Settings
 
 PEER_SHAPES = (CUSTOMER_360, CUSTOMER_PAGE)
@@ -85,6 +92,10 @@ async def _plain_server(
         "PEER_SHOPIFY_URL": simulators.urls["shopify"],
         "PEER_ZENDESK_URL": simulators.urls["zendesk"],
         "PEER_POSTHOG_URL": simulators.urls["posthog"],
+        "PEER_SHOPIFY_TOKEN": SHOPIFY_TOKEN,
+        "PEER_ZENDESK_EMAIL": ZENDESK_EMAIL,
+        "PEER_ZENDESK_TOKEN": ZENDESK_TOKEN,
+        "PEER_POSTHOG_KEY": POSTHOG_KEY,
     }
     async with gateway_server(
         Settings(),
