@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.peers.report import peers_section
+from bench.peers.report import peer_targets, peers_section
 from bench.queries import CUSTOMER_360, CUSTOMER_PAGE, DEEP_PAGE, SHAPES, Shape
 from bench.runner import Calls, Measurement, Report
 
@@ -197,6 +197,7 @@ def targets(report: Report) -> list[Target]:
                 cold.calls.total == shape.expected_pairs and warm.calls.total == 0,
             )
         )
+    found.extend(Target(*row) for row in peer_targets(report))
     return found
 
 

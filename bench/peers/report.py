@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable
 
 from bench.peers.run import PEER_SHAPES
-from bench.queries import Shape
+from bench.queries import CUSTOMER_360, CUSTOMER_PAGE, Shape
 from bench.runner import Measurement, Report
 
 OURS = "Customer Graph"
@@ -121,3 +121,72 @@ def _ms(value: float, digits: int = 1) -> str:
 
 def _n(value: float) -> str:
     return f"{value:g}" if value == int(value) else f"{value:.2f}"
+
+
+HIVE = "Hive Gateway + Mesh"
+HIVE_CACHED = "Hive Gateway + Mesh + responseCaching"
+Row = tuple[str, str, str, bool | None]
+
+
+def peer_targets(report: Report) -> list[Row]:
+    """Issue 20's targets against Hive Gateway + Mesh, as (name, wanted,
+    measured, met) rows for the report's Targets table; none without Hive."""
+    rows = [*report.measurements, *report.peers]
+    found: list[Row] = []
+    for shape, factor in ((CUSTOMER_PAGE, 1.0), (CUSTOMER_360, 2.0)):
+        ours = _find(rows, "loaders + cache", shape, "warm")
+        hive = _find(rows, HIVE_CACHED, shape, "warm")
+        if ours is not None and hive is not None:
+            ratio = _safe(ours.load.per_second, hive.load.per_second)
+            found.append(
+                (
+                    f"warm {shape.title}: req/s against Hive + responseCaching",
+                    f"≥ {factor:g} ×",
+                    f"{ratio:.2f} × ({ours.load.per_second:.0f} against "
+                    f"{hive.load.per_second:.0f} req/s)",
+                    ratio >= factor,
+                )
+            )
+    ours = _find(rows, "loaders, no cache", CUSTOMER_360, "uncached")
+    hive = _find(rows, HIVE, CUSTOMER_360, "uncached")
+    if ours is not None and hive is not None:
+        ratio = _safe(ours.cpu_ms_per_request, hive.cpu_ms_per_request)
+        found.append(
+            (
+                "uncached 360 view: gateway CPU per view against Hive",
+                "≤ 1 ×",
+                f"{ratio:.2f} × ({ours.cpu_ms_per_request:.1f} against "
+                f"{hive.cpu_ms_per_request:.1f} ms)",
+                ratio <= 1,
+            )
+        )
+    for shape in PEER_SHAPES:
+        cold = _find(rows, "loaders + cache", shape, "cold")
+        peers = [m for m in report.peers if m.shape.key == shape.key]
+        uncached = [m for m in peers if m.state == "uncached"]
+        if cold is not None and uncached:
+            fewest = min(m.calls.total for m in uncached)
+            found.append(
+                (
+                    f"{shape.title}: upstream calls per view against the peers",
+                    "≤ every peer's",
+                    f"{_n(cold.calls.total)} (peers: "
+                    + ", ".join(f"{_n(m.calls.total)}" for m in uncached)
+                    + ")",
+                    cold.calls.total <= fewest,
+                )
+            )
+    return found
+
+
+def _find(
+    rows: Iterable[Measurement], mode: str, shape: Shape, state: str
+) -> Measurement | None:
+    for m in rows:
+        if m.mode.name == mode and m.shape.key == shape.key and m.state == state:
+            return m
+    return None
+
+
+def _safe(ours: float, theirs: float) -> float:
+    return ours / theirs if theirs > 0 and not math.isnan(theirs) else math.nan

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,15 @@ from bench.__main__ import parse
 from bench.load import Budget
 from bench.machine import describe
 from bench.peers.hive import node_available
-from bench.peers.report import peers_section
+from bench.peers.report import peer_targets, peers_section
 from bench.peers.run import PEERS, measure_peers, selected
 from bench.queries import CUSTOMER_360, CUSTOMER_PAGE
-from bench.runner import Options, Report
+from bench.runner import MODES, Options, Report
 from bench.subject import richest_customer
 from connectors.demo_world import World
 from gateway.demo.simulation import GENEROUS, simulated_upstreams
+
+NAMES = [peer.name for peer in PEERS]
 
 
 @pytest.fixture
@@ -100,3 +103,15 @@ async def test_every_peer_answers_both_shapes_and_its_calls_are_counted(
     report = Report(Options(), describe(), "sqlite", "Redis", subject, 0, peers=found)
     table = "\n".join(peers_section(report))
     assert all(f"| {peer.name} |" in table for peer in PEERS)
+
+    # the targets against Hive, checked on stand-ins for our rows: Hive's own
+    # figures (ratio 1) and the plain app's calls (more than Hive's)
+    by_name = {name: [m for m in found if m.mode.name == name] for name in NAMES}
+    report.measurements = [
+        *(replace(m, mode=MODES[0], state="warm") for m in by_name[NAMES[2]]),
+        *(replace(m, mode=MODES[1]) for m in by_name[NAMES[1]]),
+        *(replace(m, mode=MODES[0], state="cold") for m in by_name[NAMES[0]]),
+    ]
+    met = [row[3] for row in peer_targets(report)]
+    # warm page ≥ 1×, warm 360 ≥ 2×, uncached CPU ≤ 1×, calls ≤ peers' (×2)
+    assert met == [True, False, True, False, False]
