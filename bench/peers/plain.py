@@ -36,6 +36,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
+from bench.peers.plain_types import Address, Event, Order, Ticket, event, order, ticket
+
 Json = dict[str, Any]
 OPEN_STATUSES = frozenset({"new", "open", "pending"})
 EVENTS_SINCE = "2000-01-01T00:00:00+00:00"
@@ -123,67 +125,6 @@ def _upstreams(info: strawberry.Info) -> Upstreams:
 
 
 @strawberry.type
-class Money:
-    amount: str
-    currency_code: str
-
-
-def _money(bag: Json) -> Money:
-    shop = bag["shopMoney"]
-    return Money(amount=str(shop["amount"]), currency_code=shop["currencyCode"])
-
-
-@strawberry.type
-class Address:
-    line1: str | None
-    city: str | None
-    region: str | None
-    postcode: str | None
-    country: str | None
-
-
-@strawberry.type
-class LineItem:
-    title: str
-    quantity: int
-    sku: str | None
-    unit_price: Money
-
-
-@strawberry.type
-class Order:
-    id: str
-    name: str
-    processed_at: str
-    financial_status: str | None
-    fulfillment_status: str
-    total: Money
-    line_items: list[LineItem]
-
-
-@strawberry.type
-class Ticket:
-    id: int
-    subject: str | None
-    status: str
-    priority: str | None
-    channel: str | None
-    tags: list[str]
-    created_at: str
-    updated_at: str
-
-
-@strawberry.type
-class Event:
-    id: str
-    kind: str
-    name: str
-    occurred_at: str
-    path: str | None
-    session_id: str | None
-
-
-@strawberry.type
 class Customer:
     id: strawberry.ID
     email: str | None
@@ -226,12 +167,12 @@ class Customer:
             ORDERS, {"id": self.gid, "first": first}
         )
         edges = (data["customer"] or {"orders": {"edges": []}})["orders"]["edges"]
-        return [_order(e["node"]) for e in edges]
+        return [order(e["node"]) for e in edges]
 
     @strawberry.field
     async def tickets(self, info: strawberry.Info, first: int = 20) -> list[Ticket]:
         found = await self._tickets(info)
-        return [_ticket(t) for t in found[:first]]
+        return [ticket(t) for t in found[:first]]
 
     @strawberry.field
     async def open_ticket_count(self, info: strawberry.Info) -> int:
@@ -254,7 +195,7 @@ class Customer:
         found = await _upstreams(info).posthog_get(
             "/events/", distinct_id=self.email, after=EVENTS_SINCE, limit=str(first)
         )
-        return [_event(e) for e in found.get("results") or []]
+        return [event(e) for e in found.get("results") or []]
 
 
 def _customer(node: Json) -> Customer:
@@ -279,51 +220,6 @@ def _customer(node: Json) -> Customer:
         )
         if address
         else None,
-    )
-
-
-def _order(node: Json) -> Order:
-    return Order(
-        id=node["id"],
-        name=node["name"],
-        processed_at=node["processedAt"],
-        financial_status=node.get("displayFinancialStatus"),
-        fulfillment_status=node["displayFulfillmentStatus"],
-        total=_money(node["totalPriceSet"]),
-        line_items=[
-            LineItem(
-                title=i["node"]["title"],
-                quantity=i["node"]["quantity"],
-                sku=i["node"].get("sku"),
-                unit_price=_money(i["node"]["originalUnitPriceSet"]),
-            )
-            for i in node["lineItems"]["edges"]
-        ],
-    )
-
-
-def _ticket(t: Json) -> Ticket:
-    return Ticket(
-        id=t["id"],
-        subject=t.get("subject"),
-        status=t["status"],
-        priority=t.get("priority"),
-        channel=(t.get("via") or {}).get("channel"),
-        tags=t.get("tags") or [],
-        created_at=t["created_at"],
-        updated_at=t["updated_at"],
-    )
-
-
-def _event(e: Json) -> Event:
-    properties = e.get("properties") or {}
-    return Event(
-        id=e["id"],
-        kind=e["event"],
-        name=e["event"],
-        occurred_at=e["timestamp"],
-        path=properties.get("$pathname"),
-        session_id=properties.get("$session_id"),
     )
 
 
