@@ -19,6 +19,9 @@ POSTGRES_URL = os.environ.get(
     "CG_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("CG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_KINDS = {"redis": "single_redis_url", "cluster": "cluster_redis_url"}
+"""The Redis tests run on each kind: its id → the session fixture of its URL
+(the shared server; a 3-master cluster started once, tests/conftest.py)."""
 
 
 def reachable(url: str, default_port: int) -> bool:
