@@ -2,7 +2,8 @@
 
 ``own_cluster``: three masters (``redis-server --cluster-enabled yes``) joined
 by ``redis-cli --cluster create``, no replicas; its URL is
-``redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/``.
+``redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/``, and it can be
+killed and started again (an outage of the whole cluster).
 ``own_sentinel``: one master and one sentinel watching it (``redis-server
 <conf> --sentinel``: Debian's ``redis-sentinel`` package is the same binary);
 its URL is ``redis+sentinel://127.0.0.1:S/<service>/0``.
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from bench.redis_server import RedisServer
 from bench.server import free_port
 
 SERVICE = "cgmaster"
@@ -66,40 +68,68 @@ def _cli(*arguments: str) -> str:
     ).stdout
 
 
-@contextmanager
-def own_cluster(masters: int = 3) -> Iterator[str]:
-    """The URL of a started cluster, every slot served; killed on the way out."""
-    with (
-        tempfile.TemporaryDirectory(prefix="cg-cluster-") as root,
-        ExitStack() as stack,
-    ):
-        ports = [free_port() for _ in range(masters)]
-        for port in ports:
-            directory = Path(root) / str(port)
-            directory.mkdir()
-            stack.enter_context(
-                _server(
-                    [
-                        "--port", str(port), "--bind", "127.0.0.1",
-                        "--cluster-enabled", "yes", "--cluster-port", str(free_port()),
-                        "--cluster-config-file", str(directory / "nodes.conf"),
-                        "--save", "", "--appendonly", "no",
-                        "--dir", str(directory),
-                    ],
-                    port,
-                )
-            )  # fmt: skip
-        nodes = [f"127.0.0.1:{port}" for port in ports]
-        _cli("--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes")
-        deadline = time.monotonic() + 10
+class LocalCluster:
+    """Cluster nodes on loopback, to stop and start all at once: restarted,
+    each reads its ``nodes.conf`` (its slots, its peers) and the cluster is
+    whole again, empty."""
+
+    def __init__(self, nodes: list[RedisServer]) -> None:
+        self.nodes = nodes
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
+        return f"redis+cluster://{hosts}/"
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        self.wait_ok()
+
+    def wait_ok(self) -> None:
+        deadline = time.monotonic() + 15
         while any(
-            "cluster_state:ok" not in _cli("-p", str(port), "cluster", "info")
-            for port in ports
+            "cluster_state:ok" not in _cli("-p", str(node.port), "cluster", "info")
+            for node in self.nodes
         ):
             if time.monotonic() > deadline:
                 raise RuntimeError("the cluster did not reach cluster_state:ok")
             time.sleep(0.05)
-        yield "redis+cluster://" + ",".join(nodes) + "/"
+
+
+@contextmanager
+def own_cluster(masters: int = 3) -> Iterator[LocalCluster]:
+    """A started cluster, every slot served; killed on the way out."""
+    binary = _binary("redis-server")
+    with tempfile.TemporaryDirectory(prefix="cg-cluster-") as root:
+        nodes = []
+        for _ in range(masters):
+            port = free_port()
+            directory = Path(root) / str(port)
+            directory.mkdir()
+            options = [
+                "--cluster-enabled", "yes",
+                "--cluster-port", str(free_port()),  # not port + 10000: > 65535
+                "--cluster-config-file", str(directory / "nodes.conf"),
+            ]  # fmt: skip
+            nodes.append(RedisServer(binary, port, str(directory), options))
+        cluster = LocalCluster(nodes)
+        try:
+            for node in nodes:
+                node.start()
+            _cli(
+                "--cluster", "create",
+                *(f"127.0.0.1:{node.port}" for node in nodes),
+                "--cluster-replicas", "0", "--cluster-yes",
+            )  # fmt: skip
+            cluster.wait_ok()
+            yield cluster
+        finally:
+            cluster.kill()
 
 
 @contextmanager

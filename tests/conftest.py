@@ -5,7 +5,6 @@ and Redis: the shared one, or a server of a test's own."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -30,6 +29,7 @@ from tests.servers import (
     REDIS_KINDS,
     REDIS_URL,
     asyncpg_url,
+    needed,
     require,
     throwaway_database_name,
 )
@@ -242,25 +242,14 @@ def single_redis_url() -> str:
 def cluster_redis_url() -> Iterator[str]:
     """A 3-master Redis Cluster on loopback, started once per session."""
     needed("redis-server", "redis-cli")
-    with own_cluster() as url:
-        yield url
+    with own_cluster() as cluster:
+        yield cluster.url
 
 
 @pytest.fixture(scope="session", params=list(REDIS_KINDS))
 def redis_url(request: pytest.FixtureRequest) -> str:
     """Each Redis test runs on one server and on a Redis Cluster."""
     return str(request.getfixturevalue(REDIS_KINDS[request.param]))
-
-
-def needed(*binaries: str) -> None:
-    """Skip without these programs — fail under ``CI``, which must have them."""
-    missing = [b for b in binaries if shutil.which(b) is None]
-    if not missing:
-        return
-    reason = f"{', '.join(missing)} not installed"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI needs it")
-    pytest.skip(reason)
 
 
 @pytest.fixture

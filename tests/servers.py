@@ -9,6 +9,7 @@ reached skips the tests that need it — except under ``CI``, where it fails the
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from urllib.parse import urlsplit
@@ -39,6 +40,17 @@ def require(name: str, url: str, default_port: int) -> None:
     if reachable(url, default_port):
         return
     reason = f"{name} not reachable at {urlsplit(url).netloc} (set CG_TEST_{name.upper()}_URL)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI needs it")
+    pytest.skip(reason)
+
+
+def needed(*programs: str) -> None:
+    """Skip without these programs — fail under ``CI``, which must have them."""
+    missing = [p for p in programs if shutil.which(p) is None]
+    if not missing:
+        return
+    reason = f"{', '.join(missing)} not installed"
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI needs it")
     pytest.skip(reason)

@@ -35,12 +35,17 @@ class Subscription:
 
     def __init__(self, redis: SharedRedis, channel: str) -> None:
         self.channel = channel
+        self._client = redis.client
         self._pubsub: PubSub | ClusterPubSub = redis.client.pubsub(
             ignore_subscribe_messages=True
         )
 
     async def open(self) -> None:
         if isinstance(self._pubsub, ClusterPubSub):
+            assert isinstance(self._client, RedisCluster)
+            # SSUBSCRIBE looks up the channel's master in the slot map without
+            # reading it first: read it (at start, and again after a failure).
+            await self._client.initialize()
             await self._pubsub.ssubscribe(self.channel)
         else:
             await self._pubsub.subscribe(self.channel)
