@@ -3,7 +3,8 @@
 ``own_cluster``: three masters (``redis-server --cluster-enabled yes``) joined
 by ``redis-cli --cluster create``, no replicas; its URL is
 ``redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/``, and it can be
-killed and started again (an outage of the whole cluster).
+killed and started again (an outage of the whole cluster); with a replica per
+master, one master killed is a failover.
 ``own_sentinel``: one master and one sentinel watching it (``redis-server
 <conf> --sentinel``: Debian's ``redis-sentinel`` package is the same binary);
 its URL is ``redis+sentinel://127.0.0.1:S/<service>/0``.
@@ -90,24 +91,53 @@ class LocalCluster:
             node.start()
         self.wait_ok()
 
+    def node(self, port: int) -> RedisServer:
+        (found,) = [node for node in self.nodes if node.port == port]
+        return found
+
     def wait_ok(self) -> None:
-        deadline = time.monotonic() + 15
-        while any(
-            "cluster_state:ok" not in _cli("-p", str(node.port), "cluster", "info")
-            for node in self.nodes
-        ):
+        """Until every running node says every slot is served."""
+        self._wait("cluster_state:ok", "cluster", "info")
+
+    def wait_failed_over(self) -> None:
+        """Until a killed master's replica took its slots over."""
+        self._wait("master,fail", "cluster", "nodes")
+        self.wait_ok()
+
+    def wait_replicated(self) -> None:
+        """Until every running master has its replica attached."""
+        self._wait("connected_slaves:1", "info", "replication", masters_only=True)
+
+    def _wait(self, text: str, *command: str, masters_only: bool = False) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            running = [node for node in self.nodes if node.process is not None]
+            answers = [_cli("-p", str(node.port), *command) for node in running]
+            if masters_only:
+                roles = [_cli("-p", str(n.port), "role") for n in running]
+                answers = [
+                    a
+                    for a, r in zip(answers, roles, strict=True)
+                    if r.startswith("master")
+                ]
+            if all(text in answer for answer in answers):
+                return
             if time.monotonic() > deadline:
-                raise RuntimeError("the cluster did not reach cluster_state:ok")
+                raise RuntimeError(f"the cluster did not reach {text}")
             time.sleep(0.05)
 
 
 @contextmanager
-def own_cluster(masters: int = 3) -> Iterator[LocalCluster]:
-    """A started cluster, every slot served; killed on the way out."""
+def own_cluster(
+    masters: int = 3, replicas: int = 0, node_timeout_ms: int = 15_000
+) -> Iterator[LocalCluster]:
+    """A started cluster, every slot served (``replicas`` per master, which
+    take over ``node_timeout_ms`` after their master stops answering);
+    killed on the way out."""
     binary = _binary("redis-server")
     with tempfile.TemporaryDirectory(prefix="cg-cluster-") as root:
         nodes = []
-        for _ in range(masters):
+        for _ in range(masters * (1 + replicas)):
             port = free_port()
             directory = Path(root) / str(port)
             directory.mkdir()
@@ -115,6 +145,10 @@ def own_cluster(masters: int = 3) -> Iterator[LocalCluster]:
                 "--cluster-enabled", "yes",
                 "--cluster-port", str(free_port()),  # not port + 10000: > 65535
                 "--cluster-config-file", str(directory / "nodes.conf"),
+                "--cluster-node-timeout", str(node_timeout_ms),
+                # a replica of an idle master counts as too stale to take
+                # over (its last exchange is old); 0: it always may
+                "--cluster-replica-validity-factor", "0",
             ]  # fmt: skip
             nodes.append(RedisServer(binary, port, str(directory), options))
         cluster = LocalCluster(nodes)
@@ -124,9 +158,11 @@ def own_cluster(masters: int = 3) -> Iterator[LocalCluster]:
             _cli(
                 "--cluster", "create",
                 *(f"127.0.0.1:{node.port}" for node in nodes),
-                "--cluster-replicas", "0", "--cluster-yes",
+                "--cluster-replicas", str(replicas), "--cluster-yes",
             )  # fmt: skip
             cluster.wait_ok()
+            if replicas:
+                cluster.wait_replicated()
             yield cluster
         finally:
             cluster.kill()

@@ -1,8 +1,9 @@
 """Redis Cluster and Sentinel: what only they can get wrong. A batch of keys
 spread over hash slots is read, locked, written and evicted without a
 ``CROSSSLOT`` refusal (one ``MGET`` per slot), the change feed crosses
-replicas over sharded pub/sub and resyncs after the cluster was down, and a
-Sentinel URL finds the master for the cache and the feed alike. The other
+replicas over sharded pub/sub and resyncs after the cluster was down, a
+master's failover costs one outage and its promoted replica then serves the
+cache and the feed, and a Sentinel URL finds the master for the cache and the feed alike. The other
 Redis tests run on a cluster too (the ``redis_url`` fixture's ``cluster``)."""
 
 from __future__ import annotations
@@ -165,6 +166,47 @@ async def test_the_feed_delivers_locally_and_resyncs_when_the_cluster_is_back(
         await first.bus.publish(CustomerChange(7, "crm", "tag_added"))
         while (await next_change(there)).kind != "tag_added":
             pass  # the task, if its publication came late
+
+
+@pytest.fixture
+def replicated() -> Iterator[LocalCluster]:
+    """Three masters with a replica each, promoted 1.5 s after its master
+    stops answering."""
+    needed("redis-server", "redis-cli")
+    with own_cluster(replicas=1, node_timeout_ms=1500) as started:
+        yield started
+
+
+async def test_a_master_failing_over_costs_an_outage_then_its_replica_serves(
+    replicated: LocalCluster, cache_prefix: str
+) -> None:
+    async with (
+        Replica(replicated.url) as first,
+        Replica(replicated.url) as second,
+        second.feed.listen(3) as there,
+    ):
+        client = first.redis.client
+        assert isinstance(client, RedisCluster)
+        master = client.get_node_from_key(first.feed.channel)
+        replicated.node(master.port).kill()  # the feed's channel's master
+        await asyncio.to_thread(replicated.wait_failed_over)  # replica promoted
+
+        backend = RedisBackend(first.redis, 100)
+        key = f"{cache_prefix}:{{{first.feed.channel}}}"  # a key of that slot
+        await backend.set_many({key: b"1"}, ttl=60)  # Redis, or the near tier
+        breaker = first.redis.breaker
+        async with asyncio.timeout(15):  # the outage seen, then a probe's answer
+            while breaker.outages == 0 or not breaker.closed:
+                await asyncio.sleep(0.05)
+        await backend.set_many({key: b"2"}, ttl=60)
+        assert (await first.redis.mget([key]), breaker.closed) == ([b"2"], True)
+        assert client.get_node_from_key(key).port != master.port  # the replica
+
+        while not (first.feed.subscribed and second.feed.subscribed):
+            await asyncio.sleep(0.05)
+        await first.bus.publish(CustomerChange(3, "crm", "tag_added"))
+        while (await next_change(there)).kind != "tag_added":
+            pass  # a RESYNC first: the second replica subscribed again
 
 
 async def test_a_sentinel_url_serves_the_cache_and_the_feed(
