@@ -24,7 +24,7 @@ node, and redis-py's cluster ``delete`` splits its keys per slot.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypedDict
 
 from redis.asyncio import Redis
@@ -41,12 +41,8 @@ from gateway.shared_redis.breaker import RedisBreaker
 class SharedRedis:
     client: Redis | RedisCluster
     breaker: RedisBreaker
-    sentinel: Sentinel | None = field(default=None)
+    sentinel: Sentinel | None = None
     """The sentinels' clients, closed with the rest (Sentinel mode only)."""
-
-    @property
-    def cluster(self) -> bool:
-        return isinstance(self.client, RedisCluster)
 
     @classmethod
     def open(cls, url: str, timeout: float, prefix: str = "cg") -> SharedRedis:
