@@ -5,9 +5,10 @@ by ``redis-cli --cluster create``, no replicas; its URL is
 ``redis+cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/``, and it can be
 killed and started again (an outage of the whole cluster); with a replica per
 master, one master killed is a failover.
-``own_sentinel``: one master and one sentinel watching it (``redis-server
-<conf> --sentinel``: Debian's ``redis-sentinel`` package is the same binary);
-its URL is ``redis+sentinel://127.0.0.1:S/<service>/0``.
+``own_sentinel``: a master, its replica and one sentinel watching them
+(``redis-server <conf> --sentinel``: Debian's ``redis-sentinel`` package is
+the same binary); its URL is ``redis+sentinel://127.0.0.1:S/<service>/0``,
+and the master killed is a failover to the replica.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.redis_server import RedisServer
@@ -168,30 +170,60 @@ def own_cluster(
             cluster.kill()
 
 
+@dataclass(frozen=True, slots=True)
+class LocalSentinel:
+    port: int
+    """The sentinel's."""
+    master: RedisServer
+    replica: RedisServer
+    """Promoted by the sentinel a second after the master stops answering."""
+
+    @property
+    def url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.port}/{SERVICE}/0"
+
+    def wait_promoted(self) -> None:
+        """Until the sentinel names the replica as the master."""
+        deadline = time.monotonic() + 30
+        ask = ["-p", str(self.port), "sentinel", "get-master-addr-by-name", SERVICE]
+        while str(self.replica.port) not in _cli(*ask):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sentinel did not promote the replica")
+            time.sleep(0.05)
+
+
 @contextmanager
-def own_sentinel() -> Iterator[str]:
-    """The sentinel URL of a started master and one sentinel watching it."""
+def own_sentinel() -> Iterator[LocalSentinel]:
+    """A master, its replica and one sentinel watching them, started."""
+    binary = _binary("redis-server")
     with (
         tempfile.TemporaryDirectory(prefix="cg-sentinel-") as root,
         ExitStack() as stack,
     ):
-        master, sentinel = free_port(), free_port()
-        stack.enter_context(
-            _server(
-                ["--port", str(master), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", root],
-                master,
-            )
-        )  # fmt: skip
+        master = RedisServer(binary, free_port(), root)
+        replica_dir = Path(root) / "replica"
+        replica_dir.mkdir()
+        replica = RedisServer(
+            binary,
+            free_port(),
+            str(replica_dir),
+            ["--replicaof", "127.0.0.1", str(master.port)],
+        )
+        for server in (master, replica):
+            server.start()
+            stack.callback(server.kill)
+        sentinel = free_port()
         config = Path(root) / "sentinel.conf"
         config.write_text(
             f"port {sentinel}\nbind 127.0.0.1\ndir {root}\n"
-            f"sentinel monitor {SERVICE} 127.0.0.1 {master} 1\n"
+            f"sentinel monitor {SERVICE} 127.0.0.1 {master.port} 1\n"
+            f"sentinel down-after-milliseconds {SERVICE} 1000\n"
+            f"sentinel failover-timeout {SERVICE} 10000\n"
         )
         stack.enter_context(_server([str(config), "--sentinel"], sentinel))
-        deadline = time.monotonic() + 10
-        while SERVICE not in _cli("-p", str(sentinel), "sentinel", "masters"):
+        deadline = time.monotonic() + 15
+        while "num-slaves\n1" not in _cli("-p", str(sentinel), "sentinel", "masters"):
             if time.monotonic() > deadline:
-                raise RuntimeError("the sentinel does not watch the master")
+                raise RuntimeError("the sentinel does not see the master's replica")
             time.sleep(0.05)
-        yield f"redis+sentinel://127.0.0.1:{sentinel}/{SERVICE}/0"
+        yield LocalSentinel(sentinel, master, replica)

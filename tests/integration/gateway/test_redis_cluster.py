@@ -3,8 +3,9 @@ spread over hash slots is read, locked, written and evicted without a
 ``CROSSSLOT`` refusal (one ``MGET`` per slot), the change feed crosses
 replicas over sharded pub/sub and resyncs after the cluster was down, a
 master's failover costs one outage and its promoted replica then serves the
-cache and the feed, and a Sentinel URL finds the master for the cache and the feed alike. The other
-Redis tests run on a cluster too (the ``redis_url`` fixture's ``cluster``)."""
+cache and the feed, and a Sentinel URL finds the master for both, after a
+failover too. The other Redis tests run on a cluster as well (the
+``redis_url`` fixture's ``cluster``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pydantic import TypeAdapter
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from bench.redis_cluster import LocalCluster, own_cluster, own_sentinel
+from bench.redis_cluster import LocalCluster, LocalSentinel, own_cluster, own_sentinel
 from gateway.cache.backends import RedisBackend
 from gateway.cache.read_through import ReadThrough
 from gateway.changes.bus import ChangeBus, CustomerChange
@@ -39,10 +40,10 @@ def cluster() -> Iterator[LocalCluster]:
 
 
 @pytest.fixture
-def sentinel_url() -> Iterator[str]:
+def sentinel() -> Iterator[LocalSentinel]:
     needed("redis-server", "redis-cli")
-    with own_sentinel() as url:
-        yield url
+    with own_sentinel() as started:
+        yield started
 
 
 @pytest.fixture
@@ -209,15 +210,33 @@ async def test_a_master_failing_over_costs_an_outage_then_its_replica_serves(
             pass  # a RESYNC first: the second replica subscribed again
 
 
-async def test_a_sentinel_url_serves_the_cache_and_the_feed(
-    sentinel_url: str, cache_prefix: str
+async def test_a_sentinel_url_serves_the_cache_and_the_feed_across_a_failover(
+    sentinel: LocalSentinel, cache_prefix: str
 ) -> None:
-    async with Replica(sentinel_url) as first, Replica(sentinel_url) as second:
+    key = f"{cache_prefix}:a"
+    async with (
+        Replica(sentinel.url) as first,
+        Replica(sentinel.url) as second,
+        second.feed.listen(9) as there,
+    ):
         backend = RedisBackend(first.redis, 100)
-        await backend.set_many({f"{cache_prefix}:a": b"1"}, ttl=60)
-        other = RedisBackend(second.redis, 100)
-        assert await other.get_many([f"{cache_prefix}:a"]) == [b"1"]
-        async with second.feed.listen(9) as there:
-            await first.bus.publish(CustomerChange(9, "crm", "note_added"))
-            assert (await next_change(there)).kind == "note_added"
+        await backend.set_many({key: b"1"}, ttl=60)
+        assert await RedisBackend(second.redis, 100).get_many([key]) == [b"1"]
+        await first.bus.publish(CustomerChange(9, "crm", "note_added"))
+        assert (await next_change(there)).kind == "note_added"
         assert first.redis.breaker.outages == 0
+
+        sentinel.master.kill()
+        await asyncio.to_thread(sentinel.wait_promoted)
+        breaker = first.redis.breaker
+        await backend.set_many({key: b"2"}, ttl=60)  # Redis, or the near tier
+        async with asyncio.timeout(15):  # the outage seen, then a probe's answer
+            while breaker.outages == 0 or not breaker.closed:
+                await asyncio.sleep(0.05)
+        await backend.set_many({key: b"3"}, ttl=60)
+        assert (await first.redis.mget([key]), breaker.closed) == ([b"3"], True)
+        while not (first.feed.subscribed and second.feed.subscribed):
+            await asyncio.sleep(0.05)
+        await first.bus.publish(CustomerChange(9, "crm", "tag_added"))
+        while (await next_change(there)).kind != "tag_added":
+            pass  # a RESYNC first: the second replica subscribed again
