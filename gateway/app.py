@@ -33,6 +33,7 @@ from gateway.outbound.publish import QUEUE as OUTBOUND_QUEUE
 from gateway.privacy import tasks as privacy_tasks
 from gateway.retention import tasks as retention_tasks
 from gateway.runtime.services import Services, open_services
+from gateway.runtime.shutdown import CloseWhenDraining, Drain
 from gateway.settings import Settings
 from gateway.webhooks import webhook
 
@@ -72,9 +73,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when the database answers; the ``shopify`` detail says which
-    access scopes Shopify did not grant and what that hides (docs/shopify.md),
-    ``upstreams`` each upstream's circuit breaker (docs/upstreams.md)."""
+    """Ready when the database answers and no SIGTERM came (503 from the
+    drain's start, ``gateway.runtime.shutdown``); the ``shopify`` detail says
+    which access scopes Shopify did not grant and what that hides
+    (docs/shopify.md), ``upstreams`` each upstream's circuit breaker
+    (docs/upstreams.md)."""
+    if request.app.state.drain.active:  # SIGTERM: let the balancer drain us
+        return JSONResponse({"status": "draining"}, status_code=503)
     services: Services = request.app.state.services
     upstreams: dict[str, object] = {}
     if services.shopify_scopes is not None:
@@ -141,10 +146,15 @@ def create_app(
                 # the process: left out of the garbage collector's full passes,
                 # which would rescan it all, pausing every request (the p99).
                 gc.freeze()
-            yield
+                with drain.on_sigterm():
+                    yield
+            else:
+                yield
 
     app = Starlette(lifespan=lifespan)
+    drain = app.state.drain = Drain(settings.shutdown_drain_seconds)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(CloseWhenDraining, drain=drain)
     if services is not None:
         app.state.services = services
     graphql = LazyGraphQL(app, ide_headers)
