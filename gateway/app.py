@@ -99,6 +99,27 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(detail)
 
 
+@asynccontextmanager
+async def _running(
+    app: Starlette,
+    opener: AbstractAsyncContextManager[Services],
+    settings: Settings,
+    worker: bool,
+) -> AsyncIterator[None]:
+    """The services open, the scheduled refresh and (``worker``) a job
+    worker running, the GraphQL endpoint built."""
+    async with (
+        opener as opened,
+        scheduled_refresh(opened, sync_after_refresh),
+        running_worker(opened.jobs, settings, opened, BLUEPRINTS)
+        if worker
+        else nullcontext(),
+    ):
+        app.state.services = opened
+        app.state.graphql.build()
+        yield
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -129,26 +150,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        opener: AbstractAsyncContextManager[Services] = (
-            nullcontext(services) if services is not None else open_services(settings)
-        )
-        async with (
-            opener as opened,
-            scheduled_refresh(opened, sync_after_refresh),
-            running_worker(opened.jobs, settings, opened, BLUEPRINTS)
-            if worker
-            else nullcontext(),
-        ):
-            app.state.services = opened
-            graphql.build()
-            if services is None:  # a server process, not a test's app
+        if services is not None:  # a test's app: no signals, no drain
+            async with _running(app, nullcontext(services), settings, worker):
+                yield
+            return
+        with drain.on_sigterm():
+            async with _running(app, open_services(settings), settings, worker):
                 # What exists now (schema, services, modules) lives as long as
                 # the process: left out of the garbage collector's full passes,
                 # which would rescan it all, pausing every request (the p99).
                 gc.freeze()
-                with drain.on_sigterm():
-                    yield
-            else:
+                drain.serving()
                 yield
 
     app = Starlette(lifespan=lifespan)
@@ -157,7 +169,7 @@ def create_app(
     app.add_middleware(CloseWhenDraining, drain=drain)
     if services is not None:
         app.state.services = services
-    graphql = LazyGraphQL(app, ide_headers)
+    graphql = app.state.graphql = LazyGraphQL(app, ide_headers)
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),

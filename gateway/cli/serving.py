@@ -38,9 +38,9 @@ def run(host: str, port: int, workers: int, settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         timeout_keep_alive=settings.keep_alive_seconds,
         # A worker imports the whole gateway before it answers the parent's
-        # health checks: seconds on a busy machine, past uvicorn's 5 s, after
+        # health checks: a minute on a loaded machine, past uvicorn's 5 s, after
         # which the parent kills it and starts another, again and again.
-        timeout_worker_healthcheck=60,
+        timeout_worker_healthcheck=120,
         # The drain comes first, within the same grace.
         timeout_graceful_shutdown=max(
             1, int(settings.shutdown_grace_seconds - settings.shutdown_drain_seconds)

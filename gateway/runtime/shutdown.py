@@ -23,6 +23,8 @@ Usage, in a server process's lifespan::
 
     drain = Drain(settings.shutdown_drain_seconds)
     with drain.on_sigterm():
+        ...  # open the services
+        drain.serving()
         yield
 """
 
@@ -33,7 +35,7 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,39 +44,58 @@ log = logging.getLogger("gateway.shutdown")
 
 
 class Drain:
-    """Whether this worker is draining, and the SIGTERM hook that starts it."""
+    """Whether this worker is draining, and the SIGTERM hook that starts it.
+
+    The hook goes in before the services open: a worker stopped while it
+    still starts (a rolling restart catching a worker the supervisor just
+    replaced) drains once it serves, instead of accepting connections and
+    resetting them a moment later."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.active = False
+        self._serving = False
+        self._stop: Callable[[], None] | None = None
 
     @contextlib.contextmanager
     def on_sigterm(self) -> Iterator[None]:
         """Put the drain in front of the SIGTERM handler installed now
-        (uvicorn's): the handler runs ``seconds`` later. Outside the main
-        thread (a test's server) there is nothing to hook."""
+        (uvicorn's), which runs ``seconds`` after the worker serves. Outside
+        the main thread (a test's server) there is nothing to hook."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
         loop = asyncio.get_running_loop()
-        stop = signal.getsignal(signal.SIGTERM)
+        handler = signal.getsignal(signal.SIGTERM)
 
         def begin(signum: int, frame: FrameType | None) -> None:
-            if self.active or not callable(stop):  # a second SIGTERM: stop now
-                if callable(stop):
-                    stop(signum, frame)
+            if not callable(handler):
+                return
+            if self.active:  # a second SIGTERM: stop now
+                handler(signum, frame)
                 return
             self.active = True
-            loop.call_soon_threadsafe(
-                loop.call_later, self.seconds, stop, signum, frame
-            )
+            self._stop = lambda: handler(signum, frame)
+            if self._serving:
+                loop.call_soon_threadsafe(self._schedule)
 
         signal.signal(signal.SIGTERM, begin)
         try:
             yield
         finally:
             if signal.getsignal(signal.SIGTERM) is begin:
-                signal.signal(signal.SIGTERM, stop)
+                signal.signal(signal.SIGTERM, handler)
+
+    def serving(self) -> None:
+        """Startup is over: a SIGTERM that came meanwhile drains from now."""
+        self._serving = True
+        if self.active:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if self._stop is not None:
+            asyncio.get_running_loop().call_later(self.seconds, self._stop)
+            self._stop = None
 
 
 class CloseWhenDraining:
