@@ -81,7 +81,13 @@ async def gateway_server(
     the ASGI factory (the benchmark's plain peer serves its own).
     """
     port = free_port()
-    env = {**defaults, **os.environ, **environment(settings)}
+    # No balancer pools connections to it: stopping needs no drain.
+    env = {
+        "CG_SHUTDOWN_DRAIN_SECONDS": "0",
+        **defaults,
+        **os.environ,
+        **environment(settings),
+    }
     command = [
         sys.executable,
         "-m",
