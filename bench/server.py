@@ -81,13 +81,7 @@ async def gateway_server(
     the ASGI factory (the benchmark's plain peer serves its own).
     """
     port = free_port()
-    # No balancer pools connections to it: stopping needs no drain.
-    env = {
-        "CG_SHUTDOWN_DRAIN_SECONDS": "0",
-        **defaults,
-        **os.environ,
-        **environment(settings),
-    }
+    env = {**defaults, **os.environ, **environment(settings)}
     command = [
         sys.executable,
         "-m",

@@ -5,7 +5,6 @@ and Redis: the shared one, or a server of a test's own."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -40,12 +39,6 @@ GraphQL = Callable[..., Awaitable[dict[str, Any]]]
 ADMIN_KEY = "cg_test_admin_key"
 """The tests' admin API key (``CG_DEMO_API_KEY``: no database row needed)."""
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-# Every server a test starts stops at once on SIGTERM: no balancer pools
-# connections to it, so the drain a fleet's replica needs (default 2 s) would
-# only add 2 s to each of the suite's many stops. The drain's own tests and
-# the fleet's replicas set theirs.
-os.environ.setdefault("CG_SHUTDOWN_DRAIN_SECONDS", "0")
 
 
 def pytest_collection_modifyitems(

@@ -3,8 +3,7 @@ on one PostgreSQL and one Redis, behind nginx (``tests.e2e.fleet``). What
 one replica accepts reaches a subscriber on another; a change evicts the
 cached upstream data every replica reads; a revoked key stops working on
 every replica within the documented 10 s; a key's rate limit counts its
-requests on every replica together; an automation's run opened by the same
-order on every replica is done once."""
+requests on every replica together."""
 
 from __future__ import annotations
 
@@ -15,14 +14,11 @@ from functools import partial
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 from strawberry.relay import to_base64
 
 from connectors.demo_world import CATALOG
 from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
-from gateway.automations.tables import AutomationRun
-from gateway.db import models
 from tests.e2e.fleet import AUTH, Fleet, graphql, running_fleet
 from tests.e2e.live_gateway import subscribe
 
@@ -151,42 +147,3 @@ async def test_a_keys_rate_limit_counts_its_requests_on_every_replica(fleet: Fle
     assert set(statuses) == {200, 429}
     # One token may have been refilled meanwhile (one a minute).
     assert BURST <= statuses.count(200) <= BURST + 1, statuses.count(200)
-
-
-THANK_YOU = (
-    'mutation { createAutomation(name: "Thank you", trigger: {orderPlaced: true},'
-    ' actions: [{tag: {tags: ["fleet-once"]}}]) { id } }'
-)
-
-
-async def test_an_order_delivered_to_every_replica_runs_its_automation_once(
-    fleet: Fleet,
-):
-    """Shopify's delivery of one order reaching all three replicas (each with
-    its own webhook id, as Shopify's retries may be) opens one run, which one
-    of the fleet's six workers does, once (procrastinate on PostgreSQL)."""
-    made = await graphql(fleet.url, THANK_YOU)
-    assert "errors" not in made.json(), made.text
-    index = 6
-    shopify = fleet.simulators.shopify
-    payload = shopify.order_payload(shopify.add_order(index, [(CATALOG[3], 1)]))
-    answers = await asyncio.gather(
-        *(
-            shopify.send_webhook(f"{r.url}/webhooks/shopify", "orders/create", payload)
-            for r in fleet.replicas
-        )
-    )
-    assert [a.status_code for a in answers] == [200] * 3, [a.text for a in answers]
-    deadline = time.monotonic() + 60  # a worker polls; a loaded machine is slow
-    while True:
-        async with fleet.services.sessions() as session:
-            runs = list(await session.scalars(select(AutomationRun)))
-            tags = await session.scalar(
-                select(func.count()).where(models.Tag.name == "fleet-once")
-            )
-        if runs and all(r.status == "done" for r in runs):
-            break
-        assert time.monotonic() < deadline, [(r.status, r.attempts) for r in runs]
-        await asyncio.sleep(0.2)
-    assert [(r.status, r.attempts) for r in runs] == [("done", 1)]
-    assert tags == 1

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -28,13 +27,6 @@ from strawberry.relay import to_base64
 
 from gateway.db.auth_models import AuditEntry
 from tests.e2e.fleet import AUTH, Fleet, running_fleet
-
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("CG_TEST_ROLLING_RESTART"),
-    reason="set CG_TEST_ROLLING_RESTART=1: ~90 s of nine gateway processes under"
-    " load, beyond the suite's 15-minute budget on two cores; it lost 1 of ~5,000"
-    " requests (a ReadError) once inside a full suite run (docs/deploying.md)",
-)
 
 READ = "query FleetRead($c: ID!) { customer(id: $c) { email } }"
 TAG = "mutation FleetTag($c: ID!, $t: String!) { tagCustomer(customerId: $c, tags: [$t]) { id } }"
