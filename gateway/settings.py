@@ -152,13 +152,7 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=30, ge=1, le=3600)
     """On SIGTERM, how long ``serve`` lets in-flight requests finish before
     it closes their connections (uvicorn's ``timeout_graceful_shutdown``;
-    unbounded by default, which outlasts an orchestrator's grace period).
-    The drain below is part of it: the whole stop takes at most this long."""
-    shutdown_drain_seconds: float = Field(default=2.0, ge=0, le=600)
-    """On SIGTERM, how long ``serve`` keeps serving before it stops accepting:
-    ``/readyz`` answers 503 and every response closes its connection, so a
-    balancer's pool lets go of this replica on a response instead of meeting
-    a closed socket (docs/deploying.md, "Rolling restarts")."""
+    unbounded by default, which outlasts an orchestrator's grace period)."""
 
     max_page_size: int = 100
     """The largest ``first`` a connection accepts."""
@@ -435,15 +429,6 @@ class Settings(BaseSettings):
                 raise ValueError("external_id is an id, not a guess: always strong")
             seen.add(rule)
         return value
-
-    @model_validator(mode="after")
-    def _drain_inside_grace(self) -> Settings:
-        if self.shutdown_drain_seconds >= self.shutdown_grace_seconds:
-            raise ValueError(
-                "CG_SHUTDOWN_DRAIN_SECONDS must be below CG_SHUTDOWN_GRACE_SECONDS "
-                "(the drain is part of the grace)"
-            )
-        return self
 
     @model_validator(mode="after")
     def _mirror_retention_covers_activity(self) -> Settings:

@@ -64,14 +64,3 @@ def asyncpg_url(url: str, database: str | None = None) -> str:
 
 def throwaway_database_name() -> str:
     return f"cg_test_{uuid.uuid4().hex[:12]}"
-
-
-def require_program(path: str) -> None:
-    """A server binary a test starts itself (nginx from Debian's packages,
-    which ``./dev`` installs where it may)."""
-    if os.access(path, os.X_OK):
-        return
-    reason = f"{path} is not installed (./dev installs it as root)"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI needs it")
-    pytest.skip(reason)

@@ -122,7 +122,6 @@ async def subscribe(
     init: dict[str, Any] | None = None,
     query: str = "subscription($id: ID!) { customerTimeline(customerId: $id) { "
     "__typename id source kind summary occurredAt } }",
-    variables: dict[str, Any] | None = None,
 ) -> AsyncIterator[Subscription]:
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": init or AUTH}))
@@ -133,10 +132,7 @@ async def subscribe(
                 {
                     "id": "1",
                     "type": "subscribe",
-                    "payload": {
-                        "query": query,
-                        "variables": {"id": customer, **(variables or {})},
-                    },
+                    "payload": {"query": query, "variables": {"id": customer}},
                 }
             )
         )
