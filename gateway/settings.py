@@ -17,8 +17,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway.redis_address import parse_redis_url
-
 DEV_SECRET_KEY = "dev-secret-change-me"
 MIN_SECRET_CHARS = 32
 """A shared secret shorter than this cannot hold 256 bits (RFC 7518 §3.2 asks
@@ -128,9 +126,6 @@ class Settings(BaseSettings):
     trying again (``gateway.db.session.upgrade``): the writes queued behind
     it wait no longer than this."""
     redis_url: str | None = None
-    """One Redis (``redis://``), a Redis Cluster (``redis+cluster://``) or a
-    master found through Sentinel (``redis+sentinel://``): the forms are in
-    ``gateway.redis_address``."""
     redis_timeout: float = Field(default=0.1, gt=0)
     """Seconds a Redis command (or connecting) may take before it counts as a
     failure; after one, Redis is skipped until a probe finds it back
@@ -404,13 +399,6 @@ class Settings(BaseSettings):
     retention_batch_rows: int = Field(default=10_000, ge=1, le=100_000)
     """Rows one purge statement deletes at most: each is its own short
     transaction, so a backlog never holds a long lock."""
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_address(cls, value: str | None) -> str | None:
-        if value:
-            parse_redis_url(value)  # its ValueError names the problem, not the URL
-        return value or None
 
     @field_validator("identity_match_rules")
     @classmethod

@@ -17,7 +17,6 @@ from pydantic import SecretStr
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.redis_cluster import own_cluster
 from bench.redis_server import RedisServer, own_redis
 from gateway.app import create_app
 from gateway.db.models import Base
@@ -26,10 +25,8 @@ from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
 from tests.servers import (
     POSTGRES_URL,
-    REDIS_KINDS,
     REDIS_URL,
     asyncpg_url,
-    needed,
     require,
     throwaway_database_name,
 )
@@ -232,24 +229,10 @@ def sql(db: Services) -> Iterator[StatementCounter]:
 
 
 @pytest.fixture(scope="session")
-def single_redis_url() -> str:
+def redis_url() -> str:
     """The real Redis of the test run (see tests/servers.py)."""
     require("redis", REDIS_URL, 6379)
     return REDIS_URL
-
-
-@pytest.fixture(scope="session")
-def cluster_redis_url() -> Iterator[str]:
-    """A 3-master Redis Cluster on loopback, started once per session."""
-    needed("redis-server", "redis-cli")
-    with own_cluster() as cluster:
-        yield cluster.url
-
-
-@pytest.fixture(scope="session", params=list(REDIS_KINDS))
-def redis_url(request: pytest.FixtureRequest) -> str:
-    """Each Redis test runs on one server and on a Redis Cluster."""
-    return str(request.getfixturevalue(REDIS_KINDS[request.param]))
 
 
 @pytest.fixture

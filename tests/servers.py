@@ -9,7 +9,6 @@ reached skips the tests that need it — except under ``CI``, where it fails the
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import uuid
 from urllib.parse import urlsplit
@@ -20,9 +19,6 @@ POSTGRES_URL = os.environ.get(
     "CG_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("CG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-REDIS_KINDS = {"redis": "single_redis_url", "cluster": "cluster_redis_url"}
-"""The Redis tests run on each kind: its id → the session fixture of its URL
-(the shared server; a 3-master cluster started once, tests/conftest.py)."""
 
 
 def reachable(url: str, default_port: int) -> bool:
@@ -40,17 +36,6 @@ def require(name: str, url: str, default_port: int) -> None:
     if reachable(url, default_port):
         return
     reason = f"{name} not reachable at {urlsplit(url).netloc} (set CG_TEST_{name.upper()}_URL)"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI needs it")
-    pytest.skip(reason)
-
-
-def needed(*programs: str) -> None:
-    """Skip without these programs — fail under ``CI``, which must have them."""
-    missing = [p for p in programs if shutil.which(p) is None]
-    if not missing:
-        return
-    reason = f"{', '.join(missing)} not installed"
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI needs it")
     pytest.skip(reason)

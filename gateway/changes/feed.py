@@ -1,8 +1,7 @@
 """The change feed live subscriptions listen to, across replicas.
 
 Without Redis the feed listens to this process's ``ChangeBus``. With Redis,
-every change accepted here is published on one channel (sharded pub/sub on a
-Redis Cluster, ``gateway.shared_redis.channels``) and every replica
+every change accepted here is published on one channel and every replica
 (this one included) dispatches what arrives on that channel to its local
 listeners, so a browser connected to replica B sees a webhook accepted by
 replica A. Listeners get changes for one customer on an ``asyncio.Queue``.
@@ -32,11 +31,11 @@ from datetime import datetime
 from functools import partial
 
 import orjson
+from redis.asyncio.client import PubSub
 
 from gateway.changes.bus import ChangeBus, CustomerChange
 from gateway.errors import describe
 from gateway.shared_redis.breaker import DOWN, FAILURES, RedisBreaker
-from gateway.shared_redis.channels import Subscription, publish
 from gateway.shared_redis.client import SharedRedis
 
 log = logging.getLogger("gateway.changes.feed")
@@ -128,9 +127,9 @@ class ChangeFeed:
         """Through Redis. Delivered here directly too while this replica is
         not subscribed; kept in the outbox when Redis is skipped or fails."""
         assert self.redis is not None
-        redis = self.redis
-        sent = await redis.breaker.run(
-            "publish", partial(publish, redis, self.channel, _encode(change))
+        client = self.redis.client
+        sent = await self.redis.breaker.run(
+            "publish", lambda: client.publish(self.channel, _encode(change))
         )
         if sent is DOWN:
             self._outbox.append(change)
@@ -141,11 +140,11 @@ class ChangeFeed:
         """Redis is back: publish what was accepted here meanwhile, for the
         other replicas (a change that fails again stays for next time)."""
         assert self.redis is not None
-        redis = self.redis
+        client = self.redis.client
         while self._outbox:
             message = _encode(self._outbox[0])
-            sent = await redis.breaker.run(
-                "publish", partial(publish, redis, self.channel, message)
+            sent = await self.redis.breaker.run(
+                "publish", partial(client.publish, self.channel, message)
             )
             if sent is DOWN:
                 return
@@ -160,31 +159,29 @@ class ChangeFeed:
         while True:
             await breaker.wait_closed()
             outages = breaker.outages
-            subscription = Subscription(redis, self.channel)
+            pubsub = redis.client.pubsub(ignore_subscribe_messages=True)
             try:
-                await subscription.open()
+                await pubsub.subscribe(self.channel)
                 self._subscribed.set()
                 self._tried.set()
                 self._resync()
-                await self._relay(subscription, breaker, outages)
+                await self._relay(pubsub, breaker, outages)
             except FAILURES as exc:
                 breaker.failed("subscribe", exc)
             finally:
                 self._subscribed.clear()
                 self._tried.set()
                 with contextlib.suppress(*FAILURES):
-                    await subscription.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    async def _relay(
-        self, subscription: Subscription, breaker: RedisBreaker, outages: int
-    ) -> None:
+    async def _relay(self, pubsub: PubSub, breaker: RedisBreaker, outages: int) -> None:
         """Dispatch messages until the breaker opens again."""
         while breaker.outages == outages:
-            message = await subscription.next(timeout=_POLL)
+            message = await pubsub.get_message(timeout=_POLL)
             if message is None:
                 continue
             try:
-                change = _decode(message)
+                change = _decode(message["data"])
             except (ValueError, TypeError) as exc:  # not a change of ours
                 log.error("change feed skipped a malformed message: %s", describe(exc))
                 continue

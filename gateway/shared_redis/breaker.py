@@ -33,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Final, TypeVar
 
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import RedisError
 
 from gateway import metrics
 from gateway.errors import describe
@@ -45,11 +45,9 @@ T = TypeVar("T")
 Probe = Callable[[], Awaitable[object]]
 Hook = Callable[[], Awaitable[None]]
 
-FAILURES = (RedisError, RedisClusterException, OSError)
+FAILURES = (RedisError, OSError)
 """What counts against Redis: redis-py's errors (its ``TimeoutError`` and
-``ConnectionError`` included), a cluster's that are not among them (no node
-reachable to read the topology from, a slot no master serves) and a
-socket's own."""
+``ConnectionError`` included) and a socket's own."""
 
 
 class Down(enum.Enum):

@@ -16,7 +16,6 @@ from gateway.demo.simulation import GENEROUS, Simulators, simulated_upstreams
 from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
 from tests.conftest import ADMIN, GraphQL
-from tests.servers import REDIS_KINDS
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +80,7 @@ async def gateway(
         simulators.heal()
 
 
-@pytest.fixture(params=["memory", *REDIS_KINDS])
+@pytest.fixture(params=["memory", "redis"])
 async def cached(
     request: pytest.FixtureRequest,
     seeded: Services,
@@ -89,12 +88,13 @@ async def cached(
     world: World,
     cache_prefix: str,
 ) -> AsyncIterator[Gateway]:
-    """A gateway of this test's own cache prefix: with the in-process cache,
-    the real Redis, and a Redis Cluster."""
+    """A gateway of this test's own cache prefix, once with the in-process
+    cache and once with the real Redis."""
     settings = seeded.settings.model_copy(update={"cache_prefix": cache_prefix})
-    if request.param != "memory":
-        url = request.getfixturevalue(REDIS_KINDS[request.param])
-        settings = settings.model_copy(update={"redis_url": url})
+    if request.param == "redis":
+        settings = settings.model_copy(
+            update={"redis_url": request.getfixturevalue("redis_url")}
+        )
     async with open_gateway(settings, simulators, world) as gateway:
         simulators.reset_counts()
         yield gateway
