@@ -123,7 +123,9 @@ async def subscribe(
     query: str = "subscription($id: ID!) { customerTimeline(customerId: $id) { "
     "__typename id source kind summary occurredAt } }",
 ) -> AsyncIterator[Subscription]:
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+    async with websockets.connect(
+        url, subprotocols=["graphql-transport-ws"], open_timeout=60
+    ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": init or AUTH}))
         ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
         assert ack["type"] == "connection_ack", ack

@@ -90,7 +90,9 @@ async def test_each_subscription_event_and_websocket_mutation_is_audited(
         "{ ... on NoteAdded { body } } }"
     )
     add = 'mutation($c: ID!) { addNote(customerId: $c, body: "later") { id } }'
-    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+    async with websockets.connect(
+        ws_url, subprotocols=["graphql-transport-ws"], open_timeout=60
+    ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": support}))
         assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
         subscribe: dict[str, Any] = {"query": document, "variables": {"id": maya.id}}

@@ -70,7 +70,9 @@ async def _http(
 
 
 async def _socket(url: str, init: dict[str, Any], payload: dict) -> Answer:
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+    async with websockets.connect(
+        url, subprotocols=["graphql-transport-ws"], open_timeout=60
+    ) as ws:
         try:
             await ws.send(json.dumps({"type": "connection_init", "payload": init}))
             ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
