@@ -310,9 +310,15 @@ async def test_a_preview_is_three_statements_whatever_the_rules_or_the_size(
         {"f": EVERY_RULE},
     )
     assert "errors" not in answer, answer
-    reads = [s for s in sql.statements if not s.lstrip().upper().startswith("SELECT 1")]
+    # Without pool pings and the audit log's batches, which a timer writes
+    # whenever it fires (a loaded machine fired it inside this request).
+    reads = [
+        s
+        for s in sql.statements
+        if "audit_log" not in s and not s.lstrip().upper().startswith("SELECT 1")
+    ]
     # known names (one statement for both the SKU and the category), count, page
-    assert len(reads) == 3, reads
+    assert len(reads) == 3, [" ".join(s.split())[:120] for s in reads]
 
 
 def test_days_ago_is_relative_to_the_fixed_now() -> None:
