@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.peers.run import CHOICES
 from bench.report import render, targets, write
 from bench.runner import Options, run
 
@@ -55,6 +56,14 @@ def parse(
         type=Path,
         help=f"the Markdown report (default {DEFAULT_OUTPUT}; none with --quick)",
     )
+    parser.add_argument(
+        "--peers",
+        choices=CHOICES,
+        default=default.peers,
+        help="measure other servers on the same simulators: plain Strawberry, "
+        "Hive Gateway + Mesh (needs Node.js; npm ci the first time) "
+        "(default %(default)s: both, Hive only where Node.js is installed)",
+    )
     args = parser.parse_args(argv)
     small = args.quick
     options = Options(
@@ -68,6 +77,7 @@ def parse(
         sample_budget=2.0 if small else default.sample_budget,
         requests=args.requests or (40 if small else default.requests),
         duration=args.duration or (2.0 if small else default.duration),
+        peers=args.peers,
     )
     output = args.output or (None if small else DEFAULT_OUTPUT)
     return options, output
@@ -84,12 +94,15 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m bench") -> in
     else:
         figures = render(report)
     print(figures)
-    errors = sum(m.single.errors + m.load.errors for m in report.measurements)
+    rows = [*report.measurements, *report.peers]
+    errors = sum(m.single.errors + m.load.errors for m in rows)
     if errors:
         print(
             f"{errors} requests failed; the gateways' logs: {report.logs}",
             file=sys.stderr,
         )
+    for peer, reason in report.peers_skipped.items():
+        print(f"peer skipped: {peer}: {reason}", file=sys.stderr)
     missed = [t.name for t in targets(report) if t.met is False]
     if missed:
         print(f"targets missed: {'; '.join(missed)}", file=sys.stderr)

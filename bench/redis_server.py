@@ -13,17 +13,21 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from bench.server import free_port
 
 
 class RedisServer:
-    def __init__(self, binary: str, port: int, directory: str) -> None:
+    def __init__(
+        self, binary: str, port: int, directory: str, options: Sequence[str] = ()
+    ) -> None:
         self.binary = binary
         self.port = port
         self.directory = directory
+        self.options = list(options)
+        """More ``redis-server`` arguments (a cluster node's)."""
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -43,6 +47,7 @@ class RedisServer:
             "no",
             "--dir",
             self.directory,
+            *self.options,
         ]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 10

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.peers.report import peer_targets, peers_section
 from bench.queries import CUSTOMER_360, CUSTOMER_PAGE, DEEP_PAGE, SHAPES, Shape
 from bench.runner import Calls, Measurement, Report
 
@@ -84,7 +85,9 @@ def render(report: Report) -> str:
         "in a wave share one upstream fetch: single-flight); *warm* — primed, then "
         "a continuous load; *uncached* — cache (and, in the last mode, loaders) "
         "off via `CG_CACHE_ENABLED=false` / `CG_LOADERS_ENABLED=false`, "
-        "continuous load. p99 of 20 samples is their slowest.",
+        "continuous load. p99 of 20 samples is their slowest. *CPU ms/req* — "
+        "CPU seconds of the gateway's processes (supervisor and workers, from "
+        "`/proc`) during the load, per request sent.",
         "",
         f"Subject of the single-customer shapes: customer {report.subject.customer_id}"
         f" ({report.subject.orders} orders, {report.subject.tickets} tickets, "
@@ -95,6 +98,7 @@ def render(report: Report) -> str:
     for shape in SHAPES:
         lines.extend(_shape_section(report, shape))
     lines.extend(_first_requests(report))
+    lines.extend(peers_section(report))
     lines.extend(_targets_section(report))
     return "\n".join(lines)
 
@@ -105,9 +109,9 @@ def _shape_section(report: Report, shape: Shape) -> list[str]:
         f"## {shape.title}",
         "",
         "| mode | cache | p50 ms | p99 ms | load p50 ms | load p99 ms | req/s "
-        "| Shopify | Zendesk | PostHog | calls | errors |",
+        "| CPU ms/req | Shopify | Zendesk | PostHog | calls | errors |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| ---: | ---: |",
+        "| ---: | ---: | ---: |",
     ]
     for m in rows:
         c = m.calls.connectors
@@ -115,7 +119,8 @@ def _shape_section(report: Report, shape: Shape) -> list[str]:
             f"| {m.mode.name} | {m.state} | {_ms(m.single.percentile_ms(50))} "
             f"| {_ms(m.single.percentile_ms(99))} | {_ms(m.load.percentile_ms(50))} "
             f"| {_ms(m.load.percentile_ms(99))} | {m.load.per_second:.0f} "
-            f"| {_n(c['shopify'])} | {_n(c['zendesk'])} | {_n(c['posthog'])} "
+            f"| {_ms(m.cpu_ms_per_request)} | {_n(c['shopify'])} "
+            f"| {_n(c['zendesk'])} | {_n(c['posthog'])} "
             f"| {_n(m.calls.total)} | {m.single.errors + m.load.errors} |"
         )
     lines += ["", "Upstream calls per query by endpoint:", ""]
@@ -192,6 +197,7 @@ def targets(report: Report) -> list[Target]:
                 cold.calls.total == shape.expected_pairs and warm.calls.total == 0,
             )
         )
+    found.extend(Target(*row) for row in peer_targets(report))
     return found
 
 

@@ -17,6 +17,7 @@ this process: exact, and per connector and endpoint.
 
 from __future__ import annotations
 
+import math
 import secrets
 import tempfile
 import time
@@ -29,6 +30,7 @@ import httpx
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
+from bench.cpu import tree_cpu_seconds
 from bench.database import bench_database, seed_world
 from bench.load import (
     Budget,
@@ -85,6 +87,9 @@ class Options:
     duration: float = 6.0
     """…and seconds per load measurement, at most."""
     world_seed: int = 42
+    peers: str = "all"
+    """Which peers to measure too (``bench/peers/run.py``): ``all`` (Hive
+    only where Node.js is installed), ``none``, ``plain`` or ``hive``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +132,13 @@ class Measurement:
     load: Timings
     load_kind: str
     calls: Calls
+    load_cpu: float = math.nan
+    """CPU seconds the server's processes spent during ``load``."""
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        sent = self.load.count + self.load.errors
+        return self.load_cpu / sent * 1000 if sent else math.nan
 
 
 @dataclass(slots=True)
@@ -144,6 +156,10 @@ class Report:
     seconds: float = 0.0
     logs: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
     """Where the gateways' output went, one file per mode."""
+    peers: list[Measurement] = field(default_factory=list)
+    """The peers' figures (``bench/peers``), a ``Mode`` named after each."""
+    peers_skipped: dict[str, str] = field(default_factory=dict)
+    """Peers that were asked for but could not run, and why."""
 
 
 class CallMeter:
@@ -210,6 +226,7 @@ async def run(options: Options, say: Callable[[str], None]) -> Report:
             await _run_modes(
                 options, report, database_url, simulators, redis, prefix, say
             )
+            await _run_peers(options, report, simulators, say)
     finally:
         await evict(redis, prefix)
         await redis.aclose()
@@ -276,8 +293,31 @@ async def _run_modes(
                         mode,
                         shape,
                         requests[shape.key],
+                        gateway.process.pid,
                     )
                 )
+
+
+async def _run_peers(
+    options: Options,
+    report: Report,
+    simulators: Simulators,
+    say: Callable[[str], None],
+) -> None:
+    """The peers after our modes, on the same simulators and budget."""
+    from bench.peers.run import measure_peers, selected  # it imports this module
+
+    report.peers, report.peers_skipped = await measure_peers(
+        selected(options.peers),
+        simulators=simulators,
+        subject=report.subject,
+        workers=options.workers,
+        budget=Budget(options.concurrency, options.requests, options.duration),
+        samples=options.samples,
+        sample_budget=options.sample_budget,
+        logs=report.logs,
+        say=say,
+    )
 
 
 async def _first_requests(
@@ -344,6 +384,7 @@ async def _measure(
     mode: Mode,
     shape: Shape,
     request: Request,
+    pid: int,
 ) -> list[Measurement]:
     samples: list[tuple[dict[str, int], dict[str, int]]] = []
 
@@ -366,25 +407,33 @@ async def _measure(
     cold_calls = per_query(samples, len(samples))
     budget = Budget(options.concurrency, options.requests, options.duration)
     if not mode.cache:
+        cpu = tree_cpu_seconds(pid)
         load = await closed_loop(client, request, budget)
+        cpu = tree_cpu_seconds(pid) - cpu
         return [
-            Measurement(shape, mode, "uncached", single, load, "continuous", cold_calls)
+            Measurement(
+                shape, mode, "uncached", single, load, "continuous", cold_calls, cpu
+            )
         ]
 
     async def evict_all() -> None:
         await evict(redis, prefix)
 
+    cpu = tree_cpu_seconds(pid)
     cold_load = await waves(client, request, budget, between=evict_all)
-    cold = Measurement(shape, mode, "cold", single, cold_load, "waves", cold_calls)
+    cpu = tree_cpu_seconds(pid) - cpu
+    cold = Measurement(shape, mode, "cold", single, cold_load, "waves", cold_calls, cpu)
     await post(client, request)  # prime
     meter.reset()
     warm_single = await sequential(
         client, request, options.samples, budget=options.sample_budget
     )
+    cpu = tree_cpu_seconds(pid)
     warm_load = await closed_loop(client, request, budget)
+    cpu = tree_cpu_seconds(pid) - cpu
     sent = warm_single.count + warm_single.errors + warm_load.count + warm_load.errors
     warm_calls = per_query([meter.take()], max(sent, 1))
     warm = Measurement(
-        shape, mode, "warm", warm_single, warm_load, "continuous", warm_calls
+        shape, mode, "warm", warm_single, warm_load, "continuous", warm_calls, cpu
     )
     return [cold, warm]

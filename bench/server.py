@@ -56,30 +56,43 @@ def free_port() -> int:
 class Gateway:
     url: str
     process: subprocess.Popen[bytes]
+    ready_path: str = "/readyz"
 
-    async def ready(self) -> None:
-        """Return once ``/readyz`` answers 200; raise if the server died."""
-        await _wait_ready(self.url, self.process)
+    async def ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Return once ``ready_path`` answers 200; raise if the server died."""
+        await _wait_ready(self.url, self.process, self.ready_path, timeout)
 
 
 @asynccontextmanager
 async def gateway_server(
-    settings: Settings, *, workers: int, defaults: Mapping[str, str], log: Path
+    settings: Settings,
+    *,
+    workers: int,
+    defaults: Mapping[str, str],
+    log: Path,
+    app: str = "gateway.app:create_app",
 ) -> AsyncIterator[Gateway]:
     """Start the gateway on a free loopback port and yield at once
     (``Gateway.ready`` waits for it); stop it, workers included, on the way out.
 
     The environment is this process's, overlaid with ``settings``; ``defaults``
     fill in variables the operator did not set. Its output goes to ``log``:
-    a failing request's traceback there must not bury the report.
+    a failing request's traceback there must not bury the report. ``app`` is
+    the ASGI factory (the benchmark's plain peer serves its own).
     """
     port = free_port()
-    env = {**defaults, **os.environ, **environment(settings)}
+    # No balancer pools connections to it: stopping needs no drain.
+    env = {
+        "CG_SHUTDOWN_DRAIN_SECONDS": "0",
+        **defaults,
+        **os.environ,
+        **environment(settings),
+    }
     command = [
         sys.executable,
         "-m",
         "uvicorn",
-        "gateway.app:create_app",
+        app,
         "--factory",
         "--host",
         "127.0.0.1",
@@ -98,25 +111,27 @@ async def gateway_server(
     try:
         yield Gateway(f"http://127.0.0.1:{port}", process)
     finally:
-        await asyncio.to_thread(_stop, process)
+        await asyncio.to_thread(stop, process)
 
 
-async def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+async def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], path: str, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(base_url=url, timeout=2) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"the gateway exited with {process.returncode}")
+                raise RuntimeError(f"the server exited with {process.returncode}")
             try:
-                if (await client.get("/readyz")).status_code == 200:
+                if (await client.get(path)).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-    raise RuntimeError(f"the gateway at {url} was not ready in {STARTUP_TIMEOUT} s")
+    raise RuntimeError(f"the server at {url} was not ready in {timeout:g} s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM lets uvicorn's supervisor stop its workers; SIGKILL if it hangs."""
     process.terminate()
     try:

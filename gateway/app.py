@@ -33,6 +33,7 @@ from gateway.outbound.publish import QUEUE as OUTBOUND_QUEUE
 from gateway.privacy import tasks as privacy_tasks
 from gateway.retention import tasks as retention_tasks
 from gateway.runtime.services import Services, open_services
+from gateway.runtime.shutdown import CloseWhenDraining, Drain
 from gateway.settings import Settings
 from gateway.webhooks import webhook
 
@@ -72,9 +73,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when the database answers; the ``shopify`` detail says which
-    access scopes Shopify did not grant and what that hides (docs/shopify.md),
-    ``upstreams`` each upstream's circuit breaker (docs/upstreams.md)."""
+    """Ready when the database answers and no SIGTERM came (503 from the
+    drain's start, ``gateway.runtime.shutdown``); the ``shopify`` detail says
+    which access scopes Shopify did not grant and what that hides
+    (docs/shopify.md), ``upstreams`` each upstream's circuit breaker
+    (docs/upstreams.md)."""
+    if request.app.state.drain.active:  # SIGTERM: let the balancer drain us
+        return JSONResponse({"status": "draining"}, status_code=503)
     services: Services = request.app.state.services
     upstreams: dict[str, object] = {}
     if services.shopify_scopes is not None:
@@ -92,6 +97,27 @@ async def readyz(request: Request) -> Response:
     if services.guard is not None and services.guard.breakers:
         detail["upstreams"] = services.guard.detail()
     return JSONResponse(detail)
+
+
+@asynccontextmanager
+async def _running(
+    app: Starlette,
+    opener: AbstractAsyncContextManager[Services],
+    settings: Settings,
+    worker: bool,
+) -> AsyncIterator[None]:
+    """The services open, the scheduled refresh and (``worker``) a job
+    worker running, the GraphQL endpoint built."""
+    async with (
+        opener as opened,
+        scheduled_refresh(opened, sync_after_refresh),
+        running_worker(opened.jobs, settings, opened, BLUEPRINTS)
+        if worker
+        else nullcontext(),
+    ):
+        app.state.services = opened
+        app.state.graphql.build()
+        yield
 
 
 def create_app(
@@ -124,30 +150,26 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        opener: AbstractAsyncContextManager[Services] = (
-            nullcontext(services) if services is not None else open_services(settings)
-        )
-        async with (
-            opener as opened,
-            scheduled_refresh(opened, sync_after_refresh),
-            running_worker(opened.jobs, settings, opened, BLUEPRINTS)
-            if worker
-            else nullcontext(),
-        ):
-            app.state.services = opened
-            graphql.build()
-            if services is None:  # a server process, not a test's app
+        if services is not None:  # a test's app: no signals, no drain
+            async with _running(app, nullcontext(services), settings, worker):
+                yield
+            return
+        with drain.on_sigterm():
+            async with _running(app, open_services(settings), settings, worker):
                 # What exists now (schema, services, modules) lives as long as
                 # the process: left out of the garbage collector's full passes,
                 # which would rescan it all, pausing every request (the p99).
                 gc.freeze()
-            yield
+                drain.serving()
+                yield
 
     app = Starlette(lifespan=lifespan)
+    drain = app.state.drain = Drain(settings.shutdown_drain_seconds)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(CloseWhenDraining, drain=drain)
     if services is not None:
         app.state.services = services
-    graphql = LazyGraphQL(app, ide_headers)
+    graphql = app.state.graphql = LazyGraphQL(app, ide_headers)
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),

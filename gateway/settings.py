@@ -17,6 +17,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.redis_address import parse_redis_url
+
 DEV_SECRET_KEY = "dev-secret-change-me"
 MIN_SECRET_CHARS = 32
 """A shared secret shorter than this cannot hold 256 bits (RFC 7518 §3.2 asks
@@ -126,6 +128,9 @@ class Settings(BaseSettings):
     trying again (``gateway.db.session.upgrade``): the writes queued behind
     it wait no longer than this."""
     redis_url: str | None = None
+    """One Redis (``redis://``), a Redis Cluster (``redis+cluster://``) or a
+    master found through Sentinel (``redis+sentinel://``): the forms are in
+    ``gateway.redis_address``."""
     redis_timeout: float = Field(default=0.1, gt=0)
     """Seconds a Redis command (or connecting) may take before it counts as a
     failure; after one, Redis is skipped until a probe finds it back
@@ -147,7 +152,13 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=30, ge=1, le=3600)
     """On SIGTERM, how long ``serve`` lets in-flight requests finish before
     it closes their connections (uvicorn's ``timeout_graceful_shutdown``;
-    unbounded by default, which outlasts an orchestrator's grace period)."""
+    unbounded by default, which outlasts an orchestrator's grace period).
+    The drain below is part of it: the whole stop takes at most this long."""
+    shutdown_drain_seconds: float = Field(default=2.0, ge=0, le=600)
+    """On SIGTERM, how long ``serve`` keeps serving before it stops accepting:
+    ``/readyz`` answers 503 and every response closes its connection, so a
+    balancer's pool lets go of this replica on a response instead of meeting
+    a closed socket (docs/deploying.md, "Rolling restarts")."""
 
     max_page_size: int = 100
     """The largest ``first`` a connection accepts."""
@@ -400,6 +411,13 @@ class Settings(BaseSettings):
     """Rows one purge statement deletes at most: each is its own short
     transaction, so a backlog never holds a long lock."""
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_address(cls, value: str | None) -> str | None:
+        if value:
+            parse_redis_url(value)  # its ValueError names the problem, not the URL
+        return value or None
+
     @field_validator("identity_match_rules")
     @classmethod
     def _match_rules(cls, value: str) -> str:
@@ -417,6 +435,15 @@ class Settings(BaseSettings):
                 raise ValueError("external_id is an id, not a guess: always strong")
             seen.add(rule)
         return value
+
+    @model_validator(mode="after")
+    def _drain_inside_grace(self) -> Settings:
+        if self.shutdown_drain_seconds >= self.shutdown_grace_seconds:
+            raise ValueError(
+                "CG_SHUTDOWN_DRAIN_SECONDS must be below CG_SHUTDOWN_GRACE_SECONDS "
+                "(the drain is part of the grace)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _mirror_retention_covers_activity(self) -> Settings:

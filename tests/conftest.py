@@ -5,6 +5,7 @@ and Redis: the shared one, or a server of a test's own."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -17,6 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.redis_cluster import own_cluster
 from bench.redis_server import RedisServer, own_redis
 from gateway.app import create_app
 from gateway.db.models import Base
@@ -25,8 +27,10 @@ from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
 from tests.servers import (
     POSTGRES_URL,
+    REDIS_KINDS,
     REDIS_URL,
     asyncpg_url,
+    needed,
     require,
     throwaway_database_name,
 )
@@ -36,6 +40,12 @@ GraphQL = Callable[..., Awaitable[dict[str, Any]]]
 ADMIN_KEY = "cg_test_admin_key"
 """The tests' admin API key (``CG_DEMO_API_KEY``: no database row needed)."""
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+# Every server a test starts stops at once on SIGTERM: no balancer pools
+# connections to it, so the drain a fleet's replica needs (default 2 s) would
+# only add 2 s to each of the suite's many stops. The drain's own tests and
+# the fleet's replicas set theirs.
+os.environ.setdefault("CG_SHUTDOWN_DRAIN_SECONDS", "0")
 
 
 def pytest_collection_modifyitems(
@@ -229,10 +239,24 @@ def sql(db: Services) -> Iterator[StatementCounter]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def single_redis_url() -> str:
     """The real Redis of the test run (see tests/servers.py)."""
     require("redis", REDIS_URL, 6379)
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def cluster_redis_url() -> Iterator[str]:
+    """A 3-master Redis Cluster on loopback, started once per session."""
+    needed("redis-server", "redis-cli")
+    with own_cluster() as cluster:
+        yield cluster.url
+
+
+@pytest.fixture(scope="session", params=list(REDIS_KINDS))
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """Each Redis test runs on one server and on a Redis Cluster."""
+    return str(request.getfixturevalue(REDIS_KINDS[request.param]))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ reached skips the tests that need it — except under ``CI``, where it fails the
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from urllib.parse import urlsplit
@@ -19,6 +20,9 @@ POSTGRES_URL = os.environ.get(
     "CG_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("CG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_KINDS = {"redis": "single_redis_url", "cluster": "cluster_redis_url"}
+"""The Redis tests run on each kind: its id → the session fixture of its URL
+(the shared server; a 3-master cluster started once, tests/conftest.py)."""
 
 
 def reachable(url: str, default_port: int) -> bool:
@@ -41,6 +45,17 @@ def require(name: str, url: str, default_port: int) -> None:
     pytest.skip(reason)
 
 
+def needed(*programs: str) -> None:
+    """Skip without these programs — fail under ``CI``, which must have them."""
+    missing = [p for p in programs if shutil.which(p) is None]
+    if not missing:
+        return
+    reason = f"{', '.join(missing)} not installed"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI needs it")
+    pytest.skip(reason)
+
+
 def asyncpg_url(url: str, database: str | None = None) -> str:
     parts = urlsplit(url)
     path = f"/{database}" if database else parts.path
@@ -49,3 +64,14 @@ def asyncpg_url(url: str, database: str | None = None) -> str:
 
 def throwaway_database_name() -> str:
     return f"cg_test_{uuid.uuid4().hex[:12]}"
+
+
+def require_program(path: str) -> None:
+    """A server binary a test starts itself (nginx from Debian's packages,
+    which ``./dev`` installs where it may)."""
+    if os.access(path, os.X_OK):
+        return
+    reason = f"{path} is not installed (./dev installs it as root)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI needs it")
+    pytest.skip(reason)

@@ -1,11 +1,12 @@
 """Where cached bytes live: Redis, or an in-process LRU.
 
-Redis (``redis.asyncio`` + hiredis, the process's ``SharedRedis``) when
-``CG_REDIS_URL`` is set, else a bounded in-process LRU with TTLs; both behind
-``CacheBackend``. Redis failures never reach clients, nor make them wait: the
-first one opens the process's breaker (``gateway.shared_redis``), and until a
-probe finds Redis back the backend answers from an in-process tier of what
-this replica fetched meanwhile.
+Redis (``redis.asyncio`` + hiredis, the process's ``SharedRedis``: one
+server, a Cluster or a Sentinel-watched master) when ``CG_REDIS_URL`` is set,
+else a bounded in-process LRU with TTLs; both behind ``CacheBackend``. Redis
+failures never reach clients, nor make them wait: the first one opens the
+process's breaker (``gateway.shared_redis``), and until a probe finds Redis
+back the backend answers from an in-process tier of what this replica
+fetched meanwhile.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ class RedisBackend:
     tier is then emptied."""
 
     def __init__(self, shared: SharedRedis, near_entries: int) -> None:
+        self.shared_redis = shared
         self.redis = shared.client
         self.breaker = shared.breaker
         self.near = MemoryBackend(near_entries)
@@ -144,10 +146,10 @@ class RedisBackend:
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []
-        values = await self.breaker.run("get", lambda: self.redis.mget(list(keys)))
+        values = await self.breaker.run("get", partial(self.shared_redis.mget, keys))
         if values is DOWN:
             return await self.near.get_many(keys)
-        return [v.encode() if isinstance(v, str) else v for v in values]
+        return values
 
     async def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
         if not items:
@@ -203,8 +205,8 @@ class RedisBackend:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key, value in items.items():
                     pipe.set(key, value, px=int(ttl * 1000))
-                if locks:
-                    pipe.delete(*locks)
+                for lock in locks:  # one DEL each: on a cluster, to its slot
+                    pipe.delete(lock)
                 await pipe.execute()
 
         if await self.breaker.run("set", pipeline) is DOWN:

@@ -6,11 +6,13 @@ compact JSON written by pydantic from the canonical models, and every key
 carries a version derived from the shape of what it stores, so a changed model
 never reads old bytes::
 
-    cg:<namespace>:<version>:<key>
+    cg:<namespace>:<version>:{<key>}        (its lock: the same, then ``:lock``)
 
 A namespace given ``pseudonyms`` (every namespace of ``build_caches``) names
 a key by its keyed hash instead (``gateway.shared_redis.pseudonyms``): its
-keys are upstream ids, and a PostHog distinct id is often an email. Every
+keys are upstream ids, and a PostHog distinct id is often an email. The braces
+are a Redis Cluster hash tag: a value and its lock share a slot, and the keys
+of a batch spread over the cluster (its ``MGET`` is sent per slot). Every
 read, lock, write and eviction goes through ``ReadThrough.key``, so an
 eviction by external id finds what a read stored.
 
@@ -105,9 +107,8 @@ class ReadThrough(Generic[V]):
 
     def key(self, key: str) -> str:
         """The backend's name for ``key``."""
-        if self.pseudonyms is not None:
-            return self.prefix + self.pseudonyms(key)
-        return self.prefix + key
+        name = self.pseudonyms(key) if self.pseudonyms is not None else key
+        return f"{self.prefix}{{{name}}}"
 
     def entry(self, value: V, fetched_at: float) -> bytes:
         """What is stored for ``value`` read from upstream at ``fetched_at``."""

@@ -9,6 +9,9 @@ from: one per customer it names, plus one global version.
 
 Reading costs one ``MGET`` (the entry and the current versions together); the
 entry is served only when the versions it was built from are still current.
+Keys carry a Redis Cluster hash tag, the customer's id (``{42}``; the global
+version's is ``{all}``): a query about one customer reads its entry and that
+customer's version from one slot, and the global version from another.
 Versions are read *before* the query executes, so a change that lands while it
 runs makes the stored response stale at once instead of hiding the change.
 
@@ -97,7 +100,7 @@ class ResponseCache:
         ).hexdigest()
         unique = tuple(sorted(set(ids)))
         return Lookup(
-            key=self._entries + digest,
+            key=f"{self._entries}{{{unique[0]}}}:{digest}",
             version_keys=(self._version_key("all"),)
             + tuple(self._version_key(str(cid)) for cid in unique),
             customer_ids=unique,
@@ -143,7 +146,7 @@ class ResponseCache:
         )
 
     def _version_key(self, name: str) -> str:
-        return self._versions + name
+        return f"{self._versions}{{{name}}}"
 
 
 def _current(entry: bytes, versions: Sequence[bytes | None]) -> Hit | None:

@@ -1,7 +1,8 @@
 """The change feed live subscriptions listen to, across replicas.
 
 Without Redis the feed listens to this process's ``ChangeBus``. With Redis,
-every change accepted here is published on one channel and every replica
+every change accepted here is published on one channel (sharded pub/sub on a
+Redis Cluster, ``gateway.shared_redis.channels``) and every replica
 (this one included) dispatches what arrives on that channel to its local
 listeners, so a browser connected to replica B sees a webhook accepted by
 replica A. Listeners get changes for one customer on an ``asyncio.Queue``.
@@ -31,11 +32,11 @@ from datetime import datetime
 from functools import partial
 
 import orjson
-from redis.asyncio.client import PubSub
 
 from gateway.changes.bus import ChangeBus, CustomerChange
 from gateway.errors import describe
 from gateway.shared_redis.breaker import DOWN, FAILURES, RedisBreaker
+from gateway.shared_redis.channels import Subscription, publish
 from gateway.shared_redis.client import SharedRedis
 
 log = logging.getLogger("gateway.changes.feed")
@@ -127,9 +128,9 @@ class ChangeFeed:
         """Through Redis. Delivered here directly too while this replica is
         not subscribed; kept in the outbox when Redis is skipped or fails."""
         assert self.redis is not None
-        client = self.redis.client
-        sent = await self.redis.breaker.run(
-            "publish", lambda: client.publish(self.channel, _encode(change))
+        redis = self.redis
+        sent = await redis.breaker.run(
+            "publish", partial(publish, redis, self.channel, _encode(change))
         )
         if sent is DOWN:
             self._outbox.append(change)
@@ -140,11 +141,11 @@ class ChangeFeed:
         """Redis is back: publish what was accepted here meanwhile, for the
         other replicas (a change that fails again stays for next time)."""
         assert self.redis is not None
-        client = self.redis.client
+        redis = self.redis
         while self._outbox:
             message = _encode(self._outbox[0])
-            sent = await self.redis.breaker.run(
-                "publish", partial(client.publish, self.channel, message)
+            sent = await redis.breaker.run(
+                "publish", partial(publish, redis, self.channel, message)
             )
             if sent is DOWN:
                 return
@@ -159,29 +160,31 @@ class ChangeFeed:
         while True:
             await breaker.wait_closed()
             outages = breaker.outages
-            pubsub = redis.client.pubsub(ignore_subscribe_messages=True)
+            subscription = Subscription(redis, self.channel)
             try:
-                await pubsub.subscribe(self.channel)
+                await subscription.open()
                 self._subscribed.set()
                 self._tried.set()
                 self._resync()
-                await self._relay(pubsub, breaker, outages)
+                await self._relay(subscription, breaker, outages)
             except FAILURES as exc:
                 breaker.failed("subscribe", exc)
             finally:
                 self._subscribed.clear()
                 self._tried.set()
                 with contextlib.suppress(*FAILURES):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await subscription.aclose()
 
-    async def _relay(self, pubsub: PubSub, breaker: RedisBreaker, outages: int) -> None:
+    async def _relay(
+        self, subscription: Subscription, breaker: RedisBreaker, outages: int
+    ) -> None:
         """Dispatch messages until the breaker opens again."""
         while breaker.outages == outages:
-            message = await pubsub.get_message(timeout=_POLL)
+            message = await subscription.next(timeout=_POLL)
             if message is None:
                 continue
             try:
-                change = _decode(message["data"])
+                change = _decode(message)
             except (ValueError, TypeError) as exc:  # not a change of ours
                 log.error("change feed skipped a malformed message: %s", describe(exc))
                 continue

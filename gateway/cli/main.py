@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 
 import typer
-import uvicorn
 from dotenv import load_dotenv
 from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress
 
 from gateway.auth.keys import new_secret
+from gateway.cli import serving
 from gateway.cli.audiences import audiences_app
 from gateway.cli.insights import insights_app, segments_app
 from gateway.cli.keys import audit, keys_app, queries_app
@@ -80,16 +80,7 @@ def serve(
             raise
         # Down for now: serve anyway, /readyz answers 503 until it is back.
         typer.echo(exc.message, err=True)
-    uvicorn.run(
-        "gateway.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        timeout_keep_alive=settings.keep_alive_seconds,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
+    serving.run(host, port, workers, settings)
 
 
 @db_app.command("upgrade")

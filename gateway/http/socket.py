@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
 from strawberry.http import GraphQLRequestData
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -169,6 +170,15 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
             if isinstance(error, dict) and isinstance(error.get("message"), str):
                 error["message"] = self.guarded.gate.message(error["message"])
         await super().send_message(message)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        """A socket closed while a result was on its way — the client left,
+        or this replica is stopping and closed it with 1012 — is no failure:
+        one line, not strawberry's traceback."""
+        if isinstance(error, WebSocketDisconnected):
+            log.info("a socket closed before a subscription's result was sent")
+            return
+        await super().handle_task_exception(error)
 
     async def _handle_pre_execution_error(
         self, operation: Operation[Any, None], result: PreExecutionError

@@ -198,8 +198,18 @@ class TimelineSubscription:
         description="Each new event of the customer's timeline, as it happens."
     )
     async def customer_timeline(
-        self, info: Info, customer_id: strawberry.ID
+        self,
+        info: Info,
+        customer_id: strawberry.ID,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="An event's `cursor`: the events after it are sent"
+                " first (oldest first, at most 500), then new ones, none twice."
+                " Give the last one received when reconnecting."
+            ),
+        ] = None,
     ) -> AsyncGenerator[TimelineEvent, None]:
         pk = await resolve.person(info, customer_pk(customer_id))
-        async for item in live.new_events(info, customer_id):
+        async for item in live.new_events(info, customer_id, after=after):
             yield event_of(item, pk)

@@ -29,6 +29,7 @@ from gateway.schema.orders import AbandonedCheckout, Order, Refund
 from gateway.schema.orders import Return as OrderReturn
 from gateway.schema.support import Ticket, TicketComment
 from gateway.schema.tasks import Task, task_by_id
+from gateway.timeline.cursor import item_cursor
 from gateway.timeline.items import Kind, Source, TimelineItem, WebDetail
 from gateway.timeline.mapping import STANDARD_EVENT_NAMES
 
@@ -55,6 +56,10 @@ class TimelineEvent:
     actor: str | None = strawberry.field(
         description="Who did it when not the customer (an agent, a rep); null"
         " when the customer did."
+    )
+    cursor: str = strawberry.field(
+        description="Its place in the timeline: `customerTimeline(after:)` given"
+        " the last one received replays what came after it, then goes live."
     )
     plain_summary: strawberry.Private[str]
     customer_id: strawberry.Private[int]
@@ -291,6 +296,7 @@ def _common(item: TimelineItem, customer_id: int) -> dict[str, Any]:
         "summary": item.summary,
         "plain_summary": PLAIN_SUMMARIES.get(item.kind, item.summary),
         "actor": item.actor,
+        "cursor": item_cursor(item),
         "customer_id": customer_id,
     }
 

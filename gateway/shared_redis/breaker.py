@@ -33,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Final, TypeVar
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from gateway import metrics
 from gateway.errors import describe
@@ -45,9 +45,11 @@ T = TypeVar("T")
 Probe = Callable[[], Awaitable[object]]
 Hook = Callable[[], Awaitable[None]]
 
-FAILURES = (RedisError, OSError)
+FAILURES = (RedisError, RedisClusterException, OSError)
 """What counts against Redis: redis-py's errors (its ``TimeoutError`` and
-``ConnectionError`` included) and a socket's own."""
+``ConnectionError`` included), a cluster's that are not among them (no node
+reachable to read the topology from, a slot no master serves) and a
+socket's own."""
 
 
 class Down(enum.Enum):

@@ -1,44 +1,69 @@
 """The one Redis client of a process, and its breaker.
 
-The client fails fast: one timeout (``CG_REDIS_TIMEOUT``) bounds connecting
-and every command, and redis-py's retries are off — redis-py 8 retries a
-failed command up to 10 times with a backoff capped at 1 s by default
-(redis-py 8.1.0, ``redis/_defaults.py``: ``DEFAULT_RETRY_COUNT = 10``,
-``DEFAULT_RETRY_BASE = 0.01``, ``DEFAULT_RETRY_CAP = 1``; the ``retry=``
-default of ``redis/asyncio/client.py``'s ``Redis``). Whether to try again is
-the breaker's decision, taken once for every user of the process.
+``CG_REDIS_URL`` names one server, a Redis Cluster or a Sentinel-watched
+master (``gateway.redis_address``); whichever it is, the client fails fast:
+one timeout (``CG_REDIS_TIMEOUT``) bounds connecting and every command, and
+redis-py's retries are off — redis-py 8 retries a failed command up to 10
+times with a backoff capped at 1 s by default (redis-py 8.1.0,
+``redis/_defaults.py``: ``DEFAULT_RETRY_COUNT = 10``, ``DEFAULT_RETRY_BASE =
+0.01``, ``DEFAULT_RETRY_CAP = 1``; the ``retry=`` default of ``Redis`` and of
+``RedisCluster``, whose retries also re-read the cluster's topology). Whether
+to try again is the breaker's decision, taken once for every user of the
+process. A cluster client that failed re-reads the topology on its next call
+(redis-py marks it for that on a connection error or timeout), so the
+breaker's probe after a failover finds the promoted replica; a Sentinel
+client asks the sentinels for the master on each new connection.
+
+The few commands whose form differs on a cluster are here: ``mget`` (one
+``MGET`` per hash slot there) and the change feed's channel (sharded pub/sub,
+``channels.py``). Pipelines, ``DEL`` and one-key scripts need nothing: a
+cluster pipeline sends each command to its slot's node, one round trip per
+node, and redis-py's cluster ``delete`` splits its keys per slot.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 
+from gateway.redis_address import RedisAddress, parse_redis_url
 from gateway.shared_redis.breaker import RedisBreaker
 
 
 @dataclass(slots=True)
 class SharedRedis:
-    client: Redis
+    client: Redis | RedisCluster
     breaker: RedisBreaker
+    sentinel: Sentinel | None = None
+    """The sentinels' clients, closed with the rest (Sentinel mode only)."""
 
     @classmethod
     def open(cls, url: str, timeout: float, prefix: str = "cg") -> SharedRedis:
-        client = Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=30,
-        )
+        address = parse_redis_url(url)
+        sentinel = None
+        client: Redis | RedisCluster
+        if address.mode == "cluster":
+            client = _cluster(address, timeout)
+        elif address.mode == "sentinel":
+            sentinel, client = _sentinel(address, timeout)
+        else:
+            client = Redis.from_url(url, **_fail_fast(timeout))
 
         async def probe() -> None:
             """A write, not a PING: a server that answers but refuses writes
-            (a read-only replica during a failover, out of memory) is not back."""
+            (a read-only replica during a failover, out of memory) is not back.
+            On a cluster the write reaches one master; every master must
+            answer a PING too."""
             await client.set(f"{prefix}:redis-probe", b"1", px=1000)
+            if isinstance(client, RedisCluster):
+                await client.ping(target_nodes=RedisCluster.PRIMARIES)
 
         async def reset() -> None:
             """Drop the idle connections. Not those in use: redis-py dropped
@@ -46,11 +71,76 @@ class SharedRedis:
             writer or reader, redis-py issue #2349); a command on the wire
             ends as Redis answers or fails it, and redis-py then disconnects
             a connection that failed."""
-            await client.connection_pool.disconnect(inuse_connections=False)
+            if isinstance(client, RedisCluster):
+                for node in client.get_nodes():
+                    await node.disconnect_free_connections()
+            else:
+                await client.connection_pool.disconnect(inuse_connections=False)
 
-        breaker = RedisBreaker(probe, reset=reset)
-        return cls(client, breaker)
+        return cls(client, RedisBreaker(probe, reset=reset), sentinel)
+
+    async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        """``MGET``; on a cluster one per hash slot of ``keys`` (pipelined,
+        one round trip per node), answers in the order of ``keys``."""
+        if isinstance(self.client, RedisCluster):
+            values = await self.client.mget_nonatomic(list(keys))
+        else:
+            values = await self.client.mget(list(keys))
+        return [v.encode() if isinstance(v, str) else v for v in values]
 
     async def aclose(self) -> None:
         await self.breaker.aclose()
         await self.client.aclose()
+        if self.sentinel is not None:
+            for client in self.sentinel.sentinels:
+                await client.aclose()
+
+
+class _FailFast(TypedDict):
+    socket_timeout: float
+    socket_connect_timeout: float
+    retry: Retry
+    health_check_interval: int
+
+
+def _fail_fast(timeout: float) -> _FailFast:
+    return {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+        "health_check_interval": 30,
+    }
+
+
+def _cluster(address: RedisAddress, timeout: float) -> RedisCluster:
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],
+        username=address.username,
+        password=address.password,
+        ssl=address.tls,
+        **_fail_fast(timeout),
+    )
+
+
+def _sentinel(address: RedisAddress, timeout: float) -> tuple[Sentinel, Redis]:
+    """The sentinels (no password: the URL's is the master's) and a client of
+    the master they name."""
+    options = _fail_fast(timeout)
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        list(address.nodes),
+        sentinel_kwargs={
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), 0),
+            "ssl": address.tls,
+        },
+    )
+    client = sentinel.master_for(
+        address.service,
+        db=address.db,
+        username=address.username,
+        password=address.password,
+        ssl=address.tls,
+        **options,
+    )
+    return sentinel, client

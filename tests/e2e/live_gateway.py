@@ -122,6 +122,7 @@ async def subscribe(
     init: dict[str, Any] | None = None,
     query: str = "subscription($id: ID!) { customerTimeline(customerId: $id) { "
     "__typename id source kind summary occurredAt } }",
+    variables: dict[str, Any] | None = None,
 ) -> AsyncIterator[Subscription]:
     async with websockets.connect(
         url, subprotocols=["graphql-transport-ws"], open_timeout=60
@@ -134,7 +135,10 @@ async def subscribe(
                 {
                     "id": "1",
                     "type": "subscribe",
-                    "payload": {"query": query, "variables": {"id": customer}},
+                    "payload": {
+                        "query": query,
+                        "variables": {"id": customer, **(variables or {})},
+                    },
                 }
             )
         )

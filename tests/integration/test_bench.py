@@ -45,6 +45,8 @@ async def test_quick_run_reports_every_shape_and_warm_queries_call_no_upstream(
             redis_url,
             "--output",
             str(output),
+            "--peers",
+            "none",  # tests/integration/test_bench_peers.py runs them
         ]
     )
     assert path == output
@@ -59,6 +61,7 @@ async def test_quick_run_reports_every_shape_and_warm_queries_call_no_upstream(
         assert measurement.single.errors == measurement.load.errors == 0
         assert measurement.single.count >= 1
         assert measurement.load.count >= 1
+        assert measurement.load_cpu >= 0  # read from /proc: never nan on Linux
     for shape in SHAPES:
         cold = cells[shape.key, "loaders + cache", "cold"].calls
         warm = cells[shape.key, "loaders + cache", "warm"].calls
@@ -66,8 +69,10 @@ async def test_quick_run_reports_every_shape_and_warm_queries_call_no_upstream(
         assert warm.total == 0
         assert cold.total >= shape.expected_pairs
         assert uncached.connectors == cold.connectors  # the cache only saves calls
+    assert report.peers == []
     text = output.read_text()
     assert "## Targets" in text
     assert "old figures" not in text
     assert text.endswith(f"{END_OF_FIGURES}\n## Profile\nkept\n")
     assert all(f"## {shape.title}" in text for shape in SHAPES)
+    assert "## Peers" not in text

@@ -210,14 +210,17 @@ async def _empty(services: Services) -> None:
 
 @pytest.fixture(scope="module")
 async def stage(
-    services: Services, simulators: Simulators, world: World, redis_url: str
+    services: Services, simulators: Simulators, world: World, single_redis_url: str
 ) -> AsyncIterator[Stage]:
+    """The world served with Redis — the shared server only: the tables'
+    subject is who may see what, which a Redis Cluster does not change
+    (the Redis tests run on one, tests/conftest.py)."""
     await _empty(services)
     await seed(services.sessions, world)
     async with Issuer.serving() as issuer:
         settings = services.settings.model_copy(
             update={
-                "redis_url": redis_url,
+                "redis_url": single_redis_url,
                 "cache_prefix": f"cgsec{time.monotonic_ns()}",
                 "ingest_write_key": SecretStr(WRITE_KEY),
                 "jwt_secret": SecretStr(JWT_SECRET),

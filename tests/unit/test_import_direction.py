@@ -28,7 +28,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     for name, deps in {
         # leaves
         "connectors": set(),
-        "gateway.settings": set(),
+        "gateway.redis_address": set(),
+        "gateway.settings": {"gateway.redis_address"},
         "gateway.sealing": {"gateway.settings"},
         "gateway.metrics": set(),
         "gateway.errors": {"connectors"},
@@ -43,7 +44,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         # (key names hold keyed hashes under a key derived from the secret key)
         "gateway.shared_redis": {
-            "gateway.errors", "gateway.metrics", "gateway.sealing", "gateway.settings",
+            "gateway.errors", "gateway.metrics", "gateway.redis_address",
+            "gateway.sealing", "gateway.settings",
         },
         "gateway.jobs": {"gateway.errors", "gateway.settings"},
         # the domain, below any transport

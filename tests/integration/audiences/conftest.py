@@ -40,13 +40,14 @@ def sim(clock: Clock) -> KlaviyoSimulator:
 
 @pytest.fixture
 async def configured(
-    db: Services, sim: KlaviyoSimulator, redis_url: str, cache_prefix: str
+    db: Services, sim: KlaviyoSimulator, single_redis_url: str, cache_prefix: str
 ) -> AsyncIterator[Services]:
-    """The gateway's services with Klaviyo configured and Redis for its budgets."""
+    """The gateway's services with Klaviyo configured and Redis for its budgets
+    (the shared server: budgets on a cluster are test_upstream_budget's)."""
     async with serve_app(sim.with_faults(sim.app)) as url:
         settings = db.settings.model_copy(
             update={
-                "redis_url": redis_url,
+                "redis_url": single_redis_url,
                 "cache_prefix": cache_prefix,
                 "klaviyo_api_key": SecretStr(KEY),
                 "klaviyo_url": url,

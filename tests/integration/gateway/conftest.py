@@ -16,6 +16,7 @@ from gateway.demo.simulation import GENEROUS, Simulators, simulated_upstreams
 from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
 from tests.conftest import ADMIN, GraphQL
+from tests.servers import REDIS_KINDS
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +81,7 @@ async def gateway(
         simulators.heal()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *REDIS_KINDS])
 async def cached(
     request: pytest.FixtureRequest,
     seeded: Services,
@@ -88,13 +89,12 @@ async def cached(
     world: World,
     cache_prefix: str,
 ) -> AsyncIterator[Gateway]:
-    """A gateway of this test's own cache prefix, once with the in-process
-    cache and once with the real Redis."""
+    """A gateway of this test's own cache prefix: with the in-process cache,
+    the real Redis, and a Redis Cluster."""
     settings = seeded.settings.model_copy(update={"cache_prefix": cache_prefix})
-    if request.param == "redis":
-        settings = settings.model_copy(
-            update={"redis_url": request.getfixturevalue("redis_url")}
-        )
+    if request.param != "memory":
+        url = request.getfixturevalue(REDIS_KINDS[request.param])
+        settings = settings.model_copy(update={"redis_url": url})
     async with open_gateway(settings, simulators, world) as gateway:
         simulators.reset_counts()
         yield gateway

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import RedisCluster
 from sqlalchemy import event
 
 from bench.queries import CUSTOMER_360
@@ -78,6 +79,16 @@ async def view(gateway: Gateway) -> None:
     assert result["data"]["customer"]["orders"]["edges"]
 
 
+async def commands(cluster: RedisCluster) -> Counter[str]:
+    """Calls per command every master counted since its stats were reset."""
+    stats = await cluster.info("commandstats", target_nodes=RedisCluster.PRIMARIES)
+    calls: Counter[str] = Counter()
+    for node in stats.values():
+        for name, stat in node.items():
+            calls[name.removeprefix("cmdstat_")] += int(stat["calls"])
+    return calls
+
+
 async def cached_keys(gateway: Gateway, redis: RedisBackend) -> list[str]:
     prefix = gateway.services.settings.cache_prefix
     return [k.decode() async for k in redis.redis.scan_iter(match=f"{prefix}:*")]
@@ -91,6 +102,9 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
     gateway.simulators.reset_counts()
     statements.clear()
     sent.clear()
+    cluster = redis.redis if isinstance(redis.redis, RedisCluster) else None
+    if cluster is not None:
+        await cluster.config_resetstat(target_nodes=RedisCluster.PRIMARIES)
     await view(gateway)
     assert gateway.simulators.total_requests() == {
         "shopify": 1,
@@ -101,6 +115,19 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
     # the tickets webhooks announced within Zendesk search's lag; the PostHog
     # event mirror (empty here: the person goes to the live fallback)
     assert len(statements) == 8
+    if cluster is not None:
+        # A cluster pipeline sends each command to its slot's node, and a
+        # batch's MGET is one per slot: the commands are what is counted.
+        counted = await commands(cluster)
+        assert counted["mget"] >= 5
+        # six misses: three links, orders, tickets, activity
+        assert {c: counted[c] for c in ("evalsha", "get", "set", "del")} == {
+            "evalsha": 5,
+            "get": 6,  # each miss's key, read with its lock
+            "set": 6 + 1 + 6,  # the locks, the response, the values
+            "del": 6,  # the locks released
+        }
+        return
     assert Counter(sent) == {
         # the rate limit; each upstream's budget (the live fallback spends
         # PostHog's); Shopify's settled

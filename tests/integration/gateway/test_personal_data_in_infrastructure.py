@@ -21,7 +21,7 @@ import httpx
 import jwt
 import pytest
 from pydantic import SecretStr
-from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from strawberry.relay import GlobalID
 
 from connectors.demo_world import World, WorldCustomer
@@ -36,6 +36,7 @@ from gateway.demo.simulation import (
     simulated_upstreams,
 )
 from gateway.runtime.services import Services
+from gateway.shared_redis.client import SharedRedis
 from tests.integration.gateway.conftest import Gateway, open_gateway
 
 pytestmark = pytest.mark.storage_independent
@@ -126,11 +127,23 @@ def leaks(texts: list[str]) -> list[str]:
 
 
 async def redis_names(redis_url: str) -> list[str]:
-    """Every key of the test's Redis database, and every pub/sub channel."""
-    async with Redis.from_url(redis_url) as redis:
+    """Every key of the test's Redis database, and every pub/sub channel
+    (on a cluster: of every master, sharded ones)."""
+    shared = SharedRedis.open(redis_url, timeout=1.0)
+    redis = shared.client
+    try:
         keys = [k.decode() async for k in redis.scan_iter(count=1000)]
-        channels = [c.decode() for c in await redis.pubsub_channels()]
-    return keys + channels
+        if isinstance(redis, RedisCluster):
+            channels: list[bytes] = []
+            for node in redis.get_primaries():
+                channels += await redis.execute_command(
+                    "PUBSUB SHARDCHANNELS", target_nodes=node
+                )
+        else:
+            channels = await redis.pubsub_channels()
+    finally:
+        await shared.aclose()
+    return keys + [c.decode() for c in channels]
 
 
 async def view(gateway: Gateway) -> None:

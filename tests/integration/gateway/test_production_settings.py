@@ -150,6 +150,7 @@ INVALID = [
         {"CG_INGEST_WRITE_KEY": STRONG, "CG_INGEST_SERVER_WRITE_KEY": STRONG},
         "CG_INGEST_SERVER_WRITE_KEY",
     ),
+    ({"CG_REDIS_URL": f"redis+cluster://:{STRONG}@node-a:six/"}, "CG_REDIS_URL"),
 ]
 """Settings that are not valid at all, in any environment: one line naming the
 variable, never its value (it may be a secret)."""

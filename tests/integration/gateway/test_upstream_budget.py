@@ -27,6 +27,7 @@ from gateway.guard.budget import Budget, budgets
 from gateway.guard.upstreams import UpstreamGuard, build_guard
 from gateway.settings import Settings
 from gateway.shared_redis.client import SharedRedis
+from tests.servers import REDIS_KINDS
 
 
 def test_a_windowed_budget_never_spends_more_than_its_share_in_a_window() -> None:
@@ -157,14 +158,15 @@ async def test_a_persons_read_costs_nothing_against_the_query_budget(
     assert simulator.requests.total == 13
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *REDIS_KINDS])
 async def bucket_redis(
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[SharedRedis | None]:
     if request.param == "memory":
         yield None
         return
-    redis = SharedRedis.open(request.getfixturevalue("redis_url"), timeout=1.0)
+    url = request.getfixturevalue(REDIS_KINDS[request.param])
+    redis = SharedRedis.open(url, timeout=1.0)
     yield redis
     await redis.aclose()
 

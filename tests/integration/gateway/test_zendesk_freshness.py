@@ -30,6 +30,7 @@ from gateway.demo.simulation import (
 )
 from gateway.runtime.services import Services, open_services
 from tests.conftest import ADMIN
+from tests.servers import REDIS_KINDS
 
 pytestmark = pytest.mark.storage_independent
 
@@ -143,14 +144,14 @@ async def desk_on(
             yield Desk(http, sims, world)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *REDIS_KINDS])
 async def desk(
     request: pytest.FixtureRequest, seeded: Services, world: World, cache_prefix: str
 ) -> AsyncIterator[Desk]:
-    """With the in-process cache, then with the real Redis."""
+    """With the in-process cache, the real Redis, and a Redis Cluster."""
     settings: dict[str, Any] = {"cache_prefix": cache_prefix}
-    if request.param == "redis":
-        settings["redis_url"] = request.getfixturevalue("redis_url")
+    if request.param != "memory":
+        settings["redis_url"] = request.getfixturevalue(REDIS_KINDS[request.param])
     async with desk_on(seeded, world, **settings) as opened:
         yield opened
 

@@ -1,0 +1,117 @@
+"""The benchmark's peers (``bench/peers``) run at a tiny scale so their set-up
+keeps working: the plain Strawberry app and Hive Gateway + Mesh, with and
+without its response cache, answer both shapes without errors against the
+simulators, and their upstream calls are counted where they happen. Timings
+are not asserted. Hive needs Node.js: skipped without it on a laptop, a
+failure in CI; ``npm ci`` runs once, its ``node_modules`` kept between runs."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import parse
+from bench.load import Budget
+from bench.machine import describe
+from bench.peers.hive import node_available
+from bench.peers.report import peer_targets, peers_section
+from bench.peers.run import PEERS, measure_peers, selected
+from bench.queries import CUSTOMER_360, CUSTOMER_PAGE
+from bench.runner import MODES, Options, Report
+from bench.subject import richest_customer
+from connectors.demo_world import World
+from gateway.demo.simulation import GENEROUS, simulated_upstreams
+
+NAMES = [peer.name for peer in PEERS]
+
+
+@pytest.fixture
+def node() -> None:
+    if not node_available():
+        reason = "Hive Gateway needs Node.js and npm (apt-get install nodejs npm)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def test_the_peers_option_selects_the_peers() -> None:
+    options, _ = parse(["--quick", "--peers", "none"])
+    assert options.peers == "none"
+    assert selected("none") == ()
+    assert [p.family for p in selected("plain")] == ["plain"]
+    assert [p.cached for p in selected("hive")] == [False, True]
+
+
+async def test_every_peer_answers_both_shapes_and_its_calls_are_counted(
+    node: None, tmp_path: Path
+) -> None:
+    world = World(seed=42, size=20)  # pages of ~20: a quick test
+    async with simulated_upstreams(
+        world, latency=0, posthog_queries_per_hour=GENEROUS
+    ) as simulators:
+        subject = richest_customer(world, simulators)
+        listed = min(50, len(simulators.shopify.store.customers))
+        found, skipped = await measure_peers(
+            PEERS,
+            simulators=simulators,
+            subject=subject,
+            workers=1,
+            budget=Budget(concurrency=2, requests=4, duration=10),
+            samples=2,
+            sample_budget=10,
+            logs=tmp_path,
+            say=lambda line: None,
+        )
+
+    assert skipped == {}
+    cells = {(m.mode.name, m.shape.key): m for m in found}
+    assert len(cells) == len(PEERS) * 2
+    for m in found:
+        assert m.single.errors == m.load.errors == 0
+        assert m.single.count >= 1
+        assert m.load.count >= 1
+        assert not math.isnan(m.load_cpu)
+
+    def calls(peer: str, shape: str) -> dict[str, float]:
+        return cells[peer, shape].calls.connectors
+
+    # a resolver per field: profile and orders apart, the tickets read twice
+    # (tickets, openTicketCount) after one user search, two PostHog reads
+    plain = calls("plain Strawberry", CUSTOMER_360.key)
+    assert plain == {"shopify": 2, "zendesk": 3, "posthog": 2}
+    # Mesh sends Shopify one query; the joins are a call each, the tickets
+    # after the user search
+    hive = calls("Hive Gateway + Mesh", CUSTOMER_360.key)
+    assert hive == {"shopify": 1, "zendesk": 2, "posthog": 2}
+    page = calls("Hive Gateway + Mesh", CUSTOMER_PAGE.key)
+    assert page["shopify"] == 1
+    assert page["posthog"] == listed
+    # a search per customer, then the tickets of those found
+    assert listed < page["zendesk"] <= 2 * listed
+    plain_page = calls("plain Strawberry", CUSTOMER_PAGE.key)
+    assert plain_page["shopify"] == 1 + listed  # the list, then orders each
+    # primed by the warm-up, the response cache answers without upstreams
+    for shape in (CUSTOMER_360, CUSTOMER_PAGE):
+        cached = cells["Hive Gateway + Mesh + responseCaching", shape.key]
+        assert cached.state == "warm"
+        assert cached.calls.total == 0
+
+    report = Report(Options(), describe(), "sqlite", "Redis", subject, 0, peers=found)
+    table = "\n".join(peers_section(report))
+    assert all(f"| {peer.name} |" in table for peer in PEERS)
+
+    # the targets against Hive, checked on stand-ins for our rows: Hive's own
+    # figures (ratio 1) and the plain app's calls (more than Hive's)
+    by_name = {name: [m for m in found if m.mode.name == name] for name in NAMES}
+    report.measurements = [
+        *(replace(m, mode=MODES[0], state="warm") for m in by_name[NAMES[2]]),
+        *(replace(m, mode=MODES[1]) for m in by_name[NAMES[1]]),
+        *(replace(m, mode=MODES[0], state="cold") for m in by_name[NAMES[0]]),
+    ]
+    met = [row[3] for row in peer_targets(report)]
+    # warm page ≥ 1×, warm 360 ≥ 2×, uncached CPU ≤ 1×, calls ≤ peers' (×2)
+    assert met == [True, False, True, False, False]
