@@ -1,5 +1,5 @@
-"""The gateway under test: uvicorn worker processes in a subprocess, started
-exactly as ``customer-graph serve --workers N`` starts them.
+"""The gateway under test: ``customer-graph serve --workers N`` in a
+subprocess, as an operator starts it (a listening socket per worker included).
 
 The benchmark measures the server users run — uvicorn worker processes
 configured only by ``CG_*`` environment variables — not an app mounted in the
@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from gateway.settings import Settings
 
 STARTUP_TIMEOUT = 60.0
+GATEWAY = "gateway.app:create_app"
 
 
 def environment(settings: Settings) -> dict[str, str]:
@@ -70,7 +71,7 @@ async def gateway_server(
     workers: int,
     defaults: Mapping[str, str],
     log: Path,
-    app: str = "gateway.app:create_app",
+    app: str = GATEWAY,
 ) -> AsyncIterator[Gateway]:
     """Start the gateway on a free loopback port and yield at once
     (``Gateway.ready`` waits for it); stop it, workers included, on the way out.
@@ -88,22 +89,14 @@ async def gateway_server(
         **os.environ,
         **environment(settings),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app,
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    where = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    if app == GATEWAY:
+        # As an operator runs it: a listening socket per worker, among others.
+        env.setdefault("CG_LOG_LEVEL", "WARNING")
+        command = [sys.executable, "-m", "gateway.cli.main", "serve", *where]
+    else:
+        command = [sys.executable, "-m", "uvicorn", app, "--factory", *where,
+                   "--log-level", "warning", "--no-access-log"]  # fmt: skip
     with log.open("wb") as output:
         process = subprocess.Popen(
             command, env=env, stdout=output, stderr=subprocess.STDOUT

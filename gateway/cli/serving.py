@@ -1,22 +1,81 @@
 """How ``customer-graph serve`` runs uvicorn: as ``uvicorn.run`` does, but with
-a supervisor that lets go of the listening socket on SIGTERM.
+one listening socket per worker and a supervisor that lets go of the port on
+SIGTERM.
 
-With ``--workers`` above 1 the parent process binds the socket and its
-workers inherit it. uvicorn's parent keeps its copy open until every worker
-has exited, so once the workers stop accepting, a new connection is still
-taken into the kernel's queue — and reset when the parent finally closes it,
-after the balancer has sent its request there (a mutation a balancer must not
-retry). Closed by the parent at SIGTERM, the socket lives exactly as long as
-the workers still accept (their drain, ``gateway.runtime.shutdown``); after
-that a balancer's connect is refused and it tries another replica.
+**One socket per worker.** uvicorn's ``--workers`` has the parent bind one
+socket that every worker inherits and accepts from. Which worker wakes for a
+new connection is then up to the scheduler, and under a keep-alive load one
+worker often takes them all (an outside benchmark saw per-process CPU 0.99
+against 0.002, halving throughput). On Linux each worker here listens on a
+socket of its own bound to the same address with ``SO_REUSEPORT``, and the
+kernel spreads new connections over them by a hash of the client's address
+and port (``tests/e2e/test_worker_sockets.py``: 16 keep-alive connections
+over two workers).
+
+The parent still binds the address first, without listening, so that a port
+in use fails ``serve`` at start in one line, and so that nothing but another
+``SO_REUSEPORT`` socket of the same user can take the port while the workers
+start. Elsewhere (no load-balancing ``SO_REUSEPORT``) the workers share the
+parent's socket as uvicorn does.
+
+**Letting go on SIGTERM.** uvicorn's parent keeps its socket open until every
+worker has exited, so once the workers stop accepting, a new connection on a
+shared socket is still taken into the kernel's queue — and reset when the
+parent finally closes it, after the balancer has sent its request there (a
+mutation a balancer must not retry). Closed by the parent at SIGTERM, the port
+is held exactly as long as the workers still accept (their drain,
+``gateway.runtime.shutdown``); after that a balancer's connect is refused and
+it tries another replica.
 """
 
 from __future__ import annotations
 
+import socket
+import sys
+from typing import Any
+
+import typer
 import uvicorn
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from gateway.settings import Settings
+
+SPREAD_BY_KERNEL = sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
+
+
+def _reusable(family: int, kind: type[socket.socket] = socket.socket) -> socket.socket:
+    sock = kind(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return sock
+
+
+def _worker_socket(family: int, address: tuple[Any, ...]) -> socket.socket:
+    """Runs in a worker as it unpickles its socket: a listener of its own."""
+    sock = _reusable(family)
+    sock.bind(address)
+    return sock
+
+
+class AddressSocket(socket.socket):
+    """The parent's socket: bound, never listening. A worker given it binds
+    its own socket to the same address (``_worker_socket``) instead of
+    sharing this one — pickling is how uvicorn hands sockets to workers."""
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return (_worker_socket, (self.family, self.getsockname()))
+
+
+def _address_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = _reusable(family, AddressSocket)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        typer.echo(f"Cannot listen on {host}:{port}: {exc.strerror}.", err=True)
+        raise SystemExit(1) from None
+    return sock
 
 
 class ReleasingMultiprocess(Multiprocess):
@@ -47,7 +106,8 @@ def run(host: str, port: int, workers: int, settings: Settings) -> None:
         ),
     )
     if workers > 1:
-        ReleasingMultiprocess(config, sockets=[config.bind_socket()]).run()
+        sock = _address_socket(host, port) if SPREAD_BY_KERNEL else config.bind_socket()
+        ReleasingMultiprocess(config, sockets=[sock]).run()
         return
     server = uvicorn.Server(config)
     server.run()

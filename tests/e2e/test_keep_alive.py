@@ -19,9 +19,9 @@ import pytest
 
 from gateway.db.session import upgrade
 from gateway.settings import Settings
+from tests.e2e.raw_http import answered
 
 KEEP_ALIVE = 1
-REQUEST = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nConnection: keep-alive\r\n\r\n"
 
 
 def free_port() -> int:
@@ -62,30 +62,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         process.wait(timeout=30)
 
 
-def _answered(connection: socket.socket) -> bool:
-    """Sends the request and reads the whole answer, however many segments
-    it arrives in (headers and body came apart on a loaded machine)."""
-    connection.sendall(REQUEST)
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        answer += connection.recv(4096)
-    head, _, body = answer.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
-    while len(body) < length:
-        body += connection.recv(4096)
-    return head.startswith(b"HTTP/1.1 200")
-
-
 def test_the_server_closes_an_idle_connection_after_the_setting(served: int) -> None:
     """Timed from the client: the close comes after about ``KEEP_ALIVE``
     seconds — never before half of it, and well before uvicorn's own 5 s
     (a busy machine delays what the client sees, so the bounds are wide)."""
     with socket.create_connection(("127.0.0.1", served), timeout=15) as connection:
-        assert _answered(connection)
+        assert answered(connection)
         started = time.monotonic()
         end = connection.recv(4096)  # blocks until the server closes
         elapsed = time.monotonic() - started
