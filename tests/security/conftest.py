@@ -19,7 +19,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from connectors.demo_world import World
 from connectors.simulator_server import serve_app
@@ -28,13 +28,12 @@ from gateway.auth.embed_tokens import create_token
 from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
 from gateway.db import models
-from gateway.db.models import Base
 from gateway.demo.seed import seed
 from gateway.demo.simulation import Simulators
 from gateway.insights.refresh import refresh_all
 from gateway.relay.ids import customer_pk
 from gateway.runtime.services import Services
-from tests.conftest import row_counts
+from tests.conftest import empty_tables, row_counts
 from tests.integration.gateway.conftest import open_gateway, simulators, world
 from tests.security.credentials import JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, Issuer
 
@@ -197,15 +196,8 @@ async def _fill_subject(stage: Stage) -> Subject:
 
 
 async def _empty(services: Services) -> None:
-    tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
     async with services.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            await connection.execute(
-                text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-            )
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                await connection.execute(table.delete())
+        await empty_tables(connection)
 
 
 @pytest.fixture(scope="module")
