@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import httpx
+import orjson
 
 from connectors.errors import (
     ConnectorError,
@@ -55,7 +56,9 @@ def decode_json(connector: str, response: httpx.Response) -> Any:
     if not media_type.lower().endswith(JSON_TYPES):
         raise UpstreamBadResponse(connector, f"content type {media_type or 'none'!r}")
     try:
-        return response.json()
+        # orjson: the stdlib's decoder was ~5 % of an uncached 360 view's CPU.
+        # Its error is a ValueError; it refuses NaN and Infinity, as JSON does.
+        return orjson.loads(response.content)
     except ValueError as exc:
         raise UpstreamBadResponse(connector, "response is not JSON") from exc
 

@@ -32,11 +32,12 @@ Person row of ``persons_query`` (one per distinct id of each person found)::
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from connectors.answers import reads_answers
 from connectors.models import (
@@ -111,7 +112,7 @@ def kept_properties(props: Mapping[str, Any]) -> dict[str, Any]:
 @reads_answers(SOURCE)
 def event_from_row(row: Sequence[Any]) -> ActivityEvent:
     uuid, event, distinct_id, timestamp, url, path, session, raw_props = row
-    props = json.loads(raw_props) if isinstance(raw_props, str) else {}
+    props = orjson.loads(raw_props) if isinstance(raw_props, str) else {}
     return ActivityEvent(
         id=str(uuid),
         distinct_id=str(distinct_id),
@@ -173,7 +174,7 @@ def persons_from_rows(rows: Iterable[Sequence[Any]]) -> list[ExternalCustomer]:
             {
                 "uuid": str(person_id),
                 "created_at": created_at,
-                "properties": json.loads(properties) if properties else {},
+                "properties": orjson.loads(properties) if properties else {},
                 "distinct_ids": [],
             },
         )
