@@ -13,10 +13,11 @@ and port (``tests/e2e/test_worker_sockets.py``: 16 keep-alive connections
 over two workers).
 
 The parent still binds the address first, without listening, so that a port
-in use fails ``serve`` at start in one line, and so that nothing but another
-``SO_REUSEPORT`` socket of the same user can take the port while the workers
-start. Elsewhere (no load-balancing ``SO_REUSEPORT``) the workers share the
-parent's socket as uvicorn does.
+in use — by anything, another ``serve`` included, whose workers a
+``SO_REUSEPORT`` socket would otherwise join — fails ``serve`` at start in one
+line, and so that nothing else takes the port while the workers start.
+Elsewhere (no load-balancing ``SO_REUSEPORT``) the workers share the parent's
+socket as uvicorn does.
 
 **Letting go on SIGTERM.** uvicorn's parent keeps its socket open until every
 worker has exited, so once the workers stop accepting, a new connection on a
@@ -68,11 +69,16 @@ class AddressSocket(socket.socket):
 
 def _address_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = _reusable(family, AddressSocket)
     try:
+        # A plain bind first: it fails on a port anything listens on or holds,
+        # another ``serve``'s workers included, which SO_REUSEPORT would join.
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+            port = probe.getsockname()[1]
+        sock = _reusable(family, AddressSocket)
         sock.bind((host, port))
     except OSError as exc:
-        sock.close()
         typer.echo(f"Cannot listen on {host}:{port}: {exc.strerror}.", err=True)
         raise SystemExit(1) from None
     return sock

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.skipif(not SPREAD_BY_KERNEL, reason="Linux's SO_REUSEPO
 
 
 def _environment(directory: Path) -> dict[str, str]:
+    directory.mkdir(parents=True, exist_ok=True)
     database = f"sqlite+aiosqlite:///{directory / 'gateway.db'}"
     upgrade(database)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CG_")}
@@ -125,4 +126,21 @@ def test_a_port_in_use_fails_serve_at_start_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"Cannot listen on 127.0.0.1:{port}: Address already in use."
+    ]
+
+
+async def test_a_second_serve_on_the_port_fails_instead_of_joining_the_workers(
+    replica: Replica, tmp_path: Path
+) -> None:
+    """``SO_REUSEPORT`` would let it in, sharing the first one's traffic."""
+    env = await asyncio.to_thread(_environment, tmp_path / "second")
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "gateway.cli.main", "serve",
+         "--port", str(replica.port), "--workers", "2"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"Cannot listen on 127.0.0.1:{replica.port}: Address already in use."
     ]
