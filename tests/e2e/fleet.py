@@ -74,6 +74,7 @@ class Replica:
                 env=self.env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # kill() takes its workers too
             )  # fmt: skip
 
     async def ready(self) -> None:
@@ -107,8 +108,10 @@ class Replica:
         return code
 
     def kill(self) -> None:
+        """SIGKILL to the supervisor and its workers: killed alone, the
+        supervisor would leave them serving, orphaned."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
 

@@ -46,6 +46,7 @@ async def replica(tmp_path: Path) -> AsyncIterator[Replica]:
     try:
         await served.ready()
         yield served
+        assert await served.stop() == 0
     finally:
         served.kill()
 
