@@ -101,6 +101,21 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     )
 
 
+def autocommit(
+    sessions: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """``sessions`` on the same engine and pool, each statement its own
+    transaction, for reads (``SharedSession``). On PostgreSQL a read under
+    READ COMMITTED sees a snapshot per statement either way; what this saves
+    is the ``BEGIN`` and ``ROLLBACK`` round trips around a burst of reads (3 %
+    of an uncached 360 view's CPU). A write through such a session commits
+    statement by statement. SQLite: ``sessions`` as they are."""
+    engine = sessions.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        return sessions
+    return session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 def alembic_config(url: str, lock_timeout_ms: int = 0) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -74,7 +74,7 @@ class Loaders:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.sessions = SharedSession(services.sessions)
+        self.sessions = SharedSession(services.burst_reads)
         self.list_reads = SharedSession(services.reads)
         """Lists and counts, which may come from the read replica."""
 

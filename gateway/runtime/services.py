@@ -32,7 +32,12 @@ from gateway.cache.responses import ResponseCache
 from gateway.changes.bus import ChangeBus
 from gateway.changes.feed import ChangeFeed
 from gateway.crm.service import Crm
-from gateway.db.session import check_migrated, session_factory, settings_engine
+from gateway.db.session import (
+    autocommit,
+    check_migrated,
+    session_factory,
+    settings_engine,
+)
 from gateway.guard.upstreams import UpstreamGuard, build_guard
 from gateway.identity.rules import MatchRules
 from gateway.jobs.engine import build_jobs, opened
@@ -81,6 +86,9 @@ class Services:
     """The HTTP client of outbound webhook deliveries (``gateway.outbound``):
     never follows a redirect, ``CG_OUTBOUND_*_TIMEOUT``, no proxy from the
     environment."""
+    burst_reads: async_sessionmaker[AsyncSession] = field(init=False)
+    """``sessions`` in autocommit (``gateway.db.session.autocommit``): what a
+    request's ``SharedSession`` of reads opens."""
     crm: Crm = field(init=False)
     """CRM writes, each announced on ``changes`` after its commit; built from
     ``sessions`` and ``changes`` (also by ``dataclasses.replace``)."""
@@ -92,6 +100,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.crm = Crm(self.sessions, self.changes)
+        self.burst_reads = autocommit(self.sessions)
         self.sealer = Sealer.of(self.settings)
         self.match_rules = MatchRules.parse(self.settings.identity_match_rules)
 

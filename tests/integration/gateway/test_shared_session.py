@@ -58,3 +58,28 @@ async def test_a_failed_read_leaves_the_shared_session_usable(db: Services) -> N
     assert counted == 0
     with pytest.raises(DBAPIError):
         await failing()
+
+
+async def test_a_requests_reads_run_in_autocommit_on_postgresql_and_writes_still_land(
+    db: Services,
+) -> None:
+    """No BEGIN and ROLLBACK around a burst of reads on PostgreSQL; a write
+    through it (the identity links' upserts) still commits."""
+    reads = SharedSession(db.burst_reads)
+    async with reads() as session:
+        connection = await session.connection()
+        level = connection.sync_connection.get_execution_options().get(
+            "isolation_level"
+        )
+    postgresql = db.engine.dialect.name == "postgresql"
+    assert level == ("AUTOCOMMIT" if postgresql else None)
+
+    async with reads() as session, session.begin():
+        session.add(models.Customer(email="burst@example.com"))
+    async with db.sessions() as session:
+        found = await session.scalars(
+            select(models.Customer.email).where(
+                models.Customer.email == "burst@example.com"
+            )
+        )
+        assert found.all() == ["burst@example.com"]
