@@ -233,8 +233,12 @@ DEADLINE = 3.0
 """The read deadline of these tests: eight views at once, the other sources'
 links looked up within half of it. At 2 s a machine busy with the suite's
 other worker and a demo timed Zendesk and PostHog out too."""
-LATE = DEADLINE + 1.0
-"""What "every answer within the deadline" is held to, generously."""
+LATE = 9.0
+"""What "every answer within the deadline" is held to: the deadline plus what
+a starved event loop adds (a CI run measured 7.5 s while other tests started
+gateway processes beside it), still under the 10 s of one call's own timeout
+(``connectors/upstream_http.py``) and far under the 120 s a hang lasts — so
+only the deadline can have answered this early."""
 
 
 async def views_at_once(gw: Gateway, emails: list[str]) -> list[tuple[dict, float]]:
