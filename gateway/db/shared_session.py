@@ -4,7 +4,9 @@ The loaders of a customer view start their batches together (addresses, tags,
 consents, loyalty, …). Each opening a session of its own costs a connection
 check-out with its pre-ping and a rollback on return — per batch. Here the
 batches that run at the same time use one session and take turns on it, so a
-burst of reads costs one check-out, one ping and one rollback::
+burst of reads costs one check-out, one ping and one rollback — and no
+``BEGIN`` or ``ROLLBACK`` at all when ``sessions`` are in autocommit, as a
+request's are on PostgreSQL (``Services.burst_reads``)::
 
     reads = SharedSession(sessions)
     async with reads() as session:        # as with an ``async_sessionmaker``
