@@ -9,6 +9,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import event, func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bench.redis_cluster import own_cluster
 from bench.redis_server import RedisServer, own_redis
 from gateway.app import create_app
+from gateway.cache.backends import MemoryBackend
 from gateway.db.models import Base
 from gateway.db.session import upgrade
 from gateway.runtime.services import Services, open_services
@@ -193,10 +195,16 @@ async def empty_tables(connection: AsyncConnection) -> None:
 
 @pytest.fixture
 async def db(services: Services) -> AsyncIterator[Services]:
-    """The services, with every table emptied after the test."""
+    """The services, with every table and the in-process cache emptied after
+    the test (the next one's rows have the same ids: a stored answer about
+    this test's customer 1 must not answer it)."""
     yield services
     async with services.engine.begin() as connection:
         await empty_tables(connection)
+    if services.caches is not None and isinstance(
+        services.caches.backend, MemoryBackend
+    ):
+        services.caches.backend.clear()
 
 
 @pytest.fixture
@@ -242,18 +250,29 @@ class StatementCounter:
         self.statements.clear()
 
 
-@pytest.fixture
-def sql(db: Services) -> Iterator[StatementCounter]:
-    """Counts the SQL statements sent while the test runs."""
+@contextmanager
+def counting_statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
+    """Counts the SQL statements ``engine`` sends while the block runs."""
     counter = StatementCounter()
 
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if not statement.lstrip().upper().startswith("PRAGMA"):
             counter.statements.append(statement)
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", before)
-    yield counter
-    event.remove(db.engine.sync_engine, "before_cursor_execute", before)
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    try:
+        yield counter
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", before)
+
+
+@pytest.fixture
+def sql(db: Services) -> Iterator[StatementCounter]:
+    """Counts the SQL statements sent while the test runs (the test's own
+    services; a gateway opened over other services counts with
+    ``counting_statements``)."""
+    with counting_statements(db.engine) as counter:
+        yield counter
 
 
 @pytest.fixture(scope="session")
