@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import orjson
+from graphql.pyutils import Path
 from sqlalchemy import String, insert, select
 from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -48,14 +49,53 @@ log = logging.getLogger("gateway.audit")
 
 
 @dataclass(slots=True)
+class Capture:
+    """What one part of a response showed (a cached customer fragment's, in
+    ``gateway.http.fragments``): replayed when that part is served again."""
+
+    reads: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    whole: bool = True
+    """False once another customer was shown inside it: the part then depends
+    on more than its own customer's version and is not kept."""
+
+
+@dataclass(slots=True)
 class AuditTrail:
     """What one request showed and changed."""
 
     reads: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     writes: list[tuple[int | None, str]] = field(default_factory=list)
+    captures: dict[int, tuple[Path, Capture]] = field(default_factory=dict)
+    """Parts of the response being captured, by the identity of their path."""
 
-    def read(self, customer_id: int, field_name: str) -> None:
+    def read(self, customer_id: int, field_name: str, path: Path | None = None) -> None:
+        """Note that ``field_name`` of the customer was shown, at ``path`` in the
+        response when it is known (reads inside a capture are noted there too)."""
         self.reads[customer_id].add(field_name)
+        if self.captures and path is not None:
+            capture = self.capture_around(path)
+            if capture is not None:
+                capture.reads[customer_id].add(field_name)
+
+    @contextlib.contextmanager
+    def capturing(self, path: Path) -> Iterator[Capture]:
+        """Capture the reads under ``path`` while the block runs."""
+        capture = Capture()
+        self.captures[id(path)] = (path, capture)
+        try:
+            yield capture
+        finally:
+            del self.captures[id(path)]
+
+    def capture_around(self, path: Path) -> Capture | None:
+        """The capture ``path`` lies in (itself included), if any."""
+        at: Path | None = path
+        while at is not None:
+            held = self.captures.get(id(at))
+            if held is not None:
+                return held[1]
+            at = at.prev
+        return None
 
     def wrote(self, customer_id: int | None, mutation: str) -> None:
         self.writes.append((customer_id, mutation))

@@ -82,7 +82,7 @@ class Pii(FieldExtension):
         customer_id = getattr(source, "customer_id", None)
         audit = getattr(context, "audit", None)
         if shown is not None and audit is not None and isinstance(customer_id, int):
-            audit.read(customer_id, info.field_name)
+            audit.read(customer_id, info.field_name, info.path)
         return shown
 
     def resolve(

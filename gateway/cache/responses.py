@@ -1,24 +1,31 @@
-"""Whole responses of customer queries, cached until that customer changes.
+"""Whole responses of customer queries, cached until a customer they show changes.
 
-A help-desk sidebar asks the same query for the same customer again and again.
-When every root field of a query is ``customer(id:)`` or ``node(id:)`` naming a
-customer, the encoded response is kept under a key made of the document, the
-operation name, the variables and the caller's role (the role decides what
-personal data the response shows). Beside it are the *versions* it was built
-from: one per customer it names, plus one global version.
+A help-desk sidebar asks the same query for the same customer again and again,
+a back-office list the same page of customers. When every root field of a
+query is ``customer(id:)`` or ``node(id:)`` naming a customer, or
+``customers(…)`` (a page of the list), the encoded response is kept under a
+key made of the document, the operation name, the variables and the caller's
+role (the role decides what personal data the response shows). Beside it are
+the *versions* it was built from: one per customer it names, one for the
+customer list when it shows a page of it, plus one global version.
 
 Reading costs one ``MGET`` (the entry and the current versions together); the
 entry is served only when the versions it was built from are still current.
-Keys carry a Redis Cluster hash tag, the customer's id (``{42}``; the global
-version's is ``{all}``): a query about one customer reads its entry and that
-customer's version from one slot, and the global version from another.
-Versions are read *before* the query executes, so a change that lands while it
-runs makes the stored response stale at once instead of hiding the change.
+Keys carry a Redis Cluster hash tag, the customer's id (``{42}``; the list's is
+``{lists}``, the global version's ``{all}``): a query about one customer reads
+its entry and that customer's version from one slot, and the global version
+from another. Versions are read *before* the query executes, so a change that
+lands while it runs makes the stored response stale at once instead of hiding
+the change.
 
 What moves a version:
 
-- a customer's: every change on the change bus (webhooks, ingest, mutations,
-  sync), so other replicas see it too when the backend is Redis;
+- a customer's, and the list's: every change on the change bus (webhooks,
+  ingest, mutations, sync), so other replicas see it too when the backend is
+  Redis. Any change may move a customer into, out of or within a page, so a
+  stored page lasts only until the next change to any customer; the page's
+  customers are then served from their fragments (``cache/fragments.py``),
+  which only their own changes invalidate;
 - the global one: whatever changes many customers at once (an insights refresh,
   a new segment).
 
@@ -47,6 +54,7 @@ from graphql import (
 
 from gateway import metrics
 from gateway.cache.backends import CacheBackend
+from gateway.cache.fragments import FragmentReader
 from gateway.changes.bus import CustomerChange
 from gateway.relay.ids import decode_global_id
 
@@ -54,7 +62,10 @@ VERSION_TTL = 7 * 24 * 3600.0
 """Versions outlive any entry; an expired version only costs a miss."""
 _SEPARATOR = b"\x00"
 """Between an entry's header and its body (JSON never holds a raw NUL)."""
-_ROOTS = frozenset({"customer", "node"})
+_BY_ID = frozenset({"customer", "node"})
+_LIST = "customers"
+_LISTS = "lists"
+"""The customer list's version (and its entries' hash tag)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +75,8 @@ class Lookup:
     key: str
     version_keys: tuple[str, ...]
     customer_ids: tuple[int, ...]
+    lists: bool
+    """Whether it shows a page of the customer list."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +92,12 @@ class ResponseCache:
         self.ttl = ttl
         self._entries = f"{prefix}:response:v1:"
         self._versions = f"{prefix}:response-version:"
+        self.fragment_prefix = f"{prefix}:response-fragment:v1:"
+
+    def fragments(self, role: str) -> FragmentReader:
+        """A request's reader of customers' fragments (``cache/fragments.py``),
+        valid under the same versions as whole responses."""
+        return FragmentReader(self, role)
 
     def lookup(
         self,
@@ -89,9 +108,10 @@ class ResponseCache:
         role: str,
     ) -> Lookup | None:
         """The cache slot of a query, or ``None`` when it is not cacheable."""
-        ids = _customer_ids(operation, variables or {})
-        if not ids:
+        roots = _roots(operation, variables or {})
+        if roots is None:
             return None
+        ids, lists = roots
         digest = hashlib.sha256(
             orjson.dumps(
                 [document, operation_name, variables or {}, role],
@@ -99,11 +119,12 @@ class ResponseCache:
             )
         ).hexdigest()
         unique = tuple(sorted(set(ids)))
+        names = ([_LISTS] if lists else []) + [str(cid) for cid in unique]
         return Lookup(
-            key=f"{self._entries}{{{unique[0]}}}:{digest}",
-            version_keys=(self._version_key("all"),)
-            + tuple(self._version_key(str(cid)) for cid in unique),
+            key=f"{self._entries}{{{names[0]}}}:{digest}",
+            version_keys=tuple(self.version_key(n) for n in ["all", *names]),
             customer_ids=unique,
+            lists=lists,
         )
 
     async def get(self, lookup: Lookup) -> tuple[Hit | None, list[bytes | None]]:
@@ -134,7 +155,7 @@ class ResponseCache:
     async def forget_customers(self, changes: Sequence[CustomerChange]) -> None:
         """Change bus subscriber: new versions for the changed customers."""
         ids = {c.customer_id for c in changes}
-        await self._bump([str(cid) for cid in ids])
+        await self._bump([_LISTS, *(str(cid) for cid in ids)])
 
     async def forget_all(self) -> None:
         await self._bump(["all"])
@@ -142,10 +163,11 @@ class ResponseCache:
     async def _bump(self, names: Sequence[str]) -> None:
         token = secrets.token_hex(8).encode()
         await self.backend.set_many(
-            {self._version_key(name): token for name in names}, VERSION_TTL
+            {self.version_key(name): token for name in names}, VERSION_TTL
         )
 
-    def _version_key(self, name: str) -> str:
+    def version_key(self, name: str) -> str:
+        """A version's key: a customer id, or ``all``."""
         return f"{self._versions}{{{name}}}"
 
 
@@ -161,21 +183,28 @@ def _current(entry: bytes, versions: Sequence[bytes | None]) -> Hit | None:
     )
 
 
-def _customer_ids(
+def _roots(
     operation: OperationDefinitionNode, variables: Mapping[str, Any]
-) -> list[int] | None:
-    """The customers a query's root fields name, or ``None`` unless it is a
-    query whose every root field looks up one customer by id."""
+) -> tuple[list[int], bool] | None:
+    """The customers a query's root fields name by id, and whether one asks for
+    a page of the list; ``None`` unless it is a query whose every root field
+    is one of these."""
     if operation.operation is not OperationType.QUERY:
         return None
     ids: list[int] = []
+    lists = False
     for field in operation.selection_set.selections:
         if not isinstance(field, FieldNode):
             return None  # a fragment at the root: not worth reading through
         name = field.name.value
         if name == "__typename":
             continue
-        if name not in _ROOTS or field.directives:
+        if field.directives:
+            return None
+        if name == _LIST:
+            lists = True
+            continue
+        if name not in _BY_ID:
             return None
         arguments = {a.name.value: a.value for a in field.arguments or ()}
         if set(arguments) != {"id"}:
@@ -190,7 +219,7 @@ def _customer_ids(
         if type_name != "Customer":
             return None
         ids.append(pk)
-    return ids or None
+    return (ids, lists) if ids or lists else None
 
 
 def _value(node: ValueNode, variables: Mapping[str, Any]) -> object:

@@ -32,6 +32,7 @@ from gateway.auth.authenticate import KEY_MEMORY_SECONDS
 from gateway.auth.principal import Principal
 from gateway.cache.writes import deferred_writes
 from gateway.errors import Refused
+from gateway.http.fragments import FragmentExecutor
 from gateway.http.graphiql import graphiql_page
 from gateway.http.guarded import GuardedGraphQL
 from gateway.loaders import Loaders
@@ -57,7 +58,9 @@ class GraphQLApp(GuardedGraphQL):
         self, services: Services, ide_headers: Mapping[str, str] | None
     ) -> None:
         settings = services.settings
-        schema = build_schema(introspection=settings.introspection_enabled)
+        schema = build_schema(
+            introspection=settings.introspection_enabled, executor=FragmentExecutor
+        )
         gate = OperationGate(
             schema._schema,
             Limits.from_settings(settings),
@@ -143,34 +146,43 @@ class GraphQLApp(GuardedGraphQL):
         sub_response: Response,
     ) -> Any:
         """One operation, through the response cache when it is cacheable: a
-        current stored answer is returned as ``Stored``, nothing executed."""
+        current stored answer is returned as ``Stored``, nothing executed.
+        Otherwise, unless it asks for customers by id only (one answer, kept
+        whole), a query shows its customers from their cached fragments where
+        current (``gateway.http.fragments``; mutations never do)."""
         responses = self.services.responses
         principal = context.principal
         assert principal is not None
-        lookup = (
-            responses.lookup(
-                analysis.operation,
-                data.query or "",
-                data.operation_name,
-                data.variables,
-                principal.role.value,
-            )
-            if responses is not None
-            else None
-        )
-        if responses is None or lookup is None:
+        if responses is None:
             return await super().execute_operation(
                 request, request_adapter, data, context, None, sub_response
             )
-        hit, versions = await responses.get(lookup)
-        if hit is not None:
-            for customer_id, names in hit.reads.items():
-                for name in names:
-                    context.audit.read(customer_id, name)
-            return Stored(hit.body)
+        role = principal.role.value
+        lookup = responses.lookup(
+            analysis.operation,
+            data.query or "",
+            data.operation_name,
+            data.variables,
+            role,
+        )
+        versions: list[bytes | None] = []
+        if lookup is not None:
+            hit, versions = await responses.get(lookup)
+            if hit is not None:
+                for customer_id, names in hit.reads.items():
+                    for name in names:
+                        context.audit.read(customer_id, name)
+                return Stored(hit.body)
+        reader = None
+        if lookup is None or lookup.lists:  # its customers, one by one
+            context.fragments = reader = responses.fragments(role)
         result = await super().execute_operation(
             request, request_adapter, data, context, None, sub_response
         )
+        if reader is not None:
+            await reader.flush()
+        if lookup is None:
+            return result
         if (
             isinstance(result, ExecutionResult)
             and result.data is not None

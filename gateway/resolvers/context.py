@@ -35,6 +35,9 @@ class Context:
     """WebSocket ``connection_init`` payload (set by Strawberry)."""
     errors: list[GraphQLError] = field(default_factory=list)
     """Errors to send beside the data (a timeline source that failed)."""
+    fragments: object | None = None
+    """The request's reader of cached customer fragments, when ``/graphql``
+    serves the query through them (``gateway.http.fragments``)."""
 
     @property
     def role(self) -> Role:

@@ -7,6 +7,7 @@ import warnings
 from typing import Any
 
 import strawberry
+from graphql.execution import Executor
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.tools import merge_types
@@ -66,21 +67,27 @@ Subscription = merge_types("Subscription", (TimelineSubscription,))
 
 
 def build_schema(
-    *, introspection: bool = True, federation: bool = True
+    *,
+    introspection: bool = True,
+    federation: bool = True,
+    executor: type[Executor[Any]] | None = None,
 ) -> strawberry.Schema:
     """The schema; without ``introspection`` (production) ``__schema`` and
     ``__type`` fail validation, also over WebSocket. The gateway serves it as a
     federation subgraph (``gateway.schema.federation``); without ``federation``
-    it is the plain schema ``customer-graph schema`` prints (``plain_sdl``)."""
+    it is the plain schema ``customer-graph schema`` prints (``plain_sdl``).
+    ``executor`` replaces Strawberry's (``/graphql``'s ``FragmentExecutor``)."""
     rules: list[type[ASTValidationRule]] = (
         [] if introspection else [NoSchemaIntrospectionCustomRule]
     )
     if not federation:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Federation directive found")
-            return Schema(**_schema_options(rules))
+            return Schema(**_schema_options(rules), execution_context_class=executor)
     return FederatedSchema(
-        **_schema_options(rules), federation_version=FEDERATION_VERSION
+        **_schema_options(rules),
+        federation_version=FEDERATION_VERSION,
+        execution_context_class=executor,
     )
 
 

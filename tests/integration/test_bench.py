@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.__main__ import parse
-from bench.queries import SHAPES
+from bench.queries import CUSTOMER_PAGE, SHAPES
 from bench.report import END_OF_FIGURES, write
 from bench.runner import MODES, run
 from tests.servers import REDIS_URL, require
@@ -56,7 +56,8 @@ async def test_quick_run_reports_every_shape_and_warm_queries_call_no_upstream(
     write(report, output)
 
     cells = {(m.shape.key, m.mode.name, m.state): m for m in report.measurements}
-    assert len(cells) == len(SHAPES) * (len(MODES) + 1)  # cached mode: cold + warm
+    # cached mode: cold + warm, and the page of customers after another changed
+    assert len(cells) == len(SHAPES) * (len(MODES) + 1) + 1
     for measurement in report.measurements:
         assert measurement.single.errors == measurement.load.errors == 0
         assert measurement.single.count >= 1
@@ -69,6 +70,7 @@ async def test_quick_run_reports_every_shape_and_warm_queries_call_no_upstream(
         assert warm.total == 0
         assert cold.total >= shape.expected_pairs
         assert uncached.connectors == cold.connectors  # the cache only saves calls
+    assert (CUSTOMER_PAGE.key, "loaders + cache", "warm, list changed") in cells
     assert report.peers == []
     text = output.read_text()
     assert "## Targets" in text

@@ -142,6 +142,14 @@ async def forget_posthog_data(gateway: Gateway) -> None:
         )
     for namespace in caches.by_external_id("posthog"):
         await namespace.forget(distinct_ids)
+    await expire_responses(gateway)
+
+
+async def expire_responses(gateway: Gateway) -> None:
+    """Whole responses and customer fragments expired too, as they are when
+    an upstream value's TTL passed (``CG_RESPONSE_CACHE_TTL`` is shorter)."""
+    assert gateway.services.responses is not None
+    await gateway.services.responses.forget_all()
 
 
 @pytest.mark.parametrize("n", [1, 10, 50])

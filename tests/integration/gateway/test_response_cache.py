@@ -183,21 +183,44 @@ def response_lookups() -> float:
 
 
 @pytest.mark.parametrize(
-    "query",
+    ("query", "kept"),
     [
-        "{ customers(first: 3) { edges { node { id lastSeenAt } } } }",
-        '{ customer(email: "nobody@example.com") { id } }',
-        "query($id: ID!) { customer(id: $id) { id } customers(first: 1) "
-        "{ totalCount } }",
+        ("{ customers(first: 3) { edges { node { id lastSeenAt } } } }", True),
+        (
+            "query($id: ID!) { customer(id: $id) { id } customers(first: 1) "
+            "{ totalCount } }",
+            True,
+        ),
+        ('{ customer(email: "nobody@example.com") { id } }', False),
+        ("{ customers(first: 1) { totalCount } segments { id } }", False),
     ],
 )
-async def test_only_look_ups_by_id_are_cached(cached: Gateway, query: str) -> None:
+async def test_look_ups_by_id_and_pages_of_the_list_are_kept(
+    cached: Gateway, query: str, kept: bool
+) -> None:
     customer_id = await first_customer(cached)
     before = response_lookups()
     await cached.gql(query, {"id": customer_id} if "$id" in query else None)
-    assert response_lookups() == before
+    assert response_lookups() == before + kept
     await sidebar(cached, customer_id)
-    assert response_lookups() == before + 1
+    assert response_lookups() == before + kept + 1
+
+
+async def test_a_stored_page_lasts_until_any_customer_changes(cached: Gateway) -> None:
+    query = "{ customers(first: 3) { totalCount edges { node { id tags } } } }"
+    first = await cached.gql(query)
+    cached.simulators.reset_counts()
+    assert await cached.gql(query) == first
+    assert cached.simulators.total_requests() == NO_UPSTREAM_CALLS
+    created = await cached.gql(
+        'mutation { createCustomer(input: {email: "late@example.com"}) { id } }'
+    )
+    assert "errors" not in created, created
+    counted = await cached.gql(query)
+    assert (
+        counted["data"]["customers"]["totalCount"]
+        == first["data"]["customers"]["totalCount"] + 1
+    )
 
 
 async def test_a_response_with_errors_is_not_cached(cached: Gateway) -> None:

@@ -1,0 +1,182 @@
+"""The executor that serves customers from their cached fragments
+(``gateway.cache.fragments``).
+
+``FragmentExecutor`` is graphql-core's executor (Strawberry's flavour) with one
+change: when the request carries a ``FragmentReader`` (``Context.fragments``,
+set by ``/graphql`` for queries the whole-response cache does not hold), each
+``Customer`` object it completes is first looked up there. A current fragment
+is placed into the result as its stored bytes (``orjson.Fragment``: the final
+encoding copies them as they are) and its recorded reads go to the audit
+trail; nothing under it executes. Otherwise the customer executes as usual,
+its reads captured (``AuditTrail.capturing``), and the encoded result is kept
+unless an error, a stale upstream value or another customer showed inside it.
+
+The customers of one list are completed in the same event-loop turn, so their
+look-ups share one ``MGET``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from graphql import (
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    OperationType,
+    VariableNode,
+    print_ast,
+)
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.language import Visitor, visit
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from connectors.scope import current_scope
+from gateway.cache.fragments import FragmentReader, Slot
+
+CACHED_TYPE = "Customer"
+
+
+class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        reader = getattr(self.context_value, "fragments", None)
+        self._reader = (
+            reader
+            if isinstance(reader, FragmentReader)
+            and self.operation.operation is OperationType.QUERY
+            else None
+        )
+        self._selections: dict[int, tuple[FieldDetailsList, str]] = {}
+
+    def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        reader = self._reader
+        if reader is None or return_type.name != CACHED_TYPE:
+            return super().complete_object_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        audit = self.context_value.audit
+        outer = audit.capture_around(path)
+        if outer is not None:  # a customer inside a customer: executed, and the
+            outer.whole = False  # outer one is not kept
+            return super().complete_object_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        return self._through_fragment(
+            reader,
+            return_type,
+            field_details_list,
+            info,
+            path,
+            result,
+            position_context,
+        )
+
+    async def _through_fragment(
+        self,
+        reader: FragmentReader,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        slot = Slot(result.id, self._selection(reader, field_details_list))
+        read = await reader.read(slot)
+        audit = self.context_value.audit
+        hit = read.current(result.updated_at)
+        if hit is not None:
+            for customer_id, names in hit.reads.items():
+                for name in names:
+                    audit.read(customer_id, name)
+            return orjson.Fragment(hit.body)
+        failures = len(self.context_value.errors)
+        with audit.capturing(path) as capture:
+            value = super().complete_object_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+            if self.is_awaitable(value):
+                value = await value
+        if (
+            capture.whole
+            and failures == len(self.context_value.errors)
+            and not self._failed_under(path)
+            and not _stale_so_far()
+        ):
+            reader.store(
+                slot, read, result.updated_at, capture.reads, orjson.dumps(value)
+            )
+        return value
+
+    def _failed_under(self, path: Path) -> bool:
+        errors = self.collected_errors.errors
+        if not errors:
+            return False
+        prefix = path.as_list()
+        return any((e.path or [])[: len(prefix)] == prefix for e in errors)
+
+    def _selection(self, reader: FragmentReader, details: FieldDetailsList) -> str:
+        """The digest of what ``details`` asks of an object (memoized by the
+        list's identity, as graphql-core memoizes the collected subfields)."""
+        known = self._selections.get(id(details))
+        if known is not None:
+            return known[1]
+        digest = reader.digest(self._signature(details))
+        self._selections[id(details)] = (details, digest)
+        return digest
+
+    def _signature(self, details: FieldDetailsList) -> bytes:
+        """The selection sets as printed, the fragment definitions they use and
+        the values of the variables they use."""
+        used = _Used()
+        printed: list[str] = []
+        for detail in details:
+            selection_set = detail.node.selection_set
+            if selection_set is not None:
+                printed.append(print_ast(selection_set))
+                visit(selection_set, used)
+        seen: set[str] = set()
+        while used.fragments - seen:
+            name = min(used.fragments - seen)
+            seen.add(name)
+            definition: FragmentDefinitionNode | None = self.fragment_definitions.get(
+                name
+            )
+            if definition is not None:
+                printed.append(print_ast(definition))
+                visit(definition, used)
+        values = self.variable_values.coerced
+        variables = {name: values.get(name) for name in sorted(used.variables)}
+        return orjson.dumps([printed, variables], default=repr)
+
+
+class _Used(Visitor):
+    """Collects the variables and fragments a selection refers to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.variables: set[str] = set()
+        self.fragments: set[str] = set()
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.variables.add(node.name.value)
+
+    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
+        self.fragments.add(node.name.value)
+
+
+def _stale_so_far() -> bool:
+    scope = current_scope()
+    return scope is not None and bool(scope.stale)
