@@ -127,7 +127,9 @@ class Measurement:
     shape: Shape
     mode: Mode
     state: str
-    """``cold``, ``warm`` or ``uncached``."""
+    """``cold``, ``warm``, ``uncached``, or ``warm, list changed`` (a page of
+    customers after a change to another customer: the stored page is stale,
+    its customers' fragments are not)."""
     single: Timings
     load: Timings
     load_kind: str
@@ -436,4 +438,55 @@ async def _measure(
     warm = Measurement(
         shape, mode, "warm", warm_single, warm_load, "continuous", warm_calls, cpu
     )
-    return [cold, warm]
+    if shape is not CUSTOMER_PAGE:
+        return [cold, warm]
+    changed = await _list_changed(client, meter, options, mode, request, pid)
+    return [cold, warm, changed]
+
+
+async def _list_changed(
+    client: httpx.AsyncClient,
+    meter: CallMeter,
+    options: Options,
+    mode: Mode,
+    request: Request,
+    pid: int,
+) -> Measurement:
+    """The warm page again, another customer changed (a mutation through the
+    API) before each request or wave: the page executes, its customers come
+    from their fragments."""
+    newest = await post(
+        client,
+        Request(
+            "{ customers(first: 1, orderBy: CREATED_AT_DESC)"
+            " { edges { node { id } } } }",
+            {},
+        ),
+    )
+    other = newest["customers"]["edges"][0]["node"]["id"]
+    change = (
+        "mutation($id: ID!, $locale: String!) {"
+        " updateCustomer(id: $id, input: {locale: $locale}) { id } }"
+    )
+    flip = iter(range(1 << 30))
+
+    async def another_customer_changes() -> None:
+        locale = "en-GB" if next(flip) % 2 else "en-US"
+        await post(client, Request(change, {"id": other, "locale": locale}))
+
+    single = await sequential(
+        client,
+        request,
+        options.samples,
+        before_each=another_customer_changes,
+        budget=options.sample_budget,
+    )
+    budget = Budget(options.concurrency, options.requests, options.duration)
+    meter.reset()
+    cpu = tree_cpu_seconds(pid)
+    load = await waves(client, request, budget, between=another_customer_changes)
+    cpu = tree_cpu_seconds(pid) - cpu
+    calls = per_query([meter.take()], max(load.count + load.errors, 1))
+    return Measurement(
+        CUSTOMER_PAGE, mode, "warm, list changed", single, load, "waves", calls, cpu
+    )
