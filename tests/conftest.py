@@ -55,18 +55,26 @@ def pytest_collection_modifyitems(
 ) -> None:
     """A module marked ``storage_independent`` (its subject is transport,
     roles, upstreams or caches, not what the database does) runs on
-    PostgreSQL only: on SQLite it would repeat the same checks."""
-    dropped = [
-        item
-        for item in items
-        if item.get_closest_marker("storage_independent")
-        and getattr(item, "callspec", None) is not None
-        and item.callspec.params.get("database_url") == "sqlite"  # type: ignore[attr-defined]
-    ]
+    PostgreSQL only: on SQLite it would repeat the same checks. One marked
+    ``single_redis`` (what it checks does not depend on key slots) runs on
+    one Redis server, not also on the cluster."""
+    dropped = [item for item in items if _repeats(item)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         gone = set(map(id, dropped))
         items[:] = [item for item in items if id(item) not in gone]
+
+
+def _repeats(item: pytest.Item) -> bool:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if (
+        item.get_closest_marker("storage_independent")
+        and params.get("database_url") == "sqlite"
+    ):
+        return True
+    if item.get_closest_marker("single_redis"):
+        return "cluster" in (params.get("cached"), params.get("redis_url"))
+    return False
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -64,7 +64,7 @@ def _table(report: Report, shape: Shape) -> list[str]:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
         "| ---: | ---: |",
     ]
-    for state in ("cold", "warm"):
+    for state in ("cold", "warm", "warm, list changed"):
         if state in ours:
             lines.append(_row(f"{OURS}, loaders + cache", ours[state], None))
     if uncached is not None:

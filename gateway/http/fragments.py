@@ -34,7 +34,6 @@ from graphql.language import Visitor, visit
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from connectors.scope import current_scope
 from gateway.cache.fragments import FragmentReader, Slot
 
 CACHED_TYPE = "Customer"
@@ -113,7 +112,7 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
             capture.whole
             and failures == len(self.context_value.errors)
             and not self._failed_under(path)
-            and not _stale_so_far()
+            and not self.context_value.answered_stale()
         ):
             reader.store(
                 slot, read, result.updated_at, capture.reads, orjson.dumps(value)
@@ -175,8 +174,3 @@ class _Used(Visitor):
 
     def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
         self.fragments.add(node.name.value)
-
-
-def _stale_so_far() -> bool:
-    scope = current_scope()
-    return scope is not None and bool(scope.stale)

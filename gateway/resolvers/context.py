@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from connectors.scope import current_scope
 from gateway.auth.audit import AuditTrail
 from gateway.auth.policy import Role
 from gateway.auth.principal import Principal
@@ -53,6 +54,13 @@ class Context:
             self.loaders.consents_now_by_customer.load(customer_id)
         )
         return loaded
+
+    @staticmethod
+    def answered_stale() -> bool:
+        """Whether a source answered this operation from a stale value so far
+        (``extensions.stale``): what showed it is not worth keeping."""
+        scope = current_scope()
+        return scope is not None and bool(scope.stale)
 
     @property
     def actor(self) -> str:

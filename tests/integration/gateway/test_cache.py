@@ -26,7 +26,7 @@ from gateway.relay.ids import decode_global_id
 from gateway.runtime.services import Services
 from tests.integration.gateway.conftest import Gateway, open_gateway
 
-pytestmark = pytest.mark.storage_independent
+pytestmark = [pytest.mark.storage_independent, pytest.mark.single_redis]
 
 PAGE = """
 query($n: Int!) { customers(first: $n, orderBy: EMAIL_ASC) { edges { node { id

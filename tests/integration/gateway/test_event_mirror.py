@@ -34,6 +34,8 @@ from gateway.sync.backfill import link_customers
 from tests.integration.gateway.conftest import Gateway, open_gateway
 from tests.integration.gateway.test_cache import assert_matches_the_simulator
 
+pytestmark = pytest.mark.single_redis
+
 VIEW = """
 query($n: Int!) { customers(first: $n, orderBy: EMAIL_ASC) { edges { node {
   id email lastSeenAt sessionsCount

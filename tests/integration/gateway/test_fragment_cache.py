@@ -344,3 +344,32 @@ async def test_customers_anywhere_in_a_query_are_served_from_fragments(
     hits = fragment_lookups("hit")
     assert await gateway.gql(query, {"r": representations}) == cold
     assert fragment_lookups("hit") == hits + 3
+
+
+async def test_a_customer_answered_stale_is_not_kept(
+    seeded: Services, gateway: Gateway
+) -> None:
+    """Shopify fails, its last good value answers (``extensions.stale``): that
+    customer's part is not stored, so once Shopify is back it executes again."""
+    settings = seeded.settings.model_copy(
+        update={"cache_ttl_shopify": 0.0, "read_deadline_seconds": 5.0}
+    )
+    async with open_gateway(settings, gateway.simulators, gateway.world) as gw:
+        email = next(
+            p.email for p in gw.world.customers if p.profile.orders_per_year >= 5
+        )
+        query = (
+            "query($e: String!) { customer(email: $e) {"
+            " email orders(first: 3) { edges { node { id } } } } }"
+        )
+        fresh = await gw.gql(query, {"e": email})
+        assert "extensions" not in fresh, fresh
+        assert gw.services.responses is not None
+        await gw.services.responses.forget_all()
+        gw.simulators.shopify.fail_next(100, status=503)
+        stale = await gw.gql(query, {"e": email})
+        gw.simulators.heal()
+        assert stale["extensions"]["stale"][0]["source"] == "shopify"
+        misses = fragment_lookups("miss")
+        assert await gw.gql(query, {"e": email}) == fresh
+        assert fragment_lookups("miss") == misses + 1

@@ -27,6 +27,8 @@ from gateway.runtime.services import open_services
 from gateway.settings import Settings
 from tests.conftest import ADMIN, ADMIN_KEY
 
+pytestmark = pytest.mark.single_redis
+
 ROOT = Path(__file__).resolve().parents[3]
 LIMITS: dict[str, dict[str, float]] = {
     "zendesk": {"zendesk_limit_per_minute": 60, "upstream_budget_share": 0.5},
