@@ -239,11 +239,13 @@ def _notes(report: Report) -> list[str]:
     warm_360 = _find(report.measurements, CUSTOMER_360, "warm")
     if warm_360 is not None:
         notes.append(
-            "- Warm 360 views and deep pages (root field `customer(id:)`) are "
-            "answered by the response cache: one Redis `MGET` for the stored "
-            "response and the customer's version, no SQL, no execution. The "
-            "page of 50 is a list, so it always executes (its upstream data "
-            "comes from the cache)."
+            "- Warm 360 views, deep pages (root field `customer(id:)`) and the "
+            "page of 50 (`customers`) are answered by the response cache: one "
+            "Redis `MGET` for the stored response and its versions, no SQL, no "
+            "execution. *warm, list changed*: another customer was changed "
+            "through the API before each request (or wave): the stored page is "
+            "stale, the page's statement runs and its customers come from their "
+            "fragments (one `MGET`), none executes."
         )
     deep = _find(report.measurements, DEEP_PAGE, "cold")
     if deep is not None:

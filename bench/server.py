@@ -137,5 +137,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     try:
         process.wait(15)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # not started in a session of its own
+            process.kill()
         process.wait()

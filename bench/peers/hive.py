@@ -159,7 +159,12 @@ async def hive_server(
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
-            command, cwd=HIVE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT
+            command,
+            cwd=HIVE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # stop() can take its forks too
         )
     try:
         yield Gateway(f"http://127.0.0.1:{port}", process, ready_path="/readiness")
