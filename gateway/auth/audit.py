@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -76,6 +76,12 @@ class AuditTrail:
             capture = self.capture_around(path)
             if capture is not None:
                 capture.reads[customer_id].add(field_name)
+
+    def replay(self, reads: Mapping[int, Iterable[str]]) -> None:
+        """Note again what a stored answer showed when it was built."""
+        for customer_id, names in reads.items():
+            for name in names:
+                self.read(customer_id, name)
 
     @contextlib.contextmanager
     def capturing(self, path: Path) -> Iterator[Capture]:

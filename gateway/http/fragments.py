@@ -97,9 +97,7 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         audit = self.context_value.audit
         hit = read.current(result.updated_at)
         if hit is not None:
-            for customer_id, names in hit.reads.items():
-                for name in names:
-                    audit.read(customer_id, name)
+            audit.replay(hit.reads)
             return orjson.Fragment(hit.body)
         failures = len(self.context_value.errors)
         with audit.capturing(path) as capture:

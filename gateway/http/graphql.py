@@ -169,9 +169,7 @@ class GraphQLApp(GuardedGraphQL):
         if lookup is not None:
             hit, versions = await responses.get(lookup)
             if hit is not None:
-                for customer_id, names in hit.reads.items():
-                    for name in names:
-                        context.audit.read(customer_id, name)
+                context.audit.replay(hit.reads)
                 return Stored(hit.body)
         reader = None
         if lookup is None or lookup.lists:  # its customers, one by one

@@ -6,7 +6,8 @@ half applied."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -206,6 +207,31 @@ async def test_every_role_gets_byte_for_byte_what_execution_gives_it_and_the_sam
         assert len(by_operation["Warm"]) == len(GRANTABLE_ROLES) - 1
 
 
+@contextmanager
+def changed_after_the_read(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, target: str, *mutations: str
+) -> Iterator[None]:
+    """Inside the block, the first read of fragments is followed at once by
+    ``mutations`` of ``target`` (``$c``), before the response is assembled."""
+    read_many = FragmentReader._read_many
+    done: list[bool] = []
+
+    async def read_then_change(self: FragmentReader, slots: Any) -> Any:
+        found = await read_many(self, slots)
+        if not done:
+            done.append(True)
+            for mutation in mutations:
+                result = await gateway.gql(mutation, {"c": target})
+                assert "errors" not in result, result
+        return found
+
+    monkeypatch.setattr(FragmentReader, "_read_many", read_then_change)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(FragmentReader, "_read_many", read_many)
+
+
 async def test_a_change_between_the_read_and_the_response_shows_whole(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -215,31 +241,16 @@ async def test_a_change_between_the_read_and_the_response_shows_whole(
     read shows it entirely as it is."""
     before = nodes(await page(gateway))
     await another_customer_changes(gateway)
-    target = before[4]["id"]
-    read_many = FragmentReader._read_many
-    mutated: list[str] = []
-
-    async def read_then_change(self: FragmentReader, slots: Any) -> Any:
-        found = await read_many(self, slots)
-        if not mutated:
-            mutated.append(target)
-            result = await gateway.gql(
-                'mutation($c: ID!) { updateCustomer(id: $c, input: {firstName: "New",'
-                ' lastName: "Name"}) { id } }',
-                {"c": target},
-            )
-            assert "errors" not in result, result
-            tagged = await gateway.gql(
-                'mutation($c: ID!) { tagCustomer(customerId: $c, tags: ["new"]) { id } }',
-                {"c": target},
-            )
-            assert "errors" not in tagged, tagged
-        return found
-
-    monkeypatch.setattr(FragmentReader, "_read_many", read_then_change)
-    during = nodes(await page(gateway))
+    with changed_after_the_read(
+        gateway,
+        monkeypatch,
+        before[4]["id"],
+        'mutation($c: ID!) { updateCustomer(id: $c, input: {firstName: "New",'
+        ' lastName: "Name"}) { id } }',
+        'mutation($c: ID!) { tagCustomer(customerId: $c, tags: ["new"]) { id } }',
+    ):
+        during = nodes(await page(gateway))
     assert during == before  # every customer whole, as read
-    monkeypatch.setattr(FragmentReader, "_read_many", read_many)
     after = nodes(await page(gateway))
     changed = after[4]
     assert (changed["firstName"], changed["lastName"]) == ("New", "Name")
@@ -256,27 +267,16 @@ async def test_a_change_while_a_customer_executes_is_not_kept_stale(
     that read: what its customer showed is the old row, and it is stored under
     the versions read before the change, so the next read executes it again."""
     first = nodes(await page(gateway, first=3))
-    target = first[1]["id"]
     await gateway.services.responses.forget_all()  # every fragment stale
-    read_many = FragmentReader._read_many
-    changed: list[bool] = []
-
-    async def read_then_change(self: FragmentReader, slots: Any) -> Any:
-        found = await read_many(self, slots)
-        if not changed:
-            changed.append(True)
-            result = await gateway.gql(
-                'mutation($c: ID!) { updateCustomer(id: $c, input: {firstName: "Late"})'
-                " { id } }",
-                {"c": target},
-            )
-            assert "errors" not in result, result
-        return found
-
-    monkeypatch.setattr(FragmentReader, "_read_many", read_then_change)
-    during = nodes(await page(gateway, first=3))
+    with changed_after_the_read(
+        gateway,
+        monkeypatch,
+        first[1]["id"],
+        'mutation($c: ID!) { updateCustomer(id: $c, input: {firstName: "Late"})'
+        " { id } }",
+    ):
+        during = nodes(await page(gateway, first=3))
     assert during[1]["firstName"] == first[1]["firstName"]  # the row read before
-    monkeypatch.setattr(FragmentReader, "_read_many", read_many)
     after = nodes(await page(gateway, first=3))
     assert after[1]["firstName"] == "Late"
     assert after[1]["displayName"].startswith("Late")
