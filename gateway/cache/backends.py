@@ -44,6 +44,13 @@ class CacheBackend(Protocol):
 
     async def set_many(self, items: Mapping[str, bytes], ttl: float) -> None: ...
 
+    async def add_many(
+        self, items: Mapping[str, bytes], ttl: float
+    ) -> list[bytes | None]:
+        """``set_many`` of the keys that hold no value (``SET … NX``); the
+        values the keys hold then, in order (another writer's where it won)."""
+        ...
+
     async def delete_many(self, keys: Sequence[str]) -> None: ...
 
     async def acquire_many(
@@ -93,6 +100,16 @@ class MemoryBackend:
             self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+
+    async def add_many(
+        self, items: Mapping[str, bytes], ttl: float
+    ) -> list[bytes | None]:
+        held = await self.get_many(list(items))
+        added = {
+            k: v for (k, v), old in zip(items.items(), held, strict=True) if not old
+        }
+        await self.set_many(added, ttl)
+        return [old or added[k] for k, old in zip(items, held, strict=True)]
 
     async def delete_many(self, keys: Sequence[str]) -> None:
         for key in keys:
@@ -163,6 +180,25 @@ class RedisBackend:
 
         if await self.breaker.run("set", pipeline) is DOWN:
             await self.near.set_many(items, min(ttl, NEAR_TTL))
+
+    async def add_many(
+        self, items: Mapping[str, bytes], ttl: float
+    ) -> list[bytes | None]:
+        if not items:
+            return []
+
+        async def pipeline() -> list[bytes | None]:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, value in items.items():  # a key's two on its slot
+                    pipe.set(key, value, nx=True, px=int(ttl * 1000))
+                    pipe.get(key)
+                answers: list[bytes | None] = await pipe.execute()
+                return answers[1::2]
+
+        held = await self.breaker.run("set", pipeline)
+        if held is DOWN:
+            return await self.near.add_many(items, min(ttl, NEAR_TTL))
+        return held
 
     async def delete_many(self, keys: Sequence[str]) -> None:
         if not keys:

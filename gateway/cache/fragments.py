@@ -17,6 +17,8 @@ turn); only customers without a current fragment execute
 - the **versions** of the response cache: the customer's and the global one,
   read *before* the customer's fields execute and stored with the fragment, so
   a change that lands while it executes makes it stale at once;
+  A missing version is created before the fragment executes
+  (``ResponseCache.minted``): nothing is stored under "missing";
 - the customer row's **``updated_at``**: the row of a page is read before the
   versions are (by the page's own statement), so a fragment also names the row
   it was built from, and serves only a request that read the same row.
@@ -144,7 +146,8 @@ class FragmentReader:
         raw = await self.cache.backend.get_many(
             [self._key(slot) for slot in slots] + version_keys
         )
-        entries, found = raw[: len(slots)], raw[len(slots) :]
+        entries = raw[: len(slots)]
+        found = await self.cache.minted(version_keys, raw[len(slots) :])
         versions = [v.decode() if v else "" for v in found]
         by_id = dict(zip(ids, versions[1:], strict=True))
         return [

@@ -29,6 +29,13 @@ What moves a version:
 - the global one: whatever changes many customers at once (an insights refresh,
   a new segment).
 
+A version is a random token, never a counter, and never missing when an
+answer is stored under it: one read missing (never moved yet, or evicted by
+a Redis whose ``maxmemory`` policy evicts, or by the in-process LRU) is
+created there and then (``SET NX``, then read: another request's wins), before
+the query executes. Were answers stored under "missing", a version evicted
+after a change would read as "missing" again and make them current.
+
 Responses with errors are never stored. Entries expire after
 ``CG_RESPONSE_CACHE_TTL`` seconds whatever happens, which bounds staleness from
 upstream changes nobody announced (PostHog has no webhooks). A hit still records
@@ -130,7 +137,7 @@ class ResponseCache:
     async def get(self, lookup: Lookup) -> tuple[Hit | None, list[bytes | None]]:
         """The entry if it is current, and the versions read (for ``put``)."""
         raw = await self.backend.get_many([lookup.key, *lookup.version_keys])
-        entry, versions = raw[0], raw[1:]
+        entry, versions = raw[0], await self.minted(lookup.version_keys, raw[1:])
         hit = _current(entry, versions) if entry is not None else None
         metrics.CACHE_REQUESTS.labels(
             source="response", result="hit" if hit else "miss"
@@ -151,6 +158,19 @@ class ResponseCache:
             }
         )
         await self.backend.set_many({lookup.key: header + _SEPARATOR + body}, self.ttl)
+
+    async def minted(
+        self, keys: Sequence[str], versions: Sequence[bytes | None]
+    ) -> list[bytes | None]:
+        """``versions`` (read at ``keys``) with the missing ones created:
+        no answer is ever stored under a version that is not there."""
+        missing = [k for k, v in zip(keys, versions, strict=True) if not v]
+        if not missing:
+            return list(versions)
+        tokens = {key: secrets.token_hex(8).encode() for key in missing}
+        held = await self.backend.add_many(tokens, VERSION_TTL)
+        made = dict(zip(tokens, held, strict=True))
+        return [v or made[k] for k, v in zip(keys, versions, strict=True)]
 
     async def forget_customers(self, changes: Sequence[CustomerChange]) -> None:
         """Change bus subscriber: new versions for the changed customers."""

@@ -131,6 +131,44 @@ async def test_a_webhook_change_sends_the_customer_upstream_again(
     assert cached.simulators.total_requests()["shopify"] >= 1
 
 
+async def evict_versions(gateway: Gateway, names: list[str]) -> None:
+    """What a Redis whose ``maxmemory`` policy evicts (or the in-process LRU)
+    may do to versions at any time."""
+    responses = gateway.services.responses
+    assert responses is not None
+    await responses.backend.delete_many([responses.version_key(n) for n in names])
+
+
+PAGE = (
+    "{ customers(first: 3) { edges { node { id orders(first: 2) { totalCount } } } } }"
+)
+
+
+@pytest.mark.parametrize("shape", ["customer", "page"])
+async def test_a_version_evicted_after_a_change_never_makes_an_older_answer_current(
+    cached: Gateway, shape: str
+) -> None:
+    """A customer never changed before: its first answer (whole, or its page
+    and its fragment) must not be stored under "no version", or a change
+    followed by the eviction of its version would make that answer current."""
+    customer_id = await first_customer(cached)
+    pk = decode_global_id(customer_id, "Customer")[1]
+    if shape == "customer":
+        await sidebar(cached, customer_id)
+    else:
+        await cached.gql(PAGE)
+    await cached.services.changes.publish(
+        CustomerChange(pk, "shopify", "orders/create")
+    )
+    await evict_versions(cached, ["all", "lists", str(pk)])
+    cached.simulators.reset_counts()
+    if shape == "customer":
+        await sidebar(cached, customer_id)
+    else:
+        await cached.gql(PAGE)
+    assert cached.simulators.total_requests()["shopify"] >= 1
+
+
 async def test_other_customers_keep_their_entries(cached: Gateway) -> None:
     result = await cached.gql("{ customers(first: 2) { edges { node { id } } } }")
     one, two = (e["node"]["id"] for e in result["data"]["customers"]["edges"])
