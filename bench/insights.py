@@ -26,7 +26,7 @@ from gateway.insights.tables import CustomerRfm
 from gateway.runtime.services import open_services
 from gateway.settings import Settings
 
-WIN_BACK = {
+WIN_BACK: dict[str, object] = {
     "rfmSegmentIn": ["At Risk", "Hibernating"],
     "consent": {"channel": "email", "state": "granted"},
 }

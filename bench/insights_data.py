@@ -23,7 +23,7 @@ import argparse
 import asyncio
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -75,16 +75,17 @@ def consents(n: int, rng: random.Random) -> Iterator[tuple[object, ...]]:
         yield (i, "email", state, "bench", NOW)
 
 
-Rows = list[tuple[object, ...]]
+Row = tuple[object, ...]
+Rows = list[Row]
 
 
 def orders(
     n_customers: int, n_orders: int, rng: random.Random
-) -> Iterator[tuple[tuple[object, ...], Rows, Rows]]:
+) -> Iterator[tuple[tuple[object, ...], Sequence[Row], Sequence[Row]]]:
     for k in range(1, n_orders + 1):
         customer = rng.randint(1, n_customers)
         at = NOW - timedelta(days=rng.random() * 900)
-        lines = []
+        lines: list[tuple[str, str, int, int, Decimal]] = []
         total = Decimal(0)
         for category, price in rng.sample(CATEGORIES, rng.choice((1, 1, 2))):
             quantity = rng.randint(1, 3)
