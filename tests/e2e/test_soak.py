@@ -14,7 +14,9 @@ transport error, at most 2 % ``UPSTREAM_RATE_LIMITED`` by the gateway's own
 budget (``SUITE_GUARD_SLACK``; ``python -m bench.soak`` allows 1 %: the
 suite's other worker may stall it); the subscriptions held
 to the end; every stale answer within its source's bound in simulated time; every simulator's
-calls within each vendor limit in every window, none refused; the gateway
+calls within each vendor limit in every window, none refused (Shopify: at most
+1 % throttled and waited out, ``SUITE_THROTTLE_SLACK``: a stall of the shared
+machine is 30 simulated seconds a second); the gateway
 worker's RSS and asyncio tasks flat. ``python -m bench.soak`` runs the same
 for longer (docs/benchmarks.md, "Soak")."""
 
@@ -23,7 +25,13 @@ from __future__ import annotations
 import pytest
 
 from bench.soak import SoakOptions, run_soak
-from bench.soak_report import SUITE_GUARD_SLACK, concerns, problems, render
+from bench.soak_report import (
+    SUITE_GUARD_SLACK,
+    SUITE_THROTTLE_SLACK,
+    concerns,
+    problems,
+    render,
+)
 from tests.servers import POSTGRES_URL, REDIS_URL, require
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -47,4 +55,4 @@ async def test_a_simulated_half_hour_of_a_help_desk_stays_within_every_limit() -
     # 20 agents, a view every 2 simulated minutes: ~300 when answered at once
     assert len(report.answers.latencies) >= 100
     assert sum(report.delivered.sent.values()) >= 200  # of ~350 a half hour
-    assert problems(report, SUITE_GUARD_SLACK) == []
+    assert problems(report, SUITE_GUARD_SLACK, SUITE_THROTTLE_SLACK) == []
