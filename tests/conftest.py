@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from bench.redis_cluster import own_cluster
 from bench.redis_server import RedisServer, own_redis
 from gateway.app import create_app
-from gateway.cache.backends import MemoryBackend
+from gateway.cache.backends import MemoryBackend, RedisBackend
 from gateway.db.models import Base
 from gateway.db.session import upgrade
 from gateway.runtime.services import Services, open_services
@@ -218,6 +218,22 @@ async def db(services: Services) -> AsyncIterator[Services]:
         services.caches.backend, MemoryBackend
     ):
         services.caches.backend.clear()
+
+
+async def stored_answers(services: Services, customer_id: int | str) -> list[str]:
+    """The response cache's entries and fragments under a customer's hash tag
+    (``"lists"``: the stored pages), read from the backend itself."""
+    responses = services.responses
+    assert responses is not None
+    backend = responses.backend
+    prefix = f"{services.settings.cache_prefix}:response"
+    tag = f"{{{customer_id}}}:"
+    if isinstance(backend, RedisBackend):
+        keys = [k.decode() async for k in backend.redis.scan_iter(match=f"{prefix}*")]
+    else:
+        assert isinstance(backend, MemoryBackend)
+        keys = [k for k in backend._entries if k.startswith(prefix)]
+    return sorted(k for k in keys if tag in k)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ fetched meanwhile.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,8 @@ another replica changed can be (a local change evicts it at once)."""
 MAX_EVICTIONS = 100_000
 """Evictions remembered during an outage for replay, at most (newest kept)."""
 _REPLAY_CHUNK = 1_000
+_GLOB = re.compile(r"[*?\[\]\\]")
+"""What a ``SCAN MATCH`` pattern reads as a wildcard, escaped in a prefix."""
 
 
 class CacheBackend(Protocol):
@@ -52,6 +55,11 @@ class CacheBackend(Protocol):
         ...
 
     async def delete_many(self, keys: Sequence[str]) -> None: ...
+
+    async def delete_prefixed(self, prefixes: Sequence[str]) -> int:
+        """Delete every key starting with one of ``prefixes``; how many. A
+        scan of every key: for rare deletions of unknown keys (an erasure)."""
+        ...
 
     async def acquire_many(
         self, locks: Mapping[str, str], ttl: float
@@ -114,6 +122,12 @@ class MemoryBackend:
     async def delete_many(self, keys: Sequence[str]) -> None:
         for key in keys:
             self._entries.pop(key, None)
+
+    async def delete_prefixed(self, prefixes: Sequence[str]) -> int:
+        starts = tuple(prefixes)
+        doomed = [key for key in self._entries if key.startswith(starts)]
+        await self.delete_many(doomed)
+        return len(doomed)
 
     async def acquire_many(
         self, locks: Mapping[str, str], ttl: float
@@ -206,6 +220,24 @@ class RedisBackend:
         if await self.breaker.run("delete", lambda: self.redis.delete(*keys)) is DOWN:
             await self.near.delete_many(keys)
             self._remember_evictions(keys)
+
+    async def delete_prefixed(self, prefixes: Sequence[str]) -> int:
+        """Redis's keys (every node's, on a cluster) and the in-process tier's."""
+        gone = await self.near.delete_prefixed(prefixes)
+
+        async def scan() -> int:
+            deleted = 0
+            for prefix in prefixes:
+                match = _GLOB.sub(r"\\\g<0>", prefix) + "*"
+                keys = [k async for k in self.redis.scan_iter(match=match, count=1000)]
+                for start in range(0, len(keys), _REPLAY_CHUNK):
+                    deleted += await self.redis.delete(
+                        *keys[start : start + _REPLAY_CHUNK]
+                    )
+            return deleted
+
+        found = await self.breaker.run("delete", scan)
+        return gone + (0 if found is DOWN else found)
 
     async def acquire_many(
         self, locks: Mapping[str, str], ttl: float

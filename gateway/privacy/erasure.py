@@ -116,11 +116,14 @@ async def _anonymous_events(session: AsyncSession, customer_id: int) -> int:
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 
-async def erase_local(session: AsyncSession, customer_id: int) -> dict[str, int]:
+async def erase_local(
+    session: AsyncSession, customer_id: int
+) -> tuple[list[int], dict[str, int]]:
     """Delete the customer's rows in ``session``'s transaction, and those of
     every customer merged into it (the same person: their records point at
-    it, their merges' journals hold their values); rows deleted per table
-    (the test's and the log's count; no value is logged). The customer's row
+    it, their merges' journals hold their values); the person's ids, and rows
+    deleted per table (the test's and the log's count; no value is logged).
+    The customer's row
     is locked first: a merge or unmerge of it waits, then finds it gone; one
     committed before is seen (a merged customer is its survivor's person)."""
     survivor = await session.scalar(
@@ -147,10 +150,11 @@ async def erase_local(session: AsyncSession, customer_id: int) -> dict[str, int]
         )
     )
     deleted: dict[str, int] = {}
-    for member in [*merged, customer_id]:
+    members = [*merged, customer_id]
+    for member in members:
         for name, count in (await _erase_one(session, member)).items():
             deleted[name] = deleted.get(name, 0) + count
-    return deleted
+    return members, deleted
 
 
 async def _erase_one(session: AsyncSession, customer_id: int) -> dict[str, int]:
@@ -189,7 +193,8 @@ async def erase_customer_locally(services: Services, request_id: int) -> None:
     evicted while their links still say which (``Invalidator``), their rows
     deleted and the source recorded ``done`` in one transaction, then the
     change announced — the response cache stops serving what it holds of
-    them, live timelines hear of it. Nothing to do when done already."""
+    them, live timelines hear of it — and the stored answers, fragments and
+    pages that may show them deleted. Nothing to do when done already."""
     async with services.sessions() as session:
         found = await pending_source(session, request_id, LOCAL)
     if found is None:
@@ -199,15 +204,20 @@ async def erase_customer_locally(services: Services, request_id: int) -> None:
         await Invalidator(services.sessions, services.caches).forget_customers(
             [customer_id]
         )
+    members: list[int] = []
+    deleted: dict[str, int] = {}
     async with services.sessions() as session, session.begin():
-        deleted = (
-            await erase_local(session, customer_id) if customer_id is not None else {}
-        )
+        if customer_id is not None:
+            members, deleted = await erase_local(session, customer_id)
         await record(session, request_id, LOCAL, "done")
     log.info(
         "privacy request %d: %d local rows erased", request_id, sum(deleted.values())
     )
-    if customer_id is not None:
-        await services.changes.publish(
-            CustomerChange(customer_id, "crm", "customer_erased")
-        )
+    # Every record of the person: a look-up by a merged record's id showed
+    # its survivor, and was stored under the merged id.
+    await services.changes.publish(
+        *(CustomerChange(member, "crm", "customer_erased") for member in members)
+    )
+    if services.responses is not None:  # unreadable now: deleted too
+        for member in members:
+            await services.responses.purge_customer(member)

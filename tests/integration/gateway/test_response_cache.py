@@ -18,7 +18,7 @@ from gateway.auth.policy import Role
 from gateway.changes.bus import CustomerChange
 from gateway.db import models
 from gateway.relay.ids import decode_global_id
-from tests.conftest import StatementCounter
+from tests.conftest import StatementCounter, stored_answers
 from tests.integration.gateway.conftest import Gateway
 
 pytestmark = pytest.mark.storage_independent
@@ -167,6 +167,32 @@ async def test_a_version_evicted_after_a_change_never_makes_an_older_answer_curr
     else:
         await cached.gql(PAGE)
     assert cached.simulators.total_requests()["shopify"] >= 1
+
+
+async def test_an_erased_customers_answers_fragments_and_pages_are_deleted(
+    cached: Gateway,
+) -> None:
+    """Not only unreadable (their version moved): gone, with every stored
+    page, while other customers keep theirs (``ResponseCache.purge_customer``,
+    which the erasure runs)."""
+    page = await cached.gql(PAGE)
+    ids = [e["node"]["id"] for e in page["data"]["customers"]["edges"]]
+    erased, other = (decode_global_id(i, "Customer")[1] for i in ids[:2])
+    await sidebar(cached, ids[0])
+    await sidebar(cached, ids[1])
+    services = cached.services
+    held = await stored_answers(services, erased)
+    assert {k.split(":")[-4] for k in held} == {"response", "response-fragment"}
+    assert await stored_answers(services, "lists")
+    kept = await stored_answers(services, other)
+
+    responses = services.responses
+    assert responses is not None
+    gone = await responses.purge_customer(erased)
+    assert await stored_answers(services, erased) == []
+    assert await stored_answers(services, "lists") == []
+    assert await stored_answers(services, other) == kept
+    assert gone == len(held) + 1  # and the page
 
 
 async def test_other_customers_keep_their_entries(cached: Gateway) -> None:

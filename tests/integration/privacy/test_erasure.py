@@ -22,7 +22,7 @@ from gateway.privacy.requests import UPSTREAMS
 from gateway.privacy.upstreams import SourceFailed, erase_upstream
 from gateway.relay.ids import decode_global_id
 from gateway.runtime.services import Services
-from tests.conftest import row_counts
+from tests.conftest import row_counts, stored_answers
 from tests.integration.gateway.simulated import count
 from tests.integration.privacy.conftest import (
     NOW,
@@ -101,10 +101,12 @@ async def test_erasure_removes_the_customer_from_every_table_and_upstream(
 
     shown = await api(PROFILE, {"id": gid(customer)})  # now in the response cache
     assert shown["data"]["customer"]["email"] == WORLD.customers[target].email
+    assert await stored_answers(env, customer)
 
     made = await api(ERASE, {"id": gid(customer)})
     assert made["data"]["eraseCustomer"]["status"] == "PENDING", made
     await work()
+    assert await stored_answers(env, customer) == []  # deleted, not only stale
 
     assert (await api(PROFILE, {"id": gid(customer)}))["data"]["customer"] is None
     assert set((await rows_of(env, customer, links)).values()) == {0}
@@ -267,7 +269,8 @@ async def test_erasing_a_merged_customer_erases_the_person_everywhere(
     env: Services, simulators: Simulators, api: Api, work: Drain
 ) -> None:
     """One person merged from two records: erasing by the merged record's id
-    erases both records, both upstream links' records and the merge's journal."""
+    erases both records, both upstream links' records, the merge's journal,
+    and what the response cache stored under either id."""
     first, second = linked_everywhere(simulators)[2:4]
     links = links_of(simulators, first) | {"segment": f"user-{first}"}
     other = links_of(simulators, second) | {"segment": f"user-{second}"}
@@ -275,9 +278,15 @@ async def test_erasing_a_merged_customer_erases_the_person_everywhere(
     merged = await plant(env, WORLD.customers[second].email, other)
     done = await api(MERGE, {"s": gid(survivor), "m": gid(merged)})
     assert "errors" not in done, done
+    for record in (survivor, merged):  # the merged id shows its survivor
+        shown = await api(PROFILE, {"id": gid(record)})
+        assert shown["data"]["customer"]["email"] == WORLD.customers[first].email
+        assert await stored_answers(env, record)
     made = await api(ERASE, {"id": gid(merged)})
     assert made["data"]["eraseCustomer"]["status"] == "PENDING", made
     await work()
+    for record in (survivor, merged):
+        assert await stored_answers(env, record) == []
     for customer, its_links in ((survivor, links), (merged, other)):
         assert set((await rows_of(env, customer, its_links)).values()) == {0}
     assert await count(env, models.CustomerMerge) == 0
