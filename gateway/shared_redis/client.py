@@ -126,7 +126,8 @@ def _sentinel(address: RedisAddress, timeout: float) -> tuple[Sentinel, Redis]:
     """The sentinels (no password: the URL's is the master's) and a client of
     the master they name."""
     options = _fail_fast(timeout)
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    # untyped before redis-py 8.2, typed since: either passes
+    sentinel = Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
         list(address.nodes),
         sentinel_kwargs={
             "socket_timeout": timeout,
