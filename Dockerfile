@@ -17,16 +17,17 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
-COPY pyproject.toml README.md hatch_build.py ./
+COPY pyproject.toml README.md hatch_build.py constraints.txt ./
 COPY gateway ./gateway
 COPY connectors ./connectors
 
 # Wheels for the project and every dependency, so the runtime stage installs
-# offline from /wheels. gateway/static/vendor/ is in .dockerignore: the hook
-# always fetches the pinned, integrity-checked assets here.
+# offline from /wheels; the dependencies at the versions the test suite last
+# passed with (constraints.txt). gateway/static/vendor/ is in .dockerignore:
+# the hook always fetches the pinned, integrity-checked assets here.
 RUN --mount=type=cache,target=/root/.cache/pip \
     --mount=type=cache,target=/root/.npm \
-    pip wheel --wheel-dir /wheels .
+    pip wheel --constraint constraints.txt --wheel-dir /wheels .
 
 
 FROM python:3.11-slim AS runtime

@@ -1,5 +1,5 @@
 """The Dockerfile's path, without Docker (no engine runs on these machines):
-wheels of the project and its dependencies (``pip wheel .``), installed
+wheels of the project and its dependencies (``pip wheel -c constraints.txt .``), installed
 offline into a clean virtual environment with no dev extras, then
 ``db upgrade`` on a fresh PostgreSQL database, ``keys create``, and
 ``serve --workers 2`` in production mode with Redis, asked for ``/healthz``,
@@ -50,7 +50,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``bin/`` of a fresh virtual environment holding only the wheels."""
     work = tmp_path_factory.mktemp("production-install")
     wheels = work / "wheels"
-    run(sys.executable, "-m", "pip", "wheel", "-q", "-w", wheels, ROOT, cwd=work)
+    run(
+        sys.executable, "-m", "pip", "wheel", "-q", "-c", ROOT / "constraints.txt",
+        "-w", wheels, ROOT, cwd=work,
+    )  # fmt: skip
     venv.create(work / "venv", with_pip=True)
     bin_dir = work / "venv" / "bin"
     run(

@@ -72,3 +72,35 @@ def test_every_run_time_import_is_a_declared_non_dev_dependency() -> None:
 def test_a_dependency_missing_from_the_declared_set_is_reported() -> None:
     missing = undeclared(declared_distributions() - {"pyjwt"})
     assert "jwt" in missing
+
+
+def pins() -> dict[str, str]:
+    """``constraints.txt``: a distribution → its pinned version."""
+    found: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.partition("#")[0].strip()
+        if not line:
+            continue
+        requirement = Requirement(line)
+        (specifier,) = requirement.specifier
+        assert specifier.operator == "==", line
+        found[canonicalize_name(requirement.name)] = specifier.version
+    return found
+
+
+def test_constraints_pin_every_declared_dependency_within_its_range() -> None:
+    """``./dev``, the Dockerfile and the production-install test install with
+    ``constraints.txt``: each dependency (dev extras too) pinned, and the pin
+    inside the range ``pyproject.toml`` declares, or pip refuses to install."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    pinned = pins()
+    wrong = {}
+    for text in declared:
+        requirement = Requirement(text)
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        pin = pinned.get(canonicalize_name(requirement.name))
+        if pin is None or not requirement.specifier.contains(pin, prereleases=True):
+            wrong[requirement.name] = pin
+    assert wrong == {}
