@@ -123,9 +123,9 @@ async def erase_local(
     every customer merged into it (the same person: their records point at
     it, their merges' journals hold their values); the person's ids, and rows
     deleted per table (the test's and the log's count; no value is logged).
-    The customer's row
-    is locked first: a merge or unmerge of it waits, then finds it gone; one
-    committed before is seen (a merged customer is its survivor's person)."""
+    The customer's row is locked first: a merge or unmerge of it waits, then
+    finds it gone; one committed before is seen (a merged customer is its
+    survivor's person)."""
     survivor = await session.scalar(
         select(models.Customer.merged_into).where(models.Customer.id == customer_id)
     )
