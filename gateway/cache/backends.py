@@ -12,6 +12,7 @@ fetched meanwhile.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections import OrderedDict
@@ -223,17 +224,24 @@ class RedisBackend:
 
     async def delete_prefixed(self, prefixes: Sequence[str]) -> int:
         """Redis's keys (every node's, on a cluster) and the in-process tier's."""
+        if not prefixes:
+            return 0
         gone = await self.near.delete_prefixed(prefixes)
 
+        starts = tuple(p.encode() for p in prefixes)
+        # One walk of the keyspace, whatever the number of prefixes: SCAN
+        # visits every key to match it, so each prefix of its own would too.
+        match = _GLOB.sub(r"\\\g<0>", os.path.commonprefix(list(prefixes))) + "*"
+
         async def scan() -> int:
+            keys = [
+                k
+                async for k in self.redis.scan_iter(match=match, count=1000)
+                if k.startswith(starts)
+            ]
             deleted = 0
-            for prefix in prefixes:
-                match = _GLOB.sub(r"\\\g<0>", prefix) + "*"
-                keys = [k async for k in self.redis.scan_iter(match=match, count=1000)]
-                for start in range(0, len(keys), _REPLAY_CHUNK):
-                    deleted += await self.redis.delete(
-                        *keys[start : start + _REPLAY_CHUNK]
-                    )
+            for start in range(0, len(keys), _REPLAY_CHUNK):
+                deleted += await self.redis.delete(*keys[start : start + _REPLAY_CHUNK])
             return deleted
 
         found = await self.breaker.run("delete", scan)

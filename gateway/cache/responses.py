@@ -177,18 +177,18 @@ class ResponseCache:
         ids = {c.customer_id for c in changes}
         await self._bump([_LISTS, *(str(cid) for cid in ids)])
 
-    async def purge_customer(self, customer_id: int) -> int:
-        """Delete what is stored of an erased customer, not only make it
+    async def purge_customers(self, customer_ids: Sequence[int]) -> int:
+        """Delete what is stored of erased customers, not only make it
         unreadable: their whole answers and fragments, and every stored page
-        of the list (any may show them). A scan (``delete_prefixed``); how
+        of the list (any may show them). One scan (``delete_prefixed``); how
         many entries went."""
-        return await self.backend.delete_prefixed(
-            [
-                f"{self._entries}{{{customer_id}}}:",
-                f"{self.fragment_prefix}{{{customer_id}}}:",
-                f"{self._entries}{{{_LISTS}}}:",
+        prefixes = [f"{self._entries}{{{_LISTS}}}:"]
+        for cid in customer_ids:
+            prefixes += [
+                f"{self._entries}{{{cid}}}:",
+                f"{self.fragment_prefix}{{{cid}}}:",
             ]
-        )
+        return await self.backend.delete_prefixed(prefixes)
 
     async def forget_all(self) -> None:
         await self._bump(["all"])

@@ -218,6 +218,5 @@ async def erase_customer_locally(services: Services, request_id: int) -> None:
     await services.changes.publish(
         *(CustomerChange(member, "crm", "customer_erased") for member in members)
     )
-    if services.responses is not None:  # unreadable now: deleted too
-        for member in members:
-            await services.responses.purge_customer(member)
+    if services.responses is not None and members:  # unreadable now: deleted too
+        await services.responses.purge_customers(members)

@@ -173,7 +173,7 @@ async def test_an_erased_customers_answers_fragments_and_pages_are_deleted(
     cached: Gateway,
 ) -> None:
     """Not only unreadable (their version moved): gone, with every stored
-    page, while other customers keep theirs (``ResponseCache.purge_customer``,
+    page, while other customers keep theirs (``ResponseCache.purge_customers``,
     which the erasure runs)."""
     page = await cached.gql(PAGE)
     ids = [e["node"]["id"] for e in page["data"]["customers"]["edges"]]
@@ -188,7 +188,7 @@ async def test_an_erased_customers_answers_fragments_and_pages_are_deleted(
 
     responses = services.responses
     assert responses is not None
-    gone = await responses.purge_customer(erased)
+    gone = await responses.purge_customers([erased])
     assert await stored_answers(services, erased) == []
     assert await stored_answers(services, "lists") == []
     assert await stored_answers(services, other) == kept
