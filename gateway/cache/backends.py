@@ -156,10 +156,11 @@ class RedisBackend:
     filled by what this replica fetches meanwhile (entries live at most
     ``NEAR_TTL``): repeated views are answered in process, misses are fetched
     once per key and replica (``ReadThrough``'s single-flight; no lock is
-    taken), and no call waits on Redis. Evictions made meanwhile are
-    remembered and replayed in Redis when it is back, so what a webhook
-    evicted during the outage is not read back from Redis afterwards; the
-    tier is then emptied."""
+    taken), and no call waits on Redis. Evictions and purges made meanwhile
+    are remembered and replayed in Redis when it is back, so what a webhook
+    evicted during the outage is not read back from Redis afterwards, and
+    what an erasure purged is not kept there until its TTL; the tier is then
+    emptied."""
 
     def __init__(self, shared: SharedRedis, near_entries: int) -> None:
         self.shared_redis = shared
@@ -169,6 +170,8 @@ class RedisBackend:
         self._evicted: dict[str, None] = {}
         """Keys deleted while Redis was skipped (insertion-ordered, bounded)."""
         self._evictions_lost = 0
+        self._purges: dict[str, None] = {}
+        """Prefixes purged while Redis was skipped (erasures: few)."""
         self.breaker.on_recovery(self._recovered)
 
     @property
@@ -223,29 +226,32 @@ class RedisBackend:
             self._remember_evictions(keys)
 
     async def delete_prefixed(self, prefixes: Sequence[str]) -> int:
-        """Redis's keys (every node's, on a cluster) and the in-process tier's."""
+        """Redis's keys (every node's, on a cluster) and the in-process tier's;
+        while Redis is skipped, the prefixes are purged there when it is back."""
         if not prefixes:
             return 0
         gone = await self.near.delete_prefixed(prefixes)
+        found = await self.breaker.run("delete", partial(self._purge, prefixes))
+        if found is DOWN:
+            self._purges.update(dict.fromkeys(prefixes))
+            return gone
+        return gone + found
 
+    async def _purge(self, prefixes: Sequence[str]) -> int:
+        """Delete Redis's keys under ``prefixes`` in one walk of the keyspace,
+        whatever their number: SCAN visits every key to match it, so each
+        prefix of its own would too."""
         starts = tuple(p.encode() for p in prefixes)
-        # One walk of the keyspace, whatever the number of prefixes: SCAN
-        # visits every key to match it, so each prefix of its own would too.
         match = _GLOB.sub(r"\\\g<0>", os.path.commonprefix(list(prefixes))) + "*"
-
-        async def scan() -> int:
-            keys = [
-                k
-                async for k in self.redis.scan_iter(match=match, count=1000)
-                if k.startswith(starts)
-            ]
-            deleted = 0
-            for start in range(0, len(keys), _REPLAY_CHUNK):
-                deleted += await self.redis.delete(*keys[start : start + _REPLAY_CHUNK])
-            return deleted
-
-        found = await self.breaker.run("delete", scan)
-        return gone + (0 if found is DOWN else found)
+        keys = [
+            k
+            async for k in self.redis.scan_iter(match=match, count=1000)
+            if k.startswith(starts)
+        ]
+        deleted = 0
+        for start in range(0, len(keys), _REPLAY_CHUNK):
+            deleted += await self.redis.delete(*keys[start : start + _REPLAY_CHUNK])
+        return deleted
 
     async def acquire_many(
         self, locks: Mapping[str, str], ttl: float
@@ -296,7 +302,8 @@ class RedisBackend:
             self._evictions_lost += 1
 
     async def _recovered(self) -> None:
-        """Redis is back: replay the outage's evictions, forget the tier."""
+        """Redis is back: replay the outage's evictions and purges, forget
+        the tier."""
         if self._evictions_lost:
             log.warning(
                 "%d evictions made while Redis was skipped were not kept; "
@@ -311,6 +318,11 @@ class RedisBackend:
                 return  # down again: replayed when it is back
             for key in chunk:
                 del self._evicted[key]
+        if self._purges:
+            purge = partial(self._purge, list(self._purges))
+            if await self.breaker.run("delete", purge) is DOWN:
+                return
+            self._purges.clear()
         self.near.clear()
 
     async def aclose(self) -> None:

@@ -32,6 +32,7 @@ from gateway.demo.simulation import Simulators
 from gateway.runtime.services import Services
 from gateway.shared_redis.breaker import DOWN
 from gateway.shared_redis.client import SharedRedis
+from tests.conftest import stored_answers
 from tests.integration.gateway.conftest import Gateway, open_gateway
 
 pytestmark = [pytest.mark.redis, pytest.mark.storage_independent]
@@ -165,6 +166,26 @@ async def test_evictions_made_during_an_outage_are_replayed_when_redis_is_back(
         "zendesk": 1,
         "posthog": 1,
     }
+
+
+async def test_an_erasures_purge_during_an_outage_is_made_when_redis_is_back(
+    gateway: Gateway, redis_server: RedisServer
+) -> None:
+    """The erased person's stored answers would otherwise stay in Redis
+    (unreadable: their version moved) until their TTL."""
+    customer = int(richest_customer(gateway.world, gateway.simulators).customer_id)
+    await view(gateway)  # the whole answer and its fragments stored in Redis
+    services = gateway.services
+    assert await stored_answers(services, customer)
+    responses = services.responses
+    assert responses is not None
+    redis_server.pause()
+    await responses.purge_customers([customer])
+    redis_server.resume()
+    backend = responses.backend
+    assert isinstance(backend, RedisBackend)
+    await back(shared_redis(gateway), lambda: not backend._purges)
+    assert await stored_answers(services, customer) == []
 
 
 async def test_persisted_queries_register_and_run_while_redis_is_down(
