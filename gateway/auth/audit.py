@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from graphql.pyutils import Path
 from sqlalchemy import String, insert, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.extensions import SchemaExtension
@@ -46,6 +49,9 @@ TEXT_LIMITS = {
 """``VARCHAR(n)`` columns and their ``n``: longer text is cut, not refused."""
 
 log = logging.getLogger("gateway.audit")
+
+Processor = Callable[[Any], object]
+"""How SQLAlchemy binds a column's value for a dialect's driver."""
 
 
 @dataclass(slots=True)
@@ -270,7 +276,8 @@ class AuditLog:
                     records=[_record(row) for row in rows],
                 )
             else:
-                await session.execute(insert(AuditEntry), rows)
+                statement, values = _executemany(connection.dialect, rows)
+                await connection.exec_driver_sql(statement, values)
 
     async def aclose(self) -> None:
         """Write what is buffered; a flush under way finishes first (never cut
@@ -322,6 +329,32 @@ def _record(row: dict[str, object]) -> tuple[object, ...]:
     return tuple(
         orjson.dumps(row[c]).decode() if c == "fields" else row[c] for c in COLUMNS
     )
+
+
+@functools.cache
+def _insert_for(dialect: Dialect) -> tuple[str, list[tuple[str, Processor | None]]]:
+    """The dialect's ``INSERT`` of an entry, and how each parameter is bound
+    (the columns' own processors: values stored as SQLAlchemy stores them)."""
+    table = AuditEntry.__table__
+    compiled = insert(AuditEntry).compile(dialect=dialect, column_keys=list(COLUMNS))
+    names = compiled.positiontup or list(COLUMNS)
+    return compiled.string, [
+        (name, table.c[name].type.bind_processor(dialect)) for name in names
+    ]
+
+
+def _executemany(
+    dialect: Dialect, rows: list[dict[str, object]]
+) -> tuple[str, list[tuple[object, ...]]]:
+    """An ``INSERT`` of ``rows`` as the driver's one ``executemany`` (SQLite):
+    half the CPU of SQLAlchemy's bulk insert, which on a busy worker's
+    thousands of entries a second was a sixth of a cached answer's CPU."""
+    statement, binds = _insert_for(dialect)
+    values = [
+        tuple(bind(row[name]) if bind else row[name] for name, bind in binds)
+        for row in rows
+    ]
+    return statement, values
 
 
 def _storable(row: dict[str, object]) -> dict[str, object]:
