@@ -88,6 +88,21 @@ class OperationGate:
             await take_token(self.limiter, principal)
         return [self._check(principal, o, method) for o in operations]
 
+    async def admit_reading(
+        self,
+        principal: Principal,
+        operation: Operation,
+        method: str,
+        reading: Sequence[str],
+    ) -> tuple[Analysis | None, list[bytes | None] | None]:
+        """``admit`` of one operation, with the values at ``reading`` read in
+        the rate limit's round trip (``None``: not read). The response cache's
+        entry of a request seen before: a hit then costs one round trip. Read
+        before the checks, used only once they all passed."""
+        _check_shape(operation)
+        values = await take_token(self.limiter, principal, reading)
+        return self._check(principal, operation, method), values
+
     def _check(
         self, principal: Principal, operation: Operation, method: str
     ) -> Analysis | None:

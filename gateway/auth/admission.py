@@ -20,7 +20,7 @@ the throttle.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.requests import HTTPConnection
 
@@ -101,9 +101,13 @@ async def admit(
     )
 
 
-async def take_token(limiter: RateLimiter, principal: Principal) -> None:
-    """One request (or socket operation) of the caller's rate limit."""
-    wait = await limiter.take(principal.rate_key)
+async def take_token(
+    limiter: RateLimiter, principal: Principal, reading: Sequence[str] = ()
+) -> list[bytes | None] | None:
+    """One request (or socket operation) of the caller's rate limit; with it,
+    in the same round trip where it can be, the values at ``reading``
+    (``None``: not read)."""
+    wait, values = await limiter.take_reading(principal.rate_key, reading)
     if wait:
         raise Refused(
             429,
@@ -111,3 +115,4 @@ async def take_token(limiter: RateLimiter, principal: Principal) -> None:
             "Too many requests; retry later.",
             headers={"Retry-After": retry_after(wait)},
         )
+    return values

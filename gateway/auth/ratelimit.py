@@ -10,7 +10,7 @@ address is personal data, and neither belongs in a Redis key name."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from gateway.guard.bucket import TokenBucket
 from gateway.shared_redis.client import SharedRedis
@@ -37,6 +37,15 @@ class RateLimiter:
         if self.pseudonyms is not None:
             key = self.pseudonyms(key)
         return await self.buckets.take(key)
+
+    async def take_reading(
+        self, key: str, reading: Sequence[str]
+    ) -> tuple[float, list[bytes | None] | None]:
+        """``take``, and the values at ``reading`` in the same round trip
+        where one Redis server holds both (``TokenBucket.take_reading``)."""
+        if self.pseudonyms is not None:
+            key = self.pseudonyms(key)
+        return await self.buckets.take_reading(key, reading)
 
 
 def retry_after(seconds: float) -> str:

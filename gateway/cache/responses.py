@@ -11,6 +11,9 @@ customer list when it shows a page of it, plus one global version.
 
 Reading costs one ``MGET`` (the entry and the current versions together); the
 entry is served only when the versions it was built from are still current.
+A request seen before is known by its digest (``known``, no parsing), and on
+one Redis server that ``MGET`` goes out with the caller's rate-limit token, in
+one pipeline (``OperationGate.admit_reading``): a hit is one round trip.
 Keys carry a Redis Cluster hash tag, the customer's id (``{42}``; the list's is
 ``{lists}``, the global version's ``{all}``): a query about one customer reads
 its entry and that customer's version from one slot, and the global version
@@ -71,6 +74,8 @@ _SEPARATOR = b"\x00"
 """Between an entry's header and its body (JSON never holds a raw NUL)."""
 _BY_ID = frozenset({"customer", "node"})
 _LIST = "customers"
+_KNOWN = 10_000
+"""Requests whose slot is remembered (``known``), at most."""
 _LISTS = "lists"
 """The customer list's version (and its entries' hash tag)."""
 
@@ -100,6 +105,8 @@ class ResponseCache:
         self._entries = f"{prefix}:response:v1:"
         self._versions = f"{prefix}:response-version:"
         self.fragment_prefix = f"{prefix}:response-fragment:v1:"
+        self._known: dict[str, Lookup] = {}
+        """``lookup``'s answers by request digest (``known``)."""
 
     def fragments(self, role: str) -> FragmentReader:
         """A request's reader of customers' fragments (``cache/fragments.py``),
@@ -115,29 +122,55 @@ class ResponseCache:
         role: str,
     ) -> Lookup | None:
         """The cache slot of a query, or ``None`` when it is not cacheable."""
+        digest = _digest(document, operation_name, variables, role)
+        if digest is None:
+            return None
+        known = self._known.get(digest)
+        if known is not None:
+            return known
         roots = _roots(operation, variables or {})
         if roots is None:
             return None
         ids, lists = roots
-        digest = hashlib.sha256(
-            orjson.dumps(
-                [document, operation_name, variables or {}, role],
-                option=orjson.OPT_SORT_KEYS,
-            )
-        ).hexdigest()
         unique = tuple(sorted(set(ids)))
         names = ([_LISTS] if lists else []) + [str(cid) for cid in unique]
-        return Lookup(
+        found = Lookup(
             key=f"{self._entries}{{{names[0]}}}:{digest}",
             version_keys=tuple(self.version_key(n) for n in ["all", *names]),
             customer_ids=unique,
             lists=lists,
         )
+        if len(self._known) >= _KNOWN:
+            self._known.clear()
+        self._known[digest] = found
+        return found
 
-    async def get(self, lookup: Lookup) -> tuple[Hit | None, list[bytes | None]]:
-        """The entry if it is current, and the versions read (for ``put``)."""
-        raw = await self.backend.get_many([lookup.key, *lookup.version_keys])
-        entry, versions = raw[0], await self.minted(lookup.version_keys, raw[1:])
+    def known(
+        self,
+        document: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        role: str,
+    ) -> Lookup | None:
+        """The slot ``lookup`` found for this very request before, without
+        parsing it: read with the rate limit's token, before the gate has
+        the document analysed (``OperationGate.admit_reading``)."""
+        digest = _digest(document, operation_name, variables, role)
+        return None if digest is None else self._known.get(digest)
+
+    @staticmethod
+    def reading(lookup: Lookup) -> list[str]:
+        """The keys ``get`` reads: the entry, then its versions."""
+        return [lookup.key, *lookup.version_keys]
+
+    async def get(
+        self, lookup: Lookup, read: Sequence[bytes | None] | None = None
+    ) -> tuple[Hit | None, list[bytes | None]]:
+        """The entry if it is current, and the versions read (for ``put``);
+        ``read``: the values at ``reading(lookup)``, when already read."""
+        if read is None:
+            read = await self.backend.get_many(self.reading(lookup))
+        entry, versions = read[0], await self.minted(lookup.version_keys, read[1:])
         hit = _current(entry, versions) if entry is not None else None
         metrics.CACHE_REQUESTS.labels(
             source="response", result="hit" if hit else "miss"
@@ -202,6 +235,25 @@ class ResponseCache:
     def version_key(self, name: str) -> str:
         """A version's key: a customer id, or ``all``."""
         return f"{self._versions}{{{name}}}"
+
+
+def _digest(
+    document: str,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    role: str,
+) -> str | None:
+    """What names a request's answer: its document, operation, variables and
+    the caller's role (which decides what personal data it shows). ``None``
+    for variables nested past what orjson encodes (254 levels): not cached."""
+    try:
+        encoded = orjson.dumps(
+            [document, operation_name, variables or {}, role],
+            option=orjson.OPT_SORT_KEYS,
+        )
+    except TypeError:  # orjson.JSONEncodeError
+        return None
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def _current(entry: bytes, versions: Sequence[bytes | None]) -> Hit | None:

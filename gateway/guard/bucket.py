@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
+
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import NoScriptError
 
 from gateway.shared_redis.breaker import DOWN
 from gateway.shared_redis.client import SharedRedis
@@ -64,6 +68,42 @@ class TokenBucket:
             return 0.0
         return self._wait(tokens, cost + floor)
 
+    async def take_reading(
+        self, key: str, reading: Sequence[str]
+    ) -> tuple[float, list[bytes | None] | None]:
+        """``take(key)``, and the values at ``reading`` read in the same round
+        trip (one pipeline) to a single Redis server: ``None`` for them where
+        they were not read (no Redis, a cluster, whose keys live on several
+        nodes, or Redis skipped) and the caller reads them itself."""
+        redis = self.redis
+        if not reading or redis is None or isinstance(redis.client, RedisCluster):
+            return await self.take(key), None
+        client, script = redis.client, self._script
+        assert script is not None
+        arguments = self._arguments(1.0, 0.0, force=False)
+
+        async def pipeline() -> list[object]:
+            async with client.pipeline(transaction=False) as pipe:
+                # EVALSHA, not the script object: a pipeline holding one
+                # checks with SCRIPT EXISTS first, another round trip.
+                pipe.evalsha(script.sha, 1, f"{self.prefix}:{key}", *arguments)
+                pipe.mget(reading)
+                answers: list[object] = await pipe.execute(raise_on_error=False)
+                return answers
+
+        answers = await redis.breaker.run("bucket", pipeline)
+        if answers is DOWN:
+            return self._wait_local(key, 1.0, 0.0), None
+        taken, values = answers
+        if isinstance(taken, NoScriptError):  # Redis restarted or flushed
+            return await self.take(key), _values(values)
+        if isinstance(taken, Exception):
+            raise taken
+        assert isinstance(taken, list)
+        allowed, tokens = taken
+        wait = 0.0 if int(allowed) else self._wait(float(tokens), 1.0)
+        return wait, _values(values)
+
     async def adjust(self, key: str, cost: float) -> None:
         """Take ``cost`` tokens whatever is left (give back when negative)."""
         await self._apply(key, cost, 0.0, force=True)
@@ -74,18 +114,25 @@ class TokenBucket:
         """``None`` when applied, else the tokens there are."""
         if self.redis is not None and self._script is not None:
             script = self._script
-            shape = [self.capacity, self.rate, time.time()]
             answer = await self.redis.breaker.run(
                 "bucket",
                 lambda: script(
                     keys=[f"{self.prefix}:{key}"],
-                    args=[*shape, cost, floor, int(force)],
+                    args=self._arguments(cost, floor, force=force),
                 ),
             )
             if answer is not DOWN:
                 allowed, tokens = answer
                 return None if int(allowed) else float(tokens)
         return self._apply_local(key, cost, floor, force=force)
+
+    def _arguments(self, cost: float, floor: float, *, force: bool) -> list[float]:
+        """The script's ``ARGV``."""
+        return [self.capacity, self.rate, time.time(), cost, floor, int(force)]
+
+    def _wait_local(self, key: str, cost: float, floor: float) -> float:
+        tokens = self._apply_local(key, cost, floor, force=False)
+        return 0.0 if tokens is None else self._wait(tokens, cost + floor)
 
     def _apply_local(
         self, key: str, cost: float, floor: float, *, force: bool
@@ -105,3 +152,10 @@ class TokenBucket:
         if needed > self.capacity:
             return math.inf
         return max(0.001, (needed - tokens) / self.rate)
+
+
+def _values(answer: object) -> list[bytes | None] | None:
+    """An ``MGET``'s answer from a pipeline, or ``None`` when it failed."""
+    if not isinstance(answer, list):
+        return None
+    return [v.encode() if isinstance(v, str) else v for v in answer]

@@ -140,7 +140,7 @@ class EmbedGraphQL(GuardedGraphQL):
         """Audited like ``/graphql``: what the token's reader was shown (over
         WebSocket, each result is audited by ``StreamAudit``)."""
         items = request_data if isinstance(request_data, list) else [request_data]
-        admitted = await self.admit_http(request, items, context)
+        admitted, _ = await self.admit_http(request, items, context)
         prepared = [item for item, _ in admitted]
         result = await super().execute_operation(
             request,

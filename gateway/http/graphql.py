@@ -112,7 +112,7 @@ class GraphQLApp(GuardedGraphQL):
         sub_response: Response,
     ) -> Any:
         items = request_data if isinstance(request_data, list) else [request_data]
-        admitted = await self.admit_http(request, items, context)
+        admitted, read = await self.admit_http(request, items, context)
         principal = context.principal
         assert principal is not None
         for item, analysis in admitted:
@@ -131,7 +131,13 @@ class GraphQLApp(GuardedGraphQL):
                 )
             else:
                 result = await self._execute_cached(
-                    request, request_adapter, first, analysis, context, sub_response
+                    request,
+                    request_adapter,
+                    first,
+                    analysis,
+                    context,
+                    sub_response,
+                    read,
                 )
         self.services.audit.record(context.audit, principal, first.operation_name)
         return result
@@ -144,9 +150,11 @@ class GraphQLApp(GuardedGraphQL):
         analysis: Analysis,
         context: Context,
         sub_response: Response,
+        read: list[bytes | None] | None,
     ) -> Any:
         """One operation, through the response cache when it is cacheable: a
-        current stored answer is returned as ``Stored``, nothing executed.
+        current stored answer is returned as ``Stored``, nothing executed
+        (``read``: its entry and versions, read with the rate-limit token).
         Otherwise, unless it asks for customers by id only (one answer, kept
         whole), a query shows its customers from their cached fragments where
         current (``gateway.http.fragments``; mutations never do)."""
@@ -167,7 +175,7 @@ class GraphQLApp(GuardedGraphQL):
         )
         versions: list[bytes | None] = []
         if lookup is not None:
-            hit, versions = await responses.get(lookup)
+            hit, versions = await responses.get(lookup, read)
             if hit is not None:
                 context.audit.replay(hit.reads)
                 return Stored(hit.body)
@@ -205,6 +213,17 @@ class GraphQLApp(GuardedGraphQL):
                 "BATCH_TOO_LARGE",
                 f"At most {settings.max_batch} operations per request.",
             )
+
+    def reading(self, item: GraphQLRequestData, principal: Principal) -> list[str]:
+        """A request seen before: its stored answer's keys, read with the
+        rate-limit token, so a hit costs one round trip to Redis."""
+        responses = self.services.responses
+        if responses is None or not isinstance(item.query, str):
+            return []
+        known = responses.known(
+            item.query, item.operation_name, item.variables, principal.role.value
+        )
+        return [] if known is None else responses.reading(known)
 
     async def resolve(self, item: GraphQLRequestData) -> GraphQLRequestData:
         """The operation to run, a persisted one resolved to its document."""

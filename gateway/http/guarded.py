@@ -134,9 +134,13 @@ class GuardedGraphQL(GraphQL[Context, None]):
         request: Request,
         items: list[GraphQLRequestData],
         context: Context,
-    ) -> list[tuple[GraphQLRequestData, Analysis | None]]:
+    ) -> tuple[
+        list[tuple[GraphQLRequestData, Analysis | None]], list[bytes | None] | None
+    ]:
         """The caller, then each operation of an HTTP request (``resolve``d),
-        through the gate; with each its analysis."""
+        through the gate; with each its analysis. And for one operation, the
+        values at ``reading``'s keys, read with its rate-limit token
+        (``None``: not read)."""
         principal = await self._admit(request, None)
         self.bind(context, principal)
         resolved = [await self.resolve(item) for item in items]
@@ -144,8 +148,19 @@ class GuardedGraphQL(GraphQL[Context, None]):
             Operation(item.query, item.operation_name, item.variables)
             for item in resolved
         ]
+        if len(operations) == 1:
+            keys = self.reading(resolved[0], principal)
+            analysis, values = await self.gate.admit_reading(
+                principal, operations[0], request.method, keys
+            )
+            return [(resolved[0], analysis)], values
         analyses = await self.gate.admit(principal, operations, request.method)
-        return list(zip(resolved, analyses, strict=True))
+        return list(zip(resolved, analyses, strict=True)), None
+
+    def reading(self, item: GraphQLRequestData, principal: Principal) -> list[str]:
+        """Cache keys to read with an operation's rate-limit token, before it
+        is checked: ``/graphql``'s stored answer of a request seen before."""
+        return []
 
     async def resolve(self, item: GraphQLRequestData) -> GraphQLRequestData:
         """The operation to run (``/graphql`` resolves persisted queries)."""

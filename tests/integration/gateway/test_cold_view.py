@@ -134,10 +134,13 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
         }
         return
     assert Counter(sent) == {
-        # the rate limit; each upstream's budget (the live fallback spends
-        # PostHog's); Shopify's settled
-        "EVALSHA": 1 + 3 + 1,
-        "MGET": 1 + 1 + 3,  # the stored response; links; orders, tickets, activity
+        # the request was seen before: its rate-limit token and its stored
+        # response (missing) read in one round trip
+        "EVALSHA+MGET": 1,
+        # each upstream's budget (the live fallback spends PostHog's);
+        # Shopify's settled
+        "EVALSHA": 3 + 1,
+        "MGET": 1 + 3,  # links; orders, tickets, activity
         # the response versions created (flushed with the rest: each SET NX
         # with a read); the misses' locks, each taken with a read of its key
         "GET+SET": 1 + 1 + 3,
@@ -159,3 +162,26 @@ async def test_a_cold_view_leaves_its_values_stored_and_no_lock_behind(
         "posthog.activity",
         "response",
     }
+
+
+async def test_a_warm_view_costs_one_redis_round_trip(
+    gateway: Gateway, redis: RedisBackend, sent: list[str]
+) -> None:
+    """The request was seen before: its rate-limit token and its stored
+    answer are read in one pipeline. A cluster keeps the two apart: the
+    caller's bucket and the answer live in different slots."""
+    if isinstance(redis.redis, RedisCluster):
+        pytest.skip("a cluster's bucket and answer live on different nodes")
+    await view(gateway)  # stored
+    await view(gateway)  # a hit: the request is known
+    sent.clear()
+    await view(gateway)
+    assert sent == ["EVALSHA+MGET"]
+    await redis.redis.script_flush()  # Redis restarted, or its scripts flushed
+    sent.clear()
+    await view(gateway)  # the script loaded again, the answer still served
+    assert sent[0] == "EVALSHA+MGET"
+    assert "MGET" not in sent
+    sent.clear()
+    await view(gateway)
+    assert sent == ["EVALSHA+MGET"]
