@@ -311,3 +311,23 @@ async def test_replicas_sharing_redis_see_each_others_changes(
     )
     tags = (await sidebar(first, customer_id))["data"]["customer"]["tags"]
     assert "vip" in tags
+
+
+async def test_variables_nested_past_what_a_digest_encodes_are_answered_uncached(
+    cached: Gateway,
+) -> None:
+    """A request is named by the digest of its variables, read before the
+    gate (``ResponseCache.known``); variables orjson does not encode (nested
+    past 254 levels) make it uncacheable, never a 500."""
+    customer_id = await first_customer(cached)
+    plain = await sidebar(cached, customer_id)
+    deep: object = 1
+    for _ in range(300):
+        deep = {"a": deep}
+    for _ in range(2):
+        response = await cached.http.post(
+            "/graphql",
+            json={"query": SIDEBAR, "variables": {"id": customer_id, "x": deep}},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json() == plain
