@@ -84,10 +84,10 @@ class AuditTrail:
                 capture.reads[customer_id].add(field_name)
 
     def replay(self, reads: Mapping[int, Iterable[str]]) -> None:
-        """Note again what a stored answer showed when it was built."""
+        """Note again what a stored answer showed when it was built (no path:
+        as ``read`` without one, nothing noted in a capture)."""
         for customer_id, names in reads.items():
-            for name in names:
-                self.read(customer_id, name)
+            self.reads[customer_id].update(names)
 
     @contextlib.contextmanager
     def capturing(self, path: Path) -> Iterator[Capture]:
@@ -122,19 +122,15 @@ class AuditTrail:
     def rows(
         self, principal: Principal, operation: str | None
     ) -> list[dict[str, object]]:
+        """The entries, their text as the columns hold it (``_text``)."""
         base = {
             "at": utcnow(),
-            "subject": principal.subject,
-            "role": principal.role.value,
+            "subject": _text("subject", principal.subject),
+            "role": _text("role", principal.role.value),
         }
+        read = {**base, "action": "read", "operation": _text("operation", operation)}
         rows: list[dict[str, object]] = [
-            {
-                **base,
-                "action": "read",
-                "customer_id": cid,
-                "operation": operation,
-                "fields": sorted(names),
-            }
+            {**read, "customer_id": cid, "fields": sorted(names)}
             for cid, names in self.reads.items()
         ]
         rows += [
@@ -142,7 +138,7 @@ class AuditTrail:
                 **base,
                 "action": "write",
                 "customer_id": cid,
-                "operation": mutation,
+                "operation": _text("operation", mutation),
                 "fields": [],
             }
             for cid, mutation in self.writes
@@ -167,7 +163,7 @@ class AuditLog:
     def record(
         self, trail: AuditTrail, principal: Principal, operation: str | None
     ) -> None:
-        self._rows.extend(map(_storable, trail.rows(principal, operation)))
+        self._rows.extend(trail.rows(principal, operation))
         self._schedule()
 
     def record_reads(
@@ -363,14 +359,21 @@ def _executemany(
 
 
 def _storable(row: dict[str, object]) -> dict[str, object]:
-    """``row`` with its text as the columns hold it: PostgreSQL text cannot
-    hold NUL (``CharacterNotInRepertoireError``), and a ``VARCHAR(n)`` refuses
-    longer values (an operation name is any length)."""
-    for name, limit in TEXT_LIMITS.items():
+    """``row`` with its text as the columns hold it (``_text``)."""
+    for name in TEXT_LIMITS:
         value = row.get(name)
         if isinstance(value, str):
-            row[name] = value.replace("\x00", "\ufffd")[:limit]
+            row[name] = _text(name, value)
     return row
+
+
+def _text(column: str, value: str | None) -> str | None:
+    """``value`` as ``column`` holds it: PostgreSQL text cannot hold NUL
+    (``CharacterNotInRepertoireError``), and a ``VARCHAR(n)`` refuses longer
+    values (an operation name is any length)."""
+    if value is None:
+        return None
+    return value.replace("\x00", "\ufffd")[: TEXT_LIMITS[column]]
 
 
 def _refused_entry(exc: BaseException) -> bool:
