@@ -5,10 +5,13 @@ were lost with a code, never with whose entries they were."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import select
 
+from gateway.auth import audit as audit_module
 from gateway.auth.audit import AuditLog, AuditTrail
 from gateway.auth.policy import Role
 from gateway.auth.principal import Principal
@@ -98,6 +101,34 @@ async def test_scattered_refused_entries_of_a_large_batch_are_found_in_few_write
     assert writes < 100, writes  # one by one: 1,001
     lines = [r.getMessage() for r in caplog.records if r.name == "gateway.audit"]
     assert lines[0].startswith("AUDIT_ENTRIES_REFUSED: 4 of 1000"), lines
+
+
+async def test_a_busy_seconds_entries_are_written_a_chunk_at_a_time(
+    db: Services, audit: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Encoding tens of thousands of entries at once held the event loop past
+    Redis's 100 ms timeout (a warm page's hits record 50 each): they go in
+    ``WRITE_CHUNK`` at a time, the loop free between chunks, one transaction."""
+    sent: list[int] = []
+    executemany = audit_module._executemany
+    copy = asyncpg.Connection.copy_records_to_table
+
+    def counted(dialect: Any, rows: list[dict[str, object]]) -> Any:
+        sent.append(len(rows))
+        return executemany(dialect, rows)
+
+    async def copied(self: Any, table: str, **options: Any) -> Any:
+        sent.append(len(options["records"]))
+        return await copy(self, table, **options)
+
+    monkeypatch.setattr(audit_module, "_executemany", counted)
+    monkeypatch.setattr(asyncpg.Connection, "copy_records_to_table", copied)
+    entries = 2 * audit_module.WRITE_CHUNK + 500
+    for n in range(entries):
+        audit.record(trail(n + 1), caller("key:k"), "Op")
+    await audit.flush()
+    assert sent == [audit_module.WRITE_CHUNK] * 2 + [500]
+    assert len(await written(db)) == entries
 
 
 async def test_a_database_that_cannot_be_written_stops_the_entry_by_entry_retry(
