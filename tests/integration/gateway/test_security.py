@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -412,14 +413,21 @@ async def test_the_subscription_masks_by_the_subscribers_role(
                     }
                 )
             )
-            await asyncio.sleep(0.3)
-            await ask(
-                client,
-                'mutation($c: ID!) { addNote(customerId: $c, body: "secret") { id } }',
-                ADMIN,
-                c=maya,
-            )
-            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            # A note until the subscription, live once it listens, shows one
+            # (no sleep guessing when that is).
+            for _ in range(20):
+                await ask(
+                    client,
+                    'mutation($c: ID!) { addNote(customerId: $c, body: "secret")'
+                    " { id } }",
+                    ADMIN,
+                    c=maya,
+                )
+                with contextlib.suppress(TimeoutError):
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                    break
+            else:
+                raise AssertionError("the subscription never showed a note")
     assert message["type"] == "next", message
     event = message["payload"]["data"]["customerTimeline"]
     assert event == {"__typename": "NoteAdded", "summary": "Note added", "body": None}
