@@ -18,7 +18,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from gateway.shared_redis.breaker import DOWN
-from gateway.shared_redis.client import SharedRedis
+from gateway.shared_redis.client import SharedRedis, as_bytes
 
 _TAKE = """
 local capacity = tonumber(ARGV[1])
@@ -156,6 +156,4 @@ class TokenBucket:
 
 def _values(answer: object) -> list[bytes | None] | None:
     """An ``MGET``'s answer from a pipeline, or ``None`` when it failed."""
-    if not isinstance(answer, list):
-        return None
-    return [v.encode() if isinstance(v, str) else v for v in answer]
+    return as_bytes(answer) if isinstance(answer, list) else None

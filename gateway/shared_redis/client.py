@@ -86,7 +86,7 @@ class SharedRedis:
             values = await self.client.mget_nonatomic(list(keys))
         else:
             values = await self.client.mget(list(keys))
-        return [v.encode() if isinstance(v, str) else v for v in values]
+        return as_bytes(values)
 
     async def aclose(self) -> None:
         await self.breaker.aclose()
@@ -145,3 +145,8 @@ def _sentinel(address: RedisAddress, timeout: float) -> tuple[Sentinel, Redis]:
         **options,
     )
     return sentinel, client
+
+
+def as_bytes(values: Sequence[bytes | str | None]) -> list[bytes | None]:
+    """An ``MGET``'s values as bytes, whichever form the client answered in."""
+    return [v.encode() if isinstance(v, str) else v for v in values]
