@@ -43,9 +43,11 @@ class Socket:
         await self.ws.send(
             json.dumps({"id": str(self.sent), "type": "subscribe", "payload": payload})
         )
-        message = json.loads(await asyncio.wait_for(self.ws.recv(), 5))
+        # The suite's reads may wait seconds for CPU (tests/conftest.py: a
+        # 30 s read deadline); a failing source's retries take ~1.3 s alone.
+        message = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
         assert message["type"] == "next", message
-        complete = json.loads(await asyncio.wait_for(self.ws.recv(), 5))
+        complete = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
         assert complete == {"id": str(self.sent), "type": "complete"}, complete
         body: dict[str, Any] = message["payload"]
         return body
