@@ -139,7 +139,9 @@ async def desk_on(
         async with (
             open_services(configured) as services,
             serve_app(create_app(services=services)) as base,
-            httpx.AsyncClient(base_url=base, headers=ADMIN) as http,
+            # several workers share two cores: a first read (links, a cluster's
+            # round trips) took over httpx's default 5 s once in the suite
+            httpx.AsyncClient(base_url=base, headers=ADMIN, timeout=30) as http,
         ):
             yield Desk(http, sims, world)
 
