@@ -66,7 +66,7 @@ def render(report: Report) -> str:
         f"| gateway | uvicorn, {o.workers} worker processes (as `customer-graph "
         f"serve --workers {o.workers}` runs it) |",
         f"| upstreams | the three simulators, {o.latency_ms:g} ms latency per call, "
-        "in the benchmark process |",
+        "each served by a process of its own (`bench/upstreams.py`) |",
         f"| load | {o.concurrency} concurrent clients (continuous load: one "
         "keep-alive HTTP/1.1 connection each; cold waves and single requests: "
         f"httpx), at most {o.requests} requests or {o.duration:g} s per "
@@ -74,7 +74,7 @@ def render(report: Report) -> str:
         f"| single-request latency | {o.samples} sequential requests "
         f"(fewer after {o.sample_budget:g} s) |",
         "",
-        "The benchmark process (simulators and load generator) shares the "
+        "The benchmark's processes (load generator, simulators) share the "
         "machine's cores with the gateway workers.",
         "",
         "**Columns.** *p50/p99* — latency of one request at a time; *load p50/p99* "

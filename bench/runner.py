@@ -52,8 +52,9 @@ from bench.queries import (
 )
 from bench.server import gateway_server
 from bench.subject import Subject, richest_customer
+from bench.upstreams import served_apart
 from connectors.demo_world import World
-from gateway.demo.simulation import GENEROUS, Simulators, simulated_upstreams
+from gateway.demo.simulation import GENEROUS, Simulators
 from gateway.settings import Settings
 
 CONNECTORS = ("shopify", "zendesk", "posthog")
@@ -174,14 +175,7 @@ class CallMeter:
         self.simulators.reset_counts()
 
     def take(self) -> tuple[dict[str, int], dict[str, int]]:
-        sims = self.simulators
-        endpoints = {
-            f"shopify {k}": v for k, v in sims.shopify.operations.snapshot().items()
-        }
-        for name in ("zendesk", "posthog"):
-            counter = getattr(sims, name).requests
-            endpoints.update({f"{name} {k}": v for k, v in counter.snapshot().items()})
-        return sims.total_requests(), endpoints
+        return self.simulators.total_requests(), self.simulators.endpoint_counts()
 
 
 def per_query(samples: list[tuple[dict[str, int], dict[str, int]]], n: int) -> Calls:
@@ -207,8 +201,9 @@ async def run(options: Options, say: Callable[[str], None]) -> Report:
         redis_version = str((await redis.info("server"))["redis_version"])
         async with (
             bench_database(options.database_url) as database_url,
-            # the benchmark measures the gateway, not PostHog's hourly query budget
-            simulated_upstreams(
+            # the benchmark measures the gateway, not PostHog's hourly query
+            # budget; each simulator in a process of its own (bench/upstreams.py)
+            served_apart(
                 world,
                 latency=options.latency_ms / 1000,
                 posthog_queries_per_hour=GENEROUS,

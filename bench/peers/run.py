@@ -32,9 +32,8 @@ from bench.queries import CUSTOMER_360, CUSTOMER_PAGE, Shape
 from bench.runner import CallMeter, Measurement, Mode, per_query
 from bench.server import Gateway, gateway_server
 from bench.subject import Subject
-from connectors.posthog.simulator.throttles import Throttle
+from bench.upstreams import posthog_rest_lifted
 from gateway.demo.simulation import (
-    GENEROUS,
     POSTHOG_KEY,
     SHOPIFY_TOKEN,
     ZENDESK_EMAIL,
@@ -122,65 +121,47 @@ async def measure_peers(
     """Every peer of ``peers``, one at a time: their measurements, and the
     peers that could not run with the reason."""
     meter = CallMeter(simulators)
-    lifted = _lift_posthog_rest_limits(simulators)
     found: list[Measurement] = []
     skipped: dict[str, str] = {}
-    for peer in peers:
-        requests = (
-            hive_requests(subject) if peer.family == "hive" else plain_requests(subject)
-        )
-        mode = Mode(peer.name, loaders=False, cache=peer.cached)
-        say(f"starting the peer ({workers} workers): {peer.name}")
-        try:
-            async with _server(
-                peer, simulators, workers, logs / f"peer-{mode.slug}.log"
-            ) as server:
-                await server.ready(READY_TIMEOUT)
-                async with httpx.AsyncClient(
-                    base_url=server.url,
-                    timeout=120,
-                    limits=httpx.Limits(max_connections=budget.concurrency),
-                ) as client:
-                    for request in requests.values():  # parse, plan, prime
-                        few = Budget(workers * 2, workers * 2, 60)
-                        await closed_loop(client, request, few)
-                    for shape in PEER_SHAPES:
-                        say(f"  {shape.title}")
-                        found.append(
-                            await _measure(
-                                client,
-                                meter,
-                                server,
-                                Measured(shape, mode, requests[shape.key]),
-                                budget,
-                                samples,
-                                sample_budget,
+    with posthog_rest_lifted(simulators):
+        for peer in peers:
+            requests = (
+                hive_requests(subject)
+                if peer.family == "hive"
+                else plain_requests(subject)
+            )
+            mode = Mode(peer.name, loaders=False, cache=peer.cached)
+            say(f"starting the peer ({workers} workers): {peer.name}")
+            try:
+                async with _server(
+                    peer, simulators, workers, logs / f"peer-{mode.slug}.log"
+                ) as server:
+                    await server.ready(READY_TIMEOUT)
+                    async with httpx.AsyncClient(
+                        base_url=server.url,
+                        timeout=120,
+                        limits=httpx.Limits(max_connections=budget.concurrency),
+                    ) as client:
+                        for request in requests.values():  # parse, plan, prime
+                            few = Budget(workers * 2, workers * 2, 60)
+                            await closed_loop(client, request, few)
+                        for shape in PEER_SHAPES:
+                            say(f"  {shape.title}")
+                            found.append(
+                                await _measure(
+                                    client,
+                                    meter,
+                                    server,
+                                    Measured(shape, mode, requests[shape.key]),
+                                    budget,
+                                    samples,
+                                    sample_budget,
+                                )
                             )
-                        )
-        except PeerUnavailable as exc:
-            say(f"  skipped: {exc}")
-            skipped[peer.name] = str(exc).splitlines()[0]
-    for throttle, rate in lifted:
-        throttle.rate = rate
+            except PeerUnavailable as exc:
+                say(f"  skipped: {exc}")
+                skipped[peer.name] = str(exc).splitlines()[0]
     return found, skipped
-
-
-def _lift_posthog_rest_limits(simulators: Simulators) -> list[tuple[Throttle, int]]:
-    """Lift the PostHog simulator's limits on its persons and events
-    endpoints (PostHog's: 240 a minute, 1,200 an hour), as the run lifts its
-    HogQL budget for our gateway; returns what to restore. The peers read
-    those endpoints once per customer and field: a page of 50 spends 50
-    calls of the 240, so against the real PostHog they would be refused
-    within seconds (docs/benchmarks.md § Peers)."""
-    throttles = {
-        id(t): t
-        for name in ("persons", "events")
-        for t in simulators.posthog._throttles[name]  # noqa: SLF001
-    }
-    lifted = [(t, t.rate) for t in throttles.values()]
-    for throttle, _ in lifted:
-        throttle.rate = GENEROUS
-    return lifted
 
 
 @dataclass(frozen=True, slots=True)

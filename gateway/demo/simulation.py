@@ -62,11 +62,7 @@ class Simulators:
         """``base`` pointed at the simulators, its upstream budgets the
         simulators' limits; what the operator set explicitly (``CG_*``
         variables, constructor arguments) is kept."""
-        simulators: dict[str, Simulator] = {
-            "shopify": self.shopify,
-            "zendesk": self.zendesk,
-            "posthog": self.posthog,
-        }
+        simulators = self.by_source()
         demo = {
             name: value
             for source, url in self.urls.items()
@@ -78,23 +74,66 @@ class Simulators:
         unset = {k: v for k, v in demo.items() if k not in base.model_fields_set}
         return base.model_copy(update=unset)
 
-    def total_requests(self) -> dict[str, int]:
+    def by_source(self) -> dict[str, CustomerSimulator]:
         return {
-            "shopify": self.shopify.requests.total,
-            "zendesk": self.zendesk.requests.total,
-            "posthog": self.posthog.requests.total,
+            "shopify": self.shopify,
+            "zendesk": self.zendesk,
+            "posthog": self.posthog,
+        }
+
+    def total_requests(self) -> dict[str, int]:
+        return {s: counts(sim)[0] for s, sim in self.by_source().items()}
+
+    def endpoint_counts(self) -> dict[str, int]:
+        """Requests by ``"<source> <endpoint>"`` (Shopify's by GraphQL
+        operation) since the counts were reset."""
+        return {
+            k: v for sim in self.by_source().values() for k, v in counts(sim)[1].items()
         }
 
     def reset_counts(self) -> None:
-        for simulator in (self.shopify, self.zendesk, self.posthog):
-            simulator.requests.reset()
-        self.shopify.operations.reset()
-        self.posthog.queries.reset()
+        for simulator in self.by_source().values():
+            reset_counts(simulator)
 
     def heal(self) -> None:
         """Forget injected failures: one test's outage must not leak into the next."""
-        for simulator in (self.shopify, self.zendesk, self.posthog):
+        for simulator in self.by_source().values():
             simulator.heal()
+
+
+CustomerSimulator = ShopifySimulator | ZendeskSimulator | PostHogSimulator
+"""The simulators of the three sources of customers' data."""
+
+
+def counts(simulator: CustomerSimulator) -> tuple[int, dict[str, int]]:
+    """``simulator``'s requests since its counts were reset: in all, and by
+    ``"<source> <endpoint>"`` (Shopify's by GraphQL operation)."""
+    if isinstance(simulator, ShopifySimulator):
+        source, counter = "shopify", simulator.operations
+    else:
+        source = "zendesk" if isinstance(simulator, ZendeskSimulator) else "posthog"
+        counter = simulator.requests
+    endpoints = {f"{source} {k}": v for k, v in counter.snapshot().items()}
+    return simulator.requests.total, endpoints
+
+
+def reset_counts(simulator: CustomerSimulator) -> None:
+    simulator.requests.reset()
+    if isinstance(simulator, ShopifySimulator):
+        simulator.operations.reset()
+    if isinstance(simulator, PostHogSimulator):
+        simulator.queries.reset()
+
+
+def customer_simulator(
+    source: str, world: World, latency: float, posthog_queries_per_hour: int
+) -> CustomerSimulator:
+    """The simulator of ``source`` (one of ``Simulators.by_source``)."""
+    if source == "shopify":
+        return shopify_simulator(world, latency)
+    if source == "zendesk":
+        return zendesk_simulator(world, latency)
+    return posthog_simulator(world, latency, posthog_queries_per_hour)
 
 
 def upstream_settings(source: str, url: str) -> dict[str, object]:
