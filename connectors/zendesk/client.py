@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -208,21 +209,31 @@ class ZendeskConnector:
 
     @reads_answers(NAME)
     async def tickets_by_requesters(
-        self, user_ids: Sequence[str], *, changed: Collection[str] = ()
+        self,
+        user_ids: Sequence[str],
+        *,
+        changed: Collection[str] | Awaitable[Collection[str]] = (),
     ) -> dict[str, list[Ticket]]:
         """Each user's tickets, newest first: search for the batch, and
-        ``show_many`` for the ``changed`` ticket ids search may not hold yet."""
+        ``show_many`` for the ``changed`` ticket ids search may not hold yet.
+        Given as an awaitable (a database read), ``changed`` is awaited while
+        the search is under way, not before it."""
         unique = list(dict.fromkeys(user_ids))
-        recent = list(dict.fromkeys(changed))
-        searched, current = await asyncio.gather(
+
+        async def shown() -> tuple[list[str], list[list[Ticket]]]:
+            ids = await changed if inspect.isawaitable(changed) else changed
+            recent = list(dict.fromkeys(ids))
+            return recent, await self._gather(
+                self._tickets_by_ids(chunk)
+                for chunk in _chunks(recent, IDS_PER_SHOW_MANY)
+            )
+
+        searched, (recent, current) = await asyncio.gather(
             self._gather(
                 self._tickets_of_batch(chunk)
                 for chunk in _chunks(unique, REQUESTERS_PER_SEARCH)
             ),
-            self._gather(
-                self._tickets_by_ids(chunk)
-                for chunk in _chunks(recent, IDS_PER_SHOW_MANY)
-            ),
+            shown(),
         )
         by_id = {t.id: t for tickets in searched for t in tickets}
         for ticket_id in recent:

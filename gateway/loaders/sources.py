@@ -125,12 +125,11 @@ class ZendeskLoaders:
 
         async def tickets(user_ids: Sequence[str]) -> dict[str, list[Ticket]]:
             """Search for the batch, past it for tickets webhooks announced
-            within the index's lag (``gateway.db.ticket_changes``)."""
-            changed = (
-                await tickets_changed_since(services.sessions, user_ids, utcnow() - lag)
-                if lag
-                else []
-            )
+            within the index's lag (``gateway.db.ticket_changes``), read from
+            the database while the search is under way."""
+            if not lag:
+                return await zendesk.tickets_by_requesters(user_ids)
+            changed = tickets_changed_since(services.sessions, user_ids, utcnow() - lag)
             return await zendesk.tickets_by_requesters(user_ids, changed=changed)
 
         self.tickets_by_user: CachedLoader[list[Ticket]] = _loader(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
 
@@ -170,6 +171,33 @@ async def test_a_ticket_written_within_the_index_lag_is_read_through_show_many(
     assert str(new["id"]) not in {t.id for t in searched[user]}
     assert [t.id for t in fresh[user]][0] == str(new["id"])
     assert {t.id for t in fresh[user]} == tickets_of(sim, user)
+    assert (sim.requests["search"], sim.requests["tickets/show_many"]) == (1, 1)
+
+
+async def test_changed_ids_read_meanwhile_do_not_hold_the_search_back(
+    sim, zd, base_url
+):
+    """Given as an awaitable (the gateway's database read), the changed ids are
+    awaited while the search is under way: the read here ends only once
+    Zendesk has been searched, so awaiting it first would never end."""
+    user = next(u for u in user_ids(sim, 20) if tickets_of(sim, u))
+    new = await write(
+        base_url,
+        "POST",
+        "/api/v2/tickets",
+        {"requester_id": int(user), "comment": {"body": "Still waiting"}},
+    )
+    sim.requests.reset()
+
+    async def read_after_the_search() -> list[str]:
+        while not sim.requests["search"]:
+            await asyncio.sleep(0.001)
+        return [str(new["id"])]
+
+    fresh = await asyncio.wait_for(
+        zd.tickets_by_requesters([user], changed=read_after_the_search()), 10
+    )
+    assert [t.id for t in fresh[user]][0] == str(new["id"])
     assert (sim.requests["search"], sim.requests["tickets/show_many"]) == (1, 1)
 
 
