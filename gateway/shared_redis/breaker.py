@@ -21,6 +21,16 @@ the change feed's outbox published).
 Only the calls sent before the first timeout fired pay one
 (``CG_REDIS_TIMEOUT``), once: redis-py's own retries are off (``client.py``),
 and the connections they waited on are dropped when the breaker opens.
+
+A failure that came half a ``CG_REDIS_TIMEOUT`` or more past the timeout
+(its timer fired that late) says more about this process than about Redis:
+the event loop was held (a burst of CPU work, a long pause), and a reply that
+was on time may have waited in the socket until the timeout fired. The
+breaker still opens (its callers were answered ``DOWN``, and the recovery
+hooks must follow) but probes at once, not after the first pause: a busy
+worker leaves the in-process fallback after one round trip rather than a
+quarter of a second or more. A Redis really hung costs that one probe more
+(it fails, and the pauses follow).
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -44,6 +55,10 @@ T = TypeVar("T")
 
 Probe = Callable[[], Awaitable[object]]
 Hook = Callable[[], Awaitable[None]]
+
+HELD = 1.5
+"""A failure this many ``CG_REDIS_TIMEOUT`` after its call began came from a
+held event loop (its timer fired half a timeout late or more)."""
 
 FAILURES = (RedisError, RedisClusterException, OSError)
 """What counts against Redis: redis-py's errors (its ``TimeoutError`` and
@@ -76,13 +91,17 @@ class RedisBreaker:
         reset: Hook | None = None,
         first_pause: float = 0.25,
         max_pause: float = 5.0,
+        timeout: float | None = None,
     ) -> None:
         """``probe`` answers when Redis does; ``reset`` drops the client's
-        connections when an outage begins, so none that broke is reused."""
+        connections when an outage begins, so none that broke is reused;
+        ``timeout`` is the client's (``CG_REDIS_TIMEOUT``): a call failing
+        1.5 times that long after it began waited on the event loop."""
         self._probe = probe
         self._reset = reset
         self.first_pause = first_pause
         self.max_pause = max_pause
+        self.timeout = timeout
         self.outages = 0
         """How many times the breaker opened: a user holding something that
         an outage may have broken (a subscription) compares it."""
@@ -110,14 +129,16 @@ class RedisBreaker:
             self._skipped += 1
             metrics.REDIS_SKIPPED.labels(operation=operation).inc()
             return DOWN
+        started = time.monotonic()
         try:
             return await call()
         except FAILURES as exc:
-            self.failed(operation, exc)
+            self.failed(operation, exc, waited=time.monotonic() - started)
             return DOWN
 
-    def failed(self, operation: str, exc: BaseException) -> None:
-        """Count a failure; the first one while closed opens the breaker."""
+    def failed(self, operation: str, exc: BaseException, waited: float = 0.0) -> None:
+        """Count a failure of a call that took ``waited`` seconds; the first
+        one while closed opens the breaker."""
         metrics.REDIS_ERRORS.labels(operation=operation).inc()
         if not self.closed:
             return  # a call that was on the wire when Redis died
@@ -126,13 +147,20 @@ class RedisBreaker:
         self._opened_at = time.monotonic()
         self._skipped = 0
         metrics.REDIS_UP.set(0)
+        held = self.timeout is not None and waited >= HELD * self.timeout
         log.warning(
             "Redis failed (%s, %s): skipped, and answered in process, until a "
-            "probe finds it back",
+            "probe finds it back%s",
             operation,
             describe(exc),
+            f" (probing at once: the event loop was held, the call took "
+            f"{waited * 1000:.0f} ms)"
+            if held
+            else "",
         )
-        probe = asyncio.get_running_loop().create_task(self._probe_until_up())
+        probe = asyncio.get_running_loop().create_task(
+            self._probe_until_up(at_once=held)
+        )
         self._probes.add(probe)
         probe.add_done_callback(self._probes.discard)
 
@@ -140,11 +168,12 @@ class RedisBreaker:
         """Return once Redis is in use (at once when it is)."""
         await self._closed.wait()
 
-    async def _probe_until_up(self) -> None:
+    async def _probe_until_up(self, *, at_once: bool = False) -> None:
         if self._reset is not None:
             with contextlib.suppress(*FAILURES):
                 await self._reset()
-        for pause in pauses(self.first_pause, self.max_pause):
+        waits = pauses(self.first_pause, self.max_pause)
+        for pause in itertools.chain([0.0], waits) if at_once else waits:
             await asyncio.sleep(pause)
             try:
                 await self._probe()

@@ -77,7 +77,8 @@ class SharedRedis:
             else:
                 await client.connection_pool.disconnect(inuse_connections=False)
 
-        return cls(client, RedisBreaker(probe, reset=reset), sentinel)
+        breaker = RedisBreaker(probe, reset=reset, timeout=timeout)
+        return cls(client, breaker, sentinel)
 
     async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
         """``MGET``; on a cluster one per hash slot of ``keys`` (pipelined,

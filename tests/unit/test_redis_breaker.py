@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Callable
 
 import pytest
@@ -153,3 +154,62 @@ async def test_a_new_failure_after_recovery_opens_it_again() -> None:
     assert breaker.outages == 2
     await asyncio.wait_for(breaker.wait_closed(), 5)
     assert redis.resets == 2
+
+
+def held_breaker(redis: FakeRedis) -> RedisBreaker:
+    """A breaker whose first pause is long: a probe within the test is the
+    one made at once."""
+    return RedisBreaker(
+        redis.ping, reset=redis.reset, first_pause=60, max_pause=60, timeout=0.01
+    )
+
+
+async def held_then_timed_out() -> str:
+    """A reply that was on time, read once the event loop let go: the
+    timeout fired late (here the loop is held three timeouts long)."""
+    time.sleep(0.03)
+    raise RedisTimeoutError("Timeout reading from socket")
+
+
+async def test_a_failure_after_the_event_loop_was_held_probes_at_once() -> None:
+    redis = FakeRedis()
+    breaker = held_breaker(redis)
+    recovered: list[str] = []
+
+    async def hook() -> None:
+        recovered.append("ran")
+
+    breaker.on_recovery(hook)
+    assert await breaker.run("bucket", held_then_timed_out) is DOWN
+    assert not breaker.closed  # the caller was answered DOWN: recovery follows
+    assert breaker.outages == 1
+    await until(lambda: breaker.closed, limit=500)
+    assert recovered == ["ran"]
+    assert (redis.probes, redis.resets) == (1, 1)
+    await breaker.aclose()
+
+
+async def test_a_held_loop_with_redis_really_down_falls_back_to_the_pauses() -> None:
+    redis = FakeRedis()
+    redis.down = True
+    breaker = held_breaker(redis)
+    assert await breaker.run("get", held_then_timed_out) is DOWN
+    await until(lambda: redis.probes == 1, limit=500)
+    await asyncio.sleep(0.05)
+    assert not breaker.closed
+    assert redis.probes == 1  # then the first pause (60 s here)
+    await breaker.aclose()
+
+
+async def test_a_failure_in_time_waits_the_first_pause_before_probing() -> None:
+    redis = FakeRedis()
+    breaker = held_breaker(redis)
+
+    async def timed_out() -> str:
+        raise RedisTimeoutError("Timeout reading from socket")
+
+    assert await breaker.run("get", timed_out) is DOWN
+    await asyncio.sleep(0.05)
+    assert not breaker.closed
+    assert redis.probes == 0
+    await breaker.aclose()
