@@ -175,7 +175,7 @@ class CallMeter:
         self.simulators.reset_counts()
 
     def take(self) -> tuple[dict[str, int], dict[str, int]]:
-        return self.simulators.total_requests(), self.simulators.endpoint_counts()
+        return self.simulators.request_counts()
 
 
 def per_query(samples: list[tuple[dict[str, int], dict[str, int]]], n: int) -> Calls:

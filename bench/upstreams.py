@@ -32,6 +32,7 @@ from gateway.demo.simulation import (
     GENEROUS,
     CustomerSimulator,
     Simulators,
+    by_counts,
     counts,
     customer_simulator,
     reset_counts,
@@ -81,11 +82,8 @@ class ServedApart(Simulators):
             raise RuntimeError(f"the {source} simulator did not answer {command!r}")
         return pipe.recv()
 
-    def total_requests(self) -> dict[str, int]:
-        return {source: self.ask(source, "counts")[0] for source in SOURCES}
-
-    def endpoint_counts(self) -> dict[str, int]:
-        return {k: v for s in SOURCES for k, v in self.ask(s, "counts")[1].items()}
+    def request_counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        return by_counts({source: self.ask(source, "counts") for source in SOURCES})
 
     def reset_counts(self) -> None:
         for source in SOURCES:

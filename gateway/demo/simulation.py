@@ -81,15 +81,16 @@ class Simulators:
             "posthog": self.posthog,
         }
 
+    def request_counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Requests since the counts were reset: by source, and by
+        ``"<source> <endpoint>"`` (Shopify's by GraphQL operation)."""
+        return by_counts({s: counts(sim) for s, sim in self.by_source().items()})
+
     def total_requests(self) -> dict[str, int]:
-        return {s: counts(sim)[0] for s, sim in self.by_source().items()}
+        return self.request_counts()[0]
 
     def endpoint_counts(self) -> dict[str, int]:
-        """Requests by ``"<source> <endpoint>"`` (Shopify's by GraphQL
-        operation) since the counts were reset."""
-        return {
-            k: v for sim in self.by_source().values() for k, v in counts(sim)[1].items()
-        }
+        return self.request_counts()[1]
 
     def reset_counts(self) -> None:
         for simulator in self.by_source().values():
@@ -115,6 +116,15 @@ def counts(simulator: CustomerSimulator) -> tuple[int, dict[str, int]]:
         counter = simulator.requests
     endpoints = {f"{source} {k}": v for k, v in counter.snapshot().items()}
     return simulator.requests.total, endpoints
+
+
+def by_counts(
+    each: dict[str, tuple[int, dict[str, int]]],
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Each source's ``counts``, as ``Simulators.request_counts`` gives them."""
+    totals = {source: total for source, (total, _) in each.items()}
+    endpoints = {k: v for _, found in each.values() for k, v in found.items()}
+    return totals, endpoints
 
 
 def reset_counts(simulator: CustomerSimulator) -> None:

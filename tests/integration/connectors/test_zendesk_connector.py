@@ -155,16 +155,18 @@ async def write(base_url: str, method: str, path: str, ticket: dict) -> dict:
     return written
 
 
+async def new_ticket(sim, base_url: str, body: str) -> tuple[str, dict]:
+    """A requester who has tickets, and a ticket they write now (search does
+    not hold it yet: the index lags)."""
+    user = next(u for u in user_ids(sim, 20) if tickets_of(sim, u))
+    ticket = {"requester_id": int(user), "comment": {"body": body}}
+    return user, await write(base_url, "POST", "/api/v2/tickets", ticket)
+
+
 async def test_a_ticket_written_within_the_index_lag_is_read_through_show_many(
     sim, zd, base_url
 ):
-    user = next(u for u in user_ids(sim, 20) if tickets_of(sim, u))
-    new = await write(
-        base_url,
-        "POST",
-        "/api/v2/tickets",
-        {"requester_id": int(user), "comment": {"body": "Where is my parcel?"}},
-    )
+    user, new = await new_ticket(sim, base_url, "Where is my parcel?")
     searched = await zd.tickets_by_requesters([user])
     sim.requests.reset()
     fresh = await zd.tickets_by_requesters([user], changed=[str(new["id"])])
@@ -180,13 +182,7 @@ async def test_changed_ids_read_meanwhile_do_not_hold_the_search_back(
     """Given as an awaitable (the gateway's database read), the changed ids are
     awaited while the search is under way: the read here ends only once
     Zendesk has been searched, so awaiting it first would never end."""
-    user = next(u for u in user_ids(sim, 20) if tickets_of(sim, u))
-    new = await write(
-        base_url,
-        "POST",
-        "/api/v2/tickets",
-        {"requester_id": int(user), "comment": {"body": "Still waiting"}},
-    )
+    user, new = await new_ticket(sim, base_url, "Still waiting")
     sim.requests.reset()
 
     async def read_after_the_search() -> list[str]:
