@@ -46,6 +46,9 @@ async def live_gateways(
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'live.db'}"
     await asyncio.to_thread(upgrade, database_url)
     async with simulated_upstreams(WORLD) as simulators, AsyncExitStack() as stack:
+        # The suite's read deadline (tests/conftest.py): with the production
+        # 2 s, a loaded CI box once cut a push's re-read of Shopify's orders.
+        settings.setdefault("read_deadline_seconds", 30.0)
         base = Settings(
             database_url=database_url, demo_api_key=SecretStr(API_KEY), **settings
         )
