@@ -15,6 +15,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
@@ -57,10 +58,20 @@ def _load_parser() -> Callable[..., str]:
 _parse_select_json = _load_parser()
 
 
+@lru_cache(maxsize=512)
+def _parsed(text: str) -> str:
+    """The parser's tree of ``text`` as JSON, remembered: a gateway sends the
+    same few queries again and again (a view's, a page's), and the parser
+    takes ~14 ms of CPU for each, which a real PostHog spends on its own
+    servers, not on the cores of the gateway under test (docs/benchmarks.md,
+    "The simulators' own CPU")."""
+    return _parse_select_json(text, is_internal=True)
+
+
 def parse(text: str, *, now: datetime) -> list[ast.Select]:
     """The selects of a query (several when joined by ``UNION ALL``); ``now``
     is what ``now()`` means in it."""
-    tree: Node = json.loads(_parse_select_json(text, is_internal=True))
+    tree: Node = json.loads(_parsed(text))
     if tree.get("error"):
         if tree.get("type") == "SyntaxError":
             raise HogQLSyntaxError(str(tree.get("message")))
