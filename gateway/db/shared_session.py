@@ -20,6 +20,7 @@ while the request waits on upstreams, and no loaded row outlives the burst
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -27,32 +28,69 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 class SharedSession:
-    """A per-request stand-in for ``async_sessionmaker``, for reads only."""
+    """A per-request stand-in for ``async_sessionmaker``, for reads only.
+
+    Turns go in the order asked, except that an ``urgent`` read goes before
+    every read still waiting that is not: one whose answer an upstream call
+    waits for (a PostHog mirror read, the customers' stored links) passes
+    the profile's reads, whose answers wait for that call anyway.
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
         self._session: AsyncSession | None = None
         self._users = 0
-        self._turn = asyncio.Lock()
+        self._busy = False
+        self._waiting: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
+        """Who waits for a turn: the urgent, then the others."""
 
-    def __call__(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self._use()
+    def __call__(
+        self, *, urgent: bool = False
+    ) -> AbstractAsyncContextManager[AsyncSession]:
+        return self._use(urgent)
 
     @asynccontextmanager
-    async def _use(self) -> AsyncIterator[AsyncSession]:
+    async def _use(self, urgent: bool) -> AsyncIterator[AsyncSession]:
         if self._session is None:
             self._session = self.sessions()
         session = self._session
         self._users += 1
         try:
-            async with self._turn:
-                try:
-                    yield session
-                except BaseException:
-                    await session.rollback()  # the next user starts clean
-                    raise
+            await self._take_turn(urgent)
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()  # the next user starts clean
+                raise
+            finally:
+                self._pass_turn()
         finally:
             self._users -= 1
             if self._users == 0:
                 self._session = None
                 await session.close()
+
+    async def _take_turn(self, urgent: bool) -> None:
+        if not self._busy:
+            self._busy = True
+            return
+        queue = self._waiting[0 if urgent else 1]
+        turn = asyncio.get_running_loop().create_future()
+        queue.append(turn)
+        try:
+            await turn
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                self._pass_turn()  # given the turn, then cancelled: pass it on
+            elif turn in queue:  # not yet passed over by ``_pass_turn``
+                queue.remove(turn)
+            raise
+
+    def _pass_turn(self) -> None:
+        for queue in self._waiting:
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+        self._busy = False

@@ -13,19 +13,31 @@ unless an error, a stale upstream value or another customer showed inside it.
 
 The customers of one list are completed in the same event-loop turn, so their
 look-ups share one ``MGET``.
+
+A customer that executes, and whose selection asks for a field that reads an
+upstream (``ReadsUpstream``), has its links read first
+(``ExternalIdByCustomerLoader.prefetch``: one statement for the customers of
+a level), so its sources' first calls leave without waiting for the links'
+cache; its completion also waits for that read, so no read outlives the
+request when no field ends up using it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Iterable
+from typing import Any, cast
 
 import orjson
 from graphql import (
+    FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLObjectType,
     GraphQLResolveInfo,
+    InlineFragmentNode,
     OperationType,
+    SelectionNode,
     VariableNode,
     print_ast,
 )
@@ -35,6 +47,7 @@ from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from gateway.cache.fragments import FragmentReader, Slot
+from gateway.schema.upstream_scope import upstream_fields
 
 CACHED_TYPE = "Customer"
 
@@ -50,6 +63,7 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
             else None
         )
         self._selections: dict[int, tuple[FieldDetailsList, str]] = {}
+        self._upstream: dict[int, tuple[FieldDetailsList, bool]] = {}
 
     def complete_object_value(
         self,
@@ -60,18 +74,22 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         result: Any,
         position_context: Any,
     ) -> Any:
+        if return_type.name != CACHED_TYPE:
+            return super().complete_object_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
         reader = self._reader
-        if reader is None or return_type.name != CACHED_TYPE:
-            return super().complete_object_value(
+        outer = (
+            None if reader is None else self.context_value.audit.capture_around(path)
+        )
+        if reader is None or outer is not None:
+            if outer is not None:  # a customer inside a customer: executed, and
+                outer.whole = False  # the outer one is not kept
+            links = self._prefetch_links(return_type, field_details_list, result)
+            value = super().complete_object_value(
                 return_type, field_details_list, info, path, result, position_context
             )
-        audit = self.context_value.audit
-        outer = audit.capture_around(path)
-        if outer is not None:  # a customer inside a customer: executed, and the
-            outer.whole = False  # outer one is not kept
-            return super().complete_object_value(
-                return_type, field_details_list, info, path, result, position_context
-            )
+            return value if links is None else self._settled_with(value, links)
         return self._through_fragment(
             reader,
             return_type,
@@ -99,11 +117,14 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         if hit is not None:
             audit.replay(hit.reads)
             return orjson.Fragment(hit.body)
+        links = self._prefetch_links(return_type, field_details_list, result)
         failures = len(self.context_value.errors)
         with audit.capturing(path) as capture:
             value = super().complete_object_value(
                 return_type, field_details_list, info, path, result, position_context
             )
+            if links is not None:
+                value = self._settled_with(value, links)
             if self.is_awaitable(value):
                 value = await value
         if (
@@ -116,6 +137,58 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
                 slot, read, result.updated_at, capture.reads, orjson.dumps(value)
             )
         return value
+
+    def _prefetch_links(
+        self, return_type: GraphQLObjectType, details: FieldDetailsList, customer: Any
+    ) -> asyncio.Future[Any] | None:
+        """About to execute a customer whose selection reads an upstream: its
+        links are read now, before the fields that need them run (whether it
+        does is memoized by the list's identity, as ``_selection``); the read,
+        or ``None``."""
+        known = self._upstream.get(id(details))
+        if known is None:
+            names = upstream_fields(return_type)
+            asks = any(
+                d.node.selection_set is not None
+                and self._asks_for(names, d.node.selection_set.selections)
+                for d in details
+            )
+            known = self._upstream[id(details)] = (details, asks)
+        if not known[1]:
+            return None
+        links: asyncio.Future[Any] | None
+        links = self.context_value.loaders.upstream.links.prefetch(customer.id)
+        return links
+
+    async def _settled_with(self, value: Any, links: asyncio.Future[Any]) -> Any:
+        """The customer's completed ``value``, once its links' read is over
+        too: the fields that use the links await it anyway, and no read
+        outlives its request when none does (a field refused, or failed)."""
+        try:
+            return await value if self.is_awaitable(value) else value
+        finally:
+            await asyncio.wait([links])
+
+    def _asks_for(
+        self, names: frozenset[str], selections: Iterable[SelectionNode]
+    ) -> bool:
+        """Whether ``selections`` ask for a field of ``names``, themselves or
+        through their fragments."""
+        for selection in selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value in names:
+                    return True
+                continue
+            fragment: InlineFragmentNode | FragmentDefinitionNode | None = (
+                self.fragment_definitions.get(selection.name.value)
+                if isinstance(selection, FragmentSpreadNode)
+                else cast(InlineFragmentNode, selection)
+            )
+            if fragment is not None and self._asks_for(
+                names, fragment.selection_set.selections
+            ):
+                return True
+        return False
 
     def _failed_under(self, path: Path) -> bool:
         errors = self.collected_errors.errors

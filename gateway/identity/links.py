@@ -12,6 +12,7 @@ repeated for every page until it is old or the customer changes.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -36,7 +37,7 @@ async def linked_ids(
 
 
 async def stored_links(
-    sessions: Sessions,
+    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]],
     wanted: Collection[tuple[str, int]],
     checked_since: datetime,
 ) -> tuple[dict[tuple[str, int], str], set[tuple[str, int]]]:

@@ -2,10 +2,12 @@
 read from the local event mirror (``gateway.mirror``) first.
 
 Per batch, the mirror costs one SQL statement for the summaries and one for
-the events of the persons it holds; only the persons it has no event of go
-to the live loaders, which read through the cache and the budgeted live
-fallback (``gateway.mirror.fallback``) — one HogQL query per level for all
-of them, none at all for a view of mirrored customers. With the fallback off
+the events of the persons it holds, read before the request's other reads
+waiting for their turn (``SharedSession``: the live call waits for them);
+only the persons it has no event of go to the live loaders, which read
+through the cache and the budgeted live fallback
+(``gateway.mirror.fallback``) — one HogQL query per level for all of them,
+none at all for a view of mirrored customers. With the fallback off
 (``CG_POSTHOG_LIVE_FALLBACK=false``) an unmirrored person has no events.
 """
 
@@ -71,7 +73,7 @@ class ActivityByPersonLoader(DataLoader[str, PersonActivity]):
 
     async def batch_load_fn(self, keys: Sequence[str]) -> list[PersonActivity]:
         metrics.BATCH_SIZE.labels(loader="posthog_mirror_activity").observe(len(keys))
-        async with self.sessions() as session:
+        async with self.sessions(urgent=True) as session:
             mirrored = await reads.activity(
                 session,
                 keys,
@@ -118,7 +120,7 @@ class SummaryByPersonLoader(DataLoader[str, PersonSummary]):
             metrics.BATCH_SIZE.labels(loader="posthog_mirror_summary").observe(
                 len(rest)
             )
-            async with self.sessions() as session:
+            async with self.sessions(urgent=True) as session:
                 mirrored = await reads.summaries(
                     session, rest, session_days=SESSION_DAYS, now=utcnow()
                 )

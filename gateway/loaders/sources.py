@@ -161,7 +161,9 @@ class UpstreamLoaders:
             rules=services.match_rules,
             recheck_after=services.settings.cache_ttl_links,
             batch=services.settings.loaders_enabled,
+            request_sessions=sessions,
         )
+        self.links = links
         self.shopify = (
             ShopifyLoaders(
                 services, upstreams.shopify, SourceLinks(links, upstreams.shopify.name)

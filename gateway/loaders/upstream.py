@@ -8,7 +8,11 @@ links of its batch together (one cache read, one database session), since a
 customer view asks for all of them at once. Its answers — the link, or ``""``
 for "unknown upstream" — are cached like upstream data, so a warm read costs
 neither a database query nor an upstream look-up; a change to the customer
-evicts them (``gateway.cache.invalidation``).
+evicts them (``gateway.cache.invalidation``). Ahead of all that, ``prefetch``
+reads a customer's stored links for every source in the request's session
+as ``/graphql``'s executor starts on it (``gateway.http.fragments``): a field
+then finds its link there, with no batch and no cache round trip, and only
+the sources that read did not answer take the way above.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from gateway.cache.namespaces import link_key
 from gateway.cache.read_through import ReadThrough
 from gateway.db import models
 from gateway.db.models import utcnow
+from gateway.db.shared_session import SharedSession
 from gateway.identity.links import link_by_contact, split_links, stored_links
 from gateway.identity.rules import MatchRules
 
@@ -90,6 +95,40 @@ class LinkLookupFailed(Exception):
         self.errors = errors
 
 
+class StoredLinksByCustomerLoader(DataLoader[int, dict[str, str]]):
+    """Every source's stored links of a batch of customers, by source, in one
+    statement (two when some are unlinked): the link (a merged customer's
+    several joined, ``split_links``), ``""`` for a source looked up recently
+    without a match; a source neither linked nor looked up is absent."""
+
+    def __init__(
+        self,
+        sessions: SharedSession,
+        sources: Sequence[str],
+        recheck_after: timedelta,
+        *,
+        batch: bool,
+    ) -> None:
+        super().__init__(batch=batch)
+        self.sessions = sessions
+        self.sources = sources
+        self.recheck_after = recheck_after
+
+    async def batch_load_fn(self, ids: Sequence[int]) -> list[dict[str, str]]:
+        wanted = [(source, cid) for cid in ids for source in self.sources]
+        since = utcnow() - self.recheck_after
+        # urgent: every source's first call waits for these
+        links, unknown = await stored_links(
+            lambda: self.sessions(urgent=True), wanted, since
+        )
+        found: dict[int, dict[str, str]] = {cid: {} for cid in ids}
+        for source, cid in unknown:
+            found[cid][source] = ""
+        for (source, cid), external in links.items():
+            found[cid][source] = external
+        return [found[cid] for cid in ids]
+
+
 class ExternalIdByCustomerLoader(DataLoader[SourceLink, str | None]):
     """Every source's links of a batch of customers together: one cache read,
     one database session, look-ups upstream (per source, concurrently) only for
@@ -105,6 +144,7 @@ class ExternalIdByCustomerLoader(DataLoader[SourceLink, str | None]):
         rules: MatchRules,
         recheck_after: float,
         batch: bool = True,
+        request_sessions: SharedSession | None = None,
     ) -> None:
         super().__init__(batch=batch)
         self.sessions = sessions
@@ -112,6 +152,43 @@ class ExternalIdByCustomerLoader(DataLoader[SourceLink, str | None]):
         self.connectors = connectors
         self.links = links
         self.recheck_after = timedelta(seconds=recheck_after)
+        self.stored = StoredLinksByCustomerLoader(
+            request_sessions or SharedSession(sessions),
+            sorted(connectors),
+            self.recheck_after,
+            batch=batch,
+        )
+        self._prefetched: dict[int, asyncio.Future[dict[str, str]]] = {}
+
+    def prefetch(self, customer_id: int) -> asyncio.Future[dict[str, str]] | None:
+        """Start reading the customer's stored links now, for every source
+        (batched with the other customers prefetched in this turn): the
+        executor calls it as it starts on a customer whose selection reads an
+        upstream, so the links are known before the fields ask for them —
+        one statement in the request's session instead of the cache's read,
+        lock and store on the way to every source's first call. The read, or
+        ``None`` without upstreams."""
+        if not self.connectors:
+            return None
+        read = self._prefetched.get(customer_id)
+        if read is None:
+            read = self._prefetched[customer_id] = self.stored.load(customer_id)
+            # retrieved even if no field asks: a failed read is read again
+            read.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return read
+
+    async def link(self, key: SourceLink) -> str | None:
+        """The key's link: from the customer's prefetched read when it has
+        the source, without a batch of its own; else loaded."""
+        read = self._prefetched.get(key.customer_id)
+        if read is not None:
+            try:
+                stored = await read
+            except Exception:  # noqa: BLE001 - loaded the usual way instead
+                stored = {}
+            if key.source in stored:
+                return stored[key.source] or None
+        return await self.load(key)
 
     async def batch_load_fn(self, keys: Sequence[SourceLink]) -> list[str | None]:
         for source, count in Counter(k.source for k in keys).items():
@@ -232,7 +309,7 @@ class SourceLinks:
 
     async def load_all(self, customer_id: int) -> list[str]:
         return split_links(
-            await self.loader.load(SourceLink(self.source, customer_id)) or ""
+            await self.loader.link(SourceLink(self.source, customer_id)) or ""
         )
 
 

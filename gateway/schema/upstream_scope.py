@@ -30,10 +30,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import strawberry
+from graphql import GraphQLObjectType
 from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import Info
 from strawberry.types.graphql import OperationType
 
@@ -104,6 +107,23 @@ class ReadsUpstream(FieldExtension):
     ) -> Any:
         with asking(tuple(info.path.as_list())):
             return await next_(source, info, **kwargs)
+
+
+@cache
+def upstream_fields(object_type: GraphQLObjectType) -> frozenset[str]:
+    """The fields of ``object_type`` that read an upstream (``ReadsUpstream``)."""
+    return frozenset(
+        name
+        for name, field in object_type.fields.items()
+        if any(
+            isinstance(extension, ReadsUpstream)
+            for extension in getattr(
+                field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF),
+                "extensions",
+                (),
+            )
+        )
+    )
 
 
 def upstream_field(*, resolver: Callable[..., Any], description: str) -> Any:

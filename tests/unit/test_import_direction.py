@@ -255,8 +255,15 @@ def test_a_connector_client_never_imports_its_simulator(source: str) -> None:
             assert not target.startswith(simulator), f"{path.name}:{line} {target}"
 
 
-SERVING = {"gateway.cli.main", "gateway.http.graphql", "gateway.http.embed"}
-"""What serves a schema: ``customer-graph schema``, ``/graphql``, ``/embed/graphql``."""
+SERVING = {
+    "gateway.cli.main",
+    "gateway.http.graphql",
+    "gateway.http.fragments",
+    "gateway.http.embed",
+}
+"""What serves a schema: ``customer-graph schema``, ``/graphql`` and its
+executor (which asks the schema which fields read an upstream),
+``/embed/graphql``."""
 
 
 def imports_schema(tree: ast.AST) -> bool:

@@ -114,9 +114,11 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
         "zendesk": 1,
         "posthog": 1,
     }
-    # the customer; addresses, tags, consents, loyalty; every source's link;
-    # the tickets webhooks announced within Zendesk search's lag; the PostHog
-    # event mirror (empty here: the person goes to the live fallback)
+    # the customer; every source's link, read as the executor starts on the
+    # customer (gateway.http.fragments), not through the links' cache;
+    # addresses, tags, consents, loyalty; the tickets webhooks announced
+    # within Zendesk search's lag; the PostHog event mirror (empty here: the
+    # person goes to the live fallback)
     assert len(statements) == 8, [s.split("\n")[0][:80] for s in statements]
     if cluster is not None:
         # The response versions (global, customer's) were flushed too: each
@@ -124,13 +126,13 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
         # A cluster pipeline sends each command to its slot's node, and a
         # batch's MGET is one per slot: the commands are what is counted.
         counted = await commands(cluster)
-        assert counted["mget"] >= 5
-        # six misses: three links, orders, tickets, activity
+        assert counted["mget"] >= 4
+        # three misses: orders, tickets, activity
         assert {c: counted[c] for c in ("evalsha", "get", "set", "del")} == {
             "evalsha": 5,
-            "get": 2 + 6,  # the versions; each miss's key, read with its lock
-            "set": 2 + 6 + 1 + 6,  # the versions, locks, response, values
-            "del": 6,  # the locks released
+            "get": 2 + 3,  # the versions; each miss's key, read with its lock
+            "set": 2 + 3 + 1 + 3,  # the versions, locks, response, values
+            "del": 3,  # the locks released
         }
         return
     assert Counter(sent) == {
@@ -140,12 +142,12 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
         # each upstream's budget (the live fallback spends PostHog's);
         # Shopify's settled
         "EVALSHA": 3 + 1,
-        "MGET": 1 + 3,  # links; orders, tickets, activity
+        "MGET": 3,  # orders, tickets, activity
         # the response versions created (flushed with the rest: each SET NX
         # with a read); the misses' locks, each taken with a read of its key
-        "GET+SET": 1 + 1 + 3,
+        "GET+SET": 1 + 3,
         "SET": 1,  # the response stored
-        "DEL+SET": 1 + 3,  # each miss stored and its lock released together
+        "DEL+SET": 3,  # each miss stored and its lock released together
     }
 
 
@@ -185,3 +187,55 @@ async def test_a_warm_view_costs_one_redis_round_trip(
     sent.clear()
     await view(gateway)
     assert sent == ["EVALSHA+MGET"]
+
+
+PROFILE_ONLY = "query($id: ID!) { customer(id: $id) { id email tags } }"
+THROUGH_FRAGMENTS = """
+query($id: ID!) { customer(id: $id) { id ...Sidebar } }
+fragment Sidebar on Customer { email ... on Customer { orders(first: 1) { totalCount } } }
+"""
+PAGE = "{ customers(first: 50) { edges { node { id openTicketCount lastSeenAt } } } }"
+
+
+def link_reads(statements: list[str]) -> int:
+    return sum("FROM identities" in s for s in statements)
+
+
+async def test_links_are_read_with_the_customer_when_its_selection_reads_an_upstream(
+    gateway: Gateway, redis: RedisBackend, statements: list[str], sent: list[str]
+) -> None:
+    """The links' statement goes out as the executor starts on a customer,
+    through fragments too, never through the links' cache; a selection
+    without an upstream field reads none."""
+    subject = richest_customer(gateway.world, gateway.simulators)
+    await view(gateway)  # links the customer
+    await redis.redis.delete(*await cached_keys(gateway, redis))
+    statements.clear()
+    result = await gateway.gql(PROFILE_ONLY, {"id": subject.global_id})
+    assert "errors" not in result, result
+    assert link_reads(statements) == 0
+    statements.clear()
+    sent.clear()
+    result = await gateway.gql(THROUGH_FRAGMENTS, {"id": subject.global_id})
+    assert "errors" not in result, result
+    assert result["data"]["customer"]["orders"]["totalCount"] > 0
+    assert link_reads(statements) == 1
+    assert not [k for k in await cached_keys(gateway, redis) if ":links:" in k]
+
+
+async def test_a_page_reads_its_customers_links_in_one_statement(
+    gateway: Gateway, redis: RedisBackend, statements: list[str]
+) -> None:
+    await gateway.gql(PAGE)  # links the page's customers
+    await redis.redis.delete(*await cached_keys(gateway, redis))
+    gateway.simulators.reset_counts()
+    statements.clear()
+    result = await gateway.gql(PAGE)
+    assert "errors" not in result, result
+    assert len(result["data"]["customers"]["edges"]) == 50
+    assert link_reads(statements) == 1
+    assert gateway.simulators.total_requests() == {
+        "shopify": 0,
+        "zendesk": 1,
+        "posthog": 1,
+    }

@@ -4,6 +4,8 @@ the last of them is done; a failed read leaves it usable for the others."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -83,3 +85,73 @@ async def test_a_requests_reads_run_in_autocommit_on_postgresql_and_writes_still
             )
         )
         assert found.all() == ["burst@example.com"]
+
+
+class Turns:
+    """Reads taking turns on one ``SharedSession``, the first held open until
+    ``release``: who read in which order."""
+
+    def __init__(self, reads: SharedSession) -> None:
+        self.reads = reads
+        self.order: list[str] = []
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def hold(self, then: Callable[[], object] = lambda: None) -> None:
+        """``then`` runs as the turn is handed on, before the next one runs."""
+        async with self.reads():
+            self.holding.set()
+            await self.release.wait()
+            self.order.append("holder")
+        then()
+
+    async def read(self, name: str, *, urgent: bool = False) -> None:
+        async with self.reads(urgent=urgent) as session:
+            await session.execute(select(1))
+            self.order.append(name)
+
+    async def queued(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coroutine)
+        for _ in range(5):  # into the queue for a turn
+            await asyncio.sleep(0)
+        return task
+
+
+async def test_an_urgent_read_goes_before_the_reads_waiting_for_their_turn(
+    db: Services,
+) -> None:
+    """A PostHog mirror read (the live call waits for it) passes the
+    profile's reads queued before it, not the read in progress."""
+    turns = Turns(SharedSession(db.sessions))
+    holder = asyncio.ensure_future(turns.hold())
+    await turns.holding.wait()
+    waiting = [
+        await turns.queued(turns.read("addresses")),
+        await turns.queued(turns.read("tags")),
+        await turns.queued(turns.read("mirror", urgent=True)),
+        await turns.queued(turns.read("links", urgent=True)),
+    ]
+    turns.release.set()
+    await asyncio.gather(holder, *waiting)
+    assert turns.order == ["holder", "mirror", "links", "addresses", "tags"]
+
+
+async def test_a_read_cancelled_while_waiting_or_as_its_turn_comes_passes_it_on(
+    db: Services,
+) -> None:
+    turns = Turns(SharedSession(db.sessions))
+    given: list[asyncio.Task[None]] = []
+    holder = asyncio.ensure_future(turns.hold(then=lambda: given[0].cancel()))
+    await turns.holding.wait()
+    gone = await turns.queued(turns.read("gone", urgent=True))
+    given.append(await turns.queued(turns.read("given", urgent=True)))
+    last = await turns.queued(turns.read("last"))
+    gone.cancel()  # while it waits
+    await asyncio.sleep(0)
+    turns.release.set()
+    await asyncio.gather(holder, last)
+    assert gone.cancelled()
+    assert given[0].cancelled()
+    assert turns.order == ["holder", "last"]
+    await turns.read("after")  # nothing left waiting or holding a turn
+    assert turns.order[-1] == "after"
