@@ -16,6 +16,7 @@ from sqlalchemy import event
 from bench.queries import CUSTOMER_360
 from bench.subject import richest_customer
 from gateway.cache.backends import RedisBackend
+from gateway.loaders.upstream import StoredLinksByCustomerLoader
 from tests.integration.gateway.conftest import Gateway
 
 
@@ -236,6 +237,30 @@ async def test_a_page_reads_its_customers_links_in_one_statement(
     assert link_reads(statements) == 1
     assert gateway.simulators.total_requests() == {
         "shopify": 0,
+        "zendesk": 1,
+        "posthog": 1,
+    }
+
+
+async def test_a_failed_links_read_leaves_each_field_to_load_its_link(
+    gateway: Gateway, redis: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prefetch is a head start, not a dependency: when its statement
+    fails, each source's link is loaded the usual way and the view answers."""
+    await view(gateway)  # links the customer
+    await redis.redis.delete(*await cached_keys(gateway, redis))
+    failed: list[int] = []
+
+    async def failing(self: StoredLinksByCustomerLoader, ids: list[int]) -> None:
+        failed.extend(ids)
+        raise ConnectionError("the database went away for a moment")
+
+    monkeypatch.setattr(StoredLinksByCustomerLoader, "batch_load_fn", failing)
+    gateway.simulators.reset_counts()
+    await view(gateway)
+    assert len(failed) == 1
+    assert gateway.simulators.total_requests() == {
+        "shopify": 1,
         "zendesk": 1,
         "posthog": 1,
     }
