@@ -1,0 +1,117 @@
+"""``/graphql``'s executor reads plain scalar and enum fields itself
+(``FragmentExecutor.execute_field``): the answers, errors included, are
+graphql-core's own, field for field, for values that serialize, values that
+are missing where required, values that do not serialize and attributes that
+fail to read."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, cast
+
+import pytest
+import strawberry
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from gateway.http.fragments import FragmentExecutor, _leaf_plan
+
+
+@strawberry.enum
+class Kind(enum.Enum):
+    PAGE_VIEW = "page_view"
+    ORDER = "order"
+
+
+class Broken:
+    """An object whose ``name`` fails to read."""
+
+    @property
+    def name(self) -> str:
+        raise RuntimeError("cannot read the name")
+
+
+@strawberry.type
+class Thing:
+    name: str
+    note: str | None
+    count: int
+    kind: Kind
+    at: datetime
+    amount: Decimal
+
+    @strawberry.field
+    def shout(self, times: int = 1) -> str:
+        return self.name.upper() * times
+
+
+def thing(**values: Any) -> Thing:
+    """A ``Thing`` as its resolver may hand it over: right, or not."""
+    good: dict[str, Any] = {
+        "name": "tee",
+        "note": None,
+        "count": 3,
+        "kind": Kind.ORDER,
+        "at": datetime(2026, 12, 4, 12, 0, tzinfo=UTC),
+        "amount": Decimal("19.90"),
+    }
+    return Thing(**(good | values))
+
+
+GOOD = thing()
+BAD = [thing(name=None), thing(count="many"), thing(note=7, kind="nope")]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def things(self) -> list[Thing | None]:
+        return [GOOD, *BAD]
+
+    @strawberry.field
+    def broken(self) -> Thing | None:
+        return cast(Thing, Broken())
+
+
+DOCUMENT = """
+{
+  things { name note count kind at amount shout(times: 2) __typename }
+  broken { name }
+}
+"""
+
+
+def answer(executor: type[Any]) -> dict[str, Any]:
+    schema = strawberry.Schema(query=Query, execution_context_class=executor)
+    result = schema.execute_sync(DOCUMENT)
+    return {
+        "data": result.data,
+        "errors": sorted((e.message, tuple(e.path or ())) for e in result.errors or []),
+    }
+
+
+def test_leaf_fields_answer_as_graphql_core_does() -> None:
+    mine = answer(FragmentExecutor)
+    assert mine == answer(StrawberryGraphQLCoreExecutionContext)
+    assert mine["data"]["things"][0] == {
+        "name": "tee",
+        "note": None,
+        "count": 3,
+        "kind": "ORDER",
+        "at": "2026-12-04T12:00:00+00:00",
+        "amount": "19.90",
+        "shout": "TEETEE",
+        "__typename": "Thing",
+    }
+    assert len(mine["errors"]) == 4  # name, count, kind, broken (7 serializes as "7")
+
+
+@pytest.mark.parametrize(
+    ("field", "read"),
+    [("name", True), ("note", True), ("kind", True), ("shout", False)],
+)
+def test_which_fields_are_read_directly(field: str, read: bool) -> None:
+    schema = strawberry.Schema(query=Query)._schema
+    thing = schema.type_map["Thing"]
+    assert (_leaf_plan(schema, thing, field) is not None) is read  # type: ignore[arg-type]
