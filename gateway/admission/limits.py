@@ -107,6 +107,12 @@ class Analysis:
     them against the role's comparisons (``policy.COMPARED``)."""
 
     @property
+    def name(self) -> str | None:
+        """The operation's name in its document (a request need not repeat
+        it as ``operationName``)."""
+        return self.operation.name.value if self.operation.name else None
+
+    @property
     def is_mutation(self) -> bool:
         return self.operation.operation is OperationType.MUTATION
 

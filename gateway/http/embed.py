@@ -152,7 +152,9 @@ class EmbedGraphQL(GuardedGraphQL):
         )
         principal = context.principal
         assert principal is not None
-        context.services.audit.record(context.audit, principal, items[0].operation_name)
+        first, analysis = admitted[0]
+        name = first.operation_name or (analysis.name if analysis else None)
+        context.services.audit.record(context.audit, principal, name)
         context.audit.clear()
         return result
 

@@ -139,7 +139,8 @@ class GraphQLApp(GuardedGraphQL):
                     sub_response,
                     read,
                 )
-        self.services.audit.record(context.audit, principal, first.operation_name)
+        name = first.operation_name or (analysis.name if analysis else None)
+        self.services.audit.record(context.audit, principal, name)
         return result
 
     async def _execute_cached(

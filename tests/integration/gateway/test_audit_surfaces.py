@@ -136,6 +136,39 @@ async def test_embed_reads_are_audited_under_the_token(
     assert reads[0].role == "embed"
 
 
+async def test_an_operation_named_in_its_document_only_is_audited_by_that_name(
+    db: Services,
+    client: httpx.AsyncClient,
+    keys: dict[Role, dict[str, str]],
+    maya: Maya,
+) -> None:
+    """Clients often send a named document without ``operationName``: the
+    entry carries the name the document gives, over /graphql and the embed."""
+    query = "query SidebarNote($n: ID!) { node(id: $n) { ... on Note { body } } }"
+    await ask(client, keys[Role.SUPPORT], query, n=maya.note)
+    reads = await reads_of(db, maya.pk, "key:support")
+    assert [e.operation for e in reads] == ["SidebarNote"]
+    issued = await ask(
+        client,
+        ADMIN,
+        "mutation($c: ID!) { createEmbedToken(customerId: $c) { token } }",
+        c=maya.id,
+    )
+    response = await client.post(
+        "/embed/graphql",
+        json={
+            "query": """query EmbedTimeline($id: ID!) {
+              timeline(customerId: $id, sources: [CRM]) {
+                edges { node { ... on NoteAdded { body } } } } }""",
+            "variables": {"id": maya.id},
+        },
+        headers={"Authorization": f"Embed {issued['createEmbedToken']['token']}"},
+    )
+    assert response.status_code == 200
+    reads = await reads_of(db, maya.pk, f"embed:{maya.pk}")
+    assert {e.operation for e in reads} == {"EmbedTimeline"}
+
+
 @pytest.mark.parametrize("role", [Role.SUPPORT, Role.ANALYST])
 async def test_an_export_leaves_one_read_entry_per_exported_customer(
     db: Services,
