@@ -44,6 +44,7 @@ from gateway.auth.embed_tokens import (
 from gateway.auth.policy import Role
 from gateway.auth.principal import Principal
 from gateway.errors import BadUserInput
+from gateway.http.fragments import FragmentExecutor
 from gateway.http.guarded import GuardedGraphQL
 from gateway.loaders import Loaders
 from gateway.relay.ids import decode_global_id
@@ -68,7 +69,9 @@ class EmbedGraphQL(GuardedGraphQL):
 
     def __init__(self, services: Services) -> None:
         settings = services.settings
-        schema = build_embed_schema(introspection=settings.introspection_enabled)
+        schema = build_embed_schema(
+            introspection=settings.introspection_enabled, executor=FragmentExecutor
+        )
         gate = OperationGate(
             schema._schema,
             Limits.for_embed(settings),

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import strawberry
+from graphql.execution import Executor
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules
 
@@ -92,9 +94,12 @@ class EmbedSubscription:
             yield event_of(item, pk)
 
 
-def build_embed_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_embed_schema(
+    *, introspection: bool = True, executor: type[Executor[Any]] | None = None
+) -> strawberry.Schema:
     """Without ``introspection`` (production) ``__schema`` and ``__type``
-    fail validation, as on ``/graphql``."""
+    fail validation, as on ``/graphql``; ``executor`` replaces Strawberry's
+    (``/embed/graphql``'s is ``/graphql``'s, ``FragmentExecutor``)."""
     rules: list[type[ASTValidationRule]] = (
         [] if introspection else [NoSchemaIntrospectionCustomRule]
     )
@@ -110,4 +115,5 @@ def build_embed_schema(*, introspection: bool = True) -> strawberry.Schema:
             TextInputs,
             lambda: AddValidationRules(rules),
         ],
+        execution_context_class=executor,
     )
