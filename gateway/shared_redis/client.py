@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
@@ -35,6 +35,14 @@ from redis.backoff import NoBackoff
 
 from gateway.redis_address import RedisAddress, parse_redis_url
 from gateway.shared_redis.breaker import RedisBreaker
+
+MAX_CONNECTIONS = 100
+"""Connections a process keeps to a single Redis server (redis-py's default
+pool size; a cluster's and Sentinel's clients keep redis-py's own pools).
+A command that finds them all busy waits up to ``CG_REDIS_TIMEOUT`` for one
+(``BlockingConnectionPool``), as it would for an answer: redis-py's default
+pool refused it at once (``MaxConnectionsError``), and a burst of more than
+100 commands in flight in one worker opened the breaker."""
 
 
 @dataclass(slots=True)
@@ -54,7 +62,14 @@ class SharedRedis:
         elif address.mode == "sentinel":
             sentinel, client = _sentinel(address, timeout)
         else:
-            client = Redis.from_url(url, **_fail_fast(timeout))
+            client = Redis.from_pool(
+                BlockingConnectionPool.from_url(
+                    url,
+                    max_connections=MAX_CONNECTIONS,
+                    timeout=timeout,
+                    **_fail_fast(timeout),
+                )
+            )
 
         async def probe() -> None:
             """A write, not a PING: a server that answers but refuses writes
