@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.redis_server import RedisServer
-from bench.server import free_port
+from bench.server import free_ports
 
 SERVICE = "cgmaster"
 """The name the sentinel knows the master by."""
@@ -139,13 +139,14 @@ def own_cluster(
     binary = _binary("redis-server")
     with tempfile.TemporaryDirectory(prefix="cg-cluster-") as root:
         nodes = []
-        for _ in range(masters * (1 + replicas)):
-            port = free_port()
+        count = masters * (1 + replicas)
+        ports = free_ports(2 * count)  # each node's, then its cluster bus's
+        for port, bus in zip(ports[:count], ports[count:], strict=True):
             directory = Path(root) / str(port)
             directory.mkdir()
             options = [
                 "--cluster-enabled", "yes",
-                "--cluster-port", str(free_port()),  # not port + 10000: > 65535
+                "--cluster-port", str(bus),  # not port + 10000: > 65535
                 "--cluster-config-file", str(directory / "nodes.conf"),
                 "--cluster-node-timeout", str(node_timeout_ms),
                 # a replica of an idle master counts as too stale to take
@@ -200,19 +201,19 @@ def own_sentinel() -> Iterator[LocalSentinel]:
         tempfile.TemporaryDirectory(prefix="cg-sentinel-") as root,
         ExitStack() as stack,
     ):
-        master = RedisServer(binary, free_port(), root)
+        master_port, replica_port, sentinel = free_ports(3)
+        master = RedisServer(binary, master_port, root)
         replica_dir = Path(root) / "replica"
         replica_dir.mkdir()
         replica = RedisServer(
             binary,
-            free_port(),
+            replica_port,
             str(replica_dir),
             ["--replicaof", "127.0.0.1", str(master.port)],
         )
         for server in (master, replica):
             server.start()
             stack.callback(server.kill)
-        sentinel = free_port()
         config = Path(root) / "sentinel.conf"
         config.write_text(
             f"port {sentinel}\nbind 127.0.0.1\ndir {root}\n"
