@@ -114,4 +114,4 @@ def test_leaf_fields_answer_as_graphql_core_does() -> None:
 def test_which_fields_are_read_directly(field: str, read: bool) -> None:
     schema = strawberry.Schema(query=Query)._schema
     thing = schema.type_map["Thing"]
-    assert (_leaf_plan(schema, thing, field) is not None) is read  # type: ignore[arg-type]
+    assert (_leaf_plan({}, thing, field) is not None) is read  # type: ignore[arg-type]

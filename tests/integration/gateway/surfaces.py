@@ -22,6 +22,7 @@ from gateway.auth.policy import GRANTABLE_ROLES, Role
 from gateway.db import models
 from gateway.relay.ids import customer_pk
 from gateway.runtime.services import Services
+from tests.conftest import ADMIN
 
 ROLES = sorted(GRANTABLE_ROLES)
 TASK_TITLE = "Call Maya about her refund"
@@ -119,6 +120,24 @@ async def ask(
     body: dict[str, Any] = response.json()
     assert "errors" not in body, body
     return body["data"]
+
+
+async def ask_embedded(
+    client: httpx.AsyncClient, customer_id: str, query: str, **variables: Any
+) -> httpx.Response:
+    """``query`` on ``/embed/graphql`` under an embed token the admin issued
+    for the customer (``customer_id``: its global id); the raw response."""
+    issued = await ask(
+        client,
+        ADMIN,
+        "mutation($c: ID!) { createEmbedToken(customerId: $c) { token } }",
+        c=customer_id,
+    )
+    return await client.post(
+        "/embed/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Embed {issued['createEmbedToken']['token']}"},
+    )
 
 
 @pytest.fixture

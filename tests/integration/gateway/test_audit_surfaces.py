@@ -20,10 +20,10 @@ from gateway.db.auth_models import AuditEntry
 from gateway.insights.refresh import refresh_all
 from gateway.insights.segments import create_segment
 from gateway.runtime.services import Services
-from tests.conftest import ADMIN
 from tests.integration.gateway.surfaces import (
     Maya,
     ask,
+    ask_embedded,
     keys,
     maya,
     ws_query,
@@ -117,19 +117,9 @@ async def test_each_subscription_event_and_websocket_mutation_is_audited(
 async def test_embed_reads_are_audited_under_the_token(
     db: Services, client: httpx.AsyncClient, maya: Maya
 ) -> None:
-    issued = await ask(
-        client,
-        ADMIN,
-        "mutation($c: ID!) { createEmbedToken(customerId: $c) { token } }",
-        c=maya.id,
-    )
     query = """query($id: ID!) { timeline(customerId: $id, sources: [CRM]) {
       edges { node { ... on NoteAdded { body } } } } }"""
-    response = await client.post(
-        "/embed/graphql",
-        json={"query": query, "variables": {"id": maya.id}},
-        headers={"Authorization": f"Embed {issued['createEmbedToken']['token']}"},
-    )
+    response = await ask_embedded(client, maya.id, query, id=maya.id)
     assert response.status_code == 200
     reads = await reads_of(db, maya.pk, f"embed:{maya.pk}")
     assert reads
@@ -148,22 +138,10 @@ async def test_an_operation_named_in_its_document_only_is_audited_by_that_name(
     await ask(client, keys[Role.SUPPORT], query, n=maya.note)
     reads = await reads_of(db, maya.pk, "key:support")
     assert [e.operation for e in reads] == ["SidebarNote"]
-    issued = await ask(
-        client,
-        ADMIN,
-        "mutation($c: ID!) { createEmbedToken(customerId: $c) { token } }",
-        c=maya.id,
-    )
-    response = await client.post(
-        "/embed/graphql",
-        json={
-            "query": """query EmbedTimeline($id: ID!) {
-              timeline(customerId: $id, sources: [CRM]) {
-                edges { node { ... on NoteAdded { body } } } } }""",
-            "variables": {"id": maya.id},
-        },
-        headers={"Authorization": f"Embed {issued['createEmbedToken']['token']}"},
-    )
+    query = """query EmbedTimeline($id: ID!) {
+      timeline(customerId: $id, sources: [CRM]) {
+        edges { node { ... on NoteAdded { body } } } } }"""
+    response = await ask_embedded(client, maya.id, query, id=maya.id)
     assert response.status_code == 200
     reads = await reads_of(db, maya.pk, f"embed:{maya.pk}")
     assert {e.operation for e in reads} == {"EmbedTimeline"}

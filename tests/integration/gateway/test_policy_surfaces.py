@@ -20,13 +20,13 @@ from gateway.auth.keys import create_key
 from gateway.auth.policy import PiiKind, Role
 from gateway.schema.timeline_events import PLAIN_SUMMARIES
 from gateway.timeline.items import Kind
-from tests.conftest import ADMIN
 from tests.integration.gateway.conftest import Gateway
 from tests.integration.gateway.surfaces import (
     ROLES,
     TASK_TITLE,
     Maya,
     ask,
+    ask_embedded,
     dig,
     keys,
     maya,
@@ -182,17 +182,7 @@ async def test_timeline_items_are_masked_by_role(
 async def test_an_embed_token_sees_its_customers_timeline_as_the_embed_role(
     client: httpx.AsyncClient, maya: Maya
 ) -> None:
-    issued = await ask(
-        client,
-        ADMIN,
-        "mutation($c: ID!) { createEmbedToken(customerId: $c) { token } }",
-        c=maya.id,
-    )
-    response = await client.post(
-        "/embed/graphql",
-        json={"query": EMBED_TIMELINE, "variables": {"id": maya.id}},
-        headers={"Authorization": f"Embed {issued['createEmbedToken']['token']}"},
-    )
+    response = await ask_embedded(client, maya.id, EMBED_TIMELINE, id=maya.id)
     edges = response.json()["data"]["timeline"]["edges"]
     assert _timeline_view(edges) == _timeline_wanted(Role.EMBED)
 

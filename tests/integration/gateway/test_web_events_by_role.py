@@ -31,6 +31,7 @@ from tests.integration.gateway.surfaces import (
     WEB_EVENTS,
     Maya,
     ask,
+    ask_embedded,
     keys,
     maya,
     ws_query,
@@ -105,17 +106,7 @@ async def test_web_events_in_the_timeline_show_name_url_and_path_by_role(
 async def test_web_events_on_the_embed_endpoint_show_as_the_embed_role(
     client: httpx.AsyncClient, maya: Maya, full: list[dict[str, Any]]
 ) -> None:
-    issued = await ask(
-        client,
-        ADMIN,
-        "mutation($c: ID!) { createEmbedToken(customerId: $c) { token } }",
-        c=maya.id,
-    )
-    response = await client.post(
-        "/embed/graphql",
-        json={"query": EMBED_TIMELINE, "variables": {"id": maya.id}},
-        headers={"Authorization": f"Embed {issued['createEmbedToken']['token']}"},
-    )
+    response = await ask_embedded(client, maya.id, EMBED_TIMELINE, id=maya.id)
     body = response.json()
     assert "errors" not in body, body
     assert_as_policy_says(Role.EMBED, nodes(body["data"], "timeline"), full)
