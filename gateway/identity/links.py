@@ -11,11 +11,12 @@ repeated for every page until it is old or the customer changes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, case, delete, false, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
@@ -26,13 +27,28 @@ from gateway.identity.rules import Explanation, MatchRule, MatchRules, explain
 
 Sessions = async_sessionmaker[AsyncSession]
 
+Mark = Callable[[SQLColumnExpression[str]], ColumnElement[bool]]
+"""Something to know of a source's linked records, read with their links in
+the same statement: a condition on the record's external id."""
+
+
+class StoredLinks(NamedTuple):
+    """What ``stored_links`` found."""
+
+    links: dict[tuple[str, int], str]
+    """(source, customer id) → its links, ``split_links``."""
+    unknown: set[tuple[str, int]]
+    """Pairs looked up recently without a match."""
+    marked: set[tuple[str, str]]
+    """(source, external id) of the links the source's ``Mark`` holds for."""
+
 
 async def linked_ids(
     sessions: Sessions, source: str, customer_ids: Sequence[int]
 ) -> dict[int, str]:
     """Existing links of ``source`` for these customers (customer id → external id)."""
     async with sessions() as session:
-        links = await _links(session, [source], customer_ids)
+        links, _ = await _links(session, [source], customer_ids)
     return {customer_id: external for (_, customer_id), external in links.items()}
 
 
@@ -40,18 +56,22 @@ async def stored_links(
     sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]],
     wanted: Collection[tuple[str, int]],
     checked_since: datetime,
-) -> tuple[dict[tuple[str, int], str], set[tuple[str, int]]]:
+    marks: Mapping[str, Mark] | None = None,
+) -> StoredLinks:
     """What the database knows of ``wanted`` (source, customer id) pairs, in
     one session: their links (each customer's every link to the source,
-    ``split_links``), and which of the rest were looked up after
-    ``checked_since`` without a match."""
+    ``split_links``), which of the rest were looked up after
+    ``checked_since`` without a match, and which links their source's
+    ``marks`` hold for (read in the links' statement)."""
     sources = sorted({source for source, _ in wanted})
     customer_ids = sorted({customer_id for _, customer_id in wanted})
     async with sessions() as session:
-        links = await _links(session, sources, customer_ids, every=True)
+        links, marked = await _links(
+            session, sources, customer_ids, every=True, marks=marks
+        )
         unlinked = [pair for pair in wanted if pair not in links]
         if not unlinked:
-            return links, set()
+            return StoredLinks(links, set(), marked)
         check = models.IdentityCheck
         rows = await session.execute(
             select(check.source, check.customer_id).where(
@@ -60,7 +80,7 @@ async def stored_links(
                 check.checked_at > checked_since,
             )
         )
-        return links, {(source, customer_id) for source, customer_id in rows}
+        return StoredLinks(links, {(source, cid) for source, cid in rows}, marked)
 
 
 async def _links(
@@ -69,22 +89,41 @@ async def _links(
     customer_ids: Sequence[int],
     *,
     every: bool = False,
-) -> dict[tuple[str, int], str]:
+    marks: Mapping[str, Mark] | None = None,
+) -> tuple[dict[tuple[str, int], str], set[tuple[str, str]]]:
     """(source, customer) → its external id: the oldest link, or with
     ``every`` all of them, oldest first, joined by ``SEPARATOR`` (a merged
-    customer's survivor has the links of each record merged into it)."""
+    customer's survivor has the links of each record merged into it); and
+    the (source, external id) pairs ``marks`` hold for."""
     identity = models.Identity
+    columns: list[SQLColumnExpression[Any]] = [
+        identity.source,
+        identity.customer_id,
+        identity.external_id,
+    ]
+    conditions = [
+        (identity.source == source, mark(identity.external_id))
+        for source, mark in (marks or {}).items()
+        if source in sources
+    ]
+    if conditions:
+        columns.append(case(*conditions, else_=false()))
     rows = await session.execute(
-        select(identity.source, identity.customer_id, identity.external_id)
+        select(*columns)
         .where(identity.source.in_(sources), identity.customer_id.in_(customer_ids))
         .order_by(identity.id)
     )
     found: dict[tuple[str, int], list[str]] = {}
-    for source, customer_id, external in rows:
+    marked: set[tuple[str, str]] = set()
+    for row in rows:
+        source, customer_id, external = row[0], row[1], row[2]
         found.setdefault((source, customer_id), []).append(external)
-    return {
+        if conditions and row[3]:
+            marked.add((source, external))
+    links = {
         pair: SEPARATOR.join(ids) if every else ids[0] for pair, ids in found.items()
     }
+    return links, marked
 
 
 SEPARATOR = "\n"

@@ -3,8 +3,11 @@ read from the local event mirror (``gateway.mirror``) first.
 
 Per batch, the mirror costs one SQL statement for the summaries and one for
 the events of the persons it holds, read before the request's other reads
-waiting for their turn (``SharedSession``: the live call waits for them);
-only the persons it has no event of go to the live loaders, which read
+waiting for their turn (``SharedSession``: the live call waits for them).
+A person the customer's links read found the mirror cannot answer for
+(``reads.answers_for``, read with the links as ``/graphql`` starts on the
+customer) is not read there at all. Only the persons it has no event of go
+to the live loaders, which read
 through the cache and the budgeted live fallback
 (``gateway.mirror.fallback``) — one HogQL query per level for all of them,
 none at all for a view of mirrored customers. With the fallback off
@@ -14,7 +17,7 @@ none at all for a view of mirrored customers. With the fallback off
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from aiodataloader import DataLoader
@@ -37,6 +40,19 @@ V = TypeVar("V")
 ACTIVITY_LIMIT = reads.ACTIVITY_LIMIT
 ACTIVITY_DAYS = reads.ACTIVITY_DAYS
 SESSION_DAYS = reads.SESSION_DAYS
+
+
+def _not_mirrored(
+    keys: Sequence[str], answers: Callable[[str], bool | None]
+) -> tuple[list[str], list[str]]:
+    """The distinct keys to read from the mirror, and those the links read
+    found it cannot answer for (counted as its misses, not read)."""
+    unique = list(dict.fromkeys(keys))
+    skipped = [k for k in unique if answers(k) is False]
+    if skipped:
+        metrics.MIRROR_LOOKUPS.labels(result="miss").inc(len(skipped))
+        unique = [k for k in unique if answers(k) is not False]
+    return unique, skipped
 
 
 async def _live(
@@ -64,26 +80,32 @@ class ActivityByPersonLoader(DataLoader[str, PersonActivity]):
         live: CachedLoader[PersonActivity] | None,
         *,
         batch: bool,
+        mirror_answers: Callable[[str], bool | None] = lambda _: None,
     ) -> None:
         self.requested: dict[str, asyncio.Future[PersonActivity]] = {}
         """This request's loads by key (aiodataloader's own cache map)."""
         super().__init__(batch=batch, cache_map=self.requested)
         self.sessions = sessions
         self.live = live
+        self.mirror_answers = mirror_answers
+        """Whether the mirror answers for a person, when the links read knows."""
 
     async def batch_load_fn(self, keys: Sequence[str]) -> list[PersonActivity]:
         metrics.BATCH_SIZE.labels(loader="posthog_mirror_activity").observe(len(keys))
-        async with self.sessions(urgent=True) as session:
-            mirrored = await reads.activity(
-                session,
-                keys,
-                limit=ACTIVITY_LIMIT,
-                days=ACTIVITY_DAYS,
-                session_days=SESSION_DAYS,
-                now=utcnow(),
-            )
+        asked, missing = _not_mirrored(keys, self.mirror_answers)
+        mirrored: dict[str, PersonActivity] = {}
+        if asked:
+            async with self.sessions(urgent=True) as session:
+                mirrored = await reads.activity(
+                    session,
+                    asked,
+                    limit=ACTIVITY_LIMIT,
+                    days=ACTIVITY_DAYS,
+                    session_days=SESSION_DAYS,
+                    now=utcnow(),
+                )
         found: dict[str, PersonActivity | BaseException] = dict(mirrored)
-        missing = [k for k in dict.fromkeys(keys) if k not in mirrored]
+        missing += [k for k in asked if k not in mirrored]
         if missing:
             live = await _live(self.live, missing, PersonActivity())
             found.update(live)
@@ -110,6 +132,7 @@ class SummaryByPersonLoader(DataLoader[str, PersonSummary]):
         self.sessions = sessions
         self.activity = activity
         self.live = live
+        self.mirror_answers = activity.mirror_answers
 
     async def batch_load_fn(self, keys: Sequence[str]) -> list[PersonSummary]:
         requested = self.activity.requested
@@ -120,12 +143,14 @@ class SummaryByPersonLoader(DataLoader[str, PersonSummary]):
             metrics.BATCH_SIZE.labels(loader="posthog_mirror_summary").observe(
                 len(rest)
             )
-            async with self.sessions(urgent=True) as session:
-                mirrored = await reads.summaries(
-                    session, rest, session_days=SESSION_DAYS, now=utcnow()
-                )
-            found.update(mirrored)
-            missing = [k for k in rest if k not in mirrored]
+            asked, missing = _not_mirrored(rest, self.mirror_answers)
+            if asked:
+                async with self.sessions(urgent=True) as session:
+                    mirrored = await reads.summaries(
+                        session, asked, session_days=SESSION_DAYS, now=utcnow()
+                    )
+                found.update(mirrored)
+                missing += [k for k in asked if k not in mirrored]
             if missing:
                 live = await _live(self.live, missing, PersonSummary())
                 found.update(live)
@@ -150,7 +175,10 @@ class PostHogLoaders:
         )
         batch = services.settings.loaders_enabled
         self.activity_by_person = ActivityByPersonLoader(
-            sessions, _live_activity(services, fallback), batch=batch
+            sessions,
+            _live_activity(services, fallback),
+            batch=batch,
+            mirror_answers=links.marked,
         )
         self.summary_by_person = SummaryByPersonLoader(
             sessions,

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import ColumnElement, SQLColumnExpression
+
 from connectors.base import Connector
 from connectors.models import (
     Checkout,
@@ -36,6 +38,7 @@ from gateway.loaders.upstream import (
     ExternalIdByCustomerLoader,
     SourceLinks,
 )
+from gateway.mirror import reads
 
 if TYPE_CHECKING:
     from gateway.runtime.services import Services
@@ -142,6 +145,10 @@ class ZendeskLoaders:
         """By our customer id: the tickets the customer requested."""
 
 
+def _mirror_answers(distinct_id: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    return reads.answers_for(distinct_id, utcnow())
+
+
 class UpstreamLoaders:
     """Loaders per configured upstream; ``None`` where one is not configured.
     Their links to our customers are read together, for every source at once."""
@@ -154,6 +161,7 @@ class UpstreamLoaders:
             if c is not None
         }
         caches = services.caches
+        posthog = upstreams.posthog
         links = ExternalIdByCustomerLoader(
             services.sessions,
             connectors,
@@ -162,6 +170,8 @@ class UpstreamLoaders:
             recheck_after=services.settings.cache_ttl_links,
             batch=services.settings.loaders_enabled,
             request_sessions=sessions,
+            # read with the links: whether PostHog's mirror can answer
+            marks={posthog.name: _mirror_answers} if posthog else None,
         )
         self.links = links
         self.shopify = (

@@ -36,7 +36,7 @@ from gateway.cache.read_through import ReadThrough
 from gateway.db import models
 from gateway.db.models import utcnow
 from gateway.db.shared_session import SharedSession
-from gateway.identity.links import link_by_contact, split_links, stored_links
+from gateway.identity.links import Mark, link_by_contact, split_links, stored_links
 from gateway.identity.rules import MatchRules
 
 V = TypeVar("V")
@@ -99,7 +99,8 @@ class StoredLinksByCustomerLoader(DataLoader[int, dict[str, str]]):
     """Every source's stored links of a batch of customers, by source, in one
     statement (two when some are unlinked): the link (a merged customer's
     several joined, ``split_links``), ``""`` for a source looked up recently
-    without a match; a source neither linked nor looked up is absent."""
+    without a match; a source neither linked nor looked up is absent. The
+    ``marks`` of each link read are kept in ``marked``."""
 
     def __init__(
         self,
@@ -108,19 +109,28 @@ class StoredLinksByCustomerLoader(DataLoader[int, dict[str, str]]):
         recheck_after: timedelta,
         *,
         batch: bool,
+        marks: Mapping[str, Mark] | None = None,
     ) -> None:
         super().__init__(batch=batch)
         self.sessions = sessions
         self.sources = sources
         self.recheck_after = recheck_after
+        self.marks = marks
+        self.marked: dict[tuple[str, str], bool] = {}
+        """(source, external id) → whether its source's mark holds for it,
+        for every link read (of a source with a mark)."""
 
     async def batch_load_fn(self, ids: Sequence[int]) -> list[dict[str, str]]:
         wanted = [(source, cid) for cid in ids for source in self.sources]
         since = utcnow() - self.recheck_after
         # urgent: every source's first call waits for these
-        links, unknown = await stored_links(
-            lambda: self.sessions(urgent=True), wanted, since
+        links, unknown, marked = await stored_links(
+            lambda: self.sessions(urgent=True), wanted, since, self.marks
         )
+        for (source, _), joined in links.items():
+            if self.marks and source in self.marks:
+                for external in split_links(joined):
+                    self.marked[source, external] = (source, external) in marked
         found: dict[int, dict[str, str]] = {cid: {} for cid in ids}
         for source, cid in unknown:
             found[cid][source] = ""
@@ -145,6 +155,7 @@ class ExternalIdByCustomerLoader(DataLoader[SourceLink, str | None]):
         recheck_after: float,
         batch: bool = True,
         request_sessions: SharedSession | None = None,
+        marks: Mapping[str, Mark] | None = None,
     ) -> None:
         super().__init__(batch=batch)
         self.sessions = sessions
@@ -157,6 +168,7 @@ class ExternalIdByCustomerLoader(DataLoader[SourceLink, str | None]):
             sorted(connectors),
             self.recheck_after,
             batch=batch,
+            marks=marks,
         )
         self._prefetched: dict[int, asyncio.Future[dict[str, str]]] = {}
 
@@ -176,6 +188,11 @@ class ExternalIdByCustomerLoader(DataLoader[SourceLink, str | None]):
             # retrieved even if no field asks: a failed read is read again
             read.add_done_callback(lambda done: done.cancelled() or done.exception())
         return read
+
+    def marked(self, source: str, external_id: str) -> bool | None:
+        """Whether ``source``'s mark (``marks``) holds for the record, as read
+        with its customer's prefetched links; ``None`` when not read so."""
+        return self.stored.marked.get((source, external_id))
 
     async def link(self, key: SourceLink) -> str | None:
         """The key's link: from the customer's prefetched read when it has
@@ -228,7 +245,7 @@ class ExternalIdByCustomerLoader(DataLoader[SourceLink, str | None]):
         those looked up recently without a match."""
         wanted = [_pair(name) for name in names]
         since = utcnow() - self.recheck_after
-        links, unknown = await stored_links(self.sessions, wanted, since)
+        links, unknown, _ = await stored_links(self.sessions, wanted, since)
         unlinked: dict[str, list[int]] = defaultdict(list)
         for pair in wanted:
             if pair not in links and pair not in unknown:
@@ -306,6 +323,10 @@ class SourceLinks:
         """The customer's oldest link."""
         found = await self.load_all(customer_id)
         return found[0] if found else None
+
+    def marked(self, external_id: str) -> bool | None:
+        """``ExternalIdByCustomerLoader.marked`` for this source."""
+        return self.loader.marked(self.source, external_id)
 
     async def load_all(self, customer_id: int) -> list[str]:
         return split_links(

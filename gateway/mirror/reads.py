@@ -20,7 +20,19 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Result, case, distinct, func, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Result,
+    SQLColumnExpression,
+    case,
+    distinct,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.models import ActivityEvent, PersonActivity, PersonSummary
@@ -38,6 +50,23 @@ SESSION_DAYS = 30
 CHECK_TTL = timedelta(days=1)
 """How long a quiet person's check answers before the live path is asked
 again (an event delivered meanwhile answers from the mirror at once)."""
+
+
+def answers_for(
+    distinct_id: SQLColumnExpression[str], now: datetime
+) -> ColumnElement[bool]:
+    """Whether the mirror answers for the person ``distinct_id`` names, as
+    ``summaries`` decides it (an event of theirs, or a check within
+    ``CHECK_TTL``): a condition read with a customer's links
+    (``gateway.loaders.upstream``), so a person it cannot answer for goes to
+    the live fallback without a mirror read first."""
+    e, check = PostHogEvent, PostHogPersonCheck
+    return or_(
+        exists().where(e.distinct_id == distinct_id),
+        exists().where(
+            check.distinct_id == distinct_id, check.checked_at > now - CHECK_TTL
+        ),
+    )
 
 
 async def summaries(

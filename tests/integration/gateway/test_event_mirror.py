@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 
 from bench.queries import CUSTOMER_360
 from bench.subject import richest_customer
@@ -196,6 +196,51 @@ async def test_persons_the_mirror_lacks_cost_one_counted_query_per_level(
     assert posthog.requests.total == posthog.queries["events"] == 1
     assert fallback_queries("activity", "sent") == before + 1
     assert_matches_the_simulator(posthog, answer, 20)
+
+
+@pytest.mark.parametrize("query", [VIEW, LAST_SEEN], ids=["activity", "last-seen"])
+async def test_the_mirror_reads_only_the_persons_the_links_read_found_it_holds(
+    uncached: Gateway, query: str
+) -> None:
+    """The customers' links are read with whether the mirror answers for
+    each person (``reads.answers_for``): those it does not are sent to the
+    live fallback unread there, the others read there only."""
+    await mirrored(uncached.services)
+    emails = [n["email"] for n in nodes(await uncached.gql(LAST_SEEN, {"n": N}))]
+    seen = uncached.simulators.posthog.analytics.by_distinct_id
+    known = [e for e in emails if e in seen]
+    await forget_mirror(uncached.services, known[:3])
+    async with uncached.services.sessions() as session, session.begin():
+        await session.execute(delete(models.PostHogPersonCheck))
+        held = set(await session.scalars(select(models.PostHogEvent.distinct_id)))
+    assert set(known[:3]).isdisjoint(held)
+    assert set(known[3:]) & held
+    uncached.simulators.reset_counts()
+    asked: list[str] = []
+
+    def before(
+        conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any
+    ) -> None:
+        if statement.lstrip().startswith("SELECT posthog_events.distinct_id, max("):
+            asked.extend(p for p in _flat(parameters) if isinstance(p, str))
+
+    engine = uncached.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        answer = nodes(await uncached.gql(query, {"n": N}))
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    assert set(asked) & set(emails) == held & set(emails)
+    posthog = uncached.simulators.posthog
+    assert posthog.requests.total == 1  # the three forgotten, and the quiet
+    if query is VIEW:
+        assert_matches_the_simulator(posthog, answer, 20)
+
+
+def _flat(parameters: Any) -> list[Any]:
+    if isinstance(parameters, dict):
+        return list(parameters.values())
+    return list(parameters)
 
 
 async def test_a_page_of_last_seen_reads_only_the_summaries_of_the_unmirrored(
