@@ -25,7 +25,7 @@ request when no field ends up using it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
@@ -47,7 +47,7 @@ from graphql import (
     VariableNode,
     print_ast,
 )
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.language import Visitor, visit
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -77,6 +77,77 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         """Resolvers pass through middleware: no field is read directly."""
         self._leaves = _LEAVES.setdefault(self.schema, {})
         """This schema's ``_leaf_plan``s, looked up once per request."""
+        self._field_sets: dict[int, tuple[GroupedFieldSet, _FieldSetPlan]] = {}
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> Any:
+        """An object's fields, its plain scalar and enum fields (``_leaf_plan``)
+        read here in one loop, without a path or a call per field — the items
+        of a list of orders, tickets or events are mostly those; the others,
+        and every field of an object any of whose plain values is missing
+        where required or does not serialize, graphql-core's way. The fields'
+        plan is made once per field set (graphql-core memoizes the sets, so a
+        list's items share one)."""
+        known = self._field_sets.get(id(grouped_field_set))
+        if known is None:
+            plan = self._field_set_plan(parent_type, grouped_field_set)
+            self._field_sets[id(grouped_field_set)] = (grouped_field_set, plan)
+        else:
+            plan = known[1]
+        leaves, rest, order = plan
+        if not leaves:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        for key, (read, name, serialize, required) in leaves:
+            try:
+                value = read(source_value, name)
+                serialized = None if value is None else serialize(value)
+            except Exception:  # noqa: BLE001 - graphql-core reports it
+                break
+            if serialized is None:
+                if value is not None or required:
+                    break
+            elif serialized is Undefined:
+                break
+            results[key] = serialized
+        else:
+            if rest is None:
+                return results
+            others = super().execute_fields(
+                parent_type, source_value, path, rest, position_context
+            )
+            if self.is_awaitable(others):
+                return _in_order(results, others, order)
+            return _ordered(results, cast(dict[str, Any], others), order)
+        return super().execute_fields(
+            parent_type, source_value, path, grouped_field_set, position_context
+        )
+
+    def _field_set_plan(
+        self, parent_type: GraphQLObjectType, fields: GroupedFieldSet
+    ) -> _FieldSetPlan:
+        """Which of ``fields`` are read directly (``_leaf_plan``), the set of
+        the others (``None`` if none) and every response key in order."""
+        if self._wrapped:
+            return (), fields, tuple(fields)
+        leaves: list[tuple[str, _LeafPlan]] = []
+        rest: GroupedFieldSet = {}
+        for key, details in fields.items():
+            node = details[0].node
+            plan = _leaf_plan(self._leaves, parent_type, node.name.value)
+            if plan is None or node.arguments:
+                rest[key] = details
+            else:
+                leaves.append((key, plan))
+        return tuple(leaves), rest or None, tuple(fields)
 
     def execute_field(
         self,
@@ -279,6 +350,24 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         return orjson.dumps([printed, variables], default=repr)
 
 
+def _ordered(
+    leaves: dict[str, Any], others: dict[str, Any], order: tuple[str, ...]
+) -> dict[str, Any]:
+    """Both parts of an object's fields in the order asked (a field graphql-core
+    left out, ``Undefined``, stays out)."""
+    return {
+        key: leaves[key] if key in leaves else others[key]
+        for key in order
+        if key in leaves or key in others
+    }
+
+
+async def _in_order(
+    leaves: dict[str, Any], others: Awaitable[dict[str, Any]], order: tuple[str, ...]
+) -> dict[str, Any]:
+    return _ordered(leaves, await others, order)
+
+
 class _Used(Visitor):
     """Collects the variables and fragments a selection refers to."""
 
@@ -295,6 +384,9 @@ class _Used(Visitor):
 
 
 _LeafPlan = tuple[Callable[[Any, str], Any], str, Callable[[Any], Any], bool]
+_FieldSetPlan = tuple[
+    tuple[tuple[str, _LeafPlan], ...], "GroupedFieldSet | None", tuple[str, ...]
+]
 _LEAVES: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], _LeafPlan | None]]
 _LEAVES = WeakKeyDictionary()
 

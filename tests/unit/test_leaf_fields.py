@@ -6,6 +6,7 @@ fail to read."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -44,6 +45,11 @@ class Thing:
     @strawberry.field
     def shout(self, times: int = 1) -> str:
         return self.name.upper() * times
+
+    @strawberry.field
+    async def later(self) -> str:
+        await asyncio.sleep(0)
+        return self.name[::-1]
 
 
 def thing(**values: Any) -> Thing:
@@ -105,6 +111,38 @@ def test_leaf_fields_answer_as_graphql_core_does() -> None:
         "__typename": "Thing",
     }
     assert len(mine["errors"]) == 4  # name, count, kind, broken (7 serializes as "7")
+
+
+ASYNC_DOCUMENT = """
+{
+  things {
+    count later first: name shout kind
+    ... on Thing { at later2: later }
+    note @include(if: false) amount @skip(if: false) __typename
+  }
+}
+"""
+
+
+def test_an_objects_fields_keep_the_order_asked_around_resolvers_and_awaits() -> None:
+    """The plain fields are read in one loop before the others execute
+    (``execute_fields``); the object still lists every field where the
+    document asks for it, and fails as graphql-core's objects fail."""
+
+    def ask(executor: type[Any]) -> Any:
+        schema = strawberry.Schema(query=Query, execution_context_class=executor)
+        return asyncio.run(schema.execute(ASYNC_DOCUMENT))
+
+    mine, theirs = ask(FragmentExecutor), ask(StrawberryGraphQLCoreExecutionContext)
+    assert mine.data == theirs.data
+    assert sorted(e.message for e in mine.errors) == sorted(
+        e.message for e in theirs.errors
+    )
+    order = ["count", "later", "first", "shout", "kind", "at", "later2"]
+    order += ["amount", "__typename"]
+    for item in (mine.data or {})["things"]:
+        assert item is None or list(item) == order
+    assert mine.data["things"][0]["later2"] == "eet"
 
 
 @pytest.mark.parametrize(
