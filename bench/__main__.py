@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.peers.run import CHOICES
 from bench.report import render, targets, write
-from bench.runner import Options, run
+from bench.runner import Options, Report, run
 
 DEFAULT_OUTPUT = Path("docs/benchmarks.md")
 
@@ -83,9 +83,17 @@ def parse(
     return options, output
 
 
+def failed(report: Report) -> tuple[int, int]:
+    """Requests answered with errors or not at all: ours, and the peers'."""
+    ours = sum(m.single.errors + m.load.errors for m in report.measurements)
+    theirs = sum(m.single.errors + m.load.errors for m in report.peers)
+    return ours, theirs
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "python -m bench") -> int:
-    """Run; 0 when the run completed (a missed target is a finding, not a
-    failure), 1 when a query answered with errors."""
+    """Run; 0 when the run completed (a missed target, or a peer failing
+    requests, is a finding, not a failure), 1 when one of our queries
+    answered with errors."""
     options, output = parse(argv, prog)
     report = asyncio.run(run(options, lambda line: print(line, file=sys.stderr)))
     if output is not None:
@@ -94,11 +102,16 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m bench") -> in
     else:
         figures = render(report)
     print(figures)
-    rows = [*report.measurements, *report.peers]
-    errors = sum(m.single.errors + m.load.errors for m in rows)
-    if errors:
+    ours, theirs = failed(report)
+    if ours:
         print(
-            f"{errors} requests failed; the gateways' logs: {report.logs}",
+            f"{ours} requests failed; the gateways' logs: {report.logs}",
+            file=sys.stderr,
+        )
+    if theirs:
+        print(
+            f"the peers failed {theirs} requests (their table's errors column); "
+            f"their logs: {report.logs}",
             file=sys.stderr,
         )
     for peer, reason in report.peers_skipped.items():
@@ -106,7 +119,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m bench") -> in
     missed = [t.name for t in targets(report) if t.met is False]
     if missed:
         print(f"targets missed: {'; '.join(missed)}", file=sys.stderr)
-    return 1 if errors else 0
+    return 1 if ours else 0
 
 
 if __name__ == "__main__":
