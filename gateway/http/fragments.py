@@ -35,8 +35,10 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLEnumType,
+    GraphQLField,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLSchema,
@@ -45,11 +47,12 @@ from graphql import (
     SelectionNode,
     Undefined,
     VariableNode,
+    get_named_type,
     print_ast,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.language import Visitor, visit
-from graphql.pyutils import Path
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
@@ -77,7 +80,7 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         """Resolvers pass through middleware: no field is read directly."""
         self._leaves = _LEAVES.setdefault(self.schema, {})
         """This schema's ``_leaf_plan``s, looked up once per request."""
-        self._field_sets: dict[int, tuple[GroupedFieldSet, _FieldSetPlan]] = {}
+        self._field_sets: dict[int, tuple[GroupedFieldSet, _FieldSetPlan | None]] = {}
 
     def execute_fields(
         self,
@@ -87,67 +90,125 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> Any:
-        """An object's fields, its plain scalar and enum fields (``_leaf_plan``)
-        read here in one loop, without a path or a call per field — the items
-        of a list of orders, tickets or events are mostly those; the others,
-        and every field of an object any of whose plain values is missing
-        where required or does not serialize, graphql-core's way. The fields'
-        plan is made once per field set (graphql-core memoizes the sets, so a
-        list's items share one)."""
+        """An object's fields, as graphql-core's ``execute_fields`` executes
+        them but for the plain ones (Strawberry fields without resolver,
+        extension or argument): a scalar or enum is read and serialized here,
+        with no path, resolve info or call of its own (``_leaf_plan``); an
+        object, or a list of them, is read here and completed graphql-core's
+        way, without the resolver chain and argument handling
+        (``_object_plan``). A plain value that is missing where required or
+        does not serialize goes graphql-core's way, so its error is
+        graphql-core's. The fields' plan is made once per field set
+        (graphql-core memoizes the sets, so a list's items share one)."""
         known = self._field_sets.get(id(grouped_field_set))
         if known is None:
             plan = self._field_set_plan(parent_type, grouped_field_set)
             self._field_sets[id(grouped_field_set)] = (grouped_field_set, plan)
         else:
             plan = known[1]
-        leaves, rest, order = plan
-        if not leaves:
+        if plan is None:
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
         results: dict[str, Any] = {}
-        for key, (read, name, serialize, required) in leaves:
-            try:
-                value = read(source_value, name)
-                serialized = None if value is None else serialize(value)
-            except Exception:  # noqa: BLE001 - graphql-core reports it
-                break
-            if serialized is None:
-                if value is not None or required:
-                    break
-            elif serialized is Undefined:
-                break
-            results[key] = serialized
-        else:
-            if rest is None:
-                return results
-            others = super().execute_fields(
-                parent_type, source_value, path, rest, position_context
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for key, details, leaf, plain in plan:
+                if leaf is not None:
+                    read, name, serialize, required = leaf
+                    value = None
+                    try:
+                        value = read(source_value, name)
+                        result = None if value is None else serialize(value)
+                    except Exception:  # noqa: BLE001 - graphql-core reports it
+                        result = Undefined
+                    if result is not Undefined and (
+                        result is not None or (value is None and not required)
+                    ):
+                        results[key] = result
+                        continue
+                field_path = Path(path, key, parent_type.name)
+                if plain is not None:
+                    result = self._complete_plain(
+                        plain, parent_type, source_value, details, field_path
+                    )
+                else:
+                    result = self.execute_field(
+                        parent_type, source_value, details, field_path, position_context
+                    )
+                if result is not Undefined:
+                    results[key] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(key)
+        except Exception:
+            if awaitable_fields:  # settled, as they may fail too
+                self.settle_in_background([results[f] for f in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return _gathered(results, awaitable_fields)
+
+    def _complete_plain(
+        self,
+        plan: _ObjectPlan,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        details: FieldDetailsList,
+        path: Path,
+    ) -> Any:
+        """A plain object field: read off ``source`` and completed as
+        graphql-core's ``execute_field`` completes a resolver's value, its
+        errors handled the same way."""
+        read, name, field_def, nodes = plan
+        return_type = field_def.type
+        info = self.build_resolve_info(field_def, nodes, parent_type, path)
+        try:
+            completed = self.complete_value(
+                return_type, details, info, path, read(source, name), None
             )
-            if self.is_awaitable(others):
-                return _in_order(results, others, order)
-            return _ordered(results, cast(dict[str, Any], others), order)
-        return super().execute_fields(
-            parent_type, source_value, path, grouped_field_set, position_context
-        )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, details, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._settled(completed, return_type, details, path)
+        return completed
+
+    async def _settled(
+        self,
+        completed: Awaitable[Any],
+        return_type: GraphQLOutputType,
+        details: FieldDetailsList,
+        path: Path,
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, details, path)
+            return None
 
     def _field_set_plan(
         self, parent_type: GraphQLObjectType, fields: GroupedFieldSet
-    ) -> _FieldSetPlan:
-        """Which of ``fields`` are read directly (``_leaf_plan``), the set of
-        the others (``None`` if none) and every response key in order."""
+    ) -> _FieldSetPlan | None:
+        """Per field of ``fields`` in order: its key and details, and how it
+        is read when it is plain (``_leaf_plan``, ``_object_plan``); ``None``
+        when none is, or resolvers pass through middleware."""
         if self._wrapped:
-            return (), fields, tuple(fields)
-        leaves: list[tuple[str, _LeafPlan]] = []
-        rest: GroupedFieldSet = {}
+            return None
+        plan: list[tuple[str, FieldDetailsList, _LeafPlan | None, _ObjectPlan | None]]
+        plan = []
         for key, details in fields.items():
             node = details[0].node
-            plan = _leaf_plan(self._leaves, parent_type, node.name.value)
-            if plan is None or node.arguments:
-                rest[key] = details
-            else:
-                leaves.append((key, plan))
-        return tuple(leaves), rest or None, tuple(fields)
+            leaf = plain = None
+            if not node.arguments and not node.directives:
+                name = node.name.value
+                leaf = _leaf_plan(self._leaves, parent_type, name)
+                if leaf is None:
+                    plain = _object_plan(self._leaves, parent_type, name, details)
+            plan.append((key, details, leaf, plain))
+        if all(leaf is None and plain is None for _, _, leaf, plain in plan):
+            return None
+        return tuple(plan)
 
     def execute_field(
         self,
@@ -350,22 +411,15 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         return orjson.dumps([printed, variables], default=repr)
 
 
-def _ordered(
-    leaves: dict[str, Any], others: dict[str, Any], order: tuple[str, ...]
-) -> dict[str, Any]:
-    """Both parts of an object's fields in the order asked (a field graphql-core
-    left out, ``Undefined``, stays out)."""
-    return {
-        key: leaves[key] if key in leaves else others[key]
-        for key in order
-        if key in leaves or key in others
-    }
-
-
-async def _in_order(
-    leaves: dict[str, Any], others: Awaitable[dict[str, Any]], order: tuple[str, ...]
-) -> dict[str, Any]:
-    return _ordered(leaves, await others, order)
+async def _gathered(results: dict[str, Any], awaited: list[str]) -> dict[str, Any]:
+    """``results`` with its awaitable values (at ``awaited``) awaited together,
+    as graphql-core's ``execute_fields`` gathers them."""
+    if len(awaited) == 1:
+        results[awaited[0]] = await results[awaited[0]]
+    else:
+        values = await gather_with_cancel(*(results[key] for key in awaited))
+        results.update(zip(awaited, values, strict=True))
+    return results
 
 
 class _Used(Visitor):
@@ -384,26 +438,20 @@ class _Used(Visitor):
 
 
 _LeafPlan = tuple[Callable[[Any, str], Any], str, Callable[[Any], Any], bool]
+_ObjectPlan = tuple[Callable[[Any, str], Any], str, GraphQLField, list[FieldNode]]
 _FieldSetPlan = tuple[
-    tuple[tuple[str, _LeafPlan], ...], "GroupedFieldSet | None", tuple[str, ...]
+    tuple[str, FieldDetailsList, "_LeafPlan | None", "_ObjectPlan | None"], ...
 ]
-_LEAVES: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], _LeafPlan | None]]
+_Plain = tuple[Callable[[Any, str], Any], str, GraphQLField]
+_LEAVES: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], Any]]
 _LEAVES = WeakKeyDictionary()
+"""Per schema, what ``_leaf_plan`` and ``_object_plan`` found of a field."""
 
 
-def _leaf_plan(
-    plans: dict[tuple[str, str], _LeafPlan | None],
-    parent_type: GraphQLObjectType,
-    name: str,
-) -> _LeafPlan | None:
-    """How to read ``parent_type.name`` as a plain attribute: Strawberry's
-    default resolver and the attribute's name, the type's ``serialize`` and
-    whether a value is required; ``None`` for any other field. Remembered in
-    ``plans``, the schema's (``_LEAVES``)."""
-    key = (parent_type.name, name)
-    if key in plans:
-        return plans[key]
-    plan = None
+def _plain(parent_type: GraphQLObjectType, name: str) -> _Plain | None:
+    """A Strawberry field read off its object as it is (no resolver, extension
+    or argument): Strawberry's default resolver, the attribute's name and the
+    field; ``None`` for any other."""
     field = parent_type.fields.get(name)
     definition = (
         field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if field else None
@@ -415,10 +463,57 @@ def _leaf_plan(
         and definition.is_basic_field
         and not field.args
     ):
-        required = isinstance(field.type, GraphQLNonNull)
-        leaf = field.type.of_type if required else field.type
+        return definition.default_resolver, definition.python_name, field
+    return None
+
+
+def _leaf_plan(
+    plans: dict[tuple[str, str], Any],
+    parent_type: GraphQLObjectType,
+    name: str,
+) -> _LeafPlan | None:
+    """How to read ``parent_type.name`` as a plain scalar or enum: Strawberry's
+    default resolver and the attribute's name, the type's ``serialize`` and
+    whether a value is required; ``None`` for any other field. Remembered in
+    ``plans``, the schema's (``_LEAVES``)."""
+    key = (parent_type.name, name)
+    if key in plans:
+        return cast(_LeafPlan | None, plans[key])
+    plan = None
+    plain = _plain(parent_type, name)
+    if plain is not None:
+        read, attribute, field = plain
+        kind = field.type
+        required = isinstance(kind, GraphQLNonNull)
+        leaf = kind.of_type if isinstance(kind, GraphQLNonNull) else kind
         if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
-            read = definition.default_resolver
-            plan = (read, definition.python_name, leaf.serialize, required)
+            plan = (read, attribute, leaf.serialize, required)
     plans[key] = plan
     return plan
+
+
+def _object_plan(
+    plans: dict[tuple[str, str], Any],
+    parent_type: GraphQLObjectType,
+    name: str,
+    details: FieldDetailsList,
+) -> _ObjectPlan | None:
+    """How to read ``parent_type.name`` as a plain object, or list of them,
+    that graphql-core completes: not an interface's or union's, whose type is
+    resolved, nor a ``Customer``, which ``complete_object_value`` serves
+    from its fragment; ``None`` for any other field. Remembered in ``plans``
+    but for the field's nodes, this request's."""
+    key = (parent_type.name, f"{name} object")
+    if key in plans:
+        found = cast(_Plain | None, plans[key])
+    else:
+        found = _plain(parent_type, name)
+        if found is not None:
+            named = get_named_type(found[2].type)
+            if not isinstance(named, GraphQLObjectType) or named.name == CACHED_TYPE:
+                found = None
+        plans[key] = found
+    if found is None:
+        return None
+    read, attribute, field = found
+    return read, attribute, field, [d.node for d in details]

@@ -16,7 +16,7 @@ import pytest
 import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from gateway.http.fragments import FragmentExecutor, _leaf_plan
+from gateway.http.fragments import FragmentExecutor, _leaf_plan, _object_plan
 
 
 @strawberry.enum
@@ -143,6 +143,115 @@ def test_an_objects_fields_keep_the_order_asked_around_resolvers_and_awaits() ->
     for item in (mine.data or {})["things"]:
         assert item is None or list(item) == order
     assert mine.data["things"][0]["later2"] == "eet"
+
+
+@strawberry.type
+class Price:
+    amount: Decimal
+    currency: str
+
+
+@strawberry.type
+class Line:
+    title: str
+    price: Price
+    prices: list[Price]
+    maybe: Price | None
+    thing: Thing | None
+
+
+@strawberry.type
+class Basket:
+    lines: list[Line]
+    first: Line | None
+    gaps: list[Price | None]
+
+    @strawberry.field
+    async def later(self) -> Line:
+        await asyncio.sleep(0)
+        return self.lines[0]
+
+
+def price(amount: str = "1.50") -> Price:
+    return Price(amount=Decimal(amount), currency="EUR")
+
+
+def line(**values: Any) -> Line:
+    good: dict[str, Any] = {
+        "title": "mug",
+        "price": price(),
+        "prices": [price(), price("2")],
+        "maybe": None,
+        "thing": GOOD,
+    }
+    return Line(**(good | values))
+
+
+BASKETS = [
+    Basket(lines=[line(), line(maybe=price("3"))], first=line(), gaps=[price(), None]),
+    # a required object missing
+    Basket(lines=[line(price=None)], first=None, gaps=[]),
+    # a list's required item missing
+    Basket(lines=[line()], first=line(prices=[price(), None]), gaps=[]),
+    # not a list
+    Basket(lines=cast(list[Line], 7), first=None, gaps=[]),
+    # a bad value deeper down
+    Basket(lines=[line()], first=line(thing=BAD[0]), gaps=[]),
+]
+
+
+@strawberry.type
+class Shop:
+    @strawberry.field
+    def baskets(self) -> list[Basket | None]:
+        return BASKETS
+
+
+BASKET_DOCUMENT = """
+{
+  baskets {
+    lines { title price { amount currency } prices { amount } maybe { amount }
+            thing { name count } }
+    first { title price { currency } prices { currency } thing { name } }
+    gaps { amount }
+    later { title price { amount } }
+  }
+}
+"""
+
+
+def test_plain_objects_and_lists_of_them_complete_as_graphql_core_does() -> None:
+    """Objects read off their parent without a resolver (``_object_plan``):
+    the same answers and errors, messages and paths included, for good
+    values, a required object missing, a list's required item missing, a
+    value that is not a list and a bad value deeper down."""
+
+    def ask(executor: type[Any]) -> Any:
+        schema = strawberry.Schema(query=Shop, execution_context_class=executor)
+        return asyncio.run(schema.execute(BASKET_DOCUMENT))
+
+    mine, theirs = ask(FragmentExecutor), ask(StrawberryGraphQLCoreExecutionContext)
+    assert mine.data == theirs.data
+    errors = sorted((e.message, tuple(e.path or ())) for e in mine.errors or [])
+    assert errors == sorted((e.message, tuple(e.path or ())) for e in theirs.errors)
+    assert len(errors) == 4
+    assert mine.data["baskets"][0]["lines"][1]["maybe"] == {"amount": "3"}
+    assert mine.data["baskets"][1] is None
+    assert mine.data["baskets"][2]["first"] is None
+    assert mine.data["baskets"][4]["first"]["thing"] is None
+
+
+@pytest.mark.parametrize(
+    ("field", "plan"),
+    [("title", "leaf"), ("price", "object"), ("prices", "object"), ("maybe", "object")]
+    + [("thing", "object")],
+)
+def test_which_fields_of_an_object_are_plain(field: str, plan: str) -> None:
+    schema = strawberry.Schema(query=Shop)._schema
+    parent = schema.type_map["Line"]
+    leaf = _leaf_plan({}, parent, field)  # type: ignore[arg-type]
+    found = _object_plan({}, parent, field, [])  # type: ignore[arg-type]
+    assert (leaf is not None, found is not None) == (plan == "leaf", plan == "object")
 
 
 @pytest.mark.parametrize(
