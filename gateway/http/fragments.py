@@ -131,7 +131,12 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
                 field_path = Path(path, key, parent_type.name)
                 if plain is not None:
                     result = self._complete_plain(
-                        plain, parent_type, source_value, details, field_path
+                        plain,
+                        parent_type,
+                        source_value,
+                        details,
+                        field_path,
+                        position_context,
                     )
                 else:
                     result = self.execute_field(
@@ -156,6 +161,7 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         source: Any,
         details: FieldDetailsList,
         path: Path,
+        position_context: Any,
     ) -> Any:
         """A plain object field: read off ``source`` and completed as
         graphql-core's ``execute_field`` completes a resolver's value, its
@@ -164,8 +170,9 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         return_type = field_def.type
         info = self.build_resolve_info(field_def, nodes, parent_type, path)
         try:
+            value = read(source, name)
             completed = self.complete_value(
-                return_type, details, info, path, read(source, name), None
+                return_type, details, info, path, value, position_context
             )
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, details, path)
