@@ -79,7 +79,8 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         self._wrapped = bool(middleware and middleware.middlewares)
         """Resolvers pass through middleware: no field is read directly."""
         self._leaves = _LEAVES.setdefault(self.schema, {})
-        """This schema's ``_leaf_plan``s, looked up once per request."""
+        """This schema's ``_leaf_plan``s and ``_object_plan``s, looked up once
+        per request."""
         self._field_sets: dict[int, tuple[GroupedFieldSet, _FieldSetPlan | None]] = {}
 
     def execute_fields(
@@ -216,40 +217,6 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         if all(leaf is None and plain is None for _, _, leaf, plain in plan):
             return None
         return tuple(plan)
-
-    def execute_field(
-        self,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
-        position_context: Any,
-    ) -> Any:
-        """A scalar or enum field read off its object as it is (a Strawberry
-        field without resolver, extension or argument) is read and serialized
-        here, without the resolve info, resolver wrappers and value
-        completion graphql-core builds for every field: a 360 view has ~900
-        of them. Anything else, and any value that is missing where required
-        or does not serialize, takes graphql-core's way, errors included."""
-        node = field_details_list[0].node
-        plan = _leaf_plan(self._leaves, parent_type, node.name.value)
-        if plan is None or node.arguments or self._wrapped:
-            return super().execute_field(
-                parent_type, source, field_details_list, path, position_context
-            )
-        read, name, serialize, required = plan
-        try:
-            value = read(source, name)
-            if value is None and not required:
-                return None
-            serialized = None if value is None else serialize(value)
-        except Exception:  # noqa: BLE001 - graphql-core reports it below
-            serialized = None
-        if serialized is not None and serialized is not Undefined:
-            return serialized
-        return super().execute_field(
-            parent_type, source, field_details_list, path, position_context
-        )
 
     def complete_object_value(
         self,

@@ -39,8 +39,9 @@ class StoredLinks(NamedTuple):
     """(source, customer id) → its links, ``split_links``."""
     unknown: set[tuple[str, int]]
     """Pairs looked up recently without a match."""
-    marked: set[tuple[str, str]]
-    """(source, external id) of the links the source's ``Mark`` holds for."""
+    marked: dict[tuple[str, str], bool]
+    """(source, external id) → whether the source's ``Mark`` holds for the
+    link, for every link read of a source with a mark."""
 
 
 async def linked_ids(
@@ -90,21 +91,22 @@ async def _links(
     *,
     every: bool = False,
     marks: Mapping[str, Mark] | None = None,
-) -> tuple[dict[tuple[str, int], str], set[tuple[str, str]]]:
+) -> tuple[dict[tuple[str, int], str], dict[tuple[str, str], bool]]:
     """(source, customer) → its external id: the oldest link, or with
     ``every`` all of them, oldest first, joined by ``SEPARATOR`` (a merged
     customer's survivor has the links of each record merged into it); and
-    the (source, external id) pairs ``marks`` hold for."""
+    whether ``marks`` hold, by (source, external id), for the links of a
+    source with a mark."""
     identity = models.Identity
     columns: list[SQLColumnExpression[Any]] = [
         identity.source,
         identity.customer_id,
         identity.external_id,
     ]
+    marks_of = {s: mark for s, mark in (marks or {}).items() if s in sources}
     conditions = [
         (identity.source == source, mark(identity.external_id))
-        for source, mark in (marks or {}).items()
-        if source in sources
+        for source, mark in marks_of.items()
     ]
     if conditions:
         columns.append(case(*conditions, else_=false()))
@@ -114,12 +116,12 @@ async def _links(
         .order_by(identity.id)
     )
     found: dict[tuple[str, int], list[str]] = {}
-    marked: set[tuple[str, str]] = set()
+    marked: dict[tuple[str, str], bool] = {}
     for row in rows:
         source, customer_id, external = row[0], row[1], row[2]
         found.setdefault((source, customer_id), []).append(external)
-        if conditions and row[3]:
-            marked.add((source, external))
+        if conditions and source in marks_of:
+            marked[source, external] = bool(row[3])
     links = {
         pair: SEPARATOR.join(ids) if every else ids[0] for pair, ids in found.items()
     }

@@ -127,10 +127,7 @@ class StoredLinksByCustomerLoader(DataLoader[int, dict[str, str]]):
         links, unknown, marked = await stored_links(
             lambda: self.sessions(urgent=True), wanted, since, self.marks
         )
-        for (source, _), joined in links.items():
-            if self.marks and source in self.marks:
-                for external in split_links(joined):
-                    self.marked[source, external] = (source, external) in marked
+        self.marked.update(marked)
         found: dict[int, dict[str, str]] = {cid: {} for cid in ids}
         for source, cid in unknown:
             found[cid][source] = ""

@@ -1,5 +1,5 @@
 """``/graphql``'s executor reads plain scalar and enum fields itself
-(``FragmentExecutor.execute_field``): the answers, errors included, are
+(``FragmentExecutor.execute_fields``): the answers, errors included, are
 graphql-core's own, field for field, for values that serialize, values that
 are missing where required, values that do not serialize and attributes that
 fail to read."""
