@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 import strawberry
+from graphql.pyutils import Path
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
@@ -49,21 +50,48 @@ class Pii(FieldExtension):
         self.kind = kind
         self.redacted = redacted
 
+    def at_once(self, value: Any, context: Any) -> bool:
+        """Whether ``value`` is shown as ``context``'s role sees it without
+        reading the customer's consents (``shown_at_once`` applies it)."""
+        return value is None or not policy.needs_consent(role_of(context), self.kind)
+
+    def shown_at_once(
+        self,
+        value: Any,
+        source: Any,
+        context: Any,
+        field_name: str,
+        path: Path | None,
+    ) -> Any:
+        """``value`` as ``context``'s role sees it, where ``at_once`` holds:
+        what ``resolve`` answers for the field ``field_name`` of ``source`` at
+        ``path``, read the same way into the audit trail. The executor calls it
+        for plain fields (``gateway.http.fragments``)."""
+        return self._apply(
+            value, source, context, field_name, path, role_of(context), frozenset()
+        )
+
     def _shown(self, value: Any, source: Any, info: Info[Any, Any]) -> Any:
         """The value as the caller's role sees it, or an awaitable of it when
         the customer's consents decide (their load started here, at once)."""
-        role = _role(info)
-        if value is None or not policy.needs_consent(role, self.kind):
-            return self._apply(value, source, info, role, frozenset())
-        customer_id = getattr(source, "customer_id", None)
         context = info.context
+        if self.at_once(value, context):
+            return self.shown_at_once(
+                value, source, context, info.field_name, info.path
+            )
+        role = role_of(context)
+        customer_id = getattr(source, "customer_id", None)
         if not isinstance(customer_id, int) or not isinstance(context, ConsentReader):
-            return self._apply(value, source, info, role, frozenset())
+            return self._apply(
+                value, source, context, info.field_name, info.path, role, frozenset()
+            )
         pending = context.consents(customer_id)
 
         async def consented() -> Any:
             granted = granted_channels(await pending)
-            return self._apply(value, source, info, role, granted)
+            return self._apply(
+                value, source, context, info.field_name, info.path, role, granted
+            )
 
         return consented()
 
@@ -71,18 +99,19 @@ class Pii(FieldExtension):
         self,
         value: Any,
         source: Any,
-        info: Info[Any, Any],
+        context: Any,
+        field_name: str,
+        path: Path | None,
         role: Role,
         granted: frozenset[str],
     ) -> Any:
-        context = info.context
         shown = policy.apply(role, self.kind, value, granted)
         if shown is None and value is not None and self.redacted is not None:
             return self.redacted(source)
         customer_id = getattr(source, "customer_id", None)
         audit = getattr(context, "audit", None)
         if shown is not None and audit is not None and isinstance(customer_id, int):
-            audit.read(customer_id, info.field_name, info.path)
+            audit.read(customer_id, field_name, path)
         return shown
 
     def resolve(
@@ -105,8 +134,10 @@ class Pii(FieldExtension):
         return await shown if inspect.isawaitable(shown) else shown
 
 
-def _role(info: Info[Any, Any]) -> Role:
-    principal = getattr(info.context, "principal", None)
+def role_of(context: Any) -> Role:
+    """The role a request's ``context`` reads as (an analyst's without a
+    principal)."""
+    principal = getattr(context, "principal", None)
     return principal.role if principal is not None else Role.ANALYST
 
 

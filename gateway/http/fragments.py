@@ -57,6 +57,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from gateway.auth.pii import Pii
 from gateway.cache.fragments import FragmentReader, Slot
 from gateway.schema.upstream_scope import upstream_fields
 
@@ -94,7 +95,10 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         """An object's fields, as graphql-core's ``execute_fields`` executes
         them but for the plain ones (Strawberry fields without resolver,
         extension or argument): a scalar or enum is read and serialized here,
-        with no path, resolve info or call of its own (``_leaf_plan``); an
+        with no path, resolve info or call of its own (``_leaf_plan``), and
+        so is one whose only extension is ``Pii``, shown as the extension
+        shows it (``Pii.shown_at_once``) unless the customer's consents
+        decide, which goes graphql-core's way; an
         object, or a list of them, is read here and completed graphql-core's
         way, without the resolver chain and argument handling
         (``_object_plan``). A plain value that is missing where required or
@@ -112,15 +116,26 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
                 parent_type, source_value, path, grouped_field_set, position_context
             )
         results: dict[str, Any] = {}
+        context = self.context_value
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
             for key, details, leaf, plain in plan:
                 if leaf is not None:
-                    read, name, serialize, required = leaf
+                    read, name, serialize, required, pii = leaf
                     value = None
                     try:
                         value = read(source_value, name)
+                        if pii is not None:
+                            if not pii.at_once(value, context):
+                                raise _ByConsent
+                            value = pii.shown_at_once(
+                                value,
+                                source_value,
+                                context,
+                                details[0].node.name.value,
+                                Path(path, key, parent_type.name),
+                            )
                         result = None if value is None else serialize(value)
                     except Exception:  # noqa: BLE001 - graphql-core reports it
                         result = Undefined
@@ -411,7 +426,9 @@ class _Used(Visitor):
         self.fragments.add(node.name.value)
 
 
-_LeafPlan = tuple[Callable[[Any, str], Any], str, Callable[[Any], Any], bool]
+_LeafPlan = tuple[
+    Callable[[Any, str], Any], str, Callable[[Any], Any], bool, Pii | None
+]
 _ObjectPlan = tuple[Callable[[Any, str], Any], str, GraphQLField, list[FieldNode]]
 _FieldSetPlan = tuple[
     tuple[str, FieldDetailsList, "_LeafPlan | None", "_ObjectPlan | None"], ...
@@ -422,10 +439,25 @@ _LEAVES = WeakKeyDictionary()
 """Per schema, what ``_leaf_plan`` and ``_object_plan`` found of a field."""
 
 
+class _ByConsent(Exception):
+    """A ``Pii`` value the customer's consents decide: read graphql-core's way."""
+
+
 def _plain(parent_type: GraphQLObjectType, name: str) -> _Plain | None:
     """A Strawberry field read off its object as it is (no resolver, extension
     or argument): Strawberry's default resolver, the attribute's name and the
     field; ``None`` for any other."""
+    found = _attribute(parent_type, name)
+    if found is not None and getattr(found[2].resolve, "_is_default", False):
+        definition = found[2].extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
+        if definition.is_basic_field:
+            return found
+    return None
+
+
+def _attribute(parent_type: GraphQLObjectType, name: str) -> _Plain | None:
+    """A Strawberry field of an attribute (no resolver or argument), its
+    extensions aside: as ``_plain``."""
     field = parent_type.fields.get(name)
     definition = (
         field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if field else None
@@ -433,11 +465,22 @@ def _plain(parent_type: GraphQLObjectType, name: str) -> _Plain | None:
     if (
         field is not None
         and isinstance(definition, StrawberryField)
-        and getattr(field.resolve, "_is_default", False)
-        and definition.is_basic_field
+        and definition.base_resolver is None
         and not field.args
     ):
         return definition.default_resolver, definition.python_name, field
+    return None
+
+
+def _personal(parent_type: GraphQLObjectType, name: str) -> tuple[_Plain, Pii] | None:
+    """A Strawberry attribute field whose one extension is ``Pii``, and it."""
+    found = _attribute(parent_type, name)
+    if found is None:
+        return None
+    definition = found[2].extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
+    match definition.extensions:
+        case [Pii() as pii]:
+            return found, pii
     return None
 
 
@@ -447,21 +490,25 @@ def _leaf_plan(
     name: str,
 ) -> _LeafPlan | None:
     """How to read ``parent_type.name`` as a plain scalar or enum: Strawberry's
-    default resolver and the attribute's name, the type's ``serialize`` and
-    whether a value is required; ``None`` for any other field. Remembered in
-    ``plans``, the schema's (``_LEAVES``)."""
+    default resolver and the attribute's name, the type's ``serialize``,
+    whether a value is required, and the field's ``Pii`` extension when that
+    is its only one; ``None`` for any other field. Remembered in ``plans``,
+    the schema's (``_LEAVES``)."""
     key = (parent_type.name, name)
     if key in plans:
         return cast(_LeafPlan | None, plans[key])
     plan = None
     plain = _plain(parent_type, name)
+    pii = None
+    if plain is None and (personal := _personal(parent_type, name)) is not None:
+        plain, pii = personal
     if plain is not None:
         read, attribute, field = plain
         kind = field.type
         required = isinstance(kind, GraphQLNonNull)
         leaf = kind.of_type if isinstance(kind, GraphQLNonNull) else kind
         if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
-            plan = (read, attribute, leaf.serialize, required)
+            plan = (read, attribute, leaf.serialize, required, pii)
     plans[key] = plan
     return plan
 
