@@ -1,0 +1,171 @@
+"""``python -m bench.instructions``: machine instructions per executed customer
+360 view, counted by valgrind's callgrind. Unlike CPU seconds, which vary by
+±30 % between runs on a shared machine, the count is the same for the same
+code and data whatever else the machine does (two runs of one code here: 0.6 %
+apart), so it tells a change of a few per cent from noise
+(docs/benchmarks.md, "Instructions per view").
+
+Two shapes of the work, the gateway app in this process over ASGI:
+
+- ``executed``: the upstreams' answers from the in-process cache, no response
+  cache — a view that executes because its customer just changed;
+- ``uncached``: no cache at all — three upstream calls per view, to the
+  simulators served by processes of their own, which callgrind does not count.
+
+Only the views are counted (instrumentation is switched on around them, after
+a warm-up), in every thread of the process (aiosqlite's too). Needs valgrind
+(Debian's package); a view runs ~50 times slower under it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+
+from bench.database import bench_database, seed_world
+from bench.queries import CUSTOMER_360
+from bench.subject import richest_customer
+from bench.upstreams import served_apart
+from connectors.demo_world import World
+from gateway.app import create_app
+from gateway.demo.simulation import GENEROUS, Simulators, simulated_upstreams
+from gateway.runtime.services import open_services
+from gateway.settings import Settings
+
+MODES = ("executed", "uncached")
+KEY = "cg_bench_instructions_key"
+WARM_UP = 10
+"""Views before the count: caches filled, plans and statements compiled."""
+
+
+def totals(callgrind_out: str) -> int:
+    """The instructions a callgrind output file counts (its ``totals:``)."""
+    found = re.search(r"^totals:\s+(\d+)", callgrind_out, re.MULTILINE)
+    if found is None:
+        raise ValueError("not a callgrind output: no totals line")
+    return int(found.group(1))
+
+
+def _instrument(on: bool) -> None:
+    subprocess.run(
+        ["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+        check=True,
+        capture_output=True,
+    )
+
+
+def _upstreams(mode: str, world: World) -> AbstractAsyncContextManager[Simulators]:
+    if mode == "uncached":
+        return served_apart(world, latency=0.0, posthog_queries_per_hour=GENEROUS)
+    return simulated_upstreams(world, posthog_queries_per_hour=GENEROUS)
+
+
+async def views(mode: str, count: int, customers: int, *, counted: bool) -> None:
+    """Warm up, then send ``count`` 360 views of the richest customer, counted
+    by callgrind when ``counted`` (this process runs under it)."""
+    world = World(seed=42, size=customers)
+    async with bench_database(None) as url, _upstreams(mode, world) as simulators:
+        await seed_world(url, world)
+        base = Settings(
+            database_url=url,
+            demo_api_key=SecretStr(KEY),
+            cache_enabled=mode == "executed",
+            response_cache_ttl=0,
+            log_level="WARNING",
+            rate_limit_per_minute=10**8,
+            rate_limit_burst=10**8,
+        )
+        subject = richest_customer(world, simulators)
+        body = {
+            "query": CUSTOMER_360.document,
+            "variables": {"id": subject.global_id},
+        }
+        async with (
+            open_services(simulators.settings(base)) as services,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=create_app(services=services)),
+                base_url="http://gateway",
+                headers={"Authorization": f"Bearer {KEY}"},
+            ) as client,
+        ):
+
+            async def view() -> None:
+                answer = (await client.post("/graphql", json=body)).json()
+                if answer.get("errors") or not answer.get("data"):
+                    raise SystemExit(f"the 360 view failed: {answer.get('errors')}")
+
+            for _ in range(WARM_UP):
+                await view()
+            if counted:
+                _instrument(True)
+            for _ in range(count):
+                await view()
+            if counted:
+                _instrument(False)
+
+
+def count(mode: str, views_: int, customers: int) -> int:
+    """Instructions per view of ``mode``: this module run again under
+    callgrind, its output file read."""
+    with tempfile.TemporaryDirectory(prefix="cg-instructions-") as directory:
+        out = Path(directory) / "callgrind.out"
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            "bench.instructions",
+            "--counted",
+            mode,
+            "--views",
+            str(views_),
+            "--customers",
+            str(customers),
+        ]
+        subprocess.run(command, check=True, capture_output=True)
+        return totals(out.read_text()) // views_
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.instructions")
+    parser.add_argument("--mode", choices=[*MODES, "both"], default="both")
+    parser.add_argument("--views", type=int, default=20)
+    parser.add_argument("--customers", type=int, default=150)
+    parser.add_argument("--counted", choices=MODES, help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    if options.views < 1 or options.customers < 10:
+        parser.error("--views must be at least 1 and --customers at least 10")
+    if options.counted:  # the run under callgrind
+        asyncio.run(
+            views(options.counted, options.views, options.customers, counted=True)
+        )
+        return 0
+    missing = [t for t in ("valgrind", "callgrind_control") if not shutil.which(t)]
+    if missing:
+        print(f"needs {' and '.join(missing)} (Debian: valgrind)", file=sys.stderr)
+        return 2
+    modes = MODES if options.mode == "both" else (options.mode,)
+    print("| view | views counted | instructions per view |")
+    print("| --- | ---: | ---: |")
+    for mode in modes:
+        per_view = count(mode, options.views, options.customers)
+        print(f"| {mode} | {options.views} | {per_view / 1e6:.1f} M |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""``python -m bench.instructions`` counts the instructions of 360 views under
+valgrind's callgrind: its views answer in both shapes, a counted run reports
+a count, and the count is read from callgrind's own output file."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import instructions
+from tests.servers import needed
+
+
+@pytest.mark.parametrize("mode", instructions.MODES)
+async def test_the_views_it_counts_answer(mode: str) -> None:
+    await instructions.views(mode, 2, 20, counted=False)
+
+
+def test_a_counted_run_reports_the_instructions_of_its_views() -> None:
+    needed("valgrind", "callgrind_control")
+    per_view = instructions.count("executed", 1, 20)
+    assert 10**6 < per_view < 10**9  # ~50 M today: a view, not a start-up
+
+
+def test_the_count_is_callgrinds_totals_line() -> None:
+    out = "version: 1\nevents: Ir\nsummary: 0\nfn=(1) main\n16 3\ntotals: 951253541\n"
+    assert instructions.totals(out) == 951253541
+    with pytest.raises(ValueError, match="no totals"):
+        instructions.totals("events: Ir\n")
+
+
+@pytest.mark.parametrize("argv", [["--views", "0"], ["--customers", "5"]])
+def test_it_refuses_what_it_cannot_count(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        instructions.main(argv)
+    assert refused.value.code == 2
+    assert "at least" in capsys.readouterr().err
