@@ -72,9 +72,9 @@ def _upstreams(mode: str, world: World) -> AbstractAsyncContextManager[Simulator
     return simulated_upstreams(world, posthog_queries_per_hour=GENEROUS)
 
 
-async def views(mode: str, count: int, customers: int, *, counted: bool) -> None:
-    """Warm up, then send ``count`` 360 views of the richest customer, counted
-    by callgrind when ``counted`` (this process runs under it)."""
+async def views(mode: str, n: int, customers: int, *, counted: bool) -> None:
+    """Warm up, then send ``n`` 360 views of the richest customer, counted by
+    callgrind when ``counted`` (this process runs under it)."""
     world = World(seed=42, size=customers)
     async with bench_database(None) as url, _upstreams(mode, world) as simulators:
         await seed_world(url, world)
@@ -110,13 +110,13 @@ async def views(mode: str, count: int, customers: int, *, counted: bool) -> None
                 await view()
             if counted:
                 _instrument(True)
-            for _ in range(count):
+            for _ in range(n):
                 await view()
             if counted:
                 _instrument(False)
 
 
-def count(mode: str, views_: int, customers: int) -> int:
+def per_view(mode: str, n: int, customers: int) -> int:
     """Instructions per view of ``mode``: this module run again under
     callgrind, its output file read."""
     with tempfile.TemporaryDirectory(prefix="cg-instructions-") as directory:
@@ -132,12 +132,12 @@ def count(mode: str, views_: int, customers: int) -> int:
             "--counted",
             mode,
             "--views",
-            str(views_),
+            str(n),
             "--customers",
             str(customers),
         ]
         subprocess.run(command, check=True, capture_output=True)
-        return totals(out.read_text()) // views_
+        return totals(out.read_text()) // n
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,8 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("| view | views counted | instructions per view |")
     print("| --- | ---: | ---: |")
     for mode in modes:
-        per_view = count(mode, options.views, options.customers)
-        print(f"| {mode} | {options.views} | {per_view / 1e6:.1f} M |")
+        counted = per_view(mode, options.views, options.customers)
+        print(f"| {mode} | {options.views} | {counted / 1e6:.1f} M |")
     return 0
 
 
