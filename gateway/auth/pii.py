@@ -52,60 +52,24 @@ class Pii(FieldExtension):
 
     def at_once(self, value: Any, context: Any) -> bool:
         """Whether ``value`` is shown as ``context``'s role sees it without
-        reading the customer's consents (``shown_at_once`` applies it)."""
+        reading the customer's consents (``shown`` with none granted)."""
         return value is None or not policy.needs_consent(role_of(context), self.kind)
 
-    def shown_at_once(
+    def shown(
         self,
         value: Any,
         source: Any,
         context: Any,
         field_name: str,
         path: Path | None,
+        granted: frozenset[str] = frozenset(),
     ) -> Any:
-        """``value`` as ``context``'s role sees it, where ``at_once`` holds:
-        what ``resolve`` answers for the field ``field_name`` of ``source`` at
-        ``path``, read the same way into the audit trail. The executor calls it
-        for plain fields (``gateway.http.fragments``)."""
-        return self._apply(
-            value, source, context, field_name, path, role_of(context), frozenset()
-        )
-
-    def _shown(self, value: Any, source: Any, info: Info[Any, Any]) -> Any:
-        """The value as the caller's role sees it, or an awaitable of it when
-        the customer's consents decide (their load started here, at once)."""
-        context = info.context
-        if self.at_once(value, context):
-            return self.shown_at_once(
-                value, source, context, info.field_name, info.path
-            )
-        role = role_of(context)
-        customer_id = getattr(source, "customer_id", None)
-        if not isinstance(customer_id, int) or not isinstance(context, ConsentReader):
-            return self._apply(
-                value, source, context, info.field_name, info.path, role, frozenset()
-            )
-        pending = context.consents(customer_id)
-
-        async def consented() -> Any:
-            granted = granted_channels(await pending)
-            return self._apply(
-                value, source, context, info.field_name, info.path, role, granted
-            )
-
-        return consented()
-
-    def _apply(
-        self,
-        value: Any,
-        source: Any,
-        context: Any,
-        field_name: str,
-        path: Path | None,
-        role: Role,
-        granted: frozenset[str],
-    ) -> Any:
-        shown = policy.apply(role, self.kind, value, granted)
+        """``value`` of the field ``field_name`` of ``source`` at ``path`` as
+        ``context``'s role sees it, the customer's consents ``granted``, and
+        noted in the audit trail when shown. ``resolve`` answers through it,
+        and the executor for plain fields where ``at_once`` holds
+        (``gateway.http.fragments``)."""
+        shown = policy.apply(role_of(context), self.kind, value, granted)
         if shown is None and value is not None and self.redacted is not None:
             return self.redacted(source)
         customer_id = getattr(source, "customer_id", None)
@@ -113,6 +77,25 @@ class Pii(FieldExtension):
         if shown is not None and audit is not None and isinstance(customer_id, int):
             audit.read(customer_id, field_name, path)
         return shown
+
+    def _shown(self, value: Any, source: Any, info: Info[Any, Any]) -> Any:
+        """The value as the caller's role sees it, or an awaitable of it when
+        the customer's consents decide (their load started here, at once)."""
+        context, name, path = info.context, info.field_name, info.path
+        customer_id = getattr(source, "customer_id", None)
+        if (
+            self.at_once(value, context)
+            or not isinstance(customer_id, int)
+            or not isinstance(context, ConsentReader)
+        ):
+            return self.shown(value, source, context, name, path)
+        pending = context.consents(customer_id)
+
+        async def consented() -> Any:
+            granted = granted_channels(await pending)
+            return self.shown(value, source, context, name, path, granted)
+
+        return consented()
 
     def resolve(
         self,

@@ -97,7 +97,7 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         extension or argument): a scalar or enum is read and serialized here,
         with no path, resolve info or call of its own (``_leaf_plan``), and
         so is one whose only extension is ``Pii``, shown as the extension
-        shows it (``Pii.shown_at_once``) unless the customer's consents
+        shows it (``Pii.shown``) unless the customer's consents
         decide, which goes graphql-core's way; an
         object, or a list of them, is read here and completed graphql-core's
         way, without the resolver chain and argument handling
@@ -129,7 +129,7 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
                         if pii is not None:
                             if not pii.at_once(value, context):
                                 raise _ByConsent
-                            value = pii.shown_at_once(
+                            value = pii.shown(
                                 value,
                                 source_value,
                                 context,

@@ -1,5 +1,5 @@
 """``/graphql``'s executor reads a plain field whose one extension is ``Pii``
-itself (``FragmentExecutor.execute_fields``, ``Pii.shown_at_once``): for every
+itself (``FragmentExecutor.execute_fields``, ``Pii.shown``): for every
 role and every kind of personal data, what it answers, the errors it raises
 and the reads it notes in the audit trail are what the extension gives through
 graphql-core's executor — consented kinds included, which go that way."""
