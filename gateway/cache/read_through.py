@@ -55,6 +55,7 @@ from connectors.errors import ConnectorError, UpstreamTimeout
 from connectors.scope import note_stale, time_left
 from gateway import metrics
 from gateway.cache.backends import CacheBackend
+from gateway.cache.decoded import DecodedValues
 from gateway.cache.writes import write
 
 V = TypeVar("V")
@@ -104,6 +105,9 @@ class ReadThrough(Generic[V]):
         self.prefix = f"{prefix}:{namespace}:{shape_version(adapter)}:"
         self.pseudonyms = pseudonyms
         self._inflight: dict[str, asyncio.Future[V]] = {}
+        self._decode = DecodedValues(self._decoded)
+        """``(fetched at, value)`` of a stored entry; the same bytes read
+        again are not decoded again (``gateway.cache.decoded``)."""
 
     def key(self, key: str) -> str:
         """The backend's name for ``key``."""
@@ -114,8 +118,7 @@ class ReadThrough(Generic[V]):
         """What is stored for ``value`` read from upstream at ``fetched_at``."""
         return b"%.3f|" % fetched_at + self.adapter.dump_json(value)
 
-    def _decode(self, raw: bytes) -> tuple[float, V]:
-        """``(fetched at, value)`` of a stored entry."""
+    def _decoded(self, raw: bytes) -> tuple[float, V]:
         at, _, body = raw.partition(b"|")
         return float(at), self.adapter.validate_json(body)
 
@@ -280,12 +283,12 @@ class ReadThrough(Generic[V]):
         return values, new, mine
 
     async def _store(self, new: Mapping[str, V], locks: Sequence[str]) -> None:
-        at = time.time()
-        await self.backend.store_and_release(
-            {self.key(k): self.entry(v, at) for k, v in new.items()},
-            self.ttl + self.max_stale,
-            locks,
-        )
+        at = round(time.time(), 3)  # as ``entry`` writes it: read back the same
+        entries = {}
+        for key, value in new.items():
+            entry = entries[self.key(key)] = self.entry(value, at)
+            self._decode.remember(entry, (at, value))
+        await self.backend.store_and_release(entries, self.ttl + self.max_stale, locks)
 
     async def _await_other_replica(
         self, keys: list[str], fresh: Fresh[V] | None
