@@ -7,12 +7,18 @@ from __future__ import annotations
 import pytest
 
 from bench import instructions
-from tests.servers import needed
+from tests.servers import POSTGRES_URL, needed
 
 
 @pytest.mark.parametrize("mode", instructions.MODES)
 async def test_the_views_it_counts_answer(mode: str) -> None:
     await instructions.views(mode, 2, 20, counted=False)
+
+
+async def test_its_views_answer_on_postgresql_as_production_runs() -> None:
+    await instructions.views(
+        "executed", 2, 20, counted=False, database_url=POSTGRES_URL
+    )
 
 
 def test_a_counted_run_reports_the_instructions_of_its_views() -> None:
