@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from types import FunctionType
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
@@ -446,13 +447,46 @@ class _ByConsent(Exception):
 def _plain(parent_type: GraphQLObjectType, name: str) -> _Plain | None:
     """A Strawberry field read off its object as it is (no resolver, extension
     or argument): Strawberry's default resolver, the attribute's name and the
-    field; ``None`` for any other."""
+    field; or one a plain method resolves (``_method``); ``None`` for any
+    other."""
     found = _attribute(parent_type, name)
     if found is not None and getattr(found[2].resolve, "_is_default", False):
         definition = found[2].extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
         if definition.is_basic_field:
             return found
-    return None
+    return _method(parent_type, name)
+
+
+def _method(parent_type: GraphQLObjectType, name: str) -> _Plain | None:
+    """A Strawberry field resolved by a method of its object that takes only
+    ``self`` (no argument, info or root), is not async and has no extension
+    (``LineItem.category``, ``Order.lineItems``): read by calling it, as
+    Strawberry's resolver chain would with nothing to add; as ``_plain``.
+    (Strawberry's exception handlers apply only to a field whose type is a
+    union with their error type, which is never read directly.)"""
+    field = parent_type.fields.get(name)
+    definition = (
+        field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if field else None
+    )
+    if (
+        field is None
+        or field.args
+        or not isinstance(definition, StrawberryField)
+        or definition.extensions
+        or definition.base_resolver is None
+    ):
+        return None
+    resolver = definition.base_resolver
+    if (
+        resolver.is_async
+        or resolver.self_parameter is None
+        or len(resolver.signature.parameters) != 1
+    ):
+        return None
+    method = resolver.wrapped_func
+    if not isinstance(method, FunctionType):
+        return None
+    return (lambda source, _name: method(source)), definition.python_name, field
 
 
 def _attribute(parent_type: GraphQLObjectType, name: str) -> _Plain | None:

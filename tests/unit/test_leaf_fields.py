@@ -14,7 +14,10 @@ from typing import Any, cast
 
 import pytest
 import strawberry
+from strawberry.permission import BasePermission
+from strawberry.schema.exception_handlers import ExceptionHandler
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.field import StrawberryField
 
 from gateway.http.fragments import FragmentExecutor, _leaf_plan, _object_plan
 
@@ -31,6 +34,11 @@ class Broken:
     @property
     def name(self) -> str:
         raise RuntimeError("cannot read the name")
+
+
+class Anyone(BasePermission):
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return True
 
 
 @strawberry.type
@@ -50,6 +58,24 @@ class Thing:
     async def later(self) -> str:
         await asyncio.sleep(0)
         return self.name[::-1]
+
+    @strawberry.field
+    def loud(self) -> str:
+        """A plain method: read by calling it."""
+        return self.name.upper()
+
+    @strawberry.field
+    def refused(self) -> int | None:
+        """A plain method that raises, as ``resolve.readable`` does."""
+        raise PermissionError(f"{self.name} is not yours to count")
+
+    @strawberry.field
+    def told(self, info: strawberry.Info) -> str:
+        return info.field_name
+
+    @strawberry.field(permission_classes=[Anyone])  # type: ignore[untyped-decorator]
+    def guarded(self) -> str:
+        return self.name
 
 
 def thing(**values: Any) -> Thing:
@@ -82,7 +108,10 @@ class Query:
 
 DOCUMENT = """
 {
-  things { name note count kind at amount shout(times: 2) __typename }
+  things {
+    name note count kind at amount shout(times: 2) loud refused told guarded
+    __typename
+  }
   broken { name }
 }
 """
@@ -108,9 +137,15 @@ def test_leaf_fields_answer_as_graphql_core_does() -> None:
         "at": "2026-12-04T12:00:00+00:00",
         "amount": "19.90",
         "shout": "TEETEE",
+        "loud": "TEE",
+        "refused": None,
+        "told": "told",
+        "guarded": "tee",
         "__typename": "Thing",
     }
-    assert len(mine["errors"]) == 4  # name, count, kind, broken (7 serializes as "7")
+    # name, count, kind, broken (7 serializes as "7"), and refused where the
+    # thing is not already null
+    assert len(mine["errors"]) == 5
 
 
 ASYNC_DOCUMENT = """
@@ -167,6 +202,11 @@ class Basket:
     gaps: list[Price | None]
 
     @strawberry.field
+    def cheapest(self) -> list[Line]:
+        """A plain method's list of objects."""
+        return self.lines[:1]
+
+    @strawberry.field
     async def later(self) -> Line:
         await asyncio.sleep(0)
         return self.lines[0]
@@ -187,7 +227,7 @@ def line(**values: Any) -> Line:
     return Line(**(good | values))
 
 
-BASKETS = [
+BASKETS: list[Basket | None] = [
     Basket(lines=[line(), line(maybe=price("3"))], first=line(), gaps=[price(), None]),
     # a required object missing
     Basket(lines=[line(price=None)], first=None, gaps=[]),
@@ -215,6 +255,7 @@ BASKET_DOCUMENT = """
     first { title price { currency } prices { currency } thing { name } }
     gaps { amount }
     later { title price { amount } }
+    cheapest { title prices { amount } }
   }
 }
 """
@@ -236,6 +277,7 @@ def test_plain_objects_and_lists_of_them_complete_as_graphql_core_does() -> None
     assert errors == sorted((e.message, tuple(e.path or ())) for e in theirs.errors)
     assert len(errors) == 4
     assert mine.data["baskets"][0]["lines"][1]["maybe"] == {"amount": "3"}
+    assert mine.data["baskets"][0]["cheapest"][0]["title"] == "mug"
     assert mine.data["baskets"][1] is None
     assert mine.data["baskets"][2]["first"] is None
     assert mine.data["baskets"][4]["first"]["thing"] is None
@@ -244,11 +286,11 @@ def test_plain_objects_and_lists_of_them_complete_as_graphql_core_does() -> None
 @pytest.mark.parametrize(
     ("field", "plan"),
     [("title", "leaf"), ("price", "object"), ("prices", "object"), ("maybe", "object")]
-    + [("thing", "object")],
+    + [("thing", "object"), ("cheapest", "object"), ("later", "none")],
 )
 def test_which_fields_of_an_object_are_plain(field: str, plan: str) -> None:
     schema = strawberry.Schema(query=Shop)._schema
-    parent = schema.type_map["Line"]
+    parent = schema.type_map["Basket" if field in ("cheapest", "later") else "Line"]
     leaf = _leaf_plan({}, parent, field)  # type: ignore[arg-type]
     found = _object_plan({}, parent, field, [])  # type: ignore[arg-type]
     assert (leaf is not None, found is not None) == (plan == "leaf", plan == "object")
@@ -256,9 +298,72 @@ def test_which_fields_of_an_object_are_plain(field: str, plan: str) -> None:
 
 @pytest.mark.parametrize(
     ("field", "read"),
-    [("name", True), ("note", True), ("kind", True), ("shout", False)],
+    [("name", True), ("note", True), ("kind", True), ("shout", False)]
+    + [("loud", True), ("refused", True), ("later", False), ("told", False)]
+    + [("guarded", False)],
 )
 def test_which_fields_are_read_directly(field: str, read: bool) -> None:
     schema = strawberry.Schema(query=Query)._schema
     thing = schema.type_map["Thing"]
     assert (_leaf_plan({}, thing, field) is not None) is read  # type: ignore[arg-type]
+
+
+class Refusal(Exception):
+    pass
+
+
+@strawberry.type
+class Refused:
+    message: str
+
+
+@strawberry.type
+class Count:
+    value: int
+
+
+class Refusals(ExceptionHandler[Refusal, Refused]):
+    def handle(
+        self, exception: Refusal, *, field: StrawberryField, info: strawberry.Info
+    ) -> Refused:
+        return Refused(message=str(exception))
+
+
+@strawberry.type
+class Counter:
+    @strawberry.field
+    def count(self) -> Count | Refused:
+        raise Refusal("no count for you")
+
+
+@strawberry.type
+class Counted:
+    @strawberry.field
+    def counter(self) -> Counter:
+        return Counter()
+
+
+def test_what_an_exception_handler_turns_into_a_value_stays_a_value() -> None:
+    """A Strawberry exception handler turns what a method of a union's type
+    raises into a value; such a method is not read directly."""
+
+    def answers(executor: type[Any]) -> Any:
+        schema = strawberry.Schema(
+            query=Counted,
+            execution_context_class=executor,
+            exception_handlers=[Refusals()],
+        )
+        return schema.execute_sync(
+            "{ counter { count { ... on Refused { message } } } }"
+        )
+
+    mine, theirs = (
+        answers(FragmentExecutor),
+        answers(StrawberryGraphQLCoreExecutionContext),
+    )
+    assert (
+        mine.data
+        == theirs.data
+        == {"counter": {"count": {"message": "no count for you"}}}
+    )
+    assert mine.errors is theirs.errors is None
