@@ -11,12 +11,23 @@ repeated for every page until it is old or the customer changes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, case, delete, false, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    bindparam,
+    case,
+    delete,
+    false,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
@@ -27,9 +38,16 @@ from gateway.identity.rules import Explanation, MatchRule, MatchRules, explain
 
 Sessions = async_sessionmaker[AsyncSession]
 
-Mark = Callable[[SQLColumnExpression[str]], ColumnElement[bool]]
-"""Something to know of a source's linked records, read with their links in
-the same statement: a condition on the record's external id."""
+
+@dataclass(frozen=True)
+class Mark:
+    """Something to know of a source's linked records, read with their links
+    in the same statement: a condition on the record's external id, and the
+    values of its bound parameters when read (a condition holds no value
+    that changes, so the statement is built once: ``_links_statement``)."""
+
+    condition: Callable[[SQLColumnExpression[str]], ColumnElement[bool]]
+    parameters: Callable[[], Mapping[str, Any]]
 
 
 class StoredLinks(NamedTuple):
@@ -97,35 +115,56 @@ async def _links(
     customer's survivor has the links of each record merged into it); and
     whether ``marks`` hold, by (source, external id), for the links of a
     source with a mark."""
+    marks_of = tuple((s, mark) for s, mark in (marks or {}).items() if s in sources)
+    parameters: dict[str, Any] = {_CUSTOMERS: list(customer_ids)}
+    for _, mark in marks_of:
+        parameters.update(mark.parameters())
+    rows = await session.execute(_links_statement(tuple(sources), marks_of), parameters)
+    found: dict[tuple[str, int], list[str]] = {}
+    marked: dict[tuple[str, str], bool] = {}
+    sources_marked = {source for source, _ in marks_of}
+    for row in rows:
+        source, customer_id, external = row[0], row[1], row[2]
+        found.setdefault((source, customer_id), []).append(external)
+        if source in sources_marked:
+            marked[source, external] = bool(row[3])
+    links = {
+        pair: SEPARATOR.join(ids) if every else ids[0] for pair, ids in found.items()
+    }
+    return links, marked
+
+
+_CUSTOMERS = "customer_ids"
+
+
+@functools.lru_cache(maxsize=64)
+def _links_statement(
+    sources: tuple[str, ...], marks: tuple[tuple[str, Mark], ...]
+) -> Select[Any]:
+    """The links of ``sources`` for the customers of the bound parameter
+    ``_CUSTOMERS``, oldest first, and whether each source's mark holds:
+    built once per set of sources and marks (its building and cache key were
+    ~1 M instructions of every view)."""
     identity = models.Identity
     columns: list[SQLColumnExpression[Any]] = [
         identity.source,
         identity.customer_id,
         identity.external_id,
     ]
-    marks_of = {s: mark for s, mark in (marks or {}).items() if s in sources}
     conditions = [
-        (identity.source == source, mark(identity.external_id))
-        for source, mark in marks_of.items()
+        (identity.source == source, mark.condition(identity.external_id))
+        for source, mark in marks
     ]
     if conditions:
         columns.append(case(*conditions, else_=false()))
-    rows = await session.execute(
+    return (
         select(*columns)
-        .where(identity.source.in_(sources), identity.customer_id.in_(customer_ids))
+        .where(
+            identity.source.in_(sources),
+            identity.customer_id.in_(bindparam(_CUSTOMERS, expanding=True)),
+        )
         .order_by(identity.id)
     )
-    found: dict[tuple[str, int], list[str]] = {}
-    marked: dict[tuple[str, str], bool] = {}
-    for row in rows:
-        source, customer_id, external = row[0], row[1], row[2]
-        found.setdefault((source, customer_id), []).append(external)
-        if conditions and source in marks_of:
-            marked[source, external] = bool(row[3])
-    links = {
-        pair: SEPARATOR.join(ids) if every else ids[0] for pair, ids in found.items()
-    }
-    return links, marked
 
 
 SEPARATOR = "\n"

@@ -12,8 +12,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import ColumnElement, SQLColumnExpression
-
 from connectors.base import Connector
 from connectors.models import (
     Checkout,
@@ -29,6 +27,7 @@ from connectors.zendesk.client import ZendeskConnector
 from gateway.db.models import utcnow
 from gateway.db.shared_session import SharedSession
 from gateway.db.ticket_changes import tickets_changed_since
+from gateway.identity.links import Mark
 from gateway.loaders import combine
 from gateway.loaders.analytics import PostHogLoaders
 from gateway.loaders.order_windows import OrderWindowByCustomerLoader, OrderWindowKey
@@ -145,8 +144,8 @@ class ZendeskLoaders:
         """By our customer id: the tickets the customer requested."""
 
 
-def _mirror_answers(distinct_id: SQLColumnExpression[str]) -> ColumnElement[bool]:
-    return reads.answers_for(distinct_id, utcnow())
+MIRROR_ANSWERS = Mark(reads.answers_for, lambda: reads.checked_since(utcnow()))
+"""Whether PostHog's mirror answers for a linked person."""
 
 
 class UpstreamLoaders:
@@ -171,7 +170,7 @@ class UpstreamLoaders:
             batch=services.settings.loaders_enabled,
             request_sessions=sessions,
             # read with the links: whether PostHog's mirror can answer
-            marks={posthog.name: _mirror_answers} if posthog else None,
+            marks={posthog.name: MIRROR_ANSWERS} if posthog else None,
         )
         self.links = links
         self.shopify = (

@@ -24,6 +24,7 @@ from sqlalchemy import (
     ColumnElement,
     Result,
     SQLColumnExpression,
+    bindparam,
     case,
     distinct,
     exists,
@@ -52,21 +53,29 @@ CHECK_TTL = timedelta(days=1)
 again (an event delivered meanwhile answers from the mirror at once)."""
 
 
-def answers_for(
-    distinct_id: SQLColumnExpression[str], now: datetime
-) -> ColumnElement[bool]:
+CHECKED_SINCE = "mirror_checked_since"
+"""The bound parameter of ``answers_for``: ``checked_since``'s value."""
+
+
+def answers_for(distinct_id: SQLColumnExpression[str]) -> ColumnElement[bool]:
     """Whether the mirror answers for the person ``distinct_id`` names, as
     ``summaries`` decides it (an event of theirs, or a check within
-    ``CHECK_TTL``): a condition read with a customer's links
-    (``gateway.loaders.upstream``), so a person it cannot answer for goes to
-    the live fallback without a mirror read first."""
+    ``CHECK_TTL``, the bound parameter ``CHECKED_SINCE``: ``checked_since``):
+    a condition read with a customer's links (``gateway.loaders.upstream``),
+    so a person it cannot answer for goes to the live fallback without a
+    mirror read first. The condition holds no time, so a statement built
+    with it once serves every request."""
     e, check = PostHogEvent, PostHogPersonCheck
+    since = bindparam(CHECKED_SINCE, type_=check.checked_at.type)
     return or_(
         exists().where(e.distinct_id == distinct_id),
-        exists().where(
-            check.distinct_id == distinct_id, check.checked_at > now - CHECK_TTL
-        ),
+        exists().where(check.distinct_id == distinct_id, check.checked_at > since),
     )
+
+
+def checked_since(now: datetime) -> dict[str, datetime]:
+    """``answers_for``'s parameter at ``now``: checks since then answer."""
+    return {CHECKED_SINCE: now - CHECK_TTL}
 
 
 async def summaries(
