@@ -234,6 +234,39 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         return tuple(plan)
 
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """An object's value, as graphql-core completes it, with its
+        dispatch skipped where the answer is known: an object of an object
+        type (not a ``Customer``, served by ``complete_object_value``), its
+        ``is_type_of``, when it has one, true of it: its fields, collected
+        and executed. Any other value, type or answer goes graphql-core's way
+        (its checks and errors)."""
+        kind = (
+            return_type.of_type if type(return_type) is GraphQLNonNull else return_type
+        )
+        if (
+            type(kind) is GraphQLObjectType
+            and kind.name != CACHED_TYPE
+            and result is not None
+            and result is not Undefined
+            and not isinstance(result, Exception)
+            and (kind.is_type_of is None or kind.is_type_of(result, info) is True)
+        ):
+            return self.collect_and_execute_subfields(
+                kind, field_details_list, path, result, position_context
+            )
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
     def complete_object_value(
         self,
         return_type: GraphQLObjectType,

@@ -367,3 +367,52 @@ def test_what_an_exception_handler_turns_into_a_value_stays_a_value() -> None:
         == {"counter": {"count": {"message": "no count for you"}}}
     )
     assert mine.errors is theirs.errors is None
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Pet(Named):
+    legs: int
+
+
+@strawberry.type
+class Kennel:
+    @strawberry.field
+    def pets(self) -> list[Pet]:
+        return [Pet(name="rex", legs=4), Pet(name="tweety", legs=2)]
+
+    @strawberry.field
+    def impostor(self) -> Pet | None:
+        """Not a ``Pet``: its type's ``is_type_of`` (it has an interface) says so."""
+        return cast(Pet, GOOD)
+
+    @strawberry.field
+    def impostors(self) -> list[Pet | None]:
+        return [Pet(name="rex", legs=4), cast(Pet, GOOD)]
+
+
+def test_objects_complete_as_graphql_core_does_whatever_is_type_of_says() -> None:
+    def ask(executor: type[Any]) -> Any:
+        schema = strawberry.Schema(
+            query=Kennel, types=[Pet], execution_context_class=executor
+        )
+        return schema.execute_sync(
+            "{ pets { name legs } impostor { name } impostors { name legs } }"
+        )
+
+    mine, theirs = ask(FragmentExecutor), ask(StrawberryGraphQLCoreExecutionContext)
+    assert mine.data == theirs.data
+    assert mine.data["pets"] == [
+        {"name": "rex", "legs": 4},
+        {"name": "tweety", "legs": 2},
+    ]
+    assert mine.data["impostor"] is None
+    assert mine.data["impostors"] == [{"name": "rex", "legs": 4}, None]
+    assert [(e.message, e.path) for e in mine.errors] == [
+        (e.message, e.path) for e in theirs.errors
+    ]
+    assert len(mine.errors) == 2
