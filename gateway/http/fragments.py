@@ -25,44 +25,42 @@ request when no field ends up using it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
-from types import FunctionType
+from collections.abc import Awaitable, Iterable
 from typing import Any, cast
-from weakref import WeakKeyDictionary
 
 import orjson
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLEnumType,
-    GraphQLField,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
-    GraphQLScalarType,
-    GraphQLSchema,
     InlineFragmentNode,
     OperationType,
     SelectionNode,
     Undefined,
     VariableNode,
-    get_named_type,
     print_ast,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.language import Visitor, visit
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.field import StrawberryField
 
-from gateway.auth.pii import Pii
 from gateway.cache.fragments import FragmentReader, Slot
+from gateway.http.field_plans import (
+    CACHED_TYPE,
+    PLANS,
+    ByConsent,
+    FieldSetPlan,
+    LeafPlan,
+    ObjectPlan,
+    leaf_plan,
+    object_plan,
+)
 from gateway.schema.upstream_scope import upstream_fields
-
-CACHED_TYPE = "Customer"
 
 
 class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -80,10 +78,10 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         middleware = self.middleware_manager
         self._wrapped = bool(middleware and middleware.middlewares)
         """Resolvers pass through middleware: no field is read directly."""
-        self._leaves = _LEAVES.setdefault(self.schema, {})
-        """This schema's ``_leaf_plan``s and ``_object_plan``s, looked up once
+        self._leaves = PLANS.setdefault(self.schema, {})
+        """This schema's ``leaf_plan``s and ``object_plan``s, looked up once
         per request."""
-        self._field_sets: dict[int, tuple[GroupedFieldSet, _FieldSetPlan | None]] = {}
+        self._field_sets: dict[int, tuple[GroupedFieldSet, FieldSetPlan | None]] = {}
 
     def execute_fields(
         self,
@@ -96,13 +94,13 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         """An object's fields, as graphql-core's ``execute_fields`` executes
         them but for the plain ones (Strawberry fields without resolver,
         extension or argument): a scalar or enum is read and serialized here,
-        with no path, resolve info or call of its own (``_leaf_plan``), and
+        with no path, resolve info or call of its own (``leaf_plan``), and
         so is one whose only extension is ``Pii``, shown as the extension
         shows it (``Pii.shown``) unless the customer's consents
         decide, which goes graphql-core's way; an
         object, or a list of them, is read here and completed graphql-core's
         way, without the resolver chain and argument handling
-        (``_object_plan``). A plain value that is missing where required or
+        (``object_plan``). A plain value that is missing where required or
         does not serialize goes graphql-core's way, so its error is
         graphql-core's. The fields' plan is made once per field set
         (graphql-core memoizes the sets, so a list's items share one)."""
@@ -129,7 +127,7 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
                         value = read(source_value, name)
                         if pii is not None:
                             if not pii.at_once(value, context):
-                                raise _ByConsent
+                                raise ByConsent
                             value = pii.shown(
                                 value,
                                 source_value,
@@ -173,7 +171,7 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def _complete_plain(
         self,
-        plan: _ObjectPlan,
+        plan: ObjectPlan,
         parent_type: GraphQLObjectType,
         source: Any,
         details: FieldDetailsList,
@@ -213,22 +211,22 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def _field_set_plan(
         self, parent_type: GraphQLObjectType, fields: GroupedFieldSet
-    ) -> _FieldSetPlan | None:
+    ) -> FieldSetPlan | None:
         """Per field of ``fields`` in order: its key and details, and how it
-        is read when it is plain (``_leaf_plan``, ``_object_plan``); ``None``
+        is read when it is plain (``leaf_plan``, ``object_plan``); ``None``
         when none is, or resolvers pass through middleware."""
         if self._wrapped:
             return None
-        plan: list[tuple[str, FieldDetailsList, _LeafPlan | None, _ObjectPlan | None]]
+        plan: list[tuple[str, FieldDetailsList, LeafPlan | None, ObjectPlan | None]]
         plan = []
         for key, details in fields.items():
             node = details[0].node
             leaf = plain = None
             if not node.arguments and not node.directives:
                 name = node.name.value
-                leaf = _leaf_plan(self._leaves, parent_type, name)
+                leaf = leaf_plan(self._leaves, parent_type, name)
                 if leaf is None:
-                    plain = _object_plan(self._leaves, parent_type, name, details)
+                    plain = object_plan(self._leaves, parent_type, name, details)
             plan.append((key, details, leaf, plain))
         if all(leaf is None and plain is None for _, _, leaf, plain in plan):
             return None
@@ -458,150 +456,3 @@ class _Used(Visitor):
 
     def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
         self.fragments.add(node.name.value)
-
-
-_LeafPlan = tuple[
-    Callable[[Any, str], Any], str, Callable[[Any], Any], bool, Pii | None
-]
-_ObjectPlan = tuple[Callable[[Any, str], Any], str, GraphQLField, list[FieldNode]]
-_FieldSetPlan = tuple[
-    tuple[str, FieldDetailsList, "_LeafPlan | None", "_ObjectPlan | None"], ...
-]
-_Plain = tuple[Callable[[Any, str], Any], str, GraphQLField]
-_LEAVES: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], Any]]
-_LEAVES = WeakKeyDictionary()
-"""Per schema, what ``_leaf_plan`` and ``_object_plan`` found of a field."""
-
-
-class _ByConsent(Exception):
-    """A ``Pii`` value the customer's consents decide: read graphql-core's way."""
-
-
-def _plain(parent_type: GraphQLObjectType, name: str) -> _Plain | None:
-    """A Strawberry field read off its object as it is (no resolver, extension
-    or argument): Strawberry's default resolver, the attribute's name and the
-    field; or one a plain method resolves (``_method``); ``None`` for any
-    other."""
-    found = _attribute(parent_type, name)
-    if found is not None and getattr(found[2].resolve, "_is_default", False):
-        definition = found[2].extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
-        if definition.is_basic_field:
-            return found
-    return _method(parent_type, name)
-
-
-def _method(parent_type: GraphQLObjectType, name: str) -> _Plain | None:
-    """A Strawberry field resolved by a method of its object that takes only
-    ``self`` (no argument, info or root), is not async and has no extension
-    (``LineItem.category``, ``Order.lineItems``): read by calling it, as
-    Strawberry's resolver chain would with nothing to add; as ``_plain``.
-    (Strawberry's exception handlers apply only to a field whose type is a
-    union with their error type, which is never read directly.)"""
-    field = parent_type.fields.get(name)
-    definition = (
-        field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if field else None
-    )
-    if (
-        field is None
-        or field.args
-        or not isinstance(definition, StrawberryField)
-        or definition.extensions
-        or definition.base_resolver is None
-    ):
-        return None
-    resolver = definition.base_resolver
-    if (
-        resolver.is_async
-        or resolver.self_parameter is None
-        or len(resolver.signature.parameters) != 1
-    ):
-        return None
-    method = resolver.wrapped_func
-    if not isinstance(method, FunctionType):
-        return None
-    return (lambda source, _name: method(source)), definition.python_name, field
-
-
-def _attribute(parent_type: GraphQLObjectType, name: str) -> _Plain | None:
-    """A Strawberry field of an attribute (no resolver or argument), its
-    extensions aside: as ``_plain``."""
-    field = parent_type.fields.get(name)
-    definition = (
-        field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF) if field else None
-    )
-    if (
-        field is not None
-        and isinstance(definition, StrawberryField)
-        and definition.base_resolver is None
-        and not field.args
-    ):
-        return definition.default_resolver, definition.python_name, field
-    return None
-
-
-def _personal(parent_type: GraphQLObjectType, name: str) -> tuple[_Plain, Pii] | None:
-    """A Strawberry attribute field whose one extension is ``Pii``, and it."""
-    found = _attribute(parent_type, name)
-    if found is None:
-        return None
-    definition = found[2].extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
-    match definition.extensions:
-        case [Pii() as pii]:
-            return found, pii
-    return None
-
-
-def _leaf_plan(
-    plans: dict[tuple[str, str], Any],
-    parent_type: GraphQLObjectType,
-    name: str,
-) -> _LeafPlan | None:
-    """How to read ``parent_type.name`` as a plain scalar or enum: Strawberry's
-    default resolver and the attribute's name, the type's ``serialize``,
-    whether a value is required, and the field's ``Pii`` extension when that
-    is its only one; ``None`` for any other field. Remembered in ``plans``,
-    the schema's (``_LEAVES``)."""
-    key = (parent_type.name, name)
-    if key in plans:
-        return cast(_LeafPlan | None, plans[key])
-    plan = None
-    plain = _plain(parent_type, name)
-    pii = None
-    if plain is None and (personal := _personal(parent_type, name)) is not None:
-        plain, pii = personal
-    if plain is not None:
-        read, attribute, field = plain
-        kind = field.type
-        required = isinstance(kind, GraphQLNonNull)
-        leaf = kind.of_type if isinstance(kind, GraphQLNonNull) else kind
-        if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
-            plan = (read, attribute, leaf.serialize, required, pii)
-    plans[key] = plan
-    return plan
-
-
-def _object_plan(
-    plans: dict[tuple[str, str], Any],
-    parent_type: GraphQLObjectType,
-    name: str,
-    details: FieldDetailsList,
-) -> _ObjectPlan | None:
-    """How to read ``parent_type.name`` as a plain object, or list of them,
-    that graphql-core completes: not an interface's or union's, whose type is
-    resolved, nor a ``Customer``, which ``complete_object_value`` serves
-    from its fragment; ``None`` for any other field. Remembered in ``plans``
-    but for the field's nodes, this request's."""
-    key = (parent_type.name, f"{name} object")
-    if key in plans:
-        found = cast(_Plain | None, plans[key])
-    else:
-        found = _plain(parent_type, name)
-        if found is not None:
-            named = get_named_type(found[2].type)
-            if not isinstance(named, GraphQLObjectType) or named.name == CACHED_TYPE:
-                found = None
-        plans[key] = found
-    if found is None:
-        return None
-    read, attribute, field = found
-    return read, attribute, field, [d.node for d in details]

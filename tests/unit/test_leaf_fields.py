@@ -19,7 +19,8 @@ from strawberry.schema.exception_handlers import ExceptionHandler
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
-from gateway.http.fragments import FragmentExecutor, _leaf_plan, _object_plan
+from gateway.http.field_plans import leaf_plan, object_plan
+from gateway.http.fragments import FragmentExecutor
 
 
 @strawberry.enum
@@ -262,7 +263,7 @@ BASKET_DOCUMENT = """
 
 
 def test_plain_objects_and_lists_of_them_complete_as_graphql_core_does() -> None:
-    """Objects read off their parent without a resolver (``_object_plan``):
+    """Objects read off their parent without a resolver (``object_plan``):
     the same answers and errors, messages and paths included, for good
     values, a required object missing, a list's required item missing, a
     value that is not a list and a bad value deeper down."""
@@ -291,8 +292,8 @@ def test_plain_objects_and_lists_of_them_complete_as_graphql_core_does() -> None
 def test_which_fields_of_an_object_are_plain(field: str, plan: str) -> None:
     schema = strawberry.Schema(query=Shop)._schema
     parent = schema.type_map["Basket" if field in ("cheapest", "later") else "Line"]
-    leaf = _leaf_plan({}, parent, field)  # type: ignore[arg-type]
-    found = _object_plan({}, parent, field, [])  # type: ignore[arg-type]
+    leaf = leaf_plan({}, parent, field)  # type: ignore[arg-type]
+    found = object_plan({}, parent, field, [])  # type: ignore[arg-type]
     assert (leaf is not None, found is not None) == (plan == "leaf", plan == "object")
 
 
@@ -305,7 +306,7 @@ def test_which_fields_of_an_object_are_plain(field: str, plan: str) -> None:
 def test_which_fields_are_read_directly(field: str, read: bool) -> None:
     schema = strawberry.Schema(query=Query)._schema
     thing = schema.type_map["Thing"]
-    assert (_leaf_plan({}, thing, field) is not None) is read  # type: ignore[arg-type]
+    assert (leaf_plan({}, thing, field) is not None) is read  # type: ignore[arg-type]
 
 
 class Refusal(Exception):

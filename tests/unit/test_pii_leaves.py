@@ -21,7 +21,8 @@ from gateway.auth.audit import AuditTrail
 from gateway.auth.contact import GRANTED
 from gateway.auth.pii import Pii, pii_field
 from gateway.auth.policy import PiiKind, Role
-from gateway.http.fragments import FragmentExecutor, _leaf_plan
+from gateway.http.field_plans import leaf_plan
+from gateway.http.fragments import FragmentExecutor
 
 VALUES = {
     PiiKind.EMAIL: "ada@example.com",
@@ -173,7 +174,7 @@ async def test_the_extension_resolves_only_what_consents_or_other_extensions_dec
 def test_which_personal_fields_are_read_directly(name: str, pii: bool | None) -> None:
     schema = strawberry.Schema(query=Query)._schema
     parent = schema.type_map["Person"]
-    plan = _leaf_plan({}, parent, name)  # type: ignore[arg-type]
+    plan = leaf_plan({}, parent, name)  # type: ignore[arg-type]
     if pii is None:
         assert plan is None
     else:
