@@ -4,11 +4,11 @@ bytes, so a value read again unchanged is not decoded again.
 A view that executes reads its upstream values from the cache (Redis, or the
 in-process LRU) as bytes; decoding them into the canonical models is
 pydantic's ``validate_json`` over the whole value — 20 orders with their line
-items, 100 events — and was ~13 % of an executed 360 view's CPU
-(docs/benchmarks.md, "Decoded values remembered"). The same bytes decode to
-the same value, so the value is kept here, keyed by the bytes themselves
-(their hash is computed once per read, microseconds against the decoding's
-milliseconds). A changed value is other bytes: nothing here is ever stale,
+items, 100 events — and was 8 % of an executed 360 view's instructions
+(docs/benchmarks.md, "Decoded values, statements built once…"). The same
+bytes decode to the same value, so the value is kept here, keyed by the bytes
+themselves (their hash is computed once per read, microseconds against the
+decoding's milliseconds). A changed value is other bytes: nothing here is ever stale,
 only evicted, least recently used first, past ``budget`` stored bytes.
 
 The values are the connectors' frozen dataclasses, shared between requests as

@@ -143,8 +143,8 @@ def _links_statement(
 ) -> Select[Any]:
     """The links of ``sources`` for the customers of the bound parameter
     ``_CUSTOMERS``, oldest first, and whether each source's mark holds:
-    built once per set of sources and marks (its building and cache key were
-    ~1 M instructions of every view)."""
+    built once per set of sources and marks (building it per read was ~2 M
+    instructions of an executed 360 view's 40 M)."""
     identity = models.Identity
     columns: list[SQLColumnExpression[Any]] = [
         identity.source,

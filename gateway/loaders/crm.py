@@ -3,8 +3,8 @@
 The statements every view runs (a customer by id, its addresses, tags,
 consents, preferences, identities, loyalty balance) are built once, their ids
 an expanding bound parameter (``BATCH``): building a ``select`` and its cache
-key per batch was a third of each statement's CPU (docs/benchmarks.md,
-"Statements built once")."""
+key per batch was a third of each statement's instructions
+(docs/benchmarks.md, "Decoded values, statements built once…")."""
 
 from __future__ import annotations
 
