@@ -167,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if options.views < 1 or options.customers < 10:
         parser.error("--views must be at least 1 and --customers at least 10")
+    if options.database_url and not options.database_url.startswith("postgresql"):
+        parser.error("--database-url must name a PostgreSQL server (postgresql://…)")
     if options.counted:  # the run under callgrind
         asyncio.run(
             views(
