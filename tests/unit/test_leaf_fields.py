@@ -417,3 +417,28 @@ def test_objects_complete_as_graphql_core_does_whatever_is_type_of_says() -> Non
         (e.message, e.path) for e in theirs.errors
     ]
     assert len(mine.errors) == 2
+
+
+def test_plain_objects_are_completed_without_graphql_cores_dispatch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An object of an object type is collected and executed at once
+    (``FragmentExecutor.complete_value``): graphql-core's
+    ``complete_object_value`` runs only for what it refuses, here the
+    impostor."""
+    calls: list[str] = []
+    complete = StrawberryGraphQLCoreExecutionContext.complete_object_value
+
+    def counted(self: Any, return_type: Any, *args: Any) -> Any:
+        calls.append(return_type.name)
+        return complete(self, return_type, *args)
+
+    monkeypatch.setattr(
+        StrawberryGraphQLCoreExecutionContext, "complete_object_value", counted
+    )
+    schema = strawberry.Schema(
+        query=Kennel, types=[Pet], execution_context_class=FragmentExecutor
+    )
+    result = schema.execute_sync("{ pets { name } impostors { name } }")
+    assert result.data is not None
+    assert calls == ["Pet"]  # the impostor's, which is_type_of refuses
