@@ -49,7 +49,9 @@ OUTBOX = 10_000
 """Changes kept for publication while Redis is skipped (the newest)."""
 _POLL = 1.0
 """Seconds a read of the channel waits for a message before the reader checks
-that no outage happened meanwhile."""
+that no outage happened meanwhile (and that the feed is not closing)."""
+_STOP = 3 * _POLL
+"""Seconds ``aclose`` waits for the reader to stop."""
 
 
 def _encode(change: CustomerChange) -> bytes:
@@ -81,6 +83,7 @@ class ChangeFeed:
         self._tried = asyncio.Event()
         """Set once the reader's first subscription succeeded or failed."""
         self._outbox: deque[CustomerChange] = deque(maxlen=OUTBOX)
+        self._closing = False
 
     async def start(self) -> None:
         """Listen; with Redis, return once subscribed (or once Redis failed:
@@ -100,12 +103,23 @@ class ChangeFeed:
         return self.redis is None or self._subscribed.is_set()
 
     async def aclose(self) -> None:
+        """Stop listening. The reader is cancelled, and also told to stop: a
+        cancellation swallowed inside the Redis client (seen once with redis-py
+        8.2's cluster pub/sub, under load) would otherwise leave it polling,
+        and a shutdown waiting for it, forever."""
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        if self._reader is None:
+            return
+        self._closing = True
+        self._reader.cancel()
+        await asyncio.wait({self._reader}, timeout=_STOP)
+        if not self._reader.done():
+            log.warning("change feed reader still running %.0f s after close", _STOP)
+        elif not self._reader.cancelled() and self._reader.exception() is not None:
+            log.error(
+                "change feed reader failed: %s", describe(self._reader.exception())
+            )
 
     @contextlib.asynccontextmanager
     async def listen(
@@ -157,7 +171,7 @@ class ChangeFeed:
         may be dead without saying so), and resync the listeners after each
         subscription (at start-up there are none)."""
         breaker = redis.breaker
-        while True:
+        while not self._closing:
             await breaker.wait_closed()
             outages = breaker.outages
             subscription = Subscription(redis, self.channel)
@@ -179,7 +193,7 @@ class ChangeFeed:
         self, subscription: Subscription, breaker: RedisBreaker, outages: int
     ) -> None:
         """Dispatch messages until the breaker opens again."""
-        while breaker.outages == outages:
+        while breaker.outages == outages and not self._closing:
             message = await subscription.next(timeout=_POLL)
             if message is None:
                 continue

@@ -31,6 +31,7 @@ from gateway.changes.feed import ANY_SOURCE, RESYNC, ChangeFeed
 from gateway.demo.simulation import Simulators
 from gateway.runtime.services import Services
 from gateway.shared_redis.breaker import DOWN
+from gateway.shared_redis.channels import Subscription
 from gateway.shared_redis.client import SharedRedis
 from tests.conftest import stored_answers
 from tests.integration.gateway.conftest import Gateway, open_gateway
@@ -289,6 +290,33 @@ async def test_listeners_get_a_resync_naming_no_source_after_resubscribing(
         redis_server.start()
         resync = await next_change(queue)
     assert (resync.customer_id, resync.source, resync.kind) == (3, ANY_SOURCE, RESYNC)
+
+
+async def test_closing_stops_a_reader_whose_redis_client_swallowed_the_cancellation(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen once under load with redis-py 8.2's cluster pub/sub: the reader's
+    cancellation never reached it, and ``aclose`` (a shutdown) waited forever."""
+    swallowed: list[bool] = []
+    read = Subscription.next
+
+    async def swallowing(self: Subscription, timeout: float) -> bytes | None:
+        try:
+            return await read(self, timeout)
+        except asyncio.CancelledError:
+            swallowed.append(True)
+            return None
+
+    monkeypatch.setattr(Subscription, "next", swallowing)
+    replica = Replica(redis_server.url)
+    await replica.feed.start()
+    await asyncio.sleep(0.1)  # the reader waits for a message
+    closing = asyncio.ensure_future(replica.feed.aclose())
+    done, _ = await asyncio.wait({closing}, timeout=10)  # it polls every second
+    await replica.redis.aclose()
+    assert closing in done, "aclose waits for a reader that never stops"
+    assert swallowed == [True]
+    assert not replica.feed.subscribed
 
 
 async def test_a_miss_waiting_for_another_replicas_fetch_stops_when_redis_dies(
