@@ -50,6 +50,15 @@ BLUEPRINTS: dict[str, BlueprintFactory] = {
 this app's lifespan or ``customer-graph worker``, runs."""
 
 
+GC_YOUNG = 10_000
+"""Container allocations between two collections of the young generation
+(CPython's default: 700). An uncached view holds thousands of decoded upstream
+objects while it runs, and every young collection walks them: at 700 a view
+paid ~2.5 such walks, 0.84 ms of its CPU; at 10,000 one in ~10 views does,
+0.52 ms a view in all (docs/benchmarks.md, "The collector's young
+generation")."""
+
+
 class LazyGraphQL:
     """The GraphQL endpoint, built on first use: it needs the services, which
     the lifespan opens after the app is created."""
@@ -160,6 +169,7 @@ def create_app(
                 # the process: left out of the garbage collector's full passes,
                 # which would rescan it all, pausing every request (the p99).
                 gc.freeze()
+                gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
                 drain.serving()
                 yield
 
