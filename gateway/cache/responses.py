@@ -12,8 +12,8 @@ customer list when it shows a page of it, plus one global version.
 Reading costs one ``MGET`` (the entry and the current versions together); the
 entry is served only when the versions it was built from are still current.
 A request seen before is known by its digest (``known``, no parsing), and on
-one Redis server that ``MGET`` goes out with the caller's rate-limit token, in
-one pipeline (``OperationGate.admit_reading``): a hit is one round trip.
+one Redis server that ``MGET`` runs in the script that takes the caller's
+rate-limit token (``OperationGate.admit_reading``): a hit is one command.
 Keys carry a Redis Cluster hash tag, the customer's id (``{42}``; the list's is
 ``{lists}``, the global version's ``{all}``): a query about one customer reads
 its entry and that customer's version from one slot, and the global version
