@@ -37,4 +37,3 @@ async def test_a_server_process_freezes_its_start_up_and_collects_young_objects_
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
-
