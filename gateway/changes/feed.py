@@ -116,10 +116,8 @@ class ChangeFeed:
         await asyncio.wait({self._reader}, timeout=_STOP)
         if not self._reader.done():
             log.warning("change feed reader still running %.0f s after close", _STOP)
-        elif not self._reader.cancelled() and self._reader.exception() is not None:
-            log.error(
-                "change feed reader failed: %s", describe(self._reader.exception())
-            )
+        elif not self._reader.cancelled() and (failed := self._reader.exception()):
+            log.error("change feed reader failed: %s", describe(failed))
 
     @contextlib.asynccontextmanager
     async def listen(
