@@ -55,8 +55,8 @@ GC_YOUNG = 10_000
 (CPython's default: 700). An uncached view holds thousands of decoded upstream
 objects while it runs, and every young collection walks them: at 700 a view
 paid ~2.5 such walks, 0.84 ms of its CPU; at 10,000 one in ~10 views does,
-0.52 ms a view in all (docs/benchmarks.md, "The collector's young
-generation")."""
+0.55 ms a view in all (docs/benchmarks.md, "The collector's young
+generation, and the warm hit in one command")."""
 
 
 class LazyGraphQL:

@@ -45,8 +45,10 @@ _TAKE_READING = (
     _REFILL_AND_TAKE
     + "return {allowed, tostring(tokens), redis.call('MGET', unpack(KEYS, 2))}\n"
 )
-"""``_TAKE`` on ``KEYS[1]``, and the values of the other keys: one command
-where a pipeline of the two cost ~15–30 µs more of the client's CPU."""
+"""``_TAKE`` on ``KEYS[1]``, and the values of the other keys: one command,
+88–113 µs of redis-py's CPU per call against 107–133 µs for a pipeline of
+the two (docs/benchmarks.md, "The collector's young generation, and the warm
+hit in one command")."""
 
 _LOCAL_KEYS = 100_000
 """Buckets kept in memory at most (one per key, address or embed token)."""

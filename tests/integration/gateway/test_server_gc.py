@@ -1,7 +1,8 @@
 """A server process's garbage collector after start-up (``gateway.app``): what
 exists then is frozen out of the collector's passes, and the young generation
 is collected every ``GC_YOUNG`` container allocations instead of CPython's 700
-(docs/benchmarks.md, "The collector's young generation")."""
+(docs/benchmarks.md, "The collector's young generation, and the warm hit
+in one command")."""
 
 from __future__ import annotations
 
