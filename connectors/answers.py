@@ -14,10 +14,10 @@ from __future__ import annotations
 import codecs
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-import httpx
 import orjson
 
 from connectors.errors import (
@@ -35,13 +35,21 @@ JSON_TYPES = ("application/json", "+json")
 """``Content-Type`` media types a JSON answer may carry (``application/*+json`` too)."""
 
 
-def status_error(
-    connector: str, response: httpx.Response
-) -> tuple[ConnectorError, str]:
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An upstream's HTTP answer, its body read whole."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    """Looked up by lower-case name: an HTTP client's headers match any case."""
+    content: bytes
+
+
+def status_error(connector: str, response: Answer) -> tuple[ConnectorError, str]:
     """The error of an answer with a status of 400 or more, and its outcome."""
     error = error_for_status(connector, response.status_code)
     if isinstance(error, UpstreamRateLimited):
-        error.retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        error.retry_after = retry_after_seconds(response.headers.get("retry-after"))
         return error, "rate_limited"
     if isinstance(error, UpstreamUnavailable):
         return error, "unavailable"
@@ -50,7 +58,7 @@ def status_error(
     return error, "error"
 
 
-def decode_json(connector: str, response: httpx.Response) -> Any:
+def decode_json(connector: str, response: Answer) -> Any:
     """The body's JSON; ``UpstreamBadResponse`` unless it is JSON, declared
     as such (an HTML error page or a login form answered 200 is not)."""
     media_type = response.headers.get("content-type", "").split(";")[0].strip()

@@ -40,10 +40,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
-
 from connectors.errors import UpstreamNotFound
-from connectors.klaviyo.auth import KlaviyoKeyAuth
 from connectors.klaviyo.limits import (
     LIST_MEMBERS_BATCH,
     LISTS_PAGE,
@@ -96,18 +93,21 @@ class KlaviyoConnector:
         *,
         revision: str = REVISION,
         observer: RequestObserver | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self._limit = asyncio.Semaphore(CONCURRENCY)
         self.http = UpstreamHTTP(
             self.name,
             base_url,
-            headers={"Accept": JSON_API, "revision": revision},
-            auth=KlaviyoKeyAuth(api_key),
+            # the private key, in this header only, never in a URL
+            # (developers.klaviyo.com/en/docs/authenticate_)
+            headers={
+                "Accept": JSON_API,
+                "revision": revision,
+                "Authorization": f"Klaviyo-API-Key {api_key}",
+            },
             retry=retry,
             observer=observer,
-            transport=transport,
         )
 
     async def aclose(self) -> None:

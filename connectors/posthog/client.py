@@ -28,8 +28,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from connectors.answers import reads_answers
 from connectors.errors import UpstreamBadResponse
 from connectors.models import (
@@ -73,7 +71,6 @@ class PostHogConnector:
         api_key: str,
         *,
         observer: RequestObserver | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self.project_path = f"/api/projects/{project_id}"
@@ -84,7 +81,6 @@ class PostHogConnector:
             headers={"Authorization": f"Bearer {api_key}"},
             retry=retry,
             observer=observer,
-            transport=transport,
         )
 
     async def aclose(self) -> None:

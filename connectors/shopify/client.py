@@ -24,8 +24,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
 from connectors.answers import reads_answers
 from connectors.models import (
     Checkout,
@@ -66,7 +64,6 @@ class ShopifyConnector:
         checkout_lookback_days: int = 90,
         max_throttle_wait: float = 60.0,
         observer: RequestObserver | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self.http = UpstreamHTTP(
@@ -75,7 +72,6 @@ class ShopifyConnector:
             headers={"X-Shopify-Access-Token": access_token},
             retry=retry,
             observer=observer,
-            transport=transport,
         )
         self.api = AdminApi(
             self.http,

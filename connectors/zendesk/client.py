@@ -40,8 +40,6 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-import httpx
-
 from connectors.answers import reads_answers
 from connectors.errors import UpstreamBadResponse, UpstreamNotFound
 from connectors.models import (
@@ -52,7 +50,7 @@ from connectors.models import (
 )
 from connectors.retry import RetryPolicy
 from connectors.upstream_http import RequestObserver, UpstreamHTTP
-from connectors.zendesk.auth import ZendeskBearerAuth, ZendeskTokenAuth
+from connectors.zendesk.auth import bearer_authorization, token_authorization
 from connectors.zendesk.mapping import (
     comment_from_json,
     customer_from_user,
@@ -99,14 +97,12 @@ class ZendeskConnector:
         oauth_token: str | None = None,
         page_size: int = 100,
         observer: RequestObserver | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        auth: httpx.Auth
         if oauth_token:
-            auth = ZendeskBearerAuth(oauth_token)
+            authorization = bearer_authorization(oauth_token)
         elif email and api_token:
-            auth = ZendeskTokenAuth(email, api_token)
+            authorization = token_authorization(email, api_token)
         else:
             raise ValueError("Zendesk needs email + api_token or an oauth_token")
         self.page_size = page_size
@@ -114,11 +110,9 @@ class ZendeskConnector:
         self.http = UpstreamHTTP(
             self.name,
             base_url,
-            headers={"Accept": "application/json"},
-            auth=auth,
+            headers={"Accept": "application/json", "Authorization": authorization},
             retry=retry,
             observer=observer,
-            transport=transport,
         )
 
     async def aclose(self) -> None:

@@ -14,11 +14,13 @@ traceback uvicorn logs for an exception no handler caught ("Exception in ASGI
 application": SQLAlchemy's message carries the statement and its parameters)
 with ``gateway.errors.describe``'s one line.
 
-httpx logs each upstream request it sends (``HTTP Request: GET <url> …``,
-INFO) with the URL's query string, which names whom it looks up: a Zendesk
-search ``query=email:…``, PostHog's ``persons/?email=…``. ``UpstreamQueries``
-keeps the URL and drops its query. ``install`` puts the filters on their
-loggers (once, whoever configured them)::
+httpx logs each request it sends (``HTTP Request: POST <url> …``, INFO)
+with the URL's query string: an outbound webhook endpoint's may carry a
+token. ``UpstreamQueries`` keeps the URL and drops its query. (The
+connectors' client, aiohttp, logs no request lines: a Zendesk search's
+``query=email:…`` or PostHog's ``persons/?email=…`` is never logged.)
+``install`` puts the filters on their loggers (once, whoever configured
+them)::
 
     install()  # in create_app: uvicorn, gunicorn and the demo alike
 """

@@ -27,7 +27,7 @@ from connectors.retry import RetryPolicy
 from connectors.shopify.client import ShopifyConnector
 from connectors.shopify.discounts import CREATE
 from connectors.shopify.simulator.server import ShopifySimulator
-from connectors.simulator_server import Fault
+from connectors.simulator_server import Fault, serve_app
 
 PATH = "/admin/api/2025-07/graphql.json"
 SKINCARE = "gid://shopify/Collection/4800000000007"
@@ -59,15 +59,14 @@ async def client(simulator: ShopifySimulator) -> AsyncIterator[httpx.AsyncClient
 @pytest.fixture
 async def connector(simulator: ShopifySimulator) -> AsyncIterator[ShopifyConnector]:
     """The connector, through the simulator's fault knobs (``inject``)."""
-    transport = httpx.ASGITransport(app=simulator.with_faults(simulator.app))
-    opened = ShopifyConnector(
-        "http://shop",
-        "shpat_demo",
-        transport=transport,
-        retry=RetryPolicy(attempts=1, base_delay=0.001, max_delay=0.01),
-    )
-    yield opened
-    await opened.aclose()
+    async with serve_app(simulator.with_faults(simulator.app)) as base_url:
+        opened = ShopifyConnector(
+            base_url,
+            "shpat_demo",
+            retry=RetryPolicy(attempts=1, base_delay=0.001, max_delay=0.01),
+        )
+        yield opened
+        await opened.aclose()
 
 
 async def gql(client: httpx.AsyncClient, query: str, **variables: Any) -> Any:
@@ -472,15 +471,15 @@ async def test_a_create_retried_by_the_http_layer_after_a_503_is_one_discount(
 ) -> None:
     """A 503 after Shopify did the work (a proxy lost its answer): the HTTP
     layer sends the create again, Shopify answers TAKEN, the code is read back."""
-    retrying = ShopifyConnector(
-        "http://shop",
-        "shpat_demo",
-        transport=httpx.ASGITransport(app=simulator.app),
-        retry=RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.01),
-    )
     simulator.lose_answers("discountCodeBasicCreate")
-    code = await retrying.create_discount_code(wanted(simulator))
-    await retrying.aclose()
+    async with serve_app(simulator.app) as base_url:
+        retrying = ShopifyConnector(
+            base_url,
+            "shpat_demo",
+            retry=RetryPolicy(attempts=2, base_delay=0.001, max_delay=0.01),
+        )
+        code = await retrying.create_discount_code(wanted(simulator))
+        await retrying.aclose()
     assert code.id == simulator.store.discounts[0]["id"]
     assert len(simulator.store.discounts) == 1
     assert simulator.operations["discountCodeBasicCreate"] == 2

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import codecs
 
-import httpx
 import pytest
 
-from connectors.answers import decode_json
+from connectors.answers import Answer, decode_json
 from connectors.errors import UpstreamBadResponse
 
 JSON = {"content-type": "application/json; charset=utf-8"}
 
 
-def answer(body: bytes, headers: dict[str, str] = JSON) -> httpx.Response:
-    return httpx.Response(200, content=body, headers=headers)
+def answer(body: bytes, headers: dict[str, str] = JSON) -> Answer:
+    return Answer(200, headers, body)
 
 
 @pytest.mark.parametrize(

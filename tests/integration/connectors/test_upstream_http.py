@@ -1,0 +1,140 @@
+"""``UpstreamHTTP`` on real sockets: where a connector's credentials may go
+(a path under the base URL, a whole URL on its origin, never a redirect or
+another host), a page link followed as the answer spelled it, and what a
+refused connection is."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from connectors.errors import UpstreamBadResponse, UpstreamUnavailable
+from connectors.retry import RetryPolicy
+from connectors.simulator_server import serve_app
+from connectors.upstream_http import UpstreamHTTP
+
+SECRET = "Bearer upstream-secret"
+ONCE = RetryPolicy(attempts=1)
+Heard = list[tuple[str, str, str | None]]
+Servers = tuple[str, str, Heard, Heard]
+
+
+def recording_app(heard: Heard, elsewhere: str) -> Starlette:
+    """Answers JSON at ``/json``, redirects ``/moved`` to ``elsewhere``;
+    records each request's path, raw query and ``Authorization``."""
+
+    async def answer(request: Request) -> Response:
+        heard.append(
+            (
+                request.url.path,
+                request.scope["query_string"].decode(),
+                request.headers.get("authorization"),
+            )
+        )
+        if request.url.path == "/moved":
+            return RedirectResponse(f"{elsewhere}/json", status_code=302)
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[Route("/{path:path}", answer, methods=["GET", "POST"])])
+
+
+@pytest.fixture
+async def servers() -> AsyncIterator[Servers]:
+    """Ours (the connector's base URL), which redirects ``/moved`` to the
+    other, and another host; what each heard."""
+    ours: Heard = []
+    theirs: Heard = []
+    async with (
+        serve_app(recording_app(theirs, "http://unused")) as other,
+        serve_app(recording_app(ours, other)) as base_url,
+    ):
+        yield base_url, other, ours, theirs
+
+
+async def test_a_path_goes_under_the_base_url_with_the_credentials(
+    servers: Servers,
+) -> None:
+    base_url, _, ours, _ = servers
+    http = UpstreamHTTP("test", base_url + "/", headers={"Authorization": SECRET})
+    try:
+        assert await http.get_json("/json", params={"query": "a b", "n": 2}) == {
+            "ok": True
+        }
+        assert await http.post_json("/json", {"x": 1}) == {"ok": True}
+    finally:
+        await http.aclose()
+    assert [(path, auth) for path, _, auth in ours] == [
+        ("/json", SECRET),
+        ("/json", SECRET),
+    ]
+    assert "query=a" in ours[0][1]
+    assert "n=2" in ours[0][1]
+
+
+async def test_a_link_on_the_same_origin_is_followed_as_spelled(
+    servers: Servers,
+) -> None:
+    """Zendesk's next pages escape their brackets; the link goes as given."""
+    base_url, _, ours, _ = servers
+    http = UpstreamHTTP("test", base_url, headers={"Authorization": SECRET})
+    try:
+        await http.get_json(f"{base_url}/json?page%5Bafter%5D=xyz&page%5Bsize%5D=2")
+    finally:
+        await http.aclose()
+    assert ours == [("/json", "page%5Bafter%5D=xyz&page%5Bsize%5D=2", SECRET)]
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "{other}/json",  # another host
+        "//evil.example/json",  # scheme-relative
+        "json",  # relative, not a path
+        "http://[::1",  # not a URL
+        "{base_https}/json",  # same host, another scheme
+    ],
+)
+async def test_a_link_elsewhere_is_refused_before_anything_is_sent(
+    servers: Servers, link: str
+) -> None:
+    base_url, other, ours, theirs = servers
+    link = link.format(other=other, base_https=base_url.replace("http:", "https:"))
+    http = UpstreamHTTP("test", base_url, headers={"Authorization": SECRET}, retry=ONCE)
+    try:
+        with pytest.raises(UpstreamBadResponse):
+            await http.get_json(link)
+    finally:
+        await http.aclose()
+    assert (ours, theirs) == ([], [])
+
+
+async def test_a_redirect_is_not_followed(servers: Servers) -> None:
+    """The other host never hears the credentials; a 302 is no JSON answer."""
+    base_url, _, ours, theirs = servers
+    http = UpstreamHTTP("test", base_url, headers={"Authorization": SECRET}, retry=ONCE)
+    try:
+        with pytest.raises(UpstreamBadResponse):
+            await http.get_json("/moved")
+    finally:
+        await http.aclose()
+    assert [path for path, _, _ in ours] == ["/moved"]
+    assert theirs == []
+
+
+async def test_a_refused_connection_is_unavailable() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    http = UpstreamHTTP("test", f"http://127.0.0.1:{port}", retry=ONCE)
+    try:
+        with pytest.raises(UpstreamUnavailable) as refused:
+            await http.get_json("/json")
+    finally:
+        await http.aclose()
+    assert refused.value.retriable
