@@ -8,6 +8,7 @@ batching and caching save (``bench/``), not for production.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,9 +25,9 @@ from connectors.models import (
 )
 from connectors.shopify.client import ShopifyConnector
 from connectors.zendesk.client import ZendeskConnector
+from gateway.db import ticket_changes
 from gateway.db.models import utcnow
 from gateway.db.shared_session import SharedSession
-from gateway.db.ticket_changes import tickets_changed_since
 from gateway.identity.links import Mark
 from gateway.loaders import combine
 from gateway.loaders.analytics import PostHogLoaders
@@ -121,17 +122,25 @@ class ShopifyLoaders:
 
 class ZendeskLoaders:
     def __init__(
-        self, services: Services, zendesk: ZendeskConnector, links: SourceLinks
+        self,
+        services: Services,
+        zendesk: ZendeskConnector,
+        links: SourceLinks,
+        sessions: SharedSession,
     ) -> None:
         lag = timedelta(seconds=services.settings.zendesk_search_lag)
 
         async def tickets(user_ids: Sequence[str]) -> dict[str, list[Ticket]]:
             """Search for the batch, past it for tickets webhooks announced
             within the index's lag (``gateway.db.ticket_changes``), read from
-            the database while the search is under way."""
-            if not lag:
+            the database, in the request's session, while the search is under
+            way; not read when the customers' links said none was
+            (``zendesk_changes``)."""
+            if not lag or all(links.marked(u) is False for u in user_ids):
                 return await zendesk.tickets_by_requesters(user_ids)
-            changed = tickets_changed_since(services.sessions, user_ids, utcnow() - lag)
+            changed = ticket_changes.tickets_changed_since(
+                sessions, user_ids, utcnow() - lag
+            )
             return await zendesk.tickets_by_requesters(user_ids, changed=changed)
 
         self.tickets_by_user: CachedLoader[list[Ticket]] = _loader(
@@ -148,6 +157,18 @@ MIRROR_ANSWERS = Mark(reads.answers_for, lambda: reads.checked_since(utcnow()))
 """Whether PostHog's mirror answers for a linked person."""
 
 
+@functools.cache
+def zendesk_changes(lag: float) -> Mark:
+    """Whether a webhook announced a ticket of a linked Zendesk user within
+    the search index's ``lag`` (``gateway.db.ticket_changes``). One mark per
+    lag: the links' statement is built once per set of marks."""
+    within = timedelta(seconds=lag)
+    return Mark(
+        ticket_changes.changed_lately,
+        lambda: ticket_changes.since(utcnow(), within),
+    )
+
+
 class UpstreamLoaders:
     """Loaders per configured upstream; ``None`` where one is not configured.
     Their links to our customers are read together, for every source at once."""
@@ -160,7 +181,13 @@ class UpstreamLoaders:
             if c is not None
         }
         caches = services.caches
-        posthog = upstreams.posthog
+        posthog, zendesk = upstreams.posthog, upstreams.zendesk
+        # read with the links: whether PostHog's mirror can answer, whether
+        # Zendesk's search may not show a ticket yet
+        marks = {posthog.name: MIRROR_ANSWERS} if posthog else {}
+        lag = services.settings.zendesk_search_lag
+        if zendesk and lag:
+            marks[zendesk.name] = zendesk_changes(lag)
         links = ExternalIdByCustomerLoader(
             services.sessions,
             connectors,
@@ -169,8 +196,7 @@ class UpstreamLoaders:
             recheck_after=services.settings.cache_ttl_links,
             batch=services.settings.loaders_enabled,
             request_sessions=sessions,
-            # read with the links: whether PostHog's mirror can answer
-            marks={posthog.name: MIRROR_ANSWERS} if posthog else None,
+            marks=marks,
         )
         self.links = links
         self.shopify = (
@@ -182,7 +208,10 @@ class UpstreamLoaders:
         )
         self.zendesk = (
             ZendeskLoaders(
-                services, upstreams.zendesk, SourceLinks(links, upstreams.zendesk.name)
+                services,
+                upstreams.zendesk,
+                SourceLinks(links, upstreams.zendesk.name),
+                sessions,
             )
             if upstreams.zendesk
             else None

@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import RedisCluster
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from bench.queries import CUSTOMER_360
 from bench.subject import richest_customer
 from gateway.cache.backends import RedisBackend
+from gateway.db.models import Identity
+from gateway.db.ticket_changes import note_ticket_change
 from gateway.loaders.upstream import StoredLinksByCustomerLoader
 from tests.integration.gateway.conftest import Gateway
 
@@ -86,6 +88,19 @@ async def view(gateway: Gateway) -> None:
     assert result["data"]["customer"]["orders"]["edges"]
 
 
+async def zendesk_link(gateway: Gateway) -> str:
+    subject = richest_customer(gateway.world, gateway.simulators)
+    async with gateway.services.sessions() as session:
+        found = await session.scalar(
+            select(Identity.external_id).where(
+                Identity.customer_id == subject.customer_id,
+                Identity.source == "zendesk",
+            )
+        )
+    assert found is not None
+    return found
+
+
 async def commands(cluster: RedisCluster) -> Counter[str]:
     """Calls per command every master counted since its stats were reset."""
     stats = await cluster.info("commandstats", target_nodes=RedisCluster.PRIMARIES)
@@ -121,10 +136,11 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
     # the customer; every source's link, read as the executor starts on the
     # customer (gateway.http.fragments), not through the links' cache, with
     # whether PostHog's event mirror answers for the person (it does not:
-    # empty here, so the person goes to the live fallback unread there);
-    # addresses, tags, consents, loyalty; the tickets webhooks announced
-    # within Zendesk search's lag
-    assert len(statements) == 7, [s.split("\n")[0][:80] for s in statements]
+    # empty here, so the person goes to the live fallback unread there) and
+    # whether a webhook announced a ticket of the Zendesk user within
+    # search's lag (none: the tickets announced are not read);
+    # addresses, tags, consents, loyalty
+    assert len(statements) == 6, [s.split("\n")[0][:80] for s in statements]
     assert not [s for s in statements if s.startswith("SELECT posthog_events")]
     if cluster is not None:
         # The response versions (global, customer's) were flushed too: each
@@ -155,6 +171,26 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
         "SET": 1,  # the response stored
         "DEL+SET": 3,  # each miss stored and its lock released together
     }
+
+
+async def test_a_ticket_announced_lately_is_read_with_the_view(
+    gateway: Gateway, redis: RedisBackend, statements: list[str]
+) -> None:
+    """A ticket webhook within Zendesk search's lag: the links' statement
+    says so, and the view reads the tickets announced (one statement more)
+    and asks Zendesk for them past its search."""
+    await view(gateway)  # links the customer
+    requester = await zendesk_link(gateway)
+    async with gateway.services.sessions() as session, session.begin():
+        await note_ticket_change(session, "ticket-announced", requester, lag=60)
+    await redis.redis.delete(*await cached_keys(gateway, redis))
+    gateway.simulators.reset_counts()
+    statements.clear()
+    await view(gateway)
+    read = [s for s in statements if s.startswith("SELECT zendesk_ticket_changes")]
+    assert len(read) == 1, [s.split("\n")[0][:80] for s in statements]
+    assert len(statements) == 7
+    assert gateway.simulators.total_requests()["zendesk"] == 2  # search, show_many
 
 
 async def test_a_cold_view_leaves_its_values_stored_and_no_lock_behind(
