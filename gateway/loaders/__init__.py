@@ -15,8 +15,6 @@ from gateway.db.shared_session import SharedSession
 from gateway.loaders.analytics import PostHogLoaders
 from gateway.loaders.crm import (
     BY_CUSTOMER_ID,
-    AddressesByCustomerLoader,
-    ConsentsByCustomerLoader,
     ConsentsNowByCustomerLoader,
     CustomerByEmailLoader,
     CustomerByIdLoader,
@@ -24,13 +22,13 @@ from gateway.loaders.crm import (
     CustomerCreatedLoader,
     CustomerPageLoader,
     IdentitiesByCustomerLoader,
-    LoyaltyBalanceByCustomerLoader,
     NoteByIdLoader,
     NotesPageByCustomerLoader,
     NotesPageKey,
     PreferencesByCustomerLoader,
+    Profile,
+    ProfileByCustomerLoader,
     SessionLoader,
-    TagsByCustomerLoader,
 )
 from gateway.loaders.insights import (
     ReplenishmentByCustomerLoader,
@@ -60,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Loaders",
     "NotesPageKey",
+    "Profile",
     "PostHogLoaders",
     "ShopifyLoaders",
     "TasksPageKey",
@@ -103,20 +102,12 @@ class Loaders:
         return NoteByIdLoader(self.sessions)
 
     @cached_property
-    def addresses_by_customer(self) -> SessionLoader:
-        return AddressesByCustomerLoader(self.sessions)
-
-    @cached_property
     def identities_by_customer(self) -> SessionLoader:
         return IdentitiesByCustomerLoader(self.sessions)
 
     @cached_property
-    def tags_by_customer(self) -> SessionLoader:
-        return TagsByCustomerLoader(self.sessions)
-
-    @cached_property
-    def consents_by_customer(self) -> SessionLoader:
-        return ConsentsByCustomerLoader(self.sessions)
+    def profile_by_customer(self) -> ProfileByCustomerLoader:
+        return ProfileByCustomerLoader(self.sessions)
 
     @cached_property
     def consents_now_by_customer(self) -> SessionLoader:
@@ -125,10 +116,6 @@ class Loaders:
     @cached_property
     def preferences_by_customer(self) -> SessionLoader:
         return PreferencesByCustomerLoader(self.sessions)
-
-    @cached_property
-    def loyalty_balance_by_customer(self) -> LoyaltyBalanceByCustomerLoader:
-        return LoyaltyBalanceByCustomerLoader(self.sessions)
 
     @cached_property
     def notes_page_by_customer(self) -> NotesPageByCustomerLoader:

@@ -19,7 +19,7 @@ from gateway.db.customer_queries import (
     CustomerPageRequest,
 )
 from gateway.errors import BadUserInput, NotFound
-from gateway.loaders import NotesPageKey
+from gateway.loaders import NotesPageKey, Profile
 from gateway.relay.ids import decode_global_id
 from gateway.relay.pagination import Cursor, Page, check_first
 from gateway.resolvers.context import Info
@@ -118,8 +118,8 @@ async def customer_count(info: Info, request: CustomerPageRequest) -> int:
 
 
 async def addresses(info: Info, pk: int) -> list[models.Address]:
-    rows: list[models.Address] = await info.context.loaders.addresses_by_customer.load(
-        pk
+    rows: list[models.Address] = await info.context.loaders.profile_by_customer.load(
+        (Profile.ADDRESSES, pk)
     )
     return rows
 
@@ -132,13 +132,15 @@ async def identities(info: Info, pk: int) -> list[models.Identity]:
 
 
 async def tags(info: Info, pk: int) -> list[str]:
-    rows: list[models.Tag] = await info.context.loaders.tags_by_customer.load(pk)
+    rows: list[models.Tag] = await info.context.loaders.profile_by_customer.load(
+        (Profile.TAGS, pk)
+    )
     return [t.name for t in rows]
 
 
 async def consents(info: Info, pk: int) -> list[models.Consent]:
-    rows: list[models.Consent] = await info.context.loaders.consents_by_customer.load(
-        pk
+    rows: list[models.Consent] = await info.context.loaders.profile_by_customer.load(
+        (Profile.CONSENTS, pk)
     )
     return rows
 
@@ -151,7 +153,9 @@ async def preferences(info: Info, pk: int) -> list[models.Preference]:
 
 
 async def loyalty_balance(info: Info, pk: int) -> int:
-    balance: int = await info.context.loaders.loyalty_balance_by_customer.load(pk)
+    balance: int = await info.context.loaders.profile_by_customer.load(
+        (Profile.LOYALTY, pk)
+    )
     return balance
 
 

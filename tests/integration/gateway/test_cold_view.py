@@ -138,9 +138,9 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
     # whether PostHog's event mirror answers for the person (it does not:
     # empty here, so the person goes to the live fallback unread there) and
     # whether a webhook announced a ticket of the Zendesk user within
-    # search's lag (none: the tickets announced are not read);
-    # addresses, tags, consents, loyalty
-    assert len(statements) == 6, [s.split("\n")[0][:80] for s in statements]
+    # search's lag (none: the tickets announced are not read); addresses,
+    # tags, consents and loyalty in one (ProfileByCustomerLoader)
+    assert len(statements) == 3, [s.split("\n")[0][:80] for s in statements]
     assert not [s for s in statements if s.startswith("SELECT posthog_events")]
     if cluster is not None:
         # The response versions (global, customer's) were flushed too: each
@@ -189,7 +189,7 @@ async def test_a_ticket_announced_lately_is_read_with_the_view(
     await view(gateway)
     read = [s for s in statements if s.startswith("SELECT zendesk_ticket_changes")]
     assert len(read) == 1, [s.split("\n")[0][:80] for s in statements]
-    assert len(statements) == 7
+    assert len(statements) == 4
     assert gateway.simulators.total_requests()["zendesk"] == 2  # search, show_many
 
 
