@@ -13,6 +13,7 @@ the same pool (``httpx-aiohttp``) and 1.01 ms through httpx's own
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -47,6 +48,22 @@ RequestObserver = Callable[[str, str], None]
 
 BACKGROUND_DEADLINE = 30.0
 """Seconds a call outside any ``call_scope`` may take when no guard says."""
+
+
+def _origin(url: URL) -> tuple[str, str, int | None]:
+    """Scheme, host (IDNA, lower case, no trailing dot) and port, the
+    scheme's default when not written."""
+    return url.scheme.lower(), (url.raw_host or "").rstrip("."), url.port
+
+
+def _tls() -> ssl.SSLContext:
+    """The roots upstream certificates are checked against: the files of
+    ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` when set (a private CA, an egress
+    proxy's), else Mozilla's (certifi), as httpx did."""
+    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    if cafile or capath:
+        return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 class UpstreamHTTP:
@@ -84,35 +101,37 @@ class UpstreamHTTP:
         self.guard: CallGuard | None = None
         """Set by the gateway (``gateway.runtime.upstreams``)."""
         self.base_url = base_url.rstrip("/")
-        self._origin = URL(self.base_url).origin()
+        self._origin = _origin(URL(self.base_url))
         self._headers = dict(headers or {})
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=min(timeout, 5.0), sock_read=timeout
         )
         self._session: aiohttp.ClientSession | None = None
         """Made at the first call, inside the event loop that runs them."""
+        self._closed = False
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
+            if self._closed:
+                raise RuntimeError(f"the {self.connector} client has been closed")
             self._session = aiohttp.ClientSession(
                 headers=self._headers,
-                connector=aiohttp.TCPConnector(
-                    limit=MAX_CONNECTIONS,
-                    # Mozilla's roots, as httpx verified with before
-                    ssl=ssl.create_default_context(cafile=certifi.where()),
-                ),
+                connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, ssl=_tls()),
                 timeout=self._timeout,
             )
         return self._session
 
     def _url(self, url: str) -> URL:
-        """A path under the base URL, or a whole URL on its origin (kept as
-        the answer spelled it: Zendesk's next pages escape their brackets)."""
+        """A path under the base URL, or a whole URL on its origin (its
+        escapes kept: Zendesk's next pages escape their brackets), without
+        credentials of its own."""
         if url.startswith("/") and not url.startswith("//"):
             return URL(self.base_url + url)
         try:
-            whole = URL(url, encoded=True)
-            same_origin = bool(whole.scheme) and whole.origin() == self._origin
+            whole = URL(url)
+            same_origin = _origin(whole) == self._origin and not (
+                whole.user or whole.password
+            )
         except ValueError:
             same_origin = False
         if not same_origin:
@@ -120,6 +139,7 @@ class UpstreamHTTP:
         return whole
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None

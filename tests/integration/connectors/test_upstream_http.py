@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import certifi
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,7 +19,7 @@ from starlette.routing import Route
 from connectors.errors import UpstreamBadResponse, UpstreamUnavailable
 from connectors.retry import RetryPolicy
 from connectors.simulator_server import serve_app
-from connectors.upstream_http import UpstreamHTTP
+from connectors.upstream_http import UpstreamHTTP, _tls
 
 SECRET = "Bearer upstream-secret"
 ONCE = RetryPolicy(attempts=1)
@@ -97,6 +99,7 @@ async def test_a_link_on_the_same_origin_is_followed_as_spelled(
         "//evil.example/json",  # scheme-relative
         "json",  # relative, not a path
         "http://[::1",  # not a URL
+        "{userinfo}/json",  # our origin, credentials of its own
         "{base_https}/json",  # same host, another scheme
     ],
 )
@@ -104,7 +107,11 @@ async def test_a_link_elsewhere_is_refused_before_anything_is_sent(
     servers: Servers, link: str
 ) -> None:
     base_url, other, ours, theirs = servers
-    link = link.format(other=other, base_https=base_url.replace("http:", "https:"))
+    link = link.format(
+        other=other,
+        base_https=base_url.replace("http:", "https:"),
+        userinfo=base_url.replace("http://", "http://user:pw@"),
+    )
     http = UpstreamHTTP("test", base_url, headers={"Authorization": SECRET}, retry=ONCE)
     try:
         with pytest.raises(UpstreamBadResponse):
@@ -112,6 +119,42 @@ async def test_a_link_elsewhere_is_refused_before_anything_is_sent(
     finally:
         await http.aclose()
     assert (ours, theirs) == ([], [])
+
+
+async def test_a_link_is_escaped_where_it_must_be_and_its_origin_read_loosely(
+    servers: Servers,
+) -> None:
+    """Escapes kept, a raw space or accent escaped, the scheme in capitals."""
+    base_url, _, ours, _ = servers
+    http = UpstreamHTTP("test", base_url, headers={"Authorization": SECRET})
+    try:
+        await http.get_json(base_url.replace("http:", "HTTP:") + "/json?q=José a")
+    finally:
+        await http.aclose()
+    assert ours == [("/json", "q=Jos%C3%A9+a", SECRET)]
+
+
+async def test_a_closed_client_sends_nothing_more(servers: Servers) -> None:
+    base_url, _, ours, _ = servers
+    http = UpstreamHTTP("test", base_url)
+    await http.get_json("/json")
+    await http.aclose()
+    with pytest.raises(RuntimeError):
+        await http.get_json("/json")
+    await http.aclose()  # again: nothing to do
+    assert len(ours) == 1
+
+
+def test_certificates_are_read_where_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``SSL_CERT_FILE`` (a private CA's), else certifi's roots."""
+    assert _tls().cert_store_stats()["x509_ca"] > 100
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(FileNotFoundError):
+        _tls()
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    assert _tls().cert_store_stats()["x509_ca"] > 100
 
 
 async def test_a_redirect_is_not_followed(servers: Servers) -> None:
