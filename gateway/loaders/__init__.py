@@ -1,6 +1,6 @@
 """Per-request DataLoaders: every field reads through one of these.
 
-Each loader is named after what it loads and by what (``AddressesByCustomerLoader``),
+Each loader is named after what it loads and by what (``TasksPageByCustomerLoader``),
 does one query or upstream call per batch and returns results aligned with its
 keys (``None`` or ``[]`` for a missing key, never an exception). ``Loaders``
 builds a fresh set for every request, so nothing leaks between callers.
