@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import certifi
@@ -25,6 +26,16 @@ SECRET = "Bearer upstream-secret"
 ONCE = RetryPolicy(attempts=1)
 Heard = list[tuple[str, str, str | None]]
 Servers = tuple[str, str, Heard, Heard]
+
+
+@asynccontextmanager
+async def client(base_url: str) -> AsyncIterator[UpstreamHTTP]:
+    """A connector's client of ``base_url``, its credential sent, one attempt."""
+    http = UpstreamHTTP("test", base_url, headers={"Authorization": SECRET}, retry=ONCE)
+    try:
+        yield http
+    finally:
+        await http.aclose()
 
 
 def recording_app(heard: Heard, elsewhere: str) -> Starlette:
@@ -63,14 +74,11 @@ async def test_a_path_goes_under_the_base_url_with_the_credentials(
     servers: Servers,
 ) -> None:
     base_url, _, ours, _ = servers
-    http = UpstreamHTTP("test", base_url + "/", headers={"Authorization": SECRET})
-    try:
+    async with client(base_url + "/") as http:
         assert await http.get_json("/json", params={"query": "a b", "n": 2}) == {
             "ok": True
         }
         assert await http.post_json("/json", {"x": 1}) == {"ok": True}
-    finally:
-        await http.aclose()
     assert [(path, auth) for path, _, auth in ours] == [
         ("/json", SECRET),
         ("/json", SECRET),
@@ -84,11 +92,8 @@ async def test_a_link_on_the_same_origin_is_followed_as_spelled(
 ) -> None:
     """Zendesk's next pages escape their brackets; the link goes as given."""
     base_url, _, ours, _ = servers
-    http = UpstreamHTTP("test", base_url, headers={"Authorization": SECRET})
-    try:
+    async with client(base_url) as http:
         await http.get_json(f"{base_url}/json?page%5Bafter%5D=xyz&page%5Bsize%5D=2")
-    finally:
-        await http.aclose()
     assert ours == [("/json", "page%5Bafter%5D=xyz&page%5Bsize%5D=2", SECRET)]
 
 
@@ -112,12 +117,9 @@ async def test_a_link_elsewhere_is_refused_before_anything_is_sent(
         base_https=base_url.replace("http:", "https:"),
         userinfo=base_url.replace("http://", "http://user:pw@"),
     )
-    http = UpstreamHTTP("test", base_url, headers={"Authorization": SECRET}, retry=ONCE)
-    try:
+    async with client(base_url) as http:
         with pytest.raises(UpstreamBadResponse):
             await http.get_json(link)
-    finally:
-        await http.aclose()
     assert (ours, theirs) == ([], [])
 
 
@@ -126,11 +128,8 @@ async def test_a_link_is_escaped_where_it_must_be_and_its_origin_read_loosely(
 ) -> None:
     """Escapes kept, a raw space or accent escaped, the scheme in capitals."""
     base_url, _, ours, _ = servers
-    http = UpstreamHTTP("test", base_url, headers={"Authorization": SECRET})
-    try:
+    async with client(base_url) as http:
         await http.get_json(base_url.replace("http:", "HTTP:") + "/json?q=José a")
-    finally:
-        await http.aclose()
     assert ours == [("/json", "q=Jos%C3%A9+a", SECRET)]
 
 
@@ -160,12 +159,9 @@ def test_certificates_are_read_where_the_environment_says(
 async def test_a_redirect_is_not_followed(servers: Servers) -> None:
     """The other host never hears the credentials; a 302 is no JSON answer."""
     base_url, _, ours, theirs = servers
-    http = UpstreamHTTP("test", base_url, headers={"Authorization": SECRET}, retry=ONCE)
-    try:
+    async with client(base_url) as http:
         with pytest.raises(UpstreamBadResponse):
             await http.get_json("/moved")
-    finally:
-        await http.aclose()
     assert [path for path, _, _ in ours] == ["/moved"]
     assert theirs == []
 
@@ -174,10 +170,7 @@ async def test_a_refused_connection_is_unavailable() -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    http = UpstreamHTTP("test", f"http://127.0.0.1:{port}", retry=ONCE)
-    try:
+    async with client(f"http://127.0.0.1:{port}") as http:
         with pytest.raises(UpstreamUnavailable) as refused:
             await http.get_json("/json")
-    finally:
-        await http.aclose()
     assert refused.value.retriable
