@@ -2,7 +2,8 @@
 when configured, else in process — and in process while the process's Redis
 breaker skips Redis (``gateway.shared_redis``). A take may cost more than one token and
 may have to leave a floor in the bucket; a refusal carries the seconds until
-it would pass.
+it would pass. ``take_all`` takes from several buckets at once, all or none,
+in one command (a call that spends its upstream's budget and an endpoint's).
 
 Used to meter callers (``gateway.auth.ratelimit``) and to spend the budget of
 each upstream (``gateway.guard.budget``).
@@ -41,7 +42,7 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
 # passes while ``floor`` tokens stay; ``force`` applies it regardless (a
 # settlement: negative costs give tokens back).
 _TAKE = _REFILL_AND_TAKE + "return {allowed, tostring(tokens)}\n"
-_TAKE_READING = (
+TAKE_READING = (
     _REFILL_AND_TAKE
     + "return {allowed, tostring(tokens), redis.call('MGET', unpack(KEYS, 2))}\n"
 )
@@ -49,6 +50,33 @@ _TAKE_READING = (
 88–113 µs of redis-py's CPU per call against 107–133 µs for a pipeline of
 the two (docs/benchmarks.md, "The collector's young generation, and the warm
 hit in one command")."""
+
+_TAKE_ALL = """
+local now = tonumber(ARGV[1])
+local found = {}
+for i, key in ipairs(KEYS) do
+  local capacity = tonumber(ARGV[i * 4 - 2])
+  local rate = tonumber(ARGV[i * 4 - 1])
+  local tokens = tonumber(redis.call('HGET', key, 't') or capacity)
+  local at = tonumber(redis.call('HGET', key, 'at') or now)
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+  if tokens - tonumber(ARGV[i * 4]) < tonumber(ARGV[i * 4 + 1]) then
+    return {i, tostring(tokens)}
+  end
+  found[i] = tokens
+end
+for i, key in ipairs(KEYS) do
+  local capacity = tonumber(ARGV[i * 4 - 2])
+  local life = math.ceil(capacity / tonumber(ARGV[i * 4 - 1]) * 1000) + 1000
+  redis.call('HSET', key, 't', math.min(capacity, found[i] - tonumber(ARGV[i * 4])),
+    'at', now)
+  redis.call('PEXPIRE', key, life)
+end
+return {0, ''}
+"""
+"""``_TAKE`` of each of ``KEYS`` (``ARGV``: now, then capacity, rate, cost and
+floor of each), all or none: ``{0, ''}`` when all were taken, else the
+first bucket (from 1) that could not cover its cost, and its tokens."""
 
 _LOCAL_KEYS = 100_000
 """Buckets kept in memory at most (one per key, address or embed token)."""
@@ -58,15 +86,25 @@ class TokenBucket:
     """Buckets of ``capacity`` tokens refilled at ``rate`` per second, one per key."""
 
     def __init__(
-        self, rate: float, capacity: float, redis: SharedRedis | None, prefix: str
+        self,
+        rate: float,
+        capacity: float,
+        redis: SharedRedis | None,
+        prefix: str,
+        *,
+        slot: str | None = None,
     ) -> None:
+        """Keys are ``<prefix>:<key>``, or ``<prefix>:{<slot>}:<key>`` with a
+        ``slot``: buckets of one slot share a Redis Cluster hash slot, so
+        ``take_all`` may take from them in one command."""
         self.rate = rate
         self.capacity = capacity
         self.redis = redis
-        self.prefix = prefix
+        self.prefix = prefix if slot is None else f"{prefix}:{{{slot}}}"
         self._buckets: dict[str, tuple[float, float]] = {}
         self._script = redis.client.register_script(_TAKE) if redis else None
-        self._reading = redis.client.register_script(_TAKE_READING) if redis else None
+        self._reading = redis.client.register_script(TAKE_READING) if redis else None
+        self._all = redis.client.register_script(_TAKE_ALL) if redis else None
 
     async def take(self, key: str, cost: float = 1.0, floor: float = 0.0) -> float:
         """0 when ``cost`` tokens were taken leaving at least ``floor``; else
@@ -148,3 +186,37 @@ class TokenBucket:
         if needed > self.capacity:
             return math.inf
         return max(0.001, (needed - tokens) / self.rate)
+
+
+Take = tuple[TokenBucket, str, float, float]
+"""A take of ``cost`` tokens from ``bucket``'s ``key`` leaving ``floor``."""
+
+
+async def take_all(takes: Sequence[Take]) -> tuple[int, float]:
+    """``take`` of each ``(bucket, key, cost, floor)``, all or none:
+    ``(0, 0.0)`` when every one was taken, else the index of the first that
+    could not be and the seconds until it could (none was taken). One command
+    to Redis: the buckets share one Redis and, on a cluster, one ``slot``."""
+    first = takes[0][0]
+    if first.redis is not None and first._all is not None:
+        script = first._all
+        keys = [f"{bucket.prefix}:{key}" for bucket, key, _, _ in takes]
+        arguments: list[float] = [time.time()]
+        for bucket, _, cost, floor in takes:
+            arguments += [bucket.capacity, bucket.rate, cost, floor]
+        answer = await first.redis.breaker.run(
+            "bucket", lambda: script(keys=keys, args=arguments)
+        )
+        if answer is not DOWN:
+            failed = int(answer[0])
+            if not failed:
+                return 0, 0.0
+            bucket, _, cost, floor = takes[failed - 1]
+            return failed - 1, bucket._wait(float(answer[1]), cost + floor)
+    for index, (bucket, key, cost, floor) in enumerate(takes):
+        tokens = bucket._apply_local(key, cost, floor, force=False)
+        if tokens is not None:  # none taken: give back what the others took
+            for done, done_key, given, _ in takes[:index]:
+                done._apply_local(done_key, -given, 0.0, force=True)
+            return index, bucket._wait(tokens, cost + floor)
+    return 0, 0.0

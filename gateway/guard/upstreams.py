@@ -25,7 +25,7 @@ from connectors.breaker import BreakerState, CircuitBreaker
 from connectors.errors import UpstreamBudgetSpent, UpstreamCircuitOpen
 from connectors.scope import Outcome, Priority
 from gateway import metrics
-from gateway.guard.bucket import TokenBucket
+from gateway.guard.bucket import Take, TokenBucket, take_all
 from gateway.guard.budget import Budget, budgets, upstream_of
 from gateway.settings import Settings
 from gateway.shared_redis.client import SharedRedis
@@ -55,8 +55,10 @@ class UpstreamGuard:
         """``budgets`` by connector name, and by ``<connector>.<limit>`` for
         an endpoint's own limit; ``reserves``: the share of each burst a
         priority class leaves to the classes above it."""
-        self.buckets = {
-            name: TokenBucket(b.rate, b.capacity, redis, f"{prefix}:budget")
+        self.buckets = {  # an upstream's budgets in one slot: taken together
+            name: TokenBucket(
+                b.rate, b.capacity, redis, f"{prefix}:budget", slot=upstream_of(name)
+            )
             for name, b in budgets.items()
         }
         self.reserves = dict(reserves)
@@ -117,9 +119,9 @@ class UpstreamGuard:
         self, names: list[str], cost: float, priority: Priority, hold: float = 0.0
     ) -> float:
         """0 when every budget of ``names`` covered ``cost`` above the
-        priority's reserve; else the seconds until the one that did not
-        could, and what the others took is given back."""
-        taken: list[tuple[str, float]] = []
+        priority's reserve (all taken in one command); else the seconds until
+        the one that did not could (none taken)."""
+        takes: list[Take] = []
         for name in names:
             bucket = self.buckets[name]
             floor = bucket.capacity * self.reserves[priority]
@@ -128,14 +130,9 @@ class UpstreamGuard:
             # A call dearer than the bucket holds above the floor (a budget
             # share smaller than one query's cost) waits for a full bucket,
             # not for ever; what it really cost is settled after.
-            amount = min(cost, bucket.capacity - floor)
-            wait = await bucket.take(name, amount, floor)
-            if wait > 0:
-                for done, given in taken:
-                    await self.buckets[done].adjust(done, -given)
-                return wait
-            taken.append((name, amount))
-        return 0.0
+            takes.append((bucket, name, min(cost, bucket.capacity - floor), floor))
+        _, wait = await take_all(takes)
+        return wait
 
     async def settle(self, connector: str, extra: float) -> None:
         bucket = self.buckets.get(connector)

@@ -22,7 +22,7 @@ from connectors.posthog.client import PostHogConnector
 from connectors.posthog.simulator.server import PostHogSimulator
 from connectors.scope import Priority, at_most, call_scope
 from connectors.simulator_server import serve_app
-from gateway.guard.bucket import TokenBucket
+from gateway.guard.bucket import TokenBucket, take_all
 from gateway.guard.budget import Budget, budgets
 from gateway.guard.upstreams import UpstreamGuard, build_guard
 from gateway.settings import Settings
@@ -185,6 +185,24 @@ async def test_a_bucket_takes_costs_above_a_floor_and_settles_both_ways(
     await bucket.adjust("k", 2)  # it cost 2 more: -2, a debt
     assert await bucket.take("k", cost=1) > 0
     assert await bucket.take("k", cost=11) == math.inf  # more than it ever holds
+
+
+async def test_buckets_taken_together_are_all_taken_or_none(
+    bucket_redis: SharedRedis | None, cache_prefix: str
+) -> None:
+    """One command on Redis (the buckets share a slot on a cluster), the
+    same answers in process."""
+    account, search = (
+        TokenBucket(0.001, capacity, bucket_redis, cache_prefix, slot="zendesk")
+        for capacity in (3, 2)
+    )
+    assert await take_all([(account, "a", 1, 0), (search, "s", 2, 0)]) == (0, 0)
+    index, wait = await take_all([(account, "a", 1, 0), (search, "s", 1, 0)])
+    assert (index, wait) == (1, pytest.approx(1000, rel=0.01))  # search: 0 left
+    assert await account.take("a", 2) == 0  # the account's token was not kept
+    index, wait = await take_all([(account, "a", 1, 0), (search, "s", 0, 0)])
+    assert (index, wait) == (0, pytest.approx(1000, rel=0.01))  # account: 0 left
+    assert await take_all([(account, "a", 4, 0)]) == (0, math.inf)  # never
 
 
 def test_klaviyo_has_a_budget_per_endpoint_within_its_burst_and_its_minute() -> None:
