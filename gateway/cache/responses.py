@@ -33,11 +33,15 @@ What moves a version:
   a new segment).
 
 A version is a random token, never a counter, and never missing when an
-answer is stored under it: one read missing (never moved yet, or evicted by
-a Redis whose ``maxmemory`` policy evicts, or by the in-process LRU) is
-created there and then (``SET NX``, then read: another request's wins), before
-the query executes. Were answers stored under "missing", a version evicted
-after a change would read as "missing" again and make them current.
+answer is stored under it: one read missing (never moved yet — a customer
+nobody viewed for ``VERSION_TTL`` —, or evicted by a Redis whose
+``maxmemory`` policy evicts, or by the in-process LRU) is created while the
+query executes (``SET NX`` of a new token, then read), and the answer is
+stored only if this request's token is the one there: had anything else set
+it first (a change, whose data the execution may not have seen, or another
+request), the answer is not stored. Were answers stored under "missing", a
+version evicted after a change would read as "missing" again and make them
+current.
 
 Responses with errors are never stored. Entries expire after
 ``CG_RESPONSE_CACHE_TTL`` seconds whatever happens, which bounds staleness from
@@ -47,6 +51,7 @@ what it showed in the audit trail, as the original execution did.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Collection, Mapping, Sequence
@@ -65,6 +70,7 @@ from graphql import (
 from gateway import metrics
 from gateway.cache.backends import CacheBackend
 from gateway.cache.fragments import FragmentReader
+from gateway.cache.writes import write
 from gateway.changes.bus import CustomerChange
 from gateway.relay.ids import decode_global_id
 
@@ -78,6 +84,12 @@ _KNOWN = 10_000
 """Requests whose slot is remembered (``known``), at most."""
 _LISTS = "lists"
 """The customer list's version (and its entries' hash tag)."""
+
+
+Versions = Sequence[bytes | None] | asyncio.Task[list[bytes] | None]
+"""The versions an answer is stored under: as read, or (one was missing)
+being created beside the execution: ``None`` if another writer set one
+first, and the answer is then not stored (``ResponseCache.get``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,25 +177,59 @@ class ResponseCache:
 
     async def get(
         self, lookup: Lookup, read: Sequence[bytes | None] | None = None
-    ) -> tuple[Hit | None, list[bytes | None]]:
-        """The entry if it is current, and the versions read (for ``put``);
-        ``read``: the values at ``reading(lookup)``, when already read."""
+    ) -> tuple[Hit | None, Versions]:
+        """The entry if it is current, and the versions to store an answer
+        under (for ``put``); ``read``: the values at ``reading(lookup)``, when
+        already read. A version missing makes any entry stale: it is created
+        in a task, beside the execution (``write``: inside
+        ``deferred_writes`` the request waits for it before it ends)."""
         if read is None:
             read = await self.backend.get_many(self.reading(lookup))
-        entry, versions = read[0], await self.minted(lookup.version_keys, read[1:])
-        hit = _current(entry, versions) if entry is not None else None
+        entry, versions = read[0], read[1:]
+        stored_under: Versions = versions
+        if all(versions):
+            hit = _current(entry, versions) if entry is not None else None
+        else:
+            hit = None
+            created = asyncio.ensure_future(
+                self._created(lookup.version_keys, versions)
+            )
+            await write(created)
+            stored_under = created
         metrics.CACHE_REQUESTS.labels(
             source="response", result="hit" if hit else "miss"
         ).inc()
-        return hit, versions
+        return hit, stored_under
+
+    async def _created(
+        self, keys: Sequence[str], versions: Sequence[bytes | None]
+    ) -> list[bytes] | None:
+        """``versions`` (read at ``keys``) with the missing ones created; or
+        ``None`` when one was set by another writer first."""
+        tokens = {
+            key: secrets.token_hex(8).encode()
+            for key, version in zip(keys, versions, strict=True)
+            if not version
+        }
+        held = await self.backend.add_many(tokens, VERSION_TTL)
+        if list(tokens.values()) != held:
+            return None
+        return [v or tokens[k] for k, v in zip(keys, versions, strict=True)]
 
     async def put(
         self,
         lookup: Lookup,
-        versions: Sequence[bytes | None],
+        versions: Versions,
         body: bytes,
         reads: Mapping[int, Collection[str]],
     ) -> None:
+        """Store ``body``: at once under versions read, once created under
+        versions ``get`` created (not at all if another writer came first)."""
+        if isinstance(versions, asyncio.Task):
+            created = await versions
+            if created is None:
+                return
+            versions = created
         header = orjson.dumps(
             {
                 "versions": [v.decode() if v else "" for v in versions],

@@ -16,12 +16,11 @@ where it is made, as before::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
 
-_pending: ContextVar[list[asyncio.Task[None]] | None] = ContextVar(
+_pending: ContextVar[list[asyncio.Future[object]] | None] = ContextVar(
     "cache_writes", default=None
 )
 
@@ -29,7 +28,7 @@ _pending: ContextVar[list[asyncio.Task[None]] | None] = ContextVar(
 @asynccontextmanager
 async def deferred_writes() -> AsyncIterator[None]:
     """Run the block's cache writes in the background; wait for them on exit."""
-    tasks: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Future[object]] = []
     token = _pending.set(tasks)
     try:
         yield
@@ -42,7 +41,7 @@ async def deferred_writes() -> AsyncIterator[None]:
 
 
 async def write(
-    store: Coroutine[Any, Any, None], done: Callable[[], None] | None = None
+    store: Awaitable[object], done: Callable[[], None] | None = None
 ) -> None:
     """Run ``store`` (then ``done``): in the background inside
     ``deferred_writes``, at once outside it."""

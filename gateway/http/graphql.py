@@ -30,6 +30,7 @@ from gateway.admission.persisted import PersistedQueryError
 from gateway.auth.audit import AuditTrail
 from gateway.auth.authenticate import KEY_MEMORY_SECONDS
 from gateway.auth.principal import Principal
+from gateway.cache.responses import Versions
 from gateway.cache.writes import deferred_writes
 from gateway.errors import Refused
 from gateway.http.fragments import FragmentExecutor
@@ -174,7 +175,7 @@ class GraphQLApp(GuardedGraphQL):
             data.variables,
             role,
         )
-        versions: list[bytes | None] = []
+        versions: Versions = []
         if lookup is not None:
             hit, versions = await responses.get(lookup, read)
             if hit is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from graphql import OperationDefinitionNode, parse
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from strawberry.relay import GlobalID
@@ -167,6 +168,33 @@ async def test_a_version_evicted_after_a_change_never_makes_an_older_answer_curr
     else:
         await cached.gql(PAGE)
     assert cached.simulators.total_requests()["shopify"] >= 1
+
+
+@pytest.mark.parametrize("changed", [False, True])
+async def test_an_answer_is_stored_under_a_version_it_created_only_if_none_came_first(
+    cached: Gateway, changed: bool
+) -> None:
+    """A version read missing is created beside the execution; a change that
+    set it first (the execution may have read the data before it) leaves
+    the answer unstored, so it is executed again next time."""
+    responses = cached.services.responses
+    assert responses is not None
+    customer_id = await first_customer(cached)
+    pk = decode_global_id(customer_id, "Customer")[1]
+    operation = parse(SIDEBAR).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    variables = {"id": customer_id}
+    lookup = responses.lookup(operation, SIDEBAR, None, variables, "admin")
+    assert lookup is not None
+    await evict_versions(cached, ["all", str(pk)])
+    read = await responses.backend.get_many(responses.reading(lookup))
+    if changed:  # lands after the read, before the version is created
+        await responses.forget_customers([CustomerChange(pk, "api", "update")])
+    hit, versions = await responses.get(lookup, read)
+    assert hit is None
+    await responses.put(lookup, versions, b'{"data":{}}', {})
+    hit, _ = await responses.get(lookup)
+    assert (hit is None) is changed
 
 
 async def test_an_erased_customers_answers_fragments_and_pages_are_deleted(
