@@ -21,6 +21,8 @@ from functools import partial
 from itertools import islice
 from typing import Protocol
 
+from redis.asyncio.cluster import RedisCluster
+
 from gateway.shared_redis.breaker import DOWN
 from gateway.shared_redis.client import SharedRedis
 
@@ -70,6 +72,15 @@ class CacheBackend(Protocol):
         a value means another fetch stored it since the caller's last read."""
         ...
 
+    async def read_or_acquire(
+        self, locks: Mapping[str, str], ttl: float
+    ) -> list[tuple[bool, bytes | None]]:
+        """``get_many`` of the value keys of ``locks`` (``{lock: value key}``),
+        and ``acquire_many`` of the locks of those found empty: ``(held,
+        value)`` each, in one round trip where the backend allows (then a
+        miss is locked as it is read, and no fetch can end in between)."""
+        ...
+
     async def store_and_release(
         self, items: Mapping[str, bytes], ttl: float, locks: Sequence[str]
     ) -> None:
@@ -78,6 +89,41 @@ class CacheBackend(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+READ_OR_LOCK = """
+local out = {}
+for i = 1, #KEYS, 2 do
+  local value = redis.call('GET', KEYS[i])
+  if value then
+    out[#out + 1] = 0
+    out[#out + 1] = value
+  else
+    local held = redis.call('SET', KEYS[i + 1], '1', 'NX', 'PX', ARGV[1])
+    out[#out + 1] = held and 1 or 0
+    out[#out + 1] = false
+  end
+end
+return out
+"""
+"""``read_or_acquire`` in one command: ``KEYS`` are value, lock, value, lock…;
+``ARGV[1]`` the locks' life in ms; answers held (1/0), value… ."""
+
+
+async def read_then_acquire(
+    backend: CacheBackend, locks: Mapping[str, str], ttl: float
+) -> list[tuple[bool, bytes | None]]:
+    """``read_or_acquire`` in two round trips: a read, then the locks of the
+    keys found empty, each read again with its lock (a fetch that ended in
+    between left its value)."""
+    values = await backend.get_many(list(locks.values()))
+    read = zip(locks.items(), values, strict=True)
+    empty = {lock: key for (lock, key), value in read if value is None}
+    claims = dict(zip(empty, await backend.acquire_many(empty, ttl), strict=True))
+    return [
+        claims.get(lock, (False, value))
+        for lock, value in zip(locks, values, strict=True)
+    ]
 
 
 class MemoryBackend:
@@ -137,6 +183,11 @@ class MemoryBackend:
         values = await self.get_many(list(locks.values()))
         return [(True, value) for value in values]
 
+    async def read_or_acquire(
+        self, locks: Mapping[str, str], ttl: float
+    ) -> list[tuple[bool, bytes | None]]:
+        return await read_then_acquire(self, locks, ttl)
+
     async def store_and_release(
         self, items: Mapping[str, bytes], ttl: float, locks: Sequence[str]
     ) -> None:
@@ -173,6 +224,7 @@ class RedisBackend:
         self._purges: dict[str, None] = {}
         """Prefixes purged while Redis was skipped (erasures: few)."""
         self.breaker.on_recovery(self._recovered)
+        self._read_or_lock = self.redis.register_script(READ_OR_LOCK)
 
     @property
     def shared(self) -> bool:
@@ -270,6 +322,28 @@ class RedisBackend:
         answers = await self.breaker.run("lock", pipeline)
         if answers is DOWN:
             return await self.near.acquire_many(locks, ttl)
+        return [
+            (bool(held), value.encode() if isinstance(value, str) else value)
+            for held, value in zip(answers[::2], answers[1::2], strict=True)
+        ]
+
+    async def read_or_acquire(
+        self, locks: Mapping[str, str], ttl: float
+    ) -> list[tuple[bool, bytes | None]]:
+        """One script (``READ_OR_LOCK``); on a cluster, for one key only (a
+        value and its lock share a slot, a batch's keys do not): a batch
+        there takes two round trips (``read_then_acquire``)."""
+        if not locks:
+            return []
+        if len(locks) > 1 and isinstance(self.redis, RedisCluster):
+            return await read_then_acquire(self, locks, ttl)
+        keys = [k for lock, value in locks.items() for k in (value, lock)]
+        script = self._read_or_lock
+        answers = await self.breaker.run(
+            "lock", lambda: script(keys=keys, args=[int(ttl * 1000)])
+        )
+        if answers is DOWN:
+            return await self.near.read_or_acquire(locks, ttl)
         return [
             (bool(held), value.encode() if isinstance(value, str) else value)
             for held, value in zip(answers[::2], answers[1::2], strict=True)

@@ -20,9 +20,12 @@ eviction by external id finds what a read stored.
 misses are fetched in one upstream call. Concurrent misses of one key share one
 fetch: within a process through shared futures, across replicas through a short
 Redis lock (``SET NX PX``) — a replica that finds the lock taken waits briefly
-for the value instead of calling upstream too. Each lock is taken together with
-a read of its key (one pipeline), so a fetch that ended between a caller's miss
-and its lock — lock already released, value stored — is read, not repeated.
+for the value instead of calling upstream too. The read itself takes the lock
+of each key it finds empty (``CacheBackend.read_or_acquire``: one script, one
+round trip); a lock taken apart (a stale value, a Redis Cluster's batch over
+several slots) is taken together with a read of its key (one pipeline), so a
+fetch that ended between a caller's miss and its lock — lock already
+released, value stored — is read, not repeated.
 
 What a miss fetched is stored and its lock released in one round trip, values
 first (``CacheBackend.store_and_release``), so a replica never finds the lock
@@ -177,32 +180,55 @@ class ReadThrough(Generic[V]):
         fresh: Fresh[V] | None = None,
     ) -> list[V]:
         """Values for ``keys``; ``fetch`` gets the misses (absent → ``default``)
-        and the cached values ``fresh`` rejects."""
-        raw = await self.backend.get_many([self.key(k) for k in keys])
+        and the cached values ``fresh`` rejects. The read takes the lock of
+        each key it finds empty (``CacheBackend.read_or_acquire``)."""
+        unique = list(dict.fromkeys(keys))
+        names = [self.key(k) for k in unique]
+        claims = await self.backend.read_or_acquire(
+            {f"{name}:lock": name for name in names}, self.lock_ttl
+        )
         found: dict[str, V] = {}
-        for key, value in zip(keys, raw, strict=True):
+        taken: dict[str, str] = {}
+        unneeded: list[str] = []
+        for key, name, (held, value) in zip(unique, names, claims, strict=True):
             if current := self._current(key, value, fresh):
                 found[key] = current[0]
+                if held:  # read again with its lock: a fetch had just ended
+                    unneeded.append(f"{name}:lock")
+            elif held:
+                taken[key] = f"{name}:lock"
+        if unneeded:
+            await write(self.backend.delete_many(unneeded))
         hits = len(found)
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="hit").inc(hits)
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="miss").inc(
             len(keys) - hits
         )
-        missing = [k for k in dict.fromkeys(keys) if k not in found]
+        missing = [k for k in unique if k not in found]
         if missing:
-            found.update(await self._fill(missing, fetch, default, fresh))
+            found.update(await self._fill(missing, fetch, default, fresh, taken))
         return [found[k] for k in keys]
 
     async def _fill(
-        self, keys: list[str], fetch: Fetch[V], default: V, fresh: Fresh[V] | None
+        self,
+        keys: list[str],
+        fetch: Fetch[V],
+        default: V,
+        fresh: Fresh[V] | None,
+        taken: Mapping[str, str],
     ) -> dict[str, V]:
+        """The values of ``keys``, missed: shared with a fetch of this process
+        under way, else fetched under their locks (``taken``: those the read
+        took already)."""
         shared = {k: self._inflight[k] for k in keys if k in self._inflight}
         mine = [k for k in keys if k not in shared]
+        if released := [taken[k] for k in shared if k in taken]:
+            await write(self.backend.delete_many(released))
         futures = {k: asyncio.get_running_loop().create_future() for k in mine}
         self._inflight.update(futures)
         try:
             values, new, locks = (
-                await self._fetch_locked(mine, fetch, default, fresh)
+                await self._fetch_locked(mine, fetch, default, fresh, taken)
                 if mine
                 else ({}, {}, [])
             )
@@ -250,16 +276,28 @@ class ReadThrough(Generic[V]):
                 del self._inflight[key]
 
     async def _fetch_locked(
-        self, keys: list[str], fetch: Fetch[V], default: V, fresh: Fresh[V] | None
+        self,
+        keys: list[str],
+        fetch: Fetch[V],
+        default: V,
+        fresh: Fresh[V] | None,
+        taken: Mapping[str, str] | None = None,
     ) -> tuple[dict[str, V], dict[str, V], list[str]]:
         """Values for ``keys``, the fetched ones among them, and the locks
-        taken for those: the caller stores the one and releases the other."""
-        locks = {self.key(k) + ":lock": self.key(k) for k in keys}
-        claims = await self.backend.acquire_many(locks, self.lock_ttl)
+        taken for those (``taken``: already, by the read that missed them):
+        the caller stores the one and releases the other."""
+        taken = taken or {}
+        names = {k: self.key(k) for k in keys if k not in taken}
+        locks = {f"{name}:lock": name for name in names.values()}
+        claimed = iter(await self.backend.acquire_many(locks, self.lock_ttl))
         values: dict[str, V] = {}
         mine: list[str] = []
         waiting: list[str] = []
-        for key, lock, (held, raw) in zip(keys, locks, claims, strict=True):
+        for key in keys:
+            if key in taken:
+                lock, (held, raw) = taken[key], (True, None)
+            else:
+                lock, (held, raw) = f"{names[key]}:lock", next(claimed)
             # Read with the lock: a fetch that ended between this caller's
             # first read and here (its lock already gone) left its value.
             if current := self._current(key, raw, fresh):

@@ -51,7 +51,7 @@ TAKE_READING = (
 the two (docs/benchmarks.md, "The collector's young generation, and the warm
 hit in one command")."""
 
-_TAKE_ALL = """
+TAKE_ALL = """
 local now = tonumber(ARGV[1])
 local found = {}
 for i, key in ipairs(KEYS) do
@@ -104,7 +104,7 @@ class TokenBucket:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._script = redis.client.register_script(_TAKE) if redis else None
         self._reading = redis.client.register_script(TAKE_READING) if redis else None
-        self._all = redis.client.register_script(_TAKE_ALL) if redis else None
+        self._all = redis.client.register_script(TAKE_ALL) if redis else None
 
     async def take(self, key: str, cost: float = 1.0, floor: float = 0.0) -> float:
         """0 when ``cost`` tokens were taken leaving at least ``floor``; else

@@ -1,0 +1,76 @@
+"""Cache misses across replicas: a read locks each key it finds empty in the
+same round trip (``CacheBackend.read_or_acquire``: one script, on a Redis
+Cluster too for one key), and replicas missing one key together send one
+upstream call. On one server and on a cluster (``redis_url``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from pydantic import TypeAdapter
+
+from gateway.cache.backends import RedisBackend
+from gateway.cache.read_through import ReadThrough
+from gateway.shared_redis.client import SharedRedis
+
+pytestmark = [pytest.mark.redis]
+
+
+@pytest.fixture
+async def shared(redis_url: str) -> AsyncIterator[SharedRedis]:
+    redis = SharedRedis.open(redis_url, timeout=1.0)
+    yield redis
+    await redis.aclose()
+
+
+def replica(shared: SharedRedis, prefix: str) -> ReadThrough[str]:
+    """A replica's cache of one namespace: a backend of its own."""
+    return ReadThrough(
+        RedisBackend(shared, 100), "locks", TypeAdapter(str), ttl=60, prefix=prefix
+    )
+
+
+async def test_a_read_locks_the_keys_it_finds_empty_and_only_those(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    cache = replica(shared, cache_prefix)
+    stored, empty, fetching = (cache.key(k) for k in ("stored", "empty", "fetching"))
+    await cache.backend.set_many({stored: b"value"}, 60)
+    await shared.client.set(f"{fetching}:lock", b"1", px=30_000)  # another replica
+    for key in (stored, empty, fetching):
+        claims = await cache.backend.read_or_acquire({f"{key}:lock": key}, 2.0)
+        assert claims == {
+            stored: [(False, b"value")],
+            empty: [(True, None)],
+            fetching: [(False, None)],
+        }[key]
+    assert await shared.client.exists(f"{stored}:lock") == 0
+    assert 0 < await shared.client.pttl(f"{empty}:lock") <= 2_000
+    await shared.client.delete(f"{empty}:lock", f"{fetching}:lock")
+    assert shared.breaker.outages == 0  # no CROSSSLOT on a cluster
+
+
+async def test_replicas_missing_a_key_together_send_one_upstream_call(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    calls: list[Sequence[str]] = []
+    answered = asyncio.Event()
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        calls.append(keys)
+        await answered.wait()
+        return {k: f"value of {k}" for k in keys}
+
+    first, second = replica(shared, cache_prefix), replica(shared, cache_prefix)
+    one = asyncio.create_task(first.load_many(["k"], fetch, ""))
+    while not calls:  # the first replica read, locked and is fetching
+        await asyncio.sleep(0.01)
+    other = asyncio.create_task(second.load_many(["k"], fetch, ""))
+    await asyncio.sleep(0.05)  # the second found the lock taken: it waits
+    answered.set()
+    assert await one == await other == ["value of k"]
+    assert calls == [["k"]]
+    locks = [k async for k in shared.client.scan_iter(match=f"{cache_prefix}:*:lock")]
+    assert locks == []
