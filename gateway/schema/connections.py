@@ -16,7 +16,7 @@ its connection overrides ``edges`` with it (``ActivityEdge``, ``TimelineEdge``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import strawberry
 from strawberry import relay
@@ -27,8 +27,19 @@ Item = TypeVar("Item")
 
 @strawberry.type(description="One item of a page and its cursor.")
 class Edge(Generic[T]):
-    cursor: str = strawberry.field(description="Opaque; pass as `after`.")
-    node: T = strawberry.field(description="The item.")
+    item: strawberry.Private[Any]
+    """The page's item the edge shows: its cursor is made of it when asked for
+    (most queries ask for ``pageInfo.endCursor`` only)."""
+    cursor_of: strawberry.Private[Callable[[Any], str]]
+    shown: strawberry.Private[T]
+
+    @strawberry.field(description="Opaque; pass as `after`.")
+    def cursor(self) -> str:
+        return self.cursor_of(self.item)
+
+    @strawberry.field(description="The item.")
+    def node(self) -> T:
+        return self.shown
 
 
 @strawberry.type(description="A page of items.")
@@ -50,20 +61,14 @@ class Connection(Generic[T]):
     ) -> Self:
         """The page of ``items`` with their cursors and its ``pageInfo``;
         ``fields`` are those a subclass adds (``total_count=...``)."""
-        edges = [edge(cursor=cursor(i), node=node(i)) for i in items]
+        rows = list(items)
         return cls(
-            edges=edges,
-            page_info=page_info(edges, has_next=has_next, has_previous=has_previous),
+            edges=[edge(item=i, cursor_of=cursor, shown=node(i)) for i in rows],
+            page_info=relay.PageInfo(
+                has_next_page=has_next,
+                has_previous_page=has_previous,
+                start_cursor=cursor(rows[0]) if rows else None,
+                end_cursor=cursor(rows[-1]) if rows else None,
+            ),
             **fields,
         )
-
-
-def page_info(
-    edges: Sequence[Edge[T]], *, has_next: bool, has_previous: bool = False
-) -> relay.PageInfo:
-    return relay.PageInfo(
-        has_next_page=has_next,
-        has_previous_page=has_previous,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )

@@ -80,9 +80,9 @@ describe_values(
 
 @strawberry.type(description="A timeline event and its cursor.")
 class TimelineEdge(Edge[TimelineEvent]):
-    cursor: str = strawberry.field(
-        description="Opaque; pass as `after` (or `before` going back)."
-    )
+    @strawberry.field(description="Opaque; pass as `after` (or `before` going back).")
+    def cursor(self) -> str:
+        return self.cursor_of(self.item)
 
 
 @strawberry.type(description="A page of a customer's timeline, newest first.")
