@@ -41,11 +41,14 @@ async def test_a_read_locks_the_keys_it_finds_empty_and_only_those(
     await shared.client.set(f"{fetching}:lock", b"1", px=30_000)  # another replica
     for key in (stored, empty, fetching):
         claims = await cache.backend.read_or_acquire({f"{key}:lock": key}, 2.0)
-        assert claims == {
-            stored: [(False, b"value")],
-            empty: [(True, None)],
-            fetching: [(False, None)],
-        }[key]
+        assert (
+            claims
+            == {
+                stored: [(False, b"value")],
+                empty: [(True, None)],
+                fetching: [(False, None)],
+            }[key]
+        )
     assert await shared.client.exists(f"{stored}:lock") == 0
     assert 0 < await shared.client.pttl(f"{empty}:lock") <= 2_000
     await shared.client.delete(f"{empty}:lock", f"{fetching}:lock")
