@@ -18,13 +18,15 @@ eviction by external id finds what a read stored.
 
 ``ReadThrough.load_many`` is what loaders call: cached values come back at once;
 misses are fetched in one upstream call. Concurrent misses of one key share one
-fetch: within a process through shared futures, across replicas through a short
-Redis lock (``SET NX PX``) — a replica that finds the lock taken waits briefly
-for the value instead of calling upstream too. The read itself takes the lock
-of each key it finds empty (``CacheBackend.read_or_acquire``: one script, one
-round trip); a lock taken apart (a stale value, a Redis Cluster's batch over
-several slots) is taken together with a read of its key (one pipeline), so a
-fetch that ended between a caller's miss and its lock — lock already
+fetch: within a process through shared futures (one caller reads a key, the
+others of the process share its read and its fetch), across replicas through a
+short Redis lock (``SET NX PX``) — a replica that finds the lock taken waits
+briefly for the value instead of calling upstream too. The read itself takes
+the lock of each key it finds empty (``CacheBackend.read_or_acquire``: one
+script, one round trip), so the caller holding a key's lock is the one its
+process shares; a lock taken apart (a stale value, a Redis Cluster's batch
+over several slots) is taken together with a read of its key (one pipeline),
+so a fetch that ended between a caller's miss and its lock — lock already
 released, value stored — is read, not repeated.
 
 What a miss fetched is stored and its lock released in one round trip, values
@@ -180,70 +182,21 @@ class ReadThrough(Generic[V]):
         fresh: Fresh[V] | None = None,
     ) -> list[V]:
         """Values for ``keys``; ``fetch`` gets the misses (absent → ``default``)
-        and the cached values ``fresh`` rejects. The read takes the lock of
-        each key it finds empty (``CacheBackend.read_or_acquire``)."""
+        and the cached values ``fresh`` rejects. A key another caller of this
+        process is reading or fetching is shared, not read again; the others
+        are read, each lock taken as its key is found empty
+        (``CacheBackend.read_or_acquire``), so the caller that reads a key is
+        the one that holds its lock."""
         unique = list(dict.fromkeys(keys))
-        names = [self.key(k) for k in unique]
-        claims = await self.backend.read_or_acquire(
-            {f"{name}:lock": name for name in names}, self.lock_ttl
+        shared = {k: self._inflight[k] for k in unique if k in self._inflight}
+        mine = [k for k in unique if k not in shared]
+        values, hits = (
+            await self._read(mine, fetch, default, fresh) if mine else ({}, 0)
         )
-        found: dict[str, V] = {}
-        taken: dict[str, str] = {}
-        unneeded: list[str] = []
-        for key, name, (held, value) in zip(unique, names, claims, strict=True):
-            if current := self._current(key, value, fresh):
-                found[key] = current[0]
-                if held:  # read again with its lock: a fetch had just ended
-                    unneeded.append(f"{name}:lock")
-            elif held:
-                taken[key] = f"{name}:lock"
-        if unneeded:
-            await write(self.backend.delete_many(unneeded))
-        hits = len(found)
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="hit").inc(hits)
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="miss").inc(
             len(keys) - hits
         )
-        missing = [k for k in unique if k not in found]
-        if missing:
-            found.update(await self._fill(missing, fetch, default, fresh, taken))
-        return [found[k] for k in keys]
-
-    async def _fill(
-        self,
-        keys: list[str],
-        fetch: Fetch[V],
-        default: V,
-        fresh: Fresh[V] | None,
-        taken: Mapping[str, str],
-    ) -> dict[str, V]:
-        """The values of ``keys``, missed: shared with a fetch of this process
-        under way, else fetched under their locks (``taken``: those the read
-        took already)."""
-        shared = {k: self._inflight[k] for k in keys if k in self._inflight}
-        mine = [k for k in keys if k not in shared]
-        if released := [taken[k] for k in shared if k in taken]:
-            await write(self.backend.delete_many(released))
-        futures = {k: asyncio.get_running_loop().create_future() for k in mine}
-        self._inflight.update(futures)
-        try:
-            values, new, locks = (
-                await self._fetch_locked(mine, fetch, default, fresh, taken)
-                if mine
-                else ({}, {}, [])
-            )
-            for key, future in futures.items():
-                future.set_result(values[key])
-        except BaseException as exc:
-            for future in futures.values():
-                future.set_exception(exc)
-                future.exception()  # mark retrieved: the caller re-raises it
-            self._settled(futures)
-            raise
-        if new or locks:
-            await write(self._store(new, locks), lambda: self._settled(futures))
-        else:
-            self._settled(futures)
         outgrown = []
         for key, future in shared.items():
             value = await self._joined(future)
@@ -257,7 +210,54 @@ class ReadThrough(Generic[V]):
             )
             values.update(regrown)
             await write(self._store(new, locks))
-        return values
+        return [values[k] for k in keys]
+
+    async def _read(
+        self, keys: list[str], fetch: Fetch[V], default: V, fresh: Fresh[V] | None
+    ) -> tuple[dict[str, V], int]:
+        """The values of ``keys``, shared with this process's other callers
+        until stored: read, the misses fetched under their locks; and how
+        many were read from the cache."""
+        futures = {k: asyncio.get_running_loop().create_future() for k in keys}
+        self._inflight.update(futures)
+        new: dict[str, V] = {}
+        locks: list[str] = []
+        try:
+            names = [self.key(k) for k in keys]
+            claims = await self.backend.read_or_acquire(
+                {f"{name}:lock": name for name in names}, self.lock_ttl
+            )
+            values: dict[str, V] = {}
+            taken: dict[str, str] = {}
+            for key, name, (held, raw) in zip(keys, names, claims, strict=True):
+                if current := self._current(key, raw, fresh):
+                    values[key] = current[0]
+                    if held:  # read again with its lock: a fetch had just ended
+                        locks.append(f"{name}:lock")
+                elif held:
+                    taken[key] = f"{name}:lock"
+            hits = len(values)
+            if missing := [k for k in keys if k not in values]:
+                fetched, new, mine = await self._fetch_locked(
+                    missing, fetch, default, fresh, taken
+                )
+                values.update(fetched)
+                locks += mine
+            for key, future in futures.items():
+                future.set_result(values[key])
+        except BaseException as exc:
+            for future in futures.values():
+                future.set_exception(exc)
+                future.exception()  # mark retrieved: the caller re-raises it
+            self._settled(futures)
+            if locks:  # the read's; the fetch's own are released by it
+                await write(self.backend.delete_many(locks))
+            raise
+        if new or locks:
+            await write(self._store(new, locks), lambda: self._settled(futures))
+        else:
+            self._settled(futures)
+        return values, hits
 
     async def _joined(self, future: asyncio.Future[V]) -> V:
         """Another caller's fetch, awaited no later than this caller's deadline."""

@@ -6,7 +6,7 @@ upstream call. On one server and on a cluster (``redis_url``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import pytest
 from pydantic import TypeAdapter
@@ -25,11 +25,27 @@ async def shared(redis_url: str) -> AsyncIterator[SharedRedis]:
     await redis.aclose()
 
 
-def replica(shared: SharedRedis, prefix: str) -> ReadThrough[str]:
+def replica(
+    shared: SharedRedis, prefix: str, backend: type[RedisBackend] = RedisBackend
+) -> ReadThrough[str]:
     """A replica's cache of one namespace: a backend of its own."""
     return ReadThrough(
-        RedisBackend(shared, 100), "locks", TypeAdapter(str), ttl=60, prefix=prefix
+        backend(shared, 100), "locks", TypeAdapter(str), ttl=60, prefix=prefix
     )
+
+
+class LateLockHolder(RedisBackend):
+    """A read that took a lock is answered last: the other callers' replies
+    reach the event loop first (replies on several connections come back in
+    any order)."""
+
+    async def read_or_acquire(
+        self, locks: Mapping[str, str], ttl: float
+    ) -> list[tuple[bool, bytes | None]]:
+        claims = await super().read_or_acquire(locks, ttl)
+        if any(held for held, _ in claims):
+            await asyncio.sleep(0.05)
+        return claims
 
 
 async def test_a_read_locks_the_keys_it_finds_empty_and_only_those(
@@ -77,3 +93,26 @@ async def test_replicas_missing_a_key_together_send_one_upstream_call(
     assert calls == [["k"]]
     locks = [k async for k in shared.client.scan_iter(match=f"{cache_prefix}:*:lock")]
     assert locks == []
+
+
+async def test_a_wave_of_identical_misses_in_two_replicas_sends_one_call(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """Sixteen callers in each of two replicas miss one key at once: the one
+    caller per replica that reads it holds the lock or waits for the other
+    replica's value, the others share its read; none waits out the lock's
+    life (30 s here) for a fetch nobody makes."""
+    calls: list[Sequence[str]] = []
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        calls.append(keys)
+        await asyncio.sleep(0.05)
+        return {k: f"value of {k}" for k in keys}
+
+    replicas = [replica(shared, cache_prefix, LateLockHolder) for _ in range(2)]
+    for cache in replicas:
+        cache.lock_ttl = 30.0
+    loads = [c.load_many(["k"], fetch, "") for c in replicas for _ in range(16)]
+    answers = await asyncio.wait_for(asyncio.gather(*loads), 10)
+    assert answers == [["value of k"]] * 32
+    assert calls == [["k"]]
