@@ -136,7 +136,9 @@ async def test_an_embed_socket_is_closed_when_its_token_expires(
     customer = await a_customer(gateway)
     secret = gateway.services.settings.secret_key.get_secret_value()
     pk = customer_pk(customer)
-    token, expires = create_token(secret, pk, 2)
+    # expiry is a whole second: 4 to 5 s of life, time for a busy machine to
+    # connect before it (2 s left as little as 1, and the socket was refused)
+    token, expires = create_token(secret, pk, 5)
     url = gateway.ws_base + f"/embed/graphql?token={token}"
     async with subscribed(url, {}, to_base64("Customer", pk)) as ws:
         code, _ = await closed_after(ws, 10)
