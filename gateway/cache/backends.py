@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from functools import partial
 from itertools import islice
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio.cluster import RedisCluster
 
@@ -123,6 +123,14 @@ async def read_then_acquire(
     return [
         claims.get(lock, (False, value))
         for lock, value in zip(locks, values, strict=True)
+    ]
+
+
+def _claims(answers: Sequence[Any]) -> list[tuple[bool, bytes | None]]:
+    """``(held, value)`` pairs of Redis's answers ``held, value, held, …``."""
+    return [
+        (bool(held), value.encode() if isinstance(value, str) else value)
+        for held, value in zip(answers[::2], answers[1::2], strict=True)
     ]
 
 
@@ -322,10 +330,7 @@ class RedisBackend:
         answers = await self.breaker.run("lock", pipeline)
         if answers is DOWN:
             return await self.near.acquire_many(locks, ttl)
-        return [
-            (bool(held), value.encode() if isinstance(value, str) else value)
-            for held, value in zip(answers[::2], answers[1::2], strict=True)
-        ]
+        return _claims(answers)
 
     async def read_or_acquire(
         self, locks: Mapping[str, str], ttl: float
@@ -344,10 +349,7 @@ class RedisBackend:
         )
         if answers is DOWN:
             return await self.near.read_or_acquire(locks, ttl)
-        return [
-            (bool(held), value.encode() if isinstance(value, str) else value)
-            for held, value in zip(answers[::2], answers[1::2], strict=True)
-        ]
+        return _claims(answers)
 
     async def store_and_release(
         self, items: Mapping[str, bytes], ttl: float, locks: Sequence[str]
