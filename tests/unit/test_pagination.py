@@ -15,6 +15,7 @@ from gateway.relay.pagination import (
     decode_cursor,
     encode_cursor,
 )
+from gateway.schema.connections import Connection
 
 TASKS: Cursor[tuple[str, int]] = Cursor("tasks", (str, int))
 ORDERS: Cursor[tuple[str, str] | tuple[str, str, int]] = Cursor(
@@ -117,3 +118,21 @@ def test_a_tampered_cursor_is_refused_and_names_its_argument() -> None:
         with pytest.raises(BadUserInput) as refused:
             TASKS.decode(tampered, argument="before")
         assert refused.value.extensions["argument"] == "before"
+
+
+def test_a_connection_makes_an_edges_cursor_only_when_it_is_asked_for() -> None:
+    """``pageInfo`` needs the first and last cursors; an edge's is made when
+    a query selects ``cursor`` (most select ``pageInfo.endCursor`` only)."""
+    made: list[int] = []
+
+    def cursor(item: int) -> str:
+        made.append(item)
+        return f"c{item}"
+
+    page = Connection.build(range(20), cursor, str, has_next=True)
+    assert made == [0, 19]
+    assert page.page_info.end_cursor == "c19"
+    assert [e.node() for e in page.edges][:2] == ["0", "1"]
+    assert made == [0, 19]
+    assert page.edges[5].cursor() == "c5"
+    assert made == [0, 19, 5]
