@@ -24,6 +24,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -55,6 +56,13 @@ WRITE_CHUNK = 1_000
 
 Processor = Callable[[Any], object]
 """How SQLAlchemy binds a column's value for a dialect's driver."""
+
+Entry = tuple[datetime, str | None, str | None, str, int | None, str | None, str]
+"""An entry as it is written: its values in ``COLUMNS``' order, its text as
+the columns hold it (``_text``) and ``fields`` as JSON text. A tuple of
+plain values, not a dict: a warm worker buffers a hundred thousand a second
+(a page hit records 50), and a tuple of strings and numbers is built in a
+fraction of a dict's time and left alone by the garbage collector."""
 
 
 @dataclass(slots=True)
@@ -122,28 +130,18 @@ class AuditTrail:
         self.reads.clear()
         self.writes.clear()
 
-    def rows(
-        self, principal: Principal, operation: str | None
-    ) -> list[dict[str, object]]:
+    def rows(self, principal: Principal, operation: str | None) -> list[Entry]:
         """The entries, their text as the columns hold it (``_text``)."""
-        base = {
-            "at": utcnow(),
-            "subject": _text("subject", principal.subject),
-            "role": _text("role", principal.role.value),
-        }
-        read = {**base, "action": "read", "operation": _text("operation", operation)}
-        rows: list[dict[str, object]] = [
-            {**read, "customer_id": cid, "fields": sorted(names)}
+        at = utcnow()
+        subject = _text("subject", principal.subject)
+        role = _text("role", principal.role.value)
+        read = _text("operation", operation)
+        rows: list[Entry] = [
+            (at, subject, role, "read", cid, read, _json(sorted(names)))
             for cid, names in self.reads.items()
         ]
         rows += [
-            {
-                **base,
-                "action": "write",
-                "customer_id": cid,
-                "operation": _text("operation", mutation),
-                "fields": [],
-            }
+            (at, subject, role, "write", cid, _text("operation", mutation), "[]")
             for cid, mutation in self.writes
         ]
         return rows
@@ -158,7 +156,7 @@ class AuditLog:
     ) -> None:
         self.sessions = sessions
         self.interval = interval
-        self._rows: list[dict[str, object]] = []
+        self._rows: list[Entry] = []
         self._task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self._writing = asyncio.Lock()
@@ -176,20 +174,18 @@ class AuditLog:
         reads: Iterable[tuple[int, list[str]]],
     ) -> None:
         """Many customers' reads at once (an export's batch), without a trail:
-        ``(customer id, sorted field names)``. A fifth of a trail's CPU: 4 ms
-        per 5,000 rows against 20."""
-        base = _storable(
-            {
-                "at": utcnow(),
-                "subject": principal.subject,
-                "role": principal.role.value,
-                "action": "read",
-                "operation": operation,
-            }
-        )
-        self._rows.extend(
-            {**base, "customer_id": cid, "fields": names} for cid, names in reads
-        )
+        ``(customer id, sorted field names)``, the same list object for the
+        same names (each distinct list is encoded once)."""
+        at = utcnow()
+        subject = _text("subject", principal.subject)
+        role = _text("role", principal.role.value)
+        action = _text("operation", operation)
+        encoded: dict[int, str] = {}
+        for cid, names in reads:
+            fields = encoded.get(id(names))
+            if fields is None:
+                fields = encoded[id(names)] = _json(names)
+            self._rows.append((at, subject, role, "read", cid, action, fields))
         self._schedule()
 
     async def keep_under(self, rows: int) -> None:
@@ -222,14 +218,14 @@ class AuditLog:
         except Exception as exc:  # the audit must never fail answered requests
             await self._salvage(rows, exc)
 
-    async def _salvage(self, rows: list[dict[str, object]], error: Exception) -> None:
+    async def _salvage(self, rows: list[Entry], error: Exception) -> None:
         """After a refused batch: its halves, then the refused halves' halves,
         so an entry the database cannot store is found in about 2·log₂(n)
         writes and lost alone (one by one, a 5,000-entry batch took 31 s on
         PostgreSQL). A failure that is not an entry's (the database
         unreachable) ends it: the rest would fail alike."""
         refused: list[Exception] = []
-        pending: list[tuple[list[dict[str, object]], Exception | None]]
+        pending: list[tuple[list[Entry], Exception | None]]
         pending = [(rows, error)]  # parts to write, with why one already failed
         while pending:
             part, failure = pending.pop()
@@ -262,7 +258,7 @@ class AuditLog:
                 describe(refused[-1]),
             )
 
-    async def _insert(self, rows: list[dict[str, object]]) -> None:
+    async def _insert(self, rows: list[Entry]) -> None:
         """One transaction, written ``WRITE_CHUNK`` entries at a time: a busy
         worker's second holds tens of thousands (a page hit records 50), and
         encoding them at once stalled the event loop past Redis's timeout."""
@@ -277,11 +273,7 @@ class AuditLog:
             for start in range(0, len(rows), WRITE_CHUNK):
                 part = rows[start : start + WRITE_CHUNK]
                 if copy is not None:
-                    await copy(
-                        AuditEntry.__tablename__,
-                        columns=COLUMNS,
-                        records=[_record(row) for row in part],
-                    )
+                    await copy(AuditEntry.__tablename__, columns=COLUMNS, records=part)
                 else:
                     statement, values = _executemany(connection.dialect, part)
                     await connection.exec_driver_sql(statement, values)
@@ -331,18 +323,16 @@ async def entries_for(
         return list(rows)
 
 
-def _record(row: dict[str, object]) -> tuple[object, ...]:
-    """A row as ``COPY`` takes it: ``fields`` is a JSON column (text)."""
-    return tuple(
-        orjson.dumps(row[c]).decode() if c == "fields" else row[c] for c in COLUMNS
-    )
+def _json(names: Sequence[str]) -> str:
+    """Field names as the ``fields`` column (JSON) holds them."""
+    return orjson.dumps(names).decode()
 
 
 @functools.cache
 def _insert_for(dialect: Dialect) -> tuple[str, list[Processor | None]]:
-    """The dialect's ``INSERT`` of an entry (``_record``'s values, in
-    ``COLUMNS``' order), and how each is bound: the columns' own processors
-    (values stored as SQLAlchemy stores them), but ``fields``, already JSON."""
+    """The dialect's ``INSERT`` of an ``Entry`` (its values in ``COLUMNS``'
+    order), and how each is bound: the columns' own processors (values stored
+    as SQLAlchemy stores them), but ``fields``, already JSON."""
     table = AuditEntry.__table__
     compiled = insert(AuditEntry).compile(dialect=dialect, column_keys=list(COLUMNS))
     assert tuple(compiled.positiontup or ()) == COLUMNS
@@ -353,29 +343,28 @@ def _insert_for(dialect: Dialect) -> tuple[str, list[Processor | None]]:
 
 
 def _executemany(
-    dialect: Dialect, rows: list[dict[str, object]]
+    dialect: Dialect, rows: list[Entry]
 ) -> tuple[str, list[tuple[object, ...]]]:
     """An ``INSERT`` of ``rows`` as the driver's one ``executemany`` (SQLite):
     a third less CPU than SQLAlchemy's bulk insert, which on a busy worker's
-    thousands of entries a second was a sixth of a cached answer's CPU."""
+    thousands of entries a second was a sixth of a cached answer's CPU. A
+    value is bound once however many entries hold it (a trail's entries
+    share their time)."""
     statement, binds = _insert_for(dialect)
-    values = [
-        tuple(
-            bind(value) if bind else value
-            for value, bind in zip(_record(row), binds, strict=True)
-        )
-        for row in rows
-    ]
+    bound = [(i, bind) for i, bind in enumerate(binds) if bind is not None]
+    if not bound:
+        return statement, [tuple(row) for row in rows]
+    done: dict[tuple[int, int], object] = {}  # every row lives: ids stay unique
+    values: list[tuple[object, ...]] = []
+    for row in rows:
+        converted: list[object] = list(row)
+        for i, bind in bound:
+            key = (i, id(row[i]))
+            if key not in done:
+                done[key] = bind(row[i])
+            converted[i] = done[key]
+        values.append(tuple(converted))
     return statement, values
-
-
-def _storable(row: dict[str, object]) -> dict[str, object]:
-    """``row`` with its text as the columns hold it (``_text``)."""
-    for name in TEXT_LIMITS:
-        value = row.get(name)
-        if isinstance(value, str):
-            row[name] = _text(name, value)
-    return row
 
 
 def _text(column: str, value: str | None) -> str | None:
