@@ -134,15 +134,17 @@ class ResponseCache:
         role: str,
     ) -> Lookup | None:
         """The cache slot of a query, or ``None`` when it is not cacheable."""
-        roots = _roots(operation, variables or {})
-        if roots is None:
+        if operation.operation is not OperationType.QUERY:
             return None
         digest = _digest(document, operation_name, variables, role)
         if digest is None:
             return None
         known = self._known.get(digest)
-        if known is not None:
+        if known is not None:  # only cacheable requests are known
             return known
+        roots = _roots(operation, variables or {})
+        if roots is None:
+            return None
         ids, lists = roots
         unique = tuple(sorted(set(ids)))
         names = ([_LISTS] if lists else []) + [str(cid) for cid in unique]
