@@ -4,6 +4,7 @@ were lost with a code, never with whose entries they were."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -129,6 +130,35 @@ async def test_a_busy_seconds_entries_are_written_a_chunk_at_a_time(
     await audit.flush()
     assert sent == [audit_module.WRITE_CHUNK] * 2 + [500]
     assert len(await written(db)) == entries
+
+
+async def test_entries_waiting_to_be_written_are_plain_values_the_collector_leaves_alone(
+    db: Services, audit: AuditLog
+) -> None:
+    """A warm worker buffers a second's entries (tens of thousands: a page hit
+    records 50) until the write: as containers of their own they were
+    scanned by every collection until then."""
+    for n in range(100):
+        page = AuditTrail()
+        page.replay({50 * n + c: ("email", "displayName") for c in range(1, 51)})
+        audit.record(page, caller("key:k"), "CustomerPage")
+    gc.collect()
+    waiting = audit._rows
+    assert len(waiting) == 5_000
+    assert not [entry for entry in waiting if gc.is_tracked(entry)]
+    await audit.flush()
+    async with db.sessions() as session:
+        first = await session.scalar(
+            select(AuditEntry).where(AuditEntry.customer_id == 1)
+        )
+    assert first is not None
+    assert (first.subject, first.role, first.action, first.operation) == (
+        "key:k",
+        "support",
+        "read",
+        "CustomerPage",
+    )
+    assert first.fields == ["displayName", "email"]
 
 
 async def test_a_database_that_cannot_be_written_stops_the_entry_by_entry_retry(
