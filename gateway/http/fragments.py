@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
@@ -261,9 +262,101 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
             return self.collect_and_execute_subfields(
                 kind, field_details_list, path, result, position_context
             )
+        if (
+            type(kind) is GraphQLList
+            and type(result) in _SEQUENCES
+            and not field_details_list[0].node.directives  # ``@stream``: its way
+        ):
+            item_type = kind.of_type
+            item_kind = (
+                item_type.of_type if type(item_type) is GraphQLNonNull else item_type
+            )
+            if type(item_kind) is GraphQLObjectType and item_kind.name != CACHED_TYPE:
+                return self._complete_objects(
+                    item_type,
+                    item_kind,
+                    field_details_list,
+                    info,
+                    path,
+                    result,
+                    position_context,
+                )
         return super().complete_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+    def _complete_objects(
+        self,
+        item_type: GraphQLOutputType,
+        item_kind: GraphQLObjectType,
+        details: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        items: list[Any] | tuple[Any, ...],
+        position_context: Any,
+    ) -> Any:
+        """A list of objects of an object type, as graphql-core's
+        ``complete_iterable_value`` completes it, each plain item's fields
+        collected and executed at once (``complete_value``'s shortcut without
+        its dispatch, twice per item: the list's, then the item's). An item
+        that is not plain (``None``, awaitable, an error, or one its type's
+        ``is_type_of`` refuses) and every error go graphql-core's way."""
+        is_awaitable = self.is_awaitable
+        is_type_of = item_kind.is_type_of
+        completed: list[Any] = []
+        awaited: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                item_path = path.add_key(index, None)
+                if (
+                    item is None
+                    or isinstance(item, Exception)
+                    or is_awaitable(item)
+                    or (is_type_of is not None and is_type_of(item, info) is not True)
+                ):
+                    if is_awaitable(item):
+                        completed.append(
+                            self.complete_awaitable_list_item_value(
+                                item,
+                                item_type,
+                                details,
+                                info,
+                                item_path,
+                                position_context,
+                            )
+                        )
+                        awaited.append(index)
+                    elif self.complete_list_item_value(
+                        item,
+                        completed,
+                        item_type,
+                        details,
+                        info,
+                        item_path,
+                        position_context,
+                    ):
+                        awaited.append(index)
+                    continue
+                try:
+                    value = self.collect_and_execute_subfields(
+                        item_kind, details, item_path, item, position_context
+                    )
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, details, item_path)
+                    value = None
+                if is_awaitable(value):
+                    value = self._settled(value, item_type, details, item_path)
+                    awaited.append(index)
+                completed.append(value)
+        except Exception:  # settled, as graphql-core settles them, unread items too
+            pending = [completed[i] for i in awaited]
+            pending += [item for item in items[len(completed) :] if is_awaitable(item)]
+            if pending:
+                self.settle_in_background(pending)
+            raise
+        if not awaited:
+            return completed
+        return _gathered(completed, awaited)
 
     def complete_object_value(
         self,
@@ -432,14 +525,22 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         return orjson.dumps([printed, variables], default=repr)
 
 
-async def _gathered(results: dict[str, Any], awaited: list[str]) -> dict[str, Any]:
-    """``results`` with its awaitable values (at ``awaited``) awaited together,
-    as graphql-core's ``execute_fields`` gathers them."""
+_SEQUENCES = (list, tuple)
+"""What ``_complete_objects`` completes: graphql-core's other iterables
+(generators, async iterables) go its way."""
+
+_Results = TypeVar("_Results", dict[str, Any], list[Any])
+
+
+async def _gathered(results: _Results, awaited: list[Any]) -> _Results:
+    """``results`` with its awaitable values (at ``awaited``: an object's keys
+    or a list's indexes) awaited together, as graphql-core gathers them."""
     if len(awaited) == 1:
         results[awaited[0]] = await results[awaited[0]]
     else:
         values = await gather_with_cancel(*(results[key] for key in awaited))
-        results.update(zip(awaited, values, strict=True))
+        for key, value in zip(awaited, values, strict=True):
+            results[key] = value
     return results
 
 

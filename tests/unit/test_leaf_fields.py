@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import gc
+import warnings
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -442,3 +444,85 @@ def test_plain_objects_are_completed_without_graphql_cores_dispatch(
     result = schema.execute_sync("{ pets { name } impostors { name } }")
     assert result.data is not None
     assert calls == ["Pet"]  # the impostor's, which is_type_of refuses
+
+
+async def _later(value: Any) -> Any:
+    await asyncio.sleep(0)
+    return value
+
+
+@strawberry.type
+class Crowd:
+    @strawberry.field
+    def mixed(self) -> list[Price | None]:
+        """Objects, awaitables of them, and gaps."""
+        return [price(), _later(price("2")), None, _later(None), price("4")]
+
+    @strawberry.field
+    def strict(self) -> list[Price] | None:
+        """A required item missing between awaitables: the list fails, and
+        what it still holds is settled, not left unawaited."""
+        return [_later(price()), price("2"), None, _later(price("3"))]
+
+    @strawberry.field
+    def nested(self) -> list[Basket]:
+        return [b for b in BASKETS if b is not None][:1]
+
+
+def test_lists_of_objects_complete_as_graphql_core_does_around_awaits_and_gaps() -> (
+    None
+):
+    document = (
+        "{ mixed { amount } strict { amount currency } "
+        "nested { lines { title prices { amount } } later { title } } }"
+    )
+
+    def ask(executor: type[Any]) -> Any:
+        schema = strawberry.Schema(query=Crowd, execution_context_class=executor)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = asyncio.run(schema.execute(document))
+            gc.collect()
+        assert not [w for w in caught if "never awaited" in str(w.message)]
+        return result
+
+    mine, theirs = ask(FragmentExecutor), ask(StrawberryGraphQLCoreExecutionContext)
+    assert mine.data == theirs.data
+    assert [(e.message, e.path) for e in mine.errors] == [
+        (e.message, e.path) for e in theirs.errors
+    ]
+    assert mine.data["mixed"] == [
+        {"amount": "1.50"},
+        {"amount": "2"},
+        None,
+        None,
+        {"amount": "4"},
+    ]
+    assert mine.data["strict"] is None
+    assert mine.data["nested"][0]["later"] == {"title": "mug"}
+    assert len(mine.errors) == 1
+
+
+def test_a_list_of_plain_objects_is_completed_without_graphql_cores_item_machinery(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each plain item's fields are collected and executed at once
+    (``FragmentExecutor._complete_objects``): graphql-core completes only the
+    items that are not plain, here the gap."""
+    calls: list[Any] = []
+    complete = StrawberryGraphQLCoreExecutionContext.complete_list_item_value
+
+    def counted(self: Any, item: Any, *args: Any) -> Any:
+        calls.append(item)
+        return complete(self, item, *args)
+
+    monkeypatch.setattr(
+        StrawberryGraphQLCoreExecutionContext, "complete_list_item_value", counted
+    )
+    schema = strawberry.Schema(query=Shop, execution_context_class=FragmentExecutor)
+    result = schema.execute_sync(
+        "{ baskets { lines { title prices { amount } } gaps { amount } } }"
+    )
+    assert result.data is not None
+    assert result.data["baskets"][0]["gaps"] == [{"amount": "1.50"}, None]
+    assert calls == [None]  # the gap; the not-a-list basket is an error first
