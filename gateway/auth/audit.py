@@ -180,12 +180,12 @@ class AuditLog:
         subject = _text("subject", principal.subject)
         role = _text("role", principal.role.value)
         action = _text("operation", operation)
-        encoded: dict[int, str] = {}
+        encoded: dict[int, tuple[list[str], str]] = {}  # kept: ids stay unique
         for cid, names in reads:
-            fields = encoded.get(id(names))
-            if fields is None:
-                fields = encoded[id(names)] = _json(names)
-            self._rows.append((at, subject, role, "read", cid, action, fields))
+            known = encoded.get(id(names))
+            if known is None:
+                known = encoded[id(names)] = (names, _json(names))
+            self._rows.append((at, subject, role, "read", cid, action, known[1]))
         self._schedule()
 
     async def keep_under(self, rows: int) -> None:

@@ -161,6 +161,27 @@ async def test_entries_waiting_to_be_written_are_plain_values_the_collector_leav
     assert first.fields == ["displayName", "email"]
 
 
+async def test_an_exports_entries_name_each_customers_own_fields(
+    db: Services, audit: AuditLog
+) -> None:
+    """``record_reads`` encodes each distinct list of names once, by its
+    identity: lists made one by one (a generator's) and freed as it goes
+    must not be taken for one another."""
+    shown = [["email"], ["phone"], ["email", "phone"]]
+    audit.record_reads(
+        caller("cli:k"),
+        "segmentExport",
+        ((n, list(shown[n % 3])) for n in range(1, 301)),
+    )
+    await audit.flush()
+    async with db.sessions() as session:
+        rows = await session.execute(
+            select(AuditEntry.customer_id, AuditEntry.fields).order_by(AuditEntry.id)
+        )
+        found = [(cid, fields) for cid, fields in rows]
+    assert found == [(n, shown[n % 3]) for n in range(1, 301)]
+
+
 async def test_a_database_that_cannot_be_written_stops_the_entry_by_entry_retry(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
