@@ -281,4 +281,8 @@ def _ms(value: float) -> str:
 
 
 def _n(value: float) -> str:
-    return f"{value:g}" if value == int(value) else f"{value:.2f}"
+    """A count per query: whole, to two decimals, or, when that would read
+    0.00 (a few calls over thousands of requests), to two significant digits."""
+    if value == int(value):
+        return f"{value:g}"
+    return f"{value:.2g}" if abs(value) < 0.005 else f"{value:.2f}"
