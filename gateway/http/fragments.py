@@ -313,28 +313,13 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
                     or isinstance(item, Exception)
                     or is_awaitable(item)
                     or (is_type_of is not None and is_type_of(item, info) is not True)
-                ):
+                ):  # not plain: graphql-core's way
+                    how = (item_type, details, info, item_path, position_context)
                     if is_awaitable(item):
-                        completed.append(
-                            self.complete_awaitable_list_item_value(
-                                item,
-                                item_type,
-                                details,
-                                info,
-                                item_path,
-                                position_context,
-                            )
-                        )
+                        later = self.complete_awaitable_list_item_value(item, *how)
+                        completed.append(later)
                         awaited.append(index)
-                    elif self.complete_list_item_value(
-                        item,
-                        completed,
-                        item_type,
-                        details,
-                        info,
-                        item_path,
-                        position_context,
-                    ):
+                    elif self.complete_list_item_value(item, completed, *how):
                         awaited.append(index)
                     continue
                 try:
