@@ -85,12 +85,13 @@ def test_sigterm_drains_then_refuses_closes_sockets_with_1012_and_exits(
             # the WebSocket has stopped listening; the other stops within
             # moments, draining until then, never ready again. A connection
             # the kernel queued on a socket as it closed is reset (ReadError)
-            # rather than refused: either way, no longer accepted.
+            # or closed before any answer (RemoteProtocolError) rather than
+            # refused: either way, no longer accepted.
             refused_by = time.monotonic() + 5
             while True:
                 try:
                     answer = client.get("/readyz")
-                except (httpx.ConnectError, httpx.ReadError):
+                except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
                     break
                 assert answer.status_code == 503, "ready again after SIGTERM"
                 assert time.monotonic() < refused_by, "still accepting"
