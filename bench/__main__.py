@@ -46,6 +46,12 @@ def parse(
     parser.add_argument("--requests", type=int, help="requests per load, at most")
     parser.add_argument("--duration", type=float, help="seconds per load, at most")
     parser.add_argument(
+        "--warm-up",
+        type=float,
+        help="seconds of load per shape on each server before timing it "
+        f"(default {default.warm_up:g}; 0: a few requests only)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="a short smoke run (50 customers, few requests); writes no file "
@@ -77,6 +83,11 @@ def parse(
         sample_budget=2.0 if small else default.sample_budget,
         requests=args.requests or (40 if small else default.requests),
         duration=args.duration or (2.0 if small else default.duration),
+        warm_up=(
+            args.warm_up
+            if args.warm_up is not None
+            else (0.5 if small else default.warm_up)
+        ),
         peers=args.peers,
     )
     output = args.output or (None if small else DEFAULT_OUTPUT)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,6 +153,26 @@ async def closed_loop(
 
     await asyncio.gather(*(client_loop() for _ in range(budget.concurrency)))
     return Timings(tuple(latencies), errors, time.perf_counter() - started)
+
+
+async def warm_up(
+    client: httpx.AsyncClient,
+    requests: Iterable[Request],
+    budget: Budget,
+    *,
+    workers: int,
+) -> None:
+    """Each request sent ``2 × workers`` at once (every worker parses and
+    validates its document), then under ``budget``'s continuous load before
+    anything is timed: a server with a JIT (Node's V8, Hive Gateway's) needs
+    seconds of load to reach its steady speed; the first 3,000 cached 360
+    views cost Hive 1.3 ms of CPU each, later ones 0.5 ms (docs/benchmarks.md,
+    "Warmed up before timing")."""
+    few = Budget(workers * 2, workers * 2, 60)
+    for request in requests:
+        await closed_loop(client, request, few)
+        if budget.duration > 0:
+            await closed_loop(client, request, budget)
 
 
 class KeepAlive:

@@ -73,6 +73,9 @@ def render(report: Report) -> str:
         "measurement |",
         f"| single-request latency | {o.samples} sequential requests "
         f"(fewer after {o.sample_budget:g} s) |",
+        f"| warm-up | every server (ours and the peers) under the same load for "
+        f"{o.warm_up:g} s per shape before its first measurement (a JIT's "
+        'steady speed, docs/benchmarks.md "Warmed up before timing") |',
         "",
         "The benchmark's processes (load generator, simulators) share the "
         "machine's cores with the gateway workers.",

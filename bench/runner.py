@@ -39,6 +39,7 @@ from bench.load import (
     closed_loop,
     post,
     sequential,
+    warm_up,
     waves,
 )
 from bench.machine import Machine, describe
@@ -87,6 +88,9 @@ class Options:
     """Requests per load measurement, at most…"""
     duration: float = 6.0
     """…and seconds per load measurement, at most."""
+    warm_up: float = 3.0
+    """Seconds of continuous load per shape on each server before its first
+    measurement (``bench.load.warm_up``)."""
     world_seed: int = 42
     peers: str = "all"
     """Which peers to measure too (``bench/peers/run.py``): ``all`` (Hive
@@ -277,7 +281,12 @@ async def _run_modes(
             await gateway.ready()
             if not requests:
                 requests = await _first_requests(client, meter, report.subject, report)
-            await _warm_up(client, requests, options)
+            await warm_up(
+                client,
+                requests.values(),
+                Budget(options.concurrency, options.requests, options.warm_up),
+                workers=options.workers,
+            )
             for shape in SHAPES:
                 say(f"  {shape.title}")
                 report.measurements.extend(
@@ -310,6 +319,7 @@ async def _run_peers(
         subject=report.subject,
         workers=options.workers,
         budget=Budget(options.concurrency, options.requests, options.duration),
+        warm=Budget(options.concurrency, options.requests, options.warm_up),
         samples=options.samples,
         sample_budget=options.sample_budget,
         logs=report.logs,
@@ -358,18 +368,6 @@ async def _first_requests(
             )
     requests[DEEP_PAGE.key] = Request(DEEP_PAGE.document, variables)
     return requests
-
-
-async def _warm_up(
-    client: httpx.AsyncClient, requests: dict[str, Request], options: Options
-) -> None:
-    """A few of each shape at once, so every worker has parsed and validated
-    the documents before anything is timed."""
-    few = Budget(
-        concurrency=options.workers * 2, requests=options.workers * 2, duration=60
-    )
-    for request in requests.values():
-        await closed_loop(client, request, few)
 
 
 async def _measure(

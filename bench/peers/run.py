@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from bench.cpu import tree_cpu_seconds
-from bench.load import Budget, Request, closed_loop, post, sequential
+from bench.load import Budget, Request, closed_loop, post, sequential, warm_up
 from bench.peers.hive import PeerUnavailable, hive_server, node_available
 from bench.peers.queries import hive_requests, plain_requests
 from bench.queries import CUSTOMER_360, CUSTOMER_PAGE, Shape
@@ -113,12 +113,14 @@ async def measure_peers(
     subject: Subject,
     workers: int,
     budget: Budget,
+    warm: Budget,
     samples: int,
     sample_budget: float,
     logs: Path,
     say: Callable[[str], None],
 ) -> tuple[list[Measurement], dict[str, str]]:
-    """Every peer of ``peers``, one at a time: their measurements, and the
+    """Every peer of ``peers``, one at a time, each warmed up under ``warm``
+    (``bench.load.warm_up``) as our gateway is: their measurements, and the
     peers that could not run with the reason."""
     meter = CallMeter(simulators)
     found: list[Measurement] = []
@@ -142,9 +144,7 @@ async def measure_peers(
                         timeout=120,
                         limits=httpx.Limits(max_connections=budget.concurrency),
                     ) as client:
-                        for request in requests.values():  # parse, plan, prime
-                            few = Budget(workers * 2, workers * 2, 60)
-                            await closed_loop(client, request, few)
+                        await warm_up(client, requests.values(), warm, workers=workers)
                         for shape in PEER_SHAPES:
                             say(f"  {shape.title}")
                             found.append(

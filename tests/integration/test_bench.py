@@ -39,6 +39,8 @@ async def test_quick_run_reports_every_shape_and_warm_queries_call_no_upstream(
             "2",
             "--duration",
             "1",
+            "--warm-up",
+            "0.2",
             "--latency-ms",
             "0",
             "--redis-url",

@@ -61,6 +61,7 @@ async def test_every_peer_answers_both_shapes_and_its_calls_are_counted(
             subject=subject,
             workers=1,
             budget=Budget(concurrency=2, requests=4, duration=10),
+            warm=Budget(concurrency=2, requests=4, duration=0.2),
             samples=2,
             sample_budget=10,
             logs=tmp_path,
