@@ -23,7 +23,7 @@ import statistics
 import time
 
 from bench.database import bench_database
-from gateway.auth.audit import AuditLog, AuditTrail
+from gateway.auth.audit import AuditLog, AuditTrail, fields_text
 from gateway.auth.policy import Role
 from gateway.auth.principal import Principal
 from gateway.db.session import create_engine, session_factory
@@ -39,6 +39,7 @@ async def measure(
     engine = create_engine(url)
     audit = AuditLog(session_factory(engine), interval=3600)
     principal = Principal(subject="key:bench", role=Role.ADMIN, rate_key="bench")
+    shown = fields_text(FIELDS)  # as a cached answer replays them
     figures = []
     try:
         for _ in range(rounds):
@@ -46,7 +47,7 @@ async def measure(
             recorded = 0
             for n in range(0, entries, per_request):
                 trail = AuditTrail()
-                trail.replay({1 + (n + c) % 1000: FIELDS for c in range(per_request)})
+                trail.replay({shown: [1 + (n + c) % 1000 for c in range(per_request)]})
                 audit.record(trail, principal, "Customer360")
                 recorded += per_request
             await audit.flush()

@@ -76,6 +76,14 @@ class Capture:
     on more than its own customer's version and is not kept."""
 
 
+Shown = dict[str, list[int]]
+"""What a stored answer showed, for the audit trail (``AuditTrail.shown``):
+each set of fields as the ``fields`` column holds it (``fields_text``), and
+the customers shown that set. Kept with a cached answer and replayed when it
+is served: its entries are then made from the text as stored, not sorted and
+encoded again per customer (a page hit shows 50)."""
+
+
 @dataclass(slots=True)
 class AuditTrail:
     """What one request showed and changed."""
@@ -84,21 +92,44 @@ class AuditTrail:
     writes: list[tuple[int | None, str]] = field(default_factory=list)
     captures: dict[int, tuple[Path, Capture]] = field(default_factory=dict)
     """Parts of the response being captured, by the identity of their path."""
+    replayed: dict[int, str] = field(default_factory=dict)
+    """Customers only stored answers showed (``replay``), with their fields as
+    the column holds them: a customer shown another way too is in ``reads``."""
 
     def read(self, customer_id: int, field_name: str, path: Path | None = None) -> None:
         """Note that ``field_name`` of the customer was shown, at ``path`` in the
         response when it is known (reads inside a capture are noted there too)."""
+        if self.replayed and customer_id in self.replayed:
+            self._merge(customer_id, self.replayed.pop(customer_id))
         self.reads[customer_id].add(field_name)
         if self.captures and path is not None:
             capture = self.capture_around(path)
             if capture is not None:
                 capture.reads[customer_id].add(field_name)
 
-    def replay(self, reads: Mapping[int, Iterable[str]]) -> None:
+    def replay(self, shown: Mapping[str, Iterable[int]]) -> None:
         """Note again what a stored answer showed when it was built (no path:
         as ``read`` without one, nothing noted in a capture)."""
-        for customer_id, names in reads.items():
-            self.reads[customer_id].update(names)
+        replayed = self.replayed
+        for text, customer_ids in shown.items():
+            for customer_id in customer_ids:
+                known = replayed.get(customer_id)
+                if known is None and customer_id not in self.reads:
+                    replayed[customer_id] = text
+                elif known != text:  # shown more than one way: one entry
+                    if known is not None:
+                        self._merge(customer_id, replayed.pop(customer_id))
+                    self._merge(customer_id, text)
+
+    def _merge(self, customer_id: int, text: str) -> None:
+        self.reads[customer_id].update(orjson.loads(text))
+
+    def shown(self) -> Shown:
+        """What this request showed, for a cached answer to replay."""
+        shown = shown_by_fields(self.reads)
+        for customer_id, text in self.replayed.items():
+            shown.setdefault(text, []).append(customer_id)
+        return shown
 
     @contextlib.contextmanager
     def capturing(self, path: Path) -> Iterator[Capture]:
@@ -124,10 +155,11 @@ class AuditTrail:
         self.writes.append((customer_id, mutation))
 
     def __bool__(self) -> bool:
-        return bool(self.reads or self.writes)
+        return bool(self.reads or self.replayed or self.writes)
 
     def clear(self) -> None:
         self.reads.clear()
+        self.replayed.clear()
         self.writes.clear()
 
     def rows(self, principal: Principal, operation: str | None) -> list[Entry]:
@@ -137,7 +169,11 @@ class AuditTrail:
         role = _text("role", principal.role.value)
         read = _text("operation", operation)
         rows: list[Entry] = [
-            (at, subject, role, "read", cid, read, _json(sorted(names)))
+            (at, subject, role, "read", cid, read, text)
+            for cid, text in self.replayed.items()
+        ]
+        rows += [
+            (at, subject, role, "read", cid, read, fields_text(names))
             for cid, names in self.reads.items()
         ]
         rows += [
@@ -145,6 +181,19 @@ class AuditTrail:
             for cid, mutation in self.writes
         ]
         return rows
+
+
+def fields_text(names: Iterable[str]) -> str:
+    """A set of field names as the ``fields`` column holds it: sorted, JSON."""
+    return _json(sorted(names))
+
+
+def shown_by_fields(reads: Mapping[int, Iterable[str]]) -> Shown:
+    """``reads`` (field names per customer) as ``Shown``."""
+    shown: Shown = defaultdict(list)
+    for customer_id, names in reads.items():
+        shown[fields_text(names)].append(customer_id)
+    return dict(shown)
 
 
 class AuditLog:

@@ -50,6 +50,18 @@ if TYPE_CHECKING:
 _SEPARATOR = b"\x00"
 """Between a fragment's header and its body (JSON never holds a raw NUL)."""
 
+Shown = Mapping[str, Sequence[int]]
+"""What a stored answer showed, for the audit trail, as the trail gives it to
+be stored and replays it (``gateway.auth.audit.Shown``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A stored answer, a whole response or a customer's fragment, current."""
+
+    body: bytes
+    shown: Shown
+
 
 @dataclass(frozen=True, slots=True)
 class Slot:
@@ -81,16 +93,7 @@ class Read:
         ).inc()
         if meta is None:
             return None
-        return Hit(
-            body=body, reads={int(cid): names for cid, names in meta["r"].items()}
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    body: bytes
-    reads: dict[int, list[str]]
-    """What the fragment showed, per customer, for the audit trail."""
+        return Hit(body=body, shown=meta["s"])
 
 
 class FragmentReader:
@@ -118,7 +121,7 @@ class FragmentReader:
         slot: Slot,
         read: Read,
         updated_at: datetime,
-        reads: Mapping[int, set[str]],
+        shown: Shown,
         body: bytes,
     ) -> None:
         """Keep ``body`` for the slot, under the versions ``read`` found; written
@@ -127,7 +130,7 @@ class FragmentReader:
             {
                 "v": list(read.versions),
                 "u": updated_at.isoformat(),
-                "r": {str(cid): sorted(names) for cid, names in reads.items()},
+                "s": shown,
             }
         )
         self._writes[self._key(slot)] = header + _SEPARATOR + body

@@ -54,7 +54,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +69,7 @@ from graphql import (
 
 from gateway import metrics
 from gateway.cache.backends import CacheBackend
-from gateway.cache.fragments import FragmentReader
+from gateway.cache.fragments import FragmentReader, Hit, Shown
 from gateway.cache.writes import write
 from gateway.changes.bus import CustomerChange
 from gateway.relay.ids import decode_global_id
@@ -103,20 +103,13 @@ class Lookup:
     """Whether it shows a page of the customer list."""
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    body: bytes
-    reads: dict[int, list[str]]
-    """What the response showed, per customer, for the audit trail."""
-
-
 class ResponseCache:
     def __init__(self, backend: CacheBackend, prefix: str, ttl: float) -> None:
         self.backend = backend
         self.ttl = ttl
-        self._entries = f"{prefix}:response:v1:"
+        self._entries = f"{prefix}:response:v2:"
         self._versions = f"{prefix}:response-version:"
-        self.fragment_prefix = f"{prefix}:response-fragment:v1:"
+        self.fragment_prefix = f"{prefix}:response-fragment:v2:"
         self._known: dict[str, Lookup] = {}
         """``lookup``'s answers by request digest (``known``)."""
 
@@ -223,7 +216,7 @@ class ResponseCache:
         lookup: Lookup,
         versions: Versions,
         body: bytes,
-        reads: Mapping[int, Collection[str]],
+        shown: Shown,
     ) -> None:
         """Store ``body``: at once under versions read, once created under
         versions ``get`` created (not at all if another writer came first)."""
@@ -235,7 +228,7 @@ class ResponseCache:
         header = orjson.dumps(
             {
                 "versions": [v.decode() if v else "" for v in versions],
-                "reads": {str(cid): sorted(names) for cid, names in reads.items()},
+                "shown": shown,
             }
         )
         await self.backend.set_many({lookup.key: header + _SEPARATOR + body}, self.ttl)
@@ -310,10 +303,7 @@ def _current(entry: bytes, versions: Sequence[bytes | None]) -> Hit | None:
     now = [v.decode() if v else "" for v in versions]
     if meta["versions"] != now:
         return None
-    return Hit(
-        body=body,
-        reads={int(cid): names for cid, names in meta["reads"].items()},
-    )
+    return Hit(body=body, shown=meta["shown"])
 
 
 def _roots(

@@ -50,6 +50,7 @@ from graphql.language import Visitor, visit
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway.auth.audit import shown_by_fields
 from gateway.cache.fragments import FragmentReader, Slot
 from gateway.http.field_plans import (
     CACHED_TYPE,
@@ -393,7 +394,7 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         audit = self.context_value.audit
         hit = read.current(result.updated_at)
         if hit is not None:
-            audit.replay(hit.reads)
+            audit.replay(hit.shown)
             return orjson.Fragment(hit.body)
         links = self._prefetch_links(return_type, field_details_list, result)
         failures = len(self.context_value.errors)
@@ -412,7 +413,11 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
             and not self.context_value.answered_stale()
         ):
             reader.store(
-                slot, read, result.updated_at, capture.reads, orjson.dumps(value)
+                slot,
+                read,
+                result.updated_at,
+                shown_by_fields(capture.reads),
+                orjson.dumps(value),
             )
         return value
 

@@ -179,7 +179,7 @@ class GraphQLApp(GuardedGraphQL):
         if lookup is not None:
             hit, versions = await responses.get(lookup, read)
             if hit is not None:
-                context.audit.replay(hit.reads)
+                context.audit.replay(hit.shown)
                 return Stored(hit.body)
         reader = None
         if lookup is None or lookup.lists:  # its customers, one by one
@@ -199,7 +199,7 @@ class GraphQLApp(GuardedGraphQL):
             and not context.errors
         ):
             body = orjson.dumps({"data": result.data})
-            await responses.put(lookup, versions, body, context.audit.reads)
+            await responses.put(lookup, versions, body, context.audit.shown())
         return result
 
     def _validate_batch_request(

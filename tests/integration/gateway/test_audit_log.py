@@ -140,7 +140,7 @@ async def test_entries_waiting_to_be_written_are_plain_values_the_collector_leav
     scanned by every collection until then."""
     for n in range(100):
         page = AuditTrail()
-        page.replay({50 * n + c: ("email", "displayName") for c in range(1, 51)})
+        page.replay({'["displayName","email"]': [50 * n + c for c in range(1, 51)]})
         audit.record(page, caller("key:k"), "CustomerPage")
     gc.collect()
     waiting = audit._rows
