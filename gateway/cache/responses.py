@@ -84,6 +84,10 @@ _KNOWN = 10_000
 """Requests whose slot is remembered (``known``), at most."""
 _LISTS = "lists"
 """The customer list's version (and its entries' hash tag)."""
+_FORMATS = ("v2", "v1")
+"""The entries' formats, the current one first. A new one gets new keys:
+during a rolling deploy the old workers and the new miss each other's
+entries rather than misread them. An erasure purges every format's."""
 
 
 Versions = Sequence[bytes | None] | asyncio.Task[list[bytes] | None]
@@ -107,9 +111,10 @@ class ResponseCache:
     def __init__(self, backend: CacheBackend, prefix: str, ttl: float) -> None:
         self.backend = backend
         self.ttl = ttl
-        self._entries = f"{prefix}:response:v2:"
+        self._prefix = prefix
+        self._entries = self._entries_of(_FORMATS[0])
         self._versions = f"{prefix}:response-version:"
-        self.fragment_prefix = f"{prefix}:response-fragment:v2:"
+        self.fragment_prefix = self._fragments_of(_FORMATS[0])
         self._known: dict[str, Lookup] = {}
         """``lookup``'s answers by request digest (``known``)."""
 
@@ -256,13 +261,20 @@ class ResponseCache:
         unreadable: their whole answers and fragments, and every stored page
         of the list (any may show them). One scan (``delete_prefixed``); how
         many entries went."""
-        prefixes = [f"{self._entries}{{{_LISTS}}}:"]
-        for cid in customer_ids:
-            prefixes += [
-                f"{self._entries}{{{cid}}}:",
-                f"{self.fragment_prefix}{{{cid}}}:",
-            ]
+        prefixes = []
+        for entries, fragments in (
+            (self._entries_of(f), self._fragments_of(f)) for f in _FORMATS
+        ):
+            prefixes.append(f"{entries}{{{_LISTS}}}:")
+            for cid in customer_ids:
+                prefixes += [f"{entries}{{{cid}}}:", f"{fragments}{{{cid}}}:"]
         return await self.backend.delete_prefixed(prefixes)
+
+    def _entries_of(self, version: str) -> str:
+        return f"{self._prefix}:response:{version}:"
+
+    def _fragments_of(self, version: str) -> str:
+        return f"{self._prefix}:response-fragment:{version}:"
 
     async def forget_all(self) -> None:
         await self._bump(["all"])

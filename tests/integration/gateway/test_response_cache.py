@@ -202,20 +202,29 @@ async def test_an_erased_customers_answers_fragments_and_pages_are_deleted(
 ) -> None:
     """Not only unreadable (their version moved): gone, with every stored
     page, while other customers keep theirs (``ResponseCache.purge_customers``,
-    which the erasure runs)."""
+    which the erasure runs); those a worker of the previous release stored in
+    the entries' previous format too (a rolling deploy)."""
     page = await cached.gql(PAGE)
     ids = [e["node"]["id"] for e in page["data"]["customers"]["edges"]]
     erased, other = (decode_global_id(i, "Customer")[1] for i in ids[:2])
     await sidebar(cached, ids[0])
     await sidebar(cached, ids[1])
     services = cached.services
+    responses = services.responses
+    assert responses is not None
+    earlier = f"{services.settings.cache_prefix}:response"
+    await responses.backend.set_many(
+        {
+            f"{earlier}:v1:{{{erased}}}:d1": b"{}",
+            f"{earlier}-fragment:v1:{{{erased}}}:s1": b"{}",
+        },
+        60,
+    )
     held = await stored_answers(services, erased)
     assert {k.split(":")[-4] for k in held} == {"response", "response-fragment"}
     assert await stored_answers(services, "lists")
     kept = await stored_answers(services, other)
 
-    responses = services.responses
-    assert responses is not None
     gone = await responses.purge_customers([erased])
     assert await stored_answers(services, erased) == []
     assert await stored_answers(services, "lists") == []
