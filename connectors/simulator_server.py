@@ -21,7 +21,20 @@ from enum import StrEnum
 from typing import Any
 
 import uvicorn
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+async def _gone(request: Request, exc: Exception) -> Response:
+    """A client gone before its body was read (its own timeout passed, as a
+    real upstream sees): nobody reads the answer, and it is no error of the
+    simulator's to log."""
+    return Response(status_code=499)
+
+
+QUIET_DISCONNECTS = {ClientDisconnect: _gone}
+"""Every simulator app's ``exception_handlers``."""
 
 
 @contextlib.asynccontextmanager

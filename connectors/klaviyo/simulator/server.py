@@ -55,6 +55,7 @@ from connectors.klaviyo.simulator.queries import (
     sort_profiles,
 )
 from connectors.simulator_server import (
+    QUIET_DISCONNECTS,
     InjectedFailures,
     RequestCounter,
     answered_after,
@@ -152,7 +153,8 @@ class KlaviyoSimulator(InjectedFailures):
                 routes=[
                     Route("/api" + e.path, self._guarded(e), methods=[e.method])
                     for e in endpoints
-                ]
+                ],
+                exception_handlers=QUIET_DISCONNECTS,
             )
         )
 

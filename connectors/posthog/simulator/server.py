@@ -43,6 +43,7 @@ from connectors.posthog.simulator.hogql_ast import HogQLError
 from connectors.posthog.simulator.hogql_eval import evaluate
 from connectors.posthog.simulator.hogql_parse import ParserFailure
 from connectors.simulator_server import (
+    QUIET_DISCONNECTS,
     InjectedFailures,
     RequestCounter,
     answered_after,
@@ -112,7 +113,7 @@ class PostHogSimulator(InjectedFailures):
                     methods=["POST"],
                 ),
             ]
-        self.app = Starlette(routes=routes)
+        self.app = Starlette(routes=routes, exception_handlers=QUIET_DISCONNECTS)
 
     def _guarded(self, name: str, handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:

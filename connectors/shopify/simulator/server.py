@@ -59,6 +59,7 @@ from connectors.shopify.simulator.webhooks import (
     webhook_headers,
 )
 from connectors.simulator_server import (
+    QUIET_DISCONNECTS,
     InjectedFailures,
     RequestCounter,
     answered_after,
@@ -128,7 +129,8 @@ class ShopifySimulator(InjectedFailures):
                 Route(
                     "/admin/api/{version}/graphql.json", self._graphql, methods=["POST"]
                 )
-            ]
+            ],
+            exception_handlers=QUIET_DISCONNECTS,
         )
 
     @property

@@ -35,6 +35,7 @@ from starlette.routing import Route
 
 from connectors.demo_world import World
 from connectors.simulator_server import (
+    QUIET_DISCONNECTS,
     InjectedFailures,
     RequestCounter,
     answered_after,
@@ -163,7 +164,8 @@ class ZendeskSimulator(InjectedFailures):
                         methods=[e.method],
                     )
                     for e in endpoints
-                ]
+                ],
+                exception_handlers=QUIET_DISCONNECTS,
             )
         )
 
