@@ -17,7 +17,7 @@ from sqlalchemy import event, select
 from bench.queries import CUSTOMER_360
 from bench.subject import richest_customer
 from gateway.cache.backends import READ_OR_LOCK, RedisBackend
-from gateway.db.models import Identity
+from gateway.db.models import Customer, Identity
 from gateway.db.ticket_changes import note_ticket_change
 from gateway.guard.bucket import TAKE_ALL, TAKE_READING
 from gateway.loaders.upstream import StoredLinksByCustomerLoader
@@ -280,6 +280,57 @@ async def test_links_are_read_with_the_customer_when_its_selection_reads_an_upst
     assert result["data"]["customer"]["orders"]["totalCount"] > 0
     assert link_reads(statements) == 1
     assert not [k for k in await cached_keys(gateway, redis) if ":links:" in k]
+
+
+async def test_a_customer_asked_for_by_id_has_its_links_read_with_it(
+    gateway: Gateway,
+    redis: RedisBackend,
+    statements: list[str],
+) -> None:
+    """``customer(id:)`` reading an upstream: the links' statement goes out
+    as the customer's is asked for (first: it is urgent), not once the
+    customer is read; by email, the id is known only then."""
+    subject = richest_customer(gateway.world, gateway.simulators)
+    await view(gateway)  # links the customer
+    await redis.redis.delete(*await cached_keys(gateway, redis))
+    statements.clear()
+    await view(gateway)
+    assert link_reads(statements[:1]) == 1
+    assert "FROM customers" in statements[1], statements[1]
+    await redis.redis.delete(*await cached_keys(gateway, redis))
+    statements.clear()
+    async with gateway.services.sessions() as session:
+        email = await session.scalar(
+            select(Customer.email).where(Customer.id == subject.customer_id)
+        )
+    by_email = CUSTOMER_360.document.replace("$id: ID!", "$email: String!")
+    result = await gateway.gql(
+        by_email.replace("customer(id: $id)", "customer(email: $email)"),
+        {"email": email},
+    )
+    assert "errors" not in result, result
+    assert link_reads(statements) == 1
+    assert "FROM customers" in statements[0], statements[0]
+
+
+@pytest.mark.parametrize(
+    ("customer_id", "code"),
+    [
+        ("Q3VzdG9tZXI6OTk5OTk5", None),  # Customer:999999: no such customer
+        ("not-an-id", "BAD_USER_INPUT"),
+        ("T3JkZXI6MQ==", "BAD_USER_INPUT"),  # Order:1
+    ],
+)
+async def test_an_id_of_no_customer_reads_nothing_upstream(
+    gateway: Gateway, customer_id: str, code: str | None
+) -> None:
+    gateway.simulators.reset_counts()
+    result = await gateway.gql(CUSTOMER_360.document, {"id": customer_id})
+    if code is None:
+        assert result == {"data": {"customer": None}}
+    else:
+        assert [e["extensions"]["code"] for e in result["errors"]] == [code]
+    assert sum(gateway.simulators.total_requests().values()) == 0
 
 
 async def test_a_page_reads_its_customers_links_in_one_statement(
