@@ -184,6 +184,10 @@ class Settings(BaseSettings):
     response_cache_ttl: float = 60.0
     """Seconds a whole ``customer(id:)`` response is reused at most; 0 turns
     the response cache off (it is off too when ``cache_enabled`` is)."""
+    response_cache_held_mb: float = Field(default=64.0, ge=0, le=65_536)
+    """Megabytes of stored responses each worker keeps in its memory, so a
+    hit reads only their versions from Redis (``gateway.cache.held``); 0:
+    every hit reads the response from Redis."""
     cache_max_stale_shopify: float = 3600.0
     """Seconds past its TTL a cached Shopify value is kept, and served (with
     ``extensions.stale``) when Shopify cannot answer; 0: never stale."""

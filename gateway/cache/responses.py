@@ -14,6 +14,8 @@ entry is served only when the versions it was built from are still current.
 A request seen before is known by its digest (``known``, no parsing), and on
 one Redis server that ``MGET`` runs in the script that takes the caller's
 rate-limit token (``OperationGate.admit_reading``): a hit is one command.
+The worker that stored or read an entry holds it (``gateway.cache.held``):
+its hits then read the versions only, not the entry's bytes.
 Keys carry a Redis Cluster hash tag, the customer's id (``{42}``; the list's is
 ``{lists}``, the global version's ``{all}``): a query about one customer reads
 its entry and that customer's version from one slot, and the global version
@@ -54,6 +56,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +73,7 @@ from graphql import (
 from gateway import metrics
 from gateway.cache.backends import CacheBackend
 from gateway.cache.fragments import FragmentReader, Hit, Shown
+from gateway.cache.held import Held, HeldEntries
 from gateway.cache.writes import write
 from gateway.changes.bus import CustomerChange
 from gateway.relay.ids import decode_global_id
@@ -84,7 +88,7 @@ _KNOWN = 10_000
 """Requests whose slot is remembered (``known``), at most."""
 _LISTS = "lists"
 """The customer list's version (and its entries' hash tag)."""
-_FORMATS = ("v2", "v1")
+_FORMATS = ("v3", "v2", "v1")
 """The entries' formats, the current one first. A new one gets new keys:
 during a rolling deploy the old workers and the new miss each other's
 entries rather than misread them. An erasure purges every format's."""
@@ -108,9 +112,14 @@ class Lookup:
 
 
 class ResponseCache:
-    def __init__(self, backend: CacheBackend, prefix: str, ttl: float) -> None:
+    def __init__(
+        self, backend: CacheBackend, prefix: str, ttl: float, held_bytes: int = 0
+    ) -> None:
         self.backend = backend
         self.ttl = ttl
+        self.held = HeldEntries(held_bytes, ttl)
+        """Entries this worker stored or read, served while their versions
+        are current (``gateway.cache.held``); ``held_bytes`` 0: none."""
         self._prefix = prefix
         self._entries = self._entries_of(_FORMATS[0])
         self._versions = f"{prefix}:response-version:"
@@ -170,9 +179,11 @@ class ResponseCache:
         digest = _digest(document, operation_name, variables, role)
         return None if digest is None else self._known.get(digest)
 
-    @staticmethod
-    def reading(lookup: Lookup) -> list[str]:
-        """The keys ``get`` reads: the entry, then its versions."""
+    def reading(self, lookup: Lookup) -> list[str]:
+        """The keys ``get`` reads: the entry, then its versions — only the
+        versions when this worker holds the entry."""
+        if lookup.key in self.held:
+            return list(lookup.version_keys)
         return [lookup.key, *lookup.version_keys]
 
     async def get(
@@ -185,10 +196,29 @@ class ResponseCache:
         ``deferred_writes`` the request waits for it before it ends)."""
         if read is None:
             read = await self.backend.get_many(self.reading(lookup))
-        entry, versions = read[0], read[1:]
+        now = time.time()
+        held = None
+        if len(read) == len(lookup.version_keys):  # the versions only
+            versions = read
+            held = self.held.get(lookup.key, now)
+            entry = None
+            if held is None:  # no longer held since ``reading``: read it now
+                entry = (await self.backend.get_many([lookup.key]))[0]
+        else:
+            entry, versions = read[0], read[1:]
         stored_under: Versions = versions
         if all(versions):
-            hit = _current(entry, versions) if entry is not None else None
+            hit = None
+            if held is not None:
+                if held.versions == tuple(v.decode() for v in versions if v):
+                    hit = Hit(body=held.body, shown=held.shown)
+                else:  # stale: the next request reads what Redis holds
+                    self.held.drop(lookup.key)
+            elif entry is not None:
+                current = _current(entry, versions)
+                if current is not None:
+                    hit = Hit(body=current.body, shown=current.shown)
+                    self.held.keep(lookup.key, current, now)
         else:
             hit = None
             created = asyncio.ensure_future(
@@ -230,13 +260,11 @@ class ResponseCache:
             if created is None:
                 return
             versions = created
-        header = orjson.dumps(
-            {
-                "versions": [v.decode() if v else "" for v in versions],
-                "shown": shown,
-            }
-        )
+        at = time.time()
+        stored = [v.decode() if v else "" for v in versions]
+        header = orjson.dumps({"versions": stored, "shown": shown, "at": at})
         await self.backend.set_many({lookup.key: header + _SEPARATOR + body}, self.ttl)
+        self.held.keep(lookup.key, Held(tuple(stored), shown, body, at), at)
 
     async def minted(
         self, keys: Sequence[str], versions: Sequence[bytes | None]
@@ -261,6 +289,7 @@ class ResponseCache:
         unreadable: their whole answers and fragments, and every stored page
         of the list (any may show them). One scan (``delete_prefixed``); how
         many entries went."""
+        self.held.clear()
         prefixes = []
         for entries, fragments in (
             (self._entries_of(f), self._fragments_of(f)) for f in _FORMATS
@@ -309,13 +338,13 @@ def _digest(
     return hashlib.sha256(encoded).hexdigest()
 
 
-def _current(entry: bytes, versions: Sequence[bytes | None]) -> Hit | None:
+def _current(entry: bytes, versions: Sequence[bytes | None]) -> Held | None:
     header, _, body = entry.partition(_SEPARATOR)
     meta = orjson.loads(header)
     now = [v.decode() if v else "" for v in versions]
     if meta["versions"] != now:
         return None
-    return Hit(body=body, shown=meta["shown"])
+    return Held(tuple(now), meta["shown"], body, meta["at"])
 
 
 def _roots(

@@ -211,7 +211,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         services.changes.subscribe_batch(Invalidator(sessions, services.caches))
         if settings.response_cache_ttl > 0:
             services.responses = ResponseCache(
-                backend, settings.cache_prefix, settings.response_cache_ttl
+                backend,
+                settings.cache_prefix,
+                settings.response_cache_ttl,
+                held_bytes=int(settings.response_cache_held_mb * 1024 * 1024),
             )
             services.changes.subscribe_batch(services.responses.forget_customers)
             if redis is not None:

@@ -1,0 +1,170 @@
+"""Stored answers a worker holds in its memory (``gateway.cache.held``): a hit
+then reads only the versions from Redis; a change through any replica is seen
+at once all the same; another replica's answer is read whole once, then held;
+an erasure drops what is held; with no memory given, every hit reads the
+answer from Redis as before."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from gateway.cache.held import Held, HeldEntries
+from gateway.guard.bucket import TokenBucket
+from tests.integration.gateway.conftest import Gateway
+from tests.integration.gateway.test_response_cache import first_customer, sidebar
+
+
+@pytest.fixture
+def readings(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The keys read with each rate-limit token taken (``take_reading``)."""
+    seen: list[list[str]] = []
+    take_reading = TokenBucket.take_reading
+
+    async def recorded(
+        self: TokenBucket, key: str, reading: Sequence[str]
+    ) -> tuple[float, list[bytes | None] | None]:
+        seen.append(list(reading))
+        return await take_reading(self, key, reading)
+
+    monkeypatch.setattr(TokenBucket, "take_reading", recorded)
+    return seen
+
+
+def entry_read(reading: list[str]) -> bool:
+    return any(":response:" in key for key in reading)
+
+
+async def test_a_held_answer_costs_a_read_of_its_versions_only(
+    replicas: tuple[Gateway, Gateway], readings: list[list[str]]
+) -> None:
+    first, _ = replicas
+    customer_id = await first_customer(first)
+    stored = await sidebar(first, customer_id)  # executed, stored, held
+    readings.clear()
+    first.simulators.reset_counts()
+    assert await sidebar(first, customer_id) == stored
+    assert len(readings) == 1
+    assert readings[0]
+    assert not entry_read(readings[0])
+    assert sum(first.simulators.total_requests().values()) == 0
+
+
+async def test_another_replicas_answer_is_read_whole_once_then_held(
+    replicas: tuple[Gateway, Gateway], readings: list[list[str]]
+) -> None:
+    first, second = replicas
+    customer_id = await first_customer(first)
+    stored = await sidebar(first, customer_id)
+    await sidebar(second, customer_id)  # the request is known to it now
+    second.services.responses.held.clear()  # as a replica that never held it
+    readings.clear()
+    second.simulators.reset_counts()
+    assert await sidebar(second, customer_id) == stored
+    assert await sidebar(second, customer_id) == stored
+    assert [entry_read(r) for r in readings] == [True, False]
+    assert sum(second.simulators.total_requests().values()) == 0
+
+
+async def test_a_change_through_another_replica_is_seen_at_once(
+    replicas: tuple[Gateway, Gateway], readings: list[list[str]]
+) -> None:
+    first, second = replicas
+    customer_id = await first_customer(first)
+    await sidebar(first, customer_id)
+    await sidebar(first, customer_id)  # a hit of the held answer
+    assert readings
+    assert not entry_read(readings[-1])
+    await second.gql(
+        'mutation($c: ID!) { tagCustomer(customerId: $c, tags: ["held"]) { id } }',
+        {"c": customer_id},
+    )
+    tags = (await sidebar(first, customer_id))["data"]["customer"]["tags"]
+    assert "held" in tags
+    # the stale copy was let go: the next answer is the new one, held again
+    assert (await sidebar(first, customer_id))["data"]["customer"]["tags"] == tags
+
+
+async def test_an_erasure_here_drops_every_held_answer(
+    replicas: tuple[Gateway, Gateway],
+) -> None:
+    first, _ = replicas
+    customer_id = await first_customer(first)
+    await sidebar(first, customer_id)
+    responses = first.services.responses
+    assert responses is not None
+    assert responses.held.size > 0
+    await responses.purge_customers([12345])
+    assert responses.held.size == 0
+
+
+@pytest.fixture
+def unheld(replicas: tuple[Gateway, Gateway]) -> Gateway:
+    """A replica given no memory for answers (``CG_RESPONSE_CACHE_HELD_MB=0``)."""
+    first, _ = replicas
+    responses = first.services.responses
+    assert responses is not None
+    responses.held = HeldEntries(0, responses.ttl)
+    return first
+
+
+async def test_with_no_memory_given_every_hit_reads_the_answer(
+    unheld: Gateway, readings: list[list[str]]
+) -> None:
+    customer_id = await first_customer(unheld)
+    stored = await sidebar(unheld, customer_id)
+    readings.clear()
+    for _ in range(2):
+        assert await sidebar(unheld, customer_id) == stored
+    assert [entry_read(r) for r in readings] == [True, True]
+
+
+def held(at: float, size: int = 10, versions: tuple[str, ...] = ("a",)) -> Held:
+    shown: Any = {'["email"]': [1]}
+    return Held(versions, shown, b"x" * size, at)
+
+
+def test_an_entry_is_served_within_its_ttl_only() -> None:
+    entries = HeldEntries(budget=1000, ttl=60)
+    entries.keep("k", held(at=100.0), now=100.0)
+    assert entries.get("k", now=159.9) is not None
+    assert entries.get("k", now=160.0) is None
+    assert "k" not in entries
+    assert entries.size == 0
+    entries.keep("late", held(at=100.0), now=170.0)  # read past its TTL: not kept
+    assert "late" not in entries
+
+
+def test_the_oldest_entries_make_room_within_the_budget() -> None:
+    entries = HeldEntries(budget=25, ttl=60)
+    for n, key in enumerate("abc"):
+        entries.keep(key, held(at=100.0 + n), now=100.0 + n)
+    assert ("a" in entries, "b" in entries, "c" in entries) == (False, True, True)
+    assert entries.size == 20
+    entries.keep("b", held(at=103.0, size=5), now=103.0)  # replaced: its size too
+    assert entries.size == 15
+    entries.keep("huge", held(at=104.0, size=26), now=104.0)  # over the budget alone
+    assert "huge" not in entries
+    assert entries.size == 15
+
+
+def test_entries_past_their_ttl_go_as_new_ones_come() -> None:
+    entries = HeldEntries(budget=1000, ttl=60)
+    entries.keep("old", held(at=100.0), now=100.0)
+    entries.keep("new", held(at=161.0), now=161.0)
+    assert "old" not in entries
+    assert entries.size == 10
+
+
+async def test_an_idle_worker_lets_its_entries_go_a_ttl_after_they_expire() -> None:
+    """Traffic or not: an erased customer's copy is gone within two TTLs."""
+    entries = HeldEntries(budget=1000, ttl=0.05)
+    entries.keep("k", held(at=time.time()), now=time.time())
+    assert "k" in entries
+    await asyncio.sleep(0.12)
+    assert "k" not in entries
+    assert entries.size == 0
