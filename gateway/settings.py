@@ -187,7 +187,7 @@ class Settings(BaseSettings):
     response_cache_held_mb: float = Field(default=64.0, ge=0, le=65_536)
     """Megabytes of stored responses each worker keeps in its memory, so a
     hit reads only their versions from Redis (``gateway.cache.held``); 0:
-    every hit reads the response from Redis."""
+    every hit reads the response from Redis. Without Redis, unused."""
     cache_max_stale_shopify: float = 3600.0
     """Seconds past its TTL a cached Shopify value is kept, and served (with
     ``extensions.stale``) when Shopify cannot answer; 0: never stale."""

@@ -214,7 +214,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 backend,
                 settings.cache_prefix,
                 settings.response_cache_ttl,
-                held_bytes=int(settings.response_cache_held_mb * 1024 * 1024),
+                # without Redis the entries are in this process's memory already
+                held_bytes=int(settings.response_cache_held_mb * 1024 * 1024)
+                if redis is not None
+                else 0,
             )
             services.changes.subscribe_batch(services.responses.forget_customers)
             if redis is not None:

@@ -168,3 +168,15 @@ async def test_an_idle_worker_lets_its_entries_go_a_ttl_after_they_expire() -> N
     await asyncio.sleep(0.12)
     assert "k" not in entries
     assert entries.size == 0
+
+
+async def test_without_redis_nothing_is_held(cached: Gateway) -> None:
+    """In process, the stored answers are in the worker's memory already."""
+    if cached.services.redis is not None:
+        pytest.skip("the gateway has Redis")
+    customer_id = await first_customer(cached)
+    stored = await sidebar(cached, customer_id)
+    assert await sidebar(cached, customer_id) == stored
+    responses = cached.services.responses
+    assert responses is not None
+    assert responses.held.size == 0
