@@ -1,5 +1,6 @@
 """The caches: upstream results read through Redis (or an in-process LRU),
-writes deferred to the end of a request, whole customer responses, and the
+writes deferred to the end of a request, whole customer responses (and the
+ones a worker holds in its memory, checked against their versions), and the
 eviction that follows every change of a customer.
 
 Imported by ``gateway.loaders`` and ``gateway.runtime``; imports connectors'
