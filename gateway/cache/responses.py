@@ -196,36 +196,29 @@ class ResponseCache:
         ``deferred_writes`` the request waits for it before it ends)."""
         if read is None:
             read = await self.backend.get_many(self.reading(lookup))
-        now = time.time()
-        held = None
-        if len(read) == len(lookup.version_keys):  # the versions only
-            versions = read
-            held = self.held.get(lookup.key, now)
-            entry = None
-            if held is None:  # no longer held since ``reading``: read it now
+        hit = None
+        if len(read) == len(lookup.version_keys):  # the versions only: held here
+            entry, versions = None, read
+            held = self.held.get(lookup.key)
+            if held is not None and held.versions == _texts(versions):
+                hit = Hit(body=held.body, shown=held.shown)
+            elif all(versions):  # stale, or let go since: what Redis holds
+                self.held.drop(lookup.key)
                 entry = (await self.backend.get_many([lookup.key]))[0]
         else:
             entry, versions = read[0], read[1:]
         stored_under: Versions = versions
-        if all(versions):
-            hit = None
-            if held is not None:
-                if held.versions == tuple(v.decode() for v in versions if v):
-                    hit = Hit(body=held.body, shown=held.shown)
-                else:  # stale: the next request reads what Redis holds
-                    self.held.drop(lookup.key)
-            elif entry is not None:
-                current = _current(entry, versions)
-                if current is not None:
-                    hit = Hit(body=current.body, shown=current.shown)
-                    self.held.keep(lookup.key, current, now)
-        else:
-            hit = None
+        if not all(versions):
             created = asyncio.ensure_future(
                 self._created(lookup.version_keys, versions)
             )
             await write(created)
             stored_under = created
+        elif hit is None and entry is not None:
+            current = _current(entry, versions)
+            if current is not None:
+                hit = Hit(body=current.body, shown=current.shown)
+                self.held.keep(lookup.key, current)
         metrics.CACHE_REQUESTS.labels(
             source="response", result="hit" if hit else "miss"
         ).inc()
@@ -264,7 +257,7 @@ class ResponseCache:
         stored = [v.decode() if v else "" for v in versions]
         header = orjson.dumps({"versions": stored, "shown": shown, "at": at})
         await self.backend.set_many({lookup.key: header + _SEPARATOR + body}, self.ttl)
-        self.held.keep(lookup.key, Held(tuple(stored), shown, body, at), at)
+        self.held.keep(lookup.key, Held.of(tuple(stored), shown, body, at, header))
 
     async def minted(
         self, keys: Sequence[str], versions: Sequence[bytes | None]
@@ -338,13 +331,22 @@ def _digest(
     return hashlib.sha256(encoded).hexdigest()
 
 
+def _texts(versions: Sequence[bytes | None]) -> tuple[str, ...]:
+    return tuple(v.decode() if v else "" for v in versions)
+
+
 def _current(entry: bytes, versions: Sequence[bytes | None]) -> Held | None:
+    """The entry, when stored under ``versions``; ``None`` when not, or when
+    its header cannot be read (a miss, never an error)."""
     header, _, body = entry.partition(_SEPARATOR)
-    meta = orjson.loads(header)
-    now = [v.decode() if v else "" for v in versions]
-    if meta["versions"] != now:
+    now = _texts(versions)
+    try:
+        meta = orjson.loads(header)
+        if tuple(meta["versions"]) != now:
+            return None
+        return Held.of(now, meta["shown"], body, float(meta["at"]), header)
+    except (ValueError, KeyError, TypeError):
         return None
-    return Held(tuple(now), meta["shown"], body, meta["at"])
 
 
 def _roots(

@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
-from gateway.cache.held import Held, HeldEntries
+from gateway.cache import held as held_module
+from gateway.cache.held import CLOCK_TOLERANCE, OVERHEAD, Held, HeldEntries
+from gateway.cache.responses import _current
 from gateway.guard.bucket import TokenBucket
+from tests.conftest import counting_statements
 from tests.integration.gateway.conftest import Gateway
 from tests.integration.gateway.test_response_cache import first_customer, sidebar
 
@@ -89,6 +92,25 @@ async def test_a_change_through_another_replica_is_seen_at_once(
     assert (await sidebar(first, customer_id))["data"]["customer"]["tags"] == tags
 
 
+async def test_a_stale_copy_gives_way_to_what_another_replica_stored(
+    replicas: tuple[Gateway, Gateway], readings: list[list[str]]
+) -> None:
+    """After a change, a worker whose copy went stale reads the answer
+    another replica stored since, rather than executing the query again."""
+    first, second = replicas
+    customer_id = await first_customer(first)
+    await sidebar(first, customer_id)  # held by the first
+    await second.gql(
+        'mutation($c: ID!) { tagCustomer(customerId: $c, tags: ["moved"]) { id } }',
+        {"c": customer_id},
+    )
+    fresh = await sidebar(second, customer_id)  # executed and stored there
+    with counting_statements(first.services.engine) as sql:
+        assert await sidebar(first, customer_id) == fresh
+    assert not [s for s in sql.statements if "customers" in s]
+    assert entry_read(readings[-1]) is False  # it held a copy: versions first
+
+
 async def test_an_erasure_here_drops_every_held_answer(
     replicas: tuple[Gateway, Gateway],
 ) -> None:
@@ -123,47 +145,92 @@ async def test_with_no_memory_given_every_hit_reads_the_answer(
     assert [entry_read(r) for r in readings] == [True, True]
 
 
+class Clock:
+    """``time`` as ``gateway.cache.held`` reads it, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(held_module, "time", clock)
+    return clock
+
+
 def held(at: float, size: int = 10, versions: tuple[str, ...] = ("a",)) -> Held:
     shown: Any = {'["email"]': [1]}
-    return Held(versions, shown, b"x" * size, at)
+    return Held(versions, shown, b"x" * size, at, size)
 
 
-def test_an_entry_is_served_within_its_ttl_only() -> None:
+def test_a_copy_is_served_within_its_ttl_only(clock: Clock) -> None:
     entries = HeldEntries(budget=1000, ttl=60)
-    entries.keep("k", held(at=100.0), now=100.0)
-    assert entries.get("k", now=159.9) is not None
-    assert entries.get("k", now=160.0) is None
+    entries.keep("k", held(at=clock.now))
+    clock.now += 59.9
+    assert entries.get("k") is not None
+    clock.now += 0.1
+    assert entries.get("k") is None
     assert "k" not in entries
     assert entries.size == 0
-    entries.keep("late", held(at=100.0), now=170.0)  # read past its TTL: not kept
-    assert "late" not in entries
 
 
-def test_the_oldest_entries_make_room_within_the_budget() -> None:
+def test_a_copy_read_late_is_held_for_what_is_left_of_its_ttl(clock: Clock) -> None:
+    entries = HeldEntries(budget=1000, ttl=60)
+    entries.keep("late", held(at=clock.now - 50))
+    clock.now += 9.9
+    assert entries.get("late") is not None
+    clock.now += 0.1
+    assert entries.get("late") is None
+    entries.keep("past", held(at=clock.now - 60))
+    assert "past" not in entries
+
+
+def test_a_store_time_ahead_of_this_clock_is_not_held(clock: Clock) -> None:
+    """A storing worker whose clock runs ahead would stretch the TTL here."""
+    entries = HeldEntries(budget=1000, ttl=60)
+    entries.keep("ahead", held(at=clock.now + 1000))
+    assert "ahead" not in entries
+    entries.keep("close", held(at=clock.now + CLOCK_TOLERANCE / 2))
+    assert "close" in entries
+
+
+def test_the_oldest_copies_make_room_within_the_budget(clock: Clock) -> None:
     entries = HeldEntries(budget=25, ttl=60)
-    for n, key in enumerate("abc"):
-        entries.keep(key, held(at=100.0 + n), now=100.0 + n)
+    for key in "abc":
+        entries.keep(key, held(at=clock.now))
+        clock.now += 1
     assert ("a" in entries, "b" in entries, "c" in entries) == (False, True, True)
     assert entries.size == 20
-    entries.keep("b", held(at=103.0, size=5), now=103.0)  # replaced: its size too
+    entries.keep("b", held(at=clock.now, size=5))  # replaced: its size too
     assert entries.size == 15
-    entries.keep("huge", held(at=104.0, size=26), now=104.0)  # over the budget alone
+    entries.keep("huge", held(at=clock.now, size=26))  # over the budget alone
     assert "huge" not in entries
     assert entries.size == 15
 
 
-def test_entries_past_their_ttl_go_as_new_ones_come() -> None:
-    entries = HeldEntries(budget=1000, ttl=60)
-    entries.keep("old", held(at=100.0), now=100.0)
-    entries.keep("new", held(at=161.0), now=161.0)
-    assert "old" not in entries
-    assert entries.size == 10
+def test_a_copy_is_counted_with_its_header_and_overhead() -> None:
+    header = b'{"versions":["a","b"],"shown":{"[]":[1,2,3]},"at":1.0}'
+    copy = Held.of(("a", "b"), {"[]": [1, 2, 3]}, b"x" * 100, 1.0, header)
+    assert copy.size == 100 + 8 * len(header) + OVERHEAD
 
 
-async def test_an_idle_worker_lets_its_entries_go_a_ttl_after_they_expire() -> None:
+def test_a_header_that_cannot_be_read_is_a_miss() -> None:
+    for header in (b'{"versions":["a"],"shown":{}}', b"not json", b'{"versions":1}'):
+        assert _current(header + b"\x00{}", [b"a"]) is None
+    assert _current(b'{"versions":["a"],"shown":{},"at":1}\x00{}', [b"a"]) is not None
+
+
+async def test_an_idle_worker_lets_its_copies_go_when_their_time_is_up() -> None:
     """Traffic or not: an erased customer's copy is gone within two TTLs."""
-    entries = HeldEntries(budget=1000, ttl=0.05)
-    entries.keep("k", held(at=time.time()), now=time.time())
+    entries = HeldEntries(budget=10_000, ttl=0.05)
+    entries.keep("k", held(at=time.time()))
     assert "k" in entries
     await asyncio.sleep(0.12)
     assert "k" not in entries
