@@ -19,7 +19,11 @@ from gateway.cache.responses import _current
 from gateway.guard.bucket import TokenBucket
 from tests.conftest import counting_statements
 from tests.integration.gateway.conftest import Gateway
-from tests.integration.gateway.test_response_cache import first_customer, sidebar
+from tests.integration.gateway.test_response_cache import (
+    first_customer,
+    sidebar,
+    tag_customer,
+)
 
 
 @pytest.fixture
@@ -82,10 +86,7 @@ async def test_a_change_through_another_replica_is_seen_at_once(
     await sidebar(first, customer_id)  # a hit of the held answer
     assert readings
     assert not entry_read(readings[-1])
-    await second.gql(
-        'mutation($c: ID!) { tagCustomer(customerId: $c, tags: ["held"]) { id } }',
-        {"c": customer_id},
-    )
+    await tag_customer(second, customer_id, "held")
     tags = (await sidebar(first, customer_id))["data"]["customer"]["tags"]
     assert "held" in tags
     # the stale copy was let go: the next answer is the new one, held again
@@ -100,10 +101,7 @@ async def test_a_stale_copy_gives_way_to_what_another_replica_stored(
     first, second = replicas
     customer_id = await first_customer(first)
     await sidebar(first, customer_id)  # held by the first
-    await second.gql(
-        'mutation($c: ID!) { tagCustomer(customerId: $c, tags: ["moved"]) { id } }',
-        {"c": customer_id},
-    )
+    await tag_customer(second, customer_id, "moved")
     fresh = await sidebar(second, customer_id)  # executed and stored there
     with counting_statements(first.services.engine) as sql:
         assert await sidebar(first, customer_id) == fresh

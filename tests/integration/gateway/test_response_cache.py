@@ -57,6 +57,16 @@ async def sidebar(
     return body
 
 
+async def tag_customer(gateway: Gateway, customer_id: str, tag: str) -> None:
+    """Tag the customer through ``gateway`` (a replica, a mutation)."""
+    result = await gateway.gql(
+        "mutation($c: ID!, $t: [String!]!) "
+        "{ tagCustomer(customerId: $c, tags: $t) { id } }",
+        {"c": customer_id, "t": [tag]},
+    )
+    assert "errors" not in result, result
+
+
 async def test_a_repeated_customer_query_costs_no_sql_and_no_upstream_call(
     cached: Gateway, sql: StatementCounter
 ) -> None:
@@ -342,10 +352,7 @@ async def test_replicas_sharing_redis_see_each_others_changes(
     first, second = replicas
     customer_id = await first_customer(first)
     await sidebar(first, customer_id)
-    await second.gql(
-        'mutation($c: ID!) { tagCustomer(customerId: $c, tags: ["vip"]) { id } }',
-        {"c": customer_id},
-    )
+    await tag_customer(second, customer_id, "vip")
     tags = (await sidebar(first, customer_id))["data"]["customer"]["tags"]
     assert "vip" in tags
 
