@@ -21,7 +21,7 @@ from gateway.errors import describe
 from gateway.http import access_log
 from gateway.http.embed import embed_routes
 from gateway.http.graphiql import static_routes
-from gateway.http.graphql import GraphQLApp
+from gateway.http.graphql import GraphQLApp, HeldAnswers
 from gateway.ingest import ingest_routes
 from gateway.insights.http import export_route, scheduled_refresh
 from gateway.jobs import recovery
@@ -175,11 +175,12 @@ def create_app(
 
     app = Starlette(lifespan=lifespan)
     drain = app.state.drain = Drain(settings.shutdown_drain_seconds)
+    graphql = app.state.graphql = LazyGraphQL(app, ide_headers)
+    app.add_middleware(HeldAnswers, endpoint=graphql.build)  # innermost: see it
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(CloseWhenDraining, drain=drain)
     if services is not None:
         app.state.services = services
-    graphql = app.state.graphql = LazyGraphQL(app, ide_headers)
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),

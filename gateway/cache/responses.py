@@ -186,6 +186,19 @@ class ResponseCache:
             return list(lookup.version_keys)
         return [lookup.key, *lookup.version_keys]
 
+    def held_answer(self, lookup: Lookup, read: Sequence[bytes | None]) -> Hit | None:
+        """The answer this worker holds, when ``read`` (the values at
+        ``reading(lookup)``) are its versions, read while it was held; else
+        ``None`` and nothing done: ``get`` with the same values then decides
+        (a stale copy dropped, the entry read from Redis)."""
+        if len(read) != len(lookup.version_keys):
+            return None
+        held = self.held.get(lookup.key)
+        if held is None or held.versions != _texts(read):
+            return None
+        metrics.CACHE_REQUESTS.labels(source="response", result="hit").inc()
+        return Hit(body=held.body, shown=held.shown)
+
     async def get(
         self, lookup: Lookup, read: Sequence[bytes | None] | None = None
     ) -> tuple[Hit | None, Versions]:

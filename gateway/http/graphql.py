@@ -12,21 +12,25 @@ before its response goes out (``gateway.cache.writes``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from gateway.admission.gate import OperationGate, audit_writes
+from gateway.admission.gate import Operation, OperationGate, audit_writes
 from gateway.admission.limits import Analysis, Limits
 from gateway.admission.persisted import PersistedQueryError
+from gateway.auth.admission import client_address
 from gateway.auth.audit import AuditTrail
 from gateway.auth.authenticate import KEY_MEMORY_SECONDS
 from gateway.auth.principal import Principal
@@ -35,13 +39,14 @@ from gateway.cache.writes import deferred_writes
 from gateway.errors import Refused
 from gateway.http.fragments import FragmentExecutor
 from gateway.http.graphiql import graphiql_page
-from gateway.http.guarded import GuardedGraphQL
+from gateway.http.guarded import ADMITTED, Admitted, GuardedGraphQL
 from gateway.loaders import Loaders
 from gateway.resolvers.context import Context
 from gateway.runtime.services import Services
 from gateway.schema import build_schema
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+PATH = "/graphql"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +148,82 @@ class GraphQLApp(GuardedGraphQL):
         name = first.operation_name or (analysis.name if analysis else None)
         self.services.audit.record(context.audit, principal, name)
         return result
+
+    async def answer_held(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> Receive | None:
+        """A POST whose answer this worker holds (``gateway.cache.held``),
+        answered without Starlette's routing or Strawberry: the caller admitted
+        and the operation gated as on the full path (``admit_reading``: the
+        token and the versions in one round trip), the held bytes sent if the
+        versions are current, the audit entries replayed. ``None`` once
+        answered (or refused); otherwise the ``receive`` the full path reads
+        the request from, the body replayed. Anything unusual (another media
+        type or transport, a batch, a caller not known at once, a request not
+        held) goes the full path, untouched but for the body read; a request
+        whose held copy is stale goes on with the values read, so it takes no
+        second token (``admit_http``)."""
+        responses = self.services.responses
+        if responses is None or not responses.held.budget:
+            return receive
+        request = Request(scope)
+        headers = request.headers
+        if not _plain_json(headers, self.services.settings.max_body_bytes) or (
+            self._get_stream_transport_from_headers(headers) is not None
+        ):
+            return receive
+        received, body = await _read_body(receive)
+        replay = _replaying(received, receive)
+        item = _single_operation(body)
+        if item is None:
+            return replay
+        address = client_address(request)
+        if self.services.login_failures.blocked_for(address):
+            return replay
+        principal = await self.identify(self.credentials(request, None))
+        if principal is None:  # the full path counts the failure, once
+            return replay
+        scope[ADMITTED] = Admitted(principal)
+        try:
+            item = await self.resolve(item)
+            assert isinstance(item.query, str)
+            known = responses.known(
+                item.query, item.operation_name, item.variables, principal.role.value
+            )
+            if known is None or known.key not in responses.held:
+                return replay
+            operation = Operation(item.query, item.operation_name, item.variables)
+            keys = responses.reading(known)
+            analysis, values = await self.gate.admit_reading(
+                principal, operation, "POST", keys
+            )
+        except Refused as refused:
+            await refused.response()(scope, replay, send)
+            return None
+        if values is None:  # not read with the token: a cluster's keys
+            values = await responses.backend.get_many(keys)
+        hit = responses.held_answer(known, values)
+        if hit is None:
+            scope[ADMITTED] = Admitted(principal, (analysis, values))
+            return replay
+        trail = AuditTrail()
+        trail.replay(hit.shown)
+        name = item.operation_name or (analysis.name if analysis else None)
+        self.services.audit.record(trail, principal, name)
+        wants = headers.get("accept", "")
+        media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in wants else "application/json"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(hit.body)).encode()),
+                    (b"content-type", media.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": hit.body})
+        return None
 
     async def _execute_cached(
         self,
@@ -275,4 +356,90 @@ class GraphQLApp(GuardedGraphQL):
         )
 
 
-__all__ = ["GraphQLApp"]
+def _plain_json(headers: Headers, limit: int) -> bool:
+    """A body declared ``application/json``, of a length within ``limit``."""
+    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    length = headers.get("content-length", "")
+    return media == "application/json" and length.isdigit() and int(length) <= limit
+
+
+async def _read_body(receive: Receive) -> tuple[list[Message], bytes | None]:
+    """The messages received and the body they carry (``None``: the client
+    left before sending it all)."""
+    messages: list[Message] = []
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return messages, b"".join(chunks)
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    """``receive`` with ``messages`` received again first."""
+    pending = deque(messages)
+
+    async def replay() -> Message:
+        return pending.popleft() if pending else await receive()
+
+    return replay
+
+
+def _single_operation(body: bytes | None) -> GraphQLRequestData | None:
+    """The one operation a body holds, its parts of the types Strawberry and
+    the gate accept; ``None`` for anything else (the full path answers it)."""
+    try:
+        value = orjson.loads(body) if body is not None else None
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    query = value.get("query")
+    variables = value.get("variables")
+    name = value.get("operationName")
+    extensions = value.get("extensions")
+    if (
+        not isinstance(query, str | None)
+        or not isinstance(variables, dict | None)
+        or not isinstance(name, str | None)
+        or not isinstance(extensions, dict | None)
+    ):
+        return None
+    return GraphQLRequestData(
+        query=query,
+        variables=variables,
+        operation_name=name,
+        extensions=extensions,
+        protocol="http",
+    )
+
+
+class HeldAnswers:
+    """ASGI middleware: a POST to ``/graphql`` is offered first to
+    ``GraphQLApp.answer_held``, which answers it from the worker's memory
+    when it can; the rest of the app sees only what it did not answer.
+    Innermost of the app's middlewares, so the body limit and the drain's
+    ``Connection: close`` hold on it too."""
+
+    def __init__(self, app: ASGIApp, endpoint: Callable[[], GraphQLApp]) -> None:
+        self.app = app
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == PATH
+            and not scope.get("root_path")
+        ):
+            rest = await self.endpoint().answer_held(scope, receive, send)
+            if rest is None:
+                return
+            receive = rest
+        await self.app(scope, receive, send)
+
+
+__all__ = ["GraphQLApp", "HeldAnswers"]

@@ -13,6 +13,7 @@ not a request object, is 400 ``BAD_REQUEST``), never a stack trace.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -38,6 +39,24 @@ from gateway.errors import Refused
 from gateway.http.socket import GuardedTransportWS
 from gateway.resolvers.context import Context
 from gateway.runtime.services import Services
+
+ADMITTED = "customer_graph.admitted"
+"""The scope key of an ``Admitted``: set by the server side only (a client
+cannot reach the ASGI scope)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A request's caller, admitted before the full path saw it
+    (``GraphQLApp.answer_held``), and, when its one operation was gated
+    there too, what that gave: its token is taken, so ``admit_http`` takes
+    none again."""
+
+    principal: Principal
+    gated: tuple[Analysis | None, list[bytes | None] | None] | None = None
+    """The analysis and the values read with the token
+    (``OperationGate.admit_reading``)."""
+
 
 _STATUS_CODES = {
     400: "BAD_REQUEST",
@@ -141,9 +160,16 @@ class GuardedGraphQL(GraphQL[Context, None]):
         through the gate; with each its analysis. And for one operation, the
         values at ``reading``'s keys, read with its rate-limit token
         (``None``: not read)."""
-        principal = await self._admit(request, None)
+        admitted: Admitted | None = request.scope.pop(ADMITTED, None)
+        if admitted is None:
+            principal = await self._admit(request, None)
+        else:
+            principal = admitted.principal
         self.bind(context, principal)
         resolved = [await self.resolve(item) for item in items]
+        if admitted is not None and admitted.gated is not None and len(items) == 1:
+            analysis, values = admitted.gated
+            return [(resolved[0], analysis)], values
         operations = [
             Operation(item.query, item.operation_name, item.variables)
             for item in resolved
