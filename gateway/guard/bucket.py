@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from redis.asyncio.cluster import RedisCluster
 
+from gateway.shared_redis.batched import BatchedScript
 from gateway.shared_redis.breaker import DOWN
 from gateway.shared_redis.client import SharedRedis, as_bytes
 
@@ -102,8 +103,9 @@ class TokenBucket:
         self.redis = redis
         self.prefix = prefix if slot is None else f"{prefix}:{{{slot}}}"
         self._buckets: dict[str, tuple[float, float]] = {}
-        self._script = redis.client.register_script(_TAKE) if redis else None
-        self._reading = redis.client.register_script(TAKE_READING) if redis else None
+        # takes made together go to Redis in one pipeline (``BatchedScript``)
+        self._script = BatchedScript(redis.client, _TAKE) if redis else None
+        self._reading = BatchedScript(redis.client, TAKE_READING) if redis else None
         self._all = redis.client.register_script(TAKE_ALL) if redis else None
 
     async def take(self, key: str, cost: float = 1.0, floor: float = 0.0) -> float:
@@ -129,9 +131,7 @@ class TokenBucket:
         keys = [f"{self.prefix}:{key}", *reading]
         arguments = self._arguments(1.0, 0.0, force=False)
         # a missing script (Redis restarted or flushed) is loaded and run again
-        answer = await redis.breaker.run(
-            "bucket", lambda: script(keys=keys, args=arguments)
-        )
+        answer = await redis.breaker.run("bucket", lambda: script(keys, arguments))
         if answer is DOWN:
             return self._wait_local(key, 1.0, 0.0), None
         allowed, tokens, values = answer
@@ -151,8 +151,8 @@ class TokenBucket:
             answer = await self.redis.breaker.run(
                 "bucket",
                 lambda: script(
-                    keys=[f"{self.prefix}:{key}"],
-                    args=self._arguments(cost, floor, force=force),
+                    [f"{self.prefix}:{key}"],
+                    self._arguments(cost, floor, force=force),
                 ),
             )
             if answer is not DOWN:

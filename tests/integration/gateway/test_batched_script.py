@@ -1,0 +1,120 @@
+"""Script calls made together go to Redis in one pipeline
+(``gateway.shared_redis.batched``), each keeping its own answer and its own
+failure, on the real Redis; on a Redis Cluster each goes alone."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from bench.server import free_port
+from gateway.shared_redis.batched import BatchedScript
+from gateway.shared_redis.client import SharedRedis
+
+ECHO = """
+if ARGV[1] == 'fail' then return redis.error_reply('failed as asked') end
+redis.call('INCR', KEYS[1])
+return {KEYS[1], ARGV[1]}
+"""
+"""Counts its calls per key, answers its key and argument (or fails)."""
+
+
+def fresh(script: str) -> str:
+    """``script`` under a text of its own: Redis has never loaded it."""
+    return f"-- {uuid.uuid4().hex}\n{script}"
+
+
+@pytest.fixture
+async def shared(redis_url: str) -> AsyncIterator[SharedRedis]:
+    opened = SharedRedis.open(redis_url, timeout=2.0)
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
+@pytest.fixture
+def pipelines(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of each pipeline sent."""
+    sizes: list[int] = []
+    pipeline = BatchedScript._pipeline
+
+    async def counted(self: BatchedScript, calls: list[Any]) -> list[object]:
+        sizes.append(len(calls))
+        return await pipeline(self, calls)
+
+    monkeypatch.setattr(BatchedScript, "_pipeline", counted)
+    return sizes
+
+
+def key() -> str:
+    return f"cg-test-batched:{{{uuid.uuid4().hex}}}"
+
+
+async def test_calls_made_together_share_one_pipeline_each_its_own_answer(
+    shared: SharedRedis, pipelines: list[int]
+) -> None:
+    script = BatchedScript(shared.client, fresh(ECHO))
+    keys = [key() for _ in range(8)]
+    answers = await asyncio.gather(*(script([k], [str(i)]) for i, k in enumerate(keys)))
+    assert [(a.decode(), b.decode()) for a, b in answers] == [
+        (k, str(i)) for i, k in enumerate(keys)
+    ]
+    for k in keys:  # each ran once, the pipeline sent again after loading
+        assert await shared.client.get(k) == b"1"
+    if isinstance(shared.client, Redis):
+        assert pipelines == [8, 8]  # NOSCRIPT, loaded, sent again
+        assert await script([key()], ["alone"])  # a call alone: no pipeline
+        assert pipelines == [8, 8]
+    else:  # a cluster: each call alone, to its keys' node
+        assert pipelines == []
+
+
+async def test_a_failing_call_fails_alone(shared: SharedRedis) -> None:
+    script = BatchedScript(shared.client, ECHO)
+    answers = await asyncio.gather(
+        script([key()], ["one"]),
+        script([key()], ["fail"]),
+        script([key()], ["three"]),
+        return_exceptions=True,
+    )
+    assert answers[0][1] == b"one"
+    assert isinstance(answers[1], ResponseError)
+    assert "failed as asked" in str(answers[1])
+    assert answers[2][1] == b"three"
+
+
+async def test_a_caller_that_gives_up_leaves_the_others_answered(
+    shared: SharedRedis,
+) -> None:
+    script = BatchedScript(shared.client, ECHO)
+    gone = asyncio.ensure_future(script([key()], ["gone"]))
+    kept = asyncio.ensure_future(script([key()], ["kept"]))
+    await asyncio.sleep(0)
+    gone.cancel()
+    assert (await kept)[1] == b"kept"
+    assert gone.cancelled()
+
+
+async def test_a_connection_error_is_every_callers_and_opens_the_breaker() -> None:
+    down = SharedRedis.open(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
+    try:
+        script = BatchedScript(down.client, ECHO)
+        answers = await asyncio.gather(
+            *(script([key()], [str(i)]) for i in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(a, RedisConnectionError) for a in answers)
+        ran = await asyncio.gather(
+            *(down.breaker.run("bucket", lambda: script([key()], ["x"])) for _ in "ab")
+        )
+        assert not down.breaker.closed
+        assert len(ran) == 2
+    finally:
+        await down.aclose()
