@@ -93,6 +93,8 @@ _FORMATS = ("v3", "v2", "v1")
 during a rolling deploy the old workers and the new miss each other's
 entries rather than misread them. An erasure purges every format's."""
 
+_HELD_HIT = metrics.CACHE_REQUESTS.labels(source="response", result="hit")
+"""Counted on the held lane's every answer: bound once."""
 
 Versions = Sequence[bytes | None] | asyncio.Task[list[bytes] | None]
 """The versions an answer is stored under: as read, or (one was missing)
@@ -196,7 +198,7 @@ class ResponseCache:
         held = self.held.get(lookup.key)
         if held is None or held.versions != _texts(read):
             return None
-        metrics.CACHE_REQUESTS.labels(source="response", result="hit").inc()
+        _HELD_HIT.inc()
         return Hit(body=held.body, shown=held.shown)
 
     async def get(

@@ -31,12 +31,14 @@ it tries another replica.
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 from typing import Any
 
 import typer
 import uvicorn
+from uvicorn.config import LOG_LEVELS
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from gateway.settings import Settings
@@ -94,13 +96,31 @@ class ReleasingMultiprocess(Multiprocess):
 
 
 def run(host: str, port: int, workers: int, settings: Settings) -> None:
-    config = uvicorn.Config(
+    config = server_config(host, port, workers, settings)
+    if workers > 1:
+        sock = _address_socket(host, port) if SPREAD_BY_KERNEL else config.bind_socket()
+        ReleasingMultiprocess(config, sockets=[sock]).run()
+        return
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(3)  # uvicorn's STARTUP_FAILURE, as uvicorn.run exits
+
+
+def server_config(
+    host: str, port: int, workers: int, settings: Settings
+) -> uvicorn.Config:
+    """uvicorn's configuration of ``serve``."""
+    return uvicorn.Config(
         "gateway.app:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        # Above INFO no access line is written: uvicorn would still build
+        # each one's arguments (the address, the quoted path) per response.
+        access_log=LOG_LEVELS.get(settings.log_level.lower(), 0) <= logging.INFO,
         timeout_keep_alive=settings.keep_alive_seconds,
         # A worker imports the whole gateway before it answers the parent's
         # health checks: a minute on a loaded machine, past uvicorn's 5 s, after
@@ -111,11 +131,3 @@ def run(host: str, port: int, workers: int, settings: Settings) -> None:
             1, int(settings.shutdown_grace_seconds - settings.shutdown_drain_seconds)
         ),
     )
-    if workers > 1:
-        sock = _address_socket(host, port) if SPREAD_BY_KERNEL else config.bind_socket()
-        ReleasingMultiprocess(config, sockets=[sock]).run()
-        return
-    server = uvicorn.Server(config)
-    server.run()
-    if not server.started:
-        raise SystemExit(3)  # uvicorn's STARTUP_FAILURE, as uvicorn.run exits

@@ -9,7 +9,9 @@ import logging
 import httpx
 import pytest
 
+from gateway.cli.serving import server_config
 from gateway.http.access_log import install
+from gateway.settings import Settings
 from tests.integration.gateway.test_access_log import collected
 
 
@@ -83,3 +85,15 @@ def test_httpx_request_lines_keep_the_url_without_its_query(
         logger.removeHandler(handler)
         logger.setLevel(level)
     assert lines == [f'HTTP Request: GET {logged} "HTTP/1.1 200 OK"']
+
+
+@pytest.mark.parametrize(
+    ("level", "logged"),
+    [("DEBUG", True), ("INFO", True), ("trace", True), ("WARNING", False)]
+    + [("ERROR", False), ("critical", False)],
+)
+def test_serve_builds_access_lines_only_at_a_level_that_writes_them(
+    level: str, logged: bool
+) -> None:
+    settings = Settings(log_level=level)
+    assert server_config("127.0.0.1", 8000, 1, settings).access_log is logged
