@@ -106,7 +106,7 @@ class TokenBucket:
         # takes made together go to Redis in one pipeline (``BatchedScript``)
         self._script = BatchedScript(redis.client, _TAKE) if redis else None
         self._reading = BatchedScript(redis.client, TAKE_READING) if redis else None
-        self._all = redis.client.register_script(TAKE_ALL) if redis else None
+        self._all = BatchedScript(redis.client, TAKE_ALL) if redis else None
 
     async def take(self, key: str, cost: float = 1.0, floor: float = 0.0) -> float:
         """0 when ``cost`` tokens were taken leaving at least ``floor``; else
@@ -205,7 +205,7 @@ async def take_all(takes: Sequence[Take]) -> tuple[int, float]:
         for bucket, _, cost, floor in takes:
             arguments += [bucket.capacity, bucket.rate, cost, floor]
         answer = await first.redis.breaker.run(
-            "bucket", lambda: script(keys=keys, args=arguments)
+            "bucket", lambda: script(keys, arguments)
         )
         if answer is not DOWN:
             failed = int(answer[0])
