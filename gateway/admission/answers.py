@@ -17,7 +17,7 @@ def check_media_type(request: Request, limit: int) -> None:
     if request.method != "POST":
         return
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
+    if length.isascii() and length.isdigit() and int(length) > limit:
         raise BodyTooLarge(limit)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":

@@ -183,7 +183,6 @@ class GraphQLApp(GuardedGraphQL):
         principal = await self.identify(self.credentials(request, None))
         if principal is None:  # the full path counts the failure, once
             return replay
-        scope[ADMITTED] = Admitted(principal)
         try:
             item = await self.resolve(item)
             assert isinstance(item.query, str)
@@ -191,6 +190,7 @@ class GraphQLApp(GuardedGraphQL):
                 item.query, item.operation_name, item.variables, principal.role.value
             )
             if known is None or known.key not in responses.held:
+                scope[ADMITTED] = Admitted(principal, item)
                 return replay
             operation = Operation(item.query, item.operation_name, item.variables)
             keys = responses.reading(known)
@@ -202,9 +202,9 @@ class GraphQLApp(GuardedGraphQL):
             return None
         if values is None:  # not read with the token: a cluster's keys
             values = await responses.backend.get_many(keys)
-        hit = responses.held_answer(known, values)
+        hit = responses.held_answer(known, values) if analysis is not None else None
         if hit is None:
-            scope[ADMITTED] = Admitted(principal, (analysis, values))
+            scope[ADMITTED] = Admitted(principal, item, (analysis, values))
             return replay
         trail = AuditTrail()
         trail.replay(hit.shown)
@@ -357,10 +357,17 @@ class GraphQLApp(GuardedGraphQL):
 
 
 def _plain_json(headers: Headers, limit: int) -> bool:
-    """A body declared ``application/json``, of a length within ``limit``."""
-    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    """A body declared ``application/json`` (in lower case: Strawberry's
+    parser refuses another case with a 400, which the lane must not answer
+    otherwise), of a length within ``limit``."""
+    media = headers.get("content-type", "").split(";")[0].strip()
     length = headers.get("content-length", "")
-    return media == "application/json" and length.isdigit() and int(length) <= limit
+    return (
+        media == "application/json"
+        and length.isascii()
+        and length.isdigit()
+        and int(length) <= limit
+    )
 
 
 async def _read_body(receive: Receive) -> tuple[list[Message], bytes | None]:

@@ -53,6 +53,9 @@ class Admitted:
     none again."""
 
     principal: Principal
+    resolved: GraphQLRequestData | None = None
+    """Its operation as ``resolve`` gave it (a persisted query looked up
+    once)."""
     gated: tuple[Analysis | None, list[bytes | None] | None] | None = None
     """The analysis and the values read with the token
     (``OperationGate.admit_reading``)."""
@@ -166,7 +169,10 @@ class GuardedGraphQL(GraphQL[Context, None]):
         else:
             principal = admitted.principal
         self.bind(context, principal)
-        resolved = [await self.resolve(item) for item in items]
+        if admitted is not None and admitted.resolved is not None and len(items) == 1:
+            resolved = [admitted.resolved]  # the same body, parsed the same way
+        else:
+            resolved = [await self.resolve(item) for item in items]
         if admitted is not None and admitted.gated is not None and len(items) == 1:
             analysis, values = admitted.gated
             return [(resolved[0], analysis)], values

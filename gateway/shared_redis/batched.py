@@ -10,11 +10,14 @@ rate-limit token together, so they share one pipeline; a call alone is sent
 alone, one loop turn later than it was made.
 
 Each call keeps its own answer and its own failure: a script error (a Lua
-error, a wrong type) is that call's, and a connection error or timeout is
-every call's of the pipeline, each handed to its caller's breaker as a call
-of its own would have been. A script Redis lost (a restart, ``SCRIPT
-FLUSH``) is loaded again and the pipeline sent once more. On a Redis Cluster
-each call is sent alone: its keys decide its node.
+error) is that call's, an argument redis-py cannot encode fails its caller
+before it joins, and a connection error or timeout is every call's of the
+pipeline, each handed to its caller's breaker as a call of its own would have
+been. A script Redis lost (a restart, ``SCRIPT FLUSH``) is loaded again and
+the calls it refused are sent once more — those only: a flush between two
+commands of a pipeline leaves the first ones run, and a token taken twice
+would be wrong. On a Redis Cluster each call is sent alone: its keys decide
+its node.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class BatchedScript:
     def __init__(self, client: Redis | RedisCluster, script: str) -> None:
         self.client = client
         self.script = client.register_script(script)
+        self._encoder = client.get_encoder()
         self._calls: list[_Call] = []
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -43,9 +47,12 @@ class BatchedScript:
         script's answer has no static type)."""
         if isinstance(self.client, RedisCluster):
             return await self.script(keys=keys, args=args)
+        # encoded here: an argument redis-py refuses fails its own call only
+        encode = self._encoder.encode
+        encoded = [encode(arg) for arg in args]
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[object] = loop.create_future()
-        self._calls.append((keys, args, answer))
+        self._calls.append((keys, encoded, answer))
         if len(self._calls) == 1:
             loop.call_soon(self._send)
         return await answer
@@ -82,9 +89,14 @@ class BatchedScript:
 
     async def _piped(self, calls: list[_Call]) -> list[object]:
         answers = await self._pipeline(calls)
-        if any(isinstance(value, NoScriptError) for value in answers):
+        lost = [
+            i for i, value in enumerate(answers) if isinstance(value, NoScriptError)
+        ]
+        if lost:  # sent again: those only, the others ran (a flush in between)
             await self.client.script_load(self.script.script)
-            answers = await self._pipeline(calls)
+            again = await self._pipeline([calls[i] for i in lost])
+            for i, value in zip(lost, again, strict=True):
+                answers[i] = value
         return answers
 
     async def _pipeline(self, calls: list[_Call]) -> list[object]:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import DataError, ResponseError
 
 from bench.server import free_port
 from gateway.shared_redis.batched import BatchedScript
@@ -118,3 +118,50 @@ async def test_a_connection_error_is_every_callers_and_opens_the_breaker() -> No
         assert len(ran) == 2
     finally:
         await down.aclose()
+
+
+async def test_after_a_flush_only_the_calls_redis_refused_run_again(
+    single_redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``SCRIPT FLUSH`` between two commands of one pipeline: the first
+    ran, the others were refused; only those are sent again (a token is
+    never taken twice)."""
+    shared = SharedRedis.open(single_redis_url, timeout=2.0)
+    script = BatchedScript(shared.client, fresh(ECHO))
+    await shared.client.script_load(script.script.script)
+    pipeline = BatchedScript._pipeline
+    flushed = False
+
+    async def flushed_midway(self: BatchedScript, calls: list[Any]) -> list[object]:
+        nonlocal flushed
+        if flushed:
+            return await pipeline(self, calls)
+        flushed = True
+        head = await pipeline(self, calls[:1])
+        await shared.client.script_flush()
+        return head + await pipeline(self, calls[1:])
+
+    monkeypatch.setattr(BatchedScript, "_pipeline", flushed_midway)
+    keys = [key() for _ in range(3)]
+    try:
+        answers = await asyncio.gather(*(script([k], ["x"]) for k in keys))
+        assert [a[0].decode() for a in answers] == keys
+        assert [int(v) for v in await shared.client.mget(keys)] == [1, 1, 1]
+    finally:
+        await shared.client.delete(*keys)
+        await shared.aclose()
+
+
+async def test_an_argument_redis_py_refuses_fails_its_own_call_only(
+    shared: SharedRedis,
+) -> None:
+    script = BatchedScript(shared.client, ECHO)
+    answers = await asyncio.gather(
+        script([key()], ["one"]),
+        script([key()], [None]),  # type: ignore[list-item]
+        script([key()], ["three"]),
+        return_exceptions=True,
+    )
+    assert answers[0][1] == b"one"
+    assert isinstance(answers[1], DataError)
+    assert answers[2][1] == b"three"

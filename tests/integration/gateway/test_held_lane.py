@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from connectors.demo_world import World
+from gateway.admission.persisted import PersistedQueries, register
 from gateway.auth.audit import entries_for
 from gateway.auth.keys import create_key
 from gateway.auth.policy import GRANTABLE_ROLES, Role
@@ -34,6 +35,19 @@ from tests.integration.gateway.test_response_cache import (
     first_customer,
     tag_customer,
 )
+
+FIRST_CUSTOMER = "{ customers(first: 1) { edges { node { id } } } }"
+"""``first_customer``'s document (registered where only those may run)."""
+TAG = (
+    "mutation($c: ID!, $t: [String!]!) { tagCustomer(customerId: $c, tags: $t) { id } }"
+)
+"""``tag_customer``'s document."""
+
+
+async def tag_customer_registered(gateway: Gateway, customer_id: str) -> None:
+    """``tag_customer`` where only registered documents may run."""
+    await register(gateway.services.sessions, TAG)
+    await tag_customer(gateway, customer_id, "lane")
 
 
 @pytest.fixture
@@ -207,6 +221,7 @@ VARIANTS: dict[str, tuple[Any, dict[str, str]]] = {
     # what the lane leaves to the full path, answered the same by both
     "a batch": (batch, {}),
     "text/plain": (lambda c: c, {"content-type": "text/plain"}),
+    "JSON in upper case": (lambda c: c, {"content-type": "APPLICATION/JSON"}),
     "a form": (lambda c: c, {"content-type": "application/x-www-form-urlencoded"}),
     "multipart Accept": (lambda c: c, {"accept": "multipart/mixed"}),
     "event-stream Accept": (lambda c: c, {"accept": "text/event-stream"}),
@@ -273,3 +288,36 @@ async def test_a_body_over_the_limit_is_refused_before_the_lane(
     lane, through = await both(pair, padded)
     assert (lane.status_code, through.status_code) == (413, 413)
     assert lane.content == through.content
+
+
+@pytest.mark.parametrize("pair", [{"persisted_queries_only": True}], indirect=True)
+async def test_a_request_the_lane_leaves_looks_up_its_persisted_query_once(
+    pair: tuple[Gateway, Gateway], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The allowlist's look-up, made by the lane, goes on with the request:
+    the full path does not make it again."""
+    held, full = pair
+    for document in (FIRST_CUSTOMER, SIDEBAR):
+        await register(held.services.sessions, document)
+    customer_id = await first_customer(held)
+    assert (await post(held, sidebar_body(customer_id))).status_code == 200  # held
+    looked_up: list[str] = []
+    require = PersistedQueries._require_registered
+
+    async def counted(self: PersistedQueries, digest: str) -> str:
+        looked_up.append(digest)
+        return await require(self, digest)
+
+    monkeypatch.setattr(PersistedQueries, "_require_registered", counted)
+    other = orjson.dumps({"query": SIDEBAR, "variables": {"id": customer_id + "x"}})
+    for gateway in pair:  # not held: the full path answers, after the lane
+        looked_up.clear()
+        assert (await post(gateway, other)).status_code == 200
+        assert len(looked_up) == 1
+    looked_up.clear()
+    assert (await post(held, sidebar_body(customer_id))).status_code == 200
+    assert len(looked_up) == 1  # a held hit looks it up too: the allowlist holds
+    await tag_customer_registered(full, customer_id)
+    looked_up.clear()  # a stale copy: the lane's look-up goes on with it
+    assert (await post(held, sidebar_body(customer_id))).status_code == 200
+    assert len(looked_up) == 1
