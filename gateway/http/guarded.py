@@ -47,14 +47,14 @@ cannot reach the ASGI scope)."""
 
 @dataclass(frozen=True, slots=True)
 class Admitted:
-    """A request's caller, admitted before the full path saw it
-    (``GraphQLApp.answer_held``), and, when its one operation was gated
-    there too, what that gave: its token is taken, so ``admit_http`` takes
-    none again."""
+    """A request's caller and its one operation, admitted and resolved
+    before the full path saw it (``GraphQLApp.answer_held``), and, when the
+    operation was gated there too, what that gave: its token is taken, so
+    ``admit_http`` takes none again."""
 
     principal: Principal
-    resolved: GraphQLRequestData | None = None
-    """Its operation as ``resolve`` gave it (a persisted query looked up
+    resolved: GraphQLRequestData
+    """The operation as ``resolve`` gave it (a persisted query looked up
     once)."""
     gated: tuple[Analysis | None, list[bytes | None] | None] | None = None
     """The analysis and the values read with the token
@@ -164,15 +164,12 @@ class GuardedGraphQL(GraphQL[Context, None]):
         values at ``reading``'s keys, read with its rate-limit token
         (``None``: not read)."""
         admitted: Admitted | None = request.scope.pop(ADMITTED, None)
-        if admitted is None:
+        if admitted is None or len(items) != 1:
             principal = await self._admit(request, None)
-        else:
-            principal = admitted.principal
-        self.bind(context, principal)
-        if admitted is not None and admitted.resolved is not None and len(items) == 1:
-            resolved = [admitted.resolved]  # the same body, parsed the same way
-        else:
             resolved = [await self.resolve(item) for item in items]
+        else:  # by the lane, from the same body parsed the same way
+            principal, resolved = admitted.principal, [admitted.resolved]
+        self.bind(context, principal)
         if admitted is not None and admitted.gated is not None and len(items) == 1:
             analysis, values = admitted.gated
             return [(resolved[0], analysis)], values
