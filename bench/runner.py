@@ -84,8 +84,10 @@ class Options:
     samples: int = 20
     """Sequential requests per measurement (fewer once ``sample_budget`` passed)."""
     sample_budget: float = 10.0
-    requests: int = 3000
-    """Requests per load measurement, at most…"""
+    requests: int = 20_000
+    """Requests per load measurement, at most… (3,000 until 2026-12-05: a
+    warm load of ours then lasted ~0.5 s, with or without a second's audit
+    write in it; now a warm load lasts seconds, ours and the peers')"""
     duration: float = 6.0
     """…and seconds per load measurement, at most."""
     warm_up: float = 3.0
