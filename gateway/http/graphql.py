@@ -159,10 +159,12 @@ class GraphQLApp(GuardedGraphQL):
         versions are current, the audit entries replayed. ``None`` once
         answered (or refused); otherwise the ``receive`` the full path reads
         the request from, the body replayed. Anything unusual (another media
-        type or transport, a batch, a caller not known at once, a request not
-        held) goes the full path, untouched but for the body read; a request
-        whose held copy is stale goes on with the values read, so it takes no
-        second token (``admit_http``)."""
+        type or transport, a batch, a caller not admitted at once) goes the
+        full path untouched but for the body read; a request not held, or
+        whose held copy is stale, goes on with what the lane did
+        (``Admitted``: the caller, the resolved operation, and for a stale
+        copy the token taken and the values read), which ``admit_http`` does
+        not do again."""
         responses = self.services.responses
         if responses is None or not responses.held.budget:
             return receive
