@@ -17,6 +17,7 @@ import httpx
 import orjson
 import pytest
 
+from bench.queries import CUSTOMER_360
 from connectors.demo_world import World
 from gateway.admission.persisted import PersistedQueries, register
 from gateway.auth.audit import entries_for
@@ -127,16 +128,32 @@ async def role_headers(gateway: Gateway, role: Role) -> dict[str, str]:
 ACCEPTS = [None, "application/json", "application/graphql-response+json", "*/*"]
 
 
+SHAPES: dict[str, tuple[str, bool]] = {
+    # a shape's document, and whether it takes the customer's id
+    "sidebar": (SIDEBAR, True),
+    "360 view": (CUSTOMER_360.document, True),
+    "page": (
+        "query Page { customers(first: 10) "
+        "{ edges { node { id displayName email phone tags } } } }",
+        False,
+    ),
+}
+
+
 @pytest.mark.parametrize("role", sorted(GRANTABLE_ROLES))
+@pytest.mark.parametrize("shape", sorted(SHAPES))
 async def test_every_role_gets_from_the_lane_what_the_full_path_answers(
-    pair: tuple[Gateway, Gateway], full_path_runs: list[int], role: Role
+    pair: tuple[Gateway, Gateway], full_path_runs: list[int], role: Role, shape: str
 ) -> None:
     held, full = pair
     customer_id = await first_customer(held)
     headers = await role_headers(held, role)
-    content = sidebar_body(customer_id)
+    document, by_id = SHAPES[shape]
+    variables = {"id": customer_id} if by_id else {}
+    content = orjson.dumps({"query": document, "variables": variables})
     first = await post(held, content, headers)  # executed, stored, held
     assert first.status_code == 200, first.text
+    assert "errors" not in first.json(), first.text
     executed = await reads_of(pair, customer_id)
     for accept in ACCEPTS:
         wanted = headers if accept is None else {**headers, "accept": accept}
