@@ -195,10 +195,16 @@ class ResponseCache:
         (a stale copy dropped, the entry read from Redis)."""
         if len(read) != len(lookup.version_keys):
             return None
+        hit = self._held(lookup, read)
+        if hit is not None:
+            _HELD_HIT.inc()
+        return hit
+
+    def _held(self, lookup: Lookup, versions: Sequence[bytes | None]) -> Hit | None:
+        """The held copy, if stored under ``versions``."""
         held = self.held.get(lookup.key)
-        if held is None or held.versions != _texts(read):
+        if held is None or held.versions != _texts(versions):
             return None
-        _HELD_HIT.inc()
         return Hit(body=held.body, shown=held.shown)
 
     async def get(
@@ -214,10 +220,8 @@ class ResponseCache:
         hit = None
         if len(read) == len(lookup.version_keys):  # the versions only: held here
             entry, versions = None, read
-            held = self.held.get(lookup.key)
-            if held is not None and held.versions == _texts(versions):
-                hit = Hit(body=held.body, shown=held.shown)
-            elif all(versions):  # stale, or let go since: what Redis holds
+            hit = self._held(lookup, versions)
+            if hit is None and all(versions):  # stale, or let go: Redis's
                 self.held.drop(lookup.key)
                 entry = (await self.backend.get_many([lookup.key]))[0]
         else:

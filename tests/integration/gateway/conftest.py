@@ -103,16 +103,18 @@ async def cached(
 
 @pytest.fixture
 async def replicas(
+    request: pytest.FixtureRequest,
     seeded: Services,
     simulators: Simulators,
     world: World,
     redis_url: str,
     cache_prefix: str,
 ) -> AsyncIterator[tuple[Gateway, Gateway]]:
-    """Two gateway replicas sharing the real Redis (this test's own prefix)."""
-    settings = seeded.settings.model_copy(
-        update={"redis_url": redis_url, "cache_prefix": cache_prefix}
-    )
+    """Two gateway replicas sharing the real Redis (this test's own prefix);
+    an indirect ``request.param``: settings to change on both."""
+    update = {"redis_url": redis_url, "cache_prefix": cache_prefix}
+    update.update(getattr(request, "param", {}))
+    settings = seeded.settings.model_copy(update=update)
     async with (
         open_gateway(settings, simulators, world) as first,
         open_gateway(settings, simulators, world) as second,

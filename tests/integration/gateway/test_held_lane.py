@@ -10,7 +10,6 @@ holding answers (the lane answers), one given no memory for them
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,61 +17,42 @@ import orjson
 import pytest
 
 from bench.queries import CUSTOMER_360
-from connectors.demo_world import World
 from gateway.admission.persisted import PersistedQueries, register
 from gateway.auth.audit import entries_for
 from gateway.auth.keys import create_key
 from gateway.auth.policy import GRANTABLE_ROLES, Role
 from gateway.cache.held import HeldEntries
-from gateway.demo.simulation import Simulators
 from gateway.http.guarded import GuardedGraphQL
 from gateway.relay.ids import decode_global_id
-from gateway.runtime.services import Services
 from tests.conftest import ADMIN
-from tests.integration.gateway.conftest import Gateway, open_gateway
+from tests.integration.gateway.conftest import Gateway
 from tests.integration.gateway.test_held_responses import readings  # noqa: F401
 from tests.integration.gateway.test_response_cache import (
     SIDEBAR,
+    TAG_CUSTOMER,
     first_customer,
     tag_customer,
 )
 
 FIRST_CUSTOMER = "{ customers(first: 1) { edges { node { id } } } }"
 """``first_customer``'s document (registered where only those may run)."""
-TAG = (
-    "mutation($c: ID!, $t: [String!]!) { tagCustomer(customerId: $c, tags: $t) { id } }"
-)
-"""``tag_customer``'s document."""
 
 
 async def tag_customer_registered(gateway: Gateway, customer_id: str) -> None:
     """``tag_customer`` where only registered documents may run."""
-    await register(gateway.services.sessions, TAG)
+    await register(gateway.services.sessions, TAG_CUSTOMER)
     await tag_customer(gateway, customer_id, "lane")
 
 
 @pytest.fixture
-async def pair(
-    request: pytest.FixtureRequest,
-    seeded: Services,
-    simulators: Simulators,
-    world: World,
-    redis_url: str,
-    cache_prefix: str,
-) -> AsyncIterator[tuple[Gateway, Gateway]]:
-    """Two replicas sharing Redis: the first holds answers, the second none.
-    ``request.param``: settings to change on both."""
-    update = {"redis_url": redis_url, "cache_prefix": cache_prefix}
-    update.update(getattr(request, "param", {}))
-    settings = seeded.settings.model_copy(update=update)
-    async with (
-        open_gateway(settings, simulators, world) as held,
-        open_gateway(settings, simulators, world) as full,
-    ):
-        responses = full.services.responses
-        assert responses is not None
-        responses.held = HeldEntries(0, responses.ttl)
-        yield held, full
+def pair(replicas: tuple[Gateway, Gateway]) -> tuple[Gateway, Gateway]:
+    """Two replicas sharing Redis: the first holds answers, the second none
+    (settings to change on both: parametrize ``replicas`` indirectly)."""
+    held, full = replicas
+    responses = full.services.responses
+    assert responses is not None
+    responses.held = HeldEntries(0, responses.ttl)
+    return held, full
 
 
 @pytest.fixture
@@ -273,7 +253,7 @@ async def test_what_the_lane_leaves_is_answered_as_before(
 
 
 @pytest.mark.parametrize(
-    "pair", [{"rate_limit_burst": 2, "rate_limit_per_minute": 1}], indirect=True
+    "replicas", [{"rate_limit_burst": 2, "rate_limit_per_minute": 1}], indirect=True
 )
 async def test_the_rate_limit_refuses_on_the_lane_as_on_the_full_path(
     pair: tuple[Gateway, Gateway], full_path_runs: list[int]
@@ -307,7 +287,7 @@ async def test_a_body_over_the_limit_is_refused_before_the_lane(
     assert lane.content == through.content
 
 
-@pytest.mark.parametrize("pair", [{"persisted_queries_only": True}], indirect=True)
+@pytest.mark.parametrize("replicas", [{"persisted_queries_only": True}], indirect=True)
 async def test_a_request_the_lane_leaves_looks_up_its_persisted_query_once(
     pair: tuple[Gateway, Gateway], monkeypatch: pytest.MonkeyPatch
 ) -> None:

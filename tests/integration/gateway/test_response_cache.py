@@ -34,6 +34,9 @@ query Sidebar($id: ID!) {
   }
 }
 """
+TAG_CUSTOMER = (
+    "mutation($c: ID!, $t: [String!]!) { tagCustomer(customerId: $c, tags: $t) { id } }"
+)
 NO_UPSTREAM_CALLS = {"shopify": 0, "zendesk": 0, "posthog": 0}
 
 
@@ -59,11 +62,7 @@ async def sidebar(
 
 async def tag_customer(gateway: Gateway, customer_id: str, tag: str) -> None:
     """Tag the customer through ``gateway`` (a replica, a mutation)."""
-    result = await gateway.gql(
-        "mutation($c: ID!, $t: [String!]!) "
-        "{ tagCustomer(customerId: $c, tags: $t) { id } }",
-        {"c": customer_id, "t": [tag]},
-    )
+    result = await gateway.gql(TAG_CUSTOMER, {"c": customer_id, "t": [tag]})
     assert "errors" not in result, result
 
 
