@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -119,16 +120,76 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+MAX_OPERATION_NAMES = 200
+"""Distinct operation names a process labels its series with; later ones are
+counted as ``other``. The client's document chooses the name, so without a
+bound any caller could add series (each a counter and a histogram of 12
+buckets) until ``/metrics`` and the worker's memory grew without end."""
+LONGEST_OPERATION_NAME = 100
+OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class _Series:
+    """One operation label's children, bound once (``labels`` takes a lock)."""
+
+    ok: Counter
+    error: Counter
+    latency: Histogram
+
+    @classmethod
+    def of(cls, label: str) -> _Series:
+        return cls(
+            REQUESTS.labels(operation=label, outcome="ok"),
+            REQUESTS.labels(operation=label, outcome="error"),
+            LATENCY.labels(operation=label),
+        )
+
+
+class OperationSeries:
+    """The series of an operation's name: its own for the first ``limit``
+    distinct names of at most ``LONGEST_OPERATION_NAME`` characters, ``other``'s
+    after that (OpenTelemetry's cardinality limit does the same), and
+    ``anonymous``'s for an operation without one."""
+
+    def __init__(self, limit: int = MAX_OPERATION_NAMES) -> None:
+        self.limit = limit
+        self._named: dict[str, _Series] = {}
+        self._other = _Series.of(OTHER)
+        self._anonymous = _Series.of("anonymous")
+
+    def of(self, name: str | None) -> _Series:
+        if name is None:
+            return self._anonymous
+        series = self._named.get(name)
+        if series is not None:
+            return series
+        if len(self._named) >= self.limit or len(name) > LONGEST_OPERATION_NAME:
+            return self._other
+        series = self._named[name] = _Series.of(name)
+        return series
+
+
+OPERATIONS = OperationSeries()
+
+
+def observe_operation(name: str | None, ok: bool, seconds: float) -> None:
+    """One GraphQL operation answered, executed or from the response cache."""
+    series = OPERATIONS.of(name)
+    (series.ok if ok else series.error).inc()
+    series.latency.observe(seconds)
+
+
 class OperationMetrics(SchemaExtension):
-    """Counts and times every GraphQL operation by name (``anonymous`` without
-    one); the outcome is ``ok`` or ``error``."""
+    """Counts and times every executed GraphQL operation by name
+    (``observe_operation``); the outcome is ``ok`` or ``error``. Answers
+    from the response cache execute nothing and are counted where they are
+    sent (``gateway.http.graphql``)."""
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         yield
         context = self.execution_context
-        name = context.operation_name or "anonymous"
         result = context.result
-        outcome = "error" if result is None or result.errors else "ok"
-        REQUESTS.labels(operation=name, outcome=outcome).inc()
-        LATENCY.labels(operation=name).observe(time.perf_counter() - started)
+        ok = result is not None and not result.errors
+        observe_operation(context.operation_name, ok, time.perf_counter() - started)

@@ -12,6 +12,7 @@ before its response goes out (``gateway.cache.writes``).
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from gateway.http.fragments import FragmentExecutor
 from gateway.http.graphiql import graphiql_page
 from gateway.http.guarded import ADMITTED, Admitted, GuardedGraphQL
 from gateway.loaders import Loaders
+from gateway.metrics import observe_operation
 from gateway.resolvers.context import Context
 from gateway.runtime.services import Services
 from gateway.schema import build_schema
@@ -117,6 +119,7 @@ class GraphQLApp(GuardedGraphQL):
         root_value: None,
         sub_response: Response,
     ) -> Any:
+        started = time.perf_counter()
         items = request_data if isinstance(request_data, list) else [request_data]
         admitted, read = await self.admit_http(request, items, context)
         principal = context.principal
@@ -147,6 +150,8 @@ class GraphQLApp(GuardedGraphQL):
                 )
         name = first.operation_name or (analysis.name if analysis else None)
         self.services.audit.record(context.audit, principal, name)
+        if isinstance(result, Stored):  # executed ones are counted as they run
+            observe_operation(name, True, time.perf_counter() - started)
         return result
 
     async def answer_held(
@@ -168,6 +173,7 @@ class GraphQLApp(GuardedGraphQL):
         responses = self.services.responses
         if responses is None or not responses.held.budget:
             return receive
+        started = time.perf_counter()
         request = Request(scope)
         headers = request.headers
         if not _plain_json(headers, self.services.settings.max_body_bytes) or (
@@ -225,6 +231,7 @@ class GraphQLApp(GuardedGraphQL):
             }
         )
         await send({"type": "http.response.body", "body": hit.body})
+        observe_operation(name, True, time.perf_counter() - started)
         return None
 
     async def _execute_cached(

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from bench.queries import CUSTOMER_360
 from gateway.admission.persisted import PersistedQueries, register
@@ -180,6 +181,38 @@ async def test_a_held_hit_takes_one_token_reads_versions_and_runs_nothing(
     assert len(readings) == 1
     assert not any(":response:" in key for key in readings[0])  # versions only
     assert sum(held.simulators.total_requests().values()) == 0
+
+
+def counted(operation: str) -> tuple[float, float]:
+    """The operation's answers so far: ``ok`` ones, and timed ones."""
+    ok = REGISTRY.get_sample_value(
+        "customer_graph_graphql_requests_total",
+        {"operation": operation, "outcome": "ok"},
+    )
+    timed = REGISTRY.get_sample_value(
+        "customer_graph_graphql_request_duration_seconds_count",
+        {"operation": operation},
+    )
+    return ok or 0.0, timed or 0.0
+
+
+@pytest.mark.parametrize("answered", ["executed", "stored, full path", "held, lane"])
+async def test_every_answer_is_counted_once_in_its_operations_series(
+    pair: tuple[Gateway, Gateway], full_path_runs: list[int], answered: str
+) -> None:
+    """``customer_graph_graphql_requests_total`` and the latency histogram
+    count the answers from the response cache too (most of a warm load)."""
+    held, full = pair
+    customer_id = await first_customer(held)
+    content = sidebar_body(customer_id)
+    if answered != "executed":
+        await post(held, content)  # executed, stored, held by the first
+    before = counted("Sidebar")
+    full_path_runs.clear()
+    response = await post(full if answered == "stored, full path" else held, content)
+    assert response.status_code == 200, response.text
+    assert bool(full_path_runs) is (answered != "held, lane")
+    assert counted("Sidebar") == (before[0] + 1, before[1] + 1)
 
 
 async def test_a_stale_copy_goes_the_full_path_with_the_token_it_took(
