@@ -144,8 +144,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         "gateway.http": {
             "gateway.admission", "gateway.auth", "gateway.cache", "gateway.errors",
-            "gateway.loaders", "gateway.relay", "gateway.resolvers", "gateway.runtime",
-            "gateway.schema", "gateway.settings",
+            "gateway.loaders", "gateway.metrics", "gateway.relay", "gateway.resolvers",
+            "gateway.runtime", "gateway.schema", "gateway.settings",
         },
         # composition roots: nothing imports them but each other
         "gateway.app": {
