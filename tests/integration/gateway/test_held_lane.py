@@ -35,6 +35,8 @@ from tests.integration.gateway.test_response_cache import (
     tag_customer,
 )
 
+pytestmark = pytest.mark.storage_independent  # the lane reads no SQL of its own
+
 FIRST_CUSTOMER = "{ customers(first: 1) { edges { node { id } } } }"
 """``first_customer``'s document (registered where only those may run)."""
 
@@ -270,6 +272,7 @@ VARIANTS: dict[str, tuple[Any, dict[str, str]]] = {
 }
 
 
+@pytest.mark.single_redis  # what the lane leaves, it leaves before any read
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 async def test_what_the_lane_leaves_is_answered_as_before(
     pair: tuple[Gateway, Gateway], variant: str
