@@ -1,11 +1,13 @@
 """The checks of a raw GraphQL request before it is parsed (its declared size
-and media type), and the customer a mutation names, for the audit."""
+and media type, which it leaves in lower case), and the customer a mutation
+names, for the audit."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from gateway.admission.body_limit import BodyTooLarge
 from gateway.errors import Refused
@@ -26,6 +28,23 @@ def check_media_type(request: Request, limit: int) -> None:
             "UNSUPPORTED_MEDIA_TYPE",
             "POST bodies must be application/json.",
         )
+    _lower_media_type(request.scope)
+
+
+def _lower_media_type(scope: Scope) -> None:
+    """``Content-Type``'s media type in lower case in ``scope``: media types
+    are case-insensitive (RFC 9110, 8.3.1), but Strawberry's parser looks for
+    ``application/json`` in lower case only and would answer
+    ``APPLICATION/JSON`` 400. The parameters are left as sent."""
+    headers = scope["headers"]
+    for index, (name, value) in enumerate(headers):
+        if name == b"content-type":
+            media, semicolon, parameters = value.partition(b";")
+            if media != media.lower():
+                headers = list(headers)
+                headers[index] = (name, media.lower() + semicolon + parameters)
+                scope["headers"] = headers
+            return
 
 
 def customer_argument(node: Any, variables: dict[str, Any] | None) -> int | None:

@@ -181,6 +181,28 @@ async def test_simple_cross_site_posts_are_refused_with_415(
     assert code(response) == "UNSUPPORTED_MEDIA_TYPE"
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "APPLICATION/JSON",
+        "Application/Json; charset=UTF-8",
+        "application/JSON;charset=utf-8",
+    ],
+)
+async def test_a_json_post_is_answered_whatever_the_media_types_case(
+    client: httpx.AsyncClient, content_type: str
+) -> None:
+    """Media types are case-insensitive (RFC 9110, 8.3.1)."""
+    response = await client.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }"}',
+        headers={"Content-Type": content_type},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
 async def test_graphql_response_json_is_served_when_asked_for(
     client: httpx.AsyncClient,
 ) -> None:
