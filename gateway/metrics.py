@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from graphql import OperationDefinitionNode
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     Counter,
@@ -22,6 +23,7 @@ from prometheus_client import (
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 REQUESTS = Counter(
     "customer_graph_graphql_requests_total",
@@ -30,7 +32,8 @@ REQUESTS = Counter(
 )
 LATENCY = Histogram(
     "customer_graph_graphql_request_duration_seconds",
-    "Time to answer a GraphQL operation, by operation name.",
+    "Time to answer a GraphQL operation once admitted (the caller, its rate "
+    "limit and the query limits passed), by operation name.",
     ["operation"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
@@ -182,14 +185,41 @@ def observe_operation(name: str | None, ok: bool, seconds: float) -> None:
 
 class OperationMetrics(SchemaExtension):
     """Counts and times every executed GraphQL operation by name
-    (``observe_operation``); the outcome is ``ok`` or ``error``. Answers
-    from the response cache execute nothing and are counted where they are
-    sent (``gateway.http.graphql``)."""
+    (``observe_operation``); the outcome is ``ok`` or ``error``, a document
+    that does not parse included. Answers from the response cache execute
+    nothing and are counted where they are sent (``gateway.http.graphql``).
+    Every count's time is the span from the operation's admission (caller,
+    rate limit and gate passed) to its answer."""
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
-        yield
-        context = self.execution_context
-        result = context.result
-        ok = result is not None and not result.errors
-        observe_operation(context.operation_name, ok, time.perf_counter() - started)
+        ok = False
+        try:
+            yield
+            result = self.execution_context.result
+            ok = result is not None and not result.errors
+        except (GeneratorExit, asyncio.CancelledError):
+            ok = True  # a subscription its client ended
+            raise
+        finally:
+            observe_operation(
+                _document_name(self.execution_context),
+                ok,
+                time.perf_counter() - started,
+            )
+
+
+def _document_name(context: ExecutionContext) -> str | None:
+    """The operation's name when it names an operation of the parsed
+    document: a document that does not parse leaves only the client's
+    ``operationName``, any string, which must not become a label."""
+    name = context.operation_name
+    document = context.graphql_document
+    if name is None or document is None:
+        return None
+    named = (
+        d.name.value
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode) and d.name
+    )
+    return name if name in named else None

@@ -119,9 +119,9 @@ class GraphQLApp(GuardedGraphQL):
         root_value: None,
         sub_response: Response,
     ) -> Any:
-        started = time.perf_counter()
         items = request_data if isinstance(request_data, list) else [request_data]
         admitted, read = await self.admit_http(request, items, context)
+        started = time.perf_counter()  # a stored answer's time, as an executed one's
         principal = context.principal
         assert principal is not None
         for item, analysis in admitted:
@@ -173,7 +173,6 @@ class GraphQLApp(GuardedGraphQL):
         responses = self.services.responses
         if responses is None or not responses.held.budget:
             return receive
-        started = time.perf_counter()
         request = Request(scope)
         headers = request.headers
         if not _plain_json(headers, self.services.settings.max_body_bytes) or (
@@ -208,6 +207,7 @@ class GraphQLApp(GuardedGraphQL):
         except Refused as refused:
             await refused.response()(scope, replay, send)
             return None
+        started = time.perf_counter()  # admitted: timed as on the full path
         if values is None:  # not read with the token: a cluster's keys
             values = await responses.backend.get_many(keys)
         hit = responses.held_answer(known, values) if analysis is not None else None
@@ -366,9 +366,10 @@ class GraphQLApp(GuardedGraphQL):
 
 
 def _plain_json(headers: Headers, limit: int) -> bool:
-    """A body declared ``application/json`` (in lower case: Strawberry's
-    parser refuses another case with a 400, which the lane must not answer
-    otherwise), of a length within ``limit``."""
+    """A body declared ``application/json``, of a length within ``limit``.
+    In lower case only, as nearly every client sends it: another case goes
+    the full path, which lowers it (``check_media_type``) and answers the
+    same."""
     media = headers.get("content-type", "").split(";")[0].strip()
     length = headers.get("content-length", "")
     return (

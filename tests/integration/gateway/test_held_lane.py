@@ -272,7 +272,8 @@ VARIANTS: dict[str, tuple[Any, dict[str, str]]] = {
 }
 
 
-@pytest.mark.single_redis  # what the lane leaves, it leaves before any read
+@pytest.mark.single_redis  # the lane leaves these before reading Redis; the
+# full path's answers are held on the cluster by the response cache's tests
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 async def test_what_the_lane_leaves_is_answered_as_before(
     pair: tuple[Gateway, Gateway], variant: str
