@@ -256,7 +256,7 @@ async def test_each_embed_token_has_its_own_rate_limit(db: Services) -> None:
     from gateway.auth.embed_tokens import create_token
 
     settings = db.settings.model_copy(
-        update={"embed_rate_limit_per_minute": 6, "embed_rate_limit_burst": 2}
+        update={"embed_rate_limit_per_minute": 1, "embed_rate_limit_burst": 2}
     )
     async with open_services(settings) as services:
         secret = services.settings.secret_key.get_secret_value()

@@ -272,7 +272,7 @@ async def test_unacceptable_jwts_are_401(
 
 async def test_the_rate_limit_answers_429_with_retry_after(db: Services) -> None:
     settings = db.settings.model_copy(
-        update={"rate_limit_per_minute": 6, "rate_limit_burst": 3}
+        update={"rate_limit_per_minute": 1, "rate_limit_burst": 3}
     )
     async with open_services(settings) as services:
         transport = httpx.ASGITransport(app=create_app(services=services))
@@ -305,7 +305,7 @@ async def test_the_rate_limit_is_shared_through_redis(
 ) -> None:
     settings = db.settings.model_copy(
         update={
-            "rate_limit_per_minute": 6,
+            "rate_limit_per_minute": 1,  # no token back within the test
             "rate_limit_burst": 3,
             "redis_url": redis_url,
             "cache_prefix": cache_prefix,
@@ -476,7 +476,7 @@ async def test_the_websocket_applies_the_rate_limit(db: Services) -> None:
     from connectors.simulator_server import serve_app
 
     settings = db.settings.model_copy(
-        update={"rate_limit_per_minute": 6, "rate_limit_burst": 2}
+        update={"rate_limit_per_minute": 1, "rate_limit_burst": 2}
     )
     async with (
         open_services(settings) as services,

@@ -274,7 +274,7 @@ async def test_a_batch_takes_a_rate_limit_token_per_operation(db: Services) -> N
 
     settings = {"batching_enabled": True, "rate_limit_burst": 3}
     async with (
-        served(db, rate_limit_per_minute=6, **settings) as running,
+        served(db, rate_limit_per_minute=1, **settings) as running,
         httpx.AsyncClient(
             base_url=running.base_url, headers=running.api_headers
         ) as http,
