@@ -16,8 +16,9 @@ from prometheus_client import REGISTRY
 
 from gateway import metrics
 from gateway.metrics import OperationSeries
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, GraphQL
 from tests.integration.gateway.surfaces import ws_url  # noqa: F401
+from tests.integration.gateway.test_mutations import new_customer
 
 
 async def test_new_operation_names_beyond_the_bound_are_counted_as_other(
@@ -57,17 +58,10 @@ async def test_a_document_that_does_not_parse_is_an_anonymous_error(
 
 
 async def test_a_subscription_its_client_ends_is_counted_once(
-    client: httpx.AsyncClient,
+    gql: GraphQL,
     ws_url: str,  # noqa: F811
 ) -> None:
-    created = await client.post(
-        "/graphql",
-        json={
-            "query": 'mutation { createCustomer(input: {email: "m@example.com"}) '
-            "{ id } }"
-        },
-    )
-    customer = created.json()["data"]["createCustomer"]["id"]
+    customer = await new_customer(gql, "m@example.com")
     name = f"Live{uuid.uuid4().hex}"
     document = (
         f"subscription {name}($id: ID!) "
