@@ -37,6 +37,9 @@ CUSTOMER = to_base64("Customer", 15)
 @asynccontextmanager
 async def running_demo(tmp_path: Path, **settings: Any) -> AsyncIterator[str]:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    # Several test workers share two cores: a cold view may wait seconds for
+    # CPU, past the 2 s read deadline (seen: zendesk's UPSTREAM_TIMEOUT).
+    settings.setdefault("read_deadline_seconds", 30.0)
     await asyncio.to_thread(upgrade, database_url)
     port = free_port()
     demo = asyncio.create_task(
