@@ -253,9 +253,10 @@ def _notes(report: Report) -> list[str]:
     deep = _find(report.measurements, DEEP_PAGE, "cold")
     if deep is not None:
         notes.append(
-            "- An orders cursor carries its position, so the deep page reads the "
-            "customer's newest 20 order summaries (one call), not the history; "
-            "activity still reads up to 100 events and pages in the gateway."
+            "- Orders' and activity's cursors carry their positions, so the deep "
+            "page reads the customer's newest 20 order summaries (one call), not "
+            "the history, and the window of 100 events that holds its page at "
+            "once; the 360 view reads 51 events for its 50."
         )
     return notes
 

@@ -319,6 +319,24 @@ class PersonActivity:
 
 
 @dataclass(frozen=True, slots=True)
+class ActivityWindow:
+    """A person's newest ``size`` events with their summary.
+
+    ``activity.events`` holds ``size`` events unless ``complete``, when it
+    holds every event there is to show (fewer than ``size``, or as many as
+    the gateway ever reads): an incomplete window knows only that more exist.
+    """
+
+    size: int
+    complete: bool
+    activity: PersonActivity = PersonActivity()
+
+    def covers(self, size: int) -> bool:
+        """Whether this window answers a request for the newest ``size``."""
+        return self.complete or self.size >= size
+
+
+@dataclass(frozen=True, slots=True)
 class UpstreamChange:
     """A verified webhook delivery, reduced to what invalidation needs: which
     customer changed, and ids to drop duplicate deliveries by."""

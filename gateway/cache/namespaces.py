@@ -9,12 +9,12 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter
 
 from connectors.models import (
+    ActivityWindow,
     Checkout,
     ExternalCustomer,
     Order,
     OrderSummary,
     OrderWindow,
-    PersonActivity,
     PersonSummary,
     Ticket,
     TicketComment,
@@ -41,7 +41,7 @@ class UpstreamCaches:
     shopify_checkouts: ReadThrough[list[Checkout]]
     zendesk_tickets: ReadThrough[list[Ticket]]
     zendesk_comments: ReadThrough[list[TicketComment]]
-    posthog_activity: ReadThrough[PersonActivity]
+    posthog_activity: ReadThrough[ActivityWindow]
     posthog_summary: ReadThrough[PersonSummary]
     links: ReadThrough[str]
     """``<source>:<customer id>`` → external id, ``""`` when upstream has no
@@ -115,7 +115,7 @@ def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
             "zendesk.comments", TypeAdapter(list[TicketComment]), desk
         ),
         posthog_activity=namespace(
-            "posthog.activity", TypeAdapter(PersonActivity), web
+            "posthog.activity", TypeAdapter(ActivityWindow), web
         ),
         posthog_summary=namespace("posthog.summary", TypeAdapter(PersonSummary), web),
         links=namespace("links", TypeAdapter(str), settings.cache_ttl_links),

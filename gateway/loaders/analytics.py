@@ -1,6 +1,11 @@
 """PostHog's loaders: a customer's web activity, last-seen time and sessions,
 read from the local event mirror (``gateway.mirror``) first.
 
+Activity is read in windows (``gateway.loaders.windows``): a view of 5 events
+reads a person's newest 6 — the sixth says whether more exist — not their
+``ACTIVITY_LIMIT``, and a bigger page reads a bigger window, which the cache
+keeps in its place (``activity_window``).
+
 Per batch, the mirror costs one SQL statement for the summaries and one for
 the events of the persons it holds, read before the request's other reads
 waiting for their turn (``SharedSession``: the live call waits for them).
@@ -17,29 +22,70 @@ none at all for a view of mirrored customers. With the fallback off
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from aiodataloader import DataLoader
 
-from connectors.models import PersonActivity, PersonSummary
+from connectors.models import ActivityWindow, PersonActivity, PersonSummary
 from connectors.posthog.client import PostHogConnector
 from gateway import metrics
 from gateway.db.models import utcnow
 from gateway.db.shared_session import SharedSession
 from gateway.loaders import combine
 from gateway.loaders.upstream import ByCustomer, CachedLoader, SourceLinks
+from gateway.loaders.windows import NewestKey, WindowLoader, largest, window_size
 from gateway.mirror import reads
 from gateway.mirror.fallback import LiveFallback, live_fallback
 
 if TYPE_CHECKING:
     from gateway.runtime.services import Services
 
+K = TypeVar("K")
 V = TypeVar("V")
 
 ACTIVITY_LIMIT = reads.ACTIVITY_LIMIT
 ACTIVITY_DAYS = reads.ACTIVITY_DAYS
 SESSION_DAYS = reads.SESSION_DAYS
+EMPTY = ActivityWindow(ACTIVITY_LIMIT, True)
+"""The window of a person with no events."""
+
+
+def activity_window(needed: int) -> int:
+    """The window that holds a person's newest ``needed`` events: a tier of
+    ``window_size``, the whole ``ACTIVITY_LIMIT`` at most."""
+    return min(window_size(needed), ACTIVITY_LIMIT)
+
+
+def read_limit(size: int) -> int:
+    """Events to read for a window of ``size``: one more, which only says
+    whether more exist — but never more than ``ACTIVITY_LIMIT``, the most any
+    page shows."""
+    return size + 1 if size < ACTIVITY_LIMIT else ACTIVITY_LIMIT
+
+
+def as_window(activity: PersonActivity, size: int) -> ActivityWindow:
+    """The window of ``size`` in ``activity``, read ``read_limit(size)`` deep.
+
+    When that read found more events than the window holds, the window keeps
+    only those newer than the first it left out: events sharing that one's
+    timestamp (a browser stamps to the millisecond) may not all have been
+    read, and a page ending among them would skip the others."""
+    events = activity.events
+    if size >= ACTIVITY_LIMIT or len(events) <= size:
+        return ActivityWindow(size, True, activity)
+    newest = sorted(events, key=lambda e: (e.occurred_at, e.id), reverse=True)
+    first_left_out = newest[size].occurred_at
+    kept = tuple(e for e in newest[:size] if e.occurred_at > first_left_out)
+    return ActivityWindow(size, False, dataclasses.replace(activity, events=kept))
+
+
+def as_windows(
+    found: Mapping[str, PersonActivity], size: int
+) -> dict[str, ActivityWindow]:
+    """Each person's window of ``size`` (a batch reads its largest for all)."""
+    return {d: as_window(activity, size) for d, activity in found.items()}
 
 
 def _not_mirrored(
@@ -56,33 +102,31 @@ def _not_mirrored(
 
 
 async def _live(
-    loader: CachedLoader[V] | None, keys: Sequence[str], default: V
-) -> dict[str, V | BaseException]:
+    load: Callable[[K], Awaitable[V]] | None, keys: Sequence[K], default: V
+) -> dict[K, V | BaseException]:
     """The live loader's answer for each key (one batch for all of them), a
     failed key answered with its error; ``default`` with the fallback off."""
-    found: dict[str, V | BaseException] = {}
-    if loader is None:
+    found: dict[K, V | BaseException] = {}
+    if load is None:
         return found | dict.fromkeys(keys, default)
-    answers = await asyncio.gather(
-        *(loader.load(key) for key in keys), return_exceptions=True
-    )
+    answers = await asyncio.gather(*(load(key) for key in keys), return_exceptions=True)
     found.update(zip(keys, answers, strict=True))
     return found
 
 
-class ActivityByPersonLoader(DataLoader[str, PersonActivity]):
-    """Newest events and summary by distinct id: the mirror first, the live
-    loader for the persons it lacks."""
+class ActivityByPersonLoader(DataLoader[NewestKey, ActivityWindow]):
+    """A window of newest events and the summary by distinct id: the mirror
+    first, the live loader for the persons it lacks."""
 
     def __init__(
         self,
         sessions: SharedSession,
-        live: CachedLoader[PersonActivity] | None,
+        live: WindowLoader[ActivityWindow] | None,
         *,
         batch: bool,
         mirror_answers: Callable[[str], bool | None] = lambda _: None,
     ) -> None:
-        self.requested: dict[str, asyncio.Future[PersonActivity]] = {}
+        self.requested: dict[NewestKey, asyncio.Future[ActivityWindow]] = {}
         """This request's loads by key (aiodataloader's own cache map)."""
         super().__init__(batch=batch, cache_map=self.requested)
         self.sessions = sessions
@@ -90,27 +134,40 @@ class ActivityByPersonLoader(DataLoader[str, PersonActivity]):
         self.mirror_answers = mirror_answers
         """Whether the mirror answers for a person, when the links read knows."""
 
-    async def batch_load_fn(self, keys: Sequence[str]) -> list[PersonActivity]:
+    def loading(self, distinct_id: str) -> asyncio.Future[ActivityWindow] | None:
+        """This request's load of a window of ``distinct_id``'s, if any."""
+        for key, future in self.requested.items():
+            if key.external_id == distinct_id:
+                return future
+        return None
+
+    async def batch_load_fn(self, keys: Sequence[NewestKey]) -> list[ActivityWindow]:
         metrics.BATCH_SIZE.labels(loader="posthog_mirror_activity").observe(len(keys))
-        asked, missing = _not_mirrored(keys, self.mirror_answers)
-        mirrored: dict[str, PersonActivity] = {}
+        sizes = largest(keys)
+        asked, missing = _not_mirrored(list(sizes), self.mirror_answers)
+        found: dict[str, ActivityWindow | BaseException] = {}
         if asked:
+            size = max(sizes[d] for d in asked)
             async with self.sessions(urgent=True) as session:
                 mirrored = await reads.activity(
                     session,
                     asked,
-                    limit=ACTIVITY_LIMIT,
+                    limit=read_limit(size),
                     days=ACTIVITY_DAYS,
                     session_days=SESSION_DAYS,
                     now=utcnow(),
                 )
-        found: dict[str, PersonActivity | BaseException] = dict(mirrored)
-        missing += [k for k in asked if k not in mirrored]
+            found.update(as_windows(mirrored, size))
+            missing += [d for d in asked if d not in mirrored]
         if missing:
-            live = await _live(self.live, missing, PersonActivity())
-            found.update(live)
+            live = await _live(
+                self.live.load if self.live else None,
+                [NewestKey(d, sizes[d]) for d in missing],
+                EMPTY,
+            )
+            found.update((k.external_id, v) for k, v in live.items())
         # aiodataloader fails the load of a key answered with an exception
-        return cast(list[PersonActivity], [found[k] for k in keys])
+        return cast(list[ActivityWindow], [found[k.external_id] for k in keys])
 
 
 class SummaryByPersonLoader(DataLoader[str, PersonSummary]):
@@ -135,8 +192,11 @@ class SummaryByPersonLoader(DataLoader[str, PersonSummary]):
         self.mirror_answers = activity.mirror_answers
 
     async def batch_load_fn(self, keys: Sequence[str]) -> list[PersonSummary]:
-        requested = self.activity.requested
-        loading = {k: requested[k] for k in keys if k in requested}
+        loading = {
+            k: future
+            for k in dict.fromkeys(keys)
+            if (future := self.activity.loading(k)) is not None
+        }
         rest = [k for k in dict.fromkeys(keys) if k not in loading]
         found: dict[str, PersonSummary | BaseException] = {}
         if rest:
@@ -152,11 +212,13 @@ class SummaryByPersonLoader(DataLoader[str, PersonSummary]):
                 found.update(mirrored)
                 missing += [k for k in asked if k not in mirrored]
             if missing:
-                live = await _live(self.live, missing, PersonSummary())
+                live = await _live(
+                    self.live.load if self.live else None, missing, PersonSummary()
+                )
                 found.update(live)
         for key, activity in loading.items():
             try:
-                found[key] = (await activity).summary
+                found[key] = (await activity).activity.summary
             except Exception as exc:  # the activity's error is this key's too
                 found[key] = exc
         return cast(list[PersonSummary], [found[k] for k in keys])
@@ -186,29 +248,35 @@ class PostHogLoaders:
             _live_summaries(services, fallback),
             batch=batch,
         )
-        self.activity = ByCustomer(
-            links, self.activity_by_person.load, combine.activities
-        )
+        self.activity = ByCustomer(links, self._window, combine.activity_windows)
         self.summary = ByCustomer(links, self.summary_by_person.load, combine.summaries)
+
+    def _window(self, distinct_id: str, size: int) -> Awaitable[ActivityWindow]:
+        return self.activity_by_person.load(NewestKey(distinct_id, size))
 
 
 def _live_activity(
     services: Services, fallback: LiveFallback | None
-) -> CachedLoader[PersonActivity] | None:
+) -> WindowLoader[ActivityWindow] | None:
     if fallback is None:
         return None
 
-    async def fetch(ids: Sequence[str]) -> dict[str, PersonActivity]:
-        return await fallback.activity(
-            ids, limit=ACTIVITY_LIMIT, days=ACTIVITY_DAYS, session_days=SESSION_DAYS
+    async def fetch(sizes: Mapping[str, int]) -> dict[str, ActivityWindow]:
+        size = max(sizes.values())
+        found = await fallback.activity(
+            list(sizes),
+            limit=read_limit(size),
+            days=ACTIVITY_DAYS,
+            session_days=SESSION_DAYS,
         )
+        return as_windows(found, size)
 
     caches = services.caches
-    return CachedLoader(
+    return WindowLoader(
         "posthog_activity",
         caches.posthog_activity if caches is not None else None,
         fetch,
-        PersonActivity(),
+        EMPTY,
         batch=services.settings.loaders_enabled,
     )
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from connectors.models import (
+    ActivityWindow,
     Checkout,
     OrderT,
     OrderWindow,
@@ -55,13 +56,25 @@ def summaries(found: Sequence[PersonSummary]) -> PersonSummary:
     )
 
 
-def activities(found: Sequence[PersonActivity]) -> PersonActivity:
-    """Every person's events, newest first, and their summaries summed."""
+def activity_windows(windows: Sequence[ActivityWindow]) -> ActivityWindow:
+    """Every person's events, newest first, and their summaries summed. When
+    a window is incomplete, only the events as new as its oldest: another
+    person's older ones may be newer than those it left out."""
     events = sorted(
-        (e for activity in found for e in activity.events),
-        key=lambda e: e.occurred_at,
+        (e for window in windows for e in window.activity.events),
+        key=lambda e: (e.occurred_at, e.id),
         reverse=True,
     )
-    return PersonActivity(
-        events=tuple(events), summary=summaries([a.summary for a in found])
+    partial = [w.activity.events for w in windows if not w.complete]
+    if partial:
+        if all(partial):
+            edge = max(min(e.occurred_at for e in held) for held in partial)
+            events = [e for e in events if e.occurred_at >= edge]
+        else:
+            events = []
+    summary = summaries([w.activity.summary for w in windows])
+    return ActivityWindow(
+        size=min(w.size for w in windows),
+        complete=not partial,
+        activity=PersonActivity(events=tuple(events), summary=summary),
     )

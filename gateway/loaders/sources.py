@@ -31,13 +31,13 @@ from gateway.db.shared_session import SharedSession
 from gateway.identity.links import Mark
 from gateway.loaders import combine
 from gateway.loaders.analytics import PostHogLoaders
-from gateway.loaders.order_windows import OrderWindowByCustomerLoader, OrderWindowKey
 from gateway.loaders.upstream import (
     ByCustomer,
     CachedLoader,
     ExternalIdByCustomerLoader,
     SourceLinks,
 )
+from gateway.loaders.windows import NewestKey, WindowLoader
 from gateway.mirror import reads
 
 if TYPE_CHECKING:
@@ -75,19 +75,19 @@ class ShopifyLoaders:
 
         self.customer_by_id = _loader(services, "shopify_customer", customers, None)
         batch = services.settings.loaders_enabled
-        self.order_window_by_customer: OrderWindowByCustomerLoader[Order] = (
-            OrderWindowByCustomerLoader(
-                "shopify_order_windows",
-                _cache(services, "shopify_order_windows"),
-                shopify.order_windows,
-                batch=batch,
-            )
+        self.order_window_by_customer: WindowLoader[OrderWindow[Order]] = WindowLoader(
+            "shopify_order_windows",
+            _cache(services, "shopify_order_windows"),
+            shopify.order_windows,
+            OrderWindow(0, 0, True),
+            batch=batch,
         )
-        self.order_summaries_by_customer: OrderWindowByCustomerLoader[OrderSummary] = (
-            OrderWindowByCustomerLoader(
+        self.order_summaries_by_customer: WindowLoader[OrderWindow[OrderSummary]] = (
+            WindowLoader(
                 "shopify_order_summaries",
                 _cache(services, "shopify_order_summaries"),
                 shopify.order_summary_windows,
+                OrderWindow(0, 0, True),
                 batch=batch,
             )
         )
@@ -108,16 +108,16 @@ class ShopifyLoaders:
         """The newest ``CG_SHOPIFY_ORDER_HISTORY`` orders, which the timeline
         and ``returns`` show."""
         return self.order_window_by_customer.load(
-            OrderWindowKey(external_id, self.history_size)
+            NewestKey(external_id, self.history_size)
         )
 
     def _window(self, external_id: str, size: int) -> Awaitable[OrderWindow[Order]]:
-        return self.order_window_by_customer.load(OrderWindowKey(external_id, size))
+        return self.order_window_by_customer.load(NewestKey(external_id, size))
 
     def _summaries(
         self, external_id: str, size: int
     ) -> Awaitable[OrderWindow[OrderSummary]]:
-        return self.order_summaries_by_customer.load(OrderWindowKey(external_id, size))
+        return self.order_summaries_by_customer.load(NewestKey(external_id, size))
 
 
 class ZendeskLoaders:

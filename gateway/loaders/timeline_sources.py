@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from connectors.models import Order, TicketComment
 from gateway.loaders import Loaders, WindowKey
+from gateway.loaders.analytics import ACTIVITY_LIMIT
 from gateway.timeline.items import Kind, Source, TimelineItem, Window
 from gateway.timeline.mapping import (
     crm_item,
@@ -65,8 +66,12 @@ async def posthog(
     loaders: Loaders, customer_id: int, window: Window
 ) -> list[TimelineItem]:
     analytics = loaders.upstream.posthog
-    activity = await analytics.activity.load(customer_id) if analytics else None
-    return take(posthog_items(activity.events), window) if activity else []
+    found = (
+        await analytics.activity.load(customer_id, ACTIVITY_LIMIT)
+        if analytics
+        else None
+    )
+    return take(posthog_items(found.activity.events), window) if found else []
 
 
 async def ingest(

@@ -42,7 +42,8 @@ from gateway import metrics
 from gateway.db.models import PostHogEvent, PostHogPersonCheck
 
 ACTIVITY_LIMIT = 100
-"""Events read per person; ``activity`` pages within these."""
+"""The most events read per person (the largest window of
+``gateway.loaders.analytics``); ``activity`` pages within these."""
 ACTIVITY_DAYS = 90
 """How far back ``activity`` and the timeline's web events reach: the widest
 window shown, so a person last seen before it is quiet."""

@@ -89,6 +89,29 @@ class Cursor(Generic[K]):
         )
 
 
+PositionedKey = tuple[str, str] | tuple[str, str, int]
+"""A windowed list's cursor: the item's sort key, then its position."""
+
+
+def window_cursor(kind: str) -> Cursor[PositionedKey]:
+    """The cursor of a list read in windows (``gateway.loaders.windows``):
+    the item's sort key (time, id) and its position, a hint of how big a
+    window the next page needs (a hint only: new items shift positions)."""
+    return Cursor(kind, (str, str), optional=(int,))
+
+
+def after_position(
+    cursor: Cursor[PositionedKey], after: str
+) -> tuple[tuple[str, str], int]:
+    """The sort key in ``after`` and the position after it (0 when a cursor
+    of an older release carries no position)."""
+    key = cursor.decode(after)
+    position = key[2] if len(key) == 3 else -1
+    if position < -1:
+        raise BadUserInput("The cursor is not valid.", argument="after")
+    return (key[0], key[1]), position + 1
+
+
 def check_first(first: int, maximum: int) -> int:
     if first < 0:
         raise BadUserInput("`first` must not be negative.", argument="first")

@@ -2,38 +2,65 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from connectors.models import ActivityEvent, PersonSummary
-from gateway.relay.pagination import Cursor, Page, check_first
+from gateway.loaders.analytics import ACTIVITY_LIMIT, activity_window
+from gateway.relay.pagination import after_position, check_first, window_cursor
 from gateway.resolvers.context import Info
 
-ACTIVITY: Cursor[tuple[str, str]] = Cursor("activity", (str, str))
+ACTIVITY = window_cursor("activity")
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityPage:
+    items: Sequence[ActivityEvent]
+    has_next: bool
+    offset: int
+    """Position of ``items[0]`` among the events read, newest first."""
 
 
 def _sort_key(event: ActivityEvent) -> tuple[str, str]:
     return (event.occurred_at.isoformat(), event.id)
 
 
-def activity_cursor(event: ActivityEvent) -> str:
-    return ACTIVITY.encode(_sort_key(event))
+def activity_cursor(event: ActivityEvent, position: int) -> str:
+    """The event's sort key, and its position as a hint of how big a window
+    the next page needs (a hint only: new events shift positions)."""
+    return ACTIVITY.encode((*_sort_key(event), position))
 
 
 async def activity(
     info: Info, customer_id: int, first: int, after: str | None, kinds: set[str] | None
-) -> Page[ActivityEvent] | None:
+) -> ActivityPage | None:
+    """One page of the customer's events from the smallest window that holds
+    it; filtered by kind, from the largest (a window of all kinds says
+    nothing of how many of one it holds)."""
     check_first(first, info.context.services.settings.max_page_size)
-    start = ACTIVITY.decode(after) if after is not None else None
+    start, offset = after_position(ACTIVITY, after) if after is not None else (None, 0)
     analytics = info.context.loaders.upstream.posthog
-    activity = await analytics.activity.load(customer_id) if analytics else None
-    if activity is None:
+    if analytics is None:
         return None
-    newest_first = sorted(activity.events, key=_sort_key, reverse=True)
-    if kinds:
-        newest_first = [e for e in newest_first if e.kind.value in kinds]
-    if start is not None:
-        newest_first = [e for e in newest_first if _sort_key(e) < start]
-    return Page.from_rows(newest_first, first)
+    needed = ACTIVITY_LIMIT if kinds else offset + first
+    while True:
+        size = activity_window(needed)
+        window = await analytics.activity.load(customer_id, size)
+        if window is None:
+            return None
+        newest = sorted(window.activity.events, key=_sort_key, reverse=True)
+        if kinds:
+            newest = [e for e in newest if e.kind.value in kinds]
+        rest = newest if start is None else [e for e in newest if _sort_key(e) < start]
+        if len(rest) >= first or window.complete:
+            return ActivityPage(
+                items=rest[:first],
+                has_next=len(rest) > first or not window.complete,
+                offset=len(newest) - len(rest),
+            )
+        # a window may hold fewer than its size (``as_window``): the next is bigger
+        needed = max(len(newest) + first - len(rest), size + 1)
 
 
 async def _summary(info: Info, customer_id: int) -> PersonSummary | None:

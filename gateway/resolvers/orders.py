@@ -28,15 +28,12 @@ from connectors.models import (
     OrderWindow,
     Return,
 )
-from gateway.errors import BadUserInput
-from gateway.loaders.order_windows import window_size
 from gateway.loaders.upstream import ByCustomer
-from gateway.relay.pagination import Cursor, check_first
+from gateway.loaders.windows import window_size
+from gateway.relay.pagination import after_position, check_first, window_cursor
 from gateway.resolvers.context import Info
 
-ORDERS: Cursor[tuple[str, str] | tuple[str, str, int]] = Cursor(
-    "orders", (str, str), optional=(int,)
-)
+ORDERS = window_cursor("orders")
 
 
 PARTS = frozenset({"subtotal", "totalRefunded", "lineItems", "refunds", "returns"})
@@ -69,16 +66,6 @@ def _sort_key(order: Order | OrderSummary) -> tuple[str, str]:
     return (order.processed_at.isoformat(), order.id)
 
 
-def _after(cursor: str) -> tuple[tuple[str, str], int]:
-    """The sort key in a cursor and the position after it (0 when a cursor
-    of an older release carries no position)."""
-    key = ORDERS.decode(cursor)
-    position = key[2] if len(key) == 3 else -1
-    if position < -1:
-        raise BadUserInput("The cursor is not valid.", argument="after")
-    return (key[0], key[1]), position + 1
-
-
 def _wants_parts(selections: Iterable[Selection]) -> bool:
     return any(
         (isinstance(s, SelectedField) and s.name in PARTS) or _wants_parts(s.selections)
@@ -92,7 +79,7 @@ async def orders(
     """One page of the customer's orders from the smallest window that holds
     it: summaries when the query shows none of ``PARTS``."""
     check_first(first, info.context.services.settings.max_page_size)
-    start, offset = _after(after) if after is not None else (None, 0)
+    start, offset = after_position(ORDERS, after) if after is not None else (None, 0)
     shop = info.context.loaders.upstream.shopify
     if shop is None:
         return None

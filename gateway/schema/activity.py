@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from connectors import models as canonical
 from connectors.models import ActivityKind
 from gateway.auth.pii import pii_field
 from gateway.auth.policy import PiiKind
@@ -71,6 +72,20 @@ class ActivityEvent:
     )
     customer_id: strawberry.Private[int]
 
+    @classmethod
+    def of(cls, event: canonical.ActivityEvent, customer_id: int) -> ActivityEvent:
+        return cls(
+            id=strawberry.ID(event.id),
+            kind=event.kind,
+            name=event.name,
+            occurred_at=event.occurred_at,
+            url=event.url,
+            path=event.path,
+            session_id=event.session_id,
+            properties=JSON(dict(event.properties)),
+            customer_id=customer_id,
+        )
+
 
 @strawberry.type(description="A web event and its cursor.")
 class ActivityEdge(Edge[ActivityEvent]):
@@ -98,19 +113,9 @@ async def customer_activity(
     if page is None:
         return None
     return ActivityConnection.build(
-        page.items,
-        resolve.activity_cursor,
-        lambda e: ActivityEvent(
-            id=strawberry.ID(e.id),
-            kind=e.kind,
-            name=e.name,
-            occurred_at=e.occurred_at,
-            url=e.url,
-            path=e.path,
-            session_id=e.session_id,
-            properties=JSON(dict(e.properties)),
-            customer_id=root.id,
-        ),
+        enumerate(page.items, page.offset),
+        lambda pair: resolve.activity_cursor(pair[1], position=pair[0]),
+        lambda pair: ActivityEvent.of(pair[1], root.id),
         has_next=page.has_next,
         has_previous=after is not None,
         edge=ActivityEdge,

@@ -12,11 +12,7 @@ from pydantic import TypeAdapter
 from connectors.models import OrderSummary, OrderWindow
 from gateway.cache.backends import MemoryBackend
 from gateway.cache.read_through import ReadThrough
-from gateway.loaders.order_windows import (
-    OrderWindowByCustomerLoader,
-    OrderWindowKey,
-    window_size,
-)
+from gateway.loaders.windows import NewestKey, WindowLoader, window_size
 
 Window = OrderWindow[OrderSummary]
 
@@ -53,18 +49,18 @@ async def test_a_loader_reads_each_customer_once_at_the_biggest_size_asked() -> 
         return {gid: window(size, 100, False) for gid, size in sizes.items()}
 
     cache = namespace()
-    loader = OrderWindowByCustomerLoader("t", cache, fetch)
+    loader = WindowLoader("t", cache, fetch, window(0, 0, True))
     first = await asyncio.gather(
-        loader.load(OrderWindowKey("a", 5)),
-        loader.load(OrderWindowKey("a", 20)),
-        loader.load(OrderWindowKey("b", 5)),
+        loader.load(NewestKey("a", 5)),
+        loader.load(NewestKey("a", 20)),
+        loader.load(NewestKey("b", 5)),
     )
     assert asked == [{"a": 20, "b": 5}]
     assert [w.size for w in first] == [20, 20, 5]
 
-    again = OrderWindowByCustomerLoader("t", cache, fetch)
+    again = WindowLoader("t", cache, fetch, window(0, 0, True))
     windows = await asyncio.gather(
-        again.load(OrderWindowKey("a", 10)), again.load(OrderWindowKey("b", 10))
+        again.load(NewestKey("a", 10)), again.load(NewestKey("b", 10))
     )
     assert asked[1:] == [{"b": 10}]  # a's 20 answers 10; b's 5 does not
     assert [w.size for w in windows] == [20, 10]
