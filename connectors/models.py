@@ -331,10 +331,6 @@ class ActivityWindow:
     complete: bool
     activity: PersonActivity = PersonActivity()
 
-    def covers(self, size: int) -> bool:
-        """Whether this window answers a request for the newest ``size``."""
-        return self.complete or self.size >= size
-
 
 @dataclass(frozen=True, slots=True)
 class UpstreamChange:

@@ -1,10 +1,11 @@
 """PostHog's loaders: a customer's web activity, last-seen time and sessions,
 read from the local event mirror (``gateway.mirror``) first.
 
-Activity is read in windows (``gateway.loaders.windows``): a view of 5 events
-reads a person's newest 6 — the sixth says whether more exist — not their
-``ACTIVITY_LIMIT``, and a bigger page reads a bigger window, which the cache
-keeps in its place (``activity_window``).
+The mirror is read in windows (tiers of ``gateway.loaders.windows``): a view
+of 5 events reads a person's newest 6 — the sixth says whether more exist —
+not their ``ACTIVITY_LIMIT``, and a bigger page reads a bigger window
+(``activity_window``). The live fallback reads the largest at once
+(``_live_activity``).
 
 Per batch, the mirror costs one SQL statement for the summaries and one for
 the events of the persons it holds, read before the request's other reads
@@ -35,7 +36,7 @@ from gateway.db.models import utcnow
 from gateway.db.shared_session import SharedSession
 from gateway.loaders import combine
 from gateway.loaders.upstream import ByCustomer, CachedLoader, SourceLinks
-from gateway.loaders.windows import NewestKey, WindowLoader, largest, window_size
+from gateway.loaders.windows import NewestKey, largest, window_size
 from gateway.mirror import reads
 from gateway.mirror.fallback import LiveFallback, live_fallback
 
@@ -121,7 +122,7 @@ class ActivityByPersonLoader(DataLoader[NewestKey, ActivityWindow]):
     def __init__(
         self,
         sessions: SharedSession,
-        live: WindowLoader[ActivityWindow] | None,
+        live: CachedLoader[ActivityWindow] | None,
         *,
         batch: bool,
         mirror_answers: Callable[[str], bool | None] = lambda _: None,
@@ -160,12 +161,8 @@ class ActivityByPersonLoader(DataLoader[NewestKey, ActivityWindow]):
             found.update(as_windows(mirrored, size))
             missing += [d for d in asked if d not in mirrored]
         if missing:
-            live = await _live(
-                self.live.load if self.live else None,
-                [NewestKey(d, sizes[d]) for d in missing],
-                EMPTY,
-            )
-            found.update((k.external_id, v) for k, v in live.items())
+            live = await _live(self.live.load if self.live else None, missing, EMPTY)
+            found.update(live)
         # aiodataloader fails the load of a key answered with an exception
         return cast(list[ActivityWindow], [found[k.external_id] for k in keys])
 
@@ -257,22 +254,24 @@ class PostHogLoaders:
 
 def _live_activity(
     services: Services, fallback: LiveFallback | None
-) -> WindowLoader[ActivityWindow] | None:
+) -> CachedLoader[ActivityWindow] | None:
+    """The live fallback's activity: each person's newest ``ACTIVITY_LIMIT``
+    events, in one query whatever the page. PostHog's budget counts queries,
+    not rows (``gateway.mirror.fallback``): a window per page size would spend
+    a query for each size a person's pages reach, where this spends one per
+    person and TTL, and its cached window answers every page — and, stale
+    while PostHog fails, every page still."""
     if fallback is None:
         return None
 
-    async def fetch(sizes: Mapping[str, int]) -> dict[str, ActivityWindow]:
-        size = max(sizes.values())
+    async def fetch(ids: Sequence[str]) -> dict[str, ActivityWindow]:
         found = await fallback.activity(
-            list(sizes),
-            limit=read_limit(size),
-            days=ACTIVITY_DAYS,
-            session_days=SESSION_DAYS,
+            ids, limit=ACTIVITY_LIMIT, days=ACTIVITY_DAYS, session_days=SESSION_DAYS
         )
-        return as_windows(found, size)
+        return as_windows(found, ACTIVITY_LIMIT)
 
     caches = services.caches
-    return WindowLoader(
+    return CachedLoader(
         "posthog_activity",
         caches.posthog_activity if caches is not None else None,
         fetch,

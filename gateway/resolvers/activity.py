@@ -59,8 +59,10 @@ async def activity(
                 has_next=len(rest) > first or not window.complete,
                 offset=len(newest) - len(rest),
             )
-        # a window may hold fewer than its size (``as_window``): the next is bigger
-        needed = max(len(newest) + first - len(rest), size + 1)
+        if not rest:  # the cursor lies past this window: its position was no guide
+            needed = ACTIVITY_LIMIT
+        else:  # a window may hold fewer than its size (``as_window``)
+            needed = max(len(newest) + first - len(rest), max(size, window.size) + 1)
 
 
 async def _summary(info: Info, customer_id: int) -> PersonSummary | None:

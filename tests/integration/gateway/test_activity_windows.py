@@ -1,12 +1,14 @@
-"""Activity is read as windows of a person's newest events, as many as the
-page shows and one more: PostHog's rows per query, cache hits for smaller
-pages, a deep page read at once from its cursor's position, and a walk
-through every page — with events sharing a millisecond at a window's edge —
-giving what one page of the most gives, live and from the mirror."""
+"""The event mirror is read in windows of a person's newest events, as many
+as the page shows and one more; the live fallback reads the newest 100 in one
+query (PostHog's budget counts queries). Events read per page, a deep page
+read at once from its cursor's position, one read for a person's windows in
+one request, and a walk through every page — with events sharing a
+millisecond at a window's edge — giving what one page of the most gives, live
+and from the mirror."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from bench.subject import Subject, richest_customer
 from connectors.posthog.simulator.server import PostHogSimulator
 from gateway.changes.bus import CustomerChange
+from gateway.loaders import analytics
 from gateway.loaders.analytics import ACTIVITY_LIMIT
 from tests.integration.gateway.conftest import Gateway
 from tests.integration.gateway.test_event_mirror import linked, mirrored
@@ -67,6 +70,13 @@ async def evict(gateway: Gateway, subject: Subject) -> None:
     gateway.simulators.reset_counts()
 
 
+async def in_the_mirror(gateway: Gateway) -> None:
+    """Every customer linked and PostHog's events mirrored; counts reset."""
+    await linked(gateway)
+    await mirrored(gateway.services)
+    gateway.simulators.reset_counts()
+
+
 @pytest.fixture
 def subject(gateway: Gateway) -> Subject:
     found = richest_customer(gateway.world, gateway.simulators)
@@ -100,7 +110,60 @@ def tied(gateway: Gateway, subject: Subject) -> Iterator[list[str]]:
         events.remove(row)
 
 
-async def test_a_page_reads_its_window_and_one_more_and_smaller_pages_are_hits(
+@pytest.fixture
+def mirror_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(limit asked, events answered) of each read of the mirror's events."""
+    reads: list[tuple[int, int]] = []
+    read = analytics.reads.activity
+
+    async def counted(session: Any, ids: Sequence[str], **kw: Any) -> Any:
+        found = await read(session, ids, **kw)
+        reads.append((kw["limit"], sum(len(a.events) for a in found.values())))
+        return found
+
+    monkeypatch.setattr(analytics.reads, "activity", counted)
+    return reads
+
+
+async def test_a_page_reads_its_window_of_the_mirror_and_one_more_event(
+    gateway: Gateway, subject: Subject, mirror_reads: list[tuple[int, int]]
+) -> None:
+    await in_the_mirror(gateway)
+    newest = [e["uuid"] for e in recorded(gateway, subject)]
+
+    five = await page(gateway, subject, 5)
+    twenty = await page(gateway, subject, 20)
+    fifty = await page(gateway, subject, 50)
+
+    assert (ids(five), ids(twenty), ids(fifty)) == (
+        newest[:5],
+        newest[:20],
+        newest[:50],
+    )
+    assert all(p["pageInfo"]["hasNextPage"] for p in (five, twenty, fifty))
+    assert mirror_reads == [(6, 6), (21, 21), (51, 51)]
+    assert gateway.simulators.posthog.queries["events"] == 0
+
+
+async def test_a_persons_windows_in_one_request_are_one_read(
+    gateway: Gateway, subject: Subject, mirror_reads: list[tuple[int, int]]
+) -> None:
+    """The timeline's 100 and two pages of one person, loaded together: one
+    read, of the largest."""
+    await in_the_mirror(gateway)
+    result = await gateway.gql(
+        """query($id: ID!) { customer(id: $id) {
+          a: activity(first: 5) { edges { node { id } } }
+          b: activity(first: 50) { edges { node { id } } }
+          timeline(first: 5, sources: [POSTHOG]) { edges { node { occurredAt } } }
+        } }""",
+        {"id": subject.global_id},
+    )
+    assert "errors" not in result, result
+    assert [limit for limit, _ in mirror_reads] == [ACTIVITY_LIMIT]
+
+
+async def test_the_live_fallback_reads_the_newest_100_in_one_query_for_every_page(
     gateway: Gateway, subject: Subject
 ) -> None:
     posthog = gateway.simulators.posthog
@@ -108,47 +171,39 @@ async def test_a_page_reads_its_window_and_one_more_and_smaller_pages_are_hits(
 
     five = await page(gateway, subject, 5)
     assert ids(five) == newest[:5]
-    assert five["pageInfo"]["hasNextPage"]
-    assert (posthog.queries["events"], events_read(posthog)) == (1, 6)
+    read = min(ACTIVITY_LIMIT, len(newest))
+    assert (posthog.queries["events"], events_read(posthog)) == (1, read)
 
     gateway.simulators.reset_counts()
-    assert ids(await page(gateway, subject, 4)) == newest[:4]
-    assert posthog.queries["events"] == 0  # the window of 5 answers
-
-    twenty = await page(gateway, subject, 20)
-    assert ids(twenty) == newest[:20]
-    assert (posthog.queries["events"], events_read(posthog)) == (1, 21)
-
-    gateway.simulators.reset_counts()
-    assert ids(await page(gateway, subject, 10)) == newest[:10]
-    assert posthog.queries["events"] == 0  # the window of 20 replaced 5's
+    after = five["pageInfo"]["endCursor"]
+    for n in (20, 50, 20):
+        found = await page(gateway, subject, n, after)
+        after = found["pageInfo"]["endCursor"]
+    assert posthog.queries["events"] == 0  # the cached 100 answers every page
 
 
 async def test_a_page_of_some_kinds_reads_the_largest_window(
-    gateway: Gateway, subject: Subject
+    gateway: Gateway, subject: Subject, mirror_reads: list[tuple[int, int]]
 ) -> None:
-    posthog = gateway.simulators.posthog
+    await in_the_mirror(gateway)
     found = await page(gateway, subject, 5, kinds=["PAGE_VIEW"])
     assert len(found["edges"]) == 5
-    assert (posthog.queries["events"], events_read(posthog)) == (
-        1,
-        min(ACTIVITY_LIMIT, len(recorded(gateway, subject))),
-    )
+    assert [limit for limit, _ in mirror_reads] == [ACTIVITY_LIMIT]
 
 
 async def test_a_deep_page_reads_one_window_from_its_cursors_position(
-    gateway: Gateway, subject: Subject
+    gateway: Gateway, subject: Subject, mirror_reads: list[tuple[int, int]]
 ) -> None:
+    await in_the_mirror(gateway)
     after = None
     for _ in range(3):
         after = (await page(gateway, subject, 20, after))["pageInfo"]["endCursor"]
-    await evict(gateway, subject)
+    mirror_reads.clear()
 
     fourth = await page(gateway, subject, 20, after)
 
-    posthog = gateway.simulators.posthog
     assert ids(fourth) == [e["uuid"] for e in recorded(gateway, subject)[60:80]]
-    assert posthog.queries["events"] == 1  # not one per window up to it
+    assert [limit for limit, _ in mirror_reads] == [ACTIVITY_LIMIT]  # one window
 
 
 @pytest.mark.parametrize("source", ["live", "mirror"])
@@ -156,8 +211,7 @@ async def test_every_page_walked_gives_each_event_once_as_one_page_does(
     gateway: Gateway, subject: Subject, tied: list[str], source: str
 ) -> None:
     if source == "mirror":
-        await linked(gateway)
-        await mirrored(gateway.services)
+        await in_the_mirror(gateway)
     await evict(gateway, subject)
 
     walked: list[str] = []
@@ -175,5 +229,4 @@ async def test_every_page_walked_gives_each_event_once_as_one_page_does(
     assert walked == whole
     assert set(tied) <= set(walked)
     assert len(walked) == min(ACTIVITY_LIMIT, len(recorded(gateway, subject)))
-    # windows of 5, 10, 20, 50 and 100 at most; none from the mirror
-    assert queries <= (5 if source == "live" else 0)
+    assert queries == (1 if source == "live" else 0)
