@@ -3,8 +3,9 @@ of them hold a given customer's data (for invalidation)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import TypeAdapter
 
@@ -25,8 +26,6 @@ from gateway.settings import Settings
 from gateway.shared_redis.pseudonyms import Pseudonyms
 
 SOURCES = ("shopify", "zendesk", "posthog")
-
-V = TypeVar("V")
 
 
 @dataclass(slots=True)
@@ -71,6 +70,14 @@ def link_key(source: str, customer_id: int) -> str:
     return f"{source}:{customer_id}"
 
 
+@functools.cache
+def adapter(stored: Any) -> TypeAdapter[Any]:
+    """One adapter per stored type and process: building one, and the JSON
+    schema its namespace's version hashes, costs milliseconds, and each
+    ``open_services`` builds every namespace."""
+    return TypeAdapter(stored)
+
+
 def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
     """Every namespace; each upstream's with its TTL and the staleness its
     last good values may be served with (links: never stale). Keys are named
@@ -85,11 +92,11 @@ def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
         "posthog": settings.cache_max_stale_posthog,
     }
 
-    def namespace(name: str, adapter: TypeAdapter[V], ttl: float) -> ReadThrough[V]:
+    def namespace(name: str, stored: Any, ttl: float) -> ReadThrough[Any]:
         return ReadThrough(
             backend,
             name,
-            adapter,
+            adapter(stored),
             ttl,
             max_stale=max_stale.get(name.split(".")[0], 0.0),
             prefix=settings.cache_prefix,
@@ -98,25 +105,17 @@ def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
 
     return UpstreamCaches(
         backend=backend,
-        shopify_customer=namespace(
-            "shopify.customer", TypeAdapter(ExternalCustomer | None), shop
-        ),
+        shopify_customer=namespace("shopify.customer", ExternalCustomer | None, shop),
         shopify_order_windows=namespace(
-            "shopify.order_windows", TypeAdapter(OrderWindow[Order]), shop
+            "shopify.order_windows", OrderWindow[Order], shop
         ),
         shopify_order_summaries=namespace(
-            "shopify.order_summaries", TypeAdapter(OrderWindow[OrderSummary]), shop
+            "shopify.order_summaries", OrderWindow[OrderSummary], shop
         ),
-        shopify_checkouts=namespace(
-            "shopify.checkouts", TypeAdapter(list[Checkout]), shop
-        ),
-        zendesk_tickets=namespace("zendesk.tickets", TypeAdapter(list[Ticket]), desk),
-        zendesk_comments=namespace(
-            "zendesk.comments", TypeAdapter(list[TicketComment]), desk
-        ),
-        posthog_activity=namespace(
-            "posthog.activity", TypeAdapter(ActivityWindow), web
-        ),
-        posthog_summary=namespace("posthog.summary", TypeAdapter(PersonSummary), web),
-        links=namespace("links", TypeAdapter(str), settings.cache_ttl_links),
+        shopify_checkouts=namespace("shopify.checkouts", list[Checkout], shop),
+        zendesk_tickets=namespace("zendesk.tickets", list[Ticket], desk),
+        zendesk_comments=namespace("zendesk.comments", list[TicketComment], desk),
+        posthog_activity=namespace("posthog.activity", ActivityWindow, web),
+        posthog_summary=namespace("posthog.summary", PersonSummary, web),
+        links=namespace("links", str, settings.cache_ttl_links),
     )

@@ -48,6 +48,7 @@ Every wait on another caller's fetch ends by the call scope's deadline.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -71,8 +72,10 @@ ENTRY_FORMAT = b"<fetched at>|<json>"
 """How a value is stored; part of every key's version."""
 
 
+@functools.lru_cache(maxsize=64)
 def shape_version(adapter: TypeAdapter[Any]) -> str:
-    """A short hash of the JSON schema of what a namespace stores."""
+    """A short hash of the JSON schema of what a namespace stores (once per
+    adapter: ``gateway.cache.namespaces.adapter`` keeps one per type)."""
     schema = orjson.dumps(adapter.json_schema(), option=orjson.OPT_SORT_KEYS)
     versions = str(MAPPING_VERSION).encode() + ENTRY_FORMAT
     return hashlib.sha1(schema + versions).hexdigest()[:8]

@@ -8,6 +8,8 @@ engine (``gateway.jobs``: its App, opened here; workers run elsewhere)."""
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -121,12 +123,20 @@ def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
+@functools.cache
+def _outbound_tls() -> ssl.SSLContext:
+    """httpx's default verification (certifi's CA bundle), loaded once per
+    process: loading it takes ~15 ms, once for each client otherwise."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 def outbound_client(settings: Settings) -> httpx.AsyncClient:
     """Deliveries connect to the address ``gateway.outbound.targets`` checked,
     so nothing may send them elsewhere: no redirects, no proxy."""
     return httpx.AsyncClient(
         follow_redirects=False,
         trust_env=False,
+        verify=_outbound_tls(),
         timeout=httpx.Timeout(
             settings.outbound_read_timeout, connect=settings.outbound_connect_timeout
         ),
