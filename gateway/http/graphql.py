@@ -338,7 +338,17 @@ class GraphQLApp(GuardedGraphQL):
     ) -> GraphQLHTTPResponse:
         if isinstance(result, Stored):  # already processed when it was stored
             return result
-        return await super().process_result(request, result)
+        response = await super().process_result(request, result)
+        if (
+            result.data is None
+            and result.errors
+            and all(e.path is None for e in result.errors)
+        ):
+            # A request error (the document's syntax or validity, variables):
+            # nothing was executed, so the answer has no data entry (GraphQL,
+            # "Response"), where an execution that failed has `data: null`.
+            response.pop("data", None)
+        return response
 
     def create_response(
         self,

@@ -1,5 +1,6 @@
 """The Node.js tools some end-to-end tests drive (a foreign federation
-subgraph, Apollo Gateway, graphql-codegen, tsc), installed from
+subgraph, Apollo Gateway, graphql-codegen, tsc, graphql-http's audit
+suite), installed from
 ``tests/node/package-lock.json`` with ``npm ci`` the first time a test needs
 them (and again when the lock file changes), and processes started on loopback
 that announce their address with a ``READY <url>`` line."""

@@ -91,6 +91,7 @@ async def test_malformed_documents_get_a_code(
 ) -> None:
     result = await gql(query)
     assert result["errors"][0]["extensions"]["code"] == code
+    assert "data" not in result  # nothing executed (GraphQL, "Response")
 
 
 async def test_a_wrongly_typed_variable_is_bad_user_input(
@@ -100,6 +101,18 @@ async def test_a_wrongly_typed_variable_is_bad_user_input(
         "query($f: Int!) { customers(first: $f) { totalCount } }", {"f": "x"}
     )
     assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "data" not in result
+
+
+async def test_an_execution_that_failed_has_data_the_one_that_never_began_none(
+    db: object, gql: GraphQL
+) -> None:
+    executed = await gql('{ customers(first: 1, after: "x") { totalCount } }')
+    assert executed["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert executed["errors"][0]["path"] == ["customers"]
+    assert executed["data"] is None  # the non-null root field failed
+    refused = await gql("{ customers(first: 1) { nope } }")
+    assert "data" not in refused
 
 
 @pytest.mark.parametrize(
