@@ -10,7 +10,10 @@ Two shapes of the work, the gateway app in this process over ASGI:
 - ``executed``: the upstreams' answers from the in-process cache, no response
   cache — a view that executes because its customer just changed;
 - ``uncached``: no cache at all — three upstream calls per view, to the
-  simulators served by processes of their own, which callgrind does not count.
+  simulators served by processes of their own, which callgrind does not count;
+- ``mirrored``: as ``uncached``, but PostHog's events in the local event
+  mirror (``gateway.mirror``), as production reads them: two upstream calls
+  per view, and the mirror's statements.
 
 Only the views are counted (instrumentation is switched on around them, after
 a warm-up), in every thread of the process (aiosqlite's too). Needs valgrind
@@ -29,6 +32,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -39,12 +43,16 @@ from bench.queries import CUSTOMER_360
 from bench.subject import richest_customer
 from bench.upstreams import served_apart
 from connectors.demo_world import World
+from connectors.posthog.hogql import MAX_ROWS
 from gateway.app import create_app
+from gateway.db.models import utcnow
 from gateway.demo.simulation import GENEROUS, Simulators, simulated_upstreams
-from gateway.runtime.services import open_services
+from gateway.mirror.backfill import backfill_events
+from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
+from gateway.sync.backfill import link_customers
 
-MODES = ("executed", "uncached")
+MODES = ("executed", "uncached", "mirrored")
 KEY = "cg_bench_instructions_key"
 WARM_UP = 10
 """Views before the count: caches filled, plans and statements compiled."""
@@ -67,7 +75,7 @@ def _instrument(on: bool) -> None:
 
 
 def _upstreams(mode: str, world: World) -> AbstractAsyncContextManager[Simulators]:
-    if mode == "uncached":
+    if mode != "executed":
         return served_apart(world, latency=0.0, posthog_queries_per_hour=GENEROUS)
     return simulated_upstreams(world, posthog_queries_per_hour=GENEROUS)
 
@@ -114,6 +122,8 @@ async def views(
                 headers={"Authorization": f"Bearer {KEY}"},
             ) as client,
         ):
+            if mode == "mirrored":
+                await _mirror(services)
 
             async def view() -> None:
                 answer = (await client.post("/graphql", json=body)).json()
@@ -128,6 +138,22 @@ async def views(
                 await view()
             if counted:
                 _instrument(False)
+
+
+async def _mirror(services: Services) -> None:
+    """Every customer linked to their PostHog person, and PostHog's events of
+    the last year in the mirror (``customer-graph sync posthog`` and the
+    mirror's backfill)."""
+    posthog = services.upstreams.posthog
+    assert posthog is not None
+    await link_customers(services.sessions, posthog, full=True)
+    await backfill_events(
+        services.sessions,
+        posthog,
+        since=utcnow() - timedelta(days=365),
+        full=True,
+        page_size=MAX_ROWS,
+    )
 
 
 def per_view(mode: str, n: int, customers: int, database_url: str | None = None) -> int:
@@ -158,7 +184,7 @@ def per_view(mode: str, n: int, customers: int, database_url: str | None = None)
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions")
-    parser.add_argument("--mode", choices=[*MODES, "both"], default="both")
+    parser.add_argument("--mode", choices=[*MODES, "all"], default="all")
     parser.add_argument("--views", type=int, default=20)
     parser.add_argument("--customers", type=int, default=150)
     parser.add_argument(
@@ -187,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"needs {' and '.join(missing)} (Debian: valgrind)", file=sys.stderr)
         return 2
-    modes = MODES if options.mode == "both" else (options.mode,)
+    modes = MODES if options.mode == "all" else (options.mode,)
     print("| view | views counted | instructions per view |")
     print("| --- | ---: | ---: |")
     for mode in modes:

@@ -21,14 +21,35 @@ def check_media_type(request: Request, limit: int) -> None:
     length = request.headers.get("content-length", "")
     if length.isascii() and length.isdigit() and int(length) > limit:
         raise BodyTooLarge(limit)
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
+    if not json_media(request.headers.get("content-type", "")):
         raise Refused(
             415,
             "UNSUPPORTED_MEDIA_TYPE",
-            "POST bodies must be application/json.",
+            "POST bodies must be application/json in UTF-8.",
         )
     _lower_media_type(request.scope)
+
+
+OWS = " \t"
+"""The only whitespace a header value may hold around its parts (RFC 9110, 5.6.3)."""
+
+
+def json_media(content_type: str) -> bool:
+    """Whether a ``Content-Type`` declares JSON in UTF-8: the media type
+    ``application/json`` in any case (RFC 9110, 8.3.1) between spaces and
+    tabs only — no other whitespace, control or non-ASCII byte, which
+    ``str.strip`` would have let through — and a ``charset``, if any, of
+    ``utf-8`` (JSON is UTF-8: RFC 8259, 8.1)."""
+    media, _, parameters = content_type.partition(";")
+    if media.strip(OWS).lower() != "application/json":
+        return False
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip(OWS).lower() == "charset":
+            charset = value.strip(OWS).removeprefix('"').removesuffix('"').lower()
+            if charset not in ("utf-8", "utf8"):
+                return False
+    return True
 
 
 def _lower_media_type(scope: Scope) -> None:

@@ -28,6 +28,7 @@ from starlette.websockets import WebSocket
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
+from gateway.admission.answers import json_media
 from gateway.admission.gate import Operation, OperationGate, audit_writes
 from gateway.admission.limits import Analysis, Limits
 from gateway.admission.persisted import PersistedQueryError
@@ -376,14 +377,11 @@ class GraphQLApp(GuardedGraphQL):
 
 
 def _plain_json(headers: Headers, limit: int) -> bool:
-    """A body declared ``application/json``, of a length within ``limit``.
-    In lower case only, as nearly every client sends it: another case goes
-    the full path, which lowers it (``check_media_type``) and answers the
-    same."""
-    media = headers.get("content-type", "").split(";")[0].strip()
+    """A body declared JSON in UTF-8, as ``check_media_type`` takes it, of a
+    length within ``limit``."""
     length = headers.get("content-length", "")
     return (
-        media == "application/json"
+        json_media(headers.get("content-type", ""))
         and length.isascii()
         and length.isdigit()
         and int(length) <= limit

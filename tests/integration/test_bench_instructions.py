@@ -1,5 +1,5 @@
 """``python -m bench.instructions`` counts the instructions of 360 views under
-valgrind's callgrind: its views answer in both shapes, a counted run reports
+valgrind's callgrind: its views answer in each shape, a counted run reports
 a count, and the count is read from callgrind's own output file."""
 
 from __future__ import annotations

@@ -184,10 +184,38 @@ async def test_simple_cross_site_posts_are_refused_with_415(
 @pytest.mark.parametrize(
     "content_type",
     [
+        b"\xa0application/json",  # a no-break space: not a header's whitespace
+        b"application/json\x1f",
+        b"application/json\x0b; charset=utf-8",
+        b"application/json; charset=utf-16",
+        b"application/json; charset=iso-8859-1",
+        b'application/json; charset="latin1"',
+    ],
+)
+async def test_json_with_odd_bytes_around_it_or_not_in_utf_8_is_refused_with_415(
+    client: httpx.AsyncClient, content_type: bytes
+) -> None:
+    """Only spaces and tabs may surround a media type (RFC 9110, 5.6.3), and
+    JSON is UTF-8 (RFC 8259, 8.1): both were accepted before, by our check
+    and Strawberry's (``str.strip``), and a UTF-16 charset read as UTF-8."""
+    response = await client.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }"}',
+        headers={"Content-Type": content_type},
+    )
+    assert response.status_code == 415, response.text
+    assert code(response) == "UNSUPPORTED_MEDIA_TYPE"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
         "application/json",
         "APPLICATION/JSON",
         "Application/Json; charset=UTF-8",
         "application/JSON;charset=utf-8",
+        '\tapplication/json ; charset="utf-8"',
+        "application/json; charset=utf8",
     ],
 )
 async def test_a_json_post_is_answered_whatever_the_media_types_case(
