@@ -339,17 +339,7 @@ class GraphQLApp(GuardedGraphQL):
     ) -> GraphQLHTTPResponse:
         if isinstance(result, Stored):  # already processed when it was stored
             return result
-        response = await super().process_result(request, result)
-        if (
-            result.data is None
-            and result.errors
-            and all(e.path is None for e in result.errors)
-        ):
-            # A request error (the document's syntax or validity, variables):
-            # nothing was executed, so the answer has no data entry (GraphQL,
-            # "Response"), where an execution that failed has `data: null`.
-            response.pop("data", None)
-        return response
+        return await super().process_result(request, result)
 
     def create_response(
         self,
@@ -366,7 +356,7 @@ class GraphQLApp(GuardedGraphQL):
         response = super().create_response(response_data, sub_response)
         if sub_response.media_type == GRAPHQL_RESPONSE:
             response.headers["content-type"] = GRAPHQL_RESPONSE
-            if isinstance(response_data, dict) and response_data.get("data") is None:
+            if isinstance(response_data, dict) and "data" not in response_data:
                 response.status_code = 400  # a request error: nothing was executed
         return response
 

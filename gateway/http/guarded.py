@@ -223,12 +223,32 @@ class GuardedGraphQL(GraphQL[Context, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         result.errors = self.gate.present(result.errors)
-        return await super().process_result(request, result)
+        response = await super().process_result(request, result)
+        errors = response.get("errors") or []
+        if response.get("data") is None and errors and all(map(_request_error, errors)):
+            # Nothing was executed, so the answer has no data entry (GraphQL,
+            # "Response"), where an execution that failed has `data: null`.
+            response.pop("data", None)
+        return response
 
     def encode_json(self, data: object) -> str:
         """orjson: ten times json's speed on large results. A ``str``, so
         WebSocket messages go out as text frames, as graphql-transport-ws wants."""
         return orjson.dumps(data).decode()
+
+
+REQUEST_ERRORS = frozenset(
+    {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}
+)
+"""The codes of errors raised before execution: the document's syntax or
+validity, its variables."""
+
+
+def _request_error(error: Any) -> bool:
+    """An error raised before execution: no field's path, a request error's
+    code (an extension's failure has no path either, but may follow work)."""
+    code = (error.get("extensions") or {}).get("code")
+    return "path" not in error and code in REQUEST_ERRORS
 
 
 __all__ = ["GuardedGraphQL"]

@@ -8,9 +8,11 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.app import create_app
+from gateway.http.graphql import GRAPHQL_RESPONSE
 from gateway.runtime.services import open_services
 from gateway.settings import Settings
 from tests.conftest import ADMIN, ADMIN_KEY, GraphQL
+from tests.integration.gateway.surfaces import Maya, ask_embedded, maya
 
 
 async def test_healthz_and_readyz_answer_when_the_database_is_up(
@@ -104,15 +106,40 @@ async def test_a_wrongly_typed_variable_is_bad_user_input(
     assert "data" not in result
 
 
+@pytest.mark.parametrize("accept", ["application/json", GRAPHQL_RESPONSE])
 async def test_an_execution_that_failed_has_data_the_one_that_never_began_none(
-    db: object, gql: GraphQL
+    db: object, client: httpx.AsyncClient, accept: str
 ) -> None:
-    executed = await gql('{ customers(first: 1, after: "x") { totalCount } }')
-    assert executed["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    assert executed["errors"][0]["path"] == ["customers"]
-    assert executed["data"] is None  # the non-null root field failed
-    refused = await gql("{ customers(first: 1) { nope } }")
-    assert "data" not in refused
+    """With ``application/graphql-response+json``, only the request that
+    never began is a 400: one whose execution failed may have done work (a
+    mutation), and a 4xx would tell its client nothing ran."""
+    executed = await client.post(
+        "/graphql",
+        json={"query": '{ customers(first: 1, after: "x") { totalCount } }'},
+        headers={"Accept": accept},
+    )
+    assert executed.status_code == 200
+    body = executed.json()
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert body["errors"][0]["path"] == ["customers"]
+    assert body["data"] is None  # the non-null root field failed
+    refused = await client.post(
+        "/graphql",
+        json={"query": "{ customers(first: 1) { nope } }"},
+        headers={"Accept": accept},
+    )
+    assert refused.status_code == (400 if accept == GRAPHQL_RESPONSE else 200)
+    assert "data" not in refused.json()
+
+
+async def test_the_embed_endpoint_answers_a_request_error_without_data(
+    maya: Maya, client: httpx.AsyncClient
+) -> None:
+    response = await ask_embedded(client, maya.id, "{ nope }")
+    assert response.json()["errors"][0]["extensions"]["code"] == (
+        "GRAPHQL_VALIDATION_FAILED"
+    )
+    assert "data" not in response.json()
 
 
 @pytest.mark.parametrize(
@@ -139,3 +166,6 @@ async def test_a_browser_get_on_graphql_serves_the_offline_graphiql_page(
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
     assert "https://" not in response.text
+
+
+__all__ = ["maya"]  # a fixture, used by name
