@@ -32,7 +32,6 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -43,11 +42,9 @@ from bench.queries import CUSTOMER_360
 from bench.subject import richest_customer
 from bench.upstreams import served_apart
 from connectors.demo_world import World
-from connectors.posthog.hogql import MAX_ROWS
 from gateway.app import create_app
-from gateway.db.models import utcnow
+from gateway.demo.command import mirror_posthog
 from gateway.demo.simulation import GENEROUS, Simulators, simulated_upstreams
-from gateway.mirror.backfill import backfill_events
 from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
 from gateway.sync.backfill import link_customers
@@ -141,19 +138,12 @@ async def views(
 
 
 async def _mirror(services: Services) -> None:
-    """Every customer linked to their PostHog person, and PostHog's events of
-    the last year in the mirror (``customer-graph sync posthog`` and the
-    mirror's backfill)."""
+    """Every customer linked to their PostHog person, and PostHog's events in
+    the mirror (``customer-graph sync posthog`` and ``mirror backfill``)."""
     posthog = services.upstreams.posthog
     assert posthog is not None
     await link_customers(services.sessions, posthog, full=True)
-    await backfill_events(
-        services.sessions,
-        posthog,
-        since=utcnow() - timedelta(days=365),
-        full=True,
-        page_size=MAX_ROWS,
-    )
+    await mirror_posthog(services)
 
 
 def per_view(mode: str, n: int, customers: int, database_url: str | None = None) -> int:

@@ -75,6 +75,19 @@ async def run_demo(
                 raise
 
 
+async def mirror_posthog(services: Services) -> None:
+    """The simulated PostHog's whole history in the event mirror (``mirror
+    backfill``): one query."""
+    if services.upstreams.posthog is not None:
+        await backfill_events(
+            services.sessions,
+            services.upstreams.posthog,
+            since=utcnow() - DEMO_HISTORY,
+            full=True,
+            page_size=MAX_ROWS,
+        )
+
+
 async def prepare_insights(services: Services) -> None:
     """What an operator runs after connecting a store: link every customer
     (``sync``), backfill the PostHog event mirror (``mirror backfill``), copy
@@ -87,15 +100,7 @@ async def prepare_insights(services: Services) -> None:
             await link_customers(
                 services.sessions, connector, full=True, rules=services.match_rules
             )
-    if upstreams.posthog is not None:
-        now = utcnow()
-        await backfill_events(
-            services.sessions,
-            upstreams.posthog,
-            since=now - DEMO_HISTORY,
-            full=True,
-            page_size=MAX_ROWS,
-        )
+    await mirror_posthog(services)
     if upstreams.shopify is not None:
         await sync_orders(services.sessions, upstreams.shopify)
         await sync_checkouts(services.sessions, upstreams.shopify)

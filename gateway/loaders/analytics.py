@@ -43,7 +43,6 @@ from gateway.mirror.fallback import LiveFallback, live_fallback
 if TYPE_CHECKING:
     from gateway.runtime.services import Services
 
-K = TypeVar("K")
 V = TypeVar("V")
 
 ACTIVITY_LIMIT = reads.ACTIVITY_LIMIT
@@ -103,14 +102,16 @@ def _not_mirrored(
 
 
 async def _live(
-    load: Callable[[K], Awaitable[V]] | None, keys: Sequence[K], default: V
-) -> dict[K, V | BaseException]:
+    loader: CachedLoader[V] | None, keys: Sequence[str], default: V
+) -> dict[str, V | BaseException]:
     """The live loader's answer for each key (one batch for all of them), a
     failed key answered with its error; ``default`` with the fallback off."""
-    found: dict[K, V | BaseException] = {}
-    if load is None:
+    found: dict[str, V | BaseException] = {}
+    if loader is None:
         return found | dict.fromkeys(keys, default)
-    answers = await asyncio.gather(*(load(key) for key in keys), return_exceptions=True)
+    answers = await asyncio.gather(
+        *(loader.load(key) for key in keys), return_exceptions=True
+    )
     found.update(zip(keys, answers, strict=True))
     return found
 
@@ -161,7 +162,7 @@ class ActivityByPersonLoader(DataLoader[NewestKey, ActivityWindow]):
             found.update(as_windows(mirrored, size))
             missing += [d for d in asked if d not in mirrored]
         if missing:
-            live = await _live(self.live.load if self.live else None, missing, EMPTY)
+            live = await _live(self.live, missing, EMPTY)
             found.update(live)
         # aiodataloader fails the load of a key answered with an exception
         return cast(list[ActivityWindow], [found[k.external_id] for k in keys])
@@ -209,9 +210,7 @@ class SummaryByPersonLoader(DataLoader[str, PersonSummary]):
                 found.update(mirrored)
                 missing += [k for k in asked if k not in mirrored]
             if missing:
-                live = await _live(
-                    self.live.load if self.live else None, missing, PersonSummary()
-                )
+                live = await _live(self.live, missing, PersonSummary())
                 found.update(live)
         for key, activity in loading.items():
             try:

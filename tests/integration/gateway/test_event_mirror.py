@@ -20,15 +20,12 @@ from bench.queries import CUSTOMER_360
 from bench.subject import richest_customer
 from connectors.demo_world import World
 from connectors.posthog.destination import SECRET_HEADER
-from connectors.posthog.hogql import MAX_ROWS
 from connectors.posthog.simulator.destination import WebhookDestination
 from gateway.db import models
-from gateway.db.models import utcnow
-from gateway.demo.command import prepare_insights
+from gateway.demo.command import mirror_posthog, prepare_insights
 from gateway.demo.simulation import POSTHOG_WEBHOOK_SECRET, Simulators
 from gateway.insights.engagement import sync_engagement
 from gateway.insights.tables import EngagementFact
-from gateway.mirror.backfill import backfill_events
 from gateway.runtime.services import Services
 from gateway.sync.backfill import link_customers
 from tests.integration.gateway.conftest import Gateway, open_gateway
@@ -61,15 +58,8 @@ async def linked(gateway: Gateway) -> None:
 
 async def mirrored(services: Services) -> None:
     """The simulated PostHog's whole history in the mirror (one query)."""
-    posthog = services.upstreams.posthog
-    assert posthog is not None
-    await backfill_events(
-        services.sessions,
-        posthog,
-        since=utcnow() - timedelta(days=365),
-        full=True,
-        page_size=MAX_ROWS,
-    )
+    assert services.upstreams.posthog is not None
+    await mirror_posthog(services)
 
 
 def fallback_queries(read: str, outcome: str) -> float:
