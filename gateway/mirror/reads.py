@@ -16,13 +16,19 @@ which SQLite has had since 3.25 and PostgreSQL always).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    CompoundSelect,
+    Integer,
     Result,
+    Select,
     SQLColumnExpression,
     bindparam,
     case,
@@ -79,6 +85,74 @@ def checked_since(now: datetime) -> dict[str, datetime]:
     return {CHECKED_SINCE: now - CHECK_TTL}
 
 
+WANTED = "mirror_wanted"
+SESSIONS_SINCE = "mirror_sessions_since"
+EVENTS_SINCE = "mirror_events_since"
+LIMIT = "mirror_limit"
+"""The bound parameters of the statements below, built once: building a
+``select`` and its cache key per batch cost more than running it
+(docs/benchmarks.md, "The mirror's statements built once")."""
+
+
+@functools.cache
+def _summaries_statement() -> CompoundSelect[Any]:
+    """Each person's last event and distinct sessions since
+    ``SESSIONS_SINCE``, and by ``UNION ALL`` the checks since
+    ``CHECKED_SINCE``, of the persons ``WANTED``."""
+    e, check = PostHogEvent, PostHogPersonCheck
+    wanted: BindParameter[str] = bindparam(WANTED, expanding=True)
+    since = bindparam(SESSIONS_SINCE, type_=e.occurred_at.type)
+    recent = case((e.occurred_at >= since, e.session_id))
+    return union_all(
+        select(
+            e.distinct_id,
+            func.max(e.occurred_at),
+            func.count(distinct(recent)),
+            literal(True),
+        )
+        .where(e.distinct_id.in_(wanted))
+        .group_by(e.distinct_id),
+        select(check.distinct_id, check.last_seen_at, literal(0), literal(False)).where(
+            check.distinct_id.in_(wanted),
+            check.checked_at > bindparam(CHECKED_SINCE, type_=check.checked_at.type),
+        ),
+    )
+
+
+@functools.cache
+def _activity_statement() -> Select[Any]:
+    """The newest ``LIMIT`` events since ``EVENTS_SINCE`` of each person
+    ``WANTED``."""
+    e = PostHogEvent
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=e.distinct_id,
+            order_by=(e.occurred_at.desc(), e.uuid.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(
+            e.uuid,
+            e.distinct_id,
+            e.event,
+            e.occurred_at,
+            e.url,
+            e.path,
+            e.session_id,
+            e.properties,
+            rank,
+        )
+        .where(
+            e.distinct_id.in_(bindparam(WANTED, expanding=True)),
+            e.occurred_at >= bindparam(EVENTS_SINCE, type_=e.occurred_at.type),
+        )
+        .subquery()
+    )
+    return select(ranked).where(ranked.c.rank <= bindparam(LIMIT, type_=Integer()))
+
+
 async def summaries(
     session: AsyncSession,
     distinct_ids: Sequence[str],
@@ -99,25 +173,13 @@ async def _summaries(
     wanted = set(distinct_ids)
     if not wanted:
         return {}, set()
-    e, check = PostHogEvent, PostHogPersonCheck
-    recent = case((e.occurred_at >= now - timedelta(days=session_days), e.session_id))
     result: Result[str, datetime | None, int, bool] = await session.execute(
-        union_all(
-            select(
-                e.distinct_id,
-                func.max(e.occurred_at),
-                func.count(distinct(recent)),
-                literal(True),
-            )
-            .where(e.distinct_id.in_(wanted))
-            .group_by(e.distinct_id),
-            select(
-                check.distinct_id, check.last_seen_at, literal(0), literal(False)
-            ).where(
-                check.distinct_id.in_(wanted),
-                check.checked_at > now - CHECK_TTL,
-            ),
-        )
+        _summaries_statement(),
+        {
+            WANTED: list(wanted),
+            SESSIONS_SINCE: now - timedelta(days=session_days),
+            **checked_since(now),
+        },
     )
     found: dict[str, PersonSummary] = {}
     with_events: set[str] = set()
@@ -146,34 +208,14 @@ async def activity(
     found, with_events = await _summaries(session, distinct_ids, session_days, now)
     if not with_events:
         return {d: PersonActivity(summary=summary) for d, summary in found.items()}
-    e = PostHogEvent
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=e.distinct_id,
-            order_by=(e.occurred_at.desc(), e.uuid.desc()),
-        )
-        .label("rank")
+    rows = await session.execute(
+        _activity_statement(),
+        {
+            WANTED: list(with_events),
+            EVENTS_SINCE: now - timedelta(days=days),
+            LIMIT: limit,
+        },
     )
-    ranked = (
-        select(
-            e.uuid,
-            e.distinct_id,
-            e.event,
-            e.occurred_at,
-            e.url,
-            e.path,
-            e.session_id,
-            e.properties,
-            rank,
-        )
-        .where(
-            e.distinct_id.in_(with_events),
-            e.occurred_at >= now - timedelta(days=days),
-        )
-        .subquery()
-    )
-    rows = await session.execute(select(ranked).where(ranked.c.rank <= limit))
     events: dict[str, list[ActivityEvent]] = defaultdict(list)
     for row in rows:
         events[row.distinct_id].append(
