@@ -336,7 +336,10 @@ class ReadThrough(Generic[V]):
     ) -> dict[str, V]:
         """Poll for values another replica is fetching, up to the lock's life
         or the call scope's deadline, or until Redis is skipped (the value would
-        not be seen)."""
+        not be seen). A key whose lock is gone without a value this caller can
+        use is not waited for any longer: that fetch answered a smaller request
+        (a window of 5 orders, where this one needs 20) or failed, and this
+        caller fetches it itself."""
         wait = self.lock_ttl
         left = time_left()
         if left is not None:
@@ -346,11 +349,18 @@ class ReadThrough(Generic[V]):
         pending = list(keys)
         while pending and time.monotonic() < deadline and self.backend.shared:
             await asyncio.sleep(0.02)
-            raw = await self.backend.get_many([self.key(k) for k in pending])
-            for key, value in zip(pending, raw, strict=True):
+            names = [self.key(k) for k in pending]
+            # each value with its lock: stored and released in one command
+            raw = await self.backend.get_many([*names, *(f"{n}:lock" for n in names)])
+            fetching = []
+            for key, value, lock in zip(
+                pending, raw[: len(names)], raw[len(names) :], strict=True
+            ):
                 if current := self._current(key, value, fresh):
                     found[key] = current[0]
-            pending = [k for k in pending if k not in found]
+                elif lock is not None:
+                    fetching.append(key)
+            pending = fetching
         return found
 
     async def peek_many(self, keys: Sequence[str]) -> list[V | None]:

@@ -6,11 +6,12 @@ upstream call. On one server and on a cluster (``redis_url``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 import pytest
 from pydantic import TypeAdapter
 
+from connectors.errors import UpstreamUnavailable
 from gateway.cache.backends import RedisBackend
 from gateway.cache.read_through import ReadThrough
 from gateway.shared_redis.client import SharedRedis
@@ -116,3 +117,47 @@ async def test_a_wave_of_identical_misses_in_two_replicas_sends_one_call(
     answers = await asyncio.wait_for(asyncio.gather(*loads), 10)
     assert answers == [["value of k"]] * 32
     assert calls == [["k"]]
+
+
+@pytest.mark.parametrize("outcome", ["a smaller value", "a failure"])
+async def test_a_replica_waits_no_longer_than_another_replicas_fetch_that_cannot_serve_it(
+    shared: SharedRedis, cache_prefix: str, outcome: str
+) -> None:
+    """The first replica fetches a window of 5 (or fails); the second, which
+    needs 20, found the key locked and waited. Once the lock is released
+    without a value it can use, it fetches the key itself at once, rather
+    than polling out the lock's life (30 s here)."""
+    calls: list[int] = []
+    answered = asyncio.Event()
+
+    def fetching(size: int) -> Callable[[Sequence[str]], Awaitable[dict[str, str]]]:
+        async def fetch(keys: Sequence[str]) -> dict[str, str]:
+            calls.append(size)
+            if size == 5:
+                await answered.wait()
+                if outcome == "a failure":
+                    raise UpstreamUnavailable("locks", "down")
+            return {k: str(size) for k in keys}
+
+        return fetch
+
+    def covers(size: int) -> Callable[[str, str], bool]:
+        return lambda _, window: int(window) >= size
+
+    first, second = replica(shared, cache_prefix), replica(shared, cache_prefix)
+    for cache in (first, second):
+        cache.lock_ttl = 30.0
+    small = asyncio.create_task(first.load_many(["k"], fetching(5), "", covers(5)))
+    while not calls:  # the first replica read, locked and is fetching
+        await asyncio.sleep(0.01)
+    big = asyncio.create_task(second.load_many(["k"], fetching(20), "", covers(20)))
+    await asyncio.sleep(0.1)  # the second found the lock taken: it waits
+    assert calls == [5]
+    answered.set()
+    assert await asyncio.wait_for(big, 10) == ["20"]
+    assert calls == [5, 20]
+    if outcome == "a failure":
+        with pytest.raises(UpstreamUnavailable):
+            await small
+    else:
+        assert await small == ["5"]
