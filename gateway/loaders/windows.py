@@ -62,7 +62,7 @@ def largest(keys: Sequence[NewestKey]) -> dict[str, int]:
 class WindowLoader(DataLoader[NewestKey, W], Generic[W]):
     """The cache first (one ``MGET``), then one connector call for the ids
     whose cached window is missing or smaller than asked (failing: their
-    last good windows, if as big)."""
+    last good windows, smaller ones too: a caller sees one by its ``covers``)."""
 
     def __init__(
         self,

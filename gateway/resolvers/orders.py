@@ -2,7 +2,10 @@
 
 A page of orders reads the customer's newest ``offset + first`` orders (a
 window, cached per customer), never the whole history; a deeper page reads a
-bigger window.
+bigger window. While Shopify fails, a page is read from the last good window
+even when it is smaller than the page (``ReadThrough.load_or_last_good``): it
+shows the orders that window holds, says more follow, and the response marks
+them stale; a page past them is ``UPSTREAM_UNAVAILABLE``.
 
 Each returns ``None`` when Shopify is not configured or the customer has no
 Shopify record, so the field is ``null`` rather than an error. What Shopify
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 
 from strawberry.types.nodes import SelectedField, Selection
 
-from connectors.errors import UpstreamForbidden
+from connectors.errors import UpstreamForbidden, UpstreamUnavailable
 from connectors.models import (
     Checkout,
     ExternalCustomer,
@@ -97,12 +100,18 @@ async def _page(
 ) -> OrderPage | None:
     needed = offset + first
     while True:
-        window = await windows.load(customer_id, window_size(needed))
+        size = window_size(needed)
+        window = await windows.load(customer_id, size)
         if window is None:
             return None
         newest = sorted(window.orders, key=_sort_key, reverse=True)
         rest = newest if start is None else [o for o in newest if _sort_key(o) < start]
-        if len(rest) >= first or window.complete:
+        # Smaller than asked: Shopify failed and this is its last good window
+        # (the response says it is stale). The page shows what it holds.
+        covered = window.covers(size)
+        if not covered and not rest:
+            raise UpstreamUnavailable(SOURCE, "no order past the cursor is known")
+        if len(rest) >= first or window.complete or not covered:
             return OrderPage(
                 items=rest[:first],
                 has_next=len(rest) > first or not window.complete,

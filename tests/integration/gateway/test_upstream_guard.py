@@ -19,6 +19,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from connectors.demo_world import World
+from connectors.shopify.simulator.data import customer_number
 from connectors.simulator_server import Fault
 from gateway.demo.simulation import Simulators
 from gateway.runtime.services import Services
@@ -133,6 +134,56 @@ async def test_a_stale_read_names_the_path_of_the_first_field_it_answered(
     [entry] = stale["extensions"]["stale"]
     # one batched read answered both: it is named by the first field, aliased
     assert (entry["source"], entry["path"]) == ("shopify", ["a", "orders"])
+
+
+ORDERS = """
+query($email: String!, $first: Int!, $after: String) {
+  customer(email: $email) {
+    orders(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      edges { node { id } }
+    }
+  }
+}
+"""
+
+
+async def test_a_bigger_page_while_shopify_fails_shows_the_smaller_last_good_window(
+    gateway_of: GatewayOf,
+) -> None:
+    """A view of 3 orders left the window of the newest 5; then Shopify fails.
+    A page of 20 shows those 5, marked stale, and says more follow; the page
+    after them cannot be answered, and says why."""
+    async with gateway_of(cache_ttl_shopify=0.0, read_deadline_seconds=5.0) as gw:
+        store = gw.simulators.shopify.store
+        email = next(
+            p.email
+            for p in gw.world.customers
+            if p.index % 50 != 7
+            and len(store.orders_by_customer[customer_number(p.index)]) >= 8
+        )
+
+        async def page(first: int, after: str | None = None) -> dict[str, Any]:
+            variables = {"email": email, "first": first, "after": after}
+            body: dict[str, Any] = await gw.gql(ORDERS, variables)
+            return body
+
+        five = await page(5)
+        assert "errors" not in five, five
+        small = await page(3)  # the same window of 5, fetched again
+        gw.simulators.shopify.fail_next(100, status=503)
+        bigger = await page(20)
+        cursor = bigger["data"]["customer"]["orders"]["pageInfo"]["endCursor"]
+        past = await page(20, cursor)
+    assert "errors" not in small, small
+    assert "errors" not in bigger, bigger
+    orders = bigger["data"]["customer"]["orders"]
+    assert orders == five["data"]["customer"]["orders"]
+    assert len(orders["edges"]) == 5
+    assert orders["pageInfo"]["hasNextPage"] is True
+    assert [e["source"] for e in bigger["extensions"]["stale"]] == ["shopify"]
+    assert past["data"]["customer"]["orders"] is None
+    assert codes(past) == {"shopify": "UPSTREAM_UNAVAILABLE"}
 
 
 async def test_without_a_last_good_value_the_source_is_null_with_its_code(
