@@ -19,19 +19,23 @@ from connectors.models import (
 
 
 def order_windows(windows: Sequence[OrderWindow[OrderT]]) -> OrderWindow[OrderT]:
-    """The newest ``size`` orders of all the accounts, newest first; complete
-    only when each window was and together they hold no more than ``size``."""
-    size = windows[0].size
+    """The newest orders of all the accounts, newest first, as many as the
+    smallest incomplete window holds: another account's older orders may be
+    newer than those that window left out. A window smaller than asked (the
+    last good one while Shopify fails) thus makes the whole smaller, as the
+    page that reads it sees. Complete only when each window was and together
+    they hold no more than their size."""
+    incomplete = [w.size for w in windows if not w.complete]
+    size = min(incomplete) if incomplete else max(w.size for w in windows)
     every: list[Any] = sorted(
         (order for window in windows for order in window.orders),
         key=lambda order: order.processed_at,
         reverse=True,
     )
-    complete = all(w.complete for w in windows) and len(every) <= size
     return OrderWindow(
         size=size,
         total=sum(w.total for w in windows),
-        complete=complete,
+        complete=not incomplete and len(every) <= size,
         orders=tuple(every[:size]),
     )
 

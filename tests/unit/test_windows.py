@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import cast
 
 import pytest
 from pydantic import TypeAdapter
 
-from connectors.models import OrderSummary, OrderWindow
+from connectors.errors import UpstreamUnavailable
+from connectors.models import Money, OrderSummary, OrderWindow
 from gateway.cache.backends import MemoryBackend
 from gateway.cache.read_through import ReadThrough
+from gateway.loaders import combine
+from gateway.loaders.upstream import ByCustomer, SourceLinks
 from gateway.loaders.windows import NewestKey, WindowLoader, window_size
+from gateway.resolvers import orders
 
 Window = OrderWindow[OrderSummary]
 
@@ -91,3 +98,101 @@ async def test_a_shared_fetch_too_small_for_a_caller_is_fetched_again() -> None:
     release.set()
     assert (await small)[0].size == 5
     assert (await bigger)[0].size == 50
+
+
+def summary(account: str, day: int) -> OrderSummary:
+    at = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=day)
+    return OrderSummary(
+        id=f"{account}{day}",
+        customer_id=account,
+        name=f"#{account}{day}",
+        created_at=at,
+        processed_at=at,
+        total=Money(Decimal("10.00"), "EUR"),
+        financial_status="PAID",
+        fulfillment_status="FULFILLED",
+    )
+
+
+def held(account: str, size: int, days: Sequence[int], complete: bool) -> Window:
+    orders = tuple(summary(account, d) for d in sorted(days, reverse=True))
+    return OrderWindow(size, len(days) + (0 if complete else 50), complete, orders)
+
+
+@pytest.mark.parametrize(
+    ("windows", "size", "complete"),
+    [
+        # both cover the page: the newest 20 of all
+        (
+            (held("a", 20, range(20), False), held("b", 20, range(5, 25), False)),
+            20,
+            False,
+        ),
+        # a complete account's 3 and another's last good 5 (Shopify failing):
+        # the newest 5, not 20 — the second account's 6th may be newer
+        (
+            (held("a", 20, [1, 2, 3], True), held("b", 5, range(20, 25), False)),
+            5,
+            False,
+        ),
+        (
+            (held("a", 20, range(20), False), held("b", 5, range(20, 25), False)),
+            5,
+            False,
+        ),
+        # every window complete: all of them, if they fit the biggest
+        ((held("a", 5, [1, 2], True), held("b", 20, [3, 4, 5], True)), 20, True),
+    ],
+)
+def test_accounts_combine_into_as_many_newest_as_the_smallest_incomplete_window(
+    windows: tuple[Window, ...], size: int, complete: bool
+) -> None:
+    merged = combine.order_windows(windows)
+    every = sorted(
+        (o for w in windows for o in w.orders),
+        key=lambda o: o.processed_at,
+        reverse=True,
+    )
+    assert (merged.size, merged.complete) == (size, complete)
+    assert merged.orders == tuple(every[:size])
+
+
+class TwoAccounts:
+    """A merged customer's links: two Shopify accounts."""
+
+    async def load_all(self, customer_id: int) -> list[str]:
+        return ["a", "b"]
+
+
+async def test_a_page_of_a_merged_customer_while_shopify_fails_ends_at_the_smallest_window() -> (
+    None
+):
+    """One account's complete window of 3 and the other's last good window of
+    5, both past their TTL, and Shopify down: the page of 20 shows the newest
+    5 of both (the helper's review found it read the same window for ever)."""
+    cache = ReadThrough(MemoryBackend(), "t", TypeAdapter(Window), ttl=0, max_stale=60)
+    stored = {
+        "a": held("a", 20, [1, 2, 3], True),
+        "b": held("b", 5, range(20, 25), False),
+    }
+
+    async def answer(sizes: Mapping[str, int]) -> dict[str, Window]:
+        return {gid: stored[gid] for gid in sizes}
+
+    filling = WindowLoader("t", cache, answer, window(0, 0, True))
+    await filling.load(NewestKey("a", 20))
+    await filling.load(NewestKey("b", 5))
+
+    async def down(sizes: Mapping[str, int]) -> dict[str, Window]:
+        raise UpstreamUnavailable("shopify", "503")
+
+    loader = WindowLoader("t", cache, down, window(0, 0, True))
+    windows = ByCustomer(
+        cast(SourceLinks, TwoAccounts()),
+        lambda gid, size: loader.load(NewestKey(gid, size)),
+        combine.order_windows,
+    )
+    page = await asyncio.wait_for(orders._page(windows, 1, 20, None, 0), 5)
+    assert page is not None
+    assert [o.id for o in page.items] == ["b24", "b23", "b22", "b21", "b20"]
+    assert page.has_next

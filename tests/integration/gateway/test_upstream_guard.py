@@ -141,11 +141,14 @@ query($email: String!, $first: Int!, $after: String) {
   customer(email: $email) {
     orders(first: $first, after: $after) {
       pageInfo { hasNextPage endCursor }
-      edges { node { id } }
+      edges { node { id lineItems { title } } }
     }
   }
 }
 """
+
+HISTORY = """query($email: String!) { customer(email: $email) {
+  timeline(first: 50, kinds: [ORDER_PLACED]) { edges { node { kind } } } } }"""
 
 
 async def test_a_bigger_page_while_shopify_fails_shows_the_smaller_last_good_window(
@@ -153,7 +156,7 @@ async def test_a_bigger_page_while_shopify_fails_shows_the_smaller_last_good_win
 ) -> None:
     """A view of 3 orders left the window of the newest 5; then Shopify fails.
     A page of 20 shows those 5, marked stale, and says more follow; the page
-    after them cannot be answered, and says why."""
+    after them, and the order history, cannot be answered, and say why."""
     async with gateway_of(cache_ttl_shopify=0.0, read_deadline_seconds=5.0) as gw:
         store = gw.simulators.shopify.store
         email = next(
@@ -175,6 +178,7 @@ async def test_a_bigger_page_while_shopify_fails_shows_the_smaller_last_good_win
         bigger = await page(20)
         cursor = bigger["data"]["customer"]["orders"]["pageInfo"]["endCursor"]
         past = await page(20, cursor)
+        history = await gw.gql(HISTORY, {"email": email})
     assert "errors" not in small, small
     assert "errors" not in bigger, bigger
     orders = bigger["data"]["customer"]["orders"]
@@ -184,6 +188,10 @@ async def test_a_bigger_page_while_shopify_fails_shows_the_smaller_last_good_win
     assert [e["source"] for e in bigger["extensions"]["stale"]] == ["shopify"]
     assert past["data"]["customer"]["orders"] is None
     assert codes(past) == {"shopify": "UPSTREAM_UNAVAILABLE"}
+    # the timeline (and the returns) read the order history, the newest 50:
+    # 5 orders are not it, and only the stale note would say what is missing
+    assert history["data"]["customer"]["timeline"]["edges"] == []
+    assert codes(history) == {"shopify": "UPSTREAM_UNAVAILABLE"}
 
 
 async def test_without_a_last_good_value_the_source_is_null_with_its_code(
