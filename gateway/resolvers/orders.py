@@ -118,7 +118,9 @@ async def _page(
                 total=window.total,
                 offset=len(newest) - len(rest),
             )
-        needed = len(newest) + first - len(rest)
+        # each step reads a strictly bigger window, so the loop ends even if
+        # a window holds fewer orders than its size
+        needed = max(len(newest) + first - len(rest), max(size, window.size) + 1)
 
 
 async def returns(info: Info, customer_id: int) -> list[Return] | None:
