@@ -7,19 +7,19 @@ The mirror answers for a person it holds any event of, and for one the live
 fallback found quiet within the last ``CHECK_TTL``
 (``posthog_person_checks``: no events, no sessions, that last-seen time).
 Only those are in the answers; the caller sends the others to the live
-fallback. Two statements at most per batch of up to ``CHUNK`` persons, both
-read from ``(distinct_id, occurred_at, uuid)``'s newest end for each person
-(a branch of a ``UNION ALL`` each): the summaries (the last event, and the
-sessions since ``SESSION_DAYS``; with the checks) and, for the persons with
-events, their newest (``ORDER BY … LIMIT``). A person's older history is
-never read, however long.
+fallback. Two statements per batch (per ``CHUNK`` persons on SQLite): the
+summaries (each person's last event, and their sessions since
+``SESSION_DAYS``; with the checks) and, for the persons with events, their
+newest (``ORDER BY occurred_at DESC, uuid DESC LIMIT``), each person's read
+on its own from ``(distinct_id, occurred_at, uuid)``. A person's history
+before the days a value covers is never read, however long.
 """
 
 from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,8 +30,10 @@ from sqlalchemy import (
     Integer,
     Result,
     Row,
+    ScalarSelect,
     Select,
     SQLColumnExpression,
+    any_,
     bindparam,
     distinct,
     exists,
@@ -39,9 +41,13 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from connectors.models import ActivityEvent, PersonActivity, PersonSummary
 from connectors.posthog.mapping import kind_of
@@ -89,95 +95,172 @@ def checked_since(now: datetime) -> dict[str, datetime]:
 SESSIONS_SINCE = "mirror_sessions_since"
 EVENTS_SINCE = "mirror_events_since"
 LIMIT = "mirror_limit"
-"""The bound parameters of the statements below, with each person's
-(``_persons``): the statements are built once per number of persons, since
-building a ``select`` and its cache key per batch cost more than running it
-(docs/benchmarks.md, "The mirror's statements built once")."""
+PERSONS = "mirror_persons"
+"""The bound parameters of the statements below, with the persons: one array
+on PostgreSQL, one parameter each on SQLite (``_batches``). The statements are
+built once (per number of persons on SQLite): building a ``select`` and its
+cache key per batch cost more than running it (docs/benchmarks.md, "The
+mirror's statements built once")."""
 
 CHUNK = 50
-"""Persons per statement at most. Each is a branch of its own (``UNION ALL``),
-so that a person's newest events and last event are read from the index's
-newest end, however many they have: a window function over the batch, or a
-``GROUP BY``, read every event of each person — 35 and 28 ms for one with
-50,000 (docs/benchmarks.md, "A person's whole history read for a window")."""
+"""Persons per statement at most on SQLite, where each is a branch of its own
+(``UNION ALL``); PostgreSQL joins each person of one array to its reads
+(``LATERAL``: a ``UNION ALL`` of 50 branches costs it ~4 ms to plan, each time
+behind PgBouncer, which keeps no prepared statement). A window function over
+the batch, or a ``GROUP BY``, read every event of each person: 35 and 28 ms
+for one with 50,000 (docs/benchmarks.md, "A person's whole history read for a
+window")."""
+
+_EVENT: tuple[Any, ...] = (
+    PostHogEvent.uuid,
+    PostHogEvent.distinct_id,
+    PostHogEvent.event,
+    PostHogEvent.occurred_at,
+    PostHogEvent.url,
+    PostHogEvent.path,
+    PostHogEvent.session_id,
+    PostHogEvent.properties,
+)
+_NEWEST = (PostHogEvent.occurred_at.desc(), PostHogEvent.uuid.desc())
+"""The index's order: a read in any other (``occurred_at`` alone) may be
+planned on ``ix_posthog_events_occurred_at``, walking everyone's events."""
+
+
+def _newest_events(person: ColumnElement[str]) -> Select[Any]:
+    """The person's newest ``LIMIT`` events since ``EVENTS_SINCE``."""
+    e = PostHogEvent
+    since = bindparam(EVENTS_SINCE, type_=e.occurred_at.type)
+    return (
+        select(*_EVENT)
+        .where(e.distinct_id == person, e.occurred_at >= since)
+        .order_by(*_NEWEST)
+        .limit(bindparam(LIMIT, type_=Integer()))
+    )
+
+
+def _last_event(person: ColumnElement[str]) -> Select[Any]:
+    e = PostHogEvent
+    return select(e.occurred_at).where(e.distinct_id == person).order_by(*_NEWEST)
+
+
+def _sessions(person: ColumnElement[str]) -> ScalarSelect[int]:
+    """The person's distinct sessions since ``SESSIONS_SINCE``."""
+    e = PostHogEvent
+    since = bindparam(SESSIONS_SINCE, type_=e.occurred_at.type)
+    return (
+        select(func.count(distinct(e.session_id)))
+        .where(e.distinct_id == person, e.occurred_at >= since)
+        .scalar_subquery()
+    )
+
+
+def _checks(wanted: ColumnElement[bool]) -> Select[str, datetime | None, int, bool]:
+    """The checks since ``CHECKED_SINCE`` of the persons ``wanted`` holds for."""
+    check = PostHogPersonCheck
+    since = bindparam(CHECKED_SINCE, type_=check.checked_at.type)
+    return select(
+        check.distinct_id, check.last_seen_at, literal(0), literal(False)
+    ).where(wanted, check.checked_at > since)
+
+
+@functools.cache
+def _array() -> tuple[BindParameter[Sequence[str]], TableValuedAlias]:
+    """PostgreSQL's persons: the array ``PERSONS``, and its rows."""
+    persons = bindparam(PERSONS, type_=ARRAY(PostHogEvent.distinct_id.type))
+    rows = func.unnest(persons).table_valued("distinct_id").render_derived("persons")
+    return persons, rows
+
+
+@functools.cache
+def _array_summaries() -> CompoundSelect[Any]:
+    persons, rows = _array()
+    person = rows.c.distinct_id
+    last = _last_event(person).limit(1).lateral("last")
+    return union_all(
+        select(person, last.c.occurred_at, _sessions(person), literal(True))
+        .select_from(rows)
+        .join(last, true()),
+        _checks(PostHogPersonCheck.distinct_id == any_(persons)),
+    )
+
+
+@functools.cache
+def _array_activity() -> Select[Any]:
+    """The newest events' ids from the index alone (an index-only scan, which
+    the planner prefers however few events it guesses a person has: guessing
+    few, it would sort a bitmap scan of all of theirs), then the events."""
+    _, rows = _array()
+    e = PostHogEvent
+    since = bindparam(EVENTS_SINCE, type_=e.occurred_at.type)
+    newest = (
+        select(e.uuid)
+        .where(e.distinct_id == rows.c.distinct_id, e.occurred_at >= since)
+        .order_by(*_NEWEST)
+        .limit(bindparam(LIMIT, type_=Integer()))
+        .correlate(rows)
+        .lateral("newest")
+    )
+    shown = aliased(PostHogEvent, name="shown")
+    columns = [getattr(shown, column.key) for column in _EVENT]
+    return (
+        select(*columns)
+        .select_from(rows)
+        .join(newest, true())
+        .join(shown, shown.uuid == newest.c.uuid)
+    )
 
 
 def _person(index: int) -> BindParameter[str]:
     return bindparam(f"mirror_person_{index}", type_=PostHogEvent.distinct_id.type)
 
 
-def _persons(chunk: Sequence[str]) -> dict[str, str]:
-    """The statement's persons' parameters."""
-    return {f"mirror_person_{index}": person for index, person in enumerate(chunk)}
-
-
-def _chunks(persons: Iterable[str]) -> list[list[str]]:
-    every = sorted(persons)
-    return [every[i : i + CHUNK] for i in range(0, len(every), CHUNK)]
-
-
 @functools.lru_cache(maxsize=CHUNK)
-def _summaries_statement(persons: int) -> CompoundSelect[Any]:
-    """Of each of ``persons`` persons that has events, its last event and its
-    distinct sessions since ``SESSIONS_SINCE``; by ``UNION ALL``, their checks
-    since ``CHECKED_SINCE``."""
-    e, check = PostHogEvent, PostHogPersonCheck
-    since = bindparam(SESSIONS_SINCE, type_=e.occurred_at.type)
+def _branched_summaries(persons: int) -> CompoundSelect[Any]:
+    """SQLite's: a branch per person, then the checks."""
     branches: list[Select[str, datetime | None, int, bool]] = []
     for index in range(persons):
         person = _person(index)
-        last = (
-            select(e.distinct_id, e.occurred_at)
-            .where(e.distinct_id == person)
-            .order_by(e.occurred_at.desc())
-            .limit(1)
-            .subquery()
-        )
-        sessions = (
-            select(func.count(distinct(e.session_id)))
-            .where(e.distinct_id == person, e.occurred_at >= since)
-            .scalar_subquery()
-        )
+        last = _last_event(person).add_columns(PostHogEvent.distinct_id)
+        newest = last.limit(1).subquery()
         branches.append(
-            select(last.c.distinct_id, last.c.occurred_at, sessions, literal(True))
+            select(
+                newest.c.distinct_id,
+                newest.c.occurred_at,
+                _sessions(person),
+                literal(True),
+            )
         )
-    checked = bindparam(CHECKED_SINCE, type_=check.checked_at.type)
-    branches.append(
-        select(check.distinct_id, check.last_seen_at, literal(0), literal(False)).where(
-            check.distinct_id.in_([_person(index) for index in range(persons)]),
-            check.checked_at > checked,
-        )
-    )
+    wanted = [_person(index) for index in range(persons)]
+    branches.append(_checks(PostHogPersonCheck.distinct_id.in_(wanted)))
     return union_all(*branches)
 
 
 @functools.lru_cache(maxsize=CHUNK)
-def _activity_statement(persons: int) -> CompoundSelect[Any]:
-    """The newest ``LIMIT`` events since ``EVENTS_SINCE`` of each of
-    ``persons`` persons."""
-    e = PostHogEvent
-    since = bindparam(EVENTS_SINCE, type_=e.occurred_at.type)
-    limit = bindparam(LIMIT, type_=Integer())
-    branches = []
-    for index in range(persons):
-        newest = (
-            select(
-                e.uuid,
-                e.distinct_id,
-                e.event,
-                e.occurred_at,
-                e.url,
-                e.path,
-                e.session_id,
-                e.properties,
-            )
-            .where(e.distinct_id == _person(index), e.occurred_at >= since)
-            .order_by(e.occurred_at.desc(), e.uuid.desc())
-            .limit(limit)
-            .subquery()
-        )
-        branches.append(select(newest))
-    return union_all(*branches)
+def _branched_activity(persons: int) -> CompoundSelect[Any]:
+    """SQLite's: a branch per person."""
+    return union_all(
+        *(select(_newest_events(_person(index)).subquery()) for index in range(persons))
+    )
+
+
+Statement = CompoundSelect[Any] | Select[Any]
+
+
+def _batches(
+    session: AsyncSession,
+    persons: Iterable[str],
+    array: Callable[[], Statement],
+    branched: Callable[[int], Statement],
+) -> list[tuple[Statement, dict[str, Any]]]:
+    """The statements that read ``persons``, each with its persons' parameters."""
+    every = sorted(persons)
+    if session.get_bind().dialect.name == "postgresql":
+        return [(array(), {PERSONS: every})]
+    chunks = [every[i : i + CHUNK] for i in range(0, len(every), CHUNK)]
+    return [
+        (branched(len(chunk)), {f"mirror_person_{i}": p for i, p in enumerate(chunk)})
+        for chunk in chunks
+    ]
 
 
 async def summaries(
@@ -201,14 +284,12 @@ async def _summaries(
     if not wanted:
         return {}, set()
     rows: list[Row[str, datetime | None, int, bool]] = []
-    for chunk in _chunks(wanted):
+    times = {SESSIONS_SINCE: now - timedelta(days=session_days), **checked_since(now)}
+    for statement, persons in _batches(
+        session, wanted, _array_summaries, _branched_summaries
+    ):
         result: Result[str, datetime | None, int, bool] = await session.execute(
-            _summaries_statement(len(chunk)),
-            {
-                **_persons(chunk),
-                SESSIONS_SINCE: now - timedelta(days=session_days),
-                **checked_since(now),
-            },
+            statement, {**persons, **times}
         )
         rows += result
     found: dict[str, PersonSummary] = {}
@@ -239,15 +320,11 @@ async def activity(
     if not with_events:
         return {d: PersonActivity(summary=summary) for d, summary in found.items()}
     rows: list[Row[Any]] = []
-    for chunk in _chunks(with_events):
-        rows += await session.execute(
-            _activity_statement(len(chunk)),
-            {
-                **_persons(chunk),
-                EVENTS_SINCE: now - timedelta(days=days),
-                LIMIT: limit,
-            },
-        )
+    times = {EVENTS_SINCE: now - timedelta(days=days), LIMIT: limit}
+    for statement, persons in _batches(
+        session, with_events, _array_activity, _branched_activity
+    ):
+        rows += await session.execute(statement, {**persons, **times})
     events: dict[str, list[ActivityEvent]] = defaultdict(list)
     for row in rows:
         events[row.distinct_id].append(

@@ -228,9 +228,14 @@ async def test_the_mirror_reads_only_the_persons_the_links_read_found_it_holds(
 
 
 def _flat(parameters: Any) -> list[Any]:
-    if isinstance(parameters, dict):
-        return list(parameters.values())
-    return list(parameters)
+    """A statement's parameters, an array's items among them (PostgreSQL
+    reads the mirror's persons as one)."""
+    values = parameters.values() if isinstance(parameters, dict) else parameters
+    return [
+        item
+        for value in values
+        for item in (value if isinstance(value, list | tuple) else [value])
+    ]
 
 
 async def test_a_page_of_last_seen_reads_only_the_summaries_of_the_unmirrored(
