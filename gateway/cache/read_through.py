@@ -84,8 +84,7 @@ def shape_version(adapter: TypeAdapter[Any]) -> str:
 Fetch = Callable[[Sequence[str]], Awaitable[Mapping[str, V]]]
 Fresh = Callable[[str, V], bool]
 """Whether a cached value answers this request (a window of 5 orders does not
-answer a request for 20); stale values are fetched again and overwritten,
-but still answer while the upstream fails (``load_or_last_good``)."""
+answer a request for 20); stale values are fetched again and overwritten."""
 
 
 class ReadThrough(Generic[V]):
@@ -151,32 +150,36 @@ class ReadThrough(Generic[V]):
         fresh: Fresh[V] | None = None,
     ) -> list[V | ConnectorError]:
         """``load_many``; but when the fetch fails for a reason that may pass,
-        each key gets its last good value (no older than TTL + ``max_stale``,
-        noted as stale) or, without one, the error. A last good value answers
-        even where ``fresh`` would not: a window of 5 orders, when 20 were
-        asked, is better than none while the upstream fails (the page shows
-        what it holds, and that more follow)."""
+        each key gets its last good value that ``fresh`` accepts (no older
+        than TTL + ``max_stale``, noted as stale) or, without one, the error."""
         try:
             return list(await self.load_many(keys, fetch, default, fresh))
         except ConnectorError as error:
             if not error.transient or self.max_stale <= 0:
                 raise
             failed = error
-        last = await self._last_good(keys)
-        for at in last.values():
-            note_stale(self.source, at[0])
-        metrics.STALE_ANSWERS.labels(source=self.source).inc(len(last))
-        return [last[k][1] if k in last else failed for k in keys]
+        last = await self.last_good(keys, fresh)
+        return [last.get(k, failed) for k in keys]
 
-    async def _last_good(self, keys: Sequence[str]) -> dict[str, tuple[float, V]]:
+    async def last_good(
+        self, keys: Sequence[str], fresh: Fresh[V] | None = None
+    ) -> dict[str, V]:
+        """The last good values of ``keys`` (no older than TTL + ``max_stale``)
+        that ``fresh`` accepts, noted as stale: what answers while the
+        upstream fails. Without ``fresh``, any: a window of 5 orders, where a
+        page of 20 was asked, shows what it holds."""
+        if self.max_stale <= 0:
+            return {}
         raw = await self.backend.get_many([self.key(k) for k in keys])
         oldest = time.time() - self.ttl - self.max_stale
-        found: dict[str, tuple[float, V]] = {}
+        found: dict[str, V] = {}
         for key, value in zip(keys, raw, strict=True):
             if value is not None:
                 at, cached = self._decode(value)
-                if at >= oldest:
-                    found[key] = (at, cached)
+                if at >= oldest and (fresh is None or fresh(key, cached)):
+                    found[key] = cached
+                    note_stale(self.source, at)
+        metrics.STALE_ANSWERS.labels(source=self.source).inc(len(found))
         return found
 
     async def load_many(

@@ -19,24 +19,25 @@ from connectors.models import (
 
 
 def order_windows(windows: Sequence[OrderWindow[OrderT]]) -> OrderWindow[OrderT]:
-    """The newest orders of all the accounts, newest first, as many as the
-    smallest incomplete window holds: another account's older orders may be
-    newer than those that window left out. A window smaller than asked (the
-    last good one while Shopify fails) thus makes the whole smaller, as the
-    page that reads it sees. Complete only when each window was and together
-    they hold no more than their size."""
-    incomplete = [w.size for w in windows if not w.complete]
-    size = min(incomplete) if incomplete else max(w.size for w in windows)
+    """The newest orders of all the accounts, newest first: every one when
+    each window is complete, else as many as the smallest incomplete window
+    holds (another account's older orders may be newer than those that
+    window left out). A window smaller than asked (the last good one while
+    Shopify fails) thus makes the whole smaller, as the page that reads it
+    sees."""
     every: list[Any] = sorted(
         (order for window in windows for order in window.orders),
         key=lambda order: order.processed_at,
         reverse=True,
     )
+    total = sum(w.total for w in windows)
+    incomplete = [w.size for w in windows if not w.complete]
+    if not incomplete:
+        size = max(len(every), *(w.size for w in windows))
+        return OrderWindow(size=size, total=total, complete=True, orders=tuple(every))
+    size = min(incomplete)
     return OrderWindow(
-        size=size,
-        total=sum(w.total for w in windows),
-        complete=not incomplete and len(every) <= size,
-        orders=tuple(every[:size]),
+        size=size, total=total, complete=False, orders=tuple(every[:size])
     )
 
 

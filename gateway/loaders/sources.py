@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from connectors.base import Connector
-from connectors.errors import UpstreamUnavailable
 from connectors.models import (
     Checkout,
     ExternalCustomer,
@@ -105,24 +104,22 @@ class ShopifyLoaders:
         self.order_window = ByCustomer(links, self._window, combine.order_windows)
         self.order_summaries = ByCustomer(links, self._summaries, combine.order_windows)
 
-    async def _history(self, external_id: str) -> OrderWindow[Order]:
+    def _history(self, external_id: str) -> Awaitable[OrderWindow[Order]]:
         """The newest ``CG_SHOPIFY_ORDER_HISTORY`` orders, which the timeline
-        and ``returns`` show. A smaller last good window (Shopify failing)
-        does not answer for them: they would lack the older orders, with no
-        sign but the stale note."""
-        size = self.history_size
-        window = await self.order_window_by_customer.load(NewestKey(external_id, size))
-        if not window.covers(size):
-            raise UpstreamUnavailable("shopify", "fewer orders known than history")
-        return window
+        and ``returns`` show: never a smaller last good window (Shopify
+        failing), which would lack the older orders with no sign but the
+        stale note."""
+        return self.order_window_by_customer.load(
+            NewestKey(external_id, self.history_size)
+        )
 
     def _window(self, external_id: str, size: int) -> Awaitable[OrderWindow[Order]]:
-        return self.order_window_by_customer.load(NewestKey(external_id, size))
+        return self.order_window_by_customer.load(NewestKey(external_id, size, True))
 
     def _summaries(
         self, external_id: str, size: int
     ) -> Awaitable[OrderWindow[OrderSummary]]:
-        return self.order_summaries_by_customer.load(NewestKey(external_id, size))
+        return self.order_summaries_by_customer.load(NewestKey(external_id, size, True))
 
 
 class ZendeskLoaders:

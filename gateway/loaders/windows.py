@@ -49,6 +49,9 @@ def window_size(needed: int) -> int:
 class NewestKey:
     external_id: str
     size: int
+    partial: bool = False
+    """Whether, while the upstream fails, a smaller last good window answers
+    (a page shows what it holds): else the failure does."""
 
 
 def largest(keys: Sequence[NewestKey]) -> dict[str, int]:
@@ -61,8 +64,9 @@ def largest(keys: Sequence[NewestKey]) -> dict[str, int]:
 
 class WindowLoader(DataLoader[NewestKey, W], Generic[W]):
     """The cache first (one ``MGET``), then one connector call for the ids
-    whose cached window is missing or smaller than asked (failing: their
-    last good windows, smaller ones too: a caller sees one by its ``covers``)."""
+    whose cached window is missing or smaller than asked. Failing: their last
+    good windows as big as asked; for a ``partial`` key a smaller one too (its
+    caller sees it by ``covers``); else the failure."""
 
     def __init__(
         self,
@@ -97,5 +101,22 @@ class WindowLoader(DataLoader[NewestKey, W], Generic[W]):
                 ids, read, self.empty, lambda i, window: window.covers(sizes[i])
             )
         by_id = dict(zip(ids, windows, strict=True))
+        smaller: Mapping[str, W] = {}
+        if self.store is not None and (
+            partial := {
+                k.external_id
+                for k in keys
+                if k.partial and isinstance(by_id[k.external_id], ConnectorError)
+            }
+        ):
+            smaller = await self.store.last_good(sorted(partial))
         # aiodataloader fails the load of a key answered with an exception
-        return cast(list[W], [by_id[k.external_id] for k in keys])
+        return cast(
+            list[W],
+            [
+                smaller.get(k.external_id, by_id[k.external_id])
+                if k.partial
+                else by_id[k.external_id]
+                for k in keys
+            ],
+        )

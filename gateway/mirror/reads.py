@@ -186,9 +186,10 @@ def _array_summaries() -> CompoundSelect[Any]:
 
 @functools.cache
 def _array_activity() -> Select[Any]:
-    """The newest events' ids from the index alone (an index-only scan, which
-    the planner prefers however few events it guesses a person has: guessing
-    few, it would sort a bitmap scan of all of theirs), then the events."""
+    """The newest events' ids in the index's order, then the events by their
+    ids. A person joined from the array is an average one to the planner:
+    guessing few events, it may read the ids of their last ``EVENTS_SINCE``
+    days by a bitmap scan and sort them, never their older history."""
     _, rows = _array()
     e = PostHogEvent
     since = bindparam(EVENTS_SINCE, type_=e.occurred_at.type)

@@ -140,8 +140,9 @@ def held(account: str, size: int, days: Sequence[int], complete: bool) -> Window
             5,
             False,
         ),
-        # every window complete: all of them, if they fit the biggest
+        # every window complete: every order, however many
         ((held("a", 5, [1, 2], True), held("b", 20, [3, 4, 5], True)), 20, True),
+        ((held("a", 5, [1, 2, 3], True), held("b", 5, [4, 5, 6], True)), 6, True),
     ],
 )
 def test_accounts_combine_into_as_many_newest_as_the_smallest_incomplete_window(
@@ -189,10 +190,38 @@ async def test_a_page_of_a_merged_customer_while_shopify_fails_ends_at_the_small
     loader = WindowLoader("t", cache, down, window(0, 0, True))
     windows = ByCustomer(
         cast(SourceLinks, TwoAccounts()),
-        lambda gid, size: loader.load(NewestKey(gid, size)),
+        lambda gid, size: loader.load(NewestKey(gid, size, partial=True)),
         combine.order_windows,
     )
     page = await asyncio.wait_for(orders._page(windows, 1, 20, None, 0), 5)
     assert page is not None
     assert [o.id for o in page.items] == ["b24", "b23", "b22", "b21", "b20"]
     assert page.has_next
+
+
+async def test_a_merged_customers_complete_accounts_page_to_their_last_order() -> None:
+    """Two accounts of 3 orders each, both complete: the page after the first
+    5 shows the sixth (the review found it answered UPSTREAM_UNAVAILABLE,
+    and before that read the same window for ever)."""
+
+    async def answer(sizes: Mapping[str, int]) -> dict[str, Window]:
+        return {
+            gid: held(gid, size, [1, 2, 3] if gid == "a" else [4, 5, 6], True)
+            for gid, size in sizes.items()
+        }
+
+    cache = namespace()
+    loader = WindowLoader("t", cache, answer, window(0, 0, True))
+    windows = ByCustomer(
+        cast(SourceLinks, TwoAccounts()),
+        lambda gid, size: loader.load(NewestKey(gid, size, partial=True)),
+        combine.order_windows,
+    )
+    first = await asyncio.wait_for(orders._page(windows, 1, 5, None, 0), 5)
+    assert first is not None
+    assert first.has_next
+    after = orders._sort_key(first.items[-1])
+    second = await asyncio.wait_for(orders._page(windows, 1, 5, after, 5), 5)
+    assert second is not None
+    assert [o.id for o in second.items] == ["a1"]
+    assert not second.has_next

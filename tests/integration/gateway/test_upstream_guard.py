@@ -191,7 +191,8 @@ async def test_a_bigger_page_while_shopify_fails_shows_the_smaller_last_good_win
     # the timeline (and the returns) read the order history, the newest 50:
     # 5 orders are not it, and only the stale note would say what is missing
     assert history["data"]["customer"]["timeline"]["edges"] == []
-    assert codes(history) == {"shopify": "UPSTREAM_UNAVAILABLE"}
+    assert codes(history) == {"shopify": "UPSTREAM_UNAVAILABLE"}  # Shopify's own
+    assert "extensions" not in history  # nothing stale was shown
 
 
 async def test_without_a_last_good_value_the_source_is_null_with_its_code(
