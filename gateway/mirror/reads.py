@@ -126,12 +126,14 @@ _NEWEST = (PostHogEvent.occurred_at.desc(), PostHogEvent.uuid.desc())
 planned on ``ix_posthog_events_occurred_at``, walking everyone's events."""
 
 
-def _newest_events(person: ColumnElement[str]) -> Select[Any]:
+def _newest_events(
+    person: ColumnElement[str], columns: tuple[Any, ...] = _EVENT
+) -> Select[Any]:
     """The person's newest ``LIMIT`` events since ``EVENTS_SINCE``."""
     e = PostHogEvent
     since = bindparam(EVENTS_SINCE, type_=e.occurred_at.type)
     return (
-        select(*_EVENT)
+        select(*columns)
         .where(e.distinct_id == person, e.occurred_at >= since)
         .order_by(*_NEWEST)
         .limit(bindparam(LIMIT, type_=Integer()))
@@ -140,7 +142,9 @@ def _newest_events(person: ColumnElement[str]) -> Select[Any]:
 
 def _last_event(person: ColumnElement[str]) -> Select[Any]:
     e = PostHogEvent
-    return select(e.occurred_at).where(e.distinct_id == person).order_by(*_NEWEST)
+    return (
+        select(e.occurred_at).where(e.distinct_id == person).order_by(*_NEWEST).limit(1)
+    )
 
 
 def _sessions(person: ColumnElement[str]) -> ScalarSelect[int]:
@@ -175,7 +179,7 @@ def _array() -> tuple[BindParameter[Sequence[str]], TableValuedAlias]:
 def _array_summaries() -> CompoundSelect[Any]:
     persons, rows = _array()
     person = rows.c.distinct_id
-    last = _last_event(person).limit(1).lateral("last")
+    last = _last_event(person).lateral("last")
     return union_all(
         select(person, last.c.occurred_at, _sessions(person), literal(True))
         .select_from(rows)
@@ -191,13 +195,8 @@ def _array_activity() -> Select[Any]:
     guessing few events, it may read the ids of their last ``EVENTS_SINCE``
     days by a bitmap scan and sort them, never their older history."""
     _, rows = _array()
-    e = PostHogEvent
-    since = bindparam(EVENTS_SINCE, type_=e.occurred_at.type)
     newest = (
-        select(e.uuid)
-        .where(e.distinct_id == rows.c.distinct_id, e.occurred_at >= since)
-        .order_by(*_NEWEST)
-        .limit(bindparam(LIMIT, type_=Integer()))
+        _newest_events(rows.c.distinct_id, (PostHogEvent.uuid,))
         .correlate(rows)
         .lateral("newest")
     )
@@ -211,8 +210,12 @@ def _array_activity() -> Select[Any]:
     )
 
 
+def _person_key(index: int) -> str:
+    return f"mirror_person_{index}"
+
+
 def _person(index: int) -> BindParameter[str]:
-    return bindparam(f"mirror_person_{index}", type_=PostHogEvent.distinct_id.type)
+    return bindparam(_person_key(index), type_=PostHogEvent.distinct_id.type)
 
 
 @functools.lru_cache(maxsize=CHUNK)
@@ -221,8 +224,7 @@ def _branched_summaries(persons: int) -> CompoundSelect[Any]:
     branches: list[Select[str, datetime | None, int, bool]] = []
     for index in range(persons):
         person = _person(index)
-        last = _last_event(person).add_columns(PostHogEvent.distinct_id)
-        newest = last.limit(1).subquery()
+        newest = _last_event(person).add_columns(PostHogEvent.distinct_id).subquery()
         branches.append(
             select(
                 newest.c.distinct_id,
@@ -259,7 +261,7 @@ def _batches(
         return [(array(), {PERSONS: every})]
     chunks = [every[i : i + CHUNK] for i in range(0, len(every), CHUNK)]
     return [
-        (branched(len(chunk)), {f"mirror_person_{i}": p for i, p in enumerate(chunk)})
+        (branched(len(chunk)), {_person_key(i): p for i, p in enumerate(chunk)})
         for chunk in chunks
     ]
 

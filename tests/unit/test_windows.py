@@ -165,6 +165,15 @@ class TwoAccounts:
         return ["a", "b"]
 
 
+def merged(loader: WindowLoader[Window]) -> ByCustomer[[int], Window]:
+    """A merged customer's order windows, as a page loads them."""
+    return ByCustomer(
+        cast(SourceLinks, TwoAccounts()),
+        lambda gid, size: loader.load(NewestKey(gid, size, partial=True)),
+        combine.order_windows,
+    )
+
+
 async def test_a_page_of_a_merged_customer_while_shopify_fails_ends_at_the_smallest_window() -> (
     None
 ):
@@ -188,11 +197,7 @@ async def test_a_page_of_a_merged_customer_while_shopify_fails_ends_at_the_small
         raise UpstreamUnavailable("shopify", "503")
 
     loader = WindowLoader("t", cache, down, window(0, 0, True))
-    windows = ByCustomer(
-        cast(SourceLinks, TwoAccounts()),
-        lambda gid, size: loader.load(NewestKey(gid, size, partial=True)),
-        combine.order_windows,
-    )
+    windows = merged(loader)
     page = await asyncio.wait_for(orders._page(windows, 1, 20, None, 0), 5)
     assert page is not None
     assert [o.id for o in page.items] == ["b24", "b23", "b22", "b21", "b20"]
@@ -212,11 +217,7 @@ async def test_a_merged_customers_complete_accounts_page_to_their_last_order() -
 
     cache = namespace()
     loader = WindowLoader("t", cache, answer, window(0, 0, True))
-    windows = ByCustomer(
-        cast(SourceLinks, TwoAccounts()),
-        lambda gid, size: loader.load(NewestKey(gid, size, partial=True)),
-        combine.order_windows,
-    )
+    windows = merged(loader)
     first = await asyncio.wait_for(orders._page(windows, 1, 5, None, 0), 5)
     assert first is not None
     assert first.has_next
