@@ -106,6 +106,29 @@ async def _plain_server(
         yield server
 
 
+def peer_requests(peer: Peer, subject: Subject) -> dict[str, Request]:
+    """The shapes as ``peer`` is asked them, by shape key."""
+    if peer.family == "hive":
+        return hive_requests(subject)
+    return plain_requests(subject)
+
+
+@asynccontextmanager
+async def peer_client(
+    peer: Peer, simulators: Simulators, workers: int, log: Path, concurrency: int
+) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
+    """``peer`` served and ready, and a client of it (``PeerUnavailable`` if
+    it cannot run here)."""
+    async with _server(peer, simulators, workers, log) as server:
+        await server.ready(READY_TIMEOUT)
+        async with httpx.AsyncClient(
+            base_url=server.url,
+            timeout=120,
+            limits=httpx.Limits(max_connections=concurrency),
+        ) as client:
+            yield server, client
+
+
 async def measure_peers(
     peers: tuple[Peer, ...],
     *,
@@ -127,37 +150,28 @@ async def measure_peers(
     skipped: dict[str, str] = {}
     with posthog_rest_lifted(simulators):
         for peer in peers:
-            requests = (
-                hive_requests(subject)
-                if peer.family == "hive"
-                else plain_requests(subject)
-            )
+            requests = peer_requests(peer, subject)
             mode = Mode(peer.name, loaders=False, cache=peer.cached)
             say(f"starting the peer ({workers} workers): {peer.name}")
+            log = logs / f"peer-{mode.slug}.log"
             try:
-                async with _server(
-                    peer, simulators, workers, logs / f"peer-{mode.slug}.log"
-                ) as server:
-                    await server.ready(READY_TIMEOUT)
-                    async with httpx.AsyncClient(
-                        base_url=server.url,
-                        timeout=120,
-                        limits=httpx.Limits(max_connections=budget.concurrency),
-                    ) as client:
-                        await warm_up(client, requests.values(), warm, workers=workers)
-                        for shape in PEER_SHAPES:
-                            say(f"  {shape.title}")
-                            found.append(
-                                await _measure(
-                                    client,
-                                    meter,
-                                    server,
-                                    Measured(shape, mode, requests[shape.key]),
-                                    budget,
-                                    samples,
-                                    sample_budget,
-                                )
+                async with peer_client(
+                    peer, simulators, workers, log, budget.concurrency
+                ) as (server, client):
+                    await warm_up(client, requests.values(), warm, workers=workers)
+                    for shape in PEER_SHAPES:
+                        say(f"  {shape.title}")
+                        found.append(
+                            await _measure(
+                                client,
+                                meter,
+                                server,
+                                Measured(shape, mode, requests[shape.key]),
+                                budget,
+                                samples,
+                                sample_budget,
                             )
+                        )
             except PeerUnavailable as exc:
                 say(f"  skipped: {exc}")
                 skipped[peer.name] = str(exc).splitlines()[0]
