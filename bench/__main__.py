@@ -70,6 +70,12 @@ def parse(
         "Hive Gateway + Mesh (needs Node.js; npm ci the first time) "
         "(default %(default)s: both, Hive only where Node.js is installed)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="alternated rounds of each target against a peer, both servers up "
+        f"(default {default.rounds}; 1 with --quick; 0: none)",
+    )
     args = parser.parse_args(argv)
     small = args.quick
     options = Options(
@@ -89,6 +95,9 @@ def parse(
             else (0.5 if small else default.warm_up)
         ),
         peers=args.peers,
+        rounds=args.rounds
+        if args.rounds is not None
+        else (1 if small else default.rounds),
     )
     output = args.output or (None if small else DEFAULT_OUTPUT)
     return options, output

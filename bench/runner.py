@@ -22,9 +22,11 @@ import secrets
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from pydantic import SecretStr
@@ -51,12 +53,15 @@ from bench.queries import (
     SHAPES,
     Shape,
 )
-from bench.server import gateway_server
+from bench.server import Gateway, gateway_server
 from bench.subject import Subject, richest_customer
-from bench.upstreams import served_apart
+from bench.upstreams import posthog_rest_lifted, served_apart
 from connectors.demo_world import World
 from gateway.demo.simulation import GENEROUS, Simulators
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from bench.peers.rounds import Round  # it imports this module
 
 CONNECTORS = ("shopify", "zendesk", "posthog")
 
@@ -94,6 +99,9 @@ class Options:
     """Seconds of continuous load per shape on each server before its first
     measurement (``bench.load.warm_up``)."""
     world_seed: int = 42
+    rounds: int = 4
+    """Alternated rounds of each target against a peer, after the peers'
+    own measurements (``bench/peers/rounds.py``); 0: none."""
     peers: str = "all"
     """Which peers to measure too (``bench/peers/run.py``): ``all`` (Hive
     only where Node.js is installed), ``none``, ``plain`` or ``hive``."""
@@ -169,6 +177,9 @@ class Report:
     """The peers' figures (``bench/peers``), a ``Mode`` named after each."""
     peers_skipped: dict[str, str] = field(default_factory=dict)
     """Peers that were asked for but could not run, and why."""
+    rounds: list[Round] = field(default_factory=list)
+    """The targets against a peer measured again, in alternated rounds
+    (``bench/peers/rounds.py``)."""
 
 
 class CallMeter:
@@ -226,10 +237,10 @@ async def run(options: Options, say: Callable[[str], None]) -> Report:
                 page_orders=0,
                 logs=Path(tempfile.mkdtemp(prefix=f"{prefix}-logs-")),
             )
-            await _run_modes(
-                options, report, database_url, simulators, redis, prefix, say
-            )
+            ours = OurGateway(options, report, database_url, simulators, prefix)
+            requests = await _run_modes(options, report, ours, simulators, redis, say)
             await _run_peers(options, report, simulators, say)
+            await measure_rounds(options, report, ours, requests, simulators, say)
     finally:
         await evict(redis, prefix)
         await redis.aclose()
@@ -237,50 +248,69 @@ async def run(options: Options, say: Callable[[str], None]) -> Report:
     return report
 
 
-async def _run_modes(
-    options: Options,
-    report: Report,
-    database_url: str,
-    simulators: Simulators,
-    redis: Redis,
-    prefix: str,
-    say: Callable[[str], None],
-) -> None:
-    """One gateway per mode, each measured alone: booting the next one while
-    measuring would steal the cores the figures are about."""
-    api_key = f"cg_bench_{secrets.token_hex(16)}"
-    meter = CallMeter(simulators)
-    requests: dict[str, Request] = {}
-    for mode in MODES:
-        settings = simulators.settings(
+@dataclass(frozen=True, slots=True)
+class OurGateway:
+    """Our gateway in a mode, served as the run serves every mode."""
+
+    options: Options
+    report: Report
+    database_url: str
+    simulators: Simulators
+    prefix: str
+    api_key: str = field(default_factory=lambda: f"cg_bench_{secrets.token_hex(16)}")
+
+    @asynccontextmanager
+    async def __call__(
+        self, mode: Mode, log_suffix: str = ""
+    ) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
+        """``mode``'s gateway, ready, and a client of it with the run's key."""
+        settings = self.simulators.settings(
             Settings(
-                database_url=database_url,
-                redis_url=options.redis_url,
-                cache_prefix=prefix,
+                database_url=self.database_url,
+                redis_url=self.options.redis_url,
+                cache_prefix=self.prefix,
                 cache_enabled=mode.cache,
                 loaders_enabled=mode.loaders,
-                demo_api_key=SecretStr(api_key),
+                demo_api_key=SecretStr(self.api_key),
                 # The baseline sends a call per customer (135 a page): under
                 # the 2 s read deadline its reads would be cut, not measured.
                 read_deadline_seconds=2.0 if mode.loaders else 60.0,
             )
         )
-        say(f"starting the gateway ({options.workers} workers): {mode.name}")
         async with (
             gateway_server(
                 settings,
-                workers=options.workers,
+                workers=self.options.workers,
                 defaults=GATEWAY_DEFAULTS,
-                log=report.logs / f"{mode.slug}.log",
+                log=self.report.logs / f"{mode.slug}{log_suffix}.log",
             ) as gateway,
             httpx.AsyncClient(
                 base_url=gateway.url,
-                headers={"authorization": f"Bearer {api_key}"},
+                headers={"authorization": f"Bearer {self.api_key}"},
                 timeout=120,
-                limits=httpx.Limits(max_connections=options.concurrency),
+                limits=httpx.Limits(max_connections=self.options.concurrency),
             ) as client,
         ):
             await gateway.ready()
+            yield gateway, client
+
+
+async def _run_modes(
+    options: Options,
+    report: Report,
+    ours: OurGateway,
+    simulators: Simulators,
+    redis: Redis,
+    say: Callable[[str], None],
+) -> dict[str, Request]:
+    """One gateway per mode, each measured alone: booting the next one while
+    measuring would steal the cores the figures are about. The shapes'
+    requests, as the first of them made them."""
+    meter = CallMeter(simulators)
+    requests: dict[str, Request] = {}
+    for mode in MODES:
+        say(f"starting the gateway ({options.workers} workers): {mode.name}")
+        async with ours(mode) as (gateway, client):
             if not requests:
                 requests = await _first_requests(client, meter, report.subject, report)
             await warm_up(
@@ -296,7 +326,7 @@ async def _run_modes(
                         client,
                         meter,
                         redis,
-                        prefix,
+                        ours.prefix,
                         options,
                         mode,
                         shape,
@@ -304,6 +334,7 @@ async def _run_modes(
                         gateway.process.pid,
                     )
                 )
+    return requests
 
 
 async def _run_peers(
@@ -327,6 +358,44 @@ async def _run_peers(
         logs=report.logs,
         say=say,
     )
+
+
+async def measure_rounds(
+    options: Options,
+    report: Report,
+    ours: OurGateway,
+    requests: dict[str, Request],
+    simulators: Simulators,
+    say: Callable[[str], None],
+) -> None:
+    """The targets against a peer again, in alternated rounds, for the peers
+    that ran."""
+    from bench.peers.rounds import CONTESTS, run_rounds
+    from bench.peers.run import peer_client, peer_requests
+
+    ran = {m.mode.name for m in report.peers}
+    contests = [c for c in CONTESTS if c.peer in ran]
+    if options.rounds < 1 or not contests:
+        return
+    with posthog_rest_lifted(simulators):
+        report.rounds = await run_rounds(
+            contests,
+            ours=lambda mode: ours(mode, log_suffix="-rounds"),
+            our_requests=requests,
+            peer=lambda peer: peer_client(
+                peer,
+                simulators,
+                options.workers,
+                report.logs / f"peer-rounds-{peer.family}-{int(peer.cached)}.log",
+                options.concurrency,
+            ),
+            peer_requests=lambda peer: peer_requests(peer, report.subject),
+            rounds=options.rounds,
+            budget=Budget(options.concurrency, options.requests, options.duration),
+            warm=Budget(options.concurrency, options.requests, options.warm_up),
+            workers=options.workers,
+            say=say,
+        )
 
 
 async def _first_requests(

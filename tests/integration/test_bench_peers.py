@@ -9,22 +9,37 @@ from __future__ import annotations
 
 import math
 import os
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from bench.__main__ import parse
-from bench.load import Budget
+from bench.database import bench_database, seed_world
+from bench.load import Budget, Request, Timings
 from bench.machine import describe
 from bench.peers.hive import node_available
-from bench.peers.report import peer_targets, peers_section
+from bench.peers.report import peer_targets, peers_section, rounds_section
+from bench.peers.rounds import CONTESTS, HIVE_CACHED
 from bench.peers.run import PEERS, measure_peers, selected
 from bench.queries import CUSTOMER_360, CUSTOMER_PAGE
-from bench.runner import MODES, Options, Report
+from bench.runner import (
+    MODES,
+    Calls,
+    Measurement,
+    Mode,
+    Options,
+    OurGateway,
+    Report,
+    evict,
+    measure_rounds,
+)
 from bench.subject import richest_customer
 from connectors.demo_world import World
 from gateway.demo.simulation import GENEROUS, simulated_upstreams
+from tests.servers import REDIS_URL, require
 
 NAMES = [peer.name for peer in PEERS]
 
@@ -116,3 +131,67 @@ async def test_every_peer_answers_both_shapes_and_its_calls_are_counted(
     met = [row[3] for row in peer_targets(report)]
     # warm page ≥ 1×, warm 360 ≥ 2×, uncached CPU ≤ 1×, calls ≤ peers' (×2)
     assert met == [True, False, True, False, False]
+
+
+async def test_the_targets_against_hive_are_measured_again_in_alternated_rounds(
+    node: None, tmp_path: Path
+) -> None:
+    """``measure_rounds`` as a run calls it after the peers: only Hive with its
+    response cache ran, so only the two warm targets are measured again, with
+    our gateway and that Hive server up together."""
+    require("redis", REDIS_URL, 6379)
+    world = World(seed=42, size=10)
+    options = Options(redis_url=REDIS_URL, workers=1, concurrency=2, rounds=2)
+    tiny = Budget(concurrency=2, requests=5, duration=10)
+    async with (
+        bench_database(None) as database_url,
+        simulated_upstreams(
+            world, latency=0, posthog_queries_per_hour=GENEROUS
+        ) as simulators,
+    ):
+        await seed_world(database_url, world)
+        subject = richest_customer(world, simulators)
+        hive_ran = Measurement(
+            CUSTOMER_360,
+            Mode(HIVE_CACHED, loaders=False, cache=True),
+            "warm",
+            Timings((), 0, 0.0),
+            Timings((), 0, 0.0),
+            "continuous",
+            Calls({}, {}),
+        )
+        report = Report(
+            replace(options, requests=tiny.requests, duration=1, warm_up=0.2),
+            describe(),
+            "sqlite",
+            "Redis",
+            subject,
+            0,
+            logs=tmp_path,
+            peers=[hive_ran],
+        )
+        prefix = f"cg-test-rounds-{uuid.uuid4().hex[:8]}"
+        ours = OurGateway(report.options, report, database_url, simulators, prefix)
+        requests = {
+            CUSTOMER_360.key: Request(CUSTOMER_360.document, {"id": subject.global_id}),
+            CUSTOMER_PAGE.key: Request(CUSTOMER_PAGE.document, {}),
+        }
+        try:
+            await measure_rounds(
+                report.options, report, ours, requests, simulators, lambda line: None
+            )
+        finally:
+            async with Redis.from_url(REDIS_URL) as redis:
+                await evict(redis, prefix)
+
+    warm = [c for c in CONTESTS if c.peer == HIVE_CACHED]
+    assert len(warm) == 2  # the uncached CPU's peer did not run
+    # each target's rounds in a row, each round both servers loaded
+    assert [r.contest for r in report.rounds] == [c for c in warm for _ in range(2)]
+    for r in report.rounds:
+        for side in (r.ours, r.theirs):
+            assert side.rate > 0
+            assert side.errors == 0
+            assert not math.isnan(side.cpu_ms)
+    table = "\n".join(rounds_section(report))
+    assert table.count("| ours |") == table.count("| peer |") == len(warm)
