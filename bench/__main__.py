@@ -73,10 +73,13 @@ def parse(
     parser.add_argument(
         "--rounds",
         type=int,
-        help="alternated rounds of each target against a peer, both servers up "
-        f"(default {default.rounds}; 1 with --quick; 0: none)",
+        help="alternated rounds of each target against a peer, both servers up; "
+        f"even, so each is first as often (default {default.rounds}; 2 with "
+        "--quick; 0: none)",
     )
     args = parser.parse_args(argv)
+    if args.rounds is not None and (args.rounds < 0 or args.rounds % 2):
+        parser.error("--rounds must be an even number (0: none)")
     small = args.quick
     options = Options(
         customers=args.customers or (50 if small else default.customers),
@@ -97,7 +100,7 @@ def parse(
         peers=args.peers,
         rounds=args.rounds
         if args.rounds is not None
-        else (1 if small else default.rounds),
+        else (2 if small else default.rounds),
     )
     output = args.output or (None if small else DEFAULT_OUTPUT)
     return options, output
@@ -107,6 +110,8 @@ def failed(report: Report) -> tuple[int, int]:
     """Requests answered with errors or not at all: ours, and the peers'."""
     ours = sum(m.single.errors + m.load.errors for m in report.measurements)
     theirs = sum(m.single.errors + m.load.errors for m in report.peers)
+    ours += sum(r.ours.errors for r in report.rounds)
+    theirs += sum(r.theirs.errors for r in report.rounds)
     return ours, theirs
 
 

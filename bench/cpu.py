@@ -3,13 +3,16 @@ live descendant (uvicorn's or Node cluster's workers), user plus system time.
 
 The benchmark reads it before and after a load; the difference over the
 requests sent is the server's CPU per request, whatever language it is in.
-Linux only: elsewhere ``tree_cpu_seconds`` answers ``nan``.
+Linux only: elsewhere ``tree_cpu_seconds`` answers ``nan``. ``MachineTimes``
+reads the whole machine's: how busy it was during a load, and how much the
+hypervisor took (``bench/peers/rounds.py``).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -48,3 +51,36 @@ def tree_cpu_seconds(pid: int) -> float:
         grew = bool(children)
         tree |= children
     return sum(seconds[p] for p in tree)
+
+
+@dataclass(frozen=True, slots=True)
+class MachineTimes:
+    """The machine's CPU time so far, every core's, from ``/proc/stat``'s
+    ``cpu`` line (in clock ticks)."""
+
+    busy: int
+    """Neither idle nor waiting for I/O (stolen time left out)."""
+    steal: int
+    """Taken by the hypervisor for other guests."""
+    total: int
+
+    @classmethod
+    def now(cls) -> MachineTimes | None:
+        """``None`` where there is no ``/proc/stat``."""
+        try:
+            line = (PROC / "stat").read_text().splitlines()[0]
+        except OSError:
+            return None
+        ticks = [int(t) for t in line.split()[1:]]
+        idle, iowait = ticks[3], ticks[4]
+        steal = ticks[7] if len(ticks) > 7 else 0
+        total = sum(ticks[:8])
+        return cls(total - idle - iowait - steal, steal, total)
+
+    def shares_since(self, earlier: MachineTimes | None) -> tuple[float, float]:
+        """(busy, stolen) shares of the machine's time since ``earlier``
+        (0–1; ``nan`` without it)."""
+        spent = self.total - earlier.total if earlier is not None else 0
+        if earlier is None or spent <= 0:
+            return math.nan, math.nan
+        return (self.busy - earlier.busy) / spent, (self.steal - earlier.steal) / spent

@@ -378,7 +378,7 @@ async def measure_rounds(
     if options.rounds < 1 or not contests:
         return
     with posthog_rest_lifted(simulators):
-        report.rounds = await run_rounds(
+        report.rounds, skipped = await run_rounds(
             contests,
             ours=lambda mode: ours(mode, log_suffix="-rounds"),
             our_requests=requests,
@@ -396,6 +396,8 @@ async def measure_rounds(
             workers=options.workers,
             say=say,
         )
+    for name, reason in skipped.items():
+        report.peers_skipped[f"alternated rounds of {name}"] = reason
 
 
 async def _first_requests(

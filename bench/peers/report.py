@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from bench.peers.rounds import CONTESTS, Turn, median_ratio
+from bench.peers.rounds import CONTESTS, Turn, Verdict
 from bench.peers.run import PEER_SHAPES
 from bench.queries import Shape
 from bench.runner import Measurement, Report
@@ -147,17 +147,16 @@ def peer_targets(report: Report) -> list[Row]:
         else:
             a, b = ours.load.per_second, theirs.load.per_second
             figures = f"{a:.0f} against {b:.0f} req/s"
-        measured, ratio = f"{alone:.2f} × ({figures})", alone
-        rounds = [r for r in report.rounds if r.contest == contest]
-        if rounds:
-            ratio = median_ratio(rounds)
-            spread = [r.ratio for r in rounds]
+        measured, met = f"{alone:.2f} × ({figures})", contest.met(alone)
+        verdict = Verdict.of([r for r in report.rounds if r.contest == contest])
+        if verdict is not None:
             measured = (
-                f"{ratio:.2f} × (median of {_rounds(len(rounds))}, "
-                f"{min(spread):.2f}–{max(spread):.2f} ×; measured alone "
-                f"{measured})"
+                f"met in {verdict.met_in} of {_rounds(verdict.rounds)} (median "
+                f"{verdict.median:.2f} ×, {verdict.low:.2f}–{verdict.high:.2f} ×); "
+                f"measured alone {measured}"
             )
-        found.append((contest.name, contest.wanted, measured, contest.met(ratio)))
+            met = verdict.met
+        found.append((contest.name, contest.wanted, measured, met))
     for shape in PEER_SHAPES:
         cold = _find(rows, "loaders + cache", shape, "cold")
         peers = [m for m in report.peers if m.shape.key == shape.key]
@@ -201,25 +200,38 @@ def rounds_section(report: Report) -> list[str]:
     lines = [
         "### Alternated rounds",
         "",
-        "Each target against a peer measured again with both servers up: in "
-        "each round both get the same continuous load one after the other, "
-        "the first one swapped every round (`bench/peers/rounds.py`). The "
-        "Targets table judges these targets by the median of the rounds' "
-        "ratios.",
+        "Each target against a peer measured again, with a pair of servers of "
+        "its own: in each round both get the same continuous load one after "
+        "the other, the first swapped every round (`bench/peers/rounds.py`). "
+        "*machine busy*, *stolen* — the whole machine's CPU time (both "
+        "cores) busy, and taken by the hypervisor, during our load / the "
+        "peer's. A round with errors has no ratio. The Targets table judges "
+        "these targets met when more than half of their rounds meet them.",
         "",
         "| target | round | first | ours req/s | peer req/s | ours CPU ms/req "
-        "| peer CPU ms/req | errors | ratio |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| peer CPU ms/req | machine busy % | stolen % | errors | ratio | met |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | --- |",
     ]
     for contest in CONTESTS:
         rounds = [r for r in report.rounds if r.contest == contest]
         for number, r in enumerate(rounds, 1):
+            ratio = r.ratio
+            met = "–" if math.isnan(ratio) else ("yes" if contest.met(ratio) else "no")
             lines.append(
-                f"| {contest.name} | {number} | "
-                f"{'ours' if number % 2 else 'peer'} | {r.ours.rate:.0f} | "
+                f"| {contest.name} | {number} | {r.first} | {r.ours.rate:.0f} | "
                 f"{r.theirs.rate:.0f} | {_ms(r.ours.cpu_ms, 2)} | "
-                f"{_ms(r.theirs.cpu_ms, 2)} | {r.ours.errors + r.theirs.errors} | "
-                f"{r.ratio:.2f} |"
+                f"{_ms(r.theirs.cpu_ms, 2)} | {_pair(r.ours.busy, r.theirs.busy)} | "
+                f"{_pair(r.ours.stolen, r.theirs.stolen)} | "
+                f"{r.ours.errors + r.theirs.errors} | "
+                f"{'–' if math.isnan(ratio) else f'{ratio:.2f}'} | {met} |"
             )
     lines.append("")
     return lines
+
+
+def _pair(ours: float, theirs: float) -> str:
+    """Two shares as percentages, ours / the peer's."""
+    return " / ".join(
+        "–" if math.isnan(x) else f"{x * 100:.0f}" for x in (ours, theirs)
+    )

@@ -142,7 +142,6 @@ async def test_the_targets_against_hive_are_measured_again_in_alternated_rounds(
     require("redis", REDIS_URL, 6379)
     world = World(seed=42, size=10)
     options = Options(redis_url=REDIS_URL, workers=1, concurrency=2, rounds=2)
-    tiny = Budget(concurrency=2, requests=5, duration=10)
     async with (
         bench_database(None) as database_url,
         simulated_upstreams(
@@ -161,7 +160,8 @@ async def test_the_targets_against_hive_are_measured_again_in_alternated_rounds(
             Calls({}, {}),
         )
         report = Report(
-            replace(options, requests=tiny.requests, duration=1, warm_up=0.2),
+            # loads of 0.3 s: enough clock ticks for the CPU figures
+            replace(options, requests=10**6, duration=0.3, warm_up=0.2),
             describe(),
             "sqlite",
             "Redis",
@@ -186,12 +186,19 @@ async def test_the_targets_against_hive_are_measured_again_in_alternated_rounds(
 
     warm = [c for c in CONTESTS if c.peer == HIVE_CACHED]
     assert len(warm) == 2  # the uncached CPU's peer did not run
-    # each target's rounds in a row, each round both servers loaded
+    # each target's rounds in a row, the first swapped every round, each
+    # round both servers loaded
     assert [r.contest for r in report.rounds] == [c for c in warm for _ in range(2)]
+    assert [r.first for r in report.rounds] == ["ours", "peer"] * 2
     for r in report.rounds:
         for side in (r.ours, r.theirs):
             assert side.rate > 0
             assert side.errors == 0
-            assert not math.isnan(side.cpu_ms)
+            assert side.cpu_ms > 0
+            assert 0 < side.busy <= 1
+    # our gateway in the warm targets' mode, a pair of servers per target
+    assert (tmp_path / f"{MODES[0].slug}-rounds.log").exists()
+    assert not (tmp_path / f"{MODES[1].slug}-rounds.log").exists()
+    assert report.peers_skipped == {}
     table = "\n".join(rounds_section(report))
     assert table.count("| ours |") == table.count("| peer |") == len(warm)
