@@ -34,9 +34,7 @@ from bench.queries import CUSTOMER_360, CUSTOMER_PAGE, Shape
 from bench.runner import MODES, Mode
 from bench.server import Gateway
 
-HIVE = "Hive Gateway + Mesh"
-HIVE_CACHED = "Hive Gateway + Mesh + responseCaching"
-
+HIVE, HIVE_CACHED = PEERS[1].name, PEERS[2].name  # without and with its cache
 
 Server = AbstractAsyncContextManager[tuple[Gateway, httpx.AsyncClient]]
 
