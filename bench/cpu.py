@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 PROC = Path("/proc")
 
@@ -84,3 +88,10 @@ class MachineTimes:
         if earlier is None or spent <= 0:
             return math.nan, math.nan
         return (self.busy - earlier.busy) / spent, (self.steal - earlier.steal) / spent
+
+
+async def cpu_during(pid: int, work: Awaitable[T]) -> tuple[T, float]:
+    """``work``'s result, and the CPU seconds ``pid``'s tree spent while it ran."""
+    before = tree_cpu_seconds(pid)
+    result = await work
+    return result, tree_cpu_seconds(pid) - before

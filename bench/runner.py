@@ -32,7 +32,7 @@ import httpx
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from bench.cpu import tree_cpu_seconds
+from bench.cpu import cpu_during
 from bench.database import bench_database, seed_world
 from bench.load import (
     Budget,
@@ -475,9 +475,7 @@ async def _measure(
     cold_calls = per_query(samples, len(samples))
     budget = Budget(options.concurrency, options.requests, options.duration)
     if not mode.cache:
-        cpu = tree_cpu_seconds(pid)
-        load = await closed_loop(client, request, budget)
-        cpu = tree_cpu_seconds(pid) - cpu
+        load, cpu = await cpu_during(pid, closed_loop(client, request, budget))
         return [
             Measurement(
                 shape, mode, "uncached", single, load, "continuous", cold_calls, cpu
@@ -487,18 +485,16 @@ async def _measure(
     async def evict_all() -> None:
         await evict(redis, prefix)
 
-    cpu = tree_cpu_seconds(pid)
-    cold_load = await waves(client, request, budget, between=evict_all)
-    cpu = tree_cpu_seconds(pid) - cpu
+    cold_load, cpu = await cpu_during(
+        pid, waves(client, request, budget, between=evict_all)
+    )
     cold = Measurement(shape, mode, "cold", single, cold_load, "waves", cold_calls, cpu)
     await post(client, request)  # prime
     meter.reset()
     warm_single = await sequential(
         client, request, options.samples, budget=options.sample_budget
     )
-    cpu = tree_cpu_seconds(pid)
-    warm_load = await closed_loop(client, request, budget)
-    cpu = tree_cpu_seconds(pid) - cpu
+    warm_load, cpu = await cpu_during(pid, closed_loop(client, request, budget))
     sent = warm_single.count + warm_single.errors + warm_load.count + warm_load.errors
     warm_calls = per_query([meter.take()], max(sent, 1))
     warm = Measurement(
@@ -549,9 +545,9 @@ async def _list_changed(
     )
     budget = Budget(options.concurrency, options.requests, options.duration)
     meter.reset()
-    cpu = tree_cpu_seconds(pid)
-    load = await waves(client, request, budget, between=another_customer_changes)
-    cpu = tree_cpu_seconds(pid) - cpu
+    load, cpu = await cpu_during(
+        pid, waves(client, request, budget, between=another_customer_changes)
+    )
     calls = per_query([meter.take()], max(load.count + load.errors, 1))
     return Measurement(
         CUSTOMER_PAGE, mode, "warm, list changed", single, load, "waves", calls, cpu

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from bench.cpu import MachineTimes, tree_cpu_seconds
+from bench.cpu import MachineTimes, cpu_during
 from bench.load import Budget, Request, closed_loop, warm_up
 from bench.peers.hive import PeerUnavailable
 from bench.peers.run import PEERS, Peer
@@ -169,9 +169,9 @@ async def turn(contestant: Contestant, shape: Shape, budget: Budget) -> Turn:
     """``budget``'s continuous load of ``shape`` on ``contestant``."""
     request = contestant.requests[shape.key]
     machine = MachineTimes.now()
-    cpu = tree_cpu_seconds(contestant.pid)
-    load = await closed_loop(contestant.client, request, budget)
-    cpu = tree_cpu_seconds(contestant.pid) - cpu
+    load, cpu = await cpu_during(
+        contestant.pid, closed_loop(contestant.client, request, budget)
+    )
     after = MachineTimes.now()
     busy, stolen = after.shares_since(machine) if after else (math.nan, math.nan)
     sent = load.count + load.errors

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.cpu import tree_cpu_seconds
+from bench.cpu import cpu_during
 from bench.load import Budget, Request, closed_loop, post, sequential, warm_up
 from bench.peers.hive import PeerUnavailable, hive_server, node_available
 from bench.peers.queries import hive_requests, plain_requests
@@ -209,9 +209,9 @@ async def _measure(
         budget=sample_budget,
     )
     calls = per_query(taken, max(len(taken), 1))
-    cpu = tree_cpu_seconds(server.process.pid)
-    load = await closed_loop(client, what.request, budget)
-    cpu = tree_cpu_seconds(server.process.pid) - cpu
+    load, cpu = await cpu_during(
+        server.process.pid, closed_loop(client, what.request, budget)
+    )
     state = "warm" if what.mode.cache else "uncached"
     return Measurement(
         what.shape, what.mode, state, single, load, "continuous", calls, cpu
