@@ -89,6 +89,41 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         """This schema's ``leaf_plan``s and ``object_plan``s, looked up once
         per request."""
         self._field_sets: dict[int, tuple[GroupedFieldSet, FieldSetPlan | None]] = {}
+        self._subfields: dict[
+            tuple[GraphQLObjectType, int],
+            tuple[FieldDetailsList, GroupedFieldSet | None],
+        ] = {}
+        """Per object type and field list: the list (kept alive, so its id is
+        not reused) and its collected field set, when it defers nothing."""
+
+    def collect_and_execute_subfields(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's, without its two calls per object when nothing is
+        deferred (no ``@defer`` under the list, none around it): the field
+        set graphql-core collects, remembered per (type, list) as it
+        memoizes it, goes to ``execute_fields`` at once."""
+        key = (return_type, id(field_details_list))
+        known = self._subfields.get(key)
+        if known is None:
+            collected, deferred, _ = self.collect_subfields(
+                return_type, field_details_list
+            )
+            known = self._subfields[key] = (
+                field_details_list,
+                None if deferred else collected,
+            )
+        fields = known[1]
+        if fields is None or position_context is not None:
+            return super().collect_and_execute_subfields(
+                return_type, field_details_list, path, result, position_context
+            )
+        return self.execute_fields(return_type, result, path, fields, None)
 
     def execute_fields(
         self,
