@@ -59,6 +59,16 @@ paid ~2.5 such walks, 0.84 ms of its CPU; at 10,000 one in ~10 views does,
 generation, and the warm hit in one command")."""
 
 
+def settle_collector() -> None:
+    """What exists now (schema, services, modules) lives as long as the
+    process: left out of the garbage collector's full passes, which would
+    rescan it all, pausing every request (the p99); and the young generation
+    collected every ``GC_YOUNG`` allocations. A server process calls it once
+    serving; ``python -m bench.instructions`` too, to count what it runs."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
+
+
 class LazyGraphQL:
     """The GraphQL endpoint, built on first use: it needs the services, which
     the lifespan opens after the app is created."""
@@ -165,11 +175,7 @@ def create_app(
             return
         with drain.on_sigterm():
             async with _running(app, open_services(settings), settings, worker):
-                # What exists now (schema, services, modules) lives as long as
-                # the process: left out of the garbage collector's full passes,
-                # which would rescan it all, pausing every request (the p99).
-                gc.freeze()
-                gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
+                settle_collector()
                 drain.serving()
                 yield
 
