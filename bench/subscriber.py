@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import httpx
@@ -31,6 +31,8 @@ class Subscriber:
     def __init__(self, socket: websockets.ClientConnection) -> None:
         self.socket = socket
         self.summaries: list[str] = []
+        self.arrived: list[float] = []
+        """When each of ``summaries`` arrived (``time.perf_counter()``)."""
 
     async def collect(self) -> None:
         async for raw in self.socket:
@@ -38,8 +40,21 @@ class Subscriber:
             if message["type"] == "next":
                 timeline = message["payload"]["data"]["customerTimeline"]
                 self.summaries.append(timeline["summary"])
+                self.arrived.append(time.perf_counter())
             elif message["type"] in ("error", "complete"):
                 raise RuntimeError(f"the subscription ended: {message}")
+
+    async def arrival(self, wanted: Callable[[str], bool], wait: float) -> float | None:
+        """When the first summary ``wanted`` accepts arrived, waiting up to
+        ``wait`` s for it; ``None`` if none did."""
+        deadline = time.monotonic() + wait
+        while True:
+            for summary, at in zip(self.summaries, self.arrived, strict=True):
+                if wanted(summary):
+                    return at
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(0.001)
 
     async def received(self, tags: Sequence[str], wait: float) -> int:
         """How many of ``tags`` arrived, waiting up to ``wait`` s for all."""

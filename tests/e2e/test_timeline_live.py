@@ -1,9 +1,11 @@
 """``customerTimeline`` over a real WebSocket (graphql-transport-ws, the
 ``websockets`` client) against gateways served by uvicorn on loopback: a signed
-Shopify webhook reaches a subscriber within 200 ms, so does a page view that
-PostHog's destination delivers, an unknown customer gets an error then
-``complete``, and with Redis a subscriber on one replica receives what another
-replica accepted."""
+Shopify webhook reaches a subscriber, so does a page view that PostHog's
+destination delivers, an unknown customer gets an error then ``complete``, and
+with Redis a subscriber on one replica receives what another replica accepted.
+Each event must come within ``next_event``'s wait (5 s): how soon it comes is
+measured by ``python -m bench.live`` (docs/benchmarks.md, "Live timeline"),
+not asserted here; the tests print it."""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ async def add_tag(base_url: str, customer: str, tag: str) -> None:
     assert "errors" not in response.json(), response.json()
 
 
-async def test_a_signed_shopify_webhook_reaches_the_subscriber_at_once(
+async def test_a_signed_shopify_webhook_reaches_the_subscriber(
     tmp_path: Path,
 ):
     async with live_gateways(tmp_path) as ([gateway], simulators):
@@ -62,12 +64,9 @@ async def test_a_signed_shopify_webhook_reaches_the_subscriber_at_once(
         assert event["__typename"] == "OrderPlaced"
         assert event["source"] == "SHOPIFY"
         assert order["name"] in event["summary"]
-        # The target is 200 ms (about 100 ms measured alone); the push re-reads
-        # the customer's orders from the simulator, which a loaded CI box slows.
-        assert latency - accepted < 0.5, f"pushed {latency - accepted:.3f} s after"
 
 
-async def test_a_page_view_posthog_delivers_reaches_the_subscriber_at_once(
+async def test_a_page_view_posthog_delivers_reaches_the_subscriber(
     tmp_path: Path,
 ):
     async with live_gateways(tmp_path) as ([gateway], simulators):
@@ -103,7 +102,6 @@ async def test_a_page_view_posthog_delivers_reaches_the_subscriber_at_once(
             "Viewed /sale",
         )
         assert simulators.posthog.requests.total == 0  # read from the mirror
-        assert latency < 0.5
 
 
 async def test_a_subscription_to_an_unknown_customer_gets_an_error_then_complete(
@@ -137,7 +135,6 @@ async def test_a_subscriber_on_one_replica_receives_what_another_accepted(
             print(f"mutation on A answered after {accepted * 1000:.1f} ms")
             print(f"replica A to subscriber on B: {latency * 1000:.1f} ms")
         assert event["kind"] == "TAG_ADDED"
-        assert latency - accepted < 0.2, f"pushed {latency - accepted:.3f} s after"
 
 
 async def test_a_subscription_held_through_a_redis_outage_loses_no_event(
