@@ -35,6 +35,7 @@ from redis.backoff import NoBackoff
 
 from gateway.redis_address import RedisAddress, parse_redis_url
 from gateway.shared_redis.breaker import RedisBreaker
+from gateway.shared_redis.direct import close_links
 
 MAX_CONNECTIONS = 100
 """Connections a process keeps to a single Redis server (redis-py's default
@@ -106,6 +107,7 @@ class SharedRedis:
 
     async def aclose(self) -> None:
         await self.breaker.aclose()
+        await close_links(self.client)
         await self.client.aclose()
         if self.sentinel is not None:
             for client in self.sentinel.sentinels:

@@ -71,8 +71,8 @@ async def test_calls_made_together_share_one_pipeline_each_its_own_answer(
         assert await shared.client.get(k) == b"1"
     if isinstance(shared.client, Redis):
         assert pipelines == [8, 8]  # NOSCRIPT, loaded, sent again
-        assert await script([key()], ["alone"])  # a call alone: no pipeline
-        assert pipelines == [8, 8]
+        assert await script([key()], ["alone"])  # a call alone: one command,
+        assert pipelines == [8, 8, 1]  # on the direct link (direct.py)
     else:  # a cluster: each call alone, to its keys' node
         assert pipelines == []
 

@@ -22,6 +22,7 @@ from gateway.db.ticket_changes import note_ticket_change
 from gateway.guard.bucket import TAKE_ALL, TAKE_READING
 from gateway.loaders.upstream import StoredLinksByCustomerLoader
 from tests.integration.gateway.conftest import Gateway
+from tests.redis_sends import watch_direct_sends
 
 
 @pytest.fixture
@@ -57,7 +58,8 @@ def sent(redis: RedisBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     entry (one round trip), a script by its name (``SCRIPTS``): the bucket's
     that also reads keys (``gateway.guard.bucket``: a token taken, an
     ``MGET`` of the others), the one taking from several buckets, and the
-    cache's read that locks what it finds empty (``gateway.cache.backends``)."""
+    cache's read that locks what it finds empty (``gateway.cache.backends``).
+    A write on the direct link is one round trip too, named the same way."""
     sent: list[str] = []
     command = redis.redis.execute_command
     execute = Pipeline.execute
@@ -71,8 +73,16 @@ def sent(redis: RedisBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         sent.append("+".join(sorted({str(c[0][0]) for c in self.command_stack})))
         return await execute(self, raise_on_error)
 
+    def direct(commands: list[tuple[str, str]]) -> None:  # one write, as a pipeline
+        if len(commands) == 1:
+            name, first = commands[0]
+            sent.append(SCRIPTS.get(first, name) if name == "EVALSHA" else name)
+        else:
+            sent.append("+".join(sorted({name for name, _ in commands})))
+
     monkeypatch.setattr(redis.redis, "execute_command", one)
     monkeypatch.setattr(Pipeline, "execute", pipeline)
+    watch_direct_sends(monkeypatch, direct)
     return sent
 
 

@@ -35,6 +35,7 @@ from gateway.shared_redis.channels import Subscription
 from gateway.shared_redis.client import SharedRedis
 from tests.conftest import stored_answers
 from tests.integration.gateway.conftest import Gateway, open_gateway
+from tests.redis_sends import watch_direct_sends
 
 pytestmark = [pytest.mark.redis, pytest.mark.storage_independent]
 
@@ -75,8 +76,12 @@ def sent(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         sent["pipeline"] += 1
         return await execute(self, raise_on_error)
 
+    def direct(commands: list[tuple[str, str]]) -> None:  # one write, as a pipeline
+        sent[commands[0][0] if len(commands) == 1 else "pipeline"] += 1
+
     monkeypatch.setattr(shared.client, "execute_command", one)
     monkeypatch.setattr(Pipeline, "execute", pipeline)
+    watch_direct_sends(monkeypatch, direct)
     return sent
 
 

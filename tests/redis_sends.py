@@ -1,0 +1,34 @@
+"""What a test sees of the commands the direct link writes
+(``gateway.shared_redis.direct``): their names, read back from RESP, for the
+tests that count Redis round trips beside redis-py's own commands."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import pytest
+
+from gateway.shared_redis.direct import DirectLink
+
+Sends = Callable[[list[tuple[str, str]]], None]
+"""Told of each write: per command, its name and first argument."""
+
+
+def named(command: bytes) -> tuple[str, str]:
+    """A RESP command's name (upper case) and its first argument ("" if none)."""
+    lines = command.split(b"\r\n")
+    name = lines[2].decode().upper()
+    first = lines[4].decode() if len(lines) > 4 else ""
+    return name, first
+
+
+def watch_direct_sends(monkeypatch: pytest.MonkeyPatch, told: Sends) -> None:
+    """``told`` of every write on a direct link, before it is written."""
+    send = DirectLink.send
+
+    def watched(self: DirectLink, commands: Sequence[bytes]) -> Awaitable[list[Any]]:
+        told([named(c) for c in commands])
+        return send(self, commands)
+
+    monkeypatch.setattr(DirectLink, "send", watched)
