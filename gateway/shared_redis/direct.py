@@ -2,14 +2,15 @@
 are written and answered in order, without redis-py's pool and wrappers.
 
 A warm hit spends one Redis round trip (its rate-limit token and its
-versions, one script: ``gateway.shared_redis.batched``). Through redis-py
-that round trip cost the worker ~95 µs of CPU (the pool's checkout and
-release, the timeout and retry wrappers, a pipeline object), about half of
-the hit; written here as RESP on a connection of its own and read by hiredis
-(redis-py's own parser), ~40 µs (docs/benchmarks.md, "A hit's round trip
-without redis-py's pool"). Calls of several loop turns may be on the wire at
-once: Redis answers a connection's commands in order, and so each answer goes
-to the oldest call waiting.
+versions, one script: ``gateway.shared_redis.batched``). Through redis-py's
+pipeline or script call, a ``BatchedScript`` call cost the worker 157 µs of
+CPU sent alone and 57 µs a call four at a time (the pool's checkout and
+release, its timeout and retry wrappers, a pipeline object); written here as
+RESP on a connection of its own and read by hiredis (redis-py's own parser),
+90 and 29 µs (docs/benchmarks.md, "A hit's round trip on a connection of its
+own"). Writes of several loop turns may be on the wire at once: Redis answers
+a connection's commands in order, and so each answer goes to the oldest write
+waiting.
 
 What it does not handle goes redis-py's way (``DirectLink.of`` is ``None``):
 a Redis Cluster or Sentinel (the keys or the sentinels decide the server), TLS,
@@ -42,7 +43,12 @@ from redis.asyncio.connection import (
     ConnectionPool,
     UnixDomainSocketConnection,
 )
-from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    NoScriptError,
+    RedisError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -71,17 +77,36 @@ def _failure(reply: hiredis.ReplyError) -> ResponseError:
     return ResponseError(message)
 
 
+class _Write:
+    """One write's commands: the answers come in order, and its caller is
+    answered once all of them are in."""
+
+    __slots__ = ("count", "replies", "answer")
+
+    def __init__(self, count: int, answer: asyncio.Future[list[Any]]) -> None:
+        self.count = count
+        self.replies: list[Any] = []
+        self.answer = answer
+
+
 class _Wire(asyncio.Protocol):
-    """The connection: what it writes, and its answers to the calls waiting."""
+    """The connection: what it wrote, oldest first, and the answers read."""
 
     def __init__(self) -> None:
         self.reader = hiredis.Reader()
-        self.waiting: deque[asyncio.Future[Any]] = deque()
+        self.waiting: deque[_Write] = deque()
         self.transport: asyncio.Transport | None = None
         self.lost: BaseException | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def send(self, commands: Sequence[bytes]) -> asyncio.Future[list[Any]]:
+        answer: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self.waiting.append(_Write(len(commands), answer))
+        assert self.transport is not None
+        self.transport.write(b"".join(commands))
+        return answer
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
@@ -95,25 +120,26 @@ class _Wire(asyncio.Protocol):
                 return
             if reply is False:
                 return
-            waiter = self.waiting.popleft()
-            if waiter.done():  # its caller gave up: the answer is dropped
-                continue
-            if isinstance(reply, hiredis.ReplyError):
-                waiter.set_exception(_failure(reply))
-            else:
-                waiter.set_result(reply)
+            write = self.waiting[0]
+            write.replies.append(
+                _failure(reply) if isinstance(reply, hiredis.ReplyError) else reply
+            )
+            if len(write.replies) == write.count:
+                self.waiting.popleft()
+                if not write.answer.done():  # else its caller gave up
+                    write.answer.set_result(write.replies)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.close(RedisConnectionError("Redis closed the connection"))
 
     def close(self, why: BaseException) -> None:
-        """Every waiting call fails with ``why``; the connection closes."""
+        """Every write waiting fails with ``why``; the connection closes."""
         if self.lost is None:
             self.lost = why
         while self.waiting:
-            waiter = self.waiting.popleft()
-            if not waiter.done():
-                waiter.set_exception(why)
+            answer = self.waiting.popleft().answer
+            if not answer.done():
+                answer.set_exception(why)
         if self.transport is not None:
             self.transport.close()
 
@@ -158,22 +184,16 @@ class DirectLink:
         of an error reply (one call's error is its own). A connection that
         fails or times out raises for them all."""
         wire = await self._wire_up()
-        loop = asyncio.get_running_loop()
-        answers = [loop.create_future() for _ in commands]
-        wire.waiting.extend(answers)
-        assert wire.transport is not None
-        wire.transport.write(b"".join(commands))
+        answer = wire.send(commands)
+        if self._timeout is None:
+            return await answer
+        late = asyncio.get_running_loop().call_later(
+            self._timeout, _too_late, wire, answer
+        )
         try:
-            async with asyncio.timeout(self._timeout):
-                done = await asyncio.gather(*answers, return_exceptions=True)
-        except TimeoutError:  # the builtin: ``asyncio.timeout``'s
-            late = RedisTimeoutError("Redis did not answer in time")
-            wire.close(late)
-            raise late from None
-        for value in done:
-            if isinstance(value, RedisConnectionError):
-                raise value
-        return done
+            return await answer
+        finally:
+            late.cancel()
 
     async def aclose(self) -> None:
         if self._wire is not None:
@@ -207,27 +227,14 @@ class DirectLink:
                         settings.get("host", "localhost"),
                         settings.get("port", 6379),
                     )
-                handshake = []
                 password, user = settings.get("password"), settings.get("username")
                 if password is not None:
-                    handshake.append(
-                        command("AUTH", user, password)
-                        if user
-                        else command("AUTH", password)
-                    )
+                    login = (user, password) if user else (password,)
+                    await _handshake(wire, command("AUTH", *login), AuthenticationError)
                 if settings.get("db"):
-                    handshake.append(command("SELECT", int(settings["db"])))
-                if handshake:
-                    answers = [loop.create_future() for _ in handshake]
-                    wire.waiting.extend(answers)
-                    assert wire.transport is not None
-                    wire.transport.write(b"".join(handshake))
-                    for answer in answers:
-                        try:
-                            await answer
-                        except ResponseError as exc:
-                            wire.close(RedisConnectionError("refused"))
-                            raise AuthenticationError(str(exc)) from None
+                    await _handshake(
+                        wire, command("SELECT", int(settings["db"])), ResponseError
+                    )
         except TimeoutError:  # the builtin: ``asyncio.timeout``'s
             raise RedisTimeoutError("Redis did not answer in time") from None
         except OSError as exc:
@@ -236,6 +243,21 @@ class DirectLink:
             ) from None
         self._wire = wire
         return wire
+
+
+async def _handshake(wire: _Wire, sent: bytes, refused: type[RedisError]) -> None:
+    """``sent`` answered ``OK``, or the connection closed and ``refused``."""
+    reply = (await wire.send([sent]))[0]
+    if isinstance(reply, ResponseError):
+        wire.close(RedisConnectionError("refused"))
+        raise refused(str(reply))
+
+
+def _too_late(wire: _Wire, answer: asyncio.Future[list[Any]]) -> None:
+    """A write not answered within the timeout: its answers, and those of
+    the writes after it, could no longer be told apart from late ones."""
+    if not answer.done():
+        wire.close(RedisTimeoutError("Redis did not answer in time"))
 
 
 _LINKS: weakref.WeakKeyDictionary[Any, dict[asyncio.AbstractEventLoop, DirectLink]]
