@@ -35,7 +35,7 @@ from redis.backoff import NoBackoff
 
 from gateway.redis_address import RedisAddress, parse_redis_url
 from gateway.shared_redis.breaker import RedisBreaker
-from gateway.shared_redis.direct import close_links
+from gateway.shared_redis.direct import close_links, reset_links
 
 MAX_CONNECTIONS = 100
 """Connections a process keeps to a single Redis server (redis-py's default
@@ -92,6 +92,7 @@ class SharedRedis:
                     await node.disconnect_free_connections()
             else:
                 await client.connection_pool.disconnect(inuse_connections=False)
+                reset_links(client)  # the script calls' own connection too
 
         breaker = RedisBreaker(probe, reset=reset, timeout=timeout)
         return cls(client, breaker, sentinel)
@@ -107,7 +108,7 @@ class SharedRedis:
 
     async def aclose(self) -> None:
         await self.breaker.aclose()
-        await close_links(self.client)
+        close_links(self.client)
         await self.client.aclose()
         if self.sentinel is not None:
             for client in self.sentinel.sentinels:

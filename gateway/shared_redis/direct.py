@@ -14,17 +14,22 @@ waiting.
 
 What it does not handle goes redis-py's way (``DirectLink.of`` is ``None``):
 a Redis Cluster or Sentinel (the keys or the sentinels decide the server), TLS,
-RESP3, and credentials from a provider. It speaks for a server reached by TCP
-or a Unix socket, with a password (and user name) and a database as the URL
-gives them.
+an explicit ``?protocol=3``, credentials from a provider, and answers decoded
+to text or another encoding than UTF-8. It speaks RESP2 to a server reached by
+TCP or a Unix socket, with a password (and user name) and a database as the
+URL gives them.
 
 Failures are redis-py's exceptions, so the breaker counts them as it counts
-redis-py's: an error reply is a ``ResponseError`` (``NoScriptError`` for
-``NOSCRIPT``), a connection refused or lost a ``ConnectionError``, and a call
-not answered within the client's socket timeout (``CG_REDIS_TIMEOUT``) a
+redis-py's: an error reply is made by redis-py's own parser (``NoScriptError``
+for ``NOSCRIPT``, ``ReadOnlyError``, ``BusyLoadingError``…), a connection
+refused or lost is a ``ConnectionError``, and a call not answered within the
+client's socket timeout (``CG_REDIS_TIMEOUT``, connecting included) a
 ``TimeoutError``. A timeout or a lost connection closes the connection and
-fails every call on it (their answers could no longer be told apart); the
-next call connects again.
+fails every call on it (their answers could no longer be told apart); so does
+an answer saying the server is not the one to write to any more (read-only,
+loading, a master down, logged out): a failover behind a stable address is
+followed on the next connection, and the breaker's reset after an outage
+drops the connection too. The next call connects again.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import hiredis
+from redis._parsers.base import BaseParser  # redis-py's hiredis parser's
 from redis.asyncio import Redis
 from redis.asyncio.connection import (
     BlockingConnectionPool,
@@ -45,36 +51,36 @@ from redis.asyncio.connection import (
 )
 from redis.exceptions import (
     AuthenticationError,
-    NoScriptError,
+    MasterDownError,
+    ReadOnlyError,
     RedisError,
     ResponseError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-Part = str | bytes | int | float
+Part = str | bytes | int | float | memoryview
 
 
 def command(*parts: Part) -> bytes:
-    """A command as RESP: an array of bulk strings (numbers written as
-    redis-py writes them)."""
+    """A command as RESP: an array of bulk strings (text as UTF-8, numbers
+    written as redis-py writes them)."""
     out = [b"*%d\r\n" % len(parts)]
     for part in parts:
         if isinstance(part, str):
             data = part.encode()
-        elif isinstance(part, bytes):
-            data = part
+        elif isinstance(part, bytes | memoryview):
+            data = bytes(part)
         else:
             data = repr(part).encode()
         out.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(out)
 
 
-def _failure(reply: hiredis.ReplyError) -> ResponseError:
-    message = str(reply)
-    if message.startswith("NOSCRIPT"):
-        return NoScriptError(message)
-    return ResponseError(message)
+GONE = (RedisConnectionError, ReadOnlyError, MasterDownError)
+"""Error replies after which the connection is not used again: a server
+loading its data or logged out (``ConnectionError`` subclasses), a replica
+now, or a master down."""
 
 
 class _Write:
@@ -93,7 +99,8 @@ class _Wire(asyncio.Protocol):
     """The connection: what it wrote, oldest first, and the answers read."""
 
     def __init__(self) -> None:
-        self.reader = hiredis.Reader()
+        # error replies as redis-py makes them, nested ones included
+        self.reader = hiredis.Reader(replyError=BaseParser.parse_error)
         self.waiting: deque[_Write] = deque()
         self.transport: asyncio.Transport | None = None
         self.lost: BaseException | None = None
@@ -102,6 +109,8 @@ class _Wire(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def send(self, commands: Sequence[bytes]) -> asyncio.Future[list[Any]]:
+        if self.lost is not None:  # lost while its caller waited to write
+            raise self.lost
         answer: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self.waiting.append(_Write(len(commands), answer))
         assert self.transport is not None
@@ -121,13 +130,14 @@ class _Wire(asyncio.Protocol):
             if reply is False:
                 return
             write = self.waiting[0]
-            write.replies.append(
-                _failure(reply) if isinstance(reply, hiredis.ReplyError) else reply
-            )
+            write.replies.append(reply)
             if len(write.replies) == write.count:
                 self.waiting.popleft()
                 if not write.answer.done():  # else its caller gave up
                     write.answer.set_result(write.replies)
+            if isinstance(reply, GONE):
+                self.close(RedisConnectionError(f"Redis answered: {reply}"))
+                return
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.close(RedisConnectionError("Redis closed the connection"))
@@ -154,11 +164,12 @@ class DirectLink:
         self._timeout: float | None = connection.get("socket_timeout")
         self._wire: _Wire | None = None
         self._connecting: asyncio.Task[_Wire] | None = None
+        self._closed = False
 
     @classmethod
     def of(cls, client: Any) -> DirectLink | None:
-        """The link of ``client``'s server, ``None`` where redis-py must go:
-        a cluster, Sentinel, TLS, RESP3 or a credential provider."""
+        """The link of ``client``'s server in this event loop, ``None`` where
+        redis-py must go (the module's docstring)."""
         if type(client) is not Redis:
             return None
         pool = client.connection_pool
@@ -168,12 +179,15 @@ class DirectLink:
         settings = pool.connection_kwargs
         if (
             kind not in (Connection, UnixDomainSocketConnection)
-            or settings.get("protocol") not in (None, 2, "2")
+            or str(settings.get("protocol", 2)) != "2"
             or settings.get("credential_provider") is not None
+            or settings.get("decode_responses")
+            or str(settings.get("encoding", "utf-8")).lower().replace("_", "-")
+            not in ("utf-8", "utf8")
         ):
             return None
         loop = asyncio.get_running_loop()
-        links = _LINKS.setdefault(client, {})
+        links = _LINKS.setdefault(client, weakref.WeakKeyDictionary())
         link = links.get(loop)
         if link is None:
             link = links[loop] = cls(settings, kind is UnixDomainSocketConnection)
@@ -182,41 +196,63 @@ class DirectLink:
     async def send(self, commands: Sequence[bytes]) -> list[Any]:
         """The answers to ``commands``, in order: a value, or the exception
         of an error reply (one call's error is its own). A connection that
-        fails or times out raises for them all."""
+        fails or times out raises for them all, within the timeout in all."""
+        if not commands:
+            return []
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         wire = await self._wire_up()
         answer = wire.send(commands)
         if self._timeout is None:
             return await answer
-        late = asyncio.get_running_loop().call_later(
-            self._timeout, _too_late, wire, answer
-        )
+        left = max(self._timeout - (loop.time() - started), 0.0)
+        late = loop.call_later(left, _too_late, wire, answer)
         try:
             return await answer
         finally:
             late.cancel()
 
-    async def aclose(self) -> None:
+    def drop(self) -> None:
+        """The connection closed (the breaker's reset after an outage): the
+        next call connects again, to whatever server the address names now."""
         if self._wire is not None:
-            self._wire.close(RedisConnectionError("closed"))
+            self._wire.close(RedisConnectionError("dropped"))
             self._wire = None
 
+    def close(self) -> None:
+        """Closed for good: a call after this fails at once."""
+        self._closed = True
+        if self._connecting is not None:
+            self._connecting.cancel()
+        self.drop()
+
     async def _wire_up(self) -> _Wire:
+        if self._closed:
+            raise RedisConnectionError("the Redis client was closed")
         wire = self._wire
         if wire is not None and wire.lost is None:
             return wire
         if self._connecting is None:
-            self._connecting = asyncio.ensure_future(self._connect())
-        connecting = self._connecting
-        try:
-            wire = await asyncio.shield(connecting)
-        finally:
-            if connecting.done():
-                self._connecting = None
-        return wire
+            connecting = asyncio.ensure_future(self._connect())
+            connecting.add_done_callback(self._connected)
+            self._connecting = connecting
+        return await asyncio.shield(self._connecting)
+
+    def _connected(self, connecting: asyncio.Task[_Wire]) -> None:
+        if self._connecting is connecting:  # done: the next call starts anew
+            self._connecting = None
+        if connecting.cancelled() or connecting.exception() is not None:
+            return
+        wire = connecting.result()
+        if self._closed:  # closed while it connected
+            wire.close(RedisConnectionError("the Redis client was closed"))
+        else:
+            self._wire = wire
 
     async def _connect(self) -> _Wire:
         settings = self._connection
         loop = asyncio.get_running_loop()
+        wire: _Wire | None = None
         try:
             async with asyncio.timeout(settings.get("socket_connect_timeout")):
                 if self._unix:
@@ -235,21 +271,23 @@ class DirectLink:
                     await _handshake(
                         wire, command("SELECT", int(settings["db"])), ResponseError
                     )
-        except TimeoutError:  # the builtin: ``asyncio.timeout``'s
-            raise RedisTimeoutError("Redis did not answer in time") from None
-        except OSError as exc:
-            raise RedisConnectionError(
-                f"Redis unreachable: {exc.strerror or exc}"
-            ) from None
-        self._wire = wire
+        except BaseException as exc:
+            if wire is not None:  # never left open: a handshake cut short
+                wire.close(RedisConnectionError("not connected"))
+            if isinstance(exc, TimeoutError):  # the builtin: ``asyncio.timeout``'s
+                raise RedisTimeoutError("Redis did not answer in time") from None
+            if isinstance(exc, OSError):
+                raise RedisConnectionError(
+                    f"Redis unreachable: {exc.strerror or exc}"
+                ) from None
+            raise
         return wire
 
 
 async def _handshake(wire: _Wire, sent: bytes, refused: type[RedisError]) -> None:
-    """``sent`` answered ``OK``, or the connection closed and ``refused``."""
+    """``sent`` answered ``OK``, or ``refused`` (the caller closes)."""
     reply = (await wire.send([sent]))[0]
-    if isinstance(reply, ResponseError):
-        wire.close(RedisConnectionError("refused"))
+    if isinstance(reply, RedisError):
         raise refused(str(reply))
 
 
@@ -260,15 +298,28 @@ def _too_late(wire: _Wire, answer: asyncio.Future[list[Any]]) -> None:
         wire.close(RedisTimeoutError("Redis did not answer in time"))
 
 
-_LINKS: weakref.WeakKeyDictionary[Any, dict[asyncio.AbstractEventLoop, DirectLink]]
+_LINKS: weakref.WeakKeyDictionary[
+    Any, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, DirectLink]
+]
 _LINKS = weakref.WeakKeyDictionary()
-"""Per client, its link in each event loop (a test runs several loops)."""
+"""Per client, its link in each live event loop (a test runs several)."""
 
 
-async def close_links(client: Any) -> None:
-    """Close ``client``'s links (``SharedRedis.aclose``)."""
-    for link in _LINKS.pop(client, {}).values():
-        await link.aclose()
+def reset_links(client: Any) -> None:
+    """``client``'s link in this event loop dropped (the breaker's reset)."""
+    links = _LINKS.get(client)
+    link = links.get(asyncio.get_running_loop()) if links is not None else None
+    if link is not None:
+        link.drop()
 
 
-__all__ = ["DirectLink", "close_links", "command"]
+def close_links(client: Any) -> None:
+    """``client``'s links closed for good (``SharedRedis.aclose``); those of
+    event loops already closed are only forgotten."""
+    for loop, link in list(_LINKS.pop(client, {}).items()):
+        if loop.is_closed():
+            continue
+        link.close()
+
+
+__all__ = ["DirectLink", "close_links", "command", "reset_links"]

@@ -1,8 +1,10 @@
 """Script calls on the direct link (``gateway.shared_redis.direct``) against
 real Redis servers of the tests' own: the URL's password, user and database
 honoured, a wrong password refused, calls of several loop turns answered in
-order, a hung server timed out and a restarted one reached again, a Unix
-socket, and the clients it leaves to redis-py."""
+order, a hung server timed out and a restarted one reached again, a server
+turned replica left for the next connection, a Unix socket, and the clients
+it leaves to redis-py; against a fake server, a connection lost at once and a
+handshake never answered (its socket closed)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis.exceptions import AuthenticationError, ResponseError
+from redis.exceptions import AuthenticationError, ReadOnlyError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -25,6 +27,7 @@ from bench.server import free_port
 from gateway.shared_redis.batched import BatchedScript
 from gateway.shared_redis.client import SharedRedis
 from gateway.shared_redis.direct import DirectLink, command
+from tests.redis_sends import watch_direct_sends
 
 pytestmark = pytest.mark.single_redis
 
@@ -125,8 +128,10 @@ async def test_calls_of_several_loop_turns_on_the_wire_get_their_own_answers(
 
 
 async def test_a_hung_server_times_out_and_is_reached_again_once_back(
-    server: RedisServer,
+    server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    writes: list[list[tuple[str, str]]] = []
+    watch_direct_sends(monkeypatch, writes.append)
     shared = SharedRedis.open(url(server), timeout=0.5)
     try:
         script = BatchedScript(shared.client, COUNT)
@@ -142,6 +147,9 @@ async def test_a_hung_server_times_out_and_is_reached_again_once_back(
         assert all(isinstance(a, RedisTimeoutError) for a in answers), answers
         assert time.monotonic() - started < 5  # cut by the timeout, not hung
         assert (await script([key()], ["after"]))[1] == b"after"
+        # the calls went on the direct link: the first twice (refused by the
+        # new server, which had not loaded the script), the three together
+        assert [len(w) for w in writes] == [1, 1, 3, 1]
     finally:
         await shared.aclose()
 
@@ -191,3 +199,104 @@ async def test_what_the_link_does_not_speak_goes_redis_pys_way(address: str) -> 
         assert DirectLink.of(shared.client) is None
     finally:
         await shared.aclose()
+
+
+async def test_a_user_name_is_logged_in_with(server: RedisServer) -> None:
+    admin = SharedRedis.open(url(server), timeout=2.0)
+    try:
+        await admin.client.execute_command(
+            "ACL", "SETUSER", "direct", "on", ">user-secret", "~*", "+@all"
+        )
+    finally:
+        await admin.aclose()
+    shared = SharedRedis.open(
+        f"redis://direct:user-secret@127.0.0.1:{server.port}/0", timeout=2.0
+    )
+    try:
+        script = BatchedScript(shared.client, COUNT)
+        assert (await script([key()], ["user"]))[1] == b"user"
+        who = await shared.client.execute_command("CLIENT", "LIST")
+        assert b"user=direct" in who
+    finally:
+        await shared.aclose()
+
+
+async def test_a_server_turned_replica_is_left_for_a_new_connection(
+    server: RedisServer,
+) -> None:
+    """A failover behind one address: the old master answers ``READONLY``;
+    the link closes that connection, so the next call reaches whatever the
+    address names then (here the same server, master again)."""
+    shared = SharedRedis.open(url(server), timeout=2.0)
+    admin = SharedRedis.open(url(server), timeout=2.0)
+    try:
+        script = BatchedScript(shared.client, COUNT)
+        assert await script([key()], ["before"])
+        link = DirectLink.of(shared.client)
+        assert link is not None
+        first = link._wire  # noqa: SLF001 - which connection answers
+        await admin.client.execute_command("CONFIG", "SET", "masterauth", PASSWORD)
+        await admin.client.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))
+        try:
+            with pytest.raises(ReadOnlyError):
+                await script([key()], ["replica"])
+        finally:
+            await admin.client.execute_command("REPLICAOF", "NO", "ONE")
+        assert (await script([key()], ["master"]))[1] == b"master"
+        assert link._wire is not first  # noqa: SLF001 - a new connection
+    finally:
+        await admin.aclose()
+        await shared.aclose()
+
+
+async def test_a_closed_client_refuses_calls_at_once(server: RedisServer) -> None:
+    shared = SharedRedis.open(url(server), timeout=2.0)
+    script = BatchedScript(shared.client, COUNT)
+    assert await script([key()], ["open"])
+    await shared.aclose()
+    with pytest.raises(RedisConnectionError):
+        await script([key()], ["closed"])
+
+
+async def test_a_connection_lost_at_once_fails_its_calls_at_once() -> None:
+    """A server that closes every connection as it accepts it: the calls
+    waiting to write fail as lost, not as timed out."""
+
+    async def hang_up(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    fake = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = fake.sockets[0].getsockname()[1]
+    shared = SharedRedis.open(f"redis://127.0.0.1:{port}/0", timeout=30.0)
+    try:
+        script = BatchedScript(shared.client, COUNT)
+        answers = await asyncio.gather(
+            *(script([key()], [str(i)]) for i in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(a, RedisConnectionError) for a in answers), answers
+    finally:
+        await shared.aclose()
+        fake.close()
+
+
+async def test_a_handshake_never_answered_times_out_and_its_socket_closes() -> None:
+    closed = asyncio.Event()
+
+    async def silent(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.read()  # until the client closes its end
+        closed.set()
+        writer.close()
+
+    fake = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = fake.sockets[0].getsockname()[1]
+    shared = SharedRedis.open(f"redis://:pw@127.0.0.1:{port}/0", timeout=0.3)
+    try:
+        script = BatchedScript(shared.client, COUNT)
+        with pytest.raises(RedisTimeoutError):
+            await script([key()], ["x"])
+        await asyncio.wait_for(closed.wait(), 5)
+    finally:
+        await shared.aclose()
+        fake.close()
