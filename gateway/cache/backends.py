@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from redis.asyncio.cluster import RedisCluster
 
+from gateway.shared_redis.batched import BatchedScript
 from gateway.shared_redis.breaker import DOWN
 from gateway.shared_redis.client import SharedRedis
 
@@ -232,7 +233,8 @@ class RedisBackend:
         self._purges: dict[str, None] = {}
         """Prefixes purged while Redis was skipped (erasures: few)."""
         self.breaker.on_recovery(self._recovered)
-        self._read_or_lock = self.redis.register_script(READ_OR_LOCK)
+        # the misses of a turn in one write, on the direct link where it goes
+        self._read_or_lock = BatchedScript(self.redis, READ_OR_LOCK)
 
     @property
     def shared(self) -> bool:
@@ -345,7 +347,7 @@ class RedisBackend:
         keys = [k for lock, value in locks.items() for k in (value, lock)]
         script = self._read_or_lock
         answers = await self.breaker.run(
-            "lock", lambda: script(keys=keys, args=[int(ttl * 1000)])
+            "lock", lambda: script(keys, [int(ttl * 1000)])
         )
         if answers is DOWN:
             return await self.near.read_or_acquire(locks, ttl)
