@@ -13,7 +13,8 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +259,24 @@ async def test_a_closed_client_refuses_calls_at_once(server: RedisServer) -> Non
         await script([key()], ["closed"])
 
 
+@asynccontextmanager
+async def faked(
+    serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    address: str,
+    timeout: float,
+) -> AsyncIterator[SharedRedis]:
+    """A client of a fake server that ``serve``s each connection, at
+    ``address`` (its ``{port}`` filled in)."""
+    fake = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = fake.sockets[0].getsockname()[1]
+    shared = SharedRedis.open(address.format(port=port), timeout=timeout)
+    try:
+        yield shared
+    finally:
+        await shared.aclose()
+        fake.close()
+
+
 async def test_a_connection_lost_at_once_fails_its_calls_at_once() -> None:
     """A server that closes every connection as it accepts it: the calls
     waiting to write fail as lost, not as timed out."""
@@ -265,18 +284,12 @@ async def test_a_connection_lost_at_once_fails_its_calls_at_once() -> None:
     async def hang_up(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.close()
 
-    fake = await asyncio.start_server(hang_up, "127.0.0.1", 0)
-    port = fake.sockets[0].getsockname()[1]
-    shared = SharedRedis.open(f"redis://127.0.0.1:{port}/0", timeout=30.0)
-    try:
+    async with faked(hang_up, "redis://127.0.0.1:{port}/0", 30.0) as shared:
         script = BatchedScript(shared.client, COUNT)
         answers = await asyncio.gather(
             *(script([key()], [str(i)]) for i in range(3)), return_exceptions=True
         )
         assert all(isinstance(a, RedisConnectionError) for a in answers), answers
-    finally:
-        await shared.aclose()
-        fake.close()
 
 
 async def test_a_handshake_never_answered_times_out_and_its_socket_closes() -> None:
@@ -289,14 +302,8 @@ async def test_a_handshake_never_answered_times_out_and_its_socket_closes() -> N
         closed.set()
         writer.close()
 
-    fake = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = fake.sockets[0].getsockname()[1]
-    shared = SharedRedis.open(f"redis://:pw@127.0.0.1:{port}/0", timeout=0.3)
-    try:
+    async with faked(silent, "redis://:pw@127.0.0.1:{port}/0", 0.3) as shared:
         script = BatchedScript(shared.client, COUNT)
         with pytest.raises(RedisTimeoutError):
             await script([key()], ["x"])
         await asyncio.wait_for(closed.wait(), 5)
-    finally:
-        await shared.aclose()
-        fake.close()
