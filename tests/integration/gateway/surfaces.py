@@ -140,6 +140,12 @@ async def ask_embedded(
     )
 
 
+ANSWER_WAIT = 30.0
+"""Seconds a WebSocket answer may take before the test calls it a hang: as
+long as the suite's read deadline (tests/conftest.py), since a worker on a
+busy machine may wait seconds for CPU. Not a measure of speed."""
+
+
 @pytest.fixture
 async def ws_url(db: Services) -> AsyncIterator[str]:
     async with serve_app(create_app(services=db)) as base_url:
@@ -152,10 +158,10 @@ async def ws_query(
     """One operation over graphql-transport-ws; its ``next`` payload."""
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": headers}))
-        assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+        assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
         payload = {"query": query, "variables": variables}
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-        message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        message = json.loads(await asyncio.wait_for(ws.recv(), ANSWER_WAIT))
     assert message["type"] == "next", message
     body: dict[str, Any] = message["payload"]
     assert "errors" not in body, body
