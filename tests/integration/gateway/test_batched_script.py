@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, ResponseError
 
+from bench.redis_server import RedisServer
 from bench.server import free_port
 from gateway.shared_redis.batched import BatchedScript
 from gateway.shared_redis.client import SharedRedis
@@ -121,12 +122,13 @@ async def test_a_connection_error_is_every_callers_and_opens_the_breaker() -> No
 
 
 async def test_after_a_flush_only_the_calls_redis_refused_run_again(
-    single_redis_url: str, monkeypatch: pytest.MonkeyPatch
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A ``SCRIPT FLUSH`` between two commands of one pipeline: the first
     ran, the others were refused; only those are sent again (a token is
-    never taken twice)."""
-    shared = SharedRedis.open(single_redis_url, timeout=2.0)
+    never taken twice). On a server of the test's own: a flush of the shared
+    one would make other tests load their scripts again."""
+    shared = SharedRedis.open(redis_server.url, timeout=2.0)
     script = BatchedScript(shared.client, fresh(ECHO))
     await shared.client.script_load(script.script.script)
     pipeline = BatchedScript._pipeline

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -15,13 +15,17 @@ from redis.asyncio.cluster import RedisCluster
 from sqlalchemy import event, select
 
 from bench.queries import CUSTOMER_360
+from bench.redis_server import RedisServer
 from bench.subject import richest_customer
+from connectors.demo_world import World
 from gateway.cache.backends import READ_OR_LOCK, RedisBackend
 from gateway.db.models import Customer, Identity
 from gateway.db.ticket_changes import note_ticket_change
+from gateway.demo.simulation import Simulators
 from gateway.guard.bucket import TAKE_ALL, TAKE_READING
 from gateway.loaders.upstream import StoredLinksByCustomerLoader
-from tests.integration.gateway.conftest import Gateway
+from gateway.runtime.services import Services
+from tests.integration.gateway.conftest import Gateway, open_gateway
 from tests.redis_sends import watch_direct_sends
 
 
@@ -54,6 +58,10 @@ SCRIPTS = {
 
 @pytest.fixture
 def sent(redis: RedisBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return watching(redis, monkeypatch)
+
+
+def watching(redis: RedisBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The commands sent to Redis while the test runs, a pipeline's as one
     entry (one round trip), a script by its name (``SCRIPTS``): the bucket's
     that also reads keys (``gateway.guard.bucket``: a token taken, an
@@ -254,12 +262,40 @@ async def test_a_warm_view_costs_one_redis_round_trip(
     sent.clear()
     await view(gateway)
     assert sent == ["EVALSHA take+MGET"]
-    await redis.redis.script_flush()  # Redis restarted, or its scripts flushed
-    sent.clear()
-    await view(gateway)  # the script loaded again, the answer still served
+
+
+@pytest.fixture
+async def alone(
+    seeded: Services,
+    simulators: Simulators,
+    world: World,
+    redis_server: RedisServer,
+    cache_prefix: str,
+) -> AsyncIterator[Gateway]:
+    """A gateway on a Redis server of this test's own: a ``SCRIPT FLUSH``
+    there reaches no other test. On the shared server it made another
+    worker's counted view load its scripts again (``SCRIPT LOAD`` counted)."""
+    settings = seeded.settings.model_copy(
+        update={"redis_url": redis_server.url, "cache_prefix": cache_prefix}
+    )
+    async with open_gateway(settings, simulators, world) as opened:
+        yield opened
+
+
+async def test_a_warm_view_loads_a_script_redis_lost_and_is_still_served(
+    alone: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caches = alone.services.caches
+    assert caches is not None
+    assert isinstance(caches.backend, RedisBackend)
+    await view(alone)  # stored
+    await view(alone)  # a hit: the request is known
+    await caches.backend.redis.script_flush()  # Redis restarted, or flushed
+    sent = watching(caches.backend, monkeypatch)
+    await view(alone)  # the script loaded again, the answer still served
     assert sent == ["EVALSHA take+MGET", "SCRIPT LOAD", "EVALSHA take+MGET"]
     sent.clear()
-    await view(gateway)
+    await view(alone)
     assert sent == ["EVALSHA take+MGET"]
 
 
