@@ -104,16 +104,12 @@ def _not_mirrored(
 async def _live(
     loader: CachedLoader[V] | None, keys: Sequence[str], default: V
 ) -> dict[str, V | BaseException]:
-    """The live loader's answer for each key (one batch for all of them), a
-    failed key answered with its error; ``default`` with the fallback off."""
-    found: dict[str, V | BaseException] = {}
+    """The live loader's answer for each key (one batch for all of them, sent
+    at once: ``CachedLoader.load_now``), a failed key answered with its error;
+    ``default`` with the fallback off."""
     if loader is None:
-        return found | dict.fromkeys(keys, default)
-    answers = await asyncio.gather(
-        *(loader.load(key) for key in keys), return_exceptions=True
-    )
-    found.update(zip(keys, answers, strict=True))
-    return found
+        return dict.fromkeys(keys, default)
+    return dict(zip(keys, await loader.load_now(keys), strict=True))
 
 
 class ActivityByPersonLoader(DataLoader[NewestKey, ActivityWindow]):
