@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 from redis.asyncio.cluster import RedisCluster
 
-from gateway.shared_redis.batched import BatchedScript
 from gateway.shared_redis.breaker import DOWN
 from gateway.shared_redis.client import SharedRedis
 
@@ -234,7 +233,7 @@ class RedisBackend:
         """Prefixes purged while Redis was skipped (erasures: few)."""
         self.breaker.on_recovery(self._recovered)
         # the misses of a turn in one write, on the direct link where it goes
-        self._read_or_lock = BatchedScript(self.redis, READ_OR_LOCK)
+        self._read_or_lock = shared.script(READ_OR_LOCK)
 
     @property
     def shared(self) -> bool:

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 from redis.asyncio.cluster import RedisCluster
 
-from gateway.shared_redis.batched import BatchedScript
 from gateway.shared_redis.breaker import DOWN
 from gateway.shared_redis.client import SharedRedis, as_bytes
 
@@ -103,10 +102,11 @@ class TokenBucket:
         self.redis = redis
         self.prefix = prefix if slot is None else f"{prefix}:{{{slot}}}"
         self._buckets: dict[str, tuple[float, float]] = {}
-        # takes made together go to Redis in one pipeline (``BatchedScript``)
-        self._script = BatchedScript(redis.client, _TAKE) if redis else None
-        self._reading = BatchedScript(redis.client, TAKE_READING) if redis else None
-        self._all = BatchedScript(redis.client, TAKE_ALL) if redis else None
+        # takes made together go to Redis in one write (``BatchedScript``),
+        # every bucket's of one client together
+        self._script = redis.script(_TAKE) if redis else None
+        self._reading = redis.script(TAKE_READING) if redis else None
+        self._all = redis.script(TAKE_ALL) if redis else None
 
     async def take(self, key: str, cost: float = 1.0, floor: float = 0.0) -> float:
         """0 when ``cost`` tokens were taken leaving at least ``floor``; else

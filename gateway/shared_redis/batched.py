@@ -19,6 +19,10 @@ commands of a pipeline leaves the first ones run, and a token taken twice
 would be wrong. On a Redis Cluster each call is sent alone: its keys decide
 its node.
 
+One script has one instance per client (``SharedRedis.script``): the
+upstreams' budget buckets take through the same one, so a view's three
+takes, made in one turn, go in one write.
+
 On a single server the calls go on a connection of their own
 (``gateway.shared_redis.direct``), written as one and answered in order,
 without redis-py's pool: a call of this class, alone, cost 157 µs of the

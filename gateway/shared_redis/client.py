@@ -24,7 +24,7 @@ node, and redis-py's cluster ``delete`` splits its keys per slot.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypedDict
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -34,6 +34,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 
 from gateway.redis_address import RedisAddress, parse_redis_url
+from gateway.shared_redis.batched import BatchedScript
 from gateway.shared_redis.breaker import RedisBreaker
 from gateway.shared_redis.direct import close_links, reset_links
 
@@ -52,6 +53,8 @@ class SharedRedis:
     breaker: RedisBreaker
     sentinel: Sentinel | None = None
     """The sentinels' clients, closed with the rest (Sentinel mode only)."""
+    scripts: dict[str, BatchedScript] = field(default_factory=dict)
+    """``script``'s instances, by their Lua text."""
 
     @classmethod
     def open(cls, url: str, timeout: float, prefix: str = "cg") -> SharedRedis:
@@ -96,6 +99,14 @@ class SharedRedis:
 
         breaker = RedisBreaker(probe, reset=reset, timeout=timeout)
         return cls(client, breaker, sentinel)
+
+    def script(self, text: str) -> BatchedScript:
+        """The one ``BatchedScript`` of ``text`` on this client: whoever calls
+        it in a turn (each upstream's budget bucket) shares that turn's write."""
+        found = self.scripts.get(text)
+        if found is None:
+            found = self.scripts[text] = BatchedScript(self.client, text)
+        return found
 
     async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
         """``MGET``; on a cluster one per hash slot of ``keys`` (pipelined,
