@@ -55,7 +55,7 @@ from bench.queries import (
 )
 from bench.server import Gateway, gateway_server
 from bench.subject import Subject, richest_customer
-from bench.upstreams import posthog_rest_lifted, served_apart
+from bench.upstreams import ServedApart, posthog_rest_lifted, served_apart
 from connectors.demo_world import World
 from gateway.demo.simulation import GENEROUS, Simulators
 from gateway.settings import Settings
@@ -395,6 +395,7 @@ async def measure_rounds(
             warm=Budget(options.concurrency, options.requests, options.warm_up),
             workers=options.workers,
             say=say,
+            upstreams=simulators.pids if isinstance(simulators, ServedApart) else (),
         )
     for name, reason in skipped.items():
         report.peers_skipped[f"alternated rounds of {name}"] = reason

@@ -74,6 +74,9 @@ class ServedApart(Simulators):
     copies, for their data; counts go to the processes."""
 
     pipes: dict[str, Connection] = field(default_factory=dict)
+    pids: tuple[int, ...] = ()
+    """The simulators' processes: what a server's calls cost the upstreams in
+    CPU is read from them (``bench.peers.rounds``)."""
 
     def ask(self, source: str, command: str) -> Any:
         pipe = self.pipes[source]
@@ -121,7 +124,8 @@ async def served_apart(
             source: customer_simulator(source, world, latency, posthog_queries_per_hour)
             for source in SOURCES
         }
-        yield ServedApart(**local, urls=urls, pipes=pipes)  # type: ignore[arg-type]
+        pids = tuple(p.pid for p in processes if p.pid is not None)
+        yield ServedApart(**local, urls=urls, pipes=pipes, pids=pids)  # type: ignore[arg-type]
     finally:
         for pipe in pipes.values():
             with suppress(OSError):

@@ -205,13 +205,17 @@ def rounds_section(report: Report) -> list[str]:
         "the other, the first swapped every round (`bench/peers/rounds.py`). "
         "*machine busy*, *stolen* — the whole machine's CPU time (both "
         "cores) busy, and taken by the hypervisor, during our load / the "
-        "peer's. A round with errors has no ratio. The Targets table judges "
-        "these targets met when more than half of their rounds meet them.",
+        "peer's. *upstreams' CPU ms/req* — the three simulators' processes' "
+        "CPU per request, ours / the peer's: what each server's calls cost "
+        "the upstreams, here on the same two cores as the servers. A round "
+        "with errors has no ratio. The Targets table judges these targets met "
+        "when more than half of their rounds meet them.",
         "",
         "| target | round | first | ours req/s | peer req/s | ours CPU ms/req "
-        "| peer CPU ms/req | machine busy % | stolen % | errors | ratio | met |",
+        "| peer CPU ms/req | upstreams' CPU ms/req | machine busy % | stolen % "
+        "| errors | ratio | met |",
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| ---: | --- |",
+        "| ---: | ---: | --- |",
     ]
     for contest in CONTESTS:
         rounds = [r for r in report.rounds if r.contest == contest]
@@ -221,7 +225,9 @@ def rounds_section(report: Report) -> list[str]:
             lines.append(
                 f"| {contest.name} | {number} | {r.first} | {r.ours.rate:.0f} | "
                 f"{r.theirs.rate:.0f} | {_ms(r.ours.cpu_ms, 2)} | "
-                f"{_ms(r.theirs.cpu_ms, 2)} | {_pair(r.ours.busy, r.theirs.busy)} | "
+                f"{_ms(r.theirs.cpu_ms, 2)} | "
+                f"{_ms(r.ours.upstream_cpu_ms)} / {_ms(r.theirs.upstream_cpu_ms)} | "
+                f"{_pair(r.ours.busy, r.theirs.busy)} | "
                 f"{_pair(r.ours.stolen, r.theirs.stolen)} | "
                 f"{r.ours.errors + r.theirs.errors} | "
                 f"{'–' if math.isnan(ratio) else f'{ratio:.2f}'} | {met} |"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from bench.cpu import MachineTimes, cpu_during
+from bench.cpu import MachineTimes, cpu_during, tree_cpu_seconds
 from bench.load import Budget, Request, closed_loop, warm_up
 from bench.peers.hive import PeerUnavailable
 from bench.peers.run import PEERS, Peer
@@ -109,6 +109,9 @@ class Turn:
     the server's, the load generator's, Redis's, the idle server's."""
     stolen: float = math.nan
     """Share the hypervisor took for other guests during the load."""
+    upstream_cpu_ms: float = math.nan
+    """CPU milliseconds of the simulators' processes per request sent: what
+    the server's calls cost the upstreams, on the same cores here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,20 +166,27 @@ class Contestant:
     client: httpx.AsyncClient
     requests: Mapping[str, Request]
     pid: int
+    upstreams: Sequence[int] = ()
+    """The simulators' processes, when served apart: their CPU is counted."""
 
 
 async def turn(contestant: Contestant, shape: Shape, budget: Budget) -> Turn:
-    """``budget``'s continuous load of ``shape`` on ``contestant``."""
+    """``budget``'s continuous load of ``shape`` on ``contestant``, and the
+    CPU its upstreams' processes spent meanwhile."""
     request = contestant.requests[shape.key]
+    upstreams = contestant.upstreams
     machine = MachineTimes.now()
+    upstream_before = sum(tree_cpu_seconds(pid) for pid in upstreams)
     load, cpu = await cpu_during(
         contestant.pid, closed_loop(contestant.client, request, budget)
     )
+    upstream_cpu = sum(tree_cpu_seconds(pid) for pid in upstreams) - upstream_before
     after = MachineTimes.now()
     busy, stolen = after.shares_since(machine) if after else (math.nan, math.nan)
     sent = load.count + load.errors
     per_request = cpu / sent * 1000 if sent else math.nan
-    return Turn(load.per_second, per_request, load.errors, busy, stolen)
+    per_call = upstream_cpu / sent * 1000 if sent and upstreams else math.nan
+    return Turn(load.per_second, per_request, load.errors, busy, stolen, per_call)
 
 
 async def alternate(
@@ -214,10 +224,12 @@ async def run_rounds(
     warm: Budget,
     workers: int,
     say: Callable[[str], None],
+    upstreams: Sequence[int] = (),
 ) -> tuple[list[Round], dict[str, str]]:
     """Each contest with a pair of servers of its own (``ours`` and ``peer``
     serve one and give its client), both warmed up on its shape alone, then
     ``alternate``d: the rounds, and the contests that could not run, with why.
+    ``upstreams``: the simulators' processes, whose CPU each turn reads too.
 
     A server of its own per contest: with one Hive server for the warm page's
     rounds and then the warm 360's, its 360 rate read 1,697–1,700 req/s in
@@ -236,9 +248,14 @@ async def run_rounds(
                 peer(other) as (theirs_up, theirs_client),
             ):
                 sides = (
-                    Contestant(ours_client, our_requests, ours_up.process.pid),
                     Contestant(
-                        theirs_client, peer_requests(other), theirs_up.process.pid
+                        ours_client, our_requests, ours_up.process.pid, upstreams
+                    ),
+                    Contestant(
+                        theirs_client,
+                        peer_requests(other),
+                        theirs_up.process.pid,
+                        upstreams,
                     ),
                 )
                 for side in sides:

@@ -196,6 +196,8 @@ async def test_the_targets_against_hive_are_measured_again_in_alternated_rounds(
             assert side.errors == 0
             assert side.cpu_ms > 0
             assert 0 < side.busy <= 1
+            # the simulators run in this process here, not apart: not read
+            assert math.isnan(side.upstream_cpu_ms)
     # our gateway in the warm targets' mode, a pair of servers per target
     assert (tmp_path / f"{MODES[0].slug}-rounds.log").exists()
     assert not (tmp_path / f"{MODES[1].slug}-rounds.log").exists()

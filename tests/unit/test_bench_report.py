@@ -49,11 +49,13 @@ def _measured(
 def _turns(contest: Contest, ratios: list[float]) -> list[Round]:
     """Rounds of ``contest`` whose ratio (ours against the peer's) is each of
     ``ratios``, ours first in odd rounds."""
-    peer = Turn(1000.0, 1.0, 0)
+    peer = Turn(1000.0, 1.0, 0, upstream_cpu_ms=4.0)
     return [
         Round(
             contest,
-            Turn(1.0, r, 0) if contest.cpu else Turn(1000.0 * r, 1.0, 0),
+            Turn(1.0, r, 0, upstream_cpu_ms=15.0)
+            if contest.cpu
+            else Turn(1000.0 * r, 1.0, 0),
             peer,
             "ours" if n % 2 == 0 else "peer",
         )
@@ -107,6 +109,10 @@ def test_a_target_measured_in_rounds_is_met_when_most_of_its_rounds_meet_it() ->
     assert [row.split(" | ")[2] for row in rows] == ["ours", "peer", "ours", "peer"]
     assert rows[0].endswith("| 1.90 | no |")
     assert table[-2].endswith("| 3 | – | – |")  # the round with errors
+    # what the calls cost the simulators, ours / the peer's; not read: –
+    cpu_rows = [line for line in table if line.startswith(f"| {cpu.name} |")]
+    assert cpu_rows[0].split(" | ")[7] == "15.0 / 4.0"
+    assert rows[0].split(" | ")[7] == "– / 4.0"
 
 
 @pytest.mark.parametrize("rounds", ["1", "3", "-2"])
