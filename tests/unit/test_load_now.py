@@ -35,6 +35,17 @@ def loader(upstream: Upstream) -> CachedLoader[str]:
     return CachedLoader("test", None, upstream, "default")
 
 
+async def sharing(
+    cached: CachedLoader[str], key: str
+) -> tuple[asyncio.Future[list[str | BaseException]], ...]:
+    """Two loads of ``key``, the second asked while the first's batch runs."""
+    first = asyncio.ensure_future(cached.load_now([key]))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(cached.load_now([key]))
+    await asyncio.sleep(0)
+    return first, second
+
+
 async def test_the_batch_leaves_in_the_turn_it_is_asked_for() -> None:
     upstream = Upstream()
     answers = asyncio.ensure_future(loader(upstream).load_now(["a", "b", "absent"]))
@@ -69,10 +80,7 @@ async def test_a_load_sharing_a_failed_batch_gets_its_error() -> None:
     upstream = Upstream()
     upstream.hold = asyncio.Event()
     cached = loader(upstream)
-    first = asyncio.ensure_future(cached.load_now(["a"]))
-    await asyncio.sleep(0)
-    second = asyncio.ensure_future(cached.load_now(["a"]))
-    await asyncio.sleep(0)
+    first, second = await sharing(cached, "a")
     upstream.fail = RuntimeError("down")
     upstream.hold.set()
     assert [type(a) for a in await first] == [RuntimeError]
@@ -84,10 +92,7 @@ async def test_a_cancelled_batch_is_forgotten_and_cancels_who_shared_it() -> Non
     upstream = Upstream()
     upstream.hold = asyncio.Event()
     cached = loader(upstream)
-    first = asyncio.ensure_future(cached.load_now(["a"]))
-    await asyncio.sleep(0)
-    second = asyncio.ensure_future(cached.load_now(["a"]))
-    await asyncio.sleep(0)
+    first, second = await sharing(cached, "a")
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from bench.redis_server import RedisServer
 from connectors.demo_world import World
 from gateway.app import create_app
 from gateway.demo.seed import seed
@@ -77,6 +78,25 @@ async def gateway(
     in-process cache."""
     async with open_gateway(seeded.settings, simulators, world) as opened:
         simulators.reset_counts()
+        yield opened
+        simulators.heal()
+
+
+@pytest.fixture
+async def gateway_on_own_redis(
+    seeded: Services,
+    simulators: Simulators,
+    world: World,
+    redis_server: RedisServer,
+    cache_prefix: str,
+) -> AsyncIterator[Gateway]:
+    """The gateway over a Redis server of the test's own, to stop, restart or
+    flush without reaching another test (a ``SCRIPT FLUSH`` of the shared
+    server made another worker's counted view load its scripts again)."""
+    settings = seeded.settings.model_copy(
+        update={"redis_url": redis_server.url, "cache_prefix": cache_prefix}
+    )
+    async with open_gateway(settings, simulators, world) as opened:
         yield opened
         simulators.heal()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,17 +15,13 @@ from redis.asyncio.cluster import RedisCluster
 from sqlalchemy import event, select
 
 from bench.queries import CUSTOMER_360
-from bench.redis_server import RedisServer
 from bench.subject import richest_customer
-from connectors.demo_world import World
 from gateway.cache.backends import READ_OR_LOCK, RedisBackend
 from gateway.db.models import Customer, Identity
 from gateway.db.ticket_changes import note_ticket_change
-from gateway.demo.simulation import Simulators
 from gateway.guard.bucket import TAKE_ALL, TAKE_READING
 from gateway.loaders.upstream import StoredLinksByCustomerLoader
-from gateway.runtime.services import Services
-from tests.integration.gateway.conftest import Gateway, open_gateway
+from tests.integration.gateway.conftest import Gateway
 from tests.redis_sends import watch_direct_sends
 
 
@@ -264,27 +260,11 @@ async def test_a_warm_view_costs_one_redis_round_trip(
     assert sent == ["EVALSHA take+MGET"]
 
 
-@pytest.fixture
-async def alone(
-    seeded: Services,
-    simulators: Simulators,
-    world: World,
-    redis_server: RedisServer,
-    cache_prefix: str,
-) -> AsyncIterator[Gateway]:
-    """A gateway on a Redis server of this test's own: a ``SCRIPT FLUSH``
-    there reaches no other test. On the shared server it made another
-    worker's counted view load its scripts again (``SCRIPT LOAD`` counted)."""
-    settings = seeded.settings.model_copy(
-        update={"redis_url": redis_server.url, "cache_prefix": cache_prefix}
-    )
-    async with open_gateway(settings, simulators, world) as opened:
-        yield opened
-
-
 async def test_a_warm_view_loads_a_script_redis_lost_and_is_still_served(
-    alone: Gateway, monkeypatch: pytest.MonkeyPatch
+    gateway_on_own_redis: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """On a server of the test's own: the flush reaches no other test."""
+    alone = gateway_on_own_redis
     caches = alone.services.caches
     assert caches is not None
     assert isinstance(caches.backend, RedisBackend)

@@ -22,38 +22,24 @@ from redis.asyncio.client import Pipeline
 from bench.queries import CUSTOMER_360
 from bench.redis_server import RedisServer
 from bench.subject import richest_customer
-from connectors.demo_world import World
 from gateway.auth.ratelimit import RateLimiter
 from gateway.cache.backends import RedisBackend
 from gateway.cache.read_through import ReadThrough
 from gateway.changes.bus import ChangeBus, CustomerChange
 from gateway.changes.feed import ANY_SOURCE, RESYNC, ChangeFeed
-from gateway.demo.simulation import Simulators
-from gateway.runtime.services import Services
 from gateway.shared_redis.breaker import DOWN
 from gateway.shared_redis.channels import Subscription
 from gateway.shared_redis.client import SharedRedis
 from tests.conftest import stored_answers
-from tests.integration.gateway.conftest import Gateway, open_gateway
+from tests.integration.gateway.conftest import Gateway
 from tests.redis_sends import watch_direct_sends
 
 pytestmark = [pytest.mark.redis, pytest.mark.storage_independent]
 
 
 @pytest.fixture
-async def gateway(
-    seeded: Services,
-    simulators: Simulators,
-    world: World,
-    redis_server: RedisServer,
-    cache_prefix: str,
-) -> AsyncIterator[Gateway]:
-    settings = seeded.settings.model_copy(
-        update={"redis_url": redis_server.url, "cache_prefix": cache_prefix}
-    )
-    async with open_gateway(settings, simulators, world) as opened:
-        yield opened
-        simulators.heal()
+def gateway(gateway_on_own_redis: Gateway) -> Gateway:
+    return gateway_on_own_redis
 
 
 @pytest.fixture
