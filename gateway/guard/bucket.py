@@ -1,9 +1,19 @@
 """Token buckets by key: Redis (one atomic Lua script, shared by replicas)
 when configured, else in process — and in process while the process's Redis
-breaker skips Redis (``gateway.shared_redis``). A take may cost more than one token and
-may have to leave a floor in the bucket; a refusal carries the seconds until
-it would pass. ``take_all`` takes from several buckets at once, all or none,
-in one command (a call that spends its upstream's budget and an endpoint's).
+breaker skips Redis (``gateway.shared_redis``).
+
+A replica that loses Redis goes on from the level Redis last answered for each
+key (every answer leaves it in the process's bucket), not from a full bucket,
+and what it spends meanwhile is taken from Redis's buckets when Redis is back:
+a debt the next takes wait for. While cut off, N replicas may each spend what
+was left when Redis went and their own refill; the excess is repaid after, so
+a window long enough still holds the budget. A blip (one reply slower than
+``CG_REDIS_TIMEOUT`` opens the breaker) gives no replica a burst of its own.
+
+A take may cost more than one token and may have to leave a floor in the
+bucket; a refusal carries the seconds until it would pass. ``take_all`` takes
+from several buckets at once, all or none, in one command (a call that spends
+its upstream's budget and an endpoint's).
 
 Used to meter callers (``gateway.auth.ratelimit``) and to spend the budget of
 each upstream (``gateway.guard.budget``).
@@ -11,9 +21,12 @@ each upstream (``gateway.guard.budget``).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from functools import partial
+from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
@@ -71,12 +84,14 @@ for i, key in ipairs(KEYS) do
   redis.call('HSET', key, 't', math.min(capacity, found[i] - tonumber(ARGV[i * 4])),
     'at', now)
   redis.call('PEXPIRE', key, life)
+  found[i] = tostring(math.min(capacity, found[i] - tonumber(ARGV[i * 4])))
 end
-return {0, ''}
+return {0, unpack(found)}
 """
 """``_TAKE`` of each of ``KEYS`` (``ARGV``: now, then capacity, rate, cost and
-floor of each), all or none: ``{0, ''}`` when all were taken, else the
-first bucket (from 1) that could not cover its cost, and its tokens."""
+floor of each), all or none: ``{0, tokens of each…}`` when all were taken,
+else the first bucket (from 1) that could not cover its cost, and its
+tokens."""
 
 _LOCAL_KEYS = 100_000
 """Buckets kept in memory at most (one per key, address or embed token)."""
@@ -102,6 +117,10 @@ class TokenBucket:
         self.redis = redis
         self.prefix = prefix if slot is None else f"{prefix}:{{{slot}}}"
         self._buckets: dict[str, tuple[float, float]] = {}
+        self._owed: dict[str, float] = {}
+        """Spent in process while Redis was skipped, by key: repaid to Redis."""
+        if redis is not None:
+            redis.breaker.on_recovery(self._repay)
         # takes made together go to Redis in one write (``BatchedScript``),
         # every bucket's of one client together
         self._script = redis.script(_TAKE) if redis else None
@@ -135,6 +154,7 @@ class TokenBucket:
         if answer is DOWN:
             return self._wait_local(key, 1.0, 0.0), None
         allowed, tokens, values = answer
+        self._keep(key, float(tokens))
         wait = 0.0 if int(allowed) else self._wait(float(tokens), 1.0)
         return wait, as_bytes(values)
 
@@ -157,8 +177,48 @@ class TokenBucket:
             )
             if answer is not DOWN:
                 allowed, tokens = answer
+                self._keep(key, float(tokens))
                 return None if int(allowed) else float(tokens)
         return self._apply_local(key, cost, floor, force=force)
+
+    async def _repay(self) -> None:
+        """Take from Redis's buckets what this process spent in process while
+        Redis was skipped (all in one write); kept for the next recovery
+        where Redis fails again."""
+        owed, self._owed = self._owed, {}
+        redis, script = self.redis, self._script
+        if not owed or redis is None or script is None:
+            return
+
+        def repaid(key: str, cost: float) -> Awaitable[Any]:
+            keys = [f"{self.prefix}:{key}"]
+            return script(keys, self._arguments(cost, 0.0, force=True))
+
+        answers = await asyncio.gather(
+            *(
+                redis.breaker.run("bucket", partial(repaid, key, cost))
+                for key, cost in owed.items()
+            )
+        )
+        for (key, cost), answer in zip(owed.items(), answers, strict=True):
+            if answer is DOWN:
+                self._owe(key, cost)
+            else:
+                self._keep(key, float(answer[1]))
+
+    def _owe(self, key: str, cost: float) -> None:
+        if len(self._owed) >= _LOCAL_KEYS and key not in self._owed:
+            return  # many addresses or tokens: those are not repaid
+        self._owed[key] = self._owed.get(key, 0.0) + cost
+
+    def _keep(self, key: str, tokens: float, at: float | None = None) -> None:
+        """``key``'s level in process: its own, or the one Redis answered,
+        where this process goes on from while Redis is skipped."""
+        if at is None:
+            at = time.monotonic()
+        if len(self._buckets) >= _LOCAL_KEYS and key not in self._buckets:
+            self._buckets.clear()  # many addresses or tokens: start afresh
+        self._buckets[key] = (tokens, at)
 
     def _arguments(self, cost: float, floor: float, *, force: bool) -> list[float]:
         """The script's ``ARGV``."""
@@ -172,14 +232,14 @@ class TokenBucket:
         self, key: str, cost: float, floor: float, *, force: bool
     ) -> float | None:
         now = time.monotonic()
-        if len(self._buckets) > _LOCAL_KEYS:
-            self._buckets.clear()  # many addresses or tokens: start afresh
         tokens, at = self._buckets.get(key, (self.capacity, now))
         tokens = min(self.capacity, tokens + (now - at) * self.rate)
         if force or tokens - cost >= floor:
-            self._buckets[key] = (min(self.capacity, tokens - cost), now)
+            self._keep(key, min(self.capacity, tokens - cost), now)
+            if self.redis is not None:  # Redis skipped: repaid when back
+                self._owe(key, cost)
             return None
-        self._buckets[key] = (tokens, now)
+        self._keep(key, tokens, now)
         return tokens
 
     def _wait(self, tokens: float, needed: float) -> float:
@@ -210,8 +270,11 @@ async def take_all(takes: Sequence[Take]) -> tuple[int, float]:
         if answer is not DOWN:
             failed = int(answer[0])
             if not failed:
+                for (bucket, key, _, _), tokens in zip(takes, answer[1:], strict=True):
+                    bucket._keep(key, float(tokens))
                 return 0, 0.0
-            bucket, _, cost, floor = takes[failed - 1]
+            bucket, key, cost, floor = takes[failed - 1]
+            bucket._keep(key, float(answer[1]))
             return failed - 1, bucket._wait(float(answer[1]), cost + floor)
     for index, (bucket, key, cost, floor) in enumerate(takes):
         tokens = bucket._apply_local(key, cost, floor, force=False)

@@ -91,6 +91,10 @@ def gateways(
         "CG_READ_DEADLINE_SECONDS": "6",
         "CG_RESPONSE_CACHE_TTL": "0",
         "CG_INSIGHTS_REFRESH_INTERVAL": "0",
+        # A reply slow on a loaded machine (the suite's other worker's Redis
+        # calls) is waited for: cut off from Redis, each replica spends on
+        # its own (test_upstream_budget.py's subject, not this test's).
+        "CG_REDIS_TIMEOUT": "5",
         **{f"CG_{k.upper()}": str(v) for k, v in LIMITS[limited].items()},
     }
     servers = []

@@ -6,6 +6,7 @@ a call the budget cannot cover never sent (counted at the simulator)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import AsyncIterator
@@ -203,6 +204,57 @@ async def test_buckets_taken_together_are_all_taken_or_none(
     index, wait = await take_all([(account, "a", 1, 0), (search, "s", 0, 0)])
     assert (index, wait) == (0, pytest.approx(1000, rel=0.01))  # account: 0 left
     assert await take_all([(account, "a", 4, 0)]) == (0, math.inf)  # never
+
+
+@pytest.fixture(params=list(REDIS_KINDS))
+async def shared_redis(request: pytest.FixtureRequest) -> AsyncIterator[SharedRedis]:
+    redis = SharedRedis.open(
+        request.getfixturevalue(REDIS_KINDS[request.param]), timeout=1.0
+    )
+    yield redis
+    await redis.aclose()
+
+
+async def test_a_process_that_loses_redis_goes_on_from_the_shared_level(
+    shared_redis: SharedRedis, cache_prefix: str
+) -> None:
+    """A blip (one slow reply opens the breaker) spends no burst twice: the
+    buckets this process took from on Redis go on in process from the level
+    Redis last answered — by ``take``, ``take_reading`` and ``take_all`` —
+    not from a full bucket (two replicas would each spend one); and what it
+    spent in process is taken from Redis's buckets when Redis is back."""
+    account, search = (
+        TokenBucket(0.001, capacity, shared_redis, cache_prefix, slot="zendesk")
+        for capacity in (3, 2)
+    )
+    assert await account.take("k", cost=2) == 0  # 3 → 1
+    assert (await account.take_reading("r", [f"{cache_prefix}:x"]))[0] == 0  # 3 → 2
+    assert await take_all([(account, "a", 1, 0), (search, "s", 2, 0)]) == (0, 0)
+    index, _ = await take_all([(account, "a", 1, 0), (search, "s", 1, 0)])
+    assert index == 1  # refused: search has none left, the account 2
+    breaker = shared_redis.breaker
+    breaker.failed("bucket", ConnectionError("gone"))
+    assert not breaker.closed  # from here on, in process
+    assert await account.take("k") == 0  # 1 → 0
+    assert await account.take("k") > 0
+    assert (await account.take_reading("r", ["x"]))[0] == 0  # 2 → 1
+    assert await account.take("r", cost=2) > 0
+    assert await take_all([(account, "a", 2, 0)]) == (0, 0)  # 2 → 0
+    assert (await take_all([(account, "a", 1, 0)]))[1] > 0
+    assert (await take_all([(search, "s", 1, 0)]))[1] > 0
+
+    await breaker.wait_closed()  # the probe found Redis: the debts repaid
+    levels = {"k": 0.0, "r": 1.0, "a": 0.0}
+    for _ in range(200):
+        found = {
+            key: float(await shared_redis.client.hget(f"{account.prefix}:{key}", "t"))
+            for key in levels
+        }
+        if found == pytest.approx(levels, abs=0.1):
+            break
+        await asyncio.sleep(0.01)
+    assert found == pytest.approx(levels, abs=0.1)
+    assert await account.take("k") > 0  # on Redis again, and still spent
 
 
 def test_klaviyo_has_a_budget_per_endpoint_within_its_burst_and_its_minute() -> None:
