@@ -81,10 +81,10 @@ end
 for i, key in ipairs(KEYS) do
   local capacity = tonumber(ARGV[i * 4 - 2])
   local life = math.ceil(capacity / tonumber(ARGV[i * 4 - 1]) * 1000) + 1000
-  redis.call('HSET', key, 't', math.min(capacity, found[i] - tonumber(ARGV[i * 4])),
-    'at', now)
+  local left = math.min(capacity, found[i] - tonumber(ARGV[i * 4]))
+  redis.call('HSET', key, 't', left, 'at', now)
   redis.call('PEXPIRE', key, life)
-  found[i] = tostring(math.min(capacity, found[i] - tonumber(ARGV[i * 4])))
+  found[i] = tostring(left)
 end
 return {0, unpack(found)}
 """
