@@ -42,6 +42,10 @@ GraphQL = Callable[..., Awaitable[dict[str, Any]]]
 ADMIN_KEY = "cg_test_admin_key"
 """The tests' admin API key (``CG_DEMO_API_KEY``: no database row needed)."""
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+ANSWER_WAIT = 30.0
+"""Seconds a WebSocket answer (an ack, a result, a close) may take before a
+test calls it a hang: as long as the suite's read deadline, since a worker on
+a busy machine may wait seconds for CPU. Not a measure of speed."""
 
 # Every server a test starts stops at once on SIGTERM: no balancer pools
 # connections to it, so the drain a fleet's replica needs (default 2 s) would

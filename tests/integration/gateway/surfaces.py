@@ -22,7 +22,7 @@ from gateway.auth.policy import GRANTABLE_ROLES, Role
 from gateway.db import models
 from gateway.relay.ids import customer_pk
 from gateway.runtime.services import Services
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, ANSWER_WAIT
 
 ROLES = sorted(GRANTABLE_ROLES)
 TASK_TITLE = "Call Maya about her refund"
@@ -138,12 +138,6 @@ async def ask_embedded(
         json={"query": query, "variables": variables},
         headers={"Authorization": f"Embed {issued['createEmbedToken']['token']}"},
     )
-
-
-ANSWER_WAIT = 30.0
-"""Seconds a WebSocket answer may take before the test calls it a hang: as
-long as the suite's read deadline (tests/conftest.py), since a worker on a
-busy machine may wait seconds for CPU. Not a measure of speed."""
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from gateway.db.auth_models import AuditEntry
 from gateway.insights.refresh import refresh_all
 from gateway.insights.segments import create_segment
 from gateway.runtime.services import Services
+from tests.conftest import ANSWER_WAIT
 from tests.integration.gateway.surfaces import (
     Maya,
     ask,
@@ -94,7 +95,7 @@ async def test_each_subscription_event_and_websocket_mutation_is_audited(
         ws_url, subprotocols=["graphql-transport-ws"], open_timeout=60
     ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": support}))
-        assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+        assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
         subscribe: dict[str, Any] = {"query": document, "variables": {"id": maya.id}}
         await ws.send(
             json.dumps({"id": "s", "type": "subscribe", "payload": subscribe})
@@ -104,7 +105,7 @@ async def test_each_subscription_event_and_websocket_mutation_is_audited(
         await ws.send(json.dumps({"id": "m", "type": "subscribe", "payload": mutate}))
         seen = set()
         while "s" not in seen:
-            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            message = json.loads(await asyncio.wait_for(ws.recv(), ANSWER_WAIT))
             if message["type"] == "next":
                 seen.add(message["id"])
     await db.audit.flush()

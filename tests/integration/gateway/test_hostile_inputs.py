@@ -28,7 +28,7 @@ from gateway.relay.ids import customer_pk
 from gateway.runtime.services import Services
 from gateway.schema import build_schema
 from gateway.schema.text_inputs import MAX_TEXT_LENGTH
-from tests.conftest import ADMIN, GraphQL, row_counts
+from tests.conftest import ADMIN, ANSWER_WAIT, GraphQL, row_counts
 
 SCHEMA = build_schema()._schema
 MUTATIONS = SCHEMA.mutation_type
@@ -348,14 +348,14 @@ async def test_hostile_text_sent_over_a_websocket_is_refused_and_nothing_stored(
         url = base_url.replace("http", "ws") + "/graphql"
         async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": ADMIN}))
-            assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+            assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
             query = document("addNote")
             variables = {"customerId": customer, "body": "a\x00b"}
             payload = {"query": query, "variables": variables}
             await ws.send(
                 json.dumps({"id": "1", "type": "subscribe", "payload": payload})
             )
-            answer = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), ANSWER_WAIT))
     errors = (
         answer["payload"]["errors"] if answer["type"] == "next" else answer["payload"]
     )

@@ -14,7 +14,7 @@ from graphql import build_client_schema, get_introspection_query
 from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.runtime.services import Services
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, ANSWER_WAIT
 
 STANDARD = get_introspection_query(
     descriptions=True,
@@ -86,7 +86,7 @@ async def test_the_standard_introspection_query_is_answered_over_websocket(
         url = base_url.replace("http", "ws") + "/graphql"
         async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": ADMIN}))
-            assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+            assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
             for number, query in enumerate((STANDARD, LOOPS[0])):
                 subscribe = {"payload": {"query": query}, "id": str(number)}
                 await ws.send(json.dumps({"type": "subscribe", **subscribe}))
@@ -95,7 +95,7 @@ async def test_the_standard_introspection_query_is_answered_over_websocket(
                     assert answer["type"] == "next", answer
                     assert "errors" not in answer["payload"]
                     assert "__schema" in answer["payload"]["data"]
-                    assert "complete" in await asyncio.wait_for(ws.recv(), 5)
+                    assert "complete" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
                 else:
                     errors = answer["payload"]
                     if answer["type"] == "next":

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 
 from gateway import metrics
 from gateway.metrics import OperationSeries
-from tests.conftest import ADMIN, GraphQL
+from tests.conftest import ADMIN, ANSWER_WAIT, GraphQL
 from tests.integration.gateway.surfaces import ws_url  # noqa: F401
 from tests.integration.gateway.test_mutations import new_customer
 
@@ -69,7 +69,7 @@ async def test_a_subscription_its_client_ends_is_counted_once(
     )
     async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": ADMIN}))
-        assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+        assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
         payload = {"query": document, "variables": {"id": customer}}
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         await asyncio.sleep(0.2)  # subscribed

@@ -23,7 +23,7 @@ from gateway.auth.policy import Role
 from gateway.cli.main import app as cli
 from gateway.relay.ids import customer_pk
 from gateway.runtime.services import Services, open_services
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, ANSWER_WAIT
 
 pytestmark = pytest.mark.storage_independent
 
@@ -358,12 +358,12 @@ async def test_a_websocket_without_credentials_is_closed(db: Services) -> None:
         async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
             await ws.send('{"type": "connection_init", "payload": {}}')
             with pytest.raises(websockets.ConnectionClosed) as closed:
-                await asyncio.wait_for(ws.recv(), 5)
+                await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
         assert closed.value.rcvd.code == 4403
         async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
             init = {"type": "connection_init", "payload": ADMIN}
             await ws.send(json.dumps(init))
-            assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+            assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
 
 
 NOTE_TIMELINE = """
@@ -403,7 +403,7 @@ async def test_the_subscription_masks_by_the_subscribers_role(
         url = base_url.replace("http", "ws") + "/graphql"
         async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": marketing}))
-            assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+            assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
             document = (
                 "subscription($id: ID!) { customerTimeline(customerId: $id) "
                 "{ __typename summary ... on NoteAdded { body } } }"
@@ -446,10 +446,10 @@ async def socket_answer(db: Services, headers: dict[str, str], document: str) ->
         url = base_url.replace("http", "ws") + "/graphql"
         async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": headers}))
-            assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+            assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
             subscribe = {"id": "1", "type": "subscribe", "payload": {"query": document}}
             await ws.send(json.dumps(subscribe))
-            answer: dict = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            answer: dict = json.loads(await asyncio.wait_for(ws.recv(), ANSWER_WAIT))
             return answer
 
 
@@ -489,7 +489,7 @@ async def test_the_websocket_applies_the_rate_limit(db: Services) -> None:
         url = base_url.replace("http", "ws") + "/graphql"
         async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": ADMIN}))
-            assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+            assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
             answers = []
             for n in range(3):
                 await ws.send(
@@ -501,9 +501,11 @@ async def test_the_websocket_applies_the_rate_limit(db: Services) -> None:
                         }
                     )
                 )
-                answers.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+                answers.append(
+                    json.loads(await asyncio.wait_for(ws.recv(), ANSWER_WAIT))
+                )
                 if answers[-1]["type"] == "next":
-                    await asyncio.wait_for(ws.recv(), 5)  # its "complete"
+                    await asyncio.wait_for(ws.recv(), ANSWER_WAIT)  # its "complete"
     assert [a["type"] for a in answers] == ["next", "next", "error"]
     refusal = answers[2]["payload"][0]["extensions"]
     assert refusal["code"] == "RATE_LIMITED"

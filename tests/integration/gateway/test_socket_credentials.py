@@ -24,6 +24,7 @@ from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
 from gateway.relay.ids import customer_pk
 from gateway.runtime.services import Services
+from tests.conftest import ANSWER_WAIT
 from tests.integration.gateway.transports import Served, served
 
 pytestmark = pytest.mark.storage_independent
@@ -53,7 +54,8 @@ async def subscribed(
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": init}))
         assert (
-            json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+            json.loads(await asyncio.wait_for(ws.recv(), ANSWER_WAIT))["type"]
+            == "connection_ack"
         )
         payload = {"query": LIVE, "variables": {"id": customer}}
         await ws.send(

@@ -25,7 +25,7 @@ from gateway.db import models
 from gateway.runtime.services import Services
 from gateway.schema.timeline_events import plain_name
 from gateway.timeline.items import Kind
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, ANSWER_WAIT
 from tests.integration.gateway.surfaces import (
     ROLES,
     WEB_EVENTS,
@@ -140,7 +140,7 @@ async def test_a_web_event_pushed_to_a_subscriber_shows_by_role(
 ) -> None:
     async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": keys[role]}))
-        assert "connection_ack" in await asyncio.wait_for(ws.recv(), 5)
+        assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
         payload = {"query": SUBSCRIPTION, "variables": {"id": maya.id}}
         await ws.send(json.dumps({"id": "s", "type": "subscribe", "payload": payload}))
         for attempt in range(10):
