@@ -150,12 +150,16 @@ def peer_targets(report: Report) -> list[Row]:
         measured, met = f"{alone:.2f} × ({figures})", contest.met(alone)
         verdict = Verdict.of([r for r in report.rounds if r.contest == contest])
         if verdict is not None:
-            measured = (
+            judged = (
                 f"met in {verdict.met_in} of {_rounds(verdict.rounds)} (median "
-                f"{verdict.median:.2f} ×, {verdict.low:.2f}–{verdict.high:.2f} ×); "
-                f"measured alone {measured}"
+                f"{verdict.median:.2f} ×, {verdict.low:.2f}–{verdict.high:.2f} ×)"
             )
+            # measured alone at each server's most, not at the contest's rate
+            alone_too = contest.rate is None
+            measured = f"{judged}; measured alone {measured}" if alone_too else judged
             met = verdict.met
+        elif contest.rate is not None:
+            continue  # measured in rounds only
         found.append((contest.name, contest.wanted, measured, met))
     for shape in PEER_SHAPES:
         cold = _find(rows, "loaders + cache", shape, "cold")
@@ -202,7 +206,11 @@ def rounds_section(report: Report) -> list[str]:
         "",
         "Each target against a peer measured again, with a pair of servers of "
         "its own: in each round both get the same continuous load one after "
-        "the other, the first swapped every round (`bench/peers/rounds.py`). "
+        "the other, the first swapped every round (`bench/peers/rounds.py`): "
+        "each server as many requests as it answers, or where the target "
+        "names a rate, that many a second to each (an open loop: CPU per "
+        "request at one load, whatever the machine's contention at each "
+        "server's most). "
         "*machine busy*, *stolen* — the whole machine's CPU time (both "
         "cores) busy, and taken by the hypervisor, during our load / the "
         "peer's. *upstreams' CPU ms/req* — the three simulators' processes' "

@@ -115,6 +115,30 @@ def test_a_target_measured_in_rounds_is_met_when_most_of_its_rounds_meet_it() ->
     assert rows[0].split(" | ")[7] == "– / 4.0"
 
 
+def test_a_target_at_a_rate_is_judged_by_its_rounds_alone() -> None:
+    """Measured alone, each server ran at its own most: no figure of the
+    contest's rate, so the target shows its rounds only, or nothing."""
+    cpu, same_rate = (c for c in CONTESTS if c.cpu)
+    report = Report(
+        Options(),
+        describe(),
+        "sqlite",
+        "Redis",
+        Subject(1, 1, 1, 1),
+        0,
+        measurements=[_measured(cpu.mode, CUSTOMER_360, "uncached", 80, 12.0)],
+        peers=[_measured(cpu.peer, CUSTOMER_360, "uncached", 90, 8.0)],
+    )
+    assert same_rate.name not in {row[0] for row in peer_targets(report)}
+    report.rounds = _turns(same_rate, [1.1, 0.9, 0.95, 0.98])
+    judged = {name: (measured, met) for name, _, measured, met in peer_targets(report)}
+    assert judged[same_rate.name] == (
+        "met in 3 of 4 alternated rounds (median 0.96 ×, 0.90–1.10 ×)",
+        True,
+    )
+    assert judged[cpu.name] == ("1.50 × (12.0 against 8.0 ms)", False)
+
+
 @pytest.mark.parametrize("rounds", ["1", "3", "-2"])
 def test_the_rounds_are_an_even_number(rounds: str) -> None:
     with pytest.raises(SystemExit):
