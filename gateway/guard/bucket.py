@@ -3,12 +3,14 @@ when configured, else in process — and in process while the process's Redis
 breaker skips Redis (``gateway.shared_redis``).
 
 A replica that loses Redis goes on from the level Redis last answered for each
-key (every answer leaves it in the process's bucket), not from a full bucket,
-and what it spends meanwhile is taken from Redis's buckets when Redis is back:
-a debt the next takes wait for. While cut off, N replicas may each spend what
-was left when Redis went and their own refill; the excess is repaid after, so
-a window long enough still holds the budget. A blip (one reply slower than
-``CG_REDIS_TIMEOUT`` opens the breaker) gives no replica a burst of its own.
+key (every answer leaves it in the process's bucket), not from a full bucket.
+When Redis is back, what the replica drew down in process (the level it found
+when it first took alone, less the level it leaves, its own refill counted) is
+taken from Redis's bucket: a debt the next takes wait for. While cut off, N
+replicas may each spend what was left when Redis went and their own refill;
+the draw-downs are repaid after, the refills are not, so a caller within its
+rate owes nothing. A blip (one reply slower than ``CG_REDIS_TIMEOUT`` opens
+the breaker) gives no replica a burst of its own.
 
 A take may cost more than one token and may have to leave a floor in the
 bucket; a refusal carries the seconds until it would pass. ``take_all`` takes
@@ -95,6 +97,14 @@ tokens."""
 
 _LOCAL_KEYS = 100_000
 """Buckets kept in memory at most (one per key, address or embed token)."""
+_SEEN_KEYS = 10_000
+"""Keys whose Redis level a process keeps at most (the upstream budgets' few,
+the callers' latest): beyond, it forgets them, and a key it forgot goes on
+from a full bucket while Redis is skipped."""
+_OWING_KEYS = 1_000
+"""Keys whose draw-down in process is repaid at most."""
+_REPAY_CHUNK = 100
+"""Repaid keys per write: each write answers within ``CG_REDIS_TIMEOUT``."""
 
 
 class TokenBucket:
@@ -117,8 +127,9 @@ class TokenBucket:
         self.redis = redis
         self.prefix = prefix if slot is None else f"{prefix}:{{{slot}}}"
         self._buckets: dict[str, tuple[float, float]] = {}
-        self._owed: dict[str, float] = {}
-        """Spent in process while Redis was skipped, by key: repaid to Redis."""
+        self._alone: dict[str, float] = {}
+        """While Redis is skipped: each key's level in process when this
+        process first took from it alone (what it draws down is repaid)."""
         if redis is not None:
             redis.breaker.on_recovery(self._repay)
         # takes made together go to Redis in one write (``BatchedScript``),
@@ -150,11 +161,13 @@ class TokenBucket:
         keys = [f"{self.prefix}:{key}", *reading]
         arguments = self._arguments(1.0, 0.0, force=False)
         # a missing script (Redis restarted or flushed) is loaded and run again
+        skipped = not redis.breaker.closed
         answer = await redis.breaker.run("bucket", lambda: script(keys, arguments))
         if answer is DOWN:
-            return self._wait_local(key, 1.0, 0.0), None
+            tokens = self._apply_local(key, 1.0, 0.0, force=False, alone=skipped)
+            return 0.0 if tokens is None else self._wait(tokens, 1.0), None
         allowed, tokens, values = answer
-        self._keep(key, float(tokens))
+        self._keep(key, float(tokens), most=_SEEN_KEYS)
         wait = 0.0 if int(allowed) else self._wait(float(tokens), 1.0)
         return wait, as_bytes(values)
 
@@ -166,8 +179,10 @@ class TokenBucket:
         self, key: str, cost: float, floor: float, *, force: bool
     ) -> float | None:
         """``None`` when applied, else the tokens there are."""
+        skipped = False
         if self.redis is not None and self._script is not None:
             script = self._script
+            skipped = not self.redis.breaker.closed
             answer = await self.redis.breaker.run(
                 "bucket",
                 lambda: script(
@@ -177,46 +192,59 @@ class TokenBucket:
             )
             if answer is not DOWN:
                 allowed, tokens = answer
-                self._keep(key, float(tokens))
+                self._keep(key, float(tokens), most=_SEEN_KEYS)
                 return None if int(allowed) else float(tokens)
-        return self._apply_local(key, cost, floor, force=force)
+        return self._apply_local(key, cost, floor, force=force, alone=skipped)
 
     async def _repay(self) -> None:
-        """Take from Redis's buckets what this process spent in process while
-        Redis was skipped (all in one write); kept for the next recovery
-        where Redis fails again."""
-        owed, self._owed = self._owed, {}
+        """Take from Redis's buckets what this process drew down in process
+        while Redis was skipped, a write per ``_REPAY_CHUNK`` keys; a key
+        whose write fails again is owed at the next recovery."""
+        alone, self._alone = self._alone, {}
         redis, script = self.redis, self._script
-        if not owed or redis is None or script is None:
+        if redis is None or script is None:
             return
+        drawn = [
+            (key, start - level)
+            for key, start in alone.items()
+            if start - (level := self._level(key)) > 0
+        ]
 
         def repaid(key: str, cost: float) -> Awaitable[Any]:
             keys = [f"{self.prefix}:{key}"]
             return script(keys, self._arguments(cost, 0.0, force=True))
 
-        answers = await asyncio.gather(
-            *(
-                redis.breaker.run("bucket", partial(repaid, key, cost))
-                for key, cost in owed.items()
+        for first in range(0, len(drawn), _REPAY_CHUNK):
+            chunk = drawn[first : first + _REPAY_CHUNK]
+            answers = await asyncio.gather(
+                *(redis.breaker.run("bucket", partial(repaid, *c)) for c in chunk)
             )
-        )
-        for (key, cost), answer in zip(owed.items(), answers, strict=True):
-            if answer is DOWN:
-                self._owe(key, cost)
-            else:
-                self._keep(key, float(answer[1]))
+            for (key, cost), answer in zip(chunk, answers, strict=True):
+                if answer is DOWN:  # owed again: found at ``cost`` above now
+                    self._alone.setdefault(key, self._level(key) + cost)
+                else:
+                    self._keep(key, float(answer[1]), most=_SEEN_KEYS)
 
-    def _owe(self, key: str, cost: float) -> None:
-        if len(self._owed) >= _LOCAL_KEYS and key not in self._owed:
-            return  # many addresses or tokens: those are not repaid
-        self._owed[key] = self._owed.get(key, 0.0) + cost
+    def _level(self, key: str) -> float:
+        """``key``'s level in process now, refilled."""
+        now = time.monotonic()
+        tokens, at = self._buckets.get(key, (self.capacity, now))
+        return min(self.capacity, tokens + (now - at) * self.rate)
 
-    def _keep(self, key: str, tokens: float, at: float | None = None) -> None:
+    def _keep(
+        self,
+        key: str,
+        tokens: float,
+        at: float | None = None,
+        *,
+        most: int = _LOCAL_KEYS,
+    ) -> None:
         """``key``'s level in process: its own, or the one Redis answered,
-        where this process goes on from while Redis is skipped."""
+        where this process goes on from while Redis is skipped; with more than
+        ``most`` keys kept, the others are forgotten."""
         if at is None:
             at = time.monotonic()
-        if len(self._buckets) >= _LOCAL_KEYS and key not in self._buckets:
+        if len(self._buckets) >= most and key not in self._buckets:
             self._buckets.clear()  # many addresses or tokens: start afresh
         self._buckets[key] = (tokens, at)
 
@@ -224,20 +252,18 @@ class TokenBucket:
         """The script's ``ARGV``."""
         return [self.capacity, self.rate, time.time(), cost, floor, int(force)]
 
-    def _wait_local(self, key: str, cost: float, floor: float) -> float:
-        tokens = self._apply_local(key, cost, floor, force=False)
-        return 0.0 if tokens is None else self._wait(tokens, cost + floor)
-
     def _apply_local(
-        self, key: str, cost: float, floor: float, *, force: bool
+        self, key: str, cost: float, floor: float, *, force: bool, alone: bool = False
     ) -> float | None:
+        """``_apply`` in process; ``alone``: while Redis is skipped (not a
+        call that just failed, which Redis may have run), the level found
+        noted for ``_repay``."""
         now = time.monotonic()
-        tokens, at = self._buckets.get(key, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - at) * self.rate)
+        tokens = self._level(key)
+        if alone and key not in self._alone and len(self._alone) < _OWING_KEYS:
+            self._alone[key] = tokens
         if force or tokens - cost >= floor:
             self._keep(key, min(self.capacity, tokens - cost), now)
-            if self.redis is not None:  # Redis skipped: repaid when back
-                self._owe(key, cost)
             return None
         self._keep(key, tokens, now)
         return tokens
@@ -258,8 +284,10 @@ async def take_all(takes: Sequence[Take]) -> tuple[int, float]:
     could not be and the seconds until it could (none was taken). One command
     to Redis: the buckets share one Redis and, on a cluster, one ``slot``."""
     first = takes[0][0]
+    skipped = False
     if first.redis is not None and first._all is not None:
         script = first._all
+        skipped = not first.redis.breaker.closed
         keys = [f"{bucket.prefix}:{key}" for bucket, key, _, _ in takes]
         arguments: list[float] = [time.time()]
         for bucket, _, cost, floor in takes:
@@ -271,13 +299,13 @@ async def take_all(takes: Sequence[Take]) -> tuple[int, float]:
             failed = int(answer[0])
             if not failed:
                 for (bucket, key, _, _), tokens in zip(takes, answer[1:], strict=True):
-                    bucket._keep(key, float(tokens))
+                    bucket._keep(key, float(tokens), most=_SEEN_KEYS)
                 return 0, 0.0
             bucket, key, cost, floor = takes[failed - 1]
-            bucket._keep(key, float(answer[1]))
+            bucket._keep(key, float(answer[1]), most=_SEEN_KEYS)
             return failed - 1, bucket._wait(float(answer[1]), cost + floor)
     for index, (bucket, key, cost, floor) in enumerate(takes):
-        tokens = bucket._apply_local(key, cost, floor, force=False)
+        tokens = bucket._apply_local(key, cost, floor, force=False, alone=skipped)
         if tokens is not None:  # none taken: give back what the others took
             for done, done_key, given, _ in takes[:index]:
                 done._apply_local(done_key, -given, 0.0, force=True)

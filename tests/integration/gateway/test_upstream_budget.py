@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from connectors.demo_world import World
 from connectors.errors import UpstreamBudgetSpent
@@ -206,6 +207,25 @@ async def test_buckets_taken_together_are_all_taken_or_none(
     assert await take_all([(account, "a", 4, 0)]) == (0, math.inf)  # never
 
 
+async def level_on_redis(redis: SharedRedis, bucket: TokenBucket, key: str) -> float:
+    """What a bucket holds on Redis now, refilled since its last take."""
+    stored = await redis.client.hmget(f"{bucket.prefix}:{key}", ["t", "at"])
+    tokens, at = (float(v) for v in stored)
+    return min(bucket.capacity, tokens + (time.time() - at) * bucket.rate)
+
+
+async def repaid(
+    redis: SharedRedis, bucket: TokenBucket, key: str, level: float
+) -> None:
+    """Wait until the breaker closed and ``key`` holds ``level`` on Redis."""
+    await redis.breaker.wait_closed()
+    for _ in range(200):
+        if await level_on_redis(redis, bucket, key) == pytest.approx(level, abs=0.1):
+            return
+        await asyncio.sleep(0.01)
+    assert await level_on_redis(redis, bucket, key) == pytest.approx(level, abs=0.1)
+
+
 @pytest.fixture(params=list(REDIS_KINDS))
 async def shared_redis(request: pytest.FixtureRequest) -> AsyncIterator[SharedRedis]:
     redis = SharedRedis.open(
@@ -243,18 +263,48 @@ async def test_a_process_that_loses_redis_goes_on_from_the_shared_level(
     assert (await take_all([(account, "a", 1, 0)]))[1] > 0
     assert (await take_all([(search, "s", 1, 0)]))[1] > 0
 
-    await breaker.wait_closed()  # the probe found Redis: the debts repaid
-    levels = {"k": 0.0, "r": 1.0, "a": 0.0}
-    for _ in range(200):
-        found = {
-            key: float(await shared_redis.client.hget(f"{account.prefix}:{key}", "t"))
-            for key in levels
-        }
-        if found == pytest.approx(levels, abs=0.1):
-            break
-        await asyncio.sleep(0.01)
-    assert found == pytest.approx(levels, abs=0.1)
+    # the probe found Redis: what was drawn down in process repaid
+    for key, level in {"k": 0.0, "r": 1.0, "a": 0.0}.items():
+        await repaid(shared_redis, account, key, level)
     assert await account.take("k") > 0  # on Redis again, and still spent
+
+
+async def test_a_caller_within_its_rate_while_redis_was_skipped_owes_nothing(
+    shared_redis: SharedRedis, cache_prefix: str
+) -> None:
+    """What a process spent in process, its own refill covered: nothing is
+    taken from Redis when it is back (the refill is not repaid)."""
+    bucket = TokenBucket(8, 3, shared_redis, cache_prefix)
+    assert await bucket.take("k") == 0  # 3 → 2 on Redis
+    shared_redis.breaker.failed("bucket", ConnectionError("gone"))
+    assert await bucket.take("k") == 0  # 2 → 1 in process
+    # the probe finds Redis after 0.25 s: 2 tokens' refill, full again
+    await shared_redis.breaker.wait_closed()
+    await asyncio.sleep(0.05)  # the recovery hooks ran
+    assert await level_on_redis(shared_redis, bucket, "k") == pytest.approx(3)
+
+
+async def test_a_take_whose_reply_came_too_late_is_not_repaid(
+    shared_redis: SharedRedis, cache_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply slower than the timeout: Redis ran the take, and the process
+    took it in process too; only what it took while Redis was skipped is
+    repaid, not that take again."""
+    bucket = TokenBucket(0.001, 5, shared_redis, cache_prefix)
+    assert await bucket.take("k") == 0  # 5 → 4 on Redis
+    script = bucket._script
+    assert script is not None
+
+    async def ran_then_timed_out(keys: list[str], args: list[float]) -> object:
+        await script(keys, args)
+        raise RedisTimeout("the reply came too late")
+
+    monkeypatch.setattr(bucket, "_script", ran_then_timed_out)
+    assert await bucket.take("k") == 0  # 4 → 3 on Redis; in process, 4 → 3
+    monkeypatch.undo()
+    assert not shared_redis.breaker.closed
+    assert await bucket.take("k") == 0  # 3 → 2 in process, Redis skipped
+    await repaid(shared_redis, bucket, "k", 2)  # 3 less the one take alone
 
 
 def test_klaviyo_has_a_budget_per_endpoint_within_its_burst_and_its_minute() -> None:
