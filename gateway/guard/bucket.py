@@ -231,22 +231,13 @@ class TokenBucket:
         tokens, at = self._buckets.get(key, (self.capacity, now))
         return min(self.capacity, tokens + (now - at) * self.rate)
 
-    def _keep(
-        self,
-        key: str,
-        tokens: float,
-        at: float | None = None,
-        *,
-        most: int = _LOCAL_KEYS,
-    ) -> None:
-        """``key``'s level in process: its own, or the one Redis answered,
+    def _keep(self, key: str, tokens: float, *, most: int = _LOCAL_KEYS) -> None:
+        """``key``'s level in process now: its own, or the one Redis answered,
         where this process goes on from while Redis is skipped; with more than
         ``most`` keys kept, the others are forgotten."""
-        if at is None:
-            at = time.monotonic()
         if len(self._buckets) >= most and key not in self._buckets:
             self._buckets.clear()  # many addresses or tokens: start afresh
-        self._buckets[key] = (tokens, at)
+        self._buckets[key] = (tokens, time.monotonic())
 
     def _arguments(self, cost: float, floor: float, *, force: bool) -> list[float]:
         """The script's ``ARGV``."""
@@ -258,14 +249,13 @@ class TokenBucket:
         """``_apply`` in process; ``alone``: while Redis is skipped (not a
         call that just failed, which Redis may have run), the level found
         noted for ``_repay``."""
-        now = time.monotonic()
         tokens = self._level(key)
         if alone and key not in self._alone and len(self._alone) < _OWING_KEYS:
             self._alone[key] = tokens
         if force or tokens - cost >= floor:
-            self._keep(key, min(self.capacity, tokens - cost), now)
+            self._keep(key, min(self.capacity, tokens - cost))
             return None
-        self._keep(key, tokens, now)
+        self._keep(key, tokens)
         return tokens
 
     def _wait(self, tokens: float, needed: float) -> float:

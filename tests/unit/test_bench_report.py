@@ -46,6 +46,20 @@ def _measured(
     )
 
 
+def _report(measurements: list[Measurement], peers: list[Measurement]) -> Report:
+    """A run's report holding these rows of ours and of the peers."""
+    return Report(
+        Options(),
+        describe(),
+        "sqlite",
+        "Redis",
+        Subject(1, 1, 1, 1),
+        0,
+        measurements=measurements,
+        peers=peers,
+    )
+
+
 def _turns(contest: Contest, ratios: list[float]) -> list[Round]:
     """Rounds of ``contest`` whose ratio (ours against the peer's) is each of
     ``ratios``, ours first in odd rounds."""
@@ -66,18 +80,12 @@ def _turns(contest: Contest, ratios: list[float]) -> list[Round]:
 def test_a_target_measured_in_rounds_is_met_when_most_of_its_rounds_meet_it() -> None:
     warm_360 = CONTESTS[1]
     cpu = CONTESTS[2]
-    report = Report(
-        Options(),
-        describe(),
-        "sqlite",
-        "Redis",
-        Subject(1, 1, 1, 1),
-        0,
-        measurements=[
+    report = _report(
+        [
             _measured(warm_360.mode, CUSTOMER_360, "warm", 2100, 0.2),
             _measured(cpu.mode, CUSTOMER_360, "uncached", 80, 12.0),
         ],
-        peers=[
+        [
             _measured(warm_360.peer, CUSTOMER_360, "warm", 1000, 0.5),
             _measured(cpu.peer, CUSTOMER_360, "uncached", 90, 8.0),
         ],
@@ -119,15 +127,9 @@ def test_a_target_at_a_rate_is_judged_by_its_rounds_alone() -> None:
     """Measured alone, each server ran at its own most: no figure of the
     contest's rate, so the target shows its rounds only, or nothing."""
     cpu, same_rate = (c for c in CONTESTS if c.cpu)
-    report = Report(
-        Options(),
-        describe(),
-        "sqlite",
-        "Redis",
-        Subject(1, 1, 1, 1),
-        0,
-        measurements=[_measured(cpu.mode, CUSTOMER_360, "uncached", 80, 12.0)],
-        peers=[_measured(cpu.peer, CUSTOMER_360, "uncached", 90, 8.0)],
+    report = _report(
+        [_measured(cpu.mode, CUSTOMER_360, "uncached", 80, 12.0)],
+        [_measured(cpu.peer, CUSTOMER_360, "uncached", 90, 8.0)],
     )
     assert same_rate.name not in {row[0] for row in peer_targets(report)}
     report.rounds = _turns(same_rate, [1.1, 0.9, 0.95, 0.98])
