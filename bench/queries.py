@@ -4,14 +4,15 @@ Each shape says how many distinct (connector, nesting level) pairs it touches:
 with loaders, a cold query should cost that many upstream calls, one per
 connector per level, and a warm one none. Where the gateway needs more (Shopify
 splits a level into concurrent calls planned under its query-cost cap, 50
-customers' newest 5 order summaries or 20 full orders a call; a first-ever link looks
-customers up by email and phone), the report shows the difference instead of
-hiding it. PostHog answers activity, ``lastSeenAt`` and ``sessionsCount`` of a
-level in one HogQL query.
+customers' newest 5 order summaries, 35 orders with their line items or 20 full
+orders a call; a first-ever link looks customers up by email and phone), the
+report shows the difference instead of hiding it. PostHog answers activity,
+``lastSeenAt`` and ``sessionsCount`` of a level in one HogQL query.
 
 Orders are read as windows of each customer's newest orders, as many as the
-page shows (rounded up to 5, 10, 20, 50, …), and as summaries when the query
-asks for no subtotal, refunded amount, line items, refunds or returns.
+page shows (rounded up to 5, 10, 20, 50, …), and as deep as the query shows:
+summaries, summaries with their line items (no line totals), or full orders
+(docs/shopify.md, "What a page of orders asks for").
 
 1. **Customer 360** — one customer as a help-desk sidebar shows them: the
    profile, 20 orders with their line items, 20 tickets, 50 activity events and

@@ -234,10 +234,11 @@ def _notes(report: Report) -> list[str]:
     if cold_360 is not None:
         notes.append(
             f"- The 360 subject has {report.subject.orders} orders; the view shows "
-            "20 with their line items, and up to 20 full orders fit one Shopify "
-            f"call, so a cold view costs {_n(cold_360.calls.connectors['shopify'])} "
-            "Shopify call(s) (one more only when an order has more line items, "
-            "refunds or returns than are read inline)."
+            "20 with their line items (no line totals, amounts, refunds or "
+            "returns: read as summaries with their lines, up to 35 orders a "
+            f"Shopify call), so a cold view costs "
+            f"{_n(cold_360.calls.connectors['shopify'])} Shopify call(s) (one "
+            "more only when an order has more line items than are read inline)."
         )
     warm_360 = _find(report.measurements, CUSTOMER_360, "warm")
     if warm_360 is not None:

@@ -88,6 +88,25 @@ class LineItem:
 
 
 @dataclass(frozen=True, slots=True)
+class LineSummary:
+    """A line item without its total (the line's price after its discounts):
+    what a list of orders showing what was bought reads, a line item's
+    product and unit price for 4 of its 6 query-cost points and fewer than
+    two thirds of its fields."""
+
+    id: str
+    title: str | None
+    quantity: int
+    unit_price: Money
+    sku: str | None = None
+    variant_title: str | None = None
+    category: str | None = None
+    vendor: str | None = None
+    unavailable: frozenset[str] = frozenset()
+    """As ``LineItem.unavailable``."""
+
+
+@dataclass(frozen=True, slots=True)
 class Refund:
     id: str
     order_id: str
@@ -110,9 +129,9 @@ class Return:
 
 @dataclass(frozen=True, slots=True)
 class OrderSummary:
-    """An order without its subtotal, refunded amount, line items, refunds and
-    returns: what a list of orders shows, read for a fraction of a full
-    order's query cost."""
+    """An order without its subtotal, refunded amount, refunds and returns,
+    and with its line items only as ``LineSummary`` when asked: what a list
+    of orders shows, read for a fraction of a full order's query cost."""
 
     id: str
     customer_id: str | None
@@ -123,6 +142,9 @@ class OrderSummary:
     financial_status: str | None
     fulfillment_status: str
     cancelled_at: datetime | None = None
+    line_items: tuple[LineSummary, ...] | None = None
+    """``None`` when not read (a summary shows none); read when a list shows
+    what was bought but no order amounts, line totals, refunds or returns."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -206,6 +206,14 @@ class ShopifyConnector:
         return await self.windows.summaries(sizes)
 
     @reads_answers(NAME)
+    async def order_lines_windows(
+        self, sizes: Mapping[str, int]
+    ) -> dict[str, OrderWindow[OrderSummary]]:
+        """The same as summaries with every line item's summary (no line
+        totals), for lists that show what was bought."""
+        return await self.windows.summaries(sizes, lines=True)
+
+    @reads_answers(NAME)
     async def returns_by_customers(
         self, customer_ids: Sequence[str]
     ) -> dict[str, list[Return]]:

@@ -22,7 +22,9 @@ The shapes read here (what ``queries.py`` asks for)::
           originalUnitPriceSet, discountedTotalSet}]},
       refunds: [{id, createdAt | null, note, totalRefundedSet}],  # a plain list
       returns: {nodes: [{id, name, status, createdAt, totalQuantity}]},
-    }                  # an order summary: the same without the last three
+    }                  # an order summary: without subtotalPriceSet,
+                       # totalRefundedSet, refunds and returns; lineItems only
+                       # when asked, without discountedTotalSet or product.id
     Customer { id, numberOfOrders, orders: {nodes: [Order], pageInfo} }  # windows
     AbandonedCheckout {
       id, abandonedCheckoutUrl, createdAt, completedAt | null, customer: {id} | null,
@@ -50,6 +52,7 @@ from connectors.models import (
     Checkout,
     ExternalCustomer,
     LineItem,
+    LineSummary,
     Money,
     Order,
     OrderSummary,
@@ -127,10 +130,37 @@ def line_item(node: Json, *, total_key: str = "discountedTotalSet") -> LineItem:
     )
 
 
+def line_summary(node: Json) -> LineSummary:
+    product = node.get("product")
+    return LineSummary(
+        id=node["id"],
+        title=node.get("title"),
+        quantity=int(node["quantity"]),
+        unit_price=money(node["originalUnitPriceSet"]),
+        sku=node.get("sku") or None,
+        variant_title=node.get("variantTitle"),
+        category=(product.get("productType") or None) if product else None,
+        vendor=product.get("vendor") if product else None,
+        unavailable=frozenset() if "product" in node else PRODUCT_FIELDS,
+    )
+
+
 @reads_answers(SOURCE)
 def order_summary(node: Json, owner: str | None = None) -> OrderSummary:
     """``owner``: the customer gid, when the order was read under its customer
-    (``Customer.orders``) rather than with ``customer { id }``."""
+    (``Customer.orders``) rather than with ``customer { id }``. Its line items'
+    summaries when the node has them (``queries.ORDER_LINES_WINDOWS``)."""
+    lines = node.get("lineItems")
+    return _summary(
+        node,
+        owner,
+        None if lines is None else tuple(line_summary(li) for li in _nodes(lines)),
+    )
+
+
+def _summary(
+    node: Json, owner: str | None, line_items: tuple[LineSummary, ...] | None = None
+) -> OrderSummary:
     customer = node.get("customer")
     return OrderSummary(
         id=node["id"],
@@ -142,12 +172,13 @@ def order_summary(node: Json, owner: str | None = None) -> OrderSummary:
         financial_status=node.get("displayFinancialStatus"),
         fulfillment_status=node["displayFulfillmentStatus"],
         cancelled_at=optional_timestamp(node.get("cancelledAt")),
+        line_items=line_items,
     )
 
 
 @reads_answers(SOURCE)
 def order(node: Json, owner: str | None = None) -> Order:
-    summary = order_summary(node, owner)
+    summary = _summary(node, owner)
     subtotal = node.get("subtotalPriceSet")
     refunded = node.get("totalRefundedSet")
     return Order(

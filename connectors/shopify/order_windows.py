@@ -13,6 +13,9 @@ Full orders carry their first line items, refunds and returns inline
 follow-up ``nodes(ids: [order gids])`` call with larger limits, and an order
 past even those has the rest paged from its own connections. Returns are not
 read when the app lacks ``read_returns`` (the documents then hold none).
+Summaries carry no parts, or, when a list shows what was bought, their line
+items' summaries: the first five inline, the rare order's rest paged from its
+``lineItems``.
 """
 
 from __future__ import annotations
@@ -79,20 +82,37 @@ class OrderWindowReader:
         self.limit = asyncio.Semaphore(concurrency)
 
     async def orders(self, sizes: Mapping[str, int]) -> dict[str, OrderWindow[Order]]:
-        return _mapped(await self._read(sizes, details=True), mapping.order)
+        """Full orders, every part read."""
+        found = await self._read(sizes, queries.ORDER_WINDOWS, queries.ORDER_COST)
+        await self._complete_parts(_nodes(found))
+        return _mapped(found, mapping.order)
 
     async def summaries(
-        self, sizes: Mapping[str, int]
+        self, sizes: Mapping[str, int], *, lines: bool = False
     ) -> dict[str, OrderWindow[OrderSummary]]:
-        return _mapped(await self._read(sizes, details=False), mapping.order_summary)
+        """Summaries; with ``lines``, with every line item's summary."""
+        if not lines:
+            found = await self._read(
+                sizes, queries.ORDER_SUMMARY_WINDOWS, queries.SUMMARY_COST
+            )
+            return _mapped(found, mapping.order_summary)
+        found = await self._read(
+            sizes, queries.ORDER_LINES_WINDOWS, queries.ORDER_LINES_COST
+        )
+        await asyncio.gather(
+            *(
+                self._page_on(n, "lineItems", queries.ORDER_LINE_SUMMARIES)
+                for n in _nodes(found)
+                if n["lineItems"]["pageInfo"]["hasNextPage"]
+            )
+        )
+        return _mapped(found, mapping.order_summary)
 
     async def _read(
-        self, sizes: Mapping[str, int], *, details: bool
+        self, sizes: Mapping[str, int], document: str, cost: int
     ) -> dict[str, RawWindow]:
-        """The newest ``sizes[gid]`` orders of each customer (``details``:
-        full orders, every part read; else summaries)."""
-        document = queries.ORDER_WINDOWS if details else queries.ORDER_SUMMARY_WINDOWS
-        cost = queries.ORDER_COST if details else queries.SUMMARY_COST
+        """The newest ``sizes[gid]`` orders of each customer, read with
+        ``document``, whose orders cost ``cost`` points each."""
         per_call = (queries.PLANNED_COST - queries.CUSTOMER_COST) // cost
         by_size: dict[int, list[str]] = {}
         for gid, size in sizes.items():
@@ -104,10 +124,6 @@ class OrderWindowReader:
             for chunk in _even_chunks(gids, customers_per_call(first, cost)):
                 reads.append(self._chunk(document, chunk, size, first, found))
         await asyncio.gather(*reads)
-        if details:
-            await self._complete_parts(
-                [n for window in found.values() for n in window.nodes]
-            )
         return found
 
     async def _chunk(
@@ -183,24 +199,24 @@ class OrderWindowReader:
 
     async def _rest(self, order: Json) -> None:
         """Page an order's line items and returns to the end; all its refunds."""
-        for part, document in (
-            ("lineItems", queries.ORDER_LINE_ITEMS),
-            ("returns", queries.ORDER_RETURNS),
-        ):
-            if part not in order:  # not asked: a missing access scope
-                continue
-            connection = order[part]
-            guard = PageGuard(NAME)
-            while connection["pageInfo"]["hasNextPage"]:
-                after = guard.advance(connection["pageInfo"]["endCursor"])
-                page = (await self._order(document, order["id"], after))[part]
-                connection["nodes"] = connection["nodes"] + page["nodes"]
-                connection["pageInfo"] = page["pageInfo"]
+        await self._page_on(order, "lineItems", queries.ORDER_LINE_ITEMS)
+        if "returns" in order:  # else not asked: a missing access scope
+            await self._page_on(order, "returns", queries.ORDER_RETURNS)
         if len(order["refunds"]) >= queries.DETAIL_REFUNDS:
             refunds = (await self._order(queries.ORDER_REFUNDS, order["id"]))["refunds"]
             if len(refunds) >= queries.MAX_REFUNDS:
                 raise UpstreamBadResponse(NAME, "order has too many refunds to read")
             order["refunds"] = refunds
+
+    async def _page_on(self, order: Json, part: str, document: str) -> None:
+        """Page the order's connection ``part`` to its end with ``document``."""
+        connection = order[part]
+        guard = PageGuard(NAME)
+        while connection["pageInfo"]["hasNextPage"]:
+            after = guard.advance(connection["pageInfo"]["endCursor"])
+            page = (await self._order(document, order["id"], after))[part]
+            connection["nodes"] = connection["nodes"] + page["nodes"]
+            connection["pageInfo"] = page["pageInfo"]
 
     async def _order(self, document: str, gid: str, after: str | None = None) -> Json:
         variables: Json = {"id": gid}
@@ -212,6 +228,11 @@ class OrderWindowReader:
             raise UpstreamBadResponse(NAME, "order vanished while reading")
         result: Json = found
         return result
+
+
+def _nodes(found: Mapping[str, RawWindow]) -> list[Json]:
+    """The order nodes of every window."""
+    return [n for window in found.values() for n in window.nodes]
 
 
 def _overflows(order: Json, refunds_read: int) -> bool:

@@ -12,10 +12,12 @@ its planned sizes with the simulator's cost model.
 
 The ``orders`` search (the full history, for the insights sync) asks for ten
 line items, five refunds and five returns an order, 94 points, so nine orders
-fit in one page. The windows the graph reads ask for fewer parts inline (44
-points an order, 20 orders a call) and fetch the rest of the rare order that
-has more in a follow-up; a summary (the total, no subtotal, refunds or parts)
-costs 3.
+fit in one page. The windows the graph reads ask for what the query shows,
+in three depths: full orders ask for fewer parts inline (44 points an order,
+20 orders a call) and fetch the rest of the rare order that has more in a
+follow-up; a summary (the total, no subtotal, refunds or parts) costs 3; a
+summary with its line items but not their totals (what a list of what was
+bought shows) costs 25.
 
 Fields behind optional access scopes (``LineItem.product``: ``read_products``;
 ``Order.returns``: ``read_returns``) are left out of a document when the app
@@ -176,6 +178,40 @@ ORDER_SUMMARY_WINDOWS = _windows(
 )
 """The same as summaries: no subtotal, refunds, line items or returns (3 points
 an order: the newest 5 orders of 50 customers fit one call)."""
+
+LINE_SUMMARY_NODE = f"""
+  id title quantity sku variantTitle product {{ productType vendor }}
+  originalUnitPriceSet {{ {MONEY} }}
+"""
+"""4 points: the line item, its product and its unit price; not its total."""
+INLINE_LINE_SUMMARIES = 5
+"""Line items read inline with an order whose list shows what was bought."""
+LINE_SUMMARY_COST = 4
+ORDER_LINES_COST = SUMMARY_COST + 2 + INLINE_LINE_SUMMARIES * LINE_SUMMARY_COST
+"""25 points per order: its summary and its first line items' summaries."""
+ORDER_LINES_WINDOWS = _windows(
+    "OrderLinesWindows",
+    "...OrderSummary "
+    f"lineItems(first: {INLINE_LINE_SUMMARIES}) "
+    f"{{ nodes {{ {LINE_SUMMARY_NODE} }} {PAGE_INFO} }}",
+    ORDER_SUMMARY,
+)
+"""The newest ``$first`` orders of each customer as summaries with their line
+items' summaries: what a list showing what was bought, but no order amounts,
+line totals, refunds or returns, reads (35 orders a call; about 60 % of the
+fields of full orders, for a typical order)."""
+LINE_SUMMARIES_PAGE = 224
+"""1 + 2 + 224 × 4 = 899 points."""
+ORDER_LINE_SUMMARIES = f"""
+query OrderLineSummaries($id: ID!, $after: String) {{
+  order(id: $id) {{
+    lineItems(first: {LINE_SUMMARIES_PAGE}, after: $after) {{
+      nodes {{ {LINE_SUMMARY_NODE} }} {PAGE_INFO}
+    }}
+  }}
+}}
+"""
+"""The rest of the line items of an order with more than fit inline."""
 
 DETAIL_LINE_ITEMS = 30
 DETAIL_REFUNDS = 10

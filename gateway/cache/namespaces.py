@@ -37,6 +37,10 @@ class UpstreamCaches:
     shopify_order_summaries: ReadThrough[OrderWindow[OrderSummary]]
     """Per customer gid: the newest orders as summaries (lists that show no
     line items, refunds or returns)."""
+    shopify_order_lines: ReadThrough[OrderWindow[OrderSummary]]
+    """Per customer gid: the newest orders as summaries with their line items'
+    summaries (lists that show what was bought, but no amounts beyond the
+    total, line totals, refunds or returns)."""
     shopify_checkouts: ReadThrough[list[Checkout]]
     zendesk_tickets: ReadThrough[list[Ticket]]
     zendesk_comments: ReadThrough[list[TicketComment]]
@@ -54,6 +58,7 @@ class UpstreamCaches:
                 self.shopify_customer,
                 self.shopify_order_windows,
                 self.shopify_order_summaries,
+                self.shopify_order_lines,
                 self.shopify_checkouts,
             ],
             "zendesk": [self.zendesk_tickets],
@@ -111,6 +116,9 @@ def build_caches(backend: CacheBackend, settings: Settings) -> UpstreamCaches:
         ),
         shopify_order_summaries=namespace(
             "shopify.order_summaries", OrderWindow[OrderSummary], shop
+        ),
+        shopify_order_lines=namespace(
+            "shopify.order_lines", OrderWindow[OrderSummary], shop
         ),
         shopify_checkouts=namespace("shopify.checkouts", list[Checkout], shop),
         zendesk_tickets=namespace("zendesk.tickets", list[Ticket], desk),

@@ -18,7 +18,7 @@ from connectors.models import (
     Checkout,
     ExternalCustomer,
     Order,
-    OrderSummary,
+    OrderT,
     OrderWindow,
     Ticket,
     TicketComment,
@@ -37,7 +37,7 @@ from gateway.loaders.upstream import (
     ExternalIdByCustomerLoader,
     SourceLinks,
 )
-from gateway.loaders.windows import NewestKey, WindowLoader
+from gateway.loaders.windows import NewestKey, WindowFetch, WindowLoader
 from gateway.mirror import reads
 
 if TYPE_CHECKING:
@@ -66,6 +66,26 @@ def _loader(
     )
 
 
+def _order_windows(
+    services: Services, name: str, fetch: WindowFetch[OrderWindow[OrderT]]
+) -> WindowLoader[OrderWindow[OrderT]]:
+    return WindowLoader(
+        name,
+        _cache(services, name),
+        fetch,
+        OrderWindow(0, 0, True),
+        batch=services.settings.loaders_enabled,
+    )
+
+
+def _pages(
+    windows: WindowLoader[OrderWindow[OrderT]],
+) -> Callable[[str, int], Awaitable[OrderWindow[OrderT]]]:
+    """A page's window of the customer's newest ``size`` orders: a smaller
+    last good one while Shopify fails (the page shows what it holds)."""
+    return lambda external_id, size: windows.load(NewestKey(external_id, size, True))
+
+
 class ShopifyLoaders:
     def __init__(
         self, services: Services, shopify: ShopifyConnector, links: SourceLinks
@@ -74,22 +94,14 @@ class ShopifyLoaders:
             return dict(zip(ids, await shopify.customers_by_ids(ids), strict=True))
 
         self.customer_by_id = _loader(services, "shopify_customer", customers, None)
-        batch = services.settings.loaders_enabled
-        self.order_window_by_customer: WindowLoader[OrderWindow[Order]] = WindowLoader(
-            "shopify_order_windows",
-            _cache(services, "shopify_order_windows"),
-            shopify.order_windows,
-            OrderWindow(0, 0, True),
-            batch=batch,
+        self.order_window_by_customer = _order_windows(
+            services, "shopify_order_windows", shopify.order_windows
         )
-        self.order_summaries_by_customer: WindowLoader[OrderWindow[OrderSummary]] = (
-            WindowLoader(
-                "shopify_order_summaries",
-                _cache(services, "shopify_order_summaries"),
-                shopify.order_summary_windows,
-                OrderWindow(0, 0, True),
-                batch=batch,
-            )
+        self.order_summaries_by_customer = _order_windows(
+            services, "shopify_order_summaries", shopify.order_summary_windows
+        )
+        self.order_lines_by_customer = _order_windows(
+            services, "shopify_order_lines", shopify.order_lines_windows
         )
         self.history_size = services.settings.shopify_order_history
         self.checkouts_by_customer: CachedLoader[list[Checkout]] = _loader(
@@ -101,8 +113,16 @@ class ShopifyLoaders:
             links, self.checkouts_by_customer.load, combine.checkouts
         )
         self.history = ByCustomer(links, self._history, combine.order_windows)
-        self.order_window = ByCustomer(links, self._window, combine.order_windows)
-        self.order_summaries = ByCustomer(links, self._summaries, combine.order_windows)
+        self.order_window = ByCustomer(
+            links, _pages(self.order_window_by_customer), combine.order_windows
+        )
+        self.order_summaries = ByCustomer(
+            links, _pages(self.order_summaries_by_customer), combine.order_windows
+        )
+        self.order_lines = ByCustomer(
+            links, _pages(self.order_lines_by_customer), combine.order_windows
+        )
+        """Summaries with their line items' summaries."""
 
     def _history(self, external_id: str) -> Awaitable[OrderWindow[Order]]:
         """The newest ``CG_SHOPIFY_ORDER_HISTORY`` orders, which the timeline
@@ -112,14 +132,6 @@ class ShopifyLoaders:
         return self.order_window_by_customer.load(
             NewestKey(external_id, self.history_size)
         )
-
-    def _window(self, external_id: str, size: int) -> Awaitable[OrderWindow[Order]]:
-        return self.order_window_by_customer.load(NewestKey(external_id, size, True))
-
-    def _summaries(
-        self, external_id: str, size: int
-    ) -> Awaitable[OrderWindow[OrderSummary]]:
-        return self.order_summaries_by_customer.load(NewestKey(external_id, size, True))
 
 
 class ZendeskLoaders:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 
 from strawberry.types.nodes import SelectedField, Selection
 
@@ -39,9 +40,20 @@ from gateway.resolvers.context import Info
 ORDERS = window_cursor("orders")
 
 
-PARTS = frozenset({"subtotal", "totalRefunded", "lineItems", "refunds", "returns"})
-"""Order fields a summary lacks."""
+FULL_PARTS = frozenset({"subtotal", "totalRefunded", "refunds", "returns"})
+"""Order fields only a full order has (and a line item's ``total``)."""
 SOURCE = "shopify"
+
+
+class Depth(IntEnum):
+    """How much of each order a query shows, so how much is read: each depth
+    is a window of its own (``gateway.loaders.sources.ShopifyLoaders``)."""
+
+    SUMMARY = 0
+    """No line items and none of ``FULL_PARTS``."""
+    LINES = 1
+    """Line items, but no line total and none of ``FULL_PARTS``."""
+    FULL = 2
 
 
 def readable(field: str, unavailable: frozenset[str]) -> None:
@@ -69,26 +81,41 @@ def _sort_key(order: Order | OrderSummary) -> tuple[str, str]:
     return (order.processed_at.isoformat(), order.id)
 
 
-def _wants_parts(selections: Iterable[Selection]) -> bool:
-    return any(
-        (isinstance(s, SelectedField) and s.name in PARTS) or _wants_parts(s.selections)
-        for s in selections
-    )
+def depth(selections: Iterable[Selection], *, in_line: bool = False) -> Depth:
+    """The depth ``selections`` (of orders, at any level below) need. A field
+    under ``@skip`` or ``@include`` counts as shown: reading more is safe."""
+    needed = Depth.SUMMARY
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            name = selection.name
+            if name in FULL_PARTS or (in_line and name == "total"):
+                return Depth.FULL
+            if name == "lineItems":
+                needed = max(needed, Depth.LINES)
+            below = depth(selection.selections, in_line=in_line or name == "lineItems")
+        else:  # a fragment: the same level
+            below = depth(selection.selections, in_line=in_line)
+        if below is Depth.FULL:
+            return below
+        needed = max(needed, below)
+    return needed
 
 
 async def orders(
     info: Info, customer_id: int, first: int, after: str | None
 ) -> OrderPage | None:
     """One page of the customer's orders from the smallest window that holds
-    it: summaries when the query shows none of ``PARTS``."""
+    it, as deep as the query shows (``depth``)."""
     check_first(first, info.context.services.settings.max_page_size)
     start, offset = after_position(ORDERS, after) if after is not None else (None, 0)
     shop = info.context.loaders.upstream.shopify
     if shop is None:
         return None
-    if _wants_parts(info.selected_fields):
+    needed = depth(info.selected_fields)
+    if needed is Depth.FULL:
         return await _page(shop.order_window, customer_id, first, start, offset)
-    return await _page(shop.order_summaries, customer_id, first, start, offset)
+    windows = shop.order_lines if needed is Depth.LINES else shop.order_summaries
+    return await _page(windows, customer_id, first, start, offset)
 
 
 async def _page(

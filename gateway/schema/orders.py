@@ -69,9 +69,19 @@ class LineItem:
         description='The variant, e.g. "Blue / XL"; null when the product has'
         " only its default variant or the variant was deleted."
     )
-    unit_price: Money = strawberry.field(description="Price of one unit.")
-    total: Money = strawberry.field(description="Unit price times quantity.")
-    item: strawberry.Private[canonical.LineItem]
+    unit_price: Money = strawberry.field(
+        description="Price of one unit when bought, before discounts."
+    )
+    item: strawberry.Private[canonical.LineItem | canonical.LineSummary]
+    """A summary when the query shows no line total (``resolve.orders``)."""
+
+    @strawberry.field(
+        description="The line's price after its own discounts (not the order's)."
+    )
+    def total(self) -> Money:
+        if not isinstance(self.item, canonical.LineItem):
+            raise RuntimeError(f"line item {self.id} was read without its total")
+        return Money.of(self.item.total)
 
     @strawberry.field(
         description="The product type; null when the product was deleted." + FORBIDDEN
@@ -89,7 +99,7 @@ class LineItem:
         return self.item.vendor
 
     @classmethod
-    def of(cls, item: canonical.LineItem) -> LineItem:
+    def of(cls, item: canonical.LineItem | canonical.LineSummary) -> LineItem:
         return cls(
             id=strawberry.ID(item.id),
             title=item.title,
@@ -97,7 +107,6 @@ class LineItem:
             sku=item.sku or None,
             variant_title=item.variant_title,
             unit_price=Money.of(item.unit_price),
-            total=Money.of(item.total),
             item=item,
         )
 
@@ -181,7 +190,9 @@ class Order:
     total: Money = strawberry.field(description="What the customer paid, all in.")
     parts: strawberry.Private[canonical.Order | None]
     """``None`` when read as a summary: only for queries that ask none of the
-    fields below (``gateway.resolvers.orders.PARTS``)."""
+    fields below but ``lineItems`` (``gateway.resolvers.orders.depth``)."""
+    lines: strawberry.Private[tuple[canonical.LineSummary, ...] | None]
+    """A summary's line items, when its query shows them but no line total."""
     customer_id: strawberry.Private[int]
 
     @strawberry.field(description="Line items after discounts, before shipping, tax.")
@@ -194,7 +205,10 @@ class Order:
 
     @strawberry.field(description="In the order's own order.")
     def line_items(self) -> list[LineItem]:
-        return [LineItem.of(i) for i in self._parts().line_items]
+        items = self.lines if self.parts is None else self.parts.line_items
+        if items is None:
+            raise RuntimeError(f"order {self.id} was read without its line items")
+        return [LineItem.of(i) for i in items]
 
     @strawberry.field(description="Oldest first; empty when none.")
     def refunds(self) -> list[Refund]:
@@ -225,6 +239,7 @@ class Order:
             fulfillment_status=order.fulfillment_status,
             total=Money.of(order.total),
             parts=order if isinstance(order, canonical.Order) else None,
+            lines=None if isinstance(order, canonical.Order) else order.line_items,
             customer_id=customer_id,
         )
 

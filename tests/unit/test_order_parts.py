@@ -1,7 +1,8 @@
-"""A page of orders reads full orders only when the query shows a part a
-summary lacks (``gateway.resolvers.orders``): wherever the document names one
-— a field, nested, inside an inline or a named fragment, even one it skips —
-and not for an alias that only looks like one."""
+"""A page of orders reads as deep as the query shows (``gateway.resolvers.
+orders.depth``): full orders for a part only they have — wherever the document
+names one, a field, nested, inside an inline or a named fragment, even one it
+skips — line items' summaries for line items without their totals, and
+summaries otherwise; never deeper for an alias that only looks like a part."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import strawberry
 
 from gateway.resolvers.context import Info
-from gateway.resolvers.orders import PARTS, _wants_parts
+from gateway.resolvers.orders import FULL_PARTS, Depth, depth
 
 
 @strawberry.type
@@ -20,6 +21,9 @@ class Amount:
 @strawberry.type
 class Part:
     id: str = "p"
+    title: str = "t"
+    total: Amount = strawberry.field(default_factory=Amount)
+    unit_price: Amount = strawberry.field(default_factory=Amount)
 
 
 @strawberry.type
@@ -45,9 +49,8 @@ class Page:
 
 
 PARTS_FRAGMENT = "fragment Parts on Order { returns { id } }"
-ASKED = {
+FULL = {
     "a field": ("edges { node { id subtotal { amount } } }", ""),
-    "a nested field": ("edges { node { id lineItems { id } } }", ""),
     "an aliased part": ("edges { node { id parts: refunds { id } } }", ""),
     "an inline fragment": (
         "edges { node { id ... on Order { totalRefunded { amount } } } }",
@@ -59,8 +62,34 @@ ASKED = {
         "fragment Edges on Page { edges { node { ...Parts } } } " + PARTS_FRAGMENT,
     ),
     "a skipped field": ("edges { node { id returns @skip(if: true) { id } } }", ""),
+    "a line's total": (
+        "edges { node { id lineItems { title total { amount } } } }",
+        "",
+    ),
+    "a line's total in a fragment": (
+        "edges { node { lineItems { ...Line } } }",
+        "fragment Line on Part { total { amount } }",
+    ),
+    "line items beside a part": (
+        "edges { node { lineItems { title } refunds { id } } }",
+        "",
+    ),
 }
-NOT_ASKED = {
+LINES = {
+    "line items": (
+        "edges { node { id lineItems { id title unitPrice { amount } } } }",
+        "",
+    ),
+    "line items in a fragment": (
+        "edges { node { ...Lines } }",
+        "fragment Lines on Order { total { amount } lineItems { title } }",
+    ),
+    "an alias named as a line's total": (
+        "edges { node { lineItems { total: unitPrice { amount } } } }",
+        "",
+    ),
+}
+SUMMARY = {
     "amounts": ("totalCount edges { node { id total { amount } } }", ""),
     "a named fragment": (
         "edges { node { id ...Total } }",
@@ -73,36 +102,41 @@ NOT_ASKED = {
 }
 
 
-def wanted(selection: str, fragments: str) -> bool:
-    """What ``_wants_parts`` says in ``{ orders { <selection> } }``."""
-    seen: list[bool] = []
+def needed(selection: str, fragments: str) -> Depth:
+    """What ``depth`` says in ``{ orders { <selection> } }``."""
+    seen: list[Depth] = []
 
     @strawberry.type
     class Query:
         @strawberry.field
         def orders(self, info: Info) -> Page:
-            seen.append(_wants_parts(info.selected_fields))
+            seen.append(depth(info.selected_fields))
             return Page()
 
     document = f"{{ orders {{ {selection} }} }} {fragments}"
     result = strawberry.Schema(query=Query).execute_sync(document)
     assert result.errors is None, result.errors
-    return seen == [True]
+    [found] = seen
+    return found
 
 
-@pytest.mark.parametrize(("selection", "fragments"), ASKED.values(), ids=list(ASKED))
-def test_full_orders_where_the_document_names_a_part(
-    selection: str, fragments: str
+CASES = [
+    pytest.param(selection, fragments, expected, id=f"{expected.name}: {name}")
+    for expected, table in (
+        (Depth.FULL, FULL),
+        (Depth.LINES, LINES),
+        (Depth.SUMMARY, SUMMARY),
+    )
+    for name, (selection, fragments) in table.items()
+]
+
+
+@pytest.mark.parametrize(("selection", "fragments", "expected"), CASES)
+def test_each_page_reads_as_deep_as_the_document_shows(
+    selection: str, fragments: str, expected: Depth
 ) -> None:
-    assert wanted(selection, fragments)
+    assert needed(selection, fragments) is expected
 
 
-@pytest.mark.parametrize(
-    ("selection", "fragments"), NOT_ASKED.values(), ids=list(NOT_ASKED)
-)
-def test_summaries_where_it_names_none(selection: str, fragments: str) -> None:
-    assert not wanted(selection, fragments)
-
-
-def test_the_parts_are_the_fields_a_summary_lacks() -> None:
-    assert {"subtotal", "totalRefunded", "lineItems", "refunds", "returns"} == PARTS
+def test_the_full_parts_are_the_order_fields_a_summary_lacks() -> None:
+    assert {"subtotal", "totalRefunded", "refunds", "returns"} == FULL_PARTS

@@ -272,6 +272,11 @@ async def test_after_the_scope_check_no_read_asks_for_what_it_may_not_read(
             assert item.unavailable == mapping.PRODUCT_FIELDS
             assert item.title
             assert item.category is None
+    lines = (await connector.order_lines_windows({gid: 10}))[gid]
+    assert outcomes["access_denied"] == 0
+    for summary in lines.orders:
+        assert summary.line_items
+        assert all(i.unavailable == mapping.PRODUCT_FIELDS for i in summary.line_items)
 
 
 async def test_an_access_denied_field_is_left_out_and_asked_again_once(

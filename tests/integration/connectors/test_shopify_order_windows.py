@@ -137,6 +137,54 @@ async def test_an_order_with_more_line_items_than_inline_gets_them_in_one_follow
     ]
 
 
+async def test_twenty_orders_with_their_line_summaries_cost_one_call(
+    connector: ShopifyConnector, simulator: ShopifySimulator
+) -> None:
+    gid = regular(simulator, 21)
+    full = (await connector.order_windows({gid: 20}))[gid]
+    simulator.requests.reset()
+
+    window = (await connector.order_lines_windows({gid: 20}))[gid]
+
+    assert simulator.requests.total == 1
+    assert (window.size, window.total, window.complete) == (
+        full.size,
+        full.total,
+        full.complete,
+    )
+    for lines, order in zip(window.orders, full.orders, strict=True):
+        assert lines.id == order.id
+        assert lines.total == order.total
+        assert lines.line_items is not None
+        assert [
+            (i.id, i.title, i.quantity, i.sku, i.variant_title, i.unit_price)
+            + (i.category, i.vendor, i.unavailable)
+            for i in lines.line_items
+        ] == [
+            (i.id, i.title, i.quantity, i.sku, i.variant_title, i.unit_price)
+            + (i.category, i.vendor, i.unavailable)
+            for i in order.line_items
+        ]
+    summaries = (await connector.order_summary_windows({gid: 20}))[gid]
+    assert all(o.line_items is None for o in summaries.orders)
+
+
+async def test_an_order_with_more_line_items_than_inline_has_its_lines_paged(
+    connector: ShopifyConnector, simulator: ShopifySimulator
+) -> None:
+    gid = simulator.customer_gid(1)
+    huge = simulator.add_order(1, [(CATALOG[i % len(CATALOG)], 1) for i in range(35)])
+
+    window = (await connector.order_lines_windows({gid: 5}))[gid]
+
+    order = window.orders[0]
+    assert order.id == huge["id"]
+    assert order.line_items is not None
+    assert [li.id for li in order.line_items] == [li["id"] for li in huge["lineItems"]]
+    assert simulator.requests.total == 2  # the window, then the rest of its lines
+    assert simulator.operations["order"] == 1
+
+
 async def test_an_order_past_the_follow_up_limits_is_paged_to_its_last_line_item(
     connector: ShopifyConnector, simulator: ShopifySimulator
 ) -> None:

@@ -125,7 +125,7 @@ async def test_a_smaller_window_after_a_bigger_one_is_a_cache_hit(
 
     smaller = await gateway.gql(
         "query($e: String!) { customer(email: $e) { orders(first: 3) "
-        "{ edges { node { id lineItems { title } returns { name } } } } } }",
+        "{ edges { node { id lineItems { title sku } } } } } }",
         {"e": email},
     )
     assert gateway.simulators.shopify.requests.total == 0
@@ -141,6 +141,65 @@ async def test_a_smaller_window_after_a_bigger_one_is_a_cache_hit(
     assert gateway.simulators.shopify.operations["nodes"] >= 1
     edges = bigger["data"]["customer"]["orders"]["edges"]
     assert [e["node"]["id"] for e in edges] == [o["id"] for o in stored[:30]]
+
+
+DEPTHS = {
+    "summaries": (
+        "id name processedAt financialStatus total { amount currencyCode }",
+        "OrderSummaryWindows",
+    ),
+    "line items' summaries": (
+        "id name total { amount } lineItems { id title quantity sku variantTitle"
+        " category vendor unitPrice { amount currencyCode } }",
+        "OrderLinesWindows",
+    ),
+    "full orders for a line's total": (
+        "id lineItems { title total { amount currencyCode } }",
+        "OrderWindows",
+    ),
+}
+
+
+@pytest.mark.parametrize("shown", DEPTHS)
+async def test_each_page_asks_shopify_for_what_it_shows_and_answers_as_a_full_order(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, shown: str
+) -> None:
+    """The same orders as read in full, from a document as deep as the
+    selection: its operation is the one Shopify is sent."""
+    selection, operation = DEPTHS[shown]
+    index = plain_shopper(gateway, 20)
+    email = gateway.world.customers[index].email
+    customer_id = await link(gateway, email)
+    shopify = gateway.services.upstreams.shopify
+    assert shopify is not None
+    sent: list[str] = []
+    query = shopify.query
+
+    async def recorded(document: str, variables: dict[str, Any]) -> dict[str, Any]:
+        sent.append(document.split("(", 1)[0].split()[-1])
+        return await query(document, variables)
+
+    monkeypatch.setattr(shopify, "query", recorded)
+
+    def view(shown: str) -> str:
+        return (
+            "query($e: String!) { customer(email: $e) { orders(first: 20) "
+            f"{{ edges {{ node {{ {shown} }} }} }} }} }}"
+        )
+
+    shown_only = await gateway.gql(view(selection), {"e": email})
+    assert sent == [operation]
+    await evict(gateway, customer_id)
+    sent.clear()
+    in_full = await gateway.gql(view(selection + " subtotal { amount }"), {"e": email})
+
+    assert sent == ["OrderWindows"]
+    assert "errors" not in shown_only, shown_only
+    full_edges = in_full["data"]["customer"]["orders"]["edges"]
+    for edge in full_edges:
+        del edge["node"]["subtotal"]
+    assert shown_only["data"]["customer"]["orders"]["edges"] == full_edges
+    assert len(full_edges) == 20
 
 
 async def test_amounts_a_summary_lacks_are_read_as_full_orders(

@@ -32,6 +32,14 @@ PLANNED = {
         queries.ORDER_WINDOWS,
         {"ids": ids(1), "first": 20},
     ),
+    "ORDER_LINES_WINDOWS 35 orders with their lines": (
+        queries.ORDER_LINES_WINDOWS,
+        {"ids": ids(1), "first": 35},
+    ),
+    "ORDER_LINE_SUMMARIES": (
+        queries.ORDER_LINE_SUMMARIES,
+        {"id": "gid://shopify/Order/1"},
+    ),
     "ORDER_SUMMARY_WINDOWS 50 × 5": (
         queries.ORDER_SUMMARY_WINDOWS,
         {"ids": ids(50), "first": 5},
@@ -60,15 +68,21 @@ def test_each_document_is_planned_under_the_limit_with_a_margin(name: str) -> No
     assert 0 < cost <= queries.PLANNED_COST < queries.MAX_COST
 
 
-def test_the_cost_per_order_the_windows_plan_with_is_the_priced_one() -> None:
-    one = requested_cost(
-        parse(queries.ORDER_WINDOWS), None, {"ids": ids(1), "first": 1}
-    )
-    two = requested_cost(
-        parse(queries.ORDER_WINDOWS), None, {"ids": ids(1), "first": 2}
-    )
-    assert two - one == queries.ORDER_COST
-    assert one - queries.ORDER_COST == queries.CUSTOMER_COST
+@pytest.mark.parametrize(
+    ("document", "cost"),
+    [
+        (queries.ORDER_WINDOWS, queries.ORDER_COST),
+        (queries.ORDER_LINES_WINDOWS, queries.ORDER_LINES_COST),
+        (queries.ORDER_SUMMARY_WINDOWS, queries.SUMMARY_COST),
+    ],
+)
+def test_the_cost_per_order_the_windows_plan_with_is_the_priced_one(
+    document: str, cost: int
+) -> None:
+    one = requested_cost(parse(document), None, {"ids": ids(1), "first": 1})
+    two = requested_cost(parse(document), None, {"ids": ids(1), "first": 2})
+    assert two - one == cost
+    assert one - cost == queries.CUSTOMER_COST
 
 
 @pytest.mark.parametrize("name", PLANNED)
