@@ -238,7 +238,7 @@ def _notes(report: Report) -> list[str]:
             "returns: read as summaries with their lines, up to 35 orders a "
             f"Shopify call), so a cold view costs "
             f"{_n(cold_360.calls.connectors['shopify'])} Shopify call(s) (one "
-            "more only when an order has more line items than are read inline)."
+            "more per 7 orders with more line items than are read inline)."
         )
     warm_360 = _find(report.measurements, CUSTOMER_360, "warm")
     if warm_360 is not None:

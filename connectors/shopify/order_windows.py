@@ -14,7 +14,8 @@ follow-up ``nodes(ids: [order gids])`` call with larger limits, and an order
 past even those has the rest paged from its own connections. Returns are not
 read when the app lacks ``read_returns`` (the documents then hold none).
 Summaries carry no parts, or, when a list shows what was bought, their line
-items' summaries: the first five inline, the rare order's rest paged from its
+items' summaries: the first five inline, the rare order with more re-read
+likewise (30 line items, 7 orders a call), and one past those paged from its
 ``lineItems``.
 """
 
@@ -99,13 +100,7 @@ class OrderWindowReader:
         found = await self._read(
             sizes, queries.ORDER_LINES_WINDOWS, queries.ORDER_LINES_COST
         )
-        await asyncio.gather(
-            *(
-                self._page_on(n, "lineItems", queries.ORDER_LINE_SUMMARIES)
-                for n in _nodes(found)
-                if n["lineItems"]["pageInfo"]["hasNextPage"]
-            )
-        )
+        await self._complete_lines(_nodes(found))
         return _mapped(found, mapping.order_summary)
 
     async def _read(
@@ -113,7 +108,9 @@ class OrderWindowReader:
     ) -> dict[str, RawWindow]:
         """The newest ``sizes[gid]`` orders of each customer, read with
         ``document``, whose orders cost ``cost`` points each."""
-        per_call = (queries.PLANNED_COST - queries.CUSTOMER_COST) // cost
+        per_call = min(
+            (queries.PLANNED_COST - queries.CUSTOMER_COST) // cost, queries.MAX_PAGE
+        )
         by_size: dict[int, list[str]] = {}
         for gid, size in sizes.items():
             by_size.setdefault(size, []).append(gid)
@@ -177,13 +174,33 @@ class OrderWindowReader:
     async def _complete_parts(self, nodes: list[Json]) -> None:
         """Re-read the parts of orders that had more than fit inline."""
         pending = [n for n in nodes if _overflows(n, queries.INLINE_REFUNDS)]
-        if not pending:
-            return
+        await self._details(pending, queries.ORDER_DETAILS, queries.DETAILS_PER_CALL)
+        await asyncio.gather(
+            *(self._rest(n) for n in pending if _overflows(n, queries.DETAIL_REFUNDS))
+        )
+
+    async def _complete_lines(self, nodes: list[Json]) -> None:
+        """Re-read the line items of orders that had more than fit inline."""
+        pending = [n for n in nodes if _more_lines(n)]
+        await self._details(
+            pending, queries.ORDER_LINE_DETAILS, queries.LINE_DETAILS_PER_CALL
+        )
+        await asyncio.gather(
+            *(
+                self._page_on(n, "lineItems", queries.ORDER_LINE_SUMMARIES)
+                for n in pending
+                if _more_lines(n)
+            )
+        )
+
+    async def _details(self, pending: list[Json], document: str, per_call: int) -> None:
+        """Replace the parts of the ``pending`` orders by those ``document``
+        reads, ``per_call`` orders a ``nodes(ids:)`` call, concurrently."""
         by_id = {n["id"]: n for n in pending}
 
         async def details(chunk: list[str]) -> None:
             async with self.limit:
-                found = await self.nodes(queries.ORDER_DETAILS, chunk, {})
+                found = await self.nodes(document, chunk, {})
             for gid, fresh in zip(chunk, found, strict=True):
                 if not fresh:
                     raise UpstreamBadResponse(NAME, "order vanished while reading")
@@ -191,11 +208,8 @@ class OrderWindowReader:
                     if part in fresh:
                         by_id[gid][part] = fresh[part]
 
-        chunks = _even_chunks(list(by_id), queries.DETAILS_PER_CALL)
+        chunks = _even_chunks(list(by_id), per_call)
         await asyncio.gather(*(details(chunk) for chunk in chunks))
-        await asyncio.gather(
-            *(self._rest(n) for n in pending if _overflows(n, queries.DETAIL_REFUNDS))
-        )
 
     async def _rest(self, order: Json) -> None:
         """Page an order's line items and returns to the end; all its refunds."""
@@ -233,6 +247,11 @@ class OrderWindowReader:
 def _nodes(found: Mapping[str, RawWindow]) -> list[Json]:
     """The order nodes of every window."""
     return [n for window in found.values() for n in window.nodes]
+
+
+def _more_lines(order: Json) -> bool:
+    """Whether an order has line items beyond those read."""
+    return bool(order["lineItems"]["pageInfo"]["hasNextPage"])
 
 
 def _overflows(order: Json, refunds_read: int) -> bool:

@@ -200,6 +200,22 @@ ORDER_LINES_WINDOWS = _windows(
 items' summaries: what a list showing what was bought, but no order amounts,
 line totals, refunds or returns, reads (35 orders a call; about 60 % of the
 fields of full orders, for a typical order)."""
+DETAIL_LINE_SUMMARIES = 30
+ORDER_LINE_DETAILS = f"""
+query OrderLineDetails($ids: [ID!]!) {{
+  nodes(ids: $ids) {{
+    ... on Order {{
+      id
+      lineItems(first: {DETAIL_LINE_SUMMARIES}) {{
+        nodes {{ {LINE_SUMMARY_NODE} }} {PAGE_INFO}
+      }}
+    }}
+  }}
+}}
+"""
+"""The follow-up for orders with more line items than fit inline."""
+LINE_DETAILS_PER_CALL = 7
+"""123 points an order: 1 + (2 + 30 × 4)."""
 LINE_SUMMARIES_PAGE = 224
 """1 + 2 + 224 × 4 = 899 points."""
 ORDER_LINE_SUMMARIES = f"""
@@ -211,7 +227,7 @@ query OrderLineSummaries($id: ID!, $after: String) {{
   }}
 }}
 """
-"""The rest of the line items of an order with more than fit inline."""
+"""Past the follow-up's 30: the rest of an order's line items."""
 
 DETAIL_LINE_ITEMS = 30
 DETAIL_REFUNDS = 10
@@ -288,6 +304,8 @@ PLANNED_COST = 900
 """What the connector plans a document to cost at most."""
 MAX_IDS = 250
 """Any input array holds at most 250 items (shopify.dev "API limits")."""
+MAX_PAGE = 250
+"""A connection's ``first`` is at most 250."""
 IDS_PER_CALL = 225
 """Customers per ``nodes(ids:)`` of ``CUSTOMERS_BY_IDS``: 4 points each."""
 MAX_ORDERS_PAGE = 9

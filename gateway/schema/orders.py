@@ -76,7 +76,8 @@ class LineItem:
     """A summary when the query shows no line total (``resolve.orders``)."""
 
     @strawberry.field(
-        description="The line's price after its own discounts (not the order's)."
+        description="The line's price after the discounts on the line itself, not"
+        " those on the order or from discount codes (Shopify's discountedTotalSet)."
     )
     def total(self) -> Money:
         if not isinstance(self.item, canonical.LineItem):

@@ -169,20 +169,50 @@ async def test_twenty_orders_with_their_line_summaries_cost_one_call(
     assert all(o.line_items is None for o in summaries.orders)
 
 
-async def test_an_order_with_more_line_items_than_inline_has_its_lines_paged(
-    connector: ShopifyConnector, simulator: ShopifySimulator
+@pytest.mark.parametrize(
+    ("lines", "orders", "calls"),
+    [
+        (12, 1, {"nodes": 2}),  # the window, then one follow-up
+        (12, 8, {"nodes": 3}),  # the window, then 7 orders a follow-up
+        (35, 1, {"nodes": 2, "order": 1}),  # and lines 31–35 paged
+    ],
+)
+async def test_orders_with_more_line_items_than_inline_have_their_lines_read_after(
+    connector: ShopifyConnector,
+    simulator: ShopifySimulator,
+    lines: int,
+    orders: int,
+    calls: dict[str, int],
 ) -> None:
     gid = simulator.customer_gid(1)
-    huge = simulator.add_order(1, [(CATALOG[i % len(CATALOG)], 1) for i in range(35)])
+    big = [
+        simulator.add_order(1, [(CATALOG[i % len(CATALOG)], 1) for i in range(lines)])
+        for _ in range(orders)
+    ]
 
-    window = (await connector.order_lines_windows({gid: 5}))[gid]
+    window = (await connector.order_lines_windows({gid: 10}))[gid]
 
-    order = window.orders[0]
-    assert order.id == huge["id"]
-    assert order.line_items is not None
-    assert [li.id for li in order.line_items] == [li["id"] for li in huge["lineItems"]]
-    assert simulator.requests.total == 2  # the window, then the rest of its lines
-    assert simulator.operations["order"] == 1
+    by_id = {o.id: o for o in window.orders}
+    for record in big:
+        read = by_id[record["id"]].line_items
+        assert read is not None
+        assert [li.id for li in read] == [li["id"] for li in record["lineItems"]]
+    assert simulator.operations.snapshot() == calls
+
+
+async def test_a_window_past_250_orders_asks_at_most_250_a_page(
+    connector: ShopifyConnector, simulator: ShopifySimulator
+) -> None:
+    """Shopify's connections give at most 250 a page, whatever the cost."""
+    gid = simulator.customer_gid(1)
+    for _ in range(260):
+        simulator.add_order(1, [(CATALOG[0], 1)])
+
+    window = (await connector.order_summary_windows({gid: 500}))[gid]
+
+    assert [o.id for o in window.orders] == [o["id"] for o in newest(simulator, gid)]
+    assert window.complete
+    assert simulator.operations["nodes"] == 2
 
 
 async def test_an_order_past_the_follow_up_limits_is_paged_to_its_last_line_item(

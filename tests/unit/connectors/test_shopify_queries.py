@@ -36,6 +36,10 @@ PLANNED = {
         queries.ORDER_LINES_WINDOWS,
         {"ids": ids(1), "first": 35},
     ),
+    "ORDER_LINE_DETAILS": (
+        queries.ORDER_LINE_DETAILS,
+        {"ids": ids(queries.LINE_DETAILS_PER_CALL)},
+    ),
     "ORDER_LINE_SUMMARIES": (
         queries.ORDER_LINE_SUMMARIES,
         {"id": "gid://shopify/Order/1"},
