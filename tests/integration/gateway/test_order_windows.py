@@ -202,6 +202,37 @@ async def test_each_page_asks_shopify_for_what_it_shows_and_answers_as_a_full_or
     assert len(full_edges) == 20
 
 
+@pytest.mark.parametrize("shown", DEPTHS)
+async def test_a_new_order_shows_at_once_at_every_depth_after_its_change(
+    gateway: Gateway, shown: str
+) -> None:
+    """Each depth's window is cached apart, and a change of the customer (an
+    ``orders/create`` webhook's) drops every one of them."""
+    selection, _ = DEPTHS[shown]
+    index = plain_shopper(gateway, 5)
+    email = gateway.world.customers[index].email
+    customer_id = await link(gateway, email)
+    view = (
+        "query($e: String!) { customer(email: $e) { orders(first: 5) "
+        f"{{ edges {{ node {{ id {selection} }} }} }} }} }}"
+    )
+    before = await gateway.gql(view, {"e": email})
+    newest = stored_orders(gateway, index)[0]["_processed"] + timedelta(minutes=1)
+    placed = gateway.simulators.shopify.add_order(
+        index, [(CATALOG[0], 1)], processed_at=newest
+    )
+    assert await gateway.gql(view, {"e": email}) == before  # cached
+    await gateway.services.changes.publish(
+        CustomerChange(customer_id=customer_id, source="shopify", kind="orders/create")
+    )
+
+    after = await gateway.gql(view, {"e": email})
+
+    edges = after["data"]["customer"]["orders"]["edges"]
+    assert edges[0]["node"]["id"] == placed["id"]
+    assert edges[1:] == before["data"]["customer"]["orders"]["edges"][:4]
+
+
 async def test_amounts_a_summary_lacks_are_read_as_full_orders(
     gateway: Gateway,
 ) -> None:
