@@ -11,6 +11,7 @@ fetched meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -65,15 +66,16 @@ class CacheBackend(Protocol):
         ...
 
     async def acquire_many(
-        self, locks: Mapping[str, str], ttl: float
+        self, locks: Mapping[str, str], ttl: float, token: str
     ) -> list[tuple[bool, bytes | None]]:
-        """Take short locks (``{lock: value key}``), each read together with its
-        value key: ``(held, value)``, ``held`` where this caller has the lock;
-        a value means another fetch stored it since the caller's last read."""
+        """Take short locks (``{lock: value key}``) holding ``token``, each
+        read together with its value key: ``(held, value)``, ``held`` where
+        this caller has the lock; a value means another fetch stored it since
+        the caller's last read."""
         ...
 
     async def read_or_acquire(
-        self, locks: Mapping[str, str], ttl: float
+        self, locks: Mapping[str, str], ttl: float, token: str
     ) -> list[tuple[bool, bytes | None]]:
         """``get_many`` of the value keys of ``locks`` (``{lock: value key}``),
         and ``acquire_many`` of the locks of those found empty: ``(held,
@@ -82,10 +84,19 @@ class CacheBackend(Protocol):
         ...
 
     async def store_and_release(
-        self, items: Mapping[str, bytes], ttl: float, locks: Sequence[str]
+        self,
+        locks: Mapping[str, str],
+        items: Mapping[str, bytes],
+        ttl: float,
+        token: str,
     ) -> None:
-        """``set_many`` then ``delete_many`` of ``locks``, in one round trip
-        where the backend allows: whoever finds a lock free finds the value."""
+        """For each lock of ``locks`` (``{lock: value key}``) that still holds
+        ``token``: its value key's item (if ``items`` has one) stored, then the
+        lock released, in one round trip where the backend allows, so whoever
+        finds a lock free finds the value. A lock gone or another's is left
+        alone and its value not stored: an eviction deletes a value's lock
+        with it (``ReadThrough.forget``), so what a fetch read before a change
+        never lands after the change's eviction, whenever it is stored."""
         ...
 
     async def aclose(self) -> None: ...
@@ -99,7 +110,7 @@ for i = 1, #KEYS, 2 do
     out[#out + 1] = 0
     out[#out + 1] = value
   else
-    local held = redis.call('SET', KEYS[i + 1], '1', 'NX', 'PX', ARGV[1])
+    local held = redis.call('SET', KEYS[i + 1], ARGV[2], 'NX', 'PX', ARGV[1])
     out[#out + 1] = held and 1 or 0
     out[#out + 1] = false
   end
@@ -107,11 +118,27 @@ end
 return out
 """
 """``read_or_acquire`` in one command: ``KEYS`` are value, lock, value, lock…;
-``ARGV[1]`` the locks' life in ms; answers held (1/0), value… ."""
+``ARGV`` the locks' life in ms and their token; answers held (1/0), value… ."""
+
+STORE_IF_HELD = """
+for i = 1, #KEYS, 2 do
+  if redis.call('GET', KEYS[i + 1]) == ARGV[2] then
+    local value = ARGV[(i + 1) / 2 + 2]
+    if value ~= '' then
+      redis.call('SET', KEYS[i], value, 'PX', ARGV[1])
+    end
+    redis.call('DEL', KEYS[i + 1])
+  end
+end
+return 0
+"""
+"""``store_and_release`` in one command: ``KEYS`` are value, lock, value,
+lock…; ``ARGV`` the values' life in ms, the token, then a value per pair
+(empty: the lock released only; no entry is empty)."""
 
 
 async def read_then_acquire(
-    backend: CacheBackend, locks: Mapping[str, str], ttl: float
+    backend: CacheBackend, locks: Mapping[str, str], ttl: float, token: str
 ) -> list[tuple[bool, bytes | None]]:
     """``read_or_acquire`` in two round trips: a read, then the locks of the
     keys found empty, each read again with its lock (a fetch that ended in
@@ -119,7 +146,8 @@ async def read_then_acquire(
     values = await backend.get_many(list(locks.values()))
     read = zip(locks.items(), values, strict=True)
     empty = {lock: key for (lock, key), value in read if value is None}
-    claims = dict(zip(empty, await backend.acquire_many(empty, ttl), strict=True))
+    taken = await backend.acquire_many(empty, ttl, token)
+    claims = dict(zip(empty, taken, strict=True))
     return [
         claims.get(lock, (False, value))
         for lock, value in zip(locks, values, strict=True)
@@ -142,6 +170,10 @@ class MemoryBackend:
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._locks: dict[str, tuple[float, str]] = {}
+        """Each lock's expiry and token, apart from the values: the LRU never
+        drops a fetch's lock (which would drop its store). Fetches under way
+        hold them: few."""
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         now = time.monotonic()
@@ -177,32 +209,54 @@ class MemoryBackend:
     async def delete_many(self, keys: Sequence[str]) -> None:
         for key in keys:
             self._entries.pop(key, None)
+            self._locks.pop(key, None)
 
     async def delete_prefixed(self, prefixes: Sequence[str]) -> int:
         starts = tuple(prefixes)
         doomed = [key for key in self._entries if key.startswith(starts)]
         await self.delete_many(doomed)
+        await self.delete_many([key for key in self._locks if key.startswith(starts)])
         return len(doomed)
 
     async def acquire_many(
-        self, locks: Mapping[str, str], ttl: float
+        self, locks: Mapping[str, str], ttl: float, token: str
     ) -> list[tuple[bool, bytes | None]]:
-        # One process: in-process single-flight suffices; no lock is taken.
+        """Every lock is taken, the newest fetch's token replacing another's:
+        in one process, callers share a key's fetch (``ReadThrough``), so a
+        second fetch of it is a larger request's, which should be stored."""
+        expires = time.monotonic() + ttl
+        for lock in locks:
+            self._locks[lock] = (expires, token)
         values = await self.get_many(list(locks.values()))
         return [(True, value) for value in values]
 
     async def read_or_acquire(
-        self, locks: Mapping[str, str], ttl: float
+        self, locks: Mapping[str, str], ttl: float, token: str
     ) -> list[tuple[bool, bytes | None]]:
-        return await read_then_acquire(self, locks, ttl)
+        return await read_then_acquire(self, locks, ttl, token)
 
     async def store_and_release(
-        self, items: Mapping[str, bytes], ttl: float, locks: Sequence[str]
+        self,
+        locks: Mapping[str, str],
+        items: Mapping[str, bytes],
+        ttl: float,
+        token: str,
     ) -> None:
-        await self.set_many(items, ttl)  # no locks were taken
+        now = time.monotonic()
+        released = []
+        for lock in locks:
+            held = self._locks.get(lock)
+            if held is not None and held[0] <= now:  # expired
+                del self._locks[lock]
+            elif held is not None and held[1] == token:
+                released.append(lock)
+                del self._locks[lock]
+        keys = [locks[lock] for lock in released]
+        await self.set_many({key: items[key] for key in keys if key in items}, ttl)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._locks.clear()
 
     async def aclose(self) -> None:
         self.clear()
@@ -214,12 +268,13 @@ class RedisBackend:
     While the breaker skips Redis every call goes to ``near``, a bounded LRU
     filled by what this replica fetches meanwhile (entries live at most
     ``NEAR_TTL``): repeated views are answered in process, misses are fetched
-    once per key and replica (``ReadThrough``'s single-flight; no lock is
-    taken), and no call waits on Redis. Evictions and purges made meanwhile
-    are remembered and replayed in Redis when it is back, so what a webhook
-    evicted during the outage is not read back from Redis afterwards, and
-    what an erasure purged is not kept there until its TTL; the tier is then
-    emptied."""
+    once per key and replica (``ReadThrough``'s single-flight; the tier's
+    locks only carry their fetches' tokens), and no call waits on Redis.
+    Evictions and purges made meanwhile are remembered and replayed in Redis
+    when it is back, so what a webhook evicted during the outage is not read
+    back from Redis afterwards, and what an erasure purged is not kept there
+    until its TTL; the tier is then emptied. A lock taken in one (Redis, or
+    the tier) is not held in the other: what its fetch read is not stored."""
 
     def __init__(self, shared: SharedRedis, near_entries: int) -> None:
         self.shared_redis = shared
@@ -234,6 +289,7 @@ class RedisBackend:
         self.breaker.on_recovery(self._recovered)
         # the misses of a turn in one write, on the direct link where it goes
         self._read_or_lock = shared.script(READ_OR_LOCK)
+        self._store_if_held = shared.script(STORE_IF_HELD)
 
     @property
     def shared(self) -> bool:
@@ -315,7 +371,7 @@ class RedisBackend:
         return deleted
 
     async def acquire_many(
-        self, locks: Mapping[str, str], ttl: float
+        self, locks: Mapping[str, str], ttl: float, token: str
     ) -> list[tuple[bool, bytes | None]]:
         if not locks:
             return []
@@ -323,18 +379,18 @@ class RedisBackend:
         async def pipeline() -> list[bytes | None]:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for lock, key in locks.items():
-                    pipe.set(lock, b"1", nx=True, px=int(ttl * 1000))
+                    pipe.set(lock, token, nx=True, px=int(ttl * 1000))
                     pipe.get(key)
                 answers: list[bytes | None] = await pipe.execute()
                 return answers
 
         answers = await self.breaker.run("lock", pipeline)
         if answers is DOWN:
-            return await self.near.acquire_many(locks, ttl)
+            return await self.near.acquire_many(locks, ttl, token)
         return _claims(answers)
 
     async def read_or_acquire(
-        self, locks: Mapping[str, str], ttl: float
+        self, locks: Mapping[str, str], ttl: float, token: str
     ) -> list[tuple[bool, bytes | None]]:
         """One script (``READ_OR_LOCK``); on a cluster, for one key only (a
         value and its lock share a slot, a batch's keys do not): a batch
@@ -342,34 +398,44 @@ class RedisBackend:
         if not locks:
             return []
         if len(locks) > 1 and isinstance(self.redis, RedisCluster):
-            return await read_then_acquire(self, locks, ttl)
+            return await read_then_acquire(self, locks, ttl, token)
         keys = [k for lock, value in locks.items() for k in (value, lock)]
         script = self._read_or_lock
         answers = await self.breaker.run(
-            "lock", lambda: script(keys, [int(ttl * 1000)])
+            "lock", lambda: script(keys, [int(ttl * 1000), token])
         )
         if answers is DOWN:
-            return await self.near.read_or_acquire(locks, ttl)
+            return await self.near.read_or_acquire(locks, ttl, token)
         return _claims(answers)
 
     async def store_and_release(
-        self, items: Mapping[str, bytes], ttl: float, locks: Sequence[str]
+        self,
+        locks: Mapping[str, str],
+        items: Mapping[str, bytes],
+        ttl: float,
+        token: str,
     ) -> None:
-        """One pipeline: the values, then the locks' deletion. Without Redis
-        the values go to the in-process tier; the locks expire by themselves."""
-        if not (items or locks):
+        """One script (``STORE_IF_HELD``); on a cluster one per key (a value
+        and its lock share a slot), sent together. Without Redis the values
+        go to the in-process tier under the same rule: a lock taken in Redis
+        is not held there, so what was fetched under it is not stored."""
+        if not locks:
             return
+        pairs = [([key, lock], items.get(key, b"")) for lock, key in locks.items()]
+        script = self._store_if_held
+        px = int(ttl * 1000)
 
-        async def pipeline() -> None:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for key, value in items.items():
-                    pipe.set(key, value, px=int(ttl * 1000))
-                for lock in locks:  # one DEL each: on a cluster, to its slot
-                    pipe.delete(lock)
-                await pipe.execute()
+        async def stored() -> None:
+            if not isinstance(self.redis, RedisCluster):
+                keys = [k for pair, _ in pairs for k in pair]
+                await script(keys, [px, token, *(value for _, value in pairs)])
+                return
+            await asyncio.gather(
+                *(script(pair, [px, token, value]) for pair, value in pairs)
+            )
 
-        if await self.breaker.run("set", pipeline) is DOWN:
-            await self.near.set_many(items, min(ttl, NEAR_TTL))
+        if await self.breaker.run("set", stored) is DOWN:
+            await self.near.store_and_release(locks, items, min(ttl, NEAR_TTL), token)
 
     def _remember_evictions(self, keys: Sequence[str]) -> None:
         for key in keys:

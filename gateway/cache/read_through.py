@@ -31,9 +31,14 @@ released, value stored — is read, not repeated.
 
 What a miss fetched is stored and its lock released in one round trip, values
 first (``CacheBackend.store_and_release``), so a replica never finds the lock
-free and the value absent. Inside ``gateway.cache.writes.deferred_writes()``
-that round trip runs beside the rest of the request instead of before its next
-read; the fetch stays shared in-process until it is stored.
+free and the value absent. A lock holds a token of its fetch's own, and the
+store lands only where the lock still holds it: an eviction (``forget``)
+deletes a value's lock with it, so a fetch that read the upstream before a
+change and ends after the change's eviction stores nothing. A store may
+therefore land at any time after its fetch: inside
+``gateway.cache.writes.deferred_writes()`` it runs beside the rest of the
+request, and after the response is sent; the fetch stays shared in-process
+until it is stored.
 
 Stale-if-error: each value is stored with the time it was fetched
 (``<fetched at>|<json>``) and kept ``max_stale`` seconds past its TTL. Past
@@ -50,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
@@ -213,11 +219,12 @@ class ReadThrough(Generic[V]):
             else:  # another caller's fetch answered a smaller request
                 outgrown.append(key)
         if outgrown:
+            token = secrets.token_hex(8)
             regrown, new, locks = await self._fetch_locked(
-                outgrown, fetch, default, fresh
+                outgrown, fetch, default, fresh, token
             )
             values.update(regrown)
-            await write(self._store(new, locks))
+            await write(self._store(new, locks, token))
         return [values[k] for k in keys]
 
     async def _read(
@@ -229,11 +236,12 @@ class ReadThrough(Generic[V]):
         futures = {k: asyncio.get_running_loop().create_future() for k in keys}
         self._inflight.update(futures)
         new: dict[str, V] = {}
-        locks: list[str] = []
+        locks: dict[str, str] = {}
+        token = secrets.token_hex(8)
         try:
             names = [self.key(k) for k in keys]
             claims = await self.backend.read_or_acquire(
-                {f"{name}:lock": name for name in names}, self.lock_ttl
+                {f"{name}:lock": name for name in names}, self._lock_life(), token
             )
             values: dict[str, V] = {}
             taken: dict[str, str] = {}
@@ -241,16 +249,16 @@ class ReadThrough(Generic[V]):
                 if current := self._current(key, raw, fresh):
                     values[key] = current[0]
                     if held:  # read again with its lock: a fetch had just ended
-                        locks.append(f"{name}:lock")
+                        locks[f"{name}:lock"] = name
                 elif held:
                     taken[key] = f"{name}:lock"
             hits = len(values)
             if missing := [k for k in keys if k not in values]:
                 fetched, new, mine = await self._fetch_locked(
-                    missing, fetch, default, fresh, taken
+                    missing, fetch, default, fresh, token, taken
                 )
                 values.update(fetched)
-                locks += mine
+                locks.update(mine)
             for key, future in futures.items():
                 future.set_result(values[key])
         except BaseException as exc:
@@ -259,10 +267,10 @@ class ReadThrough(Generic[V]):
                 future.exception()  # mark retrieved: the caller re-raises it
             self._settled(futures)
             if locks:  # the read's; the fetch's own are released by it
-                await write(self.backend.delete_many(locks))
+                await write(self._store({}, locks, token))
             raise
-        if new or locks:
-            await write(self._store(new, locks), lambda: self._settled(futures))
+        if locks:
+            await write(self._store(new, locks, token), lambda: self._settled(futures))
         else:
             self._settled(futures)
         return values, hits
@@ -289,17 +297,21 @@ class ReadThrough(Generic[V]):
         fetch: Fetch[V],
         default: V,
         fresh: Fresh[V] | None,
+        token: str,
         taken: Mapping[str, str] | None = None,
-    ) -> tuple[dict[str, V], dict[str, V], list[str]]:
+    ) -> tuple[dict[str, V], dict[str, V], dict[str, str]]:
         """Values for ``keys``, the fetched ones among them, and the locks
-        taken for those (``taken``: already, by the read that missed them):
-        the caller stores the one and releases the other."""
+        (``{lock: value key}``, holding ``token``) taken for those (``taken``:
+        already, by the read that missed them): the caller stores the one
+        and releases the other. A value fetched without its lock (another
+        replica's fetch failed or answered less) is not stored: that lock's
+        holder stores its own."""
         taken = taken or {}
         names = {k: self.key(k) for k in keys if k not in taken}
         locks = {f"{name}:lock": name for name in names.values()}
-        claimed = iter(await self.backend.acquire_many(locks, self.lock_ttl))
+        claimed = iter(await self.backend.acquire_many(locks, self._lock_life(), token))
         values: dict[str, V] = {}
-        mine: list[str] = []
+        mine: dict[str, str] = {}
         waiting: list[str] = []
         for key in keys:
             if key in taken:
@@ -312,29 +324,65 @@ class ReadThrough(Generic[V]):
                 values[key] = current[0]
             elif not held:
                 waiting.append(key)
-            if held:
-                mine.append(lock)  # released with the store (or at once)
+            if held:  # released with the store (or at once)
+                mine[lock] = lock.removesuffix(":lock")
         new: dict[str, V] = {}
         try:
             if waiting:
                 values.update(await self._await_other_replica(waiting, fresh))
+                if unserved := [k for k in waiting if k not in values]:
+                    await self._lock_again(unserved, fresh, token, values, mine)
             to_fetch = [k for k in keys if k not in values]
             if to_fetch:
                 fetched = await fetch(to_fetch)
                 new = {k: fetched.get(k, default) for k in to_fetch}
         except BaseException:
-            await self.backend.delete_many(mine)
+            await self._store({}, mine, token)
             raise
         values.update(new)
         return values, new, mine
 
-    async def _store(self, new: Mapping[str, V], locks: Sequence[str]) -> None:
+    def _lock_life(self) -> float:
+        """Seconds a lock lives: ``lock_ttl``, or longer, past the caller's
+        deadline (a fetch ends by then): a store whose lock expired would not
+        be stored."""
+        left = time_left()
+        return self.lock_ttl if left is None else max(self.lock_ttl, left + 0.25)
+
+    async def _lock_again(
+        self,
+        keys: list[str],
+        fresh: Fresh[V] | None,
+        token: str,
+        values: dict[str, V],
+        mine: dict[str, str],
+    ) -> None:
+        """Keys another fetch held and left without a value this caller can
+        use (it answered a smaller window, or failed): locked again, so what
+        this caller fetches is stored (into ``mine``), or read, had a fetch
+        stored it meanwhile (into ``values``). A key locked again by another
+        caller is fetched all the same, and not stored."""
+        names = {f"{self.key(k)}:lock": self.key(k) for k in keys}
+        claims = await self.backend.acquire_many(names, self._lock_life(), token)
+        for key, lock, (held, raw) in zip(keys, names, claims, strict=True):
+            if current := self._current(key, raw, fresh):
+                values[key] = current[0]
+            if held:
+                mine[lock] = names[lock]
+
+    async def _store(
+        self, new: Mapping[str, V], locks: Mapping[str, str], token: str
+    ) -> None:
+        """Store ``new`` under the ``locks`` still holding ``token`` (a value
+        without one is not stored) and release them."""
         at = round(time.time(), 3)  # as ``entry`` writes it: read back the same
         entries = {}
         for key, value in new.items():
             entry = entries[self.key(key)] = self.entry(value, at)
             self._decode.remember(entry, (at, value))
-        await self.backend.store_and_release(entries, self.ttl + self.max_stale, locks)
+        await self.backend.store_and_release(
+            locks, entries, self.ttl + self.max_stale, token
+        )
 
     async def _await_other_replica(
         self, keys: list[str], fresh: Fresh[V] | None
@@ -374,4 +422,10 @@ class ReadThrough(Generic[V]):
         return [None if v is None else self._decode(v)[1] for v in raw]
 
     async def forget(self, keys: Sequence[str]) -> None:
-        await self.backend.delete_many([self.key(k) for k in keys])
+        """Evict ``keys``: their values and their locks, so a fetch under way
+        (which read before the change that evicts) stores nothing, nor is
+        shared with this process's later callers."""
+        for key in keys:
+            self._inflight.pop(key, None)
+        pairs = [(name, f"{name}:lock") for name in map(self.key, keys)]
+        await self.backend.delete_many([key for pair in pairs for key in pair])

@@ -24,10 +24,14 @@ class HeldStores(MemoryBackend):
         self.release = asyncio.Event()
 
     async def store_and_release(
-        self, items: Mapping[str, bytes], ttl: float, locks: Sequence[str]
+        self,
+        locks: Mapping[str, str],
+        items: Mapping[str, bytes],
+        ttl: float,
+        token: str,
     ) -> None:
         await self.release.wait()
-        await super().store_and_release(items, ttl, locks)
+        await super().store_and_release(locks, items, ttl, token)
 
 
 async def test_a_deferred_store_holds_up_no_read_and_is_done_when_the_block_ends() -> (
@@ -96,3 +100,29 @@ async def test_a_value_stored_after_the_first_read_is_found_with_the_lock() -> N
 
     assert await cache.load_many(["abc"], fetch, 0) == [7]
     assert fetched == []  # not fetched a second time
+
+
+async def test_a_fetch_evicted_while_its_store_waits_stores_nothing() -> None:
+    """The request read the upstream before a change; the change's eviction
+    came before its (deferred) store: what it read is not stored, and the
+    next read fetches again."""
+    backend = HeldStores()
+    cache = ReadThrough(backend, "test", TypeAdapter(int), ttl=60)
+    answers = iter([1, 2])
+
+    async def fetch(keys: Sequence[str]) -> dict[str, int]:
+        value = next(answers)
+        return {k: value for k in keys}
+
+    async def request() -> list[int]:
+        async with deferred_writes():
+            return await cache.load_many(["k"], fetch, 0)
+
+    stale = asyncio.create_task(request())
+    await asyncio.sleep(0.01)  # fetched, its store held
+    await cache.forget(["k"])
+    backend.release.set()
+    assert await stale == [1]
+    assert await cache.peek_many(["k"]) == [None]
+    assert await cache.load_many(["k"], fetch, 0) == [2]
+    assert await cache.peek_many(["k"]) == [2]

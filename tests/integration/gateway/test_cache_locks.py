@@ -41,9 +41,9 @@ class LateLockHolder(RedisBackend):
     any order)."""
 
     async def read_or_acquire(
-        self, locks: Mapping[str, str], ttl: float
+        self, locks: Mapping[str, str], ttl: float, token: str
     ) -> list[tuple[bool, bytes | None]]:
-        claims = await super().read_or_acquire(locks, ttl)
+        claims = await super().read_or_acquire(locks, ttl, token)
         if any(held for held, _ in claims):
             await asyncio.sleep(0.05)
         return claims
@@ -57,7 +57,7 @@ async def test_a_read_locks_the_keys_it_finds_empty_and_only_those(
     await cache.backend.set_many({stored: b"value"}, 60)
     await shared.client.set(f"{fetching}:lock", b"1", px=30_000)  # another replica
     for key in (stored, empty, fetching):
-        claims = await cache.backend.read_or_acquire({f"{key}:lock": key}, 2.0)
+        claims = await cache.backend.read_or_acquire({f"{key}:lock": key}, 2.0, "token")
         assert (
             claims
             == {
@@ -126,7 +126,8 @@ async def test_a_replica_waits_no_longer_than_another_replicas_fetch_that_cannot
     """The first replica fetches a window of 5 (or fails); the second, which
     needs 20, found the key locked and waited. Once the lock is released
     without a value it can use, it fetches the key itself at once, rather
-    than polling out the lock's life (30 s here)."""
+    than polling out the lock's life (30 s here), under a lock of its own
+    taken again, so its window is stored."""
     calls: list[int] = []
     answered = asyncio.Event()
 
@@ -156,8 +157,59 @@ async def test_a_replica_waits_no_longer_than_another_replicas_fetch_that_cannot
     answered.set()
     assert await asyncio.wait_for(big, 10) == ["20"]
     assert calls == [5, 20]
+    # locked again before it fetched: what it fetched is stored
+    assert await second.peek_many(["k"]) == ["20"]
     if outcome == "a failure":
         with pytest.raises(UpstreamUnavailable):
             await small
     else:
         assert await small == ["5"]
+
+
+async def test_a_fetch_evicted_before_its_store_stores_nothing(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """A change's eviction lands while a replica is still fetching what the
+    upstream answered before the change: that answer is not stored (its
+    lock went with the eviction), and the next read fetches again. On a
+    cluster too: a batch's values and locks are on several slots."""
+    cache = replica(shared, cache_prefix)
+    evicted = asyncio.Event()
+    answers = iter(["before", "after"])
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        value = next(answers)
+        if value == "before":
+            await evicted.wait()
+        return {k: f"{value} {k}" for k in keys}
+
+    reading = asyncio.create_task(cache.load_many(["a", "b"], fetch, ""))
+    await asyncio.sleep(0.05)  # locked, fetching
+    await cache.forget(["a", "b"])
+    evicted.set()
+    assert await reading == ["before a", "before b"]
+    assert await cache.peek_many(["a", "b"]) == [None, None]
+    assert await cache.load_many(["a", "b"], fetch, "") == ["after a", "after b"]
+    assert await cache.peek_many(["a", "b"]) == ["after a", "after b"]
+    locks = [k async for k in shared.client.scan_iter(match=f"{cache_prefix}:*:lock")]
+    assert locks == []
+
+
+async def test_a_store_leaves_alone_a_lock_another_fetch_holds_now(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """A fetch outlived its lock; another replica took the key's lock since
+    and is fetching: the first fetch neither stores nor releases that lock."""
+    cache = replica(shared, cache_prefix)
+    cache.lock_ttl = 0.05
+    lock = f"{cache.key('k')}:lock"
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        await asyncio.sleep(0.15)  # the lock expires meanwhile
+        await shared.client.set(lock, b"another replica's", px=30_000)
+        return {k: "late" for k in keys}
+
+    assert await cache.load_many(["k"], fetch, "") == ["late"]
+    assert await cache.peek_many(["k"]) == [None]
+    assert await shared.client.get(lock) == b"another replica's"
+    await shared.client.delete(lock)

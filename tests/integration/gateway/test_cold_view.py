@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 
 from bench.queries import CUSTOMER_360
 from bench.subject import richest_customer
-from gateway.cache.backends import READ_OR_LOCK, RedisBackend
+from gateway.cache.backends import READ_OR_LOCK, STORE_IF_HELD, RedisBackend
 from gateway.db.models import Customer, Identity
 from gateway.db.ticket_changes import note_ticket_change
 from gateway.guard.bucket import TAKE_ALL, TAKE_READING
@@ -48,6 +48,7 @@ SCRIPTS = {
         (TAKE_READING, "EVALSHA take+MGET"),
         (TAKE_ALL, "EVALSHA take_all"),
         (READ_OR_LOCK, "EVALSHA read_or_lock"),
+        (STORE_IF_HELD, "EVALSHA store_if_held"),
     )
 }
 
@@ -61,8 +62,9 @@ def watching(redis: RedisBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The commands sent to Redis while the test runs, a pipeline's as one
     entry (one round trip), a script by its name (``SCRIPTS``): the bucket's
     that also reads keys (``gateway.guard.bucket``: a token taken, an
-    ``MGET`` of the others), the one taking from several buckets, and the
-    cache's read that locks what it finds empty (``gateway.cache.backends``).
+    ``MGET`` of the others), the one taking from several buckets, the
+    cache's read that locks what it finds empty and its store under the lock
+    (``gateway.cache.backends``).
     A write on the direct link is one round trip too, named the same way; one
     script's calls written together are ``<name> ×<calls>``."""
     sent: list[str] = []
@@ -183,9 +185,10 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
         assert {c: counted[c] for c in ("evalsha", "mget", "get", "set", "del")} == {
             # the rate limit; each upstream's budget, Zendesk's search's
             # with Zendesk's; each miss's read
-            "evalsha": 1 + 3 + 3,
+            # each miss's store
+            "evalsha": 1 + 3 + 3 + 3,
             "mget": 2,  # the stored response, apart: its slot, the global one
-            "get": 2 + 3,  # the versions; each miss's key
+            "get": 2 + 3 + 3,  # the versions; each miss's key; its lock, stored
             "set": 2 + 3 + 1 + 3,  # the versions, locks, response, values
             "del": 3,  # the locks released
         }
@@ -206,7 +209,9 @@ async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(
         # with a read), beside the execution
         "GET+SET": 1,
         "SET": 1,  # the response stored
-        "DEL+SET": 3,  # each miss stored and its lock released together
+        # each miss stored and its lock released together, where the lock is
+        # still its fetch's (one script; each as its answer came in)
+        "EVALSHA store_if_held": 3,
     }
 
 

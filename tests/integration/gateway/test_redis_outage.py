@@ -325,7 +325,7 @@ async def test_a_miss_waiting_for_another_replicas_fetch_stops_when_redis_dies(
     try:
         # Another replica holds the key's lock, fetching it.
         [(held, _)] = await backend.acquire_many(
-            {values.key("k") + ":lock": values.key("k")}, 30
+            {values.key("k") + ":lock": values.key("k")}, 30, "another replica's"
         )
         assert held
         waiting = asyncio.create_task(values.load_many(["k"], fetch, ""))
