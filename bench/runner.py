@@ -17,6 +17,7 @@ this process: exact, and per connector and endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import secrets
 import tempfile
@@ -203,7 +204,16 @@ def per_query(samples: list[tuple[dict[str, int], dict[str, int]]], n: int) -> C
 
 
 async def evict(redis: Redis, prefix: str) -> None:
-    """Delete every key of this run's prefix: the cache is cold again."""
+    """Delete every key of this run's prefix: the cache is cold again. The
+    gateway stores a request's misses after its response, each under its
+    key's lock (released as the value lands: ``gateway.cache.writes``); the
+    keys are deleted once no lock is left, so no store of the request before
+    lands after the deletion."""
+    settled = time.monotonic() + 3.0  # past any lock's life
+    while time.monotonic() < settled and [
+        k async for k in redis.scan_iter(match=f"{prefix}:*:lock", count=1000)
+    ]:
+        await asyncio.sleep(0.005)
     keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
     for start in range(0, len(keys), 1000):
         await redis.unlink(*keys[start : start + 1000])

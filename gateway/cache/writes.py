@@ -1,24 +1,36 @@
-"""Cache writes deferred to the end of a request.
+"""Cache writes deferred to the end of a request, after its response.
 
 Storing what a cache miss fetched (and releasing its lock) need not hold up the
-request's next read: inside ``deferred_writes()`` such a write runs as a task
-beside the rest of the request, and leaving the block waits for every one of
-them. A response is therefore never sent before what it showed is stored, so an
-invalidation that follows a response still finds the value and deletes it.
-Outside any block (a subscription, a background job) ``write`` awaits the write
-where it is made, as before::
+request's next read, nor its response: inside ``deferred_writes()`` such a
+write runs as a task beside the rest of the request, and leaving the block
+waits for every one of them. ``GraphQLApp`` opens the block around a whole
+HTTP exchange, so the response is sent first and the request ends once its
+writes have landed (a draining worker waits for them as for any request).
+
+Sending before storing is safe because a store lands only under its fetch's
+own lock (``gateway.cache.read_through``): an invalidation that follows a
+response deletes the lock with the value, and the late store then stores
+nothing. A response's own entry is stored under the versions read before it
+executed (``gateway.cache.responses``), which a change moves. Outside any
+block (a subscription, a background job) ``write`` awaits the write where it
+is made::
 
     async with deferred_writes():
-        result = await execute(...)   # cache stores overlap the resolvers
+        await app(scope, receive, send)   # cache stores overlap the resolvers
     # every store of this request is done here
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+
+from gateway.errors import describe
+
+log = logging.getLogger("gateway.cache.writes")
 
 _pending: ContextVar[list[asyncio.Future[object]] | None] = ContextVar(
     "cache_writes", default=None
@@ -27,7 +39,9 @@ _pending: ContextVar[list[asyncio.Future[object]] | None] = ContextVar(
 
 @asynccontextmanager
 async def deferred_writes() -> AsyncIterator[None]:
-    """Run the block's cache writes in the background; wait for them on exit."""
+    """Run the block's cache writes in the background; wait for them on exit.
+    A write that fails is logged, not raised: what the block answered may be
+    sent already, and a value not stored is only a later miss."""
     tasks: list[asyncio.Future[object]] = []
     token = _pending.set(tasks)
     try:
@@ -37,7 +51,9 @@ async def deferred_writes() -> AsyncIterator[None]:
         while tasks:  # a write's callback never adds one, but be exact
             batch = list(tasks)
             tasks.clear()
-            await asyncio.gather(*batch)
+            for outcome in await asyncio.gather(*batch, return_exceptions=True):
+                if isinstance(outcome, Exception):
+                    log.error("A cache write failed: %s", describe(outcome))
 
 
 async def write(

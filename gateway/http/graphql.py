@@ -37,7 +37,7 @@ from gateway.auth.audit import AuditTrail
 from gateway.auth.authenticate import KEY_MEMORY_SECONDS
 from gateway.auth.principal import Principal
 from gateway.cache.responses import Versions
-from gateway.cache.writes import deferred_writes
+from gateway.cache.writes import deferred_writes, write
 from gateway.errors import Refused
 from gateway.http.fragments import FragmentExecutor
 from gateway.http.graphiql import graphiql_page
@@ -78,6 +78,15 @@ class GraphQLApp(GuardedGraphQL):
         )
         super().__init__(schema, services, gate, graphql_ide=settings.graphiql_enabled)
         self.ide_headers = dict(ide_headers or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An HTTP exchange's cache writes land after its response is sent
+        (``gateway.cache.writes``); a WebSocket's are awaited where made."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        async with deferred_writes():
+            await super().__call__(scope, receive, send)
 
     def credentials(
         self, connection: Request | WebSocket, params: Mapping[str, object] | None
@@ -129,26 +138,25 @@ class GraphQLApp(GuardedGraphQL):
             audit_writes(context.audit, analysis, item.variables)
         prepared = [item for item, _ in admitted]
         first, analysis = admitted[0]
-        async with deferred_writes():
-            if isinstance(request_data, list) or analysis is None:
-                result = await super().execute_operation(
-                    request,
-                    request_adapter,
-                    prepared if isinstance(request_data, list) else first,
-                    context,
-                    root_value,
-                    sub_response,
-                )
-            else:
-                result = await self._execute_cached(
-                    request,
-                    request_adapter,
-                    first,
-                    analysis,
-                    context,
-                    sub_response,
-                    read,
-                )
+        if isinstance(request_data, list) or analysis is None:
+            result = await super().execute_operation(
+                request,
+                request_adapter,
+                prepared if isinstance(request_data, list) else first,
+                context,
+                root_value,
+                sub_response,
+            )
+        else:
+            result = await self._execute_cached(
+                request,
+                request_adapter,
+                first,
+                analysis,
+                context,
+                sub_response,
+                read,
+            )
         name = first.operation_name or (analysis.name if analysis else None)
         self.services.audit.record(context.audit, principal, name)
         if isinstance(result, Stored):  # executed ones are counted as they run
@@ -278,8 +286,8 @@ class GraphQLApp(GuardedGraphQL):
         result = await super().execute_operation(
             request, request_adapter, data, context, None, sub_response
         )
-        if reader is not None:
-            await reader.flush()
+        if reader is not None:  # under the versions read: safe after the response
+            await write(reader.flush())
         if lookup is None:
             return result
         if (
@@ -290,7 +298,7 @@ class GraphQLApp(GuardedGraphQL):
             and not context.errors
         ):
             body = orjson.dumps({"data": result.data})
-            await responses.put(lookup, versions, body, context.audit.shown())
+            await write(responses.put(lookup, versions, body, context.audit.shown()))
         return result
 
     def _validate_batch_request(

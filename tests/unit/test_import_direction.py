@@ -62,9 +62,9 @@ ALLOWED: dict[str, frozenset[str]] = {
         },
         "gateway.timeline": {"connectors", "gateway.db", "gateway.errors", "gateway.relay"},
         "gateway.cache": {
-            "connectors", "gateway.changes", "gateway.db", "gateway.identity",
-            "gateway.metrics", "gateway.relay", "gateway.settings",
-            "gateway.shared_redis",
+            "connectors", "gateway.changes", "gateway.db", "gateway.errors",
+            "gateway.identity", "gateway.metrics", "gateway.relay",
+            "gateway.settings", "gateway.shared_redis",
         },
         "gateway.admission": {
             "gateway.auth", "gateway.cache", "gateway.db", "gateway.errors",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from starlette.types import ASGIApp
 
 from bench.redis_server import RedisServer
 from connectors.demo_world import World
@@ -40,6 +41,9 @@ class Gateway:
     simulators: Simulators
     world: World
     http: httpx.AsyncClient
+    app: ASGIApp
+    """What ``http`` sends to: for a test that watches the exchange itself
+    (``http`` returns once the app has returned)."""
 
     async def gql(self, query: str, variables: dict[str, object] | None = None) -> dict:
         response = await self.http.post(
@@ -61,7 +65,7 @@ async def open_gateway(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://gw", headers=ADMIN
         ) as http:
-            yield Gateway(services, simulators, world, http)
+            yield Gateway(services, simulators, world, http, app)
 
 
 @pytest.fixture

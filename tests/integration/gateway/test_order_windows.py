@@ -4,17 +4,21 @@ cursor pagination through every order."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
+from starlette.types import Message, Scope
 
 from connectors.demo_world import CATALOG
 from connectors.shopify import queries
 from connectors.shopify.simulator.data import customer_number
 from gateway.changes.bus import CustomerChange
 from gateway.relay.ids import decode_global_id
+from tests.conftest import ADMIN
 from tests.integration.gateway.conftest import Gateway
 
 pytestmark = pytest.mark.storage_independent
@@ -335,3 +339,83 @@ async def test_a_cursor_still_continues_after_its_order_when_a_new_order_arrives
 
     edges = following["data"]["customer"]["orders"]["edges"]
     assert [e["node"]["id"] for e in edges] == [o["id"] for o in before[5:10]]
+
+
+async def test_a_view_is_answered_before_its_stores_and_a_change_meanwhile_shows(
+    cached: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold view's response goes out while what it fetched is still being
+    stored; the customer's change lands in between (a new order, evicted).
+    The stores that then land store nothing, so the next view shows the new
+    order: with the in-process cache, Redis and a Redis Cluster."""
+    gateway = cached
+    index = plain_shopper(gateway, 5)
+    email = gateway.world.customers[index].email
+    customer_id = await link(gateway, email)
+    view = (
+        "query($e: String!) { customer(email: $e) { orders(first: 5) "
+        "{ edges { node { id lineItems { title } } } } } }"
+    )
+    caches = gateway.services.caches
+    assert caches is not None
+    release = asyncio.Event()
+    store = caches.backend.store_and_release
+
+    async def held(*args: Any) -> None:
+        await release.wait()
+        await store(*args)
+
+    monkeypatch.setattr(caches.backend, "store_and_release", held)
+    answered = asyncio.Event()
+    sent: list[bytes] = []
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            sent.append(message.get("body", b""))
+            if not message.get("more_body"):
+                answered.set()
+
+    body = orjson.dumps({"query": view, "variables": {"e": email}})
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    exchange = asyncio.create_task(gateway.app(post_scope(), receive, send))
+    await asyncio.wait_for(answered.wait(), 10)
+    assert not exchange.done()  # the request ends once its stores land
+    before = orjson.loads(b"".join(sent))["data"]["customer"]["orders"]["edges"]
+    newest = stored_orders(gateway, index)[0]["_processed"] + timedelta(minutes=1)
+    placed = gateway.simulators.shopify.add_order(
+        index, [(CATALOG[0], 1)], processed_at=newest
+    )
+    await gateway.services.changes.publish(
+        CustomerChange(customer_id=customer_id, source="shopify", kind="orders/create")
+    )
+    release.set()
+    await asyncio.wait_for(exchange, 10)
+
+    after = await gateway.gql(view, {"e": email})
+
+    edges = after["data"]["customer"]["orders"]["edges"]
+    assert edges[0]["node"]["id"] == placed["id"]
+    assert edges[1:] == before[:4]
+
+
+def post_scope() -> Scope:
+    """An HTTP POST to ``/graphql`` with the tests' admin key, as uvicorn
+    gives it."""
+    headers = {"content-type": "application/json", "host": "gw", **ADMIN}
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("gw", 80),
+    }
