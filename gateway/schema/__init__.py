@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from graphql.execution import Executor
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, ParserCache
 from strawberry.tools import merge_types
 
 from gateway.auth.audit import StreamAudit
@@ -33,6 +33,7 @@ from gateway.schema.text_inputs import TextInputs
 from gateway.schema.timeline import TimelineMutation, TimelineSubscription
 from gateway.schema.timeline_events import EVENT_TYPES
 from gateway.schema.upstream_scope import UpstreamScope
+from gateway.schema.validated import ValidatedDocuments
 
 Query = merge_types(
     "Query",
@@ -113,7 +114,7 @@ def _schema_options(rules: list[type[ASTValidationRule]]) -> dict[str, Any]:
             FormatStreamErrors,
             lambda: ParserCache(maxsize=1024),
             lambda: AddValidationRules(rules),
-            lambda: ValidationCache(maxsize=1024),
+            lambda: ValidatedDocuments(1024),
             StreamAudit,
             TextInputs,
         ],

@@ -66,7 +66,7 @@ class _Literals(Visitor):
 
 
 class TextInputs(SchemaExtension):
-    """List it after ``ValidationCache`` (as ``SocketGuard``): the refusal is
+    """List it after ``ValidatedDocuments``: the refusal is
     added to the validation errors, so nothing executes."""
 
     def on_validate(self) -> Iterator[None]:
