@@ -5,6 +5,12 @@ touches a customer deletes every cached namespace keyed by that customer's
 external ids (and the "unknown upstream" markers of the customer, cached and
 stored), so the next read goes upstream. With Redis the deletion is shared by
 every replica.
+
+A Zendesk ticket's comments are cached by ticket: those of the tickets in the
+customer's cached ticket list, and of the tickets a webhook announced lately
+(``gateway.db.ticket_changes``), are deleted. The second find the ticket of
+the webhook that caused the change even when its list is not cached (never
+stored, or its store refused: an eviction that came while it was fetched).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.cache.namespaces import SOURCES, UpstreamCaches, link_key
 from gateway.changes.bus import CustomerChange
 from gateway.db import models
+from gateway.db.ticket_changes import announced_tickets
 from gateway.identity.links import forget_checks
 
 
@@ -42,6 +49,8 @@ class Invalidator:
                     )
                 )
             )
+            users = [ext for src, ext in identities if src == "zendesk"]
+            announced = await announced_tickets(session, users) if users else []
         await self.caches.links.forget(
             [link_key(source, cid) for source in SOURCES for cid in customer_ids]
         )
@@ -50,12 +59,14 @@ class Invalidator:
             if not external_ids:
                 continue
             if source == "zendesk":
-                await self._forget_comments(external_ids)
+                await self._forget_comments(external_ids, announced)
             for namespace in self.caches.by_external_id(source):
                 await namespace.forget(external_ids)
 
-    async def _forget_comments(self, user_ids: list[str]) -> None:
+    async def _forget_comments(
+        self, user_ids: list[str], announced: Sequence[str]
+    ) -> None:
         ticket_lists = await self.caches.zendesk_tickets.peek_many(user_ids)
-        ticket_ids = [t.id for tickets in ticket_lists if tickets for t in tickets]
-        if ticket_ids:
+        cached = [t.id for tickets in ticket_lists if tickets for t in tickets]
+        if ticket_ids := list(dict.fromkeys([*cached, *announced])):
             await self.caches.zendesk_comments.forget(ticket_ids)

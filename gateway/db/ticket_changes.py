@@ -51,6 +51,19 @@ async def note_ticket_change(
     )
 
 
+async def announced_tickets(
+    session: AsyncSession, requester_ids: Sequence[str]
+) -> list[str]:
+    """The tickets of ``requester_ids`` a webhook announced within the lag
+    (what ``note_ticket_change`` keeps)."""
+    found = await session.scalars(
+        select(ZendeskTicketChange.ticket_id).where(
+            ZendeskTicketChange.requester_id.in_(requester_ids)
+        )
+    )
+    return list(found)
+
+
 SINCE = "zendesk_changed_since"
 """The bound parameter of ``changed_lately``: ``since``'s value."""
 

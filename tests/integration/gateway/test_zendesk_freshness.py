@@ -36,6 +36,8 @@ pytestmark = pytest.mark.storage_independent
 
 TICKETS = """query($id: ID!) { customer(id: $id) {
   openTicketCount tickets(first: 50) { edges { node { id status } } } } }"""
+COMMENTS = """query($id: ID!) { customer(id: $id) {
+  tickets(first: 50) { edges { node { id comments { id body } } } } } }"""
 PAGE = """{ customers(first: 50) { edges { node {
   email tickets(first: 50) { edges { node { id } } } } } } }"""
 
@@ -43,11 +45,18 @@ PAGE = """{ customers(first: 50) { edges { node {
 class Desk:
     """The gateway served on loopback over this test's own simulators."""
 
-    def __init__(self, http: httpx.AsyncClient, sims: Simulators, world: World):
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        sims: Simulators,
+        world: World,
+        services: Services,
+    ):
         self.http = http
         self.sims = sims
         self.zendesk = sims.zendesk
         self.world = world
+        self.services = services
 
     async def gql(self, query: str, variables: dict[str, Any] | None = None) -> Any:
         response = await self.http.post(
@@ -143,7 +152,7 @@ async def desk_on(
             # round trips) took over httpx's default 5 s once in the suite
             httpx.AsyncClient(base_url=base, headers=ADMIN, timeout=30) as http,
         ):
-            yield Desk(http, sims, world)
+            yield Desk(http, sims, world, services)
 
 
 @pytest.fixture(params=["memory", *REDIS_KINDS])
@@ -240,3 +249,33 @@ def seen(page: Any) -> set[str]:
         for c in page["customers"]["edges"]
         for t in (c["node"]["tickets"] or {"edges": []})["edges"]
     }
+
+
+async def test_a_new_comment_is_in_the_next_read_after_its_webhook_list_cached_or_not(
+    desk: Desk,
+) -> None:
+    """Comments are cached by ticket; a change finds them through the
+    customer's cached ticket list, and through the tickets webhooks announced:
+    here the list is not cached (its store refused, an eviction having come
+    while it was fetched), and the webhook's ticket has its comments read
+    again all the same."""
+    email, user_id = desk.requesters()[3]
+    customer = await desk.customer_id(email)
+    before = await desk.gql(COMMENTS, {"id": customer})
+    node = before["customer"]["tickets"]["edges"][0]["node"]
+    ticket = desk.zendesk.desk.tickets[int(node["id"])]
+    caches = desk.services.caches
+    assert caches is not None
+    await caches.zendesk_tickets.forget([str(user_id)])  # the comments stay
+    desk.zendesk.desk.comments[ticket["id"]].append(
+        {
+            **desk.zendesk.desk.comments[ticket["id"]][-1],
+            "id": 990_000_001,
+            "body": "Any news?",
+            "plain_body": "Any news?",
+        }
+    )
+    await desk.webhook("ticket.comment_added", str(ticket["id"]))
+    after = await desk.gql(COMMENTS, {"id": customer})
+    edges = {e["node"]["id"]: e["node"] for e in after["customer"]["tickets"]["edges"]}
+    assert [c["body"] for c in edges[node["id"]]["comments"]][-1] == "Any news?"
