@@ -224,9 +224,11 @@ class MemoryBackend:
         """Every lock is taken, the newest fetch's token replacing another's:
         in one process, callers share a key's fetch (``ReadThrough``), so a
         second fetch of it is a larger request's, which should be stored."""
-        expires = time.monotonic() + ttl
+        now = time.monotonic()
+        if len(self._locks) >= self.max_entries:  # those no store released
+            self._locks = {k: v for k, v in self._locks.items() if v[0] > now}
         for lock in locks:
-            self._locks[lock] = (expires, token)
+            self._locks[lock] = (now + ttl, token)
         values = await self.get_many(list(locks.values()))
         return [(True, value) for value in values]
 

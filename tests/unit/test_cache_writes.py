@@ -126,3 +126,18 @@ async def test_a_fetch_evicted_while_its_store_waits_stores_nothing() -> None:
     assert await cache.peek_many(["k"]) == [None]
     assert await cache.load_many(["k"], fetch, 0) == [2]
     assert await cache.peek_many(["k"]) == [2]
+
+
+async def test_the_in_process_locks_stay_bounded_and_a_lock_is_only_its_fetchs() -> (
+    None
+):
+    backend = MemoryBackend(max_entries=2)
+    for n in range(3):  # fetches whose stores never released their locks
+        await backend.acquire_many({f"k{n}:lock": f"k{n}"}, 0.0, f"t{n}")
+    await backend.acquire_many({"k:lock": "k"}, 60, "mine")
+    assert len(backend._locks) <= 2
+    await backend.store_and_release({"k:lock": "k"}, {"k": b"v"}, 60, "another's")
+    assert await backend.get_many(["k"]) == [None]  # not its lock: not stored
+    await backend.store_and_release({"k:lock": "k"}, {"k": b"v"}, 60, "mine")
+    assert await backend.get_many(["k"]) == [b"v"]
+    assert "k:lock" not in backend._locks
