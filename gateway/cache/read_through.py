@@ -303,9 +303,10 @@ class ReadThrough(Generic[V]):
         """Values for ``keys``, the fetched ones among them, and the locks
         (``{lock: value key}``, holding ``token``) taken for those (``taken``:
         already, by the read that missed them): the caller stores the one
-        and releases the other. A value fetched without its lock (another
-        replica's fetch failed or answered less) is not stored: that lock's
-        holder stores its own."""
+        and releases the other. A key another replica's fetch left unserved
+        is locked again first (``_lock_again``); a value fetched without its
+        lock (taken again by another caller meanwhile) is not stored: that
+        lock's holder stores its own."""
         taken = taken or {}
         names = {k: self.key(k) for k in keys if k not in taken}
         locks = {f"{name}:lock": name for name in names.values()}
