@@ -208,11 +208,32 @@ async def test_a_sync_iterates_customers_updated_since_a_moment(
     assert simulator.operations["customers"] == max(1, -(-len(expected) // 7))
 
 
+class WaitedClock:
+    """A bucket's time that passes only while the connector waits: a loaded
+    machine's pause before the first request refills nothing, so that request
+    meets the drained bucket."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def follow(self, connector: ShopifyConnector) -> None:
+        waits = connector.http.wait
+
+        async def wait(seconds: float, error: Exception) -> None:
+            self.now += seconds
+            await waits(seconds, error)  # type: ignore[arg-type]
+
+        connector.http.wait = wait  # type: ignore[method-assign]
+
+
 async def test_a_drained_bucket_is_waited_out_instead_of_failing(
     world: World,
 ) -> None:
-    # a slow refill: the bucket must still be empty when the request arrives
-    simulator = ShopifySimulator(world, bucket_size=1000, restore_rate=2)
+    clock = WaitedClock()
+    simulator = ShopifySimulator(world, bucket_size=1000, restore_rate=2, clock=clock)
     outcomes: list[str] = []
     async with serve_app(simulator.app) as base_url:
         connector = ShopifyConnector(
@@ -221,6 +242,7 @@ async def test_a_drained_bucket_is_waited_out_instead_of_failing(
             retry=RETRY,
             observer=lambda _, o: outcomes.append(o),
         )
+        clock.follow(connector)
         simulator.drain()
         found = await connector.customers_by_ids([simulator.customer_gid(1)])
         await connector.aclose()
@@ -230,11 +252,12 @@ async def test_a_drained_bucket_is_waited_out_instead_of_failing(
 
 
 async def test_a_429_throttle_is_waited_out_too(world: World) -> None:
-    # a slow refill: the bucket must still be empty when the request arrives
-    simulator = ShopifySimulator(world, bucket_size=1000, restore_rate=2)
+    clock = WaitedClock()
+    simulator = ShopifySimulator(world, bucket_size=1000, restore_rate=2, clock=clock)
     simulator.throttle_http_status = 429
     async with serve_app(simulator.app) as base_url:
         connector = ShopifyConnector(base_url, "shpat_demo", retry=RETRY)
+        clock.follow(connector)
         simulator.drain()
         found = await connector.customers_by_ids([simulator.customer_gid(1)])
         await connector.aclose()
@@ -245,11 +268,13 @@ async def test_a_429_throttle_is_waited_out_too(world: World) -> None:
 async def test_throttling_longer_than_the_cap_is_reported_as_rate_limited(
     world: World,
 ) -> None:
-    simulator = ShopifySimulator(world, bucket_size=1000, restore_rate=1)
+    clock = WaitedClock()
+    simulator = ShopifySimulator(world, bucket_size=1000, restore_rate=1, clock=clock)
     async with serve_app(simulator.app) as base_url:
         connector = ShopifyConnector(
             base_url, "shpat_demo", retry=RETRY, max_throttle_wait=0.5
         )
+        clock.follow(connector)
         simulator.drain()
         with pytest.raises(UpstreamRateLimited):
             await connector.customers_by_ids([simulator.customer_gid(1)])
