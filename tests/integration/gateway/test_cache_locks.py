@@ -174,17 +174,20 @@ async def test_a_fetch_evicted_before_its_store_stores_nothing(
     lock went with the eviction), and the next read fetches again. On a
     cluster too: a batch's values and locks are on several slots."""
     cache = replica(shared, cache_prefix)
-    evicted = asyncio.Event()
+    fetching, evicted = asyncio.Event(), asyncio.Event()
     answers = iter(["before", "after"])
 
     async def fetch(keys: Sequence[str]) -> dict[str, str]:
         value = next(answers)
         if value == "before":
+            fetching.set()
             await evicted.wait()
         return {k: f"{value} {k}" for k in keys}
 
     reading = asyncio.create_task(cache.load_many(["a", "b"], fetch, ""))
-    await asyncio.sleep(0.05)  # locked, fetching
+    # locked, fetching (not a sleep: on a loaded machine a lock was once
+    # taken after the eviction, and what came after it rightly stored)
+    await asyncio.wait_for(fetching.wait(), 10)
     await cache.forget(["a", "b"])
     evicted.set()
     assert await reading == ["before a", "before b"]
