@@ -274,6 +274,8 @@ async def test_an_address_field_longer_than_its_column_is_refused_on_every_backe
     gql: GraphQL, db: Services, field: str, length: int
 ) -> None:
     address = {"kind": "SHIPPING", "country": "US", field: "9" * length}
+    # not 0: the migrations' defaults stand in a worker's first test
+    before = await rows(db)
     answer = await gql(
         "mutation($a: AddressInput!) { createCustomer(input: "
         '{email: "long@example.com", addresses: [$a]}) { id } }',
@@ -281,7 +283,7 @@ async def test_an_address_field_longer_than_its_column_is_refused_on_every_backe
     )
     assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", answer
     assert answer["errors"][0]["extensions"]["field"] == field
-    assert await rows(db) == 0
+    assert await rows(db) == before
 
 
 async def test_a_95_kb_search_is_refused(gql: GraphQL) -> None:
