@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from pydantic import SecretStr
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -46,6 +47,21 @@ ANSWER_WAIT = 30.0
 """Seconds a WebSocket answer (an ack, a result, a close) may take before a
 test calls it a hang: as long as the suite's read deadline, since a worker on
 a busy machine may wait seconds for CPU. Not a measure of speed."""
+
+
+def graphql_socket(
+    url: str, protocol: str = "graphql-transport-ws", **options: Any
+) -> websockets.connect:
+    """A WebSocket to ``url`` speaking ``protocol``, its opening handshake
+    given ``ANSWER_WAIT`` as any answer is (the library's 10 s once ran out
+    on a busy machine)."""
+    return websockets.connect(
+        url,
+        subprotocols=[protocol],
+        open_timeout=ANSWER_WAIT,
+        **options,  # type: ignore[list-item]
+    )
+
 
 # Every server a test starts stops at once on SIGTERM: no balancer pools
 # connections to it, so the drain a fleet's replica needs (default 2 s) would

@@ -23,7 +23,7 @@ from gateway.demo.seed import seed
 from gateway.demo.simulation import Simulators, simulated_upstreams
 from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
-from tests.conftest import ANSWER_WAIT
+from tests.conftest import ANSWER_WAIT, graphql_socket
 
 API_KEY = "cg_e2e_timeline_key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -128,9 +128,7 @@ async def subscribe(
     "__typename id source kind summary occurredAt } }",
     variables: dict[str, Any] | None = None,
 ) -> AsyncIterator[Subscription]:
-    async with websockets.connect(
-        url, subprotocols=["graphql-transport-ws"], open_timeout=60
-    ) as ws:
+    async with graphql_socket(url) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": init or AUTH}))
         ack = json.loads(await asyncio.wait_for(ws.recv(), ANSWER_WAIT))
         assert ack["type"] == "connection_ack", ack

@@ -19,10 +19,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import websockets
-
 from gateway.auth.policy import Role
 from gateway.relay.ids import customer_pk
+from tests.conftest import graphql_socket
 from tests.security.conftest import Stage
 from tests.security.surfaces import WS_TIMEOUT, Surface, send
 
@@ -205,7 +204,7 @@ class Socket:
 @contextlib.asynccontextmanager
 async def open_socket(stage: Stage, credential: str) -> AsyncIterator[Socket]:
     url = stage.base_url.replace("http", "ws", 1) + "/graphql"
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+    async with graphql_socket(url) as ws:
         init = {"type": "connection_init", "payload": {"Authorization": credential}}
         await ws.send(json.dumps(init))
         ack = json.loads(await asyncio.wait_for(ws.recv(), WS_TIMEOUT))

@@ -20,6 +20,8 @@ from urllib.parse import quote
 import httpx
 import websockets
 
+from tests.conftest import graphql_socket
+
 if TYPE_CHECKING:
     from tests.security.conftest import Stage
 
@@ -140,9 +142,7 @@ async def socket(
     messages: list[dict[str, Any]] = []
     texts: list[str] = []
     try:
-        async with websockets.connect(
-            url, subprotocols=["graphql-transport-ws"], max_size=2**24
-        ) as ws:
+        async with graphql_socket(url, max_size=2**24) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
             ack = await asyncio.wait_for(ws.recv(), until)
             texts.append(str(ack))
@@ -194,7 +194,7 @@ async def subscribed(
     """An open subscription; yields the socket once it is acknowledged and
     subscribed (the caller reads its events)."""
     url = stage.base_url.replace("http", "ws", 1) + path
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+    async with graphql_socket(url) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": init}))
         ack = json.loads(await asyncio.wait_for(ws.recv(), WS_TIMEOUT))
         assert ack["type"] == "connection_ack", ack

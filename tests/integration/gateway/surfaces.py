@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 
 from connectors.simulator_server import serve_app
 from gateway.app import create_app
@@ -22,7 +21,7 @@ from gateway.auth.policy import GRANTABLE_ROLES, Role
 from gateway.db import models
 from gateway.relay.ids import customer_pk
 from gateway.runtime.services import Services
-from tests.conftest import ADMIN, ANSWER_WAIT
+from tests.conftest import ADMIN, ANSWER_WAIT, graphql_socket
 
 ROLES = sorted(GRANTABLE_ROLES)
 TASK_TITLE = "Call Maya about her refund"
@@ -150,7 +149,7 @@ async def ws_query(
     url: str, headers: dict[str, str], query: str, **variables: Any
 ) -> dict[str, Any]:
     """One operation over graphql-transport-ws; its ``next`` payload."""
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+    async with graphql_socket(url) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": headers}))
         assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
         payload = {"query": query, "variables": variables}

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.auth.embed_tokens import create_token
 from gateway.runtime.services import Services
+from tests.conftest import graphql_socket
 
 LOGGERS = ("uvicorn.access", "uvicorn.error")
 
@@ -99,10 +100,7 @@ async def test_tokens_keys_and_graphql_in_a_query_string_are_redacted_in_the_log
                     },
                 )
             with contextlib.suppress(websockets.WebSocketException):
-                async with websockets.connect(
-                    f"ws://{host}/embed/graphql?token={token}",
-                    subprotocols=["graphql-transport-ws"],
-                ):
+                async with graphql_socket(f"ws://{host}/embed/graphql?token={token}"):
                     pass
     text = "\n".join(log.lines)
     assert "/embed/timeline" in text, text  # the lines are there...

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import websockets
 from sqlalchemy import delete, func, select
 
 from gateway.auth.audit import entries_for
@@ -20,7 +19,7 @@ from gateway.db.auth_models import AuditEntry
 from gateway.insights.refresh import refresh_all
 from gateway.insights.segments import create_segment
 from gateway.runtime.services import Services
-from tests.conftest import ANSWER_WAIT
+from tests.conftest import ANSWER_WAIT, graphql_socket
 from tests.integration.gateway.surfaces import (
     Maya,
     ask,
@@ -91,9 +90,7 @@ async def test_each_subscription_event_and_websocket_mutation_is_audited(
         "{ ... on NoteAdded { body } } }"
     )
     add = 'mutation($c: ID!) { addNote(customerId: $c, body: "later") { id } }'
-    async with websockets.connect(
-        ws_url, subprotocols=["graphql-transport-ws"], open_timeout=60
-    ) as ws:
+    async with graphql_socket(ws_url) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": support}))
         assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
         subscribe: dict[str, Any] = {"query": document, "variables": {"id": maya.id}}

@@ -24,7 +24,7 @@ from gateway.cli.main import app as cli
 from gateway.db.auth_models import ApiKey
 from gateway.errors import BadUserInput
 from gateway.runtime.services import Services, open_services
-from tests.conftest import ANSWER_WAIT
+from tests.conftest import ANSWER_WAIT, graphql_socket
 
 SECRET = "s3cret-for-hs256-tests-0123456789"
 READ = {"query": '{ customer(email: "maya@example.com") { email } }'}
@@ -77,7 +77,7 @@ async def test_an_embed_key_from_before_cannot_open_a_websocket(db: Services) ->
     headers = await _old_embed_key(db)
     async with serve_app(create_app(services=db)) as base_url:
         url = base_url.replace("http", "ws") + "/graphql"
-        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        async with graphql_socket(url) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": headers}))
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), ANSWER_WAIT)

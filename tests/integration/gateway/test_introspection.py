@@ -14,7 +14,7 @@ from graphql import build_client_schema, get_introspection_query
 from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.runtime.services import Services
-from tests.conftest import ADMIN, ANSWER_WAIT
+from tests.conftest import ADMIN, ANSWER_WAIT, graphql_socket
 
 STANDARD = get_introspection_query(
     descriptions=True,
@@ -80,11 +80,10 @@ async def test_introspection_does_not_lift_the_depth_limit_elsewhere(
 async def test_the_standard_introspection_query_is_answered_over_websocket(
     db: Services,
 ) -> None:
-    import websockets
 
     async with serve_app(create_app(services=db)) as base_url:
         url = base_url.replace("http", "ws") + "/graphql"
-        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        async with graphql_socket(url) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": ADMIN}))
             assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
             for number, query in enumerate((STANDARD, LOOPS[0])):

@@ -11,12 +11,11 @@ import uuid
 
 import httpx
 import pytest
-import websockets
 from prometheus_client import REGISTRY
 
 from gateway import metrics
 from gateway.metrics import OperationSeries
-from tests.conftest import ADMIN, ANSWER_WAIT, GraphQL
+from tests.conftest import ADMIN, ANSWER_WAIT, GraphQL, graphql_socket
 from tests.integration.gateway.surfaces import ws_url  # noqa: F401
 from tests.integration.gateway.test_mutations import new_customer
 
@@ -67,7 +66,7 @@ async def test_a_subscription_its_client_ends_is_counted_once(
         f"subscription {name}($id: ID!) "
         "{ customerTimeline(customerId: $id) { summary } }"
     )
-    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+    async with graphql_socket(ws_url) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": ADMIN}))
         assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
         payload = {"query": document, "variables": {"id": customer}}

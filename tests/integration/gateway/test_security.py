@@ -23,7 +23,7 @@ from gateway.auth.policy import Role
 from gateway.cli.main import app as cli
 from gateway.relay.ids import customer_pk
 from gateway.runtime.services import Services, open_services
-from tests.conftest import ADMIN, ANSWER_WAIT
+from tests.conftest import ADMIN, ANSWER_WAIT, graphql_socket
 
 pytestmark = pytest.mark.storage_independent
 
@@ -355,12 +355,12 @@ async def test_a_websocket_without_credentials_is_closed(db: Services) -> None:
 
     async with serve_app(create_app(services=db)) as base_url:
         url = base_url.replace("http", "ws") + "/graphql"
-        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        async with graphql_socket(url) as ws:
             await ws.send('{"type": "connection_init", "payload": {}}')
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
         assert closed.value.rcvd.code == 4403
-        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        async with graphql_socket(url) as ws:
             init = {"type": "connection_init", "payload": ADMIN}
             await ws.send(json.dumps(init))
             assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
@@ -394,14 +394,13 @@ async def test_the_timeline_masks_notes_as_the_customer_fields_do(
 async def test_the_subscription_masks_by_the_subscribers_role(
     db: Services, client: httpx.AsyncClient, maya: str
 ) -> None:
-    import websockets
 
     from connectors.simulator_server import serve_app
 
     marketing = await key_for(db, Role.MARKETING)
     async with serve_app(create_app(services=db)) as base_url:
         url = base_url.replace("http", "ws") + "/graphql"
-        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        async with graphql_socket(url) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": marketing}))
             assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
             document = (
@@ -438,13 +437,12 @@ async def test_the_subscription_masks_by_the_subscribers_role(
 
 
 async def socket_answer(db: Services, headers: dict[str, str], document: str) -> dict:
-    import websockets
 
     from connectors.simulator_server import serve_app
 
     async with serve_app(create_app(services=db)) as base_url:
         url = base_url.replace("http", "ws") + "/graphql"
-        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        async with graphql_socket(url) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": headers}))
             assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
             subscribe = {"id": "1", "type": "subscribe", "payload": {"query": document}}
@@ -475,7 +473,6 @@ async def test_the_websocket_applies_the_query_limits(db: Services) -> None:
 
 
 async def test_the_websocket_applies_the_rate_limit(db: Services) -> None:
-    import websockets
 
     from connectors.simulator_server import serve_app
 
@@ -487,7 +484,7 @@ async def test_the_websocket_applies_the_rate_limit(db: Services) -> None:
         serve_app(create_app(services=services)) as base_url,
     ):
         url = base_url.replace("http", "ws") + "/graphql"
-        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        async with graphql_socket(url) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": ADMIN}))
             assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
             answers = []

@@ -24,7 +24,7 @@ from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
 from gateway.relay.ids import customer_pk
 from gateway.runtime.services import Services
-from tests.conftest import ANSWER_WAIT
+from tests.conftest import ANSWER_WAIT, graphql_socket
 from tests.integration.gateway.transports import Served, served
 
 pytestmark = pytest.mark.storage_independent
@@ -51,7 +51,7 @@ async def a_customer(gateway: Served) -> str:
 async def subscribed(
     url: str, init: dict[str, Any], customer: str
 ) -> AsyncIterator[websockets.ClientConnection]:
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+    async with graphql_socket(url) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": init}))
         assert (
             json.loads(await asyncio.wait_for(ws.recv(), ANSWER_WAIT))["type"]

@@ -16,7 +16,7 @@ from strawberry.relay import to_base64
 from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.auth.policy import Role
-from tests.conftest import ADMIN, ANSWER_WAIT
+from tests.conftest import ADMIN, ANSWER_WAIT, graphql_socket
 from tests.integration.gateway.conftest import Gateway
 from tests.integration.gateway.surfaces import Maya, keys, maya, ws_url
 
@@ -54,7 +54,7 @@ class Socket:
 
 
 async def open_socket(url: str, headers: dict[str, str]) -> Socket:
-    ws = await websockets.connect(url, subprotocols=["graphql-transport-ws"])
+    ws = await graphql_socket(url)
     await ws.send(json.dumps({"type": "connection_init", "payload": headers}))
     assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
     return Socket(ws)

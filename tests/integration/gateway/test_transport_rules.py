@@ -12,7 +12,7 @@ import pytest
 from strawberry.relay import to_base64
 
 from gateway.runtime.services import Services
-from tests.conftest import ANSWER_WAIT
+from tests.conftest import ANSWER_WAIT, graphql_socket
 from tests.integration.gateway.transports import (
     API,
     EMBED,
@@ -231,7 +231,7 @@ async def test_only_graphql_transport_ws_is_offered(gateway: Served) -> None:
 
     for path in ("/graphql", f"/embed/graphql?token={gateway.embed_token}"):
         url = gateway.ws_base + path
-        async with websockets.connect(url, subprotocols=["graphql-ws"]) as ws:
+        async with graphql_socket(url, "graphql-ws") as ws:
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
         assert closed.value.rcvd is not None

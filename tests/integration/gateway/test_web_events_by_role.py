@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 
 from gateway.auth import policy
 from gateway.auth.policy import PiiKind, Role
@@ -25,7 +24,7 @@ from gateway.db import models
 from gateway.runtime.services import Services
 from gateway.schema.timeline_events import plain_name
 from gateway.timeline.items import Kind
-from tests.conftest import ADMIN, ANSWER_WAIT
+from tests.conftest import ADMIN, ANSWER_WAIT, graphql_socket
 from tests.integration.gateway.surfaces import (
     ROLES,
     WEB_EVENTS,
@@ -138,7 +137,7 @@ async def test_a_web_event_pushed_to_a_subscriber_shows_by_role(
     full: list[dict[str, Any]],
     role: Role,
 ) -> None:
-    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+    async with graphql_socket(ws_url) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": keys[role]}))
         assert "connection_ack" in await asyncio.wait_for(ws.recv(), ANSWER_WAIT)
         payload = {"query": SUBSCRIPTION, "variables": {"id": maya.id}}

@@ -21,7 +21,7 @@ from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.auth.embed_tokens import create_token
 from gateway.runtime.services import Services, open_services
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, graphql_socket
 
 
 @dataclass
@@ -70,9 +70,7 @@ async def _http(
 
 
 async def _socket(url: str, init: dict[str, Any], payload: dict) -> Answer:
-    async with websockets.connect(
-        url, subprotocols=["graphql-transport-ws"], open_timeout=60
-    ) as ws:
+    async with graphql_socket(url) as ws:
         try:
             await ws.send(json.dumps({"type": "connection_init", "payload": init}))
             ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
