@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -161,7 +161,22 @@ def _serve(
     """A simulator's process: serve it, answer the benchmark's commands."""
     world = World(seed=seed, size=size, now=now)
     simulator = customer_simulator(source, world, latency, queries)
-    asyncio.run(_serving(simulator, pipe))
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serving(simulator, pipe))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's, as uvicorn picks it for the gateway's workers: an upstream
+    stands in for a service on other machines, so the less of this machine's
+    CPU its own loop takes, the less it competes with what is measured (on
+    the default loop a 50 ms call answered a plain client in 52.5 ms at the
+    median, on uvloop's in 51.x; docs/benchmarks.md, session 25). ``None``
+    (the default loop) where uvloop is not installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _serving(simulator: CustomerSimulator, pipe: Connection) -> None:
