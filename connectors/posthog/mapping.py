@@ -33,7 +33,7 @@ Person row of ``persons_query`` (one per distinct id of each person found)::
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,9 +103,7 @@ def kept_properties(props: Mapping[str, Any]) -> dict[str, Any]:
     """The properties an ``ActivityEvent`` keeps: the sender's own, and of
     PostHog's ``$`` keys only browser, OS, device type and referrer."""
     return {
-        k: v
-        for k, v in props.items()
-        if not k.startswith("$") or k in _KEPT_SYSTEM_PROPERTIES
+        k: v for k, v in props.items() if k[:1] != "$" or k in _KEPT_SYSTEM_PROPERTIES
     }
 
 
@@ -126,6 +124,11 @@ def event_from_row(row: Sequence[Any]) -> ActivityEvent:
     )
 
 
+_event: Callable[[Sequence[Any]], ActivityEvent] = event_from_row.__wrapped__  # type: ignore[attr-defined]
+"""``event_from_row`` without its guard, for a reader that has its own
+(``activity_from_rows``: a hundred rows a person)."""
+
+
 @reads_answers(SOURCE)
 def activity_from_rows(
     distinct_ids: Sequence[str], rows: Iterable[Sequence[Any]]
@@ -140,7 +143,7 @@ def activity_from_rows(
         if distinct_id not in events:
             continue
         if part == "event":
-            events[distinct_id].append(event_from_row(row[1:9]))
+            events[distinct_id].append(_event(row[1:9]))
         elif part == "last_seen" and row[4]:
             seen[distinct_id] = parse_time(row[4])
         elif part == "sessions":

@@ -23,7 +23,14 @@ class ActivityPage:
 
 
 def _sort_key(event: ActivityEvent) -> tuple[str, str]:
+    """What a cursor holds and is compared with."""
     return (event.occurred_at.isoformat(), event.id)
+
+
+def _order(event: ActivityEvent) -> tuple[datetime, str]:
+    """``_sort_key``'s order without a text per event: the times are UTC
+    (``parse_time``, the mirror's), whose ISO texts sort as they do."""
+    return (event.occurred_at, event.id)
 
 
 def activity_cursor(event: ActivityEvent, position: int) -> str:
@@ -49,7 +56,7 @@ async def activity(
         window = await analytics.activity.load(customer_id, size)
         if window is None:
             return None
-        newest = sorted(window.activity.events, key=_sort_key, reverse=True)
+        newest = sorted(window.activity.events, key=_order, reverse=True)
         if kinds:
             newest = [e for e in newest if e.kind.value in kinds]
         rest = newest if start is None else [e for e in newest if _sort_key(e) < start]
