@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -22,6 +23,7 @@ from gateway.http import access_log
 from gateway.http.embed import embed_routes
 from gateway.http.graphiql import static_routes
 from gateway.http.graphql import GraphQLApp, HeldAnswers
+from gateway.http.refusals import http_refusal
 from gateway.ingest import ingest_routes
 from gateway.insights.http import export_route, scheduled_refresh
 from gateway.jobs import recovery
@@ -179,7 +181,7 @@ def create_app(
                 drain.serving()
                 yield
 
-    app = Starlette(lifespan=lifespan)
+    app = Starlette(lifespan=lifespan, exception_handlers={HTTPException: http_refusal})
     drain = app.state.drain = Drain(settings.shutdown_drain_seconds)
     graphql = app.state.graphql = LazyGraphQL(app, ide_headers)
     app.add_middleware(HeldAnswers, endpoint=graphql.build)  # innermost: see it
