@@ -15,17 +15,31 @@ from gateway.relay.ids import decode_global_id
 
 
 def check_media_type(request: Request, limit: int) -> None:
-    """413 for a declared body over ``limit``; 415 for a POST that is not JSON."""
+    """413 for a declared body over ``limit``; 415 for a POST that is not
+    JSON, or whose body is compressed (``Content-Encoding`` other than
+    ``identity``: a gzipped body would otherwise be read as JSON and answered
+    "not JSON", 400), with ``Accept-Encoding: identity`` as RFC 9110 (15.5.16)
+    asks of a refused content coding."""
     if request.method != "POST":
         return
-    length = request.headers.get("content-length", "")
+    headers = request.headers
+    length = headers.get("content-length", "")
     if length.isascii() and length.isdigit() and int(length) > limit:
         raise BodyTooLarge(limit)
-    if not json_media(request.headers.get("content-type", "")):
+    if not json_media(headers.get("content-type", "")):
         raise Refused(
             415,
             "UNSUPPORTED_MEDIA_TYPE",
             "POST bodies must be application/json in UTF-8.",
+        )
+    coding = headers.get("content-encoding", "identity").strip(OWS).lower()
+    if coding != "identity":
+        raise Refused(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Compressed request bodies are not accepted: send the body without"
+            " a Content-Encoding.",
+            headers={"Accept-Encoding": "identity"},
         )
     _lower_media_type(request.scope)
 

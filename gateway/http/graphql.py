@@ -375,14 +375,15 @@ class GraphQLApp(GuardedGraphQL):
 
 
 def _plain_json(headers: Headers, limit: int) -> bool:
-    """A body declared JSON in UTF-8, as ``check_media_type`` takes it, of a
-    length within ``limit``."""
+    """A body declared JSON in UTF-8, uncompressed, as ``check_media_type``
+    takes it, of a length within ``limit``."""
     length = headers.get("content-length", "")
     return (
         json_media(headers.get("content-type", ""))
         and length.isascii()
         and length.isdigit()
         and int(length) <= limit
+        and "content-encoding" not in headers
     )
 
 

@@ -4,6 +4,7 @@ the GraphQL-over-HTTP conventions."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ import pytest
 from gateway.admission.persisted import register
 from gateway.app import create_app
 from gateway.runtime.services import Services, open_services
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, row_counts
 
 
 @asynccontextmanager
@@ -229,6 +230,34 @@ async def test_a_json_post_is_answered_whatever_the_media_types_case(
     )
     assert response.status_code == 200, response.text
     assert response.json() == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate", "GZIP", "gzip, identity"])
+async def test_a_compressed_body_is_refused_with_415_and_what_is_accepted(
+    client: httpx.AsyncClient, db: Services, coding: str
+) -> None:
+    """A gzipped body was read as JSON and answered "not JSON" (400), and a
+    plain one declared ``br`` was executed: neither is what was sent."""
+    body = (
+        b'{"query": "mutation { createCustomer(input: {email: \\"z@b.co\\"}) { id } }"}'
+    )
+    before = await row_counts(db)
+    for content in (gzip.compress(body), body):
+        response = await client.post(
+            "/graphql",
+            content=content,
+            headers={"Content-Type": "application/json", "Content-Encoding": coding},
+        )
+        assert response.status_code == 415, response.text
+        assert code(response) == "UNSUPPORTED_MEDIA_TYPE"
+        assert response.headers["accept-encoding"] == "identity"
+    assert await row_counts(db) == before
+    plain = await client.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }"}',
+        headers={"Content-Type": "application/json", "Content-Encoding": "identity"},
+    )
+    assert plain.status_code == 200, plain.text
 
 
 async def test_graphql_response_json_is_served_when_asked_for(
