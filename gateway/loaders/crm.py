@@ -210,7 +210,8 @@ class ProfileByCustomerLoader(SessionLoader):
         ids = sorted({customer_id for _, customer_id in keys})
         found: dict[ProfileKey, list[Any]] = defaultdict(list)
         async with self.sessions() as session:
-            rows = await session.execute(_profile_statement(kinds), {BATCH: ids})
+            connection = await session.connection()  # Core: as identity.links
+            rows = await connection.execute(_profile_statement(kinds), {BATCH: ids})
             for row in rows:
                 kind = Profile(row[0])
                 found[kind, row[1]].append(_PROFILE_ROWS[kind](row))
