@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from aiodataloader import DataLoader
@@ -240,11 +240,13 @@ class PostHogLoaders:
             _live_summaries(services, fallback),
             batch=batch,
         )
-        self.activity = ByCustomer(links, self._window, combine.activity_windows)
+        by_person = self.activity_by_person  # not self: see ShopifyLoaders.history
+        self.activity = ByCustomer(
+            links,
+            lambda distinct_id, size: by_person.load(NewestKey(distinct_id, size)),
+            combine.activity_windows,
+        )
         self.summary = ByCustomer(links, self.summary_by_person.load, combine.summaries)
-
-    def _window(self, distinct_id: str, size: int) -> Awaitable[ActivityWindow]:
-        return self.activity_by_person.load(NewestKey(distinct_id, size))
 
 
 def _live_activity(

@@ -86,6 +86,15 @@ def _pages(
     return lambda external_id, size: windows.load(NewestKey(external_id, size, True))
 
 
+def _history(
+    windows: WindowLoader[OrderWindow[Order]], size: int
+) -> Callable[[str], Awaitable[OrderWindow[Order]]]:
+    """The newest ``CG_SHOPIFY_ORDER_HISTORY`` orders, which the timeline
+    and ``returns`` show: never a smaller last good window (Shopify failing),
+    which would lack the older orders with no sign but the stale note."""
+    return lambda external_id: windows.load(NewestKey(external_id, size))
+
+
 class ShopifyLoaders:
     def __init__(
         self, services: Services, shopify: ShopifyConnector, links: SourceLinks
@@ -112,7 +121,14 @@ class ShopifyLoaders:
         self.checkouts = ByCustomer(
             links, self.checkouts_by_customer.load, combine.checkouts
         )
-        self.history = ByCustomer(links, self._history, combine.order_windows)
+        # functions of the loaders, not methods of self: a ByCustomer holding
+        # a bound method of its owner makes a reference cycle, and every value
+        # the request's loaders hold waits for the garbage collector
+        self.history = ByCustomer(
+            links,
+            _history(self.order_window_by_customer, self.history_size),
+            combine.order_windows,
+        )
         self.order_window = ByCustomer(
             links, _pages(self.order_window_by_customer), combine.order_windows
         )
@@ -123,15 +139,6 @@ class ShopifyLoaders:
             links, _pages(self.order_lines_by_customer), combine.order_windows
         )
         """Summaries with their line items' summaries."""
-
-    def _history(self, external_id: str) -> Awaitable[OrderWindow[Order]]:
-        """The newest ``CG_SHOPIFY_ORDER_HISTORY`` orders, which the timeline
-        and ``returns`` show: never a smaller last good window (Shopify
-        failing), which would lack the older orders with no sign but the
-        stale note."""
-        return self.order_window_by_customer.load(
-            NewestKey(external_id, self.history_size)
-        )
 
 
 class ZendeskLoaders:
