@@ -32,8 +32,7 @@ def check_media_type(request: Request, limit: int) -> None:
             "UNSUPPORTED_MEDIA_TYPE",
             "POST bodies must be application/json in UTF-8.",
         )
-    coding = headers.get("content-encoding", "identity").strip(OWS).lower()
-    if coding != "identity":
+    if not _identity(headers.getlist("content-encoding")):
         raise Refused(
             415,
             "UNSUPPORTED_MEDIA_TYPE",
@@ -46,6 +45,17 @@ def check_media_type(request: Request, limit: int) -> None:
 
 OWS = " \t"
 """The only whitespace a header value may hold around its parts (RFC 9110, 5.6.3)."""
+
+
+def _identity(encodings: list[str]) -> bool:
+    """Whether every ``Content-Encoding`` line, each a list of codings
+    (RFC 9110, 8.4), names only ``identity`` or nothing: all lines read, as a
+    second line naming ``br`` applies as much as the first."""
+    return all(
+        coding.strip(OWS).lower() in ("", "identity")
+        for line in encodings
+        for coding in line.split(",")
+    )
 
 
 def json_media(content_type: str) -> bool:

@@ -10,6 +10,7 @@ holding answers (the lane answers), one given no memory for them
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 import httpx
@@ -255,6 +256,8 @@ VARIANTS: dict[str, tuple[Any, dict[str, str]]] = {
     "text/plain": (lambda c: c, {"content-type": "text/plain"}),
     "JSON in upper case": (lambda c: c, {"content-type": "APPLICATION/JSON"}),
     "a form": (lambda c: c, {"content-type": "application/x-www-form-urlencoded"}),
+    "gzipped": (gzip.compress, {"content-encoding": "gzip"}),
+    "declared br": (lambda c: c, {"content-encoding": "br"}),
     "multipart Accept": (lambda c: c, {"accept": "multipart/mixed"}),
     "event-stream Accept": (lambda c: c, {"accept": "text/event-stream"}),
     "operationName a number": (lambda c: with_field(c, operationName=1), {}),

@@ -232,12 +232,17 @@ async def test_a_json_post_is_answered_whatever_the_media_types_case(
     assert response.json() == {"data": {"__typename": "Query"}}
 
 
-@pytest.mark.parametrize("coding", ["gzip", "br", "deflate", "GZIP", "gzip, identity"])
+@pytest.mark.parametrize(
+    "codings",
+    [["gzip"], ["br"], ["deflate"], ["GZIP"], ["gzip, identity"], ["identity", "br"]],
+    ids=str,
+)
 async def test_a_compressed_body_is_refused_with_415_and_what_is_accepted(
-    client: httpx.AsyncClient, db: Services, coding: str
+    client: httpx.AsyncClient, db: Services, codings: list[str]
 ) -> None:
     """A gzipped body was read as JSON and answered "not JSON" (400), and a
-    plain one declared ``br`` was executed: neither is what was sent."""
+    plain one declared ``br`` was executed: neither is what was sent. Every
+    ``Content-Encoding`` line counts, not only the first."""
     body = (
         b'{"query": "mutation { createCustomer(input: {email: \\"z@b.co\\"}) { id } }"}'
     )
@@ -246,18 +251,30 @@ async def test_a_compressed_body_is_refused_with_415_and_what_is_accepted(
         response = await client.post(
             "/graphql",
             content=content,
-            headers={"Content-Type": "application/json", "Content-Encoding": coding},
+            headers=[
+                ("Content-Type", "application/json"),
+                *(("Content-Encoding", coding) for coding in codings),
+            ],
         )
         assert response.status_code == 415, response.text
         assert code(response) == "UNSUPPORTED_MEDIA_TYPE"
         assert response.headers["accept-encoding"] == "identity"
     assert await row_counts(db) == before
-    plain = await client.post(
+
+
+@pytest.mark.parametrize("codings", [["identity"], [""], ["identity", " Identity "]])
+async def test_a_body_declared_identity_or_no_coding_is_answered(
+    client: httpx.AsyncClient, codings: list[str]
+) -> None:
+    response = await client.post(
         "/graphql",
         content=b'{"query": "{ __typename }"}',
-        headers={"Content-Type": "application/json", "Content-Encoding": "identity"},
+        headers=[
+            ("Content-Type", "application/json"),
+            *(("Content-Encoding", coding) for coding in codings),
+        ],
     )
-    assert plain.status_code == 200, plain.text
+    assert response.status_code == 200, response.text
 
 
 async def test_graphql_response_json_is_served_when_asked_for(
