@@ -7,13 +7,13 @@ GraphQL error on ``/graphql`` and the embed endpoint, Segment's on ``/v1/``,
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.errors import Refused, Shape
-
-_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 def shape_of(path: str) -> Shape:
@@ -25,23 +25,34 @@ def shape_of(path: str) -> Shape:
     return "plain"
 
 
+def _code(status: int) -> str:
+    """``NOT_FOUND``, ``METHOD_NOT_ALLOWED``: the status's name (RFC 9110's
+    reason phrase), as the API's other codes are spelled."""
+    try:
+        return HTTPStatus(status).name
+    except ValueError:
+        return "BAD_REQUEST"
+
+
 def _message(status: int, allowed: str | None) -> str:
     if status == 404:
         return "Nothing is served at this path."
     if status == 405 and allowed:
-        return f"This path takes {allowed} only."
+        methods = sorted(m.strip() for m in allowed.split(","))
+        return f"This path takes {', '.join(methods)} only."
     return "The request was refused."
 
 
 async def http_refusal(request: Request, exc: Exception) -> Response:
     """The app's handler of ``HTTPException``: Starlette raises one for an
-    unknown path or method; nothing of ours does."""
+    unknown path or method (and its static files for a file it may not
+    read, 401); nothing of ours does."""
     if not isinstance(exc, HTTPException):  # pragma: no cover - registered for it
         raise exc
     headers = dict(exc.headers or {})
     refused = Refused(
         exc.status_code,
-        _CODES.get(exc.status_code, "BAD_REQUEST"),
+        _code(exc.status_code),
         _message(exc.status_code, headers.get("Allow")),
         headers=headers,
     )
