@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import weakref
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, TypeVar, cast
@@ -667,8 +668,20 @@ def _gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
 
 
 def _track(executor: weakref.ref[FragmentExecutor], values: Sequence[Any]) -> None:
-    """``Executor.track_async_work`` of ``executor`` while it exists (it does
-    while anything of its execution runs)."""
+    """``Executor.track_async_work`` of ``executor``: settled in its
+    background. It exists while anything of its execution runs; were it gone,
+    the awaitables are settled here, so none is left unawaited."""
     found = executor()
     if found is not None:
         found.track_async_work(values)
+        return
+    for value in values:
+        if inspect.isawaitable(value):
+            asyncio.ensure_future(value).add_done_callback(_observed)
+
+
+def _observed(done: asyncio.Future[Any]) -> None:
+    """Its error retrieved: a settled awaitable's failure is not logged as
+    never retrieved (graphql-core's background settling does the same)."""
+    if not done.cancelled():
+        done.exception()
