@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, timedelta
 from decimal import Decimal
@@ -208,32 +209,40 @@ async def test_a_sync_iterates_customers_updated_since_a_moment(
     assert simulator.operations["customers"] == max(1, -(-len(expected) // 7))
 
 
-class WaitedClock:
-    """A bucket's time that passes only while the connector waits: a loaded
-    machine's pause before the first request refills nothing, so that request
-    meets the drained bucket."""
+class StillUntilAsked:
+    """A bucket's time that stands still until the simulator is first asked,
+    then runs: a loaded machine's pause between the drain and that request
+    refills nothing (so it meets the drained bucket), and the waits after it
+    refill as they would."""
 
     def __init__(self) -> None:
-        self.now = 0.0
+        self.simulator: ShopifySimulator | None = None
+        self._asked_at: float | None = None
 
     def __call__(self) -> float:
-        return self.now
+        if self._asked_at is None:
+            if self.simulator is None or not self.simulator.requests["graphql"]:
+                return 0.0
+            self._asked_at = time.monotonic()
+        return time.monotonic() - self._asked_at
 
-    def follow(self, connector: ShopifyConnector) -> None:
-        waits = connector.http.wait
 
-        async def wait(seconds: float, error: Exception) -> None:
-            self.now += seconds
-            await waits(seconds, error)  # type: ignore[arg-type]
-
-        connector.http.wait = wait  # type: ignore[method-assign]
+def drained_slowly(world: World, restore_rate: float) -> ShopifySimulator:
+    """A simulator whose bucket refills ``restore_rate`` points a second, on
+    a ``StillUntilAsked`` clock, drained."""
+    clock = StillUntilAsked()
+    simulator = ShopifySimulator(
+        world, bucket_size=1000, restore_rate=restore_rate, clock=clock
+    )
+    clock.simulator = simulator
+    simulator.drain()
+    return simulator
 
 
 async def test_a_drained_bucket_is_waited_out_instead_of_failing(
     world: World,
 ) -> None:
-    clock = WaitedClock()
-    simulator = ShopifySimulator(world, bucket_size=1000, restore_rate=2, clock=clock)
+    simulator = drained_slowly(world, 2)
     outcomes: list[str] = []
     async with serve_app(simulator.app) as base_url:
         connector = ShopifyConnector(
@@ -242,8 +251,6 @@ async def test_a_drained_bucket_is_waited_out_instead_of_failing(
             retry=RETRY,
             observer=lambda _, o: outcomes.append(o),
         )
-        clock.follow(connector)
-        simulator.drain()
         found = await connector.customers_by_ids([simulator.customer_gid(1)])
         await connector.aclose()
     assert found[0] is not None
@@ -252,13 +259,10 @@ async def test_a_drained_bucket_is_waited_out_instead_of_failing(
 
 
 async def test_a_429_throttle_is_waited_out_too(world: World) -> None:
-    clock = WaitedClock()
-    simulator = ShopifySimulator(world, bucket_size=1000, restore_rate=2, clock=clock)
+    simulator = drained_slowly(world, 2)
     simulator.throttle_http_status = 429
     async with serve_app(simulator.app) as base_url:
         connector = ShopifyConnector(base_url, "shpat_demo", retry=RETRY)
-        clock.follow(connector)
-        simulator.drain()
         found = await connector.customers_by_ids([simulator.customer_gid(1)])
         await connector.aclose()
     assert found[0] is not None
@@ -268,14 +272,11 @@ async def test_a_429_throttle_is_waited_out_too(world: World) -> None:
 async def test_throttling_longer_than_the_cap_is_reported_as_rate_limited(
     world: World,
 ) -> None:
-    clock = WaitedClock()
-    simulator = ShopifySimulator(world, bucket_size=1000, restore_rate=1, clock=clock)
+    simulator = drained_slowly(world, 1)
     async with serve_app(simulator.app) as base_url:
         connector = ShopifyConnector(
             base_url, "shpat_demo", retry=RETRY, max_throttle_wait=0.5
         )
-        clock.follow(connector)
-        simulator.drain()
         with pytest.raises(UpstreamRateLimited):
             await connector.customers_by_ids([simulator.customer_gid(1)])
         await connector.aclose()
