@@ -285,7 +285,10 @@ async def _read_body(request: Request, limit: int) -> bytes:
     send (``x-gzip`` is its old name, RFC 9110 8.4.1.3); another is a 415,
     before the body is read."""
     too_large = Refused(413, "too_large", f"body larger than {limit // 1024} KB")
-    coding = request.headers.get("content-encoding", "").strip().lower()
+    # every line: two lines are one comma-separated list (RFC 9110, 5.3), and
+    # a second naming br applies as much as a first naming gzip
+    lines = request.headers.getlist("content-encoding")
+    coding = ", ".join(line.strip() for line in lines).strip().lower()
     if coding not in ("", "identity", "gzip", "x-gzip"):
         raise Refused(
             415, "unsupported_encoding", "Content-Encoding must be gzip or absent"
