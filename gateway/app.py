@@ -185,6 +185,10 @@ def create_app(
                 yield
 
     app = Starlette(lifespan=lifespan, exception_handlers={HTTPException: http_refusal})
+    # A path with a trailing slash is a path nothing serves (404), not a 307
+    # to the path without it: Starlette builds that Location from the Host
+    # header, whatever a client puts there.
+    app.router.redirect_slashes = False
     drain = app.state.drain = Drain(settings.shutdown_drain_seconds)
     graphql = app.state.graphql = LazyGraphQL(app, ide_headers)
     app.add_middleware(HeldAnswers, endpoint=graphql.build)  # innermost: see it

@@ -71,6 +71,9 @@ async def test_a_method_a_path_does_not_take_is_a_json_405_naming_those_it_does(
     [
         ("/nothing-here", plain_code),
         ("/graphql/extra", plain_code),
+        ("/graphql/", plain_code),
+        ("/embed/graphql/", graphql_code),
+        ("/v1/track/", segment_code),
         ("/v1/unknown-call", segment_code),
         ("/%2e%2e/etc/passwd", plain_code),
     ],
@@ -78,8 +81,10 @@ async def test_a_method_a_path_does_not_take_is_a_json_405_naming_those_it_does(
 async def test_an_unknown_path_is_a_json_404(
     client: httpx.AsyncClient, path: str, read: object
 ) -> None:
-    response = await client.get(path)
+    """A trailing slash too: not a redirect built from the Host header."""
+    response = await client.get(path, headers={"Host": "evil.example"})
     assert response.status_code == 404, response.text
     assert response.headers["content-type"] == "application/json"
     assert read(response.json()) == "NOT_FOUND"  # type: ignore[operator]
     assert "passwd" not in response.text  # the path is not echoed
+    assert "location" not in response.headers
