@@ -23,7 +23,7 @@ from gateway.http import access_log
 from gateway.http.embed import embed_routes
 from gateway.http.graphiql import static_routes
 from gateway.http.graphql import GraphQLApp, HeldAnswers
-from gateway.http.refusals import http_refusal
+from gateway.http.refusals import http_refusal, without_head
 from gateway.ingest import ingest_routes
 from gateway.insights.http import export_route, scheduled_refresh
 from gateway.jobs import recovery
@@ -197,7 +197,7 @@ def create_app(
     if services is not None:
         app.state.services = services
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        without_head(Route("/graphql", graphql, methods=["GET", "POST"])),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

@@ -46,6 +46,7 @@ from gateway.auth.principal import Principal
 from gateway.errors import BadUserInput
 from gateway.http.fragments import FragmentExecutor
 from gateway.http.guarded import GuardedGraphQL
+from gateway.http.refusals import without_head
 from gateway.loaders import Loaders
 from gateway.relay.ids import decode_global_id
 from gateway.resolvers.context import Context
@@ -243,6 +244,8 @@ def embed_routes() -> list[BaseRoute]:
     return [
         Route("/embed/timeline", timeline_page),
         Route("/embed/customer-timeline.js", script),
-        Route("/embed/graphql", cross_origin, methods=["GET", "POST", "OPTIONS"]),
+        without_head(
+            Route("/embed/graphql", cross_origin, methods=["GET", "POST", "OPTIONS"])
+        ),
         WebSocketRoute("/embed/graphql", graphql),
     ]

@@ -125,7 +125,9 @@ class GuardedGraphQL(GraphQL[Context, None]):
             return await super().run(request, context, root_value)
         except HTTPException as exc:  # Strawberry's own refusals, coded like ours
             code = _STATUS_CODES.get(exc.status_code, "BAD_REQUEST")
-            raise Refused(exc.status_code, code, exc.reason) from exc
+            # its 405 (HEAD, OPTIONS) says what is allowed, as the router's do
+            headers = {"Allow": "GET, POST"} if exc.status_code == 405 else None
+            raise Refused(exc.status_code, code, exc.reason, headers=headers) from exc
 
     def decode_json(self, data: str | bytes) -> object:
         """orjson: a number past a double (thousands of digits) is its

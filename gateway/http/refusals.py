@@ -12,6 +12,7 @@ from http import HTTPStatus
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from gateway.errors import Refused, Shape
 
@@ -57,3 +58,12 @@ async def http_refusal(request: Request, exc: Exception) -> Response:
         headers=headers,
     )
     return refused.response(shape_of(request.url.path))
+
+
+def without_head(route: Route) -> Route:
+    """``route`` not taking ``HEAD``, which Starlette adds to every ``GET``
+    route: a GraphQL endpoint answers no ``HEAD`` (Strawberry refuses it), so
+    its 405s do not list it."""
+    if route.methods is not None:
+        route.methods.discard("HEAD")
+    return route

@@ -66,6 +66,21 @@ async def test_a_method_a_path_does_not_take_is_a_json_405_naming_those_it_does(
     assert await row_counts(db) == before
 
 
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS"])
+@pytest.mark.parametrize("path", ["/graphql", "/embed/graphql"])
+async def test_head_or_a_plain_options_on_a_graphql_endpoint_is_405_with_allow(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    """Neither endpoint answers HEAD, and neither lists it as allowed (Starlette
+    adds HEAD to a GET route); a plain OPTIONS on the embed endpoint is
+    Strawberry's 405, with Allow too (a CORS preflight is answered before)."""
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    allowed = set(response.headers["allow"].split(", "))
+    assert {"GET", "POST"} <= allowed
+    assert "HEAD" not in allowed
+
+
 @pytest.mark.parametrize(
     ("path", "read"),
     [
