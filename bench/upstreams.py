@@ -168,10 +168,10 @@ def _serve(
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's, as uvicorn picks it for the gateway's workers: an upstream
     stands in for a service on other machines, so the less of this machine's
-    CPU its own loop takes, the less it competes with what is measured (on
-    the default loop a 50 ms call answered a plain client in 52.5 ms at the
-    median, on uvloop's in 51.x; docs/benchmarks.md, session 25). ``None``
-    (the default loop) where uvloop is not installed."""
+    CPU its own loop takes, the less it competes with what is measured (a
+    50 ms call answered a plain client in 52.2 ms at the median, 52.5 on the
+    default loop; docs/benchmarks.md, session 25). ``None`` (the default
+    loop) where uvloop is not installed."""
     try:
         import uvloop
     except ImportError:

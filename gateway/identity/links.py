@@ -120,8 +120,9 @@ async def _links(
     for _, mark in marks_of:
         parameters.update(mark.parameters())
     # on the session's connection: a Core statement needs none of the ORM's
-    # execution (autoflush, ORM compile state, result set-up), ~15 % of the
-    # statement's CPU; the session's reads write nothing to flush
+    # execution (autoflush, compile state, result set-up; with the profile's
+    # statement, 0.3 M instructions of an executed 360 view's 28.5 M), and the
+    # sessions that read links write nothing to flush
     connection = await session.connection()
     statement = _links_statement(tuple(sources), marks_of)
     rows = await connection.execute(statement, parameters)
