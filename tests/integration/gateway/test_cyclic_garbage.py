@@ -1,5 +1,6 @@
-"""A view's objects (the 360 view's, a page of 50's) are freed as the view ends, by their reference counts: none
-is left in a reference cycle for the garbage collector. Before, the executor
+"""A view's objects (the 360 view's, a page of 50's) are freed as the view
+ends, by their reference counts: none is left in a reference cycle for the
+garbage collector. Before, the executor
 (graphql-core's resolver helpers, bound methods of it) and two source loaders
 (a bound method of their owner) were cycles through which every value a 360
 view read — ~1,000 objects — waited for a young collection: 5 ms each, every
