@@ -25,16 +25,19 @@ from connectors.simulator_server import serve_app
 from gateway.outbound import endpoints
 from gateway.outbound.tasks import build_blueprint
 from gateway.runtime.services import Services, outbound_client
+from tests.conftest import ANSWER_WAIT
 
 OUTBOUND_SETTINGS: dict[str, Any] = {
     "outbound_allow_private_targets": True,
     "outbound_backoff_seconds": 0.0,
     "outbound_max_attempts": 3,
-    "outbound_read_timeout": 0.5,
+    "outbound_read_timeout": ANSWER_WAIT,
     "outbound_connect_timeout": 2.0,
     "outbound_endpoint_concurrency": 2,
 }
-"""Retries at once, three attempts, a short read timeout, two lanes."""
+"""Retries at once, three attempts, two lanes; a read timeout no loaded
+machine reaches (a delivery the receiver got but the sender gave up on is
+sent again: a test of timeouts makes its own, ``impatient``)."""
 
 
 @dataclass
@@ -147,6 +150,18 @@ async def outbound(db: Services, database_url: str) -> AsyncIterator[Services]:
     finally:
         await client.aclose()
         await jobs.close_async()
+
+
+@contextlib.asynccontextmanager
+async def impatient(services: Services, seconds: float) -> AsyncIterator[Services]:
+    """``services`` whose deliveries give up reading an answer after ``seconds``."""
+    client = outbound_client(
+        services.settings.model_copy(update={"outbound_read_timeout": seconds})
+    )
+    try:
+        yield dataclasses.replace(services, outbound_http=client)
+    finally:
+        await client.aclose()
 
 
 @contextlib.asynccontextmanager

@@ -7,7 +7,6 @@ no one else's deliveries."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from datetime import timedelta
 
@@ -22,11 +21,12 @@ from gateway.outbound.tables import (
     OutboundEndpoint,
     OutboundMessage,
 )
-from gateway.runtime.services import Services, outbound_client
+from gateway.runtime.services import Services
 from tests.integration.outbound.conftest import (
     Inbox,
     endpoint_for,
     eventually,
+    impatient,
     worker,
 )
 
@@ -104,14 +104,14 @@ async def test_timeouts_end_in_a_dead_letter_then_retry_delivery_sends_it(
     await endpoint_for(outbound, inbox, "slow")
     inbox.delay["slow"] = 2.0
     (delivery_id,) = await publish(outbound, "customer.updated", {"id": 2})
-    async with worker(outbound):
-        await eventually(lambda: settled(outbound, 1))
-        assert await statuses(outbound) == ["dead"]
-        found = await deliveries.one(outbound.sessions, delivery_id)
+    async with impatient(outbound, 0.5) as services, worker(services):
+        await eventually(lambda: settled(services, 1))
+        assert await statuses(services) == ["dead"]
+        found = await deliveries.one(services.sessions, delivery_id)
         assert [a.error_class for a in found.log] == ["ReadTimeout"] * 3
         del inbox.delay["slow"]
-        await deliveries.requeue(outbound, delivery_id, RETRYABLE)
-        await eventually(lambda: settled(outbound, 1))
+        await deliveries.requeue(services, delivery_id, RETRYABLE)
+        await eventually(lambda: settled(services, 1))
     assert await statuses(outbound) == ["delivered"]
     found = await deliveries.one(outbound.sessions, delivery_id)
     assert [a.outcome for a in found.log] == ["failed"] * 3 + ["delivered"]
@@ -176,19 +176,15 @@ async def test_a_rotated_secret_signs_beside_the_old_one(
 async def test_a_slow_endpoint_holds_its_lanes_only(
     outbound: Services, inbox: Inbox
 ) -> None:
-    patient = outbound_client(
-        outbound.settings.model_copy(update={"outbound_read_timeout": 60.0})
-    )
-    services = dataclasses.replace(outbound, outbound_http=patient)
-    await endpoint_for(services, inbox, "stuck", ["slow.event"])
-    await endpoint_for(services, inbox, "quick", ["fast.event"])
+    await endpoint_for(outbound, inbox, "stuck", ["slow.event"])
+    await endpoint_for(outbound, inbox, "quick", ["fast.event"])
     inbox.gate["stuck"] = asyncio.Event()
     for n in range(6):
-        await publish(services, "slow.event", {"n": n})
+        await publish(outbound, "slow.event", {"n": n})
     for n in range(5):
-        await publish(services, "fast.event", {"n": n})
-    lanes = services.settings.outbound_endpoint_concurrency
-    async with worker(services, concurrency=lanes + 2):
+        await publish(outbound, "fast.event", {"n": n})
+    lanes = outbound.settings.outbound_endpoint_concurrency
+    async with worker(outbound, concurrency=lanes + 2):
         try:
             await eventually(
                 lambda: (
@@ -199,7 +195,6 @@ async def test_a_slow_endpoint_holds_its_lanes_only(
             assert inbox.of("stuck") == []
         finally:
             inbox.gate["stuck"].set()  # else the worker's shutdown waits on it
-        await eventually(lambda: settled(services, 11))
-    await patient.aclose()
-    assert await statuses(services) == ["delivered"] * 11
+        await eventually(lambda: settled(outbound, 11))
+    assert await statuses(outbound) == ["delivered"] * 11
     assert inbox.most_in_flight["stuck"] == lanes
