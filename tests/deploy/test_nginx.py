@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import ANSWER_WAIT
 from tests.deploy.files import NGINX, base_resource, compose, configured
 
 
@@ -143,7 +144,9 @@ def balancer(tmp_path: Path, upstream: Upstream) -> Iterator[int]:
 def test_requests_reuse_one_upstream_connection(
     balancer: int, upstream: Upstream
 ) -> None:
-    with httpx.Client(base_url=f"http://127.0.0.1:{balancer}") as client:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{balancer}", timeout=ANSWER_WAIT
+    ) as client:
         for _ in range(10):
             assert client.get("/healthz").text == "ok"
     connections = {source for source, _ in upstream.seen}

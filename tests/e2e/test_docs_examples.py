@@ -28,6 +28,8 @@ import httpx
 import pytest
 import websockets
 
+from tests.conftest import ANSWER_WAIT
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 KEY = "cg_docs_examples_key"
@@ -121,6 +123,7 @@ def keith_id(demo: Demo) -> str:
         f"{demo.base_url}/graphql",
         json={"query": '{ customer(email: "keith.henderson@example.com") { id } }'},
         headers={"Authorization": f"Bearer {KEY}"},
+        timeout=ANSWER_WAIT,
     ).json()
     customer_id: str = answer["data"]["customer"]["id"]
     return customer_id

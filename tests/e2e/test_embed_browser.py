@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 from strawberry.relay import to_base64
 
+from tests.conftest import ANSWER_WAIT
 from tests.e2e.browser import offline_page
 from tests.e2e.live_gateway import AUTH, live_gateways
 from tests.e2e.test_graphiql_browser import chromium
@@ -21,7 +22,9 @@ SCREENSHOT = Path(__file__).parents[2] / "docs" / "embed-timeline.png"
 
 
 async def graphql(base_url: str, query: str, variables: dict) -> dict:
-    async with httpx.AsyncClient(base_url=base_url, headers=AUTH) as http:
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=AUTH, timeout=ANSWER_WAIT
+    ) as http:
         body: dict = (
             await http.post("/graphql", json={"query": query, "variables": variables})
         ).json()

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from tests.conftest import ANSWER_WAIT
 from tests.e2e.live_gateway import AUTH, live_gateways
 from tests.e2e.node import node_server, require_node_tools
 
@@ -27,7 +28,7 @@ async def supergraph(
     tmp_path = tmp_path_factory.mktemp("federation")
     async with live_gateways(tmp_path) as (replicas, _):
         customers_url = replicas[0].base_url + "/graphql"
-        async with httpx.AsyncClient(headers=AUTH) as client:
+        async with httpx.AsyncClient(headers=AUTH, timeout=ANSWER_WAIT) as client:
             first = await client.post(
                 customers_url,
                 json={"query": "{ customers(first: 1) { edges { node { id } } } }"},

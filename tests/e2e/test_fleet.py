@@ -23,6 +23,7 @@ from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
 from gateway.automations.tables import AutomationRun
 from gateway.db import models
+from tests.conftest import ANSWER_WAIT
 from tests.e2e.fleet import AUTH, Fleet, graphql, running_fleet
 from tests.e2e.live_gateway import subscribe
 
@@ -144,7 +145,9 @@ async def test_a_keys_rate_limit_counts_its_requests_on_every_replica(fleet: Fle
     per_replica = BURST // 2  # any one replica alone stays under the burst
     statuses: list[int] = []
     for replica in fleet.replicas:
-        async with httpx.AsyncClient(base_url=replica.url, headers=bearer) as client:
+        async with httpx.AsyncClient(
+            base_url=replica.url, headers=bearer, timeout=ANSWER_WAIT
+        ) as client:
             for _ in range(per_replica):
                 answer = await client.post("/graphql", json={"query": "{ __typename }"})
                 statuses.append(answer.status_code)

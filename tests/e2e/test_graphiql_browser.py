@@ -27,6 +27,7 @@ from gateway.app import create_app
 from gateway.db.session import upgrade
 from gateway.runtime.services import open_services
 from gateway.settings import Settings
+from tests.conftest import ANSWER_WAIT
 from tests.e2e.browser import offline_page, require_chromium
 
 API_KEY = "cg_e2e_graphiql_key"
@@ -74,7 +75,9 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[str, GraphQLRecorder]]:
         recorder = GraphQLRecorder(app)
         async with serve_app(recorder) as base_url:
             async with httpx.AsyncClient(
-                base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}
+                base_url=base_url,
+                headers={"Authorization": f"Bearer {API_KEY}"},
+                timeout=ANSWER_WAIT,
             ) as client:
                 created = await client.post(
                     "/graphql",

@@ -26,6 +26,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.conftest import ANSWER_WAIT
 from tests.servers import POSTGRES_URL, REDIS_URL, require, throwaway_database_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,17 +132,22 @@ def test_the_wheels_alone_migrate_create_a_key_and_serve_in_production(
             assert server.poll() is None, "serve exited early"
             assert time.monotonic() < deadline, "serve was not ready in 60 s"
             time.sleep(0.3)
-        assert httpx.get(f"{base}/healthz").status_code == 200
+        assert httpx.get(f"{base}/healthz", timeout=ANSWER_WAIT).status_code == 200
         answer = httpx.post(
             f"{base}/graphql",
             json={"query": "{ customers(first: 1) { totalCount } }"},
             headers={"Authorization": f"Bearer {key.group()}"},
+            timeout=ANSWER_WAIT,
         )
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"data": {"customers": {"totalCount": 0}}}
-        refused = httpx.post(f"{base}/graphql", json={"query": "{ __typename }"})
+        refused = httpx.post(
+            f"{base}/graphql", json={"query": "{ __typename }"}, timeout=ANSWER_WAIT
+        )
         assert refused.status_code == 401
-        assert httpx.get(f"{base}/graphql").status_code == 404, "GraphiQL is off"
+        assert httpx.get(f"{base}/graphql", timeout=ANSWER_WAIT).status_code == 404, (
+            "GraphiQL is off"
+        )
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)

@@ -23,6 +23,7 @@ from connectors.posthog.simulator.destination import WebhookDestination
 from gateway.db.models import utcnow
 from gateway.demo.simulation import POSTHOG_WEBHOOK_SECRET
 from gateway.sync.backfill import link_customers
+from tests.conftest import ANSWER_WAIT
 from tests.e2e.live_gateway import AUTH, live_gateways, subscribe
 
 TAG = (
@@ -32,7 +33,9 @@ TAG = (
 
 async def add_tag(base_url: str, customer: str, tag: str) -> None:
     """A CRM change whose summary (``Tag <tag> added``) every role may read."""
-    async with httpx.AsyncClient(base_url=base_url, headers=AUTH) as http:
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=AUTH, timeout=ANSWER_WAIT
+    ) as http:
         response = await http.post(
             "/graphql", json={"query": TAG, "variables": {"c": customer, "t": tag}}
         )
@@ -162,7 +165,9 @@ async def test_a_subscription_held_through_a_redis_outage_loses_no_event(
 async def test_the_embed_socket_serves_only_the_tokens_customer(tmp_path: Path):
     async with live_gateways(tmp_path) as ([gateway], _):
         customer, other = to_base64("Customer", 2), to_base64("Customer", 3)
-        async with httpx.AsyncClient(base_url=gateway.base_url, headers=AUTH) as http:
+        async with httpx.AsyncClient(
+            base_url=gateway.base_url, headers=AUTH, timeout=ANSWER_WAIT
+        ) as http:
             created = await http.post(
                 "/graphql",
                 json={

@@ -12,6 +12,7 @@ import httpx
 from bench.upstreams import posthog_rest_lifted, served_apart
 from connectors.demo_world import World
 from gateway.demo.simulation import GENEROUS, POSTHOG_KEY
+from tests.conftest import ANSWER_WAIT
 
 PERSONS_PER_MINUTE = 240
 """PostHog's limit on its persons endpoint (the simulator's default)."""
@@ -30,7 +31,7 @@ async def test_each_simulator_is_served_and_counted_in_a_process_of_its_own() ->
 
         persons = f"{simulators.urls['posthog']}/api/projects/1/persons/"
         auth = {"Authorization": f"Bearer {POSTHOG_KEY}"}
-        async with httpx.AsyncClient(headers=auth) as http:
+        async with httpx.AsyncClient(headers=auth, timeout=ANSWER_WAIT) as http:
             assert (await http.get(persons)).status_code == 200
             assert simulators.total_requests()["posthog"] == 1
             assert simulators.endpoint_counts() == {"posthog persons": 1}

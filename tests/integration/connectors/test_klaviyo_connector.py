@@ -27,6 +27,7 @@ from connectors.klaviyo.simulator.server import KlaviyoSimulator
 from connectors.retry import RetryPolicy
 from connectors.scope import Priority, call_scope
 from connectors.simulator_server import serve_app
+from tests.conftest import ANSWER_WAIT
 from tests.integration.connectors.klaviyo_spec import check_request
 
 KEY = "pk_connector_test"
@@ -241,7 +242,9 @@ async def test_the_simulator_refuses_a_filter_operator_the_field_does_not_allow(
     served: tuple[Recorder, str],
 ) -> None:
     headers = {"Authorization": f"Klaviyo-API-Key {KEY}", "revision": "2026-07-15"}
-    async with httpx.AsyncClient(base_url=served[1], headers=headers) as client:
+    async with httpx.AsyncClient(
+        base_url=served[1], headers=headers, timeout=ANSWER_WAIT
+    ) as client:
         bad = await client.get(
             "/api/profiles",
             params={"filter": "greater-than(email,2026-01-01T00:00:00Z)"},

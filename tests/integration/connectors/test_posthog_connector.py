@@ -21,6 +21,7 @@ from connectors.posthog.client import REST_LOOKUPS, PostHogConnector
 from connectors.posthog.simulator.server import PostHogSimulator
 from connectors.retry import RetryPolicy
 from connectors.simulator_server import serve_app
+from tests.conftest import ANSWER_WAIT
 
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)
 WORLD = World(seed=11, size=80)
@@ -221,7 +222,7 @@ async def test_5xx_is_retried_then_reported_unavailable(sim, ph):
 async def post_query(
     base_url: str, hogql: str, key: str = "phx_test"
 ) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=ANSWER_WAIT) as http:
         return await http.post(
             "/api/projects/7/query/",
             json={"query": {"kind": "HogQLQuery", "query": hogql}},
@@ -326,7 +327,7 @@ async def test_a_hogql_syntax_error_is_answered_as_posthog_answers_it(sim, base_
 
 
 async def test_simulator_error_envelopes(sim, base_url):
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=ANSWER_WAIT) as http:
         missing = await http.get("/api/projects/7/persons/")
         wrong = await http.get(
             "/api/projects/8/persons/", headers={"Authorization": "Bearer phx_test"}
@@ -363,7 +364,9 @@ async def test_events_list_pages_backwards_with_before(sim, base_url):
         "limit": "3",
     }
     async with httpx.AsyncClient(
-        base_url=base_url, headers={"Authorization": "Bearer phx_test"}
+        base_url=base_url,
+        headers={"Authorization": "Bearer phx_test"},
+        timeout=ANSWER_WAIT,
     ) as http:
         while url:
             body = (await http.get(url, params=params)).json()

@@ -33,6 +33,7 @@ from connectors.zendesk.webhooks import (
     parse_event,
     verify_signature,
 )
+from tests.conftest import ANSWER_WAIT
 
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)
 WORLD = World(seed=7, size=80)
@@ -148,7 +149,9 @@ async def test_a_batch_over_the_search_cap_is_split_until_it_fits(
 
 
 async def write(base_url: str, method: str, path: str, ticket: dict) -> dict:
-    async with httpx.AsyncClient(base_url=base_url, auth=AUTH) as http:
+    async with httpx.AsyncClient(
+        base_url=base_url, auth=AUTH, timeout=ANSWER_WAIT
+    ) as http:
         response = await http.request(method, path, json={"ticket": ticket})
     assert response.status_code in (200, 201), response.text
     written: dict = response.json()["ticket"]
@@ -314,7 +317,9 @@ async def test_offset_paginator_stops_before_the_record_limit(sim, zd):
 
 
 async def test_simulator_speaks_zendesk_errors_and_headers(sim, base_url):
-    async with httpx.AsyncClient(base_url=base_url, auth=AUTH) as http:
+    async with httpx.AsyncClient(
+        base_url=base_url, auth=AUTH, timeout=ANSWER_WAIT
+    ) as http:
         unauthenticated = await http.get("/api/v2/users/1.json", auth=("x", "y"))
         missing = await http.get("/api/v2/tickets/1.json")
         beyond = await http.get("/api/v2/users/search", params={"page": 101})
@@ -341,7 +346,7 @@ async def test_rate_limit_per_minute_answers_429_with_retry_after(base_url):
     sim = ZendeskSimulator(WORLD, api_token="secret-token", rate_limit_per_minute=2)
     async with (
         serve_app(sim.app) as url,
-        httpx.AsyncClient(base_url=url, auth=AUTH) as http,
+        httpx.AsyncClient(base_url=url, auth=AUTH, timeout=ANSWER_WAIT) as http,
     ):
         statuses = [
             (await http.get("/api/v2/users/show_many?ids=1")).status_code

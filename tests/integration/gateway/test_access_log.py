@@ -20,7 +20,7 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.auth.embed_tokens import create_token
 from gateway.runtime.services import Services
-from tests.conftest import graphql_socket
+from tests.conftest import ANSWER_WAIT, graphql_socket
 
 LOGGERS = ("uvicorn.access", "uvicorn.error")
 
@@ -83,7 +83,9 @@ async def test_tokens_keys_and_graphql_in_a_query_string_are_redacted_in_the_log
     app = create_app(services=db)
     with collected() as log:
         async with served_with_access_log(app) as host:
-            async with httpx.AsyncClient(base_url=f"http://{host}") as http:
+            async with httpx.AsyncClient(
+                base_url=f"http://{host}", timeout=ANSWER_WAIT
+            ) as http:
                 await http.get("/embed/timeline", params={"token": token})
                 await http.get(
                     "/embed/timeline", params={"customer": "Q3", "token": token}
@@ -133,7 +135,7 @@ async def test_an_uncaught_exception_is_one_line_without_its_message_or_tracebac
     try:
         async with (
             served_with_access_log(app) as host,
-            httpx.AsyncClient(base_url=f"http://{host}") as http,
+            httpx.AsyncClient(base_url=f"http://{host}", timeout=ANSWER_WAIT) as http,
         ):
             answer = await http.get("/broken")
     finally:

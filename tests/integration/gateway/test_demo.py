@@ -24,6 +24,7 @@ from gateway.db.session import upgrade
 from gateway.demo import simulation
 from gateway.demo.command import run_demo
 from gateway.settings import Settings
+from tests.conftest import ANSWER_WAIT
 
 KEY = "cg_demo_test_key"
 VIEW = """query($id: ID!) { customer(id: $id) { email
@@ -56,7 +57,7 @@ async def running_demo(tmp_path: Path, **settings: Any) -> AsyncIterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=url) as http:
+        async with httpx.AsyncClient(base_url=url, timeout=ANSWER_WAIT) as http:
             for _ in range(600):
                 if demo.done():
                     demo.result()  # the demo failed: raise its error
@@ -74,7 +75,9 @@ async def running_demo(tmp_path: Path, **settings: Any) -> AsyncIterator[str]:
 
 async def view(url: str) -> dict[str, Any]:
     async with httpx.AsyncClient(
-        base_url=url, headers={"Authorization": f"Bearer {KEY}"}
+        base_url=url,
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=ANSWER_WAIT,
     ) as http:
         response = await http.post(
             "/graphql", json={"query": VIEW, "variables": {"id": CUSTOMER}}

@@ -25,7 +25,7 @@ from gateway.demo.simulation import ZENDESK_EMAIL, ZENDESK_TOKEN, Simulators
 from gateway.guard.budget import budgets
 from gateway.runtime.services import open_services
 from gateway.settings import Settings
-from tests.conftest import ADMIN, ADMIN_KEY
+from tests.conftest import ADMIN, ADMIN_KEY, ANSWER_WAIT
 
 pytestmark = pytest.mark.single_redis
 
@@ -127,7 +127,7 @@ def gateways(
 
 async def ready(url: str) -> None:
     """Poll without blocking the loop: the simulators run on it."""
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=ANSWER_WAIT) as client:
         for _ in range(300):
             try:
                 if (await client.get(f"{url}/readyz")).status_code == 200:

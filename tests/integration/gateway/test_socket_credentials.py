@@ -35,7 +35,9 @@ JWT_SECRET = "s3cret-for-hs256-tests-0123456789"
 
 async def a_customer(gateway: Served) -> str:
     async with httpx.AsyncClient(
-        base_url=gateway.base_url, headers=gateway.api_headers
+        base_url=gateway.base_url,
+        headers=gateway.api_headers,
+        timeout=ANSWER_WAIT,
     ) as http:
         created = await http.post(
             "/graphql",

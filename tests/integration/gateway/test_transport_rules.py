@@ -217,7 +217,9 @@ async def test_a_body_that_is_not_a_request_object_is_400_with_a_code(
     headers = {"Content-Type": "application/json", **gateway.api_headers}
     if path.startswith("/embed"):
         headers["Authorization"] = f"Embed {gateway.embed_token}"
-    async with httpx.AsyncClient(base_url=gateway.base_url) as http:
+    async with httpx.AsyncClient(
+        base_url=gateway.base_url, timeout=ANSWER_WAIT
+    ) as http:
         response = await http.post(
             path, content=body.encode("latin-1"), headers=headers
         )
@@ -277,7 +279,9 @@ async def test_a_batch_takes_a_rate_limit_token_per_operation(db: Services) -> N
     async with (
         served(db, rate_limit_per_minute=1, **settings) as running,
         httpx.AsyncClient(
-            base_url=running.base_url, headers=running.api_headers
+            base_url=running.base_url,
+            headers=running.api_headers,
+            timeout=ANSWER_WAIT,
         ) as http,
     ):
         batch = [{"query": "{ __typename }"}] * 3

@@ -29,7 +29,7 @@ from gateway.demo.simulation import (
     simulated_upstreams,
 )
 from gateway.runtime.services import Services, open_services
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, ANSWER_WAIT
 from tests.servers import REDIS_KINDS
 
 pytestmark = pytest.mark.storage_independent
@@ -93,6 +93,7 @@ class Desk:
         async with httpx.AsyncClient(
             base_url=self.sims.urls["zendesk"],
             auth=(f"{ZENDESK_EMAIL}/token", ZENDESK_TOKEN),
+            timeout=ANSWER_WAIT,
         ) as zendesk:
             response = await zendesk.request(method, path, json={"ticket": ticket})
         assert response.status_code in (200, 201), response.text
@@ -126,6 +127,7 @@ class Desk:
         async with httpx.AsyncClient(
             base_url=self.sims.urls["zendesk"],
             auth=(f"{ZENDESK_EMAIL}/token", ZENDESK_TOKEN),
+            timeout=ANSWER_WAIT,
         ) as zendesk:
             response = await zendesk.get(
                 "/api/v2/search", params={"query": f"type:ticket requester:{user_id}"}

@@ -23,6 +23,7 @@ from gateway.db.ticket_changes import tickets_changed_since
 from gateway.demo.simulation import ZENDESK_WEBHOOK_SECRET, Simulators
 from gateway.runtime.services import Services
 from gateway.runtime.upstreams import Upstreams
+from tests.conftest import ANSWER_WAIT
 from tests.integration.gateway.simulated import (
     count,
     customer_id_by_email,
@@ -144,7 +145,7 @@ async def test_a_bad_signature_is_rejected_and_nothing_is_stored(
         url, "ticket.created", detail, "wrong"
     )
     assert response.status_code == 401
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=ANSWER_WAIT) as http:
         unsigned = await http.post(url, json={"type": "x"})
     assert unsigned.status_code == 401
     assert changes == []
@@ -189,7 +190,7 @@ async def test_a_signed_body_that_is_not_an_envelope_is_a_bad_request(
     wired: Services, url: str
 ) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=ANSWER_WAIT) as http:
         for body in (b"{not json", b'{"say": "hello"}'):
             headers = {
                 SIGNATURE_HEADER: signature(stamp.encode() + body),
@@ -216,7 +217,7 @@ async def test_without_a_configured_secret_deliveries_are_refused(
 
 
 async def test_an_unknown_source_is_not_found(wired: Services, url: str) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=ANSWER_WAIT) as http:
         response = await http.post(url.replace("zendesk", "freshdesk"), content=b"{}")
     assert response.status_code == 404
     assert set(response.json()) == {"error", "code"}
