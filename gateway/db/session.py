@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db.column_limits import check_lengths
 from gateway.db.online_ddl import is_lock_timeout
+from gateway.db.sqlite_trips import one_trip_dbapi
 from gateway.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,9 @@ def create_engine(
         # aiosqlite logs each statement with its parameters (emails) at DEBUG:
         # never wanted, even when the gateway's own level is DEBUG.
         logging.getLogger("aiosqlite").setLevel(logging.INFO)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, module=one_trip_dbapi()
+        )
         _sqlite_pragmas(engine.sync_engine)
         return engine
     return create_async_engine(
