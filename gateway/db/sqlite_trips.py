@@ -9,9 +9,9 @@ Here a statement is one call that does all four, and a connection going
 back to the pool is rolled back only when SQLite has a transaction open (a
 read opens none: Python's sqlite3 begins one before a write only).
 
-An uncached 360 view makes ~12 hand-overs fewer; its CPU in process fell by
-1.0–1.4 s over 650 views, ~9 % (docs/benchmarks.md, session 26). The
-adapter is given to SQLAlchemy as the dialect's DBAPI (``module=``,
+An uncached 360 view makes 3 hand-overs, not 16, and its CPU in process fell
+by ~20 % (docs/benchmarks.md, session 26). The adapter is given to
+SQLAlchemy as the dialect's DBAPI (``module=``,
 ``gateway.db.session.create_engine``); server-side cursors (results
 streamed, ``yield_per``) stay SQLAlchemy's own.
 """
