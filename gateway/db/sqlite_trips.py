@@ -6,8 +6,9 @@ the statement run, its rows fetched, the cursor closed. Each is a hand-over
 to that thread and back (a queue, a wake-up, the GIL, the event loop woken):
 ~0.2 ms of an idle two-core machine's time, more while the loop is busy.
 Here a statement is one call that does all four, and a connection going
-back to the pool is rolled back only when SQLite has a transaction open (a
-read opens none: Python's sqlite3 begins one before a write only).
+back to the pool is rolled back (or a transaction committed) only when SQLite
+has a transaction open (a read opens none: Python's sqlite3 begins one
+before a write only).
 
 An uncached 360 view makes 3 hand-overs, not 16, and its CPU in process fell
 by ~20 % (docs/benchmarks.md, session 26). The adapter is given to
@@ -106,10 +107,20 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     _cursor_cls: type[AsyncAdapt_aiosqlite_cursor] = OneTripCursor
 
     def rollback(self) -> None:
-        connection = self._connection
-        if connection._connection is not None and not connection.in_transaction:
+        if self._idle():
             return  # nothing to roll back, and no trip to learn it
         super().rollback()
+
+    def commit(self) -> None:
+        if self._idle():
+            return  # nothing to commit: a read-only transaction
+        super().commit()
+
+    def _idle(self) -> bool:
+        """Open, and no transaction open in SQLite (read in this thread:
+        sqlite3 checks the thread of calls, not of this attribute)."""
+        connection = self._connection
+        return connection._connection is not None and not connection.in_transaction
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

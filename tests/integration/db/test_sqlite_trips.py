@@ -90,6 +90,32 @@ async def test_a_write_is_one_trip_and_its_commit_another(
         assert await trips.taken(write) == 2
 
 
+async def test_a_read_only_transaction_commits_without_a_trip(
+    sessions: async_sessionmaker[AsyncSession], trips: Trips
+) -> None:
+    async with sessions() as session:
+        await session.execute(select(ITEMS))  # the pool's connection is warm
+
+    async def read() -> None:
+        async with sessions() as session, session.begin():
+            await session.execute(select(ITEMS.c.name))
+
+    assert await trips.taken(read) == 1
+
+
+async def test_a_savepoint_rolled_back_keeps_what_came_before_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        async with session.begin():
+            await session.execute(insert(ITEMS).values(name="kept"))
+            savepoint = await session.begin_nested()
+            await session.execute(insert(ITEMS).values(name="undone"))
+            await savepoint.rollback()
+        names = set(await session.scalars(select(ITEMS.c.name)))
+    assert names == {"a", "b", "kept"}
+
+
 async def test_a_write_left_uncommitted_is_rolled_back_on_close(
     sessions: async_sessionmaker[AsyncSession], trips: Trips
 ) -> None:
@@ -120,6 +146,11 @@ async def test_rows_names_counts_and_new_ids_read_as_before(
             insert(ITEMS).values(name="f").returning(ITEMS.c.id)
         )
         assert returned.scalar_one() == 6
+        several = await session.execute(
+            insert(ITEMS).returning(ITEMS.c.id, ITEMS.c.name),
+            [{"name": "g"}, {"name": "h"}],
+        )
+        assert [tuple(r) for r in several] == [(7, "g"), (8, "h")]
 
 
 async def test_a_refused_statement_raises_sqlalchemys_error_and_the_connection_goes_on(
