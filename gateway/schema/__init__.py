@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from functools import cache
 from typing import Any
 
 import strawberry
@@ -67,6 +68,7 @@ Mutation = merge_types(
 Subscription = merge_types("Subscription", (TimelineSubscription,))
 
 
+@cache
 def build_schema(
     *,
     introspection: bool = True,
@@ -77,7 +79,12 @@ def build_schema(
     ``__type`` fail validation, also over WebSocket. The gateway serves it as a
     federation subgraph (``gateway.schema.federation``); without ``federation``
     it is the plain schema ``customer-graph schema`` prints (``plain_sdl``).
-    ``executor`` replaces Strawberry's (``/graphql``'s ``FragmentExecutor``)."""
+    ``executor`` replaces Strawberry's (``/graphql``'s ``FragmentExecutor``).
+
+    Built once per process for each set of arguments: a schema holds no
+    state of an app's (its extensions are made per operation), and building
+    it takes ~0.1 s, which every app of a process (the tests make thousands)
+    would pay again."""
     rules: list[type[ASTValidationRule]] = (
         [] if introspection else [NoSchemaIntrospectionCustomRule]
     )

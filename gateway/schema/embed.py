@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import strawberry
@@ -94,12 +95,14 @@ class EmbedSubscription:
             yield event_of(item, pk)
 
 
+@cache
 def build_embed_schema(
     *, introspection: bool = True, executor: type[Executor[Any]] | None = None
 ) -> strawberry.Schema:
     """Without ``introspection`` (production) ``__schema`` and ``__type``
     fail validation, as on ``/graphql``; ``executor`` replaces Strawberry's
-    (``/embed/graphql``'s is ``/graphql``'s, ``FragmentExecutor``)."""
+    (``/embed/graphql``'s is ``/graphql``'s, ``FragmentExecutor``). Built
+    once per process for each set of arguments, as ``build_schema``."""
     rules: list[type[ASTValidationRule]] = (
         [] if introspection else [NoSchemaIntrospectionCustomRule]
     )
