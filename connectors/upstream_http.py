@@ -17,6 +17,7 @@ import os
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 import aiohttp
@@ -61,8 +62,16 @@ def _tls() -> ssl.SSLContext:
     ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` when set (a private CA, an egress
     proxy's), else Mozilla's (certifi), as httpx did."""
     cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    return _roots(cafile or None, capath or None)
+
+
+@cache
+def _roots(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    """Loaded once per process for each place: loading certifi's roots takes
+    ~15 ms, which every connector's client (and in the tests, every app's
+    services) would pay again."""
     if cafile or capath:
-        return ssl.create_default_context(cafile=cafile or None, capath=capath or None)
+        return ssl.create_default_context(cafile=cafile, capath=capath)
     return ssl.create_default_context(cafile=certifi.where())
 
 

@@ -255,7 +255,13 @@ async def stored_answers(services: Services, customer_id: int | str) -> list[str
     prefix = f"{services.settings.cache_prefix}:response"
     tag = f"{{{customer_id}}}:"
     if isinstance(backend, RedisBackend):
-        keys = [k.decode() async for k in backend.redis.scan_iter(match=f"{prefix}*")]
+        # The tests' scans ask for 1,000 keys a call: the shared Redis holds
+        # every test's keys (thousands), which SCAN's default of 10 walks in
+        # a round trip for each ten.
+        keys = [
+            k.decode()
+            async for k in backend.redis.scan_iter(match=f"{prefix}*", count=1000)
+        ]
     else:
         assert isinstance(backend, MemoryBackend)
         keys = [k for k in backend._entries if k.startswith(prefix)]

@@ -335,7 +335,9 @@ async def forget_every_cached_value(gateway: Gateway) -> None:
     else:
         assert isinstance(backend, RedisBackend)
         prefix = gateway.services.settings.cache_prefix
-        keys = [k async for k in backend.redis.scan_iter(match=f"{prefix}:*")]
+        keys = [
+            k async for k in backend.redis.scan_iter(match=f"{prefix}:*", count=1000)
+        ]
         if keys:
             await backend.redis.delete(*keys)
 

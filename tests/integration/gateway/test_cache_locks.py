@@ -92,7 +92,12 @@ async def test_replicas_missing_a_key_together_send_one_upstream_call(
     answered.set()
     assert await one == await other == ["value of k"]
     assert calls == [["k"]]
-    locks = [k async for k in shared.client.scan_iter(match=f"{cache_prefix}:*:lock")]
+    locks = [
+        k
+        async for k in shared.client.scan_iter(
+            match=f"{cache_prefix}:*:lock", count=1000
+        )
+    ]
     assert locks == []
 
 
@@ -194,7 +199,12 @@ async def test_a_fetch_evicted_before_its_store_stores_nothing(
     assert await cache.peek_many(["a", "b"]) == [None, None]
     assert await cache.load_many(["a", "b"], fetch, "") == ["after a", "after b"]
     assert await cache.peek_many(["a", "b"]) == ["after a", "after b"]
-    locks = [k async for k in shared.client.scan_iter(match=f"{cache_prefix}:*:lock")]
+    locks = [
+        k
+        async for k in shared.client.scan_iter(
+            match=f"{cache_prefix}:*:lock", count=1000
+        )
+    ]
     assert locks == []
 
 

@@ -144,7 +144,9 @@ async def commands(cluster: RedisCluster) -> Counter[str]:
 
 async def cached_keys(gateway: Gateway, redis: RedisBackend) -> list[str]:
     prefix = gateway.services.settings.cache_prefix
-    return [k.decode() async for k in redis.redis.scan_iter(match=f"{prefix}:*")]
+    return [
+        k.decode() async for k in redis.redis.scan_iter(match=f"{prefix}:*", count=1000)
+    ]
 
 
 async def test_a_cold_360_view_costs_few_statements_and_redis_round_trips(

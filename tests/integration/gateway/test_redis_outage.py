@@ -142,7 +142,9 @@ async def test_evictions_made_during_an_outage_are_replayed_when_redis_is_back(
     prefix = caches.zendesk_tickets.prefix
 
     async def tickets_cached() -> bool:
-        return bool([k async for k in shared.client.scan_iter(match=f"{prefix}*")])
+        return bool(
+            [k async for k in shared.client.scan_iter(match=f"{prefix}*", count=1000)]
+        )
 
     await asyncio.wait_for(shared.breaker.wait_closed(), 15)
     for _ in range(500):
