@@ -34,6 +34,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors.posthog.simulator.data import Analytics
+from connectors.upstream_http import tls_roots
 
 TRIES = 3
 TIMEOUT_SECONDS = 10.0
@@ -101,7 +102,7 @@ class WebhookDestination:
         each (0: never answered)."""
         headers = {"Content-Type": "application/json", **self.headers}
         async with httpx.AsyncClient(
-            transport=transport, timeout=TIMEOUT_SECONDS
+            transport=transport, timeout=TIMEOUT_SECONDS, verify=tls_roots()
         ) as client:
             return [
                 await self._send(client, headers, self.body(analytics, event))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from graphql import GraphQLError, GraphQLInterfaceType, GraphQLObjectType, GraphQLSchema
@@ -213,7 +214,11 @@ def _refunds(order: Record, _: Any, first: int | None = None) -> list[Record]:
     return refunds if first is None else refunds[:first]
 
 
+@cache
 def build_schema() -> GraphQLSchema:
+    """The simulated Admin API's schema with its resolvers: built once per
+    process (~0.1 s; every simulator of the tests would build it again), as
+    it holds nothing of one simulator's (its data is the ``SimContext``)."""
     schema = build_sdl(SDL + DISCOUNT_SDL + ERASURE_SDL)
     root = schema.query_type
     assert root is not None

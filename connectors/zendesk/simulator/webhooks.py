@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from connectors.upstream_http import tls_roots
 from connectors.zendesk.webhooks import (
     EVENT_PREFIX,
     SIGNATURE_HEADER,
@@ -69,7 +70,9 @@ async def send_event(
         SIGNATURE_HEADER: sign(body, stamp, secret),
         TIMESTAMP_HEADER: stamp,
     }
-    async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT) as client:
+    async with httpx.AsyncClient(
+        timeout=DELIVERY_TIMEOUT, verify=tls_roots()
+    ) as client:
         return await client.post(url, content=body, headers=headers)
 
 

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from connectors.errors import UpstreamBadResponse, UpstreamUnavailable
 from connectors.retry import RetryPolicy
 from connectors.simulator_server import serve_app
-from connectors.upstream_http import UpstreamHTTP, _tls
+from connectors.upstream_http import UpstreamHTTP, tls_roots
 
 SECRET = "Bearer upstream-secret"
 ONCE = RetryPolicy(attempts=1)
@@ -148,12 +148,12 @@ def test_certificates_are_read_where_the_environment_says(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """``SSL_CERT_FILE`` (a private CA's), else certifi's roots."""
-    assert _tls().cert_store_stats()["x509_ca"] > 100
+    assert tls_roots().cert_store_stats()["x509_ca"] > 100
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(FileNotFoundError):
-        _tls()
+        tls_roots()
     monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
-    assert _tls().cert_store_stats()["x509_ca"] > 100
+    assert tls_roots().cert_store_stats()["x509_ca"] > 100
 
 
 async def test_a_redirect_is_not_followed(servers: Servers) -> None:
