@@ -23,6 +23,7 @@ from gateway.http import access_log
 from gateway.http.embed import embed_routes
 from gateway.http.graphiql import static_routes
 from gateway.http.graphql import GraphQLApp, HeldAnswers
+from gateway.http.one_authorization import OneAuthorization
 from gateway.http.refusals import http_refusal, without_head
 from gateway.ingest import ingest_routes
 from gateway.insights.http import export_route, scheduled_refresh
@@ -193,6 +194,7 @@ def create_app(
     graphql = app.state.graphql = LazyGraphQL(app, ide_headers)
     app.add_middleware(HeldAnswers, endpoint=graphql.build)  # innermost: see it
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(OneAuthorization)  # outside the held answers too
     app.add_middleware(CloseWhenDraining, drain=drain)
     if services is not None:
         app.state.services = services
