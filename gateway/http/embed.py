@@ -46,6 +46,7 @@ from gateway.auth.principal import Principal
 from gateway.errors import BadUserInput
 from gateway.http.fragments import FragmentExecutor
 from gateway.http.guarded import GuardedGraphQL
+from gateway.http.one_authorization import single
 from gateway.http.refusals import without_head
 from gateway.loaders import Loaders
 from gateway.relay.ids import decode_global_id
@@ -84,10 +85,13 @@ class EmbedGraphQL(GuardedGraphQL):
     def credentials(
         self, connection: Request | WebSocket, params: Mapping[str, object] | None
     ) -> str | None:
-        header = token_from_header(connection.headers.get("authorization"))
-        if header is None and isinstance(connection, WebSocket):
-            return connection.query_params.get("token")
-        return header
+        """``Authorization: Embed <token>``, or on a WebSocket (a browser's
+        cannot send headers) ``?token=``: one of them, once."""
+        header = connection.headers.get("authorization")
+        given = [] if header is None else [token_from_header(header)]
+        if isinstance(connection, WebSocket):
+            given += connection.query_params.getlist("token")
+        return single(given)
 
     async def identify(
         self, credentials: str | None, *, max_age: float = KEY_MEMORY_SECONDS
@@ -188,7 +192,10 @@ def _page(status: int, title: str, body: str) -> HTMLResponse:
 
 async def timeline_page(request: Request) -> Response:
     services: Services = request.app.state.services
-    token = request.query_params.get("token")
+    tokens = request.query_params.getlist("token")
+    if len(tokens) > 1:  # which one counts would depend on who reads the link
+        return _page(400, "Bad link", "This link names more than one token.")
+    token = tokens[0] if tokens else None
     try:
         scope = _scope(services, token)
     except EmbedTokenError:

@@ -42,6 +42,7 @@ from gateway.errors import Refused
 from gateway.http.fragments import FragmentExecutor
 from gateway.http.graphiql import graphiql_page
 from gateway.http.guarded import ADMITTED, Admitted, GuardedGraphQL
+from gateway.http.one_authorization import single
 from gateway.loaders import Loaders
 from gateway.metrics import observe_operation
 from gateway.resolvers.context import Context
@@ -92,8 +93,9 @@ class GraphQLApp(GuardedGraphQL):
         self, connection: Request | WebSocket, params: Mapping[str, object] | None
     ) -> str | None:
         if isinstance(connection, WebSocket):
-            params = params or {}
-            header = params.get("Authorization") or params.get("authorization")
+            header = single(
+                [v for k, v in (params or {}).items() if k.lower() == "authorization"]
+            )
             return header if isinstance(header, str) else None
         return connection.headers.get("authorization")
 

@@ -1,5 +1,7 @@
 """A request naming ``Authorization`` more than once is refused before any
-route reads it.
+route reads it; a WebSocket's ``connection_init`` payload or the embed
+endpoint's query naming two credentials is refused where they are read
+(``single``).
 
 The field is a singleton (RFC 9110, 11.6.2): a sender must not repeat it.
 Every surface reads the first value (``/graphql``, the embed endpoint, the
@@ -16,6 +18,9 @@ socket closed before it is accepted)::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.errors import Refused
@@ -24,6 +29,20 @@ from gateway.http.refusals import shape_of
 REPEATED = Refused(
     400, "BAD_REQUEST", "Send one Authorization header: this request has several."
 )
+
+T = TypeVar("T")
+
+
+def single(credentials: Sequence[T]) -> T | None:
+    """The one credential a request names, ``None`` for none; several (the
+    payload's ``Authorization`` and ``authorization``, an embed socket's header
+    and ``?token=``, or two tokens) are ``400 BAD_REQUEST``, for the reason
+    above: which one counts would depend on who reads them."""
+    if len(credentials) > 1:
+        raise Refused(
+            400, "BAD_REQUEST", "Send one credential: this request has several."
+        )
+    return credentials[0] if credentials else None
 
 
 class OneAuthorization:
@@ -42,10 +61,10 @@ class OneAuthorization:
 
 def _repeated(headers: list[tuple[bytes, bytes]]) -> bool:
     """Whether ``Authorization`` is named twice or more (ASGI servers give
-    names in lower case)."""
+    names in lower case; an app called otherwise is held to it too)."""
     seen = False
     for name, _ in headers:
-        if name == b"authorization":
+        if name.lower() == b"authorization":
             if seen:
                 return True
             seen = True
