@@ -60,9 +60,8 @@ def _origin(url: URL) -> tuple[str, str, int | None]:
 def tls_roots() -> ssl.SSLContext:
     """The roots upstream certificates are checked against: the files of
     ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` when set (a private CA, an egress
-    proxy's), else Mozilla's (certifi), as httpx did. Also what the
-    simulators' webhook senders verify with: an ``httpx`` client made without
-    a context loads certifi's roots again (~15 ms)."""
+    proxy's), else Mozilla's (certifi), as httpx did. Shared by every
+    connector's client: callers must not change it."""
     cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
     return _roots(cafile or None, capath or None)
 

@@ -34,7 +34,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors.posthog.simulator.data import Analytics
-from connectors.upstream_http import tls_roots
+from connectors.simulator_server import sender_tls
 
 TRIES = 3
 TIMEOUT_SECONDS = 10.0
@@ -102,7 +102,7 @@ class WebhookDestination:
         each (0: never answered)."""
         headers = {"Content-Type": "application/json", **self.headers}
         async with httpx.AsyncClient(
-            transport=transport, timeout=TIMEOUT_SECONDS, verify=tls_roots()
+            transport=transport, timeout=TIMEOUT_SECONDS, verify=sender_tls()
         ) as client:
             return [
                 await self._send(client, headers, self.body(analytics, event))

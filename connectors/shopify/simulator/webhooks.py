@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from connectors.shopify.simulator.data import Record, iso_z
-from connectors.upstream_http import tls_roots
+from connectors.simulator_server import sender_tls
 
 JsonObject = dict[str, Any]
 
@@ -70,7 +70,7 @@ async def deliver(
     """POST a delivery to a URL, or to ``path`` on a client's base URL."""
     if isinstance(target, httpx.AsyncClient):
         return await target.post(path, content=body, headers=headers)
-    async with httpx.AsyncClient(verify=tls_roots()) as client:
+    async with httpx.AsyncClient(verify=sender_tls()) as client:
         return await client.post(target, content=body, headers=headers)
 
 

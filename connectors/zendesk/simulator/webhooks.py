@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from connectors.upstream_http import tls_roots
+from connectors.simulator_server import sender_tls
 from connectors.zendesk.webhooks import (
     EVENT_PREFIX,
     SIGNATURE_HEADER,
@@ -71,7 +71,7 @@ async def send_event(
         TIMESTAMP_HEADER: stamp,
     }
     async with httpx.AsyncClient(
-        timeout=DELIVERY_TIMEOUT, verify=tls_roots()
+        timeout=DELIVERY_TIMEOUT, verify=sender_tls()
     ) as client:
         return await client.post(url, content=body, headers=headers)
 
