@@ -283,7 +283,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
     limit: rudderlabs/rudder-server ``gateway/openapi.yaml``, 413
     ``StatusRequestEntityTooLarge``). Gzip is the one coding the libraries
     send (``x-gzip`` is its old name, RFC 9110 8.4.1.3); another is a 415,
-    before the body is read."""
+    before the body is read, naming what is accepted in ``Accept-Encoding``
+    (RFC 9110, 15.5.16), as ``/graphql``'s own 415 does."""
     too_large = Refused(413, "too_large", f"body larger than {limit // 1024} KB")
     # every line: two lines are one comma-separated list (RFC 9110, 5.3), and
     # a second naming br applies as much as a first naming gzip
@@ -291,7 +292,10 @@ async def _read_body(request: Request, limit: int) -> bytes:
     coding = ", ".join(line.strip() for line in lines).strip().lower()
     if coding not in ("", "identity", "gzip", "x-gzip"):
         raise Refused(
-            415, "unsupported_encoding", "Content-Encoding must be gzip or absent"
+            415,
+            "unsupported_encoding",
+            "Content-Encoding must be gzip or absent",
+            headers={"Accept-Encoding": "gzip, identity"},
         )
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:

@@ -142,4 +142,5 @@ async def test_a_content_coding_other_than_gzip_is_415(
     )
     assert response.status_code == 415
     assert response.json()["code"] == "unsupported_encoding"
+    assert response.headers["Accept-Encoding"] == "gzip, identity"
     assert await count(db, models.TrackedEvent) == 0
