@@ -38,7 +38,7 @@ from gateway.retention import tasks as retention_tasks
 from gateway.runtime.services import Services, open_services
 from gateway.runtime.shutdown import CloseWhenDraining, Drain
 from gateway.settings import Settings
-from gateway.webhooks import webhook
+from gateway.webhooks import webhook_routes
 
 log = logging.getLogger("gateway.app")
 
@@ -204,7 +204,7 @@ def create_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
-        Route("/webhooks/{source}", webhook, methods=["POST"]),
+        *webhook_routes(),
         export_route(),
         *static_routes(),
         *ingest_routes(),

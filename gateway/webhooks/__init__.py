@@ -16,9 +16,11 @@ nothing leaks. An upstream look-up a delivery needs answers within
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from connectors.scope import Priority, call_scope
 from gateway.errors import BadUserInput, Refused, describe
@@ -34,10 +36,18 @@ RECEIVERS: dict[str, Receiver] = {
 }
 
 
-async def webhook(request: Request) -> Response:
-    receive = RECEIVERS.get(request.path_params["source"])
-    if receive is None:
-        return Refused(404, "NOT_FOUND", "Unknown webhook source.").response("plain")
+def webhook_routes() -> list[Route]:
+    """``POST /webhooks/<source>``, a route for each source: an unknown
+    source is a path nothing serves (404, whatever the method), a known one
+    takes POST only (405, with ``Allow``)."""
+    return [
+        Route(f"/webhooks/{source}", partial(webhook, source=source), methods=["POST"])
+        for source in RECEIVERS
+    ]
+
+
+async def webhook(request: Request, *, source: str) -> Response:
+    receive = RECEIVERS[source]
     services: Services = request.app.state.services
     try:
         # A look-up upstream answers by the read deadline (the vendor waits
@@ -49,9 +59,7 @@ async def webhook(request: Request) -> Response:
     except BadUserInput as exc:  # e.g. a value longer than its column
         return Refused(400, exc.code, exc.message).response("plain")
     except Exception as exc:  # the upstream retries a 500; the reason is logged
-        log.error(
-            "webhook from %s failed: %s", request.path_params["source"], describe(exc)
-        )
+        log.error("webhook from %s failed: %s", source, describe(exc))
         failed = Refused(
             500, "INTERNAL_SERVER_ERROR", "The delivery could not be processed."
         )

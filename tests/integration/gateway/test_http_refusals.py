@@ -91,6 +91,8 @@ async def test_head_or_a_plain_options_on_a_graphql_endpoint_is_405_with_allow(
         ("/v1/track/", segment_code),
         ("/v1/unknown-call", segment_code),
         ("/%2e%2e/etc/passwd", plain_code),
+        ("/webhooks/freshdesk", plain_code),
+        ("/webhooks/", plain_code),
     ],
 )
 async def test_an_unknown_path_is_a_json_404(
@@ -103,3 +105,14 @@ async def test_an_unknown_path_is_a_json_404(
     assert read(response.json()) == "NOT_FOUND"  # type: ignore[operator]
     assert "passwd" not in response.text  # the path is not echoed
     assert "location" not in response.headers
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT"])
+async def test_an_unknown_webhook_source_is_404_whatever_the_method(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    """A route per source: ``GET /webhooks/freshdesk`` was a 405 (the route
+    took any source) while its ``POST`` was a 404."""
+    response = await client.request(method, "/webhooks/freshdesk", content=b"{}")
+    assert response.status_code == 404, response.text
+    assert plain_code(response.json()) == "NOT_FOUND"
