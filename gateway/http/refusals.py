@@ -21,7 +21,7 @@ def shape_of(path: str) -> Shape:
     """The error shape of the surface serving ``path``."""
     if path == "/graphql" or path.startswith("/embed/graphql"):
         return "graphql"
-    if path.startswith("/v1/"):
+    if path == "/v1" or path.startswith("/v1/"):
         return "segment"
     return "plain"
 

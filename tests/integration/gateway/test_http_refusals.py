@@ -90,6 +90,7 @@ async def test_head_or_a_plain_options_on_a_graphql_endpoint_is_405_with_allow(
         ("/embed/graphql/", graphql_code),
         ("/v1/track/", segment_code),
         ("/v1/unknown-call", segment_code),
+        ("/v1", segment_code),
         ("/%2e%2e/etc/passwd", plain_code),
         ("/webhooks/freshdesk", plain_code),
         ("/webhooks/", plain_code),
