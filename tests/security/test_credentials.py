@@ -20,13 +20,10 @@ from gateway.demo.simulation import SHOPIFY_SECRET, ZENDESK_WEBHOOK_SECRET
 from tests.security.conftest import Stage
 from tests.security.credentials import BAD_CREDENTIALS, BadCredential
 from tests.security.leaks import assert_no_leak
-from tests.security.surfaces import Surface, send
+from tests.security.surfaces import WS_REFUSAL_CODES, Surface, send
 
 pytestmark = pytest.mark.storage_independent
 
-WS_REFUSAL_CODES = range(4400, 4500)
-"""graphql-transport-ws closes a refused socket with 4403 (Forbidden) today;
-any 44xx close is accepted."""
 FOREIGN_EMBED_STATUS = {401, 403}
 """A valid embed token asking for another customer: 403 FORBIDDEN is the
 documented answer of ``/embed/graphql``; 401 is accepted too."""

@@ -15,11 +15,10 @@ from gateway.auth.embed_tokens import create_token
 from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
 from tests.security.conftest import Stage
-from tests.security.surfaces import subscribed
+from tests.security.surfaces import WS_REFUSAL_CODES, subscribed
 
 pytestmark = pytest.mark.storage_independent
 
-WS_REFUSAL_CODES = range(4400, 4500)
 SLACK = 3.0
 """Seconds allowed past the deadline (a re-check runs on a timer)."""
 TOKEN_SECONDS = 5

@@ -26,9 +26,7 @@ from gateway.demo.simulation import POSTHOG_WEBHOOK_SECRET
 from tests.conftest import ANSWER_WAIT, HANDSHAKE_WAIT, graphql_socket, row_counts
 from tests.security.conftest import SEGMENT, Stage
 from tests.security.leaks import assert_no_leak
-from tests.security.surfaces import socket
-
-WS_REFUSAL_CODES = range(4400, 4500)
+from tests.security.surfaces import WS_REFUSAL_CODES, socket
 
 pytestmark = pytest.mark.storage_independent
 
