@@ -20,7 +20,7 @@ from gateway.audiences.service import sync_after_refresh
 from gateway.automations import tasks as automation_tasks
 from gateway.errors import describe
 from gateway.http import access_log
-from gateway.http.embed import embed_routes
+from gateway.http.embed import EmbedCrossOrigin, embed_routes
 from gateway.http.graphiql import static_routes
 from gateway.http.graphql import GraphQLApp, HeldAnswers
 from gateway.http.one_authorization import OneAuthorization
@@ -196,6 +196,7 @@ def create_app(
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(OneAuthorization)  # outside the held answers too
     app.add_middleware(CloseWhenDraining, drain=drain)
+    app.add_middleware(EmbedCrossOrigin)  # its refusals readable cross-origin
     if services is not None:
         app.state.services = services
     routes: list[BaseRoute] = [

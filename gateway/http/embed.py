@@ -27,7 +27,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.relay import to_base64
@@ -235,24 +235,43 @@ class LazyEmbed:
         await self._view(scope, receive, send)
 
 
+ENDPOINT = "/embed/graphql"
+
+
+class EmbedCrossOrigin:
+    """CORS (any origin) for every HTTP answer of the embed endpoint: the
+    ``<script>`` drop-in runs on the host tool's origin, and the token travels
+    in a header, never a cookie, so no other site can borrow a browser's
+    credentials. Outside the app's middleware (``create_app``), so that the
+    refusals made there — two ``Authorization`` headers (400), a body over the
+    limit the endpoint did not answer itself (413) — reach the script
+    readable, not as the network error a browser makes of an answer without
+    the headers. Every other path passes by untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.cross_origin = CORSMiddleware(
+            app,
+            allow_origins=["*"],
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == ENDPOINT:
+            await self.cross_origin(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 def embed_routes() -> list[BaseRoute]:
-    """The embed page, its script and its endpoint. The endpoint answers
-    cross-origin requests (CORS, any origin): the ``<script>`` drop-in runs on
-    the host tool's origin, and the token travels in a header, never a cookie,
-    so no other site can borrow a browser's credentials."""
+    """The embed page, its script and its endpoint (its CORS:
+    ``EmbedCrossOrigin``)."""
     graphql = LazyEmbed()
-    cross_origin = CORSMiddleware(
-        graphql,
-        allow_origins=["*"],
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type"],
-        max_age=600,
-    )
     return [
         Route("/embed/timeline", timeline_page),
         Route("/embed/customer-timeline.js", script),
-        without_head(
-            Route("/embed/graphql", cross_origin, methods=["GET", "POST", "OPTIONS"])
-        ),
-        WebSocketRoute("/embed/graphql", graphql),
+        without_head(Route(ENDPOINT, graphql, methods=["GET", "POST", "OPTIONS"])),
+        WebSocketRoute(ENDPOINT, graphql),
     ]

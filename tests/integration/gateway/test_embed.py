@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 from strawberry.relay import to_base64
 
 from gateway.auth.embed_tokens import create_token
@@ -123,6 +124,60 @@ async def test_the_embed_endpoint_answers_a_cross_origin_preflight(gateway: Gate
         },
     )
     assert answer.headers["access-control-allow-origin"] == "*"
+
+
+ORIGIN = {"Origin": "https://helpdesk.example"}
+REFUSED_CROSS_ORIGIN = {
+    # what the drop-in script may be answered besides data, each readable by it
+    "no token": ({}, b"{}", 401),
+    "a bad token": ({"Authorization": "Embed nope"}, b"{}", 401),
+    "two tokens": (
+        {"Authorization": ["Embed a", "Embed b"]},
+        b"{}",
+        400,
+    ),
+    "a body over the limit": ({}, b" " * 1_000_001, 413),
+    "not JSON": ({"Authorization": "Embed nope"}, b"{", 400),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_CROSS_ORIGIN, ids=str)
+async def test_the_embed_endpoints_refusals_are_readable_cross_origin(
+    gateway: Gateway, case: str
+):
+    """A refusal without CORS headers reaches the host tool's script as a
+    bare network error: those made outside the endpoint (two credentials:
+    ``OneAuthorization``) carry them too."""
+    headers, body, status = REFUSED_CROSS_ORIGIN[case]
+    sent = [
+        (name, value)
+        for name, values in headers.items()
+        for value in (values if isinstance(values, list) else [values])
+    ]
+    answer = await gateway.http.post(
+        "/embed/graphql",
+        content=body,
+        headers=[*ORIGIN.items(), ("Content-Type", "application/json"), *sent],
+    )
+    assert answer.status_code == status
+    assert answer.headers["access-control-allow-origin"] == "*"
+
+
+async def test_only_the_embed_endpoint_answers_cross_origin(gateway: Gateway):
+    """``/graphql`` is not called from other origins: no CORS headers, for
+    an answer or a refusal."""
+    for body, key in ((b"{}", "k"), (b" " * 1_000_001, "k")):
+        answer = await gateway.http.post(
+            "/graphql",
+            content=body,
+            headers={
+                **ORIGIN,
+                "Authorization": f"Bearer {key}",
+                "Content-Type": "application/json",
+            },
+        )
+        assert answer.status_code in (400, 401, 413)
+        assert "access-control-allow-origin" not in answer.headers
 
 
 async def test_a_token_dies_with_its_customer_even_when_the_id_is_reused(
