@@ -120,9 +120,18 @@ async def _ingest(request: Request, kind: str | None) -> Response:
         raise Refused(400, "invalid_json", f"malformed JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise Refused(400, "invalid_json", "the body must be a JSON object")
+    body_key = payload.get("writeKey")
     if trusted is None:
-        body_key = payload.get("writeKey")
         trusted = _trusted(body_key if isinstance(body_key, str) else None, keys)
+    elif body_key is not None and body_key != header_key:
+        # Segment's libraries send the key both ways, the same; two different
+        # keys are two credentials, one read here and the other perhaps by
+        # whatever sits in front (as two Authorization headers: 400).
+        raise Refused(
+            400,
+            "conflicting_write_keys",
+            "the Basic credentials and the body's writeKey differ: send one key",
+        )
     received_at = utcnow()
     messages, indexes, errors = _parse(payload, kind, received_at)
     if errors:

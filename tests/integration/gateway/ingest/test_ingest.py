@@ -142,6 +142,39 @@ async def test_the_write_key_may_come_in_the_body_as_segment_allows(
     assert [e.message_id for e in await events(db)] == ["m1"]
 
 
+@pytest.mark.parametrize(
+    ("header", "body"),
+    [
+        (WRITE_KEY, "x"),  # a valid key in the header, another in the body
+        (WRITE_KEY, 1),
+        (WRITE_KEY, WRITE_KEY.upper()),
+    ],
+    ids=["another key", "not a string", "another case"],
+)
+async def test_two_different_write_keys_are_refused_and_nothing_is_stored(
+    ingest: httpx.AsyncClient, db: Services, header: str, body: object
+) -> None:
+    """Two credentials, as two Authorization headers: the gateway would read
+    one, and whatever sits in front of it (a proxy, a WAF, a log) maybe the
+    other."""
+    ingest.auth = (header, "")
+    for path, payload in (
+        ("/v1/track", {**track("m1"), "writeKey": body}),
+        ("/v1/batch", {"batch": [track("m2")], "writeKey": body}),
+    ):
+        refused = await ingest.post(path, json=payload)
+        assert refused.status_code == 400
+        assert refused.json() == {
+            "success": False,
+            "code": "conflicting_write_keys",
+            "message": "the Basic credentials and the body's writeKey differ: "
+            "send one key",
+        }
+    same = await ingest.post("/v1/track", json={**track("m3"), "writeKey": header})
+    assert (same.status_code, same.json()) == (200, {"success": True})
+    assert [e.message_id for e in await events(db)] == ["m3"]
+
+
 async def test_without_a_configured_write_key_the_ingest_is_disabled(
     client: httpx.AsyncClient,
 ) -> None:
