@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     failure; after one, Redis is skipped until a probe finds it back
     (``gateway.shared_redis``). A hung Redis costs the requests of its first
     moments this much once; a Redis nearby answers in a millisecond or two."""
+    redis_client_name: str = Field(
+        default="customer-graph", max_length=64, pattern=r"^[A-Za-z0-9._:-]*$"
+    )
+    """What each connection to Redis is named (``CLIENT SETNAME``), followed
+    by ``:<host>:<pid>`` (``gateway.shared_redis.client``); empty: no name
+    sent, for a Redis whose ACL refuses ``CLIENT SETNAME``."""
     env: Literal["development", "production"] = "development"
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     previous_secret_keys: list[SecretStr] = Field(default_factory=list)

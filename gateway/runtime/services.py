@@ -158,7 +158,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     )
     redis = (
         SharedRedis.open(
-            settings.redis_url, settings.redis_timeout, settings.cache_prefix
+            settings.redis_url,
+            settings.redis_timeout,
+            settings.cache_prefix,
+            settings.redis_client_name,
         )
         if settings.redis_url
         else None

@@ -19,10 +19,17 @@ The few commands whose form differs on a cluster are here: ``mget`` (one
 ``channels.py``). Pipelines, ``DEL`` and one-key scripts need nothing: a
 cluster pipeline sends each command to its slot's node, one round trip per
 node, and redis-py's cluster ``delete`` splits its keys per slot.
+
+Every connection names itself (``CLIENT SETNAME``, ``client_name()``), so an
+operator reading ``CLIENT LIST`` on a shared Redis tells the gateway's
+connections from other clients', and each from its host and process.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypedDict
@@ -38,6 +45,8 @@ from gateway.shared_redis.batched import BatchedScript
 from gateway.shared_redis.breaker import RedisBreaker
 from gateway.shared_redis.direct import close_links, reset_links
 
+NAME = "customer-graph"
+"""``CG_REDIS_CLIENT_NAME``'s default: what connections are named by."""
 MAX_CONNECTIONS = 100
 """Connections a process keeps to a single Redis server (redis-py's default
 pool size; a cluster's and Sentinel's clients keep redis-py's own pools).
@@ -57,21 +66,23 @@ class SharedRedis:
     """``script``'s instances, by their Lua text."""
 
     @classmethod
-    def open(cls, url: str, timeout: float, prefix: str = "cg") -> SharedRedis:
+    def open(
+        cls, url: str, timeout: float, prefix: str = "cg", name: str = NAME
+    ) -> SharedRedis:
+        """A client of ``url``, its connections named ``client_name(name)``
+        (none when ``name`` is empty)."""
         address = parse_redis_url(url)
+        options = _options(timeout, name)
         sentinel = None
         client: Redis | RedisCluster
         if address.mode == "cluster":
-            client = _cluster(address, timeout)
+            client = _cluster(address, options)
         elif address.mode == "sentinel":
-            sentinel, client = _sentinel(address, timeout)
+            sentinel, client = _sentinel(address, options)
         else:
             client = Redis.from_pool(
                 BlockingConnectionPool.from_url(
-                    url,
-                    max_connections=MAX_CONNECTIONS,
-                    timeout=timeout,
-                    **_fail_fast(timeout),
+                    url, max_connections=MAX_CONNECTIONS, timeout=timeout, **options
                 )
             )
 
@@ -126,45 +137,53 @@ class SharedRedis:
                 await client.aclose()
 
 
-class _FailFast(TypedDict):
+def client_name(name: str = NAME) -> str | None:
+    """This process's name in ``CLIENT LIST``: ``<name>:<host>:<pid>`` (the
+    host a pod's name on Kubernetes; anything but letters, digits, ``.``,
+    ``_`` and ``-`` made ``-``, as Redis refuses spaces in a name); ``None``
+    for an empty ``name`` (``CG_REDIS_CLIENT_NAME``)."""
+    if not name:
+        return None
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:64] or "-"
+    return f"{name}:{host}:{os.getpid()}"
+
+
+class _Options(TypedDict):
     socket_timeout: float
     socket_connect_timeout: float
     retry: Retry
     health_check_interval: int
+    client_name: str | None
 
 
-def _fail_fast(timeout: float) -> _FailFast:
+def _options(timeout: float, name: str) -> _Options:
+    """Fail fast (the module's docstring), and say who connects."""
     return {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
         "retry": Retry(NoBackoff(), 0),
         "health_check_interval": 30,
+        "client_name": client_name(name),
     }
 
 
-def _cluster(address: RedisAddress, timeout: float) -> RedisCluster:
+def _cluster(address: RedisAddress, options: _Options) -> RedisCluster:
     return RedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in address.nodes],
         username=address.username,
         password=address.password,
         ssl=address.tls,
-        **_fail_fast(timeout),
+        **options,
     )
 
 
-def _sentinel(address: RedisAddress, timeout: float) -> tuple[Sentinel, Redis]:
+def _sentinel(address: RedisAddress, options: _Options) -> tuple[Sentinel, Redis]:
     """The sentinels (no password: the URL's is the master's) and a client of
     the master they name."""
-    options = _fail_fast(timeout)
     # untyped before redis-py 8.2, typed since: either passes
     sentinel = Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
         list(address.nodes),
-        sentinel_kwargs={
-            "socket_timeout": timeout,
-            "socket_connect_timeout": timeout,
-            "retry": Retry(NoBackoff(), 0),
-            "ssl": address.tls,
-        },
+        sentinel_kwargs={**options, "ssl": address.tls},
     )
     client = sentinel.master_for(
         address.service,

@@ -16,8 +16,8 @@ What it does not handle goes redis-py's way (``DirectLink.of`` is ``None``):
 a Redis Cluster or Sentinel (the keys or the sentinels decide the server), TLS,
 an explicit ``?protocol=3``, credentials from a provider, and answers decoded
 to text or another encoding than UTF-8. It speaks RESP2 to a server reached by
-TCP or a Unix socket, with a password (and user name) and a database as the
-URL gives them.
+TCP or a Unix socket, with a password (and user name), a database and a
+client name as the URL and the client give them.
 
 Failures are redis-py's exceptions, so the breaker counts them as it counts
 redis-py's: an error reply is made by redis-py's own parser (``NoScriptError``
@@ -270,6 +270,12 @@ class DirectLink:
                 if settings.get("db"):
                     await _handshake(
                         wire, command("SELECT", int(settings["db"])), ResponseError
+                    )
+                if settings.get("client_name"):
+                    await _handshake(
+                        wire,
+                        command("CLIENT", "SETNAME", settings["client_name"]),
+                        ResponseError,
                     )
         except BaseException as exc:
             if wire is not None:  # never left open: a handshake cut short
