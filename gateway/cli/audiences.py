@@ -12,8 +12,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.audiences.service import all_connections, audiences_for
-from gateway.runtime.services import open_command_services
 from gateway.settings import Settings
 
 audiences_app = typer.Typer(help="Segments kept subscribed to Klaviyo lists.")
@@ -27,6 +25,9 @@ def list_connections() -> None:
 
 
 async def _list(settings: Settings) -> None:
+    from gateway.audiences.service import all_connections
+    from gateway.runtime.services import open_command_services
+
     async with open_command_services(settings) as services:
         found = await all_connections(services.sessions)
     table = Table("segment", "list", "subscribed", "removed", "unsubscribed", "synced")
@@ -51,6 +52,9 @@ def sync() -> None:
 
 
 async def _sync(settings: Settings) -> int:
+    from gateway.audiences.service import all_connections, audiences_for
+    from gateway.runtime.services import open_command_services
+
     async with open_command_services(settings) as services:
         audiences = audiences_for(services)
         if audiences is None:

@@ -11,16 +11,6 @@ import typer
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from gateway.db.models import utcnow
-from gateway.errors import GatewayError
-from gateway.insights.checkout_facts import sync_checkouts
-from gateway.insights.engagement import count_links, sync_engagement
-from gateway.insights.export import ExportRequest, FullAccess, export_segment
-from gateway.insights.export_audit import audited_export, command_line_operator
-from gateway.insights.order_facts import sync_orders
-from gateway.insights.refresh import STEPS, RefreshRunning, refresh_all
-from gateway.insights.segments import segment_by_name
-from gateway.runtime.services import open_command_services
 from gateway.settings import Settings
 
 insights_app = typer.Typer(help="Traits, RFM and segment membership.")
@@ -46,6 +36,8 @@ def _progress() -> Progress:
 @insights_app.command("refresh")
 def refresh() -> None:
     """Recompute every customer's traits, the RFM scores and segment members."""
+    from gateway.insights.refresh import STEPS, RefreshRunning, refresh_all
+    from gateway.runtime.services import open_command_services
 
     async def run() -> list[int]:
         async with open_command_services(Settings.load()) as services:
@@ -78,6 +70,10 @@ def refresh() -> None:
 def sync_orders_command() -> None:
     """Copy the orders of every Shopify-linked customer into the order facts,
     and the store's recent abandoned checkouts of those customers."""
+    from gateway.insights.checkout_facts import sync_checkouts
+    from gateway.insights.engagement import count_links
+    from gateway.insights.order_facts import sync_orders
+    from gateway.runtime.services import open_command_services
 
     async def run() -> tuple[int, int]:
         async with open_command_services(Settings.load()) as services:
@@ -100,6 +96,9 @@ def sync_orders_command() -> None:
 @insights_app.command("sync-engagement")
 def sync_engagement_command() -> None:
     """Copy ticket counts, ratings and last-seen (the PostHog event mirror's)."""
+    from gateway.db.models import utcnow
+    from gateway.insights.engagement import count_links, sync_engagement
+    from gateway.runtime.services import open_command_services
 
     async def run() -> int:
         async with open_command_services(Settings.load()) as services:
@@ -130,6 +129,11 @@ def export(
 ) -> None:
     """Stream a segment's members as CSV or JSON lines, audited per customer
     under ``cli:<login name>`` as the HTTP export is under its caller."""
+    from gateway.errors import GatewayError
+    from gateway.insights.export import ExportRequest, FullAccess, export_segment
+    from gateway.insights.export_audit import audited_export, command_line_operator
+    from gateway.insights.segments import segment_by_name
+    from gateway.runtime.services import open_command_services
 
     async def run() -> None:
         request = ExportRequest(name, format, channel)

@@ -8,22 +8,17 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
-from gateway.admission.persisted import register
-from gateway.auth.audit import entries_for
-from gateway.auth.keys import MAX_LIFETIME, create_key, list_keys, revoke_key
 from gateway.auth.policy import Role
-from gateway.db import models
-from gateway.errors import GatewayError, NotFound
-from gateway.runtime.services import Services, open_command_services
 from gateway.settings import Settings
-from gateway.validation import normalize_email
+
+if TYPE_CHECKING:
+    from gateway.runtime.services import Services
 
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.")
 queries_app = typer.Typer(help="Registered queries for allowlist mode.")
@@ -32,6 +27,9 @@ T = TypeVar("T")
 
 
 def _run(work: Callable[[Services], Awaitable[T]]) -> T:
+    from gateway.errors import GatewayError
+    from gateway.runtime.services import open_command_services
+
     async def main() -> T:
         async with open_command_services(Settings.load()) as services:
             return await work(services)
@@ -44,6 +42,8 @@ def _run(work: Callable[[Services], Awaitable[T]]) -> T:
 
 
 def _duration(value: str | None) -> timedelta | None:
+    from gateway.auth.keys import MAX_LIFETIME
+
     if value is None:
         return None
     match = re.fullmatch(r"([0-9]{1,6})([dh])", value.strip())
@@ -70,6 +70,8 @@ def keys_create(
     ),
 ) -> None:
     """Create a key and print it once: only its hash is stored."""
+    from gateway.auth.keys import create_key
+
     expiry = _duration(expires_in)
     key, info = _run(lambda s: create_key(s.sessions, name, role, expires_in=expiry))
     console.print(f"API key for [bold]{info.name}[/bold] ({info.role}):")
@@ -80,6 +82,8 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """Every key, without its secret."""
+    from gateway.auth.keys import list_keys
+
     table = Table("name", "role", "prefix", "created", "expires", "revoked")
     for info in _run(lambda s: list_keys(s.sessions)):
         table.add_row(
@@ -96,6 +100,8 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(name: str = typer.Argument(..., help="The key's name.")) -> None:
     """Revoke a key; it stops working within seconds on every replica."""
+    from gateway.auth.keys import revoke_key
+
     info = _run(lambda s: revoke_key(s.sessions, name))
     console.print(f"Revoked [bold]{info.name}[/bold].")
 
@@ -105,6 +111,8 @@ def queries_register(
     files: Annotated[list[Path], typer.Argument(help="Files of one document each.")],
 ) -> None:
     """Allow these documents in allowlist mode (CG_PERSISTED_QUERIES_ONLY)."""
+    from gateway.admission.persisted import register
+
     documents = [(path, path.read_text()) for path in files]
 
     async def work(services: Services) -> list[str]:
@@ -121,6 +129,7 @@ def audit(
     limit: int = typer.Option(100, help="Newest entries to show."),
 ) -> None:
     """Who read this customer's personal data, and who changed what."""
+    from gateway.auth.audit import entries_for
 
     async def work(services: Services) -> list[list[str]]:
         customer_id = await _customer_id(services, customer)
@@ -143,6 +152,12 @@ def audit(
 
 
 async def _customer_id(services: Services, value: str) -> int:
+    from sqlalchemy import select
+
+    from gateway.db import models
+    from gateway.errors import NotFound
+    from gateway.validation import normalize_email
+
     if value.isdigit():
         return int(value)
     async with services.sessions() as session:

@@ -6,6 +6,12 @@ leaves unset (``customer-graph demo`` writes that file, so ``keys list`` or
 ``audit`` run beside a demo find the demo's database and keys). A command that
 needs the database checks first that it is reachable and migrated, and says
 so in one line with exit status 1.
+
+The commands' modules (``gateway/cli/``) import at their top only Typer, Rich
+and the settings; what a command runs is imported when it runs. So ``--help``
+or a refused argument answers at once, and a command loads only its own work
+(``customer-graph --help``: 0.3 s, not the 2 s of importing the whole
+gateway; ``tests/integration/gateway/test_cli.py``).
 """
 
 from __future__ import annotations
@@ -21,8 +27,6 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress
 
-from gateway.auth.keys import new_secret
-from gateway.cli import serving
 from gateway.cli.audiences import audiences_app
 from gateway.cli.insights import insights_app, segments_app
 from gateway.cli.keys import audit, keys_app, queries_app
@@ -30,7 +34,7 @@ from gateway.cli.mirror import mirror_app
 from gateway.cli.retention import purge_command
 from gateway.cli.worker import worker
 from gateway.db import budget
-from gateway.db.session import DatabaseNotReady, check_migrated, upgrade
+from gateway.db.readiness import DatabaseNotReady
 from gateway.settings import Settings
 
 app = typer.Typer(help="Customer Graph: one GraphQL customer graph over every source.")
@@ -69,6 +73,9 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes."),
 ) -> None:
     """Run the gateway, configured by CG_* environment variables."""
+    from gateway.cli import serving
+    from gateway.db.session import check_migrated
+
     settings = Settings.load()
     budget.check(settings, processes=workers)
     try:
@@ -86,6 +93,8 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Run the migrations up to the newest."""
+    from gateway.db.session import upgrade
+
     settings = Settings.load()
     upgrade(settings.database_url, lock_timeout_ms=settings.migration_lock_timeout_ms)
     console.print("[green]Database is up to date.[/green]")
@@ -110,6 +119,8 @@ def demo(
     seed: int = typer.Option(42, help="Seed of the demo world."),
 ) -> None:
     """Seed a local SQLite demo database and serve the gateway on it."""
+    from gateway.auth.keys import new_secret
+    from gateway.db.session import upgrade
     from gateway.demo.command import run_demo
 
     database = Path.cwd() / "customer-graph-demo.db"

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from connectors.errors import ConnectorError
-from gateway.mirror.backfill import BackfillReport, backfill_events
-from gateway.runtime.services import open_command_services
 from gateway.settings import Settings
-from gateway.sync.backfill import BadSyncInput, parse_since
+
+if TYPE_CHECKING:
+    from gateway.mirror.backfill import BackfillReport
 
 mirror_app = typer.Typer(help="The local mirror of PostHog's events.")
 console = Console()
@@ -41,6 +41,8 @@ def backfill(
     ),
 ) -> None:
     """Read PostHog's events into the mirror, resuming where the last run stopped."""
+    from gateway.sync.backfill import BadSyncInput, parse_since
+
     try:
         start = parse_since(since)
     except BadSyncInput as exc:
@@ -62,6 +64,10 @@ def backfill(
 async def _run(
     settings: Settings, since: datetime, *, full: bool, page_size: int
 ) -> int:
+    from connectors.errors import ConnectorError
+    from gateway.mirror.backfill import backfill_events
+    from gateway.runtime.services import open_command_services
+
     async with open_command_services(settings) as services:
         posthog = services.upstreams.posthog
         if posthog is None:

@@ -5,14 +5,16 @@ runs hourly (``gateway.retention``), now, with a table of counts per table
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from gateway.db.session import check_migrated, session_factory, settings_engine
-from gateway.retention.purge import Purged, purge
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.retention.purge import Purged
 
 console = Console()
 
@@ -28,6 +30,9 @@ def purge_command(
 
 
 async def _run(settings: Settings, *, dry_run: bool) -> list[Purged]:
+    from gateway.db.session import check_migrated, session_factory, settings_engine
+    from gateway.retention.purge import purge
+
     await check_migrated(settings.database_url, pgbouncer=settings.database_pgbouncer)
     engine = settings_engine(settings)
     try:

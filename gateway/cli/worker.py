@@ -11,11 +11,7 @@ import asyncio
 
 import typer
 
-from gateway.app import BLUEPRINTS
 from gateway.db import budget
-from gateway.jobs.engine import is_durable
-from gateway.jobs.worker import drain, run_until_stopped
-from gateway.runtime.services import open_command_services
 from gateway.settings import Settings
 
 
@@ -31,6 +27,11 @@ def worker(
 
 
 async def _run(settings: Settings, *, until_idle: bool) -> int:
+    from gateway.app import BLUEPRINTS
+    from gateway.jobs.engine import is_durable
+    from gateway.jobs.worker import drain, run_until_stopped
+    from gateway.runtime.services import open_command_services
+
     async with open_command_services(settings) as services:
         if not is_durable(services.jobs):
             typer.echo(

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db.column_limits import check_lengths
 from gateway.db.online_ddl import is_lock_timeout
+from gateway.db.readiness import DatabaseNotReady
 from gateway.db.sqlite_trips import one_trip_dbapi
 from gateway.settings import Settings
 
@@ -162,16 +163,6 @@ def upgrade(
                 attempts,
             )
             time.sleep(min(0.5 * attempt, 5.0))
-
-
-class DatabaseNotReady(Exception):
-    """The database cannot be reached, or lacks migrations; ``message`` is one
-    line for an operator, naming no host, user or password."""
-
-    def __init__(self, message: str, *, reachable: bool = True) -> None:
-        super().__init__(message)
-        self.message = message
-        self.reachable = reachable
 
 
 async def check_migrated(url: str, *, pgbouncer: bool = False) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
-from gateway.db.session import DatabaseNotReady, alembic_config, check_migrated, upgrade
+from gateway.db.readiness import DatabaseNotReady
+from gateway.db.session import alembic_config, check_migrated, upgrade
 
 
 def _at(path: Path, replaced: str | None, revision: str) -> str:

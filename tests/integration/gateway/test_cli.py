@@ -141,3 +141,36 @@ def test_commands_run_beside_a_demo_read_its_settings_file(
     done = customer_graph("keys", "list", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "customer-graph.db").exists()
+
+
+HEAVY = ("sqlalchemy", "strawberry", "aiohttp", "uvicorn", "alembic", "redis")
+"""What a command imports when it runs, never ``--help`` or a refusal."""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["keys", "create", "--help"], ["keys", "create", "--name", "x"]],
+    ids=["help", "a command's help", "a missing option"],
+)
+def test_help_and_refused_arguments_import_none_of_the_gateway(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """Counted in modules, not seconds: the command line's modules import
+    only Typer, Rich and the settings at their top."""
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = ['customer-graph', *{args!r}]\n"
+        "try:\n"
+        "    runpy.run_module('gateway.cli.main', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.splitlines()[-1] == "[]", done.stdout + done.stderr
