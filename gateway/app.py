@@ -195,8 +195,8 @@ def create_app(
     app.add_middleware(HeldAnswers, endpoint=graphql.build)  # innermost: see it
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(OneAuthorization)  # outside the held answers too
-    app.add_middleware(CloseWhenDraining, drain=drain)
     app.add_middleware(EmbedCrossOrigin)  # its refusals readable cross-origin
+    app.add_middleware(CloseWhenDraining, drain=drain)  # its preflights too
     if services is not None:
         app.state.services = services
     routes: list[BaseRoute] = [

@@ -82,6 +82,14 @@ class EmbedGraphQL(GuardedGraphQL):
         )
         super().__init__(schema, services, gate)
 
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        """Any origin, as the HTTP endpoint answers any (``EmbedCrossOrigin``):
+        the drop-in script opens its socket from the host tool's page. What
+        Strawberry's default guards against — another site's page borrowing
+        a browser's cookies — cannot happen here: the token travels in
+        ``?token=``, never a cookie."""
+        return True
+
     def credentials(
         self, connection: Request | WebSocket, params: Mapping[str, object] | None
     ) -> str | None:
@@ -242,11 +250,12 @@ class EmbedCrossOrigin:
     """CORS (any origin) for every HTTP answer of the embed endpoint: the
     ``<script>`` drop-in runs on the host tool's origin, and the token travels
     in a header, never a cookie, so no other site can borrow a browser's
-    credentials. Outside the app's middleware (``create_app``), so that the
-    refusals made there — two ``Authorization`` headers (400), a body over the
-    limit the endpoint did not answer itself (413) — reach the script
-    readable, not as the network error a browser makes of an answer without
-    the headers. Every other path passes by untouched."""
+    credentials. Outside the app's admission middleware (``create_app``),
+    so that the refusals made there — two ``Authorization`` headers (400), a
+    body over the limit the endpoint did not answer itself (413) — reach the
+    script readable, not as the network error a browser makes of an answer
+    without the headers; inside the drain's, whose ``Connection: close``
+    its preflights' answers carry too. Every other path passes by untouched."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -259,10 +268,18 @@ class EmbedCrossOrigin:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == ENDPOINT:
+        if scope["type"] == "http" and _route_path(scope) == ENDPOINT:
             await self.cross_origin(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the router matches: behind a prefix (uvicorn's
+    ``--root-path``), ``path`` holds it and the router takes it off."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def embed_routes() -> list[BaseRoute]:

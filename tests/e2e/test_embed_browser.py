@@ -6,7 +6,12 @@ gateway itself, with every request off loopback aborted."""
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from strawberry.relay import to_base64
@@ -75,5 +80,82 @@ async def test_the_embed_page_scrolls_pages_and_shows_live_events(
             if os.environ.get("CG_UPDATE_SCREENSHOT") or not SCREENSHOT.exists():
                 SCREENSHOT.parent.mkdir(exist_ok=True)
                 await page.screenshot(path=str(SCREENSHOT))
+        assert browser.off_loopback == []
+        assert browser.errors == []
+
+
+HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"></head><body>
+<script src="{gateway}/embed/customer-timeline.js"></script>
+<customer-timeline token="{token}" gateway="{gateway}"></customer-timeline>
+</body></html>"""
+
+
+@contextmanager
+def host_tool(page: str) -> Iterator[str]:
+    """A help desk's page on an origin of its own (another host and port than
+    the gateway's), served from a thread: where the ``<script>`` drop-in runs."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            body = page.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}/sidebar"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_the_script_drop_in_on_another_origin_renders_and_goes_live(
+    chromium: Path, tmp_path: Path
+):
+    """CORS on the HTTP endpoint and any origin on its WebSocket: the drop-in
+    runs on the host tool's page, its token never in a cookie."""
+    from playwright.async_api import expect
+
+    async with live_gateways(tmp_path) as ([gateway], _):
+        customer = to_base64("Customer", 4)
+        issued = await graphql(
+            gateway.base_url,
+            "mutation($c: ID!) { createEmbedToken(customerId: $c, ttlSeconds: 600) "
+            "{ token } }",
+            {"c": customer},
+        )
+        page_html = HOST_PAGE.format(
+            gateway=gateway.base_url, token=issued["createEmbedToken"]["token"]
+        )
+        with host_tool(page_html) as sidebar:
+            assert urlsplit(sidebar).netloc != urlsplit(gateway.base_url).netloc
+            async with offline_page(
+                chromium, viewport={"width": 420, "height": 640}
+            ) as browser:
+                page = browser.page
+                await page.goto(sidebar)
+                items = page.locator("customer-timeline li")
+                await expect(items).to_have_count(20, timeout=15_000)
+                live = page.locator("customer-timeline .live")
+                await expect(live).to_have_text("● live", timeout=10_000)
+                for attempt in range(20):  # it subscribes a moment after load
+                    await graphql(
+                        gateway.base_url,
+                        "mutation($c: ID!, $t: String!) "
+                        "{ tagCustomer(customerId: $c, tags: [$t]) { id } }",
+                        {"c": customer, "t": f"sidebar-call-{attempt}"},
+                    )
+                    if await page.locator("li.new").count():
+                        break
+                    await page.wait_for_timeout(500)
+                await expect(items.first).to_contain_text("Tag sidebar-call-")
         assert browser.off_loopback == []
         assert browser.errors == []

@@ -180,6 +180,45 @@ async def test_only_the_embed_endpoint_answers_cross_origin(gateway: Gateway):
         assert "access-control-allow-origin" not in answer.headers
 
 
+PREFLIGHT = {
+    **ORIGIN,
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "authorization, content-type",
+}
+
+
+async def test_behind_a_path_prefix_the_endpoint_still_answers_cross_origin(
+    gateway: Gateway,
+):
+    """uvicorn's ``--root-path``: the prefix is in the path the app sees, and
+    the router takes it off; so does the CORS layer."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gateway.app, root_path="/cg"),
+        base_url="http://gateway",
+    ) as prefixed:
+        preflight = await prefixed.options("/cg/embed/graphql", headers=PREFLIGHT)
+        refused = await prefixed.post("/cg/embed/graphql", json={}, headers=ORIGIN)
+        main = await prefixed.post("/cg/graphql", json={}, headers=ORIGIN)
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert refused.status_code == 401
+    assert refused.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-origin" not in main.headers
+
+
+async def test_a_draining_worker_closes_the_connection_of_a_preflight_too(
+    gateway: Gateway,
+):
+    drain = gateway.app.state.drain  # type: ignore[attr-defined]
+    drain.active = True
+    try:
+        preflight = await gateway.http.options("/embed/graphql", headers=PREFLIGHT)
+    finally:
+        drain.active = False
+    assert preflight.status_code == 200
+    assert preflight.headers["connection"] == "close"
+
+
 async def test_a_token_dies_with_its_customer_even_when_the_id_is_reused(
     gateway: Gateway,
 ):
