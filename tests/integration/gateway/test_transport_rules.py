@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+import websockets
 from strawberry.relay import to_base64
 
 from gateway.runtime.services import Services
@@ -288,3 +289,30 @@ async def test_a_batch_takes_a_rate_limit_token_per_operation(db: Services) -> N
         assert (await http.post("/graphql", json=batch)).status_code == 200
         refused = await http.post("/graphql", json=batch[:1])
     assert refused.status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("path", "served_to_another_origin"),
+    [("/graphql", False), ("/embed/graphql", True)],
+)
+async def test_a_browser_page_on_another_origin_may_open_only_the_embed_socket(
+    gateway: Served, path: str, served_to_another_origin: bool
+) -> None:
+    """The embed socket's token is in ``?token=``, never a cookie: any page
+    may open it (the drop-in runs on the host tool's). ``/graphql``'s keeps
+    Strawberry's refusal of other origins, as its HTTP endpoint sends no CORS
+    headers; a client that is not a browser sends no ``Origin``."""
+    url = gateway.ws_base + path + f"?token={gateway.embed_token}"
+    assert await handshake(url, {"Origin": "https://helpdesk.example"}) == (
+        101 if served_to_another_origin else 403
+    )
+    assert await handshake(url, {}) == 101
+
+
+async def handshake(url: str, headers: dict[str, str]) -> int:
+    """The status a WebSocket handshake got: 101 when it opened."""
+    try:
+        async with graphql_socket(url, additional_headers=headers):
+            return 101
+    except websockets.InvalidStatus as refused:
+        return refused.response.status_code
