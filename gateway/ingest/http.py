@@ -12,9 +12,7 @@ as guessing API keys is.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import logging
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,7 +20,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -44,8 +41,8 @@ from gateway.ingest.messages import (
 )
 from gateway.ingest.store import store_messages
 from gateway.ingest.times import parse_time
+from gateway.ingest.write_keys import basic_user, body_write_key, is_trusted, write_keys
 from gateway.runtime.services import Services
-from gateway.settings import Settings
 
 log = logging.getLogger("gateway.ingest")
 
@@ -108,11 +105,11 @@ async def _throttled(request: Request, kind: str | None) -> Response:
 
 async def _ingest(request: Request, kind: str | None) -> Response:
     services: Services = request.app.state.services
-    keys = _write_keys(services.settings)
+    keys = write_keys(services.settings)
     if not keys:
         raise Refused(503, "ingest_disabled", "ingest disabled: no write key is set")
-    header_key = _basic_user(request.headers.get("authorization"))
-    trusted = None if header_key is None else _trusted(header_key, keys)
+    header_key = basic_user(request.headers.get("authorization"))
+    trusted = None if header_key is None else is_trusted(header_key, keys)
     body = await _read_body(request, MAX_MESSAGE_BYTES if kind else MAX_BATCH_BYTES)
     try:
         payload = orjson.loads(body)
@@ -120,18 +117,9 @@ async def _ingest(request: Request, kind: str | None) -> Response:
         raise Refused(400, "invalid_json", f"malformed JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise Refused(400, "invalid_json", "the body must be a JSON object")
-    body_key = payload.get("writeKey")
+    body_key = body_write_key(payload, body, header_key)
     if trusted is None:
-        trusted = _trusted(body_key if isinstance(body_key, str) else None, keys)
-    elif body_key is not None and body_key != header_key:
-        # Segment's libraries send the key both ways, the same; two different
-        # keys are two credentials, one read here and the other perhaps by
-        # whatever sits in front (as two Authorization headers: 400).
-        raise Refused(
-            400,
-            "conflicting_write_keys",
-            "the Basic credentials and the body's writeKey differ: send one key",
-        )
+        trusted = is_trusted(body_key if isinstance(body_key, str) else None, keys)
     received_at = utcnow()
     messages, indexes, errors = _parse(payload, kind, received_at)
     if errors:
@@ -244,46 +232,6 @@ def _log_id(message_id: object) -> str:
     if not isinstance(message_id, str):
         return "-"
     return hashlib.sha256(message_id.encode()).hexdigest()[:16]
-
-
-def _basic_user(header: str | None) -> str | None:
-    """The user name of HTTP Basic credentials: Segment's write key."""
-    if not header:
-        return None
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() != "basic":
-        raise Refused(
-            401, "unauthorized", "use HTTP Basic auth with the write key as user name"
-        )
-    try:
-        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
-    except ValueError as exc:  # binascii.Error, UnicodeDecodeError, non-ASCII
-        raise Refused(401, "unauthorized", "malformed Basic credentials") from exc
-    return decoded.partition(":")[0]
-
-
-def _write_keys(settings: Settings) -> dict[bool, bytes]:
-    """The configured keys by trust: ``True`` for the server write key."""
-    keys: dict[bool, SecretStr | None] = {
-        False: settings.ingest_write_key,
-        True: settings.ingest_server_write_key,
-    }
-    return {
-        trusted: key.get_secret_value().encode()
-        for trusted, key in keys.items()
-        if key is not None and key.get_secret_value()
-    }
-
-
-def _trusted(provided: str | None, keys: dict[bool, bytes]) -> bool:
-    """Whether ``provided`` is the server write key (``False``: the public one);
-    every configured key is compared, in constant time. Should both keys be
-    equal (settings refuse it), the public key's limits apply."""
-    given = (provided or "").encode()
-    matches = [t for t, key in keys.items() if hmac.compare_digest(given, key)]
-    if provided is None or not matches:
-        raise Refused(401, "unauthorized", "invalid or missing write key")
-    return matches[0]
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

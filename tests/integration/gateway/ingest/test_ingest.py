@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from gateway.db import models
 from gateway.runtime.services import Services
 from tests.conftest import StatementCounter
 from tests.integration.gateway.ingest.rows import (
+    SERVER_WRITE_KEY,
     WRITE_KEY,
     count,
     customer_by_email,
@@ -142,6 +144,14 @@ async def test_the_write_key_may_come_in_the_body_as_segment_allows(
     assert [e.message_id for e in await events(db)] == ["m1"]
 
 
+CONFLICT = {
+    "success": False,
+    "code": "conflicting_write_keys",
+    "message": "the Basic credentials and the body's writeKey differ, or the body "
+    "names writeKey twice: send one key",
+}
+
+
 @pytest.mark.parametrize(
     ("header", "body"),
     [
@@ -164,15 +174,71 @@ async def test_two_different_write_keys_are_refused_and_nothing_is_stored(
     ):
         refused = await ingest.post(path, json=payload)
         assert refused.status_code == 400
-        assert refused.json() == {
-            "success": False,
-            "code": "conflicting_write_keys",
-            "message": "the Basic credentials and the body's writeKey differ: "
-            "send one key",
-        }
+        assert refused.json() == CONFLICT
     same = await ingest.post("/v1/track", json={**track("m3"), "writeKey": header})
     assert (same.status_code, same.json()) == (200, {"success": True})
     assert [e.message_id for e in await events(db)] == ["m3"]
+
+
+def raw_track(*fields: tuple[str, object]) -> bytes:
+    """A track message as written, its names as given: twice, or escaped
+    (``\\u0077`` is ``w``), as no dict could hold them."""
+    written = [("type", "track"), ("userId", "u1"), ("event", "Viewed")]
+    written += [("messageId", "m1"), *fields]
+    return (
+        "{" + ", ".join(f'"{name}": {json.dumps(v)}' for name, v in written) + "}"
+    ).encode()
+
+
+REPEATED = {
+    # orjson keeps the last of two names; a proxy or WAF may read the first
+    "server key, then public": [
+        ("writeKey", SERVER_WRITE_KEY),
+        ("writeKey", WRITE_KEY),
+    ],
+    "public key, then server": [
+        ("writeKey", WRITE_KEY),
+        ("writeKey", SERVER_WRITE_KEY),
+    ],
+    "the same key twice": [("writeKey", WRITE_KEY), ("writeKey", WRITE_KEY)],
+    "the second behind escapes": [
+        ("writeKey", SERVER_WRITE_KEY),
+        ("\\u0077rite\\u004bey", WRITE_KEY),
+    ],
+}
+
+
+@pytest.mark.parametrize("case", REPEATED, ids=str)
+@pytest.mark.parametrize("header", [True, False], ids=["with Basic", "body only"])
+async def test_a_body_naming_write_key_twice_is_refused_and_nothing_is_stored(
+    ingest: httpx.AsyncClient, db: Services, case: str, header: bool
+) -> None:
+    ingest.auth = (WRITE_KEY, "") if header else None
+    refused = await ingest.post(
+        "/v1/track",
+        content=raw_track(*REPEATED[case]),
+        headers={"Content-Type": "application/json"},
+    )
+    assert (refused.status_code, refused.json()) == (400, CONFLICT)
+    assert await events(db) == []
+
+
+async def test_escapes_elsewhere_in_a_body_are_served(
+    ingest: httpx.AsyncClient, db: Services
+) -> None:
+    """Python's json module escapes every non-ASCII character (Segment's
+    Python library sends bodies so), and a message may spell its own fields
+    with escapes: only a second ``writeKey`` is refused."""
+    body = raw_track(("writeKey", WRITE_KEY)).replace(
+        b'"messageId"',
+        b'"properties": {"name": "Ma\\u00efa", '
+        b'"\\u0077riteKey": "a field of the message, not its key"}, "messageId"',
+    )
+    served = await ingest.post(
+        "/v1/track", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert (served.status_code, served.json()) == (200, {"success": True})
+    assert [e.message_id for e in await events(db)] == ["m1"]
 
 
 async def test_without_a_configured_write_key_the_ingest_is_disabled(
@@ -553,3 +619,24 @@ async def test_a_batch_costs_a_constant_number_of_inserts(
     assert small[0] == 5  # customers, addresses, preferences, identities, events
     assert await count(db, models.TrackedEvent) == 110
     assert await count(db, models.Customer) == 11
+
+
+async def test_a_body_too_deep_to_read_again_is_refused_not_failed(
+    ingest: httpx.AsyncClient, db: Services
+) -> None:
+    """orjson reads 1,024 levels; the stdlib's parser, which reads a body
+    again for its names, fewer."""
+    deep = b'{"a": ' * 1000 + b'"\\u0077"' + b"}" * 1000
+    body = raw_track(("writeKey", WRITE_KEY)).replace(
+        b'"messageId"', b'"properties": ' + deep + b', "messageId"'
+    )
+    refused = await ingest.post(
+        "/v1/track", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "success": False,
+        "code": "invalid_json",
+        "message": "the body is nested too deeply",
+    }
+    assert await events(db) == []
