@@ -143,7 +143,8 @@ async def test_the_script_drop_in_on_another_origin_renders_and_goes_live(
                 page = browser.page
                 await page.goto(sidebar)
                 items = page.locator("customer-timeline li")
-                await expect(items).to_have_count(20, timeout=15_000)
+                # a page at least: the host's layout may show room for more
+                await expect(items.nth(19)).to_be_attached(timeout=15_000)
                 live = page.locator("customer-timeline .live")
                 await expect(live).to_have_text("● live", timeout=10_000)
                 for attempt in range(20):  # it subscribes a moment after load
