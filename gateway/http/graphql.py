@@ -43,6 +43,7 @@ from gateway.http.fragments import FragmentExecutor
 from gateway.http.graphiql import graphiql_page
 from gateway.http.guarded import ADMITTED, Admitted, GuardedGraphQL
 from gateway.http.one_authorization import single
+from gateway.http.repeated_parts import repeats_a_part
 from gateway.loaders import Loaders
 from gateway.metrics import observe_operation
 from gateway.resolvers.context import Context
@@ -421,7 +422,7 @@ def _single_operation(body: bytes | None) -> GraphQLRequestData | None:
         value = orjson.loads(body) if body is not None else None
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or repeats_a_part(body or b"", value):
         return None
     query = value.get("query")
     variables = value.get("variables")

@@ -36,6 +36,12 @@ from gateway.auth.admission import UNAUTHENTICATED, admit, client_address
 from gateway.auth.authenticate import KEY_MEMORY_SECONDS
 from gateway.auth.principal import Principal
 from gateway.errors import Refused
+from gateway.http.repeated_parts import (
+    MESSAGE,
+    RepeatedPart,
+    repeats_a_parameter,
+    repeats_a_part,
+)
 from gateway.http.socket import GuardedTransportWS
 from gateway.resolvers.context import Context
 from gateway.runtime.services import Services
@@ -131,15 +137,32 @@ class GuardedGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         """orjson: a number past a double (thousands of digits) is its
-        ``JSONDecodeError``, which Strawberry answers 400, not a 500."""
-        return orjson.loads(data)
+        ``JSONDecodeError``, which Strawberry answers 400, not a 500. An
+        operation naming one of its parts twice (a body's, a socket message's:
+        ``repeated_parts``) is one too: a socket closes (4400)."""
+        value = orjson.loads(data)
+        if repeats_a_part(data, value):
+            raise RepeatedPart(MESSAGE, str(data), 0)
+        return value
+
+    def parse_json(self, data: str | bytes) -> Any:  # Strawberry's signature
+        """Strawberry's, but a part named twice is refused in words of its own."""
+        try:
+            return self.decode_json(data)
+        except RepeatedPart:
+            raise Refused(400, "BAD_REQUEST", MESSAGE) from None
+        except orjson.JSONDecodeError:
+            return super().parse_json(data)  # Strawberry's refusal, a 400
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         """A POST body is an object, or a batch: a non-empty array of objects
         (Strawberry reads a field of anything else, a 500). Decoded twice,
-        once here: orjson takes ~1 ms for the largest body allowed."""
+        once here: orjson takes ~1 ms for the largest body allowed. A GET
+        naming a part twice is refused (``repeated_parts``)."""
+        if request.method == "GET" and repeats_a_parameter(request.query_params):
+            raise Refused(400, "BAD_REQUEST", MESSAGE)
         if request.method == "POST":
             value = self.parse_json(await request.get_body())
             batch = isinstance(value, list) and value
