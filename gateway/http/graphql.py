@@ -43,7 +43,7 @@ from gateway.http.fragments import FragmentExecutor
 from gateway.http.graphiql import graphiql_page
 from gateway.http.guarded import ADMITTED, Admitted, GuardedGraphQL
 from gateway.http.one_authorization import single
-from gateway.http.repeated_parts import repeats_a_part
+from gateway.http.repeated_parts import Unreadable, repeats_a_part
 from gateway.loaders import Loaders
 from gateway.metrics import observe_operation
 from gateway.resolvers.context import Context
@@ -210,6 +210,8 @@ class GraphQLApp(GuardedGraphQL):
             )
             if known is None or known.key not in responses.held:
                 scope[ADMITTED] = Admitted(principal, item)
+                return replay
+            if _repeats_a_part(body):  # the full path refuses it
                 return replay
             operation = Operation(item.query, item.operation_name, item.variables)
             keys = responses.reading(known)
@@ -415,6 +417,16 @@ def _replaying(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
+def _repeats_a_part(body: bytes | None) -> bool:
+    """Whether a held answer's body names a part twice (``repeated_parts``),
+    or cannot be checked: asked only of a request the lane would answer, so
+    that no other request pays for the check twice (the full path's)."""
+    try:
+        return body is not None and repeats_a_part(body, orjson.loads(body))
+    except Unreadable:
+        return True
+
+
 def _single_operation(body: bytes | None) -> GraphQLRequestData | None:
     """The one operation a body holds, its parts of the types Strawberry and
     the gate accept; ``None`` for anything else (the full path answers it)."""
@@ -422,7 +434,7 @@ def _single_operation(body: bytes | None) -> GraphQLRequestData | None:
         value = orjson.loads(body) if body is not None else None
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(value, dict) or repeats_a_part(body or b"", value):
+    if not isinstance(value, dict):
         return None
     query = value.get("query")
     variables = value.get("variables")

@@ -38,9 +38,12 @@ from gateway.auth.principal import Principal
 from gateway.errors import Refused
 from gateway.http.repeated_parts import (
     MESSAGE,
+    TOO_DEEP,
     RepeatedPart,
+    Unreadable,
     repeats_a_parameter,
     repeats_a_part,
+    repeats_in_message,
 )
 from gateway.http.socket import GuardedTransportWS
 from gateway.resolvers.context import Context
@@ -137,22 +140,34 @@ class GuardedGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         """orjson: a number past a double (thousands of digits) is its
-        ``JSONDecodeError``, which Strawberry answers 400, not a 500. An
-        operation naming one of its parts twice (a body's, a socket message's:
-        ``repeated_parts``) is one too: a socket closes (4400)."""
+        ``JSONDecodeError``, which Strawberry answers 400, not a 500. So is a
+        socket's message naming a member or a part twice, or too deep to
+        check (``repeated_parts``): the socket closes (4400). HTTP bodies
+        are ``parse_json``'s."""
         value = orjson.loads(data)
-        if repeats_a_part(data, value):
+        try:
+            repeated = repeats_in_message(data, value)
+        except Unreadable:
+            repeated = True
+        if repeated:
             raise RepeatedPart(MESSAGE, str(data), 0)
         return value
 
     def parse_json(self, data: str | bytes) -> Any:  # Strawberry's signature
-        """Strawberry's, but a part named twice is refused in words of its own."""
+        """An HTTP body's JSON (or a GET parameter's): Strawberry's, but an
+        operation naming one of its parts twice, or a body too deep to check,
+        is refused in words of its own (``repeated_parts``)."""
         try:
-            return self.decode_json(data)
-        except RepeatedPart:
-            raise Refused(400, "BAD_REQUEST", MESSAGE) from None
+            value = orjson.loads(data)
         except orjson.JSONDecodeError:
             return super().parse_json(data)  # Strawberry's refusal, a 400
+        try:
+            repeated = repeats_a_part(data, value)
+        except Unreadable:
+            raise Refused(400, "BAD_REQUEST", TOO_DEEP) from None
+        if repeated:
+            raise Refused(400, "BAD_REQUEST", MESSAGE)
+        return value
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
@@ -164,7 +179,10 @@ class GuardedGraphQL(GraphQL[Context, None]):
         if request.method == "GET" and repeats_a_parameter(request.query_params):
             raise Refused(400, "BAD_REQUEST", MESSAGE)
         if request.method == "POST":
-            value = self.parse_json(await request.get_body())
+            try:  # checked by Strawberry's reading, through parse_json, below
+                value = orjson.loads(await request.get_body())
+            except orjson.JSONDecodeError:
+                return await super().parse_http_body(request)  # refused there
             batch = isinstance(value, list) and value
             if not isinstance(value, dict) and not (
                 batch and all(isinstance(item, dict) for item in value)

@@ -5,87 +5,86 @@ parsers disagree on it: orjson, which decodes the body here, keeps the last
 name, and a proxy, a web application firewall or a log in front of the gateway
 may read the first. What such a layer inspected would then not be what runs
 — the same reason a request naming ``Authorization`` twice is refused
-(``one_authorization.py``). So are ``?query=`` or ``?variables=`` given twice
-on a ``GET``.
+(``one_authorization.py``). The rule holds for a body's operation (each of a
+batch's), ``?query=`` or ``?variables=`` given twice on a ``GET``, and a
+socket's message: its ``type``, ``id`` and ``payload`` once each, and its
+payload's parts once each.
 
-The check costs a few scans of the body (~1.7 µs for a 360 view's): only a body
-where one of the parts' names appears twice, or where a character is written
-as an escape (how a second name hides from a plain search: ``"\\u0071uery"``),
-is read again by the stdlib's parser, which gives every object's names as
-they were sent.
+The check costs a few scans of the body (~1.7 µs for a 360 view's). Only a
+body where a name it holds appears twice, or where a character is written as
+an escape (how a second name hides from a plain search: ``"\\u0071uery"``), is
+read a second time, by the stdlib's parser with every object kept as the
+tuple of its members as sent: at most about what orjson's own read costs
+(~70 ms for the largest body allowed, built to be slow). A body that parser
+cannot read (nested past its recursion limit, which orjson's 1,024 levels
+exceed) is refused too: its names cannot be checked.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-PARTS = ("query", "variables", "operationName", "extensions")
-_PARTS = frozenset(PARTS)
-_NAMES = {part: f'"{part}"'.encode() for part in PARTS}
+Names = tuple[str, ...]
+Check = tuple[dict[str, Any], Names]
+"""An object orjson decoded, and the names it may not hold twice."""
+
+PARTS: Names = ("query", "variables", "operationName", "extensions")
+ENVELOPE: Names = ("type", "id", "payload")
+"""A socket message's own members (graphql-transport-ws)."""
+_QUOTED = {name: f'"{name}"'.encode() for name in PARTS + ENVELOPE}
 _ESCAPE = re.compile(rb"\\u00")
-"""How an escaped ASCII letter starts (``\\u0071`` is ``q``): a name written
-so hides from a plain search."""
+"""How an escaped ASCII letter starts (``\\u0071`` is ``q``)."""
 MESSAGE = "Send each of query, variables, operationName and extensions once."
+TOO_DEEP = "The body is nested too deeply to be read."
 
 
 class RepeatedPart(orjson.JSONDecodeError):
-    """A body or message naming a part twice: not decoded."""
+    """A socket's message naming a member or a part twice: not decoded."""
+
+
+class Unreadable(Exception):
+    """A body orjson read and the stdlib's parser cannot: not checkable."""
 
 
 def repeats_a_part(body: bytes | str, parsed: object) -> bool:
-    """Whether the JSON ``body`` names one of ``PARTS`` twice in an operation:
-    the body itself, each of a batch's, or a socket message's ``payload``.
-    ``parsed`` is ``body`` as orjson decoded it: the parts it holds narrow the
-    search (a part it lacks was never named plainly)."""
+    """Whether an operation of the JSON ``body`` — the body itself, or each of
+    a batch's — names one of ``PARTS`` twice. ``parsed`` is ``body`` as orjson
+    decoded it: the parts it holds narrow the search (a part it lacks was
+    never named plainly). ``Unreadable`` when the check cannot tell."""
     data = body.encode() if isinstance(body, str) else body
-    if _ESCAPE.search(data) is None:
-        operations = (
-            (parsed,)  # the usual body: one operation
-            if type(parsed) is dict and "payload" not in parsed
-            else _operations(parsed, dict)
-        )
-        if not _named_twice(data, operations):
-            return False  # ~1.7 µs for a 360 view's body
-    try:
-        value = json.loads(data, object_pairs_hook=_Members)
-    except (ValueError, RecursionError):
-        return False  # not JSON the stdlib reads: orjson's decoding decides
-    return any(op.repeat() for op in _operations(value, _Members))
+    operations = parsed if type(parsed) is list else [parsed]
+    checks: list[Check] = [(op, PARTS) for op in operations if isinstance(op, dict)]
+    if not _suspect(data, checks):
+        return False  # ~1.7 µs for a 360 view's body
+    sent = _as_sent(data)
+    items = sent if type(sent) is list else [sent]
+    return any(isinstance(op, tuple) and _twice(op, PARTS) for op in items)
 
 
-def _named_twice(data: bytes, operations: Iterable[dict[str, Any]]) -> bool:
-    """Whether a part one of ``operations`` holds is named twice in ``data``
-    (written plainly; or elsewhere, in another object)."""
-    count = data.count
-    for operation in operations:
-        for part, name in _NAMES.items():
-            if part in operation and count(name) > 1:
-                return True
-    return False
-
-
-def _operations(value: object, kind: type[Any]) -> list[Any]:
-    """The operations in a decoded body, objects decoded as ``kind``: the
-    body itself, a batch's items, a socket message's ``payload``."""
-    items = value if type(value) is list else [value]
-    operations = []
-    for item in items:
-        if isinstance(item, kind):
-            payload = _member(item, "payload")
-            operations.append(payload if isinstance(payload, kind) else item)
-    return operations
-
-
-def _member(item: object, name: str) -> object:
-    if isinstance(item, dict):
-        return item.get(name)
-    assert isinstance(item, _Members)
-    return next((value for member, value in item if member == name), None)
+def repeats_in_message(body: bytes | str, parsed: object) -> bool:
+    """Whether a socket's message names ``type``, ``id`` or ``payload`` twice,
+    or its payload one of ``PARTS``; as ``repeats_a_part``."""
+    if not isinstance(parsed, dict):
+        return False
+    data = body.encode() if isinstance(body, str) else body
+    payload = parsed.get("payload")
+    checks: list[Check] = [(parsed, ENVELOPE)]
+    if isinstance(payload, dict):
+        checks.append((payload, PARTS))
+    if not _suspect(data, checks):
+        return False
+    sent = _as_sent(data)
+    if not isinstance(sent, tuple):
+        return False
+    if _twice(sent, ENVELOPE):
+        return True
+    sent_payload = next((value for name, value in sent if name == "payload"), None)
+    return isinstance(sent_payload, tuple) and _twice(sent_payload, PARTS)
 
 
 def repeats_a_parameter(params: Mapping[str, Any]) -> bool:
@@ -94,9 +93,28 @@ def repeats_a_parameter(params: Mapping[str, Any]) -> bool:
     return getlist is not None and any(len(getlist(part)) > 1 for part in PARTS)
 
 
-class _Members(list[tuple[str, Any]]):
-    """An object's members as sent, names repeated or not."""
+def _suspect(data: bytes, checks: list[Check]) -> bool:
+    """Whether ``data`` may name twice one of the names each object holds:
+    one is written twice (plainly; perhaps elsewhere, in another object), or
+    something is escaped."""
+    if _ESCAPE.search(data) is not None:
+        return True
+    count = data.count
+    for holder, names in checks:
+        for name in names:
+            if name in holder and count(_QUOTED[name]) > 1:
+                return True
+    return False
 
-    def repeat(self) -> bool:
-        sent = [name for name, _ in self if name in _PARTS]
-        return len(sent) != len(set(sent))
+
+def _as_sent(data: bytes) -> object:
+    """``data`` with each object the tuple of its members, names as sent."""
+    try:
+        return json.loads(data, object_pairs_hook=tuple)
+    except (ValueError, RecursionError) as exc:
+        raise Unreadable from exc
+
+
+def _twice(members: tuple[tuple[str, object], ...], names: Names) -> bool:
+    sent = [name for name, _ in members if name in names]
+    return len(sent) != len(set(sent))
