@@ -34,15 +34,20 @@ def text_problem(value: str) -> str | None:
 
 
 def _strings(value: object) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield str(key)
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+    """Every string in ``value``, keys too, at any depth: a loop over a stack,
+    not a recursion (variables nested 1,000 levels, which orjson reads, were
+    a ``RecursionError``: an internal error)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, Mapping):
+            for key, member in item.items():
+                yield str(key)
+                pending.append(member)
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 def _may_hold_bad_literals(query: str) -> bool:

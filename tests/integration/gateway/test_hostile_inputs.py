@@ -386,3 +386,25 @@ async def test_a_first_variable_of_many_digits_is_refused_before_execution(
     answer = response.json()
     assert answer.get("data") is None
     assert answer["errors"][0]["extensions"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("bottom", "code"), [("fine", None), ("x" * 10_001, "BAD_USER_INPUT")]
+)
+async def test_variables_nested_as_deep_as_json_allows_are_checked_not_failed(
+    client: httpx.AsyncClient, bottom: str, code: str | None
+) -> None:
+    """orjson reads 1,024 levels; the walk over every string reaches the
+    bottom of 1,000 (a recursion had been an internal error there)."""
+    deep = "[" * 1000 + json.dumps(bottom) + "]" * 1000
+    response = await client.post(
+        "/graphql",
+        content='{"query": "{ __typename }", "variables": {"unused": ' + deep + "}}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
+    answer = response.json()
+    if code is None:
+        assert answer == {"data": {"__typename": "Query"}}
+    else:
+        assert answer["errors"][0]["extensions"]["code"] == code
