@@ -6,8 +6,8 @@ Both at once must name the same key: Segment's libraries send it both ways,
 the same. Two different keys are two credentials — the gateway would read
 one, and whatever sits in front of it (a proxy, a WAF, a log) perhaps the
 other — and are refused as two ``Authorization`` headers are (400). So is a
-body naming ``writeKey`` twice in one object: a JSON parser keeps one of
-the two (orjson the last, others the first).
+body naming ``writeKey`` twice: a JSON parser keeps one of the two (orjson
+the last, others the first).
 """
 
 from __future__ import annotations
@@ -81,23 +81,20 @@ def body_write_key(
     payload: dict[str, Any], body: bytes, header_key: str | None
 ) -> object:
     """The body's ``writeKey`` (``None``: none), once a ``conflict()`` is ruled
-    out: the key named twice in one object of ``body`` (``payload``, parsed),
-    or another than the Basic credentials' ``header_key``."""
+    out: the key named twice in the body's object (``payload``, parsed), or
+    another than the Basic credentials' ``header_key``."""
     if body.count(b'writeKey"') > 1 or ESCAPED_LETTER.search(body):
-        # a name that may repeat, or hide behind escapes: read again, every
-        # object's names as they were sent (the stdlib's parser, which gives
-        # them; orjson, faster, keeps one of two)
+        # a name that may repeat, or hide behind escapes: read again, the
+        # body's names as they were sent (the stdlib's parser, each object
+        # the tuple of its members: about orjson's cost; orjson keeps one of
+        # two names)
         try:
-            json.loads(body, object_pairs_hook=_one_write_key)
+            sent = json.loads(body, object_pairs_hook=tuple)
         except RecursionError as exc:  # orjson reads deeper than the stdlib
             raise Refused(400, "invalid_json", "the body is nested too deeply") from exc
+        if sum(name == "writeKey" for name, _ in sent) > 1:
+            raise conflict()
     found = payload.get("writeKey")
     if header_key is not None and found is not None and found != header_key:
         raise conflict()
     return found
-
-
-def _one_write_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    if sum(name == "writeKey" for name, _ in pairs) > 1:
-        raise conflict()
-    return dict(pairs)
