@@ -193,9 +193,10 @@ class GraphQLApp(GuardedGraphQL):
             return receive
         received, body = await _read_body(receive)
         replay = _replaying(received, receive)
-        item = _single_operation(body)
-        if item is None:
+        found = _single_operation(body)
+        if found is None:
             return replay
+        item, decoded = found
         address = client_address(request)
         if self.services.login_failures.blocked_for(address):
             return replay
@@ -211,7 +212,7 @@ class GraphQLApp(GuardedGraphQL):
             if known is None or known.key not in responses.held:
                 scope[ADMITTED] = Admitted(principal, item)
                 return replay
-            if _repeats_a_part(body):  # the full path refuses it
+            if _repeats_a_part(body, decoded):  # the full path refuses it
                 return replay
             operation = Operation(item.query, item.operation_name, item.variables)
             keys = responses.reading(known)
@@ -417,19 +418,22 @@ def _replaying(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
-def _repeats_a_part(body: bytes | None) -> bool:
+def _repeats_a_part(body: bytes | None, decoded: dict[str, Any]) -> bool:
     """Whether a held answer's body names a part twice (``repeated_parts``),
     or cannot be checked: asked only of a request the lane would answer, so
     that no other request pays for the check twice (the full path's)."""
     try:
-        return body is not None and repeats_a_part(body, orjson.loads(body))
+        return body is not None and repeats_a_part(body, decoded)
     except Unreadable:
         return True
 
 
-def _single_operation(body: bytes | None) -> GraphQLRequestData | None:
+def _single_operation(
+    body: bytes | None,
+) -> tuple[GraphQLRequestData, dict[str, Any]] | None:
     """The one operation a body holds, its parts of the types Strawberry and
-    the gate accept; ``None`` for anything else (the full path answers it)."""
+    the gate accept, and the body decoded; ``None`` for anything else (the
+    full path answers it)."""
     try:
         value = orjson.loads(body) if body is not None else None
     except orjson.JSONDecodeError:
@@ -447,13 +451,14 @@ def _single_operation(body: bytes | None) -> GraphQLRequestData | None:
         or not isinstance(extensions, dict | None)
     ):
         return None
-    return GraphQLRequestData(
+    item = GraphQLRequestData(
         query=query,
         variables=variables,
         operation_name=name,
         extensions=extensions,
         protocol="http",
     )
+    return item, value
 
 
 class HeldAnswers:
