@@ -59,7 +59,7 @@
     .bar button[aria-pressed="true"] { background: #1d2330; color: #fff; border-color: #1d2330; }
     .live { margin-left: auto; font-size: 12px; color: #8a93a3; align-self: center; }
     .live.on { color: #1a7f37; }
-    .list { overflow-y: auto; height: calc(100% - 48px); }
+    .list { overflow-y: auto; height: calc(100% - 48px); max-height: calc(100vh - 48px); }
     ul { list-style: none; margin: 0; padding: 0; }
     li { display: grid; grid-template-columns: 28px 1fr; gap: 8px; padding: 9px 12px; border-bottom: 1px solid #eef0f3; background: #fff; }
     li.new { animation: flash 2s ease-out; }
