@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,6 +36,21 @@ async def graphql(base_url: str, query: str, variables: dict) -> dict:
         ).json()
     assert "errors" not in body, body
     return body["data"]
+
+
+async def tag_until_shown(page: Any, base_url: str, customer: str, tag: str) -> None:
+    """Tag the customer (``<tag>-<n>``) until the page shows a new event: it
+    subscribes a moment after it loads."""
+    for attempt in range(20):
+        await graphql(
+            base_url,
+            "mutation($c: ID!, $t: String!) "
+            "{ tagCustomer(customerId: $c, tags: [$t]) { id } }",
+            {"c": customer, "t": f"{tag}-{attempt}"},
+        )
+        if await page.locator("li.new").count():
+            return
+        await page.wait_for_timeout(500)
 
 
 async def test_the_embed_page_scrolls_pages_and_shows_live_events(
@@ -65,16 +81,7 @@ async def test_the_embed_page_scrolls_pages_and_shows_live_events(
             await page.locator("customer-timeline .list").evaluate(
                 "list => list.scrollTo(0, 0)"
             )
-            for attempt in range(20):  # the page subscribes a moment after load
-                await graphql(
-                    gateway.base_url,
-                    "mutation($c: ID!, $t: String!) "
-                    "{ tagCustomer(customerId: $c, tags: [$t]) { id } }",
-                    {"c": customer, "t": f"laptop-call-{attempt}"},
-                )
-                if await page.locator("li.new").count():
-                    break
-                await page.wait_for_timeout(500)
+            await tag_until_shown(page, gateway.base_url, customer, "laptop-call")
             await expect(items.first).to_contain_text("Tag laptop-call-")
             await expect(items.first).to_have_class("new")
             if os.environ.get("CG_UPDATE_SCREENSHOT") or not SCREENSHOT.exists():
@@ -148,16 +155,7 @@ async def test_the_script_drop_in_on_another_origin_renders_and_goes_live(
                 await expect(items).to_have_count(20, timeout=15_000)
                 live = page.locator("customer-timeline .live")
                 await expect(live).to_have_text("● live", timeout=10_000)
-                for attempt in range(20):  # it subscribes a moment after load
-                    await graphql(
-                        gateway.base_url,
-                        "mutation($c: ID!, $t: String!) "
-                        "{ tagCustomer(customerId: $c, tags: [$t]) { id } }",
-                        {"c": customer, "t": f"sidebar-call-{attempt}"},
-                    )
-                    if await page.locator("li.new").count():
-                        break
-                    await page.wait_for_timeout(500)
+                await tag_until_shown(page, gateway.base_url, customer, "sidebar-call")
                 await expect(items.first).to_contain_text("Tag sidebar-call-")
                 assert await items.count() < 40  # still about one page
         assert browser.off_loopback == []
