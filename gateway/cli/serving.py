@@ -31,6 +31,7 @@ it tries another replica.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import sys
@@ -107,6 +108,16 @@ def run(host: str, port: int, workers: int, settings: Settings) -> None:
         raise SystemExit(3)  # uvicorn's STARTUP_FAILURE, as uvicorn.run exits
 
 
+def _http_protocol() -> type[asyncio.Protocol] | str:
+    """Each response in one write (``gateway.cli.one_write``); uvicorn's
+    choice where httptools is not installed."""
+    try:
+        from gateway.cli.one_write import OneWriteProtocol
+    except ImportError:
+        return "auto"
+    return OneWriteProtocol
+
+
 def server_config(
     host: str, port: int, workers: int, settings: Settings
 ) -> uvicorn.Config:
@@ -122,6 +133,7 @@ def server_config(
         # each one's arguments (the address, the quoted path) per response.
         access_log=LOG_LEVELS.get(settings.log_level.lower(), 0) <= logging.INFO,
         timeout_keep_alive=settings.keep_alive_seconds,
+        http=_http_protocol(),
         # A worker imports the whole gateway before it answers the parent's
         # health checks: a minute on a loaded machine, past uvicorn's 5 s, after
         # which the parent kills it and starts another, again and again.
