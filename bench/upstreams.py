@@ -17,6 +17,7 @@ limits are asked for over a pipe.
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -161,6 +162,12 @@ def _serve(
     """A simulator's process: serve it, answer the benchmark's commands."""
     world = World(seed=seed, size=size, now=now)
     simulator = customer_simulator(source, world, latency, queries)
+    # The world lives as long as the process: out of the collector's full
+    # passes, each of which walked it all (91 ms of a core in Shopify's
+    # simulator, once per ~300 of the 360 view's calls; docs/benchmarks.md,
+    # session 29), on the cores the servers are measured on.
+    gc.collect()
+    gc.freeze()
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(_serving(simulator, pipe))
 
