@@ -32,6 +32,7 @@ it tries another replica.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import socket
 import sys
@@ -111,10 +112,10 @@ def run(host: str, port: int, workers: int, settings: Settings) -> None:
 def _http_protocol() -> type[asyncio.Protocol] | str:
     """Each response in one write (``gateway.cli.one_write``); uvicorn's
     choice where httptools is not installed."""
-    try:
-        from gateway.cli.one_write import OneWriteProtocol
-    except ImportError:
+    if importlib.util.find_spec("httptools") is None:
         return "auto"
+    from gateway.cli.one_write import OneWriteProtocol
+
     return OneWriteProtocol
 
 

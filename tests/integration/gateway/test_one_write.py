@@ -18,8 +18,8 @@ import websockets
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from gateway.cli.serving import server_config
 from gateway.cli.one_write import OneWriteProtocol, OneWriteTransport
+from gateway.cli.serving import server_config
 from gateway.settings import Settings
 
 BODY = b'{"data": {"ok": true}}'
@@ -35,6 +35,11 @@ class Counted:
     def write(self, data: bytes) -> None:
         self.writes.append(bytes(data))
         self.inner.write(data)
+
+    def writelines(self, lines: list[bytes]) -> None:
+        """One write of the parts (with uvloop, one system call)."""
+        self.writes.append(b"".join(lines))
+        self.inner.writelines(lines)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -52,14 +57,17 @@ async def answer(scope: Any, receive: Any, send: Any) -> None:
 
 @asynccontextmanager
 async def connection(
-    protocol_class: type[HttpToolsProtocol], app: Any = answer
+    protocol_class: type[HttpToolsProtocol], app: Any = answer, sent: bytes = b""
 ) -> AsyncIterator[tuple[socket.socket, Counted]]:
-    """``app`` served by ``protocol_class`` on one end of a socket pair; the
-    other end, and the server transport's writes."""
+    """``app`` served by ``protocol_class`` on one end of a socket pair (what
+    was ``sent`` there before it); the other end, and the server transport's
+    writes."""
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
     config.load()
     protocol = protocol_class(config=config, server_state=ServerState(), app_state={})
     server_end, client_end = socket.socketpair()
+    if sent:
+        client_end.sendall(sent)
     client_end.setblocking(False)
     loop = asyncio.get_running_loop()
     await loop.connect_accepted_socket(lambda: protocol, server_end)
@@ -73,7 +81,7 @@ async def connection(
     try:
         yield client_end, counted
     finally:
-        protocol.transport.close()
+        protocol.transport.abort()
         client_end.close()
 
 
@@ -142,6 +150,54 @@ async def test_a_closing_response_is_written_before_the_socket_closes() -> None:
         assert len(counted.writes) == 1
 
 
+@pytest.mark.parametrize("protocol_class", [HttpToolsProtocol, OneWriteProtocol])
+async def test_a_request_and_its_end_in_one_packet_is_answered(
+    protocol_class: type[HttpToolsProtocol],
+) -> None:
+    """The client closed its side with the request (``nc -N``): the
+    transport closes itself at the end of file, after what is held left."""
+    server_end, client_end = socket.socketpair()
+    client_end.sendall(REQUEST)
+    client_end.shutdown(socket.SHUT_WR)
+    client_end.setblocking(False)
+    config = uvicorn.Config(answer, log_level="warning", lifespan="off")
+    config.load()
+    protocol = protocol_class(config=config, server_state=ServerState(), app_state={})
+    await asyncio.get_running_loop().connect_accepted_socket(
+        lambda: protocol, server_end
+    )
+    try:
+        received = await read_until(client_end, b"\0")  # until the server closes
+    finally:
+        client_end.close()
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert received.endswith(BODY)
+
+
+@pytest.mark.parametrize("protocol_class", [HttpToolsProtocol, OneWriteProtocol])
+async def test_a_body_sent_without_a_pause_meets_back_pressure(
+    protocol_class: type[HttpToolsProtocol],
+) -> None:
+    """160 chunks of 64 KiB sent without the app yielding, to a client that
+    reads nothing: the socket's back-pressure stops the app after a few, and
+    little is held in the process."""
+    chunk, chunks = b"x" * 65536, 160
+    passed = 0
+
+    async def flood(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal passed
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(chunks):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            passed += 1
+        await send({"type": "http.response.body", "body": b""})
+
+    async with connection(protocol_class, flood, REQUEST):
+        await asyncio.sleep(0.2)
+    assert passed < 20
+
+
 async def test_the_served_config_uses_it_and_a_websocket_still_upgrades() -> None:
     """``customer-graph serve``'s configuration, on a real server: HTTP
     answered, and a WebSocket upgraded on the socket's own transport."""
@@ -172,6 +228,20 @@ async def test_the_served_config_uses_it_and_a_websocket_still_upgrades() -> Non
         head = await reader.readuntil(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200 OK")
         assert await reader.readexactly(len(BODY)) == BODY
+        # the same connection, upgraded after an answer it held
+        writer.write(
+            b"GET / HTTP/1.1\r\nhost: test\r\nupgrade: websocket\r\n"
+            b"connection: upgrade\r\nsec-websocket-version: 13\r\n"
+            b"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 ")
+        writer.write(
+            bytes([0x81, 0x85, 1, 2, 3, 4])
+            + bytes(b ^ (1, 2, 3, 4)[i % 4] for i, b in enumerate(b"hello"))
+        )  # a masked text frame, as a client sends it
+        frame = await reader.readexactly(2 + len(b"echo hello"))
+        assert frame == bytes([0x81, len(b"echo hello")]) + b"echo hello"
         writer.close()
         async with websockets.connect(f"ws://127.0.0.1:{port}/") as socket_:
             await socket_.send("hello")
