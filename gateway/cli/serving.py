@@ -31,8 +31,6 @@ it tries another replica.
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 import logging
 import socket
 import sys
@@ -43,6 +41,7 @@ import uvicorn
 from uvicorn.config import LOG_LEVELS
 from uvicorn.supervisors.multiprocess import Multiprocess
 
+from gateway.runtime.one_write import OneWriteProtocol
 from gateway.settings import Settings
 
 SPREAD_BY_KERNEL = sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
@@ -109,16 +108,6 @@ def run(host: str, port: int, workers: int, settings: Settings) -> None:
         raise SystemExit(3)  # uvicorn's STARTUP_FAILURE, as uvicorn.run exits
 
 
-def _http_protocol() -> type[asyncio.Protocol] | str:
-    """Each response in one write (``gateway.cli.one_write``); uvicorn's
-    choice where httptools is not installed."""
-    if importlib.util.find_spec("httptools") is None:
-        return "auto"
-    from gateway.cli.one_write import OneWriteProtocol
-
-    return OneWriteProtocol
-
-
 def server_config(
     host: str, port: int, workers: int, settings: Settings
 ) -> uvicorn.Config:
@@ -134,7 +123,7 @@ def server_config(
         # each one's arguments (the address, the quoted path) per response.
         access_log=LOG_LEVELS.get(settings.log_level.lower(), 0) <= logging.INFO,
         timeout_keep_alive=settings.keep_alive_seconds,
-        http=_http_protocol(),
+        http=OneWriteProtocol,
         # A worker imports the whole gateway before it answers the parent's
         # health checks: a minute on a loaded machine, past uvicorn's 5 s, after
         # which the parent kills it and starts another, again and again.

@@ -27,6 +27,7 @@ from gateway.insights.engagement import sync_engagement
 from gateway.insights.order_facts import sync_orders
 from gateway.insights.refresh import refresh_all
 from gateway.mirror.backfill import backfill_events
+from gateway.runtime.one_write import OneWriteProtocol
 from gateway.runtime.services import Services, open_services
 from gateway.settings import Settings
 from gateway.sync.backfill import link_customers
@@ -66,7 +67,13 @@ async def run_demo(
             write_key = write.get_secret_value() if write else ""
             _announce(console, count, port, upstreams, api_key, write_key)
             server = uvicorn.Server(
-                uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+                uvicorn.Config(
+                    app,
+                    host="127.0.0.1",
+                    port=port,
+                    log_level="warning",
+                    http=OneWriteProtocol,  # as ``serve`` answers
+                )
             )
             try:
                 await server.serve()

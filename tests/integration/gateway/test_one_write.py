@@ -1,4 +1,4 @@
-"""``OneWriteProtocol`` (gateway/cli/one_write.py): a response's head and
+"""``OneWriteProtocol`` (gateway/runtime/one_write.py): a response's head and
 body leave in one write on the socket; a streamed body still leaves as it is
 sent; a closing response is written before the socket closes; a WebSocket
 upgrade still works. On uvicorn's real protocol over real sockets, the writes
@@ -18,8 +18,8 @@ import websockets
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from gateway.cli.one_write import OneWriteProtocol, OneWriteTransport
 from gateway.cli.serving import server_config
+from gateway.runtime.one_write import OneWriteProtocol, OneWriteTransport
 from gateway.settings import Settings
 
 BODY = b'{"data": {"ok": true}}'
