@@ -51,11 +51,15 @@ def sender_tls() -> ssl.SSLContext:
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app: ASGIApp, *, host: str = "127.0.0.1") -> AsyncIterator[str]:
-    """Run ``app`` with uvicorn on a free loopback port; yield its base URL."""
-    config = uvicorn.Config(
-        app, host=host, port=0, log_level="warning", lifespan="off", access_log=False
-    )
+async def serve_app(
+    app: ASGIApp, *, host: str = "127.0.0.1", **options: Any
+) -> AsyncIterator[str]:
+    """Run ``app`` with uvicorn on a free loopback port; yield its base URL.
+    ``options``: uvicorn's other settings, over these defaults."""
+    settings: dict[str, Any] = {
+        "log_level": "warning", "lifespan": "off", "access_log": False, **options
+    }  # fmt: skip
+    config = uvicorn.Config(app, host=host, port=0, **settings)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

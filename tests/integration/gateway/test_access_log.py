@@ -5,18 +5,17 @@ token there (``/embed/timeline?token=…``)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
-import uvicorn
 import websockets
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from connectors.simulator_server import serve_app
 from gateway.app import create_app
 from gateway.auth.embed_tokens import create_token
 from gateway.runtime.services import Services
@@ -54,25 +53,13 @@ def collected() -> Iterator[Collect]:
 
 @contextlib.asynccontextmanager
 async def served_with_access_log(app: object) -> AsyncIterator[str]:
-    config = uvicorn.Config(
+    async with serve_app(
         app,  # type: ignore[arg-type]
-        host="127.0.0.1",
-        port=0,
         log_config=None,
         log_level="info",
         access_log=True,
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    ) as url:
+        yield url.removeprefix("http://")
 
 
 async def test_tokens_keys_and_graphql_in_a_query_string_are_redacted_in_the_log(

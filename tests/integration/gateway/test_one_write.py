@@ -18,6 +18,7 @@ import websockets
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from connectors.simulator_server import serve_app
 from gateway.cli.serving import server_config
 from gateway.runtime.one_write import OneWriteProtocol, OneWriteTransport
 from gateway.settings import Settings
@@ -213,16 +214,8 @@ async def test_the_served_config_uses_it_and_a_websocket_still_upgrades() -> Non
         await send({"type": "websocket.send", "text": "echo " + message["text"]})
         await send({"type": "websocket.close"})
 
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, http=OneWriteProtocol, log_level="warning",
-        lifespan="off",
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
+    async with serve_app(app, http=OneWriteProtocol) as url:
+        port = int(url.rsplit(":", 1)[1])
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(REQUEST)
         head = await reader.readuntil(b"\r\n\r\n")
@@ -246,6 +239,3 @@ async def test_the_served_config_uses_it_and_a_websocket_still_upgrades() -> Non
         async with websockets.connect(f"ws://127.0.0.1:{port}/") as socket_:
             await socket_.send("hello")
             assert await socket_.recv() == "echo hello"
-    finally:
-        server.should_exit = True
-        await serving
