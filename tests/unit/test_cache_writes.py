@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 
+import pytest
 from pydantic import TypeAdapter
 
 from gateway.cache.backends import MemoryBackend
@@ -141,3 +142,69 @@ async def test_the_in_process_locks_stay_bounded_and_a_lock_is_only_its_fetchs()
     await backend.store_and_release({"k:lock": "k"}, {"k": b"v"}, 60, "mine")
     assert await backend.get_many(["k"]) == [b"v"]
     assert "k:lock" not in backend._locks
+
+
+class CountedStores(MemoryBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stores = 0
+
+    async def store_and_release(
+        self,
+        locks: Mapping[str, str],
+        items: Mapping[str, bytes],
+        ttl: float,
+        token: str,
+    ) -> None:
+        self.stores += 1
+        await super().store_and_release(locks, items, ttl, token)
+
+
+async def test_a_store_starts_only_as_the_block_ends() -> None:
+    """Nothing of a store (its encoding, its round trip) runs while the
+    request still works on its response."""
+    backend = CountedStores()
+    cache = ReadThrough(backend, "test", TypeAdapter(int), ttl=60)
+
+    async def fetch(keys: Sequence[str]) -> dict[str, int]:
+        return {k: 1 for k in keys}
+
+    async with deferred_writes():
+        assert await cache.load_many(["k"], fetch, 0) == [1]
+        for _ in range(5):  # turns of the loop: the store is held, not running
+            await asyncio.sleep(0)
+        assert backend.stores == 0
+    assert backend.stores == 1
+    assert await cache.peek_many(["k"]) == [1]
+
+
+async def test_a_cancelled_block_still_stores_and_ends_the_sharing() -> None:
+    """A request cancelled after its fetch (a worker's forced stop): its
+    store lands all the same, so its lock is released and the next read of
+    the process reads the stored value rather than the old shared fetch."""
+    backend = HeldStores()
+    cache = ReadThrough(backend, "test", TypeAdapter(int), ttl=60)
+    answers = iter([1, 2])
+
+    async def fetch(keys: Sequence[str]) -> dict[str, int]:
+        value = next(answers)
+        return {k: value for k in keys}
+
+    fetched = asyncio.Event()
+
+    async def request() -> None:
+        async with deferred_writes():
+            await cache.load_many(["k"], fetch, 0)
+            fetched.set()
+            await asyncio.sleep(60)
+
+    cancelled = asyncio.create_task(request())
+    await fetched.wait()
+    cancelled.cancel()
+    await asyncio.sleep(0.01)
+    assert not cancelled.done()  # waits for its writes, as a finished one
+    backend.release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert await cache.peek_many(["k"]) == [1]
+    assert not cache._inflight  # no longer shared: stored
