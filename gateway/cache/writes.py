@@ -4,7 +4,8 @@ Storing what a cache miss fetched (and releasing its lock) need not hold up the
 request's next read, nor its response: inside ``deferred_writes()`` such a
 write is held, and starts only as the block ends — after the response is
 handed to the transport, so its encoding (a view's stored windows: ~40 KB of
-JSON for PostHog's hundred events) is not on the response's path. Leaving
+JSON for PostHog's hundred events) is not on the response's path — or once
+held ``HOLD_AT_MOST`` (50 ms), for a slow request. Leaving
 the block waits for every one of them. ``GraphQLApp`` opens the block around
 a whole HTTP exchange, so the response is sent first and the request ends
 once its writes have landed (a draining worker waits for them as for any
@@ -13,7 +14,8 @@ cache's versions being created) runs on as it is; the block waits for it too.
 
 Until stored, a fetch stays shared in the process (``ReadThrough``); another
 replica reading the same key meanwhile waits for it under the fetch's lock,
-a few milliseconds longer than if it were stored as soon as fetched.
+a few milliseconds longer than if it were stored as soon as fetched, 50 ms
+longer at most.
 
 Sending before storing is safe because a store lands only under its fetch's
 own lock (``gateway.cache.read_through``): an invalidation that follows a
@@ -31,6 +33,8 @@ is made::
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -40,10 +44,54 @@ from gateway.errors import describe
 
 log = logging.getLogger("gateway.cache.writes")
 
+HOLD_AT_MOST = 0.05
+"""Seconds a write waits for its response at most: past them (a slow
+request, its other reads still out) the block's writes start, and those made
+after start at once, so another replica does not wait on a lock for long."""
+
 _Held = tuple[Awaitable[object], Callable[[], None] | None]
 """A write, and what runs once it is done."""
 
-_pending: ContextVar[list[_Held] | None] = ContextVar("cache_writes", default=None)
+
+class _Block:
+    """One ``deferred_writes`` block's writes: held, then started."""
+
+    __slots__ = ("held", "started", "timer")
+
+    def __init__(self) -> None:
+        self.held: list[_Held] = []
+        self.started: list[asyncio.Future[object]] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, store: Awaitable[object], done: Callable[[], None] | None) -> None:
+        if self.timer is None and not self.started:  # the first: held
+            self.timer = asyncio.get_running_loop().call_later(HOLD_AT_MOST, self.start)
+        self.held.append((store, done))
+        if self.timer is None:  # held long enough already
+            self.start()
+
+    def start(self) -> None:
+        """Start what is held, in a context outside the block (a write made
+        by a write is awaited where it is made)."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        context = contextvars.copy_context()
+        context.run(_pending.set, None)
+        loop = asyncio.get_running_loop()
+        for store, done in self.held:
+            task = (
+                loop.create_task(store, context=context)
+                if asyncio.iscoroutine(store)
+                else asyncio.ensure_future(store)
+            )
+            if done is not None:
+                task.add_done_callback(functools.partial(_then, done))
+            self.started.append(task)
+        self.held.clear()
+
+
+_pending: ContextVar[_Block | None] = ContextVar("cache_writes", default=None)
 
 _landing: set[asyncio.Future[list[object]]] = set()
 """Each block's writes until they land, a block whose wait was cancelled (a
@@ -52,22 +100,21 @@ worker's forced stop) included: they land all the same."""
 
 @asynccontextmanager
 async def deferred_writes() -> AsyncIterator[None]:
-    """Hold the block's cache writes; start them as it ends and wait for
-    them. A write that fails is logged, not raised: what the block answered
-    may be sent already, and a value not stored is only a later miss. The
-    writes start however the block ends, a failure or a cancellation
-    included: a write releases its fetch's lock and ends its sharing."""
-    held: list[_Held] = []
-    token = _pending.set(held)
+    """Hold the block's cache writes (``HOLD_AT_MOST`` at most); start them as
+    it ends and wait for them. A write that fails is logged, not raised: what
+    the block answered may be sent already, and a value not stored is only a
+    later miss. The writes start however the block ends, a failure or a
+    cancellation included: a write releases its fetch's lock and ends its
+    sharing."""
+    block = _Block()
+    token = _pending.set(block)
     try:
         yield
     finally:
         _pending.reset(token)
-        if held:  # started in the block's context, where ``write`` awaits
-            landed = asyncio.gather(
-                *(_started(store, done) for store, done in held),
-                return_exceptions=True,
-            )
+        block.start()
+        if block.started:
+            landed = asyncio.gather(*block.started, return_exceptions=True)
             _landing.add(landed)
             landed.add_done_callback(_landed)
             await asyncio.shield(landed)
@@ -77,25 +124,21 @@ async def write(
     store: Awaitable[object], done: Callable[[], None] | None = None
 ) -> None:
     """Run ``store`` (then ``done``): held until the end of the
-    ``deferred_writes`` block it is made in; at once outside one."""
-    tasks = _pending.get()
-    if tasks is None:
+    ``deferred_writes`` block it is made in (``HOLD_AT_MOST`` at most); at
+    once outside one."""
+    block = _pending.get()
+    if block is None:
         try:
             await store
         finally:
             if done is not None:
                 done()
         return
-    tasks.append((store, done))
+    block.add(store, done)
 
 
-def _started(
-    store: Awaitable[object], done: Callable[[], None] | None
-) -> asyncio.Future[object]:
-    task = asyncio.ensure_future(store)
-    if done is not None:
-        task.add_done_callback(lambda _: done())
-    return task
+def _then(done: Callable[[], None], _: asyncio.Future[object]) -> None:
+    done()
 
 
 def _landed(landed: asyncio.Future[list[object]]) -> None:

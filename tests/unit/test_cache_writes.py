@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import pytest
 from pydantic import TypeAdapter
 
+from gateway.cache import writes
 from gateway.cache.backends import MemoryBackend
 from gateway.cache.read_through import ReadThrough
 from gateway.cache.writes import deferred_writes
@@ -208,3 +209,27 @@ async def test_a_cancelled_block_still_stores_and_ends_the_sharing() -> None:
         await cancelled
     assert await cache.peek_many(["k"]) == [1]
     assert not cache._inflight  # no longer shared: stored
+
+
+async def test_a_slow_block_starts_its_writes_after_the_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request still reading after ``HOLD_AT_MOST`` (its other levels out)
+    stores what it fetched then, and what it fetches later at once: another
+    replica waits on a lock for that long at most."""
+    monkeypatch.setattr(writes, "HOLD_AT_MOST", 0.01)
+    backend = CountedStores()
+    cache = ReadThrough(backend, "test", TypeAdapter(int), ttl=60)
+
+    async def fetch(keys: Sequence[str]) -> dict[str, int]:
+        return {k: 1 for k in keys}
+
+    async with deferred_writes():
+        await cache.load_many(["a"], fetch, 0)
+        await asyncio.sleep(0.05)  # past the hold: stored, the block still on
+        assert backend.stores == 1
+        await cache.load_many(["b"], fetch, 0)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert backend.stores == 2  # after the hold, at once
+    assert await cache.peek_many(["a", "b"]) == [1, 1]
