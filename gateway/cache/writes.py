@@ -36,6 +36,7 @@ import asyncio
 import contextvars
 import functools
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -56,39 +57,72 @@ _Held = tuple[Awaitable[object], Callable[[], None] | None]
 class _Block:
     """One ``deferred_writes`` block's writes: held, then started."""
 
-    __slots__ = ("held", "started", "timer")
+    __slots__ = ("held", "started", "timer", "closed", "__weakref__")
 
     def __init__(self) -> None:
         self.held: list[_Held] = []
         self.started: list[asyncio.Future[object]] = []
         self.timer: asyncio.TimerHandle | None = None
+        self.closed = False
+        """Ended: a write made now (work the response left behind, settled
+        in the background) starts at once, and lands on its own."""
 
     def add(self, store: Awaitable[object], done: Callable[[], None] | None) -> None:
+        if self.closed:
+            _landing_alone(_started(store, done, _outside()))
+            return
         if self.timer is None and not self.started:  # the first: held
             self.timer = asyncio.get_running_loop().call_later(HOLD_AT_MOST, self.start)
         self.held.append((store, done))
         if self.timer is None:  # held long enough already
             self.start()
 
-    def start(self) -> None:
+    def start(self) -> list[asyncio.Future[object]]:
         """Start what is held, in a context outside the block (a write made
-        by a write is awaited where it is made)."""
+        by a write is awaited where it is made); what was started."""
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        context = contextvars.copy_context()
-        context.run(_pending.set, None)
-        loop = asyncio.get_running_loop()
-        for store, done in self.held:
-            task = (
-                loop.create_task(store, context=context)
-                if asyncio.iscoroutine(store)
-                else asyncio.ensure_future(store)
-            )
-            if done is not None:
-                task.add_done_callback(functools.partial(_then, done))
-            self.started.append(task)
+        context = _outside()
+        begun = [_started(store, done, context) for store, done in self.held]
         self.held.clear()
+        self.started += begun
+        return begun
+
+
+def _outside() -> contextvars.Context:
+    context = contextvars.copy_context()
+    context.run(_pending.set, None)
+    return context
+
+
+def _started(
+    store: Awaitable[object],
+    done: Callable[[], None] | None,
+    context: contextvars.Context,
+) -> asyncio.Future[object]:
+    task = (
+        asyncio.get_running_loop().create_task(store, context=context)
+        if asyncio.iscoroutine(store)
+        else asyncio.ensure_future(store)
+    )
+    if done is not None:
+        task.add_done_callback(functools.partial(_then, done))
+    return task
+
+
+_open: weakref.WeakSet[_Block] = weakref.WeakSet()
+"""The process's blocks not ended yet."""
+
+
+async def land_held() -> None:
+    """Start every write held in this process's blocks, and wait for those:
+    a read that must fetch again a key this process fetched a moment ago
+    (a bigger window than the one being stored) would otherwise wait on
+    its own lock until the hold ends."""
+    begun = [task for block in list(_open) for task in block.start()]
+    if begun:
+        await asyncio.wait(begun)
 
 
 _pending: ContextVar[_Block | None] = ContextVar("cache_writes", default=None)
@@ -108,11 +142,14 @@ async def deferred_writes() -> AsyncIterator[None]:
     sharing."""
     block = _Block()
     token = _pending.set(block)
+    _open.add(block)
     try:
         yield
     finally:
         _pending.reset(token)
+        _open.discard(block)
         block.start()
+        block.closed = True
         if block.started:
             landed = asyncio.gather(*block.started, return_exceptions=True)
             _landing.add(landed)
@@ -135,6 +172,14 @@ async def write(
                 done()
         return
     block.add(store, done)
+
+
+def _landing_alone(task: asyncio.Future[object]) -> None:
+    landed: asyncio.Future[list[object]] = asyncio.gather(
+        *[task], return_exceptions=True
+    )
+    _landing.add(landed)
+    landed.add_done_callback(_landed)
 
 
 def _then(done: Callable[[], None], _: asyncio.Future[object]) -> None:

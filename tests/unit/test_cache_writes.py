@@ -6,8 +6,10 @@ lock is read with the lock, not fetched again."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pytest
 from pydantic import TypeAdapter
@@ -161,9 +163,12 @@ class CountedStores(MemoryBackend):
         await super().store_and_release(locks, items, ttl, token)
 
 
-async def test_a_store_starts_only_as_the_block_ends() -> None:
+async def test_a_store_starts_only_as_the_block_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Nothing of a store (its encoding, its round trip) runs while the
-    request still works on its response."""
+    request still works on its response (within the hold)."""
+    monkeypatch.setattr(writes, "HOLD_AT_MOST", 60.0)
     backend = CountedStores()
     cache = ReadThrough(backend, "test", TypeAdapter(int), ttl=60)
 
@@ -233,3 +238,73 @@ async def test_a_slow_block_starts_its_writes_after_the_hold(
             await asyncio.sleep(0)
         assert backend.stores == 2  # after the hold, at once
     assert await cache.peek_many(["a", "b"]) == [1, 1]
+
+
+class ExclusiveLocks(MemoryBackend):
+    """Locks as Redis holds them (``SET NX``): a lock held by another
+    token is not taken."""
+
+    async def acquire_many(
+        self, locks: Mapping[str, str], ttl: float, token: str
+    ) -> list[tuple[bool, bytes | None]]:
+        now = time.monotonic()
+        taken = []
+        for lock in locks:
+            held = self._locks.get(lock)
+            free = held is None or held[0] <= now or held[1] == token
+            if free:
+                self._locks[lock] = (now + ttl, token)
+            taken.append(free)
+        values = await self.get_many(list(locks.values()))
+        return list(zip(taken, values, strict=True))
+
+
+async def test_a_bigger_window_read_after_this_process_fetched_lands_its_store_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read needing more than the value this process just fetched (a page
+    of 5 orders, then a view of 20), its store still held with its lock:
+    the held store lands first, so the read takes the lock itself — it does
+    not wait on it as on another replica's — and stores what it fetched."""
+    monkeypatch.setattr(writes, "HOLD_AT_MOST", 60.0)
+    cache = ReadThrough(ExclusiveLocks(), "test", TypeAdapter(int), ttl=60)
+    sizes = iter([5, 20])
+
+    async def fetch(keys: Sequence[str]) -> dict[str, int]:
+        size = next(sizes)
+        return {k: size for k in keys}
+
+    async def waited(*_: object) -> dict[str, int]:
+        raise AssertionError("waited on this process's own lock")
+
+    monkeypatch.setattr(cache, "_await_other_replica", waited)
+
+    def at_least(size: int) -> Callable[[str, int], bool]:
+        return lambda _, value: value >= size
+
+    async with deferred_writes():
+        assert await cache.load_many(["k"], fetch, 0, at_least(5)) == [5]
+        assert await cache.load_many(["k"], fetch, 0, at_least(20)) == [20]
+    assert await cache.peek_many(["k"]) == [20]
+
+
+async def test_a_write_after_its_block_ended_starts_at_once_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Work a response left behind (graphql-core settles it in the
+    background) may write after the block ended: the write starts at once,
+    not held, and its failure is logged like any other."""
+
+    async def failing() -> None:
+        raise RuntimeError("the store failed")
+
+    async with deferred_writes():
+        inside = contextvars.copy_context()  # what left-behind work runs in
+    with caplog.at_level(logging.ERROR, logger="gateway.cache.writes"):
+        made = asyncio.get_running_loop().create_task(
+            writes.write(failing()), context=inside
+        )
+        await made  # not held: returns at once, the write running
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert "A cache write failed" in caplog.text
