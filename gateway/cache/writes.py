@@ -83,6 +83,8 @@ class _Block:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if not self.held:
+            return []
         context = _outside()
         begun = [_started(store, done, context) for store, done in self.held]
         self.held.clear()
