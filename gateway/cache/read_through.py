@@ -36,9 +36,9 @@ store lands only where the lock still holds it: an eviction (``forget``)
 deletes a value's lock with it, so a fetch that read the upstream before a
 change and ends after the change's eviction stores nothing. A store may
 therefore land at any time after its fetch: inside
-``gateway.cache.writes.deferred_writes()`` it is held until the response is
-handed over (50 ms at most), and lands after it; the fetch stays shared
-in-process until it is stored.
+``gateway.cache.writes.deferred_writes()`` it runs beside the rest of the
+request, and after the response is sent; the fetch stays shared in-process
+until it is stored.
 
 Stale-if-error: each value is stored with the time it was fetched
 (``<fetched at>|<json>``) and kept ``max_stale`` seconds past its TTL. Past
@@ -68,7 +68,7 @@ from connectors.scope import note_stale, time_left
 from gateway import metrics
 from gateway.cache.backends import CacheBackend
 from gateway.cache.decoded import DecodedValues
-from gateway.cache.writes import land_held, write
+from gateway.cache.writes import write
 
 V = TypeVar("V")
 
@@ -219,10 +219,6 @@ class ReadThrough(Generic[V]):
             else:  # another caller's fetch answered a smaller request
                 outgrown.append(key)
         if outgrown:
-            # the smaller window may be this process's, its store still held
-            # with its lock (``gateway.cache.writes``): landed first, so this
-            # fetch does not wait on that lock as on another replica's
-            await land_held()
             token = secrets.token_hex(8)
             regrown, new, locks = await self._fetch_locked(
                 outgrown, fetch, default, fresh, token

@@ -6,8 +6,8 @@ passes, in order: the content type (JSON only: a ``text/plain`` or form POST
 is a cross-site request and gets 415), batching (off unless enabled, then
 bounded), authentication (401, or 429 after repeated failures), persisted
 queries, then the gate (``gateway.admission.gate``: rate limit, query limits, mutation
-rights). An operation's cache writes start once its response is handed
-over, and the exchange ends when they have landed (``gateway.cache.writes``).
+rights). An operation's cache writes overlap its execution and are done
+before its response goes out (``gateway.cache.writes``).
 """
 
 from __future__ import annotations

@@ -6,15 +6,12 @@ lock is read with the lock, not fetched again."""
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 from pydantic import TypeAdapter
 
-from gateway.cache import writes
 from gateway.cache.backends import MemoryBackend
 from gateway.cache.read_through import ReadThrough
 from gateway.cache.writes import deferred_writes
@@ -147,43 +144,6 @@ async def test_the_in_process_locks_stay_bounded_and_a_lock_is_only_its_fetchs()
     assert "k:lock" not in backend._locks
 
 
-class CountedStores(MemoryBackend):
-    def __init__(self) -> None:
-        super().__init__()
-        self.stores = 0
-
-    async def store_and_release(
-        self,
-        locks: Mapping[str, str],
-        items: Mapping[str, bytes],
-        ttl: float,
-        token: str,
-    ) -> None:
-        self.stores += 1
-        await super().store_and_release(locks, items, ttl, token)
-
-
-async def test_a_store_starts_only_as_the_block_ends(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Nothing of a store (its encoding, its round trip) runs while the
-    request still works on its response (within the hold)."""
-    monkeypatch.setattr(writes, "HOLD_AT_MOST", 60.0)
-    backend = CountedStores()
-    cache = ReadThrough(backend, "test", TypeAdapter(int), ttl=60)
-
-    async def fetch(keys: Sequence[str]) -> dict[str, int]:
-        return {k: 1 for k in keys}
-
-    async with deferred_writes():
-        assert await cache.load_many(["k"], fetch, 0) == [1]
-        for _ in range(5):  # turns of the loop: the store is held, not running
-            await asyncio.sleep(0)
-        assert backend.stores == 0
-    assert backend.stores == 1
-    assert await cache.peek_many(["k"]) == [1]
-
-
 async def test_a_cancelled_block_still_stores_and_ends_the_sharing() -> None:
     """A request cancelled after its fetch (a worker's forced stop): its
     store lands all the same, so its lock is released and the next read of
@@ -214,97 +174,3 @@ async def test_a_cancelled_block_still_stores_and_ends_the_sharing() -> None:
         await cancelled
     assert await cache.peek_many(["k"]) == [1]
     assert not cache._inflight  # no longer shared: stored
-
-
-async def test_a_slow_block_starts_its_writes_after_the_hold(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A request still reading after ``HOLD_AT_MOST`` (its other levels out)
-    stores what it fetched then, and what it fetches later at once: another
-    replica waits on a lock for that long at most."""
-    monkeypatch.setattr(writes, "HOLD_AT_MOST", 0.01)
-    backend = CountedStores()
-    cache = ReadThrough(backend, "test", TypeAdapter(int), ttl=60)
-
-    async def fetch(keys: Sequence[str]) -> dict[str, int]:
-        return {k: 1 for k in keys}
-
-    async with deferred_writes():
-        await cache.load_many(["a"], fetch, 0)
-        await asyncio.sleep(0.05)  # past the hold: stored, the block still on
-        assert backend.stores == 1
-        await cache.load_many(["b"], fetch, 0)
-        for _ in range(5):
-            await asyncio.sleep(0)
-        assert backend.stores == 2  # after the hold, at once
-    assert await cache.peek_many(["a", "b"]) == [1, 1]
-
-
-class ExclusiveLocks(MemoryBackend):
-    """Locks as Redis holds them (``SET NX``): a lock held by another
-    token is not taken."""
-
-    async def acquire_many(
-        self, locks: Mapping[str, str], ttl: float, token: str
-    ) -> list[tuple[bool, bytes | None]]:
-        now = time.monotonic()
-        taken = []
-        for lock in locks:
-            held = self._locks.get(lock)
-            free = held is None or held[0] <= now or held[1] == token
-            if free:
-                self._locks[lock] = (now + ttl, token)
-            taken.append(free)
-        values = await self.get_many(list(locks.values()))
-        return list(zip(taken, values, strict=True))
-
-
-async def test_a_bigger_window_read_after_this_process_fetched_lands_its_store_first(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A read needing more than the value this process just fetched (a page
-    of 5 orders, then a view of 20), its store still held with its lock:
-    the held store lands first, so the read takes the lock itself — it does
-    not wait on it as on another replica's — and stores what it fetched."""
-    monkeypatch.setattr(writes, "HOLD_AT_MOST", 60.0)
-    cache = ReadThrough(ExclusiveLocks(), "test", TypeAdapter(int), ttl=60)
-    sizes = iter([5, 20])
-
-    async def fetch(keys: Sequence[str]) -> dict[str, int]:
-        size = next(sizes)
-        return {k: size for k in keys}
-
-    async def waited(*_: object) -> dict[str, int]:
-        raise AssertionError("waited on this process's own lock")
-
-    monkeypatch.setattr(cache, "_await_other_replica", waited)
-
-    def at_least(size: int) -> Callable[[str, int], bool]:
-        return lambda _, value: value >= size
-
-    async with deferred_writes():
-        assert await cache.load_many(["k"], fetch, 0, at_least(5)) == [5]
-        assert await cache.load_many(["k"], fetch, 0, at_least(20)) == [20]
-    assert await cache.peek_many(["k"]) == [20]
-
-
-async def test_a_write_after_its_block_ended_starts_at_once_and_is_logged(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Work a response left behind (graphql-core settles it in the
-    background) may write after the block ended: the write starts at once,
-    not held, and its failure is logged like any other."""
-
-    async def failing() -> None:
-        raise RuntimeError("the store failed")
-
-    async with deferred_writes():
-        inside = contextvars.copy_context()  # what left-behind work runs in
-    with caplog.at_level(logging.ERROR, logger="gateway.cache.writes"):
-        made = asyncio.get_running_loop().create_task(
-            writes.write(failing()), context=inside
-        )
-        await made  # not held: returns at once, the write running
-        for _ in range(5):
-            await asyncio.sleep(0)
-    assert "A cache write failed" in caplog.text
