@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import pytest
 from pydantic import TypeAdapter
@@ -103,17 +103,25 @@ async def test_a_value_stored_after_the_first_read_is_found_with_the_lock() -> N
     assert fetched == []  # not fetched a second time
 
 
+def answering(*values: int) -> Callable[[Sequence[str]], Awaitable[dict[str, int]]]:
+    """A fetch answering each of its calls with the next of ``values``, for
+    every key asked."""
+    answers = iter(values)
+
+    async def fetch(keys: Sequence[str]) -> dict[str, int]:
+        value = next(answers)
+        return {k: value for k in keys}
+
+    return fetch
+
+
 async def test_a_fetch_evicted_while_its_store_waits_stores_nothing() -> None:
     """The request read the upstream before a change; the change's eviction
     came before its (deferred) store: what it read is not stored, and the
     next read fetches again."""
     backend = HeldStores()
     cache = ReadThrough(backend, "test", TypeAdapter(int), ttl=60)
-    answers = iter([1, 2])
-
-    async def fetch(keys: Sequence[str]) -> dict[str, int]:
-        value = next(answers)
-        return {k: value for k in keys}
+    fetch = answering(1, 2)
 
     async def request() -> list[int]:
         async with deferred_writes():
@@ -150,12 +158,7 @@ async def test_a_cancelled_block_still_stores_and_ends_the_sharing() -> None:
     the process reads the stored value rather than the old shared fetch."""
     backend = HeldStores()
     cache = ReadThrough(backend, "test", TypeAdapter(int), ttl=60)
-    answers = iter([1, 2])
-
-    async def fetch(keys: Sequence[str]) -> dict[str, int]:
-        value = next(answers)
-        return {k: value for k in keys}
-
+    fetch = answering(1)
     fetched = asyncio.Event()
 
     async def request() -> None:
