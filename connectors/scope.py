@@ -12,6 +12,13 @@ longer ``background_deadline``::
         result = await execute(...)
     scope.stale  # the last good values served in place of failed reads
 
+A scope is also *fresh from* a moment (``fresh_from``): when it opened, or
+later, when it read the versions what it answers will be cached under
+(``fresh_from_now``). A read already under way for another caller serves it
+only if that read began since: one begun earlier may have read an upstream
+before a change that another replica accepted, and whose eviction reached
+Redis but not this process (``gateway.cache.read_through``).
+
 Inside a scope, ``asking(origin)`` names what the calls made within are for
 (the gateway: a GraphQL field's path); a stale answer is noted with the
 origin of the read that found it. Reads batched together run in the context
@@ -62,11 +69,20 @@ class StaleRead:
 
 
 @dataclass(slots=True)
+class Freshness:
+    """Shared by a scope and the scopes opened inside it."""
+
+    since: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` from which a shared read must have begun."""
+
+
+@dataclass(slots=True)
 class CallScope:
     deadline: float | None
     """``time.monotonic()`` by which every call must have answered."""
     priority: Priority
     stale: list[StaleRead] = field(default_factory=list)
+    freshness: Freshness = field(default_factory=Freshness)
 
     def time_left(self) -> float | None:
         if self.deadline is None:
@@ -89,7 +105,10 @@ def call_scope(seconds: float | None, priority: Priority) -> Iterator[CallScope]
     deadline = None if seconds is None else time.monotonic() + seconds
     if outer is not None and outer.deadline is not None:
         deadline = outer.deadline if deadline is None else min(deadline, outer.deadline)
-    scope = CallScope(deadline, priority, outer.stale if outer is not None else [])
+    if outer is None:
+        scope = CallScope(deadline, priority)
+    else:
+        scope = CallScope(deadline, priority, outer.stale, outer.freshness)
     token = _current.set(scope)
     try:
         yield scope
@@ -105,6 +124,23 @@ def time_left() -> float | None:
     """Seconds until the current scope's deadline; ``None`` outside one."""
     scope = _current.get()
     return None if scope is None else scope.time_left()
+
+
+def fresh_from() -> float | None:
+    """``time.monotonic()`` from which a read shared with another caller must
+    have begun to serve the current scope; ``None`` outside one (background
+    work shares any)."""
+    scope = _current.get()
+    return None if scope is None else scope.freshness.since
+
+
+def fresh_from_now() -> None:
+    """What the current scope answers will be cached under versions read just
+    now: from here on it shares only reads begun since (and its enclosing
+    scopes with it)."""
+    scope = _current.get()
+    if scope is not None:
+        scope.freshness.since = time.monotonic()
 
 
 def current_priority() -> Priority:

@@ -16,7 +16,9 @@ turn); only customers without a current fragment execute
 
 - the **versions** of the response cache: the customer's and the global one,
   read *before* the customer's fields execute and stored with the fragment, so
-  a change that lands while it executes makes it stale at once;
+  a change that lands while it executes makes it stale at once (and what they
+  execute shares no upstream read begun before these versions were read:
+  ``connectors.scope.fresh_from_now``);
   A missing version is created before the fragment executes
   (``ResponseCache.minted``): nothing is stored under "missing";
 - the customer row's **``updated_at``**: the row of a page is read before the
@@ -42,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiodataloader import DataLoader
 
+from connectors.scope import fresh_from_now
 from gateway import metrics
 
 if TYPE_CHECKING:
@@ -151,6 +154,9 @@ class FragmentReader:
         )
         entries = raw[: len(slots)]
         found = await self.cache.minted(version_keys, raw[len(slots) :])
+        # what executes now is stored under these versions: a read begun
+        # before them may predate a change they follow
+        fresh_from_now()
         versions = [v.decode() if v else "" for v in found]
         by_id = dict(zip(ids, versions[1:], strict=True))
         return [

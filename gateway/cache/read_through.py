@@ -21,7 +21,19 @@ misses are fetched in one upstream call. Concurrent misses of one key share one
 fetch: within a process through shared futures (one caller reads a key, the
 others of the process share its read and its fetch), across replicas through a
 short Redis lock (``SET NX PX``) — a replica that finds the lock taken waits
-briefly for the value instead of calling upstream too. The read itself takes
+briefly for the value instead of calling upstream too.
+
+With Redis, a caller shares a read under way in its process only if that read
+began since the caller's call scope was fresh from
+(``connectors.scope.fresh_from``: when the request began, after it read the
+versions its answer is cached under). A change accepted by another replica
+evicts the value and its lock in Redis, not this process's shared reads: a
+read begun before it may hold what the upstream said before the change, and a
+request begun after the change must not show it, nor cache it under the
+versions the change moved. Such a caller reads Redis itself, as another
+replica would: the eviction took the lock, so it fetches again; without a
+change it finds the lock taken and waits for the value, woken when the read
+it did not share is stored. The read itself takes
 the lock of each key it finds empty (``CacheBackend.read_or_acquire``: one
 script, one round trip), so the caller holding a key's lock is the one its
 process shares; a lock taken apart (a stale value, a Redis Cluster's batch
@@ -58,13 +70,14 @@ import hashlib
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import TypeAdapter
 
 from connectors.errors import ConnectorError, UpstreamTimeout
-from connectors.scope import note_stale, time_left
+from connectors.scope import fresh_from, note_stale, time_left
 from gateway import metrics
 from gateway.cache.backends import CacheBackend
 from gateway.cache.decoded import DecodedValues
@@ -93,8 +106,25 @@ Fresh = Callable[[str, V], bool]
 answer a request for 20); stale values are fetched again and overwritten."""
 
 
+@dataclass(slots=True)
+class Sharing(Generic[V]):
+    """A read of one key (and the fetch if it missed) that this process's
+    other callers share until what it fetched is stored."""
+
+    value: asyncio.Future[V]
+    began: float
+    """``time.monotonic()`` before the read was sent."""
+    settled: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    """Done once the fetch is stored (or failed): no longer shared."""
+
+
 class ReadThrough(Generic[V]):
     """One cached namespace (e.g. Shopify orders by customer gid)."""
+
+    poll = 0.02
+    """Seconds between reads of keys another replica is fetching."""
 
     def __init__(
         self,
@@ -118,7 +148,7 @@ class ReadThrough(Generic[V]):
         self.lock_ttl = lock_ttl
         self.prefix = f"{prefix}:{namespace}:{shape_version(adapter)}:"
         self.pseudonyms = pseudonyms
-        self._inflight: dict[str, asyncio.Future[V]] = {}
+        self._inflight: dict[str, Sharing[V]] = {}
         self._decode = DecodedValues(self._decoded)
         """``(fetched at, value)`` of a stored entry; the same bytes read
         again are not decoded again (``gateway.cache.decoded``)."""
@@ -202,10 +232,10 @@ class ReadThrough(Generic[V]):
         (``CacheBackend.read_or_acquire``), so the caller that reads a key is
         the one that holds its lock."""
         unique = list(dict.fromkeys(keys))
-        shared = {k: self._inflight[k] for k in unique if k in self._inflight}
+        shared, earlier = self._sharing(unique)
         mine = [k for k in unique if k not in shared]
         values, hits = (
-            await self._read(mine, fetch, default, fresh) if mine else ({}, 0)
+            await self._read(mine, fetch, default, fresh, earlier) if mine else ({}, 0)
         )
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="hit").inc(hits)
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="miss").inc(
@@ -227,14 +257,41 @@ class ReadThrough(Generic[V]):
             await write(self._store(new, locks, token))
         return [values[k] for k in keys]
 
+    def _sharing(
+        self, keys: list[str]
+    ) -> tuple[dict[str, asyncio.Future[V]], dict[str, asyncio.Future[None]]]:
+        """The reads of ``keys`` under way in this process that the caller
+        shares; and, of those it may not share (begun before its scope was
+        fresh from), when each is settled."""
+        since = fresh_from() if self.backend.shared else None
+        shared: dict[str, asyncio.Future[V]] = {}
+        earlier: dict[str, asyncio.Future[None]] = {}
+        for key in keys:
+            if (sharing := self._inflight.get(key)) is None:
+                continue
+            if since is None or sharing.began >= since:
+                shared[key] = sharing.value
+            else:
+                earlier[key] = sharing.settled
+        return shared, earlier
+
     async def _read(
-        self, keys: list[str], fetch: Fetch[V], default: V, fresh: Fresh[V] | None
+        self,
+        keys: list[str],
+        fetch: Fetch[V],
+        default: V,
+        fresh: Fresh[V] | None,
+        earlier: Mapping[str, asyncio.Future[None]],
     ) -> tuple[dict[str, V], int]:
         """The values of ``keys``, shared with this process's other callers
         until stored: read, the misses fetched under their locks; and how
-        many were read from the cache."""
-        futures = {k: asyncio.get_running_loop().create_future() for k in keys}
-        self._inflight.update(futures)
+        many were read from the cache. ``earlier``: reads of some of them
+        under way here that this caller may not share."""
+        loop = asyncio.get_running_loop()
+        began = time.monotonic()
+        sharings = {k: Sharing(loop.create_future(), began) for k in keys}
+        futures = {k: sharing.value for k, sharing in sharings.items()}
+        self._inflight.update(sharings)
         new: dict[str, V] = {}
         locks: dict[str, str] = {}
         token = secrets.token_hex(8)
@@ -255,7 +312,7 @@ class ReadThrough(Generic[V]):
             hits = len(values)
             if missing := [k for k in keys if k not in values]:
                 fetched, new, mine = await self._fetch_locked(
-                    missing, fetch, default, fresh, token, taken
+                    missing, fetch, default, fresh, token, taken, earlier
                 )
                 values.update(fetched)
                 locks.update(mine)
@@ -265,14 +322,14 @@ class ReadThrough(Generic[V]):
             for future in futures.values():
                 future.set_exception(exc)
                 future.exception()  # mark retrieved: the caller re-raises it
-            self._settled(futures)
+            self._settled(sharings)
             if locks:  # the read's; the fetch's own are released by it
                 await write(self._store({}, locks, token))
             raise
         if locks:
-            await write(self._store(new, locks, token), lambda: self._settled(futures))
+            await write(self._store(new, locks, token), lambda: self._settled(sharings))
         else:
-            self._settled(futures)
+            self._settled(sharings)
         return values, hits
 
     async def _joined(self, future: asyncio.Future[V]) -> V:
@@ -285,11 +342,13 @@ class ReadThrough(Generic[V]):
         except TimeoutError:
             raise UpstreamTimeout(self.source, "a shared fetch ran late") from None
 
-    def _settled(self, futures: Mapping[str, asyncio.Future[V]]) -> None:
+    def _settled(self, sharings: Mapping[str, Sharing[V]]) -> None:
         """Stop sharing these fetches: their values are stored (or failed)."""
-        for key, future in futures.items():
-            if self._inflight.get(key) is future:
+        for key, sharing in sharings.items():
+            if self._inflight.get(key) is sharing:
                 del self._inflight[key]
+            if not sharing.settled.done():
+                sharing.settled.set_result(None)
 
     async def _fetch_locked(
         self,
@@ -299,11 +358,14 @@ class ReadThrough(Generic[V]):
         fresh: Fresh[V] | None,
         token: str,
         taken: Mapping[str, str] | None = None,
+        earlier: Mapping[str, asyncio.Future[None]] | None = None,
     ) -> tuple[dict[str, V], dict[str, V], dict[str, str]]:
         """Values for ``keys``, the fetched ones among them, and the locks
         (``{lock: value key}``, holding ``token``) taken for those (``taken``:
         already, by the read that missed them): the caller stores the one
-        and releases the other. A key another replica's fetch left unserved
+        and releases the other. ``earlier``: reads under way here that this
+        caller did not share, whose stores it waits for as for another
+        replica's. A key another replica's fetch left unserved
         is locked again first (``_lock_again``); a value fetched without its
         lock (taken again by another caller meanwhile) is not stored: that
         lock's holder stores its own."""
@@ -330,7 +392,9 @@ class ReadThrough(Generic[V]):
         new: dict[str, V] = {}
         try:
             if waiting:
-                values.update(await self._await_other_replica(waiting, fresh))
+                values.update(
+                    await self._await_other_replica(waiting, fresh, earlier or {})
+                )
                 if unserved := [k for k in waiting if k not in values]:
                     await self._lock_again(unserved, fresh, token, values, mine)
             to_fetch = [k for k in keys if k not in values]
@@ -386,14 +450,19 @@ class ReadThrough(Generic[V]):
         )
 
     async def _await_other_replica(
-        self, keys: list[str], fresh: Fresh[V] | None
+        self,
+        keys: list[str],
+        fresh: Fresh[V] | None,
+        earlier: Mapping[str, asyncio.Future[None]],
     ) -> dict[str, V]:
         """Poll for values another replica is fetching, up to the lock's life
         or the call scope's deadline, or until Redis is skipped (the value would
-        not be seen). A key whose lock is gone without a value this caller can
-        use is not waited for any longer: that fetch answered a smaller request
-        (a window of 5 orders, where this one needs 20) or failed, and this
-        caller fetches it itself."""
+        not be seen); polled again at once when a fetch of this process that
+        the caller did not share (``earlier``) is stored. A key whose lock is
+        gone without a value this caller can use is not waited for any
+        longer: that fetch answered a smaller request (a window of 5 orders,
+        where this one needs 20), failed or was evicted, and this caller
+        fetches it itself."""
         wait = self.lock_ttl
         left = time_left()
         if left is not None:
@@ -402,7 +471,13 @@ class ReadThrough(Generic[V]):
         found: dict[str, V] = {}
         pending = list(keys)
         while pending and time.monotonic() < deadline and self.backend.shared:
-            await asyncio.sleep(0.02)
+            settling = [earlier[k] for k in pending if k in earlier]
+            if any(settled.done() for settled in settling) or not settling:
+                await asyncio.sleep(self.poll)
+            else:
+                await asyncio.wait(
+                    settling, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED
+                )
             names = [self.key(k) for k in pending]
             # each value with its lock: stored and released in one command
             raw = await self.backend.get_many([*names, *(f"{n}:lock" for n in names)])

@@ -9,9 +9,11 @@ not asserted here; the tests print it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 from strawberry.relay import to_base64
@@ -183,3 +185,56 @@ async def test_the_embed_socket_serves_only_the_tokens_customer(tmp_path: Path):
         assert "FORBIDDEN" in str(message)
         async with subscribe(url, customer, init={}) as live:
             await live.until_live(partial(add_tag, gateway.base_url, customer))
+
+
+async def test_a_push_after_another_replicas_webhook_shares_no_fetch_begun_before_it(
+    tmp_path: Path, redis_url: str, cache_prefix: str
+):
+    """A subscriber on replica B; a view on B is fetching the customer's
+    orders (Shopify answers in 1 s) when an order is placed and its webhook
+    answered by replica A. B's re-read for the push must not share the
+    view's fetch, begun before the change: it would push nothing, then or
+    ever."""
+    async with live_gateways(
+        tmp_path, replicas=2, redis_url=redis_url, cache_prefix=cache_prefix
+    ) as ([first, second], simulators):
+        index = 3
+        customer = to_base64("Customer", index + 1)
+        shopify = simulators.shopify
+        async with (
+            httpx.AsyncClient(
+                base_url=second.base_url, headers=AUTH, timeout=ANSWER_WAIT
+            ) as http,
+            subscribe(second.ws_url, customer) as live,
+        ):
+            # the view links the customer; the tag's change evicts what it read
+            assert (await http.post("/graphql", json=orders_view(customer))).is_success
+            await live.until_live(partial(add_tag, second.base_url, customer))
+            asked = shopify.requests["graphql"]
+            shopify.latency = 1.0
+            view = asyncio.create_task(
+                http.post("/graphql", json=orders_view(customer))
+            )
+            while shopify.requests["graphql"] == asked:  # B's fetch has left
+                await asyncio.sleep(0.005)
+            order = shopify.add_order(index, [(CATALOG[0], 2)])
+            response = await shopify.send_webhook(
+                f"{first.base_url}/webhooks/shopify",
+                "orders/create",
+                shopify.order_payload(order),
+            )
+            assert response.status_code == 200, response.text
+            assert not view.done()  # B's fetch of the old orders is still under way
+            event = await live.next_event()
+            await view
+        assert event["__typename"] == "OrderPlaced"
+        assert order["name"] in event["summary"]
+
+
+def orders_view(customer: str) -> dict[str, Any]:
+    """The customer's Shopify timeline, read as the subscription reads it."""
+    return {
+        "query": "query($id: ID!) { customer(id: $id) { timeline(first: 20, "
+        "sources: [SHOPIFY]) { edges { node { summary } } } } }",
+        "variables": {"id": customer},
+    }

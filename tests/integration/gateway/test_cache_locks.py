@@ -6,12 +6,14 @@ upstream call. On one server and on a cluster (``redis_url``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 import pytest
 from pydantic import TypeAdapter
 
 from connectors.errors import UpstreamUnavailable
+from connectors.scope import CallScope, Priority, call_scope
 from gateway.cache.backends import RedisBackend
 from gateway.cache.read_through import ReadThrough
 from gateway.shared_redis.client import SharedRedis
@@ -226,3 +228,119 @@ async def test_a_store_leaves_alone_a_lock_another_fetch_holds_now(
     assert await cache.peek_many(["k"]) == [None]
     assert await shared.client.get(lock) == b"another replica's"
     await shared.client.delete(lock)
+
+
+def request() -> contextlib.AbstractContextManager[CallScope]:
+    """A request's call scope, opened now."""
+    return call_scope(10.0, Priority.INTERACTIVE)
+
+
+async def test_a_request_begun_after_another_replicas_change_shares_no_read_begun_before(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """Replica B is fetching what the upstream said before a change; replica
+    A accepts the change and evicts the key (``Invalidator``, in A's process
+    only). A request B begins after that must not share B's fetch: it reads
+    Redis, finds the key and its lock gone, and fetches again. What the
+    first fetch read is not stored; what the second read is."""
+    fetching, evicted = asyncio.Event(), asyncio.Event()
+    answers = iter(["before", "after"])
+    calls: list[Sequence[str]] = []
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        calls.append(keys)
+        value = next(answers)
+        if value == "before":
+            fetching.set()
+            await evicted.wait()
+        return {k: f"{value} {k}" for k in keys}
+
+    async def view() -> list[str]:
+        with request():
+            return await b.load_many(["k"], fetch, "")
+
+    a, b = replica(shared, cache_prefix), replica(shared, cache_prefix)
+    first = asyncio.create_task(view())
+    await asyncio.wait_for(fetching.wait(), 10)
+    await a.forget(["k"])  # the change, accepted by replica A
+
+    later = asyncio.create_task(view())
+    for _ in range(500):  # it reads Redis and fetches again, at once
+        if len(calls) == 2:
+            break
+        await asyncio.sleep(0.01)
+    evicted.set()
+    assert await later == ["after k"]
+    assert await first == ["before k"]  # begun before the change
+    assert calls == [["k"], ["k"]]
+    assert await b.peek_many(["k"]) == ["after k"]
+
+
+async def test_a_request_begun_during_a_fetch_without_a_change_waits_for_its_store(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """Without a change, a request begun while its process fetches a key
+    does not share that fetch (it cannot know no change came since) but
+    makes no upstream call of its own either: the lock is taken, so it
+    waits, and is woken when the fetch is stored, not at its next poll
+    (set to 30 s here)."""
+    answered = asyncio.Event()
+    calls: list[Sequence[str]] = []
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        calls.append(keys)
+        await answered.wait()
+        return {k: f"value of {k}" for k in keys}
+
+    async def view() -> list[str]:
+        with request():
+            return await cache.load_many(["k"], fetch, "")
+
+    cache = replica(shared, cache_prefix)
+    cache.lock_ttl, cache.poll = 60.0, 30.0
+    first = asyncio.create_task(view())
+    while not calls:
+        await asyncio.sleep(0.01)
+    later = asyncio.create_task(view())
+    await asyncio.sleep(0.05)  # it read, found the lock taken, and waits
+    assert not later.done()
+    answered.set()
+    assert await asyncio.wait_for(asyncio.gather(first, later), 10) == [
+        ["value of k"],
+        ["value of k"],
+    ]
+    assert calls == [["k"]]
+
+
+async def test_requests_begun_before_a_read_share_it(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """Sixteen requests begun together, their loads reaching the cache one
+    after another: the first reads and fetches, the others share it."""
+    calls: list[Sequence[str]] = []
+    reads = 0
+
+    class Counted(RedisBackend):
+        async def read_or_acquire(
+            self, locks: Mapping[str, str], ttl: float, token: str
+        ) -> list[tuple[bool, bytes | None]]:
+            nonlocal reads
+            reads += 1
+            return await super().read_or_acquire(locks, ttl, token)
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        calls.append(keys)
+        await asyncio.sleep(0.05)
+        return {k: f"value of {k}" for k in keys}
+
+    cache = replica(shared, cache_prefix, Counted)
+
+    async def view(arriving: float) -> list[str]:
+        with request():
+            await asyncio.sleep(arriving)
+            return await cache.load_many(["k"], fetch, "")
+
+    answers = await asyncio.gather(*(view(0.01 + 0.002 * i) for i in range(16)))
+    assert answers == [["value of k"]] * 16
+    assert calls == [["k"]]
+    assert reads == 1
