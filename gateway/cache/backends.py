@@ -89,14 +89,15 @@ class CacheBackend(Protocol):
         items: Mapping[str, bytes],
         ttl: float,
         token: str,
-    ) -> None:
+    ) -> set[str]:
         """For each lock of ``locks`` (``{lock: value key}``) that still holds
         ``token``: its value key's item (if ``items`` has one) stored, then the
         lock released, in one round trip where the backend allows, so whoever
         finds a lock free finds the value. A lock gone or another's is left
         alone and its value not stored: an eviction deletes a value's lock
         with it (``ReadThrough.forget``), so what a fetch read before a change
-        never lands after the change's eviction, whenever it is stored."""
+        never lands after the change's eviction, whenever it is stored.
+        Returns the value keys stored."""
         ...
 
     async def aclose(self) -> None: ...
@@ -121,20 +122,23 @@ return out
 ``ARGV`` the locks' life in ms and their token; answers held (1/0), value… ."""
 
 STORE_IF_HELD = """
+local stored = {}
 for i = 1, #KEYS, 2 do
   if redis.call('GET', KEYS[i + 1]) == ARGV[2] then
     local value = ARGV[(i + 1) / 2 + 2]
     if value ~= '' then
       redis.call('SET', KEYS[i], value, 'PX', ARGV[1])
+      stored[#stored + 1] = KEYS[i]
     end
     redis.call('DEL', KEYS[i + 1])
   end
 end
-return 0
+return stored
 """
 """``store_and_release`` in one command: ``KEYS`` are value, lock, value,
 lock…; ``ARGV`` the values' life in ms, the token, then a value per pair
-(empty: the lock released only; no entry is empty)."""
+(empty: the lock released only; no entry is empty); answers the value keys
+stored."""
 
 
 async def read_then_acquire(
@@ -243,7 +247,7 @@ class MemoryBackend:
         items: Mapping[str, bytes],
         ttl: float,
         token: str,
-    ) -> None:
+    ) -> set[str]:
         now = time.monotonic()
         released = []
         for lock in locks:
@@ -254,7 +258,9 @@ class MemoryBackend:
                 released.append(lock)
                 del self._locks[lock]
         keys = [locks[lock] for lock in released]
-        await self.set_many({key: items[key] for key in keys if key in items}, ttl)
+        stored = {key: items[key] for key in keys if key in items}
+        await self.set_many(stored, ttl)
+        return set(stored)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -416,28 +422,35 @@ class RedisBackend:
         items: Mapping[str, bytes],
         ttl: float,
         token: str,
-    ) -> None:
+    ) -> set[str]:
         """One script (``STORE_IF_HELD``); on a cluster one per key (a value
         and its lock share a slot), sent together. Without Redis the values
         go to the in-process tier under the same rule: a lock taken in Redis
         is not held there, so what was fetched under it is not stored."""
         if not locks:
-            return
+            return set()
         pairs = [([key, lock], items.get(key, b"")) for lock, key in locks.items()]
         script = self._store_if_held
         px = int(ttl * 1000)
 
-        async def stored() -> None:
+        async def stored() -> list[bytes]:
             if not isinstance(self.redis, RedisCluster):
                 keys = [k for pair, _ in pairs for k in pair]
-                await script(keys, [px, token, *(value for _, value in pairs)])
-                return
-            await asyncio.gather(
+                answer: list[bytes] = await script(
+                    keys, [px, token, *(value for _, value in pairs)]
+                )
+                return answer
+            answers = await asyncio.gather(
                 *(script(pair, [px, token, value]) for pair, value in pairs)
             )
+            return [key for answer in answers for key in answer]
 
-        if await self.breaker.run("set", stored) is DOWN:
-            await self.near.store_and_release(locks, items, min(ttl, NEAR_TTL), token)
+        landed = await self.breaker.run("set", stored)
+        if landed is DOWN:
+            return await self.near.store_and_release(
+                locks, items, min(ttl, NEAR_TTL), token
+            )
+        return {key.decode() for key in landed}
 
     def _remember_evictions(self, keys: Sequence[str]) -> None:
         for key in keys:

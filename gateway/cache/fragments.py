@@ -16,9 +16,11 @@ turn); only customers without a current fragment execute
 
 - the **versions** of the response cache: the customer's and the global one,
   read *before* the customer's fields execute and stored with the fragment, so
-  a change that lands while it executes makes it stale at once (and what they
-  execute shares no upstream read begun before these versions were read:
-  ``connectors.scope.fresh_from_now``);
+  a change that lands while it executes makes it stale at once. What executes
+  then shares no upstream read begun before them
+  (``connectors.scope.fresh_from_now``); and a customer whose versions moved
+  since this request first read them is not stored: the request's loaders may
+  hold what an earlier occurrence of the customer read before the change.
   A missing version is created before the fragment executes
   (``ResponseCache.minted``): nothing is stored under "missing";
 - the customer row's **``updated_at``**: the row of a page is read before the
@@ -82,6 +84,9 @@ class Read:
     entry: bytes | None
     versions: tuple[str, str]
     """(global, customer): what a fragment built now is stored under."""
+    kept: bool = True
+    """Whether a fragment built now may be stored: the versions are those
+    this request first read for the customer."""
 
     def current(self, updated_at: datetime) -> Hit | None:
         """The fragment, if it was built from these versions and this row."""
@@ -107,6 +112,8 @@ class FragmentReader:
         self.role = role
         self._loader: DataLoader[Slot, Read] = DataLoader(self._read_many, cache=False)
         self._writes: dict[str, bytes] = {}
+        self._first: dict[int, tuple[str, str]] = {}
+        """The versions this request first read, by customer."""
 
     def digest(self, selection: bytes) -> str:
         """The digest naming a selection (printed, with its fragments and
@@ -128,7 +135,9 @@ class FragmentReader:
         body: bytes,
     ) -> None:
         """Keep ``body`` for the slot, under the versions ``read`` found; written
-        by ``flush``."""
+        by ``flush``. Not if those moved since the request first read them."""
+        if not read.kept:
+            return
         header = orjson.dumps(
             {
                 "v": list(read.versions),
@@ -158,11 +167,14 @@ class FragmentReader:
         # before them may predate a change they follow
         fresh_from_now()
         versions = [v.decode() if v else "" for v in found]
-        by_id = dict(zip(ids, versions[1:], strict=True))
-        return [
-            Read(entry, (versions[0], by_id[slot.customer_id]))
-            for slot, entry in zip(slots, entries, strict=True)
-        ]
+        by_id = {c: (versions[0], v) for c, v in zip(ids, versions[1:], strict=True)}
+        for customer_id, read in by_id.items():
+            self._first.setdefault(customer_id, read)
+        reads = []
+        for slot, entry in zip(slots, entries, strict=True):
+            read = by_id[slot.customer_id]
+            reads.append(Read(entry, read, read == self._first[slot.customer_id]))
+        return reads
 
     def _key(self, slot: Slot) -> str:
         return f"{self.cache.fragment_prefix}{{{slot.customer_id}}}:{slot.selection}"

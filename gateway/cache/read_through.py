@@ -21,19 +21,7 @@ misses are fetched in one upstream call. Concurrent misses of one key share one
 fetch: within a process through shared futures (one caller reads a key, the
 others of the process share its read and its fetch), across replicas through a
 short Redis lock (``SET NX PX``) — a replica that finds the lock taken waits
-briefly for the value instead of calling upstream too.
-
-With Redis, a caller shares a read under way in its process only if that read
-began since the caller's call scope was fresh from
-(``connectors.scope.fresh_from``: when the request began, after it read the
-versions its answer is cached under). A change accepted by another replica
-evicts the value and its lock in Redis, not this process's shared reads: a
-read begun before it may hold what the upstream said before the change, and a
-request begun after the change must not show it, nor cache it under the
-versions the change moved. Such a caller reads Redis itself, as another
-replica would: the eviction took the lock, so it fetches again; without a
-change it finds the lock taken and waits for the value, woken when the read
-it did not share is stored. The read itself takes
+briefly for the value instead of calling upstream too. The read itself takes
 the lock of each key it finds empty (``CacheBackend.read_or_acquire``: one
 script, one round trip), so the caller holding a key's lock is the one its
 process shares; a lock taken apart (a stale value, a Redis Cluster's batch
@@ -51,6 +39,17 @@ therefore land at any time after its fetch: inside
 ``gateway.cache.writes.deferred_writes()`` it runs beside the rest of the
 request, and after the response is sent; the fetch stays shared in-process
 until it is stored.
+
+With Redis, a read in flight may hold what an upstream said before a change
+that another replica accepted: that replica's eviction reaches Redis, not
+this process's shared reads. So a caller whose call scope is fresh from a
+moment after the read began (``connectors.scope.fresh_from``: a request
+begun later, or one that read its cached versions later) takes its value
+only once it was stored under the lock its fetch took before calling
+upstream (``Sharing.stored``): an eviction in between would have deleted the
+lock and refused the store. A read vouched for by no store (a hit, a store
+refused) the caller reads again itself. A shared read that failed fails its
+sharers alike; one given up (its caller cancelled) is read again by them.
 
 Stale-if-error: each value is stored with the time it was fetched
 (``<fetched at>|<json>``) and kept ``max_stale`` seconds past its TTL. Past
@@ -84,6 +83,7 @@ from gateway.cache.decoded import DecodedValues
 from gateway.cache.writes import write
 
 V = TypeVar("V")
+T = TypeVar("T")
 
 MAPPING_VERSION = 1
 """Bump when a connector's mapping changes what a model's fields mean."""
@@ -106,25 +106,28 @@ Fresh = Callable[[str, V], bool]
 answer a request for 20); stale values are fetched again and overwritten."""
 
 
+class Abandoned(Exception):
+    """A shared read given up by its caller (cancelled): its sharers read
+    the key themselves."""
+
+
 @dataclass(slots=True)
 class Sharing(Generic[V]):
-    """A read of one key (and the fetch if it missed) that this process's
+    """A read of one key (and its fetch, if it missed) that this process's
     other callers share until what it fetched is stored."""
 
     value: asyncio.Future[V]
     began: float
     """``time.monotonic()`` before the read was sent."""
-    settled: asyncio.Future[None] = field(
+    stored: asyncio.Future[bool] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
-    """Done once the fetch is stored (or failed): no longer shared."""
+    """Whether the value was fetched and stored under the lock taken before
+    the fetch: no eviction came between the two. Set once settled."""
 
 
 class ReadThrough(Generic[V]):
     """One cached namespace (e.g. Shopify orders by customer gid)."""
-
-    poll = 0.02
-    """Seconds between reads of keys another replica is fetching."""
 
     def __init__(
         self,
@@ -232,22 +235,36 @@ class ReadThrough(Generic[V]):
         (``CacheBackend.read_or_acquire``), so the caller that reads a key is
         the one that holds its lock."""
         unique = list(dict.fromkeys(keys))
-        shared, earlier = self._sharing(unique)
+        shared = {k: self._inflight[k] for k in unique if k in self._inflight}
         mine = [k for k in unique if k not in shared]
         values, hits = (
-            await self._read(mine, fetch, default, fresh, earlier) if mine else ({}, 0)
+            await self._read(mine, fetch, default, fresh) if mine else ({}, 0)
         )
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="hit").inc(hits)
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="miss").inc(
             len(keys) - hits
         )
-        outgrown = []
-        for key, future in shared.items():
-            value = await self._joined(future)
+        since = fresh_from() if self.backend.shared else None
+        unread, outgrown = [], []
+        for key, sharing in shared.items():
+            try:
+                value = await self._joined(sharing.value)
+            except Abandoned:
+                unread.append(key)
+                continue
+            if (
+                since is not None
+                and sharing.began < since
+                and not await self._joined(sharing.stored)  # vouched for by none
+            ):
+                unread.append(key)
+                continue
             if fresh is None or fresh(key, value):
                 values[key] = value
             else:  # another caller's fetch answered a smaller request
                 outgrown.append(key)
+        if unread:
+            values.update((await self._read(unread, fetch, default, fresh))[0])
         if outgrown:
             token = secrets.token_hex(8)
             regrown, new, locks = await self._fetch_locked(
@@ -257,40 +274,15 @@ class ReadThrough(Generic[V]):
             await write(self._store(new, locks, token))
         return [values[k] for k in keys]
 
-    def _sharing(
-        self, keys: list[str]
-    ) -> tuple[dict[str, asyncio.Future[V]], dict[str, asyncio.Future[None]]]:
-        """The reads of ``keys`` under way in this process that the caller
-        shares; and, of those it may not share (begun before its scope was
-        fresh from), when each is settled."""
-        since = fresh_from() if self.backend.shared else None
-        shared: dict[str, asyncio.Future[V]] = {}
-        earlier: dict[str, asyncio.Future[None]] = {}
-        for key in keys:
-            if (sharing := self._inflight.get(key)) is None:
-                continue
-            if since is None or sharing.began >= since:
-                shared[key] = sharing.value
-            else:
-                earlier[key] = sharing.settled
-        return shared, earlier
-
     async def _read(
-        self,
-        keys: list[str],
-        fetch: Fetch[V],
-        default: V,
-        fresh: Fresh[V] | None,
-        earlier: Mapping[str, asyncio.Future[None]],
+        self, keys: list[str], fetch: Fetch[V], default: V, fresh: Fresh[V] | None
     ) -> tuple[dict[str, V], int]:
         """The values of ``keys``, shared with this process's other callers
         until stored: read, the misses fetched under their locks; and how
-        many were read from the cache. ``earlier``: reads of some of them
-        under way here that this caller may not share."""
+        many were read from the cache."""
         loop = asyncio.get_running_loop()
         began = time.monotonic()
         sharings = {k: Sharing(loop.create_future(), began) for k in keys}
-        futures = {k: sharing.value for k, sharing in sharings.items()}
         self._inflight.update(sharings)
         new: dict[str, V] = {}
         locks: dict[str, str] = {}
@@ -312,27 +304,33 @@ class ReadThrough(Generic[V]):
             hits = len(values)
             if missing := [k for k in keys if k not in values]:
                 fetched, new, mine = await self._fetch_locked(
-                    missing, fetch, default, fresh, token, taken, earlier
+                    missing, fetch, default, fresh, token, taken
                 )
                 values.update(fetched)
                 locks.update(mine)
-            for key, future in futures.items():
-                future.set_result(values[key])
+            for key, sharing in sharings.items():
+                sharing.value.set_result(values[key])
         except BaseException as exc:
-            for future in futures.values():
-                future.set_exception(exc)
-                future.exception()  # mark retrieved: the caller re-raises it
-            self._settled(sharings)
+            shown = exc if isinstance(exc, Exception) else Abandoned()
+            for sharing in sharings.values():
+                sharing.value.set_exception(shown)
+                sharing.value.exception()  # mark retrieved: the caller re-raises it
+            self._settled(sharings, set())
             if locks:  # the read's; the fetch's own are released by it
                 await write(self._store({}, locks, token))
             raise
-        if locks:
-            await write(self._store(new, locks, token), lambda: self._settled(sharings))
-        else:
-            self._settled(sharings)
+        if not locks:
+            self._settled(sharings, set())
+            return values, hits
+        landed: set[str] = set()
+
+        async def store() -> None:
+            landed.update(await self._store(new, locks, token))
+
+        await write(store(), lambda: self._settled(sharings, landed))
         return values, hits
 
-    async def _joined(self, future: asyncio.Future[V]) -> V:
+    async def _joined(self, future: asyncio.Future[T]) -> T:
         """Another caller's fetch, awaited no later than this caller's deadline."""
         left = time_left()
         if left is None:
@@ -342,13 +340,14 @@ class ReadThrough(Generic[V]):
         except TimeoutError:
             raise UpstreamTimeout(self.source, "a shared fetch ran late") from None
 
-    def _settled(self, sharings: Mapping[str, Sharing[V]]) -> None:
-        """Stop sharing these fetches: their values are stored (or failed)."""
+    def _settled(self, sharings: Mapping[str, Sharing[V]], landed: set[str]) -> None:
+        """Stop sharing these reads: what they fetched is stored (the keys
+        ``landed``), refused or failed."""
         for key, sharing in sharings.items():
             if self._inflight.get(key) is sharing:
                 del self._inflight[key]
-            if not sharing.settled.done():
-                sharing.settled.set_result(None)
+            if not sharing.stored.done():
+                sharing.stored.set_result(key in landed)
 
     async def _fetch_locked(
         self,
@@ -358,14 +357,11 @@ class ReadThrough(Generic[V]):
         fresh: Fresh[V] | None,
         token: str,
         taken: Mapping[str, str] | None = None,
-        earlier: Mapping[str, asyncio.Future[None]] | None = None,
     ) -> tuple[dict[str, V], dict[str, V], dict[str, str]]:
         """Values for ``keys``, the fetched ones among them, and the locks
         (``{lock: value key}``, holding ``token``) taken for those (``taken``:
         already, by the read that missed them): the caller stores the one
-        and releases the other. ``earlier``: reads under way here that this
-        caller did not share, whose stores it waits for as for another
-        replica's. A key another replica's fetch left unserved
+        and releases the other. A key another replica's fetch left unserved
         is locked again first (``_lock_again``); a value fetched without its
         lock (taken again by another caller meanwhile) is not stored: that
         lock's holder stores its own."""
@@ -392,9 +388,7 @@ class ReadThrough(Generic[V]):
         new: dict[str, V] = {}
         try:
             if waiting:
-                values.update(
-                    await self._await_other_replica(waiting, fresh, earlier or {})
-                )
+                values.update(await self._await_other_replica(waiting, fresh))
                 if unserved := [k for k in waiting if k not in values]:
                     await self._lock_again(unserved, fresh, token, values, mine)
             to_fetch = [k for k in keys if k not in values]
@@ -437,32 +431,30 @@ class ReadThrough(Generic[V]):
 
     async def _store(
         self, new: Mapping[str, V], locks: Mapping[str, str], token: str
-    ) -> None:
+    ) -> set[str]:
         """Store ``new`` under the ``locks`` still holding ``token`` (a value
-        without one is not stored) and release them."""
+        without one is not stored) and release them; the keys stored."""
         at = round(time.time(), 3)  # as ``entry`` writes it: read back the same
         entries = {}
+        names = {}
         for key, value in new.items():
+            names[self.key(key)] = key
             entry = entries[self.key(key)] = self.entry(value, at)
             self._decode.remember(entry, (at, value))
-        await self.backend.store_and_release(
+        stored = await self.backend.store_and_release(
             locks, entries, self.ttl + self.max_stale, token
         )
+        return {names[name] for name in stored}
 
     async def _await_other_replica(
-        self,
-        keys: list[str],
-        fresh: Fresh[V] | None,
-        earlier: Mapping[str, asyncio.Future[None]],
+        self, keys: list[str], fresh: Fresh[V] | None
     ) -> dict[str, V]:
         """Poll for values another replica is fetching, up to the lock's life
         or the call scope's deadline, or until Redis is skipped (the value would
-        not be seen); polled again at once when a fetch of this process that
-        the caller did not share (``earlier``) is stored. A key whose lock is
-        gone without a value this caller can use is not waited for any
-        longer: that fetch answered a smaller request (a window of 5 orders,
-        where this one needs 20), failed or was evicted, and this caller
-        fetches it itself."""
+        not be seen). A key whose lock is gone without a value this caller can
+        use is not waited for any longer: that fetch answered a smaller request
+        (a window of 5 orders, where this one needs 20) or failed, and this
+        caller fetches it itself."""
         wait = self.lock_ttl
         left = time_left()
         if left is not None:
@@ -471,13 +463,7 @@ class ReadThrough(Generic[V]):
         found: dict[str, V] = {}
         pending = list(keys)
         while pending and time.monotonic() < deadline and self.backend.shared:
-            settling = [earlier[k] for k in pending if k in earlier]
-            if any(settled.done() for settled in settling) or not settling:
-                await asyncio.sleep(self.poll)
-            else:
-                await asyncio.wait(
-                    settling, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED
-                )
+            await asyncio.sleep(0.02)
             names = [self.key(k) for k in pending]
             # each value with its lock: stored and released in one command
             raw = await self.backend.get_many([*names, *(f"{n}:lock" for n in names)])

@@ -30,9 +30,9 @@ class HeldStores(MemoryBackend):
         items: Mapping[str, bytes],
         ttl: float,
         token: str,
-    ) -> None:
+    ) -> set[str]:
         await self.release.wait()
-        await super().store_and_release(locks, items, ttl, token)
+        return await super().store_and_release(locks, items, ttl, token)
 
 
 async def test_a_deferred_store_holds_up_no_read_and_is_done_when_the_block_ends() -> (
@@ -145,9 +145,13 @@ async def test_the_in_process_locks_stay_bounded_and_a_lock_is_only_its_fetchs()
         await backend.acquire_many({f"k{n}:lock": f"k{n}"}, 0.0, f"t{n}")
     await backend.acquire_many({"k:lock": "k"}, 60, "mine")
     assert len(backend._locks) <= 2
-    await backend.store_and_release({"k:lock": "k"}, {"k": b"v"}, 60, "another's")
+    stored = await backend.store_and_release(
+        {"k:lock": "k"}, {"k": b"v"}, 60, "another's"
+    )
+    assert stored == set()
     assert await backend.get_many(["k"]) == [None]  # not its lock: not stored
-    await backend.store_and_release({"k:lock": "k"}, {"k": b"v"}, 60, "mine")
+    stored = await backend.store_and_release({"k:lock": "k"}, {"k": b"v"}, 60, "mine")
+    assert stored == {"k"}
     assert await backend.get_many(["k"]) == [b"v"]
     assert "k:lock" not in backend._locks
 

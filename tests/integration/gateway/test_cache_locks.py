@@ -235,13 +235,52 @@ def request() -> contextlib.AbstractContextManager[CallScope]:
     return call_scope(10.0, Priority.INTERACTIVE)
 
 
+class Counted(RedisBackend):
+    """Counts the reads sent to Redis."""
+
+    reads = 0
+
+    async def read_or_acquire(
+        self, locks: Mapping[str, str], ttl: float, token: str
+    ) -> list[tuple[bool, bytes | None]]:
+        self.reads += 1
+        return await super().read_or_acquire(locks, ttl, token)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        self.reads += 1
+        return await super().get_many(keys)
+
+
+async def test_a_store_answers_the_keys_it_stored_under_their_locks(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    cache = replica(shared, cache_prefix)
+    mine, gone, theirs, bare = (
+        cache.key(k) for k in ("mine", "gone", "theirs", "bare")
+    )
+    held = {f"{k}:lock": k for k in (mine, gone, theirs, bare)}
+    await cache.backend.acquire_many(held, 30.0, "token")
+    await shared.client.delete(f"{gone}:lock")  # evicted
+    await shared.client.set(f"{theirs}:lock", b"another's", px=30_000)
+    items = {mine: b"1", gone: b"2", theirs: b"3"}  # bare: released only
+    assert await cache.backend.store_and_release(held, items, 60, "token") == {mine}
+    assert await cache.backend.get_many([mine, gone, theirs, bare]) == [
+        b"1",
+        None,
+        None,
+        None,
+    ]
+    assert await shared.client.exists(f"{bare}:lock") == 0
+    await shared.client.delete(f"{theirs}:lock")
+
+
 async def test_a_request_begun_after_another_replicas_change_shares_no_read_begun_before(
     shared: SharedRedis, cache_prefix: str
 ) -> None:
     """Replica B is fetching what the upstream said before a change; replica
     A accepts the change and evicts the key (``Invalidator``, in A's process
-    only). A request B begins after that must not share B's fetch: it reads
-    Redis, finds the key and its lock gone, and fetches again. What the
+    only). A request B begins after that does not take B's fetch, whose
+    store the eviction refused: it reads the key again and fetches. What the
     first fetch read is not stored; what the second read is."""
     fetching, evicted = asyncio.Event(), asyncio.Event()
     answers = iter(["before", "after"])
@@ -263,27 +302,22 @@ async def test_a_request_begun_after_another_replicas_change_shares_no_read_begu
     first = asyncio.create_task(view())
     await asyncio.wait_for(fetching.wait(), 10)
     await a.forget(["k"])  # the change, accepted by replica A
-
     later = asyncio.create_task(view())
-    for _ in range(500):  # it reads Redis and fetches again, at once
-        if len(calls) == 2:
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.01)  # it found B's fetch under way
     evicted.set()
+
     assert await later == ["after k"]
     assert await first == ["before k"]  # begun before the change
     assert calls == [["k"], ["k"]]
     assert await b.peek_many(["k"]) == ["after k"]
 
 
-async def test_a_request_begun_during_a_fetch_without_a_change_waits_for_its_store(
+async def test_a_request_begun_during_a_fetch_without_a_change_shares_it_once_stored(
     shared: SharedRedis, cache_prefix: str
 ) -> None:
     """Without a change, a request begun while its process fetches a key
-    does not share that fetch (it cannot know no change came since) but
-    makes no upstream call of its own either: the lock is taken, so it
-    waits, and is woken when the fetch is stored, not at its next poll
-    (set to 30 s here)."""
+    shares that fetch once its store landed under its lock (which vouches
+    that no eviction came since it was taken): no read or call of its own."""
     answered = asyncio.Event()
     calls: list[Sequence[str]] = []
 
@@ -296,20 +330,98 @@ async def test_a_request_begun_during_a_fetch_without_a_change_waits_for_its_sto
         with request():
             return await cache.load_many(["k"], fetch, "")
 
-    cache = replica(shared, cache_prefix)
-    cache.lock_ttl, cache.poll = 60.0, 30.0
+    cache = replica(shared, cache_prefix, Counted)
     first = asyncio.create_task(view())
     while not calls:
         await asyncio.sleep(0.01)
     later = asyncio.create_task(view())
-    await asyncio.sleep(0.05)  # it read, found the lock taken, and waits
-    assert not later.done()
+    await asyncio.sleep(0.01)
     answered.set()
     assert await asyncio.wait_for(asyncio.gather(first, later), 10) == [
         ["value of k"],
         ["value of k"],
     ]
     assert calls == [["k"]]
+    assert isinstance(cache.backend, Counted)
+    assert cache.backend.reads == 1
+
+
+async def test_a_request_begun_during_a_read_that_hit_reads_the_key_itself(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """A hit is vouched for by no store: a request begun while it was read
+    (another replica's eviction may have come after it) reads the key again."""
+
+    class SlowRead(Counted):
+        async def read_or_acquire(
+            self, locks: Mapping[str, str], ttl: float, token: str
+        ) -> list[tuple[bool, bytes | None]]:
+            claims = await super().read_or_acquire(locks, ttl, token)
+            await asyncio.sleep(0.05)
+            return claims
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        raise AssertionError("a hit is not fetched")
+
+    async def view() -> list[str]:
+        with request():
+            return await cache.load_many(["k"], fetch, "")
+
+    cache = replica(shared, cache_prefix, SlowRead)
+    await cache.backend.set_many({cache.key("k"): cache.entry("cached", 1e10)}, 60)
+    first = asyncio.create_task(view())
+    await asyncio.sleep(0.01)  # its read is under way
+    assert await asyncio.gather(first, view()) == [["cached"], ["cached"]]
+    assert isinstance(cache.backend, Counted)
+    assert cache.backend.reads == 2
+
+
+async def test_a_failed_fetch_fails_the_requests_sharing_it_and_a_cancelled_one_not(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """A request begun while its process's fetch of a key was under way
+    shares its failure (one call to a failing upstream, not one each); when
+    the fetch is given up instead (its request cancelled), it fetches the
+    key itself."""
+    fetching, answered = asyncio.Event(), asyncio.Event()
+    calls: list[str] = []
+
+    async def failing(keys: Sequence[str]) -> dict[str, str]:
+        calls.append("failing")
+        fetching.set()
+        await answered.wait()
+        raise UpstreamUnavailable("locks", "down")
+
+    async def view(
+        fetch: Callable[[Sequence[str]], Awaitable[dict[str, str]]],
+    ) -> list[str]:
+        with request():
+            return await cache.load_many(["k"], fetch, "")
+
+    cache = replica(shared, cache_prefix)
+    first = asyncio.create_task(view(failing))
+    await asyncio.wait_for(fetching.wait(), 10)
+    later = asyncio.create_task(view(failing))
+    await asyncio.sleep(0.01)
+    answered.set()
+    for failed in (first, later):
+        with pytest.raises(UpstreamUnavailable):
+            await failed
+    assert calls == ["failing"]
+
+    async def working(keys: Sequence[str]) -> dict[str, str]:
+        calls.append("working")
+        return {k: "value" for k in keys}
+
+    fetching.clear()
+    answered.clear()
+    given_up = asyncio.create_task(view(failing))
+    await asyncio.wait_for(fetching.wait(), 10)
+    sharing = asyncio.create_task(view(working))
+    await asyncio.sleep(0.01)
+    given_up.cancel()
+    assert await asyncio.wait_for(sharing, 10) == ["value"]
+    assert calls == ["failing", "failing", "working"]
 
 
 async def test_requests_begun_before_a_read_share_it(
@@ -318,15 +430,6 @@ async def test_requests_begun_before_a_read_share_it(
     """Sixteen requests begun together, their loads reaching the cache one
     after another: the first reads and fetches, the others share it."""
     calls: list[Sequence[str]] = []
-    reads = 0
-
-    class Counted(RedisBackend):
-        async def read_or_acquire(
-            self, locks: Mapping[str, str], ttl: float, token: str
-        ) -> list[tuple[bool, bytes | None]]:
-            nonlocal reads
-            reads += 1
-            return await super().read_or_acquire(locks, ttl, token)
 
     async def fetch(keys: Sequence[str]) -> dict[str, str]:
         calls.append(keys)
@@ -343,4 +446,5 @@ async def test_requests_begun_before_a_read_share_it(
     answers = await asyncio.gather(*(view(0.01 + 0.002 * i) for i in range(16)))
     assert answers == [["value of k"]] * 16
     assert calls == [["k"]]
-    assert reads == 1
+    assert isinstance(cache.backend, Counted)
+    assert cache.backend.reads == 1

@@ -361,9 +361,9 @@ async def test_a_view_is_answered_before_its_stores_and_a_change_meanwhile_shows
     release = asyncio.Event()
     store = caches.backend.store_and_release
 
-    async def held(*args: Any) -> None:
+    async def held(*args: Any) -> set[str]:
         await release.wait()
-        await store(*args)
+        return await store(*args)
 
     monkeypatch.setattr(caches.backend, "store_and_release", held)
     answered = asyncio.Event()
