@@ -46,10 +46,12 @@ this process's shared reads. So a caller whose call scope is fresh from a
 moment after the read began (``connectors.scope.fresh_from``: a request
 begun later, or one that read its cached versions later) takes its value
 only once it was stored under the lock its fetch took before calling
-upstream (``Sharing.stored``): an eviction in between would have deleted the
-lock and refused the store. A read vouched for by no store (a hit, a store
-refused) the caller reads again itself. A shared read that failed fails its
-sharers alike; one given up (its caller cancelled) is read again by them.
+upstream, by a store sent after the caller's moment (``Sharing.stored``): an
+eviction before that store would have deleted the lock and refused it. A
+read vouched for by no such store (a hit, a store refused, or sent before
+the caller's moment, an eviction possibly after it) the caller reads again
+itself, and the callers left so share that read. A shared read that failed
+fails its sharers alike; one given up (its caller cancelled) is read again.
 
 Stale-if-error: each value is stored with the time it was fetched
 (``<fetched at>|<json>``) and kept ``max_stale`` seconds past its TTL. Past
@@ -119,11 +121,13 @@ class Sharing(Generic[V]):
     value: asyncio.Future[V]
     began: float
     """``time.monotonic()`` before the read was sent."""
-    stored: asyncio.Future[bool] = field(
+    stored: asyncio.Future[float | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
-    """Whether the value was fetched and stored under the lock taken before
-    the fetch: no eviction came between the two. Set once settled."""
+    """When the fetched value's store was sent (``time.monotonic()``), if it
+    landed under the lock taken before the fetch: no eviction came between
+    the fetch and then. ``None``: not stored (a hit, refused, failed). Set
+    once settled."""
 
 
 class ReadThrough(Generic[V]):
@@ -234,15 +238,24 @@ class ReadThrough(Generic[V]):
         are read, each lock taken as its key is found empty
         (``CacheBackend.read_or_acquire``), so the caller that reads a key is
         the one that holds its lock."""
-        unique = list(dict.fromkeys(keys))
-        shared = {k: self._inflight[k] for k in unique if k in self._inflight}
-        mine = [k for k in unique if k not in shared]
-        values, hits = (
-            await self._read(mine, fetch, default, fresh) if mine else ({}, 0)
+        values, hits = await self._load(
+            list(dict.fromkeys(keys)), fetch, default, fresh
         )
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="hit").inc(hits)
         metrics.CACHE_REQUESTS.labels(source=self.namespace, result="miss").inc(
             len(keys) - hits
+        )
+        return [values[k] for k in keys]
+
+    async def _load(
+        self, keys: list[str], fetch: Fetch[V], default: V, fresh: Fresh[V] | None
+    ) -> tuple[dict[str, V], int]:
+        """``load_many``'s values of distinct ``keys``, and how many were read
+        from the cache by this caller."""
+        shared = {k: self._inflight[k] for k in keys if k in self._inflight}
+        mine = [k for k in keys if k not in shared]
+        values, hits = (
+            await self._read(mine, fetch, default, fresh) if mine else ({}, 0)
         )
         since = fresh_from() if self.backend.shared else None
         unread, outgrown = [], []
@@ -252,19 +265,17 @@ class ReadThrough(Generic[V]):
             except Abandoned:
                 unread.append(key)
                 continue
-            if (
-                since is not None
-                and sharing.began < since
-                and not await self._joined(sharing.stored)  # vouched for by none
-            ):
-                unread.append(key)
-                continue
+            if since is not None and sharing.began < since:
+                stored = await self._joined(sharing.stored)
+                if stored is None or stored < since:  # vouched for by no store
+                    unread.append(key)
+                    continue
             if fresh is None or fresh(key, value):
                 values[key] = value
             else:  # another caller's fetch answered a smaller request
                 outgrown.append(key)
-        if unread:
-            values.update((await self._read(unread, fetch, default, fresh))[0])
+        if unread:  # read again: shared by those left unvouched with this caller
+            values.update((await self._load(unread, fetch, default, fresh))[0])
         if outgrown:
             token = secrets.token_hex(8)
             regrown, new, locks = await self._fetch_locked(
@@ -272,7 +283,7 @@ class ReadThrough(Generic[V]):
             )
             values.update(regrown)
             await write(self._store(new, locks, token))
-        return [values[k] for k in keys]
+        return values, hits
 
     async def _read(
         self, keys: list[str], fetch: Fetch[V], default: V, fresh: Fresh[V] | None
@@ -287,8 +298,8 @@ class ReadThrough(Generic[V]):
         new: dict[str, V] = {}
         locks: dict[str, str] = {}
         token = secrets.token_hex(8)
+        names = [self.key(k) for k in keys]
         try:
-            names = [self.key(k) for k in keys]
             claims = await self.backend.read_or_acquire(
                 {f"{name}:lock": name for name in names}, self._lock_life(), token
             )
@@ -315,17 +326,20 @@ class ReadThrough(Generic[V]):
             for sharing in sharings.values():
                 sharing.value.set_exception(shown)
                 sharing.value.exception()  # mark retrieved: the caller re-raises it
-            self._settled(sharings, set())
-            if locks:  # the read's; the fetch's own are released by it
-                await write(self._store({}, locks, token))
+            self._settled(sharings, {})
+            # every lock this read may hold: one taken by a read cut short
+            # (cancelled while its script ran) would stall every other caller
+            every = {f"{name}:lock": name for name in names}
+            await write(self._store({}, every, token))
             raise
         if not locks:
-            self._settled(sharings, set())
+            self._settled(sharings, {})
             return values, hits
-        landed: set[str] = set()
+        landed: dict[str, float] = {}
 
         async def store() -> None:
-            landed.update(await self._store(new, locks, token))
+            sent = time.monotonic()
+            landed.update(dict.fromkeys(await self._store(new, locks, token), sent))
 
         await write(store(), lambda: self._settled(sharings, landed))
         return values, hits
@@ -340,14 +354,16 @@ class ReadThrough(Generic[V]):
         except TimeoutError:
             raise UpstreamTimeout(self.source, "a shared fetch ran late") from None
 
-    def _settled(self, sharings: Mapping[str, Sharing[V]], landed: set[str]) -> None:
-        """Stop sharing these reads: what they fetched is stored (the keys
-        ``landed``), refused or failed."""
+    def _settled(
+        self, sharings: Mapping[str, Sharing[V]], landed: Mapping[str, float]
+    ) -> None:
+        """Stop sharing these reads: what they fetched is stored (``landed``:
+        when each store was sent), refused or failed."""
         for key, sharing in sharings.items():
             if self._inflight.get(key) is sharing:
                 del self._inflight[key]
             if not sharing.stored.done():
-                sharing.stored.set_result(key in landed)
+                sharing.stored.set_result(landed.get(key))
 
     async def _fetch_locked(
         self,

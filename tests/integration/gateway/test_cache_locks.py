@@ -448,3 +448,112 @@ async def test_requests_begun_before_a_read_share_it(
     assert calls == [["k"]]
     assert isinstance(cache.backend, Counted)
     assert cache.backend.reads == 1
+
+
+async def test_a_store_sent_before_a_request_began_does_not_vouch_for_it(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """B's store landed, but its answer is slow (a Cluster's batch waits for
+    its slowest node): meanwhile A evicts the key and a request begins on
+    B. That store, sent before the request began, vouches for nothing after
+    it: the request reads the key again, and fetches."""
+    answered = asyncio.Event()
+    answers = iter(["before", "after"])
+
+    class SlowAnswer(RedisBackend):
+        async def store_and_release(
+            self,
+            locks: Mapping[str, str],
+            items: Mapping[str, bytes],
+            ttl: float,
+            token: str,
+        ) -> set[str]:
+            stored = await super().store_and_release(locks, items, ttl, token)
+            if stored:
+                landed.set()
+                await answered.wait()
+            return stored
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        value = next(answers)
+        return {k: f"{value} {k}" for k in keys}
+
+    async def view() -> list[str]:
+        with request():
+            return await b.load_many(["k"], fetch, "")
+
+    landed = asyncio.Event()
+    a, b = replica(shared, cache_prefix), replica(shared, cache_prefix, SlowAnswer)
+    first = asyncio.create_task(view())
+    await asyncio.wait_for(landed.wait(), 10)
+    await a.forget(["k"])  # the change, after the store landed
+    later = asyncio.create_task(view())
+    await asyncio.sleep(0.01)  # it found B's read, not yet settled
+    answered.set()
+    assert await first == ["before k"]
+    assert await later == ["after k"]
+
+
+async def test_requests_left_unvouched_share_one_read_again(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """Eight requests begun during a fetch that an eviction then refused to
+    store: one of them reads the key again and fetches, the others share
+    that read (no polling for the lock one of them took)."""
+    fetching, evicted = asyncio.Event(), asyncio.Event()
+    calls: list[Sequence[str]] = []
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        calls.append(keys)
+        if len(calls) == 1:
+            fetching.set()
+            await evicted.wait()
+        return {k: f"value {len(calls)}" for k in keys}
+
+    async def view() -> list[str]:
+        with request():
+            return await b.load_many(["k"], fetch, "")
+
+    a, b = replica(shared, cache_prefix), replica(shared, cache_prefix, Counted)
+    first = asyncio.create_task(view())
+    await asyncio.wait_for(fetching.wait(), 10)
+    await a.forget(["k"])
+    later = [asyncio.create_task(view()) for _ in range(8)]
+    await asyncio.sleep(0.01)
+    evicted.set()
+    assert await first == ["value 1"]
+    assert await asyncio.gather(*later) == [["value 2"]] * 8
+    assert len(calls) == 2
+    assert isinstance(b.backend, Counted)
+    assert b.backend.reads == 2  # the first read, and the one read again
+
+
+async def test_a_read_cancelled_while_it_took_its_locks_releases_them(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """A request cancelled while its read's script ran (graphql-core cancels
+    a failed field's siblings): the locks that script took are released,
+    so no other caller waits out their life."""
+    ran = asyncio.Event()
+
+    class SlowReply(RedisBackend):
+        async def read_or_acquire(
+            self, locks: Mapping[str, str], ttl: float, token: str
+        ) -> list[tuple[bool, bytes | None]]:
+            claims = await super().read_or_acquire(locks, ttl, token)
+            ran.set()
+            await asyncio.sleep(30)
+            return claims
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        raise AssertionError("cancelled before it fetched")
+
+    cache = replica(shared, cache_prefix, SlowReply)
+    cache.lock_ttl = 30.0
+    reading = asyncio.create_task(cache.load_many(["a", "b"], fetch, ""))
+    await asyncio.wait_for(ran.wait(), 10)
+    assert await shared.client.exists(*(f"{cache.key(k)}:lock" for k in "ab")) == 2
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    assert await shared.client.exists(*(f"{cache.key(k)}:lock" for k in "ab")) == 0
