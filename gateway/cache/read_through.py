@@ -291,6 +291,7 @@ class ReadThrough(Generic[V]):
         """The values of ``keys``, shared with this process's other callers
         until stored: read, the misses fetched under their locks; and how
         many were read from the cache."""
+        names = [self.key(k) for k in keys]
         loop = asyncio.get_running_loop()
         began = time.monotonic()
         sharings = {k: Sharing(loop.create_future(), began) for k in keys}
@@ -298,11 +299,11 @@ class ReadThrough(Generic[V]):
         new: dict[str, V] = {}
         locks: dict[str, str] = {}
         token = secrets.token_hex(8)
-        names = [self.key(k) for k in keys]
+        every = {f"{name}:lock": name for name in names}
+        answered = False
         try:
-            claims = await self.backend.read_or_acquire(
-                {f"{name}:lock": name for name in names}, self._lock_life(), token
-            )
+            claims = await self.backend.read_or_acquire(every, self._lock_life(), token)
+            answered = True
             values: dict[str, V] = {}
             taken: dict[str, str] = {}
             for key, name, (held, raw) in zip(keys, names, claims, strict=True):
@@ -327,10 +328,11 @@ class ReadThrough(Generic[V]):
                 sharing.value.set_exception(shown)
                 sharing.value.exception()  # mark retrieved: the caller re-raises it
             self._settled(sharings, {})
-            # every lock this read may hold: one taken by a read cut short
-            # (cancelled while its script ran) would stall every other caller
-            every = {f"{name}:lock": name for name in names}
-            await write(self._store({}, every, token))
+            # the read's locks (the fetch's own are released by it), or every
+            # one it may have taken when its script never answered (cut short
+            # while it ran): each would stall the other callers for its life
+            if release := locks if answered else every:
+                await write(self._store({}, release, token))
             raise
         if not locks:
             self._settled(sharings, {})
@@ -384,7 +386,13 @@ class ReadThrough(Generic[V]):
         taken = taken or {}
         names = {k: self.key(k) for k in keys if k not in taken}
         locks = {f"{name}:lock": name for name in names.values()}
-        claimed = iter(await self.backend.acquire_many(locks, self._lock_life(), token))
+        try:
+            acquired = await self.backend.acquire_many(locks, self._lock_life(), token)
+        except BaseException:  # cut short: any it took would stall the others
+            read = {lock: lock.removesuffix(":lock") for lock in taken.values()}
+            await self._store({}, {**locks, **read}, token)
+            raise
+        claimed = iter(acquired)
         values: dict[str, V] = {}
         mine: dict[str, str] = {}
         waiting: list[str] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 import pytest
@@ -557,3 +558,97 @@ async def test_a_read_cancelled_while_it_took_its_locks_releases_them(
     with pytest.raises(asyncio.CancelledError):
         await reading
     assert await shared.client.exists(*(f"{cache.key(k)}:lock" for k in "ab")) == 0
+
+
+async def test_a_key_without_a_name_is_refused_and_leaves_no_read_behind(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """A key the namespace cannot name (a lone surrogate has no UTF-8): the
+    load fails at once, and the batch's other keys are not left shared with
+    nobody reading them."""
+
+    def name(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        return {k: "value" for k in keys}
+
+    cache = ReadThrough(
+        RedisBackend(shared, 100),
+        "locks",
+        TypeAdapter(str),
+        ttl=60,
+        prefix=cache_prefix,
+        pseudonyms=name,
+    )
+    with pytest.raises(UnicodeEncodeError):
+        await cache.load_many(["user\ud800", "ok"], fetch, "")
+    assert await asyncio.wait_for(cache.load_many(["ok"], fetch, ""), 10) == ["value"]
+
+
+class CountedStores(RedisBackend):
+    """Counts the stores and releases sent to Redis."""
+
+    stores = 0
+
+    async def store_and_release(
+        self,
+        locks: Mapping[str, str],
+        items: Mapping[str, bytes],
+        ttl: float,
+        token: str,
+    ) -> set[str]:
+        self.stores += 1
+        return await super().store_and_release(locks, items, ttl, token)
+
+
+async def test_a_failed_fetch_releases_its_locks_in_one_round_trip(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        raise UpstreamUnavailable("locks", "down")
+
+    cache = replica(shared, cache_prefix, CountedStores)
+    with pytest.raises(UpstreamUnavailable):
+        await cache.load_many(["a", "b", "c"], fetch, "")
+    assert isinstance(cache.backend, CountedStores)
+    assert cache.backend.stores == 1
+    locks = [k async for k in shared.client.scan_iter(match=f"{cache_prefix}:*:lock")]
+    assert locks == []
+
+
+async def test_a_refetch_cancelled_while_it_took_its_locks_releases_them(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """A window outgrown (another request's fetch answered a smaller one) is
+    locked again to be fetched; cancelled while that script ran, the lock
+    it took is released."""
+    ran = asyncio.Event()
+
+    class SlowLocks(RedisBackend):
+        async def acquire_many(
+            self, locks: Mapping[str, str], ttl: float, token: str
+        ) -> list[tuple[bool, bytes | None]]:
+            claims = await super().acquire_many(locks, ttl, token)
+            if locks:  # not the read's own, empty, call
+                ran.set()
+                await asyncio.sleep(30)
+            return claims
+
+    async def fetch(keys: Sequence[str]) -> dict[str, str]:
+        await asyncio.sleep(0.05)
+        return {k: "5" for k in keys}
+
+    cache = replica(shared, cache_prefix, SlowLocks)
+    cache.lock_ttl = 30.0
+    small = asyncio.create_task(cache.load_many(["k"], fetch, ""))
+    await asyncio.sleep(0.01)  # its fetch is under way
+    big = asyncio.create_task(
+        cache.load_many(["k"], fetch, "", lambda _, window: int(window) >= 20)
+    )
+    await asyncio.wait_for(ran.wait(), 10)
+    assert await small == ["5"]
+    big.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await big
+    assert await shared.client.exists(f"{cache.key('k')}:lock") == 0
