@@ -275,7 +275,9 @@ class ReadThrough(Generic[V]):
             else:  # another caller's fetch answered a smaller request
                 outgrown.append(key)
         if unread:  # read again: shared by those left unvouched with this caller
-            values.update((await self._load(unread, fetch, default, fresh))[0])
+            again, found = await self._load(unread, fetch, default, fresh)
+            values.update(again)
+            hits += found
         if outgrown:
             token = secrets.token_hex(8)
             regrown, new, locks = await self._fetch_locked(

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import TypeAdapter
 
 from connectors.errors import UpstreamUnavailable
@@ -370,11 +371,20 @@ async def test_a_request_begun_during_a_read_that_hit_reads_the_key_itself(
 
     cache = replica(shared, cache_prefix, SlowRead)
     await cache.backend.set_many({cache.key("k"): cache.entry("cached", 1e10)}, 60)
+    before = cache_hits()
     first = asyncio.create_task(view())
     await asyncio.sleep(0.01)  # its read is under way
     assert await asyncio.gather(first, view()) == [["cached"], ["cached"]]
     assert isinstance(cache.backend, Counted)
     assert cache.backend.reads == 2
+    assert cache_hits() - before == 2  # each found it in the cache
+
+
+def cache_hits() -> float:
+    hits = REGISTRY.get_sample_value(
+        "customer_graph_cache_requests_total", {"source": "locks", "result": "hit"}
+    )
+    return hits or 0.0
 
 
 async def test_a_failed_fetch_fails_the_requests_sharing_it_and_a_cancelled_one_not(
