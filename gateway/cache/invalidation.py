@@ -4,7 +4,11 @@ Subscribed to the change bus: a webhook, an ingest call or a mutation that
 touches a customer deletes every cached namespace keyed by that customer's
 external ids (and the "unknown upstream" markers of the customer, cached and
 stored), so the next read goes upstream. With Redis the deletion is shared by
-every replica.
+every replica. A CRM write to our own data only (a tag, a note, a task, a
+consent, loyalty points: ``OWN_DATA_ONLY``) changes nothing an upstream holds
+nor what links the customer to one: their upstream data stays cached (the
+response cache still moves: ``gateway.cache.responses``), so a help-desk
+sidebar that tags a customer is not answered from three upstream calls.
 
 A Zendesk ticket's comments are cached by ticket: those of the tickets in the
 customer's cached ticket list, and of the tickets a webhook announced lately
@@ -26,6 +30,23 @@ from gateway.db import models
 from gateway.db.ticket_changes import announced_tickets
 from gateway.identity.links import forget_checks
 
+OWN_DATA_ONLY = frozenset(
+    {
+        "note_added",
+        "tag_added",
+        "tag_removed",
+        "consent_changed",
+        "loyalty_changed",
+        "task_created",
+        "task_completed",
+        "promo_code_created",
+        "automation_ran",
+    }
+)
+"""Kinds of ``crm`` change that write only our own tables; any other change
+(a profile, a merge, an erasure, a webhook, an ingest call, one unknown here)
+evicts."""
+
 
 class Invalidator:
     def __init__(
@@ -35,7 +56,12 @@ class Invalidator:
         self.caches = caches
 
     async def __call__(self, changes: Sequence[CustomerChange]) -> None:
-        await self.forget_customers({c.customer_id for c in changes})
+        if touched := {
+            c.customer_id
+            for c in changes
+            if c.source != "crm" or c.kind not in OWN_DATA_ONLY
+        }:
+            await self.forget_customers(touched)
 
     async def forget_customers(self, customer_ids: Collection[int]) -> None:
         """One transaction for the customers' identities and stored look-up
