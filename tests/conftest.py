@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from bench.redis_cluster import own_cluster
 from bench.redis_server import RedisServer, own_redis
+from connectors.shopify.simulator.server import ShopifySimulator
 from gateway.app import create_app
 from gateway.cache.backends import MemoryBackend, RedisBackend
 from gateway.db.models import Base
@@ -52,6 +53,18 @@ a busy machine may wait seconds for CPU. Not a measure of speed."""
 HANDSHAKE_WAIT = 60.0
 """Seconds a WebSocket's opening handshake may take in a test: the library's
 10 s once ran out on a busy machine; some tests had set 60 already."""
+
+
+async def called(simulator: ShopifySimulator, before: int) -> None:
+    """Once Shopify's simulator has received a call past ``before`` (its
+    ``requests["graphql"]`` then), at most ``ANSWER_WAIT`` seconds: a call
+    that never leaves fails the test instead of hanging it."""
+
+    async def sent() -> None:
+        while simulator.requests["graphql"] == before:
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(sent(), ANSWER_WAIT)
 
 
 def graphql_socket(

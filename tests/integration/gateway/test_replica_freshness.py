@@ -12,6 +12,7 @@ from typing import Any
 from connectors.demo_world import CATALOG
 from gateway.changes.bus import CustomerChange
 from gateway.relay.ids import decode_global_id
+from tests.conftest import called
 from tests.integration.gateway.conftest import Gateway
 from tests.integration.gateway.test_order_windows import plain_shopper, stored_orders
 
@@ -59,8 +60,7 @@ async def test_a_view_begun_after_a_webhook_another_replica_answered_shows_its_o
     shopify.latency = 1.0
     try:
         first = asyncio.create_task(newest_order(b, customer_id))
-        while shopify.requests["graphql"] == asked:  # B's fetch has left
-            await asyncio.sleep(0.005)
+        await called(shopify, asked)  # B's fetch has left
         placed = shopify.add_order(
             index,
             [(CATALOG[0], 1)],
