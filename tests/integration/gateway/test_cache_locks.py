@@ -238,9 +238,10 @@ def request() -> contextlib.AbstractContextManager[CallScope]:
 
 
 class Counted(RedisBackend):
-    """Counts the reads sent to Redis."""
+    """Counts the reads, and the stores and releases, sent to Redis."""
 
     reads = 0
+    stores = 0
 
     async def read_or_acquire(
         self, locks: Mapping[str, str], ttl: float, token: str
@@ -251,6 +252,16 @@ class Counted(RedisBackend):
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         self.reads += 1
         return await super().get_many(keys)
+
+    async def store_and_release(
+        self,
+        locks: Mapping[str, str],
+        items: Mapping[str, bytes],
+        ttl: float,
+        token: str,
+    ) -> set[str]:
+        self.stores += 1
+        return await super().store_and_release(locks, items, ttl, token)
 
 
 async def test_a_store_answers_the_keys_it_stored_under_their_locks(
@@ -596,32 +607,16 @@ async def test_a_key_without_a_name_is_refused_and_leaves_no_read_behind(
     assert await asyncio.wait_for(cache.load_many(["ok"], fetch, ""), 10) == ["value"]
 
 
-class CountedStores(RedisBackend):
-    """Counts the stores and releases sent to Redis."""
-
-    stores = 0
-
-    async def store_and_release(
-        self,
-        locks: Mapping[str, str],
-        items: Mapping[str, bytes],
-        ttl: float,
-        token: str,
-    ) -> set[str]:
-        self.stores += 1
-        return await super().store_and_release(locks, items, ttl, token)
-
-
 async def test_a_failed_fetch_releases_its_locks_in_one_round_trip(
     shared: SharedRedis, cache_prefix: str
 ) -> None:
     async def fetch(keys: Sequence[str]) -> dict[str, str]:
         raise UpstreamUnavailable("locks", "down")
 
-    cache = replica(shared, cache_prefix, CountedStores)
+    cache = replica(shared, cache_prefix, Counted)
     with pytest.raises(UpstreamUnavailable):
         await cache.load_many(["a", "b", "c"], fetch, "")
-    assert isinstance(cache.backend, CountedStores)
+    assert isinstance(cache.backend, Counted)
     assert cache.backend.stores == 1
     locks = [k async for k in shared.client.scan_iter(match=f"{cache_prefix}:*:lock")]
     assert locks == []
