@@ -19,6 +19,12 @@ only if that read began since: one begun earlier may have read an upstream
 before a change that another replica accepted, and whose eviction reached
 Redis but not this process (``gateway.cache.read_through``).
 
+A scope also knows which upstreams its calls have left for (``departed``,
+noted by ``UpstreamHTTP`` as each attempt is sent): whoever began reads
+ahead of the work that needs them (the gateway's executor, a customer's
+fields' first reads) can let them leave before running work of its own on
+the event loop (``departures``).
+
 Inside a scope, ``asking(origin)`` names what the calls made within are for
 (the gateway: a GraphQL field's path); a stale answer is noted with the
 origin of the read that found it. Reads batched together run in the context
@@ -30,13 +36,14 @@ A ``CallGuard`` (``UpstreamHTTP.guard``) admits each attempt before it is sent
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Priority(StrEnum):
@@ -77,12 +84,23 @@ class Freshness:
 
 
 @dataclass(slots=True)
+class Departures:
+    """The upstreams a scope's calls have left for; shared by a scope and
+    the scopes opened inside it."""
+
+    sources: set[str] = field(default_factory=set)
+    listeners: list[asyncio.Future[None]] = field(default_factory=list)
+    """Who waits for the next departure (``departures``)."""
+
+
+@dataclass(slots=True)
 class CallScope:
     deadline: float | None
     """``time.monotonic()`` by which every call must have answered."""
     priority: Priority
     stale: list[StaleRead] = field(default_factory=list)
     freshness: Freshness = field(default_factory=Freshness)
+    departures: Departures = field(default_factory=Departures)
 
     def time_left(self) -> float | None:
         if self.deadline is None:
@@ -108,7 +126,9 @@ def call_scope(seconds: float | None, priority: Priority) -> Iterator[CallScope]
     if outer is None:
         scope = CallScope(deadline, priority)
     else:
-        scope = CallScope(deadline, priority, outer.stale, outer.freshness)
+        scope = CallScope(
+            deadline, priority, outer.stale, outer.freshness, outer.departures
+        )
     token = _current.set(scope)
     try:
         yield scope
@@ -166,6 +186,47 @@ def asking(origin: tuple[str | int, ...]) -> Iterator[None]:
         yield
     finally:
         _origin.reset(token)
+
+
+def departed(source: str) -> None:
+    """Record in the current scope that a call to ``source`` is being sent."""
+    scope = _current.get()
+    if scope is None:
+        return
+    found = scope.departures
+    found.sources.add(source)
+    for listener in found.listeners:
+        if not listener.done():
+            listener.set_result(None)
+
+
+async def departures(
+    reads: Collection[tuple[str, asyncio.Future[Any]]], seconds: float
+) -> None:
+    """Once each of ``reads`` (its source, its task) is over or a call of
+    the current scope has left for its source; at most ``seconds``.
+    Outside a scope at once."""
+    scope = _current.get()
+    if scope is None:
+        return
+    found = scope.departures
+    deadline = time.monotonic() + seconds
+    while left := [
+        read
+        for source, read in reads
+        if not read.done() and source not in found.sources
+    ]:
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            return
+        heard = asyncio.get_running_loop().create_future()
+        found.listeners.append(heard)
+        try:
+            await asyncio.wait(
+                [heard, *left], timeout=wait, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            found.listeners.remove(heard)
 
 
 def note_stale(source: str, fetched_at: float) -> None:

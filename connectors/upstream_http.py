@@ -34,7 +34,13 @@ from connectors.errors import (
     UpstreamUnavailable,
 )
 from connectors.retry import RetryPolicy
-from connectors.scope import CallGuard, Outcome, current_priority, current_scope
+from connectors.scope import (
+    CallGuard,
+    Outcome,
+    current_priority,
+    current_scope,
+    departed,
+)
 
 NO_CONTENT = (202, 204)
 """Statuses whose answer may have no body (a job accepted, a deletion)."""
@@ -226,6 +232,7 @@ class UpstreamHTTP:
                 limit=limit,
                 hold=hold,
             )
+        departed(self.connector)
         outcome = Outcome.ABANDONED  # unless the upstream is heard from
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):

@@ -21,7 +21,10 @@ a level), so its sources' first calls leave without waiting for the links'
 cache; its completion also waits for that read, so no read outlives the
 request when no field ends up using it. A customer asked for by ``id`` at the
 root (``customer(id:)``) has that read begin with the resolver's own read of
-the customer, not after it.
+the customer, not after it, and its fields' first upstream reads with it
+(``upstream_field(starts=)``): they leave as soon as the links are in, and
+the customer's fields execute once their calls have left
+(``connectors.scope.departures``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import logging
 import weakref
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, TypeVar, cast
@@ -56,6 +60,8 @@ from graphql.execution.values import get_argument_values
 from graphql.language import Visitor, visit
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import Info
 
 from gateway.auth.audit import shown_by_fields
 from gateway.cache.fragments import FragmentReader, Slot
@@ -70,7 +76,14 @@ from gateway.http.field_plans import (
     object_plan,
 )
 from gateway.relay.ids import decode_global_id
-from gateway.schema.upstream_scope import upstream_fields
+from gateway.schema.upstream_scope import (
+    Begun,
+    FirstRead,
+    begin,
+    calls_sent,
+    upstream_fields,
+    upstream_starts,
+)
 
 
 class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -92,6 +105,9 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
             else None
         )
         self._selections: dict[int, tuple[FieldDetailsList, str]] = {}
+        self._begun: dict[str | int, Begun] = {}
+        """The reads begun for a root field's customer (``_start_reads``),
+        by the field's response key, until the customer completes."""
         self._upstream: dict[int, tuple[FieldDetailsList, bool]] = {}
         middleware = self.middleware_manager
         self._wrapped = bool(middleware and middleware.middlewares)
@@ -119,6 +135,18 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         deferred (no ``@defer`` under the list, none around it): the field
         set graphql-core collects, remembered per (type, list) as it
         memoizes it, goes to ``execute_fields`` at once."""
+        fields = self._collected(return_type, field_details_list)[1]
+        if fields is None or position_context is not None:
+            return super().collect_and_execute_subfields(
+                return_type, field_details_list, path, result, position_context
+            )
+        return self.execute_fields(return_type, result, path, fields, None)
+
+    def _collected(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> tuple[FieldDetailsList, GroupedFieldSet | None]:
+        """The field set graphql-core collects of ``field_details_list`` for
+        ``return_type``, ``None`` when it defers some, memoized per list."""
         key = (return_type, id(field_details_list))
         known = self._subfields.get(key)
         if known is None:
@@ -129,12 +157,7 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
                 field_details_list,
                 None if deferred else collected,
             )
-        fields = known[1]
-        if fields is None or position_context is not None:
-            return super().collect_and_execute_subfields(
-                return_type, field_details_list, path, result, position_context
-            )
-        return self.execute_fields(return_type, result, path, fields, None)
+        return known
 
     def execute_fields(
         self,
@@ -412,6 +435,17 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         outer = (
             None if reader is None else self.context_value.audit.capture_around(path)
         )
+        begun = self._begun.pop(path.key, None) if path.prev is None else None
+        if begun:
+            return self._once_departed(
+                begun,
+                return_type,
+                field_details_list,
+                info,
+                path,
+                result,
+                position_context,
+            )
         if reader is None or outer is not None:
             if outer is not None:  # a customer inside a customer: executed, and
                 outer.whole = False  # the outer one is not kept
@@ -429,6 +463,27 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
             result,
             position_context,
         )
+
+    async def _once_departed(
+        self,
+        begun: Begun,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """The customer completed once the reads begun for its fields have
+        sent their calls (or are over), ``DEPARTURE_WAIT`` at most: its
+        fields' execution (a few milliseconds of the event loop) would
+        otherwise hold back the cache's answers and budgets on their way,
+        and the calls would leave after it, not before."""
+        await calls_sent(begun, DEPARTURE_WAIT)
+        value = super().complete_object_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+        return await value if self.is_awaitable(value) else value
 
     async def _through_fragment(
         self,
@@ -492,41 +547,109 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
             or self.operation.operation is not OperationType.QUERY
         ):
             return result
-        links = self._prefetch_by_id(parent_type, field_details_list)
-        return result if links is None else self._settled_with(result, links)
+        reads = self._prefetch_by_id(parent_type, field_details_list, path)
+        return self._settled_with(result, reads) if reads else result
 
     def _prefetch_by_id(
-        self, parent_type: GraphQLObjectType, details: FieldDetailsList
-    ) -> asyncio.Future[Any] | None:
+        self, parent_type: GraphQLObjectType, details: FieldDetailsList, path: Path
+    ) -> list[asyncio.Future[Any]]:
         """A root field returning a customer by its ``id``, whose selection
         reads an upstream: the customer's links, read in the same turn as the
         resolver's read of the customer (first: it is urgent), not once the
         customer is in (a cold 360 view's calls leave ~0.5 ms sooner, its
-        links ~1.8 ms). ``None`` for any other field, or an ``id`` that is
-        not a customer's (the resolver reports it)."""
+        links ~1.8 ms); and its fields' first upstream reads, begun to go
+        as soon as the links are in (``_start_reads``). None for any other
+        field, or an ``id`` that is not a customer's (the resolver reports
+        it)."""
         node = details[0].node
-        if not node.arguments:
-            return None
+        if [argument.name.value for argument in node.arguments or ()] != ["id"]:
+            return []  # by id only: given an email too, the resolver refuses
         field = parent_type.fields.get(node.name.value)
         if field is None:
-            return None
+            return []
         return_type = get_nullable_type(field.type)
         if (
             not isinstance(return_type, GraphQLObjectType)
             or return_type.name != CACHED_TYPE
             or "id" not in field.args
         ):
-            return None
+            return []
         try:
             value = get_argument_values(field, node, self.variable_values).get("id")
             pk = decode_global_id(value, CACHED_TYPE)[1] if value is not None else None
         except Exception:  # noqa: BLE001 - the resolver reports a bad id
-            return None
+            return []
         if pk is None or not self._asks_upstream(return_type, details):
-            return None
-        links: asyncio.Future[Any] | None
+            return []
         links = self.context_value.loaders.upstream.links.prefetch(pk)
-        return links
+        if links is None:
+            return []
+        begun = self._start_reads(return_type, details, pk, path, links)
+        if begun:
+            self._begun[path.key] = begun
+        return [links, *(read for _, read in begun)]
+
+    def _start_reads(
+        self,
+        return_type: GraphQLObjectType,
+        details: FieldDetailsList,
+        pk: int,
+        path: Path,
+        links: asyncio.Future[Any],
+    ) -> Begun:
+        """The first upstream read of each field of the customer that says
+        which it makes (``upstream_field(starts=)``), begun now, with its
+        source: each waits for the customer's links, then goes, while the
+        customer's own row is still being read; a field's resolver then
+        finds its read begun (the same loader and key), and the customer's
+        fields execute once the calls have left (``complete_object_value``).
+        Only fields collected as the executor collects them (``@skip`` and
+        ``@include`` applied; nothing deferred), with arguments their
+        resolvers accept, of a source the customer's stored links name
+        (``begin``). None when the operation asks for more than this one
+        root field (another's reads of the same source, begun later, would
+        go in a batch of their own), nor where the customer may come from a
+        cached fragment (its fields may not execute at all)."""
+        starts = upstream_starts(return_type)
+        if (
+            not starts
+            or self._reader is not None
+            or len(self.operation.selection_set.selections) != 1
+        ):
+            return []
+        fields = self._collected(return_type, details)[1]
+        if fields is None:
+            return []
+        reading = upstream_fields(return_type)
+        names = [details[0].node.name.value for details in fields.values()]
+        if any(name in reading and name not in starts for name in names):
+            return []  # its reads and theirs would go in two batches, not one
+        begun: Begun = []
+        plain: set[FirstRead] = set()
+        """Reads of no argument begun: another field's same one is not."""
+        for key, field_details in fields.items():
+            node = field_details[0].node
+            first = starts.get(node.name.value)
+            if first is None or first in plain:
+                continue
+            field_def = return_type.fields[node.name.value]
+            field_path = Path(path, key, return_type.name)
+            raw = self.build_resolve_info(
+                field_def, [d.node for d in field_details], return_type, field_path
+            )
+            info = Info(raw, field_def.extensions[_DEFINITION])
+            try:
+                arguments = get_argument_values(field_def, node, self.variable_values)
+            except Exception:  # noqa: BLE001 - the resolver refuses them too
+                logger.debug("no read begun for %s: arguments refused", key)
+                continue
+            if not field_def.args:
+                plain.add(first)
+            where = tuple(field_path.as_list())
+            begun.append(
+                (first.source, begin(first, info, pk, arguments, where, links))
+            )
+        return begun
 
     def _prefetch_links(
         self, return_type: GraphQLObjectType, details: FieldDetailsList, customer: Any
@@ -556,14 +679,25 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
             known = self._upstream[id(details)] = (details, asks)
         return known[1]
 
-    async def _settled_with(self, value: Any, links: asyncio.Future[Any]) -> Any:
-        """The customer's completed ``value``, once its links' read is over
-        too: the fields that use the links await it anyway, and no read
-        outlives its request when none does (a field refused, or failed)."""
+    async def _settled_with(
+        self, value: Any, reads: list[asyncio.Future[Any]] | asyncio.Future[Any]
+    ) -> Any:
+        """The customer's completed ``value``, once the reads begun for it
+        (its links, then its fields' first reads) are over too: the fields
+        that use them await them anyway, and no read outlives its request
+        when none does (a field refused, or failed). A request cancelled
+        waits for the links' statement only, not for upstream calls."""
+        reads = reads if isinstance(reads, list) else [reads]
         try:
-            return await value if self.is_awaitable(value) else value
-        finally:
-            await asyncio.wait([links])
+            completed = await value if self.is_awaitable(value) else value
+        except asyncio.CancelledError:
+            await asyncio.wait(reads[:1])
+            raise
+        except BaseException:
+            await asyncio.wait(reads)
+            raise
+        await asyncio.wait(reads)
+        return completed
 
     def _asks_for(
         self, names: frozenset[str], selections: Iterable[SelectionNode]
@@ -627,6 +761,16 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         variables = {name: values.get(name) for name in sorted(used.variables)}
         return orjson.dumps([printed, variables], default=repr)
 
+
+DEPARTURE_WAIT = 0.01
+"""Seconds a customer's fields wait at most for the calls of the reads
+begun for them to leave (``FragmentExecutor._once_departed``): ~3 ms in
+a cold 360 view; a read held up longer (Redis slow to answer) lets them
+execute."""
+
+_DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
+logger = logging.getLogger(__name__)
+"""Where a graphql-core field keeps its Strawberry field."""
 
 _SEQUENCES = (list, tuple)
 """What ``_complete_objects`` completes: graphql-core's other iterables

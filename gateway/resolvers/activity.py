@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.models import ActivityEvent, PersonSummary
+from connectors.models import ActivityEvent, ActivityWindow, PersonSummary
 from gateway.loaders.analytics import ACTIVITY_LIMIT, activity_window
 from gateway.relay.pagination import after_position, check_first, window_cursor
 from gateway.resolvers.context import Info
 
 ACTIVITY = window_cursor("activity")
+SOURCE = "posthog"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +46,10 @@ async def activity(
     """One page of the customer's events from the smallest window that holds
     it; filtered by kind, from the largest (a window of all kinds says
     nothing of how many of one it holds)."""
-    check_first(first, info.context.services.settings.max_page_size)
-    start, offset = after_position(ACTIVITY, after) if after is not None else (None, 0)
+    start, needed = _start(info, first, after, kinds)
     analytics = info.context.loaders.upstream.posthog
     if analytics is None:
         return None
-    needed = ACTIVITY_LIMIT if kinds else offset + first
     while True:
         size = activity_window(needed)
         window = await analytics.activity.load(customer_id, size)
@@ -72,9 +71,41 @@ async def activity(
             needed = max(len(newest) + first - len(rest), max(size, window.size) + 1)
 
 
-async def _summary(info: Info, customer_id: int) -> PersonSummary | None:
+def first_activity(
+    info: Info,
+    customer_id: int,
+    first: int = 20,
+    after: str | None = None,
+    kinds: Collection[object] | None = None,
+) -> Awaitable[ActivityWindow | None] | None:
+    """The window ``activity`` reads first (``upstream_field(starts=)``)."""
+    _, needed = _start(info, first, after, kinds)
     analytics = info.context.loaders.upstream.posthog
-    return await analytics.summary.load(customer_id) if analytics else None
+    if analytics is None:
+        return None
+    return analytics.activity.load(customer_id, activity_window(needed))
+
+
+def _start(
+    info: Info, first: int, after: str | None, kinds: Collection[object] | None
+) -> tuple[tuple[str, str] | None, int]:
+    """The page's arguments checked: the cursor's sort key, and how many of
+    the newest events the page needs."""
+    check_first(first, info.context.services.settings.max_page_size)
+    start, offset = after_position(ACTIVITY, after) if after is not None else (None, 0)
+    return start, ACTIVITY_LIMIT if kinds else offset + first
+
+
+def summary(info: Info, customer_id: int) -> Awaitable[PersonSummary | None] | None:
+    """The read of the customer's last-seen time and sessions
+    (``upstream_field(starts=)``)."""
+    analytics = info.context.loaders.upstream.posthog
+    return analytics.summary.load(customer_id) if analytics else None
+
+
+async def _summary(info: Info, customer_id: int) -> PersonSummary | None:
+    read = summary(info, customer_id)
+    return await read if read is not None else None
 
 
 async def last_seen_at(info: Info, customer_id: int) -> datetime | None:

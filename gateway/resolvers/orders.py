@@ -16,9 +16,11 @@ the order answers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
+from weakref import finalize
 
 from strawberry.types.nodes import SelectedField, Selection
 
@@ -101,21 +103,70 @@ def depth(selections: Iterable[Selection], *, in_line: bool = False) -> Depth:
     return needed
 
 
+_DEPTHS: dict[int, dict[tuple[str, ...], Depth]] = {}
+"""``depth`` of each ``orders`` field of an operation, by its path; the
+operation known by identity (graphql-core hashes a node by its whole tree),
+forgotten with it."""
+
+
+def _depth(info: Info) -> Depth:
+    """``depth`` of the field's selection: found once per operation and
+    field (a path without its list indexes, aliases included). A document
+    is parsed once (Strawberry's ``ParserCache``), and ``depth`` reads
+    nothing the variables decide, so the same field has the same depth in
+    every request."""
+    operation = info.operation
+    known = _DEPTHS.get(id(operation))
+    if known is None:
+        known = _DEPTHS[id(operation)] = {}
+        finalize(operation, _DEPTHS.pop, id(operation), None)
+    where = tuple(key for key in info.path.as_list() if isinstance(key, str))
+    found = known.get(where)
+    if found is None:
+        found = known[where] = depth(info.selected_fields)
+    return found
+
+
 async def orders(
     info: Info, customer_id: int, first: int, after: str | None
 ) -> OrderPage | None:
     """One page of the customer's orders from the smallest window that holds
     it, as deep as the query shows (``depth``)."""
+    start, offset = _position(info, first, after)
+    windows = _windows(info)
+    if windows is None:
+        return None
+    return await _page(windows, customer_id, first, start, offset)
+
+
+def first_orders(
+    info: Info, customer_id: int, first: int = 10, after: str | None = None
+) -> Awaitable[OrderWindow[Any] | None] | None:
+    """The window ``orders`` reads first (``upstream_field(starts=)``)."""
+    _, offset = _position(info, first, after)
+    windows = _windows(info)
+    if windows is None:
+        return None
+    return windows.load(customer_id, window_size(offset + first))
+
+
+def _position(
+    info: Info, first: int, after: str | None
+) -> tuple[tuple[str, str] | None, int]:
+    """The page's arguments checked: the cursor's sort key and position."""
     check_first(first, info.context.services.settings.max_page_size)
-    start, offset = after_position(ORDERS, after) if after is not None else (None, 0)
+    return after_position(ORDERS, after) if after is not None else (None, 0)
+
+
+def _windows(info: Info) -> ByCustomer[[int], OrderWindow[Any]] | None:
+    """The windows as deep as the query shows (``depth``)."""
     shop = info.context.loaders.upstream.shopify
     if shop is None:
         return None
-    needed = depth(info.selected_fields)
+    needed = _depth(info)
     if needed is Depth.FULL:
-        return await _page(shop.order_window, customer_id, first, start, offset)
-    windows = shop.order_lines if needed is Depth.LINES else shop.order_summaries
-    return await _page(windows, customer_id, first, start, offset)
+        return shop.order_window
+    return shop.order_lines if needed is Depth.LINES else shop.order_summaries
 
 
 async def _page(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from connectors.models import Ticket, TicketComment
@@ -9,6 +10,7 @@ from gateway.relay.pagination import Cursor, Page, check_first
 from gateway.resolvers.context import Info
 
 TICKETS: Cursor[tuple[str, str]] = Cursor("tickets", (str, str))
+SOURCE = "zendesk"
 OPEN_STATUSES = frozenset({"new", "open", "pending", "hold"})
 
 
@@ -23,9 +25,35 @@ class Satisfaction:
 
 async def _tickets(info: Info, customer_id: int) -> list[Ticket] | None:
     """The customer's tickets, newest first."""
-    desk = info.context.loaders.upstream.zendesk
-    tickets = await desk.tickets.load(customer_id) if desk else None
+    read = all_tickets(info, customer_id)
+    tickets = await read if read is not None else None
     return None if tickets is None else sorted(tickets, key=_sort_key, reverse=True)
+
+
+def all_tickets(info: Info, customer_id: int) -> Awaitable[list[Ticket] | None] | None:
+    """The read of the customer's tickets, every field's here
+    (``upstream_field(starts=)``)."""
+    desk = info.context.loaders.upstream.zendesk
+    return desk.tickets.load(customer_id) if desk else None
+
+
+def first_tickets(
+    info: Info,
+    customer_id: int,
+    first: int = 10,
+    after: str | None = None,
+    **_: object,
+) -> Awaitable[list[Ticket] | None] | None:
+    """The read ``tickets`` makes, once its arguments are checked
+    (``upstream_field(starts=)``)."""
+    _start(info, first, after)
+    return all_tickets(info, customer_id)
+
+
+def _start(info: Info, first: int, after: str | None) -> tuple[str, str] | None:
+    """The page's arguments checked: the cursor's sort key."""
+    check_first(first, info.context.services.settings.max_page_size)
+    return TICKETS.decode(after) if after is not None else None
 
 
 def _sort_key(ticket: Ticket) -> tuple[str, str]:
@@ -43,8 +71,7 @@ async def tickets(
     after: str | None,
     statuses: set[str] | None,
 ) -> Page[Ticket] | None:
-    check_first(first, info.context.services.settings.max_page_size)
-    start = TICKETS.decode(after) if after is not None else None
+    start = _start(info, first, after)
     newest_first = await _tickets(info, customer_id)
     if newest_first is None:
         return None

@@ -17,7 +17,10 @@ from gateway.db.customer_queries import (
     CustomerPageRequest,
     customer_cursor,
 )
+from gateway.resolvers import activity as activity_reads
 from gateway.resolvers import customer as resolve
+from gateway.resolvers import orders as order_reads
+from gateway.resolvers import support as support_reads
 from gateway.resolvers.context import Info
 from gateway.schema import activity as activity_fields
 from gateway.schema import insights as insights_fields
@@ -49,7 +52,12 @@ from gateway.schema.descriptions import (
     scope_missing,
     search_by_role,
 )
-from gateway.schema.upstream_scope import upstream_field
+from gateway.schema.upstream_scope import FirstRead, upstream_field
+
+ALL_TICKETS = FirstRead(support_reads.SOURCE, support_reads.all_tickets)
+"""What ``openTicketCount`` and ``satisfaction`` read: begun once for both."""
+SUMMARY = FirstRead(activity_reads.SOURCE, activity_reads.summary)
+"""What ``lastSeenAt`` and ``sessionsCount`` read: begun once for both."""
 
 
 @strawberry.federation.type(
@@ -171,6 +179,7 @@ class Customer(relay.Node):
 
     orders = upstream_field(
         resolver=order_fields.customer_orders,
+        starts=FirstRead(order_reads.SOURCE, order_reads.first_orders),
         description="Shopify orders, newest first; `first` at most"
         " CG_MAX_PAGE_SIZE (100 by default). " + from_source("Shopify"),
     )
@@ -190,29 +199,35 @@ class Customer(relay.Node):
     )
     tickets = upstream_field(
         resolver=support_fields.customer_tickets,
+        starts=FirstRead(support_reads.SOURCE, support_reads.first_tickets),
         description="Zendesk tickets the customer requested, newest first;"
         " `first` at most CG_MAX_PAGE_SIZE (100 by default). " + from_source("Zendesk"),
     )
     open_ticket_count = upstream_field(
         resolver=support_fields.customer_open_ticket_count,
+        starts=ALL_TICKETS,
         description="Tickets in NEW, OPEN, PENDING or HOLD. " + from_source("Zendesk"),
     )
     satisfaction = upstream_field(
         resolver=support_fields.customer_satisfaction,
+        starts=ALL_TICKETS,
         description="Ticket ratings summed up. " + from_source("Zendesk"),
     )
     activity = upstream_field(
         resolver=activity_fields.customer_activity,
+        starts=FirstRead(activity_reads.SOURCE, activity_reads.first_activity),
         description="Web activity, newest first; `first` at most CG_MAX_PAGE_SIZE"
         " (100 by default). " + from_source("PostHog"),
     )
     last_seen_at = upstream_field(
         resolver=activity_fields.customer_last_seen_at,
+        starts=SUMMARY,
         description="The latest web event (UTC); also null when PostHog has"
         " none. " + from_source("PostHog"),
     )
     sessions_count = upstream_field(
         resolver=activity_fields.customer_sessions_count,
+        starts=SUMMARY,
         description="Distinct web sessions in the last 30 days. "
         + from_source("PostHog"),
     )
