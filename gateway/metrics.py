@@ -55,7 +55,8 @@ REDIS_ERRORS = Counter(
 )
 REDIS_UP = Gauge(
     "customer_graph_redis_up",
-    "1 while this process uses Redis, 0 while its breaker skips it.",
+    "1 while this process uses Redis, 0 while its breaker skips it; always 0"
+    " in a process with no Redis configured (CG_REDIS_URL unset).",
 )
 REDIS_SKIPPED = Counter(
     "customer_graph_redis_skipped_total",

@@ -89,19 +89,30 @@ def normalize_timezone(value: str, field: str = "timezone") -> str:
 
 
 def clean_text(
-    value: str, field: str, max_length: int, *, required: bool = True
+    value: str,
+    field: str,
+    max_length: int,
+    *,
+    required: bool = True,
+    subject: str | None = None,
 ) -> str:
+    """``value`` without surrounding spaces, refused when empty (if
+    ``required``) or longer than ``max_length``; the refusal names
+    ``subject``, by default the field (a list's item: "A tag in `tags`")."""
     text = value.strip()
+    named = subject or f"`{field}`"
     if required and not text:
-        raise BadUserInput(f"`{field}` must not be empty.", field=field)
+        raise BadUserInput(f"{named} must not be empty.", field=field)
     if len(text) > max_length:
         raise BadUserInput(
-            f"`{field}` is longer than {max_length} characters.", field=field
+            f"{named} is longer than {max_length} characters.", field=field
         )
     return text
 
 
-def clean_name(value: str, field: str, max_length: int) -> str:
+def clean_name(
+    value: str, field: str, max_length: int, *, subject: str | None = None
+) -> str:
     """A name (of a key, a segment, a tag, a colleague): ``clean_text``, and
     only printable characters with plain spaces. Refused: bidirectional
     controls (U+202E makes ``invoice_exe.pdf`` read ``invoice_fdp.exe``),
@@ -109,11 +120,11 @@ def clean_name(value: str, field: str, max_length: int) -> str:
     ``helpdesk``), line and paragraph separators, other spaces, private-use
     and unassigned code points — Python's ``str.isprintable``. Free text
     (notes, titles) keeps them: right-to-left writing needs its marks there."""
-    text = clean_text(value, field, max_length)
+    text = clean_text(value, field, max_length, subject=subject)
     if not text.isprintable():
         raise BadUserInput(
-            f"`{field}` must hold printable characters only: no bidirectional "
-            "controls, invisible characters or line breaks.",
+            f"{subject or f'`{field}`'} must hold printable characters only: no"
+            " bidirectional controls, invisible characters or line breaks.",
             field=field,
         )
     return text

@@ -29,6 +29,7 @@ from gateway.auth.ratelimit import RateLimiter, retry_after
 from gateway.errors import Refused
 
 UNAUTHENTICATED = "Send an API key or token: Authorization: Bearer <credentials>."
+REJECTED = "The API key or token was not accepted: unknown, revoked or expired."
 TOO_MANY_FAILURES = "Too many failed authentications from this address; retry later."
 
 
@@ -76,10 +77,13 @@ async def admit(
     throttle: LoginThrottle,
     address: str,
     *,
+    credentials: str | None,
     unauthenticated: str = UNAUTHENTICATED,
+    rejected: str = REJECTED,
     challenge: str = "Bearer",
 ) -> Principal:
-    """The caller ``identify`` finds, unless ``address`` failed too often."""
+    """The caller ``identify`` finds (from ``credentials``, the
+    ``Authorization`` sent), unless ``address`` failed too often."""
     wait = throttle.blocked_for(address)
     if not wait:
         principal = await identify()
@@ -87,11 +91,12 @@ async def admit(
             return principal
         wait = await throttle.failed(address)
         if not wait:
+            header, message = _refusal(credentials, challenge)
             raise Refused(
                 401,
                 "UNAUTHENTICATED",
-                unauthenticated,
-                headers={"WWW-Authenticate": challenge},
+                rejected if message is REJECTED else unauthenticated,
+                headers={"WWW-Authenticate": header},
             )
     raise Refused(
         429,
@@ -99,6 +104,20 @@ async def admit(
         TOO_MANY_FAILURES,
         headers={"Retry-After": retry_after(wait)},
     )
+
+
+def _refusal(credentials: str | None, challenge: str) -> tuple[str, str]:
+    """The ``WWW-Authenticate`` of a refusal (RFC 6750 § 3.1), and which
+    message it gets: none sent, or another scheme's, is told what to send
+    (no error code); the scheme without a token is ``invalid_request``;
+    a token not accepted — unknown, revoked, expired, or not verifying —
+    ``invalid_token``, its message saying so, never what was wrong."""
+    scheme, _, token = (credentials or "").strip().partition(" ")
+    if scheme.lower() != challenge.lower():
+        return challenge, UNAUTHENTICATED
+    if not token.strip():
+        return f'{challenge} error="invalid_request"', UNAUTHENTICATED
+    return f'{challenge} error="invalid_token"', REJECTED
 
 
 async def take_token(

@@ -200,7 +200,12 @@ def _check_action(key: str, kind: str, spec: Spec) -> None:
                 f"`{key}.tags` takes 1 to {MAX_TAGS} tags.", field=f"{key}.tags"
             )
         for tag in tags:  # the bounds of a tag written (``crm.customers``)
-            clean_name(text(f"{key}.tags", tag), f"{key}.tags", TAG_CHARS)
+            clean_name(
+                text(f"{key}.tags", tag),
+                f"{key}.tags",
+                TAG_CHARS,
+                subject=f"A tag in `{key}.tags`",
+            )
     elif kind == "webhook":
         event = text(f"{key}.event", spec.get("event"))
         if not (EVENT_TYPE.fullmatch(event) and event.startswith(EVENT_NAMESPACE)):

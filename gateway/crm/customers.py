@@ -86,7 +86,7 @@ def _address(data: NewAddress) -> models.Address:
 
 
 def clean_tag(tag: str) -> str:
-    return clean_name(tag, "tags", 64).lower()
+    return clean_name(tag, "tags", 64, subject="A tag in `tags`").lower()
 
 
 def _names(first: str | None, last: str | None) -> tuple[str | None, str | None]:

@@ -67,7 +67,8 @@ class EmbedGraphQL(GuardedGraphQL):
     """The embed schema behind an embed token; nothing else is reachable."""
 
     challenge = "Embed"
-    unauthenticated = "Invalid or expired embed token."
+    unauthenticated = "Send the embed token: Authorization: Embed <token>."
+    rejected = "Invalid or expired embed token."
 
     def __init__(self, services: Services) -> None:
         settings = services.settings

@@ -32,7 +32,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from gateway.admission.answers import check_media_type
 from gateway.admission.gate import Operation, OperationGate
 from gateway.admission.limits import Analysis
-from gateway.auth.admission import UNAUTHENTICATED, admit, client_address
+from gateway.auth.admission import REJECTED, UNAUTHENTICATED, admit, client_address
 from gateway.auth.authenticate import KEY_MEMORY_SECONDS
 from gateway.auth.principal import Principal
 from gateway.errors import Refused
@@ -85,6 +85,9 @@ class GuardedGraphQL(GraphQL[Context, None]):
     challenge = "Bearer"
     """``WWW-Authenticate`` of a 401."""
     unauthenticated = UNAUTHENTICATED
+    """A 401's message when no credentials were sent…"""
+    rejected = REJECTED
+    """…and when those sent were not accepted."""
 
     def __init__(
         self,
@@ -246,7 +249,9 @@ class GuardedGraphQL(GraphQL[Context, None]):
             lambda: self.identify(credentials),
             self.services.login_failures,
             client_address(connection),
+            credentials=credentials,
             unauthenticated=self.unauthenticated,
+            rejected=self.rejected,
             challenge=self.challenge,
         )
 

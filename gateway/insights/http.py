@@ -65,10 +65,12 @@ async def export_segment_endpoint(request: Request) -> Response:
 
 async def _export(request: Request) -> Response:
     services: Services = request.app.state.services
+    credentials = request.headers.get("authorization")
     principal = await admit(
-        lambda: services.auth.authenticate(request.headers.get("authorization")),
+        lambda: services.auth.authenticate(credentials),
         services.login_failures,
         client_address(request),
+        credentials=credentials,
     )
     await take_token(services.rate_limiter, principal)
     if principal.role is Role.EMBED:

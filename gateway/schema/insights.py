@@ -45,7 +45,10 @@ class CustomerTraits:
         " order at all.",
         deprecation_reason="Use lifetimeValue.currencyCode.",
     )
-    order_count: int = strawberry.field(description="Orders not cancelled.")
+    order_count: int = strawberry.field(
+        description="Orders not cancelled, as of `computedAt`"
+        " (`orders.totalCount` counts every order, now)."
+    )
     average_order_value: Money | None = strawberry.field(
         description="lifetimeValue / orderCount; null when the customer has no"
         " order that was not cancelled."

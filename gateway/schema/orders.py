@@ -248,8 +248,9 @@ class Order:
 @strawberry.type(description="A page of orders, newest first.")
 class OrderConnection(Connection[Order]):
     total_count: int = strawberry.field(
-        description="The customer's order count in Shopify (numberOfOrders); every"
-        " one of them can be paged to."
+        description="The customer's order count in Shopify (numberOfOrders),"
+        " cancelled orders included; every one of them can be paged to."
+        " `traits.orderCount` leaves the cancelled ones out."
     )
 
 

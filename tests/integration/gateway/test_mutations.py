@@ -143,6 +143,29 @@ async def test_tag_and_untag_are_idempotent(gql: GraphQL) -> None:
     assert result["data"]["untagCustomer"]["tags"] == ["b2b"]
 
 
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        ([""], "A tag in `tags` must not be empty."),
+        (["ok", "   "], "A tag in `tags` must not be empty."),
+        (["x" * 65], "A tag in `tags` is longer than 64 characters."),
+        (["rtl\u202egpj.exe"], "A tag in `tags` must hold printable characters only"),
+    ],
+)
+async def test_a_bad_tag_is_refused_by_what_is_wrong_with_it(
+    gql: GraphQL, tags: list[str], message: str
+) -> None:
+    """The list is not empty: one of its tags is (or too long, or hidden)."""
+    cid = await new_customer(gql)
+    tag = "mutation($c: ID!, $t: [String!]!) { tagCustomer(customerId: $c, tags: $t) { tags } }"
+    result = await gql(tag, {"c": cid, "t": tags})
+    [error] = result["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"].startswith(message), error
+    again = await gql("query($id: ID!) { customer(id: $id) { tags } }", {"id": cid})
+    assert again["data"]["customer"]["tags"] == []  # nothing half-written
+
+
 async def test_consent_changes_replace_the_previous_state(gql: GraphQL) -> None:
     cid = await new_customer(gql)
     mutation = (

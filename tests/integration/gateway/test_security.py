@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from gateway.app import create_app
+from gateway.auth.admission import REJECTED, UNAUTHENTICATED
 from gateway.auth.audit import entries_for
 from gateway.auth.keys import create_key, revoke_key
 from gateway.auth.policy import Role
@@ -79,23 +80,34 @@ async def test_no_credentials_is_401_with_a_code(client: httpx.AsyncClient) -> N
     )
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
-    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert error["message"] == UNAUTHENTICATED  # what to send
 
 
 @pytest.mark.parametrize(
-    "authorization",
+    ("authorization", "challenge", "message"),
     [
-        "Bearer cg_not_a_real_key",
-        "Basic dXNlcjpwYXNz",
-        "Bearer",
-        "Bearer eyJhbGciOi.x.y",
+        # a token not accepted: told so, not what was wrong with it
+        ("Bearer cg_not_a_real_key", 'Bearer error="invalid_token"', REJECTED),
+        ("Bearer eyJhbGciOi.x.y", 'Bearer error="invalid_token"', REJECTED),
+        # another scheme: told what to send, with no error code
+        ("Basic dXNlcjpwYXNz", "Bearer", UNAUTHENTICATED),
+        # the scheme alone: a malformed request
+        ("Bearer", 'Bearer error="invalid_request"', UNAUTHENTICATED),
+        ("Bearer   ", 'Bearer error="invalid_request"', UNAUTHENTICATED),
     ],
 )
 async def test_invalid_credentials_are_401(
-    client: httpx.AsyncClient, authorization: str
+    client: httpx.AsyncClient, authorization: str, challenge: str, message: str
 ) -> None:
+    """RFC 6750 § 3.1's answers."""
     response = await ask(client, "{ __typename }", {"Authorization": authorization})
     assert response.status_code == 401
+    assert response.headers["www-authenticate"] == challenge
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert error["message"] == message
 
 
 async def test_revoked_and_expired_keys_stop_working(
