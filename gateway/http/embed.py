@@ -102,6 +102,16 @@ class EmbedGraphQL(GuardedGraphQL):
             given += connection.query_params.getlist("token")
         return single(given)
 
+    def presented(
+        self, connection: Request | WebSocket, params: Mapping[str, object] | None
+    ) -> str | None:
+        """A token given (header or ``?token=``) as ``Embed <token>``; else
+        the header as sent (another scheme's, or none)."""
+        token = self.credentials(connection, params)
+        if token:
+            return f"{self.challenge} {token}"
+        return connection.headers.get("authorization")
+
     async def identify(
         self, credentials: str | None, *, max_age: float = KEY_MEMORY_SECONDS
     ) -> Principal | None:

@@ -241,6 +241,13 @@ class GuardedGraphQL(GraphQL[Context, None]):
         """The operation to run (``/graphql`` resolves persisted queries)."""
         return item
 
+    def presented(
+        self, connection: Request | WebSocket, params: Mapping[str, object] | None
+    ) -> str | None:
+        """What the caller sent, scheme and token, as an ``Authorization``
+        value: how a refusal is worded (``admission.admit``)."""
+        return self.credentials(connection, params)
+
     async def _admit(
         self, connection: Request | WebSocket, params: Mapping[str, object] | None
     ) -> Principal:
@@ -249,7 +256,7 @@ class GuardedGraphQL(GraphQL[Context, None]):
             lambda: self.identify(credentials),
             self.services.login_failures,
             client_address(connection),
-            credentials=credentials,
+            credentials=self.presented(connection, params),
             unauthenticated=self.unauthenticated,
             rejected=self.rejected,
             challenge=self.challenge,

@@ -77,6 +77,41 @@ async def test_the_embed_endpoint_serves_only_the_tokens_customer(gateway: Gatew
     assert "Cannot query field 'customer'" in other_field.text
 
 
+@pytest.mark.parametrize(
+    ("authorization", "challenge", "message"),
+    [
+        (None, "Embed", "Send the embed token: Authorization: Embed <token>."),
+        ("Bearer x", "Embed", "Send the embed token: Authorization: Embed <token>."),
+        ("Embed", 'Embed error="invalid_request"', "Send the embed token"),
+        (
+            "Embed nope",
+            'Embed error="invalid_token"',
+            "Invalid or expired embed token.",
+        ),
+        ("expired", 'Embed error="invalid_token"', "Invalid or expired embed token."),
+    ],
+)
+async def test_a_refused_embed_token_is_told_apart_from_a_missing_one(
+    gateway: Gateway, authorization: str | None, challenge: str, message: str
+) -> None:
+    """RFC 6750 § 3.1's answers, as ``/graphql`` gives them: an expired or
+    altered token is not accepted (``invalid_token``), not missing."""
+    if authorization == "expired":
+        secret = gateway.services.settings.secret_key.get_secret_value()
+        token, _ = create_token(secret, 3, 60, now=time.time() - 120)
+        authorization = f"Embed {token}"
+    response = await gateway.http.post(
+        "/embed/graphql",
+        json={"query": TIMELINE, "variables": {"c": CUSTOMER}},
+        headers={"Authorization": authorization or ""},
+    )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == challenge
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert error["message"].startswith(message)
+
+
 async def test_a_token_for_some_sources_shows_only_those(gateway: Gateway):
     await gateway.gql(
         'mutation($c: ID!) { addNote(customerId: $c, body: "hi") { id } }',
