@@ -24,7 +24,10 @@ def decode_global_id(
     value: str, expected: str | None = None, field: str = "id"
 ) -> tuple[str, int]:
     """``(type name, integer id)``; BAD_USER_INPUT for anything malformed, a
-    number no key can have, or another type than ``expected``."""
+    number no key can have, or another type than ``expected``. The base64's
+    ``=`` padding may be left out, as clients that speak base64url do."""
+    if "=" not in value:
+        value += "=" * (-len(value) % 4)
     try:
         gid = GlobalID.from_id(value)
     except ValueError as exc:

@@ -1,0 +1,35 @@
+"""Global ids as clients send them back: padded base64, or without its ``=``
+padding (base64url clients strip it); anything else malformed is refused."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from strawberry.relay import to_base64
+
+from gateway.errors import BadUserInput
+from gateway.relay.ids import decode_global_id
+
+
+@pytest.mark.parametrize("pk", [1, 23, 228, 4567, 2**63 - 1])
+def test_an_id_without_its_padding_names_the_same_row(pk: int) -> None:
+    padded = to_base64("Customer", pk)
+    bare = padded.rstrip("=")
+    assert decode_global_id(bare) == decode_global_id(padded) == ("Customer", pk)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "=",
+        base64.b64encode(b"Customer:").decode(),
+        base64.b64encode(b"Customer:-1").decode().rstrip("="),
+        base64.b64encode(b"Customer:007").decode().rstrip("="),
+        "not base64 at all!",
+    ],
+)
+def test_a_malformed_id_is_refused_padded_or_not(value: str) -> None:
+    with pytest.raises(BadUserInput):
+        decode_global_id(value)
