@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
 from connectors.models import Ticket, TicketComment
@@ -64,22 +64,32 @@ def ticket_cursor(ticket: Ticket) -> str:
     return TICKETS.encode(_sort_key(ticket))
 
 
+@dataclass(frozen=True, slots=True)
+class TicketPage:
+    items: Sequence[Ticket]
+    has_next: bool
+    total: int
+    """The customer's tickets in the statuses asked for, whatever the page."""
+
+
 async def tickets(
     info: Info,
     customer_id: int,
     first: int,
     after: str | None,
     statuses: set[str] | None,
-) -> Page[Ticket] | None:
+) -> TicketPage | None:
     start = _start(info, first, after)
     newest_first = await _tickets(info, customer_id)
     if newest_first is None:
         return None
     if statuses:
         newest_first = [t for t in newest_first if t.status in statuses]
+    total = len(newest_first)
     if start is not None:
         newest_first = [t for t in newest_first if _sort_key(t) < start]
-    return Page.from_rows(newest_first, first)
+    page = Page.from_rows(newest_first, first)
+    return TicketPage(page.items, page.has_next, total)
 
 
 async def comments(info: Info, ticket_id: str) -> list[TicketComment]:

@@ -157,7 +157,10 @@ class Ticket:
 
 @strawberry.type(description="A page of tickets, newest first.")
 class TicketConnection(Connection[Ticket]):
-    pass
+    total_count: int = strawberry.field(
+        description="The customer's tickets in the statuses asked for (all of"
+        " them when `status` is left out), whatever the page."
+    )
 
 
 @strawberry.type(description="The customer's satisfaction ratings, summed up.")
@@ -202,6 +205,7 @@ async def customer_tickets(
         lambda t: Ticket.of(t, root.id),
         has_next=page.has_next,
         has_previous=after is not None,
+        total_count=page.total,
     )
 
 

@@ -237,3 +237,34 @@ async def test_a_ticket_status_zendesk_adds_later_is_unknown_and_can_be_filtered
     assert [e["node"]["id"] for e in customer["unknown"]["edges"]] == [
         str(ticket["id"])
     ]
+
+
+async def test_a_ticket_pages_total_counts_the_statuses_asked_for_on_every_page(
+    gateway: Gateway,
+) -> None:
+    """``tickets.totalCount``: the customer's tickets in the statuses asked
+    for (all without ``status``), the same on the first page and the next,
+    as Zendesk holds them."""
+    email = shopper(gateway)
+    desk = gateway.simulators.zendesk.desk
+    mine = [
+        t
+        for t in desk.tickets.values()
+        if desk.users[t["requester_id"]]["email"] == email
+    ]
+    solved = sum(1 for t in mine if t["status"] == "solved")
+    query = (
+        "query($e: String!, $after: String) { customer(email: $e) {"
+        " all: tickets(first: 1, after: $after) {"
+        "   totalCount pageInfo { endCursor } }"
+        " solved: tickets(first: 1, status: [SOLVED], after: $after) {"
+        "   totalCount } } }"
+    )
+    first = (await gateway.gql(query, {"e": email}))["data"]["customer"]
+    cursor = first["all"]["pageInfo"]["endCursor"]
+    assert cursor is not None
+    later = (await gateway.gql(query, {"e": email, "after": cursor}))["data"][
+        "customer"
+    ]
+    assert first["all"]["totalCount"] == later["all"]["totalCount"] == len(mine)
+    assert first["solved"]["totalCount"] == later["solved"]["totalCount"] == solved
