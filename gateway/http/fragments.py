@@ -34,7 +34,7 @@ import functools
 import inspect
 import logging
 import weakref
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar, cast
 
 import orjson
@@ -437,14 +437,18 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
         )
         begun = self._begun.pop(path.key, None) if path.prev is None else None
         if begun:
+            complete = super().complete_object_value
             return self._once_departed(
                 begun,
-                return_type,
-                field_details_list,
-                info,
-                path,
-                result,
-                position_context,
+                functools.partial(
+                    complete,
+                    return_type,
+                    field_details_list,
+                    info,
+                    path,
+                    result,
+                    position_context,
+                ),
             )
         if reader is None or outer is not None:
             if outer is not None:  # a customer inside a customer: executed, and
@@ -464,25 +468,14 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
             position_context,
         )
 
-    async def _once_departed(
-        self,
-        begun: Begun,
-        return_type: GraphQLObjectType,
-        field_details_list: FieldDetailsList,
-        info: GraphQLResolveInfo[Any],
-        path: Path,
-        result: Any,
-        position_context: Any,
-    ) -> Any:
-        """The customer completed once the reads begun for its fields have
+    async def _once_departed(self, begun: Begun, complete: Callable[[], Any]) -> Any:
+        """The customer ``complete``d once the reads begun for its fields have
         sent their calls (or are over), ``DEPARTURE_WAIT`` at most: its
         fields' execution (a few milliseconds of the event loop) would
         otherwise hold back the cache's answers and budgets on their way,
         and the calls would leave after it, not before."""
         await calls_sent(begun, DEPARTURE_WAIT)
-        value = super().complete_object_value(
-            return_type, field_details_list, info, path, result, position_context
-        )
+        value = complete()
         return await value if self.is_awaitable(value) else value
 
     async def _through_fragment(
