@@ -16,11 +16,32 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Generic, TypeVar
 
+CURRENCY_DIGITS: dict[str, int] = {
+    **dict.fromkeys((
+        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX",
+        "UYI", "VND", "VUV", "XAF", "XOF", "XPF",
+    ), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}  # fmt: skip
+"""ISO 4217 minor units of the currencies that do not have two."""
+
 
 @dataclass(frozen=True, slots=True)
 class Money:
     amount: Decimal
     currency: str
+
+    def fixed(self) -> Decimal:
+        """The amount with its currency's number of digits (ISO 4217):
+        ``12.50`` USD, ``1200`` JPY, ``1.250`` KWD, as the API shows it."""
+        digits = CURRENCY_DIGITS.get(self.currency.upper(), 2)
+        return self.amount.quantize(Decimal(1).scaleb(-digits))
+
+    def __str__(self) -> str:
+        """``46.00 USD``: how a sentence for people writes it (a timeline
+        item's summary)."""
+        return f"{self.fixed()} {self.currency}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,8 +77,11 @@ class CustomerTraits:
         " has no order."
     )
     predicted_next_order_at: datetime | None = strawberry.field(
-        description="Own average interval, else the category's replenishment;"
-        " null when neither is known."
+        description="The last order plus the customer's own average interval"
+        " between orders, else the shortest replenishment interval of the"
+        " categories they bought;"
+        " null when neither is known. May lie before `computedAt`: the"
+        " customer is overdue (a reorder reminder's audience)."
     )
     open_tickets: int = strawberry.field(
         description="Tickets in NEW, OPEN, PENDING or HOLD."

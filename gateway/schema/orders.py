@@ -21,16 +21,6 @@ if TYPE_CHECKING:
     from gateway.schema.customer import Customer
 
 
-CURRENCY_DIGITS: dict[str, int] = {
-    **dict.fromkeys((
-        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX",
-        "UYI", "VND", "VUV", "XAF", "XOF", "XPF",
-    ), 0),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-    **dict.fromkeys(("CLF", "UYW"), 4),
-}  # fmt: skip
-"""ISO 4217 minor units of the currencies that do not have two."""
-
 FORBIDDEN = " " + scope_missing("Shopify")
 
 
@@ -49,9 +39,7 @@ class Money:
 
     @classmethod
     def of(cls, money: canonical.Money) -> Money:
-        digits = CURRENCY_DIGITS.get(money.currency.upper(), 2)
-        amount = money.amount.quantize(Decimal(1).scaleb(-digits))
-        return cls(amount=amount, currency_code=money.currency)
+        return cls(amount=money.fixed(), currency_code=money.currency)
 
 
 @strawberry.type(description="One product line of an order or a checkout.")

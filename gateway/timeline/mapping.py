@@ -48,21 +48,19 @@ def shopify_items(
 ) -> list[TimelineItem]:
     items: list[TimelineItem] = []
     for order in orders:
-        total = f"{order.total.amount} {order.total.currency}"
         items.append(
             TimelineItem(
                 order.processed_at, Source.SHOPIFY, order.id, Kind.ORDER_PLACED,
-                f"Placed order {order.name} ({total})", None, order.id, order,
+                f"Placed order {order.name} ({order.total})", None, order.id, order,
             )
         )  # fmt: skip
         for refund in order.refunds:
             if refund.created_at is None:  # Shopify does not always say when
                 continue
-            amount = f"{refund.total.amount} {refund.total.currency}"
             items.append(
                 TimelineItem(
                     refund.created_at, Source.SHOPIFY, refund.id, Kind.ORDER_REFUNDED,
-                    f"Refunded {amount} on order {order.name}", None, refund.id,
+                    f"Refunded {refund.total} on order {order.name}", None, refund.id,
                     refund, order,
                 )
             )  # fmt: skip
@@ -77,12 +75,12 @@ def shopify_items(
                 )  # fmt: skip
     for checkout in checkouts:
         if checkout.completed_at is None:
-            total = f"{checkout.total.amount} {checkout.total.currency}"
             items.append(
                 TimelineItem(
                     checkout.created_at, Source.SHOPIFY, checkout.id,
-                    Kind.CHECKOUT_ABANDONED, f"Abandoned a checkout ({total})", None,
-                    checkout.id, checkout,
+                    Kind.CHECKOUT_ABANDONED,
+                    f"Abandoned a checkout ({checkout.total})", None, checkout.id,
+                    checkout,
                 )
             )  # fmt: skip
     return items
