@@ -43,11 +43,17 @@ log = logging.getLogger("gateway.errors")
 
 
 class GatewayError(Exception):
+    """``extensions.field`` names what the client sent wrong, an input field or
+    an argument (``first``, ``tags``, ``dueAt``); an argument is named in
+    ``extensions.argument`` too, so a client reads one key either way."""
+
     code = "INTERNAL_SERVER_ERROR"
 
     def __init__(self, message: str, **extensions: object) -> None:
         super().__init__(message)
         self.message = message
+        if "argument" in extensions:
+            extensions.setdefault("field", extensions["argument"])
         self.extensions = extensions
 
 

@@ -116,7 +116,8 @@ class OperationGate:
                 self.limits,
             )
         except LimitExceeded as exc:
-            raise Refused(400, exc.code, exc.message) from exc
+            named = {"field": exc.field} if exc.field else {}
+            raise Refused(400, exc.code, exc.message, extensions=named) from exc
         except GraphQLError:
             return None
         if analysis.is_subscription and method != "WS":

@@ -75,10 +75,12 @@ own (the timeline serves 20)."""
 
 
 class LimitExceeded(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+        """``field``: the argument refused, for ``BAD_USER_INPUT``."""
         super().__init__(message)
         self.code = code
         self.message = message
+        self.field = field
 
 
 def coerced_variables(
@@ -261,6 +263,7 @@ class Walker:
                     raise LimitExceeded(
                         "BAD_USER_INPUT",
                         f"`{name}` must be an Int (a 32-bit integer).",
+                        field=name,
                     )
                 if value is Undefined:  # "ten", 1.5: validation refuses it
                     return self.limits.max_page_size

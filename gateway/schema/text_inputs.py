@@ -13,9 +13,17 @@ encoded to UTF-8 for the database or the response), or more than
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
 
-from graphql import GraphQLError, StringValueNode, visit
+from graphql import (
+    ArgumentNode,
+    GraphQLError,
+    ObjectFieldNode,
+    StringValueNode,
+    VariableNode,
+    visit,
+)
 from graphql.language import Visitor
 from strawberry.extensions import SchemaExtension
 
@@ -33,21 +41,22 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-def _strings(value: object) -> Iterator[str]:
-    """Every string in ``value``, keys too, at any depth: a loop over a stack,
-    not a recursion (variables nested 1,000 levels, which orjson reads, were
-    a ``RecursionError``: an internal error)."""
-    pending = [value]
+def _strings(value: object, name: str) -> Iterator[tuple[str, str]]:
+    """Every string in ``value``, keys too, at any depth, each with the name
+    of the input field holding it (``name`` outside any object; a key's is its
+    object's): a loop over a stack, not a recursion (variables nested 1,000
+    levels, which orjson reads, were a ``RecursionError``: an internal error)."""
+    pending = [(name, value)]
     while pending:
-        item = pending.pop()
+        holder, item = pending.pop()
         if isinstance(item, str):
-            yield item
+            yield holder, item
         elif isinstance(item, Mapping):
             for key, member in item.items():
-                yield str(key)
-                pending.append(member)
+                yield holder, str(key)
+                pending.append((str(key), member))
         elif isinstance(item, list):
-            pending.extend(item)
+            pending.extend((holder, member) for member in item)
 
 
 def _may_hold_bad_literals(query: str) -> bool:
@@ -61,30 +70,68 @@ def _may_hold_bad_literals(query: str) -> bool:
     )
 
 
+def _holder(parent: object, ancestors: Sequence[object]) -> str | None:
+    """The argument or input field a node sits in, the nearest (graphql-core
+    gives its parent apart from the rest of its ancestors)."""
+    for ancestor in (parent, *reversed(ancestors)):
+        if isinstance(ancestor, ArgumentNode | ObjectFieldNode):
+            return ancestor.name.value
+    return None
+
+
 class _Literals(Visitor):
+    """The document's string literals, and where each variable is used."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.found: list[str] = []
+        self.found: list[tuple[str, str]] = []
+        self.used_as: dict[str, str] = {}
 
-    def enter_string_value(self, node: StringValueNode, *_: object) -> None:
-        self.found.append(node.value)
+    def enter_string_value(
+        self, node: StringValueNode, _key: object, parent: object, _path: object,
+        ancestors: Sequence[object],
+    ) -> None:  # fmt: skip
+        self.found.append((_holder(parent, ancestors) or "", node.value))
+
+    def enter_variable(
+        self, node: VariableNode, _key: object, parent: object, _path: object,
+        ancestors: Sequence[object],
+    ) -> None:  # fmt: skip
+        holder = _holder(parent, ancestors)
+        if holder is not None:
+            self.used_as.setdefault(node.name.value, holder)
 
 
 class TextInputs(SchemaExtension):
     """List it after ``ValidatedDocuments``: the refusal is
-    added to the validation errors, so nothing executes."""
+    added to the validation errors, so nothing executes. It names the
+    argument or input field holding the string refused (``extensions.field``,
+    as ``gateway.errors.GatewayError`` names it), a variable by where the
+    document uses it."""
 
     def on_validate(self) -> Iterator[None]:
         execution = self.execution_context
+        document = execution.graphql_document
         literals = _Literals()
-        if execution.graphql_document is not None and _may_hold_bad_literals(
-            execution.query or ""
-        ):
-            visit(execution.graphql_document, literals)
-        for value in [*literals.found, *_strings(execution.variables or {})]:
+        if document is not None and _may_hold_bad_literals(execution.query or ""):
+            visit(document, literals)
+        variables = execution.variables or {}
+        sent = (
+            (holder, value)
+            for name, given in variables.items()
+            for holder, value in _strings(given, f"${name}")
+        )
+        for holder, value in chain(literals.found, sent):
             problem = text_problem(value)
             if problem is not None:
-                refusal = GraphQLError(problem, extensions={"code": "BAD_USER_INPUT"})
+                if holder.startswith("$") and document is not None:
+                    if not literals.used_as:
+                        visit(document, literals)  # where each variable goes
+                    holder = literals.used_as.get(holder[1:], holder)
+                extensions = {"code": "BAD_USER_INPUT"}
+                if holder:
+                    extensions["field"] = holder
+                refusal = GraphQLError(problem, extensions=extensions)
                 execution.pre_execution_errors = [
                     *(execution.pre_execution_errors or []),
                     refusal,

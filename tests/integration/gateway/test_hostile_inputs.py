@@ -241,6 +241,8 @@ async def test_hostile_text_in_any_mutation_string_is_refused_and_nothing_stored
         # check.
         code = "BAD_REQUEST" if hostile == "lone-surrogate" else "BAD_USER_INPUT"
         assert answer["errors"][0]["extensions"]["code"] == code, (hostile, answer)
+        if code == "BAD_USER_INPUT":  # named, whichever argument or input field
+            assert answer["errors"][0]["extensions"].get("field"), (hostile, answer)
         assert await rows(db) == before, hostile
 
 
@@ -263,6 +265,49 @@ async def test_a_control_character_in_a_literal_raw_or_escaped_is_refused_too(
         {"c": customer},
     )
     assert answer["errors"][0]["extensions"]["code"] == code
+    assert await rows(db) == before
+
+
+@pytest.mark.parametrize(
+    ("document", "variables", "field"),
+    [
+        (  # a literal: the argument holding it
+            'mutation($c: ID!) { addNote(customerId: $c, body: "a\\u0001b") { id } }',
+            {},
+            "body",
+        ),
+        (  # a variable: where the document uses it
+            "mutation($c: ID!, $b: String!) { addNote(customerId: $c, body: $b) { id } }",
+            {"b": "x" * 10_001},
+            "body",
+        ),
+        (  # inside an input object sent as a variable: its field
+            "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
+            {"i": {"email": "named@example.com", "firstName": "a\x07b"}},
+            "firstName",
+        ),
+        (  # inside an input object written in the document
+            "mutation($n: String) { createCustomer(input: "
+            '{email: "named@example.com", lastName: $n}) { id } }',
+            {"n": "a\x00b"},
+            "lastName",
+        ),
+    ],
+)
+async def test_a_refused_text_names_the_argument_or_input_field_holding_it(
+    client: httpx.AsyncClient,
+    db: Services,
+    customer: str,
+    document: str,
+    variables: dict[str, Any],
+    field: str,
+) -> None:
+    before = await rows(db)
+    answer = await ask(client, document, {"c": customer, **variables})
+    assert answer["errors"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": field,
+    }, answer
     assert await rows(db) == before
 
 
@@ -311,6 +356,9 @@ async def test_a_negative_or_huge_first_on_any_connection_is_a_coded_refusal(
     codes = {e["extensions"]["code"] for e in answer.get("errors", [])}
     assert codes, answer
     assert "INTERNAL_SERVER_ERROR" not in codes
+    for error in answer["errors"]:  # `first` named as every argument is
+        if error["extensions"]["code"] == "BAD_USER_INPUT":
+            assert error["extensions"]["field"] == "first", answer
 
 
 async def test_loyalty_grants_cannot_overflow_the_balance(
