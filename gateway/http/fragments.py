@@ -256,15 +256,32 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         """A plain object field: read off ``source`` and completed as
         graphql-core's ``execute_field`` completes a resolver's value, its
-        errors handled the same way."""
+        errors handled the same way. An object of an object type that has no
+        ``is_type_of`` (``Money``, an edge's ``node``, ``pageInfo``) has its
+        fields executed at once: what ``complete_value`` would do, without the
+        resolve info it would not read."""
         read, name, field_def, nodes = plan
         return_type = field_def.type
-        info = self.build_resolve_info(field_def, nodes, parent_type, path)
+        kind = (
+            return_type.of_type if type(return_type) is GraphQLNonNull else return_type
+        )
         try:
             value = read(source, name)
-            completed = self.complete_value(
-                return_type, details, info, path, value, position_context
-            )
+            if (
+                type(kind) is GraphQLObjectType
+                and kind.is_type_of is None
+                and kind.name != CACHED_TYPE
+                and value is not None
+                and not isinstance(value, Exception)
+            ):
+                completed = self.collect_and_execute_subfields(
+                    kind, details, path, value, position_context
+                )
+            else:
+                info = self.build_resolve_info(field_def, nodes, parent_type, path)
+                completed = self.complete_value(
+                    return_type, details, info, path, value, position_context
+                )
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, details, path)
             return None
