@@ -1,0 +1,151 @@
+"""The requests running one operation share its collected field sets and
+their plans (``gateway.http.fragments._shared``): a document is parsed once
+(Strawberry's ``ParserCache``), so a second request of it collects nothing —
+unless a directive or a fragment's arguments let its variables decide what
+is collected. Every answer is graphql-core's own executor's."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import strawberry
+from graphql.execution.collect_fields import FieldDetailsList
+from strawberry import ID
+from strawberry.extensions import ParserCache
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from gateway.http.fragments import FragmentExecutor
+
+
+@strawberry.interface
+class Event:
+    id: strawberry.ID
+
+
+@strawberry.type
+class Viewed(Event):
+    path: str
+
+
+@strawberry.type
+class Ordered(Event):
+    total: str
+    lines: list[str]
+
+
+@strawberry.type
+class Person:
+    name: str
+    events: list[Event]
+    friend: Person | None = None
+
+
+PEOPLE = {
+    "ada": Person(
+        name="Ada",
+        events=[
+            Viewed(id=ID("1"), path="/a"),
+            Ordered(id=ID("2"), total="9.00", lines=["x"]),
+        ],
+    ),
+    "bo": Person(name="Bo", events=[Ordered(id=ID("3"), total="1.50", lines=[])]),
+}
+PEOPLE["ada"].friend = PEOPLE["bo"]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def person(self, name: str) -> Person | None:
+        return PEOPLE.get(name)
+
+
+class Counted(FragmentExecutor):
+    """Counts the field sets graphql-core collects below the root."""
+
+    collected = 0
+
+    def collect_subfields(
+        self, return_type: Any, field_details_list: FieldDetailsList
+    ) -> Any:
+        Counted.collected += 1
+        return super().collect_subfields(return_type, field_details_list)
+
+
+PLAIN = """
+query($who: String!) {
+  person(name: $who) {
+    name
+    events { id ... on Viewed { path } ...Bought }
+    friend { name events { __typename id } }
+  }
+}
+fragment Bought on Ordered { total lines }
+"""
+
+DIRECTED = """
+query($who: String!, $more: Boolean!) {
+  person(name: $who) {
+    name
+    events { id ... on Ordered @include(if: $more) { total } }
+    friend @skip(if: $more) { name }
+  }
+}
+"""
+
+
+def run(executor: type[Any], document: str, *variables: dict[str, Any]) -> list[Any]:
+    """Each of ``variables`` in turn, on one schema (one parser cache)."""
+    schema = strawberry.Schema(
+        query=Query,
+        types=[Viewed, Ordered],
+        execution_context_class=executor,
+        extensions=[ParserCache],
+    )
+
+    async def each() -> list[Any]:
+        answers = []
+        for given in variables:
+            result = await schema.execute(document, variable_values=given)
+            answers.append((result.data, [e.message for e in result.errors or []]))
+        return answers
+
+    return asyncio.run(each())
+
+
+def test_a_second_request_of_an_operation_collects_nothing_and_answers_alike() -> None:
+    asked = [{"who": "ada"}, {"who": "bo"}, {"who": "ada"}, {"who": "nobody"}]
+    Counted.collected = 0
+    mine = run(Counted, PLAIN, asked[0])
+    first = Counted.collected
+    assert first > 0
+    Counted.collected = 0
+    mine = run(Counted, PLAIN, *asked)
+    assert Counted.collected == first  # all in the first request: none after
+    assert mine == run(StrawberryGraphQLCoreExecutionContext, PLAIN, *asked)
+    assert mine[0][0]["person"]["events"][1] == {
+        "id": "2",
+        "total": "9.00",
+        "lines": ["x"],
+    }
+
+
+@pytest.mark.parametrize(
+    "order", [[True, False, True], [False, True, False]], ids=["more first", "less"]
+)
+def test_an_operation_whose_directives_read_variables_collects_for_each(
+    order: list[bool],
+) -> None:
+    asked = [{"who": "ada", "more": more} for more in order]
+    Counted.collected = 0
+    mine = run(Counted, DIRECTED, *asked)
+    assert mine == run(StrawberryGraphQLCoreExecutionContext, DIRECTED, *asked)
+    events = [answer[0]["person"]["events"][1] for answer in mine]
+    assert events == [
+        {"id": "2", "total": "9.00"} if more else {"id": "2"} for more in order
+    ]
+    friends = [answer[0]["person"].get("friend") for answer in mine]
+    assert friends == [None if more else {"name": "Bo"} for more in order]
+    assert Counted.collected >= 3 * len(order)  # every request its own
