@@ -175,13 +175,25 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
                 field_details_list,
                 None if deferred else collected,
             )
-            if shared is not None and not deferred:
+            if shared is not None and not deferred and shared.room(len(collected)):
                 shared.subfields[nodes] = known
                 shared.plans[id(collected)] = (
                     collected,
                     self._field_set_plan(return_type, collected),
                 )
         return known
+
+    def build_per_event_executor(self, payload: Any) -> FragmentExecutor:
+        """A subscription event's executor: graphql-core's copy of this one,
+        with memos of its own (the copy's would be this one's dicts, one
+        entry more every event of a long-lived subscription)."""
+        executor = cast(FragmentExecutor, super().build_per_event_executor(payload))
+        executor._selections = {}
+        executor._begun = {}
+        executor._upstream = {}
+        executor._field_sets = {}
+        executor._subfields = {}
+        return executor
 
     def execute_fields(
         self,
@@ -299,6 +311,7 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
                 and kind.is_type_of is None
                 and kind.name != CACHED_TYPE
                 and value is not None
+                and value is not Undefined
                 and not isinstance(value, Exception)
             ):
                 completed = self.collect_and_execute_subfields(
@@ -811,6 +824,22 @@ class _Shared:
     """By object type and the field nodes' identities: as ``_subfields``."""
     plans: dict[int, tuple[GroupedFieldSet, FieldSetPlan | None]]
     """By a shared field set's identity: its plan (``_field_set_plan``)."""
+    fields: int = 0
+    """The fields of the sets held."""
+
+    def room(self, fields: int) -> bool:
+        """Whether a set of ``fields`` more is held: at most ``SHARED_FIELDS``
+        an operation (a 360 view holds ~100), so that the parser cache's
+        1,024 documents, crafted to spread fragments wide, hold no more than
+        their requests did while they ran."""
+        if self.fields + fields > SHARED_FIELDS:
+            return False
+        self.fields += fields
+        return True
+
+
+SHARED_FIELDS = 500
+"""The most fields an operation's shared sets hold (``_Shared.room``)."""
 
 
 _SHARED: dict[int, _Shared | None] = {}

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import chain
 
 from graphql import (
     ArgumentNode,
     GraphQLError,
     ObjectFieldNode,
     StringValueNode,
+    VariableDefinitionNode,
     VariableNode,
     visit,
 )
@@ -41,20 +41,27 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-def _strings(value: object, name: str) -> Iterator[tuple[str, str]]:
-    """Every string in ``value``, keys too, at any depth, each with the name
-    of the input field holding it (``name`` outside any object; a key's is its
-    object's): a loop over a stack, not a recursion (variables nested 1,000
-    levels, which orjson reads, were a ``RecursionError``: an internal error)."""
-    pending = [(name, value)]
+NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}\Z")
+"""A key an input type can define (a GraphQL name), that a refusal may name:
+any other key of a client's JSON is not echoed back."""
+
+
+def _strings(value: object) -> Iterator[tuple[str | None, str]]:
+    """Every string in ``value``, keys too, at any depth, each with the input
+    field holding it (``None`` outside any object that names one: a key's
+    is its object's; a member's its key, if ``NAME`` holds of it): a loop over
+    a stack, not a recursion (variables nested 1,000 levels, which orjson
+    reads, were a ``RecursionError``: an internal error)."""
+    pending: list[tuple[str | None, object]] = [(None, value)]
     while pending:
         holder, item = pending.pop()
         if isinstance(item, str):
             yield holder, item
         elif isinstance(item, Mapping):
             for key, member in item.items():
-                yield holder, str(key)
-                pending.append((str(key), member))
+                key = str(key)
+                yield holder, key
+                pending.append((key if NAME.match(key) else holder, member))
         elif isinstance(item, list):
             pending.extend((holder, member) for member in item)
 
@@ -70,36 +77,60 @@ def _may_hold_bad_literals(query: str) -> bool:
     )
 
 
-def _holder(parent: object, ancestors: Sequence[object]) -> str | None:
-    """The argument or input field a node sits in, the nearest (graphql-core
-    gives its parent apart from the rest of its ancestors)."""
+def _place(
+    parent: object, ancestors: Sequence[object]
+) -> tuple[str | None, str | None]:
+    """Where a node sits: the nearest argument or input field around it, or
+    else the variable whose default it is (graphql-core gives its parent
+    apart from the rest of its ancestors)."""
     for ancestor in (parent, *reversed(ancestors)):
         if isinstance(ancestor, ArgumentNode | ObjectFieldNode):
-            return ancestor.name.value
-    return None
+            return ancestor.name.value, None
+        if isinstance(ancestor, VariableDefinitionNode):
+            return None, ancestor.variable.name.value
+    return None, None
 
 
 class _Literals(Visitor):
-    """The document's string literals, and where each variable is used."""
+    """The document's string literals, each with where it sits (``_place``),
+    and where each variable is used (the argument or input field)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.found: list[tuple[str, str]] = []
+        self.found: list[tuple[str | None, str | None, str]] = []
         self.used_as: dict[str, str] = {}
 
     def enter_string_value(
         self, node: StringValueNode, _key: object, parent: object, _path: object,
         ancestors: Sequence[object],
     ) -> None:  # fmt: skip
-        self.found.append((_holder(parent, ancestors) or "", node.value))
+        self.found.append((*_place(parent, ancestors), node.value))
 
     def enter_variable(
         self, node: VariableNode, _key: object, parent: object, _path: object,
         ancestors: Sequence[object],
     ) -> None:  # fmt: skip
-        holder = _holder(parent, ancestors)
-        if holder is not None:
-            self.used_as.setdefault(node.name.value, holder)
+        field = _place(parent, ancestors)[0]
+        if field is not None:
+            self.used_as.setdefault(node.name.value, field)
+
+
+def _refused(
+    literals: _Literals, variables: Mapping[str, object]
+) -> tuple[str, str | None, str | None] | None:
+    """The first string refused (``text_problem``), literal or variable, a
+    variable's name included: why, and the input field holding it or else
+    the variable it is in."""
+    for field, variable, value in literals.found:
+        if (problem := text_problem(value)) is not None:
+            return problem, field, variable
+    for name, given in variables.items():
+        if (problem := text_problem(name)) is not None:
+            return problem, None, None
+        for field, value in _strings(given):
+            if (problem := text_problem(value)) is not None:
+                return problem, field, name
+    return None
 
 
 class TextInputs(SchemaExtension):
@@ -115,26 +146,18 @@ class TextInputs(SchemaExtension):
         literals = _Literals()
         if document is not None and _may_hold_bad_literals(execution.query or ""):
             visit(document, literals)
-        variables = execution.variables or {}
-        sent = (
-            (holder, value)
-            for name, given in variables.items()
-            for holder, value in _strings(given, f"${name}")
-        )
-        for holder, value in chain(literals.found, sent):
-            problem = text_problem(value)
-            if problem is not None:
-                if holder.startswith("$") and document is not None:
-                    if not literals.used_as:
-                        visit(document, literals)  # where each variable goes
-                    holder = literals.used_as.get(holder[1:], holder)
-                extensions = {"code": "BAD_USER_INPUT"}
-                if holder:
-                    extensions["field"] = holder
-                refusal = GraphQLError(problem, extensions=extensions)
-                execution.pre_execution_errors = [
-                    *(execution.pre_execution_errors or []),
-                    refusal,
-                ]
-                break
+        refused = _refused(literals, execution.variables or {})
+        if refused is not None:
+            problem, field, variable = refused
+            if field is None and variable is not None and document is not None:
+                used = _Literals()  # where the variable goes
+                visit(document, used)
+                field = used.used_as.get(variable)
+            extensions = {"code": "BAD_USER_INPUT"}
+            if field is not None:
+                extensions["field"] = field
+            execution.pre_execution_errors = [
+                *(execution.pre_execution_errors or []),
+                GraphQLError(problem, extensions=extensions),
+            ]
         yield

@@ -7,15 +7,18 @@ is collected. Every answer is graphql-core's own executor's."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
 import strawberry
+from graphql import Undefined
 from graphql.execution.collect_fields import FieldDetailsList
 from strawberry import ID
 from strawberry.extensions import ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway.http import fragments
 from gateway.http.fragments import FragmentExecutor
 
 
@@ -149,3 +152,106 @@ def test_an_operation_whose_directives_read_variables_collects_for_each(
     friends = [answer[0]["person"].get("friend") for answer in mine]
     assert friends == [None if more else {"name": "Bo"} for more in order]
     assert Counted.collected >= 3 * len(order)  # every request its own
+
+
+@strawberry.type
+class Tick:
+    at: int
+    person: Person | None
+
+
+@strawberry.type
+class Ticks:
+    @strawberry.subscription
+    async def ticks(self, count: int) -> AsyncGenerator[Tick, None]:
+        for at in range(count):
+            yield Tick(at=at, person=PEOPLE["ada"])
+
+
+class Kept(FragmentExecutor):
+    """Keeps the executor a subscription is run with."""
+
+    made: list[FragmentExecutor] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        Kept.made.append(self)
+
+
+def test_a_long_subscriptions_events_leave_its_executors_memos_as_they_were() -> None:
+    """graphql-core runs each event on a shallow copy of the subscription's
+    executor: its memos were the copy's too, an entry more every event."""
+    schema = strawberry.Schema(
+        query=Query,
+        subscription=Ticks,
+        types=[Viewed, Ordered],
+        execution_context_class=Kept,
+        extensions=[ParserCache],
+    )
+    document = "subscription { ticks(count: 300) { at person { name events { id } } } }"
+
+    async def events() -> list[Any]:
+        stream = await schema.subscribe(document)
+        assert not isinstance(stream, strawberry.types.ExecutionResult)
+        return [event async for event in stream]
+
+    Kept.made = []
+    answers = asyncio.run(events())
+    assert [a.data["ticks"]["at"] for a in answers] == list(range(300))
+    assert answers[-1].data["ticks"]["person"]["events"] == [{"id": "1"}, {"id": "2"}]
+    (executor,) = Kept.made
+    memos = (executor._field_sets, executor._subfields, executor._selections)
+    assert [len(memo) for memo in memos] == [0, 0, 0]
+
+
+@strawberry.type
+class Holder:
+    undefined: Price | None
+    required: Price
+
+
+@strawberry.type
+class Price:
+    amount: str
+
+
+@strawberry.type
+class Holding:
+    @strawberry.field
+    def holder(self) -> Holder:
+        return Holder(undefined=Undefined, required=Undefined)
+
+
+def test_a_plain_object_field_read_as_undefined_is_null_as_graphql_core_says() -> None:
+    def ask(executor: type[Any]) -> Any:
+        schema = strawberry.Schema(query=Holding, execution_context_class=executor)
+        result = asyncio.run(schema.execute("{ holder { undefined { amount } } }"))
+        required = asyncio.run(schema.execute("{ holder { required { amount } } }"))
+        return [
+            (r.data, [(e.message, e.path) for e in r.errors or []])
+            for r in (result, required)
+        ]
+
+    mine = ask(FragmentExecutor)
+    assert mine == ask(StrawberryGraphQLCoreExecutionContext)
+    assert mine[0] == ({"holder": {"undefined": None}}, [])
+
+
+def test_an_operation_shares_no_more_than_its_share_of_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past ``SHARED_FIELDS`` an operation's further sets are collected by
+    each request, as before: the parser cache's documents, crafted to spread
+    fragments wide, hold no more than their requests did."""
+    monkeypatch.setattr(fragments, "SHARED_FIELDS", 3)
+    asked = [{"who": "ada"}, {"who": "ada"}]
+    Counted.collected = 0
+    run(Counted, f"# one request's own operation\n{PLAIN}", asked[0])
+    alone = Counted.collected
+    document = f"# two requests' own operation\n{PLAIN}"
+    Counted.collected = 0
+    mine = run(Counted, document, *asked)
+    assert mine == run(StrawberryGraphQLCoreExecutionContext, document, *asked)
+    # the first request of the operation shared three fields' worth (the
+    # person's): the second collected all but that one set again
+    assert Counted.collected == 2 * alone - 1

@@ -312,6 +312,57 @@ async def test_a_refused_text_names_the_argument_or_input_field_holding_it(
 
 
 @pytest.mark.parametrize(
+    ("document", "variables", "field"),
+    [
+        (  # a variable's own name is text the client sent: checked, not named
+            "query($c: ID!) { customer(id: $c) { id } }",
+            {"a\x00b": "fine"},
+            None,
+        ),
+        (  # a long name under a refused value: not echoed
+            "query($c: ID!) { customer(id: $c) { id } }",
+            {"N" * 20_000: "\x00"},
+            None,
+        ),
+        (  # a key no input type could define: not echoed, its argument named
+            "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
+            {"i": {"email": "k@example.com", "<img src=x onerror=alert(1)>": "\x00"}},
+            "input",
+        ),
+        (  # a key like a variable is a key: its argument named
+            "mutation($i: CreateCustomerInput!, $n: String) {"
+            " createCustomer(input: $i) { id } addNote(customerId: 1, body: $n) { id } }",
+            {"i": {"email": "k@example.com", "$n": "\x00"}},
+            "input",
+        ),
+        (  # a variable's default: the argument it is used as
+            'query($x: String = "a\\u0001b") { customers(search: $x) { totalCount } }',
+            {},
+            "search",
+        ),
+    ],
+)
+async def test_a_refusal_names_only_what_the_schema_could_define(
+    client: httpx.AsyncClient,
+    db: Services,
+    customer: str,
+    document: str,
+    variables: dict[str, Any],
+    field: str | None,
+) -> None:
+    """A refused text's ``field`` is an argument or input field, never a
+    client's own key or variable name echoed back."""
+    before = await rows(db)
+    answer = await ask(client, document, {"c": customer, **variables})
+    refusals = [
+        e["extensions"] for e in answer["errors"] if "Text inputs" in e["message"]
+    ]
+    expected = {"code": "BAD_USER_INPUT"} | ({"field": field} if field else {})
+    assert refusals == [expected], answer
+    assert await rows(db) == before
+
+
+@pytest.mark.parametrize(
     ("field", "length"),
     [("line1", 201), ("line2", 201), ("city", 101), ("region", 101), ("postcode", 21)],
 )
