@@ -4,7 +4,8 @@ Strings reach a resolver as literals in the document or as variables (a JSON
 value of any shape). ``TextInputs``, a schema extension, walks both and
 refuses the operation with ``BAD_USER_INPUT`` when one holds a NUL or another
 C0 control character other than tab, newline and carriage return (PostgreSQL
-refuses NUL in text: it was an internal error), a lone surrogate (it cannot be
+refuses NUL in text: it was an internal error), DEL or a C1 control character
+(``FORBIDDEN``), a lone surrogate (it cannot be
 encoded to UTF-8 for the database or the response), or more than
 ``MAX_TEXT_LENGTH`` characters. Tighter limits per field are the columns' own
 (``gateway.db.column_limits``).
@@ -29,7 +30,10 @@ from strawberry.extensions import SchemaExtension
 
 MAX_TEXT_LENGTH = 10_000
 """The longest text any column takes (a note's body)."""
-FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+"""C0 controls but tab, newline and carriage return; DEL; C1 controls (U+0080 to
+U+009F: CSI, U+009B, is an escape to some terminals and log viewers); lone
+surrogates."""
 
 
 def text_problem(value: str) -> str | None:

@@ -252,6 +252,9 @@ async def test_hostile_text_in_any_mutation_string_is_refused_and_nothing_stored
         ("a\\u0000b", "BAD_USER_INPUT"),
         ("a\x00b", "BAD_USER_INPUT"),
         ("a\x01b", "BAD_USER_INPUT"),
+        ("a\x7fb", "BAD_USER_INPUT"),  # DEL
+        ("a\\u009bb", "BAD_USER_INPUT"),  # CSI, a C1 control: an escape to terminals
+        ("a\x85b", "BAD_USER_INPUT"),  # NEL
         ("a\\ud800b", "GRAPHQL_PARSE_FAILED"),  # graphql-core's lexer refuses it
     ],
 )
