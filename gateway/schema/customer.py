@@ -259,9 +259,11 @@ class Customer(relay.Node):
         resolver=timeline_fields.customer_timeline,
         description="Everything that happened with the customer, newest first,"
         " from every source: 20 per page unless `first`/`last` (at most"
-        " CG_MAX_PAGE_SIZE, 100 by default) says otherwise. A failed source"
-        " leaves its events out and is named in `unavailableSources` and in"
-        " `errors` (`extensions.source`).",
+        " CG_MAX_PAGE_SIZE, 100 by default) says otherwise. Shopify's events"
+        " are those of the customer's newest CG_SHOPIFY_ORDER_HISTORY (50 by"
+        " default) orders: older orders are in `orders`, not here. A failed"
+        " source leaves its events out and is named in `unavailableSources` and"
+        " in `errors` (`extensions.source`).",
     )
     tasks = strawberry.field(
         resolver=task_fields.customer_tasks,
