@@ -175,7 +175,11 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
                 field_details_list,
                 None if deferred else collected,
             )
-            if shared is not None and not deferred and shared.room(len(collected)):
+            if (
+                shared is not None
+                and not deferred
+                and shared.room(len(nodes) + sum(map(len, collected.values())))
+            ):
                 shared.subfields[nodes] = known
                 shared.plans[id(collected)] = (
                     collected,
@@ -825,21 +829,28 @@ class _Shared:
     plans: dict[int, tuple[GroupedFieldSet, FieldSetPlan | None]]
     """By a shared field set's identity: its plan (``_field_set_plan``)."""
     fields: int = 0
-    """The fields of the sets held."""
+    """The field details the sets hold, with their keys'."""
 
     def room(self, fields: int) -> bool:
-        """Whether a set of ``fields`` more is held: at most ``SHARED_FIELDS``
-        an operation (a 360 view holds ~100), so that the parser cache's
-        1,024 documents, crafted to spread fragments wide, hold no more than
-        their requests did while they ran."""
-        if self.fields + fields > SHARED_FIELDS:
+        """Whether a set of ``fields`` details more is held: at most
+        ``SHARED_FIELDS`` an operation (a 360 view holds 119) and
+        ``SHARED_TOTAL`` a process, so the parser cache's 1,024 documents,
+        crafted to repeat fields and spread fragments wide, hold little: past
+        either, a request collects its own sets, as it did before sharing."""
+        if self.fields + fields > SHARED_FIELDS or _HELD[0] + fields > SHARED_TOTAL:
             return False
         self.fields += fields
+        _HELD[0] += fields
         return True
 
 
-SHARED_FIELDS = 500
-"""The most fields an operation's shared sets hold (``_Shared.room``)."""
+SHARED_FIELDS = 1_000
+"""The most field details an operation's shared sets hold (``_Shared.room``)."""
+SHARED_TOTAL = 50_000
+"""The most every operation's shared sets hold together, in a process (~15 MB
+at most: ~0.3 KB a detail with its set's and plan's share)."""
+_HELD = [0]
+"""The field details held now, every operation's (``_forget`` gives back)."""
 
 
 _SHARED: dict[int, _Shared | None] = {}
@@ -875,8 +886,16 @@ def _shared(
     )
     shared = _Shared({}, {}) if plain else None
     _SHARED[key] = shared
-    weakref.finalize(operation, _SHARED.pop, key, None)
+    weakref.finalize(operation, _forget, key)
     return shared
+
+
+def _forget(key: int) -> None:
+    """An operation gone (out of the parser cache): its sets, and their share
+    of ``SHARED_TOTAL``."""
+    shared = _SHARED.pop(key, None)
+    if shared is not None:
+        _HELD[0] -= shared.fields
 
 
 DEPARTURE_WAIT = 0.01

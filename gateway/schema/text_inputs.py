@@ -18,11 +18,19 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from graphql import (
     ArgumentNode,
+    DocumentNode,
     GraphQLError,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLSchema,
     ObjectFieldNode,
+    OperationDefinitionNode,
     StringValueNode,
     VariableDefinitionNode,
     VariableNode,
+    get_named_type,
+    is_input_type,
+    type_from_ast,
     visit,
 )
 from graphql.language import Visitor
@@ -45,29 +53,36 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}\Z")
-"""A key an input type can define (a GraphQL name), that a refusal may name:
-any other key of a client's JSON is not echoed back."""
-
-
-def _strings(value: object) -> Iterator[tuple[str | None, str]]:
-    """Every string in ``value``, keys too, at any depth, each with the input
-    field holding it (``None`` outside any object that names one: a key's
-    is its object's; a member's its key, if ``NAME`` holds of it): a loop over
-    a stack, not a recursion (variables nested 1,000 levels, which orjson
-    reads, were a ``RecursionError``: an internal error)."""
-    pending: list[tuple[str | None, object]] = [(None, value)]
+def _strings(value: object) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Every string in ``value``, keys too, at any depth, each with the keys
+    of the objects around it (list positions left out; a key's, those of its
+    object): a loop over a stack, not a recursion (variables nested 1,000
+    levels, which orjson reads, were a ``RecursionError``: an internal
+    error)."""
+    pending: list[tuple[tuple[str, ...], object]] = [((), value)]
     while pending:
-        holder, item = pending.pop()
+        keys, item = pending.pop()
         if isinstance(item, str):
-            yield holder, item
+            yield keys, item
         elif isinstance(item, Mapping):
             for key, member in item.items():
-                key = str(key)
-                yield holder, key
-                pending.append((key if NAME.match(key) else holder, member))
+                yield keys, str(key)
+                pending.append(((*keys, str(key)), member))
         elif isinstance(item, list):
-            pending.extend((holder, member) for member in item)
+            pending.extend((keys, member) for member in item)
+
+
+def _defined(kind: GraphQLInputType | None, keys: Sequence[str]) -> str | None:
+    """The innermost of ``keys`` that the input types from ``kind`` down
+    define, following them: what a refusal may name. A key they do not
+    define is the client's own, never echoed."""
+    named = None
+    for key in keys:
+        holder = get_named_type(kind) if kind is not None else None
+        if not isinstance(holder, GraphQLInputObjectType) or key not in holder.fields:
+            break
+        named, kind = key, holder.fields[key].type
+    return named
 
 
 def _may_hold_bad_literals(query: str) -> bool:
@@ -121,20 +136,44 @@ class _Literals(Visitor):
 
 def _refused(
     literals: _Literals, variables: Mapping[str, object]
-) -> tuple[str, str | None, str | None] | None:
+) -> tuple[str, str | None, str | None, tuple[str, ...]] | None:
     """The first string refused (``text_problem``), literal or variable, a
-    variable's name included: why, and the input field holding it or else
-    the variable it is in."""
+    variable's name included: why, the argument or input field holding a
+    literal, or else the variable it is in, and the keys around it there."""
     for field, variable, value in literals.found:
         if (problem := text_problem(value)) is not None:
-            return problem, field, variable
+            return problem, field, variable, ()
     for name, given in variables.items():
         if (problem := text_problem(name)) is not None:
-            return problem, None, None
-        for field, value in _strings(given):
+            return problem, None, None, ()
+        for keys, value in _strings(given):
             if (problem := text_problem(value)) is not None:
-                return problem, field, name
+                return problem, None, name, keys
     return None
+
+
+def _variable_field(
+    document: DocumentNode, schema: GraphQLSchema, variable: str, keys: Sequence[str]
+) -> str | None:
+    """Where a variable's refused string is, as a refusal names it: the
+    innermost input field of ``keys`` its declared type defines, else the
+    argument or input field the document uses the variable as; ``None`` for
+    a variable the operation does not declare."""
+    declared = None
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            for given in definition.variable_definitions or ():
+                if given.variable.name.value == variable:
+                    declared = given.type
+    if declared is None:
+        return None
+    kind = type_from_ast(schema, declared)
+    inner = _defined(kind if is_input_type(kind) else None, keys)
+    if inner is not None:
+        return inner
+    used = _Literals()
+    visit(document, used)
+    return used.used_as.get(variable)
 
 
 class TextInputs(SchemaExtension):
@@ -152,11 +191,10 @@ class TextInputs(SchemaExtension):
             visit(document, literals)
         refused = _refused(literals, execution.variables or {})
         if refused is not None:
-            problem, field, variable = refused
+            problem, field, variable, keys = refused
             if field is None and variable is not None and document is not None:
-                used = _Literals()  # where the variable goes
-                visit(document, used)
-                field = used.used_as.get(variable)
+                schema = execution.schema._schema
+                field = _variable_field(document, schema, variable, keys)
             extensions = {"code": "BAD_USER_INPUT"}
             if field is not None:
                 extensions["field"] = field

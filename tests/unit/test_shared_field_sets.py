@@ -240,10 +240,10 @@ def test_a_plain_object_field_read_as_undefined_is_null_as_graphql_core_says() -
 def test_an_operation_shares_no_more_than_its_share_of_fields(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Past ``SHARED_FIELDS`` an operation's further sets are collected by
-    each request, as before: the parser cache's documents, crafted to spread
-    fragments wide, hold no more than their requests did."""
-    monkeypatch.setattr(fragments, "SHARED_FIELDS", 3)
+    """Past ``SHARED_FIELDS`` field details an operation's further sets are
+    collected by each request, as before: the parser cache's documents,
+    crafted to repeat fields and spread fragments wide, hold little."""
+    monkeypatch.setattr(fragments, "SHARED_FIELDS", 4)  # the person's set: 1 + 3
     asked = [{"who": "ada"}, {"who": "ada"}]
     Counted.collected = 0
     run(Counted, f"# one request's own operation\n{PLAIN}", asked[0])
@@ -252,6 +252,30 @@ def test_an_operation_shares_no_more_than_its_share_of_fields(
     Counted.collected = 0
     mine = run(Counted, document, *asked)
     assert mine == run(StrawberryGraphQLCoreExecutionContext, document, *asked)
-    # the first request of the operation shared three fields' worth (the
-    # person's): the second collected all but that one set again
+    # the first request of the operation shared the person's set alone: the
+    # second collected all the others again
     assert Counted.collected == 2 * alone - 1
+
+
+def test_every_operation_together_shares_no_more_than_the_process_allows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``SHARED_TOTAL`` bounds every operation's sets together (many
+    operations in one document, or many documents, each within its own
+    share); an operation gone gives its share back."""
+    before = set(fragments._SHARED)
+    asked = [{"who": "ada"}, {"who": "ada"}]
+    Counted.collected = 0
+    run(Counted, f"# one request alone\n{PLAIN}", asked[0])
+    alone = Counted.collected
+    monkeypatch.setattr(fragments, "SHARED_TOTAL", fragments._HELD[0] + 4)
+    Counted.collected = 0
+    run(Counted, f"# two requests, the process's room for one set\n{PLAIN}", *asked)
+    assert Counted.collected == 2 * alone - 1
+    held = fragments._HELD[0]
+    for key in set(fragments._SHARED) - before:
+        shared = fragments._SHARED[key]
+        fragments._forget(key)
+        assert key not in fragments._SHARED
+        held -= shared.fields if shared is not None else 0
+    assert fragments._HELD[0] == held

@@ -338,6 +338,16 @@ async def test_a_refused_text_names_the_argument_or_input_field_holding_it(
             {"i": {"email": "k@example.com", "$n": "\x00"}},
             "input",
         ),
+        (  # a GraphQL name the input type does not define is the client's too
+            "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
+            {"i": {"email": "k@example.com", "__proto__": {"constructor": "\x01"}}},
+            "input",
+        ),
+        (  # a variable the operation does not declare names nothing
+            "query($c: ID!) { customer(id: $c) { id } }",
+            {"t": {"search": "\x01"}},
+            None,
+        ),
         (  # a variable's default: the argument it is used as
             'query($x: String = "a\\u0001b") { customers(search: $x) { totalCount } }',
             {},
