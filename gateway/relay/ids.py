@@ -18,6 +18,10 @@ MAX_KEY = 2**63 - 1
 """The largest ``BIGINT``."""
 _KEY = re.compile(r"[1-9][0-9]{0,18}")
 """A key as we write it: decimal ASCII digits, no sign, no leading zero."""
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+"""An id as we write it: base64's alphabet, then its padding, nothing else
+(the decoder skips what is not base64: a space, a newline, junk after the
+padding named a customer all the same)."""
 
 
 def decode_global_id(
@@ -25,7 +29,10 @@ def decode_global_id(
 ) -> tuple[str, int]:
     """``(type name, integer id)``; BAD_USER_INPUT for anything malformed, a
     number no key can have, or another type than ``expected``. The base64's
-    ``=`` padding may be left out, as clients that speak base64url do."""
+    ``=`` padding may be left out, as clients that speak base64url do;
+    anything around or inside it that is not base64 is refused."""
+    if not _BASE64.fullmatch(value):
+        raise BadUserInput(f"`{field}` is not a valid global ID.", field=field)
     if "=" not in value:
         value += "=" * (-len(value) % 4)
     try:

@@ -1,5 +1,6 @@
 """Global ids as clients send them back: padded base64, or without its ``=``
-padding (base64url clients strip it); anything else malformed is refused."""
+padding (base64url clients strip it); anything else malformed is refused,
+whitespace and junk around the base64 too."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ def test_an_id_without_its_padding_names_the_same_row(pk: int) -> None:
         base64.b64encode(b"Customer:-1").decode().rstrip("="),
         base64.b64encode(b"Customer:007").decode().rstrip("="),
         "not base64 at all!",
+        to_base64("Customer", 23) + "\n",  # the decoder skipped these
+        " " + to_base64("Customer", 23),
+        to_base64("Customer", 23) + "x",
+        to_base64("Customer", 23)[:4] + " " + to_base64("Customer", 23)[4:],
+        to_base64("Customer", 23).rstrip("=") + "\t",
     ],
 )
 def test_a_malformed_id_is_refused_padded_or_not(value: str) -> None:
