@@ -164,9 +164,9 @@ class FragmentExecutor(StrawberryGraphQLCoreExecutionContext):
             shared = self._shared
             if shared is not None:  # a field set another request collected
                 nodes = (return_type, *[id(d.node) for d in field_details_list])
-                known = shared.subfields.get(nodes)
-                if known is not None:
-                    self._subfields[key] = known
+                found = shared.subfields.get(nodes)
+                if found is not None:  # this request's list kept, as below
+                    known = self._subfields[key] = (field_details_list, found[1])
                     return known
             collected, deferred, _ = self.collect_subfields(
                 return_type, field_details_list
