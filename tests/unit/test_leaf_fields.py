@@ -16,12 +16,13 @@ from typing import Any, cast
 
 import pytest
 import strawberry
+from graphql import GraphQLEnumType
 from strawberry.permission import BasePermission
 from strawberry.schema.exception_handlers import ExceptionHandler
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
-from gateway.http.field_plans import leaf_plan, object_plan
+from gateway.http.field_plans import leaf_plan, object_plan, serializer
 from gateway.http.fragments import FragmentExecutor
 
 
@@ -526,3 +527,33 @@ def test_a_list_of_plain_objects_is_completed_without_graphql_cores_item_machine
     assert result.data is not None
     assert result.data["baskets"][0]["gaps"] == [{"amount": "1.50"}, None]
     assert calls == [None]  # the gap; the not-a-list basket is an error first
+
+
+class Size(enum.Enum):
+    SMALL = "s"
+    LITTLE = "s"  # an alias: serialized by the first name
+    LARGE = "l"
+
+
+class Other(enum.Enum):
+    SMALL = "s"
+
+
+def serialized(serialize: Any, value: Any) -> tuple[str, Any]:
+    try:
+        return "value", serialize(value)
+    except Exception as error:  # noqa: BLE001 - compared, not handled
+        return "error", type(error)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [Size.SMALL, Size.LITTLE, Size.LARGE, "s", "l", "x", Other.SMALL, None, ["s"], 3],
+)
+def test_an_enum_leaf_serializes_as_strawberry_does(value: Any) -> None:
+    """The executor's enum serializer looks each member's name up, where
+    Strawberry's scans the type's values: the same answer for members,
+    aliases, raw values, another enum's member and what is no value at all."""
+    schema = strawberry.Schema(query=Query, types=[strawberry.enum(Size)])
+    size = cast(GraphQLEnumType, schema._schema.type_map["Size"])
+    assert serialized(serializer(size), value) == serialized(size.serialize, value)
