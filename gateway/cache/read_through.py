@@ -241,8 +241,9 @@ class ReadThrough(Generic[V]):
         values, hits = await self._load(
             list(dict.fromkeys(keys)), fetch, default, fresh
         )
-        metrics.CACHE_REQUESTS.labels(source=self.namespace, result="hit").inc(hits)
-        metrics.CACHE_REQUESTS.labels(source=self.namespace, result="miss").inc(
+        requests = metrics.CACHE_REQUESTS
+        metrics.labelled(requests, source=self.namespace, result="hit").inc(hits)
+        metrics.labelled(requests, source=self.namespace, result="miss").inc(
             len(keys) - hits
         )
         return [values[k] for k in keys]

@@ -164,7 +164,9 @@ class UpstreamGuard:
 
     def _gauge(self, connector: str) -> None:
         state = self.breakers[connector].state
-        metrics.BREAKER_STATE.labels(connector=connector).set(BREAKER_GAUGE[state])
+        metrics.labelled(metrics.BREAKER_STATE, connector=connector).set(
+            BREAKER_GAUGE[state]
+        )
 
     def _refused(self, connector: str, reason: str, priority: Priority) -> None:
         metrics.UPSTREAM_REFUSED.labels(

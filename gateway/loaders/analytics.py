@@ -96,7 +96,7 @@ def _not_mirrored(
     unique = list(dict.fromkeys(keys))
     skipped = [k for k in unique if answers(k) is False]
     if skipped:
-        metrics.MIRROR_LOOKUPS.labels(result="miss").inc(len(skipped))
+        metrics.labelled(metrics.MIRROR_LOOKUPS, result="miss").inc(len(skipped))
         unique = [k for k in unique if answers(k) is not False]
     return unique, skipped
 
@@ -140,7 +140,9 @@ class ActivityByPersonLoader(DataLoader[NewestKey, ActivityWindow]):
         return None
 
     async def batch_load_fn(self, keys: Sequence[NewestKey]) -> list[ActivityWindow]:
-        metrics.BATCH_SIZE.labels(loader="posthog_mirror_activity").observe(len(keys))
+        metrics.labelled(metrics.BATCH_SIZE, loader="posthog_mirror_activity").observe(
+            len(keys)
+        )
         sizes = largest(keys)
         asked, missing = _not_mirrored(list(sizes), self.mirror_answers)
         found: dict[str, ActivityWindow | BaseException] = {}
@@ -194,9 +196,9 @@ class SummaryByPersonLoader(DataLoader[str, PersonSummary]):
         rest = [k for k in dict.fromkeys(keys) if k not in loading]
         found: dict[str, PersonSummary | BaseException] = {}
         if rest:
-            metrics.BATCH_SIZE.labels(loader="posthog_mirror_summary").observe(
-                len(rest)
-            )
+            metrics.labelled(
+                metrics.BATCH_SIZE, loader="posthog_mirror_summary"
+            ).observe(len(rest))
             asked, missing = _not_mirrored(rest, self.mirror_answers)
             if asked:
                 async with self.sessions(urgent=True) as session:

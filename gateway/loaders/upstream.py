@@ -96,7 +96,7 @@ class CachedLoader(DataLoader[str, V], Generic[V]):
         return list(answers)
 
     async def batch_load_fn(self, keys: Sequence[str]) -> list[V]:
-        metrics.BATCH_SIZE.labels(loader=self.name).observe(len(keys))
+        metrics.labelled(metrics.BATCH_SIZE, loader=self.name).observe(len(keys))
         if self.store is None:
             found = await self.fetch(list(keys))
             return [found.get(k, self.default) for k in keys]

@@ -85,7 +85,7 @@ class WindowLoader(DataLoader[NewestKey, W], Generic[W]):
         """The window of an id the upstream does not know."""
 
     async def batch_load_fn(self, keys: Sequence[NewestKey]) -> list[W]:
-        metrics.BATCH_SIZE.labels(loader=self.name).observe(len(keys))
+        metrics.labelled(metrics.BATCH_SIZE, loader=self.name).observe(len(keys))
         sizes = largest(keys)
 
         async def read(ids: Sequence[str]) -> Mapping[str, W]:

@@ -60,7 +60,7 @@ async def _counted(read: str, query: Callable[[], Awaitable[T]]) -> T:
         outcome = "refused"
         raise
     finally:
-        metrics.POSTHOG_FALLBACK.labels(read=read, outcome=outcome).inc()
+        metrics.labelled(metrics.POSTHOG_FALLBACK, read=read, outcome=outcome).inc()
 
 
 class LiveFallback:

@@ -303,8 +303,10 @@ async def _summaries(
         elif distinct_id in with_events or distinct_id in found:
             continue  # the events answer, not an older check
         found[distinct_id] = PersonSummary(last_seen=last_seen, sessions=int(sessions))
-    metrics.MIRROR_LOOKUPS.labels(result="hit").inc(len(found))
-    metrics.MIRROR_LOOKUPS.labels(result="miss").inc(len(wanted) - len(found))
+    metrics.labelled(metrics.MIRROR_LOOKUPS, result="hit").inc(len(found))
+    metrics.labelled(metrics.MIRROR_LOOKUPS, result="miss").inc(
+        len(wanted) - len(found)
+    )
     return found, with_events
 
 

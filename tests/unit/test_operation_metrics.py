@@ -73,3 +73,24 @@ def test_observed_operations_are_counted_under_their_label(
         )
         == other_before + 1
     )
+
+
+def test_a_labelled_child_is_looked_up_once_and_counts_where_labels_would() -> None:
+    connector = f"c{uuid.uuid4().hex[:8]}"
+    child = metrics.labelled(
+        metrics.UPSTREAM_REQUESTS, connector=connector, outcome="ok"
+    )
+    assert child is metrics.labelled(
+        metrics.UPSTREAM_REQUESTS, connector=connector, outcome="ok"
+    )
+    assert child is metrics.UPSTREAM_REQUESTS.labels(connector=connector, outcome="ok")
+    assert child is not metrics.labelled(
+        metrics.UPSTREAM_REQUESTS, connector=connector, outcome="error"
+    )
+    metrics.observe_upstream(connector, "ok")
+    metrics.observe_upstream(connector, "ok")
+    counted = REGISTRY.get_sample_value(
+        "customer_graph_upstream_requests_total",
+        {"connector": connector, "outcome": "ok"},
+    )
+    assert counted == 2
