@@ -14,7 +14,10 @@ request's are on PostgreSQL (``Services.burst_reads``)::
 
 The session is closed as soon as no one uses it, so no connection is held
 while the request waits on upstreams, and no loaded row outlives the burst
-(a later read never sees an object loaded before a write).
+(a later read never sees an object loaded before a write). A closed session
+is as new (SQLAlchemy's ``close_resets_only``), so the request's next burst
+uses it again rather than building another (~1 % of a view's CPU: a view's
+reads come in three bursts).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class SharedSession:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
         self._session: AsyncSession | None = None
+        self._closed: AsyncSession | None = None
+        """The last burst's session, closed: the next one's."""
         self._users = 0
         self._busy = False
         self._waiting: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
@@ -52,7 +57,7 @@ class SharedSession:
     @asynccontextmanager
     async def _use(self, urgent: bool) -> AsyncIterator[AsyncSession]:
         if self._session is None:
-            self._session = self.sessions()
+            self._session, self._closed = self._closed or self.sessions(), None
         session = self._session
         self._users += 1
         try:
@@ -69,6 +74,8 @@ class SharedSession:
             if self._users == 0:
                 self._session = None
                 await session.close()
+                if self._closed is None:
+                    self._closed = session
 
     async def _take_turn(self, urgent: bool) -> None:
         if not self._busy:
