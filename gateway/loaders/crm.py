@@ -39,6 +39,7 @@ from gateway.db.customer_queries import (
     customer_count,
     customer_page,
 )
+from gateway.db.rows import AddressRow, ConsentRow, TagRow
 from gateway.db.shared_session import SharedSession
 from gateway.identity.merge import with_survivors
 from gateway.relay.pagination import Page
@@ -220,33 +221,27 @@ class ProfileByCustomerLoader(SessionLoader):
         ]
 
 
-def _address(row: Row[Any]) -> models.Address:
-    return models.Address(
-        id=row.number,
-        customer_id=row.customer_id,
-        kind=row.t1,
-        line1=row.t2,
-        line2=row.t3,
-        city=row.t4,
-        region=row.t5,
-        postcode=row.t6,
-        country=row.t7,
-        is_default=row.flag,
+def _address(row: Row[Any]) -> AddressRow:
+    return AddressRow(
+        row.number,
+        row.customer_id,
+        row.t1,
+        row.t2,
+        row.t3,
+        row.t4,
+        row.t5,
+        row.t6,
+        row.t7,
+        row.flag,
     )
 
 
-def _tag(row: Row[Any]) -> models.Tag:
-    return models.Tag(customer_id=row.customer_id, name=row.t1, created_at=row.at)
+def _tag(row: Row[Any]) -> TagRow:
+    return TagRow(row.customer_id, row.t1, row.at)
 
 
-def _consent(row: Row[Any]) -> models.Consent:
-    return models.Consent(
-        customer_id=row.customer_id,
-        channel=row.t1,
-        state=row.t2,
-        source=row.t3,
-        changed_at=row.at,
-    )
+def _consent(row: Row[Any]) -> ConsentRow:
+    return ConsentRow(row.customer_id, row.t1, row.t2, row.t3, row.at)
 
 
 def _points(row: Row[Any]) -> int:

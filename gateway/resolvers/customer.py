@@ -18,6 +18,7 @@ from gateway.db.customer_queries import (
     CustomerOrder,
     CustomerPageRequest,
 )
+from gateway.db.rows import AddressRow, ConsentRow, TagRow
 from gateway.errors import BadUserInput, NotFound
 from gateway.loaders import NotesPageKey, Profile
 from gateway.relay.ids import decode_global_id
@@ -117,8 +118,8 @@ async def customer_count(info: Info, request: CustomerPageRequest) -> int:
     return count
 
 
-async def addresses(info: Info, pk: int) -> list[models.Address]:
-    rows: list[models.Address] = await info.context.loaders.profile_by_customer.load(
+async def addresses(info: Info, pk: int) -> list[AddressRow]:
+    rows: list[AddressRow] = await info.context.loaders.profile_by_customer.load(
         (Profile.ADDRESSES, pk)
     )
     return rows
@@ -132,14 +133,14 @@ async def identities(info: Info, pk: int) -> list[models.Identity]:
 
 
 async def tags(info: Info, pk: int) -> list[str]:
-    rows: list[models.Tag] = await info.context.loaders.profile_by_customer.load(
+    rows: list[TagRow] = await info.context.loaders.profile_by_customer.load(
         (Profile.TAGS, pk)
     )
     return [t.name for t in rows]
 
 
-async def consents(info: Info, pk: int) -> list[models.Consent]:
-    rows: list[models.Consent] = await info.context.loaders.profile_by_customer.load(
+async def consents(info: Info, pk: int) -> list[ConsentRow]:
+    rows: list[ConsentRow] = await info.context.loaders.profile_by_customer.load(
         (Profile.CONSENTS, pk)
     )
     return rows

@@ -13,6 +13,7 @@ from strawberry import relay
 from gateway.auth.pii import pii_field
 from gateway.auth.policy import PiiKind
 from gateway.db import models
+from gateway.db.rows import AddressRow, ConsentRow
 from gateway.resolvers import crm as resolve
 from gateway.resolvers.context import Info
 from gateway.resolvers.identity import Explanation
@@ -96,7 +97,7 @@ class Address:
     customer_id: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: models.Address) -> Address:
+    def from_row(cls, row: models.Address | AddressRow) -> Address:
         return cls(
             kind=AddressKind(row.kind),
             line1=row.line1,
@@ -243,7 +244,7 @@ class Consent:
     changed_at: datetime = strawberry.field(description="When it last changed (UTC).")
 
     @classmethod
-    def from_row(cls, row: models.Consent) -> Consent:
+    def from_row(cls, row: models.Consent | ConsentRow) -> Consent:
         return cls(
             channel=ConsentChannel(row.channel),
             state=ConsentState(row.state),
