@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
@@ -26,6 +27,11 @@ T = TypeVar("T")
 Key = tuple[object, ...]
 K = TypeVar("K", bound=Key)
 
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+"""A cursor as we write it: url-safe base64's alphabet, its padding optional,
+nothing else (the decoder skips what is not base64: a space, a newline, a
+``+`` or junk after the padding named the same row)."""
+
 
 def encode_cursor(kind: str, key: Key) -> str:
     raw = orjson.dumps([kind, *key])
@@ -36,7 +42,9 @@ def decode_cursor(kind: str, cursor: str, argument: str = "after") -> Key:
     """The key inside ``cursor``, of any shape; BAD_USER_INPUT when it is not
     one of ours. Lists read their cursors through :class:`Cursor` instead."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
+        if not _BASE64URL.fullmatch(cursor):
+            raise ValueError("not url-safe base64")
+        padded = cursor if "=" in cursor else cursor + "=" * (-len(cursor) % 4)
         value = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise BadUserInput("The cursor is not valid.", argument=argument) from exc

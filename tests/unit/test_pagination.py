@@ -41,6 +41,29 @@ def test_garbage_is_refused(garbage: str) -> None:
         decode_cursor("notes", garbage)
 
 
+def test_a_cursor_is_url_safe_base64_alone_padded_or_not() -> None:
+    """What the decoder would skip (around or inside the cursor) is refused,
+    as a global id's is: only our alphabet, then at most the padding."""
+    cursor = encode_cursor("notes", ("2025-01-01T00:00:00+00:00", 1))
+    padded = cursor + "=" * (-len(cursor) % 4)
+    assert decode_cursor("notes", padded) == decode_cursor("notes", cursor)
+    mangled = [
+        f"{cursor}\n",
+        f" {cursor}",
+        f"{cursor[:4]} {cursor[4:]}",
+        f"{cursor[:4]}.{cursor[4:]}",
+        f"{padded}=" if padded != cursor else f"{cursor}===",
+        f"{padded}AAAA" if padded != cursor else f"{cursor}=AAAA",
+        base64.b64encode(base64.urlsafe_b64decode(padded)).decode(),  # +/ alphabet
+    ]
+    for other in mangled:
+        if other == padded:
+            continue  # the standard alphabet may spell it alike
+        with pytest.raises(BadUserInput) as refused:
+            decode_cursor("notes", other)
+        assert refused.value.extensions["field"] == "after"
+
+
 def test_a_page_reads_one_extra_row_to_know_more_exist() -> None:
     assert Page.from_rows([1, 2, 3], 2) == Page(items=[1, 2], has_next=True)
     assert Page.from_rows([1, 2], 2) == Page(items=[1, 2], has_next=False)
