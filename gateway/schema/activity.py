@@ -104,7 +104,9 @@ async def customer_activity(
     after: str | None = None,
     kinds: Annotated[
         list[ActivityKind] | None,
-        strawberry.argument(description="Only events of these kinds; all if left out."),
+        strawberry.argument(
+            description="Only events of these kinds; all if left out or empty."
+        ),
     ] = None,
 ) -> ActivityConnection | None:
     """Recent web activity, newest first; null without a PostHog person."""

@@ -189,7 +189,7 @@ async def customer_tickets(
     status: Annotated[
         list[TicketStatus] | None,
         strawberry.argument(
-            description="Only tickets in one of these; all if left out."
+            description="Only tickets in one of these; all if left out or empty."
         ),
     ] = None,
 ) -> TicketConnection | None:

@@ -136,11 +136,15 @@ async def customer_timeline(
     before: str | None = None,
     kinds: Annotated[
         list[Kind] | None,
-        strawberry.argument(description="Only events of these kinds; all if left out."),
+        strawberry.argument(
+            description="Only events of these kinds; all if left out or empty."
+        ),
     ] = None,
     sources: Annotated[
         list[Source] | None,
-        strawberry.argument(description="Only events from these; all if left out."),
+        strawberry.argument(
+            description="Only events from these; all if left out or empty."
+        ),
     ] = None,
     since: Annotated[
         datetime | None, strawberry.argument(description="Inclusive.")
@@ -181,7 +185,9 @@ class TimelineMutation:
         ] = 3600,
         sources: Annotated[
             list[Source] | None,
-            strawberry.argument(description="Only these sources; all if left out."),
+            strawberry.argument(
+                description="Only these sources; all if left out or empty."
+            ),
         ] = None,
     ) -> EmbedToken:
         token, expires_at = await resolve.create_embed_token(
