@@ -152,7 +152,13 @@ def format_error(error: GraphQLError) -> GraphQLError:
     if isinstance(
         original, GraphQLError
     ):  # e.g. a variable graphql-core could not coerce
-        return _with(error, error.message, {"code": _request_error_code(error.message)})
+        code = _request_error_code(error.message)
+        named = (
+            {"field": error.extensions["field"]}
+            if error.extensions and "field" in error.extensions
+            else {}
+        )
+        return _with(error, error.message, {"code": code, **named})
     request_id = uuid.uuid4().hex
     log.error(
         "unexpected error %s at %s: %s", request_id, error.path, describe(original)

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from graphql import (
     ArgumentNode,
     DocumentNode,
+    EnumValueNode,
     GraphQLError,
     GraphQLInputObjectType,
     GraphQLInputType,
@@ -174,6 +175,58 @@ def _variable_field(
     used = _Literals()
     visit(document, used)
     return used.used_as.get(variable)
+
+
+_VARIABLE_REFUSED = re.compile(
+    r"Variable '\$(\w+)' (?:has|got) invalid value(?: at ([^:]*))?"
+)
+"""graphql-core's refusal of a variable's value: its name, and the path in
+it (``.filter.tagsAny[0]``) where the value is not of its type."""
+_ENUM_REFUSED = re.compile(r"Value '[^']*' does not exist in '\w+' enum")
+
+
+def name_refused_inputs(
+    errors: Sequence[GraphQLError], document: DocumentNode | None, schema: GraphQLSchema
+) -> None:
+    """graphql-core's refusals of a variable's value (its type, an unknown
+    input field, a missing required one) and of an enum literal it does not
+    know name the argument or input field holding what was refused
+    (``extensions.field``), as the gateway's own do: the innermost input
+    field of the path graphql-core gives that the schema defines, else the
+    argument the document uses the variable as. Never a key of the
+    client's own (``_defined``). Errors naming a field already are left."""
+    if document is None:
+        return
+    for error in errors:
+        if error.extensions and "field" in error.extensions:
+            continue
+        field = None
+        variable = _VARIABLE_REFUSED.match(error.message)
+        if variable is not None:
+            keys = re.findall(r"\.(\w+)", variable.group(2) or "")
+            field = _variable_field(document, schema, variable.group(1), keys)
+        elif _ENUM_REFUSED.match(error.message) and error.nodes:
+            field = _field_holding(document, error.nodes[0])
+        if field is not None:
+            error.extensions = {**(error.extensions or {}), "field": field}
+
+
+def _field_holding(document: DocumentNode, node: object) -> str | None:
+    """The argument or input field an enum literal sits in."""
+    found: list[str | None] = []
+
+    class Holding(Visitor):
+        def enter_enum_value(
+            self, value: EnumValueNode, _key: object, parent: object, _path: object,
+            ancestors: Sequence[object],
+        ) -> object:  # fmt: skip
+            if value is node:
+                found.append(_place(parent, ancestors)[0])
+                return Visitor.BREAK
+            return None
+
+    visit(document, Holding())
+    return found[0] if found else None
 
 
 class TextInputs(SchemaExtension):

@@ -376,6 +376,70 @@ async def test_a_refusal_names_only_what_the_schema_could_define(
 
 
 @pytest.mark.parametrize(
+    ("document", "variables", "field"),
+    [
+        (  # a variable of another type: the argument it is used as
+            "query($c: ID!, $n: Int!) { customer(id: $c) { notes(first: $n) { "
+            "edges { node { id } } } } }",
+            {"n": "many"},
+            "first",
+        ),
+        (  # a required variable left out
+            "query($c: ID!, $n: Int!) { customer(id: $c) { notes(first: $n) { "
+            "edges { node { id } } } } }",
+            {},
+            "first",
+        ),
+        (  # deep in an input object: the innermost input field the type defines
+            "query($f: CustomerFilter) { customers(first: 2, filter: $f) { "
+            "edges { node { id } } } }",
+            {"f": {"tagsAny": [5]}},
+            "tagsAny",
+        ),
+        (  # a key of the client's own: not echoed, the argument named
+            "query($f: CustomerFilter) { customers(first: 2, filter: $f) { "
+            "edges { node { id } } } }",
+            {"f": {"__proto__": 1}},
+            "filter",
+        ),
+        (  # an enum value that does not exist, as a variable
+            "query($o: CustomerOrderBy) { customers(first: 2, orderBy: $o) { "
+            "edges { node { id } } } }",
+            {"o": "NOPE"},
+            "orderBy",
+        ),
+        (  # … and as a literal
+            "{ customers(first: 2, orderBy: NOPE) { edges { node { id } } } }",
+            {},
+            "orderBy",
+        ),
+        (  # inside an input object written in the document
+            'mutation { createCustomer(input: {email: "enum@example.com", '
+            'addresses: [{kind: NOPE, country: "US"}]}) { id } }',
+            {},
+            "kind",
+        ),
+    ],
+)
+async def test_a_value_graphql_core_refuses_names_its_argument_or_input_field(
+    client: httpx.AsyncClient,
+    db: Services,
+    customer: str,
+    document: str,
+    variables: dict[str, Any],
+    field: str,
+) -> None:
+    """graphql-core's own refusals of a variable or an enum literal name
+    where it is (``extensions.field``), as the gateway's own refusals do."""
+    before = await rows(db)
+    answer = await ask(client, document, {"c": customer, **variables})
+    assert [e["extensions"] for e in answer["errors"]] == [
+        {"code": "BAD_USER_INPUT", "field": field}
+    ], answer
+    assert await rows(db) == before
+
+
+@pytest.mark.parametrize(
     ("field", "length"),
     [("line1", 201), ("line2", 201), ("city", 101), ("region", 101), ("postcode", 21)],
 )
