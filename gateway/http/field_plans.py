@@ -167,17 +167,19 @@ def serializer(leaf: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], Any
     serialize = leaf.serialize
     if not isinstance(wrapped, EnumMeta):
         return serialize
-    names: dict[Any, str] = {}
+    names: dict[int, str] = {}
+    """By the member's identity: a member need not be hashable (an enum
+    defining ``__eq__`` alone is not)."""
     member: Enum
     for member in wrapped:
         for name, value in leaf.values.items():
             if member.value == value.value:
-                names[member] = name
+                names[id(member)] = name
                 break
 
     def by_name(value: Any) -> Any:
-        if type(value) is wrapped and value in names:
-            return names[value]
+        if type(value) is wrapped and (name := names.get(id(value))) is not None:
+            return name
         return serialize(value)
 
     return by_name

@@ -539,6 +539,16 @@ class Other(enum.Enum):
     SMALL = "s"
 
 
+class Level(enum.Enum):
+    """Members that cannot be hashed: ``__eq__`` without ``__hash__``."""
+
+    LOW = "low"
+    HIGH = "high"
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or other == self.value
+
+
 def serialized(serialize: Any, value: Any) -> tuple[str, Any]:
     try:
         return "value", serialize(value)
@@ -557,3 +567,10 @@ def test_an_enum_leaf_serializes_as_strawberry_does(value: Any) -> None:
     schema = strawberry.Schema(query=Query, types=[strawberry.enum(Size)])
     size = cast(GraphQLEnumType, schema._schema.type_map["Size"])
     assert serialized(serializer(size), value) == serialized(size.serialize, value)
+
+
+@pytest.mark.parametrize("value", [Level.LOW, Level.HIGH, "low", "x", None])
+def test_an_enum_of_members_that_cannot_be_hashed_serializes_too(value: Any) -> None:
+    schema = strawberry.Schema(query=Query, types=[strawberry.enum(Level)])
+    level = cast(GraphQLEnumType, schema._schema.type_map["Level"])
+    assert serialized(serializer(level), value) == serialized(level.serialize, value)
