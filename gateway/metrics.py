@@ -127,7 +127,7 @@ def labelled(metric: M, **labels: str) -> M:
     batches and cache reads). For labels from a set fixed in the code
     (connectors, loaders, outcomes), never a client's text: every child
     found is kept."""
-    key = (metric, *labels.values())
+    key = (metric, *labels.items())
     child = _CHILDREN.get(key)
     if child is None:
         child = _CHILDREN[key] = metric.labels(**labels)

@@ -94,3 +94,12 @@ def test_a_labelled_child_is_looked_up_once_and_counts_where_labels_would() -> N
         {"connector": connector, "outcome": "ok"},
     )
     assert counted == 2
+
+
+def test_a_labelled_child_is_the_same_whatever_order_its_labels_are_given_in() -> None:
+    read = f"r{uuid.uuid4().hex[:8]}"
+    one = metrics.labelled(metrics.POSTHOG_FALLBACK, read=read, outcome="sent")
+    other = metrics.labelled(metrics.POSTHOG_FALLBACK, outcome="sent", read=read)
+    assert one is other is metrics.POSTHOG_FALLBACK.labels(read=read, outcome="sent")
+    swapped = metrics.labelled(metrics.POSTHOG_FALLBACK, read="sent", outcome=read)
+    assert swapped is not one
