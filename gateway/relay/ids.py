@@ -8,6 +8,8 @@ with a key (asyncpg raises ``OverflowError``, which was a 500).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 
 from strawberry.relay import GlobalID
@@ -19,9 +21,28 @@ MAX_KEY = 2**63 - 1
 _KEY = re.compile(r"[1-9][0-9]{0,18}")
 """A key as we write it: decimal ASCII digits, no sign, no leading zero."""
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
-"""An id as we write it: base64's alphabet, then its padding, nothing else
-(the decoder skips what is not base64: a space, a newline, junk after the
-padding named a customer all the same)."""
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+
+
+def strict_b64decode(value: str, *, url_safe: bool = False) -> bytes:
+    """``value``'s bytes when it is base64 as an encoder writes it, its ``=``
+    padding optional; ``ValueError`` for any other spelling of them, each of
+    which the decoder reads as the same bytes: characters it skips (a space, a
+    newline, junk after the padding), padding where none belongs or too much,
+    and a last character that differs only in bits the bytes do not use.
+    Global ids are standard base64, cursors url-safe (``url_safe``)."""
+    if not (_BASE64URL if url_safe else _BASE64).fullmatch(value):
+        raise ValueError("not base64")
+    bare = value.rstrip("=")
+    padded = bare + "=" * (-len(bare) % 4)
+    try:
+        raw = (base64.urlsafe_b64decode if url_safe else base64.b64decode)(padded)
+    except binascii.Error as exc:
+        raise ValueError("not base64") from exc
+    written = (base64.urlsafe_b64encode if url_safe else base64.b64encode)(raw)
+    if value not in (written.decode(), written.decode().rstrip("=")):
+        raise ValueError("not base64 as written")
+    return raw
 
 
 def decode_global_id(
@@ -29,14 +50,10 @@ def decode_global_id(
 ) -> tuple[str, int]:
     """``(type name, integer id)``; BAD_USER_INPUT for anything malformed, a
     number no key can have, or another type than ``expected``. The base64's
-    ``=`` padding may be left out, as clients that speak base64url do;
-    anything around or inside it that is not base64 is refused."""
-    if not _BASE64.fullmatch(value):
-        raise BadUserInput(f"`{field}` is not a valid global ID.", field=field)
-    if "=" not in value:
-        value += "=" * (-len(value) % 4)
+    ``=`` padding may be left out, as clients that speak base64url do; any
+    other spelling of its bytes is refused (``strict_b64decode``)."""
     try:
-        gid = GlobalID.from_id(value)
+        gid = GlobalID.from_id(base64.b64encode(strict_b64decode(value)).decode())
     except ValueError as exc:
         raise BadUserInput(f"`{field}` is not a valid global ID.", field=field) from exc
     if not _KEY.fullmatch(gid.node_id) or int(gid.node_id) > MAX_KEY:

@@ -1,6 +1,7 @@
 """Global ids as clients send them back: padded base64, or without its ``=``
 padding (base64url clients strip it); anything else malformed is refused,
-whitespace and junk around the base64 too."""
+whitespace and junk around the base64 too, and any other spelling of the
+same bytes."""
 
 from __future__ import annotations
 
@@ -34,6 +35,13 @@ def test_an_id_without_its_padding_names_the_same_row(pk: int) -> None:
         to_base64("Customer", 23) + "x",
         to_base64("Customer", 23)[:4] + " " + to_base64("Customer", 23)[4:],
         to_base64("Customer", 23).rstrip("=") + "\t",
+        # other spellings of the same bytes: padding too much or where none
+        # belongs, a last character differing in bits the bytes do not use
+        "Q3VzdG9tZXI6MjM==",
+        "Q3VzdG9tZXI6MjI4=",
+        "Q3VzdG9tZXI6MjN=",
+        "Q3VzdG9tZXI6NDU2Nx==",
+        "Q3VzdG9tZXI6NDU2Nx",
     ],
 )
 def test_a_malformed_id_is_refused_padded_or_not(value: str) -> None:
