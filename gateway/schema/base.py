@@ -38,6 +38,7 @@ class QuietErrors:
                 errors,
                 execution_context.graphql_document,
                 execution_context.schema._schema,
+                execution_context.operation_name,
             )
         for error in errors:
             cause = error.original_error or error

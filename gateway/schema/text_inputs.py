@@ -20,16 +20,20 @@ from graphql import (
     ArgumentNode,
     DocumentNode,
     EnumValueNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLSchema,
+    Node,
     ObjectFieldNode,
     OperationDefinitionNode,
     StringValueNode,
     VariableDefinitionNode,
     VariableNode,
     get_named_type,
+    get_operation_ast,
     is_input_type,
     type_from_ast,
     visit,
@@ -154,18 +158,24 @@ def _refused(
 
 
 def _variable_field(
-    document: DocumentNode, schema: GraphQLSchema, variable: str, keys: Sequence[str]
+    document: DocumentNode,
+    schema: GraphQLSchema,
+    variable: str,
+    keys: Sequence[str],
+    operation_name: str | None,
 ) -> str | None:
-    """Where a variable's refused string is, as a refusal names it: the
+    """Where a variable's refused value is, as a refusal names it: the
     innermost input field of ``keys`` its declared type defines, else the
-    argument or input field the document uses the variable as; ``None`` for
-    a variable the operation does not declare."""
+    argument or input field the operation run (``operation_name``) uses the
+    variable as, in it or a fragment it spreads; ``None`` for a variable
+    that operation does not declare."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return None
     declared = None
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode):
-            for given in definition.variable_definitions or ():
-                if given.variable.name.value == variable:
-                    declared = given.type
+    for given in operation.variable_definitions or ():
+        if given.variable.name.value == variable:
+            declared = given.type
     if declared is None:
         return None
     kind = type_from_ast(schema, declared)
@@ -173,8 +183,33 @@ def _variable_field(
     if inner is not None:
         return inner
     used = _Literals()
-    visit(document, used)
+    for node in _run(document, operation):
+        visit(node, used)
     return used.used_as.get(variable)
+
+
+def _run(document: DocumentNode, operation: OperationDefinitionNode) -> list[Node]:
+    """The operation and the fragments it spreads, at any depth: what runs."""
+    fragments = {
+        d.name.value: d
+        for d in document.definitions
+        if isinstance(d, FragmentDefinitionNode)
+    }
+    run: list[Node] = [operation]
+    spread: set[str] = set()
+
+    class Spreads(Visitor):
+        def enter_fragment_spread(self, node: FragmentSpreadNode, *_: object) -> None:
+            name = node.name.value
+            if name not in spread and name in fragments:
+                spread.add(name)
+                run.append(fragments[name])
+
+    position = 0
+    while position < len(run):
+        visit(run[position], Spreads())
+        position += 1
+    return run
 
 
 _VARIABLE_REFUSED = re.compile(
@@ -186,7 +221,10 @@ _ENUM_REFUSED = re.compile(r"Value '[^']*' does not exist in '\w+' enum")
 
 
 def name_refused_inputs(
-    errors: Sequence[GraphQLError], document: DocumentNode | None, schema: GraphQLSchema
+    errors: Sequence[GraphQLError],
+    document: DocumentNode | None,
+    schema: GraphQLSchema,
+    operation_name: str | None,
 ) -> None:
     """graphql-core's refusals of a variable's value (its type, an unknown
     input field, a missing required one) and of an enum literal it does not
@@ -204,7 +242,9 @@ def name_refused_inputs(
         variable = _VARIABLE_REFUSED.match(error.message)
         if variable is not None:
             keys = re.findall(r"\.(\w+)", variable.group(2) or "")
-            field = _variable_field(document, schema, variable.group(1), keys)
+            field = _variable_field(
+                document, schema, variable.group(1), keys, operation_name
+            )
         elif _ENUM_REFUSED.match(error.message) and error.nodes:
             field = _field_holding(document, error.nodes[0])
         if field is not None:
@@ -247,7 +287,9 @@ class TextInputs(SchemaExtension):
             problem, field, variable, keys = refused
             if field is None and variable is not None and document is not None:
                 schema = execution.schema._schema
-                field = _variable_field(document, schema, variable, keys)
+                field = _variable_field(
+                    document, schema, variable, keys, execution.operation_name
+                )
             extensions = {"code": "BAD_USER_INPUT"}
             if field is not None:
                 extensions["field"] = field

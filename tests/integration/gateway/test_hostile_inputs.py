@@ -439,6 +439,37 @@ async def test_a_value_graphql_core_refuses_names_its_argument_or_input_field(
     assert await rows(db) == before
 
 
+TWO_OPERATIONS = (
+    "query A($v: String, $f: CustomerFilter) { customers(search: $v, filter: $f) "
+    "{ totalCount } } "
+    "query B($v: Int!, $f: String) { ...Seen customers(first: $v) { totalCount } } "
+    "fragment Seen on Query { customer(email: $f) { id } }"
+)
+
+
+@pytest.mark.parametrize(
+    ("variables", "field"),
+    [
+        ({"v": "many"}, "first"),  # B declares $v an Int, used as first
+        ({"v": 1, "f": 5}, "email"),  # B's $f is a String, used as email
+        ({"v": 1, "f": "a\x00b"}, "email"),  # the gateway's own text check
+    ],
+)
+async def test_a_refusal_names_the_field_of_the_operation_run(
+    client: httpx.AsyncClient, variables: dict[str, Any], field: str
+) -> None:
+    """A document of several operations: the one named by ``operationName``
+    says what a variable is and where it is used, its fragments included."""
+    response = await client.post(
+        "/graphql",
+        json={"query": TWO_OPERATIONS, "operationName": "B", "variables": variables},
+    )
+    answer = response.json()
+    assert [e["extensions"] for e in answer["errors"]] == [
+        {"code": "BAD_USER_INPUT", "field": field}
+    ], answer
+
+
 @pytest.mark.parametrize(
     ("field", "length"),
     [("line1", 201), ("line2", 201), ("city", 101), ("region", 101), ("postcode", 21)],
