@@ -65,8 +65,8 @@ def window_of(args: TimelineArgs, max_page: int) -> tuple[Window, int]:
     size = DEFAULT_PAGE if requested is None else check_first(requested, max_page)
     window = Window(
         limit=size + 1,
-        after=cursor_key(args.after, "after") if args.after else None,
-        before=cursor_key(args.before, "before") if args.before else None,
+        after=cursor_key(args.after, "after") if args.after is not None else None,
+        before=cursor_key(args.before, "before") if args.before is not None else None,
         since=args.since,
         until=args.until,
         newest_first=args.last is None,

@@ -91,6 +91,8 @@ def _forgeries(kind: str, key: list[object]) -> dict[str, str]:
         "no key": _forge([kind]),
         "another list's kind": _forge(["another", *key]),
         "not base64 JSON": "!!" + _forge([kind, *key])[2:],
+        "empty": "",  # not the argument left out
+        "padded too much": _forge([kind, *key]) + "====",
     }
 
 
