@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql.execution import Executor
@@ -30,10 +29,16 @@ from gateway.schema.base import Schema
 from gateway.schema.partial_errors import PartialErrors
 from gateway.schema.stream_errors import FormatStreamErrors
 from gateway.schema.text_inputs import TextInputs
-from gateway.schema.timeline import TimelineConnection, timeline_args
+from gateway.schema.timeline import (
+    KindsArgument,
+    SinceArgument,
+    TimelineConnection,
+    UntilArgument,
+    timeline_args,
+)
 from gateway.schema.timeline_events import EVENT_TYPES, TimelineEvent, event_of
 from gateway.schema.upstream_scope import ReadsUpstream, UpstreamScope
-from gateway.timeline.items import Kind, Source
+from gateway.timeline.items import Source
 
 
 @dataclass(slots=True)
@@ -73,10 +78,16 @@ class EmbedQuery:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
-        kinds: list[Kind] | None = None,
-        sources: list[Source] | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        kinds: KindsArgument = None,
+        sources: Annotated[
+            list[Source] | None,
+            strawberry.argument(
+                description="Only events from these of the token's sources; all"
+                " the token's if left out or empty."
+            ),
+        ] = None,
+        since: SinceArgument = None,
+        until: UntilArgument = None,
     ) -> TimelineConnection:
         pk, allowed = await _allowed(info, customer_id)
         args = timeline_args(first, after, last, before, kinds, sources, since, until)

@@ -127,6 +127,28 @@ def timeline_args(
     )
 
 
+KindsArgument = Annotated[
+    list[Kind] | None,
+    strawberry.argument(
+        description="Only events of these kinds; all if left out or empty."
+    ),
+]
+SourcesArgument = Annotated[
+    list[Source] | None,
+    strawberry.argument(
+        description="Only events from these; all if left out or empty."
+    ),
+]
+SinceArgument = Annotated[
+    datetime | None, strawberry.argument(description="Inclusive.")
+]
+UntilArgument = Annotated[
+    datetime | None, strawberry.argument(description="Exclusive.")
+]
+"""The timeline's filters, as ``Customer.timeline`` and the embed endpoint's
+``timeline`` take them."""
+
+
 async def customer_timeline(
     root: Customer,
     info: Info,
@@ -134,24 +156,10 @@ async def customer_timeline(
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
-    kinds: Annotated[
-        list[Kind] | None,
-        strawberry.argument(
-            description="Only events of these kinds; all if left out or empty."
-        ),
-    ] = None,
-    sources: Annotated[
-        list[Source] | None,
-        strawberry.argument(
-            description="Only events from these; all if left out or empty."
-        ),
-    ] = None,
-    since: Annotated[
-        datetime | None, strawberry.argument(description="Inclusive.")
-    ] = None,
-    until: Annotated[
-        datetime | None, strawberry.argument(description="Exclusive.")
-    ] = None,
+    kinds: KindsArgument = None,
+    sources: SourcesArgument = None,
+    since: SinceArgument = None,
+    until: UntilArgument = None,
 ) -> TimelineConnection:
     """Everything that happened with the customer, newest first, from every
     source (20 per page unless ``first``/``last`` says otherwise)."""

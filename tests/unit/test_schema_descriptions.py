@@ -18,9 +18,11 @@ from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
+    GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
+    get_nullable_type,
     specified_scalar_types,
 )
 
@@ -146,3 +148,23 @@ def test_every_field_a_role_may_hide_names_the_roles(name: str) -> None:
         if "role may not see it" not in text or not all(r in text for r in hidden):
             silent.append(what)
     assert silent == []
+
+
+@pytest.mark.parametrize("name", SCHEMAS)
+def test_every_list_filter_says_what_an_empty_list_reads(name: str) -> None:
+    """``tickets(status:)``, ``activity(kinds:)``, the timeline's ``kinds``
+    and ``sources`` on both endpoints, an embed token's ``sources``: a list
+    left empty reads all, as one left out does, and the argument says so."""
+    schema = SCHEMAS[name]._schema
+    filters = [
+        (f"{graphql_type.name}.{field_name}({arg_name}:)", arg.description or "")
+        for graphql_type in schema.type_map.values()
+        if isinstance(graphql_type, GraphQLObjectType)
+        for field_name, field in graphql_type.fields.items()
+        for arg_name, arg in field.args.items()
+        if arg_name in ("status", "kinds", "sources")
+        and isinstance(get_nullable_type(arg.type), GraphQLList)
+    ]
+    assert filters
+    silent = [where for where, text in filters if "left out or empty" not in text]
+    assert silent == [], f"undocumented empty lists in the {name} schema: {silent}"
