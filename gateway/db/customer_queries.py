@@ -39,7 +39,8 @@ class CustomerFilterSpec:
     country: str | None = None
     region: str | None = None
     city: str | None = None
-    tags_any: tuple[str, ...] = ()
+    tags_any: tuple[str, ...] | None = None
+    """``None``: any tags; empty: no customer has one of none."""
     consent_channel: str | None = None
     consent_state: str | None = None
     birth_month: int | None = None
@@ -136,7 +137,7 @@ def _conditions(request: CustomerPageRequest) -> list[ColumnElement[bool]]:
         where.append(
             exists().where(models.Address.customer_id == c.id, and_(*address_where))
         )
-    if f.tags_any:
+    if f.tags_any is not None:
         where.append(
             exists().where(
                 models.Tag.customer_id == c.id, models.Tag.name.in_(f.tags_any)

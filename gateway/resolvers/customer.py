@@ -81,7 +81,9 @@ def _checked_filter(value: CustomerFilterSpec) -> CustomerFilterSpec:
     return replace(
         value,
         country=normalize_country(value.country) if value.country else None,
-        tags_any=tuple(t.lower() for t in value.tags_any),
+        tags_any=(
+            None if value.tags_any is None else tuple(t.lower() for t in value.tags_any)
+        ),
     )
 
 

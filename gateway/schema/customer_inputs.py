@@ -43,7 +43,9 @@ class CustomerFilter:
         description="City of an address, as recorded. " + role_refused(PiiKind.ADDRESS),
     )
     tags_any: list[str] | None = strawberry.field(
-        default=None, description="Has at least one of these tags."
+        default=None,
+        description="Has at least one of these tags; an empty list matches no"
+        " customer, as in a segment's filter.",
     )
     consent: ConsentFilter | None = strawberry.field(
         default=None, description="Has this consent."
@@ -69,7 +71,7 @@ class CustomerFilter:
             country=self.country,
             region=self.region,
             city=self.city,
-            tags_any=tuple(self.tags_any or ()),
+            tags_any=None if self.tags_any is None else tuple(self.tags_any),
             consent_channel=consent.channel.value if consent else None,
             consent_state=consent.state.value if consent and consent.state else None,
             birth_month=self.birth_month,

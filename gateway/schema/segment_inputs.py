@@ -196,19 +196,28 @@ class SegmentFilter:
         default=None, description="The latest web event."
     )
     rfm_segment_in: list[str] | None = strawberry.field(
-        default=None, description="In one of these RFM segments, e.g. Champions."
+        default=None,
+        description="In one of these RFM segments, e.g. Champions; an empty"
+        " list matches no customer.",
     )
     tags_any: list[str] | None = strawberry.field(
-        default=None, description="Has at least one of these tags."
+        default=None,
+        description="Has at least one of these tags; an empty list matches no"
+        " customer.",
     )
     tags_all: list[str] | None = strawberry.field(
-        default=None, description="Has all of these tags."
+        default=None,
+        description="Has all of these tags; an empty list matches every customer.",
     )
     categories_any: list[str] | None = strawberry.field(
-        default=None, description="Bought from at least one of these product types."
+        default=None,
+        description="Bought from at least one of these product types; an empty"
+        " list matches no customer.",
     )
     categories_all: list[str] | None = strawberry.field(
-        default=None, description="Bought from all of these product types."
+        default=None,
+        description="Bought from all of these product types; an empty list"
+        " matches every customer.",
     )
     favourite_category: str | None = strawberry.field(
         default=None, description="Favourite product type by quantity."

@@ -123,6 +123,27 @@ async def test_segment_preview_counts_and_pages(gql, db: Services) -> None:
     assert found["pageInfo"]["hasNextPage"] is True
 
 
+@pytest.mark.parametrize(
+    ("tags", "count"), [([], 0), (["vip"], 1), (["vip", "b2b"], 2), (["none"], 0)]
+)
+async def test_a_tag_filter_reads_alike_on_customers_and_a_segment(
+    gql, db: Services, tags: list[str], count: int
+) -> None:
+    """``tagsAny`` is one predicate in both filters: an empty list matches
+    no customer (``customers`` read it as left out, a segment as none)."""
+    await add_customer(db, "vip@example.com", tags=("vip",))
+    await add_customer(db, "b2b@example.com", tags=("b2b",))
+    await add_customer(db, "plain@example.com")
+    body = await gql(
+        "query($t: [String!]) { customers(first: 10, filter: {tagsAny: $t}) "
+        "{ totalCount } segmentPreview(filter: {tagsAny: $t}) { totalCount } }",
+        {"t": tags},
+    )
+    data = body["data"]
+    assert data["customers"]["totalCount"] == count, body
+    assert data["segmentPreview"]["totalCount"] == count, body
+
+
 async def test_an_order_upsert_moves_one_customer_in_and_out(db: Services) -> None:
     a = await add_customer(db, "a@example.com")
     b = await add_customer(db, "b@example.com")
