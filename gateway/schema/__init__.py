@@ -28,6 +28,7 @@ from gateway.schema.partial_errors import PartialErrors
 from gateway.schema.privacy import PrivacyMutation, PrivacyQuery
 from gateway.schema.promotions import PromotionsMutation
 from gateway.schema.replenishment import ReplenishmentMutation
+from gateway.schema.scalars import SCALARS
 from gateway.schema.stream_errors import FormatStreamErrors
 from gateway.schema.tasks import TaskMutation
 from gateway.schema.text_inputs import TextInputs
@@ -114,6 +115,7 @@ def _schema_options(rules: list[type[ASTValidationRule]]) -> dict[str, Any]:
         mutation=Mutation,
         subscription=Subscription,
         types=EVENT_TYPES,
+        scalar_overrides=SCALARS,
         extensions=[
             OperationMetrics,
             UpstreamScope,

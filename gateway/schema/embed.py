@@ -27,6 +27,7 @@ from gateway.resolvers import timeline_live as live
 from gateway.resolvers.context import Context, Info
 from gateway.schema.base import Schema
 from gateway.schema.partial_errors import PartialErrors
+from gateway.schema.scalars import SCALARS
 from gateway.schema.stream_errors import FormatStreamErrors
 from gateway.schema.text_inputs import TextInputs
 from gateway.schema.timeline import (
@@ -121,6 +122,7 @@ def build_embed_schema(
         query=EmbedQuery,
         subscription=EmbedSubscription,
         types=EVENT_TYPES,
+        scalar_overrides=SCALARS,
         extensions=[
             UpstreamScope,
             PartialErrors,

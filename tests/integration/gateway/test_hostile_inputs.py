@@ -615,3 +615,28 @@ async def test_variables_nested_as_deep_as_json_allows_are_checked_not_failed(
         assert answer == {"data": {"__typename": "Query"}}
     else:
         assert answer["errors"][0]["extensions"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("not a date", '"not a date"'),
+        ("2026-13-45T99:00:00Z", '"2026-13-45T99:00:00Z"'),
+        (5, "not a string"),
+    ],
+)
+async def test_a_datetime_refused_says_what_is_expected_not_pythons_words(
+    client: httpx.AsyncClient, given: object, shown: str
+) -> None:
+    answer = await ask(
+        client,
+        "query($f: CustomerFilter) { customers(first: 1, filter: $f) { totalCount } }",
+        {"f": {"createdAfter": given}},
+    )
+    [error] = answer["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "createdAfter"}
+    assert error["message"] == (
+        "Variable '$f' has invalid value at .createdAfter: Value cannot represent a"
+        f" DateTime: {shown}. Expected an ISO 8601 date and time, e.g."
+        " 2026-12-07T10:00:00Z."
+    )
