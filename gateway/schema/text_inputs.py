@@ -19,7 +19,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from graphql import (
     ArgumentNode,
     DocumentNode,
-    EnumValueNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -30,6 +29,7 @@ from graphql import (
     ObjectFieldNode,
     OperationDefinitionNode,
     StringValueNode,
+    ValueNode,
     VariableDefinitionNode,
     VariableNode,
     get_named_type,
@@ -217,7 +217,6 @@ _VARIABLE_REFUSED = re.compile(
 )
 """graphql-core's refusal of a variable's value: its name, and the path in
 it (``.filter.tagsAny[0]``) where the value is not of its type."""
-_ENUM_REFUSED = re.compile(r"Value '[^']*' does not exist in '\w+' enum")
 
 
 def name_refused_inputs(
@@ -226,13 +225,15 @@ def name_refused_inputs(
     schema: GraphQLSchema,
     operation_name: str | None,
 ) -> None:
-    """graphql-core's refusals of a variable's value (its type, an unknown
-    input field, a missing required one) and of an enum literal it does not
-    know name the argument or input field holding what was refused
-    (``extensions.field``), as the gateway's own do: the innermost input
-    field of the path graphql-core gives that the schema defines, else the
-    argument the document uses the variable as. Never a key of the
-    client's own (``_defined``). Errors naming a field already are left."""
+    """graphql-core's refusals of a value name the argument or input field
+    holding it (``extensions.field``), as the gateway's own do: a variable's
+    (its type, an unknown input field, a required one left out) by the
+    innermost input field of the path graphql-core gives that the schema
+    defines, else the argument the operation uses the variable as; a
+    literal's (its type, an unknown enum value or input field, a required
+    input field left out) by the argument or input field it sits in, or for
+    a variable's default the variable's place. Never a key of the client's
+    own (``_defined``, ``_place``). Errors naming a field already are left."""
     if document is None:
         return
     for error in errors:
@@ -245,28 +246,33 @@ def name_refused_inputs(
             field = _variable_field(
                 document, schema, variable.group(1), keys, operation_name
             )
-        elif _ENUM_REFUSED.match(error.message) and error.nodes:
-            field = _field_holding(document, error.nodes[0])
+        elif error.nodes and isinstance(error.nodes[0], ValueNode | ObjectFieldNode):
+            field, default_of = _holding(document, error.nodes[0])
+            if field is None and default_of is not None:
+                field = _variable_field(
+                    document, schema, default_of, (), operation_name
+                )
         if field is not None:
             error.extensions = {**(error.extensions or {}), "field": field}
 
 
-def _field_holding(document: DocumentNode, node: object) -> str | None:
-    """The argument or input field an enum literal sits in."""
-    found: list[str | None] = []
+def _holding(document: DocumentNode, node: Node) -> tuple[str | None, str | None]:
+    """Where a literal (or an input field written in one) sits: the argument
+    or input field around it, or the variable whose default it is."""
+    found: list[tuple[str | None, str | None]] = []
 
     class Holding(Visitor):
-        def enter_enum_value(
-            self, value: EnumValueNode, _key: object, parent: object, _path: object,
+        def enter(
+            self, visited: Node, _key: object, parent: object, _path: object,
             ancestors: Sequence[object],
         ) -> object:  # fmt: skip
-            if value is node:
-                found.append(_place(parent, ancestors)[0])
+            if visited is node:
+                found.append(_place(parent, ancestors))
                 return Visitor.BREAK
             return None
 
     visit(document, Holding())
-    return found[0] if found else None
+    return found[0] if found else (None, None)
 
 
 class TextInputs(SchemaExtension):

@@ -640,3 +640,40 @@ async def test_a_datetime_refused_says_what_is_expected_not_pythons_words(
         f" DateTime: {shown}. Expected an ISO 8601 date and time, e.g."
         " 2026-12-07T10:00:00Z."
     )
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ('{ customers(first: "x") { totalCount } }', "first"),
+        ("{ customers(first: 1, filter: {tagsAny: [1]}) { totalCount } }", "tagsAny"),
+        # a key of the client's own: its argument named
+        ("{ customers(first: 1, filter: {__proto__: 1}) { totalCount } }", "filter"),
+        (
+            '{ customers(first: 1, filter: {consent: {channel: "email"}}) { totalCount } }',
+            "channel",
+        ),
+        (
+            "mutation { createCustomer(input: "
+            '{email: "lit@example.com", addresses: [{kind: SHIPPING}]}) { id } }',
+            "addresses",
+        ),
+        # a variable's default: where the variable is used
+        (
+            "query($o: CustomerOrderBy = NOPE) { customers(first: 1, orderBy: $o) "
+            "{ totalCount } }",
+            "orderBy",
+        ),
+    ],
+)
+async def test_a_literal_graphql_core_refuses_names_its_argument_or_input_field(
+    client: httpx.AsyncClient, db: Services, document: str, field: str
+) -> None:
+    """A document whose literal is not of its type fails validation, and the
+    error names the argument or input field holding the literal."""
+    before = await rows(db)
+    answer = await ask(client, document, {})
+    assert answer["errors"], answer
+    for error in answer["errors"]:
+        assert error["extensions"]["field"] == field, answer
+    assert await rows(db) == before
