@@ -19,8 +19,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from graphql import (
     ArgumentNode,
     DocumentNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLInputObjectType,
     GraphQLInputType,
@@ -39,6 +37,7 @@ from graphql import (
     visit,
 )
 from graphql.language import Visitor
+from graphql.validation import ASTValidationContext
 from strawberry.extensions import SchemaExtension
 
 MAX_TEXT_LENGTH = 10_000
@@ -189,27 +188,10 @@ def _variable_field(
 
 
 def _run(document: DocumentNode, operation: OperationDefinitionNode) -> list[Node]:
-    """The operation and the fragments it spreads, at any depth: what runs."""
-    fragments = {
-        d.name.value: d
-        for d in document.definitions
-        if isinstance(d, FragmentDefinitionNode)
-    }
-    run: list[Node] = [operation]
-    spread: set[str] = set()
-
-    class Spreads(Visitor):
-        def enter_fragment_spread(self, node: FragmentSpreadNode, *_: object) -> None:
-            name = node.name.value
-            if name not in spread and name in fragments:
-                spread.add(name)
-                run.append(fragments[name])
-
-    position = 0
-    while position < len(run):
-        visit(run[position], Spreads())
-        position += 1
-    return run
+    """The operation and the fragments it spreads, at any depth: what runs
+    (graphql-core's validation context finds them)."""
+    spread = ASTValidationContext(document, lambda _: None)
+    return [operation, *spread.get_recursively_referenced_fragments(operation)]
 
 
 _VARIABLE_REFUSED = re.compile(
