@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from aiodataloader import DataLoader
@@ -50,6 +51,12 @@ ACTIVITY_DAYS = reads.ACTIVITY_DAYS
 SESSION_DAYS = reads.SESSION_DAYS
 EMPTY = ActivityWindow(ACTIVITY_LIMIT, True)
 """The window of a person with no events."""
+
+LiveActivity = Callable[
+    [Sequence[str], int], Awaitable[dict[str, ActivityWindow | BaseException]]
+]
+"""The live fallback's windows of persons the mirror lacks, at least the size
+asked (``_live_activity``), a failed person answered with its error."""
 
 
 def activity_window(needed: int) -> int:
@@ -119,7 +126,7 @@ class ActivityByPersonLoader(DataLoader[NewestKey, ActivityWindow]):
     def __init__(
         self,
         sessions: SharedSession,
-        live: CachedLoader[ActivityWindow] | None,
+        live: LiveActivity | None,
         *,
         batch: bool,
         mirror_answers: Callable[[str], bool | None] = lambda _: None,
@@ -159,9 +166,10 @@ class ActivityByPersonLoader(DataLoader[NewestKey, ActivityWindow]):
                 )
             found.update(as_windows(mirrored, size))
             missing += [d for d in asked if d not in mirrored]
-        if missing:
-            live = await _live(self.live, missing, EMPTY)
-            found.update(live)
+        if missing and self.live is None:  # the live fallback off
+            found.update(dict.fromkeys(missing, EMPTY))
+        elif missing and self.live is not None:
+            found.update(await self.live(missing, max(sizes[d] for d in missing)))
         # aiodataloader fails the load of a key answered with an exception
         return cast(list[ActivityWindow], [found[k.external_id] for k in keys])
 
@@ -253,30 +261,58 @@ class PostHogLoaders:
 
 def _live_activity(
     services: Services, fallback: LiveFallback | None
-) -> CachedLoader[ActivityWindow] | None:
-    """The live fallback's activity: each person's newest ``ACTIVITY_LIMIT``
-    events, in one query whatever the page. PostHog's budget counts queries,
-    not rows (``gateway.mirror.fallback``): a window per page size would spend
-    a query for each size a person's pages reach, where this spends one per
-    person and TTL, and its cached window answers every page — and, stale
-    while PostHog fails, every page still."""
+) -> LiveActivity | None:
+    """The live fallback's activity.
+
+    With the cache, each person's newest ``ACTIVITY_LIMIT`` events, in one
+    query whatever the page. PostHog's budget counts queries, not rows
+    (``gateway.mirror.fallback``): a window per page size would spend a query
+    for each size a person's pages reach, where this spends one per person
+    and TTL, and its cached window answers every page — and, stale while
+    PostHog fails, every page still.
+
+    Without it (``CG_CACHE_ENABLED=false``) nothing keeps what a page does
+    not show, and every request spends its query anyway: a batch reads its
+    largest page's window and one more event (``read_limit``), as the mirror
+    is read — a view of 50 decodes and maps 51 events, not 100. A window cut
+    among events of one millisecond (``as_window``) that holds fewer than a
+    page needs is read again deeper, as from the mirror."""
     if fallback is None:
         return None
 
-    async def fetch(ids: Sequence[str]) -> dict[str, ActivityWindow]:
+    async def fetch(ids: Sequence[str], size: int) -> dict[str, ActivityWindow]:
         found = await fallback.activity(
-            ids, limit=ACTIVITY_LIMIT, days=ACTIVITY_DAYS, session_days=SESSION_DAYS
+            ids, limit=read_limit(size), days=ACTIVITY_DAYS, session_days=SESSION_DAYS
         )
-        return as_windows(found, ACTIVITY_LIMIT)
+        return as_windows(found, size)
 
     caches = services.caches
-    return CachedLoader(
+    if caches is None:
+        return functools.partial(_shown, fetch)
+    loader = CachedLoader(
         "posthog_activity",
-        caches.posthog_activity if caches is not None else None,
-        fetch,
+        caches.posthog_activity,
+        lambda ids: fetch(ids, ACTIVITY_LIMIT),
         EMPTY,
         batch=services.settings.loaders_enabled,
     )
+    return lambda ids, _size: _live(loader, ids, EMPTY)
+
+
+async def _shown(
+    fetch: Callable[[Sequence[str], int], Awaitable[dict[str, ActivityWindow]]],
+    ids: Sequence[str],
+    size: int,
+) -> dict[str, ActivityWindow | BaseException]:
+    """The windows of ``size`` of ``ids`` read live, uncached: one query for
+    all of them; a person it found no event of has none; a failure is every
+    person's."""
+    metrics.labelled(metrics.BATCH_SIZE, loader="posthog_activity").observe(len(ids))
+    try:
+        found = await fetch(ids, size)
+    except Exception as exc:
+        return dict.fromkeys(ids, exc)
+    return {d: found.get(d, EMPTY) for d in ids}
 
 
 def _live_summaries(

@@ -1,6 +1,7 @@
 """The event mirror is read in windows of a person's newest events, as many
 as the page shows and one more; the live fallback reads the newest 100 in one
-query (PostHog's budget counts queries). Events read per page, a deep page
+query (PostHog's budget counts queries), or with the cache off (nothing keeps
+the surplus) as the mirror is read. Events read per page, a deep page
 read at once from its cursor's position, one read for a person's windows in
 one request, and a walk through every page — with events sharing a
 millisecond at a window's edge — giving what one page of the most gives, live
@@ -8,7 +9,7 @@ and from the mirror."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from connectors.posthog.simulator.server import PostHogSimulator
 from gateway.changes.bus import CustomerChange
 from gateway.loaders import analytics
 from gateway.loaders.analytics import ACTIVITY_LIMIT
-from tests.integration.gateway.conftest import Gateway
+from tests.integration.gateway.conftest import Gateway, open_gateway
 from tests.integration.gateway.test_event_mirror import linked, mirrored
 
 pytestmark = pytest.mark.storage_independent
@@ -180,6 +181,59 @@ async def test_the_live_fallback_reads_the_newest_100_in_one_query_for_every_pag
         found = await page(gateway, subject, n, after)
         after = found["pageInfo"]["endCursor"]
     assert posthog.queries["events"] == 0  # the cached 100 answers every page
+
+
+@pytest.fixture
+async def uncached(gateway: Gateway) -> AsyncIterator[Gateway]:
+    """The gateway's data and simulators, the cache off (``CG_CACHE_ENABLED``)."""
+    settings = gateway.services.settings.model_copy(update={"cache_enabled": False})
+    async with open_gateway(settings, gateway.simulators, gateway.world) as opened:
+        opened.simulators.reset_counts()
+        yield opened
+
+
+async def test_with_the_cache_off_the_live_fallback_reads_what_the_page_shows(
+    uncached: Gateway, subject: Subject
+) -> None:
+    """Nothing keeps events a page does not show, and each request spends its
+    query anyway: a page of n reads n + 1 (the last says whether more exist),
+    its summary in the same query."""
+    posthog = uncached.simulators.posthog
+    newest = [e["uuid"] for e in recorded(uncached, subject)]
+    for n in (5, 20, 50):
+        before = posthog.queries["events"]
+        found = await page(uncached, subject, n)
+        assert (posthog.queries["events"] - before, events_read(posthog)) == (1, n + 1)
+        assert (ids(found), found["pageInfo"]["hasNextPage"]) == (newest[:n], True)
+
+    after = (await page(uncached, subject, 20))["pageInfo"]["endCursor"]
+    second = await page(uncached, subject, 20, after)  # the newest 40: a window of 50
+    assert (ids(second), events_read(posthog)) == (newest[20:40], 51)
+
+    result = await uncached.gql(
+        """query($id: ID!) { customer(id: $id) {
+          lastSeenAt sessionsCount activity(first: 5) { edges { node { id } } } } }""",
+        {"id": subject.global_id},
+    )
+    assert "errors" not in result, result
+    assert result["data"]["customer"]["sessionsCount"] > 0
+    assert result["data"]["customer"]["lastSeenAt"] is not None
+    assert events_read(posthog) == 6
+
+
+async def test_with_the_cache_off_a_window_cut_among_tied_events_is_read_deeper(
+    uncached: Gateway, subject: Subject, tied: list[str]
+) -> None:
+    """The read of 11 for a page of 10 ends among four events of one
+    millisecond: the window keeps the 9 before them, so the page is read again
+    deeper (a second query) and shows all ten, as one page of the most does."""
+    posthog = uncached.simulators.posthog
+
+    ten = await page(uncached, subject, 10)
+
+    whole = ids(await page(uncached, subject, ACTIVITY_LIMIT))
+    assert ids(ten) == whole[:10]
+    assert posthog.queries["events"] == 3  # 11 deep, then 100, then the whole
 
 
 async def test_a_page_of_some_kinds_reads_the_largest_window(
