@@ -22,7 +22,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     SQLColumnExpression,
-    bindparam,
     case,
     delete,
     false,
@@ -33,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.base import Connector
 from connectors.models import ExternalCustomer
 from gateway.db import models
+from gateway.db.batches import among, bound
 from gateway.db.upsert import dialect_insert
 from gateway.identity.rules import Explanation, MatchRule, MatchRules, explain
 
@@ -116,7 +116,7 @@ async def _links(
     whether ``marks`` hold, by (source, external id), for the links of a
     source with a mark."""
     marks_of = tuple((s, mark) for s, mark in (marks or {}).items() if s in sources)
-    parameters: dict[str, Any] = {_CUSTOMERS: list(customer_ids)}
+    parameters: dict[str, Any] = bound(_CUSTOMERS, customer_ids)
     for _, mark in marks_of:
         parameters.update(mark.parameters())
     # on the session's connection: a Core statement needs none of the ORM's
@@ -124,7 +124,7 @@ async def _links(
     # statement, 0.3 M instructions of an executed 360 view's 28.5 M), and the
     # sessions that read links write nothing to flush
     connection = await session.connection()
-    statement = _links_statement(tuple(sources), marks_of)
+    statement = _links_statement(tuple(sources), marks_of, len(customer_ids) == 1)
     rows = await connection.execute(statement, parameters)
     found: dict[tuple[str, int], list[str]] = {}
     marked: dict[tuple[str, str], bool] = {}
@@ -145,12 +145,13 @@ _CUSTOMERS = "customer_ids"
 
 @functools.lru_cache(maxsize=64)
 def _links_statement(
-    sources: tuple[str, ...], marks: tuple[tuple[str, Mark], ...]
+    sources: tuple[str, ...], marks: tuple[tuple[str, Mark], ...], single: bool
 ) -> Select[Any]:
     """The links of ``sources`` for the customers of the bound parameter
-    ``_CUSTOMERS``, oldest first, and whether each source's mark holds:
-    built once per set of sources and marks (building it per read was ~2 M
-    instructions of an executed 360 view's 40 M)."""
+    ``_CUSTOMERS`` (one when ``single``: ``gateway.db.batches``), oldest
+    first, and whether each source's mark holds: built once per set of
+    sources and marks (building it per read was ~2 M instructions of an
+    executed 360 view's 40 M)."""
     identity = models.Identity
     columns: list[SQLColumnExpression[Any]] = [
         identity.source,
@@ -167,7 +168,7 @@ def _links_statement(
         select(*columns)
         .where(
             identity.source.in_(sources),
-            identity.customer_id.in_(bindparam(_CUSTOMERS, expanding=True)),
+            among(identity.customer_id, _CUSTOMERS, single),
         )
         .order_by(identity.id)
     )

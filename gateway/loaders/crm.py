@@ -2,9 +2,10 @@
 
 The statements every view runs (a customer by id, its addresses, tags,
 consents, preferences, identities, loyalty balance) are built once, their ids
-an expanding bound parameter (``BATCH``): building a ``select`` and its cache
-key per batch was a third of each statement's instructions
-(docs/benchmarks.md, "Decoded values, statements built once…")."""
+the bound parameter ``BATCH``: building a ``select`` and its cache key per
+batch was a third of each statement's instructions (docs/benchmarks.md,
+"Decoded values, statements built once…"). Each is built twice, for a batch
+of one customer (a view's) and of several (``gateway.db.batches``)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ from sqlalchemy import (
     Row,
     Select,
     String,
-    bindparam,
     func,
     literal,
     null,
@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 
 from gateway.db import models
+from gateway.db.batches import among, bound
 from gateway.db.customer_queries import (
     CustomerPageRequest,
     customer_count,
@@ -50,10 +51,8 @@ V = TypeVar("V")
 BATCH = "batch"
 """The bound parameter of a prebuilt statement: the batch's keys."""
 
-
-def batch() -> Any:
-    """The batch's keys in a prebuilt statement (``IN``, expanded per run)."""
-    return bindparam(BATCH, expanding=True)
+SINGLE = (False, True)
+"""A prebuilt statement's two forms: for several keys, for one."""
 
 
 def grouped(
@@ -76,8 +75,8 @@ class SessionLoader(DataLoader[Any, Any]):
     async def scalars(
         self, statement: Select[Any], keys: Sequence[Any] | None = None
     ) -> list[Any]:
-        """The statement's rows; ``keys`` for its ``batch()``, when prebuilt."""
-        params = None if keys is None else {BATCH: list(keys)}
+        """The statement's rows; ``keys`` for its ``BATCH``, when prebuilt."""
+        params = None if keys is None else bound(BATCH, keys)
         async with self.sessions() as session:
             return list((await session.scalars(statement, params)).all())
 
@@ -85,11 +84,15 @@ class SessionLoader(DataLoader[Any, Any]):
 class CustomerByIdLoader(SessionLoader):
     """A merged customer's id loads its survivor (links elsewhere keep working)."""
 
-    statement = select(models.Customer).where(models.Customer.id.in_(batch()))
+    statements = {
+        single: select(models.Customer).where(among(models.Customer.id, BATCH, single))
+        for single in SINGLE
+    }
 
     async def batch_load_fn(self, ids: Sequence[int]) -> list[models.Customer | None]:
+        statement = self.statements[len(ids) == 1]
         async with self.sessions() as session:
-            rows = list(await session.scalars(self.statement, {BATCH: list(ids)}))
+            rows = list(await session.scalars(statement, bound(BATCH, ids)))
             by_id = await with_survivors(session, rows)
         return [by_id.get(i) for i in ids]
 
@@ -154,12 +157,16 @@ def _children_loader(
 ) -> type[SessionLoader]:
     class ChildrenByCustomerLoader(SessionLoader):
         cache = memoized
-        statement = (
-            select(model).where(model.customer_id.in_(batch())).order_by(*order_by)
-        )
+        statements = {
+            single: select(model)
+            .where(among(model.customer_id, BATCH, single))
+            .order_by(*order_by)
+            for single in SINGLE
+        }
 
         async def batch_load_fn(self, customer_ids: Sequence[int]) -> list[list[Any]]:
-            rows = await self.scalars(self.statement, customer_ids)
+            statement = self.statements[len(customer_ids) == 1]
+            rows = await self.scalars(statement, customer_ids)
             return grouped(rows, lambda r: r.customer_id, customer_ids)
 
     return ChildrenByCustomerLoader
@@ -212,7 +219,8 @@ class ProfileByCustomerLoader(SessionLoader):
         found: dict[ProfileKey, list[Any]] = defaultdict(list)
         async with self.sessions() as session:
             connection = await session.connection()  # Core: as identity.links
-            rows = await connection.execute(_profile_statement(kinds), {BATCH: ids})
+            statement = _profile_statement(kinds, len(ids) == 1)
+            rows = await connection.execute(statement, bound(BATCH, ids))
             for row in rows:
                 kind = Profile(row[0])
                 found[kind, row[1]].append(_PROFILE_ROWS[kind](row))
@@ -275,6 +283,7 @@ def _profile_branch(
     flag: Any = None,
     at: Any = None,
     grouped: bool = False,
+    single: bool,
 ) -> Select[Any]:
     position = (
         literal(1)
@@ -291,11 +300,11 @@ def _profile_branch(
         (flag if flag is not None else _typed_null(Boolean())).label("flag"),
         (at if at is not None else _typed_null(models.UTCDateTime())).label("at"),
     ]
-    statement = select(*columns).where(table.customer_id.in_(batch()))
+    statement = select(*columns).where(among(table.customer_id, BATCH, single))
     return statement.group_by(table.customer_id) if grouped else statement
 
 
-def _profile_branches() -> dict[Profile, Select[Any]]:
+def _profile_branches(single: bool) -> dict[Profile, Select[Any]]:
     a, t, c, points = models.Address, models.Tag, models.Consent, models.LoyaltyEntry
     return {
         Profile.ADDRESSES: _profile_branch(
@@ -305,9 +314,10 @@ def _profile_branches() -> dict[Profile, Select[Any]]:
             number=a.id,
             texts=(a.kind, a.line1, a.line2, a.city, a.region, a.postcode, a.country),
             flag=a.is_default,
+            single=single,
         ),
         Profile.TAGS: _profile_branch(
-            Profile.TAGS, t, (t.name,), texts=(t.name,), at=t.created_at
+            Profile.TAGS, t, (t.name,), texts=(t.name,), at=t.created_at, single=single
         ),
         Profile.CONSENTS: _profile_branch(
             Profile.CONSENTS,
@@ -315,6 +325,7 @@ def _profile_branches() -> dict[Profile, Select[Any]]:
             (c.channel,),
             texts=(c.channel, c.state, c.source),
             at=c.changed_at,
+            single=single,
         ),
         Profile.LOYALTY: _profile_branch(
             Profile.LOYALTY,
@@ -322,16 +333,17 @@ def _profile_branches() -> dict[Profile, Select[Any]]:
             (),
             number=func.coalesce(func.sum(points.points), 0),
             grouped=True,
+            single=single,
         ),
     }
 
 
-@functools.lru_cache(maxsize=16)
-def _profile_statement(kinds: tuple[Profile, ...]) -> Any:
-    """The rows of ``kinds`` for the customers of ``batch()``, each kind's in
-    its own order (``position``, numbered by the database, so its collation
-    orders the names); built once per set of kinds."""
-    branches = _profile_branches()
+@functools.lru_cache(maxsize=32)
+def _profile_statement(kinds: tuple[Profile, ...], single: bool) -> Any:
+    """The rows of ``kinds`` for the customers of ``BATCH`` (one when
+    ``single``), each kind's in its own order (``position``, numbered by the
+    database, so its collation orders the names); built once per set of kinds."""
+    branches = _profile_branches(single)
     chosen = [branches[kind] for kind in kinds]
     union = union_all(*chosen).subquery()
     return select(union).order_by(union.c.kind, union.c.customer_id, union.c.position)

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.db import models
 from gateway.db.models import utcnow
-from gateway.identity.links import _links_statement, stored_links
+from gateway.identity.links import _links_statement, split_links, stored_links
 from gateway.loaders.sources import MIRROR_ANSWERS
 from gateway.mirror.reads import CHECK_TTL
 from gateway.runtime.services import Services
@@ -64,6 +64,14 @@ async def test_each_read_marks_the_persons_the_mirror_answers_for_then(
         found = await stored_links(db.sessions, wanted, now, marks)
         assert found.marked == {("posthog", p): held for p, held in PERSONS.items()}
     assert _links_statement.cache_info().hits >= 1
+    for pair in wanted:  # a customer alone: the statement's ``=`` form
+        alone = await stored_links(db.sessions, [pair], now, marks)
+        assert alone.links == {pair: found.links[pair]}
+        assert alone.marked == {
+            key: held
+            for key, held in found.marked.items()
+            if key[1] in split_links(alone.links[pair])
+        }
 
     later = now + CHECK_TTL  # the hour-old check is past it then
     monkeypatch.setattr("gateway.loaders.sources.utcnow", lambda: later)

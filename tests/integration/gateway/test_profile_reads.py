@@ -132,3 +132,39 @@ async def test_one_statement_reads_what_a_statement_per_table_reads(
         got = iter(read)
         for kind in kinds:
             assert [shown(kind, next(got)) for _ in ids] == expected[kind], kind
+
+
+PREBUILT = {
+    "customer_by_id": lambda row: (row.id, row.email, row.merged_into),
+    "identities_by_customer": lambda rows: [(r.source, r.external_id) for r in rows],
+    "preferences_by_customer": lambda rows: [(r.key, r.value) for r in rows],
+    "consents_now_by_customer": lambda rows: [(r.channel, r.state) for r in rows],
+}
+"""Loaders of a statement built in its two forms (``gateway.db.batches``),
+and what to compare of what each loads."""
+
+
+async def test_a_customer_read_alone_reads_what_a_batch_reads_of_it(
+    db: Services, sql: StatementCounter
+) -> None:
+    """A batch of one runs the ``=`` form of each prebuilt statement, a batch
+    of several the ``IN`` form: the same rows for each customer."""
+    ids = await with_profiles(db)
+    async with db.sessions() as session, session.begin():
+        session.add(models.Preference(customer_id=ids[0], key="k", value="v"))
+        session.add(
+            models.Identity(customer_id=ids[0], source="zendesk", external_id="9")
+        )
+    for name, compared in PREBUILT.items():
+        together = await getattr(Loaders(db), name).load_many(ids)
+        alone = [await getattr(Loaders(db), name).load(i) for i in ids]
+        assert [compared(v) for v in alone] == [compared(v) for v in together], name
+    keys = [(kind, i) for kind in Profile for i in ids]
+    together = await Loaders(db).profile_by_customer.load_many(keys)
+    sql.reset()
+    alone = [await Loaders(db).profile_by_customer.load(key) for key in keys]
+    assert len(sql.statements) == len(keys)
+    assert all(" IN " not in s for s in sql.statements)
+    assert [shown(k, v) for (k, _), v in zip(keys, alone, strict=True)] == [
+        shown(k, v) for (k, _), v in zip(keys, together, strict=True)
+    ]
