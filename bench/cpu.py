@@ -1,8 +1,11 @@
 """CPU seconds a server spent, read from ``/proc``: the process and every
 live descendant (uvicorn's or Node cluster's workers), user plus system time.
 
-The benchmark reads it before and after a load; the difference over the
-requests sent is the server's CPU per request, whatever language it is in.
+The benchmark reads it before a load and once the server is idle again after
+it (``settled``); the difference over the requests sent is the server's CPU
+per request, whatever language it is in — what the requests left to do after
+their responses (our audit entries, written a second's worth at a time, cache
+stores) counted with them, and not with whatever is measured next.
 Linux only: elsewhere ``tree_cpu_seconds`` answers ``nan``. ``MachineTimes``
 reads the whole machine's: how busy it was during a load, and how much the
 hypervisor took (``bench/peers/rounds.py``).
@@ -10,8 +13,10 @@ hypervisor took (``bench/peers/rounds.py``).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,8 +95,37 @@ class MachineTimes:
         return (self.busy - earlier.busy) / spent, (self.steal - earlier.steal) / spent
 
 
+IDLE_WINDOW = 0.25
+"""Seconds a server's processes must stay idle to count as settled…"""
+IDLE_CPU = 0.02
+"""…spending at most this many CPU seconds in them (two clock ticks)."""
+SETTLE_LIMIT = 30.0
+"""Seconds ``settled`` waits at most."""
+
+
+async def settled(pid: int, *, limit: float = SETTLE_LIMIT) -> float:
+    """Once ``pid``'s tree has been idle for ``IDLE_WINDOW`` (at most ``limit``
+    seconds from now): the CPU seconds it spent meanwhile. After a load our
+    gateway still writes its audit entries for seconds (on SQLite a warm page
+    of 50 records 50 a request, faster than they are written); timing the next
+    measurement then would time that too."""
+    start = last = tree_cpu_seconds(pid)
+    deadline = time.monotonic() + limit
+    while not math.isnan(last) and time.monotonic() < deadline:
+        await asyncio.sleep(IDLE_WINDOW)
+        now = tree_cpu_seconds(pid)
+        if math.isnan(now):
+            break
+        idle, last = now - last <= IDLE_CPU, now
+        if idle:
+            break
+    return last - start
+
+
 async def cpu_during(pid: int, work: Awaitable[T]) -> tuple[T, float]:
-    """``work``'s result, and the CPU seconds ``pid``'s tree spent while it ran."""
+    """``work``'s result, and the CPU seconds ``pid``'s tree spent from its
+    start until the tree is idle again after it (``settled``)."""
     before = tree_cpu_seconds(pid)
     result = await work
+    await settled(pid)
     return result, tree_cpu_seconds(pid) - before

@@ -90,7 +90,10 @@ def render(report: Report) -> str:
         "off via `CG_CACHE_ENABLED=false` / `CG_LOADERS_ENABLED=false`, "
         "continuous load. p99 of 20 samples is their slowest. *CPU ms/req* — "
         "CPU seconds of the gateway's processes (supervisor and workers, from "
-        "`/proc`) during the load, per request sent.",
+        "`/proc`) from the load's start until they are idle again after it (the "
+        "audit entries and cache stores its requests left to write included), "
+        "per request sent. Every measurement starts with them idle "
+        "(`bench.cpu.settled`).",
         "",
         f"Subject of the single-customer shapes: customer {report.subject.customer_id}"
         f" ({report.subject.orders} orders, {report.subject.tickets} tickets, "

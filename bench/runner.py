@@ -33,7 +33,7 @@ import httpx
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from bench.cpu import cpu_during
+from bench.cpu import cpu_during, settled
 from bench.database import bench_database, seed_world
 from bench.load import (
     Budget,
@@ -475,6 +475,7 @@ async def _measure(
     def collect() -> None:
         samples.append(meter.take())
 
+    await settled(pid)  # the last measurement's deferred work (its audit) done
     single = await sequential(
         client,
         request,

@@ -31,8 +31,8 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from bench.cpu import MachineTimes, cpu_during, tree_cpu_seconds
-from bench.load import Budget, Request, closed_loop, open_loop, warm_up
+from bench.cpu import MachineTimes, cpu_during, settled, tree_cpu_seconds
+from bench.load import Budget, Request, Timings, closed_loop, open_loop, warm_up
 from bench.peers.hive import PeerUnavailable
 from bench.peers.run import PEERS, Peer
 from bench.queries import CUSTOMER_360, CUSTOMER_PAGE, Shape
@@ -204,11 +204,22 @@ async def turn(
         else open_loop(contestant.client, lambda: request, rate, budget.duration)
     )
     upstreams = contestant.upstreams
+    await settled(contestant.pid)  # nothing left of a warm-up or an earlier turn
     machine = MachineTimes.now()
     upstream_before = sum(tree_cpu_seconds(pid) for pid in upstreams)
-    load, cpu = await cpu_during(contestant.pid, loaded)
-    upstream_cpu = sum(tree_cpu_seconds(pid) for pid in upstreams) - upstream_before
-    after = MachineTimes.now()
+    ended: list[tuple[MachineTimes | None, float]] = []
+
+    async def load_then_read() -> Timings:
+        """The load; the machine's and the upstreams' times as it ends (the
+        server's own are read once it settled, ``cpu_during``)."""
+        timings = await loaded
+        upstream_after = sum(tree_cpu_seconds(pid) for pid in upstreams)
+        ended.append((MachineTimes.now(), upstream_after))
+        return timings
+
+    load, cpu = await cpu_during(contestant.pid, load_then_read())
+    after, upstream_after = ended[0]
+    upstream_cpu = upstream_after - upstream_before
     busy, stolen = after.shares_since(machine) if after else (math.nan, math.nan)
     sent = load.count + load.errors
     per_request = cpu / sent * 1000 if sent else math.nan

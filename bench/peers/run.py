@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.cpu import cpu_during
+from bench.cpu import cpu_during, settled
 from bench.load import Budget, Request, closed_loop, post, sequential, warm_up
 from bench.peers.hive import PeerUnavailable, hive_server, node_available
 from bench.peers.queries import hive_requests, plain_requests
@@ -200,6 +200,7 @@ async def _measure(
     async def reset() -> None:
         meter.reset()
 
+    await settled(server.process.pid)  # as ours (``bench.runner._measure``)
     single = await sequential(
         client,
         what.request,
