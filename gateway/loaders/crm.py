@@ -40,7 +40,7 @@ from gateway.db.customer_queries import (
     customer_count,
     customer_page,
 )
-from gateway.db.rows import AddressRow, ConsentRow, TagRow
+from gateway.db.rows import AddressRow, ConsentRow, CustomerRow, TagRow
 from gateway.db.shared_session import SharedSession
 from gateway.identity.merge import with_survivors
 from gateway.relay.pagination import Page
@@ -85,15 +85,31 @@ class CustomerByIdLoader(SessionLoader):
     """A merged customer's id loads its survivor (links elsewhere keep working)."""
 
     statements = {
-        single: select(models.Customer).where(among(models.Customer.id, BATCH, single))
+        single: select(*CustomerRow.columns()).where(
+            among(models.Customer.id, BATCH, single)
+        )
         for single in SINGLE
     }
 
-    async def batch_load_fn(self, ids: Sequence[int]) -> list[models.Customer | None]:
+    async def batch_load_fn(self, ids: Sequence[int]) -> list[CustomerRow | None]:
         statement = self.statements[len(ids) == 1]
         async with self.sessions() as session:
-            rows = list(await session.scalars(statement, bound(BATCH, ids)))
-            by_id = await with_survivors(session, rows)
+            connection = await session.connection()
+            rows = [
+                CustomerRow(*row)
+                for row in await connection.execute(statement, bound(BATCH, ids))
+            ]
+            wanted = {row.merged_into for row in rows if row.merged_into is not None}
+            survivors = {}
+            if wanted:
+                found = await connection.execute(
+                    self.statements[False], {BATCH: list(wanted)}
+                )
+                survivors = {row.id: row for row in map(CustomerRow._make, found)}
+        by_id = {
+            row.id: survivors.get(row.merged_into, row) if row.merged_into else row
+            for row in rows
+        }
         return [by_id.get(i) for i in ids]
 
 

@@ -4,6 +4,7 @@ announces the change), and forget what this request's loaders read."""
 from __future__ import annotations
 
 from gateway.db import models
+from gateway.db.rows import CustomerRecord
 from gateway.relay.ids import customer_pk
 from gateway.resolvers.context import Info
 from gateway.resolvers.customer import get_customer
@@ -18,7 +19,7 @@ async def add_note(info: Info, customer_id: str, body: str) -> models.Note:
 
 async def tag_customer(
     info: Info, customer_id: str, tags: list[str], *, add: bool
-) -> models.Customer:
+) -> CustomerRecord:
     pk = customer_pk(customer_id)
     await info.context.services.crm.tag_customer(pk, tags, add=add)
     info.context.loaders.forget_customer(pk)

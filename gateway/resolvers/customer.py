@@ -18,7 +18,7 @@ from gateway.db.customer_queries import (
     CustomerOrder,
     CustomerPageRequest,
 )
-from gateway.db.rows import AddressRow, ConsentRow, TagRow
+from gateway.db.rows import AddressRow, ConsentRow, CustomerRecord, TagRow
 from gateway.errors import BadUserInput, NotFound
 from gateway.loaders import NotesPageKey, Profile
 from gateway.relay.ids import decode_global_id
@@ -32,13 +32,13 @@ MAX_SEARCH = 320
 
 async def customer(
     info: Info, id: str | None, email: str | None
-) -> models.Customer | None:
+) -> CustomerRecord | None:
     if (id is None) == (email is None):
         raise BadUserInput("Give exactly one of `id` or `email`.")
     loaders = info.context.loaders
     if id is not None:
         _, pk = decode_global_id(id, "Customer")
-        row: models.Customer | None = await loaders.customer_by_id.load(pk)
+        row: CustomerRecord | None = await loaders.customer_by_id.load(pk)
     else:
         assert email is not None
         row = await loaders.customer_by_email.load(normalize_email(email))
@@ -47,7 +47,7 @@ async def customer(
 
 async def customer_reference(
     info: Info, representation: Mapping[str, object]
-) -> models.Customer | None:
+) -> CustomerRecord | None:
     """A Customer entity's key from a federation router, read as ``customer``
     reads its arguments (the same loaders, the same rules); a key of no customer
     is ``None``."""
@@ -66,8 +66,8 @@ async def customer_reference(
     )
 
 
-async def get_customer(info: Info, pk: int) -> models.Customer:
-    row: models.Customer | None = await info.context.loaders.customer_by_id.load(pk)
+async def get_customer(info: Info, pk: int) -> CustomerRecord:
+    row: CustomerRecord | None = await info.context.loaders.customer_by_id.load(pk)
     if row is None:
         raise NotFound("No customer with this id.", field="id")
     return row
@@ -188,10 +188,10 @@ async def notes(
 
 async def node(
     info: Info, id: str
-) -> models.Customer | models.Note | models.Task | None:
+) -> CustomerRecord | models.Note | models.Task | None:
     type_name, pk = decode_global_id(id)
     loaders = info.context.loaders
-    row: models.Customer | models.Note | models.Task | None
+    row: CustomerRecord | models.Note | models.Task | None
     if type_name == "Customer":
         row = await loaders.customer_by_id.load(pk)
     elif type_name == "Note":

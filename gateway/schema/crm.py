@@ -13,7 +13,7 @@ from strawberry import relay
 from gateway.auth.pii import pii_field
 from gateway.auth.policy import PiiKind
 from gateway.db import models
-from gateway.db.rows import AddressRow, ConsentRow
+from gateway.db.rows import AddressRow, ConsentRow, CustomerRecord
 from gateway.resolvers import crm as resolve
 from gateway.resolvers.context import Info
 from gateway.resolvers.identity import Explanation
@@ -271,7 +271,7 @@ class Preference:
 CustomerRef = Annotated["Customer", strawberry.lazy("gateway.schema.customer")]
 
 
-def _customer(row: models.Customer) -> Customer:
+def _customer(row: CustomerRecord) -> Customer:
     from gateway.schema.customer import Customer
 
     return Customer.from_row(row)

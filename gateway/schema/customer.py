@@ -17,6 +17,7 @@ from gateway.db.customer_queries import (
     CustomerPageRequest,
     customer_cursor,
 )
+from gateway.db.rows import CustomerRecord, CustomerRow
 from gateway.resolvers import activity as activity_reads
 from gateway.resolvers import customer as resolve
 from gateway.resolvers import orders as order_reads
@@ -104,7 +105,7 @@ class Customer(relay.Node):
     )
 
     @classmethod
-    def from_row(cls, row: models.Customer) -> Customer:
+    def from_row(cls, row: CustomerRecord) -> Customer:
         return cls(
             id=row.id,
             email=row.email,
@@ -365,7 +366,7 @@ class CustomerQuery:
     )
     async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
         row = await resolve.node(info, id)
-        if isinstance(row, models.Customer):
+        if isinstance(row, models.Customer | CustomerRow):
             return Customer.from_row(row)
         if isinstance(row, models.Note):
             return Note.from_row(row)
