@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar, cast
 
@@ -272,11 +271,10 @@ def _live_activity(
     PostHog fails, every page still.
 
     Without it (``CG_CACHE_ENABLED=false``) nothing keeps what a page does
-    not show, and every request spends its query anyway: a batch reads its
-    largest page's window and one more event (``read_limit``), as the mirror
-    is read — a view of 50 decodes and maps 51 events, not 100. A window cut
-    among events of one millisecond (``as_window``) that holds fewer than a
-    page needs is read again deeper, as from the mirror."""
+    not show, and every request spends a query anyway: a person's first read
+    in a request is its largest page's window and one more event
+    (``read_limit``), as the mirror is read — a view of 50 decodes and maps 51
+    events, not 100 (``ShownLive``)."""
     if fallback is None:
         return None
 
@@ -288,7 +286,7 @@ def _live_activity(
 
     caches = services.caches
     if caches is None:
-        return functools.partial(_shown, fetch)
+        return ShownLive(fetch)
     loader = CachedLoader(
         "posthog_activity",
         caches.posthog_activity,
@@ -299,20 +297,63 @@ def _live_activity(
     return lambda ids, _size: _live(loader, ids, EMPTY)
 
 
-async def _shown(
-    fetch: Callable[[Sequence[str], int], Awaitable[dict[str, ActivityWindow]]],
-    ids: Sequence[str],
-    size: int,
-) -> dict[str, ActivityWindow | BaseException]:
-    """The windows of ``size`` of ``ids`` read live, uncached: one query for
-    all of them; a person it found no event of has none; a failure is every
+class ShownLive:
+    """PostHog's live activity of one request with the cache off: a person's
+    first read is as deep as asked, and answers the request's later pages it
+    covers (once landed, when still in flight); a page needing more than
+    that read holds (a bigger one, a cursor whose events moved, a window cut
+    among events of one millisecond: ``as_window``) reads the newest
+    ``ACTIVITY_LIMIT`` — so at most two queries a person and request, one for
+    any single page or batch. A batch is one query; its failure is each
     person's."""
-    metrics.labelled(metrics.BATCH_SIZE, loader="posthog_activity").observe(len(ids))
-    try:
-        found = await fetch(ids, size)
-    except Exception as exc:
-        return dict.fromkeys(ids, exc)
-    return {d: found.get(d, EMPTY) for d in ids}
+
+    def __init__(
+        self,
+        fetch: Callable[[Sequence[str], int], Awaitable[dict[str, ActivityWindow]]],
+    ) -> None:
+        self.fetch = fetch
+        self.read: dict[str, ActivityWindow] = {}
+        self.reading: dict[str, tuple[int, asyncio.Future[None]]] = {}
+        """Reads in flight by person: how deep, and when they land."""
+
+    async def __call__(
+        self, ids: Sequence[str], size: int
+    ) -> dict[str, ActivityWindow | BaseException]:
+        metrics.labelled(metrics.BATCH_SIZE, loader="posthog_activity").observe(
+            len(ids)
+        )
+        deep_enough = {
+            landed
+            for d in ids
+            if d in self.reading
+            for depth, landed in [self.reading[d]]
+            if depth >= size
+        }
+        if deep_enough:
+            await asyncio.wait(deep_enough)
+        wanted = [d for d in ids if not self._covered(d, size)]
+        failed: dict[str, BaseException] = {}
+        if wanted:
+            again = any(d in self.read or d in self.reading for d in wanted)
+            depth = ACTIVITY_LIMIT if again else size
+            landed = asyncio.get_running_loop().create_future()
+            self.reading.update(dict.fromkeys(wanted, (depth, landed)))
+            try:
+                found = await self.fetch(wanted, depth)
+            except Exception as exc:
+                failed = dict.fromkeys(wanted, exc)
+            else:
+                self.read.update((d, found.get(d, EMPTY)) for d in wanted)
+            finally:
+                for d in wanted:
+                    if self.reading.get(d, (0, None))[1] is landed:
+                        del self.reading[d]
+                landed.set_result(None)
+        return {d: failed[d] if d in failed else self.read[d] for d in ids}
+
+    def _covered(self, distinct_id: str, size: int) -> bool:
+        window = self.read.get(distinct_id)
+        return window is not None and (window.complete or window.size >= size)
 
 
 def _live_summaries(

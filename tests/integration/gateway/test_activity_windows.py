@@ -233,7 +233,38 @@ async def test_with_the_cache_off_a_window_cut_among_tied_events_is_read_deeper(
 
     whole = ids(await page(uncached, subject, ACTIVITY_LIMIT))
     assert ids(ten) == whole[:10]
-    assert posthog.queries["events"] == 3  # 11 deep, then 100, then the whole
+    assert posthog.queries["events"] == 3  # 11 deep, the newest 100; the whole
+
+
+@pytest.mark.parametrize("loaders", [True, False])
+async def test_with_the_cache_off_a_request_reads_a_person_at_most_twice(
+    uncached: Gateway, subject: Subject, loaders: bool
+) -> None:
+    """Pages of one person in one request, with loaders (one batch, its
+    largest window) and without (a read per field): a page its first read
+    covers reads nothing more; one it does not reads the newest 100."""
+    settings = uncached.services.settings.model_copy(
+        update={"loaders_enabled": loaders}
+    )
+    async with open_gateway(settings, uncached.simulators, uncached.world) as opened:
+        posthog = opened.simulators.posthog
+        opened.simulators.reset_counts()
+        result = await opened.gql(
+            """query($id: ID!) { customer(id: $id) {
+              a: activity(first: 5) { edges { node { id } } }
+              b: activity(first: 20) { edges { node { id } } }
+              c: activity(first: 3) { edges { node { id } } }
+              timeline(first: 60, sources: [POSTHOG]) { edges { node { occurredAt } } }
+            } }""",
+            {"id": subject.global_id},
+        )
+    assert "errors" not in result, result
+    customer = result["data"]["customer"]
+    newest = [e["uuid"] for e in recorded(opened, subject)]
+    shown = {k: [e["node"]["id"] for e in customer[k]["edges"]] for k in "abc"}
+    assert shown == {"a": newest[:5], "b": newest[:20], "c": newest[:3]}
+    assert len(customer["timeline"]["edges"]) == 60
+    assert posthog.queries["events"] == (1 if loaders else 2)
 
 
 async def test_a_page_of_some_kinds_reads_the_largest_window(
