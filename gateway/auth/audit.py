@@ -248,9 +248,16 @@ class AuditLog:
             self._task = asyncio.get_running_loop().create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), self.interval)
-        await self.flush()
+        """Write what waits ``interval`` seconds after the first entry, then
+        again for entries recorded meanwhile (while a write was under way,
+        ``_schedule`` saw this task still running and started none): none
+        waits for a later request to be written."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.interval)
+            await self.flush()
+            if not self._rows or self._closing.is_set():  # aclose writes the rest
+                return
 
     async def flush(self) -> None:
         """Returns once every row recorded before the call is written: a

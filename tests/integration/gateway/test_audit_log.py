@@ -4,6 +4,7 @@ were lost with a code, never with whose entries they were."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from typing import Any
@@ -42,6 +43,33 @@ async def written(db: Services) -> list[tuple[str, int | None, str | None]]:
 @pytest.fixture
 async def audit(db: Services) -> AuditLog:
     return AuditLog(db.sessions, interval=3600)
+
+
+async def test_entries_recorded_while_a_write_is_under_way_are_written_without_another(
+    db: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The timer's write takes the buffer; entries recorded during it are
+    written by the timer's next turn, not when some later request records."""
+    audit = AuditLog(db.sessions, interval=0.05)
+    insert = audit._insert
+    writing, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow(rows: list[Any]) -> None:
+        writing.set()
+        await go_on.wait()
+        await insert(rows)
+
+    monkeypatch.setattr(audit, "_insert", slow)
+    audit.record(trail(1), caller("key:first"), "First")
+    await writing.wait()
+    audit.record(trail(2), caller("key:during"), "During")
+    go_on.set()
+    for _ in range(200):  # the timer's turns, 0.05 s apart; nothing recorded
+        if len(await written(db)) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert [c for _, c, _ in await written(db)] == [1, 2]
+    await audit.aclose()
 
 
 async def test_an_entry_holding_nul_or_an_overlong_name_is_stored_cleaned_with_the_others(
