@@ -14,6 +14,7 @@ hypervisor took (``bench/peers/rounds.py``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 import time
@@ -35,7 +36,9 @@ def _stat(pid: int) -> tuple[int, float] | None:
         return None
     # the command name (field 2) is in parentheses and may hold spaces
     fields = text.rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    # utime, stime, and cutime, cstime: its children's that it waited for
+    # (fields 14–17), so a worker that exits keeps counting in its parent
+    ticks = sum(int(f) for f in fields[11:15])
     return int(fields[1]), ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -95,29 +98,40 @@ class MachineTimes:
         return (self.busy - earlier.busy) / spent, (self.steal - earlier.steal) / spent
 
 
-IDLE_WINDOW = 0.25
-"""Seconds a server's processes must stay idle to count as settled…"""
+IDLE_SAMPLE = 0.25
+"""Seconds between two readings of a server's CPU while waiting for it…"""
 IDLE_CPU = 0.02
-"""…spending at most this many CPU seconds in them (two clock ticks)."""
+"""…each interval spending at most this many CPU seconds (two clock ticks)…"""
+IDLE_SPAN = 1.25
+"""…for this long: longer than our audit log's timer (``AuditLog.interval``,
+1 s), which a server waiting on it is idle for."""
 SETTLE_LIMIT = 30.0
 """Seconds ``settled`` waits at most."""
 
+log = logging.getLogger("bench")
+
 
 async def settled(pid: int, *, limit: float = SETTLE_LIMIT) -> float:
-    """Once ``pid``'s tree has been idle for ``IDLE_WINDOW`` (at most ``limit``
-    seconds from now): the CPU seconds it spent meanwhile. After a load our
-    gateway still writes its audit entries for seconds (on SQLite a warm page
-    of 50 records 50 a request, faster than they are written); timing the next
-    measurement then would time that too."""
+    """Once ``pid``'s tree has been idle for ``IDLE_SPAN`` (at most ``limit``
+    seconds from now, then with a warning): the CPU seconds it spent
+    meanwhile. After a load our gateway still writes its audit entries for
+    seconds (on SQLite a warm page of 50 records 50 a request, faster than
+    they are written); timing the next measurement then would time that too."""
     start = last = tree_cpu_seconds(pid)
-    deadline = time.monotonic() + limit
-    while not math.isnan(last) and time.monotonic() < deadline:
-        await asyncio.sleep(IDLE_WINDOW)
-        now = tree_cpu_seconds(pid)
+    began = time.monotonic()
+    quiet_since = began
+    while not math.isnan(last):
+        await asyncio.sleep(IDLE_SAMPLE)
+        now, at = tree_cpu_seconds(pid), time.monotonic()
         if math.isnan(now):
             break
-        idle, last = now - last <= IDLE_CPU, now
-        if idle:
+        if now - last > IDLE_CPU:
+            quiet_since = at
+        last = now
+        if at - quiet_since >= IDLE_SPAN:
+            break
+        if at - began >= limit:
+            log.warning("the server was still busy after %.0f s", limit)
             break
     return last - start
 

@@ -23,18 +23,20 @@ import subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
 print("ready", flush=True)
 sys.stdin.readline()
+time.sleep({delay})
 while time.process_time() < {seconds}:
     pass
 time.sleep(60)
 """
-"""A server stand-in with an idle worker: busy for ``seconds`` of CPU once
-told to (a line on its stdin), then idle."""
+"""A server stand-in with an idle worker: once told to (a line on its
+stdin), idle for ``delay`` seconds (as our audit log's timer), then busy for
+``seconds`` of CPU, then idle."""
 
 
-@pytest.fixture
-def server() -> Iterator[subprocess.Popen[str]]:
+@pytest.fixture(params=[0.0, 0.9], ids=["at-once", "after-a-timer"])
+def server(request: pytest.FixtureRequest) -> Iterator[subprocess.Popen[str]]:
     with subprocess.Popen(
-        [sys.executable, "-c", BURN.format(seconds=0.6)],
+        [sys.executable, "-c", BURN.format(seconds=0.6, delay=request.param)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -68,6 +70,22 @@ async def test_it_waits_out_the_work_left_and_counts_it(
     assert cpu >= 0.55  # the whole burn, though the load itself ended at once
     assert tree_cpu_seconds(server.pid) - before == pytest.approx(cpu, abs=0.03)
     assert await settled(server.pid) < 0.05  # nothing left for the next one
+
+
+async def test_a_worker_that_exits_still_counts_in_its_parent() -> None:
+    script = (
+        "import subprocess, sys, time; "
+        "subprocess.run([sys.executable, '-c', "
+        "'import time\\nwhile time.process_time() < 0.5: pass']); "
+        "time.sleep(60)"
+    )
+    with subprocess.Popen([sys.executable, "-c", script]) as parent:
+        try:
+            before = tree_cpu_seconds(parent.pid)
+            assert await settled(parent.pid) >= 0.4
+            assert tree_cpu_seconds(parent.pid) - before >= 0.4
+        finally:
+            parent.kill()
 
 
 async def test_a_gone_process_has_no_figure_and_is_not_waited_for() -> None:
