@@ -35,11 +35,11 @@ changed since.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Table, and_, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -600,18 +600,38 @@ def _chunks(keys: list[Any], size: int = 500) -> list[list[Any]]:
     return [keys[i : i + size] for i in range(0, len(keys), size)]
 
 
+class Merged(Protocol):
+    """A customer's row as read: an ORM instance or ``db.rows.CustomerRow``."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def merged_into(self) -> int | None: ...
+
+
+M = TypeVar("M", bound=Merged)
+
+
 async def with_survivors(
     session: AsyncSession, rows: Sequence[models.Customer]
 ) -> dict[int, models.Customer]:
     """Each row's id → the customer it resolves to: itself, or the survivor it
     was merged into (one more statement, only when some row is merged)."""
+
+    async def read(ids: set[int]) -> Iterable[models.Customer]:
+        statement = select(models.Customer).where(models.Customer.id.in_(ids))
+        return await session.scalars(statement)
+
+    return await resolved(rows, read)
+
+
+async def resolved(
+    rows: Sequence[M], read: Callable[[set[int]], Awaitable[Iterable[M]]]
+) -> dict[int, M]:
+    """``with_survivors`` for rows of any shape, ``read`` reading the
+    survivors by id (called only when some row is merged)."""
     wanted = {row.merged_into for row in rows if row.merged_into is not None}
-    survivors: dict[int, models.Customer] = {}
-    if wanted:
-        found = await session.scalars(
-            select(models.Customer).where(models.Customer.id.in_(wanted))
-        )
-        survivors = {row.id: row for row in found}
+    survivors = {row.id: row for row in await read(wanted)} if wanted else {}
     return {
         row.id: survivors.get(row.merged_into, row) if row.merged_into else row
         for row in rows

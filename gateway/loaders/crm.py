@@ -42,7 +42,7 @@ from gateway.db.customer_queries import (
 )
 from gateway.db.rows import AddressRow, ConsentRow, CustomerRow, TagRow
 from gateway.db.shared_session import SharedSession
-from gateway.identity.merge import with_survivors
+from gateway.identity.merge import resolved, with_survivors
 from gateway.relay.pagination import Page
 
 K = TypeVar("K", bound=Hashable)
@@ -96,20 +96,17 @@ class CustomerByIdLoader(SessionLoader):
         async with self.sessions() as session:
             connection = await session.connection()
             rows = [
-                CustomerRow(*row)
+                CustomerRow._make(row)
                 for row in await connection.execute(statement, bound(BATCH, ids))
             ]
-            wanted = {row.merged_into for row in rows if row.merged_into is not None}
-            survivors = {}
-            if wanted:
+
+            async def read(wanted: set[int]) -> Iterable[CustomerRow]:
                 found = await connection.execute(
                     self.statements[False], {BATCH: list(wanted)}
                 )
-                survivors = {row.id: row for row in map(CustomerRow._make, found)}
-        by_id = {
-            row.id: survivors.get(row.merged_into, row) if row.merged_into else row
-            for row in rows
-        }
+                return map(CustomerRow._make, found)
+
+            by_id = await resolved(rows, read)
         return [by_id.get(i) for i in ids]
 
 
