@@ -45,7 +45,9 @@ request), the answer is not stored. Were answers stored under "missing", a
 version evicted after a change would read as "missing" again and make them
 current.
 
-Responses with errors are never stored. Entries expire after
+Responses with errors are never stored, nor one that answered a merged
+record's id with its survivor: its versions are the merged id's, which the
+survivor's changes do not move (``Context.survivor_shown``). Entries expire after
 ``CG_RESPONSE_CACHE_TTL`` seconds whatever happens, which bounds staleness from
 upstream changes nobody announced (PostHog has no webhooks). A hit still records
 what it showed in the audit trail, as the original execution did.

@@ -302,6 +302,7 @@ class GraphQLApp(GuardedGraphQL):
             and not result.errors
             and not result.extensions
             and not context.errors
+            and not context.survivor_shown
         ):
             body = orjson.dumps({"data": result.data})
             await write(responses.put(lookup, versions, body, context.audit.shown()))

@@ -39,6 +39,11 @@ class Context:
     fragments: object | None = None
     """The request's reader of cached customer fragments, when ``/graphql``
     serves the query through them (``gateway.http.fragments``)."""
+    survivor_shown: bool = False
+    """Whether a customer asked by a merged record's id was answered with its
+    survivor: the response is then not stored (``/graphql``'s response cache
+    keys it by the versions of the ids asked, which the survivor's changes do
+    not move)."""
 
     @property
     def role(self) -> Role:

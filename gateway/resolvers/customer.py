@@ -39,10 +39,18 @@ async def customer(
     if id is not None:
         _, pk = decode_global_id(id, "Customer")
         row: CustomerRecord | None = await loaders.customer_by_id.load(pk)
+        _note_survivor(info, pk, row)
     else:
         assert email is not None
         row = await loaders.customer_by_email.load(normalize_email(email))
     return row
+
+
+def _note_survivor(info: Info, asked: int, row: CustomerRecord | None) -> None:
+    """Mark the request when ``asked`` was a merged record's id (``Context``'s
+    ``survivor_shown``)."""
+    if row is not None and row.id != asked:
+        info.context.survivor_shown = True
 
 
 async def customer_reference(
@@ -193,7 +201,9 @@ async def node(
     loaders = info.context.loaders
     row: CustomerRecord | models.Note | models.Task | None
     if type_name == "Customer":
-        row = await loaders.customer_by_id.load(pk)
+        customer: CustomerRecord | None = await loaders.customer_by_id.load(pk)
+        _note_survivor(info, pk, customer)
+        row = customer
     elif type_name == "Note":
         row = await loaders.note_by_id.load(pk)
     elif type_name == "Task":

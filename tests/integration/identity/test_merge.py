@@ -354,6 +354,31 @@ async def test_a_merge_through_the_api_resolves_shows_and_undoes(
     assert audited[(sp, "unmergeCustomer")] == 2  # the refused attempt, the unmerge
 
 
+async def test_a_merged_id_shows_the_survivors_later_changes_at_once(
+    gql: Any, db: Services
+) -> None:
+    """The response cache keys an answer by the versions of the ids asked: one
+    answered with the survivor of a merged id is not stored, so a change to
+    the survivor shows through the merged id on the very next read (a new
+    user found a stored answer served for a minute, a withdrawn consent's
+    email with it)."""
+    s = await _created(gql, "bo@work.example")
+    m = await _created(gql, "bo@home.example")
+    assert "errors" not in await gql(MERGE, {"s": s, "m": m})
+    tags = "query($id: ID!) { customer(id: $id) { id tags } node(id: $id) { id } }"
+    for _ in range(2):  # a second read would be a hit, were the first stored
+        found = (await gql(tags, {"id": m}))["data"]
+        assert (found["customer"]["id"], found["node"]["id"]) == (s, s)
+        assert "called" not in found["customer"]["tags"]
+    tagged = await gql(
+        'mutation($c: ID!) { tagCustomer(customerId: $c, tags: ["called"]) { id } }',
+        {"c": s},
+    )
+    assert "errors" not in tagged, tagged
+    found = (await gql(tags, {"id": m}))["data"]
+    assert "called" in found["customer"]["tags"]
+
+
 @pytest.mark.parametrize("role", sorted(GRANTABLE_ROLES), ids=str)
 async def test_only_the_data_stewards_merge(
     client: httpx.AsyncClient, gql: Any, db: Services, role: Role
