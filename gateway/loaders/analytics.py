@@ -165,10 +165,10 @@ class ActivityByPersonLoader(DataLoader[NewestKey, ActivityWindow]):
                 )
             found.update(as_windows(mirrored, size))
             missing += [d for d in asked if d not in mirrored]
-        if missing and self.live is None:  # the live fallback off
-            found.update(dict.fromkeys(missing, EMPTY))
-        elif missing and self.live is not None:
+        if missing and self.live is not None:
             found.update(await self.live(missing, max(sizes[d] for d in missing)))
+        elif missing:  # the live fallback off
+            found.update(dict.fromkeys(missing, EMPTY))
         # aiodataloader fails the load of a key answered with an exception
         return cast(list[ActivityWindow], [found[k.external_id] for k in keys])
 
@@ -322,14 +322,8 @@ class ShownLive:
         metrics.labelled(metrics.BATCH_SIZE, loader="posthog_activity").observe(
             len(ids)
         )
-        deep_enough = {
-            landed
-            for d in ids
-            if d in self.reading
-            for depth, landed in [self.reading[d]]
-            if depth >= size
-        }
-        if deep_enough:
+        in_flight = [self.reading[d] for d in ids if d in self.reading]
+        if deep_enough := {landed for depth, landed in in_flight if depth >= size}:
             await asyncio.wait(deep_enough)
         wanted = [d for d in ids if not self._covered(d, size)]
         failed: dict[str, BaseException] = {}
@@ -346,7 +340,7 @@ class ShownLive:
                 self.read.update((d, found.get(d, EMPTY)) for d in wanted)
             finally:
                 for d in wanted:
-                    if self.reading.get(d, (0, None))[1] is landed:
+                    if d in self.reading and self.reading[d][1] is landed:
                         del self.reading[d]
                 landed.set_result(None)
         return {d: failed[d] if d in failed else self.read[d] for d in ids}

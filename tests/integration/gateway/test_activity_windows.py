@@ -238,15 +238,15 @@ async def test_with_the_cache_off_a_window_cut_among_tied_events_is_read_deeper(
 
 @pytest.mark.parametrize("loaders", [True, False])
 async def test_with_the_cache_off_a_request_reads_a_person_at_most_twice(
-    uncached: Gateway, subject: Subject, loaders: bool
+    gateway: Gateway, subject: Subject, loaders: bool
 ) -> None:
     """Pages of one person in one request, with loaders (one batch, its
     largest window) and without (a read per field): a page its first read
     covers reads nothing more; one it does not reads the newest 100."""
-    settings = uncached.services.settings.model_copy(
-        update={"loaders_enabled": loaders}
+    settings = gateway.services.settings.model_copy(
+        update={"cache_enabled": False, "loaders_enabled": loaders}
     )
-    async with open_gateway(settings, uncached.simulators, uncached.world) as opened:
+    async with open_gateway(settings, gateway.simulators, gateway.world) as opened:
         posthog = opened.simulators.posthog
         opened.simulators.reset_counts()
         result = await opened.gql(
