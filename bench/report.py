@@ -88,7 +88,10 @@ def render(report: Report) -> str:
         "in a wave share one upstream fetch: single-flight); *warm* — primed, then "
         "a continuous load; *uncached* — cache (and, in the last mode, loaders) "
         "off via `CG_CACHE_ENABLED=false` / `CG_LOADERS_ENABLED=false`, "
-        "continuous load. p99 of 20 samples is their slowest. *CPU ms/req* — "
+        "continuous load (with the loaders on, the reads of requests begun "
+        'together are sent once: docs/upstreams.md, "Identical reads in '
+        'flight, sent once"). p99 of 20 samples is their slowest. '
+        "*CPU ms/req* — "
         "CPU seconds of the gateway's processes (supervisor and workers, from "
         "`/proc`) from the load's start until they are idle again after it (the "
         "audit entries and cache stores its requests left to write included), "

@@ -40,7 +40,8 @@ LATENCY = Histogram(
 )
 UPSTREAM_REQUESTS = Counter(
     "customer_graph_upstream_requests_total",
-    "HTTP requests sent to upstreams, by connector and outcome.",
+    "HTTP requests sent to upstreams, by connector and outcome; outcome shared: "
+    "a read answered by an identical one in flight, not sent.",
     ["connector", "outcome"],
 )
 CACHE_REQUESTS = Counter(

@@ -187,6 +187,9 @@ class Settings(BaseSettings):
     cache_prefix: str = "cg"
     """First part of every cache key: separates deployments sharing one Redis."""
     cache_enabled: bool = True
+    """Off: nothing an upstream answered is kept past the request that read
+    it, and no response is stored; identical upstream reads in flight in a
+    worker are still sent once (``connectors.upstream_http``)."""
     response_cache_ttl: float = 60.0
     """Seconds a whole ``customer(id:)`` response is reused at most; 0 turns
     the response cache off (it is off too when ``cache_enabled`` is)."""

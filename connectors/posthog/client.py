@@ -179,6 +179,7 @@ class PostHogConnector:
         body = await self.http.post_json(
             f"{self.project_path}/query/",
             {"query": {"kind": "HogQLQuery", "query": hogql}},
+            read=True,
         )
         rows = body.get("results") if isinstance(body, dict) else None
         if not isinstance(rows, list):

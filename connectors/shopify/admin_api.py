@@ -29,6 +29,8 @@ Outcomes beyond each HTTP attempt's go to the observer: ``rate_limited``
 from __future__ import annotations
 
 import logging
+import re
+from functools import lru_cache
 from typing import Any
 
 from connectors.errors import (
@@ -106,14 +108,15 @@ class AdminApi:
                 body = await self.http.post_json(
                     self.path,
                     {"query": document, "variables": variables},
+                    read=not is_mutation(document),
                     cost=charged,
+                    cost_of=actual_cost,
                     hold=max(0.0, planned - charged),
                 )
             except UpstreamRateLimited as exc:
                 delay = exc.retry_after or self.http.retry.max_delay
             else:
                 actual = actual_cost(body)
-                await self.http.settle(charged, actual)
                 if actual:
                     self.spent[document] = actual
                 throttled = throttle_delay(body)
@@ -147,6 +150,17 @@ class AdminApi:
     def _observe(self, outcome: str) -> None:
         if self.observer is not None:
             self.observer(NAME, outcome)
+
+
+_MUTATION = re.compile(r"^\s*mutation\b", re.MULTILINE)
+
+
+@lru_cache(maxsize=256)
+def is_mutation(document: str) -> bool:
+    """Whether ``document`` may change the shop: any operation of it a
+    mutation (a read may be answered by an identical one in flight,
+    ``UpstreamHTTP.share_reads``; a mutation is always sent)."""
+    return _MUTATION.search(document) is not None
 
 
 def actual_cost(body: Json) -> float | None:

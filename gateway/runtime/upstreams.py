@@ -90,4 +90,12 @@ def build_upstreams(
         upstreams.klaviyo = KlaviyoConnector(
             settings.klaviyo_url, klaviyo_key, observer=observer
         )
+    for connector in upstreams.configured():
+        # With the cache, its reads are shared per key, fenced by its locks
+        # (gateway.cache.read_through); without it, identical reads in flight
+        # are (connectors.upstream_http) — unless the loaders are off too:
+        # the baseline that shares nothing.
+        connector.http.share_reads = settings.loaders_enabled and not (
+            settings.cache_enabled
+        )
     return upstreams
