@@ -13,11 +13,12 @@ longer ``background_deadline``::
     scope.stale  # the last good values served in place of failed reads
 
 A scope is also *fresh from* a moment (``fresh_from``): when it opened, or
-later, when it read the versions what it answers will be cached under
-(``fresh_from_now``). A read already under way for another caller serves it
-only if that read began since: one begun earlier may have read an upstream
-before a change that another replica accepted, and whose eviction reached
-Redis but not this process (``gateway.cache.read_through``).
+later, when it read the versions what it answers will be cached under, or a
+write it sent upstream answered (``fresh_from_now``). A read already under
+way for another caller serves it only if that read began since: one begun
+earlier may have read an upstream before a change that another replica
+accepted, and whose eviction reached Redis but not this process
+(``gateway.cache.read_through``), or before the scope's own write.
 
 A scope also knows which upstreams its calls have left for (``departed``,
 noted by ``UpstreamHTTP`` as each attempt is sent): whoever began reads
@@ -156,8 +157,8 @@ def fresh_from() -> float | None:
 
 def fresh_from_now() -> None:
     """What the current scope answers will be cached under versions read just
-    now: from here on it shares only reads begun since (and its enclosing
-    scopes with it)."""
+    now, or a write it sent upstream has just answered: from here on it
+    shares only reads begun since (and its enclosing scopes with it)."""
     scope = _current.get()
     if scope is not None:
         scope.freshness.since = time.monotonic()

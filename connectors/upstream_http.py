@@ -6,21 +6,19 @@ read once (``connectors.answers``).
 
 Reads in flight shared (``UpstreamHTTP.share_reads``, set by the gateway when
 nothing caches what connectors read): a read identical to one under way —
-method, URL, body, headers, cost and priority — that began since the
-caller's call scope is fresh from (``connectors.scope.fresh_from``) waits
-for that one's answer instead of being sent: one request, one charge to the
-upstream's budget, however many concurrent callers asked. A read begun
-earlier may have left before a change its caller has seen done, so it is
-not joined; reads outside a call scope (background work: syncs, webhooks'
-look-ups) neither join nor are joined by later background reads. Each caller
-decodes the answer's JSON itself (no two callers hold one object), waits no
-longer than its own deadline, and fails with the read's error when it fails.
-A read sent for callers that all gave up is cancelled, as an unshared one is.
-
-aiohttp directly, not httpx: its connection pool and C parser cost 0.35 ms of
-CPU per call answering 30 KB of JSON, against 0.63 ms through httpx's API over
-the same pool (``httpx-aiohttp``) and 1.01 ms through httpx's own
-(docs/benchmarks.md, "The upstream client").
+method, URL, body, headers, query, cost, endpoint limit, hold and priority —
+that began since the caller's call scope is fresh from
+(``connectors.scope.fresh_from``), and whose deadline is at most
+``JOIN_SLACK`` before the caller's, waits for that one's answer instead of
+being sent: one request, one charge to the upstream's budget, however many
+concurrent callers asked. A read begun earlier may have left before a change
+its caller has seen done, so it is not joined; after a write, a scope joins
+only reads begun since the write answered. Reads outside any call scope
+(a sync, a backfill) are never shared. Each caller decodes the answer's JSON
+itself (no two callers hold one object: connectors complete answers in
+place), waits no longer than its own deadline, and fails with the read's
+error when it fails. A read all its callers gave up on is cut, as an unshared
+one is, and no later caller joins it.
 """
 
 from __future__ import annotations
@@ -56,6 +54,7 @@ from connectors.scope import (
     current_scope,
     departed,
     fresh_from,
+    fresh_from_now,
 )
 
 NO_CONTENT = (202, 204)
@@ -72,6 +71,10 @@ identical one in flight instead of being sent, with ``shared``."""
 
 BACKGROUND_DEADLINE = 30.0
 """Seconds a call outside any ``call_scope`` may take when no guard says."""
+
+JOIN_SLACK = 0.05
+"""Seconds before its own deadline a caller may be cut by the deadline of a
+read it joined (the caller who sent it began a little earlier)."""
 
 
 class _Landed(NamedTuple):
@@ -92,8 +95,11 @@ parameters, cost, endpoint limit, hold and priority."""
 class _Flight:
     """A read under way that identical reads may join."""
 
+    key: _ReadKey
     began: float
     """``time.monotonic()`` when it was asked for, before it was sent."""
+    deadline: float
+    """Its caller's, which cuts it."""
     call: asyncio.Task[_Landed]
     waiting: int = 0
     """Callers waiting for it: the last to give up cancels it."""
@@ -259,20 +265,30 @@ class UpstreamHTTP:
             self._call, method, target, idempotent, cost, cost_of, limit, hold,
             content=content, headers=headers, params=params,
         )  # fmt: skip
+        if not (method == "GET" if read is None else read):
+            try:
+                return (await call()).body
+            finally:
+                fresh_from_now()  # a read begun before the write may miss it
         since = fresh_from() if self.share_reads else None
-        if since is None or not (method == "GET" if read is None else read):
+        if since is None:
             return (await call()).body
         key = (method, str(target), content, _items(headers), _items(params),
                cost, limit, hold, current_priority())  # fmt: skip
+        deadline = self._deadline()
         flight = self._flights.get(key)
-        if flight is not None and flight.began >= since:
+        if (
+            flight is not None
+            and flight.began >= since
+            and flight.deadline >= deadline - JOIN_SLACK
+        ):
             departed(self.connector)  # for its caller's scope, it has left
             self._observe("shared")
-            landed = await self._join(flight, self._deadline())
+            landed = await self._join(flight, deadline)
             return None if landed.body is None else orjson.loads(landed.text)
-        flight = _Flight(time.monotonic(), asyncio.ensure_future(call()))
+        flight = _Flight(key, time.monotonic(), deadline, asyncio.ensure_future(call()))
         self._flights[key] = flight
-        flight.call.add_done_callback(partial(self._landed, key, flight))
+        flight.call.add_done_callback(partial(self._landed, flight))
         return (await self._join(flight, None)).body
 
     async def _join(self, flight: _Flight, deadline: float | None) -> _Landed:
@@ -289,14 +305,16 @@ class UpstreamHTTP:
                 raise UpstreamTimeout(self.connector, "no answer in time") from exc
         finally:
             flight.waiting -= 1
-            if not flight.waiting:
-                flight.call.cancel()  # nobody waits: as an unshared call, cut
+            if not flight.waiting and not flight.call.done():
+                self._forget(flight)  # nobody waits: cut, and joined by no one
+                flight.call.cancel()
 
-    def _landed(
-        self, key: _ReadKey, flight: _Flight, call: asyncio.Task[_Landed]
-    ) -> None:
-        if self._flights.get(key) is flight:
-            del self._flights[key]
+    def _forget(self, flight: _Flight) -> None:
+        if self._flights.get(flight.key) is flight:
+            del self._flights[flight.key]
+
+    def _landed(self, flight: _Flight, call: asyncio.Task[_Landed]) -> None:
+        self._forget(flight)
         if not call.cancelled():
             call.exception()  # told to its callers, or to none left to tell
 

@@ -40,9 +40,14 @@ LATENCY = Histogram(
 )
 UPSTREAM_REQUESTS = Counter(
     "customer_graph_upstream_requests_total",
-    "HTTP requests sent to upstreams, by connector and outcome; outcome shared: "
-    "a read answered by an identical one in flight, not sent.",
+    "HTTP requests sent to upstreams, by connector and outcome.",
     ["connector", "outcome"],
+)
+UPSTREAM_SHARED = Counter(
+    "customer_graph_upstream_reads_shared_total",
+    "Upstream reads answered by an identical read in flight instead of being "
+    "sent (the cache off), by connector.",
+    ["connector"],
 )
 CACHE_REQUESTS = Counter(
     "customer_graph_cache_requests_total",
@@ -136,8 +141,11 @@ def labelled(metric: M, **labels: str) -> M:
 
 
 def observe_upstream(connector: str, outcome: str) -> None:
-    """The connectors' request observer."""
-    labelled(UPSTREAM_REQUESTS, connector=connector, outcome=outcome).inc()
+    """The connectors' request observer (``shared``: a read not sent)."""
+    if outcome == "shared":
+        labelled(UPSTREAM_SHARED, connector=connector).inc()
+    else:
+        labelled(UPSTREAM_REQUESTS, connector=connector, outcome=outcome).inc()
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -29,8 +29,6 @@ Outcomes beyond each HTTP attempt's go to the observer: ``rate_limited``
 from __future__ import annotations
 
 import logging
-import re
-from functools import lru_cache
 from typing import Any
 
 from connectors.errors import (
@@ -39,7 +37,7 @@ from connectors.errors import (
     UpstreamRateLimited,
 )
 from connectors.shopify import scopes
-from connectors.shopify.cost import planned_cost
+from connectors.shopify.cost import is_mutation, planned_cost
 from connectors.upstream_http import RequestObserver, UpstreamHTTP
 
 NAME = "shopify"
@@ -150,17 +148,6 @@ class AdminApi:
     def _observe(self, outcome: str) -> None:
         if self.observer is not None:
             self.observer(NAME, outcome)
-
-
-_MUTATION = re.compile(r"^\s*mutation\b", re.MULTILINE)
-
-
-@lru_cache(maxsize=256)
-def is_mutation(document: str) -> bool:
-    """Whether ``document`` may change the shop: any operation of it a
-    mutation (a read may be answered by an identical one in flight,
-    ``UpstreamHTTP.share_reads``; a mutation is always sent)."""
-    return _MUTATION.search(document) is not None
 
 
 def actual_cost(body: Json) -> float | None:

@@ -139,6 +139,16 @@ def planned_cost(document: str, variables: Mapping[str, Any]) -> int:
     return requested_cost(_parsed(document), None, variables)
 
 
+def is_mutation(document: str) -> bool:
+    """Whether any operation of ``document`` is a mutation: it may change the
+    shop, so it is always sent (a read may be answered by an identical one
+    in flight, ``UpstreamHTTP.share_reads``)."""
+    return any(
+        isinstance(d, OperationDefinitionNode) and d.operation is OperationType.MUTATION
+        for d in _parsed(document).definitions
+    )
+
+
 @cache
 def _parsed(document: str) -> DocumentNode:
     return parse(document)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from bench.queries import CUSTOMER_360
 from bench.subject import Subject, richest_customer
@@ -61,6 +62,17 @@ async def uncached(
         yield opened
 
 
+def shared() -> dict[str, float]:
+    """Reads answered by another's in flight so far, by connector."""
+    return {
+        source: REGISTRY.get_sample_value(
+            "customer_graph_upstream_reads_shared_total", {"connector": source}
+        )
+        or 0.0
+        for source in ("shopify", "zendesk", "posthog")
+    }
+
+
 async def view(gateway: Gateway, subject: Subject, headers: dict[str, str]) -> Any:
     response = await gateway.http.post(
         "/graphql",
@@ -79,6 +91,7 @@ async def test_concurrent_views_share_each_read_and_each_role_gets_its_own_answe
     assert "errors" not in alone[Role.ADMIN], alone[Role.ADMIN]
     simulators = uncached.simulators
     simulators.reset_counts()
+    before = shared()
 
     asked = [role for role in by_role for _ in range(2)]
     answers = await asyncio.gather(
@@ -89,11 +102,15 @@ async def test_concurrent_views_share_each_read_and_each_role_gets_its_own_answe
         assert answer == alone[role], role
     sharing = uncached.services.settings.loaders_enabled
     calls = simulators.total_requests()
+    # every view reads each source once: sent by it, or answered by another's
+    assert {s: shared()[s] - before[s] + n for s, n in calls.items()} == dict.fromkeys(
+        calls, len(asked)
+    )
     if sharing:
         # A view joins the reads begun since its own began: the views of one
         # gather begin a few milliseconds apart, their reads a few later,
         # so the first views' reads may leave before the last views began
-        # (here: one or two of each source's reads for the ten).
-        assert all(1 <= n <= len(asked) // 3 for n in calls.values()), calls
+        # (one or two of each source's reads for the ten, on an idle machine).
+        assert all(1 <= n <= len(asked) // 2 for n in calls.values()), calls
     else:  # every view reads each source itself
         assert all(n >= len(asked) for n in calls.values()), calls
