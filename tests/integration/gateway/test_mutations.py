@@ -235,6 +235,9 @@ async def test_malformed_or_foreign_ids_are_bad_user_input(
     assert code(result) == "BAD_USER_INPUT"
 
 
-async def test_node_with_an_unknown_id_is_not_found(db: Services, gql: GraphQL) -> None:
+async def test_node_with_an_unknown_id_is_null(db: Services, gql: GraphQL) -> None:
+    """As Relay's object identification asks, and as ``customer(id:)`` answers."""
     result = await gql("query($c: ID!) { node(id: $c) { id } }", {"c": UNKNOWN})
-    assert code(result) == "NOT_FOUND"
+    assert result == {"data": {"node": None}}
+    result = await gql("query($c: ID!) { customer(id: $c) { id } }", {"c": UNKNOWN})
+    assert result == {"data": {"customer": None}}
