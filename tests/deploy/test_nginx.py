@@ -174,3 +174,17 @@ def test_a_websocket_handshake_reaches_the_gateway(
     assert headers["Upgrade"] == "websocket"
     assert headers["Connection"] == "upgrade"
     assert headers["Sec-WebSocket-Protocol"] == "graphql-transport-ws"
+
+
+def test_metrics_are_not_served_to_the_outside(
+    balancer: int, upstream: Upstream
+) -> None:
+    """``/metrics`` answers without a key: Prometheus scrapes the replicas
+    from inside; the balancer passes none of its spellings on."""
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{balancer}", timeout=ANSWER_WAIT
+    ) as client:
+        for path in ("/metrics", "/metrics?name=x", "/%6Detrics"):
+            assert client.get(path).status_code == 404, path
+        assert client.get("/healthz").text == "ok"
+    assert len(upstream.seen) == 1
