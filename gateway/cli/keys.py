@@ -125,7 +125,9 @@ def queries_register(
 
 
 def audit(
-    customer: str = typer.Option(..., help="Customer id (number) or email."),
+    customer: str = typer.Option(
+        ..., help="Customer id (its number, or its GraphQL id) or email."
+    ),
     limit: int = typer.Option(100, help="Newest entries to show."),
 ) -> None:
     """Who read this customer's personal data, and who changed what."""
@@ -156,10 +158,13 @@ async def _customer_id(services: Services, value: str) -> int:
 
     from gateway.db import models
     from gateway.errors import NotFound
+    from gateway.relay.ids import customer_pk
     from gateway.validation import normalize_email
 
     if value.isdigit():
         return int(value)
+    if "@" not in value:  # a GraphQL id (``Q3VzdG9tZXI6…``)
+        return customer_pk(value, "customer")
     async with services.sessions() as session:
         found = await session.scalar(
             select(models.Customer.id).where(

@@ -220,11 +220,20 @@ async def test_reads_and_writes_are_audited(
     assert writes
     assert writes[0].subject.startswith("key:support")
     monkeypatch.setenv("CG_DATABASE_URL", db.settings.database_url)
+    # by email, by number and by GraphQL id, as the README names a customer
+    for customer in ("maya@example.com", str(customer_pk(maya)), maya):
+        result = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["audit", "--customer", customer]
+        )
+        assert result.exit_code == 0, result.output
+        assert "tagCustomer" in result.output
     result = await asyncio.to_thread(
-        CliRunner().invoke, cli, ["audit", "--customer", "maya@example.com"]
+        CliRunner().invoke,
+        cli,
+        ["audit", "--customer", "Tm90ZTox"],  # Note:1
     )
-    assert result.exit_code == 0, result.output
-    assert "tagCustomer" in result.output
+    assert result.exit_code == 2  # as for an unknown email: one line, no trace
+    assert result.output.strip().splitlines() == ["`customer` is not a Customer ID."]
 
 
 @pytest.fixture
