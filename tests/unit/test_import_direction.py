@@ -164,8 +164,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "connectors", "gateway.admission", "gateway.app", "gateway.audiences",
             "gateway.auth", "gateway.changes",
             "gateway.crm", "gateway.db", "gateway.demo", "gateway.errors",
-            "gateway.insights", "gateway.jobs", "gateway.mirror", "gateway.retention",
-            "gateway.runtime", "gateway.schema",
+            "gateway.insights", "gateway.jobs", "gateway.mirror", "gateway.relay",
+            "gateway.retention", "gateway.runtime", "gateway.schema",
             "gateway.settings", "gateway.sync", "gateway.validation",
         },
     }.items()
