@@ -134,6 +134,17 @@ async def joined(count: int) -> None:
             await asyncio.sleep(0.005)
 
 
+async def scoped_read(
+    http: UpstreamHTTP, after: asyncio.Event | None = None, seconds: float = HELD
+) -> Any:
+    """``GET /a`` by a caller of its own call scope, opened at once; the read
+    itself once ``after`` is set (a caller begun before the read it joins)."""
+    with call_scope(seconds, Priority.INTERACTIVE):
+        if after is not None:
+            await after.wait()
+        return await http.get_json("/a")
+
+
 Read = Callable[[UpstreamHTTP], Awaitable[Any]]
 
 
@@ -237,13 +248,9 @@ async def test_a_read_begun_before_the_callers_scope_opened_is_not_joined(
     """It may have left before a change the later caller saw done (another
     replica's write, answered before the later request began)."""
 
-    async def read() -> Any:
-        with call_scope(HELD, Priority.INTERACTIVE):
-            return await http.get_json("/a")
-
-    early = asyncio.create_task(read())
+    early = asyncio.create_task(scoped_read(http))
     await upstream.arrived(1)
-    late = asyncio.create_task(read())
+    late = asyncio.create_task(scoped_read(http))
     await upstream.arrived(2)
     upstream.go.set()
 
@@ -258,17 +265,11 @@ async def test_a_caller_begun_before_a_read_joins_it_even_as_a_third(
     opened: the newest."""
     opened = asyncio.Event()
 
-    async def read(wait: bool) -> Any:
-        with call_scope(HELD, Priority.INTERACTIVE):
-            if wait:
-                await opened.wait()
-            return await http.get_json("/a")
-
-    early = asyncio.create_task(read(False))
+    early = asyncio.create_task(scoped_read(http))
     await upstream.arrived(1)
-    joiner = asyncio.create_task(read(True))
+    joiner = asyncio.create_task(scoped_read(http, opened))
     await asyncio.sleep(0.01)  # its scope is open
-    newer = asyncio.create_task(read(False))
+    newer = asyncio.create_task(scoped_read(http))
     await upstream.arrived(2)
     opened.set()
     await joined(1)
@@ -310,15 +311,9 @@ async def test_the_caller_who_sent_it_leaving_leaves_the_read_to_the_others(
 ) -> None:
     sent = asyncio.Event()
 
-    async def read(wait: bool) -> Any:
-        with call_scope(HELD, Priority.INTERACTIVE):
-            if wait:
-                await sent.wait()
-            return await http.get_json("/a")
-
-    joiners = [asyncio.create_task(read(True)) for _ in range(2)]
+    joiners = [asyncio.create_task(scoped_read(http, sent)) for _ in range(2)]
     await asyncio.sleep(0.01)  # their scopes are open
-    sender = asyncio.create_task(read(False))
+    sender = asyncio.create_task(scoped_read(http))
     await upstream.arrived(1)
     sent.set()
     await joined(2)
@@ -365,15 +360,9 @@ async def test_a_joiner_with_a_short_deadline_times_out_alone(
     the caller whose call it is, go on."""
     sent = asyncio.Event()
 
-    async def read(seconds: float, wait: bool) -> Any:
-        with call_scope(seconds, Priority.INTERACTIVE):
-            if wait:
-                await sent.wait()
-            return await http.get_json("/a")
-
-    short = asyncio.create_task(read(0.2, True))
+    short = asyncio.create_task(scoped_read(http, sent, seconds=0.2))
     await asyncio.sleep(0.01)  # its scope is open
-    sender = asyncio.create_task(read(HELD, False))
+    sender = asyncio.create_task(scoped_read(http))
     await upstream.arrived(1)
     sent.set()
     with pytest.raises(UpstreamTimeout):
@@ -404,15 +393,9 @@ async def test_a_read_left_by_every_caller_is_joined_by_no_one_after(
     """Cut, it would answer a later caller with its cancellation."""
     sent = asyncio.Event()
 
-    async def read(wait: bool) -> Any:
-        with call_scope(HELD, Priority.INTERACTIVE):
-            if wait:
-                await sent.wait()
-            return await http.get_json("/a")
-
-    later = asyncio.create_task(read(True))  # its scope open before the read
+    later = asyncio.create_task(scoped_read(http, sent))  # scope open before
     await asyncio.sleep(0.01)
-    sender = asyncio.create_task(read(False))
+    sender = asyncio.create_task(scoped_read(http))
     await upstream.arrived(1)
     sender.cancel()
     await asyncio.sleep(0)  # the call is told, not yet unwound
@@ -430,15 +413,9 @@ async def test_a_read_whose_deadline_comes_much_earlier_is_not_joined(
     """Joined, it would cut the later caller at the sender's deadline."""
     sent = asyncio.Event()
 
-    async def read(seconds: float, wait: bool) -> Any:
-        with call_scope(seconds, Priority.INTERACTIVE):
-            if wait:
-                await sent.wait()
-            return await http.get_json("/a")
-
-    patient = asyncio.create_task(read(HELD, True))
+    patient = asyncio.create_task(scoped_read(http, sent))
     await asyncio.sleep(0.01)
-    hurried = asyncio.create_task(read(1.0, False))
+    hurried = asyncio.create_task(scoped_read(http, seconds=1.0))
     await upstream.arrived(1)
     sent.set()
     await upstream.arrived(2)
@@ -460,13 +437,9 @@ async def test_after_its_own_write_a_scope_joins_no_read_begun_before_it(
             await http.post_json("/now/write", {"a": 1})
             return await http.get_json("/a")
 
-    async def reader() -> Any:
-        with call_scope(HELD, Priority.INTERACTIVE):
-            return await http.get_json("/a")
-
     writing = asyncio.create_task(writer())
     await asyncio.sleep(0.01)  # the writer's scope is open
-    read = asyncio.create_task(reader())
+    read = asyncio.create_task(scoped_read(http))
     await upstream.arrived(1)
     opened.set()
     await upstream.arrived(3)
