@@ -4,6 +4,7 @@ tests that count Redis round trips beside redis-py's own commands."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -24,11 +25,17 @@ def named(command: bytes) -> tuple[str, str]:
 
 
 def watch_direct_sends(monkeypatch: pytest.MonkeyPatch, told: Sends) -> None:
-    """``told`` of every write on a direct link, before it is written."""
-    send = DirectLink.send
+    """``told`` of every write on a direct link, before it is written: by
+    ``send`` (a coroutine's) or ``write`` (a loop callback's, on a link up)."""
+    send, write = DirectLink.send, DirectLink.write
 
-    def watched(self: DirectLink, commands: Sequence[bytes]) -> Awaitable[list[Any]]:
+    def sent(self: DirectLink, commands: Sequence[bytes]) -> Awaitable[list[Any]]:
         told([named(c) for c in commands])
         return send(self, commands)
 
-    monkeypatch.setattr(DirectLink, "send", watched)
+    def written(self: DirectLink, commands: Sequence[bytes]) -> asyncio.Future[Any]:
+        told([named(c) for c in commands])
+        return write(self, commands)
+
+    monkeypatch.setattr(DirectLink, "send", sent)
+    monkeypatch.setattr(DirectLink, "write", written)

@@ -212,6 +212,26 @@ class DirectLink:
         finally:
             late.cancel()
 
+    @property
+    def up(self) -> bool:
+        """Whether the connection is up: ``write`` may be called."""
+        wire = self._wire
+        return not self._closed and wire is not None and wire.lost is None
+
+    def write(self, commands: Sequence[bytes]) -> asyncio.Future[list[Any]]:
+        """``send``'s answers as a future, the commands written now on the
+        connection that is ``up`` (``send`` connects first): no task and no
+        coroutine, for a caller that is a loop callback (``BatchedScript``)."""
+        wire = self._wire
+        assert wire is not None, "write only on a link that is up"
+        answer = wire.send(commands)
+        if self._timeout is not None:
+            late = asyncio.get_running_loop().call_later(
+                self._timeout, _too_late, wire, answer
+            )
+            answer.add_done_callback(lambda _: late.cancel())
+        return answer
+
     def drop(self) -> None:
         """The connection closed (the breaker's reset after an outage): the
         next call connects again, to whatever server the address names now."""

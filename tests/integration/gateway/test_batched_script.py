@@ -43,15 +43,16 @@ async def shared(redis_url: str) -> AsyncIterator[SharedRedis]:
 
 @pytest.fixture
 def pipelines(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The size of each pipeline sent."""
+    """The size of each pipeline written on the direct link (by a task, or
+    at once on a link up)."""
     sizes: list[int] = []
-    pipeline = BatchedScript._pipeline
+    commands = BatchedScript._commands
 
-    async def counted(self: BatchedScript, calls: list[Any]) -> list[object]:
+    def counted(self: BatchedScript, calls: list[Any]) -> list[bytes]:
         sizes.append(len(calls))
-        return await pipeline(self, calls)
+        return commands(self, calls)
 
-    monkeypatch.setattr(BatchedScript, "_pipeline", counted)
+    monkeypatch.setattr(BatchedScript, "_commands", counted)
     return sizes
 
 
@@ -149,6 +150,27 @@ async def test_after_a_flush_only_the_calls_redis_refused_run_again(
         answers = await asyncio.gather(*(script([k], ["x"]) for k in keys))
         assert [a[0].decode() for a in answers] == keys
         assert [int(v) for v in await shared.client.mget(keys)] == [1, 1, 1]
+    finally:
+        await shared.client.delete(*keys)
+        await shared.aclose()
+
+
+async def test_calls_written_at_once_after_a_flush_run_once_each(
+    redis_server: RedisServer, pipelines: list[int]
+) -> None:
+    """On a link already up the calls are written by a loop callback, not a
+    task: those Redis refused for a script it lost (a restart, a flush) are
+    sent again once it is loaded, each run once."""
+    shared = SharedRedis.open(redis_server.url, timeout=2.0)
+    script = BatchedScript(shared.client, fresh(ECHO))
+    keys = [key() for _ in range(3)]
+    try:
+        assert await script([key()], ["up"])  # the link up, the script loaded
+        await shared.client.script_flush()
+        answers = await asyncio.gather(*(script([k], ["x"]) for k in keys))
+        assert [a[0].decode() for a in answers] == keys
+        assert [int(v) for v in await shared.client.mget(keys)] == [1, 1, 1]
+        assert pipelines == [1, 1, 3, 3]  # NOSCRIPT twice: once to connect
     finally:
         await shared.client.delete(*keys)
         await shared.aclose()
