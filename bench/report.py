@@ -67,12 +67,11 @@ def render(report: Report) -> str:
         f"serve --workers {o.workers}` runs it) |",
         f"| upstreams | the three simulators, {o.latency_ms:g} ms latency per call, "
         "each served by a process of its own (`bench/upstreams.py`) |",
-        f"| load | {o.concurrency} concurrent clients (continuous load: one "
-        "keep-alive HTTP/1.1 connection each; cold waves and single requests: "
-        f"httpx), at most {o.requests} requests or {o.duration:g} s per "
-        "measurement |",
-        f"| single-request latency | {o.samples} sequential requests "
-        f"(fewer after {o.sample_budget:g} s) |",
+        f"| load | {o.concurrency} concurrent clients (one keep-alive HTTP/1.1 "
+        "connection each, pre-built request bytes: `bench.load.KeepAlive`), at "
+        f"most {o.requests} requests or {o.duration:g} s per measurement |",
+        f"| single-request latency | {o.samples} sequential requests on one "
+        f"keep-alive connection (fewer after {o.sample_budget:g} s) |",
         f"| warm-up | every server (ours and the peers) under the same load for "
         f"{o.warm_up:g} s per shape before its first measurement (a JIT's "
         'steady speed, docs/benchmarks.md "Warmed up before timing") |',
