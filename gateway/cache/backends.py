@@ -141,6 +141,18 @@ lock…; ``ARGV`` the values' life in ms, the token, then a value per pair
 stored."""
 
 
+ADD_OR_READ = """
+local out = {}
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i + 1], 'NX', 'PX', ARGV[1])
+  out[i] = redis.call('GET', KEYS[i])
+end
+return out
+"""
+"""``add_many`` in one command: each key set to its value unless it has one,
+then read; ``ARGV`` the values' life in ms, then a value per key."""
+
+
 async def read_then_acquire(
     backend: CacheBackend, locks: Mapping[str, str], ttl: float, token: str
 ) -> list[tuple[bool, bytes | None]]:
@@ -298,6 +310,7 @@ class RedisBackend:
         # the misses of a turn in one write, on the direct link where it goes
         self._read_or_lock = shared.script(READ_OR_LOCK)
         self._store_if_held = shared.script(STORE_IF_HELD)
+        self._add_or_read = shared.script(ADD_OR_READ)
 
     @property
     def shared(self) -> bool:
@@ -330,15 +343,23 @@ class RedisBackend:
         if not items:
             return []
 
-        async def pipeline() -> list[bytes | None]:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for key, value in items.items():  # a key's two on its slot
-                    pipe.set(key, value, nx=True, px=int(ttl * 1000))
-                    pipe.get(key)
-                answers: list[bytes | None] = await pipe.execute()
-                return answers[1::2]
+        script = self._add_or_read
+        px = int(ttl * 1000)
 
-        held = await self.breaker.run("set", pipeline)
+        async def added() -> list[bytes | None]:
+            """One script (``ADD_OR_READ``), on the direct link where it
+            goes; on a cluster one per key (their slots differ), together."""
+            if not isinstance(self.redis, RedisCluster):
+                answer: list[bytes | None] = await script(
+                    list(items), [px, *items.values()]
+                )
+                return answer
+            answers = await asyncio.gather(
+                *(script([key], [px, value]) for key, value in items.items())
+            )
+            return [value for answer in answers for value in answer]
+
+        held = await self.breaker.run("set", added)
         if held is DOWN:
             return await self.near.add_many(items, min(ttl, NEAR_TTL))
         return held

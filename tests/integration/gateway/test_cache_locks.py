@@ -76,6 +76,28 @@ async def test_a_read_locks_the_keys_it_finds_empty_and_only_those(
     assert shared.breaker.outages == 0  # no CROSSSLOT on a cluster
 
 
+async def test_add_many_sets_only_the_keys_without_a_value_and_reads_them_all(
+    shared: SharedRedis, cache_prefix: str
+) -> None:
+    """The response versions' creation (``add_many``: one script, one per
+    key on a cluster, where their slots differ): a key with a value keeps
+    it, the others get theirs with the TTL, and every key's value is read."""
+    backend = RedisBackend(shared, 100)
+    kept, new, other = (f"{cache_prefix}:add:{{{n}}}" for n in ("kept", "new", "other"))
+    await shared.client.set(kept, b"before", px=60_000)
+    try:
+        answers = await backend.add_many(
+            {kept: b"mine", new: b"minted", other: b"too"}, 2.0
+        )
+        assert answers == [b"before", b"minted", b"too"]
+        assert 0 < await shared.client.pttl(new) <= 2_000
+        assert await shared.client.pttl(kept) > 2_000  # untouched
+        assert await backend.add_many({}, 2.0) == []
+        assert shared.breaker.outages == 0  # no CROSSSLOT on a cluster
+    finally:
+        await shared.client.delete(kept, new, other)
+
+
 async def test_replicas_missing_a_key_together_send_one_upstream_call(
     shared: SharedRedis, cache_prefix: str
 ) -> None:
