@@ -22,6 +22,7 @@ a fast success.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -213,20 +214,29 @@ class KeepAlive:
         }
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         message = f"POST /graphql HTTP/1.1\r\n{head}\r\n".encode() + body
-        return cls(url.host, url.port or 80, message)
+        connection = cls(url.host, url.port or 80, message)
+        with contextlib.suppress(OSError):  # else the first send connects
+            await connection._connect()  # before any timing: not a request's
+        return connection
+
+    async def _connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
     async def send(self) -> bool:
+        """One request and its answer: whether it was a clean GraphQL answer
+        (a broken connection, or none within ``ANSWER_TIMEOUT``, is ``False``
+        and is reconnected on the next send)."""
         try:
-            if self.writer is None:
-                self.reader, self.writer = await asyncio.open_connection(
-                    self.host, self.port
-                )
-            assert self.reader is not None
-            self.writer.write(self.message)
-            head = await self.reader.readuntil(b"\r\n\r\n")
-            status, length = _status_and_length(head)
-            body = await self.reader.readexactly(length)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+            async with asyncio.timeout(ANSWER_TIMEOUT):
+                if self.writer is None:
+                    await self._connect()
+                assert self.reader is not None
+                assert self.writer is not None
+                self.writer.write(self.message)
+                head = await self.reader.readuntil(b"\r\n\r\n")
+                status, length = _status_and_length(head)
+                body = await self.reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError):
             self.close()
             return False
         return status == 200 and b'"errors":' not in body and body.startswith(b"{")
@@ -307,6 +317,9 @@ async def open_loop(
     errors = sum(1 for ok, _ in results if not ok)
     return Timings(latencies, errors, time.perf_counter() - started)
 
+
+ANSWER_TIMEOUT = 120.0
+"""Seconds a request may wait for its whole answer (httpx's timeout here)."""
 
 _HEADERS = {"content-type": "application/json", "accept": "application/json"}
 

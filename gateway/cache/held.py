@@ -85,6 +85,10 @@ class HeldEntries:
     def __contains__(self, key: str) -> bool:
         return key in self._slots
 
+    def __len__(self) -> int:
+        """Copies held (some may be past their time, until pruned)."""
+        return len(self._slots)
+
     def get(self, key: str) -> Held | None:
         """The copy held at ``key`` while its time is not up; let go past it."""
         slot = self._slots.get(key)

@@ -87,7 +87,11 @@ class BatchedScript:
         calls, self._calls = self._calls, []
         link = self._direct()
         if link is not None and link.up:  # written now, answered by callback
-            written = link.write(self._commands(calls))
+            try:
+                written = link.write(self._commands(calls))
+            except Exception as exc:  # noqa: BLE001 - each caller's, as a task's
+                _fail(calls, exc)
+                return
             written.add_done_callback(partial(self._landed, calls))
             return
         task = asyncio.ensure_future(self._answer(calls))

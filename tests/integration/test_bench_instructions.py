@@ -7,12 +7,14 @@ from __future__ import annotations
 import pytest
 
 from bench import instructions
-from tests.servers import POSTGRES_URL, needed
+from tests.servers import POSTGRES_URL, REDIS_URL, needed
 
 
 @pytest.mark.parametrize("mode", instructions.MODES)
 async def test_the_views_it_counts_answer(mode: str) -> None:
-    await instructions.views(mode, 2, 20, counted=False)
+    """Each mode's views answer (``held``'s from the worker's memory: it
+    stops when nothing was held), on the test servers."""
+    await instructions.views(mode, 2, 20, counted=False, redis_url=REDIS_URL)
 
 
 async def test_its_views_answer_on_postgresql_as_production_runs() -> None:
