@@ -225,9 +225,12 @@ class KeepAlive:
     async def send(self) -> bool:
         """One request and its answer: whether it was a clean GraphQL answer
         (a broken connection, or none within ``ANSWER_TIMEOUT``, is ``False``
-        and is reconnected on the next send)."""
+        and is reconnected on the next send; one the server closed while it
+        was idle — its keep-alive timeout — is reconnected first)."""
         try:
             async with asyncio.timeout(ANSWER_TIMEOUT):
+                if self.reader is not None and self.reader.at_eof():
+                    self.close()  # closed by the server while idle: a new one
                 if self.writer is None:
                     await self._connect()
                 assert self.reader is not None

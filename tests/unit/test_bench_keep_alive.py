@@ -1,0 +1,59 @@
+"""The benchmark's client connection (``bench.load.KeepAlive``): requests of
+pre-built bytes on one keep-alive connection, an answer counted by its status
+and body; a connection the server closed while it was idle (a keep-alive
+timeout between two timed requests) reconnected, not counted as an error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from bench.load import KeepAlive, Request
+
+ANSWER = b'{"data":{"ok":true}}'
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[str, list[int]]]:
+    """A server answering each request with ``ANSWER``, then closing the
+    connection (as a keep-alive timeout would); the connections it accepted."""
+    accepted: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(ANSWER), ANSWER)
+        )
+        await writer.drain()
+        writer.close()
+
+    listening = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    async with listening:
+        yield f"http://127.0.0.1:{port}", accepted
+
+
+async def test_a_connection_closed_while_idle_is_opened_again(
+    server: tuple[str, list[int]],
+) -> None:
+    url, accepted = server
+    async with httpx.AsyncClient(base_url=url) as client:
+        connection = await KeepAlive.open(client, Request("{ ok }", {}))
+    try:
+        assert accepted == [1]  # connected when opened: no request's time
+        assert await connection.send()
+        await asyncio.sleep(0.05)  # idle: the server has closed its side
+        assert await connection.send()
+        assert len(accepted) == 2
+    finally:
+        connection.close()
