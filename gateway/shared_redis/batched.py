@@ -94,7 +94,11 @@ class BatchedScript:
                 return
             written.add_done_callback(partial(self._landed, calls))
             return
-        task = asyncio.ensure_future(self._answer(calls))
+        self._start(calls)
+
+    def _start(self, calls: list[_Call], load: bool = False) -> None:
+        """``_answer`` of ``calls`` in a task of its own, kept till it ends."""
+        task = asyncio.ensure_future(self._answer(calls, load))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
@@ -115,9 +119,7 @@ class BatchedScript:
         answered = list(zip(calls, written.result(), strict=True))
         lost = [call for call, value in answered if isinstance(value, NoScriptError)]
         if lost:
-            task = asyncio.ensure_future(self._answer(lost, load=True))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            self._start(lost, load=True)
         _hand([(c, v) for c, v in answered if not isinstance(v, NoScriptError)])
 
     async def _answer(self, calls: list[_Call], load: bool = False) -> None:

@@ -202,15 +202,10 @@ class DirectLink:
         loop = asyncio.get_running_loop()
         started = loop.time()
         wire = await self._wire_up()
-        answer = wire.send(commands)
-        if self._timeout is None:
-            return await answer
-        left = max(self._timeout - (loop.time() - started), 0.0)
-        late = loop.call_later(left, _too_late, wire, answer)
-        try:
-            return await answer
-        finally:
-            late.cancel()
+        left = None
+        if self._timeout is not None:  # connecting counted in it
+            left = max(self._timeout - (loop.time() - started), 0.0)
+        return await _timed_write(wire, commands, left)
 
     @property
     def up(self) -> bool:
@@ -224,13 +219,7 @@ class DirectLink:
         coroutine, for a caller that is a loop callback (``BatchedScript``)."""
         wire = self._wire
         assert wire is not None, "write only on a link that is up"
-        answer = wire.send(commands)
-        if self._timeout is not None:
-            late = asyncio.get_running_loop().call_later(
-                self._timeout, _too_late, wire, answer
-            )
-            answer.add_done_callback(lambda _: late.cancel())
-        return answer
+        return _timed_write(wire, commands, self._timeout)
 
     def drop(self) -> None:
         """The connection closed (the breaker's reset after an outage): the
@@ -315,6 +304,18 @@ async def _handshake(wire: _Wire, sent: bytes, refused: type[RedisError]) -> Non
     reply = (await wire.send([sent]))[0]
     if isinstance(reply, RedisError):
         raise refused(str(reply))
+
+
+def _timed_write(
+    wire: _Wire, commands: Sequence[bytes], timeout: float | None
+) -> asyncio.Future[list[Any]]:
+    """``commands`` written on ``wire``: their answers' future, failed with
+    the wire (``_too_late``) when not answered within ``timeout`` seconds."""
+    answer = wire.send(commands)
+    if timeout is not None:
+        late = asyncio.get_running_loop().call_later(timeout, _too_late, wire, answer)
+        answer.add_done_callback(lambda _: late.cancel())
+    return answer
 
 
 def _too_late(wire: _Wire, answer: asyncio.Future[list[Any]]) -> None:
