@@ -144,25 +144,31 @@ async def closed_loop(
     latencies: list[float] = []
     errors = 0
     sent = 0
+    connections = await asyncio.gather(
+        *(KeepAlive.open(client, request) for _ in range(budget.concurrency))
+    )
+    # Timed from here: connecting is not the load's (on a machine stalled
+    # while the clients connected, a deadline begun before it passed with
+    # nothing sent).
     started = time.perf_counter()
     deadline = started + budget.duration
 
-    async def client_loop() -> None:
+    async def client_loop(connection: KeepAlive) -> None:
         nonlocal sent, errors
-        connection = await KeepAlive.open(client, request)
-        try:
-            while sent < budget.requests and time.perf_counter() < deadline:
-                sent += 1
-                began = time.perf_counter()
-                ok = await connection.send()
-                if ok:
-                    latencies.append(time.perf_counter() - began)
-                else:
-                    errors += 1
-        finally:
-            connection.close()
+        while sent < budget.requests and time.perf_counter() < deadline:
+            sent += 1
+            began = time.perf_counter()
+            ok = await connection.send()
+            if ok:
+                latencies.append(time.perf_counter() - began)
+            else:
+                errors += 1
 
-    await asyncio.gather(*(client_loop() for _ in range(budget.concurrency)))
+    try:
+        await asyncio.gather(*(client_loop(c) for c in connections))
+    finally:
+        for connection in connections:
+            connection.close()
     return Timings(tuple(latencies), errors, time.perf_counter() - started)
 
 

@@ -1,7 +1,8 @@
 """The benchmark's client connection (``bench.load.KeepAlive``): requests of
 pre-built bytes on one keep-alive connection, an answer counted by its status
 and body; a connection the server closed while it was idle (a keep-alive
-timeout between two timed requests) reconnected, not counted as an error."""
+timeout between two timed requests) reconnected, not counted as an error;
+a closed loop timed from its clients' connections, not before them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bench.load import KeepAlive, Request
+from bench.load import Budget, KeepAlive, Request, closed_loop
 
 ANSWER = b'{"data":{"ok":true}}'
 
@@ -57,3 +58,23 @@ async def test_a_connection_closed_while_idle_is_opened_again(
         assert len(accepted) == 2
     finally:
         connection.close()
+
+
+async def test_a_closed_loop_is_timed_once_its_clients_are_connected(
+    server: tuple[str, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connecting slower than the load's duration (a machine stalled as the
+    clients connect) still sends the load: the deadline begins after."""
+    url, accepted = server
+    connect = KeepAlive._connect
+
+    async def stalled(self: KeepAlive) -> None:
+        if not accepted:  # the clients' first connections only
+            await asyncio.sleep(0.3)
+        await connect(self)
+
+    monkeypatch.setattr(KeepAlive, "_connect", stalled)
+    async with httpx.AsyncClient(base_url=url) as client:
+        timings = await closed_loop(client, Request("{ ok }", {}), Budget(2, 2, 0.2))
+    assert timings.count == 2  # one each: the server closes after an answer
+    assert timings.errors == 0
