@@ -89,7 +89,8 @@ def render(report: Report) -> str:
         "off via `CG_CACHE_ENABLED=false` / `CG_LOADERS_ENABLED=false`, "
         "continuous load (with the loaders on, the reads of requests begun "
         'together are sent once: docs/upstreams.md, "Identical reads in '
-        'flight, sent once"). p99 of 20 samples is their slowest. '
+        'flight, sent once"). p99 is the nearest rank: of up to 100 samples, '
+        "their slowest. "
         "*CPU ms/req* — "
         "CPU seconds of the gateway's processes (supervisor and workers, from "
         "`/proc`) from the load's start until they are idle again after it (the "

@@ -87,8 +87,11 @@ class Options:
     redis_url: str = "redis://127.0.0.1:6379/0"
     workers: int = 2
     concurrency: int = 16
-    samples: int = 20
-    """Sequential requests per measurement (fewer once ``sample_budget`` passed)."""
+    samples: int = 60
+    """Sequential requests per measurement (fewer once ``sample_budget`` passed).
+    60, not 20 (until 2026-12-07): a cold view's latencies fall in groups a
+    few milliseconds apart, and the cold 360 p50 of 20 read 63.4–70.4 ms in
+    four runs of one code, around its 65 ms target (docs/benchmarks.md)."""
     sample_budget: float = 10.0
     requests: int = 20_000
     """Requests per load measurement, at most… (3,000 until 2026-12-05: a
