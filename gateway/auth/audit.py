@@ -54,6 +54,20 @@ log = logging.getLogger("gateway.audit")
 WRITE_CHUNK = 1_000
 """Entries encoded and sent at once (~3 ms of the event loop on SQLite)."""
 
+WRITE_BATCH = 10_000
+"""Entries written in one transaction, at most: on SQLite, whose one writer
+at a time a mutation waits for, ~0.1 s. A backlog written in one transaction
+held the write for seconds: after 10 s of warm page hits (50 entries each),
+``tagCustomer`` waited 11.8 s for it (docs/benchmarks.md, session 38)."""
+
+HELD_ENTRIES = 1_000_000
+"""Entries a worker holds unwritten, at most, by default
+(``CG_AUDIT_HELD_ENTRIES``): past it, an HTTP request's answer waits for the
+writes to make room (``AuditLog.room``). A burst of seconds fits; a load
+faster than the database, sustained, is served at the database's pace
+instead of growing the worker without bound (10 s of warm page hits on
+SQLite: 2.4 million entries, ~220 MB held at the peak, written 13 s after)."""
+
 Processor = Callable[[Any], object]
 """How SQLAlchemy binds a column's value for a dialect's driver."""
 
@@ -198,17 +212,51 @@ def shown_by_fields(reads: Mapping[int, Iterable[str]]) -> Shown:
 
 class AuditLog:
     """Buffers audit rows and writes them in batches, at most ``interval``
-    seconds late: one INSERT per second instead of one per request."""
+    seconds late: one INSERT per second instead of one per request, a
+    transaction per ``WRITE_BATCH`` entries. At most ``limit`` entries are
+    held unwritten before a producer that asks for ``room`` waits."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], interval: float = 1.0
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        interval: float = 1.0,
+        limit: int = HELD_ENTRIES,
     ) -> None:
         self.sessions = sessions
         self.interval = interval
+        self.limit = limit
         self._rows: list[Entry] = []
+        self._unwritten = 0
+        """Entries of the transaction under way."""
         self._task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
+        self._hurry = asyncio.Event()
+        """Set when the timer must write now: full, or closing."""
+        self._room = asyncio.Event()
+        self._room.set()
         self._writing = asyncio.Lock()
+
+    @property
+    def held(self) -> int:
+        """Entries recorded and not written yet (those of the transaction
+        under way included)."""
+        return len(self._rows) + self._unwritten
+
+    @property
+    def full(self) -> bool:
+        """Whether a producer asking for ``room`` would wait."""
+        return self.held >= self.limit
+
+    async def room(self) -> None:
+        """Returns at once while fewer than ``limit`` entries are held; else
+        once the writes, begun now, brought them under it. The HTTP paths
+        ask before they answer: a load faster than the database waits for
+        it rather than holding ever more entries in memory."""
+        while self.full:
+            self._room.clear()
+            self._hurry.set()
+            self._schedule()
+            await self._room.wait()
 
     def record(
         self, trail: AuditTrail, principal: Principal, operation: str | None
@@ -248,13 +296,16 @@ class AuditLog:
             self._task = asyncio.get_running_loop().create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
-        """Write what waits ``interval`` seconds after the first entry, then
-        again for entries recorded meanwhile (while a write was under way,
-        ``_schedule`` saw this task still running and started none): none
-        waits for a later request to be written."""
+        """Write what waits ``interval`` seconds after the first entry (at
+        once when ``room`` is wanted), then again for entries recorded
+        meanwhile (while a write was under way, ``_schedule`` saw this task
+        still running and started none): none waits for a later request to
+        be written."""
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self.interval)
+                await asyncio.wait_for(self._hurry.wait(), self.interval)
+            if not self._closing.is_set():
+                self._hurry.clear()
             await self.flush()
             if not self._rows or self._closing.is_set():  # aclose writes the rest
                 return
@@ -266,20 +317,36 @@ class AuditLog:
             await self._write()
 
     async def _write(self) -> None:
-        rows, self._rows = self._rows, []
-        if not rows:
-            return
-        try:
-            await self._insert(rows)
-        except Exception as exc:  # the audit must never fail answered requests
-            await self._salvage(rows, exc)
+        """The entries recorded before the call, ``WRITE_BATCH`` a
+        transaction, taken from the buffer as each goes (the memory and the
+        ``room`` they held freed batch by batch). A failure that is not an
+        entry's loses the rest of them with the batch, in one log line."""
+        left = len(self._rows)
+        while left:
+            rows = self._rows[: min(left, WRITE_BATCH)]
+            del self._rows[: len(rows)]
+            left -= len(rows)
+            self._unwritten = len(rows)
+            try:
+                await self._insert(rows)
+            except Exception as exc:  # the audit must never fail answered requests
+                if not await self._salvage(rows, exc, also_lost=left):
+                    del self._rows[:left]
+                    left = 0
+            finally:
+                self._unwritten = 0
+                if not self.full:
+                    self._room.set()
 
-    async def _salvage(self, rows: list[Entry], error: Exception) -> None:
+    async def _salvage(
+        self, rows: list[Entry], error: Exception, *, also_lost: int = 0
+    ) -> bool:
         """After a refused batch: its halves, then the refused halves' halves,
         so an entry the database cannot store is found in about 2·log₂(n)
         writes and lost alone (one by one, a 5,000-entry batch took 31 s on
         PostgreSQL). A failure that is not an entry's (the database
-        unreachable) ends it: the rest would fail alike."""
+        unreachable) ends it, and the write's ``also_lost`` entries after the
+        batch with it, the rest would fail alike: ``False`` then."""
         refused: list[Exception] = []
         pending: list[tuple[list[Entry], Exception | None]]
         pending = [(rows, error)]  # parts to write, with why one already failed
@@ -295,11 +362,11 @@ class AuditLog:
                 lost = len(refused) + len(part) + sum(len(p) for p, _ in pending)
                 log.error(
                     "AUDIT_WRITE_FAILED: %d of %d audit entries lost: %s",
-                    lost,
-                    len(rows),
+                    lost + also_lost,
+                    len(rows) + also_lost,
                     describe(failure),
                 )
-                return
+                return False
             if len(part) == 1:
                 refused.append(failure)
             else:  # the first half next, so entries keep their order
@@ -313,6 +380,7 @@ class AuditLog:
                 len(rows),
                 describe(refused[-1]),
             )
+        return True
 
     async def _insert(self, rows: list[Entry]) -> None:
         """One transaction, written ``WRITE_CHUNK`` entries at a time: a busy
@@ -338,6 +406,7 @@ class AuditLog:
         """Write what is buffered; a flush under way finishes first (never cut
         off halfway through a database write)."""
         self._closing.set()
+        self._hurry.set()
         if self._task is not None:
             await self._task
         await self.flush()

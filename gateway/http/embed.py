@@ -181,8 +181,11 @@ class EmbedGraphQL(GuardedGraphQL):
         assert principal is not None
         first, analysis = admitted[0]
         name = first.operation_name or (analysis.name if analysis else None)
-        context.services.audit.record(context.audit, principal, name)
+        audit = context.services.audit
+        audit.record(context.audit, principal, name)
         context.audit.clear()
+        if audit.full:  # as /graphql's: the audit's writes set the pace
+            await audit.room()
         return result
 
     def create_response(

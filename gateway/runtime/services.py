@@ -212,7 +212,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             allowlist_only=settings.persisted_queries_only,
             prefix=settings.cache_prefix,
         ),
-        audit=AuditLog(sessions),
+        audit=AuditLog(sessions, limit=settings.audit_held_entries),
         upstreams=upstreams,
         guard=guard,
         redis=redis,

@@ -225,3 +225,97 @@ async def test_a_database_that_cannot_be_written_stops_the_entry_by_entry_retry(
     assert len(lines) == 1, lines
     assert lines[0].startswith("AUDIT_WRITE_FAILED"), lines
     assert "50" in lines[0], lines
+
+
+async def test_a_backlog_is_written_a_transaction_per_batch_in_order(
+    db: Services, audit: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seconds of entries in one transaction held SQLite's one writer as
+    long: a mutation waited 11.8 s behind them. A transaction per
+    ``WRITE_BATCH``, each taken from the buffer as it goes."""
+    monkeypatch.setattr(audit_module, "WRITE_BATCH", 3)
+    insert = audit._insert
+    batches: list[int] = []
+
+    async def counted(rows: list[Any]) -> None:
+        batches.append(len(rows))
+        assert audit.held == len(rows) + 7 - sum(batches)  # the rest still held
+        await insert(rows)
+
+    monkeypatch.setattr(audit, "_insert", counted)
+    for n in range(7):
+        audit.record(trail(n + 1), caller("key:k"), "Op")
+    await audit.flush()
+    assert batches == [3, 3, 1]
+    assert [c for _, c, _ in await written(db)] == list(range(1, 8))
+    assert audit.held == 0
+
+
+async def test_a_database_that_fails_mid_backlog_loses_the_rest_in_one_line(
+    db: Services,
+    audit: AuditLog,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The second batch meets a database that cannot be written: it and the
+    batch after it are lost in one coded line; the first stays written, and
+    an entry recorded meanwhile waits for the next write."""
+    monkeypatch.setattr(audit_module, "WRITE_BATCH", 3)
+    insert = audit._insert
+    calls = 0
+
+    async def failing(rows: list[Any]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await insert(rows)
+            return
+        audit.record(trail(99), caller("key:late"), "Op")
+        raise ConnectionRefusedError("the database went away")
+
+    monkeypatch.setattr(audit, "_insert", failing)
+    for n in range(8):
+        audit.record(trail(n + 1), caller("key:k"), "Op")
+    await audit.flush()
+    assert [c for _, c, _ in await written(db)] == [1, 2, 3]
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.audit"]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("AUDIT_WRITE_FAILED: 5 of 5 audit entries lost"), lines
+    assert calls == 2  # the batch after it not tried
+    assert audit.held == 1  # the late entry, for the next write
+
+
+async def test_a_producer_asking_for_room_waits_while_the_audit_is_full(
+    db: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``limit`` held entries, ``room`` starts a write at once (not a
+    second later) and returns when a batch of it brought them under."""
+    monkeypatch.setattr(audit_module, "WRITE_BATCH", 2)
+    audit = AuditLog(db.sessions, interval=3600, limit=4)
+    insert = audit._insert
+    writing, go_on = asyncio.Event(), asyncio.Event()
+
+    async def gated(rows: list[Any]) -> None:
+        writing.set()
+        await go_on.wait()
+        await insert(rows)
+
+    monkeypatch.setattr(audit, "_insert", gated)
+    for n in range(3):
+        audit.record(trail(n + 1), caller("key:k"), "Op")
+    assert not audit.full
+    await audit.room()  # under the limit: at once, nothing written
+    assert not writing.is_set()
+    for n in range(3, 5):
+        audit.record(trail(n + 1), caller("key:k"), "Op")
+    assert audit.full
+    waiting = asyncio.ensure_future(audit.room())
+    await writing.wait()  # begun without the hour's interval
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not waiting.done()
+    go_on.set()
+    await waiting
+    assert not audit.full
+    await audit.aclose()
+    assert [c for _, c, _ in await written(db)] == [1, 2, 3, 4, 5]

@@ -145,6 +145,64 @@ async def test_an_operation_named_in_its_document_only_is_audited_by_that_name(
     assert {e.operation for e in reads} == {"EmbedTimeline"}
 
 
+@pytest.mark.parametrize("surface", ["/graphql", "/embed/graphql"])
+async def test_an_answer_waits_for_room_while_the_audit_is_full(
+    db: Services,
+    client: httpx.AsyncClient,
+    keys: dict[Role, dict[str, str]],
+    maya: Maya,
+    monkeypatch: pytest.MonkeyPatch,
+    surface: str,
+) -> None:
+    """Past ``CG_AUDIT_HELD_ENTRIES`` unwritten entries an answer is held
+    until the audit's writes make room (a load faster than the database is
+    served at its pace, not buffered without bound); then it goes, its
+    entry written."""
+    query = "query($id: ID!) { customer(id: $id) { email } }"
+    headers = keys[Role.SUPPORT]
+    subject = "key:support"
+    if surface != "/graphql":
+        issued = await ask(
+            client,
+            keys[Role.ADMIN],
+            "mutation($c: ID!) { createEmbedToken(customerId: $c) { token } }",
+            c=maya.id,
+        )
+        token = issued["createEmbedToken"]["token"]
+        headers = {"Authorization": f"Embed {token}"}
+        query = "query($id: ID!) { timeline(customerId: $id, sources: [CRM]) {\n"
+        query += "  edges { node { ... on NoteAdded { body } } } } }"
+        subject = f"embed:{maya.pk}"
+    await db.audit.flush()
+    monkeypatch.setattr(db.audit, "limit", 1)
+    insert = db.audit._insert
+    writing, go_on = asyncio.Event(), asyncio.Event()
+
+    async def gated(rows: list[Any]) -> None:
+        writing.set()
+        await go_on.wait()
+        await insert(rows)
+
+    monkeypatch.setattr(db.audit, "_insert", gated)
+    answer = asyncio.ensure_future(
+        client.post(
+            surface,
+            json={"query": query, "variables": {"id": maya.id}},
+            headers=headers,
+        )
+    )
+    await writing.wait()  # full: the write begun at once
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not answer.done()
+    go_on.set()
+    response = await answer
+    assert response.status_code == 200, response.text
+    assert "errors" not in response.json()
+    monkeypatch.undo()
+    assert await reads_of(db, maya.pk, subject)
+
+
 @pytest.mark.parametrize("role", [Role.SUPPORT, Role.ANALYST])
 async def test_an_export_leaves_one_read_entry_per_exported_customer(
     db: Services,

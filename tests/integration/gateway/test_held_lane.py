@@ -10,6 +10,7 @@ holding answers (the lane answers), one given no memory for them
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from typing import Any
 
@@ -358,3 +359,38 @@ async def test_a_request_the_lane_leaves_looks_up_its_persisted_query_once(
     looked_up.clear()  # a stale copy: the lane's look-up goes on with it
     assert (await post(held, sidebar_body(customer_id))).status_code == 200
     assert len(looked_up) == 1
+
+
+async def test_a_held_answer_waits_for_room_while_the_audit_is_full(
+    pair: tuple[Gateway, Gateway],
+    full_path_runs: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As on the full path (tests/integration/gateway/test_audit_surfaces.py):
+    past the audit's held entries, the lane's answer waits for its writes."""
+    held, _ = pair
+    customer_id = await first_customer(held)
+    content = sidebar_body(customer_id)
+    await post(held, content)  # executed, stored, held
+    audit = held.services.audit
+    await audit.flush()
+    monkeypatch.setattr(audit, "limit", 1)
+    insert = audit._insert
+    writing, go_on = asyncio.Event(), asyncio.Event()
+
+    async def gated(rows: list[Any]) -> None:
+        writing.set()
+        await go_on.wait()
+        await insert(rows)
+
+    monkeypatch.setattr(audit, "_insert", gated)
+    full_path_runs.clear()
+    answer = asyncio.ensure_future(post(held, content))
+    await writing.wait()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not answer.done()
+    go_on.set()
+    response = await answer
+    assert response.status_code == 200
+    assert full_path_runs == []  # the lane answered it
