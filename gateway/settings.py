@@ -424,10 +424,11 @@ class Settings(BaseSettings):
     """Rows one purge statement deletes at most: each is its own short
     transaction, so a backlog never holds a long lock."""
     audit_held_entries: int = Field(default=1_000_000, ge=1_000, le=100_000_000)
-    """Audit entries a process holds unwritten, at most (~180 bytes each):
-    past it, an HTTP answer waits for the audit's writes to make room
-    (``gateway.auth.audit.AuditLog.room``). A burst of seconds fits; a load
-    faster than the database, sustained, is served at its pace."""
+    """Audit entries a process holds unwritten, at most (~200 bytes each):
+    past it, an answer (HTTP, WebSocket) waits for the audit's writes to make
+    room, 10 s at most (``gateway.auth.audit.AuditLog.room``). A burst of
+    seconds fits; a load faster than the database, sustained, is served at
+    its pace."""
 
     @field_validator("redis_url")
     @classmethod

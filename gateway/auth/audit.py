@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,10 +61,15 @@ at a time a mutation waits for, ~0.1 s. A backlog written in one transaction
 held the write for seconds: after 10 s of warm page hits (50 entries each),
 ``tagCustomer`` waited 11.8 s for it (docs/benchmarks.md, session 38)."""
 
+ROOM_WAIT = 10.0
+"""Seconds an answer waits for room in the audit, at most: a database that
+accepts no write (a held lock, a connection that hangs) slows answers, it
+does not stop them."""
+
 HELD_ENTRIES = 1_000_000
 """Entries a worker holds unwritten, at most, by default
-(``CG_AUDIT_HELD_ENTRIES``): past it, an HTTP request's answer waits for the
-writes to make room (``AuditLog.room``). A burst of seconds fits; a load
+(``CG_AUDIT_HELD_ENTRIES``, ~200 bytes each): past it, an answer waits for
+the writes to make room (``AuditLog.room``). A burst of seconds fits; a load
 faster than the database, sustained, is served at the database's pace
 instead of growing the worker without bound (10 s of warm page hits on
 SQLite: 2.4 million entries, ~220 MB held at the peak, written 13 s after)."""
@@ -231,9 +237,14 @@ class AuditLog:
         self._task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self._hurry = asyncio.Event()
-        """Set when the timer must write now: full, or closing."""
-        self._room = asyncio.Event()
-        self._room.set()
+        """Set when the timer must write now: a producer waits, or closing."""
+        self._batch = asyncio.Event()
+        """Set (and replaced) as each transaction ends: producers waiting
+        for the entries held to fall wake up and look."""
+        self._failing = False
+        """The last transaction failed with the database (not an entry): no
+        producer waits while its entries are lost anyway."""
+        self._over_since: float | None = None
         self._writing = asyncio.Lock()
 
     @property
@@ -245,18 +256,39 @@ class AuditLog:
     @property
     def full(self) -> bool:
         """Whether a producer asking for ``room`` would wait."""
-        return self.held >= self.limit
+        return self.held >= self.limit and not self._failing
 
     async def room(self) -> None:
-        """Returns at once while fewer than ``limit`` entries are held; else
-        once the writes, begun now, brought them under it. The HTTP paths
-        ask before they answer: a load faster than the database waits for
-        it rather than holding ever more entries in memory."""
-        while self.full:
-            self._room.clear()
+        """Returns at once while fewer than ``limit`` entries are held (or
+        the database is failing, when they are lost anyway); else once the
+        writes, begun now, brought them under it, or after ``ROOM_WAIT``
+        seconds at most (a database that accepts no write, a coded line
+        then). The answers over HTTP and WebSocket ask before they go: a
+        load faster than the database waits for it rather than holding ever
+        more entries in memory."""
+        try:
+            async with asyncio.timeout(ROOM_WAIT):
+                await self._under(self.limit)
+        except TimeoutError:
+            now = time.monotonic()
+            if self._over_since is None or now - self._over_since >= ROOM_WAIT:
+                self._over_since = now  # a line per wait, not per request
+                log.warning(
+                    "AUDIT_BACKLOG: %d audit entries unwritten after %.0f s "
+                    "over the limit of %d; answering without waiting",
+                    self.held,
+                    ROOM_WAIT,
+                    self.limit,
+                )
+
+    async def _under(self, entries: int) -> None:
+        """Once fewer than ``entries`` are held (or the database fails): the
+        timer writes at once meanwhile. The timer writes, not the caller, so
+        a caller cancelled (a client that left) cuts no transaction off."""
+        while self.held >= entries and not self._failing:
             self._hurry.set()
             self._schedule()
-            await self._room.wait()
+            await self._batch.wait()
 
     def record(
         self, trail: AuditTrail, principal: Principal, operation: str | None
@@ -286,10 +318,11 @@ class AuditLog:
         self._schedule()
 
     async def keep_under(self, rows: int) -> None:
-        """Write now when ``rows`` or more wait: a producer faster than the
-        writes (a million-row export) waits for them instead of piling up."""
-        if len(self._rows) >= rows:
-            await self.flush()
+        """Once fewer than ``rows`` entries wait, every caller's counted: a
+        producer faster than the writes (a million-row export) waits for
+        them instead of piling up."""
+        if self.held >= rows:
+            await self._under(rows)
 
     def _schedule(self) -> None:
         if self._rows and (self._task is None or self._task.done()):
@@ -297,7 +330,7 @@ class AuditLog:
 
     async def _flush_later(self) -> None:
         """Write what waits ``interval`` seconds after the first entry (at
-        once when ``room`` is wanted), then again for entries recorded
+        once when a producer waits), then again for entries recorded
         meanwhile (while a write was under way, ``_schedule`` saw this task
         still running and started none): none waits for a later request to
         be written."""
@@ -308,6 +341,7 @@ class AuditLog:
                 self._hurry.clear()
             await self.flush()
             if not self._rows or self._closing.is_set():  # aclose writes the rest
+                self._wake()  # no producer left waiting for a write to come
                 return
 
     async def flush(self) -> None:
@@ -318,36 +352,69 @@ class AuditLog:
 
     async def _write(self) -> None:
         """The entries recorded before the call, ``WRITE_BATCH`` a
-        transaction, taken from the buffer as each goes (the memory and the
-        ``room`` they held freed batch by batch). A failure that is not an
-        entry's loses the rest of them with the batch, in one log line."""
-        left = len(self._rows)
-        while left:
-            rows = self._rows[: min(left, WRITE_BATCH)]
-            del self._rows[: len(rows)]
-            left -= len(rows)
-            self._unwritten = len(rows)
-            try:
-                await self._insert(rows)
-            except Exception as exc:  # the audit must never fail answered requests
-                if not await self._salvage(rows, exc, also_lost=left):
-                    del self._rows[:left]
-                    left = 0
-            finally:
+        transaction, taken from the buffer as each goes (the memory they
+        held freed batch by batch). Refused entries are counted over the
+        whole write and logged once; a failure that is not an entry's loses
+        the rest of the write's entries with it, in one line."""
+        left = total = len(self._rows)
+        refused: list[Exception] = []
+        try:
+            while left:
+                rows = self._rows[: min(left, WRITE_BATCH)]
+                del self._rows[: len(rows)]
+                left -= len(rows)
+                self._unwritten = len(rows)
+                try:
+                    await self._insert(rows)
+                except Exception as exc:  # never fail answered requests
+                    lost, failure = await self._salvage(rows, exc, refused)
+                    if failure is not None:  # the database's: the rest too
+                        del self._rows[:left]
+                        log.error(
+                            "AUDIT_WRITE_FAILED: %d of %d audit entries lost: %s",
+                            len(refused) + lost + left,
+                            total,
+                            describe(failure),
+                        )
+                        self._failing, refused, left = True, [], 0
+                        continue
+                self._failing = False
                 self._unwritten = 0
-                if not self.full:
-                    self._room.set()
+                self._wake()
+        except BaseException as exc:  # cancelled (flush's caller, or the timer's)
+            log.error(
+                "AUDIT_WRITE_FAILED: up to %d of %d audit entries lost: %s",
+                self._unwritten,
+                total,
+                describe(exc),
+            )
+            raise  # the rest stay buffered for the next write
+        finally:
+            self._unwritten = 0
+            self._wake()
+        if refused:
+            log.error(
+                "AUDIT_ENTRIES_REFUSED: %d of %d audit entries refused by the "
+                "database, the others written: %s",
+                len(refused),
+                total,
+                describe(refused[-1]),
+            )
+
+    def _wake(self) -> None:
+        """Producers waiting for the entries held to fall look again."""
+        self._batch.set()
+        self._batch = asyncio.Event()
 
     async def _salvage(
-        self, rows: list[Entry], error: Exception, *, also_lost: int = 0
-    ) -> bool:
+        self, rows: list[Entry], error: Exception, refused: list[Exception]
+    ) -> tuple[int, Exception | None]:
         """After a refused batch: its halves, then the refused halves' halves,
         so an entry the database cannot store is found in about 2·log₂(n)
         writes and lost alone (one by one, a 5,000-entry batch took 31 s on
-        PostgreSQL). A failure that is not an entry's (the database
-        unreachable) ends it, and the write's ``also_lost`` entries after the
-        batch with it, the rest would fail alike: ``False`` then."""
-        refused: list[Exception] = []
+        PostgreSQL), its error added to ``refused``. A failure that is not an
+        entry's (the database unreachable) ends it, the rest would fail
+        alike: the batch's entries not written then, and that failure."""
         pending: list[tuple[list[Entry], Exception | None]]
         pending = [(rows, error)]  # parts to write, with why one already failed
         while pending:
@@ -359,28 +426,13 @@ class AuditLog:
                 except Exception as exc:  # never fail answered requests
                     failure = exc
             if not _refused_entry(failure):
-                lost = len(refused) + len(part) + sum(len(p) for p, _ in pending)
-                log.error(
-                    "AUDIT_WRITE_FAILED: %d of %d audit entries lost: %s",
-                    lost + also_lost,
-                    len(rows) + also_lost,
-                    describe(failure),
-                )
-                return False
+                return len(part) + sum(len(p) for p, _ in pending), failure
             if len(part) == 1:
                 refused.append(failure)
             else:  # the first half next, so entries keep their order
                 middle = len(part) // 2
                 pending += [(part[middle:], None), (part[:middle], None)]
-        if refused:
-            log.error(
-                "AUDIT_ENTRIES_REFUSED: %d of %d audit entries refused by the "
-                "database, the others written: %s",
-                len(refused),
-                len(rows),
-                describe(refused[-1]),
-            )
-        return True
+        return 0, None
 
     async def _insert(self, rows: list[Entry]) -> None:
         """One transaction, written ``WRITE_CHUNK`` entries at a time: a busy

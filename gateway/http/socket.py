@@ -169,6 +169,10 @@ class GuardedTransportWS(BaseGraphQLTransportWSHandler[Any, None]):
         for error in errors or ():
             if isinstance(error, dict) and isinstance(error.get("message"), str):
                 error["message"] = self.guarded.gate.message(error["message"])
+        if message["type"] == "next":  # audited (StreamAudit): as over HTTP,
+            audit = self.context.services.audit  # the audit's writes set the pace
+            if audit.full:
+                await audit.room()
         await super().send_message(message)
 
     async def handle_task_exception(self, error: Exception) -> None:

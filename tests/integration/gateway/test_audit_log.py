@@ -280,18 +280,36 @@ async def test_a_database_that_fails_mid_backlog_loses_the_rest_in_one_line(
     assert [c for _, c, _ in await written(db)] == [1, 2, 3]
     lines = [r.getMessage() for r in caplog.records if r.name == "gateway.audit"]
     assert len(lines) == 1, lines
-    assert lines[0].startswith("AUDIT_WRITE_FAILED: 5 of 5 audit entries lost"), lines
+    assert lines[0].startswith("AUDIT_WRITE_FAILED: 5 of 8 audit entries lost"), lines
     assert calls == 2  # the batch after it not tried
     assert audit.held == 1  # the late entry, for the next write
+    assert not audit.full  # the database failing: nobody waits for it
 
 
-async def test_a_producer_asking_for_room_waits_while_the_audit_is_full(
-    db: Services, monkeypatch: pytest.MonkeyPatch
+async def test_refused_entries_of_several_batches_are_logged_once(
+    db: Services,
+    audit: AuditLog,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Past ``limit`` held entries, ``room`` starts a write at once (not a
-    second later) and returns when a batch of it brought them under."""
-    monkeypatch.setattr(audit_module, "WRITE_BATCH", 2)
-    audit = AuditLog(db.sessions, interval=3600, limit=4)
+    """A write of many transactions says what it could not store in one
+    line, not one per transaction."""
+    monkeypatch.setattr(audit_module, "WRITE_BATCH", 3)
+    bad = {1, 5}
+    for n in range(7):
+        audit.record(trail(2**63 if n in bad else n + 1), caller("key:k"), "Op")
+    await audit.flush()
+    assert [c for _, c, _ in await written(db)] == [1, 3, 4, 5, 7]
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.audit"]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("AUDIT_ENTRIES_REFUSED: 2 of 7"), lines
+
+
+async def gated_inserts(
+    audit: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> tuple[asyncio.Event, asyncio.Event]:
+    """``audit``'s transactions held until the second event is set; the
+    first is set as one begins."""
     insert = audit._insert
     writing, go_on = asyncio.Event(), asyncio.Event()
 
@@ -301,6 +319,17 @@ async def test_a_producer_asking_for_room_waits_while_the_audit_is_full(
         await insert(rows)
 
     monkeypatch.setattr(audit, "_insert", gated)
+    return writing, go_on
+
+
+async def test_a_producer_asking_for_room_waits_while_the_audit_is_full(
+    db: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``limit`` held entries, ``room`` starts a write at once (not a
+    second later) and returns when a batch of it brought them under."""
+    monkeypatch.setattr(audit_module, "WRITE_BATCH", 2)
+    audit = AuditLog(db.sessions, interval=3600, limit=4)
+    writing, go_on = await gated_inserts(audit, monkeypatch)
     for n in range(3):
         audit.record(trail(n + 1), caller("key:k"), "Op")
     assert not audit.full
@@ -310,12 +339,62 @@ async def test_a_producer_asking_for_room_waits_while_the_audit_is_full(
         audit.record(trail(n + 1), caller("key:k"), "Op")
     assert audit.full
     waiting = asyncio.ensure_future(audit.room())
-    await writing.wait()  # begun without the hour's interval
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert not waiting.done()
-    go_on.set()
-    await waiting
+    try:
+        await asyncio.wait_for(writing.wait(), 5)  # not the hour's interval
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not waiting.done()
+    finally:
+        go_on.set()
+    await asyncio.wait_for(waiting, 5)
     assert not audit.full
     await audit.aclose()
     assert [c for _, c, _ in await written(db)] == [1, 2, 3, 4, 5]
+
+
+async def test_a_database_that_accepts_no_write_delays_answers_and_stops_none(
+    db: Services,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A transaction that hangs (a held lock, a connection gone silent):
+    ``room`` gives up after ``ROOM_WAIT`` with one coded line for every
+    producer that waited meanwhile, and the answers go."""
+    monkeypatch.setattr(audit_module, "ROOM_WAIT", 0.05)
+    audit = AuditLog(db.sessions, interval=3600, limit=2)
+    writing, go_on = await gated_inserts(audit, monkeypatch)
+    for n in range(3):
+        audit.record(trail(n + 1), caller("key:k"), "Op")
+    try:
+        waiters = [asyncio.ensure_future(audit.room()) for _ in range(3)]
+        await asyncio.wait_for(asyncio.gather(*waiters), 5)
+        assert writing.is_set()
+    finally:
+        go_on.set()
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.audit"]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("AUDIT_BACKLOG: 3 audit entries unwritten"), lines
+    await audit.aclose()
+    assert len(await written(db)) == 3
+
+
+async def test_an_export_waiting_for_the_audit_cuts_no_write_when_it_leaves(
+    db: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``keep_under`` waits for the timer's write rather than writing in
+    its caller's task: a client that leaves mid-export (its task cancelled)
+    cancels no transaction, and no entry is lost."""
+    audit = AuditLog(db.sessions, interval=3600)
+    writing, go_on = await gated_inserts(audit, monkeypatch)
+    for n in range(4):
+        audit.record(trail(n + 1), caller("key:k"), "Op")
+    export = asyncio.ensure_future(audit.keep_under(2))
+    try:
+        await asyncio.wait_for(writing.wait(), 5)
+        export.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await export
+    finally:
+        go_on.set()
+    await audit.aclose()
+    assert [c for _, c, _ in await written(db)] == [1, 2, 3, 4]

@@ -145,13 +145,14 @@ async def test_an_operation_named_in_its_document_only_is_audited_by_that_name(
     assert {e.operation for e in reads} == {"EmbedTimeline"}
 
 
-@pytest.mark.parametrize("surface", ["/graphql", "/embed/graphql"])
+@pytest.mark.parametrize("surface", ["/graphql", "/embed/graphql", "websocket"])
 async def test_an_answer_waits_for_room_while_the_audit_is_full(
     db: Services,
     client: httpx.AsyncClient,
     keys: dict[Role, dict[str, str]],
     maya: Maya,
     monkeypatch: pytest.MonkeyPatch,
+    ws_url: str,
     surface: str,
 ) -> None:
     """Past ``CG_AUDIT_HELD_ENTRIES`` unwritten entries an answer is held
@@ -161,7 +162,7 @@ async def test_an_answer_waits_for_room_while_the_audit_is_full(
     query = "query($id: ID!) { customer(id: $id) { email } }"
     headers = keys[Role.SUPPORT]
     subject = "key:support"
-    if surface != "/graphql":
+    if surface == "/embed/graphql":
         issued = await ask(
             client,
             keys[Role.ADMIN],
@@ -183,22 +184,28 @@ async def test_an_answer_waits_for_room_while_the_audit_is_full(
         await go_on.wait()
         await insert(rows)
 
-    monkeypatch.setattr(db.audit, "_insert", gated)
-    answer = asyncio.ensure_future(
-        client.post(
-            surface,
-            json={"query": query, "variables": {"id": maya.id}},
-            headers=headers,
+    async def answered() -> Any:
+        if surface == "websocket":
+            return await ws_query(ws_url, headers, query, id=maya.id)
+        variables = {"id": maya.id}
+        response = await client.post(
+            surface, json={"query": query, "variables": variables}, headers=headers
         )
-    )
-    await writing.wait()  # full: the write begun at once
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert not answer.done()
-    go_on.set()
-    response = await answer
-    assert response.status_code == 200, response.text
-    assert "errors" not in response.json()
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "errors" not in body, body
+        return body["data"]
+
+    monkeypatch.setattr(db.audit, "_insert", gated)
+    answer = asyncio.ensure_future(answered())
+    try:
+        await asyncio.wait_for(writing.wait(), ANSWER_WAIT)  # begun at once
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not answer.done()
+    finally:
+        go_on.set()
+    assert await asyncio.wait_for(answer, ANSWER_WAIT)
     monkeypatch.undo()
     assert await reads_of(db, maya.pk, subject)
 

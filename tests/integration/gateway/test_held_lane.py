@@ -386,11 +386,13 @@ async def test_a_held_answer_waits_for_room_while_the_audit_is_full(
     monkeypatch.setattr(audit, "_insert", gated)
     full_path_runs.clear()
     answer = asyncio.ensure_future(post(held, content))
-    await writing.wait()
-    for _ in range(20):
-        await asyncio.sleep(0)
-    assert not answer.done()
-    go_on.set()
-    response = await answer
+    try:
+        await asyncio.wait_for(writing.wait(), 5)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not answer.done()
+    finally:
+        go_on.set()
+    response = await asyncio.wait_for(answer, 5)
     assert response.status_code == 200
     assert full_path_runs == []  # the lane answered it
