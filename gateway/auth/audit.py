@@ -245,6 +245,8 @@ class AuditLog:
         """The last transaction failed with the database (not an entry): no
         producer waits while its entries are lost anyway."""
         self._over_since: float | None = None
+        self._done = 0
+        """Entries taken off the buffer and written (or lost) so far."""
         self._writing = asyncio.Lock()
 
     @property
@@ -283,8 +285,7 @@ class AuditLog:
 
     async def _under(self, entries: int) -> None:
         """Once fewer than ``entries`` are held (or the database fails): the
-        timer writes at once meanwhile. The timer writes, not the caller, so
-        a caller cancelled (a client that left) cuts no transaction off."""
+        timer writes at once meanwhile."""
         while self.held >= entries and not self._failing:
             self._hurry.set()
             self._schedule()
@@ -318,11 +319,18 @@ class AuditLog:
         self._schedule()
 
     async def keep_under(self, rows: int) -> None:
-        """Once fewer than ``rows`` entries wait, every caller's counted: a
-        producer faster than the writes (a million-row export) waits for
-        them instead of piling up."""
-        if self.held >= rows:
-            await self._under(rows)
+        """When ``rows`` or more entries wait (every caller's counted), once
+        those recorded before the call are written: a producer faster than
+        the writes (a million-row export) waits for them instead of piling
+        up, and goes on however much others record meanwhile. The timer
+        writes, so an export whose client leaves cuts no transaction off."""
+        if self.held < rows:
+            return
+        through = self._done + self.held
+        while self._done < through and not self._failing:
+            self._hurry.set()
+            self._schedule()
+            await self._batch.wait()
 
     def _schedule(self) -> None:
         if self._rows and (self._task is None or self._task.done()):
@@ -370,6 +378,7 @@ class AuditLog:
                     lost, failure = await self._salvage(rows, exc, refused)
                     if failure is not None:  # the database's: the rest too
                         del self._rows[:left]
+                        self._done += len(rows) + left
                         log.error(
                             "AUDIT_WRITE_FAILED: %d of %d audit entries lost: %s",
                             len(refused) + lost + left,
@@ -379,9 +388,11 @@ class AuditLog:
                         self._failing, refused, left = True, [], 0
                         continue
                 self._failing = False
+                self._done += len(rows)
                 self._unwritten = 0
                 self._wake()
         except BaseException as exc:  # cancelled (flush's caller, or the timer's)
+            self._done += self._unwritten
             log.error(
                 "AUDIT_WRITE_FAILED: up to %d of %d audit entries lost: %s",
                 self._unwritten,

@@ -398,3 +398,34 @@ async def test_an_export_waiting_for_the_audit_cuts_no_write_when_it_leaves(
         go_on.set()
     await audit.aclose()
     assert [c for _, c, _ in await written(db)] == [1, 2, 3, 4]
+
+
+async def test_an_export_goes_on_once_its_own_entries_are_written_however_busy(
+    db: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Others recording as fast as the audit writes keep the entries held
+    above the export's threshold: it waits for those recorded before it
+    only, not for the level to fall."""
+    monkeypatch.setattr(audit_module, "WRITE_BATCH", 2)
+    audit = AuditLog(db.sessions, interval=3600)
+    insert = audit._insert
+    recorded = 4
+
+    async def busy(rows: list[Any]) -> None:
+        nonlocal recorded
+        for _ in range(3):  # traffic: more recorded than each write takes
+            if recorded < 40:
+                recorded += 1
+                audit.record(trail(recorded), caller("key:busy"), "Op")
+        await insert(rows)
+
+    monkeypatch.setattr(audit, "_insert", busy)
+    for n in range(4):
+        audit.record(trail(n + 1), caller("key:k"), "Op")
+    await asyncio.wait_for(audit.keep_under(2), 5)
+    stored = [c for _, c, _ in await written(db)]
+    assert stored[:4] == [1, 2, 3, 4]
+    assert len(stored) < 10  # its own, not everyone's since
+    monkeypatch.setattr(audit, "_insert", insert)  # the traffic over
+    await audit.aclose()
+    assert [c for _, c, _ in await written(db)] == list(range(1, recorded + 1))
