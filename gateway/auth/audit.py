@@ -235,7 +235,7 @@ class AuditLog:
         self._unwritten = 0
         """Entries of the transaction under way."""
         self._task: asyncio.Task[None] | None = None
-        self._closing = asyncio.Event()
+        self._closing = False
         self._hurry = asyncio.Event()
         """Set when the timer must write now: a producer waits, or closing."""
         self._batch = asyncio.Event()
@@ -270,7 +270,7 @@ class AuditLog:
         more entries in memory."""
         try:
             async with asyncio.timeout(ROOM_WAIT):
-                await self._under(self.limit)
+                await self._until(lambda: self.held < self.limit)
         except TimeoutError:
             now = time.monotonic()
             if self._over_since is None or now - self._over_since >= ROOM_WAIT:
@@ -283,10 +283,10 @@ class AuditLog:
                     self.limit,
                 )
 
-    async def _under(self, entries: int) -> None:
-        """Once fewer than ``entries`` are held (or the database fails): the
-        timer writes at once meanwhile."""
-        while self.held >= entries and not self._failing:
+    async def _until(self, done: Callable[[], bool]) -> None:
+        """Once ``done()`` (or the database fails): the timer writes at once
+        meanwhile, each transaction's end a look."""
+        while not done() and not self._failing:
             self._hurry.set()
             self._schedule()
             await self._batch.wait()
@@ -327,10 +327,7 @@ class AuditLog:
         if self.held < rows:
             return
         through = self._done + self.held
-        while self._done < through and not self._failing:
-            self._hurry.set()
-            self._schedule()
-            await self._batch.wait()
+        await self._until(lambda: self._done >= through)
 
     def _schedule(self) -> None:
         if self._rows and (self._task is None or self._task.done()):
@@ -345,10 +342,10 @@ class AuditLog:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._hurry.wait(), self.interval)
-            if not self._closing.is_set():
+            if not self._closing:
                 self._hurry.clear()
             await self.flush()
-            if not self._rows or self._closing.is_set():  # aclose writes the rest
+            if not self._rows or self._closing:  # aclose writes the rest
                 self._wake()  # no producer left waiting for a write to come
                 return
 
@@ -468,7 +465,7 @@ class AuditLog:
     async def aclose(self) -> None:
         """Write what is buffered; a flush under way finishes first (never cut
         off halfway through a database write)."""
-        self._closing.set()
+        self._closing = True
         self._hurry.set()
         if self._task is not None:
             await self._task

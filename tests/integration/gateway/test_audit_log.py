@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -19,6 +20,8 @@ from gateway.auth.policy import Role
 from gateway.auth.principal import Principal
 from gateway.db.auth_models import AuditEntry
 from gateway.runtime.services import Services
+
+T = TypeVar("T")
 
 SECRET_SUB = "maya.secret@example.com"
 """A subject that is personal data: it must not reach the log."""
@@ -40,6 +43,42 @@ async def written(db: Services) -> list[tuple[str, int | None, str | None]]:
         return [(r.subject, r.customer_id, r.operation) for r in rows]
 
 
+async def gated_inserts(
+    audit: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> tuple[asyncio.Event, asyncio.Event]:
+    """``audit``'s transactions held until the second event is set; the
+    first is set as one begins."""
+    insert = audit._insert
+    writing, go_on = asyncio.Event(), asyncio.Event()
+
+    async def gated(rows: list[Any]) -> None:
+        writing.set()
+        await go_on.wait()
+        await insert(rows)
+
+    monkeypatch.setattr(audit, "_insert", gated)
+    return writing, go_on
+
+
+async def answered_once_room_is_made(
+    audit: AuditLog, monkeypatch: pytest.MonkeyPatch, answer: Awaitable[T]
+) -> T:
+    """``answer`` (a request to the app, on any surface) with ``audit``
+    full: it is not given until the write begun for it has ended; then it
+    is. Each test of a surface's wait for room (``AuditLog.room``)."""
+    monkeypatch.setattr(audit, "limit", 1)
+    writing, go_on = await gated_inserts(audit, monkeypatch)
+    waiting = asyncio.ensure_future(answer)
+    try:
+        await asyncio.wait_for(writing.wait(), 5)  # begun at once
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not waiting.done()
+    finally:
+        go_on.set()
+    return await asyncio.wait_for(waiting, 5)
+
+
 @pytest.fixture
 async def audit(db: Services) -> AuditLog:
     return AuditLog(db.sessions, interval=3600)
@@ -51,15 +90,7 @@ async def test_entries_recorded_while_a_write_is_under_way_are_written_without_a
     """The timer's write takes the buffer; entries recorded during it are
     written by the timer's next turn, not when some later request records."""
     audit = AuditLog(db.sessions, interval=0.05)
-    insert = audit._insert
-    writing, go_on = asyncio.Event(), asyncio.Event()
-
-    async def slow(rows: list[Any]) -> None:
-        writing.set()
-        await go_on.wait()
-        await insert(rows)
-
-    monkeypatch.setattr(audit, "_insert", slow)
+    writing, go_on = await gated_inserts(audit, monkeypatch)
     audit.record(trail(1), caller("key:first"), "First")
     await writing.wait()
     audit.record(trail(2), caller("key:during"), "During")
@@ -303,23 +334,6 @@ async def test_refused_entries_of_several_batches_are_logged_once(
     lines = [r.getMessage() for r in caplog.records if r.name == "gateway.audit"]
     assert len(lines) == 1, lines
     assert lines[0].startswith("AUDIT_ENTRIES_REFUSED: 2 of 7"), lines
-
-
-async def gated_inserts(
-    audit: AuditLog, monkeypatch: pytest.MonkeyPatch
-) -> tuple[asyncio.Event, asyncio.Event]:
-    """``audit``'s transactions held until the second event is set; the
-    first is set as one begins."""
-    insert = audit._insert
-    writing, go_on = asyncio.Event(), asyncio.Event()
-
-    async def gated(rows: list[Any]) -> None:
-        writing.set()
-        await go_on.wait()
-        await insert(rows)
-
-    monkeypatch.setattr(audit, "_insert", gated)
-    return writing, go_on
 
 
 async def test_a_producer_asking_for_room_waits_while_the_audit_is_full(

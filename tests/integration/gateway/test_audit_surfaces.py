@@ -29,6 +29,7 @@ from tests.integration.gateway.surfaces import (
     ws_query,
     ws_url,
 )
+from tests.integration.gateway.test_audit_log import answered_once_room_is_made
 from tests.integration.insights.facts import NOW, add_customer
 
 
@@ -174,15 +175,6 @@ async def test_an_answer_waits_for_room_while_the_audit_is_full(
         query = "query($id: ID!) { timeline(customerId: $id, sources: [CRM]) {\n"
         query += "  edges { node { ... on NoteAdded { body } } } } }"
         subject = f"embed:{maya.pk}"
-    await db.audit.flush()
-    monkeypatch.setattr(db.audit, "limit", 1)
-    insert = db.audit._insert
-    writing, go_on = asyncio.Event(), asyncio.Event()
-
-    async def gated(rows: list[Any]) -> None:
-        writing.set()
-        await go_on.wait()
-        await insert(rows)
 
     async def answered() -> Any:
         if surface == "websocket":
@@ -196,16 +188,8 @@ async def test_an_answer_waits_for_room_while_the_audit_is_full(
         assert "errors" not in body, body
         return body["data"]
 
-    monkeypatch.setattr(db.audit, "_insert", gated)
-    answer = asyncio.ensure_future(answered())
-    try:
-        await asyncio.wait_for(writing.wait(), ANSWER_WAIT)  # begun at once
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert not answer.done()
-    finally:
-        go_on.set()
-    assert await asyncio.wait_for(answer, ANSWER_WAIT)
+    await db.audit.flush()
+    assert await answered_once_room_is_made(db.audit, monkeypatch, answered())
     monkeypatch.undo()
     assert await reads_of(db, maya.pk, subject)
 

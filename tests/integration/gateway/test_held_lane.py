@@ -10,7 +10,6 @@ holding answers (the lane answers), one given no memory for them
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 from typing import Any
 
@@ -29,6 +28,7 @@ from gateway.http.guarded import GuardedGraphQL
 from gateway.relay.ids import decode_global_id
 from tests.conftest import ADMIN
 from tests.integration.gateway.conftest import Gateway
+from tests.integration.gateway.test_audit_log import answered_once_room_is_made
 from tests.integration.gateway.test_held_responses import readings  # noqa: F401
 from tests.integration.gateway.test_response_cache import (
     SIDEBAR,
@@ -374,25 +374,7 @@ async def test_a_held_answer_waits_for_room_while_the_audit_is_full(
     await post(held, content)  # executed, stored, held
     audit = held.services.audit
     await audit.flush()
-    monkeypatch.setattr(audit, "limit", 1)
-    insert = audit._insert
-    writing, go_on = asyncio.Event(), asyncio.Event()
-
-    async def gated(rows: list[Any]) -> None:
-        writing.set()
-        await go_on.wait()
-        await insert(rows)
-
-    monkeypatch.setattr(audit, "_insert", gated)
     full_path_runs.clear()
-    answer = asyncio.ensure_future(post(held, content))
-    try:
-        await asyncio.wait_for(writing.wait(), 5)
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert not answer.done()
-    finally:
-        go_on.set()
-    response = await asyncio.wait_for(answer, 5)
+    response = await answered_once_room_is_made(audit, monkeypatch, post(held, content))
     assert response.status_code == 200
     assert full_path_runs == []  # the lane answered it
